@@ -1,0 +1,58 @@
+/* The collector interface: one constant struct per collector, listed in
+ * collector_registry[]. Collectors run on the daemon's loop thread only, so
+ * they need no locks; they never log: they return 0 or a negative errno and,
+ * from init, a one-line reason the daemon prints once and shows in `hello`. */
+#ifndef SYSFEED_COLLECTOR_H
+#define SYSFEED_COLLECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+struct config;
+struct collector;
+
+/* Where collectors read from and how they hand events to the hub. */
+struct collector_env {
+	int proc_fd; /* directory fd of the proc root (--proc-root, default /proc) */
+	int sys_fd;  /* directory fd of the sys root (--sys-root, default /sys) */
+	const struct config *cfg;
+	/* Event-driven collectors publish through this; it takes the payload. */
+	void (*publish)(void *ctx, const struct collector *c, cJSON *payload);
+	/* Replaces what the topic contributes to `snapshot`; takes the state. */
+	void (*set_state)(void *ctx, const struct collector *c, cJSON *state);
+	void *ctx;
+};
+
+/* One tick's clock readings, shared by every collector of that tick. */
+struct collector_tick {
+	int64_t t_ms;     /* CLOCK_REALTIME in ms since the epoch: the payload's "t" */
+	uint64_t mono_ns; /* CLOCK_MONOTONIC in ns: the base of every rate */
+};
+
+struct collector {
+	const char *name; /* topic and SSE event name */
+	/* Sets *ret_state; on failure returns -errno and writes a one-line
+	 * reason (the topic is then off). May be NULL. */
+	int (*init)(const struct collector_env *env, void **ret_state, char *reason,
+		    size_t reason_len);
+	/* Periodic: builds this tick's payload (a JSON object holding "t").
+	 * Returns 0 with *ret_payload NULL when there is nothing to send. */
+	int (*sample)(void *state, const struct collector_env *env,
+		      const struct collector_tick *tick, cJSON **ret_payload);
+	/* Event-driven: the fd to watch for input (EPOLLIN), and what to do
+	 * when it is readable; dispatch publishes through env->publish. */
+	int (*get_fd)(void *state);
+	int (*dispatch)(void *state, const struct collector_env *env);
+	void (*fini)(void *state);
+};
+
+/* NULL-terminated; the index of a collector in it is its topic number. */
+extern const struct collector *const collector_registry[];
+
+/* Topic number of a name, or -1. */
+int collector_topic(const char *name);
+size_t collector_count(void);
+
+#endif

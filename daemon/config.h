@@ -1,0 +1,51 @@
+/* The configuration: defaults, the `key = value` file and the command line.
+ * Parsing never logs; errors come back as "FILE:LINE: reason". */
+#ifndef SYSFEED_CONFIG_H
+#define SYSFEED_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONFIG_MAX_LISTEN 16
+#define CONFIG_MAX_HOSTS  32
+#define CONFIG_ERR_LEN    512
+
+struct config {
+	char *listen[CONFIG_MAX_LISTEN]; /* "ADDR:PORT", "[V6]:PORT" */
+	size_t n_listen;
+	bool listen_default; /* no listen given: bind failures are warnings */
+	unsigned interval_ms;
+	char *proc_root;
+	char *sys_root;
+	char *web_root; /* NULL: serve the embedded assets */
+	size_t ring_bytes;
+	unsigned max_clients;
+	unsigned max_clients_per_address;
+	char *allowed_hosts[CONFIG_MAX_HOSTS];
+	size_t n_allowed_hosts;
+	unsigned keepalive_s;
+};
+
+/* Fills *cfg with the defaults. */
+void config_defaults(struct config *cfg);
+void config_free(struct config *cfg);
+/* Deep copy; returns 0 or -ENOMEM. */
+int config_copy(struct config *dst, const struct config *src);
+
+/* Sets one key from its text value. Returns 0, or -EINVAL/-ENOENT
+ * (unknown key) with a reason in err. `listen` and `allowed-hosts`
+ * accumulate; the first `listen` replaces the defaults. */
+int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t err_len);
+
+/* Parses a config file's text into cfg (on top of what cfg holds).
+ * On error returns -EINVAL and err holds "NAME:LINE: reason". */
+int config_parse(struct config *cfg, const char *name, const char *text, size_t len, char *err,
+		 size_t err_len);
+
+/* Reads and parses FILE; an unreadable file is "FILE:0: reason". */
+int config_load(struct config *cfg, const char *path, char *err, size_t err_len);
+
+/* Host header check: loopback names or an allowed host, any port. */
+bool config_host_allowed(const struct config *cfg, const char *host);
+
+#endif

@@ -1,0 +1,32 @@
+/* The HTTP side: libmicrohttpd daemons (one per listening address) in epoll
+ * mode with an internal polling thread each, suspend/resume for streams. */
+#ifndef SYSFEED_HTTP_H
+#define SYSFEED_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct hub;
+struct hub_conn_ops;
+struct http;
+
+struct http_info {
+	struct hub *hub;
+	const char *const *topic_names; /* NULL-terminated, index = topic */
+	int64_t start_ms;               /* CLOCK_REALTIME at start, for uptime */
+};
+
+/* Binds every address in cfg->listen (a default address that fails is
+ * skipped with a warning; an explicit one fails the start) and starts
+ * serving. Returns NULL with a one-line reason in err. */
+struct http *http_start(const struct config *cfg, const struct http_info *info, char *err,
+			size_t err_len);
+/* Applies what can change without a restart (allowed hosts, web root). */
+int http_reconfigure(struct http *http, const struct config *cfg);
+/* The hub operations that suspend and resume a stream's connection. */
+extern const struct hub_conn_ops http_conn_ops;
+/* Stops accepting, ends every stream, and stops the daemons. */
+void http_stop(struct http *http);
+
+#endif

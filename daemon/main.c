@@ -1,0 +1,527 @@
+/* sysfeed: the daemon's entry point and its one event loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "collector.h"
+#include "config.h"
+#include "http.h"
+#include "hub.h"
+#include "log.h"
+
+#define MAX_COLLECTORS HUB_MAX_TOPICS
+#define REASON_LEN     256
+
+/* Command-line settings, applied over the config file at start and reload. */
+struct override {
+	const char *key;
+	const char *value;
+};
+
+struct daemon {
+	struct config cfg;
+	const char *config_path;
+	struct override overrides[64];
+	size_t n_overrides;
+	bool cli_listen;
+
+	uint64_t instance;
+	int64_t start_ms;
+	struct hub *hub;
+	struct http *http;
+	int epfd, tick_fd, house_fd, sig_fd;
+
+	struct collector_env env;
+	const struct collector *cols[MAX_COLLECTORS];
+	void *state[MAX_COLLECTORS];
+	bool active[MAX_COLLECTORS];
+	bool failing[MAX_COLLECTORS]; /* warned once until the next success */
+	char reason[MAX_COLLECTORS][REASON_LEN];
+	const char *names[MAX_COLLECTORS + 1];
+	size_t n_cols;
+};
+
+/* epoll tags for the loop's own fds; collectors use their index. */
+enum { TAG_TICK = MAX_COLLECTORS, TAG_HOUSE, TAG_SIGNAL };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sysfeed [options]\n"
+		"Streams this host's /proc and /sys samples to browsers and scripts as\n"
+		"Server-Sent Events: open http://127.0.0.1:8390/ or curl -N .../events.\n"
+		"\n"
+		"  --listen ADDR:PORT  listen here (repeatable; default 127.0.0.1:8390 and\n"
+		"                      [::1]:8390; port 0 picks a free port)\n"
+		"  --interval MS       sampling interval, 100 to 60000 (default 1000)\n"
+		"  --config FILE       read `key = value` settings from FILE; flags win\n"
+		"  --proc-root DIR     read /proc from DIR (default /proc)\n"
+		"  --sys-root DIR      read /sys from DIR (default /sys)\n"
+		"  --web-root DIR      serve the page from DIR instead of the embedded copy\n"
+		"  --check-config      check the configuration and exit (0 if good, 2 if not)\n"
+		"  --version           print the version and exit\n"
+		"  --help              print this help and exit\n"
+		"\n"
+		"Signals: TERM or INT stop it, HUP reloads the config file.\n"
+		"See sysfeed(8) and sysfeed.conf(5).\n");
+}
+
+static int64_t now_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Defaults, then the file, then the command line. */
+static int build_config(struct daemon *d, struct config *cfg, char *err, size_t err_len)
+{
+	config_defaults(cfg);
+	if (d->config_path && config_load(cfg, d->config_path, err, err_len) < 0)
+		goto fail;
+	if (d->cli_listen)
+		cfg->listen_default = true; /* the command line replaces the file's list */
+	for (size_t i = 0; i < d->n_overrides; i++) {
+		char reason[CONFIG_ERR_LEN - 64];
+
+		if (config_set(cfg, d->overrides[i].key, d->overrides[i].value, reason,
+			       sizeof(reason)) < 0) {
+			snprintf(err, err_len, "--%.40s: %s", d->overrides[i].key, reason);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	config_free(cfg);
+	return -EINVAL;
+}
+
+static int parse_args(struct daemon *d, int argc, char **argv, bool *check_only)
+{
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"interval", required_argument, NULL, 'i'},
+		{"config", required_argument, NULL, 'c'},
+		{"proc-root", required_argument, NULL, 'p'},
+		{"sys-root", required_argument, NULL, 's'},
+		{"web-root", required_argument, NULL, 'w'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		const char *key = NULL;
+
+		switch (c) {
+		case 'l':
+			key = "listen";
+			d->cli_listen = true;
+			break;
+		case 'i':
+			key = "interval";
+			break;
+		case 'p':
+			key = "proc-root";
+			break;
+		case 's':
+			key = "sys-root";
+			break;
+		case 'w':
+			key = "web-root";
+			break;
+		case 'c':
+			d->config_path = optarg;
+			break;
+		case 'C':
+			*check_only = true;
+			break;
+		case 'V':
+			printf("sysfeed %s\n", SYSFEED_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+		if (key) {
+			if (d->n_overrides >= sizeof(d->overrides) / sizeof(d->overrides[0])) {
+				log_warnx("too many options");
+				return -EINVAL;
+			}
+			d->overrides[d->n_overrides++] = (struct override){key, optarg};
+		}
+	}
+	if (optind < argc) {
+		log_warnx("unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The `hello` event: who this is and which topics are on or off. */
+static int update_hello(struct daemon *d)
+{
+	cJSON *o = cJSON_CreateObject(), *topics, *off;
+	char host[256] = "", inst[17];
+	struct utsname uts;
+	char *json;
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	gethostname(host, sizeof(host) - 1);
+	uname(&uts);
+	snprintf(inst, sizeof(inst), "%016" PRIx64, d->instance);
+	cJSON_AddNumberToObject(o, "t", (double)now_ms(CLOCK_REALTIME));
+	cJSON_AddStringToObject(o, "host", host);
+	cJSON_AddStringToObject(o, "kernel", uts.release);
+	cJSON_AddStringToObject(o, "version", SYSFEED_VERSION);
+	cJSON_AddStringToObject(o, "instance", inst);
+	cJSON_AddNumberToObject(o, "interval_ms", d->cfg.interval_ms);
+	topics = cJSON_AddArrayToObject(o, "topics");
+	off = cJSON_AddObjectToObject(o, "off");
+	for (size_t i = 0; i < d->n_cols; i++) {
+		if (d->active[i])
+			cJSON_AddItemToArray(topics, cJSON_CreateString(d->names[i]));
+		else
+			cJSON_AddStringToObject(off, d->names[i], d->reason[i]);
+	}
+	json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!json)
+		return -ENOMEM;
+	r = hub_set_hello(d->hub, json, 2000);
+	free(json);
+	return r;
+}
+
+static void env_publish(void *ctx, const struct collector *c, cJSON *payload)
+{
+	struct daemon *d = ctx;
+	int topic = collector_topic(c->name);
+	char *json = cJSON_PrintUnformatted(payload);
+
+	cJSON_Delete(payload);
+	if (topic < 0 || !json) {
+		free(json);
+		return;
+	}
+	hub_publish(d->hub, &(struct hub_msg){(unsigned)topic, json, strlen(json), false}, 1, 0);
+	free(json);
+}
+
+static void env_set_state(void *ctx, const struct collector *c, cJSON *state)
+{
+	struct daemon *d = ctx;
+	int topic = collector_topic(c->name);
+	char *json = cJSON_PrintUnformatted(state);
+
+	cJSON_Delete(state);
+	if (topic >= 0 && json)
+		hub_set_state(d->hub, (unsigned)topic, json, strlen(json));
+	free(json);
+}
+
+/* Runs every periodic collector once and publishes the tick as one batch. */
+static void tick(struct daemon *d)
+{
+	struct hub_msg msgs[MAX_COLLECTORS];
+	struct collector_tick t;
+	struct timespec mono;
+	size_t n = 0;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	t.mono_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
+	t.t_ms = now_ms(CLOCK_REALTIME);
+	for (size_t i = 0; i < d->n_cols; i++) {
+		cJSON *payload = NULL;
+		char *json;
+
+		if (!d->active[i] || !d->cols[i]->sample)
+			continue;
+		r = d->cols[i]->sample(d->state[i], &d->env, &t, &payload);
+		if (r < 0) {
+			if (!d->failing[i])
+				log_warnx("%s: sample failed: %s; retrying every tick", d->names[i],
+					  strerror(-r));
+			d->failing[i] = true;
+			continue;
+		}
+		if (d->failing[i])
+			log_info("%s: sampling again", d->names[i]);
+		d->failing[i] = false;
+		if (!payload)
+			continue;
+		json = cJSON_PrintUnformatted(payload);
+		cJSON_Delete(payload);
+		if (!json)
+			continue;
+		msgs[n++] = (struct hub_msg){(unsigned)i, json, strlen(json), true};
+	}
+	r = hub_publish(d->hub, msgs, n, t.t_ms);
+	if (r == -E2BIG)
+		log_warnx("a frame larger than half of ring-bytes was dropped");
+	for (size_t i = 0; i < n; i++)
+		free((char *)msgs[i].json);
+}
+
+/* Arms the tick on wall-clock multiples of the interval. */
+static int arm_tick(struct daemon *d)
+{
+	int64_t iv = d->cfg.interval_ms, now = now_ms(CLOCK_REALTIME), next = (now / iv + 1) * iv;
+	struct itimerspec its = {
+		.it_interval = {iv / 1000, (iv % 1000) * 1000000},
+		.it_value = {next / 1000, (next % 1000) * 1000000},
+	};
+
+	if (timerfd_settime(d->tick_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static void reload(struct daemon *d)
+{
+	char err[CONFIG_ERR_LEN];
+	struct config cfg;
+
+	if (build_config(d, &cfg, err, sizeof(err)) < 0) {
+		log_warnx("%s; keeping the running configuration", err);
+		return;
+	}
+	if (strcmp(cfg.proc_root, d->cfg.proc_root) || strcmp(cfg.sys_root, d->cfg.sys_root) ||
+	    cfg.ring_bytes != d->cfg.ring_bytes || cfg.n_listen != d->cfg.n_listen ||
+	    cfg.max_clients != d->cfg.max_clients ||
+	    cfg.max_clients_per_address != d->cfg.max_clients_per_address)
+		log_warnx("listen, proc-root, sys-root, ring-bytes and max-clients* take effect "
+			  "at the next start");
+	if (http_reconfigure(d->http, &cfg) < 0) {
+		log_warn("web-root %s; keeping the running configuration", cfg.web_root);
+		config_free(&cfg);
+		return;
+	}
+	d->cfg.interval_ms = cfg.interval_ms;
+	d->cfg.keepalive_s = cfg.keepalive_s;
+	hub_set_keepalive(d->hub, cfg.keepalive_s);
+	arm_tick(d);
+	update_hello(d);
+	log_info("reloaded %s (interval %u ms)", d->config_path ? d->config_path : "defaults",
+		 cfg.interval_ms);
+	config_free(&cfg);
+}
+
+static int add_fd(int epfd, int fd, uint64_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void init_collectors(struct daemon *d)
+{
+	for (size_t i = 0; collector_registry[i] && i < MAX_COLLECTORS; i++) {
+		const struct collector *c = collector_registry[i];
+		int r = 0;
+
+		d->cols[i] = c;
+		d->names[i] = c->name;
+		d->n_cols = i + 1;
+		if (c->init)
+			r = c->init(&d->env, &d->state[i], d->reason[i], REASON_LEN);
+		if (r < 0) {
+			if (!d->reason[i][0])
+				snprintf(d->reason[i], REASON_LEN, "%s", strerror(-r));
+			log_warnx("%s: off: %s", c->name, d->reason[i]);
+			continue;
+		}
+		d->active[i] = true;
+		if (c->get_fd && c->dispatch) {
+			int fd = c->get_fd(d->state[i]);
+
+			if (fd >= 0 && add_fd(d->epfd, fd, i) < 0)
+				log_warn("%s: cannot watch its fd", c->name);
+		}
+	}
+	d->names[d->n_cols] = NULL;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Returns the exit status once a stop signal came. */
+static int run_loop(struct daemon *d)
+{
+	for (;;) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(d->epfd, evs, 16, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("epoll_wait");
+			return 1;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = evs[i].data.u64, expirations;
+			struct signalfd_siginfo si;
+
+			if (tag == TAG_TICK) {
+				if (read(d->tick_fd, &expirations, sizeof(expirations)) < 0 &&
+				    errno == ECANCELED) {
+					arm_tick(d); /* the wall clock was set */
+					continue;
+				}
+				tick(d);
+			} else if (tag == TAG_HOUSE) {
+				if (read(d->house_fd, &expirations, sizeof(expirations)) > 0)
+					hub_wake_idle(d->hub);
+			} else if (tag == TAG_SIGNAL) {
+				if (read(d->sig_fd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					reload(d);
+					continue;
+				}
+				log_info("stopping on signal %u", si.ssi_signo);
+				return 0;
+			} else if (tag < d->n_cols && d->active[tag]) {
+				d->cols[tag]->dispatch(d->state[tag], &d->env);
+			}
+		}
+	}
+}
+
+static void close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+static int open_root(const char *path, const char *what)
+{
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		log_warn("%s %s", what, path);
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {.epfd = -1, .tick_fd = -1, .house_fd = -1, .sig_fd = -1,
+			   .env = {.proc_fd = -1, .sys_fd = -1}};
+	struct itimerspec house = {{1, 0}, {1, 0}};
+	char err[CONFIG_ERR_LEN];
+	bool check_only = false;
+	sigset_t sigs;
+	int status = 2;
+
+	if (parse_args(&d, argc, argv, &check_only) < 0)
+		return 2;
+	if (build_config(&d, &d.cfg, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return 2;
+	}
+	if (check_only) {
+		printf("%s: ok\n", d.config_path ? d.config_path : "(defaults)");
+		config_free(&d.cfg);
+		return 0;
+	}
+
+	/* Signals go to the signalfd: block them before any thread starts. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+
+	if (getrandom(&d.instance, sizeof(d.instance), 0) != sizeof(d.instance))
+		d.instance = (uint64_t)now_ms(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 40);
+	d.start_ms = now_ms(CLOCK_REALTIME);
+	d.env.proc_fd = open_root(d.cfg.proc_root, "proc-root");
+	d.env.sys_fd = open_root(d.cfg.sys_root, "sys-root");
+	if (d.env.proc_fd < 0 || d.env.sys_fd < 0)
+		goto out;
+	d.env.cfg = &d.cfg;
+	d.env.publish = env_publish;
+	d.env.set_state = env_set_state;
+	d.env.ctx = &d;
+
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	d.tick_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	d.house_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d.sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d.epfd < 0 || d.tick_fd < 0 || d.house_fd < 0 || d.sig_fd < 0) {
+		log_warn("cannot set up the event loop");
+		goto out;
+	}
+	init_collectors(&d);
+	d.hub = hub_new(d.cfg.ring_bytes, d.instance, d.names, &http_conn_ops);
+	if (!d.hub || update_hello(&d) < 0) {
+		log_warnx("out of memory");
+		goto out;
+	}
+	hub_set_keepalive(d.hub, d.cfg.keepalive_s);
+	/* A first tick before serving, so the first snapshot has data. */
+	tick(&d);
+	d.http = http_start(&d.cfg, &(struct http_info){d.hub, d.names, d.start_ms}, err,
+			    sizeof(err));
+	if (!d.http) {
+		log_warnx("%s", err);
+		goto out;
+	}
+	if (add_fd(d.epfd, d.tick_fd, TAG_TICK) < 0 || add_fd(d.epfd, d.house_fd, TAG_HOUSE) < 0 ||
+	    add_fd(d.epfd, d.sig_fd, TAG_SIGNAL) < 0 || arm_tick(&d) < 0 ||
+	    timerfd_settime(d.house_fd, 0, &house, NULL) < 0) {
+		log_warn("cannot set up the event loop");
+		status = 1;
+		goto out;
+	}
+	status = run_loop(&d);
+out:
+	http_stop(d.http);
+	for (size_t i = 0; i < d.n_cols; i++)
+		if (d.active[i] && d.cols[i]->fini)
+			d.cols[i]->fini(d.state[i]);
+	hub_free(d.hub);
+	close_fd(d.epfd);
+	close_fd(d.tick_fd);
+	close_fd(d.house_fd);
+	close_fd(d.sig_fd);
+	close_fd(d.env.proc_fd);
+	close_fd(d.env.sys_fd);
+	config_free(&d.cfg);
+	return status;
+}

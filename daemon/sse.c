@@ -1,0 +1,158 @@
+#include "sse.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
+
+struct out {
+	char *buf;
+	size_t size;
+	size_t len;
+};
+
+static void out_put(struct out *o, const char *s, size_t n)
+{
+	if (o->len < o->size) {
+		size_t room = o->size - o->len;
+		memcpy(o->buf + o->len, s, n < room ? n : room);
+	}
+	o->len += n;
+}
+
+static bool field_ok(const char *s)
+{
+	return strpbrk(s, "\r\n") == NULL;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+		len = 2;
+		cp = s[0] & 0x1F;
+	} else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+		len = 3;
+		cp = s[0] & 0x0F;
+	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	/* overlong forms, surrogates and values past U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+long sse_encode(char *buf, size_t size, const char *id, const char *event, const char *data,
+		size_t data_len)
+{
+	struct out o = {buf, size, 0};
+	const unsigned char *p = (const unsigned char *)data;
+	size_t i = 0;
+
+	if ((id && !field_ok(id)) || (event && !field_ok(event)))
+		return -EINVAL;
+	if (id) {
+		out_put(&o, "id: ", 4);
+		out_put(&o, id, strlen(id));
+		out_put(&o, "\n", 1);
+	}
+	if (event) {
+		out_put(&o, "event: ", 7);
+		out_put(&o, event, strlen(event));
+		out_put(&o, "\n", 1);
+	}
+	out_put(&o, "data: ", 6);
+	while (i < data_len) {
+		size_t run = i, n;
+
+		/* copy the longest run of plain valid bytes in one go */
+		while (run < data_len && p[run] >= 0x20 && p[run] < 0x80)
+			run++;
+		out_put(&o, data + i, run - i);
+		i = run;
+		if (i >= data_len)
+			break;
+		if (p[i] == '\r' || p[i] == '\n') {
+			if (p[i] == '\r' && i + 1 < data_len && p[i + 1] == '\n')
+				i++;
+			i++;
+			out_put(&o, "\ndata: ", 7);
+		} else if (p[i] == 0) {
+			out_put(&o, replacement, 3);
+			i++;
+		} else if ((n = utf8_seq_len(p + i, data_len - i)) > 0) {
+			out_put(&o, data + i, n);
+			i += n;
+		} else {
+			out_put(&o, replacement, 3);
+			i++;
+		}
+	}
+	out_put(&o, "\n\n", 2);
+	if (size > 0 && o.len < size)
+		buf[o.len] = '\0';
+	return (long)o.len;
+}
+
+int sse_format_id(char *buf, size_t size, uint64_t instance, uint64_t seq)
+{
+	return snprintf(buf, size, "%016" PRIx64 "-%" PRIu64, instance, seq);
+}
+
+enum sse_id_kind sse_parse_id(const char *s, uint64_t instance, uint64_t *ret_seq)
+{
+	uint64_t inst = 0, seq = 0;
+	size_t i;
+
+	if (!s || !*s)
+		return SSE_ID_NONE;
+	if (strnlen(s, SSE_ID_MAX + 1) > SSE_ID_MAX)
+		return SSE_ID_INVALID;
+	for (i = 0; i < 16; i++) {
+		char c = s[i];
+		unsigned v;
+
+		if (c >= '0' && c <= '9')
+			v = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = (unsigned)(c - 'a' + 10);
+		else
+			return SSE_ID_INVALID;
+		inst = (inst << 4) | v;
+	}
+	if (s[i++] != '-' || s[i] == '\0')
+		return SSE_ID_INVALID;
+	if (s[i] == '0' && s[i + 1] != '\0')
+		return SSE_ID_INVALID; /* no leading zeros: one spelling per id */
+	for (; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return SSE_ID_INVALID;
+		if (seq > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return SSE_ID_INVALID;
+		seq = seq * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (inst != instance)
+		return SSE_ID_FOREIGN;
+	*ret_seq = seq;
+	return SSE_ID_OURS;
+}

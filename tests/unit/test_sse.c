@@ -1,0 +1,127 @@
+/* SSE wire encoding and event ids. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "sse.h"
+
+static char out[4096];
+
+static const char *enc(const char *id, const char *event, const char *data, size_t len)
+{
+	long n = sse_encode(out, sizeof(out), id, event, data, len);
+
+	assert_true(n >= 0);
+	assert_int_equal(strlen(out), (size_t)n);
+	return out;
+}
+
+static void test_fields(void **state)
+{
+	assert_string_equal(enc("00000000000000ab-7", "cpu", "{\"a\":1}", 7),
+			    "id: 00000000000000ab-7\nevent: cpu\ndata: {\"a\":1}\n\n");
+	assert_string_equal(enc(NULL, NULL, "x", 1), "data: x\n\n");
+	assert_string_equal(enc(NULL, "hello", "", 0), "event: hello\ndata: \n\n");
+}
+
+static void test_multiline(void **state)
+{
+	assert_string_equal(enc(NULL, NULL, "a\nb", 3), "data: a\ndata: b\n\n");
+	assert_string_equal(enc(NULL, NULL, "a\r\nb", 4), "data: a\ndata: b\n\n");
+	assert_string_equal(enc(NULL, NULL, "a\rb", 3), "data: a\ndata: b\n\n");
+	assert_string_equal(enc(NULL, NULL, "a\n\nb\n", 5), "data: a\ndata: \ndata: b\ndata: \n\n");
+	/* a CR LF pair split as CR then LF is one line end, not two */
+	assert_string_equal(enc(NULL, NULL, "\r\n", 2), "data: \ndata: \n\n");
+}
+
+static void test_nul_and_utf8(void **state)
+{
+	assert_string_equal(enc(NULL, NULL, "a\0b", 3), "data: a\xEF\xBF\xBD" "b\n\n");
+	/* valid multi-byte sequences pass through unchanged */
+	assert_string_equal(enc(NULL, NULL, "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", 9),
+			    "data: \xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\n\n");
+	/* stray continuation, overlong, surrogate, truncated sequence */
+	assert_string_equal(enc(NULL, NULL, "\x80", 1), "data: \xEF\xBF\xBD\n\n");
+	assert_string_equal(enc(NULL, NULL, "\xC0\xAF", 2), "data: \xEF\xBF\xBD\xEF\xBF\xBD\n\n");
+	assert_string_equal(enc(NULL, NULL, "\xED\xA0\x80", 3),
+			    "data: \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\n\n");
+	assert_string_equal(enc(NULL, NULL, "x\xE2\x82", 3), "data: x\xEF\xBF\xBD\xEF\xBF\xBD\n\n");
+	/* tabs and other controls are passed on: only CR and LF end a line */
+	assert_string_equal(enc(NULL, NULL, "a\tb\x01", 4), "data: a\tb\x01\n\n");
+}
+
+static void test_bad_fields(void **state)
+{
+	assert_int_equal(sse_encode(out, sizeof(out), "1\n2", "cpu", "x", 1), -EINVAL);
+	assert_int_equal(sse_encode(out, sizeof(out), "1", "cp\ru", "x", 1), -EINVAL);
+}
+
+static void test_truncation(void **state)
+{
+	char small[8];
+	long need = sse_encode(NULL, 0, "id", "ev", "data", 4);
+
+	assert_int_equal(need, strlen("id: id\nevent: ev\ndata: data\n\n"));
+	memset(small, 'Z', sizeof(small));
+	assert_int_equal(sse_encode(small, 5, "id", "ev", "data", 4), need);
+	assert_memory_equal(small, "id: i", 5);
+	assert_int_equal(small[5], 'Z'); /* nothing past size */
+}
+
+static void test_ids(void **state)
+{
+	const uint64_t inst = 0x0123456789abcdefULL;
+	char id[SSE_ID_MAX];
+	uint64_t seq = 0;
+
+	sse_format_id(id, sizeof(id), inst, 42);
+	assert_string_equal(id, "0123456789abcdef-42");
+	assert_int_equal(sse_parse_id(id, inst, &seq), SSE_ID_OURS);
+	assert_int_equal(seq, 42);
+	assert_int_equal(sse_parse_id("0123456789abcdef-0", inst, &seq), SSE_ID_OURS);
+	assert_int_equal(seq, 0);
+	assert_int_equal(sse_parse_id("0123456789abcdef-18446744073709551615", inst, &seq),
+			 SSE_ID_OURS);
+	assert_true(seq == UINT64_MAX);
+	assert_int_equal(sse_parse_id("fedcba9876543210-42", inst, &seq), SSE_ID_FOREIGN);
+	assert_int_equal(sse_parse_id(NULL, inst, &seq), SSE_ID_NONE);
+	assert_int_equal(sse_parse_id("", inst, &seq), SSE_ID_NONE);
+	/* garbage of every kind */
+	const char *bad[] = {
+		"garbage",
+		"0123456789abcdef",
+		"0123456789abcdef-",
+		"0123456789ABCDEF-1",
+		"0123456789abcde-1",
+		"0123456789abcdef-1x",
+		"0123456789abcdef--1",
+		"0123456789abcdef-01",
+		"0123456789abcdef- 1",
+		"0123456789abcdef-18446744073709551616",
+		"0123456789abcdef-99999999999999999999999",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(sse_parse_id(bad[i], inst, &seq), SSE_ID_INVALID);
+	/* huge */
+	char huge[8192];
+	memset(huge, '7', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	memcpy(huge, "0123456789abcdef-", 17);
+	assert_int_equal(sse_parse_id(huge, inst, &seq), SSE_ID_INVALID);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fields),      cmocka_unit_test(test_multiline),
+		cmocka_unit_test(test_nul_and_utf8), cmocka_unit_test(test_bad_fields),
+		cmocka_unit_test(test_truncation),  cmocka_unit_test(test_ids),
+	};
+
+	return cmocka_run_group_tests_name("sse", tests, NULL, NULL);
+}
