@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -15,7 +16,7 @@
 
 #define CONFIG_MAX_FILE (1 << 20)
 
-enum key_type { KEY_UINT, KEY_SIZE, KEY_PATH, KEY_LISTEN, KEY_HOSTS };
+enum key_type { KEY_UINT, KEY_SIZE, KEY_PATH, KEY_LISTEN, KEY_HOSTS, KEY_LIST };
 
 struct key {
 	const char *name;
@@ -37,6 +38,12 @@ static const struct key keys[] = {
 	{"max-clients-per-address", KEY_UINT, OFF(max_clients_per_address), 1, 100000},
 	{"allowed-hosts", KEY_HOSTS, 0, 0, 0},
 	{"keepalive", KEY_UINT, OFF(keepalive_s), 1, 3600},
+	{"top-n", KEY_UINT, OFF(top_n), 1, 100},
+	{"interfaces", KEY_LIST, OFF(interfaces), 0, 0},
+	{"disks", KEY_LIST, OFF(disks), 0, 0},
+	{"fs-types", KEY_LIST, OFF(fs_types), 0, 0},
+	{"mounts", KEY_LIST, OFF(mounts), 0, 0},
+	{"fs-timeout-ms", KEY_UINT, OFF(fs_timeout_ms), 10, 60000},
 };
 
 static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -50,6 +57,14 @@ static void errf(char *err, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, len, fmt, ap);
 	va_end(ap);
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (src && !(*dst = strdup(src)))
+		return -ENOMEM;
+	return 0;
 }
 
 void config_defaults(struct config *cfg)
@@ -66,6 +81,73 @@ void config_defaults(struct config *cfg)
 	cfg->max_clients = 1024;
 	cfg->max_clients_per_address = 256;
 	cfg->keepalive_s = 15;
+	cfg->top_n = 15;
+	cfg->fs_timeout_ms = 1000;
+}
+
+static void list_free(struct config_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	l->n = 0;
+}
+
+static int list_copy(struct config_list *dst, const struct config_list *src)
+{
+	int r = 0;
+
+	*dst = *src;
+	for (size_t i = 0; i < src->n; i++)
+		r |= dup_opt(&dst->v[i], src->v[i]);
+	return r;
+}
+
+/* Appends comma- or blank-separated words to a list. */
+static int list_add(struct config_list *l, const char *key, const char *value, char *err,
+		    size_t err_len)
+{
+	char *copy = strdup(value), *save = NULL, *tok;
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (l->n >= CONFIG_MAX_LIST) {
+			errf(err, err_len, "%s: more than %d entries", key, CONFIG_MAX_LIST);
+			r = -EINVAL;
+			goto out;
+		}
+		if (!(l->v[l->n] = strdup(tok))) {
+			r = -ENOMEM;
+			goto out;
+		}
+		l->n++;
+	}
+out:
+	free(copy);
+	return r;
+}
+
+bool config_list_match(const struct config_list *list, const char *name, bool dflt)
+{
+	bool any_include = false, result;
+	int last = -1;
+
+	if (list->n == 0)
+		return dflt;
+	for (size_t i = 0; i < list->n; i++) {
+		const char *pat = list->v[i];
+		bool neg = pat[0] == '!';
+
+		any_include |= !neg;
+		if (fnmatch(neg ? pat + 1 : pat, name, 0) == 0)
+			last = (int)i;
+	}
+	if (last < 0)
+		result = !any_include;
+	else
+		result = list->v[last][0] != '!';
+	return result;
 }
 
 void config_free(struct config *cfg)
@@ -79,16 +161,13 @@ void config_free(struct config *cfg)
 	free(cfg->proc_root);
 	free(cfg->sys_root);
 	free(cfg->web_root);
+	list_free(&cfg->interfaces);
+	list_free(&cfg->disks);
+	list_free(&cfg->fs_types);
+	list_free(&cfg->mounts);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-static int dup_opt(char **dst, const char *src)
-{
-	*dst = NULL;
-	if (src && !(*dst = strdup(src)))
-		return -ENOMEM;
-	return 0;
-}
 
 int config_copy(struct config *dst, const struct config *src)
 {
@@ -102,6 +181,10 @@ int config_copy(struct config *dst, const struct config *src)
 	r |= dup_opt(&dst->proc_root, src->proc_root);
 	r |= dup_opt(&dst->sys_root, src->sys_root);
 	r |= dup_opt(&dst->web_root, src->web_root);
+	r |= list_copy(&dst->interfaces, &src->interfaces);
+	r |= list_copy(&dst->disks, &src->disks);
+	r |= list_copy(&dst->fs_types, &src->fs_types);
+	r |= list_copy(&dst->mounts, &src->mounts);
 	if (r) {
 		config_free(dst);
 		return -ENOMEM;
@@ -259,6 +342,9 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 		return 0;
 	case KEY_HOSTS:
 		return add_hosts(cfg, value, err, err_len);
+	case KEY_LIST:
+		return list_add((struct config_list *)((char *)cfg + k->offset), key, value, err,
+				err_len);
 	}
 	return -EINVAL;
 }

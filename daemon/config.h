@@ -9,6 +9,13 @@
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_MAX_HOSTS  32
 #define CONFIG_ERR_LEN    512
+#define CONFIG_MAX_LIST   64
+
+/* A list of glob patterns; "!pattern" excludes. See config_list_match. */
+struct config_list {
+	char *v[CONFIG_MAX_LIST];
+	size_t n;
+};
 
 struct config {
 	char *listen[CONFIG_MAX_LISTEN]; /* "ADDR:PORT", "[V6]:PORT" */
@@ -24,6 +31,14 @@ struct config {
 	char *allowed_hosts[CONFIG_MAX_HOSTS];
 	size_t n_allowed_hosts;
 	unsigned keepalive_s;
+
+	/* collectors */
+	unsigned top_n;               /* proc and svc: rows in each top list */
+	struct config_list interfaces; /* net: interface names */
+	struct config_list disks;      /* disk: device names (ram*, loop* off unless listed) */
+	struct config_list fs_types;   /* fs: filesystem types */
+	struct config_list mounts;     /* fs: mount points */
+	unsigned fs_timeout_ms;        /* fs: a statvfs slower than this is "not responding" */
 };
 
 /* Fills *cfg with the defaults. */
@@ -44,6 +59,12 @@ int config_parse(struct config *cfg, const char *name, const char *text, size_t 
 
 /* Reads and parses FILE; an unreadable file is "FILE:0: reason". */
 int config_load(struct config *cfg, const char *path, char *err, size_t err_len);
+
+/* Whether name passes the list: the last pattern that matches decides
+ * ("!pat" excludes); a name no pattern matches is included when the list
+ * only excludes, excluded when it names some to include; an empty list
+ * answers `dflt`. */
+bool config_list_match(const struct config_list *list, const char *name, bool dflt);
 
 /* Host header check: loopback names or an allowed host, any port. */
 bool config_host_allowed(const struct config *cfg, const char *host);

@@ -27,6 +27,12 @@
 
 #define MAX_COLLECTORS HUB_MAX_TOPICS
 #define REASON_LEN     256
+#define SWAP(a, b)                                                                                 \
+	do {                                                                                       \
+		__typeof__(a) swap_tmp_ = (a);                                                     \
+		(a) = (b);                                                                         \
+		(b) = swap_tmp_;                                                                   \
+	} while (0)
 
 /* Command-line settings, applied over the config file at start and reload. */
 struct override {
@@ -323,14 +329,27 @@ static void reload(struct daemon *d)
 		config_free(&cfg);
 		return;
 	}
-	d->cfg.interval_ms = cfg.interval_ms;
-	d->cfg.keepalive_s = cfg.keepalive_s;
-	hub_set_keepalive(d->hub, cfg.keepalive_s);
+	/* What needs a restart keeps its running value; the rest is swapped in. */
+	for (size_t i = 0; i < CONFIG_MAX_LISTEN; i++) {
+		char *t = cfg.listen[i];
+
+		cfg.listen[i] = d->cfg.listen[i];
+		d->cfg.listen[i] = t;
+	}
+	SWAP(cfg.n_listen, d->cfg.n_listen);
+	SWAP(cfg.listen_default, d->cfg.listen_default);
+	SWAP(cfg.proc_root, d->cfg.proc_root);
+	SWAP(cfg.sys_root, d->cfg.sys_root);
+	SWAP(cfg.ring_bytes, d->cfg.ring_bytes);
+	SWAP(cfg.max_clients, d->cfg.max_clients);
+	SWAP(cfg.max_clients_per_address, d->cfg.max_clients_per_address);
+	SWAP(cfg, d->cfg);
+	config_free(&cfg);
+	hub_set_keepalive(d->hub, d->cfg.keepalive_s);
 	arm_tick(d);
 	update_hello(d);
 	log_info("reloaded %s (interval %u ms)", d->config_path ? d->config_path : "defaults",
-		 cfg.interval_ms);
-	config_free(&cfg);
+		 d->cfg.interval_ms);
 }
 
 static int add_fd(int epfd, int fd, uint64_t tag)

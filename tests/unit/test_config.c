@@ -212,12 +212,41 @@ static void test_hosts(void **state)
 	config_free(&cfg);
 }
 
+static void test_lists(void **state)
+{
+	struct config cfg;
+
+	assert_int_equal(parse(&cfg, "interfaces = eth*, wl*\n"
+				     "disks = !sd?1\n"
+				     "fs-types = ext4 xfs\n"
+				     "fs-types = !xfs\n"),
+			 0);
+	assert_int_equal(cfg.interfaces.n, 2);
+	assert_true(config_list_match(&cfg.interfaces, "eth0", false));
+	assert_true(config_list_match(&cfg.interfaces, "wlan0", false));
+	assert_false(config_list_match(&cfg.interfaces, "lo", true)); /* lists includes only */
+	assert_true(config_list_match(&cfg.disks, "sda", false));     /* excludes only */
+	assert_false(config_list_match(&cfg.disks, "sda1", true));
+	assert_true(config_list_match(&cfg.fs_types, "ext4", false));
+	assert_false(config_list_match(&cfg.fs_types, "xfs", true)); /* the last match wins */
+	assert_false(config_list_match(&cfg.fs_types, "btrfs", true));
+	assert_true(config_list_match(&cfg.mounts, "/", true)); /* empty: the default */
+	assert_false(config_list_match(&cfg.mounts, "/", false));
+	config_free(&cfg);
+	char many[4096] = "mounts = ";
+	for (int i = 0; i <= CONFIG_MAX_LIST; i++)
+		strcat(many, "/m,");
+	strcat(many, "\n");
+	expect_error(many, "t.conf:1: mounts: more than 64 entries");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),  cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_errors),    cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_set_overrides), cmocka_unit_test(test_hosts),
+		cmocka_unit_test(test_lists),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
