@@ -421,6 +421,40 @@ static void print_bound(int fd)
 	}
 }
 
+static const char no_remote[] =
+	"addresses beyond loopback need TLS and authentication, which this version does not have; "
+	"reach it through an SSH tunnel (ssh -L 8390:127.0.0.1:8390 HOST)";
+
+/* Starts one libmicrohttpd daemon on a listening socket it then owns. */
+static int start_listener(struct http *http, const struct config *cfg, int fd, char *err,
+			  size_t err_len)
+{
+	struct listener *l = &http->ls[http->n_ls];
+
+	if (http->n_ls >= CONFIG_MAX_LISTEN) {
+		snprintf(err, err_len, "more than %d listening sockets", CONFIG_MAX_LISTEN);
+		close(fd);
+		return -EINVAL;
+	}
+	l->fd = fd;
+	l->mhd = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			MHD_USE_ERROR_LOG,
+		0, NULL, NULL, handle, http, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_clients_per_address,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES, MHD_OPTION_END);
+	if (!l->mhd) {
+		close(fd);
+		snprintf(err, err_len, "cannot start the HTTP server");
+		return -EIO;
+	}
+	http->n_ls++;
+	print_bound(fd);
+	return 0;
+}
+
 static int open_web_root(const char *dir)
 {
 	return dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
@@ -448,10 +482,26 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 		snprintf(err, err_len, "web-root %s: %s", cfg->web_root, strerror(errno));
 		goto fail;
 	}
-	for (size_t i = 0; i < cfg->n_listen; i++) {
+	for (size_t i = 0; i < info->n_fds; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (getsockname(info->fds[i], (struct sockaddr *)&ss, &len) < 0 ||
+		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+			snprintf(err, err_len, "socket %d from the service manager is not TCP",
+				 info->fds[i]);
+			goto fail;
+		}
+		if (!addr_is_loopback(&ss)) {
+			snprintf(err, err_len, "refusing a socket beyond loopback: %s", no_remote);
+			goto fail;
+		}
+		if (start_listener(http, cfg, info->fds[i], err, err_len) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_listen && !info->n_fds; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len;
-		struct listener *l = &http->ls[http->n_ls];
 		int fd;
 
 		if (parse_addr(cfg->listen[i], &ss, &len) < 0) {
@@ -459,11 +509,8 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 			goto fail;
 		}
 		if (!addr_is_loopback(&ss)) {
-			snprintf(err, err_len,
-				 "refusing to listen on %s: addresses beyond loopback need TLS and "
-				 "authentication, which this version does not have; reach it "
-				 "through an SSH tunnel (ssh -L 8390:127.0.0.1:8390 HOST)",
-				 cfg->listen[i]);
+			snprintf(err, err_len, "refusing to listen on %s: %s", cfg->listen[i],
+				 no_remote);
 			goto fail;
 		}
 		if ((fd = bind_one(&ss, len)) < 0) {
@@ -476,23 +523,8 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 				 strerror(-fd));
 			goto fail;
 		}
-		l->fd = fd;
-		l->mhd = MHD_start_daemon(
-			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-				MHD_USE_ERROR_LOG,
-			0, NULL, NULL, handle, http, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-			MHD_OPTION_LISTEN_SOCKET, fd,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_clients_per_address,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES, MHD_OPTION_END);
-		if (!l->mhd) {
-			close(fd);
-			snprintf(err, err_len, "cannot start the HTTP server on %s", cfg->listen[i]);
+		if (start_listener(http, cfg, fd, err, err_len) < 0)
 			goto fail;
-		}
-		http->n_ls++;
-		print_bound(fd);
 	}
 	if (http->n_ls == 0) {
 		snprintf(err, err_len, "no address could be bound");

@@ -15,11 +15,13 @@ struct http_info {
 	struct hub *hub;
 	const char *const *topic_names; /* NULL-terminated, index = topic */
 	int64_t start_ms;               /* CLOCK_REALTIME at start, for uptime */
+	const int *fds;                 /* listening sockets handed over (socket activation) */
+	size_t n_fds;                   /* when set, cfg->listen is not bound */
 };
 
 /* Binds every address in cfg->listen (a default address that fails is
- * skipped with a warning; an explicit one fails the start) and starts
- * serving. Returns NULL with a one-line reason in err. */
+ * skipped with a warning; an explicit one fails the start), or takes the
+ * sockets in info->fds, and starts serving. Returns NULL with a one-line reason in err. */
 struct http *http_start(const struct config *cfg, const struct http_info *info, char *err,
 			size_t err_len);
 /* Applies what can change without a restart (allowed hosts, web root). */

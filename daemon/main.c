@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/utsname.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <systemd/sd-daemon.h>
 
 #include "collector.h"
 #include "config.h"
@@ -51,7 +53,9 @@ struct daemon {
 	int64_t start_ms;
 	struct hub *hub;
 	struct http *http;
-	int epfd, tick_fd, house_fd, sig_fd;
+	int epfd, tick_fd, house_fd, sig_fd, dog_fd;
+	int listen_fds[CONFIG_MAX_LISTEN];
+	size_t n_listen_fds;
 
 	struct collector_env env;
 	const struct collector *cols[MAX_COLLECTORS];
@@ -64,7 +68,7 @@ struct daemon {
 };
 
 /* epoll tags for the loop's own fds; collectors use their index. */
-enum { TAG_TICK = MAX_COLLECTORS, TAG_HOUSE, TAG_SIGNAL };
+enum { TAG_TICK = MAX_COLLECTORS, TAG_HOUSE, TAG_SIGNAL, TAG_WATCHDOG };
 
 static void usage(FILE *f)
 {
@@ -421,6 +425,10 @@ static int run_loop(struct daemon *d)
 					continue;
 				}
 				tick(d);
+			} else if (tag == TAG_WATCHDOG) {
+				/* from the loop thread, so a stuck loop gets restarted */
+				if (read(d->dog_fd, &expirations, sizeof(expirations)) > 0)
+					sd_notify(0, "WATCHDOG=1");
 			} else if (tag == TAG_HOUSE) {
 				if (read(d->house_fd, &expirations, sizeof(expirations)) > 0)
 					hub_wake_idle(d->hub);
@@ -440,6 +448,64 @@ static int run_loop(struct daemon *d)
 	}
 }
 
+static size_t count_active(const struct daemon *d)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_cols; i++)
+		n += d->active[i];
+	return n;
+}
+
+/* Socket activation: listening sockets passed by the service manager
+ * replace the `listen` addresses. */
+static int take_listen_fds(struct daemon *d)
+{
+	int n = sd_listen_fds(1);
+
+	if (n < 0) {
+		log_warnx("sockets from the service manager: %s", strerror(-n));
+		return n;
+	}
+	if (n > CONFIG_MAX_LISTEN) {
+		log_warnx("more than %d sockets from the service manager", CONFIG_MAX_LISTEN);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+			log_warnx("fd %d from the service manager is not a listening stream socket",
+				  fd);
+			return -EINVAL;
+		}
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		d->listen_fds[d->n_listen_fds++] = fd;
+	}
+	if (n > 0)
+		log_info("using %d socket(s) from the service manager", n);
+	return 0;
+}
+
+/* WatchdogSec= in the unit: ping at half the period from the loop. */
+static int arm_watchdog(struct daemon *d)
+{
+	uint64_t usec = 0;
+	struct itimerspec its = {{0, 0}, {0, 0}};
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+		return 0;
+	usec /= 2;
+	its.it_interval.tv_sec = (time_t)(usec / 1000000);
+	its.it_interval.tv_nsec = (long)(usec % 1000000) * 1000;
+	its.it_value = its.it_interval;
+	d->dog_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->dog_fd < 0 || timerfd_settime(d->dog_fd, 0, &its, NULL) < 0)
+		return -errno;
+	return add_fd(d->epfd, d->dog_fd, TAG_WATCHDOG);
+}
+
 static void close_fd(int fd)
 {
 	if (fd >= 0)
@@ -457,7 +523,7 @@ static int open_root(const char *path, const char *what)
 
 int main(int argc, char **argv)
 {
-	struct daemon d = {.epfd = -1, .tick_fd = -1, .house_fd = -1, .sig_fd = -1,
+	struct daemon d = {.epfd = -1, .tick_fd = -1, .house_fd = -1, .sig_fd = -1, .dog_fd = -1,
 			   .env = {.proc_fd = -1, .sys_fd = -1}};
 	struct itimerspec house = {{1, 0}, {1, 0}};
 	char err[CONFIG_ERR_LEN];
@@ -515,8 +581,12 @@ int main(int argc, char **argv)
 	hub_set_keepalive(d.hub, d.cfg.keepalive_s);
 	/* A first tick before serving, so the first snapshot has data. */
 	tick(&d);
-	d.http = http_start(&d.cfg, &(struct http_info){d.hub, d.names, d.start_ms}, err,
-			    sizeof(err));
+	if (take_listen_fds(&d) < 0)
+		goto out;
+	d.http = http_start(&d.cfg,
+			    &(struct http_info){d.hub, d.names, d.start_ms, d.listen_fds,
+						d.n_listen_fds},
+			    err, sizeof(err));
 	if (!d.http) {
 		log_warnx("%s", err);
 		goto out;
@@ -528,7 +598,15 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
+	if (arm_watchdog(&d) < 0) {
+		log_warn("cannot arm the watchdog");
+		status = 1;
+		goto out;
+	}
+	sd_notifyf(0, "READY=1\nSTATUS=serving %zu topics every %u ms", count_active(&d),
+		   d.cfg.interval_ms);
 	status = run_loop(&d);
+	sd_notify(0, "STOPPING=1");
 out:
 	http_stop(d.http);
 	for (size_t i = 0; i < d.n_cols; i++)
@@ -539,6 +617,7 @@ out:
 	close_fd(d.tick_fd);
 	close_fd(d.house_fd);
 	close_fd(d.sig_fd);
+	close_fd(d.dog_fd);
 	close_fd(d.env.proc_fd);
 	close_fd(d.env.sys_fd);
 	config_free(&d.cfg);
