@@ -13,13 +13,24 @@
 struct config;
 struct collector;
 
+/* What clients may filter an event on (`?log-priority=`, `?log-units=`,
+ * `?log-match=` in the query): a severity 0..7 (lower is more severe; -1
+ * for none) and a key such as a unit name (NULL for none). Clients with a
+ * text match look for it in the event's JSON. */
+struct collector_event {
+	int level;
+	const char *key;
+};
+
 /* Where collectors read from and how they hand events to the hub. */
 struct collector_env {
 	int proc_fd; /* directory fd of the proc root (--proc-root, default /proc) */
 	int sys_fd;  /* directory fd of the sys root (--sys-root, default /sys) */
 	const struct config *cfg;
-	/* Event-driven collectors publish through this; it takes the payload. */
-	void (*publish)(void *ctx, const struct collector *c, cJSON *payload);
+	/* Event-driven collectors publish through this; it takes the payload.
+	 * ev may be NULL: nothing to filter on. */
+	void (*publish)(void *ctx, const struct collector *c, cJSON *payload,
+			const struct collector_event *ev);
 	/* Replaces what the topic contributes to `snapshot`; takes the state. */
 	void (*set_state)(void *ctx, const struct collector *c, cJSON *state);
 	void *ctx;

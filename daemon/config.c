@@ -28,22 +28,22 @@ struct key {
 #define OFF(f) offsetof(struct config, f)
 
 static const struct key keys[] = {
-	{"listen", KEY_LISTEN, 0, 0, 0},
-	{"interval", KEY_UINT, OFF(interval_ms), 100, 60000},
-	{"proc-root", KEY_PATH, OFF(proc_root), 0, 0},
-	{"sys-root", KEY_PATH, OFF(sys_root), 0, 0},
-	{"web-root", KEY_PATH, OFF(web_root), 0, 0},
-	{"ring-bytes", KEY_SIZE, OFF(ring_bytes), 65536, 1ULL << 30},
-	{"max-clients", KEY_UINT, OFF(max_clients), 1, 100000},
-	{"max-clients-per-address", KEY_UINT, OFF(max_clients_per_address), 1, 100000},
-	{"allowed-hosts", KEY_HOSTS, 0, 0, 0},
-	{"keepalive", KEY_UINT, OFF(keepalive_s), 1, 3600},
-	{"top-n", KEY_UINT, OFF(top_n), 1, 100},
-	{"interfaces", KEY_LIST, OFF(interfaces), 0, 0},
-	{"disks", KEY_LIST, OFF(disks), 0, 0},
-	{"fs-types", KEY_LIST, OFF(fs_types), 0, 0},
-	{"mounts", KEY_LIST, OFF(mounts), 0, 0},
-	{"fs-timeout-ms", KEY_UINT, OFF(fs_timeout_ms), 10, 60000},
+    {"listen", KEY_LISTEN, 0, 0, 0},
+    {"interval", KEY_UINT, OFF(interval_ms), 100, 60000},
+    {"proc-root", KEY_PATH, OFF(proc_root), 0, 0},
+    {"sys-root", KEY_PATH, OFF(sys_root), 0, 0},
+    {"web-root", KEY_PATH, OFF(web_root), 0, 0},
+    {"ring-bytes", KEY_SIZE, OFF(ring_bytes), 65536, 1ULL << 30},
+    {"max-clients", KEY_UINT, OFF(max_clients), 1, 100000},
+    {"max-clients-per-address", KEY_UINT, OFF(max_clients_per_address), 1, 100000},
+    {"allowed-hosts", KEY_HOSTS, 0, 0, 0},
+    {"keepalive", KEY_UINT, OFF(keepalive_s), 1, 3600},
+    {"top-n", KEY_UINT, OFF(top_n), 1, 100},
+    {"interfaces", KEY_LIST, OFF(interfaces), 0, 0},
+    {"disks", KEY_LIST, OFF(disks), 0, 0},
+    {"fs-types", KEY_LIST, OFF(fs_types), 0, 0},
+    {"mounts", KEY_LIST, OFF(mounts), 0, 0},
+    {"fs-timeout-ms", KEY_UINT, OFF(fs_timeout_ms), 10, 60000},
 };
 
 static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -167,7 +167,6 @@ void config_free(struct config *cfg)
 	list_free(&cfg->mounts);
 	memset(cfg, 0, sizeof(*cfg));
 }
-
 
 int config_copy(struct config *dst, const struct config *src)
 {
@@ -322,8 +321,8 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 		return 0;
 	case KEY_LISTEN:
 		if (check_listen(value) < 0) {
-			errf(err, err_len, "listen: bad address '%s' (expected IPV4:PORT or [IPV6]:PORT)",
-			     value);
+			errf(err, err_len,
+			     "listen: bad address '%s' (expected IPV4:PORT or [IPV6]:PORT)", value);
 			return -EINVAL;
 		}
 		if (cfg->listen_default) {
@@ -439,7 +438,8 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 			char *p;
 
 			if (cap >= CONFIG_MAX_FILE) {
-				errf(err, err_len, "%s:0: larger than %d bytes", path, CONFIG_MAX_FILE);
+				errf(err, err_len, "%s:0: larger than %d bytes", path,
+				     CONFIG_MAX_FILE);
 				r = -EFBIG;
 				goto out;
 			}

@@ -33,7 +33,7 @@ struct config {
 	unsigned keepalive_s;
 
 	/* collectors */
-	unsigned top_n;               /* proc and svc: rows in each top list */
+	unsigned top_n;                /* proc and svc: rows in each top list */
 	struct config_list interfaces; /* net: interface names */
 	struct config_list disks;      /* disk: device names (ram*, loop* off unless listed) */
 	struct config_list fs_types;   /* fs: filesystem types */

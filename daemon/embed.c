@@ -38,8 +38,8 @@ static int embed_one(FILE *out, int idx, const char *arg)
 		len++;
 	}
 	fclose(in);
-	fprintf(out, "0};\n#define LEN_%d %zu\n#define ETAG_%d \"\\\"%016llx\\\"\"\n", idx, len, idx,
-		(unsigned long long)hash);
+	fprintf(out, "0};\n#define LEN_%d %zu\n#define ETAG_%d \"\\\"%016llx\\\"\"\n", idx, len,
+		idx, (unsigned long long)hash);
 	return 0;
 }
 

@@ -119,6 +119,70 @@ static enum MHD_Result queue_error(struct MHD_Connection *conn, unsigned status,
 			    MHD_RESPMEM_MUST_FREE);
 }
 
+/* A syslog priority by name or number, as journalctl -p takes it. */
+static int parse_priority(const char *s)
+{
+	static const char *const names[] = {"emerg",   "alert",  "crit", "err",
+					    "warning", "notice", "info", "debug"};
+
+	if (s[0] >= '0' && s[0] <= '7' && s[1] == '\0')
+		return s[0] - '0';
+	for (int i = 0; i < 8; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Splits a comma list into up to 16 words of `buf` (modified in place). */
+static int split_list(char *buf, const char **out, size_t *n)
+{
+	char *save = NULL;
+
+	*n = 0;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (*n >= 16)
+			return -E2BIG;
+		out[(*n)++] = tok;
+	}
+	return 0;
+}
+
+/* The per-client event filter from the query: log-priority, log-units,
+ * log-exclude, log-match. Returns 1 when one was given, 0 when none,
+ * -EINVAL with a reason. */
+static int parse_filter(struct MHD_Connection *conn, struct hub_filter *f, char *units,
+			char *exclude, size_t size, char *why, size_t why_len)
+{
+	const char *prio = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "log-priority");
+	const char *inc = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "log-units");
+	const char *exc = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "log-exclude");
+	const char *match = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "log-match");
+
+	memset(f, 0, sizeof(*f));
+	f->max_level = 7;
+	if (!prio && !inc && !exc && !match)
+		return 0;
+	if (prio && (f->max_level = parse_priority(prio)) < 0) {
+		snprintf(why, why_len, "log-priority: expected 0-7 or emerg..debug, not '%.32s'",
+			 prio);
+		return -EINVAL;
+	}
+	if ((inc && strlen(inc) >= size) || (exc && strlen(exc) >= size) ||
+	    (match && strlen(match) > 256)) {
+		snprintf(why, why_len, "log filter too long");
+		return -EINVAL;
+	}
+	snprintf(units, size, "%s", inc ? inc : "");
+	snprintf(exclude, size, "%s", exc ? exc : "");
+	if (split_list(units, f->units, &f->n_units) < 0 ||
+	    split_list(exclude, f->exclude, &f->n_exclude) < 0) {
+		snprintf(why, why_len, "log-units, log-exclude: at most 16 names each");
+		return -EINVAL;
+	}
+	f->match = match;
+	return 1;
+}
+
 static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	long n = hub_client_read(cls, buf, max);
@@ -135,24 +199,33 @@ static enum MHD_Result serve_events(struct http *http, struct MHD_Connection *co
 {
 	const char *topics = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "topics");
 	const char *last_id =
-		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_LAST_EVENT_ID);
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_LAST_EVENT_ID);
 	uint64_t mask = http->all_topics;
 	struct hub_client *client;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
-	char bad[80];
+	char bad[80], why[128], units[1024], exclude[1024];
+	struct hub_filter filter;
+	int has_filter;
 
 	if (topics && hub_topic_mask(http->info.topic_names, topics, &mask, bad, sizeof(bad)) < 0)
 		return queue_error(conn, MHD_HTTP_BAD_REQUEST,
 				   *bad ? "unknown topic '%s' in topics=\n"
 					: "empty topic name in topics=%s\n",
 				   bad);
+	if ((has_filter =
+		 parse_filter(conn, &filter, units, exclude, sizeof(units), why, sizeof(why))) < 0)
+		return queue_error(conn, MHD_HTTP_BAD_REQUEST, "%s\n", why);
 	if (!last_id || !*last_id)
 		last_id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "lastEventId");
 	if (!(client = hub_client_new(http->info.hub, mask, last_id, conn)))
 		return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_BLOCK_BYTES, sse_reader, client,
-					      sse_free);
+	if (has_filter && hub_client_set_filter(client, &filter) < 0) {
+		hub_client_free(client);
+		return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
+	}
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_BLOCK_BYTES, sse_reader,
+					      client, sse_free);
 	if (!r) {
 		hub_client_free(client);
 		return MHD_NO;
@@ -175,16 +248,16 @@ static enum MHD_Result serve_healthz(struct http *http, struct MHD_Connection *c
 
 	hub_get_stats(http->info.hub, &st);
 	clock_gettime(CLOCK_REALTIME, &now);
-	n = asprintf(&body,
-		     "{\"status\":\"ok\",\"version\":\"%s\",\"instance\":\"%016" PRIx64
-		     "\",\"uptime\":%.3f,\"clients\":%u,\"events\":%" PRIu64
-		     ",\"bytes_sent\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"ring\":{\"first\":%" PRIu64
-		     ",\"last\":%" PRIu64 ",\"bytes\":%zu,\"capacity\":%zu}}\n",
-		     SYSFEED_VERSION, st.instance,
-		     (double)(now.tv_sec * 1000 + now.tv_nsec / 1000000 - http->info.start_ms) /
-			     1000.0,
-		     st.clients, st.published, st.bytes_sent, st.resyncs, st.first_seq, st.last_seq,
-		     st.ring_used, st.ring_bytes);
+	n = asprintf(
+	    &body,
+	    "{\"status\":\"ok\",\"version\":\"%s\",\"instance\":\"%016" PRIx64
+	    "\",\"uptime\":%.3f,\"clients\":%u,\"events\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
+	    ",\"resyncs\":%" PRIu64 ",\"ring\":{\"first\":%" PRIu64 ",\"last\":%" PRIu64
+	    ",\"bytes\":%zu,\"capacity\":%zu}}\n",
+	    SYSFEED_VERSION, st.instance,
+	    (double)(now.tv_sec * 1000 + now.tv_nsec / 1000000 - http->info.start_ms) / 1000.0,
+	    st.clients, st.published, st.bytes_sent, st.resyncs, st.first_seq, st.last_seq,
+	    st.ring_used, st.ring_bytes);
 	if (n < 0)
 		return MHD_NO;
 	return queue_buffer(conn, MHD_HTTP_OK, "application/json", body, (size_t)n,
@@ -205,8 +278,8 @@ static enum MHD_Result serve_snapshot(struct http *http, struct MHD_Connection *
 static enum MHD_Result queue_asset(struct MHD_Connection *conn, const char *path, void *data,
 				   size_t len, const char *etag, enum MHD_ResponseMemoryMode mode)
 {
-	const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						      MHD_HTTP_HEADER_IF_NONE_MATCH);
+	const char *inm =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	bool fresh = inm && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0);
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -275,8 +348,7 @@ static enum MHD_Result serve_disk(struct http *http, int web_fd, struct MHD_Conn
 	return queue_asset(conn, path, data, got, etag, MHD_RESPMEM_MUST_FREE);
 }
 
-static enum MHD_Result serve_static(struct http *http, struct MHD_Connection *conn,
-				    const char *url)
+static enum MHD_Result serve_static(struct http *http, struct MHD_Connection *conn, const char *url)
 {
 	const char *path = strcmp(url, "/") == 0 ? "/index.html" : url;
 	const struct asset *a;
@@ -287,8 +359,8 @@ static enum MHD_Result serve_static(struct http *http, struct MHD_Connection *co
 	pthread_mutex_unlock(&http->cfg_lock);
 	if (web_fd >= 0) {
 		enum MHD_Result ret = path_ok(path)
-					      ? serve_disk(http, web_fd, conn, path)
-					      : queue_error(conn, MHD_HTTP_NOT_FOUND, "no such page\n");
+					  ? serve_disk(http, web_fd, conn, path)
+					  : queue_error(conn, MHD_HTTP_NOT_FOUND, "no such page\n");
 
 		close(web_fd);
 		return ret;
@@ -350,8 +422,8 @@ static int parse_addr(const char *text, struct sockaddr_storage *ss, socklen_t *
 	const char *colon = strrchr(text, ':');
 	unsigned port;
 
-	if (!colon || (size_t)(colon - text) >= sizeof(host) || sscanf(colon + 1, "%u", &port) != 1 ||
-	    port > 65535)
+	if (!colon || (size_t)(colon - text) >= sizeof(host) ||
+	    sscanf(colon + 1, "%u", &port) != 1 || port > 65535)
 		return -EINVAL;
 	memcpy(host, text, (size_t)(colon - text));
 	host[colon - text] = '\0';
@@ -422,8 +494,8 @@ static void print_bound(int fd)
 }
 
 static const char no_remote[] =
-	"addresses beyond loopback need TLS and authentication, which this version does not have; "
-	"reach it through an SSH tunnel (ssh -L 8390:127.0.0.1:8390 HOST)";
+    "addresses beyond loopback need TLS and authentication, which this version does not have; "
+    "reach it through an SSH tunnel (ssh -L 8390:127.0.0.1:8390 HOST)";
 
 /* Starts one libmicrohttpd daemon on a listening socket it then owns. */
 static int start_listener(struct http *http, const struct config *cfg, int fd, char *err,
@@ -438,13 +510,13 @@ static int start_listener(struct http *http, const struct config *cfg, int fd, c
 	}
 	l->fd = fd;
 	l->mhd = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			MHD_USE_ERROR_LOG,
-		0, NULL, NULL, handle, http, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_clients_per_address,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES, MHD_OPTION_END);
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+		MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, handle, http, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_clients_per_address,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES, MHD_OPTION_END);
 	if (!l->mhd) {
 		close(fd);
 		snprintf(err, err_len, "cannot start the HTTP server");

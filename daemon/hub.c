@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "sse.h"
@@ -18,8 +19,16 @@ struct blob {
 	unsigned refs;
 	unsigned topic;
 	uint64_t seq;
+	int level;
+	char *key;
 	size_t len;
 	char data[];
+};
+
+/* A client's filter, in one allocation with its strings. */
+struct filter {
+	struct hub_filter f;
+	char strings[];
 };
 
 enum phase { PHASE_HELLO, PHASE_SNAPSHOT, PHASE_LIVE };
@@ -30,7 +39,8 @@ struct hub_client {
 	uint64_t mask;
 	uint64_t next_seq;
 	enum phase phase;
-	struct blob *cur; /* what is being sent, when it took more than one read */
+	struct filter *filter; /* NULL: every event of its topics */
+	struct blob *cur;      /* what is being sent, when it took more than one read */
 	size_t cur_off;
 	bool suspended;
 	uint64_t last_write_ms;
@@ -85,6 +95,8 @@ static struct blob *blob_new(size_t len)
 	b->refs = 1;
 	b->topic = 0;
 	b->seq = 0;
+	b->level = -1;
+	b->key = NULL;
 	b->len = len;
 	return b;
 }
@@ -97,13 +109,15 @@ static struct blob *blob_ref(struct blob *b)
 
 static void blob_unref(struct blob *b)
 {
-	if (b && --b->refs == 0)
+	if (b && --b->refs == 0) {
+		free(b->key);
 		free(b);
+	}
 }
 
 static size_t blob_cost(const struct blob *b)
 {
-	return sizeof(*b) + b->len;
+	return sizeof(*b) + b->len + (b->key ? strlen(b->key) + 1 : 0);
 }
 
 struct hub *hub_new(size_t ring_bytes, uint64_t instance, const char *const *topic_names,
@@ -176,6 +190,11 @@ static struct blob *encode_frame(struct hub *hub, uint64_t seq, const struct hub
 	sse_encode(b->data, (size_t)len + 1, id, hub->names[m->topic], m->json, m->len);
 	b->topic = m->topic;
 	b->seq = seq;
+	b->level = m->level;
+	if (m->key && !(b->key = strdup(m->key))) {
+		blob_unref(b);
+		return NULL;
+	}
 	return b;
 }
 
@@ -301,7 +320,7 @@ out:
 
 int hub_set_state(struct hub *hub, unsigned topic, const char *json, size_t len)
 {
-	struct hub_msg m = {topic, json, len, true};
+	struct hub_msg m = {.topic = topic, .json = json, .len = len, .state = true};
 	struct blob *b;
 
 	if (topic >= hub->n_topics)
@@ -393,8 +412,9 @@ static char *snapshot_locked(struct hub *hub, uint64_t mask, size_t *ret_len)
 	size_t len = 0, cap = 0;
 	bool ok, first = true;
 
-	snprintf(head, sizeof(head), "{\"t\":%" PRId64 ",\"instance\":\"%016" PRIx64
-		 "\",\"seq\":%" PRIu64 ",\"topics\":{",
+	snprintf(head, sizeof(head),
+		 "{\"t\":%" PRId64 ",\"instance\":\"%016" PRIx64 "\",\"seq\":%" PRIu64
+		 ",\"topics\":{",
 		 hub->state_t_ms, hub->instance, hub->head_seq);
 	ok = buf_add(&buf, &len, &cap, head, strlen(head));
 	for (unsigned i = 0; ok && i < hub->n_topics; i++) {
@@ -509,7 +529,71 @@ void hub_client_free(struct hub_client *c)
 	hub->n_clients--;
 	blob_unref(c->cur);
 	pthread_mutex_unlock(&hub->lock);
+	free(c->filter);
 	free(c);
+}
+
+/* Packs f and its strings into one allocation. */
+int hub_client_set_filter(struct hub_client *c, const struct hub_filter *f)
+{
+	size_t need = 0, off = 0;
+	struct filter *copy;
+
+	if (f->n_units > 16 || f->n_exclude > 16)
+		return -EINVAL;
+	for (size_t i = 0; i < f->n_units; i++)
+		need += strlen(f->units[i]) + 1;
+	for (size_t i = 0; i < f->n_exclude; i++)
+		need += strlen(f->exclude[i]) + 1;
+	need += f->match ? strlen(f->match) + 1 : 0;
+	if (!(copy = calloc(1, sizeof(*copy) + need)))
+		return -ENOMEM;
+	copy->f = *f;
+	for (size_t i = 0; i < f->n_units; i++) {
+		copy->f.units[i] = strcpy(copy->strings + off, f->units[i]);
+		off += strlen(f->units[i]) + 1;
+	}
+	for (size_t i = 0; i < f->n_exclude; i++) {
+		copy->f.exclude[i] = strcpy(copy->strings + off, f->exclude[i]);
+		off += strlen(f->exclude[i]) + 1;
+	}
+	if (f->match)
+		copy->f.match = strcpy(copy->strings + off, f->match);
+	free(c->filter);
+	c->filter = copy;
+	return 0;
+}
+
+static bool key_in(const char *key, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(key, set[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Whether a frame passes the client's filter (see struct hub_filter). */
+static bool filter_pass(const struct filter *flt, const struct blob *b)
+{
+	const struct hub_filter *f = &flt->f;
+
+	if (b->level < 0 && !b->key)
+		return true;
+	if (b->level > f->max_level)
+		return false;
+	if (f->n_units && (!b->key || !key_in(b->key, f->units, f->n_units)))
+		return false;
+	if (f->n_exclude && b->key && key_in(b->key, f->exclude, f->n_exclude))
+		return false;
+	if (f->match && *f->match) {
+		size_t n = strlen(f->match);
+
+		for (size_t i = 0; i + n <= b->len; i++)
+			if (strncasecmp(b->data + i, f->match, n) == 0)
+				return true;
+		return false;
+	}
+	return true;
 }
 
 /* With the lock held: copies from c->cur; drops it once fully sent. */
@@ -567,7 +651,7 @@ long hub_client_read(struct hub_client *c, char *buf, size_t max)
 		if (c->next_seq > hub->head_seq)
 			break;
 		f = hub->frames[c->next_seq & (hub->cap - 1)];
-		if (!(c->mask & (1ULL << f->topic))) {
+		if (!(c->mask & (1ULL << f->topic)) || (c->filter && !filter_pass(c->filter, f))) {
 			c->next_seq++;
 			continue;
 		}

@@ -20,6 +20,21 @@ struct hub_msg {
 	const char *json;
 	size_t len;
 	bool state;
+	int level;       /* for client filters: severity 0..7, -1 none */
+	const char *key; /* for client filters: e.g. a unit name, or NULL */
+};
+
+/* A client's filter on events that carry a level or key (see hub_msg):
+ * such an event passes when its level <= max_level, its key is in units
+ * (when units are given) and not in exclude, and `match` occurs in its
+ * JSON (ASCII case-insensitive). Events without level and key pass. */
+struct hub_filter {
+	int max_level;
+	const char *units[16];
+	size_t n_units;
+	const char *exclude[16];
+	size_t n_exclude;
+	const char *match;
 };
 
 struct hub_stats {
@@ -64,6 +79,8 @@ void hub_close(struct hub *hub);
 /* HTTP threads. `last_id` is the client's Last-Event-ID or NULL. */
 struct hub_client *hub_client_new(struct hub *hub, uint64_t mask, const char *last_id, void *conn);
 void hub_client_free(struct hub_client *client);
+/* Copies f into the client; call before the first read. */
+int hub_client_set_filter(struct hub_client *client, const struct hub_filter *f);
 /* Copies what is due to the client into buf. Returns the byte count; 0
  * after suspending the client (ops->suspend) when nothing is due; -1 once
  * the hub is closed. */

@@ -72,24 +72,23 @@ enum { TAG_TICK = MAX_COLLECTORS, TAG_HOUSE, TAG_SIGNAL, TAG_WATCHDOG };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: sysfeed [options]\n"
-		"Streams this host's /proc and /sys samples to browsers and scripts as\n"
-		"Server-Sent Events: open http://127.0.0.1:8390/ or curl -N .../events.\n"
-		"\n"
-		"  --listen ADDR:PORT  listen here (repeatable; default 127.0.0.1:8390 and\n"
-		"                      [::1]:8390; port 0 picks a free port)\n"
-		"  --interval MS       sampling interval, 100 to 60000 (default 1000)\n"
-		"  --config FILE       read `key = value` settings from FILE; flags win\n"
-		"  --proc-root DIR     read /proc from DIR (default /proc)\n"
-		"  --sys-root DIR      read /sys from DIR (default /sys)\n"
-		"  --web-root DIR      serve the page from DIR instead of the embedded copy\n"
-		"  --check-config      check the configuration and exit (0 if good, 2 if not)\n"
-		"  --version           print the version and exit\n"
-		"  --help              print this help and exit\n"
-		"\n"
-		"Signals: TERM or INT stop it, HUP reloads the config file.\n"
-		"See sysfeed(8) and sysfeed.conf(5).\n");
+	fprintf(f, "usage: sysfeed [options]\n"
+		   "Streams this host's /proc and /sys samples to browsers and scripts as\n"
+		   "Server-Sent Events: open http://127.0.0.1:8390/ or curl -N .../events.\n"
+		   "\n"
+		   "  --listen ADDR:PORT  listen here (repeatable; default 127.0.0.1:8390 and\n"
+		   "                      [::1]:8390; port 0 picks a free port)\n"
+		   "  --interval MS       sampling interval, 100 to 60000 (default 1000)\n"
+		   "  --config FILE       read `key = value` settings from FILE; flags win\n"
+		   "  --proc-root DIR     read /proc from DIR (default /proc)\n"
+		   "  --sys-root DIR      read /sys from DIR (default /sys)\n"
+		   "  --web-root DIR      serve the page from DIR instead of the embedded copy\n"
+		   "  --check-config      check the configuration and exit (0 if good, 2 if not)\n"
+		   "  --version           print the version and exit\n"
+		   "  --help              print this help and exit\n"
+		   "\n"
+		   "Signals: TERM or INT stop it, HUP reloads the config file.\n"
+		   "See sysfeed(8) and sysfeed.conf(5).\n");
 }
 
 static int64_t now_ms(clockid_t clock)
@@ -126,16 +125,11 @@ fail:
 static int parse_args(struct daemon *d, int argc, char **argv, bool *check_only)
 {
 	static const struct option opts[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"interval", required_argument, NULL, 'i'},
-		{"config", required_argument, NULL, 'c'},
-		{"proc-root", required_argument, NULL, 'p'},
-		{"sys-root", required_argument, NULL, 's'},
-		{"web-root", required_argument, NULL, 'w'},
-		{"check-config", no_argument, NULL, 'C'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"listen", required_argument, NULL, 'l'},   {"interval", required_argument, NULL, 'i'},
+	    {"config", required_argument, NULL, 'c'},   {"proc-root", required_argument, NULL, 'p'},
+	    {"sys-root", required_argument, NULL, 's'}, {"web-root", required_argument, NULL, 'w'},
+	    {"check-config", no_argument, NULL, 'C'},   {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},           {0},
 	};
 	int c;
 
@@ -228,7 +222,8 @@ static int update_hello(struct daemon *d)
 	return r;
 }
 
-static void env_publish(void *ctx, const struct collector *c, cJSON *payload)
+static void env_publish(void *ctx, const struct collector *c, cJSON *payload,
+			const struct collector_event *ev)
 {
 	struct daemon *d = ctx;
 	int topic = collector_topic(c->name);
@@ -239,7 +234,13 @@ static void env_publish(void *ctx, const struct collector *c, cJSON *payload)
 		free(json);
 		return;
 	}
-	hub_publish(d->hub, &(struct hub_msg){(unsigned)topic, json, strlen(json), false}, 1, 0);
+	hub_publish(d->hub,
+		    &(struct hub_msg){.topic = (unsigned)topic,
+				      .json = json,
+				      .len = strlen(json),
+				      .level = ev ? ev->level : -1,
+				      .key = ev ? ev->key : NULL},
+		    1, 0);
 	free(json);
 }
 
@@ -290,7 +291,11 @@ static void tick(struct daemon *d)
 		cJSON_Delete(payload);
 		if (!json)
 			continue;
-		msgs[n++] = (struct hub_msg){(unsigned)i, json, strlen(json), true};
+		msgs[n++] = (struct hub_msg){.topic = (unsigned)i,
+					     .json = json,
+					     .len = strlen(json),
+					     .state = true,
+					     .level = -1};
 	}
 	r = hub_publish(d->hub, msgs, n, t.t_ms);
 	if (r == -E2BIG)
@@ -304,11 +309,12 @@ static int arm_tick(struct daemon *d)
 {
 	int64_t iv = d->cfg.interval_ms, now = now_ms(CLOCK_REALTIME), next = (now / iv + 1) * iv;
 	struct itimerspec its = {
-		.it_interval = {iv / 1000, (iv % 1000) * 1000000},
-		.it_value = {next / 1000, (next % 1000) * 1000000},
+	    .it_interval = {iv / 1000, (iv % 1000) * 1000000},
+	    .it_value = {next / 1000, (next % 1000) * 1000000},
 	};
 
-	if (timerfd_settime(d->tick_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0)
+	if (timerfd_settime(d->tick_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) <
+	    0)
 		return -errno;
 	return 0;
 }
@@ -523,7 +529,11 @@ static int open_root(const char *path, const char *what)
 
 int main(int argc, char **argv)
 {
-	struct daemon d = {.epfd = -1, .tick_fd = -1, .house_fd = -1, .sig_fd = -1, .dog_fd = -1,
+	struct daemon d = {.epfd = -1,
+			   .tick_fd = -1,
+			   .house_fd = -1,
+			   .sig_fd = -1,
+			   .dog_fd = -1,
 			   .env = {.proc_fd = -1, .sys_fd = -1}};
 	struct itimerspec house = {{1, 0}, {1, 0}};
 	char err[CONFIG_ERR_LEN];
@@ -583,10 +593,9 @@ int main(int argc, char **argv)
 	tick(&d);
 	if (take_listen_fds(&d) < 0)
 		goto out;
-	d.http = http_start(&d.cfg,
-			    &(struct http_info){d.hub, d.names, d.start_ms, d.listen_fds,
-						d.n_listen_fds},
-			    err, sizeof(err));
+	d.http = http_start(
+	    &d.cfg, &(struct http_info){d.hub, d.names, d.start_ms, d.listen_fds, d.n_listen_fds},
+	    err, sizeof(err));
 	if (!d.http) {
 		log_warnx("%s", err);
 		goto out;

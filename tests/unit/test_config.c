@@ -106,10 +106,12 @@ static void test_errors(void **state)
 	expect_error("interval\n", "t.conf:1: expected 'key = value'");
 	expect_error(" = 3\n", "t.conf:1: missing key before '='");
 	expect_error("interval =\n", "t.conf:1: interval: empty value");
-	expect_error("listen = localhost:80\n",
-		     "t.conf:1: listen: bad address 'localhost:80' (expected IPV4:PORT or [IPV6]:PORT)");
-	expect_error("listen = 127.0.0.1\n",
-		     "t.conf:1: listen: bad address '127.0.0.1' (expected IPV4:PORT or [IPV6]:PORT)");
+	expect_error(
+	    "listen = localhost:80\n",
+	    "t.conf:1: listen: bad address 'localhost:80' (expected IPV4:PORT or [IPV6]:PORT)");
+	expect_error(
+	    "listen = 127.0.0.1\n",
+	    "t.conf:1: listen: bad address '127.0.0.1' (expected IPV4:PORT or [IPV6]:PORT)");
 	expect_error("listen = 127.0.0.1:70000\n",
 		     "t.conf:1: listen: bad address '127.0.0.1:70000' (expected IPV4:PORT or "
 		     "[IPV6]:PORT)");
@@ -192,17 +194,10 @@ static void test_hosts(void **state)
 			    "[::1]:8390",
 			    "mon.example.org",
 			    "mon.example.org:443"};
-	const char *bad[] = {"",
-			     "evil.example",
-			     "localhost.evil.example",
-			     "127.0.0.2",
-			     "[::2]:80",
-			     "localhost:",
-			     "localhost:80x",
-			     "[::1",
-			     "[::1]x",
-			     "mon.example.org.evil",
-			     "127.0.0.1:80:80"};
+	const char *bad[] = {
+	    "",         "evil.example",         "localhost.evil.example", "127.0.0.2",
+	    "[::2]:80", "localhost:",           "localhost:80x",          "[::1",
+	    "[::1]x",   "mon.example.org.evil", "127.0.0.1:80:80"};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (!config_host_allowed(&cfg, ok[i]))
 			fail_msg("refused %s", ok[i] ? ok[i] : "(none)");
@@ -243,10 +238,10 @@ static void test_lists(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),  cmocka_unit_test(test_good_file),
-		cmocka_unit_test(test_errors),    cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_set_overrides), cmocka_unit_test(test_hosts),
-		cmocka_unit_test(test_lists),
+	    cmocka_unit_test(test_defaults),      cmocka_unit_test(test_good_file),
+	    cmocka_unit_test(test_errors),        cmocka_unit_test(test_load_file),
+	    cmocka_unit_test(test_set_overrides), cmocka_unit_test(test_hosts),
+	    cmocka_unit_test(test_lists),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

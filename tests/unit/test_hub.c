@@ -38,8 +38,13 @@ static void pub(struct hub *hub, unsigned topic, int n)
 	char json[64];
 
 	snprintf(json, sizeof(json), "{\"t\":1,\"n\":%d}", n);
-	assert_int_equal(hub_publish(hub, &(struct hub_msg){topic, json, strlen(json), true}, 1, 1),
-			 0);
+	assert_int_equal(
+	    hub_publish(
+		hub,
+		&(struct hub_msg){
+		    .topic = topic, .json = json, .len = strlen(json), .state = true, .level = -1},
+		1, 1),
+	    0);
 }
 
 /* Reads everything due into a static buffer, in reads of at most `chunk`. */
@@ -79,7 +84,8 @@ static void test_new_client_gets_hello_snapshot_live(void **state)
 	s = drain(c, 4096);
 	assert_non_null(strstr(s, "retry: 2000\n\nevent: hello\ndata: {\"host\":\"h\"}\n\n"));
 	assert_non_null(strstr(s, "id: 00000000deadbeef-2\nevent: snapshot\ndata: "));
-	assert_non_null(strstr(s, "\"topics\":{\"cpu\":{\"t\":1,\"n\":1},\"mem\":{\"t\":1,\"n\":2}}"));
+	assert_non_null(
+	    strstr(s, "\"topics\":{\"cpu\":{\"t\":1,\"n\":1},\"mem\":{\"t\":1,\"n\":2}}"));
 	assert_int_equal(count(s, "event: cpu"), 0); /* already in the snapshot */
 	pub(hub, 2, 3);
 	s = drain(c, 4096);
@@ -150,8 +156,12 @@ static void test_ring_bounds_and_expired_id(void **state)
 		memcpy(json, "{\"a\":\"", 6);
 		memcpy(json + sizeof(json) - 3, "\"}", 2);
 		json[sizeof(json) - 1] = '\0';
-		assert_int_equal(hub_publish(hub, &(struct hub_msg){0, json, strlen(json), true}, 1, 1),
-				 0);
+		assert_int_equal(
+		    hub_publish(hub,
+				&(struct hub_msg){
+				    .json = json, .len = strlen(json), .state = true, .level = -1},
+				1, 1),
+		    0);
 		hub_get_stats(hub, &st);
 		assert_true(st.ring_used <= 65536);
 	}
@@ -176,7 +186,9 @@ static void test_ring_bounds_and_expired_id(void **state)
 	/* a frame of more than half the ring is refused */
 	char *big = malloc(40000);
 	memset(big, 'y', 40000);
-	assert_int_equal(hub_publish(hub, &(struct hub_msg){0, big, 40000, false}, 1, 1), -E2BIG);
+	assert_int_equal(
+	    hub_publish(hub, &(struct hub_msg){.json = big, .len = 40000, .level = -1}, 1, 1),
+	    -E2BIG);
 	free(big);
 	hub_free(hub);
 }
@@ -223,8 +235,9 @@ static void test_filter_and_small_reads(void **state)
 	assert_int_equal(count(s, "event: mem"), 10);
 	assert_int_equal(count(s, "event: cpu"), 0);
 	assert_int_equal(count(s, "event: load"), 0);
-	assert_non_null(strstr(s, "id: 00000000deadbeef-2\nevent: mem\ndata: {\"t\":1,\"n\":1}\n\n"
-				  "id: 00000000deadbeef-5\nevent: mem\ndata: {\"t\":1,\"n\":4}\n\n"));
+	assert_non_null(strstr(s,
+			       "id: 00000000deadbeef-2\nevent: mem\ndata: {\"t\":1,\"n\":1}\n\n"
+			       "id: 00000000deadbeef-5\nevent: mem\ndata: {\"t\":1,\"n\":4}\n\n"));
 	hub_client_free(c);
 
 	/* the snapshot of a filtered client holds only its topics */
@@ -279,6 +292,63 @@ static void test_keepalive(void **state)
 	hub_free(hub);
 }
 
+static void pub_ev(struct hub *hub, int level, const char *key, const char *msg)
+{
+	char json[128];
+
+	snprintf(json, sizeof(json), "{\"t\":1,\"msg\":\"%s\"}", msg);
+	assert_int_equal(
+	    hub_publish(
+		hub,
+		&(struct hub_msg){
+		    .topic = 2, .json = json, .len = strlen(json), .level = level, .key = key},
+		1, 1),
+	    0);
+}
+
+static void test_client_filter(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub_filter f = {.max_level = 4,
+			       .units = {"ssh.service", "cron.service"},
+			       .n_units = 2,
+			       .match = "DISK"};
+	struct hub_client *c, *all;
+	char *s;
+
+	hub_set_hello(hub, "{}", 2000);
+	c = hub_client_new(hub, 7, NULL, NULL);
+	all = hub_client_new(hub, 7, NULL, NULL);
+	assert_int_equal(hub_client_set_filter(c, &f), 0);
+	drain(c, 4096);
+	drain(all, 4096);
+	pub_ev(hub, 3, "ssh.service", "disk full");     /* passes */
+	pub_ev(hub, 6, "ssh.service", "disk full");     /* level too low */
+	pub_ev(hub, 2, "nginx.service", "disk full");   /* other unit */
+	pub_ev(hub, 2, "cron.service", "no space");     /* no match */
+	pub_ev(hub, 0, "cron.service", "Disk on fire"); /* passes, match ignores case */
+	pub_ev(hub, -1, NULL, "unfiltered");            /* not filterable: passes */
+	s = drain(c, 4096);
+	assert_int_equal(count(s, "event: load"), 3);
+	assert_non_null(strstr(s, "disk full"));
+	assert_non_null(strstr(s, "Disk on fire"));
+	assert_non_null(strstr(s, "unfiltered"));
+	assert_null(strstr(s, "no space"));
+	s = drain(all, 4096);
+	assert_int_equal(count(s, "event: load"), 6);
+	hub_client_free(c);
+
+	struct hub_filter ex = {.max_level = 7, .exclude = {"nginx.service"}, .n_exclude = 1};
+	c = hub_client_new(hub, 7, "00000000deadbeef-0", NULL);
+	assert_int_equal(hub_client_set_filter(c, &ex), 0);
+	s = drain(c, 4096);
+	assert_int_equal(count(s, "event: load"), 5);
+	assert_null(strstr(s, "nginx"));
+	hub_client_free(c);
+	hub_client_free(all);
+	hub_free(hub);
+}
+
 static void test_topic_mask(void **state)
 {
 	uint64_t mask = 0;
@@ -304,15 +374,16 @@ static void test_topic_mask(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_new_client_gets_hello_snapshot_live),
-		cmocka_unit_test(test_replay_exact),
-		cmocka_unit_test(test_bad_ids_get_snapshot),
-		cmocka_unit_test(test_ring_bounds_and_expired_id),
-		cmocka_unit_test(test_behind_tail_resyncs),
-		cmocka_unit_test(test_filter_and_small_reads),
-		cmocka_unit_test(test_suspend_wake_close),
-		cmocka_unit_test(test_keepalive),
-		cmocka_unit_test(test_topic_mask),
+	    cmocka_unit_test(test_new_client_gets_hello_snapshot_live),
+	    cmocka_unit_test(test_replay_exact),
+	    cmocka_unit_test(test_bad_ids_get_snapshot),
+	    cmocka_unit_test(test_ring_bounds_and_expired_id),
+	    cmocka_unit_test(test_behind_tail_resyncs),
+	    cmocka_unit_test(test_filter_and_small_reads),
+	    cmocka_unit_test(test_suspend_wake_close),
+	    cmocka_unit_test(test_keepalive),
+	    cmocka_unit_test(test_topic_mask),
+	    cmocka_unit_test(test_client_filter),
 	};
 
 	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);

@@ -41,7 +41,8 @@ static void test_multiline(void **state)
 
 static void test_nul_and_utf8(void **state)
 {
-	assert_string_equal(enc(NULL, NULL, "a\0b", 3), "data: a\xEF\xBF\xBD" "b\n\n");
+	assert_string_equal(enc(NULL, NULL, "a\0b", 3), "data: a\xEF\xBF\xBD"
+							"b\n\n");
 	/* valid multi-byte sequences pass through unchanged */
 	assert_string_equal(enc(NULL, NULL, "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", 9),
 			    "data: \xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\n\n");
@@ -93,17 +94,17 @@ static void test_ids(void **state)
 	assert_int_equal(sse_parse_id("", inst, &seq), SSE_ID_NONE);
 	/* garbage of every kind */
 	const char *bad[] = {
-		"garbage",
-		"0123456789abcdef",
-		"0123456789abcdef-",
-		"0123456789ABCDEF-1",
-		"0123456789abcde-1",
-		"0123456789abcdef-1x",
-		"0123456789abcdef--1",
-		"0123456789abcdef-01",
-		"0123456789abcdef- 1",
-		"0123456789abcdef-18446744073709551616",
-		"0123456789abcdef-99999999999999999999999",
+	    "garbage",
+	    "0123456789abcdef",
+	    "0123456789abcdef-",
+	    "0123456789ABCDEF-1",
+	    "0123456789abcde-1",
+	    "0123456789abcdef-1x",
+	    "0123456789abcdef--1",
+	    "0123456789abcdef-01",
+	    "0123456789abcdef- 1",
+	    "0123456789abcdef-18446744073709551616",
+	    "0123456789abcdef-99999999999999999999999",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(sse_parse_id(bad[i], inst, &seq), SSE_ID_INVALID);
@@ -118,9 +119,9 @@ static void test_ids(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fields),      cmocka_unit_test(test_multiline),
-		cmocka_unit_test(test_nul_and_utf8), cmocka_unit_test(test_bad_fields),
-		cmocka_unit_test(test_truncation),  cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_fields),       cmocka_unit_test(test_multiline),
+	    cmocka_unit_test(test_nul_and_utf8), cmocka_unit_test(test_bad_fields),
+	    cmocka_unit_test(test_truncation),   cmocka_unit_test(test_ids),
 	};
 
 	return cmocka_run_group_tests_name("sse", tests, NULL, NULL);

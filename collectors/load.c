@@ -1,0 +1,237 @@
+#include "load.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "procfs.h"
+
+/* Both files are one short line. */
+#define LOAD_FILE_MAX 4096
+
+struct load_state {
+	struct procfs_buf buf;
+};
+
+/* Returns the only line of text, which must end in '\n' and be followed by
+ * nothing. */
+static int load_one_line(const char *text, size_t len, const char **ret_line, size_t *ret_len)
+{
+	const char *p = text, *end = text + len;
+	int r;
+
+	r = procfs_next_line(&p, end, ret_line, ret_len);
+	if (r < 0)
+		return r;
+	if (r == 0 || p != end)
+		return -EINVAL;
+	return 0;
+}
+
+/* Splits exactly n tokens off the line; fewer or more is an error. */
+static int load_tokens(const char *line, size_t len, const char **tok, size_t *tok_len, size_t n)
+{
+	const char *p = line, *end = line + len, *extra;
+	size_t extra_len;
+
+	for (size_t i = 0; i < n; i++) {
+		if (procfs_next_token(&p, end, &tok[i], &tok_len[i]) <= 0)
+			return -EINVAL;
+	}
+	if (procfs_next_token(&p, end, &extra, &extra_len) > 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* A number with at most two decimals, as the kernel prints "%lu.%02lu". */
+static int load_parse_centi(const char *s, size_t len, double *ret)
+{
+	uint64_t v;
+	int r;
+
+	r = procfs_parse_fixed(s, len, 2, &v);
+	if (r < 0)
+		return r;
+	*ret = (double)v / 100.0;
+	return 0;
+}
+
+/* Fields: 0-2 load averages over 1, 5 and 15 minutes, 3 "running/tasks",
+ * 4 the last pid. */
+int load_avg_parse(const char *text, size_t len, struct load_avg *ret)
+{
+	const char *line, *tok[5], *slash;
+	size_t line_len, tok_len[5];
+	struct load_avg la;
+	int r;
+
+	r = load_one_line(text, len, &line, &line_len);
+	if (r < 0)
+		goto out;
+	r = load_tokens(line, line_len, tok, tok_len, 5);
+	if (r < 0)
+		goto out;
+	if ((r = load_parse_centi(tok[0], tok_len[0], &la.load1)) < 0 ||
+	    (r = load_parse_centi(tok[1], tok_len[1], &la.load5)) < 0 ||
+	    (r = load_parse_centi(tok[2], tok_len[2], &la.load15)) < 0)
+		goto out;
+	slash = memchr(tok[3], '/', tok_len[3]);
+	if (!slash) {
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = procfs_parse_u64(tok[3], (size_t)(slash - tok[3]), &la.running)) < 0 ||
+	    (r = procfs_parse_u64(slash + 1, tok_len[3] - (size_t)(slash - tok[3]) - 1,
+	                          &la.tasks)) < 0 ||
+	    (r = procfs_parse_u64(tok[4], tok_len[4], &la.last_pid)) < 0)
+		goto out;
+	*ret = la;
+out:
+	return r;
+}
+
+/* Fields: 0 seconds since boot, 1 idle seconds summed over CPUs. */
+int load_uptime_parse(const char *text, size_t len, struct load_uptime *ret)
+{
+	const char *line, *tok[2];
+	size_t line_len, tok_len[2];
+	struct load_uptime up;
+	int r;
+
+	r = load_one_line(text, len, &line, &line_len);
+	if (r < 0)
+		goto out;
+	r = load_tokens(line, line_len, tok, tok_len, 2);
+	if (r < 0)
+		goto out;
+	if ((r = load_parse_centi(tok[0], tok_len[0], &up.uptime)) < 0 ||
+	    (r = load_parse_centi(tok[1], tok_len[1], &up.idle)) < 0)
+		goto out;
+	*ret = up;
+out:
+	return r;
+}
+
+int load_build_payload(const struct load_avg *la, const struct load_uptime *up, int64_t t_ms,
+                       cJSON **ret_payload)
+{
+	const struct {
+		const char *key;
+		double v;
+	} fields[] = {
+	    {"t", (double)t_ms},
+	    {"load1", la->load1},
+	    {"load5", la->load5},
+	    {"load15", la->load15},
+	    {"running", (double)la->running},
+	    {"tasks", (double)la->tasks},
+	    {"uptime", up->uptime},
+	};
+	cJSON *payload;
+	int r = -ENOMEM;
+
+	*ret_payload = NULL;
+	payload = cJSON_CreateObject();
+	if (!payload)
+		goto out;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (!cJSON_AddNumberToObject(payload, fields[i].key, fields[i].v))
+			goto out;
+	}
+	*ret_payload = payload;
+	payload = NULL;
+	r = 0;
+out:
+	cJSON_Delete(payload);
+	return r;
+}
+
+/* Reads and parses both files; on failure names the one that failed. */
+static int load_read(struct load_state *s, int proc_fd, struct load_avg *la, struct load_uptime *up,
+                     const char **ret_path, bool *ret_parsing)
+{
+	int r;
+
+	*ret_parsing = false;
+	*ret_path = "loadavg";
+	r = procfs_read(proc_fd, "loadavg", &s->buf, LOAD_FILE_MAX);
+	if (r < 0)
+		return r;
+	*ret_parsing = true;
+	r = load_avg_parse(s->buf.data, s->buf.len, la);
+	if (r < 0)
+		return r;
+	*ret_parsing = false;
+	*ret_path = "uptime";
+	r = procfs_read(proc_fd, "uptime", &s->buf, LOAD_FILE_MAX);
+	if (r < 0)
+		return r;
+	*ret_parsing = true;
+	return load_uptime_parse(s->buf.data, s->buf.len, up);
+}
+
+static void load_fini(void *state)
+{
+	struct load_state *s = state;
+
+	if (!s)
+		return;
+	procfs_buf_free(&s->buf);
+	free(s);
+}
+
+/* Reads and parses both files once, so that a missing or foreign file turns
+ * the topic off now; the buffer is kept for the ticks. */
+static int load_init(const struct collector_env *env, void **ret_state, char *reason,
+                     size_t reason_len)
+{
+	struct load_state *s;
+	struct load_avg la;
+	struct load_uptime up;
+	const char *path = "loadavg";
+	bool parsing = false;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		r = -ENOMEM;
+		procfs_reason(reason, reason_len, path, r, parsing);
+		goto out;
+	}
+	r = load_read(s, env->proc_fd, &la, &up, &path, &parsing);
+	if (r < 0) {
+		procfs_reason(reason, reason_len, path, r, parsing);
+		goto out;
+	}
+	*ret_state = s;
+	s = NULL;
+out:
+	load_fini(s);
+	return r;
+}
+
+static int load_sample(void *state, const struct collector_env *env,
+                       const struct collector_tick *tick, cJSON **ret_payload)
+{
+	struct load_state *s = state;
+	struct load_avg la;
+	struct load_uptime up;
+	const char *path;
+	bool parsing;
+	int r;
+
+	*ret_payload = NULL;
+	r = load_read(s, env->proc_fd, &la, &up, &path, &parsing);
+	if (r < 0)
+		goto out;
+	r = load_build_payload(&la, &up, tick->t_ms, ret_payload);
+out:
+	return r;
+}
+
+const struct collector load_collector = {
+    .name = "load",
+    .init = load_init,
+    .sample = load_sample,
+    .fini = load_fini,
+};

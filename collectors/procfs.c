@@ -1,0 +1,234 @@
+#include "procfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROCFS_BUF_MIN 4096
+
+/* Makes room for at least two more bytes (one of content, one for the
+ * NUL), never growing past limit. */
+static int procfs_buf_grow(struct procfs_buf *buf, size_t len, size_t limit)
+{
+	size_t cap;
+	char *data;
+
+	if (buf->cap >= 2 && buf->cap - 2 >= len)
+		return 0;
+	cap = buf->cap < PROCFS_BUF_MIN / 2 ? PROCFS_BUF_MIN : buf->cap;
+	while (cap - 2 < len && cap <= SIZE_MAX / 2)
+		cap *= 2;
+	if (cap > limit)
+		cap = limit;
+	if (cap < 2 || cap - 2 < len)
+		return -EFBIG;
+	data = realloc(buf->data, cap);
+	if (!data)
+		return -ENOMEM;
+	buf->data = data;
+	buf->cap = cap;
+	return 0;
+}
+
+/* The buffer may hold max + 1 bytes of content, so that a file larger than
+ * max is noticed rather than silently cut, plus the NUL. */
+int procfs_read(int dirfd, const char *path, struct procfs_buf *buf, size_t max)
+{
+	size_t len = 0, limit;
+	int fd, r = 0;
+
+	if (max > SIZE_MAX - 2)
+		max = SIZE_MAX - 2;
+	limit = max + 2;
+	buf->len = 0;
+	if (buf->data)
+		buf->data[0] = '\0';
+
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+
+		r = procfs_buf_grow(buf, len, limit);
+		if (r < 0)
+			goto out;
+		n = read(fd, buf->data + len, buf->cap - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			r = -EFBIG;
+			goto out;
+		}
+	}
+	buf->data[len] = '\0';
+	buf->len = len;
+out:
+	if (r < 0 && buf->data)
+		buf->data[0] = '\0';
+	close(fd);
+	return r;
+}
+
+void procfs_buf_free(struct procfs_buf *buf)
+{
+	if (!buf)
+		return;
+	free(buf->data);
+	buf->data = NULL;
+	buf->len = 0;
+	buf->cap = 0;
+}
+
+void procfs_reason(char *reason, size_t reason_len, const char *path, int err, bool parsing)
+{
+	char msg[128];
+	const char *s;
+
+	if (!reason || reason_len == 0)
+		return;
+	s = strerror_r(err < 0 ? -err : err, msg, sizeof(msg));
+	if (parsing)
+		snprintf(reason, reason_len, "/proc/%s: unexpected contents (%s)", path, s);
+	else
+		snprintf(reason, reason_len, "/proc/%s: %s", path, s);
+}
+
+int procfs_next_line(const char **pos, const char *end, const char **ret_line, size_t *ret_len)
+{
+	const char *p = *pos, *nl;
+
+	if (p >= end)
+		return 0;
+	nl = memchr(p, '\n', (size_t)(end - p));
+	if (!nl)
+		return -EINVAL;
+	*ret_line = p;
+	*ret_len = (size_t)(nl - p);
+	*pos = nl + 1;
+	return 1;
+}
+
+int procfs_next_token(const char **pos, const char *end, const char **ret_tok, size_t *ret_len)
+{
+	const char *p = *pos, *start;
+
+	while (p < end && *p == ' ')
+		p++;
+	if (p >= end) {
+		*pos = p;
+		return 0;
+	}
+	start = p;
+	while (p < end && *p != ' ')
+		p++;
+	*ret_tok = start;
+	*ret_len = (size_t)(p - start);
+	*pos = p;
+	return 1;
+}
+
+bool procfs_token_is(const char *s, size_t len, const char *word)
+{
+	return strlen(word) == len && memcmp(s, word, len) == 0;
+}
+
+int procfs_parse_u64(const char *s, size_t len, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (len == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d;
+
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*ret = v;
+	return 0;
+}
+
+int procfs_parse_fixed(const char *s, size_t len, unsigned decimals, uint64_t *ret)
+{
+	const char *dot;
+	size_t int_len, frac_len = 0;
+	uint64_t v, frac = 0;
+	int r;
+
+	if (decimals > 9)
+		return -EINVAL;
+	dot = memchr(s, '.', len);
+	int_len = dot ? (size_t)(dot - s) : len;
+	r = procfs_parse_u64(s, int_len, &v);
+	if (r < 0)
+		return r;
+	if (dot) {
+		frac_len = len - int_len - 1;
+		if (frac_len == 0 || frac_len > decimals)
+			return -EINVAL;
+		r = procfs_parse_u64(dot + 1, frac_len, &frac);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < decimals; i++) {
+		if (v > UINT64_MAX / 10)
+			return -ERANGE;
+		v *= 10;
+	}
+	for (size_t i = frac_len; i < decimals; i++)
+		frac *= 10;
+	if (v > UINT64_MAX - frac)
+		return -ERANGE;
+	*ret = v + frac;
+	return 0;
+}
+
+int procfs_kb_to_bytes(uint64_t kb, uint64_t *ret_bytes)
+{
+	if (kb > UINT64_MAX / 1024)
+		return -ERANGE;
+	*ret_bytes = kb * 1024;
+	return 0;
+}
+
+int procfs_delta(uint64_t prev, uint64_t cur, uint64_t *ret_delta)
+{
+	if (cur < prev)
+		return -ERANGE;
+	*ret_delta = cur - prev;
+	return 0;
+}
+
+int procfs_counter_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_ns,
+                        double *ret_per_s)
+{
+	struct procfs_counter prev = *c;
+	uint64_t dv, dt;
+
+	c->value = value;
+	c->mono_ns = mono_ns;
+	c->valid = true;
+	if (!prev.valid)
+		return 0;
+	if (procfs_delta(prev.value, value, &dv) < 0)
+		return 0;
+	if (procfs_delta(prev.mono_ns, mono_ns, &dt) < 0 || dt == 0)
+		return 0;
+	*ret_per_s = (double)dv * 1e9 / (double)dt;
+	return 1;
+}

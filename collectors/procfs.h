@@ -1,0 +1,73 @@
+/* Shared /proc helpers: whole-file reads relative to a directory fd, strict
+ * tokenising and number parsing, and counter deltas. Nothing here logs. */
+#ifndef SYSFEED_PROCFS_H
+#define SYSFEED_PROCFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growable read buffer; zero-initialise it, reuse it across reads, and
+ * release it with procfs_buf_free(). data is NUL-terminated after a read. */
+struct procfs_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+/* Reads all of dirfd/path (files in /proc report size 0, so it reads to
+ * EOF) into buf, growing its allocation up to max bytes of content.
+ * Returns 0, -EFBIG when the file holds more than max bytes, or -errno. */
+int procfs_read(int dirfd, const char *path, struct procfs_buf *buf, size_t max);
+void procfs_buf_free(struct procfs_buf *buf);
+
+/* Writes a collector's one-line reason for being off, naming the file as
+ * under /proc whatever the proc root: "/proc/stat: No such file or
+ * directory", or "/proc/stat: unexpected contents (...)" when parsing
+ * failed. */
+void procfs_reason(char *reason, size_t reason_len, const char *path, int err, bool parsing);
+
+/* Splits the next line off [*pos, end): sets the line without its '\n' and
+ * moves *pos past it. Returns 1 for a line, 0 at the end, -EINVAL when the
+ * last line lacks its '\n' (a truncated file). */
+int procfs_next_line(const char **pos, const char *end, const char **ret_line, size_t *ret_len);
+
+/* Splits the next space-separated token off [*pos, end). Returns 1 for a
+ * token, 0 when only spaces are left. */
+int procfs_next_token(const char **pos, const char *end, const char **ret_tok, size_t *ret_len);
+
+/* True when the token [s, s + len) is exactly the NUL-terminated word. */
+bool procfs_token_is(const char *s, size_t len, const char *word);
+
+/* Parses a whole token of decimal digits (no sign, no spaces). Returns 0,
+ * -EINVAL for anything but digits, or -ERANGE past UINT64_MAX. */
+int procfs_parse_u64(const char *s, size_t len, uint64_t *ret);
+
+/* Parses a whole token "DIGITS[.DIGITS]" with at most `decimals` (<= 9)
+ * fraction digits, as an integer scaled by 10^decimals ("0.52", 2 -> 52).
+ * Returns 0, -EINVAL on any other shape, or -ERANGE on overflow. */
+int procfs_parse_fixed(const char *s, size_t len, unsigned decimals, uint64_t *ret);
+
+/* Multiplies a kB count into bytes. Returns 0 or -ERANGE. */
+int procfs_kb_to_bytes(uint64_t kb, uint64_t *ret_bytes);
+
+/* The forward delta of a counter between two readings. Returns 0, or
+ * -ERANGE when it went backwards (reset or wrap): skip that delta. */
+int procfs_delta(uint64_t prev, uint64_t cur, uint64_t *ret_delta);
+
+/* A monotonic counter and when it was last read (CLOCK_MONOTONIC ns).
+ * Zero-initialise; valid is false until the first reading. */
+struct procfs_counter {
+	uint64_t value;
+	uint64_t mono_ns;
+	bool valid;
+};
+
+/* Feeds a reading taken at mono_ns and always keeps it. Returns 1 with
+ * *ret_per_s set when there is a rate, 0 when there is none: the first
+ * reading, a counter that went backwards (one delta skipped), or a clock
+ * that did not move forward. */
+int procfs_counter_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_ns,
+                        double *ret_per_s);
+
+#endif

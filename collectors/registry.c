@@ -1,0 +1,34 @@
+/* The one table of collectors: adding a topic is one file and one line. */
+#include <string.h>
+
+#include "collector.h"
+#include "cpu.h"
+#include "load.h"
+#include "mem.h"
+
+const struct collector *const collector_registry[] = {
+    &cpu_collector,
+    &mem_collector,
+    &load_collector,
+    NULL,
+};
+
+int collector_topic(const char *name)
+{
+	if (!name)
+		return -1;
+	for (size_t i = 0; collector_registry[i]; i++) {
+		if (strcmp(collector_registry[i]->name, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+size_t collector_count(void)
+{
+	size_t n = 0;
+
+	while (collector_registry[n])
+		n++;
+	return n;
+}

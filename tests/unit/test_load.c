@@ -1,0 +1,371 @@
+/* Unit tests of collectors/load.c: /proc/loadavg and /proc/uptime parsers
+ * against fixture trees and the collector (golden payloads in
+ * tests/fixtures/<m>/expected/load.json). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "load.h"
+#include "procfs.h"
+
+#define T1 INT64_C(1700000000000)
+
+static const char *fixtures(void)
+{
+	const char *dir = getenv("SYSFEED_FIXTURES");
+
+	return dir && *dir ? dir : "tests/fixtures";
+}
+
+static int open_dir(const char *machine, const char *sub)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
+	return fd;
+}
+
+static char *slurp(const char *machine, const char *rel, size_t *ret_len)
+{
+	struct procfs_buf buf = {0};
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
+	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
+		fail_msg("cannot read %s", path);
+	if (ret_len)
+		*ret_len = buf.len;
+	return buf.data;
+}
+
+static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
+{
+	char rel[128], *text, *want, *got;
+	cJSON *expected;
+
+	snprintf(rel, sizeof(rel), "expected/%s", name);
+	text = slurp(machine, rel, NULL);
+	expected = cJSON_Parse(text);
+	assert_non_null(expected);
+	want = cJSON_PrintUnformatted(expected);
+	got = cJSON_PrintUnformatted(actual);
+	if (strcmp(want, got) != 0)
+		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
+	assert_string_equal(got, want);
+	free(text);
+	free(want);
+	free(got);
+	cJSON_Delete(expected);
+}
+
+static void parse_fixture(const char *machine, struct load_avg *la, struct load_uptime *up)
+{
+	size_t len;
+	char *text = slurp(machine, "proc/loadavg", &len);
+
+	assert_int_equal(load_avg_parse(text, len, la), 0);
+	free(text);
+	text = slurp(machine, "proc/uptime", &len);
+	assert_int_equal(load_uptime_parse(text, len, up), 0);
+	free(text);
+}
+
+static void test_parse_fixtures(void **state)
+{
+	struct load_avg la;
+	struct load_uptime up;
+
+	(void)state;
+	/* vm2: "0.01 0.03 0.01 1/82 2851", "250.56 472.79" */
+	parse_fixture("vm2", &la, &up);
+	assert_true(la.load1 == 0.01);
+	assert_true(la.load5 == 0.03);
+	assert_true(la.load15 == 0.01);
+	assert_int_equal(la.running, 1);
+	assert_int_equal(la.tasks, 82);
+	assert_int_equal(la.last_pid, 2851);
+	assert_true(up.uptime == 250.56);
+	assert_true(up.idle == 472.79);
+
+	/* host16: "12.47 10.83 9.91 18/1734 987654", "3456789.12 51234567.89" */
+	parse_fixture("host16", &la, &up);
+	assert_true(la.load1 == 12.47);
+	assert_true(la.load5 == 10.83);
+	assert_true(la.load15 == 9.91);
+	assert_int_equal(la.running, 18);
+	assert_int_equal(la.tasks, 1734);
+	assert_int_equal(la.last_pid, 987654);
+	assert_true(up.uptime == 3456789.12);
+	assert_true(up.idle == 51234567.89);
+
+	/* linux-2.6.18: "0.08 0.03 0.01 1/143 4321", "8723456.78 34123456.12" */
+	parse_fixture("linux-2.6.18", &la, &up);
+	assert_true(la.load1 == 0.08);
+	assert_int_equal(la.tasks, 143);
+	assert_true(up.uptime == 8723456.78);
+}
+
+static void test_parse_shapes(void **state)
+{
+	struct load_avg la;
+	struct load_uptime up;
+
+	(void)state;
+	/* fewer decimals and wide values are still exact */
+	assert_int_equal(load_avg_parse("1.5 10 0.05 0/1 1\n", 18, &la), 0);
+	assert_true(la.load1 == 1.5);
+	assert_true(la.load5 == 10);
+	assert_true(la.load15 == 0.05);
+	assert_int_equal(la.running, 0);
+	assert_int_equal(load_uptime_parse("0.00 0.00\n", 10, &up), 0);
+	assert_true(up.uptime == 0);
+}
+
+static void test_parse_malformed(void **state)
+{
+	static const char *const bad_loadavg[] = {
+	    "",
+	    "\n",
+	    "0.52 0.58 0.59 2/345 12345",
+	    "0.52 0.58 0.59 2/345\n",
+	    "0.52 0.58 0.59 2/345 12345 7\n",
+	    "0.52 0.58 0.59 2345 12345\n",
+	    "0.52 0.58 0.59 2/ 12345\n",
+	    "0.52 0.58 0.59 /345 12345\n",
+	    "0.52 0.58 0.59 2/3/4 12345\n",
+	    "0.52 0.58 0.59 -2/345 12345\n",
+	    "x.52 0.58 0.59 2/345 12345\n",
+	    "0.521 0.58 0.59 2/345 12345\n",
+	    "-0.52 0.58 0.59 2/345 12345\n",
+	    "0,52 0.58 0.59 2/345 12345\n",
+	    "0.52 0.58 0.59 2/345 12345\n0.52 0.58 0.59 2/345 12345\n",
+	    "0.52 0.58 0.59 2/345 12345\n\n",
+	    "0.52\t0.58 0.59 2/345 12345\n",
+	};
+	static const char *const bad_uptime[] = {
+	    "",
+	    "\n",
+	    "250.56\n",
+	    "250.56 472.79",
+	    "250.56 472.79 1\n",
+	    "250.567 472.79\n",
+	    "abc 472.79\n",
+	    "1e3 472.79\n",
+	    "250.56 472.79\nx\n",
+	    "-1.00 472.79\n",
+	    "250. 472.79\n",
+	    ".56 472.79\n",
+	};
+	struct load_avg la = {.tasks = 7};
+	struct load_uptime up = {.uptime = 7};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_loadavg) / sizeof(bad_loadavg[0]); i++) {
+		int r = load_avg_parse(bad_loadavg[i], strlen(bad_loadavg[i]), &la);
+
+		if (r != -EINVAL)
+			print_error("loadavg case %zu gave %d\n", i, r);
+		assert_int_equal(r, -EINVAL);
+		assert_int_equal(la.tasks, 7); /* untouched on error */
+	}
+	for (size_t i = 0; i < sizeof(bad_uptime) / sizeof(bad_uptime[0]); i++) {
+		int r = load_uptime_parse(bad_uptime[i], strlen(bad_uptime[i]), &up);
+
+		if (r != -EINVAL)
+			print_error("uptime case %zu gave %d\n", i, r);
+		assert_int_equal(r, -EINVAL);
+		assert_true(up.uptime == 7);
+	}
+	/* overflow */
+	{
+		static const char pid[] = "0.52 0.58 0.59 2/345 99999999999999999999\n";
+		static const char tasks[] = "0.52 0.58 0.59 2/99999999999999999999 1\n";
+		static const char secs[] = "184467440737095517.00 1.00\n";
+		static const char nul[] = "250.56\0"
+		                          "472.79\n";
+
+		assert_int_equal(load_avg_parse(pid, sizeof(pid) - 1, &la), -ERANGE);
+		assert_int_equal(load_avg_parse(tasks, sizeof(tasks) - 1, &la), -ERANGE);
+		assert_int_equal(load_uptime_parse(secs, sizeof(secs) - 1, &up), -ERANGE);
+		assert_int_equal(load_uptime_parse(nul, sizeof(nul) - 1, &up), -EINVAL);
+	}
+}
+
+static void check_prefixes(const char *machine, const char *file)
+{
+	struct load_avg la;
+	struct load_uptime up;
+	char rel[64];
+	size_t len;
+	char *text;
+
+	snprintf(rel, sizeof(rel), "proc/%s", file);
+	text = slurp(machine, rel, &len);
+	for (size_t n = 0; n <= len; n++) {
+		char *copy = malloc(n ? n : 1);
+		int r;
+
+		assert_non_null(copy);
+		memcpy(copy, text, n);
+		if (strcmp(file, "loadavg") == 0)
+			r = load_avg_parse(copy, n, &la);
+		else
+			r = load_uptime_parse(copy, n, &up);
+		assert_int_equal(r, n == len ? 0 : -EINVAL);
+		free(copy);
+	}
+	free(text);
+}
+
+static void test_parse_truncated(void **state)
+{
+	static const char *const machines[] = {"vm2", "host16", "linux-2.6.18"};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		check_prefixes(machines[i], "loadavg");
+		check_prefixes(machines[i], "uptime");
+	}
+}
+
+static void run_collector(const char *machine)
+{
+	int fd = open_dir(machine, "proc");
+	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+	char reason[256] = "";
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_string_equal(reason, "");
+	assert_int_equal(load_collector.sample(st, &env, &tick, &p), 0);
+	assert_non_null(p);
+	assert_json_file(p, machine, "load.json");
+	cJSON_Delete(p);
+	load_collector.fini(st);
+	close(fd);
+}
+
+static void test_collector_fixtures(void **state)
+{
+	char *text;
+	cJSON *p = NULL;
+	struct load_avg la;
+	struct load_uptime up;
+
+	(void)state;
+	run_collector("vm2");
+	run_collector("host16");
+	run_collector("linux-2.6.18");
+
+	/* the wire form, spelled out once */
+	parse_fixture("vm2", &la, &up);
+	assert_int_equal(load_build_payload(&la, &up, T1, &p), 0);
+	text = cJSON_PrintUnformatted(p);
+	assert_string_equal(text, "{\"t\":1700000000000,\"load1\":0.01,\"load5\":0.03,"
+	                          "\"load15\":0.01,\"running\":1,\"tasks\":82,\"uptime\":250.56}");
+	free(text);
+	cJSON_Delete(p);
+}
+
+static void put(int dirfd, const char *name, const char *text)
+{
+	int f = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(f >= 0);
+	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
+	close(f);
+}
+
+static void test_collector_errors(void **state)
+{
+	char dir[] = "/tmp/sysfeed-load-XXXXXX", reason[256];
+	struct collector_env env = {.sys_fd = -1};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(env.proc_fd >= 0);
+	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_null(st);
+	assert_string_equal(reason, "/proc/loadavg: No such file or directory");
+
+	put(env.proc_fd, "loadavg", "0.52 0.58 0.59 2/345 12345\n");
+	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_string_equal(reason, "/proc/uptime: No such file or directory");
+
+	put(env.proc_fd, "uptime", "12.5.0 1.00\n");
+	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_string_equal(reason, "/proc/uptime: unexpected contents (Invalid argument)");
+
+	put(env.proc_fd, "uptime", "12.50 1.00\n");
+	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_non_null(st);
+	put(env.proc_fd, "loadavg", "0.52 0.58\n");
+	p = (cJSON *)&env;
+	assert_int_equal(load_collector.sample(st, &env, &tick, &p), -EINVAL);
+	assert_null(p);
+	put(env.proc_fd, "loadavg", "0.52 0.58 0.59 2/345 12345\n");
+	assert_int_equal(load_collector.sample(st, &env, &tick, &p), 0);
+	assert_non_null(p);
+	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble == 12.5);
+	assert_true(cJSON_GetObjectItem(p, "load15")->valuedouble == 0.59);
+	cJSON_Delete(p);
+	load_collector.fini(st);
+	load_collector.fini(NULL);
+	unlinkat(env.proc_fd, "loadavg", 0);
+	unlinkat(env.proc_fd, "uptime", 0);
+	close(env.proc_fd);
+	rmdir(dir);
+}
+
+static void test_collector_live(void **state)
+{
+	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+	char reason[256];
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(load_collector.sample(st, &env, &tick, &p), 0);
+	assert_non_null(p);
+	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble > 0);
+	assert_true(cJSON_GetObjectItem(p, "tasks")->valuedouble >= 1);
+	cJSON_Delete(p);
+	load_collector.fini(st);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_fixtures),     cmocka_unit_test(test_parse_shapes),
+	    cmocka_unit_test(test_parse_malformed),    cmocka_unit_test(test_parse_truncated),
+	    cmocka_unit_test(test_collector_fixtures), cmocka_unit_test(test_collector_errors),
+	    cmocka_unit_test(test_collector_live),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,358 @@
+/* Unit tests of collectors/procfs.c (and the registry table, the other
+ * piece of collector plumbing). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "procfs.h"
+
+static const char *fixtures(void)
+{
+	const char *dir = getenv("SYSFEED_FIXTURES");
+
+	return dir && *dir ? dir : "tests/fixtures";
+}
+
+static int open_dir(const char *machine, const char *sub)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
+	return fd;
+}
+
+/* A scratch directory holding one file of n bytes ('a'..'z' repeated). */
+struct scratch {
+	char dir[64];
+	int fd;
+};
+
+static void scratch_make(struct scratch *s, size_t n)
+{
+	char *data;
+	int f;
+
+	strcpy(s->dir, "/tmp/sysfeed-test-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	s->fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(s->fd >= 0);
+	data = malloc(n ? n : 1);
+	assert_non_null(data);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (char)('a' + i % 26);
+	f = openat(s->fd, "file", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(f >= 0);
+	assert_int_equal(write(f, data, n), (ssize_t)n);
+	close(f);
+	free(data);
+}
+
+static void scratch_remove(struct scratch *s)
+{
+	unlinkat(s->fd, "file", 0);
+	close(s->fd);
+	rmdir(s->dir);
+}
+
+static void test_read_fixture(void **state)
+{
+	struct procfs_buf buf = {0};
+	int fd = open_dir("vm2", "proc");
+
+	(void)state;
+	assert_int_equal(procfs_read(fd, "loadavg", &buf, 4096), 0);
+	assert_string_equal(buf.data, "0.01 0.03 0.01 1/82 2851\n");
+	assert_int_equal(buf.len, 25);
+	assert_int_equal(buf.data[buf.len], '\0');
+
+	/* the same buffer serves a bigger file, then a smaller one again */
+	assert_int_equal(procfs_read(fd, "meminfo", &buf, 1 << 20), 0);
+	assert_int_equal(buf.len, 1503);
+	assert_int_equal(strlen(buf.data), buf.len);
+	assert_memory_equal(buf.data, "MemTotal:       24684084 kB\n", 28);
+	assert_int_equal(procfs_read(fd, "uptime", &buf, 4096), 0);
+	assert_string_equal(buf.data, "250.56 472.79\n");
+
+	procfs_buf_free(&buf);
+	assert_null(buf.data);
+	assert_int_equal(buf.cap, 0);
+	procfs_buf_free(&buf);
+	procfs_buf_free(NULL);
+	close(fd);
+}
+
+/* Live /proc files report st_size 0: only reading to EOF gets them. */
+static void test_read_live_proc(void **state)
+{
+	struct procfs_buf buf = {0};
+	struct stat st;
+	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(fstatat(fd, "stat", &st, 0), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(procfs_read(fd, "stat", &buf, 8 << 20), 0);
+	assert_true(buf.len > 100);
+	assert_memory_equal(buf.data, "cpu ", 4);
+	assert_non_null(strstr(buf.data, "\nctxt "));
+	assert_int_equal(buf.data[buf.len - 1], '\n');
+	procfs_buf_free(&buf);
+	close(fd);
+}
+
+static void test_read_limits(void **state)
+{
+	struct procfs_buf buf = {0};
+	struct scratch s;
+
+	(void)state;
+	scratch_make(&s, 10000);
+	/* exactly max bytes fit; one more does not */
+	assert_int_equal(procfs_read(s.fd, "file", &buf, 10000), 0);
+	assert_int_equal(buf.len, 10000);
+	assert_int_equal(buf.data[9999], 'a' + 9999 % 26);
+	assert_int_equal(buf.data[10000], '\0');
+	assert_int_equal(procfs_read(s.fd, "file", &buf, 9999), -EFBIG);
+	assert_int_equal(buf.len, 0);
+	assert_int_equal(procfs_read(s.fd, "file", &buf, 10), -EFBIG);
+	procfs_buf_free(&buf);
+	/* a fresh buffer never grows past the limit */
+	assert_int_equal(procfs_read(s.fd, "file", &buf, 100), -EFBIG);
+	assert_true(buf.cap <= 102);
+	procfs_buf_free(&buf);
+	scratch_remove(&s);
+
+	scratch_make(&s, 0);
+	assert_int_equal(procfs_read(s.fd, "file", &buf, 0), 0);
+	assert_int_equal(buf.len, 0);
+	assert_string_equal(buf.data, "");
+	scratch_remove(&s);
+
+	assert_int_equal(procfs_read(AT_FDCWD, "/nonexistent/sysfeed", &buf, 100), -ENOENT);
+	assert_int_equal(procfs_read(-1, "relative", &buf, 100), -EBADF);
+	assert_int_equal(procfs_read(AT_FDCWD, "/", &buf, 100), -EISDIR);
+	procfs_buf_free(&buf);
+}
+
+static void test_reason(void **state)
+{
+	char reason[128];
+
+	(void)state;
+	procfs_reason(reason, sizeof(reason), "stat", -ENOENT, false);
+	assert_string_equal(reason, "/proc/stat: No such file or directory");
+	procfs_reason(reason, sizeof(reason), "meminfo", -EINVAL, true);
+	assert_string_equal(reason, "/proc/meminfo: unexpected contents (Invalid argument)");
+	procfs_reason(reason, 8, "stat", -EACCES, false);
+	assert_string_equal(reason, "/proc/s");
+	procfs_reason(NULL, 0, "stat", -EACCES, false);
+}
+
+static void test_lines_and_tokens(void **state)
+{
+	const char text[] = "cpu  1 2\n\nlast";
+	const char *p = text, *end = text + strlen(text), *line, *tok, *q;
+	size_t len, tok_len;
+
+	(void)state;
+	assert_int_equal(procfs_next_line(&p, end, &line, &len), 1);
+	assert_int_equal(len, 8);
+	assert_memory_equal(line, "cpu  1 2", 8);
+	q = line;
+	assert_int_equal(procfs_next_token(&q, line + len, &tok, &tok_len), 1);
+	assert_true(procfs_token_is(tok, tok_len, "cpu"));
+	assert_false(procfs_token_is(tok, tok_len, "cpu0"));
+	assert_false(procfs_token_is(tok, tok_len, "cp"));
+	assert_int_equal(procfs_next_token(&q, line + len, &tok, &tok_len), 1);
+	assert_true(procfs_token_is(tok, tok_len, "1"));
+	assert_int_equal(procfs_next_token(&q, line + len, &tok, &tok_len), 1);
+	assert_true(procfs_token_is(tok, tok_len, "2"));
+	assert_int_equal(procfs_next_token(&q, line + len, &tok, &tok_len), 0);
+
+	assert_int_equal(procfs_next_line(&p, end, &line, &len), 1);
+	assert_int_equal(len, 0);
+	/* "last" has no '\n': the file was cut */
+	assert_int_equal(procfs_next_line(&p, end, &line, &len), -EINVAL);
+
+	p = end;
+	assert_int_equal(procfs_next_line(&p, end, &line, &len), 0);
+	q = "   ";
+	assert_int_equal(procfs_next_token(&q, q + 3, &tok, &tok_len), 0);
+}
+
+static int u64(const char *s, uint64_t *v)
+{
+	return procfs_parse_u64(s, strlen(s), v);
+}
+
+static void test_parse_u64(void **state)
+{
+	static const char *const bad[] = {"",   "-1",   "+1",  " 1",      "1 ",
+	                                  "1a", "0x10", "1.0", "\xd9\xa1"};
+	uint64_t v = 7;
+
+	(void)state;
+	assert_int_equal(u64("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(u64("000123", &v), 0);
+	assert_int_equal(v, 123);
+	assert_int_equal(u64("18446744073709551615", &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(u64("18446744073709551616", &v), -ERANGE);
+	assert_int_equal(u64("99999999999999999999999", &v), -ERANGE);
+	assert_true(v == UINT64_MAX); /* untouched on error */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(u64(bad[i], &v), -EINVAL);
+	/* only len bytes count */
+	assert_int_equal(procfs_parse_u64("12345", 2, &v), 0);
+	assert_int_equal(v, 12);
+	assert_int_equal(procfs_parse_u64("1\0002", 3, &v), -EINVAL);
+}
+
+static int fixed(const char *s, unsigned decimals, uint64_t *v)
+{
+	return procfs_parse_fixed(s, strlen(s), decimals, v);
+}
+
+static void test_parse_fixed(void **state)
+{
+	static const char *const bad[] = {"",     ".5",    "5.",   "1..2", "1.2.3", "a.b",
+	                                  "-1.0", "1.234", "1,50", " 1.5", "1.5 ",  "1e3"};
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(fixed("0.52", 2, &v), 0);
+	assert_int_equal(v, 52);
+	assert_int_equal(fixed("1234.56", 2, &v), 0);
+	assert_int_equal(v, 123456);
+	assert_int_equal(fixed("12", 2, &v), 0);
+	assert_int_equal(v, 1200);
+	assert_int_equal(fixed("1.5", 2, &v), 0);
+	assert_int_equal(v, 150);
+	assert_int_equal(fixed("7.05", 2, &v), 0);
+	assert_int_equal(v, 705);
+	assert_int_equal(fixed("3", 0, &v), 0);
+	assert_int_equal(v, 3);
+	assert_int_equal(fixed("3.1", 0, &v), -EINVAL);
+	assert_int_equal(fixed("184467440737095516.15", 2, &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(fixed("184467440737095516.16", 2, &v), -ERANGE);
+	assert_int_equal(fixed("184467440737095517", 2, &v), -ERANGE);
+	assert_int_equal(fixed("1", 10, &v), -EINVAL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(fixed(bad[i], 2, &v), -EINVAL);
+}
+
+static void test_kb_to_bytes(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(procfs_kb_to_bytes(24684084, &v), 0);
+	assert_int_equal(v, UINT64_C(25276502016));
+	assert_int_equal(procfs_kb_to_bytes(UINT64_MAX / 1024, &v), 0);
+	assert_int_equal(procfs_kb_to_bytes(UINT64_MAX / 1024 + 1, &v), -ERANGE);
+}
+
+static void test_delta(void **state)
+{
+	uint64_t d = 99;
+
+	(void)state;
+	assert_int_equal(procfs_delta(10, 15, &d), 0);
+	assert_int_equal(d, 5);
+	assert_int_equal(procfs_delta(10, 10, &d), 0);
+	assert_int_equal(d, 0);
+	assert_int_equal(procfs_delta(UINT64_MAX - 1, UINT64_MAX, &d), 0);
+	assert_int_equal(d, 1);
+	d = 99;
+	assert_int_equal(procfs_delta(15, 10, &d), -ERANGE);
+	assert_int_equal(d, 99);
+}
+
+static void test_counter_rate(void **state)
+{
+	struct procfs_counter c = {0};
+	const uint64_t s = 1000000000;
+	double rate = -1;
+
+	(void)state;
+	/* the first reading has no rate */
+	assert_int_equal(procfs_counter_rate(&c, 1000, 5 * s, &rate), 0);
+	assert_true(rate == -1);
+	/* 500 more over half a second */
+	assert_int_equal(procfs_counter_rate(&c, 1500, 5 * s + s / 2, &rate), 1);
+	assert_true(rate == 1000.0);
+	/* a reset skips one delta, then rates resume from the new base */
+	rate = -1;
+	assert_int_equal(procfs_counter_rate(&c, 20, 6 * s, &rate), 0);
+	assert_true(rate == -1);
+	assert_int_equal(procfs_counter_rate(&c, 320, 7 * s, &rate), 1);
+	assert_true(rate == 300.0);
+	/* a clock that did not move gives no rate rather than a division by 0 */
+	rate = -1;
+	assert_int_equal(procfs_counter_rate(&c, 400, 7 * s, &rate), 0);
+	assert_true(rate == -1);
+	assert_int_equal(procfs_counter_rate(&c, 400, 9 * s, &rate), 1);
+	assert_true(rate == 0.0);
+	assert_int_equal(c.value, 400);
+	assert_true(c.valid);
+}
+
+static void test_registry(void **state)
+{
+	(void)state;
+	assert_int_equal(collector_count(), 3);
+	assert_int_equal(collector_topic("cpu"), 0);
+	assert_int_equal(collector_topic("mem"), 1);
+	assert_int_equal(collector_topic("load"), 2);
+	assert_int_equal(collector_topic("CPU"), -1);
+	assert_int_equal(collector_topic(""), -1);
+	assert_int_equal(collector_topic(NULL), -1);
+	assert_null(collector_registry[3]);
+	for (size_t i = 0; collector_registry[i]; i++) {
+		const struct collector *c = collector_registry[i];
+
+		assert_non_null(c->name);
+		assert_non_null(c->init);
+		assert_non_null(c->sample);
+		assert_non_null(c->fini);
+		assert_int_equal(collector_topic(c->name), (int)i);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_read_fixture),
+	    cmocka_unit_test(test_read_live_proc),
+	    cmocka_unit_test(test_read_limits),
+	    cmocka_unit_test(test_reason),
+	    cmocka_unit_test(test_lines_and_tokens),
+	    cmocka_unit_test(test_parse_u64),
+	    cmocka_unit_test(test_parse_fixed),
+	    cmocka_unit_test(test_kb_to_bytes),
+	    cmocka_unit_test(test_delta),
+	    cmocka_unit_test(test_counter_rate),
+	    cmocka_unit_test(test_registry),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
