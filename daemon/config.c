@@ -16,7 +16,7 @@
 
 #define CONFIG_MAX_FILE (1 << 20)
 
-enum key_type { KEY_UINT, KEY_SIZE, KEY_PATH, KEY_LISTEN, KEY_HOSTS, KEY_LIST };
+enum key_type { KEY_UINT, KEY_SIZE, KEY_PATH, KEY_LISTEN, KEY_HOSTS, KEY_LIST, KEY_PRIO };
 
 struct key {
 	const char *name;
@@ -83,6 +83,14 @@ void config_defaults(struct config *cfg)
 	cfg->keepalive_s = 15;
 	cfg->top_n = 15;
 	cfg->fs_timeout_ms = 1000;
+	cfg->log_priority = 6;
+	cfg->log_backlog = 200;
+	cfg->log_rate = 500;
+	cfg->log_max_bytes = 4096;
+	cfg->file_coalesce_ms = 100;
+	cfg->watch.v[0] = strdup("/etc");
+	cfg->watch.n = 1;
+	cfg->watch_default = true;
 }
 
 static void list_free(struct config_list *l)
@@ -128,6 +136,19 @@ out:
 	return r;
 }
 
+int config_priority(const char *s)
+{
+	static const char *const names[] = {"emerg",   "alert",  "crit", "err",
+					    "warning", "notice", "info", "debug"};
+
+	if (s[0] >= '0' && s[0] <= '7' && s[1] == '\0')
+		return s[0] - '0';
+	for (int i = 0; i < 8; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
 bool config_list_match(const struct config_list *list, const char *name, bool dflt)
 {
 	bool any_include = false, result;
@@ -165,6 +186,10 @@ void config_free(struct config *cfg)
 	list_free(&cfg->disks);
 	list_free(&cfg->fs_types);
 	list_free(&cfg->mounts);
+	list_free(&cfg->log_units);
+	list_free(&cfg->watch);
+	free(cfg->log_match);
+	free(cfg->journal_dir);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -184,6 +209,10 @@ int config_copy(struct config *dst, const struct config *src)
 	r |= list_copy(&dst->disks, &src->disks);
 	r |= list_copy(&dst->fs_types, &src->fs_types);
 	r |= list_copy(&dst->mounts, &src->mounts);
+	r |= list_copy(&dst->log_units, &src->log_units);
+	r |= list_copy(&dst->watch, &src->watch);
+	r |= dup_opt(&dst->log_match, src->log_match);
+	r |= dup_opt(&dst->journal_dir, src->journal_dir);
 	if (r) {
 		config_free(dst);
 		return -ENOMEM;
@@ -341,7 +370,21 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 		return 0;
 	case KEY_HOSTS:
 		return add_hosts(cfg, value, err, err_len);
+	case KEY_PRIO:
+		if ((v = (unsigned long long)config_priority(value)) > 7) {
+			errf(err, err_len,
+			     "%s: bad value '%s' (expected 0 to 7 or emerg, alert, crit, err, "
+			     "warning, notice, info, debug)",
+			     key, value);
+			return -EINVAL;
+		}
+		*(unsigned *)((char *)cfg + k->offset) = (unsigned)v;
+		return 0;
 	case KEY_LIST:
+		if (k->offset == OFF(watch) && cfg->watch_default) {
+			list_free(&cfg->watch); /* the first `watch` replaces the default */
+			cfg->watch_default = false;
+		}
 		return list_add((struct config_list *)((char *)cfg + k->offset), key, value, err,
 				err_len);
 	}

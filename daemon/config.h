@@ -39,7 +39,21 @@ struct config {
 	struct config_list fs_types;   /* fs: filesystem types */
 	struct config_list mounts;     /* fs: mount points */
 	unsigned fs_timeout_ms;        /* fs: a statvfs slower than this is "not responding" */
+
+	unsigned log_priority; /* log: 0 (emerg) .. 7 (debug); entries above it are not sent */
+	struct config_list log_units; /* log: units (or identifiers) to include, "!unit" excludes */
+	char *log_match;              /* log: plain text an entry's message must contain, or NULL */
+	unsigned log_backlog;         /* log: entries in `snapshot` */
+	unsigned log_rate;            /* log: entries per second before batching and dropping */
+	unsigned log_max_bytes;       /* log: a message is cut at this many bytes */
+	char *journal_dir;            /* log: read this journal directory, not the system's */
+	struct config_list watch;     /* file: paths to watch (directories recursively) */
+	unsigned file_coalesce_ms;    /* file: bursts on one path within this merge */
+	bool watch_default;           /* watch holds the default: the first `watch` replaces it */
 };
+
+/* A syslog priority by name (emerg..debug) or number (0..7), or -1. */
+int config_priority(const char *s);
 
 /* Fills *cfg with the defaults. */
 void config_defaults(struct config *cfg);

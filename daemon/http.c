@@ -119,20 +119,6 @@ static enum MHD_Result queue_error(struct MHD_Connection *conn, unsigned status,
 			    MHD_RESPMEM_MUST_FREE);
 }
 
-/* A syslog priority by name or number, as journalctl -p takes it. */
-static int parse_priority(const char *s)
-{
-	static const char *const names[] = {"emerg",   "alert",  "crit", "err",
-					    "warning", "notice", "info", "debug"};
-
-	if (s[0] >= '0' && s[0] <= '7' && s[1] == '\0')
-		return s[0] - '0';
-	for (int i = 0; i < 8; i++)
-		if (strcmp(s, names[i]) == 0)
-			return i;
-	return -1;
-}
-
 /* Splits a comma list into up to 16 words of `buf` (modified in place). */
 static int split_list(char *buf, const char **out, size_t *n)
 {
@@ -162,7 +148,7 @@ static int parse_filter(struct MHD_Connection *conn, struct hub_filter *f, char 
 	f->max_level = 7;
 	if (!prio && !inc && !exc && !match)
 		return 0;
-	if (prio && (f->max_level = parse_priority(prio)) < 0) {
+	if (prio && (f->max_level = config_priority(prio)) < 0) {
 		snprintf(why, why_len, "log-priority: expected 0-7 or emerg..debug, not '%.32s'",
 			 prio);
 		return -EINVAL;

@@ -153,6 +153,9 @@ static int parse_args(struct daemon *d, int argc, char **argv, bool *check_only)
 		case 'w':
 			key = "web-root";
 			break;
+		case 'j':
+			key = "journal-dir";
+			break;
 		case 'c':
 			d->config_path = optarg;
 			break;

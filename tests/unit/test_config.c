@@ -228,6 +228,19 @@ static void test_lists(void **state)
 	assert_true(config_list_match(&cfg.mounts, "/", true)); /* empty: the default */
 	assert_false(config_list_match(&cfg.mounts, "/", false));
 	config_free(&cfg);
+	/* log and file keys */
+	assert_int_equal(parse(&cfg, "log-priority = warning\nwatch = /srv\nwatch = /opt/x\n"), 0);
+	assert_int_equal(cfg.log_priority, 4);
+	assert_int_equal(cfg.watch.n, 2); /* the first watch replaces the default /etc */
+	assert_string_equal(cfg.watch.v[0], "/srv");
+	config_free(&cfg);
+	assert_int_equal(parse(&cfg, "log-priority = 3\n"), 0);
+	assert_int_equal(cfg.log_priority, 3);
+	assert_string_equal(cfg.watch.v[0], "/etc");
+	config_free(&cfg);
+	expect_error("log-priority = loud\n",
+		     "t.conf:1: log-priority: bad value 'loud' (expected 0 to 7 or emerg, alert, "
+		     "crit, err, warning, notice, info, debug)");
 	char many[4096] = "mounts = ";
 	for (int i = 0; i <= CONFIG_MAX_LIST; i++)
 		strcat(many, "/m,");
