@@ -44,6 +44,15 @@ static const struct key keys[] = {
     {"fs-types", KEY_LIST, OFF(fs_types), 0, 0},
     {"mounts", KEY_LIST, OFF(mounts), 0, 0},
     {"fs-timeout-ms", KEY_UINT, OFF(fs_timeout_ms), 10, 60000},
+    {"log-priority", KEY_PRIO, OFF(log_priority), 0, 7},
+    {"log-units", KEY_LIST, OFF(log_units), 0, 0},
+    {"log-match", KEY_PATH, OFF(log_match), 0, 0},
+    {"log-backlog", KEY_UINT, OFF(log_backlog), 0, 10000},
+    {"log-rate", KEY_UINT, OFF(log_rate), 1, 100000},
+    {"log-max-bytes", KEY_UINT, OFF(log_max_bytes), 64, 65536},
+    {"journal-dir", KEY_PATH, OFF(journal_dir), 0, 0},
+    {"watch", KEY_LIST, OFF(watch), 0, 0},
+    {"file-coalesce-ms", KEY_UINT, OFF(file_coalesce_ms), 0, 10000},
 };
 
 static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
