@@ -44,6 +44,9 @@ struct collector_tick {
 
 struct collector {
 	const char *name; /* topic and SSE event name */
+	/* The payload fields charts need, kept per tick for `snapshot`'s
+	 * history (see daemon/history.h for the path syntax), or NULL. */
+	const char *const *history;
 	/* Sets *ret_state; on failure returns -errno and writes a one-line
 	 * reason (the topic is then off). May be NULL. */
 	int (*init)(const struct collector_env *env, void **ret_state, char *reason,

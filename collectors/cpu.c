@@ -83,7 +83,7 @@ static struct cpu_times *cpu_stat_add_core(struct cpu_stat *st)
 
 /* A "cpuN" line: N must be a plain number, larger than the previous one. */
 static int cpu_parse_core(struct cpu_stat *st, const char *name, size_t name_len, const char *p,
-                          const char *end)
+			  const char *end)
 {
 	struct cpu_times *t;
 	uint64_t id;
@@ -198,7 +198,7 @@ static uint32_t cpu_hundredths(uint64_t part, uint64_t whole)
 }
 
 int cpu_times_percent(const struct cpu_times *prev, const struct cpu_times *cur,
-                      struct cpu_percent *ret)
+		      struct cpu_percent *ret)
 {
 	uint64_t d[CPU_NMODES] = {0}, total = 0;
 
@@ -289,7 +289,7 @@ static int cpu_cores_json(cJSON *cores, const struct cpu_stat *prev, const struc
 }
 
 int cpu_build_payload(const struct cpu_stat *prev, const struct cpu_stat *cur, int64_t t_ms,
-                      cJSON **ret_payload)
+		      cJSON **ret_payload)
 {
 	struct cpu_percent pc;
 	cJSON *payload = NULL, *total, *cores;
@@ -335,7 +335,7 @@ static void cpu_fini(void *state)
 /* Reads and parses /proc/stat once, so that a missing or foreign file turns
  * the topic off now; the buffer and core arrays are kept for the ticks. */
 static int cpu_init(const struct collector_env *env, void **ret_state, char *reason,
-                    size_t reason_len)
+		    size_t reason_len)
 {
 	struct cpu_state *s;
 	int r;
@@ -367,7 +367,7 @@ out:
  * failed read or parse keeps the previous reading, so the next rate spans
  * two intervals, which percentages do not mind. */
 static int cpu_sample(void *state, const struct collector_env *env,
-                      const struct collector_tick *tick, cJSON **ret_payload)
+		      const struct collector_tick *tick, cJSON **ret_payload)
 {
 	struct cpu_state *s = state;
 	struct cpu_stat tmp;
@@ -395,8 +395,13 @@ out:
 	return r;
 }
 
+static const char *const cpu_history[] = {"total.user",   "total.nice",   "total.system",
+					  "total.iowait", "total.irq",    "total.softirq",
+					  "total.steal",  "cores[].busy", NULL};
+
 const struct collector cpu_collector = {
     .name = "cpu",
+    .history = cpu_history,
     .init = cpu_init,
     .sample = cpu_sample,
     .fini = cpu_fini,

@@ -82,7 +82,7 @@ int load_avg_parse(const char *text, size_t len, struct load_avg *ret)
 	}
 	if ((r = procfs_parse_u64(tok[3], (size_t)(slash - tok[3]), &la.running)) < 0 ||
 	    (r = procfs_parse_u64(slash + 1, tok_len[3] - (size_t)(slash - tok[3]) - 1,
-	                          &la.tasks)) < 0 ||
+				  &la.tasks)) < 0 ||
 	    (r = procfs_parse_u64(tok[4], tok_len[4], &la.last_pid)) < 0)
 		goto out;
 	*ret = la;
@@ -113,7 +113,7 @@ out:
 }
 
 int load_build_payload(const struct load_avg *la, const struct load_uptime *up, int64_t t_ms,
-                       cJSON **ret_payload)
+		       cJSON **ret_payload)
 {
 	const struct {
 		const char *key;
@@ -148,7 +148,7 @@ out:
 
 /* Reads and parses both files; on failure names the one that failed. */
 static int load_read(struct load_state *s, int proc_fd, struct load_avg *la, struct load_uptime *up,
-                     const char **ret_path, bool *ret_parsing)
+		     const char **ret_path, bool *ret_parsing)
 {
 	int r;
 
@@ -183,7 +183,7 @@ static void load_fini(void *state)
 /* Reads and parses both files once, so that a missing or foreign file turns
  * the topic off now; the buffer is kept for the ticks. */
 static int load_init(const struct collector_env *env, void **ret_state, char *reason,
-                     size_t reason_len)
+		     size_t reason_len)
 {
 	struct load_state *s;
 	struct load_avg la;
@@ -211,7 +211,7 @@ out:
 }
 
 static int load_sample(void *state, const struct collector_env *env,
-                       const struct collector_tick *tick, cJSON **ret_payload)
+		       const struct collector_tick *tick, cJSON **ret_payload)
 {
 	struct load_state *s = state;
 	struct load_avg la;
@@ -229,8 +229,11 @@ out:
 	return r;
 }
 
+static const char *const load_history[] = {"load1", "load5", "load15", "running", NULL};
+
 const struct collector load_collector = {
     .name = "load",
+    .history = load_history,
     .init = load_init,
     .sample = load_sample,
     .fini = load_fini,

@@ -16,7 +16,7 @@ struct mem_state {
 /* Splits "Key:   value [kB]" into its key, its number and whether the unit
  * was kB. Any unit but kB, or anything after it, is an error. */
 static int mem_split_line(const char *line, size_t len, const char **ret_key, size_t *ret_key_len,
-                          uint64_t *ret_value, bool *ret_kb)
+			  uint64_t *ret_value, bool *ret_kb)
 {
 	const char *colon, *p, *end = line + len, *tok;
 	size_t tok_len;
@@ -123,7 +123,7 @@ int mem_build_payload(const struct mem_info *mi, int64_t t_ms, cJSON **ret_paylo
 	if (available > mi->total)
 		available = mi->total;
 	used = mem_sub_clamped(mem_sub_clamped(mem_sub_clamped(mi->total, mi->free), mi->buffers),
-	                       cached);
+			       cached);
 	swap_used = mem_sub_clamped(mi->swap_total, mi->swap_free);
 
 	const struct {
@@ -172,7 +172,7 @@ static void mem_fini(void *state)
 /* Reads and parses /proc/meminfo once, so that a missing or foreign file
  * turns the topic off now; the buffer is kept for the ticks. */
 static int mem_init(const struct collector_env *env, void **ret_state, char *reason,
-                    size_t reason_len)
+		    size_t reason_len)
 {
 	struct mem_state *s;
 	struct mem_info mi;
@@ -202,7 +202,7 @@ out:
 }
 
 static int mem_sample(void *state, const struct collector_env *env,
-                      const struct collector_tick *tick, cJSON **ret_payload)
+		      const struct collector_tick *tick, cJSON **ret_payload)
 {
 	struct mem_state *s = state;
 	struct mem_info mi;
@@ -220,8 +220,12 @@ out:
 	return r;
 }
 
+static const char *const mem_history[] = {"used",      "cached",    "buffers", "free",
+					  "available", "swap_used", "dirty",   NULL};
+
 const struct collector mem_collector = {
     .name = "mem",
+    .history = mem_history,
     .init = mem_init,
     .sample = mem_sample,
     .fini = mem_fini,

@@ -31,6 +31,7 @@ struct config {
 	char *allowed_hosts[CONFIG_MAX_HOSTS];
 	size_t n_allowed_hosts;
 	unsigned keepalive_s;
+	unsigned history_s; /* seconds of chart history in `snapshot` */
 
 	/* collectors */
 	unsigned top_n;                /* proc and svc: rows in each top list */

@@ -47,6 +47,13 @@ struct hub_client {
 	struct hub_client *prev, *next;
 };
 
+/* A topic's chart history: a circular list of rows. */
+struct history {
+	struct blob *fields;
+	struct blob **rows;
+	size_t cap, start, n;
+};
+
 struct snap_entry {
 	uint64_t mask;
 	uint64_t gen;
@@ -66,7 +73,8 @@ struct hub {
 	size_t used, ring_bytes;
 
 	struct blob *state[HUB_MAX_TOPICS]; /* the topic's latest JSON (no SSE framing) */
-	uint64_t state_gen;                 /* bumped whenever a state changes */
+	struct history hist[HUB_MAX_TOPICS];
+	uint64_t state_gen; /* bumped whenever a state changes */
 	int64_t state_t_ms;
 	struct snap_entry snaps[SNAP_CACHE];
 	struct blob *hello;
@@ -156,8 +164,15 @@ void hub_free(struct hub *hub)
 		return;
 	for (uint64_t s = hub->first_seq; s <= hub->head_seq; s++)
 		blob_unref(hub->frames[s & (hub->cap - 1)]);
-	for (unsigned i = 0; i < HUB_MAX_TOPICS; i++)
+	for (unsigned i = 0; i < HUB_MAX_TOPICS; i++) {
+		struct history *h = &hub->hist[i];
+
 		blob_unref(hub->state[i]);
+		blob_unref(h->fields);
+		for (size_t j = 0; j < h->n; j++)
+			blob_unref(h->rows[(h->start + j) % h->cap]);
+		free(h->rows);
+	}
 	for (unsigned i = 0; i < SNAP_CACHE; i++)
 		blob_unref(hub->snaps[i].blob);
 	blob_unref(hub->hello);
@@ -247,12 +262,13 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 {
 	struct blob **frames = calloc(n ? n : 1, sizeof(*frames));
 	struct blob **states = calloc(n ? n : 1, sizeof(*states));
+	struct blob **rows = calloc(n ? n : 1, sizeof(*rows));
 	uint64_t seq, mask = 0;
 	size_t n_wake = 0;
 	void **wake = NULL;
 	int r = 0;
 
-	if (!frames || !states) {
+	if (!frames || !states || !rows) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -266,6 +282,11 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 		if (msgs[i].state && !(states[i] = state_blob(&msgs[i]))) {
 			r = -ENOMEM;
 			continue;
+		}
+		if (msgs[i].row && hub->hist[msgs[i].topic].cap &&
+		    (rows[i] = blob_new(msgs[i].row_len))) {
+			memcpy(rows[i]->data, msgs[i].row, msgs[i].row_len);
+			rows[i]->data[msgs[i].row_len] = '\0';
 		}
 		frames[i] = encode_frame(hub, seq + 1, &msgs[i]);
 		if (!frames[i]) {
@@ -283,6 +304,19 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 	for (size_t i = 0; i < n; i++) {
 		struct blob *f = frames[i];
 
+		if (rows[i]) {
+			struct history *h = &hub->hist[msgs[i].topic];
+
+			if (h->n == h->cap) {
+				blob_unref(h->rows[h->start]);
+				h->start = (h->start + 1) % h->cap;
+				h->n--;
+			}
+			h->rows[(h->start + h->n) % h->cap] = rows[i];
+			h->n++;
+			rows[i] = NULL;
+			hub->state_gen++;
+		}
 		if (states[i]) {
 			blob_unref(hub->state[msgs[i].topic]);
 			hub->state[msgs[i].topic] = states[i];
@@ -309,12 +343,14 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 	pthread_mutex_unlock(&hub->lock);
 	wake_all(hub, wake, n_wake);
 out:
-	for (size_t i = 0; frames && states && i < n; i++) {
+	for (size_t i = 0; frames && states && rows && i < n; i++) {
 		blob_unref(frames[i]);
 		blob_unref(states[i]);
+		blob_unref(rows[i]);
 	}
 	free(frames);
 	free(states);
+	free(rows);
 	return r;
 }
 
@@ -331,6 +367,34 @@ int hub_set_state(struct hub *hub, unsigned topic, const char *json, size_t len)
 	blob_unref(hub->state[topic]);
 	hub->state[topic] = b;
 	hub->state_gen++;
+	pthread_mutex_unlock(&hub->lock);
+	return 0;
+}
+
+int hub_set_history(struct hub *hub, unsigned topic, const char *fields_json, size_t rows)
+{
+	struct history *h;
+	size_t len = strlen(fields_json);
+	struct blob *f;
+	struct blob **r;
+
+	if (topic >= hub->n_topics || rows == 0)
+		return -EINVAL;
+	h = &hub->hist[topic];
+	if (h->cap)
+		return -EEXIST;
+	f = blob_new(len);
+	r = calloc(rows, sizeof(*r));
+	if (!f || !r) {
+		blob_unref(f);
+		free(r);
+		return -ENOMEM;
+	}
+	memcpy(f->data, fields_json, len + 1);
+	pthread_mutex_lock(&hub->lock);
+	h->fields = f;
+	h->rows = r;
+	h->cap = rows;
 	pthread_mutex_unlock(&hub->lock);
 	return 0;
 }
@@ -426,6 +490,28 @@ static char *snapshot_locked(struct hub *hub, uint64_t mask, size_t *ret_len)
 		     buf_add(&buf, &len, &cap, name, strlen(name)) &&
 		     buf_add(&buf, &len, &cap, "\":", 2) &&
 		     buf_add(&buf, &len, &cap, hub->state[i]->data, hub->state[i]->len);
+		first = false;
+	}
+	ok = ok && buf_add(&buf, &len, &cap, "},\"history\":{", 13);
+	first = true;
+	for (unsigned i = 0; ok && i < hub->n_topics; i++) {
+		const struct history *h = &hub->hist[i];
+		const char *name = hub->names[i];
+
+		if (!(mask & (1ULL << i)) || !h->cap)
+			continue;
+		ok = buf_add(&buf, &len, &cap, first ? "\"" : ",\"", first ? 1 : 2) &&
+		     buf_add(&buf, &len, &cap, name, strlen(name)) &&
+		     buf_add(&buf, &len, &cap, "\":{\"fields\":", 12) &&
+		     buf_add(&buf, &len, &cap, h->fields->data, h->fields->len) &&
+		     buf_add(&buf, &len, &cap, ",\"rows\":[", 9);
+		for (size_t j = 0; ok && j < h->n; j++) {
+			const struct blob *row = h->rows[(h->start + j) % h->cap];
+
+			ok = (j == 0 || buf_add(&buf, &len, &cap, ",", 1)) &&
+			     buf_add(&buf, &len, &cap, row->data, row->len);
+		}
+		ok = ok && buf_add(&buf, &len, &cap, "]}", 2);
 		first = false;
 	}
 	ok = ok && buf_add(&buf, &len, &cap, "}}", 2);

@@ -22,6 +22,8 @@ struct hub_msg {
 	bool state;
 	int level;       /* for client filters: severity 0..7, -1 none */
 	const char *key; /* for client filters: e.g. a unit name, or NULL */
+	const char *row; /* a chart history row (JSON array) for the topic, or NULL */
+	size_t row_len;
 };
 
 /* A client's filter on events that carry a level or key (see hub_msg):
@@ -67,6 +69,10 @@ void hub_free(struct hub *hub);
 int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t_ms);
 /* Replaces a topic's state in `snapshot` without publishing a frame. */
 int hub_set_state(struct hub *hub, unsigned topic, const char *json, size_t len);
+/* Keeps the last `rows` history rows of a topic for `snapshot`, under
+ * "history": {topic: {"fields": FIELDS, "rows": [...]}}; fields_json is
+ * the JSON array naming the row's columns. */
+int hub_set_history(struct hub *hub, unsigned topic, const char *fields_json, size_t rows);
 /* Sets the `hello` event's JSON and the retry delay sent before it. */
 int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms);
 /* Sets the keepalive period; wakes clients idle for longer. Call about once

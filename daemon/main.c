@@ -23,6 +23,7 @@
 
 #include "collector.h"
 #include "config.h"
+#include "history.h"
 #include "http.h"
 #include "hub.h"
 #include "log.h"
@@ -62,6 +63,7 @@ struct daemon {
 	void *state[MAX_COLLECTORS];
 	bool active[MAX_COLLECTORS];
 	bool failing[MAX_COLLECTORS]; /* warned once until the next success */
+	size_t history_rows;
 	char reason[MAX_COLLECTORS][REASON_LEN];
 	const char *names[MAX_COLLECTORS + 1];
 	size_t n_cols;
@@ -272,8 +274,8 @@ static void tick(struct daemon *d)
 	t.mono_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
 	t.t_ms = now_ms(CLOCK_REALTIME);
 	for (size_t i = 0; i < d->n_cols; i++) {
-		cJSON *payload = NULL;
-		char *json;
+		cJSON *payload = NULL, *row;
+		char *json, *row_json = NULL;
 
 		if (!d->active[i] || !d->cols[i]->sample)
 			continue;
@@ -290,21 +292,32 @@ static void tick(struct daemon *d)
 		d->failing[i] = false;
 		if (!payload)
 			continue;
+		if (d->cols[i]->history && d->history_rows &&
+		    (row = history_row(payload, d->cols[i]->history))) {
+			row_json = cJSON_PrintUnformatted(row);
+			cJSON_Delete(row);
+		}
 		json = cJSON_PrintUnformatted(payload);
 		cJSON_Delete(payload);
-		if (!json)
+		if (!json) {
+			free(row_json);
 			continue;
+		}
 		msgs[n++] = (struct hub_msg){.topic = (unsigned)i,
 					     .json = json,
 					     .len = strlen(json),
 					     .state = true,
-					     .level = -1};
+					     .level = -1,
+					     .row = row_json,
+					     .row_len = row_json ? strlen(row_json) : 0};
 	}
 	r = hub_publish(d->hub, msgs, n, t.t_ms);
 	if (r == -E2BIG)
 		log_warnx("a frame larger than half of ring-bytes was dropped");
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free((char *)msgs[i].json);
+		free((char *)msgs[i].row);
+	}
 }
 
 /* Arms the tick on wall-clock multiples of the interval. */
@@ -466,6 +479,40 @@ static size_t count_active(const struct daemon *d)
 	return n;
 }
 
+/* Chart history: history-seconds worth of rows at the start's interval
+ * (at most 3600 rows a topic). */
+static int setup_history(struct daemon *d)
+{
+	size_t rows = (size_t)d->cfg.history_s * 1000 / d->cfg.interval_ms;
+
+	if (rows > 3600)
+		rows = 3600;
+	d->history_rows = rows;
+	for (size_t i = 0; rows && i < d->n_cols; i++) {
+		const char *const *h = d->cols[i]->history;
+		cJSON *fields;
+		char *json;
+		int r;
+
+		if (!h || !d->active[i])
+			continue;
+		if (!(fields = cJSON_CreateArray()))
+			return -ENOMEM;
+		cJSON_AddItemToArray(fields, cJSON_CreateString("t"));
+		for (size_t j = 0; h[j]; j++)
+			cJSON_AddItemToArray(fields, cJSON_CreateString(h[j]));
+		json = cJSON_PrintUnformatted(fields);
+		cJSON_Delete(fields);
+		if (!json)
+			return -ENOMEM;
+		r = hub_set_history(d->hub, (unsigned)i, json, rows);
+		free(json);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* Socket activation: listening sockets passed by the service manager
  * replace the `listen` addresses. */
 static int take_listen_fds(struct daemon *d)
@@ -592,6 +639,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	hub_set_keepalive(d.hub, d.cfg.keepalive_s);
+	if (setup_history(&d) < 0) {
+		log_warnx("out of memory");
+		goto out;
+	}
 	/* A first tick before serving, so the first snapshot has data. */
 	tick(&d);
 	if (take_listen_fds(&d) < 0)

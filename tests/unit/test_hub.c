@@ -349,6 +349,41 @@ static void test_client_filter(void **state)
 	hub_free(hub);
 }
 
+static void test_history(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	size_t len;
+	char *s;
+
+	assert_int_equal(hub_set_history(hub, 0, "[\"t\",\"v\"]", 3), 0);
+	assert_int_equal(hub_set_history(hub, 0, "[]", 3), -EEXIST);
+	for (int i = 1; i <= 5; i++) {
+		char json[32], row[32];
+
+		snprintf(json, sizeof(json), "{\"t\":%d}", i);
+		snprintf(row, sizeof(row), "[%d,%d]", i, i * 10);
+		assert_int_equal(hub_publish(hub,
+					     &(struct hub_msg){.topic = 0,
+							       .json = json,
+							       .len = strlen(json),
+							       .state = true,
+							       .level = -1,
+							       .row = row,
+							       .row_len = strlen(row)},
+					     1, i),
+				 0);
+	}
+	s = hub_snapshot_json(hub, 7, &len);
+	/* only the last three rows, oldest first */
+	assert_non_null(strstr(s, "\"history\":{\"cpu\":{\"fields\":[\"t\",\"v\"],"
+				  "\"rows\":[[3,30],[4,40],[5,50]]}}}"));
+	free(s);
+	s = hub_snapshot_json(hub, 2, &len);
+	assert_non_null(strstr(s, "\"history\":{}}"));
+	free(s);
+	hub_free(hub);
+}
+
 static void test_topic_mask(void **state)
 {
 	uint64_t mask = 0;
@@ -383,6 +418,7 @@ int main(void)
 	    cmocka_unit_test(test_suspend_wake_close),
 	    cmocka_unit_test(test_keepalive),
 	    cmocka_unit_test(test_topic_mask),
+	    cmocka_unit_test(test_history),
 	    cmocka_unit_test(test_client_filter),
 	};
 

@@ -1,0 +1,90 @@
+#include "history.h"
+
+#include <string.h>
+
+/* Resolves `path` (no "[]" left in it) below item; NULL when absent. */
+static const cJSON *lookup(const cJSON *item, const char *path)
+{
+	char key[128];
+
+	while (item && *path) {
+		size_t n = strcspn(path, ".");
+
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		item = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, key) : NULL;
+		path += n;
+		if (*path == '.')
+			path++;
+	}
+	return item;
+}
+
+static cJSON *copy_leaf(const cJSON *v)
+{
+	if (cJSON_IsNumber(v))
+		return cJSON_CreateNumber(v->valuedouble);
+	if (cJSON_IsString(v))
+		return cJSON_CreateString(v->valuestring);
+	if (cJSON_IsBool(v))
+		return cJSON_CreateBool(cJSON_IsTrue(v));
+	return cJSON_CreateNull();
+}
+
+/* The value of one path: a leaf, or an array for "key[].rest". */
+static cJSON *value_of(const cJSON *payload, const char *path)
+{
+	const char *br = strstr(path, "[]");
+	char head[128];
+	const cJSON *arr, *el;
+	cJSON *out;
+
+	if (!br)
+		return copy_leaf(lookup(payload, path));
+	if ((size_t)(br - path) >= sizeof(head))
+		return cJSON_CreateNull();
+	memcpy(head, path, (size_t)(br - path));
+	head[br - path] = '\0';
+	arr = lookup(payload, head);
+	if (!cJSON_IsArray(arr))
+		return cJSON_CreateNull();
+	if (!(out = cJSON_CreateArray()))
+		return NULL;
+	path = br + 2;
+	if (*path == '.')
+		path++;
+	cJSON_ArrayForEach(el, arr)
+	{
+		cJSON *v = *path ? value_of(el, path) : copy_leaf(el);
+
+		if (!v || !cJSON_AddItemToArray(out, v)) {
+			cJSON_Delete(v);
+			cJSON_Delete(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+cJSON *history_row(const cJSON *payload, const char *const *paths)
+{
+	cJSON *row = cJSON_CreateArray(), *v;
+
+	if (!row)
+		return NULL;
+	v = copy_leaf(cJSON_GetObjectItemCaseSensitive(payload, "t"));
+	if (!v || !cJSON_AddItemToArray(row, v))
+		goto fail;
+	for (size_t i = 0; paths[i]; i++) {
+		v = value_of(payload, paths[i]);
+		if (!v || !cJSON_AddItemToArray(row, v))
+			goto fail;
+	}
+	return row;
+fail:
+	cJSON_Delete(v);
+	cJSON_Delete(row);
+	return NULL;
+}
