@@ -22,8 +22,8 @@
 #include "hub.h"
 #include "log.h"
 
-#define HTTP_POOL_BYTES  16384 /* per connection: request headers, then write buffer */
-#define HTTP_BLOCK_BYTES 4096  /* the reader's block when not chunked (HTTP/1.0) */
+#define HTTP_POOL_BYTES  8192  /* per connection: request headers, then write buffer */
+#define HTTP_BLOCK_BYTES 2048  /* the reader's block when not chunked (HTTP/1.0) */
 #define HTTP_TIMEOUT_S   60    /* no progress for this long closes a connection */
 #define HTTP_MAX_FILE    (16u << 20)
 #define RETRY_MS         2000
