@@ -12,6 +12,7 @@
 
 struct config;
 struct collector;
+struct metrics;
 
 /* What clients may filter an event on (`?log-priority=`, `?log-units=`,
  * `?log-match=` in the query): a severity 0..7 (lower is more severe; -1
@@ -59,6 +60,10 @@ struct collector {
 	 * when it is readable; dispatch publishes through env->publish. */
 	int (*get_fd)(void *state);
 	int (*dispatch)(void *state, const struct collector_env *env);
+	/* Writes the topic's Prometheus families (collectors/metrics.h) from
+	 * its latest sample: raw counters where the source counts, never a
+	 * new read. Called on the loop thread after each tick. May be NULL. */
+	int (*metrics)(void *state, struct metrics *m);
 	void (*fini)(void *state);
 };
 

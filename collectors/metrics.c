@@ -1,0 +1,178 @@
+#include "metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put(struct metrics *m, const char *s, size_t n)
+{
+	if (m->err)
+		return;
+	if (m->len + n + 1 > m->cap) {
+		size_t cap = m->cap ? m->cap : 4096;
+		char *p;
+
+		while (cap < m->len + n + 1)
+			cap *= 2;
+		if (!(p = realloc(m->buf, cap))) {
+			m->err = -ENOMEM;
+			return;
+		}
+		m->buf = p;
+		m->cap = cap;
+	}
+	memcpy(m->buf + m->len, s, n);
+	m->len += n;
+	m->buf[m->len] = '\0';
+}
+
+static void puts_(struct metrics *m, const char *s)
+{
+	put(m, s, strlen(s));
+}
+
+void metrics_reset(struct metrics *m)
+{
+	m->len = 0;
+	m->err = 0;
+	if (m->buf)
+		m->buf[0] = '\0';
+}
+
+void metrics_free(struct metrics *m)
+{
+	free(m->buf);
+	memset(m, 0, sizeof(*m));
+}
+
+int metrics_error(const struct metrics *m)
+{
+	return m->err;
+}
+
+/* HELP text escapes backslash and newline; label values also '"'. */
+static void put_escaped(struct metrics *m, const char *s, bool quote)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			put(m, "\\\\", 2);
+		else if (*s == '\n')
+			put(m, "\\n", 2);
+		else if (quote && *s == '"')
+			put(m, "\\\"", 2);
+		else
+			put(m, s, 1);
+	}
+}
+
+void metrics_family(struct metrics *m, const char *name, const char *type, const char *help)
+{
+	puts_(m, "# HELP ");
+	puts_(m, name);
+	puts_(m, " ");
+	put_escaped(m, help, false);
+	puts_(m, "\n# TYPE ");
+	puts_(m, name);
+	puts_(m, " ");
+	puts_(m, type);
+	puts_(m, "\n");
+}
+
+void metrics_sample(struct metrics *m, const char *name, const char *const *labels, double value)
+{
+	char num[64];
+
+	puts_(m, name);
+	if (labels && labels[0]) {
+		puts_(m, "{");
+		for (size_t i = 0; labels[i] && labels[i + 1]; i += 2) {
+			if (i)
+				puts_(m, ",");
+			puts_(m, labels[i]);
+			puts_(m, "=\"");
+			put_escaped(m, labels[i + 1], true);
+			puts_(m, "\"");
+		}
+		puts_(m, "}");
+	}
+	if (isnan(value))
+		snprintf(num, sizeof(num), " NaN\n");
+	else if (isinf(value))
+		snprintf(num, sizeof(num), value > 0 ? " +Inf\n" : " -Inf\n");
+	else if (value == (double)(int64_t)value && fabs(value) < 9007199254740992.0)
+		snprintf(num, sizeof(num), " %lld\n", (long long)value);
+	else
+		snprintf(num, sizeof(num), " %.17g\n", value);
+	puts_(m, num);
+}
+
+/* Whether line starts with prefix and names a counter family "X_total". */
+static bool counter_family_line(const char *line, size_t n, const char *prefix,
+				const char *counters, size_t counters_len)
+{
+	size_t p = strlen(prefix), name_len;
+	const char *name;
+
+	if (n < p || strncmp(line, prefix, p) != 0)
+		return false;
+	name = line + p;
+	name_len = strcspn(name, " \n");
+	if (name_len < 6 || strncmp(name + name_len - 6, "_total", 6) != 0)
+		return false;
+	/* is "name counter" among the counter TYPE lines? */
+	for (const char *c = counters; c && c < counters + counters_len;) {
+		const char *nl = memchr(c, '\n', (size_t)(counters + counters_len - c));
+		size_t len = nl ? (size_t)(nl - c) : (size_t)(counters + counters_len - c);
+
+		if (len == name_len && strncmp(c, name, name_len) == 0)
+			return true;
+		c = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+char *metrics_openmetrics(const char *text, size_t len, size_t *ret_len)
+{
+	struct metrics out = {0}, counters = {0};
+	const char *p = text, *end = text + len;
+
+	/* first pass: the names of counter families */
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+
+		if (n > 7 && strncmp(p, "# TYPE ", 7) == 0 && n >= 15 &&
+		    strncmp(p + n - 9, " counter\n", 9) == 0) {
+			put(&counters, p + 7, n - 7 - 9);
+			put(&counters, "\n", 1);
+		}
+		p += n;
+	}
+	for (p = text; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+
+		if (counter_family_line(p, n, "# HELP ", counters.buf, counters.len) ||
+		    counter_family_line(p, n, "# TYPE ", counters.buf, counters.len)) {
+			size_t name_end = 7 + strcspn(p + 7, " \n");
+
+			put(&out, p, name_end - 6);
+			put(&out, p + name_end, n - name_end);
+		} else {
+			put(&out, p, n);
+		}
+		p += n;
+	}
+	put(&out, "# EOF\n", 6);
+	metrics_free(&counters);
+	if (out.err) {
+		metrics_free(&out);
+		return NULL;
+	}
+	*ret_len = out.len;
+	return out.buf;
+}
