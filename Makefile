@@ -18,7 +18,7 @@ else
 BUILD ?= build
 endif
 
-PKGS := libmicrohttpd libsystemd libcjson
+PKGS := libmicrohttpd libsystemd libcjson zlib
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wwrite-strings -Wno-unused-parameter
@@ -45,7 +45,7 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 # Debian packages that building and testing need (`make deps` installs them).
-DEB_DEPS := gcc make pkg-config libmicrohttpd-dev libsystemd-dev libcjson-dev libcmocka-dev \
+DEB_DEPS := gcc make pkg-config libmicrohttpd-dev libsystemd-dev libcjson-dev libcmocka-dev zlib1g-dev \
 	python3 python3-pytest curl procps valgrind iproute2
 
 .PHONY: all run check check-unit check-integration check-valgrind bench deps install clean \

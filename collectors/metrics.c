@@ -105,8 +105,12 @@ void metrics_sample(struct metrics *m, const char *name, const char *const *labe
 		snprintf(num, sizeof(num), value > 0 ? " +Inf\n" : " -Inf\n");
 	else if (value == (double)(int64_t)value && fabs(value) < 9007199254740992.0)
 		snprintf(num, sizeof(num), " %lld\n", (long long)value);
-	else
-		snprintf(num, sizeof(num), " %.17g\n", value);
+	else {
+		/* the shortest of 15 or 17 digits that reads back the same */
+		snprintf(num, sizeof(num), " %.15g\n", value);
+		if (strtod(num, NULL) != value)
+			snprintf(num, sizeof(num), " %.17g\n", value);
+	}
 	puts_(m, num);
 }
 

@@ -16,15 +16,17 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <zlib.h>
 
 #include "assets.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
+#include "metrics.h"
 
-#define HTTP_POOL_BYTES  8192  /* per connection: request headers, then write buffer */
-#define HTTP_BLOCK_BYTES 2048  /* the reader's block when not chunked (HTTP/1.0) */
-#define HTTP_TIMEOUT_S   60    /* no progress for this long closes a connection */
+#define HTTP_POOL_BYTES  8192 /* per connection: request headers, then write buffer */
+#define HTTP_BLOCK_BYTES 2048 /* the reader's block when not chunked (HTTP/1.0) */
+#define HTTP_TIMEOUT_S   60   /* no progress for this long closes a connection */
 #define HTTP_MAX_FILE    (16u << 20)
 #define RETRY_MS         2000
 
@@ -250,6 +252,92 @@ static enum MHD_Result serve_healthz(struct http *http, struct MHD_Connection *c
 			    MHD_RESPMEM_MUST_FREE);
 }
 
+/* Whether a header lists `token` (as a whole word, any q-value). */
+static bool header_has(struct MHD_Connection *conn, const char *header, const char *token)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, header);
+	size_t n = strlen(token);
+
+	for (const char *p = v; p && (p = strcasestr(p, token)); p += n) {
+		bool start = p == v || p[-1] == ' ' || p[-1] == ',' || p[-1] == '\t';
+		bool end = p[n] == '\0' || p[n] == ';' || p[n] == ',' || p[n] == ' ';
+
+		if (start && end)
+			return true;
+	}
+	return false;
+}
+
+/* gzip of data, malloc'd; NULL when it fails (then send it plain). */
+static char *gzip(const char *data, size_t len, size_t *ret_len)
+{
+	z_stream z = {0};
+	uLong bound;
+	char *out;
+
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return NULL;
+	bound = deflateBound(&z, (uLong)len);
+	if (!(out = malloc(bound))) {
+		deflateEnd(&z);
+		return NULL;
+	}
+	z.next_in = (Bytef *)data;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)bound;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&z);
+		free(out);
+		return NULL;
+	}
+	*ret_len = z.total_out;
+	deflateEnd(&z);
+	return out;
+}
+
+/* Prometheus text 0.0.4, or OpenMetrics 1.0 when the scraper asks for it;
+ * rendered from the latest tick, gzip'd when accepted. */
+static enum MHD_Result serve_metrics(struct http *http, struct MHD_Connection *conn)
+{
+	bool om = header_has(conn, "Accept", "application/openmetrics-text");
+	size_t len = 0, zlen = 0;
+	char *text = hub_metrics_text(http->info.hub, &len), *z;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (text && om) {
+		char *conv = metrics_openmetrics(text, len, &len);
+
+		free(text);
+		text = conv;
+	}
+	if (!text)
+		return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
+	if (header_has(conn, "Accept-Encoding", "gzip") && (z = gzip(text, len, &zlen))) {
+		free(text);
+		text = z;
+		len = zlen;
+	} else {
+		zlen = 0;
+	}
+	if (!(r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE))) {
+		free(text);
+		return MHD_NO;
+	}
+	add_common_headers(r);
+	MHD_add_response_header(r, "Content-Type",
+				om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+				   : "text/plain; version=0.0.4; charset=utf-8");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding");
+	if (zlen)
+		MHD_add_response_header(r, "Content-Encoding", "gzip");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result serve_snapshot(struct http *http, struct MHD_Connection *conn)
 {
 	size_t len = 0;
@@ -391,6 +479,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return serve_snapshot(http, conn);
 	if (strcmp(url, "/healthz") == 0)
 		return serve_healthz(http, conn);
+	if (strcmp(url, "/metrics") == 0)
+		return serve_metrics(http, conn);
 	return serve_static(http, conn, url);
 }
 

@@ -74,7 +74,8 @@ struct hub {
 
 	struct blob *state[HUB_MAX_TOPICS]; /* the topic's latest JSON (no SSE framing) */
 	struct history hist[HUB_MAX_TOPICS];
-	uint64_t state_gen; /* bumped whenever a state changes */
+	struct blob *metrics[HUB_MAX_TOPICS + 1]; /* [0]: the daemon's, [1 + topic] */
+	uint64_t state_gen;                       /* bumped whenever a state changes */
 	int64_t state_t_ms;
 	struct snap_entry snaps[SNAP_CACHE];
 	struct blob *hello;
@@ -85,6 +86,8 @@ struct hub {
 	bool closing;
 	uint64_t published, bytes_sent, resyncs;
 };
+
+static bool buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
 
 static uint64_t mono_ms(void)
 {
@@ -175,6 +178,8 @@ void hub_free(struct hub *hub)
 	}
 	for (unsigned i = 0; i < SNAP_CACHE; i++)
 		blob_unref(hub->snaps[i].blob);
+	for (unsigned i = 0; i <= HUB_MAX_TOPICS; i++)
+		blob_unref(hub->metrics[i]);
 	blob_unref(hub->hello);
 	free(hub->frames);
 	pthread_mutex_destroy(&hub->lock);
@@ -397,6 +402,65 @@ int hub_set_history(struct hub *hub, unsigned topic, const char *fields_json, si
 	h->cap = rows;
 	pthread_mutex_unlock(&hub->lock);
 	return 0;
+}
+
+int hub_set_metrics(struct hub *hub, int topic, const char *text, size_t len)
+{
+	struct blob *b;
+
+	if (topic < -1 || topic >= (int)hub->n_topics)
+		return -EINVAL;
+	if (!(b = blob_new(len)))
+		return -ENOMEM;
+	memcpy(b->data, text, len);
+	b->data[len] = '\0';
+	pthread_mutex_lock(&hub->lock);
+	blob_unref(hub->metrics[topic + 1]);
+	hub->metrics[topic + 1] = b;
+	pthread_mutex_unlock(&hub->lock);
+	return 0;
+}
+
+char *hub_metrics_text(struct hub *hub, size_t *ret_len)
+{
+	char head[1024], *buf = NULL;
+	size_t len = 0, cap = 0;
+	bool ok;
+
+	pthread_mutex_lock(&hub->lock);
+	snprintf(
+	    head, sizeof(head),
+	    "# HELP sysfeed_clients Event-stream clients connected.\n"
+	    "# TYPE sysfeed_clients gauge\n"
+	    "sysfeed_clients %u\n"
+	    "# HELP sysfeed_events_published_total Events published into the ring.\n"
+	    "# TYPE sysfeed_events_published_total counter\n"
+	    "sysfeed_events_published_total %" PRIu64 "\n"
+	    "# HELP sysfeed_sent_bytes_total Bytes of event streams handed to clients.\n"
+	    "# TYPE sysfeed_sent_bytes_total counter\n"
+	    "sysfeed_sent_bytes_total %" PRIu64 "\n"
+	    "# HELP sysfeed_resyncs_total Clients sent a snapshot after falling behind the ring.\n"
+	    "# TYPE sysfeed_resyncs_total counter\n"
+	    "sysfeed_resyncs_total %" PRIu64 "\n"
+	    "# HELP sysfeed_ring_used_bytes Bytes of frames in the ring.\n"
+	    "# TYPE sysfeed_ring_used_bytes gauge\n"
+	    "sysfeed_ring_used_bytes %zu\n"
+	    "# HELP sysfeed_ring_capacity_bytes Bound of the ring (ring-bytes).\n"
+	    "# TYPE sysfeed_ring_capacity_bytes gauge\n"
+	    "sysfeed_ring_capacity_bytes %zu\n",
+	    hub->n_clients, hub->published, hub->bytes_sent, hub->resyncs, hub->used,
+	    hub->ring_bytes);
+	ok = buf_add(&buf, &len, &cap, head, strlen(head));
+	for (unsigned i = 0; ok && i <= hub->n_topics; i++)
+		if (hub->metrics[i])
+			ok = buf_add(&buf, &len, &cap, hub->metrics[i]->data, hub->metrics[i]->len);
+	pthread_mutex_unlock(&hub->lock);
+	if (!ok) {
+		free(buf);
+		return NULL;
+	}
+	*ret_len = len;
+	return buf;
 }
 
 int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms)

@@ -73,6 +73,11 @@ int hub_set_state(struct hub *hub, unsigned topic, const char *json, size_t len)
  * "history": {topic: {"fields": FIELDS, "rows": [...]}}; fields_json is
  * the JSON array naming the row's columns. */
 int hub_set_history(struct hub *hub, unsigned topic, const char *fields_json, size_t rows);
+/* Replaces the Prometheus text of a topic (topic -1: the daemon's own). */
+int hub_set_metrics(struct hub *hub, int topic, const char *text, size_t len);
+/* The whole /metrics text (0.0.4): the hub's own counters, the daemon's
+ * block, then every topic's. malloc'd; NULL on allocation failure. */
+char *hub_metrics_text(struct hub *hub, size_t *ret_len);
 /* Sets the `hello` event's JSON and the retry delay sent before it. */
 int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms);
 /* Sets the keepalive period; wakes clients idle for longer. Call about once

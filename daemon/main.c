@@ -27,6 +27,7 @@
 #include "http.h"
 #include "hub.h"
 #include "log.h"
+#include "metrics.h"
 
 #define MAX_COLLECTORS HUB_MAX_TOPICS
 #define REASON_LEN     256
@@ -64,6 +65,9 @@ struct daemon {
 	bool active[MAX_COLLECTORS];
 	bool failing[MAX_COLLECTORS]; /* warned once until the next success */
 	size_t history_rows;
+	struct metrics mbuf[MAX_COLLECTORS + 1]; /* [n_cols]: the daemon's own */
+	uint64_t ticks;
+	double tick_cpu_s, tick_last_cpu_s, tick_last_wall_s;
 	char reason[MAX_COLLECTORS][REASON_LEN];
 	const char *names[MAX_COLLECTORS + 1];
 	size_t n_cols;
@@ -261,9 +265,66 @@ static void env_set_state(void *ctx, const struct collector *c, cJSON *state)
 	free(json);
 }
 
+static double clock_s(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The daemon's own families: build, topics, the cost of the tick. */
+static void daemon_metrics(struct daemon *d)
+{
+	struct metrics *m = &d->mbuf[d->n_cols];
+
+	metrics_reset(m);
+	metrics_family(m, "sysfeed_build_info", "gauge", "sysfeed version, always 1.");
+	metrics_sample(m, "sysfeed_build_info",
+		       (const char *const[]){"version", SYSFEED_VERSION, NULL}, 1);
+	metrics_family(m, "sysfeed_start_time_seconds", "gauge",
+		       "When the daemon started, in seconds since the epoch.");
+	metrics_sample(m, "sysfeed_start_time_seconds", NULL, (double)d->start_ms / 1000.0);
+	metrics_family(m, "sysfeed_topic_up", "gauge",
+		       "Whether a topic works on this host (0: off, see hello).");
+	for (size_t i = 0; i < d->n_cols; i++)
+		metrics_sample(m, "sysfeed_topic_up",
+			       (const char *const[]){"topic", d->names[i], NULL},
+			       d->active[i] && !d->failing[i]);
+	metrics_family(m, "sysfeed_ticks_total", "counter", "Ticks sampled.");
+	metrics_sample(m, "sysfeed_ticks_total", NULL, (double)d->ticks);
+	metrics_family(m, "sysfeed_tick_cpu_seconds_total", "counter",
+		       "CPU time of the loop thread spent in ticks.");
+	metrics_sample(m, "sysfeed_tick_cpu_seconds_total", NULL, d->tick_cpu_s);
+	metrics_family(m, "sysfeed_tick_duration_seconds", "gauge",
+		       "Wall-clock duration of the last tick.");
+	metrics_sample(m, "sysfeed_tick_duration_seconds", NULL, d->tick_last_wall_s);
+	metrics_family(m, "sysfeed_tick_cpu_seconds", "gauge", "CPU time of the last tick.");
+	metrics_sample(m, "sysfeed_tick_cpu_seconds", NULL, d->tick_last_cpu_s);
+	metrics_family(m, "sysfeed_interval_seconds", "gauge", "The sampling interval.");
+	metrics_sample(m, "sysfeed_interval_seconds", NULL, d->cfg.interval_ms / 1000.0);
+	if (!metrics_error(m))
+		hub_set_metrics(d->hub, -1, m->buf, m->len);
+}
+
+/* Each collector's families from the tick just taken. */
+static void collector_metrics(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_cols; i++) {
+		struct metrics *m = &d->mbuf[i];
+
+		if (!d->active[i] || !d->cols[i]->metrics)
+			continue;
+		metrics_reset(m);
+		if (d->cols[i]->metrics(d->state[i], m) == 0 && !metrics_error(m))
+			hub_set_metrics(d->hub, (int)i, m->buf, m->len);
+	}
+}
+
 /* Runs every periodic collector once and publishes the tick as one batch. */
 static void tick(struct daemon *d)
 {
+	double wall0 = clock_s(CLOCK_MONOTONIC), cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
 	struct hub_msg msgs[MAX_COLLECTORS];
 	struct collector_tick t;
 	struct timespec mono;
@@ -318,6 +379,12 @@ static void tick(struct daemon *d)
 		free((char *)msgs[i].json);
 		free((char *)msgs[i].row);
 	}
+	collector_metrics(d);
+	d->ticks++;
+	d->tick_last_wall_s = clock_s(CLOCK_MONOTONIC) - wall0;
+	d->tick_last_cpu_s = clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+	d->tick_cpu_s += d->tick_last_cpu_s;
+	daemon_metrics(d);
 }
 
 /* Arms the tick on wall-clock multiples of the interval. */
@@ -676,6 +743,8 @@ out:
 		if (d.active[i] && d.cols[i]->fini)
 			d.cols[i]->fini(d.state[i]);
 	hub_free(d.hub);
+	for (size_t i = 0; i <= MAX_COLLECTORS; i++)
+		metrics_free(&d.mbuf[i]);
 	close_fd(d.epfd);
 	close_fd(d.tick_fd);
 	close_fd(d.house_fd);
