@@ -26,6 +26,7 @@
 
 #define HTTP_POOL_BYTES  8192 /* per connection: request headers, then write buffer */
 #define HTTP_BLOCK_BYTES 2048 /* the reader's block when not chunked (HTTP/1.0) */
+#define HTTP_SPARE_CONNS 64   /* beyond max-clients streams: pages, API, 503 answers */
 #define HTTP_TIMEOUT_S   60   /* no progress for this long closes a connection */
 #define HTTP_MAX_FILE    (16u << 20)
 #define RETRY_MS         2000
@@ -69,6 +70,10 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	n = strlen(line);
 	while (n && line[n - 1] == '\n')
 		line[--n] = '\0';
+	/* a client that goes away mid-stream is normal for an event stream */
+	if (strstr(line, "Failed to send") || strstr(line, "reset by peer") ||
+	    strstr(line, "Broken pipe"))
+		return;
 	log_warnx("http: %s", line);
 }
 
@@ -183,7 +188,7 @@ static void sse_free(void *cls)
 	hub_client_free(cls);
 }
 
-static enum MHD_Result serve_events(struct http *http, struct MHD_Connection *conn)
+static enum MHD_Result serve_events(struct http *http, struct MHD_Connection *conn, bool head)
 {
 	const char *topics = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "topics");
 	const char *last_id =
@@ -194,18 +199,37 @@ static enum MHD_Result serve_events(struct http *http, struct MHD_Connection *co
 	enum MHD_Result ret;
 	char bad[80], why[128], units[1024], exclude[1024];
 	struct hub_filter filter;
+	struct hub_stats st;
+	unsigned max_clients;
 	int has_filter;
 
-	if (topics && hub_topic_mask(http->info.topic_names, topics, &mask, bad, sizeof(bad)) < 0)
+	if (topics && hub_topic_mask(http->info.topic_names, topics, &mask, bad, sizeof(bad)) < 0) {
+		/* echo only printable ASCII: the reason stays one line */
+		for (char *p = bad; *p; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				*p = '?';
 		return queue_error(conn, MHD_HTTP_BAD_REQUEST,
 				   *bad ? "unknown topic '%s' in topics=\n"
 					: "empty topic name in topics=%s\n",
 				   bad);
+	}
 	if ((has_filter =
 		 parse_filter(conn, &filter, units, exclude, sizeof(units), why, sizeof(why))) < 0)
 		return queue_error(conn, MHD_HTTP_BAD_REQUEST, "%s\n", why);
 	if (!last_id || !*last_id)
 		last_id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "lastEventId");
+	pthread_mutex_lock(&http->cfg_lock);
+	max_clients = http->cfg.max_clients;
+	pthread_mutex_unlock(&http->cfg_lock);
+	hub_get_stats(http->info.hub, &st);
+	if (st.clients >= max_clients)
+		return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				   "%u event streams already (max-clients); try again later\n",
+				   st.clients);
+	/* HEAD: the stream's headers, no body (not even a chunked terminator) */
+	r = head ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT) : NULL;
+	if (head)
+		goto headers;
 	if (!(client = hub_client_new(http->info.hub, mask, last_id, conn)))
 		return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
 	if (has_filter && hub_client_set_filter(client, &filter) < 0) {
@@ -214,10 +238,11 @@ static enum MHD_Result serve_events(struct http *http, struct MHD_Connection *co
 	}
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_BLOCK_BYTES, sse_reader,
 					      client, sse_free);
-	if (!r) {
+	if (!r)
 		hub_client_free(client);
+headers:
+	if (!r)
 		return MHD_NO;
-	}
 	add_common_headers(r);
 	MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
 	MHD_add_response_header(r, "Cache-Control", "no-store, no-transform");
@@ -474,7 +499,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return queue_error(conn, MHD_HTTP_FORBIDDEN,
 				   "host '%.100s' not allowed: add it to allowed-hosts\n", host);
 	if (strcmp(url, "/events") == 0)
-		return serve_events(http, conn);
+		return serve_events(http, conn, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 	if (strcmp(url, "/api/snapshot") == 0)
 		return serve_snapshot(http, conn);
 	if (strcmp(url, "/healthz") == 0)
@@ -578,6 +603,7 @@ static int start_listener(struct http *http, const struct config *cfg, int fd, c
 			  size_t err_len)
 {
 	struct listener *l = &http->ls[http->n_ls];
+	unsigned threads;
 
 	if (http->n_ls >= CONFIG_MAX_LISTEN) {
 		snprintf(err, err_len, "more than %d listening sockets", CONFIG_MAX_LISTEN);
@@ -585,11 +611,16 @@ static int start_listener(struct http *http, const struct config *cfg, int fd, c
 		return -EINVAL;
 	}
 	l->fd = fd;
+	/* One polling thread per core (at most 4): a tick's wake-up of many
+	 * streams is spread over them. Still no thread per connection. */
+	threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	threads = threads < 1 ? 1 : threads > 4 ? 4 : threads;
 	l->mhd = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-		MHD_USE_ERROR_LOG,
+		MHD_USE_TURBO | MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, handle, http, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients,
+	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients + HTTP_SPARE_CONNS,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_clients_per_address,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES, MHD_OPTION_END);
