@@ -160,8 +160,13 @@ char *metrics_openmetrics(const char *text, size_t len, size_t *ret_len)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
 
-		if (counter_family_line(p, n, "# HELP ", counters.buf, counters.len) ||
-		    counter_family_line(p, n, "# TYPE ", counters.buf, counters.len)) {
+		if (n > 15 && strncmp(p, "# TYPE ", 7) == 0 &&
+		    strncmp(p + n - 9, " untyped\n", 9) == 0) {
+			/* OpenMetrics calls it "unknown" */
+			put(&out, p, n - 8);
+			put(&out, "unknown\n", 8);
+		} else if (counter_family_line(p, n, "# HELP ", counters.buf, counters.len) ||
+			   counter_family_line(p, n, "# TYPE ", counters.buf, counters.len)) {
 			size_t name_end = 7 + strcspn(p + 7, " \n");
 
 			put(&out, p, name_end - 6);

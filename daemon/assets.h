@@ -8,6 +8,8 @@ struct asset {
 	const char *path; /* "/index.html" */
 	const unsigned char *data;
 	size_t len;
+	const unsigned char *gz; /* gzip of data, or NULL when that is no smaller */
+	size_t gz_len;
 	const char *etag; /* quoted, from the content */
 };
 

@@ -374,15 +374,22 @@ static enum MHD_Result serve_snapshot(struct http *http, struct MHD_Connection *
 			    MHD_RESPMEM_MUST_FREE);
 }
 
+/* A page file; `gz`, when given, is its gzip, sent to clients that take it. */
 static enum MHD_Result queue_asset(struct MHD_Connection *conn, const char *path, void *data,
-				   size_t len, const char *etag, enum MHD_ResponseMemoryMode mode)
+				   size_t len, const void *gz, size_t gz_len, const char *etag,
+				   enum MHD_ResponseMemoryMode mode)
 {
 	const char *inm =
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	bool fresh = inm && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0);
+	bool zipped = !fresh && gz && header_has(conn, "Accept-Encoding", "gzip");
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	if (zipped) { /* only embedded files have a gzip: nothing to free */
+		data = (void *)gz;
+		len = gz_len;
+	}
 	if (fresh) {
 		if (mode == MHD_RESPMEM_MUST_FREE)
 			free(data);
@@ -398,6 +405,10 @@ static enum MHD_Result queue_asset(struct MHD_Connection *conn, const char *path
 	add_common_headers(r);
 	MHD_add_response_header(r, "ETag", etag);
 	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	if (gz)
+		MHD_add_response_header(r, "Vary", "Accept-Encoding");
+	if (zipped)
+		MHD_add_response_header(r, "Content-Encoding", "gzip");
 	if (!fresh)
 		MHD_add_response_header(r, "Content-Type", assets_type(path));
 	ret = MHD_queue_response(conn, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, r);
@@ -444,7 +455,7 @@ static enum MHD_Result serve_disk(struct http *http, int web_fd, struct MHD_Conn
 	close(fd);
 	snprintf(etag, sizeof(etag), "\"%" PRIx64 "-%" PRIx64 "-%zx\"", (uint64_t)st.st_mtim.tv_sec,
 		 (uint64_t)st.st_mtim.tv_nsec, got);
-	return queue_asset(conn, path, data, got, etag, MHD_RESPMEM_MUST_FREE);
+	return queue_asset(conn, path, data, got, NULL, 0, etag, MHD_RESPMEM_MUST_FREE);
 }
 
 static enum MHD_Result serve_static(struct http *http, struct MHD_Connection *conn, const char *url)
@@ -466,7 +477,8 @@ static enum MHD_Result serve_static(struct http *http, struct MHD_Connection *co
 	}
 	if (!(a = assets_find(path)))
 		return queue_error(conn, MHD_HTTP_NOT_FOUND, "no such page\n");
-	return queue_asset(conn, path, (void *)a->data, a->len, a->etag, MHD_RESPMEM_PERSISTENT);
+	return queue_asset(conn, path, (void *)a->data, a->len, a->gz, a->gz_len, a->etag,
+			   MHD_RESPMEM_PERSISTENT);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,

@@ -89,6 +89,7 @@ static void usage(FILE *f)
 		   "  --proc-root DIR     read /proc from DIR (default /proc)\n"
 		   "  --sys-root DIR      read /sys from DIR (default /sys)\n"
 		   "  --web-root DIR      serve the page from DIR instead of the embedded copy\n"
+		   "  --journal-dir DIR   follow the journal files in DIR, not the system journal\n"
 		   "  --check-config      check the configuration and exit (0 if good, 2 if not)\n"
 		   "  --version           print the version and exit\n"
 		   "  --help              print this help and exit\n"
@@ -134,6 +135,7 @@ static int parse_args(struct daemon *d, int argc, char **argv, bool *check_only)
 	    {"listen", required_argument, NULL, 'l'},   {"interval", required_argument, NULL, 'i'},
 	    {"config", required_argument, NULL, 'c'},   {"proc-root", required_argument, NULL, 'p'},
 	    {"sys-root", required_argument, NULL, 's'}, {"web-root", required_argument, NULL, 'w'},
+	    {"journal-dir", required_argument, NULL, 'j'},
 	    {"check-config", no_argument, NULL, 'C'},   {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},           {0},
 	};
@@ -296,11 +298,11 @@ static void daemon_metrics(struct daemon *d)
 	metrics_family(m, "sysfeed_tick_cpu_seconds_total", "counter",
 		       "CPU time of the loop thread spent in ticks.");
 	metrics_sample(m, "sysfeed_tick_cpu_seconds_total", NULL, d->tick_cpu_s);
-	metrics_family(m, "sysfeed_tick_duration_seconds", "gauge",
+	metrics_family(m, "sysfeed_tick_last_duration_seconds", "gauge",
 		       "Wall-clock duration of the last tick.");
-	metrics_sample(m, "sysfeed_tick_duration_seconds", NULL, d->tick_last_wall_s);
-	metrics_family(m, "sysfeed_tick_cpu_seconds", "gauge", "CPU time of the last tick.");
-	metrics_sample(m, "sysfeed_tick_cpu_seconds", NULL, d->tick_last_cpu_s);
+	metrics_sample(m, "sysfeed_tick_last_duration_seconds", NULL, d->tick_last_wall_s);
+	metrics_family(m, "sysfeed_tick_last_cpu_seconds", "gauge", "CPU time of the last tick.");
+	metrics_sample(m, "sysfeed_tick_last_cpu_seconds", NULL, d->tick_last_cpu_s);
 	metrics_family(m, "sysfeed_interval_seconds", "gauge", "The sampling interval.");
 	metrics_sample(m, "sysfeed_interval_seconds", NULL, d->cfg.interval_ms / 1000.0);
 	if (!metrics_error(m))
@@ -699,8 +701,12 @@ int main(int argc, char **argv)
 		log_warn("cannot set up the event loop");
 		goto out;
 	}
-	init_collectors(&d);
+	/* The hub first, so that collectors may set their state from init. */
+	for (size_t i = 0; collector_registry[i] && i < MAX_COLLECTORS; i++)
+		d.names[i] = collector_registry[i]->name;
 	d.hub = hub_new(d.cfg.ring_bytes, d.instance, d.names, &http_conn_ops);
+	if (d.hub)
+		init_collectors(&d);
 	if (!d.hub || update_hello(&d) < 0) {
 		log_warnx("out of memory");
 		goto out;

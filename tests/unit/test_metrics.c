@@ -49,7 +49,10 @@ static void test_openmetrics(void **state)
 			   "b_total 1\n"
 			   "# HELP c Plain.\n"
 			   "# TYPE c counter\n"
-			   "c 2\n";
+			   "c 2\n"
+			   "# HELP d Untyped.\n"
+			   "# TYPE d untyped\n"
+			   "d 1\n";
 	size_t len;
 	char *om = metrics_openmetrics(text, strlen(text), &len);
 
@@ -63,6 +66,9 @@ static void test_openmetrics(void **state)
 				"# HELP c Plain.\n"
 				"# TYPE c counter\n"
 				"c 2\n"
+				"# HELP d Untyped.\n"
+				"# TYPE d unknown\n"
+				"d 1\n"
 				"# EOF\n");
 	assert_int_equal(len, strlen(om));
 	free(om);
