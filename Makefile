@@ -5,10 +5,11 @@ BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
-PYTHON     ?= python3
+PYTHON     ?= /usr/bin/python3
 VERSION    := 0.1.0
 
 # Sanitized builds live apart so that switching does not mix objects.
@@ -19,6 +20,13 @@ BUILD ?= build
 endif
 
 PKGS := libmicrohttpd libsystemd libcjson zlib
+
+# `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wwrite-strings -Wno-unused-parameter
@@ -38,7 +46,12 @@ endif
 
 LIB_SRCS := $(filter-out daemon/main.c daemon/embed.c,$(wildcard daemon/*.c)) $(wildcard collectors/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/assets_data.o
-WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css))
+# uPlot, the page's one dependency, comes from npm (web/package-lock.json)
+# and is embedded as vendor/ (generated into web/vendor/, so that
+# --web-root web serves the same files).
+WEB_VENDOR := web/vendor/uPlot.js web/vendor/uPlot.min.css
+WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css)) $(WEB_VENDOR)
+NPM ?= npm
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
@@ -46,43 +59,81 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 # Debian packages that building and testing need (`make deps` installs them).
 DEB_DEPS := gcc make pkg-config libmicrohttpd-dev libsystemd-dev libcjson-dev libcmocka-dev zlib1g-dev \
-	python3 python3-pytest curl procps valgrind iproute2
+	python3 python3-pytest curl procps valgrind iproute2 systemd util-linux man-db libfuse3-dev fuse3
+# What `make deb`, `make rpm` and `make check-system` need besides (`make deps-system`).
+PKG_DEPS := debhelper dpkg-dev lintian rpm git debootstrap systemd-container man-db
 
-.PHONY: all run check check-unit check-integration check-valgrind bench deps install clean \
-	format tests
+# Packages land in build/pkg/. DEB_VERSION other than the changelog's gets a
+# changelog entry of its own (the system test builds a newer one to upgrade to).
+PKGDIR      := build/pkg
+DEB_VERSION ?= $(VERSION)-1
+DEB_ARCH     = $(shell dpkg --print-architecture)
+SYSTEM_CACHE ?= /var/cache/sysfeed-test
+
+.PHONY: all run check check-unit check-integration check-valgrind check-docs bench deps install clean \
+	format tests deb rpm check-system deps-system
 
 all: $(BUILD)/sysfeed
 
 $(BUILD)/sysfeed: $(BUILD)/daemon/main.o $(BUILD)/libsysfeed.a
-	$(CC) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/libsysfeed.a: $(LIB_OBJS)
-	rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) -c -o $@ $<
 
 # The page is embedded into the binary: a small host tool writes a C file.
 $(BUILD)/embed: daemon/embed.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 $(WARN) -O2 -o $@ $<
+	$(CC) -std=c11 $(WARN) -O2 -o $@ $< -lz
 
 $(BUILD)/assets_data.c: $(BUILD)/embed $(WEB_FILES)
 	$(BUILD)/embed $@ $(WEB_FILES)
 
+# npm ci when web/node_modules is missing or older than the lockfile.
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	@command -v $(NPM) >/dev/null || $(MAKE) --no-print-directory deps-node
+	cd web && $(NPM) ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# uPlot's minified build made an ES module: its one `var uPlot` exported.
+web/vendor/uPlot.js: web/node_modules/.package-lock.json
+	@mkdir -p $(dir $@)
+	{ cat web/node_modules/uplot/dist/uPlot.iife.min.js && printf '\nexport default uPlot;\n'; } > $@.tmp
+	mv $@.tmp $@
+
+web/vendor/uPlot.min.css: web/node_modules/.package-lock.json
+	@mkdir -p $(dir $@)
+	cp web/node_modules/uplot/dist/uPlot.min.css $@
+
 $(BUILD)/assets_data.o: $(BUILD)/assets_data.c
-	$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsysfeed.a
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(BUILD)/libsysfeed.a \
+	@echo "  CC      $<"
+	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(BUILD)/libsysfeed.a \
 		$(LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
-$(BUILD)/bench/%: tests/bench/%.c
+# A FUSE filesystem whose statfs never answers, for the hung-mount tests.
+$(BUILD)/tests/hangfs: tests/fuse/hangfs.c
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(LIBS)
+	$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< \
+		$(shell $(PKG_CONFIG) --cflags --libs fuse3)
+
+$(BUILD)/tests/test_fs_hang: $(BUILD)/tests/hangfs
+
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libsysfeed.a
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(BUILD)/libsysfeed.a $(LIBS)
 
 tests: $(BUILD)/sysfeed $(UNIT_BINS) $(BENCH_BINS)
 
@@ -92,13 +143,22 @@ run: deps
 
 check: deps
 	$(MAKE) tests
-	$(MAKE) check-unit check-integration check-valgrind
+	$(MAKE) check-unit check-integration check-valgrind check-docs check-e2e
 
-check-unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; SYSFEED_FIXTURES=tests/fixtures $$t; done
+# Man pages render without warnings; every config key is in the default
+# config file and in sysfeed.conf(5); the build dependencies cover the libraries.
+check-docs:
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/system/test_packages.py \
+		-k 'man_page or every_key or build_dependencies'
 
-check-integration: $(BUILD)/sysfeed $(BENCH_BINS)
-	SYSFEED_SANITIZE=$(SANITIZE) SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) -m pytest -q -p no:cacheprovider \
+# Package builds leave out what needs root and /dev/fuse (UNIT_EXCLUDE).
+UNIT_RUN = $(filter-out $(UNIT_EXCLUDE:%=$(BUILD)/tests/%),$(UNIT_BINS))
+check-unit: $(UNIT_RUN)
+	@set -e; for t in $(UNIT_RUN); do echo "== $$t"; SYSFEED_FIXTURES=tests/fixtures $$t; done
+
+check-integration: $(BUILD)/sysfeed $(BENCH_BINS) $(BUILD)/tests/hangfs
+	SYSFEED_SANITIZE=$(SANITIZE) SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench \
+	SYSFEED_HANGFS=$(BUILD)/tests/hangfs $(PYTHON) -m pytest -q -p no:cacheprovider \
 		tests/integration
 
 check-valgrind: $(BUILD)/sysfeed $(BENCH_BINS)
@@ -108,6 +168,40 @@ check-valgrind: $(BUILD)/sysfeed $(BENCH_BINS)
 bench: deps
 	$(MAKE) tests
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench tests/bench/run
+
+# The page in a real browser (tests/e2e): Debian's chromium driven by
+# playwright-core from tests/e2e/package-lock.json (it never downloads a
+# browser), against build/sysfeed and behind nginx. node 18 (Debian 12) or later.
+E2E_DEPS := chromium nginx nodejs npm
+.PHONY: check-e2e deps-e2e deps-node
+
+check-e2e: $(BUILD)/sysfeed tests/e2e/node_modules/.package-lock.json
+	@$(MAKE) --no-print-directory deps-e2e
+	SYSFEED_BIN=$(BUILD)/sysfeed node --test tests/e2e/page.test.mjs
+
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package.json tests/e2e/package-lock.json
+	@command -v $(NPM) >/dev/null || $(MAKE) --no-print-directory deps-node
+	cd tests/e2e && $(NPM) ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# nodejs and npm count as present when `node` and `npm` run: NodeSource's
+# nodejs package provides npm and conflicts with Debian's.
+deps-e2e deps-node: WANT = $(if $(filter deps-node,$@),nodejs npm,$(E2E_DEPS))
+deps-e2e deps-node:
+	@missing=$$(for p in $(WANT); do \
+		case $$p in nodejs) command -v node >/dev/null && continue;; \
+			npm) command -v npm >/dev/null && continue;; esac; \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends $$missing; \
+	else \
+		echo "sysfeed: missing Debian packages; run: sudo apt-get install" $$missing >&2; \
+		exit 1; \
+	fi
 
 # Installs what building and testing need, or says how to.
 deps:
@@ -124,13 +218,93 @@ deps:
 		exit 1; \
 	fi
 
+# Installs what the packages hold. An existing config file is the admin's:
+# it is kept, never overwritten (the packages treat it as a conffile).
 install: $(BUILD)/sysfeed
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 0755 $(BUILD)/sysfeed $(DESTDIR)$(BINDIR)/sysfeed
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/sysfeed
+	install -m 0755 $(BUILD)/sysfeed $(DESTDIR)$(SBINDIR)/sysfeed
+	install -m 0644 packaging/man/sysfeed.8 $(DESTDIR)$(MANDIR)/man8/sysfeed.8
+	install -m 0644 packaging/man/sysfeed.conf.5 $(DESTDIR)$(MANDIR)/man5/sysfeed.conf.5
+	sed -e 's|/usr/sbin/sysfeed|$(SBINDIR)/sysfeed|' -e 's|/etc/sysfeed/|$(SYSCONFDIR)/sysfeed/|' \
+		packaging/systemd/sysfeed.service > $(DESTDIR)$(UNITDIR)/sysfeed.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sysfeed.service
+	install -m 0644 packaging/systemd/sysfeed.socket $(DESTDIR)$(UNITDIR)/sysfeed.socket
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/sysfeed/sysfeed.conf ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/sysfeed/sysfeed.conf (the default is packaging/sysfeed.conf)"; \
+	else \
+		echo install -m 0644 packaging/sysfeed.conf $(DESTDIR)$(SYSCONFDIR)/sysfeed/sysfeed.conf; \
+		install -m 0644 packaging/sysfeed.conf $(DESTDIR)$(SYSCONFDIR)/sysfeed/sysfeed.conf; \
+	fi
+
+# The .deb, built by dpkg-buildpackage in a copy of the tree that has
+# packaging/debian as debian/; lintian must find no error and no warning.
+deb: deps deps-system
+	$(MAKE) $(WEB_VENDOR)
+	rm -rf $(PKGDIR)/deb-work
+	mkdir -p $(PKGDIR)/deb-work/sysfeed
+	packaging/srcfiles | tar --null -T - -cf - | tar -xf - -C $(PKGDIR)/deb-work/sysfeed
+	cp -r packaging/debian $(PKGDIR)/deb-work/sysfeed/debian
+	cd $(PKGDIR)/deb-work/sysfeed && \
+	if [ "$$(dpkg-parsechangelog -S Version)" != "$(DEB_VERSION)" ]; then \
+		{ printf 'sysfeed (%s) unstable; urgency=medium\n\n  * Built from the tree as %s.\n\n -- %s  %s\n\n' \
+			'$(DEB_VERSION)' '$(DEB_VERSION)' "$$(dpkg-parsechangelog -S Maintainer)" "$$(date -R)"; \
+		cat debian/changelog; } > debian/changelog.new && mv debian/changelog.new debian/changelog; \
+	fi && \
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc
+	mv $(PKGDIR)/deb-work/sysfeed_$(DEB_VERSION)_$(DEB_ARCH).deb $(PKGDIR)/
+	rm -rf $(PKGDIR)/deb-work
+	lintian --fail-on error,warning $(PKGDIR)/sysfeed_$(DEB_VERSION)_$(DEB_ARCH).deb
+	@echo "built $(PKGDIR)/sysfeed_$(DEB_VERSION)_$(DEB_ARCH).deb"
+
+# The .rpm, built by Debian's rpmbuild from a tarball of the same files
+# (--nodeps: the BuildRequires are RPM names, installed here as .debs;
+# bash runs brp-compress, which Debian 12 ships as a /bin/sh script using
+# bash's `read -d`, so that man pages are compressed as on RPM systems).
+rpm: deps deps-system
+	$(MAKE) $(WEB_VENDOR)
+	rm -rf $(PKGDIR)/rpm-work
+	mkdir -p $(PKGDIR)/rpm-work/SOURCES
+	packaging/srcfiles | tar --null -T - --transform='flags=r;s|^|sysfeed-$(VERSION)/|' \
+		-czf $(PKGDIR)/rpm-work/SOURCES/sysfeed-$(VERSION).tar.gz
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL rpmbuild -bb --nodeps \
+		$(if $(filter nocheck,$(DEB_BUILD_OPTIONS)),--nocheck) \
+		--define '_topdir $(CURDIR)/$(PKGDIR)/rpm-work' --define 'sysfeed_version $(VERSION)' \
+		--define '__brp_compress /bin/bash %{_rpmconfigdir}/brp-compress %{_prefix}' \
+		packaging/rpm/sysfeed.spec
+	mv $(PKGDIR)/rpm-work/RPMS/*/sysfeed-$(VERSION)-1.*.rpm $(PKGDIR)/
+	rm -rf $(PKGDIR)/rpm-work
+
+# The packages on a booted Debian 12 (tests/system, as root): a second .deb
+# with a higher version is the upgrade. The first run fills SYSTEM_CACHE.
+# Package builds run the unit tests unless DEB_BUILD_OPTIONS has nocheck (for
+# the .rpm too); here they do not, as `make check` runs them.
+check-system: deps deps-system
+	DEB_BUILD_OPTIONS=nocheck $(MAKE) deb rpm
+	DEB_BUILD_OPTIONS=nocheck $(MAKE) deb DEB_VERSION=$(VERSION)+systest1-1
+	SYSFEED_VERSION=$(VERSION) SYSFEED_PKGDIR=$(PKGDIR) \
+	SYSFEED_DEB=$(PKGDIR)/sysfeed_$(DEB_VERSION)_$(DEB_ARCH).deb \
+	SYSFEED_DEB_NEW=$(PKGDIR)/sysfeed_$(VERSION)+systest1-1_$(DEB_ARCH).deb \
+	SYSTEM_CACHE=$(SYSTEM_CACHE) $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/system
+
+# Installs what packaging and the system test need, or says how to.
+deps-system:
+	@missing=$$(for p in $(PKG_DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends $$missing; \
+	else \
+		echo "sysfeed: missing Debian packages; run: sudo apt-get install" $$missing >&2; \
+		exit 1; \
+	fi
 
 format:
 	clang-format -i daemon/*.c daemon/*.h collectors/*.c collectors/*.h tests/unit/*.c \
-		tests/bench/*.c
+		tests/bench/*.c tests/fuse/*.c
 
 clean:
 	rm -rf build

@@ -1,11 +1,15 @@
 #include "cpu.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "metrics.h"
 #include "procfs.h"
 
 /* /proc/stat of a host with thousands of CPUs and IRQs stays well below. */
@@ -17,11 +21,31 @@ static const enum cpu_mode cpu_total_modes[] = {
     CPU_USER, CPU_NICE, CPU_SYSTEM, CPU_IDLE, CPU_IOWAIT, CPU_IRQ, CPU_SOFTIRQ, CPU_STEAL,
 };
 
+/* node_exporter's jumpBackSeconds: idle falling by this much is a core
+ * that starts over, not a counter that wobbled. */
+#define CPU_RESET_SECONDS 3
+
+/* scaling_cur_freq is "%u\n" kHz. */
+#define CPU_FREQ_MAX 32
+
 struct cpu_state {
 	struct procfs_buf buf;
 	struct cpu_stat prev;
 	struct cpu_stat cur;
 	bool have_prev;
+	uint64_t prev_mono_ns; /* when prev was read */
+	/* what /metrics shows (see cpu_stat_monotonic), and its next version */
+	struct cpu_stat shown;
+	struct cpu_stat shown_next;
+	bool have_shown;
+	uint64_t hz; /* USER_HZ: jiffies per second in /proc/stat */
+	/* scaling_cur_freq of each core, opened once for the core ids in
+	 * freq_id (-1: no such file) and read with pread every tick */
+	int *freq_fd;
+	unsigned *freq_id;
+	size_t n_freq;
+	size_t cap_freq;
+	bool freq_open;
 };
 
 /* Reads the columns after "cpu"/"cpuN": 4 (2.4) to 10 (2.6.33+); missing
@@ -45,6 +69,19 @@ static int cpu_parse_times(const char *p, const char *end, struct cpu_times *t)
 	if (n < 4)
 		return -EINVAL;
 	return 0;
+}
+
+/* Reads the first number of a "key sum n0 n1 ..." line (intr): on a big
+ * machine the per-IRQ counts after it run to thousands; they are not
+ * parsed. */
+static int cpu_parse_first(const char *p, const char *end, uint64_t *ret)
+{
+	const char *tok;
+	size_t tok_len;
+
+	if (procfs_next_token(&p, end, &tok, &tok_len) <= 0)
+		return -EINVAL;
+	return procfs_parse_u64(tok, tok_len, ret);
 }
 
 /* Reads the single number of a "key value" line. */
@@ -100,6 +137,8 @@ static int cpu_parse_core(struct cpu_stat *st, const char *name, size_t name_len
 	if (!t)
 		return -ENOMEM;
 	t->id = (unsigned)id;
+	t->freq_khz = 0;
+	t->has_freq = false;
 	r = cpu_parse_times(p, end, t);
 	if (r < 0)
 		st->n_cores--;
@@ -135,6 +174,12 @@ static int cpu_parse_line(struct cpu_stat *st, const char *line, size_t len, boo
 	}
 	if (key_len > 3 && memcmp(key, "cpu", 3) == 0)
 		return cpu_parse_core(st, key, key_len, p, end);
+	if (procfs_token_is(key, key_len, "intr")) {
+		if (st->has & CPU_HAS_INTR)
+			return -EINVAL;
+		st->has |= CPU_HAS_INTR;
+		return cpu_parse_first(p, end, &st->intr);
+	}
 	for (size_t i = 0; i < sizeof(singles) / sizeof(singles[0]); i++) {
 		if (!procfs_token_is(key, key_len, singles[i].key))
 			continue;
@@ -143,7 +188,7 @@ static int cpu_parse_line(struct cpu_stat *st, const char *line, size_t len, boo
 		st->has |= singles[i].flag;
 		return cpu_parse_single(p, end, singles[i].dst);
 	}
-	return 0; /* intr, softirq, page, swap, ...: not ours */
+	return 0; /* softirq, page, swap, ...: not ours */
 }
 
 int cpu_stat_parse(const char *text, size_t len, struct cpu_stat *st)
@@ -156,7 +201,7 @@ int cpu_stat_parse(const char *text, size_t len, struct cpu_stat *st)
 	memset(&st->total, 0, sizeof(st->total));
 	st->n_cores = 0;
 	st->has = 0;
-	st->ctxt = st->btime = st->processes = st->procs_running = st->procs_blocked = 0;
+	st->ctxt = st->intr = st->btime = st->processes = st->procs_running = st->procs_blocked = 0;
 
 	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
 		r = cpu_parse_line(st, line, line_len, &seen_total);
@@ -234,6 +279,13 @@ static int cpu_json_add(cJSON *o, const char *key, double v)
 	return cJSON_AddNumberToObject(o, key, v) ? 0 : -ENOMEM;
 }
 
+static int cpu_json_add_or_null(cJSON *o, const char *key, bool have, double v)
+{
+	if (have)
+		return cpu_json_add(o, key, v);
+	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
+}
+
 /* Fills o with the percentages, in the documented key order. */
 static int cpu_percent_json(cJSON *o, const struct cpu_percent *pc)
 {
@@ -280,6 +332,8 @@ static int cpu_cores_json(cJSON *cores, const struct cpu_stat *prev, const struc
 		if (!core)
 			return -ENOMEM;
 		if (cpu_json_add(core, "cpu", b->id) < 0 || cpu_percent_json(core, &pc) < 0 ||
+		    cpu_json_add_or_null(core, "mhz", b->has_freq, (double)b->freq_khz / 1000.0) <
+			0 ||
 		    !cJSON_AddItemToArray(cores, core)) {
 			cJSON_Delete(core);
 			return -ENOMEM;
@@ -288,8 +342,20 @@ static int cpu_cores_json(cJSON *cores, const struct cpu_stat *prev, const struc
 	return 0;
 }
 
-int cpu_build_payload(const struct cpu_stat *prev, const struct cpu_stat *cur, int64_t t_ms,
-		      cJSON **ret_payload)
+/* One activity counter as a rate: null unless both parses have its line
+ * and it went forward over a clock that moved. */
+static int cpu_rate_json(cJSON *o, const char *key, unsigned flag, const struct cpu_stat *prev,
+			 const struct cpu_stat *cur, uint64_t a, uint64_t b, uint64_t dt_ns)
+{
+	double per_s = 0;
+	bool have = (prev->has & flag) && (cur->has & flag) &&
+		    procfs_rate_hundredths(a, b, dt_ns, &per_s) == 1;
+
+	return cpu_json_add_or_null(o, key, have, per_s);
+}
+
+int cpu_build_payload(const struct cpu_stat *prev, const struct cpu_stat *cur, uint64_t dt_ns,
+		      int64_t t_ms, cJSON **ret_payload)
 {
 	struct cpu_percent pc;
 	cJSON *payload = NULL, *total, *cores;
@@ -304,7 +370,17 @@ int cpu_build_payload(const struct cpu_stat *prev, const struct cpu_stat *cur, i
 	if (!payload)
 		goto out;
 	if (cpu_json_add(payload, "t", (double)t_ms) < 0 ||
-	    cpu_json_add(payload, "ncpu", (double)cur->n_cores) < 0)
+	    cpu_json_add(payload, "ncpu", (double)cur->n_cores) < 0 ||
+	    cpu_rate_json(payload, "ctxt_per_s", CPU_HAS_CTXT, prev, cur, prev->ctxt, cur->ctxt,
+			  dt_ns) < 0 ||
+	    cpu_rate_json(payload, "intr_per_s", CPU_HAS_INTR, prev, cur, prev->intr, cur->intr,
+			  dt_ns) < 0 ||
+	    cpu_rate_json(payload, "forks_per_s", CPU_HAS_PROCESSES, prev, cur, prev->processes,
+			  cur->processes, dt_ns) < 0 ||
+	    cpu_json_add_or_null(payload, "procs_running", cur->has & CPU_HAS_PROCS_RUNNING,
+				 (double)cur->procs_running) < 0 ||
+	    cpu_json_add_or_null(payload, "procs_blocked", cur->has & CPU_HAS_PROCS_BLOCKED,
+				 (double)cur->procs_blocked) < 0)
 		goto out;
 	total = cJSON_AddObjectToObject(payload, "total");
 	if (!total || cpu_percent_json(total, &pc) < 0)
@@ -320,6 +396,138 @@ out:
 	return r;
 }
 
+int cpu_stat_monotonic(const struct cpu_stat *old, const struct cpu_stat *cur,
+		       uint64_t reset_jiffies, struct cpu_stat *ret)
+{
+	size_t i = 0;
+
+	ret->total = cur->total;
+	ret->n_cores = 0;
+	ret->has = cur->has;
+	ret->ctxt = cur->ctxt;
+	ret->intr = cur->intr;
+	ret->btime = cur->btime;
+	ret->processes = cur->processes;
+	ret->procs_running = cur->procs_running;
+	ret->procs_blocked = cur->procs_blocked;
+	for (size_t j = 0; j < cur->n_cores; j++) {
+		const struct cpu_times *c = &cur->cores[j], *o;
+		struct cpu_times *t = cpu_stat_add_core(ret);
+
+		if (!t) {
+			ret->n_cores = 0;
+			ret->has = 0;
+			return -ENOMEM;
+		}
+		*t = *c;
+		while (i < old->n_cores && old->cores[i].id < c->id)
+			i++;
+		if (i == old->n_cores || old->cores[i].id != c->id)
+			continue; /* new core: its counters as they are */
+		o = &old->cores[i];
+		if (o->jiffies[CPU_IDLE] > c->jiffies[CPU_IDLE] &&
+		    o->jiffies[CPU_IDLE] - c->jiffies[CPU_IDLE] >= reset_jiffies)
+			continue; /* it started over */
+		for (size_t m = 0; m < CPU_NMODES; m++) {
+			if (o->jiffies[m] > t->jiffies[m])
+				t->jiffies[m] = o->jiffies[m];
+		}
+	}
+	return 0;
+}
+
+int cpu_freq_parse(const char *text, size_t len, uint64_t *ret_khz)
+{
+	if (len < 2 || text[len - 1] != '\n')
+		return -EINVAL;
+	return procfs_parse_u64(text, len - 1, ret_khz);
+}
+
+static void cpu_freq_close(struct cpu_state *s)
+{
+	for (size_t i = 0; i < s->n_freq; i++) {
+		if (s->freq_fd[i] >= 0)
+			close(s->freq_fd[i]);
+	}
+	s->n_freq = 0;
+	s->freq_open = false;
+}
+
+/* Whether the open attributes are those of exactly st's cores. */
+static bool cpu_freq_matches(const struct cpu_state *s, const struct cpu_stat *st)
+{
+	if (!s->freq_open || s->n_freq != st->n_cores)
+		return false;
+	for (size_t i = 0; i < st->n_cores; i++) {
+		if (s->freq_id[i] != st->cores[i].id)
+			return false;
+	}
+	return true;
+}
+
+/* Opens cpuN/cpufreq/scaling_cur_freq under sys_fd for each core of st,
+ * once per set of cores; a core without one (no cpufreq driver, as in most
+ * VMs, or no sys root) keeps -1 and is not looked for again until the set
+ * changes. Returns 0 or -ENOMEM. */
+static int cpu_freq_open(struct cpu_state *s, int sys_fd, const struct cpu_stat *st)
+{
+	char path[80];
+
+	cpu_freq_close(s);
+	if (st->n_cores > s->cap_freq) {
+		size_t cap = st->cap_cores;
+		int *fds;
+		unsigned *ids;
+
+		if (cap > SIZE_MAX / sizeof(*fds))
+			return -ENOMEM;
+		fds = realloc(s->freq_fd, cap * sizeof(*fds));
+		if (!fds)
+			return -ENOMEM;
+		s->freq_fd = fds;
+		ids = realloc(s->freq_id, cap * sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+		s->freq_id = ids;
+		s->cap_freq = cap;
+	}
+	for (size_t i = 0; i < st->n_cores; i++) {
+		s->freq_id[i] = st->cores[i].id;
+		s->freq_fd[i] = -1;
+		if (sys_fd < 0)
+			continue;
+		snprintf(path, sizeof(path), "devices/system/cpu/cpu%u/cpufreq/scaling_cur_freq",
+			 st->cores[i].id);
+		s->freq_fd[i] = openat(sys_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	}
+	s->n_freq = st->n_cores;
+	s->freq_open = true;
+	return 0;
+}
+
+/* Sets the frequency of st's cores (those of the open attributes) with one
+ * pread each; sysfs renders the value anew at offset 0. One that cannot be
+ * read or parsed now is unknown for this tick. */
+static void cpu_freq_read(const struct cpu_state *s, struct cpu_stat *st)
+{
+	char text[CPU_FREQ_MAX];
+
+	for (size_t i = 0; i < st->n_cores; i++) {
+		uint64_t khz;
+		ssize_t n;
+
+		if (s->freq_fd[i] < 0)
+			continue;
+		n = pread(s->freq_fd[i], text, sizeof(text), 0);
+		if (n <= 0 || (size_t)n == sizeof(text))
+			continue;
+		if (cpu_freq_parse(text, (size_t)n, &khz) < 0)
+			continue;
+		st->cores[i].freq_khz = khz;
+		st->cores[i].has_freq = true;
+	}
+}
+
 static void cpu_fini(void *state)
 {
 	struct cpu_state *s = state;
@@ -329,15 +537,22 @@ static void cpu_fini(void *state)
 	procfs_buf_free(&s->buf);
 	cpu_stat_free(&s->prev);
 	cpu_stat_free(&s->cur);
+	cpu_stat_free(&s->shown);
+	cpu_stat_free(&s->shown_next);
+	cpu_freq_close(s);
+	free(s->freq_fd);
+	free(s->freq_id);
 	free(s);
 }
 
 /* Reads and parses /proc/stat once, so that a missing or foreign file turns
- * the topic off now; the buffer and core arrays are kept for the ticks. */
+ * the topic off now; the buffer and core arrays are kept for the ticks.
+ * cpufreq is optional: it is looked for at the first tick. */
 static int cpu_init(const struct collector_env *env, void **ret_state, char *reason,
 		    size_t reason_len)
 {
 	struct cpu_state *s;
+	long hz;
 	int r;
 
 	s = calloc(1, sizeof(*s));
@@ -346,6 +561,8 @@ static int cpu_init(const struct collector_env *env, void **ret_state, char *rea
 		procfs_reason(reason, reason_len, "stat", r, false);
 		goto out;
 	}
+	hz = sysconf(_SC_CLK_TCK);
+	s->hz = hz > 0 ? (uint64_t)hz : 100;
 	r = procfs_read(env->proc_fd, "stat", &s->buf, CPU_STAT_MAX);
 	if (r < 0) {
 		procfs_reason(reason, reason_len, "stat", r, false);
@@ -365,13 +582,15 @@ out:
 
 /* The first tick only records a reading; rates start with the second. A
  * failed read or parse keeps the previous reading, so the next rate spans
- * two intervals, which percentages do not mind. */
+ * two intervals, which percentages and per-second rates do not mind. */
 static int cpu_sample(void *state, const struct collector_env *env,
 		      const struct collector_tick *tick, cJSON **ret_payload)
 {
+	static const struct cpu_stat none;
 	struct cpu_state *s = state;
 	struct cpu_stat tmp;
 	cJSON *payload = NULL;
+	uint64_t dt_ns;
 	int r;
 
 	*ret_payload = NULL;
@@ -381,18 +600,117 @@ static int cpu_sample(void *state, const struct collector_env *env,
 	r = cpu_stat_parse(s->buf.data, s->buf.len, &s->cur);
 	if (r < 0)
 		goto out;
-	if (s->have_prev) {
-		r = cpu_build_payload(&s->prev, &s->cur, tick->t_ms, &payload);
+	if (!cpu_freq_matches(s, &s->cur)) {
+		r = cpu_freq_open(s, env->sys_fd, &s->cur);
 		if (r < 0)
 			goto out;
 	}
+	cpu_freq_read(s, &s->cur);
+	if (s->have_prev) {
+		dt_ns = tick->mono_ns > s->prev_mono_ns ? tick->mono_ns - s->prev_mono_ns : 0;
+		r = cpu_build_payload(&s->prev, &s->cur, dt_ns, tick->t_ms, &payload);
+		if (r < 0)
+			goto out;
+	}
+	r = cpu_stat_monotonic(s->have_shown ? &s->shown : &none, &s->cur,
+			       CPU_RESET_SECONDS * s->hz, &s->shown_next);
+	if (r < 0)
+		goto out;
+	tmp = s->shown;
+	s->shown = s->shown_next;
+	s->shown_next = tmp;
+	s->have_shown = true;
 	tmp = s->prev;
 	s->prev = s->cur;
 	s->cur = tmp;
+	s->prev_mono_ns = tick->mono_ns;
 	s->have_prev = true;
 	*ret_payload = payload;
+	payload = NULL;
 out:
+	cJSON_Delete(payload);
 	return r;
+}
+
+/* The modes of node_cpu_seconds_total, in enum cpu_mode order. */
+static const char *const cpu_mode_names[] = {
+    "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
+};
+
+/* node_exporter's cpu and stat families from what the last tick read:
+ * seconds per core and mode (user and nice include guest time, as in
+ * /proc/stat), the guest share apart, the frequency of cores that have
+ * cpufreq, and the system-wide lines /proc/stat had. */
+static int cpu_metrics(void *state, struct metrics *m)
+{
+	const struct cpu_state *s = state;
+	const struct cpu_stat *st = &s->shown;
+	const struct {
+		const char *name, *type, *help;
+		unsigned flag;
+		uint64_t v;
+	} lines[] = {
+	    {"node_context_switches_total", "counter", "Total number of context switches.",
+	     CPU_HAS_CTXT, st->ctxt},
+	    {"node_intr_total", "counter", "Total number of interrupts serviced.", CPU_HAS_INTR,
+	     st->intr},
+	    {"node_forks_total", "counter", "Total number of forks.", CPU_HAS_PROCESSES,
+	     st->processes},
+	    {"node_procs_running", "gauge", "Number of processes in runnable state.",
+	     CPU_HAS_PROCS_RUNNING, st->procs_running},
+	    {"node_procs_blocked", "gauge",
+	     "Number of processes blocked waiting for I/O to complete.", CPU_HAS_PROCS_BLOCKED,
+	     st->procs_blocked},
+	    {"node_boot_time_seconds", "gauge", "Node boot time, in unixtime.", CPU_HAS_BTIME,
+	     st->btime},
+	};
+	const double hz = (double)s->hz;
+	bool any_freq = false;
+	char id[16];
+
+	if (!s->have_shown)
+		return 0;
+	metrics_family(m, "node_cpu_seconds_total", "counter",
+		       "Seconds the CPUs spent in each mode.");
+	for (size_t i = 0; i < st->n_cores; i++) {
+		snprintf(id, sizeof(id), "%u", st->cores[i].id);
+		for (size_t k = 0; k < sizeof(cpu_mode_names) / sizeof(cpu_mode_names[0]); k++)
+			metrics_sample(
+			    m, "node_cpu_seconds_total",
+			    (const char *const[]){"cpu", id, "mode", cpu_mode_names[k], NULL},
+			    (double)st->cores[i].jiffies[k] / hz);
+		any_freq = any_freq || st->cores[i].has_freq;
+	}
+	metrics_family(m, "node_cpu_guest_seconds_total", "counter",
+		       "Seconds the CPUs spent in guests (VMs) for each mode.");
+	for (size_t i = 0; i < st->n_cores; i++) {
+		snprintf(id, sizeof(id), "%u", st->cores[i].id);
+		metrics_sample(m, "node_cpu_guest_seconds_total",
+			       (const char *const[]){"cpu", id, "mode", "user", NULL},
+			       (double)st->cores[i].jiffies[CPU_GUEST] / hz);
+		metrics_sample(m, "node_cpu_guest_seconds_total",
+			       (const char *const[]){"cpu", id, "mode", "nice", NULL},
+			       (double)st->cores[i].jiffies[CPU_GUEST_NICE] / hz);
+	}
+	if (any_freq) {
+		metrics_family(m, "node_cpu_scaling_frequency_hertz", "gauge",
+			       "Current scaled CPU thread frequency in hertz.");
+		for (size_t i = 0; i < st->n_cores; i++) {
+			if (!st->cores[i].has_freq)
+				continue;
+			snprintf(id, sizeof(id), "%u", st->cores[i].id);
+			metrics_sample(m, "node_cpu_scaling_frequency_hertz",
+				       (const char *const[]){"cpu", id, NULL},
+				       (double)st->cores[i].freq_khz * 1000.0);
+		}
+	}
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		if (!(st->has & lines[i].flag))
+			continue;
+		metrics_family(m, lines[i].name, lines[i].type, lines[i].help);
+		metrics_sample(m, lines[i].name, NULL, (double)lines[i].v);
+	}
+	return metrics_error(m);
 }
 
 static const char *const cpu_history[] = {"total.user",   "total.nice",   "total.system",
@@ -404,5 +722,6 @@ const struct collector cpu_collector = {
     .history = cpu_history,
     .init = cpu_init,
     .sample = cpu_sample,
+    .metrics = cpu_metrics,
     .fini = cpu_fini,
 };

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "procfs.h"
 
 /* Both files are one short line. */
@@ -11,6 +12,10 @@
 
 struct load_state {
 	struct procfs_buf buf;
+	/* the last tick's readings, for metrics */
+	struct load_avg la;
+	struct load_uptime up;
+	bool have_last;
 };
 
 /* Returns the only line of text, which must end in '\n' and be followed by
@@ -225,16 +230,45 @@ static int load_sample(void *state, const struct collector_env *env,
 	if (r < 0)
 		goto out;
 	r = load_build_payload(&la, &up, tick->t_ms, ret_payload);
+	if (r < 0)
+		goto out;
+	s->la = la;
+	s->up = up;
+	s->have_last = true;
 out:
 	return r;
 }
 
-static const char *const load_history[] = {"load1", "load5", "load15", "running", NULL};
+/* node_exporter's loadavg families. Uptime has none: node_boot_time_seconds
+ * (cpu topic, from /proc/stat) is how Prometheus users get it. */
+static int load_metrics(void *state, struct metrics *m)
+{
+	const struct load_state *s = state;
+	const struct {
+		const char *name, *help;
+		double v;
+	} lines[] = {
+	    {"node_load1", "1m load average.", s->la.load1},
+	    {"node_load5", "5m load average.", s->la.load5},
+	    {"node_load15", "15m load average.", s->la.load15},
+	};
+
+	if (!s->have_last)
+		return 0;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		metrics_family(m, lines[i].name, "gauge", lines[i].help);
+		metrics_sample(m, lines[i].name, NULL, lines[i].v);
+	}
+	return metrics_error(m);
+}
+
+static const char *const load_history[] = {"load1", "load5", "load15", NULL};
 
 const struct collector load_collector = {
     .name = "load",
     .history = load_history,
     .init = load_init,
     .sample = load_sample,
+    .metrics = load_metrics,
     .fini = load_fini,
 };

@@ -28,7 +28,7 @@ int load_uptime_parse(const char *text, size_t len, struct load_uptime *ret);
 
 /* The `load` payload. Returns 0 or -ENOMEM. */
 int load_build_payload(const struct load_avg *la, const struct load_uptime *up, int64_t t_ms,
-                       cJSON **ret_payload);
+		       cJSON **ret_payload);
 
 extern const struct collector load_collector;
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,7 +216,7 @@ int procfs_delta(uint64_t prev, uint64_t cur, uint64_t *ret_delta)
 }
 
 int procfs_counter_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_ns,
-                        double *ret_per_s)
+			double *ret_per_s)
 {
 	struct procfs_counter prev = *c;
 	uint64_t dv, dt;
@@ -230,5 +231,15 @@ int procfs_counter_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_
 	if (procfs_delta(prev.mono_ns, mono_ns, &dt) < 0 || dt == 0)
 		return 0;
 	*ret_per_s = (double)dv * 1e9 / (double)dt;
+	return 1;
+}
+
+int procfs_rate_hundredths(uint64_t prev, uint64_t cur, uint64_t dt_ns, double *ret_per_s)
+{
+	uint64_t dv;
+
+	if (dt_ns == 0 || procfs_delta(prev, cur, &dv) < 0)
+		return 0;
+	*ret_per_s = floor((double)dv * 1e9 / (double)dt_ns * 100.0 + 0.5) / 100.0;
 	return 1;
 }

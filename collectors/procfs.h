@@ -68,6 +68,11 @@ struct procfs_counter {
  * reading, a counter that went backwards (one delta skipped), or a clock
  * that did not move forward. */
 int procfs_counter_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_ns,
-                        double *ret_per_s);
+			double *ret_per_s);
+
+/* The per-second rate of a counter read twice, dt_ns apart, rounded half
+ * up to hundredths. Returns 1 with *ret_per_s set, or 0 when there is none:
+ * the counter went backwards (one delta skipped) or dt_ns is 0. */
+int procfs_rate_hundredths(uint64_t prev, uint64_t cur, uint64_t dt_ns, double *ret_per_s);
 
 #endif

@@ -3,14 +3,24 @@
 
 #include "collector.h"
 #include "cpu.h"
+#include "disk.h"
+#include "file.h"
+#include "fs.h"
+#include "host.h"
+#include "journal.h"
 #include "load.h"
 #include "mem.h"
+#include "net.h"
+#include "proc.h"
+#include "psi.h"
+#include "svc.h"
+#include "temp.h"
+#include "units.h"
 
 const struct collector *const collector_registry[] = {
-    &cpu_collector,
-    &mem_collector,
-    &load_collector,
-    NULL,
+    &cpu_collector,  &mem_collector,     &load_collector, &psi_collector,   &net_collector,
+    &disk_collector, &journal_collector, &file_collector, &units_collector, &proc_collector,
+    &svc_collector,  &fs_collector,      &temp_collector, &host_collector,  NULL,
 };
 
 int collector_topic(const char *name)

@@ -136,8 +136,8 @@ int main(int argc, char **argv)
 	fprintf(out, "const struct asset assets[] = {\n");
 	for (int i = 2; i < argc; i++) {
 		url_of(argv[i], url, sizeof(url));
-		fprintf(out, "\t{\"%s\", data_%d, LEN_%d, GZ_%d, GZLEN_%d, ETAG_%d},\n", url, i, i, i,
-			i, i);
+		fprintf(out, "\t{\"%s\", data_%d, LEN_%d, GZ_%d, GZLEN_%d, ETAG_%d},\n", url, i, i,
+			i, i, i);
 	}
 	fprintf(out, "\t{0},\n};\n");
 	if (fclose(out) != 0) {

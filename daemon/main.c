@@ -132,12 +132,17 @@ fail:
 static int parse_args(struct daemon *d, int argc, char **argv, bool *check_only)
 {
 	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 'l'},   {"interval", required_argument, NULL, 'i'},
-	    {"config", required_argument, NULL, 'c'},   {"proc-root", required_argument, NULL, 'p'},
-	    {"sys-root", required_argument, NULL, 's'}, {"web-root", required_argument, NULL, 'w'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"interval", required_argument, NULL, 'i'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"proc-root", required_argument, NULL, 'p'},
+	    {"sys-root", required_argument, NULL, 's'},
+	    {"web-root", required_argument, NULL, 'w'},
 	    {"journal-dir", required_argument, NULL, 'j'},
-	    {"check-config", no_argument, NULL, 'C'},   {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},           {0},
+	    {"check-config", no_argument, NULL, 'C'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 

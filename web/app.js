@@ -1,57 +1,270 @@
-// Minimal live view: one EventSource, values as text. Host strings go
-// into the DOM through textContent only.
+// The page: attaches to the shared connection (feed.js in a SharedWorker,
+// or in this page where SharedWorker is missing), keeps a Store, and draws
+// what changed once per animation frame. A hidden tab draws nothing but
+// keeps accumulating, so it is current when it comes back.
 
-const fmtBytes = (n) => {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
-};
-const pct = (n) => `${n.toFixed(1)} %`;
+import { Feed } from './feed.js';
+import { Store } from './store.js';
+import { $, setClass, setText } from './dom.js';
+import { makePanels } from './panels.js';
+import { FilePanel, LogPanel } from './journal.js';
+import * as f from './format.js';
 
-function show(id, rows) {
-  const dl = document.getElementById(id);
-  const frag = document.createDocumentFragment();
-  for (const [k, v] of rows) {
-    const dt = document.createElement('dt');
-    const dd = document.createElement('dd');
-    dt.textContent = k;
-    dd.textContent = v;
-    frag.append(dt, dd);
+const store = new Store();
+// A handle for tests and for poking around in the console.
+const debug = { store, draws: 0, snapshots: 0, lastId: '' };
+window.sysfeed = debug;
+const dirty = new Set();
+const conn = { state: 'connecting', retries: 0, lastEvent: 0 };
+debug.conn = conn;
+let hello = null;
+let raf = 0;
+let rangeS = Number($('#range').value);
+
+const panels = makePanels();
+panels.log = new LogPanel(redraw);
+panels.file = new FilePanel();
+debug.panels = panels;
+debug.redraw = (t) => redraw(t);
+// Topics drawn by another topic's panel.
+const DRAWN_BY = { units: 'svc', host: 'header' };
+
+// ---------------------------------------------------------------- drawing
+
+function redraw(topic) {
+  dirty.add(DRAWN_BY[topic] ?? topic);
+  if (!raf) raf = requestAnimationFrame(flush);
+}
+
+function redrawAll() {
+  for (const t of Object.keys(panels)) dirty.add(t);
+  dirty.add('header');
+  if (!raf) raf = requestAnimationFrame(flush);
+}
+
+function ctx() {
+  const interval = (hello?.interval_ms ?? 1000) / 1000;
+  const now = store.lastT ? store.lastT / 1000 : Date.now() / 1000;
+  return { store, interval, gapS: interval * 3.5, xr: [now - rangeS, now], redraw };
+}
+
+function flush() {
+  raf = 0;
+  if (document.hidden) return; // drawn on return, see visibilitychange
+  const c = ctx();
+  for (const t of dirty) {
+    if (t === 'header') {
+      header();
+      continue;
+    }
+    const p = panels[t];
+    if (!p) continue;
+    try {
+      p.render(c);
+    } catch (err) {
+      console.warn(`sysfeed: drawing ${t}:`, err);
+    }
+    dirty.delete(t);
   }
-  dl.replaceChildren(frag);
+  dirty.delete('header');
+  for (const t of store.seen) if (!marked.has(t)) markData(t);
+  debug.draws++;
 }
 
-const render = {
-  cpu: (p) => show('cpu', [['busy', pct(p.total.busy)], ['user', pct(p.total.user)],
-    ['system', pct(p.total.system)], ['iowait', pct(p.total.iowait)], ['steal', pct(p.total.steal)],
-    ['cores', String(p.ncpu)]]),
-  mem: (p) => show('mem', [['used', fmtBytes(p.used)], ['available', fmtBytes(p.available)],
-    ['cached', fmtBytes(p.cached)], ['total', fmtBytes(p.total)],
-    ['swap used', `${fmtBytes(p.swap_used)} of ${fmtBytes(p.swap_total)}`]]),
-  load: (p) => show('load', [['1 / 5 / 15 min', `${p.load1} / ${p.load5} / ${p.load15}`],
-    ['tasks', `${p.running} running of ${p.tasks}`], ['uptime', `${(p.uptime / 3600).toFixed(1)} h`]]),
-};
-
-const status = document.getElementById('status');
-function setStatus(text, cls) {
-  status.textContent = text;
-  status.className = `status ${cls}`;
+// data-state on each [data-topic]: waiting, data or off (tests read it).
+const marked = new Set();
+function markData(t) {
+  marked.add(t);
+  for (const el of document.querySelectorAll(`[data-topic="${t}"]`)) {
+    if (el.dataset.state !== 'waiting') continue;
+    el.dataset.state = 'data';
+    const w = el.querySelector(':scope > .off');
+    if (w && w.classList.contains('wait')) w.hidden = true;
+  }
 }
 
-const es = new EventSource('events');
-es.addEventListener('open', () => setStatus('live', 'live'));
-es.addEventListener('error', () => setStatus('reconnecting', 'down'));
-es.addEventListener('hello', (e) => {
-  const h = JSON.parse(e.data);
-  document.getElementById('host').textContent = h.host;
-  document.title = `${h.host} · sysfeed`;
-  show('off', Object.entries(h.off));
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) redrawAll();
 });
-es.addEventListener('snapshot', (e) => {
-  const s = JSON.parse(e.data);
-  for (const [topic, p] of Object.entries(s.topics)) render[topic]?.(p);
+
+const ro = new ResizeObserver(() => {
+  for (const p of Object.values(panels)) {
+    for (const ch of p.charts?.() ?? []) ch.resize(ch.plot.clientWidth);
+  }
+  redrawAll();
 });
-for (const topic of Object.keys(render)) {
-  es.addEventListener(topic, (e) => render[topic](JSON.parse(e.data)));
+for (const el of document.querySelectorAll('.chart')) ro.observe(el);
+
+matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+  for (const p of Object.values(panels)) {
+    for (const ch of p.charts?.() ?? []) ch.restyle();
+    p.restyle?.();
+  }
+  redrawAll();
+});
+
+$('#range').addEventListener('change', (e) => {
+  rangeS = Number(e.target.value);
+  redrawAll();
+});
+
+// ---------------------------------------------------------------- header and state
+
+function header() {
+  const host = store.latest.host;
+  const load = store.latest.load;
+  setText($('#host'), host?.hostname ?? hello?.host ?? 'sysfeed');
+  setText($('#os'), host?.os ?? '');
+  setText($('#kernel'), [hello?.kernel ?? host?.kernel, host?.arch].filter(Boolean).join(' '));
+  const cpu = host?.cpu;
+  const virt = host?.virtualization;
+  const where = virt?.container ? `container (${virt.container})` : virt?.vm && virt.vm !== 'none' ? `VM${virt.vm === 'unknown' ? '' : ` (${virt.vm})`}` : '';
+  setText($('#hw'), [cpu?.model ? `${cpu.model}${cpu.logical ? ` × ${cpu.logical}` : ''}` : '', where].filter(Boolean).join(' · '));
+  const up = load?.uptime ?? (host?.boot_time_ms ? (Date.now() - host.boot_time_ms) / 1000 : null);
+  setText($('#uptime'), f.duration(up));
+  const name = hello?.host ?? host?.hostname;
+  if (name && document.title !== `${name} · sysfeed`) document.title = `${name} · sysfeed`;
+  status();
 }
+
+function status() {
+  const interval = hello?.interval_ms ?? 1000;
+  let state = conn.state;
+  let text = state;
+  const quiet = Date.now() - conn.lastEvent;
+  if (state === 'live' && conn.lastEvent && quiet > 3 * interval) {
+    state = 'stale';
+    text = `stale · no data for ${f.duration(quiet / 1000)}`;
+  } else if (state === 'reconnecting') {
+    text = `reconnecting · retry ${conn.retries}`;
+  } else if (state === 'live' && store.lastT) {
+    text = `live · ${f.clock(store.lastT)}`;
+  }
+  setText($('#status'), text);
+  const st = $('#status');
+  for (const s of ['live', 'stale', 'reconnecting', 'connecting']) setClass(st, s, s === state);
+  for (const s of ['live', 'stale', 'reconnecting', 'connecting']) setClass($('#dot'), s, s === state);
+  document.documentElement.dataset.conn = state;
+}
+setInterval(() => document.hidden || status(), 1000);
+
+// Which panels this daemon has, which are off and why.
+function topicsFromHello(h) {
+  marked.clear();
+  const on = new Set(h.topics || []);
+  const off = h.off || {};
+  for (const el of document.querySelectorAll('[data-topic]')) {
+    const t = el.dataset.topic;
+    const reason = off[t];
+    const known = on.has(t) || reason !== undefined;
+    el.hidden = !known;
+    if (!known) {
+      el.dataset.state = 'absent';
+      continue;
+    }
+    for (const part of el.querySelectorAll(':scope > header > .seg')) part.hidden = reason !== undefined;
+    const offEl = el.querySelector(':scope > .off');
+    const body = el.querySelector(':scope > .body');
+    const waiting = !reason && !store.seen.has(t);
+    el.dataset.state = reason !== undefined ? 'off' : waiting ? 'waiting' : 'data';
+    if (offEl) {
+      offEl.hidden = !reason && !waiting;
+      offEl.classList.toggle('wait', waiting);
+      const label = el.dataset.label ? `${el.dataset.label} ` : '';
+      offEl.textContent = reason ? `${label}off: ${reason}` : waiting ? 'waiting for the first sample…' : '';
+    }
+    if (body) body.hidden = Boolean(reason);
+    el.classList.toggle('is-off', Boolean(reason));
+  }
+  // A panel whose own topic is absent but holds a present one stays.
+  for (const el of document.querySelectorAll('.panel')) {
+    if (!el.hidden || !el.querySelector('[data-topic]:not([hidden])')) continue;
+    el.hidden = false;
+    for (const part of el.querySelectorAll(':scope > .off, :scope > .body, :scope > header > .seg')) part.hidden = true;
+  }
+}
+
+// ---------------------------------------------------------------- messages
+
+function onMessage(m) {
+  switch (m.type) {
+    case 'init':
+      if (m.hello) onHello(m.hello);
+      store.applySnapshot(m.snapshot);
+      if (m.conn) setConn(m.conn);
+      if (m.snapshot.t) conn.lastEvent = Date.now();
+      redrawAll();
+      break;
+    case 'hello':
+      onHello(m.hello);
+      break;
+    case 'snapshot':
+      debug.snapshots++;
+      store.applySnapshot(m.snapshot);
+      conn.lastEvent = Date.now();
+      redrawAll();
+      break;
+    case 'event':
+      debug.lastId = m.id;
+      store.applyEvent(m.topic, m.data);
+      conn.lastEvent = Date.now();
+      redraw(m.topic);
+      redraw('header');
+      break;
+    case 'conn':
+      setConn(m);
+      break;
+    default:
+  }
+}
+
+function onHello(h) {
+  hello = h;
+  store.applyHello(h);
+  topicsFromHello(h);
+  redrawAll();
+}
+
+function setConn(m) {
+  // Just (re)connected: quiet is counted from now, not from before the drop.
+  if (m.state === 'live' && conn.state !== 'live') conn.lastEvent = Date.now();
+  conn.state = m.state;
+  conn.retries = m.retries;
+  status();
+}
+
+// ---------------------------------------------------------------- connecting
+
+function inPage() {
+  const feed = new Feed('events', onMessage, false);
+  feed.start();
+  debug.mode = 'page';
+}
+
+function shared() {
+  let worker;
+  try {
+    worker = new SharedWorker(new URL('worker.js', import.meta.url), { type: 'module', name: 'sysfeed' });
+  } catch {
+    return false;
+  }
+  const port = worker.port;
+  let alive = false;
+  port.onmessage = (e) => {
+    alive = true;
+    onMessage(e.data);
+  };
+  worker.onerror = () => {
+    if (!alive) inPage();
+  };
+  port.start();
+  port.postMessage({ type: 'attach' });
+  addEventListener('pagehide', () => port.postMessage({ type: 'bye' }));
+  addEventListener('pageshow', (e) => {
+    if (e.persisted) port.postMessage({ type: 'attach' });
+  });
+  debug.mode = 'shared';
+  return true;
+}
+
+if (typeof SharedWorker !== 'function' || !shared()) inPage();

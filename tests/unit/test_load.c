@@ -1,6 +1,6 @@
 /* Unit tests of collectors/load.c: /proc/loadavg and /proc/uptime parsers
  * against fixture trees and the collector (golden payloads in
- * tests/fixtures/<m>/expected/load.json). */
+ * tests/fixtures/<m>/expected/load.json, golden metrics in load.prom). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "load.h"
+#include "metrics.h"
 #include "procfs.h"
 
 #define T1 INT64_C(1700000000000)
@@ -70,6 +71,47 @@ static void assert_json_file(const cJSON *actual, const char *machine, const cha
 	free(want);
 	free(got);
 	cJSON_Delete(expected);
+}
+
+static void assert_text_file(const char *actual, const char *machine, const char *name)
+{
+	char rel[128], *want;
+
+	snprintf(rel, sizeof(rel), "expected/%s", name);
+	want = slurp(machine, rel, NULL);
+	if (strcmp(want, actual) != 0)
+		print_error("%s/%s\nexpected:\n%s\nactual:\n%s\n", machine, rel, want, actual);
+	assert_string_equal(actual, want);
+	free(want);
+}
+
+/* `promtool check metrics` (Debian's prometheus package) over text: any
+ * complaint fails the test. Returns false when promtool is not installed. */
+static bool promtool_check(const char *text)
+{
+	char path[] = "/tmp/sysfeed-prom-XXXXXX", cmd[128], line[512];
+	bool clean = true;
+	FILE *out;
+	int fd, status;
+
+	if (system("command -v promtool >/dev/null 2>&1") != 0)
+		return false;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+	out = popen(cmd, "r");
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), out)) {
+		print_error("promtool: %s", line);
+		clean = false;
+	}
+	status = pclose(out);
+	unlink(path);
+	assert_true(clean);
+	assert_int_equal(status, 0);
+	return true;
 }
 
 static void parse_fixture(const char *machine, struct load_avg *la, struct load_uptime *up)
@@ -196,7 +238,7 @@ static void test_parse_malformed(void **state)
 		static const char tasks[] = "0.52 0.58 0.59 2/99999999999999999999 1\n";
 		static const char secs[] = "184467440737095517.00 1.00\n";
 		static const char nul[] = "250.56\0"
-		                          "472.79\n";
+					  "472.79\n";
 
 		assert_int_equal(load_avg_parse(pid, sizeof(pid) - 1, &la), -ERANGE);
 		assert_int_equal(load_avg_parse(tasks, sizeof(tasks) - 1, &la), -ERANGE);
@@ -247,18 +289,40 @@ static void run_collector(const char *machine)
 	int fd = open_dir(machine, "proc");
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+	struct metrics m = {0};
 	char reason[256] = "";
 	void *st = NULL;
 	cJSON *p = NULL;
 
 	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), 0);
 	assert_string_equal(reason, "");
+	/* nothing sampled yet: no families */
+	assert_int_equal(load_collector.metrics(st, &m), 0);
+	assert_int_equal(m.len, 0);
 	assert_int_equal(load_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
 	assert_json_file(p, machine, "load.json");
 	cJSON_Delete(p);
+	assert_int_equal(load_collector.metrics(st, &m), 0);
+	assert_text_file(m.buf, machine, "load.prom");
+	metrics_free(&m);
 	load_collector.fini(st);
 	close(fd);
+}
+
+static void test_metrics_promtool(void **state)
+{
+	static const char *const machines[] = {"vm2", "host16", "linux-2.6.18"};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		char *text = slurp(machines[i], "expected/load.prom", NULL);
+		bool ran = promtool_check(text);
+
+		free(text);
+		if (!ran)
+			skip();
+	}
 }
 
 static void test_collector_fixtures(void **state)
@@ -278,7 +342,7 @@ static void test_collector_fixtures(void **state)
 	assert_int_equal(load_build_payload(&la, &up, T1, &p), 0);
 	text = cJSON_PrintUnformatted(p);
 	assert_string_equal(text, "{\"t\":1700000000000,\"load1\":0.01,\"load5\":0.03,"
-	                          "\"load15\":0.01,\"running\":1,\"tasks\":82,\"uptime\":250.56}");
+				  "\"load15\":0.01,\"running\":1,\"tasks\":82,\"uptime\":250.56}");
 	free(text);
 	cJSON_Delete(p);
 }
@@ -297,6 +361,7 @@ static void test_collector_errors(void **state)
 	char dir[] = "/tmp/sysfeed-load-XXXXXX", reason[256];
 	struct collector_env env = {.sys_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+	struct metrics m = {0};
 	void *st = NULL;
 	cJSON *p = NULL;
 
@@ -323,12 +388,30 @@ static void test_collector_errors(void **state)
 	p = (cJSON *)&env;
 	assert_int_equal(load_collector.sample(st, &env, &tick, &p), -EINVAL);
 	assert_null(p);
+	assert_int_equal(load_collector.metrics(st, &m), 0);
+	assert_int_equal(m.len, 0);
 	put(env.proc_fd, "loadavg", "0.52 0.58 0.59 2/345 12345\n");
 	assert_int_equal(load_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
 	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble == 12.5);
 	assert_true(cJSON_GetObjectItem(p, "load15")->valuedouble == 0.59);
 	cJSON_Delete(p);
+	/* a failed tick leaves the metrics of the last good one */
+	put(env.proc_fd, "loadavg", "1.00 1.00 1.00 2/345 12345 x\n");
+	p = (cJSON *)&env;
+	assert_int_equal(load_collector.sample(st, &env, &tick, &p), -EINVAL);
+	assert_null(p);
+	assert_int_equal(load_collector.metrics(st, &m), 0);
+	assert_string_equal(m.buf, "# HELP node_load1 1m load average.\n"
+				   "# TYPE node_load1 gauge\n"
+				   "node_load1 0.52\n"
+				   "# HELP node_load5 5m load average.\n"
+				   "# TYPE node_load5 gauge\n"
+				   "node_load5 0.58\n"
+				   "# HELP node_load15 15m load average.\n"
+				   "# TYPE node_load15 gauge\n"
+				   "node_load15 0.59\n");
+	metrics_free(&m);
 	load_collector.fini(st);
 	load_collector.fini(NULL);
 	unlinkat(env.proc_fd, "loadavg", 0);
@@ -363,8 +446,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_fixtures),     cmocka_unit_test(test_parse_shapes),
 	    cmocka_unit_test(test_parse_malformed),    cmocka_unit_test(test_parse_truncated),
-	    cmocka_unit_test(test_collector_fixtures), cmocka_unit_test(test_collector_errors),
-	    cmocka_unit_test(test_collector_live),
+	    cmocka_unit_test(test_collector_fixtures), cmocka_unit_test(test_metrics_promtool),
+	    cmocka_unit_test(test_collector_errors),   cmocka_unit_test(test_collector_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
-/* Unit tests of collectors/mem.c: the /proc/meminfo parser against fixture
- * trees, the payload arithmetic, and the collector (golden payloads in
- * tests/fixtures/<m>/expected/mem.json). */
+/* Unit tests of collectors/mem.c: the /proc/meminfo and /proc/vmstat
+ * parsers against fixture trees, the payload arithmetic and rates, and the
+ * collector over two ticks (golden payloads in tests/fixtures/<m>/expected/
+ * mem.json and mem.2.json, golden metrics in mem.prom). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,13 +14,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mem.h"
+#include "metrics.h"
 #include "procfs.h"
 
 #define T1  INT64_C(1700000000000)
+#define T2  INT64_C(1700000001000)
 #define KIB UINT64_C(1024)
+#define SEC UINT64_C(1000000000)
 
 static const char *fixtures(void)
 {
@@ -73,6 +78,77 @@ static void assert_json_file(const cJSON *actual, const char *machine, const cha
 	cJSON_Delete(expected);
 }
 
+static void assert_text_file(const char *actual, const char *machine, const char *name)
+{
+	char rel[128], *want;
+
+	snprintf(rel, sizeof(rel), "expected/%s", name);
+	want = slurp(machine, rel, NULL);
+	if (strcmp(want, actual) != 0)
+		print_error("%s/%s\nexpected:\n%s\nactual:\n%s\n", machine, rel, want, actual);
+	assert_string_equal(actual, want);
+	free(want);
+}
+
+/* Whether promtool's line is the one complaint node_exporter's own names
+ * draw: node_memory_MemTotal_bytes and its kin keep the kernel's CamelCase
+ * key, which Grafana dashboards query by that name. */
+static bool promtool_camelcase(const char *line)
+{
+	static const char *const names[] = {
+	    "MemTotal_bytes",   "MemFree_bytes",   "MemAvailable_bytes",
+	    "SwapTotal_bytes",  "SwapFree_bytes",  "SReclaimable_bytes",
+	    "SUnreclaim_bytes", "HugePages_Total", "HugePages_Free",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char want[160];
+
+		snprintf(want, sizeof(want),
+			 "node_memory_%s metric names should be written in 'snake_case' not "
+			 "'camelCase'\n",
+			 names[i]);
+		if (strcmp(line, want) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* `promtool check metrics` over text: any complaint but the CamelCase one
+ * above fails the test. Returns false when promtool is not installed. */
+static bool promtool_check(const char *text)
+{
+	char path[] = "/tmp/sysfeed-prom-XXXXXX", cmd[128], line[512];
+	bool clean = true, camel = false;
+	FILE *out;
+	int fd, status;
+
+	if (system("command -v promtool >/dev/null 2>&1") != 0)
+		return false;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+	out = popen(cmd, "r");
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), out)) {
+		if (promtool_camelcase(line)) {
+			camel = true;
+			continue;
+		}
+		print_error("promtool: %s", line);
+		clean = false;
+	}
+	status = pclose(out);
+	unlink(path);
+	assert_true(clean);
+	/* 3: lint problems, which were all CamelCase ones */
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), camel ? 3 : 0);
+	return true;
+}
+
 static int parse_str(const char *text, struct mem_info *mi)
 {
 	return mem_info_parse(text, strlen(text), mi);
@@ -85,6 +161,11 @@ static double num(const cJSON *o, const char *key)
 	assert_non_null(item);
 	assert_true(cJSON_IsNumber(item));
 	return item->valuedouble;
+}
+
+static bool is_null(const cJSON *o, const char *key)
+{
+	return cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
 static struct mem_info parse_fixture(const char *machine)
@@ -105,7 +186,7 @@ static void test_parse_vm2(void **state)
 	(void)state;
 	assert_int_equal(mi.total, 24684084 * KIB);
 	assert_int_equal(mi.free, 24533836 * KIB);
-	assert_true(mi.has_available);
+	assert_true(mi.has & MEM_HAS_AVAILABLE);
 	assert_int_equal(mi.available, 24445728 * KIB);
 	assert_int_equal(mi.buffers, 868 * KIB);
 	assert_int_equal(mi.cached, 22864 * KIB);
@@ -113,6 +194,17 @@ static void test_parse_vm2(void **state)
 	assert_int_equal(mi.swap_total, 0);
 	assert_int_equal(mi.swap_free, 0);
 	assert_int_equal(mi.dirty, 124 * KIB);
+	assert_int_equal(mi.shmem, 8872 * KIB);
+	assert_int_equal(mi.slab, 74488 * KIB);
+	assert_int_equal(mi.sunreclaim, 21544 * KIB);
+	assert_int_equal(mi.hugepages_total, 0);
+	assert_int_equal(mi.hugepages_free, 0);
+	assert_int_equal(mi.hugepage_size, 2048 * KIB);
+	assert_int_equal(mi.has, MEM_HAS_AVAILABLE | MEM_HAS_BUFFERS | MEM_HAS_CACHED |
+				     MEM_HAS_SRECLAIMABLE | MEM_HAS_SWAP_TOTAL | MEM_HAS_SWAP_FREE |
+				     MEM_HAS_DIRTY | MEM_HAS_SLAB | MEM_HAS_SUNRECLAIM |
+				     MEM_HAS_SHMEM | MEM_HAS_HUGEPAGES_TOTAL |
+				     MEM_HAS_HUGEPAGES_FREE | MEM_HAS_HUGEPAGESIZE);
 }
 
 static void test_parse_host16(void **state)
@@ -127,6 +219,14 @@ static void test_parse_host16(void **state)
 	assert_int_equal(mi.swap_total, 8388604 * KIB);
 	assert_int_equal(mi.swap_free, 8123004 * KIB);
 	assert_int_equal(mi.dirty, 23456 * KIB);
+	/* Shmem 123456, Slab 7654321, SUnreclaim 1111111 kB; 1024 huge
+	 * pages of 2 MiB, 512 free */
+	assert_int_equal(mi.shmem, 123456 * KIB);
+	assert_int_equal(mi.slab, 7654321 * KIB);
+	assert_int_equal(mi.sunreclaim, 1111111 * KIB);
+	assert_int_equal(mi.hugepages_total, 1024);
+	assert_int_equal(mi.hugepages_free, 512);
+	assert_int_equal(mi.hugepage_size, 2048 * KIB);
 }
 
 static void test_parse_linux_2_6_18(void **state)
@@ -137,17 +237,31 @@ static void test_parse_linux_2_6_18(void **state)
 	(void)state;
 	assert_int_equal(mi.total, 4148032 * KIB);
 	assert_int_equal(mi.free, 123456 * KIB);
-	assert_false(mi.has_available);
+	assert_false(mi.has & MEM_HAS_AVAILABLE);
 	assert_int_equal(mi.available, 0);
 	assert_int_equal(mi.sreclaimable, 0); /* 2.6.19 and later */
+	assert_false(mi.has & (MEM_HAS_SRECLAIMABLE | MEM_HAS_SUNRECLAIM | MEM_HAS_SHMEM));
+	assert_true(mi.has & MEM_HAS_SLAB);
+	assert_int_equal(mi.slab, 98765 * KIB);
+	/* the old block: "HugePages_Total: %5lu", "Hugepagesize:    %5lu kB" */
+	assert_true(mi.has & MEM_HAS_HUGEPAGES_TOTAL);
+	assert_int_equal(mi.hugepages_total, 0);
+	assert_int_equal(mi.hugepage_size, 4096 * KIB);
 	assert_int_equal(mi.buffers, 234567 * KIB);
 	assert_int_equal(mi.cached, 2345678 * KIB);
 
 	/* no MemAvailable: free + buffers + cached */
-	assert_int_equal(mem_build_payload(&mi, T1, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, NULL, T1, &p), 0);
 	assert_true(num(p, "available") == (double)((123456 + 234567 + 2345678) * KIB));
 	assert_true(num(p, "used") == (double)((4148032 - 123456 - 234567 - 2345678) * KIB));
 	assert_true(num(p, "swap_used") == (double)((2096472 - 2090000) * KIB));
+	/* lines this kernel lacks are null, not 0 */
+	assert_true(is_null(p, "sreclaimable"));
+	assert_true(is_null(p, "sunreclaim"));
+	assert_true(is_null(p, "shmem"));
+	assert_true(num(p, "slab") == (double)(98765 * KIB));
+	assert_true(num(p, "hugepages_total") == 0);
+	assert_true(is_null(p, "page_faults_per_s"));
 	cJSON_Delete(p);
 }
 
@@ -158,12 +272,13 @@ static void test_parse_minimal(void **state)
 	(void)state;
 	/* only the required keys; unknown keys of either shape are ignored */
 	assert_int_equal(parse_str("MemTotal: 100 kB\nFoo(bar):  7 kB\nMemFree: 40 kB\n"
-	                           "HugePages_Total:   0\nNew_Counter:   12\n",
-	                           &mi),
-	                 0);
+				   "HugePages_Total:   0\nNew_Counter:   12\n",
+				   &mi),
+			 0);
 	assert_int_equal(mi.total, 100 * KIB);
 	assert_int_equal(mi.free, 40 * KIB);
-	assert_false(mi.has_available);
+	assert_int_equal(mi.has, MEM_HAS_HUGEPAGES_TOTAL);
+	assert_int_equal(mi.hugepages_total, 0);
 	assert_int_equal(mi.buffers, 0);
 	assert_int_equal(mi.cached, 0);
 	assert_int_equal(mi.swap_total, 0);
@@ -204,6 +319,15 @@ static void test_parse_malformed(void **state)
 	    {"MemTotal: 18014398509481984 kB\nMemFree: 40 kB\n", -ERANGE}, /* 2^54 kB */
 	    {"MemTotal: 99999999999999999999 kB\nMemFree: 40 kB\n", -ERANGE},
 	    {"MemTotal: 100 kB\nMemFree: 40 kB\nFoo: 99999999999999999999\n", -ERANGE},
+	    /* huge page counts have no unit, the size is in kB */
+	    {"MemTotal: 100 kB\nMemFree: 40 kB\nHugePages_Total: 5 kB\n", -EINVAL},
+	    {"MemTotal: 100 kB\nMemFree: 40 kB\nHugePages_Free: 5 kB\n", -EINVAL},
+	    {"MemTotal: 100 kB\nMemFree: 40 kB\nHugepagesize: 2048\n", -EINVAL},
+	    {"MemTotal: 100 kB\nMemFree: 40 kB\nSlab: 1\n", -EINVAL},
+	    {"MemTotal: 100 kB\nMemFree: 40 kB\nShmem: 1 kB\nShmem: 1 kB\n", -EINVAL},
+	    {"MemTotal: 100 kB\nMemFree: 40 kB\nHugePages_Total: 1\nHugePages_Total: 1\n", -EINVAL},
+	    {"MemTotal: 100 kB\nMemFree: 40 kB\nHugePages_Total: -1\n", -EINVAL},
+	    {"MemTotal: 100 kB\nMemFree: 40 kB\nSUnreclaim: 18014398509481984 kB\n", -ERANGE},
 	};
 	struct mem_info mi = {.total = 7};
 
@@ -280,7 +404,7 @@ static void test_payload_clamps(void **state)
 
 	(void)state;
 	/* free + buffers + cached > total: used is 0, available is total */
-	assert_int_equal(mem_build_payload(&mi, T1, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, NULL, T1, &p), 0);
 	assert_true(num(p, "used") == 0);
 	assert_true(num(p, "cached") == 300);
 	assert_true(num(p, "available") == 1000);
@@ -288,34 +412,248 @@ static void test_payload_clamps(void **state)
 	cJSON_Delete(p);
 
 	/* MemAvailable is taken as is when present */
-	mi.has_available = true;
+	mi.has |= MEM_HAS_AVAILABLE;
 	mi.available = 555;
 	mi.free = 100;
-	assert_int_equal(mem_build_payload(&mi, T1, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, NULL, T1, &p), 0);
 	assert_true(num(p, "available") == 555);
-	assert_true(num(p, "used") == 1000 - 100 - 300 - 300);
+	assert_true(num(p, "used") == 1000 - 555); /* total - available */
 	assert_true(num(p, "t") == (double)T1);
 	cJSON_Delete(p);
 }
 
+/* --- /proc/vmstat --- */
+
+static struct mem_vmstat parse_vmstat_fixture(const char *machine, const char *sub)
+{
+	struct mem_vmstat vm;
+	char rel[64];
+	size_t len;
+	char *text;
+
+	snprintf(rel, sizeof(rel), "%s/vmstat", sub);
+	text = slurp(machine, rel, &len);
+	assert_int_equal(mem_vmstat_parse(text, len, &vm), 0);
+	free(text);
+	return vm;
+}
+
+static void test_vmstat_fixtures(void **state)
+{
+	const unsigned all = (1u << MEM_VM_N) - 1;
+	struct mem_vmstat vm;
+
+	(void)state;
+	/* vm2 (captured): pgfault 14239562, pgmajfault 5275, no swap */
+	vm = parse_vmstat_fixture("vm2", "proc");
+	assert_int_equal(vm.has, all);
+	assert_int_equal(vm.v[MEM_VM_PGFAULT], 14239562);
+	assert_int_equal(vm.v[MEM_VM_PGMAJFAULT], 5275);
+	assert_int_equal(vm.v[MEM_VM_PSWPIN], 0);
+	assert_int_equal(vm.v[MEM_VM_PSWPOUT], 0);
+	vm = parse_vmstat_fixture("host16", "proc");
+	assert_int_equal(vm.has, all);
+	assert_int_equal(vm.v[MEM_VM_PGFAULT], UINT64_C(98765432101));
+	assert_int_equal(vm.v[MEM_VM_PGMAJFAULT], 1234567);
+	assert_int_equal(vm.v[MEM_VM_PSWPIN], 45678);
+	assert_int_equal(vm.v[MEM_VM_PSWPOUT], 234567);
+	vm = parse_vmstat_fixture("linux-2.6.18", "proc.2");
+	assert_int_equal(vm.has, all);
+	assert_int_equal(vm.v[MEM_VM_PGFAULT], 345678901 + 2345);
+	assert_int_equal(vm.v[MEM_VM_PSWPOUT], 7890 + 256);
+}
+
+static void test_vmstat_malformed(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+	} cases[] = {
+	    {"pgfault 1", -EINVAL}, /* truncated */
+	    {"pgfault\n", -EINVAL},
+	    {"pgfault \n", -EINVAL},
+	    {"pgfault  1\n", -EINVAL},
+	    {"pgfault 1 \n", -EINVAL},
+	    {"pgfault 1 2\n", -EINVAL},
+	    {"pgfault\t1\n", -EINVAL},
+	    {" pgfault 1\n", -EINVAL},
+	    {"pgfault -1\n", -EINVAL},
+	    {"pgfault x\n", -EINVAL},
+	    {"pgfault 1.0\n", -EINVAL},
+	    {"pgfault 18446744073709551616\n", -ERANGE},
+	    {"nr_free_pages 18446744073709551616\n", -ERANGE}, /* unknown, still a number */
+	    {"nr_free_pages x\n", -EINVAL},
+	    {"pgfault 1\n\n", -EINVAL},
+	    {"pgfault 1\npgfault 2\n", -EINVAL},
+	    {"pgfault 1\npswpin: 2\npswpout 3\n", -EINVAL},
+	    {"pgfault: 1\n", -EINVAL},
+	};
+	struct mem_vmstat vm = {.v = {7}, .has = 9};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = mem_vmstat_parse(cases[i].text, strlen(cases[i].text), &vm);
+
+		if (r != cases[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
+		assert_int_equal(r, cases[i].err);
+		assert_int_equal(vm.v[0], 7); /* untouched on error */
+		assert_int_equal(vm.has, 9);
+	}
+	{
+		static const char nul[] = "pgfault 1\0\npgmajfault 2\n";
+		static const char ctl[] = "pg\001fault 1\n";
+
+		assert_int_equal(mem_vmstat_parse(nul, sizeof(nul) - 1, &vm), -EINVAL);
+		assert_int_equal(mem_vmstat_parse(ctl, sizeof(ctl) - 1, &vm), -EINVAL);
+	}
+	/* empty (no event counters at all) and partial files are fine */
+	assert_int_equal(mem_vmstat_parse("", 0, &vm), 0);
+	assert_int_equal(vm.has, 0);
+	assert_int_equal(mem_vmstat_parse("nr_free_pages 5\npgmajfault 3\n", 29, &vm), 0);
+	assert_int_equal(vm.has, 1u << MEM_VM_PGMAJFAULT);
+	assert_int_equal(vm.v[MEM_VM_PGMAJFAULT], 3);
+	assert_int_equal(vm.v[MEM_VM_PGFAULT], 0);
+}
+
+static void check_vmstat_prefixes(const char *machine)
+{
+	struct mem_vmstat vm;
+	size_t len;
+	char *text = slurp(machine, "proc/vmstat", &len);
+
+	for (size_t n = 0; n <= len; n++) {
+		char *copy = malloc(n ? n : 1);
+		int r;
+
+		assert_non_null(copy);
+		memcpy(copy, text, n);
+		r = mem_vmstat_parse(copy, n, &vm);
+		if (n == 0 || text[n - 1] == '\n')
+			assert_int_equal(r, 0);
+		else
+			assert_int_equal(r, -EINVAL);
+		free(copy);
+	}
+	for (size_t i = 0; i < len; i++) {
+		char *copy = malloc(len);
+
+		assert_non_null(copy);
+		memcpy(copy, text, len);
+		copy[i] = copy[i] == 'x' ? '\n' : 'x';
+		assert_true(mem_vmstat_parse(copy, len, &vm) <= 0);
+		free(copy);
+	}
+	free(text);
+}
+
+static void test_vmstat_truncated(void **state)
+{
+	(void)state;
+	check_vmstat_prefixes("vm2");
+	check_vmstat_prefixes("host16");
+	check_vmstat_prefixes("linux-2.6.18");
+}
+
+static void test_rates(void **state)
+{
+	struct mem_vmstat a = {.v = {1000, 10, 0, 7}, .has = 0xf};
+	struct mem_vmstat b = {.v = {1500, 11, 3, 5}, .has = 0xf};
+	struct mem_rates r;
+	struct mem_info mi = {.total = 100, .free = 50};
+	cJSON *p;
+
+	(void)state;
+	/* two seconds; pswpout went backwards: skipped */
+	mem_vmstat_rates(&a, &b, 2 * SEC, &r);
+	assert_int_equal(r.has, 0x7);
+	assert_true(r.per_s[MEM_VM_PGFAULT] == 250);
+	assert_true(r.per_s[MEM_VM_PGMAJFAULT] == 0.5);
+	assert_true(r.per_s[MEM_VM_PSWPIN] == 1.5);
+	assert_int_equal(mem_build_payload(&mi, &r, T2, &p), 0);
+	assert_true(num(p, "page_faults_per_s") == 250);
+	assert_true(num(p, "major_faults_per_s") == 0.5);
+	assert_true(num(p, "swap_in_pages_per_s") == 1.5);
+	assert_true(is_null(p, "swap_out_pages_per_s"));
+	cJSON_Delete(p);
+	/* hundredths, rounded half up: 500/3 = 166.67, 1/3 = 0.33, 3/3 */
+	mem_vmstat_rates(&a, &b, 3 * SEC, &r);
+	assert_true(r.per_s[MEM_VM_PGFAULT] == 166.67);
+	assert_true(r.per_s[MEM_VM_PGMAJFAULT] == 0.33);
+	assert_true(r.per_s[MEM_VM_PSWPIN] == 1);
+	/* a clock that did not move: none */
+	mem_vmstat_rates(&a, &b, 0, &r);
+	assert_int_equal(r.has, 0);
+	/* a counter missing from either reading: none for it */
+	a.has = 0x1;
+	b.has = 0x3;
+	mem_vmstat_rates(&a, &b, SEC, &r);
+	assert_int_equal(r.has, 0x1);
+	assert_true(r.per_s[MEM_VM_PGFAULT] == 500);
+	/* no rates at all (the first tick): every rate is null */
+	assert_int_equal(mem_build_payload(&mi, NULL, T2, &p), 0);
+	assert_true(is_null(p, "page_faults_per_s"));
+	assert_true(is_null(p, "major_faults_per_s"));
+	assert_true(is_null(p, "swap_in_pages_per_s"));
+	assert_true(is_null(p, "swap_out_pages_per_s"));
+	/* and the meminfo lines absent from mi are null too */
+	assert_true(is_null(p, "slab"));
+	assert_true(is_null(p, "hugepage_size"));
+	assert_true(num(p, "dirty") == 0);
+	cJSON_Delete(p);
+}
+
+/* Ticks one second apart over proc/ then proc.2/: each payload and the
+ * metrics after them are the golden ones. */
 static void run_collector(const char *machine)
 {
-	int fd = open_dir(machine, "proc");
-	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
-	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+	int fd1 = open_dir(machine, "proc"), fd2 = open_dir(machine, "proc.2");
+	struct collector_env env = {.proc_fd = fd1, .sys_fd = -1};
+	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 3 * SEC};
+	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 4 * SEC};
+	struct metrics m = {0};
 	char reason[256] = "";
 	void *st = NULL;
 	cJSON *p = NULL;
 
 	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), 0);
 	assert_string_equal(reason, "");
-	/* no rates: the first tick already has a payload */
-	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
+	assert_int_equal(mem_collector.metrics(st, &m), 0);
+	assert_int_equal(m.len, 0);
+	/* no previous sample: the first tick already has a payload, with
+	 * null rates */
+	assert_int_equal(mem_collector.sample(st, &env, &t1, &p), 0);
 	assert_non_null(p);
 	assert_json_file(p, machine, "mem.json");
 	cJSON_Delete(p);
+	env.proc_fd = fd2;
+	assert_int_equal(mem_collector.sample(st, &env, &t2, &p), 0);
+	assert_non_null(p);
+	assert_json_file(p, machine, "mem.2.json");
+	cJSON_Delete(p);
+	assert_int_equal(mem_collector.metrics(st, &m), 0);
+	assert_text_file(m.buf, machine, "mem.prom");
+	if (!promtool_check(m.buf))
+		print_message("promtool not installed: mem metrics not linted\n");
+
+	/* back to the older files: the counters went backwards, no rates */
+	env.proc_fd = fd1;
+	t2.mono_ns += SEC;
+	assert_int_equal(mem_collector.sample(st, &env, &t2, &p), 0);
+	assert_non_null(p);
+	assert_true(is_null(p, "page_faults_per_s"));
+	cJSON_Delete(p);
+	/* the same files again a second later: rates of 0 */
+	t2.mono_ns += SEC;
+	assert_int_equal(mem_collector.sample(st, &env, &t2, &p), 0);
+	assert_non_null(p);
+	assert_true(num(p, "page_faults_per_s") == 0);
+	assert_true(num(p, "swap_out_pages_per_s") == 0);
+	cJSON_Delete(p);
+	metrics_free(&m);
 	mem_collector.fini(st);
-	close(fd);
+	close(fd1);
+	close(fd2);
 }
 
 static void test_collector_fixtures(void **state)
@@ -326,11 +664,36 @@ static void test_collector_fixtures(void **state)
 	run_collector("linux-2.6.18");
 }
 
+static void test_metrics_promtool(void **state)
+{
+	static const char *const machines[] = {"vm2", "host16", "linux-2.6.18"};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		char *text = slurp(machines[i], "expected/mem.prom", NULL);
+		bool ran = promtool_check(text);
+
+		free(text);
+		if (!ran)
+			skip();
+	}
+}
+
+static void put(int dirfd, const char *name, const char *text)
+{
+	int f = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(f >= 0);
+	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
+	close(f);
+}
+
 static void test_collector_errors(void **state)
 {
 	char dir[] = "/tmp/sysfeed-mem-XXXXXX", reason[256];
 	struct collector_env env = {.sys_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+	struct metrics m = {0};
 	void *st = NULL;
 	cJSON *p = NULL;
 	int f;
@@ -351,14 +714,80 @@ static void test_collector_errors(void **state)
 	assert_string_equal(reason, "/proc/meminfo: unexpected contents (No data available)");
 	assert_int_equal(write(f, "MemFree: 40 kB\n", 15), 15);
 	close(f);
+	/* no /proc/vmstat: the topic works, its rates stay null */
 	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), 0);
 	assert_non_null(st);
+	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
+	cJSON_Delete(p);
+	/* (a vmstat that appears later is not looked for) */
+	put(env.proc_fd, "vmstat", "pgfault 5\n");
+	tick.mono_ns += SEC;
+	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
+	assert_true(is_null(p, "page_faults_per_s"));
+	assert_true(num(p, "total") == 100 * KIB);
+	cJSON_Delete(p);
+	assert_int_equal(mem_collector.metrics(st, &m), 0);
+	assert_string_equal(m.buf, "# HELP node_memory_MemTotal_bytes Memory information field "
+				   "MemTotal_bytes.\n"
+				   "# TYPE node_memory_MemTotal_bytes gauge\n"
+				   "node_memory_MemTotal_bytes 102400\n"
+				   "# HELP node_memory_MemFree_bytes Memory information field "
+				   "MemFree_bytes.\n"
+				   "# TYPE node_memory_MemFree_bytes gauge\n"
+				   "node_memory_MemFree_bytes 40960\n");
 	unlinkat(env.proc_fd, "meminfo", 0);
 	p = (cJSON *)&env;
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), -ENOENT);
 	assert_null(p);
+	/* the metrics keep the last good sample */
+	metrics_reset(&m);
+	assert_int_equal(mem_collector.metrics(st, &m), 0);
+	assert_non_null(strstr(m.buf, "node_memory_MemFree_bytes 40960\n"));
 	mem_collector.fini(st);
 	mem_collector.fini(NULL);
+
+	/* a vmstat of another shape turns the topic off */
+	put(env.proc_fd, "meminfo", "MemTotal: 100 kB\nMemFree: 40 kB\n");
+	put(env.proc_fd, "vmstat", "pgfault 5\npgmajfault: 1\n");
+	st = NULL;
+	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_null(st);
+	assert_string_equal(reason, "/proc/vmstat: unexpected contents (Invalid argument)");
+
+	/* a bad vmstat at a tick sends nothing; the next rate spans the gap */
+	put(env.proc_fd, "vmstat", "pgfault 5\npgmajfault 1\n");
+	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	tick.mono_ns = 10 * SEC;
+	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
+	assert_true(is_null(p, "page_faults_per_s"));
+	cJSON_Delete(p);
+	put(env.proc_fd, "vmstat", "pgfault 9\npgmaj");
+	tick.mono_ns += SEC;
+	p = (cJSON *)&env;
+	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), -EINVAL);
+	assert_null(p);
+	put(env.proc_fd, "vmstat", "pgfault 25\npgmajfault 1\nnew_counter 3\n");
+	tick.mono_ns += SEC;
+	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
+	assert_true(num(p, "page_faults_per_s") == 10); /* +20 over 2 s */
+	assert_true(num(p, "major_faults_per_s") == 0);
+	assert_true(is_null(p, "swap_in_pages_per_s")); /* no pswpin line */
+	cJSON_Delete(p);
+	metrics_reset(&m);
+	assert_int_equal(mem_collector.metrics(st, &m), 0);
+	assert_non_null(strstr(m.buf, "# HELP node_vmstat_pgfault /proc/vmstat information field "
+				      "pgfault.\n"
+				      "# TYPE node_vmstat_pgfault untyped\n"
+				      "node_vmstat_pgfault 25\n"));
+	assert_null(strstr(m.buf, "pswpin"));
+	unlinkat(env.proc_fd, "vmstat", 0);
+	p = (cJSON *)&env;
+	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), -ENOENT);
+	assert_null(p);
+	mem_collector.fini(st);
+	metrics_free(&m);
+
+	unlinkat(env.proc_fd, "meminfo", 0);
 	close(env.proc_fd);
 	rmdir(dir);
 }
@@ -388,11 +817,21 @@ static void test_collector_live(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),          cmocka_unit_test(test_parse_host16),
-	    cmocka_unit_test(test_parse_linux_2_6_18), cmocka_unit_test(test_parse_minimal),
-	    cmocka_unit_test(test_parse_malformed),    cmocka_unit_test(test_parse_truncated),
-	    cmocka_unit_test(test_payload_clamps),     cmocka_unit_test(test_collector_fixtures),
-	    cmocka_unit_test(test_collector_errors),   cmocka_unit_test(test_collector_live),
+	    cmocka_unit_test(test_parse_vm2),
+	    cmocka_unit_test(test_parse_host16),
+	    cmocka_unit_test(test_parse_linux_2_6_18),
+	    cmocka_unit_test(test_parse_minimal),
+	    cmocka_unit_test(test_parse_malformed),
+	    cmocka_unit_test(test_parse_truncated),
+	    cmocka_unit_test(test_payload_clamps),
+	    cmocka_unit_test(test_vmstat_fixtures),
+	    cmocka_unit_test(test_vmstat_malformed),
+	    cmocka_unit_test(test_vmstat_truncated),
+	    cmocka_unit_test(test_rates),
+	    cmocka_unit_test(test_collector_fixtures),
+	    cmocka_unit_test(test_metrics_promtool),
+	    cmocka_unit_test(test_collector_errors),
+	    cmocka_unit_test(test_collector_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

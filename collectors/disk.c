@@ -1,0 +1,485 @@
+#include "disk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "procfs.h"
+
+/* /proc/diskstats is about 100 bytes a device: room for ~80,000. */
+#define DISK_STATS_MAX (8u << 20)
+
+struct disk_state {
+	struct procfs_buf buf;
+	struct disk_stats prev, cur;
+	bool have_prev;
+};
+
+/* --- /proc/diskstats --- */
+
+static struct disk_dev *disk_stats_add(struct disk_stats *st)
+{
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 16;
+		struct disk_dev *v;
+
+		if (cap > SIZE_MAX / sizeof(*v))
+			return NULL;
+		v = realloc(st->v, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		st->v = v;
+		st->cap = cap;
+	}
+	return &st->v[st->n++];
+}
+
+static int disk_parse_uint(const char *s, size_t len, unsigned *ret)
+{
+	uint64_t v;
+	int r;
+
+	r = procfs_parse_u64(s, len, &v);
+	if (r < 0)
+		return r;
+	if (v > UINT_MAX)
+		return -ERANGE;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+/* Fields: 0 major, 1 minor, 2 name, then the statistics of enum
+ * disk_stat, or for partitions before 2.6.25: 3 reads, 4 sectors read,
+ * 5 writes, 6 sectors written. */
+static int disk_parse_line(struct disk_dev *d, const char *line, size_t len)
+{
+	static const enum disk_stat old_partition[4] = {
+	    DISK_READS,
+	    DISK_SECTORS_READ,
+	    DISK_WRITES,
+	    DISK_SECTORS_WRITTEN,
+	};
+	const char *p = line, *end = line + len, *tok;
+	size_t tok_len;
+	uint64_t v[DISK_NSTATS];
+	unsigned n = 0;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	d->partition = DISK_PART_UNSEEN;
+	if (procfs_next_token(&p, end, &tok, &tok_len) <= 0)
+		return -EINVAL;
+	r = disk_parse_uint(tok, tok_len, &d->major);
+	if (r < 0)
+		return r;
+	if (procfs_next_token(&p, end, &tok, &tok_len) <= 0)
+		return -EINVAL;
+	r = disk_parse_uint(tok, tok_len, &d->minor);
+	if (r < 0)
+		return r;
+	if (procfs_next_token(&p, end, &tok, &tok_len) <= 0)
+		return -EINVAL;
+	if (tok_len >= DISK_NAME_MAX || memchr(tok, '\0', tok_len) ||
+	    procfs_token_is(tok, tok_len, ".") || procfs_token_is(tok, tok_len, ".."))
+		return -EINVAL;
+	memcpy(d->name, tok, tok_len);
+	d->name[tok_len] = '\0';
+	while (procfs_next_token(&p, end, &tok, &tok_len) > 0) {
+		if (n == DISK_NSTATS)
+			return -EINVAL;
+		r = procfs_parse_u64(tok, tok_len, &v[n]);
+		if (r < 0)
+			return r;
+		n++;
+	}
+	switch (n) {
+	case 4:
+		for (unsigned i = 0; i < 4; i++)
+			d->s[old_partition[i]] = v[i];
+		break;
+	case 11:
+	case 15:
+	case 17:
+		memcpy(d->s, v, n * sizeof(v[0]));
+		break;
+	default:
+		return -EINVAL;
+	}
+	d->nstats = n;
+	return 0;
+}
+
+int disk_stats_parse(const char *text, size_t len, struct disk_stats *ret)
+{
+	const char *p = text, *end = text + len, *line;
+	size_t line_len;
+	int r;
+
+	ret->n = 0;
+	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
+		struct disk_dev *d = disk_stats_add(ret);
+
+		if (!d) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = disk_parse_line(d, line, line_len);
+		if (r < 0)
+			goto out;
+	}
+out:
+	if (r < 0)
+		ret->n = 0;
+	return r;
+}
+
+void disk_stats_free(struct disk_stats *st)
+{
+	if (!st)
+		return;
+	free(st->v);
+	st->v = NULL;
+	st->n = 0;
+	st->cap = 0;
+}
+
+/* --- which devices --- */
+
+bool disk_is_virtual(const char *name)
+{
+	static const char *const prefixes[] = {"ram", "loop", "zram"};
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool disk_named(const struct config_list *disks, const char *name)
+{
+	for (size_t i = 0; disks && i < disks->n; i++) {
+		const char *pat = disks->v[i];
+
+		if (pat[0] != '!' && fnmatch(pat, name, 0) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool disk_all_zero(const struct disk_dev *d)
+{
+	for (size_t i = 0; i < DISK_NSTATS; i++) {
+		if (d->s[i])
+			return false;
+	}
+	return true;
+}
+
+bool disk_wanted(const struct config_list *disks, const struct disk_dev *d)
+{
+	bool named = disk_named(disks, d->name);
+
+	if (disks && !config_list_match(disks, d->name, true))
+		return false;
+	if (!named && (disk_is_virtual(d->name) || disk_all_zero(d)))
+		return false;
+	return true;
+}
+
+/* Whether the device is a partition: sysfs has class/block/<dev>/partition
+ * for partitions and block/<dev> for whole disks. Before
+ * /sys/class/block a partition lives under its disk (block/sda/sda1), so a
+ * device missing from block/ is one. -1 when sysfs cannot tell (no sysfs,
+ * or the device went away meanwhile). Names with '/' (cciss/c0d0) are
+ * written with '!' in sysfs. */
+static int disk_partition(int sys_fd, const struct disk_dev *d)
+{
+	char name[DISK_NAME_MAX], path[DISK_NAME_MAX + 32];
+
+	if (d->nstats == 4)
+		return 1;
+	for (size_t i = 0; i < sizeof(name); i++) {
+		name[i] = d->name[i] == '/' ? '!' : d->name[i];
+		if (!name[i])
+			break;
+	}
+	snprintf(path, sizeof(path), "class/block/%s/partition", name);
+	if (faccessat(sys_fd, path, F_OK, 0) == 0)
+		return 1;
+	snprintf(path, sizeof(path), "block/%s", name);
+	if (faccessat(sys_fd, path, F_OK, 0) == 0)
+		return 0;
+	if (faccessat(sys_fd, "class/block", F_OK, 0) == 0)
+		return -1;
+	if (faccessat(sys_fd, "block", F_OK, 0) == 0)
+		return 1;
+	return -1;
+}
+
+/* --- the payload --- */
+
+/* The same device in the previous reading: same name, same number.
+ * Devices keep their order, so the search starts after the last match. */
+static const struct disk_dev *disk_find(const struct disk_stats *st, const struct disk_dev *d,
+					size_t *hint)
+{
+	for (size_t k = 0; k < st->n; k++) {
+		size_t i = (*hint + k) % st->n;
+		const struct disk_dev *e = &st->v[i];
+
+		if (e->major == d->major && e->minor == d->minor && strcmp(e->name, d->name) == 0) {
+			*hint = i + 1;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+static double disk_hundredths(double v)
+{
+	return floor(v * 100.0 + 0.5) / 100.0;
+}
+
+static int disk_add_number(cJSON *o, const char *key, double v)
+{
+	return cJSON_AddNumberToObject(o, key, v) ? 0 : -ENOMEM;
+}
+
+static int disk_add_null(cJSON *o, const char *key)
+{
+	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
+}
+
+/* The forward delta of statistic i, or false: no previous reading, a
+ * layout without it, or a counter that went backwards. */
+static bool disk_delta(const struct disk_dev *p, const struct disk_dev *d, enum disk_stat i,
+		       uint64_t *ret)
+{
+	if (!p)
+		return false;
+	if ((p->nstats == 4 || d->nstats == 4) && i != DISK_READS && i != DISK_SECTORS_READ &&
+	    i != DISK_WRITES && i != DISK_SECTORS_WRITTEN)
+		return false;
+	return procfs_delta(p->s[i], d->s[i], ret) == 0;
+}
+
+/* delta * scale per second, in hundredths, capped at max (0: no cap). */
+static int disk_add_rate(cJSON *o, const char *key, const struct disk_dev *p,
+			 const struct disk_dev *d, enum disk_stat i, double scale, double max,
+			 uint64_t dt_ns)
+{
+	uint64_t delta;
+	double v;
+
+	if (dt_ns == 0 || !disk_delta(p, d, i, &delta))
+		return disk_add_null(o, key);
+	v = disk_hundredths((double)delta * scale / (double)dt_ns);
+	if (max > 0 && v > max)
+		v = max;
+	return disk_add_number(o, key, v);
+}
+
+/* iostat's await: ms per completed I/O over the interval, 0 without I/O. */
+static int disk_add_await(cJSON *o, const struct disk_dev *p, const struct disk_dev *d,
+			  uint64_t dt_ns)
+{
+	uint64_t dr, dw, drms, dwms;
+
+	if (dt_ns == 0 || !disk_delta(p, d, DISK_READS, &dr) ||
+	    !disk_delta(p, d, DISK_WRITES, &dw) || !disk_delta(p, d, DISK_READ_MS, &drms) ||
+	    !disk_delta(p, d, DISK_WRITE_MS, &dwms))
+		return disk_add_null(o, "await_ms");
+	if (dr + dw == 0)
+		return disk_add_number(o, "await_ms", 0);
+	return disk_add_number(o, "await_ms",
+			       disk_hundredths((double)(drms + dwms) / (double)(dr + dw)));
+}
+
+static int disk_dev_json(cJSON *arr, const struct disk_dev *d, const struct disk_dev *p,
+			 uint64_t dt_ns)
+{
+	cJSON *o = cJSON_CreateObject();
+	int r = -ENOMEM;
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return r;
+	}
+	if (!cJSON_AddStringToObject(o, "name", d->name) ||
+	    disk_add_number(o, "major", d->major) < 0 || disk_add_number(o, "minor", d->minor) < 0)
+		return r;
+	if (d->partition < 0 ? disk_add_null(o, "partition") < 0
+			     : !cJSON_AddBoolToObject(o, "partition", d->partition))
+		return r;
+	/* sectors are 512 bytes; ms over ns elapsed, as percent: * 1e6 * 100 */
+	if (disk_add_rate(o, "read_bytes_per_s", p, d, DISK_SECTORS_READ, 512e9, 0, dt_ns) < 0 ||
+	    disk_add_rate(o, "write_bytes_per_s", p, d, DISK_SECTORS_WRITTEN, 512e9, 0, dt_ns) <
+		0 ||
+	    disk_add_rate(o, "read_iops", p, d, DISK_READS, 1e9, 0, dt_ns) < 0 ||
+	    disk_add_rate(o, "write_iops", p, d, DISK_WRITES, 1e9, 0, dt_ns) < 0 ||
+	    disk_add_rate(o, "busy_pct", p, d, DISK_IO_MS, 1e8, 100.0, dt_ns) < 0 ||
+	    disk_add_await(o, p, d, dt_ns) < 0 ||
+	    disk_add_rate(o, "queue_depth", p, d, DISK_WEIGHTED_MS, 1e6, 0, dt_ns) < 0)
+		return r;
+	if ((d->nstats == 4 ? disk_add_null(o, "in_flight")
+			    : disk_add_number(o, "in_flight", (double)d->s[DISK_IN_FLIGHT])) < 0)
+		return r;
+	if (disk_add_number(o, "read_bytes", (double)d->s[DISK_SECTORS_READ] * 512.0) < 0 ||
+	    disk_add_number(o, "write_bytes", (double)d->s[DISK_SECTORS_WRITTEN] * 512.0) < 0 ||
+	    disk_add_number(o, "reads", (double)d->s[DISK_READS]) < 0 ||
+	    disk_add_number(o, "writes", (double)d->s[DISK_WRITES]) < 0)
+		return r;
+	return 0;
+}
+
+int disk_build_payload(const struct disk_stats *prev, const struct disk_stats *cur, int64_t t_ms,
+		       cJSON **ret_payload)
+{
+	cJSON *payload, *arr;
+	uint64_t dt_ns = 0;
+	size_t hint = 0;
+	int r = -ENOMEM;
+
+	*ret_payload = NULL;
+	if (prev && procfs_delta(prev->mono_ns, cur->mono_ns, &dt_ns) < 0)
+		dt_ns = 0;
+	payload = cJSON_CreateObject();
+	if (!payload)
+		goto out;
+	if (disk_add_number(payload, "t", (double)t_ms) < 0)
+		goto out;
+	arr = cJSON_AddArrayToObject(payload, "disks");
+	if (!arr)
+		goto out;
+	for (size_t i = 0; i < cur->n; i++) {
+		const struct disk_dev *d = &cur->v[i], *p = NULL;
+
+		if (!d->included)
+			continue;
+		if (prev)
+			p = disk_find(prev, d, &hint);
+		if (disk_dev_json(arr, d, p, dt_ns) < 0)
+			goto out;
+	}
+	*ret_payload = payload;
+	payload = NULL;
+	r = 0;
+out:
+	cJSON_Delete(payload);
+	return r;
+}
+
+/* --- the collector --- */
+
+/* Marks the devices the payload carries; whether one is a partition is
+ * asked of sysfs once, when it appears, and carried over afterwards. */
+static void disk_classify(struct disk_state *s, const struct collector_env *env)
+{
+	const struct config_list *disks = env->cfg ? &env->cfg->disks : NULL;
+	size_t hint = 0;
+
+	for (size_t i = 0; i < s->cur.n; i++) {
+		struct disk_dev *d = &s->cur.v[i];
+		const struct disk_dev *p = s->have_prev ? disk_find(&s->prev, d, &hint) : NULL;
+
+		d->included = disk_wanted(disks, d);
+		if (p)
+			d->partition = p->partition;
+		if (d->included && d->partition == DISK_PART_UNSEEN)
+			d->partition = disk_partition(env->sys_fd, d);
+	}
+}
+
+static void disk_fini(void *state)
+{
+	struct disk_state *s = state;
+
+	if (!s)
+		return;
+	disk_stats_free(&s->prev);
+	disk_stats_free(&s->cur);
+	procfs_buf_free(&s->buf);
+	free(s);
+}
+
+/* Reads and parses /proc/diskstats once, so that a missing or foreign file
+ * turns the topic off now. */
+static int disk_init(const struct collector_env *env, void **ret_state, char *reason,
+		     size_t reason_len)
+{
+	struct disk_state *s;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		r = -ENOMEM;
+		procfs_reason(reason, reason_len, "diskstats", r, false);
+		goto out;
+	}
+	r = procfs_read(env->proc_fd, "diskstats", &s->buf, DISK_STATS_MAX);
+	if (r < 0) {
+		procfs_reason(reason, reason_len, "diskstats", r, false);
+		goto out;
+	}
+	r = disk_stats_parse(s->buf.data, s->buf.len, &s->cur);
+	if (r < 0) {
+		procfs_reason(reason, reason_len, "diskstats", r, true);
+		goto out;
+	}
+	s->cur.n = 0;
+	*ret_state = s;
+	s = NULL;
+out:
+	disk_fini(s);
+	return r;
+}
+
+/* Every tick sends the included devices; rates need the previous reading
+ * of the same device. A failed read keeps the previous reading. */
+static int disk_sample(void *state, const struct collector_env *env,
+		       const struct collector_tick *tick, cJSON **ret_payload)
+{
+	struct disk_state *s = state;
+	struct disk_stats tmp;
+	int r;
+
+	*ret_payload = NULL;
+	r = procfs_read(env->proc_fd, "diskstats", &s->buf, DISK_STATS_MAX);
+	if (r < 0)
+		goto out;
+	r = disk_stats_parse(s->buf.data, s->buf.len, &s->cur);
+	if (r < 0)
+		goto out;
+	s->cur.mono_ns = tick->mono_ns;
+	disk_classify(s, env);
+	r = disk_build_payload(s->have_prev ? &s->prev : NULL, &s->cur, tick->t_ms, ret_payload);
+	if (r < 0)
+		goto out;
+	tmp = s->prev;
+	s->prev = s->cur;
+	s->cur = tmp;
+	s->have_prev = true;
+out:
+	return r;
+}
+
+/* The page's chart of each device's throughput (see daemon/history.h). */
+static const char *const disk_history[] = {"disks[].name", "disks[].partition",
+					   "disks[].read_bytes_per_s", "disks[].write_bytes_per_s",
+					   NULL};
+
+const struct collector disk_collector = {
+    .name = "disk",
+    .history = disk_history,
+    .init = disk_init,
+    .sample = disk_sample,
+    .fini = disk_fini,
+};

@@ -1,0 +1,780 @@
+#include "host.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "procfs.h"
+
+#define HOST_SMALL_MAX   4096
+#define HOST_CPUINFO_MAX (16u << 20) /* thousands of CPUs */
+#define HOST_STAT_MAX    (8u << 20)
+/* Everything but the host name is looked at again this often. */
+#define HOST_REFRESH_NS (60 * UINT64_C(1000000000))
+
+/* One reading of everything the payload holds; NULL strings and -1
+ * numbers are null in JSON. */
+struct host_info {
+	char *hostname;
+	char *os;
+	char *kernel;
+	char *kernel_version;
+	char *arch;
+	char *cpu_model;
+	int logical;
+	int cores;
+	int sockets;
+	int64_t boot_ms; /* -1: unknown */
+	char *machine_id;
+	const char *vm; /* static */
+	char *container;
+};
+
+struct host_state {
+	struct procfs_buf buf;
+	struct host_info cur;
+	bool published;
+	uint64_t refreshed_ns;
+};
+
+/* --- /proc/cpuinfo --- */
+
+struct host_pair {
+	long pkg;
+	long core;
+};
+
+/* Splits "key<ws>: value" into key (trailing blanks cut) and value
+ * (leading blanks cut). */
+static int host_split_kv(const char *line, size_t len, const char **k, size_t *kl, const char **v,
+			 size_t *vl)
+{
+	const char *colon = memchr(line, ':', len);
+	size_t n;
+
+	if (!colon)
+		return -EINVAL;
+	n = (size_t)(colon - line);
+	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+		n--;
+	*k = line;
+	*kl = n;
+	*v = colon + 1;
+	*vl = len - (size_t)(colon - line) - 1;
+	while (*vl > 0 && (**v == ' ' || **v == '\t')) {
+		(*v)++;
+		(*vl)--;
+	}
+	return 0;
+}
+
+static bool host_key_is(const char *k, size_t kl, const char *word)
+{
+	return procfs_token_is(k, kl, word);
+}
+
+static int host_parse_long(const char *v, size_t vl, long *ret)
+{
+	uint64_t x;
+	int r = procfs_parse_u64(v, vl, &x);
+
+	if (r < 0)
+		return r;
+	if (x > 1000000000)
+		return -ERANGE;
+	*ret = (long)x;
+	return 0;
+}
+
+static bool host_has_word(const char *s, size_t len, const char *word)
+{
+	const char *p = s, *end = s + len, *tok;
+	size_t tl;
+
+	while (procfs_next_token(&p, end, &tok, &tl) > 0) {
+		if (procfs_token_is(tok, tl, word))
+			return true;
+	}
+	return false;
+}
+
+static int host_pair_cmp(const void *a, const void *b)
+{
+	const struct host_pair *x = a, *y = b;
+
+	if (x->pkg != y->pkg)
+		return x->pkg < y->pkg ? -1 : 1;
+	if (x->core != y->core)
+		return x->core < y->core ? -1 : 1;
+	return 0;
+}
+
+void host_cpu_free(struct host_cpu *cpu)
+{
+	if (!cpu)
+		return;
+	free(cpu->model);
+	cpu->model = NULL;
+}
+
+int host_cpuinfo_parse(const char *text, size_t len, struct host_cpu *ret)
+{
+	static const char *const model_keys[] = {"model name", "Processor", "cpu model", "cpu"};
+	const char *p = text, *end = text + len, *line, *model = NULL;
+	size_t line_len, model_len = 0, n_pairs = 0, cap = 0;
+	unsigned model_rank = sizeof(model_keys) / sizeof(model_keys[0]);
+	struct host_pair *pairs = NULL, cur = {-1, -1};
+	bool all_core = true, all_pkg = true, in_cpu = false;
+	struct host_cpu c = {.cores = -1, .sockets = -1};
+	int r;
+
+	/* a processor block ends at a blank line, at the next "processor"
+	 * and at the end of the file */
+#define HOST_END_BLOCK()                                                                           \
+	do {                                                                                       \
+		if (in_cpu) {                                                                      \
+			if (n_pairs == cap) {                                                      \
+				struct host_pair *np;                                              \
+				cap = cap ? cap * 2 : 64;                                          \
+				np = realloc(pairs, cap * sizeof(*np));                            \
+				if (!np) {                                                         \
+					r = -ENOMEM;                                               \
+					goto out;                                                  \
+				}                                                                  \
+				pairs = np;                                                        \
+			}                                                                          \
+			all_core = all_core && cur.core >= 0;                                      \
+			all_pkg = all_pkg && cur.pkg >= 0;                                         \
+			pairs[n_pairs++] = cur;                                                    \
+		}                                                                                  \
+		in_cpu = false;                                                                    \
+		cur.pkg = cur.core = -1;                                                           \
+	} while (0)
+
+	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
+		const char *k, *v;
+		size_t kl, vl;
+
+		if (line_len == 0) {
+			HOST_END_BLOCK();
+			continue;
+		}
+		if (memchr(line, '\0', line_len)) {
+			r = -EINVAL;
+			goto out;
+		}
+		r = host_split_kv(line, line_len, &k, &kl, &v, &vl);
+		if (r < 0)
+			goto out;
+		if (host_key_is(k, kl, "processor")) {
+			HOST_END_BLOCK();
+			in_cpu = true;
+			c.logical++;
+		} else if (host_key_is(k, kl, "physical id")) {
+			if ((r = host_parse_long(v, vl, &cur.pkg)) < 0)
+				goto out;
+		} else if (host_key_is(k, kl, "core id")) {
+			if ((r = host_parse_long(v, vl, &cur.core)) < 0)
+				goto out;
+		} else if (host_key_is(k, kl, "flags")) {
+			c.has_flags = true;
+			c.hypervisor = c.hypervisor || host_has_word(v, vl, "hypervisor");
+		}
+		for (unsigned i = 0; i < model_rank; i++) {
+			if (host_key_is(k, kl, model_keys[i]) && vl > 0) {
+				model = v;
+				model_len = vl;
+				model_rank = i;
+				break;
+			}
+		}
+	}
+	if (r < 0)
+		goto out;
+	HOST_END_BLOCK();
+#undef HOST_END_BLOCK
+	if (c.logical == 0) {
+		r = -ENODATA;
+		goto out;
+	}
+	if (all_core) {
+		qsort(pairs, n_pairs, sizeof(*pairs), host_pair_cmp);
+		c.cores = 0;
+		c.sockets = 0;
+		for (size_t i = 0; i < n_pairs; i++) {
+			bool new_pkg = i == 0 || pairs[i].pkg != pairs[i - 1].pkg;
+
+			c.sockets += new_pkg;
+			c.cores += new_pkg || pairs[i].core != pairs[i - 1].core;
+		}
+		if (!all_pkg)
+			c.sockets = -1;
+	} else {
+		c.cores = (int)c.logical;
+	}
+	if (model) {
+		c.model = strndup(model, model_len);
+		if (!c.model) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	*ret = c;
+	r = 0;
+out:
+	free(pairs);
+	return r;
+}
+
+/* --- os-release, stat, machine-id --- */
+
+/* Decodes a value of an os-release line into out (at least len + 1). */
+static int host_os_value(const char *v, size_t len, char *out)
+{
+	size_t o = 0;
+
+	if (len > 0 && (v[0] == '"' || v[0] == '\'')) {
+		char q = v[0];
+		size_t i;
+
+		for (i = 1; i < len && v[i] != q; i++) {
+			if (q == '"' && v[i] == '\\' && i + 1 < len && strchr("\\\"$`", v[i + 1]))
+				i++;
+			out[o++] = v[i];
+		}
+		if (i >= len)
+			return -EINVAL; /* unterminated */
+		for (i++; i < len; i++) {
+			if (v[i] != ' ' && v[i] != '\t')
+				return -EINVAL;
+		}
+	} else {
+		while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+			len--;
+		for (size_t i = 0; i < len; i++) {
+			if (strchr("\"'\\`$ \t", v[i]))
+				return -EINVAL; /* would need quoting */
+			out[o++] = v[i];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int host_os_release_value(const char *text, size_t len, const char *key, char **ret)
+{
+	const char *p = text, *end = text + len, *line;
+	size_t line_len, key_len = strlen(key);
+	char *found = NULL;
+	int r;
+
+	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
+		const char *eq;
+		char *val;
+		size_t i = 0;
+
+		while (i < line_len && (line[i] == ' ' || line[i] == '\t'))
+			i++;
+		if (i == line_len || line[i] == '#')
+			continue;
+		eq = memchr(line + i, '=', line_len - i);
+		if (!eq || eq == line + i || memchr(line, '\0', line_len)) {
+			r = -EINVAL;
+			goto out;
+		}
+		for (const char *c = line + i; c < eq; c++) {
+			if (!isalnum((unsigned char)*c) && *c != '_') {
+				r = -EINVAL;
+				goto out;
+			}
+		}
+		val = malloc(line_len + 1);
+		if (!val) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = host_os_value(eq + 1, line_len - (size_t)(eq + 1 - line), val);
+		if (r < 0) {
+			free(val);
+			goto out;
+		}
+		if ((size_t)(eq - line - i) == key_len && memcmp(line + i, key, key_len) == 0) {
+			free(found);
+			found = val;
+		} else {
+			free(val);
+		}
+	}
+	if (r < 0)
+		goto out;
+	r = found ? 0 : -ENOENT;
+out:
+	if (r == 0)
+		*ret = found;
+	else
+		free(found);
+	return r;
+}
+
+int host_btime_parse(const char *text, size_t len, uint64_t *ret)
+{
+	const char *p = text, *end = text + len, *line;
+	size_t line_len;
+	int r;
+
+	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
+		if (line_len > 6 && memcmp(line, "btime ", 6) == 0)
+			return procfs_parse_u64(line + 6, line_len - 6, ret);
+	}
+	return r < 0 ? r : -ENODATA;
+}
+
+/* --- virtualization --- */
+
+const char *host_vm_from_dmi(const char *sys_vendor, const char *product_name,
+			     const char *bios_vendor)
+{
+	/* systemd's src/basic/virt.c table, matched as prefixes */
+	static const struct {
+		const char *prefix;
+		const char *vm;
+	} table[] = {
+	    {"KVM", "kvm"},
+	    {"OpenStack", "kvm"},
+	    {"KubeVirt", "kvm"},
+	    {"Amazon EC2", "amazon"},
+	    {"QEMU", "qemu"},
+	    {"VMware", "vmware"},
+	    {"VMW", "vmware"},
+	    {"innotek GmbH", "oracle"},
+	    {"VirtualBox", "oracle"},
+	    {"Oracle Corporation", "oracle"},
+	    {"Xen", "xen"},
+	    {"Bochs", "bochs"},
+	    {"Parallels", "parallels"},
+	    {"BHYVE", "bhyve"},
+	    {"Hyper-V", "microsoft"},
+	    {"Apple Virtualization", "apple"},
+	    {"Google", "google"},
+	};
+	const char *const strings[] = {product_name, sys_vendor, bios_vendor};
+
+	for (size_t s = 0; s < 3; s++) {
+		if (!strings[s])
+			continue;
+		for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+			if (strncmp(strings[s], table[i].prefix, strlen(table[i].prefix)) == 0)
+				return table[i].vm;
+		}
+	}
+	/* Microsoft also makes laptops: only its "Virtual Machine" is Hyper-V */
+	if (sys_vendor && product_name && strcmp(sys_vendor, "Microsoft Corporation") == 0 &&
+	    strcmp(product_name, "Virtual Machine") == 0)
+		return "microsoft";
+	return NULL;
+}
+
+const char *host_container_from_cgroup(const char *text, size_t len)
+{
+	static const struct {
+		const char *needle;
+		const char *name;
+	} hints[] = {
+	    {"/docker/", "docker"},       {"/docker-", "docker"}, {"/libpod-", "podman"},
+	    {"/libpod_parent", "podman"}, {"/lxc/", "lxc"},       {"/lxc.payload", "lxc"},
+	    {"/kubepods", "kubernetes"},
+	};
+	const char *p = text, *end = text + len, *line;
+	size_t line_len;
+
+	while (procfs_next_line(&p, end, &line, &line_len) > 0) {
+		for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+			if (memmem(line, line_len, hints[i].needle, strlen(hints[i].needle)))
+				return hints[i].name;
+		}
+	}
+	return NULL;
+}
+
+/* --- reading --- */
+
+/* A one-line file (its newline and trailing blanks cut) as a new string,
+ * or NULL when missing, empty or unreadable. */
+static char *host_read_line(int dirfd, const char *path, struct procfs_buf *buf)
+{
+	char *nl;
+
+	if (dirfd < 0 || procfs_read(dirfd, path, buf, HOST_SMALL_MAX) < 0)
+		return NULL;
+	nl = memchr(buf->data, '\n', buf->len);
+	if (nl)
+		*nl = '\0';
+	buf->len = strlen(buf->data);
+	while (buf->len > 0 && (buf->data[buf->len - 1] == ' ' || buf->data[buf->len - 1] == '\t'))
+		buf->data[--buf->len] = '\0';
+	return buf->len ? strdup(buf->data) : NULL;
+}
+
+static bool host_exists(int dirfd, const char *path)
+{
+	return faccessat(dirfd, path, F_OK, 0) == 0;
+}
+
+static char *host_read_os(int proc_fd, struct procfs_buf *buf)
+{
+	static const char *const files[] = {"../etc/os-release", "../usr/lib/os-release"};
+	char *v = NULL;
+
+	for (size_t i = 0; i < 2; i++) {
+		int r = procfs_read(proc_fd, files[i], buf, 1 << 16);
+
+		if (r == -ENOENT)
+			continue;
+		if (r < 0)
+			return NULL;
+		if (host_os_release_value(buf->data, buf->len, "PRETTY_NAME", &v) == 0 ||
+		    host_os_release_value(buf->data, buf->len, "NAME", &v) == 0)
+			return v;
+		return host_os_release_value(buf->data, buf->len, "ID", &v) == -EINVAL
+			   ? NULL
+			   : strdup("Linux"); /* os-release(5): the default */
+	}
+	return NULL;
+}
+
+static char *host_read_machine_id(int proc_fd, struct procfs_buf *buf)
+{
+	if (procfs_read(proc_fd, "../etc/machine-id", buf, HOST_SMALL_MAX) < 0 || buf->len != 33 ||
+	    buf->data[32] != '\n')
+		return NULL;
+	for (size_t i = 0; i < 32; i++) {
+		if (!isxdigit((unsigned char)buf->data[i]) || isupper((unsigned char)buf->data[i]))
+			return NULL;
+	}
+	return strndup(buf->data, 32);
+}
+
+/* "container=NAME" in PID 1's environment (readable by root only). */
+static char *host_container_env(int proc_fd, struct procfs_buf *buf)
+{
+	const char *p, *end;
+
+	if (procfs_read(proc_fd, "1/environ", buf, 1 << 20) < 0)
+		return NULL;
+	p = buf->data;
+	end = buf->data + buf->len;
+	while (p < end) {
+		size_t n = strnlen(p, (size_t)(end - p));
+
+		if (n > 10 && memcmp(p, "container=", 10) == 0)
+			return strndup(p + 10, n - 10);
+		p += n + 1;
+	}
+	return NULL;
+}
+
+/* Whether the root mount is a union filesystem, as in an image-based
+ * container. */
+static bool host_root_is_overlay(int proc_fd, struct procfs_buf *buf)
+{
+	struct fs_mountinfo mi = {0};
+	bool overlay = false;
+
+	if (procfs_read(proc_fd, "self/mountinfo", buf, 16u << 20) == 0 &&
+	    fs_mountinfo_parse(buf->data, buf->len, &mi) == 0) {
+		for (size_t i = 0; i < mi.n; i++) {
+			if (strcmp(mi.v[i].mount_point, "/") == 0)
+				overlay = strcmp(mi.v[i].fstype, "overlay") == 0 ||
+					  strcmp(mi.v[i].fstype, "aufs") == 0 ||
+					  strcmp(mi.v[i].fstype, "fuse-overlayfs") == 0 ||
+					  strcmp(mi.v[i].fstype, "fuse.fuse-overlayfs") == 0;
+		}
+	}
+	fs_mountinfo_free(&mi);
+	return overlay;
+}
+
+/* In systemd's order: what a container manager says (systemd's file, PID
+ * 1's environment), WSL's kernel, podman's file, cgroup paths; /.dockerenv
+ * last and only with a union root, since an image built by Docker carries
+ * the file into VMs booted from it (this development VM has one). */
+static char *host_detect_container(int proc_fd, const char *kernel, struct procfs_buf *buf)
+{
+	const char *hint;
+	char *name;
+
+	if ((name = host_read_line(proc_fd, "../run/systemd/container", buf)))
+		return name;
+	if ((name = host_container_env(proc_fd, buf)))
+		return name;
+	if (kernel &&
+	    (strstr(kernel, "Microsoft") || strstr(kernel, "microsoft") || strstr(kernel, "WSL")))
+		return strdup("wsl");
+	if (host_exists(proc_fd, "../run/.containerenv"))
+		return strdup("podman");
+	if (procfs_read(proc_fd, "1/cgroup", buf, 1 << 20) == 0 &&
+	    (hint = host_container_from_cgroup(buf->data, buf->len)))
+		return strdup(hint);
+	if (host_exists(proc_fd, "../.dockerenv") && host_root_is_overlay(proc_fd, buf))
+		return strdup("docker");
+	return NULL;
+}
+
+/* A hypervisor named by DMI; without DMI (Firecracker, some clouds) the
+ * CPU's hypervisor flag says "unknown"; an x86 CPU without the flag is
+ * bare metal whatever DMI says (EC2 metal instances say "Amazon EC2"). */
+static const char *host_detect_vm(int sys_fd, const struct host_cpu *cpu, struct procfs_buf *buf)
+{
+	char *vendor = host_read_line(sys_fd, "class/dmi/id/sys_vendor", buf);
+	char *product = host_read_line(sys_fd, "class/dmi/id/product_name", buf);
+	char *bios = host_read_line(sys_fd, "class/dmi/id/bios_vendor", buf);
+	char *xen = host_read_line(sys_fd, "hypervisor/type", buf);
+	const char *vm = NULL;
+
+	if (!cpu->has_flags || cpu->hypervisor) {
+		vm = host_vm_from_dmi(vendor, product, bios);
+		if (!vm && xen && strcmp(xen, "xen") == 0)
+			vm = "xen";
+		if (!vm && cpu->hypervisor)
+			vm = "unknown";
+	}
+	free(vendor);
+	free(product);
+	free(bios);
+	free(xen);
+	return vm;
+}
+
+static void host_info_free(struct host_info *hi)
+{
+	free(hi->hostname);
+	free(hi->os);
+	free(hi->kernel);
+	free(hi->kernel_version);
+	free(hi->arch);
+	free(hi->cpu_model);
+	free(hi->machine_id);
+	free(hi->container);
+	memset(hi, 0, sizeof(*hi));
+}
+
+/* Reads everything. Only the host name and the kernel release are
+ * required (they exist on every Linux); the rest is null when missing. */
+static int host_read_all(struct host_state *s, const struct collector_env *env,
+			 struct host_info *hi, const char **ret_path)
+{
+	struct host_cpu cpu = {.cores = -1, .sockets = -1};
+	struct procfs_buf *buf = &s->buf;
+	uint64_t btime;
+	int r;
+
+	memset(hi, 0, sizeof(*hi));
+	hi->logical = hi->cores = hi->sockets = -1;
+	hi->boot_ms = -1;
+	*ret_path = "sys/kernel/hostname";
+	r = procfs_read(env->proc_fd, *ret_path, buf, HOST_SMALL_MAX);
+	if (r < 0)
+		return r;
+	hi->hostname = host_read_line(env->proc_fd, "sys/kernel/hostname", buf);
+	*ret_path = "sys/kernel/osrelease";
+	r = procfs_read(env->proc_fd, *ret_path, buf, HOST_SMALL_MAX);
+	if (r < 0)
+		return r;
+	hi->kernel = host_read_line(env->proc_fd, "sys/kernel/osrelease", buf);
+	hi->kernel_version = host_read_line(env->proc_fd, "sys/kernel/version", buf);
+	hi->arch = host_read_line(env->proc_fd, "sys/kernel/arch", buf);
+	if (!hi->arch) {
+		struct utsname u;
+
+		if (uname(&u) == 0)
+			hi->arch = strdup(u.machine);
+	}
+	hi->os = host_read_os(env->proc_fd, buf);
+	if (procfs_read(env->proc_fd, "cpuinfo", buf, HOST_CPUINFO_MAX) == 0 &&
+	    host_cpuinfo_parse(buf->data, buf->len, &cpu) == 0) {
+		hi->cpu_model = cpu.model;
+		cpu.model = NULL;
+		hi->logical = (int)cpu.logical;
+		hi->cores = cpu.cores;
+		hi->sockets = cpu.sockets;
+	}
+	if (procfs_read(env->proc_fd, "stat", buf, HOST_STAT_MAX) == 0 &&
+	    host_btime_parse(buf->data, buf->len, &btime) == 0 && btime < INT64_MAX / 1000)
+		hi->boot_ms = (int64_t)btime * 1000;
+	hi->machine_id = host_read_machine_id(env->proc_fd, buf);
+	hi->vm = host_detect_vm(env->sys_fd, &cpu, buf);
+	hi->container = host_detect_container(env->proc_fd, hi->kernel, buf);
+	host_cpu_free(&cpu);
+	return 0;
+}
+
+static bool host_str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool host_info_equal(const struct host_info *a, const struct host_info *b)
+{
+	return host_str_eq(a->hostname, b->hostname) && host_str_eq(a->os, b->os) &&
+	       host_str_eq(a->kernel, b->kernel) &&
+	       host_str_eq(a->kernel_version, b->kernel_version) && host_str_eq(a->arch, b->arch) &&
+	       host_str_eq(a->cpu_model, b->cpu_model) && a->logical == b->logical &&
+	       a->cores == b->cores && a->sockets == b->sockets && a->boot_ms == b->boot_ms &&
+	       host_str_eq(a->machine_id, b->machine_id) && host_str_eq(a->vm, b->vm) &&
+	       host_str_eq(a->container, b->container);
+}
+
+static int host_add_str(cJSON *o, const char *key, const char *v)
+{
+	if (v)
+		return cJSON_AddStringToObject(o, key, v) ? 0 : -ENOMEM;
+	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
+}
+
+static int host_add_num(cJSON *o, const char *key, int64_t v)
+{
+	if (v >= 0)
+		return cJSON_AddNumberToObject(o, key, (double)v) ? 0 : -ENOMEM;
+	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
+}
+
+static int host_build_payload(const struct host_info *hi, int64_t t_ms, cJSON **ret_payload)
+{
+	cJSON *payload, *cpu, *virt;
+	int r = -ENOMEM;
+
+	payload = cJSON_CreateObject();
+	if (!payload || !cJSON_AddNumberToObject(payload, "t", (double)t_ms))
+		goto out;
+	if (host_add_str(payload, "hostname", hi->hostname) < 0 ||
+	    host_add_str(payload, "os", hi->os) < 0 ||
+	    host_add_str(payload, "kernel", hi->kernel) < 0 ||
+	    host_add_str(payload, "kernel_version", hi->kernel_version) < 0 ||
+	    host_add_str(payload, "arch", hi->arch) < 0)
+		goto out;
+	cpu = cJSON_AddObjectToObject(payload, "cpu");
+	if (!cpu || host_add_str(cpu, "model", hi->cpu_model) < 0 ||
+	    host_add_num(cpu, "logical", hi->logical) < 0 ||
+	    host_add_num(cpu, "cores", hi->cores) < 0 ||
+	    host_add_num(cpu, "sockets", hi->sockets) < 0)
+		goto out;
+	if (host_add_num(payload, "boot_time_ms", hi->boot_ms) < 0 ||
+	    host_add_str(payload, "machine_id", hi->machine_id) < 0)
+		goto out;
+	virt = cJSON_AddObjectToObject(payload, "virtualization");
+	if (!virt || host_add_str(virt, "vm", hi->vm) < 0 ||
+	    host_add_str(virt, "container", hi->container) < 0)
+		goto out;
+	*ret_payload = payload;
+	payload = NULL;
+	r = 0;
+out:
+	cJSON_Delete(payload);
+	return r;
+}
+
+static uint64_t host_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void host_fini(void *state)
+{
+	struct host_state *s = state;
+
+	if (!s)
+		return;
+	host_info_free(&s->cur);
+	procfs_buf_free(&s->buf);
+	free(s);
+}
+
+static int host_init(const struct collector_env *env, void **ret_state, char *reason,
+		     size_t reason_len)
+{
+	struct host_state *s;
+	const char *path = "sys/kernel/hostname";
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		r = -ENOMEM;
+		procfs_reason(reason, reason_len, path, r, false);
+		goto out;
+	}
+	r = host_read_all(s, env, &s->cur, &path);
+	if (r < 0) {
+		procfs_reason(reason, reason_len, path, r, false);
+		goto out;
+	}
+	s->refreshed_ns = host_now_ns();
+	*ret_state = s;
+	s = NULL;
+out:
+	host_fini(s);
+	return r;
+}
+
+/* Publishes on the first tick and when anything changed: the host name is
+ * read every tick, the rest every minute. */
+static int host_sample(void *state, const struct collector_env *env,
+		       const struct collector_tick *tick, cJSON **ret_payload)
+{
+	struct host_state *s = state;
+	uint64_t now = host_now_ns();
+	bool changed = !s->published;
+	const char *path;
+	int r;
+
+	*ret_payload = NULL;
+	if (now - s->refreshed_ns >= HOST_REFRESH_NS) {
+		struct host_info hi;
+
+		r = host_read_all(s, env, &hi, &path);
+		if (r < 0) {
+			host_info_free(&hi);
+			return r;
+		}
+		s->refreshed_ns = now;
+		if (!host_info_equal(&hi, &s->cur)) {
+			host_info_free(&s->cur);
+			s->cur = hi;
+			changed = true;
+		} else {
+			host_info_free(&hi);
+		}
+	} else {
+		char *name = host_read_line(env->proc_fd, "sys/kernel/hostname", &s->buf);
+
+		if (name && !host_str_eq(name, s->cur.hostname)) {
+			free(s->cur.hostname);
+			s->cur.hostname = name;
+			name = NULL;
+			changed = true;
+		}
+		free(name);
+	}
+	if (!changed)
+		return 0;
+	r = host_build_payload(&s->cur, tick->t_ms, ret_payload);
+	if (r == 0)
+		s->published = true;
+	return r;
+}
+
+const struct collector host_collector = {
+    .name = "host",
+    .init = host_init,
+    .sample = host_sample,
+    .fini = host_fini,
+};

@@ -1,0 +1,884 @@
+/* sseload: a load client for sysfeed's /events.
+ *
+ * Opens N HTTP/1.1 connections from one epoll loop, decodes the chunked
+ * bodies, parses the SSE frames (WHATWG line rules), and for every live event
+ * records latency = now - "t" (CLOCK_REALTIME ms). On an unfiltered stream ids
+ * are <instance>-<seq> with consecutive seqs, so every gap is a missed event.
+ * Ends with one line of JSON on stdout; progress goes to stderr.
+ *
+ *   sseload --port P [--host 127.0.0.1] [--clients N] [--seconds S] [--path /events]
+ *
+ * Phases: connect (until every client has its response head or failed, at
+ * most --connect-timeout seconds), then --seconds of measurement. Events,
+ * gaps and errors count over both; latency only over the measurement window,
+ * so the connection storm does not colour the steady state. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEAD_MAX     16384
+#define LINE_MAX_LEN (16u << 20) /* one SSE line; frames are one-line JSON */
+#define MAX_INFLIGHT 128         /* connections opened but without a response head */
+#define READ_BUF     (256u << 10)
+
+enum client_state {
+	CS_PENDING,    /* not opened yet */
+	CS_CONNECTING, /* connect() in progress */
+	CS_SENDING,    /* writing the request */
+	CS_HEAD,       /* reading the response head */
+	CS_BODY,       /* streaming */
+	CS_CLOSED,     /* the server ended the stream */
+	CS_FAILED,     /* connect error, non-200, protocol error, reset */
+};
+
+enum chunk_state {
+	CH_SIZE,
+	CH_EXT,
+	CH_SIZE_LF,
+	CH_DATA,
+	CH_DATA_CR,
+	CH_DATA_LF,
+	CH_TRAILER,
+	CH_END,
+};
+
+struct client {
+	int fd;
+	enum client_state state;
+	size_t sent;
+
+	/* response head */
+	char *head;
+	size_t head_len;
+	bool chunked;
+
+	/* chunked decoder */
+	enum chunk_state ch;
+	uint64_t ch_left;
+	unsigned ch_digits;
+	size_t trailer_line;
+
+	/* SSE line parser */
+	char *line;
+	size_t line_len, line_cap;
+	bool after_cr;
+	char ev_type[32];
+	char ev_id[80];
+	bool has_id, has_data, has_t;
+	int64_t t;
+
+	/* what this client saw */
+	bool hello, snapshot;
+	char instance[24];
+	uint64_t expect; /* next seq; 0 before the snapshot */
+	uint64_t events, missed, duplicates, resyncs, keepalives, bad_ids;
+	const char *error;
+};
+
+struct stats {
+	uint64_t events, missed, duplicates, resyncs, keepalives, bad_ids, bytes;
+	double *lat;
+	size_t n_lat, cap_lat;
+	bool record_latency;
+};
+
+static struct stats st;
+static bool continuity = true;
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static double now_real_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static double now_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void fail(struct client *c, const char *why)
+{
+	if (c->state != CS_FAILED && c->state != CS_CLOSED)
+		c->error = why;
+	c->state = CS_FAILED;
+}
+
+static void record_latency(double ms)
+{
+	if (!st.record_latency)
+		return;
+	if (st.n_lat == st.cap_lat) {
+		size_t cap = st.cap_lat ? st.cap_lat * 2 : 65536;
+		double *p = realloc(st.lat, cap * sizeof(*p));
+		if (!p)
+			return; /* out of memory: fewer samples, not a crash */
+		st.lat = p;
+		st.cap_lat = cap;
+	}
+	st.lat[st.n_lat++] = ms;
+}
+
+/* "<instance>-<seq>" -> 0 and the parts, or -1. */
+static int parse_id(const char *id, char *ret_inst, size_t inst_len, uint64_t *ret_seq)
+{
+	const char *dash = strrchr(id, '-');
+	char *end;
+	size_t n;
+
+	if (!dash || dash == id || !dash[1] || dash[1] < '0' || dash[1] > '9')
+		return -1;
+	n = (size_t)(dash - id);
+	if (n >= inst_len)
+		return -1;
+	errno = 0;
+	*ret_seq = strtoull(dash + 1, &end, 10);
+	if (errno || *end)
+		return -1;
+	memcpy(ret_inst, id, n);
+	ret_inst[n] = '\0';
+	return 0;
+}
+
+static void dispatch(struct client *c)
+{
+	char inst[sizeof(c->instance)];
+	uint64_t seq = 0;
+	bool id_ok;
+
+	if (!c->has_data)
+		goto out;
+	id_ok = c->has_id && parse_id(c->ev_id, inst, sizeof(inst), &seq) == 0;
+	if (strcmp(c->ev_type, "hello") == 0) {
+		c->hello = true;
+	} else if (strcmp(c->ev_type, "snapshot") == 0) {
+		if (!id_ok) {
+			c->bad_ids++;
+			st.bad_ids++;
+			goto out;
+		}
+		if (c->snapshot) { /* fell behind the ring: a fresh snapshot */
+			c->resyncs++;
+			st.resyncs++;
+		}
+		c->snapshot = true;
+		snprintf(c->instance, sizeof(c->instance), "%s", inst);
+		c->expect = seq + 1;
+	} else {
+		c->events++;
+		st.events++;
+		if (c->has_t)
+			record_latency(now_real_ms() - (double)c->t);
+		if (!id_ok) {
+			c->bad_ids++;
+			st.bad_ids++;
+		} else if (continuity && c->expect) {
+			if (strcmp(inst, c->instance) != 0) {
+				c->bad_ids++;
+				st.bad_ids++;
+			} else if (seq > c->expect) {
+				c->missed += seq - c->expect;
+				st.missed += seq - c->expect;
+			} else if (seq < c->expect) {
+				c->duplicates++;
+				st.duplicates++;
+			}
+			c->expect = seq + 1;
+		}
+	}
+out:
+	c->ev_type[0] = '\0';
+	c->has_id = c->has_data = c->has_t = false;
+}
+
+/* Copies value into a fixed field, truncating. */
+static void set_field(char *dst, size_t dst_len, const char *v, size_t n)
+{
+	if (n >= dst_len)
+		n = dst_len - 1;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+}
+
+/* Finds the first "t": in a data line and reads its integer. */
+static void find_t(struct client *c, const char *v, size_t n)
+{
+	static const char key[] = "\"t\":";
+	const char *p = memmem(v, n, key, sizeof(key) - 1);
+	const char *e = v + n;
+	int64_t t = 0;
+	bool digits = false;
+
+	if (!p)
+		return;
+	p += sizeof(key) - 1;
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	while (p < e && *p >= '0' && *p <= '9') {
+		if (t > (INT64_MAX - 9) / 10)
+			return;
+		t = t * 10 + (*p - '0');
+		digits = true;
+		p++;
+	}
+	if (digits) {
+		c->t = t;
+		c->has_t = true;
+	}
+}
+
+static void sse_line(struct client *c, const char *l, size_t n)
+{
+	const char *colon, *v;
+	size_t fn, vn;
+
+	if (n == 0) {
+		dispatch(c);
+		return;
+	}
+	if (l[0] == ':') { /* a comment: sysfeed sends only ": keepalive" */
+		c->keepalives++;
+		st.keepalives++;
+		return;
+	}
+	colon = memchr(l, ':', n);
+	fn = colon ? (size_t)(colon - l) : n;
+	v = colon ? colon + 1 : l + n;
+	vn = (size_t)(l + n - v);
+	if (vn && *v == ' ') {
+		v++;
+		vn--;
+	}
+	if (fn == 5 && memcmp(l, "event", 5) == 0) {
+		set_field(c->ev_type, sizeof(c->ev_type), v, vn);
+	} else if (fn == 4 && memcmp(l, "data", 4) == 0) {
+		c->has_data = true;
+		if (!c->has_t)
+			find_t(c, v, vn);
+	} else if (fn == 2 && memcmp(l, "id", 2) == 0) {
+		if (!memchr(v, '\0', vn)) {
+			set_field(c->ev_id, sizeof(c->ev_id), v, vn);
+			c->has_id = true;
+		}
+	}
+}
+
+/* Feeds decoded body bytes: splits lines at CRLF, LF or CR. */
+static int sse_feed(struct client *c, const char *p, size_t n)
+{
+	while (n) {
+		size_t i = 0;
+
+		if (c->after_cr) {
+			c->after_cr = false;
+			if (*p == '\n') {
+				p++;
+				n--;
+				continue;
+			}
+		}
+		while (i < n && p[i] != '\n' && p[i] != '\r')
+			i++;
+		if (i == n) { /* no line end yet: keep the piece */
+			if (c->line_len + n > LINE_MAX_LEN)
+				return -1;
+			if (c->line_len + n > c->line_cap) {
+				size_t cap = c->line_cap ? c->line_cap : 4096;
+				char *q;
+
+				while (cap < c->line_len + n)
+					cap *= 2;
+				q = realloc(c->line, cap);
+				if (!q)
+					return -1;
+				c->line = q;
+				c->line_cap = cap;
+			}
+			memcpy(c->line + c->line_len, p, n);
+			c->line_len += n;
+			return 0;
+		}
+		if (c->line_len) {
+			if (sse_feed(c, p, i) < 0) /* appends: no line end in p[0..i) */
+				return -1;
+			sse_line(c, c->line, c->line_len);
+			c->line_len = 0;
+		} else {
+			sse_line(c, p, i);
+		}
+		c->after_cr = p[i] == '\r';
+		p += i + 1;
+		n -= i + 1;
+	}
+	return 0;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Decodes chunked framing and feeds the payload to the SSE parser. */
+static int body_feed(struct client *c, const char *p, size_t n)
+{
+	if (!c->chunked)
+		return sse_feed(c, p, n);
+	while (n) {
+		switch (c->ch) {
+		case CH_SIZE: {
+			int h = hexval(*p);
+
+			if (h >= 0) {
+				if (++c->ch_digits > 15)
+					return -1;
+				c->ch_left = c->ch_left * 16 + (uint64_t)h;
+			} else if (c->ch_digits && (*p == ';' || *p == ' ' || *p == '\t')) {
+				c->ch = CH_EXT;
+			} else if (c->ch_digits && *p == '\r') {
+				c->ch = CH_SIZE_LF;
+			} else {
+				return -1;
+			}
+			p++;
+			n--;
+			break;
+		}
+		case CH_EXT:
+			if (*p == '\r')
+				c->ch = CH_SIZE_LF;
+			p++;
+			n--;
+			break;
+		case CH_SIZE_LF:
+			if (*p != '\n')
+				return -1;
+			c->ch = c->ch_left ? CH_DATA : CH_TRAILER;
+			c->trailer_line = 0;
+			p++;
+			n--;
+			break;
+		case CH_DATA: {
+			size_t k = n < c->ch_left ? n : (size_t)c->ch_left;
+
+			if (sse_feed(c, p, k) < 0)
+				return -1;
+			c->ch_left -= k;
+			p += k;
+			n -= k;
+			if (!c->ch_left)
+				c->ch = CH_DATA_CR;
+			break;
+		}
+		case CH_DATA_CR:
+			if (*p != '\r')
+				return -1;
+			c->ch = CH_DATA_LF;
+			p++;
+			n--;
+			break;
+		case CH_DATA_LF:
+			if (*p != '\n')
+				return -1;
+			c->ch = CH_SIZE;
+			c->ch_digits = 0;
+			c->ch_left = 0;
+			p++;
+			n--;
+			break;
+		case CH_TRAILER:
+			if (*p == '\n') {
+				if (c->trailer_line == 0)
+					c->ch = CH_END;
+				c->trailer_line = 0;
+			} else if (*p != '\r') {
+				c->trailer_line++;
+			}
+			p++;
+			n--;
+			break;
+		case CH_END:
+			return 0; /* bytes after the last chunk: ignored */
+		}
+	}
+	return 0;
+}
+
+/* Parses the response head; returns 1 when done, 0 for more, -1 on error. */
+static int head_feed(struct client *c, const char *p, size_t n, size_t *ret_used)
+{
+	size_t old = c->head_len, take = n;
+	char *end, *te;
+	int status;
+
+	if (!c->head && !(c->head = malloc(HEAD_MAX + 1)))
+		return -1;
+	if (take > HEAD_MAX - c->head_len)
+		take = HEAD_MAX - c->head_len;
+	memcpy(c->head + c->head_len, p, take);
+	c->head_len += take;
+	c->head[c->head_len] = '\0';
+	end = strstr(c->head, "\r\n\r\n");
+	if (!end) {
+		*ret_used = take;
+		return c->head_len >= HEAD_MAX ? -1 : 0;
+	}
+	*ret_used = (size_t)(end + 4 - c->head) - old;
+	*end = '\0';
+	if (sscanf(c->head, "HTTP/1.%*1[01] %3d", &status) != 1)
+		return -1;
+	if (status != 200)
+		return -1;
+	c->chunked = false;
+	for (te = strcasestr(c->head, "\r\ntransfer-encoding:"); te; te = NULL) {
+		char *eol = strstr(te + 2, "\r\n");
+		size_t len = eol ? (size_t)(eol - te) : strlen(te);
+		char save = te[len];
+
+		te[len] = '\0';
+		c->chunked = strcasestr(te, "chunked") != NULL;
+		te[len] = save;
+	}
+	free(c->head);
+	c->head = NULL;
+	return 1;
+}
+
+static const char *request;
+static size_t request_len;
+
+static int send_request(struct client *c)
+{
+	while (c->sent < request_len) {
+		ssize_t w = send(c->fd, request + c->sent, request_len - c->sent, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			return -1;
+		}
+		c->sent += (size_t)w;
+	}
+	return 1;
+}
+
+struct loop {
+	int ep;
+	struct client *clients;
+	int n, next, inflight, connected, resolved;
+	struct addrinfo *ai;
+};
+
+static void client_close(struct loop *lp, struct client *c)
+{
+	if (c->fd >= 0) {
+		epoll_ctl(lp->ep, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		c->fd = -1;
+	}
+}
+
+/* The head phase ended for c (streaming or failed). */
+static void resolved(struct loop *lp)
+{
+	lp->inflight--;
+	lp->resolved++;
+}
+
+static void client_open(struct loop *lp, struct client *c)
+{
+	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+	int fd = socket(lp->ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	lp->inflight++;
+	if (fd < 0) {
+		fail(c, "socket");
+		resolved(lp);
+		return;
+	}
+	c->fd = fd;
+	if (connect(fd, lp->ai->ai_addr, lp->ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+		fail(c, "connect");
+		client_close(lp, c);
+		resolved(lp);
+		return;
+	}
+	c->state = CS_CONNECTING;
+	if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		fail(c, "epoll_ctl");
+		client_close(lp, c);
+		resolved(lp);
+	}
+}
+
+static void open_more(struct loop *lp)
+{
+	while (lp->next < lp->n && lp->inflight < MAX_INFLIGHT)
+		client_open(lp, &lp->clients[lp->next++]);
+}
+
+static void on_readable(struct loop *lp, struct client *c)
+{
+	static char buf[READ_BUF];
+
+	for (;;) {
+		ssize_t r = recv(c->fd, buf, sizeof(buf), 0);
+		size_t off = 0;
+
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			if (c->state == CS_HEAD)
+				resolved(lp);
+			fail(c, "recv");
+			client_close(lp, c);
+			return;
+		}
+		if (r == 0) {
+			if (c->state == CS_HEAD) {
+				resolved(lp);
+				fail(c, "closed before the response head");
+			} else {
+				c->state = CS_CLOSED;
+			}
+			client_close(lp, c);
+			return;
+		}
+		st.bytes += (uint64_t)r;
+		if (c->state == CS_HEAD) {
+			int h = head_feed(c, buf, (size_t)r, &off);
+
+			if (h < 0) {
+				resolved(lp);
+				fail(c, "bad response head or status");
+				client_close(lp, c);
+				return;
+			}
+			if (h == 0)
+				continue;
+			c->state = CS_BODY;
+			lp->connected++;
+			resolved(lp);
+		}
+		if (body_feed(c, buf + off, (size_t)r - off) < 0) {
+			fail(c, "bad chunked or SSE framing");
+			client_close(lp, c);
+			return;
+		}
+	}
+}
+
+static void on_event(struct loop *lp, struct client *c, uint32_t events)
+{
+	if (c->fd < 0)
+		return;
+	if (c->state == CS_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+			fail(c, "connect");
+			client_close(lp, c);
+			resolved(lp);
+			return;
+		}
+		c->state = CS_SENDING;
+	}
+	if (c->state == CS_SENDING) {
+		int s = send_request(c);
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+
+		if (s < 0) {
+			fail(c, "send");
+			client_close(lp, c);
+			resolved(lp);
+			return;
+		}
+		if (s == 0)
+			return; /* EPOLLOUT again */
+		c->state = CS_HEAD;
+		if (epoll_ctl(lp->ep, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
+			fail(c, "epoll_ctl");
+			client_close(lp, c);
+			resolved(lp);
+		}
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		on_readable(lp, c);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of the sorted samples. */
+static double percentile(double p)
+{
+	size_t rank;
+
+	if (!st.n_lat)
+		return 0;
+	rank = (size_t)(p * (double)st.n_lat + 0.999999);
+	if (rank < 1)
+		rank = 1;
+	if (rank > st.n_lat)
+		rank = st.n_lat;
+	return st.lat[rank - 1];
+}
+
+static int raise_nofile(rlim_t need)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max < need)
+		rl.rlim_max = need; /* needs CAP_SYS_RESOURCE */
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: sseload --port P [--host 127.0.0.1] [--clients N] [--seconds S]\n"
+	      "               [--path /events] [--connect-timeout S]\n"
+	      "Opens N SSE streams, checks seq continuity, measures latency = now - \"t\";\n"
+	      "prints one line of JSON.\n",
+	      f);
+}
+
+static long parse_long(const char *s, long lo, long hi, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < lo || v > hi) {
+		fprintf(stderr, "sseload: bad %s: %s\n", what, s);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"port", required_argument, NULL, 'p'},
+	    {"host", required_argument, NULL, 'H'},
+	    {"clients", required_argument, NULL, 'c'},
+	    {"seconds", required_argument, NULL, 's'},
+	    {"path", required_argument, NULL, 'P'},
+	    {"connect-timeout", required_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *host = "127.0.0.1", *path = "/events";
+	long port = -1, nclients = 100, seconds = 10, connect_timeout = 30;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+	struct epoll_event *evs = NULL;
+	struct sigaction sa;
+	struct loop lp = {.ep = -1};
+	char portstr[24], *req = NULL;
+	double t0, t_connected = 0, t_end = 0;
+	uint64_t complete = 0, failed = 0, closed = 0;
+	int opt, rc = 1, gai, reqlen;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			port = parse_long(optarg, 1, 65535, "port");
+			break;
+		case 'H':
+			host = optarg;
+			break;
+		case 'c':
+			nclients = parse_long(optarg, 1, 1000000, "client count");
+			break;
+		case 's':
+			seconds = parse_long(optarg, 1, 86400, "seconds");
+			break;
+		case 'P':
+			path = optarg;
+			break;
+		case 'T':
+			connect_timeout = parse_long(optarg, 1, 3600, "connect timeout");
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (port < 0 || optind != argc || path[0] != '/') {
+		usage(stderr);
+		return 2;
+	}
+	continuity = strstr(path, "topics=") == NULL;
+
+	snprintf(portstr, sizeof(portstr), "%ld", port);
+	gai = getaddrinfo(host, portstr, &hints, &lp.ai);
+	if (gai) {
+		fprintf(stderr, "sseload: %s: %s\n", host, gai_strerror(gai));
+		return 2;
+	}
+	reqlen =
+	    asprintf(&req,
+		     "GET %s HTTP/1.1\r\nHost: %s%s%s:%ld\r\nAccept: text/event-stream\r\n"
+		     "Cache-Control: no-cache\r\nUser-Agent: sseload\r\n\r\n",
+		     path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
+	if (reqlen < 0) {
+		req = NULL;
+		goto out;
+	}
+	request = req;
+	request_len = (size_t)reqlen;
+
+	if (raise_nofile((rlim_t)nclients + 32) < 0) {
+		fprintf(stderr, "sseload: cannot raise RLIMIT_NOFILE to %ld: %s\n", nclients + 32,
+			strerror(errno));
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: epoll_wait returns EINTR */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	lp.n = (int)nclients;
+	lp.clients = calloc((size_t)nclients, sizeof(*lp.clients));
+	evs = calloc(1024, sizeof(*evs));
+	lp.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!lp.clients || !evs || lp.ep < 0) {
+		fprintf(stderr, "sseload: out of memory or epoll: %s\n", strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < lp.n; i++)
+		lp.clients[i].fd = -1;
+
+	t0 = now_mono_ms();
+	open_more(&lp);
+	while (!stop_requested) {
+		double now = now_mono_ms(), until;
+		int n, timeout;
+
+		if (!t_connected && (lp.resolved == lp.n || now - t0 >= connect_timeout * 1000.0)) {
+			t_connected = now;
+			t_end = now + (double)seconds * 1000.0;
+			st.record_latency = true;
+			fprintf(stderr,
+				"sseload: %d/%d connected in %.0f ms; measuring for %ld s\n",
+				lp.connected, lp.n, now - t0, seconds);
+		}
+		if (t_connected && now >= t_end)
+			break;
+		until = t_connected ? t_end : t0 + connect_timeout * 1000.0;
+		timeout = (int)(until - now) + 1;
+		if (timeout > 1000)
+			timeout = 1000;
+		n = epoll_wait(lp.ep, evs, 1024, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "sseload: epoll_wait: %s\n", strerror(errno));
+			goto out;
+		}
+		for (int i = 0; i < n; i++)
+			on_event(&lp, evs[i].data.ptr, evs[i].events);
+		open_more(&lp);
+	}
+	if (!t_connected) {
+		t_connected = now_mono_ms();
+		t_end = t_connected;
+	}
+
+	for (int i = 0; i < lp.n; i++) {
+		struct client *c = &lp.clients[i];
+
+		if (c->state == CS_BODY && c->hello && c->snapshot && c->events > 0 && !c->missed &&
+		    !c->duplicates && !c->resyncs && !c->bad_ids)
+			complete++;
+		if (c->state == CS_FAILED || c->state == CS_PENDING || c->state == CS_CONNECTING ||
+		    c->state == CS_SENDING || c->state == CS_HEAD)
+			failed++;
+		if (c->state == CS_CLOSED)
+			closed++;
+	}
+	for (int i = 0; i < lp.n && failed; i++) {
+		if (lp.clients[i].error) {
+			fprintf(stderr, "sseload: first error: client %d: %s\n", i,
+				lp.clients[i].error);
+			break;
+		}
+	}
+	qsort(st.lat, st.n_lat, sizeof(*st.lat), cmp_double);
+	printf("{\"clients\":%d,\"connected\":%d,\"complete\":%" PRIu64 ",\"failed\":%" PRIu64
+	       ",\"closed\":%" PRIu64 ",\"events\":%" PRIu64 ",\"missed\":%" PRIu64
+	       ",\"duplicates\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"bad_ids\":%" PRIu64
+	       ",\"keepalives\":%" PRIu64 ",\"bytes\":%" PRIu64
+	       ",\"continuity\":%s,\"connect_ms\":%.0f,\"seconds\":%.1f"
+	       ",\"latency_samples\":%zu,\"latency_p50_ms\":%.2f,\"latency_p99_ms\":%.2f"
+	       ",\"latency_max_ms\":%.2f}\n",
+	       lp.n, lp.connected, complete, failed, closed, st.events, st.missed, st.duplicates,
+	       st.resyncs, st.bad_ids, st.keepalives, st.bytes, continuity ? "true" : "false",
+	       t_connected - t0, (t_end - t_connected) / 1000.0, st.n_lat, percentile(0.50),
+	       percentile(0.99), st.n_lat ? st.lat[st.n_lat - 1] : 0.0);
+	fflush(stdout);
+	rc = lp.connected > 0 ? 0 : 1;
+out:
+	if (lp.clients) {
+		for (int i = 0; i < lp.n; i++) {
+			client_close(&lp, &lp.clients[i]);
+			free(lp.clients[i].line);
+			free(lp.clients[i].head);
+		}
+	}
+	if (lp.ep >= 0)
+		close(lp.ep);
+	if (lp.ai)
+		freeaddrinfo(lp.ai);
+	free(lp.clients);
+	free(evs);
+	free(st.lat);
+	free(req);
+	return rc;
+}

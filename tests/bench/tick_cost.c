@@ -1,0 +1,298 @@
+/* tick_cost: the CPU cost of one tick of every registered collector.
+ *
+ * Forks N idle processes (children in pause()), then runs each periodic
+ * collector of collector_registry[] on the live /proc and /sys, with the
+ * default configuration, for T ticks I ms apart, as the daemon's loop does:
+ * sample, then encode the payload with cJSON_PrintUnformatted. CPU time is
+ * CLOCK_PROCESS_CPUTIME_ID (every thread of this process, so a collector's
+ * helper thread counts too). Prints per collector and for the whole tick
+ * the first tick (cold: fds opened, caches filled) and the median and p90
+ * of the others (or of those after the first W with -w), in microseconds,
+ * then kills the children.
+ *
+ *   tick_cost [-n processes=1000] [-t ticks=60] [-i interval_ms=1000] [-w warmup=1]
+ *
+ * Needs the project's objects: link with build/libsysfeed.a and the
+ * daemon's libraries (see the report that came with it). */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "config.h"
+
+#define MAX_COLLECTORS 64
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The q-quantile (0..1) of n values, nearest rank; sorts v. */
+static double quantile(uint64_t *v, size_t n, double q)
+{
+	size_t k;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	k = (size_t)(q * (double)n + 0.999999);
+	if (k > 0)
+		k--;
+	if (k >= n)
+		k = n - 1;
+	return (double)v[k];
+}
+
+static void env_publish(void *ctx, const struct collector *c, cJSON *payload,
+			const struct collector_event *ev)
+{
+	(void)ctx;
+	(void)c;
+	(void)ev;
+	cJSON_Delete(payload);
+}
+
+static void env_set_state(void *ctx, const struct collector *c, cJSON *state)
+{
+	(void)ctx;
+	(void)c;
+	cJSON_Delete(state);
+}
+
+/* As the daemon does before its collectors start. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static size_t count_pids(void)
+{
+	char cmd[] = "ls /proc | grep -c '^[0-9]'";
+	FILE *f = popen(cmd, "r");
+	size_t n = 0;
+
+	if (f) {
+		if (fscanf(f, "%zu", &n) != 1)
+			n = 0;
+		pclose(f);
+	}
+	return n;
+}
+
+static size_t count_fds(void)
+{
+	char cmd[64];
+	FILE *f;
+	size_t n = 0;
+
+	snprintf(cmd, sizeof(cmd), "ls /proc/%d/fd | wc -l", (int)getpid());
+	f = popen(cmd, "r");
+	if (f) {
+		if (fscanf(f, "%zu", &n) != 1)
+			n = 0;
+		pclose(f);
+	}
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned nproc = 1000, ticks = 60, interval_ms = 1000, warmup = 1;
+	const struct collector *cols[MAX_COLLECTORS];
+	void *states[MAX_COLLECTORS] = {0};
+	bool active[MAX_COLLECTORS] = {0};
+	uint64_t *cost[MAX_COLLECTORS + 1], first[MAX_COLLECTORS + 1] = {0};
+	struct collector_env env = {.proc_fd = -1, .sys_fd = -1};
+	struct config cfg;
+	pid_t *kids;
+	size_t n_cols = 0;
+	int opt, status = 1;
+
+	while ((opt = getopt(argc, argv, "n:t:i:w:")) != -1) {
+		switch (opt) {
+		case 'n':
+			nproc = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			ticks = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'i':
+			interval_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			warmup = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		default:
+			fprintf(
+			    stderr,
+			    "usage: %s [-n processes] [-t ticks] [-i interval_ms] [-w warmup]\n",
+			    argv[0]);
+			return 2;
+		}
+	}
+	if (warmup < 1)
+		warmup = 1;
+	if (ticks <= warmup) {
+		fprintf(stderr, "tick_cost: more ticks than warm-up ticks needed\n");
+		return 2;
+	}
+	raise_nofile();
+	kids = calloc(nproc ? nproc : 1, sizeof(*kids));
+	for (size_t i = 0; i <= MAX_COLLECTORS; i++)
+		cost[i] = calloc(ticks, sizeof(uint64_t));
+	if (!kids) {
+		perror("tick_cost");
+		return 1;
+	}
+	for (unsigned i = 0; i < nproc; i++) {
+		kids[i] = fork();
+		if (kids[i] < 0) {
+			perror("tick_cost: fork");
+			nproc = i;
+			break;
+		}
+		if (kids[i] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (;;)
+				pause();
+		}
+	}
+
+	config_defaults(&cfg);
+	env.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	env.sys_fd = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	env.cfg = &cfg;
+	env.publish = env_publish;
+	env.set_state = env_set_state;
+	if (env.proc_fd < 0 || env.sys_fd < 0) {
+		perror("tick_cost: /proc, /sys");
+		goto out;
+	}
+	for (size_t i = 0; collector_registry[i] && n_cols < MAX_COLLECTORS; i++) {
+		const struct collector *c = collector_registry[i];
+		char reason[512] = "";
+		int r = 0;
+
+		cols[n_cols] = c;
+		if (c->init)
+			r = c->init(&env, &states[n_cols], reason, sizeof(reason));
+		if (r < 0)
+			fprintf(stderr, "%-8s off: %s\n", c->name,
+				reason[0] ? reason : strerror(-r));
+		else if (!c->sample)
+			fprintf(stderr, "%-8s event-driven, not sampled\n", c->name);
+		active[n_cols] = r >= 0 && c->sample;
+		n_cols++;
+	}
+	fprintf(stderr, "%u extra processes, %zu in /proc; %u ticks every %u ms\n", nproc,
+		count_pids(), ticks, interval_ms);
+
+	for (unsigned t = 0; t < ticks; t++) {
+		struct collector_tick tk;
+		uint64_t total = 0, next;
+
+		tk.mono_ns = clock_ns(CLOCK_MONOTONIC);
+		tk.t_ms = (int64_t)(clock_ns(CLOCK_REALTIME) / 1000000);
+		next = tk.mono_ns + (uint64_t)interval_ms * 1000000;
+		for (size_t i = 0; i < n_cols; i++) {
+			cJSON *payload = NULL;
+			uint64_t c0;
+			char *json;
+
+			if (!active[i])
+				continue;
+			c0 = cpu_ns();
+			if (cols[i]->sample(states[i], &env, &tk, &payload) == 0 && payload) {
+				json = cJSON_PrintUnformatted(payload);
+				free(json);
+			}
+			cJSON_Delete(payload);
+			cost[i][t] = cpu_ns() - c0;
+			total += cost[i][t];
+		}
+		cost[MAX_COLLECTORS][t] = total;
+		if (t + 1 < ticks) {
+			uint64_t now = clock_ns(CLOCK_MONOTONIC);
+
+			if (next > now) {
+				struct timespec ts = {(time_t)((next - now) / 1000000000u),
+						      (long)((next - now) % 1000000000u)};
+
+				nanosleep(&ts, NULL);
+			}
+		}
+	}
+
+	printf("tick_cost: %u extra idle processes, %u ticks every %u ms, %zu fds open\n", nproc,
+	       ticks, interval_ms, count_fds());
+	printf(
+	    "CPU per tick (sample + JSON encoding), microseconds; median and p90 of ticks %u..%u\n",
+	    warmup + 1, ticks);
+	printf("%-10s %10s %10s %10s\n", "collector", "first", "median", "p90");
+	for (size_t i = 0; i <= n_cols; i++) {
+		size_t k = i == n_cols ? MAX_COLLECTORS : i;
+
+		if (i < n_cols && !active[i])
+			continue;
+		first[k] = cost[k][0];
+		printf("%-10s %10.0f %10.0f %10.0f\n", i == n_cols ? "total" : cols[i]->name,
+		       (double)first[k] / 1000,
+		       quantile(cost[k] + warmup, ticks - warmup, 0.5) / 1000,
+		       quantile(cost[k] + warmup, ticks - warmup, 0.9) / 1000);
+	}
+	status = 0;
+out:
+	for (size_t i = 0; i < n_cols; i++) {
+		if (states[i] && cols[i]->fini)
+			cols[i]->fini(states[i]);
+	}
+	for (unsigned i = 0; i < nproc; i++)
+		kill(kids[i], SIGKILL);
+	for (unsigned i = 0; i < nproc; i++)
+		waitpid(kids[i], NULL, 0);
+	if (env.proc_fd >= 0)
+		close(env.proc_fd);
+	if (env.sys_fd >= 0)
+		close(env.sys_fd);
+	config_free(&cfg);
+	free(kids);
+	for (size_t i = 0; i <= MAX_COLLECTORS; i++)
+		free(cost[i]);
+	return status;
+}

@@ -1,0 +1,398 @@
+// The page end to end: the real daemon, Debian's chromium, nginx, journald.
+// Run by `make check-e2e` (node --test; node 18 or later).
+
+import { after, afterEach, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  OUT, ensureJournald, get, getJson, journalSend, launch, readStream, sleep, startDaemon,
+  startNginx, tmpdir, until, watchedPage,
+} from './lib.mjs';
+
+const MINUTE_MS = Number(process.env.E2E_MINUTE_MS || 60000);
+const DESKTOP = { width: 1440, height: 1000 };
+const PHONE = { width: 390, height: 844 };
+
+let daemon;
+let config;
+let browser;
+let journald;
+let watchDir;
+
+// Topics whose panel is the header rather than a [data-topic] element.
+const HEADER_TOPICS = new Set(['host']);
+
+before(async () => {
+  fs.mkdirSync(OUT, { recursive: true });
+  journald = await ensureJournald().catch((error) => ({ error, stop: async () => {} }));
+  watchDir = tmpdir('watch');
+  config = `watch = ${watchDir}\n`;
+  daemon = await startDaemon({ config });
+  // The page must show history from before it was opened: let a few
+  // ticks pass first.
+  await until(async () => (await getJson(`${daemon.url}api/snapshot`)).history?.cpu?.rows?.length >= 4, 15000, 'four ticks of history');
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await daemon?.stop();
+  await journald?.stop();
+  if (watchDir) fs.rmSync(watchDir, { recursive: true, force: true });
+});
+
+async function hello(page) {
+  return until(() => page.evaluate(() => window.sysfeed?.store?.hello), 5000, 'hello');
+}
+
+async function waitLive(page, ms = 5000) {
+  await until(() => page.evaluate(() => document.documentElement.dataset.conn === 'live'), ms, 'the page to be live');
+}
+
+// Every [data-topic] of an active topic has data; returns hello.
+async function waitPanels(page, ms) {
+  const h = await hello(page);
+  await until(
+    () => page.evaluate((topics) => topics.every((t) =>
+      [...document.querySelectorAll(`[data-topic="${t}"]`)].every((el) => el.dataset.state === 'data')), h.topics),
+    ms,
+    'every active panel to show data',
+  );
+  return h;
+}
+
+// Contexts of a test, closed after it however it ended (a context left
+// open would hold a connection and upset the next test's client count).
+const contexts = new Set();
+async function newContext(opts) {
+  const ctx = await browser.newContext(opts);
+  contexts.add(ctx);
+  ctx.on('close', () => contexts.delete(ctx));
+  return ctx;
+}
+
+async function closeContexts() {
+  for (const ctx of [...contexts]) await ctx.close().catch(() => {});
+}
+
+async function healthClients(url) {
+  return (await getJson(`${url}healthz`)).clients;
+}
+
+describe('the page', () => {
+  afterEach(closeContexts);
+
+  it('loads without console errors or CSP violations, and every active panel shows data within 2 s, charts with history from before it opened', async () => {
+    const ctx = await newContext({ viewport: DESKTOP });
+    const page = await watchedPage(ctx);
+    const requests = [];
+    page.on('request', (r) => requests.push(r.url()));
+    const opened = Date.now();
+    await page.goto(daemon.url);
+    const h = await hello(page);
+    await waitPanels(page, Math.max(0, 2000 - (Date.now() - opened)));
+    const loadedIn = Date.now() - opened;
+
+    const noPanel = await page.evaluate((ts) => ts.filter((t) => !document.querySelector(`[data-topic="${t}"]`)),
+      h.topics.filter((t) => !HEADER_TOPICS.has(t)));
+    assert.deepEqual(noPanel, [], 'every active topic has a panel');
+    for (const [t, why] of Object.entries(h.off || {})) {
+      const txt = await page.evaluate((topic) => document.querySelector(`[data-topic="${topic}"] > .off`)?.textContent ?? '', t);
+      assert.ok(txt.includes(why), `off topic ${t} shows why: "${why}" (page: "${txt}")`);
+    }
+    if (h.topics.includes('host')) assert.notEqual(await page.locator('#os').textContent(), '', 'header shows the OS');
+
+    // The charts were filled from the snapshot's history, so their first
+    // point is older than the page.
+    const first = await page.evaluate(() => {
+      const p = window.sysfeed.panels;
+      const out = {};
+      for (const [name, panel] of Object.entries(p)) {
+        for (const ch of panel.charts?.() ?? []) {
+          const d = ch.u?.data;
+          if (!d) continue;
+          const i = d[0].findIndex((x, k) => d.slice(1).some((y) => y[k] !== null && y[k] !== undefined));
+          out[name] = i < 0 ? null : d[0][i] * 1000;
+        }
+      }
+      return out;
+    });
+    for (const t of ['cpu', 'mem', 'load']) {
+      assert.ok(first[t] && first[t] < opened - 1000, `${t} chart starts before the page opened (${first[t]} < ${opened})`);
+    }
+    await sleep(2500);
+    assert.deepEqual(await page.problems(), [], 'no console errors, page errors or CSP violations');
+    for (const u of requests) {
+      assert.ok(u.startsWith(daemon.url) || u.startsWith('data:'), `same-origin request: ${u}`);
+    }
+    console.log(`# every active panel had data ${loadedIn} ms after navigation; ${requests.length} requests from the page`);
+    await ctx.close();
+  });
+
+  it('shows a journal line written during the test, and a file touched in a watched directory', async () => {
+    assert.ok(!journald.error, `a journald to write to: ${journald.error?.message}`);
+    const ctx = await newContext({ viewport: DESKTOP });
+    const page = await watchedPage(ctx);
+    await page.goto(daemon.url);
+    const h = await waitPanels(page, 5000);
+    assert.ok(h.topics.includes('log'), `the log topic is active (off: ${h.off?.log ?? 'not in this daemon'})`);
+    assert.ok(h.topics.includes('file'), `the file topic is active (off: ${h.off?.file ?? 'not in this daemon'})`);
+
+    const token = `e2e-${process.pid}-${Date.now()}`;
+    journalSend(`sysfeed e2e journal line ${token}`);
+    await until(async () => (await page.locator('#log-list').textContent()).includes(token), 5000, 'the journal line in the log panel');
+
+    const name = `touched-${token}.txt`;
+    fs.writeFileSync(path.join(watchDir, name), 'x\n');
+    await until(async () => (await page.locator('#file-list').textContent()).includes(name), 5000, 'the file change in the file panel');
+    assert.deepEqual(await page.problems(), []);
+    await ctx.close();
+  });
+
+  it('renders a journal message with markup as text', async () => {
+    assert.ok(!journald.error, `a journald to write to: ${journald.error?.message}`);
+    const ctx = await newContext({ viewport: DESKTOP });
+    const page = await watchedPage(ctx);
+    await page.goto(daemon.url);
+    const h = await waitPanels(page, 5000);
+    assert.ok(h.topics.includes('log'), `the log topic is active (off: ${h.off?.log ?? 'not in this daemon'})`);
+    const token = `xss-${process.pid}-${Date.now()}`;
+    const evil = `<img src=x onerror="window.__pwned=1"> ${token}`;
+    journalSend(evil, { priority: 'warning' });
+    const row = page.locator('#log-list .le', { hasText: token });
+    await until(async () => (await row.count()) > 0, 5000, 'the message in the log panel');
+    assert.ok((await row.first().textContent()).includes('<img src=x onerror="window.__pwned=1">'), 'shown as text');
+    assert.equal(await page.locator('#log-list img').count(), 0, 'no element made of it');
+    await sleep(500);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined, 'window.__pwned stays undefined');
+    await ctx.close();
+  });
+
+  it('has five tabs share one /events connection', async () => {
+    await until(async () => (await healthClients(daemon.url)) === 0, 10000, 'no clients left from earlier tests');
+    const ctx = await newContext({ viewport: DESKTOP });
+    const pages = [];
+    for (let i = 0; i < 5; i++) {
+      const p = await watchedPage(ctx);
+      await p.goto(daemon.url);
+      pages.push(p);
+    }
+    for (const p of pages) await waitPanels(p, 5000);
+    for (const p of pages) assert.equal(await p.evaluate(() => window.sysfeed.mode), 'shared');
+    await sleep(2000);
+    assert.equal(await healthClients(daemon.url), 1, 'one client for five tabs');
+    for (const p of pages) assert.deepEqual(await p.problems(), []);
+    await ctx.close();
+  });
+
+  it('stops drawing while hidden but keeps the data, and keeps the log panel at 2,000 rows', async () => {
+    const ctx = await newContext({ viewport: DESKTOP });
+    const page = await watchedPage(ctx);
+    await page.goto(daemon.url);
+    await waitPanels(page, 5000);
+    const hide = (hidden) => page.evaluate((v) => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => v });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+    await hide(true);
+    await sleep(300);
+    const before1 = await page.evaluate(() => ({ draws: window.sysfeed.draws, rows: window.sysfeed.store.hist.cpu.rows.length, t: window.sysfeed.store.lastT }));
+    await sleep(3000);
+    const after1 = await page.evaluate(() => ({ draws: window.sysfeed.draws, rows: window.sysfeed.store.hist.cpu.rows.length, t: window.sysfeed.store.lastT }));
+    assert.equal(after1.draws, before1.draws, 'nothing drawn while hidden');
+    assert.ok(after1.t >= before1.t + 2000, 'data kept arriving while hidden');
+    await hide(false);
+    await until(() => page.evaluate((d) => window.sysfeed.draws > d, after1.draws), 2000, 'a draw on return');
+    const lastX = await page.evaluate(() => { const d = window.sysfeed.panels.cpu.chart.u.data[0]; return d[d.length - 1] * 1000; });
+    assert.ok(lastX >= after1.t, 'the chart is current on return');
+
+    // 2,500 entries into the journal panel: it holds 2,000.
+    await page.evaluate(() => {
+      const now = Date.now();
+      const entries = Array.from({ length: 2500 }, (_, i) => ({ ts: now + i, priority: 6, unit: 'flood.service', message: `flood ${i}`, cursor: `flood-${i}` }));
+      window.sysfeed.store.applyEvent('log', { t: now, entries });
+      window.sysfeed.redraw('log');
+    });
+    await until(async () => (await page.locator('#log-list').textContent()).includes('flood 2499'), 2000, 'the flood drawn');
+    assert.ok((await page.locator('#log-list .le').count()) <= 2000, 'at most 2,000 rows');
+    assert.ok((await page.evaluate(() => window.sysfeed.store.backlog.log.length)) <= 2000, 'at most 2,000 entries kept');
+    await ctx.close();
+  });
+
+  it('has labelled controls that the keyboard reaches', async () => {
+    const ctx = await newContext({ viewport: DESKTOP });
+    const page = await watchedPage(ctx);
+    await page.goto(daemon.url);
+    await waitPanels(page, 5000);
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('button, input, select')]
+      .filter((el) => el.offsetParent !== null)
+      .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim()))
+      .map((el) => el.outerHTML.slice(0, 80)));
+    assert.deepEqual(unlabelled, [], 'every control has a label');
+    const want = ['range', 'log-prio', 'log-unit', 'log-text', 'log-pause', 'log-order'];
+    const reached = new Set();
+    for (let i = 0; i < 80 && want.some((w) => !reached.has(w)); i++) {
+      await page.keyboard.press('Tab');
+      reached.add(await page.evaluate(() => document.activeElement?.id));
+    }
+    assert.deepEqual(want.filter((w) => !reached.has(w)), [], 'Tab reaches every control');
+    await ctx.close();
+  });
+
+  it('works behind nginx at a sub-path and resumes after a drop without gaps', async () => {
+    const nginx = await startNginx(daemon.port);
+    try {
+      const ctx = await newContext({ viewport: DESKTOP });
+      const page = await watchedPage(ctx);
+      await page.goto(nginx.url);
+      await waitPanels(page, 5000);
+      await waitLive(page);
+      await sleep(1500);
+      const before = await page.evaluate(() => ({ snapshots: window.sysfeed.snapshots, lastId: window.sysfeed.lastId }));
+      await nginx.stop();
+      await until(() => page.evaluate(() => document.documentElement.dataset.conn === 'reconnecting'), 5000, '"reconnecting" with nginx down');
+      await sleep(3000);
+      const downFor = Date.now();
+      await nginx.start();
+      await waitLive(page, 15000);
+      const interval = await page.evaluate(() => window.sysfeed.store.hello.interval_ms);
+      const instance = await page.evaluate(() => window.sysfeed.store.instance);
+      // Rows covering the drop: consecutive ticks, none missing or repeated.
+      await sleep(2 * interval);
+      const ts = await page.evaluate((since) => window.sysfeed.store.hist.cpu.rows.map((r) => r[0]).filter((t) => t >= since), downFor - 10000);
+      const steps = ts.slice(1).map((t, i) => t - ts[i]);
+      assert.ok(ts.length >= 10, `rows around the drop (${ts.length})`);
+      const odd = steps.filter((d) => d < interval / 2 || d > interval * 1.5);
+      assert.deepEqual(odd, [], `rows every ${interval} ms across the drop: ${steps}`);
+      // Replayed from the ring, not resynced, unless the ring moved past
+      // the last event seen meanwhile (a journal flood elsewhere).
+      const ring = (await getJson(`${daemon.url}healthz`)).ring;
+      const lastSeq = Number(before.lastId.split('-')[1]);
+      const snapshots = await page.evaluate(() => window.sysfeed.snapshots);
+      if (ring.first <= lastSeq + 1) assert.equal(snapshots, before.snapshots, 'resumed by replay, no new snapshot');
+      else console.log(`# the ring moved past ${lastSeq} (first ${ring.first}): resynced by snapshot`);
+      assert.deepEqual(await page.problems(), []);
+      await ctx.close();
+      // nginx logs a request when it ends: the resumed stream, now that the
+      // tab is gone. It asked for what followed the last event seen.
+      await until(() => nginx.log().some((l) => /^GET \/sysfeed\/events/.test(l.request ?? '')), 5000, 'the stream in nginx\'s log');
+      const resumed = nginx.log().filter((l) => /^GET \/sysfeed\/events/.test(l.request ?? ''));
+      assert.ok(resumed.some((l) => l.lastEventId.startsWith(`${instance}-`) || l.request.includes(`lastEventId=${instance}-`)),
+        `the reconnect carried Last-Event-ID (${resumed.map((l) => `${l.request} [${l.lastEventId}]`)})`);
+    } finally {
+      await nginx.stop();
+    }
+  });
+
+  it(`open for ${MINUTE_MS / 1000} s behind nginx, makes one request to events and nothing else; page transfer under 150 KB`, async () => {
+    const nginx = await startNginx(daemon.port);
+    try {
+      const ctx = await newContext({ viewport: DESKTOP });
+      const page = await watchedPage(ctx);
+      await page.goto(nginx.url);
+      await waitPanels(page, 5000);
+      await sleep(1000);
+      const loaded = Date.now() / 1000;
+      // The page's own cost while open: main-thread task time and JS heap.
+      const cdp = await ctx.newCDPSession(page);
+      await cdp.send('Performance.enable');
+      const perf = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+      const p0 = await perf();
+      await sleep(MINUTE_MS);
+      const p1 = await perf();
+      console.log(`# page main thread busy ${(((p1.TaskDuration - p0.TaskDuration) / (MINUTE_MS / 1000)) * 100).toFixed(2)} % over ${MINUTE_MS / 1000} s; JS heap ${(p1.JSHeapUsedSize / 1048576).toFixed(1)} MiB (was ${(p0.JSHeapUsedSize / 1048576).toFixed(1)}); ${p1.Nodes} DOM nodes`);
+      const during = nginx.log().filter((l) => l.time > loaded && !/healthz/.test(l.request ?? ''));
+      await ctx.close();
+      await until(() => nginx.log().some((l) => /^GET \/sysfeed\/events/.test(l.request ?? '')), 5000, 'the stream logged at its end');
+      const all = nginx.log().filter((l) => !/healthz/.test(l.request ?? ''));
+      const stream = all.filter((l) => /^GET \/sysfeed\/events/.test(l.request ?? ''));
+      const assets = all.filter((l) => !/^GET \/sysfeed\/events/.test(l.request ?? ''));
+      assert.deepEqual(during.map((l) => l.request), [], 'no request finished during the minute');
+      assert.equal(stream.length, 1, `one request to events (${stream.map((l) => l.request)})`);
+      assert.ok(assets.every((l) => l.time <= loaded), 'every other request came at load');
+      const pageBytes = assets.reduce((s, l) => s + l.bytes, 0);
+      assert.ok(pageBytes < 150 * 1024, `page transfer ${pageBytes} B < 150 KB`);
+      console.log(`# page load: ${assets.length} requests, ${pageBytes} bytes with headers; events: ${stream[0].bytes} bytes over ${stream[0].duration} s`);
+      for (const l of assets) console.log(`#   ${l.request.split(' ')[1]} ${l.bytes}`);
+    } finally {
+      await nginx.stop();
+    }
+  });
+
+  it('fits a 390 px phone without horizontal scroll; screenshots of desktop light, desktop dark and phone', async () => {
+    const shots = [
+      ['desktop-light.png', { viewport: { width: 1440, height: 1300 }, colorScheme: 'light' }],
+      ['desktop-dark.png', { viewport: { width: 1440, height: 1300 }, colorScheme: 'dark' }],
+      ['phone.png', { viewport: PHONE, colorScheme: 'light', isMobile: true, hasTouch: true, deviceScaleFactor: 2 }],
+    ];
+    for (const [file, opts] of shots) {
+      const ctx = await newContext(opts);
+      const page = await watchedPage(ctx);
+      await page.goto(daemon.url);
+      await waitPanels(page, 5000);
+      // The longest range the daemon has history for, as after a while.
+      const span = await page.evaluate(() => { const r = window.sysfeed.store.hist.cpu.rows; return (r[r.length - 1][0] - r[0][0]) / 1000; });
+      await page.selectOption('#range', span >= 600 ? '600' : span >= 300 ? '300' : '60');
+      await sleep(1500);
+      if (file === 'phone.png') {
+        const [sw, w] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+        assert.ok(sw <= w, `no horizontal scroll at 390 px (scrollWidth ${sw} > ${w})`);
+      }
+      await page.screenshot({ path: path.join(OUT, file), fullPage: true });
+      assert.deepEqual(await page.problems(), []);
+      await ctx.close();
+    }
+  });
+
+  it('shows "stale" when events stop, "reconnecting" when the daemon stops, and comes back live by itself when it restarts', async () => {
+    const ctx = await newContext({ viewport: DESKTOP });
+    const page = await watchedPage(ctx);
+    await page.goto(daemon.url);
+    await waitPanels(page, 5000);
+    await waitLive(page);
+    // A daemon that stops sending (here: stopped by SIGSTOP) makes the page
+    // stale after three intervals, and live again when events resume.
+    daemon.proc.kill('SIGSTOP');
+    try {
+      await until(async () => /^stale/.test(await page.locator('#status').textContent()), 6000, '"stale"');
+    } finally {
+      daemon.proc.kill('SIGCONT');
+    }
+    await waitLive(page, 5000);
+    await until(async () => /^live/.test(await page.locator('#status').textContent()), 5000, '"live" again');
+
+    const port = daemon.port;
+    const instance = await page.evaluate(() => window.sysfeed.store.instance);
+    await daemon.stop();
+    await until(async () => /reconnecting/.test(await page.locator('#status').textContent()), 5000, '"reconnecting"');
+    await sleep(4500);
+    assert.match(await page.locator('#status').textContent(), /reconnecting · retry [1-9]/, 'the retry count shows');
+    daemon = await startDaemon({ port, config });
+    await waitLive(page, 15000);
+    await until(() => page.evaluate((i) => window.sysfeed.store.instance !== i, instance), 5000, 'the new instance');
+    assert.match(await page.locator('#status').textContent(), /^live/);
+    // The charts kept the old instance's rows and continue after the gap.
+    const span = await page.evaluate(() => { const r = window.sysfeed.store.hist.cpu.rows; return r[r.length - 1][0] - r[0][0]; });
+    assert.ok(span > 10000, `charts keep the rows from before the restart (${span} ms)`);
+    const problems = (await page.problems()).filter((p) => !/ERR_CONNECTION_REFUSED|net::ERR_/.test(p));
+    assert.deepEqual(problems, []);
+    await ctx.close();
+  });
+});
+
+describe('measurements (printed, for the closing note)', () => {
+  it('stream bytes per minute at the default interval', async () => {
+    const s = await readStream(`${daemon.url}events`, 10000);
+    const first = s.events.filter((e) => e.event === 'hello' || e.event === 'snapshot');
+    const firstBytes = first.reduce((n, e) => n + e.bytes, 0);
+    const live = s.bytes - firstBytes;
+    const perMin = Math.round((live / 10) * 60);
+    const per = {};
+    for (const e of s.events) if (!first.includes(e)) per[e.event] = (per[e.event] ?? 0) + e.bytes;
+    console.log(`# hello+snapshot ${firstBytes} B; live ${live} B in 10 s = ${perMin} B/min`);
+    console.log(`# per topic in 10 s: ${JSON.stringify(per)}`);
+    const page = await get(daemon.url);
+    assert.equal(page.status, 200);
+  });
+});

@@ -1,0 +1,273 @@
+"""The `log` topic against a real journald and the real daemon: fields and
+latency, config and query filters, hostile text, the snapshot's backlog, a
+flood of 50,000 entries, rotation/vacuum/restart, and no journal at all."""
+
+import json
+import os
+import statistics
+import subprocess
+import time
+
+import pytest
+
+from conftest_events import (  # noqa: F401  (fixtures)
+    have,
+    journal_send,
+    journald,
+    log_dropped,
+    log_entries,
+    token,
+    wait_log,
+)
+from sysfeed_harness import SANITIZE, SLOW, get_json, pump_for
+
+PRIO_NAMES = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]
+ENTRY_KEYS = {"ts", "priority", "priority_name", "unit", "identifier", "pid", "transport",
+              "message", "cursor"}
+
+
+def check_entry(e):
+    assert ENTRY_KEYS <= set(e), e
+    assert isinstance(e["ts"], int) and abs(e["ts"] - time.time() * 1000) < 60000, e
+    assert e["priority"] in range(8) and e["priority_name"] == PRIO_NAMES[e["priority"]], e
+    assert e["pid"] is None or (isinstance(e["pid"], int) and e["pid"] > 0), e
+    assert isinstance(e["cursor"], str) and e["cursor"].startswith("s="), e
+    assert isinstance(e["message"], str)
+
+
+def log_client(daemon, query="topics=log"):
+    c = daemon.sse("/events?" + query)
+    c.wait_hello_snapshot()
+    return c
+
+
+def test_entries_arrive_with_fields_and_fast(journald, journal_send, start_daemon):
+    d = start_daemon()
+    c = log_client(d)
+    tok = token()
+    ident = "sysfeed-it-" + tok
+    for i in range(5):
+        journal_send("MESSAGE=native %d {us} %s" % (i, tok), "PRIORITY=3",
+                     "SYSLOG_IDENTIFIER=" + ident)
+    wait_log(c, tok, 5)
+    lat = []
+    for e in c.events:
+        if e.type != "log":
+            continue
+        for entry in e.json["entries"]:
+            if tok not in entry["message"]:
+                continue
+            check_entry(entry)
+            assert entry["priority"] == 3 and entry["priority_name"] == "err"
+            assert entry["unit"] == ident and entry["identifier"] == ident
+            assert entry["transport"] == "journal"
+            sent_us = int(entry["message"].split()[2])
+            lat.append(e.wall_ms - sent_us / 1000)
+            assert e.json["dropped"] == 0 and isinstance(e.json["t"], int)
+    # sd_journal_send -> SSE client; the bench measures p99 over 1,000
+    assert statistics.median(lat) < 100 * SLOW, lat
+
+    # systemd-cat (stdout transport) and logger --journald
+    if have("systemd-cat"):
+        subprocess.run(["systemd-cat", "-t", ident + "-cat", "-p", "warning"],
+                       input=("via cat %s\n" % tok).encode(), check=True)
+        e = wait_log(c, "via cat " + tok)[0]
+        check_entry(e)
+        assert (e["priority"], e["identifier"], e["transport"]) == (4, ident + "-cat", "stdout")
+        assert e["message"] == "via cat " + tok
+    if have("logger"):
+        subprocess.run(["logger", "--journald"], check=True,
+                       input=("MESSAGE=via logger %s\nPRIORITY=5\nSYSLOG_IDENTIFIER=%s-lg\n"
+                              % (tok, ident)).encode())
+        e = wait_log(c, "via logger " + tok)[0]
+        check_entry(e)
+        assert (e["priority_name"], e["identifier"]) == ("notice", ident + "-lg")
+
+
+def test_hostile_text_arrives_as_escaped_json(journald, journal_send, start_daemon):
+    d = start_daemon(config="log-max-bytes = 128\n")
+    c = log_client(d)
+    tok = token()
+    journal_send(r"MESSAGE=bad\xff\xfe utf8\nsecond line\r\n<script>alert(1)</script> " + tok,
+                 "PRIORITY=4", escapes=True)
+    journal_send(r"MESSAGE=bin\0ary " + tok, escapes=True)
+    journal_send("MESSAGE=" + tok + " " + "\u00e9" * 100)
+    e = wait_log(c, "second line")[0]
+    assert e["message"] == ("bad\ufffd\ufffd utf8\nsecond line\r\n<script>alert(1)</script> "
+                            + tok)
+    # The frame's data is one line: CR and LF are JSON escapes.
+    raw = bytes(c.body_prefix)
+    i = raw.find(b"<script>alert(1)</script> " + tok.encode())
+    if i >= 0:
+        line = raw[raw.rfind(b"\n", 0, i) + 1: raw.find(b"\n", i)]
+        assert line.startswith(b"data: {") and line.endswith(b"}"), line
+        assert b"\\nsecond line\\r\\n<script>" in line
+        json.loads(line[6:])
+    # binary and cut messages
+    c.wait_until(lambda: len(log_entries(c)) >= 3 and any(x.get("binary") for x in log_entries(c)),
+                 10, "the binary entry")
+    b = [x for x in log_entries(c) if x.get("binary")][0]
+    assert b["message"] == "[%d bytes of binary data]" % len("bin\0ary " + tok)
+    cut = wait_log(c, tok + " \u00e9")[0]
+    assert cut.get("truncated") is True
+    assert 120 <= len(cut["message"].encode()) <= 128
+    assert cut["message"].encode().decode("utf-8") == cut["message"]
+
+
+def test_config_filters(journald, journal_send, start_daemon):
+    tok = token()
+    d = start_daemon(config="log-priority = warning\nlog-units = !noise-%s*\nlog-match = KEEP\n"
+                     % tok)
+    c = log_client(d)
+    journal_send("MESSAGE=KEEP info %s" % tok, "PRIORITY=6", "SYSLOG_IDENTIFIER=ok-" + tok)
+    journal_send("MESSAGE=KEEP noisy %s" % tok, "PRIORITY=3", "SYSLOG_IDENTIFIER=noise-" + tok)
+    journal_send("MESSAGE=drop nomatch %s" % tok, "PRIORITY=3", "SYSLOG_IDENTIFIER=ok-" + tok)
+    journal_send("MESSAGE=keep END %s" % tok, "PRIORITY=4", "SYSLOG_IDENTIFIER=ok-" + tok)
+    wait_log(c, "END " + tok)  # case-insensitive match: "keep" passes "KEEP"
+    got = [e["message"] for e in log_entries(c, tok)]
+    assert got == ["keep END %s" % tok], got
+    # the snapshot's backlog is filtered the same way
+    snap = get_json(d.port, "/api/snapshot")["topics"]["log"]
+    assert all("noise" not in e["message"] for e in snap["entries"] if tok in e["message"])
+
+
+def test_query_filters(journald, journal_send, start_daemon):
+    d = start_daemon()
+    tok = token()
+    a, b = "ida-" + tok, "idb-" + tok
+    clients = {
+        "all": log_client(d),
+        "prio": log_client(d, "topics=log&log-priority=err"),
+        "units": log_client(d, "topics=log&log-units=" + a),
+        "exclude": log_client(d, "topics=log&log-exclude=" + a),
+        "match": log_client(d, "topics=log&log-match=NeEdLe"),
+    }
+    sent = [("one", 3, a), ("two", 6, a), ("three needle", 6, b), ("four", 2, b)]
+    for msg, prio, ident in sent:
+        journal_send("MESSAGE=%s %s" % (msg, tok), "PRIORITY=%d" % prio, "SYSLOG_IDENTIFIER=" + ident)
+    wait_log(clients["all"], tok, 4)
+    pump_for(list(clients.values()), 1.0)
+
+    def got(name):
+        return [e["message"].split(" " + tok)[0] for e in log_entries(clients[name], tok)]
+
+    assert got("all") == ["one", "two", "three needle", "four"]
+    assert got("prio") == ["one", "four"]
+    assert got("units") == ["one", "two"]
+    assert got("exclude") == ["three needle", "four"]
+    assert got("match") == ["three needle"]
+
+
+def test_snapshot_backlog(journald, journal_send, start_daemon):
+    d = start_daemon(config="log-backlog = 5\n")
+    tok = token()
+    c = log_client(d)
+    for i in range(8):
+        journal_send("MESSAGE=backlog %d %s" % (i, tok))
+    wait_log(c, tok, 8)
+    n = d.sse("/events?topics=log")
+    _, snap = n.wait_hello_snapshot()
+    entries = snap.json["topics"]["log"]["entries"]
+    assert len(entries) <= 5
+    ours = [e["message"] for e in entries if tok in e["message"]]
+    assert ours == ["backlog %d %s" % (i, tok) for i in range(8 - len(ours), 8)] and ours, entries
+    for e in entries:
+        check_entry(e)
+    assert get_json(d.port, "/api/snapshot")["topics"]["log"]["entries"] == entries
+    # A restarted daemon starts with the backlog too.
+    d2 = start_daemon(config="log-backlog = 3\n")
+    s2 = get_json(d2.port, "/api/snapshot")["topics"]["log"]["entries"]
+    assert [e["message"] for e in s2 if tok in e["message"]] == \
+        ["backlog %d %s" % (i, tok) for i in (5, 6, 7)]
+
+
+def test_flood(journald, journal_send, start_daemon, bench_dir):
+    interval = 200
+    d = start_daemon(interval=interval)
+    ring = 4 << 20  # the default ring-bytes
+    tok = token()
+    c = log_client(d, "topics=log,cpu")
+    c.wait_until(lambda: sum(e.type == "cpu" for e in c.events) >= 2, 10, "cpu events")
+    rss_max = d.rss_kb()
+    total = 50000
+    p = subprocess.Popen([os.path.join(bench_dir, "journal_send"),
+                          "-n", str(total), "MESSAGE=flood {i} " + tok, "PRIORITY=6",
+                          "SYSLOG_IDENTIFIER=flood-" + tok])
+    t0 = time.time()
+    flood_end = None
+
+    def done():
+        nonlocal rss_max, flood_end
+        rss_max = max(rss_max, d.rss_kb())
+        if flood_end is None and p.poll() is not None:
+            flood_end = time.time()
+        return len(log_entries(c, tok)) + log_dropped(c) >= total
+
+    c.wait_until(done, 120, "all %d flood entries published or counted as dropped" % total)
+    assert p.wait() == 0
+    pump_for([c], 1.0)
+    got = len(log_entries(c, tok))
+    dropped = log_dropped(c)
+    print("flood: %d entries written in %.1fs; %d published, %d dropped; RSS max %d KiB"
+          % (total, (flood_end or time.time()) - t0, got, dropped, rss_max))
+    assert dropped > 0 and got + dropped >= total
+    # The published stream never exceeds log-rate (500) entries in a second.
+    logs = sorted((e.json["t"], len(e.json["entries"])) for e in c.events if e.type == "log")
+    for i, (t, _) in enumerate(logs):
+        in_window = sum(n for (u, n) in logs[i:] if u < t + 990)
+        assert in_window <= 500, "%d entries within a second from t=%d" % (in_window, t)
+    # Memory stays bounded: the ring plus 10 MB (sanitizers' shadow memory aside).
+    if not SANITIZE:
+        assert rss_max * 1024 < ring + (10 << 20), "RSS %d KiB" % rss_max
+    # The periodic topics kept their interval (+-20 %) during the flood.
+    ts = [e.json["t"] for e in c.events if e.type == "cpu" and e.json["t"] >= t0 * 1000 - interval]
+    diffs = [b - a for a, b in zip(ts, ts[1:])]
+    assert len(diffs) >= 3, ts
+    tol = 0.5 if SANITIZE else 0.2  # sanitized builds are several times slower
+    bad = [(i, x) for i, x in enumerate(diffs) if not (1 - tol) * interval <= x <= (1 + tol) * interval]
+    assert not bad, "cpu events off their %d ms interval: %r of %d" % (interval, bad, len(diffs))
+
+
+def test_rotation_vacuum_restart_lose_nothing(journald, journal_send, start_daemon):
+    if not have("journalctl"):
+        pytest.skip("journalctl not installed")
+    d = start_daemon()
+    c = log_client(d)
+    tok = token()
+
+    def batch(first, n):
+        for i in range(first, first + n):
+            journal_send("MESSAGE=rot %d %s" % (i, tok))
+
+    batch(0, 20)
+    subprocess.run(["journalctl", "--rotate"], check=True, capture_output=True)
+    batch(20, 20)
+    subprocess.run(["journalctl", "--rotate"], check=True, capture_output=True)
+    subprocess.run(["journalctl", "--vacuum-files=1"], check=True, capture_output=True)
+    batch(40, 20)
+    n = 60
+    if journald.owned:
+        journald.restart()
+        batch(60, 20)
+        n = 80
+    wait_log(c, tok, n, timeout=20)
+    pump_for([c], 0.5)
+    got = [int(e["message"].split()[1]) for e in log_entries(c, tok)]
+    assert got == list(range(n)), got
+
+
+def test_no_journal_turns_the_topic_off(start_daemon, tmp_path):
+    d = start_daemon(args=["--journal-dir", "/nonexistent/sysfeed-journal"])
+    c = d.sse()
+    hello, snap = c.wait_hello_snapshot()
+    assert "log" not in hello.json["topics"]
+    assert hello.json["off"]["log"].startswith("journal-dir /nonexistent/sysfeed-journal: ")
+    assert "log" not in snap.json["topics"]
+    assert "cpu" in hello.json["topics"]
+    # An empty journal directory is a journal with nothing in it yet.
+    empty = tmp_path / "journal"
+    empty.mkdir()
+    d2 = start_daemon(args=["--journal-dir", str(empty)])
+    h2, s2 = d2.sse().wait_hello_snapshot()
+    assert "log" in h2.json["topics"]
+    assert s2.json["topics"]["log"]["entries"] == []

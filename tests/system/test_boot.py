@@ -1,0 +1,395 @@
+"""The .deb on a booted Debian 12: systemd is PID 1 in a systemd-nspawn
+container, the package installed with apt-get, the service checked through
+systemctl, curl and /proc inside the container.
+
+The tests run in file order and share one container: install, boot, checks,
+watchdog, socket activation, upgrade, purge. The container is stopped
+whatever happens (module fixture).
+"""
+import json
+import os
+import re
+import select
+import shutil
+import time
+import uuid
+
+import pytest
+
+import machine
+from machine import Container, chroot, log
+
+CACHE = os.environ.get("SYSTEM_CACHE", "/var/cache/sysfeed-test")
+DEB = os.environ.get("SYSFEED_DEB", "")
+DEB_NEW = os.environ.get("SYSFEED_DEB_NEW", "")
+URL = "http://127.0.0.1:8390"
+
+# Paths whose contents change by booting and by apt itself, whatever the
+# package does: the purge comparison leaves them out (and nothing else).
+VOLATILE = re.compile(r"^/(run|tmp|var/tmp|var/log|var/cache/(apt|debconf|ldconfig)"
+                      r"|var/lib/apt|var/lib/dpkg/(status|available|lock|triggers|updates)"
+                      r"|var/lib/systemd/(random-seed|timers|catalog)|var/lib/dbus)(/|-old$|$)")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="debootstrap and nspawn need root")
+
+
+def wait_for(what, fn, timeout, step=0.5):
+    """Polls fn until it returns a true value; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class State:
+    pass
+
+
+@pytest.fixture(scope="module")
+def box():
+    if not (os.path.exists(DEB) and os.path.exists(DEB_NEW)):
+        pytest.fail("SYSFEED_DEB and SYSFEED_DEB_NEW must name .debs: run `make check-system`")
+    t0 = time.monotonic()
+    base = machine.base_root(CACHE, machine.deb_depends(DEB))
+    root = machine.work_root(CACHE, base)
+    # Dependencies first (already in the cached root unless they changed), so
+    # that the file list taken before the install is what purge must restore.
+    deps = " ".join(machine.deb_depends(DEB))
+    chroot(root, f"dpkg -s {deps} >/dev/null 2>&1 || apt-get install -y -q {deps}")
+    st = State()
+    st.root = root
+    st.before = machine.file_list(root)
+    for deb in (DEB, DEB_NEW):
+        shutil.copy(deb, os.path.join(root, "root"))
+    log("apt-get install ./" + os.path.basename(DEB) + " in the chroot")
+    chroot(root, "apt-get install -y -q /root/" + os.path.basename(DEB))
+    st.c = Container(root)
+    try:
+        st.c.boot()
+        log(f"installed and booted in {time.monotonic() - t0:.0f}s")
+        yield st
+    finally:
+        st.c.kill()
+
+
+def sh(st, script, **kw):
+    return st.c.sh(script, **kw).stdout
+
+
+def show(st, prop):
+    return sh(st, f"systemctl show sysfeed.service -p {prop} --value").strip()
+
+
+def curl(st, path, url=URL):
+    return sh(st, f"curl -sS -m 5 --fail-with-body '{url}{path}'")
+
+
+def hello(st):
+    """The first event of /events: who the daemon is and which topics are on."""
+    out = sh(st, f"curl -sS -N -m 2 '{URL}/events' || true", timeout=15)
+    for block in out.split("\n\n"):
+        if "event: hello" in block:
+            return json.loads(block.split("data: ", 1)[1])
+    raise AssertionError(f"no hello event in:\n{out[:2000]}")
+
+
+def main_pid(st):
+    return int(show(st, "MainPID"))
+
+
+class Stream:
+    """An /events client inside the container (curl -N, bounded by
+    --max-time), its frames parsed on the host as they arrive."""
+
+    def __init__(self, st, path, max_time=90):
+        self.path = path
+        self.proc = st.c.popen(f"exec curl -sS -N --max-time {max_time} '{URL}{path}'")
+        self.buf = b""
+        self.events = []  # (event name, data as parsed JSON), in order
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        Container.stop(self.proc)
+
+    def _read(self, timeout):
+        """Parses what arrives within timeout seconds (at most one read)."""
+        ready, _, _ = select.select([self.proc.stdout], [], [], max(timeout, 0))
+        if not ready:
+            return
+        chunk = os.read(self.proc.stdout.fileno(), 65536)
+        if not chunk:
+            self.proc.wait(timeout=10)
+            raise AssertionError(f"{self.path}: the stream ended (curl exited "
+                                 f"{self.proc.returncode}: {self.proc.stderr.read().decode()!r})")
+        self.buf += chunk
+        while b"\n\n" in self.buf:
+            block, self.buf = self.buf.split(b"\n\n", 1)
+            name, data = "message", None
+            for line in block.decode().split("\n"):
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    data = json.loads(line[6:])
+            if data is not None:
+                self.events.append((name, data))
+
+    def wait(self, what, pred, timeout, start=0):
+        """The first event from index start on for which pred(name, data) is
+        true, reading the stream for at most timeout seconds."""
+        deadline = time.monotonic() + timeout
+        i = start
+        while True:
+            while i < len(self.events):
+                if pred(*self.events[i]):
+                    return i, self.events[i][1]
+                i += 1
+            left = deadline - time.monotonic()
+            if left <= 0:
+                seen = [(n, json.dumps(d)[:300]) for n, d in self.events[start:]][-10:]
+                raise AssertionError(f"{self.path}: timed out after {timeout}s waiting for "
+                                     f"{what}; last events: {seen}")
+            self._read(left)
+
+
+def test_service_is_active_after_the_notify_handshake(box):
+    st = box
+    wait_for("sysfeed active", lambda: sh(st, "systemctl is-active sysfeed", check=False).strip()
+             == "active", 30)
+    assert show(st, "Type") == "notify"
+    # READY=1 carried a status line: systemd got the notification
+    assert show(st, "StatusText").startswith("serving ")
+    assert sh(st, "systemctl is-enabled sysfeed.service").strip() == "enabled"
+    assert sh(st, "systemctl is-enabled sysfeed.socket", check=False).strip() == "disabled"
+    out = sh(st, "systemd-analyze verify --man=no sysfeed.service sysfeed.socket 2>&1 || echo FAILED")
+    assert "FAILED" not in out and out.strip() == "", out
+
+
+def test_healthz_answers(box):
+    h = json.loads(curl(box, "/healthz"))
+    assert h["status"] == "ok"
+    assert h["version"] == machine.run(["dpkg-deb", "-f", DEB, "Version"]).stdout.strip().rsplit(
+        "-", 1)[0]
+    assert json.loads(curl(box, "/healthz", "http://[::1]:8390"))["status"] == "ok"
+
+
+def test_runs_as_a_dynamic_user_not_root(box):
+    st = box
+    pid = main_pid(st)
+    status = sh(st, f"cat /proc/{pid}/status")
+    uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
+    assert uid != 0
+    assert 61184 <= uid <= 65519, f"uid {uid} is not in systemd's dynamic range"
+    assert "sysfeed" not in sh(st, "cut -d: -f1 /etc/passwd").split()
+    assert re.search(r"^CapEff:\s+0+$", status, re.M) and re.search(r"^NoNewPrivs:\s+1$", status,
+                                                                       re.M)
+    assert re.search(r"^Seccomp:\s+2$", status, re.M)
+
+
+def test_every_topic_is_on_under_the_sandbox(box):
+    """The hardening leaves every collector working: hello.off is empty."""
+    h = hello(box)
+    log(f"topics on: {h['topics']}, off: {h['off']}")
+    assert h["topics"] and h["off"] == {}
+
+
+def test_the_service_user_reads_the_journal(box):
+    """systemd-cat writes a line with a unique token; journalctl run with the
+    service's own uid, groups and mount namespace finds it."""
+    st = box
+    token = "sysfeed-systest-" + uuid.uuid4().hex
+    sh(st, f"echo {token} | systemd-cat -t sysfeed-systest -p notice")
+    pid = main_pid(st)
+    status = sh(st, f"cat /proc/{pid}/status")
+    uid = re.search(r"^Uid:\s+(\d+)", status, re.M).group(1)
+    gid = re.search(r"^Gid:\s+(\d+)", status, re.M).group(1)
+    groups = re.search(r"^Groups:\s*(.*)$", status, re.M).group(1).split()
+    journal_gid = sh(st, "getent group systemd-journal | cut -d: -f3").strip()
+    assert journal_gid in groups, f"Groups {groups} lack systemd-journal ({journal_gid})"
+    cmd = (f"nsenter -t {pid} -m -- setpriv --reuid={uid} --regid={gid} "
+           f"--groups={','.join(groups)} journalctl -q --no-pager -t sysfeed-systest -o cat")
+    wait_for("the token in the journal, as the service's user",
+             lambda: token in sh(st, cmd, check=False), 10)
+
+
+def test_a_journal_line_arrives_on_the_log_stream(box):
+    """A line written with systemd-cat after the stream opened is a `log`
+    event: its message, priority and identifier as written."""
+    st = box
+    token = "sysfeed-systest-log-" + uuid.uuid4().hex
+    with Stream(st, "/events?topics=log") as s:
+        # the snapshot comes once the client is registered: what follows is live
+        start, _ = s.wait("the snapshot", lambda n, d: n == "snapshot", 15)
+        t0 = time.monotonic()
+        sh(st, f"echo 'hello {token}' | systemd-cat -t sysfeed-systest-log -p warning")
+        _, ev = s.wait("the token in a log event",
+                       lambda n, d: n == "log" and any(token in e["message"]
+                                                       for e in d["entries"]), 15, start)
+        log(f"journal line on the log stream after {time.monotonic() - t0:.2f}s")
+    assert set(ev) >= {"t", "entries", "dropped"}, ev
+    e = next(e for e in ev["entries"] if token in e["message"])
+    assert set(e) >= {"ts", "priority", "priority_name", "unit", "identifier", "pid",
+                      "transport", "message", "cursor"}, e
+    assert e["message"] == f"hello {token}"
+    assert (e["priority"], e["priority_name"]) == (4, "warning"), e
+    assert e["identifier"] == "sysfeed-systest-log", e
+    assert e["transport"] == "stdout", e  # systemd-cat writes through a stdout stream
+    assert isinstance(e["pid"], int) and e["pid"] > 0, e
+    # the cursor is the journal's own: journalctl finds the very entry by it
+    found = sh(st, f"journalctl -q --no-pager -o cat --cursor '{e['cursor']}' | head -n 1").strip()
+    assert found == f"hello {token}", found
+
+
+def test_a_failed_unit_shows_in_the_units_topic(box):
+    """A unit that fails shows in `units`: in the snapshot's failed list and
+    counts, as a change in the stream; reset-failed takes it out again."""
+    st = box
+    unit = "sysfeed-systest-fail.service"
+
+    def snap_units():
+        return json.loads(curl(st, "/api/snapshot"))["topics"]["units"]
+
+    def listed(units):
+        return [f for f in units.get("failed", []) if f["unit"] == unit]
+
+    def change(d):
+        return [c for c in d.get("changes", []) if c["unit"] == unit]
+
+    before = wait_for("the units topic connected and answered",
+                      lambda: (lambda u: u if u.get("connected") and "counts" in u else None)(
+                          snap_units()), 15)
+    assert not listed(before), before
+    try:
+        with Stream(st, "/events?topics=units") as s:
+            start, _ = s.wait("the snapshot", lambda n, d: n == "snapshot", 15)
+            t0 = time.monotonic()
+            sh(st, f"systemd-run -q --unit={unit} /bin/false")
+            failed = wait_for(f"{unit} in the snapshot's failed units",
+                              lambda: (lambda u: u if listed(u) else None)(snap_units()), 15)
+            log(f"{unit} failed in the snapshot after {time.monotonic() - t0:.2f}s")
+            f = listed(failed)[0]
+            assert f["result"] == "exit-code" and f["sub_state"] == "failed", f
+            assert isinstance(f["since"], (int, float)) and f["since"] > 0, f
+            assert failed["counts"]["failed"] >= 1, failed
+            assert failed["counts"]["failed"] == len(failed["failed"]), failed
+            _, ev = s.wait(f"a units event with {unit} failed",
+                           lambda n, d: n == "units" and any(
+                               c["active_state"] == "failed" for c in change(d)), 15, start)
+            assert listed(ev) and listed(ev)[0]["result"] == "exit-code", ev
+            assert ev["counts"]["failed"] >= 1 and ev["changes_more"] == 0, ev
+
+            mark = len(s.events)
+            sh(st, f"systemctl reset-failed {unit}")
+            i, ev = s.wait("the units event after reset-failed",
+                           lambda n, d: n == "units", 15, mark)
+            assert not listed(ev), ev
+            assert [c["active_state"] for c in change(ev)] == ["inactive"], ev
+            assert ev["counts"]["failed"] == failed["counts"]["failed"] - 1, (failed, ev)
+        after = snap_units()
+        assert not listed(after), after
+        assert after["counts"]["failed"] == failed["counts"]["failed"] - 1, (failed, after)
+    finally:
+        sh(st, f"systemctl reset-failed {unit} 2>/dev/null; true")
+
+
+def test_exposure_is_2_or_lower(box):
+    out = sh(box, "systemd-analyze security --no-pager sysfeed.service")
+    score = float(re.search(r"Overall exposure level for sysfeed.service: ([\d.]+)", out).group(1))
+    print(f"\nsystemd-analyze security sysfeed.service: exposure {score}")
+    log(f"exposure level {score}")
+    assert score <= 2.0, out
+
+
+def test_ip_firewall_is_enforced(box):
+    """IPAddressDeny=any + IPAddressAllow=localhost is live in this systemd
+    (BPF), so the unit's allow list is enforced, not just parsed."""
+    st = box
+    assert set(show(st, "IPAddressDeny").split()) == {"0.0.0.0/0", "::/0"}
+    assert set(show(st, "IPAddressAllow").split()) == {"127.0.0.0/8", "::1/128"}
+    probe = ("systemd-run --wait --pipe -q -p IPAddressDeny=any curl -sS -m 2 -o /dev/null "
+             f"{URL}/healthz")
+    assert st.c.sh(probe, check=False).returncode != 0, "BPF firewalling is not in effect"
+
+
+def test_reload_rereads_the_config(box):
+    st = box
+    pid = main_pid(st)
+    sh(st, "echo 'interval = 2000' >> /etc/sysfeed/sysfeed.conf && systemctl reload sysfeed")
+    wait_for("interval 2000 after reload", lambda: hello(st)["interval_ms"] == 2000, 10)
+    assert main_pid(st) == pid
+    sh(st, "sed -i '/^interval = 2000$/d' /etc/sysfeed/sysfeed.conf && systemctl reload sysfeed")
+    wait_for("interval back to 1000", lambda: hello(st)["interval_ms"] == 1000, 10)
+
+
+def test_a_stopped_loop_is_restarted_by_the_watchdog(box):
+    st = box
+    pid = main_pid(st)
+    restarts = int(show(st, "NRestarts"))
+    t0 = time.monotonic()
+    sh(st, "systemctl kill --kill-who=main -s STOP sysfeed")
+    wait_for("a new MainPID, active", lambda: main_pid(st) not in (0, pid) and sh(
+        st, "systemctl is-active sysfeed", check=False).strip() == "active", 45)
+    log(f"watchdog restart after {time.monotonic() - t0:.1f}s")
+    assert int(show(st, "NRestarts")) == restarts + 1
+    assert "Watchdog timeout" in sh(st, "journalctl -q --no-pager -u sysfeed -o cat")
+    assert json.loads(curl(st, "/healthz"))["status"] == "ok"
+
+
+def test_socket_activation(box):
+    """With sysfeed.socket, systemd owns the sockets and the first connection
+    starts the service, which takes them; then back to the plain service."""
+    st = box
+    sh(st, "systemctl disable --now sysfeed.service && systemctl enable --now sysfeed.socket")
+    try:
+        assert sh(st, "systemctl is-active sysfeed.service", check=False).strip() == "inactive"
+        assert json.loads(curl(st, "/healthz"))["status"] == "ok"
+        assert json.loads(curl(st, "/healthz", "http://[::1]:8390"))["status"] == "ok"
+        assert sh(st, "systemctl is-active sysfeed.service").strip() == "active"
+        log_text = sh(st, f"journalctl -q --no-pager -o cat _PID={main_pid(st)}")
+        assert "using 2 socket(s) from the service manager" in log_text, log_text
+    finally:
+        sh(st, "systemctl disable --now sysfeed.socket; systemctl stop sysfeed.service; "
+               "systemctl enable --now sysfeed.service")
+    wait_for("sysfeed active again", lambda: sh(st, "systemctl is-active sysfeed",
+                                                check=False).strip() == "active", 30)
+
+
+def test_upgrade_keeps_the_edited_config(box):
+    st = box
+    sh(st, "echo 'interval = 2000  # edited by the system test' >> /etc/sysfeed/sysfeed.conf")
+    before = sh(st, "cat /etc/sysfeed/sysfeed.conf")
+    pid = main_pid(st)
+    new = os.path.basename(DEB_NEW)
+    sh(st, f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q /root/{new}", timeout=120)
+    new_version = machine.run(["dpkg-deb", "-f", DEB_NEW, "Version"]).stdout.strip()
+    assert sh(st, "dpkg-query -W -f '${Version}' sysfeed") == new_version
+    assert sh(st, "cat /etc/sysfeed/sysfeed.conf") == before
+    wait_for("active after the upgrade", lambda: sh(st, "systemctl is-active sysfeed",
+                                                    check=False).strip() == "active", 30)
+    assert main_pid(st) != pid
+    assert json.loads(curl(st, "/healthz"))["version"] == new_version.rsplit("-", 1)[0]
+    assert hello(st)["interval_ms"] == 2000
+
+
+def test_purge_removes_everything_the_package_added(box):
+    st = box
+    sh(st, "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q sysfeed", timeout=120)
+    assert sh(st, "systemctl is-active sysfeed", check=False).strip() == "inactive"
+    assert "sysfeed" not in sh(st, "ps -e -o comm= 2>/dev/null || ls /proc", check=False)
+    assert st.c.sh(f"curl -sS -m 2 {URL}/healthz", check=False).returncode != 0
+    st.c.poweroff()
+    for deb in (DEB, DEB_NEW):
+        os.unlink(os.path.join(st.root, "root", os.path.basename(deb)))
+    after = machine.file_list(st.root)
+    changed = sorted(p for p, _ in after ^ st.before if VOLATILE.match(p))
+    log(f"{len(changed)} paths changed only where booting and apt write: "
+        f"{sorted({'/'.join(p.split('/')[:4]) for p in changed})}")
+    added = sorted(p for p in after - st.before if not VOLATILE.match(p[0]))
+    removed = sorted(p for p in st.before - after if not VOLATILE.match(p[0]))
+    assert not added, f"left behind after purge: {added}"
+    assert not removed, f"missing after purge: {removed}"

@@ -1,0 +1,909 @@
+/* Unit tests of collectors/disk.c: the /proc/diskstats parser (4, 11, 15
+ * and 17 statistics) against captured and constructed fixture trees,
+ * malformed and truncated files, which devices are sent (virtual, idle,
+ * the `disks` list), whole disks and partitions from sysfs, the payload
+ * (devices appearing and vanishing, counters going backwards), and the
+ * collector over two ticks compared with golden payloads
+ * (tests/fixtures/<m>/expected/disk{.1,}.json). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "disk.h"
+#include "procfs.h"
+
+#define T1  INT64_C(1700000000000)
+#define T2  INT64_C(1700000001000)
+#define SEC UINT64_C(1000000000)
+
+static const char *fixtures(void)
+{
+	const char *dir = getenv("SYSFEED_FIXTURES");
+
+	return dir && *dir ? dir : "tests/fixtures";
+}
+
+static int open_dir(const char *machine, const char *sub)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
+	return fd;
+}
+
+static char *slurp(const char *machine, const char *rel, size_t *ret_len)
+{
+	struct procfs_buf buf = {0};
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
+	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
+		fail_msg("cannot read %s", path);
+	if (ret_len)
+		*ret_len = buf.len;
+	return buf.data;
+}
+
+static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
+{
+	char rel[128], *text, *want, *got;
+	cJSON *expected;
+
+	snprintf(rel, sizeof(rel), "expected/%s", name);
+	text = slurp(machine, rel, NULL);
+	expected = cJSON_Parse(text);
+	assert_non_null(expected);
+	want = cJSON_PrintUnformatted(expected);
+	got = cJSON_PrintUnformatted(actual);
+	if (strcmp(want, got) != 0)
+		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
+	assert_string_equal(got, want);
+	free(text);
+	free(want);
+	free(got);
+	cJSON_Delete(expected);
+}
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	assert_non_null(item);
+	return item;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *item = get(o, key);
+
+	assert_true(cJSON_IsNumber(item));
+	return item->valuedouble;
+}
+
+static bool is_null(const cJSON *o, const char *key)
+{
+	return cJSON_IsNull(get(o, key));
+}
+
+static const cJSON *dev(const cJSON *p, const char *name)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, get(p, "disks"))
+	{
+		if (strcmp(get(e, "name")->valuestring, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static void assert_names(const cJSON *p, const char *want)
+{
+	char got[1024] = "";
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, get(p, "disks"))
+	{
+		if (got[0])
+			strcat(got, ",");
+		strcat(got, get(e, "name")->valuestring);
+	}
+	assert_string_equal(got, want);
+}
+
+static int parse_str(const char *text, struct disk_stats *st)
+{
+	return disk_stats_parse(text, strlen(text), st);
+}
+
+/* --- scratch roots --- */
+
+struct scratch {
+	char dir[64];
+	int fd;
+};
+
+static void scratch_make(struct scratch *s)
+{
+	strcpy(s->dir, "/tmp/sysfeed-disk-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	s->fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(s->fd >= 0);
+}
+
+static void scratch_write(struct scratch *s, const char *rel, const char *text)
+{
+	char dir[PATH_MAX];
+	int f;
+
+	for (const char *p = strchr(rel, '/'); p; p = strchr(p + 1, '/')) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(p - rel), rel);
+		mkdirat(s->fd, dir, 0700);
+	}
+	f = openat(s->fd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(f >= 0);
+	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
+	close(f);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void scratch_remove(struct scratch *s)
+{
+	close(s->fd);
+	assert_int_equal(nftw(s->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* --- the parser --- */
+
+static void test_parse_vm2(void **state)
+{
+	struct disk_stats st = {0};
+	size_t len;
+	char *text = slurp("vm2", "proc/diskstats", &len);
+	const struct disk_dev *d;
+
+	(void)state;
+	assert_int_equal(disk_stats_parse(text, len, &st), 0);
+	assert_int_equal(st.n, 10);
+	assert_string_equal(st.v[0].name, "loop0");
+	/* 254 0 vda 102016 13723 5181978 47608 74426 12166 2317288 15673 1 12716
+	 * 64859 13800 29 1015240 1119 13862 458 */
+	d = &st.v[8];
+	assert_string_equal(d->name, "vda");
+	assert_int_equal(d->major, 254);
+	assert_int_equal(d->minor, 0);
+	assert_int_equal(d->nstats, 17);
+	assert_int_equal(d->s[DISK_READS], 102016);
+	assert_int_equal(d->s[DISK_SECTORS_READ], 5181978);
+	assert_int_equal(d->s[DISK_READ_MS], 47608);
+	assert_int_equal(d->s[DISK_WRITES], 74426);
+	assert_int_equal(d->s[DISK_SECTORS_WRITTEN], 2317288);
+	assert_int_equal(d->s[DISK_IN_FLIGHT], 1);
+	assert_int_equal(d->s[DISK_IO_MS], 12716);
+	assert_int_equal(d->s[DISK_WEIGHTED_MS], 64859);
+	assert_int_equal(d->s[DISK_DISCARDS], 13800);
+	assert_int_equal(d->s[DISK_SECTORS_DISCARDED], 1015240);
+	assert_int_equal(d->s[DISK_FLUSHES], 13862);
+	assert_int_equal(d->s[DISK_FLUSH_MS], 458);
+	assert_false(d->included);
+	assert_int_equal(d->partition, DISK_PART_UNSEEN);
+	assert_string_equal(st.v[9].name, "zram0");
+	assert_int_equal(st.v[9].major, 253);
+	disk_stats_free(&st);
+	free(text);
+}
+
+static void test_parse_host16(void **state)
+{
+	struct disk_stats st = {0};
+	size_t len;
+	char *text = slurp("host16", "proc/diskstats", &len);
+
+	(void)state;
+	assert_int_equal(disk_stats_parse(text, len, &st), 0);
+	assert_int_equal(st.n, 15);
+	assert_string_equal(st.v[2].name, "nvme0n1");
+	assert_int_equal(st.v[2].major, 259);
+	assert_true(st.v[2].s[DISK_SECTORS_WRITTEN] == UINT64_C(9876543210));
+	assert_int_equal(st.v[2].s[DISK_FLUSHES], 2345678);
+	assert_string_equal(st.v[3].name, "nvme0n1p1");
+	assert_int_equal(st.v[3].minor, 1);
+	assert_string_equal(st.v[12].name, "dm-0");
+	assert_int_equal(st.v[12].s[DISK_IN_FLIGHT], 2);
+	disk_stats_free(&st);
+	free(text);
+}
+
+/* 2.6.18: 11 statistics for disks, 4 for partitions. */
+static void test_parse_linux_2_6_18(void **state)
+{
+	struct disk_stats st = {0};
+	size_t len;
+	char *text = slurp("linux-2.6.18", "proc/diskstats", &len);
+	const struct disk_dev *d;
+
+	(void)state;
+	assert_int_equal(disk_stats_parse(text, len, &st), 0);
+	assert_int_equal(st.n, 25);
+	d = &st.v[17];
+	assert_string_equal(d->name, "sda");
+	assert_int_equal(d->nstats, 11);
+	assert_int_equal(d->s[DISK_WEIGHTED_MS], 61356902);
+	/* 8 2 sda2 1345678 34543200 5801234 45678433 */
+	d = &st.v[19];
+	assert_string_equal(d->name, "sda2");
+	assert_int_equal(d->nstats, 4);
+	assert_int_equal(d->s[DISK_READS], 1345678);
+	assert_int_equal(d->s[DISK_SECTORS_READ], 34543200);
+	assert_int_equal(d->s[DISK_WRITES], 5801234);
+	assert_int_equal(d->s[DISK_SECTORS_WRITTEN], 45678433);
+	assert_int_equal(d->s[DISK_READS_MERGED], 0);
+	assert_int_equal(d->s[DISK_READ_MS], 0);
+	disk_stats_free(&st);
+	free(text);
+}
+
+/* 14 fields (< 4.18), 18 (4.18+), 20 (5.5+) and 7 (partitions < 2.6.25). */
+static void test_parse_layouts(void **state)
+{
+	struct disk_stats st = {0};
+
+	(void)state;
+	assert_int_equal(parse_str("   8       0 sda 1 2 3 4 5 6 7 8 9 10 11\n"
+				   "   8       1 sda1 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n"
+				   "   8       2 sda2 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n"
+				   "   8       3 sda3 1 2 3 4\n",
+				   &st),
+			 0);
+	assert_int_equal(st.n, 4);
+	assert_int_equal(st.v[0].nstats, 11);
+	assert_int_equal(st.v[0].s[DISK_WEIGHTED_MS], 11);
+	assert_int_equal(st.v[0].s[DISK_DISCARDS], 0);
+	assert_int_equal(st.v[1].nstats, 15);
+	assert_int_equal(st.v[1].s[DISK_DISCARD_MS], 15);
+	assert_int_equal(st.v[1].s[DISK_FLUSHES], 0);
+	assert_int_equal(st.v[2].nstats, 17);
+	assert_int_equal(st.v[2].s[DISK_FLUSH_MS], 17);
+	assert_int_equal(st.v[3].nstats, 4);
+	assert_int_equal(st.v[3].s[DISK_SECTORS_WRITTEN], 4);
+	assert_int_equal(st.v[3].s[DISK_WRITES], 3);
+	/* empty: no devices */
+	assert_int_equal(parse_str("", &st), 0);
+	assert_int_equal(st.n, 0);
+	/* cciss names hold a '/', dm names a '-'; 63 characters fit */
+	assert_int_equal(
+	    parse_str("104 0 cciss/c0d0 1 2 3 4 5 6 7 8 9 10 11\n"
+		      "253 3 dm-3 0 0 0 0 0 0 0 0 0 0 0\n"
+		      "1 1 abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk "
+		      "0 0 0 0\n",
+		      &st),
+	    0);
+	assert_string_equal(st.v[0].name, "cciss/c0d0");
+	assert_int_equal(st.v[0].major, 104);
+	assert_int_equal(strlen(st.v[2].name), 63);
+	/* many devices: the array grows */
+	{
+		char *big = malloc(300 * 64);
+		size_t off = 0;
+
+		assert_non_null(big);
+		for (int i = 0; i < 300; i++)
+			off += (size_t)sprintf(big + off, "7 %d loop%d %d 0 0 0 0 0 0 0 0 0 0\n", i,
+					       i, i);
+		assert_int_equal(disk_stats_parse(big, off, &st), 0);
+		assert_int_equal(st.n, 300);
+		assert_int_equal(st.v[299].s[DISK_READS], 299);
+		free(big);
+	}
+	disk_stats_free(&st);
+	disk_stats_free(&st);
+	disk_stats_free(NULL);
+}
+
+static void test_parse_malformed(void **state)
+{
+	static const char *const cases[] = {
+	    "8 0 sda 1 2 3 4 5 6 7 8 9 10 11",      /* no '\n' */
+	    "8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n8 1", /* truncated line */
+	    "8 0 sda 1 2 3\n",                      /* 3 statistics */
+	    "8 0 sda 1 2 3 4 5\n",
+	    "8 0 sda 1 2 3 4 5 6 7 8 9 10\n",
+	    "8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12\n",
+	    "8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
+	    "8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18\n",
+	    "8 0 sda\n",
+	    "8 0\n",
+	    "8\n",
+	    "\n",
+	    "   \n",
+	    "x 0 sda 1 2 3 4\n",
+	    "8 -1 sda 1 2 3 4\n",
+	    "8 0 sda 1 2 -3 4\n",
+	    "8 0 sda 1 2 3.0 4\n",
+	    "8 0 sda 1 2 3 4x\n",
+	    "8\t0 sda 1 2 3 4\n",
+	    "8 0 sda\t1 2 3 4\n",
+	    "8 0 . 1 2 3 4\n",
+	    "8 0 .. 1 2 3 4\n",
+	    "1 1 abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl 0 0 0 0\n",
+	    "8 0 sda 1 2 3 4\n\n",
+	};
+	static const char *const ranges[] = {
+	    "4294967296 0 sda 1 2 3 4\n",
+	    "8 4294967296 sda 1 2 3 4\n",
+	    "8 0 sda 18446744073709551616 2 3 4\n",
+	};
+	struct disk_stats st = {0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = parse_str(cases[i], &st);
+
+		if (r != -EINVAL)
+			print_error("case %zu: \"%s\" gave %d\n", i, cases[i], r);
+		assert_int_equal(r, -EINVAL);
+		assert_int_equal(st.n, 0);
+	}
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		assert_int_equal(parse_str(ranges[i], &st), -ERANGE);
+		assert_int_equal(st.n, 0);
+	}
+	assert_int_equal(disk_stats_parse("8 0 s\0a 1 2 3 4\n", 16, &st), -EINVAL);
+	/* reusable after errors */
+	assert_int_equal(parse_str("8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n", &st), 0);
+	assert_int_equal(st.n, 1);
+	disk_stats_free(&st);
+}
+
+static void check_prefixes(const char *machine)
+{
+	struct disk_stats st = {0};
+	size_t len;
+	char *text = slurp(machine, "proc/diskstats", &len);
+
+	for (size_t n = 0; n <= len; n++) {
+		char *copy = malloc(n ? n : 1);
+		int r;
+
+		assert_non_null(copy);
+		memcpy(copy, text, n);
+		r = disk_stats_parse(copy, n, &st);
+		if (n == 0 || text[n - 1] == '\n')
+			assert_int_equal(r, 0);
+		else
+			assert_int_equal(r, -EINVAL);
+		free(copy);
+	}
+	for (size_t i = 0; i < len; i++) {
+		char *copy = malloc(len);
+
+		assert_non_null(copy);
+		memcpy(copy, text, len);
+		copy[i] = copy[i] == 'x' ? '\n' : 'x';
+		assert_true(disk_stats_parse(copy, len, &st) <= 0);
+		free(copy);
+	}
+	disk_stats_free(&st);
+	free(text);
+}
+
+static void test_parse_truncated(void **state)
+{
+	(void)state;
+	check_prefixes("vm2");
+	check_prefixes("host16");
+	check_prefixes("linux-2.6.18");
+}
+
+/* --- which devices --- */
+
+static void test_virtual(void **state)
+{
+	(void)state;
+	assert_true(disk_is_virtual("ram0"));
+	assert_true(disk_is_virtual("ram15"));
+	assert_true(disk_is_virtual("loop0"));
+	assert_true(disk_is_virtual("loop123"));
+	assert_true(disk_is_virtual("zram0"));
+	assert_true(disk_is_virtual("loop0p1")); /* a partition of a loop device */
+	assert_false(disk_is_virtual("sda"));
+	assert_false(disk_is_virtual("md127"));
+	assert_false(disk_is_virtual("mmcblk0"));
+	assert_false(disk_is_virtual("nvme0n1"));
+	assert_false(disk_is_virtual("dm-0"));
+	assert_false(disk_is_virtual(""));
+}
+
+static struct disk_dev mkdev(const char *name, uint64_t reads)
+{
+	struct disk_dev d = {.nstats = 11};
+
+	snprintf(d.name, sizeof(d.name), "%s", name);
+	d.s[DISK_READS] = reads;
+	return d;
+}
+
+static void test_wanted(void **state)
+{
+	struct disk_dev sda = mkdev("sda", 1), loop0 = mkdev("loop0", 5), zram0 = mkdev("zram0", 0),
+			idle = mkdev("sr0", 0), loop1 = mkdev("loop1", 1),
+			nvme = mkdev("nvme0n1", 1);
+	char err[CONFIG_ERR_LEN];
+	struct config cfg;
+
+	(void)state;
+	/* no config, or the default empty list: real devices that did I/O */
+	assert_true(disk_wanted(NULL, &sda));
+	assert_false(disk_wanted(NULL, &loop0));
+	assert_false(disk_wanted(NULL, &idle));
+	config_defaults(&cfg);
+	assert_true(disk_wanted(&cfg.disks, &sda));
+	assert_false(disk_wanted(&cfg.disks, &loop0));
+	assert_false(disk_wanted(&cfg.disks, &zram0));
+	assert_false(disk_wanted(&cfg.disks, &idle));
+	assert_false(disk_named(&cfg.disks, "sda"));
+
+	/* excluding only: virtual ones stay out, as they are not named */
+	assert_int_equal(config_set(&cfg, "disks", "!sd*", err, sizeof(err)), 0);
+	assert_false(disk_wanted(&cfg.disks, &sda));
+	assert_false(disk_wanted(&cfg.disks, &loop0));
+	assert_true(disk_wanted(&cfg.disks, &nvme));
+	config_free(&cfg);
+
+	/* naming them brings them in, idle or not; a later "!" still wins */
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "disks", "sd* loop* zram0 sr0 !loop1", err, sizeof(err)),
+			 0);
+	assert_true(disk_named(&cfg.disks, "loop1"));
+	assert_true(disk_wanted(&cfg.disks, &sda));
+	assert_true(disk_wanted(&cfg.disks, &loop0));
+	assert_true(disk_wanted(&cfg.disks, &zram0));
+	assert_true(disk_wanted(&cfg.disks, &idle));
+	assert_false(disk_wanted(&cfg.disks, &loop1));
+	assert_false(disk_wanted(&cfg.disks, &nvme)); /* not listed */
+	config_free(&cfg);
+
+	/* "*" names everything */
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "disks", "*", err, sizeof(err)), 0);
+	assert_true(disk_wanted(&cfg.disks, &loop0));
+	assert_true(disk_wanted(&cfg.disks, &idle));
+	config_free(&cfg);
+}
+
+/* --- payloads --- */
+
+static void test_payload(void **state)
+{
+	struct disk_stats a = {0}, b = {0}, c = {0};
+	const cJSON *e;
+	cJSON *p;
+
+	(void)state;
+	/* sda: 100 reads of 800 sectors taking 300 ms, 50 writes of 400
+	 * sectors taking 200 ms, busy 400 ms, 1000 ms weighted, in 2 s */
+	assert_int_equal(parse_str("8 0 sda 1000 0 8000 3000 500 0 4000 2000 0 4000 10000\n"
+				   "8 1 sda1 100 200 300 400\n"
+				   "8 16 sdb 5 0 5 5 5 0 5 5 0 5 5\n"
+				   "8 32 sdc 1 0 1 1 1 0 1 1 0 1 1\n",
+				   &a),
+			 0);
+	assert_int_equal(parse_str("8 0 sda 1100 0 8800 3300 550 0 4400 2200 2 4400 11000\n"
+				   "8 1 sda1 110 280 305 440\n"
+				   "8 48 sdd 1 0 1 1 1 0 1 1 0 1 1\n"
+				   "8 17 sdb 6 0 6 6 6 0 6 6 0 6 6\n"
+				   "8 32 sdc 0 0 0 0 1 0 1 1 0 1 1\n",
+				   &b),
+			 0);
+	a.mono_ns = 5 * SEC;
+	b.mono_ns = 7 * SEC;
+	for (size_t i = 0; i < a.n; i++)
+		a.v[i].included = true;
+	for (size_t i = 0; i < b.n; i++)
+		b.v[i].included = true;
+	b.v[0].partition = 0;
+	b.v[1].partition = 1;
+	b.v[2].partition = -1;
+
+	/* the first tick: totals and in_flight, every rate null */
+	assert_int_equal(disk_build_payload(NULL, &a, T1, &p), 0);
+	assert_true(num(p, "t") == (double)T1);
+	assert_names(p, "sda,sda1,sdb,sdc");
+	e = dev(p, "sda");
+	assert_true(is_null(e, "read_bytes_per_s"));
+	assert_true(is_null(e, "busy_pct"));
+	assert_true(is_null(e, "await_ms"));
+	assert_true(num(e, "in_flight") == 0);
+	assert_true(num(e, "read_bytes") == 8000 * 512);
+	assert_true(num(e, "reads") == 1000);
+	assert_true(is_null(e, "partition")); /* not looked up */
+	assert_true(is_null(dev(p, "sda1"), "in_flight"));
+	cJSON_Delete(p);
+
+	assert_int_equal(disk_build_payload(&a, &b, T2, &p), 0);
+	/* sdd appeared; sdb's number changed (another device): no rates */
+	assert_names(p, "sda,sda1,sdd,sdb,sdc");
+	e = dev(p, "sda");
+	assert_true(cJSON_IsFalse(get(e, "partition")));
+	assert_true(num(e, "read_bytes_per_s") == 800 * 512 / 2);
+	assert_true(num(e, "write_bytes_per_s") == 400 * 512 / 2);
+	assert_true(num(e, "read_iops") == 50);
+	assert_true(num(e, "write_iops") == 25);
+	assert_true(num(e, "busy_pct") == 20);
+	assert_true(num(e, "await_ms") == 3.33); /* 500 ms / 150 I/Os */
+	assert_true(num(e, "queue_depth") == 0.5);
+	assert_true(num(e, "in_flight") == 2);
+	/* a 2.6 partition: bytes and IOPS only */
+	e = dev(p, "sda1");
+	assert_true(cJSON_IsTrue(get(e, "partition")));
+	assert_true(num(e, "read_iops") == 5);
+	assert_true(num(e, "read_bytes_per_s") == 80 * 512 / 2);
+	assert_true(num(e, "write_iops") == 2.5);
+	assert_true(num(e, "write_bytes_per_s") == 40 * 512 / 2);
+	assert_true(is_null(e, "busy_pct"));
+	assert_true(is_null(e, "await_ms"));
+	assert_true(is_null(e, "queue_depth"));
+	assert_true(is_null(e, "in_flight"));
+	assert_true(is_null(dev(p, "sdd"), "read_iops"));
+	assert_true(is_null(dev(p, "sdd"), "partition"));
+	assert_true(num(dev(p, "sdd"), "reads") == 1);
+	assert_true(is_null(dev(p, "sdb"), "read_iops"));
+	/* sdc's reads went backwards: those rates and await are null */
+	e = dev(p, "sdc");
+	assert_true(is_null(e, "read_iops"));
+	assert_true(is_null(e, "read_bytes_per_s"));
+	assert_true(is_null(e, "await_ms"));
+	assert_true(num(e, "write_iops") == 0);
+	assert_true(num(e, "busy_pct") == 0);
+	cJSON_Delete(p);
+
+	/* no I/O: await 0 like iostat; busy capped at 100 (io_ticks run in
+	 * jiffies); a clock that did not move: null */
+	assert_int_equal(parse_str("8 0 sda 1100 0 8800 3300 550 0 4400 2200 0 6500 11000\n", &c),
+			 0);
+	c.v[0].included = true;
+	c.mono_ns = 9 * SEC;
+	assert_int_equal(disk_build_payload(&b, &c, T2, &p), 0);
+	assert_names(p, "sda");
+	assert_true(num(dev(p, "sda"), "await_ms") == 0);
+	assert_true(num(dev(p, "sda"), "busy_pct") == 100);
+	assert_true(num(dev(p, "sda"), "in_flight") == 0);
+	cJSON_Delete(p);
+	c.mono_ns = b.mono_ns;
+	assert_int_equal(disk_build_payload(&b, &c, T2, &p), 0);
+	assert_true(is_null(dev(p, "sda"), "read_iops"));
+	assert_true(is_null(dev(p, "sda"), "await_ms"));
+	cJSON_Delete(p);
+
+	/* devices not included are left out */
+	b.v[0].included = false;
+	b.v[2].included = false;
+	assert_int_equal(disk_build_payload(&a, &b, T2, &p), 0);
+	assert_names(p, "sda1,sdb,sdc");
+	cJSON_Delete(p);
+
+	/* rounding: 1 read of 1 sector in 3 s */
+	assert_int_equal(parse_str("8 0 sda 0 0 0 0 0 0 0 0 0 0 0\n", &a), 0);
+	assert_int_equal(parse_str("8 0 sda 1 0 1 1 0 0 0 0 0 1 1\n", &b), 0);
+	a.mono_ns = 0;
+	b.mono_ns = 3 * SEC;
+	b.v[0].included = true;
+	assert_int_equal(disk_build_payload(&a, &b, T2, &p), 0);
+	assert_true(num(dev(p, "sda"), "read_iops") == 0.33);
+	assert_true(num(dev(p, "sda"), "read_bytes_per_s") == 170.67);
+	assert_true(num(dev(p, "sda"), "busy_pct") == 0.03);
+	assert_true(num(dev(p, "sda"), "await_ms") == 1);
+	cJSON_Delete(p);
+	disk_stats_free(&a);
+	disk_stats_free(&b);
+	disk_stats_free(&c);
+}
+
+/* --- the collector --- */
+
+static void run_two_ticks(const char *machine)
+{
+	int p1 = open_dir(machine, "proc"), p2 = open_dir(machine, "proc.2");
+	int sys = open_dir(machine, "sys");
+	struct collector_env env = {.proc_fd = p1, .sys_fd = sys};
+	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
+	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
+	char reason[256] = "";
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_string_equal(reason, "");
+	assert_int_equal(disk_collector.sample(st, &env, &t1, &p), 0);
+	assert_json_file(p, machine, "disk.1.json");
+	cJSON_Delete(p);
+	env.proc_fd = p2;
+	assert_int_equal(disk_collector.sample(st, &env, &t2, &p), 0);
+	assert_json_file(p, machine, "disk.json");
+	cJSON_Delete(p);
+	/* back to the older file: counters went backwards, rates null */
+	env.proc_fd = p1;
+	t2.mono_ns = 7 * SEC;
+	assert_int_equal(disk_collector.sample(st, &env, &t2, &p), 0);
+	assert_true(cJSON_GetArraySize(get(p, "disks")) > 0);
+	cJSON_Delete(p);
+	disk_collector.fini(st);
+	close(p1);
+	close(p2);
+	close(sys);
+}
+
+static void test_collector_vm2(void **state)
+{
+	(void)state;
+	run_two_ticks("vm2");
+}
+
+static void test_collector_host16(void **state)
+{
+	(void)state;
+	run_two_ticks("host16");
+}
+
+static void test_collector_linux_2_6_18(void **state)
+{
+	(void)state;
+	run_two_ticks("linux-2.6.18");
+}
+
+/* The `disks` list at every tick: virtual and idle devices when named. */
+static void test_collector_config(void **state)
+{
+	int p1 = open_dir("host16", "proc"), sys = open_dir("host16", "sys");
+	struct config cfg;
+	struct collector_env env = {.proc_fd = p1, .sys_fd = sys, .cfg = &cfg};
+	struct collector_tick t = {.t_ms = T1, .mono_ns = 5 * SEC};
+	char reason[256], err[CONFIG_ERR_LEN];
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+	assert_names(p, "nvme0n1,nvme0n1p1,nvme0n1p2,sda,sda1,sda2,sdb,sdb1,md0,dm-0,dm-1");
+	cJSON_Delete(p);
+
+	assert_int_equal(config_set(&cfg, "disks", "!*[0-9]", err, sizeof(err)), 0);
+	t.mono_ns += SEC;
+	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+	assert_names(p, "sda,sdb");
+	cJSON_Delete(p);
+
+	config_free(&cfg);
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "disks", "loop* zram0 sr0 nvme0n1", err, sizeof(err)), 0);
+	t.mono_ns += SEC;
+	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+	assert_names(p, "loop0,loop1,nvme0n1,sr0,zram0");
+	/* looked up when first included; a loop device is a whole disk */
+	assert_true(cJSON_IsFalse(get(dev(p, "loop0"), "partition")));
+	assert_true(num(dev(p, "loop0"), "read_iops") == 0);
+	assert_true(num(dev(p, "zram0"), "reads") == 23456);
+	cJSON_Delete(p);
+	disk_collector.fini(st);
+	config_free(&cfg);
+	close(p1);
+	close(sys);
+}
+
+/* Partition or whole disk, from the sysfs layouts of several eras. */
+static void test_collector_partitions(void **state)
+{
+	static const char *const stats = "8 0 sda 1 0 1 1 0 0 0 0 0 1 1\n"
+					 "8 1 sda1 1 0 1 1 0 0 0 0 0 1 1\n"
+					 "104 0 cciss/c0d0 1 0 1 1 0 0 0 0 0 1 1\n"
+					 "104 1 cciss/c0d0p1 1 0 1 1 0 0 0 0 0 1 1\n";
+	struct scratch proc, sys;
+	struct collector_env env;
+	struct collector_tick t = {.t_ms = T1, .mono_ns = SEC};
+	char reason[256];
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	(void)state;
+	scratch_make(&proc);
+	scratch_make(&sys);
+	env = (struct collector_env){.proc_fd = proc.fd, .sys_fd = sys.fd};
+	scratch_write(&proc, "diskstats", stats);
+
+	/* no sysfs: unknown */
+	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+	assert_names(p, "sda,sda1,cciss/c0d0,cciss/c0d0p1");
+	assert_true(is_null(dev(p, "sda"), "partition"));
+	assert_true(is_null(dev(p, "sda1"), "partition"));
+	cJSON_Delete(p);
+	/* asked once per device: sysfs appearing later changes nothing */
+	scratch_write(&sys, "block/sda/dev", "8:0\n");
+	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+	assert_true(is_null(dev(p, "sda"), "partition"));
+	cJSON_Delete(p);
+	disk_collector.fini(st);
+
+	/* sysfs before /sys/class/block (and 2.6.25+ 11-field partitions):
+	 * a partition is not in block/, it sits under its disk */
+	scratch_write(&sys, "block/sda/sda1/dev", "8:1\n");
+	scratch_write(&sys, "block/cciss!c0d0/dev", "104:0\n");
+	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+	assert_true(cJSON_IsFalse(get(dev(p, "sda"), "partition")));
+	assert_true(cJSON_IsTrue(get(dev(p, "sda1"), "partition")));
+	assert_true(cJSON_IsFalse(get(dev(p, "cciss/c0d0"), "partition")));
+	assert_true(cJSON_IsTrue(get(dev(p, "cciss/c0d0p1"), "partition")));
+	cJSON_Delete(p);
+	disk_collector.fini(st);
+
+	/* with /sys/class/block: its partition attribute decides, and a
+	 * device in neither place went away meanwhile (unknown) */
+	scratch_write(&sys, "class/block/sda1/partition", "1\n");
+	scratch_write(&sys, "class/block/cciss!c0d0p1/partition", "1\n");
+	scratch_write(&proc, "diskstats", "8 2 sda2 1 0 1 1 0 0 0 0 0 1 1\n");
+	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+	assert_true(is_null(dev(p, "sda2"), "partition"));
+	cJSON_Delete(p);
+	/* sda2 vanished, the others appeared */
+	scratch_write(&proc, "diskstats", stats);
+	t.mono_ns += SEC;
+	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+	assert_names(p, "sda,sda1,cciss/c0d0,cciss/c0d0p1");
+	assert_true(cJSON_IsFalse(get(dev(p, "sda"), "partition")));
+	assert_true(cJSON_IsTrue(get(dev(p, "sda1"), "partition")));
+	assert_true(cJSON_IsTrue(get(dev(p, "cciss/c0d0p1"), "partition")));
+	assert_true(is_null(dev(p, "sda"), "read_iops"));
+	cJSON_Delete(p);
+
+	/* a bad tick keeps the last good reading */
+	scratch_write(&proc, "diskstats", "8 0 sda 1 0 1");
+	p = (cJSON *)&env;
+	assert_int_equal(disk_collector.sample(st, &env, &t, &p), -EINVAL);
+	assert_null(p);
+	scratch_write(&proc, "diskstats", "8 0 sda 5 0 1 1 0 0 0 0 0 1 1\n");
+	t.mono_ns += 2 * SEC;
+	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+	assert_true(num(dev(p, "sda"), "read_iops") == 2);
+	cJSON_Delete(p);
+	disk_collector.fini(st);
+	scratch_remove(&proc);
+	scratch_remove(&sys);
+}
+
+static void test_collector_errors(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.sys_fd = -1};
+	char reason[256];
+	void *st = NULL;
+
+	(void)state;
+	scratch_make(&s);
+	env.proc_fd = s.fd;
+	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_null(st);
+	assert_string_equal(reason, "/proc/diskstats: No such file or directory");
+	scratch_write(&s, "diskstats", "8 0 sda 1 2 3 4 5\n");
+	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_null(st);
+	assert_string_equal(reason, "/proc/diskstats: unexpected contents (Invalid argument)");
+	disk_collector.fini(NULL);
+	scratch_remove(&s);
+}
+
+static void test_collector_live(void **state)
+{
+	int pfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int sfd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct collector_env env = {.proc_fd = pfd, .sys_fd = sfd};
+	struct collector_tick t = {.t_ms = T1};
+	struct timespec now;
+	char reason[256];
+	void *st = NULL;
+	cJSON *p = NULL;
+	const cJSON *e;
+
+	(void)state;
+	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	for (int i = 0; i < 2; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		t.mono_ns = (uint64_t)now.tv_sec * SEC + (uint64_t)now.tv_nsec;
+		assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+		cJSON_ArrayForEach(e, get(p, "disks"))
+		{
+			assert_false(disk_is_virtual(get(e, "name")->valuestring));
+			assert_true(cJSON_IsBool(get(e, "partition")));
+			if (i == 1) {
+				assert_true(num(e, "busy_pct") >= 0 && num(e, "busy_pct") <= 100);
+				assert_true(num(e, "read_bytes_per_s") >= 0);
+			}
+		}
+		cJSON_Delete(p);
+	}
+	disk_collector.fini(st);
+	close(pfd);
+	close(sfd);
+}
+
+static void test_cost(void **state)
+{
+	int pfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int sfd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct collector_env env = {.proc_fd = pfd, .sys_fd = sfd};
+	struct collector_tick t = {.t_ms = T1};
+	struct timespec a, b;
+	char reason[256];
+	void *st = NULL;
+	cJSON *p = NULL;
+	const int n = 2000;
+
+	(void)state;
+	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+	for (int i = 0; i < n; i++) {
+		t.mono_ns = (uint64_t)(i + 1) * SEC;
+		assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+		cJSON_Delete(p);
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+	print_message("disk: %.1f us of CPU per tick (sample + payload)\n",
+		      ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n /
+			  1e3);
+	disk_collector.fini(st);
+	close(pfd);
+	close(sfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_vm2),
+	    cmocka_unit_test(test_parse_host16),
+	    cmocka_unit_test(test_parse_linux_2_6_18),
+	    cmocka_unit_test(test_parse_layouts),
+	    cmocka_unit_test(test_parse_malformed),
+	    cmocka_unit_test(test_parse_truncated),
+	    cmocka_unit_test(test_virtual),
+	    cmocka_unit_test(test_wanted),
+	    cmocka_unit_test(test_payload),
+	    cmocka_unit_test(test_collector_vm2),
+	    cmocka_unit_test(test_collector_host16),
+	    cmocka_unit_test(test_collector_linux_2_6_18),
+	    cmocka_unit_test(test_collector_config),
+	    cmocka_unit_test(test_collector_partitions),
+	    cmocka_unit_test(test_collector_errors),
+	    cmocka_unit_test(test_collector_live),
+	    cmocka_unit_test(test_cost),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1071 @@
+/* Unit tests of collectors/fs.c: the mountinfo parser (escapes, optional
+ * fields, malformed and truncated files), which mounts are shown (pseudo
+ * filesystems, tmpfs, bind mounts, hidden mounts, config lists), the df
+ * arithmetic, and the collector over fixture trees with statvfs() answered
+ * from <machine>/statvfs, compared with <machine>/expected/fs*.json. The
+ * hung-mount test is test_fs_hang.c. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fs.h"
+#include "procfs.h"
+
+#define T1 INT64_C(1700000000000)
+#define T2 INT64_C(1700000001000)
+#define T3 INT64_C(1700000002000)
+
+static const char *fixtures(void)
+{
+	const char *dir = getenv("SYSFEED_FIXTURES");
+
+	return dir && *dir ? dir : "tests/fixtures";
+}
+
+static int open_dir(const char *machine, const char *sub)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
+	return fd;
+}
+
+static char *slurp(const char *machine, const char *rel, size_t *ret_len)
+{
+	struct procfs_buf buf = {0};
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
+	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
+		fail_msg("cannot read %s", path);
+	if (ret_len)
+		*ret_len = buf.len;
+	return buf.data;
+}
+
+static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
+{
+	char rel[128], *text, *want, *got;
+	cJSON *expected;
+
+	snprintf(rel, sizeof(rel), "expected/%s", name);
+	text = slurp(machine, rel, NULL);
+	expected = cJSON_Parse(text);
+	assert_non_null(expected);
+	want = cJSON_PrintUnformatted(expected);
+	got = cJSON_PrintUnformatted(actual);
+	if (strcmp(want, got) != 0)
+		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
+	assert_string_equal(got, want);
+	free(text);
+	free(want);
+	free(got);
+	cJSON_Delete(expected);
+}
+
+static int parse_str(const char *text, struct fs_mountinfo *mi)
+{
+	return fs_mountinfo_parse(text, strlen(text), mi);
+}
+
+/* --- statfs answered from a fixture file ---
+ *
+ * The statfs function runs in the collector's worker processes, forked at
+ * init: what the test changes afterwards (the answers, the slow mount's
+ * hold) lives in a MAP_SHARED mapping, and the functions only read it and
+ * count with atomics (async-signal-safe, no lock). The test changes the
+ * answers only between rounds (after fs_settle). */
+
+struct fake_fs {
+	char path[256];
+	int err;
+	struct fs_usage u;
+};
+
+struct shared {
+	struct fake_fs fake[64];
+	size_t n_fake;
+	int slow_hold;
+	unsigned slow_calls;
+	unsigned fast_calls;
+};
+
+static struct shared *sh;
+
+/* Decodes the mountinfo-style escapes of the statvfs fixture's paths. */
+static void unescape(const char *s, char *out)
+{
+	while (*s) {
+		if (s[0] == '\\') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*out++ = *s++;
+		}
+	}
+	*out = '\0';
+}
+
+static void fake_load(const char *machine, const char *file)
+{
+	char *text = slurp(machine, file, NULL), *line, *save = NULL;
+
+	sh->n_fake = 0;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct fake_fs *f = &sh->fake[sh->n_fake++];
+		char path[256];
+		unsigned long long v[6];
+		int n;
+
+		assert_true(sh->n_fake <= 64);
+		memset(f, 0, sizeof(*f));
+		n = sscanf(line, "%255s %llu %llu %llu %llu %llu %llu", path, &v[0], &v[1], &v[2],
+			   &v[3], &v[4], &v[5]);
+		unescape(path, f->path);
+		if (n == 7) {
+			f->u = (struct fs_usage){v[0], v[1], v[2], v[3], v[4], v[5]};
+		} else {
+			assert_int_equal(sscanf(line, "%*s %d", &f->err), 1);
+			assert_true(f->err < 0);
+		}
+	}
+	free(text);
+}
+
+/* In the worker: only strcmp and copies. */
+static int fake_statfs(const char *path, struct fs_usage *ret)
+{
+	for (size_t i = 0; i < sh->n_fake; i++) {
+		if (strcmp(sh->fake[i].path, path) == 0) {
+			if (sh->fake[i].err == 0)
+				*ret = sh->fake[i].u;
+			return sh->fake[i].err;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Children of this process, and how many of them are zombies. */
+static unsigned children(unsigned *ret_zombies)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	unsigned n = 0, z = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char path[300], buf[512], *p;
+		int ppid, fd;
+		ssize_t len;
+		char state;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		/* 2 (comm) may hold anything: fields 3 state, 4 ppid follow its ')' */
+		p = strrchr(buf, ')');
+		if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2 || ppid != getpid())
+			continue;
+		n++;
+		z += state == 'Z';
+	}
+	closedir(d);
+	if (ret_zombies)
+		*ret_zombies = z;
+	return n;
+}
+
+/* --- the parser --- */
+
+static void test_parse_vm2(void **state)
+{
+	struct fs_mountinfo mi = {0};
+	size_t len;
+	char *text = slurp("vm2", "proc/self/mountinfo", &len);
+
+	(void)state;
+	assert_int_equal(fs_mountinfo_parse(text, len, &mi), 0);
+	assert_int_equal(mi.n, 19);
+	/* 27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,... */
+	assert_int_equal(mi.v[5].mount_id, 27);
+	assert_int_equal(mi.v[5].major, 254);
+	assert_int_equal(mi.v[5].minor, 0);
+	assert_string_equal(mi.v[5].root, "/");
+	assert_string_equal(mi.v[5].mount_point, "/");
+	assert_string_equal(mi.v[5].fstype, "ext4");
+	assert_string_equal(mi.v[5].source, "/dev/vda");
+	assert_false(mi.v[5].read_only);
+	/* 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw */
+	assert_int_equal(mi.v[18].mount_id, 41);
+	assert_string_equal(mi.v[18].fstype, "cgroup2");
+	assert_string_equal(mi.v[18].mount_point, "/sys/fs/cgroup/unified");
+	fs_mountinfo_free(&mi);
+	free(text);
+}
+
+static void test_parse_server(void **state)
+{
+	struct fs_mountinfo mi = {0};
+	size_t len;
+	char *text = slurp("server", "proc/self/mountinfo", &len);
+	const struct fs_mount *m;
+
+	(void)state;
+	assert_int_equal(fs_mountinfo_parse(text, len, &mi), 0);
+	assert_int_equal(mi.n, 39);
+	/* two optional fields: shared:40 master:12 */
+	m = &mi.v[27];
+	assert_string_equal(m->mount_point, "/home");
+	assert_string_equal(m->fstype, "nfs4");
+	assert_string_equal(m->source, "files.example.com:/export/home");
+	/* \040 in the mount point and the source; ro per mount */
+	m = &mi.v[28];
+	assert_string_equal(m->mount_point, "/mnt/old archive");
+	assert_string_equal(m->source, "nas.example.com:/volume1/old archive");
+	assert_true(m->read_only);
+	/* \011 in the root and the mount point */
+	m = &mi.v[30];
+	assert_string_equal(m->root, "/exports/tab\tdir");
+	assert_string_equal(m->mount_point, "/srv/data/tab\tdir");
+	/* ro per mount only, rw super block */
+	m = &mi.v[32];
+	assert_string_equal(m->mount_point, "/mnt/rootbind");
+	assert_true(m->read_only);
+	/* \134 and \012; "unbindable" as the only optional field */
+	m = &mi.v[33];
+	assert_string_equal(m->mount_point, "/media/back\\slash\nnewline");
+	assert_int_equal(m->major, 8);
+	assert_int_equal(m->minor, 17);
+	/* no optional field at all */
+	m = &mi.v[34];
+	assert_string_equal(m->fstype, "cifs");
+	assert_string_equal(m->source, "//nas.example.com/team share");
+	fs_mountinfo_free(&mi);
+	free(text);
+}
+
+static void test_parse_shapes(void **state)
+{
+	struct fs_mountinfo mi = {0};
+
+	(void)state;
+	/* an empty source (mount -t tmpfs "" /x) and a subtype */
+	assert_int_equal(parse_str("1 0 0:1 / /x rw - tmpfs  rw\n"
+				   "2 1 0:2 / /y ro shared:1 master:2 propagate_from:3 unbindable "
+				   "- fuse.sshfs u@h:/ rw\n",
+				   &mi),
+			 0);
+	assert_int_equal(mi.n, 2);
+	assert_string_equal(mi.v[0].source, "");
+	assert_string_equal(mi.v[1].fstype, "fuse.sshfs");
+	assert_true(mi.v[1].read_only);
+	/* ro in the super block options only */
+	assert_int_equal(
+	    parse_str("1 0 8:1 / / rw,relatime - ext4 /dev/sda1 ro,errors=panic\n", &mi), 0);
+	assert_true(mi.v[0].read_only);
+	/* "ro" must be a whole option */
+	assert_int_equal(
+	    parse_str("1 0 8:1 / / rw,rootcontext=x - ext4 /dev/sda1 rw,errors=ro\n", &mi), 0);
+	assert_false(mi.v[0].read_only);
+	/* empty file: no mounts */
+	assert_int_equal(parse_str("", &mi), 0);
+	assert_int_equal(mi.n, 0);
+	/* a large mount id and device numbers */
+	assert_int_equal(parse_str("4294967295 1 4095:1048575 / /big rw - xfs /dev/x rw\n", &mi),
+			 0);
+	assert_int_equal(mi.v[0].mount_id, 4294967295u);
+	assert_int_equal(mi.v[0].minor, 1048575);
+	fs_mountinfo_free(&mi);
+}
+
+static void test_parse_malformed(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+	} cases[] = {
+	    {"1 0 8:1 / / rw - ext4 /dev/sda1 rw", -EINVAL}, /* no '\n' */
+	    {"\n", -EINVAL},
+	    {"1 0 8:1 / / rw ext4 /dev/sda1 rw\n", -EINVAL},         /* no separator */
+	    {"1 0 8:1 / / rw -\n", -EINVAL},                         /* nothing after it */
+	    {"1 0 8:1 / / rw - ext4\n", -EINVAL},                    /* no source */
+	    {"1 0 8:1 / / rw - ext4 /dev/sda1\n", -EINVAL},          /* no super options */
+	    {"1 0 8:1 / / rw - ext4 /dev/sda1 rw extra\n", -EINVAL}, /* one field too many */
+	    {"1 0 8:1 / / rw - ext4 /dev/sda1 \n", -EINVAL},         /* empty super options */
+	    {"1 0 8:1 / / rw -  /dev/sda1 rw\n", -EINVAL},           /* empty type */
+	    {"1 0 8:1 / /  rw - ext4 /dev/sda1 rw\n", -EINVAL},      /* two spaces */
+	    {" 1 0 8:1 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"1 0 8:1 / / rw  - ext4 /dev/sda1 rw\n", -EINVAL}, /* empty optional field */
+	    {"x 0 8:1 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"1 0 81 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"1 0 8: / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"1 0 :1 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"1 0 8:1:2 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"1 0 -8:1 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"4294967296 0 8:1 / / rw - ext4 /dev/sda1 rw\n", -ERANGE},
+	    {"1 0 8:99999999999 / / rw - ext4 /dev/sda1 rw\n", -ERANGE},
+	    {"1 0 8:1 / /a\\040 rw - ext4 /dev/sda1 rw\n", 0}, /* control */
+	    {"1 0 8:1 / /a\\04 rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"1 0 8:1 / /a\\ rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"1 0 8:1 / /a\\x20 rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"1 0 8:1 / /a\\400 rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"1 0 8:1 / /a\\080 rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"1 0 8:1 / /a\\000 rw - ext4 /dev/sda1 rw\n", -EINVAL}, /* a NUL */
+	    {"1 0 8:1 /\\n / rw - ext4 /dev/sda1 rw\n", -EINVAL},
+	    {"1 0 8:1 / / rw - ext4 /dev/sd\\a1 rw\n", -EINVAL},
+	    {"1 0 8:1 / / - ext4 /dev/sda1 rw\n", -EINVAL}, /* no mount options */
+	    {"1 0 8:1 / /\n", -EINVAL},
+	};
+	struct fs_mountinfo mi = {0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = parse_str(cases[i].text, &mi);
+
+		if (r != cases[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
+		assert_int_equal(r, cases[i].err);
+		if (r < 0)
+			assert_int_equal(mi.n, 0);
+	}
+	/* an embedded NUL */
+	assert_int_equal(fs_mountinfo_parse("1 0 8:1 / /\0 rw - ext4 /dev/sda1 rw\n", 36, &mi),
+			 -EINVAL);
+	/* reusable after errors */
+	assert_int_equal(parse_str("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n", &mi), 0);
+	assert_int_equal(mi.n, 1);
+	fs_mountinfo_free(&mi);
+	fs_mountinfo_free(&mi);
+	fs_mountinfo_free(NULL);
+}
+
+/* Every prefix in an exactly sized buffer: whole lines parse, cut ones
+ * fail; every byte garbled: an error or a parse, never a crash. */
+static void check_prefixes(const char *machine, const char *rel)
+{
+	struct fs_mountinfo mi = {0};
+	size_t len;
+	char *text = slurp(machine, rel, &len);
+
+	for (size_t n = 0; n <= len; n++) {
+		char *copy = malloc(n ? n : 1);
+		int r;
+
+		assert_non_null(copy);
+		memcpy(copy, text, n);
+		r = fs_mountinfo_parse(copy, n, &mi);
+		if (n == 0 || text[n - 1] == '\n')
+			assert_int_equal(r, 0);
+		else
+			assert_int_equal(r, -EINVAL);
+		free(copy);
+	}
+	for (size_t i = 0; i < len; i++) {
+		char *copy = malloc(len);
+
+		assert_non_null(copy);
+		memcpy(copy, text, len);
+		copy[i] = copy[i] == 'x' ? '\\' : 'x';
+		assert_true(fs_mountinfo_parse(copy, len, &mi) <= 0);
+		copy[i] = ' ';
+		assert_true(fs_mountinfo_parse(copy, len, &mi) <= 0);
+		free(copy);
+	}
+	fs_mountinfo_free(&mi);
+	free(text);
+}
+
+static void test_parse_truncated(void **state)
+{
+	(void)state;
+	check_prefixes("vm2", "proc/self/mountinfo");
+	check_prefixes("server", "proc/self/mountinfo");
+	check_prefixes("container", "proc/self/mountinfo");
+	check_prefixes("desktop", "proc/self/mountinfo");
+}
+
+/* --- which mounts are shown --- */
+
+static struct fs_mount mount_of(const char *mp, const char *type)
+{
+	return (struct fs_mount){.mount_point = mp, .fstype = type, .root = "/", .source = "x"};
+}
+
+static void list_set(struct config *cfg, const char *key, const char *value)
+{
+	char err[256];
+
+	assert_int_equal(config_set(cfg, key, value, err, sizeof(err)), 0);
+}
+
+static bool wanted(const struct config *cfg, const char *mp, const char *type)
+{
+	struct fs_mount m = mount_of(mp, type);
+
+	return fs_mount_wanted(cfg, &m);
+}
+
+static void test_wanted(void **state)
+{
+	static const char *const pseudo[] = {
+	    "proc",        "sysfs",    "cgroup",    "cgroup2",    "devtmpfs",    "devpts",
+	    "mqueue",      "debugfs",  "tracefs",   "securityfs", "pstore",      "bpf",
+	    "configfs",    "fusectl",  "hugetlbfs", "autofs",     "binfmt_misc", "nsfs",
+	    "rpc_pipefs",  "efivarfs", "squashfs",  "ramfs",      "rootfs",      "fuse.lxcfs",
+	    "fuse.portal", "nfsd",     "selinuxfs",
+	};
+	struct config cfg;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pseudo) / sizeof(pseudo[0]); i++) {
+		assert_true(fs_type_is_pseudo(pseudo[i]));
+		assert_false(wanted(NULL, "/x", pseudo[i]));
+	}
+	assert_false(fs_type_is_pseudo("ext4"));
+	assert_false(fs_type_is_pseudo("fuse.sshfs"));
+	assert_false(fs_type_is_pseudo("zz"));
+	assert_false(fs_type_is_pseudo("aaa"));
+	assert_true(wanted(NULL, "/", "ext4"));
+	assert_true(wanted(NULL, "/", "overlay"));
+	assert_true(wanted(NULL, "/home", "nfs4"));
+	assert_true(wanted(NULL, "/mnt/x", "fuse.sshfs"));
+	assert_true(wanted(NULL, "/run/media/anna/USB", "exfat"));
+	/* tmpfs: where files are kept, not runtime state */
+	assert_true(wanted(NULL, "/tmp", "tmpfs"));
+	assert_true(wanted(NULL, "/var/tmp", "tmpfs"));
+	assert_true(wanted(NULL, "/devx", "tmpfs"));
+	assert_false(wanted(NULL, "/dev", "tmpfs"));
+	assert_false(wanted(NULL, "/dev/shm", "tmpfs"));
+	assert_false(wanted(NULL, "/run", "tmpfs"));
+	assert_false(wanted(NULL, "/run/lock", "tmpfs"));
+	assert_false(wanted(NULL, "/sys/fs/cgroup", "tmpfs"));
+	assert_false(wanted(NULL, "/proc/acpi", "tmpfs"));
+	/* runtimes' and users' runtime mounts, any type */
+	assert_false(wanted(NULL, "/var/lib/docker/overlay2/x/merged", "overlay"));
+	assert_false(wanted(NULL, "/var/lib/kubelet/pods/u/volumes/s", "tmpfs"));
+	assert_false(wanted(NULL, "/run/user/1000/gvfs", "fuse.gvfsd-fuse"));
+	assert_true(wanted(NULL, "/var/lib/dockerx", "ext4"));
+
+	config_defaults(&cfg);
+	assert_true(wanted(&cfg, "/", "ext4"));
+	assert_false(wanted(&cfg, "/proc", "proc"));
+	/* fs-types of only exclusions narrows the built-in choice */
+	list_set(&cfg, "fs-types", "!nfs*");
+	assert_false(wanted(&cfg, "/home", "nfs4"));
+	assert_true(wanted(&cfg, "/", "ext4"));
+	assert_false(wanted(&cfg, "/proc", "proc"));
+	assert_false(wanted(&cfg, "/run", "tmpfs"));
+	config_free(&cfg);
+	/* fs-types naming types replaces it */
+	config_defaults(&cfg);
+	list_set(&cfg, "fs-types", "tmpfs,ext*");
+	assert_true(wanted(&cfg, "/run", "tmpfs"));
+	assert_true(wanted(&cfg, "/", "ext4"));
+	assert_false(wanted(&cfg, "/srv", "xfs"));
+	config_free(&cfg);
+	/* mounts naming mount points shows exactly those */
+	config_defaults(&cfg);
+	list_set(&cfg, "mounts", "/run/user/*,/");
+	assert_true(wanted(&cfg, "/run/user/1000", "tmpfs"));
+	assert_true(wanted(&cfg, "/", "ext4"));
+	assert_false(wanted(&cfg, "/home", "ext4"));
+	config_free(&cfg);
+	/* mounts of only exclusions */
+	config_defaults(&cfg);
+	list_set(&cfg, "mounts", "!/mnt/*");
+	assert_false(wanted(&cfg, "/mnt/old", "nfs"));
+	assert_true(wanted(&cfg, "/", "ext4"));
+	assert_false(wanted(&cfg, "/dev/shm", "tmpfs"));
+	/* both lists apply */
+	list_set(&cfg, "fs-types", "!xfs");
+	assert_false(wanted(&cfg, "/srv", "xfs"));
+	assert_true(wanted(&cfg, "/srv", "ext4"));
+	config_free(&cfg);
+}
+
+static void test_select(void **state)
+{
+	struct fs_mountinfo mi = {0};
+	size_t idx[16], n;
+
+	(void)state;
+	/* bind mounts (same device and root) once, under the shortest path;
+	 * a bind of a subdirectory is another root; a later mount on the
+	 * same mount point hides the earlier one */
+	assert_int_equal(parse_str("1 0 8:1 / /srv/long/path rw - ext4 /dev/sda1 rw\n"
+				   "2 0 8:1 / /srv/b rw - ext4 /dev/sda1 rw\n"
+				   "3 0 8:1 /sub /srv/sub rw - ext4 /dev/sda1 rw\n"
+				   "4 0 8:1 / /srv/c rw - ext4 /dev/sda1 rw\n"
+				   "5 0 8:2 / /mnt rw - ext4 /dev/sda2 rw\n"
+				   "6 5 8:3 / /mnt rw - xfs /dev/sda3 rw\n"
+				   "7 0 8:4 / /x rw - ext4 /dev/sdb rw\n"
+				   "8 7 0:9 / /x rw - proc proc rw\n",
+				   &mi),
+			 0);
+	n = fs_select(&mi, NULL, idx);
+	assert_int_equal(n, 3);
+	assert_string_equal(mi.v[idx[0]].mount_point, "/srv/b");
+	assert_string_equal(mi.v[idx[1]].mount_point, "/srv/sub");
+	assert_string_equal(mi.v[idx[2]].mount_point, "/mnt");
+	assert_string_equal(mi.v[idx[2]].fstype, "xfs");
+	/* ties keep the first */
+	assert_int_equal(parse_str("1 0 8:1 / /a rw - ext4 /dev/sda1 rw\n"
+				   "2 0 8:1 / /b rw - ext4 /dev/sda1 rw\n",
+				   &mi),
+			 0);
+	n = fs_select(&mi, NULL, idx);
+	assert_int_equal(n, 1);
+	assert_string_equal(mi.v[idx[0]].mount_point, "/a");
+	fs_mountinfo_free(&mi);
+}
+
+/* --- the df arithmetic --- */
+
+static cJSON *mount_json(const struct fs_usage *u, bool responding, int err)
+{
+	struct fs_mount m = mount_of("/m", "ext4");
+	cJSON *o = NULL;
+
+	assert_int_equal(fs_mount_json(&m, u, responding, err, &o), 0);
+	return o;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	assert_non_null(item);
+	assert_true(cJSON_IsNumber(item));
+	return item->valuedouble;
+}
+
+static bool is_null(const cJSON *o, const char *key)
+{
+	return cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static void test_mount_json(void **state)
+{
+	struct fs_usage u = {
+	    .blocks = 1000, .bfree = 300, .bavail = 250, .frsize = 4096, .files = 100, .ffree = 40};
+	cJSON *o;
+	char *text;
+
+	(void)state;
+	/* used 700, avail 250: 70000 / 950 = 73.68 -> 74 (rounded up) */
+	o = mount_json(&u, true, 0);
+	text = cJSON_PrintUnformatted(o);
+	assert_string_equal(text, "{\"mount\":\"/m\",\"device\":\"x\",\"fstype\":\"ext4\","
+				  "\"read_only\":false,\"responding\":true,\"size\":4096000,"
+				  "\"used\":2867200,\"available\":1024000,\"used_percent\":74,"
+				  "\"inodes_total\":100,\"inodes_used\":60,\"inodes_free\":40,"
+				  "\"error\":null}");
+	free(text);
+	cJSON_Delete(o);
+	/* exact: 50 % is 50, not 51 */
+	u = (struct fs_usage){.blocks = 200, .bfree = 100, .bavail = 100, .frsize = 512};
+	o = mount_json(&u, true, 0);
+	assert_true(num(o, "used_percent") == 50);
+	assert_true(is_null(o, "inodes_total")); /* no inodes (btrfs, vfat) */
+	assert_true(is_null(o, "inodes_used"));
+	assert_true(is_null(o, "inodes_free"));
+	cJSON_Delete(o);
+	/* the smallest use is 1 % */
+	u = (struct fs_usage){.blocks = 1000000, .bfree = 999999, .bavail = 999999, .frsize = 1};
+	o = mount_json(&u, true, 0);
+	assert_true(num(o, "used_percent") == 1);
+	cJSON_Delete(o);
+	/* an empty filesystem (size 0): no percent */
+	u = (struct fs_usage){.frsize = 4096};
+	o = mount_json(&u, true, 0);
+	assert_true(num(o, "size") == 0);
+	assert_true(is_null(o, "used_percent"));
+	cJSON_Delete(o);
+	/* full to the reserve: avail 0 -> 100 % */
+	u = (struct fs_usage){.blocks = 100, .bfree = 5, .bavail = 0, .frsize = 4096};
+	o = mount_json(&u, true, 0);
+	assert_true(num(o, "used_percent") == 100);
+	cJSON_Delete(o);
+	/* huge values do not overflow the percentage */
+	u = (struct fs_usage){.blocks = UINT64_MAX / 4096,
+			      .bfree = UINT64_MAX / 8192 + 1,
+			      .bavail = UINT64_MAX / 8192 + 1,
+			      .frsize = 4096};
+	o = mount_json(&u, true, 0);
+	assert_true(num(o, "used_percent") == 50);
+	cJSON_Delete(o);
+	/* bytes that overflow 64 bits: no sizes rather than garbage */
+	u = (struct fs_usage){.blocks = UINT64_MAX, .bfree = 0, .frsize = 4096, .files = 5};
+	o = mount_json(&u, true, 0);
+	assert_true(is_null(o, "size"));
+	assert_true(is_null(o, "used"));
+	assert_true(is_null(o, "used_percent"));
+	assert_true(num(o, "inodes_total") == 5);
+	cJSON_Delete(o);
+	/* no reading yet, not responding, an error */
+	o = mount_json(NULL, false, EACCES);
+	text = cJSON_PrintUnformatted(o);
+	assert_string_equal(text, "{\"mount\":\"/m\",\"device\":\"x\",\"fstype\":\"ext4\","
+				  "\"read_only\":false,\"responding\":false,\"size\":null,"
+				  "\"used\":null,\"available\":null,\"used_percent\":null,"
+				  "\"inodes_total\":null,\"inodes_used\":null,\"inodes_free\":null,"
+				  "\"error\":\"Permission denied\"}");
+	free(text);
+	cJSON_Delete(o);
+}
+
+/* --- the collector over fixture trees --- */
+
+static cJSON *sample(void *st, struct collector_env *env, int64_t t_ms)
+{
+	struct collector_tick tick = {.t_ms = t_ms, .mono_ns = (uint64_t)t_ms * 1000000u};
+	cJSON *p = NULL;
+
+	assert_int_equal(fs_collector.sample(st, env, &tick, &p), 0);
+	assert_non_null(p);
+	return p;
+}
+
+/* One tick over <machine>/proc, its statvfs answered from <machine>/statvfs. */
+static void run_machine(const char *machine)
+{
+	struct collector_env env = {.sys_fd = -1};
+	char reason[256] = "";
+	void *st = NULL;
+	cJSON *p;
+
+	fake_load(machine, "statvfs");
+	fs_set_statfs(fake_statfs);
+	env.proc_fd = open_dir(machine, "proc");
+	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_string_equal(reason, "");
+	p = sample(st, &env, T1);
+	assert_json_file(p, machine, "fs.json");
+	cJSON_Delete(p);
+	fs_collector.fini(st);
+	close(env.proc_fd);
+	fs_set_statfs(NULL);
+}
+
+static void test_collector_fixtures(void **state)
+{
+	(void)state;
+	run_machine("vm2");
+	run_machine("container");
+	run_machine("desktop");
+}
+
+/* server: tick 1 over proc, then the mount table and the answers change
+ * (/home unmounted, /media/usb plugged in): tick 2 shows the new table
+ * with the last round's values (none yet for /media/usb), tick 3 the new
+ * values. */
+static void test_collector_server(void **state)
+{
+	struct collector_env env = {.sys_fd = -1};
+	int proc = open_dir("server", "proc"), proc2 = open_dir("server", "proc.2");
+	char reason[256] = "";
+	void *st = NULL;
+	cJSON *p;
+
+	(void)state;
+	fake_load("server", "statvfs");
+	fs_set_statfs(fake_statfs);
+	env.proc_fd = proc;
+	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	p = sample(st, &env, T1);
+	assert_json_file(p, "server", "fs.json");
+	cJSON_Delete(p);
+	assert_int_equal(fs_settle(st, 5000), 0);
+
+	fake_load("server", "statvfs.2");
+	env.proc_fd = proc2;
+	p = sample(st, &env, T2);
+	assert_json_file(p, "server", "fs.2.json");
+	cJSON_Delete(p);
+	assert_int_equal(fs_settle(st, 5000), 0);
+	p = sample(st, &env, T3);
+	assert_json_file(p, "server", "fs.3.json");
+	cJSON_Delete(p);
+
+	fs_collector.fini(st);
+	fs_set_statfs(NULL);
+	close(proc);
+	close(proc2);
+}
+
+/* Config lists reach the collector through env->cfg. */
+static void test_collector_config(void **state)
+{
+	struct collector_env env = {.sys_fd = -1};
+	struct config cfg;
+	char reason[256] = "";
+	void *st = NULL;
+	const cJSON *fs, *arr;
+	cJSON *p;
+	char names[512] = "";
+
+	(void)state;
+	config_defaults(&cfg);
+	list_set(&cfg, "fs-types", "!nfs*,!cifs");
+	list_set(&cfg, "mounts", "!/boot*");
+	env.cfg = &cfg;
+	fake_load("server", "statvfs");
+	fs_set_statfs(fake_statfs);
+	env.proc_fd = open_dir("server", "proc");
+	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	p = sample(st, &env, T1);
+	arr = cJSON_GetObjectItem(p, "filesystems");
+	cJSON_ArrayForEach(fs, arr)
+	{
+		strcat(names, cJSON_GetObjectItem(fs, "mount")->valuestring);
+		strcat(names, "|");
+	}
+	assert_string_equal(names, "/|/srv/data|/var/lib/postgresql|/tmp|/srv/data/tab\tdir|"
+				   "/srv/www|/media/back\\slash\nnewline|/mnt/scratch|");
+	cJSON_Delete(p);
+	fs_collector.fini(st);
+	fs_set_statfs(NULL);
+	close(env.proc_fd);
+	config_free(&cfg);
+}
+
+static void put(int dirfd, const char *name, const char *text)
+{
+	int f = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(f >= 0);
+	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
+	close(f);
+}
+
+static void test_collector_errors(void **state)
+{
+	char dir[] = "/tmp/sysfeed-fs-XXXXXX", reason[256];
+	struct collector_env env = {.sys_fd = -1};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+	void *st = NULL;
+	cJSON *p = NULL;
+	const cJSON *fs;
+	int self;
+
+	(void)state;
+	fake_load("server", "statvfs");
+	fs_set_statfs(fake_statfs);
+	assert_non_null(mkdtemp(dir));
+	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(env.proc_fd >= 0);
+	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_null(st);
+	assert_string_equal(reason, "/proc/self/mountinfo: No such file or directory");
+
+	assert_int_equal(mkdirat(env.proc_fd, "self", 0700), 0);
+	self = openat(env.proc_fd, "self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	put(self, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:2 / /x");
+	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_string_equal(reason, "/proc/self/mountinfo: unexpected contents (Invalid argument)");
+
+	put(self, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
+	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(fs_settle(st, 5000), 0);
+	/* a broken file is this tick's error; the next good one works */
+	put(self, "mountinfo", "garbage\n");
+	p = (cJSON *)&env;
+	assert_int_equal(fs_collector.sample(st, &env, &tick, &p), -EINVAL);
+	assert_null(p);
+	put(self, "mountinfo",
+	    "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n3 1 0:4 / /gone rw - nfs h:/ rw\n");
+	assert_int_equal(fs_collector.sample(st, &env, &tick, &p), 0);
+	assert_non_null(p);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(p, "filesystems")), 2);
+	cJSON_Delete(p);
+	assert_int_equal(fs_settle(st, 5000), 0);
+	assert_int_equal(fs_collector.sample(st, &env, &tick, &p), 0);
+	/* statvfs said ENOENT for /gone: an error, no values, still responding */
+	fs = cJSON_GetArrayItem(cJSON_GetObjectItem(p, "filesystems"), 1);
+	assert_string_equal(cJSON_GetObjectItem(fs, "error")->valuestring,
+			    "No such file or directory");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(fs, "size")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(fs, "responding")));
+	cJSON_Delete(p);
+	fs_collector.fini(st);
+	fs_collector.fini(NULL);
+	unlinkat(self, "mountinfo", 0);
+	close(self);
+	unlinkat(env.proc_fd, "self", AT_REMOVEDIR);
+	close(env.proc_fd);
+	rmdir(dir);
+	fs_set_statfs(NULL);
+}
+
+/* A call on /slow that blocks while slow_hold is set (a killable wait,
+ * like an NFS "hard" mount's) marks its mount not responding after the
+ * timeout, keeps its last good values, and the others are still read every
+ * round; the killed worker is reaped at once (no zombie), the mount is
+ * asked again, by a probe of its own, no sooner than 10 timeouts later,
+ * and responds again once a call returns. */
+static int slow_statfs(const char *path, struct fs_usage *ret)
+{
+	*ret = (struct fs_usage){.blocks = 100, .bfree = 50, .bavail = 50, .frsize = 1024};
+	if (strcmp(path, "/slow") == 0) {
+		__atomic_add_fetch(&sh->slow_calls, 1, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&sh->slow_hold, __ATOMIC_SEQ_CST))
+			nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	} else {
+		__atomic_add_fetch(&sh->fast_calls, 1, __ATOMIC_SEQ_CST);
+	}
+	return 0;
+}
+
+static unsigned load_u(unsigned *p)
+{
+	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static const cJSON *slow_entry(const cJSON *p)
+{
+	return cJSON_GetArrayItem(cJSON_GetObjectItem(p, "filesystems"), 1);
+}
+
+static void test_collector_stuck(void **state)
+{
+	char dir[] = "/tmp/sysfeed-fs-XXXXXX", reason[256];
+	struct collector_env env = {.sys_fd = -1};
+	struct config cfg;
+	void *st = NULL;
+	unsigned before, zombies, base;
+	uint64_t hung_ms, t0;
+	cJSON *p;
+	const cJSON *slow;
+	int self, i;
+
+	(void)state;
+	config_defaults(&cfg);
+	cfg.fs_timeout_ms = 50;
+	env.cfg = &cfg;
+	assert_non_null(mkdtemp(dir));
+	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(mkdirat(env.proc_fd, "self", 0700), 0);
+	self = openat(env.proc_fd, "self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	put(self, "mountinfo",
+	    "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:40 / /slow rw - nfs h:/ rw\n");
+	fs_set_statfs(slow_statfs);
+	sh->slow_hold = 0;
+	sh->slow_calls = sh->fast_calls = 0;
+	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(children(NULL), 1); /* the worker */
+	p = sample(st, &env, T1);
+	slow = slow_entry(p);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(slow, "responding")));
+	assert_true(num(slow, "size") == 102400);
+	cJSON_Delete(p);
+
+	/* the next call on /slow blocks */
+	assert_int_equal(fs_settle(st, 5000), 0); /* the round of T1 */
+	base = load_u(&sh->slow_calls);
+	__atomic_store_n(&sh->slow_hold, 1, __ATOMIC_SEQ_CST);
+	p = sample(st, &env, T2);
+	cJSON_Delete(p);
+	usleep(150 * 1000);
+	hung_ms = mono_ms();
+	for (i = 0; i < 5; i++) {
+		before = load_u(&sh->fast_calls);
+		p = sample(st, &env, T3 + i);
+		slow = slow_entry(p);
+		assert_true(cJSON_IsFalse(cJSON_GetObjectItem(slow, "responding")));
+		assert_true(num(slow, "size") == 102400); /* the last good values */
+		assert_true(cJSON_IsNull(cJSON_GetObjectItem(slow, "error")));
+		cJSON_Delete(p);
+		/* killed at the first of these ticks, in a killable wait: it
+		 * may be reaped at once */
+		assert_true(fs_stuck_workers(st) <= 1);
+		assert_int_equal(fs_settle(st, 5000), 0);
+		assert_true(load_u(&sh->fast_calls) > before); /* "/" was read again */
+		usleep(10 * 1000);
+	}
+	/* the killed worker was in a killable wait: reaped, no zombie left;
+	 * the mount was not asked again yet (10 timeouts) */
+	for (t0 = mono_ms(); fs_stuck_workers(st) > 0 && mono_ms() - t0 < 1000; i++) {
+		usleep(10 * 1000);
+		cJSON_Delete(sample(st, &env, T3 + i));
+	}
+	assert_int_equal(fs_stuck_workers(st), 0);
+	assert_int_equal(children(&zombies), 1);
+	assert_int_equal(zombies, 0);
+	if (mono_ms() - hung_ms < 400)
+		assert_int_equal(load_u(&sh->slow_calls), base + 1);
+
+	/* a probe asks /slow again after 10 timeouts: it hangs again, without
+	 * delaying "/", which is read every round */
+	t0 = mono_ms();
+	for (i = 0; load_u(&sh->slow_calls) < base + 3; i++) {
+		assert_true(mono_ms() - t0 < 5000);
+		before = load_u(&sh->fast_calls);
+		p = sample(st, &env, T3 + 10 + i);
+		assert_true(cJSON_IsFalse(cJSON_GetObjectItem(slow_entry(p), "responding")));
+		cJSON_Delete(p);
+		assert_int_equal(fs_settle(st, 5000), 0);
+		assert_true(load_u(&sh->fast_calls) > before);
+		assert_true(fs_stuck_workers(st) <= 1);
+		assert_true(children(NULL) <= 3); /* worker, probe, one being reaped */
+		usleep(20 * 1000);
+	}
+	/* three calls in ~1 s: not one per tick */
+	assert_true(mono_ms() - hung_ms >= 2 * 500 - 100);
+
+	/* the calls return: the next probe's answer makes it respond again */
+	__atomic_store_n(&sh->slow_hold, 0, __ATOMIC_SEQ_CST);
+	t0 = mono_ms();
+	for (i = 0;; i++) {
+		bool ok;
+
+		assert_true(mono_ms() - t0 < 5000);
+		p = sample(st, &env, T3 + 100 + i);
+		ok = cJSON_IsTrue(cJSON_GetObjectItem(slow_entry(p), "responding"));
+		cJSON_Delete(p);
+		if (ok)
+			break;
+		fs_settle(st, 5000);
+		usleep(20 * 1000);
+	}
+	/* one more round, then only the worker is left */
+	assert_int_equal(fs_settle(st, 5000), 0);
+	usleep(20 * 1000);
+	p = sample(st, &env, T3 + 200);
+	cJSON_Delete(p);
+	assert_int_equal(fs_stuck_workers(st), 0);
+	assert_int_equal(children(&zombies), 1);
+	assert_int_equal(zombies, 0);
+
+	/* fini while a call hangs returns at once, and leaves no child */
+	assert_int_equal(fs_settle(st, 5000), 0);
+	__atomic_store_n(&sh->slow_hold, 1, __ATOMIC_SEQ_CST);
+	p = sample(st, &env, T3 + 201);
+	cJSON_Delete(p);
+	usleep(20 * 1000);
+	t0 = mono_ms();
+	fs_collector.fini(st);
+	assert_true(mono_ms() - t0 < 500);
+	__atomic_store_n(&sh->slow_hold, 0, __ATOMIC_SEQ_CST);
+	assert_int_equal(children(NULL), 0);
+
+	fs_set_statfs(NULL);
+	unlinkat(self, "mountinfo", 0);
+	close(self);
+	unlinkat(env.proc_fd, "self", AT_REMOVEDIR);
+	close(env.proc_fd);
+	rmdir(dir);
+	config_free(&cfg);
+}
+
+/* The live host, and the cost of a tick: mountinfo is polled, not re-read,
+ * while the mount table stays the same. */
+static void test_collector_live(void **state)
+{
+	struct collector_env env = {.sys_fd = -1};
+	char reason[256];
+	void *st = NULL;
+	struct timespec a, b, wa, wb;
+	const cJSON *root = NULL, *fs;
+	clockid_t worker_clock;
+	cJSON *p;
+	double us, worker_us;
+	const int n = 2000;
+
+	(void)state;
+	env.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	p = sample(st, &env, T1);
+	cJSON_ArrayForEach(fs, cJSON_GetObjectItem(p, "filesystems"))
+	{
+		if (strcmp(cJSON_GetObjectItem(fs, "mount")->valuestring, "/") == 0)
+			root = fs;
+	}
+	assert_non_null(root);
+	assert_true(num(root, "size") > 0);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(root, "responding")));
+	cJSON_Delete(p);
+
+	assert_int_equal(clock_getcpuclockid(fs_worker_pid(st), &worker_clock), 0);
+	clock_gettime(worker_clock, &wa);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+	for (int i = 0; i < n; i++) {
+		p = sample(st, &env, T1 + i);
+		cJSON_Delete(p);
+		fs_settle(st, 1000);
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+	assert_int_equal(clock_gettime(worker_clock, &wb), 0); /* the same worker all along */
+	us = ((double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3) / n;
+	worker_us =
+	    ((double)(wb.tv_sec - wa.tv_sec) * 1e6 + (double)(wb.tv_nsec - wa.tv_nsec) / 1e3) / n;
+	print_message("fs: %.1f us of CPU per tick in the daemon (sample and settle), "
+		      "%.1f us in the worker process\n",
+		      us, worker_us);
+	fs_collector.fini(st);
+	assert_int_equal(children(NULL), 0);
+	close(env.proc_fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_vm2),
+	    cmocka_unit_test(test_parse_server),
+	    cmocka_unit_test(test_parse_shapes),
+	    cmocka_unit_test(test_parse_malformed),
+	    cmocka_unit_test(test_parse_truncated),
+	    cmocka_unit_test(test_wanted),
+	    cmocka_unit_test(test_select),
+	    cmocka_unit_test(test_mount_json),
+	    cmocka_unit_test(test_collector_fixtures),
+	    cmocka_unit_test(test_collector_server),
+	    cmocka_unit_test(test_collector_config),
+	    cmocka_unit_test(test_collector_errors),
+	    cmocka_unit_test(test_collector_stuck),
+	    cmocka_unit_test(test_collector_live),
+	};
+
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

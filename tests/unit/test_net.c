@@ -1,0 +1,1082 @@
+/* Unit tests of collectors/net.c: the /proc/net/dev, /proc/net/snmp and
+ * /proc/net/sockstat parsers against captured and constructed fixture
+ * trees, malformed and truncated files, sysfs attributes, the payload
+ * (interfaces appearing and vanishing, counters going backwards), the
+ * `interfaces` filter, and the collector over two ticks compared with golden
+ * payloads (tests/fixtures/<m>/expected/net{.1,}.json). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "net.h"
+#include "procfs.h"
+
+#define T1  INT64_C(1700000000000)
+#define T2  INT64_C(1700000001000)
+#define SEC UINT64_C(1000000000)
+
+static const char *fixtures(void)
+{
+	const char *dir = getenv("SYSFEED_FIXTURES");
+
+	return dir && *dir ? dir : "tests/fixtures";
+}
+
+static int open_dir(const char *machine, const char *sub)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
+	return fd;
+}
+
+static bool has_dir(const char *machine, const char *sub)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static char *slurp(const char *machine, const char *rel, size_t *ret_len)
+{
+	struct procfs_buf buf = {0};
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
+	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
+		fail_msg("cannot read %s", path);
+	if (ret_len)
+		*ret_len = buf.len;
+	return buf.data;
+}
+
+static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
+{
+	char rel[128], *text, *want, *got;
+	cJSON *expected;
+
+	snprintf(rel, sizeof(rel), "expected/%s", name);
+	text = slurp(machine, rel, NULL);
+	expected = cJSON_Parse(text);
+	assert_non_null(expected);
+	want = cJSON_PrintUnformatted(expected);
+	got = cJSON_PrintUnformatted(actual);
+	if (strcmp(want, got) != 0)
+		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
+	assert_string_equal(got, want);
+	free(text);
+	free(want);
+	free(got);
+	cJSON_Delete(expected);
+}
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	assert_non_null(item);
+	return item;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *item = get(o, key);
+
+	assert_true(cJSON_IsNumber(item));
+	return item->valuedouble;
+}
+
+static bool is_null(const cJSON *o, const char *key)
+{
+	return cJSON_IsNull(get(o, key));
+}
+
+/* The interface object of that name in a payload, or NULL. */
+static const cJSON *iface(const cJSON *p, const char *name)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, get(p, "interfaces"))
+	{
+		if (strcmp(get(e, "name")->valuestring, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* "a,b,c": the interface names of a payload in order. */
+static void assert_names(const cJSON *p, const char *want)
+{
+	char got[512] = "";
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, get(p, "interfaces"))
+	{
+		if (got[0])
+			strcat(got, ",");
+		strcat(got, get(e, "name")->valuestring);
+	}
+	assert_string_equal(got, want);
+}
+
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* --- scratch roots --- */
+
+struct scratch {
+	char dir[64];
+	int fd;
+};
+
+static void scratch_make(struct scratch *s)
+{
+	strcpy(s->dir, "/tmp/sysfeed-net-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	s->fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(s->fd >= 0);
+}
+
+/* Writes rel (making its directories) under the scratch root. */
+static void scratch_write(struct scratch *s, const char *rel, const char *text)
+{
+	char dir[PATH_MAX];
+	int f;
+
+	for (const char *p = strchr(rel, '/'); p; p = strchr(p + 1, '/')) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(p - rel), rel);
+		mkdirat(s->fd, dir, 0700);
+	}
+	f = openat(s->fd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(f >= 0);
+	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
+	close(f);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void scratch_remove(struct scratch *s)
+{
+	close(s->fd);
+	assert_int_equal(nftw(s->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* --- /proc/net/dev --- */
+
+#define HDR                                                                                        \
+	"Inter-|   Receive                                                |  Transmit\n"           \
+	" face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs " \
+	"drop fifo colls carrier compressed\n"
+
+static int dev_str(const char *text, struct net_dev *d)
+{
+	return net_dev_parse(text, strlen(text), d);
+}
+
+static void test_dev_vm2(void **state)
+{
+	struct net_dev d = {0};
+	size_t len;
+	char *text = slurp("vm2", "proc/net/dev", &len);
+
+	(void)state;
+	assert_int_equal(net_dev_parse(text, len, &d), 0);
+	assert_int_equal(d.n, 4);
+	assert_string_equal(d.v[0].name, "lo");
+	assert_string_equal(d.v[3].name, "eth0");
+	/* eth0: 92862804    3857    0    0 ... 276607    3316    0    0 */
+	assert_int_equal(d.v[3].c[NET_RX_BYTES], 92862804);
+	assert_int_equal(d.v[3].c[NET_RX_PACKETS], 3857);
+	assert_int_equal(d.v[3].c[NET_TX_BYTES], 276607);
+	assert_int_equal(d.v[3].c[NET_TX_PACKETS], 3316);
+	assert_int_equal(d.v[0].c[NET_RX_BYTES], 477205341);
+	/* what the collector fills is left alone */
+	assert_false(d.v[0].included);
+	assert_null(d.v[0].operstate);
+	assert_int_equal(d.v[0].speed_mbps, -1);
+	assert_int_equal(d.v[0].state_fd, -1);
+	net_dev_free(&d);
+	free(text);
+}
+
+static void test_dev_host16(void **state)
+{
+	struct net_dev d = {0};
+	size_t len;
+	char *text = slurp("host16", "proc/net/dev", &len);
+
+	(void)state;
+	assert_int_equal(net_dev_parse(text, len, &d), 0);
+	assert_int_equal(d.n, 7);
+	/* eno1: 876543210987 654321098 3 1234 ... multicast 456789 | 765432109876 */
+	assert_string_equal(d.v[1].name, "eno1");
+	assert_true(d.v[1].c[NET_RX_BYTES] == UINT64_C(876543210987));
+	assert_int_equal(d.v[1].c[NET_RX_ERRORS], 3);
+	assert_int_equal(d.v[1].c[NET_RX_DROPS], 1234);
+	assert_true(d.v[1].c[NET_TX_BYTES] == UINT64_C(765432109876));
+	/* a 10-character name pushes the colon to the right */
+	assert_string_equal(d.v[5].name, "veth1a2b3c");
+	assert_int_equal(d.v[5].c[NET_TX_PACKETS], 1234567);
+	net_dev_free(&d);
+	free(text);
+}
+
+/* 2.6.18 prints "%6s:%8lu": the byte count is glued to the colon. */
+static void test_dev_linux_2_6_18(void **state)
+{
+	struct net_dev d = {0};
+	size_t len;
+	char *text = slurp("linux-2.6.18", "proc/net/dev", &len);
+
+	(void)state;
+	assert_int_equal(net_dev_parse(text, len, &d), 0);
+	assert_int_equal(d.n, 4);
+	assert_string_equal(d.v[1].name, "eth0");
+	assert_int_equal(d.v[1].c[NET_RX_BYTES], UINT64_C(3123456789));
+	assert_int_equal(d.v[1].c[NET_RX_ERRORS], 12);
+	assert_int_equal(d.v[1].c[NET_RX_DROPS], 34);
+	assert_int_equal(d.v[1].c[NET_TX_BYTES], UINT64_C(2987654321));
+	assert_string_equal(d.v[3].name, "sit0");
+	net_dev_free(&d);
+	free(text);
+}
+
+static void test_dev_shapes(void **state)
+{
+	struct net_dev d = {0};
+
+	(void)state;
+	/* no devices at all (a fresh network namespace has lo, but still) */
+	assert_int_equal(dev_str(HDR, &d), 0);
+	assert_int_equal(d.n, 0);
+	/* columns are found by name, wherever they are */
+	assert_int_equal(dev_str("Inter-|   Receive |  Transmit\n"
+				 " face |packets bytes extra drop errs|drop errs bytes packets\n"
+				 "  e0: 1 2 3 4 5 6 7 8 9\n",
+				 &d),
+			 0);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.v[0].c[NET_RX_PACKETS], 1);
+	assert_int_equal(d.v[0].c[NET_RX_BYTES], 2);
+	assert_int_equal(d.v[0].c[NET_RX_DROPS], 4);
+	assert_int_equal(d.v[0].c[NET_RX_ERRORS], 5);
+	assert_int_equal(d.v[0].c[NET_TX_DROPS], 6);
+	assert_int_equal(d.v[0].c[NET_TX_ERRORS], 7);
+	assert_int_equal(d.v[0].c[NET_TX_BYTES], 8);
+	assert_int_equal(d.v[0].c[NET_TX_PACKETS], 9);
+	/* a 15-character name (IFNAMSIZ - 1) and huge counters */
+	assert_int_equal(dev_str(HDR "abcdefghijklmno: 18446744073709551615 0 0 0 0 0 0 0 "
+				     "0 0 0 0 0 0 0 0\n",
+				 &d),
+			 0);
+	assert_string_equal(d.v[0].name, "abcdefghijklmno");
+	assert_true(d.v[0].c[NET_RX_BYTES] == UINT64_MAX);
+	/* many devices: the array grows */
+	{
+		char *big = malloc(200 * 100 + sizeof(HDR));
+		size_t off;
+
+		assert_non_null(big);
+		off = (size_t)sprintf(big, "%s", HDR);
+		for (int i = 0; i < 200; i++)
+			off += (size_t)sprintf(big + off,
+					       "veth%d: %d 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n", i, i);
+		assert_int_equal(net_dev_parse(big, off, &d), 0);
+		assert_int_equal(d.n, 200);
+		assert_string_equal(d.v[199].name, "veth199");
+		assert_int_equal(d.v[199].c[NET_RX_BYTES], 199);
+		free(big);
+	}
+	net_dev_free(&d);
+	net_dev_free(&d);
+	net_dev_free(NULL);
+}
+
+static void test_dev_malformed(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+	} cases[] = {
+	    {"", -ENODATA},
+	    {"Inter-|   Receive |  Transmit\n", -ENODATA},
+	    {"Inter-|   Receive |  Transmit", -EINVAL},
+	    {"Interface\n face |bytes packets errs drop|bytes packets errs drop\n", -EINVAL},
+	    {"Inter-|\n face |bytes packets errs drop|bytes packets errs\n", -EINVAL},
+	    {"Inter-|\n face |bytes packets errs drop|bytes packets errs drop|x\n", -EINVAL},
+	    {"Inter-|\n face |bytes packets errs drop bytes packets errs drop\n", -EINVAL},
+	    {"Inter-|\n iface |bytes packets errs drop|bytes packets errs drop\n", -EINVAL},
+	    {"Inter-|\n face x |bytes packets errs drop|bytes packets errs drop\n", -EINVAL},
+	    {"Inter-|\n face |bytes bytes packets errs drop|bytes packets errs drop\n", -EINVAL},
+	    {HDR "  eth0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", -EINVAL},     /* no colon */
+	    {HDR "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n", -EINVAL},       /* 15 columns */
+	    {HDR "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n", -EINVAL}, /* 17 */
+	    {HDR "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 -16\n", -EINVAL},
+	    {HDR "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 1x\n", -EINVAL},
+	    {HDR "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 1.0\n", -EINVAL},
+	    {HDR "  eth0: 18446744073709551616 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", -ERANGE},
+	    {HDR "  eth0:\t1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", -EINVAL},
+	    {HDR "      : 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", -EINVAL}, /* no name */
+	    {HDR "abcdefghijklmnop: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", -EINVAL},
+	    {HDR "  et h0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", -EINVAL},
+	    {HDR " ../x: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", -EINVAL},
+	    {HDR "    ..: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", -EINVAL},
+	    {HDR "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n  eth1: 1 2", -EINVAL},
+	    {HDR "\n", -EINVAL},
+	};
+	struct net_dev d = {0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = dev_str(cases[i].text, &d);
+
+		if (r != cases[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
+		assert_int_equal(r, cases[i].err);
+		assert_int_equal(d.n, 0);
+	}
+	{
+		static const char nul[] = HDR "  et\0h0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n";
+
+		assert_int_equal(net_dev_parse(nul, sizeof(nul) - 1, &d), -EINVAL);
+	}
+	net_dev_free(&d);
+}
+
+/* --- /proc/net/snmp and sockstat --- */
+
+static void test_snmp_fixtures(void **state)
+{
+	struct net_tcp t;
+	size_t len;
+	char *text;
+
+	(void)state;
+	/* Tcp: 1 200 120000 -1 1896 1753 0 301 22 57080 56521 11 0 297 0 */
+	text = slurp("vm2", "proc/net/snmp", &len);
+	assert_int_equal(net_snmp_parse(text, len, &t), 0);
+	assert_int_equal(t.curr_estab, 22);
+	assert_int_equal(t.c[NET_TCP_ACTIVE_OPENS], 1896);
+	assert_int_equal(t.c[NET_TCP_PASSIVE_OPENS], 1753);
+	assert_int_equal(t.c[NET_TCP_IN_SEGS], 57080);
+	assert_int_equal(t.c[NET_TCP_OUT_SEGS], 56521);
+	assert_int_equal(t.c[NET_TCP_RETRANS_SEGS], 11);
+	assert_int_equal(t.c[NET_TCP_IN_ERRS], 0);
+	assert_int_equal(t.c[NET_TCP_OUT_RSTS], 297);
+	free(text);
+	/* 2.6.18: no InCsumErrors column */
+	text = slurp("linux-2.6.18", "proc/net/snmp", &len);
+	assert_int_equal(net_snmp_parse(text, len, &t), 0);
+	assert_int_equal(t.curr_estab, 17);
+	assert_int_equal(t.c[NET_TCP_RETRANS_SEGS], 45678);
+	assert_int_equal(t.c[NET_TCP_OUT_RSTS], 5678);
+	free(text);
+	text = slurp("host16", "proc/net/snmp", &len);
+	assert_int_equal(net_snmp_parse(text, len, &t), 0);
+	assert_true(t.c[NET_TCP_IN_SEGS] == UINT64_C(9876543210));
+	free(text);
+}
+
+static void test_snmp_shapes(void **state)
+{
+	struct net_tcp t;
+	const char *text;
+
+	(void)state;
+	/* columns by name, in any order, unknown ones skipped */
+	text = "Ip: Forwarding\nIp: 1\n"
+	       "Tcp: OutRsts Future InErrs RetransSegs OutSegs InSegs CurrEstab PassiveOpens "
+	       "ActiveOpens MaxConn\n"
+	       "Tcp: 1 -5 2 3 4 5 6 7 8 -1\n"
+	       "Udp: InDatagrams\nUdp: 9\n";
+	assert_int_equal(net_snmp_parse(text, strlen(text), &t), 0);
+	assert_int_equal(t.c[NET_TCP_OUT_RSTS], 1);
+	assert_int_equal(t.c[NET_TCP_IN_ERRS], 2);
+	assert_int_equal(t.c[NET_TCP_RETRANS_SEGS], 3);
+	assert_int_equal(t.c[NET_TCP_OUT_SEGS], 4);
+	assert_int_equal(t.c[NET_TCP_IN_SEGS], 5);
+	assert_int_equal(t.curr_estab, 6);
+	assert_int_equal(t.c[NET_TCP_PASSIVE_OPENS], 7);
+	assert_int_equal(t.c[NET_TCP_ACTIVE_OPENS], 8);
+}
+
+static void test_snmp_malformed(void **state)
+{
+	static const char *const cols = "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs "
+					"RetransSegs InErrs OutRsts\n";
+	static const struct {
+		const char *val;
+		int err;
+	} vals[] = {
+	    {"Tcp: 1 2 3 4 5 6 7 8\n", 0},
+	    {"Tcp: 1 2 3 4 5 6 7\n", -EINVAL},
+	    {"Tcp: 1 2 3 4 5 6 7 8 9\n", -EINVAL},
+	    {"Tcp: 1 2 -3 4 5 6 7 8\n", -EINVAL},
+	    {"Tcp: 1 2 x 4 5 6 7 8\n", -EINVAL},
+	    {"Tcp: 1 2 3 4 5 6 7 18446744073709551616\n", -ERANGE},
+	    {"Udp: 1 2 3 4 5 6 7 8\n", -EINVAL},
+	    {"", -EINVAL},
+	    {"Tcp: 1 2 3 4 5 6 7 8", -EINVAL},
+	    {"Tcp: 1 2 3 4 5 6 7 8\nTcp: 1 2 3 4 5 6 7 8\n", -EINVAL},
+	};
+	static const struct {
+		const char *text;
+		int err;
+	} cases[] = {
+	    {"", -ENODATA},
+	    {"Ip: Forwarding\nIp: 1\n", -ENODATA},
+	    {"Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs InErrs\n"
+	     "Tcp: 1 2 3 4 5 6 7\n",
+	     -EINVAL}, /* no OutRsts */
+	    {"Tcp: ActiveOpens ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
+	     "InErrs OutRsts\nTcp: 1 1 2 3 4 5 6 7 8\n",
+	     -EINVAL},
+	    {"Tcp: CurrEstab CurrEstab ActiveOpens PassiveOpens InSegs OutSegs RetransSegs "
+	     "InErrs OutRsts\nTcp: 1 1 2 3 4 5 6 7 8\n",
+	     -EINVAL},
+	    {"Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts "
+	     "MaxConn\nTcp: 1 2 3 4 5 6 7 8 -\n",
+	     -EINVAL},
+	};
+	struct net_tcp t;
+	char text[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		int r;
+
+		snprintf(text, sizeof(text), "%s%s", cols, vals[i].val);
+		r = net_snmp_parse(text, strlen(text), &t);
+		if (r != vals[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, text, r);
+		assert_int_equal(r, vals[i].err);
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = net_snmp_parse(cases[i].text, strlen(cases[i].text), &t);
+
+		if (r != cases[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
+		assert_int_equal(r, cases[i].err);
+	}
+}
+
+static void test_sockstat(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+	} cases[] = {
+	    {"", -ENODATA},
+	    {"sockets: used 1\nUDP: inuse 0 mem 0\n", -ENODATA},
+	    {"TCP: inuse 1 orphan 2\n", -EINVAL},                    /* no tw */
+	    {"TCP: inuse 1 orphan 2 tw\n", -EINVAL},                 /* no value */
+	    {"TCP: inuse 1 orphan 2 tw x\n", -EINVAL},               /* not a number */
+	    {"TCP: inuse 1 orphan 2 tw -3\n", -EINVAL},              /* negative */
+	    {"TCP: inuse 1 orphan 2 tw 3 tw 4\n", -EINVAL},          /* twice */
+	    {"TCP: inuse 1 orphan 2 tw 3\nTCP: inuse 1\n", -EINVAL}, /* two lines */
+	    {"TCP: inuse 1 orphan 2 tw 3", -EINVAL},                 /* truncated */
+	    {"TCP: inuse 1 orphan 2 tw 99999999999999999999\n", -ERANGE},
+	};
+	struct net_sockstat ss;
+	size_t len;
+	char *text;
+
+	(void)state;
+	/* TCP: inuse 26 orphan 0 tw 1426 alloc 27 mem 9991 */
+	text = slurp("vm2", "proc/net/sockstat", &len);
+	assert_int_equal(net_sockstat_parse(text, len, &ss), 0);
+	assert_int_equal(ss.inuse, 26);
+	assert_int_equal(ss.orphan, 0);
+	assert_int_equal(ss.tw, 1426);
+	assert_int_equal(ss.alloc, 27);
+	assert_int_equal(ss.mem, 9991);
+	free(text);
+	text = slurp("linux-2.6.18", "proc/net/sockstat", &len);
+	assert_int_equal(net_sockstat_parse(text, len, &ss), 0);
+	assert_int_equal(ss.inuse, 21);
+	assert_int_equal(ss.tw, 3);
+	free(text);
+	/* unknown keys are skipped, alloc and mem are optional */
+	assert_int_equal(net_sockstat_parse("TCP: inuse 1 future 9 orphan 2 tw 3\n", 36, &ss), 0);
+	assert_int_equal(ss.tw, 3);
+	assert_int_equal(ss.alloc, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = net_sockstat_parse(cases[i].text, strlen(cases[i].text), &ss);
+
+		if (r != cases[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
+		assert_int_equal(r, cases[i].err);
+	}
+}
+
+/* Every prefix of each real file, in a buffer of exactly that size: a cut
+ * line is an error, a prefix of whole lines parses or lacks data; then
+ * every byte replaced by garbage: an error or a parse, never a crash. */
+static int parse_any(int which, const char *text, size_t len)
+{
+	struct net_dev d = {0};
+	struct net_tcp t;
+	struct net_sockstat ss;
+	int r;
+
+	switch (which) {
+	case 0:
+		r = net_dev_parse(text, len, &d);
+		net_dev_free(&d);
+		return r;
+	case 1:
+		return net_snmp_parse(text, len, &t);
+	default:
+		return net_sockstat_parse(text, len, &ss);
+	}
+}
+
+static void check_prefixes(const char *machine)
+{
+	static const char *const files[] = {"proc/net/dev", "proc/net/snmp", "proc/net/sockstat"};
+
+	for (int w = 0; w < 3; w++) {
+		size_t len;
+		char *text = slurp(machine, files[w], &len);
+
+		for (size_t n = 0; n <= len; n++) {
+			char *copy = malloc(n ? n : 1);
+			int r;
+
+			assert_non_null(copy);
+			memcpy(copy, text, n);
+			r = parse_any(w, copy, n);
+			if (n == len)
+				assert_int_equal(r, 0);
+			else if (n > 0 && text[n - 1] != '\n')
+				assert_true(r == -EINVAL || (w == 2 && r == 0));
+			else
+				assert_true(r == 0 || r == -ENODATA || r == -EINVAL);
+			free(copy);
+		}
+		for (size_t i = 0; i < len; i++) {
+			char *copy = malloc(len);
+
+			assert_non_null(copy);
+			memcpy(copy, text, len);
+			copy[i] = copy[i] == 'x' ? '\n' : 'x';
+			assert_true(parse_any(w, copy, len) <= 0);
+			free(copy);
+		}
+		free(text);
+	}
+}
+
+static void test_truncated(void **state)
+{
+	(void)state;
+	check_prefixes("vm2");
+	check_prefixes("host16");
+	check_prefixes("linux-2.6.18");
+}
+
+/* --- sysfs attributes --- */
+
+static void test_sysfs_values(void **state)
+{
+	(void)state;
+	assert_string_equal(net_operstate_parse("up\n", 3), "up");
+	assert_string_equal(net_operstate_parse("lowerlayerdown\n", 15), "lowerlayerdown");
+	assert_string_equal(net_operstate_parse("unknown\n", 8), "unknown");
+	assert_null(net_operstate_parse("up", 2));
+	assert_null(net_operstate_parse("", 0));
+	assert_null(net_operstate_parse("\n", 1));
+	assert_null(net_operstate_parse("sideways\n", 9));
+	assert_null(net_operstate_parse("up \n", 4));
+	assert_null(net_operstate_parse("UP\n", 3));
+
+	assert_int_equal(net_speed_parse("25000\n", 6), 25000);
+	assert_int_equal(net_speed_parse("0\n", 2), 0);
+	assert_int_equal(net_speed_parse("-1\n", 3), -1);
+	assert_int_equal(net_speed_parse("4294967295\n", 11), -1);
+	assert_int_equal(net_speed_parse("1000", 4), -1);
+	assert_int_equal(net_speed_parse("\n", 1), -1);
+	assert_int_equal(net_speed_parse("", 0), -1);
+	assert_int_equal(net_speed_parse("10G\n", 4), -1);
+}
+
+/* --- payloads --- */
+
+static void reading_of(struct net_reading *r, const char *dev, uint64_t mono_ns, uint64_t retrans,
+		       uint64_t out_segs)
+{
+	assert_int_equal(dev_str(dev, &r->dev), 0);
+	for (size_t i = 0; i < r->dev.n; i++) {
+		r->dev.v[i].included = true;
+		r->dev.v[i].loopback = strcmp(r->dev.v[i].name, "lo") == 0;
+	}
+	memset(&r->tcp, 0, sizeof(r->tcp));
+	r->tcp.c[NET_TCP_RETRANS_SEGS] = retrans;
+	r->tcp.c[NET_TCP_OUT_SEGS] = out_segs;
+	r->sock = (struct net_sockstat){.inuse = 1, .orphan = 2, .tw = 3};
+	r->mono_ns = mono_ns;
+}
+
+static void test_payload(void **state)
+{
+	struct net_reading a = {0}, b = {0}, c = {0};
+	const cJSON *e;
+	cJSON *p;
+
+	(void)state;
+	reading_of(&a,
+		   HDR "    lo: 100 10 0 0 0 0 0 0 100 10 0 0 0 0 0 0\n"
+		       "  eth0: 1000 10 5 5 0 0 0 0 2000 20 0 0 0 0 0 0\n"
+		       " veth0: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n",
+		   5 * SEC, 10, 1000);
+	/* veth0 vanished, veth1 appeared, eth0's errors went backwards */
+	reading_of(&b,
+		   HDR "    lo: 300 12 0 0 0 0 0 0 300 12 0 0 0 0 0 0\n"
+		       " veth1: 7 1 0 0 0 0 0 0 7 1 0 0 0 0 0 0\n"
+		       "  eth0: 4000 15 4 6 0 0 0 0 2500 21 0 0 0 0 0 0\n",
+		   7 * SEC, 13, 1400);
+	b.dev.v[2].operstate = "up";
+	b.dev.v[2].speed_mbps = 1000;
+
+	/* the first tick: totals and link state, every rate null */
+	assert_int_equal(net_build_payload(NULL, &a, T1, &p), 0);
+	assert_names(p, "lo,eth0,veth0");
+	e = iface(p, "eth0");
+	assert_true(is_null(e, "rx_bytes_per_s"));
+	assert_true(num(e, "rx_bytes") == 1000);
+	assert_true(num(e, "rx_errors") == 5);
+	assert_true(is_null(e, "operstate"));
+	assert_true(is_null(e, "speed_mbps"));
+	assert_true(cJSON_IsTrue(get(iface(p, "lo"), "loopback")));
+	assert_true(cJSON_IsFalse(get(e, "loopback")));
+	assert_true(is_null(get(p, "tcp"), "retrans_pct"));
+	assert_true(num(get(p, "tcp"), "time_wait") == 3);
+	cJSON_Delete(p);
+
+	/* two seconds later */
+	assert_int_equal(net_build_payload(&a, &b, T2, &p), 0);
+	assert_names(p, "lo,veth1,eth0");
+	e = iface(p, "lo");
+	assert_true(num(e, "rx_bytes_per_s") == 100);
+	assert_true(num(e, "rx_packets_per_s") == 1);
+	e = iface(p, "veth1");
+	assert_true(is_null(e, "rx_bytes_per_s"));
+	assert_true(is_null(e, "tx_drops_per_s"));
+	assert_true(num(e, "rx_bytes") == 7);
+	e = iface(p, "eth0");
+	assert_string_equal(get(e, "operstate")->valuestring, "up");
+	assert_true(num(e, "speed_mbps") == 1000);
+	assert_true(num(e, "rx_bytes_per_s") == 1500);
+	assert_true(num(e, "tx_bytes_per_s") == 250);
+	assert_true(num(e, "rx_packets_per_s") == 2.5);
+	assert_true(is_null(e, "rx_errors_per_s"));
+	assert_true(num(e, "rx_drops_per_s") == 0.5);
+	assert_true(num(e, "tx_packets_per_s") == 0.5);
+	/* 3 of 400 segments retransmitted */
+	assert_true(num(get(p, "tcp"), "retrans_segs_per_s") == 1.5);
+	assert_true(num(get(p, "tcp"), "retrans_pct") == 0.75);
+	assert_true(num(get(p, "tcp"), "out_segs_per_s") == 200);
+	cJSON_Delete(p);
+
+	/* excluded interfaces are left out; order is kept */
+	b.dev.v[0].included = false;
+	assert_int_equal(net_build_payload(&a, &b, T2, &p), 0);
+	assert_names(p, "veth1,eth0");
+	cJSON_Delete(p);
+
+	/* no segments sent: 0%, a clock that did not move: no rates */
+	b.tcp.c[NET_TCP_RETRANS_SEGS] = 10;
+	b.tcp.c[NET_TCP_OUT_SEGS] = 1000;
+	assert_int_equal(net_build_payload(&a, &b, T2, &p), 0);
+	assert_true(num(get(p, "tcp"), "retrans_pct") == 0);
+	cJSON_Delete(p);
+	b.mono_ns = a.mono_ns;
+	assert_int_equal(net_build_payload(&a, &b, T2, &p), 0);
+	assert_true(is_null(iface(p, "eth0"), "tx_bytes_per_s"));
+	assert_true(is_null(get(p, "tcp"), "retrans_pct"));
+	cJSON_Delete(p);
+	/* backwards out_segs: no ratio */
+	b.mono_ns = 9 * SEC;
+	b.tcp.c[NET_TCP_OUT_SEGS] = 999;
+	assert_int_equal(net_build_payload(&a, &b, T2, &p), 0);
+	assert_true(is_null(get(p, "tcp"), "retrans_pct"));
+	assert_true(is_null(get(p, "tcp"), "out_segs_per_s"));
+	cJSON_Delete(p);
+
+	/* a new order does not lose matches: eth0 first, lo last */
+	reading_of(&c,
+		   HDR "  eth0: 4200 15 4 6 0 0 0 0 2500 21 0 0 0 0 0 0\n"
+		       " veth1: 7 1 0 0 0 0 0 0 7 1 0 0 0 0 0 0\n"
+		       "    lo: 500 12 0 0 0 0 0 0 300 12 0 0 0 0 0 0\n",
+		   11 * SEC, 0, 0);
+	b.mono_ns = 9 * SEC;
+	assert_int_equal(net_build_payload(&b, &c, T2, &p), 0);
+	assert_names(p, "eth0,veth1,lo");
+	assert_true(num(iface(p, "eth0"), "rx_bytes_per_s") == 100);
+	assert_true(num(iface(p, "veth1"), "rx_bytes_per_s") == 0);
+	assert_true(num(iface(p, "lo"), "rx_bytes_per_s") == 100);
+	/* the TCP counters went backwards (a new network namespace) */
+	assert_true(is_null(get(p, "tcp"), "retrans_segs_per_s"));
+	cJSON_Delete(p);
+	net_reading_free(&c);
+	net_reading_free(&a);
+	net_reading_free(&b);
+}
+
+/* --- the collector over fixture trees --- */
+
+/* Tick 1 reads proc/ and sys/, tick 2 proc.2/ and sys.2/ (or sys/). */
+static void run_two_ticks(const char *machine)
+{
+	int fds = open_fds();
+	int p1 = open_dir(machine, "proc"), p2 = open_dir(machine, "proc.2");
+	int s1 = open_dir(machine, "sys"),
+	    s2 = open_dir(machine, has_dir(machine, "sys.2") ? "sys.2" : "sys");
+	struct collector_env env = {.proc_fd = p1, .sys_fd = s1};
+	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
+	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
+	char reason[256] = "";
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_string_equal(reason, "");
+	assert_int_equal(net_collector.sample(st, &env, &t1, &p), 0);
+	assert_json_file(p, machine, "net.1.json");
+	cJSON_Delete(p);
+	env.proc_fd = p2;
+	env.sys_fd = s2;
+	assert_int_equal(net_collector.sample(st, &env, &t2, &p), 0);
+	assert_json_file(p, machine, "net.json");
+	cJSON_Delete(p);
+	/* the same files again a second later: no change, rates 0 */
+	t2.mono_ns = 7 * SEC;
+	assert_int_equal(net_collector.sample(st, &env, &t2, &p), 0);
+	assert_true(num(cJSON_GetArrayItem(get(p, "interfaces"), 0), "rx_bytes_per_s") == 0);
+	cJSON_Delete(p);
+	net_collector.fini(st);
+	close(p1);
+	close(p2);
+	close(s1);
+	close(s2);
+	/* every kept operstate fd was closed */
+	assert_int_equal(open_fds(), fds);
+}
+
+static void test_collector_vm2(void **state)
+{
+	(void)state;
+	run_two_ticks("vm2");
+}
+
+static void test_collector_host16(void **state)
+{
+	(void)state;
+	run_two_ticks("host16");
+}
+
+static void test_collector_linux_2_6_18(void **state)
+{
+	(void)state;
+	run_two_ticks("linux-2.6.18");
+}
+
+/* The `interfaces` list, read at every tick. */
+static void test_collector_filter(void **state)
+{
+	int p1 = open_dir("host16", "proc"), s1 = open_dir("host16", "sys");
+	struct config cfg;
+	struct collector_env env = {.proc_fd = p1, .sys_fd = s1, .cfg = &cfg};
+	struct collector_tick t = {.t_ms = T1, .mono_ns = 5 * SEC};
+	char reason[256], err[CONFIG_ERR_LEN];
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+	assert_names(p, "lo,eno1,eno2,bond0,docker0,veth1a2b3c,virbr0");
+	cJSON_Delete(p);
+
+	assert_int_equal(config_set(&cfg, "interfaces", "!veth*, !lo", err, sizeof(err)), 0);
+	t.mono_ns += SEC;
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+	assert_names(p, "eno1,eno2,bond0,docker0,virbr0");
+	/* still a rate: the counters were kept while hidden or not */
+	assert_true(num(iface(p, "eno1"), "rx_bytes_per_s") == 0);
+	cJSON_Delete(p);
+
+	config_free(&cfg);
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "interfaces", "eno* bond0", err, sizeof(err)), 0);
+	t.mono_ns += SEC;
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+	assert_names(p, "eno1,eno2,bond0");
+	assert_string_equal(get(iface(p, "eno2"), "operstate")->valuestring, "down");
+	assert_true(is_null(iface(p, "eno2"), "speed_mbps"));
+	assert_true(num(iface(p, "bond0"), "speed_mbps") == 25000);
+	cJSON_Delete(p);
+	net_collector.fini(st);
+	config_free(&cfg);
+	close(p1);
+	close(s1);
+}
+
+/* Link state is read at every tick through a kept fd; speed when the
+ * state changes (and every 30 s), not at every tick. */
+static void test_collector_links(void **state)
+{
+	struct scratch proc, sys;
+	struct collector_env env;
+	struct collector_tick t = {.t_ms = T1, .mono_ns = SEC};
+	char reason[256];
+	void *st = NULL;
+	cJSON *p = NULL;
+	int fds = open_fds();
+
+	(void)state;
+	scratch_make(&proc);
+	scratch_make(&sys);
+	env = (struct collector_env){.proc_fd = proc.fd, .sys_fd = sys.fd};
+	scratch_write(&proc, "net/dev", HDR "  eth0: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n");
+	scratch_write(&proc, "net/snmp",
+		      "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
+		      "InErrs OutRsts\nTcp: 1 2 3 4 5 6 7 8\n");
+	scratch_write(&proc, "net/sockstat", "TCP: inuse 1 orphan 0 tw 2 alloc 1 mem 1\n");
+	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), 0);
+
+	/* no sysfs entry: nulls */
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+	assert_true(is_null(iface(p, "eth0"), "operstate"));
+	assert_true(is_null(iface(p, "eth0"), "speed_mbps"));
+	cJSON_Delete(p);
+
+	/* an interface that appears again is looked up afresh */
+	scratch_write(&sys, "class/net/eth0/operstate", "down\n");
+	scratch_write(&sys, "class/net/eth0/speed", "-1\n");
+	scratch_write(&proc, "net/dev", HDR);
+	t.mono_ns += SEC;
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+	assert_names(p, "");
+	cJSON_Delete(p);
+	scratch_write(&proc, "net/dev", HDR "  eth0: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n");
+	t.mono_ns += SEC;
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+	assert_string_equal(get(iface(p, "eth0"), "operstate")->valuestring, "down");
+	assert_true(is_null(iface(p, "eth0"), "speed_mbps"));
+	cJSON_Delete(p);
+
+	/* speed changes alone are seen only after 30 s */
+	scratch_write(&sys, "class/net/eth0/speed", "100\n");
+	t.mono_ns += SEC;
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+	assert_true(is_null(iface(p, "eth0"), "speed_mbps"));
+	cJSON_Delete(p);
+	/* the link comes up: the kept fd sees the new state, speed is read */
+	scratch_write(&sys, "class/net/eth0/operstate", "up\n");
+	scratch_write(&sys, "class/net/eth0/speed", "1000\n");
+	t.mono_ns += SEC;
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+	assert_string_equal(get(iface(p, "eth0"), "operstate")->valuestring, "up");
+	assert_true(num(iface(p, "eth0"), "speed_mbps") == 1000);
+	cJSON_Delete(p);
+	scratch_write(&sys, "class/net/eth0/speed", "10000\n");
+	t.mono_ns += SEC;
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+	assert_true(num(iface(p, "eth0"), "speed_mbps") == 1000);
+	cJSON_Delete(p);
+	t.mono_ns += 31 * SEC;
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+	assert_true(num(iface(p, "eth0"), "speed_mbps") == 10000);
+	cJSON_Delete(p);
+
+	/* garbage in sysfs: null, not an error */
+	scratch_write(&sys, "class/net/eth0/operstate", "sideways\n");
+	t.mono_ns += SEC;
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+	assert_true(is_null(iface(p, "eth0"), "operstate"));
+	cJSON_Delete(p);
+
+	/* a failing proc file fails the tick; the next good one has rates
+	 * against the last good reading */
+	scratch_write(&proc, "net/snmp", "Tcp: ActiveOpens\nTcp: 1\n");
+	p = (cJSON *)&env;
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), -EINVAL);
+	assert_null(p);
+	scratch_write(&proc, "net/snmp",
+		      "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
+		      "InErrs OutRsts\nTcp: 3 2 3 4 5 6 7 8\n");
+	scratch_write(&proc, "net/dev", HDR "  eth0: 5 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n");
+	t.mono_ns += 2 * SEC;
+	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+	assert_true(num(iface(p, "eth0"), "rx_bytes_per_s") == 2);
+	assert_true(num(get(p, "tcp"), "active_opens_per_s") == 1);
+	cJSON_Delete(p);
+
+	net_collector.fini(st);
+	scratch_remove(&proc);
+	scratch_remove(&sys);
+	assert_int_equal(open_fds(), fds);
+}
+
+static void test_collector_errors(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.sys_fd = -1};
+	char reason[256];
+	void *st = NULL;
+
+	(void)state;
+	scratch_make(&s);
+	env.proc_fd = s.fd;
+	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_null(st);
+	assert_string_equal(reason, "/proc/net/dev: No such file or directory");
+	scratch_write(&s, "net/dev", HDR);
+	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_string_equal(reason, "/proc/net/snmp: No such file or directory");
+	scratch_write(&s, "net/snmp", "Ip: Forwarding\nIp: 1\n");
+	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), -ENODATA);
+	assert_string_equal(reason, "/proc/net/snmp: unexpected contents (No data available)");
+	scratch_write(&s, "net/snmp",
+		      "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
+		      "InErrs OutRsts\nTcp: 1 2 3 4 5 6 7 8\n");
+	scratch_write(&s, "net/sockstat", "TCP: inuse 1\n");
+	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_string_equal(reason, "/proc/net/sockstat: unexpected contents (Invalid argument)");
+	scratch_write(&s, "net/dev", "garbage\n");
+	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_string_equal(reason, "/proc/net/dev: unexpected contents (Invalid argument)");
+	assert_null(st);
+	net_collector.fini(NULL);
+	scratch_remove(&s);
+}
+
+/* The live host: lo is there, marked, with some state. */
+static void test_collector_live(void **state)
+{
+	int pfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int sfd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct collector_env env = {.proc_fd = pfd, .sys_fd = sfd};
+	struct collector_tick t = {.t_ms = T1};
+	struct timespec now;
+	char reason[256];
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	(void)state;
+	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	for (int i = 0; i < 2; i++) {
+		const cJSON *lo;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		t.mono_ns = (uint64_t)now.tv_sec * SEC + (uint64_t)now.tv_nsec;
+		assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+		lo = iface(p, "lo");
+		assert_non_null(lo);
+		assert_true(cJSON_IsTrue(get(lo, "loopback")));
+		assert_true(cJSON_IsString(get(lo, "operstate")));
+		assert_true(is_null(lo, "speed_mbps")); /* EINVAL */
+		assert_true(i == 0 ? is_null(lo, "rx_bytes_per_s")
+				   : num(lo, "rx_bytes_per_s") >= 0);
+		assert_true(num(get(p, "tcp"), "established") >= 0);
+		cJSON_Delete(p);
+	}
+	net_collector.fini(st);
+	close(pfd);
+	close(sfd);
+}
+
+static void test_cost(void **state)
+{
+	int pfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int sfd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct collector_env env = {.proc_fd = pfd, .sys_fd = sfd};
+	struct collector_tick t = {.t_ms = T1};
+	struct timespec a, b;
+	char reason[256];
+	void *st = NULL;
+	cJSON *p = NULL;
+	const int n = 2000;
+
+	(void)state;
+	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+	for (int i = 0; i < n; i++) {
+		t.mono_ns = (uint64_t)(i + 1) * SEC;
+		assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+		cJSON_Delete(p);
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+	print_message("net: %.1f us of CPU per tick (sample + payload)\n",
+		      ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n /
+			  1e3);
+	net_collector.fini(st);
+	close(pfd);
+	close(sfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_dev_vm2),
+	    cmocka_unit_test(test_dev_host16),
+	    cmocka_unit_test(test_dev_linux_2_6_18),
+	    cmocka_unit_test(test_dev_shapes),
+	    cmocka_unit_test(test_dev_malformed),
+	    cmocka_unit_test(test_snmp_fixtures),
+	    cmocka_unit_test(test_snmp_shapes),
+	    cmocka_unit_test(test_snmp_malformed),
+	    cmocka_unit_test(test_sockstat),
+	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_sysfs_values),
+	    cmocka_unit_test(test_payload),
+	    cmocka_unit_test(test_collector_vm2),
+	    cmocka_unit_test(test_collector_host16),
+	    cmocka_unit_test(test_collector_linux_2_6_18),
+	    cmocka_unit_test(test_collector_filter),
+	    cmocka_unit_test(test_collector_links),
+	    cmocka_unit_test(test_collector_errors),
+	    cmocka_unit_test(test_collector_live),
+	    cmocka_unit_test(test_cost),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1115 @@
+/* Unit tests of collectors/proc.c: the stat, status, cmdline and passwd
+ * parsers against the captured vm2 tree and inline malformed input, the
+ * collector over two snapshots compared with golden payloads
+ * (tests/fixtures/vm2/expected/proc*.json, from expected_proc.py), over
+ * scratch trees rewritten between ticks (one of them "live": its self is
+ * us and its pids are real children, so that the CPU clock filter runs),
+ * and over the live /proc. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "proc.h"
+#include "procfs.h"
+
+#define T1  INT64_C(1700000000000)
+#define T2  INT64_C(1700000001000)
+#define SEC UINT64_C(1000000000)
+
+static const char *fixtures(void)
+{
+	const char *dir = getenv("SYSFEED_FIXTURES");
+
+	return dir && *dir ? dir : "tests/fixtures";
+}
+
+static int open_dir(const char *machine, const char *sub)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
+	return fd;
+}
+
+/* Reads <fixtures>/<machine>/<rel> whole, NUL-terminated. */
+static char *slurp(const char *machine, const char *rel, size_t *ret_len)
+{
+	struct procfs_buf buf = {0};
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
+	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
+		fail_msg("cannot read %s", path);
+	if (ret_len)
+		*ret_len = buf.len;
+	return buf.data;
+}
+
+/* Compares a payload with a golden JSON file, both printed by cJSON. */
+static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
+{
+	char rel[128], *text, *want, *got;
+	cJSON *expected;
+
+	snprintf(rel, sizeof(rel), "expected/%s", name);
+	text = slurp(machine, rel, NULL);
+	expected = cJSON_Parse(text);
+	assert_non_null(expected);
+	want = cJSON_PrintUnformatted(expected);
+	got = cJSON_PrintUnformatted(actual);
+	if (strcmp(want, got) != 0)
+		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
+	assert_string_equal(got, want);
+	free(text);
+	free(want);
+	free(got);
+	cJSON_Delete(expected);
+}
+
+static const cJSON *item(const cJSON *o, const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!it)
+		fail_msg("no \"%s\"", key);
+	return it;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *it = item(o, key);
+
+	assert_true(cJSON_IsNumber(it));
+	return it->valuedouble;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *it = item(o, key);
+
+	assert_true(cJSON_IsString(it));
+	return it->valuestring;
+}
+
+/* The row of pid in payload[key], or NULL. */
+static const cJSON *row_of(const cJSON *payload, const char *key, unsigned pid)
+{
+	const cJSON *r;
+
+	cJSON_ArrayForEach(r, item(payload, key))
+	{
+		if (num(r, "pid") == pid)
+			return r;
+	}
+	return NULL;
+}
+
+static int parse_stat_str(const char *text, struct proc_stat *st)
+{
+	return proc_stat_parse(text, strlen(text), st);
+}
+
+/* --- stat --- */
+
+static void test_stat_fixtures(void **state)
+{
+	static const struct {
+		const char *rel;
+		unsigned pid;
+		const char *comm;
+		char state;
+		uint64_t utime, threads, starttime, rss;
+		bool kthread;
+	} cases[] = {
+	    {"proc/2/stat", 2, "kthreadd", 'S', 0, 1, 24, 0, true},
+	    {"proc/10/stat", 10, "kworker/0:0H-events_highpri", 'I', 0, 1, 24, 0, true},
+	    {"proc/14/stat", 14, "ksoftirqd/0", 'S', 12, 1, 24, 0, true},
+	    {"proc/30871/stat", 30871, "x) (y z)", 'S', 0, 1, 123080, 426, false},
+	    {"proc/30873/stat", 30873, "sh", 'R', 110, 1, 123080, 408, false},
+	    {"proc.2/30873/stat", 30873, "sh", 'R', 210, 1, 123080, 408, false},
+	    {"proc/30874/stat", 30874, "python3", 'S', 2, 4, 123080, 3338, false},
+	    {"proc/30875/stat", 30875, "vforkd", 'D', 0, 1, 123080, 238, false},
+	    {"proc/30876/stat", 30876, "sleep", 'T', 0, 1, 123080, 391, false},
+	    {"proc/30879/stat", 30879, "sleep", 'Z', 0, 1, 123080, 0, false},
+	    {"proc/30882/stat", 30882, "sleep", 'S', 0, 1, 123080, 445, false},
+	    {"proc.2/30882/stat", 30882, "sleep", 'S', 0, 1, 123194, 399, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proc_stat st;
+		size_t len;
+		char *text = slurp("vm2", cases[i].rel, &len);
+
+		assert_int_equal(proc_stat_parse(text, len, &st), 0);
+		assert_int_equal(st.pid, cases[i].pid);
+		assert_string_equal(st.comm, cases[i].comm);
+		assert_int_equal(st.state, cases[i].state);
+		assert_int_equal(st.utime, cases[i].utime);
+		assert_int_equal(st.num_threads, cases[i].threads);
+		assert_int_equal(st.starttime, cases[i].starttime);
+		assert_int_equal(st.rss_pages, cases[i].rss);
+		assert_int_equal(!!(st.flags & PROC_PF_KTHREAD), cases[i].kthread);
+		free(text);
+	}
+}
+
+/* 52 fields (3.5+), the state and the fields proc(5) numbers. */
+#define STAT_TAIL                                                                                  \
+	" 1 2 3 0 -1 4194304 100 0 0 0 7 3 0 0 20 0 1 0 5000 1000000 250 18446744073709551615 "    \
+	"1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+
+static void test_stat_shapes(void **state)
+{
+	/* 50 bytes, after the 13 of "kworker/u8:1-" */
+	static const char long_name[] = "events_unbound_and_then_some_more_to_fill_63_bytes";
+	struct proc_stat st;
+	char line[512];
+
+	(void)state;
+	assert_int_equal(parse_stat_str("42 (a b) S" STAT_TAIL, &st), 0);
+	assert_int_equal(st.pid, 42);
+	assert_string_equal(st.comm, "a b");
+	assert_int_equal(st.utime, 7);
+	assert_int_equal(st.stime, 3);
+	assert_int_equal(st.num_threads, 1);
+	assert_int_equal(st.starttime, 5000);
+	assert_int_equal(st.rss_pages, 250);
+	assert_int_equal(st.flags, 4194304);
+
+	/* comm may hold ')', '(', spaces, a newline, or nothing */
+	assert_int_equal(parse_stat_str("42 ()) S (x) R 1 2) S" STAT_TAIL, &st), 0);
+	assert_string_equal(st.comm, ")) S (x) R 1 2");
+	assert_int_equal(st.state, 'S');
+	assert_int_equal(parse_stat_str("42 (a\nb) S" STAT_TAIL, &st), 0);
+	assert_string_equal(st.comm, "a\nb");
+	assert_int_equal(parse_stat_str("42 () S" STAT_TAIL, &st), 0);
+	assert_string_equal(st.comm, "");
+	/* a 63-byte kernel thread name */
+	snprintf(line, sizeof(line), "42 (kworker/u8:1-%s) I%s", long_name, STAT_TAIL);
+	assert_int_equal(parse_stat_str(line, &st), 0);
+	assert_int_equal(strlen(st.comm), 63);
+	assert_string_equal(st.comm + 13, long_name);
+
+	/* 2.6.18 printed 41 fields; rss is field 24 */
+	assert_int_equal(
+	    parse_stat_str("1 (init) S 0 1 1 0 -1 4194560 623 1289 5 9 1 12 31 7 15 0 1 0 "
+			   "9 2101248 134 4294967295 134512640 134544760 3216752416 "
+			   "3216751996 11788356 0 0 1475401980 671819267 3222274592 0 0 "
+			   "0 0 0 0\n",
+			   &st),
+	    0);
+	assert_int_equal(st.utime, 1);
+	assert_int_equal(st.stime, 12);
+	assert_int_equal(st.starttime, 9);
+	assert_int_equal(st.rss_pages, 134);
+	/* later kernels may append fields */
+	assert_int_equal(
+	    parse_stat_str("42 (x) S 1 2 3 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8 0 0 0 "
+			   "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+			   &st),
+	    0);
+	assert_int_equal(st.rss_pages, 8);
+}
+
+static void test_stat_malformed(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+	} cases[] = {
+	    {"", -EINVAL},
+	    {"\n", -EINVAL},
+	    {"42 (x) S" STAT_TAIL "x", -EINVAL},                               /* after the '\n' */
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8", -EINVAL}, /* no '\n' */
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 9 0\n", -EINVAL}, /* no rss */
+	    {"42 x) S" STAT_TAIL, -EINVAL},
+	    {"42 (x S" STAT_TAIL, -EINVAL},
+	    {"42(x) S" STAT_TAIL, -EINVAL},
+	    {"(x) S" STAT_TAIL, -EINVAL},
+	    {" (x) S" STAT_TAIL, -EINVAL},
+	    {"4x2 (x) S" STAT_TAIL, -EINVAL},
+	    {"-42 (x) S" STAT_TAIL, -EINVAL},
+	    {"0 (x) S" STAT_TAIL, -ERANGE},
+	    {"4294967296 (x) S" STAT_TAIL, -ERANGE},
+	    {"42 (x) " STAT_TAIL, -EINVAL},
+	    {"42 (x)S" STAT_TAIL, -EINVAL},
+	    {"42 (x) SS" STAT_TAIL, -EINVAL},
+	    {"42 (x) 5" STAT_TAIL, -EINVAL},
+	    {"42 (x) \x01" STAT_TAIL, -EINVAL},
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 5.0 6 0 0 20 0 1 0 9 0 8\n", -EINVAL},
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 -5 6 0 0 20 0 1 0 9 0 8\n", -EINVAL}, /* utime < 0 */
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 5 6 0 0 20 0 -1 0 9 0 8\n", -EINVAL}, /* threads < 0 */
+	    {"42 (x) S 1 2 3 0 - 0 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8\n", -EINVAL},
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8x\n", -EINVAL},
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 5\t6 0 0 20 0 1 0 9 0 8\n", -EINVAL},
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 18446744073709551616 6 0 0 20 0 1 0 9 0 8\n", -ERANGE},
+	    {"42 (x) S 1 2 3 0 -1 4294967296 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8\n", -ERANGE},
+	    {"42 (0123456789012345678901234567890123456789012345678901234567890123) S 1 2 3 0 -1 "
+	     "0 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8\n",
+	     -EINVAL}, /* a 64-byte comm */
+	};
+	struct proc_stat st;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = parse_stat_str(cases[i].text, &st);
+
+		if (r != cases[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
+		assert_int_equal(r, cases[i].err);
+	}
+	/* a NUL inside comm, or in place of a separator */
+	assert_int_equal(proc_stat_parse("42 (a\0b) S" STAT_TAIL, 10 + sizeof(STAT_TAIL) - 1, &st),
+			 -EINVAL);
+	assert_int_equal(
+	    proc_stat_parse("42 (ab) S\0" STAT_TAIL + 0, 10 + sizeof(STAT_TAIL) - 1, &st), -EINVAL);
+}
+
+/* Every prefix of every stat of the tree, in a buffer of exactly that size
+ * (for ASan): only the whole line parses. Every byte replaced: an error or
+ * a parse, never a crash. */
+static void test_stat_truncated(void **state)
+{
+	static const char *const rels[] = {"proc/30871/stat", "proc/30874/stat", "proc/10/stat",
+					   "proc/30879/stat"};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(rels) / sizeof(rels[0]); k++) {
+		struct proc_stat st;
+		size_t len;
+		char *text = slurp("vm2", rels[k], &len);
+
+		for (size_t n = 0; n < len; n++) {
+			char *copy = malloc(n ? n : 1);
+
+			memcpy(copy, text, n);
+			assert_true(proc_stat_parse(copy, n, &st) < 0);
+			free(copy);
+		}
+		for (size_t i = 0; i < len; i++) {
+			char *copy = malloc(len);
+
+			memcpy(copy, text, len);
+			copy[i] = copy[i] == 'x' ? ')' : 'x';
+			assert_true(proc_stat_parse(copy, len, &st) <= 0);
+			copy[i] = '\n';
+			assert_true(proc_stat_parse(copy, len, &st) <= 0);
+			free(copy);
+		}
+		free(text);
+	}
+}
+
+/* --- status --- */
+
+static void test_status_uid(void **state)
+{
+	static const struct {
+		const char *rel;
+		uint32_t uid;
+	} cases[] = {
+	    {"proc/2/status", 0},
+	    {"proc/30877/status", 65534},
+	    {"proc/30878/status", 4242},
+	    {"proc/30879/status", 0}, /* a zombie still has its status */
+	};
+	uint32_t uid;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len;
+		char *text = slurp("vm2", cases[i].rel, &len);
+
+		assert_int_equal(proc_status_uid(text, len, &uid), 0);
+		assert_int_equal(uid, cases[i].uid);
+		free(text);
+	}
+	assert_int_equal(proc_status_uid("Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t0\n", 30, &uid), 0);
+	assert_int_equal(uid, 2);
+	assert_int_equal(proc_status_uid("Name:\tx\n", 8, &uid), -ENODATA);
+	assert_int_equal(proc_status_uid("", 0, &uid), -ENODATA);
+	assert_int_equal(proc_status_uid("Uid:\t1\t2\t3\n", 11, &uid), -EINVAL);
+	assert_int_equal(proc_status_uid("Uid:\t1\t2\t3\t4\t5\n", 15, &uid), -EINVAL);
+	assert_int_equal(proc_status_uid("Uid:\t1\tx\t3\t4\n", 13, &uid), -EINVAL);
+	assert_int_equal(proc_status_uid("Uid: 1 2 3 4\n", 13, &uid), -EINVAL);
+	assert_int_equal(proc_status_uid("Uid:\t1\t4294967296\t3\t4\n", 23, &uid), -EINVAL);
+	assert_int_equal(proc_status_uid("Uid:\t1\t2\t3\t4", 12, &uid), -EINVAL); /* cut */
+}
+
+/* --- cmdline, UTF-8 --- */
+
+static void check_cmd(const char *raw, size_t len, bool more, const char *comm, const char *want)
+{
+	char out[PROC_CMD_BUF];
+	size_t n = proc_cmdline_format(raw, len, more, comm, out);
+
+	assert_string_equal(out, want);
+	assert_int_equal(n, strlen(want));
+}
+
+static void test_cmdline(void **state)
+{
+	char raw[600], want[PROC_CMD_BUF], out[PROC_CMD_BUF];
+	size_t len;
+	char *text;
+
+	(void)state;
+	check_cmd("", 0, false, "kthreadd", "[kthreadd]");
+	check_cmd("\0\0", 2, false, "x", "[x]");
+	check_cmd("", 0, false, "a\xff", "[a\xef\xbf\xbd]");
+	check_cmd("sleep\0"
+		  "1000\0",
+		  11, false, "sleep", "sleep 1000");
+	check_cmd("a\0\0b\0\0\0", 7, false, "x", "a  b");
+	/* setproctitle pads with spaces or NULs */
+	check_cmd("sshd: root@pts/0   \0\0\0", 22, false, "sshd", "sshd: root@pts/0");
+	check_cmd("a\tb\nc\x7f"
+		  "d",
+		  8, false, "x", "a b c d");
+	check_cmd("caf\xc3\xa9\0", 6, false, "x", "caf\xc3\xa9");
+	check_cmd("a\xff"
+		  "b",
+		  3, false, "x",
+		  "a\xef\xbf\xbd"
+		  "b");
+	/* the read stopped before the end: marked even when short */
+	check_cmd("abc", 3, true, "x", "abc\xe2\x80\xa6");
+
+	/* exactly PROC_CMD_MAX bytes fit; one more is cut to 253 + "…" */
+	memset(raw, 'a', sizeof(raw));
+	memset(want, 'a', PROC_CMD_MAX);
+	want[PROC_CMD_MAX] = '\0';
+	check_cmd(raw, PROC_CMD_MAX, false, "x", want);
+	memcpy(want + PROC_CMD_MAX - 3, "\xe2\x80\xa6", 4);
+	check_cmd(raw, PROC_CMD_MAX, true, "x", want);
+	check_cmd(raw, PROC_CMD_MAX + 1, false, "x", want);
+	memset(raw, 'a', sizeof(raw));
+	len = proc_cmdline_format(raw, sizeof(raw), false, "x", out);
+	assert_int_equal(len, PROC_CMD_MAX);
+	assert_int_equal(strspn(out, "a"), PROC_CMD_MAX - 3);
+	/* a 2-byte character across the cut is not split */
+	memset(raw, 'a', sizeof(raw));
+	memcpy(raw + 252, "\xc3\xa9", 2);
+	len = proc_cmdline_format(raw, sizeof(raw), false, "x", out);
+	assert_int_equal(len, 252 + 3);
+	assert_memory_equal(out + 252, "\xe2\x80\xa6", 3);
+	/* spaces before the cut go */
+	memset(raw, 'a', sizeof(raw));
+	memset(raw + 250, '\0', 10);
+	len = proc_cmdline_format(raw, sizeof(raw), false, "x", out);
+	assert_int_equal(len, 250 + 3);
+	/* U+FFFD replacements count 3 bytes each */
+	memset(raw, '\xff', sizeof(raw));
+	len = proc_cmdline_format(raw, sizeof(raw), false, "x", out);
+	assert_int_equal(len, 84 * 3 + 3);
+
+	/* the captured 300-byte argument with a 0xff in it */
+	text = slurp("vm2", "proc/30880/cmdline", &len);
+	proc_cmdline_format(text, len, false, "sh", out);
+	assert_int_equal(strlen(out), PROC_CMD_MAX);
+	assert_non_null(strstr(out, "sh -c sleep 1000; : long aaaa"));
+	assert_non_null(strstr(out, "a\xef\xbf\xbd"
+				    "b"));
+	free(text);
+	/* a zombie's cmdline is empty */
+	text = slurp("vm2", "proc/30879/cmdline", &len);
+	assert_int_equal(len, 0);
+	free(text);
+}
+
+static void check_utf8(const char *in, size_t len, const char *want)
+{
+	char out[64];
+
+	assert_int_equal(proc_utf8_sanitize(in, len, out), strlen(want));
+	assert_string_equal(out, want);
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+static void test_utf8(void **state)
+{
+	char out[16];
+
+	(void)state;
+	check_utf8("abc", 3, "abc");
+	check_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9,
+		   "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	check_utf8("\xc0\xaf", 2, FFFD FFFD);                   /* overlong '/' */
+	check_utf8("\xe0\x80\xaf", 3, FFFD FFFD FFFD);          /* overlong */
+	check_utf8("\xed\xa0\x80", 3, FFFD FFFD FFFD);          /* surrogate */
+	check_utf8("\xf4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD); /* past U+10FFFF */
+	check_utf8("\xe2\x82", 2, FFFD);                        /* cut at the end: one */
+	check_utf8("\xe2\x82x", 3, FFFD "x");                   /* maximal subpart: one */
+	check_utf8("\xf0\x9f\x98x", 4, FFFD "x");
+	check_utf8("\x80\xbf", 2, FFFD FFFD);
+	check_utf8("\xf5", 1, FFFD);
+	assert_int_equal(proc_utf8_sanitize("a\0b", 3, out), 3); /* NUL is copied as is */
+	assert_memory_equal(out, "a\0b", 4);
+}
+
+/* --- passwd --- */
+
+static void test_passwd(void **state)
+{
+	static const char text[] = "root:x:0:0:root:/root:/bin/bash\n"
+				   "+nisuser::::::\n"
+				   "-other::::::\n"
+				   "# a comment:x:5:5\n"
+				   "\n"
+				   "bad:x:notanumber:0::/:/bin/sh\n"
+				   "short:x\n"
+				   ":x:7:7::/:/bin/sh\n"
+				   "toor:x:0:0:second root:/root:/bin/sh\n"
+				   "big:x:4294967296:0::/:/bin/sh\n"
+				   "daemon:x:1:1::/:/usr/sbin/nologin\n"
+				   "nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n"
+				   "last:x:1000:1000::/home/last:/bin/sh";
+	struct proc_users u = {0};
+	size_t len;
+	char *pw;
+
+	(void)state;
+	assert_int_equal(proc_passwd_parse(text, sizeof(text) - 1, &u), 0);
+	assert_int_equal(u.n, 4);
+	assert_string_equal(proc_users_name(&u, 0), "root"); /* the first line wins */
+	assert_string_equal(proc_users_name(&u, 1), "daemon");
+	assert_string_equal(proc_users_name(&u, 65534), "nobody");
+	assert_string_equal(proc_users_name(&u, 1000), "last"); /* no final '\n' */
+	assert_null(proc_users_name(&u, 5));
+	assert_null(proc_users_name(&u, 7));
+	assert_null(proc_users_name(&u, 4242));
+	/* reparsing replaces */
+	assert_int_equal(proc_passwd_parse("x:x:9:9::/:/bin/sh\n", 19, &u), 0);
+	assert_int_equal(u.n, 1);
+	assert_null(proc_users_name(&u, 0));
+	assert_int_equal(proc_passwd_parse("", 0, &u), 0);
+	assert_int_equal(u.n, 0);
+	assert_null(proc_users_name(&u, 0));
+
+	pw = slurp("vm2", "etc/passwd", &len);
+	assert_int_equal(proc_passwd_parse(pw, len, &u), 0);
+	assert_string_equal(proc_users_name(&u, 0), "root");
+	assert_string_equal(proc_users_name(&u, 65534), "nobody");
+	assert_null(proc_users_name(&u, 4242));
+	free(pw);
+	proc_users_free(&u);
+	proc_users_free(&u);
+	proc_users_free(NULL);
+}
+
+static void test_cpu_hundredths(void **state)
+{
+	(void)state;
+	assert_int_equal(proc_cpu_hundredths(100, 100, SEC), 10000);
+	assert_int_equal(proc_cpu_hundredths(0, 100, SEC), 0);
+	assert_int_equal(proc_cpu_hundredths(1, 100, SEC), 100);
+	assert_int_equal(proc_cpu_hundredths(250, 100, SEC), 25000); /* 2.5 cores */
+	assert_int_equal(proc_cpu_hundredths(1, 100, 3 * SEC), 33);
+	assert_int_equal(proc_cpu_hundredths(2, 100, 3 * SEC), 67);
+	assert_int_equal(proc_cpu_hundredths(1, 100, 8 * SEC), 13); /* 0.125: half up */
+	assert_int_equal(proc_cpu_hundredths(1, 1024, SEC), 10);    /* alpha's USER_HZ */
+	assert_int_equal(proc_cpu_hundredths(UINT64_MAX, 100, 1), UINT64_MAX);
+	assert_int_equal(proc_cpu_hundredths(1, 0, SEC), 0);
+}
+
+/* --- the collector over the captured tree --- */
+
+static void test_collector_vm2(void **state)
+{
+	int fd1 = open_dir("vm2", "proc"), fd2 = open_dir("vm2", "proc.2");
+	struct collector_env env = {.proc_fd = fd1, .sys_fd = -1};
+	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
+	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
+	struct config cfg = {0};
+	char reason[256] = "";
+	void *st = NULL;
+	cJSON *p = NULL, *want;
+	const cJSON *r, *w, *top;
+	char *text;
+	int i;
+
+	(void)state;
+	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_string_equal(reason, "");
+	/* the first tick: totals and top_mem, no rates */
+	assert_int_equal(proc_collector.sample(st, &env, &t1, &p), 0);
+	assert_non_null(p);
+	assert_json_file(p, "vm2", "proc.1.json");
+	assert_int_equal(cJSON_GetArraySize(item(p, "top_cpu")), 0);
+	cJSON_Delete(p);
+	/* the second, over proc.2 */
+	env.proc_fd = fd2;
+	assert_int_equal(proc_collector.sample(st, &env, &t2, &p), 0);
+	assert_non_null(p);
+	assert_json_file(p, "vm2", "proc.json");
+
+	/* the odd cases, by hand */
+	assert_true(num(p, "processes") == 16);
+	assert_true(num(p, "zombies") == 1 && num(p, "blocked") == 1 && num(p, "stopped") == 1);
+	assert_true(num(p, "running") == 1 && num(p, "sleeping") == 12);
+	assert_true(num(p, "threads") == 19);
+	r = row_of(p, "top_cpu", 30873); /* 100 ticks in 1 s */
+	assert_non_null(r);
+	assert_true(num(r, "cpu_pct") == 100);
+	assert_string_equal(str(r, "cmd"), "sh -c while :; do :; done");
+	r = row_of(p, "top_mem", 30871);
+	assert_string_equal(str(r, "comm"), "x) (y z)");
+	r = row_of(p, "top_mem", 30882); /* pid reused: a new process, no rate */
+	assert_true(cJSON_IsNull(item(r, "cpu_pct")));
+	assert_true(num(r, "start_ms") == 1795480737000.0 + 1231940);
+	assert_null(row_of(p, "top_cpu", 30882));
+	assert_null(row_of(p, "top_cpu", 30883)); /* new */
+	assert_null(row_of(p, "top_mem", 30881)); /* vanished */
+	assert_null(row_of(p, "top_mem", 99999)); /* no stat */
+	r = row_of(p, "top_cpu", 2);
+	assert_string_equal(str(r, "cmd"), "[kthreadd]");
+	r = row_of(p, "top_cpu", 30879);
+	assert_string_equal(str(r, "cmd"), "[sleep]");
+	assert_string_equal(str(r, "state"), "Z");
+	assert_string_equal(str(row_of(p, "top_cpu", 30877), "user"), "nobody");
+	assert_string_equal(str(row_of(p, "top_cpu", 30878), "user"), "4242");
+	assert_true(num(row_of(p, "top_mem", 30874), "threads") == 4);
+	assert_true(num(row_of(p, "top_mem", 30874), "rss_bytes") == 3338 * 4096.0);
+	cJSON_Delete(p);
+
+	/* top_n = 3: the first three rows of each list */
+	proc_collector.fini(st);
+	cfg.top_n = 3;
+	env.cfg = &cfg;
+	env.proc_fd = fd1;
+	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(proc_collector.sample(st, &env, &t1, &p), 0);
+	cJSON_Delete(p);
+	env.proc_fd = fd2;
+	assert_int_equal(proc_collector.sample(st, &env, &t2, &p), 0);
+	text = slurp("vm2", "expected/proc.json", NULL);
+	want = cJSON_Parse(text);
+	for (const char *const *key = (const char *const[]){"top_cpu", "top_mem", NULL}; *key;
+	     key++) {
+		top = item(p, *key);
+		assert_int_equal(cJSON_GetArraySize(top), 3);
+		i = 0;
+		cJSON_ArrayForEach(r, top)
+		{
+			char *a, *b;
+
+			w = cJSON_GetArrayItem(item(want, *key), i++);
+			a = cJSON_PrintUnformatted(r);
+			b = cJSON_PrintUnformatted(w);
+			assert_string_equal(a, b);
+			free(a);
+			free(b);
+		}
+	}
+	free(text);
+	cJSON_Delete(want);
+	cJSON_Delete(p);
+
+	/* the same tree again a second later: nothing ran, all rates 0 */
+	t2.mono_ns += SEC;
+	t2.t_ms += 1000;
+	assert_int_equal(proc_collector.sample(st, &env, &t2, &p), 0);
+	cJSON_ArrayForEach(r, item(p, "top_cpu")) assert_true(num(r, "cpu_pct") == 0);
+	assert_int_equal(cJSON_GetArraySize(item(p, "top_cpu")), 3);
+	cJSON_Delete(p);
+	/* and no time passing: no rates at all */
+	assert_int_equal(proc_collector.sample(st, &env, &t2, &p), 0);
+	assert_int_equal(cJSON_GetArraySize(item(p, "top_cpu")), 0);
+	cJSON_Delete(p);
+	proc_collector.fini(st);
+	proc_collector.fini(NULL);
+	close(fd1);
+	close(fd2);
+}
+
+/* --- a scratch tree rewritten between ticks --- */
+
+/* base/proc is the proc root, base/etc/passwd its ../etc/passwd. */
+struct scratch {
+	char base[64];
+	int fd;
+};
+
+static void scratch_write(struct scratch *s, const char *name, const char *text)
+{
+	int f = openat(s->fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(f >= 0);
+	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
+	close(f);
+}
+
+/* A process dir; rewriting a file keeps its inode, so held fds see it. */
+static void scratch_proc(struct scratch *s, unsigned pid, const char *comm, char state,
+			 unsigned utime, unsigned threads, unsigned start, unsigned rss)
+{
+	char path[64], text[512];
+
+	snprintf(path, sizeof(path), "%u", pid);
+	mkdirat(s->fd, path, 0700);
+	snprintf(path, sizeof(path), "%u/stat", pid);
+	snprintf(text, sizeof(text),
+		 "%u (%s) %c 1 1 1 0 -1 4194304 0 0 0 0 %u 0 0 0 20 0 %u 0 %u 1000 %u 0 0 0 0 0 0 "
+		 "0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+		 pid, comm, state, utime, threads, start, rss);
+	scratch_write(s, path, text);
+	snprintf(path, sizeof(path), "%u/status", pid);
+	scratch_write(s, path, "Name:\tx\nUid:\t1000\t1000\t1000\t1000\n");
+	snprintf(path, sizeof(path), "%u/cmdline", pid);
+	snprintf(text, sizeof(text), "%s", comm);
+	scratch_write(s, path, text);
+}
+
+static void scratch_make(struct scratch *s)
+{
+	char path[96];
+
+	strcpy(s->base, "/tmp/sysfeed-proc-XXXXXX");
+	assert_non_null(mkdtemp(s->base));
+	snprintf(path, sizeof(path), "%s/proc", s->base);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/etc", s->base);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/proc", s->base);
+	s->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(s->fd >= 0);
+}
+
+static void scratch_rm(struct scratch *s, const char *rel)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/%s'", s->base, rel);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void scratch_remove(struct scratch *s)
+{
+	close(s->fd);
+	scratch_rm(s, "");
+}
+
+static cJSON *tick(void *st, struct collector_env *env, unsigned n)
+{
+	struct collector_tick t = {.t_ms = T1 + n * 1000, .mono_ns = (uint64_t)n * SEC};
+	cJSON *p = NULL;
+
+	assert_int_equal(proc_collector.sample(st, env, &t, &p), 0);
+	assert_non_null(p);
+	return p;
+}
+
+static double cpu_of(const cJSON *p, unsigned pid)
+{
+	const cJSON *r = row_of(p, "top_mem", pid);
+
+	assert_non_null(r);
+	return cJSON_IsNull(item(r, "cpu_pct")) ? -1 : num(r, "cpu_pct");
+}
+
+/* A proc root that is not ours: every process read every tick, the whole
+ * directory listed every tick. */
+static void test_collector_scratch(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.sys_fd = -1};
+	struct collector_tick t9 = {.t_ms = T2, .mono_ns = 9 * SEC};
+	char reason[256];
+	void *st = NULL;
+	cJSON *p;
+
+	(void)state;
+	scratch_make(&s);
+	env.proc_fd = s.fd;
+	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_string_equal(reason, "/proc/stat: No such file or directory");
+	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime x\n");
+	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_string_equal(reason, "/proc/stat: unexpected contents (Invalid argument)");
+	scratch_write(&s, "stat", "cpu  1 2 3 4\n");
+	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), -ENODATA);
+	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
+	scratch_proc(&s, 33, "idle", 'S', 10, 1, 50, 100);
+	scratch_proc(&s, 40, "busy", 'R', 10, 1, 60, 200);
+	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+
+	/* first sight: no rates, no passwd (uids as numbers) */
+	p = tick(st, &env, 1);
+	assert_true(num(p, "processes") == 2);
+	assert_true(cpu_of(p, 33) == -1);
+	assert_string_equal(str(row_of(p, "top_mem", 33), "user"), "1000");
+	assert_true(num(row_of(p, "top_mem", 33), "start_ms") == 1000000 + 500);
+	cJSON_Delete(p);
+	/* read every tick */
+	scratch_proc(&s, 33, "idle", 'S', 60, 1, 50, 999);
+	scratch_proc(&s, 40, "busy", 'R', 35, 1, 60, 200);
+	p = tick(st, &env, 2);
+	assert_true(cpu_of(p, 33) == 50);
+	assert_true(cpu_of(p, 40) == 25);
+	assert_true(num(row_of(p, "top_mem", 33), "rss_bytes") == 999 * 4096.0);
+	assert_true(num(cJSON_GetArrayItem(item(p, "top_cpu"), 0), "pid") == 33);
+	cJSON_Delete(p);
+
+	/* exec: comm changes, the command line and owner are looked up again;
+	 * a passwd appears and names the owner */
+	scratch_write(&s, "../etc/passwd", "me:x:1000:1000::/:/bin/sh\n");
+	scratch_proc(&s, 33, "newprog", 'S', 60, 1, 50, 999);
+	p = tick(st, &env, 3);
+	assert_string_equal(str(row_of(p, "top_mem", 33), "cmd"), "newprog");
+	assert_string_equal(str(row_of(p, "top_mem", 33), "comm"), "newprog");
+	assert_string_equal(str(row_of(p, "top_mem", 33), "user"), "me");
+	assert_true(cpu_of(p, 33) == 0);
+	cJSON_Delete(p);
+	/* passwd rewritten (another size, so that the change shows even within
+	 * one mtime granule) */
+	scratch_write(&s, "../etc/passwd", "renamed:x:1000:1000::/:/bin/sh\n");
+	p = tick(st, &env, 4);
+	assert_string_equal(str(row_of(p, "top_mem", 33), "user"), "renamed");
+	cJSON_Delete(p);
+	/* the same pid with another starttime is another process: no rate */
+	scratch_proc(&s, 33, "newprog", 'S', 5, 1, 77, 500);
+	p = tick(st, &env, 5);
+	assert_true(cpu_of(p, 33) == -1);
+	assert_true(num(row_of(p, "top_mem", 33), "start_ms") == 1000000 + 770);
+	cJSON_Delete(p);
+	/* a counter going backwards skips one delta */
+	scratch_proc(&s, 40, "busy", 'R', 5, 1, 60, 200);
+	p = tick(st, &env, 6);
+	assert_true(cpu_of(p, 40) == -1);
+	cJSON_Delete(p);
+	/* one comes, one goes, one is a directory without stat */
+	scratch_proc(&s, 41, "new", 'S', 0, 1, 90, 300);
+	scratch_rm(&s, "proc/40");
+	mkdirat(s.fd, "42", 0700);
+	p = tick(st, &env, 7);
+	assert_true(num(p, "processes") == 2);
+	assert_null(row_of(p, "top_mem", 40));
+	assert_non_null(row_of(p, "top_mem", 41));
+	cJSON_Delete(p);
+	/* a bad stat drops the process; when nothing parses, the tick fails */
+	scratch_write(&s, "33/stat", "33 (x) S 1\n");
+	p = tick(st, &env, 8);
+	assert_true(num(p, "processes") == 1);
+	cJSON_Delete(p);
+	scratch_write(&s, "41/stat", "garbage\n");
+	p = (cJSON *)&env;
+	assert_int_equal(proc_collector.sample(st, &env, &t9, &p), -EINVAL);
+	assert_null(p);
+	proc_collector.fini(st);
+	scratch_remove(&s);
+}
+
+static pid_t spawn_busy(void);
+static pid_t spawn_sleeper(void);
+static void wait_state(pid_t pid, char state);
+
+/* A scratch root made live: its self is us and its pids are children of
+ * ours, so each process's CPU clock decides whether its (scratch) stat is
+ * read, and pidfds report their exits. */
+static void test_collector_clock(void **state)
+{
+	pid_t idle = spawn_sleeper(), busy = spawn_busy();
+	struct scratch s;
+	struct collector_env env = {.sys_fd = -1};
+	struct timespec nap = {.tv_nsec = 20 * 1000 * 1000};
+	char reason[256], self[16];
+	void *st = NULL;
+	unsigned n;
+	cJSON *p;
+
+	(void)state;
+	scratch_make(&s);
+	env.proc_fd = s.fd;
+	snprintf(self, sizeof(self), "%d", (int)getpid());
+	assert_int_equal(symlinkat(self, s.fd, "self"), 0);
+	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
+	scratch_proc(&s, (unsigned)idle, "idle", 'S', 10, 1, 50, 100);
+	scratch_proc(&s, (unsigned)busy, "busy", 'R', 10, 1, 60, 200);
+	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	nanosleep(&nap, NULL); /* let both start */
+
+	p = tick(st, &env, 1);
+	assert_true(num(p, "processes") == 2);
+	cJSON_Delete(p);
+	/* the sleeper did not run: its stat is not read again (the kernel
+	 * would not have changed it; here it shows which reading was used);
+	 * the busy one ran: read */
+	scratch_proc(&s, (unsigned)idle, "idle", 'S', 60, 1, 50, 999);
+	scratch_proc(&s, (unsigned)busy, "busy", 'R', 30, 1, 60, 200);
+	nanosleep(&nap, NULL);
+	p = tick(st, &env, 2);
+	assert_true(cpu_of(p, (unsigned)idle) == 0);
+	assert_true(num(row_of(p, "top_mem", (unsigned)idle), "rss_bytes") == 100 * 4096.0);
+	assert_true(cpu_of(p, (unsigned)busy) == 20);
+	cJSON_Delete(p);
+	/* until its refresh, at most PROC_REFRESH_TICKS later (and a back-off
+	 * step), its reading stands */
+	for (n = 3; n < 2 + PROC_REFRESH_TICKS + PROC_IDLE_MAX; n++) {
+		double rss;
+
+		p = tick(st, &env, n);
+		rss = num(row_of(p, "top_mem", (unsigned)idle), "rss_bytes");
+		if (rss != 100 * 4096.0) {
+			assert_true(rss == 999 * 4096.0);
+			assert_true(cpu_of(p, (unsigned)idle) > 0);
+			cJSON_Delete(p);
+			break;
+		}
+		assert_true(cpu_of(p, (unsigned)idle) == 0);
+		cJSON_Delete(p);
+	}
+	assert_true(n < 2 + PROC_REFRESH_TICKS + PROC_IDLE_MAX);
+	/* long idle now (checked every PROC_IDLE_MAX ticks at most): a zombie
+	 * in the file alone changes nothing, as the process did not run */
+	for (unsigned k = 0; k < 4 * PROC_IDLE_STREAK; k++)
+		cJSON_Delete(tick(st, &env, ++n));
+	scratch_proc(&s, (unsigned)idle, "idle", 'Z', 60, 1, 50, 0);
+	p = tick(st, &env, ++n);
+	assert_string_equal(str(row_of(p, "top_mem", (unsigned)idle), "state"), "S");
+	cJSON_Delete(p);
+	/* its exit shows at the next tick, whatever its back-off: the pidfd */
+	kill(idle, SIGKILL);
+	wait_state(idle, 'Z');
+	p = tick(st, &env, ++n);
+	assert_string_equal(str(row_of(p, "top_mem", (unsigned)idle), "state"), "Z");
+	assert_true(num(p, "zombies") == 1);
+	cJSON_Delete(p);
+	/* reaped: gone at once, its stat file notwithstanding */
+	waitpid(idle, NULL, 0);
+	p = tick(st, &env, ++n);
+	assert_true(num(p, "processes") == 1);
+	assert_null(row_of(p, "top_mem", (unsigned)idle));
+	cJSON_Delete(p);
+	proc_collector.fini(st);
+	kill(busy, SIGKILL);
+	waitpid(busy, NULL, 0);
+	scratch_remove(&s);
+}
+
+/* --- the live /proc --- */
+
+/* Children die with the test process, also when an assertion ends a test
+ * before it killed them. */
+static pid_t spawn_busy(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			__asm__ volatile("" ::: "memory");
+	}
+	return pid;
+}
+
+/* Waits (up to 5 s) until the live /proc shows pid in the given state. */
+static void wait_state(pid_t pid, char state)
+{
+	char path[64], want[5] = {')', ' ', state, ' ', '\0'};
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int tries = 0; tries < 5000; tries++) {
+		char buf[512] = "";
+		int f = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t len = f >= 0 ? read(f, buf, sizeof(buf) - 1) : -1;
+
+		if (f >= 0)
+			close(f);
+		if (len > 0 && strstr(buf, want))
+			return;
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
+	fail_msg("pid %d never reached state %c", (int)pid, state);
+}
+
+/* A child in pause(), where it stays without running. */
+static pid_t spawn_sleeper(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pause();
+		_exit(0);
+	}
+	wait_state(pid, 'S');
+	return pid;
+}
+
+static cJSON *live_tick(void *st, struct collector_env *env)
+{
+	struct timespec mono, real;
+	struct collector_tick t;
+	cJSON *p = NULL;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	t.mono_ns = (uint64_t)mono.tv_sec * SEC + (uint64_t)mono.tv_nsec;
+	t.t_ms = (int64_t)real.tv_sec * 1000 + real.tv_nsec / 1000000;
+	assert_int_equal(proc_collector.sample(st, env, &t, &p), 0);
+	assert_non_null(p);
+	return p;
+}
+
+static void test_collector_live(void **state)
+{
+	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
+	struct config cfg = {.top_n = 100000}; /* every process in both lists */
+	struct timespec nap = {.tv_nsec = 300 * 1000 * 1000};
+	pid_t busy = spawn_busy(), sleeper = spawn_sleeper(), many[200];
+	char reason[256];
+	void *st = NULL;
+	const cJSON *r;
+	cJSON *p;
+	double procs;
+
+	(void)state;
+	env.cfg = &cfg;
+	assert_true(fd >= 0);
+	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	p = live_tick(st, &env);
+	procs = num(p, "processes");
+	assert_true(procs >= 3);
+	assert_true(num(p, "threads") >= procs);
+	assert_int_equal(cJSON_GetArraySize(item(p, "top_cpu")), 0);
+	cJSON_Delete(p);
+	nanosleep(&nap, NULL);
+	p = live_tick(st, &env);
+	r = row_of(p, "top_cpu", (unsigned)busy);
+	assert_non_null(r);
+	assert_true(num(r, "cpu_pct") > 10 && num(r, "cpu_pct") < 110);
+	assert_string_equal(str(r, "state"), "R");
+	assert_string_equal(str(r, "user"), getuid() == 0 ? "root" : str(r, "user"));
+	r = row_of(p, "top_cpu", (unsigned)sleeper);
+	assert_non_null(r);
+	assert_true(num(r, "cpu_pct") == 0);
+	r = row_of(p, "top_mem", 1);
+	if (r)
+		assert_true(num(r, "start_ms") < (double)time(NULL) * 1000);
+	/* our own process: the right start time, the right command line */
+	r = row_of(p, "top_cpu", (unsigned)getpid());
+	assert_non_null(r);
+	assert_non_null(strstr(str(r, "cmd"), "test_proc"));
+	cJSON_Delete(p);
+
+	/* many come and go; the table follows (other processes come and go
+	 * meanwhile too: the bounds leave them room) */
+	for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++)
+		many[i] = spawn_sleeper();
+	p = live_tick(st, &env);
+	procs = num(p, "processes");
+	assert_true(procs >= 200 + 3);
+	cJSON_Delete(p);
+	kill(busy, SIGKILL);
+	waitpid(busy, NULL, 0);
+	for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++) {
+		kill(many[i], SIGKILL);
+		waitpid(many[i], NULL, 0);
+	}
+	p = live_tick(st, &env);
+	assert_null(row_of(p, "top_cpu", (unsigned)busy));
+	assert_null(row_of(p, "top_mem", (unsigned)busy));
+	assert_true(num(p, "processes") <= procs - 150);
+	cJSON_Delete(p);
+	/* a zombie child */
+	kill(sleeper, SIGKILL);
+	wait_state(sleeper, 'Z');
+	p = live_tick(st, &env);
+	assert_true(num(p, "zombies") >= 1);
+	cJSON_Delete(p);
+	waitpid(sleeper, NULL, 0);
+	proc_collector.fini(st);
+	close(fd);
+}
+
+/* Few fds: the collector holds a quarter of RLIMIT_NOFILE and reads the
+ * other processes by path; out of fds altogether, it keeps what it had. */
+static void test_collector_few_fds(void **state)
+{
+	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), extra[256];
+	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
+	struct rlimit old, low;
+	size_t n_extra = 0;
+	char reason[256];
+	double procs;
+	void *st = NULL;
+	cJSON *p;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	p = live_tick(st, &env);
+	procs = num(p, "processes");
+	assert_true(procs > 16); /* more than the 16 fds it may hold */
+	cJSON_Delete(p);
+	while (n_extra < sizeof(extra) / sizeof(extra[0])) {
+		int f = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (f < 0)
+			break;
+		extra[n_extra++] = f;
+	}
+	assert_true(n_extra < sizeof(extra) / sizeof(extra[0]));
+	p = live_tick(st, &env);
+	assert_true(num(p, "processes") > procs / 2);
+	cJSON_Delete(p);
+	while (n_extra > 0)
+		close(extra[--n_extra]);
+	p = live_tick(st, &env);
+	assert_true(num(p, "processes") > procs / 2);
+	cJSON_Delete(p);
+	proc_collector.fini(st);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_stat_fixtures),
+	    cmocka_unit_test(test_stat_shapes),
+	    cmocka_unit_test(test_stat_malformed),
+	    cmocka_unit_test(test_stat_truncated),
+	    cmocka_unit_test(test_status_uid),
+	    cmocka_unit_test(test_cmdline),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_passwd),
+	    cmocka_unit_test(test_cpu_hundredths),
+	    cmocka_unit_test(test_collector_vm2),
+	    cmocka_unit_test(test_collector_scratch),
+	    cmocka_unit_test(test_collector_clock),
+	    cmocka_unit_test(test_collector_live),
+	    cmocka_unit_test(test_collector_few_fds),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,680 @@
+/* Unit tests of collectors/psi.c: the /proc/pressure parser against captured
+ * and constructed fixture trees, malformed and truncated files, the payload
+ * (stall rates, missing lines), and the collector over two ticks compared
+ * with golden payloads (tests/fixtures/<m>/expected/psi{.1,}.json). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "procfs.h"
+#include "psi.h"
+
+#define T1  INT64_C(1700000000000)
+#define T2  INT64_C(1700000001000)
+#define SEC UINT64_C(1000000000)
+
+static const char *const res_names[PSI_NRES] = {"cpu", "memory", "io", "irq"};
+
+static const char *fixtures(void)
+{
+	const char *dir = getenv("SYSFEED_FIXTURES");
+
+	return dir && *dir ? dir : "tests/fixtures";
+}
+
+static int open_dir(const char *machine, const char *sub)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
+	return fd;
+}
+
+static char *slurp(const char *machine, const char *rel, size_t *ret_len)
+{
+	struct procfs_buf buf = {0};
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
+	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
+		fail_msg("cannot read %s", path);
+	if (ret_len)
+		*ret_len = buf.len;
+	return buf.data;
+}
+
+/* Compares a payload with a golden JSON file, both printed by cJSON so that
+ * number formatting and key order are compared exactly. */
+static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
+{
+	char rel[128], *text, *want, *got;
+	cJSON *expected;
+
+	snprintf(rel, sizeof(rel), "expected/%s", name);
+	text = slurp(machine, rel, NULL);
+	expected = cJSON_Parse(text);
+	assert_non_null(expected);
+	want = cJSON_PrintUnformatted(expected);
+	got = cJSON_PrintUnformatted(actual);
+	if (strcmp(want, got) != 0)
+		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
+	assert_string_equal(got, want);
+	free(text);
+	free(want);
+	free(got);
+	cJSON_Delete(expected);
+}
+
+static int parse_str(enum psi_resource res, const char *text, struct psi_file *f)
+{
+	return psi_file_parse(res, text, strlen(text), f);
+}
+
+static const cJSON *path_get(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	o = cJSON_GetObjectItemCaseSensitive(o, a);
+	if (o && b)
+		o = cJSON_GetObjectItemCaseSensitive(o, b);
+	if (o && c)
+		o = cJSON_GetObjectItemCaseSensitive(o, c);
+	assert_non_null(o);
+	return o;
+}
+
+static double num3(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	const cJSON *item = path_get(o, a, b, c);
+
+	assert_true(cJSON_IsNumber(item));
+	return item->valuedouble;
+}
+
+static bool is_null3(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	return cJSON_IsNull(path_get(o, a, b, c));
+}
+
+/* --- scratch proc roots --- */
+
+struct scratch {
+	char dir[64];
+	int fd;
+};
+
+static void scratch_make(struct scratch *s)
+{
+	strcpy(s->dir, "/tmp/sysfeed-psi-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	s->fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(s->fd >= 0);
+}
+
+static void scratch_write(struct scratch *s, const char *name, const char *text)
+{
+	int f;
+
+	mkdirat(s->fd, "pressure", 0700);
+	f = openat(s->fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(f >= 0);
+	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
+	close(f);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void scratch_remove(struct scratch *s)
+{
+	close(s->fd);
+	assert_int_equal(nftw(s->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* --- the parser --- */
+
+static void test_parse_vm2(void **state)
+{
+	struct psi_file f;
+	size_t len;
+	char *text;
+
+	(void)state;
+	/* some avg10=19.71 avg60=4.65 avg300=2.02 total=14857065
+	 * full avg10=0.00 avg60=0.00 avg300=0.00 total=0 */
+	text = slurp("vm2", "proc/pressure/cpu", &len);
+	assert_int_equal(psi_file_parse(PSI_CPU, text, len, &f), 0);
+	assert_true(f.has_some && f.has_full);
+	assert_int_equal(f.some.avg10, 1971);
+	assert_int_equal(f.some.avg60, 465);
+	assert_int_equal(f.some.avg300, 202);
+	assert_int_equal(f.some.total_us, 14857065);
+	assert_int_equal(f.full.total_us, 0);
+	free(text);
+	/* full avg10=0.29 avg60=0.15 avg300=0.31 total=6382036 */
+	text = slurp("vm2", "proc/pressure/io", &len);
+	assert_int_equal(psi_file_parse(PSI_IO, text, len, &f), 0);
+	assert_int_equal(f.some.avg10, 276);
+	assert_int_equal(f.full.avg10, 29);
+	assert_int_equal(f.full.avg300, 31);
+	assert_int_equal(f.full.total_us, 6382036);
+	free(text);
+	text = slurp("vm2", "proc/pressure/memory", &len);
+	assert_int_equal(psi_file_parse(PSI_MEMORY, text, len, &f), 0);
+	assert_int_equal(f.some.total_us, 0);
+	free(text);
+}
+
+static void test_parse_host16(void **state)
+{
+	struct psi_file f;
+	size_t len;
+	char *text;
+
+	(void)state;
+	text = slurp("host16", "proc/pressure/irq", &len);
+	assert_int_equal(psi_file_parse(PSI_IRQ, text, len, &f), 0);
+	assert_false(f.has_some);
+	assert_true(f.has_full);
+	assert_int_equal(f.full.avg10, 15);
+	assert_int_equal(f.full.total_us, 3456789);
+	free(text);
+	text = slurp("host16", "proc/pressure/io", &len);
+	assert_int_equal(psi_file_parse(PSI_IO, text, len, &f), 0);
+	assert_int_equal(f.some.avg10, 1234);
+	assert_int_equal(f.some.total_us, 456789012);
+	assert_int_equal(f.full.avg300, 210);
+	free(text);
+}
+
+static void test_parse_layouts(void **state)
+{
+	struct psi_file f;
+
+	(void)state;
+	/* 4.20 - 5.12: cpu has no "full" line */
+	assert_int_equal(parse_str(PSI_CPU, "some avg10=1.00 avg60=2.00 avg300=3.00 total=4\n", &f),
+			 0);
+	assert_true(f.has_some);
+	assert_false(f.has_full);
+	assert_int_equal(f.some.avg300, 300);
+	assert_int_equal(f.some.total_us, 4);
+	/* either order; averages of 100% */
+	assert_int_equal(
+	    parse_str(PSI_MEMORY,
+		      "full avg10=100.00 avg60=0.00 avg300=0.00 total=1\n"
+		      "some avg10=100.00 avg60=99.99 avg300=0.01 total=18446744073709551615\n",
+		      &f),
+	    0);
+	assert_int_equal(f.full.avg10, 10000);
+	assert_int_equal(f.some.avg60, 9999);
+	assert_int_equal(f.some.avg300, 1);
+	assert_true(f.some.total_us == UINT64_MAX);
+	/* one decimal or none is still a number */
+	assert_int_equal(parse_str(PSI_IRQ, "full avg10=1.5 avg60=2 avg300=0.00 total=0\n", &f), 0);
+	assert_int_equal(f.full.avg10, 150);
+	assert_int_equal(f.full.avg60, 200);
+	/* irq may print "some" too one day */
+	assert_int_equal(parse_str(PSI_IRQ,
+				   "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+				   "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+				   &f),
+			 0);
+	/* extra spaces between fields are fine */
+	assert_int_equal(
+	    parse_str(PSI_CPU, "some  avg10=0.00 avg60=0.00  avg300=0.00 total=7 \n", &f), 0);
+	assert_int_equal(f.some.total_us, 7);
+}
+
+static void test_parse_malformed(void **state)
+{
+	static const struct {
+		enum psi_resource res;
+		const char *text;
+		int err;
+	} cases[] = {
+	    {PSI_CPU, "", -ENODATA},
+	    {PSI_CPU, "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -ENODATA},
+	    {PSI_MEMORY, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -ENODATA},
+	    {PSI_IO, "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -ENODATA},
+	    {PSI_IRQ, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -ENODATA},
+	    {PSI_CPU, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0", -EINVAL}, /* no '\n' */
+	    {PSI_CPU, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.0", -EINVAL},
+	    {PSI_CPU, "some avg10=0.00 avg60=0.00 avg300=0.00\n", -EINVAL},
+	    {PSI_CPU, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0 x=1\n", -EINVAL},
+	    {PSI_CPU, "some avg60=0.00 avg10=0.00 avg300=0.00 total=0\n", -EINVAL},
+	    {PSI_CPU, "some avg10=0.00 avg60=0.00 avg300=0.00 total=\n", -EINVAL},
+	    {PSI_CPU, "some avg10= avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+	    {PSI_CPU, "some avg10 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+	    {PSI_CPU, "some avg10=0.001 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+	    {PSI_CPU, "some avg10=-1.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+	    {PSI_CPU, "some avg10=0.00 avg60=0.00 avg300=0.00 total=-1\n", -EINVAL},
+	    {PSI_CPU, "some avg10=0.00 avg60=0.00 avg300=0.00 total=1.5\n", -EINVAL},
+	    {PSI_CPU, "some avg10=0,00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+	    {PSI_CPU, "some avg10=0.00 avg60=0.00 avg300=0.00 total=18446744073709551616\n",
+	     -ERANGE},
+	    {PSI_CPU, "some avg10=99999999999.00 avg60=0.00 avg300=0.00 total=0\n", -ERANGE},
+	    {PSI_CPU, "Some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+	    {PSI_CPU, "half avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+	    {PSI_CPU, "some\tavg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+	    {PSI_CPU,
+	     "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+	     "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+	     -EINVAL},
+	    {PSI_CPU, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n\n", -EINVAL},
+	    {PSI_CPU, "\n", -EINVAL},
+	    {PSI_NRES, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", -EINVAL},
+	};
+	struct psi_file f = {0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = parse_str(cases[i].res, cases[i].text, &f);
+
+		if (r != cases[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
+		assert_int_equal(r, cases[i].err);
+	}
+	/* an embedded NUL is garbage, not an end */
+	assert_int_equal(
+	    psi_file_parse(PSI_CPU, "some avg10=0.00\0avg60=0.00 avg300=0.00 total=0\n", 48, &f),
+	    -EINVAL);
+}
+
+/* Every prefix of a real file, in a buffer of exactly that size (so that
+ * ASan catches any read past it): only whole files with their required
+ * lines parse. Then every byte replaced by garbage: an error or a parse,
+ * never a crash. */
+static void check_prefixes(const char *machine, enum psi_resource res)
+{
+	char rel[64], *text;
+	struct psi_file f;
+	size_t len;
+
+	snprintf(rel, sizeof(rel), "proc/pressure/%s", res_names[res]);
+	text = slurp(machine, rel, &len);
+	for (size_t n = 0; n <= len; n++) {
+		char *copy = malloc(n ? n : 1);
+		int r;
+
+		assert_non_null(copy);
+		memcpy(copy, text, n);
+		r = psi_file_parse(res, copy, n, &f);
+		if (n == len)
+			assert_int_equal(r, 0);
+		else if (n > 0 && text[n - 1] != '\n')
+			assert_int_equal(r, -EINVAL);
+		else
+			assert_true(r == 0 || r == -ENODATA);
+		free(copy);
+	}
+	for (size_t i = 0; i < len; i++) {
+		char *copy = malloc(len);
+
+		assert_non_null(copy);
+		memcpy(copy, text, len);
+		copy[i] = copy[i] == 'x' ? '\n' : 'x';
+		assert_true(psi_file_parse(res, copy, len, &f) <= 0);
+		free(copy);
+	}
+	free(text);
+}
+
+static void test_parse_truncated(void **state)
+{
+	(void)state;
+	for (int i = PSI_CPU; i <= PSI_IO; i++) {
+		check_prefixes("vm2", (enum psi_resource)i);
+		check_prefixes("host16", (enum psi_resource)i);
+	}
+	check_prefixes("host16", PSI_IRQ);
+}
+
+/* --- payloads --- */
+
+static struct psi_reading reading(uint64_t mono_ns, uint64_t cpu_some, uint64_t io_full,
+				  bool cpu_full, bool irq)
+{
+	struct psi_reading r = {.mono_ns = mono_ns};
+
+	for (int i = PSI_CPU; i <= PSI_IO; i++) {
+		r.present[i] = true;
+		r.res[i].has_some = true;
+		r.res[i].has_full = i != PSI_CPU || cpu_full;
+	}
+	r.res[PSI_CPU].some = (struct psi_line){.avg10 = 1971, .avg60 = 5, .total_us = cpu_some};
+	r.res[PSI_IO].full = (struct psi_line){.avg300 = 10000, .total_us = io_full};
+	r.present[PSI_IRQ] = irq;
+	r.res[PSI_IRQ].has_full = irq;
+	return r;
+}
+
+static void test_payload(void **state)
+{
+	struct psi_reading a = reading(5 * SEC, 1000000, 0, true, false);
+	struct psi_reading b = reading(6 * SEC, 1123456, 2000000, false, true);
+	cJSON *p;
+
+	(void)state;
+	/* the first tick: averages and totals, no stall rate */
+	assert_int_equal(psi_build_payload(NULL, &a, T1, &p), 0);
+	assert_true(num3(p, "t", NULL, NULL) == (double)T1);
+	assert_true(num3(p, "cpu", "some", "avg10") == 19.71);
+	assert_true(num3(p, "cpu", "some", "avg60") == 0.05);
+	assert_true(num3(p, "cpu", "some", "total_us") == 1000000);
+	assert_true(is_null3(p, "cpu", "some", "stall_pct"));
+	assert_true(is_null3(p, "cpu", "full", "stall_pct"));
+	assert_true(num3(p, "io", "full", "avg300") == 100);
+	assert_true(is_null3(p, "irq", NULL, NULL));
+	cJSON_Delete(p);
+
+	/* 123456 us stalled in 1 s; io full went 0 -> 2 s in 1 s: capped;
+	 * cpu full is gone (null), irq appeared (no rate) */
+	assert_int_equal(psi_build_payload(&a, &b, T2, &p), 0);
+	assert_true(num3(p, "cpu", "some", "stall_pct") == 12.35);
+	assert_true(is_null3(p, "cpu", "full", NULL));
+	assert_true(num3(p, "io", "full", "stall_pct") == 100);
+	assert_true(num3(p, "io", "some", "stall_pct") == 0);
+	assert_true(num3(p, "memory", "full", "stall_pct") == 0);
+	assert_true(is_null3(p, "irq", "some", NULL));
+	assert_true(is_null3(p, "irq", "full", "stall_pct"));
+	cJSON_Delete(p);
+
+	/* backwards total: null; clock that did not move: null */
+	assert_int_equal(psi_build_payload(&b, &a, T2, &p), 0);
+	assert_true(is_null3(p, "cpu", "some", "stall_pct"));
+	assert_true(is_null3(p, "io", "some", "stall_pct"));
+	cJSON_Delete(p);
+	b.mono_ns = a.mono_ns;
+	assert_int_equal(psi_build_payload(&a, &b, T2, &p), 0);
+	assert_true(is_null3(p, "cpu", "some", "stall_pct"));
+	cJSON_Delete(p);
+
+	/* 1/3 of the time over 3 s, rounded half up to hundredths */
+	a = reading(1 * SEC, 0, 0, true, true);
+	b = reading(4 * SEC, 1000000, 15, true, true);
+	assert_int_equal(psi_build_payload(&a, &b, T2, &p), 0);
+	assert_true(num3(p, "cpu", "some", "stall_pct") == 33.33);
+	assert_true(num3(p, "io", "full", "stall_pct") == 0); /* 0.0005% */
+	assert_true(num3(p, "irq", "full", "stall_pct") == 0);
+	cJSON_Delete(p);
+	/* 1250 us in 1 s is 0.125%: half up to 0.13 */
+	b.mono_ns = 2 * SEC;
+	b.res[PSI_IO].full.total_us = 1250;
+	assert_int_equal(psi_build_payload(&a, &b, T2, &p), 0);
+	assert_true(num3(p, "io", "full", "stall_pct") == 0.13);
+	cJSON_Delete(p);
+}
+
+static void test_reason(void **state)
+{
+	char reason[256];
+
+	(void)state;
+	psi_reason(reason, sizeof(reason), "pressure/cpu", -ENOENT, false, false);
+	assert_string_equal(reason, "kernel without PSI (no /proc/pressure)");
+	psi_reason(reason, sizeof(reason), "pressure/cpu", -EOPNOTSUPP, false, true);
+	assert_string_equal(reason, "PSI disabled (kernel booted with psi=0 or built with "
+				    "CONFIG_PSI_DEFAULT_DISABLED; boot with psi=1)");
+	psi_reason(reason, sizeof(reason), "pressure/io", -ENOENT, false, true);
+	assert_string_equal(reason, "/proc/pressure/io: No such file or directory");
+	psi_reason(reason, sizeof(reason), "pressure/io", -EINVAL, true, true);
+	assert_string_equal(reason, "/proc/pressure/io: unexpected contents (Invalid argument)");
+	psi_reason(NULL, 0, "pressure/io", -EINVAL, true, true);
+}
+
+/* --- the collector over fixture trees --- */
+
+static void run_two_ticks(const char *machine)
+{
+	int fd1 = open_dir(machine, "proc"), fd2 = open_dir(machine, "proc.2");
+	struct collector_env env = {.proc_fd = fd1, .sys_fd = -1};
+	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
+	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
+	char reason[256] = "";
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_non_null(st);
+	assert_string_equal(reason, "");
+	assert_int_equal(psi_collector.sample(st, &env, &t1, &p), 0);
+	assert_json_file(p, machine, "psi.1.json");
+	cJSON_Delete(p);
+	env.proc_fd = fd2;
+	assert_int_equal(psi_collector.sample(st, &env, &t2, &p), 0);
+	assert_json_file(p, machine, "psi.json");
+	cJSON_Delete(p);
+
+	/* back to the older files: totals went backwards, no rate */
+	env.proc_fd = fd1;
+	t2.mono_ns = 7 * SEC;
+	assert_int_equal(psi_collector.sample(st, &env, &t2, &p), 0);
+	assert_true(is_null3(p, "cpu", "some", "stall_pct"));
+	cJSON_Delete(p);
+	/* and forward again over one second: the same payload as before */
+	env.proc_fd = fd2;
+	t2.mono_ns = 8 * SEC;
+	assert_int_equal(psi_collector.sample(st, &env, &t2, &p), 0);
+	assert_json_file(p, machine, "psi.json");
+	cJSON_Delete(p);
+
+	psi_collector.fini(st);
+	close(fd1);
+	close(fd2);
+}
+
+static void test_collector_vm2(void **state)
+{
+	(void)state;
+	run_two_ticks("vm2");
+}
+
+static void test_collector_host16(void **state)
+{
+	(void)state;
+	run_two_ticks("host16");
+}
+
+/* 2.6.18 has no PSI: the topic is off, with the reason hello shows. */
+static void test_collector_old_kernel(void **state)
+{
+	int fd = open_dir("linux-2.6.18", "proc");
+	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
+	char reason[256] = "";
+	void *st = NULL;
+
+	(void)state;
+	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_null(st);
+	assert_string_equal(reason, "kernel without PSI (no /proc/pressure)");
+	close(fd);
+}
+
+static void test_collector_errors(void **state)
+{
+	static const char *const good = "some avg10=0.00 avg60=0.00 avg300=0.00 total=100\n"
+					"full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+	struct collector_env env = {.sys_fd = -1};
+	struct collector_tick t1 = {.t_ms = T1, .mono_ns = SEC};
+	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 2 * SEC};
+	struct collector_tick t3 = {.t_ms = T2, .mono_ns = 3 * SEC};
+	struct scratch s;
+	char reason[256];
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	(void)state;
+	scratch_make(&s);
+	env.proc_fd = s.fd;
+
+	/* /proc/pressure but no memory file: named */
+	scratch_write(&s, "pressure/cpu", good);
+	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_null(st);
+	assert_string_equal(reason, "/proc/pressure/memory: No such file or directory");
+
+	/* a file of another shape */
+	scratch_write(&s, "pressure/memory", good);
+	scratch_write(&s, "pressure/io", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), -ENODATA);
+	assert_null(st);
+	assert_string_equal(reason, "/proc/pressure/io: unexpected contents (No data available)");
+
+	/* no irq at init: never read, even once it appears */
+	scratch_write(&s, "pressure/io", good);
+	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(psi_collector.sample(st, &env, &t1, &p), 0);
+	assert_true(is_null3(p, "irq", NULL, NULL));
+	cJSON_Delete(p);
+	scratch_write(&s, "pressure/irq", "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+
+	/* a bad tick in the middle keeps the last good reading */
+	scratch_write(&s, "pressure/cpu", "some avg10=0.00 avg60=0.00 avg300=0.00 tot");
+	p = (cJSON *)&env;
+	assert_int_equal(psi_collector.sample(st, &env, &t2, &p), -EINVAL);
+	assert_null(p);
+	unlinkat(s.fd, "pressure/cpu", 0);
+	p = (cJSON *)&env;
+	assert_int_equal(psi_collector.sample(st, &env, &t2, &p), -ENOENT);
+	assert_null(p);
+	scratch_write(&s, "pressure/cpu", "some avg10=0.00 avg60=0.00 avg300=0.00 total=500100\n");
+	assert_int_equal(psi_collector.sample(st, &env, &t3, &p), 0);
+	/* against the first reading: 500000 us over 2 s */
+	assert_true(num3(p, "cpu", "some", "stall_pct") == 25);
+	assert_true(is_null3(p, "cpu", "full", NULL));
+	assert_true(is_null3(p, "irq", NULL, NULL));
+	cJSON_Delete(p);
+	psi_collector.fini(st);
+	psi_collector.fini(NULL);
+
+	/* with irq at init it is part of every tick */
+	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(psi_collector.sample(st, &env, &t1, &p), 0);
+	assert_true(num3(p, "irq", "full", "total_us") == 0);
+	cJSON_Delete(p);
+	unlinkat(s.fd, "pressure/irq", 0);
+	assert_int_equal(psi_collector.sample(st, &env, &t2, &p), -ENOENT);
+	psi_collector.fini(st);
+
+	/* no /proc/pressure at all */
+	scratch_remove(&s);
+	scratch_make(&s);
+	env.proc_fd = s.fd;
+	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_string_equal(reason, "kernel without PSI (no /proc/pressure)");
+	scratch_remove(&s);
+}
+
+/* The live /proc of this machine, when it has PSI. */
+static void test_collector_live(void **state)
+{
+	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
+	struct collector_tick t1 = {.t_ms = T1};
+	struct timespec now, nap = {.tv_nsec = 50 * 1000 * 1000};
+	char reason[256];
+	void *st = NULL;
+	cJSON *p = NULL;
+	int r;
+
+	(void)state;
+	assert_true(fd >= 0);
+	r = psi_collector.init(&env, &st, reason, sizeof(reason));
+	if (r < 0) {
+		print_message("live /proc has no PSI: %s\n", reason);
+		close(fd);
+		skip();
+	}
+	for (int i = 0; i < 2; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		t1.mono_ns = (uint64_t)now.tv_sec * SEC + (uint64_t)now.tv_nsec;
+		assert_int_equal(psi_collector.sample(st, &env, &t1, &p), 0);
+		assert_non_null(p);
+		for (int res = PSI_CPU; res <= PSI_IO; res++) {
+			const cJSON *some = path_get(p, res_names[res], "some", NULL);
+			const cJSON *pct = cJSON_GetObjectItemCaseSensitive(some, "stall_pct");
+
+			assert_true(i == 0 ? cJSON_IsNull(pct) : cJSON_IsNumber(pct));
+			if (i == 1)
+				assert_true(pct->valuedouble >= 0 && pct->valuedouble <= 100);
+			assert_true(num3(some, "avg10", NULL, NULL) <= 100);
+		}
+		cJSON_Delete(p);
+		nanosleep(&nap, NULL);
+	}
+	psi_collector.fini(st);
+	close(fd);
+}
+
+/* CPU time of a tick on the live host, printed for the report. */
+static void test_cost(void **state)
+{
+	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
+	struct collector_tick t = {.t_ms = T1};
+	struct timespec a, b;
+	char reason[256];
+	void *st = NULL;
+	cJSON *p = NULL;
+	const int n = 2000;
+
+	(void)state;
+	if (psi_collector.init(&env, &st, reason, sizeof(reason)) < 0) {
+		close(fd);
+		skip();
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+	for (int i = 0; i < n; i++) {
+		t.mono_ns = (uint64_t)(i + 1) * SEC;
+		assert_int_equal(psi_collector.sample(st, &env, &t, &p), 0);
+		cJSON_Delete(p);
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+	print_message("psi: %.1f us of CPU per tick (sample + payload)\n",
+		      ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n /
+			  1e3);
+	psi_collector.fini(st);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_vm2),
+	    cmocka_unit_test(test_parse_host16),
+	    cmocka_unit_test(test_parse_layouts),
+	    cmocka_unit_test(test_parse_malformed),
+	    cmocka_unit_test(test_parse_truncated),
+	    cmocka_unit_test(test_payload),
+	    cmocka_unit_test(test_reason),
+	    cmocka_unit_test(test_collector_vm2),
+	    cmocka_unit_test(test_collector_host16),
+	    cmocka_unit_test(test_collector_old_kernel),
+	    cmocka_unit_test(test_collector_errors),
+	    cmocka_unit_test(test_collector_live),
+	    cmocka_unit_test(test_cost),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

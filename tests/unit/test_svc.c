@@ -1,0 +1,577 @@
+/* Unit tests of collectors/svc.c: the cgroup v2 file parsers against the
+ * constructed host16 tree and inline malformed input, the collector over
+ * two snapshots compared with golden payloads
+ * (tests/fixtures/host16/expected/svc*.json, from expected_proc.py), over
+ * scratch trees (cgroup v1, hybrid, services coming and going), and the
+ * reason it gives on this machine. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "procfs.h"
+#include "svc.h"
+
+#define T1  INT64_C(1700000000000)
+#define T2  INT64_C(1700000001000)
+#define SEC UINT64_C(1000000000)
+
+#define HYBRID "cgroup v1/hybrid: no per-service accounting in cgroup v2 at /sys/fs/cgroup"
+
+static const char *fixtures(void)
+{
+	const char *dir = getenv("SYSFEED_FIXTURES");
+
+	return dir && *dir ? dir : "tests/fixtures";
+}
+
+static int open_dir(const char *machine, const char *sub)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
+	return fd;
+}
+
+static char *slurp(const char *machine, const char *rel, size_t *ret_len)
+{
+	struct procfs_buf buf = {0};
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
+	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
+		fail_msg("cannot read %s", path);
+	if (ret_len)
+		*ret_len = buf.len;
+	return buf.data;
+}
+
+static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
+{
+	char rel[128], *text, *want, *got;
+	cJSON *expected;
+
+	snprintf(rel, sizeof(rel), "expected/%s", name);
+	text = slurp(machine, rel, NULL);
+	expected = cJSON_Parse(text);
+	assert_non_null(expected);
+	want = cJSON_PrintUnformatted(expected);
+	got = cJSON_PrintUnformatted(actual);
+	if (strcmp(want, got) != 0)
+		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
+	assert_string_equal(got, want);
+	free(text);
+	free(want);
+	free(got);
+	cJSON_Delete(expected);
+}
+
+static const cJSON *item(const cJSON *o, const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!it)
+		fail_msg("no \"%s\"", key);
+	return it;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *it = item(o, key);
+
+	assert_true(cJSON_IsNumber(it));
+	return it->valuedouble;
+}
+
+static const cJSON *row_of(const cJSON *payload, const char *key, const char *name)
+{
+	const cJSON *r;
+
+	cJSON_ArrayForEach(r, item(payload, key))
+	{
+		if (strcmp(cJSON_GetStringValue(item(r, "unit")), name) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+#define SVC_DIR "sys/fs/cgroup/system.slice/"
+
+/* --- parsers --- */
+
+static void test_cpu_stat(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+	} bad[] = {
+	    {"", -ENODATA},
+	    {"user_usec 1\nsystem_usec 2\n", -ENODATA},
+	    {"usage_usec 1", -EINVAL},
+	    {"usage_usec\n", -EINVAL},
+	    {"usage_usec 1 2\n", -EINVAL},
+	    {"usage_usec x\n", -EINVAL},
+	    {"usage_usec -1\n", -EINVAL},
+	    {"usage_usec 1.5\n", -EINVAL},
+	    {"usage_usec 1\nusage_usec 2\n", -EINVAL},
+	    {"usage_usec 1\nnr_periods\n", -EINVAL},
+	    {"usage_usec 18446744073709551616\n", -ERANGE},
+	    {"usage_usec 1\n\n", -EINVAL},
+	};
+	uint64_t v;
+	size_t len;
+	char *text;
+
+	(void)state;
+	text = slurp("host16", SVC_DIR "ssh.service/cpu.stat", &len);
+	assert_int_equal(svc_cpu_stat_parse(text, len, &v), 0);
+	assert_int_equal(v, 1234567);
+	free(text);
+	text = slurp("host16", SVC_DIR "cron.service/cpu.stat", &len); /* no controller keys */
+	assert_int_equal(svc_cpu_stat_parse(text, len, &v), 0);
+	assert_int_equal(v, 456789);
+	free(text);
+	/* 6.x adds keys; they are read past */
+	{
+		static const char more[] = "usage_usec 5\ncore_sched.force_idle_usec 0\n";
+
+		assert_int_equal(svc_cpu_stat_parse(more, sizeof(more) - 1, &v), 0);
+	}
+	assert_int_equal(v, 5);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = svc_cpu_stat_parse(bad[i].text, strlen(bad[i].text), &v);
+
+		if (r != bad[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, bad[i].text, r);
+		assert_int_equal(r, bad[i].err);
+	}
+}
+
+static void test_single(void **state)
+{
+	static const char *const bad[] = {"",      "\n",    "12",   "12 \n",
+					  " 12\n", "max\n", "-1\n", "1\n2\n"};
+	uint64_t v;
+	size_t len;
+	char *text;
+
+	(void)state;
+	text = slurp("host16", SVC_DIR "ssh.service/memory.current", &len);
+	assert_int_equal(svc_single_parse(text, len, &v), 0);
+	assert_int_equal(v, 5242880);
+	free(text);
+	assert_int_equal(svc_single_parse("0\n", 2, &v), 0);
+	assert_int_equal(v, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(svc_single_parse(bad[i], strlen(bad[i]), &v), -EINVAL);
+	assert_int_equal(svc_single_parse("99999999999999999999\n", 21, &v), -ERANGE);
+}
+
+static void test_io_stat(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+	} bad[] = {
+	    {"8:0 rbytes=1 wbytes=2", -EINVAL}, /* no '\n' */
+	    {"8:0 rbytes=1\n", -EINVAL},        /* no wbytes */
+	    {"8:0 wbytes=1 rios=2\n", -EINVAL}, /* no rbytes */
+	    {"rbytes=1 wbytes=2\n", -EINVAL},   /* no device */
+	    {"8 rbytes=1 wbytes=2\n", -EINVAL},
+	    {"8:x rbytes=1 wbytes=2\n", -EINVAL},
+	    {"8:0 rbytes=1 wbytes=2 rios\n", -EINVAL}, /* not key=value */
+	    {"8:0 rbytes=1 wbytes=2 rios=\n", -EINVAL},
+	    {"8:0 rbytes=1 wbytes=2 =3\n", -EINVAL},
+	    {"8:0 rbytes=x wbytes=2\n", -EINVAL},
+	    {"8:0 rbytes=1.5 wbytes=2\n", -EINVAL},
+	    {"8:0 rbytes=1 rbytes=1 wbytes=2\n", -EINVAL},
+	    {"8:0 rbytes=1 wbytes=2\n\n", -EINVAL},
+	    {"8:0 rbytes=18446744073709551616 wbytes=2\n", -ERANGE},
+	    {"8:0 rbytes=18446744073709551615 wbytes=2\n8:16 rbytes=1 wbytes=2\n", -ERANGE},
+	};
+	uint64_t r, w;
+	size_t len;
+	char *text;
+
+	(void)state;
+	/* two disks, with io.cost's decimal keys */
+	text = slurp("host16", SVC_DIR "nginx.service/io.stat", &len);
+	assert_int_equal(svc_io_stat_parse(text, len, &r, &w), 0);
+	assert_int_equal(r, 734003200 + 1048576);
+	assert_int_equal(w, 52428800 + 4096);
+	free(text);
+	assert_int_equal(svc_io_stat_parse("", 0, &r, &w), 0);
+	assert_int_equal(r, 0);
+	assert_int_equal(w, 0);
+	/* the documented example (cgroup-v2.rst, io.stat) */
+	{
+		static const char doc[] =
+		    "8:16 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n"
+		    "8:0 rbytes=90430464 wbytes=299008000 rios=8950 wios=1252 dbytes=50331648 "
+		    "dios=3021\n";
+
+		assert_int_equal(svc_io_stat_parse(doc, sizeof(doc) - 1, &r, &w), 0);
+	}
+	assert_int_equal(r, 1459200 + 90430464);
+	assert_int_equal(w, 314773504 + 299008000);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int e = svc_io_stat_parse(bad[i].text, strlen(bad[i].text), &r, &w);
+
+		if (e != bad[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, bad[i].text, e);
+		assert_int_equal(e, bad[i].err);
+	}
+}
+
+/* Every prefix of the fixture files in exactly-sized buffers (for ASan);
+ * only whole files parse. Every byte replaced: never a crash. */
+static void test_truncated(void **state)
+{
+	static const char *const rels[] = {SVC_DIR "nginx.service/io.stat",
+					   SVC_DIR "ssh.service/cpu.stat",
+					   SVC_DIR "ssh.service/pids.current"};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(rels) / sizeof(rels[0]); k++) {
+		size_t len;
+		char *text = slurp("host16", rels[k], &len);
+
+		for (size_t n = 0; n <= len; n++) {
+			char *copy = malloc(n ? n : 1);
+			uint64_t a, b;
+			int r;
+
+			memcpy(copy, text, n);
+			if (k == 0)
+				r = svc_io_stat_parse(copy, n, &a, &b);
+			else if (k == 1)
+				r = svc_cpu_stat_parse(copy, n, &a);
+			else
+				r = svc_single_parse(copy, n, &a);
+			if (n == len || (k == 0 && (n == 0 || text[n - 1] == '\n')))
+				assert_int_equal(r, 0);
+			else if (k == 1 && n > 0 && text[n - 1] == '\n')
+				assert_true(r == 0); /* usage_usec is the first line */
+			else
+				assert_true(r < 0);
+			free(copy);
+		}
+		for (size_t i = 0; i < len; i++) {
+			char *copy = malloc(len);
+			uint64_t a, b;
+
+			memcpy(copy, text, len);
+			copy[i] = copy[i] == 'x' ? '\n' : 'x';
+			assert_true(svc_io_stat_parse(copy, len, &a, &b) <= 0);
+			assert_true(svc_cpu_stat_parse(copy, len, &a) <= 0);
+			assert_true(svc_single_parse(copy, len, &a) <= 0);
+			free(copy);
+		}
+		free(text);
+	}
+}
+
+/* --- the collector over host16 --- */
+
+static void test_collector_host16(void **state)
+{
+	int fd1 = open_dir("host16", "sys"), fd2 = open_dir("host16", "sys.2");
+	struct collector_env env = {.proc_fd = -1, .sys_fd = fd1};
+	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
+	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
+	struct config cfg = {.top_n = 2};
+	char reason[256] = "";
+	void *st = NULL;
+	const cJSON *r;
+	cJSON *p;
+
+	(void)state;
+	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_string_equal(reason, "");
+	assert_int_equal(svc_collector.sample(st, &env, &t1, &p), 0);
+	assert_json_file(p, "host16", "svc.1.json");
+	assert_int_equal(cJSON_GetArraySize(item(p, "top_cpu")), 0); /* no rates yet */
+	cJSON_Delete(p);
+	env.sys_fd = fd2;
+	assert_int_equal(svc_collector.sample(st, &env, &t2, &p), 0);
+	assert_json_file(p, "host16", "svc.json");
+
+	/* by hand */
+	assert_true(num(p, "services") == 9);
+	r = row_of(p, "top_cpu", "nginx.service"); /* 254321 us in 1 s */
+	assert_true(num(r, "cpu_pct") == 25.43);
+	assert_true(num(r, "io_read_bytes_per_s") == 2097152);
+	assert_true(num(r, "io_write_bytes_per_s") == 524288 + 4096);
+	r = row_of(p, "top_mem", "systemd-journald.service"); /* restarted: no rates */
+	assert_true(cJSON_IsNull(item(r, "cpu_pct")));
+	assert_true(cJSON_IsNull(item(r, "io_read_bytes_per_s")));
+	assert_true(num(r, "mem_bytes") == 8388608);
+	r = row_of(p, "top_cpu", "cron.service"); /* no io.stat */
+	assert_true(cJSON_IsNull(item(r, "io_write_bytes_per_s")));
+	r = row_of(p, "top_cpu", "nomem.service");
+	assert_true(cJSON_IsNull(item(r, "mem_bytes")) && cJSON_IsNull(item(r, "tasks")));
+	assert_null(row_of(p, "top_mem", "nomem.service"));
+	assert_non_null(row_of(p, "top_cpu", "getty@tty1.service"));
+	assert_non_null(row_of(p, "top_mem", "postgresql@15-main.service"));
+	assert_null(row_of(p, "top_mem", "old.service"));
+	assert_null(row_of(p, "top_cpu", "new.service"));
+	assert_null(row_of(p, "top_mem", "boot.mount"));
+	cJSON_Delete(p);
+
+	/* top_n = 2 */
+	svc_collector.fini(st);
+	env.cfg = &cfg;
+	env.sys_fd = fd1;
+	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(svc_collector.sample(st, &env, &t1, &p), 0);
+	cJSON_Delete(p);
+	env.sys_fd = fd2;
+	assert_int_equal(svc_collector.sample(st, &env, &t2, &p), 0);
+	assert_int_equal(cJSON_GetArraySize(item(p, "top_cpu")), 2);
+	assert_int_equal(cJSON_GetArraySize(item(p, "top_mem")), 2);
+	assert_string_equal(
+	    cJSON_GetStringValue(item(cJSON_GetArrayItem(item(p, "top_cpu"), 0), "unit")),
+	    "nginx.service");
+	assert_string_equal(
+	    cJSON_GetStringValue(item(cJSON_GetArrayItem(item(p, "top_mem"), 0), "unit")),
+	    "postgresql@15-main.service");
+	cJSON_Delete(p);
+	/* again a second later, nothing moved: rates 0 */
+	t2.mono_ns += SEC;
+	assert_int_equal(svc_collector.sample(st, &env, &t2, &p), 0);
+	assert_true(num(cJSON_GetArrayItem(item(p, "top_cpu"), 0), "cpu_pct") == 0);
+	cJSON_Delete(p);
+	svc_collector.fini(st);
+	svc_collector.fini(NULL);
+	close(fd1);
+	close(fd2);
+}
+
+/* --- scratch trees --- */
+
+struct scratch {
+	char dir[64];
+	int fd;
+};
+
+static void scratch_make(struct scratch *s)
+{
+	strcpy(s->dir, "/tmp/sysfeed-svc-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	s->fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(s->fd >= 0);
+}
+
+/* Writes rel under the scratch dir, making its directories. */
+static void scratch_write(struct scratch *s, const char *rel, const char *text)
+{
+	char dir[256];
+	int f;
+
+	for (const char *p = strchr(rel, '/'); p; p = strchr(p + 1, '/')) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(p - rel), rel);
+		mkdirat(s->fd, dir, 0700);
+	}
+	f = openat(s->fd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(f >= 0);
+	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
+	close(f);
+}
+
+static void scratch_rm(struct scratch *s, const char *rel)
+{
+	char cmd[PATH_MAX + 64];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/%s'", s->dir, rel);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void scratch_remove(struct scratch *s)
+{
+	close(s->fd);
+	scratch_rm(s, "");
+}
+
+static void test_off(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	char reason[256];
+	void *st = NULL;
+
+	(void)state;
+	scratch_make(&s);
+	env.sys_fd = s.fd;
+	/* no fs/cgroup at all */
+	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_string_equal(reason, "/sys/fs/cgroup: No such file or directory");
+	assert_null(st);
+	/* cgroup v1: controllers mounted one by one, no cgroup.controllers */
+	scratch_write(&s, "fs/cgroup/cpu/cpu.shares", "1024\n");
+	scratch_write(&s, "fs/cgroup/memory/memory.usage_in_bytes", "1\n");
+	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), -EOPNOTSUPP);
+	assert_string_equal(reason, HYBRID);
+	/* hybrid: cgroup2 only at fs/cgroup/unified, as on the development VM */
+	scratch_write(&s, "fs/cgroup/unified/cgroup.controllers", "\n");
+	scratch_write(&s, "fs/cgroup/unified/system.slice/ssh.service/cpu.stat", "usage_usec 1\n");
+	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), -EOPNOTSUPP);
+	assert_string_equal(reason, HYBRID);
+	/* cgroup v2 without systemd */
+	scratch_rm(&s, "fs/cgroup");
+	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
+	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_string_equal(reason, "/sys/fs/cgroup/system.slice: No such file or directory (not "
+				    "run by systemd?)");
+	/* and with it: on, even with no service yet */
+	scratch_write(&s, "fs/cgroup/system.slice/cgroup.procs", "");
+	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	svc_collector.fini(st);
+	scratch_remove(&s);
+}
+
+static cJSON *tick(void *st, struct collector_env *env, unsigned n)
+{
+	struct collector_tick t = {.t_ms = T1 + n * 1000, .mono_ns = (uint64_t)n * SEC};
+	cJSON *p = NULL;
+
+	assert_int_equal(svc_collector.sample(st, env, &t, &p), 0);
+	assert_non_null(p);
+	return p;
+}
+
+#define SL "fs/cgroup/system.slice/"
+
+/* Services and files coming and going between ticks, on files rewritten in
+ * place (held fds see the new contents). */
+static void test_collector_changes(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	char reason[256];
+	void *st = NULL;
+	const cJSON *r;
+	unsigned n;
+	cJSON *p;
+
+	(void)state;
+	scratch_make(&s);
+	env.sys_fd = s.fd;
+	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
+	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 1000\n");
+	scratch_write(&s, SL "a.service/memory.current", "4096\n");
+	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+
+	p = tick(st, &env, 1);
+	assert_true(num(p, "services") == 1);
+	r = row_of(p, "top_mem", "a.service");
+	assert_true(cJSON_IsNull(item(r, "cpu_pct")) && cJSON_IsNull(item(r, "tasks")) &&
+		    cJSON_IsNull(item(r, "io_read_bytes_per_s")));
+	cJSON_Delete(p);
+	/* a second service; a's counter moves */
+	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 501000\n");
+	scratch_write(&s, SL "b.service/cpu.stat", "usage_usec 7\n");
+	p = tick(st, &env, 2);
+	assert_true(num(p, "services") == 2);
+	assert_true(num(row_of(p, "top_cpu", "a.service"), "cpu_pct") == 50);
+	assert_null(row_of(p, "top_cpu", "b.service"));
+	cJSON_Delete(p);
+	/* a file that was missing shows up within SVC_RETRY_TICKS */
+	scratch_write(&s, SL "a.service/pids.current", "4\n");
+	scratch_write(&s, SL "a.service/io.stat", "8:0 rbytes=0 wbytes=0\n");
+	for (n = 3; n < 3 + SVC_RETRY_TICKS + 1; n++) {
+		p = tick(st, &env, n);
+		r = row_of(p, "top_mem", "a.service");
+		if (!cJSON_IsNull(item(r, "tasks"))) {
+			assert_true(num(r, "tasks") == 4);
+			assert_true(
+			    cJSON_IsNull(item(r, "io_read_bytes_per_s"))); /* first reading */
+			cJSON_Delete(p);
+			break;
+		}
+		cJSON_Delete(p);
+	}
+	assert_true(n < 3 + SVC_RETRY_TICKS + 1);
+	scratch_write(&s, SL "a.service/io.stat", "8:0 rbytes=4096 wbytes=1000\n");
+	p = tick(st, &env, ++n);
+	r = row_of(p, "top_mem", "a.service");
+	assert_true(num(r, "io_read_bytes_per_s") == 4096 &&
+		    num(r, "io_write_bytes_per_s") == 1000);
+	cJSON_Delete(p);
+	/* a malformed file is null for that field only */
+	scratch_write(&s, SL "a.service/io.stat", "8:0 rbytes=x\n");
+	scratch_write(&s, SL "a.service/memory.current", "lots\n");
+	p = tick(st, &env, ++n);
+	r = row_of(p, "top_cpu", "a.service");
+	assert_true(cJSON_IsNull(item(r, "io_read_bytes_per_s")) &&
+		    cJSON_IsNull(item(r, "mem_bytes")));
+	assert_true(num(r, "tasks") == 4);
+	assert_null(row_of(p, "top_mem", "a.service"));
+	cJSON_Delete(p);
+	/* a service that stops: gone at the next tick */
+	scratch_rm(&s, SL "b.service");
+	p = tick(st, &env, ++n);
+	assert_true(num(p, "services") == 1);
+	assert_null(row_of(p, "top_cpu", "b.service"));
+	cJSON_Delete(p);
+	/* and starts again: a new service, no rates */
+	scratch_write(&s, SL "b.service/cpu.stat", "usage_usec 3\n");
+	p = tick(st, &env, ++n);
+	assert_true(num(p, "services") == 2);
+	assert_null(row_of(p, "top_cpu", "b.service"));
+	cJSON_Delete(p);
+	svc_collector.fini(st);
+	scratch_remove(&s);
+}
+
+/* This machine: on with the unified hierarchy, else off with the reason. */
+static void test_collector_live(void **state)
+{
+	int fd = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct collector_env env = {.proc_fd = -1, .sys_fd = fd};
+	struct collector_tick t = {.t_ms = T1, .mono_ns = SEC};
+	char reason[256] = "";
+	void *st = NULL;
+	cJSON *p = NULL;
+	int r;
+
+	(void)state;
+	assert_true(fd >= 0);
+	r = svc_collector.init(&env, &st, reason, sizeof(reason));
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0) {
+		assert_int_equal(r, -EOPNOTSUPP);
+		assert_string_equal(reason, HYBRID);
+	} else if (r == 0) {
+		assert_int_equal(svc_collector.sample(st, &env, &t, &p), 0);
+		assert_true(num(p, "services") >= 0);
+		cJSON_Delete(p);
+		svc_collector.fini(st);
+	}
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_cpu_stat),          cmocka_unit_test(test_single),
+	    cmocka_unit_test(test_io_stat),           cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_collector_host16),  cmocka_unit_test(test_off),
+	    cmocka_unit_test(test_collector_changes), cmocka_unit_test(test_collector_live),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,345 @@
+/* Unit tests of collectors/temp.c: the millidegree parser, the scan of
+ * hwmon and thermal zones over fixture trees (desktop: hwmon chips; sbc:
+ * thermal zones only; vm2: nothing, so the topic is off), payloads
+ * compared with <machine>/expected/temp.json, and unreadable sensors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "procfs.h"
+#include "temp.h"
+
+#define T1 INT64_C(1700000000000)
+#define T2 INT64_C(1700000001000)
+
+static const char *fixtures(void)
+{
+	const char *dir = getenv("SYSFEED_FIXTURES");
+
+	return dir && *dir ? dir : "tests/fixtures";
+}
+
+static int open_dir(const char *machine, const char *sub)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
+	return fd;
+}
+
+static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
+{
+	struct procfs_buf buf = {0};
+	char path[PATH_MAX], *want, *got;
+	cJSON *expected;
+
+	snprintf(path, sizeof(path), "%s/%s/expected/%s", fixtures(), machine, name);
+	if (procfs_read(AT_FDCWD, path, &buf, 1 << 20) < 0)
+		fail_msg("cannot read %s", path);
+	expected = cJSON_Parse(buf.data);
+	assert_non_null(expected);
+	want = cJSON_PrintUnformatted(expected);
+	got = cJSON_PrintUnformatted(actual);
+	if (strcmp(want, got) != 0)
+		print_error("%s\nexpected: %s\nactual:   %s\n", path, want, got);
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+	cJSON_Delete(expected);
+	procfs_buf_free(&buf);
+}
+
+static void test_parse(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+		int64_t v;
+	} cases[] = {
+	    {"45000\n", 0, 45000},
+	    {"-5500\n", 0, -5500},
+	    {"0\n", 0, 0},
+	    {"9223372036854775807\n", 0, INT64_MAX},
+	    {"9223372036854775808\n", -ERANGE, 0},
+	    {"99999999999999999999\n", -ERANGE, 0},
+	    {"45000", -EINVAL, 0},
+	    {"", -EINVAL, 0},
+	    {"\n", -EINVAL, 0},
+	    {"-\n", -EINVAL, 0},
+	    {"--5\n", -EINVAL, 0},
+	    {"+5\n", -EINVAL, 0},
+	    {"45.5\n", -EINVAL, 0},
+	    {" 45\n", -EINVAL, 0},
+	    {"45 \n", -EINVAL, 0},
+	    {"45\n\n", -EINVAL, 0},
+	    {"N/A\n", -EINVAL, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t v = 7;
+		int r = temp_parse_millideg(cases[i].text, strlen(cases[i].text), &v);
+
+		if (r != cases[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
+		assert_int_equal(r, cases[i].err);
+		assert_int_equal(v, r == 0 ? cases[i].v : 7);
+	}
+	assert_int_equal(temp_parse_millideg("4\0005\n", 4, &(int64_t){0}), -EINVAL);
+}
+
+static void test_scan_desktop(void **state)
+{
+	struct temp_list list = {0};
+	int sys = open_dir("desktop", "sys");
+	const struct temp_sensor *t;
+
+	(void)state;
+	assert_int_equal(temp_scan(sys, &list), 0);
+	/* acpitz 1, nvme 3, coretemp 5, iwlwifi 1 (unreadable), nct6798 2;
+	 * the acpitz thermal zone is not used: hwmon has sensors */
+	assert_int_equal(list.n, 12);
+	t = &list.v[0];
+	assert_string_equal(t->id, "hwmon0/temp1");
+	assert_string_equal(t->chip, "acpitz");
+	assert_string_equal(t->label, "temp1");
+	assert_false(t->has_max);
+	assert_true(t->has_crit);
+	assert_int_equal(t->crit_mc, 119000);
+	t = &list.v[1];
+	assert_string_equal(t->chip, "nvme");
+	assert_string_equal(t->label, "Composite");
+	assert_int_equal(t->max_mc, 84850);
+	t = &list.v[4];
+	assert_string_equal(t->id, "hwmon2/temp1");
+	assert_string_equal(t->label, "Package id 0");
+	assert_int_equal(t->crit_mc, 100000);
+	t = &list.v[8];
+	assert_string_equal(t->label, "Core 3");
+	t = &list.v[9];
+	assert_string_equal(t->chip, "iwlwifi_1");
+	/* hwmon10 after hwmon3: numeric order */
+	t = &list.v[11];
+	assert_string_equal(t->id, "hwmon10/temp2");
+	assert_string_equal(t->label, "temp2");
+	assert_true(t->has_max);
+	assert_false(t->has_crit);
+	/* a second scan replaces the first */
+	assert_int_equal(temp_scan(sys, &list), 0);
+	assert_int_equal(list.n, 12);
+	temp_list_free(&list);
+	temp_list_free(&list);
+	temp_list_free(NULL);
+	close(sys);
+}
+
+static void test_scan_sbc(void **state)
+{
+	struct temp_list list = {0};
+	int sys = open_dir("sbc", "sys");
+
+	(void)state;
+	assert_int_equal(temp_scan(sys, &list), 0);
+	assert_int_equal(list.n, 2);
+	assert_string_equal(list.v[0].id, "thermal_zone0");
+	assert_string_equal(list.v[0].chip, "cpu-thermal");
+	assert_string_equal(list.v[0].label, "cpu-thermal");
+	assert_true(list.v[0].has_crit);
+	assert_int_equal(list.v[0].crit_mc, 90000); /* the "critical" trip, not "passive" */
+	assert_false(list.v[0].has_max);
+	assert_false(list.v[1].has_crit);
+	temp_list_free(&list);
+	close(sys);
+}
+
+static void run_machine(const char *machine)
+{
+	struct collector_env env = {.proc_fd = -1};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+	char reason[256] = "";
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	env.sys_fd = open_dir(machine, "sys");
+	assert_int_equal(temp_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_string_equal(reason, "");
+	assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
+	assert_json_file(p, machine, "temp.json");
+	cJSON_Delete(p);
+	/* the same files, the same payload, every tick */
+	tick.t_ms = T2;
+	assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
+	cJSON_SetNumberValue(cJSON_GetObjectItem(p, "t"), (double)T1);
+	assert_json_file(p, machine, "temp.json");
+	cJSON_Delete(p);
+	temp_collector.fini(st);
+	close(env.sys_fd);
+}
+
+static void test_collector_fixtures(void **state)
+{
+	struct collector_env env = {.proc_fd = -1};
+	char reason[256] = "";
+	void *st = NULL;
+
+	(void)state;
+	run_machine("desktop");
+	run_machine("sbc");
+
+	/* the cost of a tick with the desktop's 12 inputs: one pread each */
+	{
+		struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+		struct timespec a, b;
+		cJSON *p = NULL;
+		const int n = 5000;
+
+		env.sys_fd = open_dir("desktop", "sys");
+		assert_int_equal(temp_collector.init(&env, &st, reason, sizeof(reason)), 0);
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+		for (int i = 0; i < n; i++) {
+			assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
+			cJSON_Delete(p);
+		}
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+		print_message(
+		    "temp: %.2f us of CPU per tick (12 sensors, payload built)\n",
+		    ((double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3) /
+			n);
+		temp_collector.fini(st);
+		st = NULL;
+		close(env.sys_fd);
+	}
+
+	/* vm2 (this VM) has neither hwmon nor thermal zones */
+	env.sys_fd = open_dir("vm2", "sys");
+	assert_int_equal(temp_collector.init(&env, &st, reason, sizeof(reason)), -ENODEV);
+	assert_null(st);
+	assert_string_equal(reason, "no temperature sensors (/sys/class/hwmon has no temp*_input, "
+				    "/sys/class/thermal no thermal_zone*)");
+	close(env.sys_fd);
+}
+
+static void put(int dirfd, const char *name, const char *text)
+{
+	int f = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(f >= 0);
+	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
+	close(f);
+}
+
+/* A sensor whose value is garbage is left out of the tick, and back when
+ * it reads again; a label that is empty falls back to tempN. */
+static void test_collector_unreadable(void **state)
+{
+	char dir[] = "/tmp/sysfeed-temp-XXXXXX", reason[256];
+	struct collector_env env = {.proc_fd = -1};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+	void *st = NULL;
+	cJSON *p = NULL;
+	int hw;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	env.sys_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(mkdirat(env.sys_fd, "class", 0700), 0);
+	assert_int_equal(mkdirat(env.sys_fd, "class/hwmon", 0700), 0);
+	assert_int_equal(mkdirat(env.sys_fd, "class/hwmon/hwmon0", 0700), 0);
+	assert_int_equal(mkdirat(env.sys_fd, "class/hwmon/hwmonX", 0700), 0);
+	hw = openat(env.sys_fd, "class/hwmon/hwmon0", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	put(hw, "name", "k10temp\n");
+	put(hw, "temp1_input", "41250\n");
+	put(hw, "temp1_label", "\n");
+	put(hw, "temp2_input", "N/A\n");
+	put(hw, "temp2_max", "garbage\n");
+	put(hw, "tempx_input", "1\n");
+	put(hw, "temp3_inputs", "1\n");
+	assert_int_equal(temp_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(p, "sensors")), 1);
+	{
+		char *text = cJSON_PrintUnformatted(p);
+
+		assert_string_equal(text,
+				    "{\"t\":1700000000000,\"sensors\":[{\"id\":\"hwmon0/temp1\","
+				    "\"chip\":\"k10temp\",\"label\":\"temp1\",\"temp_c\":41.25,"
+				    "\"max_c\":null,\"crit_c\":null}]}");
+		free(text);
+	}
+	cJSON_Delete(p);
+	put(hw, "temp2_input", "38000\n");
+	assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(p, "sensors")), 2);
+	cJSON_Delete(p);
+	temp_collector.fini(st);
+	temp_collector.fini(NULL);
+	for (const char *const *f =
+		 (const char *const[]){"name", "temp1_input", "temp1_label", "temp2_input",
+				       "temp2_max", "tempx_input", "temp3_inputs", NULL};
+	     *f; f++)
+		unlinkat(hw, *f, 0);
+	close(hw);
+	unlinkat(env.sys_fd, "class/hwmon/hwmon0", AT_REMOVEDIR);
+	unlinkat(env.sys_fd, "class/hwmon/hwmonX", AT_REMOVEDIR);
+	unlinkat(env.sys_fd, "class/hwmon", AT_REMOVEDIR);
+	unlinkat(env.sys_fd, "class", AT_REMOVEDIR);
+	close(env.sys_fd);
+	rmdir(dir);
+}
+
+/* This VM has no sensor: the topic is off with the reason. A machine with
+ * sensors gives a payload with at least one. */
+static void test_collector_live(void **state)
+{
+	struct collector_env env = {.proc_fd = -1};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+	char reason[256] = "";
+	void *st = NULL;
+	cJSON *p = NULL;
+	int r;
+
+	(void)state;
+	env.sys_fd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(env.sys_fd >= 0);
+	r = temp_collector.init(&env, &st, reason, sizeof(reason));
+	if (r == -ENODEV) {
+		print_message("temp: off here: %s\n", reason);
+	} else {
+		assert_int_equal(r, 0);
+		assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
+		assert_non_null(p);
+		cJSON_Delete(p);
+		temp_collector.fini(st);
+	}
+	close(env.sys_fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_scan_desktop),
+	    cmocka_unit_test(test_scan_sbc),
+	    cmocka_unit_test(test_collector_fixtures),
+	    cmocka_unit_test(test_collector_unreadable),
+	    cmocka_unit_test(test_collector_live),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,187 @@
+// What a view knows: hello, the newest payload of every topic, chart rows
+// per topic and the journal and file backlogs. The SharedWorker keeps one
+// to hand a new tab everything at once; every tab keeps one for drawing.
+// Everything in it is bounded: rows by time, backlogs by count.
+
+export const LOG_CAP = 2000;
+export const FILE_CAP = 500;
+const WINDOW_MIN_MS = 600e3;
+const WINDOW_MAX_MS = 3600e3;
+const ROWS_MAX = 7200;
+
+// Event-driven topics: their events add to a backlog instead of replacing
+// a value. Periodic topics are every other name.
+export const BACKLOG_TOPICS = { log: LOG_CAP, file: FILE_CAP };
+
+// Chart fields kept for a topic whose collector declares no history of its
+// own (its charts then start with the first live event).
+const FALLBACK_FIELDS = {
+  net: ['t', 'interfaces[].name', 'interfaces[].rx_bytes_per_s', 'interfaces[].tx_bytes_per_s'],
+  disk: ['t', 'disks[].name', 'disks[].partition', 'disks[].read_bytes_per_s',
+    'disks[].write_bytes_per_s'],
+};
+
+function lookup(o, path) {
+  for (const k of path.split('.')) {
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) return null;
+    o = o[k];
+  }
+  return o === undefined ? null : o;
+}
+
+// The value of one history path ("a.b", or "a[].b" for an array of each
+// element's b), as daemon/history.c computes it.
+function valueOf(o, path) {
+  const br = path.indexOf('[]');
+  if (br < 0) return leaf(lookup(o, path));
+  const arr = br ? lookup(o, path.slice(0, br)) : o;
+  if (!Array.isArray(arr)) return null;
+  const rest = path.slice(br + 2).replace(/^\./, '');
+  return arr.map((e) => (rest ? valueOf(e, rest) : leaf(e)));
+}
+
+function leaf(v) {
+  return v === null || typeof v === 'object' ? null : v;
+}
+
+export function rowOf(payload, fields) {
+  return fields.map((f, i) => (i === 0 ? payload.t : valueOf(payload, f)));
+}
+
+// Entries a log or file payload carries: a batch ({entries|events: [...]}),
+// a list, or a single entry.
+export function backlogEntries(p) {
+  if (!p) return [];
+  if (Array.isArray(p)) return p;
+  for (const k of ['entries', 'events', 'lines', 'changes', 'recent', 'backlog']) {
+    if (Array.isArray(p[k])) return p[k];
+  }
+  return p.message !== undefined || p.path !== undefined ? [p] : [];
+}
+
+export const entryTime = (e) => e.ts ?? e.t ?? 0;
+
+function entryKey(e) {
+  return e.cursor ?? `${entryTime(e)}\u0000${e.path ?? ''}\u0000${e.message ?? ''}\u0000${e.event ?? e.what ?? ''}`;
+}
+
+export class Store {
+  constructor() {
+    this.hello = null;
+    this.instance = null;
+    this.latest = {}; // topic -> newest payload
+    this.hist = {}; // topic -> {fields, rows: [[t, v...], ...]}
+    this.backlog = { log: [], file: [] };
+    this.keys = { log: new Set(), file: new Set() };
+    this.dropped = { log: 0, file: 0 };
+    this.state = {}; // the snapshot part of log and file, without entries
+    this.windowMs = WINDOW_MIN_MS;
+    this.lastT = 0;
+    this.seen = new Set(); // topics that sent something
+  }
+
+  applyHello(h) {
+    this.hello = h;
+  }
+
+  // A snapshot replaces values and history, but keeps the rows older than
+  // the snapshot's first one: a daemon restart or a resync leaves a gap in
+  // the charts, not an empty chart.
+  applySnapshot(s) {
+    if (s.instance) this.instance = s.instance;
+    for (const t of Object.keys(s.topics || {})) this.seen.add(t);
+    for (const t of s.seen || []) this.seen.add(t);
+    for (const [topic, p] of Object.entries(s.topics || {})) {
+      if (topic in BACKLOG_TOPICS) {
+        this.mergeBacklog(topic, backlogEntries(p), true);
+        if (typeof p?.dropped_total === 'number') this.dropped[topic] = p.dropped_total;
+        const { entries, events, ...rest } = p || {};
+        this.state[topic] = rest;
+      } else {
+        this.latest[topic] = p;
+      }
+    }
+    for (const [topic, h] of Object.entries(s.history || {})) {
+      if (!h || !Array.isArray(h.fields) || !Array.isArray(h.rows)) continue;
+      const old = this.hist[topic];
+      const first = h.rows.length ? h.rows[0][0] : Infinity;
+      if (h.rows.length > 1) {
+        const span = h.rows[h.rows.length - 1][0] - first;
+        this.windowMs = Math.min(WINDOW_MAX_MS, Math.max(this.windowMs, span + 1000));
+      }
+      let rows = h.rows.slice();
+      if (old && old.fields.join() === h.fields.join()) rows = old.rows.filter((r) => r[0] < first).concat(rows);
+      this.hist[topic] = { fields: h.fields.slice(), rows };
+      this.trim(this.hist[topic]);
+    }
+    for (const [topic, entries] of Object.entries(s.backlog || {})) this.mergeBacklog(topic, entries, true);
+    Object.assign(this.state, s.state || {});
+    if (s.dropped) Object.assign(this.dropped, s.dropped);
+    if (s.t) this.lastT = Math.max(this.lastT, s.t);
+  }
+
+  applyEvent(topic, p) {
+    this.seen.add(topic);
+    if (topic in BACKLOG_TOPICS) {
+      this.mergeBacklog(topic, backlogEntries(p), false);
+      if (typeof p?.dropped === 'number') this.dropped[topic] += p.dropped;
+      return;
+    }
+    this.latest[topic] = p;
+    if (typeof p?.t !== 'number') return;
+    this.lastT = Math.max(this.lastT, p.t);
+    let h = this.hist[topic];
+    if (!h && FALLBACK_FIELDS[topic]) h = this.hist[topic] = { fields: FALLBACK_FIELDS[topic], rows: [] };
+    if (!h) return;
+    const rows = h.rows;
+    if (rows.length && rows[rows.length - 1][0] >= p.t) return; // replayed or duplicate
+    rows.push(rowOf(p, h.fields));
+    this.trim(h);
+  }
+
+  // Adds entries to a backlog, dropping repeats (by cursor for the
+  // journal: the first live events after a snapshot may repeat its newest
+  // entries). A snapshot's entries may be older than some kept ones: the
+  // list is then put back in time order.
+  mergeBacklog(topic, entries, resort) {
+    const list = this.backlog[topic];
+    const keys = this.keys[topic];
+    if (!list || !entries.length) return;
+    let added = 0;
+    for (const e of entries) {
+      const k = entryKey(e);
+      if (keys.has(k)) continue;
+      keys.add(k);
+      list.push(e);
+      added++;
+    }
+    if (!added) return;
+    if (resort) list.sort((a, b) => entryTime(a) - entryTime(b));
+    const cap = BACKLOG_TOPICS[topic];
+    if (list.length > cap) for (const e of list.splice(0, list.length - cap)) keys.delete(entryKey(e));
+  }
+
+  trim(h) {
+    const rows = h.rows;
+    if (!rows.length) return;
+    const oldest = rows[rows.length - 1][0] - this.windowMs;
+    let n = 0;
+    while (n < rows.length && rows[n][0] < oldest) n++;
+    if (rows.length - n > ROWS_MAX) n = rows.length - ROWS_MAX;
+    if (n) rows.splice(0, n);
+  }
+
+  // Everything a new view needs, shaped like the daemon's snapshot.
+  export() {
+    return {
+      t: this.lastT,
+      instance: this.instance,
+      topics: this.latest,
+      history: this.hist,
+      backlog: this.backlog,
+      state: this.state,
+      dropped: this.dropped,
+      seen: [...this.seen],
+    };
+  }
+}

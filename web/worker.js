@@ -1,0 +1,26 @@
+// The SharedWorker: one EventSource for every tab of this origin (browsers
+// allow ~6 HTTP/1.1 connections per host). A tab attaches with
+// {type: 'attach'}, gets everything known so far, then every message; it
+// says {type: 'bye'} when it goes away.
+
+import { Feed } from './feed.js';
+
+const ports = new Set();
+const feed = new Feed('events', (msg) => {
+  for (const p of ports) p.postMessage(msg);
+}, true);
+
+self.onconnect = (ev) => {
+  const port = ev.ports[0];
+  port.onmessage = (e) => {
+    if (e.data?.type === 'attach') {
+      ports.add(port);
+      port.postMessage(feed.initMsg());
+    } else if (e.data?.type === 'bye') {
+      ports.delete(port);
+    }
+  };
+  port.start();
+};
+
+feed.start();
