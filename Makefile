@@ -6,6 +6,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DESTDIR    ?=
 PKG_CONFIG ?= pkg-config
 CC         ?= cc
@@ -221,10 +222,12 @@ deps:
 	fi
 
 # Installs what the packages hold. An existing config file is the admin's:
-# it is kept, never overwritten (the packages treat it as a conffile).
+# it is kept, never overwritten (the packages treat it as a conffile). The
+# service's user comes from sysusers.d/sysfeed.conf: installed into the
+# running system (no DESTDIR), it is created there as the packages do.
 install: $(BUILD)/sysfeed
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/sysfeed
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/sysfeed
 	install -m 0755 $(BUILD)/sysfeed $(DESTDIR)$(SBINDIR)/sysfeed
 	install -m 0644 packaging/man/sysfeed.8 $(DESTDIR)$(MANDIR)/man8/sysfeed.8
 	install -m 0644 packaging/man/sysfeed.conf.5 $(DESTDIR)$(MANDIR)/man5/sysfeed.conf.5
@@ -232,6 +235,11 @@ install: $(BUILD)/sysfeed
 		packaging/systemd/sysfeed.service > $(DESTDIR)$(UNITDIR)/sysfeed.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/sysfeed.service
 	install -m 0644 packaging/systemd/sysfeed.socket $(DESTDIR)$(UNITDIR)/sysfeed.socket
+	install -m 0644 packaging/systemd/sysfeed.sysusers $(DESTDIR)$(SYSUSERSDIR)/sysfeed.conf
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+		echo systemd-sysusers $(SYSUSERSDIR)/sysfeed.conf; \
+		systemd-sysusers $(SYSUSERSDIR)/sysfeed.conf; \
+	fi
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/sysfeed/sysfeed.conf ]; then \
 		echo "keeping $(DESTDIR)$(SYSCONFDIR)/sysfeed/sysfeed.conf (the default is packaging/sysfeed.conf)"; \
 	else \

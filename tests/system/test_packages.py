@@ -167,6 +167,9 @@ def test_deb_conffile_and_units(deb):
     assert "deb-systemd-helper enable 'sysfeed.service'" in postinst
     assert "deb-systemd-invoke $_dh_action 'sysfeed.service'" in postinst
     assert "deb-systemd-invoke $_dh_action 'sysfeed.socket'" not in postinst
+    # the service's user exists before the service starts
+    users = postinst.find("systemd-sysusers ${DPKG_ROOT:+--root=\"$DPKG_ROOT\"} sysfeed.conf")
+    assert 0 <= users < postinst.find("deb-systemd-invoke $_dh_action 'sysfeed.service'"), postinst
 
 
 def test_make_install_installs_what_the_deb_holds(deb, tmp_path):
@@ -203,3 +206,4 @@ def test_make_install_honours_prefix(tmp_path):
     with open(os.path.join(dest, "usr/local/lib/systemd/system/sysfeed.service")) as f:
         assert "ExecStart=/usr/local/sbin/sysfeed --config /etc/sysfeed/sysfeed.conf\n" in f.read()
     assert os.path.exists(os.path.join(dest, "etc/sysfeed/sysfeed.conf"))
+    assert os.path.exists(os.path.join(dest, "usr/local/lib/sysusers.d/sysfeed.conf"))
