@@ -66,6 +66,7 @@ struct daemon {
 	bool failing[MAX_COLLECTORS]; /* warned once until the next success */
 	size_t history_rows;
 	struct metrics mbuf[MAX_COLLECTORS + 1]; /* [n_cols]: the daemon's own */
+	cJSON *hostinfo; /* the `host` topic's last payload, also in `hello` */
 	uint64_t ticks;
 	double tick_cpu_s, tick_last_cpu_s, tick_last_wall_s;
 	char reason[MAX_COLLECTORS][REASON_LEN];
@@ -221,6 +222,8 @@ static int update_hello(struct daemon *d)
 	cJSON_AddStringToObject(o, "version", SYSFEED_VERSION);
 	cJSON_AddStringToObject(o, "instance", inst);
 	cJSON_AddNumberToObject(o, "interval_ms", d->cfg.interval_ms);
+	if (d->hostinfo)
+		cJSON_AddItemToObject(o, "hostinfo", cJSON_Duplicate(d->hostinfo, true));
 	topics = cJSON_AddArrayToObject(o, "topics");
 	off = cJSON_AddObjectToObject(o, "off");
 	for (size_t i = 0; i < d->n_cols; i++) {
@@ -335,6 +338,7 @@ static void tick(struct daemon *d)
 	struct hub_msg msgs[MAX_COLLECTORS];
 	struct collector_tick t;
 	struct timespec mono;
+	bool host_changed = false;
 	size_t n = 0;
 	int r;
 
@@ -360,6 +364,12 @@ static void tick(struct daemon *d)
 		d->failing[i] = false;
 		if (!payload)
 			continue;
+		if (strcmp(d->names[i], "host") == 0) {
+			/* the host's description goes into `hello` too */
+			cJSON_Delete(d->hostinfo);
+			d->hostinfo = cJSON_Duplicate(payload, true);
+			host_changed = true;
+		}
 		if (d->cols[i]->history && d->history_rows &&
 		    (row = history_row(payload, d->cols[i]->history))) {
 			row_json = cJSON_PrintUnformatted(row);
@@ -379,6 +389,8 @@ static void tick(struct daemon *d)
 					     .row = row_json,
 					     .row_len = row_json ? strlen(row_json) : 0};
 	}
+	if (host_changed)
+		update_hello(d);
 	r = hub_publish(d->hub, msgs, n, t.t_ms);
 	if (r == -E2BIG)
 		log_warnx("a frame larger than half of ring-bytes was dropped");
@@ -754,6 +766,7 @@ out:
 		if (d.active[i] && d.cols[i]->fini)
 			d.cols[i]->fini(d.state[i]);
 	hub_free(d.hub);
+	cJSON_Delete(d.hostinfo);
 	for (size_t i = 0; i <= MAX_COLLECTORS; i++)
 		metrics_free(&d.mbuf[i]);
 	close_fd(d.epfd);

@@ -59,7 +59,11 @@ def test_first_frames_retry_hello_snapshot(daemon):
     assert first[1] is hello and first[2] is snap, first
     h = check_hello(hello, INTERVAL)
     assert set(BASE_TOPICS) <= set(h["topics"])
+    # the host's description is in hello as in the snapshot's host topic
+    assert h["hostinfo"]["hostname"] == h["host"], h.get("hostinfo")
+    assert h["hostinfo"]["kernel"] == h["kernel"]
     s = check_snapshot_event(snap, h["instance"])
+    assert s["topics"]["host"] == h["hostinfo"]
     assert s["instance"] == daemon.healthz()["instance"]
     # The snapshot holds the latest payload of each topic as of its seq.
     observer.wait_seq(s["seq"])
