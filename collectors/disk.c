@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "procfs.h"
 
 /* /proc/diskstats is about 100 bytes a device: room for ~80,000. */
@@ -476,10 +477,63 @@ static const char *const disk_history[] = {"disks[].name", "disks[].partition",
 					   "disks[].read_bytes_per_s", "disks[].write_bytes_per_s",
 					   NULL};
 
+/* node_exporter's diskstats families for the devices the payload shows,
+ * from the last good reading (prev; cur is scratch); a line too short to
+ * hold a field (old kernels' partitions) leaves that device out of it. */
+static int disk_metrics(void *state, struct metrics *m)
+{
+	const struct disk_state *s = state;
+	static const struct {
+		const char *name, *type, *help;
+		enum disk_stat k;
+		double mul, div;
+	} lines[] = {
+	    {"node_disk_read_bytes_total", "counter",
+	     "The total number of bytes read successfully.", DISK_SECTORS_READ, 512.0, 1.0},
+	    {"node_disk_written_bytes_total", "counter",
+	     "The total number of bytes written successfully.", DISK_SECTORS_WRITTEN, 512.0, 1.0},
+	    {"node_disk_reads_completed_total", "counter",
+	     "The total number of reads completed successfully.", DISK_READS, 1.0, 1.0},
+	    {"node_disk_writes_completed_total", "counter",
+	     "The total number of writes completed successfully.", DISK_WRITES, 1.0, 1.0},
+	    {"node_disk_io_time_seconds_total", "counter", "Total seconds spent doing I/Os.",
+	     DISK_IO_MS, 1.0, 1000.0},
+	    {"node_disk_read_time_seconds_total", "counter",
+	     "The total number of seconds spent by all reads.", DISK_READ_MS, 1.0, 1000.0},
+	    {"node_disk_write_time_seconds_total", "counter",
+	     "This is the total number of seconds spent by all writes.", DISK_WRITE_MS, 1.0,
+	     1000.0},
+	    {"node_disk_io_now", "gauge", "The number of I/Os currently in progress.",
+	     DISK_IN_FLIGHT, 1.0, 1.0},
+	};
+	const struct disk_stats *st = &s->prev;
+
+	if (!s->have_prev)
+		return 0;
+	for (size_t k = 0; k < sizeof(lines) / sizeof(lines[0]); k++) {
+		bool any = false;
+
+		for (size_t i = 0; i < st->n; i++) {
+			const struct disk_dev *d = &st->v[i];
+
+			if (!d->included || d->nstats <= (unsigned)lines[k].k)
+				continue;
+			if (!any)
+				metrics_family(m, lines[k].name, lines[k].type, lines[k].help);
+			any = true;
+			metrics_sample(m, lines[k].name,
+				       (const char *const[]){"device", d->name, NULL},
+				       (double)d->s[lines[k].k] * lines[k].mul / lines[k].div);
+		}
+	}
+	return metrics_error(m);
+}
+
 const struct collector disk_collector = {
     .name = "disk",
     .history = disk_history,
     .init = disk_init,
     .sample = disk_sample,
+    .metrics = disk_metrics,
     .fini = disk_fini,
 };

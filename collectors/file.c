@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 
 #define FILE_DIR_MASK                                                                              \
 	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB |             \
@@ -116,6 +117,11 @@ struct file_state {
 	size_t limit_failed;
 	char *limit_path;
 	uint64_t overflows;
+	/* the `watch` paths at init (no "!" entries, no duplicates), and the
+	 * events emitted under each: a reload may change cfg->watch */
+	char **roots;
+	uint64_t *root_events;
+	size_t n_roots;
 	char *recent[FILE_RECENT]; /* encoded events, ring */
 	size_t recent_head, recent_n;
 	cJSON **out; /* events to publish at the end of the dispatch */
@@ -560,6 +566,19 @@ static void file_queue(struct file_state *s, cJSON *ev)
  * watches. */
 static void file_emit(struct file_state *s, struct file_pending *p)
 {
+	const char *path = p->path ? p->path : p->to ? p->to : p->from;
+	size_t best = SIZE_MAX, best_len = 0;
+
+	for (size_t i = 0; path && i < s->n_roots; i++) {
+		const char *w = s->roots[i];
+
+		if (file_under(path, w) && (best == SIZE_MAX || strlen(w) > best_len)) {
+			best = i;
+			best_len = strlen(w);
+		}
+	}
+	if (best != SIZE_MAX)
+		s->root_events[best]++;
 	file_pending_unlink(s, p);
 	if (p->move && p->dir && !p->to && p->from)
 		file_unwatch_tree(s, p->from);
@@ -866,6 +885,53 @@ static int file_get_fd(void *state)
 	return ((struct file_state *)state)->epfd;
 }
 
+/* Events per `watch` root (each path once, "!" entries left out), the
+ * overflows, and the watch counts as the state shows them. */
+static int file_metrics(void *state, struct metrics *m)
+{
+	const struct file_state *s = state;
+
+	metrics_family(m, "sysfeed_file_events_total", "counter",
+		       "File change events emitted, per configured watch path.");
+	for (size_t i = 0; i < s->n_roots; i++)
+		metrics_sample(m, "sysfeed_file_events_total",
+			       (const char *const[]){"root", s->roots[i], NULL},
+			       (double)s->root_events[i]);
+	metrics_family(m, "sysfeed_file_overflows_total", "counter",
+		       "Inotify queue overflows (events lost).");
+	metrics_sample(m, "sysfeed_file_overflows_total", NULL, (double)s->overflows);
+	metrics_family(m, "sysfeed_file_watches", "gauge", "Inotify watches held.");
+	metrics_sample(m, "sysfeed_file_watches", NULL, (double)s->n_watches);
+	metrics_family(m, "sysfeed_file_unwatched", "gauge", "Paths that could not be watched.");
+	metrics_sample(m, "sysfeed_file_unwatched", NULL,
+		       (double)(s->n_unwatched + s->unwatched_more));
+	return metrics_error(m);
+}
+
+/* Keeps the `watch` paths of now for sysfeed_file_events_total. Returns 0
+ * or -ENOMEM. */
+static int file_copy_roots(struct file_state *s)
+{
+	const struct config_list *l = &s->cfg->watch;
+
+	s->roots = calloc(l->n + 1, sizeof(*s->roots));
+	s->root_events = calloc(l->n + 1, sizeof(*s->root_events));
+	if (!s->roots || !s->root_events)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++) {
+		bool dup = l->v[i][0] == '!';
+
+		for (size_t k = 0; !dup && k < s->n_roots; k++)
+			dup = strcmp(s->roots[k], l->v[i]) == 0;
+		if (dup)
+			continue;
+		if (!(s->roots[s->n_roots] = strdup(l->v[i])))
+			return -ENOMEM;
+		s->n_roots++;
+	}
+	return 0;
+}
+
 static void file_fini(void *state)
 {
 	struct file_state *s = state;
@@ -888,6 +954,10 @@ static void file_fini(void *state)
 	for (size_t i = 0; i < s->n_out; i++)
 		cJSON_Delete(s->out[i]);
 	free(s->out);
+	for (size_t i = 0; i < s->n_roots; i++)
+		free(s->roots[i]);
+	free(s->roots);
+	free(s->root_events);
 	free(s->limit_path);
 	free(s->buf);
 	if (s->ifd >= 0)
@@ -939,7 +1009,9 @@ static int file_init(const struct collector_env *env, void **ret_state, char *re
 		snprintf(reason, reason_len, "cannot set up the file watches: %s", strerror(-r));
 		goto out;
 	}
-	r = file_watch_roots(s, false);
+	r = file_copy_roots(s);
+	if (r == 0)
+		r = file_watch_roots(s, false);
 	if (r < 0) {
 		snprintf(reason, reason_len, "out of memory");
 		goto out;
@@ -969,5 +1041,6 @@ const struct collector file_collector = {
     .sample = file_sample,
     .get_fd = file_get_fd,
     .dispatch = file_dispatch,
+    .metrics = file_metrics,
     .fini = file_fini,
 };

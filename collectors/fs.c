@@ -1,4 +1,5 @@
 #include "fs.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1330,9 +1331,69 @@ static int fs_sample(void *state, const struct collector_env *env,
 	return r;
 }
 
+/* node_exporter's filesystem families, from the last round's readings of
+ * the mounts the topic shows. */
+static int fs_metrics(void *state, struct metrics *m)
+{
+	static const struct {
+		const char *name, *help;
+	} fam[] = {
+	    {"node_filesystem_size_bytes", "Filesystem size in bytes."},
+	    {"node_filesystem_free_bytes", "Filesystem free space in bytes."},
+	    {"node_filesystem_avail_bytes",
+	     "Filesystem space available to non-root users in bytes."},
+	    {"node_filesystem_files", "Filesystem total file nodes."},
+	    {"node_filesystem_files_free", "Filesystem total free file nodes."},
+	    {"node_filesystem_readonly", "Filesystem read-only status."},
+	    {"node_filesystem_device_error", "Whether the last statfs failed or timed out."},
+	};
+	struct fs_state *s = state;
+
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		metrics_family(m, fam[f].name, "gauge", fam[f].help);
+		for (size_t i = 0; i < s->n_views; i++) {
+			const struct fs_mount *mt = &s->mi.v[s->views[i].mount];
+			const struct fs_slot *slot = s->views[i].slot;
+			const struct fs_usage *u = &slot->usage;
+			const char *labels[] = {"device",     mt->source,      "fstype", mt->fstype,
+						"mountpoint", mt->mount_point, NULL};
+			double v;
+
+			if (f < 5 && !slot->have)
+				continue;
+			switch (f) {
+			case 0:
+				v = (double)u->blocks * (double)u->frsize;
+				break;
+			case 1:
+				v = (double)u->bfree * (double)u->frsize;
+				break;
+			case 2:
+				v = (double)u->bavail * (double)u->frsize;
+				break;
+			case 3:
+			case 4:
+				if (!u->files)
+					continue; /* no inode count (btrfs, vfat) */
+				v = (double)(f == 3 ? u->files : u->ffree);
+				break;
+			case 5:
+				v = mt->read_only;
+				break;
+			default:
+				v = slot->hung || slot->err;
+				break;
+			}
+			metrics_sample(m, fam[f].name, labels, v);
+		}
+	}
+	return metrics_error(m);
+}
+
 const struct collector fs_collector = {
     .name = "fs",
     .init = fs_init,
     .sample = fs_sample,
+    .metrics = fs_metrics,
     .fini = fs_fini,
 };

@@ -17,6 +17,7 @@
 #include <systemd/sd-journal.h>
 
 #include "config.h"
+#include "metrics.h"
 
 #define JOURNAL_READ_BUDGET 1000 /* entries per dispatch before yielding to the loop */
 #define JOURNAL_READ_NS     4000000
@@ -521,6 +522,7 @@ struct journal_state {
 	bool dirty;
 	int64_t state_t_ms;
 	uint64_t dropped_total;
+	uint64_t seen[8]; /* entries that passed the filters, per priority */
 
 	struct journal_out *out;
 	size_t n_out, cap_out;
@@ -827,6 +829,7 @@ static int journal_read_new(struct journal_state *s)
 		}
 		if (journal_read_raw(s) < 0 || !journal_raw_pass(&s->raw, s->cfg))
 			continue;
+		s->seen[journal_raw_level(&s->raw)]++;
 		r = journal_take(s, (uint64_t)journal_now_ms(CLOCK_MONOTONIC));
 		if (r < 0)
 			break;
@@ -949,6 +952,27 @@ static int journal_sample(void *state, const struct collector_env *env,
 static int journal_get_fd(void *state)
 {
 	return ((struct journal_state *)state)->epfd;
+}
+
+int journal_metrics_write(const uint64_t *seen, uint64_t dropped, struct metrics *m)
+{
+	metrics_family(m, "sysfeed_log_entries_total", "counter",
+		       "Journal entries seen that matched the log filters, per priority.");
+	for (int i = 0; i < 8; i++)
+		metrics_sample(m, "sysfeed_log_entries_total",
+			       (const char *const[]){"priority", priority_names[i], NULL},
+			       (double)seen[i]);
+	metrics_family(m, "sysfeed_log_dropped_total", "counter",
+		       "Journal entries that matched but were dropped by the rate limit.");
+	metrics_sample(m, "sysfeed_log_dropped_total", NULL, (double)dropped);
+	return metrics_error(m);
+}
+
+static int journal_metrics(void *state, struct metrics *m)
+{
+	const struct journal_state *s = state;
+
+	return journal_metrics_write(s->seen, s->dropped_total, m);
 }
 
 static void journal_close(int fd)
@@ -1298,5 +1322,6 @@ const struct collector journal_collector = {
     .sample = journal_sample,
     .get_fd = journal_get_fd,
     .dispatch = journal_dispatch,
+    .metrics = journal_metrics,
     .fini = journal_fini,
 };

@@ -380,8 +380,10 @@ out:
 	return r;
 }
 
-/* node_exporter's meminfo and vmstat names: node_memory_<Key>_bytes for kB
- * lines, node_memory_<Key> for counts; only lines the kernel printed. */
+/* /proc/meminfo and /proc/vmstat as snake_case sysfeed_ families (their
+ * node_exporter names, node_memory_MemTotal_bytes and so on, are CamelCase,
+ * which promtool warns about): kB lines in bytes, only the lines the kernel
+ * printed; the vmstat events as the counters they are. */
 static int mem_metrics(void *state, struct metrics *m)
 {
 	const struct mem_state *s = state;
@@ -391,44 +393,43 @@ static int mem_metrics(void *state, struct metrics *m)
 		unsigned flag; /* 0: always there */
 		uint64_t v;
 	} lines[] = {
-	    {"node_memory_MemTotal_bytes", "Memory information field MemTotal_bytes.", 0,
-	     mi->total},
-	    {"node_memory_MemFree_bytes", "Memory information field MemFree_bytes.", 0, mi->free},
-	    {"node_memory_MemAvailable_bytes", "Memory information field MemAvailable_bytes.",
+	    {"sysfeed_memory_total_bytes", "MemTotal from /proc/meminfo, in bytes.", 0, mi->total},
+	    {"sysfeed_memory_free_bytes", "MemFree from /proc/meminfo, in bytes.", 0, mi->free},
+	    {"sysfeed_memory_available_bytes", "MemAvailable from /proc/meminfo, in bytes.",
 	     MEM_HAS_AVAILABLE, mi->available},
-	    {"node_memory_Buffers_bytes", "Memory information field Buffers_bytes.",
+	    {"sysfeed_memory_buffers_bytes", "Buffers from /proc/meminfo, in bytes.",
 	     MEM_HAS_BUFFERS, mi->buffers},
-	    {"node_memory_Cached_bytes", "Memory information field Cached_bytes.", MEM_HAS_CACHED,
+	    {"sysfeed_memory_cached_bytes", "Cached from /proc/meminfo, in bytes.", MEM_HAS_CACHED,
 	     mi->cached},
-	    {"node_memory_SwapTotal_bytes", "Memory information field SwapTotal_bytes.",
+	    {"sysfeed_memory_swap_total_bytes", "SwapTotal from /proc/meminfo, in bytes.",
 	     MEM_HAS_SWAP_TOTAL, mi->swap_total},
-	    {"node_memory_SwapFree_bytes", "Memory information field SwapFree_bytes.",
+	    {"sysfeed_memory_swap_free_bytes", "SwapFree from /proc/meminfo, in bytes.",
 	     MEM_HAS_SWAP_FREE, mi->swap_free},
-	    {"node_memory_Dirty_bytes", "Memory information field Dirty_bytes.", MEM_HAS_DIRTY,
+	    {"sysfeed_memory_dirty_bytes", "Dirty from /proc/meminfo, in bytes.", MEM_HAS_DIRTY,
 	     mi->dirty},
-	    {"node_memory_Shmem_bytes", "Memory information field Shmem_bytes.", MEM_HAS_SHMEM,
+	    {"sysfeed_memory_shmem_bytes", "Shmem from /proc/meminfo, in bytes.", MEM_HAS_SHMEM,
 	     mi->shmem},
-	    {"node_memory_Slab_bytes", "Memory information field Slab_bytes.", MEM_HAS_SLAB,
+	    {"sysfeed_memory_slab_bytes", "Slab from /proc/meminfo, in bytes.", MEM_HAS_SLAB,
 	     mi->slab},
-	    {"node_memory_SReclaimable_bytes", "Memory information field SReclaimable_bytes.",
+	    {"sysfeed_memory_sreclaimable_bytes", "SReclaimable from /proc/meminfo, in bytes.",
 	     MEM_HAS_SRECLAIMABLE, mi->sreclaimable},
-	    {"node_memory_SUnreclaim_bytes", "Memory information field SUnreclaim_bytes.",
+	    {"sysfeed_memory_sunreclaim_bytes", "SUnreclaim from /proc/meminfo, in bytes.",
 	     MEM_HAS_SUNRECLAIM, mi->sunreclaim},
-	    {"node_memory_HugePages_Total", "Memory information field HugePages_Total.",
+	    {"sysfeed_memory_hugepages", "HugePages_Total from /proc/meminfo, in pages.",
 	     MEM_HAS_HUGEPAGES_TOTAL, mi->hugepages_total},
-	    {"node_memory_HugePages_Free", "Memory information field HugePages_Free.",
+	    {"sysfeed_memory_hugepages_free", "HugePages_Free from /proc/meminfo, in pages.",
 	     MEM_HAS_HUGEPAGES_FREE, mi->hugepages_free},
-	    {"node_memory_Hugepagesize_bytes", "Memory information field Hugepagesize_bytes.",
+	    {"sysfeed_memory_hugepage_size_bytes", "Hugepagesize from /proc/meminfo, in bytes.",
 	     MEM_HAS_HUGEPAGESIZE, mi->hugepage_size},
 	};
 	static const struct {
 		const char *name, *help;
 	} vm_names[MEM_VM_N] = {
-	    [MEM_VM_PGFAULT] = {"node_vmstat_pgfault", "/proc/vmstat information field pgfault."},
-	    [MEM_VM_PGMAJFAULT] = {"node_vmstat_pgmajfault",
-				   "/proc/vmstat information field pgmajfault."},
-	    [MEM_VM_PSWPIN] = {"node_vmstat_pswpin", "/proc/vmstat information field pswpin."},
-	    [MEM_VM_PSWPOUT] = {"node_vmstat_pswpout", "/proc/vmstat information field pswpout."},
+	    [MEM_VM_PGFAULT] = {"sysfeed_vmstat_pgfault_total", "pgfault from /proc/vmstat."},
+	    [MEM_VM_PGMAJFAULT] = {"sysfeed_vmstat_pgmajfault_total",
+				   "pgmajfault from /proc/vmstat."},
+	    [MEM_VM_PSWPIN] = {"sysfeed_vmstat_pswpin_total", "pswpin from /proc/vmstat."},
+	    [MEM_VM_PSWPOUT] = {"sysfeed_vmstat_pswpout_total", "pswpout from /proc/vmstat."},
 	};
 
 	if (!s->have_mi)
@@ -439,12 +440,10 @@ static int mem_metrics(void *state, struct metrics *m)
 		metrics_family(m, lines[i].name, "gauge", lines[i].help);
 		metrics_sample(m, lines[i].name, NULL, (double)lines[i].v);
 	}
-	/* untyped, as node_exporter has them: counters by nature, but their
-	 * names lack the _total a counter family must end in */
 	for (size_t i = 0; s->have_vm && i < MEM_VM_N; i++) {
 		if (!(s->vm.has & (1u << i)))
 			continue;
-		metrics_family(m, vm_names[i].name, "untyped", vm_names[i].help);
+		metrics_family(m, vm_names[i].name, "counter", vm_names[i].help);
 		metrics_sample(m, vm_names[i].name, NULL, (double)s->vm.v[i]);
 	}
 	return metrics_error(m);

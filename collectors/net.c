@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "procfs.h"
 
 /* /proc/net/dev is about 130 bytes a device: room for ~60,000 devices. */
@@ -800,10 +801,106 @@ out:
 static const char *const net_history[] = {"interfaces[].name", "interfaces[].rx_bytes_per_s",
 					  "interfaces[].tx_bytes_per_s", NULL};
 
+/* node_exporter's netdev families for the interfaces the payload shows,
+ * from the last good reading (prev; cur is scratch), and the TCP numbers
+ * under sysfeed_ names (node_exporter's node_netstat_Tcp_* are CamelCase). */
+static int net_metrics(void *state, struct metrics *m)
+{
+	const struct net_state *s = state;
+	static const struct {
+		const char *name, *help;
+		enum net_counter c;
+	} dev_lines[] = {
+	    {"node_network_receive_bytes_total", "Network device statistic receive_bytes.",
+	     NET_RX_BYTES},
+	    {"node_network_transmit_bytes_total", "Network device statistic transmit_bytes.",
+	     NET_TX_BYTES},
+	    {"node_network_receive_packets_total", "Network device statistic receive_packets.",
+	     NET_RX_PACKETS},
+	    {"node_network_transmit_packets_total", "Network device statistic transmit_packets.",
+	     NET_TX_PACKETS},
+	    {"node_network_receive_errs_total", "Network device statistic receive_errs.",
+	     NET_RX_ERRORS},
+	    {"node_network_transmit_errs_total", "Network device statistic transmit_errs.",
+	     NET_TX_ERRORS},
+	    {"node_network_receive_drop_total", "Network device statistic receive_drop.",
+	     NET_RX_DROPS},
+	    {"node_network_transmit_drop_total", "Network device statistic transmit_drop.",
+	     NET_TX_DROPS},
+	};
+	const struct net_reading *rd = &s->prev;
+	const struct {
+		const char *name, *type, *help;
+		uint64_t v;
+	} tcp_lines[] = {
+	    {"sysfeed_tcp_established", "gauge",
+	     "TCP connections currently established (/proc/net/snmp CurrEstab).",
+	     rd->tcp.curr_estab},
+	    {"sysfeed_tcp_time_wait", "gauge",
+	     "IPv4 TCP sockets in TIME-WAIT (/proc/net/sockstat tw).", rd->sock.tw},
+	    {"sysfeed_tcp_retransmitted_segments_total", "counter",
+	     "TCP segments retransmitted (/proc/net/snmp RetransSegs).",
+	     rd->tcp.c[NET_TCP_RETRANS_SEGS]},
+	    {"sysfeed_tcp_active_opens_total", "counter",
+	     "TCP active opens (/proc/net/snmp ActiveOpens).", rd->tcp.c[NET_TCP_ACTIVE_OPENS]},
+	    {"sysfeed_tcp_passive_opens_total", "counter",
+	     "TCP passive opens (/proc/net/snmp PassiveOpens).", rd->tcp.c[NET_TCP_PASSIVE_OPENS]},
+	};
+	bool any = false, any_speed = false;
+
+	if (!s->have_prev)
+		return 0;
+	for (size_t i = 0; i < rd->dev.n; i++) {
+		any = any || rd->dev.v[i].included;
+		any_speed = any_speed || (rd->dev.v[i].included && rd->dev.v[i].speed_mbps >= 0);
+	}
+	for (size_t k = 0; any && k < sizeof(dev_lines) / sizeof(dev_lines[0]); k++) {
+		metrics_family(m, dev_lines[k].name, "counter", dev_lines[k].help);
+		for (size_t i = 0; i < rd->dev.n; i++) {
+			const struct net_iface *e = &rd->dev.v[i];
+
+			if (e->included)
+				metrics_sample(m, dev_lines[k].name,
+					       (const char *const[]){"device", e->name, NULL},
+					       (double)e->c[dev_lines[k].c]);
+		}
+	}
+	if (any) {
+		metrics_family(m, "node_network_up", "gauge",
+			       "Value is 1 if operstate is 'up', 0 otherwise.");
+		for (size_t i = 0; i < rd->dev.n; i++) {
+			const struct net_iface *e = &rd->dev.v[i];
+
+			if (e->included)
+				metrics_sample(m, "node_network_up",
+					       (const char *const[]){"device", e->name, NULL},
+					       e->operstate && strcmp(e->operstate, "up") == 0);
+		}
+	}
+	if (any_speed) {
+		metrics_family(m, "node_network_speed_bytes", "gauge",
+			       "Network device link speed in bytes per second.");
+		for (size_t i = 0; i < rd->dev.n; i++) {
+			const struct net_iface *e = &rd->dev.v[i];
+
+			if (e->included && e->speed_mbps >= 0)
+				metrics_sample(m, "node_network_speed_bytes",
+					       (const char *const[]){"device", e->name, NULL},
+					       (double)e->speed_mbps * 125000.0);
+		}
+	}
+	for (size_t i = 0; i < sizeof(tcp_lines) / sizeof(tcp_lines[0]); i++) {
+		metrics_family(m, tcp_lines[i].name, tcp_lines[i].type, tcp_lines[i].help);
+		metrics_sample(m, tcp_lines[i].name, NULL, (double)tcp_lines[i].v);
+	}
+	return metrics_error(m);
+}
+
 const struct collector net_collector = {
     .name = "net",
     .history = net_history,
     .init = net_init,
     .sample = net_sample,
+    .metrics = net_metrics,
     .fini = net_fini,
 };

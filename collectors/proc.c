@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "procfs.h"
 
 /* A stat line is about 300 bytes; 52 fields of 20 digits and a 63-byte
@@ -66,6 +67,16 @@ struct proc_entry {
 	char comm[PROC_COMM_MAX];
 };
 
+/* A top row as the last payload showed it, for metrics: the comm and user
+ * sanitised as there, and the CPU percent or the resident bytes. */
+struct proc_mrow {
+	uint32_t pid;
+	bool user_known;
+	double value;
+	char comm[PROC_COMM_MAX * 3 + 1];
+	char user[256 * 3 + 1];
+};
+
 struct proc_state {
 	int dir_fd;     /* the proc root opened for reading, for getdents64 */
 	int loadavg_fd; /* -1 when missing: the directory is listed every tick */
@@ -101,6 +112,12 @@ struct proc_state {
 	bool pw_loaded;
 	struct proc_entry **heap;
 	size_t heap_cap;
+	/* what the last payload showed, for metrics: totals, then the top_cpu
+	 * rows at mrows[0..n_mcpu) and the top_mem rows at mrows[m_top_n..) */
+	bool m_have;
+	uint64_t m_n, m_threads, m_states[5]; /* running sleeping blocked stopped zombie */
+	struct proc_mrow *mrows;
+	size_t m_top_n, n_mcpu, n_mmem;
 };
 
 /* --- parsers --- */
@@ -1271,7 +1288,10 @@ static int proc_add_str(cJSON *o, const char *key, const char *v)
 	return cJSON_AddStringToObject(o, key, v) ? 0 : -ENOMEM;
 }
 
-static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJSON *arr)
+/* One row into arr, and into mr for metrics: its CPU percent (by_cpu) or
+ * its resident bytes. */
+static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJSON *arr,
+		    struct proc_mrow *mr, bool by_cpu)
 {
 	char comm[PROC_COMM_MAX * 3 + 1], user[256 * 3 + 1], state[2] = {e->state, '\0'};
 	const char *name = NULL;
@@ -1291,6 +1311,12 @@ static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJS
 		name = user;
 	}
 	proc_utf8_sanitize(e->comm, strlen(e->comm), comm);
+	mr->pid = e->pid;
+	mr->user_known = name != NULL;
+	mr->value = by_cpu ? (double)e->cpu / 100.0 : (double)rss;
+	memcpy(mr->comm, comm, sizeof(comm));
+	if (name)
+		memcpy(mr->user, user, sizeof(user));
 	row = cJSON_CreateObject();
 	if (!row || !cJSON_AddItemToArray(arr, row)) {
 		cJSON_Delete(row);
@@ -1315,14 +1341,18 @@ static int proc_top(struct proc_state *s, int proc_fd, cJSON *payload, const cha
 		    bool by_cpu)
 {
 	cJSON *arr = cJSON_AddArrayToObject(payload, key);
+	struct proc_mrow *rows = s->mrows + (by_cpu ? 0 : s->m_top_n);
+	size_t *n_rows = by_cpu ? &s->n_mcpu : &s->n_mmem;
 	size_t len;
 
+	*n_rows = 0;
 	if (!arr)
 		return -ENOMEM;
 	len = proc_select(s, n, by_cpu);
 	for (size_t i = 0; i < len; i++) {
-		int r = proc_row(s, proc_fd, s->heap[i], arr);
+		int r = proc_row(s, proc_fd, s->heap[i], arr, &rows[i], by_cpu);
 
+		*n_rows = i + 1;
 		if (r < 0)
 			return r;
 	}
@@ -1369,6 +1399,23 @@ static int proc_payload(struct proc_state *s, const struct collector_env *env, i
 		s->heap = h;
 		s->heap_cap = top_n;
 	}
+	if (top_n != s->m_top_n) {
+		struct proc_mrow *m = reallocarray(s->mrows, 2 * top_n, sizeof(*m));
+
+		if (!m)
+			goto out;
+		s->mrows = m;
+		s->m_top_n = top_n;
+		s->n_mcpu = s->n_mmem = 0;
+	}
+	s->m_have = true;
+	s->m_n = s->n;
+	s->m_threads = threads;
+	s->m_states[0] = running;
+	s->m_states[1] = sleeping;
+	s->m_states[2] = blocked;
+	s->m_states[3] = stopped;
+	s->m_states[4] = zombies;
 	proc_users_refresh(s, env->proc_fd);
 	payload = cJSON_CreateObject();
 	if (!payload)
@@ -1395,6 +1442,51 @@ out:
 	return r;
 }
 
+/* --- metrics --- */
+
+static void proc_metrics_rows(struct metrics *m, const char *name, const struct proc_mrow *rows,
+			      size_t n)
+{
+	char pid[16];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(pid, sizeof(pid), "%u", rows[i].pid);
+		metrics_sample(m, name,
+			       (const char *const[]){"pid", pid, "comm", rows[i].comm, "user",
+						     rows[i].user_known ? rows[i].user : "", NULL},
+			       rows[i].value);
+	}
+}
+
+/* The last payload's totals and its top rows (top-n each, so at most
+ * 2 * top-n labelled series); nothing before the first tick. */
+static int proc_metrics(void *state, struct metrics *m)
+{
+	static const char *const states[] = {"running", "sleeping", "blocked", "stopped", "zombie"};
+	const struct proc_state *s = state;
+
+	if (!s->m_have)
+		return 0;
+	metrics_family(m, "sysfeed_processes", "gauge", "Processes per scheduler state.");
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		metrics_sample(m, "sysfeed_processes",
+			       (const char *const[]){"state", states[i], NULL},
+			       (double)s->m_states[i]);
+	/* not "_count": promtool reads that as a summary's count */
+	metrics_family(m, "sysfeed_processes_all", "gauge", "Processes, in every state.");
+	metrics_sample(m, "sysfeed_processes_all", NULL, (double)s->m_n);
+	metrics_family(m, "sysfeed_threads", "gauge", "Threads of all processes.");
+	metrics_sample(m, "sysfeed_threads", NULL, (double)s->m_threads);
+	metrics_family(m, "sysfeed_top_process_cpu_percent", "gauge",
+		       "CPU percent of one core over the last tick, for the top processes by CPU.");
+	proc_metrics_rows(m, "sysfeed_top_process_cpu_percent", s->mrows, s->n_mcpu);
+	metrics_family(m, "sysfeed_top_process_resident_memory_bytes", "gauge",
+		       "Resident memory, for the top processes by resident memory.");
+	proc_metrics_rows(m, "sysfeed_top_process_resident_memory_bytes", s->mrows + s->m_top_n,
+			  s->n_mmem);
+	return metrics_error(m);
+}
+
 /* --- the collector --- */
 
 static void proc_fini(void *state)
@@ -1415,6 +1507,7 @@ static void proc_fini(void *state)
 	free(s->slots);
 	free(s->dents);
 	free(s->heap);
+	free(s->mrows);
 	procfs_buf_free(&s->buf);
 	proc_users_free(&s->users);
 	free(s);
@@ -1594,5 +1687,6 @@ const struct collector proc_collector = {
     .history = proc_history,
     .init = proc_init,
     .sample = proc_sample,
+    .metrics = proc_metrics,
     .fini = proc_fini,
 };

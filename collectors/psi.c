@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "procfs.h"
 
 /* A pressure file is two lines of about 55 bytes. */
@@ -326,9 +327,53 @@ out:
 	return r;
 }
 
+/* node_exporter's pressure families from the last good reading (prev:
+ * cur is overwritten by a failed read): the stall totals in seconds. */
+static int psi_metrics(void *state, struct metrics *m)
+{
+	const struct psi_state *s = state;
+	static const struct {
+		const char *name, *help;
+		enum psi_resource res;
+		bool full;
+	} lines[] = {
+	    {"node_pressure_cpu_waiting_seconds_total",
+	     "Total time in seconds that processes have waited for CPU time.", PSI_CPU, false},
+	    {"node_pressure_memory_waiting_seconds_total",
+	     "Total time in seconds that processes have waited for memory.", PSI_MEMORY, false},
+	    {"node_pressure_memory_stalled_seconds_total",
+	     "Total time in seconds no process could make progress due to memory congestion.",
+	     PSI_MEMORY, true},
+	    {"node_pressure_io_waiting_seconds_total",
+	     "Total time in seconds that processes have waited due to IO congestion.", PSI_IO,
+	     false},
+	    {"node_pressure_io_stalled_seconds_total",
+	     "Total time in seconds no process could make progress due to IO congestion.", PSI_IO,
+	     true},
+	    {"node_pressure_irq_stalled_seconds_total",
+	     "Total time in seconds no process could make progress due to IRQ congestion.", PSI_IRQ,
+	     true},
+	};
+	const struct psi_reading *rd = &s->prev;
+
+	if (!s->have_prev)
+		return 0;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		const struct psi_file *f = &rd->res[lines[i].res];
+		const struct psi_line *l = lines[i].full ? &f->full : &f->some;
+
+		if (!rd->present[lines[i].res] || !(lines[i].full ? f->has_full : f->has_some))
+			continue;
+		metrics_family(m, lines[i].name, "counter", lines[i].help);
+		metrics_sample(m, lines[i].name, NULL, (double)l->total_us / 1e6);
+	}
+	return metrics_error(m);
+}
+
 const struct collector psi_collector = {
     .name = "psi",
     .init = psi_init,
     .sample = psi_sample,
+    .metrics = psi_metrics,
     .fini = psi_fini,
 };

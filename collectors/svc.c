@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "procfs.h"
 
 /* io.stat holds a line of ~100 bytes per device. */
@@ -57,6 +58,7 @@ struct svc_entry {
 	/* this tick; -1 is null */
 	int64_t cpu_h; /* hundredths of a percent of one core */
 	int64_t mem, pids, io_r, io_w;
+	bool in_top; /* in this tick's top_cpu or top_mem rows: shown in metrics */
 };
 
 struct svc_state {
@@ -73,6 +75,7 @@ struct svc_state {
 	char *dents;
 	struct svc_entry **top;
 	size_t top_cap;
+	bool have; /* a tick's payload was built */
 };
 
 /* --- parsers --- */
@@ -506,6 +509,7 @@ static int svc_top(struct svc_state *s, cJSON *payload, const char *key, size_t 
 	}
 	qsort(s->top, len, sizeof(*s->top), by_cpu ? svc_cpu_cmp : svc_mem_cmp);
 	for (size_t i = 0; i < len && i < n; i++) {
+		s->top[i]->in_top = true;
 		if (svc_row(s->top[i], arr) < 0)
 			return -ENOMEM;
 	}
@@ -527,6 +531,9 @@ static int svc_payload(struct svc_state *s, const struct collector_env *env, int
 		s->top = t;
 		s->top_cap = s->n;
 	}
+	for (size_t i = 0; i < s->n; i++)
+		s->v[i].in_top = false;
+	s->have = true;
 	payload = cJSON_CreateObject();
 	if (!payload || !cJSON_AddNumberToObject(payload, "t", (double)t_ms) ||
 	    !cJSON_AddNumberToObject(payload, "services", (double)s->n))
@@ -542,6 +549,79 @@ static int svc_payload(struct svc_state *s, const struct collector_env *env, int
 out:
 	cJSON_Delete(payload);
 	return r;
+}
+
+/* --- metrics --- */
+
+/* One family over the services of the last top rows, in name order:
+ * field returns false for a service without the value. */
+static void svc_family(const struct svc_state *s, struct metrics *m, const char *name,
+		       const char *type, const char *help,
+		       bool (*field)(const struct svc_entry *e, double *ret))
+{
+	double v;
+
+	metrics_family(m, name, type, help);
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].in_top && field(&s->v[i], &v))
+			metrics_sample(m, name, (const char *const[]){"unit", s->v[i].name, NULL},
+				       v);
+}
+
+static bool svc_field_cpu(const struct svc_entry *e, double *ret)
+{
+	*ret = (double)e->cpu.value / 1e6;
+	return e->cpu.valid;
+}
+
+static bool svc_field_mem(const struct svc_entry *e, double *ret)
+{
+	*ret = (double)e->mem;
+	return e->mem >= 0;
+}
+
+static bool svc_field_tasks(const struct svc_entry *e, double *ret)
+{
+	*ret = (double)e->pids;
+	return e->pids >= 0;
+}
+
+static bool svc_field_rd(const struct svc_entry *e, double *ret)
+{
+	*ret = (double)e->rd.value;
+	return e->rd.valid;
+}
+
+static bool svc_field_wr(const struct svc_entry *e, double *ret)
+{
+	*ret = (double)e->wr.value;
+	return e->wr.valid;
+}
+
+/* The services of the last tick's top_cpu and top_mem rows (at most twice
+ * top-n units): raw cgroup counters as read, plus how many services there
+ * were. Nothing before the first tick. */
+static int svc_metrics(void *state, struct metrics *m)
+{
+	const struct svc_state *s = state;
+
+	if (!s->have)
+		return 0;
+	metrics_family(m, "sysfeed_services", "gauge", "Systemd services seen in system.slice.");
+	metrics_sample(m, "sysfeed_services", NULL, (double)s->n);
+	svc_family(s, m, "sysfeed_service_cpu_seconds_total", "counter",
+		   "CPU time used by the service's cgroup (top services only).", svc_field_cpu);
+	svc_family(s, m, "sysfeed_service_memory_bytes", "gauge",
+		   "Memory charged to the service's cgroup (top services only).", svc_field_mem);
+	svc_family(s, m, "sysfeed_service_tasks", "gauge",
+		   "Tasks in the service's cgroup (top services only).", svc_field_tasks);
+	svc_family(s, m, "sysfeed_service_io_read_bytes_total", "counter",
+		   "Bytes the service's cgroup read from block devices (top services only).",
+		   svc_field_rd);
+	svc_family(s, m, "sysfeed_service_io_written_bytes_total", "counter",
+		   "Bytes the service's cgroup wrote to block devices (top services only).",
+		   svc_field_wr);
+	return metrics_error(m);
 }
 
 /* --- the collector --- */
@@ -683,5 +763,6 @@ const struct collector svc_collector = {
     .history = svc_history,
     .init = svc_init,
     .sample = svc_sample,
+    .metrics = svc_metrics,
     .fini = svc_fini,
 };

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "procfs.h"
 
 /* sysfs attributes are one page at most; these hold a number or a name. */
@@ -359,12 +360,13 @@ static int temp_build_payload(struct temp_state *s, int64_t t_ms, cJSON **ret_pa
 	if (!arr)
 		goto out;
 	for (size_t i = 0; i < s->list.n; i++) {
-		const struct temp_sensor *t = &s->list.v[i];
+		struct temp_sensor *t = &s->list.v[i];
 		char text[32];
 		ssize_t n;
 		int64_t mc;
 		cJSON *o;
 
+		t->has_last = false;
 		n = pread(t->fd, text, sizeof(text), 0);
 		if (n < 0) {
 			if (errno == ENODEV || errno == ENXIO || errno == ENOENT)
@@ -373,6 +375,8 @@ static int temp_build_payload(struct temp_state *s, int64_t t_ms, cJSON **ret_pa
 		}
 		if (temp_parse_millideg(text, (size_t)n, &mc) < 0)
 			continue;
+		t->has_last = true;
+		t->last_mc = mc;
 		o = cJSON_CreateObject();
 		if (!o)
 			goto out;
@@ -456,9 +460,70 @@ static int temp_sample(void *state, const struct collector_env *env,
 	return temp_build_payload(s, tick->t_ms, ret_payload);
 }
 
+/* The readings of the last tick: hwmon sensors as node_exporter's
+ * node_hwmon_temp_* (chip: the hwmon name, sensor: tempN), thermal zones as
+ * node_thermal_zone_temp. Sensors that failed that tick are left out. */
+static int temp_metrics(void *state, struct metrics *m)
+{
+	const struct temp_state *s = state;
+	static const struct {
+		const char *name, *help;
+		int which; /* 0 input, 1 max, 2 crit */
+	} hw[] = {
+	    {"node_hwmon_temp_celsius", "Hardware monitor for temperature (input).", 0},
+	    {"node_hwmon_temp_max_celsius", "Hardware monitor for temperature (max).", 1},
+	    {"node_hwmon_temp_crit_celsius", "Hardware monitor for temperature (crit).", 2},
+	};
+	char zone[16];
+	bool any;
+
+	for (size_t k = 0; k < sizeof(hw) / sizeof(hw[0]); k++) {
+		any = false;
+		for (size_t i = 0; i < s->list.n; i++) {
+			const struct temp_sensor *t = &s->list.v[i];
+			const char *slash = strchr(t->id, '/');
+			int64_t mc;
+
+			if (!slash || !t->has_last)
+				continue;
+			if (hw[k].which == 1 && !t->has_max)
+				continue;
+			if (hw[k].which == 2 && !t->has_crit)
+				continue;
+			mc = hw[k].which == 0   ? t->last_mc
+			     : hw[k].which == 1 ? t->max_mc
+						: t->crit_mc;
+			if (!any)
+				metrics_family(m, hw[k].name, "gauge", hw[k].help);
+			any = true;
+			metrics_sample(
+			    m, hw[k].name,
+			    (const char *const[]){"chip", t->chip, "sensor", slash + 1, NULL},
+			    (double)mc / 1000.0);
+		}
+	}
+	any = false;
+	for (size_t i = 0; i < s->list.n; i++) {
+		const struct temp_sensor *t = &s->list.v[i];
+
+		if (strchr(t->id, '/') || !t->has_last)
+			continue;
+		if (!any)
+			metrics_family(m, "node_thermal_zone_temp", "gauge",
+				       "Zone temperature in Celsius");
+		any = true;
+		snprintf(zone, sizeof(zone), "%u", t->dev);
+		metrics_sample(m, "node_thermal_zone_temp",
+			       (const char *const[]){"zone", zone, "type", t->chip, NULL},
+			       (double)t->last_mc / 1000.0);
+	}
+	return metrics_error(m);
+}
+
 const struct collector temp_collector = {
     .name = "temp",
     .init = temp_init,
     .sample = temp_sample,
+    .metrics = temp_metrics,
     .fini = temp_fini,
 };

@@ -24,6 +24,8 @@ struct temp_sensor {
 	int64_t crit_mc; /* tempN_crit, or a "critical" trip point */
 	unsigned dev;    /* N of hwmonN / thermal_zoneN, for the order */
 	unsigned index;  /* N of tempN */
+	bool has_last;   /* the last tick read it: last_mc, for metrics */
+	int64_t last_mc;
 };
 
 struct temp_list {

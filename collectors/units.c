@@ -13,6 +13,8 @@
 
 #include <systemd/sd-bus.h>
 
+#include "metrics.h"
+
 #define UNITS_DEST        "org.freedesktop.systemd1"
 #define UNITS_PATH        "/org/freedesktop/systemd1"
 #define UNITS_MANAGER     "org.freedesktop.systemd1.Manager"
@@ -654,6 +656,38 @@ static int units_get_fd(void *state)
 	return ((struct units_state *)state)->epfd;
 }
 
+int units_metrics_write(const unsigned *counts, bool connected, struct metrics *m)
+{
+	/* exposition order; indexes into units_states, UNITS_NSTATES for "other" */
+	static const struct {
+		const char *name;
+		size_t i;
+	} order[] = {{"active", 0},       {"failed", 3},           {"activating", 4},
+		     {"deactivating", 5}, {"inactive", 2},         {"reloading", 1},
+		     {"maintenance", 6},  {"other", UNITS_NSTATES}};
+
+	if (counts) {
+		metrics_family(m, "sysfeed_units", "gauge",
+			       "Systemd units per active state, as last listed.");
+		for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+			metrics_sample(m, "sysfeed_units",
+				       (const char *const[]){"state", order[k].name, NULL},
+				       (double)counts[order[k].i]);
+	}
+	metrics_family(m, "sysfeed_units_connected", "gauge",
+		       "Whether the system bus connection to systemd is up (1) or not (0).");
+	metrics_sample(m, "sysfeed_units_connected", NULL, connected ? 1 : 0);
+	return metrics_error(m);
+}
+
+/* The last published counts (none before the first answer) and the bus. */
+static int units_metrics(void *state, struct metrics *m)
+{
+	const struct units_state *s = state;
+
+	return units_metrics_write(s->have ? s->counts : NULL, s->bus != NULL, m);
+}
+
 static void units_fini(void *state)
 {
 	struct units_state *s = state;
@@ -724,5 +758,6 @@ const struct collector units_collector = {
     .sample = units_sample,
     .get_fd = units_get_fd,
     .dispatch = units_dispatch,
+    .metrics = units_metrics,
     .fini = units_fini,
 };

@@ -24,7 +24,9 @@
 
 #include "config.h"
 #include "disk.h"
+#include "metrics.h"
 #include "procfs.h"
+#include "prom_check.h"
 
 #define T1  INT64_C(1700000000000)
 #define T2  INT64_C(1700000001000)
@@ -633,7 +635,8 @@ static void run_two_ticks(const char *machine)
 	struct collector_env env = {.proc_fd = p1, .sys_fd = sys};
 	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
-	char reason[256] = "";
+	struct metrics m = {0};
+	char reason[256] = "", path[PATH_MAX];
 	void *st = NULL;
 	cJSON *p = NULL;
 
@@ -646,6 +649,10 @@ static void run_two_ticks(const char *machine)
 	assert_int_equal(disk_collector.sample(st, &env, &t2, &p), 0);
 	assert_json_file(p, machine, "disk.json");
 	cJSON_Delete(p);
+	assert_int_equal(disk_collector.metrics(st, &m), 0);
+	snprintf(path, sizeof(path), "%s/%s/expected/disk.prom", fixtures(), machine);
+	prom_check_file(m.buf, path);
+	metrics_free(&m);
 	/* back to the older file: counters went backwards, rates null */
 	env.proc_fd = p1;
 	t2.mono_ns = 7 * SEC;

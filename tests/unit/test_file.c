@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 
 #include "config.h"
 #include "file.h"
+#include "metrics.h"
 
 struct capture {
 	cJSON *events[8192];
@@ -419,6 +421,108 @@ static void test_overflow(void **unused)
 	stop(f);
 }
 
+/* `promtool check metrics` over text, when /usr/bin/promtool is installed:
+ * any complaint fails the test. */
+static void promtool_check(const char *text)
+{
+	char path[] = "/tmp/sysfeed-prom-XXXXXX", cmd[128], line[512];
+	bool clean = true;
+	FILE *out;
+	int fd, status;
+
+	if (access("/usr/bin/promtool", X_OK) != 0)
+		return;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/promtool check metrics < %s 2>&1", path);
+	out = popen(cmd, "r");
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), out)) {
+		print_error("promtool: %s", line);
+		clean = false;
+	}
+	status = pclose(out);
+	unlink(path);
+	assert_true(clean);
+	assert_int_equal(status, 0);
+}
+
+/* metrics text equal to want, and clean for promtool */
+static void assert_metrics(const struct metrics *m, const char *want)
+{
+	assert_non_null(m->buf);
+	if (strcmp(m->buf, want) != 0)
+		print_error("expected:\n%s\nactual:\n%s\n", want, m->buf);
+	assert_string_equal(m->buf, want);
+	promtool_check(m->buf);
+}
+
+/* Captured events whose path lies under the fixture's rel. */
+static unsigned count_under(struct fixture *f, const char *rel)
+{
+	char root[PATH_MAX];
+	unsigned n = 0;
+
+	path_of(f, root, rel);
+	for (size_t i = 0; i < f->cap->n; i++) {
+		const char *p = str(f->cap->events[i], "path");
+
+		if (p && file_under(p, root))
+			n++;
+	}
+	return n;
+}
+
+/* Events counted per `watch` root (the exclusion and the duplicate left
+ * out, a quote in a root escaped), the unwatched path, the watches. */
+static void test_metrics(void **unused)
+{
+	const char *const watch[] = {"@a", "@b\"q", "!@a/x*", "@missing", "@a", NULL};
+	struct fixture *f = start(watch, 20);
+	char want[4096];
+	unsigned na, nb;
+	struct metrics m = {0};
+
+	mkdir_rel(f, "a");
+	mkdir_rel(f, "b\"q");
+	init(f);
+	write_file(f, "a/one", "1\n");
+	write_file(f, "a/two", "2\n");
+	write_file(f, "a/xskip", "no\n");
+	write_file(f, "b\"q/three", "3\n");
+	assert_non_null(wait_for(f, "a/one", "modified", 2000));
+	assert_non_null(wait_for(f, "a/two", "modified", 2000));
+	assert_non_null(wait_for(f, "b\"q/three", "modified", 2000));
+	settle(f, 100);
+	na = count_under(f, "a");
+	nb = count_under(f, "b\"q");
+	assert_true(na >= 2);
+	assert_true(nb >= 1);
+	snprintf(want, sizeof(want),
+		 "# HELP sysfeed_file_events_total File change events emitted, per configured "
+		 "watch path.\n"
+		 "# TYPE sysfeed_file_events_total counter\n"
+		 "sysfeed_file_events_total{root=\"%s/a\"} %u\n"
+		 "sysfeed_file_events_total{root=\"%s/b\\\"q\"} %u\n"
+		 "sysfeed_file_events_total{root=\"%s/missing\"} 0\n"
+		 "# HELP sysfeed_file_overflows_total Inotify queue overflows (events lost).\n"
+		 "# TYPE sysfeed_file_overflows_total counter\n"
+		 "sysfeed_file_overflows_total 0\n"
+		 "# HELP sysfeed_file_watches Inotify watches held.\n"
+		 "# TYPE sysfeed_file_watches gauge\n"
+		 "sysfeed_file_watches 2\n"
+		 "# HELP sysfeed_file_unwatched Paths that could not be watched.\n"
+		 "# TYPE sysfeed_file_unwatched gauge\n"
+		 "sysfeed_file_unwatched 1\n",
+		 f->dir, na, f->dir, nb, f->dir);
+	assert_int_equal(file_collector.metrics(f->state, &m), 0);
+	assert_metrics(&m, want);
+	metrics_free(&m);
+	stop(f);
+}
+
 static void test_nothing_to_watch(void **unused)
 {
 	const char *const watch[] = {"/nonexistent/sysfeed-x", NULL};
@@ -437,6 +541,7 @@ int main(void)
 	    cmocka_unit_test(test_helpers),           cmocka_unit_test(test_changes),
 	    cmocka_unit_test(test_exclude_and_files), cmocka_unit_test(test_coalescing_window),
 	    cmocka_unit_test(test_overflow),          cmocka_unit_test(test_nothing_to_watch),
+	    cmocka_unit_test(test_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "fs.h"
+#include "metrics.h"
 #include "procfs.h"
 
 #define T1 INT64_C(1700000000000)
@@ -688,6 +689,63 @@ static void test_collector_fixtures(void **state)
  * (/home unmounted, /media/usb plugged in): tick 2 shows the new table
  * with the last round's values (none yet for /media/usb), tick 3 the new
  * values. */
+/* A label value as the exposition format escapes it. */
+static const char *esc(const char *v)
+{
+	static char out[4][512];
+	static int n;
+	char *o = out[n++ % 4], *w = o;
+
+	for (; *v && w < o + sizeof(out[0]) - 3; v++) {
+		if (*v == '\\' || *v == '"' || *v == '\n')
+			*w++ = '\\';
+		*w++ = *v == '\n' ? 'n' : *v;
+	}
+	*w = '\0';
+	return o;
+}
+
+/* The metrics hook says what the payload (checked against the expected
+ * files) says, mount for mount. */
+static void check_metrics(void *st, const cJSON *p)
+{
+	struct metrics m = {0};
+	const cJSON *f;
+	int checked = 0;
+
+	assert_int_equal(fs_collector.metrics(st, &m), 0);
+	assert_non_null(strstr(m.buf, "# TYPE node_filesystem_size_bytes gauge\n"));
+	cJSON_ArrayForEach(f, cJSON_GetObjectItem(p, "filesystems"))
+	{
+		const cJSON *size = cJSON_GetObjectItem(f, "size");
+		char line[1024];
+
+		if (!cJSON_IsNumber(size))
+			continue;
+		snprintf(
+		    line, sizeof(line),
+		    "node_filesystem_size_bytes{device=\"%s\",fstype=\"%s\",mountpoint=\"%s\"} "
+		    "%.0f\n",
+		    esc(cJSON_GetObjectItem(f, "device")->valuestring),
+		    esc(cJSON_GetObjectItem(f, "fstype")->valuestring),
+		    esc(cJSON_GetObjectItem(f, "mount")->valuestring), size->valuedouble);
+		if (!strstr(m.buf, line))
+			fail_msg("missing %s in\n%s", line, m.buf);
+		snprintf(line, sizeof(line),
+			 "node_filesystem_readonly{device=\"%s\",fstype=\"%s\","
+			 "mountpoint=\"%s\"} %d\n",
+			 esc(cJSON_GetObjectItem(f, "device")->valuestring),
+			 esc(cJSON_GetObjectItem(f, "fstype")->valuestring),
+			 esc(cJSON_GetObjectItem(f, "mount")->valuestring),
+			 cJSON_IsTrue(cJSON_GetObjectItem(f, "read_only")));
+		if (!strstr(m.buf, line))
+			fail_msg("missing %s", line);
+		checked++;
+	}
+	assert_true(checked >= 3);
+	metrics_free(&m);
+}
+
 static void test_collector_server(void **state)
 {
 	struct collector_env env = {.sys_fd = -1};
@@ -714,6 +772,7 @@ static void test_collector_server(void **state)
 	assert_int_equal(fs_settle(st, 5000), 0);
 	p = sample(st, &env, T3);
 	assert_json_file(p, "server", "fs.3.json");
+	check_metrics(st, p);
 	cJSON_Delete(p);
 
 	fs_collector.fini(st);

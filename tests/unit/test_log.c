@@ -26,9 +26,48 @@
 
 #include "config.h"
 #include "journal.h"
+#include "metrics.h"
 
 #define JOURNALD     "/lib/systemd/systemd-journald"
 #define JOURNAL_SOCK "/run/systemd/journal/socket"
+
+/* `promtool check metrics` over text, when /usr/bin/promtool is installed:
+ * any complaint fails the test. */
+static void promtool_check(const char *text)
+{
+	char path[] = "/tmp/sysfeed-prom-XXXXXX", cmd[128], line[512];
+	bool clean = true;
+	FILE *out;
+	int fd, status;
+
+	if (access("/usr/bin/promtool", X_OK) != 0)
+		return;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/promtool check metrics < %s 2>&1", path);
+	out = popen(cmd, "r");
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), out)) {
+		print_error("promtool: %s", line);
+		clean = false;
+	}
+	status = pclose(out);
+	unlink(path);
+	assert_true(clean);
+	assert_int_equal(status, 0);
+}
+
+/* metrics text equal to want, and clean for promtool */
+static void assert_metrics(const struct metrics *m, const char *want)
+{
+	assert_non_null(m->buf);
+	if (strcmp(m->buf, want) != 0)
+		print_error("expected:\n%s\nactual:\n%s\n", want, m->buf);
+	assert_string_equal(m->buf, want);
+	promtool_check(m->buf);
+}
 
 static char *sanitize(const char *in, size_t len, size_t max, bool *truncated)
 {
@@ -546,10 +585,54 @@ static void test_collector_live(void **unused)
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cap->state, "entries")), 5);
 	assert_true(cJSON_GetObjectItem(cap->state, "dropped_total")->valuedouble >=
 		    (double)dropped);
+	/* the metrics count what came through: the err entry, the flood as info */
+	{
+		struct metrics m = {0};
+		unsigned long long err = 0, info = 0, drops = 0;
+		const char *p;
+
+		assert_int_equal(journal_collector.metrics(state, &m), 0);
+		promtool_check(m.buf);
+		assert_non_null(p = strstr(m.buf, "{priority=\"err\"} "));
+		assert_int_equal(sscanf(p, "{priority=\"err\"} %llu", &err), 1);
+		assert_non_null(p = strstr(m.buf, "{priority=\"info\"} "));
+		assert_int_equal(sscanf(p, "{priority=\"info\"} %llu", &info), 1);
+		assert_non_null(p = strstr(m.buf, "\nsysfeed_log_dropped_total "));
+		assert_int_equal(sscanf(p, "\nsysfeed_log_dropped_total %llu", &drops), 1);
+		assert_true(err >= 1);
+		assert_true(info >= 100);
+		assert_true(drops >= dropped);
+		metrics_free(&m);
+	}
 
 	journal_collector.fini(state);
 	cap_free(cap);
 	config_free(&cfg);
+}
+
+/* One sample per priority, emerg..debug, and the drops. */
+static void test_metrics(void **unused)
+{
+	const uint64_t seen[8] = {0, 1, 2, 30, 4, 5, 600, 7000000000};
+	struct metrics m = {0};
+
+	assert_int_equal(journal_metrics_write(seen, 12, &m), 0);
+	assert_metrics(&m, "# HELP sysfeed_log_entries_total Journal entries seen that matched the "
+			   "log filters, per priority.\n"
+			   "# TYPE sysfeed_log_entries_total counter\n"
+			   "sysfeed_log_entries_total{priority=\"emerg\"} 0\n"
+			   "sysfeed_log_entries_total{priority=\"alert\"} 1\n"
+			   "sysfeed_log_entries_total{priority=\"crit\"} 2\n"
+			   "sysfeed_log_entries_total{priority=\"err\"} 30\n"
+			   "sysfeed_log_entries_total{priority=\"warning\"} 4\n"
+			   "sysfeed_log_entries_total{priority=\"notice\"} 5\n"
+			   "sysfeed_log_entries_total{priority=\"info\"} 600\n"
+			   "sysfeed_log_entries_total{priority=\"debug\"} 7000000000\n"
+			   "# HELP sysfeed_log_dropped_total Journal entries that matched but were "
+			   "dropped by the rate limit.\n"
+			   "# TYPE sysfeed_log_dropped_total counter\n"
+			   "sysfeed_log_dropped_total 12\n");
+	metrics_free(&m);
 }
 
 static void test_no_journal_dir(void **unused)
@@ -571,11 +654,11 @@ static void test_no_journal_dir(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_utf8),           cmocka_unit_test(test_priority_names),
-	    cmocka_unit_test(test_cursor_order),   cmocka_unit_test(test_entry_json),
-	    cmocka_unit_test(test_filters),        cmocka_unit_test(test_rate),
-	    cmocka_unit_test(test_batch),          cmocka_unit_test(test_no_journal_dir),
-	    cmocka_unit_test(test_collector_live),
+	    cmocka_unit_test(test_utf8),         cmocka_unit_test(test_priority_names),
+	    cmocka_unit_test(test_cursor_order), cmocka_unit_test(test_entry_json),
+	    cmocka_unit_test(test_filters),      cmocka_unit_test(test_rate),
+	    cmocka_unit_test(test_batch),        cmocka_unit_test(test_no_journal_dir),
+	    cmocka_unit_test(test_metrics),      cmocka_unit_test(test_collector_live),
 	};
 
 	return cmocka_run_group_tests(tests, setup_journald, teardown_journald);

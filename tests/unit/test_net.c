@@ -23,8 +23,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "net.h"
 #include "procfs.h"
+#include "prom_check.h"
 
 #define T1  INT64_C(1700000000000)
 #define T2  INT64_C(1700000001000)
@@ -771,12 +773,15 @@ static void run_two_ticks(const char *machine)
 	struct collector_env env = {.proc_fd = p1, .sys_fd = s1};
 	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
-	char reason[256] = "";
+	struct metrics m = {0};
+	char reason[256] = "", path[PATH_MAX];
 	void *st = NULL;
 	cJSON *p = NULL;
 
 	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), 0);
 	assert_string_equal(reason, "");
+	assert_int_equal(net_collector.metrics(st, &m), 0);
+	assert_int_equal(m.len, 0);
 	assert_int_equal(net_collector.sample(st, &env, &t1, &p), 0);
 	assert_json_file(p, machine, "net.1.json");
 	cJSON_Delete(p);
@@ -785,11 +790,15 @@ static void run_two_ticks(const char *machine)
 	assert_int_equal(net_collector.sample(st, &env, &t2, &p), 0);
 	assert_json_file(p, machine, "net.json");
 	cJSON_Delete(p);
+	assert_int_equal(net_collector.metrics(st, &m), 0);
+	snprintf(path, sizeof(path), "%s/%s/expected/net.prom", fixtures(), machine);
+	prom_check_file(m.buf, path);
 	/* the same files again a second later: no change, rates 0 */
 	t2.mono_ns = 7 * SEC;
 	assert_int_equal(net_collector.sample(st, &env, &t2, &p), 0);
 	assert_true(num(cJSON_GetArrayItem(get(p, "interfaces"), 0), "rx_bytes_per_s") == 0);
 	cJSON_Delete(p);
+	metrics_free(&m);
 	net_collector.fini(st);
 	close(p1);
 	close(p2);

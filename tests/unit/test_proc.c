@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "proc.h"
 #include "procfs.h"
 
@@ -822,6 +824,106 @@ static void test_collector_scratch(void **state)
 	scratch_remove(&s);
 }
 
+/* `promtool check metrics` over text, when /usr/bin/promtool is installed:
+ * any complaint fails the test. */
+static void promtool_check(const char *text)
+{
+	char path[] = "/tmp/sysfeed-prom-XXXXXX", cmd[128], line[512];
+	bool clean = true;
+	FILE *out;
+	int fd, status;
+
+	if (access("/usr/bin/promtool", X_OK) != 0)
+		return;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/promtool check metrics < %s 2>&1", path);
+	out = popen(cmd, "r");
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), out)) {
+		print_error("promtool: %s", line);
+		clean = false;
+	}
+	status = pclose(out);
+	unlink(path);
+	assert_true(clean);
+	assert_int_equal(status, 0);
+}
+
+/* metrics text equal to want, and clean for promtool */
+static void assert_metrics(const struct metrics *m, const char *want)
+{
+	assert_non_null(m->buf);
+	if (strcmp(m->buf, want) != 0)
+		print_error("expected:\n%s\nactual:\n%s\n", want, m->buf);
+	assert_string_equal(m->buf, want);
+	promtool_check(m->buf);
+}
+
+/* Totals per state, and the top rows of each list (top-n 2) with their
+ * labels escaped; nothing before the first tick. */
+static void test_metrics(void **state)
+{
+	struct scratch s;
+	struct config cfg = {.top_n = 2};
+	struct collector_env env = {.sys_fd = -1, .cfg = &cfg};
+	struct metrics m = {0};
+	char reason[256];
+	void *st = NULL;
+
+	(void)state;
+	scratch_make(&s);
+	env.proc_fd = s.fd;
+	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
+	scratch_write(&s, "../etc/passwd", "me:x:1000:1000::/:/bin/sh\n");
+	scratch_proc(&s, 33, "idle", 'S', 10, 1, 50, 100);
+	scratch_proc(&s, 40, "busy", 'R', 10, 3, 60, 200);
+	scratch_proc(&s, 50, "q\"\n\\", 'S', 10, 1, 70, 300);
+	scratch_proc(&s, 60, "dead", 'Z', 10, 1, 80, 0);
+	scratch_proc(&s, 70, "disk", 'D', 10, 2, 90, 50);
+	scratch_proc(&s, 80, "stopped", 'T', 10, 1, 95, 10);
+	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(proc_collector.metrics(st, &m), 0);
+	assert_int_equal(m.len, 0);
+	cJSON_Delete(tick(st, &env, 1));
+	scratch_proc(&s, 33, "idle", 'S', 60, 1, 50, 100);
+	scratch_proc(&s, 40, "busy", 'R', 35, 3, 60, 200);
+	cJSON_Delete(tick(st, &env, 2));
+	assert_int_equal(proc_collector.metrics(st, &m), 0);
+	assert_metrics(
+	    &m,
+	    "# HELP sysfeed_processes Processes per scheduler state.\n"
+	    "# TYPE sysfeed_processes gauge\n"
+	    "sysfeed_processes{state=\"running\"} 1\n"
+	    "sysfeed_processes{state=\"sleeping\"} 2\n"
+	    "sysfeed_processes{state=\"blocked\"} 1\n"
+	    "sysfeed_processes{state=\"stopped\"} 1\n"
+	    "sysfeed_processes{state=\"zombie\"} 1\n"
+	    "# HELP sysfeed_processes_all Processes, in every state.\n"
+	    "# TYPE sysfeed_processes_all gauge\n"
+	    "sysfeed_processes_all 6\n"
+	    "# HELP sysfeed_threads Threads of all processes.\n"
+	    "# TYPE sysfeed_threads gauge\n"
+	    "sysfeed_threads 9\n"
+	    "# HELP sysfeed_top_process_cpu_percent CPU percent of one core over the last tick, "
+	    "for the top processes by CPU.\n"
+	    "# TYPE sysfeed_top_process_cpu_percent gauge\n"
+	    "sysfeed_top_process_cpu_percent{pid=\"33\",comm=\"idle\",user=\"me\"} 50\n"
+	    "sysfeed_top_process_cpu_percent{pid=\"40\",comm=\"busy\",user=\"me\"} 25\n"
+	    "# HELP sysfeed_top_process_resident_memory_bytes Resident memory, for the top "
+	    "processes by resident memory.\n"
+	    "# TYPE sysfeed_top_process_resident_memory_bytes gauge\n"
+	    "sysfeed_top_process_resident_memory_bytes{pid=\"50\",comm=\"q\\\"\\n\\\\\","
+	    "user=\"me\"} 1228800\n"
+	    "sysfeed_top_process_resident_memory_bytes{pid=\"40\",comm=\"busy\",user=\"me\"} "
+	    "819200\n");
+	metrics_free(&m);
+	proc_collector.fini(st);
+	scratch_remove(&s);
+}
+
 static pid_t spawn_busy(void);
 static pid_t spawn_sleeper(void);
 static void wait_state(pid_t pid, char state);
@@ -1106,6 +1208,7 @@ int main(void)
 	    cmocka_unit_test(test_cpu_hundredths),
 	    cmocka_unit_test(test_collector_vm2),
 	    cmocka_unit_test(test_collector_scratch),
+	    cmocka_unit_test(test_metrics),
 	    cmocka_unit_test(test_collector_clock),
 	    cmocka_unit_test(test_collector_live),
 	    cmocka_unit_test(test_collector_few_fds),

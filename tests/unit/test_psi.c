@@ -19,7 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "procfs.h"
+#include "prom_check.h"
 #include "psi.h"
 
 #define T1  INT64_C(1700000000000)
@@ -451,12 +453,16 @@ static void run_two_ticks(const char *machine)
 	struct collector_env env = {.proc_fd = fd1, .sys_fd = -1};
 	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
-	char reason[256] = "";
+	struct metrics m = {0};
+	char reason[256] = "", path[PATH_MAX];
 	void *st = NULL;
 	cJSON *p = NULL;
 
 	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), 0);
 	assert_non_null(st);
+	/* nothing sampled yet: no families */
+	assert_int_equal(psi_collector.metrics(st, &m), 0);
+	assert_int_equal(m.len, 0);
 	assert_string_equal(reason, "");
 	assert_int_equal(psi_collector.sample(st, &env, &t1, &p), 0);
 	assert_json_file(p, machine, "psi.1.json");
@@ -465,6 +471,9 @@ static void run_two_ticks(const char *machine)
 	assert_int_equal(psi_collector.sample(st, &env, &t2, &p), 0);
 	assert_json_file(p, machine, "psi.json");
 	cJSON_Delete(p);
+	assert_int_equal(psi_collector.metrics(st, &m), 0);
+	snprintf(path, sizeof(path), "%s/%s/expected/psi.prom", fixtures(), machine);
+	prom_check_file(m.buf, path);
 
 	/* back to the older files: totals went backwards, no rate */
 	env.proc_fd = fd1;
@@ -479,6 +488,7 @@ static void run_two_ticks(const char *machine)
 	assert_json_file(p, machine, "psi.json");
 	cJSON_Delete(p);
 
+	metrics_free(&m);
 	psi_collector.fini(st);
 	close(fd1);
 	close(fd2);

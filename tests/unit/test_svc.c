@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "procfs.h"
 #include "svc.h"
 
@@ -539,6 +541,109 @@ static void test_collector_changes(void **state)
 }
 
 /* This machine: on with the unified hierarchy, else off with the reason. */
+/* `promtool check metrics` over text, when /usr/bin/promtool is installed:
+ * any complaint fails the test. */
+static void promtool_check(const char *text)
+{
+	char path[] = "/tmp/sysfeed-prom-XXXXXX", cmd[128], line[512];
+	bool clean = true;
+	FILE *out;
+	int fd, status;
+
+	if (access("/usr/bin/promtool", X_OK) != 0)
+		return;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/promtool check metrics < %s 2>&1", path);
+	out = popen(cmd, "r");
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), out)) {
+		print_error("promtool: %s", line);
+		clean = false;
+	}
+	status = pclose(out);
+	unlink(path);
+	assert_true(clean);
+	assert_int_equal(status, 0);
+}
+
+/* metrics text equal to want, and clean for promtool */
+static void assert_metrics(const struct metrics *m, const char *want)
+{
+	assert_non_null(m->buf);
+	if (strcmp(m->buf, want) != 0)
+		print_error("expected:\n%s\nactual:\n%s\n", want, m->buf);
+	assert_string_equal(m->buf, want);
+	promtool_check(m->buf);
+}
+
+/* Top rows only (top-n 1: a by CPU, b by memory; c in neither), in name
+ * order, raw counters, no sample where the file is missing; nothing before
+ * the first tick. */
+static void test_metrics(void **state)
+{
+	struct scratch s;
+	struct config cfg = {.top_n = 1};
+	struct collector_env env = {.proc_fd = -1, .cfg = &cfg};
+	struct metrics m = {0};
+	char reason[256];
+	void *st = NULL;
+
+	(void)state;
+	scratch_make(&s);
+	env.sys_fd = s.fd;
+	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
+	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 1000000\nuser_usec 1\n");
+	scratch_write(&s, SL "a.service/memory.current", "4096\n");
+	scratch_write(&s, SL "a.service/pids.current", "4\n");
+	scratch_write(&s, SL "a.service/io.stat",
+		      "8:0 rbytes=4096 wbytes=1000\n8:16 rbytes=1 wbytes=2\n");
+	scratch_write(&s, SL "b.service/cpu.stat", "usage_usec 7\n");
+	scratch_write(&s, SL "b.service/memory.current", "1073741824\n");
+	scratch_write(&s, SL "b.service/pids.current", "2\n");
+	scratch_write(&s, SL "c.service/cpu.stat", "usage_usec 5\n");
+	scratch_write(&s, SL "c.service/memory.current", "10\n");
+	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(svc_collector.metrics(st, &m), 0);
+	assert_int_equal(m.len, 0);
+	cJSON_Delete(tick(st, &env, 1));
+	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 3500000\nuser_usec 1\n");
+	scratch_write(&s, SL "b.service/cpu.stat", "usage_usec 8\n");
+	cJSON_Delete(tick(st, &env, 2));
+	assert_int_equal(svc_collector.metrics(st, &m), 0);
+	assert_metrics(
+	    &m, "# HELP sysfeed_services Systemd services seen in system.slice.\n"
+		"# TYPE sysfeed_services gauge\n"
+		"sysfeed_services 3\n"
+		"# HELP sysfeed_service_cpu_seconds_total CPU time used by the service's cgroup "
+		"(top services only).\n"
+		"# TYPE sysfeed_service_cpu_seconds_total counter\n"
+		"sysfeed_service_cpu_seconds_total{unit=\"a.service\"} 3.5\n"
+		"sysfeed_service_cpu_seconds_total{unit=\"b.service\"} 8e-06\n"
+		"# HELP sysfeed_service_memory_bytes Memory charged to the service's cgroup (top "
+		"services only).\n"
+		"# TYPE sysfeed_service_memory_bytes gauge\n"
+		"sysfeed_service_memory_bytes{unit=\"a.service\"} 4096\n"
+		"sysfeed_service_memory_bytes{unit=\"b.service\"} 1073741824\n"
+		"# HELP sysfeed_service_tasks Tasks in the service's cgroup (top services only).\n"
+		"# TYPE sysfeed_service_tasks gauge\n"
+		"sysfeed_service_tasks{unit=\"a.service\"} 4\n"
+		"sysfeed_service_tasks{unit=\"b.service\"} 2\n"
+		"# HELP sysfeed_service_io_read_bytes_total Bytes the service's cgroup read from "
+		"block devices (top services only).\n"
+		"# TYPE sysfeed_service_io_read_bytes_total counter\n"
+		"sysfeed_service_io_read_bytes_total{unit=\"a.service\"} 4097\n"
+		"# HELP sysfeed_service_io_written_bytes_total Bytes the service's cgroup wrote to "
+		"block devices (top services only).\n"
+		"# TYPE sysfeed_service_io_written_bytes_total counter\n"
+		"sysfeed_service_io_written_bytes_total{unit=\"a.service\"} 1002\n");
+	metrics_free(&m);
+	svc_collector.fini(st);
+	scratch_remove(&s);
+}
+
 static void test_collector_live(void **state)
 {
 	int fd = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -571,6 +676,7 @@ int main(void)
 	    cmocka_unit_test(test_io_stat),           cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_collector_host16),  cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_collector_changes), cmocka_unit_test(test_collector_live),
+	    cmocka_unit_test(test_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "procfs.h"
+#include "prom_check.h"
 #include "temp.h"
 
 #define T1 INT64_C(1700000000000)
@@ -172,7 +174,8 @@ static void run_machine(const char *machine)
 {
 	struct collector_env env = {.proc_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
-	char reason[256] = "";
+	struct metrics m = {0};
+	char reason[256] = "", path[PATH_MAX];
 	void *st = NULL;
 	cJSON *p = NULL;
 
@@ -188,6 +191,10 @@ static void run_machine(const char *machine)
 	cJSON_SetNumberValue(cJSON_GetObjectItem(p, "t"), (double)T1);
 	assert_json_file(p, machine, "temp.json");
 	cJSON_Delete(p);
+	assert_int_equal(temp_collector.metrics(st, &m), 0);
+	snprintf(path, sizeof(path), "%s/%s/expected/temp.prom", fixtures(), machine);
+	prom_check_file(m.buf, path);
+	metrics_free(&m);
 	temp_collector.fini(st);
 	close(env.sys_fd);
 }

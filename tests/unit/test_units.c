@@ -9,12 +9,54 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "units.h"
+
+/* `promtool check metrics` over text, when /usr/bin/promtool is installed:
+ * any complaint fails the test. */
+static void promtool_check(const char *text)
+{
+	char path[] = "/tmp/sysfeed-prom-XXXXXX", cmd[128], line[512];
+	bool clean = true;
+	FILE *out;
+	int fd, status;
+
+	if (access("/usr/bin/promtool", X_OK) != 0)
+		return;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/promtool check metrics < %s 2>&1", path);
+	out = popen(cmd, "r");
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), out)) {
+		print_error("promtool: %s", line);
+		clean = false;
+	}
+	status = pclose(out);
+	unlink(path);
+	assert_true(clean);
+	assert_int_equal(status, 0);
+}
+
+/* metrics text equal to want, and clean for promtool */
+static void assert_metrics(const struct metrics *m, const char *want)
+{
+	assert_non_null(m->buf);
+	if (strcmp(m->buf, want) != 0)
+		print_error("expected:\n%s\nactual:\n%s\n", want, m->buf);
+	assert_string_equal(m->buf, want);
+	promtool_check(m->buf);
+}
 
 static void test_type_interface(void **unused)
 {
@@ -56,11 +98,44 @@ static void test_no_system_bus(void **unused)
 	config_free(&cfg);
 }
 
+/* The families from counts in units.c's order (active, reloading,
+ * inactive, failed, activating, deactivating, maintenance, other). */
+static void test_metrics(void **unused)
+{
+	const unsigned counts[8] = {120, 1, 45, 2, 3, 4, 0, 5};
+	struct metrics m = {0};
+
+	assert_int_equal(units_metrics_write(counts, true, &m), 0);
+	assert_metrics(&m, "# HELP sysfeed_units Systemd units per active state, as last listed.\n"
+			   "# TYPE sysfeed_units gauge\n"
+			   "sysfeed_units{state=\"active\"} 120\n"
+			   "sysfeed_units{state=\"failed\"} 2\n"
+			   "sysfeed_units{state=\"activating\"} 3\n"
+			   "sysfeed_units{state=\"deactivating\"} 4\n"
+			   "sysfeed_units{state=\"inactive\"} 45\n"
+			   "sysfeed_units{state=\"reloading\"} 1\n"
+			   "sysfeed_units{state=\"maintenance\"} 0\n"
+			   "sysfeed_units{state=\"other\"} 5\n"
+			   "# HELP sysfeed_units_connected Whether the system bus connection to "
+			   "systemd is up (1) or not (0).\n"
+			   "# TYPE sysfeed_units_connected gauge\n"
+			   "sysfeed_units_connected 1\n");
+	/* no answer yet, bus lost: the connection only */
+	metrics_reset(&m);
+	assert_int_equal(units_metrics_write(NULL, false, &m), 0);
+	assert_metrics(&m, "# HELP sysfeed_units_connected Whether the system bus connection to "
+			   "systemd is up (1) or not (0).\n"
+			   "# TYPE sysfeed_units_connected gauge\n"
+			   "sysfeed_units_connected 0\n");
+	metrics_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_type_interface),
 	    cmocka_unit_test(test_no_system_bus),
+	    cmocka_unit_test(test_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
