@@ -15,104 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "load.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "prom_check.h"
 
 #define T1 INT64_C(1700000000000)
-
-static const char *fixtures(void)
-{
-	const char *dir = getenv("SYSFEED_FIXTURES");
-
-	return dir && *dir ? dir : "tests/fixtures";
-}
-
-static int open_dir(const char *machine, const char *sub)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
-	return fd;
-}
-
-static char *slurp(const char *machine, const char *rel, size_t *ret_len)
-{
-	struct procfs_buf buf = {0};
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
-	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
-		fail_msg("cannot read %s", path);
-	if (ret_len)
-		*ret_len = buf.len;
-	return buf.data;
-}
-
-static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
-{
-	char rel[128], *text, *want, *got;
-	cJSON *expected;
-
-	snprintf(rel, sizeof(rel), "expected/%s", name);
-	text = slurp(machine, rel, NULL);
-	expected = cJSON_Parse(text);
-	assert_non_null(expected);
-	want = cJSON_PrintUnformatted(expected);
-	got = cJSON_PrintUnformatted(actual);
-	if (strcmp(want, got) != 0)
-		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
-	assert_string_equal(got, want);
-	free(text);
-	free(want);
-	free(got);
-	cJSON_Delete(expected);
-}
-
-static void assert_text_file(const char *actual, const char *machine, const char *name)
-{
-	char rel[128], *want;
-
-	snprintf(rel, sizeof(rel), "expected/%s", name);
-	want = slurp(machine, rel, NULL);
-	if (strcmp(want, actual) != 0)
-		print_error("%s/%s\nexpected:\n%s\nactual:\n%s\n", machine, rel, want, actual);
-	assert_string_equal(actual, want);
-	free(want);
-}
-
-/* `promtool check metrics` (Debian's prometheus package) over text: any
- * complaint fails the test. Returns false when promtool is not installed. */
-static bool promtool_check(const char *text)
-{
-	char path[] = "/tmp/sysfeed-prom-XXXXXX", cmd[128], line[512];
-	bool clean = true;
-	FILE *out;
-	int fd, status;
-
-	if (system("command -v promtool >/dev/null 2>&1") != 0)
-		return false;
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
-	out = popen(cmd, "r");
-	assert_non_null(out);
-	while (fgets(line, sizeof(line), out)) {
-		print_error("promtool: %s", line);
-		clean = false;
-	}
-	status = pclose(out);
-	unlink(path);
-	assert_true(clean);
-	assert_int_equal(status, 0);
-	return true;
-}
 
 static void parse_fixture(const char *machine, struct load_avg *la, struct load_uptime *up)
 {
@@ -317,7 +226,7 @@ static void test_metrics_promtool(void **state)
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
 		char *text = slurp(machines[i], "expected/load.prom", NULL);
-		bool ran = promtool_check(text);
+		bool ran = prom_check_promtool(text);
 
 		free(text);
 		if (!ran)

@@ -17,127 +17,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "mem.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "prom_check.h"
 
 #define T1  INT64_C(1700000000000)
 #define T2  INT64_C(1700000001000)
 #define KIB UINT64_C(1024)
 #define SEC UINT64_C(1000000000)
 
-static const char *fixtures(void)
-{
-	const char *dir = getenv("SYSFEED_FIXTURES");
-
-	return dir && *dir ? dir : "tests/fixtures";
-}
-
-static int open_dir(const char *machine, const char *sub)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
-	return fd;
-}
-
-static char *slurp(const char *machine, const char *rel, size_t *ret_len)
-{
-	struct procfs_buf buf = {0};
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
-	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
-		fail_msg("cannot read %s", path);
-	if (ret_len)
-		*ret_len = buf.len;
-	return buf.data;
-}
-
-static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
-{
-	char rel[128], *text, *want, *got;
-	cJSON *expected;
-
-	snprintf(rel, sizeof(rel), "expected/%s", name);
-	text = slurp(machine, rel, NULL);
-	expected = cJSON_Parse(text);
-	assert_non_null(expected);
-	want = cJSON_PrintUnformatted(expected);
-	got = cJSON_PrintUnformatted(actual);
-	if (strcmp(want, got) != 0)
-		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
-	assert_string_equal(got, want);
-	free(text);
-	free(want);
-	free(got);
-	cJSON_Delete(expected);
-}
-
-static void assert_text_file(const char *actual, const char *machine, const char *name)
-{
-	char rel[128], *want;
-
-	snprintf(rel, sizeof(rel), "expected/%s", name);
-	want = slurp(machine, rel, NULL);
-	if (strcmp(want, actual) != 0)
-		print_error("%s/%s\nexpected:\n%s\nactual:\n%s\n", machine, rel, want, actual);
-	assert_string_equal(actual, want);
-	free(want);
-}
-
-/* `promtool check metrics` over text: any complaint fails the test. Returns false when promtool is
- * not installed. */
-static bool promtool_check(const char *text)
-{
-	char path[] = "/tmp/sysfeed-prom-XXXXXX", cmd[128], line[512];
-	bool clean = true;
-	FILE *out;
-	int fd, status;
-
-	if (system("command -v promtool >/dev/null 2>&1") != 0)
-		return false;
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
-	out = popen(cmd, "r");
-	assert_non_null(out);
-	while (fgets(line, sizeof(line), out)) {
-		print_error("promtool: %s", line);
-		clean = false;
-	}
-	status = pclose(out);
-	unlink(path);
-	assert_true(clean);
-	/* 3: lint problems, which were all CamelCase ones */
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	return true;
-}
-
 static int parse_str(const char *text, struct mem_info *mi)
 {
 	return mem_info_parse(text, strlen(text), mi);
-}
-
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	assert_non_null(item);
-	assert_true(cJSON_IsNumber(item));
-	return item->valuedouble;
-}
-
-static bool is_null(const cJSON *o, const char *key)
-{
-	return cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
 static struct mem_info parse_fixture(const char *machine)
@@ -605,7 +498,7 @@ static void run_collector(const char *machine)
 	cJSON_Delete(p);
 	assert_int_equal(mem_collector.metrics(st, &m), 0);
 	assert_text_file(m.buf, machine, "mem.prom");
-	if (!promtool_check(m.buf))
+	if (!prom_check_promtool(m.buf))
 		print_message("promtool not installed: mem metrics not linted\n");
 
 	/* back to the older files: the counters went backwards, no rates */
@@ -643,7 +536,7 @@ static void test_metrics_promtool(void **state)
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
 		char *text = slurp(machines[i], "expected/mem.prom", NULL);
-		bool ran = promtool_check(text);
+		bool ran = prom_check_promtool(text);
 
 		free(text);
 		if (!ran)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fixture.h"
 #include "metrics.h"
 #include "net.h"
 #include "procfs.h"
@@ -32,25 +33,6 @@
 #define T2  INT64_C(1700000001000)
 #define SEC UINT64_C(1000000000)
 
-static const char *fixtures(void)
-{
-	const char *dir = getenv("SYSFEED_FIXTURES");
-
-	return dir && *dir ? dir : "tests/fixtures";
-}
-
-static int open_dir(const char *machine, const char *sub)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
-	return fd;
-}
-
 static bool has_dir(const char *machine, const char *sub)
 {
 	char path[PATH_MAX];
@@ -58,60 +40,6 @@ static bool has_dir(const char *machine, const char *sub)
 
 	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static char *slurp(const char *machine, const char *rel, size_t *ret_len)
-{
-	struct procfs_buf buf = {0};
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
-	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
-		fail_msg("cannot read %s", path);
-	if (ret_len)
-		*ret_len = buf.len;
-	return buf.data;
-}
-
-static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
-{
-	char rel[128], *text, *want, *got;
-	cJSON *expected;
-
-	snprintf(rel, sizeof(rel), "expected/%s", name);
-	text = slurp(machine, rel, NULL);
-	expected = cJSON_Parse(text);
-	assert_non_null(expected);
-	want = cJSON_PrintUnformatted(expected);
-	got = cJSON_PrintUnformatted(actual);
-	if (strcmp(want, got) != 0)
-		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
-	assert_string_equal(got, want);
-	free(text);
-	free(want);
-	free(got);
-	cJSON_Delete(expected);
-}
-
-static const cJSON *get(const cJSON *o, const char *key)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	assert_non_null(item);
-	return item;
-}
-
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *item = get(o, key);
-
-	assert_true(cJSON_IsNumber(item));
-	return item->valuedouble;
-}
-
-static bool is_null(const cJSON *o, const char *key)
-{
-	return cJSON_IsNull(get(o, key));
 }
 
 /* The interface object of that name in a payload, or NULL. */

@@ -27,88 +27,19 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fixture.h"
 #include "metrics.h"
 #include "proc.h"
 #include "procfs.h"
+#include "prom_check.h"
 
 #define T1  INT64_C(1700000000000)
 #define T2  INT64_C(1700000001000)
 #define SEC UINT64_C(1000000000)
 
-static const char *fixtures(void)
-{
-	const char *dir = getenv("SYSFEED_FIXTURES");
-
-	return dir && *dir ? dir : "tests/fixtures";
-}
-
-static int open_dir(const char *machine, const char *sub)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
-	return fd;
-}
-
-/* Reads <fixtures>/<machine>/<rel> whole, NUL-terminated. */
-static char *slurp(const char *machine, const char *rel, size_t *ret_len)
-{
-	struct procfs_buf buf = {0};
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
-	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
-		fail_msg("cannot read %s", path);
-	if (ret_len)
-		*ret_len = buf.len;
-	return buf.data;
-}
-
-/* Compares a payload with a golden JSON file, both printed by cJSON. */
-static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
-{
-	char rel[128], *text, *want, *got;
-	cJSON *expected;
-
-	snprintf(rel, sizeof(rel), "expected/%s", name);
-	text = slurp(machine, rel, NULL);
-	expected = cJSON_Parse(text);
-	assert_non_null(expected);
-	want = cJSON_PrintUnformatted(expected);
-	got = cJSON_PrintUnformatted(actual);
-	if (strcmp(want, got) != 0)
-		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
-	assert_string_equal(got, want);
-	free(text);
-	free(want);
-	free(got);
-	cJSON_Delete(expected);
-}
-
-static const cJSON *item(const cJSON *o, const char *key)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (!it)
-		fail_msg("no \"%s\"", key);
-	return it;
-}
-
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *it = item(o, key);
-
-	assert_true(cJSON_IsNumber(it));
-	return it->valuedouble;
-}
-
 static const char *str(const cJSON *o, const char *key)
 {
-	const cJSON *it = item(o, key);
+	const cJSON *it = get(o, key);
 
 	assert_true(cJSON_IsString(it));
 	return it->valuestring;
@@ -119,7 +50,7 @@ static const cJSON *row_of(const cJSON *payload, const char *key, unsigned pid)
 {
 	const cJSON *r;
 
-	cJSON_ArrayForEach(r, item(payload, key))
+	cJSON_ArrayForEach(r, get(payload, key))
 	{
 		if (num(r, "pid") == pid)
 			return r;
@@ -560,7 +491,7 @@ static void test_collector_vm2(void **state)
 	assert_int_equal(proc_collector.sample(st, &env, &t1, &p), 0);
 	assert_non_null(p);
 	assert_json_file(p, "vm2", "proc.1.json");
-	assert_int_equal(cJSON_GetArraySize(item(p, "top_cpu")), 0);
+	assert_int_equal(cJSON_GetArraySize(get(p, "top_cpu")), 0);
 	cJSON_Delete(p);
 	/* the second, over proc.2 */
 	env.proc_fd = fd2;
@@ -580,7 +511,7 @@ static void test_collector_vm2(void **state)
 	r = row_of(p, "top_mem", 30871);
 	assert_string_equal(str(r, "comm"), "x) (y z)");
 	r = row_of(p, "top_mem", 30882); /* pid reused: a new process, no rate */
-	assert_true(cJSON_IsNull(item(r, "cpu_pct")));
+	assert_true(cJSON_IsNull(get(r, "cpu_pct")));
 	assert_true(num(r, "start_ms") == 1795480737000.0 + 1231940);
 	assert_null(row_of(p, "top_cpu", 30882));
 	assert_null(row_of(p, "top_cpu", 30883)); /* new */
@@ -611,14 +542,14 @@ static void test_collector_vm2(void **state)
 	want = cJSON_Parse(text);
 	for (const char *const *key = (const char *const[]){"top_cpu", "top_mem", NULL}; *key;
 	     key++) {
-		top = item(p, *key);
+		top = get(p, *key);
 		assert_int_equal(cJSON_GetArraySize(top), 3);
 		i = 0;
 		cJSON_ArrayForEach(r, top)
 		{
 			char *a, *b;
 
-			w = cJSON_GetArrayItem(item(want, *key), i++);
+			w = cJSON_GetArrayItem(get(want, *key), i++);
 			a = cJSON_PrintUnformatted(r);
 			b = cJSON_PrintUnformatted(w);
 			assert_string_equal(a, b);
@@ -634,12 +565,12 @@ static void test_collector_vm2(void **state)
 	t2.mono_ns += SEC;
 	t2.t_ms += 1000;
 	assert_int_equal(proc_collector.sample(st, &env, &t2, &p), 0);
-	cJSON_ArrayForEach(r, item(p, "top_cpu")) assert_true(num(r, "cpu_pct") == 0);
-	assert_int_equal(cJSON_GetArraySize(item(p, "top_cpu")), 3);
+	cJSON_ArrayForEach(r, get(p, "top_cpu")) assert_true(num(r, "cpu_pct") == 0);
+	assert_int_equal(cJSON_GetArraySize(get(p, "top_cpu")), 3);
 	cJSON_Delete(p);
 	/* and no time passing: no rates at all */
 	assert_int_equal(proc_collector.sample(st, &env, &t2, &p), 0);
-	assert_int_equal(cJSON_GetArraySize(item(p, "top_cpu")), 0);
+	assert_int_equal(cJSON_GetArraySize(get(p, "top_cpu")), 0);
 	cJSON_Delete(p);
 	proc_collector.fini(st);
 	proc_collector.fini(NULL);
@@ -729,7 +660,7 @@ static double cpu_of(const cJSON *p, unsigned pid)
 	const cJSON *r = row_of(p, "top_mem", pid);
 
 	assert_non_null(r);
-	return cJSON_IsNull(item(r, "cpu_pct")) ? -1 : num(r, "cpu_pct");
+	return cJSON_IsNull(get(r, "cpu_pct")) ? -1 : num(r, "cpu_pct");
 }
 
 /* A proc root that is not ours: every process read every tick, the whole
@@ -772,7 +703,7 @@ static void test_collector_scratch(void **state)
 	assert_true(cpu_of(p, 33) == 50);
 	assert_true(cpu_of(p, 40) == 25);
 	assert_true(num(row_of(p, "top_mem", 33), "rss_bytes") == 999 * 4096.0);
-	assert_true(num(cJSON_GetArrayItem(item(p, "top_cpu"), 0), "pid") == 33);
+	assert_true(num(cJSON_GetArrayItem(get(p, "top_cpu"), 0), "pid") == 33);
 	cJSON_Delete(p);
 
 	/* exec: comm changes, the command line and owner are looked up again;
@@ -824,34 +755,6 @@ static void test_collector_scratch(void **state)
 	scratch_remove(&s);
 }
 
-/* `promtool check metrics` over text, when /usr/bin/promtool is installed:
- * any complaint fails the test. */
-static void promtool_check(const char *text)
-{
-	char path[] = "/tmp/sysfeed-prom-XXXXXX", cmd[128], line[512];
-	bool clean = true;
-	FILE *out;
-	int fd, status;
-
-	if (access("/usr/bin/promtool", X_OK) != 0)
-		return;
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/promtool check metrics < %s 2>&1", path);
-	out = popen(cmd, "r");
-	assert_non_null(out);
-	while (fgets(line, sizeof(line), out)) {
-		print_error("promtool: %s", line);
-		clean = false;
-	}
-	status = pclose(out);
-	unlink(path);
-	assert_true(clean);
-	assert_int_equal(status, 0);
-}
-
 /* metrics text equal to want, and clean for promtool */
 static void assert_metrics(const struct metrics *m, const char *want)
 {
@@ -859,7 +762,7 @@ static void assert_metrics(const struct metrics *m, const char *want)
 	if (strcmp(m->buf, want) != 0)
 		print_error("expected:\n%s\nactual:\n%s\n", want, m->buf);
 	assert_string_equal(m->buf, want);
-	promtool_check(m->buf);
+	prom_check_promtool(m->buf);
 }
 
 /* Totals per state, and the top rows of each list (top-n 2) with their
@@ -1099,7 +1002,7 @@ static void test_collector_live(void **state)
 	procs = num(p, "processes");
 	assert_true(procs >= 3);
 	assert_true(num(p, "threads") >= procs);
-	assert_int_equal(cJSON_GetArraySize(item(p, "top_cpu")), 0);
+	assert_int_equal(cJSON_GetArraySize(get(p, "top_cpu")), 0);
 	cJSON_Delete(p);
 	nanosleep(&nap, NULL);
 	p = live_tick(st, &env);

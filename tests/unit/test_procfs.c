@@ -16,26 +16,8 @@
 #include <unistd.h>
 
 #include "collector.h"
+#include "fixture.h"
 #include "procfs.h"
-
-static const char *fixtures(void)
-{
-	const char *dir = getenv("SYSFEED_FIXTURES");
-
-	return dir && *dir ? dir : "tests/fixtures";
-}
-
-static int open_dir(const char *machine, const char *sub)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
-	return fd;
-}
 
 /* A scratch directory holding one file of n bytes ('a'..'z' repeated). */
 struct scratch {

@@ -21,8 +21,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fixture.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "prom_check.h"
 #include "svc.h"
 
 #define T1  INT64_C(1700000000000)
@@ -31,82 +33,13 @@
 
 #define HYBRID "cgroup v1/hybrid: no per-service accounting in cgroup v2 at /sys/fs/cgroup"
 
-static const char *fixtures(void)
-{
-	const char *dir = getenv("SYSFEED_FIXTURES");
-
-	return dir && *dir ? dir : "tests/fixtures";
-}
-
-static int open_dir(const char *machine, const char *sub)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
-	return fd;
-}
-
-static char *slurp(const char *machine, const char *rel, size_t *ret_len)
-{
-	struct procfs_buf buf = {0};
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
-	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
-		fail_msg("cannot read %s", path);
-	if (ret_len)
-		*ret_len = buf.len;
-	return buf.data;
-}
-
-static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
-{
-	char rel[128], *text, *want, *got;
-	cJSON *expected;
-
-	snprintf(rel, sizeof(rel), "expected/%s", name);
-	text = slurp(machine, rel, NULL);
-	expected = cJSON_Parse(text);
-	assert_non_null(expected);
-	want = cJSON_PrintUnformatted(expected);
-	got = cJSON_PrintUnformatted(actual);
-	if (strcmp(want, got) != 0)
-		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
-	assert_string_equal(got, want);
-	free(text);
-	free(want);
-	free(got);
-	cJSON_Delete(expected);
-}
-
-static const cJSON *item(const cJSON *o, const char *key)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (!it)
-		fail_msg("no \"%s\"", key);
-	return it;
-}
-
-static double num(const cJSON *o, const char *key)
-{
-	const cJSON *it = item(o, key);
-
-	assert_true(cJSON_IsNumber(it));
-	return it->valuedouble;
-}
-
 static const cJSON *row_of(const cJSON *payload, const char *key, const char *name)
 {
 	const cJSON *r;
 
-	cJSON_ArrayForEach(r, item(payload, key))
+	cJSON_ArrayForEach(r, get(payload, key))
 	{
-		if (strcmp(cJSON_GetStringValue(item(r, "unit")), name) == 0)
+		if (strcmp(cJSON_GetStringValue(get(r, "unit")), name) == 0)
 			return r;
 	}
 	return NULL;
@@ -307,7 +240,7 @@ static void test_collector_host16(void **state)
 	assert_string_equal(reason, "");
 	assert_int_equal(svc_collector.sample(st, &env, &t1, &p), 0);
 	assert_json_file(p, "host16", "svc.1.json");
-	assert_int_equal(cJSON_GetArraySize(item(p, "top_cpu")), 0); /* no rates yet */
+	assert_int_equal(cJSON_GetArraySize(get(p, "top_cpu")), 0); /* no rates yet */
 	cJSON_Delete(p);
 	env.sys_fd = fd2;
 	assert_int_equal(svc_collector.sample(st, &env, &t2, &p), 0);
@@ -320,13 +253,13 @@ static void test_collector_host16(void **state)
 	assert_true(num(r, "io_read_bytes_per_s") == 2097152);
 	assert_true(num(r, "io_write_bytes_per_s") == 524288 + 4096);
 	r = row_of(p, "top_mem", "systemd-journald.service"); /* restarted: no rates */
-	assert_true(cJSON_IsNull(item(r, "cpu_pct")));
-	assert_true(cJSON_IsNull(item(r, "io_read_bytes_per_s")));
+	assert_true(cJSON_IsNull(get(r, "cpu_pct")));
+	assert_true(cJSON_IsNull(get(r, "io_read_bytes_per_s")));
 	assert_true(num(r, "mem_bytes") == 8388608);
 	r = row_of(p, "top_cpu", "cron.service"); /* no io.stat */
-	assert_true(cJSON_IsNull(item(r, "io_write_bytes_per_s")));
+	assert_true(cJSON_IsNull(get(r, "io_write_bytes_per_s")));
 	r = row_of(p, "top_cpu", "nomem.service");
-	assert_true(cJSON_IsNull(item(r, "mem_bytes")) && cJSON_IsNull(item(r, "tasks")));
+	assert_true(cJSON_IsNull(get(r, "mem_bytes")) && cJSON_IsNull(get(r, "tasks")));
 	assert_null(row_of(p, "top_mem", "nomem.service"));
 	assert_non_null(row_of(p, "top_cpu", "getty@tty1.service"));
 	assert_non_null(row_of(p, "top_mem", "postgresql@15-main.service"));
@@ -344,19 +277,19 @@ static void test_collector_host16(void **state)
 	cJSON_Delete(p);
 	env.sys_fd = fd2;
 	assert_int_equal(svc_collector.sample(st, &env, &t2, &p), 0);
-	assert_int_equal(cJSON_GetArraySize(item(p, "top_cpu")), 2);
-	assert_int_equal(cJSON_GetArraySize(item(p, "top_mem")), 2);
+	assert_int_equal(cJSON_GetArraySize(get(p, "top_cpu")), 2);
+	assert_int_equal(cJSON_GetArraySize(get(p, "top_mem")), 2);
 	assert_string_equal(
-	    cJSON_GetStringValue(item(cJSON_GetArrayItem(item(p, "top_cpu"), 0), "unit")),
+	    cJSON_GetStringValue(get(cJSON_GetArrayItem(get(p, "top_cpu"), 0), "unit")),
 	    "nginx.service");
 	assert_string_equal(
-	    cJSON_GetStringValue(item(cJSON_GetArrayItem(item(p, "top_mem"), 0), "unit")),
+	    cJSON_GetStringValue(get(cJSON_GetArrayItem(get(p, "top_mem"), 0), "unit")),
 	    "postgresql@15-main.service");
 	cJSON_Delete(p);
 	/* again a second later, nothing moved: rates 0 */
 	t2.mono_ns += SEC;
 	assert_int_equal(svc_collector.sample(st, &env, &t2, &p), 0);
-	assert_true(num(cJSON_GetArrayItem(item(p, "top_cpu"), 0), "cpu_pct") == 0);
+	assert_true(num(cJSON_GetArrayItem(get(p, "top_cpu"), 0), "cpu_pct") == 0);
 	cJSON_Delete(p);
 	svc_collector.fini(st);
 	svc_collector.fini(NULL);
@@ -481,8 +414,8 @@ static void test_collector_changes(void **state)
 	p = tick(st, &env, 1);
 	assert_true(num(p, "services") == 1);
 	r = row_of(p, "top_mem", "a.service");
-	assert_true(cJSON_IsNull(item(r, "cpu_pct")) && cJSON_IsNull(item(r, "tasks")) &&
-		    cJSON_IsNull(item(r, "io_read_bytes_per_s")));
+	assert_true(cJSON_IsNull(get(r, "cpu_pct")) && cJSON_IsNull(get(r, "tasks")) &&
+		    cJSON_IsNull(get(r, "io_read_bytes_per_s")));
 	cJSON_Delete(p);
 	/* a second service; a's counter moves */
 	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 501000\n");
@@ -498,10 +431,10 @@ static void test_collector_changes(void **state)
 	for (n = 3; n < 3 + SVC_RETRY_TICKS + 1; n++) {
 		p = tick(st, &env, n);
 		r = row_of(p, "top_mem", "a.service");
-		if (!cJSON_IsNull(item(r, "tasks"))) {
+		if (!cJSON_IsNull(get(r, "tasks"))) {
 			assert_true(num(r, "tasks") == 4);
 			assert_true(
-			    cJSON_IsNull(item(r, "io_read_bytes_per_s"))); /* first reading */
+			    cJSON_IsNull(get(r, "io_read_bytes_per_s"))); /* first reading */
 			cJSON_Delete(p);
 			break;
 		}
@@ -519,8 +452,8 @@ static void test_collector_changes(void **state)
 	scratch_write(&s, SL "a.service/memory.current", "lots\n");
 	p = tick(st, &env, ++n);
 	r = row_of(p, "top_cpu", "a.service");
-	assert_true(cJSON_IsNull(item(r, "io_read_bytes_per_s")) &&
-		    cJSON_IsNull(item(r, "mem_bytes")));
+	assert_true(cJSON_IsNull(get(r, "io_read_bytes_per_s")) &&
+		    cJSON_IsNull(get(r, "mem_bytes")));
 	assert_true(num(r, "tasks") == 4);
 	assert_null(row_of(p, "top_mem", "a.service"));
 	cJSON_Delete(p);
@@ -541,33 +474,6 @@ static void test_collector_changes(void **state)
 }
 
 /* This machine: on with the unified hierarchy, else off with the reason. */
-/* `promtool check metrics` over text, when /usr/bin/promtool is installed:
- * any complaint fails the test. */
-static void promtool_check(const char *text)
-{
-	char path[] = "/tmp/sysfeed-prom-XXXXXX", cmd[128], line[512];
-	bool clean = true;
-	FILE *out;
-	int fd, status;
-
-	if (access("/usr/bin/promtool", X_OK) != 0)
-		return;
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/promtool check metrics < %s 2>&1", path);
-	out = popen(cmd, "r");
-	assert_non_null(out);
-	while (fgets(line, sizeof(line), out)) {
-		print_error("promtool: %s", line);
-		clean = false;
-	}
-	status = pclose(out);
-	unlink(path);
-	assert_true(clean);
-	assert_int_equal(status, 0);
-}
 
 /* metrics text equal to want, and clean for promtool */
 static void assert_metrics(const struct metrics *m, const char *want)
@@ -576,7 +482,7 @@ static void assert_metrics(const struct metrics *m, const char *want)
 	if (strcmp(m->buf, want) != 0)
 		print_error("expected:\n%s\nactual:\n%s\n", want, m->buf);
 	assert_string_equal(m->buf, want);
-	promtool_check(m->buf);
+	prom_check_promtool(m->buf);
 }
 
 /* Top rows only (top-n 1: a by CPU, b by memory; c in neither), in name

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "metrics.h"
 #include "procfs.h"
 #include "prom_check.h"
@@ -25,47 +26,6 @@
 
 #define T1 INT64_C(1700000000000)
 #define T2 INT64_C(1700000001000)
-
-static const char *fixtures(void)
-{
-	const char *dir = getenv("SYSFEED_FIXTURES");
-
-	return dir && *dir ? dir : "tests/fixtures";
-}
-
-static int open_dir(const char *machine, const char *sub)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
-	return fd;
-}
-
-static void assert_json_file(const cJSON *actual, const char *machine, const char *name)
-{
-	struct procfs_buf buf = {0};
-	char path[PATH_MAX], *want, *got;
-	cJSON *expected;
-
-	snprintf(path, sizeof(path), "%s/%s/expected/%s", fixtures(), machine, name);
-	if (procfs_read(AT_FDCWD, path, &buf, 1 << 20) < 0)
-		fail_msg("cannot read %s", path);
-	expected = cJSON_Parse(buf.data);
-	assert_non_null(expected);
-	want = cJSON_PrintUnformatted(expected);
-	got = cJSON_PrintUnformatted(actual);
-	if (strcmp(want, got) != 0)
-		print_error("%s\nexpected: %s\nactual:   %s\n", path, want, got);
-	assert_string_equal(got, want);
-	free(want);
-	free(got);
-	cJSON_Delete(expected);
-	procfs_buf_free(&buf);
-}
 
 static void test_parse(void **state)
 {

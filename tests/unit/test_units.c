@@ -18,35 +18,8 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "prom_check.h"
 #include "units.h"
-
-/* `promtool check metrics` over text, when /usr/bin/promtool is installed:
- * any complaint fails the test. */
-static void promtool_check(const char *text)
-{
-	char path[] = "/tmp/sysfeed-prom-XXXXXX", cmd[128], line[512];
-	bool clean = true;
-	FILE *out;
-	int fd, status;
-
-	if (access("/usr/bin/promtool", X_OK) != 0)
-		return;
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/promtool check metrics < %s 2>&1", path);
-	out = popen(cmd, "r");
-	assert_non_null(out);
-	while (fgets(line, sizeof(line), out)) {
-		print_error("promtool: %s", line);
-		clean = false;
-	}
-	status = pclose(out);
-	unlink(path);
-	assert_true(clean);
-	assert_int_equal(status, 0);
-}
 
 /* metrics text equal to want, and clean for promtool */
 static void assert_metrics(const struct metrics *m, const char *want)
@@ -55,7 +28,7 @@ static void assert_metrics(const struct metrics *m, const char *want)
 	if (strcmp(m->buf, want) != 0)
 		print_error("expected:\n%s\nactual:\n%s\n", want, m->buf);
 	assert_string_equal(m->buf, want);
-	promtool_check(m->buf);
+	prom_check_promtool(m->buf);
 }
 
 static void test_type_interface(void **unused)

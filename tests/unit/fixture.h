@@ -1,0 +1,118 @@
+/* Helpers shared by the unit tests that read fixture trees: the fixtures
+ * root (SYSFEED_FIXTURES, default tests/fixtures), opening and reading files
+ * under it, comparisons with golden files in <machine>/expected/, and number
+ * lookups in cJSON payloads. Include after cmocka.h. Every function is marked
+ * unused so that files using only some of them still build with -Werror. */
+#ifndef SYSFEED_TEST_FIXTURE_H
+#define SYSFEED_TEST_FIXTURE_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "procfs.h"
+
+/* The fixtures root: $SYSFEED_FIXTURES, or tests/fixtures. */
+__attribute__((unused)) static const char *fixtures(void)
+{
+	const char *dir = getenv("SYSFEED_FIXTURES");
+
+	return dir && *dir ? dir : "tests/fixtures";
+}
+
+/* Opens the directory <fixtures>/<machine>/<sub>; fails the test if absent. */
+__attribute__((unused)) static int open_dir(const char *machine, const char *sub)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fail_msg("cannot open %s: %s (set SYSFEED_FIXTURES)", path, strerror(errno));
+	return fd;
+}
+
+/* Reads <fixtures>/<machine>/<rel> whole, NUL-terminated. */
+__attribute__((unused)) static char *slurp(const char *machine, const char *rel, size_t *ret_len)
+{
+	struct procfs_buf buf = {0};
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, rel);
+	if (procfs_read(AT_FDCWD, path, &buf, 16 << 20) < 0)
+		fail_msg("cannot read %s", path);
+	if (ret_len)
+		*ret_len = buf.len;
+	return buf.data;
+}
+
+/* Compares a payload with a golden JSON file, both printed by cJSON so that
+ * number formatting and key order are compared exactly. */
+__attribute__((unused)) static void assert_json_file(const cJSON *actual, const char *machine,
+						     const char *name)
+{
+	char rel[128], *text, *want, *got;
+	cJSON *expected;
+
+	snprintf(rel, sizeof(rel), "expected/%s", name);
+	text = slurp(machine, rel, NULL);
+	expected = cJSON_Parse(text);
+	assert_non_null(expected);
+	want = cJSON_PrintUnformatted(expected);
+	got = cJSON_PrintUnformatted(actual);
+	if (strcmp(want, got) != 0)
+		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
+	assert_string_equal(got, want);
+	free(text);
+	free(want);
+	free(got);
+	cJSON_Delete(expected);
+}
+
+/* Compares metrics text with a golden file exactly. */
+__attribute__((unused)) static void assert_text_file(const char *actual, const char *machine,
+						     const char *name)
+{
+	char rel[128], *want;
+
+	snprintf(rel, sizeof(rel), "expected/%s", name);
+	want = slurp(machine, rel, NULL);
+	if (strcmp(want, actual) != 0)
+		print_error("%s/%s\nexpected:\n%s\nactual:\n%s\n", machine, rel, want, actual);
+	assert_string_equal(actual, want);
+	free(want);
+}
+
+/* The member key of o; fails the test when there is none. */
+__attribute__((unused)) static const cJSON *get(const cJSON *o, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!item)
+		fail_msg("no \"%s\"", key);
+	return item;
+}
+
+/* The number at key of o; fails the test when it is missing or not a number. */
+__attribute__((unused)) static double num(const cJSON *o, const char *key)
+{
+	const cJSON *item = get(o, key);
+
+	assert_true(cJSON_IsNumber(item));
+	return item->valuedouble;
+}
+
+/* Whether key of o is present and null. */
+__attribute__((unused)) static bool is_null(const cJSON *o, const char *key)
+{
+	return cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+#endif
