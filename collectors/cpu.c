@@ -274,18 +274,6 @@ int cpu_times_percent(const struct cpu_times *prev, const struct cpu_times *cur,
 	return 0;
 }
 
-static int cpu_json_add(cJSON *o, const char *key, double v)
-{
-	return cJSON_AddNumberToObject(o, key, v) ? 0 : -ENOMEM;
-}
-
-static int cpu_json_add_or_null(cJSON *o, const char *key, bool have, double v)
-{
-	if (have)
-		return cpu_json_add(o, key, v);
-	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
-}
-
 /* Fills o with the percentages, in the documented key order. */
 static int cpu_percent_json(cJSON *o, const struct cpu_percent *pc)
 {
@@ -299,7 +287,7 @@ static int cpu_percent_json(cJSON *o, const struct cpu_percent *pc)
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (cpu_json_add(o, keys[i].key, keys[i].v / 100.0) < 0)
+		if (procfs_json_num(o, keys[i].key, keys[i].v / 100.0) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -331,9 +319,9 @@ static int cpu_cores_json(cJSON *cores, const struct cpu_stat *prev, const struc
 		core = cJSON_CreateObject();
 		if (!core)
 			return -ENOMEM;
-		if (cpu_json_add(core, "cpu", b->id) < 0 || cpu_percent_json(core, &pc) < 0 ||
-		    cpu_json_add_or_null(core, "mhz", b->has_freq, (double)b->freq_khz / 1000.0) <
-			0 ||
+		if (procfs_json_num(core, "cpu", b->id) < 0 || cpu_percent_json(core, &pc) < 0 ||
+		    procfs_json_num_or_null(core, "mhz", b->has_freq,
+					    (double)b->freq_khz / 1000.0) < 0 ||
 		    !cJSON_AddItemToArray(cores, core)) {
 			cJSON_Delete(core);
 			return -ENOMEM;
@@ -351,7 +339,7 @@ static int cpu_rate_json(cJSON *o, const char *key, unsigned flag, const struct 
 	bool have = (prev->has & flag) && (cur->has & flag) &&
 		    procfs_rate_hundredths(a, b, dt_ns, &per_s) == 1;
 
-	return cpu_json_add_or_null(o, key, have, per_s);
+	return procfs_json_num_or_null(o, key, have, per_s);
 }
 
 int cpu_build_payload(const struct cpu_stat *prev, const struct cpu_stat *cur, uint64_t dt_ns,
@@ -369,18 +357,18 @@ int cpu_build_payload(const struct cpu_stat *prev, const struct cpu_stat *cur, u
 	payload = cJSON_CreateObject();
 	if (!payload)
 		goto out;
-	if (cpu_json_add(payload, "t", (double)t_ms) < 0 ||
-	    cpu_json_add(payload, "ncpu", (double)cur->n_cores) < 0 ||
+	if (procfs_json_num(payload, "t", (double)t_ms) < 0 ||
+	    procfs_json_num(payload, "ncpu", (double)cur->n_cores) < 0 ||
 	    cpu_rate_json(payload, "ctxt_per_s", CPU_HAS_CTXT, prev, cur, prev->ctxt, cur->ctxt,
 			  dt_ns) < 0 ||
 	    cpu_rate_json(payload, "intr_per_s", CPU_HAS_INTR, prev, cur, prev->intr, cur->intr,
 			  dt_ns) < 0 ||
 	    cpu_rate_json(payload, "forks_per_s", CPU_HAS_PROCESSES, prev, cur, prev->processes,
 			  cur->processes, dt_ns) < 0 ||
-	    cpu_json_add_or_null(payload, "procs_running", cur->has & CPU_HAS_PROCS_RUNNING,
-				 (double)cur->procs_running) < 0 ||
-	    cpu_json_add_or_null(payload, "procs_blocked", cur->has & CPU_HAS_PROCS_BLOCKED,
-				 (double)cur->procs_blocked) < 0)
+	    procfs_json_num_or_null(payload, "procs_running", cur->has & CPU_HAS_PROCS_RUNNING,
+				    (double)cur->procs_running) < 0 ||
+	    procfs_json_num_or_null(payload, "procs_blocked", cur->has & CPU_HAS_PROCS_BLOCKED,
+				    (double)cur->procs_blocked) < 0)
 		goto out;
 	total = cJSON_AddObjectToObject(payload, "total");
 	if (!total || cpu_percent_json(total, &pc) < 0)

@@ -249,11 +249,6 @@ static double disk_hundredths(double v)
 	return floor(v * 100.0 + 0.5) / 100.0;
 }
 
-static int disk_add_number(cJSON *o, const char *key, double v)
-{
-	return cJSON_AddNumberToObject(o, key, v) ? 0 : -ENOMEM;
-}
-
 static int disk_add_null(cJSON *o, const char *key)
 {
 	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
@@ -285,7 +280,7 @@ static int disk_add_rate(cJSON *o, const char *key, const struct disk_dev *p,
 	v = disk_hundredths((double)delta * scale / (double)dt_ns);
 	if (max > 0 && v > max)
 		v = max;
-	return disk_add_number(o, key, v);
+	return procfs_json_num(o, key, v);
 }
 
 /* iostat's await: ms per completed I/O over the interval, 0 without I/O. */
@@ -299,8 +294,8 @@ static int disk_add_await(cJSON *o, const struct disk_dev *p, const struct disk_
 	    !disk_delta(p, d, DISK_WRITE_MS, &dwms))
 		return disk_add_null(o, "await_ms");
 	if (dr + dw == 0)
-		return disk_add_number(o, "await_ms", 0);
-	return disk_add_number(o, "await_ms",
+		return procfs_json_num(o, "await_ms", 0);
+	return procfs_json_num(o, "await_ms",
 			       disk_hundredths((double)(drms + dwms) / (double)(dr + dw)));
 }
 
@@ -315,7 +310,7 @@ static int disk_dev_json(cJSON *arr, const struct disk_dev *d, const struct disk
 		return r;
 	}
 	if (!cJSON_AddStringToObject(o, "name", d->name) ||
-	    disk_add_number(o, "major", d->major) < 0 || disk_add_number(o, "minor", d->minor) < 0)
+	    procfs_json_num(o, "major", d->major) < 0 || procfs_json_num(o, "minor", d->minor) < 0)
 		return r;
 	if (d->partition < 0 ? disk_add_null(o, "partition") < 0
 			     : !cJSON_AddBoolToObject(o, "partition", d->partition))
@@ -331,12 +326,12 @@ static int disk_dev_json(cJSON *arr, const struct disk_dev *d, const struct disk
 	    disk_add_rate(o, "queue_depth", p, d, DISK_WEIGHTED_MS, 1e6, 0, dt_ns) < 0)
 		return r;
 	if ((d->nstats == 4 ? disk_add_null(o, "in_flight")
-			    : disk_add_number(o, "in_flight", (double)d->s[DISK_IN_FLIGHT])) < 0)
+			    : procfs_json_num(o, "in_flight", (double)d->s[DISK_IN_FLIGHT])) < 0)
 		return r;
-	if (disk_add_number(o, "read_bytes", (double)d->s[DISK_SECTORS_READ] * 512.0) < 0 ||
-	    disk_add_number(o, "write_bytes", (double)d->s[DISK_SECTORS_WRITTEN] * 512.0) < 0 ||
-	    disk_add_number(o, "reads", (double)d->s[DISK_READS]) < 0 ||
-	    disk_add_number(o, "writes", (double)d->s[DISK_WRITES]) < 0)
+	if (procfs_json_num(o, "read_bytes", (double)d->s[DISK_SECTORS_READ] * 512.0) < 0 ||
+	    procfs_json_num(o, "write_bytes", (double)d->s[DISK_SECTORS_WRITTEN] * 512.0) < 0 ||
+	    procfs_json_num(o, "reads", (double)d->s[DISK_READS]) < 0 ||
+	    procfs_json_num(o, "writes", (double)d->s[DISK_WRITES]) < 0)
 		return r;
 	return 0;
 }
@@ -355,7 +350,7 @@ int disk_build_payload(const struct disk_stats *prev, const struct disk_stats *c
 	payload = cJSON_CreateObject();
 	if (!payload)
 		goto out;
-	if (disk_add_number(payload, "t", (double)t_ms) < 0)
+	if (procfs_json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
 	arr = cJSON_AddArrayToObject(payload, "disks");
 	if (!arr)

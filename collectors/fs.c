@@ -376,13 +376,6 @@ static unsigned fs_percent(uint64_t used, uint64_t avail)
 	}
 }
 
-static int fs_add_num_or_null(cJSON *o, const char *key, bool have, double v)
-{
-	if (have)
-		return cJSON_AddNumberToObject(o, key, v) ? 0 : -ENOMEM;
-	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
-}
-
 int fs_mount_json(const struct fs_mount *m, const struct fs_usage *u, bool responding, int err,
 		  cJSON **ret)
 {
@@ -415,14 +408,15 @@ int fs_mount_json(const struct fs_mount *m, const struct fs_usage *u, bool respo
 	    !cJSON_AddBoolToObject(o, "read_only", m->read_only) ||
 	    !cJSON_AddBoolToObject(o, "responding", responding))
 		goto out;
-	if (fs_add_num_or_null(o, "size", have_space, (double)size) < 0 ||
-	    fs_add_num_or_null(o, "used", have_space, (double)used) < 0 ||
-	    fs_add_num_or_null(o, "available", have_space, (double)avail) < 0 ||
-	    fs_add_num_or_null(o, "used_percent", have_pct, pct) < 0 ||
-	    fs_add_num_or_null(o, "inodes_total", have_inodes, u ? (double)u->files : 0) < 0 ||
-	    fs_add_num_or_null(o, "inodes_used", have_inodes,
-			       u && u->files > u->ffree ? (double)(u->files - u->ffree) : 0) < 0 ||
-	    fs_add_num_or_null(o, "inodes_free", have_inodes, u ? (double)u->ffree : 0) < 0)
+	if (procfs_json_num_or_null(o, "size", have_space, (double)size) < 0 ||
+	    procfs_json_num_or_null(o, "used", have_space, (double)used) < 0 ||
+	    procfs_json_num_or_null(o, "available", have_space, (double)avail) < 0 ||
+	    procfs_json_num_or_null(o, "used_percent", have_pct, pct) < 0 ||
+	    procfs_json_num_or_null(o, "inodes_total", have_inodes, u ? (double)u->files : 0) < 0 ||
+	    procfs_json_num_or_null(o, "inodes_used", have_inodes,
+				    u && u->files > u->ffree ? (double)(u->files - u->ffree) : 0) <
+		0 ||
+	    procfs_json_num_or_null(o, "inodes_free", have_inodes, u ? (double)u->ffree : 0) < 0)
 		goto out;
 	if (err) {
 		if (!cJSON_AddStringToObject(o, "error", strerror_r(err, msg, sizeof(msg))))

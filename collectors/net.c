@@ -424,11 +424,6 @@ static double net_hundredths(double v)
 	return floor(v * 100.0 + 0.5) / 100.0;
 }
 
-static int net_add_number(cJSON *o, const char *key, double v)
-{
-	return cJSON_AddNumberToObject(o, key, v) ? 0 : -ENOMEM;
-}
-
 static int net_add_null(cJSON *o, const char *key)
 {
 	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
@@ -443,7 +438,7 @@ static int net_add_rate(cJSON *o, const char *key, const uint64_t *prev, uint64_
 
 	if (!prev || procfs_rate_hundredths(*prev, cur, dt_ns, &per_s) == 0)
 		return net_add_null(o, key);
-	return net_add_number(o, key, per_s);
+	return procfs_json_num(o, key, per_s);
 }
 
 static const struct {
@@ -476,7 +471,7 @@ static int net_iface_json(cJSON *arr, const struct net_iface *e, const struct ne
 	if (e->operstate ? !cJSON_AddStringToObject(o, "operstate", e->operstate)
 			 : net_add_null(o, "operstate") < 0)
 		return -ENOMEM;
-	if ((e->speed_mbps >= 0 ? net_add_number(o, "speed_mbps", (double)e->speed_mbps)
+	if ((e->speed_mbps >= 0 ? procfs_json_num(o, "speed_mbps", (double)e->speed_mbps)
 				: net_add_null(o, "speed_mbps")) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < nf; i++) {
@@ -486,7 +481,7 @@ static int net_iface_json(cJSON *arr, const struct net_iface *e, const struct ne
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < nf; i++) {
-		if (net_add_number(o, net_fields[i].total, (double)e->c[net_fields[i].c]) < 0)
+		if (procfs_json_num(o, net_fields[i].total, (double)e->c[net_fields[i].c]) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -518,7 +513,7 @@ static int net_add_retrans_pct(cJSON *o, const struct net_tcp *prev, const struc
 	    procfs_delta(prev->c[NET_TCP_OUT_SEGS], cur->c[NET_TCP_OUT_SEGS], &d_out) < 0)
 		return net_add_null(o, "retrans_pct");
 	pct = d_out ? net_hundredths((double)d_re * 100.0 / (double)d_out) : 0.0;
-	return net_add_number(o, "retrans_pct", pct > 100.0 ? 100.0 : pct);
+	return procfs_json_num(o, "retrans_pct", pct > 100.0 ? 100.0 : pct);
 }
 
 static int net_tcp_json(cJSON *payload, const struct net_reading *prev,
@@ -530,10 +525,10 @@ static int net_tcp_json(cJSON *payload, const struct net_reading *prev,
 
 	if (!o)
 		return -ENOMEM;
-	if (net_add_number(o, "established", (double)t->curr_estab) < 0 ||
-	    net_add_number(o, "time_wait", (double)cur->sock.tw) < 0 ||
-	    net_add_number(o, "inuse", (double)cur->sock.inuse) < 0 ||
-	    net_add_number(o, "orphan", (double)cur->sock.orphan) < 0)
+	if (procfs_json_num(o, "established", (double)t->curr_estab) < 0 ||
+	    procfs_json_num(o, "time_wait", (double)cur->sock.tw) < 0 ||
+	    procfs_json_num(o, "inuse", (double)cur->sock.inuse) < 0 ||
+	    procfs_json_num(o, "orphan", (double)cur->sock.orphan) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < nf; i++) {
 		enum net_tcp_counter c = net_tcp_fields[i].c;
@@ -545,7 +540,7 @@ static int net_tcp_json(cJSON *payload, const struct net_reading *prev,
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < nf; i++) {
-		if (net_add_number(o, net_tcp_fields[i].total, (double)t->c[net_tcp_fields[i].c]) <
+		if (procfs_json_num(o, net_tcp_fields[i].total, (double)t->c[net_tcp_fields[i].c]) <
 		    0)
 			return -ENOMEM;
 	}
@@ -566,7 +561,7 @@ int net_build_payload(const struct net_reading *prev, const struct net_reading *
 	payload = cJSON_CreateObject();
 	if (!payload)
 		goto out;
-	if (net_add_number(payload, "t", (double)t_ms) < 0)
+	if (procfs_json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
 	arr = cJSON_AddArrayToObject(payload, "interfaces");
 	if (!arr)

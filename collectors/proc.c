@@ -1276,11 +1276,6 @@ static size_t proc_select(struct proc_state *s, size_t n, bool by_cpu)
 	return len;
 }
 
-static int proc_add_num(cJSON *o, const char *key, double v)
-{
-	return cJSON_AddNumberToObject(o, key, v) ? 0 : -ENOMEM;
-}
-
 static int proc_add_str(cJSON *o, const char *key, const char *v)
 {
 	if (!v)
@@ -1322,17 +1317,18 @@ static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJS
 		cJSON_Delete(row);
 		return -ENOMEM;
 	}
-	if (proc_add_num(row, "pid", e->pid) < 0 || proc_add_str(row, "user", name) < 0 ||
+	if (procfs_json_num(row, "pid", e->pid) < 0 || proc_add_str(row, "user", name) < 0 ||
 	    proc_add_str(row, "comm", comm) < 0 || proc_add_str(row, "cmd", e->cmd) < 0 ||
 	    proc_add_str(row, "state", state) < 0)
 		return -ENOMEM;
 	if (e->cpu < 0 ? !cJSON_AddNullToObject(row, "cpu_pct")
-		       : proc_add_num(row, "cpu_pct", (double)e->cpu / 100.0) < 0)
+		       : procfs_json_num(row, "cpu_pct", (double)e->cpu / 100.0) < 0)
 		return -ENOMEM;
-	if (proc_add_num(row, "rss_bytes", (double)rss) < 0 ||
-	    proc_add_num(row, "threads", e->threads) < 0 ||
-	    proc_add_num(row, "start_ms",
-			 (double)(s->btime_ms + e->starttime * 1000 / (s->hz ? s->hz : 100))) < 0)
+	if (procfs_json_num(row, "rss_bytes", (double)rss) < 0 ||
+	    procfs_json_num(row, "threads", e->threads) < 0 ||
+	    procfs_json_num(row, "start_ms",
+			    (double)(s->btime_ms + e->starttime * 1000 / (s->hz ? s->hz : 100))) <
+		0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1420,14 +1416,14 @@ static int proc_payload(struct proc_state *s, const struct collector_env *env, i
 	payload = cJSON_CreateObject();
 	if (!payload)
 		goto out;
-	if (proc_add_num(payload, "t", (double)t_ms) < 0 ||
-	    proc_add_num(payload, "processes", (double)s->n) < 0 ||
-	    proc_add_num(payload, "threads", (double)threads) < 0 ||
-	    proc_add_num(payload, "running", (double)running) < 0 ||
-	    proc_add_num(payload, "sleeping", (double)sleeping) < 0 ||
-	    proc_add_num(payload, "blocked", (double)blocked) < 0 ||
-	    proc_add_num(payload, "stopped", (double)stopped) < 0 ||
-	    proc_add_num(payload, "zombies", (double)zombies) < 0)
+	if (procfs_json_num(payload, "t", (double)t_ms) < 0 ||
+	    procfs_json_num(payload, "processes", (double)s->n) < 0 ||
+	    procfs_json_num(payload, "threads", (double)threads) < 0 ||
+	    procfs_json_num(payload, "running", (double)running) < 0 ||
+	    procfs_json_num(payload, "sleeping", (double)sleeping) < 0 ||
+	    procfs_json_num(payload, "blocked", (double)blocked) < 0 ||
+	    procfs_json_num(payload, "stopped", (double)stopped) < 0 ||
+	    procfs_json_num(payload, "zombies", (double)zombies) < 0)
 		goto out;
 	r = proc_top(s, env->proc_fd, payload, "top_cpu", top_n, true);
 	if (r < 0)

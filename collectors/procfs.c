@@ -243,3 +243,15 @@ int procfs_rate_hundredths(uint64_t prev, uint64_t cur, uint64_t dt_ns, double *
 	*ret_per_s = floor((double)dv * 1e9 / (double)dt_ns * 100.0 + 0.5) / 100.0;
 	return 1;
 }
+
+int procfs_json_num(cJSON *o, const char *key, double v)
+{
+	return cJSON_AddNumberToObject(o, key, v) ? 0 : -ENOMEM;
+}
+
+int procfs_json_num_or_null(cJSON *o, const char *key, bool have, double v)
+{
+	if (have)
+		return procfs_json_num(o, key, v);
+	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
+}

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 /* A growable read buffer; zero-initialise it, reuse it across reads, and
  * release it with procfs_buf_free(). data is NUL-terminated after a read. */
 struct procfs_buf {
@@ -74,5 +76,10 @@ int procfs_counter_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_
  * up to hundredths. Returns 1 with *ret_per_s set, or 0 when there is none:
  * the counter went backwards (one delta skipped) or dt_ns is 0. */
 int procfs_rate_hundredths(uint64_t prev, uint64_t cur, uint64_t dt_ns, double *ret_per_s);
+
+/* Adds a number to a JSON object; 0 or -ENOMEM. */
+int procfs_json_num(cJSON *o, const char *key, double v);
+/* The same, or null when !have. */
+int procfs_json_num_or_null(cJSON *o, const char *key, bool have, double v);
 
 #endif

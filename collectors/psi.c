@@ -141,11 +141,6 @@ static double psi_hundredths(double v)
 	return floor(v * 100.0 + 0.5) / 100.0;
 }
 
-static int psi_add_number(cJSON *o, const char *key, double v)
-{
-	return cJSON_AddNumberToObject(o, key, v) ? 0 : -ENOMEM;
-}
-
 /* One line as an object under key, or null when the kernel printed none.
  * prev is the same line of the previous reading (NULL: no rate). */
 static int psi_line_json(cJSON *parent, const char *key, const struct psi_line *cur,
@@ -159,10 +154,10 @@ static int psi_line_json(cJSON *parent, const char *key, const struct psi_line *
 	o = cJSON_AddObjectToObject(parent, key);
 	if (!o)
 		return -ENOMEM;
-	if (psi_add_number(o, "avg10", cur->avg10 / 100.0) < 0 ||
-	    psi_add_number(o, "avg60", cur->avg60 / 100.0) < 0 ||
-	    psi_add_number(o, "avg300", cur->avg300 / 100.0) < 0 ||
-	    psi_add_number(o, "total_us", (double)cur->total_us) < 0)
+	if (procfs_json_num(o, "avg10", cur->avg10 / 100.0) < 0 ||
+	    procfs_json_num(o, "avg60", cur->avg60 / 100.0) < 0 ||
+	    procfs_json_num(o, "avg300", cur->avg300 / 100.0) < 0 ||
+	    procfs_json_num(o, "total_us", (double)cur->total_us) < 0)
 		return -ENOMEM;
 	if (prev && dt_ns > 0 && procfs_delta(prev->total_us, cur->total_us, &d_us) == 0) {
 		/* us stalled per ns elapsed, as percent: d_us * 1000 / dt_ns * 100;
@@ -170,7 +165,7 @@ static int psi_line_json(cJSON *parent, const char *key, const struct psi_line *
 		 * the very same instant */
 		double pct = psi_hundredths((double)d_us * 1e5 / (double)dt_ns);
 
-		return psi_add_number(o, "stall_pct", pct > 100.0 ? 100.0 : pct);
+		return procfs_json_num(o, "stall_pct", pct > 100.0 ? 100.0 : pct);
 	}
 	return cJSON_AddNullToObject(o, "stall_pct") ? 0 : -ENOMEM;
 }
@@ -209,7 +204,7 @@ int psi_build_payload(const struct psi_reading *prev, const struct psi_reading *
 	payload = cJSON_CreateObject();
 	if (!payload)
 		goto out;
-	if (psi_add_number(payload, "t", (double)t_ms) < 0)
+	if (procfs_json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
 	for (int i = 0; i < PSI_NRES; i++) {
 		if (psi_resource_json(payload, (enum psi_resource)i, prev, cur, dt_ns) < 0)
