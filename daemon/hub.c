@@ -466,7 +466,7 @@ char *hub_metrics_text(struct hub *hub, size_t *ret_len)
 int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms)
 {
 	char retry[32];
-	int rlen = snprintf(retry, sizeof(retry), "retry: %u\n\n", retry_ms);
+	int rlen = snprintf(retry, sizeof(retry), "retry: %u\n", retry_ms);
 	long len = sse_encode(NULL, 0, NULL, "hello", json, strlen(json));
 	struct blob *b;
 

@@ -71,11 +71,6 @@ long sse_encode(char *buf, size_t size, const char *id, const char *event, const
 
 	if ((id && !field_ok(id)) || (event && !field_ok(event)))
 		return -EINVAL;
-	if (id) {
-		out_put(&o, "id: ", 4);
-		out_put(&o, id, strlen(id));
-		out_put(&o, "\n", 1);
-	}
 	if (event) {
 		out_put(&o, "event: ", 7);
 		out_put(&o, event, strlen(event));
@@ -107,6 +102,12 @@ long sse_encode(char *buf, size_t size, const char *id, const char *event, const
 			out_put(&o, replacement, 3);
 			i++;
 		}
+	}
+	/* id last: clients that take the id as soon as they read it (npm
+	 * eventsource 2, fetch-event-source) never skip a frame cut short */
+	if (id) {
+		out_put(&o, "\nid: ", 5);
+		out_put(&o, id, strlen(id));
 	}
 	out_put(&o, "\n\n", 2);
 	if (size > 0 && o.len < size)

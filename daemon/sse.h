@@ -7,7 +7,8 @@
 
 #define SSE_ID_MAX 64 /* longest Last-Event-ID we look at */
 
-/* Encodes one event: "id: ID\nevent: NAME\ndata: ...\n\n". id or event
+/* Encodes one event: "event: NAME\ndata: ...\nid: ID\n\n", the id last so
+ * that a frame cut short never advances a client's last event id. id or event
  * may be NULL. data is split into one `data:` line per line (CR, LF and
  * CRLF all end a line); NUL bytes and invalid UTF-8 become U+FFFD so every
  * client parses the same thing. Writes at most `size` bytes; returns the

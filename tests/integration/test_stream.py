@@ -53,7 +53,7 @@ def test_first_frames_retry_hello_snapshot(daemon):
     observer = warm_observer(daemon)
     c = daemon.sse()
     hello, snap = c.wait_hello_snapshot()
-    assert bytes(c.body_prefix).startswith(b"retry: 2000\n\n"), bytes(c.body_prefix[:40])
+    assert bytes(c.body_prefix).startswith(b"retry: 2000\nevent: hello\n"), bytes(c.body_prefix[:40])
     first = c.items[:3]
     assert isinstance(first[0], SSERetry) and first[0].ms == 2000
     assert first[1] is hello and first[2] is snap, first

@@ -82,14 +82,14 @@ static void test_new_client_gets_hello_snapshot_live(void **state)
 	pub(hub, 1, 2);
 	c = hub_client_new(hub, 7, NULL, NULL);
 	s = drain(c, 4096);
-	assert_non_null(strstr(s, "retry: 2000\n\nevent: hello\ndata: {\"host\":\"h\"}\n\n"));
-	assert_non_null(strstr(s, "id: 00000000deadbeef-2\nevent: snapshot\ndata: "));
+	assert_non_null(strstr(s, "retry: 2000\nevent: hello\ndata: {\"host\":\"h\"}\n\n"));
+	assert_non_null(strstr(s, "}}\nid: 00000000deadbeef-2\n\n"));
 	assert_non_null(
 	    strstr(s, "\"topics\":{\"cpu\":{\"t\":1,\"n\":1},\"mem\":{\"t\":1,\"n\":2}}"));
 	assert_int_equal(count(s, "event: cpu"), 0); /* already in the snapshot */
 	pub(hub, 2, 3);
 	s = drain(c, 4096);
-	assert_string_equal(s, "id: 00000000deadbeef-3\nevent: load\ndata: {\"t\":1,\"n\":3}\n\n");
+	assert_string_equal(s, "event: load\ndata: {\"t\":1,\"n\":3}\nid: 00000000deadbeef-3\n\n");
 	hub_client_free(c);
 	hub_free(hub);
 }
@@ -108,8 +108,8 @@ static void test_replay_exact(void **state)
 	assert_null(strstr(s, "snapshot"));
 	for (int i = 7; i <= 10; i++)
 		snprintf(expect + strlen(expect), sizeof(expect) - strlen(expect),
-			 "id: 00000000deadbeef-%d\nevent: %s\ndata: {\"t\":1,\"n\":%d}\n\n", i,
-			 names[i % 3], i);
+			 "event: %s\ndata: {\"t\":1,\"n\":%d}\nid: 00000000deadbeef-%d\n\n",
+			 names[i % 3], i, i);
 	assert_non_null(strstr(s, expect));
 	assert_int_equal(count(s, "id: "), 4);
 	hub_client_free(c);
@@ -136,7 +136,7 @@ static void test_bad_ids_get_snapshot(void **state)
 		char *s = drain(c, 4096);
 
 		assert_int_equal(count(s, "event: snapshot"), 1);
-		assert_non_null(strstr(s, "id: 00000000deadbeef-5\nevent: snapshot"));
+		assert_non_null(strstr(s, "}}\nid: 00000000deadbeef-5\n\n"));
 		assert_int_equal(count(s, "event: cpu"), 0);
 		hub_client_free(c);
 	}
@@ -236,8 +236,8 @@ static void test_filter_and_small_reads(void **state)
 	assert_int_equal(count(s, "event: cpu"), 0);
 	assert_int_equal(count(s, "event: load"), 0);
 	assert_non_null(strstr(s,
-			       "id: 00000000deadbeef-2\nevent: mem\ndata: {\"t\":1,\"n\":1}\n\n"
-			       "id: 00000000deadbeef-5\nevent: mem\ndata: {\"t\":1,\"n\":4}\n\n"));
+			       "event: mem\ndata: {\"t\":1,\"n\":1}\nid: 00000000deadbeef-2\n\n"
+			       "event: mem\ndata: {\"t\":1,\"n\":4}\nid: 00000000deadbeef-5\n\n"));
 	hub_client_free(c);
 
 	/* the snapshot of a filtered client holds only its topics */

@@ -24,7 +24,7 @@ static const char *enc(const char *id, const char *event, const char *data, size
 static void test_fields(void **state)
 {
 	assert_string_equal(enc("00000000000000ab-7", "cpu", "{\"a\":1}", 7),
-			    "id: 00000000000000ab-7\nevent: cpu\ndata: {\"a\":1}\n\n");
+			    "event: cpu\ndata: {\"a\":1}\nid: 00000000000000ab-7\n\n");
 	assert_string_equal(enc(NULL, NULL, "x", 1), "data: x\n\n");
 	assert_string_equal(enc(NULL, "hello", "", 0), "event: hello\ndata: \n\n");
 }
@@ -67,10 +67,10 @@ static void test_truncation(void **state)
 	char small[8];
 	long need = sse_encode(NULL, 0, "id", "ev", "data", 4);
 
-	assert_int_equal(need, strlen("id: id\nevent: ev\ndata: data\n\n"));
+	assert_int_equal(need, strlen("event: ev\ndata: data\nid: id\n\n"));
 	memset(small, 'Z', sizeof(small));
 	assert_int_equal(sse_encode(small, 5, "id", "ev", "data", 4), need);
-	assert_memory_equal(small, "id: i", 5);
+	assert_memory_equal(small, "event", 5);
 	assert_int_equal(small[5], 'Z'); /* nothing past size */
 }
 
