@@ -38,6 +38,7 @@ static const struct key keys[] = {
     {"max-clients-per-address", KEY_UINT, OFF(max_clients_per_address), 1, 100000},
     {"allowed-hosts", KEY_HOSTS, 0, 0, 0},
     {"keepalive", KEY_UINT, OFF(keepalive_s), 1, 3600},
+    {"stall-timeout", KEY_UINT, OFF(stall_s), 0, 3600},
     {"history-seconds", KEY_UINT, OFF(history_s), 0, 86400},
     {"top-n", KEY_UINT, OFF(top_n), 1, 100},
     {"interfaces", KEY_LIST, OFF(interfaces), 0, 0},
@@ -91,6 +92,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_clients = 1024;
 	cfg->max_clients_per_address = 256;
 	cfg->keepalive_s = 15;
+	cfg->stall_s = 30;
 	cfg->history_s = 600;
 	cfg->top_n = 15;
 	cfg->fs_timeout_ms = 1000;

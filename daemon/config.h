@@ -31,6 +31,7 @@ struct config {
 	char *allowed_hosts[CONFIG_MAX_HOSTS];
 	size_t n_allowed_hosts;
 	unsigned keepalive_s;
+	unsigned stall_s;   /* a stream whose oldest unsent event is older is closed (0: never) */
 	unsigned history_s; /* seconds of chart history in `snapshot` */
 
 	/* collectors */

@@ -12,24 +12,33 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include <microhttpd.h>
 #include <zlib.h>
 
 #include "assets.h"
 #include "config.h"
+#include "conns.h"
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
 
-#define HTTP_POOL_BYTES  8192 /* per connection: request headers, then write buffer */
-#define HTTP_BLOCK_BYTES 2048 /* the reader's block when not chunked (HTTP/1.0) */
-#define HTTP_SPARE_CONNS 64   /* beyond max-clients streams: pages, API, 503 answers */
-#define HTTP_TIMEOUT_S   60   /* no progress for this long closes a connection */
-#define HTTP_MAX_FILE    (16u << 20)
-#define RETRY_MS         2000
+#define HTTP_POOL_BYTES    8192  /* per connection: request headers, then write buffer */
+#define HTTP_BLOCK_BYTES   2048  /* the reader's block when not chunked (HTTP/1.0) */
+#define HTTP_MAX_WAITING   128   /* connections without a full request: the oldest makes room */
+#define HTTP_MAX_ACTIVE    64    /* answers under way besides streams: the oldest is cut */
+#define HTTP_HEADER_MS     10000 /* accept (or the last answer) to a full request */
+#define HTTP_ANSWER_MS     60000 /* a full request to the end of its answer */
+#define HTTP_TIMEOUT_S     60    /* no progress for this long closes a connection */
+#define HTTP_MAX_ARGS      32    /* query arguments; more get 414 */
+#define HTTP_STREAM_SNDBUF (32 << 10) /* a stream's socket buffer: stalls show early */
+#define HTTP_MAX_FILE      (16u << 20)
+#define LOG_BURST          5 /* libmicrohttpd lines per minute before a summary */
 
 static const char csp[] = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
 			  "base-uri 'none'; form-action 'none'";
@@ -37,6 +46,15 @@ static const char csp[] = "default-src 'self'; img-src 'self' data:; frame-ances
 struct listener {
 	struct MHD_Daemon *mhd;
 	int fd;
+};
+
+/* libmicrohttpd's messages: a few a minute, then a count. */
+struct logsum {
+	pthread_mutex_t lock;
+	uint64_t window_ms;
+	unsigned lines;
+	uint64_t suppressed, total;
+	char last[200];
 };
 
 struct http {
@@ -47,22 +65,68 @@ struct http {
 	pthread_mutex_t cfg_lock; /* guards cfg: reloads come from the loop thread */
 	struct config cfg;
 	int web_fd; /* --web-root, or -1 for the embedded assets */
+	struct conns *conns;
+	struct logsum log;
+	uint64_t refused_busy, refused_args, refused_host, aborted; /* atomics */
 };
+
+/* An event stream: what the hub calls back with. */
+struct stream {
+	struct http *http;
+	struct MHD_Connection *mc;
+	struct conn_rec *rec;
+	struct hub_client *client;
+	int fd;
+};
+
+/* Markers in a request's context (*con_cls): request line in, headers in
+ * (seen by the handler once), too many arguments. */
+static int req_new, req_seen, req_too_many_args;
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void conn_suspend(void *conn)
 {
-	MHD_suspend_connection(conn);
+	MHD_suspend_connection(((struct stream *)conn)->mc);
 }
 
 static void conn_resume(void *conn)
 {
-	MHD_resume_connection(conn);
+	MHD_resume_connection(((struct stream *)conn)->mc);
 }
 
-const struct hub_conn_ops http_conn_ops = {conn_suspend, conn_resume};
+/* With the hub locked, so the stream (and its fd) still exists. */
+static void conn_abort(void *conn)
+{
+	shutdown(((struct stream *)conn)->fd, SHUT_RDWR);
+}
+
+const struct hub_conn_ops http_conn_ops = {conn_suspend, conn_resume, conn_abort};
+
+/* Prints the count of what was held back in the last window. */
+static void logsum_flush(struct logsum *l, uint64_t now, bool force)
+{
+	if (!force && now - l->window_ms < 60000)
+		return;
+	if (l->suppressed)
+		log_warnx("http: %" PRIu64 " more messages in the last minute (last: %s)",
+			  l->suppressed, l->last);
+	l->window_ms = now;
+	l->lines = 0;
+	l->suppressed = 0;
+}
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
+	struct http *http = cls;
+	struct logsum *l = &http->log;
+	uint64_t now = mono_ms();
 	char line[512];
 	size_t n;
 
@@ -74,7 +138,17 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	if (strstr(line, "Failed to send") || strstr(line, "reset by peer") ||
 	    strstr(line, "Broken pipe"))
 		return;
-	log_warnx("http: %s", line);
+	pthread_mutex_lock(&l->lock);
+	logsum_flush(l, now, false);
+	l->total++;
+	if (l->lines < LOG_BURST) {
+		l->lines++;
+		log_warnx("http: %s", line);
+	} else {
+		l->suppressed++;
+		snprintf(l->last, sizeof(l->last), "%s", line);
+	}
+	pthread_mutex_unlock(&l->lock);
 }
 
 static void add_common_headers(struct MHD_Response *r)
@@ -102,6 +176,24 @@ static enum MHD_Result queue_buffer(struct MHD_Connection *conn, unsigned status
 	if (status >= 400 || strncmp(type, "application/json", 16) == 0)
 		MHD_add_response_header(r, "Cache-Control", "no-store");
 	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Queues a 200 with the headers every answer of ours carries, and drops
+ * our reference to r. */
+static enum MHD_Result queue_ok(struct MHD_Connection *conn, struct MHD_Response *r,
+				const char *type, const char *cache, const char *vary, bool gzip)
+{
+	enum MHD_Result ret;
+
+	add_common_headers(r);
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", cache);
+	MHD_add_response_header(r, "Vary", vary);
+	if (gzip)
+		MHD_add_response_header(r, "Content-Encoding", "gzip");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -176,107 +268,6 @@ static int parse_filter(struct MHD_Connection *conn, struct hub_filter *f, char 
 	return 1;
 }
 
-static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	long n = hub_client_read(cls, buf, max);
-
-	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
-}
-
-static void sse_free(void *cls)
-{
-	hub_client_free(cls);
-}
-
-static enum MHD_Result serve_events(struct http *http, struct MHD_Connection *conn, bool head)
-{
-	const char *topics = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "topics");
-	const char *last_id =
-	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_LAST_EVENT_ID);
-	uint64_t mask = http->all_topics;
-	struct hub_client *client;
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-	char bad[80], why[128], units[1024], exclude[1024];
-	struct hub_filter filter;
-	struct hub_stats st;
-	unsigned max_clients;
-	int has_filter;
-
-	if (topics && hub_topic_mask(http->info.topic_names, topics, &mask, bad, sizeof(bad)) < 0) {
-		/* echo only printable ASCII: the reason stays one line */
-		for (char *p = bad; *p; p++)
-			if (*p < 0x20 || *p > 0x7e)
-				*p = '?';
-		return queue_error(conn, MHD_HTTP_BAD_REQUEST,
-				   *bad ? "unknown topic '%s' in topics=\n"
-					: "empty topic name in topics=%s\n",
-				   bad);
-	}
-	if ((has_filter =
-		 parse_filter(conn, &filter, units, exclude, sizeof(units), why, sizeof(why))) < 0)
-		return queue_error(conn, MHD_HTTP_BAD_REQUEST, "%s\n", why);
-	if (!last_id || !*last_id)
-		last_id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "lastEventId");
-	pthread_mutex_lock(&http->cfg_lock);
-	max_clients = http->cfg.max_clients;
-	pthread_mutex_unlock(&http->cfg_lock);
-	hub_get_stats(http->info.hub, &st);
-	if (st.clients >= max_clients)
-		return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				   "%u event streams already (max-clients); try again later\n",
-				   st.clients);
-	/* HEAD: the stream's headers, no body (not even a chunked terminator) */
-	r = head ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT) : NULL;
-	if (head)
-		goto headers;
-	if (!(client = hub_client_new(http->info.hub, mask, last_id, conn)))
-		return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
-	if (has_filter && hub_client_set_filter(client, &filter) < 0) {
-		hub_client_free(client);
-		return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
-	}
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_BLOCK_BYTES, sse_reader,
-					      client, sse_free);
-	if (!r)
-		hub_client_free(client);
-headers:
-	if (!r)
-		return MHD_NO;
-	add_common_headers(r);
-	MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
-	MHD_add_response_header(r, "Cache-Control", "no-store, no-transform");
-	MHD_add_response_header(r, "X-Accel-Buffering", "no");
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-static enum MHD_Result serve_healthz(struct http *http, struct MHD_Connection *conn)
-{
-	struct hub_stats st;
-	struct timespec now;
-	char *body = NULL;
-	int n;
-
-	hub_get_stats(http->info.hub, &st);
-	clock_gettime(CLOCK_REALTIME, &now);
-	n = asprintf(
-	    &body,
-	    "{\"status\":\"ok\",\"version\":\"%s\",\"instance\":\"%016" PRIx64
-	    "\",\"uptime\":%.3f,\"clients\":%u,\"events\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
-	    ",\"resyncs\":%" PRIu64 ",\"ring\":{\"first\":%" PRIu64 ",\"last\":%" PRIu64
-	    ",\"bytes\":%zu,\"capacity\":%zu}}\n",
-	    SYSFEED_VERSION, st.instance,
-	    (double)(now.tv_sec * 1000 + now.tv_nsec / 1000000 - http->info.start_ms) / 1000.0,
-	    st.clients, st.published, st.bytes_sent, st.resyncs, st.first_seq, st.last_seq,
-	    st.ring_used, st.ring_bytes);
-	if (n < 0)
-		return MHD_NO;
-	return queue_buffer(conn, MHD_HTTP_OK, "application/json", body, (size_t)n,
-			    MHD_RESPMEM_MUST_FREE);
-}
-
 /* Whether a header lists `token` (as a whole word, any q-value). */
 static bool header_has(struct MHD_Connection *conn, const char *header, const char *token)
 {
@@ -291,6 +282,176 @@ static bool header_has(struct MHD_Connection *conn, const char *header, const ch
 			return true;
 	}
 	return false;
+}
+
+static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *st = cls;
+	long n = hub_client_read(st->client, buf, max);
+
+	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void sse_free(void *cls)
+{
+	struct stream *st = cls;
+
+	/* no hangup report can name the client once this returns */
+	conns_unstream(st->http->conns, st->rec);
+	hub_client_free(st->client);
+	free(st);
+}
+
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+/* The record conns_open made for this connection, or NULL. */
+static struct conn_rec *conn_rec_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static int conn_fd(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	return ci ? ci->connect_fd : -1;
+}
+
+/* A stream's client, registered with the hub and the hangup watch. */
+static struct stream *stream_new(struct http *http, struct MHD_Connection *conn,
+				 const struct hub_client_opts *opts, bool *ret_gzip, int *ret_err)
+{
+	struct stream *st = calloc(1, sizeof(*st));
+	int buf = HTTP_STREAM_SNDBUF;
+
+	*ret_err = -ENOMEM;
+	if (!st)
+		return NULL;
+	st->http = http;
+	st->mc = conn;
+	st->fd = conn_fd(conn);
+	st->rec = conn_rec_of(conn);
+	if ((*ret_err = hub_client_new(http->info.hub, opts, st, &st->client, ret_gzip)) < 0) {
+		free(st);
+		return NULL;
+	}
+	if (st->fd >= 0)
+		setsockopt(st->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	conns_stream(http->conns, st->rec, st);
+	return st;
+}
+
+static enum MHD_Result serve_events(struct http *http, struct MHD_Connection *conn, bool head)
+{
+	const char *topics = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "topics");
+	struct hub_client_opts opts = {.mask = http->all_topics};
+	struct stream *st = NULL;
+	struct MHD_Response *r;
+	char bad[80], why[128], units[1024], exclude[1024];
+	struct hub_filter filter;
+	bool gzip;
+	int has_filter, err;
+
+	if (topics &&
+	    hub_topic_mask(http->info.topic_names, topics, &opts.mask, bad, sizeof(bad)) < 0) {
+		/* echo only printable ASCII: the reason stays one line */
+		for (char *p = bad; *p; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				*p = '?';
+		return queue_error(conn, MHD_HTTP_BAD_REQUEST,
+				   *bad ? "unknown topic '%s' in topics=\n"
+					: "empty topic name in topics=%s\n",
+				   bad);
+	}
+	if ((has_filter =
+		 parse_filter(conn, &filter, units, exclude, sizeof(units), why, sizeof(why))) < 0)
+		return queue_error(conn, MHD_HTTP_BAD_REQUEST, "%s\n", why);
+	opts.filter = has_filter ? &filter : NULL;
+	opts.last_id =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_LAST_EVENT_ID);
+	if (!opts.last_id || !*opts.last_id)
+		opts.last_id =
+		    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "lastEventId");
+	opts.gzip = header_has(conn, "Accept-Encoding", "gzip");
+	pthread_mutex_lock(&http->cfg_lock);
+	opts.max_clients = http->cfg.max_clients;
+	pthread_mutex_unlock(&http->cfg_lock);
+	if (head) {
+		/* A GET's headers, without a length (the stream has none) and
+		 * without chunking: libmicrohttpd 0.9.75 would send the chunked
+		 * terminator after a HEAD, so the connection just closes. */
+		gzip = opts.gzip && !opts.filter;
+		if ((r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, no_body, NULL,
+							   NULL)))
+			MHD_set_response_options(r, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
+	} else {
+		if (!(st = stream_new(http, conn, &opts, &gzip, &err))) {
+			if (err != -EBUSY)
+				return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+						   "out of memory\n");
+			__atomic_add_fetch(&http->refused_busy, 1, __ATOMIC_RELAXED);
+			return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+					   "%u event streams already (max-clients); try again "
+					   "later\n",
+					   opts.max_clients);
+		}
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_BLOCK_BYTES,
+						      sse_reader, st, sse_free);
+		if (!r)
+			sse_free(st);
+	}
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	return queue_ok(conn, r, "text/event-stream; charset=utf-8", "no-store, no-transform",
+			"Accept-Encoding", gzip);
+}
+
+/* Whether the loop ticks: its last tick no older than three intervals
+ * (at least 2 s); 503 when it is. */
+static enum MHD_Result serve_healthz(struct http *http, struct MHD_Connection *conn)
+{
+	struct hub_stats st;
+	struct timespec now;
+	unsigned interval;
+	char *body = NULL, age[32];
+	bool stuck;
+	int n;
+
+	hub_get_stats(http->info.hub, &st);
+	pthread_mutex_lock(&http->cfg_lock);
+	interval = http->cfg.interval_ms;
+	pthread_mutex_unlock(&http->cfg_lock);
+	/* three intervals, but never under 2 s: a busy host is not a stuck loop */
+	stuck = st.tick_age_ms == UINT64_MAX ||
+		st.tick_age_ms > (3ULL * interval > 2000 ? 3ULL * interval : 2000);
+	if (st.tick_age_ms == UINT64_MAX)
+		snprintf(age, sizeof(age), "null");
+	else
+		snprintf(age, sizeof(age), "%" PRIu64, st.tick_age_ms);
+	clock_gettime(CLOCK_REALTIME, &now);
+	n = asprintf(
+	    &body,
+	    "{\"status\":\"%s\",\"version\":\"%s\",\"instance\":\"%016" PRIx64
+	    "\",\"uptime\":%.3f,\"tick_age_ms\":%s,\"interval_ms\":%u,\"clients\":%u,"
+	    "\"gzip_clients\":%u,\"events\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
+	    ",\"resyncs\":%" PRIu64 ",\"stalled\":%" PRIu64 ",\"ring\":{\"first\":%" PRIu64
+	    ",\"last\":%" PRIu64 ",\"bytes\":%zu,\"capacity\":%zu}}\n",
+	    stuck ? "stalled" : "ok", SYSFEED_VERSION, st.instance,
+	    (double)(now.tv_sec * 1000 + now.tv_nsec / 1000000 - http->info.start_ms) / 1000.0, age,
+	    interval, st.clients, st.gzip_clients, st.published, st.bytes_sent, st.resyncs,
+	    st.stalled, st.first_seq, st.last_seq, st.ring_used, st.ring_bytes);
+	if (n < 0)
+		return MHD_NO;
+	return queue_buffer(conn, stuck ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+			    "application/json", body, (size_t)n, MHD_RESPMEM_MUST_FREE);
 }
 
 /* gzip of data, malloc'd; NULL when it fails (then send it plain). */
@@ -323,14 +484,70 @@ static char *gzip(const char *data, size_t len, size_t *ret_len)
 
 /* Prometheus text 0.0.4, or OpenMetrics 1.0 when the scraper asks for it;
  * rendered from the latest tick, gzip'd when accepted. */
+/* The HTTP side's own families, appended to text (realloc'd). */
+static char *http_metrics(struct http *http, char *text, size_t *len)
+{
+	struct conns_stats cs;
+	char *more = NULL, *out;
+	int n;
+
+	if (!text)
+		return NULL;
+	conns_get_stats(http->conns, &cs);
+	n = asprintf(
+	    &more,
+	    "# HELP sysfeed_http_connections Open HTTP connections by state.\n"
+	    "# TYPE sysfeed_http_connections gauge\n"
+	    "sysfeed_http_connections{state=\"waiting\"} %u\n"
+	    "sysfeed_http_connections{state=\"answering\"} %u\n"
+	    "sysfeed_http_connections{state=\"stream\"} %u\n"
+	    "# HELP sysfeed_http_accepted_total HTTP connections accepted.\n"
+	    "# TYPE sysfeed_http_accepted_total counter\n"
+	    "sysfeed_http_accepted_total %" PRIu64 "\n"
+	    "# HELP sysfeed_http_closed_total Connections the daemon closed, by reason.\n"
+	    "# TYPE sysfeed_http_closed_total counter\n"
+	    "sysfeed_http_closed_total{reason=\"waiting_evicted\"} %" PRIu64 "\n"
+	    "sysfeed_http_closed_total{reason=\"answer_evicted\"} %" PRIu64 "\n"
+	    "sysfeed_http_closed_total{reason=\"header_timeout\"} %" PRIu64 "\n"
+	    "sysfeed_http_closed_total{reason=\"answer_timeout\"} %" PRIu64 "\n"
+	    "sysfeed_http_closed_total{reason=\"peer_gone\"} %" PRIu64 "\n"
+	    "# HELP sysfeed_http_refused_total Requests refused, by reason.\n"
+	    "# TYPE sysfeed_http_refused_total counter\n"
+	    "sysfeed_http_refused_total{reason=\"max_clients\"} %" PRIu64 "\n"
+	    "sysfeed_http_refused_total{reason=\"too_many_arguments\"} %" PRIu64 "\n"
+	    "sysfeed_http_refused_total{reason=\"host\"} %" PRIu64 "\n"
+	    "# HELP sysfeed_http_aborted_total Requests the client left before the answer ended.\n"
+	    "# TYPE sysfeed_http_aborted_total counter\n"
+	    "sysfeed_http_aborted_total %" PRIu64 "\n"
+	    "# HELP sysfeed_http_messages_total Messages from the HTTP library (most summarised).\n"
+	    "# TYPE sysfeed_http_messages_total counter\n"
+	    "sysfeed_http_messages_total %" PRIu64 "\n",
+	    cs.waiting, cs.active, cs.streams, cs.accepted, cs.evicted_waiting, cs.evicted_active,
+	    cs.header_timeouts, cs.answer_timeouts, cs.hangups,
+	    __atomic_load_n(&http->refused_busy, __ATOMIC_RELAXED),
+	    __atomic_load_n(&http->refused_args, __ATOMIC_RELAXED),
+	    __atomic_load_n(&http->refused_host, __ATOMIC_RELAXED),
+	    __atomic_load_n(&http->aborted, __ATOMIC_RELAXED),
+	    __atomic_load_n(&http->log.total, __ATOMIC_RELAXED));
+	if (n < 0 || !(out = realloc(text, *len + (size_t)n + 1))) {
+		free(more);
+		free(text);
+		return NULL;
+	}
+	memcpy(out + *len, more, (size_t)n + 1);
+	*len += (size_t)n;
+	free(more);
+	return out;
+}
+
 static enum MHD_Result serve_metrics(struct http *http, struct MHD_Connection *conn)
 {
 	bool om = header_has(conn, "Accept", "application/openmetrics-text");
 	size_t len = 0, zlen = 0;
 	char *text = hub_metrics_text(http->info.hub, &len), *z;
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 
+	text = http_metrics(http, text, &len);
 	if (text && om) {
 		char *conv = metrics_openmetrics(text, len, &len);
 
@@ -350,28 +567,40 @@ static enum MHD_Result serve_metrics(struct http *http, struct MHD_Connection *c
 		free(text);
 		return MHD_NO;
 	}
-	add_common_headers(r);
-	MHD_add_response_header(r, "Content-Type",
-				om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-				   : "text/plain; version=0.0.4; charset=utf-8");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding");
-	if (zlen)
-		MHD_add_response_header(r, "Content-Encoding", "gzip");
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return queue_ok(conn, r,
+			om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+			   : "text/plain; version=0.0.4; charset=utf-8",
+			"no-store", "Accept, Accept-Encoding", zlen > 0);
 }
 
+static ssize_t snap_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	long n = hub_reader_read(cls, buf, max);
+
+	return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void snap_free(void *cls)
+{
+	hub_reader_free(cls);
+}
+
+/* The snapshot, read from the hub's shared pieces (no copy), gzip'd when
+ * accepted. */
 static enum MHD_Result serve_snapshot(struct http *http, struct MHD_Connection *conn)
 {
-	size_t len = 0;
-	char *json = hub_snapshot_json(http->info.hub, http->all_topics, &len);
+	bool gzip = header_has(conn, "Accept-Encoding", "gzip");
+	size_t size = 0;
+	struct hub_reader *rd = hub_reader_new(http->info.hub, http->all_topics, gzip, &size);
+	struct MHD_Response *r;
 
-	if (!json)
+	if (!rd)
 		return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
-	return queue_buffer(conn, MHD_HTTP_OK, "application/json", json, len,
-			    MHD_RESPMEM_MUST_FREE);
+	if (!(r = MHD_create_response_from_callback(size, 16384, snap_reader, rd, snap_free))) {
+		hub_reader_free(rd);
+		return MHD_NO;
+	}
+	return queue_ok(conn, r, "application/json", "no-store", "Accept-Encoding", gzip);
 }
 
 /* A page file; `gz`, when given, is its gzip, sent to clients that take it. */
@@ -416,16 +645,45 @@ static enum MHD_Result queue_asset(struct MHD_Connection *conn, const char *path
 	return ret;
 }
 
-/* Only plain relative names below the web root: no "..", no odd bytes. */
+/* Only plain relative names below the web root: no "..", no dot-file
+ * (.env, .git/...), no odd bytes. */
 static bool path_ok(const char *path)
 {
-	if (path[0] != '/' || strstr(path, "..") || strstr(path, "//"))
+	if (path[0] != '/' || strstr(path, "..") || strstr(path, "//") || strstr(path, "/."))
 		return false;
 	for (const char *p = path; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '/' || *p == '.' || *p == '-' || *p == '_'))
 			return false;
 	return true;
+}
+
+/* Opens a file below dir_fd without ever leaving it: symlinks are followed
+ * only while they stay beneath (openat2 RESOLVE_BENEATH); kernels before
+ * 5.6 get no symlink at all. */
+static int open_beneath(int dir_fd, const char *rel)
+{
+	struct open_how how = {
+	    .flags = O_RDONLY | O_CLOEXEC,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dir_fd, rel, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS) {
+		char buf[PATH_MAX];
+		int cur = dup(dir_fd);
+
+		snprintf(buf, sizeof(buf), "%s", rel);
+		for (char *save = NULL, *part = strtok_r(buf, "/", &save); part && cur >= 0;
+		     part = strtok_r(NULL, "/", &save)) {
+			int next = openat(cur, part, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+			close(cur);
+			cur = next;
+		}
+		fd = cur;
+	}
+	return fd;
 }
 
 /* --web-root: the file from disk, read whole, with an ETag from its stat. */
@@ -437,7 +695,7 @@ static enum MHD_Result serve_disk(struct http *http, int web_fd, struct MHD_Conn
 	size_t got = 0;
 	int fd;
 
-	fd = openat(web_fd, path + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open_beneath(web_fd, path + 1);
 	if (fd < 0)
 		return queue_error(conn, MHD_HTTP_NOT_FOUND, "no such page: %s\n", path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > HTTP_MAX_FILE ||
@@ -485,18 +743,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
 {
-	static int seen;
 	struct http *http = cls;
 	const char *host;
 	bool allowed;
 
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return queue_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-				   "method %.16s not allowed: use GET or HEAD\n", method);
-	/* Answering on the first call would make MHD close the connection
-	 * afterwards (the request might have a body); answer on the second. */
-	if (!*con_cls) {
-		*con_cls = &seen;
+	if (*con_cls == &req_too_many_args) {
+		__atomic_add_fetch(&http->refused_args, 1, __ATOMIC_RELAXED);
+		return queue_error(conn, MHD_HTTP_URI_TOO_LONG,
+				   "too many query arguments: at most %d\n", HTTP_MAX_ARGS);
+	}
+	if (*con_cls != &req_seen) { /* the request's headers are all in */
+		conns_request(http->conns, conn_rec_of(conn));
+		*con_cls = &req_seen;
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+			return queue_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					   "method %.16s not allowed: use GET or HEAD\n", method);
+		/* Answering on the first call would make MHD close the connection
+		 * afterwards (the request might have a body); answer on the second. */
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -504,12 +768,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return MHD_YES;
 	}
 	host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	if (!host && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
+		return queue_error(conn, MHD_HTTP_BAD_REQUEST,
+				   "HTTP/1.1 request without a Host header\n");
 	pthread_mutex_lock(&http->cfg_lock);
 	allowed = config_host_allowed(&http->cfg, host);
 	pthread_mutex_unlock(&http->cfg_lock);
-	if (!allowed)
+	if (!allowed) {
+		__atomic_add_fetch(&http->refused_host, 1, __ATOMIC_RELAXED);
 		return queue_error(conn, MHD_HTTP_FORBIDDEN,
 				   "host '%.100s' not allowed: add it to allowed-hosts\n", host);
+	}
 	if (strcmp(url, "/events") == 0)
 		return serve_events(http, conn, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 	if (strcmp(url, "/api/snapshot") == 0)
@@ -519,6 +788,50 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(url, "/metrics") == 0)
 		return serve_metrics(http, conn);
 	return serve_static(http, conn, url);
+}
+
+/* The request line is in: counts the query's arguments before
+ * libmicrohttpd parses them. Past HTTP_MAX_ARGS the query is blanked in
+ * place (its buffer is the connection's own) and the request gets 414:
+ * libmicrohttpd 0.9.75 runs out of connection memory on a few hundred
+ * arguments and then never answers. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	char *q = strchr(uri, '?');
+	unsigned args = 1;
+
+	if (!q)
+		return &req_new;
+	for (const char *p = q + 1; *p && *p != ' '; p++)
+		args += *p == '&';
+	if (args <= HTTP_MAX_ARGS)
+		return &req_new;
+	q[1] = '\0';
+	return &req_too_many_args;
+}
+
+/* Connection start and end, for the budgets and deadlines in conns. */
+static void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+			enum MHD_ConnectionNotificationCode code)
+{
+	struct http *http = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		*socket_context = conns_open(http->conns, conn_fd(conn));
+	else
+		conns_close(http->conns, *socket_context);
+}
+
+/* A request is over: the connection waits for the next one. */
+static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http *http = cls;
+
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK &&
+	    toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
+		__atomic_add_fetch(&http->aborted, 1, __ATOMIC_RELAXED);
+	conns_done(http->conns, conn_rec_of(conn));
 }
 
 static bool addr_is_loopback(const struct sockaddr_storage *ss)
@@ -630,10 +943,13 @@ static int start_listener(struct http *http, const struct config *cfg, int fd, c
 	l->mhd = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 		MHD_USE_TURBO | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, handle, http, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+	    0, NULL, NULL, handle, http, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, http,
 	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_clients + HTTP_SPARE_CONNS,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_clients_per_address,
+	    /* above streams and both budgets: conns makes room before this bites */
+	    MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)cfg->max_clients + 2 * (HTTP_MAX_WAITING + HTTP_MAX_ACTIVE) * threads,
+	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, http, MHD_OPTION_NOTIFY_COMPLETED,
+	    request_done, http, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, http,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES, MHD_OPTION_END);
 	if (!l->mhd) {
@@ -663,9 +979,13 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 	http->info = *info;
 	http->web_fd = -1;
 	pthread_mutex_init(&http->cfg_lock, NULL);
+	pthread_mutex_init(&http->log.lock, NULL);
+	http->log.window_ms = mono_ms();
 	for (unsigned i = 0; info->topic_names[i]; i++)
 		http->all_topics |= 1ULL << i;
-	if (config_copy(&http->cfg, cfg) < 0) {
+	http->conns = conns_new(&(struct conns_limits){HTTP_MAX_WAITING, HTTP_MAX_ACTIVE,
+						       HTTP_HEADER_MS, HTTP_ANSWER_MS});
+	if (!http->conns || config_copy(&http->cfg, cfg) < 0) {
 		snprintf(err, err_len, "out of memory");
 		goto fail;
 	}
@@ -764,7 +1084,33 @@ void http_stop(struct http *http)
 	}
 	if (http->web_fd >= 0)
 		close(http->web_fd);
+	logsum_flush(&http->log, mono_ms(), true);
+	conns_free(http->conns);
 	config_free(&http->cfg);
 	pthread_mutex_destroy(&http->cfg_lock);
+	pthread_mutex_destroy(&http->log.lock);
 	free(http);
+}
+
+void http_housekeep(struct http *http)
+{
+	conns_sweep(http->conns);
+	pthread_mutex_lock(&http->log.lock);
+	logsum_flush(&http->log, mono_ms(), false);
+	pthread_mutex_unlock(&http->log.lock);
+}
+
+int http_watch_fd(struct http *http)
+{
+	return conns_watch_fd(http->conns);
+}
+
+static void stream_hangup(void *arg)
+{
+	hub_client_hangup(((struct stream *)arg)->client);
+}
+
+void http_reap(struct http *http)
+{
+	conns_reap(http->conns, stream_hangup);
 }

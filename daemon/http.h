@@ -26,8 +26,15 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 			size_t err_len);
 /* Applies what can change without a restart (allowed hosts, web root). */
 int http_reconfigure(struct http *http, const struct config *cfg);
-/* The hub operations that suspend and resume a stream's connection. */
+/* The hub operations that suspend, resume and abort a stream's connection. */
 extern const struct hub_conn_ops http_conn_ops;
+/* Loop thread, about once a second: closes connections past their
+ * deadlines, prints held-back library messages once a minute. */
+void http_housekeep(struct http *http);
+/* An fd for the loop's epoll set, readable when a stream's peer went
+ * away; then call http_reap, which ends those streams. */
+int http_watch_fd(struct http *http);
+void http_reap(struct http *http);
 /* Stops accepting, ends every stream, and stops the daemons. */
 void http_stop(struct http *http);
 

@@ -1,28 +1,39 @@
+/* The hub: the ring of encoded frames, the clients reading it, and the
+ * shared compressors of gzip streams (see hub.h). */
 #include "hub.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include <zlib.h>
+
+#include "gz.h"
+#include "hub_impl.h"
 #include "sse.h"
 
-#define SNAP_CACHE 4
+#define CHUNK_CAP   512
+#define GZ_LEVEL    6
+#define KEEPALIVE   ": keepalive\n\n"
+#define STATE_MAX   (4u << 20) /* a topic's state beyond this is refused */
+#define SNAP_PLAIN  false
+#define SNAP_FRAMED true
 
-/* An encoded frame, or the hello/snapshot preambles. Reference counts are
- * only touched with the hub locked. */
-struct blob {
-	unsigned refs;
-	unsigned topic;
-	uint64_t seq;
-	int level;
-	char *key;
-	size_t len;
-	char data[];
+/* gzip clients of one topic mask: one compressor, one ring of chunks. */
+struct group {
+	uint64_t mask;
+	struct gz *z;
+	unsigned users;       /* clients bound to it, members or not yet */
+	bool want_join;       /* a client waits for a chunk that starts with a full flush */
+	bool fresh;           /* got a chunk in the publish under way */
+	struct blob **chunks; /* chunks[g & (CHUNK_CAP - 1)] */
+	uint64_t first, head; /* chunk numbers held: first..head (none: head < first) */
+	size_t used, max_bytes;
+	uint64_t last_ms;
 };
 
 /* A client's filter, in one allocation with its strings. */
@@ -31,65 +42,51 @@ struct filter {
 	char strings[];
 };
 
-enum phase { PHASE_HELLO, PHASE_SNAPSHOT, PHASE_LIVE };
+enum phase { PHASE_GZHEAD, PHASE_HELLO, PHASE_SNAPSHOT, PHASE_LIVE };
+
+/* The part being sent: bytes of a held blob, of the snapshot's glue, or
+ * static; `stored` wraps them in stored blocks (gzip, uncompressed). */
+struct out {
+	struct blob *b;
+	const char *p;
+	size_t len, off;
+	bool busy, stored;
+	size_t block_left;
+	unsigned char hdr[GZ_STORED_HDR_LEN];
+	size_t hdr_off;
+};
 
 struct hub_client {
 	struct hub *hub;
 	void *conn;
 	uint64_t mask;
-	uint64_t next_seq;
-	enum phase phase;
 	struct filter *filter; /* NULL: every event of its topics */
-	struct blob *cur;      /* what is being sent, when it took more than one read */
-	size_t cur_off;
-	bool suspended;
+	bool gzip, over, suspended;
+	enum phase phase;
+	struct out out;
+	struct snap *snap;
+	size_t seg;
+	uint64_t next_seq;
+	struct group *group; /* gzip: its mask's compressor */
+	bool member;         /* gzip: reading the group's chunks (chunk g next) */
+	uint64_t g;
 	uint64_t last_write_ms;
 	struct hub_client *prev, *next;
 };
 
-/* A topic's chart history: a circular list of rows. */
-struct history {
-	struct blob *fields;
-	struct blob **rows;
-	size_t cap, start, n;
+struct hub_reader {
+	struct hub *hub;
+	struct snap *snap;
+	size_t seg;
+	struct out out;
+	bool gzip;
+	int stage; /* 0 gzip header, 1 parts, 2 gzip end, 3 done */
+	unsigned char end[13];
 };
 
-struct snap_entry {
-	uint64_t mask;
-	uint64_t gen;
-	struct blob *blob;
-};
+static const unsigned char gz_end_block[5] = {1, 0, 0, 0xff, 0xff}; /* final, stored, empty */
 
-struct hub {
-	pthread_mutex_t lock;
-	uint64_t instance;
-	const char *const *names;
-	unsigned n_topics;
-	struct hub_conn_ops ops;
-
-	struct blob **frames; /* frames[seq & (cap - 1)] */
-	size_t cap;
-	uint64_t first_seq, head_seq; /* ring holds first_seq..head_seq */
-	size_t used, ring_bytes;
-
-	struct blob *state[HUB_MAX_TOPICS]; /* the topic's latest JSON (no SSE framing) */
-	struct history hist[HUB_MAX_TOPICS];
-	struct blob *metrics[HUB_MAX_TOPICS + 1]; /* [0]: the daemon's, [1 + topic] */
-	uint64_t state_gen;                       /* bumped whenever a state changes */
-	int64_t state_t_ms;
-	struct snap_entry snaps[SNAP_CACHE];
-	struct blob *hello;
-
-	struct hub_client *clients;
-	unsigned n_clients;
-	unsigned keepalive_ms;
-	bool closing;
-	uint64_t published, bytes_sent, resyncs;
-};
-
-static bool buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
-
-static uint64_t mono_ms(void)
+uint64_t hub_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -97,38 +94,56 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static struct blob *blob_new(size_t len)
+struct blob *blob_new(size_t len)
 {
 	struct blob *b = malloc(sizeof(*b) + len + 1);
 
 	if (!b)
 		return NULL;
+	memset(b, 0, sizeof(*b));
 	b->refs = 1;
-	b->topic = 0;
-	b->seq = 0;
 	b->level = -1;
-	b->key = NULL;
 	b->len = len;
+	b->data[len] = '\0';
 	return b;
 }
 
-static struct blob *blob_ref(struct blob *b)
+struct blob *blob_copy(const char *data, size_t len)
+{
+	struct blob *b = blob_new(len);
+
+	if (b && len)
+		memcpy(b->data, data, len);
+	return b;
+}
+
+struct blob *blob_ref(struct blob *b)
 {
 	b->refs++;
 	return b;
 }
 
-static void blob_unref(struct blob *b)
+void blob_unref(struct blob *b)
 {
 	if (b && --b->refs == 0) {
 		free(b->key);
+		free(b->z);
 		free(b);
 	}
 }
 
 static size_t blob_cost(const struct blob *b)
 {
-	return sizeof(*b) + b->len + (b->key ? strlen(b->key) + 1 : 0);
+	return sizeof(*b) + b->len + b->zlen + (b->key ? strlen(b->key) + 1 : 0);
+}
+
+int blob_zip(struct hub *hub, struct blob *b)
+{
+	if (b->z)
+		return 0;
+	if (!hub->scratch && !(hub->scratch = gz_new(GZ_LEVEL)))
+		return -ENOMEM;
+	return gz_piece(hub->scratch, b->data, b->len, &b->z, &b->zlen);
 }
 
 struct hub *hub_new(size_t ring_bytes, uint64_t instance, const char *const *topic_names,
@@ -158,7 +173,19 @@ struct hub *hub_new(size_t ring_bytes, uint64_t instance, const char *const *top
 	hub->first_seq = 1;
 	hub->head_seq = 0;
 	hub->keepalive_ms = 15000;
+	hub->stall_ms = 30000;
 	return hub;
+}
+
+static void group_free(struct group *g)
+{
+	if (!g)
+		return;
+	for (uint64_t i = g->first; i <= g->head && g->head >= g->first; i++)
+		blob_unref(g->chunks[i & (CHUNK_CAP - 1)]);
+	free(g->chunks);
+	gz_free(g->z);
+	free(g);
 }
 
 void hub_free(struct hub *hub)
@@ -168,19 +195,15 @@ void hub_free(struct hub *hub)
 	for (uint64_t s = hub->first_seq; s <= hub->head_seq; s++)
 		blob_unref(hub->frames[s & (hub->cap - 1)]);
 	for (unsigned i = 0; i < HUB_MAX_TOPICS; i++) {
-		struct history *h = &hub->hist[i];
-
 		blob_unref(hub->state[i]);
-		blob_unref(h->fields);
-		for (size_t j = 0; j < h->n; j++)
-			blob_unref(h->rows[(h->start + j) % h->cap]);
-		free(h->rows);
+		history_free(&hub->hist[i]);
 	}
-	for (unsigned i = 0; i < SNAP_CACHE; i++)
-		blob_unref(hub->snaps[i].blob);
 	for (unsigned i = 0; i <= HUB_MAX_TOPICS; i++)
 		blob_unref(hub->metrics[i]);
+	for (size_t i = 0; i < hub->n_groups; i++)
+		group_free(hub->groups[i]);
 	blob_unref(hub->hello);
+	gz_free(hub->scratch);
 	free(hub->frames);
 	pthread_mutex_destroy(&hub->lock);
 	free(hub);
@@ -191,6 +214,7 @@ static void ring_evict(struct hub *hub)
 {
 	struct blob **slot = &hub->frames[hub->first_seq & (hub->cap - 1)];
 
+	hub->evicted[(*slot)->topic] = (*slot)->seq;
 	hub->used -= blob_cost(*slot);
 	blob_unref(*slot);
 	*slot = NULL;
@@ -218,18 +242,7 @@ static struct blob *encode_frame(struct hub *hub, uint64_t seq, const struct hub
 	return b;
 }
 
-static struct blob *state_blob(const struct hub_msg *m)
-{
-	struct blob *b = blob_new(m->len);
-
-	if (!b)
-		return NULL;
-	memcpy(b->data, m->json, m->len);
-	b->data[m->len] = '\0';
-	return b;
-}
-
-/* Wakes, outside the lock, the clients collected in `wake`. */
+/* Wakes, outside the lock, the connections collected in `wake`. */
 static void wake_all(struct hub *hub, void **wake, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -237,24 +250,23 @@ static void wake_all(struct hub *hub, void **wake, size_t n)
 	free(wake);
 }
 
-/* With the lock held: unparks the clients that match `mask` (0: all, for
- * closing) or whose keepalive is due, returning their connections. */
-static void **collect_wake(struct hub *hub, uint64_t mask, bool idle_only, size_t *ret_n)
+/* With the lock held: unparks the clients that wait for a topic in mask or
+ * for their group's fresh chunk, and (idle) those whose keepalive is due. */
+static void **collect_wake(struct hub *hub, uint64_t mask, bool idle, size_t *ret_n)
 {
 	void **wake = NULL;
 	size_t n = 0;
-	uint64_t now = mono_ms();
+	uint64_t now = hub_mono_ms();
 
 	if (hub->n_clients && !(wake = malloc(hub->n_clients * sizeof(*wake)))) {
 		*ret_n = 0;
 		return NULL;
 	}
 	for (struct hub_client *c = hub->clients; c; c = c->next) {
-		bool due = now - c->last_write_ms >= hub->keepalive_ms;
-
 		if (!c->suspended)
 			continue;
-		if (idle_only ? !due : (mask && !(c->mask & mask) && !due))
+		if (!(c->mask & mask) && !(c->group && c->group->fresh) &&
+		    !(idle && !c->member && now - c->last_write_ms >= hub->keepalive_ms))
 			continue;
 		c->suspended = false;
 		wake[n++] = c->conn;
@@ -263,17 +275,80 @@ static void **collect_wake(struct hub *hub, uint64_t mask, bool idle_only, size_
 	return wake;
 }
 
+/* With the lock held: appends a chunk to a group, dropping old ones. */
+static void group_add(struct group *g, struct blob *chunk)
+{
+	while (g->head >= g->first &&
+	       (g->used + blob_cost(chunk) > g->max_bytes || g->head - g->first + 1 >= CHUNK_CAP)) {
+		struct blob **slot = &g->chunks[g->first & (CHUNK_CAP - 1)];
+
+		g->used -= blob_cost(*slot);
+		blob_unref(*slot);
+		*slot = NULL;
+		g->first++;
+	}
+	g->head++;
+	g->chunks[g->head & (CHUNK_CAP - 1)] = chunk;
+	g->used += blob_cost(chunk);
+	g->last_ms = chunk->mono_ms;
+	g->fresh = true;
+}
+
+/* Loop thread, lock not held: compresses a group's part of a batch (n
+ * frames, some of other topics; or `extra` bytes) into a chunk. */
+static struct blob *group_chunk(struct hub *hub, struct group *g, bool join,
+				struct blob *const *frames, size_t n, const char *extra,
+				uint64_t after, uint64_t last)
+{
+	const char *bufs[HUB_MAX_TOPICS + 1];
+	size_t lens[HUB_MAX_TOPICS + 1], k = 0, in = 0;
+	struct blob *chunk;
+	char *z;
+	size_t zlen;
+
+	for (size_t i = 0; i < n && k < HUB_MAX_TOPICS; i++) {
+		if (!frames[i] || !(g->mask & (1ULL << frames[i]->topic)))
+			continue;
+		bufs[k] = frames[i]->data;
+		lens[k] = frames[i]->len;
+		in += lens[k++];
+	}
+	if (extra) {
+		bufs[k] = extra;
+		lens[k] = strlen(extra);
+		in += lens[k++];
+	}
+	if (!k && !join)
+		return NULL;
+	if (gz_chunk(g->z, join, bufs, lens, k, &z, &zlen) < 0)
+		return NULL;
+	if (!(chunk = blob_copy(z, zlen))) {
+		free(z);
+		return NULL;
+	}
+	free(z);
+	chunk->join = join;
+	chunk->after = after;
+	chunk->seq = last;
+	chunk->mono_ms = hub_mono_ms();
+	__atomic_add_fetch(&hub->gz_in, in, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&hub->gz_out, zlen, __ATOMIC_RELAXED);
+	return chunk;
+}
+
 int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t_ms)
 {
 	struct blob **frames = calloc(n ? n : 1, sizeof(*frames));
 	struct blob **states = calloc(n ? n : 1, sizeof(*states));
-	struct blob **rows = calloc(n ? n : 1, sizeof(*rows));
-	uint64_t seq, mask = 0;
-	size_t n_wake = 0;
+	struct group *todo[HUB_MAX_GROUPS];
+	struct blob *chunks[HUB_MAX_GROUPS] = {0};
+	bool join[HUB_MAX_GROUPS];
+	size_t n_todo = 0, n_wake = 0;
+	uint64_t seq, mask = 0, after, now = hub_mono_ms();
 	void **wake = NULL;
 	int r = 0;
 
-	if (!frames || !states || !rows) {
+	if (!frames || !states) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -284,14 +359,10 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 			r = -EINVAL;
 			continue;
 		}
-		if (msgs[i].state && !(states[i] = state_blob(&msgs[i]))) {
+		if (msgs[i].state && msgs[i].len <= STATE_MAX &&
+		    !(states[i] = blob_copy(msgs[i].json, msgs[i].len))) {
 			r = -ENOMEM;
 			continue;
-		}
-		if (msgs[i].row && hub->hist[msgs[i].topic].cap &&
-		    (rows[i] = blob_new(msgs[i].row_len))) {
-			memcpy(rows[i]->data, msgs[i].row, msgs[i].row_len);
-			rows[i]->data[msgs[i].row_len] = '\0';
 		}
 		frames[i] = encode_frame(hub, seq + 1, &msgs[i]);
 		if (!frames[i]) {
@@ -301,32 +372,22 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 			frames[i] = NULL;
 			r = -E2BIG;
 		} else {
+			frames[i]->mono_ms = now;
 			seq++;
 		}
 	}
 
 	pthread_mutex_lock(&hub->lock);
+	after = hub->head_seq;
 	for (size_t i = 0; i < n; i++) {
 		struct blob *f = frames[i];
 
-		if (rows[i]) {
-			struct history *h = &hub->hist[msgs[i].topic];
-
-			if (h->n == h->cap) {
-				blob_unref(h->rows[h->start]);
-				h->start = (h->start + 1) % h->cap;
-				h->n--;
-			}
-			h->rows[(h->start + h->n) % h->cap] = rows[i];
-			h->n++;
-			rows[i] = NULL;
-			hub->state_gen++;
-		}
+		if (msgs[i].row && msgs[i].topic < hub->n_topics && hub->hist[msgs[i].topic].fields)
+			history_add(&hub->hist[msgs[i].topic], msgs[i].row, msgs[i].row_len);
 		if (states[i]) {
 			blob_unref(hub->state[msgs[i].topic]);
 			hub->state[msgs[i].topic] = states[i];
 			states[i] = NULL;
-			hub->state_gen++;
 		}
 		if (!f)
 			continue;
@@ -335,43 +396,66 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 			hub->head_seq - hub->first_seq + 1 >= hub->cap))
 			ring_evict(hub);
 		hub->head_seq = f->seq;
-		hub->frames[f->seq & (hub->cap - 1)] = f;
+		hub->frames[f->seq & (hub->cap - 1)] = blob_ref(f); /* keep ours for compression */
 		hub->used += blob_cost(f);
 		hub->published++;
 		mask |= 1ULL << f->topic;
-		frames[i] = NULL;
 	}
-	if (t_ms)
+	if (t_ms) {
 		hub->state_t_ms = t_ms;
-	if (mask)
+		hub->tick_mono_ms = now;
+	}
+	for (size_t i = 0; i < hub->n_groups; i++) {
+		struct group *g = hub->groups[i];
+
+		if (!g->users || (!(g->mask & mask) && !g->want_join))
+			continue;
+		join[n_todo] = g->want_join;
+		g->want_join = false;
+		todo[n_todo++] = g;
+	}
+	pthread_mutex_unlock(&hub->lock);
+
+	/* Only this thread uses or frees a group's compressor. */
+	for (size_t i = 0; i < n_todo; i++)
+		chunks[i] = group_chunk(hub, todo[i], join[i], frames, n, NULL, after, seq);
+
+	pthread_mutex_lock(&hub->lock);
+	for (size_t i = 0; i < n_todo; i++) {
+		if (chunks[i])
+			group_add(todo[i], chunks[i]);
+		else if (join[i])
+			todo[i]->want_join = true; /* try again */
+	}
+	if (mask || n_todo)
 		wake = collect_wake(hub, mask, false, &n_wake);
+	for (size_t i = 0; i < n_todo; i++)
+		todo[i]->fresh = false;
 	pthread_mutex_unlock(&hub->lock);
 	wake_all(hub, wake, n_wake);
 out:
-	for (size_t i = 0; frames && states && rows && i < n; i++) {
+	pthread_mutex_lock(&hub->lock);
+	for (size_t i = 0; frames && states && i < n; i++) {
 		blob_unref(frames[i]);
 		blob_unref(states[i]);
-		blob_unref(rows[i]);
 	}
+	pthread_mutex_unlock(&hub->lock);
 	free(frames);
 	free(states);
-	free(rows);
 	return r;
 }
 
 int hub_set_state(struct hub *hub, unsigned topic, const char *json, size_t len)
 {
-	struct hub_msg m = {.topic = topic, .json = json, .len = len, .state = true};
 	struct blob *b;
 
-	if (topic >= hub->n_topics)
-		return -EINVAL;
-	if (!(b = state_blob(&m)))
+	if (topic >= hub->n_topics || len > STATE_MAX)
+		return topic >= hub->n_topics ? -EINVAL : -E2BIG;
+	if (!(b = blob_copy(json, len)))
 		return -ENOMEM;
 	pthread_mutex_lock(&hub->lock);
 	blob_unref(hub->state[topic]);
 	hub->state[topic] = b;
-	hub->state_gen++;
 	pthread_mutex_unlock(&hub->lock);
 	return 0;
 }
@@ -379,27 +463,29 @@ int hub_set_state(struct hub *hub, unsigned topic, const char *json, size_t len)
 int hub_set_history(struct hub *hub, unsigned topic, const char *fields_json, size_t rows)
 {
 	struct history *h;
-	size_t len = strlen(fields_json);
+	size_t block = rows / 4;
 	struct blob *f;
-	struct blob **r;
+	struct blob **blocks;
 
 	if (topic >= hub->n_topics || rows == 0)
 		return -EINVAL;
+	block = block < 1 ? 1 : block > HUB_ROW_BLOCK ? HUB_ROW_BLOCK : block;
 	h = &hub->hist[topic];
-	if (h->cap)
+	if (h->fields)
 		return -EEXIST;
-	f = blob_new(len);
-	r = calloc(rows, sizeof(*r));
-	if (!f || !r) {
+	f = blob_copy(fields_json, strlen(fields_json));
+	blocks = calloc(rows / block + 2, sizeof(*blocks));
+	if (!f || !blocks) {
 		blob_unref(f);
-		free(r);
+		free(blocks);
 		return -ENOMEM;
 	}
-	memcpy(f->data, fields_json, len + 1);
 	pthread_mutex_lock(&hub->lock);
 	h->fields = f;
-	h->rows = r;
-	h->cap = rows;
+	h->blocks = blocks;
+	h->cap_blocks = rows / block + 2;
+	h->block_rows = block;
+	h->keep_rows = rows;
 	pthread_mutex_unlock(&hub->lock);
 	return 0;
 }
@@ -410,10 +496,8 @@ int hub_set_metrics(struct hub *hub, int topic, const char *text, size_t len)
 
 	if (topic < -1 || topic >= (int)hub->n_topics)
 		return -EINVAL;
-	if (!(b = blob_new(len)))
+	if (!(b = blob_copy(text, len)))
 		return -ENOMEM;
-	memcpy(b->data, text, len);
-	b->data[len] = '\0';
 	pthread_mutex_lock(&hub->lock);
 	blob_unref(hub->metrics[topic + 1]);
 	hub->metrics[topic + 1] = b;
@@ -421,9 +505,29 @@ int hub_set_metrics(struct hub *hub, int topic, const char *text, size_t len)
 	return 0;
 }
 
+/* Appends s to a growing buffer; returns false on allocation failure. */
+static bool buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t ncap = *cap ? *cap : 1024;
+		char *p;
+
+		while (ncap < *len + n + 1)
+			ncap *= 2;
+		if (!(p = realloc(*buf, ncap)))
+			return false;
+		*buf = p;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return true;
+}
+
 char *hub_metrics_text(struct hub *hub, size_t *ret_len)
 {
-	char head[1024], *buf = NULL;
+	char head[2048], *buf = NULL;
 	size_t len = 0, cap = 0;
 	bool ok;
 
@@ -433,6 +537,9 @@ char *hub_metrics_text(struct hub *hub, size_t *ret_len)
 	    "# HELP sysfeed_clients Event-stream clients connected.\n"
 	    "# TYPE sysfeed_clients gauge\n"
 	    "sysfeed_clients %u\n"
+	    "# HELP sysfeed_gzip_clients Event-stream clients sent gzip.\n"
+	    "# TYPE sysfeed_gzip_clients gauge\n"
+	    "sysfeed_gzip_clients %u\n"
 	    "# HELP sysfeed_events_published_total Events published into the ring.\n"
 	    "# TYPE sysfeed_events_published_total counter\n"
 	    "sysfeed_events_published_total %" PRIu64 "\n"
@@ -442,14 +549,25 @@ char *hub_metrics_text(struct hub *hub, size_t *ret_len)
 	    "# HELP sysfeed_resyncs_total Clients sent a snapshot after falling behind the ring.\n"
 	    "# TYPE sysfeed_resyncs_total counter\n"
 	    "sysfeed_resyncs_total %" PRIu64 "\n"
+	    "# HELP sysfeed_stalled_streams_total Streams closed for taking no data "
+	    "(stall-seconds).\n"
+	    "# TYPE sysfeed_stalled_streams_total counter\n"
+	    "sysfeed_stalled_streams_total %" PRIu64 "\n"
+	    "# HELP sysfeed_gzip_in_bytes_total Event bytes fed to the shared gzip compressors.\n"
+	    "# TYPE sysfeed_gzip_in_bytes_total counter\n"
+	    "sysfeed_gzip_in_bytes_total %" PRIu64 "\n"
+	    "# HELP sysfeed_gzip_out_bytes_total Bytes the shared gzip compressors produced.\n"
+	    "# TYPE sysfeed_gzip_out_bytes_total counter\n"
+	    "sysfeed_gzip_out_bytes_total %" PRIu64 "\n"
 	    "# HELP sysfeed_ring_used_bytes Bytes of frames in the ring.\n"
 	    "# TYPE sysfeed_ring_used_bytes gauge\n"
 	    "sysfeed_ring_used_bytes %zu\n"
 	    "# HELP sysfeed_ring_capacity_bytes Bound of the ring (ring-bytes).\n"
 	    "# TYPE sysfeed_ring_capacity_bytes gauge\n"
 	    "sysfeed_ring_capacity_bytes %zu\n",
-	    hub->n_clients, hub->published, hub->bytes_sent, hub->resyncs, hub->used,
-	    hub->ring_bytes);
+	    hub->n_clients, hub->n_gzip, hub->published, hub->bytes_sent, hub->resyncs,
+	    hub->stalled, __atomic_load_n(&hub->gz_in, __ATOMIC_RELAXED),
+	    __atomic_load_n(&hub->gz_out, __ATOMIC_RELAXED), hub->used, hub->ring_bytes);
 	ok = buf_add(&buf, &len, &cap, head, strlen(head));
 	for (unsigned i = 0; ok && i <= hub->n_topics; i++)
 		if (hub->metrics[i])
@@ -483,22 +601,90 @@ int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms)
 	return 0;
 }
 
-void hub_set_keepalive(struct hub *hub, unsigned keepalive_s)
+void hub_set_limits(struct hub *hub, unsigned keepalive_s, unsigned stall_s)
 {
 	pthread_mutex_lock(&hub->lock);
 	hub->keepalive_ms = keepalive_s * 1000;
+	hub->stall_ms = stall_s * 1000;
 	pthread_mutex_unlock(&hub->lock);
 }
 
-void hub_wake_idle(struct hub *hub)
+/* With the lock held: when the oldest thing the client still has to send
+ * was made (0: nothing or unknown). */
+static uint64_t oldest_pending(const struct hub *hub, const struct hub_client *c)
 {
-	size_t n = 0;
+	if (c->out.busy && c->out.b && c->out.b->mono_ms)
+		return c->out.b->mono_ms;
+	if (c->phase == PHASE_SNAPSHOT && c->snap)
+		return c->snap->mono_ms;
+	if (c->phase != PHASE_LIVE)
+		return 0;
+	if (c->member)
+		return c->g >= c->group->first && c->g <= c->group->head
+			   ? c->group->chunks[c->g & (CHUNK_CAP - 1)]->mono_ms
+			   : 0;
+	if (c->next_seq >= hub->first_seq && c->next_seq <= hub->head_seq)
+		return hub->frames[c->next_seq & (hub->cap - 1)]->mono_ms;
+	return 0;
+}
+
+void hub_housekeep(struct hub *hub)
+{
+	uint64_t now = hub_mono_ms();
+	struct group *todo[HUB_MAX_GROUPS];
+	const char *extra[HUB_MAX_GROUPS];
+	bool join[HUB_MAX_GROUPS];
+	struct blob *chunks[HUB_MAX_GROUPS];
+	size_t n_todo = 0, n = 0, n_wake = 0;
+	uint64_t head;
 	void **wake;
 
 	pthread_mutex_lock(&hub->lock);
-	wake = collect_wake(hub, 0, true, &n);
+	/* groups nobody uses go; only this thread frees them */
+	for (size_t i = 0; i < hub->n_groups; i++) {
+		struct group *g = hub->groups[i];
+
+		if (!g->users) {
+			group_free(g);
+			continue;
+		}
+		hub->groups[n++] = g;
+		if (g->want_join || now - g->last_ms >= hub->keepalive_ms) {
+			join[n_todo] = g->want_join;
+			extra[n_todo] = now - g->last_ms >= hub->keepalive_ms ? KEEPALIVE : NULL;
+			g->want_join = false;
+			todo[n_todo++] = g;
+		}
+	}
+	hub->n_groups = n;
+	head = hub->head_seq;
+	for (struct hub_client *c = hub->clients; c && hub->stall_ms; c = c->next) {
+		uint64_t since;
+
+		if (c->suspended || c->over || !(since = oldest_pending(hub, c)) ||
+		    now - since < hub->stall_ms)
+			continue;
+		c->over = true;
+		hub->stalled++;
+		hub->ops.abort(c->conn);
+	}
 	pthread_mutex_unlock(&hub->lock);
-	wake_all(hub, wake, n);
+
+	for (size_t i = 0; i < n_todo; i++)
+		chunks[i] = group_chunk(hub, todo[i], join[i], NULL, 0, extra[i], head, head);
+
+	pthread_mutex_lock(&hub->lock);
+	for (size_t i = 0; i < n_todo; i++) {
+		if (chunks[i])
+			group_add(todo[i], chunks[i]);
+		else if (join[i])
+			todo[i]->want_join = true;
+	}
+	wake = collect_wake(hub, 0, true, &n_wake);
+	for (size_t i = 0; i < n_todo; i++)
+		todo[i]->fresh = false;
+	pthread_mutex_unlock(&hub->lock);
+	wake_all(hub, wake, n_wake);
 }
 
 void hub_close(struct hub *hub)
@@ -508,146 +694,185 @@ void hub_close(struct hub *hub)
 
 	pthread_mutex_lock(&hub->lock);
 	hub->closing = true;
-	wake = collect_wake(hub, 0, false, &n);
+	wake = collect_wake(hub, ~0ULL, false, &n);
 	pthread_mutex_unlock(&hub->lock);
 	wake_all(hub, wake, n);
 }
 
-/* Appends s to a growing buffer; returns false on allocation failure. */
-static bool buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+unsigned hub_topic_clients(struct hub *hub, unsigned topic)
 {
-	if (*len + n + 1 > *cap) {
-		size_t ncap = *cap ? *cap : 1024;
-		char *p;
+	unsigned n;
 
-		while (ncap < *len + n + 1)
-			ncap *= 2;
-		if (!(p = realloc(*buf, ncap)))
-			return false;
-		*buf = p;
-		*cap = ncap;
-	}
-	memcpy(*buf + *len, s, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return true;
-}
-
-/* With the lock held: the snapshot JSON of the topics in mask. */
-static char *snapshot_locked(struct hub *hub, uint64_t mask, size_t *ret_len)
-{
-	char head[128], *buf = NULL;
-	size_t len = 0, cap = 0;
-	bool ok, first = true;
-
-	snprintf(head, sizeof(head),
-		 "{\"t\":%" PRId64 ",\"instance\":\"%016" PRIx64 "\",\"seq\":%" PRIu64
-		 ",\"topics\":{",
-		 hub->state_t_ms, hub->instance, hub->head_seq);
-	ok = buf_add(&buf, &len, &cap, head, strlen(head));
-	for (unsigned i = 0; ok && i < hub->n_topics; i++) {
-		const char *name = hub->names[i];
-
-		if (!(mask & (1ULL << i)) || !hub->state[i])
-			continue;
-		ok = buf_add(&buf, &len, &cap, first ? "\"" : ",\"", first ? 1 : 2) &&
-		     buf_add(&buf, &len, &cap, name, strlen(name)) &&
-		     buf_add(&buf, &len, &cap, "\":", 2) &&
-		     buf_add(&buf, &len, &cap, hub->state[i]->data, hub->state[i]->len);
-		first = false;
-	}
-	ok = ok && buf_add(&buf, &len, &cap, "},\"history\":{", 13);
-	first = true;
-	for (unsigned i = 0; ok && i < hub->n_topics; i++) {
-		const struct history *h = &hub->hist[i];
-		const char *name = hub->names[i];
-
-		if (!(mask & (1ULL << i)) || !h->cap)
-			continue;
-		ok = buf_add(&buf, &len, &cap, first ? "\"" : ",\"", first ? 1 : 2) &&
-		     buf_add(&buf, &len, &cap, name, strlen(name)) &&
-		     buf_add(&buf, &len, &cap, "\":{\"fields\":", 12) &&
-		     buf_add(&buf, &len, &cap, h->fields->data, h->fields->len) &&
-		     buf_add(&buf, &len, &cap, ",\"rows\":[", 9);
-		for (size_t j = 0; ok && j < h->n; j++) {
-			const struct blob *row = h->rows[(h->start + j) % h->cap];
-
-			ok = (j == 0 || buf_add(&buf, &len, &cap, ",", 1)) &&
-			     buf_add(&buf, &len, &cap, row->data, row->len);
-		}
-		ok = ok && buf_add(&buf, &len, &cap, "]}", 2);
-		first = false;
-	}
-	ok = ok && buf_add(&buf, &len, &cap, "}}", 2);
-	if (!ok) {
-		free(buf);
-		return NULL;
-	}
-	*ret_len = len;
-	return buf;
-}
-
-char *hub_snapshot_json(struct hub *hub, uint64_t mask, size_t *ret_len)
-{
-	char *s;
-
+	if (topic >= HUB_MAX_TOPICS)
+		return 0;
 	pthread_mutex_lock(&hub->lock);
-	s = snapshot_locked(hub, mask, ret_len);
+	n = hub->topic_clients[topic];
 	pthread_mutex_unlock(&hub->lock);
-	return s;
+	return n;
 }
 
-/* With the lock held: the snapshot frame for mask, built at most once per
- * state change and mask, shared by every client that needs it. Its id is
- * the head at build time; frames after it are replayed from the ring. */
-static struct blob *snapshot_frame(struct hub *hub, uint64_t mask)
+/* Starts sending `len` bytes at p (held by b when not NULL). */
+static void out_set(struct out *o, struct blob *b, const char *p, size_t len, bool stored)
 {
-	struct snap_entry *e, *victim = &hub->snaps[0];
-	char id[SSE_ID_MAX], *json;
-	size_t json_len;
-	long len;
-
-	for (unsigned i = 0; i < SNAP_CACHE; i++) {
-		e = &hub->snaps[i];
-		if (e->blob && e->mask == mask && e->gen == hub->state_gen &&
-		    e->blob->seq + 1 >= hub->first_seq)
-			return blob_ref(e->blob);
-		if (!e->blob || e->gen < victim->gen)
-			victim = e;
-	}
-	if (!(json = snapshot_locked(hub, mask, &json_len)))
-		return NULL;
-	sse_format_id(id, sizeof(id), hub->instance, hub->head_seq);
-	len = sse_encode(NULL, 0, id, "snapshot", json, json_len);
-	e = victim;
-	blob_unref(e->blob);
-	e->blob = NULL;
-	if (len >= 0 && (e->blob = blob_new((size_t)len))) {
-		sse_encode(e->blob->data, (size_t)len + 1, id, "snapshot", json, json_len);
-		e->blob->seq = hub->head_seq;
-		e->mask = mask;
-		e->gen = hub->state_gen;
-	}
-	free(json);
-	return e->blob ? blob_ref(e->blob) : NULL;
+	*o = (struct out){.b = b ? blob_ref(b) : NULL,
+			  .p = p,
+			  .len = len,
+			  .busy = true,
+			  .stored = stored,
+			  .hdr_off = GZ_STORED_HDR_LEN};
 }
 
-struct hub_client *hub_client_new(struct hub *hub, uint64_t mask, const char *last_id, void *conn)
+static void out_clear(struct out *o)
+{
+	blob_unref(o->b);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Copies the next bytes of o into buf; clears o once all went. */
+static size_t out_copy(struct out *o, char *buf, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && o->off < o->len) {
+		size_t take;
+
+		if (o->stored && o->block_left == 0 && o->hdr_off == GZ_STORED_HDR_LEN) {
+			o->block_left =
+			    o->len - o->off < GZ_STORED_MAX ? o->len - o->off : GZ_STORED_MAX;
+			gz_stored_header(o->hdr, o->block_left);
+			o->hdr_off = 0;
+		}
+		if (o->stored && o->hdr_off < GZ_STORED_HDR_LEN) {
+			take = GZ_STORED_HDR_LEN - o->hdr_off;
+			take = take < max - n ? take : max - n;
+			memcpy(buf + n, o->hdr + o->hdr_off, take);
+			o->hdr_off += take;
+			n += take;
+			continue;
+		}
+		take = o->len - o->off;
+		if (o->stored && take > o->block_left)
+			take = o->block_left;
+		if (take > max - n)
+			take = max - n;
+		memcpy(buf + n, o->p + o->off, take);
+		o->off += take;
+		if (o->stored)
+			o->block_left -= take;
+		n += take;
+	}
+	if (o->off == o->len && (!o->stored || o->hdr_off == GZ_STORED_HDR_LEN))
+		out_clear(o);
+	return n;
+}
+
+/* With the lock held: sends a shared piece, compressed for gzip clients
+ * (falling back to stored blocks when compression fails). */
+static void out_piece(struct hub *hub, struct out *o, struct blob *b, bool gzip)
+{
+	if (gzip && blob_zip(hub, b) == 0)
+		out_set(o, b, b->z, b->zlen, false);
+	else
+		out_set(o, b, b->data, b->len, gzip);
+}
+
+/* With the lock held: one part of a snapshot plan. */
+static void out_seg(struct hub *hub, struct out *o, const struct snap *s, const struct seg *seg,
+		    bool gzip)
+{
+	if (!seg->b)
+		out_set(o, NULL, s->glue->data + seg->off, seg->len, gzip);
+	else if (seg->off == 0 && seg->len == seg->b->len)
+		out_piece(hub, o, seg->b, gzip);
+	else
+		out_set(o, seg->b, seg->b->data + seg->off, seg->len, gzip);
+}
+
+/* Packs f and its strings into one allocation. */
+static struct filter *filter_copy(const struct hub_filter *f)
+{
+	size_t need = 0, off = 0;
+	struct filter *copy;
+
+	if (f->n_units > 16 || f->n_exclude > 16)
+		return NULL;
+	for (size_t i = 0; i < f->n_units; i++)
+		need += strlen(f->units[i]) + 1;
+	for (size_t i = 0; i < f->n_exclude; i++)
+		need += strlen(f->exclude[i]) + 1;
+	need += f->match ? strlen(f->match) + 1 : 0;
+	if (!(copy = calloc(1, sizeof(*copy) + need)))
+		return NULL;
+	copy->f = *f;
+	for (size_t i = 0; i < f->n_units; i++) {
+		copy->f.units[i] = strcpy(copy->strings + off, f->units[i]);
+		off += strlen(f->units[i]) + 1;
+	}
+	for (size_t i = 0; i < f->n_exclude; i++) {
+		copy->f.exclude[i] = strcpy(copy->strings + off, f->exclude[i]);
+		off += strlen(f->exclude[i]) + 1;
+	}
+	if (f->match)
+		copy->f.match = strcpy(copy->strings + off, f->match);
+	return copy;
+}
+
+/* With the lock held: the group of gzip clients of mask, made if there is
+ * room (NULL: none; the client gets a plain stream). */
+static struct group *group_get(struct hub *hub, uint64_t mask)
+{
+	struct group *g;
+
+	for (size_t i = 0; i < hub->n_groups; i++)
+		if (hub->groups[i]->mask == mask)
+			return hub->groups[i];
+	if (hub->n_groups == HUB_MAX_GROUPS || !(g = calloc(1, sizeof(*g))))
+		return NULL;
+	g->chunks = calloc(CHUNK_CAP, sizeof(*g->chunks));
+	g->z = gz_new(GZ_LEVEL);
+	if (!g->chunks || !g->z) {
+		group_free(g);
+		return NULL;
+	}
+	g->mask = mask;
+	g->first = 1;
+	g->head = 0;
+	g->max_bytes = hub->ring_bytes / 8;
+	g->last_ms = hub_mono_ms();
+	hub->groups[hub->n_groups++] = g;
+	return g;
+}
+
+int hub_client_new(struct hub *hub, const struct hub_client_opts *opts, void *conn,
+		   struct hub_client **ret, bool *ret_gzip)
 {
 	struct hub_client *c = calloc(1, sizeof(*c));
 	uint64_t seq = 0;
 	enum sse_id_kind kind;
 
-	if (!c)
-		return NULL;
+	if (!c || (opts->filter && !(c->filter = filter_copy(opts->filter)))) {
+		free(c);
+		return -ENOMEM;
+	}
 	c->hub = hub;
 	c->conn = conn;
-	c->mask = mask;
-	c->phase = PHASE_HELLO;
-	c->last_write_ms = mono_ms();
-	kind = sse_parse_id(last_id, hub->instance, &seq);
+	c->mask = opts->mask;
+	c->last_write_ms = hub_mono_ms();
+	kind = sse_parse_id(opts->last_id, hub->instance, &seq);
 
 	pthread_mutex_lock(&hub->lock);
+	if (hub->n_clients >= opts->max_clients) {
+		pthread_mutex_unlock(&hub->lock);
+		free(c->filter);
+		free(c);
+		return -EBUSY;
+	}
+	if (opts->gzip && !opts->filter && (c->group = group_get(hub, c->mask))) {
+		c->gzip = true;
+		c->group->users++;
+		hub->n_gzip++;
+	}
+	c->phase = c->gzip ? PHASE_GZHEAD : PHASE_HELLO;
 	/* Resume exactly after `seq` if every frame after it is still here. */
 	if (kind == SSE_ID_OURS && seq + 1 >= hub->first_seq && seq <= hub->head_seq)
 		c->next_seq = seq + 1;
@@ -658,8 +883,13 @@ struct hub_client *hub_client_new(struct hub *hub, uint64_t mask, const char *la
 		hub->clients->prev = c;
 	hub->clients = c;
 	hub->n_clients++;
+	for (unsigned i = 0; i < HUB_MAX_TOPICS; i++)
+		if (c->mask & (1ULL << i))
+			hub->topic_clients[i]++;
 	pthread_mutex_unlock(&hub->lock);
-	return c;
+	*ret = c;
+	*ret_gzip = c->gzip;
+	return 0;
 }
 
 void hub_client_free(struct hub_client *c)
@@ -677,41 +907,32 @@ void hub_client_free(struct hub_client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	hub->n_clients--;
-	blob_unref(c->cur);
+	for (unsigned i = 0; i < HUB_MAX_TOPICS; i++)
+		if (c->mask & (1ULL << i))
+			hub->topic_clients[i]--;
+	if (c->group) {
+		c->group->users--;
+		hub->n_gzip--;
+	}
+	out_clear(&c->out);
+	snap_free(c->snap);
 	pthread_mutex_unlock(&hub->lock);
 	free(c->filter);
 	free(c);
 }
 
-/* Packs f and its strings into one allocation. */
-int hub_client_set_filter(struct hub_client *c, const struct hub_filter *f)
+void hub_client_hangup(struct hub_client *c)
 {
-	size_t need = 0, off = 0;
-	struct filter *copy;
+	struct hub *hub = c->hub;
+	bool wake;
 
-	if (f->n_units > 16 || f->n_exclude > 16)
-		return -EINVAL;
-	for (size_t i = 0; i < f->n_units; i++)
-		need += strlen(f->units[i]) + 1;
-	for (size_t i = 0; i < f->n_exclude; i++)
-		need += strlen(f->exclude[i]) + 1;
-	need += f->match ? strlen(f->match) + 1 : 0;
-	if (!(copy = calloc(1, sizeof(*copy) + need)))
-		return -ENOMEM;
-	copy->f = *f;
-	for (size_t i = 0; i < f->n_units; i++) {
-		copy->f.units[i] = strcpy(copy->strings + off, f->units[i]);
-		off += strlen(f->units[i]) + 1;
-	}
-	for (size_t i = 0; i < f->n_exclude; i++) {
-		copy->f.exclude[i] = strcpy(copy->strings + off, f->exclude[i]);
-		off += strlen(f->exclude[i]) + 1;
-	}
-	if (f->match)
-		copy->f.match = strcpy(copy->strings + off, f->match);
-	free(c->filter);
-	c->filter = copy;
-	return 0;
+	pthread_mutex_lock(&hub->lock);
+	c->over = true;
+	wake = c->suspended;
+	c->suspended = false;
+	pthread_mutex_unlock(&hub->lock);
+	if (wake)
+		hub->ops.resume(c->conn);
 }
 
 static bool key_in(const char *key, const char *const *set, size_t n)
@@ -746,88 +967,274 @@ static bool filter_pass(const struct filter *flt, const struct blob *b)
 	return true;
 }
 
-/* With the lock held: copies from c->cur; drops it once fully sent. */
-static size_t copy_cur(struct hub_client *c, char *buf, size_t max)
+/* With the lock held: whether frames of the client's topics were evicted
+ * from the ring before it sent them (quiet topics never are). */
+static bool lost_frames(const struct hub *hub, const struct hub_client *c)
 {
-	size_t n = c->cur->len - c->cur_off;
-
-	if (n > max)
-		n = max;
-	memcpy(buf, c->cur->data + c->cur_off, n);
-	c->cur_off += n;
-	if (c->cur_off == c->cur->len) {
-		blob_unref(c->cur);
-		c->cur = NULL;
-		c->cur_off = 0;
-	}
-	return n;
+	for (unsigned i = 0; i < hub->n_topics; i++)
+		if ((c->mask & (1ULL << i)) && hub->evicted[i] >= c->next_seq)
+			return true;
+	return false;
 }
 
-long hub_client_read(struct hub_client *c, char *buf, size_t max)
+/* With the lock held: a gzip client sending frames as stored blocks
+ * becomes a member of its group at the first chunk after its place, if
+ * that chunk starts with a full flush and no frame of its topics lies
+ * between. */
+static bool try_join(const struct hub *hub, struct hub_client *c)
 {
-	struct hub *hub = c->hub;
-	size_t n = 0;
+	const struct group *g = c->group;
+	uint64_t lo = g->first, hi = g->head + 1;
+	const struct blob *j;
 
-	pthread_mutex_lock(&hub->lock);
-	if (hub->closing) {
-		pthread_mutex_unlock(&hub->lock);
-		return -1;
+	if (g->head < g->first)
+		return false;
+	while (lo < hi) { /* the first chunk whose `after` is at or past our place */
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (g->chunks[mid & (CHUNK_CAP - 1)]->after + 1 >= c->next_seq)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
-	while (n < max) {
+	if (lo > g->head)
+		return false;
+	j = g->chunks[lo & (CHUNK_CAP - 1)];
+	if (!j->join || c->next_seq < hub->first_seq)
+		return false;
+	for (uint64_t s = c->next_seq; s <= j->after; s++)
+		if (c->mask & (1ULL << hub->frames[s & (hub->cap - 1)]->topic))
+			return false;
+	c->member = true;
+	c->g = lo;
+	return true;
+}
+
+static void resync(struct hub *hub, struct hub_client *c)
+{
+	hub->resyncs++;
+	c->member = false;
+	c->phase = PHASE_SNAPSHOT;
+}
+
+/* With the lock held: sets c->out to the client's next part. Returns false
+ * when nothing is due (or the next frame is left for the next read). */
+static bool next_part(struct hub *hub, struct hub_client *c, size_t room, bool any)
+{
+	for (;;) {
 		struct blob *f;
 
-		if (c->cur) {
-			n += copy_cur(c, buf + n, max - n);
-			if (c->cur)
-				break;
-			continue;
-		}
-		if (c->phase == PHASE_HELLO) {
+		switch (c->phase) {
+		case PHASE_GZHEAD:
+			out_set(&c->out, NULL, (const char *)gz_head, GZ_HEADER_LEN, false);
+			c->phase = PHASE_HELLO;
+			return true;
+		case PHASE_HELLO:
 			c->phase = c->next_seq ? PHASE_LIVE : PHASE_SNAPSHOT;
-			if (hub->hello)
-				c->cur = blob_ref(hub->hello);
-			continue;
-		}
-		if (c->phase == PHASE_SNAPSHOT || c->next_seq < hub->first_seq) {
-			/* new, resuming from too far back, or overtaken by the tail */
-			if (c->phase == PHASE_LIVE)
-				hub->resyncs++;
-			if (!(c->cur = snapshot_frame(hub, c->mask)))
-				break;
-			c->next_seq = c->cur->seq + 1;
+			if (!hub->hello)
+				continue;
+			out_piece(hub, &c->out, hub->hello, c->gzip);
+			return true;
+		case PHASE_SNAPSHOT:
+			if (!c->snap && !(c->snap = snap_build(hub, c->mask, SNAP_FRAMED)))
+				return false;
+			if (c->seg < c->snap->n) {
+				out_seg(hub, &c->out, c->snap, &c->snap->segs[c->seg++], c->gzip);
+				return true;
+			}
+			c->next_seq = c->snap->seq + 1;
+			snap_free(c->snap);
+			c->snap = NULL;
+			c->seg = 0;
 			c->phase = PHASE_LIVE;
 			continue;
-		}
-		if (c->next_seq > hub->head_seq)
+		case PHASE_LIVE:
 			break;
+		}
+		if (c->member) {
+			if (c->g < c->group->first) {
+				resync(hub, c);
+				continue;
+			}
+			if (c->g > c->group->head)
+				return false;
+			f = c->group->chunks[c->g++ & (CHUNK_CAP - 1)];
+			c->next_seq = f->seq + 1;
+			out_set(&c->out, f, f->data, f->len, false);
+			return true;
+		}
+		if (c->next_seq < hub->first_seq && hub->head_seq >= hub->first_seq) {
+			if (lost_frames(hub, c)) {
+				resync(hub, c);
+				continue;
+			}
+			c->next_seq = hub->first_seq; /* only other topics' frames went */
+		}
+		if (c->gzip && try_join(hub, c))
+			continue;
+		if (c->next_seq > hub->head_seq) {
+			if (c->gzip)
+				c->group->want_join = true;
+			return false;
+		}
 		f = hub->frames[c->next_seq & (hub->cap - 1)];
 		if (!(c->mask & (1ULL << f->topic)) || (c->filter && !filter_pass(c->filter, f))) {
 			c->next_seq++;
 			continue;
 		}
-		if (f->len > max - n && n > 0)
-			break; /* whole frames only, unless one alone exceeds the buffer */
+		if (!c->gzip && f->len > room && any)
+			return false; /* whole frames only, unless one alone exceeds the buffer */
 		c->next_seq++;
-		c->cur = blob_ref(f);
+		out_set(&c->out, f, f->data, f->len, c->gzip);
+		return true;
 	}
-	if (n == 0 && mono_ms() - c->last_write_ms >= hub->keepalive_ms &&
-	    max >= sizeof(": keepalive\n\n") - 1) {
-		n = sizeof(": keepalive\n\n") - 1;
-		memcpy(buf, ": keepalive\n\n", n);
+}
+
+long hub_client_read(struct hub_client *c, char *buf, size_t max)
+{
+	struct hub *hub = c->hub;
+	uint64_t now;
+	size_t n = 0;
+
+	pthread_mutex_lock(&hub->lock);
+	if (hub->closing || c->over) {
+		pthread_mutex_unlock(&hub->lock);
+		return -1;
+	}
+	while (n < max) {
+		if (c->out.busy) {
+			n += out_copy(&c->out, buf + n, max - n);
+			if (c->out.busy)
+				break;
+			continue;
+		}
+		if (!next_part(hub, c, max - n, n > 0))
+			break;
+	}
+	now = hub_mono_ms();
+	if (n == 0 && !c->member && now - c->last_write_ms >= hub->keepalive_ms) {
+		out_set(&c->out, NULL, KEEPALIVE, sizeof(KEEPALIVE) - 1, c->gzip);
+		n = out_copy(&c->out, buf, max);
 	}
 	if (n == 0) {
 		c->suspended = true;
 		hub->ops.suspend(c->conn);
 	} else {
-		c->last_write_ms = mono_ms();
+		c->last_write_ms = now;
 		hub->bytes_sent += n;
 	}
 	pthread_mutex_unlock(&hub->lock);
 	return (long)n;
 }
 
+struct hub_reader *hub_reader_new(struct hub *hub, uint64_t mask, bool gzip, size_t *ret_size)
+{
+	struct hub_reader *r = calloc(1, sizeof(*r));
+	uLong crc = crc32(0, NULL, 0);
+	size_t size = 0, raw = 0;
+
+	if (!r)
+		return NULL;
+	r->hub = hub;
+	r->gzip = gzip;
+	r->stage = gzip ? 0 : 1;
+	pthread_mutex_lock(&hub->lock);
+	if (!(r->snap = snap_build(hub, mask, SNAP_PLAIN)))
+		goto fail;
+	for (size_t i = 0; i < r->snap->n; i++) {
+		const struct seg *s = &r->snap->segs[i];
+		const char *p = s->b ? s->b->data + s->off : r->snap->glue->data + s->off;
+		bool whole = s->b && s->off == 0 && s->len == s->b->len;
+
+		raw += s->len;
+		if (!gzip) {
+			size += s->len;
+			continue;
+		}
+		crc = crc32(crc, (const Bytef *)p, (uInt)s->len);
+		if (whole && blob_zip(hub, s->b) < 0)
+			goto fail;
+		size += whole ? s->b->zlen : gz_stored_size(s->len);
+	}
+	pthread_mutex_unlock(&hub->lock);
+	if (gzip) {
+		/* the final empty block, CRC-32 and the length, little-endian */
+		memcpy(r->end, gz_end_block, sizeof(gz_end_block));
+		for (int i = 0; i < 4; i++) {
+			r->end[5 + i] = (unsigned char)(crc >> (8 * i));
+			r->end[9 + i] = (unsigned char)((uint32_t)raw >> (8 * i));
+		}
+		size += GZ_HEADER_LEN + sizeof(r->end);
+	}
+	*ret_size = size;
+	return r;
+fail:
+	pthread_mutex_unlock(&hub->lock);
+	hub_reader_free(r);
+	return NULL;
+}
+
+long hub_reader_read(struct hub_reader *r, char *buf, size_t max)
+{
+	size_t n = 0;
+
+	/* every piece was compressed at creation: no lock is needed to read */
+	while (n < max && (r->out.busy || r->stage < 3)) {
+		if (r->out.busy) {
+			n += out_copy(&r->out, buf + n, max - n);
+			continue;
+		}
+		if (r->stage == 0) {
+			out_set(&r->out, NULL, (const char *)gz_head, GZ_HEADER_LEN, false);
+			r->stage = 1;
+		} else if (r->stage == 1 && r->seg < r->snap->n) {
+			const struct seg *s = &r->snap->segs[r->seg++];
+
+			if (!s->b)
+				out_set(&r->out, NULL, r->snap->glue->data + s->off, s->len,
+					r->gzip);
+			else if (r->gzip && s->off == 0 && s->len == s->b->len)
+				out_set(&r->out, NULL, s->b->z, s->b->zlen, false);
+			else
+				out_set(&r->out, NULL, s->b->data + s->off, s->len, r->gzip);
+		} else if (r->stage == 1) {
+			r->stage = r->gzip ? 2 : 3;
+		} else {
+			out_set(&r->out, NULL, (const char *)r->end, sizeof(r->end), false);
+			r->stage = 3;
+		}
+	}
+	return (long)n;
+}
+
+void hub_reader_free(struct hub_reader *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->hub->lock);
+	snap_free(r->snap);
+	pthread_mutex_unlock(&r->hub->lock);
+	free(r);
+}
+
+char *hub_snapshot_json(struct hub *hub, uint64_t mask, size_t *ret_len)
+{
+	size_t size = 0;
+	struct hub_reader *r = hub_reader_new(hub, mask, false, &size);
+	char *buf = r ? malloc(size + 1) : NULL;
+
+	if (buf) {
+		*ret_len = (size_t)hub_reader_read(r, buf, size);
+		buf[*ret_len] = '\0';
+	}
+	hub_reader_free(r);
+	return buf;
+}
+
 void hub_get_stats(struct hub *hub, struct hub_stats *ret)
 {
+	uint64_t now = hub_mono_ms();
+
 	pthread_mutex_lock(&hub->lock);
 	ret->instance = hub->instance;
 	ret->first_seq = hub->head_seq >= hub->first_seq ? hub->first_seq : 0;
@@ -835,9 +1242,15 @@ void hub_get_stats(struct hub *hub, struct hub_stats *ret)
 	ret->ring_used = hub->used;
 	ret->ring_bytes = hub->ring_bytes;
 	ret->clients = hub->n_clients;
+	ret->gzip_clients = hub->n_gzip;
+	ret->gzip_groups = (unsigned)hub->n_groups;
 	ret->published = hub->published;
 	ret->bytes_sent = hub->bytes_sent;
 	ret->resyncs = hub->resyncs;
+	ret->stalled = hub->stalled;
+	ret->tick_age_ms = hub->tick_mono_ms ? now - hub->tick_mono_ms : UINT64_MAX;
+	ret->gzip_in_bytes = __atomic_load_n(&hub->gz_in, __ATOMIC_RELAXED);
+	ret->gzip_out_bytes = __atomic_load_n(&hub->gz_out, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&hub->lock);
 }
 

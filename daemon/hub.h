@@ -1,6 +1,12 @@
 /* The hub: every event encoded once into a ring of SSE frames bounded in
  * bytes; clients are cursors into it. The loop thread publishes; HTTP
- * threads read. One mutex guards it all, held only for copies. */
+ * threads read. One mutex guards it all, held only for copies.
+ *
+ * A client's memory is fixed and small whatever the host writes: its
+ * snapshot is a list of references to shared pieces (each topic's state,
+ * blocks of chart rows), never a copy. gzip clients of one topic mask share
+ * one compressor: the loop thread compresses each batch once per mask, and
+ * those clients copy the compressed chunk. */
 #ifndef SYSFEED_HUB_H
 #define SYSFEED_HUB_H
 
@@ -12,6 +18,7 @@
 
 struct hub;
 struct hub_client;
+struct hub_reader;
 
 /* What a publish carries: a topic's JSON payload, which also becomes the
  * topic's state in `snapshot` when `state` is set. */
@@ -46,16 +53,27 @@ struct hub_stats {
 	size_t ring_used;
 	size_t ring_bytes;
 	unsigned clients;
+	unsigned gzip_clients;
+	unsigned gzip_groups;
 	uint64_t published;
 	uint64_t bytes_sent;
-	uint64_t resyncs; /* clients sent a snapshot after falling behind */
+	uint64_t resyncs;        /* clients sent a snapshot after falling behind */
+	uint64_t stalled;        /* streams closed for not taking data (stall-seconds) */
+	uint64_t tick_age_ms;    /* since the last tick was published (UINT64_MAX: none) */
+	uint64_t gzip_in_bytes;  /* fed to the shared compressors */
+	uint64_t gzip_out_bytes; /* they produced */
 };
 
-/* Called with the hub locked to park a client that has nothing to read,
- * and without the lock to wake it again. */
+/* How the hub reaches a client's connection. */
 struct hub_conn_ops {
+	/* Called with the hub locked: park the connection, nothing to read. */
 	void (*suspend)(void *conn);
+	/* Called without the lock: wake it, there is something to read. */
 	void (*resume)(void *conn);
+	/* Called with the hub locked: the stream stalled; close the
+	 * connection now (the reader is called no more for it, or returns
+	 * end-of-stream). */
+	void (*abort)(void *conn);
 };
 
 /* topic_names[i] names topic i (NULL-terminated, at most HUB_MAX_TOPICS). */
@@ -63,43 +81,66 @@ struct hub *hub_new(size_t ring_bytes, uint64_t instance, const char *const *top
 		    const struct hub_conn_ops *ops);
 void hub_free(struct hub *hub);
 
-/* Loop thread. Publishes one tick's messages as one batch and wakes the
- * clients that wait for any of them, once. Returns 0 or -E2BIG when a frame
- * exceeds half the ring (that frame is dropped, the others go out). */
+/* Loop thread. Publishes one batch of messages and wakes the clients that
+ * wait for any of them, once. A tick passes its time as t_ms (0 for event
+ * batches). Returns 0 or -E2BIG when a frame exceeds half the ring (that
+ * frame is dropped, the others go out). */
 int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t_ms);
 /* Replaces a topic's state in `snapshot` without publishing a frame. */
 int hub_set_state(struct hub *hub, unsigned topic, const char *json, size_t len);
-/* Keeps the last `rows` history rows of a topic for `snapshot`, under
+/* Keeps at least the last `rows` history rows of a topic for `snapshot`
+ * (whole blocks of rows are dropped, so up to HUB_ROW_BLOCK - 1 more), under
  * "history": {topic: {"fields": FIELDS, "rows": [...]}}; fields_json is
  * the JSON array naming the row's columns. */
+#define HUB_ROW_BLOCK 64
 int hub_set_history(struct hub *hub, unsigned topic, const char *fields_json, size_t rows);
 /* Replaces the Prometheus text of a topic (topic -1: the daemon's own). */
 int hub_set_metrics(struct hub *hub, int topic, const char *text, size_t len);
 /* The whole /metrics text (0.0.4): the hub's own counters, the daemon's
  * block, then every topic's. malloc'd; NULL on allocation failure. */
 char *hub_metrics_text(struct hub *hub, size_t *ret_len);
-/* Sets the `hello` event's JSON and the retry delay sent before it. */
+/* Sets the `hello` event's JSON and the retry delay sent inside it. */
 int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms);
-/* Sets the keepalive period; wakes clients idle for longer. Call about once
- * a second. */
-void hub_set_keepalive(struct hub *hub, unsigned keepalive_s);
-void hub_wake_idle(struct hub *hub);
+/* Keepalive period and the stall bound (0: none). */
+void hub_set_limits(struct hub *hub, unsigned keepalive_s, unsigned stall_s);
+/* Loop thread, about once a second: keepalives for idle streams, a join
+ * point for gzip clients waiting for one, and stalled streams closed. */
+void hub_housekeep(struct hub *hub);
 /* Ends every stream: readers return end-of-stream from now on. */
 void hub_close(struct hub *hub);
+/* Stream clients whose topics include `topic`. */
+unsigned hub_topic_clients(struct hub *hub, unsigned topic);
 
-/* HTTP threads. `last_id` is the client's Last-Event-ID or NULL. */
-struct hub_client *hub_client_new(struct hub *hub, uint64_t mask, const char *last_id, void *conn);
+/* HTTP threads. */
+struct hub_client_opts {
+	uint64_t mask;
+	const char *last_id;             /* Last-Event-ID, or NULL */
+	const struct hub_filter *filter; /* copied; NULL: every event of its topics */
+	bool gzip;                       /* the client accepts gzip */
+	unsigned max_clients;            /* refuse past this many streams */
+};
+/* Registers a stream. Returns 0, -EBUSY past max_clients, or -ENOMEM.
+ * *ret_gzip says whether the stream will be gzip (the client asked, has
+ * no filter and a compressor could be shared or made). */
+int hub_client_new(struct hub *hub, const struct hub_client_opts *opts, void *conn,
+		   struct hub_client **ret, bool *ret_gzip);
 void hub_client_free(struct hub_client *client);
-/* Copies f into the client; call before the first read. */
-int hub_client_set_filter(struct hub_client *client, const struct hub_filter *f);
+/* The peer went away: the stream ends at its next read, which comes soon. */
+void hub_client_hangup(struct hub_client *client);
 /* Copies what is due to the client into buf. Returns the byte count; 0
  * after suspending the client (ops->suspend) when nothing is due; -1 once
- * the hub is closed. */
+ * the stream is over (hub closed, peer gone or stalled). */
 long hub_client_read(struct hub_client *client, char *buf, size_t max);
 
-/* The current state of the topics in mask as one JSON object, malloc'd
- * (the `snapshot` event's data). */
+/* The current state of the topics in mask as one JSON object (the
+ * `snapshot` event's data), read in pieces; gzip when asked. The reader
+ * holds references to shared pieces, never a copy. */
+struct hub_reader *hub_reader_new(struct hub *hub, uint64_t mask, bool gzip, size_t *ret_size);
+long hub_reader_read(struct hub_reader *r, char *buf, size_t max);
+void hub_reader_free(struct hub_reader *r);
+/* The same, whole and malloc'd (tests and tools). */
 char *hub_snapshot_json(struct hub *hub, uint64_t mask, size_t *ret_len);
+
 /* Parses a `topics=` list ("cpu,mem") into a mask over names[]; on an
  * unknown or empty name returns -EINVAL and copies that name into bad. */
 int hub_topic_mask(const char *const *names, const char *list, uint64_t *ret_mask, char *bad,

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -68,6 +69,7 @@ struct daemon {
 	struct metrics mbuf[MAX_COLLECTORS + 1]; /* [n_cols]: the daemon's own */
 	cJSON *hostinfo; /* the `host` topic's last payload, also in `hello` */
 	uint64_t ticks;
+	unsigned trim_clients; /* clients at the last trim, or the peak since */
 	double tick_cpu_s, tick_last_cpu_s, tick_last_wall_s;
 	char reason[MAX_COLLECTORS][REASON_LEN];
 	const char *names[MAX_COLLECTORS + 1];
@@ -75,7 +77,7 @@ struct daemon {
 };
 
 /* epoll tags for the loop's own fds; collectors use their index. */
-enum { TAG_TICK = MAX_COLLECTORS, TAG_HOUSE, TAG_SIGNAL, TAG_WATCHDOG };
+enum { TAG_TICK = MAX_COLLECTORS, TAG_HOUSE, TAG_SIGNAL, TAG_WATCHDOG, TAG_HANGUP };
 
 static void usage(FILE *f)
 {
@@ -457,7 +459,7 @@ static void reload(struct daemon *d)
 	SWAP(cfg.max_clients_per_address, d->cfg.max_clients_per_address);
 	SWAP(cfg, d->cfg);
 	config_free(&cfg);
-	hub_set_keepalive(d->hub, d->cfg.keepalive_s);
+	hub_set_limits(d->hub, d->cfg.keepalive_s, d->cfg.stall_s);
 	arm_tick(d);
 	update_hello(d);
 	log_info("reloaded %s (interval %u ms)", d->config_path ? d->config_path : "defaults",
@@ -509,6 +511,26 @@ static void raise_nofile(void)
 	}
 }
 
+/* Once a second: keepalives, stalled streams, connection deadlines, and
+ * memory handed back to the system after a burst of clients left (freed
+ * pages in the middle of the heap stay mapped until malloc_trim). */
+static void housekeep(struct daemon *d)
+{
+	struct hub_stats st;
+	struct mallinfo2 mi;
+
+	hub_housekeep(d->hub);
+	http_housekeep(d->http);
+	hub_get_stats(d->hub, &st);
+	if (st.clients + 64 < d->trim_clients) {
+		mi = mallinfo2();
+		if (mi.fordblks > (1u << 20))
+			malloc_trim(0);
+	}
+	if (st.clients + 64 < d->trim_clients || st.clients > d->trim_clients)
+		d->trim_clients = st.clients;
+}
+
 /* Returns the exit status once a stop signal came. */
 static int run_loop(struct daemon *d)
 {
@@ -539,7 +561,9 @@ static int run_loop(struct daemon *d)
 					sd_notify(0, "WATCHDOG=1");
 			} else if (tag == TAG_HOUSE) {
 				if (read(d->house_fd, &expirations, sizeof(expirations)) > 0)
-					hub_wake_idle(d->hub);
+					housekeep(d);
+			} else if (tag == TAG_HANGUP) {
+				http_reap(d->http);
 			} else if (tag == TAG_SIGNAL) {
 				if (read(d->sig_fd, &si, sizeof(si)) != sizeof(si))
 					continue;
@@ -728,7 +752,7 @@ int main(int argc, char **argv)
 		log_warnx("out of memory");
 		goto out;
 	}
-	hub_set_keepalive(d.hub, d.cfg.keepalive_s);
+	hub_set_limits(d.hub, d.cfg.keepalive_s, d.cfg.stall_s);
 	if (setup_history(&d) < 0) {
 		log_warnx("out of memory");
 		goto out;
@@ -745,6 +769,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (add_fd(d.epfd, d.tick_fd, TAG_TICK) < 0 || add_fd(d.epfd, d.house_fd, TAG_HOUSE) < 0 ||
+	    add_fd(d.epfd, http_watch_fd(d.http), TAG_HANGUP) < 0 ||
 	    add_fd(d.epfd, d.sig_fd, TAG_SIGNAL) < 0 || arm_tick(&d) < 0 ||
 	    timerfd_settime(d.house_fd, 0, &house, NULL) < 0) {
 		log_warn("cannot set up the event loop");

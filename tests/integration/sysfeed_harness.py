@@ -20,6 +20,7 @@ import struct
 import subprocess
 import threading
 import time
+import zlib
 
 # Sanitized builds are slower: deadlines (not measured timings) are scaled by this.
 SANITIZE = bool(os.environ.get("SYSFEED_SANITIZE"))
@@ -521,13 +522,18 @@ class SSEClient:
         rcvbuf=None,
         addr="127.0.0.1",
         keep_body=65536,
+        gzip=False,
     ):
         if host is DEFAULT_HOST:
             host = "%s:%d" % ("[%s]" % addr if ":" in addr else addr, port)
         hdrs = [("Accept", "text/event-stream"), ("Cache-Control", "no-cache")]
         if last_event_id is not None:
             hdrs.append(("Last-Event-ID", last_event_id))
+        if gzip:
+            hdrs.append(("Accept-Encoding", "gzip"))
         hdrs.extend(headers)
+        self._unzip = None  # a zlib decompressor once the answer says gzip
+        self.wire_bytes = 0  # body bytes as received (compressed or not)
         self.path = path
         self.sock = _connect(port, addr, source=source, rcvbuf=rcvbuf)
         self._fd = self.sock.fileno()
@@ -593,6 +599,15 @@ class SSEClient:
         body = self._reader.feed(data)
         if not body:
             return
+        self.wire_bytes += len(body)
+        r = self._reader.response
+        if self._unzip is None and (r.header("Content-Encoding") or "") == "gzip":
+            self._unzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if self._unzip is not None:
+            # every flush point of the stream must give its bytes at once
+            body = self._unzip.decompress(body)
+            if not body:
+                return
         self.body_bytes += len(body)
         if len(self.body_prefix) < self._keep:
             self.body_prefix += body[: self._keep - len(self.body_prefix)]

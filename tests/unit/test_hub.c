@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "hub.h"
 #include "sse.h"
 
@@ -30,7 +32,33 @@ static void fake_resume(void *conn)
 	resumes++;
 }
 
-static const struct hub_conn_ops ops = {fake_suspend, fake_resume};
+static int aborts;
+
+static void fake_abort(void *conn)
+{
+	aborts++;
+}
+
+static const struct hub_conn_ops ops = {fake_suspend, fake_resume, fake_abort};
+
+/* A stream client of mask (plain unless gzip), resuming after last_id. */
+static struct hub_client *cnew_opt(struct hub *hub, uint64_t mask, const char *last_id,
+				   const struct hub_filter *f, bool gzip)
+{
+	struct hub_client_opts o = {
+	    .mask = mask, .last_id = last_id, .filter = f, .gzip = gzip, .max_clients = 1000};
+	struct hub_client *c = NULL;
+	bool z = false;
+
+	assert_int_equal(hub_client_new(hub, &o, NULL, &c, &z), 0);
+	assert_int_equal(z, gzip && !f);
+	return c;
+}
+
+static struct hub_client *cnew(struct hub *hub, uint64_t mask, const char *last_id)
+{
+	return cnew_opt(hub, mask, last_id, NULL, false);
+}
 
 /* Publishes one frame of `topic` whose JSON carries n. */
 static void pub(struct hub *hub, unsigned topic, int n)
@@ -80,7 +108,7 @@ static void test_new_client_gets_hello_snapshot_live(void **state)
 	hub_set_hello(hub, "{\"host\":\"h\"}", 2000);
 	pub(hub, 0, 1);
 	pub(hub, 1, 2);
-	c = hub_client_new(hub, 7, NULL, NULL);
+	c = cnew(hub, 7, NULL);
 	s = drain(c, 4096);
 	assert_non_null(strstr(s, "retry: 2000\nevent: hello\ndata: {\"host\":\"h\"}\n\n"));
 	assert_non_null(strstr(s, "}}\nid: 00000000deadbeef-2\n\n"));
@@ -103,7 +131,7 @@ static void test_replay_exact(void **state)
 	hub_set_hello(hub, "{}", 2000);
 	for (int i = 1; i <= 10; i++)
 		pub(hub, (unsigned)(i % 3), i);
-	c = hub_client_new(hub, 7, "00000000deadbeef-6", NULL);
+	c = cnew(hub, 7, "00000000deadbeef-6");
 	s = drain(c, 4096);
 	assert_null(strstr(s, "snapshot"));
 	for (int i = 7; i <= 10; i++)
@@ -115,7 +143,7 @@ static void test_replay_exact(void **state)
 	hub_client_free(c);
 
 	/* resuming at the head replays nothing and sends no snapshot */
-	c = hub_client_new(hub, 7, "00000000deadbeef-10", NULL);
+	c = cnew(hub, 7, "00000000deadbeef-10");
 	s = drain(c, 4096);
 	assert_int_equal(count(s, "id: "), 0);
 	hub_client_free(c);
@@ -132,7 +160,7 @@ static void test_bad_ids_get_snapshot(void **state)
 	for (int i = 1; i <= 5; i++)
 		pub(hub, 0, i);
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		struct hub_client *c = hub_client_new(hub, 7, ids[i], NULL);
+		struct hub_client *c = cnew(hub, 7, ids[i]);
 		char *s = drain(c, 4096);
 
 		assert_int_equal(count(s, "event: snapshot"), 1);
@@ -171,14 +199,14 @@ static void test_ring_bounds_and_expired_id(void **state)
 	/* the frame just before the tail is still a valid resume point */
 	char id[64];
 	sse_format_id(id, sizeof(id), INST, st.first_seq - 1);
-	c = hub_client_new(hub, 7, id, NULL);
+	c = cnew(hub, 7, id);
 	s = drain(c, 1 << 16);
 	assert_int_equal(count(s, "event: snapshot"), 0);
 	assert_int_equal(count(s, "event: cpu"), (int)(1000 - st.first_seq + 1));
 	hub_client_free(c);
 	/* one older is expired: snapshot */
 	sse_format_id(id, sizeof(id), INST, st.first_seq - 2);
-	c = hub_client_new(hub, 7, id, NULL);
+	c = cnew(hub, 7, id);
 	s = drain(c, 1 << 16);
 	assert_int_equal(count(s, "event: snapshot"), 1);
 	assert_int_equal(count(s, "event: cpu"), 0);
@@ -202,7 +230,7 @@ static void test_behind_tail_resyncs(void **state)
 
 	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 0, 1);
-	c = hub_client_new(hub, 7, NULL, NULL);
+	c = cnew(hub, 7, NULL);
 	drain(c, 4096);
 	for (int i = 0; i < 5000; i++)
 		pub(hub, 1, i);
@@ -227,7 +255,7 @@ static void test_filter_and_small_reads(void **state)
 	char *s;
 
 	hub_set_hello(hub, "{}", 2000);
-	c = hub_client_new(hub, 1u << 1, NULL, NULL); /* mem only */
+	c = cnew(hub, 1u << 1, NULL); /* mem only */
 	drain(c, 4096);
 	for (int i = 0; i < 30; i++)
 		pub(hub, (unsigned)(i % 3), i);
@@ -241,7 +269,7 @@ static void test_filter_and_small_reads(void **state)
 	hub_client_free(c);
 
 	/* the snapshot of a filtered client holds only its topics */
-	c = hub_client_new(hub, 1u << 2, NULL, NULL);
+	c = cnew(hub, 1u << 2, NULL);
 	s = drain(c, 4096);
 	assert_non_null(strstr(s, "\"topics\":{\"load\":"));
 	assert_null(strstr(s, "\"cpu\":"));
@@ -256,7 +284,7 @@ static void test_suspend_wake_close(void **state)
 	char buf[4096];
 
 	hub_set_hello(hub, "{}", 2000);
-	c = hub_client_new(hub, 1u << 1, NULL, NULL);
+	c = cnew(hub, 1u << 1, NULL);
 	drain(c, 4096);
 	suspends = resumes = 0;
 	assert_int_equal(hub_client_read(c, buf, sizeof(buf)), 0);
@@ -283,9 +311,9 @@ static void test_keepalive(void **state)
 	char buf[64];
 
 	hub_set_hello(hub, "{}", 2000);
-	c = hub_client_new(hub, 7, NULL, NULL);
+	c = cnew(hub, 7, NULL);
 	drain(c, 4096);
-	hub_set_keepalive(hub, 0); /* due at once */
+	hub_set_limits(hub, 0, 0); /* due at once */
 	assert_int_equal(hub_client_read(c, buf, sizeof(buf)), 13);
 	assert_memory_equal(buf, ": keepalive\n\n", 13);
 	hub_client_free(c);
@@ -317,9 +345,8 @@ static void test_client_filter(void **state)
 	char *s;
 
 	hub_set_hello(hub, "{}", 2000);
-	c = hub_client_new(hub, 7, NULL, NULL);
-	all = hub_client_new(hub, 7, NULL, NULL);
-	assert_int_equal(hub_client_set_filter(c, &f), 0);
+	c = cnew_opt(hub, 7, NULL, &f, false);
+	all = cnew(hub, 7, NULL);
 	drain(c, 4096);
 	drain(all, 4096);
 	pub_ev(hub, 3, "ssh.service", "disk full");     /* passes */
@@ -339,8 +366,7 @@ static void test_client_filter(void **state)
 	hub_client_free(c);
 
 	struct hub_filter ex = {.max_level = 7, .exclude = {"nginx.service"}, .n_exclude = 1};
-	c = hub_client_new(hub, 7, "00000000deadbeef-0", NULL);
-	assert_int_equal(hub_client_set_filter(c, &ex), 0);
+	c = cnew_opt(hub, 7, "00000000deadbeef-0", &ex, false);
 	s = drain(c, 4096);
 	assert_int_equal(count(s, "event: load"), 5);
 	assert_null(strstr(s, "nginx"));
@@ -406,6 +432,267 @@ static void test_topic_mask(void **state)
 	assert_int_equal(hub_topic_mask(names, "CPU", &mask, bad, sizeof(bad)), -EINVAL);
 }
 
+/* Inflates a gzip stream fed in pieces, as a browser does. */
+struct unzip {
+	z_stream z;
+	char out[1 << 20];
+	size_t len;
+};
+
+static void unzip_init(struct unzip *u)
+{
+	memset(u, 0, sizeof(*u));
+	assert_int_equal(inflateInit2(&u->z, 16 + 15), Z_OK);
+}
+
+/* Feeds n bytes; everything they complete must come out at once (each
+ * part of the stream ends on a flush). */
+static void unzip_feed(struct unzip *u, const char *in, size_t n)
+{
+	u->z.next_in = (Bytef *)in;
+	u->z.avail_in = (uInt)n;
+	while (u->z.avail_in) {
+		int r;
+
+		u->z.next_out = (Bytef *)u->out + u->len;
+		u->z.avail_out = (uInt)(sizeof(u->out) - 1 - u->len);
+		r = inflate(&u->z, Z_SYNC_FLUSH);
+		assert_true(r == Z_OK || r == Z_BUF_ERROR || r == Z_STREAM_END);
+		u->len = sizeof(u->out) - 1 - u->z.avail_out;
+		if (r == Z_BUF_ERROR)
+			break;
+	}
+	u->out[u->len] = '\0';
+}
+
+/* Drains a gzip client into u, in reads of `chunk` bytes. */
+static void zdrain(struct hub_client *c, struct unzip *u, size_t chunk)
+{
+	static char buf[1 << 20];
+	long n;
+
+	while ((n = hub_client_read(c, buf, chunk)) > 0)
+		unzip_feed(u, buf, (size_t)n);
+}
+
+/* gzip clients decode to exactly what a plain client of the same mask
+ * reads: hello, snapshot, live frames, whatever the read sizes. */
+static void test_gzip_same_stream(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub_client *plain, *z1, *z2, *z3;
+	static struct unzip u1, u2, u3;
+	char *s;
+
+	hub_set_hello(hub, "{\"host\":\"h\"}", 2000);
+	for (int i = 1; i <= 6; i++)
+		pub(hub, (unsigned)(i % 3), i);
+	plain = cnew(hub, 7, NULL);
+	z1 = cnew_opt(hub, 7, NULL, NULL, true);
+	z2 = cnew_opt(hub, 7, NULL, NULL, true);
+	unzip_init(&u1);
+	unzip_init(&u2);
+	unzip_init(&u3);
+	s = drain(plain, 4096);
+	zdrain(z1, &u1, 4096);
+	zdrain(z2, &u2, 3); /* tiny reads split every block header */
+	assert_string_equal(u1.out, s);
+	assert_string_equal(u2.out, s);
+	/* live frames: the clients join the shared compressor */
+	for (int round = 0; round < 3; round++) {
+		char expect[1 << 14] = "";
+
+		for (int i = 0; i < 5; i++)
+			pub(hub, (unsigned)(i % 3), 100 * round + i);
+		strcpy(expect, drain(plain, 4096));
+		zdrain(z1, &u1, 4096);
+		zdrain(z2, &u2, 7);
+		assert_non_null(strstr(u1.out, expect));
+		assert_non_null(strstr(u2.out, expect));
+	}
+	assert_int_equal(strlen(u1.out), strlen(u2.out));
+	/* a client resuming mid-stream gets the frames it missed, then joins */
+	z3 = cnew_opt(hub, 7, "00000000deadbeef-8", NULL, true);
+	zdrain(z3, &u3, 4096);
+	for (int i = 0; i < 4; i++)
+		pub(hub, 1, 1000 + i);
+	zdrain(z3, &u3, 4096);
+	zdrain(z1, &u1, 4096);
+	assert_null(strstr(u3.out, "snapshot"));
+	assert_non_null(strstr(u3.out, "id: 00000000deadbeef-9\n\n"));
+	assert_non_null(strstr(u3.out, "\"n\":1003}\nid: 00000000deadbeef-"));
+	assert_non_null(strstr(u1.out, "\"n\":1003}\nid: 00000000deadbeef-"));
+	/* one shared compressor, not one per client */
+	struct hub_stats st;
+	hub_get_stats(hub, &st);
+	assert_int_equal(st.gzip_clients, 3);
+	assert_int_equal(st.gzip_groups, 1);
+	assert_true(st.gzip_out_bytes > 0 && st.gzip_out_bytes < st.gzip_in_bytes);
+	inflateEnd(&u1.z);
+	inflateEnd(&u2.z);
+	inflateEnd(&u3.z);
+	hub_client_free(plain);
+	hub_client_free(z1);
+	hub_client_free(z2);
+	hub_client_free(z3);
+	hub_housekeep(hub); /* frees the group nobody uses */
+	hub_get_stats(hub, &st);
+	assert_int_equal(st.gzip_groups, 0);
+	hub_free(hub);
+}
+
+/* A gzip client that waits with nothing new gets a join point from the
+ * housekeeping, and a filtered client is plain. */
+static void test_gzip_join_when_quiet(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub_filter f = {.max_level = 3};
+	struct hub_client *z, *filtered;
+	static struct unzip u;
+	char buf[64];
+
+	hub_set_hello(hub, "{}", 2000);
+	pub(hub, 2, 1);
+	z = cnew_opt(hub, 1u << 2, NULL, NULL, true);
+	filtered = cnew_opt(hub, 1u << 2, NULL, &f, true);
+	unzip_init(&u);
+	zdrain(z, &u, 4096);
+	assert_int_equal(hub_client_read(z, buf, sizeof(buf)), 0);
+	hub_housekeep(hub); /* an empty chunk that starts with a full flush */
+	zdrain(z, &u, 4096);
+	pub(hub, 2, 2);
+	zdrain(z, &u, 4096);
+	assert_non_null(strstr(u.out, "\"n\":2}\nid: 00000000deadbeef-2\n\n"));
+	inflateEnd(&u.z);
+	hub_client_free(z);
+	hub_client_free(filtered);
+	hub_free(hub);
+}
+
+/* A client of a quiet topic keeps its place however fast other topics
+ * fill the ring: no snapshot, no resync. */
+static void test_quiet_topic_not_resynced(void **state)
+{
+	struct hub *hub = hub_new(65536, INST, names, &ops);
+	struct hub_client *c;
+	struct hub_stats st;
+	char *s;
+
+	hub_set_hello(hub, "{}", 2000);
+	pub(hub, 2, 1);
+	c = cnew(hub, 1u << 2, NULL);
+	drain(c, 4096);
+	for (int i = 0; i < 5000; i++)
+		pub(hub, 1, i); /* wraps the ring many times */
+	s = drain(c, 4096);
+	assert_int_equal(count(s, "event: snapshot"), 0);
+	pub(hub, 2, 2);
+	s = drain(c, 4096);
+	assert_int_equal(count(s, "event: load"), 1);
+	assert_int_equal(count(s, "event: snapshot"), 0);
+	hub_get_stats(hub, &st);
+	assert_int_equal(st.resyncs, 0);
+	hub_client_free(c);
+	hub_free(hub);
+}
+
+static void test_max_clients_and_hangup(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub_client_opts o = {.mask = 7, .max_clients = 2};
+	struct hub_client *a, *b, *c = NULL;
+	char buf[4096];
+	bool z;
+
+	assert_int_equal(hub_client_new(hub, &o, NULL, &a, &z), 0);
+	assert_int_equal(hub_client_new(hub, &o, NULL, &b, &z), 0);
+	assert_int_equal(hub_client_new(hub, &o, NULL, &c, &z), -EBUSY);
+	assert_null(c);
+	assert_int_equal(hub_topic_clients(hub, 0), 2);
+	drain(a, 4096);
+	assert_int_equal(hub_client_read(a, buf, sizeof(buf)), 0); /* parked */
+	resumes = 0;
+	hub_client_hangup(a);
+	assert_int_equal(resumes, 1); /* woken to end */
+	assert_int_equal(hub_client_read(a, buf, sizeof(buf)), -1);
+	hub_client_free(a);
+	assert_int_equal(hub_client_new(hub, &o, NULL, &c, &z), 0);
+	hub_client_free(b);
+	hub_client_free(c);
+	assert_int_equal(hub_topic_clients(hub, 0), 0);
+	hub_free(hub);
+}
+
+/* Chart rows are kept in blocks; whole blocks are dropped, so between
+ * `rows` and `rows` + a block are kept, oldest first. */
+static void test_history_blocks(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	size_t len;
+	char *s, *p;
+	int first, n = 0;
+
+	assert_int_equal(hub_set_history(hub, 0, "[\"t\",\"v\"]", 100), 0);
+	for (int i = 1; i <= 1000; i++) {
+		char row[32];
+
+		snprintf(row, sizeof(row), "[%d,%d]", i, i);
+		assert_int_equal(hub_publish(hub,
+					     &(struct hub_msg){.topic = 0,
+							       .json = "{}",
+							       .len = 2,
+							       .level = -1,
+							       .row = row,
+							       .row_len = strlen(row)},
+					     1, i),
+				 0);
+	}
+	s = hub_snapshot_json(hub, 1, &len);
+	p = strstr(s, "\"rows\":[[");
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, "\"rows\":[[%d,", &first), 1);
+	for (p = strstr(p, "[["); (p = strchr(p + 1, '[')); n++)
+		;
+	assert_true(n >= 100 && n < 100 + HUB_ROW_BLOCK);
+	assert_int_equal(first, 1000 - n + 1);
+	assert_non_null(strstr(s, "[999,999],[1000,1000]]}}}"));
+	free(s);
+	hub_free(hub);
+}
+
+/* /api/snapshot gzip'd: one complete gzip member of the announced size. */
+static void test_reader_gzip(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	static char zbuf[1 << 16], plain[1 << 16];
+	size_t size = 0, plen;
+	struct hub_reader *r;
+	static struct unzip u;
+	char *json;
+	long n, got = 0;
+
+	for (int i = 1; i <= 6; i++)
+		pub(hub, (unsigned)(i % 3), i);
+	json = hub_snapshot_json(hub, 7, &plen);
+	r = hub_reader_new(hub, 7, true, &size);
+	assert_non_null(r);
+	while ((n = hub_reader_read(r, zbuf + got, 5)) > 0)
+		got += n;
+	assert_int_equal((size_t)got, size);
+	unzip_init(&u);
+	unzip_feed(&u, zbuf, (size_t)got);
+	assert_int_equal(inflate(&u.z, Z_FINISH), Z_STREAM_END); /* CRC and length check out */
+	assert_string_equal(u.out, json);
+	inflateEnd(&u.z);
+	hub_reader_free(r);
+	r = hub_reader_new(hub, 7, false, &size);
+	assert_int_equal(hub_reader_read(r, plain, sizeof(plain)), (long)plen);
+	assert_int_equal(size, plen);
+	hub_reader_free(r);
+	free(json);
+	hub_free(hub);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -420,6 +707,12 @@ int main(void)
 	    cmocka_unit_test(test_topic_mask),
 	    cmocka_unit_test(test_history),
 	    cmocka_unit_test(test_client_filter),
+	    cmocka_unit_test(test_gzip_same_stream),
+	    cmocka_unit_test(test_gzip_join_when_quiet),
+	    cmocka_unit_test(test_quiet_topic_not_resynced),
+	    cmocka_unit_test(test_max_clients_and_hangup),
+	    cmocka_unit_test(test_history_blocks),
+	    cmocka_unit_test(test_reader_gzip),
 	};
 
 	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);

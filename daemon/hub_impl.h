@@ -1,0 +1,111 @@
+/* The hub's insides, shared by hub.c (ring, clients, gzip groups) and
+ * hub_snap.c (states, chart rows and snapshot plans). Not a public API. */
+#ifndef SYSFEED_HUB_IMPL_H
+#define SYSFEED_HUB_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gz.h"
+#include "hub.h"
+
+#define HUB_MAX_GROUPS 8
+
+/* A shared, immutable byte string: an encoded frame, a compressed chunk, a
+ * topic's state, a block of chart rows. Reference counts change only with
+ * the hub locked. */
+struct blob {
+	unsigned refs;
+	unsigned topic;
+	int level;
+	bool join;        /* chunk: starts with a full flush */
+	uint64_t seq;     /* frame: its seq; chunk: the last seq it covers */
+	uint64_t after;   /* chunk: the head before it (it covers after+1..seq) */
+	uint64_t mono_ms; /* frame, chunk: when published */
+	char *key;
+	char *z; /* piece: its gzip form (gz_piece), made on first need */
+	size_t zlen;
+	size_t len;
+	char data[];
+};
+
+/* One part of what a client is sent: glue text of its snapshot plan
+ * (b NULL) or a shared piece. */
+struct seg {
+	struct blob *b;
+	uint32_t off, len;
+};
+
+/* A snapshot as references: built once for a client, it pins the pieces
+ * as they were, so their later versions never wait for it. */
+struct snap {
+	uint64_t seq;
+	uint64_t mono_ms;
+	struct blob *glue;
+	size_t n;
+	struct seg segs[];
+};
+
+/* A topic's chart rows: sealed blocks of `block_rows` rows ("r,r,...")
+ * and one open block. Whole blocks are dropped from the front. */
+struct history {
+	struct blob *fields;
+	struct blob **blocks; /* circular, cap_blocks */
+	size_t cap_blocks, start, n_blocks;
+	struct blob *open;
+	size_t open_rows, block_rows, keep_rows;
+};
+
+struct group;
+
+struct hub {
+	pthread_mutex_t lock;
+	uint64_t instance;
+	const char *const *names;
+	unsigned n_topics;
+	struct hub_conn_ops ops;
+
+	struct blob **frames; /* frames[seq & (cap - 1)] */
+	size_t cap;
+	uint64_t first_seq, head_seq; /* ring holds first_seq..head_seq */
+	size_t used, ring_bytes;
+	uint64_t evicted[HUB_MAX_TOPICS]; /* newest evicted seq of each topic */
+
+	struct blob *state[HUB_MAX_TOPICS]; /* the topic's latest JSON (no SSE framing) */
+	struct history hist[HUB_MAX_TOPICS];
+	struct blob *metrics[HUB_MAX_TOPICS + 1]; /* [0]: the daemon's, [1 + topic] */
+	int64_t state_t_ms;
+	uint64_t tick_mono_ms;
+	struct blob *hello;
+	struct gz *scratch; /* compresses pieces, with the lock held */
+
+	struct group *groups[HUB_MAX_GROUPS];
+	size_t n_groups;
+
+	struct hub_client *clients;
+	unsigned n_clients, n_gzip;
+	unsigned topic_clients[HUB_MAX_TOPICS];
+	unsigned keepalive_ms, stall_ms;
+	bool closing;
+	uint64_t published, bytes_sent, resyncs, stalled, gz_in, gz_out;
+};
+
+uint64_t hub_mono_ms(void);
+struct blob *blob_new(size_t len);
+struct blob *blob_copy(const char *data, size_t len);
+struct blob *blob_ref(struct blob *b);
+void blob_unref(struct blob *b);
+/* With the lock held: b's gzip piece, made now if needed; -ENOMEM. */
+int blob_zip(struct hub *hub, struct blob *b);
+
+/* hub_snap.c, all with the lock held */
+void history_free(struct history *h);
+int history_add(struct history *h, const char *row, size_t len);
+/* The snapshot of mask: with `sse` framed as the `snapshot` event (id =
+ * the head), else the bare JSON object. */
+struct snap *snap_build(struct hub *hub, uint64_t mask, bool sse);
+void snap_free(struct snap *s);
+
+#endif
