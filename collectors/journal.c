@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "procfs.h"
 
 #define JOURNAL_READ_BUDGET 1000 /* entries per dispatch before yielding to the loop */
 #define JOURNAL_READ_NS     4000000
@@ -166,78 +167,6 @@ bool journal_is_binary(const char *p, size_t len)
 	return len && memchr(p, '\0', len) != NULL;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or, negated, how many
- * bytes form its maximal ill-formed subpart (at least 1). */
-static int journal_utf8_seq(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	int n;
-
-	if (c < 0x80)
-		return c ? 1 : -1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f; /* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f; /* nothing past U+10FFFF */
-	} else {
-		return -1;
-	}
-	for (int k = 1; k < n; k++) {
-		if ((size_t)k >= len || s[k] < lo || s[k] > hi)
-			return -k;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return n;
-}
-
-int journal_utf8_sanitize(const char *in, size_t len, size_t max, char **ret, bool *ret_truncated)
-{
-	static const char repl[] = "\xef\xbf\xbd";
-	const unsigned char *s = (const unsigned char *)in;
-	size_t cap = len > (SIZE_MAX - 1) / 3 ? SIZE_MAX - 1 : len * 3, i = 0, o = 0;
-	bool truncated = false;
-	char *out;
-
-	if (cap > max)
-		cap = max;
-	out = malloc(cap + 1);
-	if (!out)
-		return -ENOMEM;
-	while (i < len) {
-		int n = journal_utf8_seq(s + i, len - i);
-		size_t w = n > 0 ? (size_t)n : 3;
-
-		if (o + w > max) {
-			truncated = true;
-			break;
-		}
-		if (n > 0) {
-			memcpy(out + o, s + i, (size_t)n);
-			i += (size_t)n;
-		} else {
-			memcpy(out + o, repl, 3);
-			i += (size_t)-n;
-		}
-		o += w;
-	}
-	out[o] = '\0';
-	*ret = out;
-	if (ret_truncated)
-		*ret_truncated = truncated;
-	return 0;
-}
-
 /* Adds a sanitised short field, or null when it is empty. */
 static bool journal_add_short(cJSON *o, const char *key, const char *v)
 {
@@ -246,7 +175,7 @@ static bool journal_add_short(cJSON *o, const char *key, const char *v)
 
 	if (!*v)
 		return cJSON_AddNullToObject(o, key) != NULL;
-	if (journal_utf8_sanitize(v, strlen(v), JOURNAL_SHORT_MAX, &clean, NULL) < 0)
+	if (procfs_utf8_dup(v, strlen(v), JOURNAL_SHORT_MAX, &clean, NULL) < 0)
 		return false;
 	item = cJSON_AddStringToObject(o, key, clean);
 	free(clean);
@@ -270,8 +199,8 @@ cJSON *journal_entry_json(const struct journal_raw *raw, unsigned max_bytes)
 		binary = true;
 		if (asprintf(&msg, "[%zu bytes of binary data]", raw->message_len) < 0)
 			msg = NULL;
-	} else if (journal_utf8_sanitize(raw->message, raw->message_len, max_bytes, &msg,
-					 &truncated) < 0) {
+	} else if (procfs_utf8_dup(raw->message, raw->message_len, max_bytes, &msg, &truncated) <
+		   0) {
 		msg = NULL;
 	}
 	errno = 0;

@@ -46,7 +46,7 @@ struct config {
 	char *log_match;              /* log: plain text an entry's message must contain, or NULL */
 	unsigned log_backlog;         /* log: entries in `snapshot` */
 	unsigned log_rate;            /* log: entries per second before batching and dropping */
-	unsigned log_max_bytes;       /* log: a message is cut at this many bytes */
+	unsigned log_max_bytes;       /* log: a message is cut at this many bytes of JSON */
 	char *journal_dir;            /* log: read this journal directory, not the system's */
 	struct config_list watch;     /* file: paths to watch (directories recursively) */
 	unsigned file_coalesce_ms;    /* file: bursts on one path within this merge */
