@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CONFIG_MAX_FILE (1 << 20)
@@ -478,12 +479,25 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 {
 	char *text = NULL;
 	size_t len = 0, cap = 0;
+	struct stat st;
 	int fd, r = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO or a device must not hang the loop (SIGHUP) */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
-		errf(err, err_len, "%s:0: cannot open: %s", path, strerror(errno));
-		return -errno;
+		r = -errno;
+		errf(err, err_len, "%s:0: cannot open: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		errf(err, err_len, "%s:0: cannot stat: %s", path, strerror(-r));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		errf(err, err_len, "%s:0: not a regular file", path);
+		goto out;
 	}
 	for (;;) {
 		ssize_t n;

@@ -72,7 +72,9 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 int config_parse(struct config *cfg, const char *name, const char *text, size_t len, char *err,
 		 size_t err_len);
 
-/* Reads and parses FILE; an unreadable file is "FILE:0: reason". */
+/* Reads and parses FILE, which must be a regular file (opened without
+ * blocking, so a FIFO never hangs a reload); an unreadable file or any
+ * other kind is "FILE:0: reason" ("FILE:0: not a regular file"). */
 int config_load(struct config *cfg, const char *path, char *err, size_t err_len);
 
 /* Whether name passes the list: the last pattern that matches decides

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -158,7 +159,16 @@ static void test_load_file(void **state)
 	assert_non_null(strstr(err, ":0: cannot open: No such file or directory"));
 	assert_int_equal(strncmp(err, path, strlen(path)), 0);
 	assert_true(config_load(&cfg, "/", err, sizeof(err)) < 0);
-	assert_string_equal(err, "/:0: cannot read: Is a directory");
+	assert_string_equal(err, "/:0: not a regular file");
+	/* a FIFO without a writer: refused at once, not waited on */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(config_load(&cfg, path, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":0: not a regular file"));
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	unlink(path);
+	assert_true(config_load(&cfg, "/dev/null", err, sizeof(err)) < 0);
+	assert_string_equal(err, "/dev/null:0: not a regular file");
+	assert_int_equal(cfg.interval_ms, 300);
 	config_free(&cfg);
 }
 
