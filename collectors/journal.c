@@ -448,6 +448,7 @@ struct journal_state {
 
 	char **backlog; /* ring of encoded entries, oldest at (head - n) */
 	unsigned backlog_cap, backlog_head, backlog_n;
+	size_t backlog_bytes; /* their JSON bytes */
 	bool dirty;
 	int64_t state_t_ms;
 	uint64_t dropped_total;
@@ -473,7 +474,20 @@ static uint64_t journal_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Takes json into the backlog ring, evicting the oldest. */
+/* Drops the oldest entry of the backlog (backlog_n > 0). */
+static void journal_backlog_drop(struct journal_state *s)
+{
+	unsigned oldest = (s->backlog_head + s->backlog_cap - s->backlog_n) % s->backlog_cap;
+
+	s->backlog_bytes -= strlen(s->backlog[oldest]);
+	free(s->backlog[oldest]);
+	s->backlog[oldest] = NULL;
+	s->backlog_n--;
+}
+
+/* Takes json into the backlog ring, evicting the oldest entries until both
+ * log-backlog (entries) and log-backlog-bytes (JSON bytes, as in
+ * `snapshot`) hold; an entry larger than log-backlog-bytes is not kept. */
 static void journal_backlog_push(struct journal_state *s, char *json)
 {
 	if (!s->backlog_cap) {
@@ -481,11 +495,13 @@ static void journal_backlog_push(struct journal_state *s, char *json)
 		return;
 	}
 	if (s->backlog_n == s->backlog_cap)
-		free(s->backlog[s->backlog_head]);
-	else
-		s->backlog_n++;
+		journal_backlog_drop(s);
 	s->backlog[s->backlog_head] = json;
 	s->backlog_head = (s->backlog_head + 1) % s->backlog_cap;
+	s->backlog_n++;
+	s->backlog_bytes += strlen(json);
+	while (s->backlog_n && s->backlog_bytes > s->cfg->log_backlog_bytes)
+		journal_backlog_drop(s);
 	s->dirty = true;
 	s->state_t_ms = journal_now_ms(CLOCK_REALTIME);
 }
@@ -945,6 +961,7 @@ static int journal_load_backlog(struct journal_state *s)
 {
 	unsigned limit = s->backlog_cap * JOURNAL_SCAN_FACTOR, n = 0;
 	char *newest = NULL, **found = NULL;
+	size_t bytes = 0;
 	int r;
 
 	if (limit < JOURNAL_SCAN_MIN)
@@ -964,7 +981,7 @@ static int journal_load_backlog(struct journal_state *s)
 			break;
 		if (i == 0 && (r = sd_journal_get_cursor(s->j, &newest)) < 0)
 			goto out;
-		if (n == s->backlog_cap)
+		if (n == s->backlog_cap || bytes > s->cfg->log_backlog_bytes)
 			break;
 		if (journal_read_raw(s) < 0 || !journal_raw_pass(&s->raw, s->cfg))
 			continue;
@@ -972,7 +989,7 @@ static int journal_load_backlog(struct journal_state *s)
 			r = -ENOMEM;
 			goto out;
 		}
-		n++;
+		bytes += strlen(found[n++]);
 	}
 	while (n)
 		journal_backlog_push(s, found[--n]);

@@ -50,6 +50,7 @@ static const struct key keys[] = {
     {"log-units", KEY_LIST, OFF(log_units), 0, 0},
     {"log-match", KEY_PATH, OFF(log_match), 0, 0},
     {"log-backlog", KEY_UINT, OFF(log_backlog), 0, 10000},
+    {"log-backlog-bytes", KEY_SIZE, OFF(log_backlog_bytes), 0, 64ULL << 20},
     {"log-rate", KEY_UINT, OFF(log_rate), 1, 100000},
     {"log-max-bytes", KEY_UINT, OFF(log_max_bytes), 64, 65536},
     {"journal-dir", KEY_PATH, OFF(journal_dir), 0, 0},
@@ -97,6 +98,7 @@ void config_defaults(struct config *cfg)
 	cfg->fs_timeout_ms = 1000;
 	cfg->log_priority = 6;
 	cfg->log_backlog = 200;
+	cfg->log_backlog_bytes = 256u << 10;
 	cfg->log_rate = 500;
 	cfg->log_max_bytes = 4096;
 	cfg->file_coalesce_ms = 100;

@@ -45,6 +45,7 @@ struct config {
 	struct config_list log_units; /* log: units (or identifiers) to include, "!unit" excludes */
 	char *log_match;              /* log: plain text an entry's message must contain, or NULL */
 	unsigned log_backlog;         /* log: entries in `snapshot` */
+	size_t log_backlog_bytes;     /* log: and at most this many JSON bytes of them */
 	unsigned log_rate;            /* log: entries per second before batching and dropping */
 	unsigned log_max_bytes;       /* log: a message is cut at this many bytes of JSON */
 	char *journal_dir;            /* log: read this journal directory, not the system's */

@@ -1,6 +1,7 @@
 """The `log` topic against a real journald and the real daemon: fields and
-latency, config and query filters, hostile text, the snapshot's backlog, a
-flood of 50,000 entries, rotation/vacuum/restart, and no journal at all."""
+latency, config and query filters, hostile text and its size on the wire, the
+snapshot's backlog, a flood of 50,000 entries, rotation/vacuum/restart, and no
+journal at all."""
 
 import json
 import os
@@ -35,10 +36,16 @@ def check_entry(e):
     assert isinstance(e["message"], str)
 
 
-def log_client(daemon, query="topics=log"):
-    c = daemon.sse("/events?" + query)
+def log_client(daemon, query="topics=log", **kw):
+    c = daemon.sse("/events?" + query, **kw)
     c.wait_hello_snapshot()
     return c
+
+
+def wire_bytes(text):
+    """What a JSON string takes on the wire, escaped (cJSON and Python's
+    json escape control characters alike)."""
+    return len(json.dumps(text, ensure_ascii=False).encode()) - 2
 
 
 def test_entries_arrive_with_fields_and_fast(journald, journal_send, start_daemon):
@@ -112,6 +119,58 @@ def test_hostile_text_arrives_as_escaped_json(journald, journal_send, start_daem
     assert cut.get("truncated") is True
     assert 120 <= len(cut["message"].encode()) <= 128
     assert cut["message"].encode().decode("utf-8") == cut["message"]
+
+
+def test_wire_size_and_backlog_bytes(journald, journal_send, start_daemon):
+    """200 entries of 4,096 control characters (each takes six bytes
+    escaped): every message takes at most log-max-bytes on the wire, cut on
+    a character boundary and marked, and the backlog in `snapshot` at most
+    log-backlog-bytes (256 KiB), not 200 x 24 KiB."""
+    tok = token()
+    d = start_daemon(config="log-match = %s\n" % tok)
+    c = log_client(d, keep_body=1 << 20)
+    n = 200
+    journal_send(r"MESSAGE=%s {i} %s" % (tok, r"\x01" * 4096), "PRIORITY=4", n=n, escapes=True)
+    wait_log(c, tok, n, timeout=30)
+    for e in log_entries(c, tok):
+        assert e.get("truncated") is True, e["message"][:60]
+        size = wire_bytes(e["message"])
+        assert 4096 - 6 < size <= 4096, size
+        assert e["message"].endswith("\x01")
+    # the frames on the wire: each data line is one entry of about 4 KiB
+    frames = [len(e.data.encode()) for e in c.events if e.type == "log"]
+    assert max(frames) < 4096 + 1024, max(frames)
+    bytes(c.body_prefix).decode("utf-8")  # strict
+
+    r = d.request("GET", "/api/snapshot")
+    assert r.status == 200
+    snap = json.loads(r.body.decode("utf-8"))  # strict UTF-8
+    state = snap["topics"]["log"]
+    entries = state["entries"]
+    entries_bytes = len(json.dumps(entries, ensure_ascii=False, separators=(",", ":")).encode())
+    print("snapshot: %d of %d hostile entries, %d bytes of entries, %d bytes in all"
+          % (len(entries), n, entries_bytes, len(r.body)))
+    assert entries_bytes <= 256 * 1024 + 2, entries_bytes
+    # the newest entries are the ones kept
+    idx = [int(e["message"].split()[1]) for e in entries]
+    assert len(idx) >= 5 and idx == list(range(n - len(idx), n)), idx
+    # a new stream's snapshot is as small
+    s2 = d.sse("/events?topics=log")
+    _, snap2 = s2.wait_hello_snapshot()
+    assert len(snap2.data.encode()) < 256 * 1024 + 4096, len(snap2.data)
+
+
+def test_backlog_bytes_config(journald, journal_send, start_daemon):
+    tok = token()
+    d = start_daemon(config="log-match = %s\nlog-backlog-bytes = 2K\n" % tok)
+    c = log_client(d)
+    for i in range(10):
+        journal_send("MESSAGE=%s %d %s" % (tok, i, "x" * 300))
+    wait_log(c, tok, 10)
+    entries = get_json(d.port, "/api/snapshot")["topics"]["log"]["entries"]
+    size = len(json.dumps(entries, ensure_ascii=False, separators=(",", ":")).encode())
+    assert 0 < len(entries) < 10 and size <= 2048, (len(entries), size)
+    assert [int(e["message"].split()[1]) for e in entries] == list(range(10 - len(entries), 10))
 
 
 def test_config_filters(journald, journal_send, start_daemon):
