@@ -23,9 +23,11 @@
 #define JOURNAL_READ_BUDGET 1000 /* entries per dispatch before yielding to the loop */
 #define JOURNAL_READ_NS     4000000
 /* journald tells readers about new entries at most every 250 ms (its
- * POST_CHANGE_TIMER_INTERVAL_USEC), too late for the 100 ms bound: between
- * its wake-ups the journal is also looked at every RECHECK_MS, which costs
- * one sd_journal_next() (a look at each file's mmap'ed header) when idle. */
+ * POST_CHANGE_TIMER_INTERVAL_USEC), too late for the 100 ms bound: while a
+ * stream client subscribes to `log` (the follow hook), the journal is also
+ * looked at every RECHECK_MS between its wake-ups, which costs one
+ * sd_journal_next() (a look at each file's mmap'ed header) when idle.
+ * Nobody following, no timer: the journal is read at journald's pace. */
 #define JOURNAL_RECHECK_MS 40
 #define JOURNAL_SCAN_FACTOR                                                                        \
 	50 /* the start scans back at most this many entries per backlog line                      \
@@ -444,6 +446,7 @@ struct journal_state {
 	struct journal_rate rate;
 	struct journal_batch batch;
 	bool batching;
+	bool followed; /* a stream client subscribes: the recheck timer runs */
 	unsigned read_since_open;
 
 	char **backlog; /* ring of encoded entries, oldest at (head - n) */
@@ -899,7 +902,7 @@ static int journal_get_fd(void *state)
 	return ((struct journal_state *)state)->epfd;
 }
 
-int journal_metrics_write(const uint64_t *seen, uint64_t dropped, struct metrics *m)
+int journal_metrics_write(const uint64_t *seen, uint64_t dropped, bool followed, struct metrics *m)
 {
 	metrics_family(m, "sysfeed_log_entries_total", "counter",
 		       "Journal entries seen that matched the log filters, per priority.");
@@ -910,6 +913,10 @@ int journal_metrics_write(const uint64_t *seen, uint64_t dropped, struct metrics
 	metrics_family(m, "sysfeed_log_dropped_total", "counter",
 		       "Journal entries that matched but were dropped by the rate limit.");
 	metrics_sample(m, "sysfeed_log_dropped_total", NULL, (double)dropped);
+	metrics_family(m, "sysfeed_log_followed", "gauge",
+		       "1 while a stream client subscribes to log: the journal is then also "
+		       "rechecked every 40 ms.");
+	metrics_sample(m, "sysfeed_log_followed", NULL, followed);
 	return metrics_error(m);
 }
 
@@ -917,7 +924,17 @@ static int journal_metrics(void *state, struct metrics *m)
 {
 	const struct journal_state *s = state;
 
-	return journal_metrics_write(s->seen, s->dropped_total, m);
+	return journal_metrics_write(s->seen, s->dropped_total, s->followed, m);
+}
+
+/* The fast recheck runs only while a stream client follows `log`. */
+static void journal_follow(void *state, bool followed)
+{
+	struct journal_state *s = state;
+	uint64_t ns = followed ? JOURNAL_RECHECK_MS * 1000000u : 0;
+
+	s->followed = followed;
+	journal_arm(s->recheck_fd, ns, ns, 0);
 }
 
 static void journal_close(int fd)
@@ -1234,9 +1251,7 @@ static int journal_init(const struct collector_env *env, void **ret_state, char 
 	    (r = journal_epoll_add(s->epfd, s->batch_fd, EPOLLIN, TAG_BATCH)) < 0 ||
 	    (r = journal_epoll_add(s->epfd, s->kick_fd, EPOLLIN, TAG_KICK)) < 0 ||
 	    (r = journal_epoll_add(s->epfd, s->timeout_fd, EPOLLIN, TAG_TIMEOUT)) < 0 ||
-	    (r = journal_epoll_add(s->epfd, s->recheck_fd, EPOLLIN, TAG_RECHECK)) < 0 ||
-	    (r = journal_arm(s->recheck_fd, JOURNAL_RECHECK_MS * 1000000u,
-			     JOURNAL_RECHECK_MS * 1000000u, 0)) < 0) {
+	    (r = journal_epoll_add(s->epfd, s->recheck_fd, EPOLLIN, TAG_RECHECK)) < 0) {
 		r = r < 0 ? r : -errno;
 		snprintf(reason, reason_len, "cannot set up the journal's fds: %s", strerror(-r));
 		goto out;
@@ -1269,5 +1284,6 @@ const struct collector journal_collector = {
     .get_fd = journal_get_fd,
     .dispatch = journal_dispatch,
     .metrics = journal_metrics,
+    .follow = journal_follow,
     .fini = journal_fini,
 };

@@ -118,9 +118,10 @@ cJSON *journal_payload(int64_t t_ms, char *const *entries, size_t n, uint64_t dr
 struct metrics;
 
 /* The topic's families: sysfeed_log_entries_total{priority} from seen (8
- * counts, emerg..debug: entries that passed the filters since start) and
- * sysfeed_log_dropped_total. Returns metrics_error(m). */
-int journal_metrics_write(const uint64_t *seen, uint64_t dropped, struct metrics *m);
+ * counts, emerg..debug: entries that passed the filters since start),
+ * sysfeed_log_dropped_total and sysfeed_log_followed. Returns
+ * metrics_error(m). */
+int journal_metrics_write(const uint64_t *seen, uint64_t dropped, bool followed, struct metrics *m);
 
 extern const struct collector journal_collector;
 

@@ -865,3 +865,16 @@ int hub_topic_mask(const char *const *names, const char *list, uint64_t *ret_mas
 	*ret_mask = mask;
 	return 0;
 }
+
+unsigned hub_topic_clients(struct hub *hub, unsigned topic)
+{
+	unsigned n = 0;
+
+	if (topic >= HUB_MAX_TOPICS)
+		return 0;
+	pthread_mutex_lock(&hub->lock);
+	for (const struct hub_client *c = hub->clients; c; c = c->next)
+		n += (c->mask >> topic) & 1;
+	pthread_mutex_unlock(&hub->lock);
+	return n;
+}

@@ -105,5 +105,7 @@ char *hub_snapshot_json(struct hub *hub, uint64_t mask, size_t *ret_len);
 int hub_topic_mask(const char *const *names, const char *list, uint64_t *ret_mask, char *bad,
 		   size_t bad_len);
 void hub_get_stats(struct hub *hub, struct hub_stats *ret);
+/* How many stream clients have the topic in their mask. */
+unsigned hub_topic_clients(struct hub *hub, unsigned topic);
 
 #endif

@@ -72,6 +72,9 @@ struct daemon {
 	char reason[MAX_COLLECTORS][REASON_LEN];
 	const char *names[MAX_COLLECTORS + 1];
 	size_t n_cols;
+
+	/* what each follow hook was last told (update_follow) */
+	bool followed[MAX_COLLECTORS];
 };
 
 /* epoll tags for the loop's own fds; collectors use their index. */
@@ -509,6 +512,23 @@ static void raise_nofile(void)
 	}
 }
 
+/* Tells the collectors with a follow hook whether a stream client
+ * subscribes to their topic now, when that changed. */
+static void update_follow(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_cols; i++) {
+		bool on;
+
+		if (!d->active[i] || !d->cols[i]->follow)
+			continue;
+		on = hub_topic_clients(d->hub, (unsigned)i) > 0;
+		if (on != d->followed[i]) {
+			d->followed[i] = on;
+			d->cols[i]->follow(d->state[i], on);
+		}
+	}
+}
+
 /* Returns the exit status once a stop signal came. */
 static int run_loop(struct daemon *d)
 {
@@ -538,8 +558,10 @@ static int run_loop(struct daemon *d)
 				if (read(d->dog_fd, &expirations, sizeof(expirations)) > 0)
 					sd_notify(0, "WATCHDOG=1");
 			} else if (tag == TAG_HOUSE) {
-				if (read(d->house_fd, &expirations, sizeof(expirations)) > 0)
+				if (read(d->house_fd, &expirations, sizeof(expirations)) > 0) {
 					hub_wake_idle(d->hub);
+					update_follow(d);
+				}
 			} else if (tag == TAG_SIGNAL) {
 				if (read(d->sig_fd, &si, sizeof(si)) != sizeof(si))
 					continue;

@@ -1,10 +1,12 @@
 """The `log` topic against a real journald and the real daemon: fields and
 latency, config and query filters, hostile text and its size on the wire, the
-snapshot's backlog, a flood of 50,000 entries, rotation/vacuum/restart, and no
-journal at all."""
+snapshot's backlog, a flood of 50,000 entries, rotation/vacuum/restart, no
+journal at all, and no fast recheck while nobody follows the log."""
 
+import glob
 import json
 import os
+import re
 import statistics
 import subprocess
 import time
@@ -20,7 +22,7 @@ from conftest_events import (  # noqa: F401  (fixtures)
     token,
     wait_log,
 )
-from sysfeed_harness import SANITIZE, SLOW, get_json, pump_for
+from sysfeed_harness import SANITIZE, SLOW, Timeout, deadline_after, get_json, pump_for, remaining
 
 PRIO_NAMES = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]
 ENTRY_KEYS = {"ts", "priority", "priority_name", "unit", "identifier", "pid", "transport",
@@ -42,6 +44,24 @@ def log_client(daemon, query="topics=log", **kw):
     return c
 
 
+def log_followed(daemon):
+    """sysfeed_log_followed from /metrics: whether the 40 ms recheck runs."""
+    text = daemon.request("GET", "/metrics").text
+    m = re.search(r"^sysfeed_log_followed (\S+)$", text, re.M)
+    assert m, "no sysfeed_log_followed in /metrics"
+    return float(m.group(1))
+
+
+def wait_followed(daemon, value, timeout=10):
+    """The daemon checks every second whether a client follows `log`; the
+    gauge shows it after the next tick."""
+    deadline = deadline_after(timeout)
+    while log_followed(daemon) != value:
+        if remaining(deadline) <= 0:
+            raise Timeout("sysfeed_log_followed did not become %d within %ds" % (value, timeout))
+        time.sleep(0.05)
+
+
 def wire_bytes(text):
     """What a JSON string takes on the wire, escaped (cJSON and Python's
     json escape control characters alike)."""
@@ -51,6 +71,7 @@ def wire_bytes(text):
 def test_entries_arrive_with_fields_and_fast(journald, journal_send, start_daemon):
     d = start_daemon()
     c = log_client(d)
+    wait_followed(d, 1)  # the 40 ms recheck runs from now on
     tok = token()
     ident = "sysfeed-it-" + tok
     for i in range(5):
@@ -171,6 +192,66 @@ def test_backlog_bytes_config(journald, journal_send, start_daemon):
     size = len(json.dumps(entries, ensure_ascii=False, separators=(",", ":")).encode())
     assert 0 < len(entries) < 10 and size <= 2048, (len(entries), size)
     assert [int(e["message"].split()[1]) for e in entries] == list(range(10 - len(entries), 10))
+
+
+def voluntary_switches(pid):
+    """Voluntary context switches of every thread of pid: one per wake-up
+    of a thread that slept."""
+    n = 0
+    for path in glob.glob("/proc/%d/task/*/status" % pid):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        n += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def test_no_fast_recheck_while_nobody_follows(journald, journal_send, start_daemon):
+    """With no stream client on `log`, the journal is read at journald's own
+    pace (its fd in the loop): no 40 ms timer, so the daemon wakes a few
+    times a second, not 25+. A `?topics=log` client turns the recheck on."""
+    # keepalive 1: a closed quiet stream is noticed at its next write
+    d = start_daemon(interval=1000, config="keepalive = 1\n")
+    wait_followed(d, 0)
+    window = 4.0
+
+    def rate(clients):
+        a = voluntary_switches(d.pid)
+        if clients:
+            pump_for(clients, window)
+        else:
+            time.sleep(window)  # an observation window, not a synchronisation
+        return (voluntary_switches(d.pid) - a) / window
+
+    idle = rate([])
+    # unfollowed, the journal is still read (at journald's pace): the
+    # backlog in the snapshot takes a new entry
+    tok = token()
+    journal_send("MESSAGE=unfollowed " + tok)
+    deadline = deadline_after(10)
+    while not any(tok in e["message"]
+                  for e in get_json(d.port, "/api/snapshot")["topics"]["log"]["entries"]):
+        if remaining(deadline) <= 0:
+            raise Timeout("the entry did not reach the snapshot with nobody following")
+        time.sleep(0.05)
+    c = log_client(d)
+    wait_followed(d, 1)
+    followed = rate([c])
+    print("voluntary context switches per second: %.1f with nobody on log, %.1f with a "
+          "log client" % (idle, followed))
+    # a 40 ms recheck alone is 25 a second
+    assert idle < 12.5, "%.1f wake-ups a second with nobody following the log" % idle
+    # followed: a journal line still arrives
+    tok = token()
+    journal_send("MESSAGE=followed " + tok)
+    wait_log(c, tok, timeout=10)
+    # and the recheck stops again once the client has left
+    c.close()
+    d.wait_healthz(lambda h: h["clients"] == 0, 10, "the closed client to be noticed")
+    wait_followed(d, 0)
 
 
 def test_config_filters(journald, journal_send, start_daemon):

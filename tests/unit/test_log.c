@@ -481,6 +481,7 @@ static void test_collector_live(void **unused)
 	env.cfg = &cfg;
 	snprintf(token, sizeof(token), "unit-%d-%ld", getpid(), (long)time(NULL));
 	assert_int_equal(journal_collector.init(&env, &state, reason, sizeof(reason)), 0);
+	journal_collector.follow(state, true); /* as with a stream client on `log` */
 	assert_int_equal(journal_collector.sample(state, &env, &tick, &payload), 0);
 	assert_null(payload);
 	assert_non_null(cap->state); /* the backlog, set at the first tick */
@@ -554,7 +555,7 @@ static void test_metrics(void **unused)
 	const uint64_t seen[8] = {0, 1, 2, 30, 4, 5, 600, 7000000000};
 	struct metrics m = {0};
 
-	assert_int_equal(journal_metrics_write(seen, 12, &m), 0);
+	assert_int_equal(journal_metrics_write(seen, 12, true, &m), 0);
 	assert_metrics(&m, "# HELP sysfeed_log_entries_total Journal entries seen that matched the "
 			   "log filters, per priority.\n"
 			   "# TYPE sysfeed_log_entries_total counter\n"
@@ -569,7 +570,11 @@ static void test_metrics(void **unused)
 			   "# HELP sysfeed_log_dropped_total Journal entries that matched but were "
 			   "dropped by the rate limit.\n"
 			   "# TYPE sysfeed_log_dropped_total counter\n"
-			   "sysfeed_log_dropped_total 12\n");
+			   "sysfeed_log_dropped_total 12\n"
+			   "# HELP sysfeed_log_followed 1 while a stream client subscribes to log: "
+			   "the journal is then also rechecked every 40 ms.\n"
+			   "# TYPE sysfeed_log_followed gauge\n"
+			   "sysfeed_log_followed 1\n");
 	metrics_free(&m);
 }
 
