@@ -5,6 +5,7 @@
 #ifndef SYSFEED_COLLECTOR_H
 #define SYSFEED_COLLECTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,11 @@ struct collector {
 	 * its latest sample: raw counters where the source counts, never a
 	 * new read. Called on the loop thread after each tick. May be NULL. */
 	int (*metrics)(void *state, struct metrics *m);
+	/* Whether some stream client subscribes to the topic now: the daemon
+	 * calls it when that changes (checked about once a second; at start
+	 * nobody does), so that a collector runs timers faster than the tick
+	 * only while someone waits for its events. May be NULL. */
+	void (*follow)(void *state, bool followed);
 	void (*fini)(void *state);
 };
 

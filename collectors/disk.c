@@ -309,8 +309,8 @@ static int disk_dev_json(cJSON *arr, const struct disk_dev *d, const struct disk
 		cJSON_Delete(o);
 		return r;
 	}
-	if (!cJSON_AddStringToObject(o, "name", d->name) ||
-	    procfs_json_num(o, "major", d->major) < 0 || procfs_json_num(o, "minor", d->minor) < 0)
+	if (procfs_json_str(o, "name", d->name) < 0 || procfs_json_num(o, "major", d->major) < 0 ||
+	    procfs_json_num(o, "minor", d->minor) < 0)
 		return r;
 	if (d->partition < 0 ? disk_add_null(o, "partition") < 0
 			     : !cJSON_AddBoolToObject(o, "partition", d->partition))

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "procfs.h"
 
 #define FILE_DIR_MASK                                                                              \
 	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB |             \
@@ -96,9 +97,13 @@ struct file_pending {
 	struct file_pending *prev, *next;
 };
 
+/* A path not watched: err from inotify_add_watch (or stat, open), or
+ * `below`: the path is watched but names under it do not fit in PATH_MAX,
+ * so changes there cannot be reported. */
 struct file_unwatched {
 	char *path;
 	int err;
+	bool below;
 };
 
 enum { TAG_INOTIFY, TAG_TIMER };
@@ -112,10 +117,13 @@ struct file_state {
 	size_t n_pending;
 	struct file_unwatched unwatched[FILE_UNWATCHED];
 	size_t n_unwatched;
+	size_t unwatched_bytes;  /* of their paths */
 	uint64_t unwatched_more; /* beyond the list */
 	bool limit_hit;          /* ENOSPC during the current scan */
 	size_t limit_failed;
 	char *limit_path;
+	size_t unw_new; /* other failures newly listed since the last report */
+	struct file_unwatched unw_first;
 	uint64_t overflows;
 	/* the `watch` paths at init (no "!" entries, no duplicates), and the
 	 * events emitted under each: a reload may change cfg->watch */
@@ -124,7 +132,8 @@ struct file_state {
 	size_t n_roots;
 	char *recent[FILE_RECENT]; /* encoded events, ring */
 	size_t recent_head, recent_n;
-	cJSON **out; /* events to publish at the end of the dispatch */
+	size_t recent_bytes; /* their JSON bytes */
+	cJSON **out;         /* events to publish at the end of the dispatch */
 	size_t n_out, cap_out;
 	bool dirty;
 	int64_t state_t_ms;
@@ -274,8 +283,13 @@ static bool file_excluded(const struct file_state *s, const char *path)
 	return false;
 }
 
-static void file_note_unwatched(struct file_state *s, const char *path, int err)
+/* Lists path as not watched (see struct file_unwatched). Besides the
+ * watch limit (its own event), what is newly listed is counted for one
+ * `unwatched` event at the end of the dispatch; repeats are not. */
+static void file_note(struct file_state *s, const char *path, int err, bool below)
 {
+	struct file_unwatched *u;
+
 	s->dirty = true;
 	if (err == ENOSPC) {
 		if (!s->limit_failed++) {
@@ -287,18 +301,70 @@ static void file_note_unwatched(struct file_state *s, const char *path, int err)
 	for (size_t i = 0; i < s->n_unwatched; i++)
 		if (strcmp(s->unwatched[i].path, path) == 0) {
 			s->unwatched[i].err = err;
+			s->unwatched[i].below = below;
 			return;
 		}
-	if (s->n_unwatched < FILE_UNWATCHED && (s->unwatched[s->n_unwatched].path = strdup(path)))
-		s->unwatched[s->n_unwatched++].err = err;
-	else
+	if (s->n_unwatched == FILE_UNWATCHED ||
+	    strlen(path) > FILE_UNWATCHED_BYTES - s->unwatched_bytes) {
 		s->unwatched_more++;
+		return;
+	}
+	u = &s->unwatched[s->n_unwatched];
+	if (!(u->path = strdup(path))) {
+		s->unwatched_more++;
+		return;
+	}
+	u->err = err;
+	u->below = below;
+	s->n_unwatched++;
+	s->unwatched_bytes += strlen(path);
+	if (err != ENOSPC && !s->unw_new++) {
+		free(s->unw_first.path);
+		s->unw_first = *u;
+		s->unw_first.path = strdup(path);
+	}
+}
+
+static void file_note_unwatched(struct file_state *s, const char *path, int err)
+{
+	file_note(s, path, err, false);
+}
+
+/* Names under dir that do not fit in PATH_MAX: dir is watched, but what
+ * changes there cannot be named. */
+static void file_note_too_deep(struct file_state *s, const char *dir)
+{
+	file_note(s, dir, ENAMETOOLONG, true);
+}
+
+/* Why a path is listed as not watched, in words. */
+static const char *file_unwatched_reason(const struct file_unwatched *u)
+{
+	if (u->below)
+		return "paths below it are longer than PATH_MAX (4096 bytes)";
+	return u->err == ENOSPC ? "watch limit reached" : strerror(u->err);
+}
+
+/* Forgets what the last reports counted. */
+static void file_reset_reports(struct file_state *s)
+{
+	s->limit_hit = false;
+	s->limit_failed = 0;
+	s->unw_new = 0;
+}
+
+/* A directory that vanished (or became something else) before it was
+ * watched or read: not a failure, its parent reports the change. */
+static bool file_gone(int err)
+{
+	return err == ENOENT || err == ENOTDIR;
 }
 
 static void file_forget_unwatched(struct file_state *s, const char *path)
 {
 	for (size_t i = 0; i < s->n_unwatched; i++)
 		if (strcmp(s->unwatched[i].path, path) == 0) {
+			s->unwatched_bytes -= strlen(path);
 			free(s->unwatched[i].path);
 			s->unwatched[i] = s->unwatched[--s->n_unwatched];
 			s->dirty = true;
@@ -333,7 +399,8 @@ static int file_watch_tree(struct file_state *s, const char *dir, bool created, 
 
 		wd = inotify_add_watch(s->ifd, d, FILE_DIR_MASK);
 		if (wd < 0) {
-			file_note_unwatched(s, d, errno);
+			if (!file_gone(errno) || (root && strcmp(d, dir) == 0))
+				file_note_unwatched(s, d, errno);
 			free(d);
 			continue;
 		}
@@ -348,9 +415,12 @@ static int file_watch_tree(struct file_state *s, const char *dir, bool created, 
 			w->root = true;
 		fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0 || !(dh = fdopendir(fd))) {
+			int err = errno;
+
 			if (fd >= 0)
 				close(fd);
-			file_note_unwatched(s, d, errno);
+			if (!file_gone(err))
+				file_note_unwatched(s, d, err);
 			free(d);
 			continue;
 		}
@@ -360,12 +430,17 @@ static int file_watch_tree(struct file_state *s, const char *dir, bool created, 
 
 			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 				continue;
-			if (file_join(path, sizeof(path), d, de->d_name) < 0 ||
-			    file_excluded(s, path))
-				continue;
 			if (de->d_type == DT_UNKNOWN &&
 			    fstatat(dirfd(dh), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 				is_dir = S_ISDIR(st.st_mode);
+			if (file_join(path, sizeof(path), d, de->d_name) < 0) {
+				/* a directory not watched, or a creation not seen */
+				if (is_dir || created)
+					file_note_too_deep(s, d);
+				continue;
+			}
+			if (file_excluded(s, path))
+				continue;
 			if (created)
 				file_add_pending(s, path, FILE_CREATED, is_dir, file_now_ms());
 			if (!is_dir)
@@ -508,7 +583,7 @@ static cJSON *file_pending_json(const struct file_pending *p)
 	if (!o)
 		return NULL;
 	ok = cJSON_AddNumberToObject(o, "t", (double)p->t_ms) &&
-	     cJSON_AddStringToObject(o, "path", p->path) &&
+	     procfs_json_str(o, "path", p->path) == 0 &&
 	     cJSON_AddStringToObject(o, "action", file_action_name(p->last)) &&
 	     (acts = cJSON_AddArrayToObject(o, "actions"));
 	for (unsigned i = 0; ok && i < p->n_order; i++) {
@@ -521,10 +596,8 @@ static cJSON *file_pending_json(const struct file_pending *p)
 	ok = ok && cJSON_AddBoolToObject(o, "dir", p->dir) &&
 	     cJSON_AddNumberToObject(o, "count", (double)p->count);
 	if (ok && p->move)
-		ok = (p->from ? cJSON_AddStringToObject(o, "from", p->from)
-			      : cJSON_AddNullToObject(o, "from")) &&
-		     (p->to ? cJSON_AddStringToObject(o, "to", p->to)
-			    : cJSON_AddNullToObject(o, "to"));
+		ok = procfs_json_str(o, "from", p->from) == 0 &&
+		     procfs_json_str(o, "to", p->to) == 0;
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;
@@ -532,7 +605,19 @@ static cJSON *file_pending_json(const struct file_pending *p)
 	return o;
 }
 
-/* Queues an event for the end of the dispatch and keeps it for `snapshot`. */
+/* Drops the oldest of the recent events (recent_n > 0). */
+static void file_recent_drop(struct file_state *s)
+{
+	size_t oldest = (s->recent_head + FILE_RECENT - s->recent_n) % FILE_RECENT;
+
+	s->recent_bytes -= strlen(s->recent[oldest]);
+	free(s->recent[oldest]);
+	s->recent[oldest] = NULL;
+	s->recent_n--;
+}
+
+/* Queues an event for the end of the dispatch and keeps it for `snapshot`
+ * (the last FILE_RECENT, at most FILE_RECENT_BYTES of JSON). */
 static void file_queue(struct file_state *s, cJSON *ev)
 {
 	char *json;
@@ -551,11 +636,15 @@ static void file_queue(struct file_state *s, cJSON *ev)
 		s->cap_out = cap;
 	}
 	if ((json = cJSON_PrintUnformatted(ev))) {
-		free(s->recent[s->recent_head]);
+		if (s->recent_n == FILE_RECENT)
+			file_recent_drop(s);
 		s->recent[s->recent_head] = json;
 		s->recent_head = (s->recent_head + 1) % FILE_RECENT;
-		if (s->recent_n < FILE_RECENT)
-			s->recent_n++;
+		s->recent_n++;
+		s->recent_bytes += strlen(json);
+		/* host-made names can be long and escape to six bytes a byte */
+		while (s->recent_bytes > FILE_RECENT_BYTES)
+			file_recent_drop(s);
 		s->dirty = true;
 		s->state_t_ms = file_now_ms();
 	}
@@ -668,12 +757,11 @@ static cJSON *file_special(const char *action, const char *path, uint64_t count,
 	cJSON *o = cJSON_CreateObject(), *acts;
 
 	if (!o || !cJSON_AddNumberToObject(o, "t", (double)file_now_ms()) ||
-	    !(path ? cJSON_AddStringToObject(o, "path", path) : cJSON_AddNullToObject(o, "path")) ||
-	    !cJSON_AddStringToObject(o, "action", action) ||
+	    procfs_json_str(o, "path", path) < 0 || !cJSON_AddStringToObject(o, "action", action) ||
 	    !(acts = cJSON_AddArrayToObject(o, "actions")) ||
 	    !cJSON_AddBoolToObject(o, "dir", false) ||
 	    !cJSON_AddNumberToObject(o, "count", (double)count) ||
-	    !cJSON_AddStringToObject(o, "message", message)) {
+	    procfs_json_str(o, "message", message) < 0) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -681,20 +769,27 @@ static cJSON *file_special(const char *action, const char *path, uint64_t count,
 	return o;
 }
 
-/* After a scan that hit the watch limit: one event saying so. */
-static void file_report_limit(struct file_state *s)
+/* After a dispatch that hit the watch limit, or listed other paths as
+ * not watched: one event for each, naming the first path and the count. */
+static void file_report_unwatched(struct file_state *s)
 {
+	const struct file_unwatched *u = &s->unw_first;
 	char msg[PATH_MAX + 160];
 
-	if (!s->limit_hit)
-		return;
-	snprintf(msg, sizeof(msg),
-		 "fs.inotify.max_user_watches reached: %s%s not watched (%zu directories)",
-		 s->limit_path ? s->limit_path : "?", s->limit_failed > 1 ? " and others" : "",
-		 s->limit_failed);
-	file_queue(s, file_special("watch_limit", s->limit_path, s->limit_failed, msg));
-	s->limit_hit = false;
-	s->limit_failed = 0;
+	if (s->limit_hit) {
+		snprintf(msg, sizeof(msg),
+			 "fs.inotify.max_user_watches reached: %s%s not watched (%zu directories)",
+			 s->limit_path ? s->limit_path : "?",
+			 s->limit_failed > 1 ? " and others" : "", s->limit_failed);
+		file_queue(s, file_special("watch_limit", s->limit_path, s->limit_failed, msg));
+	}
+	if (s->unw_new) {
+		snprintf(msg, sizeof(msg), "%s%s: %s: changes there are not reported",
+			 u->path ? u->path : "?", s->unw_new > 1 ? " and others" : "",
+			 file_unwatched_reason(u));
+		file_queue(s, file_special("unwatched", u->path, s->unw_new, msg));
+	}
+	file_reset_reports(s);
 }
 
 static int file_handle(struct file_state *s, const struct inotify_event *ev, int64_t t_ms)
@@ -745,7 +840,11 @@ static int file_handle(struct file_state *s, const struct inotify_event *ev, int
 		if (!listed)
 			return 0;
 	}
-	if (file_join(path, sizeof(path), w->path, ev->name) < 0 || file_excluded(s, path))
+	if (file_join(path, sizeof(path), w->path, ev->name) < 0) {
+		file_note_too_deep(s, w->path);
+		return 0;
+	}
+	if (file_excluded(s, path))
 		return 0;
 	if ((action = file_mask_action(ev->mask)) < 0)
 		return 0;
@@ -788,18 +887,16 @@ static cJSON *file_build_state(const struct file_state *s)
 	    !(evs = cJSON_AddArrayToObject(st, "events")))
 		goto fail;
 	for (size_t i = 0; i < l->n; i++)
-		cJSON_AddItemToArray(roots, cJSON_CreateString(l->v[i]));
+		if (procfs_json_array_str(roots, l->v[i]) < 0)
+			goto fail;
 	for (size_t i = 0; i < s->n_unwatched; i++) {
 		cJSON *u = cJSON_CreateObject();
 
 		if (!u)
 			goto fail;
 		cJSON_AddItemToArray(unw, u);
-		if (!cJSON_AddStringToObject(u, "path", s->unwatched[i].path) ||
-		    !cJSON_AddStringToObject(u, "error",
-					     s->unwatched[i].err == ENOSPC
-						 ? "watch limit reached"
-						 : strerror(s->unwatched[i].err)))
+		if (procfs_json_str(u, "path", s->unwatched[i].path) < 0 ||
+		    procfs_json_str(u, "error", file_unwatched_reason(&s->unwatched[i])) < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < s->recent_n; i++) {
@@ -862,7 +959,7 @@ static int file_dispatch(void *state, const struct collector_env *env)
 			}
 		}
 	}
-	file_report_limit(s);
+	file_report_unwatched(s);
 	file_flush(s, s->cfg->file_coalesce_ms == 0);
 	file_send(s, env);
 	return r;
@@ -959,6 +1056,7 @@ static void file_fini(void *state)
 	free(s->roots);
 	free(s->root_events);
 	free(s->limit_path);
+	free(s->unw_first.path);
 	free(s->buf);
 	if (s->ifd >= 0)
 		close(s->ifd);
@@ -1024,7 +1122,7 @@ static int file_init(const struct collector_env *env, void **ret_state, char *re
 			 s->n_unwatched ? strerror(s->unwatched[0].err) : "");
 		goto out;
 	}
-	s->limit_hit = false; /* reported in the state; no hub to publish to yet */
+	file_reset_reports(s); /* listed in the state; no hub to publish to yet */
 	s->state_t_ms = file_now_ms();
 	s->dirty = true;
 	r = 0;

@@ -10,9 +10,11 @@
 
 #include "collector.h"
 
-#define FILE_RECENT      100  /* events kept for `snapshot` */
-#define FILE_UNWATCHED   100  /* paths that could not be watched, listed in the state */
-#define FILE_PENDING_MAX 1024 /* paths waiting out their coalescing window */
+#define FILE_RECENT          100          /* events kept for `snapshot` */
+#define FILE_RECENT_BYTES    (256u << 10) /* and at most this many bytes of their JSON */
+#define FILE_UNWATCHED       100          /* paths that could not be watched, listed in the state */
+#define FILE_UNWATCHED_BYTES (32u << 10)  /* and at most this many bytes of them */
+#define FILE_PENDING_MAX     1024         /* paths waiting out their coalescing window */
 
 /* What happened to a path, in the order of the "actions" names. */
 enum file_action {

@@ -402,9 +402,9 @@ int fs_mount_json(const struct fs_mount *m, const struct fs_usage *u, bool respo
 	o = cJSON_CreateObject();
 	if (!o)
 		goto out;
-	if (!cJSON_AddStringToObject(o, "mount", m->mount_point) ||
-	    !cJSON_AddStringToObject(o, "device", m->source) ||
-	    !cJSON_AddStringToObject(o, "fstype", m->fstype) ||
+	if (procfs_json_str(o, "mount", m->mount_point) < 0 ||
+	    procfs_json_str(o, "device", m->source) < 0 ||
+	    procfs_json_str(o, "fstype", m->fstype) < 0 ||
 	    !cJSON_AddBoolToObject(o, "read_only", m->read_only) ||
 	    !cJSON_AddBoolToObject(o, "responding", responding))
 		goto out;

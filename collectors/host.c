@@ -631,13 +631,6 @@ static bool host_info_equal(const struct host_info *a, const struct host_info *b
 	       host_str_eq(a->container, b->container);
 }
 
-static int host_add_str(cJSON *o, const char *key, const char *v)
-{
-	if (v)
-		return cJSON_AddStringToObject(o, key, v) ? 0 : -ENOMEM;
-	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
-}
-
 static int host_add_num(cJSON *o, const char *key, int64_t v)
 {
 	if (v >= 0)
@@ -653,24 +646,24 @@ static int host_build_payload(const struct host_info *hi, int64_t t_ms, cJSON **
 	payload = cJSON_CreateObject();
 	if (!payload || !cJSON_AddNumberToObject(payload, "t", (double)t_ms))
 		goto out;
-	if (host_add_str(payload, "hostname", hi->hostname) < 0 ||
-	    host_add_str(payload, "os", hi->os) < 0 ||
-	    host_add_str(payload, "kernel", hi->kernel) < 0 ||
-	    host_add_str(payload, "kernel_version", hi->kernel_version) < 0 ||
-	    host_add_str(payload, "arch", hi->arch) < 0)
+	if (procfs_json_str(payload, "hostname", hi->hostname) < 0 ||
+	    procfs_json_str(payload, "os", hi->os) < 0 ||
+	    procfs_json_str(payload, "kernel", hi->kernel) < 0 ||
+	    procfs_json_str(payload, "kernel_version", hi->kernel_version) < 0 ||
+	    procfs_json_str(payload, "arch", hi->arch) < 0)
 		goto out;
 	cpu = cJSON_AddObjectToObject(payload, "cpu");
-	if (!cpu || host_add_str(cpu, "model", hi->cpu_model) < 0 ||
+	if (!cpu || procfs_json_str(cpu, "model", hi->cpu_model) < 0 ||
 	    host_add_num(cpu, "logical", hi->logical) < 0 ||
 	    host_add_num(cpu, "cores", hi->cores) < 0 ||
 	    host_add_num(cpu, "sockets", hi->sockets) < 0)
 		goto out;
 	if (host_add_num(payload, "boot_time_ms", hi->boot_ms) < 0 ||
-	    host_add_str(payload, "machine_id", hi->machine_id) < 0)
+	    procfs_json_str(payload, "machine_id", hi->machine_id) < 0)
 		goto out;
 	virt = cJSON_AddObjectToObject(payload, "virtualization");
-	if (!virt || host_add_str(virt, "vm", hi->vm) < 0 ||
-	    host_add_str(virt, "container", hi->container) < 0)
+	if (!virt || procfs_json_str(virt, "vm", hi->vm) < 0 ||
+	    procfs_json_str(virt, "container", hi->container) < 0)
 		goto out;
 	*ret_payload = payload;
 	payload = NULL;

@@ -18,13 +18,16 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "procfs.h"
 
 #define JOURNAL_READ_BUDGET 1000 /* entries per dispatch before yielding to the loop */
 #define JOURNAL_READ_NS     4000000
 /* journald tells readers about new entries at most every 250 ms (its
- * POST_CHANGE_TIMER_INTERVAL_USEC), too late for the 100 ms bound: between
- * its wake-ups the journal is also looked at every RECHECK_MS, which costs
- * one sd_journal_next() (a look at each file's mmap'ed header) when idle. */
+ * POST_CHANGE_TIMER_INTERVAL_USEC), too late for the 100 ms bound: while a
+ * stream client subscribes to `log` (the follow hook), the journal is also
+ * looked at every RECHECK_MS between its wake-ups, which costs one
+ * sd_journal_next() (a look at each file's mmap'ed header) when idle.
+ * Nobody following, no timer: the journal is read at journald's pace. */
 #define JOURNAL_RECHECK_MS 40
 #define JOURNAL_SCAN_FACTOR                                                                        \
 	50 /* the start scans back at most this many entries per backlog line                      \
@@ -166,78 +169,6 @@ bool journal_is_binary(const char *p, size_t len)
 	return len && memchr(p, '\0', len) != NULL;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or, negated, how many
- * bytes form its maximal ill-formed subpart (at least 1). */
-static int journal_utf8_seq(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	int n;
-
-	if (c < 0x80)
-		return c ? 1 : -1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f; /* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f; /* nothing past U+10FFFF */
-	} else {
-		return -1;
-	}
-	for (int k = 1; k < n; k++) {
-		if ((size_t)k >= len || s[k] < lo || s[k] > hi)
-			return -k;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return n;
-}
-
-int journal_utf8_sanitize(const char *in, size_t len, size_t max, char **ret, bool *ret_truncated)
-{
-	static const char repl[] = "\xef\xbf\xbd";
-	const unsigned char *s = (const unsigned char *)in;
-	size_t cap = len > (SIZE_MAX - 1) / 3 ? SIZE_MAX - 1 : len * 3, i = 0, o = 0;
-	bool truncated = false;
-	char *out;
-
-	if (cap > max)
-		cap = max;
-	out = malloc(cap + 1);
-	if (!out)
-		return -ENOMEM;
-	while (i < len) {
-		int n = journal_utf8_seq(s + i, len - i);
-		size_t w = n > 0 ? (size_t)n : 3;
-
-		if (o + w > max) {
-			truncated = true;
-			break;
-		}
-		if (n > 0) {
-			memcpy(out + o, s + i, (size_t)n);
-			i += (size_t)n;
-		} else {
-			memcpy(out + o, repl, 3);
-			i += (size_t)-n;
-		}
-		o += w;
-	}
-	out[o] = '\0';
-	*ret = out;
-	if (ret_truncated)
-		*ret_truncated = truncated;
-	return 0;
-}
-
 /* Adds a sanitised short field, or null when it is empty. */
 static bool journal_add_short(cJSON *o, const char *key, const char *v)
 {
@@ -246,7 +177,7 @@ static bool journal_add_short(cJSON *o, const char *key, const char *v)
 
 	if (!*v)
 		return cJSON_AddNullToObject(o, key) != NULL;
-	if (journal_utf8_sanitize(v, strlen(v), JOURNAL_SHORT_MAX, &clean, NULL) < 0)
+	if (procfs_utf8_dup(v, strlen(v), JOURNAL_SHORT_MAX, &clean, NULL) < 0)
 		return false;
 	item = cJSON_AddStringToObject(o, key, clean);
 	free(clean);
@@ -270,8 +201,8 @@ cJSON *journal_entry_json(const struct journal_raw *raw, unsigned max_bytes)
 		binary = true;
 		if (asprintf(&msg, "[%zu bytes of binary data]", raw->message_len) < 0)
 			msg = NULL;
-	} else if (journal_utf8_sanitize(raw->message, raw->message_len, max_bytes, &msg,
-					 &truncated) < 0) {
+	} else if (procfs_utf8_dup(raw->message, raw->message_len, max_bytes, &msg, &truncated) <
+		   0) {
 		msg = NULL;
 	}
 	errno = 0;
@@ -515,10 +446,12 @@ struct journal_state {
 	struct journal_rate rate;
 	struct journal_batch batch;
 	bool batching;
+	bool followed; /* a stream client subscribes: the recheck timer runs */
 	unsigned read_since_open;
 
 	char **backlog; /* ring of encoded entries, oldest at (head - n) */
 	unsigned backlog_cap, backlog_head, backlog_n;
+	size_t backlog_bytes; /* their JSON bytes */
 	bool dirty;
 	int64_t state_t_ms;
 	uint64_t dropped_total;
@@ -544,7 +477,20 @@ static uint64_t journal_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Takes json into the backlog ring, evicting the oldest. */
+/* Drops the oldest entry of the backlog (backlog_n > 0). */
+static void journal_backlog_drop(struct journal_state *s)
+{
+	unsigned oldest = (s->backlog_head + s->backlog_cap - s->backlog_n) % s->backlog_cap;
+
+	s->backlog_bytes -= strlen(s->backlog[oldest]);
+	free(s->backlog[oldest]);
+	s->backlog[oldest] = NULL;
+	s->backlog_n--;
+}
+
+/* Takes json into the backlog ring, evicting the oldest entries until both
+ * log-backlog (entries) and log-backlog-bytes (JSON bytes, as in
+ * `snapshot`) hold; an entry larger than log-backlog-bytes is not kept. */
 static void journal_backlog_push(struct journal_state *s, char *json)
 {
 	if (!s->backlog_cap) {
@@ -552,11 +498,13 @@ static void journal_backlog_push(struct journal_state *s, char *json)
 		return;
 	}
 	if (s->backlog_n == s->backlog_cap)
-		free(s->backlog[s->backlog_head]);
-	else
-		s->backlog_n++;
+		journal_backlog_drop(s);
 	s->backlog[s->backlog_head] = json;
 	s->backlog_head = (s->backlog_head + 1) % s->backlog_cap;
+	s->backlog_n++;
+	s->backlog_bytes += strlen(json);
+	while (s->backlog_n && s->backlog_bytes > s->cfg->log_backlog_bytes)
+		journal_backlog_drop(s);
 	s->dirty = true;
 	s->state_t_ms = journal_now_ms(CLOCK_REALTIME);
 }
@@ -954,7 +902,7 @@ static int journal_get_fd(void *state)
 	return ((struct journal_state *)state)->epfd;
 }
 
-int journal_metrics_write(const uint64_t *seen, uint64_t dropped, struct metrics *m)
+int journal_metrics_write(const uint64_t *seen, uint64_t dropped, bool followed, struct metrics *m)
 {
 	metrics_family(m, "sysfeed_log_entries_total", "counter",
 		       "Journal entries seen that matched the log filters, per priority.");
@@ -965,6 +913,10 @@ int journal_metrics_write(const uint64_t *seen, uint64_t dropped, struct metrics
 	metrics_family(m, "sysfeed_log_dropped_total", "counter",
 		       "Journal entries that matched but were dropped by the rate limit.");
 	metrics_sample(m, "sysfeed_log_dropped_total", NULL, (double)dropped);
+	metrics_family(m, "sysfeed_log_followed", "gauge",
+		       "1 while a stream client subscribes to log: the journal is then also "
+		       "rechecked every 40 ms.");
+	metrics_sample(m, "sysfeed_log_followed", NULL, followed);
 	return metrics_error(m);
 }
 
@@ -972,7 +924,17 @@ static int journal_metrics(void *state, struct metrics *m)
 {
 	const struct journal_state *s = state;
 
-	return journal_metrics_write(s->seen, s->dropped_total, m);
+	return journal_metrics_write(s->seen, s->dropped_total, s->followed, m);
+}
+
+/* The fast recheck runs only while a stream client follows `log`. */
+static void journal_follow(void *state, bool followed)
+{
+	struct journal_state *s = state;
+	uint64_t ns = followed ? JOURNAL_RECHECK_MS * 1000000u : 0;
+
+	s->followed = followed;
+	journal_arm(s->recheck_fd, ns, ns, 0);
 }
 
 static void journal_close(int fd)
@@ -1016,6 +978,7 @@ static int journal_load_backlog(struct journal_state *s)
 {
 	unsigned limit = s->backlog_cap * JOURNAL_SCAN_FACTOR, n = 0;
 	char *newest = NULL, **found = NULL;
+	size_t bytes = 0;
 	int r;
 
 	if (limit < JOURNAL_SCAN_MIN)
@@ -1035,7 +998,7 @@ static int journal_load_backlog(struct journal_state *s)
 			break;
 		if (i == 0 && (r = sd_journal_get_cursor(s->j, &newest)) < 0)
 			goto out;
-		if (n == s->backlog_cap)
+		if (n == s->backlog_cap || bytes > s->cfg->log_backlog_bytes)
 			break;
 		if (journal_read_raw(s) < 0 || !journal_raw_pass(&s->raw, s->cfg))
 			continue;
@@ -1043,7 +1006,7 @@ static int journal_load_backlog(struct journal_state *s)
 			r = -ENOMEM;
 			goto out;
 		}
-		n++;
+		bytes += strlen(found[n++]);
 	}
 	while (n)
 		journal_backlog_push(s, found[--n]);
@@ -1288,9 +1251,7 @@ static int journal_init(const struct collector_env *env, void **ret_state, char 
 	    (r = journal_epoll_add(s->epfd, s->batch_fd, EPOLLIN, TAG_BATCH)) < 0 ||
 	    (r = journal_epoll_add(s->epfd, s->kick_fd, EPOLLIN, TAG_KICK)) < 0 ||
 	    (r = journal_epoll_add(s->epfd, s->timeout_fd, EPOLLIN, TAG_TIMEOUT)) < 0 ||
-	    (r = journal_epoll_add(s->epfd, s->recheck_fd, EPOLLIN, TAG_RECHECK)) < 0 ||
-	    (r = journal_arm(s->recheck_fd, JOURNAL_RECHECK_MS * 1000000u,
-			     JOURNAL_RECHECK_MS * 1000000u, 0)) < 0) {
+	    (r = journal_epoll_add(s->epfd, s->recheck_fd, EPOLLIN, TAG_RECHECK)) < 0) {
 		r = r < 0 ? r : -errno;
 		snprintf(reason, reason_len, "cannot set up the journal's fds: %s", strerror(-r));
 		goto out;
@@ -1323,5 +1284,6 @@ const struct collector journal_collector = {
     .get_fd = journal_get_fd,
     .dispatch = journal_dispatch,
     .metrics = journal_metrics,
+    .follow = journal_follow,
     .fini = journal_fini,
 };

@@ -58,18 +58,13 @@ bool journal_cursor_not_after(const char *a, const char *b);
 /* "emerg".."debug" for 0..7, NULL otherwise. */
 const char *journal_priority_name(int prio);
 
-/* Copies text into a new NUL-terminated string of valid UTF-8: every
- * ill-formed sequence becomes U+FFFD (one per maximal subpart, as the
- * Unicode standard recommends), NUL becomes U+FFFD too, and the result is
- * cut to at most max bytes on a character boundary (*ret_truncated says
- * whether it was). Returns 0 or -ENOMEM. */
-int journal_utf8_sanitize(const char *in, size_t len, size_t max, char **ret, bool *ret_truncated);
-
 /* Binary data: a MESSAGE holding a NUL byte is shown as its size. */
 bool journal_is_binary(const char *p, size_t len);
 
-/* One entry as a JSON object (see the README's `log` table). Returns
- * NULL on allocation failure. */
+/* One entry as a JSON object (see the README's `log` table): its message
+ * made valid UTF-8 and cut on a character boundary at max_bytes of JSON
+ * (the bytes it takes escaped, on the wire), with "truncated" then.
+ * Returns NULL on allocation failure. */
 cJSON *journal_entry_json(const struct journal_raw *raw, unsigned max_bytes);
 
 /* A sliding one-second window over what was published (CLOCK_MONOTONIC
@@ -123,9 +118,10 @@ cJSON *journal_payload(int64_t t_ms, char *const *entries, size_t n, uint64_t dr
 struct metrics;
 
 /* The topic's families: sysfeed_log_entries_total{priority} from seen (8
- * counts, emerg..debug: entries that passed the filters since start) and
- * sysfeed_log_dropped_total. Returns metrics_error(m). */
-int journal_metrics_write(const uint64_t *seen, uint64_t dropped, struct metrics *m);
+ * counts, emerg..debug: entries that passed the filters since start),
+ * sysfeed_log_dropped_total and sysfeed_log_followed. Returns
+ * metrics_error(m). */
+int journal_metrics_write(const uint64_t *seen, uint64_t dropped, bool followed, struct metrics *m);
 
 extern const struct collector journal_collector;
 

@@ -465,11 +465,10 @@ static int net_iface_json(cJSON *arr, const struct net_iface *e, const struct ne
 		cJSON_Delete(o);
 		return -ENOMEM;
 	}
-	if (!cJSON_AddStringToObject(o, "name", e->name) ||
+	if (procfs_json_str(o, "name", e->name) < 0 ||
 	    !cJSON_AddBoolToObject(o, "loopback", e->loopback))
 		return -ENOMEM;
-	if (e->operstate ? !cJSON_AddStringToObject(o, "operstate", e->operstate)
-			 : net_add_null(o, "operstate") < 0)
+	if (procfs_json_str(o, "operstate", e->operstate) < 0)
 		return -ENOMEM;
 	if ((e->speed_mbps >= 0 ? procfs_json_num(o, "speed_mbps", (double)e->speed_mbps)
 				: net_add_null(o, "speed_mbps")) < 0)

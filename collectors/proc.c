@@ -274,67 +274,6 @@ int proc_status_uid(const char *text, size_t len, uint32_t *ret_uid)
 	return r < 0 ? r : -ENODATA;
 }
 
-/* The UTF-8 sequence at s: returns its length when well-formed (RFC 3629:
- * no overlongs, no surrogates, nothing past U+10FFFF), else 0 with *ret_bad
- * the length of its maximal valid prefix (at least 1), which becomes one
- * U+FFFD, as decoders in browsers and Python do. */
-static size_t proc_utf8_seq(const unsigned char *s, size_t len, size_t *ret_bad)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	*ret_bad = 1;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	for (size_t i = 1; i < n; i++) {
-		if (i >= len || s[i] < lo || s[i] > hi) {
-			*ret_bad = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return n;
-}
-
-size_t proc_utf8_sanitize(const char *s, size_t len, char *out)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, o = 0;
-
-	while (i < len) {
-		size_t bad, n = proc_utf8_seq(p + i, len - i, &bad);
-
-		if (n == 0) {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i += bad;
-			continue;
-		}
-		memcpy(out + o, p + i, n);
-		o += n;
-		i += n;
-	}
-	out[o] = '\0';
-	return o;
-}
-
 static bool proc_is_blank(unsigned char c)
 {
 	return c <= ' ' || c == 0x7f;
@@ -350,13 +289,13 @@ size_t proc_cmdline_format(const char *raw, size_t len, bool more, const char *c
 		len--;
 	if (len == 0) {
 		out[0] = '[';
-		o = 1 + proc_utf8_sanitize(comm, strlen(comm), out + 1);
+		o = 1 + procfs_utf8_sanitize(comm, strlen(comm), out + 1);
 		out[o++] = ']';
 		out[o] = '\0';
 		return o;
 	}
 	while (i < len) {
-		size_t bad = 1, n = proc_is_blank(p[i]) ? 1 : proc_utf8_seq(p + i, len - i, &bad);
+		size_t bad = 1, n = proc_is_blank(p[i]) ? 1 : procfs_utf8_seq(p + i, len - i, &bad);
 		size_t w = n == 0 ? 3 : n;
 
 		if (o + w > PROC_CMD_MAX) {
@@ -1276,13 +1215,6 @@ static size_t proc_select(struct proc_state *s, size_t n, bool by_cpu)
 	return len;
 }
 
-static int proc_add_str(cJSON *o, const char *key, const char *v)
-{
-	if (!v)
-		return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
-	return cJSON_AddStringToObject(o, key, v) ? 0 : -ENOMEM;
-}
-
 /* One row into arr, and into mr for metrics: its CPU percent (by_cpu) or
  * its resident bytes. */
 static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJSON *arr,
@@ -1300,12 +1232,12 @@ static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJS
 		const char *pw = s->pw_loaded ? proc_users_name(&s->users, e->uid) : NULL;
 
 		if (pw && strlen(pw) < 256)
-			proc_utf8_sanitize(pw, strlen(pw), user);
+			procfs_utf8_sanitize(pw, strlen(pw), user);
 		else
 			snprintf(user, sizeof(user), "%u", e->uid);
 		name = user;
 	}
-	proc_utf8_sanitize(e->comm, strlen(e->comm), comm);
+	procfs_utf8_sanitize(e->comm, strlen(e->comm), comm);
 	mr->pid = e->pid;
 	mr->user_known = name != NULL;
 	mr->value = by_cpu ? (double)e->cpu / 100.0 : (double)rss;
@@ -1317,9 +1249,9 @@ static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJS
 		cJSON_Delete(row);
 		return -ENOMEM;
 	}
-	if (procfs_json_num(row, "pid", e->pid) < 0 || proc_add_str(row, "user", name) < 0 ||
-	    proc_add_str(row, "comm", comm) < 0 || proc_add_str(row, "cmd", e->cmd) < 0 ||
-	    proc_add_str(row, "state", state) < 0)
+	if (procfs_json_num(row, "pid", e->pid) < 0 || procfs_json_str(row, "user", name) < 0 ||
+	    procfs_json_str(row, "comm", comm) < 0 || procfs_json_str(row, "cmd", e->cmd) < 0 ||
+	    procfs_json_str(row, "state", state) < 0)
 		return -ENOMEM;
 	if (e->cpu < 0 ? !cJSON_AddNullToObject(row, "cpu_pct")
 		       : procfs_json_num(row, "cpu_pct", (double)e->cpu / 100.0) < 0)

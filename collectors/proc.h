@@ -58,17 +58,12 @@ int proc_status_uid(const char *text, size_t len, uint32_t *ret_uid);
 
 /* The displayed command line of raw /proc/<pid>/cmdline bytes: NULs and
  * other control characters become spaces, trailing ones go, what is not
- * UTF-8 becomes U+FFFD (as in proc_utf8_sanitize), and it is cut at a character boundary with "…"
+ * UTF-8 becomes U+FFFD (as in procfs_utf8_sanitize), and it is cut at a character boundary with "…"
  * to at most PROC_CMD_MAX bytes, also when `more` says the read stopped
  * before the end. Empty (kernel threads, zombies) gives "[comm]". Writes a
  * NUL-terminated string into out (PROC_CMD_BUF bytes) and returns its
  * length. */
 size_t proc_cmdline_format(const char *raw, size_t len, bool more, const char *comm, char *out);
-
-/* Copies s into out (3 * len + 1 bytes) as valid UTF-8: each maximal
- * invalid subpart becomes one U+FFFD (as browsers decode). Returns the
- * length. */
-size_t proc_utf8_sanitize(const char *s, size_t len, char *out);
 
 /* CPU percent of one core in hundredths, rounded half up, of dticks clock
  * ticks at hz over dt_ns: top's %CPU. */

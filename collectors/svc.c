@@ -485,7 +485,7 @@ static int svc_row(const struct svc_entry *e, cJSON *arr)
 		cJSON_Delete(row);
 		return -ENOMEM;
 	}
-	if (!cJSON_AddStringToObject(row, "unit", e->name) ||
+	if (procfs_json_str(row, "unit", e->name) < 0 ||
 	    !svc_add_value(row, "cpu_pct", e->cpu_h, 100.0) ||
 	    !svc_add_value(row, "mem_bytes", e->mem, 1) ||
 	    !svc_add_value(row, "tasks", e->pids, 1) ||

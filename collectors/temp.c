@@ -381,9 +381,9 @@ static int temp_build_payload(struct temp_state *s, int64_t t_ms, cJSON **ret_pa
 		if (!o)
 			goto out;
 		cJSON_AddItemToArray(arr, o);
-		if (!cJSON_AddStringToObject(o, "id", t->id) ||
-		    !cJSON_AddStringToObject(o, "chip", t->chip) ||
-		    !cJSON_AddStringToObject(o, "label", t->label) ||
+		if (procfs_json_str(o, "id", t->id) < 0 ||
+		    procfs_json_str(o, "chip", t->chip) < 0 ||
+		    procfs_json_str(o, "label", t->label) < 0 ||
 		    temp_add_celsius(o, "temp_c", true, mc) < 0 ||
 		    temp_add_celsius(o, "max_c", t->has_max, t->max_mc) < 0 ||
 		    temp_add_celsius(o, "crit_c", t->has_crit, t->crit_mc) < 0)

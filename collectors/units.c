@@ -14,6 +14,7 @@
 #include <systemd/sd-bus.h>
 
 #include "metrics.h"
+#include "procfs.h"
 
 #define UNITS_DEST        "org.freedesktop.systemd1"
 #define UNITS_PATH        "/org/freedesktop/systemd1"
@@ -162,12 +163,6 @@ static void units_schedule(struct units_state *s, uint64_t ms)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
-static bool units_add_str(cJSON *o, const char *key, const char *v)
-{
-	return v ? cJSON_AddStringToObject(o, key, v) != NULL
-		 : cJSON_AddNullToObject(o, key) != NULL;
-}
-
 /* {"counts": {...}, "total": N, "failed": [...]} into o. */
 static bool units_add_body(const struct units_state *s, cJSON *o)
 {
@@ -189,10 +184,10 @@ static bool units_add_body(const struct units_state *s, cJSON *o)
 		if (!u)
 			return false;
 		cJSON_AddItemToArray(failed, u);
-		if (!units_add_str(u, "unit", f->name) ||
-		    !units_add_str(u, "description", f->description) ||
-		    !units_add_str(u, "sub_state", f->sub_state) ||
-		    !units_add_str(u, "result", f->result) ||
+		if (procfs_json_str(u, "unit", f->name) < 0 ||
+		    procfs_json_str(u, "description", f->description) < 0 ||
+		    procfs_json_str(u, "sub_state", f->sub_state) < 0 ||
+		    procfs_json_str(u, "result", f->result) < 0 ||
 		    !(f->since_us
 			  ? cJSON_AddNumberToObject(u, "since", (double)(f->since_us / 1000))
 			  : cJSON_AddNullToObject(u, "since")))
@@ -207,7 +202,7 @@ static cJSON *units_build_state(const struct units_state *s)
 
 	if (!o || !cJSON_AddNumberToObject(o, "t", (double)s->state_t_ms) ||
 	    !cJSON_AddBoolToObject(o, "connected", s->bus != NULL) ||
-	    !units_add_str(o, "error", s->error[0] ? s->error : NULL) ||
+	    procfs_json_str(o, "error", s->error[0] ? s->error : NULL) < 0 ||
 	    (s->have && !units_add_body(s, o))) {
 		cJSON_Delete(o);
 		return NULL;
@@ -238,10 +233,10 @@ static void units_make_event(struct units_state *s)
 			ok = u != NULL;
 			if (u)
 				cJSON_AddItemToArray(ch, u);
-			ok = ok && units_add_str(u, "unit", c->unit) &&
-			     units_add_str(u, "active_state", c->active_state) &&
-			     units_add_str(u, "sub_state", c->sub_state) &&
-			     units_add_str(u, "job_result", c->job_result);
+			ok = ok && procfs_json_str(u, "unit", c->unit) == 0 &&
+			     procfs_json_str(u, "active_state", c->active_state) == 0 &&
+			     procfs_json_str(u, "sub_state", c->sub_state) == 0 &&
+			     procfs_json_str(u, "job_result", c->job_result) == 0;
 		}
 		ok = ok && cJSON_AddNumberToObject(o, "changes_more", (double)s->changes_more);
 	}

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CONFIG_MAX_FILE (1 << 20)
@@ -50,6 +51,7 @@ static const struct key keys[] = {
     {"log-units", KEY_LIST, OFF(log_units), 0, 0},
     {"log-match", KEY_PATH, OFF(log_match), 0, 0},
     {"log-backlog", KEY_UINT, OFF(log_backlog), 0, 10000},
+    {"log-backlog-bytes", KEY_SIZE, OFF(log_backlog_bytes), 0, 64ULL << 20},
     {"log-rate", KEY_UINT, OFF(log_rate), 1, 100000},
     {"log-max-bytes", KEY_UINT, OFF(log_max_bytes), 64, 65536},
     {"journal-dir", KEY_PATH, OFF(journal_dir), 0, 0},
@@ -98,6 +100,7 @@ void config_defaults(struct config *cfg)
 	cfg->fs_timeout_ms = 1000;
 	cfg->log_priority = 6;
 	cfg->log_backlog = 200;
+	cfg->log_backlog_bytes = 256u << 10;
 	cfg->log_rate = 500;
 	cfg->log_max_bytes = 4096;
 	cfg->file_coalesce_ms = 100;
@@ -480,12 +483,25 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 {
 	char *text = NULL;
 	size_t len = 0, cap = 0;
+	struct stat st;
 	int fd, r = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO or a device must not hang the loop (SIGHUP) */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
-		errf(err, err_len, "%s:0: cannot open: %s", path, strerror(errno));
-		return -errno;
+		r = -errno;
+		errf(err, err_len, "%s:0: cannot open: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		errf(err, err_len, "%s:0: cannot stat: %s", path, strerror(-r));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		errf(err, err_len, "%s:0: not a regular file", path);
+		goto out;
 	}
 	for (;;) {
 		ssize_t n;

@@ -46,8 +46,9 @@ struct config {
 	struct config_list log_units; /* log: units (or identifiers) to include, "!unit" excludes */
 	char *log_match;              /* log: plain text an entry's message must contain, or NULL */
 	unsigned log_backlog;         /* log: entries in `snapshot` */
+	size_t log_backlog_bytes;     /* log: and at most this many JSON bytes of them */
 	unsigned log_rate;            /* log: entries per second before batching and dropping */
-	unsigned log_max_bytes;       /* log: a message is cut at this many bytes */
+	unsigned log_max_bytes;       /* log: a message is cut at this many bytes of JSON */
 	char *journal_dir;            /* log: read this journal directory, not the system's */
 	struct config_list watch;     /* file: paths to watch (directories recursively) */
 	unsigned file_coalesce_ms;    /* file: bursts on one path within this merge */
@@ -73,7 +74,9 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 int config_parse(struct config *cfg, const char *name, const char *text, size_t len, char *err,
 		 size_t err_len);
 
-/* Reads and parses FILE; an unreadable file is "FILE:0: reason". */
+/* Reads and parses FILE, which must be a regular file (opened without
+ * blocking, so a FIFO never hangs a reload); an unreadable file or any
+ * other kind is "FILE:0: reason" ("FILE:0: not a regular file"). */
 int config_load(struct config *cfg, const char *path, char *err, size_t err_len);
 
 /* Whether name passes the list: the last pattern that matches decides

@@ -29,6 +29,7 @@
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
+#include "procfs.h"
 
 #define MAX_COLLECTORS HUB_MAX_TOPICS
 #define REASON_LEN     256
@@ -74,6 +75,9 @@ struct daemon {
 	char reason[MAX_COLLECTORS][REASON_LEN];
 	const char *names[MAX_COLLECTORS + 1];
 	size_t n_cols;
+
+	/* what each follow hook was last told (update_follow) */
+	bool followed[MAX_COLLECTORS];
 };
 
 /* epoll tags for the loop's own fds; collectors use their index. */
@@ -219,8 +223,8 @@ static int update_hello(struct daemon *d)
 	uname(&uts);
 	snprintf(inst, sizeof(inst), "%016" PRIx64, d->instance);
 	cJSON_AddNumberToObject(o, "t", (double)now_ms(CLOCK_REALTIME));
-	cJSON_AddStringToObject(o, "host", host);
-	cJSON_AddStringToObject(o, "kernel", uts.release);
+	procfs_json_str(o, "host", host); /* host text: made valid UTF-8 */
+	procfs_json_str(o, "kernel", uts.release);
 	cJSON_AddStringToObject(o, "version", SYSFEED_VERSION);
 	cJSON_AddStringToObject(o, "instance", inst);
 	cJSON_AddNumberToObject(o, "interval_ms", d->cfg.interval_ms);
@@ -232,7 +236,7 @@ static int update_hello(struct daemon *d)
 		if (d->active[i])
 			cJSON_AddItemToArray(topics, cJSON_CreateString(d->names[i]));
 		else
-			cJSON_AddStringToObject(off, d->names[i], d->reason[i]);
+			procfs_json_str(off, d->names[i], d->reason[i]);
 	}
 	json = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -511,6 +515,23 @@ static void raise_nofile(void)
 	}
 }
 
+/* Tells the collectors with a follow hook whether a stream client
+ * subscribes to their topic now, when that changed. */
+static void update_follow(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_cols; i++) {
+		bool on;
+
+		if (!d->active[i] || !d->cols[i]->follow)
+			continue;
+		on = hub_topic_clients(d->hub, (unsigned)i) > 0;
+		if (on != d->followed[i]) {
+			d->followed[i] = on;
+			d->cols[i]->follow(d->state[i], on);
+		}
+	}
+}
+
 /* Once a second: keepalives, stalled streams, connection deadlines, and
  * memory handed back to the system after a burst of clients left (freed
  * pages in the middle of the heap stay mapped until malloc_trim). */
@@ -529,6 +550,7 @@ static void housekeep(struct daemon *d)
 	}
 	if (st.clients + 64 < d->trim_clients || st.clients > d->trim_clients)
 		d->trim_clients = st.clients;
+	update_follow(d);
 }
 
 /* Returns the exit status once a stop signal came. */
@@ -564,6 +586,7 @@ static int run_loop(struct daemon *d)
 					housekeep(d);
 			} else if (tag == TAG_HANGUP) {
 				http_reap(d->http);
+				update_follow(d);
 			} else if (tag == TAG_SIGNAL) {
 				if (read(d->sig_fd, &si, sizeof(si)) != sizeof(si))
 					continue;

@@ -3,12 +3,14 @@
 
 import os
 import re
+import signal
 import socket
 
 import pytest
 
 from sysfeed_harness import (
     LISTEN_RE,
+    check_consecutive,
     free_port_bound,
     ipv6_loopback,
     run_sysfeed,
@@ -69,6 +71,47 @@ def test_missing_config_file_is_line_0(sysfeed_bin, tmp_path, check):
 def test_directory_as_config_file_is_line_0(sysfeed_bin, tmp_path):
     path = str(tmp_path)
     assert_config_error(run_sysfeed(sysfeed_bin, ["--config", path, "--check-config"]), path, 0)
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check-config"])
+def test_fifo_as_config_file_is_refused_at_once(sysfeed_bin, tmp_path, check):
+    """A FIFO with no writer: opening it for reading used to block for ever."""
+    path = str(tmp_path / "fifo.conf")
+    os.mkfifo(path)
+    args = ["--config", path, "--listen", "127.0.0.1:0"] + (["--check-config"] if check else [])
+    p = run_sysfeed(sysfeed_bin, args)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert p.stderr.splitlines() == ["sysfeed: %s:0: not a regular file" % path], p.stderr
+    assert_config_error(p, path, 0)
+
+
+def test_fifo_swapped_in_at_sighup_keeps_the_running_config(start_daemon):
+    d = start_daemon(interval=None, config="interval = 200\nkeepalive = 7\n")
+    c = d.sse()
+    hello, snap = c.wait_hello_snapshot()
+    c.wait_type("cpu", 5)
+    os.unlink(d.config_path)
+    os.mkfifo(d.config_path)
+    mark = len(d.stderr_lines)
+    d.signal(signal.SIGHUP)
+    line = d.wait_stderr(re.escape(d.config_path) + r":0: not a regular file; keeping the "
+                         r"running configuration$", 5, start=mark, what="the reload error")
+    assert line
+    # The loop is not stuck: still answering, still ticking at 200 ms.
+    h = d.healthz()
+    assert h["status"] == "ok" and h["instance"] == hello.json["instance"]
+    n = sum(e.type == "cpu" for e in c.live_events())
+    c.wait_until(lambda: sum(e.type == "cpu" for e in c.live_events()) >= n + 5, 10,
+                 "5 more cpu events")
+    check_consecutive([snap] + c.live_events())
+    c2 = d.sse()
+    assert c2.wait_hello_snapshot()[0].json["interval_ms"] == 200
+    # A second HUP on the same FIFO is refused the same way.
+    mark = len(d.stderr_lines)
+    d.signal(signal.SIGHUP)
+    d.wait_stderr(re.escape(d.config_path) + r":0: not a regular file", 5, start=mark,
+                  what="the second reload error")
+    assert d.healthz()["status"] == "ok"
 
 
 GOOD_CONFIG = """\

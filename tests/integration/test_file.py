@@ -1,9 +1,10 @@
 """The `file` topic against real inotify and the real daemon: changes in a
 temporary tree (create, modify, attributes, delete, rename, nested new
-directories), coalescing, latency, an overflow of the inotify queue, and the
+directories), coalescing, latency, an overflow of the inotify queue, the
 watch limit (in a user namespace of its own, so the host's limit is not
-touched)."""
+touched), names that are not UTF-8, and trees deeper than PATH_MAX."""
 
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,8 @@ import pytest
 
 from conftest_events import file_events, wait_file  # noqa: F401
 from sysfeed_harness import SLOW, get_json, pump_for
+
+FFFD = "\ufffd"
 
 
 def watching(start_daemon, tree, coalesce=100, extra="", **kw):
@@ -153,3 +156,118 @@ def test_nothing_to_watch_turns_the_topic_off(start_daemon, tmp_path):
     hello, snap = d.sse().wait_hello_snapshot()
     assert "file" not in hello.json["topics"]
     assert hello.json["off"]["file"].startswith("nothing to watch: %s" % (tmp_path / "missing"))
+
+
+def test_names_that_are_not_utf8(start_daemon, tmp_path):
+    """File names are bytes: what is not UTF-8 reaches every JSON the daemon
+    serves as U+FFFD, in the stream, the snapshot and /api/snapshot."""
+    tree = tmp_path / "w"
+    tree.mkdir()
+    missing = os.fsencode(tmp_path) + b"/gone\xff\xc0"
+    conf = tmp_path / "bytes.conf"
+    conf.write_bytes(b"watch = %s\nwatch = %s\nfile-coalesce-ms = 0\n"
+                     % (os.fsencode(tree), missing))
+    d = start_daemon(args=["--config", str(conf)])
+    c = d.sse("/events?topics=file", keep_body=1 << 20)
+    hello, snap = c.wait_hello_snapshot()
+    assert "file" in hello.json["topics"], hello.json["off"]
+    bad = os.fsencode(tree) + b"/bad\xff\xfe-\xe2\x82.conf"
+    os.close(os.open(bad, os.O_CREAT | os.O_WRONLY, 0o644))
+    shown = str(tree) + "/bad" + FFFD * 2 + "-" + FFFD + ".conf"
+    ev = wait_file(c, shown, "created")
+    assert ev["dir"] is False
+    raw = bytes(c.body_prefix)
+    raw.decode("utf-8")  # strict: raises on any invalid sequence
+    assert ("/bad" + FFFD * 2 + "-" + FFFD + ".conf").encode() in raw
+    # /api/snapshot: the recent events, the paths and what is not watched
+    r = d.request("GET", "/api/snapshot")
+    assert r.status == 200
+    state = json.loads(r.body.decode("utf-8"))["topics"]["file"]  # strict
+    assert shown in [e["path"] for e in state["events"]]
+    gone = str(tmp_path) + "/gone" + FFFD * 2
+    assert state["paths"] == [str(tree), gone], state["paths"]
+    assert {"path": gone, "error": "No such file or directory"} in state["unwatched"]
+    # a new stream's snapshot too
+    s2 = d.sse("/events?topics=file", keep_body=1 << 20)
+    s2.wait_hello_snapshot()
+    bytes(s2.body_prefix).decode("utf-8")
+    assert shown.encode() in bytes(s2.body_prefix)
+
+
+def nest(c, tree, comp, room):
+    """Nests directories named comp under tree while one more (and room
+    bytes after it) fits in PATH_MAX (4,096 bytes with the NUL), each
+    watched as it appears (its creation is reported). Returns the deepest
+    path and an fd on it (paths this long only work relative to an fd)."""
+    path = str(tree)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    while len(path) + 1 + len(comp) + room < 4096:
+        os.mkdir(comp, dir_fd=fd)
+        path += "/" + comp
+        wait_file(c, path, "created")
+        nfd = os.open(comp, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    return path, fd
+
+
+def test_deeper_than_path_max_is_reported(start_daemon, tmp_path):
+    """Directories nested until the next name no longer fits in PATH_MAX
+    (4,096 bytes with its NUL): the deepest watched one is reported as
+    `unwatched`, with the reason, instead of its changes vanishing."""
+    tree = tmp_path / "w"
+    tree.mkdir()
+    d, c, _ = watching(start_daemon, tree, coalesce=0)
+    comp = "d" * 250
+    boundary, fd = nest(c, tree, comp, 0)
+    try:
+        # a short name still fits and is reported as usual
+        if len(boundary) + 2 < 4096:
+            os.close(os.open("x", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+            wait_file(c, boundary + "/x", "created")
+        # this one does not: not silently lost, reported
+        os.mkdir(comp, dir_fd=fd)
+        ev = c.wait_until(lambda: [e for e in file_events(c) if e["action"] == "unwatched"], 10,
+                          "an unwatched event")[0]
+        assert ev["path"] == boundary and ev["count"] >= 1, ev
+        assert "PATH_MAX" in ev["message"] and ev["message"].startswith(boundary), ev["message"]
+        # changes below it are not reported, and it is listed once
+        nfd = os.open(comp, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(os.open("deep", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=nfd))
+        os.close(nfd)
+        os.rename(comp, comp[:-1], src_dir_fd=fd, dst_dir_fd=fd)
+    finally:
+        os.close(fd)
+    pump_for([c], 0.5)
+    assert len([e for e in file_events(c) if e["action"] == "unwatched"]) == 1
+    state = get_json(d.port, "/api/snapshot")["topics"]["file"]
+    listed = [u for u in state["unwatched"] if u["path"] == boundary]
+    assert listed and "PATH_MAX" in listed[0]["error"], state["unwatched"]
+    assert state["unwatched_count"] == len(state["unwatched"]) == 1
+    # the rest of the tree is still watched
+    (tree / "after").write_text("y")
+    wait_file(c, str(tree / "after"))
+
+
+def test_snapshot_stays_small_with_hostile_names(start_daemon, tmp_path):
+    """Names of control characters, nested near PATH_MAX: each event's path
+    takes about 24 KB escaped, but the events the snapshot keeps stay
+    within 256 KiB of JSON."""
+    tree = tmp_path / "w"
+    tree.mkdir()
+    d, c, _ = watching(start_daemon, tree, coalesce=0)
+    path, fd = nest(c, tree, "\x01" * 250, 40)
+    try:
+        for i in range(30):
+            os.close(os.open("%s%02d" % ("\x02" * 30, i), os.O_CREAT | os.O_WRONLY, 0o644,
+                             dir_fd=fd))
+    finally:
+        os.close(fd)
+    last = path + "/" + "\x02" * 30 + "29"
+    wait_file(c, last, "created")
+    r = d.request("GET", "/api/snapshot")
+    state = json.loads(r.body.decode("utf-8"))["topics"]["file"]
+    size = len(json.dumps(state["events"], ensure_ascii=False, separators=(",", ":")).encode())
+    print("file snapshot: %d events, %d bytes" % (len(state["events"]), size))
+    assert size <= 256 * 1024 + 2, size
+    assert state["events"][-1]["path"] == last  # the newest are kept

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -36,6 +37,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.keepalive_s, 15);
 	assert_string_equal(cfg.proc_root, "/proc");
 	assert_null(cfg.web_root);
+	assert_int_equal(cfg.log_backlog, 200);
+	assert_int_equal(cfg.log_backlog_bytes, 256 << 10);
 	config_free(&cfg);
 }
 
@@ -53,7 +56,8 @@ static void test_good_file(void **state)
 				     "allowed-hosts = third\n"
 				     "web-root = /srv/web#not-a-comment\n"
 				     "proc-root = /tmp/proc\n"
-				     "keepalive = 1\n"),
+				     "keepalive = 1\n"
+				     "log-backlog-bytes = 64K\n"),
 			 0);
 	assert_int_equal(cfg.interval_ms, 250);
 	assert_int_equal(cfg.n_listen, 2);
@@ -66,6 +70,7 @@ static void test_good_file(void **state)
 	assert_string_equal(cfg.web_root, "/srv/web#not-a-comment");
 	assert_string_equal(cfg.proc_root, "/tmp/proc");
 	assert_int_equal(cfg.keepalive_s, 1);
+	assert_int_equal(cfg.log_backlog_bytes, 64 << 10);
 	assert_int_equal(config_copy(&copy, &cfg), 0);
 	config_free(&cfg);
 	assert_string_equal(copy.allowed_hosts[2], "third");
@@ -88,6 +93,8 @@ static void test_errors(void **state)
 {
 	expect_error("interval = 1000\nbogus = 1\n", "t.conf:2: unknown key 'bogus'");
 	expect_error("interval = 5\n", "t.conf:1: interval: bad value '5' (expected 100 to 60000)");
+	expect_error("log-backlog-bytes = 65M\n",
+		     "t.conf:1: log-backlog-bytes: bad value '65M' (expected 0 to 67108864)");
 	expect_error("interval = 60001\n",
 		     "t.conf:1: interval: bad value '60001' (expected 100 to 60000)");
 	expect_error("interval = abc\n",
@@ -158,7 +165,16 @@ static void test_load_file(void **state)
 	assert_non_null(strstr(err, ":0: cannot open: No such file or directory"));
 	assert_int_equal(strncmp(err, path, strlen(path)), 0);
 	assert_true(config_load(&cfg, "/", err, sizeof(err)) < 0);
-	assert_string_equal(err, "/:0: cannot read: Is a directory");
+	assert_string_equal(err, "/:0: not a regular file");
+	/* a FIFO without a writer: refused at once, not waited on */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(config_load(&cfg, path, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":0: not a regular file"));
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	unlink(path);
+	assert_true(config_load(&cfg, "/dev/null", err, sizeof(err)) < 0);
+	assert_string_equal(err, "/dev/null:0: not a regular file");
+	assert_int_equal(cfg.interval_ms, 300);
 	config_free(&cfg);
 }
 

@@ -372,37 +372,6 @@ static void test_cmdline(void **state)
 	free(text);
 }
 
-static void check_utf8(const char *in, size_t len, const char *want)
-{
-	char out[64];
-
-	assert_int_equal(proc_utf8_sanitize(in, len, out), strlen(want));
-	assert_string_equal(out, want);
-}
-
-#define FFFD "\xef\xbf\xbd"
-
-static void test_utf8(void **state)
-{
-	char out[16];
-
-	(void)state;
-	check_utf8("abc", 3, "abc");
-	check_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9,
-		   "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
-	check_utf8("\xc0\xaf", 2, FFFD FFFD);                   /* overlong '/' */
-	check_utf8("\xe0\x80\xaf", 3, FFFD FFFD FFFD);          /* overlong */
-	check_utf8("\xed\xa0\x80", 3, FFFD FFFD FFFD);          /* surrogate */
-	check_utf8("\xf4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD); /* past U+10FFFF */
-	check_utf8("\xe2\x82", 2, FFFD);                        /* cut at the end: one */
-	check_utf8("\xe2\x82x", 3, FFFD "x");                   /* maximal subpart: one */
-	check_utf8("\xf0\x9f\x98x", 4, FFFD "x");
-	check_utf8("\x80\xbf", 2, FFFD FFFD);
-	check_utf8("\xf5", 1, FFFD);
-	assert_int_equal(proc_utf8_sanitize("a\0b", 3, out), 3); /* NUL is copied as is */
-	assert_memory_equal(out, "a\0b", 4);
-}
-
 /* --- passwd --- */
 
 static void test_passwd(void **state)
@@ -1100,21 +1069,13 @@ static void test_collector_few_fds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_stat_fixtures),
-	    cmocka_unit_test(test_stat_shapes),
-	    cmocka_unit_test(test_stat_malformed),
-	    cmocka_unit_test(test_stat_truncated),
-	    cmocka_unit_test(test_status_uid),
-	    cmocka_unit_test(test_cmdline),
-	    cmocka_unit_test(test_utf8),
-	    cmocka_unit_test(test_passwd),
-	    cmocka_unit_test(test_cpu_hundredths),
-	    cmocka_unit_test(test_collector_vm2),
-	    cmocka_unit_test(test_collector_scratch),
-	    cmocka_unit_test(test_metrics),
-	    cmocka_unit_test(test_collector_clock),
-	    cmocka_unit_test(test_collector_live),
-	    cmocka_unit_test(test_collector_few_fds),
+	    cmocka_unit_test(test_stat_fixtures),  cmocka_unit_test(test_stat_shapes),
+	    cmocka_unit_test(test_stat_malformed), cmocka_unit_test(test_stat_truncated),
+	    cmocka_unit_test(test_status_uid),     cmocka_unit_test(test_cmdline),
+	    cmocka_unit_test(test_passwd),         cmocka_unit_test(test_cpu_hundredths),
+	    cmocka_unit_test(test_collector_vm2),  cmocka_unit_test(test_collector_scratch),
+	    cmocka_unit_test(test_metrics),        cmocka_unit_test(test_collector_clock),
+	    cmocka_unit_test(test_collector_live), cmocka_unit_test(test_collector_few_fds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
-/* Unit tests of collectors/procfs.c (and the registry table, the other
- * piece of collector plumbing). */
+/* Unit tests of collectors/procfs.c: reads, parsing, rates, and the one
+ * UTF-8 sanitiser host text goes through on its way to JSON (and the
+ * registry table, the other piece of collector plumbing). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -332,6 +333,144 @@ static void test_rate_hundredths(void **state)
 	assert_true(r > 1e28);
 }
 
+#define FFFD "\xef\xbf\xbd"
+
+static void check_utf8(const char *in, size_t len, const char *want)
+{
+	char out[64];
+
+	assert_int_equal(procfs_utf8_sanitize(in, len, out), strlen(want));
+	assert_string_equal(out, want);
+}
+
+/* Every ill-formed maximal subpart is one U+FFFD, as browsers and Python
+ * decode (checked against bytes.decode("utf-8", "replace")). */
+static void test_utf8_sanitize(void **state)
+{
+	(void)state;
+	check_utf8("abc", 3, "abc");
+	check_utf8("", 0, "");
+	check_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14,
+		   "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	check_utf8("a\xff"
+		   "b",
+		   3, "a" FFFD "b");
+	check_utf8("\xc0\xaf", 2, FFFD FFFD);                   /* overlong '/' */
+	check_utf8("\xe0\x80\xaf", 3, FFFD FFFD FFFD);          /* overlong */
+	check_utf8("\xed\xa0\x80", 3, FFFD FFFD FFFD);          /* surrogate */
+	check_utf8("\xf4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD); /* past U+10FFFF */
+	check_utf8("\xe2\x82", 2, FFFD);                        /* cut at the end: one */
+	check_utf8("\xe2\x82x", 3, FFFD "x");                   /* maximal subpart: one */
+	check_utf8("\xf0\x9f\x98x", 4, FFFD "x");
+	check_utf8("\x80\xbf", 2, FFFD FFFD);
+	check_utf8("\xf5", 1, FFFD);
+	/* NUL cannot live in a C string: U+FFFD too */
+	check_utf8("a\0b", 3, "a" FFFD "b");
+	/* control characters are valid: JSON escapes them */
+	check_utf8("\x01\n", 2, "\x01\n");
+}
+
+static void test_json_width(void **state)
+{
+	(void)state;
+	assert_int_equal(procfs_json_width('a'), 1);
+	assert_int_equal(procfs_json_width(0x7f), 1);
+	assert_int_equal(procfs_json_width(0xc3), 1);
+	assert_int_equal(procfs_json_width('"'), 2);
+	assert_int_equal(procfs_json_width('\\'), 2);
+	assert_int_equal(procfs_json_width('\n'), 2);
+	assert_int_equal(procfs_json_width('\t'), 2);
+	assert_int_equal(procfs_json_width(0x01), 6);
+	assert_int_equal(procfs_json_width(0x1f), 6);
+	/* as cJSON writes it */
+	for (unsigned c = 1; c < 256; c++) {
+		char in[2] = {(char)c, '\0'};
+		cJSON *str = cJSON_CreateString(in);
+		char *out = cJSON_PrintUnformatted(str);
+
+		assert_int_equal(strlen(out) - 2, procfs_json_width((unsigned char)c));
+		free(out);
+		cJSON_Delete(str);
+	}
+}
+
+static char *dup_cut(const char *in, size_t len, size_t max, bool *cut)
+{
+	char *out = NULL;
+
+	assert_int_equal(procfs_utf8_dup(in, len, max, &out, cut), 0);
+	assert_non_null(out);
+	return out;
+}
+
+static void check_dup(const char *in, size_t len, size_t max, const char *want, bool want_cut)
+{
+	bool cut = !want_cut;
+	char *out = dup_cut(in, len, max, &cut);
+
+	assert_string_equal(out, want);
+	assert_int_equal(cut, want_cut);
+	free(out);
+}
+
+/* The cut counts JSON-escaped bytes and falls on a character boundary. */
+static void test_utf8_dup(void **state)
+{
+	bool cut = true;
+	char *out;
+	cJSON *str;
+
+	(void)state;
+	check_dup("a\xff\0b", 4, 100, "a" FFFD FFFD "b", false);
+	check_dup("a\xc3\xa9z", 4, 2, "a", true);
+	check_dup("a\xc3\xa9z", 4, 3, "a\xc3\xa9", true);
+	check_dup("a\xc3\xa9z", 4, 4, "a\xc3\xa9z", false);
+	check_dup("ab\xff", 3, 4, "ab", true);
+	/* quotes and backslashes take two */
+	check_dup("\"\\\"\\", 4, 7, "\"\\\"", true);
+	/* 4,096 control characters in 4,096 wire bytes: 682 of them */
+	{
+		char ctl[4096];
+
+		memset(ctl, 0x01, sizeof(ctl));
+		out = dup_cut(ctl, sizeof(ctl), 4096, &cut);
+		assert_int_equal(strlen(out), 682);
+		assert_true(cut);
+		str = cJSON_CreateString(out);
+		free(out);
+		out = cJSON_PrintUnformatted(str);
+		assert_true(strlen(out) - 2 <= 4096);
+		assert_int_equal(strlen(out) - 2, 682 * 6);
+		free(out);
+		cJSON_Delete(str);
+	}
+	out = dup_cut("x", 1, 0, NULL);
+	assert_string_equal(out, "");
+	free(out);
+}
+
+/* Host text reaches JSON as valid UTF-8; NULL is null. */
+static void test_json_str(void **state)
+{
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+	char *s;
+
+	(void)state;
+	assert_int_equal(procfs_json_str(o, "bad", "f\xff\xfe.conf"), 0);
+	assert_int_equal(procfs_json_str(o, "good", "caf\xc3\xa9"), 0);
+	assert_int_equal(procfs_json_str(o, "none", NULL), 0);
+	assert_int_equal(procfs_json_str(o, "cut", "\xe2\x82"), 0);
+	assert_int_equal(procfs_json_array_str(arr, "\xc0\xaf/x"), 0);
+	assert_int_equal(procfs_json_array_str(arr, NULL), 0);
+	cJSON_AddItemToObject(o, "arr", arr);
+	s = cJSON_PrintUnformatted(o);
+	assert_string_equal(s, "{\"bad\":\"f" FFFD FFFD ".conf\",\"good\":\"caf\xc3\xa9\","
+			       "\"none\":null,\"cut\":\"" FFFD "\",\"arr\":[\"" FFFD FFFD
+			       "/x\",null]}");
+	free(s);
+	cJSON_Delete(o);
+}
+
 static void test_registry(void **state)
 {
 	size_t n = collector_count();
@@ -371,6 +510,10 @@ int main(void)
 	    cmocka_unit_test(test_delta),
 	    cmocka_unit_test(test_counter_rate),
 	    cmocka_unit_test(test_rate_hundredths),
+	    cmocka_unit_test(test_utf8_sanitize),
+	    cmocka_unit_test(test_json_width),
+	    cmocka_unit_test(test_utf8_dup),
+	    cmocka_unit_test(test_json_str),
 	    cmocka_unit_test(test_registry),
 	};
 
