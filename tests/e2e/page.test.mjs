@@ -9,6 +9,7 @@ import {
   OUT, ensureJournald, get, getJson, journalSend, launch, readStream, sleep, startDaemon,
   startNginx, tmpdir, until, watchedPage,
 } from './lib.mjs';
+import { startCutProxy } from './cutproxy.mjs';
 
 const MINUTE_MS = Number(process.env.E2E_MINUTE_MS || 60000);
 const DESKTOP = { width: 1440, height: 1000 };
@@ -282,6 +283,45 @@ describe('the page', () => {
         `the reconnect carried Last-Event-ID (${resumed.map((l) => `${l.request} [${l.lastEventId}]`)})`);
     } finally {
       await nginx.stop();
+    }
+  });
+
+  it('comes back live by itself behind a half-open connection, and resumes without a gap', async () => {
+    // The page through a TCP proxy that then stops forwarding the stream
+    // without closing it, as a NAT that forgot the flow does.
+    const proxy = await startCutProxy(daemon.port);
+    try {
+      const ctx = await newContext({ viewport: DESKTOP });
+      const page = await watchedPage(ctx);
+      await page.goto(proxy.url);
+      await waitPanels(page, 5000);
+      await waitLive(page);
+      // 30 s by default; 5 s here: the page shows "stale" after three
+      // intervals (3 s), then reopens.
+      await page.evaluate(() => window.sysfeed.staleAfter(5000));
+      const seq0 = await page.evaluate(() => ({ ...window.sysfeed.store.seq }));
+      const snapshots = await page.evaluate(() => window.sysfeed.snapshots);
+      assert.equal(proxy.freeze(), 1, 'one stream to freeze');
+      const frozeAt = Date.now();
+      await until(() => page.evaluate(() => document.documentElement.dataset.conn === 'stale'), 6000, '"stale"');
+      const reopened = await until(() => proxy.requests.find((r) => r.path === '/events' && r.time > frozeAt), 15000,
+        'a new request for events');
+      await waitLive(page, 10000);
+      const after = await until(async () => {
+        const q = await page.evaluate(() => ({ ...window.sysfeed.store.seq }));
+        return q.last >= seq0.last + 30 && q;
+      }, 15000, 'thirty more events');
+      console.log(`# reopened ${reopened.time - frozeAt} ms after the freeze, with lastEventId ${reopened.lastEventId}`);
+      assert.match(reopened.lastEventId, new RegExp(`^${seq0.instance}-\\d+$`), 'reopened with the last event id');
+      assert.ok(Number(reopened.lastEventId.split('-')[1]) >= seq0.last, `from where it was (${seq0.last})`);
+      assert.equal(after.instance, seq0.instance);
+      assert.equal(after.gaps, seq0.gaps, `no seq missed (${JSON.stringify(after)})`);
+      assert.equal(await page.evaluate(() => window.sysfeed.snapshots), snapshots, 'resumed by replay, no new snapshot');
+      await until(() => proxy.streams().every((st) => !st.frozen), 5000, 'the dead connection closed by the page');
+      assert.deepEqual(await page.problems(), []);
+      await ctx.close();
+    } finally {
+      await proxy.close();
     }
   });
 
