@@ -7,8 +7,9 @@
 //
 // A connection whose first request is GET .../events is an "events
 // connection": the proxy decodes its chunked body alongside the raw bytes,
-// so it can cut at a body offset and say where a cut fell. Other
-// connections (page assets, favicon) are forwarded untouched.
+// so it can cut at a body offset and say where a cut fell. Other requests
+// (page assets, favicon) are forwarded with `Connection: close`, so their
+// connections never carry events later.
 
 import net from 'node:net';
 
@@ -126,7 +127,8 @@ class Response {
   }
 }
 
-// Request heads the client sent on one connection, in order.
+// Request heads the client sent on one connection, in order, each with
+// its raw text (GET requests: no bodies).
 function parseHeads(state, buf) {
   state.text += buf.toString('latin1');
   const heads = [];
@@ -144,6 +146,7 @@ function parseHeads(state, buf) {
     const [method, target] = line.split(' ');
     const url = new URL(target ?? '/', 'http://x');
     heads.push({
+      raw: head,
       method,
       target,
       path: url.pathname,
@@ -231,6 +234,9 @@ export async function startCutProxy(upstreamPort, { plan = () => null, nudgeIdWi
     });
     up.on('close', () => client.end()); // after what was written
 
+    // Requests go upstream a whole head at a time. A request for anything
+    // but events gets `Connection: close`, so that a client never reuses
+    // that connection for events: an events connection carries nothing else.
     client.on('data', (buf) => {
       if (c.frozen) return;
       for (const h of parseHeads(c.reqState, buf)) {
@@ -242,8 +248,10 @@ export async function startCutProxy(upstreamPort, { plan = () => null, nudgeIdWi
           c.events = c.streaming;
           if (c.events) c.plan = plan(h);
         }
+        let head = h.raw;
+        if (!c.streaming) head = `${head.split('\r\n').filter((l) => !/^connection:/i.test(l)).join('\r\n')}\r\nConnection: close`;
+        up.write(Buffer.from(`${head}\r\n\r\n`, 'latin1'));
       }
-      up.write(buf);
     });
 
     up.on('data', (buf) => {
