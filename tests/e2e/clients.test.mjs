@@ -58,43 +58,62 @@ async function chromiumClient(url) {
   await page.route(`${url}blank`, (r) => r.fulfill({ contentType: 'text/html', body: '<!doctype html><title>sse</title>' }));
   await page.goto(`${url}blank`);
   await page.unrouteAll();
+  // Chromium reconnects by itself after a cut, but gives up (readyState
+  // CLOSED) when a cut comes before the response head is whole; then a
+  // new EventSource resumes with ?lastEventId=, as web/feed.js does.
   await page.evaluate(() => {
     window.got = [];
     window.opens = 0;
-    const es = new EventSource('events');
-    const listening = new Set();
-    const record = (e) => window.got.push({ type: e.type, id: e.lastEventId, len: e.data.length });
-    const listen = (t) => {
-      if (listening.has(t)) return;
-      listening.add(t);
-      es.addEventListener(t, record);
+    window.reopens = 0;
+    let last = '';
+    const open = () => {
+      const es = new EventSource(last ? `events?lastEventId=${encodeURIComponent(last)}` : 'events');
+      window.es = es;
+      const listening = new Set();
+      const record = (e) => {
+        last = e.lastEventId;
+        window.got.push({ type: e.type, id: e.lastEventId, len: e.data.length });
+      };
+      const listen = (t) => {
+        if (listening.has(t)) return;
+        listening.add(t);
+        es.addEventListener(t, record);
+      };
+      es.onopen = () => window.opens++;
+      es.onerror = () => {
+        if (es.readyState !== EventSource.CLOSED) return;
+        window.reopens++;
+        setTimeout(open, 200);
+      };
+      es.onmessage = record;
+      es.addEventListener('hello', (e) => {
+        let hello = null;
+        try {
+          hello = JSON.parse(e.data);
+        } catch {
+          // counted by the test
+        }
+        window.got.push({ type: e.type, id: e.lastEventId, len: e.data.length, json: Boolean(hello) });
+        for (const t of hello?.topics ?? []) listen(t);
+      });
+      listen('snapshot');
     };
-    es.onopen = () => window.opens++;
-    es.onmessage = record;
-    es.addEventListener('hello', (e) => {
-      let hello = null;
-      try {
-        hello = JSON.parse(e.data);
-      } catch {
-        // counted by the test
-      }
-      window.got.push({ type: e.type, id: e.lastEventId, len: e.data.length, json: Boolean(hello) });
-      for (const t of hello?.topics ?? []) listen(t);
-    });
-    listen('snapshot');
+    open();
   });
   const c = { events: [], opens: 0, stderr: '' };
   let open = true;
   const poll = (async () => {
     while (open) {
-      const r = await page.evaluate(() => ({ got: window.got.splice(0), opens: window.opens })).catch(() => null);
+      const r = await page.evaluate(() => ({ got: window.got.splice(0), opens: window.opens, reopens: window.reopens })).catch(() => null);
       if (r) {
         c.events.push(...r.got);
         c.opens = r.opens;
+        c.reopens = r.reopens;
       }
       await sleep(200);
     }
   })();
+  c.state = () => page.evaluate(() => `EventSource readyState ${window.es.readyState}, ${window.reopens} reopened`);
   c.stop = async () => {
     open = false;
     await poll;
@@ -167,7 +186,11 @@ describe(`${DROPS} cuts at random bytes, each client through its own cutting pro
       });
       const client = await kind.start(`${proxy.url}events`);
       try {
-        await until(() => passed || client.exited, 150000, `${DROPS} cuts (${proxy.cuts.length} so far)`);
+        await until(() => passed || client.exited, 150000, `${DROPS} cuts`).catch(async (e) => {
+          throw new Error(`${e.message}: ${proxy.cuts.length} so far; ${client.opens} responses, ${client.events.length} events; `
+            + `requests ${JSON.stringify(proxy.requests.slice(-3).map((r) => `${r.method} ${r.target} [${r.lastEventId}]`))}; `
+            + `cuts ${JSON.stringify(proxy.cuts.slice(-2))}; ${(await client.state?.()) ?? ''}`);
+        });
         assert.ok(!client.exited, `the client ran on (${client.exited}: ${client.stderr})`);
         const target = (await getJson(`${daemon.url}healthz`)).ring.last + 10;
         await until(() => {
@@ -192,7 +215,7 @@ describe(`${DROPS} cuts at random bytes, each client through its own cutting pro
       }
       console.log(`# ${name}: ${cuts.length} cuts (${inSnapshot} inside the snapshot, ${inLive} inside live frames, `
         + `${cuts.filter((c) => c.framing).length} in chunk framing, ${cuts.filter((c) => c.nudged).length} moved out of the id window); `
-        + `${client.opens} responses, ${events.length} events, seqs ${events[0]?.id} .. ${events[events.length - 1]?.id}`
+        + `${client.opens} responses${client.reopens ? ` (the browser gave up ${client.reopens} times, reopened with ?lastEventId=)` : ''}, ${events.length} events, seqs ${events[0]?.id} .. ${events[events.length - 1]?.id}`
         + `${empty ? `, ${empty} empty messages` : ''}${badHellos ? `, ${badHellos} of ${hellos.length} hellos with a cut frame's data in front` : ''}`);
       const { lost, twice } = tally(events);
       console.log(`#   cuts: ${JSON.stringify(where)}; ${lost} seqs lost, ${twice} repeated, `
