@@ -28,8 +28,8 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
   await daemon?.stop();
+  await browser?.close();
 });
 
 // A client in a child process that prints JSON lines (sse_client.mjs,

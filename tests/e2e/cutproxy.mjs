@@ -196,12 +196,15 @@ export async function startCutProxy(upstreamPort, { plan = () => null, nudgeIdWi
     streams() {
       return [...conns].filter((c) => c.streaming).map((c) => ({ conn: c.id, frozen: c.frozen }));
     },
+    // Stops listening and drops every connection (without waiting for
+    // server.close's callback, which waits on sockets still closing).
     close() {
+      server.close();
       for (const c of conns) {
         c.client.destroy();
         c.up.destroy();
       }
-      return new Promise((r) => server.close(() => r()));
+      return Promise.resolve();
     },
   };
 

@@ -25,9 +25,9 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
-  await recorder?.close();
   await daemon?.stop();
+  await recorder?.close();
+  await browser?.close();
 });
 
 // Milliseconds each event arrives later through url than through base,
