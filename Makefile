@@ -174,13 +174,16 @@ bench: deps
 
 # The page in a real browser (tests/e2e): Debian's chromium driven by
 # playwright-core from tests/e2e/package-lock.json (it never downloads a
-# browser), against build/sysfeed and behind nginx. node 18 (Debian 12) or later.
-E2E_DEPS := chromium nginx nodejs npm
+# browser), against build/sysfeed, directly and behind nginx, HAProxy and
+# Caddy; third-party SSE clients (npm, Chromium, Python) resuming through
+# cut connections. Tested with node 20.
+E2E_DEPS := chromium nginx haproxy caddy python3 nodejs npm
+E2E_TESTS := tests/e2e/page.test.mjs tests/e2e/proxies.test.mjs tests/e2e/clients.test.mjs
 .PHONY: check-e2e deps-e2e deps-node
 
 check-e2e: $(BUILD)/sysfeed tests/e2e/node_modules/.package-lock.json
 	@$(MAKE) --no-print-directory deps-e2e
-	SYSFEED_BIN=$(BUILD)/sysfeed node --test tests/e2e/page.test.mjs
+	SYSFEED_BIN=$(BUILD)/sysfeed node --test $(E2E_TESTS)
 
 tests/e2e/node_modules/.package-lock.json: tests/e2e/package.json tests/e2e/package-lock.json
 	@command -v $(NPM) >/dev/null || $(MAKE) --no-print-directory deps-node

@@ -11,7 +11,8 @@ import { FilePanel, LogPanel } from './journal.js';
 import * as f from './format.js';
 
 const store = new Store();
-// A handle for tests and for poking around in the console.
+// A handle for tests and for poking around in the console. staleAfter(ms)
+// sets how long the connection may stay silent before it is reopened.
 const debug = { store, draws: 0, snapshots: 0, lastId: '' };
 window.sysfeed = debug;
 const dirty = new Set();
@@ -206,7 +207,7 @@ function onMessage(m) {
       break;
     case 'event':
       debug.lastId = m.id;
-      store.applyEvent(m.topic, m.data);
+      store.applyEvent(m.topic, m.data, m.id);
       conn.lastEvent = Date.now();
       redraw(m.topic);
       redraw('header');
@@ -239,6 +240,7 @@ function inPage() {
   const feed = new Feed('events', onMessage, false);
   feed.start();
   debug.mode = 'page';
+  debug.staleAfter = (ms) => feed.staleAfter(ms);
 }
 
 function shared() {
@@ -264,6 +266,7 @@ function shared() {
     if (e.persisted) port.postMessage({ type: 'attach' });
   });
   debug.mode = 'shared';
+  debug.staleAfter = (ms) => port.postMessage({ type: 'stale-after', ms });
   return true;
 }
 

@@ -6,12 +6,23 @@
 // Last-Event-ID, so the daemon replays exactly what was missed. When the
 // EventSource gives up (an HTTP error, e.g. a proxy's 502 while the daemon
 // is down), a new one is opened with ?lastEventId= after a backoff.
+//
+// A connection can also die silently: a NAT that forgot the flow, a laptop
+// that slept, a proxy that hung. TCP reports nothing for many minutes and
+// the EventSource stays open. Periodic topics send an event every interval
+// and the daemon a `: keepalive` comment after 15 s of silence, but an
+// EventSource hands comments to no script, so events are the only sign of
+// life it can see: after max(10 intervals, 30 s) without one, the
+// EventSource is closed and a new one opened with ?lastEventId=, which
+// resumes exactly.
 
 import { Store } from './store.js';
 
 // Topic events listened for before hello names the daemon's own.
 const KNOWN = ['cpu', 'mem', 'load', 'psi', 'net', 'disk', 'fs', 'proc', 'svc', 'temp', 'host',
   'log', 'file', 'units'];
+const STALE_INTERVALS = 10;
+const STALE_MIN_MS = 30e3;
 
 export class Feed {
   // emit(msg) delivers a message to every view; keepState keeps a Store
@@ -26,6 +37,10 @@ export class Feed {
     this.state = 'connecting';
     this.retries = 0;
     this.timer = 0;
+    this.intervalMs = 1000; // from hello
+    this.staleMs = 0; // set by staleAfter(); 0: max(10 intervals, 30 s)
+    this.lastSeen = 0;
+    this.watchdog = 0;
   }
 
   start() {
@@ -33,7 +48,11 @@ export class Feed {
     const es = new EventSource(url);
     this.es = es;
     this.listening.clear();
-    es.onopen = () => this.setState('live');
+    this.alive();
+    es.onopen = () => {
+      this.alive();
+      this.setState('live');
+    };
     es.onerror = () => this.onError(es);
     es.addEventListener('hello', (e) => this.onHello(e));
     es.addEventListener('snapshot', (e) => this.onSnapshot(e));
@@ -52,10 +71,45 @@ export class Feed {
     if (es.readyState === EventSource.CLOSED) {
       es.close();
       clearTimeout(this.timer);
+      clearTimeout(this.watchdog); // start() sets it again
+      this.watchdog = 0;
       const delay = Math.min(30e3, 2000 * 2 ** Math.min(4, Math.floor(this.retries / 3)));
       this.timer = setTimeout(() => this.start(), delay);
     }
     this.setState('reconnecting');
+  }
+
+  // Milliseconds without an event after which the connection is taken
+  // for dead; ms overrides it (tests), 0 restores the default.
+  staleAfter(ms) {
+    this.staleMs = ms > 0 ? ms : 0;
+    this.check();
+  }
+
+  limit() {
+    return this.staleMs || Math.max(STALE_INTERVALS * this.intervalMs, STALE_MIN_MS);
+  }
+
+  // Something came: the connection is alive. The watchdog is one timeout
+  // per limit, not one per event: it looks at lastSeen when it fires.
+  alive() {
+    this.lastSeen = Date.now();
+    if (!this.watchdog) this.watchdog = setTimeout(() => this.check(), this.limit());
+  }
+
+  check() {
+    clearTimeout(this.watchdog);
+    this.watchdog = 0;
+    if (!this.es || this.es.readyState === EventSource.CLOSED) return; // the backoff reopens it
+    const quiet = Date.now() - this.lastSeen;
+    if (quiet < this.limit()) {
+      this.watchdog = setTimeout(() => this.check(), this.limit() - quiet);
+      return;
+    }
+    this.es.close();
+    this.retries++;
+    this.setState('reconnecting');
+    this.start();
   }
 
   setState(state) {
@@ -69,6 +123,7 @@ export class Feed {
   }
 
   track(e) {
+    this.alive();
     if (e.lastEventId) this.lastId = e.lastEventId;
     if (this.state !== 'live') this.setState('live');
   }
@@ -85,6 +140,7 @@ export class Feed {
     const h = this.parse(e);
     if (!h) return;
     this.track(e);
+    if (h.interval_ms > 0) this.intervalMs = h.interval_ms;
     for (const t of h.topics || []) this.listen(t);
     this.store?.applyHello(h);
     this.emit({ type: 'hello', hello: h });
@@ -102,7 +158,7 @@ export class Feed {
     const p = this.parse(e);
     if (!p) return;
     this.track(e);
-    this.store?.applyEvent(topic, p);
+    this.store?.applyEvent(topic, p, e.lastEventId);
     this.emit({ type: 'event', topic, data: p, id: e.lastEventId });
   }
 

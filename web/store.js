@@ -78,6 +78,9 @@ export class Store {
     this.windowMs = WINDOW_MIN_MS;
     this.lastT = 0;
     this.seen = new Set(); // topics that sent something
+    // Event ids are <instance>-<seq>, consecutive on the page's unfiltered
+    // stream: a jump is a missed event. A snapshot starts the count afresh.
+    this.seq = { instance: '', last: 0, gaps: 0 };
   }
 
   applyHello(h) {
@@ -89,6 +92,7 @@ export class Store {
   // the charts, not an empty chart.
   applySnapshot(s) {
     if (s.instance) this.instance = s.instance;
+    if (s.instance && typeof s.seq === 'number') this.seq = { instance: s.instance, last: s.seq, gaps: this.seq.gaps };
     for (const t of Object.keys(s.topics || {})) this.seen.add(t);
     for (const t of s.seen || []) this.seen.add(t);
     for (const [topic, p] of Object.entries(s.topics || {})) {
@@ -120,8 +124,9 @@ export class Store {
     if (s.t) this.lastT = Math.max(this.lastT, s.t);
   }
 
-  applyEvent(topic, p) {
+  applyEvent(topic, p, id) {
     this.seen.add(topic);
+    this.countSeq(id);
     if (topic in BACKLOG_TOPICS) {
       this.mergeBacklog(topic, backlogEntries(p), false);
       if (typeof p?.dropped === 'number') this.dropped[topic] += p.dropped;
@@ -137,6 +142,16 @@ export class Store {
     if (rows.length && rows[rows.length - 1][0] >= p.t) return; // replayed or duplicate
     rows.push(rowOf(p, h.fields));
     this.trim(h);
+  }
+
+  countSeq(id) {
+    const dash = id ? id.lastIndexOf('-') : -1;
+    if (dash < 0) return;
+    const instance = id.slice(0, dash);
+    const seq = Number(id.slice(dash + 1));
+    if (instance === this.seq.instance && seq !== this.seq.last + 1) this.seq.gaps++;
+    this.seq.instance = instance;
+    this.seq.last = seq;
   }
 
   // Adds entries to a backlog, dropping repeats (by cursor for the
@@ -176,6 +191,7 @@ export class Store {
     return {
       t: this.lastT,
       instance: this.instance,
+      seq: this.seq.instance === this.instance ? this.seq.last : undefined,
       topics: this.latest,
       history: this.hist,
       backlog: this.backlog,

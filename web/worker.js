@@ -1,7 +1,8 @@
 // The SharedWorker: one EventSource for every tab of this origin (browsers
 // allow ~6 HTTP/1.1 connections per host). A tab attaches with
 // {type: 'attach'}, gets everything known so far, then every message; it
-// says {type: 'bye'} when it goes away.
+// says {type: 'bye'} when it goes away. {type: 'stale-after', ms} sets how
+// long a silent connection is kept (see Feed.staleAfter; for tests).
 
 import { Feed } from './feed.js';
 
@@ -18,6 +19,8 @@ self.onconnect = (ev) => {
       port.postMessage(feed.initMsg());
     } else if (e.data?.type === 'bye') {
       ports.delete(port);
+    } else if (e.data?.type === 'stale-after') {
+      feed.staleAfter(e.data.ms);
     }
   };
   port.start();

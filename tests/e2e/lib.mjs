@@ -1,7 +1,7 @@
 // Real parts for the page's end-to-end tests: the daemon on an ephemeral
 // port, Debian's chromium through playwright-core (never a downloaded
-// browser), nginx as a reverse proxy at a sub-path, and a journald when
-// the machine runs none.
+// browser), nginx, HAProxy and Caddy as reverse proxies at a sub-path, and
+// a journald when the machine runs none.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -189,18 +189,75 @@ export async function watchedPage(context) {
   return page;
 }
 
-// ---------------------------------------------------------------- nginx
+export async function hello(page) {
+  return until(() => page.evaluate(() => window.sysfeed?.store?.hello), 5000, 'hello');
+}
 
-// nginx in the foreground with a config of our own: the page at /sysfeed/
-// of 127.0.0.1:port, every request logged with its size.
+export async function waitLive(page, ms = 5000) {
+  await until(() => page.evaluate(() => document.documentElement.dataset.conn === 'live'), ms, 'the page to be live');
+}
+
+// Every [data-topic] of an active topic has data; returns hello.
+export async function waitPanels(page, ms) {
+  const h = await hello(page);
+  await until(
+    () => page.evaluate((topics) => topics.every((t) =>
+      [...document.querySelectorAll(`[data-topic="${t}"]`)].every((el) => el.dataset.state === 'data')), h.topics),
+    ms,
+    'every active panel to show data',
+  );
+  return h;
+}
+
+// ---------------------------------------------------------------- reverse proxies
+
+// A proxy snippet of tests/e2e, pointed at the daemon on upstreamPort and
+// listening on port where it says :8080.
+function snippet(file, upstreamPort, port) {
+  return fs.readFileSync(path.join(ROOT, 'tests/e2e', file), 'utf8')
+    .replaceAll('127.0.0.1:8390', `127.0.0.1:${upstreamPort}`)
+    .replaceAll(':8080', port ? `127.0.0.1:${port}` : ':8080');
+}
+
+// A reverse proxy run in the foreground, serving the page at /sysfeed/ of
+// 127.0.0.1:port: start() resolves once the daemon's healthz answers
+// through it; stop() ends it with signal.
+function foreground(name, argv, { dir, port, env, signal = 'SIGTERM' }) {
+  return {
+    name,
+    dir,
+    port,
+    url: `http://127.0.0.1:${port}/sysfeed/`,
+    proc: null,
+    err: () => '',
+    start() {
+      this.proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: env ?? process.env, cwd: dir });
+      let err = '';
+      this.proc.stderr.on('data', (b) => (err += b));
+      this.err = () => err;
+      return until(() => get(`${this.url}healthz`).then((r) => r.status === 200), 10000, name).catch((e) => {
+        throw new Error(`${e.message}; ${name} said: ${err.slice(-500)}`);
+      });
+    },
+    stop() {
+      return this.proc ? stopProc(this.proc, signal) : Promise.resolve();
+    },
+  };
+}
+
+function which(name, paths) {
+  const bin = paths.find((p) => fs.existsSync(p));
+  if (!bin) throw new Error(`${name} missing: apt-get install ${name} (make deps-e2e)`);
+  return bin;
+}
+
+// nginx with tests/e2e/nginx-sysfeed.conf; every request logged with its
+// size (log()).
 export async function startNginx(upstreamPort, { stopped } = {}) {
-  const bin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p));
-  if (!bin) throw new Error('nginx missing: apt-get install nginx (make deps-e2e)');
+  const bin = which('nginx', ['/usr/sbin/nginx', '/usr/bin/nginx']);
   const dir = tmpdir('nginx');
   const port = await freePort();
   const conf = path.join(dir, 'nginx.conf');
-  const snippet = fs.readFileSync(path.join(ROOT, 'tests/e2e/nginx-sysfeed.conf'), 'utf8')
-    .replaceAll('127.0.0.1:8390', `127.0.0.1:${upstreamPort}`);
   fs.writeFileSync(conf, `
 daemon off;
 worker_processes 1;
@@ -218,40 +275,64 @@ http {
   server {
     listen 127.0.0.1:${port};
     access_log ${dir}/access.log sized;
-${snippet}
+${snippet('nginx-sysfeed.conf', upstreamPort)}
   }
 }
 `);
-  const n = {
-    dir,
-    port,
-    url: `http://127.0.0.1:${port}/sysfeed/`,
-    proc: null,
-    start() {
-      this.proc = spawn(bin, ['-c', conf, '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      this.proc.stderr.on('data', (b) => (err += b));
-      this.err = () => err;
-      return until(() => get(`http://127.0.0.1:${port}/sysfeed/healthz`).then((r) => r.status === 200), 5000, 'nginx');
-    },
-    stop() {
-      return this.proc ? stopProc(this.proc, 'SIGTERM') : Promise.resolve();
-    },
-    // Access log lines: {time, request, status, bytes, duration, lastEventId}.
-    log() {
-      const file = path.join(dir, 'access.log');
-      if (!fs.existsSync(file)) return [];
-      return fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
-        const m = /^([\d.]+) "([^"]*)" (\d+) (\d+) ([\d.]+) "([^"]*)"$/.exec(l);
-        if (!m) return { line: l };
-        const [, time, request, status, bytes, duration, lastId] = m;
-        return { time: Number(time), request, status: Number(status), bytes: Number(bytes), duration: Number(duration), lastEventId: lastId === '-' ? '' : lastId };
-      });
-    },
+  const n = foreground('nginx', [bin, '-c', conf, '-p', dir], { dir, port });
+  // Access log lines: {time, request, status, bytes, duration, lastEventId}.
+  n.log = () => {
+    const file = path.join(dir, 'access.log');
+    if (!fs.existsSync(file)) return [];
+    return fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
+      const m = /^([\d.]+) "([^"]*)" (\d+) (\d+) ([\d.]+) "([^"]*)"$/.exec(l);
+      if (!m) return { line: l };
+      const [, time, request, status, bytes, duration, lastId] = m;
+      return { time: Number(time), request, status: Number(status), bytes: Number(bytes), duration: Number(duration), lastEventId: lastId === '-' ? '' : lastId };
+    });
   };
   if (!stopped) await n.start();
   return n;
 }
+
+// HAProxy with tests/e2e/haproxy-sysfeed.cfg; edit(text) may change the
+// snippet first (a test's shorter timeouts).
+export async function startHaproxy(upstreamPort, { stopped, edit = (t) => t } = {}) {
+  const bin = which('haproxy', ['/usr/sbin/haproxy']);
+  const dir = tmpdir('haproxy');
+  const port = await freePort();
+  const conf = path.join(dir, 'haproxy.cfg');
+  fs.writeFileSync(conf, `global
+    pidfile ${dir}/haproxy.pid
+
+${edit(snippet('haproxy-sysfeed.cfg', upstreamPort, port))}`);
+  // -db: foreground; SIGTERM: stop now, streams included.
+  const h = foreground('haproxy', [bin, '-db', '-f', conf], { dir, port });
+  if (!stopped) await h.start();
+  return h;
+}
+
+// Caddy with tests/e2e/Caddyfile-sysfeed: no admin endpoint, no HTTPS, its
+// state in a temporary HOME.
+export async function startCaddy(upstreamPort, { stopped } = {}) {
+  const bin = which('caddy', ['/usr/bin/caddy']);
+  const dir = tmpdir('caddy');
+  const port = await freePort();
+  const conf = path.join(dir, 'Caddyfile');
+  fs.writeFileSync(conf, `{
+\tadmin off
+\tauto_https off
+}
+
+${snippet('Caddyfile-sysfeed', upstreamPort, port).replace(`127.0.0.1:${port} {`, `http://127.0.0.1:${port} {`)}`);
+  const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir };
+  // SIGKILL: on SIGTERM Caddy waits for open streams to end.
+  const c = foreground('caddy', [bin, 'run', '--adapter', 'caddyfile', '--config', conf], { dir, port, env, signal: 'SIGKILL' });
+  if (!stopped) await c.start();
+  return c;
+}
+
+export const REVERSE_PROXIES = { nginx: startNginx, HAProxy: startHaproxy, Caddy: startCaddy };
 
 // ---------------------------------------------------------------- the journal
 
