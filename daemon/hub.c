@@ -139,11 +139,15 @@ static size_t blob_cost(const struct blob *b)
 
 int blob_zip(struct hub *hub, struct blob *b)
 {
+	int r;
+
 	if (b->z)
 		return 0;
 	if (!hub->scratch && !(hub->scratch = gz_new(GZ_LEVEL)))
 		return -ENOMEM;
-	return gz_piece(hub->scratch, b->data, b->len, &b->z, &b->zlen);
+	if ((r = gz_piece(hub->scratch, b->data, b->len, &b->z, &b->zlen)) == 0 && b->in_ring)
+		hub->used += b->zlen; /* the ring's next publish makes room */
+	return r;
 }
 
 struct hub *hub_new(size_t ring_bytes, uint64_t instance, const char *const *topic_names,
@@ -216,6 +220,7 @@ static void ring_evict(struct hub *hub)
 
 	hub->evicted[(*slot)->topic] = (*slot)->seq;
 	hub->used -= blob_cost(*slot);
+	(*slot)->in_ring = false;
 	blob_unref(*slot);
 	*slot = NULL;
 	hub->first_seq++;
@@ -292,6 +297,25 @@ static void group_add(struct group *g, struct blob *chunk)
 	g->used += blob_cost(chunk);
 	g->last_ms = chunk->mono_ms;
 	g->fresh = true;
+}
+
+/* With the lock held: a batch could not be compressed into the group's
+ * stream. Every chunk goes and one number is skipped, so that members and
+ * joiners (behind the gap) get a fresh snapshot; the next chunk starts
+ * with a full flush. */
+static void group_break(struct group *g)
+{
+	while (g->head >= g->first) {
+		struct blob **slot = &g->chunks[g->first & (CHUNK_CAP - 1)];
+
+		g->used -= blob_cost(*slot);
+		blob_unref(*slot);
+		*slot = NULL;
+		g->first++;
+	}
+	g->head++;
+	g->first = g->head + 1;
+	g->want_join = true;
 }
 
 /* Loop thread, lock not held: compresses a group's part of a batch (n
@@ -397,6 +421,7 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 			ring_evict(hub);
 		hub->head_seq = f->seq;
 		hub->frames[f->seq & (hub->cap - 1)] = blob_ref(f); /* keep ours for compression */
+		f->in_ring = true;
 		hub->used += blob_cost(f);
 		hub->published++;
 		mask |= 1ULL << f->topic;
@@ -405,10 +430,13 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 		hub->state_t_ms = t_ms;
 		hub->tick_mono_ms = now;
 	}
+	/* Every group gets every batch of its topics, users or not (the
+	 * housekeeping frees unused ones): a stream with a batch missing would
+	 * skip it for a client that joins before the gap. */
 	for (size_t i = 0; i < hub->n_groups; i++) {
 		struct group *g = hub->groups[i];
 
-		if (!g->users || (!(g->mask & mask) && !g->want_join))
+		if (!(g->mask & mask) && !g->want_join)
 			continue;
 		join[n_todo] = g->want_join;
 		g->want_join = false;
@@ -424,8 +452,8 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 	for (size_t i = 0; i < n_todo; i++) {
 		if (chunks[i])
 			group_add(todo[i], chunks[i]);
-		else if (join[i])
-			todo[i]->want_join = true; /* try again */
+		else
+			group_break(todo[i]); /* out of memory: what it took is lost */
 	}
 	if (mask || n_todo)
 		wake = collect_wake(hub, mask, false, &n_wake);
@@ -677,8 +705,8 @@ void hub_housekeep(struct hub *hub)
 	for (size_t i = 0; i < n_todo; i++) {
 		if (chunks[i])
 			group_add(todo[i], chunks[i]);
-		else if (join[i])
-			todo[i]->want_join = true;
+		else
+			group_break(todo[i]);
 	}
 	wake = collect_wake(hub, 0, true, &n_wake);
 	for (size_t i = 0; i < n_todo; i++)
@@ -1085,7 +1113,9 @@ static bool next_part(struct hub *hub, struct hub_client *c, size_t room, bool a
 		if (!c->gzip && f->len > room && any)
 			return false; /* whole frames only, unless one alone exceeds the buffer */
 		c->next_seq++;
-		out_set(&c->out, f, f->data, f->len, c->gzip);
+		/* gzip, before joining the shared stream (a resume): each frame
+		 * compressed on its own, once, for every client that replays it */
+		out_piece(hub, &c->out, f, c->gzip);
 		return true;
 	}
 }

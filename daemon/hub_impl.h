@@ -21,6 +21,7 @@ struct blob {
 	unsigned topic;
 	int level;
 	bool join;        /* chunk: starts with a full flush */
+	bool in_ring;     /* frame: still in the ring, which counts its bytes */
 	uint64_t seq;     /* frame: its seq; chunk: the last seq it covers */
 	uint64_t after;   /* chunk: the head before it (it covers after+1..seq) */
 	uint64_t mono_ms; /* frame, chunk: when published */

@@ -160,13 +160,23 @@ function tally(events) {
   return { lost, twice };
 }
 
+// Each client on a plain stream (the proxy drops Accept-Encoding, so that
+// it can aim at frames), and the clients that ask for gzip (fetch-based
+// eventsource 5, Chromium) again on the gzip stream, cut at random
+// compressed bytes: a cut there is a cut inside whatever text it decodes to.
+const RUNS = [
+  ...Object.entries(CLIENTS).map(([name, kind]) => [name, kind, false]),
+  ...['npm eventsource 5', "Chromium's EventSource"].map((name) => [`${name}, gzip stream`, CLIENTS[name], true]),
+];
+
 describe(`${DROPS} cuts at random bytes, each client through its own cutting proxy; every id exactly once, in order`, { concurrency: true }, () => {
-  for (const [name, kind] of Object.entries(CLIENTS)) {
+  for (const [name, kind, gzip] of RUNS) {
     it(name, async () => {
       let planned = 0;
       let snapshotPlans = 0;
       let passed = false;
       const proxy = await startCutProxy(daemon.port, {
+        gzip,
         fastRetry: true,
         nudgeIdWindow: Boolean(kind.eager),
         plan: (head) => {
@@ -181,6 +191,9 @@ describe(`${DROPS} cuts at random bytes, each client through its own cutting pro
           }
           // A third near the end of a frame, where the id line is; some of
           // them between the id line and the blank line.
+          // gzip: after a random time, inside the next bytes to come (a
+          // tick's chunk once the client has caught up, or its replay)
+          if (gzip) return { afterMs: rand(50, 1500) };
           return { at: rand(1, LIVE_SPAN), tail: planned % 3 === 0, window: planned % 9 === 0 };
         },
       });
@@ -220,8 +233,15 @@ describe(`${DROPS} cuts at random bytes, each client through its own cutting pro
       const { lost, twice } = tally(events);
       console.log(`#   cuts: ${JSON.stringify(where)}; ${lost} seqs lost, ${twice} repeated, `
         + `${events[0]?.type === 'snapshot' ? 'began with a snapshot' : `began without a snapshot (${events[0]?.type})`}`);
+      if (process.env.E2E_DEBUG && problems(events).length) {
+        const bad = events.findIndex((e, i) => i > 0 && seqOf(e.id) !== seqOf(events[i - 1].id) + 1);
+        console.log('# around', JSON.stringify(events.slice(Math.max(0, bad - 12), bad + 3)));
+        console.log('# requests', JSON.stringify(proxy.requests.map((r) => [r.conn, r.lastEventId])));
+        console.log('# cuts', JSON.stringify(proxy.cuts.map((c) => [c.conn, c.body, c.frame, c.field])));
+      }
       assert.deepEqual(problems(events), [], `${name}: exact resume`);
       assert.equal(cuts.length, DROPS, 'every planned cut happened');
+      assert.equal(cuts.filter((c) => c.gzip).length, gzip ? DROPS : 0, gzip ? 'every cut stream was gzip' : 'every cut stream was plain');
       assert.ok(inSnapshot >= SNAPSHOT_DROPS, `${inSnapshot} cuts inside the snapshot`);
       assert.ok(inLive >= DROPS / 3, `${inLive} cuts inside live frames`);
       assert.equal(empty, 0, 'no empty messages (a lone retry: block, or comments, seen as events)');

@@ -12,11 +12,13 @@
 // connections never carry events later.
 
 import net from 'node:net';
+import zlib from 'node:zlib';
 
 // The stream's raw bytes (status line, headers, chunked body) and the
 // decoded body, with the map between the two.
 class Response {
   constructor() {
+    this.gzip = null; // once the head says Content-Encoding: gzip: the body's text
     this.raw = Buffer.alloc(0);
     this.headEnd = -1; // raw offset of the body's first byte
     this.body = Buffer.alloc(0);
@@ -31,6 +33,7 @@ class Response {
       const i = this.raw.indexOf('\r\n\r\n');
       if (i < 0) return;
       this.headEnd = this.pos = i + 4;
+      if (/\r\ncontent-encoding: *gzip\r\n/i.test(this.raw.subarray(0, i + 2).toString('latin1'))) this.gzip = Buffer.alloc(0);
     }
     const added = [];
     while (this.pos < this.raw.length) {
@@ -58,6 +61,31 @@ class Response {
       this.want -= n;
     }
     if (added.length) this.body = Buffer.concat([this.body, ...added]);
+    if (added.length && this.gzip) this.gzip = this.unzip(this.body.length);
+  }
+
+  // gzip: the text of the first n body (compressed) bytes, as a client
+  // decodes it when the connection ends there.
+  unzip(n) {
+    if (n <= 10) return Buffer.alloc(0);
+    return zlib.gunzipSync(this.body.subarray(0, n), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  }
+
+  // gzip: the fewest body bytes whose text holds at least t bytes.
+  bodyFor(t) {
+    let lo = 0;
+    let hi = this.body.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.unzip(mid).length >= t) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  // The event-stream text: the body, decoded when gzip'd.
+  get text() {
+    return this.gzip ?? this.body;
   }
 
   // The raw offset of body byte b, or -1 when not received yet.
@@ -82,15 +110,15 @@ class Response {
   // event of the frame it was reading (null between frames) and where in
   // that frame.
   where(bytes) {
-    const text = this.body.subarray(0, bytes).toString('latin1');
+    const text = this.text.subarray(0, bytes).toString('latin1');
     const start = text.lastIndexOf('\n\n') + 2;
     if (start === bytes) return { frame: null, field: 'between frames' };
-    const whole = this.body.subarray(start, this.frameEnd(start)).toString('latin1');
+    const whole = this.text.subarray(start, this.frameEnd(start)).toString('latin1');
     const ev = /(?:^|\n)event: ([\w-]+)/.exec(whole);
     const partial = text.slice(text.lastIndexOf('\n') + 1);
     let field;
     const lineStart = bytes - partial.length;
-    const line = this.body.subarray(lineStart, lineStart + 8).toString('latin1');
+    const line = this.text.subarray(lineStart, lineStart + 8).toString('latin1');
     if (partial) field = `in its ${/^[a-z]*/.exec(line)[0] || '?'} line`;
     else if (this.inIdWindow(bytes)) field = 'after its id line, before the blank line';
     else field = `after its ${/([a-z]*)[^\n]*\n$/.exec(text.slice(start))?.[1] || '?'} line`;
@@ -101,19 +129,19 @@ class Response {
   // just after its blank line), null when the response has none (a
   // resume), undefined while that is not known yet.
   snapshot() {
-    const hello = this.body.indexOf('event: hello\n');
-    const next = hello < 0 ? -1 : this.body.indexOf('\n\n', hello);
+    const hello = this.text.indexOf('event: hello\n');
+    const next = hello < 0 ? -1 : this.text.indexOf('\n\n', hello);
     if (next < 0) return undefined;
-    const ev = this.body.indexOf('event: ', next + 2);
-    if (ev < 0 || this.body.indexOf('\n', ev) < 0) return undefined;
-    if (!this.body.subarray(ev, ev + 16).equals(Buffer.from('event: snapshot\n'))) return null;
-    const end = this.body.indexOf('\n\n', ev);
+    const ev = this.text.indexOf('event: ', next + 2);
+    if (ev < 0 || this.text.indexOf('\n', ev) < 0) return undefined;
+    if (!this.text.subarray(ev, ev + 16).equals(Buffer.from('event: snapshot\n'))) return null;
+    const end = this.text.indexOf('\n\n', ev);
     return end < 0 ? undefined : { start: next + 2, end: end + 2 };
   }
 
   frameEnd(start) {
-    const i = this.body.indexOf('\n\n', start);
-    return i < 0 ? this.body.length : i + 2;
+    const i = this.text.indexOf('\n\n', start);
+    return i < 0 ? this.text.length : i + 2;
   }
 
   // True when a client cut after `bytes` body bytes holds a complete
@@ -121,8 +149,8 @@ class Response {
   // where a client that takes the id as soon as it reads the line (not at
   // dispatch, as the spec says) skips a frame even though id comes last.
   inIdWindow(bytes) {
-    if (bytes < 2 || this.body[bytes - 1] !== 0x0a || this.body[bytes] !== 0x0a) return false;
-    const text = this.body.subarray(Math.max(0, bytes - 200), bytes - 1).toString('latin1');
+    if (bytes < 2 || this.text[bytes - 1] !== 0x0a || this.text[bytes] !== 0x0a) return false;
+    const text = this.text.subarray(Math.max(0, bytes - 200), bytes - 1).toString('latin1');
     return /(?:^|\n)id:[^\n]*$/.test(text);
   }
 }
@@ -161,7 +189,9 @@ const rand = (lo, hi) => lo + Math.floor(Math.random() * (hi - lo));
 
 // Starts the proxy on an ephemeral port of 127.0.0.1.
 //   plan(requestHead) -> null (forward untouched), {snapshot: true} (cut
-//     inside the snapshot frame) or {at: n} (cut before raw byte n of the
+//     inside the snapshot frame), {afterMs: t} (cut at a random byte of
+//     the first data to come t ms or more after the connection opened) or
+//     {at: n} (cut before raw byte n of the
 //     response, counted after the snapshot when it has one; with tail: true,
 //     moved to one of the last 40 bytes of the frame that byte is in; with
 //     window: true, just before that frame's blank line);
@@ -171,7 +201,10 @@ const rand = (lo, hi) => lo + Math.floor(Math.random() * (hi - lo));
 //     at the line.
 //   fastRetry: rewrite `retry: 2000` to `retry: 0200` (same length, so every
 //     offset stays put): clients then reconnect in 0.2 s, not 2 s.
-export async function startCutProxy(upstreamPort, { plan = () => null, nudgeIdWindow = false, fastRetry = false } = {}) {
+//   gzip: let the client's Accept-Encoding through (the daemon then sends
+//     gzip and cuts fall in compressed bytes); otherwise the proxy drops
+//     that header, so the stream is plain text.
+export async function startCutProxy(upstreamPort, { plan = () => null, nudgeIdWindow = false, fastRetry = false, gzip = false } = {}) {
   const conns = new Set();
   let nconns = 0;
   const proxy = {
@@ -225,6 +258,7 @@ export async function startCutProxy(upstreamPort, { plan = () => null, nudgeIdWi
       decided: false,
       plan: null,
       retryPatched: !fastRetry,
+      since: Date.now(),
     };
     conns.add(c);
     client.setNoDelay(true);
@@ -252,6 +286,7 @@ export async function startCutProxy(upstreamPort, { plan = () => null, nudgeIdWi
           if (c.events) c.plan = plan(h);
         }
         let head = h.raw;
+        if (!gzip) head = head.split('\r\n').filter((l) => !/^accept-encoding:/i.test(l)).join('\r\n');
         if (!c.streaming) head = `${head.split('\r\n').filter((l) => !/^connection:/i.test(l)).join('\r\n')}\r\nConnection: close`;
         up.write(Buffer.from(`${head}\r\n\r\n`, 'latin1'));
       }
@@ -272,6 +307,7 @@ export async function startCutProxy(upstreamPort, { plan = () => null, nudgeIdWi
   // it arrived, forwards what comes before, and cuts there.
   function pump(c) {
     const res = c.res;
+    if (!c.retryPatched && res.gzip) c.retryPatched = true; // compressed: left as it is
     if (!c.retryPatched) {
       if (res.body.length < 16) return;
       const i = res.body.indexOf('retry: 2000\n');
@@ -281,18 +317,28 @@ export async function startCutProxy(upstreamPort, { plan = () => null, nudgeIdWi
       }
       c.retryPatched = true;
     }
+    if (c.cut < 0 && c.plan.afterMs !== undefined) {
+      // at a random byte of the first bytes to come once afterMs passed
+      // (a tick's compressed chunk, mostly): a cut inside what they decode to
+      if (Date.now() - c.since < c.plan.afterMs) return forward(c, res.raw.length);
+      c.cut = c.sent + rand(1, Math.max(2, res.raw.length - c.sent));
+    }
     if (c.cut < 0) {
       const snap = res.snapshot();
       if (snap === undefined) return; // hold everything until the snapshot is whole
-      if (c.plan.snapshot && snap) {
+      // gzip: the frame's place in compressed bytes, where its text starts
+      // and ends decoding
+      const from = snap && res.gzip ? res.bodyFor(snap.start + 1) : snap?.start + 1;
+      const to = snap && res.gzip ? res.bodyFor(snap.end) : snap?.end;
+      if (c.plan.snapshot && snap && to > from) {
         // The client gets 1 .. len-1 bytes of the frame: never none, never all.
-        const keep = rand(snap.start + 1, snap.end);
+        const keep = rand(from, to);
         c.cut = res.rawOf(keep - 1) + 1;
       } else {
-        c.cut = (snap ? res.rawOf(snap.end - 1) + 1 : 0) + (c.plan.at ?? rand(1, 20000));
+        c.cut = (snap ? res.rawOf(to - 1) + 1 : 0) + (c.plan.at ?? rand(1, 20000));
       }
     }
-    if (c.plan.tail && !c.tailed) {
+    if (c.plan.tail && !c.tailed && !res.gzip) {
       // Near the end of the frame that the byte chosen is in: in its id
       // line, or between that line and the blank line.
       if (res.raw.length < c.cut) return forward(c, c.cut - 32);
@@ -311,13 +357,14 @@ export async function startCutProxy(upstreamPort, { plan = () => null, nudgeIdWi
       }
       c.decided = true;
       let nudged = false;
-      if (nudgeIdWindow && res.inIdWindow(bytes)) {
+      if (nudgeIdWindow && !res.gzip && res.inIdWindow(bytes)) {
         c.cut = res.rawOf(bytes - 1); // before the id line's newline
         nudged = true;
       }
       const b = res.bodyBefore(c.cut);
-      const w = c.cut >= res.headEnd ? res.where(b.bytes) : { frame: null, field: 'in the response head' };
-      proxy.cuts.push({ conn: c.id, raw: c.cut, body: b.bytes, framing: b.framing, nudged, snapshotPlan: Boolean(c.plan.snapshot), ...w });
+      const t = res.gzip ? res.unzip(b.bytes).length : b.bytes;
+      const w = c.cut >= res.headEnd ? res.where(t) : { frame: null, field: 'in the response head' };
+      proxy.cuts.push({ conn: c.id, raw: c.cut, body: b.bytes, framing: b.framing, nudged, gzip: Boolean(res.gzip), snapshotPlan: Boolean(c.plan.snapshot), ...w });
     }
     forward(c, c.cut);
     if (c.sent >= c.cut) {

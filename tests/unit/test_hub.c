@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -693,6 +694,213 @@ static void test_reader_gzip(void **state)
 	hub_free(hub);
 }
 
+/* The last complete frame's seq in text (prev when none); checks that
+ * seqs run on from `prev` without a gap (a snapshot starts a new run). */
+static uint64_t check_run(const char *text, uint64_t prev)
+{
+	const char *p = text;
+	uint64_t last = prev;
+
+	for (;;) {
+		const char *end = strstr(p, "\n\n"), *id;
+		unsigned long long seq;
+
+		if (!end)
+			break; /* a frame cut short: its id does not count */
+		id = strstr(p, "\nid: 00000000deadbeef-");
+		if (id && id < end) {
+			assert_int_equal(sscanf(id + 22, "%llu", &seq), 1);
+			if (strncmp(p, "event: snapshot", 15) != 0 && last && seq != last + 1)
+				fail_msg("seq %llu after %llu", seq, (unsigned long long)last);
+			last = seq;
+		}
+		p = end + 2;
+	}
+	return last;
+}
+
+/* gzip clients of one mask cut at random points and resuming with the
+ * last id they decoded, while batches, events and housekeeping go on:
+ * every seq once, in order, for each of them. */
+struct cutter {
+	struct hub_client *c;
+	struct unzip u;
+	uint64_t last;
+	unsigned resumes;
+};
+
+static void cutter_resume(struct hub *hub, struct cutter *k)
+{
+	char id[64];
+
+	if (k->c) {
+		k->last = check_run(k->u.out, k->last);
+		hub_client_free(k->c);
+		inflateEnd(&k->u.z);
+		k->resumes++;
+	}
+	unzip_init(&k->u);
+	sse_format_id(id, sizeof(id), INST, k->last);
+	k->c = cnew_opt(hub, 7, k->last ? id : NULL, NULL, true);
+}
+
+static void test_gzip_resume_stress(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	static struct cutter k[3];
+	static char buf[1 << 16];
+
+	srand(7);
+	memset(k, 0, sizeof(k));
+	hub_set_hello(hub, "{}", 2000);
+	pub(hub, 0, 0);
+	for (int i = 0; i < 3; i++)
+		cutter_resume(hub, &k[i]);
+	for (int round = 0; round < 20000; round++) {
+		int what = rand() % 12;
+		struct cutter *x = &k[rand() % 3];
+
+		if (what < 3) {
+			int n = 1 + rand() % 6;
+
+			for (int i = 0; i < n; i++)
+				pub(hub, (unsigned)(rand() % 3), round);
+		} else if (what == 3) {
+			hub_housekeep(hub);
+		} else if (what < 10) {
+			long n = hub_client_read(x->c, buf, (size_t)(1 + rand() % 3000));
+
+			if (n > 0)
+				unzip_feed(&x->u, buf, (size_t)n);
+		} else if (what == 10) {
+			cutter_resume(hub, x);
+		} else {
+			hub_set_limits(hub, 0, 0); /* keepalives due at once */
+			hub_housekeep(hub);
+			hub_set_limits(hub, 15, 30);
+		}
+		if (x->u.len > sizeof(x->u.out) / 2)
+			cutter_resume(hub, x); /* keeps the text small */
+	}
+	for (int i = 0; i < 3; i++) {
+		k[i].last = check_run(k[i].u.out, k[i].last);
+		assert_true(k[i].resumes > 100);
+		assert_true(k[i].last > 1000);
+		inflateEnd(&k[i].u.z);
+		hub_client_free(k[i].c);
+	}
+	hub_free(hub);
+}
+
+/* The same with threads, as in the daemon: the loop thread publishes and
+ * keeps house while reader threads read, cut and resume. */
+struct reader_arg {
+	struct hub *hub;
+	unsigned seed;
+	volatile int *stop;
+	uint64_t frames, resumes;
+	char err[128];
+};
+
+static void *reader_thread(void *p)
+{
+	struct reader_arg *a = p;
+	struct cutter *k = calloc(1, sizeof(*k));
+	char *buf = malloc(1 << 16);
+
+	cutter_resume(a->hub, k);
+	while (!*a->stop && !a->err[0]) {
+		long n = hub_client_read(k->c, buf, (size_t)(1 + rand_r(&a->seed) % 4000));
+
+		if (n > 0)
+			unzip_feed(&k->u, buf, (size_t)n);
+		if (rand_r(&a->seed) % 500 == 0 || k->u.len > sizeof(k->u.out) / 2) {
+			cutter_resume(a->hub, k);
+			a->resumes++;
+		}
+	}
+	k->last = check_run(k->u.out, k->last);
+	a->frames = k->last;
+	inflateEnd(&k->u.z);
+	hub_client_free(k->c);
+	free(k);
+	free(buf);
+	return NULL;
+}
+
+static void test_gzip_resume_threads(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct reader_arg args[3];
+	pthread_t th[3];
+	volatile int stop = 0;
+
+	hub_set_hello(hub, "{}", 2000);
+	pub(hub, 0, 0);
+	for (int i = 0; i < 3; i++) {
+		args[i] = (struct reader_arg){.hub = hub, .seed = 11u + (unsigned)i, .stop = &stop};
+		pthread_create(&th[i], NULL, reader_thread, &args[i]);
+	}
+	for (int round = 0; round < 20000; round++) {
+		int what = rand() % 10;
+
+		if (what < 7) {
+			struct hub_msg m[6];
+			char json[6][64];
+			int n = 1 + rand() % 6;
+
+			for (int i = 0; i < n; i++) {
+				snprintf(json[i], sizeof(json[i]), "{\"t\":1,\"n\":%d}", round);
+				m[i] = (struct hub_msg){.topic = (unsigned)(rand() % 3),
+							.json = json[i],
+							.len = strlen(json[i]),
+							.state = true,
+							.level = -1};
+			}
+			assert_int_equal(hub_publish(hub, m, (size_t)n, 1), 0);
+		} else {
+			hub_housekeep(hub);
+		}
+	}
+	stop = 1;
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_true(args[i].resumes > 10);
+	}
+	hub_free(hub);
+}
+
+/* A group's stream has no gap while it has no users: a client that later
+ * joins at an old join point reads every batch after it. */
+static void test_gzip_no_gap_without_users(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub_client *a, *b;
+	static struct unzip u;
+	char id[64];
+
+	hub_set_hello(hub, "{}", 2000);
+	pub(hub, 0, 0); /* seq 1 */
+	a = cnew_opt(hub, 7, "00000000deadbeef-1", NULL, true);
+	unzip_init(&u);
+	zdrain(a, &u, 4096); /* caught up: asks for a join point */
+	pub(hub, 1, 1);      /* seq 2: the chunk after 1 starts with a full flush */
+	zdrain(a, &u, 4096);
+	pub(hub, 2, 2);
+	hub_client_free(a); /* nobody uses the group now */
+	inflateEnd(&u.z);
+	for (int i = 3; i < 10; i++)
+		pub(hub, (unsigned)(i % 3), i);
+	sse_format_id(id, sizeof(id), INST, 1);
+	b = cnew_opt(hub, 7, id, NULL, true); /* joins at the chunk after 1 */
+	unzip_init(&u);
+	zdrain(b, &u, 4096);
+	assert_int_equal(check_run(u.out, 1), 10);
+	inflateEnd(&u.z);
+	hub_client_free(b);
+	hub_free(hub);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -713,6 +921,9 @@ int main(void)
 	    cmocka_unit_test(test_max_clients_and_hangup),
 	    cmocka_unit_test(test_history_blocks),
 	    cmocka_unit_test(test_reader_gzip),
+	    cmocka_unit_test(test_gzip_resume_stress),
+	    cmocka_unit_test(test_gzip_resume_threads),
+	    cmocka_unit_test(test_gzip_no_gap_without_users),
 	};
 
 	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
