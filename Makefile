@@ -169,7 +169,7 @@ check-valgrind: $(BUILD)/sysfeed $(BENCH_BINS)
 bench: deps
 	$(MAKE) tests
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench tests/bench/run
-	$(BUILD)/bench/tick_cost
+	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench tests/bench/tick
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench PYTHON=$(PYTHON) tests/bench/run-events
 
 # The page in a real browser (tests/e2e): Debian's chromium driven by
