@@ -9,22 +9,23 @@
 
 #include "fmt.h"
 
+/* Above this the scratch buffer is given back after each print. */
+#define JSON_SCRATCH_KEEP (256u << 10)
+
 struct json_out {
 	char *buf;
 	size_t len, cap;
 	bool failed;
 };
 
-/* Room for n more bytes and a NUL; false once anything failed. */
-static bool json_reserve(struct json_out *o, size_t n)
+/* Grows o to hold n more bytes and a NUL; false once anything failed. */
+static bool json_grow(struct json_out *o, size_t n)
 {
-	size_t cap = o->cap ? o->cap : 256;
+	size_t cap = o->cap ? o->cap : 4096;
 	char *p;
 
 	if (o->failed)
 		return false;
-	if (o->len + n < o->cap)
-		return true;
 	while (cap <= o->len + n) {
 		if (cap > SIZE_MAX / 2) {
 			o->failed = true;
@@ -42,7 +43,12 @@ static bool json_reserve(struct json_out *o, size_t n)
 	return true;
 }
 
-static void json_put(struct json_out *o, const char *s, size_t n)
+static inline bool json_reserve(struct json_out *o, size_t n)
+{
+	return (o->len + n < o->cap && !o->failed) || json_grow(o, n);
+}
+
+static inline void json_put(struct json_out *o, const char *s, size_t n)
 {
 	if (!json_reserve(o, n))
 		return;
@@ -50,7 +56,7 @@ static void json_put(struct json_out *o, const char *s, size_t n)
 	o->len += n;
 }
 
-static void json_putc(struct json_out *o, char c)
+static inline void json_putc(struct json_out *o, char c)
 {
 	if (!json_reserve(o, 1))
 		return;
@@ -59,51 +65,40 @@ static void json_putc(struct json_out *o, char c)
 
 /* cJSON's escaping: the two-character escapes for '"', '\\', and \b \f \n
  * \r \t, "\u00xx" (lower-case hex) for other bytes below 32; every other
- * byte as it is. NULL prints as "". */
+ * byte as it is. NULL prints as "". esc[c] is the letter after the
+ * backslash, 'u' for \u00xx, 0 for a byte that goes as it is. */
 static void json_string(struct json_out *o, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
+	static const char esc[256] = {
+	    ['\0'] = 'u', [1] = 'u',    [2] = 'u',    [3] = 'u',     [4] = 'u',    [5] = 'u',
+	    [6] = 'u',    [7] = 'u',    ['\b'] = 'b', ['\t'] = 't',  ['\n'] = 'n', [11] = 'u',
+	    ['\f'] = 'f', ['\r'] = 'r', [14] = 'u',   [15] = 'u',    [16] = 'u',   [17] = 'u',
+	    [18] = 'u',   [19] = 'u',   [20] = 'u',   [21] = 'u',    [22] = 'u',   [23] = 'u',
+	    [24] = 'u',   [25] = 'u',   [26] = 'u',   [27] = 'u',    [28] = 'u',   [29] = 'u',
+	    [30] = 'u',   [31] = 'u',   ['"'] = '"',  ['\\'] = '\\',
+	};
 	const unsigned char *p = (const unsigned char *)s;
 
 	json_putc(o, '"');
 	while (p && *p) {
 		const unsigned char *run = p;
-		char esc[6] = {'\\', 'u', '0', '0', 0, 0};
 
-		while (*p > 31 && *p != '"' && *p != '\\')
+		while (!esc[*p])
 			p++;
 		if (p > run)
 			json_put(o, (const char *)run, (size_t)(p - run));
 		if (!*p)
 			break;
-		switch (*p) {
-		case '"':
-		case '\\':
-			esc[1] = (char)*p;
-			break;
-		case '\b':
-			esc[1] = 'b';
-			break;
-		case '\f':
-			esc[1] = 'f';
-			break;
-		case '\n':
-			esc[1] = 'n';
-			break;
-		case '\r':
-			esc[1] = 'r';
-			break;
-		case '\t':
-			esc[1] = 't';
-			break;
-		default:
-			esc[4] = hex[*p >> 4];
-			esc[5] = hex[*p & 15];
-			json_put(o, esc, 6);
-			p++;
-			continue;
+		if (esc[*p] == 'u') {
+			char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+
+			json_put(o, u, 6);
+		} else {
+			char e[2] = {'\\', esc[*p]};
+
+			json_put(o, e, 2);
 		}
-		json_put(o, esc, 2);
 		p++;
 	}
 	json_putc(o, '"');
@@ -197,19 +192,28 @@ static void json_value(struct json_out *o, const cJSON *item)
 	}
 }
 
+/* The text is built in a scratch buffer kept from one print to the next
+ * (per thread), then copied out at its size: one allocation per print. */
 char *json_print(const cJSON *item, size_t *ret_len)
 {
-	struct json_out o = {0};
+	static _Thread_local struct json_out scratch;
+	struct json_out *o = &scratch;
+	char *text = NULL;
 
 	if (!item)
 		return NULL;
-	json_value(&o, item);
-	if (!json_reserve(&o, 0)) {
-		free(o.buf);
-		return NULL;
+	o->len = 0;
+	o->failed = false;
+	json_value(o, item);
+	if (!o->failed && (text = malloc(o->len + 1))) {
+		memcpy(text, o->buf, o->len);
+		text[o->len] = '\0';
+		if (ret_len)
+			*ret_len = o->len;
 	}
-	o.buf[o.len] = '\0';
-	if (ret_len)
-		*ret_len = o.len;
-	return o.buf;
+	if (o->failed || o->cap > JSON_SCRATCH_KEEP) {
+		free(o->buf);
+		*o = (struct json_out){0};
+	}
+	return text;
 }

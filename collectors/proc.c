@@ -122,22 +122,6 @@ struct proc_state {
 
 /* --- parsers --- */
 
-/* An integer as the kernel prints %d/%ld/%lu/%llu: optional '-', digits. */
-static bool proc_is_int(const char *s, size_t len)
-{
-	if (len > 0 && s[0] == '-') {
-		s++;
-		len--;
-	}
-	if (len == 0)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	}
-	return true;
-}
-
 static int proc_parse_u32(const char *s, size_t len, uint32_t *ret)
 {
 	uint64_t v;
@@ -202,34 +186,59 @@ int proc_stat_parse(const char *text, size_t len, struct proc_stat *ret)
 		goto out;
 	st.state = p[1];
 	p += 2;
-	while (procfs_next_token(&p, end, &tok, &tok_len) > 0) {
-		if (!proc_is_int(tok, tok_len))
+	/* one pass: each token an integer as the kernel prints %d/%ld/%lu/%llu
+	 * (optional '-', digits), the fields used parsed as procfs_parse_u64()
+	 * does (no sign, -ERANGE past UINT64_MAX) */
+	while (p < end) {
+		uint64_t v = 0;
+		bool neg, used;
+
+		if (*p == ' ') {
+			p++;
+			continue;
+		}
+		neg = *p == '-';
+		tok = p + neg;
+		for (p = tok; p < end && (unsigned)(*p - '0') <= 9; p++)
+			v = v * 10 + (uint64_t)(*p - '0');
+		tok_len = (size_t)(p - tok);
+		if (tok_len == 0 || (p < end && *p != ' '))
 			goto out;
+		used = n == F_FLAGS || n == F_UTIME || n == F_STIME || n == F_THREADS ||
+		       n == F_START || n == F_RSS;
+		if (used && neg)
+			goto out;
+		/* 20 digits or more may have wrapped: parse them again, checked */
+		if (used && tok_len >= 20) {
+			r = procfs_parse_u64(tok, tok_len, &v);
+			if (r < 0)
+				goto out;
+			r = -EINVAL;
+		}
+		if (n == F_FLAGS && v > UINT32_MAX) {
+			r = -ERANGE;
+			goto out;
+		}
 		switch (n) {
 		case F_FLAGS:
-			r = proc_parse_u32(tok, tok_len, &st.flags);
+			st.flags = (uint32_t)v;
 			break;
 		case F_UTIME:
-			r = procfs_parse_u64(tok, tok_len, &st.utime);
+			st.utime = v;
 			break;
 		case F_STIME:
-			r = procfs_parse_u64(tok, tok_len, &st.stime);
+			st.stime = v;
 			break;
 		case F_THREADS:
-			r = procfs_parse_u64(tok, tok_len, &st.num_threads);
+			st.num_threads = v;
 			break;
 		case F_START:
-			r = procfs_parse_u64(tok, tok_len, &st.starttime);
+			st.starttime = v;
 			break;
 		case F_RSS:
-			r = procfs_parse_u64(tok, tok_len, &st.rss_pages);
+			st.rss_pages = v;
 			break;
-		default:
-			r = 0;
 		}
-		if (r < 0)
-			goto out;
-		r = -EINVAL;
 		n++;
 	}
 	if (n < F_NEED)
