@@ -48,9 +48,10 @@ struct proc_entry {
 	/* the process CPU clock read just before the last stat read; while it
 	 * stays, that reading holds */
 	uint64_t clock_ns;
-	uint64_t stat_tick; /* when stat was last read */
-	uint64_t next_tick; /* when the clock is checked next */
-	int64_t cpu;        /* this tick, hundredths of a percent of a core; -1: no rate */
+	uint64_t stat_tick;  /* when stat was last read */
+	uint64_t shown_tick; /* when a payload last had it in a row */
+	uint64_t next_tick;  /* when the clock is checked next */
+	int64_t cpu;         /* this tick, hundredths of a percent of a core; -1: no rate */
 	uint32_t pid;
 	uint32_t gen; /* the full listing that last listed it */
 	uint32_t threads;
@@ -832,7 +833,8 @@ static void proc_exits(struct proc_state *s)
  * first: when it did not move since the last stat reading, the process
  * did not run, and nothing we show can have changed (leaving any state
  * takes running; creating or ending a thread too) but for memory the
- * kernel reclaims, which a re-read every PROC_REFRESH_TICKS picks up.
+ * kernel reclaims, which a re-read every PROC_REFRESH_TICKS (when the last
+ * payload showed it; else PROC_REFRESH_HIDDEN_TICKS) picks up.
  * Otherwise, or when forced, stat is read: through the held fd, or by
  * path, kept when the fd budget allows. Returns 0, -ENOENT/-ESRCH when
  * the process is gone, or -errno. */
@@ -841,8 +843,8 @@ static int proc_read_entry(struct proc_state *s, int proc_fd, struct proc_entry 
 {
 	char buf[PROC_STAT_BUF];
 	struct proc_stat st;
-	uint64_t clock_ns = 0;
-	bool moved = true;
+	uint64_t clock_ns = 0, age;
+	bool moved = true, due;
 	int fd = e->stat_fd, r;
 	ssize_t n;
 
@@ -851,7 +853,14 @@ static int proc_read_entry(struct proc_state *s, int proc_fd, struct proc_entry 
 		if (r < 0)
 			return r;
 		moved = !e->have_clock || clock_ns != e->clock_ns;
-		if (!force && !moved && s->ticks - e->stat_tick < PROC_REFRESH_TICKS) {
+		age = s->ticks - e->stat_tick;
+		/* hidden ones on a phase of their own (by pid), as in
+		 * proc_schedule, so that their refreshes spread over ticks */
+		due = age >= PROC_REFRESH_HIDDEN_TICKS ||
+		      (age >= PROC_REFRESH_TICKS &&
+		       (s->ticks - e->shown_tick <= 1 ||
+			(s->ticks + e->pid) % PROC_REFRESH_HIDDEN_TICKS == 0));
+		if (!force && !moved && !due) {
 			e->cpu = e->have_cpu && mono_ns > e->cpu_mono_ns ? 0 : -1;
 			e->cpu_mono_ns = mono_ns;
 			e->idle++;
@@ -1303,6 +1312,7 @@ static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJS
 	uint64_t rss =
 	    e->rss_pages > UINT64_MAX / s->page_size ? UINT64_MAX : e->rss_pages * s->page_size;
 
+	e->shown_tick = s->ticks;
 	if (!e->meta)
 		proc_load_meta(s, proc_fd, e);
 	if (e->uid_known) {
