@@ -788,10 +788,11 @@ static void proc_watch(struct proc_state *s, struct proc_entry *e)
 
 	if (s->ep < 0 || s->held >= s->fd_budget)
 		return;
+	/* pidfd_open sets close-on-exec itself */
 	fd = (int)syscall(SYS_pidfd_open, (pid_t)e->pid, 0);
 	if (fd < 0)
 		return;
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		close(fd);
 		return;
 	}
