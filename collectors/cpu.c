@@ -30,6 +30,7 @@ static const enum cpu_mode cpu_total_modes[] = {
 
 struct cpu_state {
 	struct procfs_buf buf;
+	struct procfs_file stat_file; /* kept open for the ticks */
 	struct cpu_stat prev;
 	struct cpu_stat cur;
 	bool have_prev;
@@ -523,6 +524,7 @@ static void cpu_fini(void *state)
 	if (!s)
 		return;
 	procfs_buf_free(&s->buf);
+	procfs_file_close(&s->stat_file);
 	cpu_stat_free(&s->prev);
 	cpu_stat_free(&s->cur);
 	cpu_stat_free(&s->shown);
@@ -582,7 +584,7 @@ static int cpu_sample(void *state, const struct collector_env *env,
 	int r;
 
 	*ret_payload = NULL;
-	r = procfs_read(env->proc_fd, "stat", &s->buf, CPU_STAT_MAX);
+	r = procfs_read_file(&s->stat_file, env->proc_fd, "stat", &s->buf, CPU_STAT_MAX);
 	if (r < 0)
 		goto out;
 	r = cpu_stat_parse(s->buf.data, s->buf.len, &s->cur);

@@ -19,6 +19,7 @@
 
 struct disk_state {
 	struct procfs_buf buf;
+	struct procfs_file stats_file; /* kept open for the ticks */
 	struct disk_stats prev, cur;
 	bool have_prev;
 };
@@ -403,6 +404,7 @@ static void disk_fini(void *state)
 	disk_stats_free(&s->prev);
 	disk_stats_free(&s->cur);
 	procfs_buf_free(&s->buf);
+	procfs_file_close(&s->stats_file);
 	free(s);
 }
 
@@ -448,7 +450,7 @@ static int disk_sample(void *state, const struct collector_env *env,
 	int r;
 
 	*ret_payload = NULL;
-	r = procfs_read(env->proc_fd, "diskstats", &s->buf, DISK_STATS_MAX);
+	r = procfs_read_file(&s->stats_file, env->proc_fd, "diskstats", &s->buf, DISK_STATS_MAX);
 	if (r < 0)
 		goto out;
 	r = disk_stats_parse(s->buf.data, s->buf.len, &s->cur);

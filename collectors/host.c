@@ -39,6 +39,7 @@ struct host_info {
 
 struct host_state {
 	struct procfs_buf buf;
+	struct procfs_file hostname_file; /* kept open for the ticks */
 	struct host_info cur;
 	bool published;
 	uint64_t refreshed_ns;
@@ -405,21 +406,27 @@ const char *host_container_from_cgroup(const char *text, size_t len)
 
 /* --- reading --- */
 
-/* A one-line file (its newline and trailing blanks cut) as a new string,
- * or NULL when missing, empty or unreadable. */
-static char *host_read_line(int dirfd, const char *path, struct procfs_buf *buf)
+/* The first line of what buf holds, its trailing blanks cut, as a new
+ * string; NULL when empty. */
+static char *host_first_line(struct procfs_buf *buf)
 {
-	char *nl;
+	char *nl = memchr(buf->data, '\n', buf->len);
 
-	if (dirfd < 0 || procfs_read(dirfd, path, buf, HOST_SMALL_MAX) < 0)
-		return NULL;
-	nl = memchr(buf->data, '\n', buf->len);
 	if (nl)
 		*nl = '\0';
 	buf->len = strlen(buf->data);
 	while (buf->len > 0 && (buf->data[buf->len - 1] == ' ' || buf->data[buf->len - 1] == '\t'))
 		buf->data[--buf->len] = '\0';
 	return buf->len ? strdup(buf->data) : NULL;
+}
+
+/* A one-line file (its newline and trailing blanks cut) as a new string,
+ * or NULL when missing, empty or unreadable. */
+static char *host_read_line(int dirfd, const char *path, struct procfs_buf *buf)
+{
+	if (dirfd < 0 || procfs_read(dirfd, path, buf, HOST_SMALL_MAX) < 0)
+		return NULL;
+	return host_first_line(buf);
 }
 
 static bool host_exists(int dirfd, const char *path)
@@ -689,6 +696,7 @@ static void host_fini(void *state)
 		return;
 	host_info_free(&s->cur);
 	procfs_buf_free(&s->buf);
+	procfs_file_close(&s->hostname_file);
 	free(s);
 }
 
@@ -747,8 +755,11 @@ static int host_sample(void *state, const struct collector_env *env,
 			host_info_free(&hi);
 		}
 	} else {
-		char *name = host_read_line(env->proc_fd, "sys/kernel/hostname", &s->buf);
+		char *name = NULL;
 
+		if (procfs_read_file(&s->hostname_file, env->proc_fd, "sys/kernel/hostname",
+				     &s->buf, HOST_SMALL_MAX) == 0)
+			name = host_first_line(&s->buf);
 		if (name && !host_str_eq(name, s->cur.hostname)) {
 			free(s->cur.hostname);
 			s->cur.hostname = name;

@@ -12,6 +12,7 @@
 
 struct load_state {
 	struct procfs_buf buf;
+	struct procfs_file avg_file, uptime_file; /* kept open for the ticks */
 	/* the last tick's readings, for metrics */
 	struct load_avg la;
 	struct load_uptime up;
@@ -159,7 +160,7 @@ static int load_read(struct load_state *s, int proc_fd, struct load_avg *la, str
 
 	*ret_parsing = false;
 	*ret_path = "loadavg";
-	r = procfs_read(proc_fd, "loadavg", &s->buf, LOAD_FILE_MAX);
+	r = procfs_read_file(&s->avg_file, proc_fd, "loadavg", &s->buf, LOAD_FILE_MAX);
 	if (r < 0)
 		return r;
 	*ret_parsing = true;
@@ -168,7 +169,7 @@ static int load_read(struct load_state *s, int proc_fd, struct load_avg *la, str
 		return r;
 	*ret_parsing = false;
 	*ret_path = "uptime";
-	r = procfs_read(proc_fd, "uptime", &s->buf, LOAD_FILE_MAX);
+	r = procfs_read_file(&s->uptime_file, proc_fd, "uptime", &s->buf, LOAD_FILE_MAX);
 	if (r < 0)
 		return r;
 	*ret_parsing = true;
@@ -182,6 +183,8 @@ static void load_fini(void *state)
 	if (!s)
 		return;
 	procfs_buf_free(&s->buf);
+	procfs_file_close(&s->avg_file);
+	procfs_file_close(&s->uptime_file);
 	free(s);
 }
 

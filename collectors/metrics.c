@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
+
 static void put(struct metrics *m, const char *s, size_t n)
 {
 	if (m->err)
@@ -54,18 +56,27 @@ int metrics_error(const struct metrics *m)
 	return m->err;
 }
 
-/* HELP text escapes backslash and newline; label values also '"'. */
+/* HELP text escapes backslash and newline; label values also '"'. The
+ * bytes between those go in runs. */
 static void put_escaped(struct metrics *m, const char *s, bool quote)
 {
-	for (; *s; s++) {
+	const char *stop = quote ? "\\\n\"" : "\\\n";
+
+	for (;;) {
+		size_t n = strcspn(s, stop);
+
+		if (n)
+			put(m, s, n);
+		s += n;
+		if (!*s)
+			return;
 		if (*s == '\\')
 			put(m, "\\\\", 2);
 		else if (*s == '\n')
 			put(m, "\\n", 2);
-		else if (quote && *s == '"')
-			put(m, "\\\"", 2);
 		else
-			put(m, s, 1);
+			put(m, "\\\"", 2);
+		s++;
 	}
 }
 
@@ -84,7 +95,9 @@ void metrics_family(struct metrics *m, const char *name, const char *type, const
 
 void metrics_sample(struct metrics *m, const char *name, const char *const *labels, double value)
 {
-	char num[64];
+	char num[FMT_NUM_MAX + 2];
+	bool exact;
+	size_t n;
 
 	puts_(m, name);
 	if (labels && labels[0]) {
@@ -99,19 +112,21 @@ void metrics_sample(struct metrics *m, const char *name, const char *const *labe
 		}
 		puts_(m, "}");
 	}
-	if (isnan(value))
-		snprintf(num, sizeof(num), " NaN\n");
-	else if (isinf(value))
-		snprintf(num, sizeof(num), value > 0 ? " +Inf\n" : " -Inf\n");
-	else if (value == (double)(int64_t)value && fabs(value) < 9007199254740992.0)
-		snprintf(num, sizeof(num), " %lld\n", (long long)value);
-	else {
+	num[0] = ' ';
+	if (isnan(value)) {
+		n = 1 + (size_t)snprintf(num + 1, sizeof(num) - 1, "NaN");
+	} else if (isinf(value)) {
+		n = 1 + (size_t)snprintf(num + 1, sizeof(num) - 1, value > 0 ? "+Inf" : "-Inf");
+	} else if (fabs(value) < 9007199254740992.0 && value == (double)(int64_t)value) {
+		n = 1 + fmt_i64(num + 1, (int64_t)value);
+	} else {
 		/* the shortest of 15 or 17 digits that reads back the same */
-		snprintf(num, sizeof(num), " %.15g\n", value);
-		if (strtod(num, NULL) != value)
-			snprintf(num, sizeof(num), " %.17g\n", value);
+		n = 1 + fmt_g15(num + 1, value, &exact);
+		if (!exact && strtod(num + 1, NULL) != value)
+			n = 1 + (size_t)snprintf(num + 1, sizeof(num) - 1, "%.17g", value);
 	}
-	puts_(m, num);
+	num[n++] = '\n';
+	put(m, num, n);
 }
 
 /* Whether line starts with prefix and names a counter family "X_total". */

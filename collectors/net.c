@@ -30,7 +30,8 @@ static const char *const net_operstates[] = {
 
 struct net_state {
 	struct procfs_buf buf;
-	struct procfs_buf small; /* sysfs speed */
+	struct procfs_file dev_file, snmp_file, sockstat_file; /* kept open for the ticks */
+	struct procfs_buf small;                               /* sysfs speed */
 	struct net_reading prev, cur;
 	bool have_prev;
 	int sys_fd; /* the sys root the operstate fds were opened under */
@@ -692,7 +693,7 @@ static int net_read(struct net_state *s, int proc_fd, struct net_reading *ret,
 
 	*ret_parsing = false;
 	*ret_path = "net/dev";
-	r = procfs_read(proc_fd, "net/dev", &s->buf, NET_DEV_MAX);
+	r = procfs_read_file(&s->dev_file, proc_fd, "net/dev", &s->buf, NET_DEV_MAX);
 	if (r < 0)
 		return r;
 	*ret_parsing = true;
@@ -701,7 +702,7 @@ static int net_read(struct net_state *s, int proc_fd, struct net_reading *ret,
 		return r;
 	*ret_parsing = false;
 	*ret_path = "net/snmp";
-	r = procfs_read(proc_fd, "net/snmp", &s->buf, NET_SMALL_MAX);
+	r = procfs_read_file(&s->snmp_file, proc_fd, "net/snmp", &s->buf, NET_SMALL_MAX);
 	if (r < 0)
 		return r;
 	*ret_parsing = true;
@@ -710,7 +711,7 @@ static int net_read(struct net_state *s, int proc_fd, struct net_reading *ret,
 		return r;
 	*ret_parsing = false;
 	*ret_path = "net/sockstat";
-	r = procfs_read(proc_fd, "net/sockstat", &s->buf, NET_SMALL_MAX);
+	r = procfs_read_file(&s->sockstat_file, proc_fd, "net/sockstat", &s->buf, NET_SMALL_MAX);
 	if (r < 0)
 		return r;
 	*ret_parsing = true;
@@ -729,6 +730,9 @@ static void net_fini(void *state)
 	net_reading_free(&s->cur);
 	procfs_buf_free(&s->buf);
 	procfs_buf_free(&s->small);
+	procfs_file_close(&s->dev_file);
+	procfs_file_close(&s->snmp_file);
+	procfs_file_close(&s->sockstat_file);
 	free(s);
 }
 

@@ -48,9 +48,10 @@ struct proc_entry {
 	/* the process CPU clock read just before the last stat read; while it
 	 * stays, that reading holds */
 	uint64_t clock_ns;
-	uint64_t stat_tick; /* when stat was last read */
-	uint64_t next_tick; /* when the clock is checked next */
-	int64_t cpu;        /* this tick, hundredths of a percent of a core; -1: no rate */
+	uint64_t stat_tick;  /* when stat was last read */
+	uint64_t shown_tick; /* when a payload last had it in a row */
+	uint64_t next_tick;  /* when the clock is checked next */
+	int64_t cpu;         /* this tick, hundredths of a percent of a core; -1: no rate */
 	uint32_t pid;
 	uint32_t gen; /* the full listing that last listed it */
 	uint32_t threads;
@@ -122,22 +123,6 @@ struct proc_state {
 
 /* --- parsers --- */
 
-/* An integer as the kernel prints %d/%ld/%lu/%llu: optional '-', digits. */
-static bool proc_is_int(const char *s, size_t len)
-{
-	if (len > 0 && s[0] == '-') {
-		s++;
-		len--;
-	}
-	if (len == 0)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	}
-	return true;
-}
-
 static int proc_parse_u32(const char *s, size_t len, uint32_t *ret)
 {
 	uint64_t v;
@@ -202,34 +187,59 @@ int proc_stat_parse(const char *text, size_t len, struct proc_stat *ret)
 		goto out;
 	st.state = p[1];
 	p += 2;
-	while (procfs_next_token(&p, end, &tok, &tok_len) > 0) {
-		if (!proc_is_int(tok, tok_len))
+	/* one pass: each token an integer as the kernel prints %d/%ld/%lu/%llu
+	 * (optional '-', digits), the fields used parsed as procfs_parse_u64()
+	 * does (no sign, -ERANGE past UINT64_MAX) */
+	while (p < end) {
+		uint64_t v = 0;
+		bool neg, used;
+
+		if (*p == ' ') {
+			p++;
+			continue;
+		}
+		neg = *p == '-';
+		tok = p + neg;
+		for (p = tok; p < end && (unsigned)(*p - '0') <= 9; p++)
+			v = v * 10 + (uint64_t)(*p - '0');
+		tok_len = (size_t)(p - tok);
+		if (tok_len == 0 || (p < end && *p != ' '))
 			goto out;
+		used = n == F_FLAGS || n == F_UTIME || n == F_STIME || n == F_THREADS ||
+		       n == F_START || n == F_RSS;
+		if (used && neg)
+			goto out;
+		/* 20 digits or more may have wrapped: parse them again, checked */
+		if (used && tok_len >= 20) {
+			r = procfs_parse_u64(tok, tok_len, &v);
+			if (r < 0)
+				goto out;
+			r = -EINVAL;
+		}
+		if (n == F_FLAGS && v > UINT32_MAX) {
+			r = -ERANGE;
+			goto out;
+		}
 		switch (n) {
 		case F_FLAGS:
-			r = proc_parse_u32(tok, tok_len, &st.flags);
+			st.flags = (uint32_t)v;
 			break;
 		case F_UTIME:
-			r = procfs_parse_u64(tok, tok_len, &st.utime);
+			st.utime = v;
 			break;
 		case F_STIME:
-			r = procfs_parse_u64(tok, tok_len, &st.stime);
+			st.stime = v;
 			break;
 		case F_THREADS:
-			r = procfs_parse_u64(tok, tok_len, &st.num_threads);
+			st.num_threads = v;
 			break;
 		case F_START:
-			r = procfs_parse_u64(tok, tok_len, &st.starttime);
+			st.starttime = v;
 			break;
 		case F_RSS:
-			r = procfs_parse_u64(tok, tok_len, &st.rss_pages);
+			st.rss_pages = v;
 			break;
-		default:
-			r = 0;
 		}
-		if (r < 0)
-			goto out;
-		r = -EINVAL;
 		n++;
 	}
 	if (n < F_NEED)
@@ -717,10 +727,11 @@ static void proc_watch(struct proc_state *s, struct proc_entry *e)
 
 	if (s->ep < 0 || s->held >= s->fd_budget)
 		return;
+	/* pidfd_open sets close-on-exec itself */
 	fd = (int)syscall(SYS_pidfd_open, (pid_t)e->pid, 0);
 	if (fd < 0)
 		return;
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		close(fd);
 		return;
 	}
@@ -762,7 +773,8 @@ static void proc_exits(struct proc_state *s)
  * first: when it did not move since the last stat reading, the process
  * did not run, and nothing we show can have changed (leaving any state
  * takes running; creating or ending a thread too) but for memory the
- * kernel reclaims, which a re-read every PROC_REFRESH_TICKS picks up.
+ * kernel reclaims, which a re-read every PROC_REFRESH_TICKS (when the last
+ * payload showed it; else PROC_REFRESH_HIDDEN_TICKS) picks up.
  * Otherwise, or when forced, stat is read: through the held fd, or by
  * path, kept when the fd budget allows. Returns 0, -ENOENT/-ESRCH when
  * the process is gone, or -errno. */
@@ -771,8 +783,8 @@ static int proc_read_entry(struct proc_state *s, int proc_fd, struct proc_entry 
 {
 	char buf[PROC_STAT_BUF];
 	struct proc_stat st;
-	uint64_t clock_ns = 0;
-	bool moved = true;
+	uint64_t clock_ns = 0, age;
+	bool moved = true, due;
 	int fd = e->stat_fd, r;
 	ssize_t n;
 
@@ -781,7 +793,14 @@ static int proc_read_entry(struct proc_state *s, int proc_fd, struct proc_entry 
 		if (r < 0)
 			return r;
 		moved = !e->have_clock || clock_ns != e->clock_ns;
-		if (!force && !moved && s->ticks - e->stat_tick < PROC_REFRESH_TICKS) {
+		age = s->ticks - e->stat_tick;
+		/* hidden ones on a phase of their own (by pid), as in
+		 * proc_schedule, so that their refreshes spread over ticks */
+		due = age >= PROC_REFRESH_HIDDEN_TICKS ||
+		      (age >= PROC_REFRESH_TICKS &&
+		       (s->ticks - e->shown_tick <= 1 ||
+			(s->ticks + e->pid) % PROC_REFRESH_HIDDEN_TICKS == 0));
+		if (!force && !moved && !due) {
 			e->cpu = e->have_cpu && mono_ns > e->cpu_mono_ns ? 0 : -1;
 			e->cpu_mono_ns = mono_ns;
 			e->idle++;
@@ -1226,6 +1245,7 @@ static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJS
 	uint64_t rss =
 	    e->rss_pages > UINT64_MAX / s->page_size ? UINT64_MAX : e->rss_pages * s->page_size;
 
+	e->shown_tick = s->ticks;
 	if (!e->meta)
 		proc_load_meta(s, proc_fd, e);
 	if (e->uid_known) {

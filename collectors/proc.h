@@ -24,9 +24,13 @@
 /* Worst case of proc_cmdline_format's output: every byte of a comm turned
  * into U+FFFD, brackets, NUL. */
 #define PROC_CMD_BUF (PROC_COMM_MAX * 3 + PROC_CMD_MAX + 8)
-/* An idle process's stat is re-read at least every this many ticks, so that
- * memory the kernel reclaimed from it shows. */
-#define PROC_REFRESH_TICKS 64
+/* An idle process shown in the last payload (a row of top_cpu or top_mem)
+ * has its stat re-read at least every PROC_REFRESH_TICKS ticks, so that
+ * memory the kernel reclaimed from it shows; one not shown every
+ * PROC_REFRESH_HIDDEN_TICKS: reclaim only shrinks its memory, which cannot
+ * bring it into top_mem meanwhile. */
+#define PROC_REFRESH_TICKS        64
+#define PROC_REFRESH_HIDDEN_TICKS 256
 /* On the live /proc a sleeper whose CPU clock stood still at this many
  * checks in a row is checked every 2nd tick, and after 4x as many every
  * PROC_IDLE_MAX-th tick; its exit still shows at once (a pidfd). */

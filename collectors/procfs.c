@@ -6,7 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #define PROCFS_BUF_MIN 4096
 
@@ -34,16 +38,48 @@ static int procfs_buf_grow(struct procfs_buf *buf, size_t len, size_t limit)
 	return 0;
 }
 
+/* Reads fd to its end into buf (see procfs_read): with pread from offset
+ * 0 for a kept fd, with read for one just opened (as procfs_read does, so
+ * that a file that cannot pread still reads). */
+static int procfs_read_fd(int fd, bool positional, struct procfs_buf *buf, size_t max)
+{
+	size_t len = 0, limit = max + 2;
+	int r;
+
+	for (;;) {
+		ssize_t n;
+
+		r = procfs_buf_grow(buf, len, limit);
+		if (r < 0)
+			return r;
+		if (positional)
+			n = pread(fd, buf->data + len, buf->cap - 1 - len, (off_t)len);
+		else
+			n = read(fd, buf->data + len, buf->cap - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return -EFBIG;
+	}
+	buf->data[len] = '\0';
+	buf->len = len;
+	return 0;
+}
+
 /* The buffer may hold max + 1 bytes of content, so that a file larger than
  * max is noticed rather than silently cut, plus the NUL. */
 int procfs_read(int dirfd, const char *path, struct procfs_buf *buf, size_t max)
 {
-	size_t len = 0, limit;
-	int fd, r = 0;
+	int fd, r;
 
 	if (max > SIZE_MAX - 2)
 		max = SIZE_MAX - 2;
-	limit = max + 2;
 	buf->len = 0;
 	if (buf->data)
 		buf->data[0] = '\0';
@@ -51,33 +87,60 @@ int procfs_read(int dirfd, const char *path, struct procfs_buf *buf, size_t max)
 	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		r = procfs_buf_grow(buf, len, limit);
-		if (r < 0)
-			goto out;
-		n = read(fd, buf->data + len, buf->cap - 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max) {
-			r = -EFBIG;
-			goto out;
-		}
-	}
-	buf->data[len] = '\0';
-	buf->len = len;
-out:
+	r = procfs_read_fd(fd, false, buf, max);
 	if (r < 0 && buf->data)
 		buf->data[0] = '\0';
 	close(fd);
+	return r;
+}
+
+void procfs_file_close(struct procfs_file *f)
+{
+	if (f->held)
+		close(f->fd);
+	f->held = false;
+	f->fd = -1;
+}
+
+int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct procfs_buf *buf,
+		     size_t max)
+{
+	struct statfs sfs;
+	struct stat dir;
+	int r;
+
+	if (max > SIZE_MAX - 2)
+		max = SIZE_MAX - 2;
+	buf->len = 0;
+	if (buf->data)
+		buf->data[0] = '\0';
+	if (fstat(dirfd, &dir) < 0)
+		return -errno;
+	if (f->held && (dir.st_dev != f->dir_dev || dir.st_ino != f->dir_ino))
+		procfs_file_close(f);
+	if (f->held) {
+		r = procfs_read_fd(f->fd, true, buf, max);
+		if (r == 0 || r == -EFBIG || r == -ENOMEM)
+			goto out;
+		procfs_file_close(f); /* the file may have gone: open it again */
+	}
+	f->fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (f->fd < 0)
+		return -errno;
+	f->held = fstatfs(f->fd, &sfs) == 0 &&
+		  (sfs.f_type == PROC_SUPER_MAGIC || sfs.f_type == SYSFS_MAGIC);
+	f->dir_dev = dir.st_dev;
+	f->dir_ino = dir.st_ino;
+	r = procfs_read_fd(f->fd, false, buf, max);
+	if (!f->held) {
+		close(f->fd);
+		f->fd = -1;
+	}
+out:
+	if (r < 0 && buf->data)
+		buf->data[0] = '\0';
+	if (r < 0)
+		buf->len = 0;
 	return r;
 }
 

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -23,6 +24,26 @@ struct procfs_buf {
  * Returns 0, -EFBIG when the file holds more than max bytes, or -errno. */
 int procfs_read(int dirfd, const char *path, struct procfs_buf *buf, size_t max);
 void procfs_buf_free(struct procfs_buf *buf);
+
+/* A file of procfs or sysfs read at every tick through an fd kept open:
+ * pread from offset 0 makes the kernel render it anew, and the open and
+ * close (a path walk each) are saved. Zero-initialise; release with
+ * procfs_file_close(). */
+struct procfs_file {
+	int fd;
+	bool held;     /* fd is open */
+	dev_t dir_dev; /* the directory it was opened from */
+	ino_t dir_ino;
+};
+
+/* procfs_read() of dirfd/path through f: the same contents and errors.
+ * The fd is kept only for a file of procfs or sysfs (any other file, such
+ * as a fixture replaced by rename between reads, is opened at each read)
+ * and used while dirfd is the same directory; a read that fails on it
+ * opens the file again once. */
+int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct procfs_buf *buf,
+		     size_t max);
+void procfs_file_close(struct procfs_file *f);
 
 /* Writes a collector's one-line reason for being off, naming the file as
  * under /proc whatever the proc root: "/proc/stat: No such file or

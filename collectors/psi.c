@@ -25,6 +25,7 @@ static const char *const psi_names[PSI_NRES] = {"cpu", "memory", "io", "irq"};
 
 struct psi_state {
 	struct procfs_buf buf;
+	struct procfs_file files[PSI_NRES]; /* kept open for the ticks */
 	struct psi_reading prev, cur;
 	bool have_prev;
 	bool have_irq; /* pressure/irq was readable at init */
@@ -246,7 +247,7 @@ static int psi_read(struct psi_state *s, int proc_fd, struct psi_reading *ret, i
 			continue;
 		*ret_res = i;
 		*ret_parsing = false;
-		r = procfs_read(proc_fd, psi_paths[i], &s->buf, PSI_FILE_MAX);
+		r = procfs_read_file(&s->files[i], proc_fd, psi_paths[i], &s->buf, PSI_FILE_MAX);
 		if (r < 0)
 			return r;
 		*ret_parsing = true;
@@ -265,6 +266,8 @@ static void psi_fini(void *state)
 	if (!s)
 		return;
 	procfs_buf_free(&s->buf);
+	for (int i = 0; i < PSI_NRES; i++)
+		procfs_file_close(&s->files[i]);
 	free(s);
 }
 

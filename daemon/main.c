@@ -27,6 +27,7 @@
 #include "history.h"
 #include "http.h"
 #include "hub.h"
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "procfs.h"
@@ -252,7 +253,8 @@ static void env_publish(void *ctx, const struct collector *c, cJSON *payload,
 {
 	struct daemon *d = ctx;
 	int topic = collector_topic(c->name);
-	char *json = cJSON_PrintUnformatted(payload);
+	size_t len;
+	char *json = json_print(payload, &len);
 
 	cJSON_Delete(payload);
 	if (topic < 0 || !json) {
@@ -262,7 +264,7 @@ static void env_publish(void *ctx, const struct collector *c, cJSON *payload,
 	hub_publish(d->hub,
 		    &(struct hub_msg){.topic = (unsigned)topic,
 				      .json = json,
-				      .len = strlen(json),
+				      .len = len,
 				      .level = ev ? ev->level : -1,
 				      .key = ev ? ev->key : NULL},
 		    1, 0);
@@ -273,11 +275,12 @@ static void env_set_state(void *ctx, const struct collector *c, cJSON *state)
 {
 	struct daemon *d = ctx;
 	int topic = collector_topic(c->name);
-	char *json = cJSON_PrintUnformatted(state);
+	size_t len;
+	char *json = json_print(state, &len);
 
 	cJSON_Delete(state);
 	if (topic >= 0 && json)
-		hub_set_state(d->hub, (unsigned)topic, json, strlen(json));
+		hub_set_state(d->hub, (unsigned)topic, json, len);
 	free(json);
 }
 
@@ -354,6 +357,7 @@ static void tick(struct daemon *d)
 	for (size_t i = 0; i < d->n_cols; i++) {
 		cJSON *payload = NULL, *row;
 		char *json, *row_json = NULL;
+		size_t len, row_len = 0;
 
 		if (!d->active[i] || !d->cols[i]->sample)
 			continue;
@@ -378,10 +382,10 @@ static void tick(struct daemon *d)
 		}
 		if (d->cols[i]->history && d->history_rows &&
 		    (row = history_row(payload, d->cols[i]->history))) {
-			row_json = cJSON_PrintUnformatted(row);
+			row_json = json_print(row, &row_len);
 			cJSON_Delete(row);
 		}
-		json = cJSON_PrintUnformatted(payload);
+		json = json_print(payload, &len);
 		cJSON_Delete(payload);
 		if (!json) {
 			free(row_json);
@@ -389,11 +393,11 @@ static void tick(struct daemon *d)
 		}
 		msgs[n++] = (struct hub_msg){.topic = (unsigned)i,
 					     .json = json,
-					     .len = strlen(json),
+					     .len = len,
 					     .state = true,
 					     .level = -1,
 					     .row = row_json,
-					     .row_len = row_json ? strlen(row_json) : 0};
+					     .row_len = row_json ? row_len : 0};
 	}
 	if (host_changed)
 		update_hello(d);

@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
 #include "procfs.h"
 
 /* The fixtures root: $SYSFEED_FIXTURES, or tests/fixtures. */
@@ -54,7 +55,8 @@ __attribute__((unused)) static char *slurp(const char *machine, const char *rel,
 }
 
 /* Compares a payload with a golden JSON file, both printed by cJSON so that
- * number formatting and key order are compared exactly. */
+ * number formatting and key order are compared exactly; the daemon's own
+ * writer (json_print) must print the payload to the same bytes. */
 __attribute__((unused)) static void assert_json_file(const cJSON *actual, const char *machine,
 						     const char *name)
 {
@@ -70,6 +72,10 @@ __attribute__((unused)) static void assert_json_file(const cJSON *actual, const 
 	if (strcmp(want, got) != 0)
 		print_error("%s/%s\nexpected: %s\nactual:   %s\n", machine, rel, want, got);
 	assert_string_equal(got, want);
+	free(want);
+	want = json_print(actual, NULL);
+	assert_non_null(want);
+	assert_string_equal(want, got);
 	free(text);
 	free(want);
 	free(got);

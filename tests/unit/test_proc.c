@@ -800,26 +800,33 @@ static pid_t spawn_busy(void);
 static pid_t spawn_sleeper(void);
 static void wait_state(pid_t pid, char state);
 
-/* A scratch root made live: its self is us and its pids are children of
- * ours, so each process's CPU clock decides whether its (scratch) stat is
- * read, and pidfds report their exits. */
+/* A scratch root made live, for env: its self is us (and its pids are to
+ * be children of ours), so each process's CPU clock decides whether its
+ * (scratch) stat is read, and pidfds report their exits. */
+static void scratch_make_live(struct scratch *s, struct collector_env *env)
+{
+	char self[16];
+
+	scratch_make(s);
+	env->proc_fd = s->fd;
+	snprintf(self, sizeof(self), "%d", (int)getpid());
+	assert_int_equal(symlinkat(self, s->fd, "self"), 0);
+	scratch_write(s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
+}
+
 static void test_collector_clock(void **state)
 {
 	pid_t idle = spawn_sleeper(), busy = spawn_busy();
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
 	struct timespec nap = {.tv_nsec = 20 * 1000 * 1000};
-	char reason[256], self[16];
+	char reason[256];
 	void *st = NULL;
 	unsigned n;
 	cJSON *p;
 
 	(void)state;
-	scratch_make(&s);
-	env.proc_fd = s.fd;
-	snprintf(self, sizeof(self), "%d", (int)getpid());
-	assert_int_equal(symlinkat(self, s.fd, "self"), 0);
-	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
+	scratch_make_live(&s, &env);
 	scratch_proc(&s, (unsigned)idle, "idle", 'S', 10, 1, 50, 100);
 	scratch_proc(&s, (unsigned)busy, "busy", 'R', 10, 1, 60, 200);
 	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
@@ -879,6 +886,65 @@ static void test_collector_clock(void **state)
 	cJSON_Delete(p);
 	proc_collector.fini(st);
 	kill(busy, SIGKILL);
+	waitpid(busy, NULL, 0);
+	scratch_remove(&s);
+}
+
+/* An idle process that no row shows is re-read on its own phase every
+ * PROC_REFRESH_HIDDEN_TICKS ticks (never before PROC_REFRESH_TICKS), not
+ * every PROC_REFRESH_TICKS: its memory only shrinks meanwhile, so it
+ * cannot enter top_mem. Here its stat file grows it into top_mem's one
+ * row: that shows when it was read. */
+static void test_collector_hidden_refresh(void **state)
+{
+	pid_t big = spawn_sleeper(), small = spawn_sleeper(), busy = spawn_busy();
+	struct config cfg = {.top_n = 1};
+	struct collector_env env = {.sys_fd = -1, .cfg = &cfg};
+	struct scratch s;
+	char reason[256];
+	unsigned n, phase = (unsigned)small % PROC_REFRESH_TICKS;
+	void *st = NULL;
+	cJSON *p;
+
+	(void)state;
+	scratch_make_live(&s, &env);
+	scratch_proc(&s, (unsigned)big, "big", 'S', 10, 1, 50, 500);
+	scratch_proc(&s, (unsigned)small, "small", 'S', 10, 1, 50, 100);
+	scratch_proc(&s, (unsigned)busy, "busy", 'R', 10, 1, 60, 200);
+	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	wait_state(big, 'S');
+	wait_state(small, 'S');
+
+	p = tick(st, &env, 1);
+	assert_non_null(row_of(p, "top_mem", (unsigned)big));
+	cJSON_Delete(p);
+	scratch_proc(&s, (unsigned)small, "small", 'S', 10, 1, 50, 100000);
+	for (n = 2; n < 2 + PROC_REFRESH_HIDDEN_TICKS + PROC_REFRESH_TICKS; n++) {
+		bool seen;
+
+		p = tick(st, &env, n);
+		seen = row_of(p, "top_mem", (unsigned)small) != NULL;
+		cJSON_Delete(p);
+		if (seen)
+			break;
+	}
+	/* n is the collector's tick count too (one sample a tick); its first
+	 * reading was at tick 1, PROC_REFRESH_TICKS - phase before its first
+	 * refresh was allowed */
+	assert_true(n < 2 + PROC_REFRESH_HIDDEN_TICKS + PROC_REFRESH_TICKS);
+	assert_true(n - 1 + phase >= PROC_REFRESH_TICKS);
+	if ((n + (unsigned)small) % PROC_REFRESH_HIDDEN_TICKS != 0) {
+		/* not its phase: only when the reading became too old, at the
+		 * next check (back-off: at most PROC_IDLE_MAX ticks later) */
+		assert_true(n - 1 + phase >= PROC_REFRESH_HIDDEN_TICKS);
+		assert_true(n - 1 + phase < PROC_REFRESH_HIDDEN_TICKS + PROC_IDLE_MAX);
+	}
+	proc_collector.fini(st);
+	kill(big, SIGKILL);
+	kill(small, SIGKILL);
+	kill(busy, SIGKILL);
+	waitpid(big, NULL, 0);
+	waitpid(small, NULL, 0);
 	waitpid(busy, NULL, 0);
 	scratch_remove(&s);
 }
@@ -1069,13 +1135,21 @@ static void test_collector_few_fds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_stat_fixtures),  cmocka_unit_test(test_stat_shapes),
-	    cmocka_unit_test(test_stat_malformed), cmocka_unit_test(test_stat_truncated),
-	    cmocka_unit_test(test_status_uid),     cmocka_unit_test(test_cmdline),
-	    cmocka_unit_test(test_passwd),         cmocka_unit_test(test_cpu_hundredths),
-	    cmocka_unit_test(test_collector_vm2),  cmocka_unit_test(test_collector_scratch),
-	    cmocka_unit_test(test_metrics),        cmocka_unit_test(test_collector_clock),
-	    cmocka_unit_test(test_collector_live), cmocka_unit_test(test_collector_few_fds),
+	    cmocka_unit_test(test_stat_fixtures),
+	    cmocka_unit_test(test_stat_shapes),
+	    cmocka_unit_test(test_stat_malformed),
+	    cmocka_unit_test(test_stat_truncated),
+	    cmocka_unit_test(test_status_uid),
+	    cmocka_unit_test(test_cmdline),
+	    cmocka_unit_test(test_passwd),
+	    cmocka_unit_test(test_cpu_hundredths),
+	    cmocka_unit_test(test_collector_vm2),
+	    cmocka_unit_test(test_collector_scratch),
+	    cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_collector_clock),
+	    cmocka_unit_test(test_collector_hidden_refresh),
+	    cmocka_unit_test(test_collector_live),
+	    cmocka_unit_test(test_collector_few_fds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

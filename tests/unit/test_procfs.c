@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "collector.h"
@@ -471,6 +473,88 @@ static void test_json_str(void **state)
 	cJSON_Delete(o);
 }
 
+/* procfs_read_file keeps the fd of a procfs file (each read renders it
+ * anew), not that of any other file (a fixture replaced by rename is read
+ * anew), and not across directories. */
+static void test_read_file(void **state)
+{
+	struct procfs_buf buf = {0};
+	struct procfs_file f = {0};
+	struct scratch s;
+	char first[64], path[PATH_MAX];
+	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+	    fixture = open_dir("vm2", "proc");
+	int held, r, f2;
+	pid_t kid;
+
+	(void)state;
+	assert_true(proc >= 0);
+	/* live: kept, and read again through the same fd until uptime moves */
+	assert_int_equal(procfs_read_file(&f, proc, "uptime", &buf, 4096), 0);
+	assert_true(f.held);
+	held = f.fd;
+	assert_true(buf.len > 3 && buf.len < sizeof(first));
+	memcpy(first, buf.data, buf.len + 1);
+	for (int i = 0; i < 5000; i++) {
+		assert_int_equal(procfs_read_file(&f, proc, "uptime", &buf, 4096), 0);
+		assert_int_equal(f.fd, held);
+		assert_int_equal(buf.data[buf.len - 1], '\n');
+		assert_int_equal(strlen(buf.data), buf.len);
+		if (strcmp(buf.data, first) != 0)
+			break;
+		usleep(1000);
+	}
+	assert_string_not_equal(buf.data, first);
+	/* another directory: that directory's file, by path */
+	assert_int_equal(procfs_read_file(&f, fixture, "loadavg", &buf, 4096), 0);
+	assert_string_equal(buf.data, "0.01 0.03 0.01 1/82 2851\n");
+	assert_false(f.held);
+	assert_int_equal(fcntl(held, F_GETFD), -1);
+	/* too big: -EFBIG, as procfs_read says, kept or not */
+	assert_int_equal(procfs_read_file(&f, proc, "stat", &buf, 10), -EFBIG);
+	assert_int_equal(buf.len, 0);
+	assert_int_equal(procfs_read_file(&f, proc, "stat", &buf, 10), -EFBIG);
+	procfs_file_close(&f);
+	assert_false(f.held);
+	procfs_file_close(&f);
+
+	/* a kept file that went away: read again by path, which says why */
+	kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		pause();
+		_exit(0);
+	}
+	snprintf(path, sizeof(path), "%d/stat", (int)kid);
+	assert_int_equal(procfs_read_file(&f, proc, path, &buf, 4096), 0);
+	assert_true(f.held);
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+	r = procfs_read_file(&f, proc, path, &buf, 4096);
+	assert_int_equal(r, -ENOENT);
+	assert_false(f.held);
+	assert_int_equal(buf.len, 0);
+
+	/* a regular file is never kept: a replacement by rename is seen */
+	scratch_make(&s, 10);
+	assert_int_equal(procfs_read_file(&f, s.fd, "file", &buf, 100), 0);
+	assert_string_equal(buf.data, "abcdefghij");
+	assert_false(f.held);
+	f2 = openat(s.fd, "new", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(f2 >= 0);
+	assert_int_equal(write(f2, "replaced\n", 9), 9);
+	close(f2);
+	assert_int_equal(renameat(s.fd, "new", s.fd, "file"), 0);
+	assert_int_equal(procfs_read_file(&f, s.fd, "file", &buf, 100), 0);
+	assert_string_equal(buf.data, "replaced\n");
+	assert_int_equal(procfs_read_file(&f, s.fd, "none", &buf, 100), -ENOENT);
+	scratch_remove(&s);
+
+	procfs_buf_free(&buf);
+	close(fixture);
+	close(proc);
+}
+
 static void test_registry(void **state)
 {
 	size_t n = collector_count();
@@ -502,6 +586,7 @@ int main(void)
 	    cmocka_unit_test(test_read_fixture),
 	    cmocka_unit_test(test_read_live_proc),
 	    cmocka_unit_test(test_read_limits),
+	    cmocka_unit_test(test_read_file),
 	    cmocka_unit_test(test_reason),
 	    cmocka_unit_test(test_lines_and_tokens),
 	    cmocka_unit_test(test_parse_u64),

@@ -1,0 +1,219 @@
+#include "json.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmt.h"
+
+/* Above this the scratch buffer is given back after each print. */
+#define JSON_SCRATCH_KEEP (256u << 10)
+
+struct json_out {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+/* Grows o to hold n more bytes and a NUL; false once anything failed. */
+static bool json_grow(struct json_out *o, size_t n)
+{
+	size_t cap = o->cap ? o->cap : 4096;
+	char *p;
+
+	if (o->failed)
+		return false;
+	while (cap <= o->len + n) {
+		if (cap > SIZE_MAX / 2) {
+			o->failed = true;
+			return false;
+		}
+		cap *= 2;
+	}
+	p = realloc(o->buf, cap);
+	if (!p) {
+		o->failed = true;
+		return false;
+	}
+	o->buf = p;
+	o->cap = cap;
+	return true;
+}
+
+static inline bool json_reserve(struct json_out *o, size_t n)
+{
+	return (o->len + n < o->cap && !o->failed) || json_grow(o, n);
+}
+
+static inline void json_put(struct json_out *o, const char *s, size_t n)
+{
+	if (!json_reserve(o, n))
+		return;
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+}
+
+static inline void json_putc(struct json_out *o, char c)
+{
+	if (!json_reserve(o, 1))
+		return;
+	o->buf[o->len++] = c;
+}
+
+/* cJSON's escaping: the two-character escapes for '"', '\\', and \b \f \n
+ * \r \t, "\u00xx" (lower-case hex) for other bytes below 32; every other
+ * byte as it is. NULL prints as "". esc[c] is the letter after the
+ * backslash, 'u' for \u00xx, 0 for a byte that goes as it is. */
+static void json_string(struct json_out *o, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	static const char esc[256] = {
+	    ['\0'] = 'u', [1] = 'u',    [2] = 'u',    [3] = 'u',     [4] = 'u',    [5] = 'u',
+	    [6] = 'u',    [7] = 'u',    ['\b'] = 'b', ['\t'] = 't',  ['\n'] = 'n', [11] = 'u',
+	    ['\f'] = 'f', ['\r'] = 'r', [14] = 'u',   [15] = 'u',    [16] = 'u',   [17] = 'u',
+	    [18] = 'u',   [19] = 'u',   [20] = 'u',   [21] = 'u',    [22] = 'u',   [23] = 'u',
+	    [24] = 'u',   [25] = 'u',   [26] = 'u',   [27] = 'u',    [28] = 'u',   [29] = 'u',
+	    [30] = 'u',   [31] = 'u',   ['"'] = '"',  ['\\'] = '\\',
+	};
+	const unsigned char *p = (const unsigned char *)s;
+
+	json_putc(o, '"');
+	while (p && *p) {
+		const unsigned char *run = p;
+
+		while (!esc[*p])
+			p++;
+		if (p > run)
+			json_put(o, (const char *)run, (size_t)(p - run));
+		if (!*p)
+			break;
+		if (esc[*p] == 'u') {
+			char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+
+			json_put(o, u, 6);
+		} else {
+			char e[2] = {'\\', esc[*p]};
+
+			json_put(o, e, 2);
+		}
+		p++;
+	}
+	json_putc(o, '"');
+}
+
+/* cJSON's rule (1.7.15): "%1.15g" when that reads back within
+ * DBL_EPSILON (relative), else "%1.17g"; null for NaN and infinities.
+ * Later versions print "%d" of valueint when it equals the double, which
+ * is the same text but for -0, so that one is left to cJSON itself. */
+static void json_number(struct json_out *o, const cJSON *item)
+{
+	double d = item->valuedouble, test, max;
+	char num[FMT_NUM_MAX], *end, *text;
+	bool exact;
+	size_t n;
+
+	if (isnan(d) || isinf(d)) {
+		json_put(o, "null", 4);
+		return;
+	}
+	if (d == 0 && signbit(d)) {
+		text = cJSON_PrintUnformatted(item);
+		if (!text)
+			o->failed = true;
+		else
+			json_put(o, text, strlen(text));
+		free(text);
+		return;
+	}
+	n = fmt_g15(num, d, &exact);
+	if (!exact) {
+		test = strtod(num, &end);
+		max = fabs(test) > fabs(d) ? fabs(test) : fabs(d);
+		if (end == num || !(fabs(test - d) <= max * DBL_EPSILON)) {
+			int r = snprintf(num, sizeof(num), "%1.17g", d);
+
+			n = r > 0 ? (size_t)r : 0;
+		}
+	}
+	json_put(o, num, n);
+}
+
+static void json_value(struct json_out *o, const cJSON *item)
+{
+	const cJSON *c;
+
+	switch (item->type & 0xFF) {
+	case cJSON_NULL:
+		json_put(o, "null", 4);
+		break;
+	case cJSON_False:
+		json_put(o, "false", 5);
+		break;
+	case cJSON_True:
+		json_put(o, "true", 4);
+		break;
+	case cJSON_Number:
+		json_number(o, item);
+		break;
+	case cJSON_Raw:
+		if (!item->valuestring)
+			o->failed = true;
+		else
+			json_put(o, item->valuestring, strlen(item->valuestring));
+		break;
+	case cJSON_String:
+		json_string(o, item->valuestring);
+		break;
+	case cJSON_Array:
+		json_putc(o, '[');
+		for (c = item->child; c && !o->failed; c = c->next) {
+			json_value(o, c);
+			if (c->next)
+				json_putc(o, ',');
+		}
+		json_putc(o, ']');
+		break;
+	case cJSON_Object:
+		json_putc(o, '{');
+		for (c = item->child; c && !o->failed; c = c->next) {
+			json_string(o, c->string);
+			json_putc(o, ':');
+			json_value(o, c);
+			if (c->next)
+				json_putc(o, ',');
+		}
+		json_putc(o, '}');
+		break;
+	default:
+		o->failed = true;
+	}
+}
+
+/* The text is built in a scratch buffer kept from one print to the next
+ * (per thread), then copied out at its size: one allocation per print. */
+char *json_print(const cJSON *item, size_t *ret_len)
+{
+	static _Thread_local struct json_out scratch;
+	struct json_out *o = &scratch;
+	char *text = NULL;
+
+	if (!item)
+		return NULL;
+	o->len = 0;
+	o->failed = false;
+	json_value(o, item);
+	if (!o->failed && (text = malloc(o->len + 1))) {
+		memcpy(text, o->buf, o->len);
+		text[o->len] = '\0';
+		if (ret_len)
+			*ret_len = o->len;
+	}
+	if (o->failed || o->cap > JSON_SCRATCH_KEEP) {
+		free(o->buf);
+		*o = (struct json_out){0};
+	}
+	return text;
+}

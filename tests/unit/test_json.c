@@ -1,0 +1,321 @@
+/* json_print against cJSON_PrintUnformatted, byte for byte, and fmt_g15 /
+ * fmt_i64 against printf: numbers of every shape (random bit patterns,
+ * short decimals, the edges of each fast path), every byte in strings and
+ * keys, nesting, and what cJSON refuses to print. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmt.h"
+#include "json.h"
+
+/* A fixed generator, so that a failure repeats. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+static uint64_t rng(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+static void same_text(const cJSON *item)
+{
+	char *want = cJSON_PrintUnformatted(item);
+	size_t len = 12345;
+	char *got = json_print(item, &len);
+
+	if (!want) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	if (strcmp(want, got) != 0) {
+		size_t at = 0;
+
+		while (want[at] == got[at])
+			at++;
+		fail_msg("cJSON and json_print differ at byte %zu: cJSON ...%.60s, json_print "
+			 "...%.60s",
+			 at, want + (at > 20 ? at - 20 : 0), got + (at > 20 ? at - 20 : 0));
+	}
+	assert_int_equal(len, strlen(want));
+	free(want);
+	free(got);
+}
+
+static void same_number(double v)
+{
+	cJSON *n = cJSON_CreateNumber(v);
+
+	assert_non_null(n);
+	same_text(n);
+	cJSON_Delete(n);
+}
+
+/* What printf writes, and that "exact" is only claimed when true. */
+static void same_g15(double v)
+{
+	char want[64], got[FMT_NUM_MAX];
+	bool exact;
+	size_t n;
+
+	if (isnan(v) || isinf(v))
+		return;
+	snprintf(want, sizeof(want), "%.15g", v);
+	n = fmt_g15(got, v, &exact);
+	if (strcmp(want, got) != 0)
+		fail_msg("%%.15g of %a: printf %s, fmt_g15 %s", v, want, got);
+	assert_int_equal(n, strlen(want));
+	if (exact && strtod(got, NULL) != v)
+		fail_msg("%s claimed exact for %a", got, v);
+}
+
+static double random_decimal(void)
+{
+	static const double scale[] = {1, 10, 100, 1000, 1e4, 1e5, 1e6, 1e9, 1e12};
+	uint64_t digits = rng() % 16;
+	uint64_t k = rng() % (uint64_t)pow(10, (double)digits);
+	double v = (double)k / scale[rng() % (sizeof(scale) / sizeof(scale[0]))];
+
+	return rng() & 1 ? -v : v;
+}
+
+static void test_numbers(void **state)
+{
+	static const double edges[] = {
+	    0.0,
+	    -0.0,
+	    1.0,
+	    -1.0,
+	    0.1,
+	    0.2,
+	    0.1 + 0.2,
+	    1.0 / 3.0,
+	    2.0 / 3.0,
+	    12.34,
+	    99.99,
+	    100.0 / 3.0,
+	    1e-4,
+	    9.9999999999999e-5,
+	    1.00000000000001e-4,
+	    1e-5,
+	    1e15,
+	    1e15 - 1,
+	    1e15 + 1,
+	    999999999999999.9,
+	    99999999999999.99,
+	    9007199254740992.0,
+	    9007199254740993.0,
+	    (double)INT_MAX,
+	    (double)INT_MAX + 0.5,
+	    (double)INT_MAX + 1.0,
+	    (double)INT_MIN,
+	    (double)INT_MIN - 1.0,
+	    (double)INT_MIN - 0.5,
+	    1700000000123.0,
+	    1.7e12 + 0.5,
+	    18446744073709551615.0,
+	    1e21,
+	    1e22,
+	    1e300,
+	    -1e300,
+	    DBL_MAX,
+	    -DBL_MAX,
+	    DBL_MIN,
+	    DBL_TRUE_MIN,
+	    5e-324,
+	    0.000123456789012345,
+	    123456.789,
+	    0.5,
+	    0.25,
+	    0.125,
+	    1e-9,
+	    123456789.123456789,
+	};
+
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+		same_number(edges[i]);
+		same_number(-edges[i]);
+		same_g15(edges[i]);
+		same_g15(-edges[i]);
+		same_g15(nextafter(edges[i], INFINITY));
+		same_g15(nextafter(edges[i], -INFINITY));
+		same_number(nextafter(edges[i], INFINITY));
+		same_number(nextafter(edges[i], -INFINITY));
+	}
+	same_number(NAN);
+	same_number(INFINITY);
+	same_number(-INFINITY);
+	for (int i = 0; i < 200000; i++) {
+		double v;
+		uint64_t bits = rng();
+
+		memcpy(&v, &bits, sizeof(v));
+		same_number(v);
+		same_g15(v);
+		v = random_decimal();
+		same_number(v);
+		same_g15(v);
+		/* what collectors compute: rates rounded to hundredths, ratios */
+		v = floor((double)(rng() % 100000000) / 7.0 * 100.0 + 0.5) / 100.0;
+		same_number(v);
+		same_g15(v);
+		v = (double)(rng() % 1000000) / (double)(rng() % 1000 + 1);
+		same_number(v);
+		same_g15(v);
+		v = (double)(rng() >> (rng() % 64));
+		same_number(v);
+		same_g15(v);
+	}
+}
+
+/* A number item whose valueint does not follow its double (direct writers
+ * of valuedouble leave it so): cJSON 1.7.15 prints the double, later
+ * versions "%d" of valueint only when the two agree. */
+static void test_valueint(void **state)
+{
+	cJSON *n = cJSON_CreateNumber(2.5);
+
+	n->valueint = 3;
+	same_text(n);
+	n->valuedouble = 3.0;
+	same_text(n);
+	n->valueint = -7;
+	n->valuedouble = -7.0;
+	same_text(n);
+	cJSON_Delete(n);
+}
+
+static void test_i64(void **state)
+{
+	static const int64_t v[] = {0,
+				    1,
+				    -1,
+				    9,
+				    10,
+				    -10,
+				    99,
+				    100,
+				    INT64_MAX,
+				    INT64_MIN,
+				    INT64_MIN + 1,
+				    1700000000000,
+				    -1234567890123456789};
+	char want[32], got[FMT_NUM_MAX];
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+		assert_int_equal(fmt_i64(got, v[i]), strlen(want));
+		assert_string_equal(got, want);
+	}
+	for (int i = 0; i < 100000; i++) {
+		int64_t x = (int64_t)(rng() >> (rng() % 64));
+
+		if (rng() & 1)
+			x = -x;
+		snprintf(want, sizeof(want), "%lld", (long long)x);
+		fmt_i64(got, x);
+		assert_string_equal(got, want);
+	}
+}
+
+static void test_strings(void **state)
+{
+	char s[512];
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+	size_t n = 0;
+
+	/* every byte but NUL, alone and in runs */
+	for (int c = 1; c < 256; c++) {
+		char one[2] = {(char)c, '\0'};
+
+		cJSON_AddItemToArray(arr, cJSON_CreateString(one));
+		s[n++] = (char)c;
+		s[n++] = 'a';
+	}
+	s[n] = '\0';
+	cJSON_AddItemToArray(arr, cJSON_CreateString(s));
+	cJSON_AddItemToArray(arr, cJSON_CreateString(""));
+	cJSON_AddItemToArray(arr, cJSON_CreateString("\xef\xbf\xbd caf\xc3\xa9 \xe2\x80\xa6"));
+	cJSON_AddItemToObject(o, "strings", arr);
+	cJSON_AddStringToObject(o, "key \"quoted\"\n\x01\x1f\\/", "v");
+	cJSON_AddStringToObject(o, "", "empty key");
+	same_text(o);
+	/* a string item without text prints "" */
+	free(arr->child->valuestring);
+	arr->child->valuestring = NULL;
+	same_text(o);
+	/* a member without a key prints "" too */
+	free(o->child->next->string);
+	o->child->next->string = NULL;
+	same_text(o);
+	cJSON_Delete(o);
+}
+
+static void test_structure(void **state)
+{
+	cJSON *o = cJSON_CreateObject(), *deep = o, *raw;
+
+	cJSON_AddItemToObject(o, "empty_object", cJSON_CreateObject());
+	cJSON_AddItemToObject(o, "empty_array", cJSON_CreateArray());
+	cJSON_AddNullToObject(o, "null");
+	cJSON_AddTrueToObject(o, "yes");
+	cJSON_AddFalseToObject(o, "no");
+	cJSON_AddItemToObject(o, "raw", cJSON_CreateRaw("{\"pre\":[1,2]}"));
+	for (int i = 0; i < 200; i++) {
+		cJSON *next = i % 2 ? cJSON_CreateObject() : cJSON_CreateArray();
+
+		if (cJSON_IsArray(deep))
+			cJSON_AddItemToArray(deep, next);
+		else
+			cJSON_AddItemToObject(deep, "d", next);
+		cJSON_AddItemToArray(next, cJSON_CreateNumber(i * 1.5));
+		deep = next;
+	}
+	same_text(o);
+	/* long enough to grow the buffer many times */
+	for (int i = 0; i < 5000; i++)
+		cJSON_AddNumberToObject(o, "n", random_decimal());
+	same_text(o);
+	cJSON_Delete(o);
+
+	/* what cJSON refuses: a raw item without text, an item of no type */
+	raw = cJSON_CreateRaw("1");
+	free(raw->valuestring);
+	raw->valuestring = NULL;
+	same_text(raw);
+	raw->type = cJSON_Invalid;
+	same_text(raw);
+	o = cJSON_CreateArray();
+	cJSON_AddItemToArray(o, raw);
+	same_text(o);
+	cJSON_Delete(o);
+	assert_null(json_print(NULL, NULL));
+	/* the usual top levels */
+	o = cJSON_Parse("{\"t\":1700000001000,\"load1\":0.52,\"a\":[1,-2.5e-7,3e30,\"x\"]}");
+	same_text(o);
+	cJSON_Delete(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_numbers),   cmocka_unit_test(test_valueint),
+	    cmocka_unit_test(test_i64),       cmocka_unit_test(test_strings),
+	    cmocka_unit_test(test_structure),
+	};
+
+	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
+}
