@@ -90,7 +90,7 @@ void config_defaults(struct config *cfg)
 	cfg->interval_ms = 1000;
 	cfg->proc_root = strdup("/proc");
 	cfg->sys_root = strdup("/sys");
-	cfg->ring_bytes = 4u << 20;
+	cfg->ring_bytes = 2u << 20;
 	cfg->max_clients = 1024;
 	cfg->max_clients_per_address = 256;
 	cfg->keepalive_s = 15;

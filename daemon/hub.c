@@ -16,12 +16,14 @@
 #include "hub_impl.h"
 #include "sse.h"
 
-#define CHUNK_CAP   512
-#define GZ_LEVEL    6
-#define KEEPALIVE   ": keepalive\n\n"
-#define STATE_MAX   (4u << 20) /* a topic's state beyond this is refused */
-#define SNAP_PLAIN  false
-#define SNAP_FRAMED true
+#define CHUNK_CAP      512
+#define GZ_LEVEL       6
+#define KEEPALIVE      ": keepalive\n\n"
+#define STATE_MAX      (4u << 20) /* a topic's state beyond this is refused */
+#define COMPACT_AGE_MS 3000       /* frames older than this are kept compressed */
+#define COMPACT_BATCH  64         /* frames compressed in one publish at most */
+#define SNAP_PLAIN     false
+#define SNAP_FRAMED    true
 
 /* gzip clients of one topic mask: one compressor, one ring of chunks. */
 struct group {
@@ -141,13 +143,44 @@ int blob_zip(struct hub *hub, struct blob *b)
 {
 	int r;
 
-	if (b->z)
+	if (b->z || b->compact)
 		return 0;
 	if (!hub->scratch && !(hub->scratch = gz_new(GZ_LEVEL)))
 		return -ENOMEM;
 	if ((r = gz_piece(hub->scratch, b->data, b->len, &b->z, &b->zlen)) == 0 && b->in_ring)
 		hub->used += b->zlen; /* the ring's next publish makes room */
 	return r;
+}
+
+/* A compact frame's text, inflated into a new blob (NULL: out of memory
+ * or corrupt, which cannot happen to what gz_piece wrote). */
+static struct blob *blob_unzip(const struct blob *b)
+{
+	struct blob *p = blob_new(b->plain_len);
+	z_stream z = {0};
+	int r;
+
+	if (!p)
+		return NULL;
+	if (inflateInit2(&z, -15) != Z_OK) {
+		blob_unref(p);
+		return NULL;
+	}
+	z.next_in = (Bytef *)b->data;
+	z.avail_in = (uInt)b->len;
+	z.next_out = (Bytef *)p->data;
+	z.avail_out = (uInt)p->len;
+	r = inflate(&z, Z_SYNC_FLUSH);
+	inflateEnd(&z);
+	if ((r != Z_OK && r != Z_STREAM_END) || z.avail_out != 0) {
+		blob_unref(p);
+		return NULL;
+	}
+	p->topic = b->topic;
+	p->seq = b->seq;
+	p->level = b->level;
+	p->mono_ms = b->mono_ms;
+	return p;
 }
 
 struct hub *hub_new(size_t ring_bytes, uint64_t instance, const char *const *topic_names,
@@ -178,6 +211,7 @@ struct hub *hub_new(size_t ring_bytes, uint64_t instance, const char *const *top
 	hub->head_seq = 0;
 	hub->keepalive_ms = 15000;
 	hub->stall_ms = 30000;
+	hub->compact_ms = COMPACT_AGE_MS;
 	return hub;
 }
 
@@ -208,6 +242,7 @@ void hub_free(struct hub *hub)
 		group_free(hub->groups[i]);
 	blob_unref(hub->hello);
 	gz_free(hub->scratch);
+	gz_free(hub->loopz);
 	free(hub->frames);
 	pthread_mutex_destroy(&hub->lock);
 	free(hub);
@@ -360,8 +395,71 @@ static struct blob *group_chunk(struct hub *hub, struct group *g, bool join,
 	return chunk;
 }
 
+/* Loop thread, lock not held (only this thread changes the ring): the
+ * compact forms of frames old enough that live readers are past them, at
+ * most COMPACT_BATCH. They replace the plain frames under the lock
+ * (compact_swap); a ring of compressed frames holds a few times more. */
+static size_t compact_prepare(struct hub *hub, uint64_t now, struct blob **out)
+{
+	uint64_t s = hub->compact_seq > hub->first_seq ? hub->compact_seq : hub->first_seq;
+	size_t n = 0;
+
+	if (!hub->loopz && !(hub->loopz = gz_new(GZ_LEVEL)))
+		return 0;
+	for (; s <= hub->head_seq && n < COMPACT_BATCH; s++) {
+		struct blob *f = hub->frames[s & (hub->cap - 1)], *c;
+		char *z;
+		size_t zlen;
+
+		if (now - f->mono_ms < hub->compact_ms)
+			break;
+		if (gz_piece(hub->loopz, f->data, f->len, &z, &zlen) < 0)
+			break;
+		/* kept only when smaller: tiny frames do not shrink */
+		if (zlen >= f->len || !(c = blob_copy(z, zlen)) ||
+		    (f->key && !(c->key = strdup(f->key)))) {
+			free(z);
+			if (zlen < f->len)
+				break; /* out of memory: try again later */
+			continue;
+		}
+		free(z);
+		c->compact = true;
+		c->plain_len = f->len;
+		c->topic = f->topic;
+		c->seq = f->seq;
+		c->level = f->level;
+		c->mono_ms = f->mono_ms;
+		out[n++] = c;
+	}
+	hub->compact_seq = s;
+	return n;
+}
+
+/* With the lock held: puts the compact frames in place of the plain ones
+ * (readers holding those keep them). */
+static void compact_swap(struct hub *hub, struct blob **c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct blob **slot = &hub->frames[c[i]->seq & (hub->cap - 1)];
+
+		if (c[i]->seq < hub->first_seq || !*slot || (*slot)->seq != c[i]->seq) {
+			blob_unref(c[i]);
+			continue;
+		}
+		hub->used -= blob_cost(*slot);
+		(*slot)->in_ring = false;
+		blob_unref(*slot);
+		*slot = c[i];
+		c[i]->in_ring = true;
+		hub->used += blob_cost(c[i]);
+	}
+}
+
 int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t_ms)
 {
+	struct blob *compact[COMPACT_BATCH];
+	size_t n_compact = 0;
 	struct blob **frames = calloc(n ? n : 1, sizeof(*frames));
 	struct blob **states = calloc(n ? n : 1, sizeof(*states));
 	struct group *todo[HUB_MAX_GROUPS];
@@ -376,6 +474,7 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 		r = -ENOMEM;
 		goto out;
 	}
+	n_compact = compact_prepare(hub, now, compact);
 	/* Encoding happens outside the lock; only this thread assigns seqs. */
 	seq = hub->head_seq;
 	for (size_t i = 0; i < n; i++) {
@@ -402,6 +501,7 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 	}
 
 	pthread_mutex_lock(&hub->lock);
+	compact_swap(hub, compact, n_compact);
 	after = hub->head_seq;
 	for (size_t i = 0; i < n; i++) {
 		struct blob *f = frames[i];
@@ -629,6 +729,11 @@ int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms)
 	return 0;
 }
 
+void hub_set_compact_age(struct hub *hub, unsigned ms)
+{
+	hub->compact_ms = ms; /* read by the loop thread only */
+}
+
 void hub_set_limits(struct hub *hub, unsigned keepalive_s, unsigned stall_s)
 {
 	pthread_mutex_lock(&hub->lock);
@@ -798,10 +903,20 @@ static size_t out_copy(struct out *o, char *buf, size_t max)
  * (falling back to stored blocks when compression fails). */
 static void out_piece(struct hub *hub, struct out *o, struct blob *b, bool gzip)
 {
-	if (gzip && blob_zip(hub, b) == 0)
+	struct blob *p;
+
+	if (b->compact && gzip) {
+		out_set(o, b, b->data, b->len, false);
+	} else if (b->compact) {
+		if ((p = blob_unzip(b))) {
+			out_set(o, p, p->data, p->len, false);
+			blob_unref(p);
+		}
+	} else if (gzip && blob_zip(hub, b) == 0) {
 		out_set(o, b, b->z, b->zlen, false);
-	else
+	} else {
 		out_set(o, b, b->data, b->len, gzip);
+	}
 }
 
 /* With the lock held: one part of a snapshot plan. */
@@ -978,6 +1093,18 @@ static bool filter_pass(const struct filter *flt, const struct blob *b)
 
 	if (b->level < 0 && !b->key)
 		return true;
+	if (b->compact && f->match && *f->match) {
+		struct blob *p = blob_unzip(b);
+		bool pass;
+
+		if (!p)
+			return true; /* cannot tell: rather sent than lost */
+		p->key = b->key;     /* borrowed for the check */
+		pass = filter_pass(flt, p);
+		p->key = NULL;
+		blob_unref(p);
+		return pass;
+	}
 	if (b->level > f->max_level)
 		return false;
 	if (f->n_units && (!b->key || !key_in(b->key, f->units, f->n_units)))
@@ -1110,7 +1237,7 @@ static bool next_part(struct hub *hub, struct hub_client *c, size_t room, bool a
 			c->next_seq++;
 			continue;
 		}
-		if (!c->gzip && f->len > room && any)
+		if (!c->gzip && (f->compact ? f->plain_len : f->len) > room && any)
 			return false; /* whole frames only, unless one alone exceeds the buffer */
 		c->next_seq++;
 		/* gzip, before joining the shared stream (a resume): each frame

@@ -101,6 +101,10 @@ int hub_set_metrics(struct hub *hub, int topic, const char *text, size_t len);
 char *hub_metrics_text(struct hub *hub, size_t *ret_len);
 /* Sets the `hello` event's JSON and the retry delay sent inside it. */
 int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms);
+/* Frames older than `ms` (3 s by default) are kept compressed in the ring:
+ * it holds several times more, readers of old frames inflate them. Loop
+ * thread. */
+void hub_set_compact_age(struct hub *hub, unsigned ms);
 /* Keepalive period and the stall bound (0: none). */
 void hub_set_limits(struct hub *hub, unsigned keepalive_s, unsigned stall_s);
 /* Loop thread, about once a second: keepalives for idle streams, a join

@@ -20,8 +20,10 @@ struct blob {
 	unsigned refs;
 	unsigned topic;
 	int level;
-	bool join;        /* chunk: starts with a full flush */
-	bool in_ring;     /* frame: still in the ring, which counts its bytes */
+	bool join;    /* chunk: starts with a full flush */
+	bool in_ring; /* frame: still in the ring, which counts its bytes */
+	bool compact; /* frame: data is its gzip piece (of plain_len bytes) */
+	size_t plain_len;
 	uint64_t seq;     /* frame: its seq; chunk: the last seq it covers */
 	uint64_t after;   /* chunk: the head before it (it covers after+1..seq) */
 	uint64_t mono_ms; /* frame, chunk: when published */
@@ -80,7 +82,10 @@ struct hub {
 	int64_t state_t_ms;
 	uint64_t tick_mono_ms;
 	struct blob *hello;
-	struct gz *scratch; /* compresses pieces, with the lock held */
+	struct gz *scratch;   /* compresses pieces, with the lock held */
+	struct gz *loopz;     /* compresses old frames, on the loop thread */
+	uint64_t compact_seq; /* frames before it are compact or gone */
+	unsigned compact_ms;  /* age at which frames are compressed */
 
 	struct group *groups[HUB_MAX_GROUPS];
 	size_t n_groups;

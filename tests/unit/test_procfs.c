@@ -583,22 +583,14 @@ static void test_registry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_read_fixture),
-	    cmocka_unit_test(test_read_live_proc),
-	    cmocka_unit_test(test_read_limits),
-	    cmocka_unit_test(test_read_file),
-	    cmocka_unit_test(test_reason),
-	    cmocka_unit_test(test_lines_and_tokens),
-	    cmocka_unit_test(test_parse_u64),
-	    cmocka_unit_test(test_parse_fixed),
-	    cmocka_unit_test(test_kb_to_bytes),
-	    cmocka_unit_test(test_delta),
-	    cmocka_unit_test(test_counter_rate),
-	    cmocka_unit_test(test_rate_hundredths),
-	    cmocka_unit_test(test_utf8_sanitize),
-	    cmocka_unit_test(test_json_width),
-	    cmocka_unit_test(test_utf8_dup),
-	    cmocka_unit_test(test_json_str),
+	    cmocka_unit_test(test_read_fixture),  cmocka_unit_test(test_read_live_proc),
+	    cmocka_unit_test(test_read_limits),   cmocka_unit_test(test_read_file),
+	    cmocka_unit_test(test_reason),        cmocka_unit_test(test_lines_and_tokens),
+	    cmocka_unit_test(test_parse_u64),     cmocka_unit_test(test_parse_fixed),
+	    cmocka_unit_test(test_kb_to_bytes),   cmocka_unit_test(test_delta),
+	    cmocka_unit_test(test_counter_rate),  cmocka_unit_test(test_rate_hundredths),
+	    cmocka_unit_test(test_utf8_sanitize), cmocka_unit_test(test_json_width),
+	    cmocka_unit_test(test_utf8_dup),      cmocka_unit_test(test_json_str),
 	    cmocka_unit_test(test_registry),
 	};
 
