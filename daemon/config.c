@@ -37,6 +37,7 @@ static const struct key keys[] = {
     {"ring-bytes", KEY_SIZE, OFF(ring_bytes), 65536, 1ULL << 30},
     {"max-clients", KEY_UINT, OFF(max_clients), 1, 100000},
     {"max-clients-per-address", KEY_UINT, OFF(max_clients_per_address), 1, 100000},
+    {"connection-bytes", KEY_SIZE, OFF(connection_bytes), 4096, 65536},
     {"allowed-hosts", KEY_HOSTS, 0, 0, 0},
     {"keepalive", KEY_UINT, OFF(keepalive_s), 1, 3600},
     {"stall-timeout", KEY_UINT, OFF(stall_s), 0, 3600},
@@ -93,6 +94,7 @@ void config_defaults(struct config *cfg)
 	cfg->ring_bytes = 2u << 20;
 	cfg->max_clients = 1024;
 	cfg->max_clients_per_address = 256;
+	cfg->connection_bytes = 5120;
 	cfg->keepalive_s = 15;
 	cfg->stall_s = 30;
 	cfg->history_s = 600;

@@ -28,6 +28,8 @@ struct config {
 	size_t ring_bytes;
 	unsigned max_clients;
 	unsigned max_clients_per_address;
+	size_t
+	    connection_bytes; /* libmicrohttpd memory per connection: headers, then write buffer */
 	char *allowed_hosts[CONFIG_MAX_HOSTS];
 	size_t n_allowed_hosts;
 	unsigned keepalive_s;

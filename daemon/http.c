@@ -28,8 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 
-#define HTTP_POOL_BYTES    8192  /* per connection: request headers, then write buffer */
-#define HTTP_BLOCK_BYTES   2048  /* the reader's block when not chunked (HTTP/1.0) */
+#define HTTP_BLOCK_BYTES   256   /* the reader's block when not chunked (HTTP/1.0) */
 #define HTTP_MAX_WAITING   128   /* connections without a full request: the oldest makes room */
 #define HTTP_MAX_ACTIVE    64    /* answers under way besides streams: the oldest is cut */
 #define HTTP_HEADER_MS     10000 /* accept (or the last answer) to a full request */
@@ -951,7 +950,7 @@ static int start_listener(struct http *http, const struct config *cfg, int fd, c
 	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, http, MHD_OPTION_NOTIFY_COMPLETED,
 	    request_done, http, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, http,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_bytes, MHD_OPTION_END);
 	if (!l->mhd) {
 		close(fd);
 		snprintf(err, err_len, "cannot start the HTTP server");

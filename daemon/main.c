@@ -443,8 +443,10 @@ static void reload(struct daemon *d)
 	if (strcmp(cfg.proc_root, d->cfg.proc_root) || strcmp(cfg.sys_root, d->cfg.sys_root) ||
 	    cfg.ring_bytes != d->cfg.ring_bytes || cfg.n_listen != d->cfg.n_listen ||
 	    cfg.max_clients != d->cfg.max_clients ||
-	    cfg.max_clients_per_address != d->cfg.max_clients_per_address)
-		log_warnx("listen, proc-root, sys-root, ring-bytes and max-clients* take effect "
+	    cfg.max_clients_per_address != d->cfg.max_clients_per_address ||
+	    cfg.connection_bytes != d->cfg.connection_bytes)
+		log_warnx("listen, proc-root, sys-root, ring-bytes, max-clients* and "
+			  "connection-bytes take effect "
 			  "at the next start");
 	if (http_reconfigure(d->http, &cfg) < 0) {
 		log_warn("web-root %s; keeping the running configuration", cfg.web_root);
@@ -465,6 +467,7 @@ static void reload(struct daemon *d)
 	SWAP(cfg.ring_bytes, d->cfg.ring_bytes);
 	SWAP(cfg.max_clients, d->cfg.max_clients);
 	SWAP(cfg.max_clients_per_address, d->cfg.max_clients_per_address);
+	SWAP(cfg.connection_bytes, d->cfg.connection_bytes);
 	SWAP(cfg, d->cfg);
 	config_free(&cfg);
 	hub_set_limits(d->hub, d->cfg.keepalive_s, d->cfg.stall_s);
