@@ -33,7 +33,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.listen[1], "[::1]:8390");
 	assert_true(cfg.listen_default);
 	assert_int_equal(cfg.interval_ms, 1000);
-	assert_int_equal(cfg.ring_bytes, 4 << 20);
+	assert_int_equal(cfg.ring_bytes, 2 << 20);
 	assert_int_equal(cfg.keepalive_s, 15);
 	assert_string_equal(cfg.proc_root, "/proc");
 	assert_null(cfg.web_root);
