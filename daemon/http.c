@@ -1074,13 +1074,13 @@ void http_stop(struct http *http)
 {
 	if (!http)
 		return;
-	for (size_t i = 0; i < http->n_ls; i++)
-		MHD_quiesce_daemon(http->ls[i].mhd);
+	/* Streams end first, so that stopping waits for none. No quiesce:
+	 * in 0.9.75 it races with the polling threads' own removal of the
+	 * listening socket from their epoll sets (a fatal "Failed to remove
+	 * listen FD from epoll set"). MHD_stop_daemon closes the socket. */
 	hub_close(http->info.hub);
-	for (size_t i = 0; i < http->n_ls; i++) {
+	for (size_t i = 0; i < http->n_ls; i++)
 		MHD_stop_daemon(http->ls[i].mhd);
-		close(http->ls[i].fd);
-	}
 	if (http->web_fd >= 0)
 		close(http->web_fd);
 	logsum_flush(&http->log, mono_ms(), true);
