@@ -32,7 +32,7 @@ endif
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wwrite-strings -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-FINAL_CPPFLAGS = $(CPPFLAGS) -D_GNU_SOURCE -DSYSFEED_VERSION='"$(VERSION)"' -Idaemon -Icollectors \
+FINAL_CPPFLAGS = $(CPPFLAGS) -D_GNU_SOURCE -DSYSFEED_VERSION='"$(VERSION)"' -Ilib -Icollectors -Idaemon \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 FINAL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -MMD -MP
 FINAL_LDFLAGS = $(LDFLAGS)
@@ -45,7 +45,7 @@ FINAL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-rec
 FINAL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-LIB_SRCS := $(filter-out daemon/main.c daemon/embed.c,$(wildcard daemon/*.c)) $(wildcard collectors/*.c)
+LIB_SRCS := $(wildcard lib/*.c) $(wildcard collectors/*.c) $(filter-out daemon/main.c daemon/embed.c,$(wildcard daemon/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/assets_data.o
 # uPlot, the page's one dependency, comes from npm (web/package-lock.json)
 # and is embedded as vendor/ (generated into web/vendor/, so that
@@ -321,7 +321,7 @@ deps-system:
 	fi
 
 format:
-	clang-format -i daemon/*.c daemon/*.h collectors/*.c collectors/*.h tests/unit/*.c \
+	clang-format -i lib/*.c lib/*.h daemon/*.c daemon/*.h collectors/*.c collectors/*.h tests/unit/*.c \
 		tests/bench/*.c tests/fuse/*.c
 
 clean:

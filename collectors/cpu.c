@@ -11,6 +11,7 @@
 
 #include "metrics.h"
 #include "procfs.h"
+#include "json.h"
 
 /* /proc/stat of a host with thousands of CPUs and IRQs stays well below. */
 #define CPU_STAT_MAX (8u << 20)
@@ -288,7 +289,7 @@ static int cpu_percent_json(cJSON *o, const struct cpu_percent *pc)
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (procfs_json_num(o, keys[i].key, keys[i].v / 100.0) < 0)
+		if (json_num(o, keys[i].key, keys[i].v / 100.0) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -320,9 +321,8 @@ static int cpu_cores_json(cJSON *cores, const struct cpu_stat *prev, const struc
 		core = cJSON_CreateObject();
 		if (!core)
 			return -ENOMEM;
-		if (procfs_json_num(core, "cpu", b->id) < 0 || cpu_percent_json(core, &pc) < 0 ||
-		    procfs_json_num_or_null(core, "mhz", b->has_freq,
-					    (double)b->freq_khz / 1000.0) < 0 ||
+		if (json_num(core, "cpu", b->id) < 0 || cpu_percent_json(core, &pc) < 0 ||
+		    json_num_or_null(core, "mhz", b->has_freq, (double)b->freq_khz / 1000.0) < 0 ||
 		    !cJSON_AddItemToArray(cores, core)) {
 			cJSON_Delete(core);
 			return -ENOMEM;
@@ -340,7 +340,7 @@ static int cpu_rate_json(cJSON *o, const char *key, unsigned flag, const struct 
 	bool have = (prev->has & flag) && (cur->has & flag) &&
 		    procfs_rate_hundredths(a, b, dt_ns, &per_s) == 1;
 
-	return procfs_json_num_or_null(o, key, have, per_s);
+	return json_num_or_null(o, key, have, per_s);
 }
 
 int cpu_build_payload(const struct cpu_stat *prev, const struct cpu_stat *cur, uint64_t dt_ns,
@@ -358,18 +358,18 @@ int cpu_build_payload(const struct cpu_stat *prev, const struct cpu_stat *cur, u
 	payload = cJSON_CreateObject();
 	if (!payload)
 		goto out;
-	if (procfs_json_num(payload, "t", (double)t_ms) < 0 ||
-	    procfs_json_num(payload, "ncpu", (double)cur->n_cores) < 0 ||
+	if (json_num(payload, "t", (double)t_ms) < 0 ||
+	    json_num(payload, "ncpu", (double)cur->n_cores) < 0 ||
 	    cpu_rate_json(payload, "ctxt_per_s", CPU_HAS_CTXT, prev, cur, prev->ctxt, cur->ctxt,
 			  dt_ns) < 0 ||
 	    cpu_rate_json(payload, "intr_per_s", CPU_HAS_INTR, prev, cur, prev->intr, cur->intr,
 			  dt_ns) < 0 ||
 	    cpu_rate_json(payload, "forks_per_s", CPU_HAS_PROCESSES, prev, cur, prev->processes,
 			  cur->processes, dt_ns) < 0 ||
-	    procfs_json_num_or_null(payload, "procs_running", cur->has & CPU_HAS_PROCS_RUNNING,
-				    (double)cur->procs_running) < 0 ||
-	    procfs_json_num_or_null(payload, "procs_blocked", cur->has & CPU_HAS_PROCS_BLOCKED,
-				    (double)cur->procs_blocked) < 0)
+	    json_num_or_null(payload, "procs_running", cur->has & CPU_HAS_PROCS_RUNNING,
+			     (double)cur->procs_running) < 0 ||
+	    json_num_or_null(payload, "procs_blocked", cur->has & CPU_HAS_PROCS_BLOCKED,
+			     (double)cur->procs_blocked) < 0)
 		goto out;
 	total = cJSON_AddObjectToObject(payload, "total");
 	if (!total || cpu_percent_json(total, &pc) < 0)

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "json.h"
 
 /* /proc/diskstats is about 100 bytes a device: room for ~80,000. */
 #define DISK_STATS_MAX (8u << 20)
@@ -281,7 +282,7 @@ static int disk_add_rate(cJSON *o, const char *key, const struct disk_dev *p,
 	v = disk_hundredths((double)delta * scale / (double)dt_ns);
 	if (max > 0 && v > max)
 		v = max;
-	return procfs_json_num(o, key, v);
+	return json_num(o, key, v);
 }
 
 /* iostat's await: ms per completed I/O over the interval, 0 without I/O. */
@@ -295,9 +296,8 @@ static int disk_add_await(cJSON *o, const struct disk_dev *p, const struct disk_
 	    !disk_delta(p, d, DISK_WRITE_MS, &dwms))
 		return disk_add_null(o, "await_ms");
 	if (dr + dw == 0)
-		return procfs_json_num(o, "await_ms", 0);
-	return procfs_json_num(o, "await_ms",
-			       disk_hundredths((double)(drms + dwms) / (double)(dr + dw)));
+		return json_num(o, "await_ms", 0);
+	return json_num(o, "await_ms", disk_hundredths((double)(drms + dwms) / (double)(dr + dw)));
 }
 
 static int disk_dev_json(cJSON *arr, const struct disk_dev *d, const struct disk_dev *p,
@@ -310,8 +310,8 @@ static int disk_dev_json(cJSON *arr, const struct disk_dev *d, const struct disk
 		cJSON_Delete(o);
 		return r;
 	}
-	if (procfs_json_str(o, "name", d->name) < 0 || procfs_json_num(o, "major", d->major) < 0 ||
-	    procfs_json_num(o, "minor", d->minor) < 0)
+	if (json_str(o, "name", d->name) < 0 || json_num(o, "major", d->major) < 0 ||
+	    json_num(o, "minor", d->minor) < 0)
 		return r;
 	if (d->partition < 0 ? disk_add_null(o, "partition") < 0
 			     : !cJSON_AddBoolToObject(o, "partition", d->partition))
@@ -327,12 +327,12 @@ static int disk_dev_json(cJSON *arr, const struct disk_dev *d, const struct disk
 	    disk_add_rate(o, "queue_depth", p, d, DISK_WEIGHTED_MS, 1e6, 0, dt_ns) < 0)
 		return r;
 	if ((d->nstats == 4 ? disk_add_null(o, "in_flight")
-			    : procfs_json_num(o, "in_flight", (double)d->s[DISK_IN_FLIGHT])) < 0)
+			    : json_num(o, "in_flight", (double)d->s[DISK_IN_FLIGHT])) < 0)
 		return r;
-	if (procfs_json_num(o, "read_bytes", (double)d->s[DISK_SECTORS_READ] * 512.0) < 0 ||
-	    procfs_json_num(o, "write_bytes", (double)d->s[DISK_SECTORS_WRITTEN] * 512.0) < 0 ||
-	    procfs_json_num(o, "reads", (double)d->s[DISK_READS]) < 0 ||
-	    procfs_json_num(o, "writes", (double)d->s[DISK_WRITES]) < 0)
+	if (json_num(o, "read_bytes", (double)d->s[DISK_SECTORS_READ] * 512.0) < 0 ||
+	    json_num(o, "write_bytes", (double)d->s[DISK_SECTORS_WRITTEN] * 512.0) < 0 ||
+	    json_num(o, "reads", (double)d->s[DISK_READS]) < 0 ||
+	    json_num(o, "writes", (double)d->s[DISK_WRITES]) < 0)
 		return r;
 	return 0;
 }
@@ -351,7 +351,7 @@ int disk_build_payload(const struct disk_stats *prev, const struct disk_stats *c
 	payload = cJSON_CreateObject();
 	if (!payload)
 		goto out;
-	if (procfs_json_num(payload, "t", (double)t_ms) < 0)
+	if (json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
 	arr = cJSON_AddArrayToObject(payload, "disks");
 	if (!arr)

@@ -18,6 +18,8 @@
 #include "config.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "json.h"
+#include "clock.h"
 
 #define FILE_DIR_MASK                                                                              \
 	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB |             \
@@ -139,22 +141,6 @@ struct file_state {
 	int64_t state_t_ms;
 	char *buf;
 };
-
-static int64_t file_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t file_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- the watch table ---------------------------------------------------- */
 
@@ -442,7 +428,7 @@ static int file_watch_tree(struct file_state *s, const char *dir, bool created, 
 			if (file_excluded(s, path))
 				continue;
 			if (created)
-				file_add_pending(s, path, FILE_CREATED, is_dir, file_now_ms());
+				file_add_pending(s, path, FILE_CREATED, is_dir, clock_real_ms());
 			if (!is_dir)
 				continue;
 			if (n == cap) {
@@ -583,7 +569,7 @@ static cJSON *file_pending_json(const struct file_pending *p)
 	if (!o)
 		return NULL;
 	ok = cJSON_AddNumberToObject(o, "t", (double)p->t_ms) &&
-	     procfs_json_str(o, "path", p->path) == 0 &&
+	     json_str(o, "path", p->path) == 0 &&
 	     cJSON_AddStringToObject(o, "action", file_action_name(p->last)) &&
 	     (acts = cJSON_AddArrayToObject(o, "actions"));
 	for (unsigned i = 0; ok && i < p->n_order; i++) {
@@ -596,8 +582,7 @@ static cJSON *file_pending_json(const struct file_pending *p)
 	ok = ok && cJSON_AddBoolToObject(o, "dir", p->dir) &&
 	     cJSON_AddNumberToObject(o, "count", (double)p->count);
 	if (ok && p->move)
-		ok = procfs_json_str(o, "from", p->from) == 0 &&
-		     procfs_json_str(o, "to", p->to) == 0;
+		ok = json_str(o, "from", p->from) == 0 && json_str(o, "to", p->to) == 0;
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;
@@ -646,7 +631,7 @@ static void file_queue(struct file_state *s, cJSON *ev)
 		while (s->recent_bytes > FILE_RECENT_BYTES)
 			file_recent_drop(s);
 		s->dirty = true;
-		s->state_t_ms = file_now_ms();
+		s->state_t_ms = clock_real_ms();
 	}
 	s->out[s->n_out++] = ev;
 }
@@ -688,7 +673,7 @@ static struct file_pending *file_pending_new(struct file_state *s, const char *p
 		file_emit(s, s->head);
 	p->dir = dir;
 	p->t_ms = t_ms;
-	p->deadline_ns = file_mono_ns() + (uint64_t)s->cfg->file_coalesce_ms * 1000000u;
+	p->deadline_ns = clock_mono_ns() + (uint64_t)s->cfg->file_coalesce_ms * 1000000u;
 	p->prev = s->tail;
 	if (s->tail)
 		s->tail->next = p;
@@ -756,12 +741,12 @@ static cJSON *file_special(const char *action, const char *path, uint64_t count,
 {
 	cJSON *o = cJSON_CreateObject(), *acts;
 
-	if (!o || !cJSON_AddNumberToObject(o, "t", (double)file_now_ms()) ||
-	    procfs_json_str(o, "path", path) < 0 || !cJSON_AddStringToObject(o, "action", action) ||
+	if (!o || !cJSON_AddNumberToObject(o, "t", (double)clock_real_ms()) ||
+	    json_str(o, "path", path) < 0 || !cJSON_AddStringToObject(o, "action", action) ||
 	    !(acts = cJSON_AddArrayToObject(o, "actions")) ||
 	    !cJSON_AddBoolToObject(o, "dir", false) ||
 	    !cJSON_AddNumberToObject(o, "count", (double)count) ||
-	    procfs_json_str(o, "message", message) < 0) {
+	    json_str(o, "message", message) < 0) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -860,7 +845,7 @@ static int file_handle(struct file_state *s, const struct inotify_event *ev, int
 /* Emits what is due and arms the timer for the next deadline. */
 static void file_flush(struct file_state *s, bool all)
 {
-	uint64_t now = file_mono_ns();
+	uint64_t now = clock_mono_ns();
 	struct itimerspec its = {{0, 0}, {0, 0}};
 
 	while (s->head && (all || s->head->deadline_ns <= now))
@@ -887,7 +872,7 @@ static cJSON *file_build_state(const struct file_state *s)
 	    !(evs = cJSON_AddArrayToObject(st, "events")))
 		goto fail;
 	for (size_t i = 0; i < l->n; i++)
-		if (procfs_json_array_str(roots, l->v[i]) < 0)
+		if (json_array_str(roots, l->v[i]) < 0)
 			goto fail;
 	for (size_t i = 0; i < s->n_unwatched; i++) {
 		cJSON *u = cJSON_CreateObject();
@@ -895,8 +880,8 @@ static cJSON *file_build_state(const struct file_state *s)
 		if (!u)
 			goto fail;
 		cJSON_AddItemToArray(unw, u);
-		if (procfs_json_str(u, "path", s->unwatched[i].path) < 0 ||
-		    procfs_json_str(u, "error", file_unwatched_reason(&s->unwatched[i])) < 0)
+		if (json_str(u, "path", s->unwatched[i].path) < 0 ||
+		    json_str(u, "error", file_unwatched_reason(&s->unwatched[i])) < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < s->recent_n; i++) {
@@ -943,7 +928,7 @@ static int file_dispatch(void *state, const struct collector_env *env)
 		}
 		for (int k = 0; k < FILE_READS_MAX; k++) {
 			ssize_t len = read(s->ifd, s->buf, FILE_READ_BUF);
-			int64_t t_ms = file_now_ms();
+			int64_t t_ms = clock_real_ms();
 
 			if (len <= 0) {
 				if (len < 0 && errno != EAGAIN)
@@ -1123,7 +1108,7 @@ static int file_init(const struct collector_env *env, void **ret_state, char *re
 		goto out;
 	}
 	file_reset_reports(s); /* listed in the state; no hub to publish to yet */
-	s->state_t_ms = file_now_ms();
+	s->state_t_ms = clock_real_ms();
 	s->dirty = true;
 	r = 0;
 	*ret_state = s;

@@ -21,6 +21,8 @@
 
 #include "config.h"
 #include "procfs.h"
+#include "json.h"
+#include "clock.h"
 
 /* mountinfo of a Kubernetes node with thousands of mounts stays below. */
 #define FS_MOUNTINFO_MAX      (16u << 20)
@@ -402,21 +404,19 @@ int fs_mount_json(const struct fs_mount *m, const struct fs_usage *u, bool respo
 	o = cJSON_CreateObject();
 	if (!o)
 		goto out;
-	if (procfs_json_str(o, "mount", m->mount_point) < 0 ||
-	    procfs_json_str(o, "device", m->source) < 0 ||
-	    procfs_json_str(o, "fstype", m->fstype) < 0 ||
+	if (json_str(o, "mount", m->mount_point) < 0 || json_str(o, "device", m->source) < 0 ||
+	    json_str(o, "fstype", m->fstype) < 0 ||
 	    !cJSON_AddBoolToObject(o, "read_only", m->read_only) ||
 	    !cJSON_AddBoolToObject(o, "responding", responding))
 		goto out;
-	if (procfs_json_num_or_null(o, "size", have_space, (double)size) < 0 ||
-	    procfs_json_num_or_null(o, "used", have_space, (double)used) < 0 ||
-	    procfs_json_num_or_null(o, "available", have_space, (double)avail) < 0 ||
-	    procfs_json_num_or_null(o, "used_percent", have_pct, pct) < 0 ||
-	    procfs_json_num_or_null(o, "inodes_total", have_inodes, u ? (double)u->files : 0) < 0 ||
-	    procfs_json_num_or_null(o, "inodes_used", have_inodes,
-				    u && u->files > u->ffree ? (double)(u->files - u->ffree) : 0) <
-		0 ||
-	    procfs_json_num_or_null(o, "inodes_free", have_inodes, u ? (double)u->ffree : 0) < 0)
+	if (json_num_or_null(o, "size", have_space, (double)size) < 0 ||
+	    json_num_or_null(o, "used", have_space, (double)used) < 0 ||
+	    json_num_or_null(o, "available", have_space, (double)avail) < 0 ||
+	    json_num_or_null(o, "used_percent", have_pct, pct) < 0 ||
+	    json_num_or_null(o, "inodes_total", have_inodes, u ? (double)u->files : 0) < 0 ||
+	    json_num_or_null(o, "inodes_used", have_inodes,
+			     u && u->files > u->ffree ? (double)(u->files - u->ffree) : 0) < 0 ||
+	    json_num_or_null(o, "inodes_free", have_inodes, u ? (double)u->ffree : 0) < 0)
 		goto out;
 	if (err) {
 		if (!cJSON_AddStringToObject(o, "error", strerror_r(err, msg, sizeof(msg))))
@@ -544,14 +544,6 @@ struct fs_state {
 	int (*statfs)(const char *path, struct fs_usage *ret);
 };
 
-static uint64_t fs_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Runs in the worker: statfs(2) rather than statvfs(3), which may read
  * /proc/mounts with stdio on old kernels. */
 static int fs_statfs_default(const char *path, struct fs_usage *ret)
@@ -642,7 +634,7 @@ static _Noreturn void fs_worker_run(int req_fd, int res_fd,
 		ans.key = req.key;
 		r = fn(path, &ans.usage);
 		ans.err = r < 0 ? -r : 0;
-		ans.end_ns = fs_now_ns();
+		ans.end_ns = clock_mono_ns();
 		if (write(res_fd, &ans, sizeof(ans)) != (ssize_t)sizeof(ans))
 			_exit(0);
 	}
@@ -1148,7 +1140,7 @@ out:
 int fs_settle(void *state, unsigned timeout_ms)
 {
 	struct fs_state *s = state;
-	uint64_t deadline = fs_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
 
 	for (;;) {
 		struct pollfd pfd[FS_MAX_WORKERS];
@@ -1156,7 +1148,7 @@ int fs_settle(void *state, unsigned timeout_ms)
 		nfds_t n = 0;
 
 		fs_collect_all(s);
-		now = fs_now_ns();
+		now = clock_mono_ns();
 		wait_ns = deadline > now ? deadline - now : 0;
 		for (size_t i = 0; i < FS_MAX_WORKERS; i++) {
 			const struct fs_worker *w = &s->workers[i];
@@ -1202,7 +1194,7 @@ pid_t fs_worker_pid(void *state)
 static void fs_fini(void *state)
 {
 	struct fs_state *s = state;
-	uint64_t deadline = fs_now_ns() + FS_FINI_WAIT_MS * 1000000u;
+	uint64_t deadline = clock_mono_ns() + FS_FINI_WAIT_MS * 1000000u;
 
 	if (!s)
 		return;
@@ -1220,7 +1212,7 @@ static void fs_fini(void *state)
 		fs_reap(s);
 		for (size_t i = 0; i < FS_MAX_WORKERS; i++)
 			waiting = waiting || (s->workers[i].pid != 0 && !s->workers[i].stuck_key);
-		if (!waiting || fs_now_ns() >= deadline)
+		if (!waiting || clock_mono_ns() >= deadline)
 			break;
 		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	}
@@ -1278,7 +1270,7 @@ static int fs_init(const struct collector_env *env, void **ret_state, char *reas
 		fs_reason(reason, reason_len, "self/mountinfo", r, r != -ENOMEM);
 		goto out;
 	}
-	r = fs_request_round(s, fs_now_ns());
+	r = fs_request_round(s, clock_mono_ns());
 	if (!s->main && s->n_slots > 0) {
 		if (r == 0)
 			r = -EAGAIN;
@@ -1316,7 +1308,7 @@ static int fs_sample(void *state, const struct collector_env *env,
 		s->reload = r < 0;
 	}
 	fs_collect_all(s);
-	now = fs_now_ns();
+	now = clock_mono_ns();
 	fs_check_timeouts(s, now);
 	fs_reap(s);
 	fs_request_round(s, now);

@@ -12,6 +12,8 @@
 
 #include "fs.h"
 #include "procfs.h"
+#include "json.h"
+#include "clock.h"
 
 #define HOST_SMALL_MAX   4096
 #define HOST_CPUINFO_MAX (16u << 20) /* thousands of CPUs */
@@ -653,24 +655,23 @@ static int host_build_payload(const struct host_info *hi, int64_t t_ms, cJSON **
 	payload = cJSON_CreateObject();
 	if (!payload || !cJSON_AddNumberToObject(payload, "t", (double)t_ms))
 		goto out;
-	if (procfs_json_str(payload, "hostname", hi->hostname) < 0 ||
-	    procfs_json_str(payload, "os", hi->os) < 0 ||
-	    procfs_json_str(payload, "kernel", hi->kernel) < 0 ||
-	    procfs_json_str(payload, "kernel_version", hi->kernel_version) < 0 ||
-	    procfs_json_str(payload, "arch", hi->arch) < 0)
+	if (json_str(payload, "hostname", hi->hostname) < 0 ||
+	    json_str(payload, "os", hi->os) < 0 || json_str(payload, "kernel", hi->kernel) < 0 ||
+	    json_str(payload, "kernel_version", hi->kernel_version) < 0 ||
+	    json_str(payload, "arch", hi->arch) < 0)
 		goto out;
 	cpu = cJSON_AddObjectToObject(payload, "cpu");
-	if (!cpu || procfs_json_str(cpu, "model", hi->cpu_model) < 0 ||
+	if (!cpu || json_str(cpu, "model", hi->cpu_model) < 0 ||
 	    host_add_num(cpu, "logical", hi->logical) < 0 ||
 	    host_add_num(cpu, "cores", hi->cores) < 0 ||
 	    host_add_num(cpu, "sockets", hi->sockets) < 0)
 		goto out;
 	if (host_add_num(payload, "boot_time_ms", hi->boot_ms) < 0 ||
-	    procfs_json_str(payload, "machine_id", hi->machine_id) < 0)
+	    json_str(payload, "machine_id", hi->machine_id) < 0)
 		goto out;
 	virt = cJSON_AddObjectToObject(payload, "virtualization");
-	if (!virt || procfs_json_str(virt, "vm", hi->vm) < 0 ||
-	    procfs_json_str(virt, "container", hi->container) < 0)
+	if (!virt || json_str(virt, "vm", hi->vm) < 0 ||
+	    json_str(virt, "container", hi->container) < 0)
 		goto out;
 	*ret_payload = payload;
 	payload = NULL;
@@ -678,14 +679,6 @@ static int host_build_payload(const struct host_info *hi, int64_t t_ms, cJSON **
 out:
 	cJSON_Delete(payload);
 	return r;
-}
-
-static uint64_t host_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void host_fini(void *state)
@@ -718,7 +711,7 @@ static int host_init(const struct collector_env *env, void **ret_state, char *re
 		procfs_reason(reason, reason_len, path, r, false);
 		goto out;
 	}
-	s->refreshed_ns = host_now_ns();
+	s->refreshed_ns = clock_mono_ns();
 	*ret_state = s;
 	s = NULL;
 out:
@@ -732,7 +725,7 @@ static int host_sample(void *state, const struct collector_env *env,
 		       const struct collector_tick *tick, cJSON **ret_payload)
 {
 	struct host_state *s = state;
-	uint64_t now = host_now_ns();
+	uint64_t now = clock_mono_ns();
 	bool changed = !s->published;
 	const char *path;
 	int r;

@@ -19,6 +19,8 @@
 #include "config.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "utf8.h"
+#include "clock.h"
 
 #define JOURNAL_READ_BUDGET 1000 /* entries per dispatch before yielding to the loop */
 #define JOURNAL_READ_NS     4000000
@@ -177,7 +179,7 @@ static bool journal_add_short(cJSON *o, const char *key, const char *v)
 
 	if (!*v)
 		return cJSON_AddNullToObject(o, key) != NULL;
-	if (procfs_utf8_dup(v, strlen(v), JOURNAL_SHORT_MAX, &clean, NULL) < 0)
+	if (utf8_dup(v, strlen(v), JOURNAL_SHORT_MAX, &clean, NULL) < 0)
 		return false;
 	item = cJSON_AddStringToObject(o, key, clean);
 	free(clean);
@@ -201,8 +203,7 @@ cJSON *journal_entry_json(const struct journal_raw *raw, unsigned max_bytes)
 		binary = true;
 		if (asprintf(&msg, "[%zu bytes of binary data]", raw->message_len) < 0)
 			msg = NULL;
-	} else if (procfs_utf8_dup(raw->message, raw->message_len, max_bytes, &msg, &truncated) <
-		   0) {
+	} else if (utf8_dup(raw->message, raw->message_len, max_bytes, &msg, &truncated) < 0) {
 		msg = NULL;
 	}
 	errno = 0;
@@ -461,22 +462,6 @@ struct journal_state {
 	size_t n_out, cap_out;
 };
 
-static int64_t journal_now_ms(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t journal_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Drops the oldest entry of the backlog (backlog_n > 0). */
 static void journal_backlog_drop(struct journal_state *s)
 {
@@ -506,7 +491,7 @@ static void journal_backlog_push(struct journal_state *s, char *json)
 	while (s->backlog_n && s->backlog_bytes > s->cfg->log_backlog_bytes)
 		journal_backlog_drop(s);
 	s->dirty = true;
-	s->state_t_ms = journal_now_ms(CLOCK_REALTIME);
+	s->state_t_ms = clock_real_ms();
 }
 
 /* The topic's `snapshot` part: {"t", "entries": [backlog, oldest first],
@@ -671,7 +656,7 @@ static int journal_take(struct journal_state *s, uint64_t now_ms)
 		if (!(json = journal_encode(s)))
 			return -ENOMEM;
 		entries[0] = json;
-		if (!(p = journal_payload(journal_now_ms(CLOCK_REALTIME), entries, 1, 0))) {
+		if (!(p = journal_payload(clock_real_ms(), entries, 1, 0))) {
 			free(json);
 			return -ENOMEM;
 		}
@@ -731,7 +716,7 @@ static int journal_flush_batch(struct journal_state *s, uint64_t now_ms)
 	}
 	for (unsigned i = 0; i < b->n; i++)
 		entries[i] = b->items[i].json;
-	if (!(p = journal_payload(journal_now_ms(CLOCK_REALTIME), entries, b->n, b->dropped))) {
+	if (!(p = journal_payload(clock_real_ms(), entries, b->n, b->dropped))) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -753,7 +738,7 @@ out:
  * waiting, 0 at the end, or -errno. */
 static int journal_read_new(struct journal_state *s)
 {
-	uint64_t start = journal_mono_ns();
+	uint64_t start = clock_mono_ns();
 	bool got = false;
 	char *c;
 	int r = 1;
@@ -778,11 +763,11 @@ static int journal_read_new(struct journal_state *s)
 		if (journal_read_raw(s) < 0 || !journal_raw_pass(&s->raw, s->cfg))
 			continue;
 		s->seen[journal_raw_level(&s->raw)]++;
-		r = journal_take(s, (uint64_t)journal_now_ms(CLOCK_MONOTONIC));
+		r = journal_take(s, clock_mono_ms());
 		if (r < 0)
 			break;
 		r = 1;
-		if ((i & 63) == 63 && journal_mono_ns() - start > JOURNAL_READ_NS)
+		if ((i & 63) == 63 && clock_mono_ns() - start > JOURNAL_READ_NS)
 			break;
 	}
 	/* where to resume after a reopen: the old handle may not tell once
@@ -823,8 +808,7 @@ static int journal_dispatch(void *state, const struct collector_env *env)
 		switch (evs[i].data.u32) {
 		case TAG_BATCH:
 			if (read(s->batch_fd, &v, sizeof(v)) > 0)
-				r = journal_flush_batch(s,
-							(uint64_t)journal_now_ms(CLOCK_MONOTONIC));
+				r = journal_flush_batch(s, clock_mono_ms());
 			break;
 		case TAG_KICK:
 			if (read(s->kick_fd, &v, sizeof(v)) > 0)
@@ -1268,7 +1252,7 @@ static int journal_init(const struct collector_env *env, void **ret_state, char 
 		goto out;
 	}
 	journal_arm_timeout(s);
-	s->state_t_ms = journal_now_ms(CLOCK_REALTIME);
+	s->state_t_ms = clock_real_ms();
 	s->dirty = true;
 	*ret_state = s;
 	s = NULL;

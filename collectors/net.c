@@ -11,6 +11,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "json.h"
 
 /* /proc/net/dev is about 130 bytes a device: room for ~60,000 devices. */
 #define NET_DEV_MAX (8u << 20)
@@ -439,7 +440,7 @@ static int net_add_rate(cJSON *o, const char *key, const uint64_t *prev, uint64_
 
 	if (!prev || procfs_rate_hundredths(*prev, cur, dt_ns, &per_s) == 0)
 		return net_add_null(o, key);
-	return procfs_json_num(o, key, per_s);
+	return json_num(o, key, per_s);
 }
 
 static const struct {
@@ -466,12 +467,11 @@ static int net_iface_json(cJSON *arr, const struct net_iface *e, const struct ne
 		cJSON_Delete(o);
 		return -ENOMEM;
 	}
-	if (procfs_json_str(o, "name", e->name) < 0 ||
-	    !cJSON_AddBoolToObject(o, "loopback", e->loopback))
+	if (json_str(o, "name", e->name) < 0 || !cJSON_AddBoolToObject(o, "loopback", e->loopback))
 		return -ENOMEM;
-	if (procfs_json_str(o, "operstate", e->operstate) < 0)
+	if (json_str(o, "operstate", e->operstate) < 0)
 		return -ENOMEM;
-	if ((e->speed_mbps >= 0 ? procfs_json_num(o, "speed_mbps", (double)e->speed_mbps)
+	if ((e->speed_mbps >= 0 ? json_num(o, "speed_mbps", (double)e->speed_mbps)
 				: net_add_null(o, "speed_mbps")) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < nf; i++) {
@@ -481,7 +481,7 @@ static int net_iface_json(cJSON *arr, const struct net_iface *e, const struct ne
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < nf; i++) {
-		if (procfs_json_num(o, net_fields[i].total, (double)e->c[net_fields[i].c]) < 0)
+		if (json_num(o, net_fields[i].total, (double)e->c[net_fields[i].c]) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -513,7 +513,7 @@ static int net_add_retrans_pct(cJSON *o, const struct net_tcp *prev, const struc
 	    procfs_delta(prev->c[NET_TCP_OUT_SEGS], cur->c[NET_TCP_OUT_SEGS], &d_out) < 0)
 		return net_add_null(o, "retrans_pct");
 	pct = d_out ? net_hundredths((double)d_re * 100.0 / (double)d_out) : 0.0;
-	return procfs_json_num(o, "retrans_pct", pct > 100.0 ? 100.0 : pct);
+	return json_num(o, "retrans_pct", pct > 100.0 ? 100.0 : pct);
 }
 
 static int net_tcp_json(cJSON *payload, const struct net_reading *prev,
@@ -525,10 +525,10 @@ static int net_tcp_json(cJSON *payload, const struct net_reading *prev,
 
 	if (!o)
 		return -ENOMEM;
-	if (procfs_json_num(o, "established", (double)t->curr_estab) < 0 ||
-	    procfs_json_num(o, "time_wait", (double)cur->sock.tw) < 0 ||
-	    procfs_json_num(o, "inuse", (double)cur->sock.inuse) < 0 ||
-	    procfs_json_num(o, "orphan", (double)cur->sock.orphan) < 0)
+	if (json_num(o, "established", (double)t->curr_estab) < 0 ||
+	    json_num(o, "time_wait", (double)cur->sock.tw) < 0 ||
+	    json_num(o, "inuse", (double)cur->sock.inuse) < 0 ||
+	    json_num(o, "orphan", (double)cur->sock.orphan) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < nf; i++) {
 		enum net_tcp_counter c = net_tcp_fields[i].c;
@@ -540,8 +540,7 @@ static int net_tcp_json(cJSON *payload, const struct net_reading *prev,
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < nf; i++) {
-		if (procfs_json_num(o, net_tcp_fields[i].total, (double)t->c[net_tcp_fields[i].c]) <
-		    0)
+		if (json_num(o, net_tcp_fields[i].total, (double)t->c[net_tcp_fields[i].c]) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -561,7 +560,7 @@ int net_build_payload(const struct net_reading *prev, const struct net_reading *
 	payload = cJSON_CreateObject();
 	if (!payload)
 		goto out;
-	if (procfs_json_num(payload, "t", (double)t_ms) < 0)
+	if (json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
 	arr = cJSON_AddArrayToObject(payload, "interfaces");
 	if (!arr)

@@ -17,6 +17,8 @@
 #include "config.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "json.h"
+#include "utf8.h"
 
 /* A stat line is about 300 bytes; 52 fields of 20 digits and a 63-byte
  * comm stay under 1200. */
@@ -299,13 +301,13 @@ size_t proc_cmdline_format(const char *raw, size_t len, bool more, const char *c
 		len--;
 	if (len == 0) {
 		out[0] = '[';
-		o = 1 + procfs_utf8_sanitize(comm, strlen(comm), out + 1);
+		o = 1 + utf8_sanitize(comm, strlen(comm), out + 1);
 		out[o++] = ']';
 		out[o] = '\0';
 		return o;
 	}
 	while (i < len) {
-		size_t bad = 1, n = proc_is_blank(p[i]) ? 1 : procfs_utf8_seq(p + i, len - i, &bad);
+		size_t bad = 1, n = proc_is_blank(p[i]) ? 1 : utf8_seq(p + i, len - i, &bad);
 		size_t w = n == 0 ? 3 : n;
 
 		if (o + w > PROC_CMD_MAX) {
@@ -1252,12 +1254,12 @@ static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJS
 		const char *pw = s->pw_loaded ? proc_users_name(&s->users, e->uid) : NULL;
 
 		if (pw && strlen(pw) < 256)
-			procfs_utf8_sanitize(pw, strlen(pw), user);
+			utf8_sanitize(pw, strlen(pw), user);
 		else
 			snprintf(user, sizeof(user), "%u", e->uid);
 		name = user;
 	}
-	procfs_utf8_sanitize(e->comm, strlen(e->comm), comm);
+	utf8_sanitize(e->comm, strlen(e->comm), comm);
 	mr->pid = e->pid;
 	mr->user_known = name != NULL;
 	mr->value = by_cpu ? (double)e->cpu / 100.0 : (double)rss;
@@ -1269,18 +1271,17 @@ static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJS
 		cJSON_Delete(row);
 		return -ENOMEM;
 	}
-	if (procfs_json_num(row, "pid", e->pid) < 0 || procfs_json_str(row, "user", name) < 0 ||
-	    procfs_json_str(row, "comm", comm) < 0 || procfs_json_str(row, "cmd", e->cmd) < 0 ||
-	    procfs_json_str(row, "state", state) < 0)
+	if (json_num(row, "pid", e->pid) < 0 || json_str(row, "user", name) < 0 ||
+	    json_str(row, "comm", comm) < 0 || json_str(row, "cmd", e->cmd) < 0 ||
+	    json_str(row, "state", state) < 0)
 		return -ENOMEM;
 	if (e->cpu < 0 ? !cJSON_AddNullToObject(row, "cpu_pct")
-		       : procfs_json_num(row, "cpu_pct", (double)e->cpu / 100.0) < 0)
+		       : json_num(row, "cpu_pct", (double)e->cpu / 100.0) < 0)
 		return -ENOMEM;
-	if (procfs_json_num(row, "rss_bytes", (double)rss) < 0 ||
-	    procfs_json_num(row, "threads", e->threads) < 0 ||
-	    procfs_json_num(row, "start_ms",
-			    (double)(s->btime_ms + e->starttime * 1000 / (s->hz ? s->hz : 100))) <
-		0)
+	if (json_num(row, "rss_bytes", (double)rss) < 0 ||
+	    json_num(row, "threads", e->threads) < 0 ||
+	    json_num(row, "start_ms",
+		     (double)(s->btime_ms + e->starttime * 1000 / (s->hz ? s->hz : 100))) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -1368,14 +1369,14 @@ static int proc_payload(struct proc_state *s, const struct collector_env *env, i
 	payload = cJSON_CreateObject();
 	if (!payload)
 		goto out;
-	if (procfs_json_num(payload, "t", (double)t_ms) < 0 ||
-	    procfs_json_num(payload, "processes", (double)s->n) < 0 ||
-	    procfs_json_num(payload, "threads", (double)threads) < 0 ||
-	    procfs_json_num(payload, "running", (double)running) < 0 ||
-	    procfs_json_num(payload, "sleeping", (double)sleeping) < 0 ||
-	    procfs_json_num(payload, "blocked", (double)blocked) < 0 ||
-	    procfs_json_num(payload, "stopped", (double)stopped) < 0 ||
-	    procfs_json_num(payload, "zombies", (double)zombies) < 0)
+	if (json_num(payload, "t", (double)t_ms) < 0 ||
+	    json_num(payload, "processes", (double)s->n) < 0 ||
+	    json_num(payload, "threads", (double)threads) < 0 ||
+	    json_num(payload, "running", (double)running) < 0 ||
+	    json_num(payload, "sleeping", (double)sleeping) < 0 ||
+	    json_num(payload, "blocked", (double)blocked) < 0 ||
+	    json_num(payload, "stopped", (double)stopped) < 0 ||
+	    json_num(payload, "zombies", (double)zombies) < 0)
 		goto out;
 	r = proc_top(s, env->proc_fd, payload, "top_cpu", top_n, true);
 	if (r < 0)

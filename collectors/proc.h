@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "utf8.h"
 
 /* comm as /proc/<pid>/stat prints it: 15 bytes for tasks, up to 63 for
  * kernel threads and workqueue workers (fs/proc/array.c), plus the NUL. */
@@ -62,7 +63,7 @@ int proc_status_uid(const char *text, size_t len, uint32_t *ret_uid);
 
 /* The displayed command line of raw /proc/<pid>/cmdline bytes: NULs and
  * other control characters become spaces, trailing ones go, what is not
- * UTF-8 becomes U+FFFD (as in procfs_utf8_sanitize), and it is cut at a character boundary with "…"
+ * UTF-8 becomes U+FFFD (as in utf8_sanitize), and it is cut at a character boundary with "…"
  * to at most PROC_CMD_MAX bytes, also when `more` says the read stopped
  * before the end. Empty (kernel threads, zombies) gives "[comm]". Writes a
  * NUL-terminated string into out (PROC_CMD_BUF bytes) and returns its

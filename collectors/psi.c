@@ -10,6 +10,7 @@
 
 #include "metrics.h"
 #include "procfs.h"
+#include "json.h"
 
 /* A pressure file is two lines of about 55 bytes. */
 #define PSI_FILE_MAX 4096
@@ -155,10 +156,10 @@ static int psi_line_json(cJSON *parent, const char *key, const struct psi_line *
 	o = cJSON_AddObjectToObject(parent, key);
 	if (!o)
 		return -ENOMEM;
-	if (procfs_json_num(o, "avg10", cur->avg10 / 100.0) < 0 ||
-	    procfs_json_num(o, "avg60", cur->avg60 / 100.0) < 0 ||
-	    procfs_json_num(o, "avg300", cur->avg300 / 100.0) < 0 ||
-	    procfs_json_num(o, "total_us", (double)cur->total_us) < 0)
+	if (json_num(o, "avg10", cur->avg10 / 100.0) < 0 ||
+	    json_num(o, "avg60", cur->avg60 / 100.0) < 0 ||
+	    json_num(o, "avg300", cur->avg300 / 100.0) < 0 ||
+	    json_num(o, "total_us", (double)cur->total_us) < 0)
 		return -ENOMEM;
 	if (prev && dt_ns > 0 && procfs_delta(prev->total_us, cur->total_us, &d_us) == 0) {
 		/* us stalled per ns elapsed, as percent: d_us * 1000 / dt_ns * 100;
@@ -166,7 +167,7 @@ static int psi_line_json(cJSON *parent, const char *key, const struct psi_line *
 		 * the very same instant */
 		double pct = psi_hundredths((double)d_us * 1e5 / (double)dt_ns);
 
-		return procfs_json_num(o, "stall_pct", pct > 100.0 ? 100.0 : pct);
+		return json_num(o, "stall_pct", pct > 100.0 ? 100.0 : pct);
 	}
 	return cJSON_AddNullToObject(o, "stall_pct") ? 0 : -ENOMEM;
 }
@@ -205,7 +206,7 @@ int psi_build_payload(const struct psi_reading *prev, const struct psi_reading *
 	payload = cJSON_CreateObject();
 	if (!payload)
 		goto out;
-	if (procfs_json_num(payload, "t", (double)t_ms) < 0)
+	if (json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
 	for (int i = 0; i < PSI_NRES; i++) {
 		if (psi_resource_json(payload, (enum psi_resource)i, prev, cur, dt_ns) < 0)

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "json.h"
 
 /* io.stat holds a line of ~100 bytes per device. */
 #define SVC_READ_BUF  (64u << 10)
@@ -485,8 +486,7 @@ static int svc_row(const struct svc_entry *e, cJSON *arr)
 		cJSON_Delete(row);
 		return -ENOMEM;
 	}
-	if (procfs_json_str(row, "unit", e->name) < 0 ||
-	    !svc_add_value(row, "cpu_pct", e->cpu_h, 100.0) ||
+	if (json_str(row, "unit", e->name) < 0 || !svc_add_value(row, "cpu_pct", e->cpu_h, 100.0) ||
 	    !svc_add_value(row, "mem_bytes", e->mem, 1) ||
 	    !svc_add_value(row, "tasks", e->pids, 1) ||
 	    !svc_add_value(row, "io_read_bytes_per_s", e->io_r, 1) ||

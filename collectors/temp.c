@@ -12,6 +12,8 @@
 
 #include "metrics.h"
 #include "procfs.h"
+#include "json.h"
+#include "clock.h"
 
 /* sysfs attributes are one page at most; these hold a number or a name. */
 #define TEMP_ATTR_MAX 4096
@@ -330,14 +332,6 @@ int temp_scan(int sys_fd, struct temp_list *list)
 	return 0;
 }
 
-static uint64_t temp_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int temp_add_celsius(cJSON *o, const char *key, bool have, int64_t mc)
 {
 	if (!have)
@@ -381,9 +375,8 @@ static int temp_build_payload(struct temp_state *s, int64_t t_ms, cJSON **ret_pa
 		if (!o)
 			goto out;
 		cJSON_AddItemToArray(arr, o);
-		if (procfs_json_str(o, "id", t->id) < 0 ||
-		    procfs_json_str(o, "chip", t->chip) < 0 ||
-		    procfs_json_str(o, "label", t->label) < 0 ||
+		if (json_str(o, "id", t->id) < 0 || json_str(o, "chip", t->chip) < 0 ||
+		    json_str(o, "label", t->label) < 0 ||
 		    temp_add_celsius(o, "temp_c", true, mc) < 0 ||
 		    temp_add_celsius(o, "max_c", t->has_max, t->max_mc) < 0 ||
 		    temp_add_celsius(o, "crit_c", t->has_crit, t->crit_mc) < 0)
@@ -432,7 +425,7 @@ static int temp_init(const struct collector_env *env, void **ret_state, char *re
 			 "/sys/class/thermal no thermal_zone*)");
 		goto out;
 	}
-	s->scanned_ns = temp_now_ns();
+	s->scanned_ns = clock_mono_ns();
 	*ret_state = s;
 	s = NULL;
 out:
@@ -446,7 +439,7 @@ static int temp_sample(void *state, const struct collector_env *env,
 		       const struct collector_tick *tick, cJSON **ret_payload)
 {
 	struct temp_state *s = state;
-	uint64_t now = temp_now_ns();
+	uint64_t now = clock_mono_ns();
 	int r;
 
 	*ret_payload = NULL;

@@ -15,6 +15,8 @@
 
 #include "metrics.h"
 #include "procfs.h"
+#include "json.h"
+#include "clock.h"
 
 #define UNITS_DEST        "org.freedesktop.systemd1"
 #define UNITS_PATH        "/org/freedesktop/systemd1"
@@ -98,14 +100,6 @@ struct units_state {
 	cJSON *out;                      /* an event for the end of the dispatch */
 };
 
-static int64_t units_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void units_failed_free(struct units_failed *f, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -143,7 +137,7 @@ static void units_set_error(struct units_state *s, const char *what, const char 
 {
 	snprintf(s->error, sizeof(s->error), "%.60s: %.180s", what, why);
 	s->dirty = true;
-	s->state_t_ms = units_now_ms();
+	s->state_t_ms = clock_real_ms();
 }
 
 /* A refresh after the coalescing delay, unless one is due already. */
@@ -184,10 +178,10 @@ static bool units_add_body(const struct units_state *s, cJSON *o)
 		if (!u)
 			return false;
 		cJSON_AddItemToArray(failed, u);
-		if (procfs_json_str(u, "unit", f->name) < 0 ||
-		    procfs_json_str(u, "description", f->description) < 0 ||
-		    procfs_json_str(u, "sub_state", f->sub_state) < 0 ||
-		    procfs_json_str(u, "result", f->result) < 0 ||
+		if (json_str(u, "unit", f->name) < 0 ||
+		    json_str(u, "description", f->description) < 0 ||
+		    json_str(u, "sub_state", f->sub_state) < 0 ||
+		    json_str(u, "result", f->result) < 0 ||
 		    !(f->since_us
 			  ? cJSON_AddNumberToObject(u, "since", (double)(f->since_us / 1000))
 			  : cJSON_AddNullToObject(u, "since")))
@@ -202,7 +196,7 @@ static cJSON *units_build_state(const struct units_state *s)
 
 	if (!o || !cJSON_AddNumberToObject(o, "t", (double)s->state_t_ms) ||
 	    !cJSON_AddBoolToObject(o, "connected", s->bus != NULL) ||
-	    procfs_json_str(o, "error", s->error[0] ? s->error : NULL) < 0 ||
+	    json_str(o, "error", s->error[0] ? s->error : NULL) < 0 ||
 	    (s->have && !units_add_body(s, o))) {
 		cJSON_Delete(o);
 		return NULL;
@@ -224,7 +218,7 @@ static void units_make_event(struct units_state *s)
 		free(s->last_json);
 		s->last_json = json;
 		json = NULL;
-		ok = cJSON_AddNumberToObject(o, "t", (double)units_now_ms()) &&
+		ok = cJSON_AddNumberToObject(o, "t", (double)clock_real_ms()) &&
 		     units_add_body(s, o) && (ch = cJSON_AddArrayToObject(o, "changes"));
 		for (size_t i = 0; ok && i < s->n_changes; i++) {
 			const struct units_change *c = &s->changes[i];
@@ -233,10 +227,10 @@ static void units_make_event(struct units_state *s)
 			ok = u != NULL;
 			if (u)
 				cJSON_AddItemToArray(ch, u);
-			ok = ok && procfs_json_str(u, "unit", c->unit) == 0 &&
-			     procfs_json_str(u, "active_state", c->active_state) == 0 &&
-			     procfs_json_str(u, "sub_state", c->sub_state) == 0 &&
-			     procfs_json_str(u, "job_result", c->job_result) == 0;
+			ok = ok && json_str(u, "unit", c->unit) == 0 &&
+			     json_str(u, "active_state", c->active_state) == 0 &&
+			     json_str(u, "sub_state", c->sub_state) == 0 &&
+			     json_str(u, "job_result", c->job_result) == 0;
 		}
 		ok = ok && cJSON_AddNumberToObject(o, "changes_more", (double)s->changes_more);
 	}
@@ -268,7 +262,7 @@ static void units_commit(struct units_state *s)
 	s->in_flight = false;
 	s->error[0] = '\0';
 	s->dirty = true;
-	s->state_t_ms = units_now_ms();
+	s->state_t_ms = clock_real_ms();
 	units_make_event(s);
 	if (s->again) {
 		s->again = false;
@@ -738,7 +732,7 @@ static int units_init(const struct collector_env *env, void **ret_state, char *r
 		goto out;
 	units_rearm(s);
 	snprintf(s->error, sizeof(s->error), "waiting for systemd's answer");
-	s->state_t_ms = units_now_ms();
+	s->state_t_ms = clock_real_ms();
 	s->dirty = true;
 	*ret_state = s;
 	s = NULL;

@@ -27,6 +27,7 @@
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
+#include "clock.h"
 
 #define HTTP_BLOCK_BYTES   256   /* the reader's block when not chunked (HTTP/1.0) */
 #define HTTP_MAX_WAITING   128   /* connections without a full request: the oldest makes room */
@@ -82,14 +83,6 @@ struct stream {
  * (seen by the handler once), too many arguments. */
 static int req_new, req_seen, req_too_many_args;
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void conn_suspend(void *conn)
 {
 	MHD_suspend_connection(((struct stream *)conn)->mc);
@@ -125,7 +118,7 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	struct http *http = cls;
 	struct logsum *l = &http->log;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	char line[512];
 	size_t n;
 
@@ -418,7 +411,6 @@ static enum MHD_Result serve_events(struct http *http, struct MHD_Connection *co
 static enum MHD_Result serve_healthz(struct http *http, struct MHD_Connection *conn)
 {
 	struct hub_stats st;
-	struct timespec now;
 	unsigned interval;
 	char *body = NULL, age[32];
 	bool stuck;
@@ -435,18 +427,16 @@ static enum MHD_Result serve_healthz(struct http *http, struct MHD_Connection *c
 		snprintf(age, sizeof(age), "null");
 	else
 		snprintf(age, sizeof(age), "%" PRIu64, st.tick_age_ms);
-	clock_gettime(CLOCK_REALTIME, &now);
-	n = asprintf(
-	    &body,
-	    "{\"status\":\"%s\",\"version\":\"%s\",\"instance\":\"%016" PRIx64
-	    "\",\"uptime\":%.3f,\"tick_age_ms\":%s,\"interval_ms\":%u,\"clients\":%u,"
-	    "\"gzip_clients\":%u,\"events\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
-	    ",\"resyncs\":%" PRIu64 ",\"stalled\":%" PRIu64 ",\"ring\":{\"first\":%" PRIu64
-	    ",\"last\":%" PRIu64 ",\"bytes\":%zu,\"capacity\":%zu}}\n",
-	    stuck ? "stalled" : "ok", SYSFEED_VERSION, st.instance,
-	    (double)(now.tv_sec * 1000 + now.tv_nsec / 1000000 - http->info.start_ms) / 1000.0, age,
-	    interval, st.clients, st.gzip_clients, st.published, st.bytes_sent, st.resyncs,
-	    st.stalled, st.first_seq, st.last_seq, st.ring_used, st.ring_bytes);
+	n = asprintf(&body,
+		     "{\"status\":\"%s\",\"version\":\"%s\",\"instance\":\"%016" PRIx64
+		     "\",\"uptime\":%.3f,\"tick_age_ms\":%s,\"interval_ms\":%u,\"clients\":%u,"
+		     "\"gzip_clients\":%u,\"events\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
+		     ",\"resyncs\":%" PRIu64 ",\"stalled\":%" PRIu64 ",\"ring\":{\"first\":%" PRIu64
+		     ",\"last\":%" PRIu64 ",\"bytes\":%zu,\"capacity\":%zu}}\n",
+		     stuck ? "stalled" : "ok", SYSFEED_VERSION, st.instance,
+		     (double)(clock_real_ms() - http->info.start_ms) / 1000.0, age, interval,
+		     st.clients, st.gzip_clients, st.published, st.bytes_sent, st.resyncs,
+		     st.stalled, st.first_seq, st.last_seq, st.ring_used, st.ring_bytes);
 	if (n < 0)
 		return MHD_NO;
 	return queue_buffer(conn, stuck ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
@@ -979,7 +969,7 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 	http->web_fd = -1;
 	pthread_mutex_init(&http->cfg_lock, NULL);
 	pthread_mutex_init(&http->log.lock, NULL);
-	http->log.window_ms = mono_ms();
+	http->log.window_ms = clock_mono_ms();
 	for (unsigned i = 0; info->topic_names[i]; i++)
 		http->all_topics |= 1ULL << i;
 	http->conns = conns_new(&(struct conns_limits){HTTP_MAX_WAITING, HTTP_MAX_ACTIVE,
@@ -1083,7 +1073,7 @@ void http_stop(struct http *http)
 		MHD_stop_daemon(http->ls[i].mhd);
 	if (http->web_fd >= 0)
 		close(http->web_fd);
-	logsum_flush(&http->log, mono_ms(), true);
+	logsum_flush(&http->log, clock_mono_ms(), true);
 	conns_free(http->conns);
 	config_free(&http->cfg);
 	pthread_mutex_destroy(&http->cfg_lock);
@@ -1095,7 +1085,7 @@ void http_housekeep(struct http *http)
 {
 	conns_sweep(http->conns);
 	pthread_mutex_lock(&http->log.lock);
-	logsum_flush(&http->log, mono_ms(), false);
+	logsum_flush(&http->log, clock_mono_ms(), false);
 	pthread_mutex_unlock(&http->log.lock);
 }
 

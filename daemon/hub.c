@@ -12,6 +12,7 @@
 
 #include <zlib.h>
 
+#include "clock.h"
 #include "gz.h"
 #include "hub_impl.h"
 #include "sse.h"
@@ -87,14 +88,6 @@ struct hub_reader {
 };
 
 static const unsigned char gz_end_block[5] = {1, 0, 0, 0xff, 0xff}; /* final, stored, empty */
-
-uint64_t hub_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct blob *blob_new(size_t len)
 {
@@ -296,7 +289,7 @@ static void **collect_wake(struct hub *hub, uint64_t mask, bool idle, size_t *re
 {
 	void **wake = NULL;
 	size_t n = 0;
-	uint64_t now = hub_mono_ms();
+	uint64_t now = clock_mono_ms();
 
 	if (hub->n_clients && !(wake = malloc(hub->n_clients * sizeof(*wake)))) {
 		*ret_n = 0;
@@ -389,7 +382,7 @@ static struct blob *group_chunk(struct hub *hub, struct group *g, bool join,
 	chunk->join = join;
 	chunk->after = after;
 	chunk->seq = last;
-	chunk->mono_ms = hub_mono_ms();
+	chunk->mono_ms = clock_mono_ms();
 	__atomic_add_fetch(&hub->gz_in, in, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&hub->gz_out, zlen, __ATOMIC_RELAXED);
 	return chunk;
@@ -466,7 +459,7 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 	struct blob *chunks[HUB_MAX_GROUPS] = {0};
 	bool join[HUB_MAX_GROUPS];
 	size_t n_todo = 0, n_wake = 0;
-	uint64_t seq, mask = 0, after, now = hub_mono_ms();
+	uint64_t seq, mask = 0, after, now = clock_mono_ms();
 	void **wake = NULL;
 	int r = 0;
 
@@ -763,7 +756,7 @@ static uint64_t oldest_pending(const struct hub *hub, const struct hub_client *c
 
 void hub_housekeep(struct hub *hub)
 {
-	uint64_t now = hub_mono_ms();
+	uint64_t now = clock_mono_ms();
 	struct group *todo[HUB_MAX_GROUPS];
 	const char *extra[HUB_MAX_GROUPS];
 	bool join[HUB_MAX_GROUPS];
@@ -981,7 +974,7 @@ static struct group *group_get(struct hub *hub, uint64_t mask)
 	g->first = 1;
 	g->head = 0;
 	g->max_bytes = hub->ring_bytes / 8;
-	g->last_ms = hub_mono_ms();
+	g->last_ms = clock_mono_ms();
 	hub->groups[hub->n_groups++] = g;
 	return g;
 }
@@ -1000,7 +993,7 @@ int hub_client_new(struct hub *hub, const struct hub_client_opts *opts, void *co
 	c->hub = hub;
 	c->conn = conn;
 	c->mask = opts->mask;
-	c->last_write_ms = hub_mono_ms();
+	c->last_write_ms = clock_mono_ms();
 	kind = sse_parse_id(opts->last_id, hub->instance, &seq);
 
 	pthread_mutex_lock(&hub->lock);
@@ -1268,7 +1261,7 @@ long hub_client_read(struct hub_client *c, char *buf, size_t max)
 		if (!next_part(hub, c, max - n, n > 0))
 			break;
 	}
-	now = hub_mono_ms();
+	now = clock_mono_ms();
 	if (n == 0 && !c->member && now - c->last_write_ms >= hub->keepalive_ms) {
 		out_set(&c->out, NULL, KEEPALIVE, sizeof(KEEPALIVE) - 1, c->gzip);
 		n = out_copy(&c->out, buf, max);
@@ -1390,7 +1383,7 @@ char *hub_snapshot_json(struct hub *hub, uint64_t mask, size_t *ret_len)
 
 void hub_get_stats(struct hub *hub, struct hub_stats *ret)
 {
-	uint64_t now = hub_mono_ms();
+	uint64_t now = clock_mono_ms();
 
 	pthread_mutex_lock(&hub->lock);
 	ret->instance = hub->instance;

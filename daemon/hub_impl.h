@@ -98,7 +98,6 @@ struct hub {
 	uint64_t published, bytes_sent, resyncs, stalled, gz_in, gz_out;
 };
 
-uint64_t hub_mono_ms(void);
 struct blob *blob_new(size_t len);
 struct blob *blob_copy(const char *data, size_t len);
 struct blob *blob_ref(struct blob *b);

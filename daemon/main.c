@@ -31,6 +31,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "clock.h"
 
 #define MAX_COLLECTORS HUB_MAX_TOPICS
 #define REASON_LEN     256
@@ -104,14 +105,6 @@ static void usage(FILE *f)
 		   "\n"
 		   "Signals: TERM or INT stop it, HUP reloads the config file.\n"
 		   "See sysfeed(8) and sysfeed.conf(5).\n");
-}
-
-static int64_t now_ms(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Defaults, then the file, then the command line. */
@@ -223,9 +216,9 @@ static int update_hello(struct daemon *d)
 	gethostname(host, sizeof(host) - 1);
 	uname(&uts);
 	snprintf(inst, sizeof(inst), "%016" PRIx64, d->instance);
-	cJSON_AddNumberToObject(o, "t", (double)now_ms(CLOCK_REALTIME));
-	procfs_json_str(o, "host", host); /* host text: made valid UTF-8 */
-	procfs_json_str(o, "kernel", uts.release);
+	cJSON_AddNumberToObject(o, "t", (double)clock_real_ms());
+	json_str(o, "host", host); /* host text: made valid UTF-8 */
+	json_str(o, "kernel", uts.release);
 	cJSON_AddStringToObject(o, "version", SYSFEED_VERSION);
 	cJSON_AddStringToObject(o, "instance", inst);
 	cJSON_AddNumberToObject(o, "interval_ms", d->cfg.interval_ms);
@@ -237,7 +230,7 @@ static int update_hello(struct daemon *d)
 		if (d->active[i])
 			cJSON_AddItemToArray(topics, cJSON_CreateString(d->names[i]));
 		else
-			procfs_json_str(off, d->names[i], d->reason[i]);
+			json_str(off, d->names[i], d->reason[i]);
 	}
 	json = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -282,14 +275,6 @@ static void env_set_state(void *ctx, const struct collector *c, cJSON *state)
 	if (topic >= 0 && json)
 		hub_set_state(d->hub, (unsigned)topic, json, len);
 	free(json);
-}
-
-static double clock_s(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The daemon's own families: build, topics, the cost of the tick. */
@@ -346,14 +331,12 @@ static void tick(struct daemon *d)
 	double wall0 = clock_s(CLOCK_MONOTONIC), cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
 	struct hub_msg msgs[MAX_COLLECTORS];
 	struct collector_tick t;
-	struct timespec mono;
 	bool host_changed = false;
 	size_t n = 0;
 	int r;
 
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	t.mono_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
-	t.t_ms = now_ms(CLOCK_REALTIME);
+	t.mono_ns = clock_mono_ns();
+	t.t_ms = clock_real_ms();
 	for (size_t i = 0; i < d->n_cols; i++) {
 		cJSON *payload = NULL, *row;
 		char *json, *row_json = NULL;
@@ -419,7 +402,7 @@ static void tick(struct daemon *d)
 /* Arms the tick on wall-clock multiples of the interval. */
 static int arm_tick(struct daemon *d)
 {
-	int64_t iv = d->cfg.interval_ms, now = now_ms(CLOCK_REALTIME), next = (now / iv + 1) * iv;
+	int64_t iv = d->cfg.interval_ms, now = clock_real_ms(), next = (now / iv + 1) * iv;
 	struct itimerspec its = {
 	    .it_interval = {iv / 1000, (iv % 1000) * 1000000},
 	    .it_value = {next / 1000, (next % 1000) * 1000000},
@@ -753,8 +736,8 @@ int main(int argc, char **argv)
 	raise_nofile();
 
 	if (getrandom(&d.instance, sizeof(d.instance), 0) != sizeof(d.instance))
-		d.instance = (uint64_t)now_ms(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 40);
-	d.start_ms = now_ms(CLOCK_REALTIME);
+		d.instance = (uint64_t)clock_real_ms() ^ ((uint64_t)getpid() << 40);
+	d.start_ms = clock_real_ms();
 	d.env.proc_fd = open_root(d.cfg.proc_root, "proc-root");
 	d.env.sys_fd = open_root(d.cfg.sys_root, "sys-root");
 	if (d.env.proc_fd < 0 || d.env.sys_fd < 0)

@@ -99,40 +99,4 @@ int procfs_counter_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_
  * the counter went backwards (one delta skipped) or dt_ns is 0. */
 int procfs_rate_hundredths(uint64_t prev, uint64_t cur, uint64_t dt_ns, double *ret_per_s);
 
-/* The UTF-8 sequence at s (len >= 1 bytes): returns its length when it is
- * well-formed (RFC 3629: no overlong forms, no surrogates, nothing past
- * U+10FFFF) and not NUL, else 0 with *ret_bad the length of its maximal
- * ill-formed subpart (at least 1), which stands for one U+FFFD, as browsers
- * and Python decode. */
-size_t procfs_utf8_seq(const unsigned char *s, size_t len, size_t *ret_bad);
-
-/* How many bytes the byte c takes in a JSON string as cJSON writes it: 6
- * for a control character written as \u00XX, 2 for '"', '\\' and the
- * short escapes (\b \f \n \r \t), else 1. */
-size_t procfs_json_width(unsigned char c);
-
-/* Copies host text into out (at least 3 * len + 1 bytes) as valid UTF-8:
- * each maximal ill-formed subpart and each NUL becomes one U+FFFD. Returns
- * the length written (out is NUL-terminated). */
-size_t procfs_utf8_sanitize(const char *s, size_t len, char *out);
-
-/* The same into a new string, cut on a character boundary so that it
- * takes at most max bytes once JSON-escaped (procfs_json_width): the bytes
- * it costs on the wire, not in memory. *ret_cut (may be NULL) says whether
- * it was cut. Returns 0 or -ENOMEM. */
-int procfs_utf8_dup(const char *s, size_t len, size_t max, char **ret, bool *ret_cut);
-
-/* Adds host text (file names, paths, process and user names, unit names,
- * ...) to a JSON object as a string of valid UTF-8 (see
- * procfs_utf8_sanitize: cJSON copies bytes as they are), or null when v is
- * NULL. Returns 0 or -ENOMEM. */
-int procfs_json_str(cJSON *o, const char *key, const char *v);
-/* The same, appended to a JSON array. */
-int procfs_json_array_str(cJSON *arr, const char *v);
-
-/* Adds a number to a JSON object; 0 or -ENOMEM. */
-int procfs_json_num(cJSON *o, const char *key, double v);
-/* The same, or null when !have. */
-int procfs_json_num_or_null(cJSON *o, const char *key, bool have, double v);
-
 #endif
