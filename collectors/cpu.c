@@ -538,8 +538,8 @@ static void cpu_fini(void *state)
 /* Reads and parses /proc/stat once, so that a missing or foreign file turns
  * the topic off now; the buffer and core arrays are kept for the ticks.
  * cpufreq is optional: it is looked for at the first tick. */
-static int cpu_init(const struct collector_env *env, void **ret_state, char *reason,
-		    size_t reason_len)
+static int cpu_init(const struct collector_env *env, const void *settings, void **ret_state,
+		    char *reason, size_t reason_len)
 {
 	struct cpu_state *s;
 	long hz;

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "metrics.h"
 #include "procfs.h"
 #include "json.h"
@@ -23,6 +22,7 @@ struct disk_state {
 	struct procfs_file stats_file; /* kept open for the ticks */
 	struct disk_stats prev, cur;
 	bool have_prev;
+	const struct disk_settings *set;
 };
 
 /* --- /proc/diskstats --- */
@@ -166,7 +166,7 @@ bool disk_is_virtual(const char *name)
 	return false;
 }
 
-bool disk_named(const struct config_list *disks, const char *name)
+bool disk_named(const struct list *disks, const char *name)
 {
 	for (size_t i = 0; disks && i < disks->n; i++) {
 		const char *pat = disks->v[i];
@@ -186,11 +186,11 @@ static bool disk_all_zero(const struct disk_dev *d)
 	return true;
 }
 
-bool disk_wanted(const struct config_list *disks, const struct disk_dev *d)
+bool disk_wanted(const struct list *disks, const struct disk_dev *d)
 {
 	bool named = disk_named(disks, d->name);
 
-	if (disks && !config_list_match(disks, d->name, true))
+	if (disks && !list_match(disks, d->name, true))
 		return false;
 	if (!named && (disk_is_virtual(d->name) || disk_all_zero(d)))
 		return false;
@@ -380,7 +380,7 @@ out:
  * asked of sysfs once, when it appears, and carried over afterwards. */
 static void disk_classify(struct disk_state *s, const struct collector_env *env)
 {
-	const struct config_list *disks = env->cfg ? &env->cfg->disks : NULL;
+	const struct list *disks = s->set ? &s->set->disks : NULL;
 	size_t hint = 0;
 
 	for (size_t i = 0; i < s->cur.n; i++) {
@@ -410,8 +410,8 @@ static void disk_fini(void *state)
 
 /* Reads and parses /proc/diskstats once, so that a missing or foreign file
  * turns the topic off now. */
-static int disk_init(const struct collector_env *env, void **ret_state, char *reason,
-		     size_t reason_len)
+static int disk_init(const struct collector_env *env, const void *settings, void **ret_state,
+		     char *reason, size_t reason_len)
 {
 	struct disk_state *s;
 	int r;
@@ -422,6 +422,7 @@ static int disk_init(const struct collector_env *env, void **ret_state, char *re
 		procfs_reason(reason, reason_len, "diskstats", r, false);
 		goto out;
 	}
+	s->set = settings;
 	r = procfs_read(env->proc_fd, "diskstats", &s->buf, DISK_STATS_MAX);
 	if (r < 0) {
 		procfs_reason(reason, reason_len, "diskstats", r, false);
@@ -526,8 +527,15 @@ static int disk_metrics(void *state, struct metrics *m)
 	return metrics_error(m);
 }
 
+static const struct setting disk_keys[] = {
+    SETTING("disks", SET_LIST, offsetof(struct disk_settings, disks), 0, LIST_MAX, NULL),
+    {0},
+};
+
 const struct collector disk_collector = {
     .name = "disk",
+    .settings = disk_keys,
+    .settings_size = sizeof(struct disk_settings),
     .history = disk_history,
     .init = disk_init,
     .sample = disk_sample,

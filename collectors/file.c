@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "metrics.h"
 #include "procfs.h"
 #include "json.h"
@@ -111,7 +110,7 @@ struct file_unwatched {
 enum { TAG_INOTIFY, TAG_TIMER };
 
 struct file_state {
-	const struct config *cfg;
+	const struct file_settings *set;
 	int ifd, epfd, timer_fd;
 	struct file_watch **watches; /* sorted by wd */
 	size_t n_watches, cap_watches;
@@ -128,7 +127,7 @@ struct file_state {
 	struct file_unwatched unw_first;
 	uint64_t overflows;
 	/* the `watch` paths at init (no "!" entries, no duplicates), and the
-	 * events emitted under each: a reload may change cfg->watch */
+	 * events emitted under each: `watch` takes effect at the next start */
 	char **roots;
 	uint64_t *root_events;
 	size_t n_roots;
@@ -261,7 +260,7 @@ static void file_rename_tree(struct file_state *s, const char *from, const char 
 /* Whether a `!pattern` of the watch list excludes path. */
 static bool file_excluded(const struct file_state *s, const char *path)
 {
-	const struct config_list *l = &s->cfg->watch;
+	const struct list *l = &s->set->watch;
 
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i][0] == '!' && fnmatch(l->v[i] + 1, path, 0) == 0)
@@ -498,7 +497,7 @@ static int file_watch_file(struct file_state *s, const char *path)
  * watched, or -ENOMEM. */
 static int file_watch_roots(struct file_state *s, bool created)
 {
-	const struct config_list *l = &s->cfg->watch;
+	const struct list *l = &s->set->watch;
 	int ok = 0, r;
 
 	s->limit_hit = false;
@@ -673,7 +672,7 @@ static struct file_pending *file_pending_new(struct file_state *s, const char *p
 		file_emit(s, s->head);
 	p->dir = dir;
 	p->t_ms = t_ms;
-	p->deadline_ns = clock_mono_ns() + (uint64_t)s->cfg->file_coalesce_ms * 1000000u;
+	p->deadline_ns = clock_mono_ns() + (uint64_t)s->set->coalesce_ms * 1000000u;
 	p->prev = s->tail;
 	if (s->tail)
 		s->tail->next = p;
@@ -860,7 +859,7 @@ static void file_flush(struct file_state *s, bool all)
 static cJSON *file_build_state(const struct file_state *s)
 {
 	cJSON *st = cJSON_CreateObject(), *roots, *unw, *evs;
-	const struct config_list *l = &s->cfg->watch;
+	const struct list *l = &s->set->watch;
 
 	if (!st || !cJSON_AddNumberToObject(st, "t", (double)s->state_t_ms) ||
 	    !(roots = cJSON_AddArrayToObject(st, "paths")) ||
@@ -904,11 +903,11 @@ static void file_send(struct file_state *s, const struct collector_env *env)
 	cJSON *st;
 
 	if (s->dirty && (st = file_build_state(s))) {
-		env->set_state(env->ctx, &file_collector, st);
+		env->set_state(env, st);
 		s->dirty = false;
 	}
 	for (size_t i = 0; i < s->n_out; i++)
-		env->publish(env->ctx, &file_collector, s->out[i], NULL);
+		env->publish(env, s->out[i], NULL);
 	s->n_out = 0;
 }
 
@@ -945,7 +944,7 @@ static int file_dispatch(void *state, const struct collector_env *env)
 		}
 	}
 	file_report_unwatched(s);
-	file_flush(s, s->cfg->file_coalesce_ms == 0);
+	file_flush(s, s->set->coalesce_ms == 0);
 	file_send(s, env);
 	return r;
 }
@@ -994,7 +993,7 @@ static int file_metrics(void *state, struct metrics *m)
  * or -ENOMEM. */
 static int file_copy_roots(struct file_state *s)
 {
-	const struct config_list *l = &s->cfg->watch;
+	const struct list *l = &s->set->watch;
 
 	s->roots = calloc(l->n + 1, sizeof(*s->roots));
 	s->root_events = calloc(l->n + 1, sizeof(*s->root_events));
@@ -1052,8 +1051,8 @@ static void file_fini(void *state)
 	free(s);
 }
 
-static int file_init(const struct collector_env *env, void **ret_state, char *reason,
-		     size_t reason_len)
+static int file_init(const struct collector_env *env, const void *settings, void **ret_state,
+		     char *reason, size_t reason_len)
 {
 	struct file_state *s = calloc(1, sizeof(*s));
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -1063,7 +1062,7 @@ static int file_init(const struct collector_env *env, void **ret_state, char *re
 		r = -ENOMEM;
 		goto out;
 	}
-	s->cfg = env->cfg;
+	s->set = settings;
 	s->epfd = s->timer_fd = -1;
 	s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (s->ifd < 0) {
@@ -1118,8 +1117,18 @@ out:
 	return r;
 }
 
+static const struct setting file_keys[] = {
+    SETTING("watch", SET_LIST, offsetof(struct file_settings, watch), 0, LIST_MAX, "/etc",
+	    .restart = true),
+    SETTING("file-coalesce-ms", SET_UINT, offsetof(struct file_settings, coalesce_ms), 0, 10000,
+	    "100"),
+    {0},
+};
+
 const struct collector file_collector = {
     .name = "file",
+    .settings = file_keys,
+    .settings_size = sizeof(struct file_settings),
     .init = file_init,
     .sample = file_sample,
     .get_fd = file_get_fd,

@@ -19,7 +19,6 @@
 
 #include <linux/magic.h>
 
-#include "config.h"
 #include "procfs.h"
 #include "json.h"
 #include "clock.h"
@@ -287,7 +286,7 @@ static bool fs_builtin_wanted(const struct fs_mount *m)
 	return true;
 }
 
-static bool fs_list_includes(const struct config_list *list)
+static bool fs_list_includes(const struct list *list)
 {
 	for (size_t i = 0; i < list->n; i++) {
 		if (list->v[i][0] != '!')
@@ -300,18 +299,18 @@ static bool fs_list_includes(const struct config_list *list)
  * whatever the built-in rules say; exclusions remove. Then `fs-types`: a
  * list that names types replaces the built-in choice; a list of only
  * exclusions ("!nfs*") narrows it. */
-bool fs_mount_wanted(const struct config *cfg, const struct fs_mount *m)
+bool fs_mount_wanted(const struct fs_settings *set, const struct fs_mount *m)
 {
 	bool named_mount = false;
 
-	if (cfg && cfg->mounts.n > 0) {
-		if (!config_list_match(&cfg->mounts, m->mount_point, true))
+	if (set && set->mounts.n > 0) {
+		if (!list_match(&set->mounts, m->mount_point, true))
 			return false;
-		named_mount = fs_list_includes(&cfg->mounts);
+		named_mount = fs_list_includes(&set->mounts);
 	}
-	if (cfg && fs_list_includes(&cfg->fs_types))
-		return config_list_match(&cfg->fs_types, m->fstype, false);
-	if (cfg && cfg->fs_types.n > 0 && !config_list_match(&cfg->fs_types, m->fstype, true))
+	if (set && fs_list_includes(&set->fs_types))
+		return list_match(&set->fs_types, m->fstype, false);
+	if (set && set->fs_types.n > 0 && !list_match(&set->fs_types, m->fstype, true))
 		return false;
 	return named_mount || fs_builtin_wanted(m);
 }
@@ -327,7 +326,7 @@ static bool fs_hidden(const struct fs_mountinfo *mi, size_t i)
 	return false;
 }
 
-size_t fs_select(const struct fs_mountinfo *mi, const struct config *cfg, size_t *ret_idx)
+size_t fs_select(const struct fs_mountinfo *mi, const struct fs_settings *set, size_t *ret_idx)
 {
 	size_t n = 0;
 
@@ -335,7 +334,7 @@ size_t fs_select(const struct fs_mountinfo *mi, const struct config *cfg, size_t
 		const struct fs_mount *m = &mi->v[i];
 		bool dup = false;
 
-		if (!fs_mount_wanted(cfg, m) || fs_hidden(mi, i))
+		if (!fs_mount_wanted(set, m) || fs_hidden(mi, i))
 			continue;
 		for (size_t k = 0; k < n; k++) {
 			const struct fs_mount *o = &mi->v[ret_idx[k]];
@@ -526,6 +525,7 @@ struct fs_view {
 };
 
 struct fs_state {
+	const struct fs_settings *set;
 	int poll_fd; /* mountinfo kept open to poll for changes; -1 on non-proc roots */
 	struct procfs_buf buf;
 	struct fs_mountinfo mi;
@@ -1057,7 +1057,7 @@ static int fs_sync_slots(struct fs_state *s)
 
 /* Parses the mountinfo text in s->buf, picks the mounts to show and
  * matches them with slots. */
-static int fs_load(struct fs_state *s, const struct config *cfg)
+static int fs_load(struct fs_state *s, const struct fs_settings *set)
 {
 	int r;
 
@@ -1078,7 +1078,7 @@ static int fs_load(struct fs_state *s, const struct config *cfg)
 		s->views = views;
 		s->cap = s->mi.n;
 	}
-	s->n_views = fs_select(&s->mi, cfg, s->idx);
+	s->n_views = fs_select(&s->mi, set, s->idx);
 	for (size_t i = 0; i < s->n_views; i++) {
 		s->views[i].mount = s->idx[i];
 		s->views[i].slot = NULL;
@@ -1100,9 +1100,9 @@ static bool fs_mounts_changed(struct fs_state *s)
 	return poll(&pfd, 1, 0) != 0;
 }
 
-static uint64_t fs_timeout_ns(const struct config *cfg)
+static uint64_t fs_timeout_ns(const struct fs_settings *set)
 {
-	unsigned ms = cfg && cfg->fs_timeout_ms ? cfg->fs_timeout_ms : FS_TIMEOUT_DEFAULT_MS;
+	unsigned ms = set && set->timeout_ms ? set->timeout_ms : FS_TIMEOUT_DEFAULT_MS;
 
 	return (uint64_t)ms * 1000000u;
 }
@@ -1238,8 +1238,8 @@ static void fs_reason(char *reason, size_t reason_len, const char *what, int err
 /* Reads mountinfo once (a missing or foreign file turns the topic off),
  * starts the first round and waits for it up to fs-timeout-ms, so that the
  * first tick has values. */
-static int fs_init(const struct collector_env *env, void **ret_state, char *reason,
-		   size_t reason_len)
+static int fs_init(const struct collector_env *env, const void *settings, void **ret_state,
+		   char *reason, size_t reason_len)
 {
 	struct fs_state *s;
 	struct statfs sfs;
@@ -1252,7 +1252,8 @@ static int fs_init(const struct collector_env *env, void **ret_state, char *reas
 		goto out;
 	}
 	s->statfs = fs_statfs_fn;
-	s->timeout_ns = fs_timeout_ns(env->cfg);
+	s->set = settings;
+	s->timeout_ns = fs_timeout_ns(s->set);
 	for (size_t i = 0; i < FS_MAX_WORKERS; i++)
 		s->workers[i].req_fd = s->workers[i].res_fd = -1;
 	s->poll_fd = openat(env->proc_fd, "self/mountinfo", O_RDONLY | O_CLOEXEC);
@@ -1265,7 +1266,7 @@ static int fs_init(const struct collector_env *env, void **ret_state, char *reas
 		fs_reason(reason, reason_len, "self/mountinfo", r, false);
 		goto out;
 	}
-	r = fs_load(s, env->cfg);
+	r = fs_load(s, s->set);
 	if (r < 0) {
 		fs_reason(reason, reason_len, "self/mountinfo", r, r != -ENOMEM);
 		goto out;
@@ -1298,11 +1299,10 @@ static int fs_sample(void *state, const struct collector_env *env,
 	int r = 0;
 
 	*ret_payload = NULL;
-	s->timeout_ns = fs_timeout_ns(env->cfg);
 	if (s->reload || fs_mounts_changed(s)) {
 		r = procfs_read(env->proc_fd, "self/mountinfo", &s->buf, FS_MOUNTINFO_MAX);
 		if (r == 0)
-			r = fs_load(s, env->cfg);
+			r = fs_load(s, s->set);
 		else
 			s->n_views = 0;
 		s->reload = r < 0;
@@ -1376,8 +1376,27 @@ static int fs_metrics(void *state, struct metrics *m)
 	return metrics_error(m);
 }
 
+/* fs-types, mounts or fs-timeout-ms changed: select and time anew. */
+static void fs_reconfigure(void *state)
+{
+	struct fs_state *s = state;
+
+	s->timeout_ns = fs_timeout_ns(s->set);
+	s->reload = true;
+}
+
+static const struct setting fs_keys[] = {
+    SETTING("fs-types", SET_LIST, offsetof(struct fs_settings, fs_types), 0, LIST_MAX, NULL),
+    SETTING("mounts", SET_LIST, offsetof(struct fs_settings, mounts), 0, LIST_MAX, NULL),
+    SETTING("fs-timeout-ms", SET_UINT, offsetof(struct fs_settings, timeout_ms), 10, 60000, "1000"),
+    {0},
+};
+
 const struct collector fs_collector = {
     .name = "fs",
+    .settings = fs_keys,
+    .settings_size = sizeof(struct fs_settings),
+    .reconfigure = fs_reconfigure,
     .init = fs_init,
     .sample = fs_sample,
     .metrics = fs_metrics,

@@ -12,8 +12,14 @@
 #include <sys/types.h>
 
 #include "collector.h"
+#include "settings.h"
 
-struct config;
+/* The keys of the `fs` topic (fs_collector.settings). */
+struct fs_settings {
+	struct list fs_types; /* filesystem types or patterns */
+	struct list mounts;   /* mount points or patterns */
+	unsigned timeout_ms;  /* a statfs slower than this is "not responding" */
+};
 
 /* One line of mountinfo. The strings are unescaped (\040 is a space) and
  * point into the fs_mountinfo's arena. */
@@ -53,14 +59,14 @@ bool fs_type_is_pseudo(const char *fstype);
 
 /* Whether a mount is shown under the built-in rules and the `fs-types` and
  * `mounts` lists of cfg (NULL: no lists). See readme-fs.md. */
-bool fs_mount_wanted(const struct config *cfg, const struct fs_mount *m);
+bool fs_mount_wanted(const struct fs_settings *set, const struct fs_mount *m);
 
 /* Picks the mounts to show, in file order, as indexes into mi->v (ret_idx
  * holds mi->n entries): those fs_mount_wanted() keeps, without the ones
  * another mount hides (a later mount on the same mount point) and counting
  * bind mounts once (same major:minor and root: the shortest mount point
  * stays, the first one on a tie). Returns how many. */
-size_t fs_select(const struct fs_mountinfo *mi, const struct config *cfg, size_t *ret_idx);
+size_t fs_select(const struct fs_mountinfo *mi, const struct fs_settings *set, size_t *ret_idx);
 
 /* What statfs() said of a filesystem, in its own units. */
 struct fs_usage {

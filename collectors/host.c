@@ -693,8 +693,8 @@ static void host_fini(void *state)
 	free(s);
 }
 
-static int host_init(const struct collector_env *env, void **ret_state, char *reason,
-		     size_t reason_len)
+static int host_init(const struct collector_env *env, const void *settings, void **ret_state,
+		     char *reason, size_t reason_len)
 {
 	struct host_state *s;
 	const char *path = "sys/kernel/hostname";
@@ -771,6 +771,7 @@ static int host_sample(void *state, const struct collector_env *env,
 
 const struct collector host_collector = {
     .name = "host",
+    .flags = COLLECTOR_HOSTINFO,
     .init = host_init,
     .sample = host_sample,
     .fini = host_fini,

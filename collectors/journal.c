@@ -16,7 +16,6 @@
 
 #include <systemd/sd-journal.h>
 
-#include "config.h"
 #include "metrics.h"
 #include "procfs.h"
 #include "utf8.h"
@@ -154,14 +153,14 @@ static bool journal_contains(const char *hay, size_t len, const char *needle)
 	return false;
 }
 
-bool journal_raw_pass(const struct journal_raw *raw, const struct config *cfg)
+bool journal_raw_pass(const struct journal_raw *raw, const struct journal_settings *set)
 {
-	if (journal_raw_level(raw) > (int)cfg->log_priority)
+	if (journal_raw_level(raw) > (int)set->priority)
 		return false;
-	if (!config_list_match(&cfg->log_units, journal_raw_unit(raw), true))
+	if (!list_match(&set->units, journal_raw_unit(raw), true))
 		return false;
-	if (cfg->log_match && *cfg->log_match &&
-	    !journal_contains(raw->message ? raw->message : "", raw->message_len, cfg->log_match))
+	if (set->match && *set->match &&
+	    !journal_contains(raw->message ? raw->message : "", raw->message_len, set->match))
 		return false;
 	return true;
 }
@@ -442,7 +441,7 @@ struct journal_state {
 	bool following;   /* s->j holds the active files only */
 	bool skip_cursor; /* the next entry may be the one at `cursor`, read already */
 	char *cursor;     /* of the newest entry read, for reopening */
-	const struct config *cfg;
+	const struct journal_settings *set;
 	struct journal_raw raw;
 	struct journal_rate rate;
 	struct journal_batch batch;
@@ -488,7 +487,7 @@ static void journal_backlog_push(struct journal_state *s, char *json)
 	s->backlog_head = (s->backlog_head + 1) % s->backlog_cap;
 	s->backlog_n++;
 	s->backlog_bytes += strlen(json);
-	while (s->backlog_n && s->backlog_bytes > s->cfg->log_backlog_bytes)
+	while (s->backlog_n && s->backlog_bytes > s->set->backlog_bytes)
 		journal_backlog_drop(s);
 	s->dirty = true;
 	s->state_t_ms = clock_real_ms();
@@ -544,7 +543,7 @@ static void journal_flush_state(struct journal_state *s, const struct collector_
 	if (!s->dirty)
 		return;
 	if ((st = journal_build_state(s))) {
-		env->set_state(env->ctx, &journal_collector, st);
+		env->set_state(env, st);
 		s->dirty = false;
 	}
 }
@@ -579,7 +578,7 @@ static void journal_send(struct journal_state *s, const struct collector_env *en
 	for (size_t i = 0; i < s->n_out; i++) {
 		struct journal_out *o = &s->out[i];
 
-		env->publish(env->ctx, &journal_collector, o->payload,
+		env->publish(env, o->payload,
 			     &(struct collector_event){.level = o->level, .key = o->key});
 		free(o->key);
 	}
@@ -625,7 +624,7 @@ static char *journal_encode(struct journal_state *s)
 
 	if (journal_read_cursor(s) < 0)
 		s->raw.cursor[0] = '\0';
-	if (!(e = journal_entry_json(&s->raw, s->cfg->log_max_bytes)))
+	if (!(e = journal_entry_json(&s->raw, s->set->max_bytes)))
 		return NULL;
 	json = cJSON_PrintUnformatted(e);
 	cJSON_Delete(e);
@@ -760,7 +759,7 @@ static int journal_read_new(struct journal_state *s)
 				continue;
 			s->skip_cursor = false;
 		}
-		if (journal_read_raw(s) < 0 || !journal_raw_pass(&s->raw, s->cfg))
+		if (journal_read_raw(s) < 0 || !journal_raw_pass(&s->raw, s->set))
 			continue;
 		s->seen[journal_raw_level(&s->raw)]++;
 		r = journal_take(s, clock_mono_ms());
@@ -982,9 +981,9 @@ static int journal_load_backlog(struct journal_state *s)
 			break;
 		if (i == 0 && (r = sd_journal_get_cursor(s->j, &newest)) < 0)
 			goto out;
-		if (n == s->backlog_cap || bytes > s->cfg->log_backlog_bytes)
+		if (n == s->backlog_cap || bytes > s->set->backlog_bytes)
 			break;
-		if (journal_read_raw(s) < 0 || !journal_raw_pass(&s->raw, s->cfg))
+		if (journal_read_raw(s) < 0 || !journal_raw_pass(&s->raw, s->set))
 			continue;
 		if (!(found[n] = journal_encode(s))) {
 			r = -ENOMEM;
@@ -1007,16 +1006,15 @@ out:
 	return r;
 }
 
-static int journal_open(struct journal_state *s, const struct config *cfg, char *reason,
+static int journal_open(struct journal_state *s, const struct journal_settings *set, char *reason,
 			size_t reason_len)
 {
 	int r;
 
-	if (cfg->journal_dir) {
-		r = sd_journal_open_directory(&s->j, cfg->journal_dir, 0);
+	if (set->dir) {
+		r = sd_journal_open_directory(&s->j, set->dir, 0);
 		if (r < 0)
-			snprintf(reason, reason_len, "journal-dir %s: %s", cfg->journal_dir,
-				 strerror(-r));
+			snprintf(reason, reason_len, "journal-dir %s: %s", set->dir, strerror(-r));
 		return r;
 	}
 	if (access(JOURNAL_RUNTIME_DIR, F_OK) < 0 && access(JOURNAL_PERSIST_DIR, F_OK) < 0) {
@@ -1041,8 +1039,8 @@ static int journal_epoll_add(int epfd, int fd, uint32_t events, uint32_t tag)
 /* The journal directories: the configured one, or the system's. */
 static size_t journal_roots(const struct journal_state *s, const char **roots)
 {
-	if (s->cfg->journal_dir) {
-		roots[0] = s->cfg->journal_dir;
+	if (s->set->dir) {
+		roots[0] = s->set->dir;
 		return 1;
 	}
 	roots[0] = JOURNAL_RUNTIME_DIR;
@@ -1155,7 +1153,7 @@ static int journal_reopen(struct journal_state *s, bool all)
 	int r, fd, events;
 
 	s->j = NULL;
-	r = all ? journal_open(s, s->cfg, reason, sizeof(reason)) : journal_open_follow(s);
+	r = all ? journal_open(s, s->set, reason, sizeof(reason)) : journal_open_follow(s);
 	if (r < 0)
 		goto fail;
 	sd_journal_set_data_threshold(s->j, JOURNAL_DATA_MAX);
@@ -1186,10 +1184,10 @@ fail:
 	return r;
 }
 
-static int journal_init(const struct collector_env *env, void **ret_state, char *reason,
-			size_t reason_len)
+static int journal_init(const struct collector_env *env, const void *settings, void **ret_state,
+			char *reason, size_t reason_len)
 {
-	const struct config *cfg = env->cfg;
+	const struct journal_settings *set = settings;
 	struct journal_state *s = calloc(1, sizeof(*s));
 	unsigned batch_cap;
 	int r, events;
@@ -1200,18 +1198,18 @@ static int journal_init(const struct collector_env *env, void **ret_state, char 
 	}
 	s->epfd = s->jfd = s->batch_fd = s->kick_fd = s->timeout_fd = s->recheck_fd = -1;
 	s->dirs_fd = -1;
-	s->cfg = cfg;
+	s->set = set;
 	journal_raw_reset(&s->raw);
-	batch_cap = cfg->log_rate / (1000 / JOURNAL_BATCH_MS);
-	if ((r = journal_rate_init(&s->rate, cfg->log_rate)) < 0 ||
+	batch_cap = set->rate / (1000 / JOURNAL_BATCH_MS);
+	if ((r = journal_rate_init(&s->rate, set->rate)) < 0 ||
 	    (r = journal_batch_init(&s->batch, batch_cap ? batch_cap : 1)) < 0)
 		goto out;
-	s->backlog_cap = cfg->log_backlog;
+	s->backlog_cap = set->backlog;
 	if (s->backlog_cap && !(s->backlog = calloc(s->backlog_cap, sizeof(*s->backlog)))) {
 		r = -ENOMEM;
 		goto out;
 	}
-	r = journal_open(s, cfg, reason, reason_len);
+	r = journal_open(s, set, reason, reason_len);
 	if (r < 0)
 		goto out;
 	sd_journal_set_data_threshold(s->j, JOURNAL_DATA_MAX);
@@ -1261,8 +1259,24 @@ out:
 	return r;
 }
 
+#define JOFF(f) offsetof(struct journal_settings, f)
+
+static const struct setting journal_keys[] = {
+    SETTING("log-priority", SET_PRIO, JOFF(priority), 0, 7, "info"),
+    SETTING("log-units", SET_LIST, JOFF(units), 0, LIST_MAX, NULL),
+    SETTING("log-match", SET_STR, JOFF(match), 0, 0, NULL),
+    SETTING("log-backlog", SET_UINT, JOFF(backlog), 0, 10000, "200", .restart = true),
+    SETTING("log-backlog-bytes", SET_SIZE, JOFF(backlog_bytes), 0, 64ULL << 20, "256K"),
+    SETTING("log-rate", SET_UINT, JOFF(rate), 1, 100000, "500", .restart = true),
+    SETTING("log-max-bytes", SET_UINT, JOFF(max_bytes), 64, 65536, "4096"),
+    SETTING("journal-dir", SET_STR, JOFF(dir), 0, 0, NULL, .restart = true),
+    {0},
+};
+
 const struct collector journal_collector = {
     .name = "log",
+    .settings = journal_keys,
+    .settings_size = sizeof(struct journal_settings),
     .init = journal_init,
     .sample = journal_sample,
     .get_fd = journal_get_fd,

@@ -9,8 +9,19 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "settings.h"
 
-struct config;
+/* The keys of the `log` topic (journal_collector.settings). */
+struct journal_settings {
+	unsigned priority;    /* entries above it (less severe) are not sent */
+	struct list units;    /* units or identifiers; "!unit" excludes */
+	char *match;          /* text a message must contain, or NULL */
+	unsigned backlog;     /* entries in `snapshot` */
+	size_t backlog_bytes; /* and at most this many bytes of them, as JSON */
+	unsigned rate;        /* entries per second before batching and dropping */
+	unsigned max_bytes;   /* a message is cut at this many bytes on the wire */
+	char *dir;            /* read this journal directory, not the system's */
+};
 
 #define JOURNAL_BATCH_MS  100 /* a batch goes out this often during a flood */
 #define JOURNAL_PRIO_DFLT 6   /* an entry without PRIORITY counts as info */
@@ -45,9 +56,9 @@ int journal_raw_add(struct journal_raw *raw, const void *data, size_t len);
 int journal_raw_level(const struct journal_raw *raw);
 /* The entry's unit: _SYSTEMD_UNIT, else SYSLOG_IDENTIFIER, else "" . */
 const char *journal_raw_unit(const struct journal_raw *raw);
-/* Whether the entry passes the config's log-priority, log-units and
+/* Whether the entry passes the settings' log-priority, log-units and
  * log-match (a plain substring of the message, ASCII case-insensitive). */
-bool journal_raw_pass(const struct journal_raw *raw, const struct config *cfg);
+bool journal_raw_pass(const struct journal_raw *raw, const struct journal_settings *set);
 
 /* Whether cursor a is at or before cursor b in journald's sequence: same
  * "s=" id and an "i=" not above b's. Cursors of different sequences (or

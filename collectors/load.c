@@ -190,8 +190,8 @@ static void load_fini(void *state)
 
 /* Reads and parses both files once, so that a missing or foreign file turns
  * the topic off now; the buffer is kept for the ticks. */
-static int load_init(const struct collector_env *env, void **ret_state, char *reason,
-		     size_t reason_len)
+static int load_init(const struct collector_env *env, const void *settings, void **ret_state,
+		     char *reason, size_t reason_len)
 {
 	struct load_state *s;
 	struct load_avg la;

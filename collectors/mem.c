@@ -291,8 +291,8 @@ static void mem_fini(void *state)
  * or foreign meminfo, or a foreign vmstat, turns the topic off now. A
  * missing vmstat only leaves the rates null. The buffer is kept for the
  * ticks. */
-static int mem_init(const struct collector_env *env, void **ret_state, char *reason,
-		    size_t reason_len)
+static int mem_init(const struct collector_env *env, const void *settings, void **ret_state,
+		    char *reason, size_t reason_len)
 {
 	struct mem_state *s;
 	struct mem_info mi;

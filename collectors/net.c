@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "metrics.h"
 #include "procfs.h"
 #include "json.h"
@@ -36,6 +35,7 @@ struct net_state {
 	struct net_reading prev, cur;
 	bool have_prev;
 	int sys_fd; /* the sys root the operstate fds were opened under */
+	const struct net_settings *set;
 };
 
 /* --- /proc/net/dev --- */
@@ -666,7 +666,7 @@ static void net_links(struct net_state *s, const struct collector_env *env, uint
 			was = p->operstate;
 		}
 		e->loopback = strcmp(e->name, "lo") == 0;
-		e->included = !env->cfg || config_list_match(&env->cfg->interfaces, e->name, true);
+		e->included = !s->set || list_match(&s->set->interfaces, e->name, true);
 		if (!e->included) {
 			if (e->state_fd >= 0)
 				close(e->state_fd);
@@ -737,8 +737,8 @@ static void net_fini(void *state)
 
 /* Reads and parses the proc files once, so that a missing or foreign file
  * turns the topic off now; sysfs is optional (its values are then null). */
-static int net_init(const struct collector_env *env, void **ret_state, char *reason,
-		    size_t reason_len)
+static int net_init(const struct collector_env *env, const void *settings, void **ret_state,
+		    char *reason, size_t reason_len)
 {
 	struct net_state *s;
 	const char *path = "net/dev";
@@ -752,6 +752,7 @@ static int net_init(const struct collector_env *env, void **ret_state, char *rea
 		goto out;
 	}
 	s->sys_fd = env->sys_fd;
+	s->set = settings;
 	r = net_read(s, env->proc_fd, &s->cur, &path, &parsing);
 	if (r < 0) {
 		procfs_reason(reason, reason_len, path, r, parsing);
@@ -893,8 +894,15 @@ static int net_metrics(void *state, struct metrics *m)
 	return metrics_error(m);
 }
 
+static const struct setting net_keys[] = {
+    SETTING("interfaces", SET_LIST, offsetof(struct net_settings, interfaces), 0, LIST_MAX, NULL),
+    {0},
+};
+
 const struct collector net_collector = {
     .name = "net",
+    .settings = net_keys,
+    .settings_size = sizeof(struct net_settings),
     .history = net_history,
     .init = net_init,
     .sample = net_sample,

@@ -9,8 +9,14 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "settings.h"
 
 #define NET_NAME_MAX 16 /* IFNAMSIZ, with the NUL */
+
+/* The keys of the `net` topic (net_collector.settings). */
+struct net_settings {
+	struct list interfaces; /* interface names or patterns; empty: all */
+};
 
 /* The columns of /proc/net/dev the topic uses, found by name in its second
  * header line ("errs" and "drop" there). */

@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "metrics.h"
 #include "procfs.h"
 #include "json.h"
@@ -81,6 +80,7 @@ struct proc_mrow {
 };
 
 struct proc_state {
+	const struct proc_settings *set;
 	int dir_fd;     /* the proc root opened for reading, for getdents64 */
 	int loadavg_fd; /* -1 when missing: the directory is listed every tick */
 	dev_t root_dev;
@@ -1312,7 +1312,7 @@ static int proc_payload(struct proc_state *s, const struct collector_env *env, i
 			cJSON **ret_payload)
 {
 	uint64_t threads = 0, running = 0, sleeping = 0, blocked = 0, stopped = 0, zombies = 0;
-	size_t top_n = env->cfg && env->cfg->top_n ? env->cfg->top_n : 15;
+	size_t top_n = s->set && s->set->top_n ? s->set->top_n : 15;
 	cJSON *payload = NULL;
 	int r = -ENOMEM;
 
@@ -1509,8 +1509,8 @@ static size_t proc_fd_budget(void)
 
 /* Opens the proc root and reads btime, so that a root without /proc/stat
  * turns the topic off now; no process is read before the first tick. */
-static int proc_init(const struct collector_env *env, void **ret_state, char *reason,
-		     size_t reason_len)
+static int proc_init(const struct collector_env *env, const void *settings, void **ret_state,
+		     char *reason, size_t reason_len)
 {
 	struct proc_state *s;
 	long v;
@@ -1520,6 +1520,7 @@ static int proc_init(const struct collector_env *env, void **ret_state, char *re
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		goto out;
+	s->set = settings;
 	s->dir_fd = s->loadavg_fd = s->ep = -1;
 	v = sysconf(_SC_CLK_TCK);
 	s->hz = v > 0 ? (uint64_t)v : 100;
@@ -1631,8 +1632,15 @@ static int proc_sample(void *state, const struct collector_env *env,
 static const char *const proc_history[] = {"processes", "threads", "running",
 					   "blocked",   "zombies", NULL};
 
+static const struct setting proc_keys[] = {
+    SETTING("top-n", SET_UINT, offsetof(struct proc_settings, top_n), 1, 100, "15"),
+    {0},
+};
+
 const struct collector proc_collector = {
     .name = "proc",
+    .settings = proc_keys,
+    .settings_size = sizeof(struct proc_settings),
     .history = proc_history,
     .init = proc_init,
     .sample = proc_sample,

@@ -14,6 +14,12 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "settings.h"
+
+/* The keys of the `proc` topic (proc_collector.settings). */
+struct proc_settings {
+	unsigned top_n; /* rows in each top list */
+};
 #include "utf8.h"
 
 /* comm as /proc/<pid>/stat prints it: 15 bytes for tasks, up to 63 for

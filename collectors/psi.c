@@ -275,8 +275,8 @@ static void psi_fini(void *state)
 /* Reads every file once, so that a kernel without PSI (or with PSI off)
  * turns the topic off now. pressure/irq is optional: watched only when it
  * reads at init. */
-static int psi_init(const struct collector_env *env, void **ret_state, char *reason,
-		    size_t reason_len)
+static int psi_init(const struct collector_env *env, const void *settings, void **ret_state,
+		    char *reason, size_t reason_len)
 {
 	struct psi_state *s;
 	bool parsing = false;

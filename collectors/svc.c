@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "metrics.h"
 #include "procfs.h"
 #include "json.h"
@@ -63,6 +62,7 @@ struct svc_entry {
 };
 
 struct svc_state {
+	const struct svc_settings *set;
 	int cg_fd;    /* fs/cgroup (O_PATH) */
 	int slice_fd; /* fs/cgroup/system.slice, for getdents64 */
 	dev_t root_dev;
@@ -519,7 +519,7 @@ static int svc_top(struct svc_state *s, cJSON *payload, const char *key, size_t 
 static int svc_payload(struct svc_state *s, const struct collector_env *env, int64_t t_ms,
 		       cJSON **ret_payload)
 {
-	size_t top_n = env->cfg && env->cfg->top_n ? env->cfg->top_n : 15;
+	size_t top_n = s->set && s->set->top_n ? s->set->top_n : 15;
 	cJSON *payload = NULL;
 	int r = -ENOMEM;
 
@@ -695,8 +695,8 @@ out:
 
 /* Opens the unified hierarchy's system.slice under the sys root, so that a
  * host without it turns the topic off now with the reason. */
-static int svc_init(const struct collector_env *env, void **ret_state, char *reason,
-		    size_t reason_len)
+static int svc_init(const struct collector_env *env, const void *settings, void **ret_state,
+		    char *reason, size_t reason_len)
 {
 	struct svc_state *s;
 	char why[256] = "";
@@ -705,6 +705,7 @@ static int svc_init(const struct collector_env *env, void **ret_state, char *rea
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		goto out;
+	s->set = settings;
 	s->cg_fd = s->slice_fd = -1;
 	s->buf = malloc(SVC_READ_BUF);
 	s->dents = malloc(SVC_DENTS_BUF);
@@ -758,8 +759,15 @@ static int svc_sample(void *state, const struct collector_env *env,
 
 static const char *const svc_history[] = {"services", NULL};
 
+static const struct setting svc_keys[] = {
+    SETTING("top-n", SET_UINT, offsetof(struct svc_settings, top_n), 1, 100, "15"),
+    {0},
+};
+
 const struct collector svc_collector = {
     .name = "svc",
+    .settings = svc_keys,
+    .settings_size = sizeof(struct svc_settings),
     .history = svc_history,
     .init = svc_init,
     .sample = svc_sample,

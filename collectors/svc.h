@@ -10,6 +10,12 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "settings.h"
+
+/* The keys of the `svc` topic (svc_collector.settings). */
+struct svc_settings {
+	unsigned top_n; /* rows in each top list */
+};
 
 /* Files that are missing for a service (a controller not enabled for it)
  * are looked for again every this many ticks. */

@@ -401,8 +401,8 @@ static void temp_fini(void *state)
 }
 
 /* Off when the machine has no sensor at all (most VMs). */
-static int temp_init(const struct collector_env *env, void **ret_state, char *reason,
-		     size_t reason_len)
+static int temp_init(const struct collector_env *env, const void *settings, void **ret_state,
+		     char *reason, size_t reason_len)
 {
 	struct temp_state *s;
 	int r;

@@ -573,11 +573,11 @@ static void units_send(struct units_state *s, const struct collector_env *env)
 	cJSON *st;
 
 	if (s->dirty && (st = units_build_state(s))) {
-		env->set_state(env->ctx, &units_collector, st);
+		env->set_state(env, st);
 		s->dirty = false;
 	}
 	if (s->out) {
-		env->publish(env->ctx, &units_collector, s->out, NULL);
+		env->publish(env, s->out, NULL);
 		s->out = NULL;
 	}
 }
@@ -697,8 +697,8 @@ static void units_fini(void *state)
 	free(s);
 }
 
-static int units_init(const struct collector_env *env, void **ret_state, char *reason,
-		      size_t reason_len)
+static int units_init(const struct collector_env *env, const void *settings, void **ret_state,
+		      char *reason, size_t reason_len)
 {
 	struct units_state *s = calloc(1, sizeof(*s));
 	struct epoll_event ev = {.events = EPOLLIN};

@@ -239,7 +239,7 @@ static int parse_filter(struct MHD_Connection *conn, struct hub_filter *f, char 
 	f->max_level = 7;
 	if (!prio && !inc && !exc && !match)
 		return 0;
-	if (prio && (f->max_level = config_priority(prio)) < 0) {
+	if (prio && (f->max_level = settings_priority(prio)) < 0) {
 		snprintf(why, why_len, "log-priority: expected 0-7 or emerg..debug, not '%.32s'",
 			 prio);
 		return -EINVAL;
@@ -999,27 +999,27 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 		if (start_listener(http, cfg, info->fds[i], err, err_len) < 0)
 			goto fail;
 	}
-	for (size_t i = 0; i < cfg->n_listen && !info->n_fds; i++) {
+	for (size_t i = 0; i < cfg->listen.n && !info->n_fds; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len;
 		int fd;
 
-		if (parse_addr(cfg->listen[i], &ss, &len) < 0) {
-			snprintf(err, err_len, "listen %s: not an address", cfg->listen[i]);
+		if (parse_addr(cfg->listen.v[i], &ss, &len) < 0) {
+			snprintf(err, err_len, "listen %s: not an address", cfg->listen.v[i]);
 			goto fail;
 		}
 		if (!addr_is_loopback(&ss)) {
-			snprintf(err, err_len, "refusing to listen on %s: %s", cfg->listen[i],
+			snprintf(err, err_len, "refusing to listen on %s: %s", cfg->listen.v[i],
 				 no_remote);
 			goto fail;
 		}
 		if ((fd = bind_one(&ss, len)) < 0) {
-			if (cfg->listen_default) {
-				log_warnx("skipping default address %s: %s", cfg->listen[i],
+			if (cfg->listen.dflt) {
+				log_warnx("skipping default address %s: %s", cfg->listen.v[i],
 					  strerror(-fd));
 				continue;
 			}
-			snprintf(err, err_len, "cannot listen on %s: %s", cfg->listen[i],
+			snprintf(err, err_len, "cannot listen on %s: %s", cfg->listen.v[i],
 				 strerror(-fd));
 			goto fail;
 		}

@@ -160,7 +160,7 @@ int settings_set(const struct setting *s, void *base, const char *value, char *e
 	int prio;
 	char *str;
 
-	if (!*value && s->type != SET_STR) {
+	if (!*value) {
 		errf(err, err_len, "%s: empty value", s->name);
 		return -EINVAL;
 	}

@@ -45,7 +45,14 @@ struct setting {
 	const char *expect;             /* with check: what a word must be, for errors */
 };
 
-/* Tables end with an entry whose name is NULL. */
+/* A table entry: name, type, offset, range and default, then any of
+ * .restart, .check, .expect. Tables end with {0}. */
+#define SETTING(n, t, o, lo, hi, d, ...)                                                           \
+	{                                                                                          \
+		.name = (n), .type = (t), .offset = (o), .min = (lo), .max = (hi), .dflt = (d),    \
+		__VA_ARGS__                                                                        \
+	}
+
 const struct setting *settings_find(const struct setting *table, const char *name);
 /* Sets the defaults into base (zeroed before); 0 or -ENOMEM. */
 int settings_defaults(const struct setting *table, void *base);

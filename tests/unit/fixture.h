@@ -16,6 +16,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "collector.h"
+#include "config.h"
 #include "json.h"
 #include "procfs.h"
 
@@ -119,6 +121,24 @@ __attribute__((unused)) static double num(const cJSON *o, const char *key)
 __attribute__((unused)) static bool is_null(const cJSON *o, const char *key)
 {
 	return cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+/* A collector's settings inside a whole configuration (config_defaults,
+ * then config_set as the file would): COLSET(&cfg, disk) is the struct
+ * disk_settings of disk_collector. */
+#define COLSET(cfg, c) ((struct c##_settings *)(cfg)->col[collector_topic(c##_collector.name)])
+
+/* A collector's default settings, for tests that set none. */
+static inline void *fixture_settings(const struct collector *c)
+{
+	static struct config cfg;
+	static bool made;
+
+	if (!made) {
+		assert_int_equal(config_defaults(&cfg), 0);
+		made = true;
+	}
+	return cfg.col[collector_topic(c->name)];
 }
 
 #endif

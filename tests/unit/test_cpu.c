@@ -609,7 +609,9 @@ static void run_two_ticks(const char *machine)
 	cJSON *p = (cJSON *)&env;
 
 	assert_int_equal(sysconf(_SC_CLK_TCK), 100); /* expected/cpu.prom assumes USER_HZ 100 */
-	assert_int_equal(cpu_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_non_null(st);
 	assert_string_equal(reason, "");
 	/* nothing sampled yet: no families */
@@ -717,7 +719,9 @@ static void test_collector_host16(void **state)
 		void *st = NULL;
 
 		assert_true(env.sys_fd >= 0);
-		assert_int_equal(cpu_collector.init(&env, &st, reason, sizeof(reason)), 0);
+		assert_int_equal(cpu_collector.init(&env, fixture_settings(&cpu_collector), &st,
+						    reason, sizeof(reason)),
+				 0);
 		assert_int_equal(cpu_collector.sample(st, &env, &t1, &p), 0);
 		env.proc_fd = fd2;
 		assert_int_equal(cpu_collector.sample(st, &env, &t2, &p), 0);
@@ -1013,7 +1017,9 @@ static void test_collector_cpufreq(void **state)
 	put_at(env.proc_fd, "stat", stat[0]);
 
 	fds_before = open_fds();
-	assert_int_equal(cpu_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
 	assert_null(p);
 	/* one attribute is held open across ticks, nothing else */
@@ -1085,7 +1091,9 @@ static void test_collector_cpufreq(void **state)
 	close(env.sys_fd);
 	env.sys_fd = -1;
 	put_at(env.proc_fd, "stat", stat[0]);
-	assert_int_equal(cpu_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
 	put_at(env.proc_fd, "stat", stat[1]);
 	tick.mono_ns += SEC;
@@ -1141,7 +1149,9 @@ static void test_collector_cost(void **state)
 	double us;
 
 	(void)state;
-	assert_int_equal(cpu_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
 	for (int i = 0; i < 200; i++) {
@@ -1175,19 +1185,25 @@ static void test_collector_errors(void **state)
 	env.proc_fd = s.fd;
 
 	/* missing file: the topic is off, with a reason */
-	assert_int_equal(cpu_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/stat: No such file or directory");
 
 	/* a file of another shape: off too */
 	scratch_write(&s, "stat", "cpu  1 2\n");
-	assert_int_equal(cpu_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(
+	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
+	    -EINVAL);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/stat: unexpected contents (Invalid argument)");
 
 	/* a bad tick in the middle keeps the last good reading */
 	scratch_write(&s, "stat", "cpu  10 0 10 80\ncpu0 10 0 10 80\n");
-	assert_int_equal(cpu_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_int_equal(cpu_collector.sample(st, &env, &t1, &p), 0);
 	assert_null(p);
 	scratch_write(&s, "stat", "cpu  15 0 10 8");
@@ -1224,7 +1240,9 @@ static void test_collector_live(void **state)
 
 	(void)state;
 	assert_true(fd >= 0);
-	assert_int_equal(cpu_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_int_equal(cpu_collector.sample(st, &env, &t1, &p), 0);
 	assert_null(p);
 	nanosleep(&nap, NULL);

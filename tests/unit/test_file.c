@@ -26,6 +26,7 @@
 #include "file.h"
 #include "metrics.h"
 #include "prom_check.h"
+#include "fixture.h"
 
 struct capture {
 	cJSON *events[8192];
@@ -46,12 +47,11 @@ static cJSON *reparse(cJSON *payload)
 	return back;
 }
 
-static void cap_publish(void *ctx, const struct collector *c, cJSON *payload,
+static void cap_publish(const struct collector_env *env, cJSON *payload,
 			const struct collector_event *ev)
 {
-	struct capture *cap = ctx;
+	struct capture *cap = env->ctx;
 
-	assert_ptr_equal(c, &file_collector);
 	assert_null(ev); /* file events are not subject to the log filters */
 	if (cap->n == 8192) {
 		cJSON_Delete(payload);
@@ -60,9 +60,9 @@ static void cap_publish(void *ctx, const struct collector *c, cJSON *payload,
 	cap->events[cap->n++] = reparse(payload);
 }
 
-static void cap_set_state(void *ctx, const struct collector *c, cJSON *state)
+static void cap_set_state(const struct collector_env *env, cJSON *state)
 {
-	struct capture *cap = ctx;
+	struct capture *cap = env->ctx;
 
 	cJSON_Delete(cap->state);
 	cap->state = reparse(state);
@@ -172,7 +172,7 @@ static struct fixture *start(const char *const *watch, unsigned coalesce_ms)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/sysfeed-file-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	config_defaults(&f->cfg);
-	f->cfg.file_coalesce_ms = coalesce_ms;
+	COLSET(&f->cfg, file)->coalesce_ms = coalesce_ms;
 	if (!watch) {
 		assert_int_equal(config_set(&f->cfg, "watch", f->dir, err, sizeof(err)), 0);
 	} else {
@@ -192,7 +192,6 @@ static struct fixture *start(const char *const *watch, unsigned coalesce_ms)
 	f->cap = calloc(1, sizeof(*f->cap));
 	f->env = (struct collector_env){.proc_fd = -1,
 					.sys_fd = -1,
-					.cfg = &f->cfg,
 					.publish = cap_publish,
 					.set_state = cap_set_state,
 					.ctx = f->cap};
@@ -205,7 +204,8 @@ static void init(struct fixture *f)
 	char reason[256] = "";
 	cJSON *payload = NULL;
 
-	if (file_collector.init(&f->env, &f->state, reason, sizeof(reason)) < 0)
+	if (file_collector.init(&f->env, f->cfg.col[collector_topic(file_collector.name)],
+				&f->state, reason, sizeof(reason)) < 0)
 		fail_msg("init: %s", reason);
 	assert_int_equal(file_collector.sample(f->state, &f->env, &tick, &payload), 0);
 	assert_null(payload);
@@ -502,7 +502,8 @@ static void test_nothing_to_watch(void **unused)
 	struct fixture *f = start(watch, 100);
 	char reason[256] = "";
 
-	assert_true(file_collector.init(&f->env, &f->state, reason, sizeof(reason)) < 0);
+	assert_true(file_collector.init(&f->env, f->cfg.col[collector_topic(file_collector.name)],
+					&f->state, reason, sizeof(reason)) < 0);
 	assert_non_null(strstr(reason, "/nonexistent/sysfeed-x"));
 	f->state = NULL;
 	stop(f);

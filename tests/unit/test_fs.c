@@ -381,7 +381,7 @@ static bool wanted(const struct config *cfg, const char *mp, const char *type)
 {
 	struct fs_mount m = mount_of(mp, type);
 
-	return fs_mount_wanted(cfg, &m);
+	return fs_mount_wanted(cfg ? COLSET(cfg, fs) : NULL, &m);
 }
 
 static void test_wanted(void **state)
@@ -602,7 +602,9 @@ static void run_machine(const char *machine)
 	fake_load(machine, "statvfs");
 	fs_set_statfs(fake_statfs);
 	env.proc_fd = open_dir(machine, "proc");
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_string_equal(reason, "");
 	p = sample(st, &env, T1);
 	assert_json_file(p, machine, "fs.json");
@@ -693,7 +695,9 @@ static void test_collector_server(void **state)
 	fake_load("server", "statvfs");
 	fs_set_statfs(fake_statfs);
 	env.proc_fd = proc;
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
+	    0);
 	p = sample(st, &env, T1);
 	assert_json_file(p, "server", "fs.json");
 	cJSON_Delete(p);
@@ -716,7 +720,7 @@ static void test_collector_server(void **state)
 	close(proc2);
 }
 
-/* Config lists reach the collector through env->cfg. */
+/* Config lists reach the collector through its settings. */
 static void test_collector_config(void **state)
 {
 	struct collector_env env = {.sys_fd = -1};
@@ -731,11 +735,12 @@ static void test_collector_config(void **state)
 	config_defaults(&cfg);
 	list_set(&cfg, "fs-types", "!nfs*,!cifs");
 	list_set(&cfg, "mounts", "!/boot*");
-	env.cfg = &cfg;
 	fake_load("server", "statvfs");
 	fs_set_statfs(fake_statfs);
 	env.proc_fd = open_dir("server", "proc");
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(fs_collector.init(&env, cfg.col[collector_topic(fs_collector.name)], &st,
+					   reason, sizeof(reason)),
+			 0);
 	p = sample(st, &env, T1);
 	arr = cJSON_GetObjectItem(p, "filesystems");
 	cJSON_ArrayForEach(fs, arr)
@@ -777,18 +782,24 @@ static void test_collector_errors(void **state)
 	assert_non_null(mkdtemp(dir));
 	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(env.proc_fd >= 0);
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/self/mountinfo: No such file or directory");
 
 	assert_int_equal(mkdirat(env.proc_fd, "self", 0700), 0);
 	self = openat(env.proc_fd, "self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	put(self, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:2 / /x");
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(
+	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
+	    -EINVAL);
 	assert_string_equal(reason, "/proc/self/mountinfo: unexpected contents (Invalid argument)");
 
 	put(self, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_int_equal(fs_settle(st, 5000), 0);
 	/* a broken file is this tick's error; the next good one works */
 	put(self, "mountinfo", "garbage\n");
@@ -871,8 +882,7 @@ static void test_collector_stuck(void **state)
 
 	(void)state;
 	config_defaults(&cfg);
-	cfg.fs_timeout_ms = 50;
-	env.cfg = &cfg;
+	COLSET(&cfg, fs)->timeout_ms = 50;
 	assert_non_null(mkdtemp(dir));
 	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_int_equal(mkdirat(env.proc_fd, "self", 0700), 0);
@@ -882,7 +892,9 @@ static void test_collector_stuck(void **state)
 	fs_set_statfs(slow_statfs);
 	sh->slow_hold = 0;
 	sh->slow_calls = sh->fast_calls = 0;
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(fs_collector.init(&env, cfg.col[collector_topic(fs_collector.name)], &st,
+					   reason, sizeof(reason)),
+			 0);
 	assert_int_equal(children(NULL), 1); /* the worker */
 	p = sample(st, &env, T1);
 	slow = slow_entry(p);
@@ -1004,7 +1016,9 @@ static void test_collector_live(void **state)
 
 	(void)state;
 	env.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
+	    0);
 	p = sample(st, &env, T1);
 	cJSON_ArrayForEach(fs, cJSON_GetObjectItem(p, "filesystems"))
 	{

@@ -43,6 +43,7 @@
 #include "config.h"
 #include "fs.h"
 #include "procfs.h"
+#include "fixture.h"
 
 #define TIMEOUT_MS  300
 #define INTERVAL_MS 100
@@ -418,15 +419,16 @@ static void test_hung_mount(void **state)
 	strcpy(calls[C_ROOT].path, "/");
 
 	config_defaults(&cfg);
-	cfg.fs_timeout_ms = TIMEOUT_MS;
-	env.cfg = &cfg;
+	COLSET(&cfg, fs)->timeout_ms = TIMEOUT_MS;
 	env.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(env.proc_fd >= 0);
 	fs_set_statfs(counting_statfs);
 
 	/* init waits for the first round at most fs_timeout_ms */
 	t0 = now_ns();
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(fs_collector.init(&env, cfg.col[collector_topic(fs_collector.name)], &st,
+					   reason, sizeof(reason)),
+			 0);
 	assert_true(now_ns() - t0 < (TIMEOUT_MS + 200) * MS);
 
 	/* phase 1: both hang, one after the other */

@@ -284,7 +284,9 @@ static void run_machine(const char *machine)
 
 	env = (struct collector_env){.proc_fd = open_dir(machine, "proc"),
 				     .sys_fd = open_dir(machine, "sys")};
-	assert_int_equal(host_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(host_collector.init(&env, fixture_settings(&host_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	assert_string_equal(reason, "");
 	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
@@ -344,14 +346,20 @@ static void test_collector_change(void **state)
 		proc = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	env.proc_fd = proc;
-	assert_int_equal(host_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(host_collector.init(&env, fixture_settings(&host_collector), &st, reason,
+					     sizeof(reason)),
+			 -ENOENT);
 	assert_string_equal(reason, "/proc/sys/kernel/hostname: No such file or directory");
 	put(proc, "sys/kernel/hostname", "alpha\n");
-	assert_int_equal(host_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(host_collector.init(&env, fixture_settings(&host_collector), &st, reason,
+					     sizeof(reason)),
+			 -ENOENT);
 	assert_string_equal(reason, "/proc/sys/kernel/osrelease: No such file or directory");
 	put(proc, "sys/kernel/osrelease", "6.1.0\n");
 	put(proc, "sys/kernel/arch", "riscv64\n");
-	assert_int_equal(host_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(host_collector.init(&env, fixture_settings(&host_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
 	text = cJSON_PrintUnformatted(p);
 	/* nothing else to read: nulls */
@@ -404,7 +412,9 @@ static void test_collector_live(void **state)
 	(void)state;
 	env = (struct collector_env){.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC),
 				     .sys_fd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-	assert_int_equal(host_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(host_collector.init(&env, fixture_settings(&host_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
 	gethostname(host, sizeof(host) - 1);

@@ -28,6 +28,7 @@
 #include "journal.h"
 #include "metrics.h"
 #include "prom_check.h"
+#include "fixture.h"
 
 #define JOURNALD     "/lib/systemd/systemd-journald"
 #define JOURNAL_SOCK "/run/systemd/journal/socket"
@@ -194,7 +195,7 @@ static bool pass_units(const struct journal_raw *raw, const char *units)
 
 	config_defaults(&cfg);
 	assert_int_equal(config_set(&cfg, "log-units", units, err, sizeof(err)), 0);
-	pass = journal_raw_pass(raw, &cfg);
+	pass = journal_raw_pass(raw, COLSET(&cfg, journal));
 	config_free(&cfg);
 	return pass;
 }
@@ -207,11 +208,11 @@ static void test_filters(void **unused)
 
 	config_defaults(&cfg);
 	fill_raw(&raw, "Connection REFUSED by peer", 26);
-	assert_true(journal_raw_pass(&raw, &cfg));
-	cfg.log_priority = 3;
-	assert_false(journal_raw_pass(&raw, &cfg)); /* warning is 4 */
-	cfg.log_priority = 4;
-	assert_true(journal_raw_pass(&raw, &cfg));
+	assert_true(journal_raw_pass(&raw, COLSET(&cfg, journal)));
+	COLSET(&cfg, journal)->priority = 3;
+	assert_false(journal_raw_pass(&raw, COLSET(&cfg, journal))); /* warning is 4 */
+	COLSET(&cfg, journal)->priority = 4;
+	assert_true(journal_raw_pass(&raw, COLSET(&cfg, journal)));
 
 	assert_false(pass_units(&raw, "ssh*,cron"));
 	assert_true(pass_units(&raw, "nginx.*"));
@@ -220,9 +221,9 @@ static void test_filters(void **unused)
 	assert_false(pass_units(&raw, "*,!nginx*"));
 
 	assert_int_equal(config_set(&cfg, "log-match", "refused", err, sizeof(err)), 0);
-	assert_true(journal_raw_pass(&raw, &cfg)); /* ASCII case-insensitive */
+	assert_true(journal_raw_pass(&raw, COLSET(&cfg, journal))); /* ASCII case-insensitive */
 	assert_int_equal(config_set(&cfg, "log-match", "timeout", err, sizeof(err)), 0);
-	assert_false(journal_raw_pass(&raw, &cfg));
+	assert_false(journal_raw_pass(&raw, COLSET(&cfg, journal)));
 	journal_raw_free(&raw);
 	config_free(&cfg);
 }
@@ -361,12 +362,11 @@ static cJSON *reparse(cJSON *payload)
 	return back;
 }
 
-static void cap_publish(void *ctx, const struct collector *c, cJSON *payload,
+static void cap_publish(const struct collector_env *env, cJSON *payload,
 			const struct collector_event *ev)
 {
-	struct capture *cap = ctx;
+	struct capture *cap = env->ctx;
 
-	assert_ptr_equal(c, &journal_collector);
 	if (cap->n == 4096) {
 		cJSON_Delete(payload);
 		return;
@@ -376,9 +376,9 @@ static void cap_publish(void *ctx, const struct collector *c, cJSON *payload,
 	cap->events[cap->n++] = reparse(payload);
 }
 
-static void cap_set_state(void *ctx, const struct collector *c, cJSON *state)
+static void cap_set_state(const struct collector_env *env, cJSON *state)
 {
-	struct capture *cap = ctx;
+	struct capture *cap = env->ctx;
 
 	cJSON_Delete(cap->state);
 	cap->state = reparse(state);
@@ -476,11 +476,13 @@ static void test_collector_live(void **unused)
 		skip();
 	}
 	config_defaults(&cfg);
-	cfg.log_rate = 10;
-	cfg.log_backlog = 5;
-	env.cfg = &cfg;
+	COLSET(&cfg, journal)->rate = 10;
+	COLSET(&cfg, journal)->backlog = 5;
 	snprintf(token, sizeof(token), "unit-%d-%ld", getpid(), (long)time(NULL));
-	assert_int_equal(journal_collector.init(&env, &state, reason, sizeof(reason)), 0);
+	assert_int_equal(journal_collector.init(&env,
+						cfg.col[collector_topic(journal_collector.name)],
+						&state, reason, sizeof(reason)),
+			 0);
 	journal_collector.follow(state, true); /* as with a stream client on `log` */
 	assert_int_equal(journal_collector.sample(state, &env, &tick, &payload), 0);
 	assert_null(payload);
@@ -586,9 +588,9 @@ static void test_no_journal_dir(void **unused)
 	void *state = NULL;
 
 	config_defaults(&cfg);
-	cfg.journal_dir = strdup("/nonexistent/sysfeed-journal");
-	env.cfg = &cfg;
-	assert_true(journal_collector.init(&env, &state, reason, sizeof(reason)) < 0);
+	COLSET(&cfg, journal)->dir = strdup("/nonexistent/sysfeed-journal");
+	assert_true(journal_collector.init(&env, cfg.col[collector_topic(journal_collector.name)],
+					   &state, reason, sizeof(reason)) < 0);
 	assert_null(state);
 	assert_non_null(strstr(reason, "journal-dir /nonexistent/sysfeed-journal"));
 	config_free(&cfg);

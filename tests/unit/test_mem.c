@@ -481,7 +481,9 @@ static void run_collector(const char *machine)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_string_equal(reason, "");
 	assert_int_equal(mem_collector.metrics(st, &m), 0);
 	assert_int_equal(m.len, 0);
@@ -567,20 +569,26 @@ static void test_collector_errors(void **state)
 	assert_non_null(mkdtemp(dir));
 	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(env.proc_fd >= 0);
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/meminfo: No such file or directory");
 
 	f = openat(env.proc_fd, "meminfo", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(f >= 0);
 	assert_int_equal(write(f, "MemTotal: 100 kB\n", 17), 17);
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), -ENODATA);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    -ENODATA);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/meminfo: unexpected contents (No data available)");
 	assert_int_equal(write(f, "MemFree: 40 kB\n", 15), 15);
 	close(f);
 	/* no /proc/vmstat: the topic works, its rates stay null */
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_non_null(st);
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
 	cJSON_Delete(p);
@@ -616,13 +624,17 @@ static void test_collector_errors(void **state)
 	put(env.proc_fd, "meminfo", "MemTotal: 100 kB\nMemFree: 40 kB\n");
 	put(env.proc_fd, "vmstat", "pgfault 5\npgmajfault: 1\n");
 	st = NULL;
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    -EINVAL);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/vmstat: unexpected contents (Invalid argument)");
 
 	/* a bad vmstat at a tick sends nothing; the next rate spans the gap */
 	put(env.proc_fd, "vmstat", "pgfault 5\npgmajfault 1\n");
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    0);
 	tick.mono_ns = 10 * SEC;
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
 	assert_true(is_null(p, "page_faults_per_s"));
@@ -669,7 +681,9 @@ static void test_collector_live(void **state)
 
 	(void)state;
 	assert_true(fd >= 0);
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
 	assert_true(num(p, "total") > 0);

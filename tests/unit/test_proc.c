@@ -445,7 +445,8 @@ static void test_collector_vm2(void **state)
 	struct collector_env env = {.proc_fd = fd1, .sys_fd = -1};
 	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
-	struct config cfg = {0};
+	struct config cfg;
+	assert_int_equal(config_defaults(&cfg), 0);
 	char reason[256] = "";
 	void *st = NULL;
 	cJSON *p = NULL, *want;
@@ -454,7 +455,9 @@ static void test_collector_vm2(void **state)
 	int i;
 
 	(void)state;
-	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(proc_collector.init(&env, cfg.col[collector_topic(proc_collector.name)],
+					     &st, reason, sizeof(reason)),
+			 0);
 	assert_string_equal(reason, "");
 	/* the first tick: totals and top_mem, no rates */
 	assert_int_equal(proc_collector.sample(st, &env, &t1, &p), 0);
@@ -499,10 +502,11 @@ static void test_collector_vm2(void **state)
 
 	/* top_n = 3: the first three rows of each list */
 	proc_collector.fini(st);
-	cfg.top_n = 3;
-	env.cfg = &cfg;
+	COLSET(&cfg, proc)->top_n = 3;
 	env.proc_fd = fd1;
-	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(proc_collector.init(&env, cfg.col[collector_topic(proc_collector.name)],
+					     &st, reason, sizeof(reason)),
+			 0);
 	assert_int_equal(proc_collector.sample(st, &env, &t1, &p), 0);
 	cJSON_Delete(p);
 	env.proc_fd = fd2;
@@ -646,17 +650,25 @@ static void test_collector_scratch(void **state)
 	(void)state;
 	scratch_make(&s);
 	env.proc_fd = s.fd;
-	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
+					     sizeof(reason)),
+			 -ENOENT);
 	assert_string_equal(reason, "/proc/stat: No such file or directory");
 	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime x\n");
-	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
+					     sizeof(reason)),
+			 -EINVAL);
 	assert_string_equal(reason, "/proc/stat: unexpected contents (Invalid argument)");
 	scratch_write(&s, "stat", "cpu  1 2 3 4\n");
-	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), -ENODATA);
+	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
+					     sizeof(reason)),
+			 -ENODATA);
 	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
 	scratch_proc(&s, 33, "idle", 'S', 10, 1, 50, 100);
 	scratch_proc(&s, 40, "busy", 'R', 10, 1, 60, 200);
-	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 
 	/* first sight: no rates, no passwd (uids as numbers) */
 	p = tick(st, &env, 1);
@@ -739,8 +751,10 @@ static void assert_metrics(const struct metrics *m, const char *want)
 static void test_metrics(void **state)
 {
 	struct scratch s;
-	struct config cfg = {.top_n = 2};
-	struct collector_env env = {.sys_fd = -1, .cfg = &cfg};
+	struct config cfg;
+	assert_int_equal(config_defaults(&cfg), 0);
+	COLSET(&cfg, proc)->top_n = 2;
+	struct collector_env env = {.sys_fd = -1};
 	struct metrics m = {0};
 	char reason[256];
 	void *st = NULL;
@@ -756,7 +770,9 @@ static void test_metrics(void **state)
 	scratch_proc(&s, 60, "dead", 'Z', 10, 1, 80, 0);
 	scratch_proc(&s, 70, "disk", 'D', 10, 2, 90, 50);
 	scratch_proc(&s, 80, "stopped", 'T', 10, 1, 95, 10);
-	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(proc_collector.init(&env, cfg.col[collector_topic(proc_collector.name)],
+					     &st, reason, sizeof(reason)),
+			 0);
 	assert_int_equal(proc_collector.metrics(st, &m), 0);
 	assert_int_equal(m.len, 0);
 	cJSON_Delete(tick(st, &env, 1));
@@ -829,7 +845,9 @@ static void test_collector_clock(void **state)
 	scratch_make_live(&s, &env);
 	scratch_proc(&s, (unsigned)idle, "idle", 'S', 10, 1, 50, 100);
 	scratch_proc(&s, (unsigned)busy, "busy", 'R', 10, 1, 60, 200);
-	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	nanosleep(&nap, NULL); /* let both start */
 
 	p = tick(st, &env, 1);
@@ -898,8 +916,10 @@ static void test_collector_clock(void **state)
 static void test_collector_hidden_refresh(void **state)
 {
 	pid_t big = spawn_sleeper(), small = spawn_sleeper(), busy = spawn_busy();
-	struct config cfg = {.top_n = 1};
-	struct collector_env env = {.sys_fd = -1, .cfg = &cfg};
+	struct config cfg;
+	assert_int_equal(config_defaults(&cfg), 0);
+	COLSET(&cfg, proc)->top_n = 1;
+	struct collector_env env = {.sys_fd = -1};
 	struct scratch s;
 	char reason[256];
 	unsigned n, phase = (unsigned)small % PROC_REFRESH_TICKS;
@@ -911,7 +931,9 @@ static void test_collector_hidden_refresh(void **state)
 	scratch_proc(&s, (unsigned)big, "big", 'S', 10, 1, 50, 500);
 	scratch_proc(&s, (unsigned)small, "small", 'S', 10, 1, 50, 100);
 	scratch_proc(&s, (unsigned)busy, "busy", 'R', 10, 1, 60, 200);
-	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(proc_collector.init(&env, cfg.col[collector_topic(proc_collector.name)],
+					     &st, reason, sizeof(reason)),
+			 0);
 	wait_state(big, 'S');
 	wait_state(small, 'S');
 
@@ -1020,7 +1042,9 @@ static void test_collector_live(void **state)
 {
 	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
-	struct config cfg = {.top_n = 100000}; /* every process in both lists */
+	struct config cfg; /* every process in both lists */
+	assert_int_equal(config_defaults(&cfg), 0);
+	COLSET(&cfg, proc)->top_n = 100000;
 	struct timespec nap = {.tv_nsec = 300 * 1000 * 1000};
 	pid_t busy = spawn_busy(), sleeper = spawn_sleeper(), many[200];
 	char reason[256];
@@ -1030,9 +1054,10 @@ static void test_collector_live(void **state)
 	double procs;
 
 	(void)state;
-	env.cfg = &cfg;
 	assert_true(fd >= 0);
-	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(proc_collector.init(&env, cfg.col[collector_topic(proc_collector.name)],
+					     &st, reason, sizeof(reason)),
+			 0);
 	p = live_tick(st, &env);
 	procs = num(p, "processes");
 	assert_true(procs >= 3);
@@ -1106,7 +1131,9 @@ static void test_collector_few_fds(void **state)
 	low = old;
 	low.rlim_cur = 64;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-	assert_int_equal(proc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	p = live_tick(st, &env);
 	procs = num(p, "processes");
 	assert_true(procs > 16); /* more than the 16 fds it may hold */

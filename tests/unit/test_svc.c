@@ -229,14 +229,18 @@ static void test_collector_host16(void **state)
 	struct collector_env env = {.proc_fd = -1, .sys_fd = fd1};
 	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
-	struct config cfg = {.top_n = 2};
+	struct config cfg;
+	assert_int_equal(config_defaults(&cfg), 0);
+	COLSET(&cfg, svc)->top_n = 2;
 	char reason[256] = "";
 	void *st = NULL;
 	const cJSON *r;
 	cJSON *p;
 
 	(void)state;
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_string_equal(reason, "");
 	assert_int_equal(svc_collector.sample(st, &env, &t1, &p), 0);
 	assert_json_file(p, "host16", "svc.1.json");
@@ -270,9 +274,10 @@ static void test_collector_host16(void **state)
 
 	/* top_n = 2 */
 	svc_collector.fini(st);
-	env.cfg = &cfg;
 	env.sys_fd = fd1;
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(svc_collector.init(&env, cfg.col[collector_topic(svc_collector.name)], &st,
+					    reason, sizeof(reason)),
+			 0);
 	assert_int_equal(svc_collector.sample(st, &env, &t1, &p), 0);
 	cJSON_Delete(p);
 	env.sys_fd = fd2;
@@ -353,28 +358,38 @@ static void test_off(void **state)
 	scratch_make(&s);
 	env.sys_fd = s.fd;
 	/* no fs/cgroup at all */
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_string_equal(reason, "/sys/fs/cgroup: No such file or directory");
 	assert_null(st);
 	/* cgroup v1: controllers mounted one by one, no cgroup.controllers */
 	scratch_write(&s, "fs/cgroup/cpu/cpu.shares", "1024\n");
 	scratch_write(&s, "fs/cgroup/memory/memory.usage_in_bytes", "1\n");
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), -EOPNOTSUPP);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    -EOPNOTSUPP);
 	assert_string_equal(reason, HYBRID);
 	/* hybrid: cgroup2 only at fs/cgroup/unified, as on the development VM */
 	scratch_write(&s, "fs/cgroup/unified/cgroup.controllers", "\n");
 	scratch_write(&s, "fs/cgroup/unified/system.slice/ssh.service/cpu.stat", "usage_usec 1\n");
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), -EOPNOTSUPP);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    -EOPNOTSUPP);
 	assert_string_equal(reason, HYBRID);
 	/* cgroup v2 without systemd */
 	scratch_rm(&s, "fs/cgroup");
 	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_string_equal(reason, "/sys/fs/cgroup/system.slice: No such file or directory (not "
 				    "run by systemd?)");
 	/* and with it: on, even with no service yet */
 	scratch_write(&s, "fs/cgroup/system.slice/cgroup.procs", "");
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    0);
 	svc_collector.fini(st);
 	scratch_remove(&s);
 }
@@ -409,7 +424,9 @@ static void test_collector_changes(void **state)
 	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
 	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 1000\n");
 	scratch_write(&s, SL "a.service/memory.current", "4096\n");
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    0);
 
 	p = tick(st, &env, 1);
 	assert_true(num(p, "services") == 1);
@@ -491,8 +508,10 @@ static void assert_metrics(const struct metrics *m, const char *want)
 static void test_metrics(void **state)
 {
 	struct scratch s;
-	struct config cfg = {.top_n = 1};
-	struct collector_env env = {.proc_fd = -1, .cfg = &cfg};
+	struct config cfg;
+	assert_int_equal(config_defaults(&cfg), 0);
+	COLSET(&cfg, svc)->top_n = 1;
+	struct collector_env env = {.proc_fd = -1};
 	struct metrics m = {0};
 	char reason[256];
 	void *st = NULL;
@@ -511,7 +530,9 @@ static void test_metrics(void **state)
 	scratch_write(&s, SL "b.service/pids.current", "2\n");
 	scratch_write(&s, SL "c.service/cpu.stat", "usage_usec 5\n");
 	scratch_write(&s, SL "c.service/memory.current", "10\n");
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(svc_collector.init(&env, cfg.col[collector_topic(svc_collector.name)], &st,
+					    reason, sizeof(reason)),
+			 0);
 	assert_int_equal(svc_collector.metrics(st, &m), 0);
 	assert_int_equal(m.len, 0);
 	cJSON_Delete(tick(st, &env, 1));
@@ -562,7 +583,7 @@ static void test_collector_live(void **state)
 
 	(void)state;
 	assert_true(fd >= 0);
-	r = svc_collector.init(&env, &st, reason, sizeof(reason));
+	r = svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason));
 	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0) {
 		assert_int_equal(r, -EOPNOTSUPP);
 		assert_string_equal(reason, HYBRID);

@@ -58,11 +58,11 @@ static void test_no_system_bus(void **unused)
 	void *state = NULL;
 
 	config_defaults(&cfg);
-	env.cfg = &cfg;
 	assert_int_equal(setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/sysfeed-bus", 1),
 			 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_true(units_collector.init(&env, &state, reason, sizeof(reason)) < 0);
+	assert_true(units_collector.init(&env, cfg.col[collector_topic(units_collector.name)],
+					 &state, reason, sizeof(reason)) < 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_null(state);
 	assert_string_equal(reason, "no system bus: No such file or directory");
