@@ -3,7 +3,7 @@
  * the room for it (a short buffer gets a NUL-terminated prefix); that an
  * accepted one stays within the limits of struct config, lists holding
  * single words; and that config_copy() and config_free() leave nothing
- * behind (LeakSanitizer). */
+ * behind (LeakSanitizer). The input is also a log-priority query value. */
 #include "fuzz.h"
 
 #include <errno.h>
@@ -17,11 +17,29 @@ static void check_list(const struct config_list *l)
 		FUZZ_CHECK(*l->v[i] && !strpbrk(l->v[i], ", \t\n"));
 }
 
+/* config_priority() also reads the query's log-priority: a digit 0-7 or
+ * a syslog name, nothing else. */
+static void check_priority(const uint8_t *data, size_t size)
+{
+	static const char *const names[] = {"emerg",   "alert",  "crit", "err",
+					    "warning", "notice", "info", "debug"};
+	char *s = fuzz_str(data, size);
+	int p = config_priority(s), want = -1;
+
+	for (int i = 0; i < 8; i++)
+		if (strcmp(s, names[i]) == 0 || (s[0] == '0' + i && s[1] == '\0'))
+			want = i;
+	FUZZ_CHECK(p == want);
+	free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = fuzz_dup(data, size), err[CONFIG_ERR_LEN], small[12];
 	struct config cfg, again, copy;
 	int r, r2;
+
+	check_priority(data, size);
 
 	config_defaults(&cfg);
 	config_defaults(&again);
