@@ -184,7 +184,7 @@ bench: deps
 # cut connections. Tested with node 20.
 E2E_DEPS := chromium nginx haproxy caddy python3 nodejs npm
 E2E_TESTS := tests/e2e/page.test.mjs tests/e2e/proxies.test.mjs tests/e2e/clients.test.mjs
-.PHONY: check-e2e deps-e2e deps-node
+.PHONY: check-e2e deps-e2e deps-node deps-fuzz
 
 check-e2e: $(BUILD)/sysfeed tests/e2e/node_modules/.package-lock.json
 	@$(MAKE) --no-print-directory deps-e2e
@@ -197,8 +197,10 @@ tests/e2e/node_modules/.package-lock.json: tests/e2e/package.json tests/e2e/pack
 
 # nodejs and npm count as present when `node` and `npm` run: NodeSource's
 # nodejs package provides npm and conflicts with Debian's.
-deps-e2e deps-node: WANT = $(if $(filter deps-node,$@),nodejs npm,$(E2E_DEPS))
-deps-e2e deps-node:
+deps-e2e: WANT = $(E2E_DEPS)
+deps-node: WANT = nodejs npm
+deps-fuzz: WANT = $(FUZZ_DEPS)
+deps-e2e deps-node deps-fuzz:
 	@missing=$$(for p in $(WANT); do \
 		case $$p in nodejs) command -v node >/dev/null && continue;; \
 			npm) command -v npm >/dev/null && continue;; esac; \
@@ -213,6 +215,47 @@ deps-e2e deps-node:
 		echo "sysfeed: missing Debian packages; run: sudo apt-get install" $$missing >&2; \
 		exit 1; \
 	fi
+
+# libFuzzer harnesses (tests/fuzz), one per parser and per input the HTTP
+# side parses: clang with -fsanitize=fuzzer,address,undefined, against the
+# sources built again with the same instrumentation into build/fuzz (other
+# builds are untouched). `make fuzz` runs each for FUZZ_SECONDS, FUZZ_JOBS
+# at a time, from a corpus seeded with the fixture trees, and prints
+# libFuzzer's final counts; a crash or a broken invariant fails it and
+# leaves the input in build/fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= $(shell nproc 2>/dev/null || echo 1)
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_DEPS    := clang libclang-rt-dev llvm make pkg-config libmicrohttpd-dev libsystemd-dev \
+	libcjson-dev zlib1g-dev
+FUZZ_CFLAGS   = -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all $(if $(filter 1,$(WERROR)),-Werror)
+FUZZ_OBJS    := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+.PHONY: fuzz fuzz-build
+
+fuzz: deps-fuzz
+	$(MAKE) --no-print-directory fuzz-build
+	tests/fuzz/seed $(FUZZ_BUILD)/corpus
+	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(FUZZ_CC) $(FINAL_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/libsysfeed.a: $(FUZZ_OBJS)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libsysfeed.a
+	@echo "  LD      $@"
+	$(Q)$(FUZZ_CC) $(FINAL_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_BUILD)/libsysfeed.a $(LIBS)
 
 # Installs what building and testing need, or says how to.
 deps:
@@ -322,7 +365,7 @@ deps-system:
 
 format:
 	clang-format -i lib/*.c lib/*.h daemon/*.c daemon/*.h collectors/*.c collectors/*.h tests/unit/*.c \
-		tests/bench/*.c tests/fuse/*.c
+		tests/bench/*.c tests/fuse/*.c tests/fuzz/*.c tests/fuzz/*.h
 
 clean:
 	rm -rf build

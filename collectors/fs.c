@@ -326,6 +326,13 @@ static bool fs_hidden(const struct fs_mountinfo *mi, size_t i)
 	return false;
 }
 
+static int fs_cmp_idx(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 size_t fs_select(const struct fs_mountinfo *mi, const struct fs_settings *set, size_t *ret_idx)
 {
 	size_t n = 0;
@@ -350,6 +357,8 @@ size_t fs_select(const struct fs_mountinfo *mi, const struct fs_settings *set, s
 		if (!dup)
 			ret_idx[n++] = i;
 	}
+	/* a shorter bind took the place of an earlier one: back to file order */
+	qsort(ret_idx, n, sizeof(*ret_idx), fs_cmp_idx);
 	return n;
 }
 

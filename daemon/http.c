@@ -115,6 +115,9 @@ static void logsum_flush(struct logsum *l, uint64_t now, bool force)
 }
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	struct http *http = cls;
 	struct logsum *l = &http->log;

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void vlog(const char *fmt, va_list ap, int err)
+__attribute__((format(printf, 1, 0))) static void vlog(const char *fmt, va_list ap, int err)
 {
 	char line[1024];
 

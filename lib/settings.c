@@ -123,6 +123,12 @@ static int list_add(const struct setting *s, struct list *l, const char *value, 
 		l->dflt = false;
 	}
 	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (tok[0] == '#') { /* it would read as a comment once printed */
+			errf(err, err_len, "%s: bad value '%.100s' (a word may not start with #)",
+			     s->name, tok);
+			r = -EINVAL;
+			goto out;
+		}
 		if (s->check && s->check(tok) < 0) {
 			errf(err, err_len, "%s: bad value '%.100s' (expected %s)", s->name, tok,
 			     s->expect ? s->expect : "a valid word");

@@ -495,6 +495,17 @@ static void test_select(void **state)
 	n = fs_select(&mi, NULL, idx);
 	assert_int_equal(n, 1);
 	assert_string_equal(mi.v[idx[0]].mount_point, "/a");
+	/* in file order also when a later, shorter bind stands for an earlier
+	 * one (found by tests/fuzz/fuzz_mountinfo.c) */
+	assert_int_equal(parse_str("1 0 8:1 / /srv/long rw - ext4 /dev/sda1 rw\n"
+				   "2 0 8:2 / /home rw - ext4 /dev/sda2 rw\n"
+				   "3 0 8:1 / /s rw - ext4 /dev/sda1 rw\n",
+				   &mi),
+			 0);
+	n = fs_select(&mi, NULL, idx);
+	assert_int_equal(n, 2);
+	assert_string_equal(mi.v[idx[0]].mount_point, "/home");
+	assert_string_equal(mi.v[idx[1]].mount_point, "/s");
 	fs_mountinfo_free(&mi);
 }
 
