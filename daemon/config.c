@@ -244,6 +244,40 @@ void config_print(FILE *f, const struct config *cfg)
 	}
 }
 
+int config_build(struct config *cfg, const struct config_source *src, char *err, size_t err_len)
+{
+	bool listen_flag = false;
+
+	if (config_defaults(cfg) < 0) {
+		errf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	if (src->path && config_load(cfg, src->path, err, err_len) < 0)
+		goto fail;
+	for (size_t i = 0; i < src->n_flags; i++) {
+		char reason[CONFIG_ERR_LEN - 64];
+
+		if (strcmp(src->flags[i][0], "listen") == 0 && !listen_flag) {
+			cfg->listen.dflt = true; /* the command line replaces the file's list */
+			listen_flag = true;
+		}
+		const char *key = src->flags[i][0], *why = reason;
+		size_t n = strlen(key);
+
+		if (config_set(cfg, key, src->flags[i][1], reason, sizeof(reason)) < 0) {
+			/* "--interval: bad value", not "--interval: interval: ..." */
+			if (strncmp(why, key, n) == 0 && why[n] == ':' && why[n + 1] == ' ')
+				why += n + 2;
+			errf(err, err_len, "--%.40s: %s", key, why);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	config_free(cfg);
+	return -EINVAL;
+}
+
 static char *trim(char *s)
 {
 	char *e;

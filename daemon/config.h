@@ -34,6 +34,21 @@ struct config {
 	void *col[CONFIG_MAX_COLLECTORS]; /* each collector's settings, by registry index */
 };
 
+#define CONFIG_MAX_FLAGS 64
+
+/* Where a configuration comes from besides the defaults: a file, then
+ * command-line flags as {key, value} (a `listen` flag replaces the file's
+ * list). */
+struct config_source {
+	const char *path; /* NULL: none */
+	const char *flags[CONFIG_MAX_FLAGS][2];
+	size_t n_flags;
+};
+
+/* Defaults, then the file, then the flags. Returns 0, or -EINVAL with
+ * "FILE:LINE: reason" or "--KEY: reason" in err (cfg is then freed). */
+int config_build(struct config *cfg, const struct config_source *src, char *err, size_t err_len);
+
 /* The daemon's own key table. */
 const struct setting *config_daemon_keys(void);
 
