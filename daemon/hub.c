@@ -475,11 +475,18 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 			r = -EINVAL;
 			continue;
 		}
-		if (msgs[i].state && msgs[i].len <= STATE_MAX &&
+		if (msgs[i].state_json && msgs[i].state_len <= STATE_MAX &&
+		    !(states[i] = blob_copy(msgs[i].state_json, msgs[i].state_len))) {
+			r = -ENOMEM;
+			continue;
+		}
+		if (!msgs[i].state_json && msgs[i].state && msgs[i].len <= STATE_MAX &&
 		    !(states[i] = blob_copy(msgs[i].json, msgs[i].len))) {
 			r = -ENOMEM;
 			continue;
 		}
+		if (!msgs[i].json)
+			continue;
 		frames[i] = encode_frame(hub, seq + 1, &msgs[i]);
 		if (!frames[i]) {
 			r = -ENOMEM;

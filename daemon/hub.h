@@ -24,9 +24,13 @@ struct hub_reader;
  * topic's state in `snapshot` when `state` is set. */
 struct hub_msg {
 	unsigned topic;
-	const char *json;
+	const char *json; /* NULL: no frame (state_json only) */
 	size_t len;
 	bool state;
+	/* a state other than json (an event topic's recent events), set in
+	 * the same step as the batch's frames, or NULL */
+	const char *state_json;
+	size_t state_len;
 	int level;       /* for client filters: severity 0..7, -1 none */
 	const char *key; /* for client filters: e.g. a unit name, or NULL */
 	const char *row; /* a chart history row (JSON array) for the topic, or NULL */

@@ -24,6 +24,7 @@
 #define MAX_TOPICS       HUB_MAX_TOPICS
 #define REASON_LEN       256
 #define HISTORY_MAX_ROWS 3600
+#define PENDING_MAX      256 /* an event collector's frames before they go out */
 
 struct topics {
 	struct hub *hub;
@@ -41,6 +42,13 @@ struct topics {
 	size_t history_rows;
 	struct metrics mbuf[MAX_TOPICS + 1]; /* [n]: the daemon's own */
 	cJSON *hostinfo;                     /* the last payload of a COLLECTOR_HOSTINFO topic */
+	/* What event collectors published during one dispatch: their frames
+	 * and their new state go to the hub in one step, so that a snapshot
+	 * never holds a state without its frames or the other way round. */
+	struct hub_msg pend[PENDING_MAX];
+	size_t n_pend;
+	char *pend_state[MAX_TOPICS];
+	size_t pend_state_len[MAX_TOPICS];
 	uint64_t ticks;
 	double tick_cpu_s, tick_last_cpu_s, tick_last_wall_s;
 };
@@ -93,25 +101,65 @@ static int topics_hello(struct topics *t)
 	return r;
 }
 
-/* An event collector's event: published at once, as its own batch. */
+/* Publishes what event collectors gave since the last flush as one batch:
+ * their frames in order, each topic's new state with its last frame. */
+static void flush_pending(struct topics *t)
+{
+	struct hub_msg extra[MAX_TOPICS];
+	size_t n_extra = 0;
+
+	for (size_t i = t->n_pend; i-- > 0;) {
+		struct hub_msg *m = &t->pend[i];
+
+		if (t->pend_state[m->topic] && !m->state_json) {
+			m->state_json = t->pend_state[m->topic];
+			m->state_len = t->pend_state_len[m->topic];
+			t->pend_state[m->topic] = NULL; /* moved */
+		}
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (t->pend_state[i])
+			extra[n_extra++] = (struct hub_msg){.topic = (unsigned)i,
+							    .level = -1,
+							    .state_json = t->pend_state[i],
+							    .state_len = t->pend_state_len[i]};
+	if (t->n_pend && hub_publish(t->hub, t->pend, t->n_pend, 0) == -E2BIG)
+		log_warnx("a frame larger than half of ring-bytes was dropped");
+	if (n_extra)
+		hub_publish(t->hub, extra, n_extra, 0);
+	for (size_t i = 0; i < t->n_pend; i++) {
+		free((char *)t->pend[i].json);
+		free((char *)t->pend[i].state_json);
+		free((char *)t->pend[i].key);
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->pend_state[i]);
+		t->pend_state[i] = NULL;
+	}
+	t->n_pend = 0;
+}
+
+/* An event collector's event: it goes out with the rest of its dispatch. */
 static void env_publish(const struct collector_env *env, cJSON *payload,
 			const struct collector_event *ev)
 {
 	struct topics *t = env->ctx;
+	char *json, *key = NULL;
 	size_t len;
-	char *json = json_print(payload, &len);
 
+	json = json_print(payload, &len);
 	cJSON_Delete(payload);
-	if (!json)
+	if (!json || (ev && ev->key && !(key = strdup(ev->key)))) {
+		free(json);
 		return;
-	hub_publish(t->hub,
-		    &(struct hub_msg){.topic = env->topic,
-				      .json = json,
-				      .len = len,
-				      .level = ev ? ev->level : -1,
-				      .key = ev ? ev->key : NULL},
-		    1, 0);
-	free(json);
+	}
+	if (t->n_pend == PENDING_MAX)
+		flush_pending(t);
+	t->pend[t->n_pend++] = (struct hub_msg){.topic = env->topic,
+						.json = json,
+						.len = len,
+						.level = ev ? ev->level : -1,
+						.key = key};
 }
 
 static void env_set_state(const struct collector_env *env, cJSON *state)
@@ -121,9 +169,11 @@ static void env_set_state(const struct collector_env *env, cJSON *state)
 	char *json = json_print(state, &len);
 
 	cJSON_Delete(state);
-	if (json)
-		hub_set_state(t->hub, env->topic, json, len);
-	free(json);
+	if (!json)
+		return;
+	free(t->pend_state[env->topic]);
+	t->pend_state[env->topic] = json;
+	t->pend_state_len[env->topic] = len;
 }
 
 /* The daemon's own families: build, topics, the cost of the tick. */
@@ -235,6 +285,7 @@ void topics_tick(struct topics *t)
 		if (t->active[i] && t->cols[i]->sample &&
 		    sample_one(t, i, &tick, &msgs[n], &hostinfo))
 			n++;
+	flush_pending(t); /* what event collectors gave from their sample */
 	if (hostinfo)
 		topics_hello(t); /* the host's description goes into `hello` too */
 	if (hub_publish(t->hub, msgs, n, tick.t_ms) == -E2BIG)
@@ -317,6 +368,7 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 		}
 		t->active[i] = true;
 	}
+	flush_pending(t); /* states set in init */
 	if (topics_hello(t) < 0 || setup_history(t) < 0) {
 		topics_free(t);
 		return NULL;
@@ -331,6 +383,7 @@ void topics_free(struct topics *t)
 	for (size_t i = 0; i < t->n; i++)
 		if (t->active[i] && t->cols[i]->fini)
 			t->cols[i]->fini(t->state[i]);
+	flush_pending(t);
 	for (size_t i = 0; i <= MAX_TOPICS; i++)
 		metrics_free(&t->mbuf[i]);
 	cJSON_Delete(t->hostinfo);
@@ -354,6 +407,7 @@ void topics_dispatch(struct topics *t, unsigned topic)
 {
 	if (topic < t->n && t->active[topic])
 		t->cols[topic]->dispatch(t->state[topic], &t->env[topic]);
+	flush_pending(t);
 }
 
 void topics_follow(struct topics *t)
