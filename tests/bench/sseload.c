@@ -86,7 +86,6 @@ struct client {
 	 * gzip client, made at the response head */
 	bool decode; /* this client is in the sample that is decoded */
 	z_stream *zs;
-	bool gz_end;       /* the gzip trailer was read */
 	uint64_t win_body; /* body bytes in the measurement window */
 
 	/* chunked decoder */
@@ -371,8 +370,6 @@ static int gz_feed(struct client *c, const char *p, size_t n)
 	static unsigned char out[INFLATE_BUF];
 	z_stream *zs = c->zs;
 
-	if (c->gz_end)
-		return 0; /* bytes after the gzip trailer: ignored */
 	zs->next_in = (const unsigned char *)p;
 	zs->avail_in = (uInt)n;
 	for (;;) {
@@ -388,9 +385,12 @@ static int gz_feed(struct client *c, const char *p, size_t n)
 		st.inflated += got;
 		if (got && sse_feed(c, (const char *)out, got) < 0)
 			return -1;
-		if (r == Z_STREAM_END) {
-			c->gz_end = true;
-			return 0;
+		if (r == Z_STREAM_END) { /* a gzip member ended: another may follow */
+			if (inflateReset(zs) != Z_OK)
+				return -1;
+			if (!zs->avail_in)
+				return 0;
+			continue;
 		}
 		if (!zs->avail_in && zs->avail_out)
 			return 0; /* all input taken, all output out */
