@@ -168,12 +168,18 @@ check-valgrind: $(BUILD)/sysfeed $(BENCH_BINS)
 
 # The soak's length in `make bench` (issue 10's figure is after 3600 s).
 SOAK_SECONDS ?= 600
+# The peers tests/bench/wire measures beside sysfeed (skipped when missing;
+# on a systemd host Debian starts their services: the bench runs its own).
+BENCH_DEPS := prometheus-node-exporter glances python3-bottle
+.PHONY: deps-bench
 bench: deps
+	-@$(MAKE) --no-print-directory deps-bench
 	$(MAKE) tests
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench tests/bench/run
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench tests/bench/tick
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench PYTHON=$(PYTHON) tests/bench/run-events
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/abuse
+	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/wire
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench SOAK_SECONDS=$(SOAK_SECONDS) \
 		$(PYTHON) tests/bench/soak
 
@@ -200,7 +206,8 @@ tests/e2e/node_modules/.package-lock.json: tests/e2e/package.json tests/e2e/pack
 deps-e2e: WANT = $(E2E_DEPS)
 deps-node: WANT = nodejs npm
 deps-fuzz: WANT = $(FUZZ_DEPS)
-deps-e2e deps-node deps-fuzz:
+deps-bench: WANT = $(BENCH_DEPS)
+deps-e2e deps-node deps-fuzz deps-bench:
 	@missing=$$(for p in $(WANT); do \
 		case $$p in nodejs) command -v node >/dev/null && continue;; \
 			npm) command -v npm >/dev/null && continue;; esac; \
