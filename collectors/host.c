@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "fs_mountinfo.h"
 #include "procfs.h"
 #include "json.h"
 #include "clock.h"

@@ -141,4 +141,13 @@ static inline void *fixture_settings(const struct collector *c)
 	return cfg.col[collector_topic(c->name)];
 }
 
+/* Sets a key of cfg as the config file would; the test fails unless the
+ * value is accepted. */
+__attribute__((unused)) static void set_key(struct config *cfg, const char *key, const char *value)
+{
+	char err[256];
+
+	assert_int_equal(config_set(cfg, key, value, err, sizeof(err)), 0);
+}
+
 #endif
