@@ -7,7 +7,7 @@
 
 #include <inttypes.h>
 
-#include "host.h"
+#include "host_parse.h"
 #include "svc_parse.h"
 
 /* The sum of key=N over the lines of an accepted io.stat */

@@ -1,7 +1,8 @@
 /* Unit tests of collectors/file.c (the `file` topic) and its watch tree
- * (file_tree.c): path helpers, and the collector driven directly over real inotify in temporary
- * directories: create/modify/delete/rename, nested new directories, moved directories, exclusions,
- * watched files replaced by rename, coalescing, and an overflow (with a tiny
+ * (file_tree.c): path helpers, and the collector driven directly over real
+ * inotify in temporary directories: create/modify/delete/rename, nested new
+ * directories, moved directories, exclusions, watched files replaced by
+ * rename, coalescing, and an overflow (with a tiny
  * fs.inotify.max_queued_events, as root). */
 #include <stdarg.h>
 #include <stddef.h>

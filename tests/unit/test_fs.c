@@ -1,7 +1,7 @@
 /* Unit tests of collectors/fs.c (and its statfs worker pool, fs_pool.c):
- * the df arithmetic, and the collector over fixture trees with statvfs() answered
- * from <machine>/statvfs, compared with <machine>/expected/fs*.json. The
- * hung-mount test is test_fs_hang.c. */
+ * the df arithmetic, and the collector over fixture trees with statvfs()
+ * answered from <machine>/statvfs, compared with
+ * <machine>/expected/fs*.json. The hung-mount test is test_fs_hang.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

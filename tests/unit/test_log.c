@@ -1,6 +1,6 @@
 /* Unit tests of collectors/journal.c (the `log` topic) and its reader
- * (journal_reader.c): the collector driven directly against a real journald (started here, as
- * root, when none runs; skipped otherwise). */
+ * (journal_reader.c): the collector driven directly against a real journald
+ * (started here, as root, when none runs; skipped otherwise). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

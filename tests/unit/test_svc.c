@@ -1,7 +1,7 @@
-/* Unit tests of collectors/svc.c: the collector over two snapshots compared with golden payloads
- * (tests/fixtures/host16/expected/svc*.json, from expected_proc.py), over
- * scratch trees (cgroup v1, hybrid, services coming and going), and the
- * reason it gives on this machine. */
+/* Unit tests of collectors/svc.c: the collector over two snapshots compared
+ * with golden payloads (tests/fixtures/host16/expected/svc*.json, from
+ * expected_proc.py), over scratch trees (cgroup v1, hybrid, services coming
+ * and going), and the reason it gives on this machine. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
