@@ -357,16 +357,6 @@ static void test_collector_scratch(void **state)
 	scratch_remove(&s);
 }
 
-/* metrics text equal to want, and clean for promtool */
-static void assert_metrics(const struct metrics *m, const char *want)
-{
-	assert_non_null(m->buf);
-	if (strcmp(m->buf, want) != 0)
-		print_error("expected:\n%s\nactual:\n%s\n", want, m->buf);
-	assert_string_equal(m->buf, want);
-	prom_check_promtool(m->buf);
-}
-
 /* Totals per state, and the top rows of each list (top-n 2) with their
  * labels escaped; nothing before the first tick. */
 static void test_metrics(void **state)
@@ -401,8 +391,8 @@ static void test_metrics(void **state)
 	scratch_proc(&s, 40, "busy", 'R', 35, 3, 60, 200);
 	cJSON_Delete(tick(st, &env, 2));
 	assert_int_equal(proc_collector.metrics(st, &m), 0);
-	assert_metrics(
-	    &m,
+	prom_check_text(
+	    m.buf,
 	    "# HELP sysfeed_processes Processes per scheduler state.\n"
 	    "# TYPE sysfeed_processes gauge\n"
 	    "sysfeed_processes{state=\"running\"} 1\n"

@@ -314,16 +314,6 @@ static void test_collector_changes(void **state)
 
 /* This machine: on with the unified hierarchy, else off with the reason. */
 
-/* metrics text equal to want, and clean for promtool */
-static void assert_metrics(const struct metrics *m, const char *want)
-{
-	assert_non_null(m->buf);
-	if (strcmp(m->buf, want) != 0)
-		print_error("expected:\n%s\nactual:\n%s\n", want, m->buf);
-	assert_string_equal(m->buf, want);
-	prom_check_promtool(m->buf);
-}
-
 /* Top rows only (top-n 1: a by CPU, b by memory; c in neither), in name
  * order, raw counters, no sample where the file is missing; nothing before
  * the first tick. */
@@ -362,32 +352,33 @@ static void test_metrics(void **state)
 	scratch_write(&s, SL "b.service/cpu.stat", "usage_usec 8\n");
 	cJSON_Delete(tick(st, &env, 2));
 	assert_int_equal(svc_collector.metrics(st, &m), 0);
-	assert_metrics(
-	    &m, "# HELP sysfeed_services Systemd services seen in system.slice.\n"
-		"# TYPE sysfeed_services gauge\n"
-		"sysfeed_services 3\n"
-		"# HELP sysfeed_service_cpu_seconds_total CPU time used by the service's cgroup "
-		"(top services only).\n"
-		"# TYPE sysfeed_service_cpu_seconds_total counter\n"
-		"sysfeed_service_cpu_seconds_total{unit=\"a.service\"} 3.5\n"
-		"sysfeed_service_cpu_seconds_total{unit=\"b.service\"} 8e-06\n"
-		"# HELP sysfeed_service_memory_bytes Memory charged to the service's cgroup (top "
-		"services only).\n"
-		"# TYPE sysfeed_service_memory_bytes gauge\n"
-		"sysfeed_service_memory_bytes{unit=\"a.service\"} 4096\n"
-		"sysfeed_service_memory_bytes{unit=\"b.service\"} 1073741824\n"
-		"# HELP sysfeed_service_tasks Tasks in the service's cgroup (top services only).\n"
-		"# TYPE sysfeed_service_tasks gauge\n"
-		"sysfeed_service_tasks{unit=\"a.service\"} 4\n"
-		"sysfeed_service_tasks{unit=\"b.service\"} 2\n"
-		"# HELP sysfeed_service_io_read_bytes_total Bytes the service's cgroup read from "
-		"block devices (top services only).\n"
-		"# TYPE sysfeed_service_io_read_bytes_total counter\n"
-		"sysfeed_service_io_read_bytes_total{unit=\"a.service\"} 4097\n"
-		"# HELP sysfeed_service_io_written_bytes_total Bytes the service's cgroup wrote to "
-		"block devices (top services only).\n"
-		"# TYPE sysfeed_service_io_written_bytes_total counter\n"
-		"sysfeed_service_io_written_bytes_total{unit=\"a.service\"} 1002\n");
+	prom_check_text(
+	    m.buf,
+	    "# HELP sysfeed_services Systemd services seen in system.slice.\n"
+	    "# TYPE sysfeed_services gauge\n"
+	    "sysfeed_services 3\n"
+	    "# HELP sysfeed_service_cpu_seconds_total CPU time used by the service's cgroup "
+	    "(top services only).\n"
+	    "# TYPE sysfeed_service_cpu_seconds_total counter\n"
+	    "sysfeed_service_cpu_seconds_total{unit=\"a.service\"} 3.5\n"
+	    "sysfeed_service_cpu_seconds_total{unit=\"b.service\"} 8e-06\n"
+	    "# HELP sysfeed_service_memory_bytes Memory charged to the service's cgroup (top "
+	    "services only).\n"
+	    "# TYPE sysfeed_service_memory_bytes gauge\n"
+	    "sysfeed_service_memory_bytes{unit=\"a.service\"} 4096\n"
+	    "sysfeed_service_memory_bytes{unit=\"b.service\"} 1073741824\n"
+	    "# HELP sysfeed_service_tasks Tasks in the service's cgroup (top services only).\n"
+	    "# TYPE sysfeed_service_tasks gauge\n"
+	    "sysfeed_service_tasks{unit=\"a.service\"} 4\n"
+	    "sysfeed_service_tasks{unit=\"b.service\"} 2\n"
+	    "# HELP sysfeed_service_io_read_bytes_total Bytes the service's cgroup read from "
+	    "block devices (top services only).\n"
+	    "# TYPE sysfeed_service_io_read_bytes_total counter\n"
+	    "sysfeed_service_io_read_bytes_total{unit=\"a.service\"} 4097\n"
+	    "# HELP sysfeed_service_io_written_bytes_total Bytes the service's cgroup wrote to "
+	    "block devices (top services only).\n"
+	    "# TYPE sysfeed_service_io_written_bytes_total counter\n"
+	    "sysfeed_service_io_written_bytes_total{unit=\"a.service\"} 1002\n");
 	metrics_free(&m);
 	svc_collector.fini(st);
 	scratch_remove(&s);
