@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "procfs.h"
 
 /* Reads the columns after "cpu"/"cpuN": 4 (2.4) to 10 (2.6.33+); missing
@@ -64,18 +65,8 @@ static int cpu_parse_single(const char *p, const char *end, uint64_t *ret)
 
 static struct cpu_times *cpu_stat_add_core(struct cpu_stat *st)
 {
-	if (st->n_cores == st->cap_cores) {
-		size_t cap = st->cap_cores ? st->cap_cores * 2 : 16;
-		struct cpu_times *cores;
-
-		if (cap > SIZE_MAX / sizeof(*cores))
-			return NULL;
-		cores = realloc(st->cores, cap * sizeof(*cores));
-		if (!cores)
-			return NULL;
-		st->cores = cores;
-		st->cap_cores = cap;
-	}
+	if (ARRAY_GROW(st->cores, st->cap_cores, st->n_cores, 16) < 0)
+		return NULL;
 	return &st->cores[st->n_cores++];
 }
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "clock.h"
 #include "file_pending.h"
 #include "file_tree.h"
@@ -65,16 +66,9 @@ static void file_queue(struct file_state *s, cJSON *ev)
 
 	if (!ev)
 		return;
-	if (s->n_out == s->cap_out) {
-		size_t cap = s->cap_out ? s->cap_out * 2 : 64;
-		cJSON **o = realloc(s->out, cap * sizeof(*o));
-
-		if (!o) {
-			cJSON_Delete(ev);
-			return;
-		}
-		s->out = o;
-		s->cap_out = cap;
+	if (ARRAY_GROW(s->out, s->cap_out, s->n_out, 64) < 0) {
+		cJSON_Delete(ev);
+		return;
 	}
 	if ((json = cJSON_PrintUnformatted(ev))) {
 		if (s->recent_n == FILE_RECENT)

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array.h"
+
 #define FILE_DIR_MASK                                                                              \
 	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB |             \
 	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
@@ -86,15 +88,8 @@ static struct file_watch *file_watch_get(struct file_tree *t, int wd, const char
 		}
 		return w;
 	}
-	if (t->n_watches == t->cap_watches) {
-		size_t cap = t->cap_watches ? t->cap_watches * 2 : 64;
-		struct file_watch **ws = realloc(t->watches, cap * sizeof(*ws));
-
-		if (!ws)
-			return NULL;
-		t->watches = ws;
-		t->cap_watches = cap;
-	}
+	if (ARRAY_GROW(t->watches, t->cap_watches, t->n_watches, 64) < 0)
+		return NULL;
 	if (!(w = calloc(1, sizeof(*w))) || !(w->path = strdup(path))) {
 		free(w);
 		return NULL;
@@ -261,11 +256,10 @@ int file_tree_watch_dir(struct file_tree *t, const char *dir, bool created, bool
 	size_t n = 0, cap = 0;
 	int r = 0;
 
-	if (!(stack = malloc(sizeof(*stack) * 16)) || !(stack[0] = strdup(dir))) {
+	if (ARRAY_GROW(stack, cap, n, 16) < 0 || !(stack[0] = strdup(dir))) {
 		free(stack);
 		return -ENOMEM;
 	}
-	cap = 16;
 	n = 1;
 	while (n) {
 		char *d = stack[--n];
@@ -322,15 +316,9 @@ int file_tree_watch_dir(struct file_tree *t, const char *dir, bool created, bool
 				t->created(t->ctx, path, is_dir);
 			if (!is_dir)
 				continue;
-			if (n == cap) {
-				char **ns = realloc(stack, sizeof(*stack) * cap * 2);
-
-				if (!ns) {
-					r = -ENOMEM;
-					break;
-				}
-				stack = ns;
-				cap *= 2;
+			if (ARRAY_GROW(stack, cap, n, 16) < 0) {
+				r = -ENOMEM;
+				break;
 			}
 			if (!(stack[n] = strdup(path))) {
 				r = -ENOMEM;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "procfs.h"
 
 /* Splits the next field off [*pos, end): fields are separated by exactly
@@ -76,18 +77,8 @@ static bool fs_opts_ro(const char *s, size_t len)
 
 static struct fs_mount *fs_mountinfo_add(struct fs_mountinfo *mi)
 {
-	if (mi->n == mi->cap) {
-		size_t cap = mi->cap ? mi->cap * 2 : 32;
-		struct fs_mount *v;
-
-		if (cap > SIZE_MAX / sizeof(*v))
-			return NULL;
-		v = realloc(mi->v, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		mi->v = v;
-		mi->cap = cap;
-	}
+	if (ARRAY_GROW(mi->v, mi->cap, mi->n, 32) < 0)
+		return NULL;
 	return &mi->v[mi->n++];
 }
 

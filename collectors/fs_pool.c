@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "clock.h"
 #include "fs_child.h"
 
@@ -554,15 +555,8 @@ struct fs_slot *fs_pool_claim(struct fs_pool *p, unsigned mount_id, const char *
 			slot = c;
 	}
 	if (!slot) {
-		if (p->n_slots == p->cap_slots) {
-			size_t cap = p->cap_slots ? p->cap_slots * 2 : 16;
-			struct fs_slot **slots = realloc(p->slots, cap * sizeof(*slots));
-
-			if (!slots)
-				return NULL;
-			p->slots = slots;
-			p->cap_slots = cap;
-		}
+		if (ARRAY_GROW(p->slots, p->cap_slots, p->n_slots, 16) < 0)
+			return NULL;
 		slot = calloc(1, sizeof(*slot));
 		if (!slot)
 			return NULL;

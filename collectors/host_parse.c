@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "procfs.h"
 
 /* --- /proc/cpuinfo --- */
@@ -105,15 +106,9 @@ int host_cpuinfo_parse(const char *text, size_t len, struct host_cpu *ret)
 #define HOST_END_BLOCK()                                                                           \
 	do {                                                                                       \
 		if (in_cpu) {                                                                      \
-			if (n_pairs == cap) {                                                      \
-				struct host_pair *np;                                              \
-				cap = cap ? cap * 2 : 64;                                          \
-				np = realloc(pairs, cap * sizeof(*np));                            \
-				if (!np) {                                                         \
-					r = -ENOMEM;                                               \
-					goto out;                                                  \
-				}                                                                  \
-				pairs = np;                                                        \
+			if (ARRAY_GROW(pairs, cap, n_pairs, 64) < 0) {                             \
+				r = -ENOMEM;                                                       \
+				goto out;                                                          \
 			}                                                                          \
 			all_core = all_core && cur.core >= 0;                                      \
 			all_pkg = all_pkg && cur.pkg >= 0;                                         \

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "clock.h"
 #include "journal_flood.h"
 #include "journal_reader.h"
@@ -154,15 +155,9 @@ static int journal_queue(struct journal_state *s, cJSON *payload, int level, con
 {
 	struct journal_out *o;
 
-	if (s->n_out == s->cap_out) {
-		size_t cap = s->cap_out ? s->cap_out * 2 : 64;
-
-		if (!(o = realloc(s->out, cap * sizeof(*o)))) {
-			cJSON_Delete(payload);
-			return -ENOMEM;
-		}
-		s->out = o;
-		s->cap_out = cap;
+	if (ARRAY_GROW(s->out, s->cap_out, s->n_out, 64) < 0) {
+		cJSON_Delete(payload);
+		return -ENOMEM;
 	}
 	o = &s->out[s->n_out];
 	o->payload = payload;

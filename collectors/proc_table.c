@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
+
 /* A stat line is about 300 bytes; 52 fields of 20 digits and a 63-byte
  * comm stay under 1200. */
 #define PROC_STAT_BUF 2048
@@ -151,15 +153,8 @@ void proc_table_shrink(struct proc_table *t)
 
 static int proc_reserve(struct proc_table *t)
 {
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : PROC_MIN_CAP;
-		struct proc_entry *v = reallocarray(t->v, cap, sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		t->v = v;
-		t->cap = cap;
-	}
+	if (ARRAY_GROW(t->v, t->cap, t->n, PROC_MIN_CAP) < 0)
+		return -ENOMEM;
 	if ((t->n + 1) * 2 > t->n_slots)
 		return proc_reindex(t, t->n_slots ? t->n_slots * 2 : 2 * PROC_MIN_CAP);
 	return 0;

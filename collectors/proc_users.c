@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+
 /* A passwd file larger than this is not read: no names then. */
 #define PROC_PASSWD_MAX (16u << 20)
 
@@ -60,15 +62,8 @@ int proc_passwd_parse(const char *text, size_t len, struct proc_users *users)
 		struct proc_user pu;
 
 		if (memchr(p, '\0', line_len) == NULL && proc_passwd_line(p, line_len, &pu)) {
-			if (u.n == cap) {
-				size_t ncap = cap ? cap * 2 : 64;
-				struct proc_user *nv = reallocarray(u.v, ncap, sizeof(*nv));
-
-				if (!nv)
-					goto out;
-				u.v = nv;
-				cap = ncap;
-			}
+			if (ARRAY_GROW(u.v, cap, u.n, 64) < 0)
+				goto out;
 			u.v[u.n++] = pu;
 		}
 		p += line_len + 1;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "metrics.h"
 #include "procfs.h"
 #include "json.h"
@@ -173,15 +174,8 @@ static int svc_add(struct svc_state *s, size_t at, const char *name, const char 
 
 	if (s->n >= SVC_MAX)
 		return -E2BIG;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 32;
-		struct svc_entry *v = reallocarray(s->v, cap, sizeof(*v));
-
-		if (!v)
-			goto out;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (ARRAY_GROW(s->v, s->cap, s->n, 32) < 0)
+		goto out;
 	e.name = strdup(name);
 	if (!e.name || asprintf(&e.path, "%s/%s", dir, name) < 0) {
 		e.path = NULL;
