@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "fixture.h"
 #include "fs.h"
@@ -112,39 +113,7 @@ static int fake_statfs(const char *path, struct fs_usage *ret)
 /* Children of this process, and how many of them are zombies. */
 static unsigned children(unsigned *ret_zombies)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	unsigned n = 0, z = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d))) {
-		char path[300], buf[512], *p;
-		int ppid, fd;
-		ssize_t len;
-		char state;
-
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		/* 2 (comm) may hold anything: fields 3 state, 4 ppid follow its ')' */
-		p = strrchr(buf, ')');
-		if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2 || ppid != getpid())
-			continue;
-		n++;
-		z += state == 'Z';
-	}
-	closedir(d);
-	if (ret_zombies)
-		*ret_zombies = z;
-	return n;
+	return children_of_us(NULL, 0, ret_zombies, NULL);
 }
 
 /* --- the df arithmetic --- */
@@ -509,14 +478,6 @@ static unsigned load_u(unsigned *p)
 	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static const cJSON *slow_entry(const cJSON *p)
 {
 	return cJSON_GetArrayItem(cJSON_GetObjectItem(p, "filesystems"), 1);
@@ -563,7 +524,7 @@ static void test_collector_stuck(void **state)
 	p = sample(st, &env, T2);
 	cJSON_Delete(p);
 	usleep(150 * 1000);
-	hung_ms = mono_ms();
+	hung_ms = clock_mono_ms();
 	for (i = 0; i < 5; i++) {
 		before = load_u(&sh->fast_calls);
 		p = sample(st, &env, T3 + i);
@@ -581,21 +542,21 @@ static void test_collector_stuck(void **state)
 	}
 	/* the killed worker was in a killable wait: reaped, no zombie left;
 	 * the mount was not asked again yet (10 timeouts) */
-	for (t0 = mono_ms(); fs_stuck_workers(st) > 0 && mono_ms() - t0 < 1000; i++) {
+	for (t0 = clock_mono_ms(); fs_stuck_workers(st) > 0 && clock_mono_ms() - t0 < 1000; i++) {
 		usleep(10 * 1000);
 		cJSON_Delete(sample(st, &env, T3 + i));
 	}
 	assert_int_equal(fs_stuck_workers(st), 0);
 	assert_int_equal(children(&zombies), 1);
 	assert_int_equal(zombies, 0);
-	if (mono_ms() - hung_ms < 400)
+	if (clock_mono_ms() - hung_ms < 400)
 		assert_int_equal(load_u(&sh->slow_calls), base + 1);
 
 	/* a probe asks /slow again after 10 timeouts: it hangs again, without
 	 * delaying "/", which is read every round */
-	t0 = mono_ms();
+	t0 = clock_mono_ms();
 	for (i = 0; load_u(&sh->slow_calls) < base + 3; i++) {
-		assert_true(mono_ms() - t0 < 5000);
+		assert_true(clock_mono_ms() - t0 < 5000);
 		before = load_u(&sh->fast_calls);
 		p = sample(st, &env, T3 + 10 + i);
 		assert_true(cJSON_IsFalse(cJSON_GetObjectItem(slow_entry(p), "responding")));
@@ -607,15 +568,15 @@ static void test_collector_stuck(void **state)
 		usleep(20 * 1000);
 	}
 	/* three calls in ~1 s: not one per tick */
-	assert_true(mono_ms() - hung_ms >= 2 * 500 - 100);
+	assert_true(clock_mono_ms() - hung_ms >= 2 * 500 - 100);
 
 	/* the calls return: the next probe's answer makes it respond again */
 	__atomic_store_n(&sh->slow_hold, 0, __ATOMIC_SEQ_CST);
-	t0 = mono_ms();
+	t0 = clock_mono_ms();
 	for (i = 0;; i++) {
 		bool ok;
 
-		assert_true(mono_ms() - t0 < 5000);
+		assert_true(clock_mono_ms() - t0 < 5000);
 		p = sample(st, &env, T3 + 100 + i);
 		ok = cJSON_IsTrue(cJSON_GetObjectItem(slow_entry(p), "responding"));
 		cJSON_Delete(p);
@@ -639,9 +600,9 @@ static void test_collector_stuck(void **state)
 	p = sample(st, &env, T3 + 201);
 	cJSON_Delete(p);
 	usleep(20 * 1000);
-	t0 = mono_ms();
+	t0 = clock_mono_ms();
 	fs_collector.fini(st);
-	assert_true(mono_ms() - t0 < 500);
+	assert_true(clock_mono_ms() - t0 < 500);
 	__atomic_store_n(&sh->slow_hold, 0, __ATOMIC_SEQ_CST);
 	assert_int_equal(children(NULL), 0);
 

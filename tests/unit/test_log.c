@@ -23,6 +23,7 @@
 
 #include <systemd/sd-journal.h>
 
+#include "clock.h"
 #include "config.h"
 #include "journal.h"
 #include "metrics.h"
@@ -80,61 +81,6 @@ static int teardown_journald(void **unused)
 	return 0;
 }
 
-struct capture {
-	cJSON *events[4096];
-	size_t n;
-	cJSON *state;
-	int levels[4096];
-	char *keys[4096];
-};
-
-/* The payload as the hub sees it: printed (raw items included), then
- * parsed back for the assertions. */
-static cJSON *reparse(cJSON *payload)
-{
-	char *text = cJSON_PrintUnformatted(payload);
-	cJSON *back;
-
-	assert_non_null(text);
-	back = cJSON_Parse(text);
-	assert_non_null(back);
-	free(text);
-	cJSON_Delete(payload);
-	return back;
-}
-
-static void cap_publish(const struct collector_env *env, cJSON *payload,
-			const struct collector_event *ev)
-{
-	struct capture *cap = env->ctx;
-
-	if (cap->n == 4096) {
-		cJSON_Delete(payload);
-		return;
-	}
-	cap->levels[cap->n] = ev ? ev->level : -1;
-	cap->keys[cap->n] = ev && ev->key ? strdup(ev->key) : NULL;
-	cap->events[cap->n++] = reparse(payload);
-}
-
-static void cap_set_state(const struct collector_env *env, cJSON *state)
-{
-	struct capture *cap = env->ctx;
-
-	cJSON_Delete(cap->state);
-	cap->state = reparse(state);
-}
-
-static void cap_free(struct capture *cap)
-{
-	for (size_t i = 0; i < cap->n; i++) {
-		cJSON_Delete(cap->events[i]);
-		free(cap->keys[i]);
-	}
-	cJSON_Delete(cap->state);
-	free(cap);
-}
-
 /* Entries of the captured events whose message contains token. */
 static size_t count_token(const struct capture *cap, const char *token, uint64_t *dropped)
 {
@@ -172,23 +118,15 @@ static size_t find_token(const struct capture *cap, const char *token)
 	return 0;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Dispatches for up to ms, or until want entries with token (and their
  * drops) were seen. */
 static void pump(void *state, const struct collector_env *env, struct capture *cap,
 		 const char *token, size_t want, unsigned ms)
 {
 	struct pollfd pfd = {.fd = journal_collector.get_fd(state), .events = POLLIN};
-	uint64_t end = mono_ms() + ms, dropped;
+	uint64_t end = clock_mono_ms() + ms, dropped;
 
-	while (mono_ms() < end) {
+	while (clock_mono_ms() < end) {
 		if (want && count_token(cap, token, &dropped) + dropped >= want)
 			return;
 		if (poll(&pfd, 1, 50) > 0)
