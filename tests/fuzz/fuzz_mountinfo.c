@@ -5,7 +5,9 @@
  * path's bytes). */
 #include "fuzz.h"
 
+#include "fs.h"
 #include "fs_mountinfo.h"
+#include "fs_select.h"
 
 static bool in_arena(const struct fs_mountinfo *mi, const char *s)
 {
