@@ -34,7 +34,7 @@ struct fs_pool;
 /* A pool without workers: a call older than timeout_ns is given up on.
  * Returns NULL when out of memory. */
 struct fs_pool *fs_pool_new(uint64_t timeout_ns);
-/* Kills every worker and reaps them, waiting up to FS_FINI_WAIT_MS for
+/* Kills every worker and reaps them, waiting up to 100 ms (FS_FINI_WAIT_MS) for
  * those not known to be stuck; a stuck one is left behind (to init once
  * the daemon exits), and holds nothing of the daemon but memory. Accepts
  * NULL. */

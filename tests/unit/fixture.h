@@ -146,6 +146,41 @@ static inline void *fixture_settings(const struct collector *c)
 	return cfg.col[collector_topic(c->name)];
 }
 
+/* A check of a parser on cut or garbled input: text of len bytes, at the
+ * cut (a prefix) or the garbled byte. */
+typedef void (*fixture_check_fn)(const char *text, size_t len, size_t at, void *ctx);
+
+/* Calls check for every prefix of text (n = 0 .. len, at = n), each copied
+ * into a buffer of exactly n bytes so that ASan catches a read past it. */
+__attribute__((unused)) static void each_prefix(const char *text, size_t len, fixture_check_fn check,
+						void *ctx)
+{
+	for (size_t n = 0; n <= len; n++) {
+		char *copy = malloc(n ? n : 1);
+
+		assert_non_null(copy);
+		memcpy(copy, text, n);
+		check(copy, n, n, ctx);
+		free(copy);
+	}
+}
+
+/* Calls check for every byte i of text (at = i) on a copy where that byte
+ * became `with`, or `alt` where it was `with` already. */
+__attribute__((unused)) static void each_garbled(const char *text, size_t len, char with, char alt,
+						 fixture_check_fn check, void *ctx)
+{
+	for (size_t i = 0; i < len; i++) {
+		char *copy = malloc(len);
+
+		assert_non_null(copy);
+		memcpy(copy, text, len);
+		copy[i] = copy[i] == with ? alt : with;
+		check(copy, len, i, ctx);
+		free(copy);
+	}
+}
+
 /* Children of this process but those in skip (n_skip pids) as /proc lists
  * them: how many, how many are zombies (Z), how many wait uninterruptibly
  * (D); the returns may be NULL. */

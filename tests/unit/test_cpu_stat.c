@@ -339,39 +339,44 @@ static void test_parse_malformed(void **state)
 	cpu_stat_free(NULL);
 }
 
+/* What a cut or garbled /proc/stat is checked against. */
+struct cut {
+	const char *text;  /* the whole file */
+	size_t first_line; /* the length of its first line */
+	struct cpu_stat st;
+};
+
+/* Whole lines parse, cut lines fail. */
+static void check_prefix(const char *p, size_t n, size_t at, void *ctx)
+{
+	struct cut *c = ctx;
+	int r = cpu_stat_parse(p, n, &c->st);
+
+	if (n >= c->first_line && c->text[n - 1] == '\n')
+		assert_int_equal(r, 0);
+	else
+		assert_true(r == -EINVAL || r == -ENODATA);
+}
+
+/* Garbage: an error or a parse, never a crash. */
+static void check_garbled(const char *p, size_t n, size_t at, void *ctx)
+{
+	struct cut *c = ctx;
+
+	assert_true(cpu_stat_parse(p, n, &c->st) <= 0);
+}
+
 /* Every prefix of a real file, in a buffer of exactly that size (so that
- * ASan catches any read past it): whole lines parse, cut lines fail. */
+ * ASan catches any read past it), and every byte replaced by garbage. */
 static void check_prefixes(const char *machine)
 {
-	struct cpu_stat st = {0};
-	size_t len, first_line;
+	size_t len;
 	char *text = slurp(machine, "proc/stat", &len);
+	struct cut c = {.text = text, .first_line = (size_t)(strchr(text, '\n') - text) + 1};
 
-	first_line = (size_t)(strchr(text, '\n') - text) + 1;
-	for (size_t n = 0; n <= len; n++) {
-		char *copy = malloc(n ? n : 1);
-		int r;
-
-		assert_non_null(copy);
-		memcpy(copy, text, n);
-		r = cpu_stat_parse(copy, n, &st);
-		if (n >= first_line && text[n - 1] == '\n')
-			assert_int_equal(r, 0);
-		else
-			assert_true(r == -EINVAL || r == -ENODATA);
-		free(copy);
-	}
-	/* every byte replaced by garbage: an error or a parse, never a crash */
-	for (size_t i = 0; i < len; i++) {
-		char *copy = malloc(len);
-
-		assert_non_null(copy);
-		memcpy(copy, text, len);
-		copy[i] = copy[i] == 'x' ? '\n' : 'x';
-		assert_true(cpu_stat_parse(copy, len, &st) <= 0);
-		free(copy);
-	}
-	cpu_stat_free(&st);
+	each_prefix(text, len, check_prefix, &c);
+	each_garbled(text, len, 'x', '\n', check_garbled, &c);
+	cpu_stat_free(&c.st);
 	free(text);
 }
 

@@ -180,9 +180,29 @@ static void test_stat_malformed(void **state)
 	    proc_stat_parse("42 (ab) S\0" STAT_TAIL + 0, 10 + sizeof(STAT_TAIL) - 1, &st), -EINVAL);
 }
 
+/* A cut stat line never parses; the whole one does. */
+static void check_stat_prefix(const char *p, size_t n, size_t at, void *ctx)
+{
+	struct proc_stat st;
+	size_t whole = *(const size_t *)ctx;
+
+	if (n < whole)
+		assert_true(proc_stat_parse(p, n, &st) < 0);
+	else
+		assert_int_equal(proc_stat_parse(p, n, &st), 0);
+}
+
+/* Garbage: an error or a parse, never a crash. */
+static void check_stat_garbled(const char *p, size_t n, size_t at, void *ctx)
+{
+	struct proc_stat st;
+
+	assert_true(proc_stat_parse(p, n, &st) <= 0);
+}
+
 /* Every prefix of every stat of the tree, in a buffer of exactly that size
- * (for ASan): only the whole line parses. Every byte replaced: an error or
- * a parse, never a crash. */
+ * (for ASan): only the whole line parses. Every byte replaced (by 'x' or
+ * ')', and by a newline): an error or a parse, never a crash. */
 static void test_stat_truncated(void **state)
 {
 	static const char *const rels[] = {"proc/30871/stat", "proc/30874/stat", "proc/10/stat",
@@ -190,27 +210,12 @@ static void test_stat_truncated(void **state)
 
 	(void)state;
 	for (size_t k = 0; k < sizeof(rels) / sizeof(rels[0]); k++) {
-		struct proc_stat st;
 		size_t len;
 		char *text = slurp("vm2", rels[k], &len);
 
-		for (size_t n = 0; n < len; n++) {
-			char *copy = malloc(n ? n : 1);
-
-			memcpy(copy, text, n);
-			assert_true(proc_stat_parse(copy, n, &st) < 0);
-			free(copy);
-		}
-		for (size_t i = 0; i < len; i++) {
-			char *copy = malloc(len);
-
-			memcpy(copy, text, len);
-			copy[i] = copy[i] == 'x' ? ')' : 'x';
-			assert_true(proc_stat_parse(copy, len, &st) <= 0);
-			copy[i] = '\n';
-			assert_true(proc_stat_parse(copy, len, &st) <= 0);
-			free(copy);
-		}
+		each_prefix(text, len, check_stat_prefix, &len);
+		each_garbled(text, len, 'x', ')', check_stat_garbled, NULL);
+		each_garbled(text, len, '\n', '\n', check_stat_garbled, NULL);
 		free(text);
 	}
 }
