@@ -20,6 +20,9 @@ int array_reserve(void *pv, size_t *cap, size_t want, size_t size, size_t first)
 			return -ENOMEM;
 		ncap *= 2;
 	}
+	/* checked here: a sanitizer's reallocarray aborts on an overflow */
+	if (size && ncap > SIZE_MAX / size)
+		return -ENOMEM;
 	memcpy(&v, pv, sizeof(v));
 	v = reallocarray(v, ncap, size);
 	if (!v)

@@ -1,3 +1,4 @@
+/* Reading /proc and /sys, and parsing their numbers: see procfs.h. */
 #include "procfs.h"
 
 #include <errno.h>

@@ -170,6 +170,7 @@ static void test_collector_vm2(void **state)
 	proc_collector.fini(NULL);
 	close(fd1);
 	close(fd2);
+	config_free(&cfg);
 }
 
 /* --- a scratch tree rewritten between ticks --- */
@@ -421,6 +422,7 @@ static void test_metrics(void **state)
 	metrics_free(&m);
 	proc_collector.fini(st);
 	scratch_remove(&s);
+	config_free(&cfg);
 }
 
 static pid_t spawn_busy(void);
@@ -580,6 +582,7 @@ static void test_collector_hidden_refresh(void **state)
 	waitpid(small, NULL, 0);
 	waitpid(busy, NULL, 0);
 	scratch_remove(&s);
+	config_free(&cfg);
 }
 
 /* --- the live /proc --- */
@@ -722,6 +725,7 @@ static void test_collector_live(void **state)
 	waitpid(sleeper, NULL, 0);
 	proc_collector.fini(st);
 	close(fd);
+	config_free(&cfg);
 }
 
 /* Few fds: the collector holds a quarter of RLIMIT_NOFILE and reads the

@@ -122,6 +122,7 @@ static void test_collector_host16(void **state)
 	svc_collector.fini(NULL);
 	close(fd1);
 	close(fd2);
+	config_free(&cfg);
 }
 
 /* --- scratch trees --- */
@@ -382,6 +383,7 @@ static void test_metrics(void **state)
 	metrics_free(&m);
 	svc_collector.fini(st);
 	scratch_remove(&s);
+	config_free(&cfg);
 }
 
 static void test_collector_live(void **state)
