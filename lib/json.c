@@ -1,3 +1,4 @@
+/* JSON text and helpers: see json.h. */
 #include "json.h"
 
 #include <errno.h>

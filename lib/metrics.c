@@ -1,3 +1,4 @@
+/* The Prometheus text writer: see metrics.h. */
 #include "metrics.h"
 
 #include <errno.h>

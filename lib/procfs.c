@@ -1,3 +1,4 @@
+/* Reading /proc and /sys, and parsing their numbers: see procfs.h. */
 #include "procfs.h"
 
 #include <errno.h>
@@ -154,6 +155,23 @@ void procfs_buf_free(struct procfs_buf *buf)
 	buf->cap = 0;
 }
 
+/* One pread() of size - 1 bytes: a seq_file renders the whole file for a
+ * read from offset 0, so a full buffer means there may be more. */
+ssize_t procfs_pread(int fd, char *buf, size_t size)
+{
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, size - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n == size - 1)
+		return -EFBIG;
+	buf[n] = '\0';
+	return n;
+}
+
 void procfs_reason(char *reason, size_t reason_len, const char *path, int err, bool parsing)
 {
 	char msg[128];
@@ -224,6 +242,19 @@ int procfs_parse_u64(const char *s, size_t len, uint64_t *ret)
 		v = v * 10 + d;
 	}
 	*ret = v;
+	return 0;
+}
+
+int procfs_parse_u32(const char *s, size_t len, uint32_t *ret)
+{
+	uint64_t v;
+	int r = procfs_parse_u64(s, len, &v);
+
+	if (r < 0)
+		return r;
+	if (v > UINT32_MAX)
+		return -ERANGE;
+	*ret = (uint32_t)v;
 	return 0;
 }
 

@@ -25,6 +25,11 @@ struct procfs_buf {
 int procfs_read(int dirfd, const char *path, struct procfs_buf *buf, size_t max);
 void procfs_buf_free(struct procfs_buf *buf);
 
+/* Reads a small file from offset 0 through an fd kept open (so that a
+ * seq_file renders it anew) into buf, NUL-terminated. Returns its length,
+ * -EFBIG when it may be longer than size - 1 bytes, or -errno. */
+ssize_t procfs_pread(int fd, char *buf, size_t size);
+
 /* A file of procfs or sysfs read at every tick through an fd kept open:
  * pread from offset 0 makes the kernel render it anew, and the open and
  * close (a path walk each) are saved. Zero-initialise; release with
@@ -66,6 +71,8 @@ bool procfs_token_is(const char *s, size_t len, const char *word);
 /* Parses a whole token of decimal digits (no sign, no spaces). Returns 0,
  * -EINVAL for anything but digits, or -ERANGE past UINT64_MAX. */
 int procfs_parse_u64(const char *s, size_t len, uint64_t *ret);
+/* The same, -ERANGE past UINT32_MAX. */
+int procfs_parse_u32(const char *s, size_t len, uint32_t *ret);
 
 /* Parses a whole token "DIGITS[.DIGITS]" with at most `decimals` (<= 9)
  * fraction digits, as an integer scaled by 10^decimals ("0.52", 2 -> 52).

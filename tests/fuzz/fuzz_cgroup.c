@@ -7,8 +7,8 @@
 
 #include <inttypes.h>
 
-#include "host.h"
-#include "svc.h"
+#include "host_parse.h"
+#include "svc_parse.h"
 
 /* The sum of key=N over the lines of an accepted io.stat */
 static uint64_t io_sum(const char *text, size_t len, const char *key)

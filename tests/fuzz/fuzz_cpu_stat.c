@@ -9,7 +9,7 @@
 #include <math.h>
 
 #include "cpu.h"
-#include "host.h"
+#include "host_parse.h"
 
 static void check_stat(const struct cpu_stat *st, const char *text, size_t len)
 {

@@ -3,7 +3,7 @@
  * lines) and that the model is a value of the file. */
 #include "fuzz.h"
 
-#include "host.h"
+#include "host_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "journal.h"
+#include "journal_entry.h"
 
 /* The bytes a string takes in JSON, quotes aside. */
 static size_t string_width(const cJSON *s)

@@ -6,6 +6,8 @@
 #include "fuzz.h"
 
 #include "fs.h"
+#include "fs_mountinfo.h"
+#include "fs_select.h"
 
 static bool in_arena(const struct fs_mountinfo *mi, const char *s)
 {

@@ -6,7 +6,7 @@
 
 #include <errno.h>
 
-#include "host.h"
+#include "host_parse.h"
 
 static void check_round_trip(const char *key, const char *v)
 {

@@ -4,7 +4,7 @@
  * exactly the uids of the table. */
 #include "fuzz.h"
 
-#include "proc.h"
+#include "proc_users.h"
 
 /* Whether [s, s + n) is a uid as nss_files takes it: digits only, at
  * most UINT32_MAX (leading zeros allowed). */

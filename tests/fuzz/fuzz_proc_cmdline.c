@@ -6,7 +6,7 @@
  * blanks as spaces, trailing ones gone; an empty line shows "[comm]". */
 #include "fuzz.h"
 
-#include "proc.h"
+#include "proc_parse.h"
 
 static bool blank(unsigned char c)
 {

@@ -4,7 +4,7 @@
  * num_threads, starttime and rss at 9, 14, 15, 20, 22 and 24. */
 #include "fuzz.h"
 
-#include "proc.h"
+#include "proc_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,7 +3,7 @@
  * line. */
 #include "fuzz.h"
 
-#include "proc.h"
+#include "proc_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

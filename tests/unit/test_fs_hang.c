@@ -270,46 +270,7 @@ static unsigned thread_count(void)
  * zombies, how many wait uninterruptibly (D). */
 static unsigned workers(unsigned *ret_zombies, unsigned *ret_d)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	unsigned n = 0, z = 0, dz = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d))) {
-		char path[300], buf[512], *p;
-		int ppid, fd, pid;
-		ssize_t len;
-		char state;
-
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		pid = atoi(e->d_name);
-		if (pid == hang_pid[0] || pid == hang_pid[1])
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		/* field 2 (comm) may hold anything: 3 state and 4 ppid follow
-		 * its last ')' */
-		p = strrchr(buf, ')');
-		if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2 || ppid != getpid())
-			continue;
-		n++;
-		z += state == 'Z';
-		dz += state == 'D';
-	}
-	closedir(d);
-	if (ret_zombies)
-		*ret_zombies = z;
-	if (ret_d)
-		*ret_d = dz;
-	return n;
+	return children_of_us(hang_pid, N_HANG, ret_zombies, ret_d);
 }
 
 /* Lines "statfs" hangfs i wrote so far: requests the kernel delivered. */
