@@ -256,15 +256,22 @@ static int disk_add_null(cJSON *o, const char *key)
 	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
 }
 
+/* Whether the device's line holds statistic i: the first nstats, or for
+ * a partition line before 2.6.25 the four it has. */
+static bool disk_has(const struct disk_dev *d, enum disk_stat i)
+{
+	if (d->nstats == 4)
+		return i == DISK_READS || i == DISK_SECTORS_READ || i == DISK_WRITES ||
+		       i == DISK_SECTORS_WRITTEN;
+	return (unsigned)i < d->nstats;
+}
+
 /* The forward delta of statistic i, or false: no previous reading, a
  * layout without it, or a counter that went backwards. */
 static bool disk_delta(const struct disk_dev *p, const struct disk_dev *d, enum disk_stat i,
 		       uint64_t *ret)
 {
-	if (!p)
-		return false;
-	if ((p->nstats == 4 || d->nstats == 4) && i != DISK_READS && i != DISK_SECTORS_READ &&
-	    i != DISK_WRITES && i != DISK_SECTORS_WRITTEN)
+	if (!p || !disk_has(p, i) || !disk_has(d, i))
 		return false;
 	return procfs_delta(p->s[i], d->s[i], ret) == 0;
 }
@@ -476,8 +483,8 @@ static const char *const disk_history[] = {"disks[].name", "disks[].partition",
 					   NULL};
 
 /* node_exporter's diskstats families for the devices the payload shows,
- * from the last good reading (prev; cur is scratch); a line too short to
- * hold a field (old kernels' partitions) leaves that device out of it. */
+ * from the last good reading (prev; cur is scratch); a line without a
+ * field (old kernels' partitions have four) leaves that device out of it. */
 static int disk_metrics(void *state, struct metrics *m)
 {
 	const struct disk_state *s = state;
@@ -514,7 +521,7 @@ static int disk_metrics(void *state, struct metrics *m)
 		for (size_t i = 0; i < st->n; i++) {
 			const struct disk_dev *d = &st->v[i];
 
-			if (!d->included || d->nstats <= (unsigned)lines[k].k)
+			if (!d->included || !disk_has(d, lines[k].k))
 				continue;
 			if (!any)
 				metrics_family(m, lines[k].name, lines[k].type, lines[k].help);
