@@ -406,7 +406,6 @@ static int temp_build_payload(struct temp_state *s, int64_t t_ms, cJSON **ret_pa
 		char text[32];
 		ssize_t n;
 		int64_t mc;
-		cJSON *o;
 
 		t->has_last = false;
 		n = pread(t->fd, text, sizeof(text), 0);
@@ -419,12 +418,8 @@ static int temp_build_payload(struct temp_state *s, int64_t t_ms, cJSON **ret_pa
 			continue;
 		t->has_last = true;
 		t->last_mc = mc;
-		o = cJSON_CreateObject();
-		if (!o)
-			goto out;
-		cJSON_AddItemToArray(arr, o);
-		if (fields_json(o, &temp_table, &(struct field_inst){t, temp_has(t), NULL}, NULL,
-				0) < 0)
+		if (fields_json_append(arr, &temp_table, &(struct field_inst){t, temp_has(t), NULL},
+				       NULL, 0) < 0)
 			goto out;
 	}
 	*ret_payload = payload;
@@ -498,45 +493,32 @@ static int temp_sample(void *state, const struct collector_env *env,
 	return temp_build_payload(s, tick->t_ms, ret_payload);
 }
 
-/* The labels of one sensor's samples. */
-struct temp_labels {
-	const char *v[5];
-	char zone[16];
-};
-
 /* The readings of the last tick; sensors that failed that tick are left
  * out. */
 static int temp_metrics(void *state, struct metrics *m)
 {
 	const struct temp_state *s = state;
-	struct field_inst *v = calloc(s->list.n ? s->list.n : 1, sizeof(*v));
-	struct temp_labels *lab = calloc(s->list.n ? s->list.n : 1, sizeof(*lab));
-	size_t n = 0;
-	int r = -ENOMEM;
+	struct field_insts x = {0};
+	int r;
 
-	if (!v || !lab)
-		goto out;
+	r = fields_insts_init(&x, s->list.n);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < s->list.n; i++) {
 		const struct temp_sensor *t = &s->list.v[i];
 		const char *slash = strchr(t->id, '/');
-		struct temp_labels *l = &lab[n];
 
 		if (!t->has_last)
 			continue;
-		if (slash) {
-			*l = (struct temp_labels){{"chip", t->chip, "sensor", slash + 1, NULL}, ""};
-		} else {
-			*l = (struct temp_labels){{"zone", l->zone, "type", t->chip, NULL}, ""};
-			snprintf(l->zone, sizeof(l->zone), "%u", t->dev);
-		}
-		v[n++] = (struct field_inst){t, temp_has(t), l->v};
+		if (slash)
+			fields_insts_add(&x, t, temp_has(t), "chip", t->chip, "sensor", slash + 1);
+		else /* the N of thermal_zoneN */
+			fields_insts_add(&x, t, temp_has(t), "zone", t->id + strlen("thermal_zone"),
+					 "type", t->chip);
 	}
-	fields_prom(m, &temp_table, v, n);
-	r = metrics_error(m);
-out:
-	free(v);
-	free(lab);
-	return r;
+	fields_prom(m, &temp_table, x.v, x.n);
+	fields_insts_free(&x);
+	return metrics_error(m);
 }
 
 static const struct field_table *const temp_tables[] = {&temp_table, NULL};

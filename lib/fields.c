@@ -1,6 +1,7 @@
 #include "fields.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -141,6 +142,18 @@ int fields_json(cJSON *o, const struct field_table *t, const struct field_inst *
 	return 0;
 }
 
+int fields_json_append(cJSON *arr, const struct field_table *t, const struct field_inst *cur,
+		       const struct field_inst *prev, uint64_t dt_ns)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	return fields_json(o, t, cur, prev, dt_ns);
+}
+
 /* One family: its header with the first sample, none without samples. */
 static void fields_family(struct metrics *m, const struct field *f, const struct field_inst *v,
 			  size_t n)
@@ -229,4 +242,38 @@ int fields_parse(const struct field *f, void *base, const char *s, size_t len)
 	if (r < 0)
 		return r;
 	return fields_store(f, base, v);
+}
+
+int fields_insts_init(struct field_insts *x, size_t max)
+{
+	x->n = 0;
+	x->v = calloc(max ? max : 1, sizeof(*x->v));
+	x->labels = calloc(max ? max : 1, sizeof(*x->labels));
+	if (!x->v || !x->labels) {
+		fields_insts_free(x);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void fields_insts_add(struct field_insts *x, const void *p, unsigned has, const char *k1,
+		      const char *v1, const char *k2, const char *v2)
+{
+	const char **l = x->labels[x->n];
+
+	l[0] = k1;
+	l[1] = v1;
+	l[2] = k2;
+	l[3] = k2 ? v2 : NULL;
+	l[4] = NULL;
+	x->v[x->n++] = (struct field_inst){p, has, l};
+}
+
+void fields_insts_free(struct field_insts *x)
+{
+	free(x->v);
+	free(x->labels);
+	x->v = NULL;
+	x->labels = NULL;
+	x->n = 0;
 }

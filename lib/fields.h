@@ -138,11 +138,33 @@ struct field_inst {
 	const char *const *labels;
 };
 
+/* Instances for fields_prom(), each with up to two labels that point into
+ * the instance: devices ("device", name) or sensors ("chip", ..., "sensor",
+ * ...). Zero-initialise, fields_insts_init() for at most max of them,
+ * release with fields_insts_free(). */
+struct field_insts {
+	struct field_inst *v;
+	const char *(*labels)[5];
+	size_t n;
+};
+
+/* Returns 0 or -ENOMEM. */
+int fields_insts_init(struct field_insts *x, size_t max);
+/* Adds one (no more than max): k2 NULL for one label. */
+void fields_insts_add(struct field_insts *x, const void *p, unsigned has, const char *k1,
+		      const char *v1, const char *k2, const char *v2);
+void fields_insts_free(struct field_insts *x);
+
 /* Adds the rows' keys to o in the table's passes: cur's values, and the
  * rates between prev (NULL: none yet) and cur, dt_ns apart. Returns 0 or
  * -ENOMEM. */
 int fields_json(cJSON *o, const struct field_table *t, const struct field_inst *cur,
 		const struct field_inst *prev, uint64_t dt_ns);
+
+/* The same into a new object appended to the array arr (a device, a
+ * sensor). Returns 0 or -ENOMEM. */
+int fields_json_append(cJSON *arr, const struct field_table *t, const struct field_inst *cur,
+		       const struct field_inst *prev, uint64_t dt_ns);
 
 /* Writes the families of the table's rows for n instances: each family
  * with a sample (an instance that lacks the value has none) once, its
