@@ -154,27 +154,8 @@ int fields_json_append(cJSON *arr, const struct field_table *t, const struct fie
 	return fields_json(o, t, cur, prev, dt_ns);
 }
 
-/* One family: its header with the first sample, none without samples. */
-static void fields_family(struct metrics *m, const struct field *f, const struct field_inst *v,
-			  size_t n)
-{
-	bool any = false;
-
-	for (size_t k = 0; k < n; k++) {
-		double x;
-
-		if (!fields_has(f, &v[k], f->prom_has) || !fields_value(f, &v[k], &x))
-			continue;
-		if (!any)
-			metrics_family(m, f->prom, f->type == FIELD_COUNTER ? "counter" : "gauge",
-				       f->help);
-		any = true;
-		metrics_sample(m, f->prom, v[k].labels, x);
-	}
-}
-
-void fields_prom(struct metrics *m, const struct field_table *t, const struct field_inst *v,
-		 size_t n)
+void fields_each_family(const struct field_table *t, void (*fn)(const struct field *f, void *ctx),
+			void *ctx)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		const struct field *f = &t->v[i];
@@ -185,11 +166,44 @@ void fields_prom(struct metrics *m, const struct field_table *t, const struct fi
 			const struct field *e = &t->v[j];
 
 			if (e->prom && e->prom_before && strcmp(e->prom_before, f->source) == 0)
-				fields_family(m, e, v, n);
+				fn(e, ctx);
 		}
 		if (f->prom)
-			fields_family(m, f, v, n);
+			fn(f, ctx);
 	}
+}
+
+struct fields_prom_ctx {
+	struct metrics *m;
+	const struct field_inst *v;
+	size_t n;
+};
+
+/* One family: its header with the first sample, none without samples. */
+static void fields_family(const struct field *f, void *ctx)
+{
+	const struct fields_prom_ctx *c = ctx;
+	bool any = false;
+
+	for (size_t k = 0; k < c->n; k++) {
+		double x;
+
+		if (!fields_has(f, &c->v[k], f->prom_has) || !fields_value(f, &c->v[k], &x))
+			continue;
+		if (!any)
+			metrics_family(c->m, f->prom,
+				       f->type == FIELD_COUNTER ? "counter" : "gauge", f->help);
+		any = true;
+		metrics_sample(c->m, f->prom, c->v[k].labels, x);
+	}
+}
+
+void fields_prom(struct metrics *m, const struct field_table *t, const struct field_inst *v,
+		 size_t n)
+{
+	struct fields_prom_ctx c = {m, v, n};
+
+	fields_each_family(t, fields_family, &c);
 }
 
 const struct field *fields_find(const struct field_table *t, const char *s, size_t len)

@@ -173,6 +173,11 @@ int fields_json_append(cJSON *arr, const struct field_table *t, const struct fie
 void fields_prom(struct metrics *m, const struct field_table *t, const struct field_inst *v,
 		 size_t n);
 
+/* Calls fn for each row with a family, in the order fields_prom() writes
+ * them. */
+void fields_each_family(const struct field_table *t, void (*fn)(const struct field *f, void *ctx),
+			void *ctx);
+
 /* The value of row f in instance x as the payload and the family give it
  * (scaled); false when it has none (null). */
 bool fields_value(const struct field *f, const struct field_inst *x, double *ret);
