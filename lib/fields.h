@@ -70,9 +70,9 @@ struct field {
 	 * passed. */
 	const char *rate, *rate_unit, *rate_help;
 	double rate_mul, rate_max;
-	/* A value (or with .rate, a rate) computed from the instance (and
-	 * the previous one, NULL on the first reading, dt_ns apart): returns
-	 * false for null / no sample. */
+	/* A value (or with .rate instead of .json, a rate) computed from the
+	 * instance (and the previous one, NULL on the first reading, dt_ns
+	 * apart): returns false for null / no sample. */
 	bool (*derive)(const void *cur, const void *prev, uint64_t dt_ns, double *ret);
 	/* /metrics writes this family just before that of the row whose
 	 * source is this, where it has always been: not in table order. */

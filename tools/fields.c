@@ -220,7 +220,8 @@ static void print_prom(enum out out, const struct collector *col)
 
 /* Rows a writer could not write as meant: a family without help or type,
  * a prom_before no row answers, a rate on a value that is no counter, a
- * key twice in one table. Returns how many it found (and says them). */
+ * derived row with both a value and a rate, a key twice in one table. Returns how many it found
+ * (and says them). */
 static int fields_check(const struct collector *col, const struct field_table *t)
 {
 	int bad = 0;
@@ -242,7 +243,7 @@ static int fields_check(const struct collector *col, const struct field_table *t
 		if (!found || (f->prom && (!f->help || f->type == FIELD_INFO)) ||
 		    (f->rate && f->kind != FIELD_DERIVED && f->type != FIELD_COUNTER) ||
 		    (f->rate && !f->rate_help) || (f->json && !f->help) ||
-		    (f->kind == FIELD_DERIVED && !f->derive)) {
+		    (f->kind == FIELD_DERIVED && (!f->derive || (f->json && f->rate)))) {
 			fprintf(stderr, "%s: row %s contradicts itself\n", col->name, what);
 			bad++;
 		}
