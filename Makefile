@@ -74,7 +74,7 @@ SYSTEM_CACHE ?= /var/cache/sysfeed-test
 .PHONY: all run check check-unit check-integration check-valgrind check-docs bench deps install clean \
 	format tests deb rpm check-system deps-system
 
-all: $(BUILD)/sysfeed
+all: $(BUILD)/sysfeed $(BUILD)/fields
 
 $(BUILD)/sysfeed: $(BUILD)/daemon/main.o $(BUILD)/libsysfeed.a
 	@echo "  LD      $@"
@@ -88,6 +88,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) -c -o $@ $<
+
+# Every payload field and Prometheus family of the topics with field tables
+# (lib/fields.h), for the docs: `build/fields` (tab-separated) or
+# `build/fields --markdown`.
+$(BUILD)/fields: tools/fields.c $(BUILD)/libsysfeed.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(BUILD)/libsysfeed.a $(LIBS)
 
 # The page is embedded into the binary: a small host tool writes a C file.
 $(BUILD)/embed: daemon/embed.c
@@ -136,7 +144,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libsysfeed.a
 	@echo "  CC      $<"
 	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(BUILD)/libsysfeed.a $(LIBS)
 
-tests: $(BUILD)/sysfeed $(UNIT_BINS) $(BENCH_BINS)
+tests: $(BUILD)/sysfeed $(BUILD)/fields $(UNIT_BINS) $(BENCH_BINS)
 
 run: deps
 	$(MAKE) all
@@ -283,7 +291,7 @@ deps:
 # it is kept, never overwritten (the packages treat it as a conffile). The
 # service's user comes from sysusers.d/sysfeed.conf: installed into the
 # running system (no DESTDIR), it is created there as the packages do.
-install: $(BUILD)/sysfeed
+install: $(BUILD)/sysfeed $(BUILD)/fields
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/sysfeed
 	install -m 0755 $(BUILD)/sysfeed $(DESTDIR)$(SBINDIR)/sysfeed
@@ -371,7 +379,7 @@ deps-system:
 	fi
 
 format:
-	clang-format -i lib/*.c lib/*.h daemon/*.c daemon/*.h collectors/*.c collectors/*.h tests/unit/*.c \
+	clang-format -i lib/*.c lib/*.h daemon/*.c daemon/*.h collectors/*.c collectors/*.h tools/*.c tests/unit/*.c \
 		tests/bench/*.c tests/fuse/*.c tests/fuzz/*.c tests/fuzz/*.h
 
 clean:

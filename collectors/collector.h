@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 struct collector;
+struct field_table;
 struct metrics;
 struct setting;
 
@@ -62,6 +63,9 @@ struct collector {
 	/* The payload fields charts need, kept per tick for `snapshot`'s
 	 * history (see daemon/history.h for the path syntax), or NULL. */
 	const char *const *history;
+	/* Its field tables (lib/fields.h), NULL-terminated, or NULL: what
+	 * tools/fields lists for the docs. */
+	const struct field_table *const *fields;
 	/* Sets *ret_state; on failure returns -errno and writes a one-line
 	 * reason (the topic is then off). settings: see above (NULL when it
 	 * has none). May be NULL. */

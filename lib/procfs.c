@@ -328,14 +328,19 @@ int procfs_counter_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_
 	return 1;
 }
 
-int procfs_rate_hundredths(uint64_t prev, uint64_t cur, uint64_t dt_ns, double *ret_per_s)
+int procfs_rate_scaled(uint64_t prev, uint64_t cur, double mul, uint64_t dt_ns, double *ret)
 {
 	uint64_t dv;
 
 	if (dt_ns == 0 || procfs_delta(prev, cur, &dv) < 0)
 		return 0;
-	*ret_per_s = floor((double)dv * 1e9 / (double)dt_ns * 100.0 + 0.5) / 100.0;
+	*ret = floor((double)dv * mul / (double)dt_ns * 100.0 + 0.5) / 100.0;
 	return 1;
+}
+
+int procfs_rate_hundredths(uint64_t prev, uint64_t cur, uint64_t dt_ns, double *ret_per_s)
+{
+	return procfs_rate_scaled(prev, cur, 1e9, dt_ns, ret_per_s);
 }
 
 /* ---- host text as JSON -------------------------------------------------- */

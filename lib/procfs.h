@@ -106,4 +106,8 @@ int procfs_counter_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_
  * the counter went backwards (one delta skipped) or dt_ns is 0. */
 int procfs_rate_hundredths(uint64_t prev, uint64_t cur, uint64_t dt_ns, double *ret_per_s);
 
+/* The same for delta * mul / dt_ns (mul 1e9: per second; 512e9: 512-byte
+ * sectors as bytes per second), rounded half up to hundredths. */
+int procfs_rate_scaled(uint64_t prev, uint64_t cur, double mul, uint64_t dt_ns, double *ret);
+
 #endif

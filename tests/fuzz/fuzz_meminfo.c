@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = fuzz_dup(data, size);
 	struct mem_info mi;
-	struct mem_rates rates = {{1.5, 0, 2.25, 1e9}, 0xf};
+	struct mem_vmstat prev = {{1, 2, 3, 4}, 0xf}, cur = {{1501, 2, 5, 1000000004}, 0xf};
 	cJSON *payload = NULL;
 	double total, used, avail, swap_used;
 
@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	FUZZ_CHECK(mi.total % 1024 == 0 && mi.free % 1024 == 0 && mi.available % 1024 == 0);
 	FUZZ_CHECK(mi.has <= 0x1fff);
-	FUZZ_CHECK(mem_build_payload(&mi, size % 2 ? &rates : NULL, 1700000000000, &payload) == 0);
+	FUZZ_CHECK(mem_build_payload(&mi, size % 2 ? &prev : NULL, &cur, 1000000000, 1700000000000,
+				     &payload) == 0);
 	fuzz_check_json(payload);
 	total = cJSON_GetNumberValue(cJSON_GetObjectItem(payload, "total"));
 	used = cJSON_GetNumberValue(cJSON_GetObjectItem(payload, "used"));

@@ -10,7 +10,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
 	struct mem_vmstat prev = {{0}, 0}, cur = {{0}, 0};
-	struct mem_rates rates;
+	static const char *const rate_keys[MEM_VM_N] = {"page_faults_per_s", "major_faults_per_s",
+							"swap_in_pages_per_s",
+							"swap_out_pages_per_s"};
+	struct mem_info mi = {.total = 1, .free = 1};
+	cJSON *payload = NULL;
 	char *a = NULL, *b = NULL;
 	size_t a_len = 0, b_len = 0;
 	int ra, rb;
@@ -40,13 +44,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (ra < 0 || rb < 0)
 		goto out;
-	mem_vmstat_rates(&prev, &cur, 1000000000, &rates);
+	FUZZ_CHECK(mem_build_payload(&mi, &prev, &cur, 1000000000, 1700000000000, &payload) == 0);
+	fuzz_check_json(payload);
 	for (size_t i = 0; i < MEM_VM_N; i++) {
 		bool want = (prev.has & cur.has & (1u << i)) && cur.v[i] >= prev.v[i];
+		const cJSON *rate = cJSON_GetObjectItem(payload, rate_keys[i]);
 
-		FUZZ_CHECK(!!(rates.has & (1u << i)) == want);
-		FUZZ_CHECK(!want || rates.per_s[i] >= 0);
+		FUZZ_CHECK(want ? cJSON_IsNumber(rate) : cJSON_IsNull(rate));
+		FUZZ_CHECK(!want || rate->valuedouble >= 0);
 	}
+	cJSON_Delete(payload);
 out:
 	free(a);
 	free(b);

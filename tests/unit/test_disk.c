@@ -743,6 +743,45 @@ static void test_collector_partitions(void **state)
 	scratch_remove(&sys);
 }
 
+/* A partition line of kernels before 2.6.25 has four statistics: reads,
+ * sectors read, writes, sectors written. /metrics shows those four for it
+ * and none of the times or the I/Os in flight it lacks (it used to leave
+ * out the writes and report a read time of 0). */
+static void test_metrics_old_partition(void **state)
+{
+	struct scratch proc;
+	struct collector_env env = {.sys_fd = -1};
+	struct collector_tick t = {.t_ms = T1, .mono_ns = SEC};
+	struct metrics m = {0};
+	char reason[256];
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	(void)state;
+	scratch_make(&proc);
+	env.proc_fd = proc.fd;
+	scratch_write(&proc, "diskstats",
+		      "8 0 sda 1 0 2 3 4 0 5 6 7 8 9\n"
+		      "8 1 sda1 10 20 30 40\n");
+	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
+	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+	cJSON_Delete(p);
+	assert_int_equal(disk_collector.metrics(st, &m), 0);
+	assert_non_null(strstr(m.buf, "\nnode_disk_read_bytes_total{device=\"sda1\"} 10240\n"));
+	assert_non_null(strstr(m.buf, "\nnode_disk_reads_completed_total{device=\"sda1\"} 10\n"));
+	assert_non_null(strstr(m.buf, "\nnode_disk_written_bytes_total{device=\"sda1\"} 20480\n"));
+	assert_non_null(strstr(m.buf, "\nnode_disk_writes_completed_total{device=\"sda1\"} 30\n"));
+	assert_non_null(
+	    strstr(m.buf, "\nnode_disk_read_time_seconds_total{device=\"sda\"} 0.003\n"));
+	assert_null(strstr(m.buf, "_seconds_total{device=\"sda1\"}"));
+	assert_null(strstr(m.buf, "node_disk_io_now{device=\"sda1\"}"));
+	metrics_free(&m);
+	disk_collector.fini(st);
+	scratch_remove(&proc);
+}
+
 static void test_collector_errors(void **state)
 {
 	struct scratch s;
@@ -852,6 +891,7 @@ int main(void)
 	    cmocka_unit_test(test_collector_linux_2_6_18),
 	    cmocka_unit_test(test_collector_config),
 	    cmocka_unit_test(test_collector_partitions),
+	    cmocka_unit_test(test_metrics_old_partition),
 	    cmocka_unit_test(test_collector_errors),
 	    cmocka_unit_test(test_collector_live),
 	    cmocka_unit_test(test_cost),

@@ -116,7 +116,7 @@ static void test_parse_linux_2_6_18(void **state)
 	assert_int_equal(mi.cached, 2345678 * KIB);
 
 	/* no MemAvailable: free + buffers + cached */
-	assert_int_equal(mem_build_payload(&mi, NULL, T1, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, NULL, NULL, 0, T1, &p), 0);
 	assert_true(num(p, "available") == (double)((123456 + 234567 + 2345678) * KIB));
 	assert_true(num(p, "used") == (double)((4148032 - 123456 - 234567 - 2345678) * KIB));
 	assert_true(num(p, "swap_used") == (double)((2096472 - 2090000) * KIB));
@@ -269,7 +269,7 @@ static void test_payload_clamps(void **state)
 
 	(void)state;
 	/* free + buffers + cached > total: used is 0, available is total */
-	assert_int_equal(mem_build_payload(&mi, NULL, T1, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, NULL, NULL, 0, T1, &p), 0);
 	assert_true(num(p, "used") == 0);
 	assert_true(num(p, "cached") == 300);
 	assert_true(num(p, "available") == 1000);
@@ -280,7 +280,7 @@ static void test_payload_clamps(void **state)
 	mi.has |= MEM_HAS_AVAILABLE;
 	mi.available = 555;
 	mi.free = 100;
-	assert_int_equal(mem_build_payload(&mi, NULL, T1, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, NULL, NULL, 0, T1, &p), 0);
 	assert_true(num(p, "available") == 555);
 	assert_true(num(p, "used") == 1000 - 555); /* total - available */
 	assert_true(num(p, "t") == (double)T1);
@@ -424,39 +424,42 @@ static void test_rates(void **state)
 {
 	struct mem_vmstat a = {.v = {1000, 10, 0, 7}, .has = 0xf};
 	struct mem_vmstat b = {.v = {1500, 11, 3, 5}, .has = 0xf};
-	struct mem_rates r;
 	struct mem_info mi = {.total = 100, .free = 50};
 	cJSON *p;
 
 	(void)state;
 	/* two seconds; pswpout went backwards: skipped */
-	mem_vmstat_rates(&a, &b, 2 * SEC, &r);
-	assert_int_equal(r.has, 0x7);
-	assert_true(r.per_s[MEM_VM_PGFAULT] == 250);
-	assert_true(r.per_s[MEM_VM_PGMAJFAULT] == 0.5);
-	assert_true(r.per_s[MEM_VM_PSWPIN] == 1.5);
-	assert_int_equal(mem_build_payload(&mi, &r, T2, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, &a, &b, 2 * SEC, T2, &p), 0);
 	assert_true(num(p, "page_faults_per_s") == 250);
 	assert_true(num(p, "major_faults_per_s") == 0.5);
 	assert_true(num(p, "swap_in_pages_per_s") == 1.5);
 	assert_true(is_null(p, "swap_out_pages_per_s"));
 	cJSON_Delete(p);
 	/* hundredths, rounded half up: 500/3 = 166.67, 1/3 = 0.33, 3/3 */
-	mem_vmstat_rates(&a, &b, 3 * SEC, &r);
-	assert_true(r.per_s[MEM_VM_PGFAULT] == 166.67);
-	assert_true(r.per_s[MEM_VM_PGMAJFAULT] == 0.33);
-	assert_true(r.per_s[MEM_VM_PSWPIN] == 1);
+	assert_int_equal(mem_build_payload(&mi, &a, &b, 3 * SEC, T2, &p), 0);
+	assert_true(num(p, "page_faults_per_s") == 166.67);
+	assert_true(num(p, "major_faults_per_s") == 0.33);
+	assert_true(num(p, "swap_in_pages_per_s") == 1);
+	cJSON_Delete(p);
 	/* a clock that did not move: none */
-	mem_vmstat_rates(&a, &b, 0, &r);
-	assert_int_equal(r.has, 0);
+	assert_int_equal(mem_build_payload(&mi, &a, &b, 0, T2, &p), 0);
+	assert_true(is_null(p, "page_faults_per_s"));
+	assert_true(is_null(p, "swap_in_pages_per_s"));
+	cJSON_Delete(p);
 	/* a counter missing from either reading: none for it */
 	a.has = 0x1;
 	b.has = 0x3;
-	mem_vmstat_rates(&a, &b, SEC, &r);
-	assert_int_equal(r.has, 0x1);
-	assert_true(r.per_s[MEM_VM_PGFAULT] == 500);
+	assert_int_equal(mem_build_payload(&mi, &a, &b, SEC, T2, &p), 0);
+	assert_true(num(p, "page_faults_per_s") == 500);
+	assert_true(is_null(p, "major_faults_per_s"));
+	assert_true(is_null(p, "swap_in_pages_per_s"));
+	cJSON_Delete(p);
+	/* no /proc/vmstat: none */
+	assert_int_equal(mem_build_payload(&mi, &a, NULL, SEC, T2, &p), 0);
+	assert_true(is_null(p, "page_faults_per_s"));
+	cJSON_Delete(p);
 	/* no rates at all (the first tick): every rate is null */
-	assert_int_equal(mem_build_payload(&mi, NULL, T2, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, NULL, &b, SEC, T2, &p), 0);
 	assert_true(is_null(p, "page_faults_per_s"));
 	assert_true(is_null(p, "major_faults_per_s"));
 	assert_true(is_null(p, "swap_in_pages_per_s"));
