@@ -15,6 +15,7 @@
 
 #include <zlib.h>
 
+#include "clock.h"
 #include "hub.h"
 #include "sse.h"
 
@@ -816,7 +817,7 @@ static void *reader_thread(void *p)
 			unzip_feed(&k->u, buf, (size_t)n);
 		if (rand_r(&a->seed) % 500 == 0 || k->u.len > sizeof(k->u.out) / 2) {
 			cutter_resume(a->hub, k);
-			a->resumes++;
+			__atomic_add_fetch(&a->resumes, 1, __ATOMIC_RELAXED);
 		}
 	}
 	k->last = check_run(k->u.out, k->last);
@@ -828,12 +829,25 @@ static void *reader_thread(void *p)
 	return NULL;
 }
 
+static uint64_t fewest_resumes(struct reader_arg *a, size_t n)
+{
+	uint64_t min = UINT64_MAX;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t r = __atomic_load_n(&a[i].resumes, __ATOMIC_RELAXED);
+
+		min = r < min ? r : min;
+	}
+	return min;
+}
+
 static void test_gzip_resume_threads(void **state)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct reader_arg args[3];
 	pthread_t th[3];
 	volatile int stop = 0;
+	uint64_t deadline = clock_mono_ms() + 60000;
 
 	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 0, 0);
@@ -841,7 +855,11 @@ static void test_gzip_resume_threads(void **state)
 		args[i] = (struct reader_arg){.hub = hub, .seed = 11u + (unsigned)i, .stop = &stop};
 		pthread_create(&th[i], NULL, reader_thread, &args[i]);
 	}
-	for (int round = 0; round < 20000; round++) {
+	/* at least 20,000 rounds, and on until every reader has resumed
+	 * a few times (slow under sanitizers), within a minute */
+	for (int round = 0;
+	     round < 20000 || (fewest_resumes(args, 3) <= 10 && clock_mono_ms() < deadline);
+	     round++) {
 		int what = rand() % 10;
 
 		if (what < 7) {
