@@ -45,7 +45,7 @@ FINAL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-rec
 FINAL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-LIB_SRCS := $(wildcard lib/*.c) $(wildcard collectors/*.c) $(filter-out daemon/main.c daemon/embed.c,$(wildcard daemon/*.c))
+LIB_SRCS := $(wildcard lib/*.c) $(wildcard collectors/*.c) $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/assets_data.o
 # uPlot, the page's one dependency, comes from npm (web/package-lock.json)
 # and is embedded as vendor/ (generated into web/vendor/, so that
@@ -98,7 +98,7 @@ $(BUILD)/fields: tools/fields.c $(BUILD)/libsysfeed.a
 	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(BUILD)/libsysfeed.a $(LIBS)
 
 # The page is embedded into the binary: a small host tool writes a C file.
-$(BUILD)/embed: daemon/embed.c
+$(BUILD)/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(WARN) -O2 -o $@ $< -lz
 

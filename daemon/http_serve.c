@@ -30,6 +30,7 @@
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
+#include "self_metrics.h"
 #include "clock.h"
 #include "http_impl.h"
 
@@ -360,77 +361,44 @@ static char *gzip(const char *data, size_t len, size_t *ret_len)
 	return out;
 }
 
-/* Prometheus text 0.0.4, or OpenMetrics 1.0 when the scraper asks for it;
- * rendered from the latest tick, gzip'd when accepted. */
-/* The HTTP side's own families, appended to text (realloc'd). */
-static char *http_metrics(struct http *http, char *text, size_t *len)
+/* The whole /metrics text (0.0.4): the hub's counters, the daemon's
+ * block, every topic's, then the HTTP side's. */
+static int http_metrics(struct http *http, struct metrics *m)
 {
-	struct conns_stats cs;
-	char *more = NULL, *out;
-	int n;
+	struct self_http sh = {
+	    .refused_busy = __atomic_load_n(&http->refused_busy, __ATOMIC_RELAXED),
+	    .refused_args = __atomic_load_n(&http->refused_args, __ATOMIC_RELAXED),
+	    .refused_host = __atomic_load_n(&http->refused_host, __ATOMIC_RELAXED),
+	    .aborted = __atomic_load_n(&http->aborted, __ATOMIC_RELAXED),
+	    .messages = __atomic_load_n(&http->log.total, __ATOMIC_RELAXED),
+	};
+	struct hub_stats hs;
 
-	if (!text)
-		return NULL;
-	conns_get_stats(http->conns, &cs);
-	n = asprintf(
-	    &more,
-	    "# HELP sysfeed_http_connections Open HTTP connections by state.\n"
-	    "# TYPE sysfeed_http_connections gauge\n"
-	    "sysfeed_http_connections{state=\"waiting\"} %u\n"
-	    "sysfeed_http_connections{state=\"answering\"} %u\n"
-	    "sysfeed_http_connections{state=\"stream\"} %u\n"
-	    "# HELP sysfeed_http_accepted_total HTTP connections accepted.\n"
-	    "# TYPE sysfeed_http_accepted_total counter\n"
-	    "sysfeed_http_accepted_total %" PRIu64 "\n"
-	    "# HELP sysfeed_http_closed_total Connections the daemon closed, by reason.\n"
-	    "# TYPE sysfeed_http_closed_total counter\n"
-	    "sysfeed_http_closed_total{reason=\"waiting_evicted\"} %" PRIu64 "\n"
-	    "sysfeed_http_closed_total{reason=\"answer_evicted\"} %" PRIu64 "\n"
-	    "sysfeed_http_closed_total{reason=\"header_timeout\"} %" PRIu64 "\n"
-	    "sysfeed_http_closed_total{reason=\"answer_timeout\"} %" PRIu64 "\n"
-	    "sysfeed_http_closed_total{reason=\"peer_gone\"} %" PRIu64 "\n"
-	    "# HELP sysfeed_http_refused_total Requests refused, by reason.\n"
-	    "# TYPE sysfeed_http_refused_total counter\n"
-	    "sysfeed_http_refused_total{reason=\"max_clients\"} %" PRIu64 "\n"
-	    "sysfeed_http_refused_total{reason=\"too_many_arguments\"} %" PRIu64 "\n"
-	    "sysfeed_http_refused_total{reason=\"host\"} %" PRIu64 "\n"
-	    "# HELP sysfeed_http_aborted_total Requests the client left before the answer ended.\n"
-	    "# TYPE sysfeed_http_aborted_total counter\n"
-	    "sysfeed_http_aborted_total %" PRIu64 "\n"
-	    "# HELP sysfeed_http_messages_total Messages from the HTTP library (most summarised).\n"
-	    "# TYPE sysfeed_http_messages_total counter\n"
-	    "sysfeed_http_messages_total %" PRIu64 "\n",
-	    cs.waiting, cs.active, cs.streams, cs.accepted, cs.evicted_waiting, cs.evicted_active,
-	    cs.header_timeouts, cs.answer_timeouts, cs.hangups,
-	    __atomic_load_n(&http->refused_busy, __ATOMIC_RELAXED),
-	    __atomic_load_n(&http->refused_args, __ATOMIC_RELAXED),
-	    __atomic_load_n(&http->refused_host, __ATOMIC_RELAXED),
-	    __atomic_load_n(&http->aborted, __ATOMIC_RELAXED),
-	    __atomic_load_n(&http->log.total, __ATOMIC_RELAXED));
-	if (n < 0 || !(out = realloc(text, *len + (size_t)n + 1))) {
-		free(more);
-		free(text);
-		return NULL;
-	}
-	memcpy(out + *len, more, (size_t)n + 1);
-	*len += (size_t)n;
-	free(more);
-	return out;
+	hub_get_stats(http->info.hub, &hs);
+	self_metrics_hub(m, &hs);
+	hub_metrics_append(http->info.hub, m);
+	conns_get_stats(http->conns, &sh.conns);
+	self_metrics_http(m, &sh);
+	return metrics_error(m);
 }
 
+/* Prometheus text 0.0.4, or OpenMetrics 1.0 when the scraper asks for it;
+ * rendered from the latest tick, gzip'd when accepted. */
 enum MHD_Result http_serve_metrics(struct http *http, struct MHD_Connection *conn)
 {
 	bool om = header_has(conn, "Accept", "application/openmetrics-text");
+	struct metrics m = {0};
 	size_t len = 0, zlen = 0;
-	char *text = hub_metrics_text(http->info.hub, &len), *z;
+	char *text = NULL, *z;
 	struct MHD_Response *r;
 
-	text = http_metrics(http, text, &len);
-	if (text && om) {
-		char *conv = metrics_openmetrics(text, len, &len);
-
-		free(text);
-		text = conv;
+	if (http_metrics(http, &m) == 0) {
+		text = om ? metrics_openmetrics(m.buf, m.len, &len) : m.buf;
+		len = om ? len : m.len;
+		if (om)
+			metrics_free(&m);
+	} else {
+		metrics_free(&m);
 	}
 	if (!text)
 		return http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "gz.h"
 #include "hub_impl.h"
+#include "metrics.h"
 #include "sse.h"
 
 struct hub *hub_new(size_t ring_bytes, uint64_t instance, const char *const *topic_names,
@@ -324,80 +325,14 @@ int hub_set_metrics(struct hub *hub, int topic, const char *text, size_t len)
 	return 0;
 }
 
-/* Appends s to a growing buffer; returns false on allocation failure. */
-static bool buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+int hub_metrics_append(struct hub *hub, struct metrics *m)
 {
-	if (*len + n + 1 > *cap) {
-		size_t ncap = *cap ? *cap : 1024;
-		char *p;
-
-		while (ncap < *len + n + 1)
-			ncap *= 2;
-		if (!(p = realloc(*buf, ncap)))
-			return false;
-		*buf = p;
-		*cap = ncap;
-	}
-	memcpy(*buf + *len, s, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return true;
-}
-
-char *hub_metrics_text(struct hub *hub, size_t *ret_len)
-{
-	char head[2048], *buf = NULL;
-	size_t len = 0, cap = 0;
-	bool ok;
-
 	pthread_mutex_lock(&hub->lock);
-	snprintf(
-	    head, sizeof(head),
-	    "# HELP sysfeed_clients Event-stream clients connected.\n"
-	    "# TYPE sysfeed_clients gauge\n"
-	    "sysfeed_clients %u\n"
-	    "# HELP sysfeed_gzip_clients Event-stream clients sent gzip.\n"
-	    "# TYPE sysfeed_gzip_clients gauge\n"
-	    "sysfeed_gzip_clients %u\n"
-	    "# HELP sysfeed_events_published_total Events published into the ring.\n"
-	    "# TYPE sysfeed_events_published_total counter\n"
-	    "sysfeed_events_published_total %" PRIu64 "\n"
-	    "# HELP sysfeed_sent_bytes_total Bytes of event streams handed to clients.\n"
-	    "# TYPE sysfeed_sent_bytes_total counter\n"
-	    "sysfeed_sent_bytes_total %" PRIu64 "\n"
-	    "# HELP sysfeed_resyncs_total Clients sent a snapshot after falling behind the ring.\n"
-	    "# TYPE sysfeed_resyncs_total counter\n"
-	    "sysfeed_resyncs_total %" PRIu64 "\n"
-	    "# HELP sysfeed_stalled_streams_total Streams closed for taking no data "
-	    "(stall-seconds).\n"
-	    "# TYPE sysfeed_stalled_streams_total counter\n"
-	    "sysfeed_stalled_streams_total %" PRIu64 "\n"
-	    "# HELP sysfeed_gzip_in_bytes_total Event bytes fed to the shared gzip compressors.\n"
-	    "# TYPE sysfeed_gzip_in_bytes_total counter\n"
-	    "sysfeed_gzip_in_bytes_total %" PRIu64 "\n"
-	    "# HELP sysfeed_gzip_out_bytes_total Bytes the shared gzip compressors produced.\n"
-	    "# TYPE sysfeed_gzip_out_bytes_total counter\n"
-	    "sysfeed_gzip_out_bytes_total %" PRIu64 "\n"
-	    "# HELP sysfeed_ring_used_bytes Bytes of frames in the ring.\n"
-	    "# TYPE sysfeed_ring_used_bytes gauge\n"
-	    "sysfeed_ring_used_bytes %zu\n"
-	    "# HELP sysfeed_ring_capacity_bytes Bound of the ring (ring-bytes).\n"
-	    "# TYPE sysfeed_ring_capacity_bytes gauge\n"
-	    "sysfeed_ring_capacity_bytes %zu\n",
-	    hub->n_clients, hub->n_gzip, hub->published, hub->bytes_sent, hub->resyncs,
-	    hub->stalled, __atomic_load_n(&hub->gz_in, __ATOMIC_RELAXED),
-	    __atomic_load_n(&hub->gz_out, __ATOMIC_RELAXED), hub->used, hub->ring_bytes);
-	ok = buf_add(&buf, &len, &cap, head, strlen(head));
-	for (unsigned i = 0; ok && i <= hub->n_topics; i++)
+	for (unsigned i = 0; i <= hub->n_topics; i++)
 		if (hub->metrics[i])
-			ok = buf_add(&buf, &len, &cap, hub->metrics[i]->data, hub->metrics[i]->len);
+			metrics_raw(m, hub->metrics[i]->data, hub->metrics[i]->len);
 	pthread_mutex_unlock(&hub->lock);
-	if (!ok) {
-		free(buf);
-		return NULL;
-	}
-	*ret_len = len;
-	return buf;
+	return metrics_error(m);
 }
 
 int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms)

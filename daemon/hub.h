@@ -100,9 +100,10 @@ int hub_set_state(struct hub *hub, unsigned topic, const char *json, size_t len)
 int hub_set_history(struct hub *hub, unsigned topic, const char *fields_json, size_t rows);
 /* Replaces the Prometheus text of a topic (topic -1: the daemon's own). */
 int hub_set_metrics(struct hub *hub, int topic, const char *text, size_t len);
-/* The whole /metrics text (0.0.4): the hub's own counters, the daemon's
- * block, then every topic's. malloc'd; NULL on allocation failure. */
-char *hub_metrics_text(struct hub *hub, size_t *ret_len);
+/* Appends the texts set by hub_set_metrics, the daemon's block first, to
+ * m; 0 or m's error. */
+struct metrics;
+int hub_metrics_append(struct hub *hub, struct metrics *m);
 /* Sets the `hello` event's JSON and the retry delay sent inside it. */
 int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms);
 /* Frames older than `ms` (3 s by default) are kept compressed in the ring:

@@ -1,7 +1,6 @@
 /* sysfeed: the daemon's entry point and its one event loop. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "config.h"
 #include "http.h"
@@ -47,85 +47,6 @@ struct daemon {
 	unsigned trim_clients;                    /* clients at the last trim, or the peak since */
 	struct topic_watch watch[HUB_MAX_TOPICS]; /* the context of each topic's fd */
 };
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: sysfeed [options]\n"
-		   "Streams this host's /proc and /sys samples to browsers and scripts as\n"
-		   "Server-Sent Events: open http://127.0.0.1:8390/ or curl -N .../events.\n"
-		   "\n"
-		   "  --listen ADDR:PORT  listen here (repeatable; default 127.0.0.1:8390 and\n"
-		   "                      [::1]:8390; port 0 picks a free port)\n"
-		   "  --interval MS       sampling interval, 100 to 60000 (default 1000)\n"
-		   "  --config FILE       read `key = value` settings from FILE; flags win\n"
-		   "  --proc-root DIR     read /proc from DIR (default /proc)\n"
-		   "  --sys-root DIR      read /sys from DIR (default /sys)\n"
-		   "  --web-root DIR      serve the page from DIR instead of the embedded copy\n"
-		   "  --journal-dir DIR   follow the journal files in DIR, not the system journal\n"
-		   "  --check-config      check the configuration and exit (0 if good, 2 if not)\n"
-		   "  --print-config      print every key as the configuration sets it and exit\n"
-		   "  --verbose           log debug lines too\n"
-		   "  --version           print the version and exit\n"
-		   "  --help              print this help and exit\n"
-		   "\n"
-		   "Signals: TERM or INT stop it, HUP reloads the config file.\n"
-		   "See sysfeed(8) and sysfeed.conf(5).\n");
-}
-
-static int parse_args(struct daemon *d, int argc, char **argv, int *only)
-{
-	/* flags that set a configuration key (val: their index + 1) */
-	static const char *const keys[] = {"listen",   "interval", "proc-root",
-					   "sys-root", "web-root", "journal-dir"};
-	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 1},
-	    {"interval", required_argument, NULL, 2},
-	    {"proc-root", required_argument, NULL, 3},
-	    {"sys-root", required_argument, NULL, 4},
-	    {"web-root", required_argument, NULL, 5},
-	    {"journal-dir", required_argument, NULL, 6},
-	    {"config", required_argument, NULL, 'c'},
-	    {"check-config", no_argument, NULL, 'C'},
-	    {"print-config", no_argument, NULL, 'P'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c >= 1 && c <= 6) {
-			if (d->src.n_flags == CONFIG_MAX_FLAGS) {
-				log_err("too many options");
-				return -EINVAL;
-			}
-			d->src.flags[d->src.n_flags][0] = keys[c - 1];
-			d->src.flags[d->src.n_flags++][1] = optarg;
-		} else if (c == 'c') {
-			d->src.path = optarg;
-		} else if (c == 'C' || c == 'P') {
-			*only = c;
-		} else if (c == 'v') {
-			log_set_verbose(true);
-		} else if (c == 'V' || c == 'h') {
-			if (c == 'V')
-				printf("sysfeed %s\n", SYSFEED_VERSION);
-			else
-				usage(stdout);
-			exit(0);
-		} else {
-			usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		usage(stderr);
-		return -EINVAL;
-	}
-	return 0;
-}
 
 /* Arms the tick on wall-clock multiples of the interval. */
 static int arm_tick(struct daemon *d)
@@ -304,18 +225,18 @@ int main(int argc, char **argv)
 {
 	struct daemon d = {.tick_fd = -1, .sig_fd = -1, .dog_fd = -1, .proc_fd = -1, .sys_fd = -1};
 	char err[CONFIG_ERR_LEN];
-	int only = 0, status = 2, r;
+	int only = CLI_RUN, status = 2, r;
 	sigset_t sigs;
 
 	log_init();
-	if (parse_args(&d, argc, argv, &only) < 0)
+	if (cli_parse(argc, argv, &d.src, &only) < 0)
 		return 2;
 	if (config_build(&d.cfg, &d.src, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return 2;
 	}
-	if (only) {
-		if (only == 'P')
+	if (only != CLI_RUN) {
+		if (only == CLI_PRINT)
 			config_print(stdout, &d.cfg);
 		else
 			printf("%s: ok\n", d.src.path ? d.src.path : "(defaults)");

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "self_metrics.h"
 
 #define MAX_TOPICS       HUB_MAX_TOPICS
 #define REASON_LEN       256
@@ -176,36 +177,27 @@ static void env_set_state(const struct collector_env *env, cJSON *state)
 	t->pend_state_len[env->topic] = len;
 }
 
-/* The daemon's own families: build, topics, the cost of the tick. */
+/* The daemon's own families of the loop thread (self_metrics.c). */
 static void daemon_metrics(struct topics *t)
 {
 	struct metrics *m = &t->mbuf[t->n];
+	bool up[MAX_TOPICS];
+	const char *names[MAX_TOPICS];
 
+	for (size_t i = 0; i < t->n; i++) {
+		names[i] = t->cols[i]->name;
+		up[i] = t->active[i] && !t->failing[i];
+	}
 	metrics_reset(m);
-	metrics_family(m, "sysfeed_build_info", "gauge", "sysfeed version, always 1.");
-	metrics_sample(m, "sysfeed_build_info",
-		       (const char *const[]){"version", SYSFEED_VERSION, NULL}, 1);
-	metrics_family(m, "sysfeed_start_time_seconds", "gauge",
-		       "When the daemon started, in seconds since the epoch.");
-	metrics_sample(m, "sysfeed_start_time_seconds", NULL, (double)t->start_ms / 1000.0);
-	metrics_family(m, "sysfeed_topic_up", "gauge",
-		       "Whether a topic works on this host (0: off, see hello).");
-	for (size_t i = 0; i < t->n; i++)
-		metrics_sample(m, "sysfeed_topic_up",
-			       (const char *const[]){"topic", t->cols[i]->name, NULL},
-			       t->active[i] && !t->failing[i]);
-	metrics_family(m, "sysfeed_ticks_total", "counter", "Ticks sampled.");
-	metrics_sample(m, "sysfeed_ticks_total", NULL, (double)t->ticks);
-	metrics_family(m, "sysfeed_tick_cpu_seconds_total", "counter",
-		       "CPU time of the loop thread spent in ticks.");
-	metrics_sample(m, "sysfeed_tick_cpu_seconds_total", NULL, t->tick_cpu_s);
-	metrics_family(m, "sysfeed_tick_last_duration_seconds", "gauge",
-		       "Wall-clock duration of the last tick.");
-	metrics_sample(m, "sysfeed_tick_last_duration_seconds", NULL, t->tick_last_wall_s);
-	metrics_family(m, "sysfeed_tick_last_cpu_seconds", "gauge", "CPU time of the last tick.");
-	metrics_sample(m, "sysfeed_tick_last_cpu_seconds", NULL, t->tick_last_cpu_s);
-	metrics_family(m, "sysfeed_interval_seconds", "gauge", "The sampling interval.");
-	metrics_sample(m, "sysfeed_interval_seconds", NULL, t->cfg->interval_ms / 1000.0);
+	self_metrics_tick(m, &(struct self_tick){.start_ms = t->start_ms,
+						 .ticks = t->ticks,
+						 .tick_cpu_s = t->tick_cpu_s,
+						 .tick_last_wall_s = t->tick_last_wall_s,
+						 .tick_last_cpu_s = t->tick_last_cpu_s,
+						 .interval_ms = t->cfg->interval_ms,
+						 .n_topics = t->n,
+						 .topic_names = names,
+						 .topic_up = up});
 	if (!metrics_error(m))
 		hub_set_metrics(t->hub, -1, m->buf, m->len);
 }

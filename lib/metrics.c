@@ -59,6 +59,11 @@ int metrics_error(const struct metrics *m)
 	return m->err;
 }
 
+void metrics_raw(struct metrics *m, const char *text, size_t len)
+{
+	put(m, text, len);
+}
+
 /* HELP text escapes backslash and newline; label values also '"'. Bytes
  * that are not UTF-8 become U+FFFD: the format is UTF-8, and a scraper
  * refuses the whole page over one invalid label value (a mount point or an

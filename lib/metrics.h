@@ -22,6 +22,8 @@ void metrics_family(struct metrics *m, const char *name, const char *type, const
  * pairs; values are escaped (backslash, double quote, newline). */
 void metrics_sample(struct metrics *m, const char *name, const char *const *labels, double value);
 int metrics_error(const struct metrics *m);
+/* Appends text that is already exposition (families written elsewhere). */
+void metrics_raw(struct metrics *m, const char *text, size_t len);
 
 /* Rewrites 0.0.4 text into OpenMetrics 1.0: counter families lose their
  * `_total` suffix in # HELP and # TYPE lines, and "# EOF" ends the text.

@@ -622,6 +622,25 @@ static void wait_state(pid_t pid, char state)
 	fail_msg("pid %d never reached state %c", (int)pid, state);
 }
 
+/* Until pid's CPU clock stands still: the state reads 'S' a moment before
+ * the kernel accounts the last run (at the switch away from it). */
+static void wait_still(pid_t pid)
+{
+	clockid_t cid;
+	struct timespec a, b;
+
+	assert_int_equal(clock_getcpuclockid(pid, &cid), 0);
+	assert_int_equal(clock_gettime(cid, &a), 0);
+	for (int tries = 0; tries < 5000; tries++) {
+		nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL);
+		assert_int_equal(clock_gettime(cid, &b), 0);
+		if (a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec)
+			return;
+		a = b;
+	}
+	fail_msg("pid %d never stood still", (int)pid);
+}
+
 /* A child in pause(), where it stays without running. */
 static pid_t spawn_sleeper(void)
 {
@@ -634,6 +653,7 @@ static pid_t spawn_sleeper(void)
 		_exit(0);
 	}
 	wait_state(pid, 'S');
+	wait_still(pid);
 	return pid;
 }
 

@@ -1,0 +1,92 @@
+/* The daemon's own Prometheus families: see self_metrics.h. */
+#include "self_metrics.h"
+
+/* A family of one unlabelled sample. */
+static void one(struct metrics *m, const char *name, const char *type, const char *help,
+		double value)
+{
+	metrics_family(m, name, type, help);
+	metrics_sample(m, name, NULL, value);
+}
+
+/* A family whose samples differ by one label: a value per name of the
+ * NULL-terminated list. */
+static void by_label(struct metrics *m, const char *name, const char *type, const char *help,
+		     const char *label, const char *const *values, const double *v)
+{
+	metrics_family(m, name, type, help);
+	for (size_t i = 0; values[i]; i++)
+		metrics_sample(m, name, (const char *const[]){label, values[i], NULL}, v[i]);
+}
+
+void self_metrics_tick(struct metrics *m, const struct self_tick *s)
+{
+	metrics_family(m, "sysfeed_build_info", "gauge", "sysfeed version, always 1.");
+	metrics_sample(m, "sysfeed_build_info",
+		       (const char *const[]){"version", SYSFEED_VERSION, NULL}, 1);
+	one(m, "sysfeed_start_time_seconds", "gauge",
+	    "When the daemon started, in seconds since the epoch.", (double)s->start_ms / 1000.0);
+	metrics_family(m, "sysfeed_topic_up", "gauge",
+		       "Whether a topic works on this host (0: off, see hello).");
+	for (size_t i = 0; i < s->n_topics; i++)
+		metrics_sample(m, "sysfeed_topic_up",
+			       (const char *const[]){"topic", s->topic_names[i], NULL},
+			       s->topic_up[i]);
+	one(m, "sysfeed_ticks_total", "counter", "Ticks sampled.", (double)s->ticks);
+	one(m, "sysfeed_tick_cpu_seconds_total", "counter",
+	    "CPU time of the loop thread spent in ticks.", s->tick_cpu_s);
+	one(m, "sysfeed_tick_last_duration_seconds", "gauge",
+	    "Wall-clock duration of the last tick.", s->tick_last_wall_s);
+	one(m, "sysfeed_tick_last_cpu_seconds", "gauge", "CPU time of the last tick.",
+	    s->tick_last_cpu_s);
+	one(m, "sysfeed_interval_seconds", "gauge", "The sampling interval.",
+	    s->interval_ms / 1000.0);
+}
+
+void self_metrics_hub(struct metrics *m, const struct hub_stats *s)
+{
+	one(m, "sysfeed_clients", "gauge", "Event-stream clients connected.", s->clients);
+	one(m, "sysfeed_gzip_clients", "gauge", "Event-stream clients sent gzip.", s->gzip_clients);
+	one(m, "sysfeed_events_published_total", "counter", "Events published into the ring.",
+	    (double)s->published);
+	one(m, "sysfeed_sent_bytes_total", "counter", "Bytes of event streams handed to clients.",
+	    (double)s->bytes_sent);
+	one(m, "sysfeed_resyncs_total", "counter",
+	    "Clients sent a snapshot after falling behind the ring.", (double)s->resyncs);
+	one(m, "sysfeed_stalled_streams_total", "counter",
+	    "Streams closed for taking no data (stall-seconds).", (double)s->stalled);
+	one(m, "sysfeed_gzip_in_bytes_total", "counter",
+	    "Event bytes fed to the shared gzip compressors.", (double)s->gzip_in_bytes);
+	one(m, "sysfeed_gzip_out_bytes_total", "counter",
+	    "Bytes the shared gzip compressors produced.", (double)s->gzip_out_bytes);
+	one(m, "sysfeed_ring_used_bytes", "gauge", "Bytes of frames in the ring.",
+	    (double)s->ring_used);
+	one(m, "sysfeed_ring_capacity_bytes", "gauge", "Bound of the ring (ring-bytes).",
+	    (double)s->ring_bytes);
+}
+
+void self_metrics_http(struct metrics *m, const struct self_http *s)
+{
+	const struct conns_stats *c = &s->conns;
+
+	by_label(m, "sysfeed_http_connections", "gauge", "Open HTTP connections by state.", "state",
+		 (const char *const[]){"waiting", "answering", "stream", NULL},
+		 (const double[]){c->waiting, c->active, c->streams});
+	one(m, "sysfeed_http_accepted_total", "counter", "HTTP connections accepted.",
+	    (double)c->accepted);
+	by_label(m, "sysfeed_http_closed_total", "counter",
+		 "Connections the daemon closed, by reason.", "reason",
+		 (const char *const[]){"waiting_evicted", "answer_evicted", "header_timeout",
+				       "answer_timeout", "peer_gone", NULL},
+		 (const double[]){(double)c->evicted_waiting, (double)c->evicted_active,
+				  (double)c->header_timeouts, (double)c->answer_timeouts,
+				  (double)c->hangups});
+	by_label(m, "sysfeed_http_refused_total", "counter", "Requests refused, by reason.",
+		 "reason", (const char *const[]){"max_clients", "too_many_arguments", "host", NULL},
+		 (const double[]){(double)s->refused_busy, (double)s->refused_args,
+				  (double)s->refused_host});
+	one(m, "sysfeed_http_aborted_total", "counter",
+	    "Requests the client left before the answer ended.", (double)s->aborted);
+	one(m, "sysfeed_http_messages_total", "counter",
+	    "Messages from the HTTP library (most summarised).", (double)s->messages);
+}

@@ -1,0 +1,37 @@
+/* The daemon's own Prometheus families, all written here: the tick and
+ * topics (from the loop thread), the hub and the HTTP side (at scrape
+ * time, from their counters). */
+#ifndef SYSFEED_SELF_METRICS_H
+#define SYSFEED_SELF_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conns.h"
+#include "hub.h"
+#include "metrics.h"
+
+/* The loop thread's figures. */
+struct self_tick {
+	int64_t start_ms;
+	uint64_t ticks;
+	double tick_cpu_s, tick_last_wall_s, tick_last_cpu_s;
+	unsigned interval_ms;
+	size_t n_topics;
+	const char *const *topic_names; /* n_topics of them */
+	const bool *topic_up;
+};
+
+/* What the HTTP side counts besides its connections. */
+struct self_http {
+	struct conns_stats conns;
+	uint64_t refused_busy, refused_args, refused_host, aborted, messages;
+};
+
+/* Each appends its families to m (errors stick in m, see metrics.h). */
+void self_metrics_tick(struct metrics *m, const struct self_tick *s);
+void self_metrics_hub(struct metrics *m, const struct hub_stats *s);
+void self_metrics_http(struct metrics *m, const struct self_http *s);
+
+#endif
