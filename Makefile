@@ -4,6 +4,7 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/sysfeed
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
@@ -154,9 +155,13 @@ check: deps
 	$(MAKE) tests
 	$(MAKE) check-unit check-integration check-valgrind check-docs check-e2e
 
-# Man pages render without warnings; every config key is in the default
-# config file and in sysfeed.conf(5); the build dependencies cover the libraries.
-check-docs: $(BUILD)/sysfeed
+# docs/events.md and docs/metrics.md name every field of the golden payloads
+# and every Prometheus family, and nothing else (tests/integration/test_docs.py);
+# the layout in docs/development.md names every source file; man pages render
+# without warnings; every config key is in the default config file and in
+# sysfeed.conf(5); the build dependencies cover the libraries.
+check-docs: $(BUILD)/sysfeed $(BUILD)/fields
+	SYSFEED_BIN=$(BUILD)/sysfeed $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration/test_docs.py
 	SYSFEED_BIN=$(BUILD)/sysfeed $(PYTHON) -m pytest -q -p no:cacheprovider tests/system/test_packages.py \
 		-k 'man_page or every_key or build_dependencies or need_a_restart'
 
@@ -302,6 +307,9 @@ install: $(BUILD)/sysfeed $(BUILD)/fields
 	chmod 0644 $(DESTDIR)$(UNITDIR)/sysfeed.service
 	install -m 0644 packaging/systemd/sysfeed.socket $(DESTDIR)$(UNITDIR)/sysfeed.socket
 	install -m 0644 packaging/systemd/sysfeed.sysusers $(DESTDIR)$(SYSUSERSDIR)/sysfeed.conf
+	install -d $(DESTDIR)$(DOCDIR)/docs
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(DOCDIR)/docs/
 	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
 		echo systemd-sysusers $(SYSUSERSDIR)/sysfeed.conf; \
 		systemd-sysusers $(SYSUSERSDIR)/sysfeed.conf; \

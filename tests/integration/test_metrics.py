@@ -28,10 +28,10 @@ PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 # Lines of `promtool check metrics` output tolerated. Empty: promtool must
-# print nothing and exit 0. (The README's "Choices" still describes seven
-# camelCase node_memory_* names that promtool lints; the daemon now exports
-# sysfeed_memory_* instead, so nothing needs tolerating. Put exact lines here
-# if a deliberate exception comes back.)
+# print nothing and exit 0 (docs/metrics.md, "Choices": memory is exported
+# as sysfeed_memory_*, not node_exporter's camelCase node_memory_* names, so
+# nothing needs tolerating). Put exact lines here if a deliberate exception
+# comes back.
 ACCEPTED_LINT = set()
 
 # Candidate names of the memory total family, first present wins.

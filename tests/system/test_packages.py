@@ -25,6 +25,8 @@ VERSION = os.environ.get("SYSFEED_VERSION", "")
 DEB_ONLY = {"/usr/share/doc/sysfeed/copyright", "/usr/share/doc/sysfeed/changelog.Debian.gz",
             "/usr/share/lintian/overrides/sysfeed"}
 RPM_ONLY = {"/usr/share/licenses/sysfeed/LICENSE"}
+# README.md and docs/*.md, in both packages.
+DOCDIR = "/usr/share/doc/sysfeed"
 # Debian 12's debhelper installs units under /lib, RPM under %{_unitdir}.
 DEB_UNITDIR, RPM_UNITDIR = "/lib/systemd/system/", "/usr/lib/systemd/system/"
 
@@ -166,8 +168,22 @@ def test_deb_and_rpm_hold_the_same_files(deb, rpm):
     assert dfiles == rfiles
     assert DEB_ONLY <= set(d) and RPM_ONLY <= set(r)
     assert d["/etc/sysfeed"][0] == "d" and r["/etc/sysfeed"][0] == "d"
-    # what the .rpm owns beyond that is only its license directory
-    assert {p for p, v in r.items() if v[0] == "d"} == {"/etc/sysfeed", "/usr/share/licenses/sysfeed"}
+    # what the .rpm owns beyond that is its license and doc directories
+    assert {p for p, v in r.items() if v[0] == "d"} == {
+        "/etc/sysfeed", "/usr/share/licenses/sysfeed", DOCDIR, DOCDIR + "/docs"}
+
+
+def test_packages_hold_the_docs(deb, rpm):
+    """README.md and every docs/*.md of the tree, under /usr/share/doc/sysfeed,
+    uncompressed (the docs link to each other by these names)."""
+    want = {DOCDIR + "/README.md"} | {
+        DOCDIR + "/docs/" + os.path.basename(p) for p in glob.glob(os.path.join(TOP, "docs", "*.md"))}
+    assert len(want) >= 9
+    for entries in (deb_entries(deb), rpm_entries(rpm)):
+        docs = {p for p, v in entries.items() if v[0] == "f" and p.startswith(DOCDIR + "/")}
+        assert want <= docs, sorted(want - docs)
+        assert {p for p in docs if p.startswith(DOCDIR + "/docs/")} == {
+            p for p in want if "/docs/" in p}
 
 
 def test_rpm_marks_the_config_noreplace(rpm):
