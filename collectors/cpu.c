@@ -33,8 +33,7 @@ static const enum cpu_mode cpu_total_modes[] = {
 #define CPU_FREQ_MAX 32
 
 struct cpu_state {
-	struct procfs_buf buf;
-	struct procfs_file stat_file; /* kept open for the ticks */
+	struct procfs_set files; /* stat */
 	struct cpu_stat prev;
 	struct cpu_stat cur;
 	bool have_prev;
@@ -176,11 +175,10 @@ int cpu_build_payload(const struct cpu_stat *prev, const struct cpu_stat *cur, u
 		return 0;
 
 	r = -ENOMEM;
-	payload = cJSON_CreateObject();
+	payload = json_payload(t_ms);
 	if (!payload)
 		goto out;
-	if (json_num(payload, "t", (double)t_ms) < 0 ||
-	    json_num(payload, "ncpu", (double)cur->n_cores) < 0 ||
+	if (json_num(payload, "ncpu", (double)cur->n_cores) < 0 ||
 	    cpu_rate_json(payload, "ctxt_per_s", CPU_HAS_CTXT, prev, cur, prev->ctxt, cur->ctxt,
 			  dt_ns) < 0 ||
 	    cpu_rate_json(payload, "intr_per_s", CPU_HAS_INTR, prev, cur, prev->intr, cur->intr,
@@ -291,14 +289,25 @@ static void cpu_freq_read(const struct cpu_state *s, struct cpu_stat *st)
 	}
 }
 
+/* Reads and parses /proc/stat into s->cur. */
+static int cpu_read(struct cpu_state *s, int proc_fd)
+{
+	struct procfs_set *f = &s->files;
+	int r;
+
+	r = procfs_set_read(f, 0, proc_fd, "stat", CPU_STAT_MAX);
+	if (r < 0)
+		return r;
+	return procfs_set_parsed(f, cpu_stat_parse(f->buf.data, f->buf.len, &s->cur));
+}
+
 static void cpu_fini(void *state)
 {
 	struct cpu_state *s = state;
 
 	if (!s)
 		return;
-	procfs_buf_free(&s->buf);
-	procfs_file_close(&s->stat_file);
+	procfs_set_done(&s->files);
 	cpu_stat_free(&s->prev);
 	cpu_stat_free(&s->cur);
 	cpu_stat_free(&s->shown);
@@ -320,23 +329,13 @@ static int cpu_init(const struct collector_env *env, const void *settings, void 
 	int r;
 
 	s = calloc(1, sizeof(*s));
-	if (!s) {
-		r = -ENOMEM;
-		procfs_reason(reason, reason_len, "stat", r, false);
+	r = s ? cpu_read(s, env->proc_fd) : -ENOMEM;
+	if (r < 0) {
+		procfs_set_reason(s ? &s->files : NULL, "stat", r, reason, reason_len);
 		goto out;
 	}
 	hz = sysconf(_SC_CLK_TCK);
 	s->hz = hz > 0 ? (uint64_t)hz : 100;
-	r = procfs_read(env->proc_fd, "stat", &s->buf, CPU_STAT_MAX);
-	if (r < 0) {
-		procfs_reason(reason, reason_len, "stat", r, false);
-		goto out;
-	}
-	r = cpu_stat_parse(s->buf.data, s->buf.len, &s->cur);
-	if (r < 0) {
-		procfs_reason(reason, reason_len, "stat", r, true);
-		goto out;
-	}
 	*ret_state = s;
 	s = NULL;
 out:
@@ -358,10 +357,7 @@ static int cpu_sample(void *state, const struct collector_env *env,
 	int r;
 
 	*ret_payload = NULL;
-	r = procfs_read_file(&s->stat_file, env->proc_fd, "stat", &s->buf, CPU_STAT_MAX);
-	if (r < 0)
-		goto out;
-	r = cpu_stat_parse(s->buf.data, s->buf.len, &s->cur);
+	r = cpu_read(s, env->proc_fd);
 	if (r < 0)
 		goto out;
 	if (!cpu_freq_matches(s, &s->cur)) {
@@ -371,7 +367,7 @@ static int cpu_sample(void *state, const struct collector_env *env,
 	}
 	cpu_freq_read(s, &s->cur);
 	if (s->have_prev) {
-		dt_ns = tick->mono_ns > s->prev_mono_ns ? tick->mono_ns - s->prev_mono_ns : 0;
+		dt_ns = procfs_elapsed(true, s->prev_mono_ns, tick->mono_ns);
 		r = cpu_build_payload(&s->prev, &s->cur, dt_ns, tick->t_ms, &payload);
 		if (r < 0)
 			goto out;

@@ -19,8 +19,7 @@
 #define DISK_STATS_MAX (8u << 20)
 
 struct disk_state {
-	struct procfs_buf buf;
-	struct procfs_file stats_file; /* kept open for the ticks */
+	struct procfs_set files; /* diskstats */
 	struct disk_stats prev, cur;
 	bool have_prev;
 	const struct disk_settings *set;
@@ -357,17 +356,14 @@ int disk_build_payload(const struct disk_stats *prev, const struct disk_stats *c
 		       cJSON **ret_payload)
 {
 	cJSON *payload, *arr;
-	uint64_t dt_ns = 0;
+	uint64_t dt_ns;
 	size_t hint = 0;
 	int r = -ENOMEM;
 
 	*ret_payload = NULL;
-	if (prev && procfs_delta(prev->mono_ns, cur->mono_ns, &dt_ns) < 0)
-		dt_ns = 0;
-	payload = cJSON_CreateObject();
+	dt_ns = procfs_elapsed(prev, prev ? prev->mono_ns : 0, cur->mono_ns);
+	payload = json_payload(t_ms);
 	if (!payload)
-		goto out;
-	if (json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
 	arr = cJSON_AddArrayToObject(payload, "disks");
 	if (!arr)
@@ -413,6 +409,18 @@ static void disk_classify(struct disk_state *s, const struct collector_env *env)
 	}
 }
 
+/* Reads and parses /proc/diskstats into s->cur. */
+static int disk_read(struct disk_state *s, int proc_fd)
+{
+	struct procfs_set *f = &s->files;
+	int r;
+
+	r = procfs_set_read(f, 0, proc_fd, "diskstats", DISK_STATS_MAX);
+	if (r < 0)
+		return r;
+	return procfs_set_parsed(f, disk_stats_parse(f->buf.data, f->buf.len, &s->cur));
+}
+
 static void disk_fini(void *state)
 {
 	struct disk_state *s = state;
@@ -421,8 +429,7 @@ static void disk_fini(void *state)
 		return;
 	disk_stats_free(&s->prev);
 	disk_stats_free(&s->cur);
-	procfs_buf_free(&s->buf);
-	procfs_file_close(&s->stats_file);
+	procfs_set_done(&s->files);
 	free(s);
 }
 
@@ -432,23 +439,15 @@ static int disk_init(const struct collector_env *env, const void *settings, void
 		     char *reason, size_t reason_len)
 {
 	struct disk_state *s;
-	int r;
+	int r = -ENOMEM;
 
 	s = calloc(1, sizeof(*s));
-	if (!s) {
-		r = -ENOMEM;
-		procfs_reason(reason, reason_len, "diskstats", r, false);
-		goto out;
+	if (s) {
+		s->set = settings;
+		r = disk_read(s, env->proc_fd);
 	}
-	s->set = settings;
-	r = procfs_read(env->proc_fd, "diskstats", &s->buf, DISK_STATS_MAX);
 	if (r < 0) {
-		procfs_reason(reason, reason_len, "diskstats", r, false);
-		goto out;
-	}
-	r = disk_stats_parse(s->buf.data, s->buf.len, &s->cur);
-	if (r < 0) {
-		procfs_reason(reason, reason_len, "diskstats", r, true);
+		procfs_set_reason(s ? &s->files : NULL, "diskstats", r, reason, reason_len);
 		goto out;
 	}
 	s->cur.n = 0;
@@ -469,10 +468,7 @@ static int disk_sample(void *state, const struct collector_env *env,
 	int r;
 
 	*ret_payload = NULL;
-	r = procfs_read_file(&s->stats_file, env->proc_fd, "diskstats", &s->buf, DISK_STATS_MAX);
-	if (r < 0)
-		goto out;
-	r = disk_stats_parse(s->buf.data, s->buf.len, &s->cur);
+	r = disk_read(s, env->proc_fd);
 	if (r < 0)
 		goto out;
 	s->cur.mono_ns = tick->mono_ns;

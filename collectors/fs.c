@@ -192,10 +192,8 @@ static int fs_build_payload(struct fs_state *s, int64_t t_ms, cJSON **ret_payloa
 	cJSON *payload, *arr;
 	int r = -ENOMEM;
 
-	payload = cJSON_CreateObject();
+	payload = json_payload(t_ms);
 	if (!payload)
-		goto out;
-	if (!cJSON_AddNumberToObject(payload, "t", (double)t_ms))
 		goto out;
 	arr = cJSON_AddArrayToObject(payload, "filesystems");
 	if (!arr)

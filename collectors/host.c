@@ -296,8 +296,8 @@ static int host_build_payload(const struct host_info *hi, int64_t t_ms, cJSON **
 	cJSON *payload, *cpu, *virt;
 	int r = -ENOMEM;
 
-	payload = cJSON_CreateObject();
-	if (!payload || !cJSON_AddNumberToObject(payload, "t", (double)t_ms))
+	payload = json_payload(t_ms);
+	if (!payload)
 		goto out;
 	if (json_str(payload, "hostname", hi->hostname) < 0 ||
 	    json_str(payload, "os", hi->os) < 0 || json_str(payload, "kernel", hi->kernel) < 0 ||

@@ -13,8 +13,7 @@
 #define LOAD_FILE_MAX 4096
 
 struct load_state {
-	struct procfs_buf buf;
-	struct procfs_file avg_file, uptime_file; /* kept open for the ticks */
+	struct procfs_set files; /* loadavg, uptime */
 	/* the last tick's readings, for metrics */
 	struct load_avg la;
 	struct load_uptime up;
@@ -163,8 +162,8 @@ int load_build_payload(const struct load_avg *la, const struct load_uptime *up, 
 	int r = -ENOMEM;
 
 	*ret_payload = NULL;
-	payload = cJSON_CreateObject();
-	if (!payload || json_num(payload, "t", (double)t_ms) < 0)
+	payload = json_payload(t_ms);
+	if (!payload)
 		goto out;
 	r = fields_json(payload, &load_avg_table, &(struct field_inst){la, 0, NULL}, NULL, 0);
 	if (r < 0)
@@ -179,39 +178,27 @@ out:
 	return r;
 }
 
-/* Reads and parses both files; on failure names the one that failed. */
-static int load_read(struct load_state *s, int proc_fd, struct load_avg *la, struct load_uptime *up,
-		     const char **ret_path, bool *ret_parsing)
+/* Reads and parses both files; s->files says which one failed. */
+static int load_read(struct load_state *s, int proc_fd, struct load_avg *la, struct load_uptime *up)
 {
+	struct procfs_set *f = &s->files;
 	int r;
 
-	*ret_parsing = false;
-	*ret_path = "loadavg";
-	r = procfs_read_file(&s->avg_file, proc_fd, "loadavg", &s->buf, LOAD_FILE_MAX);
+	r = procfs_set_read(f, 0, proc_fd, "loadavg", LOAD_FILE_MAX);
+	if (r < 0 || (r = procfs_set_parsed(f, load_avg_parse(f->buf.data, f->buf.len, la))) < 0)
+		return r;
+	r = procfs_set_read(f, 1, proc_fd, "uptime", LOAD_FILE_MAX);
 	if (r < 0)
 		return r;
-	*ret_parsing = true;
-	r = load_avg_parse(s->buf.data, s->buf.len, la);
-	if (r < 0)
-		return r;
-	*ret_parsing = false;
-	*ret_path = "uptime";
-	r = procfs_read_file(&s->uptime_file, proc_fd, "uptime", &s->buf, LOAD_FILE_MAX);
-	if (r < 0)
-		return r;
-	*ret_parsing = true;
-	return load_uptime_parse(s->buf.data, s->buf.len, up);
+	return procfs_set_parsed(f, load_uptime_parse(f->buf.data, f->buf.len, up));
 }
 
 static void load_fini(void *state)
 {
 	struct load_state *s = state;
 
-	if (!s)
-		return;
-	procfs_buf_free(&s->buf);
-	procfs_file_close(&s->avg_file);
-	procfs_file_close(&s->uptime_file);
+	if (s)
+		procfs_set_done(&s->files);
 	free(s);
 }
 
@@ -223,19 +210,12 @@ static int load_init(const struct collector_env *env, const void *settings, void
 	struct load_state *s;
 	struct load_avg la;
 	struct load_uptime up;
-	const char *path = "loadavg";
-	bool parsing = false;
 	int r;
 
 	s = calloc(1, sizeof(*s));
-	if (!s) {
-		r = -ENOMEM;
-		procfs_reason(reason, reason_len, path, r, parsing);
-		goto out;
-	}
-	r = load_read(s, env->proc_fd, &la, &up, &path, &parsing);
+	r = s ? load_read(s, env->proc_fd, &la, &up) : -ENOMEM;
 	if (r < 0) {
-		procfs_reason(reason, reason_len, path, r, parsing);
+		procfs_set_reason(s ? &s->files : NULL, "loadavg", r, reason, reason_len);
 		goto out;
 	}
 	*ret_state = s;
@@ -251,12 +231,10 @@ static int load_sample(void *state, const struct collector_env *env,
 	struct load_state *s = state;
 	struct load_avg la;
 	struct load_uptime up;
-	const char *path;
-	bool parsing;
 	int r;
 
 	*ret_payload = NULL;
-	r = load_read(s, env->proc_fd, &la, &up, &path, &parsing);
+	r = load_read(s, env->proc_fd, &la, &up);
 	if (r < 0)
 		goto out;
 	r = load_build_payload(&la, &up, tick->t_ms, ret_payload);

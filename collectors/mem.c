@@ -15,9 +15,8 @@
 #define MEM_VMSTAT_MAX (256u << 10)
 
 struct mem_state {
-	struct procfs_buf buf;
-	struct procfs_file info_file, vmstat_file; /* kept open for the ticks */
-	bool vm_enabled;                           /* /proc/vmstat was there at init */
+	struct procfs_set files; /* meminfo, vmstat */
+	bool vm_enabled;         /* /proc/vmstat was there at init */
 	/* the last tick's readings: the base of the next rates, and what
 	 * /metrics shows */
 	struct mem_info mi;
@@ -315,8 +314,8 @@ int mem_build_payload(const struct mem_info *mi, const struct mem_vmstat *prev,
 	int r = -ENOMEM;
 
 	*ret_payload = NULL;
-	payload = cJSON_CreateObject();
-	if (!payload || json_num(payload, "t", (double)t_ms) < 0)
+	payload = json_payload(t_ms);
+	if (!payload)
 		goto out;
 	r = fields_json(payload, &mem_info_table, &info, NULL, 0);
 	if (r < 0)
@@ -331,15 +330,28 @@ out:
 	return r;
 }
 
+/* Reads and parses meminfo, then vmstat when the topic watches it. */
+static int mem_read(struct mem_state *s, int proc_fd, struct mem_info *mi, struct mem_vmstat *vm)
+{
+	struct procfs_set *f = &s->files;
+	int r;
+
+	r = procfs_set_read(f, 0, proc_fd, "meminfo", MEM_INFO_MAX);
+	if (r < 0 || (r = procfs_set_parsed(f, mem_info_parse(f->buf.data, f->buf.len, mi))) < 0 ||
+	    !s->vm_enabled)
+		return r;
+	r = procfs_set_read(f, 1, proc_fd, "vmstat", MEM_VMSTAT_MAX);
+	if (r < 0)
+		return r;
+	return procfs_set_parsed(f, mem_vmstat_parse(f->buf.data, f->buf.len, vm));
+}
+
 static void mem_fini(void *state)
 {
 	struct mem_state *s = state;
 
-	if (!s)
-		return;
-	procfs_buf_free(&s->buf);
-	procfs_file_close(&s->info_file);
-	procfs_file_close(&s->vmstat_file);
+	if (s)
+		procfs_set_done(&s->files);
 	free(s);
 }
 
@@ -356,34 +368,20 @@ static int mem_init(const struct collector_env *env, const void *settings, void 
 	int r;
 
 	s = calloc(1, sizeof(*s));
-	if (!s) {
-		r = -ENOMEM;
-		procfs_reason(reason, reason_len, "meminfo", r, false);
-		goto out;
-	}
-	r = procfs_read(env->proc_fd, "meminfo", &s->buf, MEM_INFO_MAX);
-	if (r < 0) {
-		procfs_reason(reason, reason_len, "meminfo", r, false);
-		goto out;
-	}
-	r = mem_info_parse(s->buf.data, s->buf.len, &mi);
-	if (r < 0) {
-		procfs_reason(reason, reason_len, "meminfo", r, true);
-		goto out;
-	}
-	r = procfs_read(env->proc_fd, "vmstat", &s->buf, MEM_VMSTAT_MAX);
-	if (r == 0) {
-		r = mem_vmstat_parse(s->buf.data, s->buf.len, &vm);
-		if (r < 0) {
-			procfs_reason(reason, reason_len, "vmstat", r, true);
-			goto out;
-		}
+	if (s) {
 		s->vm_enabled = true;
-	} else if (r != -ENOENT) {
-		procfs_reason(reason, reason_len, "vmstat", r, false);
+		r = mem_read(s, env->proc_fd, &mi, &vm);
+		if (r == -ENOENT && strcmp(s->files.path, "vmstat") == 0) {
+			s->vm_enabled = false;
+			r = 0;
+		}
+	} else {
+		r = -ENOMEM;
+	}
+	if (r < 0) {
+		procfs_set_reason(s ? &s->files : NULL, "meminfo", r, reason, reason_len);
 		goto out;
 	}
-	r = 0;
 	*ret_state = s;
 	s = NULL;
 out:
@@ -404,23 +402,11 @@ static int mem_sample(void *state, const struct collector_env *env,
 	int r;
 
 	*ret_payload = NULL;
-	r = procfs_read_file(&s->info_file, env->proc_fd, "meminfo", &s->buf, MEM_INFO_MAX);
+	r = mem_read(s, env->proc_fd, &mi, &vm);
 	if (r < 0)
 		goto out;
-	r = mem_info_parse(s->buf.data, s->buf.len, &mi);
-	if (r < 0)
-		goto out;
-	if (s->vm_enabled) {
-		r = procfs_read_file(&s->vmstat_file, env->proc_fd, "vmstat", &s->buf,
-				     MEM_VMSTAT_MAX);
-		if (r < 0)
-			goto out;
-		r = mem_vmstat_parse(s->buf.data, s->buf.len, &vm);
-		if (r < 0)
-			goto out;
-		if (tick->mono_ns > s->vm_mono_ns)
-			dt_ns = tick->mono_ns - s->vm_mono_ns;
-	}
+	if (s->vm_enabled)
+		dt_ns = procfs_elapsed(true, s->vm_mono_ns, tick->mono_ns);
 	r = mem_build_payload(&mi, s->have_vm ? &s->vm : NULL, s->vm_enabled ? &vm : NULL, dt_ns,
 			      tick->t_ms, ret_payload);
 	if (r < 0)

@@ -23,9 +23,8 @@
 #define NET_SPEED_REFRESH_NS (30ull * 1000000000ull)
 
 struct net_state {
-	struct procfs_buf buf;
-	struct procfs_file dev_file, snmp_file, sockstat_file; /* kept open for the ticks */
-	struct procfs_buf small;                               /* sysfs speed */
+	struct procfs_set files; /* net/dev, net/snmp, net/sockstat */
+	struct procfs_buf small; /* sysfs speed */
 	struct net_reading prev, cur;
 	bool have_prev;
 	int sys_fd; /* the sys root the operstate fds were opened under */
@@ -53,17 +52,14 @@ int net_build_payload(const struct net_reading *prev, const struct net_reading *
 		      cJSON **ret_payload)
 {
 	cJSON *payload, *arr, *o;
-	uint64_t dt_ns = 0;
+	uint64_t dt_ns;
 	size_t hint = 0;
 	int r = -ENOMEM;
 
 	*ret_payload = NULL;
-	if (prev && procfs_delta(prev->mono_ns, cur->mono_ns, &dt_ns) < 0)
-		dt_ns = 0;
-	payload = cJSON_CreateObject();
+	dt_ns = procfs_elapsed(prev, prev ? prev->mono_ns : 0, cur->mono_ns);
+	payload = json_payload(t_ms);
 	if (!payload)
-		goto out;
-	if (json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
 	arr = cJSON_AddArrayToObject(payload, "interfaces");
 	if (!arr)
@@ -189,38 +185,25 @@ static void net_links(struct net_state *s, const struct collector_env *env, uint
 	net_close_fds(&s->prev.dev);
 }
 
-/* Reads and parses the three proc files into *ret; on failure names the
- * file and whether parsing failed. */
-static int net_read(struct net_state *s, int proc_fd, struct net_reading *ret,
-		    const char **ret_path, bool *ret_parsing)
+/* Reads and parses the three proc files into *ret; s->files says which
+ * one failed. */
+static int net_read(struct net_state *s, int proc_fd, struct net_reading *ret)
 {
+	struct procfs_set *f = &s->files;
 	int r;
 
-	*ret_parsing = false;
-	*ret_path = "net/dev";
-	r = procfs_read_file(&s->dev_file, proc_fd, "net/dev", &s->buf, NET_DEV_MAX);
+	r = procfs_set_read(f, 0, proc_fd, "net/dev", NET_DEV_MAX);
+	if (r < 0 ||
+	    (r = procfs_set_parsed(f, net_dev_parse(f->buf.data, f->buf.len, &ret->dev))) < 0)
+		return r;
+	r = procfs_set_read(f, 1, proc_fd, "net/snmp", NET_SMALL_MAX);
+	if (r < 0 ||
+	    (r = procfs_set_parsed(f, net_snmp_parse(f->buf.data, f->buf.len, &ret->tcp))) < 0)
+		return r;
+	r = procfs_set_read(f, 2, proc_fd, "net/sockstat", NET_SMALL_MAX);
 	if (r < 0)
 		return r;
-	*ret_parsing = true;
-	r = net_dev_parse(s->buf.data, s->buf.len, &ret->dev);
-	if (r < 0)
-		return r;
-	*ret_parsing = false;
-	*ret_path = "net/snmp";
-	r = procfs_read_file(&s->snmp_file, proc_fd, "net/snmp", &s->buf, NET_SMALL_MAX);
-	if (r < 0)
-		return r;
-	*ret_parsing = true;
-	r = net_snmp_parse(s->buf.data, s->buf.len, &ret->tcp);
-	if (r < 0)
-		return r;
-	*ret_parsing = false;
-	*ret_path = "net/sockstat";
-	r = procfs_read_file(&s->sockstat_file, proc_fd, "net/sockstat", &s->buf, NET_SMALL_MAX);
-	if (r < 0)
-		return r;
-	*ret_parsing = true;
-	return net_sockstat_parse(s->buf.data, s->buf.len, &ret->sock);
+	return procfs_set_parsed(f, net_sockstat_parse(f->buf.data, f->buf.len, &ret->sock));
 }
 
 static void net_fini(void *state)
@@ -233,11 +216,8 @@ static void net_fini(void *state)
 	net_close_fds(&s->cur.dev);
 	net_reading_free(&s->prev);
 	net_reading_free(&s->cur);
-	procfs_buf_free(&s->buf);
+	procfs_set_done(&s->files);
 	procfs_buf_free(&s->small);
-	procfs_file_close(&s->dev_file);
-	procfs_file_close(&s->snmp_file);
-	procfs_file_close(&s->sockstat_file);
 	free(s);
 }
 
@@ -247,21 +227,16 @@ static int net_init(const struct collector_env *env, const void *settings, void 
 		    char *reason, size_t reason_len)
 {
 	struct net_state *s;
-	const char *path = "net/dev";
-	bool parsing = false;
-	int r;
+	int r = -ENOMEM;
 
 	s = calloc(1, sizeof(*s));
-	if (!s) {
-		r = -ENOMEM;
-		procfs_reason(reason, reason_len, path, r, parsing);
-		goto out;
+	if (s) {
+		s->sys_fd = env->sys_fd;
+		s->set = settings;
+		r = net_read(s, env->proc_fd, &s->cur);
 	}
-	s->sys_fd = env->sys_fd;
-	s->set = settings;
-	r = net_read(s, env->proc_fd, &s->cur, &path, &parsing);
 	if (r < 0) {
-		procfs_reason(reason, reason_len, path, r, parsing);
+		procfs_set_reason(s ? &s->files : NULL, "net/dev", r, reason, reason_len);
 		goto out;
 	}
 	s->cur.dev.n = 0;
@@ -280,12 +255,10 @@ static int net_sample(void *state, const struct collector_env *env,
 {
 	struct net_state *s = state;
 	struct net_reading tmp;
-	const char *path;
-	bool parsing;
 	int r;
 
 	*ret_payload = NULL;
-	r = net_read(s, env->proc_fd, &s->cur, &path, &parsing);
+	r = net_read(s, env->proc_fd, &s->cur);
 	if (r < 0)
 		goto out;
 	s->cur.mono_ns = tick->mono_ns;

@@ -303,11 +303,10 @@ static int proc_payload(struct proc_state *s, const struct collector_env *env, i
 	s->m_states[3] = stopped;
 	s->m_states[4] = zombies;
 	proc_passwd_refresh(&s->pw, env->proc_fd, &s->buf);
-	payload = cJSON_CreateObject();
+	payload = json_payload(t_ms);
 	if (!payload)
 		goto out;
-	if (json_num(payload, "t", (double)t_ms) < 0 ||
-	    json_num(payload, "processes", (double)s->t.n) < 0 ||
+	if (json_num(payload, "processes", (double)s->t.n) < 0 ||
 	    json_num(payload, "threads", (double)threads) < 0 ||
 	    json_num(payload, "running", (double)running) < 0 ||
 	    json_num(payload, "sleeping", (double)sleeping) < 0 ||

@@ -214,17 +214,14 @@ static int psi_resource_json(cJSON *payload, enum psi_resource res, const struct
 int psi_build_payload(const struct psi_reading *prev, const struct psi_reading *cur, int64_t t_ms,
 		      cJSON **ret_payload)
 {
-	uint64_t dt_ns = 0;
+	uint64_t dt_ns;
 	cJSON *payload;
 	int r = -ENOMEM;
 
 	*ret_payload = NULL;
-	if (prev && procfs_delta(prev->mono_ns, cur->mono_ns, &dt_ns) < 0)
-		dt_ns = 0;
-	payload = cJSON_CreateObject();
+	dt_ns = procfs_elapsed(prev, prev ? prev->mono_ns : 0, cur->mono_ns);
+	payload = json_payload(t_ms);
 	if (!payload)
-		goto out;
-	if (json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
 	for (int i = 0; i < PSI_NRES; i++) {
 		if (psi_resource_json(payload, (enum psi_resource)i, prev, cur, dt_ns) < 0)

@@ -408,9 +408,8 @@ static int svc_payload(struct svc_state *s, const struct collector_env *env, int
 	for (size_t i = 0; i < s->n; i++)
 		s->v[i].in_top = false;
 	s->have = true;
-	payload = cJSON_CreateObject();
-	if (!payload || !cJSON_AddNumberToObject(payload, "t", (double)t_ms) ||
-	    !cJSON_AddNumberToObject(payload, "services", (double)s->n))
+	payload = json_payload(t_ms);
+	if (!payload || !cJSON_AddNumberToObject(payload, "services", (double)s->n))
 		goto out;
 	r = svc_top(s, payload, "top_cpu", top_n, true);
 	if (r < 0)

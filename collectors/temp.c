@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "fields.h"
+#include "json.h"
 #include "metrics.h"
 #include "procfs.h"
 
@@ -395,8 +396,8 @@ static int temp_build_payload(struct temp_state *s, int64_t t_ms, cJSON **ret_pa
 	cJSON *payload, *arr;
 	int r = -ENOMEM;
 
-	payload = cJSON_CreateObject();
-	if (!payload || !cJSON_AddNumberToObject(payload, "t", (double)t_ms))
+	payload = json_payload(t_ms);
+	if (!payload)
 		goto out;
 	arr = cJSON_AddArrayToObject(payload, "sensors");
 	if (!arr)

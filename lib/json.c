@@ -308,3 +308,14 @@ int json_array_str(cJSON *arr, const char *v)
 	}
 	return 0;
 }
+
+cJSON *json_payload(int64_t t_ms)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o && json_num(o, "t", (double)t_ms) < 0) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return o;
+}

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -32,5 +33,9 @@ int json_array_str(cJSON *arr, const char *v);
 int json_num(cJSON *o, const char *key, double v);
 /* The same, or null when !have. */
 int json_num_or_null(cJSON *o, const char *key, bool have, double v);
+
+/* A new payload: an object holding "t", the tick's wall time in ms since
+ * the epoch. NULL when out of memory. */
+cJSON *json_payload(int64_t t_ms);
 
 #endif

@@ -186,6 +186,35 @@ void procfs_reason(char *reason, size_t reason_len, const char *path, int err, b
 		snprintf(reason, reason_len, "/proc/%s: %s", path, s);
 }
 
+int procfs_set_read(struct procfs_set *set, size_t i, int dirfd, const char *path, size_t max)
+{
+	set->path = path;
+	set->parsing = false;
+	return procfs_read_file(&set->files[i], dirfd, path, &set->buf, max);
+}
+
+int procfs_set_parsed(struct procfs_set *set, int r)
+{
+	set->parsing = r < 0;
+	return r;
+}
+
+void procfs_set_reason(const struct procfs_set *set, const char *first_path, int err, char *reason,
+		       size_t reason_len)
+{
+	if (!set || !set->path)
+		procfs_reason(reason, reason_len, first_path, err, false);
+	else
+		procfs_reason(reason, reason_len, set->path, err, set->parsing);
+}
+
+void procfs_set_done(struct procfs_set *set)
+{
+	procfs_buf_free(&set->buf);
+	for (size_t i = 0; i < PROCFS_SET_MAX; i++)
+		procfs_file_close(&set->files[i]);
+}
+
 int procfs_next_line(const char **pos, const char *end, const char **ret_line, size_t *ret_len)
 {
 	const char *p = *pos, *nl;
@@ -307,6 +336,11 @@ int procfs_delta(uint64_t prev, uint64_t cur, uint64_t *ret_delta)
 		return -ERANGE;
 	*ret_delta = cur - prev;
 	return 0;
+}
+
+uint64_t procfs_elapsed(bool have_prev, uint64_t prev_ns, uint64_t cur_ns)
+{
+	return have_prev && cur_ns > prev_ns ? cur_ns - prev_ns : 0;
 }
 
 int procfs_counter_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_ns,

@@ -50,6 +50,29 @@ int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct 
 		     size_t max);
 void procfs_file_close(struct procfs_file *f);
 
+/* The files a flat collector reads at every tick (at most PROCFS_SET_MAX,
+ * each kept open), read one after the other through one buffer; it
+ * remembers the last one read and whether parsing it (rather than reading
+ * it) failed, for the reason init gives. Zero-initialise; release with
+ * procfs_set_done(). */
+#define PROCFS_SET_MAX 4
+struct procfs_set {
+	struct procfs_buf buf;
+	struct procfs_file files[PROCFS_SET_MAX];
+	const char *path;
+	bool parsing;
+};
+
+/* procfs_read_file() of dirfd/path into set->buf, through files[i]. */
+int procfs_set_read(struct procfs_set *set, size_t i, int dirfd, const char *path, size_t max);
+/* Records r, the result of parsing what was read last, and returns it. */
+int procfs_set_parsed(struct procfs_set *set, int r);
+/* procfs_reason() for the file that failed; set may be NULL (it could not
+ * be allocated), or have read nothing yet: first_path is named then. */
+void procfs_set_reason(const struct procfs_set *set, const char *first_path, int err, char *reason,
+		       size_t reason_len);
+void procfs_set_done(struct procfs_set *set);
+
 /* Writes a collector's one-line reason for being off, naming the file as
  * under /proc whatever the proc root: "/proc/stat: No such file or
  * directory", or "/proc/stat: unexpected contents (...)" when parsing
@@ -85,6 +108,10 @@ int procfs_kb_to_bytes(uint64_t kb, uint64_t *ret_bytes);
 /* The forward delta of a counter between two readings. Returns 0, or
  * -ERANGE when it went backwards (reset or wrap): skip that delta. */
 int procfs_delta(uint64_t prev, uint64_t cur, uint64_t *ret_delta);
+/* The time from a previous reading's CLOCK_MONOTONIC ns to this one's,
+ * which rates divide by: 0 (every rate null) without a previous reading
+ * or when the clock did not move forward. */
+uint64_t procfs_elapsed(bool have_prev, uint64_t prev_ns, uint64_t cur_ns);
 
 /* A monotonic counter and when it was last read (CLOCK_MONOTONIC ns).
  * Zero-initialise; valid is false until the first reading. */

@@ -2,7 +2,9 @@
  * root (SYSFEED_FIXTURES, default tests/fixtures), opening and reading files
  * under it, comparisons with golden files in <machine>/expected/, number
  * lookups in cJSON payloads, setting config keys, counting our children,
- * and capturing what an event-driven collector publishes. Include after
+ * scratch trees under /tmp, running a collector over a fixture machine
+ * with its golden payloads and metrics, and capturing what an
+ * event-driven collector publishes. Include after
  * cmocka.h. Every function is marked
  * unused so that files using only some of them still build with -Werror. */
 #ifndef SYSFEED_TEST_FIXTURE_H
@@ -11,11 +13,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -24,7 +28,15 @@
 #include "collector.h"
 #include "config.h"
 #include "json.h"
+#include "metrics.h"
 #include "procfs.h"
+#include "prom_check.h"
+
+/* The clocks of a test's ticks: two wall times a second apart (a payload's
+ * "t"), and a second of the monotonic clock. */
+#define T1  INT64_C(1700000000000)
+#define T2  INT64_C(1700000001000)
+#define SEC UINT64_C(1000000000)
 
 /* The fixtures root: $SYSFEED_FIXTURES, or tests/fixtures. */
 __attribute__((unused)) static const char *fixtures(void)
@@ -146,14 +158,174 @@ static inline void *fixture_settings(const struct collector *c)
 	return cfg.col[collector_topic(c->name)];
 }
 
+/* The directory <fixtures>/<machine>/<sub>, or -1 when the machine has none. */
+__attribute__((unused)) static int open_dir_opt(const char *machine, const char *sub)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* A collector run over a fixture machine as the daemon runs it: env on the
+ * machine's proc/ and sys/ (-1 where it has none), ticks at times the test
+ * gives, goldens from <machine>/expected/. */
+struct run {
+	const struct collector *c;
+	const char *machine;
+	int fd[4]; /* proc, proc.2, sys, sys.2: -1 where the machine has none */
+	struct collector_env env;
+	struct metrics m;
+	void *st;
+};
+
+/* Opens the trees and inits c with its default settings, which must
+ * succeed without a reason; no families before the first sample. */
+__attribute__((unused)) static void run_start(struct run *r, const struct collector *c,
+					      const char *machine)
+{
+	static const char *const subs[] = {"proc", "proc.2", "sys", "sys.2"};
+	char reason[256] = "";
+
+	*r = (struct run){.c = c, .machine = machine};
+	for (size_t i = 0; i < 4; i++)
+		r->fd[i] = open_dir_opt(machine, subs[i]);
+	r->env = (struct collector_env){.proc_fd = r->fd[0], .sys_fd = r->fd[2]};
+	assert_int_equal(c->init(&r->env, fixture_settings(c), &r->st, reason, sizeof(reason)), 0);
+	assert_non_null(r->st);
+	assert_string_equal(reason, "");
+	if (c->metrics) {
+		assert_int_equal(c->metrics(r->st, &r->m), 0);
+		assert_int_equal(r->m.len, 0);
+	}
+}
+
+/* Points env at the first proc tree (proc/) or the second (proc.2/). */
+__attribute__((unused)) static void run_trees(struct run *r, int second)
+{
+	r->env.proc_fd = r->fd[second ? 1 : 0];
+	assert_true(r->env.proc_fd >= 0);
+}
+
+/* One tick at t_ms and mono_ns, which must succeed: its payload or NULL. */
+__attribute__((unused)) static cJSON *run_tick(struct run *r, int64_t t_ms, uint64_t mono_ns)
+{
+	struct collector_tick tick = {.t_ms = t_ms, .mono_ns = mono_ns};
+	cJSON *p = (cJSON *)r; /* sample must set it */
+
+	assert_int_equal(r->c->sample(r->st, &r->env, &tick, &p), 0);
+	return p;
+}
+
+/* One tick whose payload is expected/<name>. */
+__attribute__((unused)) static void run_golden(struct run *r, int64_t t_ms, uint64_t mono_ns,
+					       const char *name)
+{
+	cJSON *p = run_tick(r, t_ms, mono_ns);
+
+	assert_non_null(p);
+	assert_json_file(p, r->machine, name);
+	cJSON_Delete(p);
+}
+
+/* The families now are expected/<name> (SYSFEED_PROM_UPDATE=1 rewrites
+ * it), and promtool, when installed, has nothing to say about them. */
+__attribute__((unused)) static void run_metrics(struct run *r, const char *name)
+{
+	char path[PATH_MAX];
+
+	metrics_reset(&r->m);
+	assert_int_equal(r->c->metrics(r->st, &r->m), 0);
+	snprintf(path, sizeof(path), "%s/%s/expected/%s", fixtures(), r->machine, name);
+	prom_check_file(r->m.buf, path);
+}
+
+__attribute__((unused)) static void run_end(struct run *r)
+{
+	metrics_free(&r->m);
+	r->c->fini(r->st);
+	for (size_t i = 0; i < 4; i++) {
+		if (r->fd[i] >= 0)
+			close(r->fd[i]);
+	}
+}
+
+/* A test run once per fixture machine: the table entry names both, and the
+ * test gets the machine as its state (`*state`). */
+#define MACHINE_TEST(f, machine)                                                                   \
+	{                                                                                          \
+#f "(" machine ")", f, NULL, NULL, (void *)(machine)                               \
+	}
+
+/* A scratch tree under /tmp that a test writes and rewrites: dir is its
+ * path, fd a directory fd on it (a test may point fd at a subdirectory;
+ * scratch_remove closes whichever it holds). */
+struct scratch {
+	char dir[64];
+	int fd;
+};
+
+/* Makes /tmp/sysfeed-<tag>-XXXXXX; fails the test if it cannot. */
+__attribute__((unused)) static void scratch_make(struct scratch *s, const char *tag)
+{
+	snprintf(s->dir, sizeof(s->dir), "/tmp/sysfeed-%s-XXXXXX", tag);
+	assert_non_null(mkdtemp(s->dir));
+	s->fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(s->fd >= 0);
+}
+
+/* Writes rel (relative to s->fd, making its directories) with text,
+ * truncating what was there: the inode stays, so held fds see the text. */
+__attribute__((unused)) static void scratch_write(struct scratch *s, const char *rel,
+						  const char *text)
+{
+	char dir[PATH_MAX];
+	int f;
+
+	for (const char *p = strchr(rel, '/'); p; p = strchr(p + 1, '/')) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(p - rel), rel);
+		mkdirat(s->fd, dir, 0700);
+	}
+	f = openat(s->fd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(f >= 0);
+	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
+	close(f);
+}
+
+__attribute__((unused)) static int scratch_rm_entry(const char *path, const struct stat *st,
+						    int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes s->dir/rel and all below it ("" for the whole tree), if it is
+ * there. */
+__attribute__((unused)) static void scratch_rm(struct scratch *s, const char *rel)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", s->dir, rel);
+	if (nftw(path, scratch_rm_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
+		assert_int_equal(errno, ENOENT);
+}
+
+__attribute__((unused)) static void scratch_remove(struct scratch *s)
+{
+	close(s->fd);
+	scratch_rm(s, "");
+}
+
 /* A check of a parser on cut or garbled input: text of len bytes, at the
  * cut (a prefix) or the garbled byte. */
 typedef void (*fixture_check_fn)(const char *text, size_t len, size_t at, void *ctx);
 
 /* Calls check for every prefix of text (n = 0 .. len, at = n), each copied
  * into a buffer of exactly n bytes so that ASan catches a read past it. */
-__attribute__((unused)) static void each_prefix(const char *text, size_t len, fixture_check_fn check,
-						void *ctx)
+__attribute__((unused)) static void each_prefix(const char *text, size_t len,
+						fixture_check_fn check, void *ctx)
 {
 	for (size_t n = 0; n <= len; n++) {
 		char *copy = malloc(n ? n : 1);
@@ -185,7 +357,7 @@ __attribute__((unused)) static void each_garbled(const char *text, size_t len, c
  * them: how many, how many are zombies (Z), how many wait uninterruptibly
  * (D); the returns may be NULL. */
 __attribute__((unused)) static unsigned children_of_us(const pid_t *skip, size_t n_skip,
-						      unsigned *ret_zombies, unsigned *ret_d)
+						       unsigned *ret_zombies, unsigned *ret_d)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;

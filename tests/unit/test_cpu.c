@@ -23,10 +23,6 @@
 #include "procfs.h"
 #include "prom_check.h"
 
-#define T1  INT64_C(1700000000000)
-#define T2  INT64_C(1700000001000)
-#define SEC UINT64_C(1000000000)
-
 /* The machine's sys root, or -1 when the fixture has none. */
 static int open_sys(const char *machine)
 {
@@ -39,37 +35,6 @@ static int open_sys(const char *machine)
 static int parse_str(const char *text, struct cpu_stat *st)
 {
 	return cpu_stat_parse(text, strlen(text), st);
-}
-
-/* --- scratch proc roots for the collector's error paths --- */
-
-struct scratch {
-	char dir[64];
-	int fd;
-};
-
-static void scratch_write(struct scratch *s, const char *name, const char *text)
-{
-	int f = openat(s->fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(f >= 0);
-	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
-	close(f);
-}
-
-static void scratch_make(struct scratch *s)
-{
-	strcpy(s->dir, "/tmp/sysfeed-cpu-XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	s->fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(s->fd >= 0);
-}
-
-static void scratch_remove(struct scratch *s)
-{
-	unlinkat(s->fd, "stat", 0);
-	close(s->fd);
-	rmdir(s->dir);
 }
 
 /* --- percentages --- */
@@ -237,70 +202,32 @@ static void test_payload_backwards(void **state)
  * the fixture has one): the payload and the metrics are the golden ones. */
 static void run_two_ticks(const char *machine)
 {
-	int fd1 = open_dir(machine, "proc"), fd2 = open_dir(machine, "proc.2");
-	int sys = open_sys(machine);
-	struct collector_env env = {.proc_fd = fd1, .sys_fd = sys};
-	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
-	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
-	struct metrics m = {0};
-	char reason[256] = "";
-	void *st = NULL;
-	cJSON *p = (cJSON *)&env;
+	struct run r;
 
 	assert_int_equal(sysconf(_SC_CLK_TCK), 100); /* expected/cpu.prom assumes USER_HZ 100 */
-	assert_int_equal(
-	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
-	    0);
-	assert_non_null(st);
-	assert_string_equal(reason, "");
-	/* nothing sampled yet: no families */
-	assert_int_equal(cpu_collector.metrics(st, &m), 0);
-	assert_int_equal(m.len, 0);
+	run_start(&r, &cpu_collector, machine);
 	/* the first tick has no rate */
-	assert_int_equal(cpu_collector.sample(st, &env, &t1, &p), 0);
-	assert_null(p);
-	env.proc_fd = fd2;
-	assert_int_equal(cpu_collector.sample(st, &env, &t2, &p), 0);
-	assert_non_null(p);
-	assert_json_file(p, machine, "cpu.json");
-	cJSON_Delete(p);
-	metrics_reset(&m);
-	assert_int_equal(cpu_collector.metrics(st, &m), 0);
-	assert_text_file(m.buf, machine, "cpu.prom");
+	assert_null(run_tick(&r, T1, 5 * SEC));
+	run_trees(&r, 1);
+	run_golden(&r, T2, 6 * SEC, "cpu.json");
+	run_metrics(&r, "cpu.prom");
 
 	/* the same file again: no time accounted, nothing to send */
-	t2.mono_ns += SEC;
-	assert_int_equal(cpu_collector.sample(st, &env, &t2, &p), 0);
-	assert_null(p);
+	assert_null(run_tick(&r, T2, 7 * SEC));
 	/* back to the older file: counters went backwards, one delta skipped */
-	env.proc_fd = fd1;
-	t2.mono_ns += SEC;
-	assert_int_equal(cpu_collector.sample(st, &env, &t2, &p), 0);
-	assert_null(p);
+	run_trees(&r, 0);
+	assert_null(run_tick(&r, T2, 8 * SEC));
 	/* and forward again: the same rates as before */
-	env.proc_fd = fd2;
-	t2.mono_ns += SEC;
-	assert_int_equal(cpu_collector.sample(st, &env, &t2, &p), 0);
-	assert_non_null(p);
-	assert_json_file(p, machine, "cpu.json");
-	cJSON_Delete(p);
+	run_trees(&r, 1);
+	run_golden(&r, T2, 9 * SEC, "cpu.json");
 	/* the counters never went backwards in the metrics: same text */
-	metrics_reset(&m);
-	assert_int_equal(cpu_collector.metrics(st, &m), 0);
-	assert_text_file(m.buf, machine, "cpu.prom");
-
-	metrics_free(&m);
-	cpu_collector.fini(st);
-	close(fd1);
-	close(fd2);
-	if (sys >= 0)
-		close(sys);
+	run_metrics(&r, "cpu.prom");
+	run_end(&r);
 }
 
-static void test_collector_vm2(void **state)
+static void test_collector(void **state)
 {
-	(void)state;
-	run_two_ticks("vm2");
+	run_two_ticks(*state);
 }
 
 static void test_collector_host16(void **state)
@@ -374,12 +301,6 @@ static void test_collector_host16(void **state)
 		close(fd2);
 		close(env.sys_fd);
 	}
-}
-
-static void test_collector_linux_2_6_18(void **state)
-{
-	(void)state;
-	run_two_ticks("linux-2.6.18");
 }
 
 /* --- rates, frequencies and what /metrics shows --- */
@@ -712,7 +633,7 @@ static void test_collector_errors(void **state)
 	cJSON *p = NULL;
 
 	(void)state;
-	scratch_make(&s);
+	scratch_make(&s, "cpu");
 	env.proc_fd = s.fd;
 
 	/* missing file: the topic is off, with a reason */
@@ -794,8 +715,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_percent),           cmocka_unit_test(test_payload_hotplug),
-	    cmocka_unit_test(test_payload_backwards), cmocka_unit_test(test_collector_vm2),
-	    cmocka_unit_test(test_collector_host16),  cmocka_unit_test(test_collector_linux_2_6_18),
+	    cmocka_unit_test(test_payload_backwards), MACHINE_TEST(test_collector, "vm2"),
+	    cmocka_unit_test(test_collector_host16),  MACHINE_TEST(test_collector, "linux-2.6.18"),
 	    cmocka_unit_test(test_payload_rates),     cmocka_unit_test(test_collector_cpufreq),
 	    cmocka_unit_test(test_metrics_promtool),  cmocka_unit_test(test_collector_errors),
 	    cmocka_unit_test(test_collector_live),    cmocka_unit_test(test_collector_cost),

@@ -29,10 +29,6 @@
 #include "procfs.h"
 #include "prom_check.h"
 
-#define T1  INT64_C(1700000000000)
-#define T2  INT64_C(1700000001000)
-#define SEC UINT64_C(1000000000)
-
 static const cJSON *dev(const cJSON *p, const char *name)
 {
 	const cJSON *e;
@@ -62,50 +58,6 @@ static void assert_names(const cJSON *p, const char *want)
 static int parse_str(const char *text, struct disk_stats *st)
 {
 	return disk_stats_parse(text, strlen(text), st);
-}
-
-/* --- scratch roots --- */
-
-struct scratch {
-	char dir[64];
-	int fd;
-};
-
-static void scratch_make(struct scratch *s)
-{
-	strcpy(s->dir, "/tmp/sysfeed-disk-XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	s->fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(s->fd >= 0);
-}
-
-static void scratch_write(struct scratch *s, const char *rel, const char *text)
-{
-	char dir[PATH_MAX];
-	int f;
-
-	for (const char *p = strchr(rel, '/'); p; p = strchr(p + 1, '/')) {
-		snprintf(dir, sizeof(dir), "%.*s", (int)(p - rel), rel);
-		mkdirat(s->fd, dir, 0700);
-	}
-	f = openat(s->fd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(f >= 0);
-	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
-	close(f);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void scratch_remove(struct scratch *s)
-{
-	close(s->fd);
-	assert_int_equal(nftw(s->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* --- the parser --- */
@@ -556,61 +508,23 @@ static void test_payload(void **state)
 
 /* --- the collector --- */
 
-static void run_two_ticks(const char *machine)
+static void test_collector(void **state)
 {
-	int p1 = open_dir(machine, "proc"), p2 = open_dir(machine, "proc.2");
-	int sys = open_dir(machine, "sys");
-	struct collector_env env = {.proc_fd = p1, .sys_fd = sys};
-	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
-	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
-	struct metrics m = {0};
-	char reason[256] = "", path[PATH_MAX];
-	void *st = NULL;
-	cJSON *p = NULL;
+	const char *machine = *state;
+	struct run r;
+	cJSON *p;
 
-	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
-	assert_string_equal(reason, "");
-	assert_int_equal(disk_collector.sample(st, &env, &t1, &p), 0);
-	assert_json_file(p, machine, "disk.1.json");
-	cJSON_Delete(p);
-	env.proc_fd = p2;
-	assert_int_equal(disk_collector.sample(st, &env, &t2, &p), 0);
-	assert_json_file(p, machine, "disk.json");
-	cJSON_Delete(p);
-	assert_int_equal(disk_collector.metrics(st, &m), 0);
-	snprintf(path, sizeof(path), "%s/%s/expected/disk.prom", fixtures(), machine);
-	prom_check_file(m.buf, path);
-	metrics_free(&m);
+	run_start(&r, &disk_collector, machine);
+	run_golden(&r, T1, 5 * SEC, "disk.1.json");
+	run_trees(&r, 1);
+	run_golden(&r, T2, 6 * SEC, "disk.json");
+	run_metrics(&r, "disk.prom");
 	/* back to the older file: counters went backwards, rates null */
-	env.proc_fd = p1;
-	t2.mono_ns = 7 * SEC;
-	assert_int_equal(disk_collector.sample(st, &env, &t2, &p), 0);
+	run_trees(&r, 0);
+	p = run_tick(&r, T2, 7 * SEC);
 	assert_true(cJSON_GetArraySize(get(p, "disks")) > 0);
 	cJSON_Delete(p);
-	disk_collector.fini(st);
-	close(p1);
-	close(p2);
-	close(sys);
-}
-
-static void test_collector_vm2(void **state)
-{
-	(void)state;
-	run_two_ticks("vm2");
-}
-
-static void test_collector_host16(void **state)
-{
-	(void)state;
-	run_two_ticks("host16");
-}
-
-static void test_collector_linux_2_6_18(void **state)
-{
-	(void)state;
-	run_two_ticks("linux-2.6.18");
+	run_end(&r);
 }
 
 /* The `disks` list at every tick: virtual and idle devices when named. */
@@ -670,8 +584,8 @@ static void test_collector_partitions(void **state)
 	cJSON *p = NULL;
 
 	(void)state;
-	scratch_make(&proc);
-	scratch_make(&sys);
+	scratch_make(&proc, "disk");
+	scratch_make(&sys, "disk");
 	env = (struct collector_env){.proc_fd = proc.fd, .sys_fd = sys.fd};
 	scratch_write(&proc, "diskstats", stats);
 
@@ -758,7 +672,7 @@ static void test_metrics_old_partition(void **state)
 	cJSON *p = NULL;
 
 	(void)state;
-	scratch_make(&proc);
+	scratch_make(&proc, "disk");
 	env.proc_fd = proc.fd;
 	scratch_write(&proc, "diskstats",
 		      "8 0 sda 1 0 2 3 4 0 5 6 7 8 9\n"
@@ -790,7 +704,7 @@ static void test_collector_errors(void **state)
 	void *st = NULL;
 
 	(void)state;
-	scratch_make(&s);
+	scratch_make(&s, "disk");
 	env.proc_fd = s.fd;
 	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
 					     sizeof(reason)),
@@ -886,9 +800,9 @@ int main(void)
 	    cmocka_unit_test(test_virtual),
 	    cmocka_unit_test(test_wanted),
 	    cmocka_unit_test(test_payload),
-	    cmocka_unit_test(test_collector_vm2),
-	    cmocka_unit_test(test_collector_host16),
-	    cmocka_unit_test(test_collector_linux_2_6_18),
+	    MACHINE_TEST(test_collector, "vm2"),
+	    MACHINE_TEST(test_collector, "host16"),
+	    MACHINE_TEST(test_collector, "linux-2.6.18"),
 	    cmocka_unit_test(test_collector_config),
 	    cmocka_unit_test(test_collector_partitions),
 	    cmocka_unit_test(test_metrics_old_partition),

@@ -29,8 +29,6 @@
 #include "metrics.h"
 #include "procfs.h"
 
-#define T1 INT64_C(1700000000000)
-#define T2 INT64_C(1700000001000)
 #define T3 INT64_C(1700000002000)
 
 /* --- statfs answered from a fixture file ---

@@ -21,37 +21,17 @@
 #include "host.h"
 #include "procfs.h"
 
-#define T1 INT64_C(1700000000000)
-#define T2 INT64_C(1700000001000)
-
 /* --- the collector --- */
 
 static void run_machine(const char *machine)
 {
-	struct collector_env env;
-	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
-	char reason[256] = "";
-	void *st = NULL;
-	cJSON *p = NULL;
+	struct run r;
 
-	env = (struct collector_env){.proc_fd = open_dir(machine, "proc"),
-				     .sys_fd = open_dir(machine, "sys")};
-	assert_int_equal(host_collector.init(&env, fixture_settings(&host_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
-	assert_string_equal(reason, "");
-	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
-	assert_non_null(p);
-	assert_json_file(p, machine, "host.json");
-	cJSON_Delete(p);
+	run_start(&r, &host_collector, machine);
+	run_golden(&r, T1, 1, "host.json");
 	/* nothing changed: nothing to send */
-	tick.t_ms = T2;
-	p = (cJSON *)&env;
-	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
-	assert_null(p);
-	host_collector.fini(st);
-	close(env.proc_fd);
-	close(env.sys_fd);
+	assert_null(run_tick(&r, T2, 1));
+	run_end(&r);
 }
 
 static void test_collector_fixtures(void **state)

@@ -21,8 +21,6 @@
 #include "procfs.h"
 #include "prom_check.h"
 
-#define T1 INT64_C(1700000000000)
-
 static void parse_fixture(const char *machine, struct load_avg *la, struct load_uptime *up)
 {
 	size_t len;
@@ -195,30 +193,12 @@ static void test_parse_truncated(void **state)
 
 static void run_collector(const char *machine)
 {
-	int fd = open_dir(machine, "proc");
-	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
-	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
-	struct metrics m = {0};
-	char reason[256] = "";
-	void *st = NULL;
-	cJSON *p = NULL;
+	struct run r;
 
-	assert_int_equal(load_collector.init(&env, fixture_settings(&load_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
-	assert_string_equal(reason, "");
-	/* nothing sampled yet: no families */
-	assert_int_equal(load_collector.metrics(st, &m), 0);
-	assert_int_equal(m.len, 0);
-	assert_int_equal(load_collector.sample(st, &env, &tick, &p), 0);
-	assert_non_null(p);
-	assert_json_file(p, machine, "load.json");
-	cJSON_Delete(p);
-	assert_int_equal(load_collector.metrics(st, &m), 0);
-	assert_text_file(m.buf, machine, "load.prom");
-	metrics_free(&m);
-	load_collector.fini(st);
-	close(fd);
+	run_start(&r, &load_collector, machine);
+	run_golden(&r, T1, 1, "load.json");
+	run_metrics(&r, "load.prom");
+	run_end(&r);
 }
 
 static void test_metrics_promtool(void **state)

@@ -23,10 +23,7 @@
 #include "procfs.h"
 #include "prom_check.h"
 
-#define T1  INT64_C(1700000000000)
-#define T2  INT64_C(1700000001000)
 #define KIB UINT64_C(1024)
-#define SEC UINT64_C(1000000000)
 
 static int parse_str(const char *text, struct mem_info *mi)
 {
@@ -475,55 +472,27 @@ static void test_rates(void **state)
  * metrics after them are the golden ones. */
 static void run_collector(const char *machine)
 {
-	int fd1 = open_dir(machine, "proc"), fd2 = open_dir(machine, "proc.2");
-	struct collector_env env = {.proc_fd = fd1, .sys_fd = -1};
-	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 3 * SEC};
-	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 4 * SEC};
-	struct metrics m = {0};
-	char reason[256] = "";
-	void *st = NULL;
-	cJSON *p = NULL;
+	struct run r;
+	cJSON *p;
 
-	assert_int_equal(
-	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
-	    0);
-	assert_string_equal(reason, "");
-	assert_int_equal(mem_collector.metrics(st, &m), 0);
-	assert_int_equal(m.len, 0);
+	run_start(&r, &mem_collector, machine);
 	/* no previous sample: the first tick already has a payload, with
 	 * null rates */
-	assert_int_equal(mem_collector.sample(st, &env, &t1, &p), 0);
-	assert_non_null(p);
-	assert_json_file(p, machine, "mem.json");
-	cJSON_Delete(p);
-	env.proc_fd = fd2;
-	assert_int_equal(mem_collector.sample(st, &env, &t2, &p), 0);
-	assert_non_null(p);
-	assert_json_file(p, machine, "mem.2.json");
-	cJSON_Delete(p);
-	assert_int_equal(mem_collector.metrics(st, &m), 0);
-	assert_text_file(m.buf, machine, "mem.prom");
-	if (!prom_check_promtool(m.buf))
-		print_message("promtool not installed: mem metrics not linted\n");
-
+	run_golden(&r, T1, 3 * SEC, "mem.json");
+	run_trees(&r, 1);
+	run_golden(&r, T2, 4 * SEC, "mem.2.json");
+	run_metrics(&r, "mem.prom");
 	/* back to the older files: the counters went backwards, no rates */
-	env.proc_fd = fd1;
-	t2.mono_ns += SEC;
-	assert_int_equal(mem_collector.sample(st, &env, &t2, &p), 0);
-	assert_non_null(p);
+	run_trees(&r, 0);
+	p = run_tick(&r, T2, 5 * SEC);
 	assert_true(is_null(p, "page_faults_per_s"));
 	cJSON_Delete(p);
 	/* the same files again a second later: rates of 0 */
-	t2.mono_ns += SEC;
-	assert_int_equal(mem_collector.sample(st, &env, &t2, &p), 0);
-	assert_non_null(p);
+	p = run_tick(&r, T2, 6 * SEC);
 	assert_true(num(p, "page_faults_per_s") == 0);
 	assert_true(num(p, "swap_out_pages_per_s") == 0);
 	cJSON_Delete(p);
-	metrics_free(&m);
-	mem_collector.fini(st);
-	close(fd1);
-	close(fd2);
+	run_end(&r);
 }
 
 static void test_collector_fixtures(void **state)

@@ -29,19 +29,6 @@
 #include "procfs.h"
 #include "prom_check.h"
 
-#define T1  INT64_C(1700000000000)
-#define T2  INT64_C(1700000001000)
-#define SEC UINT64_C(1000000000)
-
-static bool has_dir(const char *machine, const char *sub)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, sub);
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* The interface object of that name in a payload, or NULL. */
 static const cJSON *iface(const cJSON *p, const char *name)
 {
@@ -80,51 +67,6 @@ static int open_fds(void)
 		n++;
 	closedir(d);
 	return n;
-}
-
-/* --- scratch roots --- */
-
-struct scratch {
-	char dir[64];
-	int fd;
-};
-
-static void scratch_make(struct scratch *s)
-{
-	strcpy(s->dir, "/tmp/sysfeed-net-XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	s->fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(s->fd >= 0);
-}
-
-/* Writes rel (making its directories) under the scratch root. */
-static void scratch_write(struct scratch *s, const char *rel, const char *text)
-{
-	char dir[PATH_MAX];
-	int f;
-
-	for (const char *p = strchr(rel, '/'); p; p = strchr(p + 1, '/')) {
-		snprintf(dir, sizeof(dir), "%.*s", (int)(p - rel), rel);
-		mkdirat(s->fd, dir, 0700);
-	}
-	f = openat(s->fd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(f >= 0);
-	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
-	close(f);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void scratch_remove(struct scratch *s)
-{
-	close(s->fd);
-	assert_int_equal(nftw(s->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* --- /proc/net/dev --- */
@@ -692,68 +634,27 @@ static void test_payload(void **state)
 /* --- the collector over fixture trees --- */
 
 /* Tick 1 reads proc/ and sys/, tick 2 proc.2/ and sys.2/ (or sys/). */
-static void run_two_ticks(const char *machine)
+static void test_collector(void **state)
 {
+	const char *machine = *state;
 	int fds = open_fds();
-	int p1 = open_dir(machine, "proc"), p2 = open_dir(machine, "proc.2");
-	int s1 = open_dir(machine, "sys"),
-	    s2 = open_dir(machine, has_dir(machine, "sys.2") ? "sys.2" : "sys");
-	struct collector_env env = {.proc_fd = p1, .sys_fd = s1};
-	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
-	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
-	struct metrics m = {0};
-	char reason[256] = "", path[PATH_MAX];
-	void *st = NULL;
-	cJSON *p = NULL;
+	struct run r;
+	cJSON *p;
 
-	assert_int_equal(
-	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
-	    0);
-	assert_string_equal(reason, "");
-	assert_int_equal(net_collector.metrics(st, &m), 0);
-	assert_int_equal(m.len, 0);
-	assert_int_equal(net_collector.sample(st, &env, &t1, &p), 0);
-	assert_json_file(p, machine, "net.1.json");
-	cJSON_Delete(p);
-	env.proc_fd = p2;
-	env.sys_fd = s2;
-	assert_int_equal(net_collector.sample(st, &env, &t2, &p), 0);
-	assert_json_file(p, machine, "net.json");
-	cJSON_Delete(p);
-	assert_int_equal(net_collector.metrics(st, &m), 0);
-	snprintf(path, sizeof(path), "%s/%s/expected/net.prom", fixtures(), machine);
-	prom_check_file(m.buf, path);
+	run_start(&r, &net_collector, machine);
+	run_golden(&r, T1, 5 * SEC, "net.1.json");
+	run_trees(&r, 1);
+	if (r.fd[3] >= 0)
+		r.env.sys_fd = r.fd[3];
+	run_golden(&r, T2, 6 * SEC, "net.json");
+	run_metrics(&r, "net.prom");
 	/* the same files again a second later: no change, rates 0 */
-	t2.mono_ns = 7 * SEC;
-	assert_int_equal(net_collector.sample(st, &env, &t2, &p), 0);
+	p = run_tick(&r, T2, 7 * SEC);
 	assert_true(num(cJSON_GetArrayItem(get(p, "interfaces"), 0), "rx_bytes_per_s") == 0);
 	cJSON_Delete(p);
-	metrics_free(&m);
-	net_collector.fini(st);
-	close(p1);
-	close(p2);
-	close(s1);
-	close(s2);
+	run_end(&r);
 	/* every kept operstate fd was closed */
 	assert_int_equal(open_fds(), fds);
-}
-
-static void test_collector_vm2(void **state)
-{
-	(void)state;
-	run_two_ticks("vm2");
-}
-
-static void test_collector_host16(void **state)
-{
-	(void)state;
-	run_two_ticks("host16");
-}
-
-static void test_collector_linux_2_6_18(void **state)
-{
-	(void)state;
-	run_two_ticks("linux-2.6.18");
 }
 
 /* The `interfaces` list, read at every tick. */
@@ -813,8 +714,8 @@ static void test_collector_links(void **state)
 	int fds = open_fds();
 
 	(void)state;
-	scratch_make(&proc);
-	scratch_make(&sys);
+	scratch_make(&proc, "net");
+	scratch_make(&sys, "net");
 	env = (struct collector_env){.proc_fd = proc.fd, .sys_fd = sys.fd};
 	scratch_write(&proc, "net/dev", HDR "  eth0: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n");
 	scratch_write(&proc, "net/snmp",
@@ -907,7 +808,7 @@ static void test_collector_errors(void **state)
 	void *st = NULL;
 
 	(void)state;
-	scratch_make(&s);
+	scratch_make(&s, "net");
 	env.proc_fd = s.fd;
 	assert_int_equal(
 	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
@@ -1025,9 +926,9 @@ int main(void)
 	    cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_sysfs_values),
 	    cmocka_unit_test(test_payload),
-	    cmocka_unit_test(test_collector_vm2),
-	    cmocka_unit_test(test_collector_host16),
-	    cmocka_unit_test(test_collector_linux_2_6_18),
+	    MACHINE_TEST(test_collector, "vm2"),
+	    MACHINE_TEST(test_collector, "host16"),
+	    MACHINE_TEST(test_collector, "linux-2.6.18"),
 	    cmocka_unit_test(test_collector_filter),
 	    cmocka_unit_test(test_collector_links),
 	    cmocka_unit_test(test_collector_errors),

@@ -33,10 +33,6 @@
 #include "procfs.h"
 #include "prom_check.h"
 
-#define T1  INT64_C(1700000000000)
-#define T2  INT64_C(1700000001000)
-#define SEC UINT64_C(1000000000)
-
 static const char *str(const cJSON *o, const char *key)
 {
 	const cJSON *it = get(o, key);
@@ -175,21 +171,6 @@ static void test_collector_vm2(void **state)
 
 /* --- a scratch tree rewritten between ticks --- */
 
-/* base/proc is the proc root, base/etc/passwd its ../etc/passwd. */
-struct scratch {
-	char base[64];
-	int fd;
-};
-
-static void scratch_write(struct scratch *s, const char *name, const char *text)
-{
-	int f = openat(s->fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(f >= 0);
-	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
-	close(f);
-}
-
 /* A process dir; rewriting a file keeps its inode, so held fds see it. */
 static void scratch_proc(struct scratch *s, unsigned pid, const char *comm, char state,
 			 unsigned utime, unsigned threads, unsigned start, unsigned rss)
@@ -211,33 +192,18 @@ static void scratch_proc(struct scratch *s, unsigned pid, const char *comm, char
 	scratch_write(s, path, text);
 }
 
-static void scratch_make(struct scratch *s)
+/* base/proc is the proc root (s->fd), base/etc/passwd its ../etc/passwd. */
+static void proc_scratch(struct scratch *s)
 {
-	char path[96];
+	int proc;
 
-	strcpy(s->base, "/tmp/sysfeed-proc-XXXXXX");
-	assert_non_null(mkdtemp(s->base));
-	snprintf(path, sizeof(path), "%s/proc", s->base);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/etc", s->base);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/proc", s->base);
-	s->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(s->fd >= 0);
-}
-
-static void scratch_rm(struct scratch *s, const char *rel)
-{
-	char cmd[160];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s/%s'", s->base, rel);
-	assert_int_equal(system(cmd), 0);
-}
-
-static void scratch_remove(struct scratch *s)
-{
+	scratch_make(s, "proc");
+	assert_int_equal(mkdirat(s->fd, "proc", 0700), 0);
+	assert_int_equal(mkdirat(s->fd, "etc", 0700), 0);
+	proc = openat(s->fd, "proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(proc >= 0);
 	close(s->fd);
-	scratch_rm(s, "");
+	s->fd = proc;
 }
 
 static cJSON *tick(void *st, struct collector_env *env, unsigned n)
@@ -270,7 +236,7 @@ static void test_collector_scratch(void **state)
 	cJSON *p;
 
 	(void)state;
-	scratch_make(&s);
+	proc_scratch(&s);
 	env.proc_fd = s.fd;
 	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
 					     sizeof(reason)),
@@ -372,7 +338,7 @@ static void test_metrics(void **state)
 	void *st = NULL;
 
 	(void)state;
-	scratch_make(&s);
+	proc_scratch(&s);
 	env.proc_fd = s.fd;
 	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
 	scratch_write(&s, "../etc/passwd", "me:x:1000:1000::/:/bin/sh\n");
@@ -436,7 +402,7 @@ static void scratch_make_live(struct scratch *s, struct collector_env *env)
 {
 	char self[16];
 
-	scratch_make(s);
+	proc_scratch(s);
 	env->proc_fd = s->fd;
 	snprintf(self, sizeof(self), "%d", (int)getpid());
 	assert_int_equal(symlinkat(self, s->fd, "self"), 0);

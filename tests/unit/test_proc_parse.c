@@ -16,8 +16,6 @@
 #include "fixture.h"
 #include "proc_parse.h"
 
-#define SEC UINT64_C(1000000000)
-
 static int parse_stat_str(const char *text, struct proc_stat *st)
 {
 	return proc_stat_parse(text, strlen(text), st);

@@ -25,36 +25,17 @@
 #include "utf8.h"
 
 /* A scratch directory holding one file of n bytes ('a'..'z' repeated). */
-struct scratch {
-	char dir[64];
-	int fd;
-};
-
-static void scratch_make(struct scratch *s, size_t n)
+static void scratch_file(struct scratch *s, size_t n)
 {
-	char *data;
-	int f;
+	char *data = malloc(n + 1);
 
-	strcpy(s->dir, "/tmp/sysfeed-test-XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	s->fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(s->fd >= 0);
-	data = malloc(n ? n : 1);
 	assert_non_null(data);
 	for (size_t i = 0; i < n; i++)
 		data[i] = (char)('a' + i % 26);
-	f = openat(s->fd, "file", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	assert_true(f >= 0);
-	assert_int_equal(write(f, data, n), (ssize_t)n);
-	close(f);
+	data[n] = '\0';
+	scratch_make(s, "test");
+	scratch_write(s, "file", data);
 	free(data);
-}
-
-static void scratch_remove(struct scratch *s)
-{
-	unlinkat(s->fd, "file", 0);
-	close(s->fd);
-	rmdir(s->dir);
 }
 
 static void test_read_fixture(void **state)
@@ -110,7 +91,7 @@ static void test_read_limits(void **state)
 	struct scratch s;
 
 	(void)state;
-	scratch_make(&s, 10000);
+	scratch_file(&s, 10000);
 	/* exactly max bytes fit; one more does not */
 	assert_int_equal(procfs_read(s.fd, "file", &buf, 10000), 0);
 	assert_int_equal(buf.len, 10000);
@@ -126,7 +107,7 @@ static void test_read_limits(void **state)
 	procfs_buf_free(&buf);
 	scratch_remove(&s);
 
-	scratch_make(&s, 0);
+	scratch_file(&s, 0);
 	assert_int_equal(procfs_read(s.fd, "file", &buf, 0), 0);
 	assert_int_equal(buf.len, 0);
 	assert_string_equal(buf.data, "");
@@ -538,7 +519,7 @@ static void test_read_file(void **state)
 	assert_int_equal(buf.len, 0);
 
 	/* a regular file is never kept: a replacement by rename is seen */
-	scratch_make(&s, 10);
+	scratch_file(&s, 10);
 	assert_int_equal(procfs_read_file(&f, s.fd, "file", &buf, 100), 0);
 	assert_string_equal(buf.data, "abcdefghij");
 	assert_false(f.held);

@@ -25,10 +25,6 @@
 #include "prom_check.h"
 #include "psi.h"
 
-#define T1  INT64_C(1700000000000)
-#define T2  INT64_C(1700000001000)
-#define SEC UINT64_C(1000000000)
-
 static const char *const res_names[PSI_NRES] = {"cpu", "memory", "io", "irq"};
 
 static int parse_str(enum psi_resource res, const char *text, struct psi_file *f)
@@ -58,46 +54,6 @@ static double num3(const cJSON *o, const char *a, const char *b, const char *c)
 static bool is_null3(const cJSON *o, const char *a, const char *b, const char *c)
 {
 	return cJSON_IsNull(path_get(o, a, b, c));
-}
-
-/* --- scratch proc roots --- */
-
-struct scratch {
-	char dir[64];
-	int fd;
-};
-
-static void scratch_make(struct scratch *s)
-{
-	strcpy(s->dir, "/tmp/sysfeed-psi-XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	s->fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(s->fd >= 0);
-}
-
-static void scratch_write(struct scratch *s, const char *name, const char *text)
-{
-	int f;
-
-	mkdirat(s->fd, "pressure", 0700);
-	f = openat(s->fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(f >= 0);
-	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
-	close(f);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void scratch_remove(struct scratch *s)
-{
-	close(s->fd);
-	assert_int_equal(nftw(s->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* --- the parser --- */
@@ -394,65 +350,26 @@ static void test_reason(void **state)
 
 /* --- the collector over fixture trees --- */
 
-static void run_two_ticks(const char *machine)
+static void test_collector(void **state)
 {
-	int fd1 = open_dir(machine, "proc"), fd2 = open_dir(machine, "proc.2");
-	struct collector_env env = {.proc_fd = fd1, .sys_fd = -1};
-	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
-	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
-	struct metrics m = {0};
-	char reason[256] = "", path[PATH_MAX];
-	void *st = NULL;
-	cJSON *p = NULL;
+	const char *machine = *state;
+	struct run r;
+	cJSON *p;
 
-	assert_int_equal(
-	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
-	    0);
-	assert_non_null(st);
-	/* nothing sampled yet: no families */
-	assert_int_equal(psi_collector.metrics(st, &m), 0);
-	assert_int_equal(m.len, 0);
-	assert_string_equal(reason, "");
-	assert_int_equal(psi_collector.sample(st, &env, &t1, &p), 0);
-	assert_json_file(p, machine, "psi.1.json");
-	cJSON_Delete(p);
-	env.proc_fd = fd2;
-	assert_int_equal(psi_collector.sample(st, &env, &t2, &p), 0);
-	assert_json_file(p, machine, "psi.json");
-	cJSON_Delete(p);
-	assert_int_equal(psi_collector.metrics(st, &m), 0);
-	snprintf(path, sizeof(path), "%s/%s/expected/psi.prom", fixtures(), machine);
-	prom_check_file(m.buf, path);
-
+	run_start(&r, &psi_collector, machine);
+	run_golden(&r, T1, 5 * SEC, "psi.1.json");
+	run_trees(&r, 1);
+	run_golden(&r, T2, 6 * SEC, "psi.json");
+	run_metrics(&r, "psi.prom");
 	/* back to the older files: totals went backwards, no rate */
-	env.proc_fd = fd1;
-	t2.mono_ns = 7 * SEC;
-	assert_int_equal(psi_collector.sample(st, &env, &t2, &p), 0);
+	run_trees(&r, 0);
+	p = run_tick(&r, T2, 7 * SEC);
 	assert_true(is_null3(p, "cpu", "some", "stall_pct"));
 	cJSON_Delete(p);
 	/* and forward again over one second: the same payload as before */
-	env.proc_fd = fd2;
-	t2.mono_ns = 8 * SEC;
-	assert_int_equal(psi_collector.sample(st, &env, &t2, &p), 0);
-	assert_json_file(p, machine, "psi.json");
-	cJSON_Delete(p);
-
-	metrics_free(&m);
-	psi_collector.fini(st);
-	close(fd1);
-	close(fd2);
-}
-
-static void test_collector_vm2(void **state)
-{
-	(void)state;
-	run_two_ticks("vm2");
-}
-
-static void test_collector_host16(void **state)
-{
-	(void)state;
-	run_two_ticks("host16");
+	run_trees(&r, 1);
+	run_golden(&r, T2, 8 * SEC, "psi.json");
+	run_end(&r);
 }
 
 /* 2.6.18 has no PSI: the topic is off, with the reason hello shows. */
@@ -486,7 +403,7 @@ static void test_collector_errors(void **state)
 	cJSON *p = NULL;
 
 	(void)state;
-	scratch_make(&s);
+	scratch_make(&s, "psi");
 	env.proc_fd = s.fd;
 
 	/* /proc/pressure but no memory file: named */
@@ -548,7 +465,7 @@ static void test_collector_errors(void **state)
 
 	/* no /proc/pressure at all */
 	scratch_remove(&s);
-	scratch_make(&s);
+	scratch_make(&s, "psi");
 	env.proc_fd = s.fd;
 	assert_int_equal(
 	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
@@ -640,8 +557,8 @@ int main(void)
 	    cmocka_unit_test(test_parse_truncated),
 	    cmocka_unit_test(test_payload),
 	    cmocka_unit_test(test_reason),
-	    cmocka_unit_test(test_collector_vm2),
-	    cmocka_unit_test(test_collector_host16),
+	    MACHINE_TEST(test_collector, "vm2"),
+	    MACHINE_TEST(test_collector, "host16"),
 	    cmocka_unit_test(test_collector_old_kernel),
 	    cmocka_unit_test(test_collector_errors),
 	    cmocka_unit_test(test_collector_live),

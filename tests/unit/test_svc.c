@@ -25,10 +25,6 @@
 #include "prom_check.h"
 #include "svc.h"
 
-#define T1  INT64_C(1700000000000)
-#define T2  INT64_C(1700000001000)
-#define SEC UINT64_C(1000000000)
-
 #define HYBRID "cgroup v1/hybrid: no per-service accounting in cgroup v2 at /sys/fs/cgroup"
 
 static const cJSON *row_of(const cJSON *payload, const char *key, const char *name)
@@ -125,51 +121,6 @@ static void test_collector_host16(void **state)
 	config_free(&cfg);
 }
 
-/* --- scratch trees --- */
-
-struct scratch {
-	char dir[64];
-	int fd;
-};
-
-static void scratch_make(struct scratch *s)
-{
-	strcpy(s->dir, "/tmp/sysfeed-svc-XXXXXX");
-	assert_non_null(mkdtemp(s->dir));
-	s->fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(s->fd >= 0);
-}
-
-/* Writes rel under the scratch dir, making its directories. */
-static void scratch_write(struct scratch *s, const char *rel, const char *text)
-{
-	char dir[256];
-	int f;
-
-	for (const char *p = strchr(rel, '/'); p; p = strchr(p + 1, '/')) {
-		snprintf(dir, sizeof(dir), "%.*s", (int)(p - rel), rel);
-		mkdirat(s->fd, dir, 0700);
-	}
-	f = openat(s->fd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(f >= 0);
-	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
-	close(f);
-}
-
-static void scratch_rm(struct scratch *s, const char *rel)
-{
-	char cmd[PATH_MAX + 64];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s/%s'", s->dir, rel);
-	assert_int_equal(system(cmd), 0);
-}
-
-static void scratch_remove(struct scratch *s)
-{
-	close(s->fd);
-	scratch_rm(s, "");
-}
-
 static void test_off(void **state)
 {
 	struct scratch s;
@@ -178,7 +129,7 @@ static void test_off(void **state)
 	void *st = NULL;
 
 	(void)state;
-	scratch_make(&s);
+	scratch_make(&s, "svc");
 	env.sys_fd = s.fd;
 	/* no fs/cgroup at all */
 	assert_int_equal(
@@ -242,7 +193,7 @@ static void test_collector_changes(void **state)
 	cJSON *p;
 
 	(void)state;
-	scratch_make(&s);
+	scratch_make(&s, "svc");
 	env.sys_fd = s.fd;
 	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
 	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 1000\n");
@@ -330,7 +281,7 @@ static void test_metrics(void **state)
 	void *st = NULL;
 
 	(void)state;
-	scratch_make(&s);
+	scratch_make(&s, "svc");
 	env.sys_fd = s.fd;
 	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
 	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 1000000\nuser_usec 1\n");

@@ -24,9 +24,6 @@
 #include "prom_check.h"
 #include "temp.h"
 
-#define T1 INT64_C(1700000000000)
-#define T2 INT64_C(1700000001000)
-
 static void test_parse(void **state)
 {
 	static const struct {
@@ -133,31 +130,28 @@ static void test_scan_sbc(void **state)
 static void run_machine(const char *machine)
 {
 	struct collector_env env = {.proc_fd = -1};
-	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
-	struct metrics m = {0};
-	char reason[256] = "", path[PATH_MAX];
+	char reason[256] = "";
 	void *st = NULL;
-	cJSON *p = NULL;
+	struct run r;
+	cJSON *p;
 
-	env.sys_fd = open_dir(machine, "sys");
-	assert_int_equal(temp_collector.init(&env, fixture_settings(&temp_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
-	assert_string_equal(reason, "");
-	assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
-	assert_json_file(p, machine, "temp.json");
-	cJSON_Delete(p);
+	run_start(&r, &temp_collector, machine);
+	run_golden(&r, T1, 1, "temp.json");
 	/* the same files, the same payload, every tick */
-	tick.t_ms = T2;
-	assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
+	p = run_tick(&r, T2, 1);
 	cJSON_SetNumberValue(cJSON_GetObjectItem(p, "t"), (double)T1);
 	assert_json_file(p, machine, "temp.json");
 	cJSON_Delete(p);
-	assert_int_equal(temp_collector.metrics(st, &m), 0);
-	snprintf(path, sizeof(path), "%s/%s/expected/temp.prom", fixtures(), machine);
-	prom_check_file(m.buf, path);
-	metrics_free(&m);
-	temp_collector.fini(st);
+	run_metrics(&r, "temp.prom");
+	run_end(&r);
+	/* vm2 (this VM) has neither hwmon nor thermal zones */
+	env.sys_fd = open_dir("vm2", "sys");
+	assert_int_equal(temp_collector.init(&env, fixture_settings(&temp_collector), &st, reason,
+					     sizeof(reason)),
+			 -ENODEV);
+	assert_null(st);
+	assert_string_equal(reason, "no temperature sensors (/sys/class/hwmon has no temp*_input, "
+				    "/sys/class/thermal no thermal_zone*)");
 	close(env.sys_fd);
 }
 
