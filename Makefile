@@ -49,9 +49,10 @@ LIB_SRCS := $(filter-out daemon/main.c daemon/embed.c,$(wildcard daemon/*.c)) $(
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/assets_data.o
 # uPlot, the page's one dependency, comes from npm (web/package-lock.json)
 # and is embedded as vendor/ (generated into web/vendor/, so that
-# --web-root web serves the same files).
+# --web-root web serves the same files). The panels are modules of their
+# own under web/panels/, served as /panels/NAME.js.
 WEB_VENDOR := web/vendor/uPlot.js web/vendor/uPlot.min.css
-WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css)) $(WEB_VENDOR)
+WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/panels/*.js)) $(WEB_VENDOR)
 NPM ?= npm
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
