@@ -32,7 +32,7 @@ endif
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wwrite-strings -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-FINAL_CPPFLAGS = $(CPPFLAGS) -D_GNU_SOURCE -DSYSFEED_VERSION='"$(VERSION)"' -Idaemon -Icollectors \
+FINAL_CPPFLAGS = $(CPPFLAGS) -D_GNU_SOURCE -DSYSFEED_VERSION='"$(VERSION)"' -Ilib -Icollectors -Idaemon \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 FINAL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -MMD -MP
 FINAL_LDFLAGS = $(LDFLAGS)
@@ -45,7 +45,7 @@ FINAL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-rec
 FINAL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-LIB_SRCS := $(filter-out daemon/main.c daemon/embed.c,$(wildcard daemon/*.c)) $(wildcard collectors/*.c)
+LIB_SRCS := $(wildcard lib/*.c) $(wildcard collectors/*.c) $(filter-out daemon/main.c daemon/embed.c,$(wildcard daemon/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/assets_data.o
 # uPlot, the page's one dependency, comes from npm (web/package-lock.json)
 # and is embedded as vendor/ (generated into web/vendor/, so that
@@ -75,7 +75,7 @@ SYSTEM_CACHE ?= /var/cache/sysfeed-test
 .PHONY: all run check check-unit check-integration check-valgrind check-docs bench deps install clean \
 	format tests deb rpm check-system deps-system
 
-all: $(BUILD)/sysfeed
+all: $(BUILD)/sysfeed $(BUILD)/fields
 
 $(BUILD)/sysfeed: $(BUILD)/daemon/main.o $(BUILD)/libsysfeed.a
 	@echo "  LD      $@"
@@ -89,6 +89,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) -c -o $@ $<
+
+# Every payload field and Prometheus family of the topics with field tables
+# (lib/fields.h), for the docs: `build/fields` (tab-separated) or
+# `build/fields --markdown`.
+$(BUILD)/fields: tools/fields.c $(BUILD)/libsysfeed.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(BUILD)/libsysfeed.a $(LIBS)
 
 # The page is embedded into the binary: a small host tool writes a C file.
 $(BUILD)/embed: daemon/embed.c
@@ -137,7 +145,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libsysfeed.a
 	@echo "  CC      $<"
 	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(BUILD)/libsysfeed.a $(LIBS)
 
-tests: $(BUILD)/sysfeed $(UNIT_BINS) $(BENCH_BINS)
+tests: $(BUILD)/sysfeed $(BUILD)/fields $(UNIT_BINS) $(BENCH_BINS)
 
 run: deps
 	$(MAKE) all
@@ -149,9 +157,9 @@ check: deps
 
 # Man pages render without warnings; every config key is in the default
 # config file and in sysfeed.conf(5); the build dependencies cover the libraries.
-check-docs:
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/system/test_packages.py \
-		-k 'man_page or every_key or build_dependencies'
+check-docs: $(BUILD)/sysfeed
+	SYSFEED_BIN=$(BUILD)/sysfeed $(PYTHON) -m pytest -q -p no:cacheprovider tests/system/test_packages.py \
+		-k 'man_page or every_key or build_dependencies or need_a_restart'
 
 # Package builds leave out what needs root and /dev/fuse (UNIT_EXCLUDE).
 UNIT_RUN = $(filter-out $(UNIT_EXCLUDE:%=$(BUILD)/tests/%),$(UNIT_BINS))
@@ -169,12 +177,18 @@ check-valgrind: $(BUILD)/sysfeed $(BENCH_BINS)
 
 # The soak's length in `make bench` (issue 10's figure is after 3600 s).
 SOAK_SECONDS ?= 600
+# The peers tests/bench/wire measures beside sysfeed (skipped when missing;
+# on a systemd host Debian starts their services: the bench runs its own).
+BENCH_DEPS := prometheus-node-exporter glances python3-bottle
+.PHONY: deps-bench
 bench: deps
+	-@$(MAKE) --no-print-directory deps-bench
 	$(MAKE) tests
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench tests/bench/run
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench tests/bench/tick
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench PYTHON=$(PYTHON) tests/bench/run-events
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/abuse
+	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/wire
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench SOAK_SECONDS=$(SOAK_SECONDS) \
 		$(PYTHON) tests/bench/soak
 
@@ -185,7 +199,7 @@ bench: deps
 # cut connections. Tested with node 20.
 E2E_DEPS := chromium nginx haproxy caddy python3 nodejs npm
 E2E_TESTS := tests/e2e/page.test.mjs tests/e2e/proxies.test.mjs tests/e2e/clients.test.mjs
-.PHONY: check-e2e deps-e2e deps-node
+.PHONY: check-e2e deps-e2e deps-node deps-fuzz
 
 check-e2e: $(BUILD)/sysfeed tests/e2e/node_modules/.package-lock.json
 	@$(MAKE) --no-print-directory deps-e2e
@@ -198,8 +212,11 @@ tests/e2e/node_modules/.package-lock.json: tests/e2e/package.json tests/e2e/pack
 
 # nodejs and npm count as present when `node` and `npm` run: NodeSource's
 # nodejs package provides npm and conflicts with Debian's.
-deps-e2e deps-node: WANT = $(if $(filter deps-node,$@),nodejs npm,$(E2E_DEPS))
-deps-e2e deps-node:
+deps-e2e: WANT = $(E2E_DEPS)
+deps-node: WANT = nodejs npm
+deps-fuzz: WANT = $(FUZZ_DEPS)
+deps-bench: WANT = $(BENCH_DEPS)
+deps-e2e deps-node deps-fuzz deps-bench:
 	@missing=$$(for p in $(WANT); do \
 		case $$p in nodejs) command -v node >/dev/null && continue;; \
 			npm) command -v npm >/dev/null && continue;; esac; \
@@ -214,6 +231,47 @@ deps-e2e deps-node:
 		echo "sysfeed: missing Debian packages; run: sudo apt-get install" $$missing >&2; \
 		exit 1; \
 	fi
+
+# libFuzzer harnesses (tests/fuzz), one per parser and per input the HTTP
+# side parses: clang with -fsanitize=fuzzer,address,undefined, against the
+# sources built again with the same instrumentation into build/fuzz (other
+# builds are untouched). `make fuzz` runs each for FUZZ_SECONDS, FUZZ_JOBS
+# at a time, from a corpus seeded with the fixture trees, and prints
+# libFuzzer's final counts; a crash or a broken invariant fails it and
+# leaves the input in build/fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= $(shell nproc 2>/dev/null || echo 1)
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_DEPS    := clang libclang-rt-dev llvm make pkg-config libmicrohttpd-dev libsystemd-dev \
+	libcjson-dev zlib1g-dev
+FUZZ_CFLAGS   = -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all $(if $(filter 1,$(WERROR)),-Werror)
+FUZZ_OBJS    := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+.PHONY: fuzz fuzz-build
+
+fuzz: deps-fuzz
+	$(MAKE) --no-print-directory fuzz-build
+	tests/fuzz/seed $(FUZZ_BUILD)/corpus
+	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(FUZZ_CC) $(FINAL_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/libsysfeed.a: $(FUZZ_OBJS)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libsysfeed.a
+	@echo "  LD      $@"
+	$(Q)$(FUZZ_CC) $(FINAL_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_BUILD)/libsysfeed.a $(LIBS)
 
 # Installs what building and testing need, or says how to.
 deps:
@@ -234,7 +292,7 @@ deps:
 # it is kept, never overwritten (the packages treat it as a conffile). The
 # service's user comes from sysusers.d/sysfeed.conf: installed into the
 # running system (no DESTDIR), it is created there as the packages do.
-install: $(BUILD)/sysfeed
+install: $(BUILD)/sysfeed $(BUILD)/fields
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/sysfeed
 	install -m 0755 $(BUILD)/sysfeed $(DESTDIR)$(SBINDIR)/sysfeed
@@ -322,8 +380,8 @@ deps-system:
 	fi
 
 format:
-	clang-format -i daemon/*.c daemon/*.h collectors/*.c collectors/*.h tests/unit/*.c \
-		tests/bench/*.c tests/fuse/*.c
+	clang-format -i lib/*.c lib/*.h daemon/*.c daemon/*.h collectors/*.c collectors/*.h tools/*.c tests/unit/*.c \
+		tests/bench/*.c tests/fuse/*.c tests/fuzz/*.c tests/fuzz/*.h
 
 clean:
 	rm -rf build

@@ -11,9 +11,10 @@
 
 #include <cjson/cJSON.h>
 
-struct config;
 struct collector;
+struct field_table;
 struct metrics;
+struct setting;
 
 /* What clients may filter an event on (`?log-priority=`, `?log-units=`,
  * `?log-match=` in the query): a severity 0..7 (lower is more severe; -1
@@ -24,18 +25,23 @@ struct collector_event {
 	const char *key;
 };
 
-/* Where collectors read from and how they hand events to the hub. */
+/* Where a collector reads from and how it hands events to the hub: one
+ * per collector, its handle on its topic. */
 struct collector_env {
 	int proc_fd; /* directory fd of the proc root (--proc-root, default /proc) */
 	int sys_fd;  /* directory fd of the sys root (--sys-root, default /sys) */
-	const struct config *cfg;
 	/* Event-driven collectors publish through this; it takes the payload.
 	 * ev may be NULL: nothing to filter on. */
-	void (*publish)(void *ctx, const struct collector *c, cJSON *payload,
+	void (*publish)(const struct collector_env *env, cJSON *payload,
 			const struct collector_event *ev);
 	/* Replaces what the topic contributes to `snapshot`; takes the state. */
-	void (*set_state)(void *ctx, const struct collector *c, cJSON *state);
-	void *ctx;
+	void (*set_state)(const struct collector_env *env, cJSON *state);
+	void *ctx;      /* the daemon's */
+	unsigned topic; /* the daemon's number for this collector's topic */
+};
+
+enum collector_flag {
+	COLLECTOR_HOSTINFO = 1 << 0, /* its latest payload also goes into `hello` */
 };
 
 /* One tick's clock readings, shared by every collector of that tick. */
@@ -46,13 +52,25 @@ struct collector_tick {
 
 struct collector {
 	const char *name; /* topic and SSE event name */
+	unsigned flags;   /* enum collector_flag */
+	/* Its configuration keys (lib/settings.h; NULL-name terminated, or
+	 * NULL) and the size of the struct they fill. The daemon parses them
+	 * with its own, hands the struct to init and keeps it for the
+	 * collector's life: a reload changes the keys not marked `restart` in
+	 * place, between two calls. */
+	const struct setting *settings;
+	size_t settings_size;
 	/* The payload fields charts need, kept per tick for `snapshot`'s
 	 * history (see daemon/history.h for the path syntax), or NULL. */
 	const char *const *history;
+	/* Its field tables (lib/fields.h), NULL-terminated, or NULL: what
+	 * tools/fields lists for the docs. */
+	const struct field_table *const *fields;
 	/* Sets *ret_state; on failure returns -errno and writes a one-line
-	 * reason (the topic is then off). May be NULL. */
-	int (*init)(const struct collector_env *env, void **ret_state, char *reason,
-		    size_t reason_len);
+	 * reason (the topic is then off). settings: see above (NULL when it
+	 * has none). May be NULL. */
+	int (*init)(const struct collector_env *env, const void *settings, void **ret_state,
+		    char *reason, size_t reason_len);
 	/* Periodic: builds this tick's payload (a JSON object holding "t").
 	 * Returns 0 with *ret_payload NULL when there is nothing to send. */
 	int (*sample)(void *state, const struct collector_env *env,
@@ -61,7 +79,7 @@ struct collector {
 	 * when it is readable; dispatch publishes through env->publish. */
 	int (*get_fd)(void *state);
 	int (*dispatch)(void *state, const struct collector_env *env);
-	/* Writes the topic's Prometheus families (collectors/metrics.h) from
+	/* Writes the topic's Prometheus families (lib/metrics.h) from
 	 * its latest sample: raw counters where the source counts, never a
 	 * new read. Called on the loop thread after each tick. May be NULL. */
 	int (*metrics)(void *state, struct metrics *m);
@@ -70,6 +88,9 @@ struct collector {
 	 * nobody does), so that a collector runs timers faster than the tick
 	 * only while someone waits for its events. May be NULL. */
 	void (*follow)(void *state, bool followed);
+	/* Some of its keys changed in place (a reload): whatever was derived
+	 * from them is to be made again. May be NULL. */
+	void (*reconfigure)(void *state);
 	void (*fini)(void *state);
 };
 

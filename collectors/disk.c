@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "fields.h"
+#include "json.h"
 #include "metrics.h"
 #include "procfs.h"
 
@@ -22,6 +23,7 @@ struct disk_state {
 	struct procfs_file stats_file; /* kept open for the ticks */
 	struct disk_stats prev, cur;
 	bool have_prev;
+	const struct disk_settings *set;
 };
 
 /* --- /proc/diskstats --- */
@@ -165,7 +167,7 @@ bool disk_is_virtual(const char *name)
 	return false;
 }
 
-bool disk_named(const struct config_list *disks, const char *name)
+bool disk_named(const struct list *disks, const char *name)
 {
 	for (size_t i = 0; disks && i < disks->n; i++) {
 		const char *pat = disks->v[i];
@@ -185,11 +187,11 @@ static bool disk_all_zero(const struct disk_dev *d)
 	return true;
 }
 
-bool disk_wanted(const struct config_list *disks, const struct disk_dev *d)
+bool disk_wanted(const struct list *disks, const struct disk_dev *d)
 {
 	bool named = disk_named(disks, d->name);
 
-	if (disks && !config_list_match(disks, d->name, true))
+	if (disks && !list_match(disks, d->name, true))
 		return false;
 	if (!named && (disk_is_virtual(d->name) || disk_all_zero(d)))
 		return false;
@@ -245,14 +247,14 @@ static const struct disk_dev *disk_find(const struct disk_stats *st, const struc
 	return NULL;
 }
 
-static double disk_hundredths(double v)
+/* The statistics the device's line holds, as bits of enum disk_stat: the
+ * first nstats, or for a partition line before 2.6.25 the four it has. */
+static unsigned disk_has_mask(const struct disk_dev *d)
 {
-	return floor(v * 100.0 + 0.5) / 100.0;
-}
-
-static int disk_add_null(cJSON *o, const char *key)
-{
-	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
+	if (d->nstats == 4)
+		return 1u << DISK_READS | 1u << DISK_SECTORS_READ | 1u << DISK_WRITES |
+		       1u << DISK_SECTORS_WRITTEN;
+	return (1u << d->nstats) - 1;
 }
 
 /* The forward delta of statistic i, or false: no previous reading, a
@@ -260,82 +262,96 @@ static int disk_add_null(cJSON *o, const char *key)
 static bool disk_delta(const struct disk_dev *p, const struct disk_dev *d, enum disk_stat i,
 		       uint64_t *ret)
 {
-	if (!p)
-		return false;
-	if ((p->nstats == 4 || d->nstats == 4) && i != DISK_READS && i != DISK_SECTORS_READ &&
-	    i != DISK_WRITES && i != DISK_SECTORS_WRITTEN)
+	if (!p || !(disk_has_mask(p) & disk_has_mask(d) & (1u << i)))
 		return false;
 	return procfs_delta(p->s[i], d->s[i], ret) == 0;
 }
 
-/* delta * scale per second, in hundredths, capped at max (0: no cap). */
-static int disk_add_rate(cJSON *o, const char *key, const struct disk_dev *p,
-			 const struct disk_dev *d, enum disk_stat i, double scale, double max,
-			 uint64_t dt_ns)
-{
-	uint64_t delta;
-	double v;
-
-	if (dt_ns == 0 || !disk_delta(p, d, i, &delta))
-		return disk_add_null(o, key);
-	v = disk_hundredths((double)delta * scale / (double)dt_ns);
-	if (max > 0 && v > max)
-		v = max;
-	return procfs_json_num(o, key, v);
-}
-
 /* iostat's await: ms per completed I/O over the interval, 0 without I/O. */
-static int disk_add_await(cJSON *o, const struct disk_dev *p, const struct disk_dev *d,
-			  uint64_t dt_ns)
+static bool disk_derive_await(const void *cur, const void *prev, uint64_t dt_ns, double *ret)
 {
+	const struct disk_dev *d = cur, *p = prev;
 	uint64_t dr, dw, drms, dwms;
 
 	if (dt_ns == 0 || !disk_delta(p, d, DISK_READS, &dr) ||
 	    !disk_delta(p, d, DISK_WRITES, &dw) || !disk_delta(p, d, DISK_READ_MS, &drms) ||
 	    !disk_delta(p, d, DISK_WRITE_MS, &dwms))
-		return disk_add_null(o, "await_ms");
-	if (dr + dw == 0)
-		return procfs_json_num(o, "await_ms", 0);
-	return procfs_json_num(o, "await_ms",
-			       disk_hundredths((double)(drms + dwms) / (double)(dr + dw)));
+		return false;
+	*ret = dr + dw == 0
+		   ? 0
+		   : floor((double)(drms + dwms) / (double)(dr + dw) * 100.0 + 0.5) / 100.0;
+	return true;
 }
 
-static int disk_dev_json(cJSON *arr, const struct disk_dev *d, const struct disk_dev *p,
-			 uint64_t dt_ns)
-{
-	cJSON *o = cJSON_CreateObject();
-	int r = -ENOMEM;
+/* The statistic of enum disk_stat k: its place, and its bit of the has
+ * mask. Field numbers are those of Documentation/ABI/testing/
+ * procfs-diskstats. */
+#define DISK_STAT(k) FIELD_AT(struct disk_dev, s[k]), .has = 1u << (k)
 
-	if (!o || !cJSON_AddItemToArray(arr, o)) {
-		cJSON_Delete(o);
-		return r;
-	}
-	if (procfs_json_str(o, "name", d->name) < 0 || procfs_json_num(o, "major", d->major) < 0 ||
-	    procfs_json_num(o, "minor", d->minor) < 0)
-		return r;
-	if (d->partition < 0 ? disk_add_null(o, "partition") < 0
-			     : !cJSON_AddBoolToObject(o, "partition", d->partition))
-		return r;
-	/* sectors are 512 bytes; ms over ns elapsed, as percent: * 1e6 * 100 */
-	if (disk_add_rate(o, "read_bytes_per_s", p, d, DISK_SECTORS_READ, 512e9, 0, dt_ns) < 0 ||
-	    disk_add_rate(o, "write_bytes_per_s", p, d, DISK_SECTORS_WRITTEN, 512e9, 0, dt_ns) <
-		0 ||
-	    disk_add_rate(o, "read_iops", p, d, DISK_READS, 1e9, 0, dt_ns) < 0 ||
-	    disk_add_rate(o, "write_iops", p, d, DISK_WRITES, 1e9, 0, dt_ns) < 0 ||
-	    disk_add_rate(o, "busy_pct", p, d, DISK_IO_MS, 1e8, 100.0, dt_ns) < 0 ||
-	    disk_add_await(o, p, d, dt_ns) < 0 ||
-	    disk_add_rate(o, "queue_depth", p, d, DISK_WEIGHTED_MS, 1e6, 0, dt_ns) < 0)
-		return r;
-	if ((d->nstats == 4 ? disk_add_null(o, "in_flight")
-			    : procfs_json_num(o, "in_flight", (double)d->s[DISK_IN_FLIGHT])) < 0)
-		return r;
-	if (procfs_json_num(o, "read_bytes", (double)d->s[DISK_SECTORS_READ] * 512.0) < 0 ||
-	    procfs_json_num(o, "write_bytes", (double)d->s[DISK_SECTORS_WRITTEN] * 512.0) < 0 ||
-	    procfs_json_num(o, "reads", (double)d->s[DISK_READS]) < 0 ||
-	    procfs_json_num(o, "writes", (double)d->s[DISK_WRITES]) < 0)
-		return r;
-	return 0;
-}
+/* A device's fields and node_exporter's diskstats families. Sectors are
+ * 512 bytes; rates of times (ms over ns elapsed) are shares (* 1e6) or
+ * percent (* 1e8). */
+static const struct field disk_fields[] = {
+    FIELD(.source = "field 3", .json = "name", .type = FIELD_INFO,
+	  .help = "The kernel's name: sda, nvme0n1p1, dm-0, md0, cciss/c0d0.",
+	  FIELD_CHARS_AT(struct disk_dev, name)),
+    FIELD(.source = "field 1", .json = "major", .type = FIELD_INFO, .help = "Major device number.",
+	  FIELD_AT(struct disk_dev, major)),
+    FIELD(.source = "field 2", .json = "minor", .type = FIELD_INFO, .help = "Minor device number.",
+	  FIELD_AT(struct disk_dev, minor)),
+    FIELD(.source = "class/block/<dev>/partition, block/<dev>", .file = "/sys", .json = "partition",
+	  .type = FIELD_INFO,
+	  .help = "true for a partition, false for a whole disk, null when sysfs cannot tell.",
+	  FIELD_TRI_AT(struct disk_dev, partition)),
+    FIELD(.source = "field 6", .json = "read_bytes", .prom = "node_disk_read_bytes_total",
+	  .type = FIELD_COUNTER, .unit = "bytes",
+	  .help = "The total number of bytes read successfully.", DISK_STAT(DISK_SECTORS_READ),
+	  .mul = 512, .rate = "read_bytes_per_s", .rate_unit = "bytes/s",
+	  .rate_help = "Bytes read per second.", .rate_mul = 512e9),
+    FIELD(.source = "field 10", .json = "write_bytes", .prom = "node_disk_written_bytes_total",
+	  .type = FIELD_COUNTER, .unit = "bytes",
+	  .help = "The total number of bytes written successfully.",
+	  DISK_STAT(DISK_SECTORS_WRITTEN), .mul = 512, .rate = "write_bytes_per_s",
+	  .rate_unit = "bytes/s", .rate_help = "Bytes written per second.", .rate_mul = 512e9),
+    FIELD(.source = "field 4", .json = "reads", .prom = "node_disk_reads_completed_total",
+	  .type = FIELD_COUNTER, .unit = "I/Os",
+	  .help = "The total number of reads completed successfully.", DISK_STAT(DISK_READS),
+	  .rate = "read_iops", .rate_unit = "I/Os/s", .rate_help = "Reads completed per second."),
+    FIELD(.source = "field 8", .json = "writes", .prom = "node_disk_writes_completed_total",
+	  .type = FIELD_COUNTER, .unit = "I/Os",
+	  .help = "The total number of writes completed successfully.", DISK_STAT(DISK_WRITES),
+	  .rate = "write_iops", .rate_unit = "I/Os/s", .rate_help = "Writes completed per second."),
+    FIELD(.source = "field 13", .prom = "node_disk_io_time_seconds_total", .type = FIELD_COUNTER,
+	  .unit = "seconds", .help = "Total seconds spent doing I/Os.", DISK_STAT(DISK_IO_MS),
+	  .div = 1000, .rate = "busy_pct", .rate_unit = "%",
+	  .rate_help = "Share of the interval with at least one I/O in flight (iostat's %util).",
+	  .rate_mul = 1e8, .rate_max = 100),
+    FIELD(.rate = "await_ms", .rate_unit = "ms",
+	  .rate_help = "Mean time an I/O completed in the interval spent queued and served "
+		       "(iostat's await); 0 when none completed.",
+	  FIELD_DERIVE(disk_derive_await)),
+    FIELD(.source = "field 14", .type = FIELD_COUNTER, .unit = "ms", DISK_STAT(DISK_WEIGHTED_MS),
+	  .rate = "queue_depth", .rate_unit = "I/Os",
+	  .rate_help = "Mean number of I/Os in flight over the interval (iostat's aqu-sz).",
+	  .rate_mul = 1e6),
+    FIELD(.source = "field 7", .prom = "node_disk_read_time_seconds_total", .type = FIELD_COUNTER,
+	  .unit = "seconds", .help = "The total number of seconds spent by all reads.",
+	  DISK_STAT(DISK_READ_MS), .div = 1000),
+    FIELD(.source = "field 11", .prom = "node_disk_write_time_seconds_total", .type = FIELD_COUNTER,
+	  .unit = "seconds", .help = "This is the total number of seconds spent by all writes.",
+	  DISK_STAT(DISK_WRITE_MS), .div = 1000),
+    FIELD(.source = "field 12", .json = "in_flight", .prom = "node_disk_io_now",
+	  .type = FIELD_GAUGE, .unit = "I/Os", .help = "The number of I/Os currently in progress.",
+	  DISK_STAT(DISK_IN_FLIGHT)),
+};
+
+static const struct field_table disk_table = {
+    .path = "disks[]",
+    .file = "/proc/diskstats",
+    .labels = "device",
+    .passes = {FIELDS_INFO, FIELDS_RATES, FIELDS_GAUGES, FIELDS_COUNTERS},
+    FIELD_ROWS(disk_fields),
+};
 
 int disk_build_payload(const struct disk_stats *prev, const struct disk_stats *cur, int64_t t_ms,
 		       cJSON **ret_payload)
@@ -351,7 +367,7 @@ int disk_build_payload(const struct disk_stats *prev, const struct disk_stats *c
 	payload = cJSON_CreateObject();
 	if (!payload)
 		goto out;
-	if (procfs_json_num(payload, "t", (double)t_ms) < 0)
+	if (json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
 	arr = cJSON_AddArrayToObject(payload, "disks");
 	if (!arr)
@@ -363,7 +379,9 @@ int disk_build_payload(const struct disk_stats *prev, const struct disk_stats *c
 			continue;
 		if (prev)
 			p = disk_find(prev, d, &hint);
-		if (disk_dev_json(arr, d, p, dt_ns) < 0)
+		if (fields_json_append(
+			arr, &disk_table, &(struct field_inst){d, disk_has_mask(d), NULL},
+			p ? &(struct field_inst){p, disk_has_mask(p), NULL} : NULL, dt_ns) < 0)
 			goto out;
 	}
 	*ret_payload = payload;
@@ -380,7 +398,7 @@ out:
  * asked of sysfs once, when it appears, and carried over afterwards. */
 static void disk_classify(struct disk_state *s, const struct collector_env *env)
 {
-	const struct config_list *disks = env->cfg ? &env->cfg->disks : NULL;
+	const struct list *disks = s->set ? &s->set->disks : NULL;
 	size_t hint = 0;
 
 	for (size_t i = 0; i < s->cur.n; i++) {
@@ -410,8 +428,8 @@ static void disk_fini(void *state)
 
 /* Reads and parses /proc/diskstats once, so that a missing or foreign file
  * turns the topic off now. */
-static int disk_init(const struct collector_env *env, void **ret_state, char *reason,
-		     size_t reason_len)
+static int disk_init(const struct collector_env *env, const void *settings, void **ret_state,
+		     char *reason, size_t reason_len)
 {
 	struct disk_state *s;
 	int r;
@@ -422,6 +440,7 @@ static int disk_init(const struct collector_env *env, void **ret_state, char *re
 		procfs_reason(reason, reason_len, "diskstats", r, false);
 		goto out;
 	}
+	s->set = settings;
 	r = procfs_read(env->proc_fd, "diskstats", &s->buf, DISK_STATS_MAX);
 	if (r < 0) {
 		procfs_reason(reason, reason_len, "diskstats", r, false);
@@ -474,61 +493,44 @@ static const char *const disk_history[] = {"disks[].name", "disks[].partition",
 					   "disks[].read_bytes_per_s", "disks[].write_bytes_per_s",
 					   NULL};
 
-/* node_exporter's diskstats families for the devices the payload shows,
- * from the last good reading (prev; cur is scratch); a line too short to
- * hold a field (old kernels' partitions) leaves that device out of it. */
+/* The families for the devices the payload shows, from the last good
+ * reading (prev; cur is scratch); a line without a field (old kernels'
+ * partitions have four) leaves that device out of it. */
 static int disk_metrics(void *state, struct metrics *m)
 {
 	const struct disk_state *s = state;
-	static const struct {
-		const char *name, *type, *help;
-		enum disk_stat k;
-		double mul, div;
-	} lines[] = {
-	    {"node_disk_read_bytes_total", "counter",
-	     "The total number of bytes read successfully.", DISK_SECTORS_READ, 512.0, 1.0},
-	    {"node_disk_written_bytes_total", "counter",
-	     "The total number of bytes written successfully.", DISK_SECTORS_WRITTEN, 512.0, 1.0},
-	    {"node_disk_reads_completed_total", "counter",
-	     "The total number of reads completed successfully.", DISK_READS, 1.0, 1.0},
-	    {"node_disk_writes_completed_total", "counter",
-	     "The total number of writes completed successfully.", DISK_WRITES, 1.0, 1.0},
-	    {"node_disk_io_time_seconds_total", "counter", "Total seconds spent doing I/Os.",
-	     DISK_IO_MS, 1.0, 1000.0},
-	    {"node_disk_read_time_seconds_total", "counter",
-	     "The total number of seconds spent by all reads.", DISK_READ_MS, 1.0, 1000.0},
-	    {"node_disk_write_time_seconds_total", "counter",
-	     "This is the total number of seconds spent by all writes.", DISK_WRITE_MS, 1.0,
-	     1000.0},
-	    {"node_disk_io_now", "gauge", "The number of I/Os currently in progress.",
-	     DISK_IN_FLIGHT, 1.0, 1.0},
-	};
 	const struct disk_stats *st = &s->prev;
+	struct field_insts x = {0};
+	int r;
 
 	if (!s->have_prev)
 		return 0;
-	for (size_t k = 0; k < sizeof(lines) / sizeof(lines[0]); k++) {
-		bool any = false;
-
-		for (size_t i = 0; i < st->n; i++) {
-			const struct disk_dev *d = &st->v[i];
-
-			if (!d->included || d->nstats <= (unsigned)lines[k].k)
-				continue;
-			if (!any)
-				metrics_family(m, lines[k].name, lines[k].type, lines[k].help);
-			any = true;
-			metrics_sample(m, lines[k].name,
-				       (const char *const[]){"device", d->name, NULL},
-				       (double)d->s[lines[k].k] * lines[k].mul / lines[k].div);
-		}
+	r = fields_insts_init(&x, st->n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < st->n; i++) {
+		if (st->v[i].included)
+			fields_insts_add(&x, &st->v[i], disk_has_mask(&st->v[i]), "device",
+					 st->v[i].name, NULL, NULL);
 	}
+	fields_prom(m, &disk_table, x.v, x.n);
+	fields_insts_free(&x);
 	return metrics_error(m);
 }
 
+static const struct field_table *const disk_tables[] = {&disk_table, NULL};
+
+static const struct setting disk_keys[] = {
+    SETTING("disks", SET_LIST, offsetof(struct disk_settings, disks), 0, LIST_MAX, NULL),
+    {0},
+};
+
 const struct collector disk_collector = {
     .name = "disk",
+    .settings = disk_keys,
+    .settings_size = sizeof(struct disk_settings),
     .history = disk_history,
+    .fields = disk_tables,
     .init = disk_init,
     .sample = disk_sample,
     .metrics = disk_metrics,

@@ -9,10 +9,14 @@
 #include <stdint.h>
 
 #include "collector.h"
-
-struct config_list;
+#include "settings.h"
 
 #define DISK_NAME_MAX 64
+
+/* The keys of the `disk` topic (disk_collector.settings). */
+struct disk_settings {
+	struct list disks; /* device names or patterns; ram*, loop* only when named */
+};
 
 /* The statistics after "major minor name", in file order. Time fields are
  * milliseconds (32-bit in the kernel: they wrap after ~49 days). */
@@ -72,12 +76,12 @@ bool disk_is_virtual(const char *name);
 
 /* Whether the `disks` list names the device explicitly: some pattern that
  * is not "!..." matches it. The default (an empty list) names nothing. */
-bool disk_named(const struct config_list *disks, const char *name);
+bool disk_named(const struct list *disks, const char *name);
 
 /* Whether a device goes into the payload: the `disks` list passes it and,
  * for virtual devices and devices with no I/O since boot (all counters 0),
  * names it explicitly. disks may be NULL (no config). */
-bool disk_wanted(const struct config_list *disks, const struct disk_dev *d);
+bool disk_wanted(const struct list *disks, const struct disk_dev *d);
 
 /* The `disk` payload of cur at t_ms: included devices in file order. Rates
  * need prev (NULL on the first tick) holding the same name and device

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fields.h"
+#include "json.h"
 #include "metrics.h"
 #include "procfs.h"
 
@@ -118,35 +120,60 @@ out:
 	return r;
 }
 
+/* The payload's fields and node_exporter's loadavg families. Uptime has
+ * no family: node_boot_time_seconds (cpu topic, from /proc/stat) is how
+ * Prometheus users get it; nor have the task counts. */
+static const struct field load_avg_fields[] = {
+    FIELD(.source = "field 1", .json = "load1", .prom = "node_load1", .type = FIELD_GAUGE,
+	  .help = "1m load average.", FIELD_AT(struct load_avg, load1)),
+    FIELD(.source = "field 2", .json = "load5", .prom = "node_load5", .type = FIELD_GAUGE,
+	  .help = "5m load average.", FIELD_AT(struct load_avg, load5)),
+    FIELD(.source = "field 3", .json = "load15", .prom = "node_load15", .type = FIELD_GAUGE,
+	  .help = "15m load average.", FIELD_AT(struct load_avg, load15)),
+    FIELD(.source = "field 4, before '/'", .json = "running", .type = FIELD_GAUGE, .unit = "tasks",
+	  .help = "Runnable scheduling entities (threads included).",
+	  FIELD_AT(struct load_avg, running)),
+    FIELD(.source = "field 4, after '/'", .json = "tasks", .type = FIELD_GAUGE, .unit = "tasks",
+	  .help = "All scheduling entities (threads included).", FIELD_AT(struct load_avg, tasks)),
+};
+
+static const struct field_table load_avg_table = {
+    .path = "",
+    .file = "/proc/loadavg",
+    .passes = {FIELDS_VALUES},
+    FIELD_ROWS(load_avg_fields),
+};
+
+static const struct field load_uptime_fields[] = {
+    FIELD(.source = "field 1", .json = "uptime", .type = FIELD_GAUGE, .unit = "seconds",
+	  .help = "Seconds since boot.", FIELD_AT(struct load_uptime, uptime)),
+};
+
+static const struct field_table load_uptime_table = {
+    .path = "",
+    .file = "/proc/uptime",
+    .passes = {FIELDS_VALUES},
+    FIELD_ROWS(load_uptime_fields),
+};
+
 int load_build_payload(const struct load_avg *la, const struct load_uptime *up, int64_t t_ms,
 		       cJSON **ret_payload)
 {
-	const struct {
-		const char *key;
-		double v;
-	} fields[] = {
-	    {"t", (double)t_ms},
-	    {"load1", la->load1},
-	    {"load5", la->load5},
-	    {"load15", la->load15},
-	    {"running", (double)la->running},
-	    {"tasks", (double)la->tasks},
-	    {"uptime", up->uptime},
-	};
 	cJSON *payload;
 	int r = -ENOMEM;
 
 	*ret_payload = NULL;
 	payload = cJSON_CreateObject();
-	if (!payload)
+	if (!payload || json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		if (!cJSON_AddNumberToObject(payload, fields[i].key, fields[i].v))
-			goto out;
-	}
+	r = fields_json(payload, &load_avg_table, &(struct field_inst){la, 0, NULL}, NULL, 0);
+	if (r < 0)
+		goto out;
+	r = fields_json(payload, &load_uptime_table, &(struct field_inst){up, 0, NULL}, NULL, 0);
+	if (r < 0)
+		goto out;
 	*ret_payload = payload;
 	payload = NULL;
-	r = 0;
 out:
 	cJSON_Delete(payload);
 	return r;
@@ -190,8 +217,8 @@ static void load_fini(void *state)
 
 /* Reads and parses both files once, so that a missing or foreign file turns
  * the topic off now; the buffer is kept for the ticks. */
-static int load_init(const struct collector_env *env, void **ret_state, char *reason,
-		     size_t reason_len)
+static int load_init(const struct collector_env *env, const void *settings, void **ret_state,
+		     char *reason, size_t reason_len)
 {
 	struct load_state *s;
 	struct load_avg la;
@@ -242,34 +269,24 @@ out:
 	return r;
 }
 
-/* node_exporter's loadavg families. Uptime has none: node_boot_time_seconds
- * (cpu topic, from /proc/stat) is how Prometheus users get it. */
 static int load_metrics(void *state, struct metrics *m)
 {
 	const struct load_state *s = state;
-	const struct {
-		const char *name, *help;
-		double v;
-	} lines[] = {
-	    {"node_load1", "1m load average.", s->la.load1},
-	    {"node_load5", "5m load average.", s->la.load5},
-	    {"node_load15", "15m load average.", s->la.load15},
-	};
 
 	if (!s->have_last)
 		return 0;
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		metrics_family(m, lines[i].name, "gauge", lines[i].help);
-		metrics_sample(m, lines[i].name, NULL, lines[i].v);
-	}
+	fields_prom(m, &load_avg_table, &(struct field_inst){&s->la, 0, NULL}, 1);
 	return metrics_error(m);
 }
 
 static const char *const load_history[] = {"load1", "load5", "load15", NULL};
 
+static const struct field_table *const load_tables[] = {&load_avg_table, &load_uptime_table, NULL};
+
 const struct collector load_collector = {
     .name = "load",
     .history = load_history,
+    .fields = load_tables,
     .init = load_init,
     .sample = load_sample,
     .metrics = load_metrics,

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fields.h"
+#include "json.h"
 #include "metrics.h"
 #include "procfs.h"
 
@@ -56,68 +58,188 @@ static int mem_split_line(const char *line, size_t len, const char **ret_key, si
 	return 0;
 }
 
+static uint64_t mem_sub_clamped(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+static uint64_t mem_add_saturated(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Page cache as procps `free` shows it: Cached + SReclaimable. */
+static uint64_t mem_cached(const struct mem_info *mi)
+{
+	return mem_add_saturated(mi->cached, mi->sreclaimable);
+}
+
+/* MemAvailable, or free + buffers + cached on kernels without it; at most
+ * total. */
+static uint64_t mem_available(const struct mem_info *mi)
+{
+	uint64_t v;
+
+	if (mi->has & MEM_HAS_AVAILABLE)
+		v = mi->available;
+	else
+		v = mem_add_saturated(mem_add_saturated(mi->free, mi->buffers), mem_cached(mi));
+	return v > mi->total ? mi->total : v;
+}
+
+static bool mem_derive_available(const void *cur, const void *prev, uint64_t dt_ns, double *ret)
+{
+	*ret = (double)mem_available(cur);
+	return true;
+}
+
+/* as free(1) of procps 4 counts it: what is not available */
+static bool mem_derive_used(const void *cur, const void *prev, uint64_t dt_ns, double *ret)
+{
+	const struct mem_info *mi = cur;
+
+	*ret = (double)(mi->total - mem_available(mi));
+	return true;
+}
+
+static bool mem_derive_cached(const void *cur, const void *prev, uint64_t dt_ns, double *ret)
+{
+	*ret = (double)mem_cached(cur);
+	return true;
+}
+
+static bool mem_derive_swap_used(const void *cur, const void *prev, uint64_t dt_ns, double *ret)
+{
+	const struct mem_info *mi = cur;
+
+	*ret = (double)mem_sub_clamped(mi->swap_total, mi->swap_free);
+	return true;
+}
+
+/* The payload's fields up to hugepage_size and the sysfeed_memory_*
+ * families. Fields before slab are always numbers (a line the kernel
+ * lacks counts as 0), later ones null; a family is left out without its
+ * line. The families keep the order of the kernel's lines. */
+#define MEM_KB(key, member, has_bit, extra)                                                        \
+	FIELD(.source = key, .json = #member, .prom = "sysfeed_memory_" #member "_bytes",          \
+	      .type = FIELD_GAUGE, .unit = "bytes", .help = key " from /proc/meminfo, in bytes.",  \
+	      FIELD_AT(struct mem_info, member), .has = has_bit, .flags = FIELD_KB | (extra))
+static const struct field mem_info_fields[] = {
+    MEM_KB("MemTotal", total, 0, 0),
+    MEM_KB("MemFree", free, 0, 0),
+    FIELD(.source = "MemAvailable", .prom = "sysfeed_memory_available_bytes", .type = FIELD_GAUGE,
+	  .unit = "bytes", .help = "MemAvailable from /proc/meminfo, in bytes.",
+	  FIELD_AT(struct mem_info, available), .has = MEM_HAS_AVAILABLE, .flags = FIELD_KB),
+    FIELD(.json = "available", .type = FIELD_GAUGE, .unit = "bytes",
+	  .help = "Memory available to start new applications without swapping: MemAvailable, or "
+		  "free + buffers + cached before 3.14; at most total.",
+	  FIELD_DERIVE(mem_derive_available)),
+    FIELD(.json = "used", .type = FIELD_GAUGE, .unit = "bytes",
+	  .help = "total - available, as free(1) of procps 4 shows it.",
+	  FIELD_DERIVE(mem_derive_used)),
+    MEM_KB("Buffers", buffers, MEM_HAS_BUFFERS, FIELD_ZERO_ABSENT),
+    FIELD(.source = "Cached", .prom = "sysfeed_memory_cached_bytes", .type = FIELD_GAUGE,
+	  .unit = "bytes", .help = "Cached from /proc/meminfo, in bytes.",
+	  FIELD_AT(struct mem_info, cached), .has = MEM_HAS_CACHED, .flags = FIELD_KB),
+    FIELD(.json = "cached", .type = FIELD_GAUGE, .unit = "bytes",
+	  .help = "Page cache and reclaimable slab: Cached + SReclaimable.",
+	  FIELD_DERIVE(mem_derive_cached)),
+    MEM_KB("SwapTotal", swap_total, MEM_HAS_SWAP_TOTAL, FIELD_ZERO_ABSENT),
+    MEM_KB("SwapFree", swap_free, MEM_HAS_SWAP_FREE, FIELD_ZERO_ABSENT),
+    FIELD(.json = "swap_used", .type = FIELD_GAUGE, .unit = "bytes",
+	  .help = "swap_total - swap_free.", FIELD_DERIVE(mem_derive_swap_used)),
+    MEM_KB("Dirty", dirty, MEM_HAS_DIRTY, FIELD_ZERO_ABSENT),
+    MEM_KB("Slab", slab, MEM_HAS_SLAB, 0),
+    MEM_KB("SReclaimable", sreclaimable, MEM_HAS_SRECLAIMABLE, 0),
+    MEM_KB("SUnreclaim", sunreclaim, MEM_HAS_SUNRECLAIM, 0),
+    FIELD(.source = "Shmem", .json = "shmem", .prom = "sysfeed_memory_shmem_bytes",
+	  .type = FIELD_GAUGE, .unit = "bytes", .help = "Shmem from /proc/meminfo, in bytes.",
+	  FIELD_AT(struct mem_info, shmem), .has = MEM_HAS_SHMEM, .flags = FIELD_KB,
+	  .prom_before = "Slab"),
+    FIELD(.source = "HugePages_Total", .json = "hugepages_total",
+	  .prom = "sysfeed_memory_hugepages", .type = FIELD_GAUGE, .unit = "pages",
+	  .help = "HugePages_Total from /proc/meminfo, in pages.",
+	  FIELD_AT(struct mem_info, hugepages_total), .has = MEM_HAS_HUGEPAGES_TOTAL),
+    FIELD(.source = "HugePages_Free", .json = "hugepages_free",
+	  .prom = "sysfeed_memory_hugepages_free", .type = FIELD_GAUGE, .unit = "pages",
+	  .help = "HugePages_Free from /proc/meminfo, in pages.",
+	  FIELD_AT(struct mem_info, hugepages_free), .has = MEM_HAS_HUGEPAGES_FREE),
+    FIELD(.source = "Hugepagesize", .json = "hugepage_size",
+	  .prom = "sysfeed_memory_hugepage_size_bytes", .type = FIELD_GAUGE, .unit = "bytes",
+	  .help = "Hugepagesize from /proc/meminfo, in bytes.",
+	  FIELD_AT(struct mem_info, hugepage_size), .has = MEM_HAS_HUGEPAGESIZE, .flags = FIELD_KB),
+};
+
+static const struct field_table mem_info_table = {
+    .path = "",
+    .file = "/proc/meminfo",
+    .passes = {FIELDS_VALUES},
+    FIELD_ROWS(mem_info_fields),
+};
+
+/* The vmstat events: rates in the payload, the counters they are in
+ * /metrics. */
+#define MEM_VM(key, counter, what, rate_key, rate_text)                                            \
+	FIELD(.source = key, .prom = "sysfeed_vmstat_" key "_total", .type = FIELD_COUNTER,        \
+	      .unit = what, .help = key " from /proc/vmstat.",                                     \
+	      FIELD_AT(struct mem_vmstat, v[counter]), .has = 1u << (counter), .rate = rate_key,   \
+	      .rate_unit = what "/s", .rate_help = rate_text)
+static const struct field mem_vm_fields[] = {
+    MEM_VM("pgfault", MEM_VM_PGFAULT, "faults", "page_faults_per_s",
+	   "Page faults, minor and major, per second."),
+    MEM_VM("pgmajfault", MEM_VM_PGMAJFAULT, "faults", "major_faults_per_s",
+	   "Major page faults (the page had to be read from disk) per second."),
+    MEM_VM("pswpin", MEM_VM_PSWPIN, "pages", "swap_in_pages_per_s", "Pages swapped in per second."),
+    MEM_VM("pswpout", MEM_VM_PSWPOUT, "pages", "swap_out_pages_per_s",
+	   "Pages swapped out per second."),
+};
+
+static const struct field_table mem_vm_table = {
+    .path = "",
+    .file = "/proc/vmstat",
+    .passes = {FIELDS_RATES},
+    FIELD_ROWS(mem_vm_fields),
+};
+
 int mem_info_parse(const char *text, size_t len, struct mem_info *ret)
 {
-	/* a pseudo-flag for each required key, above the MEM_HAS_* bits */
-	enum { HAS_TOTAL = 1u << 29, HAS_FREE = 1u << 30 };
+	const size_t n = sizeof(mem_info_fields) / sizeof(mem_info_fields[0]);
 	struct mem_info mi = {0};
-	const struct {
-		const char *key;
-		uint64_t *dst;
-		unsigned flag;
-		bool kb; /* in kB (converted to bytes), or a bare count */
-	} keys[] = {
-	    {"MemTotal", &mi.total, HAS_TOTAL, true},
-	    {"MemFree", &mi.free, HAS_FREE, true},
-	    {"MemAvailable", &mi.available, MEM_HAS_AVAILABLE, true},
-	    {"Buffers", &mi.buffers, MEM_HAS_BUFFERS, true},
-	    {"Cached", &mi.cached, MEM_HAS_CACHED, true},
-	    {"SReclaimable", &mi.sreclaimable, MEM_HAS_SRECLAIMABLE, true},
-	    {"SwapTotal", &mi.swap_total, MEM_HAS_SWAP_TOTAL, true},
-	    {"SwapFree", &mi.swap_free, MEM_HAS_SWAP_FREE, true},
-	    {"Dirty", &mi.dirty, MEM_HAS_DIRTY, true},
-	    {"Slab", &mi.slab, MEM_HAS_SLAB, true},
-	    {"SUnreclaim", &mi.sunreclaim, MEM_HAS_SUNRECLAIM, true},
-	    {"Shmem", &mi.shmem, MEM_HAS_SHMEM, true},
-	    {"HugePages_Total", &mi.hugepages_total, MEM_HAS_HUGEPAGES_TOTAL, false},
-	    {"HugePages_Free", &mi.hugepages_free, MEM_HAS_HUGEPAGES_FREE, false},
-	    {"Hugepagesize", &mi.hugepage_size, MEM_HAS_HUGEPAGESIZE, true},
-	};
 	const char *p = text, *end = text + len, *line, *key;
 	size_t line_len, key_len;
-	unsigned seen = 0;
+	uint32_t seen = 0;
 	uint64_t value;
 	bool kb;
 	int r;
 
+	_Static_assert(sizeof(mem_info_fields) / sizeof(mem_info_fields[0]) <= 32, "seen");
 	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
+		const struct field *f;
+
 		r = mem_split_line(line, line_len, &key, &key_len, &value, &kb);
 		if (r < 0)
 			goto out;
-		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-			if (!procfs_token_is(key, key_len, keys[i].key))
-				continue;
-			r = -EINVAL;
-			if (kb != keys[i].kb || (seen & keys[i].flag))
-				goto out;
-			if (kb) {
-				r = procfs_kb_to_bytes(value, keys[i].dst);
-				if (r < 0)
-					goto out;
-			} else {
-				*keys[i].dst = value;
-			}
-			seen |= keys[i].flag;
-			break;
-		}
+		f = fields_find(&mem_info_table, key, key_len);
+		if (!f)
+			continue;
+		r = -EINVAL;
+		if (kb != !!(f->flags & FIELD_KB) || (seen & (1u << (f - mem_info_fields))))
+			goto out;
+		r = fields_store(f, &mi, value);
+		if (r < 0)
+			goto out;
+		seen |= 1u << (f - mem_info_fields);
+		mi.has |= f->has;
 	}
 	if (r < 0)
 		goto out;
-	if (!(seen & HAS_TOTAL) || !(seen & HAS_FREE)) {
-		r = -ENODATA;
-		goto out;
+	/* the lines every kernel prints */
+	for (size_t i = 0; i < n; i++) {
+		if (mem_info_fields[i].source && !mem_info_fields[i].has && !(seen & (1u << i))) {
+			r = -ENODATA;
+			goto out;
+		}
 	}
-	mi.has = seen & ~(unsigned)(HAS_TOTAL | HAS_FREE);
 	*ret = mi;
 out:
 	return r;
@@ -136,12 +258,6 @@ static bool mem_vmstat_name_ok(const char *s, size_t len)
 
 int mem_vmstat_parse(const char *text, size_t len, struct mem_vmstat *ret)
 {
-	static const char *const names[MEM_VM_N] = {
-	    [MEM_VM_PGFAULT] = "pgfault",
-	    [MEM_VM_PGMAJFAULT] = "pgmajfault",
-	    [MEM_VM_PSWPIN] = "pswpin",
-	    [MEM_VM_PSWPOUT] = "pswpout",
-	};
 	struct mem_vmstat vm = {{0}, 0};
 	const char *p = text, *end = text + len, *line, *sp;
 	size_t line_len, name_len;
@@ -163,16 +279,20 @@ int mem_vmstat_parse(const char *text, size_t len, struct mem_vmstat *ret)
 		r = procfs_parse_u64(sp + 1, line_len - name_len - 1, &value);
 		if (r < 0)
 			goto out;
-		for (size_t i = 0; i < MEM_VM_N; i++) {
+		for (size_t i = 0; i < mem_vm_table.n; i++) {
+			const struct field *f = &mem_vm_fields[i];
+
 			/* the first byte rules out most of the 180 lines cheaply */
-			if (line[0] != names[i][0] || !procfs_token_is(line, name_len, names[i]))
+			if (line[0] != f->source[0] || !procfs_token_is(line, name_len, f->source))
 				continue;
-			if (vm.has & (1u << i)) {
+			if (vm.has & f->has) {
 				r = -EINVAL;
 				goto out;
 			}
-			vm.v[i] = value;
-			vm.has |= 1u << i;
+			r = fields_store(f, &vm, value);
+			if (r < 0)
+				goto out;
+			vm.has |= f->has;
 			break;
 		}
 	}
@@ -183,93 +303,29 @@ out:
 	return r;
 }
 
-void mem_vmstat_rates(const struct mem_vmstat *prev, const struct mem_vmstat *cur, uint64_t dt_ns,
-		      struct mem_rates *ret)
-{
-	ret->has = 0;
-	for (size_t i = 0; i < MEM_VM_N; i++) {
-		ret->per_s[i] = 0;
-		if (!(prev->has & cur->has & (1u << i)))
-			continue;
-		if (procfs_rate_hundredths(prev->v[i], cur->v[i], dt_ns, &ret->per_s[i]) == 1)
-			ret->has |= 1u << i;
-	}
-}
-
-static uint64_t mem_sub_clamped(uint64_t a, uint64_t b)
-{
-	return a > b ? a - b : 0;
-}
-
-static uint64_t mem_add_saturated(uint64_t a, uint64_t b)
-{
-	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-int mem_build_payload(const struct mem_info *mi, const struct mem_rates *rates, int64_t t_ms,
+int mem_build_payload(const struct mem_info *mi, const struct mem_vmstat *prev,
+		      const struct mem_vmstat *cur, uint64_t dt_ns, int64_t t_ms,
 		      cJSON **ret_payload)
 {
-	uint64_t cached, available, used, swap_used;
-	unsigned rates_has = rates ? rates->has : 0;
+	static const struct mem_vmstat none;
+	const struct field_inst info = {mi, mi->has, NULL};
+	const struct field_inst vm = {cur ? cur : &none, cur ? cur->has : 0, NULL};
+	const struct field_inst vm_prev = {prev, prev ? prev->has : 0, NULL};
 	cJSON *payload;
 	int r = -ENOMEM;
 
-	cached = mem_add_saturated(mi->cached, mi->sreclaimable);
-	if (mi->has & MEM_HAS_AVAILABLE)
-		available = mi->available;
-	else
-		available = mem_add_saturated(mem_add_saturated(mi->free, mi->buffers), cached);
-	if (available > mi->total)
-		available = mi->total;
-	/* as free(1) of procps 4 counts it: what is not available */
-	used = mi->total - available;
-	swap_used = mem_sub_clamped(mi->swap_total, mi->swap_free);
-
-	const struct {
-		const char *key;
-		double v;
-		bool have;
-	} fields[] = {
-	    {"t", (double)t_ms, true},
-	    {"total", (double)mi->total, true},
-	    {"free", (double)mi->free, true},
-	    {"available", (double)available, true},
-	    {"used", (double)used, true},
-	    {"buffers", (double)mi->buffers, true},
-	    {"cached", (double)cached, true},
-	    {"swap_total", (double)mi->swap_total, true},
-	    {"swap_free", (double)mi->swap_free, true},
-	    {"swap_used", (double)swap_used, true},
-	    {"dirty", (double)mi->dirty, true},
-	    {"slab", (double)mi->slab, mi->has & MEM_HAS_SLAB},
-	    {"sreclaimable", (double)mi->sreclaimable, mi->has & MEM_HAS_SRECLAIMABLE},
-	    {"sunreclaim", (double)mi->sunreclaim, mi->has & MEM_HAS_SUNRECLAIM},
-	    {"shmem", (double)mi->shmem, mi->has & MEM_HAS_SHMEM},
-	    {"hugepages_total", (double)mi->hugepages_total, mi->has & MEM_HAS_HUGEPAGES_TOTAL},
-	    {"hugepages_free", (double)mi->hugepages_free, mi->has & MEM_HAS_HUGEPAGES_FREE},
-	    {"hugepage_size", (double)mi->hugepage_size, mi->has & MEM_HAS_HUGEPAGESIZE},
-	    {"page_faults_per_s", rates ? rates->per_s[MEM_VM_PGFAULT] : 0,
-	     rates_has & (1u << MEM_VM_PGFAULT)},
-	    {"major_faults_per_s", rates ? rates->per_s[MEM_VM_PGMAJFAULT] : 0,
-	     rates_has & (1u << MEM_VM_PGMAJFAULT)},
-	    {"swap_in_pages_per_s", rates ? rates->per_s[MEM_VM_PSWPIN] : 0,
-	     rates_has & (1u << MEM_VM_PSWPIN)},
-	    {"swap_out_pages_per_s", rates ? rates->per_s[MEM_VM_PSWPOUT] : 0,
-	     rates_has & (1u << MEM_VM_PSWPOUT)},
-	};
-
 	*ret_payload = NULL;
 	payload = cJSON_CreateObject();
-	if (!payload)
+	if (!payload || json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		if (fields[i].have ? !cJSON_AddNumberToObject(payload, fields[i].key, fields[i].v)
-				   : !cJSON_AddNullToObject(payload, fields[i].key))
-			goto out;
-	}
+	r = fields_json(payload, &mem_info_table, &info, NULL, 0);
+	if (r < 0)
+		goto out;
+	r = fields_json(payload, &mem_vm_table, &vm, prev ? &vm_prev : NULL, dt_ns);
+	if (r < 0)
+		goto out;
 	*ret_payload = payload;
 	payload = NULL;
-	r = 0;
 out:
 	cJSON_Delete(payload);
 	return r;
@@ -291,8 +347,8 @@ static void mem_fini(void *state)
  * or foreign meminfo, or a foreign vmstat, turns the topic off now. A
  * missing vmstat only leaves the rates null. The buffer is kept for the
  * ticks. */
-static int mem_init(const struct collector_env *env, void **ret_state, char *reason,
-		    size_t reason_len)
+static int mem_init(const struct collector_env *env, const void *settings, void **ret_state,
+		    char *reason, size_t reason_len)
 {
 	struct mem_state *s;
 	struct mem_info mi;
@@ -344,8 +400,7 @@ static int mem_sample(void *state, const struct collector_env *env,
 	struct mem_state *s = state;
 	struct mem_info mi;
 	struct mem_vmstat vm;
-	struct mem_rates rates;
-	const struct mem_rates *have_rates = NULL;
+	uint64_t dt_ns = 0;
 	int r;
 
 	*ret_payload = NULL;
@@ -363,15 +418,11 @@ static int mem_sample(void *state, const struct collector_env *env,
 		r = mem_vmstat_parse(s->buf.data, s->buf.len, &vm);
 		if (r < 0)
 			goto out;
-		if (s->have_vm) {
-			mem_vmstat_rates(
-			    &s->vm, &vm,
-			    tick->mono_ns > s->vm_mono_ns ? tick->mono_ns - s->vm_mono_ns : 0,
-			    &rates);
-			have_rates = &rates;
-		}
+		if (tick->mono_ns > s->vm_mono_ns)
+			dt_ns = tick->mono_ns - s->vm_mono_ns;
 	}
-	r = mem_build_payload(&mi, have_rates, tick->t_ms, ret_payload);
+	r = mem_build_payload(&mi, s->have_vm ? &s->vm : NULL, s->vm_enabled ? &vm : NULL, dt_ns,
+			      tick->t_ms, ret_payload);
 	if (r < 0)
 		goto out;
 	s->mi = mi;
@@ -392,73 +443,23 @@ out:
 static int mem_metrics(void *state, struct metrics *m)
 {
 	const struct mem_state *s = state;
-	const struct mem_info *mi = &s->mi;
-	const struct {
-		const char *name, *help;
-		unsigned flag; /* 0: always there */
-		uint64_t v;
-	} lines[] = {
-	    {"sysfeed_memory_total_bytes", "MemTotal from /proc/meminfo, in bytes.", 0, mi->total},
-	    {"sysfeed_memory_free_bytes", "MemFree from /proc/meminfo, in bytes.", 0, mi->free},
-	    {"sysfeed_memory_available_bytes", "MemAvailable from /proc/meminfo, in bytes.",
-	     MEM_HAS_AVAILABLE, mi->available},
-	    {"sysfeed_memory_buffers_bytes", "Buffers from /proc/meminfo, in bytes.",
-	     MEM_HAS_BUFFERS, mi->buffers},
-	    {"sysfeed_memory_cached_bytes", "Cached from /proc/meminfo, in bytes.", MEM_HAS_CACHED,
-	     mi->cached},
-	    {"sysfeed_memory_swap_total_bytes", "SwapTotal from /proc/meminfo, in bytes.",
-	     MEM_HAS_SWAP_TOTAL, mi->swap_total},
-	    {"sysfeed_memory_swap_free_bytes", "SwapFree from /proc/meminfo, in bytes.",
-	     MEM_HAS_SWAP_FREE, mi->swap_free},
-	    {"sysfeed_memory_dirty_bytes", "Dirty from /proc/meminfo, in bytes.", MEM_HAS_DIRTY,
-	     mi->dirty},
-	    {"sysfeed_memory_shmem_bytes", "Shmem from /proc/meminfo, in bytes.", MEM_HAS_SHMEM,
-	     mi->shmem},
-	    {"sysfeed_memory_slab_bytes", "Slab from /proc/meminfo, in bytes.", MEM_HAS_SLAB,
-	     mi->slab},
-	    {"sysfeed_memory_sreclaimable_bytes", "SReclaimable from /proc/meminfo, in bytes.",
-	     MEM_HAS_SRECLAIMABLE, mi->sreclaimable},
-	    {"sysfeed_memory_sunreclaim_bytes", "SUnreclaim from /proc/meminfo, in bytes.",
-	     MEM_HAS_SUNRECLAIM, mi->sunreclaim},
-	    {"sysfeed_memory_hugepages", "HugePages_Total from /proc/meminfo, in pages.",
-	     MEM_HAS_HUGEPAGES_TOTAL, mi->hugepages_total},
-	    {"sysfeed_memory_hugepages_free", "HugePages_Free from /proc/meminfo, in pages.",
-	     MEM_HAS_HUGEPAGES_FREE, mi->hugepages_free},
-	    {"sysfeed_memory_hugepage_size_bytes", "Hugepagesize from /proc/meminfo, in bytes.",
-	     MEM_HAS_HUGEPAGESIZE, mi->hugepage_size},
-	};
-	static const struct {
-		const char *name, *help;
-	} vm_names[MEM_VM_N] = {
-	    [MEM_VM_PGFAULT] = {"sysfeed_vmstat_pgfault_total", "pgfault from /proc/vmstat."},
-	    [MEM_VM_PGMAJFAULT] = {"sysfeed_vmstat_pgmajfault_total",
-				   "pgmajfault from /proc/vmstat."},
-	    [MEM_VM_PSWPIN] = {"sysfeed_vmstat_pswpin_total", "pswpin from /proc/vmstat."},
-	    [MEM_VM_PSWPOUT] = {"sysfeed_vmstat_pswpout_total", "pswpout from /proc/vmstat."},
-	};
 
 	if (!s->have_mi)
 		return 0;
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		if (lines[i].flag && !(mi->has & lines[i].flag))
-			continue;
-		metrics_family(m, lines[i].name, "gauge", lines[i].help);
-		metrics_sample(m, lines[i].name, NULL, (double)lines[i].v);
-	}
-	for (size_t i = 0; s->have_vm && i < MEM_VM_N; i++) {
-		if (!(s->vm.has & (1u << i)))
-			continue;
-		metrics_family(m, vm_names[i].name, "counter", vm_names[i].help);
-		metrics_sample(m, vm_names[i].name, NULL, (double)s->vm.v[i]);
-	}
+	fields_prom(m, &mem_info_table, &(struct field_inst){&s->mi, s->mi.has, NULL}, 1);
+	if (s->have_vm)
+		fields_prom(m, &mem_vm_table, &(struct field_inst){&s->vm, s->vm.has, NULL}, 1);
 	return metrics_error(m);
 }
 
 static const char *const mem_history[] = {"used", "buffers", "cached", NULL};
 
+static const struct field_table *const mem_tables[] = {&mem_info_table, &mem_vm_table, NULL};
+
 const struct collector mem_collector = {
     .name = "mem",
     .history = mem_history,
+    .fields = mem_tables,
     .init = mem_init,
     .sample = mem_sample,
     .metrics = mem_metrics,

@@ -78,26 +78,17 @@ struct mem_vmstat {
  * -EINVAL or -ERANGE on a malformed file. *ret is untouched on error. */
 int mem_vmstat_parse(const char *text, size_t len, struct mem_vmstat *ret);
 
-/* Per-second rates of the vmstat counters: per_s[i] is valid when bit i
- * of has is set. */
-struct mem_rates {
-	double per_s[MEM_VM_N];
-	unsigned has;
-};
-
-/* Rates between two vmstat parses dt_ns apart, in hundredths: none for a
- * counter missing from either, one that went backwards, or dt_ns 0. */
-void mem_vmstat_rates(const struct mem_vmstat *prev, const struct mem_vmstat *cur, uint64_t dt_ns,
-		      struct mem_rates *ret);
-
 /* The `mem` payload, in bytes, as procps `free` computes it: cached =
  * Cached + SReclaimable; available = MemAvailable, or free + buffers +
  * cached on kernels without it, at most total; used = total - available,
- * as free(1) of procps 4 counts it. slab, sreclaimable, sunreclaim, shmem, hugepages_total,
- * hugepages_free and hugepage_size are null when the kernel has no such
- * line; the *_per_s rates are null without rates (NULL: the first tick) or
- * without that rate in them. Returns 0 or -ENOMEM. */
-int mem_build_payload(const struct mem_info *mi, const struct mem_rates *rates, int64_t t_ms,
+ * as free(1) of procps 4 counts it. slab, sreclaimable, sunreclaim, shmem,
+ * hugepages_total, hugepages_free and hugepage_size are null when the
+ * kernel has no such line. The *_per_s rates are between the vmstat
+ * readings prev and cur, dt_ns apart, in hundredths: null without prev (the
+ * first tick) or cur (no /proc/vmstat), for a counter missing from either
+ * or gone backwards, and when dt_ns is 0. Returns 0 or -ENOMEM. */
+int mem_build_payload(const struct mem_info *mi, const struct mem_vmstat *prev,
+		      const struct mem_vmstat *cur, uint64_t dt_ns, int64_t t_ms,
 		      cJSON **ret_payload);
 
 extern const struct collector mem_collector;

@@ -9,8 +9,15 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "fields.h"
+#include "settings.h"
 
 #define NET_NAME_MAX 16 /* IFNAMSIZ, with the NUL */
+
+/* The keys of the `net` topic (net_collector.settings). */
+struct net_settings {
+	struct list interfaces; /* interface names or patterns; empty: all */
+};
 
 /* The columns of /proc/net/dev the topic uses, found by name in its second
  * header line ("errs" and "drop" there). */
@@ -35,7 +42,9 @@ struct net_iface {
 	bool loopback;          /* named "lo" */
 	const char *operstate;  /* "up", "down", ... (static), NULL: unknown */
 	int64_t speed_mbps;     /* -1: unknown */
-	int state_fd;           /* operstate kept open: -1 none yet, -2 absent */
+	int state_fd;           /* operstate kept open, or: */
+#define NET_FD_NONE   -1        /* not open yet */
+#define NET_FD_ABSENT -2        /* no such attribute */
 	uint64_t speed_next_ns; /* when to read speed again */
 };
 
@@ -116,6 +125,11 @@ const char *net_operstate_parse(const char *text, size_t len);
 /* The speed attribute's text in Mbit/s; -1 for "-1" (SPEED_UNKNOWN) and
  * anything unparsable. */
 int64_t net_speed_parse(const char *text, size_t len);
+
+/* The field tables of the interfaces (instances: struct net_iface) and
+ * of the TCP summary (instance: struct net_reading), in net_parse.c: the
+ * parsers find their columns by the rows' sources. */
+extern const struct field_table net_dev_table, net_tcp_table;
 
 extern const struct collector net_collector;
 

@@ -2,12 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fields.h"
+#include "json.h"
 #include "metrics.h"
 #include "procfs.h"
 
@@ -31,50 +32,87 @@ struct psi_state {
 	bool have_irq; /* pressure/irq was readable at init */
 };
 
-/* Splits "key=value" and checks the key. */
-static int psi_split_kv(const char *tok, size_t len, const char *key, const char **ret_val,
-			size_t *ret_len)
-{
-	size_t key_len = strlen(key);
+/* The fields of a "some" or "full" line, in the kernel's fixed order: the
+ * averages as it prints them ("%lu.%02lu" percent, kept in hundredths),
+ * the stall total in microseconds, and its rate. */
+static const struct field psi_line_fields[] = {
+    FIELD(.source = "avg10", .json = "avg10", .type = FIELD_GAUGE, .unit = "%",
+	  .help = "Share of time stalled over the last 10 s, the kernel's running average.",
+	  FIELD_AT(struct psi_line, avg10), .flags = FIELD_CENTI, .div = 100),
+    FIELD(.source = "avg60", .json = "avg60", .type = FIELD_GAUGE, .unit = "%",
+	  .help = "Share of time stalled over the last 60 s, the kernel's running average.",
+	  FIELD_AT(struct psi_line, avg60), .flags = FIELD_CENTI, .div = 100),
+    FIELD(.source = "avg300", .json = "avg300", .type = FIELD_GAUGE, .unit = "%",
+	  .help = "Share of time stalled over the last 300 s, the kernel's running average.",
+	  FIELD_AT(struct psi_line, avg300), .flags = FIELD_CENTI, .div = 100),
+    /* us stalled per ns elapsed, as percent: d_us * 1000 / dt_ns * 100;
+     * capped because the kernel's total and our clock are not read at the
+     * very same instant */
+    FIELD(.source = "total", .json = "total_us", .type = FIELD_COUNTER, .unit = "us",
+	  .help = "Total stall time since boot.", FIELD_AT(struct psi_line, total_us),
+	  .rate = "stall_pct", .rate_unit = "%",
+	  .rate_help = "Share of wall time stalled since the previous tick, not smoothed.",
+	  .rate_mul = 1e5, .rate_max = 100),
+};
 
-	if (len <= key_len + 1 || memcmp(tok, key, key_len) != 0 || tok[key_len] != '=')
-		return -EINVAL;
-	*ret_val = tok + key_len + 1;
-	*ret_len = len - key_len - 1;
-	return 0;
-}
+static const struct field_table psi_line_table = {
+    .path = "{cpu,memory,io,irq}.{some,full}",
+    .file = "/proc/pressure/{cpu,memory,io,irq}",
+    .passes = {FIELDS_VALUES, FIELDS_RATES},
+    FIELD_ROWS(psi_line_fields),
+};
 
-/* The four fields after "some"/"full", in the kernel's fixed order. */
+/* The bit of struct field.has for a line of a resource. */
+#define PSI_HAS(res, full) (1u << ((res)*2 + (full)))
+
+/* node_exporter's pressure families: the stall totals in seconds, as
+ * node_pressure_<resource>_{waiting,stalled}_seconds_total (some, full). */
+#define PSI_FAMILY(r, name, kind, full, what, text)                                                \
+	FIELD(.source = #kind " total", .file = "/proc/pressure/" name,                            \
+	      .prom = "node_pressure_" name "_" what "_seconds_total", .type = FIELD_COUNTER,      \
+	      .unit = "seconds", .help = "Total time in seconds " text,                            \
+	      FIELD_AT(struct psi_reading, res[r].kind.total_us), .has = PSI_HAS(r, full),         \
+	      .div = 1e6)
+static const struct field psi_families[] = {
+    PSI_FAMILY(PSI_CPU, "cpu", some, 0, "waiting", "that processes have waited for CPU time."),
+    PSI_FAMILY(PSI_MEMORY, "memory", some, 0, "waiting", "that processes have waited for memory."),
+    PSI_FAMILY(PSI_MEMORY, "memory", full, 1, "stalled",
+	       "no process could make progress due to memory congestion."),
+    PSI_FAMILY(PSI_IO, "io", some, 0, "waiting",
+	       "that processes have waited due to IO congestion."),
+    PSI_FAMILY(PSI_IO, "io", full, 1, "stalled",
+	       "no process could make progress due to IO congestion."),
+    PSI_FAMILY(PSI_IRQ, "irq", full, 1, "stalled",
+	       "no process could make progress due to IRQ congestion."),
+};
+
+static const struct field_table psi_family_table = {
+    .file = "/proc/pressure",
+    FIELD_ROWS(psi_families),
+};
+
+/* The fields after "some"/"full": "key=value" each, in table order. */
 static int psi_parse_fields(const char *p, const char *end, struct psi_line *ret)
 {
-	static const char *const keys[] = {"avg10", "avg60", "avg300", "total"};
-	const char *tok, *val;
-	size_t tok_len, val_len;
-	uint64_t v[4];
+	struct psi_line l = {0};
+	const char *tok;
+	size_t tok_len;
 	int r;
 
-	for (size_t i = 0; i < 4; i++) {
-		if (procfs_next_token(&p, end, &tok, &tok_len) <= 0)
+	for (size_t i = 0; i < psi_line_table.n; i++) {
+		const struct field *f = &psi_line_fields[i];
+		size_t key_len = strlen(f->source);
+
+		if (procfs_next_token(&p, end, &tok, &tok_len) <= 0 || tok_len <= key_len + 1 ||
+		    memcmp(tok, f->source, key_len) != 0 || tok[key_len] != '=')
 			return -EINVAL;
-		r = psi_split_kv(tok, tok_len, keys[i], &val, &val_len);
+		r = fields_parse(f, &l, tok + key_len + 1, tok_len - key_len - 1);
 		if (r < 0)
 			return r;
-		/* averages are "%lu.%02lu" */
-		if (i < 3)
-			r = procfs_parse_fixed(val, val_len, 2, &v[i]);
-		else
-			r = procfs_parse_u64(val, val_len, &v[i]);
-		if (r < 0)
-			return r;
-		if (i < 3 && v[i] > UINT32_MAX)
-			return -ERANGE;
 	}
 	if (procfs_next_token(&p, end, &tok, &tok_len) > 0)
 		return -EINVAL;
-	ret->avg10 = (uint32_t)v[0];
-	ret->avg60 = (uint32_t)v[1];
-	ret->avg300 = (uint32_t)v[2];
-	ret->total_us = v[3];
+	*ret = l;
 	return 0;
 }
 
@@ -136,18 +174,11 @@ out:
 	return r;
 }
 
-/* Rounds half up to hundredths, as every fractional value of the topic. */
-static double psi_hundredths(double v)
-{
-	return floor(v * 100.0 + 0.5) / 100.0;
-}
-
 /* One line as an object under key, or null when the kernel printed none.
  * prev is the same line of the previous reading (NULL: no rate). */
 static int psi_line_json(cJSON *parent, const char *key, const struct psi_line *cur,
 			 const struct psi_line *prev, uint64_t dt_ns)
 {
-	uint64_t d_us;
 	cJSON *o;
 
 	if (!cur)
@@ -155,20 +186,8 @@ static int psi_line_json(cJSON *parent, const char *key, const struct psi_line *
 	o = cJSON_AddObjectToObject(parent, key);
 	if (!o)
 		return -ENOMEM;
-	if (procfs_json_num(o, "avg10", cur->avg10 / 100.0) < 0 ||
-	    procfs_json_num(o, "avg60", cur->avg60 / 100.0) < 0 ||
-	    procfs_json_num(o, "avg300", cur->avg300 / 100.0) < 0 ||
-	    procfs_json_num(o, "total_us", (double)cur->total_us) < 0)
-		return -ENOMEM;
-	if (prev && dt_ns > 0 && procfs_delta(prev->total_us, cur->total_us, &d_us) == 0) {
-		/* us stalled per ns elapsed, as percent: d_us * 1000 / dt_ns * 100;
-		 * capped because the kernel's total and our clock are not read at
-		 * the very same instant */
-		double pct = psi_hundredths((double)d_us * 1e5 / (double)dt_ns);
-
-		return procfs_json_num(o, "stall_pct", pct > 100.0 ? 100.0 : pct);
-	}
-	return cJSON_AddNullToObject(o, "stall_pct") ? 0 : -ENOMEM;
+	return fields_json(o, &psi_line_table, &(struct field_inst){cur, 0, NULL},
+			   prev ? &(struct field_inst){prev, 0, NULL} : NULL, dt_ns);
 }
 
 static int psi_resource_json(cJSON *payload, enum psi_resource res, const struct psi_reading *prev,
@@ -205,7 +224,7 @@ int psi_build_payload(const struct psi_reading *prev, const struct psi_reading *
 	payload = cJSON_CreateObject();
 	if (!payload)
 		goto out;
-	if (procfs_json_num(payload, "t", (double)t_ms) < 0)
+	if (json_num(payload, "t", (double)t_ms) < 0)
 		goto out;
 	for (int i = 0; i < PSI_NRES; i++) {
 		if (psi_resource_json(payload, (enum psi_resource)i, prev, cur, dt_ns) < 0)
@@ -274,8 +293,8 @@ static void psi_fini(void *state)
 /* Reads every file once, so that a kernel without PSI (or with PSI off)
  * turns the topic off now. pressure/irq is optional: watched only when it
  * reads at init. */
-static int psi_init(const struct collector_env *env, void **ret_state, char *reason,
-		    size_t reason_len)
+static int psi_init(const struct collector_env *env, const void *settings, void **ret_state,
+		    char *reason, size_t reason_len)
 {
 	struct psi_state *s;
 	bool parsing = false;
@@ -326,50 +345,30 @@ out:
 }
 
 /* node_exporter's pressure families from the last good reading (prev:
- * cur is overwritten by a failed read): the stall totals in seconds. */
+ * cur is overwritten by a failed read). */
 static int psi_metrics(void *state, struct metrics *m)
 {
 	const struct psi_state *s = state;
-	static const struct {
-		const char *name, *help;
-		enum psi_resource res;
-		bool full;
-	} lines[] = {
-	    {"node_pressure_cpu_waiting_seconds_total",
-	     "Total time in seconds that processes have waited for CPU time.", PSI_CPU, false},
-	    {"node_pressure_memory_waiting_seconds_total",
-	     "Total time in seconds that processes have waited for memory.", PSI_MEMORY, false},
-	    {"node_pressure_memory_stalled_seconds_total",
-	     "Total time in seconds no process could make progress due to memory congestion.",
-	     PSI_MEMORY, true},
-	    {"node_pressure_io_waiting_seconds_total",
-	     "Total time in seconds that processes have waited due to IO congestion.", PSI_IO,
-	     false},
-	    {"node_pressure_io_stalled_seconds_total",
-	     "Total time in seconds no process could make progress due to IO congestion.", PSI_IO,
-	     true},
-	    {"node_pressure_irq_stalled_seconds_total",
-	     "Total time in seconds no process could make progress due to IRQ congestion.", PSI_IRQ,
-	     true},
-	};
 	const struct psi_reading *rd = &s->prev;
+	unsigned has = 0;
 
 	if (!s->have_prev)
 		return 0;
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		const struct psi_file *f = &rd->res[lines[i].res];
-		const struct psi_line *l = lines[i].full ? &f->full : &f->some;
-
-		if (!rd->present[lines[i].res] || !(lines[i].full ? f->has_full : f->has_some))
-			continue;
-		metrics_family(m, lines[i].name, "counter", lines[i].help);
-		metrics_sample(m, lines[i].name, NULL, (double)l->total_us / 1e6);
+	for (int i = 0; i < PSI_NRES; i++) {
+		if (rd->present[i] && rd->res[i].has_some)
+			has |= PSI_HAS(i, 0);
+		if (rd->present[i] && rd->res[i].has_full)
+			has |= PSI_HAS(i, 1);
 	}
+	fields_prom(m, &psi_family_table, &(struct field_inst){rd, has, NULL}, 1);
 	return metrics_error(m);
 }
 
+static const struct field_table *const psi_tables[] = {&psi_line_table, &psi_family_table, NULL};
+
 const struct collector psi_collector = {
     .name = "psi",
+    .fields = psi_tables,
     .init = psi_init,
     .sample = psi_sample,
     .metrics = psi_metrics,

@@ -1,3 +1,6 @@
+/* The `svc` topic's collector: the services under system.slice found each
+ * tick, their cgroup files read through held fds, rates from counter
+ * deltas, and the top services by CPU and by memory. */
 #include "svc.h"
 
 #include <dirent.h>
@@ -11,9 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "array.h"
 #include "metrics.h"
 #include "procfs.h"
+#include "json.h"
+#include "svc_parse.h"
+#include "topn.h"
 
 /* io.stat holds a line of ~100 bytes per device. */
 #define SVC_READ_BUF  (64u << 10)
@@ -42,19 +48,13 @@ enum svc_file {
 static const char *const svc_files[SVC_NFILES] = {"cpu.stat", "memory.current", "pids.current",
 						  "io.stat"};
 
-struct svc_counter {
-	uint64_t value;
-	uint64_t mono_ns;
-	bool valid;
-};
-
 struct svc_entry {
 	char *name;                 /* the unit, "ssh.service" */
 	char *path;                 /* its cgroup under fs/cgroup, "system.slice/ssh.service" */
 	int fd[SVC_NFILES];         /* -1: not held */
 	uint64_t retry[SVC_NFILES]; /* a missing file: tick to look again */
 	uint32_t gen;
-	struct svc_counter cpu, rd, wr;
+	struct procfs_counter cpu, rd, wr;
 	/* this tick; -1 is null */
 	int64_t cpu_h; /* hundredths of a percent of one core */
 	int64_t mem, pids, io_r, io_w;
@@ -62,6 +62,7 @@ struct svc_entry {
 };
 
 struct svc_state {
+	const struct svc_settings *set;
 	int cg_fd;    /* fs/cgroup (O_PATH) */
 	int slice_fd; /* fs/cgroup/system.slice, for getdents64 */
 	dev_t root_dev;
@@ -73,118 +74,18 @@ struct svc_state {
 	size_t held;
 	char *buf;
 	char *dents;
-	struct svc_entry **top;
-	size_t top_cap;
+	struct topn top;
 	bool have; /* a tick's payload was built */
 };
-
-/* --- parsers --- */
-
-int svc_cpu_stat_parse(const char *text, size_t len, uint64_t *ret_usage_usec)
-{
-	const char *p = text, *end = text + len, *line;
-	size_t line_len;
-	bool found = false;
-	int r;
-
-	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
-		const char *q = line, *e = line + line_len, *key, *val, *extra;
-		size_t key_len, val_len, extra_len;
-		uint64_t v;
-
-		if (procfs_next_token(&q, e, &key, &key_len) <= 0 ||
-		    procfs_next_token(&q, e, &val, &val_len) <= 0 ||
-		    procfs_next_token(&q, e, &extra, &extra_len) > 0)
-			return -EINVAL;
-		r = procfs_parse_u64(val, val_len, &v);
-		if (r < 0)
-			return r;
-		if (procfs_token_is(key, key_len, "usage_usec")) {
-			if (found)
-				return -EINVAL;
-			found = true;
-			*ret_usage_usec = v;
-		}
-	}
-	if (r < 0)
-		return r;
-	return found ? 0 : -ENODATA;
-}
-
-int svc_single_parse(const char *text, size_t len, uint64_t *ret)
-{
-	if (len < 2 || text[len - 1] != '\n')
-		return -EINVAL;
-	return procfs_parse_u64(text, len - 1, ret);
-}
-
-/* "MAJ:MIN" */
-static bool svc_is_dev(const char *s, size_t len)
-{
-	const char *colon = memchr(s, ':', len);
-	uint64_t v;
-
-	return colon && procfs_parse_u64(s, (size_t)(colon - s), &v) == 0 &&
-	       procfs_parse_u64(colon + 1, len - (size_t)(colon + 1 - s), &v) == 0;
-}
-
-int svc_io_stat_parse(const char *text, size_t len, uint64_t *ret_rbytes, uint64_t *ret_wbytes)
-{
-	const char *p = text, *end = text + len, *line;
-	uint64_t rsum = 0, wsum = 0;
-	size_t line_len;
-	int r;
-
-	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
-		const char *q = line, *e = line + line_len, *tok;
-		size_t tok_len;
-		uint64_t rb = 0, wb = 0;
-		unsigned seen = 0;
-
-		if (procfs_next_token(&q, e, &tok, &tok_len) <= 0 || !svc_is_dev(tok, tok_len))
-			return -EINVAL;
-		while (procfs_next_token(&q, e, &tok, &tok_len) > 0) {
-			const char *eq = memchr(tok, '=', tok_len);
-			size_t klen, vlen;
-
-			if (!eq || eq == tok || eq == tok + tok_len - 1)
-				return -EINVAL;
-			klen = (size_t)(eq - tok);
-			vlen = tok_len - klen - 1;
-			if (procfs_token_is(tok, klen, "rbytes") ||
-			    procfs_token_is(tok, klen, "wbytes")) {
-				unsigned bit = tok[0] == 'r' ? 1u : 2u;
-
-				if (seen & bit)
-					return -EINVAL;
-				seen |= bit;
-				r = procfs_parse_u64(eq + 1, vlen, bit == 1 ? &rb : &wb);
-				if (r < 0)
-					return r;
-			}
-		}
-		if (seen != 3)
-			return -EINVAL;
-		if (rsum > UINT64_MAX - rb || wsum > UINT64_MAX - wb)
-			return -ERANGE;
-		rsum += rb;
-		wsum += wb;
-	}
-	if (r < 0)
-		return r;
-	*ret_rbytes = rsum;
-	*ret_wbytes = wsum;
-	return 0;
-}
 
 /* --- rates --- */
 
 /* value * scale / dt_ns, rounded half up, from two readings of a counter;
  * -1 on the first reading, when the counter went backwards (one delta
  * skipped) or when no time passed. Keeps the reading. */
-static int64_t svc_rate(struct svc_counter *c, uint64_t value, uint64_t mono_ns, uint64_t scale)
+static int64_t svc_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_ns, uint64_t scale)
 {
-	struct svc_counter prev = *c;
+	struct procfs_counter prev = *c;
 	uint64_t dv, dt;
 
 	c->value = value;
@@ -232,9 +133,6 @@ static void svc_shrink(struct svc_state *s)
 			s->v = v;
 			s->cap /= 2;
 		}
-		free(s->top);
-		s->top = NULL;
-		s->top_cap = 0;
 	}
 }
 
@@ -276,15 +174,8 @@ static int svc_add(struct svc_state *s, size_t at, const char *name, const char 
 
 	if (s->n >= SVC_MAX)
 		return -E2BIG;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 32;
-		struct svc_entry *v = reallocarray(s->v, cap, sizeof(*v));
-
-		if (!v)
-			goto out;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (ARRAY_GROW(s->v, s->cap, s->n, 32) < 0)
+		goto out;
 	e.name = strdup(name);
 	if (!e.name || asprintf(&e.path, "%s/%s", dir, name) < 0) {
 		e.path = NULL;
@@ -396,15 +287,7 @@ static ssize_t svc_read(struct svc_state *s, struct svc_entry *e, enum svc_file 
 			s->held++;
 		}
 	}
-	do
-		n = pread(fd, s->buf, SVC_READ_BUF - 1, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		n = -errno;
-	else if ((size_t)n == SVC_READ_BUF - 1)
-		n = -EFBIG;
-	else
-		s->buf[n] = '\0';
+	n = procfs_pread(fd, s->buf, SVC_READ_BUF);
 	if (fd != e->fd[k]) {
 		close(fd);
 	} else if (n == -ENODEV || n == -ENOENT) {
@@ -450,24 +333,22 @@ static int svc_sample_one(struct svc_state *s, struct svc_entry *e, uint64_t mon
 
 /* --- the payload --- */
 
-static int svc_cpu_cmp(const void *a, const void *b)
+static bool svc_cpu_better(const void *a, const void *b)
 {
-	const struct svc_entry *x = *(struct svc_entry *const *)a,
-			       *y = *(struct svc_entry *const *)b;
+	const struct svc_entry *x = a, *y = b;
 
 	if (x->cpu_h != y->cpu_h)
-		return x->cpu_h > y->cpu_h ? -1 : 1;
-	return strcmp(x->name, y->name);
+		return x->cpu_h > y->cpu_h;
+	return strcmp(x->name, y->name) < 0;
 }
 
-static int svc_mem_cmp(const void *a, const void *b)
+static bool svc_mem_better(const void *a, const void *b)
 {
-	const struct svc_entry *x = *(struct svc_entry *const *)a,
-			       *y = *(struct svc_entry *const *)b;
+	const struct svc_entry *x = a, *y = b;
 
 	if (x->mem != y->mem)
-		return x->mem > y->mem ? -1 : 1;
-	return strcmp(x->name, y->name);
+		return x->mem > y->mem;
+	return strcmp(x->name, y->name) < 0;
 }
 
 static bool svc_add_value(cJSON *o, const char *key, int64_t v, double div)
@@ -485,8 +366,7 @@ static int svc_row(const struct svc_entry *e, cJSON *arr)
 		cJSON_Delete(row);
 		return -ENOMEM;
 	}
-	if (procfs_json_str(row, "unit", e->name) < 0 ||
-	    !svc_add_value(row, "cpu_pct", e->cpu_h, 100.0) ||
+	if (json_str(row, "unit", e->name) < 0 || !svc_add_value(row, "cpu_pct", e->cpu_h, 100.0) ||
 	    !svc_add_value(row, "mem_bytes", e->mem, 1) ||
 	    !svc_add_value(row, "tasks", e->pids, 1) ||
 	    !svc_add_value(row, "io_read_bytes_per_s", e->io_r, 1) ||
@@ -499,18 +379,20 @@ static int svc_row(const struct svc_entry *e, cJSON *arr)
 static int svc_top(struct svc_state *s, cJSON *payload, const char *key, size_t n, bool by_cpu)
 {
 	cJSON *arr = cJSON_AddArrayToObject(payload, key);
-	size_t len = 0;
+	size_t len;
 
-	if (!arr)
+	if (!arr || topn_start(&s->top, n, by_cpu ? svc_cpu_better : svc_mem_better) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++) {
 		if ((by_cpu ? s->v[i].cpu_h : s->v[i].mem) >= 0)
-			s->top[len++] = &s->v[i];
+			topn_offer(&s->top, &s->v[i]);
 	}
-	qsort(s->top, len, sizeof(*s->top), by_cpu ? svc_cpu_cmp : svc_mem_cmp);
-	for (size_t i = 0; i < len && i < n; i++) {
-		s->top[i]->in_top = true;
-		if (svc_row(s->top[i], arr) < 0)
+	len = topn_sort(&s->top);
+	for (size_t i = 0; i < len; i++) {
+		struct svc_entry *e = s->top.v[i];
+
+		e->in_top = true;
+		if (svc_row(e, arr) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -519,18 +401,10 @@ static int svc_top(struct svc_state *s, cJSON *payload, const char *key, size_t 
 static int svc_payload(struct svc_state *s, const struct collector_env *env, int64_t t_ms,
 		       cJSON **ret_payload)
 {
-	size_t top_n = env->cfg && env->cfg->top_n ? env->cfg->top_n : 15;
+	size_t top_n = s->set && s->set->top_n ? s->set->top_n : 15;
 	cJSON *payload = NULL;
 	int r = -ENOMEM;
 
-	if (s->n > s->top_cap) {
-		struct svc_entry **t = reallocarray(s->top, s->n, sizeof(*t));
-
-		if (!t)
-			goto out;
-		s->top = t;
-		s->top_cap = s->n;
-	}
 	for (size_t i = 0; i < s->n; i++)
 		s->v[i].in_top = false;
 	s->have = true;
@@ -641,7 +515,7 @@ static void svc_fini(void *state)
 	free(s->v);
 	free(s->buf);
 	free(s->dents);
-	free(s->top);
+	topn_free(&s->top);
 	free(s);
 }
 
@@ -695,8 +569,8 @@ out:
 
 /* Opens the unified hierarchy's system.slice under the sys root, so that a
  * host without it turns the topic off now with the reason. */
-static int svc_init(const struct collector_env *env, void **ret_state, char *reason,
-		    size_t reason_len)
+static int svc_init(const struct collector_env *env, const void *settings, void **ret_state,
+		    char *reason, size_t reason_len)
 {
 	struct svc_state *s;
 	char why[256] = "";
@@ -705,6 +579,7 @@ static int svc_init(const struct collector_env *env, void **ret_state, char *rea
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		goto out;
+	s->set = settings;
 	s->cg_fd = s->slice_fd = -1;
 	s->buf = malloc(SVC_READ_BUF);
 	s->dents = malloc(SVC_DENTS_BUF);
@@ -758,8 +633,15 @@ static int svc_sample(void *state, const struct collector_env *env,
 
 static const char *const svc_history[] = {"services", NULL};
 
+static const struct setting svc_keys[] = {
+    SETTING("top-n", SET_UINT, offsetof(struct svc_settings, top_n), 1, 100, "15"),
+    {0},
+};
+
 const struct collector svc_collector = {
     .name = "svc",
+    .settings = svc_keys,
+    .settings_size = sizeof(struct svc_settings),
     .history = svc_history,
     .init = svc_init,
     .sample = svc_sample,

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "fields.h"
 #include "metrics.h"
 #include "procfs.h"
 
@@ -330,19 +332,59 @@ int temp_scan(int sys_fd, struct temp_list *list)
 	return 0;
 }
 
-static uint64_t temp_now_ns(void)
-{
-	struct timespec ts;
+/* What a sensor has, for the rows' has bits. */
+enum {
+	TEMP_HAS_MAX = 1u << 0,
+	TEMP_HAS_CRIT = 1u << 1,
+	TEMP_HWMON = 1u << 2,
+	TEMP_ZONE = 1u << 3,
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+/* A sensor's fields (hwmon attributes, or a thermal zone's) and
+ * node_exporter's families: node_hwmon_temp_* for hwmon sensors (chip: the
+ * hwmon name, sensor: tempN), node_thermal_zone_temp for zones. */
+static const struct field temp_fields[] = {
+    FIELD(.source = "hwmonN/tempM or thermal_zoneN", .json = "id", .type = FIELD_INFO,
+	  .help = "The sensor, unique while the machine runs (the numbers may change at the next "
+		  "boot).",
+	  FIELD_STR_AT(struct temp_sensor, id)),
+    FIELD(.source = "name", .json = "chip", .type = FIELD_INFO,
+	  .help = "The driver's chip name, or the zone's type.",
+	  FIELD_STR_AT(struct temp_sensor, chip)),
+    FIELD(.source = "tempM_label", .json = "label", .type = FIELD_INFO,
+	  .help = "What the sensor measures, or tempM when the driver gives no label; the zone's "
+		  "type for zones.",
+	  FIELD_STR_AT(struct temp_sensor, label)),
+    FIELD(.source = "tempM_input", .json = "temp_c", .prom = "node_hwmon_temp_celsius",
+	  .type = FIELD_GAUGE, .unit = "celsius",
+	  .help = "Hardware monitor for temperature (input).",
+	  FIELD_AT(struct temp_sensor, last_mc), .prom_has = TEMP_HWMON, .div = 1000),
+    FIELD(.source = "tempM_max", .json = "max_c", .prom = "node_hwmon_temp_max_celsius",
+	  .type = FIELD_GAUGE, .unit = "celsius", .help = "Hardware monitor for temperature (max).",
+	  FIELD_AT(struct temp_sensor, max_mc), .has = TEMP_HAS_MAX, .prom_has = TEMP_HWMON,
+	  .div = 1000),
+    FIELD(.source = "tempM_crit", .json = "crit_c", .prom = "node_hwmon_temp_crit_celsius",
+	  .type = FIELD_GAUGE, .unit = "celsius",
+	  .help = "Hardware monitor for temperature (crit).", FIELD_AT(struct temp_sensor, crit_mc),
+	  .has = TEMP_HAS_CRIT, .prom_has = TEMP_HWMON, .div = 1000),
+    FIELD(.source = "temp", .file = "/sys/class/thermal/thermal_zoneN",
+	  .prom = "node_thermal_zone_temp", .type = FIELD_GAUGE, .unit = "celsius",
+	  .help = "Zone temperature in Celsius", .labels = "zone, type",
+	  FIELD_AT(struct temp_sensor, last_mc), .has = TEMP_ZONE, .div = 1000),
+};
 
-static int temp_add_celsius(cJSON *o, const char *key, bool have, int64_t mc)
+static const struct field_table temp_table = {
+    .path = "sensors[]",
+    .file = "/sys/class/hwmon/hwmonN",
+    .labels = "chip, sensor",
+    .passes = {FIELDS_VALUES},
+    FIELD_ROWS(temp_fields),
+};
+
+static unsigned temp_has(const struct temp_sensor *t)
 {
-	if (!have)
-		return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
-	return cJSON_AddNumberToObject(o, key, (double)mc / 1000.0) ? 0 : -ENOMEM;
+	return (t->has_max ? TEMP_HAS_MAX : 0) | (t->has_crit ? TEMP_HAS_CRIT : 0) |
+	       (strchr(t->id, '/') ? TEMP_HWMON : TEMP_ZONE);
 }
 
 /* Reads every sensor once. One that fails (EIO and ENODATA are what a
@@ -364,7 +406,6 @@ static int temp_build_payload(struct temp_state *s, int64_t t_ms, cJSON **ret_pa
 		char text[32];
 		ssize_t n;
 		int64_t mc;
-		cJSON *o;
 
 		t->has_last = false;
 		n = pread(t->fd, text, sizeof(text), 0);
@@ -377,16 +418,8 @@ static int temp_build_payload(struct temp_state *s, int64_t t_ms, cJSON **ret_pa
 			continue;
 		t->has_last = true;
 		t->last_mc = mc;
-		o = cJSON_CreateObject();
-		if (!o)
-			goto out;
-		cJSON_AddItemToArray(arr, o);
-		if (procfs_json_str(o, "id", t->id) < 0 ||
-		    procfs_json_str(o, "chip", t->chip) < 0 ||
-		    procfs_json_str(o, "label", t->label) < 0 ||
-		    temp_add_celsius(o, "temp_c", true, mc) < 0 ||
-		    temp_add_celsius(o, "max_c", t->has_max, t->max_mc) < 0 ||
-		    temp_add_celsius(o, "crit_c", t->has_crit, t->crit_mc) < 0)
+		if (fields_json_append(arr, &temp_table, &(struct field_inst){t, temp_has(t), NULL},
+				       NULL, 0) < 0)
 			goto out;
 	}
 	*ret_payload = payload;
@@ -408,8 +441,8 @@ static void temp_fini(void *state)
 }
 
 /* Off when the machine has no sensor at all (most VMs). */
-static int temp_init(const struct collector_env *env, void **ret_state, char *reason,
-		     size_t reason_len)
+static int temp_init(const struct collector_env *env, const void *settings, void **ret_state,
+		     char *reason, size_t reason_len)
 {
 	struct temp_state *s;
 	int r;
@@ -432,7 +465,7 @@ static int temp_init(const struct collector_env *env, void **ret_state, char *re
 			 "/sys/class/thermal no thermal_zone*)");
 		goto out;
 	}
-	s->scanned_ns = temp_now_ns();
+	s->scanned_ns = clock_mono_ns();
 	*ret_state = s;
 	s = NULL;
 out:
@@ -446,7 +479,7 @@ static int temp_sample(void *state, const struct collector_env *env,
 		       const struct collector_tick *tick, cJSON **ret_payload)
 {
 	struct temp_state *s = state;
-	uint64_t now = temp_now_ns();
+	uint64_t now = clock_mono_ns();
 	int r;
 
 	*ret_payload = NULL;
@@ -460,68 +493,39 @@ static int temp_sample(void *state, const struct collector_env *env,
 	return temp_build_payload(s, tick->t_ms, ret_payload);
 }
 
-/* The readings of the last tick: hwmon sensors as node_exporter's
- * node_hwmon_temp_* (chip: the hwmon name, sensor: tempN), thermal zones as
- * node_thermal_zone_temp. Sensors that failed that tick are left out. */
+/* The readings of the last tick; sensors that failed that tick are left
+ * out. */
 static int temp_metrics(void *state, struct metrics *m)
 {
 	const struct temp_state *s = state;
-	static const struct {
-		const char *name, *help;
-		int which; /* 0 input, 1 max, 2 crit */
-	} hw[] = {
-	    {"node_hwmon_temp_celsius", "Hardware monitor for temperature (input).", 0},
-	    {"node_hwmon_temp_max_celsius", "Hardware monitor for temperature (max).", 1},
-	    {"node_hwmon_temp_crit_celsius", "Hardware monitor for temperature (crit).", 2},
-	};
-	char zone[16];
-	bool any;
+	struct field_insts x = {0};
+	int r;
 
-	for (size_t k = 0; k < sizeof(hw) / sizeof(hw[0]); k++) {
-		any = false;
-		for (size_t i = 0; i < s->list.n; i++) {
-			const struct temp_sensor *t = &s->list.v[i];
-			const char *slash = strchr(t->id, '/');
-			int64_t mc;
-
-			if (!slash || !t->has_last)
-				continue;
-			if (hw[k].which == 1 && !t->has_max)
-				continue;
-			if (hw[k].which == 2 && !t->has_crit)
-				continue;
-			mc = hw[k].which == 0   ? t->last_mc
-			     : hw[k].which == 1 ? t->max_mc
-						: t->crit_mc;
-			if (!any)
-				metrics_family(m, hw[k].name, "gauge", hw[k].help);
-			any = true;
-			metrics_sample(
-			    m, hw[k].name,
-			    (const char *const[]){"chip", t->chip, "sensor", slash + 1, NULL},
-			    (double)mc / 1000.0);
-		}
-	}
-	any = false;
+	r = fields_insts_init(&x, s->list.n);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < s->list.n; i++) {
 		const struct temp_sensor *t = &s->list.v[i];
+		const char *slash = strchr(t->id, '/');
 
-		if (strchr(t->id, '/') || !t->has_last)
+		if (!t->has_last)
 			continue;
-		if (!any)
-			metrics_family(m, "node_thermal_zone_temp", "gauge",
-				       "Zone temperature in Celsius");
-		any = true;
-		snprintf(zone, sizeof(zone), "%u", t->dev);
-		metrics_sample(m, "node_thermal_zone_temp",
-			       (const char *const[]){"zone", zone, "type", t->chip, NULL},
-			       (double)t->last_mc / 1000.0);
+		if (slash)
+			fields_insts_add(&x, t, temp_has(t), "chip", t->chip, "sensor", slash + 1);
+		else /* the N of thermal_zoneN */
+			fields_insts_add(&x, t, temp_has(t), "zone", t->id + strlen("thermal_zone"),
+					 "type", t->chip);
 	}
+	fields_prom(m, &temp_table, x.v, x.n);
+	fields_insts_free(&x);
 	return metrics_error(m);
 }
 
+static const struct field_table *const temp_tables[] = {&temp_table, NULL};
+
 const struct collector temp_collector = {
     .name = "temp",
+    .fields = temp_tables,
     .init = temp_init,
     .sample = temp_sample,
     .metrics = temp_metrics,

@@ -1,3 +1,6 @@
+/* The `units` topic's collector: the conversation with systemd over the
+ * system bus (ListUnits and the details of failed units, signals of
+ * changes, reconnecting), driven from the loop's epoll set. */
 #include "units.h"
 
 #include <errno.h>
@@ -15,6 +18,9 @@
 
 #include "metrics.h"
 #include "procfs.h"
+#include "json.h"
+#include "units_report.h"
+#include "clock.h"
 
 #define UNITS_DEST        "org.freedesktop.systemd1"
 #define UNITS_PATH        "/org/freedesktop/systemd1"
@@ -25,45 +31,6 @@
 #define UNITS_COALESCE_MS 200            /* changes within this make one refresh */
 #define UNITS_RETRY_MS    5000           /* after a failed call or a lost bus */
 #define UNITS_PROCESS_MAX 256            /* sd_bus_process rounds per dispatch */
-
-static const char *const units_states[] = {"active",     "reloading",    "inactive",   "failed",
-					   "activating", "deactivating", "maintenance"};
-#define UNITS_NSTATES (sizeof(units_states) / sizeof(units_states[0]))
-
-int units_type_interface(const char *unit, char *out, size_t size)
-{
-	static const char *const types[][2] = {
-	    {"service", "Service"},     {"socket", "Socket"}, {"mount", "Mount"},
-	    {"automount", "Automount"}, {"swap", "Swap"},     {"timer", "Timer"},
-	    {"path", "Path"},           {"scope", "Scope"},
-	};
-	const char *dot = strrchr(unit, '.');
-
-	if (!dot)
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		if (strcmp(dot + 1, types[i][0]) == 0) {
-			int n = snprintf(out, size, "org.freedesktop.systemd1.%s", types[i][1]);
-
-			return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-		}
-	}
-	if (size)
-		out[0] = '\0';
-	return 0;
-}
-
-struct units_state;
-
-struct units_failed {
-	struct units_state *s;
-	char *name, *description, *sub_state, *path, *result;
-	uint64_t since_us; /* 0: unknown */
-};
-
-struct units_change {
-	char *unit, *active_state, *sub_state, *job_result;
-};
 
 enum { TAG_BUS, TAG_TIMEOUT, TAG_REFRESH };
 
@@ -76,59 +43,20 @@ struct units_state {
 	/* the refresh in flight: ListUnits, then each failed unit's details */
 	bool in_flight, again;
 	size_t outstanding;
-	unsigned next_counts[UNITS_NSTATES + 1];
-	struct units_failed *next_failed;
-	size_t n_next_failed;
+	struct units_list next;
 
 	/* what was last published */
 	bool have;
-	unsigned counts[UNITS_NSTATES + 1]; /* the last one is "other" */
-	unsigned total;
-	struct units_failed *failed;
-	size_t n_failed;
+	struct units_list cur;
 	char *last_json; /* counts and failed as published, to see changes */
 
-	struct units_change changes[UNITS_CHANGES_MAX];
-	size_t n_changes;
-	uint64_t changes_more;
+	struct units_changes changes;
 
 	bool dirty;
 	int64_t state_t_ms;
 	const struct collector_env *env; /* set in dispatch for the callbacks */
 	cJSON *out;                      /* an event for the end of the dispatch */
 };
-
-static int64_t units_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void units_failed_free(struct units_failed *f, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(f[i].name);
-		free(f[i].description);
-		free(f[i].sub_state);
-		free(f[i].path);
-		free(f[i].result);
-	}
-	free(f);
-}
-
-static void units_changes_clear(struct units_state *s)
-{
-	for (size_t i = 0; i < s->n_changes; i++) {
-		free(s->changes[i].unit);
-		free(s->changes[i].active_state);
-		free(s->changes[i].sub_state);
-		free(s->changes[i].job_result);
-	}
-	s->n_changes = 0;
-	s->changes_more = 0;
-}
 
 static int units_arm(int fd, uint64_t ms)
 {
@@ -143,7 +71,7 @@ static void units_set_error(struct units_state *s, const char *what, const char 
 {
 	snprintf(s->error, sizeof(s->error), "%.60s: %.180s", what, why);
 	s->dirty = true;
-	s->state_t_ms = units_now_ms();
+	s->state_t_ms = clock_real_ms();
 }
 
 /* A refresh after the coalescing delay, unless one is due already. */
@@ -163,47 +91,14 @@ static void units_schedule(struct units_state *s, uint64_t ms)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
-/* {"counts": {...}, "total": N, "failed": [...]} into o. */
-static bool units_add_body(const struct units_state *s, cJSON *o)
-{
-	cJSON *counts = cJSON_AddObjectToObject(o, "counts"), *failed;
-
-	if (!counts)
-		return false;
-	for (size_t i = 0; i <= UNITS_NSTATES; i++)
-		if (!cJSON_AddNumberToObject(counts, i < UNITS_NSTATES ? units_states[i] : "other",
-					     s->counts[i]))
-			return false;
-	if (!cJSON_AddNumberToObject(o, "total", s->total) ||
-	    !(failed = cJSON_AddArrayToObject(o, "failed")))
-		return false;
-	for (size_t i = 0; i < s->n_failed; i++) {
-		const struct units_failed *f = &s->failed[i];
-		cJSON *u = cJSON_CreateObject();
-
-		if (!u)
-			return false;
-		cJSON_AddItemToArray(failed, u);
-		if (procfs_json_str(u, "unit", f->name) < 0 ||
-		    procfs_json_str(u, "description", f->description) < 0 ||
-		    procfs_json_str(u, "sub_state", f->sub_state) < 0 ||
-		    procfs_json_str(u, "result", f->result) < 0 ||
-		    !(f->since_us
-			  ? cJSON_AddNumberToObject(u, "since", (double)(f->since_us / 1000))
-			  : cJSON_AddNullToObject(u, "since")))
-			return false;
-	}
-	return true;
-}
-
 static cJSON *units_build_state(const struct units_state *s)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	if (!o || !cJSON_AddNumberToObject(o, "t", (double)s->state_t_ms) ||
 	    !cJSON_AddBoolToObject(o, "connected", s->bus != NULL) ||
-	    procfs_json_str(o, "error", s->error[0] ? s->error : NULL) < 0 ||
-	    (s->have && !units_add_body(s, o))) {
+	    json_str(o, "error", s->error[0] ? s->error : NULL) < 0 ||
+	    (s->have && !units_list_json(&s->cur, o))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -213,36 +108,23 @@ static cJSON *units_build_state(const struct units_state *s)
 /* The `units` event of a finished refresh, when something changed. */
 static void units_make_event(struct units_state *s)
 {
-	cJSON *o = cJSON_CreateObject(), *body = cJSON_CreateObject(), *ch;
+	cJSON *o = cJSON_CreateObject(), *body = cJSON_CreateObject();
 	char *json = NULL;
 	bool ok;
 
-	ok = o && body && units_add_body(s, body) && (json = cJSON_PrintUnformatted(body));
-	if (ok && s->n_changes == 0 && s->last_json && strcmp(json, s->last_json) == 0) {
+	ok = o && body && units_list_json(&s->cur, body) && (json = cJSON_PrintUnformatted(body));
+	if (ok && s->changes.n == 0 && s->last_json && strcmp(json, s->last_json) == 0) {
 		ok = false; /* nothing new */
 	} else if (ok) {
 		free(s->last_json);
 		s->last_json = json;
 		json = NULL;
-		ok = cJSON_AddNumberToObject(o, "t", (double)units_now_ms()) &&
-		     units_add_body(s, o) && (ch = cJSON_AddArrayToObject(o, "changes"));
-		for (size_t i = 0; ok && i < s->n_changes; i++) {
-			const struct units_change *c = &s->changes[i];
-			cJSON *u = cJSON_CreateObject();
-
-			ok = u != NULL;
-			if (u)
-				cJSON_AddItemToArray(ch, u);
-			ok = ok && procfs_json_str(u, "unit", c->unit) == 0 &&
-			     procfs_json_str(u, "active_state", c->active_state) == 0 &&
-			     procfs_json_str(u, "sub_state", c->sub_state) == 0 &&
-			     procfs_json_str(u, "job_result", c->job_result) == 0;
-		}
-		ok = ok && cJSON_AddNumberToObject(o, "changes_more", (double)s->changes_more);
+		ok = cJSON_AddNumberToObject(o, "t", (double)clock_real_ms()) &&
+		     units_list_json(&s->cur, o) && units_changes_json(&s->changes, o);
 	}
 	free(json);
 	cJSON_Delete(body);
-	units_changes_clear(s);
+	units_changes_clear(&s->changes);
 	if (!ok) {
 		cJSON_Delete(o);
 		return;
@@ -255,20 +137,14 @@ static void units_make_event(struct units_state *s)
 
 static void units_commit(struct units_state *s)
 {
-	units_failed_free(s->failed, s->n_failed);
-	s->failed = s->next_failed;
-	s->n_failed = s->n_next_failed;
-	s->next_failed = NULL;
-	s->n_next_failed = 0;
-	memcpy(s->counts, s->next_counts, sizeof(s->counts));
-	s->total = 0;
-	for (size_t i = 0; i <= UNITS_NSTATES; i++)
-		s->total += s->counts[i];
+	units_list_clear(&s->cur);
+	s->cur = s->next;
+	s->next = (struct units_list){0};
 	s->have = true;
 	s->in_flight = false;
 	s->error[0] = '\0';
 	s->dirty = true;
-	s->state_t_ms = units_now_ms();
+	s->state_t_ms = clock_real_ms();
 	units_make_event(s);
 	if (s->again) {
 		s->again = false;
@@ -289,7 +165,7 @@ static int units_on_timestamp(sd_bus_message *m, void *userdata, sd_bus_error *r
 
 	if (!sd_bus_message_is_method_error(m, NULL) && sd_bus_message_read(m, "v", "t", &t) > 0)
 		f->since_us = t;
-	units_detail_done(f->s);
+	units_detail_done(f->owner);
 	return 0;
 }
 
@@ -300,7 +176,7 @@ static int units_on_result(sd_bus_message *m, void *userdata, sd_bus_error *ret_
 
 	if (!sd_bus_message_is_method_error(m, NULL) && sd_bus_message_read(m, "v", "s", &v) > 0)
 		f->result = strdup(v);
-	units_detail_done(f->s);
+	units_detail_done(f->owner);
 	return 0;
 }
 
@@ -333,25 +209,19 @@ static int units_on_list(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 		units_arm(s->refresh_fd, UNITS_RETRY_MS);
 		return 0;
 	}
-	memset(s->next_counts, 0, sizeof(s->next_counts));
-	units_failed_free(s->next_failed, s->n_next_failed);
-	s->n_next_failed = 0;
-	if (!(s->next_failed = calloc(UNITS_FAILED_MAX, sizeof(*s->next_failed))))
+	units_list_clear(&s->next);
+	if (!(s->next.failed = calloc(UNITS_FAILED_MAX, sizeof(*s->next.failed))))
 		goto bad;
 	r = sd_bus_message_enter_container(m, 'a', "(ssssssouso)");
 	if (r < 0)
 		goto bad;
 	while ((r = sd_bus_message_read(m, "(ssssssouso)", &name, &desc, &load, &active, &sub,
 					&following, &path, &jid, &jtype, &jpath)) > 0) {
-		size_t i = 0;
+		units_list_count(&s->next, active);
+		if (strcmp(active, "failed") == 0 && s->next.n_failed < UNITS_FAILED_MAX) {
+			struct units_failed *f = &s->next.failed[s->next.n_failed++];
 
-		while (i < UNITS_NSTATES && strcmp(active, units_states[i]) != 0)
-			i++;
-		s->next_counts[i]++;
-		if (strcmp(active, "failed") == 0 && s->n_next_failed < UNITS_FAILED_MAX) {
-			struct units_failed *f = &s->next_failed[s->n_next_failed++];
-
-			f->s = s;
+			f->owner = s;
 			f->name = strdup(name);
 			f->description = strdup(desc);
 			f->sub_state = strdup(sub);
@@ -363,8 +233,8 @@ static int units_on_list(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 	if (r < 0)
 		goto bad;
 	s->outstanding = 0;
-	for (size_t i = 0; i < s->n_next_failed; i++) {
-		struct units_failed *f = &s->next_failed[i];
+	for (size_t i = 0; i < s->next.n_failed; i++) {
+		struct units_failed *f = &s->next.failed[i];
 
 		units_get(s, f, UNITS_UNIT_IFACE, "StateChangeTimestamp", units_on_timestamp);
 		if (units_type_interface(f->name, iface, sizeof(iface)) == 0 && iface[0])
@@ -398,35 +268,6 @@ static void units_refresh(struct units_state *s)
 
 /* ---- signals ------------------------------------------------------------- */
 
-static struct units_change *units_change_for(struct units_state *s, const char *unit)
-{
-	struct units_change *c;
-
-	for (size_t i = 0; i < s->n_changes; i++)
-		if (strcmp(s->changes[i].unit, unit) == 0)
-			return &s->changes[i];
-	if (s->n_changes == UNITS_CHANGES_MAX) {
-		s->changes_more++;
-		return NULL;
-	}
-	c = &s->changes[s->n_changes];
-	memset(c, 0, sizeof(*c));
-	if (!(c->unit = strdup(unit)))
-		return NULL;
-	s->n_changes++;
-	return c;
-}
-
-static void units_set(char **dst, const char *v)
-{
-	char *d;
-
-	if (v && (d = strdup(v))) {
-		free(*dst);
-		*dst = d;
-	}
-}
-
 static int units_on_properties(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
 	struct units_state *s = userdata;
@@ -453,9 +294,9 @@ static int units_on_properties(sd_bus_message *m, void *userdata, sd_bus_error *
 	}
 	if (!active && !sub)
 		goto out;
-	if ((c = units_change_for(s, unit))) {
-		units_set(&c->active_state, active);
-		units_set(&c->sub_state, sub);
+	if ((c = units_changes_get(&s->changes, unit))) {
+		units_change_set(&c->active_state, active);
+		units_change_set(&c->sub_state, sub);
 	}
 	units_schedule(s, UNITS_COALESCE_MS);
 out:
@@ -472,8 +313,8 @@ static int units_on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error 
 
 	if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) < 0)
 		return 0;
-	if ((c = units_change_for(s, unit)))
-		units_set(&c->job_result, result);
+	if ((c = units_changes_get(&s->changes, unit)))
+		units_change_set(&c->job_result, result);
 	units_schedule(s, UNITS_COALESCE_MS);
 	return 0;
 }
@@ -500,9 +341,7 @@ static void units_disconnect(struct units_state *s)
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->bus_fd, NULL);
 	s->bus_fd = -1;
 	s->bus = sd_bus_flush_close_unref(s->bus);
-	units_failed_free(s->next_failed, s->n_next_failed);
-	s->next_failed = NULL;
-	s->n_next_failed = 0;
+	units_list_clear(&s->next);
 	s->in_flight = false;
 	s->again = false;
 	s->outstanding = 0;
@@ -579,11 +418,11 @@ static void units_send(struct units_state *s, const struct collector_env *env)
 	cJSON *st;
 
 	if (s->dirty && (st = units_build_state(s))) {
-		env->set_state(env->ctx, &units_collector, st);
+		env->set_state(env, st);
 		s->dirty = false;
 	}
 	if (s->out) {
-		env->publish(env->ctx, &units_collector, s->out, NULL);
+		env->publish(env, s->out, NULL);
 		s->out = NULL;
 	}
 }
@@ -651,36 +490,12 @@ static int units_get_fd(void *state)
 	return ((struct units_state *)state)->epfd;
 }
 
-int units_metrics_write(const unsigned *counts, bool connected, struct metrics *m)
-{
-	/* exposition order; indexes into units_states, UNITS_NSTATES for "other" */
-	static const struct {
-		const char *name;
-		size_t i;
-	} order[] = {{"active", 0},       {"failed", 3},           {"activating", 4},
-		     {"deactivating", 5}, {"inactive", 2},         {"reloading", 1},
-		     {"maintenance", 6},  {"other", UNITS_NSTATES}};
-
-	if (counts) {
-		metrics_family(m, "sysfeed_units", "gauge",
-			       "Systemd units per active state, as last listed.");
-		for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
-			metrics_sample(m, "sysfeed_units",
-				       (const char *const[]){"state", order[k].name, NULL},
-				       (double)counts[order[k].i]);
-	}
-	metrics_family(m, "sysfeed_units_connected", "gauge",
-		       "Whether the system bus connection to systemd is up (1) or not (0).");
-	metrics_sample(m, "sysfeed_units_connected", NULL, connected ? 1 : 0);
-	return metrics_error(m);
-}
-
 /* The last published counts (none before the first answer) and the bus. */
 static int units_metrics(void *state, struct metrics *m)
 {
 	const struct units_state *s = state;
 
-	return units_metrics_write(s->have ? s->counts : NULL, s->bus != NULL, m);
+	return units_metrics_write(s->have ? s->cur.counts : NULL, s->bus != NULL, m);
 }
 
 static void units_fini(void *state)
@@ -690,8 +505,8 @@ static void units_fini(void *state)
 	if (!s)
 		return;
 	units_disconnect(s);
-	units_failed_free(s->failed, s->n_failed);
-	units_changes_clear(s);
+	units_list_clear(&s->cur);
+	units_changes_clear(&s->changes);
 	free(s->last_json);
 	cJSON_Delete(s->out);
 	if (s->epfd >= 0)
@@ -703,8 +518,8 @@ static void units_fini(void *state)
 	free(s);
 }
 
-static int units_init(const struct collector_env *env, void **ret_state, char *reason,
-		      size_t reason_len)
+static int units_init(const struct collector_env *env, const void *settings, void **ret_state,
+		      char *reason, size_t reason_len)
 {
 	struct units_state *s = calloc(1, sizeof(*s));
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -738,7 +553,7 @@ static int units_init(const struct collector_env *env, void **ret_state, char *r
 		goto out;
 	units_rearm(s);
 	snprintf(s->error, sizeof(s->error), "waiting for systemd's answer");
-	s->state_t_ms = units_now_ms();
+	s->state_t_ms = clock_real_ms();
 	s->dirty = true;
 	*ret_state = s;
 	s = NULL;

@@ -1,12 +1,12 @@
+/* The configuration: the daemon's keys and every collector's, each
+ * described once in a table (lib/settings.h) with its default and whether
+ * it takes effect at once or at the next start. */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
-#include <limits.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,49 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "collector.h"
+
 #define CONFIG_MAX_FILE (1 << 20)
-
-enum key_type { KEY_UINT, KEY_SIZE, KEY_PATH, KEY_LISTEN, KEY_HOSTS, KEY_LIST, KEY_PRIO };
-
-struct key {
-	const char *name;
-	enum key_type type;
-	size_t offset;
-	unsigned long long min, max;
-};
-
-#define OFF(f) offsetof(struct config, f)
-
-static const struct key keys[] = {
-    {"listen", KEY_LISTEN, 0, 0, 0},
-    {"interval", KEY_UINT, OFF(interval_ms), 100, 60000},
-    {"proc-root", KEY_PATH, OFF(proc_root), 0, 0},
-    {"sys-root", KEY_PATH, OFF(sys_root), 0, 0},
-    {"web-root", KEY_PATH, OFF(web_root), 0, 0},
-    {"ring-bytes", KEY_SIZE, OFF(ring_bytes), 65536, 1ULL << 30},
-    {"max-clients", KEY_UINT, OFF(max_clients), 1, 100000},
-    {"max-clients-per-address", KEY_UINT, OFF(max_clients_per_address), 1, 100000},
-    {"allowed-hosts", KEY_HOSTS, 0, 0, 0},
-    {"keepalive", KEY_UINT, OFF(keepalive_s), 1, 3600},
-    {"stall-timeout", KEY_UINT, OFF(stall_s), 0, 3600},
-    {"history-seconds", KEY_UINT, OFF(history_s), 0, 86400},
-    {"top-n", KEY_UINT, OFF(top_n), 1, 100},
-    {"interfaces", KEY_LIST, OFF(interfaces), 0, 0},
-    {"disks", KEY_LIST, OFF(disks), 0, 0},
-    {"fs-types", KEY_LIST, OFF(fs_types), 0, 0},
-    {"mounts", KEY_LIST, OFF(mounts), 0, 0},
-    {"fs-timeout-ms", KEY_UINT, OFF(fs_timeout_ms), 10, 60000},
-    {"log-priority", KEY_PRIO, OFF(log_priority), 0, 7},
-    {"log-units", KEY_LIST, OFF(log_units), 0, 0},
-    {"log-match", KEY_PATH, OFF(log_match), 0, 0},
-    {"log-backlog", KEY_UINT, OFF(log_backlog), 0, 10000},
-    {"log-backlog-bytes", KEY_SIZE, OFF(log_backlog_bytes), 0, 64ULL << 20},
-    {"log-rate", KEY_UINT, OFF(log_rate), 1, 100000},
-    {"log-max-bytes", KEY_UINT, OFF(log_max_bytes), 64, 65536},
-    {"journal-dir", KEY_PATH, OFF(journal_dir), 0, 0},
-    {"watch", KEY_LIST, OFF(watch), 0, 0},
-    {"file-coalesce-ms", KEY_UINT, OFF(file_coalesce_ms), 0, 10000},
-};
+#define OFF(f)          offsetof(struct config, f)
 
 static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -72,225 +33,22 @@ static void errf(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int dup_opt(char **dst, const char *src)
-{
-	*dst = NULL;
-	if (src && !(*dst = strdup(src)))
-		return -ENOMEM;
-	return 0;
-}
-
-void config_defaults(struct config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->listen[0] = strdup("127.0.0.1:8390");
-	cfg->listen[1] = strdup("[::1]:8390");
-	cfg->n_listen = 2;
-	cfg->listen_default = true;
-	cfg->interval_ms = 1000;
-	cfg->proc_root = strdup("/proc");
-	cfg->sys_root = strdup("/sys");
-	cfg->ring_bytes = 4u << 20;
-	cfg->max_clients = 1024;
-	cfg->max_clients_per_address = 256;
-	cfg->keepalive_s = 15;
-	cfg->stall_s = 30;
-	cfg->history_s = 600;
-	cfg->top_n = 15;
-	cfg->fs_timeout_ms = 1000;
-	cfg->log_priority = 6;
-	cfg->log_backlog = 200;
-	cfg->log_backlog_bytes = 256u << 10;
-	cfg->log_rate = 500;
-	cfg->log_max_bytes = 4096;
-	cfg->file_coalesce_ms = 100;
-	cfg->watch.v[0] = strdup("/etc");
-	cfg->watch.n = 1;
-	cfg->watch_default = true;
-}
-
-static void list_free(struct config_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	l->n = 0;
-}
-
-static int list_copy(struct config_list *dst, const struct config_list *src)
-{
-	int r = 0;
-
-	*dst = *src;
-	for (size_t i = 0; i < src->n; i++)
-		r |= dup_opt(&dst->v[i], src->v[i]);
-	return r;
-}
-
-/* Appends comma- or blank-separated words to a list. */
-static int list_add(struct config_list *l, const char *key, const char *value, char *err,
-		    size_t err_len)
-{
-	char *copy = strdup(value), *save = NULL, *tok;
-	int r = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-		if (l->n >= CONFIG_MAX_LIST) {
-			errf(err, err_len, "%s: more than %d entries", key, CONFIG_MAX_LIST);
-			r = -EINVAL;
-			goto out;
-		}
-		if (!(l->v[l->n] = strdup(tok))) {
-			r = -ENOMEM;
-			goto out;
-		}
-		l->n++;
-	}
-out:
-	free(copy);
-	return r;
-}
-
-int config_priority(const char *s)
-{
-	static const char *const names[] = {"emerg",   "alert",  "crit", "err",
-					    "warning", "notice", "info", "debug"};
-
-	if (s[0] >= '0' && s[0] <= '7' && s[1] == '\0')
-		return s[0] - '0';
-	for (int i = 0; i < 8; i++)
-		if (strcmp(s, names[i]) == 0)
-			return i;
-	return -1;
-}
-
-bool config_list_match(const struct config_list *list, const char *name, bool dflt)
-{
-	bool any_include = false, result;
-	int last = -1;
-
-	if (list->n == 0)
-		return dflt;
-	for (size_t i = 0; i < list->n; i++) {
-		const char *pat = list->v[i];
-		bool neg = pat[0] == '!';
-
-		any_include |= !neg;
-		if (fnmatch(neg ? pat + 1 : pat, name, 0) == 0)
-			last = (int)i;
-	}
-	if (last < 0)
-		result = !any_include;
-	else
-		result = list->v[last][0] != '!';
-	return result;
-}
-
-void config_free(struct config *cfg)
-{
-	if (!cfg)
-		return;
-	for (size_t i = 0; i < cfg->n_listen; i++)
-		free(cfg->listen[i]);
-	for (size_t i = 0; i < cfg->n_allowed_hosts; i++)
-		free(cfg->allowed_hosts[i]);
-	free(cfg->proc_root);
-	free(cfg->sys_root);
-	free(cfg->web_root);
-	list_free(&cfg->interfaces);
-	list_free(&cfg->disks);
-	list_free(&cfg->fs_types);
-	list_free(&cfg->mounts);
-	list_free(&cfg->log_units);
-	list_free(&cfg->watch);
-	free(cfg->log_match);
-	free(cfg->journal_dir);
-	memset(cfg, 0, sizeof(*cfg));
-}
-
-int config_copy(struct config *dst, const struct config *src)
-{
-	int r = 0;
-
-	*dst = *src;
-	for (size_t i = 0; i < src->n_listen; i++)
-		r |= dup_opt(&dst->listen[i], src->listen[i]);
-	for (size_t i = 0; i < src->n_allowed_hosts; i++)
-		r |= dup_opt(&dst->allowed_hosts[i], src->allowed_hosts[i]);
-	r |= dup_opt(&dst->proc_root, src->proc_root);
-	r |= dup_opt(&dst->sys_root, src->sys_root);
-	r |= dup_opt(&dst->web_root, src->web_root);
-	r |= list_copy(&dst->interfaces, &src->interfaces);
-	r |= list_copy(&dst->disks, &src->disks);
-	r |= list_copy(&dst->fs_types, &src->fs_types);
-	r |= list_copy(&dst->mounts, &src->mounts);
-	r |= list_copy(&dst->log_units, &src->log_units);
-	r |= list_copy(&dst->watch, &src->watch);
-	r |= dup_opt(&dst->log_match, src->log_match);
-	r |= dup_opt(&dst->journal_dir, src->journal_dir);
-	if (r) {
-		config_free(dst);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Decimal number with an optional K/M/G suffix (powers of 1024) for sizes. */
-static int parse_number(const char *value, bool allow_suffix, unsigned long long *ret)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!isdigit((unsigned char)value[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(value, &end, 10);
-	if (errno)
-		return -EINVAL;
-	if (allow_suffix && *end) {
-		unsigned shift = 0;
-
-		switch (toupper((unsigned char)*end)) {
-		case 'K':
-			shift = 10;
-			break;
-		case 'M':
-			shift = 20;
-			break;
-		case 'G':
-			shift = 30;
-			break;
-		default:
-			return -EINVAL;
-		}
-		end++;
-		if (toupper((unsigned char)*end) == 'I')
-			end++;
-		if (toupper((unsigned char)*end) == 'B')
-			end++;
-		if (v > (ULLONG_MAX >> shift))
-			return -EINVAL;
-		v <<= shift;
-	}
-	if (*end)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 /* ADDR:PORT with ADDR an IPv4 address or [IPv6]; the port 0..65535. */
 static int check_listen(const char *value)
 {
 	char host[64];
 	const char *colon = strrchr(value, ':');
 	unsigned char addr[sizeof(struct in6_addr)];
-	unsigned long long port;
+	char *end;
+	unsigned long port;
 	size_t n;
 
-	if (!colon || (n = (size_t)(colon - value)) >= sizeof(host) || n < 3)
+	if (!colon || (n = (size_t)(colon - value)) >= sizeof(host) || n < 3 ||
+	    !isdigit((unsigned char)colon[1]))
 		return -EINVAL;
-	if (parse_number(colon + 1, false, &port) < 0 || port > 65535)
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || port > 65535)
 		return -EINVAL;
 	if (value[0] == '[') {
 		if (value[n - 1] != ']')
@@ -304,106 +62,219 @@ static int check_listen(const char *value)
 	return inet_pton(AF_INET, host, addr) == 1 ? 0 : -EINVAL;
 }
 
-static int add_hosts(struct config *cfg, const char *value, char *err, size_t err_len)
-{
-	char *copy = strdup(value), *save = NULL, *tok;
-	int r = 0;
+/* The daemon's own keys. */
+static const struct setting daemon_keys[] = {
+    SETTING("listen", SET_LIST, OFF(listen), 0, CONFIG_MAX_LISTEN, "127.0.0.1:8390, [::1]:8390",
+	    .restart = true, .check = check_listen, .expect = "IPV4:PORT or [IPV6]:PORT"),
+    SETTING("interval", SET_UINT, OFF(interval_ms), 100, 60000, "1000"),
+    SETTING("proc-root", SET_STR, OFF(proc_root), 0, 0, "/proc", .restart = true),
+    SETTING("sys-root", SET_STR, OFF(sys_root), 0, 0, "/sys", .restart = true),
+    SETTING("web-root", SET_STR, OFF(web_root), 0, 0, NULL),
+    SETTING("ring-bytes", SET_SIZE, OFF(ring_bytes), 65536, 1ULL << 30, "2M", .restart = true),
+    SETTING("max-clients", SET_UINT, OFF(max_clients), 1, 100000, "1024", .restart = true),
+    SETTING("max-clients-per-address", SET_UINT, OFF(max_clients_per_address), 1, 100000, "256",
+	    .restart = true),
+    SETTING("connection-bytes", SET_SIZE, OFF(connection_bytes), 4096, 65536, "5K",
+	    .restart = true),
+    SETTING("allowed-hosts", SET_LIST, OFF(allowed_hosts), 0, CONFIG_MAX_HOSTS, NULL),
+    SETTING("keepalive", SET_UINT, OFF(keepalive_s), 1, 3600, "15"),
+    SETTING("stall-timeout", SET_UINT, OFF(stall_s), 0, 3600, "30"),
+    SETTING("history-seconds", SET_UINT, OFF(history_s), 0, 86400, "600", .restart = true),
+    {0},
+};
 
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-		if (cfg->n_allowed_hosts >= CONFIG_MAX_HOSTS) {
-			errf(err, err_len, "allowed-hosts: more than %d names", CONFIG_MAX_HOSTS);
-			r = -EINVAL;
-			goto out;
-		}
-		if (!(cfg->allowed_hosts[cfg->n_allowed_hosts] = strdup(tok))) {
-			r = -ENOMEM;
-			goto out;
-		}
-		cfg->n_allowed_hosts++;
+const struct setting *config_daemon_keys(void)
+{
+	return daemon_keys;
+}
+
+int config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (settings_defaults(daemon_keys, cfg) < 0)
+		goto fail;
+	for (size_t i = 0; collector_registry[i] && i < CONFIG_MAX_COLLECTORS; i++) {
+		const struct collector *c = collector_registry[i];
+
+		if (!c->settings)
+			continue;
+		if (!(cfg->col[i] = calloc(1, c->settings_size)) ||
+		    settings_defaults(c->settings, cfg->col[i]) < 0)
+			goto fail;
 	}
-out:
-	free(copy);
-	return r;
+	return 0;
+fail:
+	config_free(cfg);
+	return -ENOMEM;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	settings_free(daemon_keys, cfg);
+	for (size_t i = 0; collector_registry[i] && i < CONFIG_MAX_COLLECTORS; i++) {
+		settings_free(collector_registry[i]->settings, cfg->col[i]);
+		free(cfg->col[i]);
+		cfg->col[i] = NULL;
+	}
+}
+
+int config_copy(struct config *dst, const struct config *src)
+{
+	struct config tmp = *src;
+
+	memset(tmp.col, 0, sizeof(tmp.col));
+	if (settings_copy(daemon_keys, dst, &tmp, sizeof(tmp)) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; collector_registry[i] && i < CONFIG_MAX_COLLECTORS; i++) {
+		const struct collector *c = collector_registry[i];
+
+		if (!src->col[i])
+			continue;
+		if (!(dst->col[i] = malloc(c->settings_size)) ||
+		    settings_copy(c->settings, dst->col[i], src->col[i], c->settings_size) < 0) {
+			free(dst->col[i]);
+			dst->col[i] = NULL;
+			config_free(dst);
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t err_len)
 {
-	const struct key *k = NULL;
-	unsigned long long v;
-	char *s;
+	const struct setting *s = settings_find(daemon_keys, key);
+	bool found = false;
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (strcmp(keys[i].name, key) == 0)
-			k = &keys[i];
-	if (!k) {
+	if (s)
+		return settings_set(s, cfg, value, err, err_len);
+	/* a collector's key; one that several share (top-n) goes to each */
+	for (size_t i = 0; collector_registry[i] && i < CONFIG_MAX_COLLECTORS; i++) {
+		int r;
+
+		if (!cfg->col[i] || !(s = settings_find(collector_registry[i]->settings, key)))
+			continue;
+		if ((r = settings_set(s, cfg->col[i], value, err, err_len)) < 0)
+			return r;
+		found = true;
+	}
+	if (!found) {
 		errf(err, err_len, "unknown key '%s'", key);
 		return -ENOENT;
 	}
-	if (!*value) {
-		errf(err, err_len, "%s: empty value", key);
-		return -EINVAL;
+	return 0;
+}
+
+/* Appends ", name" (or "name") to a list of names, within len. */
+static void name_add(char *buf, size_t len, const char *name)
+{
+	size_t n = strlen(buf);
+
+	if (strstr(buf, name))
+		return;
+	snprintf(buf + n, len - n, "%s%s", n ? ", " : "", name);
+}
+
+uint64_t config_apply(struct config *running, struct config *fresh, char *restart, size_t len)
+{
+	uint64_t changed = 0;
+
+	if (len)
+		restart[0] = '\0';
+	for (const struct setting *s = daemon_keys; s->name; s++)
+		if (s->restart && !settings_equal(s, running, fresh))
+			name_add(restart, len, s->name);
+	settings_apply_live(daemon_keys, running, fresh);
+	for (size_t i = 0; collector_registry[i] && i < CONFIG_MAX_COLLECTORS; i++) {
+		const struct setting *t = collector_registry[i]->settings;
+		bool live = false;
+
+		if (!running->col[i] || !fresh->col[i])
+			continue;
+		for (const struct setting *s = t; s->name; s++) {
+			if (settings_equal(s, running->col[i], fresh->col[i]))
+				continue;
+			if (s->restart)
+				name_add(restart, len, s->name);
+			else
+				live = true;
+		}
+		settings_apply_live(t, running->col[i], fresh->col[i]);
+		if (live)
+			changed |= 1ULL << i;
 	}
-	switch (k->type) {
-	case KEY_UINT:
-	case KEY_SIZE:
-		if (parse_number(value, k->type == KEY_SIZE, &v) < 0 || v < k->min || v > k->max) {
-			errf(err, err_len, "%s: bad value '%s' (expected %llu to %llu)", key, value,
-			     k->min, k->max);
-			return -EINVAL;
+	return changed;
+}
+
+/* One key as the file would set it, and in a comment the topics that own
+ * it and whether a change needs a restart. */
+static void print_key(FILE *f, const struct config *cfg, const struct setting *s, const void *base)
+{
+	char value[4096], note[256] = "";
+
+	settings_format(s, base, value, sizeof(value));
+	for (size_t i = 0; collector_registry[i] && i < CONFIG_MAX_COLLECTORS; i++)
+		if (cfg->col[i] && settings_find(collector_registry[i]->settings, s->name))
+			name_add(note, sizeof(note), collector_registry[i]->name);
+	if (s->restart)
+		name_add(note, sizeof(note), "restart");
+	/* unset: commented out, so that the output reads back as it is */
+	fprintf(f, "%s%s =%s%s%s%s\n", value[0] ? "" : "# ", s->name, value[0] ? " " : "", value,
+		note[0] ? "  # " : "", note);
+}
+
+void config_print(FILE *f, const struct config *cfg)
+{
+	for (const struct setting *s = daemon_keys; s->name; s++)
+		print_key(f, cfg, s, cfg);
+	for (size_t i = 0; collector_registry[i] && i < CONFIG_MAX_COLLECTORS; i++) {
+		const struct setting *t = collector_registry[i]->settings;
+
+		for (const struct setting *s = t; cfg->col[i] && s && s->name; s++) {
+			bool seen = false;
+
+			for (size_t k = 0; k < i && !seen; k++)
+				seen = cfg->col[k] &&
+				       settings_find(collector_registry[k]->settings, s->name);
+			if (!seen)
+				print_key(f, cfg, s, cfg->col[i]);
 		}
-		if (k->type == KEY_UINT)
-			*(unsigned *)((char *)cfg + k->offset) = (unsigned)v;
-		else
-			*(size_t *)((char *)cfg + k->offset) = (size_t)v;
-		return 0;
-	case KEY_PATH:
-		if (!(s = strdup(value)))
-			return -ENOMEM;
-		free(*(char **)((char *)cfg + k->offset));
-		*(char **)((char *)cfg + k->offset) = s;
-		return 0;
-	case KEY_LISTEN:
-		if (check_listen(value) < 0) {
-			errf(err, err_len,
-			     "listen: bad address '%s' (expected IPV4:PORT or [IPV6]:PORT)", value);
-			return -EINVAL;
-		}
-		if (cfg->listen_default) {
-			for (size_t i = 0; i < cfg->n_listen; i++)
-				free(cfg->listen[i]);
-			cfg->n_listen = 0;
-			cfg->listen_default = false;
-		}
-		if (cfg->n_listen >= CONFIG_MAX_LISTEN) {
-			errf(err, err_len, "listen: more than %d addresses", CONFIG_MAX_LISTEN);
-			return -EINVAL;
-		}
-		if (!(cfg->listen[cfg->n_listen] = strdup(value)))
-			return -ENOMEM;
-		cfg->n_listen++;
-		return 0;
-	case KEY_HOSTS:
-		return add_hosts(cfg, value, err, err_len);
-	case KEY_PRIO:
-		if ((v = (unsigned long long)config_priority(value)) > 7) {
-			errf(err, err_len,
-			     "%s: bad value '%s' (expected 0 to 7 or emerg, alert, crit, err, "
-			     "warning, notice, info, debug)",
-			     key, value);
-			return -EINVAL;
-		}
-		*(unsigned *)((char *)cfg + k->offset) = (unsigned)v;
-		return 0;
-	case KEY_LIST:
-		if (k->offset == OFF(watch) && cfg->watch_default) {
-			list_free(&cfg->watch); /* the first `watch` replaces the default */
-			cfg->watch_default = false;
-		}
-		return list_add((struct config_list *)((char *)cfg + k->offset), key, value, err,
-				err_len);
 	}
+}
+
+int config_build(struct config *cfg, const struct config_source *src, char *err, size_t err_len)
+{
+	bool listen_flag = false;
+
+	if (config_defaults(cfg) < 0) {
+		errf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	if (src->path && config_load(cfg, src->path, err, err_len) < 0)
+		goto fail;
+	for (size_t i = 0; i < src->n_flags; i++) {
+		char reason[CONFIG_ERR_LEN - 64];
+
+		if (strcmp(src->flags[i][0], "listen") == 0 && !listen_flag) {
+			cfg->listen.dflt = true; /* the command line replaces the file's list */
+			listen_flag = true;
+		}
+		const char *key = src->flags[i][0], *why = reason;
+		size_t n = strlen(key);
+
+		if (config_set(cfg, key, src->flags[i][1], reason, sizeof(reason)) < 0) {
+			/* "--interval: bad value", not "--interval: interval: ..." */
+			if (strncmp(why, key, n) == 0 && why[n] == ':' && why[n + 1] == ' ')
+				why += n + 2;
+			errf(err, err_len, "--%.40s: %s", key, why);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	config_free(cfg);
 	return -EINVAL;
 }
 
@@ -577,8 +448,8 @@ bool config_host_allowed(const struct config *cfg, const char *host)
 	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
 		if (host_is(host, len, loopback[i]))
 			return true;
-	for (size_t i = 0; i < cfg->n_allowed_hosts; i++)
-		if (host_is(host, len, cfg->allowed_hosts[i]))
+	for (size_t i = 0; i < cfg->allowed_hosts.n; i++)
+		if (host_is(host, len, cfg->allowed_hosts.v[i]))
 			return true;
 	return false;
 }

@@ -1,26 +1,24 @@
-/* The configuration: defaults, the `key = value` file and the command line.
- * Parsing never logs; errors come back as "FILE:LINE: reason". */
+/* The configuration: the daemon's keys and every collector's (each
+ * collector declares its own, see collectors/collector.h), from the
+ * defaults, the `key = value` file and the command line. Parsing never
+ * logs; errors come back as "FILE:LINE: reason". */
 #ifndef SYSFEED_CONFIG_H
 #define SYSFEED_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
-#define CONFIG_MAX_LISTEN 16
-#define CONFIG_MAX_HOSTS  32
-#define CONFIG_ERR_LEN    512
-#define CONFIG_MAX_LIST   64
+#include "settings.h"
 
-/* A list of glob patterns; "!pattern" excludes. See config_list_match. */
-struct config_list {
-	char *v[CONFIG_MAX_LIST];
-	size_t n;
-};
+#define CONFIG_MAX_LISTEN     16
+#define CONFIG_MAX_HOSTS      32
+#define CONFIG_ERR_LEN        512
+#define CONFIG_MAX_COLLECTORS 64
 
 struct config {
-	char *listen[CONFIG_MAX_LISTEN]; /* "ADDR:PORT", "[V6]:PORT" */
-	size_t n_listen;
-	bool listen_default; /* no listen given: bind failures are warnings */
+	struct list listen; /* "ADDR:PORT", "[V6]:PORT"; .dflt: bind failures are warnings */
 	unsigned interval_ms;
 	char *proc_root;
 	char *sys_root;
@@ -28,45 +26,41 @@ struct config {
 	size_t ring_bytes;
 	unsigned max_clients;
 	unsigned max_clients_per_address;
-	char *allowed_hosts[CONFIG_MAX_HOSTS];
-	size_t n_allowed_hosts;
+	size_t connection_bytes; /* libmicrohttpd memory per connection */
+	struct list allowed_hosts;
 	unsigned keepalive_s;
 	unsigned stall_s;   /* a stream whose oldest unsent event is older is closed (0: never) */
 	unsigned history_s; /* seconds of chart history in `snapshot` */
-
-	/* collectors */
-	unsigned top_n;                /* proc and svc: rows in each top list */
-	struct config_list interfaces; /* net: interface names */
-	struct config_list disks;      /* disk: device names (ram*, loop* off unless listed) */
-	struct config_list fs_types;   /* fs: filesystem types */
-	struct config_list mounts;     /* fs: mount points */
-	unsigned fs_timeout_ms;        /* fs: a statvfs slower than this is "not responding" */
-
-	unsigned log_priority; /* log: 0 (emerg) .. 7 (debug); entries above it are not sent */
-	struct config_list log_units; /* log: units (or identifiers) to include, "!unit" excludes */
-	char *log_match;              /* log: plain text an entry's message must contain, or NULL */
-	unsigned log_backlog;         /* log: entries in `snapshot` */
-	size_t log_backlog_bytes;     /* log: and at most this many JSON bytes of them */
-	unsigned log_rate;            /* log: entries per second before batching and dropping */
-	unsigned log_max_bytes;       /* log: a message is cut at this many bytes of JSON */
-	char *journal_dir;            /* log: read this journal directory, not the system's */
-	struct config_list watch;     /* file: paths to watch (directories recursively) */
-	unsigned file_coalesce_ms;    /* file: bursts on one path within this merge */
-	bool watch_default;           /* watch holds the default: the first `watch` replaces it */
+	void *col[CONFIG_MAX_COLLECTORS]; /* each collector's settings, by registry index */
 };
 
-/* A syslog priority by name (emerg..debug) or number (0..7), or -1. */
-int config_priority(const char *s);
+#define CONFIG_MAX_FLAGS 64
 
-/* Fills *cfg with the defaults. */
-void config_defaults(struct config *cfg);
+/* Where a configuration comes from besides the defaults: a file, then
+ * command-line flags as {key, value} (a `listen` flag replaces the file's
+ * list). */
+struct config_source {
+	const char *path; /* NULL: none */
+	const char *flags[CONFIG_MAX_FLAGS][2];
+	size_t n_flags;
+};
+
+/* Defaults, then the file, then the flags. Returns 0, or -EINVAL with
+ * "FILE:LINE: reason" or "--KEY: reason" in err (cfg is then freed). */
+int config_build(struct config *cfg, const struct config_source *src, char *err, size_t err_len);
+
+/* The daemon's own key table. */
+const struct setting *config_daemon_keys(void);
+
+/* Fills *cfg with the defaults; 0 or -ENOMEM. */
+int config_defaults(struct config *cfg);
 void config_free(struct config *cfg);
 /* Deep copy; returns 0 or -ENOMEM. */
 int config_copy(struct config *dst, const struct config *src);
 
 /* Sets one key from its text value. Returns 0, or -EINVAL/-ENOENT
- * (unknown key) with a reason in err. `listen` and `allowed-hosts`
- * accumulate; the first `listen` replaces the defaults. */
+ * (unknown key) with a reason in err. Lists accumulate; the first value
+ * replaces a default list. */
 int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t err_len);
 
 /* Parses a config file's text into cfg (on top of what cfg holds).
@@ -74,16 +68,19 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 int config_parse(struct config *cfg, const char *name, const char *text, size_t len, char *err,
 		 size_t err_len);
 
-/* Reads and parses FILE, which must be a regular file (opened without
- * blocking, so a FIFO never hangs a reload); an unreadable file or any
- * other kind is "FILE:0: reason" ("FILE:0: not a regular file"). */
+/* Reads and parses FILE, a regular file; an unreadable one is
+ * "FILE:0: reason". */
 int config_load(struct config *cfg, const char *path, char *err, size_t err_len);
 
-/* Whether name passes the list: the last pattern that matches decides
- * ("!pat" excludes); a name no pattern matches is included when the list
- * only excludes, excluded when it names some to include; an empty list
- * answers `dflt`. */
-bool config_list_match(const struct config_list *list, const char *name, bool dflt);
+/* A reload: moves what may change at once from fresh into running (fresh
+ * keeps what running had, for config_free), names in `restart` the keys
+ * that changed but take effect at the next start, and returns the
+ * collectors (bit i: registry index i) whose live keys changed. */
+uint64_t config_apply(struct config *running, struct config *fresh, char *restart, size_t len);
+
+/* Every key as the file would set it, with the topics that own it and
+ * whether it needs a restart (--print-config). */
+void config_print(FILE *f, const struct config *cfg);
 
 /* Host header check: loopback names or an allowed host, any port. */
 bool config_host_allowed(const struct config *cfg, const char *host);

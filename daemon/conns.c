@@ -1,5 +1,6 @@
 /* Connection accounting: see conns.h. */
 #include "conns.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -37,14 +38,6 @@ struct conns {
 	uint64_t accepted, evicted_waiting, evicted_active, header_timeouts, answer_timeouts,
 	    hangups;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void list_add(struct list *l, struct conn_rec *r)
 {
@@ -85,7 +78,7 @@ static void set_state(struct conns *c, struct conn_rec *r, enum conn_state s)
 	if (l)
 		list_del(l, r);
 	r->state = s;
-	r->since_ms = mono_ms();
+	r->since_ms = clock_mono_ms();
 	if ((l = list_of(c, r)))
 		list_add(l, r);
 }
@@ -254,7 +247,7 @@ static uint64_t expire(struct list *l, uint64_t now, unsigned max_ms)
 
 void conns_sweep(struct conns *c)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 
 	pthread_mutex_lock(&c->lock);
 	c->header_timeouts += expire(&c->waiting, now, c->lim.header_ms);

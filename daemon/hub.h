@@ -24,9 +24,13 @@ struct hub_reader;
  * topic's state in `snapshot` when `state` is set. */
 struct hub_msg {
 	unsigned topic;
-	const char *json;
+	const char *json; /* NULL: no frame (state_json only) */
 	size_t len;
 	bool state;
+	/* a state other than json (an event topic's recent events), set in
+	 * the same step as the batch's frames, or NULL */
+	const char *state_json;
+	size_t state_len;
 	int level;       /* for client filters: severity 0..7, -1 none */
 	const char *key; /* for client filters: e.g. a unit name, or NULL */
 	const char *row; /* a chart history row (JSON array) for the topic, or NULL */
@@ -101,6 +105,10 @@ int hub_set_metrics(struct hub *hub, int topic, const char *text, size_t len);
 char *hub_metrics_text(struct hub *hub, size_t *ret_len);
 /* Sets the `hello` event's JSON and the retry delay sent inside it. */
 int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms);
+/* Frames older than `ms` (3 s by default) are kept compressed in the ring:
+ * it holds several times more, readers of old frames inflate them. Loop
+ * thread. */
+void hub_set_compact_age(struct hub *hub, unsigned ms);
 /* Keepalive period and the stall bound (0: none). */
 void hub_set_limits(struct hub *hub, unsigned keepalive_s, unsigned stall_s);
 /* Loop thread, about once a second: keepalives for idle streams, a join

@@ -1,4 +1,5 @@
-/* The hub's insides, shared by hub.c (ring, clients, gzip groups) and
+/* The hub's insides, shared by hub.c (ring, publishing, housekeeping),
+ * hub_client.c (readers), hub_zip.c (blobs, gzip groups, compaction) and
  * hub_snap.c (states, chart rows and snapshot plans). Not a public API. */
 #ifndef SYSFEED_HUB_IMPL_H
 #define SYSFEED_HUB_IMPL_H
@@ -20,8 +21,10 @@ struct blob {
 	unsigned refs;
 	unsigned topic;
 	int level;
-	bool join;        /* chunk: starts with a full flush */
-	bool in_ring;     /* frame: still in the ring, which counts its bytes */
+	bool join;    /* chunk: starts with a full flush */
+	bool in_ring; /* frame: still in the ring, which counts its bytes */
+	bool compact; /* frame: data is its gzip piece (of plain_len bytes) */
+	size_t plain_len;
 	uint64_t seq;     /* frame: its seq; chunk: the last seq it covers */
 	uint64_t after;   /* chunk: the head before it (it covers after+1..seq) */
 	uint64_t mono_ms; /* frame, chunk: when published */
@@ -59,7 +62,74 @@ struct history {
 	size_t open_rows, block_rows, keep_rows;
 };
 
-struct group;
+#define CHUNK_CAP      512
+#define GZ_LEVEL       6
+#define KEEPALIVE      ": keepalive\n\n"
+#define STATE_MAX      (4u << 20) /* a topic's state beyond this is refused */
+#define COMPACT_AGE_MS 3000       /* frames older than this are kept compressed */
+#define COMPACT_BATCH  64         /* frames compressed in one publish at most */
+#define SNAP_PLAIN     false
+#define SNAP_FRAMED    true
+/* gzip clients of one topic mask: one compressor, one ring of chunks. */
+struct group {
+	uint64_t mask;
+	struct gz *z;
+	unsigned users;       /* clients bound to it, members or not yet */
+	bool want_join;       /* a client waits for a chunk that starts with a full flush */
+	bool fresh;           /* got a chunk in the publish under way */
+	struct blob **chunks; /* chunks[g & (CHUNK_CAP - 1)] */
+	uint64_t first, head; /* chunk numbers held: first..head (none: head < first) */
+	size_t used, max_bytes;
+	uint64_t last_ms;
+};
+
+/* A client's filter, in one allocation with its strings. */
+struct filter {
+	struct hub_filter f;
+	char strings[];
+};
+
+enum phase { PHASE_GZHEAD, PHASE_HELLO, PHASE_SNAPSHOT, PHASE_LIVE };
+
+/* The part being sent: bytes of a held blob, of the snapshot's glue, or
+ * static; `stored` wraps them in stored blocks (gzip, uncompressed). */
+struct out {
+	struct blob *b;
+	const char *p;
+	size_t len, off;
+	bool busy, stored;
+	size_t block_left;
+	unsigned char hdr[GZ_STORED_HDR_LEN];
+	size_t hdr_off;
+};
+
+struct hub_client {
+	struct hub *hub;
+	void *conn;
+	uint64_t mask;
+	struct filter *filter; /* NULL: every event of its topics */
+	bool gzip, over, suspended;
+	enum phase phase;
+	struct out out;
+	struct snap *snap;
+	size_t seg;
+	uint64_t next_seq;
+	struct group *group; /* gzip: its mask's compressor */
+	bool member;         /* gzip: reading the group's chunks (chunk g next) */
+	uint64_t g;
+	uint64_t last_write_ms;
+	struct hub_client *prev, *next;
+};
+
+struct hub_reader {
+	struct hub *hub;
+	struct snap *snap;
+	size_t seg;
+	struct out out;
+	bool gzip;
+	int stage; /* 0 gzip header, 1 parts, 2 gzip end, 3 done */
+	unsigned char end[13];
+};
 
 struct hub {
 	pthread_mutex_t lock;
@@ -80,7 +150,10 @@ struct hub {
 	int64_t state_t_ms;
 	uint64_t tick_mono_ms;
 	struct blob *hello;
-	struct gz *scratch; /* compresses pieces, with the lock held */
+	struct gz *scratch;   /* compresses pieces, with the lock held */
+	struct gz *loopz;     /* compresses old frames, on the loop thread */
+	uint64_t compact_seq; /* frames before it are compact or gone */
+	unsigned compact_ms;  /* age at which frames are compressed */
 
 	struct group *groups[HUB_MAX_GROUPS];
 	size_t n_groups;
@@ -93,13 +166,26 @@ struct hub {
 	uint64_t published, bytes_sent, resyncs, stalled, gz_in, gz_out;
 };
 
-uint64_t hub_mono_ms(void);
 struct blob *blob_new(size_t len);
 struct blob *blob_copy(const char *data, size_t len);
 struct blob *blob_ref(struct blob *b);
 void blob_unref(struct blob *b);
 /* With the lock held: b's gzip piece, made now if needed; -ENOMEM. */
 int blob_zip(struct hub *hub, struct blob *b);
+/* What a blob costs in memory, for the ring's and groups' budgets. */
+size_t blob_cost(const struct blob *b);
+/* A compact frame's text, inflated into a new blob (NULL: out of memory). */
+struct blob *blob_unzip(const struct blob *b);
+
+/* hub_zip.c: gzip groups and compaction (contracts above each definition) */
+void group_free(struct group *g);
+struct group *group_get(struct hub *hub, uint64_t mask);
+struct blob *group_chunk(struct hub *hub, struct group *g, bool join, struct blob *const *frames,
+			 size_t n, const char *extra, uint64_t after, uint64_t last);
+void group_add(struct group *g, struct blob *chunk);
+void group_break(struct group *g);
+size_t compact_prepare(struct hub *hub, uint64_t now, struct blob **out);
+void compact_swap(struct hub *hub, struct blob **c, size_t n);
 
 /* hub_snap.c, all with the lock held */
 void history_free(struct history *h);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "hub_impl.h"
 #include "sse.h"
 
@@ -197,7 +198,7 @@ struct snap *snap_build(struct hub *hub, uint64_t mask, bool sse)
 		goto out;
 	}
 	s->seq = hub->head_seq;
-	s->mono_ms = hub_mono_ms();
+	s->mono_ms = clock_mono_ms();
 	s->n = p.n;
 	memcpy(s->segs, p.segs, p.n * sizeof(s->segs[0]));
 	p.n = 0; /* the references moved into s */

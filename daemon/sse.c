@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
 
 struct out {
@@ -28,46 +30,12 @@ static bool field_ok(const char *s)
 	return strpbrk(s, "\r\n") == NULL;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-		len = 2;
-		cp = s[0] & 0x1F;
-	} else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-		len = 3;
-		cp = s[0] & 0x0F;
-	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	/* overlong forms, surrogates and values past U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return len;
-}
-
 long sse_encode(char *buf, size_t size, const char *id, const char *event, const char *data,
 		size_t data_len)
 {
 	struct out o = {buf, size, 0};
 	const unsigned char *p = (const unsigned char *)data;
-	size_t i = 0;
+	size_t i = 0, bad = 0;
 
 	if ((id && !field_ok(id)) || (event && !field_ok(event)))
 		return -EINVAL;
@@ -92,15 +60,12 @@ long sse_encode(char *buf, size_t size, const char *id, const char *event, const
 				i++;
 			i++;
 			out_put(&o, "\ndata: ", 7);
-		} else if (p[i] == 0) {
-			out_put(&o, replacement, 3);
-			i++;
-		} else if ((n = utf8_seq_len(p + i, data_len - i)) > 0) {
+		} else if ((n = utf8_seq(p + i, data_len - i, &bad)) > 0) {
 			out_put(&o, data + i, n);
 			i += n;
 		} else {
-			out_put(&o, replacement, 3);
-			i++;
+			out_put(&o, replacement, 3); /* NUL, or an ill-formed run */
+			i += bad;
 		}
 	}
 	/* id last: clients that take the id as soon as they read it (npm

@@ -10,7 +10,8 @@
 /* Encodes one event: "event: NAME\ndata: ...\nid: ID\n\n", the id last so
  * that a frame cut short never advances a client's last event id. id or event
  * may be NULL. data is split into one `data:` line per line (CR, LF and
- * CRLF all end a line); NUL bytes and invalid UTF-8 become U+FFFD so every
+ * CRLF all end a line); NUL bytes and each ill-formed UTF-8 run become one
+ * U+FFFD (as browsers decode; see utf8_seq) so every
  * client parses the same thing. Writes at most `size` bytes; returns the
  * length the frame needs (like snprintf), or -EINVAL when id or event hold
  * a CR, LF or NUL. Nothing is written past buf[size - 1]. */

@@ -7,11 +7,21 @@
  * Ends with one line of JSON on stdout; progress goes to stderr.
  *
  *   sseload --port P [--host 127.0.0.1] [--clients N] [--seconds S] [--path /events]
+ *           [--gzip] [--decode-sample K]
  *
  * Phases: connect (until every client has its response head or failed, at
  * most --connect-timeout seconds), then --seconds of measurement. Events,
- * gaps and errors count over both; latency only over the measurement window,
- * so the connection storm does not colour the steady state. */
+ * gaps and errors count over both; latency and the window's byte counts
+ * only over the measurement window, so the connection storm does not colour
+ * the steady state.
+ *
+ * --gzip sends Accept-Encoding: gzip, as browsers do; a gzip answer is
+ * inflated with zlib (gzip wrapper, Z_SYNC_FLUSH at every read), which costs
+ * each decoding client about 40 KB and CPU on the cores the daemon runs on.
+ * --decode-sample K decodes (inflates when gzip, parses SSE, checks
+ * continuity, measures latency) 1 client in K; the others only read, undo
+ * the chunked framing and count the bytes. The JSON says which: "decoded",
+ * "decode_sample", "gzip_streams". */
 
 #include <errno.h>
 #include <getopt.h>
@@ -31,10 +41,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#define ZLIB_CONST
+#include <zlib.h>
+
 #define HEAD_MAX     16384
 #define LINE_MAX_LEN (16u << 20) /* one SSE line; frames are one-line JSON */
 #define MAX_INFLIGHT 128         /* connections opened but without a response head */
 #define READ_BUF     (256u << 10)
+#define INFLATE_BUF  (64u << 10)
 
 enum client_state {
 	CS_PENDING,    /* not opened yet */
@@ -66,6 +80,13 @@ struct client {
 	char *head;
 	size_t head_len;
 	bool chunked;
+	bool gz; /* Content-Encoding: gzip */
+
+	/* body: its bytes (compressed when gz), and the inflater of a decoding
+	 * gzip client, made at the response head */
+	bool decode; /* this client is in the sample that is decoded */
+	z_stream *zs;
+	uint64_t win_body; /* body bytes in the measurement window */
 
 	/* chunked decoder */
 	enum chunk_state ch;
@@ -92,6 +113,10 @@ struct client {
 
 struct stats {
 	uint64_t events, missed, duplicates, resyncs, keepalives, bad_ids, bytes;
+	uint64_t body_bytes; /* after the chunked framing (compressed when gzip) */
+	uint64_t inflated;   /* what the decoding gzip clients inflated */
+	uint64_t win_bytes;  /* bytes read in the measurement window */
+	uint64_t win_body;   /* body bytes in the measurement window */
 	double *lat;
 	size_t n_lat, cap_lat;
 	bool record_latency;
@@ -99,6 +124,7 @@ struct stats {
 
 static struct stats st;
 static bool continuity = true;
+static bool want_gzip;
 static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig)
@@ -337,6 +363,56 @@ static int sse_feed(struct client *c, const char *p, size_t n)
 	return 0;
 }
 
+/* Inflates a piece of a gzip body into the SSE parser; Z_SYNC_FLUSH hands
+ * over everything up to the last flush point the piece completes. */
+static int gz_feed(struct client *c, const char *p, size_t n)
+{
+	static unsigned char out[INFLATE_BUF];
+	z_stream *zs = c->zs;
+
+	zs->next_in = (const unsigned char *)p;
+	zs->avail_in = (uInt)n;
+	for (;;) {
+		size_t got;
+		int r;
+
+		zs->next_out = out;
+		zs->avail_out = sizeof(out);
+		r = inflate(zs, Z_SYNC_FLUSH);
+		if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
+			return -1;
+		got = sizeof(out) - zs->avail_out;
+		st.inflated += got;
+		if (got && sse_feed(c, (const char *)out, got) < 0)
+			return -1;
+		if (r == Z_STREAM_END) { /* a gzip member ended: another may follow */
+			if (inflateReset(zs) != Z_OK)
+				return -1;
+			if (!zs->avail_in)
+				return 0;
+			continue;
+		}
+		if (!zs->avail_in && zs->avail_out)
+			return 0; /* all input taken, all output out */
+		if (r == Z_BUF_ERROR && !got)
+			return 0; /* no progress possible without more input */
+	}
+}
+
+/* Body bytes (the chunked framing undone): counted; parsed only by the
+ * clients in the decoding sample. */
+static int payload_feed(struct client *c, const char *p, size_t n)
+{
+	st.body_bytes += n;
+	if (st.record_latency) {
+		st.win_body += n;
+		c->win_body += n;
+	}
+	if (!c->decode)
+		return 0;
+	return c->zs ? gz_feed(c, p, n) : sse_feed(c, p, n);
+}
+
 static int hexval(char ch)
 {
 	if (ch >= '0' && ch <= '9')
@@ -352,7 +428,7 @@ static int hexval(char ch)
 static int body_feed(struct client *c, const char *p, size_t n)
 {
 	if (!c->chunked)
-		return sse_feed(c, p, n);
+		return payload_feed(c, p, n);
 	while (n) {
 		switch (c->ch) {
 		case CH_SIZE: {
@@ -390,7 +466,7 @@ static int body_feed(struct client *c, const char *p, size_t n)
 		case CH_DATA: {
 			size_t k = n < c->ch_left ? n : (size_t)c->ch_left;
 
-			if (sse_feed(c, p, k) < 0)
+			if (payload_feed(c, p, k) < 0)
 				return -1;
 			c->ch_left -= k;
 			p += k;
@@ -433,11 +509,31 @@ static int body_feed(struct client *c, const char *p, size_t n)
 	return 0;
 }
 
+/* Whether the header `name` (with its colon, after CRLF: "\r\nname:") in the
+ * NUL-terminated head has `token` in its value. */
+static bool head_has(char *head, const char *name, const char *token)
+{
+	char *h = strcasestr(head, name), *eol;
+	bool found;
+	size_t len;
+	char save;
+
+	if (!h)
+		return false;
+	eol = strstr(h + 2, "\r\n");
+	len = eol ? (size_t)(eol - h) : strlen(h);
+	save = h[len];
+	h[len] = '\0';
+	found = strcasestr(h + strlen(name), token) != NULL;
+	h[len] = save;
+	return found;
+}
+
 /* Parses the response head; returns 1 when done, 0 for more, -1 on error. */
 static int head_feed(struct client *c, const char *p, size_t n, size_t *ret_used)
 {
 	size_t old = c->head_len, take = n;
-	char *end, *te;
+	char *end;
 	int status;
 
 	if (!c->head && !(c->head = malloc(HEAD_MAX + 1)))
@@ -458,15 +554,16 @@ static int head_feed(struct client *c, const char *p, size_t n, size_t *ret_used
 		return -1;
 	if (status != 200)
 		return -1;
-	c->chunked = false;
-	for (te = strcasestr(c->head, "\r\ntransfer-encoding:"); te; te = NULL) {
-		char *eol = strstr(te + 2, "\r\n");
-		size_t len = eol ? (size_t)(eol - te) : strlen(te);
-		char save = te[len];
-
-		te[len] = '\0';
-		c->chunked = strcasestr(te, "chunked") != NULL;
-		te[len] = save;
+	c->chunked = head_has(c->head, "\r\ntransfer-encoding:", "chunked");
+	c->gz = head_has(c->head, "\r\ncontent-encoding:", "gzip");
+	if (c->gz && c->decode) {
+		if (!(c->zs = calloc(1, sizeof(*c->zs))))
+			return -1;
+		if (inflateInit2(c->zs, 16 + MAX_WBITS) != Z_OK) {
+			free(c->zs);
+			c->zs = NULL;
+			return -1;
+		}
 	}
 	free(c->head);
 	c->head = NULL;
@@ -574,6 +671,8 @@ static void on_readable(struct loop *lp, struct client *c)
 			return;
 		}
 		st.bytes += (uint64_t)r;
+		if (st.record_latency)
+			st.win_bytes += (uint64_t)r;
 		if (c->state == CS_HEAD) {
 			int h = head_feed(c, buf, (size_t)r, &off);
 
@@ -678,9 +777,11 @@ static int raise_nofile(rlim_t need)
 static void usage(FILE *f)
 {
 	fputs("usage: sseload --port P [--host 127.0.0.1] [--clients N] [--seconds S]\n"
-	      "               [--path /events] [--connect-timeout S]\n"
+	      "               [--path /events] [--connect-timeout S] [--gzip]\n"
+	      "               [--decode-sample K]\n"
 	      "Opens N SSE streams, checks seq continuity, measures latency = now - \"t\";\n"
-	      "prints one line of JSON.\n",
+	      "prints one line of JSON. --gzip asks for a gzip stream and inflates it;\n"
+	      "--decode-sample K decodes 1 client in K, the others only count bytes.\n",
 	      f);
 }
 
@@ -707,18 +808,21 @@ int main(int argc, char **argv)
 	    {"seconds", required_argument, NULL, 's'},
 	    {"path", required_argument, NULL, 'P'},
 	    {"connect-timeout", required_argument, NULL, 'T'},
+	    {"gzip", no_argument, NULL, 'z'},
+	    {"decode-sample", required_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *host = "127.0.0.1", *path = "/events";
-	long port = -1, nclients = 100, seconds = 10, connect_timeout = 30;
+	long port = -1, nclients = 100, seconds = 10, connect_timeout = 30, sample = 1;
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct epoll_event *evs = NULL;
 	struct sigaction sa;
 	struct loop lp = {.ep = -1};
 	char portstr[24], *req = NULL;
 	double t0, t_connected = 0, t_end = 0;
-	uint64_t complete = 0, failed = 0, closed = 0;
+	uint64_t complete = 0, failed = 0, closed = 0, decoded = 0, gz_streams = 0, reading = 0;
+	double per_client_min = 0;
 	int opt, rc = 1, gai, reqlen;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -741,6 +845,12 @@ int main(int argc, char **argv)
 		case 'T':
 			connect_timeout = parse_long(optarg, 1, 3600, "connect timeout");
 			break;
+		case 'z':
+			want_gzip = true;
+			break;
+		case 'k':
+			sample = parse_long(optarg, 1, 1000000, "decode sample");
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -761,11 +871,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sseload: %s: %s\n", host, gai_strerror(gai));
 		return 2;
 	}
-	reqlen =
-	    asprintf(&req,
-		     "GET %s HTTP/1.1\r\nHost: %s%s%s:%ld\r\nAccept: text/event-stream\r\n"
-		     "Cache-Control: no-cache\r\nUser-Agent: sseload\r\n\r\n",
-		     path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
+	reqlen = asprintf(&req,
+			  "GET %s HTTP/1.1\r\nHost: %s%s%s:%ld\r\nAccept: text/event-stream\r\n"
+			  "Cache-Control: no-cache\r\n%sUser-Agent: sseload\r\n\r\n",
+			  path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+			  port, want_gzip ? "Accept-Encoding: gzip, deflate, br\r\n" : "");
 	if (reqlen < 0) {
 		req = NULL;
 		goto out;
@@ -792,8 +902,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sseload: out of memory or epoll: %s\n", strerror(errno));
 		goto out;
 	}
-	for (int i = 0; i < lp.n; i++)
+	for (int i = 0; i < lp.n; i++) {
 		lp.clients[i].fd = -1;
+		lp.clients[i].decode = i % sample == 0;
+	}
 
 	t0 = now_mono_ms();
 	open_more(&lp);
@@ -806,8 +918,10 @@ int main(int argc, char **argv)
 			t_end = now + (double)seconds * 1000.0;
 			st.record_latency = true;
 			fprintf(stderr,
-				"sseload: %d/%d connected in %.0f ms; measuring for %ld s\n",
-				lp.connected, lp.n, now - t0, seconds);
+				"sseload: %d/%d connected in %.0f ms; measuring for %ld s (%s, "
+				"decoding 1 client in %ld)\n",
+				lp.connected, lp.n, now - t0, seconds,
+				want_gzip ? "gzip asked" : "plain", sample);
 		}
 		if (t_connected && now >= t_end)
 			break;
@@ -829,13 +943,18 @@ int main(int argc, char **argv)
 	if (!t_connected) {
 		t_connected = now_mono_ms();
 		t_end = t_connected;
+	} else if (now_mono_ms() < t_end) {
+		t_end = now_mono_ms(); /* stopped early by a signal */
 	}
 
 	for (int i = 0; i < lp.n; i++) {
 		struct client *c = &lp.clients[i];
 
-		if (c->state == CS_BODY && c->hello && c->snapshot && c->events > 0 && !c->missed &&
-		    !c->duplicates && !c->resyncs && !c->bad_ids)
+		decoded += c->decode;
+		gz_streams += c->gz;
+		reading += c->state == CS_BODY && c->win_body > 0;
+		if (c->decode && c->state == CS_BODY && c->hello && c->snapshot && c->events > 0 &&
+		    !c->missed && !c->duplicates && !c->resyncs && !c->bad_ids)
 			complete++;
 		if (c->state == CS_FAILED || c->state == CS_PENDING || c->state == CS_CONNECTING ||
 		    c->state == CS_SENDING || c->state == CS_HEAD)
@@ -851,17 +970,26 @@ int main(int argc, char **argv)
 		}
 	}
 	qsort(st.lat, st.n_lat, sizeof(*st.lat), cmp_double);
+	if (lp.connected && t_end > t_connected)
+		per_client_min =
+		    (double)st.win_bytes / lp.connected / ((t_end - t_connected) / 60000.0);
 	printf("{\"clients\":%d,\"connected\":%d,\"complete\":%" PRIu64 ",\"failed\":%" PRIu64
 	       ",\"closed\":%" PRIu64 ",\"events\":%" PRIu64 ",\"missed\":%" PRIu64
 	       ",\"duplicates\":%" PRIu64 ",\"resyncs\":%" PRIu64 ",\"bad_ids\":%" PRIu64
 	       ",\"keepalives\":%" PRIu64 ",\"bytes\":%" PRIu64
 	       ",\"continuity\":%s,\"connect_ms\":%.0f,\"seconds\":%.1f"
 	       ",\"latency_samples\":%zu,\"latency_p50_ms\":%.2f,\"latency_p99_ms\":%.2f"
-	       ",\"latency_max_ms\":%.2f}\n",
+	       ",\"latency_max_ms\":%.2f,\"gzip\":%s,\"gzip_streams\":%" PRIu64
+	       ",\"decode_sample\":%ld,\"decoded\":%" PRIu64 ",\"reading\":%" PRIu64
+	       ",\"body_bytes\":%" PRIu64 ",\"inflated_bytes\":%" PRIu64
+	       ",\"window_bytes\":%" PRIu64 ",\"window_body_bytes\":%" PRIu64
+	       ",\"wire_bytes_per_client_per_min\":%.0f}\n",
 	       lp.n, lp.connected, complete, failed, closed, st.events, st.missed, st.duplicates,
 	       st.resyncs, st.bad_ids, st.keepalives, st.bytes, continuity ? "true" : "false",
 	       t_connected - t0, (t_end - t_connected) / 1000.0, st.n_lat, percentile(0.50),
-	       percentile(0.99), st.n_lat ? st.lat[st.n_lat - 1] : 0.0);
+	       percentile(0.99), st.n_lat ? st.lat[st.n_lat - 1] : 0.0,
+	       want_gzip ? "true" : "false", gz_streams, sample, decoded, reading, st.body_bytes,
+	       st.inflated, st.win_bytes, st.win_body, per_client_min);
 	fflush(stdout);
 	rc = lp.connected > 0 ? 0 : 1;
 out:
@@ -870,6 +998,10 @@ out:
 			client_close(&lp, &lp.clients[i]);
 			free(lp.clients[i].line);
 			free(lp.clients[i].head);
+			if (lp.clients[i].zs) {
+				inflateEnd(lp.clients[i].zs);
+				free(lp.clients[i].zs);
+			}
 		}
 	}
 	if (lp.ep >= 0)

@@ -83,19 +83,17 @@ static double quantile(uint64_t *v, size_t n, double q)
 	return (double)v[k];
 }
 
-static void env_publish(void *ctx, const struct collector *c, cJSON *payload,
+static void env_publish(const struct collector_env *env, cJSON *payload,
 			const struct collector_event *ev)
 {
-	(void)ctx;
-	(void)c;
+	(void)env;
 	(void)ev;
 	cJSON_Delete(payload);
 }
 
-static void env_set_state(void *ctx, const struct collector *c, cJSON *state)
+static void env_set_state(const struct collector_env *env, cJSON *state)
 {
-	(void)ctx;
-	(void)c;
+	(void)env;
 	cJSON_Delete(state);
 }
 
@@ -264,7 +262,6 @@ int main(int argc, char **argv)
 	config_defaults(&cfg);
 	b.env.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	b.env.sys_fd = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	b.env.cfg = &cfg;
 	b.env.publish = env_publish;
 	b.env.set_state = env_set_state;
 	if (b.env.proc_fd < 0 || b.env.sys_fd < 0) {
@@ -278,7 +275,8 @@ int main(int argc, char **argv)
 
 		b.cols[b.n_cols] = c;
 		if (c->init)
-			r = c->init(&b.env, &b.states[b.n_cols], reason, sizeof(reason));
+			r = c->init(&b.env, cfg.col[i], &b.states[b.n_cols], reason,
+				    sizeof(reason));
 		if (r < 0)
 			fprintf(stderr, "%-8s off: %s\n", c->name,
 				reason[0] ? reason : strerror(-r));

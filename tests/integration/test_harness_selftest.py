@@ -243,14 +243,19 @@ def test_sse_client_against_canned_stream():
         c.close()
 
 
-def test_sseload_counts_against_a_canned_stream(bench_dir):
+@pytest.mark.parametrize("gzip", [False, True])
+def test_sseload_counts_against_a_canned_stream(bench_dir, gzip):
     """The bench client's decoder and counters on a stream with known faults:
     one gap of 2, one duplicate, one fresh snapshot; CRLF and CR line ends;
-    chunks split inside lines; latency only from live events' "t"."""
+    chunks split inside lines; latency only from live events' "t". With
+    --gzip the same stream comes gzip'd, a sync flush after each frame (as
+    the daemon flushes at each tick), in two gzip members, and sseload
+    inflates it."""
     import json
     import os
     import subprocess
     import time as _time
+    import zlib
 
     exe = os.path.join(bench_dir, "sseload")
     now = int(_time.time() * 1000)
@@ -265,20 +270,34 @@ def test_sseload_counts_against_a_canned_stream(bench_dir):
     stream += frame(11, "cpu", now) + frame(12, "mem", now, "\r\n") + frame(15, "load", now, "\r")
     stream += frame(15, "load", now) + ": keepalive\n\n"
     stream += "id: %s-40\nevent: snapshot\ndata: {\"t\":1}\n\n" % inst + frame(41, "cpu", now)
-    data = stream.encode()
+    plain = stream.encode()
+    data = plain
+    if gzip:  # two gzip members, as `gzip -d` takes them: the second after a reset
+        frames = [f.encode() + b"\n\n" for f in stream.split("\n\n")[:-1]]
+        data = b""
+        for part in (frames[:4], frames[4:]):
+            z = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            data += b"".join(z.compress(f) + z.flush(zlib.Z_SYNC_FLUSH) for f in part) + z.flush()
     chunked = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 13]), data[i:i + 13])
                        for i in range(0, len(data), 13))
     head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n")
+            + (b"Content-Encoding: gzip\r\n" if gzip else b"")
+            + b"Transfer-Encoding: chunked\r\n\r\n")
     # The frames come 0.3 s after the head: inside the measuring window.
     srv = CannedServer(head + chunked, piece=5, close=False, pause_at=len(head) + 20, pause=0.3)
     try:
-        p = subprocess.run([exe, "--port", str(srv.port), "--clients", "1", "--seconds", "1"],
+        p = subprocess.run([exe, "--port", str(srv.port), "--clients", "1", "--seconds", "1"]
+                           + (["--gzip"] if gzip else []),
                            capture_output=True, text=True, timeout=20)
     finally:
         srv.done.set()
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
+    assert r["body_bytes"] == len(data) and r["bytes"] == len(head) + len(chunked), r
+    assert r["gzip"] is gzip and r["gzip_streams"] == int(gzip), r
+    assert r["inflated_bytes"] == (len(plain) if gzip else 0), r
+    assert r["decoded"] == 1 and r["decode_sample"] == 1, r
+    assert (b"\r\nAccept-Encoding: gzip" in srv.request) is gzip
     assert r["connected"] == 1 and r["complete"] == 0
     assert r["events"] == 5 and r["missed"] == 2 and r["duplicates"] == 1, r
     assert r["resyncs"] == 1 and r["keepalives"] == 1 and r["bad_ids"] == 0, r

@@ -214,3 +214,22 @@ def test_sseload_smoke(start_daemon, bench_dir):
     # busy CI machine too (it is measured from the sample time, so < 1 tick
     # when idle).
     assert r["latency_p99_ms"] < 1000, r
+
+
+def test_sseload_gzip_decode_sample(start_daemon, bench_dir):
+    """--gzip gets the daemon's gzip stream and inflates it; --decode-sample 5
+    decodes 2 clients of 10, the 8 others only count their bytes."""
+    exe = os.path.join(bench_dir, "sseload")
+    d = start_daemon(interval=200)
+    p = subprocess.run([exe, "--port", str(d.port), "--clients", "10", "--seconds", "3",
+                        "--gzip", "--decode-sample", "5"],
+                       capture_output=True, text=True, timeout=60 * SLOW)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert r["connected"] == 10 and r["gzip_streams"] == 10 and r["reading"] == 10, r
+    assert r["decoded"] == 2 and r["complete"] == 2 and r["decode_sample"] == 5, r
+    assert r["missed"] == 0 and r["duplicates"] == 0 and r["resyncs"] == 0, r
+    # 2 decoders x 3 topics x 5 ticks/s x 3 s, give or take a tick.
+    assert r["events"] >= 2 * 3 * 5 * 2 and r["latency_samples"] > 0, r
+    assert r["inflated_bytes"] > 0 and r["body_bytes"] > 0, r
+    assert "gzip asked, decoding 1 client in 5" in p.stderr

@@ -29,11 +29,31 @@ RPM_ONLY = {"/usr/share/licenses/sysfeed/LICENSE"}
 DEB_UNITDIR, RPM_UNITDIR = "/lib/systemd/system/", "/usr/lib/systemd/system/"
 
 
+def print_config():
+    """`sysfeed --print-config`: every key (the daemon's and each
+    collector's), one line each, as `key = value  # owners, restart`."""
+    binary = os.environ.get("SYSFEED_BIN", os.path.join(TOP, "build", "sysfeed"))
+    r = run([binary, "--print-config"])
+    lines = [l for l in r.stdout.splitlines() if l.strip()]
+    assert len(lines) > 10, r.stdout
+    return lines
+
+
 def config_keys():
-    with open(os.path.join(TOP, "daemon", "config.c")) as f:
-        keys = re.findall(r'\{\s*"([a-z][a-z0-9-]*)",\s*KEY_', f.read())
-    assert len(keys) > 10, "cannot find the keys table in daemon/config.c"
-    return keys
+    return [re.match(r"^(?:# )?([a-z][a-z0-9-]*) =", l).group(1) for l in print_config()]
+
+
+def test_config_page_says_which_keys_need_a_restart():
+    """The keys the table marks `restart` are the ones sysfeed.conf(5) lists
+    as taking effect at the next start, and no others."""
+    restart = sorted(re.match(r"^(?:# )?([a-z][a-z0-9-]*) =", l).group(1)
+                     for l in print_config() if re.search(r"#.*\brestart\b", l))
+    with open(os.path.join(TOP, "packaging", "man", "sysfeed.conf.5")) as f:
+        text = f.read()
+    m = re.search(r"take effect at the next start:(.*?)\n\.PP", text, re.S)
+    assert m, "sysfeed.conf(5) lacks the sentence listing the keys that need a restart"
+    listed = sorted(k.replace("\\-", "-") for k in re.findall(r"^\.BR? ([a-z\\-]+)", m.group(1), re.M))
+    assert listed == restart, (listed, restart)
 
 
 def deb_entries(deb):

@@ -41,6 +41,17 @@ __attribute__((unused)) static bool prom_check_promtool(const char *text)
 	return true;
 }
 
+/* text equals want (both printed when not), and promtool has nothing to
+ * say about it. */
+__attribute__((unused)) static void prom_check_text(const char *text, const char *want)
+{
+	assert_non_null(text);
+	if (strcmp(text, want) != 0)
+		print_error("expected:\n%s\nactual:\n%s\n", want, text);
+	assert_string_equal(text, want);
+	prom_check_promtool(text);
+}
+
 /* text equals the file at path (SYSFEED_PROM_UPDATE=1 rewrites the file
  * instead), and promtool has nothing to say about it. */
 __attribute__((unused)) static void prom_check_file(const char *text, const char *path)

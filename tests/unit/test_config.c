@@ -13,6 +13,12 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "disk.h"
+#include "file.h"
+#include "fixture.h"
+#include "fs.h"
+#include "journal.h"
+#include "net.h"
 
 static char err[CONFIG_ERR_LEN];
 
@@ -28,17 +34,17 @@ static void test_defaults(void **state)
 	struct config cfg;
 
 	config_defaults(&cfg);
-	assert_int_equal(cfg.n_listen, 2);
-	assert_string_equal(cfg.listen[0], "127.0.0.1:8390");
-	assert_string_equal(cfg.listen[1], "[::1]:8390");
-	assert_true(cfg.listen_default);
+	assert_int_equal(cfg.listen.n, 2);
+	assert_string_equal(cfg.listen.v[0], "127.0.0.1:8390");
+	assert_string_equal(cfg.listen.v[1], "[::1]:8390");
+	assert_true(cfg.listen.dflt);
 	assert_int_equal(cfg.interval_ms, 1000);
-	assert_int_equal(cfg.ring_bytes, 4 << 20);
+	assert_int_equal(cfg.ring_bytes, 2 << 20);
 	assert_int_equal(cfg.keepalive_s, 15);
 	assert_string_equal(cfg.proc_root, "/proc");
 	assert_null(cfg.web_root);
-	assert_int_equal(cfg.log_backlog, 200);
-	assert_int_equal(cfg.log_backlog_bytes, 256 << 10);
+	assert_int_equal(COLSET(&cfg, journal)->backlog, 200);
+	assert_int_equal(COLSET(&cfg, journal)->backlog_bytes, 256 << 10);
 	config_free(&cfg);
 }
 
@@ -60,21 +66,21 @@ static void test_good_file(void **state)
 				     "log-backlog-bytes = 64K\n"),
 			 0);
 	assert_int_equal(cfg.interval_ms, 250);
-	assert_int_equal(cfg.n_listen, 2);
-	assert_false(cfg.listen_default);
-	assert_string_equal(cfg.listen[0], "127.0.0.1:0");
-	assert_string_equal(cfg.listen[1], "[::1]:9000");
+	assert_int_equal(cfg.listen.n, 2);
+	assert_false(cfg.listen.dflt);
+	assert_string_equal(cfg.listen.v[0], "127.0.0.1:0");
+	assert_string_equal(cfg.listen.v[1], "[::1]:9000");
 	assert_int_equal(cfg.ring_bytes, 8 << 20);
-	assert_int_equal(cfg.n_allowed_hosts, 3);
-	assert_string_equal(cfg.allowed_hosts[1], "box.lan");
+	assert_int_equal(cfg.allowed_hosts.n, 3);
+	assert_string_equal(cfg.allowed_hosts.v[1], "box.lan");
 	assert_string_equal(cfg.web_root, "/srv/web#not-a-comment");
 	assert_string_equal(cfg.proc_root, "/tmp/proc");
 	assert_int_equal(cfg.keepalive_s, 1);
-	assert_int_equal(cfg.log_backlog_bytes, 64 << 10);
+	assert_int_equal(COLSET(&cfg, journal)->backlog_bytes, 64 << 10);
 	assert_int_equal(config_copy(&copy, &cfg), 0);
 	config_free(&cfg);
-	assert_string_equal(copy.allowed_hosts[2], "third");
-	assert_string_equal(copy.listen[1], "[::1]:9000");
+	assert_string_equal(copy.allowed_hosts.v[2], "third");
+	assert_string_equal(copy.listen.v[1], "[::1]:9000");
 	config_free(&copy);
 }
 
@@ -115,17 +121,16 @@ static void test_errors(void **state)
 	expect_error("interval =\n", "t.conf:1: interval: empty value");
 	expect_error(
 	    "listen = localhost:80\n",
-	    "t.conf:1: listen: bad address 'localhost:80' (expected IPV4:PORT or [IPV6]:PORT)");
-	expect_error(
-	    "listen = 127.0.0.1\n",
-	    "t.conf:1: listen: bad address '127.0.0.1' (expected IPV4:PORT or [IPV6]:PORT)");
+	    "t.conf:1: listen: bad value 'localhost:80' (expected IPV4:PORT or [IPV6]:PORT)");
+	expect_error("listen = 127.0.0.1\n",
+		     "t.conf:1: listen: bad value '127.0.0.1' (expected IPV4:PORT or [IPV6]:PORT)");
 	expect_error("listen = 127.0.0.1:70000\n",
-		     "t.conf:1: listen: bad address '127.0.0.1:70000' (expected IPV4:PORT or "
+		     "t.conf:1: listen: bad value '127.0.0.1:70000' (expected IPV4:PORT or "
 		     "[IPV6]:PORT)");
 	expect_error("listen = ::1:80\n",
-		     "t.conf:1: listen: bad address '::1:80' (expected IPV4:PORT or [IPV6]:PORT)");
+		     "t.conf:1: listen: bad value '::1:80' (expected IPV4:PORT or [IPV6]:PORT)");
 	expect_error("listen = []:80\n",
-		     "t.conf:1: listen: bad address '[]:80' (expected IPV4:PORT or [IPV6]:PORT)");
+		     "t.conf:1: listen: bad value '[]:80' (expected IPV4:PORT or [IPV6]:PORT)");
 	expect_error("max-clients = 0\n",
 		     "t.conf:1: max-clients: bad value '0' (expected 1 to 100000)");
 	expect_error("keepalive = 0\n", "t.conf:1: keepalive: bad value '0' (expected 1 to 3600)");
@@ -138,7 +143,7 @@ static void test_errors(void **state)
 	char many[2048] = "";
 	for (int i = 0; i <= CONFIG_MAX_LISTEN; i++)
 		strcat(many, "listen = 127.0.0.1:1\n");
-	expect_error(many, "t.conf:17: listen: more than 16 addresses");
+	expect_error(many, "t.conf:17: listen: more than 16 entries");
 
 	struct config cfg;
 	config_defaults(&cfg);
@@ -190,8 +195,8 @@ static void test_set_overrides(void **state)
 	/* the first listen replaces the defaults, later ones add */
 	assert_int_equal(config_set(&cfg, "listen", "127.0.0.1:1", err, sizeof(err)), 0);
 	assert_int_equal(config_set(&cfg, "listen", "127.0.0.1:2", err, sizeof(err)), 0);
-	assert_int_equal(cfg.n_listen, 2);
-	assert_string_equal(cfg.listen[0], "127.0.0.1:1");
+	assert_int_equal(cfg.listen.n, 2);
+	assert_string_equal(cfg.listen.v[0], "127.0.0.1:1");
 	config_free(&cfg);
 }
 
@@ -232,33 +237,36 @@ static void test_lists(void **state)
 				     "fs-types = ext4 xfs\n"
 				     "fs-types = !xfs\n"),
 			 0);
-	assert_int_equal(cfg.interfaces.n, 2);
-	assert_true(config_list_match(&cfg.interfaces, "eth0", false));
-	assert_true(config_list_match(&cfg.interfaces, "wlan0", false));
-	assert_false(config_list_match(&cfg.interfaces, "lo", true)); /* lists includes only */
-	assert_true(config_list_match(&cfg.disks, "sda", false));     /* excludes only */
-	assert_false(config_list_match(&cfg.disks, "sda1", true));
-	assert_true(config_list_match(&cfg.fs_types, "ext4", false));
-	assert_false(config_list_match(&cfg.fs_types, "xfs", true)); /* the last match wins */
-	assert_false(config_list_match(&cfg.fs_types, "btrfs", true));
-	assert_true(config_list_match(&cfg.mounts, "/", true)); /* empty: the default */
-	assert_false(config_list_match(&cfg.mounts, "/", false));
+	assert_int_equal(COLSET(&cfg, net)->interfaces.n, 2);
+	assert_true(list_match(&COLSET(&cfg, net)->interfaces, "eth0", false));
+	assert_true(list_match(&COLSET(&cfg, net)->interfaces, "wlan0", false));
+	assert_false(
+	    list_match(&COLSET(&cfg, net)->interfaces, "lo", true));       /* lists includes only */
+	assert_true(list_match(&COLSET(&cfg, disk)->disks, "sda", false)); /* excludes only */
+	assert_false(list_match(&COLSET(&cfg, disk)->disks, "sda1", true));
+	assert_true(list_match(&COLSET(&cfg, fs)->fs_types, "ext4", false));
+	assert_false(
+	    list_match(&COLSET(&cfg, fs)->fs_types, "xfs", true)); /* the last match wins */
+	assert_false(list_match(&COLSET(&cfg, fs)->fs_types, "btrfs", true));
+	assert_true(list_match(&COLSET(&cfg, fs)->mounts, "/", true)); /* empty: the default */
+	assert_false(list_match(&COLSET(&cfg, fs)->mounts, "/", false));
 	config_free(&cfg);
 	/* log and file keys */
 	assert_int_equal(parse(&cfg, "log-priority = warning\nwatch = /srv\nwatch = /opt/x\n"), 0);
-	assert_int_equal(cfg.log_priority, 4);
-	assert_int_equal(cfg.watch.n, 2); /* the first watch replaces the default /etc */
-	assert_string_equal(cfg.watch.v[0], "/srv");
+	assert_int_equal(COLSET(&cfg, journal)->priority, 4);
+	assert_int_equal(COLSET(&cfg, file)->watch.n,
+			 2); /* the first watch replaces the default /etc */
+	assert_string_equal(COLSET(&cfg, file)->watch.v[0], "/srv");
 	config_free(&cfg);
 	assert_int_equal(parse(&cfg, "log-priority = 3\n"), 0);
-	assert_int_equal(cfg.log_priority, 3);
-	assert_string_equal(cfg.watch.v[0], "/etc");
+	assert_int_equal(COLSET(&cfg, journal)->priority, 3);
+	assert_string_equal(COLSET(&cfg, file)->watch.v[0], "/etc");
 	config_free(&cfg);
 	expect_error("log-priority = loud\n",
 		     "t.conf:1: log-priority: bad value 'loud' (expected 0 to 7 or emerg, alert, "
 		     "crit, err, warning, notice, info, debug)");
 	char many[4096] = "mounts = ";
-	for (int i = 0; i <= CONFIG_MAX_LIST; i++)
+	for (int i = 0; i <= LIST_MAX; i++)
 		strcat(many, "/m,");
 	strcat(many, "\n");
 	expect_error(many, "t.conf:1: mounts: more than 64 entries");

@@ -392,37 +392,37 @@ static void test_wanted(void **state)
 	assert_false(disk_wanted(NULL, &loop0));
 	assert_false(disk_wanted(NULL, &idle));
 	config_defaults(&cfg);
-	assert_true(disk_wanted(&cfg.disks, &sda));
-	assert_false(disk_wanted(&cfg.disks, &loop0));
-	assert_false(disk_wanted(&cfg.disks, &zram0));
-	assert_false(disk_wanted(&cfg.disks, &idle));
-	assert_false(disk_named(&cfg.disks, "sda"));
+	assert_true(disk_wanted(&COLSET(&cfg, disk)->disks, &sda));
+	assert_false(disk_wanted(&COLSET(&cfg, disk)->disks, &loop0));
+	assert_false(disk_wanted(&COLSET(&cfg, disk)->disks, &zram0));
+	assert_false(disk_wanted(&COLSET(&cfg, disk)->disks, &idle));
+	assert_false(disk_named(&COLSET(&cfg, disk)->disks, "sda"));
 
 	/* excluding only: virtual ones stay out, as they are not named */
 	assert_int_equal(config_set(&cfg, "disks", "!sd*", err, sizeof(err)), 0);
-	assert_false(disk_wanted(&cfg.disks, &sda));
-	assert_false(disk_wanted(&cfg.disks, &loop0));
-	assert_true(disk_wanted(&cfg.disks, &nvme));
+	assert_false(disk_wanted(&COLSET(&cfg, disk)->disks, &sda));
+	assert_false(disk_wanted(&COLSET(&cfg, disk)->disks, &loop0));
+	assert_true(disk_wanted(&COLSET(&cfg, disk)->disks, &nvme));
 	config_free(&cfg);
 
 	/* naming them brings them in, idle or not; a later "!" still wins */
 	config_defaults(&cfg);
 	assert_int_equal(config_set(&cfg, "disks", "sd* loop* zram0 sr0 !loop1", err, sizeof(err)),
 			 0);
-	assert_true(disk_named(&cfg.disks, "loop1"));
-	assert_true(disk_wanted(&cfg.disks, &sda));
-	assert_true(disk_wanted(&cfg.disks, &loop0));
-	assert_true(disk_wanted(&cfg.disks, &zram0));
-	assert_true(disk_wanted(&cfg.disks, &idle));
-	assert_false(disk_wanted(&cfg.disks, &loop1));
-	assert_false(disk_wanted(&cfg.disks, &nvme)); /* not listed */
+	assert_true(disk_named(&COLSET(&cfg, disk)->disks, "loop1"));
+	assert_true(disk_wanted(&COLSET(&cfg, disk)->disks, &sda));
+	assert_true(disk_wanted(&COLSET(&cfg, disk)->disks, &loop0));
+	assert_true(disk_wanted(&COLSET(&cfg, disk)->disks, &zram0));
+	assert_true(disk_wanted(&COLSET(&cfg, disk)->disks, &idle));
+	assert_false(disk_wanted(&COLSET(&cfg, disk)->disks, &loop1));
+	assert_false(disk_wanted(&COLSET(&cfg, disk)->disks, &nvme)); /* not listed */
 	config_free(&cfg);
 
 	/* "*" names everything */
 	config_defaults(&cfg);
 	assert_int_equal(config_set(&cfg, "disks", "*", err, sizeof(err)), 0);
-	assert_true(disk_wanted(&cfg.disks, &loop0));
-	assert_true(disk_wanted(&cfg.disks, &idle));
+	assert_true(disk_wanted(&COLSET(&cfg, disk)->disks, &loop0));
+	assert_true(disk_wanted(&COLSET(&cfg, disk)->disks, &idle));
 	config_free(&cfg);
 }
 
@@ -568,7 +568,9 @@ static void run_two_ticks(const char *machine)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	assert_string_equal(reason, "");
 	assert_int_equal(disk_collector.sample(st, &env, &t1, &p), 0);
 	assert_json_file(p, machine, "disk.1.json");
@@ -616,7 +618,7 @@ static void test_collector_config(void **state)
 {
 	int p1 = open_dir("host16", "proc"), sys = open_dir("host16", "sys");
 	struct config cfg;
-	struct collector_env env = {.proc_fd = p1, .sys_fd = sys, .cfg = &cfg};
+	struct collector_env env = {.proc_fd = p1, .sys_fd = sys};
 	struct collector_tick t = {.t_ms = T1, .mono_ns = 5 * SEC};
 	char reason[256], err[CONFIG_ERR_LEN];
 	void *st = NULL;
@@ -624,7 +626,9 @@ static void test_collector_config(void **state)
 
 	(void)state;
 	config_defaults(&cfg);
-	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(disk_collector.init(&env, cfg.col[collector_topic(disk_collector.name)],
+					     &st, reason, sizeof(reason)),
+			 0);
 	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
 	assert_names(p, "nvme0n1,nvme0n1p1,nvme0n1p2,sda,sda1,sda2,sdb,sdb1,md0,dm-0,dm-1");
 	cJSON_Delete(p);
@@ -635,8 +639,7 @@ static void test_collector_config(void **state)
 	assert_names(p, "sda,sdb");
 	cJSON_Delete(p);
 
-	config_free(&cfg);
-	config_defaults(&cfg);
+	/* the collector keeps its settings block: a new list replaces the old in place */
 	assert_int_equal(config_set(&cfg, "disks", "loop* zram0 sr0 nvme0n1", err, sizeof(err)), 0);
 	t.mono_ns += SEC;
 	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
@@ -673,7 +676,9 @@ static void test_collector_partitions(void **state)
 	scratch_write(&proc, "diskstats", stats);
 
 	/* no sysfs: unknown */
-	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
 	assert_names(p, "sda,sda1,cciss/c0d0,cciss/c0d0p1");
 	assert_true(is_null(dev(p, "sda"), "partition"));
@@ -690,7 +695,9 @@ static void test_collector_partitions(void **state)
 	 * a partition is not in block/, it sits under its disk */
 	scratch_write(&sys, "block/sda/sda1/dev", "8:1\n");
 	scratch_write(&sys, "block/cciss!c0d0/dev", "104:0\n");
-	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
 	assert_true(cJSON_IsFalse(get(dev(p, "sda"), "partition")));
 	assert_true(cJSON_IsTrue(get(dev(p, "sda1"), "partition")));
@@ -704,7 +711,9 @@ static void test_collector_partitions(void **state)
 	scratch_write(&sys, "class/block/sda1/partition", "1\n");
 	scratch_write(&sys, "class/block/cciss!c0d0p1/partition", "1\n");
 	scratch_write(&proc, "diskstats", "8 2 sda2 1 0 1 1 0 0 0 0 0 1 1\n");
-	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
 	assert_true(is_null(dev(p, "sda2"), "partition"));
 	cJSON_Delete(p);
@@ -734,6 +743,45 @@ static void test_collector_partitions(void **state)
 	scratch_remove(&sys);
 }
 
+/* A partition line of kernels before 2.6.25 has four statistics: reads,
+ * sectors read, writes, sectors written. /metrics shows those four for it
+ * and none of the times or the I/Os in flight it lacks (it used to leave
+ * out the writes and report a read time of 0). */
+static void test_metrics_old_partition(void **state)
+{
+	struct scratch proc;
+	struct collector_env env = {.sys_fd = -1};
+	struct collector_tick t = {.t_ms = T1, .mono_ns = SEC};
+	struct metrics m = {0};
+	char reason[256];
+	void *st = NULL;
+	cJSON *p = NULL;
+
+	(void)state;
+	scratch_make(&proc);
+	env.proc_fd = proc.fd;
+	scratch_write(&proc, "diskstats",
+		      "8 0 sda 1 0 2 3 4 0 5 6 7 8 9\n"
+		      "8 1 sda1 10 20 30 40\n");
+	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
+	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+	cJSON_Delete(p);
+	assert_int_equal(disk_collector.metrics(st, &m), 0);
+	assert_non_null(strstr(m.buf, "\nnode_disk_read_bytes_total{device=\"sda1\"} 10240\n"));
+	assert_non_null(strstr(m.buf, "\nnode_disk_reads_completed_total{device=\"sda1\"} 10\n"));
+	assert_non_null(strstr(m.buf, "\nnode_disk_written_bytes_total{device=\"sda1\"} 20480\n"));
+	assert_non_null(strstr(m.buf, "\nnode_disk_writes_completed_total{device=\"sda1\"} 30\n"));
+	assert_non_null(
+	    strstr(m.buf, "\nnode_disk_read_time_seconds_total{device=\"sda\"} 0.003\n"));
+	assert_null(strstr(m.buf, "_seconds_total{device=\"sda1\"}"));
+	assert_null(strstr(m.buf, "node_disk_io_now{device=\"sda1\"}"));
+	metrics_free(&m);
+	disk_collector.fini(st);
+	scratch_remove(&proc);
+}
+
 static void test_collector_errors(void **state)
 {
 	struct scratch s;
@@ -744,11 +792,15 @@ static void test_collector_errors(void **state)
 	(void)state;
 	scratch_make(&s);
 	env.proc_fd = s.fd;
-	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
+					     sizeof(reason)),
+			 -ENOENT);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/diskstats: No such file or directory");
 	scratch_write(&s, "diskstats", "8 0 sda 1 2 3 4 5\n");
-	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
+					     sizeof(reason)),
+			 -EINVAL);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/diskstats: unexpected contents (Invalid argument)");
 	disk_collector.fini(NULL);
@@ -768,7 +820,9 @@ static void test_collector_live(void **state)
 	const cJSON *e;
 
 	(void)state;
-	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	for (int i = 0; i < 2; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		t.mono_ns = (uint64_t)now.tv_sec * SEC + (uint64_t)now.tv_nsec;
@@ -802,7 +856,9 @@ static void test_cost(void **state)
 	const int n = 2000;
 
 	(void)state;
-	assert_int_equal(disk_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
 	for (int i = 0; i < n; i++) {
 		t.mono_ns = (uint64_t)(i + 1) * SEC;
@@ -835,6 +891,7 @@ int main(void)
 	    cmocka_unit_test(test_collector_linux_2_6_18),
 	    cmocka_unit_test(test_collector_config),
 	    cmocka_unit_test(test_collector_partitions),
+	    cmocka_unit_test(test_metrics_old_partition),
 	    cmocka_unit_test(test_collector_errors),
 	    cmocka_unit_test(test_collector_live),
 	    cmocka_unit_test(test_cost),

@@ -1,8 +1,9 @@
-/* Unit tests of collectors/file.c (the `file` topic): path helpers, and the
- * collector driven directly over real inotify in temporary directories:
- * create/modify/delete/rename, nested new directories, moved directories,
- * exclusions, watched files replaced by rename, coalescing, and an
- * overflow (with a tiny fs.inotify.max_queued_events, as root). */
+/* Unit tests of collectors/file.c (the `file` topic) and its watch tree
+ * (file_tree.c): path helpers, and the collector driven directly over real
+ * inotify in temporary directories: create/modify/delete/rename, nested new
+ * directories, moved directories, exclusions, watched files replaced by
+ * rename, coalescing, and an overflow (with a tiny
+ * fs.inotify.max_queued_events, as root). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,51 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "file.h"
+#include "file_tree.h"
 #include "metrics.h"
 #include "prom_check.h"
-
-struct capture {
-	cJSON *events[8192];
-	size_t n;
-	cJSON *state;
-};
-
-static cJSON *reparse(cJSON *payload)
-{
-	char *text = cJSON_PrintUnformatted(payload);
-	cJSON *back;
-
-	assert_non_null(text);
-	back = cJSON_Parse(text);
-	assert_non_null(back);
-	free(text);
-	cJSON_Delete(payload);
-	return back;
-}
-
-static void cap_publish(void *ctx, const struct collector *c, cJSON *payload,
-			const struct collector_event *ev)
-{
-	struct capture *cap = ctx;
-
-	assert_ptr_equal(c, &file_collector);
-	assert_null(ev); /* file events are not subject to the log filters */
-	if (cap->n == 8192) {
-		cJSON_Delete(payload);
-		return;
-	}
-	cap->events[cap->n++] = reparse(payload);
-}
-
-static void cap_set_state(void *ctx, const struct collector *c, cJSON *state)
-{
-	struct capture *cap = ctx;
-
-	cJSON_Delete(cap->state);
-	cap->state = reparse(state);
-}
+#include "fixture.h"
 
 struct fixture {
 	char dir[64];
@@ -75,14 +38,6 @@ struct fixture {
 	struct collector_env env;
 	void *state;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static const char *str(const cJSON *o, const char *key)
 {
@@ -112,10 +67,10 @@ static cJSON *find(struct fixture *f, const char *rel, const char *action)
 static cJSON *wait_for(struct fixture *f, const char *rel, const char *action, unsigned ms)
 {
 	struct pollfd pfd = {.fd = file_collector.get_fd(f->state), .events = POLLIN};
-	uint64_t end = mono_ms() + ms;
+	uint64_t end = clock_mono_ms() + ms;
 	cJSON *e;
 
-	while (!(e = find(f, rel, action)) && mono_ms() < end) {
+	while (!(e = find(f, rel, action)) && clock_mono_ms() < end) {
 		if (poll(&pfd, 1, 20) > 0)
 			file_collector.dispatch(f->state, &f->env);
 	}
@@ -172,7 +127,7 @@ static struct fixture *start(const char *const *watch, unsigned coalesce_ms)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/sysfeed-file-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	config_defaults(&f->cfg);
-	f->cfg.file_coalesce_ms = coalesce_ms;
+	COLSET(&f->cfg, file)->coalesce_ms = coalesce_ms;
 	if (!watch) {
 		assert_int_equal(config_set(&f->cfg, "watch", f->dir, err, sizeof(err)), 0);
 	} else {
@@ -192,7 +147,6 @@ static struct fixture *start(const char *const *watch, unsigned coalesce_ms)
 	f->cap = calloc(1, sizeof(*f->cap));
 	f->env = (struct collector_env){.proc_fd = -1,
 					.sys_fd = -1,
-					.cfg = &f->cfg,
 					.publish = cap_publish,
 					.set_state = cap_set_state,
 					.ctx = f->cap};
@@ -205,7 +159,8 @@ static void init(struct fixture *f)
 	char reason[256] = "";
 	cJSON *payload = NULL;
 
-	if (file_collector.init(&f->env, &f->state, reason, sizeof(reason)) < 0)
+	if (file_collector.init(&f->env, f->cfg.col[collector_topic(file_collector.name)],
+				&f->state, reason, sizeof(reason)) < 0)
 		fail_msg("init: %s", reason);
 	assert_int_equal(file_collector.sample(f->state, &f->env, &tick, &payload), 0);
 	assert_null(payload);
@@ -217,10 +172,12 @@ static void stop(struct fixture *f)
 	char cmd[128];
 
 	file_collector.fini(f->state);
-	for (size_t i = 0; i < f->cap->n; i++)
-		cJSON_Delete(f->cap->events[i]);
-	cJSON_Delete(f->cap->state);
-	free(f->cap);
+	/* file events are not subject to the log filters */
+	for (size_t i = 0; i < f->cap->n; i++) {
+		assert_int_equal(f->cap->levels[i], -1);
+		assert_null(f->cap->keys[i]);
+	}
+	cap_free(f->cap);
 	config_free(&f->cfg);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	assert_int_equal(system(cmd), 0);
@@ -240,15 +197,6 @@ static void test_helpers(void **unused)
 	assert_true(file_under("/etc", "/etc"));
 	assert_false(file_under("/etcx", "/etc"));
 	assert_true(file_under("/x", "/"));
-	assert_int_equal(file_mask_action(IN_CREATE | IN_ISDIR), FILE_CREATED);
-	assert_int_equal(file_mask_action(IN_MODIFY), FILE_MODIFIED);
-	assert_int_equal(file_mask_action(IN_MOVED_TO), FILE_MOVED);
-	assert_int_equal(file_mask_action(IN_ATTRIB), FILE_ATTRIB);
-	assert_int_equal(file_mask_action(IN_DELETE), FILE_DELETED);
-	assert_int_equal(file_mask_action(IN_IGNORED), -1);
-	assert_int_equal(file_mask_action(IN_Q_OVERFLOW), -1);
-	assert_string_equal(file_action_name(FILE_MOVED), "moved");
-	assert_null(file_action_name(FILE_NACTIONS));
 }
 
 static void test_changes(void **unused)
@@ -358,14 +306,14 @@ static void test_coalescing_window(void **unused)
 	cJSON *e;
 
 	init(f);
-	t0 = mono_ms();
+	t0 = clock_mono_ms();
 	for (int i = 0; i < 20; i++)
 		write_file(f, "burst", "x\n");
 	settle(f, 200);
 	assert_int_equal(f->cap->n, 0); /* still inside the window */
 	e = wait_for(f, "burst", "modified", 2000);
 	assert_non_null(e);
-	assert_true(mono_ms() - t0 >= 300);
+	assert_true(clock_mono_ms() - t0 >= 300);
 	/* created + writes (consecutive identical ones merged by the kernel) */
 	assert_true(cJSON_GetObjectItem(e, "count")->valueint >= 2);
 	settle(f, 400);
@@ -401,9 +349,9 @@ static void test_overflow(void **unused)
 	e = NULL;
 	{
 		struct pollfd pfd = {.fd = file_collector.get_fd(f->state), .events = POLLIN};
-		uint64_t end = mono_ms() + 2000;
+		uint64_t end = clock_mono_ms() + 2000;
 
-		while (!e && mono_ms() < end) {
+		while (!e && clock_mono_ms() < end) {
 			if (poll(&pfd, 1, 20) > 0)
 				file_collector.dispatch(f->state, &f->env);
 			for (size_t i = 0; i < f->cap->n; i++)
@@ -420,16 +368,6 @@ static void test_overflow(void **unused)
 	write_file(f, "after", "y");
 	assert_non_null(wait_for(f, "after", "modified", 2000));
 	stop(f);
-}
-
-/* metrics text equal to want, and clean for promtool */
-static void assert_metrics(const struct metrics *m, const char *want)
-{
-	assert_non_null(m->buf);
-	if (strcmp(m->buf, want) != 0)
-		print_error("expected:\n%s\nactual:\n%s\n", want, m->buf);
-	assert_string_equal(m->buf, want);
-	prom_check_promtool(m->buf);
 }
 
 /* Captured events whose path lies under the fixture's rel. */
@@ -491,7 +429,7 @@ static void test_metrics(void **unused)
 		 "sysfeed_file_unwatched 1\n",
 		 f->dir, na, f->dir, nb, f->dir);
 	assert_int_equal(file_collector.metrics(f->state, &m), 0);
-	assert_metrics(&m, want);
+	prom_check_text(m.buf, want);
 	metrics_free(&m);
 	stop(f);
 }
@@ -502,7 +440,8 @@ static void test_nothing_to_watch(void **unused)
 	struct fixture *f = start(watch, 100);
 	char reason[256] = "";
 
-	assert_true(file_collector.init(&f->env, &f->state, reason, sizeof(reason)) < 0);
+	assert_true(file_collector.init(&f->env, f->cfg.col[collector_topic(file_collector.name)],
+					&f->state, reason, sizeof(reason)) < 0);
 	assert_non_null(strstr(reason, "/nonexistent/sysfeed-x"));
 	f->state = NULL;
 	stop(f);

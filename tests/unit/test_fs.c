@@ -1,9 +1,7 @@
-/* Unit tests of collectors/fs.c: the mountinfo parser (escapes, optional
- * fields, malformed and truncated files), which mounts are shown (pseudo
- * filesystems, tmpfs, bind mounts, hidden mounts, config lists), the df
- * arithmetic, and the collector over fixture trees with statvfs() answered
- * from <machine>/statvfs, compared with <machine>/expected/fs*.json. The
- * hung-mount test is test_fs_hang.c. */
+/* Unit tests of collectors/fs.c (and its statfs worker pool, fs_pool.c):
+ * the df arithmetic, and the collector over fixture trees with statvfs()
+ * answered from <machine>/statvfs, compared with
+ * <machine>/expected/fs*.json. The hung-mount test is test_fs_hang.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -24,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "fixture.h"
 #include "fs.h"
@@ -33,11 +32,6 @@
 #define T1 INT64_C(1700000000000)
 #define T2 INT64_C(1700000001000)
 #define T3 INT64_C(1700000002000)
-
-static int parse_str(const char *text, struct fs_mountinfo *mi)
-{
-	return fs_mountinfo_parse(text, strlen(text), mi);
-}
 
 /* --- statfs answered from a fixture file ---
  *
@@ -119,386 +113,15 @@ static int fake_statfs(const char *path, struct fs_usage *ret)
 /* Children of this process, and how many of them are zombies. */
 static unsigned children(unsigned *ret_zombies)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	unsigned n = 0, z = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d))) {
-		char path[300], buf[512], *p;
-		int ppid, fd;
-		ssize_t len;
-		char state;
-
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		/* 2 (comm) may hold anything: fields 3 state, 4 ppid follow its ')' */
-		p = strrchr(buf, ')');
-		if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2 || ppid != getpid())
-			continue;
-		n++;
-		z += state == 'Z';
-	}
-	closedir(d);
-	if (ret_zombies)
-		*ret_zombies = z;
-	return n;
+	return children_of_us(NULL, 0, ret_zombies, NULL);
 }
 
-/* --- the parser --- */
-
-static void test_parse_vm2(void **state)
-{
-	struct fs_mountinfo mi = {0};
-	size_t len;
-	char *text = slurp("vm2", "proc/self/mountinfo", &len);
-
-	(void)state;
-	assert_int_equal(fs_mountinfo_parse(text, len, &mi), 0);
-	assert_int_equal(mi.n, 19);
-	/* 27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,... */
-	assert_int_equal(mi.v[5].mount_id, 27);
-	assert_int_equal(mi.v[5].major, 254);
-	assert_int_equal(mi.v[5].minor, 0);
-	assert_string_equal(mi.v[5].root, "/");
-	assert_string_equal(mi.v[5].mount_point, "/");
-	assert_string_equal(mi.v[5].fstype, "ext4");
-	assert_string_equal(mi.v[5].source, "/dev/vda");
-	assert_false(mi.v[5].read_only);
-	/* 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw */
-	assert_int_equal(mi.v[18].mount_id, 41);
-	assert_string_equal(mi.v[18].fstype, "cgroup2");
-	assert_string_equal(mi.v[18].mount_point, "/sys/fs/cgroup/unified");
-	fs_mountinfo_free(&mi);
-	free(text);
-}
-
-static void test_parse_server(void **state)
-{
-	struct fs_mountinfo mi = {0};
-	size_t len;
-	char *text = slurp("server", "proc/self/mountinfo", &len);
-	const struct fs_mount *m;
-
-	(void)state;
-	assert_int_equal(fs_mountinfo_parse(text, len, &mi), 0);
-	assert_int_equal(mi.n, 39);
-	/* two optional fields: shared:40 master:12 */
-	m = &mi.v[27];
-	assert_string_equal(m->mount_point, "/home");
-	assert_string_equal(m->fstype, "nfs4");
-	assert_string_equal(m->source, "files.example.com:/export/home");
-	/* \040 in the mount point and the source; ro per mount */
-	m = &mi.v[28];
-	assert_string_equal(m->mount_point, "/mnt/old archive");
-	assert_string_equal(m->source, "nas.example.com:/volume1/old archive");
-	assert_true(m->read_only);
-	/* \011 in the root and the mount point */
-	m = &mi.v[30];
-	assert_string_equal(m->root, "/exports/tab\tdir");
-	assert_string_equal(m->mount_point, "/srv/data/tab\tdir");
-	/* ro per mount only, rw super block */
-	m = &mi.v[32];
-	assert_string_equal(m->mount_point, "/mnt/rootbind");
-	assert_true(m->read_only);
-	/* \134 and \012; "unbindable" as the only optional field */
-	m = &mi.v[33];
-	assert_string_equal(m->mount_point, "/media/back\\slash\nnewline");
-	assert_int_equal(m->major, 8);
-	assert_int_equal(m->minor, 17);
-	/* no optional field at all */
-	m = &mi.v[34];
-	assert_string_equal(m->fstype, "cifs");
-	assert_string_equal(m->source, "//nas.example.com/team share");
-	fs_mountinfo_free(&mi);
-	free(text);
-}
-
-static void test_parse_shapes(void **state)
-{
-	struct fs_mountinfo mi = {0};
-
-	(void)state;
-	/* an empty source (mount -t tmpfs "" /x) and a subtype */
-	assert_int_equal(parse_str("1 0 0:1 / /x rw - tmpfs  rw\n"
-				   "2 1 0:2 / /y ro shared:1 master:2 propagate_from:3 unbindable "
-				   "- fuse.sshfs u@h:/ rw\n",
-				   &mi),
-			 0);
-	assert_int_equal(mi.n, 2);
-	assert_string_equal(mi.v[0].source, "");
-	assert_string_equal(mi.v[1].fstype, "fuse.sshfs");
-	assert_true(mi.v[1].read_only);
-	/* ro in the super block options only */
-	assert_int_equal(
-	    parse_str("1 0 8:1 / / rw,relatime - ext4 /dev/sda1 ro,errors=panic\n", &mi), 0);
-	assert_true(mi.v[0].read_only);
-	/* "ro" must be a whole option */
-	assert_int_equal(
-	    parse_str("1 0 8:1 / / rw,rootcontext=x - ext4 /dev/sda1 rw,errors=ro\n", &mi), 0);
-	assert_false(mi.v[0].read_only);
-	/* empty file: no mounts */
-	assert_int_equal(parse_str("", &mi), 0);
-	assert_int_equal(mi.n, 0);
-	/* a large mount id and device numbers */
-	assert_int_equal(parse_str("4294967295 1 4095:1048575 / /big rw - xfs /dev/x rw\n", &mi),
-			 0);
-	assert_int_equal(mi.v[0].mount_id, 4294967295u);
-	assert_int_equal(mi.v[0].minor, 1048575);
-	fs_mountinfo_free(&mi);
-}
-
-static void test_parse_malformed(void **state)
-{
-	static const struct {
-		const char *text;
-		int err;
-	} cases[] = {
-	    {"1 0 8:1 / / rw - ext4 /dev/sda1 rw", -EINVAL}, /* no '\n' */
-	    {"\n", -EINVAL},
-	    {"1 0 8:1 / / rw ext4 /dev/sda1 rw\n", -EINVAL},         /* no separator */
-	    {"1 0 8:1 / / rw -\n", -EINVAL},                         /* nothing after it */
-	    {"1 0 8:1 / / rw - ext4\n", -EINVAL},                    /* no source */
-	    {"1 0 8:1 / / rw - ext4 /dev/sda1\n", -EINVAL},          /* no super options */
-	    {"1 0 8:1 / / rw - ext4 /dev/sda1 rw extra\n", -EINVAL}, /* one field too many */
-	    {"1 0 8:1 / / rw - ext4 /dev/sda1 \n", -EINVAL},         /* empty super options */
-	    {"1 0 8:1 / / rw -  /dev/sda1 rw\n", -EINVAL},           /* empty type */
-	    {"1 0 8:1 / /  rw - ext4 /dev/sda1 rw\n", -EINVAL},      /* two spaces */
-	    {" 1 0 8:1 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"1 0 8:1 / / rw  - ext4 /dev/sda1 rw\n", -EINVAL}, /* empty optional field */
-	    {"x 0 8:1 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"1 0 81 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"1 0 8: / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"1 0 :1 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"1 0 8:1:2 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"1 0 -8:1 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"4294967296 0 8:1 / / rw - ext4 /dev/sda1 rw\n", -ERANGE},
-	    {"1 0 8:99999999999 / / rw - ext4 /dev/sda1 rw\n", -ERANGE},
-	    {"1 0 8:1 / /a\\040 rw - ext4 /dev/sda1 rw\n", 0}, /* control */
-	    {"1 0 8:1 / /a\\04 rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"1 0 8:1 / /a\\ rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"1 0 8:1 / /a\\x20 rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"1 0 8:1 / /a\\400 rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"1 0 8:1 / /a\\080 rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"1 0 8:1 / /a\\000 rw - ext4 /dev/sda1 rw\n", -EINVAL}, /* a NUL */
-	    {"1 0 8:1 /\\n / rw - ext4 /dev/sda1 rw\n", -EINVAL},
-	    {"1 0 8:1 / / rw - ext4 /dev/sd\\a1 rw\n", -EINVAL},
-	    {"1 0 8:1 / / - ext4 /dev/sda1 rw\n", -EINVAL}, /* no mount options */
-	    {"1 0 8:1 / /\n", -EINVAL},
-	};
-	struct fs_mountinfo mi = {0};
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = parse_str(cases[i].text, &mi);
-
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
-		if (r < 0)
-			assert_int_equal(mi.n, 0);
-	}
-	/* an embedded NUL */
-	assert_int_equal(fs_mountinfo_parse("1 0 8:1 / /\0 rw - ext4 /dev/sda1 rw\n", 36, &mi),
-			 -EINVAL);
-	/* reusable after errors */
-	assert_int_equal(parse_str("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n", &mi), 0);
-	assert_int_equal(mi.n, 1);
-	fs_mountinfo_free(&mi);
-	fs_mountinfo_free(&mi);
-	fs_mountinfo_free(NULL);
-}
-
-/* Every prefix in an exactly sized buffer: whole lines parse, cut ones
- * fail; every byte garbled: an error or a parse, never a crash. */
-static void check_prefixes(const char *machine, const char *rel)
-{
-	struct fs_mountinfo mi = {0};
-	size_t len;
-	char *text = slurp(machine, rel, &len);
-
-	for (size_t n = 0; n <= len; n++) {
-		char *copy = malloc(n ? n : 1);
-		int r;
-
-		assert_non_null(copy);
-		memcpy(copy, text, n);
-		r = fs_mountinfo_parse(copy, n, &mi);
-		if (n == 0 || text[n - 1] == '\n')
-			assert_int_equal(r, 0);
-		else
-			assert_int_equal(r, -EINVAL);
-		free(copy);
-	}
-	for (size_t i = 0; i < len; i++) {
-		char *copy = malloc(len);
-
-		assert_non_null(copy);
-		memcpy(copy, text, len);
-		copy[i] = copy[i] == 'x' ? '\\' : 'x';
-		assert_true(fs_mountinfo_parse(copy, len, &mi) <= 0);
-		copy[i] = ' ';
-		assert_true(fs_mountinfo_parse(copy, len, &mi) <= 0);
-		free(copy);
-	}
-	fs_mountinfo_free(&mi);
-	free(text);
-}
-
-static void test_parse_truncated(void **state)
-{
-	(void)state;
-	check_prefixes("vm2", "proc/self/mountinfo");
-	check_prefixes("server", "proc/self/mountinfo");
-	check_prefixes("container", "proc/self/mountinfo");
-	check_prefixes("desktop", "proc/self/mountinfo");
-}
-
-/* --- which mounts are shown --- */
+/* --- the df arithmetic --- */
 
 static struct fs_mount mount_of(const char *mp, const char *type)
 {
 	return (struct fs_mount){.mount_point = mp, .fstype = type, .root = "/", .source = "x"};
 }
-
-static void list_set(struct config *cfg, const char *key, const char *value)
-{
-	char err[256];
-
-	assert_int_equal(config_set(cfg, key, value, err, sizeof(err)), 0);
-}
-
-static bool wanted(const struct config *cfg, const char *mp, const char *type)
-{
-	struct fs_mount m = mount_of(mp, type);
-
-	return fs_mount_wanted(cfg, &m);
-}
-
-static void test_wanted(void **state)
-{
-	static const char *const pseudo[] = {
-	    "proc",        "sysfs",    "cgroup",    "cgroup2",    "devtmpfs",    "devpts",
-	    "mqueue",      "debugfs",  "tracefs",   "securityfs", "pstore",      "bpf",
-	    "configfs",    "fusectl",  "hugetlbfs", "autofs",     "binfmt_misc", "nsfs",
-	    "rpc_pipefs",  "efivarfs", "squashfs",  "ramfs",      "rootfs",      "fuse.lxcfs",
-	    "fuse.portal", "nfsd",     "selinuxfs",
-	};
-	struct config cfg;
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(pseudo) / sizeof(pseudo[0]); i++) {
-		assert_true(fs_type_is_pseudo(pseudo[i]));
-		assert_false(wanted(NULL, "/x", pseudo[i]));
-	}
-	assert_false(fs_type_is_pseudo("ext4"));
-	assert_false(fs_type_is_pseudo("fuse.sshfs"));
-	assert_false(fs_type_is_pseudo("zz"));
-	assert_false(fs_type_is_pseudo("aaa"));
-	assert_true(wanted(NULL, "/", "ext4"));
-	assert_true(wanted(NULL, "/", "overlay"));
-	assert_true(wanted(NULL, "/home", "nfs4"));
-	assert_true(wanted(NULL, "/mnt/x", "fuse.sshfs"));
-	assert_true(wanted(NULL, "/run/media/anna/USB", "exfat"));
-	/* tmpfs: where files are kept, not runtime state */
-	assert_true(wanted(NULL, "/tmp", "tmpfs"));
-	assert_true(wanted(NULL, "/var/tmp", "tmpfs"));
-	assert_true(wanted(NULL, "/devx", "tmpfs"));
-	assert_false(wanted(NULL, "/dev", "tmpfs"));
-	assert_false(wanted(NULL, "/dev/shm", "tmpfs"));
-	assert_false(wanted(NULL, "/run", "tmpfs"));
-	assert_false(wanted(NULL, "/run/lock", "tmpfs"));
-	assert_false(wanted(NULL, "/sys/fs/cgroup", "tmpfs"));
-	assert_false(wanted(NULL, "/proc/acpi", "tmpfs"));
-	/* runtimes' and users' runtime mounts, any type */
-	assert_false(wanted(NULL, "/var/lib/docker/overlay2/x/merged", "overlay"));
-	assert_false(wanted(NULL, "/var/lib/kubelet/pods/u/volumes/s", "tmpfs"));
-	assert_false(wanted(NULL, "/run/user/1000/gvfs", "fuse.gvfsd-fuse"));
-	assert_true(wanted(NULL, "/var/lib/dockerx", "ext4"));
-
-	config_defaults(&cfg);
-	assert_true(wanted(&cfg, "/", "ext4"));
-	assert_false(wanted(&cfg, "/proc", "proc"));
-	/* fs-types of only exclusions narrows the built-in choice */
-	list_set(&cfg, "fs-types", "!nfs*");
-	assert_false(wanted(&cfg, "/home", "nfs4"));
-	assert_true(wanted(&cfg, "/", "ext4"));
-	assert_false(wanted(&cfg, "/proc", "proc"));
-	assert_false(wanted(&cfg, "/run", "tmpfs"));
-	config_free(&cfg);
-	/* fs-types naming types replaces it */
-	config_defaults(&cfg);
-	list_set(&cfg, "fs-types", "tmpfs,ext*");
-	assert_true(wanted(&cfg, "/run", "tmpfs"));
-	assert_true(wanted(&cfg, "/", "ext4"));
-	assert_false(wanted(&cfg, "/srv", "xfs"));
-	config_free(&cfg);
-	/* mounts naming mount points shows exactly those */
-	config_defaults(&cfg);
-	list_set(&cfg, "mounts", "/run/user/*,/");
-	assert_true(wanted(&cfg, "/run/user/1000", "tmpfs"));
-	assert_true(wanted(&cfg, "/", "ext4"));
-	assert_false(wanted(&cfg, "/home", "ext4"));
-	config_free(&cfg);
-	/* mounts of only exclusions */
-	config_defaults(&cfg);
-	list_set(&cfg, "mounts", "!/mnt/*");
-	assert_false(wanted(&cfg, "/mnt/old", "nfs"));
-	assert_true(wanted(&cfg, "/", "ext4"));
-	assert_false(wanted(&cfg, "/dev/shm", "tmpfs"));
-	/* both lists apply */
-	list_set(&cfg, "fs-types", "!xfs");
-	assert_false(wanted(&cfg, "/srv", "xfs"));
-	assert_true(wanted(&cfg, "/srv", "ext4"));
-	config_free(&cfg);
-}
-
-static void test_select(void **state)
-{
-	struct fs_mountinfo mi = {0};
-	size_t idx[16], n;
-
-	(void)state;
-	/* bind mounts (same device and root) once, under the shortest path;
-	 * a bind of a subdirectory is another root; a later mount on the
-	 * same mount point hides the earlier one */
-	assert_int_equal(parse_str("1 0 8:1 / /srv/long/path rw - ext4 /dev/sda1 rw\n"
-				   "2 0 8:1 / /srv/b rw - ext4 /dev/sda1 rw\n"
-				   "3 0 8:1 /sub /srv/sub rw - ext4 /dev/sda1 rw\n"
-				   "4 0 8:1 / /srv/c rw - ext4 /dev/sda1 rw\n"
-				   "5 0 8:2 / /mnt rw - ext4 /dev/sda2 rw\n"
-				   "6 5 8:3 / /mnt rw - xfs /dev/sda3 rw\n"
-				   "7 0 8:4 / /x rw - ext4 /dev/sdb rw\n"
-				   "8 7 0:9 / /x rw - proc proc rw\n",
-				   &mi),
-			 0);
-	n = fs_select(&mi, NULL, idx);
-	assert_int_equal(n, 3);
-	assert_string_equal(mi.v[idx[0]].mount_point, "/srv/b");
-	assert_string_equal(mi.v[idx[1]].mount_point, "/srv/sub");
-	assert_string_equal(mi.v[idx[2]].mount_point, "/mnt");
-	assert_string_equal(mi.v[idx[2]].fstype, "xfs");
-	/* ties keep the first */
-	assert_int_equal(parse_str("1 0 8:1 / /a rw - ext4 /dev/sda1 rw\n"
-				   "2 0 8:1 / /b rw - ext4 /dev/sda1 rw\n",
-				   &mi),
-			 0);
-	n = fs_select(&mi, NULL, idx);
-	assert_int_equal(n, 1);
-	assert_string_equal(mi.v[idx[0]].mount_point, "/a");
-	fs_mountinfo_free(&mi);
-}
-
-/* --- the df arithmetic --- */
 
 static cJSON *mount_json(const struct fs_usage *u, bool responding, int err)
 {
@@ -602,7 +225,9 @@ static void run_machine(const char *machine)
 	fake_load(machine, "statvfs");
 	fs_set_statfs(fake_statfs);
 	env.proc_fd = open_dir(machine, "proc");
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_string_equal(reason, "");
 	p = sample(st, &env, T1);
 	assert_json_file(p, machine, "fs.json");
@@ -693,7 +318,9 @@ static void test_collector_server(void **state)
 	fake_load("server", "statvfs");
 	fs_set_statfs(fake_statfs);
 	env.proc_fd = proc;
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
+	    0);
 	p = sample(st, &env, T1);
 	assert_json_file(p, "server", "fs.json");
 	cJSON_Delete(p);
@@ -716,7 +343,7 @@ static void test_collector_server(void **state)
 	close(proc2);
 }
 
-/* Config lists reach the collector through env->cfg. */
+/* Config lists reach the collector through its settings. */
 static void test_collector_config(void **state)
 {
 	struct collector_env env = {.sys_fd = -1};
@@ -729,13 +356,14 @@ static void test_collector_config(void **state)
 
 	(void)state;
 	config_defaults(&cfg);
-	list_set(&cfg, "fs-types", "!nfs*,!cifs");
-	list_set(&cfg, "mounts", "!/boot*");
-	env.cfg = &cfg;
+	set_key(&cfg, "fs-types", "!nfs*,!cifs");
+	set_key(&cfg, "mounts", "!/boot*");
 	fake_load("server", "statvfs");
 	fs_set_statfs(fake_statfs);
 	env.proc_fd = open_dir("server", "proc");
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(fs_collector.init(&env, cfg.col[collector_topic(fs_collector.name)], &st,
+					   reason, sizeof(reason)),
+			 0);
 	p = sample(st, &env, T1);
 	arr = cJSON_GetObjectItem(p, "filesystems");
 	cJSON_ArrayForEach(fs, arr)
@@ -777,18 +405,24 @@ static void test_collector_errors(void **state)
 	assert_non_null(mkdtemp(dir));
 	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(env.proc_fd >= 0);
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/self/mountinfo: No such file or directory");
 
 	assert_int_equal(mkdirat(env.proc_fd, "self", 0700), 0);
 	self = openat(env.proc_fd, "self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	put(self, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:2 / /x");
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(
+	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
+	    -EINVAL);
 	assert_string_equal(reason, "/proc/self/mountinfo: unexpected contents (Invalid argument)");
 
 	put(self, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_int_equal(fs_settle(st, 5000), 0);
 	/* a broken file is this tick's error; the next good one works */
 	put(self, "mountinfo", "garbage\n");
@@ -844,14 +478,6 @@ static unsigned load_u(unsigned *p)
 	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static const cJSON *slow_entry(const cJSON *p)
 {
 	return cJSON_GetArrayItem(cJSON_GetObjectItem(p, "filesystems"), 1);
@@ -871,8 +497,7 @@ static void test_collector_stuck(void **state)
 
 	(void)state;
 	config_defaults(&cfg);
-	cfg.fs_timeout_ms = 50;
-	env.cfg = &cfg;
+	COLSET(&cfg, fs)->timeout_ms = 50;
 	assert_non_null(mkdtemp(dir));
 	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_int_equal(mkdirat(env.proc_fd, "self", 0700), 0);
@@ -882,7 +507,9 @@ static void test_collector_stuck(void **state)
 	fs_set_statfs(slow_statfs);
 	sh->slow_hold = 0;
 	sh->slow_calls = sh->fast_calls = 0;
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(fs_collector.init(&env, cfg.col[collector_topic(fs_collector.name)], &st,
+					   reason, sizeof(reason)),
+			 0);
 	assert_int_equal(children(NULL), 1); /* the worker */
 	p = sample(st, &env, T1);
 	slow = slow_entry(p);
@@ -897,7 +524,7 @@ static void test_collector_stuck(void **state)
 	p = sample(st, &env, T2);
 	cJSON_Delete(p);
 	usleep(150 * 1000);
-	hung_ms = mono_ms();
+	hung_ms = clock_mono_ms();
 	for (i = 0; i < 5; i++) {
 		before = load_u(&sh->fast_calls);
 		p = sample(st, &env, T3 + i);
@@ -915,21 +542,21 @@ static void test_collector_stuck(void **state)
 	}
 	/* the killed worker was in a killable wait: reaped, no zombie left;
 	 * the mount was not asked again yet (10 timeouts) */
-	for (t0 = mono_ms(); fs_stuck_workers(st) > 0 && mono_ms() - t0 < 1000; i++) {
+	for (t0 = clock_mono_ms(); fs_stuck_workers(st) > 0 && clock_mono_ms() - t0 < 1000; i++) {
 		usleep(10 * 1000);
 		cJSON_Delete(sample(st, &env, T3 + i));
 	}
 	assert_int_equal(fs_stuck_workers(st), 0);
 	assert_int_equal(children(&zombies), 1);
 	assert_int_equal(zombies, 0);
-	if (mono_ms() - hung_ms < 400)
+	if (clock_mono_ms() - hung_ms < 400)
 		assert_int_equal(load_u(&sh->slow_calls), base + 1);
 
 	/* a probe asks /slow again after 10 timeouts: it hangs again, without
 	 * delaying "/", which is read every round */
-	t0 = mono_ms();
+	t0 = clock_mono_ms();
 	for (i = 0; load_u(&sh->slow_calls) < base + 3; i++) {
-		assert_true(mono_ms() - t0 < 5000);
+		assert_true(clock_mono_ms() - t0 < 5000);
 		before = load_u(&sh->fast_calls);
 		p = sample(st, &env, T3 + 10 + i);
 		assert_true(cJSON_IsFalse(cJSON_GetObjectItem(slow_entry(p), "responding")));
@@ -941,15 +568,15 @@ static void test_collector_stuck(void **state)
 		usleep(20 * 1000);
 	}
 	/* three calls in ~1 s: not one per tick */
-	assert_true(mono_ms() - hung_ms >= 2 * 500 - 100);
+	assert_true(clock_mono_ms() - hung_ms >= 2 * 500 - 100);
 
 	/* the calls return: the next probe's answer makes it respond again */
 	__atomic_store_n(&sh->slow_hold, 0, __ATOMIC_SEQ_CST);
-	t0 = mono_ms();
+	t0 = clock_mono_ms();
 	for (i = 0;; i++) {
 		bool ok;
 
-		assert_true(mono_ms() - t0 < 5000);
+		assert_true(clock_mono_ms() - t0 < 5000);
 		p = sample(st, &env, T3 + 100 + i);
 		ok = cJSON_IsTrue(cJSON_GetObjectItem(slow_entry(p), "responding"));
 		cJSON_Delete(p);
@@ -973,9 +600,9 @@ static void test_collector_stuck(void **state)
 	p = sample(st, &env, T3 + 201);
 	cJSON_Delete(p);
 	usleep(20 * 1000);
-	t0 = mono_ms();
+	t0 = clock_mono_ms();
 	fs_collector.fini(st);
-	assert_true(mono_ms() - t0 < 500);
+	assert_true(clock_mono_ms() - t0 < 500);
 	__atomic_store_n(&sh->slow_hold, 0, __ATOMIC_SEQ_CST);
 	assert_int_equal(children(NULL), 0);
 
@@ -1004,7 +631,9 @@ static void test_collector_live(void **state)
 
 	(void)state;
 	env.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
+	    0);
 	p = sample(st, &env, T1);
 	cJSON_ArrayForEach(fs, cJSON_GetObjectItem(p, "filesystems"))
 	{
@@ -1040,19 +669,9 @@ static void test_collector_live(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),
-	    cmocka_unit_test(test_parse_server),
-	    cmocka_unit_test(test_parse_shapes),
-	    cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_truncated),
-	    cmocka_unit_test(test_wanted),
-	    cmocka_unit_test(test_select),
-	    cmocka_unit_test(test_mount_json),
-	    cmocka_unit_test(test_collector_fixtures),
-	    cmocka_unit_test(test_collector_server),
-	    cmocka_unit_test(test_collector_config),
-	    cmocka_unit_test(test_collector_errors),
-	    cmocka_unit_test(test_collector_stuck),
+	    cmocka_unit_test(test_mount_json),       cmocka_unit_test(test_collector_fixtures),
+	    cmocka_unit_test(test_collector_server), cmocka_unit_test(test_collector_config),
+	    cmocka_unit_test(test_collector_errors), cmocka_unit_test(test_collector_stuck),
 	    cmocka_unit_test(test_collector_live),
 	};
 

@@ -43,6 +43,7 @@
 #include "config.h"
 #include "fs.h"
 #include "procfs.h"
+#include "fixture.h"
 
 #define TIMEOUT_MS  300
 #define INTERVAL_MS 100
@@ -269,46 +270,7 @@ static unsigned thread_count(void)
  * zombies, how many wait uninterruptibly (D). */
 static unsigned workers(unsigned *ret_zombies, unsigned *ret_d)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	unsigned n = 0, z = 0, dz = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d))) {
-		char path[300], buf[512], *p;
-		int ppid, fd, pid;
-		ssize_t len;
-		char state;
-
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		pid = atoi(e->d_name);
-		if (pid == hang_pid[0] || pid == hang_pid[1])
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		/* field 2 (comm) may hold anything: 3 state and 4 ppid follow
-		 * its last ')' */
-		p = strrchr(buf, ')');
-		if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2 || ppid != getpid())
-			continue;
-		n++;
-		z += state == 'Z';
-		dz += state == 'D';
-	}
-	closedir(d);
-	if (ret_zombies)
-		*ret_zombies = z;
-	if (ret_d)
-		*ret_d = dz;
-	return n;
+	return children_of_us(hang_pid, N_HANG, ret_zombies, ret_d);
 }
 
 /* Lines "statfs" hangfs i wrote so far: requests the kernel delivered. */
@@ -418,15 +380,16 @@ static void test_hung_mount(void **state)
 	strcpy(calls[C_ROOT].path, "/");
 
 	config_defaults(&cfg);
-	cfg.fs_timeout_ms = TIMEOUT_MS;
-	env.cfg = &cfg;
+	COLSET(&cfg, fs)->timeout_ms = TIMEOUT_MS;
 	env.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(env.proc_fd >= 0);
 	fs_set_statfs(counting_statfs);
 
 	/* init waits for the first round at most fs_timeout_ms */
 	t0 = now_ns();
-	assert_int_equal(fs_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(fs_collector.init(&env, cfg.col[collector_topic(fs_collector.name)], &st,
+					   reason, sizeof(reason)),
+			 0);
 	assert_true(now_ns() - t0 < (TIMEOUT_MS + 200) * MS);
 
 	/* phase 1: both hang, one after the other */

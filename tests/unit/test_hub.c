@@ -15,6 +15,7 @@
 
 #include <zlib.h>
 
+#include "clock.h"
 #include "hub.h"
 #include "sse.h"
 
@@ -816,7 +817,7 @@ static void *reader_thread(void *p)
 			unzip_feed(&k->u, buf, (size_t)n);
 		if (rand_r(&a->seed) % 500 == 0 || k->u.len > sizeof(k->u.out) / 2) {
 			cutter_resume(a->hub, k);
-			a->resumes++;
+			__atomic_add_fetch(&a->resumes, 1, __ATOMIC_RELAXED);
 		}
 	}
 	k->last = check_run(k->u.out, k->last);
@@ -828,12 +829,25 @@ static void *reader_thread(void *p)
 	return NULL;
 }
 
+static uint64_t fewest_resumes(struct reader_arg *a, size_t n)
+{
+	uint64_t min = UINT64_MAX;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t r = __atomic_load_n(&a[i].resumes, __ATOMIC_RELAXED);
+
+		min = r < min ? r : min;
+	}
+	return min;
+}
+
 static void test_gzip_resume_threads(void **state)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct reader_arg args[3];
 	pthread_t th[3];
 	volatile int stop = 0;
+	uint64_t deadline = clock_mono_ms() + 60000;
 
 	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 0, 0);
@@ -841,7 +855,11 @@ static void test_gzip_resume_threads(void **state)
 		args[i] = (struct reader_arg){.hub = hub, .seed = 11u + (unsigned)i, .stop = &stop};
 		pthread_create(&th[i], NULL, reader_thread, &args[i]);
 	}
-	for (int round = 0; round < 20000; round++) {
+	/* at least 20,000 rounds, and on until every reader has resumed
+	 * a few times (slow under sanitizers), within a minute */
+	for (int round = 0;
+	     round < 20000 || (fewest_resumes(args, 3) <= 10 && clock_mono_ms() < deadline);
+	     round++) {
 		int what = rand() % 10;
 
 		if (what < 7) {
@@ -901,6 +919,61 @@ static void test_gzip_no_gap_without_users(void **state)
 	hub_free(hub);
 }
 
+/* Old frames are kept compressed: the same bytes ring-bytes hold more of
+ * them, and plain, gzip and filtered replays read them as before. */
+static void test_compact_ring(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops),
+		   *ref = hub_new(1 << 20, INST, names, &ops);
+	struct hub_filter f = {.max_level = 7, .match = "needle"};
+	struct hub_stats st, st_ref;
+	struct hub_client *plain, *z, *filtered, *rp;
+	static struct unzip u;
+	static char expect[1 << 20];
+
+	hub_set_compact_age(hub, 0); /* every frame but the batch just published */
+	hub_set_hello(hub, "{}", 2000);
+	hub_set_hello(ref, "{}", 2000);
+	for (int i = 1; i <= 200; i++) {
+		char json[2048], pad[1001];
+
+		for (int j = 0; j < 1000; j++)
+			pad[j] = "{\"cpu\":1.25,\"mem\":36}"[(i + j) % 21];
+		pad[1000] = '\0';
+		snprintf(json, sizeof(json), "{\"t\":1,\"n\":%d,\"pad\":\"%s%s\"}", i, pad,
+			 i % 50 ? "" : "needle");
+		for (struct hub *h = hub; h; h = h == hub ? ref : NULL)
+			assert_int_equal(hub_publish(h,
+						     &(struct hub_msg){.topic = 2,
+								       .json = json,
+								       .len = strlen(json),
+								       .level = 3,
+								       .key = "k"},
+						     1, 1),
+					 0);
+	}
+	hub_get_stats(hub, &st);
+	hub_get_stats(ref, &st_ref);
+	assert_true(st.ring_used * 2 < st_ref.ring_used);
+	plain = cnew(hub, 7, "00000000deadbeef-0");
+	rp = cnew(ref, 7, "00000000deadbeef-0");
+	strcpy(expect, drain(rp, 4096));
+	assert_string_equal(drain(plain, 4096), expect);
+	z = cnew_opt(hub, 7, "00000000deadbeef-0", NULL, true);
+	unzip_init(&u);
+	zdrain(z, &u, 1000);
+	assert_non_null(strstr(u.out, expect));
+	filtered = cnew_opt(hub, 7, "00000000deadbeef-0", &f, false);
+	assert_int_equal(count(drain(filtered, 4096), "needle"), 4);
+	inflateEnd(&u.z);
+	hub_client_free(plain);
+	hub_client_free(rp);
+	hub_client_free(z);
+	hub_client_free(filtered);
+	hub_free(hub);
+	hub_free(ref);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -924,6 +997,7 @@ int main(void)
 	    cmocka_unit_test(test_gzip_resume_stress),
 	    cmocka_unit_test(test_gzip_resume_threads),
 	    cmocka_unit_test(test_gzip_no_gap_without_users),
+	    cmocka_unit_test(test_compact_ring),
 	};
 
 	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);

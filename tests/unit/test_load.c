@@ -203,7 +203,9 @@ static void run_collector(const char *machine)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(load_collector.init(&env, fixture_settings(&load_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	assert_string_equal(reason, "");
 	/* nothing sampled yet: no families */
 	assert_int_equal(load_collector.metrics(st, &m), 0);
@@ -278,20 +280,28 @@ static void test_collector_errors(void **state)
 	assert_non_null(mkdtemp(dir));
 	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(env.proc_fd >= 0);
-	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(load_collector.init(&env, fixture_settings(&load_collector), &st, reason,
+					     sizeof(reason)),
+			 -ENOENT);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/loadavg: No such file or directory");
 
 	put(env.proc_fd, "loadavg", "0.52 0.58 0.59 2/345 12345\n");
-	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(load_collector.init(&env, fixture_settings(&load_collector), &st, reason,
+					     sizeof(reason)),
+			 -ENOENT);
 	assert_string_equal(reason, "/proc/uptime: No such file or directory");
 
 	put(env.proc_fd, "uptime", "12.5.0 1.00\n");
-	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(load_collector.init(&env, fixture_settings(&load_collector), &st, reason,
+					     sizeof(reason)),
+			 -EINVAL);
 	assert_string_equal(reason, "/proc/uptime: unexpected contents (Invalid argument)");
 
 	put(env.proc_fd, "uptime", "12.50 1.00\n");
-	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(load_collector.init(&env, fixture_settings(&load_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	assert_non_null(st);
 	put(env.proc_fd, "loadavg", "0.52 0.58\n");
 	p = (cJSON *)&env;
@@ -340,7 +350,9 @@ static void test_collector_live(void **state)
 
 	(void)state;
 	assert_true(fd >= 0);
-	assert_int_equal(load_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(load_collector.init(&env, fixture_settings(&load_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	assert_int_equal(load_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
 	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble > 0);

@@ -116,7 +116,7 @@ static void test_parse_linux_2_6_18(void **state)
 	assert_int_equal(mi.cached, 2345678 * KIB);
 
 	/* no MemAvailable: free + buffers + cached */
-	assert_int_equal(mem_build_payload(&mi, NULL, T1, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, NULL, NULL, 0, T1, &p), 0);
 	assert_true(num(p, "available") == (double)((123456 + 234567 + 2345678) * KIB));
 	assert_true(num(p, "used") == (double)((4148032 - 123456 - 234567 - 2345678) * KIB));
 	assert_true(num(p, "swap_used") == (double)((2096472 - 2090000) * KIB));
@@ -269,7 +269,7 @@ static void test_payload_clamps(void **state)
 
 	(void)state;
 	/* free + buffers + cached > total: used is 0, available is total */
-	assert_int_equal(mem_build_payload(&mi, NULL, T1, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, NULL, NULL, 0, T1, &p), 0);
 	assert_true(num(p, "used") == 0);
 	assert_true(num(p, "cached") == 300);
 	assert_true(num(p, "available") == 1000);
@@ -280,7 +280,7 @@ static void test_payload_clamps(void **state)
 	mi.has |= MEM_HAS_AVAILABLE;
 	mi.available = 555;
 	mi.free = 100;
-	assert_int_equal(mem_build_payload(&mi, NULL, T1, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, NULL, NULL, 0, T1, &p), 0);
 	assert_true(num(p, "available") == 555);
 	assert_true(num(p, "used") == 1000 - 555); /* total - available */
 	assert_true(num(p, "t") == (double)T1);
@@ -424,39 +424,42 @@ static void test_rates(void **state)
 {
 	struct mem_vmstat a = {.v = {1000, 10, 0, 7}, .has = 0xf};
 	struct mem_vmstat b = {.v = {1500, 11, 3, 5}, .has = 0xf};
-	struct mem_rates r;
 	struct mem_info mi = {.total = 100, .free = 50};
 	cJSON *p;
 
 	(void)state;
 	/* two seconds; pswpout went backwards: skipped */
-	mem_vmstat_rates(&a, &b, 2 * SEC, &r);
-	assert_int_equal(r.has, 0x7);
-	assert_true(r.per_s[MEM_VM_PGFAULT] == 250);
-	assert_true(r.per_s[MEM_VM_PGMAJFAULT] == 0.5);
-	assert_true(r.per_s[MEM_VM_PSWPIN] == 1.5);
-	assert_int_equal(mem_build_payload(&mi, &r, T2, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, &a, &b, 2 * SEC, T2, &p), 0);
 	assert_true(num(p, "page_faults_per_s") == 250);
 	assert_true(num(p, "major_faults_per_s") == 0.5);
 	assert_true(num(p, "swap_in_pages_per_s") == 1.5);
 	assert_true(is_null(p, "swap_out_pages_per_s"));
 	cJSON_Delete(p);
 	/* hundredths, rounded half up: 500/3 = 166.67, 1/3 = 0.33, 3/3 */
-	mem_vmstat_rates(&a, &b, 3 * SEC, &r);
-	assert_true(r.per_s[MEM_VM_PGFAULT] == 166.67);
-	assert_true(r.per_s[MEM_VM_PGMAJFAULT] == 0.33);
-	assert_true(r.per_s[MEM_VM_PSWPIN] == 1);
+	assert_int_equal(mem_build_payload(&mi, &a, &b, 3 * SEC, T2, &p), 0);
+	assert_true(num(p, "page_faults_per_s") == 166.67);
+	assert_true(num(p, "major_faults_per_s") == 0.33);
+	assert_true(num(p, "swap_in_pages_per_s") == 1);
+	cJSON_Delete(p);
 	/* a clock that did not move: none */
-	mem_vmstat_rates(&a, &b, 0, &r);
-	assert_int_equal(r.has, 0);
+	assert_int_equal(mem_build_payload(&mi, &a, &b, 0, T2, &p), 0);
+	assert_true(is_null(p, "page_faults_per_s"));
+	assert_true(is_null(p, "swap_in_pages_per_s"));
+	cJSON_Delete(p);
 	/* a counter missing from either reading: none for it */
 	a.has = 0x1;
 	b.has = 0x3;
-	mem_vmstat_rates(&a, &b, SEC, &r);
-	assert_int_equal(r.has, 0x1);
-	assert_true(r.per_s[MEM_VM_PGFAULT] == 500);
+	assert_int_equal(mem_build_payload(&mi, &a, &b, SEC, T2, &p), 0);
+	assert_true(num(p, "page_faults_per_s") == 500);
+	assert_true(is_null(p, "major_faults_per_s"));
+	assert_true(is_null(p, "swap_in_pages_per_s"));
+	cJSON_Delete(p);
+	/* no /proc/vmstat: none */
+	assert_int_equal(mem_build_payload(&mi, &a, NULL, SEC, T2, &p), 0);
+	assert_true(is_null(p, "page_faults_per_s"));
+	cJSON_Delete(p);
 	/* no rates at all (the first tick): every rate is null */
-	assert_int_equal(mem_build_payload(&mi, NULL, T2, &p), 0);
+	assert_int_equal(mem_build_payload(&mi, NULL, &b, SEC, T2, &p), 0);
 	assert_true(is_null(p, "page_faults_per_s"));
 	assert_true(is_null(p, "major_faults_per_s"));
 	assert_true(is_null(p, "swap_in_pages_per_s"));
@@ -481,7 +484,9 @@ static void run_collector(const char *machine)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_string_equal(reason, "");
 	assert_int_equal(mem_collector.metrics(st, &m), 0);
 	assert_int_equal(m.len, 0);
@@ -567,20 +572,26 @@ static void test_collector_errors(void **state)
 	assert_non_null(mkdtemp(dir));
 	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(env.proc_fd >= 0);
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/meminfo: No such file or directory");
 
 	f = openat(env.proc_fd, "meminfo", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(f >= 0);
 	assert_int_equal(write(f, "MemTotal: 100 kB\n", 17), 17);
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), -ENODATA);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    -ENODATA);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/meminfo: unexpected contents (No data available)");
 	assert_int_equal(write(f, "MemFree: 40 kB\n", 15), 15);
 	close(f);
 	/* no /proc/vmstat: the topic works, its rates stay null */
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_non_null(st);
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
 	cJSON_Delete(p);
@@ -616,13 +627,17 @@ static void test_collector_errors(void **state)
 	put(env.proc_fd, "meminfo", "MemTotal: 100 kB\nMemFree: 40 kB\n");
 	put(env.proc_fd, "vmstat", "pgfault 5\npgmajfault: 1\n");
 	st = NULL;
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    -EINVAL);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/vmstat: unexpected contents (Invalid argument)");
 
 	/* a bad vmstat at a tick sends nothing; the next rate spans the gap */
 	put(env.proc_fd, "vmstat", "pgfault 5\npgmajfault 1\n");
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    0);
 	tick.mono_ns = 10 * SEC;
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
 	assert_true(is_null(p, "page_faults_per_s"));
@@ -669,7 +684,9 @@ static void test_collector_live(void **state)
 
 	(void)state;
 	assert_true(fd >= 0);
-	assert_int_equal(mem_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
 	assert_true(num(p, "total") > 0);

@@ -39,6 +39,29 @@ static void test_families_and_escaping(void **state)
 	metrics_free(&m);
 }
 
+/* Label values are host text (mount points, interface, disk, process and
+ * unit names): bytes that are not UTF-8 become U+FFFD, as a scraper
+ * refuses a whole page holding one invalid label value. Found by
+ * tests/fuzz/fuzz_metrics.c. */
+static void test_label_values_utf8(void **state)
+{
+	struct metrics m = {0};
+
+	metrics_sample(&m, "node_filesystem_readonly",
+		       (const char *const[]){"mountpoint", "/mnt/caf\xe9", "device",
+					     "\xff\xfe\\\xc3", "fstype",
+					     "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", NULL},
+		       0);
+	metrics_sample(&m, "x", (const char *const[]){"a", "\xed\xa0\x80\xe2\x82\"", NULL}, 1);
+	assert_int_equal(metrics_error(&m), 0);
+	assert_string_equal(m.buf,
+			    "node_filesystem_readonly{mountpoint=\"/mnt/caf\xef\xbf\xbd\","
+			    "device=\"\xef\xbf\xbd\xef\xbf\xbd\\\\\xef\xbf\xbd\","
+			    "fstype=\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"} 0\n"
+			    "x{a=\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\\\"\"} 1\n");
+	metrics_free(&m);
+}
+
 static void test_openmetrics(void **state)
 {
 	const char *text = "# HELP a_total Things.\n"
@@ -78,6 +101,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_families_and_escaping),
+	    cmocka_unit_test(test_label_values_utf8),
 	    cmocka_unit_test(test_openmetrics),
 	};
 

@@ -706,7 +706,9 @@ static void run_two_ticks(const char *machine)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_string_equal(reason, "");
 	assert_int_equal(net_collector.metrics(st, &m), 0);
 	assert_int_equal(m.len, 0);
@@ -759,7 +761,7 @@ static void test_collector_filter(void **state)
 {
 	int p1 = open_dir("host16", "proc"), s1 = open_dir("host16", "sys");
 	struct config cfg;
-	struct collector_env env = {.proc_fd = p1, .sys_fd = s1, .cfg = &cfg};
+	struct collector_env env = {.proc_fd = p1, .sys_fd = s1};
 	struct collector_tick t = {.t_ms = T1, .mono_ns = 5 * SEC};
 	char reason[256], err[CONFIG_ERR_LEN];
 	void *st = NULL;
@@ -767,7 +769,9 @@ static void test_collector_filter(void **state)
 
 	(void)state;
 	config_defaults(&cfg);
-	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(net_collector.init(&env, cfg.col[collector_topic(net_collector.name)], &st,
+					    reason, sizeof(reason)),
+			 0);
 	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
 	assert_names(p, "lo,eno1,eno2,bond0,docker0,veth1a2b3c,virbr0");
 	cJSON_Delete(p);
@@ -780,8 +784,8 @@ static void test_collector_filter(void **state)
 	assert_true(num(iface(p, "eno1"), "rx_bytes_per_s") == 0);
 	cJSON_Delete(p);
 
-	config_free(&cfg);
-	config_defaults(&cfg);
+	/* a reload changes the collector's settings in place */
+	COLSET(&cfg, net)->interfaces.dflt = true; /* the next value replaces the list */
 	assert_int_equal(config_set(&cfg, "interfaces", "eno* bond0", err, sizeof(err)), 0);
 	t.mono_ns += SEC;
 	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
@@ -817,7 +821,9 @@ static void test_collector_links(void **state)
 		      "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
 		      "InErrs OutRsts\nTcp: 1 2 3 4 5 6 7 8\n");
 	scratch_write(&proc, "net/sockstat", "TCP: inuse 1 orphan 0 tw 2 alloc 1 mem 1\n");
-	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
+	    0);
 
 	/* no sysfs entry: nulls */
 	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
@@ -903,23 +909,33 @@ static void test_collector_errors(void **state)
 	(void)state;
 	scratch_make(&s);
 	env.proc_fd = s.fd;
-	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/net/dev: No such file or directory");
 	scratch_write(&s, "net/dev", HDR);
-	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_string_equal(reason, "/proc/net/snmp: No such file or directory");
 	scratch_write(&s, "net/snmp", "Ip: Forwarding\nIp: 1\n");
-	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), -ENODATA);
+	assert_int_equal(
+	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
+	    -ENODATA);
 	assert_string_equal(reason, "/proc/net/snmp: unexpected contents (No data available)");
 	scratch_write(&s, "net/snmp",
 		      "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
 		      "InErrs OutRsts\nTcp: 1 2 3 4 5 6 7 8\n");
 	scratch_write(&s, "net/sockstat", "TCP: inuse 1\n");
-	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(
+	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
+	    -EINVAL);
 	assert_string_equal(reason, "/proc/net/sockstat: unexpected contents (Invalid argument)");
 	scratch_write(&s, "net/dev", "garbage\n");
-	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), -EINVAL);
+	assert_int_equal(
+	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
+	    -EINVAL);
 	assert_string_equal(reason, "/proc/net/dev: unexpected contents (Invalid argument)");
 	assert_null(st);
 	net_collector.fini(NULL);
@@ -939,7 +955,9 @@ static void test_collector_live(void **state)
 	cJSON *p = NULL;
 
 	(void)state;
-	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
+	    0);
 	for (int i = 0; i < 2; i++) {
 		const cJSON *lo;
 
@@ -974,7 +992,9 @@ static void test_cost(void **state)
 	const int n = 2000;
 
 	(void)state;
-	assert_int_equal(net_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
+	    0);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
 	for (int i = 0; i < n; i++) {
 		t.mono_ns = (uint64_t)(i + 1) * SEC;

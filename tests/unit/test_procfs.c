@@ -21,6 +21,8 @@
 #include "collector.h"
 #include "fixture.h"
 #include "procfs.h"
+#include "json.h"
+#include "utf8.h"
 
 /* A scratch directory holding one file of n bytes ('a'..'z' repeated). */
 struct scratch {
@@ -341,7 +343,7 @@ static void check_utf8(const char *in, size_t len, const char *want)
 {
 	char out[64];
 
-	assert_int_equal(procfs_utf8_sanitize(in, len, out), strlen(want));
+	assert_int_equal(utf8_sanitize(in, len, out), strlen(want));
 	assert_string_equal(out, want);
 }
 
@@ -375,22 +377,22 @@ static void test_utf8_sanitize(void **state)
 static void test_json_width(void **state)
 {
 	(void)state;
-	assert_int_equal(procfs_json_width('a'), 1);
-	assert_int_equal(procfs_json_width(0x7f), 1);
-	assert_int_equal(procfs_json_width(0xc3), 1);
-	assert_int_equal(procfs_json_width('"'), 2);
-	assert_int_equal(procfs_json_width('\\'), 2);
-	assert_int_equal(procfs_json_width('\n'), 2);
-	assert_int_equal(procfs_json_width('\t'), 2);
-	assert_int_equal(procfs_json_width(0x01), 6);
-	assert_int_equal(procfs_json_width(0x1f), 6);
+	assert_int_equal(json_width('a'), 1);
+	assert_int_equal(json_width(0x7f), 1);
+	assert_int_equal(json_width(0xc3), 1);
+	assert_int_equal(json_width('"'), 2);
+	assert_int_equal(json_width('\\'), 2);
+	assert_int_equal(json_width('\n'), 2);
+	assert_int_equal(json_width('\t'), 2);
+	assert_int_equal(json_width(0x01), 6);
+	assert_int_equal(json_width(0x1f), 6);
 	/* as cJSON writes it */
 	for (unsigned c = 1; c < 256; c++) {
 		char in[2] = {(char)c, '\0'};
 		cJSON *str = cJSON_CreateString(in);
 		char *out = cJSON_PrintUnformatted(str);
 
-		assert_int_equal(strlen(out) - 2, procfs_json_width((unsigned char)c));
+		assert_int_equal(strlen(out) - 2, json_width((unsigned char)c));
 		free(out);
 		cJSON_Delete(str);
 	}
@@ -400,7 +402,7 @@ static char *dup_cut(const char *in, size_t len, size_t max, bool *cut)
 {
 	char *out = NULL;
 
-	assert_int_equal(procfs_utf8_dup(in, len, max, &out, cut), 0);
+	assert_int_equal(utf8_dup(in, len, max, &out, cut), 0);
 	assert_non_null(out);
 	return out;
 }
@@ -458,12 +460,12 @@ static void test_json_str(void **state)
 	char *s;
 
 	(void)state;
-	assert_int_equal(procfs_json_str(o, "bad", "f\xff\xfe.conf"), 0);
-	assert_int_equal(procfs_json_str(o, "good", "caf\xc3\xa9"), 0);
-	assert_int_equal(procfs_json_str(o, "none", NULL), 0);
-	assert_int_equal(procfs_json_str(o, "cut", "\xe2\x82"), 0);
-	assert_int_equal(procfs_json_array_str(arr, "\xc0\xaf/x"), 0);
-	assert_int_equal(procfs_json_array_str(arr, NULL), 0);
+	assert_int_equal(json_str(o, "bad", "f\xff\xfe.conf"), 0);
+	assert_int_equal(json_str(o, "good", "caf\xc3\xa9"), 0);
+	assert_int_equal(json_str(o, "none", NULL), 0);
+	assert_int_equal(json_str(o, "cut", "\xe2\x82"), 0);
+	assert_int_equal(json_array_str(arr, "\xc0\xaf/x"), 0);
+	assert_int_equal(json_array_str(arr, NULL), 0);
 	cJSON_AddItemToObject(o, "arr", arr);
 	s = cJSON_PrintUnformatted(o);
 	assert_string_equal(s, "{\"bad\":\"f" FFFD FFFD ".conf\",\"good\":\"caf\xc3\xa9\","
@@ -583,22 +585,14 @@ static void test_registry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_read_fixture),
-	    cmocka_unit_test(test_read_live_proc),
-	    cmocka_unit_test(test_read_limits),
-	    cmocka_unit_test(test_read_file),
-	    cmocka_unit_test(test_reason),
-	    cmocka_unit_test(test_lines_and_tokens),
-	    cmocka_unit_test(test_parse_u64),
-	    cmocka_unit_test(test_parse_fixed),
-	    cmocka_unit_test(test_kb_to_bytes),
-	    cmocka_unit_test(test_delta),
-	    cmocka_unit_test(test_counter_rate),
-	    cmocka_unit_test(test_rate_hundredths),
-	    cmocka_unit_test(test_utf8_sanitize),
-	    cmocka_unit_test(test_json_width),
-	    cmocka_unit_test(test_utf8_dup),
-	    cmocka_unit_test(test_json_str),
+	    cmocka_unit_test(test_read_fixture),  cmocka_unit_test(test_read_live_proc),
+	    cmocka_unit_test(test_read_limits),   cmocka_unit_test(test_read_file),
+	    cmocka_unit_test(test_reason),        cmocka_unit_test(test_lines_and_tokens),
+	    cmocka_unit_test(test_parse_u64),     cmocka_unit_test(test_parse_fixed),
+	    cmocka_unit_test(test_kb_to_bytes),   cmocka_unit_test(test_delta),
+	    cmocka_unit_test(test_counter_rate),  cmocka_unit_test(test_rate_hundredths),
+	    cmocka_unit_test(test_utf8_sanitize), cmocka_unit_test(test_json_width),
+	    cmocka_unit_test(test_utf8_dup),      cmocka_unit_test(test_json_str),
 	    cmocka_unit_test(test_registry),
 	};
 

@@ -405,7 +405,9 @@ static void run_two_ticks(const char *machine)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_non_null(st);
 	/* nothing sampled yet: no families */
 	assert_int_equal(psi_collector.metrics(st, &m), 0);
@@ -462,7 +464,9 @@ static void test_collector_old_kernel(void **state)
 	void *st = NULL;
 
 	(void)state;
-	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_null(st);
 	assert_string_equal(reason, "kernel without PSI (no /proc/pressure)");
 	close(fd);
@@ -487,20 +491,26 @@ static void test_collector_errors(void **state)
 
 	/* /proc/pressure but no memory file: named */
 	scratch_write(&s, "pressure/cpu", good);
-	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/pressure/memory: No such file or directory");
 
 	/* a file of another shape */
 	scratch_write(&s, "pressure/memory", good);
 	scratch_write(&s, "pressure/io", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
-	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), -ENODATA);
+	assert_int_equal(
+	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
+	    -ENODATA);
 	assert_null(st);
 	assert_string_equal(reason, "/proc/pressure/io: unexpected contents (No data available)");
 
 	/* no irq at init: never read, even once it appears */
 	scratch_write(&s, "pressure/io", good);
-	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_int_equal(psi_collector.sample(st, &env, &t1, &p), 0);
 	assert_true(is_null3(p, "irq", NULL, NULL));
 	cJSON_Delete(p);
@@ -526,7 +536,9 @@ static void test_collector_errors(void **state)
 	psi_collector.fini(NULL);
 
 	/* with irq at init it is part of every tick */
-	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_int_equal(psi_collector.sample(st, &env, &t1, &p), 0);
 	assert_true(num3(p, "irq", "full", "total_us") == 0);
 	cJSON_Delete(p);
@@ -538,7 +550,9 @@ static void test_collector_errors(void **state)
 	scratch_remove(&s);
 	scratch_make(&s);
 	env.proc_fd = s.fd;
-	assert_int_equal(psi_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_string_equal(reason, "kernel without PSI (no /proc/pressure)");
 	scratch_remove(&s);
 }
@@ -557,7 +571,7 @@ static void test_collector_live(void **state)
 
 	(void)state;
 	assert_true(fd >= 0);
-	r = psi_collector.init(&env, &st, reason, sizeof(reason));
+	r = psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason));
 	if (r < 0) {
 		print_message("live /proc has no PSI: %s\n", reason);
 		close(fd);
@@ -597,7 +611,8 @@ static void test_cost(void **state)
 	const int n = 2000;
 
 	(void)state;
-	if (psi_collector.init(&env, &st, reason, sizeof(reason)) < 0) {
+	if (psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason,
+			       sizeof(reason)) < 0) {
 		close(fd);
 		skip();
 	}

@@ -1,9 +1,7 @@
-/* Unit tests of collectors/svc.c: the cgroup v2 file parsers against the
- * constructed host16 tree and inline malformed input, the collector over
- * two snapshots compared with golden payloads
- * (tests/fixtures/host16/expected/svc*.json, from expected_proc.py), over
- * scratch trees (cgroup v1, hybrid, services coming and going), and the
- * reason it gives on this machine. */
+/* Unit tests of collectors/svc.c: the collector over two snapshots compared
+ * with golden payloads (tests/fixtures/host16/expected/svc*.json, from
+ * expected_proc.py), over scratch trees (cgroup v1, hybrid, services coming
+ * and going), and the reason it gives on this machine. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -45,182 +43,6 @@ static const cJSON *row_of(const cJSON *payload, const char *key, const char *na
 	return NULL;
 }
 
-#define SVC_DIR "sys/fs/cgroup/system.slice/"
-
-/* --- parsers --- */
-
-static void test_cpu_stat(void **state)
-{
-	static const struct {
-		const char *text;
-		int err;
-	} bad[] = {
-	    {"", -ENODATA},
-	    {"user_usec 1\nsystem_usec 2\n", -ENODATA},
-	    {"usage_usec 1", -EINVAL},
-	    {"usage_usec\n", -EINVAL},
-	    {"usage_usec 1 2\n", -EINVAL},
-	    {"usage_usec x\n", -EINVAL},
-	    {"usage_usec -1\n", -EINVAL},
-	    {"usage_usec 1.5\n", -EINVAL},
-	    {"usage_usec 1\nusage_usec 2\n", -EINVAL},
-	    {"usage_usec 1\nnr_periods\n", -EINVAL},
-	    {"usage_usec 18446744073709551616\n", -ERANGE},
-	    {"usage_usec 1\n\n", -EINVAL},
-	};
-	uint64_t v;
-	size_t len;
-	char *text;
-
-	(void)state;
-	text = slurp("host16", SVC_DIR "ssh.service/cpu.stat", &len);
-	assert_int_equal(svc_cpu_stat_parse(text, len, &v), 0);
-	assert_int_equal(v, 1234567);
-	free(text);
-	text = slurp("host16", SVC_DIR "cron.service/cpu.stat", &len); /* no controller keys */
-	assert_int_equal(svc_cpu_stat_parse(text, len, &v), 0);
-	assert_int_equal(v, 456789);
-	free(text);
-	/* 6.x adds keys; they are read past */
-	{
-		static const char more[] = "usage_usec 5\ncore_sched.force_idle_usec 0\n";
-
-		assert_int_equal(svc_cpu_stat_parse(more, sizeof(more) - 1, &v), 0);
-	}
-	assert_int_equal(v, 5);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int r = svc_cpu_stat_parse(bad[i].text, strlen(bad[i].text), &v);
-
-		if (r != bad[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, bad[i].text, r);
-		assert_int_equal(r, bad[i].err);
-	}
-}
-
-static void test_single(void **state)
-{
-	static const char *const bad[] = {"",      "\n",    "12",   "12 \n",
-					  " 12\n", "max\n", "-1\n", "1\n2\n"};
-	uint64_t v;
-	size_t len;
-	char *text;
-
-	(void)state;
-	text = slurp("host16", SVC_DIR "ssh.service/memory.current", &len);
-	assert_int_equal(svc_single_parse(text, len, &v), 0);
-	assert_int_equal(v, 5242880);
-	free(text);
-	assert_int_equal(svc_single_parse("0\n", 2, &v), 0);
-	assert_int_equal(v, 0);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(svc_single_parse(bad[i], strlen(bad[i]), &v), -EINVAL);
-	assert_int_equal(svc_single_parse("99999999999999999999\n", 21, &v), -ERANGE);
-}
-
-static void test_io_stat(void **state)
-{
-	static const struct {
-		const char *text;
-		int err;
-	} bad[] = {
-	    {"8:0 rbytes=1 wbytes=2", -EINVAL}, /* no '\n' */
-	    {"8:0 rbytes=1\n", -EINVAL},        /* no wbytes */
-	    {"8:0 wbytes=1 rios=2\n", -EINVAL}, /* no rbytes */
-	    {"rbytes=1 wbytes=2\n", -EINVAL},   /* no device */
-	    {"8 rbytes=1 wbytes=2\n", -EINVAL},
-	    {"8:x rbytes=1 wbytes=2\n", -EINVAL},
-	    {"8:0 rbytes=1 wbytes=2 rios\n", -EINVAL}, /* not key=value */
-	    {"8:0 rbytes=1 wbytes=2 rios=\n", -EINVAL},
-	    {"8:0 rbytes=1 wbytes=2 =3\n", -EINVAL},
-	    {"8:0 rbytes=x wbytes=2\n", -EINVAL},
-	    {"8:0 rbytes=1.5 wbytes=2\n", -EINVAL},
-	    {"8:0 rbytes=1 rbytes=1 wbytes=2\n", -EINVAL},
-	    {"8:0 rbytes=1 wbytes=2\n\n", -EINVAL},
-	    {"8:0 rbytes=18446744073709551616 wbytes=2\n", -ERANGE},
-	    {"8:0 rbytes=18446744073709551615 wbytes=2\n8:16 rbytes=1 wbytes=2\n", -ERANGE},
-	};
-	uint64_t r, w;
-	size_t len;
-	char *text;
-
-	(void)state;
-	/* two disks, with io.cost's decimal keys */
-	text = slurp("host16", SVC_DIR "nginx.service/io.stat", &len);
-	assert_int_equal(svc_io_stat_parse(text, len, &r, &w), 0);
-	assert_int_equal(r, 734003200 + 1048576);
-	assert_int_equal(w, 52428800 + 4096);
-	free(text);
-	assert_int_equal(svc_io_stat_parse("", 0, &r, &w), 0);
-	assert_int_equal(r, 0);
-	assert_int_equal(w, 0);
-	/* the documented example (cgroup-v2.rst, io.stat) */
-	{
-		static const char doc[] =
-		    "8:16 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n"
-		    "8:0 rbytes=90430464 wbytes=299008000 rios=8950 wios=1252 dbytes=50331648 "
-		    "dios=3021\n";
-
-		assert_int_equal(svc_io_stat_parse(doc, sizeof(doc) - 1, &r, &w), 0);
-	}
-	assert_int_equal(r, 1459200 + 90430464);
-	assert_int_equal(w, 314773504 + 299008000);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int e = svc_io_stat_parse(bad[i].text, strlen(bad[i].text), &r, &w);
-
-		if (e != bad[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, bad[i].text, e);
-		assert_int_equal(e, bad[i].err);
-	}
-}
-
-/* Every prefix of the fixture files in exactly-sized buffers (for ASan);
- * only whole files parse. Every byte replaced: never a crash. */
-static void test_truncated(void **state)
-{
-	static const char *const rels[] = {SVC_DIR "nginx.service/io.stat",
-					   SVC_DIR "ssh.service/cpu.stat",
-					   SVC_DIR "ssh.service/pids.current"};
-
-	(void)state;
-	for (size_t k = 0; k < sizeof(rels) / sizeof(rels[0]); k++) {
-		size_t len;
-		char *text = slurp("host16", rels[k], &len);
-
-		for (size_t n = 0; n <= len; n++) {
-			char *copy = malloc(n ? n : 1);
-			uint64_t a, b;
-			int r;
-
-			memcpy(copy, text, n);
-			if (k == 0)
-				r = svc_io_stat_parse(copy, n, &a, &b);
-			else if (k == 1)
-				r = svc_cpu_stat_parse(copy, n, &a);
-			else
-				r = svc_single_parse(copy, n, &a);
-			if (n == len || (k == 0 && (n == 0 || text[n - 1] == '\n')))
-				assert_int_equal(r, 0);
-			else if (k == 1 && n > 0 && text[n - 1] == '\n')
-				assert_true(r == 0); /* usage_usec is the first line */
-			else
-				assert_true(r < 0);
-			free(copy);
-		}
-		for (size_t i = 0; i < len; i++) {
-			char *copy = malloc(len);
-			uint64_t a, b;
-
-			memcpy(copy, text, len);
-			copy[i] = copy[i] == 'x' ? '\n' : 'x';
-			assert_true(svc_io_stat_parse(copy, len, &a, &b) <= 0);
-			assert_true(svc_cpu_stat_parse(copy, len, &a) <= 0);
-			assert_true(svc_single_parse(copy, len, &a) <= 0);
-			free(copy);
-		}
-		free(text);
-	}
-}
-
 /* --- the collector over host16 --- */
 
 static void test_collector_host16(void **state)
@@ -229,14 +51,18 @@ static void test_collector_host16(void **state)
 	struct collector_env env = {.proc_fd = -1, .sys_fd = fd1};
 	struct collector_tick t1 = {.t_ms = T1, .mono_ns = 5 * SEC};
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 6 * SEC};
-	struct config cfg = {.top_n = 2};
+	struct config cfg;
+	assert_int_equal(config_defaults(&cfg), 0);
+	COLSET(&cfg, svc)->top_n = 2;
 	char reason[256] = "";
 	void *st = NULL;
 	const cJSON *r;
 	cJSON *p;
 
 	(void)state;
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    0);
 	assert_string_equal(reason, "");
 	assert_int_equal(svc_collector.sample(st, &env, &t1, &p), 0);
 	assert_json_file(p, "host16", "svc.1.json");
@@ -270,9 +96,10 @@ static void test_collector_host16(void **state)
 
 	/* top_n = 2 */
 	svc_collector.fini(st);
-	env.cfg = &cfg;
 	env.sys_fd = fd1;
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(svc_collector.init(&env, cfg.col[collector_topic(svc_collector.name)], &st,
+					    reason, sizeof(reason)),
+			 0);
 	assert_int_equal(svc_collector.sample(st, &env, &t1, &p), 0);
 	cJSON_Delete(p);
 	env.sys_fd = fd2;
@@ -295,6 +122,7 @@ static void test_collector_host16(void **state)
 	svc_collector.fini(NULL);
 	close(fd1);
 	close(fd2);
+	config_free(&cfg);
 }
 
 /* --- scratch trees --- */
@@ -353,28 +181,38 @@ static void test_off(void **state)
 	scratch_make(&s);
 	env.sys_fd = s.fd;
 	/* no fs/cgroup at all */
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_string_equal(reason, "/sys/fs/cgroup: No such file or directory");
 	assert_null(st);
 	/* cgroup v1: controllers mounted one by one, no cgroup.controllers */
 	scratch_write(&s, "fs/cgroup/cpu/cpu.shares", "1024\n");
 	scratch_write(&s, "fs/cgroup/memory/memory.usage_in_bytes", "1\n");
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), -EOPNOTSUPP);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    -EOPNOTSUPP);
 	assert_string_equal(reason, HYBRID);
 	/* hybrid: cgroup2 only at fs/cgroup/unified, as on the development VM */
 	scratch_write(&s, "fs/cgroup/unified/cgroup.controllers", "\n");
 	scratch_write(&s, "fs/cgroup/unified/system.slice/ssh.service/cpu.stat", "usage_usec 1\n");
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), -EOPNOTSUPP);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    -EOPNOTSUPP);
 	assert_string_equal(reason, HYBRID);
 	/* cgroup v2 without systemd */
 	scratch_rm(&s, "fs/cgroup");
 	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), -ENOENT);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    -ENOENT);
 	assert_string_equal(reason, "/sys/fs/cgroup/system.slice: No such file or directory (not "
 				    "run by systemd?)");
 	/* and with it: on, even with no service yet */
 	scratch_write(&s, "fs/cgroup/system.slice/cgroup.procs", "");
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    0);
 	svc_collector.fini(st);
 	scratch_remove(&s);
 }
@@ -409,7 +247,9 @@ static void test_collector_changes(void **state)
 	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
 	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 1000\n");
 	scratch_write(&s, SL "a.service/memory.current", "4096\n");
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(
+	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
+	    0);
 
 	p = tick(st, &env, 1);
 	assert_true(num(p, "services") == 1);
@@ -475,24 +315,16 @@ static void test_collector_changes(void **state)
 
 /* This machine: on with the unified hierarchy, else off with the reason. */
 
-/* metrics text equal to want, and clean for promtool */
-static void assert_metrics(const struct metrics *m, const char *want)
-{
-	assert_non_null(m->buf);
-	if (strcmp(m->buf, want) != 0)
-		print_error("expected:\n%s\nactual:\n%s\n", want, m->buf);
-	assert_string_equal(m->buf, want);
-	prom_check_promtool(m->buf);
-}
-
 /* Top rows only (top-n 1: a by CPU, b by memory; c in neither), in name
  * order, raw counters, no sample where the file is missing; nothing before
  * the first tick. */
 static void test_metrics(void **state)
 {
 	struct scratch s;
-	struct config cfg = {.top_n = 1};
-	struct collector_env env = {.proc_fd = -1, .cfg = &cfg};
+	struct config cfg;
+	assert_int_equal(config_defaults(&cfg), 0);
+	COLSET(&cfg, svc)->top_n = 1;
+	struct collector_env env = {.proc_fd = -1};
 	struct metrics m = {0};
 	char reason[256];
 	void *st = NULL;
@@ -511,7 +343,9 @@ static void test_metrics(void **state)
 	scratch_write(&s, SL "b.service/pids.current", "2\n");
 	scratch_write(&s, SL "c.service/cpu.stat", "usage_usec 5\n");
 	scratch_write(&s, SL "c.service/memory.current", "10\n");
-	assert_int_equal(svc_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(svc_collector.init(&env, cfg.col[collector_topic(svc_collector.name)], &st,
+					    reason, sizeof(reason)),
+			 0);
 	assert_int_equal(svc_collector.metrics(st, &m), 0);
 	assert_int_equal(m.len, 0);
 	cJSON_Delete(tick(st, &env, 1));
@@ -519,35 +353,37 @@ static void test_metrics(void **state)
 	scratch_write(&s, SL "b.service/cpu.stat", "usage_usec 8\n");
 	cJSON_Delete(tick(st, &env, 2));
 	assert_int_equal(svc_collector.metrics(st, &m), 0);
-	assert_metrics(
-	    &m, "# HELP sysfeed_services Systemd services seen in system.slice.\n"
-		"# TYPE sysfeed_services gauge\n"
-		"sysfeed_services 3\n"
-		"# HELP sysfeed_service_cpu_seconds_total CPU time used by the service's cgroup "
-		"(top services only).\n"
-		"# TYPE sysfeed_service_cpu_seconds_total counter\n"
-		"sysfeed_service_cpu_seconds_total{unit=\"a.service\"} 3.5\n"
-		"sysfeed_service_cpu_seconds_total{unit=\"b.service\"} 8e-06\n"
-		"# HELP sysfeed_service_memory_bytes Memory charged to the service's cgroup (top "
-		"services only).\n"
-		"# TYPE sysfeed_service_memory_bytes gauge\n"
-		"sysfeed_service_memory_bytes{unit=\"a.service\"} 4096\n"
-		"sysfeed_service_memory_bytes{unit=\"b.service\"} 1073741824\n"
-		"# HELP sysfeed_service_tasks Tasks in the service's cgroup (top services only).\n"
-		"# TYPE sysfeed_service_tasks gauge\n"
-		"sysfeed_service_tasks{unit=\"a.service\"} 4\n"
-		"sysfeed_service_tasks{unit=\"b.service\"} 2\n"
-		"# HELP sysfeed_service_io_read_bytes_total Bytes the service's cgroup read from "
-		"block devices (top services only).\n"
-		"# TYPE sysfeed_service_io_read_bytes_total counter\n"
-		"sysfeed_service_io_read_bytes_total{unit=\"a.service\"} 4097\n"
-		"# HELP sysfeed_service_io_written_bytes_total Bytes the service's cgroup wrote to "
-		"block devices (top services only).\n"
-		"# TYPE sysfeed_service_io_written_bytes_total counter\n"
-		"sysfeed_service_io_written_bytes_total{unit=\"a.service\"} 1002\n");
+	prom_check_text(
+	    m.buf,
+	    "# HELP sysfeed_services Systemd services seen in system.slice.\n"
+	    "# TYPE sysfeed_services gauge\n"
+	    "sysfeed_services 3\n"
+	    "# HELP sysfeed_service_cpu_seconds_total CPU time used by the service's cgroup "
+	    "(top services only).\n"
+	    "# TYPE sysfeed_service_cpu_seconds_total counter\n"
+	    "sysfeed_service_cpu_seconds_total{unit=\"a.service\"} 3.5\n"
+	    "sysfeed_service_cpu_seconds_total{unit=\"b.service\"} 8e-06\n"
+	    "# HELP sysfeed_service_memory_bytes Memory charged to the service's cgroup (top "
+	    "services only).\n"
+	    "# TYPE sysfeed_service_memory_bytes gauge\n"
+	    "sysfeed_service_memory_bytes{unit=\"a.service\"} 4096\n"
+	    "sysfeed_service_memory_bytes{unit=\"b.service\"} 1073741824\n"
+	    "# HELP sysfeed_service_tasks Tasks in the service's cgroup (top services only).\n"
+	    "# TYPE sysfeed_service_tasks gauge\n"
+	    "sysfeed_service_tasks{unit=\"a.service\"} 4\n"
+	    "sysfeed_service_tasks{unit=\"b.service\"} 2\n"
+	    "# HELP sysfeed_service_io_read_bytes_total Bytes the service's cgroup read from "
+	    "block devices (top services only).\n"
+	    "# TYPE sysfeed_service_io_read_bytes_total counter\n"
+	    "sysfeed_service_io_read_bytes_total{unit=\"a.service\"} 4097\n"
+	    "# HELP sysfeed_service_io_written_bytes_total Bytes the service's cgroup wrote to "
+	    "block devices (top services only).\n"
+	    "# TYPE sysfeed_service_io_written_bytes_total counter\n"
+	    "sysfeed_service_io_written_bytes_total{unit=\"a.service\"} 1002\n");
 	metrics_free(&m);
 	svc_collector.fini(st);
 	scratch_remove(&s);
+	config_free(&cfg);
 }
 
 static void test_collector_live(void **state)
@@ -562,7 +398,7 @@ static void test_collector_live(void **state)
 
 	(void)state;
 	assert_true(fd >= 0);
-	r = svc_collector.init(&env, &st, reason, sizeof(reason));
+	r = svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason));
 	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0) {
 		assert_int_equal(r, -EOPNOTSUPP);
 		assert_string_equal(reason, HYBRID);
@@ -578,8 +414,6 @@ static void test_collector_live(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cpu_stat),          cmocka_unit_test(test_single),
-	    cmocka_unit_test(test_io_stat),           cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_collector_host16),  cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_collector_changes), cmocka_unit_test(test_collector_live),
 	    cmocka_unit_test(test_metrics),

@@ -140,7 +140,9 @@ static void run_machine(const char *machine)
 	cJSON *p = NULL;
 
 	env.sys_fd = open_dir(machine, "sys");
-	assert_int_equal(temp_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(temp_collector.init(&env, fixture_settings(&temp_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	assert_string_equal(reason, "");
 	assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
 	assert_json_file(p, machine, "temp.json");
@@ -177,7 +179,9 @@ static void test_collector_fixtures(void **state)
 		const int n = 5000;
 
 		env.sys_fd = open_dir("desktop", "sys");
-		assert_int_equal(temp_collector.init(&env, &st, reason, sizeof(reason)), 0);
+		assert_int_equal(temp_collector.init(&env, fixture_settings(&temp_collector), &st,
+						     reason, sizeof(reason)),
+				 0);
 		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
 		for (int i = 0; i < n; i++) {
 			assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
@@ -195,7 +199,9 @@ static void test_collector_fixtures(void **state)
 
 	/* vm2 (this VM) has neither hwmon nor thermal zones */
 	env.sys_fd = open_dir("vm2", "sys");
-	assert_int_equal(temp_collector.init(&env, &st, reason, sizeof(reason)), -ENODEV);
+	assert_int_equal(temp_collector.init(&env, fixture_settings(&temp_collector), &st, reason,
+					     sizeof(reason)),
+			 -ENODEV);
 	assert_null(st);
 	assert_string_equal(reason, "no temperature sensors (/sys/class/hwmon has no temp*_input, "
 				    "/sys/class/thermal no thermal_zone*)");
@@ -237,7 +243,9 @@ static void test_collector_unreadable(void **state)
 	put(hw, "temp2_max", "garbage\n");
 	put(hw, "tempx_input", "1\n");
 	put(hw, "temp3_inputs", "1\n");
-	assert_int_equal(temp_collector.init(&env, &st, reason, sizeof(reason)), 0);
+	assert_int_equal(temp_collector.init(&env, fixture_settings(&temp_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
 	assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(p, "sensors")), 1);
 	{
@@ -284,7 +292,8 @@ static void test_collector_live(void **state)
 	(void)state;
 	env.sys_fd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(env.sys_fd >= 0);
-	r = temp_collector.init(&env, &st, reason, sizeof(reason));
+	r = temp_collector.init(&env, fixture_settings(&temp_collector), &st, reason,
+				sizeof(reason));
 	if (r == -ENODEV) {
 		print_message("temp: off here: %s\n", reason);
 	} else {

@@ -1,5 +1,7 @@
+/* JSON text and helpers: see json.h. */
 #include "json.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
@@ -8,6 +10,7 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "utf8.h"
 
 /* Above this the scratch buffer is given back after each print. */
 #define JSON_SCRATCH_KEEP (256u << 10)
@@ -216,4 +219,92 @@ char *json_print(const cJSON *item, size_t *ret_len)
 		*o = (struct json_out){0};
 	}
 	return text;
+}
+
+size_t json_width(unsigned char c)
+{
+	switch (c) {
+	case '"':
+	case '\\':
+	case '\b':
+	case '\f':
+	case '\n':
+	case '\r':
+	case '\t':
+		return 2;
+	default:
+		return c < 0x20 ? 6 : 1;
+	}
+}
+
+int json_num(cJSON *o, const char *key, double v)
+{
+	return cJSON_AddNumberToObject(o, key, v) ? 0 : -ENOMEM;
+}
+
+int json_num_or_null(cJSON *o, const char *key, bool have, double v)
+{
+	if (have)
+		return json_num(o, key, v);
+	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
+}
+
+/* Whether s is valid UTF-8 (it holds no NUL: it is a C string). */
+static bool utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, bad;
+
+	while (i < len) {
+		size_t n;
+
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (!(n = utf8_seq(p + i, len - i, &bad)))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* A JSON string of host text: as it is when valid (the common case costs
+ * one scan), else through the sanitiser. */
+static cJSON *json_text(const char *v)
+{
+	size_t len = strlen(v);
+	cJSON *item;
+	char *clean;
+
+	if (utf8_valid(v, len))
+		return cJSON_CreateString(v);
+	if (len > (SIZE_MAX - 1) / 3 || !(clean = malloc(len * 3 + 1)))
+		return NULL;
+	utf8_sanitize(v, len, clean);
+	item = cJSON_CreateString(clean);
+	free(clean);
+	return item;
+}
+
+int json_str(cJSON *o, const char *key, const char *v)
+{
+	cJSON *item = v ? json_text(v) : cJSON_CreateNull();
+
+	if (!item || !cJSON_AddItemToObject(o, key, item)) {
+		cJSON_Delete(item);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int json_array_str(cJSON *arr, const char *v)
+{
+	cJSON *item = v ? json_text(v) : cJSON_CreateNull();
+
+	if (!item || !cJSON_AddItemToArray(arr, item)) {
+		cJSON_Delete(item);
+		return -ENOMEM;
+	}
+	return 0;
 }

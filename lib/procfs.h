@@ -25,6 +25,11 @@ struct procfs_buf {
 int procfs_read(int dirfd, const char *path, struct procfs_buf *buf, size_t max);
 void procfs_buf_free(struct procfs_buf *buf);
 
+/* Reads a small file from offset 0 through an fd kept open (so that a
+ * seq_file renders it anew) into buf, NUL-terminated. Returns its length,
+ * -EFBIG when it may be longer than size - 1 bytes, or -errno. */
+ssize_t procfs_pread(int fd, char *buf, size_t size);
+
 /* A file of procfs or sysfs read at every tick through an fd kept open:
  * pread from offset 0 makes the kernel render it anew, and the open and
  * close (a path walk each) are saved. Zero-initialise; release with
@@ -66,6 +71,8 @@ bool procfs_token_is(const char *s, size_t len, const char *word);
 /* Parses a whole token of decimal digits (no sign, no spaces). Returns 0,
  * -EINVAL for anything but digits, or -ERANGE past UINT64_MAX. */
 int procfs_parse_u64(const char *s, size_t len, uint64_t *ret);
+/* The same, -ERANGE past UINT32_MAX. */
+int procfs_parse_u32(const char *s, size_t len, uint32_t *ret);
 
 /* Parses a whole token "DIGITS[.DIGITS]" with at most `decimals` (<= 9)
  * fraction digits, as an integer scaled by 10^decimals ("0.52", 2 -> 52).
@@ -99,40 +106,8 @@ int procfs_counter_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_
  * the counter went backwards (one delta skipped) or dt_ns is 0. */
 int procfs_rate_hundredths(uint64_t prev, uint64_t cur, uint64_t dt_ns, double *ret_per_s);
 
-/* The UTF-8 sequence at s (len >= 1 bytes): returns its length when it is
- * well-formed (RFC 3629: no overlong forms, no surrogates, nothing past
- * U+10FFFF) and not NUL, else 0 with *ret_bad the length of its maximal
- * ill-formed subpart (at least 1), which stands for one U+FFFD, as browsers
- * and Python decode. */
-size_t procfs_utf8_seq(const unsigned char *s, size_t len, size_t *ret_bad);
-
-/* How many bytes the byte c takes in a JSON string as cJSON writes it: 6
- * for a control character written as \u00XX, 2 for '"', '\\' and the
- * short escapes (\b \f \n \r \t), else 1. */
-size_t procfs_json_width(unsigned char c);
-
-/* Copies host text into out (at least 3 * len + 1 bytes) as valid UTF-8:
- * each maximal ill-formed subpart and each NUL becomes one U+FFFD. Returns
- * the length written (out is NUL-terminated). */
-size_t procfs_utf8_sanitize(const char *s, size_t len, char *out);
-
-/* The same into a new string, cut on a character boundary so that it
- * takes at most max bytes once JSON-escaped (procfs_json_width): the bytes
- * it costs on the wire, not in memory. *ret_cut (may be NULL) says whether
- * it was cut. Returns 0 or -ENOMEM. */
-int procfs_utf8_dup(const char *s, size_t len, size_t max, char **ret, bool *ret_cut);
-
-/* Adds host text (file names, paths, process and user names, unit names,
- * ...) to a JSON object as a string of valid UTF-8 (see
- * procfs_utf8_sanitize: cJSON copies bytes as they are), or null when v is
- * NULL. Returns 0 or -ENOMEM. */
-int procfs_json_str(cJSON *o, const char *key, const char *v);
-/* The same, appended to a JSON array. */
-int procfs_json_array_str(cJSON *arr, const char *v);
-
-/* Adds a number to a JSON object; 0 or -ENOMEM. */
-int procfs_json_num(cJSON *o, const char *key, double v);
-/* The same, or null when !have. */
-int procfs_json_num_or_null(cJSON *o, const char *key, bool have, double v);
+/* The same for delta * mul / dt_ns (mul 1e9: per second; 512e9: 512-byte
+ * sectors as bytes per second), rounded half up to hundredths. */
+int procfs_rate_scaled(uint64_t prev, uint64_t cur, double mul, uint64_t dt_ns, double *ret);
 
 #endif

@@ -1,3 +1,4 @@
+/* Reading /proc and /sys, and parsing their numbers: see procfs.h. */
 #include "procfs.h"
 
 #include <errno.h>
@@ -154,6 +155,23 @@ void procfs_buf_free(struct procfs_buf *buf)
 	buf->cap = 0;
 }
 
+/* One pread() of size - 1 bytes: a seq_file renders the whole file for a
+ * read from offset 0, so a full buffer means there may be more. */
+ssize_t procfs_pread(int fd, char *buf, size_t size)
+{
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, size - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n == size - 1)
+		return -EFBIG;
+	buf[n] = '\0';
+	return n;
+}
+
 void procfs_reason(char *reason, size_t reason_len, const char *path, int err, bool parsing)
 {
 	char msg[128];
@@ -227,6 +245,19 @@ int procfs_parse_u64(const char *s, size_t len, uint64_t *ret)
 	return 0;
 }
 
+int procfs_parse_u32(const char *s, size_t len, uint32_t *ret)
+{
+	uint64_t v;
+	int r = procfs_parse_u64(s, len, &v);
+
+	if (r < 0)
+		return r;
+	if (v > UINT32_MAX)
+		return -ERANGE;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
 int procfs_parse_fixed(const char *s, size_t len, unsigned decimals, uint64_t *ret)
 {
 	const char *dot;
@@ -297,196 +328,19 @@ int procfs_counter_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_
 	return 1;
 }
 
-int procfs_rate_hundredths(uint64_t prev, uint64_t cur, uint64_t dt_ns, double *ret_per_s)
+int procfs_rate_scaled(uint64_t prev, uint64_t cur, double mul, uint64_t dt_ns, double *ret)
 {
 	uint64_t dv;
 
 	if (dt_ns == 0 || procfs_delta(prev, cur, &dv) < 0)
 		return 0;
-	*ret_per_s = floor((double)dv * 1e9 / (double)dt_ns * 100.0 + 0.5) / 100.0;
+	*ret = floor((double)dv * mul / (double)dt_ns * 100.0 + 0.5) / 100.0;
 	return 1;
 }
 
-int procfs_json_num(cJSON *o, const char *key, double v)
+int procfs_rate_hundredths(uint64_t prev, uint64_t cur, uint64_t dt_ns, double *ret_per_s)
 {
-	return cJSON_AddNumberToObject(o, key, v) ? 0 : -ENOMEM;
-}
-
-int procfs_json_num_or_null(cJSON *o, const char *key, bool have, double v)
-{
-	if (have)
-		return procfs_json_num(o, key, v);
-	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
+	return procfs_rate_scaled(prev, cur, 1e9, dt_ns, ret_per_s);
 }
 
 /* ---- host text as JSON -------------------------------------------------- */
-
-#define PROCFS_FFFD "\xef\xbf\xbd"
-
-size_t procfs_utf8_seq(const unsigned char *s, size_t len, size_t *ret_bad)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	*ret_bad = 1;
-	if (s[0] < 0x80)
-		return s[0] ? 1 : 0;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0; /* no overlong 3-byte forms */
-	else if (s[0] == 0xed)
-		hi = 0x9f; /* no surrogates */
-	else if (s[0] == 0xf0)
-		lo = 0x90; /* no overlong 4-byte forms */
-	else if (s[0] == 0xf4)
-		hi = 0x8f; /* nothing past U+10FFFF */
-	for (size_t i = 1; i < n; i++) {
-		if (i >= len || s[i] < lo || s[i] > hi) {
-			*ret_bad = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return n;
-}
-
-size_t procfs_json_width(unsigned char c)
-{
-	switch (c) {
-	case '"':
-	case '\\':
-	case '\b':
-	case '\f':
-	case '\n':
-	case '\r':
-	case '\t':
-		return 2;
-	default:
-		return c < 0x20 ? 6 : 1;
-	}
-}
-
-/* The one sanitiser: writes [s, s + len) into out as valid UTF-8, stopping
- * before the character that would take the JSON-escaped size past max.
- * out holds at least min(3 * len, max) + 1 bytes: every character takes at
- * least as many bytes escaped as it writes. */
-static size_t procfs_utf8_put(const unsigned char *s, size_t len, size_t max, char *out,
-			      bool *ret_cut)
-{
-	size_t i = 0, o = 0, w = 0;
-
-	*ret_cut = false;
-	while (i < len) {
-		size_t bad, n = procfs_utf8_seq(s + i, len - i, &bad);
-		size_t cost = n == 1 ? procfs_json_width(s[i]) : n ? n : 3;
-
-		if (cost > max - w) {
-			*ret_cut = true;
-			break;
-		}
-		w += cost;
-		if (n) {
-			memcpy(out + o, s + i, n);
-			o += n;
-			i += n;
-		} else {
-			memcpy(out + o, PROCFS_FFFD, 3);
-			o += 3;
-			i += bad;
-		}
-	}
-	out[o] = '\0';
-	return o;
-}
-
-size_t procfs_utf8_sanitize(const char *s, size_t len, char *out)
-{
-	bool cut;
-
-	return procfs_utf8_put((const unsigned char *)s, len, SIZE_MAX, out, &cut);
-}
-
-int procfs_utf8_dup(const char *s, size_t len, size_t max, char **ret, bool *ret_cut)
-{
-	size_t cap = len > (SIZE_MAX - 1) / 3 ? SIZE_MAX - 1 : len * 3;
-	bool cut;
-	char *out;
-
-	if (cap > max)
-		cap = max;
-	if (!(out = malloc(cap + 1)))
-		return -ENOMEM;
-	procfs_utf8_put((const unsigned char *)s, len, max, out, &cut);
-	*ret = out;
-	if (ret_cut)
-		*ret_cut = cut;
-	return 0;
-}
-
-/* Whether s is valid UTF-8 (it holds no NUL: it is a C string). */
-static bool procfs_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, bad;
-
-	while (i < len) {
-		size_t n;
-
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (!(n = procfs_utf8_seq(p + i, len - i, &bad)))
-			return false;
-		i += n;
-	}
-	return true;
-}
-
-/* A JSON string of host text: as it is when valid (the common case costs
- * one scan), else through the sanitiser. */
-static cJSON *procfs_json_text(const char *v)
-{
-	size_t len = strlen(v);
-	cJSON *item;
-	char *clean;
-
-	if (procfs_utf8_valid(v, len))
-		return cJSON_CreateString(v);
-	if (len > (SIZE_MAX - 1) / 3 || !(clean = malloc(len * 3 + 1)))
-		return NULL;
-	procfs_utf8_sanitize(v, len, clean);
-	item = cJSON_CreateString(clean);
-	free(clean);
-	return item;
-}
-
-int procfs_json_str(cJSON *o, const char *key, const char *v)
-{
-	cJSON *item = v ? procfs_json_text(v) : cJSON_CreateNull();
-
-	if (!item || !cJSON_AddItemToObject(o, key, item)) {
-		cJSON_Delete(item);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-int procfs_json_array_str(cJSON *arr, const char *v)
-{
-	cJSON *item = v ? procfs_json_text(v) : cJSON_CreateNull();
-
-	if (!item || !cJSON_AddItemToArray(arr, item)) {
-		cJSON_Delete(item);
-		return -ENOMEM;
-	}
-	return 0;
-}

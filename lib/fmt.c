@@ -1,3 +1,4 @@
+/* Number formatting for JSON and Prometheus: see fmt.h. */
 #include "fmt.h"
 
 #include <math.h>

@@ -1,3 +1,4 @@
+/* The Prometheus text writer: see metrics.h. */
 #include "metrics.h"
 
 #include <errno.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "utf8.h"
+#include "procfs.h"
 
 static void put(struct metrics *m, const char *s, size_t n)
 {
@@ -56,27 +59,39 @@ int metrics_error(const struct metrics *m)
 	return m->err;
 }
 
-/* HELP text escapes backslash and newline; label values also '"'. The
- * bytes between those go in runs. */
+/* HELP text escapes backslash and newline; label values also '"'. Bytes
+ * that are not UTF-8 become U+FFFD: the format is UTF-8, and a scraper
+ * refuses the whole page over one invalid label value (a mount point or an
+ * interface name is whatever bytes the host gave it). Plain ASCII goes in
+ * runs. */
 static void put_escaped(struct metrics *m, const char *s, bool quote)
 {
-	const char *stop = quote ? "\\\n\"" : "\\\n";
+	const unsigned char *p = (const unsigned char *)s;
 
 	for (;;) {
-		size_t n = strcspn(s, stop);
+		const unsigned char *run = p;
+		size_t n, bad;
 
-		if (n)
-			put(m, s, n);
-		s += n;
-		if (!*s)
+		while (*p && *p < 0x80 && *p != '\\' && *p != '\n' && !(quote && *p == '"'))
+			p++;
+		if (p > run)
+			put(m, (const char *)run, (size_t)(p - run));
+		if (!*p)
 			return;
-		if (*s == '\\')
-			put(m, "\\\\", 2);
-		else if (*s == '\n')
-			put(m, "\\n", 2);
-		else
-			put(m, "\\\"", 2);
-		s++;
+		if (*p < 0x80) {
+			put(m, *p == '\\' ? "\\\\" : *p == '\n' ? "\\n" : "\\\"", 2);
+			p++;
+			continue;
+		}
+		/* a NUL ends the string before any sequence could run past it */
+		n = utf8_seq(p, 4, &bad);
+		if (n) {
+			put(m, (const char *)p, n);
+			p += n;
+		} else {
+			put(m, "\xef\xbf\xbd", 3);
+			p += bad;
+		}
 	}
 }
 

@@ -1,0 +1,64 @@
+/* The service manager's side: see service.h. */
+#include "service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+int service_listen_fds(int *fds, size_t max, char *err, size_t err_len)
+{
+	int n = sd_listen_fds(1);
+
+	if (n < 0) {
+		snprintf(err, err_len, "sockets from the service manager: %s", strerror(-n));
+		return n;
+	}
+	if ((size_t)n > max) {
+		snprintf(err, err_len, "more than %zu sockets from the service manager", max);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+			snprintf(err, err_len,
+				 "fd %d from the service manager is not a listening stream socket",
+				 fd);
+			return -EINVAL;
+		}
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		fds[i] = fd;
+	}
+	return n;
+}
+
+int service_watchdog_fd(void)
+{
+	uint64_t usec = 0;
+	struct itimerspec its = {{0, 0}, {0, 0}};
+	int fd;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+		return -1;
+	usec /= 2; /* pinged from the loop at half the period */
+	its.it_interval.tv_sec = (time_t)(usec / 1000000);
+	its.it_interval.tv_nsec = (long)(usec % 1000000) * 1000;
+	its.it_value = its.it_interval;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	return fd;
+}

@@ -1,0 +1,443 @@
+/* The topic runtime: see topics.h. */
+#include "topics.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "clock.h"
+#include "collector.h"
+#include "config.h"
+#include "history.h"
+#include "hub.h"
+#include "json.h"
+#include "log.h"
+#include "metrics.h"
+
+#define MAX_TOPICS       HUB_MAX_TOPICS
+#define REASON_LEN       256
+#define HISTORY_MAX_ROWS 3600
+#define PENDING_MAX      256 /* an event collector's frames before they go out */
+
+struct topics {
+	struct hub *hub;
+	const struct config *cfg;
+	uint64_t instance;
+	int64_t start_ms;
+	size_t n;
+	const struct collector *cols[MAX_TOPICS];
+	struct collector_env env[MAX_TOPICS]; /* each collector's handle */
+	void *state[MAX_TOPICS];
+	bool active[MAX_TOPICS];
+	bool failing[MAX_TOPICS]; /* warned once until the next success */
+	bool followed[MAX_TOPICS];
+	char reason[MAX_TOPICS][REASON_LEN];
+	size_t history_rows;
+	struct metrics mbuf[MAX_TOPICS + 1]; /* [n]: the daemon's own */
+	cJSON *hostinfo;                     /* the last payload of a COLLECTOR_HOSTINFO topic */
+	/* What event collectors published during one dispatch: their frames
+	 * and their new state go to the hub in one step, so that a snapshot
+	 * never holds a state without its frames or the other way round. */
+	struct hub_msg pend[PENDING_MAX];
+	size_t n_pend;
+	char *pend_state[MAX_TOPICS];
+	size_t pend_state_len[MAX_TOPICS];
+	uint64_t ticks;
+	double tick_cpu_s, tick_last_cpu_s, tick_last_wall_s;
+};
+
+const char *const *topics_names(void)
+{
+	static const char *names[MAX_TOPICS + 1];
+
+	for (size_t i = 0; collector_registry[i] && i < MAX_TOPICS; i++)
+		names[i] = collector_registry[i]->name;
+	return names;
+}
+
+/* The `hello` event: who this is and which topics are on or off. */
+static int topics_hello(struct topics *t)
+{
+	cJSON *o = cJSON_CreateObject(), *on, *off;
+	char host[256] = "", inst[17];
+	struct utsname uts;
+	char *json;
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	gethostname(host, sizeof(host) - 1);
+	uname(&uts);
+	snprintf(inst, sizeof(inst), "%016" PRIx64, t->instance);
+	cJSON_AddNumberToObject(o, "t", (double)clock_real_ms());
+	json_str(o, "host", host); /* host text: made valid UTF-8 */
+	json_str(o, "kernel", uts.release);
+	cJSON_AddStringToObject(o, "version", SYSFEED_VERSION);
+	cJSON_AddStringToObject(o, "instance", inst);
+	cJSON_AddNumberToObject(o, "interval_ms", t->cfg->interval_ms);
+	if (t->hostinfo)
+		cJSON_AddItemToObject(o, "hostinfo", cJSON_Duplicate(t->hostinfo, true));
+	on = cJSON_AddArrayToObject(o, "topics");
+	off = cJSON_AddObjectToObject(o, "off");
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->active[i])
+			cJSON_AddItemToArray(on, cJSON_CreateString(t->cols[i]->name));
+		else
+			json_str(off, t->cols[i]->name, t->reason[i]);
+	}
+	json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!json)
+		return -ENOMEM;
+	r = hub_set_hello(t->hub, json, 2000);
+	free(json);
+	return r;
+}
+
+/* Publishes what event collectors gave since the last flush as one batch:
+ * their frames in order, each topic's new state with its last frame. */
+static void flush_pending(struct topics *t)
+{
+	struct hub_msg extra[MAX_TOPICS];
+	size_t n_extra = 0;
+
+	for (size_t i = t->n_pend; i-- > 0;) {
+		struct hub_msg *m = &t->pend[i];
+
+		if (t->pend_state[m->topic] && !m->state_json) {
+			m->state_json = t->pend_state[m->topic];
+			m->state_len = t->pend_state_len[m->topic];
+			t->pend_state[m->topic] = NULL; /* moved */
+		}
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (t->pend_state[i])
+			extra[n_extra++] = (struct hub_msg){.topic = (unsigned)i,
+							    .level = -1,
+							    .state_json = t->pend_state[i],
+							    .state_len = t->pend_state_len[i]};
+	if (t->n_pend && hub_publish(t->hub, t->pend, t->n_pend, 0) == -E2BIG)
+		log_warnx("a frame larger than half of ring-bytes was dropped");
+	if (n_extra)
+		hub_publish(t->hub, extra, n_extra, 0);
+	for (size_t i = 0; i < t->n_pend; i++) {
+		free((char *)t->pend[i].json);
+		free((char *)t->pend[i].state_json);
+		free((char *)t->pend[i].key);
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->pend_state[i]);
+		t->pend_state[i] = NULL;
+	}
+	t->n_pend = 0;
+}
+
+/* An event collector's event: it goes out with the rest of its dispatch. */
+static void env_publish(const struct collector_env *env, cJSON *payload,
+			const struct collector_event *ev)
+{
+	struct topics *t = env->ctx;
+	char *json, *key = NULL;
+	size_t len;
+
+	json = json_print(payload, &len);
+	cJSON_Delete(payload);
+	if (!json || (ev && ev->key && !(key = strdup(ev->key)))) {
+		free(json);
+		return;
+	}
+	if (t->n_pend == PENDING_MAX)
+		flush_pending(t);
+	t->pend[t->n_pend++] = (struct hub_msg){.topic = env->topic,
+						.json = json,
+						.len = len,
+						.level = ev ? ev->level : -1,
+						.key = key};
+}
+
+static void env_set_state(const struct collector_env *env, cJSON *state)
+{
+	struct topics *t = env->ctx;
+	size_t len;
+	char *json = json_print(state, &len);
+
+	cJSON_Delete(state);
+	if (!json)
+		return;
+	free(t->pend_state[env->topic]);
+	t->pend_state[env->topic] = json;
+	t->pend_state_len[env->topic] = len;
+}
+
+/* The daemon's own families: build, topics, the cost of the tick. */
+static void daemon_metrics(struct topics *t)
+{
+	struct metrics *m = &t->mbuf[t->n];
+
+	metrics_reset(m);
+	metrics_family(m, "sysfeed_build_info", "gauge", "sysfeed version, always 1.");
+	metrics_sample(m, "sysfeed_build_info",
+		       (const char *const[]){"version", SYSFEED_VERSION, NULL}, 1);
+	metrics_family(m, "sysfeed_start_time_seconds", "gauge",
+		       "When the daemon started, in seconds since the epoch.");
+	metrics_sample(m, "sysfeed_start_time_seconds", NULL, (double)t->start_ms / 1000.0);
+	metrics_family(m, "sysfeed_topic_up", "gauge",
+		       "Whether a topic works on this host (0: off, see hello).");
+	for (size_t i = 0; i < t->n; i++)
+		metrics_sample(m, "sysfeed_topic_up",
+			       (const char *const[]){"topic", t->cols[i]->name, NULL},
+			       t->active[i] && !t->failing[i]);
+	metrics_family(m, "sysfeed_ticks_total", "counter", "Ticks sampled.");
+	metrics_sample(m, "sysfeed_ticks_total", NULL, (double)t->ticks);
+	metrics_family(m, "sysfeed_tick_cpu_seconds_total", "counter",
+		       "CPU time of the loop thread spent in ticks.");
+	metrics_sample(m, "sysfeed_tick_cpu_seconds_total", NULL, t->tick_cpu_s);
+	metrics_family(m, "sysfeed_tick_last_duration_seconds", "gauge",
+		       "Wall-clock duration of the last tick.");
+	metrics_sample(m, "sysfeed_tick_last_duration_seconds", NULL, t->tick_last_wall_s);
+	metrics_family(m, "sysfeed_tick_last_cpu_seconds", "gauge", "CPU time of the last tick.");
+	metrics_sample(m, "sysfeed_tick_last_cpu_seconds", NULL, t->tick_last_cpu_s);
+	metrics_family(m, "sysfeed_interval_seconds", "gauge", "The sampling interval.");
+	metrics_sample(m, "sysfeed_interval_seconds", NULL, t->cfg->interval_ms / 1000.0);
+	if (!metrics_error(m))
+		hub_set_metrics(t->hub, -1, m->buf, m->len);
+}
+
+/* Each topic's families from the tick just taken. */
+static void collector_metrics(struct topics *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct metrics *m = &t->mbuf[i];
+
+		if (!t->active[i] || !t->cols[i]->metrics)
+			continue;
+		metrics_reset(m);
+		if (t->cols[i]->metrics(t->state[i], m) == 0 && !metrics_error(m))
+			hub_set_metrics(t->hub, (int)i, m->buf, m->len);
+	}
+}
+
+/* One periodic topic's sample as a message of the tick's batch (its frame,
+ * its state, its chart row). Returns false when there is none. */
+static bool sample_one(struct topics *t, size_t i, const struct collector_tick *tick,
+		       struct hub_msg *ret, bool *ret_hostinfo)
+{
+	cJSON *payload = NULL, *row;
+	char *json, *row_json = NULL;
+	size_t len, row_len = 0;
+	int r;
+
+	r = t->cols[i]->sample(t->state[i], &t->env[i], tick, &payload);
+	if (r < 0) {
+		if (!t->failing[i])
+			log_warnx("%s: sample failed: %s; retrying every tick", t->cols[i]->name,
+				  strerror(-r));
+		t->failing[i] = true;
+		return false;
+	}
+	if (t->failing[i])
+		log_info("%s: sampling again", t->cols[i]->name);
+	t->failing[i] = false;
+	if (!payload)
+		return false;
+	if (t->cols[i]->flags & COLLECTOR_HOSTINFO) {
+		cJSON_Delete(t->hostinfo);
+		t->hostinfo = cJSON_Duplicate(payload, true);
+		*ret_hostinfo = true;
+	}
+	if (t->cols[i]->history && t->history_rows &&
+	    (row = history_row(payload, t->cols[i]->history))) {
+		row_json = json_print(row, &row_len);
+		cJSON_Delete(row);
+	}
+	json = json_print(payload, &len);
+	cJSON_Delete(payload);
+	if (!json) {
+		free(row_json);
+		return false;
+	}
+	*ret = (struct hub_msg){.topic = (unsigned)i,
+				.json = json,
+				.len = len,
+				.state = true,
+				.level = -1,
+				.row = row_json,
+				.row_len = row_json ? row_len : 0};
+	return true;
+}
+
+void topics_tick(struct topics *t)
+{
+	double wall0 = clock_s(CLOCK_MONOTONIC), cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+	struct hub_msg msgs[MAX_TOPICS];
+	struct collector_tick tick = {.t_ms = clock_real_ms(), .mono_ns = clock_mono_ns()};
+	bool hostinfo = false;
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (t->active[i] && t->cols[i]->sample &&
+		    sample_one(t, i, &tick, &msgs[n], &hostinfo))
+			n++;
+	flush_pending(t); /* what event collectors gave from their sample */
+	if (hostinfo)
+		topics_hello(t); /* the host's description goes into `hello` too */
+	if (hub_publish(t->hub, msgs, n, tick.t_ms) == -E2BIG)
+		log_warnx("a frame larger than half of ring-bytes was dropped");
+	for (size_t i = 0; i < n; i++) {
+		free((char *)msgs[i].json);
+		free((char *)msgs[i].row);
+	}
+	collector_metrics(t);
+	t->ticks++;
+	t->tick_last_wall_s = clock_s(CLOCK_MONOTONIC) - wall0;
+	t->tick_last_cpu_s = clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+	t->tick_cpu_s += t->tick_last_cpu_s;
+	daemon_metrics(t);
+}
+
+/* Chart history: history-seconds worth of rows at the start's interval
+ * (at most HISTORY_MAX_ROWS a topic). */
+static int setup_history(struct topics *t)
+{
+	size_t rows = (size_t)t->cfg->history_s * 1000 / t->cfg->interval_ms;
+
+	t->history_rows = rows = rows > HISTORY_MAX_ROWS ? HISTORY_MAX_ROWS : rows;
+	for (size_t i = 0; rows && i < t->n; i++) {
+		const char *const *h = t->cols[i]->history;
+		cJSON *fields;
+		char *json;
+		int r;
+
+		if (!h || !t->active[i])
+			continue;
+		if (!(fields = cJSON_CreateArray()))
+			return -ENOMEM;
+		cJSON_AddItemToArray(fields, cJSON_CreateString("t"));
+		for (size_t j = 0; h[j]; j++)
+			cJSON_AddItemToArray(fields, cJSON_CreateString(h[j]));
+		json = cJSON_PrintUnformatted(fields);
+		cJSON_Delete(fields);
+		if (!json)
+			return -ENOMEM;
+		r = hub_set_history(t->hub, (unsigned)i, json, rows);
+		free(json);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd, int sys_fd,
+			  uint64_t instance, int64_t start_ms)
+{
+	struct topics *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->hub = hub;
+	t->cfg = cfg;
+	t->instance = instance;
+	t->start_ms = start_ms;
+	for (size_t i = 0; collector_registry[i] && i < MAX_TOPICS; i++) {
+		const struct collector *c = collector_registry[i];
+		int r = 0;
+
+		t->cols[i] = c;
+		t->n = i + 1;
+		t->env[i] = (struct collector_env){.proc_fd = proc_fd,
+						   .sys_fd = sys_fd,
+						   .publish = env_publish,
+						   .set_state = env_set_state,
+						   .ctx = t,
+						   .topic = (unsigned)i};
+		if (c->init)
+			r = c->init(&t->env[i], cfg->col[i], &t->state[i], t->reason[i],
+				    REASON_LEN);
+		if (r < 0) {
+			if (!t->reason[i][0])
+				snprintf(t->reason[i], REASON_LEN, "%s", strerror(-r));
+			log_warnx("%s: off: %s", c->name, t->reason[i]);
+			continue;
+		}
+		t->active[i] = true;
+	}
+	flush_pending(t); /* states set in init */
+	if (topics_hello(t) < 0 || setup_history(t) < 0) {
+		topics_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void topics_free(struct topics *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->active[i] && t->cols[i]->fini)
+			t->cols[i]->fini(t->state[i]);
+	flush_pending(t);
+	for (size_t i = 0; i <= MAX_TOPICS; i++)
+		metrics_free(&t->mbuf[i]);
+	cJSON_Delete(t->hostinfo);
+	free(t);
+}
+
+int topics_watch(struct topics *t, int (*add)(void *ctx, int fd, unsigned topic), void *ctx)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		int fd;
+
+		if (!t->active[i] || !t->cols[i]->get_fd || !t->cols[i]->dispatch)
+			continue;
+		if ((fd = t->cols[i]->get_fd(t->state[i])) >= 0 && add(ctx, fd, (unsigned)i) < 0)
+			log_warn("%s: cannot watch its fd", t->cols[i]->name);
+	}
+	return 0;
+}
+
+void topics_dispatch(struct topics *t, unsigned topic)
+{
+	if (topic < t->n && t->active[topic])
+		t->cols[topic]->dispatch(t->state[topic], &t->env[topic]);
+	flush_pending(t);
+}
+
+void topics_follow(struct topics *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		bool on;
+
+		if (!t->active[i] || !t->cols[i]->follow)
+			continue;
+		on = hub_topic_clients(t->hub, (unsigned)i) > 0;
+		if (on != t->followed[i]) {
+			t->followed[i] = on;
+			t->cols[i]->follow(t->state[i], on);
+		}
+	}
+}
+
+void topics_reconfigure(struct topics *t, uint64_t changed)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if ((changed & (1ULL << i)) && t->active[i] && t->cols[i]->reconfigure)
+			t->cols[i]->reconfigure(t->state[i]);
+	topics_hello(t);
+}
+
+size_t topics_active(const struct topics *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		n += t->active[i];
+	return n;
+}

@@ -1,0 +1,44 @@
+/* The topic runtime: every collector of the registry with its state, and
+ * the one path from a sample to the hub (frames, states, chart rows,
+ * `hello`, each topic's metrics). Loop thread only.
+ *
+ *   collector ──sample/dispatch──▶ topics ──publish──▶ hub ──▶ http
+ */
+#ifndef SYSFEED_TOPICS_H
+#define SYSFEED_TOPICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct hub;
+struct topics;
+
+/* Every topic's name, registry order, NULL-terminated: the hub's topics. */
+const char *const *topics_names(void);
+
+/* Starts every collector with its settings from cfg (which must outlive
+ * the topics: a reload changes it in place); one that cannot work here is
+ * off, said once on stderr and in `hello`. Then the chart history and
+ * `hello`. NULL only when out of memory. */
+struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd, int sys_fd,
+			  uint64_t instance, int64_t start_ms);
+void topics_free(struct topics *t);
+
+/* Calls add(ctx, fd, topic) for the fd of each event-driven topic, to be
+ * watched for input; then topics_dispatch(topic) when it is readable. */
+int topics_watch(struct topics *t, int (*add)(void *ctx, int fd, unsigned topic), void *ctx);
+void topics_dispatch(struct topics *t, unsigned topic);
+/* Samples every periodic topic once and publishes the tick as one batch. */
+void topics_tick(struct topics *t);
+/* Tells event collectors whether someone subscribes to them (about once a
+ * second, and when a stream went). */
+void topics_follow(struct topics *t);
+/* After a reload: the collectors whose keys changed (bit i: registry
+ * index i) rebuild what they derived from them; `hello` says the new
+ * interval. */
+void topics_reconfigure(struct topics *t, uint64_t changed);
+size_t topics_active(const struct topics *t);
+
+#endif

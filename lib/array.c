@@ -1,0 +1,33 @@
+/* Array growth: see array.h. */
+#include "array.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The array's pointer is read and written through memcpy, so that any
+ * element type's pointer can be passed as void *. */
+int array_reserve(void *pv, size_t *cap, size_t want, size_t size, size_t first)
+{
+	size_t ncap = *cap ? *cap : (first ? first : 1);
+	void *v;
+
+	if (want <= *cap)
+		return 0;
+	while (ncap < want) {
+		if (ncap > SIZE_MAX / 2)
+			return -ENOMEM;
+		ncap *= 2;
+	}
+	/* checked here: a sanitizer's reallocarray aborts on an overflow */
+	if (size && ncap > SIZE_MAX / size)
+		return -ENOMEM;
+	memcpy(&v, pv, sizeof(v));
+	v = reallocarray(v, ncap, size);
+	if (!v)
+		return -ENOMEM;
+	memcpy(pv, &v, sizeof(v));
+	*cap = ncap;
+	return 0;
+}

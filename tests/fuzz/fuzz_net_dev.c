@@ -1,0 +1,68 @@
+/* net_dev_parse(): /proc/net/dev. Input: one or two files ("prev\0cur").
+ * Checks that names are what the kernel allows (1-15 bytes, no space,
+ * '/', ':' or NUL) and that a reused struct parses the same; and the
+ * payload between the two (JSON as promised, names made valid UTF-8,
+ * rates never negative). */
+#include "fuzz.h"
+
+#include "net.h"
+
+static void check_dev(const struct net_dev *d, const char *text, size_t len)
+{
+	struct net_dev again = {0};
+
+	for (size_t i = 0; i < d->n; i++) {
+		size_t n = strnlen(d->v[i].name, NET_NAME_MAX);
+
+		FUZZ_CHECK(n > 0 && n < NET_NAME_MAX);
+		FUZZ_CHECK(!strpbrk(d->v[i].name, " /:"));
+	}
+	/* a struct holding a longer parse gives the same */
+	FUZZ_CHECK(net_dev_parse(text, len, &again) == 0 && again.n == d->n);
+	FUZZ_CHECK(net_dev_parse(text, len, &again) == 0 && again.n == d->n);
+	for (size_t i = 0; i < d->n; i++)
+		FUZZ_CHECK(strcmp(again.v[i].name, d->v[i].name) == 0 &&
+			   memcmp(again.v[i].c, d->v[i].c, sizeof(d->v[i].c)) == 0);
+	net_dev_free(&again);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_in in = {data, size};
+	struct net_reading prev = {0}, cur = {0};
+	char *a = NULL, *b = NULL;
+	size_t a_len = 0, b_len = 0;
+	cJSON *payload = NULL;
+	int ra, rb;
+
+	fuzz_take_two(&in, &a, &a_len, &b, &b_len);
+	ra = net_dev_parse(a, a_len, &prev.dev);
+	rb = net_dev_parse(b, b_len, &cur.dev);
+	if (ra == 0)
+		check_dev(&prev.dev, a, a_len);
+	if (rb == 0)
+		check_dev(&cur.dev, b, b_len);
+	if (rb < 0)
+		goto out;
+	for (size_t i = 0; i < cur.dev.n; i++) {
+		cur.dev.v[i].included = true;
+		cur.dev.v[i].operstate = i % 2 ? "up" : NULL;
+		cur.dev.v[i].speed_mbps = i % 3 ? -1 : 1000;
+	}
+	prev.mono_ns = 1000000000;
+	cur.mono_ns = 2000000000;
+	cur.tcp.c[NET_TCP_RETRANS_SEGS] = 5;
+	cur.tcp.c[NET_TCP_OUT_SEGS] = 2;
+	FUZZ_CHECK(net_build_payload(ra == 0 ? &prev : NULL, &cur, 1700000000000, &payload) == 0);
+	fuzz_check_json(payload);
+	fuzz_check_nonneg(payload);
+	FUZZ_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(payload, "interfaces")) ==
+		   (int)cur.dev.n);
+	cJSON_Delete(payload);
+out:
+	net_reading_free(&prev);
+	net_reading_free(&cur);
+	free(a);
+	free(b);
+	return 0;
+}

@@ -1,0 +1,85 @@
+/* Unit tests of lib/array.c: growth from the first size by doubling, the
+ * contents kept, a want below the capacity a no-op, and overflow refused
+ * with the array unchanged. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "array.h"
+
+struct item {
+	uint64_t a, b;
+};
+
+static void test_grow(void **unused)
+{
+	struct item *v = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < 1000; i++) {
+		assert_int_equal(ARRAY_GROW(v, cap, n, 16), 0);
+		assert_true(cap > n);
+		v[n++] = (struct item){i, ~i};
+	}
+	assert_int_equal(cap, 1024); /* 16, 32, ..., 1024 */
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(v[i].a, i);
+		assert_int_equal(v[i].b, ~i);
+	}
+	/* room already: nothing moves */
+	{
+		struct item *before = v;
+
+		assert_int_equal(array_reserve(&v, &cap, 10, sizeof(*v), 16), 0);
+		assert_ptr_equal(v, before);
+		assert_int_equal(cap, 1024);
+	}
+	/* a want far above: doubled until it fits */
+	assert_int_equal(array_reserve(&v, &cap, 5000, sizeof(*v), 16), 0);
+	assert_int_equal(cap, 8192);
+	assert_int_equal(v[999].a, 999);
+	free(v);
+}
+
+static void test_first(void **unused)
+{
+	char *v = NULL;
+	size_t cap = 0;
+
+	assert_int_equal(array_reserve(&v, &cap, 1, 1, 0), 0); /* first 0 counts as 1 */
+	assert_int_equal(cap, 1);
+	assert_int_equal(array_reserve(&v, &cap, 3, 1, 0), 0);
+	assert_int_equal(cap, 4);
+	free(v);
+}
+
+static void test_overflow(void **unused)
+{
+	struct item *v = NULL;
+	size_t cap = 0;
+
+	assert_int_equal(ARRAY_GROW(v, cap, 0, 4), 0);
+	v[0].a = 7;
+	/* more bytes than size_t holds: refused, the array as it was */
+	assert_int_equal(array_reserve(&v, &cap, SIZE_MAX / 8, sizeof(*v), 4), -ENOMEM);
+	assert_int_equal(array_reserve(&v, &cap, SIZE_MAX, sizeof(*v), 4), -ENOMEM);
+	assert_int_equal(cap, 4);
+	assert_int_equal(v[0].a, 7);
+	free(v);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_grow),
+	    cmocka_unit_test(test_first),
+	    cmocka_unit_test(test_overflow),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

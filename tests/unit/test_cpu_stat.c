@@ -1,0 +1,510 @@
+/* Unit tests of collectors/cpu_stat.c: the /proc/stat parser against
+ * captured and constructed fixture trees (every layout since 2.4, a big
+ * machine, malformed and truncated files), the cpufreq value parser, and the
+ * monotonic view /metrics shows. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu_stat.h"
+#include "fixture.h"
+
+static int parse_str(const char *text, struct cpu_stat *st)
+{
+	return cpu_stat_parse(text, strlen(text), st);
+}
+
+/* --- the parser --- */
+
+/* The parse as JSON, in the shape of expected/stat.json. */
+static cJSON *stat_json(const struct cpu_stat *st)
+{
+	static const char *const modes[CPU_NMODES] = {
+	    "user", "nice",    "system", "idle",  "iowait",
+	    "irq",  "softirq", "steal",  "guest", "guest_nice",
+	};
+	static const struct {
+		const char *key;
+		unsigned flag;
+		size_t offset;
+	} singles[] = {
+	    {"intr", CPU_HAS_INTR, offsetof(struct cpu_stat, intr)},
+	    {"ctxt", CPU_HAS_CTXT, offsetof(struct cpu_stat, ctxt)},
+	    {"btime", CPU_HAS_BTIME, offsetof(struct cpu_stat, btime)},
+	    {"processes", CPU_HAS_PROCESSES, offsetof(struct cpu_stat, processes)},
+	    {"procs_running", CPU_HAS_PROCS_RUNNING, offsetof(struct cpu_stat, procs_running)},
+	    {"procs_blocked", CPU_HAS_PROCS_BLOCKED, offsetof(struct cpu_stat, procs_blocked)},
+	};
+	cJSON *o = cJSON_CreateObject(), *total, *cores;
+
+	total = cJSON_AddObjectToObject(o, "total");
+	for (size_t m = 0; m < CPU_NMODES; m++)
+		cJSON_AddNumberToObject(total, modes[m], (double)st->total.jiffies[m]);
+	cores = cJSON_AddArrayToObject(o, "cores");
+	for (size_t i = 0; i < st->n_cores; i++) {
+		cJSON *core = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(core, "cpu", st->cores[i].id);
+		for (size_t m = 0; m < CPU_NMODES; m++)
+			cJSON_AddNumberToObject(core, modes[m], (double)st->cores[i].jiffies[m]);
+		cJSON_AddItemToArray(cores, core);
+	}
+	for (size_t i = 0; i < sizeof(singles) / sizeof(singles[0]); i++) {
+		if (st->has & singles[i].flag)
+			cJSON_AddNumberToObject(
+			    o, singles[i].key,
+			    (double)*(const uint64_t *)((const char *)st + singles[i].offset));
+	}
+	return o;
+}
+
+static void check_stat_fixture(const char *machine)
+{
+	struct cpu_stat st = {0};
+	size_t len;
+	char *text = slurp(machine, "proc/stat", &len);
+	cJSON *j;
+
+	assert_int_equal(cpu_stat_parse(text, len, &st), 0);
+	j = stat_json(&st);
+	assert_json_file(j, machine, "stat.json");
+	cJSON_Delete(j);
+	cpu_stat_free(&st);
+	free(text);
+}
+
+static void test_parse_vm2(void **state)
+{
+	struct cpu_stat st = {0};
+	size_t len;
+	char *text = slurp("vm2", "proc/stat", &len);
+
+	(void)state;
+	assert_int_equal(cpu_stat_parse(text, len, &st), 0);
+	/* cpu  1219 0 1131 47279 231 0 18 6 0 0 */
+	assert_int_equal(st.total.jiffies[CPU_USER], 1219);
+	assert_int_equal(st.total.jiffies[CPU_SYSTEM], 1131);
+	assert_int_equal(st.total.jiffies[CPU_IDLE], 47279);
+	assert_int_equal(st.total.jiffies[CPU_IOWAIT], 231);
+	assert_int_equal(st.total.jiffies[CPU_SOFTIRQ], 18);
+	assert_int_equal(st.total.jiffies[CPU_STEAL], 6);
+	assert_int_equal(st.n_cores, 2);
+	/* cpu1 904 0 715 23067 228 0 14 5 0 0 */
+	assert_int_equal(st.cores[1].id, 1);
+	assert_int_equal(st.cores[1].jiffies[CPU_USER], 904);
+	assert_int_equal(st.cores[1].jiffies[CPU_IDLE], 23067);
+	assert_int_equal(st.cores[1].jiffies[CPU_IOWAIT], 228);
+	assert_int_equal(st.has, CPU_HAS_CTXT | CPU_HAS_BTIME | CPU_HAS_PROCESSES |
+				     CPU_HAS_PROCS_RUNNING | CPU_HAS_PROCS_BLOCKED | CPU_HAS_INTR);
+	/* intr 101545 0 0 0 ... (the sum, then 1,000-odd per-IRQ counts) */
+	assert_int_equal(st.intr, 101545);
+	assert_false(st.cores[0].has_freq);
+	assert_int_equal(st.ctxt, 229861);
+	assert_int_equal(st.btime, 1795480737);
+	assert_int_equal(st.processes, 2850);
+	assert_int_equal(st.procs_running, 1);
+	assert_int_equal(st.procs_blocked, 0);
+	cpu_stat_free(&st);
+	free(text);
+	check_stat_fixture("vm2");
+}
+
+static void test_parse_host16(void **state)
+{
+	struct cpu_stat st = {0};
+	size_t len;
+	char *text = slurp("host16", "proc/stat", &len);
+
+	(void)state;
+	assert_int_equal(cpu_stat_parse(text, len, &st), 0);
+	assert_int_equal(st.n_cores, 16);
+	for (size_t i = 0; i < 16; i++)
+		assert_int_equal(st.cores[i].id, i);
+	/* cpu3 41234567 12345 9876543 282345678 456789 0 234567 0 23456789 1234 */
+	assert_int_equal(st.cores[3].jiffies[CPU_USER], 41234567);
+	assert_int_equal(st.cores[3].jiffies[CPU_NICE], 12345);
+	assert_int_equal(st.cores[3].jiffies[CPU_IDLE], 282345678);
+	assert_int_equal(st.cores[3].jiffies[CPU_GUEST], 23456789);
+	assert_int_equal(st.cores[3].jiffies[CPU_GUEST_NICE], 1234);
+	/* cpu15 63500060 12720 10851855 270439235 475045 164955 235135 0 35000045 1255 */
+	assert_int_equal(st.cores[15].jiffies[CPU_USER], 63500060);
+	assert_int_equal(st.cores[15].jiffies[CPU_GUEST_NICE], 1255);
+	assert_int_equal(st.total.jiffies[CPU_USER], 810135035);
+	assert_int_equal(st.total.jiffies[CPU_GUEST], 440457140);
+	assert_int_equal(st.ctxt, UINT64_C(98765432109));
+	/* intr: the sum of 120 per-IRQ counts */
+	assert_int_equal(st.intr, 44 + 9 + 1 + 1234567 + 2345678 + 987654);
+	assert_int_equal(st.processes, 54321098);
+	assert_int_equal(st.procs_running, 18);
+	assert_int_equal(st.procs_blocked, 2);
+	cpu_stat_free(&st);
+	free(text);
+	check_stat_fixture("host16");
+}
+
+static void test_parse_linux_2_6_18(void **state)
+{
+	struct cpu_stat st = {0};
+	size_t len;
+	char *text = slurp("linux-2.6.18", "proc/stat", &len);
+
+	(void)state;
+	/* 8 columns: no guest, no guest_nice; no softirq line */
+	assert_int_equal(cpu_stat_parse(text, len, &st), 0);
+	assert_int_equal(st.n_cores, 4);
+	/* cpu0 1234567 2345 456789 98765432 123456 7890 12345 0 */
+	assert_int_equal(st.cores[0].jiffies[CPU_USER], 1234567);
+	assert_int_equal(st.cores[0].jiffies[CPU_IRQ], 7890);
+	assert_int_equal(st.cores[0].jiffies[CPU_SOFTIRQ], 12345);
+	assert_int_equal(st.cores[0].jiffies[CPU_STEAL], 0);
+	assert_int_equal(st.cores[0].jiffies[CPU_GUEST], 0);
+	assert_int_equal(st.cores[3].jiffies[CPU_IDLE], 99365432);
+	assert_int_equal(st.total.jiffies[CPU_USER], 4338268);
+	assert_int_equal(st.btime, 1199145600);
+	assert_int_equal(st.ctxt, 876543210);
+	/* 2.6.18 prints "intr %llu" then " %u" for each of 224 IRQs */
+	assert_int_equal(st.intr, 401234567 + 3456 + 1 + 45678 + 234567 + 12345678 + 2345678);
+	cpu_stat_free(&st);
+	free(text);
+	check_stat_fixture("linux-2.6.18");
+}
+
+/* 2.4 had 4 columns, 2.6.0 7, 2.6.11 8, 2.6.24 9, 2.6.33 10. */
+static void test_parse_layouts(void **state)
+{
+	struct cpu_stat st = {0};
+
+	(void)state;
+	assert_int_equal(parse_str("cpu  10 20 30 40\ncpu0 1 2 3 4\npage 5741 1808\n"
+				   "swap 1 0\ndisk_io: (2,0):(31,30,5764,1,2)\n",
+				   &st),
+			 0);
+	assert_int_equal(st.total.jiffies[CPU_IDLE], 40);
+	assert_int_equal(st.total.jiffies[CPU_IOWAIT], 0);
+	assert_int_equal(st.cores[0].jiffies[CPU_SYSTEM], 3);
+	assert_int_equal(st.has, 0);
+
+	assert_int_equal(parse_str("cpu  1 2 3 4 5 6 7\ncpu0 1 2 3 4 5 6 7\n", &st), 0);
+	assert_int_equal(st.total.jiffies[CPU_SOFTIRQ], 7);
+	assert_int_equal(st.total.jiffies[CPU_STEAL], 0);
+
+	assert_int_equal(parse_str("cpu  1 2 3 4 5 6 7 8 9\n", &st), 0);
+	assert_int_equal(st.n_cores, 0);
+	assert_int_equal(st.total.jiffies[CPU_GUEST], 9);
+	assert_int_equal(st.total.jiffies[CPU_GUEST_NICE], 0);
+
+	assert_int_equal(parse_str("cpu  1 2 3 4 5 6 7 8 9 10\n", &st), 0);
+	assert_int_equal(st.total.jiffies[CPU_GUEST_NICE], 10);
+
+	/* missing trailing columns are 0 whatever their count */
+	assert_int_equal(parse_str("cpu  1 2 3 4 5\n", &st), 0);
+	assert_int_equal(st.total.jiffies[CPU_IOWAIT], 5);
+	assert_int_equal(parse_str("cpu  1 2 3 4 5 6\n", &st), 0);
+	assert_int_equal(st.total.jiffies[CPU_IRQ], 6);
+
+	/* cpu numbers with gaps (offline CPUs) are fine */
+	assert_int_equal(
+	    parse_str("cpu  4 0 0 4\ncpu0 1 0 0 1\ncpu2 1 0 0 1\ncpu63 2 0 0 2\n", &st), 0);
+	assert_int_equal(st.n_cores, 3);
+	assert_int_equal(st.cores[2].id, 63);
+	assert_int_equal(st.cores[2].jiffies[CPU_USER], 2);
+
+	/* intr: only the sum is read, whatever follows it */
+	assert_int_equal(parse_str("cpu  1 2 3 4\nintr 5\n", &st), 0);
+	assert_int_equal(st.intr, 5);
+	assert_int_equal(st.has, CPU_HAS_INTR);
+	assert_int_equal(parse_str("cpu  1 2 3 4\nintr 7 0 3 4 not-a-number\n", &st), 0);
+	assert_int_equal(st.intr, 7);
+	/* and it is forgotten by the next parse */
+	assert_int_equal(parse_str("cpu  1 2 3 4\n", &st), 0);
+	assert_int_equal(st.has, 0);
+	assert_int_equal(st.intr, 0);
+	cpu_stat_free(&st);
+}
+
+/* A 1024-CPU host: /proc/stat with an intr line of 100,000 IRQ counts
+ * (about 200 KB on one line). */
+static char *big_stat(size_t ncpu, size_t nirq, size_t *ret_len)
+{
+	size_t cap = 64 + ncpu * 96 + nirq * 8 + 256, len = 0;
+	char *text = malloc(cap);
+
+	assert_non_null(text);
+	len += (size_t)snprintf(text + len, cap - len, "cpu  %zu 0 %zu %zu 0 0 0 0 0 0\n",
+				ncpu * 10, ncpu * 5, ncpu * 85);
+	for (size_t i = 0; i < ncpu; i++)
+		len += (size_t)snprintf(text + len, cap - len, "cpu%zu 10 0 5 85 0 0 0 0 0 0\n", i);
+	len += (size_t)snprintf(text + len, cap - len, "intr %zu", nirq * 3);
+	for (size_t i = 0; i < nirq; i++)
+		len += (size_t)snprintf(text + len, cap - len, " 3");
+	len += (size_t)snprintf(text + len, cap - len,
+				"\nctxt 1\nbtime 2\nprocesses 3\nprocs_running 4\n"
+				"procs_blocked 5\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n");
+	assert_true(len < cap);
+	*ret_len = len;
+	return text;
+}
+
+static void test_parse_big_machine(void **state)
+{
+	struct cpu_stat st = {0};
+	struct timespec a, b;
+	size_t len;
+	char *text = big_stat(1024, 100000, &len);
+	double us;
+
+	(void)state;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(cpu_stat_parse(text, len, &st), 0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+	us = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / 1e3 / 100;
+	print_message("cpu_stat_parse of %zu bytes (1024 CPUs, 100000 IRQs): %.1f us\n", len, us);
+	assert_int_equal(st.n_cores, 1024);
+	assert_int_equal(st.intr, 300000);
+	assert_int_equal(st.procs_blocked, 5);
+	cpu_stat_free(&st);
+	free(text);
+}
+
+static void test_parse_malformed(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+	} cases[] = {
+	    {"", -ENODATA},
+	    {"ctxt 5\nbtime 7\n", -ENODATA},
+	    {"cpu0 1 2 3 4\n", -ENODATA},
+	    {"cpu  1 2 3 4", -EINVAL},           /* truncated: no '\n' */
+	    {"cpu  1 2 3 4\ncpu0 1 2", -EINVAL}, /* truncated line */
+	    {"cpu  1 2 3\n", -EINVAL},           /* too few columns */
+	    {"cpu\n", -EINVAL},
+	    {"cpu  1 2 3 4 5 6 7 8 9 10 11\n", -EINVAL}, /* unknown column */
+	    {"cpu  1 2 x 4\n", -EINVAL},
+	    {"cpu  1 2 -3 4\n", -EINVAL},
+	    {"cpu  1 2 3.0 4\n", -EINVAL},
+	    {"cpu\t1 2 3 4\n", -EINVAL},
+	    {"cpu  18446744073709551616 2 3 4\n", -ERANGE},
+	    {"cpu  1 2 3 4\ncpu  1 2 3 4\n", -EINVAL},
+	    {"cpu  1 2 3 4\ncpu1 1 2 3 4\ncpu0 1 2 3 4\n", -EINVAL},
+	    {"cpu  1 2 3 4\ncpu0 1 2 3 4\ncpu0 1 2 3 4\n", -EINVAL},
+	    {"cpu  1 2 3 4\ncpux 1 2 3 4\n", -EINVAL},
+	    {"cpu  1 2 3 4\ncpu-1 1 2 3 4\n", -EINVAL},
+	    {"cpu  1 2 3 4\ncpu0x 1 2 3 4\n", -EINVAL},
+	    {"cpu  1 2 3 4\ncpu99999999999 1 2 3 4\n", -ERANGE},
+	    {"cpu  1 2 3 4\ncpu0 1 2 3\n", -EINVAL},
+	    {"cpu  1 2 3 4\nctxt\n", -EINVAL},
+	    {"cpu  1 2 3 4\nctxt 1 2\n", -EINVAL},
+	    {"cpu  1 2 3 4\nctxt 1\nctxt 2\n", -EINVAL},
+	    {"cpu  1 2 3 4\nbtime x\n", -EINVAL},
+	    {"cpu  1 2 3 4\nprocesses 99999999999999999999\n", -ERANGE},
+	    {"cpu  1 2 3 4\nintr\n", -EINVAL},
+	    {"cpu  1 2 3 4\nintr \n", -EINVAL},
+	    {"cpu  1 2 3 4\nintr x 1 2\n", -EINVAL},
+	    {"cpu  1 2 3 4\nintr -1 1 2\n", -EINVAL},
+	    {"cpu  1 2 3 4\nintr 18446744073709551616 1\n", -ERANGE},
+	    {"cpu  1 2 3 4\nintr 3 1 2\nintr 3 1 2\n", -EINVAL},
+	    {"cpu  1 2 3 4\nintr 3 1 2", -EINVAL}, /* truncated in the long line */
+	    {"cpu  1 2 3 4\n\n", -EINVAL},
+	    {"cpu  1 2 3 4\n   \n", -EINVAL},
+	};
+	struct cpu_stat st = {0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = parse_str(cases[i].text, &st);
+
+		if (r != cases[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
+		assert_int_equal(r, cases[i].err);
+		assert_int_equal(st.n_cores, 0);
+	}
+	/* an embedded NUL is garbage, not an end */
+	assert_int_equal(cpu_stat_parse("cpu  1 2\0 3 4\n", 14, &st), -EINVAL);
+	/* the struct is reusable after errors */
+	assert_int_equal(parse_str("cpu  2 0 0 2\ncpu0 1 0 0 1\ncpu1 1 0 0 1\n", &st), 0);
+	assert_int_equal(st.n_cores, 2);
+	assert_int_equal(st.cores[1].jiffies[CPU_IDLE], 1);
+	cpu_stat_free(&st);
+	cpu_stat_free(&st);
+	cpu_stat_free(NULL);
+}
+
+/* What a cut or garbled /proc/stat is checked against. */
+struct cut {
+	const char *text;  /* the whole file */
+	size_t first_line; /* the length of its first line */
+	struct cpu_stat st;
+};
+
+/* Whole lines parse, cut lines fail. */
+static void check_prefix(const char *p, size_t n, size_t at, void *ctx)
+{
+	struct cut *c = ctx;
+	int r = cpu_stat_parse(p, n, &c->st);
+
+	if (n >= c->first_line && c->text[n - 1] == '\n')
+		assert_int_equal(r, 0);
+	else
+		assert_true(r == -EINVAL || r == -ENODATA);
+}
+
+/* Garbage: an error or a parse, never a crash. */
+static void check_garbled(const char *p, size_t n, size_t at, void *ctx)
+{
+	struct cut *c = ctx;
+
+	assert_true(cpu_stat_parse(p, n, &c->st) <= 0);
+}
+
+/* Every prefix of a real file, in a buffer of exactly that size (so that
+ * ASan catches any read past it), and every byte replaced by garbage. */
+static void check_prefixes(const char *machine)
+{
+	size_t len;
+	char *text = slurp(machine, "proc/stat", &len);
+	struct cut c = {.text = text, .first_line = (size_t)(strchr(text, '\n') - text) + 1};
+
+	each_prefix(text, len, check_prefix, &c);
+	each_garbled(text, len, 'x', '\n', check_garbled, &c);
+	cpu_stat_free(&c.st);
+	free(text);
+}
+
+static void test_parse_truncated(void **state)
+{
+	(void)state;
+	check_prefixes("vm2");
+	check_prefixes("host16");
+	check_prefixes("linux-2.6.18");
+}
+
+static void test_freq_parse(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+	} bad[] = {
+	    {"", -EINVAL},
+	    {"\n", -EINVAL},
+	    {"2400000", -EINVAL},
+	    {"2400000 \n", -EINVAL},
+	    {" 2400000\n", -EINVAL},
+	    {"24 00\n", -EINVAL},
+	    {"-1\n", -EINVAL},
+	    {"<unknown>\n", -EINVAL},
+	    {"2400000\n\n", -EINVAL},
+	    {"1.5\n", -EINVAL},
+	    {"18446744073709551616\n", -ERANGE},
+	};
+	uint64_t khz = 7;
+
+	(void)state;
+	assert_int_equal(cpu_freq_parse("2400000\n", 8, &khz), 0);
+	assert_int_equal(khz, 2400000);
+	assert_int_equal(cpu_freq_parse("0\n", 2, &khz), 0);
+	assert_int_equal(khz, 0);
+	khz = 7;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = cpu_freq_parse(bad[i].text, strlen(bad[i].text), &khz);
+
+		if (r != bad[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, bad[i].text, r);
+		assert_int_equal(r, bad[i].err);
+		assert_int_equal(khz, 7);
+	}
+}
+
+static struct cpu_times core_times(unsigned id, uint64_t user, uint64_t idle, uint64_t iowait)
+{
+	struct cpu_times t = {0};
+
+	t.id = id;
+	t.jiffies[CPU_USER] = user;
+	t.jiffies[CPU_IDLE] = idle;
+	t.jiffies[CPU_IOWAIT] = iowait;
+	return t;
+}
+
+static void set_cores(struct cpu_stat *st, const struct cpu_times *cores, size_t n)
+{
+	st->cores = realloc(st->cores, (n ? n : 1) * sizeof(*cores));
+	assert_non_null(st->cores);
+	memcpy(st->cores, cores, n * sizeof(*cores));
+	st->n_cores = st->cap_cores = n;
+}
+
+static void test_monotonic(void **state)
+{
+	struct cpu_stat none = {0}, a = {0}, b = {0}, out = {0}, out2 = {0};
+
+	(void)state;
+	set_cores(&a,
+		  (const struct cpu_times[]){core_times(0, 100, 1000, 50),
+					     core_times(1, 100, 1000, 50),
+					     core_times(2, 100, 1000, 50)},
+		  3);
+	a.has = CPU_HAS_CTXT;
+	a.ctxt = 77;
+	/* the first view is the reading as it is */
+	assert_int_equal(cpu_stat_monotonic(&none, &a, 300, &out), 0);
+	assert_int_equal(out.n_cores, 3);
+	assert_int_equal(out.cores[1].jiffies[CPU_IOWAIT], 50);
+	assert_int_equal(out.has, CPU_HAS_CTXT);
+	assert_int_equal(out.ctxt, 77);
+
+	/* cpu0: iowait fell by 2 (proc(5) allows it): kept at 50, the rest
+	 * moves on; cpu1 went offline; cpu2: idle fell by 299 jiffies, kept;
+	 * cpu3 is new */
+	set_cores(&b,
+		  (const struct cpu_times[]){core_times(0, 110, 1100, 48),
+					     core_times(2, 120, 701, 60), core_times(3, 5, 5, 5)},
+		  3);
+	b.has = 0;
+	assert_int_equal(cpu_stat_monotonic(&out, &b, 300, &out2), 0);
+	assert_int_equal(out2.n_cores, 3);
+	assert_int_equal(out2.has, 0);
+	assert_int_equal(out2.cores[0].id, 0);
+	assert_int_equal(out2.cores[0].jiffies[CPU_USER], 110);
+	assert_int_equal(out2.cores[0].jiffies[CPU_IDLE], 1100);
+	assert_int_equal(out2.cores[0].jiffies[CPU_IOWAIT], 50);
+	assert_int_equal(out2.cores[1].id, 2);
+	assert_int_equal(out2.cores[1].jiffies[CPU_IDLE], 1000);
+	assert_int_equal(out2.cores[1].jiffies[CPU_USER], 120);
+	assert_int_equal(out2.cores[2].id, 3);
+	assert_int_equal(out2.cores[2].jiffies[CPU_USER], 5);
+
+	/* cpu2's idle falls 300 jiffies (3 s) below what was shown: it
+	 * started over, its new counters are taken as they are */
+	set_cores(&b, (const struct cpu_times[]){core_times(2, 1, 700, 1)}, 1);
+	assert_int_equal(cpu_stat_monotonic(&out2, &b, 300, &out), 0);
+	assert_int_equal(out.n_cores, 1);
+	assert_int_equal(out.cores[0].jiffies[CPU_IDLE], 700);
+	assert_int_equal(out.cores[0].jiffies[CPU_USER], 1);
+	cpu_stat_free(&a);
+	cpu_stat_free(&b);
+	cpu_stat_free(&out);
+	cpu_stat_free(&out2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_vm2),          cmocka_unit_test(test_parse_host16),
+	    cmocka_unit_test(test_parse_linux_2_6_18), cmocka_unit_test(test_parse_layouts),
+	    cmocka_unit_test(test_parse_malformed),    cmocka_unit_test(test_parse_truncated),
+	    cmocka_unit_test(test_parse_big_machine),  cmocka_unit_test(test_freq_parse),
+	    cmocka_unit_test(test_monotonic),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

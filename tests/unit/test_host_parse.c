@@ -1,0 +1,277 @@
+/* Unit tests of collectors/host_parse.c: /proc/cpuinfo (x86 on a VM and a
+ * laptop, arm64 without topology, two sockets, malformed), os-release(5)
+ * quoting, btime, the DMI and cgroup tables. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "host_parse.h"
+
+/* --- cpuinfo --- */
+
+static void cpuinfo_fixture(const char *machine, struct host_cpu *c)
+{
+	size_t len;
+	char *text = slurp(machine, "proc/cpuinfo", &len);
+
+	assert_int_equal(host_cpuinfo_parse(text, len, c), 0);
+	free(text);
+}
+
+static void test_cpuinfo(void **state)
+{
+	struct host_cpu c;
+
+	(void)state;
+	/* this VM: 2 vCPUs, one package, two cores, the hypervisor flag */
+	cpuinfo_fixture("vm2", &c);
+	assert_string_equal(c.model, "AMD EPYC");
+	assert_int_equal(c.logical, 2);
+	assert_int_equal(c.cores, 2);
+	assert_int_equal(c.sockets, 1);
+	assert_true(c.has_flags);
+	assert_true(c.hypervisor);
+	host_cpu_free(&c);
+	/* a laptop: 8 threads on 4 cores */
+	cpuinfo_fixture("desktop", &c);
+	assert_string_equal(c.model, "Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz");
+	assert_int_equal(c.logical, 8);
+	assert_int_equal(c.cores, 4);
+	assert_int_equal(c.sockets, 1);
+	assert_false(c.hypervisor);
+	host_cpu_free(&c);
+	cpuinfo_fixture("container", &c);
+	assert_int_equal(c.logical, 4);
+	assert_int_equal(c.cores, 2);
+	assert_true(c.hypervisor);
+	host_cpu_free(&c);
+}
+
+static int cpuinfo_str(const char *text, struct host_cpu *c)
+{
+	return host_cpuinfo_parse(text, strlen(text), c);
+}
+
+static void test_cpuinfo_shapes(void **state)
+{
+	struct host_cpu c;
+
+	(void)state;
+	/* arm64: no model name, no topology, no flags */
+	assert_int_equal(cpuinfo_str("processor\t: 0\nBogoMIPS\t: 108.00\n"
+				     "Features\t: fp asimd evtstrm crc32 cpuid\n"
+				     "CPU implementer\t: 0x41\nCPU architecture: 8\n"
+				     "CPU part\t: 0xd08\n\n"
+				     "processor\t: 1\nBogoMIPS\t: 108.00\n\n"
+				     "Hardware\t: BCM2835\nModel\t\t: Raspberry Pi 4 Model B\n",
+				     &c),
+			 0);
+	assert_null(c.model);
+	assert_int_equal(c.logical, 2);
+	assert_int_equal(c.cores, 2);
+	assert_int_equal(c.sockets, -1);
+	assert_false(c.has_flags);
+	host_cpu_free(&c);
+	/* two sockets of 2 cores, SMT, blocks without blank lines between */
+	assert_int_equal(cpuinfo_str("processor : 0\nphysical id : 0\ncore id : 0\n"
+				     "processor : 1\nphysical id : 0\ncore id : 1\n"
+				     "processor : 2\nphysical id : 1\ncore id : 0\n"
+				     "processor : 3\nphysical id : 1\ncore id : 1\n"
+				     "processor : 4\nphysical id : 0\ncore id : 0\n"
+				     "processor : 5\nphysical id : 1\ncore id : 1\n",
+				     &c),
+			 0);
+	assert_int_equal(c.logical, 6);
+	assert_int_equal(c.cores, 4);
+	assert_int_equal(c.sockets, 2);
+	host_cpu_free(&c);
+	/* core ids but no physical id: one package assumed, sockets unknown */
+	assert_int_equal(cpuinfo_str("processor : 0\ncore id : 0\n\nprocessor : 1\ncore id : 0\n\n"
+				     "processor : 2\ncore id : 1\n",
+				     &c),
+			 0);
+	assert_int_equal(c.cores, 2);
+	assert_int_equal(c.sockets, -1);
+	host_cpu_free(&c);
+	/* POWER names the CPU "cpu"; "model name" wins over it when both */
+	assert_int_equal(cpuinfo_str("processor\t: 0\ncpu\t\t: POWER9 (raw), altivec supported\n"
+				     "model name\t: \n",
+				     &c),
+			 0);
+	assert_string_equal(c.model, "POWER9 (raw), altivec supported");
+	host_cpu_free(&c);
+	assert_int_equal(cpuinfo_str("processor : 0\ncpu : X\nmodel name : Y\n", &c), 0);
+	assert_string_equal(c.model, "Y");
+	host_cpu_free(&c);
+
+	assert_int_equal(cpuinfo_str("", &c), -ENODATA);
+	assert_int_equal(cpuinfo_str("model name : x\n", &c), -ENODATA);
+	assert_int_equal(cpuinfo_str("processor : 0\ngarbage\n", &c), -EINVAL);
+	assert_int_equal(cpuinfo_str("processor : 0\ncore id : x\n", &c), -EINVAL);
+	assert_int_equal(cpuinfo_str("processor : 0\nphysical id : -1\n", &c), -EINVAL);
+	assert_int_equal(cpuinfo_str("processor : 0\nphysical id : 99999999999\n", &c), -ERANGE);
+	assert_int_equal(cpuinfo_str("processor : 0", &c), -EINVAL);
+	assert_int_equal(host_cpuinfo_parse("processor : 0\0\n", 15, &c), -EINVAL);
+	host_cpu_free(NULL);
+}
+
+/* A prefix parses or fails as malformed or empty; one that ends inside a
+ * line is malformed. */
+static void check_cpuinfo_prefix(const char *p, size_t n, size_t at, void *ctx)
+{
+	const char *text = ctx;
+	struct host_cpu c;
+	int r = host_cpuinfo_parse(p, n, &c);
+
+	if (r == 0)
+		host_cpu_free(&c);
+	else
+		assert_true(r == -EINVAL || r == -ENODATA);
+	if (n > 0 && text[n - 1] != '\n')
+		assert_int_equal(r, -EINVAL);
+}
+
+static void test_cpuinfo_truncated(void **state)
+{
+	size_t len;
+	char *text = slurp("vm2", "proc/cpuinfo", &len);
+
+	(void)state;
+	each_prefix(text, len, check_cpuinfo_prefix, text);
+	free(text);
+}
+
+/* --- os-release, btime --- */
+
+static void check_os(const char *text, const char *key, int err, const char *want)
+{
+	char *v = NULL;
+	int r = host_os_release_value(text, strlen(text), key, &v);
+
+	if (r != err)
+		print_error("\"%s\": %d\n", text, r);
+	assert_int_equal(r, err);
+	if (r == 0) {
+		assert_string_equal(v, want);
+		free(v);
+	}
+}
+
+static void test_os_release(void **state)
+{
+	size_t len;
+	char *text = slurp("vm2", "etc/os-release", &len), *v;
+
+	(void)state;
+	assert_int_equal(host_os_release_value(text, len, "PRETTY_NAME", &v), 0);
+	assert_string_equal(v, "Debian GNU/Linux 12 (bookworm)");
+	free(v);
+	assert_int_equal(host_os_release_value(text, len, "VERSION_CODENAME", &v), 0);
+	assert_string_equal(v, "bookworm");
+	free(v);
+	free(text);
+
+	check_os("A=1\n", "A", 0, "1");
+	check_os("A=\"x y\"\n", "A", 0, "x y");
+	check_os("A='x \"y\" \\z'\n", "A", 0, "x \"y\" \\z");
+	check_os("A=\"a\\\"b\\\\c\\$d\\`e\\nf\"\n", "A", 0, "a\"b\\c$d`e\\nf");
+	check_os("# c\n\n  \nA=1\nA=2\n", "A", 0, "2"); /* the last one wins */
+	check_os("A=\"\"\n", "A", 0, "");
+	check_os("AB=1\n", "A", -ENOENT, NULL);
+	check_os("B=1\n", "A", -ENOENT, NULL);
+	check_os("", "A", -ENOENT, NULL);
+	check_os("A=1", "A", -EINVAL, NULL);     /* no '\n' */
+	check_os("A=\"x\n", "A", -EINVAL, NULL); /* unterminated */
+	check_os("A='x\n", "A", -EINVAL, NULL);
+	check_os("A=\"x\" y\n", "A", -EINVAL, NULL); /* text after the quote */
+	check_os("A=x y\n", "A", -EINVAL, NULL);     /* would need quotes */
+	check_os("A=$x\n", "A", -EINVAL, NULL);
+	check_os("garbage\n", "A", -EINVAL, NULL);
+	check_os("=1\n", "A", -EINVAL, NULL);
+	check_os("A-B=1\n", "A", -EINVAL, NULL);
+}
+
+static void test_btime(void **state)
+{
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(host_btime_parse("cpu  1 2 3 4\nbtime 1795480737\n", 31, &v), 0);
+	assert_int_equal(v, 1795480737);
+	assert_int_equal(host_btime_parse("cpu  1 2 3 4\n", 13, &v), -ENODATA);
+	assert_int_equal(host_btime_parse("btime x\n", 8, &v), -EINVAL);
+	assert_int_equal(host_btime_parse("btime 1", 7, &v), -EINVAL);
+	assert_int_equal(host_btime_parse("btime 99999999999999999999\n", 27, &v), -ERANGE);
+}
+
+/* --- virtualization --- */
+
+static void test_dmi(void **state)
+{
+	(void)state;
+	assert_string_equal(host_vm_from_dmi("QEMU", "Standard PC (Q35 + ICH9, 2009)", "SeaBIOS"),
+			    "qemu");
+	assert_string_equal(host_vm_from_dmi("Red Hat", "KVM", "SeaBIOS"), "kvm");
+	assert_string_equal(host_vm_from_dmi("VMware, Inc.", "VMware Virtual Platform", NULL),
+			    "vmware");
+	assert_string_equal(host_vm_from_dmi("Microsoft Corporation", "Virtual Machine", NULL),
+			    "microsoft");
+	assert_null(host_vm_from_dmi("Microsoft Corporation", "Surface Pro 9", "Microsoft"));
+	assert_string_equal(host_vm_from_dmi("Amazon EC2", "m5.xlarge", "Amazon EC2"), "amazon");
+	assert_string_equal(host_vm_from_dmi("Google", "Google Compute Engine", "Google"),
+			    "google");
+	assert_string_equal(host_vm_from_dmi("Xen", "HVM domU", "Xen"), "xen");
+	assert_string_equal(host_vm_from_dmi("innotek GmbH", "VirtualBox", NULL), "oracle");
+	assert_null(host_vm_from_dmi("LENOVO", "20L5CTO1WW", "LENOVO"));
+	assert_null(host_vm_from_dmi(NULL, NULL, NULL));
+}
+
+static void test_cgroup_hints(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+	    {"12:pids:/docker/1a2b3c\n", "docker"},
+	    {"0::/system.slice/docker-1a2b.scope\n", "docker"},
+	    {"0::/machine.slice/libpod-1a2b.scope/container\n", "podman"},
+	    {"0::/lxc.payload.web\n", "lxc"},
+	    {"0::/kubepods.slice/kubepods-burstable.slice/x\n", "kubernetes"},
+	    {"0::/\n", NULL},
+	    {"0::/init.scope\n", NULL},
+	    {"9:name=systemd:/\n1:cpu:/\n0::/\n", NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = host_container_from_cgroup(cases[i].text, strlen(cases[i].text));
+
+		if (cases[i].want)
+			assert_string_equal(got, cases[i].want);
+		else
+			assert_null(got);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_cpuinfo),
+	    cmocka_unit_test(test_cpuinfo_shapes),
+	    cmocka_unit_test(test_cpuinfo_truncated),
+	    cmocka_unit_test(test_os_release),
+	    cmocka_unit_test(test_btime),
+	    cmocka_unit_test(test_dmi),
+	    cmocka_unit_test(test_cgroup_hints),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,213 @@
+/* Unit tests of collectors/svc_parse.c: the cgroup v2 file parsers against
+ * the constructed host16 tree and inline malformed input. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "svc_parse.h"
+
+#define SVC_DIR "sys/fs/cgroup/system.slice/"
+
+/* --- parsers --- */
+
+static void test_cpu_stat(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+	} bad[] = {
+	    {"", -ENODATA},
+	    {"user_usec 1\nsystem_usec 2\n", -ENODATA},
+	    {"usage_usec 1", -EINVAL},
+	    {"usage_usec\n", -EINVAL},
+	    {"usage_usec 1 2\n", -EINVAL},
+	    {"usage_usec x\n", -EINVAL},
+	    {"usage_usec -1\n", -EINVAL},
+	    {"usage_usec 1.5\n", -EINVAL},
+	    {"usage_usec 1\nusage_usec 2\n", -EINVAL},
+	    {"usage_usec 1\nnr_periods\n", -EINVAL},
+	    {"usage_usec 18446744073709551616\n", -ERANGE},
+	    {"usage_usec 1\n\n", -EINVAL},
+	};
+	uint64_t v;
+	size_t len;
+	char *text;
+
+	(void)state;
+	text = slurp("host16", SVC_DIR "ssh.service/cpu.stat", &len);
+	assert_int_equal(svc_cpu_stat_parse(text, len, &v), 0);
+	assert_int_equal(v, 1234567);
+	free(text);
+	text = slurp("host16", SVC_DIR "cron.service/cpu.stat", &len); /* no controller keys */
+	assert_int_equal(svc_cpu_stat_parse(text, len, &v), 0);
+	assert_int_equal(v, 456789);
+	free(text);
+	/* 6.x adds keys; they are read past */
+	{
+		static const char more[] = "usage_usec 5\ncore_sched.force_idle_usec 0\n";
+
+		assert_int_equal(svc_cpu_stat_parse(more, sizeof(more) - 1, &v), 0);
+	}
+	assert_int_equal(v, 5);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = svc_cpu_stat_parse(bad[i].text, strlen(bad[i].text), &v);
+
+		if (r != bad[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, bad[i].text, r);
+		assert_int_equal(r, bad[i].err);
+	}
+}
+
+static void test_single(void **state)
+{
+	static const char *const bad[] = {"",      "\n",    "12",   "12 \n",
+					  " 12\n", "max\n", "-1\n", "1\n2\n"};
+	uint64_t v;
+	size_t len;
+	char *text;
+
+	(void)state;
+	text = slurp("host16", SVC_DIR "ssh.service/memory.current", &len);
+	assert_int_equal(svc_single_parse(text, len, &v), 0);
+	assert_int_equal(v, 5242880);
+	free(text);
+	assert_int_equal(svc_single_parse("0\n", 2, &v), 0);
+	assert_int_equal(v, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(svc_single_parse(bad[i], strlen(bad[i]), &v), -EINVAL);
+	assert_int_equal(svc_single_parse("99999999999999999999\n", 21, &v), -ERANGE);
+}
+
+static void test_io_stat(void **state)
+{
+	static const struct {
+		const char *text;
+		int err;
+	} bad[] = {
+	    {"8:0 rbytes=1 wbytes=2", -EINVAL}, /* no '\n' */
+	    {"8:0 rbytes=1\n", -EINVAL},        /* no wbytes */
+	    {"8:0 wbytes=1 rios=2\n", -EINVAL}, /* no rbytes */
+	    {"rbytes=1 wbytes=2\n", -EINVAL},   /* no device */
+	    {"8 rbytes=1 wbytes=2\n", -EINVAL},
+	    {"8:x rbytes=1 wbytes=2\n", -EINVAL},
+	    {"8:0 rbytes=1 wbytes=2 rios\n", -EINVAL}, /* not key=value */
+	    {"8:0 rbytes=1 wbytes=2 rios=\n", -EINVAL},
+	    {"8:0 rbytes=1 wbytes=2 =3\n", -EINVAL},
+	    {"8:0 rbytes=x wbytes=2\n", -EINVAL},
+	    {"8:0 rbytes=1.5 wbytes=2\n", -EINVAL},
+	    {"8:0 rbytes=1 rbytes=1 wbytes=2\n", -EINVAL},
+	    {"8:0 rbytes=1 wbytes=2\n\n", -EINVAL},
+	    {"8:0 rbytes=18446744073709551616 wbytes=2\n", -ERANGE},
+	    {"8:0 rbytes=18446744073709551615 wbytes=2\n8:16 rbytes=1 wbytes=2\n", -ERANGE},
+	};
+	uint64_t r, w;
+	size_t len;
+	char *text;
+
+	(void)state;
+	/* two disks, with io.cost's decimal keys */
+	text = slurp("host16", SVC_DIR "nginx.service/io.stat", &len);
+	assert_int_equal(svc_io_stat_parse(text, len, &r, &w), 0);
+	assert_int_equal(r, 734003200 + 1048576);
+	assert_int_equal(w, 52428800 + 4096);
+	free(text);
+	assert_int_equal(svc_io_stat_parse("", 0, &r, &w), 0);
+	assert_int_equal(r, 0);
+	assert_int_equal(w, 0);
+	/* the documented example (cgroup-v2.rst, io.stat) */
+	{
+		static const char doc[] =
+		    "8:16 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n"
+		    "8:0 rbytes=90430464 wbytes=299008000 rios=8950 wios=1252 dbytes=50331648 "
+		    "dios=3021\n";
+
+		assert_int_equal(svc_io_stat_parse(doc, sizeof(doc) - 1, &r, &w), 0);
+	}
+	assert_int_equal(r, 1459200 + 90430464);
+	assert_int_equal(w, 314773504 + 299008000);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int e = svc_io_stat_parse(bad[i].text, strlen(bad[i].text), &r, &w);
+
+		if (e != bad[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, bad[i].text, e);
+		assert_int_equal(e, bad[i].err);
+	}
+}
+
+/* A fixture file of each parser, cut or garbled. */
+struct cut {
+	const char *text; /* the whole file */
+	size_t len;
+	unsigned k; /* 0 io.stat, 1 cpu.stat, 2 a single number */
+};
+
+/* Only whole files parse; io.stat whole lines too, and cpu.stat from its
+ * first line on (usage_usec comes first). */
+static void check_prefix(const char *p, size_t n, size_t at, void *ctx)
+{
+	const struct cut *c = ctx;
+	uint64_t a, b;
+	int r;
+
+	if (c->k == 0)
+		r = svc_io_stat_parse(p, n, &a, &b);
+	else if (c->k == 1)
+		r = svc_cpu_stat_parse(p, n, &a);
+	else
+		r = svc_single_parse(p, n, &a);
+	if (n == c->len || (c->k == 0 && (n == 0 || c->text[n - 1] == '\n')))
+		assert_int_equal(r, 0);
+	else if (c->k == 1 && n > 0 && c->text[n - 1] == '\n')
+		assert_true(r == 0);
+	else
+		assert_true(r < 0);
+}
+
+/* Garbage, to every parser: an error or a parse, never a crash. */
+static void check_garbled(const char *p, size_t n, size_t at, void *ctx)
+{
+	uint64_t a, b;
+
+	assert_true(svc_io_stat_parse(p, n, &a, &b) <= 0);
+	assert_true(svc_cpu_stat_parse(p, n, &a) <= 0);
+	assert_true(svc_single_parse(p, n, &a) <= 0);
+}
+
+/* Every prefix of the fixture files in exactly-sized buffers (for ASan);
+ * every byte replaced. */
+static void test_truncated(void **state)
+{
+	static const char *const rels[] = {SVC_DIR "nginx.service/io.stat",
+					   SVC_DIR "ssh.service/cpu.stat",
+					   SVC_DIR "ssh.service/pids.current"};
+
+	(void)state;
+	for (unsigned k = 0; k < sizeof(rels) / sizeof(rels[0]); k++) {
+		struct cut c = {.k = k};
+		char *text = slurp("host16", rels[k], &c.len);
+
+		c.text = text;
+		each_prefix(text, c.len, check_prefix, &c);
+		each_garbled(text, c.len, 'x', '\n', check_garbled, &c);
+		free(text);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_cpu_stat),
+	    cmocka_unit_test(test_single),
+	    cmocka_unit_test(test_io_stat),
+	    cmocka_unit_test(test_truncated),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
