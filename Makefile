@@ -50,9 +50,10 @@ LIB_SRCS := $(wildcard lib/*.c) $(wildcard collectors/*.c) $(filter-out daemon/m
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/assets_data.o
 # uPlot, the page's one dependency, comes from npm (web/package-lock.json)
 # and is embedded as vendor/ (generated into web/vendor/, so that
-# --web-root web serves the same files).
+# --web-root web serves the same files). The panels are modules of their
+# own under web/panels/, served as /panels/NAME.js.
 WEB_VENDOR := web/vendor/uPlot.js web/vendor/uPlot.min.css
-WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css)) $(WEB_VENDOR)
+WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/panels/*.js)) $(WEB_VENDOR)
 NPM ?= npm
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -193,6 +194,8 @@ bench: deps
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench PYTHON=$(PYTHON) tests/bench/run-events
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/abuse
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/wire
+	@$(MAKE) --no-print-directory deps-e2e tests/e2e/node_modules/.package-lock.json
+	SYSFEED_BIN=$(BUILD)/sysfeed tests/bench/page
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench SOAK_SECONDS=$(SOAK_SECONDS) \
 		$(PYTHON) tests/bench/soak
 

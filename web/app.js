@@ -6,8 +6,7 @@
 import { Feed } from './feed.js';
 import { Store } from './store.js';
 import { $, setClass, setText } from './dom.js';
-import { makePanels } from './panels.js';
-import { FilePanel, LogPanel } from './journal.js';
+import { makePanels } from './panels/index.js';
 import * as f from './format.js';
 
 const store = new Store();
@@ -22,16 +21,16 @@ let hello = null;
 let raf = 0;
 let rangeS = Number($('#range').value);
 
-const panels = makePanels();
-panels.log = new LogPanel(redraw);
-panels.file = new FilePanel();
+const panels = makePanels(redraw);
 debug.panels = panels;
 debug.redraw = (t) => redraw(t);
 // Topics drawn by another topic's panel.
-const DRAWN_BY = { units: 'svc', host: 'header' };
+const DRAWN_BY = { units: 'svc' };
 
 // ---------------------------------------------------------------- drawing
 
+// What changed is drawn once per animation frame, all of it in that frame
+// (a tick's events come in one message, see feed.js), in the panels' order.
 function redraw(topic) {
   dirty.add(DRAWN_BY[topic] ?? topic);
   if (!raf) raf = requestAnimationFrame(flush);
@@ -39,37 +38,62 @@ function redraw(topic) {
 
 function redrawAll() {
   for (const t of Object.keys(panels)) dirty.add(t);
-  dirty.add('header');
   if (!raf) raf = requestAnimationFrame(flush);
 }
 
 function ctx() {
   const interval = (hello?.interval_ms ?? 1000) / 1000;
   const now = store.lastT ? store.lastT / 1000 : Date.now() / 1000;
-  return { store, interval, gapS: interval * 3.5, xr: [now - rangeS, now], redraw };
+  return { store, hello, interval, gapS: interval * 3.5, xr: [now - rangeS, now], redraw };
 }
 
 function flush() {
   raf = 0;
   if (document.hidden) return; // drawn on return, see visibilitychange
   const c = ctx();
-  for (const t of dirty) {
-    if (t === 'header') {
-      header();
-      continue;
-    }
-    const p = panels[t];
-    if (!p) continue;
+  for (const [t, p] of Object.entries(panels)) {
+    if (!dirty.has(t) || away(t)) continue;
+    dirty.delete(t);
     try {
       p.render(c);
     } catch (err) {
       console.warn(`sysfeed: drawing ${t}:`, err);
     }
-    dirty.delete(t);
   }
-  dirty.delete('header');
+  status();
   for (const t of store.seen) if (!marked.has(t)) markData(t);
   debug.draws++;
+}
+
+// A metric panel out of sight (its topic hidden, or scrolled more than a
+// margin away) is not drawn: it stays dirty and is drawn when it comes
+// into view. The journal and file feeds are always drawn: they change only
+// when something happens, and incrementally.
+const ALWAYS = new Set(['host', 'log', 'file']);
+const offScreen = new Set(); // panel elements the observer saw out of view
+const io = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    if (e.isIntersecting) {
+      offScreen.delete(e.target);
+      for (const t of e.target.sfTopics) redraw(t);
+    } else {
+      offScreen.add(e.target);
+    }
+  }
+}, { rootMargin: '200px 0px' });
+const where = {}; // topic -> {el: its [data-topic], panel: its .panel}
+for (const t of Object.keys(panels)) {
+  const el = document.querySelector(`[data-topic="${t}"]`);
+  const panel = el?.closest('.panel');
+  if (!el || !panel || ALWAYS.has(t)) continue;
+  where[t] = { el, panel };
+  if (!panel.sfTopics) io.observe(panel);
+  (panel.sfTopics ??= []).push(t);
+}
+
+function away(t) {
+  const w = where[t];
+  return Boolean(w && (w.el.hidden || w.panel.hidden || offScreen.has(w.panel)));
 }
 
 // data-state on each [data-topic]: waiting, data or off (tests read it).
@@ -109,24 +133,7 @@ $('#range').addEventListener('change', (e) => {
   redrawAll();
 });
 
-// ---------------------------------------------------------------- header and state
-
-function header() {
-  const host = store.latest.host;
-  const load = store.latest.load;
-  setText($('#host'), host?.hostname ?? hello?.host ?? 'sysfeed');
-  setText($('#os'), host?.os ?? '');
-  setText($('#kernel'), [hello?.kernel ?? host?.kernel, host?.arch].filter(Boolean).join(' '));
-  const cpu = host?.cpu;
-  const virt = host?.virtualization;
-  const where = virt?.container ? `container (${virt.container})` : virt?.vm && virt.vm !== 'none' ? `VM${virt.vm === 'unknown' ? '' : ` (${virt.vm})`}` : '';
-  setText($('#hw'), [cpu?.model ? `${cpu.model}${cpu.logical ? ` × ${cpu.logical}` : ''}` : '', where].filter(Boolean).join(' · '));
-  const up = load?.uptime ?? (host?.boot_time_ms ? (Date.now() - host.boot_time_ms) / 1000 : null);
-  setText($('#uptime'), f.duration(up));
-  const name = hello?.host ?? host?.hostname;
-  if (name && document.title !== `${name} · sysfeed`) document.title = `${name} · sysfeed`;
-  status();
-}
+// ---------------------------------------------------------------- connection state
 
 function status() {
   const interval = hello?.interval_ms ?? 1000;
@@ -145,7 +152,7 @@ function status() {
   const st = $('#status');
   for (const s of ['live', 'stale', 'reconnecting', 'connecting']) setClass(st, s, s === state);
   for (const s of ['live', 'stale', 'reconnecting', 'connecting']) setClass($('#dot'), s, s === state);
-  document.documentElement.dataset.conn = state;
+  if (document.documentElement.dataset.conn !== state) document.documentElement.dataset.conn = state;
 }
 setInterval(() => document.hidden || status(), 1000);
 
@@ -205,12 +212,14 @@ function onMessage(m) {
       conn.lastEvent = Date.now();
       redrawAll();
       break;
-    case 'event':
-      debug.lastId = m.id;
-      store.applyEvent(m.topic, m.data, m.id);
+    case 'events':
+      for (const e of m.events) {
+        debug.lastId = e.id;
+        store.applyEvent(e.topic, e.data, e.id);
+        redraw(e.topic);
+      }
       conn.lastEvent = Date.now();
-      redraw(m.topic);
-      redraw('header');
+      redraw('host'); // the uptime, and the status line
       break;
     case 'conn':
       setConn(m);

@@ -8,7 +8,7 @@ import { h, setText, swatch } from './dom.js';
 import { clock, isNum } from './format.js';
 
 const css = () => getComputedStyle(document.documentElement);
-export const color = (name) => css().getPropertyValue(`--c-${name}`).trim() || '#888';
+const color = (name) => css().getPropertyValue(`--c-${name}`).trim() || '#888';
 const themeVar = (name) => css().getPropertyValue(`--${name}`).trim();
 
 function alpha(c, a) {
@@ -28,28 +28,172 @@ function hhmm(t, secs) {
   return `${pad2(d.getHours())}:${pad2(d.getMinutes())}${secs ? `:${pad2(d.getSeconds())}` : ''}`;
 }
 
-// Splits the line where samples are missing (daemon restart, a drop), so
-// that no line is drawn across the hole.
-function withGaps(xs, ys, gap) {
-  const ox = [];
-  const oy = ys.map(() => []);
-  for (let i = 0; i < xs.length; i++) {
-    if (i && xs[i] - xs[i - 1] > gap) {
-      ox.push((xs[i] + xs[i - 1]) / 2);
-      for (const o of oy) o.push(null);
-    }
-    ox.push(xs[i]);
-    for (let j = 0; j < ys.length; j++) oy[j].push(ys[j][i]);
+// A chart's columns, kept in step with a topic's history (Store.hist[topic]:
+// {fields, rows: [[t ms, value...]]}): xs in seconds and, per getter, the
+// raw values and, for a stacked chart, their running sums. A getter
+// receives v(field) -> the row's value of a history field.
+//
+// update() appends the rows added since the last call and drops the points
+// left of the range, so that a tick costs the new rows, not the window; a
+// new history (a snapshot), a wider range, another gap or invalidate()
+// (e.g. another device selected) rebuilds them. Where samples are missing
+// for more than gap seconds (a daemon restart, a drop), a point of nulls
+// goes in the middle, so that no line is drawn across the hole.
+class Columns {
+  constructor(getters, { stacked = false, gaps = true } = {}) {
+    this.getters = getters;
+    this.stacked = stacked;
+    this.gaps = gaps;
+    this.row = null;
+    this.idx = new Map();
+    this.v = (name) => {
+      const i = this.idx.get(name);
+      return i === undefined ? null : this.row[i];
+    };
+    this.invalidate();
   }
-  return [ox, oy];
+
+  invalidate() {
+    this.hist = null;
+    this.last = null; // the newest history row taken
+    this.lo = Infinity;
+    this.gap = 0;
+    this.xs = [];
+    this.hole = []; // xs[i] is a gap point
+    this.raw = this.getters.map(() => []);
+    this.sums = this.stacked ? this.getters.map(() => []) : this.raw;
+  }
+
+  // lo: the left end of the range (s); gap: seconds (0: no gap points).
+  update(hist, lo, gap) {
+    if (hist !== this.hist || lo < this.lo || gap !== this.gap) {
+      this.invalidate();
+      this.hist = hist;
+      this.gap = gap;
+      this.idx = new Map((hist?.fields ?? []).map((name, i) => [name, i]));
+    }
+    this.lo = lo;
+    const rows = hist?.rows ?? [];
+    let from = this.last ? rows.lastIndexOf(this.last) + 1 : 0;
+    if (this.last && !from) {
+      this.invalidate(); // trimmed past what was taken: start over
+      this.hist = hist;
+      this.gap = gap;
+      this.lo = lo;
+    }
+    for (let i = from; i < rows.length; i++) this.push(rows[i]);
+    if (rows.length) this.last = rows[rows.length - 1];
+    this.dropBefore(lo);
+  }
+
+  push(r) {
+    const x = r[0] / 1000;
+    if (x < this.lo) return;
+    const n = this.xs.length;
+    if (this.gaps && n && x - this.xs[n - 1] > this.gap) {
+      this.xs.push((x + this.xs[n - 1]) / 2);
+      this.hole.push(true);
+      for (const y of this.raw) y.push(null);
+      if (this.stacked) for (const y of this.sums) y.push(null);
+    }
+    this.xs.push(x);
+    this.hole.push(false);
+    this.row = r;
+    let acc = 0;
+    for (let j = 0; j < this.getters.length; j++) {
+      const got = this.getters[j](this.v);
+      const v = isNum(got) || Array.isArray(got) ? got : null;
+      this.raw[j].push(v);
+      if (this.stacked) this.sums[j].push(v === null ? null : (acc += v));
+    }
+    this.row = null;
+  }
+
+  // Drops the points left of lo, and a gap point left first.
+  dropBefore(lo) {
+    const xs = this.xs;
+    let k = 0;
+    while (k < xs.length && xs[k] < lo) k++;
+    while (k < xs.length && this.hole[k]) k++;
+    if (!k) return;
+    xs.splice(0, k);
+    this.hole.splice(0, k);
+    for (const y of this.raw) y.splice(0, k);
+    if (this.stacked) for (const y of this.sums) y.splice(0, k);
+  }
 }
 
-// A time series chart. spec: {series: [{label, color, fmt?}], stacked,
-// fmt(v) for the legend, axis(v) for ticks, max (fixed top) or softMax,
-// height}. The legend shows the newest values, or those under the cursor.
+// uPlot path builder: the series' line, broken where values are missing,
+// and on a stacked chart the band between it and the series below, one
+// polygon per run of values. uPlot's own builder draws lines across holes
+// and hides them with a clip path, and draws stacked bands through clip
+// paths too; Skia rasterises clip paths slowly in software, plain paths
+// need none.
+function linePaths(stacked) {
+  return (u, si, i0, i1) => {
+    const ys = u.data[si];
+    const stroke = new Path2D();
+    const fill = stacked ? new Path2D() : null;
+    const px = pixelsOf(u);
+    // Canvas y of a value: linear, from the scale's ends.
+    const sy = u.scales.y;
+    const y0 = u.valToPos(sy.min, 'y', true);
+    const ky = (u.valToPos(sy.max, 'y', true) - y0) / (sy.max - sy.min || 1);
+    const py = (v) => Math.round(y0 + (v - sy.min) * ky);
+    // The band's lower edge: the nearest series below with a value, or 0.
+    const base = (i) => {
+      for (let k = si - 1; k >= 1; k--) {
+        const b = u.data[k][i];
+        if (b !== null && b !== undefined) return b;
+      }
+      return 0;
+    };
+    const run = (a, b) => {
+      stroke.moveTo(px[a], py(ys[a]));
+      for (let i = a + 1; i <= b; i++) stroke.lineTo(px[i], py(ys[i]));
+      if (!fill) return;
+      fill.moveTo(px[a], py(ys[a]));
+      for (let i = a + 1; i <= b; i++) fill.lineTo(px[i], py(ys[i]));
+      for (let i = b; i >= a; i--) fill.lineTo(px[i], py(base(i)));
+      fill.closePath();
+    };
+    let start = -1;
+    for (let i = i0; i <= i1; i++) {
+      if (ys[i] === null || ys[i] === undefined) {
+        if (start >= 0) run(start, i - 1);
+        start = -1;
+      } else if (start < 0) {
+        start = i;
+      }
+    }
+    if (start >= 0) run(start, i1);
+    return { stroke, fill, clip: null, band: null, gaps: null, flags: 0 };
+  };
+}
+
+// The canvas x of every point, once per drawing for all the series.
+function pixelsOf(u) {
+  const xs = u.data[0];
+  const sx = u.scales.x;
+  const c = u.sfPx;
+  if (c && c.xs === xs && c.n === xs.length && c.min === sx.min && c.max === sx.max && c.left === u.bbox.left && c.width === u.bbox.width) return c.px;
+  const x0 = u.valToPos(sx.min, 'x', true);
+  const kx = (u.valToPos(sx.max, 'x', true) - x0) / (sx.max - sx.min || 1);
+  const px = new Array(xs.length);
+  for (let i = 0; i < xs.length; i++) px[i] = Math.round(x0 + (xs[i] - sx.min) * kx);
+  u.sfPx = { xs, n: xs.length, min: sx.min, max: sx.max, left: u.bbox.left, width: u.bbox.width, px };
+  return px;
+}
+
+// A time series chart. spec: {series: [{label, color, get, fmt?, width?,
+// dash?}], stacked, fmt(v) for the legend, axis(v) for ticks, max (fixed
+// top) or softMax, height}; get(v) is the series' value in a history row
+// (see Columns). The legend shows the newest values, or those under the
+// cursor.
 export class TimeChart {
   constructor(box, spec) {
     this.spec = spec;
+    this.cols = new Columns(spec.series.map((s) => s.get), { stacked: spec.stacked });
     this.box = box;
     this.legend = h('div', { class: 'legend' });
     this.plot = h('div', { class: 'plot' });
@@ -74,19 +218,21 @@ export class TimeChart {
     const muted = themeVar('muted');
     const font = '11px system-ui, sans-serif';
     const series = [{}];
-    const bands = [];
-    spec.series.forEach((s, i) => {
+    const paths = linePaths(spec.stacked);
+    for (const s of spec.series) {
       const c = color(s.color);
       series.push({
         label: s.label,
         stroke: c,
-        width: s.width ?? 1.25,
-        fill: spec.stacked || s.fill ? alpha(c, spec.stacked ? 0.55 : 0.12) : undefined,
+        // 1 px: Skia draws it as a hairline, several times cheaper to
+        // rasterise in software than a wider stroke
+        width: s.width ?? 1,
+        fill: spec.stacked ? alpha(c, 0.55) : undefined,
         dash: s.dash,
         points: { show: false },
+        paths,
       });
-      if (spec.stacked && i + 1 < spec.series.length) bands.push({ series: [i + 2, i + 1] });
-    });
+    }
     const range = (u, min, max) => {
       if (isNum(spec.max)) return [0, spec.max];
       const top = Math.max(max || 0, spec.softMax ?? 0);
@@ -124,26 +270,28 @@ export class TimeChart {
         },
       ],
       series,
-      bands,
       hooks: { setCursor: [(u) => this.showLegend(u.cursor.idx)] },
     };
   }
 
-  // xs in seconds, ys one array per series (not stacked), drawn over the
-  // fixed x range xr ([min, max] seconds) so that nothing rescales.
-  setData(xs, ys, gapS, xr) {
+  // Draws the rows of hist (Store.hist[topic]) over the fixed x range xr
+  // ([min, max] seconds) so that nothing rescales; gapS: the longest
+  // interval between samples drawn as a line.
+  update(hist, xr, gapS) {
     this.xr = xr;
-    [xs, ys] = withGaps(xs, ys, gapS);
-    this.raw = [xs, ...ys];
-    let data = this.raw;
-    if (this.spec.stacked) {
-      const acc = new Array(xs.length).fill(0);
-      data = [xs, ...ys.map((y) => y.map((v, i) => (v === null ? null : (acc[i] += v))))];
-    }
+    const cols = this.cols;
+    cols.update(hist, xr[0] - 2, gapS);
+    this.raw = [cols.xs, ...cols.raw];
+    const data = [cols.xs, ...cols.sums];
     if (!this.width) this.width = this.plot.clientWidth;
     if (!this.u && this.width > 0) this.u = new uPlot(this.options(this.width), data, this.plot);
     else if (this.u) this.u.setData(data);
     if (this.u?.cursor.idx === null || this.u?.cursor.idx === undefined) this.showLegend(null);
+  }
+
+  // The series' values changed meaning (another device selected).
+  invalidate() {
+    this.cols.invalidate();
   }
 
   showLegend(idx) {
@@ -173,8 +321,17 @@ export class TimeChart {
   }
 }
 
-// Heat colour of a percentage, from calm to hot.
+// Heat colour of a percentage, from calm to hot: [r, g, b] from a table of
+// 101 colours made from the theme's --heat0..3 (restyle() after a theme
+// change).
+let heatLut = null;
+
 export function heat(p) {
+  if (!heatLut) heatLut = Array.from({ length: 101 }, (_, i) => heatOf(i));
+  return heatLut[Math.round(Math.max(0, Math.min(100, p || 0)))];
+}
+
+function heatOf(p) {
   const stops = [
     [0, themeVar('heat0')],
     [25, themeVar('heat1')],
@@ -185,7 +342,6 @@ export function heat(p) {
     const n = parseInt(c.slice(1), 16);
     return [n >> 16, (n >> 8) & 255, n & 255];
   };
-  p = Math.max(0, Math.min(100, p || 0));
   let k = 0;
   while (k < stops.length - 2 && p > stops[k + 1][0]) k++;
   const [p0, c0] = stops[k];
@@ -197,15 +353,22 @@ export function heat(p) {
 }
 
 // Rows (one per core) × time: each pixel column one sample, newest right.
+// get(v) is a sample's array of percentages (see Columns).
 export class HeatStrip {
-  constructor(canvas) {
+  constructor(canvas, get) {
     this.canvas = canvas;
+    this.ctx = canvas.getContext('2d');
     this.off = document.createElement('canvas');
-    this.lut = null;
+    this.cols = new Columns([get], { gaps: false });
   }
 
-  // ts: sample times (s), cols: per sample an array of percentages per
-  // row; drawn over the x range xr like the charts, step s per column.
+  // Draws hist over the x range xr like the charts, step s per column,
+  // width px wide.
+  update(hist, xr, step, width) {
+    this.cols.update(hist, xr[0] - 2, 0);
+    this.draw(this.cols.xs, this.cols.raw[0], xr, step, width);
+  }
+
   draw(ts, cols, xr, step, width) {
     const rows = cols.reduce((m, c) => Math.max(m, c ? c.length : 0), 0);
     const rowH = rows > 16 ? Math.max(2, Math.floor(96 / rows)) : 10;
@@ -217,10 +380,11 @@ export class HeatStrip {
       this.canvas.style.setProperty('height', `${height}px`);
     }
     if (!rows || !cols.length) return;
-    if (!this.lut) this.lut = Array.from({ length: 101 }, (_, i) => heat(i));
     const n = Math.max(1, Math.min(4000, Math.round((xr[1] - xr[0]) / step)));
-    this.off.width = n;
-    this.off.height = rows;
+    if (this.off.width !== n || this.off.height !== rows) {
+      this.off.width = n;
+      this.off.height = rows;
+    }
     const g = this.off.getContext('2d');
     const img = g.createImageData(n, rows);
     for (let i = 0; i < cols.length; i++) {
@@ -231,7 +395,7 @@ export class HeatStrip {
         const v = c && isNum(c[y]) ? c[y] : null;
         const o = (y * n + x) * 4;
         if (v === null) continue;
-        const [r, gg, b] = this.lut[Math.round(Math.max(0, Math.min(100, v)))];
+        const [r, gg, b] = heat(v);
         img.data[o] = r;
         img.data[o + 1] = gg;
         img.data[o + 2] = b;
@@ -239,13 +403,13 @@ export class HeatStrip {
       }
     }
     g.putImageData(img, 0, 0);
-    const ctx = this.canvas.getContext('2d');
+    const ctx = this.ctx;
     ctx.imageSmoothingEnabled = false;
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     ctx.drawImage(this.off, 0, 0, n, rows, 0, 0, this.canvas.width, this.canvas.height);
   }
 
   restyle() {
-    this.lut = null;
+    heatLut = null;
   }
 }

@@ -41,6 +41,7 @@ export class Feed {
     this.staleMs = 0; // set by staleAfter(); 0: max(10 intervals, 30 s)
     this.lastSeen = 0;
     this.watchdog = 0;
+    this.batch = []; // topic events not yet emitted
   }
 
   start() {
@@ -113,6 +114,7 @@ export class Feed {
   }
 
   setState(state) {
+    this.send();
     if (state === 'live') this.retries = 0;
     this.state = state;
     this.emit(this.connMsg());
@@ -140,6 +142,7 @@ export class Feed {
     const h = this.parse(e);
     if (!h) return;
     this.track(e);
+    this.send();
     if (h.interval_ms > 0) this.intervalMs = h.interval_ms;
     for (const t of h.topics || []) this.listen(t);
     this.store?.applyHello(h);
@@ -150,6 +153,7 @@ export class Feed {
     const s = this.parse(e);
     if (!s) return;
     this.track(e);
+    this.send();
     this.store?.applySnapshot(s);
     this.emit({ type: 'snapshot', snapshot: s });
   }
@@ -159,7 +163,17 @@ export class Feed {
     if (!p) return;
     this.track(e);
     this.store?.applyEvent(topic, p, e.lastEventId);
-    this.emit({ type: 'event', topic, data: p, id: e.lastEventId });
+    if (!this.batch.length) setTimeout(() => this.send(), 0);
+    this.batch.push({ topic, data: p, id: e.lastEventId });
+  }
+
+  // The events of one tick arrive together: they go to the views as one
+  // message, so that a view draws them in one frame.
+  send() {
+    if (!this.batch.length) return;
+    const events = this.batch;
+    this.batch = [];
+    this.emit({ type: 'events', events });
   }
 
   // The message that brings a newly attached view up to date.

@@ -22,15 +22,14 @@ export function bytes(n) {
 export const rate = (n) => (isNum(n) ? `${bytes(n)}/s` : '–');
 
 // A count or a rate of things: 950, 1.23k, 45.6M.
-export function count(n, unit = '') {
+export function count(n) {
   if (!isNum(n)) return '–';
   let i = 0;
   while (Math.abs(n) >= 1000 && i < SI.length - 1) {
     n /= 1000;
     i++;
   }
-  const s = i ? `${sig3(n)}${SI[i]}` : Number.isInteger(n) ? String(n) : sig3(n);
-  return unit ? `${s}${unit}` : s;
+  return i ? `${sig3(n)}${SI[i]}` : Number.isInteger(n) ? String(n) : sig3(n);
 }
 
 export const pct = (n, digits = 1) => (isNum(n) ? `${n.toFixed(digits)} %` : '–');
@@ -82,14 +81,4 @@ export function axisBytes(n) {
     i++;
   }
   return `${+n.toFixed(n >= 10 ? 0 : 1)}${i ? IEC[i].slice(0, 1) : ''}`;
-}
-
-export function axisCount(n) {
-  if (!n) return '0';
-  let i = 0;
-  while (Math.abs(n) >= 1000 && i < SI.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${+n.toFixed(n >= 10 ? 0 : 1)}${SI[i]}`;
 }

@@ -4,14 +4,14 @@
 // Everything in it is bounded: rows by time, backlogs by count.
 
 export const LOG_CAP = 2000;
-export const FILE_CAP = 500;
+const FILE_CAP = 500;
 const WINDOW_MIN_MS = 600e3;
 const WINDOW_MAX_MS = 3600e3;
 const ROWS_MAX = 7200;
 
 // Event-driven topics: their events add to a backlog instead of replacing
 // a value. Periodic topics are every other name.
-export const BACKLOG_TOPICS = { log: LOG_CAP, file: FILE_CAP };
+const BACKLOG_TOPICS = { log: LOG_CAP, file: FILE_CAP };
 
 // Chart fields kept for a topic whose collector declares no history of its
 // own (its charts then start with the first live event).
@@ -44,13 +44,13 @@ function leaf(v) {
   return v === null || typeof v === 'object' ? null : v;
 }
 
-export function rowOf(payload, fields) {
+function rowOf(payload, fields) {
   return fields.map((f, i) => (i === 0 ? payload.t : valueOf(payload, f)));
 }
 
 // Entries a log or file payload carries: a batch ({entries|events: [...]}),
 // a list, or a single entry.
-export function backlogEntries(p) {
+function backlogEntries(p) {
   if (!p) return [];
   if (Array.isArray(p)) return p;
   for (const k of ['entries', 'events', 'lines', 'changes', 'recent', 'backlog']) {

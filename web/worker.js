@@ -15,6 +15,7 @@ self.onconnect = (ev) => {
   const port = ev.ports[0];
   port.onmessage = (e) => {
     if (e.data?.type === 'attach') {
+      feed.send(); // what the others have not had yet is in the init message
       ports.add(port);
       port.postMessage(feed.initMsg());
     } else if (e.data?.type === 'bye') {

@@ -40,6 +40,8 @@ def test_references_reach_every_page_file():
                   encoding="utf-8") as f:
             todo.extend(wire.references(path, f.read()))
     shipped = {"/" + n for n in os.listdir(WEB) if n.endswith((".js", ".css"))}
+    shipped |= {"/panels/" + n for n in os.listdir(os.path.join(WEB, "panels"))
+                if n.endswith(".js")}
     shipped |= {"/vendor/uPlot.js", "/vendor/uPlot.min.css"}
     assert seen - {"/"} == shipped
 

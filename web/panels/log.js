@@ -1,11 +1,11 @@
-// The journal and the file-change feed. Both render from the Store's
-// bounded backlogs; rows are added incrementally and the DOM never holds
-// more than the backlog's cap. Messages, units and paths are host text:
-// textContent only.
+// The journal (the log topic): the Store's bounded backlog, filtered by
+// priority, unit and text, newest at the bottom or on top, with pause.
+// Rows are added incrementally and the DOM never holds more than the
+// backlog's cap. Messages and units are host text: textContent only.
 
-import { $, h, setText } from './dom.js';
-import { LOG_CAP, entryTime } from './store.js';
-import { clock, dateTime, isNum } from './format.js';
+import { $, h, setText } from '../dom.js';
+import { LOG_CAP, entryTime } from '../store.js';
+import { clock, dateTime } from '../format.js';
 
 const PRIO = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
 const UNITS_MAX = 300;
@@ -28,6 +28,13 @@ export class LogPanel {
     this.last = null; // newest entry rendered
     this.rebuild = true;
     this.pending = 0;
+    // Whether the view is at the newest end, kept from scroll events so
+    // that drawing reads no layout before it writes.
+    this.atEnd = true;
+    this.list.addEventListener('scroll', () => {
+      const l = this.list;
+      this.atEnd = this.newestTop ? l.scrollTop < 8 : l.scrollHeight - l.scrollTop - l.clientHeight < 24;
+    }, { passive: true });
     const refilter = () => {
       this.rebuild = true;
       this.redraw();
@@ -47,18 +54,22 @@ export class LogPanel {
       this.orderBtn.setAttribute('aria-pressed', String(this.newestTop));
       setText(this.orderBtn, this.newestTop ? 'newest ↑' : 'newest ↓');
       this.rebuild = true;
+      this.atEnd = true;
       this.redraw();
     });
   }
 
-  matches(e) {
+  // The filter of the form, as a function of an entry.
+  filter() {
     const max = Number(this.prio.value);
-    if (typeof e.priority === 'number' && e.priority > max) return false;
     const u = this.unit.value.trim().toLowerCase();
-    if (u && !unitOf(e).toLowerCase().includes(u)) return false;
     const t = this.text.value.trim().toLowerCase();
-    if (t && !String(e.message ?? '').toLowerCase().includes(t)) return false;
-    return true;
+    return (e) => {
+      if (typeof e.priority === 'number' && e.priority > max) return false;
+      if (u && !unitOf(e).toLowerCase().includes(u)) return false;
+      if (t && !String(e.message ?? '').toLowerCase().includes(t)) return false;
+      return true;
+    };
   }
 
   row(e) {
@@ -98,32 +109,30 @@ export class LogPanel {
       return;
     }
     const list = this.list;
-    const atEnd = this.newestTop ? list.scrollTop < 8 : list.scrollHeight - list.scrollTop - list.clientHeight < 24;
     if (this.rebuild) {
       list.replaceChildren();
       from = 0;
       this.rebuild = false;
     }
-    const frag = document.createDocumentFragment();
+    const keep = this.filter();
     const rows = [];
     for (let i = from; i < all.length; i++) {
       this.noteUnit(all[i]);
-      if (this.matches(all[i])) rows.push(this.row(all[i]));
+      if (keep(all[i])) rows.push(this.row(all[i]));
     }
     if (this.newestTop) {
       rows.reverse();
-      frag.append(...rows);
-      list.prepend(frag);
+      list.prepend(...rows);
       while (list.childElementCount > LOG_CAP) list.lastElementChild.remove();
     } else {
-      frag.append(...rows);
-      list.append(frag);
+      list.append(...rows);
       while (list.childElementCount > LOG_CAP) list.firstElementChild.remove();
     }
     if (all.length) this.last = all[all.length - 1];
     this.pending = 0;
-    if (atEnd && !this.newestTop) list.scrollTop = list.scrollHeight;
-    if (atEnd && this.newestTop) list.scrollTop = 0;
+    // The one layout read: last in a frame's drawing (see app.js), and only
+    // when rows came while the view was at the newest end.
+    if (rows.length && this.atEnd) list.scrollTop = this.newestTop ? 0 : list.scrollHeight;
     this.summary(all, dropped);
   }
 
@@ -132,55 +141,5 @@ export class LogPanel {
     if (this.paused) bits.push(`paused${this.pending ? ` · ${this.pending} new` : ''}`);
     if (dropped) bits.push(`${dropped} dropped in floods`);
     setText($('#log-sum'), bits.join(' · '));
-  }
-}
-
-// Colour class of each action; watch_limit and overflow are the
-// collector's own reports (a message, maybe no path).
-const FILE_WHAT = { created: 'created', modified: 'modified', deleted: 'deleted', moved: 'moved', attrib: 'attrs', overflow: 'overflow', watch_limit: 'overflow' };
-
-export class FilePanel {
-  constructor() {
-    this.list = $('#file-list');
-    this.last = null;
-  }
-
-  row(e) {
-    const acts = Array.isArray(e.actions) ? e.actions : [];
-    // A burst that created the file shows as "created" unless it ended deleted.
-    const what = String(acts.includes('created') && e.action !== 'deleted' ? 'created' : e.action ?? 'changed');
-    const tm = h('time', { datetime: new Date(entryTime(e)).toISOString() });
-    tm.textContent = clock(entryTime(e));
-    tm.title = dateTime(entryTime(e));
-    const w = h('span', { class: `fw ${FILE_WHAT[what] ?? 'other'}` });
-    w.textContent = what.replace(/_/g, ' ');
-    w.title = acts.join(' → ');
-    const path = h('span', { class: 'path' });
-    let p = e.from && e.to ? `${e.from} → ${e.to}` : e.path ?? '';
-    if (e.message) p = p ? `${p}: ${e.message}` : e.message;
-    path.textContent = `${p}${e.dir ? '/' : ''}`;
-    const cnt = h('span', { class: 'cnt' });
-    if (typeof e.count === 'number' && e.count > 1) cnt.textContent = `×${e.count}`;
-    return h('li', { class: 'fe' }, tm, w, path, cnt);
-  }
-
-  render(c) {
-    const all = c.store.backlog.file;
-    let from = this.last ? all.lastIndexOf(this.last) + 1 : 0;
-    if (from === 0) this.list.replaceChildren();
-    const rows = [];
-    for (let i = from; i < all.length; i++) rows.push(this.row(all[i]));
-    rows.reverse();
-    this.list.prepend(...rows);
-    while (this.list.childElementCount > all.length) this.list.lastElementChild.remove();
-    if (all.length) this.last = all[all.length - 1];
-    const st = c.store.state.file || {};
-    const bits = [all.length ? `${all.length} recent` : 'no changes yet'];
-    if (isNum(st.watched)) bits.push(`${st.watched} ${st.watched === 1 ? 'directory' : 'directories'} watched`);
-    if (st.unwatched_count) bits.push(`${st.unwatched_count} not watchable`);
-    if (st.overflows) bits.push(`${st.overflows} overflows`);
-    setText($('#file-sum'), bits.join(' · '));
-    const paths = (st.paths || []).join(', ');
-    if (paths && this.list.title !== paths) this.list.title = `watching ${paths}`;
   }
 }

@@ -1,0 +1,39 @@
+// The panels, one module each, as the collectors are: a panel draws its
+// topic from the Store with render(c), c = {store, hello, interval (s),
+// gapS, xr: the x range [min, max] in s, redraw(topic)}; it may have
+// charts() (resized and restyled by the page) and restyle(). The keys are
+// topic names; `units` is drawn by svc (see DRAWN_BY in app.js).
+
+import { CpuPanel } from './cpu.js';
+import { diskPanel } from './disk.js';
+import { FilePanel } from './file.js';
+import { FsPanel } from './fs.js';
+import { HostPanel } from './host.js';
+import { LoadPanel } from './load.js';
+import { LogPanel } from './log.js';
+import { MemPanel } from './mem.js';
+import { netPanel } from './net.js';
+import { ProcPanel } from './proc.js';
+import { PsiPanel } from './psi.js';
+import { SvcPanel } from './svc.js';
+import { TempPanel } from './temp.js';
+
+// Drawing order within a frame: the journal last, as its scroll position
+// is the one layout read (see log.js).
+export function makePanels(redraw) {
+  return {
+    host: new HostPanel(),
+    cpu: new CpuPanel(),
+    load: new LoadPanel(),
+    psi: new PsiPanel(),
+    mem: new MemPanel(),
+    net: netPanel(redraw),
+    disk: diskPanel(redraw),
+    fs: new FsPanel(),
+    proc: new ProcPanel(redraw),
+    svc: new SvcPanel(redraw),
+    temp: new TempPanel(),
+    file: new FilePanel(),
+    log: new LogPanel(redraw),
+  };
+}
