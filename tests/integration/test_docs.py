@@ -317,7 +317,7 @@ def test_layout_names_every_source_file():
         if m and where:
             listed.add(where + m.group(1))
     files = set()
-    for d in ("lib", "collectors", "daemon", "tools", "web"):
+    for d in ("lib", "collectors", "daemon", "tools", "web", "web/panels"):
         for path in glob.glob(os.path.join(ROOT, d, "*")):
             name = os.path.relpath(path, ROOT)
             if re.search(r"\.(c|js|html|css)$", name):
