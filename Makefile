@@ -33,7 +33,11 @@ endif
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 	-Wwrite-strings -Wno-unused-parameter
 CFLAGS ?= -O2 -g
-FINAL_CPPFLAGS = $(CPPFLAGS) -D_GNU_SOURCE -DSYSFEED_VERSION='"$(VERSION)"' -Ilib -Icollectors -Idaemon \
+# Includes go one way, lib -> collectors -> daemon: a file sees the headers
+# of its own floor and those below (tests and tools see all three).
+FLOOR_INC = $(if $(filter lib/%,$<),-Ilib,$(if $(filter collectors/%,$<),-Ilib -Icollectors,-Ilib \
+	-Icollectors -Idaemon))
+FINAL_CPPFLAGS = $(CPPFLAGS) -D_GNU_SOURCE -DSYSFEED_VERSION='"$(VERSION)"' $(FLOOR_INC) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 FINAL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -MMD -MP
 FINAL_LDFLAGS = $(LDFLAGS)
