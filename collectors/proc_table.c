@@ -103,17 +103,28 @@ static int proc_reindex(struct proc_table *t, size_t n_slots)
 	return 0;
 }
 
+/* Takes e's pidfd out of the epoll set and closes it. Out explicitly:
+ * closing alone leaves it in the set while a fork (a statfs worker before
+ * it closes what it inherited; a test's children) holds a copy, and an
+ * exited process's pidfd stays readable. */
+static void proc_unwatch(struct proc_table *t, struct proc_entry *e)
+{
+	if (t->ep >= 0)
+		epoll_ctl(t->ep, EPOLL_CTL_DEL, e->pidfd, NULL);
+	close(e->pidfd);
+	e->pidfd = -1;
+	t->held--;
+}
+
 static void proc_entry_close(struct proc_table *t, struct proc_entry *e)
 {
 	if (e->stat_fd >= 0) {
 		close(e->stat_fd);
 		t->held--;
 	}
-	if (e->pidfd >= 0) {
-		close(e->pidfd); /* which takes it out of the epoll set */
-		t->held--;
-	}
-	e->stat_fd = e->pidfd = -1;
+	if (e->pidfd >= 0)
+		proc_unwatch(t, e);
+	e->stat_fd = -1;
 }
 
 /* Drops entry i; the last entry takes its place. */
@@ -294,7 +305,9 @@ static void proc_exits(struct proc_table *t)
 
 	if (t->ep < 0)
 		return;
-	do {
+	/* each round takes what it reports out of the set; the bound is
+	 * for what it cannot find (which cannot be there, but must not spin) */
+	for (size_t round = 0; round <= t->held / 64; round++) {
 		n = epoll_wait(t->ep, evs, 64, 0);
 		for (int k = 0; k < n; k++) {
 			size_t i = proc_find(t, (uint32_t)evs[k].data.u64);
@@ -302,13 +315,12 @@ static void proc_exits(struct proc_table *t)
 			if (i == SIZE_MAX)
 				continue;
 			t->v[i].next_tick = t->ticks;
-			if (t->v[i].pidfd >= 0) {
-				close(t->v[i].pidfd);
-				t->v[i].pidfd = -1;
-				t->held--;
-			}
+			if (t->v[i].pidfd >= 0)
+				proc_unwatch(t, &t->v[i]);
 		}
-	} while (n == 64);
+		if (n < 64)
+			break;
+	}
 }
 
 /* One check of one process. On a live root the process CPU clock comes

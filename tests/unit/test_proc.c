@@ -634,6 +634,45 @@ static cJSON *live_tick(void *st, struct collector_env *env)
 	return p;
 }
 
+/* Processes that exit while a fork holds copies of their pidfds (the
+ * statfs workers are forks): each is taken out of the epoll set, and the
+ * tick does not spin on the ones still readable. An alarm fails the test
+ * instead of a hang. */
+static void test_collector_exits_with_forks(void **state)
+{
+	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
+	pid_t many[80], holder;
+	char reason[256];
+	void *st = NULL;
+	cJSON *p;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
+					     sizeof(reason)),
+			 0);
+	for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++)
+		many[i] = spawn_sleeper();
+	cJSON_Delete(live_tick(st, &env)); /* each watched by a pidfd */
+	holder = spawn_sleeper();          /* a fork holding copies of them all */
+	for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++) {
+		kill(many[i], SIGKILL);
+		waitpid(many[i], NULL, 0);
+	}
+	alarm(60);
+	p = live_tick(st, &env);
+	for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++)
+		assert_null(row_of(p, "top_mem", (unsigned)many[i]));
+	cJSON_Delete(p);
+	cJSON_Delete(live_tick(st, &env));
+	alarm(0);
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	proc_collector.fini(st);
+	close(fd);
+}
+
 static void test_collector_live(void **state)
 {
 	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -765,6 +804,7 @@ int main(void)
 	    cmocka_unit_test(test_collector_clock),
 	    cmocka_unit_test(test_collector_hidden_refresh),
 	    cmocka_unit_test(test_collector_live),
+	    cmocka_unit_test(test_collector_exits_with_forks),
 	    cmocka_unit_test(test_collector_few_fds),
 	};
 
