@@ -70,7 +70,7 @@ static const struct setting daemon_keys[] = {
     SETTING("proc-root", SET_STR, OFF(proc_root), 0, 0, "/proc", .restart = true),
     SETTING("sys-root", SET_STR, OFF(sys_root), 0, 0, "/sys", .restart = true),
     SETTING("web-root", SET_STR, OFF(web_root), 0, 0, NULL),
-    SETTING("ring-bytes", SET_SIZE, OFF(ring_bytes), 65536, 1ULL << 30, "2M", .restart = true),
+    SETTING("ring-bytes", SET_SIZE, OFF(ring_bytes), 65536, 1ULL << 30, "1M", .restart = true),
     SETTING("max-clients", SET_UINT, OFF(max_clients), 1, 100000, "1024", .restart = true),
     SETTING("max-clients-per-address", SET_UINT, OFF(max_clients_per_address), 1, 100000, "256",
 	    .restart = true),

@@ -24,6 +24,9 @@
 #include "service.h"
 #include "topics.h"
 
+#define TRIM_EVERY_S    30           /* heap given back at least this often */
+#define TRIM_FREE_BYTES (512u << 10) /* when malloc holds this much free */
+
 struct daemon;
 
 struct topic_watch {
@@ -44,7 +47,8 @@ struct daemon {
 	int tick_fd, sig_fd, dog_fd, proc_fd, sys_fd;
 	int listen_fds[CONFIG_MAX_LISTEN];
 	size_t n_listen_fds;
-	unsigned trim_clients;                    /* clients at the last trim, or the peak since */
+	unsigned trim_clients; /* clients at the last trim, or the peak since */
+	unsigned house_rounds;
 	struct topic_watch watch[HUB_MAX_TOPICS]; /* the context of each topic's fd */
 };
 
@@ -114,9 +118,11 @@ static void on_house(void *ctx, int fd)
 	hub_housekeep(d->hub);
 	http_housekeep(d->http);
 	hub_get_stats(d->hub, &st);
-	if (st.clients + 64 < d->trim_clients) {
+	/* after a burst of clients, and every TRIM_EVERY_S anyway: log floods
+	 * and snapshots leave free holes in the heap that malloc keeps */
+	if (st.clients + 64 < d->trim_clients || ++d->house_rounds % TRIM_EVERY_S == 0) {
 		mi = mallinfo2();
-		if (mi.fordblks > (1u << 20))
+		if (mi.fordblks > TRIM_FREE_BYTES)
 			malloc_trim(0);
 	}
 	if (st.clients + 64 < d->trim_clients || st.clients > d->trim_clients)

@@ -169,7 +169,7 @@ def test_healthz_fields(daemon):
     ring = h["ring"]
     for k in ("first", "last", "bytes", "capacity"):
         assert is_int(ring[k]) and ring[k] >= 0, (k, ring)
-    assert ring["capacity"] == 2097152
+    assert ring["capacity"] == 1048576
     assert 0 < ring["bytes"] <= ring["capacity"]
     assert ring["first"] <= ring["last"]
     assert ring["last"] - ring["first"] + 1 <= h["events"]

@@ -327,7 +327,7 @@ def test_snapshot_backlog(journald, journal_send, start_daemon):
 def test_flood(journald, journal_send, start_daemon, bench_dir):
     interval = 200
     d = start_daemon(interval=interval)
-    ring = 2 << 20  # the default ring-bytes
+    ring = 1 << 20  # the default ring-bytes
     tok = token()
     c = log_client(d, "topics=log,cpu")
     c.wait_until(lambda: sum(e.type == "cpu" for e in c.events) >= 2, 10, "cpu events")

@@ -39,7 +39,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.listen.v[1], "[::1]:8390");
 	assert_true(cfg.listen.dflt);
 	assert_int_equal(cfg.interval_ms, 1000);
-	assert_int_equal(cfg.ring_bytes, 2 << 20);
+	assert_int_equal(cfg.ring_bytes, 1 << 20);
 	assert_int_equal(cfg.keepalive_s, 15);
 	assert_string_equal(cfg.proc_root, "/proc");
 	assert_null(cfg.web_root);
