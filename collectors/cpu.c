@@ -196,12 +196,9 @@ int cpu_build_payload(const struct cpu_stat *prev, const struct cpu_stat *cur, u
 	cores = cJSON_AddArrayToObject(payload, "cores");
 	if (!cores || cpu_cores_json(cores, prev, cur) < 0)
 		goto out;
-	*ret_payload = payload;
-	payload = NULL;
 	r = 0;
 out:
-	cJSON_Delete(payload);
-	return r;
+	return json_hand_over(payload, r, ret_payload);
 }
 
 static void cpu_freq_close(struct cpu_state *s)
@@ -385,11 +382,8 @@ static int cpu_sample(void *state, const struct collector_env *env,
 	s->cur = tmp;
 	s->prev_mono_ns = tick->mono_ns;
 	s->have_prev = true;
-	*ret_payload = payload;
-	payload = NULL;
 out:
-	cJSON_Delete(payload);
-	return r;
+	return json_hand_over(payload, r, ret_payload);
 }
 
 /* The modes of node_cpu_seconds_total, in enum cpu_mode order. */

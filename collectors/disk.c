@@ -1,3 +1,5 @@
+/* The `disk` topic's collector: /proc/diskstats parsed each tick into per-device
+ * rates, whole disks told from partitions through sysfs, and the families. */
 #include "disk.h"
 
 #include <errno.h>
@@ -11,19 +13,13 @@
 #include <unistd.h>
 
 #include "fields.h"
+#include "flat.h"
 #include "json.h"
 #include "metrics.h"
 #include "procfs.h"
 
 /* /proc/diskstats is about 100 bytes a device: room for ~80,000. */
 #define DISK_STATS_MAX (8u << 20)
-
-struct disk_state {
-	struct procfs_set files; /* diskstats */
-	struct disk_stats prev, cur;
-	bool have_prev;
-	const struct disk_settings *set;
-};
 
 /* --- /proc/diskstats --- */
 
@@ -380,26 +376,27 @@ int disk_build_payload(const struct disk_stats *prev, const struct disk_stats *c
 			p ? &(struct field_inst){p, disk_has_mask(p), NULL} : NULL, dt_ns) < 0)
 			goto out;
 	}
-	*ret_payload = payload;
-	payload = NULL;
 	r = 0;
 out:
-	cJSON_Delete(payload);
-	return r;
+	return json_hand_over(payload, r, ret_payload);
 }
 
 /* --- the collector --- */
 
 /* Marks the devices the payload carries; whether one is a partition is
  * asked of sysfs once, when it appears, and carried over afterwards. */
-static void disk_classify(struct disk_state *s, const struct collector_env *env)
+static void disk_classify(struct flat *f, const struct collector_env *env,
+			  const struct collector_tick *tick)
 {
-	const struct list *disks = s->set ? &s->set->disks : NULL;
+	const struct disk_settings *set = f->settings;
+	const struct list *disks = set ? &set->disks : NULL;
+	struct disk_stats *cur = f->cur;
 	size_t hint = 0;
 
-	for (size_t i = 0; i < s->cur.n; i++) {
-		struct disk_dev *d = &s->cur.v[i];
-		const struct disk_dev *p = s->have_prev ? disk_find(&s->prev, d, &hint) : NULL;
+	cur->mono_ns = tick->mono_ns;
+	for (size_t i = 0; i < cur->n; i++) {
+		struct disk_dev *d = &cur->v[i];
+		const struct disk_dev *p = f->have_prev ? disk_find(f->prev, d, &hint) : NULL;
 
 		d->included = disk_wanted(disks, d);
 		if (p)
@@ -409,79 +406,28 @@ static void disk_classify(struct disk_state *s, const struct collector_env *env)
 	}
 }
 
-/* Reads and parses /proc/diskstats into s->cur. */
-static int disk_read(struct disk_state *s, int proc_fd)
+/* The flat runtime's reading is a struct disk_stats. */
+static int disk_parse(const char *text, size_t len, void *reading, size_t index)
 {
-	struct procfs_set *f = &s->files;
-	int r;
-
-	r = procfs_set_read(f, 0, proc_fd, "diskstats", DISK_STATS_MAX);
-	if (r < 0)
-		return r;
-	return procfs_set_parsed(f, disk_stats_parse(f->buf.data, f->buf.len, &s->cur));
-}
-
-static void disk_fini(void *state)
-{
-	struct disk_state *s = state;
-
-	if (!s)
-		return;
-	disk_stats_free(&s->prev);
-	disk_stats_free(&s->cur);
-	procfs_set_done(&s->files);
-	free(s);
-}
-
-/* Reads and parses /proc/diskstats once, so that a missing or foreign file
- * turns the topic off now. */
-static int disk_init(const struct collector_env *env, const void *settings, void **ret_state,
-		     char *reason, size_t reason_len)
-{
-	struct disk_state *s;
-	int r = -ENOMEM;
-
-	s = calloc(1, sizeof(*s));
-	if (s) {
-		s->set = settings;
-		r = disk_read(s, env->proc_fd);
-	}
-	if (r < 0) {
-		procfs_set_reason(s ? &s->files : NULL, "diskstats", r, reason, reason_len);
-		goto out;
-	}
-	s->cur.n = 0;
-	*ret_state = s;
-	s = NULL;
-out:
-	disk_fini(s);
-	return r;
+	return disk_stats_parse(text, len, reading);
 }
 
 /* Every tick sends the included devices; rates need the previous reading
- * of the same device. A failed read keeps the previous reading. */
-static int disk_sample(void *state, const struct collector_env *env,
-		       const struct collector_tick *tick, cJSON **ret_payload)
+ * of the same device. */
+static int disk_payload(const struct flat *f, const void *prev, const struct collector_tick *tick,
+			cJSON **ret_payload)
 {
-	struct disk_state *s = state;
-	struct disk_stats tmp;
-	int r;
+	return disk_build_payload(prev, f->cur, tick->t_ms, ret_payload);
+}
 
-	*ret_payload = NULL;
-	r = disk_read(s, env->proc_fd);
-	if (r < 0)
-		goto out;
-	s->cur.mono_ns = tick->mono_ns;
-	disk_classify(s, env);
-	r = disk_build_payload(s->have_prev ? &s->prev : NULL, &s->cur, tick->t_ms, ret_payload);
-	if (r < 0)
-		goto out;
-	tmp = s->prev;
-	s->prev = s->cur;
-	s->cur = tmp;
-	s->have_prev = true;
-out:
-	return r;
+static void disk_free(void *reading)
+{
+	disk_stats_free(reading);
+}
+
+static void disk_reset(void *reading)
+{
+	((struct disk_stats *)reading)->n = 0;
 }
 
 /* The page's chart of each device's throughput (see daemon/history.h). */
@@ -492,15 +438,12 @@ static const char *const disk_history[] = {"disks[].name", "disks[].partition",
 /* The families for the devices the payload shows, from the last good
  * reading (prev; cur is scratch); a line without a field (old kernels'
  * partitions have four) leaves that device out of it. */
-static int disk_metrics(void *state, struct metrics *m)
+static int disk_metrics(const struct flat *f, struct metrics *m)
 {
-	const struct disk_state *s = state;
-	const struct disk_stats *st = &s->prev;
+	const struct disk_stats *st = f->prev;
 	struct field_insts x = {0};
 	int r;
 
-	if (!s->have_prev)
-		return 0;
 	r = fields_insts_init(&x, st->n);
 	if (r < 0)
 		return r;
@@ -521,14 +464,21 @@ static const struct setting disk_keys[] = {
     {0},
 };
 
-const struct collector disk_collector = {
-    .name = "disk",
-    .settings = disk_keys,
-    .settings_size = sizeof(struct disk_settings),
-    .history = disk_history,
-    .fields = disk_tables,
-    .init = disk_init,
-    .sample = disk_sample,
-    .metrics = disk_metrics,
-    .fini = disk_fini,
+static const struct flat_file disk_files[] = {
+    {.path = "diskstats", .max = DISK_STATS_MAX, .parse = disk_parse},
 };
+
+static const struct flat_desc disk_flat = {
+    .files = disk_files,
+    .n_files = 1,
+    .reading_size = sizeof(struct disk_stats),
+    .prepare = disk_classify,
+    .payload = disk_payload,
+    .metrics = disk_metrics,
+    .reset = disk_reset,
+    .reading_free = disk_free,
+};
+
+FLAT_COLLECTOR(disk, .name = "disk", .settings = disk_keys,
+	       .settings_size = sizeof(struct disk_settings), .history = disk_history,
+	       .fields = disk_tables);

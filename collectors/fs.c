@@ -207,12 +207,9 @@ static int fs_build_payload(struct fs_state *s, int64_t t_ms, cJSON **ret_payloa
 			goto out;
 		cJSON_AddItemToArray(arr, o);
 	}
-	*ret_payload = payload;
-	payload = NULL;
 	r = 0;
 out:
-	cJSON_Delete(payload);
-	return r;
+	return json_hand_over(payload, r, ret_payload);
 }
 
 int fs_settle(void *state, unsigned timeout_ms)

@@ -317,12 +317,9 @@ static int host_build_payload(const struct host_info *hi, int64_t t_ms, cJSON **
 	if (!virt || json_str(virt, "vm", hi->vm) < 0 ||
 	    json_str(virt, "container", hi->container) < 0)
 		goto out;
-	*ret_payload = payload;
-	payload = NULL;
 	r = 0;
 out:
-	cJSON_Delete(payload);
-	return r;
+	return json_hand_over(payload, r, ret_payload);
 }
 
 static void host_fini(void *state)

@@ -1,3 +1,5 @@
+/* The `load` topic's collector: /proc/loadavg and /proc/uptime parsed each tick
+ * into the payload and node_exporter's loadavg families. */
 #include "load.h"
 
 #include <errno.h>
@@ -5,20 +7,10 @@
 #include <string.h>
 
 #include "fields.h"
+#include "flat.h"
 #include "json.h"
 #include "metrics.h"
 #include "procfs.h"
-
-/* Both files are one short line. */
-#define LOAD_FILE_MAX 4096
-
-struct load_state {
-	struct procfs_set files; /* loadavg, uptime */
-	/* the last tick's readings, for metrics */
-	struct load_avg la;
-	struct load_uptime up;
-	bool have_last;
-};
 
 /* Returns the only line of text, which must end in '\n' and be followed by
  * nothing. */
@@ -171,102 +163,58 @@ int load_build_payload(const struct load_avg *la, const struct load_uptime *up, 
 	r = fields_json(payload, &load_uptime_table, &(struct field_inst){up, 0, NULL}, NULL, 0);
 	if (r < 0)
 		goto out;
-	*ret_payload = payload;
-	payload = NULL;
 out:
-	cJSON_Delete(payload);
-	return r;
+	return json_hand_over(payload, r, ret_payload);
 }
 
-/* Reads and parses both files; s->files says which one failed. */
-static int load_read(struct load_state *s, int proc_fd, struct load_avg *la, struct load_uptime *up)
-{
-	struct procfs_set *f = &s->files;
-	int r;
-
-	r = procfs_set_read(f, 0, proc_fd, "loadavg", LOAD_FILE_MAX);
-	if (r < 0 || (r = procfs_set_parsed(f, load_avg_parse(f->buf.data, f->buf.len, la))) < 0)
-		return r;
-	r = procfs_set_read(f, 1, proc_fd, "uptime", LOAD_FILE_MAX);
-	if (r < 0)
-		return r;
-	return procfs_set_parsed(f, load_uptime_parse(f->buf.data, f->buf.len, up));
-}
-
-static void load_fini(void *state)
-{
-	struct load_state *s = state;
-
-	if (s)
-		procfs_set_done(&s->files);
-	free(s);
-}
-
-/* Reads and parses both files once, so that a missing or foreign file turns
- * the topic off now; the buffer is kept for the ticks. */
-static int load_init(const struct collector_env *env, const void *settings, void **ret_state,
-		     char *reason, size_t reason_len)
-{
-	struct load_state *s;
+/* The flat runtime's reading: both files. */
+struct load_reading {
 	struct load_avg la;
 	struct load_uptime up;
-	int r;
+};
 
-	s = calloc(1, sizeof(*s));
-	r = s ? load_read(s, env->proc_fd, &la, &up) : -ENOMEM;
-	if (r < 0) {
-		procfs_set_reason(s ? &s->files : NULL, "loadavg", r, reason, reason_len);
-		goto out;
-	}
-	*ret_state = s;
-	s = NULL;
-out:
-	load_fini(s);
-	return r;
+static int load_parse_avg(const char *text, size_t len, void *reading, size_t index)
+{
+	return load_avg_parse(text, len, &((struct load_reading *)reading)->la);
 }
 
-static int load_sample(void *state, const struct collector_env *env,
-		       const struct collector_tick *tick, cJSON **ret_payload)
+static int load_parse_uptime(const char *text, size_t len, void *reading, size_t index)
 {
-	struct load_state *s = state;
-	struct load_avg la;
-	struct load_uptime up;
-	int r;
-
-	*ret_payload = NULL;
-	r = load_read(s, env->proc_fd, &la, &up);
-	if (r < 0)
-		goto out;
-	r = load_build_payload(&la, &up, tick->t_ms, ret_payload);
-	if (r < 0)
-		goto out;
-	s->la = la;
-	s->up = up;
-	s->have_last = true;
-out:
-	return r;
+	return load_uptime_parse(text, len, &((struct load_reading *)reading)->up);
 }
 
-static int load_metrics(void *state, struct metrics *m)
+static int load_payload(const struct flat *f, const void *prev, const struct collector_tick *tick,
+			cJSON **ret_payload)
 {
-	const struct load_state *s = state;
+	const struct load_reading *cur = f->cur;
 
-	if (!s->have_last)
-		return 0;
-	fields_prom(m, &load_avg_table, &(struct field_inst){&s->la, 0, NULL}, 1);
+	return load_build_payload(&cur->la, &cur->up, tick->t_ms, ret_payload);
+}
+
+static int load_metrics(const struct flat *f, struct metrics *m)
+{
+	const struct load_reading *rd = f->prev;
+
+	fields_prom(m, &load_avg_table, &(struct field_inst){&rd->la, 0, NULL}, 1);
 	return metrics_error(m);
 }
+
+/* Both files are one short line. */
+static const struct flat_file load_files[] = {
+    {.path = "loadavg", .max = 4096, .parse = load_parse_avg},
+    {.path = "uptime", .max = 4096, .parse = load_parse_uptime},
+};
+
+static const struct flat_desc load_flat = {
+    .files = load_files,
+    .n_files = 2,
+    .reading_size = sizeof(struct load_reading),
+    .payload = load_payload,
+    .metrics = load_metrics,
+};
 
 static const char *const load_history[] = {"load1", "load5", "load15", NULL};
 
 static const struct field_table *const load_tables[] = {&load_avg_table, &load_uptime_table, NULL};
 
-const struct collector load_collector = {
-    .name = "load",
-    .history = load_history,
-    .fields = load_tables,
-    .init = load_init,
-    .sample = load_sample,
-    .metrics = load_metrics,
-    .fini = load_fini,
-};
+FLAT_COLLECTOR(load, .name = "load", .history = load_history, .fields = load_tables);

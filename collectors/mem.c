@@ -1,3 +1,5 @@
+/* The `mem` topic's collector: /proc/meminfo and /proc/vmstat parsed each tick
+ * through their field tables into the payload and the sysfeed_memory families. */
 #include "mem.h"
 
 #include <errno.h>
@@ -5,6 +7,7 @@
 #include <string.h>
 
 #include "fields.h"
+#include "flat.h"
 #include "json.h"
 #include "metrics.h"
 #include "procfs.h"
@@ -13,18 +16,6 @@
 #define MEM_INFO_MAX (64u << 10)
 /* /proc/vmstat is about 5 KiB on 6.x with NUMA and THP counters. */
 #define MEM_VMSTAT_MAX (256u << 10)
-
-struct mem_state {
-	struct procfs_set files; /* meminfo, vmstat */
-	bool vm_enabled;         /* /proc/vmstat was there at init */
-	/* the last tick's readings: the base of the next rates, and what
-	 * /metrics shows */
-	struct mem_info mi;
-	struct mem_vmstat vm;
-	uint64_t vm_mono_ns;
-	bool have_mi;
-	bool have_vm;
-};
 
 /* Splits "Key:   value [kB]" into its key, its number and whether the unit
  * was kB. Any unit but kB, or anything after it, is an error. */
@@ -323,131 +314,75 @@ int mem_build_payload(const struct mem_info *mi, const struct mem_vmstat *prev,
 	r = fields_json(payload, &mem_vm_table, &vm, prev ? &vm_prev : NULL, dt_ns);
 	if (r < 0)
 		goto out;
-	*ret_payload = payload;
-	payload = NULL;
 out:
-	cJSON_Delete(payload);
-	return r;
+	return json_hand_over(payload, r, ret_payload);
 }
 
-/* Reads and parses meminfo, then vmstat when the topic watches it. */
-static int mem_read(struct mem_state *s, int proc_fd, struct mem_info *mi, struct mem_vmstat *vm)
-{
-	struct procfs_set *f = &s->files;
-	int r;
-
-	r = procfs_set_read(f, 0, proc_fd, "meminfo", MEM_INFO_MAX);
-	if (r < 0 || (r = procfs_set_parsed(f, mem_info_parse(f->buf.data, f->buf.len, mi))) < 0 ||
-	    !s->vm_enabled)
-		return r;
-	r = procfs_set_read(f, 1, proc_fd, "vmstat", MEM_VMSTAT_MAX);
-	if (r < 0)
-		return r;
-	return procfs_set_parsed(f, mem_vmstat_parse(f->buf.data, f->buf.len, vm));
-}
-
-static void mem_fini(void *state)
-{
-	struct mem_state *s = state;
-
-	if (s)
-		procfs_set_done(&s->files);
-	free(s);
-}
-
-/* Reads and parses /proc/meminfo and /proc/vmstat once, so that a missing
- * or foreign meminfo, or a foreign vmstat, turns the topic off now. A
- * missing vmstat only leaves the rates null. The buffer is kept for the
- * ticks. */
-static int mem_init(const struct collector_env *env, const void *settings, void **ret_state,
-		    char *reason, size_t reason_len)
-{
-	struct mem_state *s;
+/* The flat runtime's reading: both files. */
+struct mem_reading {
 	struct mem_info mi;
 	struct mem_vmstat vm;
-	int r;
+};
 
-	s = calloc(1, sizeof(*s));
-	if (s) {
-		s->vm_enabled = true;
-		r = mem_read(s, env->proc_fd, &mi, &vm);
-		if (r == -ENOENT && strcmp(s->files.path, "vmstat") == 0) {
-			s->vm_enabled = false;
-			r = 0;
-		}
-	} else {
-		r = -ENOMEM;
-	}
-	if (r < 0) {
-		procfs_set_reason(s ? &s->files : NULL, "meminfo", r, reason, reason_len);
-		goto out;
-	}
-	*ret_state = s;
-	s = NULL;
-out:
-	mem_fini(s);
-	return r;
+enum { MEM_FILE_INFO, MEM_FILE_VMSTAT };
+
+static int mem_parse_info(const char *text, size_t len, void *reading, size_t index)
+{
+	return mem_info_parse(text, len, &((struct mem_reading *)reading)->mi);
 }
 
-/* Every tick sends a payload; the rates start with the second. A failed
- * read or parse of either file sends nothing and keeps the last readings,
- * so the next rates span two intervals. */
-static int mem_sample(void *state, const struct collector_env *env,
-		      const struct collector_tick *tick, cJSON **ret_payload)
+static int mem_parse_vmstat(const char *text, size_t len, void *reading, size_t index)
 {
-	struct mem_state *s = state;
-	struct mem_info mi;
-	struct mem_vmstat vm;
-	uint64_t dt_ns = 0;
-	int r;
+	return mem_vmstat_parse(text, len, &((struct mem_reading *)reading)->vm);
+}
 
-	*ret_payload = NULL;
-	r = mem_read(s, env->proc_fd, &mi, &vm);
-	if (r < 0)
-		goto out;
-	if (s->vm_enabled)
-		dt_ns = procfs_elapsed(true, s->vm_mono_ns, tick->mono_ns);
-	r = mem_build_payload(&mi, s->have_vm ? &s->vm : NULL, s->vm_enabled ? &vm : NULL, dt_ns,
-			      tick->t_ms, ret_payload);
-	if (r < 0)
-		goto out;
-	s->mi = mi;
-	s->have_mi = true;
-	if (s->vm_enabled) {
-		s->vm = vm;
-		s->vm_mono_ns = tick->mono_ns;
-		s->have_vm = true;
-	}
-out:
-	return r;
+/* Every tick sends a payload; the rates start with the second. Without
+ * /proc/vmstat they stay null. */
+static int mem_payload(const struct flat *f, const void *prev, const struct collector_tick *tick,
+		       cJSON **ret_payload)
+{
+	const struct mem_reading *cur = f->cur, *p = prev;
+	const bool vm = f->watched[MEM_FILE_VMSTAT];
+
+	return mem_build_payload(&cur->mi, vm && p ? &p->vm : NULL, vm ? &cur->vm : NULL,
+				 procfs_elapsed(p != NULL, f->prev_ns, tick->mono_ns), tick->t_ms,
+				 ret_payload);
 }
 
 /* /proc/meminfo and /proc/vmstat as snake_case sysfeed_ families (their
  * node_exporter names, node_memory_MemTotal_bytes and so on, are CamelCase,
  * which promtool warns about): kB lines in bytes, only the lines the kernel
  * printed; the vmstat events as the counters they are. */
-static int mem_metrics(void *state, struct metrics *m)
+static int mem_metrics(const struct flat *f, struct metrics *m)
 {
-	const struct mem_state *s = state;
+	const struct mem_reading *rd = f->prev;
 
-	if (!s->have_mi)
-		return 0;
-	fields_prom(m, &mem_info_table, &(struct field_inst){&s->mi, s->mi.has, NULL}, 1);
-	if (s->have_vm)
-		fields_prom(m, &mem_vm_table, &(struct field_inst){&s->vm, s->vm.has, NULL}, 1);
+	fields_prom(m, &mem_info_table, &(struct field_inst){&rd->mi, rd->mi.has, NULL}, 1);
+	if (f->watched[MEM_FILE_VMSTAT])
+		fields_prom(m, &mem_vm_table, &(struct field_inst){&rd->vm, rd->vm.has, NULL}, 1);
 	return metrics_error(m);
 }
+
+/* A missing or foreign meminfo, or an unreadable or foreign vmstat, turns
+ * the topic off; a missing vmstat only leaves the rates null. */
+static const struct flat_file mem_files[] = {
+    [MEM_FILE_INFO] = {.path = "meminfo", .max = MEM_INFO_MAX, .parse = mem_parse_info},
+    [MEM_FILE_VMSTAT] = {.path = "vmstat",
+			 .max = MEM_VMSTAT_MAX,
+			 .parse = mem_parse_vmstat,
+			 .need = FLAT_IF_PRESENT},
+};
+
+static const struct flat_desc mem_flat = {
+    .files = mem_files,
+    .n_files = 2,
+    .reading_size = sizeof(struct mem_reading),
+    .payload = mem_payload,
+    .metrics = mem_metrics,
+};
 
 static const char *const mem_history[] = {"used", "buffers", "cached", NULL};
 
 static const struct field_table *const mem_tables[] = {&mem_info_table, &mem_vm_table, NULL};
 
-const struct collector mem_collector = {
-    .name = "mem",
-    .history = mem_history,
-    .fields = mem_tables,
-    .init = mem_init,
-    .sample = mem_sample,
-    .metrics = mem_metrics,
-    .fini = mem_fini,
-};
+FLAT_COLLECTOR(mem, .name = "mem", .history = mem_history, .fields = mem_tables);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flat.h"
 #include "json.h"
 #include "metrics.h"
 #include "procfs.h"
@@ -22,13 +23,10 @@
  * and at least this often (a bond's speed follows its slaves). */
 #define NET_SPEED_REFRESH_NS (30ull * 1000000000ull)
 
-struct net_state {
-	struct procfs_set files; /* net/dev, net/snmp, net/sockstat */
+/* The net collector's own part of its flat state. */
+struct net_own {
 	struct procfs_buf small; /* sysfs speed */
-	struct net_reading prev, cur;
-	bool have_prev;
-	int sys_fd; /* the sys root the operstate fds were opened under */
-	const struct net_settings *set;
+	int sys_fd;              /* the sys root the operstate fds were opened under */
 };
 
 /* --- the payload --- */
@@ -79,12 +77,9 @@ int net_build_payload(const struct net_reading *prev, const struct net_reading *
 	if (!o || fields_json(o, &net_tcp_table, &(struct field_inst){cur, 0, NULL},
 			      prev ? &(struct field_inst){prev, 0, NULL} : NULL, dt_ns) < 0)
 		goto out;
-	*ret_payload = payload;
-	payload = NULL;
 	r = 0;
 out:
-	cJSON_Delete(payload);
-	return r;
+	return json_hand_over(payload, r, ret_payload);
 }
 
 /* --- the collector --- */
@@ -144,22 +139,28 @@ static void net_close_fds(struct net_dev *d)
 /* Decides which interfaces the payload carries and reads their link state.
  * fds and the speed move over from the previous reading of the same name;
  * those of vanished interfaces are closed. */
-static void net_links(struct net_state *s, const struct collector_env *env, uint64_t mono_ns)
+static void net_links(struct flat *f, const struct collector_env *env,
+		      const struct collector_tick *tick)
 {
+	struct net_reading *cur = f->cur, *prev = f->prev;
+	struct net_own *own = f->own;
+	const struct net_settings *set = f->settings;
+	const uint64_t mono_ns = tick->mono_ns;
 	size_t hint = 0;
 
-	if (env->sys_fd != s->sys_fd) {
-		net_close_fds(&s->prev.dev);
-		for (size_t i = 0; i < s->prev.dev.n; i++)
-			s->prev.dev.v[i].speed_next_ns = 0;
-		s->sys_fd = env->sys_fd;
+	cur->mono_ns = mono_ns;
+	if (env->sys_fd != own->sys_fd) {
+		net_close_fds(&prev->dev);
+		for (size_t i = 0; i < prev->dev.n; i++)
+			prev->dev.v[i].speed_next_ns = 0;
+		own->sys_fd = env->sys_fd;
 	}
-	for (size_t i = 0; i < s->cur.dev.n; i++) {
-		struct net_iface *e = &s->cur.dev.v[i], *p = NULL;
+	for (size_t i = 0; i < cur->dev.n; i++) {
+		struct net_iface *e = &cur->dev.v[i], *p = NULL;
 		const char *was = NULL;
 
-		if (s->have_prev)
-			p = net_find(&s->prev.dev, e->name, &hint);
+		if (f->have_prev)
+			p = net_find(&prev->dev, e->name, &hint);
 		if (p) {
 			e->state_fd = p->state_fd;
 			p->state_fd = NET_FD_NONE;
@@ -168,7 +169,7 @@ static void net_links(struct net_state *s, const struct collector_env *env, uint
 			was = p->operstate;
 		}
 		e->loopback = strcmp(e->name, "lo") == 0;
-		e->included = !s->set || list_match(&s->set->interfaces, e->name, true);
+		e->included = !set || list_match(&set->interfaces, e->name, true);
 		if (!e->included) {
 			if (e->state_fd >= 0)
 				close(e->state_fd);
@@ -178,100 +179,52 @@ static void net_links(struct net_state *s, const struct collector_env *env, uint
 		e->operstate = net_read_operstate(env->sys_fd, e);
 		if (!p || e->speed_next_ns == 0 || e->operstate != was ||
 		    mono_ns >= e->speed_next_ns) {
-			e->speed_mbps = net_read_speed(env->sys_fd, e->name, &s->small);
+			e->speed_mbps = net_read_speed(env->sys_fd, e->name, &own->small);
 			e->speed_next_ns = mono_ns + NET_SPEED_REFRESH_NS;
 		}
 	}
-	net_close_fds(&s->prev.dev);
+	net_close_fds(&prev->dev);
 }
 
-/* Reads and parses the three proc files into *ret; s->files says which
- * one failed. */
-static int net_read(struct net_state *s, int proc_fd, struct net_reading *ret)
+/* The flat runtime's reading is a struct net_reading. */
+static int net_parse_dev(const char *text, size_t len, void *reading, size_t index)
 {
-	struct procfs_set *f = &s->files;
-	int r;
-
-	r = procfs_set_read(f, 0, proc_fd, "net/dev", NET_DEV_MAX);
-	if (r < 0 ||
-	    (r = procfs_set_parsed(f, net_dev_parse(f->buf.data, f->buf.len, &ret->dev))) < 0)
-		return r;
-	r = procfs_set_read(f, 1, proc_fd, "net/snmp", NET_SMALL_MAX);
-	if (r < 0 ||
-	    (r = procfs_set_parsed(f, net_snmp_parse(f->buf.data, f->buf.len, &ret->tcp))) < 0)
-		return r;
-	r = procfs_set_read(f, 2, proc_fd, "net/sockstat", NET_SMALL_MAX);
-	if (r < 0)
-		return r;
-	return procfs_set_parsed(f, net_sockstat_parse(f->buf.data, f->buf.len, &ret->sock));
+	return net_dev_parse(text, len, &((struct net_reading *)reading)->dev);
 }
 
-static void net_fini(void *state)
+static int net_parse_snmp(const char *text, size_t len, void *reading, size_t index)
 {
-	struct net_state *s = state;
-
-	if (!s)
-		return;
-	net_close_fds(&s->prev.dev);
-	net_close_fds(&s->cur.dev);
-	net_reading_free(&s->prev);
-	net_reading_free(&s->cur);
-	procfs_set_done(&s->files);
-	procfs_buf_free(&s->small);
-	free(s);
+	return net_snmp_parse(text, len, &((struct net_reading *)reading)->tcp);
 }
 
-/* Reads and parses the proc files once, so that a missing or foreign file
- * turns the topic off now; sysfs is optional (its values are then null). */
-static int net_init(const struct collector_env *env, const void *settings, void **ret_state,
-		    char *reason, size_t reason_len)
+static int net_parse_sockstat(const char *text, size_t len, void *reading, size_t index)
 {
-	struct net_state *s;
-	int r = -ENOMEM;
-
-	s = calloc(1, sizeof(*s));
-	if (s) {
-		s->sys_fd = env->sys_fd;
-		s->set = settings;
-		r = net_read(s, env->proc_fd, &s->cur);
-	}
-	if (r < 0) {
-		procfs_set_reason(s ? &s->files : NULL, "net/dev", r, reason, reason_len);
-		goto out;
-	}
-	s->cur.dev.n = 0;
-	*ret_state = s;
-	s = NULL;
-out:
-	net_fini(s);
-	return r;
+	return net_sockstat_parse(text, len, &((struct net_reading *)reading)->sock);
 }
 
 /* Every tick sends the totals and link state; rates need the previous
- * reading of the same interface. A failed read keeps the previous reading,
- * so the next rates span two intervals. */
-static int net_sample(void *state, const struct collector_env *env,
-		      const struct collector_tick *tick, cJSON **ret_payload)
+ * reading of the same interface. The fds live in the reading, which
+ * becomes the last good one whatever the payload did. */
+static int net_payload(const struct flat *f, const void *prev, const struct collector_tick *tick,
+		       cJSON **ret_payload)
 {
-	struct net_state *s = state;
-	struct net_reading tmp;
-	int r;
+	return net_build_payload(prev, f->cur, tick->t_ms, ret_payload);
+}
 
-	*ret_payload = NULL;
-	r = net_read(s, env->proc_fd, &s->cur);
-	if (r < 0)
-		goto out;
-	s->cur.mono_ns = tick->mono_ns;
-	net_links(s, env, tick->mono_ns);
-	r = net_build_payload(s->have_prev ? &s->prev : NULL, &s->cur, tick->t_ms, ret_payload);
-	/* the fds now live in cur: it becomes prev whatever happened */
-	tmp = s->prev;
-	s->prev = s->cur;
-	s->cur = tmp;
-	s->cur.dev.n = 0;
-	s->have_prev = true;
-out:
-	return r;
+static void net_reset(void *reading)
+{
+	((struct net_reading *)reading)->dev.n = 0;
+}
+
+static void net_free(void *reading)
+{
+	net_close_fds(&((struct net_reading *)reading)->dev);
+	net_reading_free(reading);
+}
+
+static void net_own_free(void *own)
+{
+	procfs_buf_free(&((struct net_own *)own)->small);
 }
 
 /* The page's chart of each device's throughput (see daemon/history.h). */
@@ -280,15 +233,12 @@ static const char *const net_history[] = {"interfaces[].name", "interfaces[].rx_
 
 /* node_exporter's netdev families for the interfaces the payload shows,
  * from the last good reading (prev; cur is scratch), and the TCP numbers. */
-static int net_metrics(void *state, struct metrics *m)
+static int net_metrics(const struct flat *f, struct metrics *m)
 {
-	const struct net_state *s = state;
-	const struct net_reading *rd = &s->prev;
+	const struct net_reading *rd = f->prev;
 	struct field_insts x = {0};
 	int r;
 
-	if (!s->have_prev)
-		return 0;
 	r = fields_insts_init(&x, rd->dev.n);
 	if (r < 0)
 		return r;
@@ -310,14 +260,27 @@ static const struct setting net_keys[] = {
     {0},
 };
 
-const struct collector net_collector = {
-    .name = "net",
-    .settings = net_keys,
-    .settings_size = sizeof(struct net_settings),
-    .history = net_history,
-    .fields = net_tables,
-    .init = net_init,
-    .sample = net_sample,
-    .metrics = net_metrics,
-    .fini = net_fini,
+/* The proc files are read each tick; sysfs is optional (its values are
+ * then null). */
+static const struct flat_file net_files[] = {
+    {.path = "net/dev", .max = NET_DEV_MAX, .parse = net_parse_dev},
+    {.path = "net/snmp", .max = NET_SMALL_MAX, .parse = net_parse_snmp},
+    {.path = "net/sockstat", .max = NET_SMALL_MAX, .parse = net_parse_sockstat},
 };
+
+static const struct flat_desc net_flat = {
+    .files = net_files,
+    .n_files = 3,
+    .reading_size = sizeof(struct net_reading),
+    .own_size = sizeof(struct net_own),
+    .prepare = net_links,
+    .payload = net_payload,
+    .metrics = net_metrics,
+    .reset = net_reset,
+    .reading_free = net_free,
+    .own_free = net_own_free,
+};
+
+FLAT_COLLECTOR(net, .name = "net", .settings = net_keys,
+	       .settings_size = sizeof(struct net_settings), .history = net_history,
+	       .fields = net_tables);

@@ -320,11 +320,8 @@ static int proc_payload(struct proc_state *s, const struct collector_env *env, i
 	r = proc_top(s, env->proc_fd, payload, "top_mem", top_n, false);
 	if (r < 0)
 		goto out;
-	*ret_payload = payload;
-	payload = NULL;
 out:
-	cJSON_Delete(payload);
-	return r;
+	return json_hand_over(payload, r, ret_payload);
 }
 
 /* --- metrics --- */

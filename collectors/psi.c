@@ -1,3 +1,5 @@
+/* The `psi` topic's collector: the /proc/pressure files parsed each tick into
+ * averages and stall shares, and node_exporter's pressure families. */
 #include "psi.h"
 
 #include <errno.h>
@@ -8,29 +10,12 @@
 #include <unistd.h>
 
 #include "fields.h"
+#include "flat.h"
 #include "json.h"
 #include "metrics.h"
 #include "procfs.h"
 
-/* A pressure file is two lines of about 55 bytes. */
-#define PSI_FILE_MAX 4096
-
-static const char *const psi_paths[PSI_NRES] = {
-    "pressure/cpu",
-    "pressure/memory",
-    "pressure/io",
-    "pressure/irq",
-};
-
 static const char *const psi_names[PSI_NRES] = {"cpu", "memory", "io", "irq"};
-
-struct psi_state {
-	struct procfs_buf buf;
-	struct procfs_file files[PSI_NRES]; /* kept open for the ticks */
-	struct psi_reading prev, cur;
-	bool have_prev;
-	bool have_irq; /* pressure/irq was readable at init */
-};
 
 /* The fields of a "some" or "full" line, in the kernel's fixed order: the
  * averages as it prints them ("%lu.%02lu" percent, kept in hundredths),
@@ -227,12 +212,9 @@ int psi_build_payload(const struct psi_reading *prev, const struct psi_reading *
 		if (psi_resource_json(payload, (enum psi_resource)i, prev, cur, dt_ns) < 0)
 			goto out;
 	}
-	*ret_payload = payload;
-	payload = NULL;
 	r = 0;
 out:
-	cJSON_Delete(payload);
-	return r;
+	return json_hand_over(payload, r, ret_payload);
 }
 
 void psi_reason(char *reason, size_t reason_len, const char *path, int err, bool parsing,
@@ -250,107 +232,43 @@ void psi_reason(char *reason, size_t reason_len, const char *path, int err, bool
 		procfs_reason(reason, reason_len, path, err, parsing);
 }
 
-/* Reads and parses every file this run watches into *ret; on failure names
- * the file and whether parsing (rather than reading) failed. */
-static int psi_read(struct psi_state *s, int proc_fd, struct psi_reading *ret, int *ret_res,
-		    bool *ret_parsing)
+/* The flat runtime's reading is a struct psi_reading; file i is resource
+ * i. */
+static int psi_parse(const char *text, size_t len, void *reading, size_t index)
 {
+	struct psi_reading *rd = reading;
 	int r;
 
-	for (int i = 0; i < PSI_NRES; i++) {
-		ret->present[i] = false;
-		if (i == PSI_IRQ && !s->have_irq)
-			continue;
-		*ret_res = i;
-		*ret_parsing = false;
-		r = procfs_read_file(&s->files[i], proc_fd, psi_paths[i], &s->buf, PSI_FILE_MAX);
-		if (r < 0)
-			return r;
-		*ret_parsing = true;
-		r = psi_file_parse((enum psi_resource)i, s->buf.data, s->buf.len, &ret->res[i]);
-		if (r < 0)
-			return r;
-		ret->present[i] = true;
-	}
-	return 0;
-}
-
-static void psi_fini(void *state)
-{
-	struct psi_state *s = state;
-
-	if (!s)
-		return;
-	procfs_buf_free(&s->buf);
-	for (int i = 0; i < PSI_NRES; i++)
-		procfs_file_close(&s->files[i]);
-	free(s);
-}
-
-/* Reads every file once, so that a kernel without PSI (or with PSI off)
- * turns the topic off now. pressure/irq is optional: watched only when it
- * reads at init. */
-static int psi_init(const struct collector_env *env, const void *settings, void **ret_state,
-		    char *reason, size_t reason_len)
-{
-	struct psi_state *s;
-	bool parsing = false;
-	int res = PSI_CPU, r;
-
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		r = -ENOMEM;
-		procfs_reason(reason, reason_len, psi_paths[res], r, parsing);
-		goto out;
-	}
-	s->have_irq = procfs_read(env->proc_fd, psi_paths[PSI_IRQ], &s->buf, PSI_FILE_MAX) == 0;
-	r = psi_read(s, env->proc_fd, &s->cur, &res, &parsing);
-	if (r < 0) {
-		bool have_dir = faccessat(env->proc_fd, "pressure", F_OK, 0) == 0;
-
-		psi_reason(reason, reason_len, psi_paths[res], r, parsing, have_dir);
-		goto out;
-	}
-	*ret_state = s;
-	s = NULL;
-out:
-	psi_fini(s);
+	rd->present[index] = false;
+	r = psi_file_parse((enum psi_resource)index, text, len, &rd->res[index]);
+	rd->present[index] = r == 0;
 	return r;
 }
 
-/* Every tick sends the averages; stall_pct needs the previous reading. A
- * failed read keeps the previous reading for the next rate. */
-static int psi_sample(void *state, const struct collector_env *env,
-		      const struct collector_tick *tick, cJSON **ret_payload)
+static void psi_init_reason(const struct flat *f, const struct collector_env *env, int err,
+			    char *reason, size_t reason_len)
 {
-	struct psi_state *s = state;
-	bool parsing;
-	int res, r;
+	bool have_dir = faccessat(env->proc_fd, "pressure", F_OK, 0) == 0;
 
-	*ret_payload = NULL;
-	r = psi_read(s, env->proc_fd, &s->cur, &res, &parsing);
-	if (r < 0)
-		goto out;
-	s->cur.mono_ns = tick->mono_ns;
-	r = psi_build_payload(s->have_prev ? &s->prev : NULL, &s->cur, tick->t_ms, ret_payload);
-	if (r < 0)
-		goto out;
-	s->prev = s->cur;
-	s->have_prev = true;
-out:
-	return r;
+	psi_reason(reason, reason_len, f->files.path, err, f->files.parsing, have_dir);
 }
 
-/* node_exporter's pressure families from the last good reading (prev:
- * cur is overwritten by a failed read). */
-static int psi_metrics(void *state, struct metrics *m)
+/* Every tick sends the averages; stall_pct needs the previous reading. */
+static int psi_payload(const struct flat *f, const void *prev, const struct collector_tick *tick,
+		       cJSON **ret_payload)
 {
-	const struct psi_state *s = state;
-	const struct psi_reading *rd = &s->prev;
+	struct psi_reading *cur = f->cur;
+
+	cur->mono_ns = tick->mono_ns;
+	return psi_build_payload(prev, cur, tick->t_ms, ret_payload);
+}
+
+/* node_exporter's pressure families from the last good reading. */
+static int psi_metrics(const struct flat *f, struct metrics *m)
+{
+	const struct psi_reading *rd = f->prev;
 	unsigned has = 0;
 
-	if (!s->have_prev)
-		return 0;
 	for (int i = 0; i < PSI_NRES; i++) {
 		if (rd->present[i] && rd->res[i].has_some)
 			has |= PSI_HAS(i, 0);
@@ -361,13 +279,25 @@ static int psi_metrics(void *state, struct metrics *m)
 	return metrics_error(m);
 }
 
+/* A pressure file is two lines of about 55 bytes. A kernel without PSI (or
+ * with PSI off) turns the topic off at init; pressure/irq is watched only
+ * when it reads then. */
+static const struct flat_file psi_files[PSI_NRES] = {
+    {.path = "pressure/cpu", .max = 4096, .parse = psi_parse},
+    {.path = "pressure/memory", .max = 4096, .parse = psi_parse},
+    {.path = "pressure/io", .max = 4096, .parse = psi_parse},
+    {.path = "pressure/irq", .max = 4096, .parse = psi_parse, .need = FLAT_IF_READABLE},
+};
+
+static const struct flat_desc psi_flat = {
+    .files = psi_files,
+    .n_files = PSI_NRES,
+    .reading_size = sizeof(struct psi_reading),
+    .payload = psi_payload,
+    .metrics = psi_metrics,
+    .reason = psi_init_reason,
+};
+
 static const struct field_table *const psi_tables[] = {&psi_line_table, &psi_family_table, NULL};
 
-const struct collector psi_collector = {
-    .name = "psi",
-    .fields = psi_tables,
-    .init = psi_init,
-    .sample = psi_sample,
-    .metrics = psi_metrics,
-    .fini = psi_fini,
-};
+FLAT_COLLECTOR(psi, .name = "psi", .fields = psi_tables);

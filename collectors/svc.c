@@ -417,11 +417,8 @@ static int svc_payload(struct svc_state *s, const struct collector_env *env, int
 	r = svc_top(s, payload, "top_mem", top_n, false);
 	if (r < 0)
 		goto out;
-	*ret_payload = payload;
-	payload = NULL;
 out:
-	cJSON_Delete(payload);
-	return r;
+	return json_hand_over(payload, r, ret_payload);
 }
 
 /* --- metrics --- */

@@ -423,12 +423,9 @@ static int temp_build_payload(struct temp_state *s, int64_t t_ms, cJSON **ret_pa
 				       NULL, 0) < 0)
 			goto out;
 	}
-	*ret_payload = payload;
-	payload = NULL;
 	r = 0;
 out:
-	cJSON_Delete(payload);
-	return r;
+	return json_hand_over(payload, r, ret_payload);
 }
 
 static void temp_fini(void *state)

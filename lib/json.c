@@ -319,3 +319,13 @@ cJSON *json_payload(int64_t t_ms)
 	}
 	return o;
 }
+
+int json_hand_over(cJSON *payload, int r, cJSON **ret_payload)
+{
+	if (r < 0) {
+		cJSON_Delete(payload);
+		payload = NULL;
+	}
+	*ret_payload = payload;
+	return r;
+}

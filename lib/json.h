@@ -38,4 +38,9 @@ int json_num_or_null(cJSON *o, const char *key, bool have, double v);
  * the epoch. NULL when out of memory. */
 cJSON *json_payload(int64_t t_ms);
 
+/* The end of a payload builder: hands payload to *ret_payload when r is 0
+ * (NULL when there is none), else deletes it and sets *ret_payload to
+ * NULL. Returns r. */
+int json_hand_over(cJSON *payload, int r, cJSON **ret_payload);
+
 #endif

@@ -200,6 +200,26 @@ __attribute__((unused)) static void run_start(struct run *r, const struct collec
 	}
 }
 
+/* c's init with its default settings over env, which must return want
+ * (0 or -errno) with a state only on success and, unless want_reason is
+ * NULL, that reason. Returns the state. */
+__attribute__((unused)) static void *init_check(const struct collector *c,
+						const struct collector_env *env, int want,
+						const char *want_reason)
+{
+	char reason[256] = "";
+	void *st = NULL;
+
+	assert_int_equal(c->init(env, fixture_settings(c), &st, reason, sizeof(reason)), want);
+	if (want < 0)
+		assert_null(st);
+	else
+		assert_non_null(st);
+	if (want_reason)
+		assert_string_equal(reason, want_reason);
+	return st;
+}
+
 /* Points env at the first proc tree (proc/) or the second (proc.2/). */
 __attribute__((unused)) static void run_trees(struct run *r, int second)
 {

@@ -281,13 +281,10 @@ static void test_collector_host16(void **state)
 		struct collector_env env = {.proc_fd = fd1, .sys_fd = open_sys("host16")};
 		struct collector_tick t1 = {.t_ms = T1, .mono_ns = SEC};
 		struct collector_tick t2 = {.t_ms = T2, .mono_ns = 2 * SEC};
-		char reason[256];
 		void *st = NULL;
 
 		assert_true(env.sys_fd >= 0);
-		assert_int_equal(cpu_collector.init(&env, fixture_settings(&cpu_collector), &st,
-						    reason, sizeof(reason)),
-				 0);
+		st = init_check(&cpu_collector, &env, 0, NULL);
 		assert_int_equal(cpu_collector.sample(st, &env, &t1, &p), 0);
 		env.proc_fd = fd2;
 		assert_int_equal(cpu_collector.sample(st, &env, &t2, &p), 0);
@@ -448,7 +445,6 @@ static void test_collector_cpufreq(void **state)
 	const char *stat[] = {"cpu  20 0 0 180\ncpu0 10 0 0 90\ncpu1 10 0 0 90\n",
 			      "cpu  40 0 0 360\ncpu0 20 0 0 180\ncpu1 20 0 0 180\n"};
 	struct metrics m = {0};
-	char reason[256];
 	size_t fds_before;
 	void *st = NULL;
 	cJSON *p = NULL;
@@ -469,9 +465,7 @@ static void test_collector_cpufreq(void **state)
 	put_at(env.proc_fd, "stat", stat[0]);
 
 	fds_before = open_fds();
-	assert_int_equal(
-	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&cpu_collector, &env, 0, NULL);
 	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
 	assert_null(p);
 	/* one attribute is held open across ticks, nothing else */
@@ -543,9 +537,7 @@ static void test_collector_cpufreq(void **state)
 	close(env.sys_fd);
 	env.sys_fd = -1;
 	put_at(env.proc_fd, "stat", stat[0]);
-	assert_int_equal(
-	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&cpu_collector, &env, 0, NULL);
 	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
 	put_at(env.proc_fd, "stat", stat[1]);
 	tick.mono_ns += SEC;
@@ -595,15 +587,12 @@ static void test_collector_cost(void **state)
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
 	struct metrics m = {0};
 	struct timespec a, b;
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 	double us;
 
 	(void)state;
-	assert_int_equal(
-	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&cpu_collector, &env, 0, NULL);
 	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
 	for (int i = 0; i < 200; i++) {
@@ -628,7 +617,6 @@ static void test_collector_errors(void **state)
 	struct collector_env env = {.sys_fd = -1};
 	struct collector_tick t1 = {.t_ms = T1, .mono_ns = SEC};
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 2 * SEC};
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 
@@ -637,25 +625,16 @@ static void test_collector_errors(void **state)
 	env.proc_fd = s.fd;
 
 	/* missing file: the topic is off, with a reason */
-	assert_int_equal(
-	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
-	    -ENOENT);
-	assert_null(st);
-	assert_string_equal(reason, "/proc/stat: No such file or directory");
+	init_check(&cpu_collector, &env, -ENOENT, "/proc/stat: No such file or directory");
 
 	/* a file of another shape: off too */
 	scratch_write(&s, "stat", "cpu  1 2\n");
-	assert_int_equal(
-	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
-	    -EINVAL);
-	assert_null(st);
-	assert_string_equal(reason, "/proc/stat: unexpected contents (Invalid argument)");
+	init_check(&cpu_collector, &env, -EINVAL,
+		   "/proc/stat: unexpected contents (Invalid argument)");
 
 	/* a bad tick in the middle keeps the last good reading */
 	scratch_write(&s, "stat", "cpu  10 0 10 80\ncpu0 10 0 10 80\n");
-	assert_int_equal(
-	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&cpu_collector, &env, 0, NULL);
 	assert_int_equal(cpu_collector.sample(st, &env, &t1, &p), 0);
 	assert_null(p);
 	scratch_write(&s, "stat", "cpu  15 0 10 8");
@@ -686,15 +665,12 @@ static void test_collector_live(void **state)
 	struct collector_tick t1 = {.t_ms = T1, .mono_ns = SEC};
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 2 * SEC};
 	struct timespec nap = {.tv_nsec = 60 * 1000 * 1000};
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 
 	(void)state;
 	assert_true(fd >= 0);
-	assert_int_equal(
-	    cpu_collector.init(&env, fixture_settings(&cpu_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&cpu_collector, &env, 0, NULL);
 	assert_int_equal(cpu_collector.sample(st, &env, &t1, &p), 0);
 	assert_null(p);
 	nanosleep(&nap, NULL);

@@ -579,7 +579,6 @@ static void test_collector_partitions(void **state)
 	struct scratch proc, sys;
 	struct collector_env env;
 	struct collector_tick t = {.t_ms = T1, .mono_ns = SEC};
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 
@@ -590,9 +589,7 @@ static void test_collector_partitions(void **state)
 	scratch_write(&proc, "diskstats", stats);
 
 	/* no sysfs: unknown */
-	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&disk_collector, &env, 0, NULL);
 	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
 	assert_names(p, "sda,sda1,cciss/c0d0,cciss/c0d0p1");
 	assert_true(is_null(dev(p, "sda"), "partition"));
@@ -609,9 +606,7 @@ static void test_collector_partitions(void **state)
 	 * a partition is not in block/, it sits under its disk */
 	scratch_write(&sys, "block/sda/sda1/dev", "8:1\n");
 	scratch_write(&sys, "block/cciss!c0d0/dev", "104:0\n");
-	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&disk_collector, &env, 0, NULL);
 	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
 	assert_true(cJSON_IsFalse(get(dev(p, "sda"), "partition")));
 	assert_true(cJSON_IsTrue(get(dev(p, "sda1"), "partition")));
@@ -625,9 +620,7 @@ static void test_collector_partitions(void **state)
 	scratch_write(&sys, "class/block/sda1/partition", "1\n");
 	scratch_write(&sys, "class/block/cciss!c0d0p1/partition", "1\n");
 	scratch_write(&proc, "diskstats", "8 2 sda2 1 0 1 1 0 0 0 0 0 1 1\n");
-	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&disk_collector, &env, 0, NULL);
 	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
 	assert_true(is_null(dev(p, "sda2"), "partition"));
 	cJSON_Delete(p);
@@ -667,7 +660,6 @@ static void test_metrics_old_partition(void **state)
 	struct collector_env env = {.sys_fd = -1};
 	struct collector_tick t = {.t_ms = T1, .mono_ns = SEC};
 	struct metrics m = {0};
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 
@@ -677,9 +669,7 @@ static void test_metrics_old_partition(void **state)
 	scratch_write(&proc, "diskstats",
 		      "8 0 sda 1 0 2 3 4 0 5 6 7 8 9\n"
 		      "8 1 sda1 10 20 30 40\n");
-	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&disk_collector, &env, 0, NULL);
 	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
 	cJSON_Delete(p);
 	assert_int_equal(disk_collector.metrics(st, &m), 0);
@@ -700,23 +690,14 @@ static void test_collector_errors(void **state)
 {
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
-	char reason[256];
-	void *st = NULL;
 
 	(void)state;
 	scratch_make(&s, "disk");
 	env.proc_fd = s.fd;
-	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
-					     sizeof(reason)),
-			 -ENOENT);
-	assert_null(st);
-	assert_string_equal(reason, "/proc/diskstats: No such file or directory");
+	init_check(&disk_collector, &env, -ENOENT, "/proc/diskstats: No such file or directory");
 	scratch_write(&s, "diskstats", "8 0 sda 1 2 3 4 5\n");
-	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
-					     sizeof(reason)),
-			 -EINVAL);
-	assert_null(st);
-	assert_string_equal(reason, "/proc/diskstats: unexpected contents (Invalid argument)");
+	init_check(&disk_collector, &env, -EINVAL,
+		   "/proc/diskstats: unexpected contents (Invalid argument)");
 	disk_collector.fini(NULL);
 	scratch_remove(&s);
 }
@@ -728,15 +709,12 @@ static void test_collector_live(void **state)
 	struct collector_env env = {.proc_fd = pfd, .sys_fd = sfd};
 	struct collector_tick t = {.t_ms = T1};
 	struct timespec now;
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 	const cJSON *e;
 
 	(void)state;
-	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&disk_collector, &env, 0, NULL);
 	for (int i = 0; i < 2; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		t.mono_ns = (uint64_t)now.tv_sec * SEC + (uint64_t)now.tv_nsec;
@@ -764,15 +742,12 @@ static void test_cost(void **state)
 	struct collector_env env = {.proc_fd = pfd, .sys_fd = sfd};
 	struct collector_tick t = {.t_ms = T1};
 	struct timespec a, b;
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 	const int n = 2000;
 
 	(void)state;
-	assert_int_equal(disk_collector.init(&env, fixture_settings(&disk_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&disk_collector, &env, 0, NULL);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
 	for (int i = 0; i < n; i++) {
 		t.mono_ns = (uint64_t)(i + 1) * SEC;

@@ -216,17 +216,13 @@ static cJSON *sample(void *st, struct collector_env *env, int64_t t_ms)
 static void run_machine(const char *machine)
 {
 	struct collector_env env = {.sys_fd = -1};
-	char reason[256] = "";
 	void *st = NULL;
 	cJSON *p;
 
 	fake_load(machine, "statvfs");
 	fs_set_statfs(fake_statfs);
 	env.proc_fd = open_dir(machine, "proc");
-	assert_int_equal(
-	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
-	    0);
-	assert_string_equal(reason, "");
+	st = init_check(&fs_collector, &env, 0, "");
 	p = sample(st, &env, T1);
 	assert_json_file(p, machine, "fs.json");
 	cJSON_Delete(p);
@@ -308,7 +304,6 @@ static void test_collector_server(void **state)
 {
 	struct collector_env env = {.sys_fd = -1};
 	int proc = open_dir("server", "proc"), proc2 = open_dir("server", "proc.2");
-	char reason[256] = "";
 	void *st = NULL;
 	cJSON *p;
 
@@ -316,9 +311,7 @@ static void test_collector_server(void **state)
 	fake_load("server", "statvfs");
 	fs_set_statfs(fake_statfs);
 	env.proc_fd = proc;
-	assert_int_equal(
-	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&fs_collector, &env, 0, NULL);
 	p = sample(st, &env, T1);
 	assert_json_file(p, "server", "fs.json");
 	cJSON_Delete(p);
@@ -378,57 +371,36 @@ static void test_collector_config(void **state)
 	config_free(&cfg);
 }
 
-static void put(int dirfd, const char *name, const char *text)
-{
-	int f = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(f >= 0);
-	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
-	close(f);
-}
-
 static void test_collector_errors(void **state)
 {
-	char dir[] = "/tmp/sysfeed-fs-XXXXXX", reason[256];
+	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	void *st = NULL;
 	cJSON *p = NULL;
 	const cJSON *fs;
-	int self;
 
 	(void)state;
 	fake_load("server", "statvfs");
 	fs_set_statfs(fake_statfs);
-	assert_non_null(mkdtemp(dir));
-	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(env.proc_fd >= 0);
-	assert_int_equal(
-	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
-	    -ENOENT);
-	assert_null(st);
-	assert_string_equal(reason, "/proc/self/mountinfo: No such file or directory");
+	scratch_make(&s, "fs");
+	env.proc_fd = s.fd;
+	init_check(&fs_collector, &env, -ENOENT, "/proc/self/mountinfo: No such file or directory");
 
-	assert_int_equal(mkdirat(env.proc_fd, "self", 0700), 0);
-	self = openat(env.proc_fd, "self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	put(self, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:2 / /x");
-	assert_int_equal(
-	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
-	    -EINVAL);
-	assert_string_equal(reason, "/proc/self/mountinfo: unexpected contents (Invalid argument)");
+	scratch_write(&s, "self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:2 / /x");
+	init_check(&fs_collector, &env, -EINVAL,
+		   "/proc/self/mountinfo: unexpected contents (Invalid argument)");
 
-	put(self, "mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
-	assert_int_equal(
-	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
-	    0);
+	scratch_write(&s, "self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
+	st = init_check(&fs_collector, &env, 0, NULL);
 	assert_int_equal(fs_settle(st, 5000), 0);
 	/* a broken file is this tick's error; the next good one works */
-	put(self, "mountinfo", "garbage\n");
+	scratch_write(&s, "self/mountinfo", "garbage\n");
 	p = (cJSON *)&env;
 	assert_int_equal(fs_collector.sample(st, &env, &tick, &p), -EINVAL);
 	assert_null(p);
-	put(self, "mountinfo",
-	    "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n3 1 0:4 / /gone rw - nfs h:/ rw\n");
+	scratch_write(&s, "self/mountinfo",
+		      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n3 1 0:4 / /gone rw - nfs h:/ rw\n");
 	assert_int_equal(fs_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(p, "filesystems")), 2);
@@ -444,11 +416,7 @@ static void test_collector_errors(void **state)
 	cJSON_Delete(p);
 	fs_collector.fini(st);
 	fs_collector.fini(NULL);
-	unlinkat(self, "mountinfo", 0);
-	close(self);
-	unlinkat(env.proc_fd, "self", AT_REMOVEDIR);
-	close(env.proc_fd);
-	rmdir(dir);
+	scratch_remove(&s);
 	fs_set_statfs(NULL);
 }
 
@@ -483,7 +451,8 @@ static const cJSON *slow_entry(const cJSON *p)
 
 static void test_collector_stuck(void **state)
 {
-	char dir[] = "/tmp/sysfeed-fs-XXXXXX", reason[256];
+	struct scratch s;
+	char reason[256];
 	struct collector_env env = {.sys_fd = -1};
 	struct config cfg;
 	void *st = NULL;
@@ -491,17 +460,15 @@ static void test_collector_stuck(void **state)
 	uint64_t hung_ms, t0;
 	cJSON *p;
 	const cJSON *slow;
-	int self, i;
+	int i;
 
 	(void)state;
 	config_defaults(&cfg);
 	COLSET(&cfg, fs)->timeout_ms = 50;
-	assert_non_null(mkdtemp(dir));
-	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_int_equal(mkdirat(env.proc_fd, "self", 0700), 0);
-	self = openat(env.proc_fd, "self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	put(self, "mountinfo",
-	    "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:40 / /slow rw - nfs h:/ rw\n");
+	scratch_make(&s, "fs");
+	env.proc_fd = s.fd;
+	scratch_write(&s, "self/mountinfo",
+		      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:40 / /slow rw - nfs h:/ rw\n");
 	fs_set_statfs(slow_statfs);
 	sh->slow_hold = 0;
 	sh->slow_calls = sh->fast_calls = 0;
@@ -605,11 +572,7 @@ static void test_collector_stuck(void **state)
 	assert_int_equal(children(NULL), 0);
 
 	fs_set_statfs(NULL);
-	unlinkat(self, "mountinfo", 0);
-	close(self);
-	unlinkat(env.proc_fd, "self", AT_REMOVEDIR);
-	close(env.proc_fd);
-	rmdir(dir);
+	scratch_remove(&s);
 	config_free(&cfg);
 }
 
@@ -618,7 +581,6 @@ static void test_collector_stuck(void **state)
 static void test_collector_live(void **state)
 {
 	struct collector_env env = {.sys_fd = -1};
-	char reason[256];
 	void *st = NULL;
 	struct timespec a, b, wa, wb;
 	const cJSON *root = NULL, *fs;
@@ -629,9 +591,7 @@ static void test_collector_live(void **state)
 
 	(void)state;
 	env.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_int_equal(
-	    fs_collector.init(&env, fixture_settings(&fs_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&fs_collector, &env, 0, NULL);
 	p = sample(st, &env, T1);
 	cJSON_ArrayForEach(fs, cJSON_GetObjectItem(p, "filesystems"))
 	{

@@ -55,7 +55,7 @@ static void put(int dirfd, const char *name, const char *text)
  * without the two files every Linux has. */
 static void test_collector_change(void **state)
 {
-	char dir[] = "/tmp/sysfeed-host-XXXXXX", reason[256];
+	char dir[] = "/tmp/sysfeed-host-XXXXXX";
 	struct collector_env env = {.sys_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	void *st = NULL;
@@ -78,20 +78,14 @@ static void test_collector_change(void **state)
 		proc = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	env.proc_fd = proc;
-	assert_int_equal(host_collector.init(&env, fixture_settings(&host_collector), &st, reason,
-					     sizeof(reason)),
-			 -ENOENT);
-	assert_string_equal(reason, "/proc/sys/kernel/hostname: No such file or directory");
+	init_check(&host_collector, &env, -ENOENT,
+		   "/proc/sys/kernel/hostname: No such file or directory");
 	put(proc, "sys/kernel/hostname", "alpha\n");
-	assert_int_equal(host_collector.init(&env, fixture_settings(&host_collector), &st, reason,
-					     sizeof(reason)),
-			 -ENOENT);
-	assert_string_equal(reason, "/proc/sys/kernel/osrelease: No such file or directory");
+	init_check(&host_collector, &env, -ENOENT,
+		   "/proc/sys/kernel/osrelease: No such file or directory");
 	put(proc, "sys/kernel/osrelease", "6.1.0\n");
 	put(proc, "sys/kernel/arch", "riscv64\n");
-	assert_int_equal(host_collector.init(&env, fixture_settings(&host_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&host_collector, &env, 0, NULL);
 	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
 	text = cJSON_PrintUnformatted(p);
 	/* nothing else to read: nulls */
@@ -135,7 +129,7 @@ static void test_collector_live(void **state)
 {
 	struct collector_env env;
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
-	char reason[256], host[256] = "";
+	char host[256] = "";
 	void *st = NULL;
 	cJSON *p = NULL;
 	struct timespec a, b;
@@ -144,9 +138,7 @@ static void test_collector_live(void **state)
 	(void)state;
 	env = (struct collector_env){.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC),
 				     .sys_fd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-	assert_int_equal(host_collector.init(&env, fixture_settings(&host_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&host_collector, &env, 0, NULL);
 	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
 	gethostname(host, sizeof(host) - 1);

@@ -238,18 +238,9 @@ static void test_collector_fixtures(void **state)
 	cJSON_Delete(p);
 }
 
-static void put(int dirfd, const char *name, const char *text)
-{
-	int f = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(f >= 0);
-	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
-	close(f);
-}
-
 static void test_collector_errors(void **state)
 {
-	char dir[] = "/tmp/sysfeed-load-XXXXXX", reason[256];
+	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	struct metrics m = {0};
@@ -257,46 +248,33 @@ static void test_collector_errors(void **state)
 	cJSON *p = NULL;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(env.proc_fd >= 0);
-	assert_int_equal(load_collector.init(&env, fixture_settings(&load_collector), &st, reason,
-					     sizeof(reason)),
-			 -ENOENT);
-	assert_null(st);
-	assert_string_equal(reason, "/proc/loadavg: No such file or directory");
+	scratch_make(&s, "load");
+	env.proc_fd = s.fd;
+	init_check(&load_collector, &env, -ENOENT, "/proc/loadavg: No such file or directory");
 
-	put(env.proc_fd, "loadavg", "0.52 0.58 0.59 2/345 12345\n");
-	assert_int_equal(load_collector.init(&env, fixture_settings(&load_collector), &st, reason,
-					     sizeof(reason)),
-			 -ENOENT);
-	assert_string_equal(reason, "/proc/uptime: No such file or directory");
+	scratch_write(&s, "loadavg", "0.52 0.58 0.59 2/345 12345\n");
+	init_check(&load_collector, &env, -ENOENT, "/proc/uptime: No such file or directory");
 
-	put(env.proc_fd, "uptime", "12.5.0 1.00\n");
-	assert_int_equal(load_collector.init(&env, fixture_settings(&load_collector), &st, reason,
-					     sizeof(reason)),
-			 -EINVAL);
-	assert_string_equal(reason, "/proc/uptime: unexpected contents (Invalid argument)");
+	scratch_write(&s, "uptime", "12.5.0 1.00\n");
+	init_check(&load_collector, &env, -EINVAL,
+		   "/proc/uptime: unexpected contents (Invalid argument)");
 
-	put(env.proc_fd, "uptime", "12.50 1.00\n");
-	assert_int_equal(load_collector.init(&env, fixture_settings(&load_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
-	assert_non_null(st);
-	put(env.proc_fd, "loadavg", "0.52 0.58\n");
+	scratch_write(&s, "uptime", "12.50 1.00\n");
+	st = init_check(&load_collector, &env, 0, NULL);
+	scratch_write(&s, "loadavg", "0.52 0.58\n");
 	p = (cJSON *)&env;
 	assert_int_equal(load_collector.sample(st, &env, &tick, &p), -EINVAL);
 	assert_null(p);
 	assert_int_equal(load_collector.metrics(st, &m), 0);
 	assert_int_equal(m.len, 0);
-	put(env.proc_fd, "loadavg", "0.52 0.58 0.59 2/345 12345\n");
+	scratch_write(&s, "loadavg", "0.52 0.58 0.59 2/345 12345\n");
 	assert_int_equal(load_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
 	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble == 12.5);
 	assert_true(cJSON_GetObjectItem(p, "load15")->valuedouble == 0.59);
 	cJSON_Delete(p);
 	/* a failed tick leaves the metrics of the last good one */
-	put(env.proc_fd, "loadavg", "1.00 1.00 1.00 2/345 12345 x\n");
+	scratch_write(&s, "loadavg", "1.00 1.00 1.00 2/345 12345 x\n");
 	p = (cJSON *)&env;
 	assert_int_equal(load_collector.sample(st, &env, &tick, &p), -EINVAL);
 	assert_null(p);
@@ -313,10 +291,9 @@ static void test_collector_errors(void **state)
 	metrics_free(&m);
 	load_collector.fini(st);
 	load_collector.fini(NULL);
-	unlinkat(env.proc_fd, "loadavg", 0);
-	unlinkat(env.proc_fd, "uptime", 0);
-	close(env.proc_fd);
-	rmdir(dir);
+	scratch_rm(&s, "loadavg");
+	scratch_rm(&s, "uptime");
+	scratch_remove(&s);
 }
 
 static void test_collector_live(void **state)
@@ -324,15 +301,12 @@ static void test_collector_live(void **state)
 	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 
 	(void)state;
 	assert_true(fd >= 0);
-	assert_int_equal(load_collector.init(&env, fixture_settings(&load_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&load_collector, &env, 0, NULL);
 	assert_int_equal(load_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
 	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble > 0);

@@ -518,18 +518,9 @@ static void test_metrics_promtool(void **state)
 	}
 }
 
-static void put(int dirfd, const char *name, const char *text)
-{
-	int f = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(f >= 0);
-	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
-	close(f);
-}
-
 static void test_collector_errors(void **state)
 {
-	char dir[] = "/tmp/sysfeed-mem-XXXXXX", reason[256];
+	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	struct metrics m = {0};
@@ -538,34 +529,23 @@ static void test_collector_errors(void **state)
 	int f;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	env.proc_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(env.proc_fd >= 0);
-	assert_int_equal(
-	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
-	    -ENOENT);
-	assert_null(st);
-	assert_string_equal(reason, "/proc/meminfo: No such file or directory");
+	scratch_make(&s, "mem");
+	env.proc_fd = s.fd;
+	init_check(&mem_collector, &env, -ENOENT, "/proc/meminfo: No such file or directory");
 
 	f = openat(env.proc_fd, "meminfo", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(f >= 0);
 	assert_int_equal(write(f, "MemTotal: 100 kB\n", 17), 17);
-	assert_int_equal(
-	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
-	    -ENODATA);
-	assert_null(st);
-	assert_string_equal(reason, "/proc/meminfo: unexpected contents (No data available)");
+	init_check(&mem_collector, &env, -ENODATA,
+		   "/proc/meminfo: unexpected contents (No data available)");
 	assert_int_equal(write(f, "MemFree: 40 kB\n", 15), 15);
 	close(f);
 	/* no /proc/vmstat: the topic works, its rates stay null */
-	assert_int_equal(
-	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
-	    0);
-	assert_non_null(st);
+	st = init_check(&mem_collector, &env, 0, NULL);
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
 	cJSON_Delete(p);
 	/* (a vmstat that appears later is not looked for) */
-	put(env.proc_fd, "vmstat", "pgfault 5\n");
+	scratch_write(&s, "vmstat", "pgfault 5\n");
 	tick.mono_ns += SEC;
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
 	assert_true(is_null(p, "page_faults_per_s"));
@@ -581,7 +561,7 @@ static void test_collector_errors(void **state)
 			    "bytes.\n"
 			    "# TYPE sysfeed_memory_free_bytes gauge\n"
 			    "sysfeed_memory_free_bytes 40960\n");
-	unlinkat(env.proc_fd, "meminfo", 0);
+	scratch_rm(&s, "meminfo");
 	p = (cJSON *)&env;
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), -ENOENT);
 	assert_null(p);
@@ -593,30 +573,25 @@ static void test_collector_errors(void **state)
 	mem_collector.fini(NULL);
 
 	/* a vmstat of another shape turns the topic off */
-	put(env.proc_fd, "meminfo", "MemTotal: 100 kB\nMemFree: 40 kB\n");
-	put(env.proc_fd, "vmstat", "pgfault 5\npgmajfault: 1\n");
+	scratch_write(&s, "meminfo", "MemTotal: 100 kB\nMemFree: 40 kB\n");
+	scratch_write(&s, "vmstat", "pgfault 5\npgmajfault: 1\n");
 	st = NULL;
-	assert_int_equal(
-	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
-	    -EINVAL);
-	assert_null(st);
-	assert_string_equal(reason, "/proc/vmstat: unexpected contents (Invalid argument)");
+	init_check(&mem_collector, &env, -EINVAL,
+		   "/proc/vmstat: unexpected contents (Invalid argument)");
 
 	/* a bad vmstat at a tick sends nothing; the next rate spans the gap */
-	put(env.proc_fd, "vmstat", "pgfault 5\npgmajfault 1\n");
-	assert_int_equal(
-	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
-	    0);
+	scratch_write(&s, "vmstat", "pgfault 5\npgmajfault 1\n");
+	st = init_check(&mem_collector, &env, 0, NULL);
 	tick.mono_ns = 10 * SEC;
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
 	assert_true(is_null(p, "page_faults_per_s"));
 	cJSON_Delete(p);
-	put(env.proc_fd, "vmstat", "pgfault 9\npgmaj");
+	scratch_write(&s, "vmstat", "pgfault 9\npgmaj");
 	tick.mono_ns += SEC;
 	p = (cJSON *)&env;
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), -EINVAL);
 	assert_null(p);
-	put(env.proc_fd, "vmstat", "pgfault 25\npgmajfault 1\nnew_counter 3\n");
+	scratch_write(&s, "vmstat", "pgfault 25\npgmajfault 1\nnew_counter 3\n");
 	tick.mono_ns += SEC;
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
 	assert_true(num(p, "page_faults_per_s") == 10); /* +20 over 2 s */
@@ -630,16 +605,15 @@ static void test_collector_errors(void **state)
 			       "# TYPE sysfeed_vmstat_pgfault_total counter\n"
 			       "sysfeed_vmstat_pgfault_total 25\n"));
 	assert_null(strstr(m.buf, "pswpin"));
-	unlinkat(env.proc_fd, "vmstat", 0);
+	scratch_rm(&s, "vmstat");
 	p = (cJSON *)&env;
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), -ENOENT);
 	assert_null(p);
 	mem_collector.fini(st);
 	metrics_free(&m);
 
-	unlinkat(env.proc_fd, "meminfo", 0);
-	close(env.proc_fd);
-	rmdir(dir);
+	scratch_rm(&s, "meminfo");
+	scratch_remove(&s);
 }
 
 static void test_collector_live(void **state)
@@ -647,15 +621,12 @@ static void test_collector_live(void **state)
 	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 
 	(void)state;
 	assert_true(fd >= 0);
-	assert_int_equal(
-	    mem_collector.init(&env, fixture_settings(&mem_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&mem_collector, &env, 0, NULL);
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
 	assert_true(num(p, "total") > 0);

@@ -708,7 +708,6 @@ static void test_collector_links(void **state)
 	struct scratch proc, sys;
 	struct collector_env env;
 	struct collector_tick t = {.t_ms = T1, .mono_ns = SEC};
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 	int fds = open_fds();
@@ -722,9 +721,7 @@ static void test_collector_links(void **state)
 		      "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
 		      "InErrs OutRsts\nTcp: 1 2 3 4 5 6 7 8\n");
 	scratch_write(&proc, "net/sockstat", "TCP: inuse 1 orphan 0 tw 2 alloc 1 mem 1\n");
-	assert_int_equal(
-	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&net_collector, &env, 0, NULL);
 
 	/* no sysfs entry: nulls */
 	assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
@@ -804,40 +801,26 @@ static void test_collector_errors(void **state)
 {
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
-	char reason[256];
 	void *st = NULL;
 
 	(void)state;
 	scratch_make(&s, "net");
 	env.proc_fd = s.fd;
-	assert_int_equal(
-	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
-	    -ENOENT);
-	assert_null(st);
-	assert_string_equal(reason, "/proc/net/dev: No such file or directory");
+	init_check(&net_collector, &env, -ENOENT, "/proc/net/dev: No such file or directory");
 	scratch_write(&s, "net/dev", HDR);
-	assert_int_equal(
-	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
-	    -ENOENT);
-	assert_string_equal(reason, "/proc/net/snmp: No such file or directory");
+	init_check(&net_collector, &env, -ENOENT, "/proc/net/snmp: No such file or directory");
 	scratch_write(&s, "net/snmp", "Ip: Forwarding\nIp: 1\n");
-	assert_int_equal(
-	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
-	    -ENODATA);
-	assert_string_equal(reason, "/proc/net/snmp: unexpected contents (No data available)");
+	init_check(&net_collector, &env, -ENODATA,
+		   "/proc/net/snmp: unexpected contents (No data available)");
 	scratch_write(&s, "net/snmp",
 		      "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
 		      "InErrs OutRsts\nTcp: 1 2 3 4 5 6 7 8\n");
 	scratch_write(&s, "net/sockstat", "TCP: inuse 1\n");
-	assert_int_equal(
-	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
-	    -EINVAL);
-	assert_string_equal(reason, "/proc/net/sockstat: unexpected contents (Invalid argument)");
+	init_check(&net_collector, &env, -EINVAL,
+		   "/proc/net/sockstat: unexpected contents (Invalid argument)");
 	scratch_write(&s, "net/dev", "garbage\n");
-	assert_int_equal(
-	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
-	    -EINVAL);
-	assert_string_equal(reason, "/proc/net/dev: unexpected contents (Invalid argument)");
+	init_check(&net_collector, &env, -EINVAL,
+		   "/proc/net/dev: unexpected contents (Invalid argument)");
 	assert_null(st);
 	net_collector.fini(NULL);
 	scratch_remove(&s);
@@ -851,14 +834,11 @@ static void test_collector_live(void **state)
 	struct collector_env env = {.proc_fd = pfd, .sys_fd = sfd};
 	struct collector_tick t = {.t_ms = T1};
 	struct timespec now;
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 
 	(void)state;
-	assert_int_equal(
-	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&net_collector, &env, 0, NULL);
 	for (int i = 0; i < 2; i++) {
 		const cJSON *lo;
 
@@ -887,15 +867,12 @@ static void test_cost(void **state)
 	struct collector_env env = {.proc_fd = pfd, .sys_fd = sfd};
 	struct collector_tick t = {.t_ms = T1};
 	struct timespec a, b;
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 	const int n = 2000;
 
 	(void)state;
-	assert_int_equal(
-	    net_collector.init(&env, fixture_settings(&net_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&net_collector, &env, 0, NULL);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
 	for (int i = 0; i < n; i++) {
 		t.mono_ns = (uint64_t)(i + 1) * SEC;

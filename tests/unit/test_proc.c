@@ -231,32 +231,22 @@ static void test_collector_scratch(void **state)
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
 	struct collector_tick t9 = {.t_ms = T2, .mono_ns = 9 * SEC};
-	char reason[256];
 	void *st = NULL;
 	cJSON *p;
 
 	(void)state;
 	proc_scratch(&s);
 	env.proc_fd = s.fd;
-	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
-					     sizeof(reason)),
-			 -ENOENT);
-	assert_string_equal(reason, "/proc/stat: No such file or directory");
+	init_check(&proc_collector, &env, -ENOENT, "/proc/stat: No such file or directory");
 	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime x\n");
-	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
-					     sizeof(reason)),
-			 -EINVAL);
-	assert_string_equal(reason, "/proc/stat: unexpected contents (Invalid argument)");
+	init_check(&proc_collector, &env, -EINVAL,
+		   "/proc/stat: unexpected contents (Invalid argument)");
 	scratch_write(&s, "stat", "cpu  1 2 3 4\n");
-	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
-					     sizeof(reason)),
-			 -ENODATA);
+	init_check(&proc_collector, &env, -ENODATA, NULL);
 	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
 	scratch_proc(&s, 33, "idle", 'S', 10, 1, 50, 100);
 	scratch_proc(&s, 40, "busy", 'R', 10, 1, 60, 200);
-	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&proc_collector, &env, 0, NULL);
 
 	/* first sight: no rates, no passwd (uids as numbers) */
 	p = tick(st, &env, 1);
@@ -431,7 +421,6 @@ static void test_collector_clock(void **state)
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
 	struct timespec nap = {.tv_nsec = 20 * 1000 * 1000};
-	char reason[256];
 	void *st = NULL;
 	unsigned n;
 	cJSON *p;
@@ -440,9 +429,7 @@ static void test_collector_clock(void **state)
 	scratch_make_live(&s, &env);
 	scratch_proc(&s, (unsigned)idle, "idle", 'S', 10, 1, 50, 100);
 	scratch_proc(&s, (unsigned)busy, "busy", 'R', 10, 1, 60, 200);
-	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&proc_collector, &env, 0, NULL);
 	nanosleep(&nap, NULL); /* let both start */
 
 	p = tick(st, &env, 1);
@@ -757,7 +744,6 @@ static void test_collector_few_fds(void **state)
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
 	struct rlimit old, low;
 	size_t n_extra = 0;
-	char reason[256];
 	double procs;
 	void *st = NULL;
 	cJSON *p;
@@ -767,9 +753,7 @@ static void test_collector_few_fds(void **state)
 	low = old;
 	low.rlim_cur = 64;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&proc_collector, &env, 0, NULL);
 	p = live_tick(st, &env);
 	procs = num(p, "processes");
 	assert_true(procs > 16); /* more than the 16 fds it may hold */

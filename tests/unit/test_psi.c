@@ -377,15 +377,9 @@ static void test_collector_old_kernel(void **state)
 {
 	int fd = open_dir("linux-2.6.18", "proc");
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
-	char reason[256] = "";
-	void *st = NULL;
 
 	(void)state;
-	assert_int_equal(
-	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
-	    -ENOENT);
-	assert_null(st);
-	assert_string_equal(reason, "kernel without PSI (no /proc/pressure)");
+	init_check(&psi_collector, &env, -ENOENT, "kernel without PSI (no /proc/pressure)");
 	close(fd);
 }
 
@@ -398,7 +392,6 @@ static void test_collector_errors(void **state)
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 2 * SEC};
 	struct collector_tick t3 = {.t_ms = T2, .mono_ns = 3 * SEC};
 	struct scratch s;
-	char reason[256];
 	void *st = NULL;
 	cJSON *p = NULL;
 
@@ -408,26 +401,18 @@ static void test_collector_errors(void **state)
 
 	/* /proc/pressure but no memory file: named */
 	scratch_write(&s, "pressure/cpu", good);
-	assert_int_equal(
-	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
-	    -ENOENT);
-	assert_null(st);
-	assert_string_equal(reason, "/proc/pressure/memory: No such file or directory");
+	init_check(&psi_collector, &env, -ENOENT,
+		   "/proc/pressure/memory: No such file or directory");
 
 	/* a file of another shape */
 	scratch_write(&s, "pressure/memory", good);
 	scratch_write(&s, "pressure/io", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
-	assert_int_equal(
-	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
-	    -ENODATA);
-	assert_null(st);
-	assert_string_equal(reason, "/proc/pressure/io: unexpected contents (No data available)");
+	init_check(&psi_collector, &env, -ENODATA,
+		   "/proc/pressure/io: unexpected contents (No data available)");
 
 	/* no irq at init: never read, even once it appears */
 	scratch_write(&s, "pressure/io", good);
-	assert_int_equal(
-	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&psi_collector, &env, 0, NULL);
 	assert_int_equal(psi_collector.sample(st, &env, &t1, &p), 0);
 	assert_true(is_null3(p, "irq", NULL, NULL));
 	cJSON_Delete(p);
@@ -453,9 +438,7 @@ static void test_collector_errors(void **state)
 	psi_collector.fini(NULL);
 
 	/* with irq at init it is part of every tick */
-	assert_int_equal(
-	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&psi_collector, &env, 0, NULL);
 	assert_int_equal(psi_collector.sample(st, &env, &t1, &p), 0);
 	assert_true(num3(p, "irq", "full", "total_us") == 0);
 	cJSON_Delete(p);
@@ -467,10 +450,7 @@ static void test_collector_errors(void **state)
 	scratch_remove(&s);
 	scratch_make(&s, "psi");
 	env.proc_fd = s.fd;
-	assert_int_equal(
-	    psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason)),
-	    -ENOENT);
-	assert_string_equal(reason, "kernel without PSI (no /proc/pressure)");
+	init_check(&psi_collector, &env, -ENOENT, "kernel without PSI (no /proc/pressure)");
 	scratch_remove(&s);
 }
 

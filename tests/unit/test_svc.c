@@ -56,10 +56,7 @@ static void test_collector_host16(void **state)
 	cJSON *p;
 
 	(void)state;
-	assert_int_equal(
-	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
-	    0);
-	assert_string_equal(reason, "");
+	st = init_check(&svc_collector, &env, 0, "");
 	assert_int_equal(svc_collector.sample(st, &env, &t1, &p), 0);
 	assert_json_file(p, "host16", "svc.1.json");
 	assert_int_equal(cJSON_GetArraySize(get(p, "top_cpu")), 0); /* no rates yet */
@@ -125,45 +122,31 @@ static void test_off(void **state)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
-	char reason[256];
 	void *st = NULL;
 
 	(void)state;
 	scratch_make(&s, "svc");
 	env.sys_fd = s.fd;
 	/* no fs/cgroup at all */
-	assert_int_equal(
-	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
-	    -ENOENT);
-	assert_string_equal(reason, "/sys/fs/cgroup: No such file or directory");
+	init_check(&svc_collector, &env, -ENOENT, "/sys/fs/cgroup: No such file or directory");
 	assert_null(st);
 	/* cgroup v1: controllers mounted one by one, no cgroup.controllers */
 	scratch_write(&s, "fs/cgroup/cpu/cpu.shares", "1024\n");
 	scratch_write(&s, "fs/cgroup/memory/memory.usage_in_bytes", "1\n");
-	assert_int_equal(
-	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
-	    -EOPNOTSUPP);
-	assert_string_equal(reason, HYBRID);
+	init_check(&svc_collector, &env, -EOPNOTSUPP, HYBRID);
 	/* hybrid: cgroup2 only at fs/cgroup/unified, as on the development VM */
 	scratch_write(&s, "fs/cgroup/unified/cgroup.controllers", "\n");
 	scratch_write(&s, "fs/cgroup/unified/system.slice/ssh.service/cpu.stat", "usage_usec 1\n");
-	assert_int_equal(
-	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
-	    -EOPNOTSUPP);
-	assert_string_equal(reason, HYBRID);
+	init_check(&svc_collector, &env, -EOPNOTSUPP, HYBRID);
 	/* cgroup v2 without systemd */
 	scratch_rm(&s, "fs/cgroup");
 	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
-	assert_int_equal(
-	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
-	    -ENOENT);
-	assert_string_equal(reason, "/sys/fs/cgroup/system.slice: No such file or directory (not "
-				    "run by systemd?)");
+	init_check(&svc_collector, &env, -ENOENT,
+		   "/sys/fs/cgroup/system.slice: No such file or directory (not "
+		   "run by systemd?)");
 	/* and with it: on, even with no service yet */
 	scratch_write(&s, "fs/cgroup/system.slice/cgroup.procs", "");
-	assert_int_equal(
-	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&svc_collector, &env, 0, NULL);
 	svc_collector.fini(st);
 	scratch_remove(&s);
 }
@@ -186,7 +169,6 @@ static void test_collector_changes(void **state)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
-	char reason[256];
 	void *st = NULL;
 	const cJSON *r;
 	unsigned n;
@@ -198,9 +180,7 @@ static void test_collector_changes(void **state)
 	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
 	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 1000\n");
 	scratch_write(&s, SL "a.service/memory.current", "4096\n");
-	assert_int_equal(
-	    svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason)),
-	    0);
+	st = init_check(&svc_collector, &env, 0, NULL);
 
 	p = tick(st, &env, 1);
 	assert_true(num(p, "services") == 1);

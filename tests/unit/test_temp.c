@@ -130,8 +130,6 @@ static void test_scan_sbc(void **state)
 static void run_machine(const char *machine)
 {
 	struct collector_env env = {.proc_fd = -1};
-	char reason[256] = "";
-	void *st = NULL;
 	struct run r;
 	cJSON *p;
 
@@ -146,19 +144,15 @@ static void run_machine(const char *machine)
 	run_end(&r);
 	/* vm2 (this VM) has neither hwmon nor thermal zones */
 	env.sys_fd = open_dir("vm2", "sys");
-	assert_int_equal(temp_collector.init(&env, fixture_settings(&temp_collector), &st, reason,
-					     sizeof(reason)),
-			 -ENODEV);
-	assert_null(st);
-	assert_string_equal(reason, "no temperature sensors (/sys/class/hwmon has no temp*_input, "
-				    "/sys/class/thermal no thermal_zone*)");
+	init_check(&temp_collector, &env, -ENODEV,
+		   "no temperature sensors (/sys/class/hwmon has no temp*_input, "
+		   "/sys/class/thermal no thermal_zone*)");
 	close(env.sys_fd);
 }
 
 static void test_collector_fixtures(void **state)
 {
 	struct collector_env env = {.proc_fd = -1};
-	char reason[256] = "";
 	void *st = NULL;
 
 	(void)state;
@@ -173,9 +167,7 @@ static void test_collector_fixtures(void **state)
 		const int n = 5000;
 
 		env.sys_fd = open_dir("desktop", "sys");
-		assert_int_equal(temp_collector.init(&env, fixture_settings(&temp_collector), &st,
-						     reason, sizeof(reason)),
-				 0);
+		st = init_check(&temp_collector, &env, 0, NULL);
 		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
 		for (int i = 0; i < n; i++) {
 			assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
@@ -193,12 +185,9 @@ static void test_collector_fixtures(void **state)
 
 	/* vm2 (this VM) has neither hwmon nor thermal zones */
 	env.sys_fd = open_dir("vm2", "sys");
-	assert_int_equal(temp_collector.init(&env, fixture_settings(&temp_collector), &st, reason,
-					     sizeof(reason)),
-			 -ENODEV);
-	assert_null(st);
-	assert_string_equal(reason, "no temperature sensors (/sys/class/hwmon has no temp*_input, "
-				    "/sys/class/thermal no thermal_zone*)");
+	init_check(&temp_collector, &env, -ENODEV,
+		   "no temperature sensors (/sys/class/hwmon has no temp*_input, "
+		   "/sys/class/thermal no thermal_zone*)");
 	close(env.sys_fd);
 }
 
@@ -215,7 +204,7 @@ static void put(int dirfd, const char *name, const char *text)
  * it reads again; a label that is empty falls back to tempN. */
 static void test_collector_unreadable(void **state)
 {
-	char dir[] = "/tmp/sysfeed-temp-XXXXXX", reason[256];
+	char dir[] = "/tmp/sysfeed-temp-XXXXXX";
 	struct collector_env env = {.proc_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	void *st = NULL;
@@ -237,9 +226,7 @@ static void test_collector_unreadable(void **state)
 	put(hw, "temp2_max", "garbage\n");
 	put(hw, "tempx_input", "1\n");
 	put(hw, "temp3_inputs", "1\n");
-	assert_int_equal(temp_collector.init(&env, fixture_settings(&temp_collector), &st, reason,
-					     sizeof(reason)),
-			 0);
+	st = init_check(&temp_collector, &env, 0, NULL);
 	assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(p, "sensors")), 1);
 	{
