@@ -492,9 +492,10 @@ int alerts_test(const struct config *cfg, FILE *out)
 	struct alert_sender *s;
 	char host[256] = "", msg[512];
 	cJSON *o = json_payload(clock_real_ms());
+	void *report_ctx[] = {out, &failed};
 
 	so.retries = 0; /* what each answers to one attempt */
-	if (!o || !(s = alert_sender_new(&so, test_report, (void *[]){out, &failed}))) {
+	if (!o || !(s = alert_sender_new(&so, test_report, report_ctx))) {
 		cJSON_Delete(o);
 		fprintf(out, "cannot start the alert senders\n");
 		return 1;
