@@ -21,7 +21,7 @@ else
 BUILD ?= build
 endif
 
-PKGS := libmicrohttpd libsystemd libcjson zlib
+PKGS := libmicrohttpd libsystemd libcjson zlib libcurl
 
 # `make V=1` shows the commands.
 ifeq ($(V),1)
@@ -65,7 +65,7 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 # Debian packages that building and testing need (`make deps` installs them).
-DEB_DEPS := gcc make pkg-config libmicrohttpd-dev libsystemd-dev libcjson-dev libcmocka-dev zlib1g-dev \
+DEB_DEPS := gcc make pkg-config libmicrohttpd-dev libsystemd-dev libcjson-dev libcmocka-dev zlib1g-dev libcurl4-gnutls-dev \
 	python3 python3-pytest curl procps valgrind iproute2 systemd util-linux man-db libfuse3-dev fuse3 prometheus
 # What `make deb`, `make rpm` and `make check-system` need besides (`make deps-system`).
 PKG_DEPS := debhelper dpkg-dev lintian rpm git debootstrap systemd-container man-db
@@ -195,6 +195,7 @@ bench: deps
 	$(MAKE) tests
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench tests/bench/run
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench tests/bench/tick
+	$(BUILD)/bench/alert_cost tests/fixtures 1000 2000
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench PYTHON=$(PYTHON) tests/bench/run-events
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/abuse
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/wire

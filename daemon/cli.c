@@ -25,10 +25,14 @@ static void usage(FILE *f)
 		   "  --journal-dir DIR   follow the journal files in DIR, not the system journal\n"
 		   "  --check-config      check the configuration and exit (0 if good, 2 if not)\n"
 		   "  --print-config      print every key as the configuration sets it and exit\n"
+		   "  --test-alert        send a test notification to the journal and every\n"
+		   "                      alert-webhook, alert-ntfy and alert-exec, print what\n"
+		   "                      each answered and exit (0 if all took it, 1 if not)\n"
 		   "  --verbose           log debug lines too\n"
 		   "  --version           print the version and exit\n"
 		   "  --help              print this help and exit\n"
 		   "\n"
+		   "Alert rules: `alert = NAME: RULE` lines in the config file (docs/alerts.md).\n"
 		   "Signals: TERM or INT stop it, HUP reloads the config file.\n"
 		   "See sysfeed(8) and sysfeed.conf(5).\n");
 }
@@ -39,19 +43,13 @@ int cli_parse(int argc, char **argv, struct config_source *src, int *ret_mode)
 	static const char *const keys[] = {"listen",   "interval", "proc-root",
 					   "sys-root", "web-root", "journal-dir"};
 	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 1},
-	    {"interval", required_argument, NULL, 2},
-	    {"proc-root", required_argument, NULL, 3},
-	    {"sys-root", required_argument, NULL, 4},
-	    {"web-root", required_argument, NULL, 5},
-	    {"journal-dir", required_argument, NULL, 6},
-	    {"config", required_argument, NULL, 'c'},
-	    {"check-config", no_argument, NULL, 'C'},
-	    {"print-config", no_argument, NULL, 'P'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+	    {"listen", required_argument, NULL, 1},    {"interval", required_argument, NULL, 2},
+	    {"proc-root", required_argument, NULL, 3}, {"sys-root", required_argument, NULL, 4},
+	    {"web-root", required_argument, NULL, 5},  {"journal-dir", required_argument, NULL, 6},
+	    {"config", required_argument, NULL, 'c'},  {"check-config", no_argument, NULL, 'C'},
+	    {"print-config", no_argument, NULL, 'P'},  {"test-alert", no_argument, NULL, 'T'},
+	    {"verbose", no_argument, NULL, 'v'},       {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},          {0},
 	};
 	int c;
 
@@ -65,8 +63,8 @@ int cli_parse(int argc, char **argv, struct config_source *src, int *ret_mode)
 			src->flags[src->n_flags++][1] = optarg;
 		} else if (c == 'c') {
 			src->path = optarg;
-		} else if (c == 'C' || c == 'P') {
-			*ret_mode = c == 'C' ? CLI_CHECK : CLI_PRINT;
+		} else if (c == 'C' || c == 'P' || c == 'T') {
+			*ret_mode = c == 'C' ? CLI_CHECK : c == 'P' ? CLI_PRINT : CLI_TEST_ALERT;
 		} else if (c == 'v') {
 			log_set_verbose(true);
 		} else if (c == 'V' || c == 'h') {

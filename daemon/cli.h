@@ -6,8 +6,9 @@
 
 enum cli_mode {
 	CLI_RUN = 0,
-	CLI_CHECK, /* --check-config */
-	CLI_PRINT, /* --print-config */
+	CLI_CHECK,      /* --check-config */
+	CLI_PRINT,      /* --print-config */
+	CLI_TEST_ALERT, /* --test-alert */
 };
 
 /* Parses argv into src (the config file, and the flags that set keys, in

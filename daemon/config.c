@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alert_rule.h"
 #include "collector.h"
 
 #define CONFIG_MAX_FILE (1 << 20)
@@ -62,6 +63,17 @@ static int check_listen(const char *value)
 	return inet_pton(AF_INET, host, addr) == 1 ? 0 : -EINVAL;
 }
 
+static int check_url(const char *value)
+{
+	return strncmp(value, "http://", 7) == 0 || strncmp(value, "https://", 8) == 0 ? 0
+										       : -EINVAL;
+}
+
+static int check_path(const char *value)
+{
+	return value[0] == '/' ? 0 : -EINVAL;
+}
+
 /* The daemon's own keys. */
 static const struct setting daemon_keys[] = {
     SETTING("listen", SET_LIST, OFF(listen), 0, CONFIG_MAX_LISTEN, "127.0.0.1:8390, [::1]:8390",
@@ -80,12 +92,68 @@ static const struct setting daemon_keys[] = {
     SETTING("keepalive", SET_UINT, OFF(keepalive_s), 1, 3600, "15"),
     SETTING("stall-timeout", SET_UINT, OFF(stall_s), 0, 3600, "30"),
     SETTING("history-seconds", SET_UINT, OFF(history_s), 0, 86400, "600", .restart = true),
+    SETTING("alert-stock", SET_UINT, OFF(alert_stock), 0, 1, "1"),
+    SETTING("alert-webhook", SET_LIST, OFF(alert_webhooks), 0, 16, NULL, .check = check_url,
+	    .expect = "http:// or https:// URL"),
+    SETTING("alert-ntfy", SET_LIST, OFF(alert_ntfy), 0, 16, NULL, .check = check_url,
+	    .expect = "http:// or https:// URL"),
+    SETTING("alert-exec", SET_LIST, OFF(alert_execs), 0, 8, NULL, .check = check_path,
+	    .expect = "absolute path"),
+    SETTING("alert-timeout-ms", SET_UINT, OFF(alert_timeout_ms), 100, 300000, "10000"),
+    SETTING("alert-retries", SET_UINT, OFF(alert_retries), 0, 10, "3"),
+    SETTING("alert-exec-max", SET_UINT, OFF(alert_exec_max), 1, 32, "4"),
+    SETTING("alert-queue", SET_UINT, OFF(alert_queue), 1, 100000, "1024", .restart = true),
+    SETTING("alert-repeat", SET_UINT, OFF(alert_repeat_s), 0, 604800, "0"),
+    SETTING("alert-rate-window", SET_UINT, OFF(alert_window_s), 1, 86400, "3600"),
+    SETTING("alert-rate-rule", SET_UINT, OFF(alert_rule_limit), 0, 100000, "10"),
+    SETTING("alert-rate-total", SET_UINT, OFF(alert_limit), 0, 100000, "60"),
     {0},
 };
 
 const struct setting *config_daemon_keys(void)
 {
 	return daemon_keys;
+}
+
+static void rules_free(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_alert_rules; i++)
+		free(cfg->alert_rules[i]);
+	free(cfg->alert_rules);
+	cfg->alert_rules = NULL;
+	cfg->n_alert_rules = 0;
+}
+
+/* `alert = NAME: RULE`, repeatable: checked at once, so that a bad rule is
+ * FILE:LINE; a name given twice is an error. */
+static int rule_add(struct config *cfg, const char *value, char *err, size_t err_len)
+{
+	struct alert_rule *r;
+	char **v;
+	int rc;
+
+	if ((rc = alert_rule_parse(value, &r, err, err_len)) < 0)
+		return rc;
+	for (size_t i = 0; i < cfg->n_alert_rules; i++) {
+		size_t n = strlen(r->name);
+
+		if (strncmp(cfg->alert_rules[i], r->name, n) == 0 &&
+		    cfg->alert_rules[i][n] == ':') {
+			errf(err, err_len, "alert %s: defined twice", r->name);
+			alert_rule_free(r);
+			return -EINVAL;
+		}
+	}
+	alert_rule_free(r);
+	if (!(v = realloc(cfg->alert_rules, (cfg->n_alert_rules + 1) * sizeof(*v))))
+		return -ENOMEM;
+	cfg->alert_rules = v;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (!(v[cfg->n_alert_rules] = strdup(value)))
+		return -ENOMEM;
+	cfg->n_alert_rules++;
+	return 0;
 }
 
 int config_defaults(struct config *cfg)
@@ -113,6 +181,7 @@ void config_free(struct config *cfg)
 	if (!cfg)
 		return;
 	settings_free(daemon_keys, cfg);
+	rules_free(cfg);
 	for (size_t i = 0; collector_registry[i] && i < CONFIG_MAX_COLLECTORS; i++) {
 		settings_free(collector_registry[i]->settings, cfg->col[i]);
 		free(cfg->col[i]);
@@ -125,8 +194,15 @@ int config_copy(struct config *dst, const struct config *src)
 	struct config tmp = *src;
 
 	memset(tmp.col, 0, sizeof(tmp.col));
+	tmp.alert_rules = NULL;
+	tmp.n_alert_rules = 0;
 	if (settings_copy(daemon_keys, dst, &tmp, sizeof(tmp)) < 0)
 		return -ENOMEM;
+	for (size_t i = 0; i < src->n_alert_rules; i++)
+		if (rule_add(dst, src->alert_rules[i], NULL, 0) < 0) {
+			config_free(dst);
+			return -ENOMEM;
+		}
 	for (size_t i = 0; collector_registry[i] && i < CONFIG_MAX_COLLECTORS; i++) {
 		const struct collector *c = collector_registry[i];
 
@@ -150,6 +226,8 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 
 	if (s)
 		return settings_set(s, cfg, value, err, err_len);
+	if (strcmp(key, "alert") == 0)
+		return rule_add(cfg, value, err, err_len);
 	/* a collector's key; one that several share (top-n) goes to each */
 	for (size_t i = 0; collector_registry[i] && i < CONFIG_MAX_COLLECTORS; i++) {
 		int r;
@@ -187,6 +265,15 @@ uint64_t config_apply(struct config *running, struct config *fresh, char *restar
 		if (s->restart && !settings_equal(s, running, fresh))
 			name_add(restart, len, s->name);
 	settings_apply_live(daemon_keys, running, fresh);
+	{ /* the rules change at once */
+		char **v = running->alert_rules;
+		size_t n = running->n_alert_rules;
+
+		running->alert_rules = fresh->alert_rules;
+		running->n_alert_rules = fresh->n_alert_rules;
+		fresh->alert_rules = v;
+		fresh->n_alert_rules = n;
+	}
 	for (size_t i = 0; collector_registry[i] && i < CONFIG_MAX_COLLECTORS; i++) {
 		const struct setting *t = collector_registry[i]->settings;
 		bool live = false;
@@ -229,6 +316,10 @@ void config_print(FILE *f, const struct config *cfg)
 {
 	for (const struct setting *s = daemon_keys; s->name; s++)
 		print_key(f, cfg, s, cfg);
+	if (!cfg->n_alert_rules)
+		fprintf(f, "# alert =\n");
+	for (size_t i = 0; i < cfg->n_alert_rules; i++)
+		fprintf(f, "alert = %s\n", cfg->alert_rules[i]);
 	for (size_t i = 0; collector_registry[i] && i < CONFIG_MAX_COLLECTORS; i++) {
 		const struct setting *t = collector_registry[i]->settings;
 

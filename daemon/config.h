@@ -31,6 +31,12 @@ struct config {
 	unsigned keepalive_s;
 	unsigned stall_s;   /* a stream whose oldest unsent event is older is closed (0: never) */
 	unsigned history_s; /* seconds of chart history in `snapshot` */
+	/* alerts (daemon/alerts.h, docs/alerts.md) */
+	struct list alert_webhooks, alert_ntfy, alert_execs;
+	unsigned alert_timeout_ms, alert_retries, alert_exec_max, alert_queue;
+	unsigned alert_repeat_s, alert_window_s, alert_rule_limit, alert_limit, alert_stock;
+	char **alert_rules; /* the `alert = NAME: ...` lines, in order */
+	size_t n_alert_rules;
 	void *col[CONFIG_MAX_COLLECTORS]; /* each collector's settings, by registry index */
 };
 

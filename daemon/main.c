@@ -14,6 +14,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "alerts.h"
 #include "cli.h"
 #include "clock.h"
 #include "config.h"
@@ -43,6 +44,7 @@ struct daemon {
 	struct loop *loop;
 	struct hub *hub;
 	struct topics *topics;
+	struct alerts *alerts;
 	struct http *http;
 	int tick_fd, sig_fd, dog_fd, proc_fd, sys_fd;
 	int listen_fds[CONFIG_MAX_LISTEN];
@@ -92,6 +94,7 @@ static void reload(struct daemon *d)
 	hub_set_limits(d->hub, d->cfg.keepalive_s, d->cfg.stall_s);
 	arm_tick(d);
 	topics_reconfigure(d->topics, changed);
+	alerts_reconfigure(d->alerts);
 	log_info("reloaded %s (interval %u ms)", d->src.path ? d->src.path : "defaults",
 		 d->cfg.interval_ms);
 }
@@ -242,12 +245,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (only != CLI_RUN) {
-		if (only == CLI_PRINT)
+		if (only == CLI_TEST_ALERT)
+			status = alerts_test(&d.cfg, stdout);
+		else if (only == CLI_PRINT)
 			config_print(stdout, &d.cfg);
 		else
 			printf("%s: ok\n", d.src.path ? d.src.path : "(defaults)");
 		config_free(&d.cfg);
-		return 0;
+		return only == CLI_TEST_ALERT ? status : 0;
 	}
 
 	/* Signals go to the signalfd: block them before any thread starts. */
@@ -272,6 +277,14 @@ int main(int argc, char **argv)
 		log_err("out of memory");
 		goto out;
 	}
+	if (!(d.alerts = alerts_new(d.hub, topics_alert_topic(), &d.cfg, err, sizeof(err)))) {
+		log_err("%s", err);
+		goto out;
+	}
+	topics_set_hook(d.topics, &(struct topics_hook){.payload = alerts_payload,
+							.flush = alerts_flush,
+							.wants = alerts_wants,
+							.ctx = d.alerts});
 	hub_set_limits(d.hub, d.cfg.keepalive_s, d.cfg.stall_s);
 	topics_tick(d.topics); /* a first tick before serving: the first snapshot has data */
 	if ((r = service_listen_fds(d.listen_fds, CONFIG_MAX_LISTEN, err, sizeof(err))) < 0) {
@@ -300,7 +313,10 @@ int main(int argc, char **argv)
 	sd_notify(0, "STOPPING=1");
 out:
 	http_stop(d.http);
+	if (d.topics)
+		topics_set_hook(d.topics, &(struct topics_hook){0});
 	topics_free(d.topics);
+	alerts_free(d.alerts);
 	hub_free(d.hub);
 	loop_free(d.loop);
 	close_fd(d.tick_fd);

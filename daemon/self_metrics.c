@@ -1,6 +1,9 @@
 /* The daemon's own Prometheus families: see self_metrics.h. */
 #include "self_metrics.h"
 
+#include "alert_rule.h"
+#include "alert_send.h"
+
 /* A family of one unlabelled sample. */
 static void one(struct metrics *m, const char *name, const char *type, const char *help,
 		double value)
@@ -89,4 +92,33 @@ void self_metrics_http(struct metrics *m, const struct self_http *s)
 	    "Requests the client left before the answer ended.", (double)s->aborted);
 	one(m, "sysfeed_http_messages_total", "counter",
 	    "Messages from the HTTP library (most summarised).", (double)s->messages);
+}
+
+void self_metrics_alerts(struct metrics *m, const struct self_alerts *s)
+{
+	static const char *const senders[] = {"journal", "webhook", "ntfy", "exec", NULL};
+	double sent[ALERT_SEND_KINDS], failed[ALERT_SEND_KINDS];
+
+	metrics_family(m, "sysfeed_alert_firing", "gauge",
+		       "Whether an alert rule fires now (1), by rule.");
+	for (size_t i = 0; i < s->n_rules; i++)
+		metrics_sample(m, "sysfeed_alert_firing",
+			       (const char *const[]){"rule", s->rules[i]->name, "severity",
+						     alert_severity_name(s->rules[i]->severity),
+						     NULL},
+			       s->firing[i]);
+	for (size_t i = 0; i < ALERT_SEND_KINDS; i++) {
+		sent[i] = (double)s->sent[i];
+		failed[i] = (double)s->failed[i];
+	}
+	by_label(m, "sysfeed_alert_notifications_total", "counter",
+		 "Alert notifications delivered, by sender.", "sender", senders, sent);
+	by_label(m, "sysfeed_alert_notifications_failed_total", "counter",
+		 "Alert notifications that failed after their last attempt, by sender.", "sender",
+		 senders, failed);
+	one(m, "sysfeed_alert_held_back_total", "counter",
+	    "Alert notifications held back by the rate limits (journal entries are not).",
+	    (double)s->held);
+	one(m, "sysfeed_alert_dropped_total", "counter",
+	    "Alert changes dropped because the senders' queue was full.", (double)s->dropped);
 }

@@ -29,9 +29,20 @@ struct self_http {
 	uint64_t refused_busy, refused_args, refused_host, aborted, messages;
 };
 
+/* The alerts' figures (daemon/alerts.c). */
+struct alert_rule;
+struct self_alerts {
+	size_t n_rules;
+	const struct alert_rule *const *rules;
+	const bool *firing;            /* n_rules of them */
+	const uint64_t *sent, *failed; /* by sender: journal, webhook, ntfy, exec */
+	uint64_t dropped, held;
+};
+
 /* Each appends its families to m (errors stick in m, see metrics.h). */
 void self_metrics_tick(struct metrics *m, const struct self_tick *s);
 void self_metrics_hub(struct metrics *m, const struct hub_stats *s);
 void self_metrics_http(struct metrics *m, const struct self_http *s);
+void self_metrics_alerts(struct metrics *m, const struct self_alerts *s);
 
 #endif

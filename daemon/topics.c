@@ -50,6 +50,7 @@ struct topics {
 	size_t n_pend;
 	char *pend_state[MAX_TOPICS];
 	size_t pend_state_len[MAX_TOPICS];
+	struct topics_hook hook;
 	uint64_t ticks;
 	double tick_cpu_s, tick_last_cpu_s, tick_last_wall_s;
 };
@@ -58,9 +59,20 @@ const char *const *topics_names(void)
 {
 	static const char *names[MAX_TOPICS + 1];
 
-	for (size_t i = 0; collector_registry[i] && i < MAX_TOPICS; i++)
+	for (size_t i = 0; collector_registry[i] && i < MAX_TOPICS - 1; i++)
 		names[i] = collector_registry[i]->name;
+	names[topics_alert_topic()] = "alert";
 	return names;
+}
+
+unsigned topics_alert_topic(void)
+{
+	return (unsigned)collector_count();
+}
+
+void topics_set_hook(struct topics *t, const struct topics_hook *hook)
+{
+	t->hook = *hook;
 }
 
 /* The `hello` event: who this is and which topics are on or off. */
@@ -148,6 +160,8 @@ static void env_publish(const struct collector_env *env, cJSON *payload,
 	char *json, *key = NULL;
 	size_t len;
 
+	if (t->hook.payload)
+		t->hook.payload(t->hook.ctx, env->topic, payload);
 	json = json_print(payload, &len);
 	cJSON_Delete(payload);
 	if (!json || (ev && ev->key && !(key = strdup(ev->key)))) {
@@ -244,6 +258,8 @@ static bool sample_one(struct topics *t, size_t i, const struct collector_tick *
 		t->hostinfo = cJSON_Duplicate(payload, true);
 		*ret_hostinfo = true;
 	}
+	if (t->hook.payload)
+		t->hook.payload(t->hook.ctx, (unsigned)i, payload);
 	if (t->cols[i]->history && t->history_rows &&
 	    (row = history_row(payload, t->cols[i]->history))) {
 		row_json = json_print(row, &row_len);
@@ -286,6 +302,8 @@ void topics_tick(struct topics *t)
 		free((char *)msgs[i].json);
 		free((char *)msgs[i].row);
 	}
+	if (t->hook.flush)
+		t->hook.flush(t->hook.ctx, true);
 	collector_metrics(t);
 	t->ticks++;
 	t->tick_last_wall_s = clock_s(CLOCK_MONOTONIC) - wall0;
@@ -400,6 +418,8 @@ void topics_dispatch(struct topics *t, unsigned topic)
 	if (topic < t->n && t->active[topic])
 		t->cols[topic]->dispatch(t->state[topic], &t->env[topic]);
 	flush_pending(t);
+	if (t->hook.flush)
+		t->hook.flush(t->hook.ctx, false);
 }
 
 void topics_follow(struct topics *t)
@@ -409,7 +429,8 @@ void topics_follow(struct topics *t)
 
 		if (!t->active[i] || !t->cols[i]->follow)
 			continue;
-		on = hub_topic_clients(t->hub, (unsigned)i) > 0;
+		on = hub_topic_clients(t->hub, (unsigned)i) > 0 ||
+		     (t->hook.wants && t->hook.wants(t->hook.ctx, (unsigned)i));
 		if (on != t->followed[i]) {
 			t->followed[i] = on;
 			t->cols[i]->follow(t->state[i], on);

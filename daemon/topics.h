@@ -11,12 +11,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct cJSON;
 struct config;
 struct hub;
 struct topics;
 
-/* Every topic's name, registry order, NULL-terminated: the hub's topics. */
+/* What sees every payload besides the hub (the alerts): each periodic
+ * payload and each event as published, then flush once the tick's or the
+ * dispatch's frames are out; wants: whether it needs a topic's events at
+ * once, as a stream client does (see follow in collector.h). */
+struct topics_hook {
+	void (*payload)(void *ctx, unsigned topic, const struct cJSON *payload);
+	void (*flush)(void *ctx, bool tick);
+	bool (*wants)(void *ctx, unsigned topic);
+	void *ctx;
+};
+
+/* Every topic's name, registry order, then `alert`, NULL-terminated: the
+ * hub's topics. */
 const char *const *topics_names(void);
+/* The hub's number of the `alert` topic. */
+unsigned topics_alert_topic(void);
+void topics_set_hook(struct topics *t, const struct topics_hook *hook);
 
 /* Starts every collector with its settings from cfg (which must outlive
  * the topics: a reload changes it in place); one that cannot work here is

@@ -44,6 +44,7 @@ SOURCE_ONLY = {
     "log": "collectors/journal*.c",
     "file": "collectors/file*.c",
     "units": "collectors/units*.c",
+    "alert": "daemon/alert*.c",
 }
 
 

@@ -1,0 +1,709 @@
+/* Alert evaluation: instances, their states and the limits on
+ * notifications (see alert_eval.h). */
+#include "alert_eval.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+
+#define SELF_IDENTIFIER "sysfeed-alert" /* our own journal entries: never an alert */
+
+struct inst {
+	char *label;
+	enum alert_state state;
+	bool armed; /* edge rules: seen not meeting the condition */
+	bool has_value;
+	double value, threshold;
+	char *value_str, *text, *unit;
+	unsigned count;
+	int64_t since_ms, pending_mono, notified_mono, event_mono;
+	uint64_t gen;
+};
+
+struct rstate {
+	struct alert_rule *rule;
+	struct inst *inst;
+	size_t n, cap;
+	uint64_t gen;
+	double cache[ALERT_MAX_REFS]; /* other topics' scalars, by ref */
+	bool have[ALERT_MAX_REFS];
+	unsigned sent, held; /* in the current window */
+};
+
+struct alert_engine {
+	struct rstate *r;
+	size_t n;
+	const struct alert_rule **rules; /* for alert_engine_rules */
+	struct alert_limits lim;
+	void (*on_change)(void *ctx, const struct alert_change *c);
+	void (*on_summary)(void *ctx, unsigned held, const char *text, int64_t t_ms);
+	void *ctx;
+	int64_t win_start;
+	unsigned sent, held;
+	uint64_t held_total;
+};
+
+const char *alert_state_name(enum alert_state s)
+{
+	static const char *const names[] = {"ok", "pending", "firing", "resolved"};
+
+	return names[s];
+}
+
+struct alert_engine *alert_engine_new(
+    const struct alert_limits *lim, void (*on_change)(void *ctx, const struct alert_change *c),
+    void (*on_summary)(void *ctx, unsigned held, const char *text, int64_t t_ms), void *ctx)
+{
+	struct alert_engine *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->lim = *lim;
+	e->on_change = on_change;
+	e->on_summary = on_summary;
+	e->ctx = ctx;
+	e->win_start = INT64_MIN;
+	return e;
+}
+
+void alert_engine_set_limits(struct alert_engine *e, const struct alert_limits *lim)
+{
+	e->lim = *lim;
+}
+
+static void inst_done(struct inst *in)
+{
+	free(in->label);
+	free(in->value_str);
+	free(in->text);
+	free(in->unit);
+}
+
+static void rstate_done(struct rstate *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		inst_done(&rs->inst[i]);
+	free(rs->inst);
+	alert_rule_free(rs->rule);
+}
+
+void alert_engine_free(struct alert_engine *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->n; i++)
+		rstate_done(&e->r[i]);
+	free(e->r);
+	free(e->rules);
+	free(e);
+}
+
+/* Ends the rate window once it is over, summarising what it held back. */
+static void roll_window(struct alert_engine *e, const struct alert_now *now)
+{
+	char text[1024] = "";
+	size_t len = 0;
+
+	if (e->win_start == INT64_MIN || now->mono_ms - e->win_start < e->lim.window_ms)
+		return;
+	if (e->held) {
+		for (size_t i = 0; i < e->n && len < sizeof(text); i++) {
+			if (!e->r[i].held)
+				continue;
+			int w = snprintf(text + len, sizeof(text) - len, "%s%s %u", len ? ", " : "",
+					 e->r[i].rule->name, e->r[i].held);
+			len += w > 0 ? (size_t)w : 0;
+		}
+		if (e->on_summary)
+			e->on_summary(e->ctx, e->held, text, now->real_ms);
+	}
+	for (size_t i = 0; i < e->n; i++)
+		e->r[i].sent = e->r[i].held = 0;
+	e->sent = e->held = 0;
+	e->win_start = INT64_MIN; /* the next notification opens the next window */
+}
+
+/* Hands a change out: the rate limits decide whether it is a notification. */
+static void emit(struct alert_engine *e, struct rstate *rs, struct inst *in,
+		 enum alert_state previous, bool reminder, const struct alert_now *now)
+{
+	struct alert_change c = {
+	    .rule = rs->rule,
+	    .instance = in->label,
+	    .state = in->state,
+	    .previous = previous,
+	    .reminder = reminder,
+	    .has_value = in->has_value,
+	    .value = in->value,
+	    .threshold = in->threshold,
+	    .value_str = in->value_str,
+	    .since_ms = in->since_ms,
+	    .t_ms = now->real_ms,
+	    .text = in->text,
+	    .unit = in->unit,
+	    .count = in->count,
+	};
+
+	if (in->state == ALERT_FIRING || in->state == ALERT_RESOLVED) {
+		roll_window(e, now);
+		if (e->win_start == INT64_MIN)
+			e->win_start = now->mono_ms;
+		c.notify = (!e->lim.per_rule || rs->sent < e->lim.per_rule) &&
+			   (!e->lim.total || e->sent < e->lim.total);
+		if (c.notify) {
+			rs->sent++;
+			e->sent++;
+		} else {
+			rs->held++;
+			e->held++;
+			e->held_total++;
+		}
+		if (in->state == ALERT_FIRING)
+			in->notified_mono = now->mono_ms;
+	}
+	e->on_change(e->ctx, &c);
+}
+
+static struct inst *find(struct rstate *rs, const char *label)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (strcmp(rs->inst[i].label, label) == 0)
+			return &rs->inst[i];
+	return NULL;
+}
+
+static struct inst *add(struct rstate *rs, const char *label)
+{
+	struct inst *in;
+
+	if (ARRAY_GROW(rs->inst, rs->cap, rs->n, 4) < 0)
+		return NULL;
+	in = &rs->inst[rs->n];
+	*in = (struct inst){.label = strdup(label)};
+	if (!in->label)
+		return NULL;
+	rs->n++;
+	return in;
+}
+
+static void drop(struct rstate *rs, struct inst *in)
+{
+	inst_done(in);
+	*in = rs->inst[--rs->n];
+}
+
+static int set_text(char **dst, const char *src)
+{
+	if (*dst && src && strcmp(*dst, src) == 0)
+		return 0;
+	free(*dst);
+	*dst = src ? strdup(src) : NULL;
+	return !src || *dst ? 0 : -ENOMEM;
+}
+
+/* Resolves a firing instance and forgets it (edge rules keep it armed). */
+static void resolve(struct alert_engine *e, struct rstate *rs, struct inst *in,
+		    const struct alert_now *now, bool keep)
+{
+	enum alert_state prev = in->state;
+
+	if (prev == ALERT_FIRING) {
+		in->state = ALERT_RESOLVED;
+		emit(e, rs, in, prev, false, now);
+	} else if (prev == ALERT_PENDING) {
+		in->state = ALERT_OK;
+		emit(e, rs, in, prev, false, now);
+	}
+	in->state = ALERT_OK;
+	in->armed = true;
+	if (!keep)
+		drop(rs, in);
+}
+
+struct sample {
+	bool valid, meets, holds; /* holds: still firing (the clear side not reached) */
+	double value, threshold;
+	const char *str;
+};
+
+/* One instance's sample of a threshold rule. */
+static void step(struct alert_engine *e, struct rstate *rs, const char *label,
+		 const struct sample *s, const struct alert_now *now)
+{
+	const struct alert_rule *r = rs->rule;
+	struct inst *in = find(rs, label);
+	enum alert_state prev;
+
+	if (!s->valid) {
+		if (in)
+			in->gen = rs->gen; /* no value this time: as it was */
+		return;
+	}
+	if (!in) {
+		if (!s->meets && !r->edge)
+			return;
+		if (!(in = add(rs, label)))
+			return;
+		in->armed = !s->meets;
+	}
+	in->gen = rs->gen;
+	in->has_value = true;
+	in->value = s->value;
+	in->threshold = s->threshold;
+	set_text(&in->value_str, s->str);
+	prev = in->state;
+	switch (in->state) {
+	case ALERT_OK:
+	case ALERT_RESOLVED:
+		if (!s->meets) {
+			in->armed = true;
+			if (!r->edge)
+				drop(rs, in);
+			return;
+		}
+		if (r->edge && !in->armed)
+			return;
+		in->since_ms = now->real_ms;
+		in->pending_mono = now->mono_ms;
+		in->state = r->for_ms > 0 ? ALERT_PENDING : ALERT_FIRING;
+		emit(e, rs, in, prev, false, now);
+		return;
+	case ALERT_PENDING:
+		if (!s->meets) {
+			resolve(e, rs, in, now, r->edge);
+			return;
+		}
+		if (now->mono_ms - in->pending_mono >= r->for_ms) {
+			in->state = ALERT_FIRING;
+			emit(e, rs, in, prev, false, now);
+		}
+		return;
+	case ALERT_FIRING:
+		if (!s->holds) {
+			resolve(e, rs, in, now, r->edge);
+			return;
+		}
+		return;
+	}
+}
+
+/* An expression's value for one element, false when a field is missing,
+ * null, text, or a division by zero. */
+static bool eval(const struct rstate *rs, const struct alert_expr *x, const cJSON *payload,
+		 const cJSON *elem, double *ret)
+{
+	double st[ALERT_MAX_EXPR];
+	size_t n = 0;
+
+	for (size_t i = 0; i < x->n; i++) {
+		const struct alert_term *t = &x->t[i];
+		const char *str;
+
+		if (t->kind == TERM_NUM) {
+			st[n++] = t->num;
+		} else if (t->kind == TERM_REF) {
+			const struct alert_ref *ref = &rs->rule->refs[t->ref];
+
+			if (ref->topic != rs->rule->topic) {
+				if (!rs->have[t->ref])
+					return false;
+				st[n++] = rs->cache[t->ref];
+			} else if (!alert_ref_value(ref, payload, elem, &st[n++], &str)) {
+				return false;
+			}
+		} else {
+			double b = st[--n], a = st[--n];
+
+			if (t->op == '/' && b == 0)
+				return false;
+			st[n++] = t->op == '+'   ? a + b
+				  : t->op == '-' ? a - b
+				  : t->op == '*' ? a * b
+						 : a / b;
+		}
+	}
+	*ret = st[0];
+	return n == 1;
+}
+
+static void sample_of(const struct rstate *rs, const cJSON *payload, const cJSON *elem,
+		      struct sample *s)
+{
+	const struct alert_rule *r = rs->rule;
+
+	*s = (struct sample){0};
+	if (r->str) {
+		double unused;
+
+		alert_ref_value(&r->refs[r->lhs.t[0].ref], payload, elem, &unused, &s->str);
+		if (!s->str)
+			return;
+		s->valid = true;
+		s->meets = s->holds = (strcmp(s->str, r->str) == 0) == (r->op == ALERT_EQ);
+		return;
+	}
+	if (!eval(rs, &r->lhs, payload, elem, &s->value) ||
+	    !eval(rs, &r->rhs, payload, elem, &s->threshold))
+		return;
+	s->valid = true;
+	s->meets = alert_compare(r->op, s->value, s->threshold);
+	s->holds = alert_compare(r->op, s->value, r->has_clear ? r->clear : s->threshold);
+}
+
+/* An element's name: its mount, name, device, unit, id or label. */
+static const char *label_of(const cJSON *elem, size_t idx, char *buf, size_t len)
+{
+	static const char *const keys[] = {"mount", "name", "device", "unit", "id", "label"};
+	const cJSON *v;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(elem, keys[i])))
+			return v->valuestring;
+	if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(elem, "cpu")))
+		snprintf(buf, len, "cpu%g", v->valuedouble);
+	else
+		snprintf(buf, len, "#%zu", idx);
+	return buf;
+}
+
+/* Instances not seen in this payload are gone: a firing one resolves. */
+static void sweep(struct alert_engine *e, struct rstate *rs, const struct alert_now *now)
+{
+	for (size_t i = rs->n; i-- > 0;) {
+		struct inst *in = &rs->inst[i];
+
+		if (in->gen == rs->gen)
+			continue;
+		in->has_value = false;
+		resolve(e, rs, in, now, false);
+	}
+}
+
+static void feed_threshold(struct alert_engine *e, struct rstate *rs, unsigned topic,
+			   const cJSON *payload, const struct alert_now *now)
+{
+	const struct alert_rule *r = rs->rule;
+	const cJSON *arr = NULL, *elem;
+	struct sample s;
+	bool any_arr = false;
+	size_t idx = 0;
+
+	for (size_t i = 0; i < r->n_refs; i++) {
+		const struct alert_ref *ref = &r->refs[i];
+		const char *str;
+
+		if (ref->topic != (int)topic)
+			continue;
+		if (ref->topic != r->topic)
+			rs->have[i] = alert_ref_value(ref, payload, NULL, &rs->cache[i], &str);
+		if (ref->arr >= 0) {
+			any_arr = true;
+			if (!arr)
+				arr = alert_ref_array(ref, payload);
+		}
+	}
+	if (r->topic != (int)topic)
+		return;
+	rs->gen++;
+	if (!any_arr) {
+		sample_of(rs, payload, NULL, &s);
+		step(e, rs, "", &s, now);
+	}
+	cJSON_ArrayForEach(elem, arr)
+	{
+		char buf[32];
+		const char *label = label_of(elem, idx++, buf, sizeof(buf));
+
+		if (r->instance && fnmatch(r->instance, label, 0) != 0)
+			continue;
+		sample_of(rs, payload, elem, &s);
+		step(e, rs, label, &s, now);
+	}
+	sweep(e, rs, now);
+}
+
+/* An event for an event rule: fires, or adds to what fires. */
+static void fire(struct alert_engine *e, struct rstate *rs, const char *label, const char *text,
+		 const char *unit, const struct alert_now *now)
+{
+	struct inst *in = find(rs, label);
+	enum alert_state prev;
+
+	if (!in && !(in = add(rs, label)))
+		return;
+	in->gen = rs->gen;
+	in->event_mono = now->mono_ms;
+	set_text(&in->text, text);
+	set_text(&in->unit, unit);
+	if (in->state == ALERT_FIRING) {
+		in->count++;
+		return;
+	}
+	prev = in->state;
+	in->state = ALERT_FIRING;
+	in->count = 1;
+	in->since_ms = now->real_ms;
+	emit(e, rs, in, prev, false, now);
+}
+
+static const char *str_of(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool ascii_contains(const char *hay, const char *needle)
+{
+	return hay && strcasestr(hay, needle);
+}
+
+/* The entries of a `log` event as objects: the collector hands them over
+ * already encoded (raw JSON), so they are parsed once for every log rule. */
+static cJSON *log_entries(const cJSON *payload)
+{
+	cJSON *out = cJSON_CreateArray();
+	const cJSON *entry;
+
+	cJSON_ArrayForEach(entry, cJSON_GetObjectItemCaseSensitive(payload, "entries"))
+	{
+		cJSON *o = cJSON_IsRaw(entry) ? cJSON_Parse(entry->valuestring)
+					      : cJSON_Duplicate(entry, true);
+
+		if (o && out)
+			cJSON_AddItemToArray(out, o);
+		else
+			cJSON_Delete(o);
+	}
+	return out;
+}
+
+static void feed_log(struct alert_engine *e, struct rstate *rs, const cJSON *entries,
+		     const struct alert_now *now)
+{
+	const struct alert_rule *r = rs->rule;
+	const cJSON *entry;
+
+	cJSON_ArrayForEach(entry, entries)
+	{
+		const cJSON *pr = cJSON_GetObjectItemCaseSensitive(entry, "priority");
+		const char *unit = str_of(entry, "unit"), *id = str_of(entry, "identifier");
+		const char *msg = str_of(entry, "message");
+
+		if (id && strcmp(id, SELF_IDENTIFIER) == 0)
+			continue;
+		if (r->prio >= 0 &&
+		    (!cJSON_IsNumber(pr) || !alert_compare(r->prio_op, pr->valuedouble, r->prio)))
+			continue;
+		if (r->unit && (!unit || fnmatch(r->unit, unit, 0) != 0))
+			continue;
+		if (r->match && !ascii_contains(msg, r->match))
+			continue;
+		fire(e, rs, unit ? unit : "", msg, unit, now);
+	}
+}
+
+static void feed_file(struct alert_engine *e, struct rstate *rs, const cJSON *payload,
+		      const struct alert_now *now)
+{
+	static const char *const keys[] = {"path", "from", "to"};
+
+	for (size_t i = 0; i < 3; i++) {
+		const char *p = str_of(payload, keys[i]);
+
+		if (p && fnmatch(rs->rule->path, p, 0) == 0) {
+			fire(e, rs, p, str_of(payload, "action"), NULL, now);
+			return;
+		}
+	}
+}
+
+/* Failed units fire while they are in the `failed` list. */
+static void feed_units(struct alert_engine *e, struct rstate *rs, const cJSON *payload,
+		       const struct alert_now *now)
+{
+	const cJSON *u, *failed = cJSON_GetObjectItemCaseSensitive(payload, "failed");
+
+	if (!cJSON_IsArray(failed))
+		return;
+	rs->gen++;
+	cJSON_ArrayForEach(u, failed)
+	{
+		const char *name = str_of(u, "unit"), *result = str_of(u, "result");
+		char text[96];
+		struct inst *in;
+
+		if (!name || (rs->rule->unit && fnmatch(rs->rule->unit, name, 0) != 0))
+			continue;
+		if ((in = find(rs, name)) && in->state == ALERT_FIRING) {
+			in->gen = rs->gen;
+			continue;
+		}
+		snprintf(text, sizeof(text), "%s failed (%s)", name, result ? result : "failed");
+		fire(e, rs, name, text, name, now);
+	}
+	sweep(e, rs, now);
+}
+
+void alert_engine_feed(struct alert_engine *e, unsigned topic, const cJSON *payload,
+		       const struct alert_now *now)
+{
+	cJSON *entries = NULL;
+
+	for (size_t i = 0; i < e->n; i++) {
+		struct rstate *rs = &e->r[i];
+
+		switch (rs->rule->kind) {
+		case ALERT_THRESHOLD:
+			feed_threshold(e, rs, topic, payload, now);
+			break;
+		case ALERT_LOG:
+			if (rs->rule->topic != (int)topic)
+				break;
+			if (!entries)
+				entries = log_entries(payload);
+			feed_log(e, rs, entries, now);
+			break;
+		case ALERT_FILE:
+			if (rs->rule->topic == (int)topic)
+				feed_file(e, rs, payload, now);
+			break;
+		case ALERT_UNITS:
+			if (rs->rule->topic == (int)topic)
+				feed_units(e, rs, payload, now);
+			break;
+		case ALERT_OFF:
+			break;
+		}
+	}
+	cJSON_Delete(entries);
+}
+
+void alert_engine_tick(struct alert_engine *e, const struct alert_now *now)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		struct rstate *rs = &e->r[i];
+		const struct alert_rule *r = rs->rule;
+		int64_t repeat = r->repeat_ms ? r->repeat_ms : e->lim.repeat_ms;
+		bool event = r->kind == ALERT_LOG || r->kind == ALERT_FILE;
+
+		for (size_t k = rs->n; k-- > 0;) {
+			struct inst *in = &rs->inst[k];
+
+			if (in->state != ALERT_FIRING)
+				continue;
+			if (event && now->mono_ms - in->event_mono >= r->hold_ms) {
+				resolve(e, rs, in, now, false);
+				continue;
+			}
+			if (repeat && now->mono_ms - in->notified_mono >= repeat)
+				emit(e, rs, in, ALERT_FIRING, true, now);
+		}
+	}
+	roll_window(e, now);
+}
+
+int alert_engine_set_rules(struct alert_engine *e, struct alert_rule **rules, size_t n,
+			   const struct alert_now *now)
+{
+	struct rstate *fresh = calloc(n ? n : 1, sizeof(*fresh));
+	const struct alert_rule **list = calloc(n ? n : 1, sizeof(*list));
+
+	if (!fresh || !list) {
+		free(fresh);
+		free(list);
+		for (size_t i = 0; i < n; i++)
+			alert_rule_free(rules[i]);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		fresh[i].rule = rules[i];
+		list[i] = rules[i];
+		for (size_t k = 0; k < e->n; k++) {
+			struct rstate *old = &e->r[k];
+
+			if (!old->rule || strcmp(old->rule->name, rules[i]->name) ||
+			    strcmp(old->rule->text, rules[i]->text))
+				continue;
+			/* the same rule: its alerts and counts carry on */
+			fresh[i] = *old;
+			alert_rule_free(fresh[i].rule);
+			fresh[i].rule = rules[i];
+			*old = (struct rstate){0};
+			break;
+		}
+	}
+	for (size_t k = 0; k < e->n; k++) {
+		struct rstate *old = &e->r[k];
+
+		if (!old->rule)
+			continue;
+		for (size_t j = old->n; j-- > 0;) {
+			set_text(&old->inst[j].text, "rule removed or changed");
+			resolve(e, old, &old->inst[j], now, false);
+		}
+		rstate_done(old);
+	}
+	free(e->r);
+	free(e->rules);
+	e->r = fresh;
+	e->rules = list;
+	e->n = n;
+	return 0;
+}
+
+bool alert_engine_reads(const struct alert_engine *e, unsigned topic)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (e->r[i].rule->kind != ALERT_OFF && e->r[i].rule->topic == (int)topic)
+			return true;
+	return false;
+}
+
+void alert_engine_each(const struct alert_engine *e,
+		       void (*fn)(void *ctx, const struct alert_change *c), void *ctx)
+{
+	for (size_t i = 0; i < e->n; i++)
+		for (size_t k = 0; k < e->r[i].n; k++) {
+			const struct inst *in = &e->r[i].inst[k];
+
+			if (in->state != ALERT_PENDING && in->state != ALERT_FIRING)
+				continue;
+			fn(ctx, &(struct alert_change){.rule = e->r[i].rule,
+						       .instance = in->label,
+						       .state = in->state,
+						       .previous = in->state,
+						       .has_value = in->has_value,
+						       .value = in->value,
+						       .threshold = in->threshold,
+						       .value_str = in->value_str,
+						       .since_ms = in->since_ms,
+						       .t_ms = in->since_ms,
+						       .text = in->text,
+						       .unit = in->unit,
+						       .count = in->count});
+		}
+}
+
+size_t alert_engine_rules(const struct alert_engine *e, const struct alert_rule *const **ret)
+{
+	*ret = e->rules;
+	return e->n;
+}
+
+bool alert_engine_rule_firing(const struct alert_engine *e, size_t i)
+{
+	for (size_t k = 0; i < e->n && k < e->r[i].n; k++)
+		if (e->r[i].inst[k].state == ALERT_FIRING)
+			return true;
+	return false;
+}
+
+uint64_t alert_engine_held_total(const struct alert_engine *e)
+{
+	return e->held_total;
+}

@@ -1,0 +1,262 @@
+"""Alerts with the real daemon (docs/alerts.md): local webhook and ntfy-like
+receivers (http.server on ephemeral ports) that answer, answer 500, or
+never answer; a command that writes its environment; the entries read back
+from the real journald with journalctl; a bad rule; reloads; --test-alert;
+the Prometheus rules under promtool."""
+
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest_events import journal_send, journald  # noqa: F401  (fixtures)
+from sysfeed_harness import deadline_after, get_json, http_request, remaining
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1:0 keeping every POST; `mode` says how
+    it answers: "ok" (200), "500", "never" (holds the request until
+    closed), or a list of those, one per request, the last repeating."""
+
+    def __init__(self, mode="ok"):
+        self.requests = []
+        self.modes = mode if isinstance(mode, list) else [mode]
+        self.cond = threading.Condition()
+        self.release = threading.Event()
+        rec = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with rec.cond:
+                    n = len(rec.requests)
+                    rec.requests.append((self.path, dict(self.headers), body, time.monotonic()))
+                    rec.cond.notify_all()
+                mode = rec.modes[min(n, len(rec.modes) - 1)]
+                if mode == "never":
+                    rec.release.wait(60)
+                    return
+                self.send_response(500 if mode == "500" else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, pred, timeout=15, what="a request"):
+        deadline = deadline_after(timeout)
+        with self.cond:
+            while True:
+                found = [r for r in self.requests if pred(r)]
+                if found:
+                    return found
+                left = remaining(deadline)
+                if left <= 0:
+                    raise AssertionError("no %s in %r" % (what, self.requests))
+                self.cond.wait(left)
+
+    def json_where(self, name, state, timeout=15):
+        def pred(r):
+            try:
+                j = json.loads(r[2])
+            except ValueError:
+                return False
+            return j.get("name") == name and j.get("state") == state
+        return [json.loads(r[2]) for r in self.wait(pred, timeout, "%s %s" % (name, state))]
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receivers():
+    made = []
+
+    def make(mode="ok"):
+        r = Receiver(mode)
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def metric(d, name, **labels):
+    r = http_request(d.port, "GET", "/metrics")
+    for line in r.text.splitlines():
+        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\S+)$", line)
+        if m and m.group(1) == name and all(
+                '%s="%s"' % kv in (m.group(2) or "") for kv in labels.items()):
+            return float(m.group(3))
+    return None
+
+
+def wait_for(cond, timeout, what):
+    deadline = deadline_after(timeout)
+    while not cond():
+        if remaining(deadline) <= 0:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
+def journal_entries(name, since_cursor_token):
+    out = subprocess.run(["journalctl", "-o", "json", "--no-pager", "SYSFEED_ALERT=" + name],
+                         capture_output=True, text=True, timeout=30)
+    return [json.loads(l) for l in out.stdout.splitlines()
+            if since_cursor_token in l]
+
+
+def test_issue_rules_reach_every_receiver_with_context(start_daemon, receivers, journal_send,
+                                                       journald, tmp_path):
+    hook, ntfy = receivers(), receivers()
+    tok = "BADTOKEN" + uuid.uuid4().hex[:8]
+    script = tmp_path / "exec.sh"
+    envfile = tmp_path / "env.out"
+    script.write_text("#!/bin/sh\nenv | grep ^SYSFEED_ALERT_ | grep -v _JSON= >> %s\n" % envfile)
+    script.chmod(0o755)
+    name = "always" + uuid.uuid4().hex[:6]
+    conf = ("alert-stock = 0\n"
+            "alert = root-full: fs.filesystems[].used_percent > 90 for 5m clear 85 severity critical\n"
+            "alert = mem-low: mem.available < 268435456 for 1m\n"
+            "alert = app-errors: log priority <= err unit nginx.service\n"
+            "alert = token-seen: log priority <= err match %s\n"
+            "alert = passwd-changed: file path /etc/passwd\n"
+            "alert = %s: mem.used > 0\n"
+            "alert-webhook = %s\nalert-ntfy = %s\nalert-exec = %s\n"
+            % (tok, name, hook.url, ntfy.url, script))
+    d = start_daemon(config=conf)
+    fired = hook.json_where(name, "firing")[0]
+    for k in ("name", "state", "severity", "value", "t", "host", "context"):
+        assert k in fired, k
+    assert fired["severity"] == "warning" and fired["value"] > 0 and fired["threshold"] == 0
+    assert fired["host"] == os.uname().nodename
+    assert len(fired["context"]["top_cpu"]) <= 3 and len(fired["context"]["top_mem"]) == 3
+    assert {"pid", "comm", "rss_bytes"} <= set(fired["context"]["top_mem"][0])
+    # ntfy: text body, title and priority headers
+    n = ntfy.wait(lambda r: name.encode() in r[2])[0]
+    assert n[1]["Title"].endswith("%s firing" % name) and n[1]["Priority"] == "high"
+    assert n[2].decode().startswith("%s firing: mem.used > 0" % name)
+    assert "Top memory: " in n[2].decode()
+    # the command, given the alert in its environment
+    wait_for(lambda: envfile.exists() and ("SYSFEED_ALERT_NAME=%s" % name) in envfile.read_text(),
+             15, "the command's environment")
+    env = envfile.read_text()
+    assert "SYSFEED_ALERT_STATE=firing" in env and "SYSFEED_ALERT_SEVERITY=warning" in env
+    # the journal: one structured entry, read back from journald
+    wait_for(lambda: journal_entries(name, "SYSFEED"), 15, "the journal entry")
+    e = journal_entries(name, "SYSFEED")[-1]
+    assert e["SYSFEED_ALERT_STATE"] == "firing" and e["PRIORITY"] == "4"
+    assert e["SYSLOG_IDENTIFIER"] == "sysfeed-alert" and float(e["SYSFEED_ALERT_VALUE"]) > 0
+    # an event rule: a journal line, with the unit's last lines as context
+    journal_send("MESSAGE=x %s y" % tok, "PRIORITY=3", "SYSLOG_IDENTIFIER=alerttest")
+    ev = hook.json_where("token-seen", "firing")[0]
+    assert ev["instance"] == "alerttest" and tok in ev["message"]
+    assert any(tok in l for l in ev["context"]["journal"])
+    # /metrics
+    assert metric(d, "sysfeed_alert_firing", rule=name) == 1
+    assert metric(d, "sysfeed_alert_firing", rule="root-full") == 0
+    wait_for(lambda: metric(d, "sysfeed_alert_notifications_total", sender="webhook") >= 2, 10,
+             "the webhook counter")
+    # /events: the topic, and the firing alerts in snapshot
+    c = d.sse("/events?topics=alert")
+    hello, snap = c.wait_hello_snapshot()
+    active = snap.json["topics"]["alert"]["active"]
+    assert any(a["name"] == name and a["state"] == "firing" for a in active)
+
+
+def test_a_dead_or_failing_webhook_delays_no_other(start_daemon, receivers):
+    good, bad, dead = receivers(), receivers("500"), receivers("never")
+    name = "al" + uuid.uuid4().hex[:6]
+    d = start_daemon(config="alert-stock = 0\nalert = %s: mem.used > 0\n"
+                     "alert-webhook = %s\nalert-webhook = %s\nalert-webhook = %s\n"
+                     "alert-retries = 1\nalert-timeout-ms = 1500\n"
+                     % (name, dead.url, bad.url, good.url))
+    t_good = good.json_where(name, "firing") and good.requests[0][3]
+    # the 500 is tried again, once, about a second later
+    tries = bad.wait(lambda r: True, 15)
+    wait_for(lambda: len(bad.requests) == 2, 15, "the retry")
+    assert bad.requests[1][3] - bad.requests[0][3] >= 0.9
+    # the dead one times out: two attempts, then counted as failed
+    wait_for(lambda: metric(d, "sysfeed_alert_notifications_failed_total", sender="webhook") == 2,
+             20, "both failures counted")
+    assert len(dead.requests) == 2 and t_good < dead.requests[0][3] + 1.4
+    assert metric(d, "sysfeed_alert_notifications_total", sender="webhook") == 1
+
+
+def test_bad_rule_exits_2_with_file_and_line(sysfeed_bin, tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text("interval = 500\n\nalert = x: mem.used > 0 fore 5m\n")
+    r = subprocess.run([sysfeed_bin, "--config", str(conf), "--listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert "%s:3: alert x: unexpected 'fore'" % conf in r.stderr
+
+
+def test_reload_keeps_rules_on_error_and_resolves_removed(start_daemon, receivers):
+    hook = receivers()
+    a, b = "ra" + uuid.uuid4().hex[:6], "rb" + uuid.uuid4().hex[:6]
+    base = "alert-stock = 0\nalert-webhook = %s\n" % hook.url
+    d = start_daemon(config=base + "alert = %s: mem.used > 0\nalert = %s: mem.used > 0\n" % (a, b))
+    hook.json_where(a, "firing")
+    hook.json_where(b, "firing")
+    # a bad file: the error, and both rules keep running
+    d.write_config(base + "alert = %s: mem.used >\n" % a)
+    mark = len(d.stderr_lines)
+    d.signal(signal.SIGHUP)
+    d.wait_stderr(re.escape(d.config_path) + r":3: alert %s: " % a, 10, start=mark)
+    assert metric(d, "sysfeed_alert_firing", rule=b) == 1
+    # b removed: its alert resolves; a keeps firing without a new notification
+    d.write_config(base + "alert = %s: mem.used > 0\n" % a)
+    d.signal(signal.SIGHUP)
+    res = hook.json_where(b, "resolved")[0]
+    assert "rule removed or changed" in res["message"]
+    wait_for(lambda: metric(d, "sysfeed_alert_firing", rule=b) is None, 10, "b gone from /metrics")
+    assert len([r for r in hook.requests if a.encode() in r[2]]) == 1
+
+
+def test_test_alert_says_what_each_answered(sysfeed_bin, receivers, tmp_path):
+    ok, bad = receivers(), receivers("500")
+    script = tmp_path / "fail.sh"
+    script.write_text("#!/bin/sh\nexit 3\n")
+    script.chmod(0o755)
+    conf = tmp_path / "t.conf"
+    conf.write_text("alert-webhook = %s\nalert-ntfy = %s\nalert-exec = %s\n"
+                    % (ok.url, bad.url, script))
+    r = subprocess.run([sysfeed_bin, "--config", str(conf), "--test-alert"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "webhook %s: ok (HTTP 200)" % ok.url in r.stdout
+    assert "ntfy %s: FAILED (HTTP 500)" % bad.url in r.stdout
+    assert "exec %s: FAILED (exit 3)" % script in r.stdout
+    assert "journal journal: ok (written)" in r.stdout
+    assert json.loads(ok.requests[0][2])["name"] == "sysfeed-test"
+    assert len(bad.requests) == 1  # one attempt, no retries
+
+
+@pytest.mark.skipif(not shutil.which("promtool"), reason="promtool (Debian prometheus) missing")
+def test_prometheus_rules_check_and_unit_tests():
+    d = os.path.join(ROOT, "packaging", "prometheus")
+    r = subprocess.run(["promtool", "check", "rules", "sysfeed-rules.yml"], cwd=d,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "SUCCESS: 5 rules found" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run(["promtool", "test", "rules", "sysfeed-rules.test.yml"], cwd=d,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "SUCCESS" in r.stdout, r.stdout + r.stderr

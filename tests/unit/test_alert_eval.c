@@ -1,0 +1,265 @@
+/* Unit tests of daemon/alert_eval.c with an injected clock: for, clear
+ * (hysteresis), instances of an array labelled by mount, an instance that
+ * vanishes, edge rules, event rules and their hold, reminders, the rate
+ * limits and their summary, and a reload that removes a rule. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert_eval.h"
+#include "collector.h"
+
+#define MAX_SEEN 64
+
+struct seen {
+	char what[MAX_SEEN][160]; /* "name instance state[ r][ held]" */
+	size_t n;
+	unsigned summaries, summary_held;
+	char summary[256];
+};
+
+static void on_change(void *ctx, const struct alert_change *c)
+{
+	struct seen *s = ctx;
+
+	if (s->n < MAX_SEEN)
+		snprintf(s->what[s->n++], sizeof(s->what[0]), "%s %s %s%s%s", c->rule->name,
+			 c->instance[0] ? c->instance : "-", alert_state_name(c->state),
+			 c->reminder ? " r" : "",
+			 (c->state == ALERT_FIRING || c->state == ALERT_RESOLVED) && !c->notify
+			     ? " held"
+			     : "");
+}
+
+static void on_summary(void *ctx, unsigned held, const char *text, int64_t t_ms)
+{
+	struct seen *s = ctx;
+
+	s->summaries++;
+	s->summary_held = held;
+	snprintf(s->summary, sizeof(s->summary), "%s", text);
+}
+
+static struct alert_engine *engine(struct seen *s, const struct alert_limits *lim,
+				   const char *const *lines)
+{
+	struct alert_limits none = {.window_ms = 3600000};
+	struct alert_engine *e = alert_engine_new(lim ? lim : &none, on_change, on_summary, s);
+	struct alert_rule *rules[16];
+	size_t n = 0;
+	char err[256];
+
+	assert_non_null(e);
+	for (; lines[n]; n++)
+		assert_int_equal(alert_rule_parse(lines[n], &rules[n], err, sizeof(err)), 0);
+	assert_int_equal(alert_engine_set_rules(e, rules, n, &(struct alert_now){0, 0}), 0);
+	return e;
+}
+
+static void feed(struct alert_engine *e, const char *topic, const char *json, int64_t ms)
+{
+	cJSON *p = cJSON_Parse(json);
+
+	assert_non_null(p);
+	alert_engine_feed(e, (unsigned)collector_topic(topic), p,
+			  &(struct alert_now){1700000000000 + ms, ms});
+	alert_engine_tick(e, &(struct alert_now){1700000000000 + ms, ms});
+	cJSON_Delete(p);
+}
+
+static void expect(struct seen *s, const char *const *want)
+{
+	size_t n = 0;
+
+	for (; want[n]; n++) {
+		if (n >= s->n)
+			fail_msg("missing change %zu: '%s'", n, want[n]);
+		if (strcmp(s->what[n], want[n]) != 0)
+			fail_msg("change %zu: '%s', want '%s'", n, s->what[n], want[n]);
+	}
+	if (s->n != n)
+		fail_msg("%zu changes, want %zu (extra: '%s')", s->n, n, s->what[n]);
+	s->n = 0;
+}
+
+#define MEM(v) "{\"t\":1,\"available\":" #v "}"
+
+static void test_for_and_clear(void **unused)
+{
+	struct seen s = {0};
+	struct alert_engine *e =
+	    engine(&s, NULL, (const char *[]){"low: mem.available < 100 for 3s clear 120", NULL});
+
+	feed(e, "mem", MEM(90), 0);
+	expect(&s, (const char *[]){"low - pending", NULL});
+	feed(e, "mem", MEM(90), 2000);
+	expect(&s, (const char *[]){NULL});
+	feed(e, "mem", MEM(95), 3000);
+	expect(&s, (const char *[]){"low - firing", NULL});
+	/* above the threshold, below clear: still firing (hysteresis) */
+	feed(e, "mem", MEM(110), 4000);
+	feed(e, "mem", MEM(99), 5000);
+	expect(&s, (const char *[]){NULL});
+	feed(e, "mem", MEM(121), 6000);
+	expect(&s, (const char *[]){"low - resolved", NULL});
+	/* pending that goes away: ok, no firing */
+	feed(e, "mem", MEM(50), 7000);
+	feed(e, "mem", MEM(150), 8000);
+	expect(&s, (const char *[]){"low - pending", "low - ok", NULL});
+	alert_engine_free(e);
+}
+
+#define FS2(a, b)                                                                                  \
+	"{\"t\":1,\"filesystems\":[{\"mount\":\"/\",\"used_percent\":" #a                          \
+	"},{\"mount\":\"/srv\",\"used_percent\":" #b "}]}"
+
+static void test_instances(void **unused)
+{
+	struct seen s = {0};
+	struct alert_engine *e = engine(
+	    &s, NULL, (const char *[]){"full: fs.filesystems[].used_percent > 90 clear 85", NULL});
+
+	feed(e, "fs", FS2(95, 50), 0);
+	expect(&s, (const char *[]){"full / firing", NULL});
+	feed(e, "fs", FS2(95, 99), 1000);
+	expect(&s, (const char *[]){"full /srv firing", NULL});
+	assert_true(alert_engine_rule_firing(e, 0));
+	feed(e, "fs", FS2(80, null), 2000); /* null: /srv as it was */
+	expect(&s, (const char *[]){"full / resolved", NULL});
+	/* /srv unmounted: its alert resolves */
+	feed(e, "fs", "{\"t\":1,\"filesystems\":[{\"mount\":\"/\",\"used_percent\":10}]}", 3000);
+	expect(&s, (const char *[]){"full /srv resolved", NULL});
+	assert_false(alert_engine_rule_firing(e, 0));
+	alert_engine_free(e);
+}
+
+static void test_edge_and_ratio(void **unused)
+{
+	struct seen s = {0};
+	struct alert_engine *e =
+	    engine(&s, NULL,
+		   (const char *[]){"down: net.interfaces[].operstate != \"up\" edge",
+				    "load: load.load1 / cpu.ncpu >= 2", NULL});
+	const char *up = "{\"interfaces\":[{\"name\":\"lo\",\"operstate\":\"unknown\"},"
+			 "{\"name\":\"eth0\",\"operstate\":\"up\"}]}";
+	const char *down = "{\"interfaces\":[{\"name\":\"lo\",\"operstate\":\"unknown\"},"
+			   "{\"name\":\"eth0\",\"operstate\":\"down\"}]}";
+
+	feed(e, "net", down, 0); /* down from the start: never was up */
+	feed(e, "net", up, 1000);
+	expect(&s, (const char *[]){NULL});
+	feed(e, "net", down, 2000);
+	expect(&s, (const char *[]){"down eth0 firing", NULL});
+	feed(e, "net", up, 3000);
+	expect(&s, (const char *[]){"down eth0 resolved", NULL});
+	/* another topic's field: its latest value */
+	feed(e, "load", "{\"load1\":9}", 0);
+	expect(&s, (const char *[]){NULL});
+	feed(e, "cpu", "{\"ncpu\":4}", 0);
+	feed(e, "load", "{\"load1\":9}", 1000);
+	expect(&s, (const char *[]){"load - firing", NULL});
+	alert_engine_free(e);
+}
+
+static void test_events_and_hold(void **unused)
+{
+	struct seen s = {0};
+	struct alert_engine *e = engine(
+	    &s, NULL,
+	    (const char *[]){"tok: log priority <= err match BADTOKEN hold 10s",
+			     "pw: file path /etc/passwd", "failed: units unit *.service", NULL});
+	const char *line =
+	    "{\"entries\":[{\"priority\":3,\"unit\":\"a.service\",\"identifier\":"
+	    "\"a\",\"message\":\"x badtoken y\"},{\"priority\":6,\"unit\":\"b\","
+	    "\"message\":\"BADTOKEN\"},{\"priority\":2,\"unit\":\"c\",\"identifier\":"
+	    "\"sysfeed-alert\",\"message\":\"BADTOKEN\"}]}";
+
+	feed(e, "log", line, 0);
+	expect(&s, (const char *[]){"tok a.service firing", NULL});
+	feed(e, "log", line, 5000);
+	feed(e, "log", "{\"entries\":[]}", 14000);
+	expect(&s, (const char *[]){NULL});
+	feed(e, "log", "{\"entries\":[]}", 15000);
+	expect(&s, (const char *[]){"tok a.service resolved", NULL});
+	feed(e, "file", "{\"path\":\"/etc/shadow\",\"action\":\"modified\"}", 0);
+	feed(e, "file", "{\"path\":\"/etc/passwd\",\"action\":\"modified\"}", 0);
+	expect(&s, (const char *[]){"pw /etc/passwd firing", NULL});
+	feed(e, "units", "{\"failed\":[{\"unit\":\"x.service\",\"result\":\"exit-code\"}]}", 0);
+	feed(e, "units", "{\"failed\":[{\"unit\":\"x.service\"},{\"unit\":\"y.timer\"}]}", 1000);
+	expect(&s, (const char *[]){"failed x.service firing", NULL});
+	feed(e, "units", "{\"failed\":[]}", 2000);
+	expect(&s, (const char *[]){"failed x.service resolved", NULL});
+	alert_engine_free(e);
+}
+
+static void test_reminders_and_limits(void **unused)
+{
+	struct seen s = {0};
+	struct alert_limits lim = {
+	    .repeat_ms = 10000, .window_ms = 60000, .per_rule = 2, .total = 3};
+	struct alert_engine *e = engine(
+	    &s, &lim, (const char *[]){"a: mem.available < 100", "b: mem.available < 50", NULL});
+
+	feed(e, "mem", MEM(10), 0);
+	expect(&s, (const char *[]){"a - firing", "b - firing", NULL});
+	feed(e, "mem", MEM(10), 10000);
+	/* a's reminder is its second notification; b's would be the fourth */
+	expect(&s, (const char *[]){"a - firing r", "b - firing r held", NULL});
+	feed(e, "mem", MEM(200), 11000);
+	expect(&s, (const char *[]){"a - resolved held", "b - resolved held", NULL});
+	assert_int_equal(alert_engine_held_total(e), 3);
+	/* flapping within the window: held back and counted */
+	feed(e, "mem", MEM(70), 12000);
+	expect(&s, (const char *[]){"a - firing held", NULL});
+	assert_int_equal(s.summaries, 0);
+	feed(e, "mem", MEM(70), 60000); /* the window is over: one summary */
+	assert_int_equal(s.summaries, 1);
+	assert_int_equal(s.summary_held, 4);
+	assert_string_equal(s.summary, "a 2, b 2");
+	/* a fresh window: notifications again (a's reminder was due) */
+	expect(&s, (const char *[]){"a - firing r", NULL});
+	feed(e, "mem", MEM(200), 61000);
+	expect(&s, (const char *[]){"a - resolved", NULL});
+	alert_engine_free(e);
+}
+
+static void test_reload_resolves_removed(void **unused)
+{
+	struct seen s = {0};
+	struct alert_engine *e = engine(
+	    &s, NULL, (const char *[]){"a: mem.available < 100", "b: mem.available < 50", NULL});
+	struct alert_rule *r;
+	char err[128];
+
+	feed(e, "mem", MEM(10), 0);
+	expect(&s, (const char *[]){"a - firing", "b - firing", NULL});
+	assert_int_equal(alert_rule_parse("a: mem.available < 100", &r, err, sizeof(err)), 0);
+	assert_int_equal(alert_engine_set_rules(e, &r, 1, &(struct alert_now){0, 1000}), 0);
+	expect(&s, (const char *[]){"b - resolved", NULL});
+	/* a kept its state: no new firing */
+	feed(e, "mem", MEM(10), 2000);
+	expect(&s, (const char *[]){NULL});
+	assert_true(alert_engine_rule_firing(e, 0));
+	alert_engine_free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_for_and_clear),
+	    cmocka_unit_test(test_instances),
+	    cmocka_unit_test(test_edge_and_ratio),
+	    cmocka_unit_test(test_events_and_hold),
+	    cmocka_unit_test(test_reminders_and_limits),
+	    cmocka_unit_test(test_reload_resolves_removed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

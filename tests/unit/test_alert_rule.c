@@ -1,0 +1,175 @@
+/* Unit tests of daemon/alert_rule.c: the six lines of issue 14 as written,
+ * every stock rule, and errors with their reasons; through config_parse,
+ * a bad rule is FILE:LINE: reason. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert_rule.h"
+#include "collector.h"
+#include "config.h"
+
+static struct alert_rule *parse_ok(const char *line)
+{
+	struct alert_rule *r = NULL;
+	char err[256] = "";
+
+	if (alert_rule_parse(line, &r, err, sizeof(err)) != 0)
+		fail_msg("%s: %s", line, err);
+	return r;
+}
+
+static void test_issue_lines(void **unused)
+{
+	struct alert_rule *r;
+
+	r = parse_ok("root-full: fs.filesystems[].used_percent > 90 for 5m clear 85 severity "
+		     "critical");
+	assert_string_equal(r->name, "root-full");
+	assert_int_equal(r->kind, ALERT_THRESHOLD);
+	assert_int_equal(r->topic, collector_topic("fs"));
+	assert_int_equal(r->refs[0].arr, 0);
+	assert_string_equal(r->refs[0].segs[0], "filesystems");
+	assert_string_equal(r->refs[0].segs[1], "used_percent");
+	assert_int_equal(r->op, ALERT_GT);
+	assert_int_equal(r->rhs.n, 1);
+	assert_true(r->rhs.t[0].num == 90);
+	assert_int_equal(r->for_ms, 300000);
+	assert_true(r->has_clear && r->clear == 85);
+	assert_int_equal(r->severity, ALERT_CRITICAL);
+	alert_rule_free(r);
+
+	r = parse_ok("mem-low: mem.available < 268435456 for 1m");
+	assert_int_equal(r->topic, collector_topic("mem"));
+	assert_int_equal(r->op, ALERT_LT);
+	assert_true(r->rhs.t[0].num == 268435456);
+	assert_int_equal(r->for_ms, 60000);
+	assert_int_equal(r->severity, ALERT_WARNING);
+	alert_rule_free(r);
+
+	r = parse_ok("app-errors: log priority <= err unit nginx.service");
+	assert_int_equal(r->kind, ALERT_LOG);
+	assert_int_equal(r->prio_op, ALERT_LE);
+	assert_int_equal(r->prio, 3);
+	assert_string_equal(r->unit, "nginx.service");
+	assert_null(r->match);
+	alert_rule_free(r);
+
+	r = parse_ok("token-seen: log priority <= err match BADTOKEN");
+	assert_string_equal(r->match, "BADTOKEN");
+	alert_rule_free(r);
+
+	r = parse_ok("passwd-changed: file path /etc/passwd");
+	assert_int_equal(r->kind, ALERT_FILE);
+	assert_string_equal(r->path, "/etc/passwd");
+	alert_rule_free(r);
+
+	r = parse_ok("always: mem.used > 0");
+	assert_int_equal(r->for_ms, 0);
+	assert_false(r->has_clear);
+	alert_rule_free(r);
+}
+
+static void test_stock_rules_parse(void **unused)
+{
+	for (size_t i = 0; alert_stock_rules[i]; i++)
+		alert_rule_free(parse_ok(alert_stock_rules[i]));
+}
+
+static void test_expressions(void **unused)
+{
+	struct alert_rule *r = parse_ok("x: load.load1 / cpu.ncpu >= 2 + 1 * 2");
+
+	/* postfix: load1 ncpu / ; 2 1 2 * + */
+	assert_int_equal(r->lhs.n, 3);
+	assert_int_equal(r->lhs.t[2].op, '/');
+	assert_int_equal(r->rhs.n, 5);
+	assert_int_equal(r->rhs.t[3].op, '*');
+	assert_int_equal(r->rhs.t[4].op, '+');
+	assert_int_equal(r->refs[1].topic, collector_topic("cpu"));
+	alert_rule_free(r);
+	r = parse_ok("y: net.interfaces[].operstate != \"up\" edge severity warning");
+	assert_string_equal(r->str, "up");
+	assert_true(r->edge);
+	alert_rule_free(r);
+	r = parse_ok("z: mem.available < 1.5G");
+	assert_true(r->rhs.t[0].num == 1.5 * 1024 * 1024 * 1024);
+	alert_rule_free(r);
+}
+
+static void expect_error(const char *line, const char *reason)
+{
+	struct alert_rule *r = NULL;
+	char err[256] = "";
+
+	assert_int_equal(alert_rule_parse(line, &r, err, sizeof(err)), -EINVAL);
+	assert_null(r);
+	if (!strstr(err, reason))
+		fail_msg("'%s': got '%s', want '%s'", line, err, reason);
+}
+
+static void test_errors(void **unused)
+{
+	expect_error("no colon here", "expected 'NAME: rule'");
+	expect_error("a b: mem.used > 0", "a name is letters");
+	expect_error("x: nosuch.field > 1", "unknown topic 'nosuch'");
+	expect_error("x: mem.used>0", "write blanks around operators");
+	expect_error("x: mem.used 5", "a comparison");
+	expect_error("x: mem.used > 0 for", "a duration expected after 'for'");
+	expect_error("x: mem.used > 0 for 5y", "bad duration '5y'");
+	expect_error("x: mem.used > 90 clear 95", "clear 95 is not on the other side of 90");
+	expect_error("x: mem.used > 0 severity high", "severity is warning or critical");
+	expect_error("x: fs.filesystems[].used_percent > mem.used * disk.disks[].busy_pct",
+		     "must be of the rule's first topic");
+	expect_error("x: fs.filesystems[] > 1", "is an array");
+	expect_error("x: log priority <= worse", "a priority");
+	expect_error("x: log hold", "a duration expected after 'hold'");
+	expect_error("x: file /etc/passwd", "'file' takes 'path GLOB'");
+	expect_error("x: mem.used > \"a\"", "text compares with == or != only");
+	expect_error("x: log match \"open", "unterminated quoted text");
+	expect_error("x: off now", "nothing may follow 'off'");
+}
+
+/* Through the config file: FILE:LINE: reason, and names given twice. */
+static void test_config_errors(void **unused)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+	const char *bad = "interval = 500\n\nalert = x: mem.used > 0 fore 5m\n";
+	const char *twice = "alert = a: mem.used > 0\nalert = a: mem.used > 1\n";
+	const char *good = "alert = a: mem.used > 0\nalert = fs-full: off\n";
+
+	assert_int_equal(config_defaults(&cfg), 0);
+	assert_int_equal(config_parse(&cfg, "f.conf", bad, strlen(bad), err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "f.conf:3: alert x: unexpected 'fore'");
+	config_free(&cfg);
+	assert_int_equal(config_defaults(&cfg), 0);
+	assert_int_equal(config_parse(&cfg, "f.conf", twice, strlen(twice), err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "f.conf:2: alert a: defined twice");
+	config_free(&cfg);
+	assert_int_equal(config_defaults(&cfg), 0);
+	assert_int_equal(config_parse(&cfg, "f.conf", good, strlen(good), err, sizeof(err)), 0);
+	assert_int_equal(cfg.n_alert_rules, 2);
+	assert_string_equal(cfg.alert_rules[1], "fs-full: off");
+	config_free(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_issue_lines),   cmocka_unit_test(test_stock_rules_parse),
+	    cmocka_unit_test(test_expressions),   cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_config_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
