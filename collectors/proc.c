@@ -208,9 +208,9 @@ static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJS
 		cJSON_Delete(row);
 		return -ENOMEM;
 	}
-	if (json_num(row, "pid", e->pid) < 0 || json_str(row, "user", name) < 0 ||
-	    json_str(row, "comm", comm) < 0 || json_str(row, "cmd", e->cmd) < 0 ||
-	    json_str(row, "state", state) < 0)
+	if (json_num(row, "pid", e->pid) < 0 || json_num(row, "ppid", e->ppid) < 0 ||
+	    json_str(row, "user", name) < 0 || json_str(row, "comm", comm) < 0 ||
+	    json_str(row, "cmd", e->cmd) < 0 || json_str(row, "state", state) < 0)
 		return -ENOMEM;
 	if (e->cpu < 0 ? !cJSON_AddNullToObject(row, "cpu_pct")
 		       : json_num(row, "cpu_pct", (double)e->cpu / 100.0) < 0)

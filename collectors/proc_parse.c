@@ -9,12 +9,13 @@
 #include "utf8.h"
 
 /* Field numbers are proc(5)'s, from 1: (1) pid, (2) comm, (3) state, then
- * tokens 0, 1, ... of the rest are fields 4, 5, ...: (9) flags, (14) utime,
+ * tokens 0, 1, ... of the rest are fields 4, 5, ...: (4) ppid, (9) flags, (14) utime,
  * (15) stime, (20) num_threads, (22) starttime, (24) rss. Fields not used
  * must still be integers; later kernels may add fields at the end. */
 int proc_stat_parse(const char *text, size_t len, struct proc_stat *ret)
 {
 	enum {
+		F_PPID = 4 - 4,
 		F_FLAGS = 9 - 4,
 		F_UTIME = 14 - 4,
 		F_STIME = 15 - 4,
@@ -77,8 +78,8 @@ int proc_stat_parse(const char *text, size_t len, struct proc_stat *ret)
 		tok_len = (size_t)(p - tok);
 		if (tok_len == 0 || (p < end && *p != ' '))
 			goto out;
-		used = n == F_FLAGS || n == F_UTIME || n == F_STIME || n == F_THREADS ||
-		       n == F_START || n == F_RSS;
+		used = n == F_PPID || n == F_FLAGS || n == F_UTIME || n == F_STIME ||
+		       n == F_THREADS || n == F_START || n == F_RSS;
 		if (used && neg)
 			goto out;
 		/* 20 digits or more may have wrapped: parse them again, checked */
@@ -88,11 +89,14 @@ int proc_stat_parse(const char *text, size_t len, struct proc_stat *ret)
 				goto out;
 			r = -EINVAL;
 		}
-		if (n == F_FLAGS && v > UINT32_MAX) {
+		if ((n == F_FLAGS || n == F_PPID) && v > UINT32_MAX) {
 			r = -ERANGE;
 			goto out;
 		}
 		switch (n) {
+		case F_PPID:
+			st.ppid = (uint32_t)v;
+			break;
 		case F_FLAGS:
 			st.flags = (uint32_t)v;
 			break;

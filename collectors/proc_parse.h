@@ -23,6 +23,7 @@
 /* What the collector takes from one /proc/<pid>/stat line. */
 struct proc_stat {
 	uint32_t pid;
+	uint32_t ppid;            /* 0: none (init, kthreadd) or outside our pid namespace */
 	char comm[PROC_COMM_MAX]; /* any bytes but NUL, as the kernel keeps them */
 	char state;               /* R S D Z T t X I P ... */
 	uint32_t flags;           /* PF_* */

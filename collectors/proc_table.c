@@ -215,6 +215,7 @@ static void proc_fold(struct proc_table *t, struct proc_entry *e, const struct p
 		e->comm[0] = '\0';
 	}
 	e->starttime = st->starttime;
+	e->ppid = st->ppid;
 	e->cpu = -1;
 	if (e->have_cpu && mono_ns > e->cpu_mono_ns && procfs_delta(e->cpu_ticks, ticks, &d) == 0) {
 		uint64_t h = proc_cpu_hundredths(d, t->hz, mono_ns - e->cpu_mono_ns);

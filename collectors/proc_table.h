@@ -43,6 +43,7 @@ struct proc_entry {
 	uint64_t next_tick;  /* when the clock is checked next */
 	int64_t cpu;         /* this tick, hundredths of a percent of a core; -1: no rate */
 	uint32_t pid;
+	uint32_t ppid;
 	uint32_t gen; /* the full listing that last listed it */
 	uint32_t threads;
 	uint32_t flags;

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "fixture.h"
 #include "metrics.h"
@@ -383,6 +384,7 @@ static void test_metrics(void **state)
 
 static pid_t spawn_busy(void);
 static pid_t spawn_sleeper(void);
+static void wait_ran(pid_t pid);
 static void wait_state(pid_t pid, char state);
 
 /* A scratch root made live, for env: its self is us (and its pids are to
@@ -441,6 +443,7 @@ static void test_collector_clock(void **state)
 	scratch_proc(&s, (unsigned)idle, "idle", 'S', 60, 1, 50, 999);
 	scratch_proc(&s, (unsigned)busy, "busy", 'R', 30, 1, 60, 200);
 	nanosleep(&nap, NULL);
+	wait_ran(busy); /* a loaded machine may not have run it in the nap */
 	p = tick(st, &env, 2);
 	assert_true(cpu_of(p, (unsigned)idle) == 0);
 	assert_true(num(row_of(p, "top_mem", (unsigned)idle), "rss_bytes") == 100 * 4096.0);
@@ -589,6 +592,21 @@ static void wait_state(pid_t pid, char state)
 		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	}
 	fail_msg("pid %d never reached state %c", (int)pid, state);
+}
+
+/* Until pid's CPU clock moves (it ran since the call). */
+static void wait_ran(pid_t pid)
+{
+	clockid_t cid;
+	struct timespec a, b;
+	uint64_t end = clock_mono_ms() + 10000;
+
+	assert_int_equal(clock_getcpuclockid(pid, &cid), 0);
+	assert_int_equal(clock_gettime(cid, &a), 0);
+	do {
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+		assert_int_equal(clock_gettime(cid, &b), 0);
+	} while (a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec && clock_mono_ms() < end);
 }
 
 /* A child in pause(), where it stays without running. */

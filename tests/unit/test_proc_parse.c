@@ -81,6 +81,7 @@ static void test_stat_shapes(void **state)
 	(void)state;
 	assert_int_equal(parse_stat_str("42 (a b) S" STAT_TAIL, &st), 0);
 	assert_int_equal(st.pid, 42);
+	assert_int_equal(st.ppid, 1);
 	assert_string_equal(st.comm, "a b");
 	assert_int_equal(st.utime, 7);
 	assert_int_equal(st.stime, 3);
