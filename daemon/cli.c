@@ -11,26 +11,32 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sysfeed [options]\n"
-		   "Streams this host's /proc and /sys samples to browsers and scripts as\n"
-		   "Server-Sent Events: open http://127.0.0.1:8390/ or curl -N .../events.\n"
-		   "\n"
-		   "  --listen ADDR:PORT  listen here (repeatable; default 127.0.0.1:8390 and\n"
-		   "                      [::1]:8390; port 0 picks a free port)\n"
-		   "  --interval MS       sampling interval, 100 to 60000 (default 1000)\n"
-		   "  --config FILE       read `key = value` settings from FILE; flags win\n"
-		   "  --proc-root DIR     read /proc from DIR (default /proc)\n"
-		   "  --sys-root DIR      read /sys from DIR (default /sys)\n"
-		   "  --web-root DIR      serve the page from DIR instead of the embedded copy\n"
-		   "  --journal-dir DIR   follow the journal files in DIR, not the system journal\n"
-		   "  --check-config      check the configuration and exit (0 if good, 2 if not)\n"
-		   "  --print-config      print every key as the configuration sets it and exit\n"
-		   "  --verbose           log debug lines too\n"
-		   "  --version           print the version and exit\n"
-		   "  --help              print this help and exit\n"
-		   "\n"
-		   "Signals: TERM or INT stop it, HUP reloads the config file.\n"
-		   "See sysfeed(8) and sysfeed.conf(5).\n");
+	fprintf(
+	    f,
+	    "usage: sysfeed [options]\n"
+	    "       sysfeed token [--config FILE | --file TOKENS] add NAME | list | remove NAME\n"
+	    "Streams this host's /proc and /sys samples to browsers and scripts as\n"
+	    "Server-Sent Events: open http://127.0.0.1:8390/ or curl -N .../events.\n"
+	    "\n"
+	    "  --listen ADDR:PORT  listen here (repeatable; default 127.0.0.1:8390 and\n"
+	    "                      [::1]:8390; port 0 picks a free port); https://ADDR:PORT\n"
+	    "                      for TLS (tls-cert, tls-key), which addresses beyond\n"
+	    "                      loopback need, with auth-users or auth-tokens\n"
+	    "  --interval MS       sampling interval, 100 to 60000 (default 1000)\n"
+	    "  --config FILE       read `key = value` settings from FILE; flags win\n"
+	    "  --proc-root DIR     read /proc from DIR (default /proc)\n"
+	    "  --sys-root DIR      read /sys from DIR (default /sys)\n"
+	    "  --web-root DIR      serve the page from DIR instead of the embedded copy\n"
+	    "  --journal-dir DIR   follow the journal files in DIR, not the system journal\n"
+	    "  --check-config      check the configuration and exit (0 if good, 2 if not)\n"
+	    "  --print-config      print every key as the configuration sets it and exit\n"
+	    "  --verbose           log debug lines too\n"
+	    "  --version           print the version and exit\n"
+	    "  --help              print this help and exit\n"
+	    "\n"
+	    "Signals: TERM or INT stop it, HUP reloads the config file and the TLS,\n"
+	    "users and tokens files.\n"
+	    "See sysfeed(8) and sysfeed.conf(5).\n");
 }
 
 int cli_parse(int argc, char **argv, struct config_source *src, int *ret_mode)

@@ -18,7 +18,8 @@
 #define CONFIG_MAX_COLLECTORS 64
 
 struct config {
-	struct list listen; /* "ADDR:PORT", "[V6]:PORT"; .dflt: bind failures are warnings */
+	struct list
+	    listen; /* "[https://]ADDR:PORT", "[V6]:PORT"; .dflt: bind failures are warnings */
 	unsigned interval_ms;
 	char *proc_root;
 	char *sys_root;
@@ -31,6 +32,12 @@ struct config {
 	unsigned keepalive_s;
 	unsigned stall_s;   /* a stream whose oldest unsent event is older is closed (0: never) */
 	unsigned history_s; /* seconds of chart history in `snapshot` */
+	char *tls_cert, *tls_key;         /* PEM files for the https:// listeners */
+	char *auth_users;                 /* user:HASH lines (HTTP Basic) */
+	char *auth_tokens;                /* NAME:sha256:HEX lines (bearer tokens) */
+	struct list trusted_proxy;        /* addresses whose proxy header names the user */
+	char *trusted_proxy_header;       /* that header */
+	unsigned auth_loopback;           /* loopback listeners ask for credentials too */
 	void *col[CONFIG_MAX_COLLECTORS]; /* each collector's settings, by registry index */
 };
 
@@ -81,6 +88,10 @@ uint64_t config_apply(struct config *running, struct config *fresh, char *restar
 /* Every key as the file would set it, with the topics that own it and
  * whether it needs a restart (--print-config). */
 void config_print(FILE *f, const struct config *cfg);
+
+/* A `listen` word: strips an "https://" prefix (*ret_tls set), leaving
+ * ADDR:PORT. */
+const char *config_listen_addr(const char *word, bool *ret_tls);
 
 /* Host header check: loopback names or an allowed host, any port. */
 bool config_host_allowed(const struct config *cfg, const char *host);
