@@ -14,9 +14,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
-static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t len, const char *fmt, ...)
+void secret_errf(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -40,34 +38,35 @@ int secret_read_file(const char *path, bool secret, char **ret, size_t *ret_len,
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		errf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		secret_errf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
 		return r;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		errf(err, err_len, "%s: cannot stat: %s", path, strerror(errno));
+		secret_errf(err, err_len, "%s: cannot stat: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		r = -EINVAL;
-		errf(err, err_len, "%s: not a regular file", path);
+		secret_errf(err, err_len, "%s: not a regular file", path);
 		goto out;
 	}
 	if (secret && (st.st_mode & (S_IROTH | S_IWOTH))) {
 		r = -EPERM;
-		errf(err, err_len, "%s: others may read or write it (mode %04o); chmod o-rwx %s",
-		     path, (unsigned)(st.st_mode & 07777), path);
+		secret_errf(err, err_len,
+			    "%s: others may read or write it (mode %04o); chmod o-rwx %s", path,
+			    (unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
 	if ((size_t)st.st_size > SECRET_MAX_FILE) {
 		r = -EFBIG;
-		errf(err, err_len, "%s: larger than %u bytes", path, SECRET_MAX_FILE);
+		secret_errf(err, err_len, "%s: larger than %u bytes", path, SECRET_MAX_FILE);
 		goto out;
 	}
 	cap = (size_t)st.st_size + 1;
 	if (!(buf = malloc(cap))) {
 		r = -ENOMEM;
-		errf(err, err_len, "%s: out of memory", path);
+		secret_errf(err, err_len, "%s: out of memory", path);
 		goto out;
 	}
 	while (got < (size_t)st.st_size) {
@@ -77,7 +76,7 @@ int secret_read_file(const char *path, bool secret, char **ret, size_t *ret_len,
 			continue;
 		if (n < 0) {
 			r = -errno;
-			errf(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+			secret_errf(err, err_len, "%s: cannot read: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)

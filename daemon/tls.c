@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,19 +32,6 @@ struct tls_set {
 
 static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tls_set *tls_current, *tls_retired;
-
-static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 static void set_free(struct tls_set *s)
 {
@@ -108,22 +94,23 @@ static int set_load(struct tls_set *s, const char *cert_path, const char *key_pa
 						   GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED)) < 0) {
 		s->n = 0;
 		r = -EINVAL;
-		errf(err, err_len, "%s: not a PEM certificate chain (leaf first, at most %d): %s",
-		     cert_path, TLS_MAX_CHAIN, gnutls_strerror(g));
+		secret_errf(err, err_len,
+			    "%s: not a PEM certificate chain (leaf first, at most %d): %s",
+			    cert_path, TLS_MAX_CHAIN, gnutls_strerror(g));
 		goto out;
 	}
 	d = (gnutls_datum_t){(unsigned char *)key, (unsigned)key_len};
 	if ((g = gnutls_privkey_init(&s->key)) < 0 ||
 	    (g = gnutls_privkey_import_x509_raw(s->key, &d, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
 		r = -EINVAL;
-		errf(err, err_len, "%s: not an unencrypted PEM private key: %s", key_path,
-		     gnutls_strerror(g));
+		secret_errf(err, err_len, "%s: not an unencrypted PEM private key: %s", key_path,
+			    gnutls_strerror(g));
 		goto out;
 	}
 	if (!key_matches(s->key, &s->pcert[0])) {
 		r = -EINVAL;
-		errf(err, err_len, "%s: not the key of the first certificate in %s", key_path,
-		     cert_path);
+		secret_errf(err, err_len, "%s: not the key of the first certificate in %s",
+			    key_path, cert_path);
 		goto out;
 	}
 	s->not_after = leaf_not_after(&s->pcert[0]);
@@ -139,7 +126,7 @@ int tls_load(const char *cert_path, const char *key_path, char *err, size_t err_
 	int r;
 
 	if (!s) {
-		errf(err, err_len, "out of memory");
+		secret_errf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	if ((r = set_load(s, cert_path, key_path, err, err_len)) < 0) {
