@@ -403,3 +403,28 @@ def test_reload_swaps_cert_users_and_tokens_under_live_streams(start_daemon, fil
     d.signal(signal.SIGHUP)
     d.wait_stderr(r"others may read.*keeping the running", 10, start=mark)
     assert request(port, ca, "/healthz", basic("alice", "new-pw"))[0] == 200
+
+
+def test_idle_and_half_handshakes_do_not_lock_out(start_daemon, files):
+    d = start(start_daemon, files, listen="https://0.0.0.0:0")
+    port, ca = d.tls_port, files["ca"]
+    # 140 connections that never finish a handshake (over the 128 waiting):
+    # some send half a ClientHello, most nothing.
+    idle = []
+    for i in range(140):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if i % 4 == 0:
+            s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        idle.append(s)
+    # A real client still gets through (the oldest waiting one made room).
+    assert request(port, ca, "/healthz", bearer(files["token"]))[0] == 200
+    # And the idle ones are closed by the request deadline.
+    first = idle[-1]
+    first.settimeout(30)
+    try:
+        assert first.recv(100) == b""
+    except ConnectionResetError:
+        pass
+    for s in idle:
+        s.close()
+    assert d.alive()
