@@ -21,7 +21,7 @@ else
 BUILD ?= build
 endif
 
-PKGS := libmicrohttpd libsystemd libcjson zlib libcurl
+PKGS := libmicrohttpd libsystemd libcjson zlib libcurl gnutls libcrypt
 
 # `make V=1` shows the commands.
 ifeq ($(V),1)
@@ -66,6 +66,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 # Debian packages that building and testing need (`make deps` installs them).
 DEB_DEPS := gcc make pkg-config libmicrohttpd-dev libsystemd-dev libcjson-dev libcmocka-dev zlib1g-dev libcurl4-gnutls-dev \
+	libgnutls28-dev libcrypt-dev openssl \
 	python3 python3-pytest curl procps valgrind iproute2 systemd util-linux man-db libfuse3-dev fuse3 prometheus
 # What `make deb`, `make rpm` and `make check-system` need besides (`make deps-system`).
 PKG_DEPS := debhelper dpkg-dev lintian rpm git debootstrap systemd-container man-db
@@ -208,9 +209,10 @@ bench: deps
 # playwright-core from tests/e2e/package-lock.json (it never downloads a
 # browser), against build/sysfeed, directly and behind nginx, HAProxy and
 # Caddy; third-party SSE clients (npm, Chromium, Python) resuming through
-# cut connections. Tested with node 20.
+# cut connections; the page over TLS with HTTP Basic. Tested with node 20.
 E2E_DEPS := chromium nginx haproxy caddy python3 nodejs npm
-E2E_TESTS := tests/e2e/page.test.mjs tests/e2e/proxies.test.mjs tests/e2e/clients.test.mjs
+E2E_TESTS := tests/e2e/page.test.mjs tests/e2e/proxies.test.mjs tests/e2e/clients.test.mjs \
+	tests/e2e/remote.test.mjs
 .PHONY: check-e2e deps-e2e deps-node deps-fuzz
 
 check-e2e: $(BUILD)/sysfeed tests/e2e/node_modules/.package-lock.json
@@ -256,6 +258,7 @@ FUZZ_JOBS    ?= $(shell nproc 2>/dev/null || echo 1)
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_DEPS    := clang libclang-rt-dev llvm make pkg-config libmicrohttpd-dev libsystemd-dev \
+	libgnutls28-dev libcrypt-dev \
 	libcjson-dev zlib1g-dev
 FUZZ_CFLAGS   = -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all $(if $(filter 1,$(WERROR)),-Werror)

@@ -34,9 +34,28 @@ static void errf(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ADDR:PORT with ADDR an IPv4 address or [IPv6]; the port 0..65535. */
-static int check_listen(const char *value)
+const char *config_listen_addr(const char *word, bool *ret_tls)
 {
+	*ret_tls = strncmp(word, "https://", 8) == 0;
+	return *ret_tls ? word + 8 : word;
+}
+
+/* An IPv4 or IPv6 address, without a port. */
+static int check_address(const char *value)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, value, addr) == 1 || inet_pton(AF_INET6, value, addr) == 1
+		   ? 0
+		   : -EINVAL;
+}
+
+/* [https://]ADDR:PORT with ADDR an IPv4 address or [IPv6]; the port
+ * 0..65535. */
+static int check_listen(const char *word)
+{
+	bool tls;
+	const char *value = config_listen_addr(word, &tls);
 	char host[64];
 	const char *colon = strrchr(value, ':');
 	unsigned char addr[sizeof(struct in6_addr)];
@@ -77,7 +96,8 @@ static int check_path(const char *value)
 /* The daemon's own keys. */
 static const struct setting daemon_keys[] = {
     SETTING("listen", SET_LIST, OFF(listen), 0, CONFIG_MAX_LISTEN, "127.0.0.1:8390, [::1]:8390",
-	    .restart = true, .check = check_listen, .expect = "IPV4:PORT or [IPV6]:PORT"),
+	    .restart = true, .check = check_listen,
+	    .expect = "IPV4:PORT or [IPV6]:PORT, https:// before it for TLS"),
     SETTING("interval", SET_UINT, OFF(interval_ms), 100, 60000, "1000"),
     SETTING("proc-root", SET_STR, OFF(proc_root), 0, 0, "/proc", .restart = true),
     SETTING("sys-root", SET_STR, OFF(sys_root), 0, 0, "/sys", .restart = true),
@@ -107,6 +127,14 @@ static const struct setting daemon_keys[] = {
     SETTING("alert-rate-window", SET_UINT, OFF(alert_window_s), 1, 86400, "3600"),
     SETTING("alert-rate-rule", SET_UINT, OFF(alert_rule_limit), 0, 100000, "10"),
     SETTING("alert-rate-total", SET_UINT, OFF(alert_limit), 0, 100000, "60"),
+    SETTING("tls-cert", SET_STR, OFF(tls_cert), 0, 0, NULL),
+    SETTING("tls-key", SET_STR, OFF(tls_key), 0, 0, NULL),
+    SETTING("auth-users", SET_STR, OFF(auth_users), 0, 0, NULL),
+    SETTING("auth-tokens", SET_STR, OFF(auth_tokens), 0, 0, NULL),
+    SETTING("trusted-proxy", SET_LIST, OFF(trusted_proxy), 0, 4, NULL, .check = check_address,
+	    .expect = "an IPv4 or IPv6 address"),
+    SETTING("trusted-proxy-header", SET_STR, OFF(trusted_proxy_header), 0, 0, "X-Forwarded-User"),
+    SETTING("auth-loopback", SET_BOOL, OFF(auth_loopback), 0, 1, "no"),
     {0},
 };
 

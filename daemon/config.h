@@ -18,7 +18,8 @@
 #define CONFIG_MAX_COLLECTORS 64
 
 struct config {
-	struct list listen; /* "ADDR:PORT", "[V6]:PORT"; .dflt: bind failures are warnings */
+	struct list
+	    listen; /* "[https://]ADDR:PORT", "[V6]:PORT"; .dflt: bind failures are warnings */
 	unsigned interval_ms;
 	char *proc_root;
 	char *sys_root;
@@ -37,6 +38,12 @@ struct config {
 	unsigned alert_repeat_s, alert_window_s, alert_rule_limit, alert_limit, alert_stock;
 	char **alert_rules; /* the `alert = NAME: ...` lines, in order */
 	size_t n_alert_rules;
+	char *tls_cert, *tls_key;         /* PEM files for the https:// listeners */
+	char *auth_users;                 /* user:HASH lines (HTTP Basic) */
+	char *auth_tokens;                /* NAME:sha256:HEX lines (bearer tokens) */
+	struct list trusted_proxy;        /* addresses whose proxy header names the user */
+	char *trusted_proxy_header;       /* that header */
+	unsigned auth_loopback;           /* loopback listeners ask for credentials too */
 	void *col[CONFIG_MAX_COLLECTORS]; /* each collector's settings, by registry index */
 };
 
@@ -87,6 +94,10 @@ uint64_t config_apply(struct config *running, struct config *fresh, char *restar
 /* Every key as the file would set it, with the topics that own it and
  * whether it needs a restart (--print-config). */
 void config_print(FILE *f, const struct config *cfg);
+
+/* A `listen` word: strips an "https://" prefix (*ret_tls set), leaving
+ * ADDR:PORT. */
+const char *config_listen_addr(const char *word, bool *ret_tls);
 
 /* Host header check: loopback names or an allowed host, any port. */
 bool config_host_allowed(const struct config *cfg, const char *host);

@@ -25,6 +25,8 @@
 #include <zlib.h>
 
 #include "assets.h"
+#include "auth.h"
+#include "auth_limit.h"
 #include "config.h"
 #include "conns.h"
 #include "hub.h"
@@ -32,6 +34,7 @@
 #include "metrics.h"
 #include "clock.h"
 #include "http_impl.h"
+#include "tls.h"
 
 /* Markers in a request's context (*con_cls): request line in, headers in
  * (seen by the handler once), too many arguments. */
@@ -104,7 +107,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
 {
-	struct http *http = cls;
+	struct listener *l = cls;
+	struct http *http = l->http;
+	enum MHD_Result ret;
 	const char *host;
 	bool allowed;
 
@@ -140,12 +145,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return http_error(conn, MHD_HTTP_FORBIDDEN,
 				  "host '%.100s' not allowed: add it to allowed-hosts\n", host);
 	}
+	if (l->authed && !http_auth_check(http, conn, url, &ret))
+		return ret;
 	if (strcmp(url, "/events") == 0)
 		return http_serve_events(http, conn, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 	if (strcmp(url, "/api/snapshot") == 0)
 		return http_serve_snapshot(http, conn);
 	if (strcmp(url, "/healthz") == 0)
-		return http_serve_healthz(http, conn);
+		return http_serve_healthz(http, conn, false);
 	if (strcmp(url, "/metrics") == 0)
 		return http_serve_metrics(http, conn);
 	return http_serve_static(http, conn, url);
@@ -259,11 +266,12 @@ static int bind_one(const struct sockaddr_storage *ss, socklen_t len)
 	return fd;
 }
 
-static void print_bound(int fd)
+static void print_bound(int fd, bool tls)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	char host[INET6_ADDRSTRLEN];
+	const char *scheme = tls ? "https" : "http";
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return;
@@ -271,24 +279,54 @@ static void print_bound(int fd)
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		log_info("listening on http://[%s]:%u/", host, ntohs(s6->sin6_port));
+		log_info("listening on %s://[%s]:%u/", scheme, host, ntohs(s6->sin6_port));
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		log_info("listening on http://%s:%u/", host, ntohs(s4->sin_port));
+		log_info("listening on %s://%s:%u/", scheme, host, ntohs(s4->sin_port));
 	}
 }
 
-static const char no_remote[] =
-    "addresses beyond loopback need TLS and authentication, which this version does not have; "
-    "reach it through an SSH tunnel (ssh -L 8390:127.0.0.1:8390 HOST)";
+/* The rules for a listener: beyond loopback only with TLS and a way to
+ * authenticate; TLS needs its files; auth-loopback needs a way too.
+ * Returns 0, or -EINVAL with a one-line reason naming what to set. */
+static int listener_rules(const struct config *cfg, const char *name, bool loopback, bool tls,
+			  char *err, size_t err_len)
+{
+	if (!loopback && !tls) {
+		snprintf(
+		    err, err_len,
+		    "refusing to listen on %s without TLS: write it https://%s and set tls-cert, "
+		    "tls-key and auth-users or auth-tokens (or reach it through an SSH tunnel: "
+		    "ssh -L 8390:127.0.0.1:8390 HOST)",
+		    name, name);
+		return -EINVAL;
+	}
+	if (tls && (!cfg->tls_cert || !cfg->tls_key)) {
+		snprintf(err, err_len, "listen https://%s: set tls-cert and tls-key", name);
+		return -EINVAL;
+	}
+	if ((!loopback || cfg->auth_loopback) && !http_auth_configured(cfg)) {
+		snprintf(err, err_len,
+			 "%s%s needs authentication: set auth-users, auth-tokens or trusted-proxy",
+			 loopback ? "auth-loopback = yes on " : "listening beyond loopback on ",
+			 name);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 /* Starts one libmicrohttpd daemon on a listening socket it then owns. */
-static int start_listener(struct http *http, const struct config *cfg, int fd, char *err,
-			  size_t err_len)
+static int start_listener(struct http *http, const struct config *cfg, int fd, bool tls,
+			  bool authed, char *err, size_t err_len)
 {
 	struct listener *l = &http->ls[http->n_ls];
+	struct MHD_OptionItem tls_opts[] = {
+	    {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)tls_retrieve},
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities},
+	    {MHD_OPTION_END, 0, NULL},
+	};
 	unsigned threads;
 
 	if (http->n_ls >= CONFIG_MAX_LISTEN) {
@@ -297,14 +335,17 @@ static int start_listener(struct http *http, const struct config *cfg, int fd, c
 		return -EINVAL;
 	}
 	l->fd = fd;
+	l->http = http;
+	l->tls = tls;
+	l->authed = authed;
 	/* One polling thread per core (at most 4): a tick's wake-up of many
 	 * streams is spread over them. Still no thread per connection. */
 	threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	threads = threads < 1 ? 1 : threads > 4 ? 4 : threads;
 	l->mhd = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-		MHD_USE_TURBO | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, handle, http, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, http,
+		MHD_USE_TURBO | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
+	    0, NULL, NULL, handle, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, http,
 	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    /* above streams and both budgets: conns makes room before this bites */
 	    MHD_OPTION_CONNECTION_LIMIT,
@@ -312,14 +353,16 @@ static int start_listener(struct http *http, const struct config *cfg, int fd, c
 	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, http, MHD_OPTION_NOTIFY_COMPLETED,
 	    request_done, http, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, http,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_bytes, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->connection_bytes, MHD_OPTION_ARRAY,
+	    tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
 	if (!l->mhd) {
 		close(fd);
-		snprintf(err, err_len, "cannot start the HTTP server");
+		snprintf(err, err_len, "cannot start the HTTP server%s",
+			 tls ? " with TLS (see the lines before)" : "");
 		return -EIO;
 	}
 	http->n_ls++;
-	print_bound(fd);
+	print_bound(fd, tls);
 	return 0;
 }
 
@@ -328,10 +371,68 @@ static int open_web_root(const char *dir)
 	return dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 }
 
+/* Whether the socket address equals an https:// word of cfg->listen (a
+ * socket from the service manager is TLS when so). */
+static bool listed_tls(const struct config *cfg, const struct sockaddr_storage *ss)
+{
+	for (size_t i = 0; i < cfg->listen.n; i++) {
+		struct sockaddr_storage want;
+		socklen_t len;
+		bool tls;
+		const char *addr = config_listen_addr(cfg->listen.v[i], &tls);
+
+		if (tls && parse_addr(addr, &want, &len) == 0 && want.ss_family == ss->ss_family &&
+		    memcmp(&want, ss, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The TLS files and the users and tokens files, loaded before any
+ * listener starts. */
+static int load_credentials(struct http *http, const struct config *cfg, char *err, size_t err_len)
+{
+	if (cfg->tls_cert && cfg->tls_key &&
+	    tls_load(cfg->tls_cert, cfg->tls_key, err, err_len) < 0)
+		return -EINVAL;
+	if (!http_auth_load(cfg, &http->auth, err, err_len))
+		return -EINVAL;
+	return 0;
+}
+
+int http_check(const struct config *cfg, char *err, size_t err_len)
+{
+	struct auth_db *db = NULL;
+
+	for (size_t i = 0; i < cfg->listen.n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		bool tls;
+		const char *addr = config_listen_addr(cfg->listen.v[i], &tls);
+
+		if (parse_addr(addr, &ss, &len) < 0) {
+			snprintf(err, err_len, "listen %s: not an address", cfg->listen.v[i]);
+			return -EINVAL;
+		}
+		if (listener_rules(cfg, addr, addr_is_loopback(&ss), tls, err, err_len) < 0)
+			return -EINVAL;
+	}
+	if (cfg->tls_cert && cfg->tls_key) {
+		if (tls_load(cfg->tls_cert, cfg->tls_key, err, err_len) < 0)
+			return -EINVAL;
+		tls_unload();
+	}
+	if (!http_auth_load(cfg, &db, err, err_len))
+		return -EINVAL;
+	auth_unref(db);
+	return 0;
+}
+
 struct http *http_start(const struct config *cfg, const struct http_info *info, char *err,
 			size_t err_len)
 {
 	struct http *http = calloc(1, sizeof(*http));
+	bool beyond = false;
 
 	if (!http) {
 		snprintf(err, err_len, "out of memory");
@@ -346,7 +447,8 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 		http->all_topics |= 1ULL << i;
 	http->conns = conns_new(&(struct conns_limits){HTTP_MAX_WAITING, HTTP_MAX_ACTIVE,
 						       HTTP_HEADER_MS, HTTP_ANSWER_MS});
-	if (!http->conns || config_copy(&http->cfg, cfg) < 0) {
+	http->limit = auth_limit_new();
+	if (!http->conns || !http->limit || config_copy(&http->cfg, cfg) < 0) {
 		snprintf(err, err_len, "out of memory");
 		goto fail;
 	}
@@ -354,9 +456,13 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 		snprintf(err, err_len, "web-root %s: %s", cfg->web_root, strerror(errno));
 		goto fail;
 	}
+	if (load_credentials(http, cfg, err, err_len) < 0)
+		goto fail;
 	for (size_t i = 0; i < info->n_fds; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
+		char name[64];
+		bool loopback, tls;
 
 		if (getsockname(info->fds[i], (struct sockaddr *)&ss, &len) < 0 ||
 		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
@@ -364,27 +470,29 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 				 info->fds[i]);
 			goto fail;
 		}
-		if (!addr_is_loopback(&ss)) {
-			snprintf(err, err_len, "refusing a socket beyond loopback: %s", no_remote);
+		loopback = addr_is_loopback(&ss);
+		tls = !loopback || listed_tls(cfg, &ss);
+		snprintf(name, sizeof(name), "socket %d from the service manager", info->fds[i]);
+		if (listener_rules(cfg, name, loopback, tls, err, err_len) < 0 ||
+		    start_listener(http, cfg, info->fds[i], tls, !loopback || cfg->auth_loopback,
+				   err, err_len) < 0)
 			goto fail;
-		}
-		if (start_listener(http, cfg, info->fds[i], err, err_len) < 0)
-			goto fail;
+		beyond |= !loopback;
 	}
 	for (size_t i = 0; i < cfg->listen.n && !info->n_fds; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len;
+		bool tls, loopback;
+		const char *addr = config_listen_addr(cfg->listen.v[i], &tls);
 		int fd;
 
-		if (parse_addr(cfg->listen.v[i], &ss, &len) < 0) {
+		if (parse_addr(addr, &ss, &len) < 0) {
 			snprintf(err, err_len, "listen %s: not an address", cfg->listen.v[i]);
 			goto fail;
 		}
-		if (!addr_is_loopback(&ss)) {
-			snprintf(err, err_len, "refusing to listen on %s: %s", cfg->listen.v[i],
-				 no_remote);
+		loopback = addr_is_loopback(&ss);
+		if (listener_rules(cfg, addr, loopback, tls, err, err_len) < 0)
 			goto fail;
-		}
 		if ((fd = bind_one(&ss, len)) < 0) {
 			if (cfg->listen.dflt) {
 				log_warnx("skipping default address %s: %s", cfg->listen.v[i],
@@ -395,41 +503,76 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 				 strerror(-fd));
 			goto fail;
 		}
-		if (start_listener(http, cfg, fd, err, err_len) < 0)
+		if (start_listener(http, cfg, fd, tls, !loopback || cfg->auth_loopback, err,
+				   err_len) < 0)
 			goto fail;
+		beyond |= !loopback;
 	}
 	if (http->n_ls == 0) {
 		snprintf(err, err_len, "no address could be bound");
 		goto fail;
 	}
+	if (beyond && cfg->allowed_hosts.n == 0)
+		log_warnx("listening beyond loopback with no allowed-hosts: browsers must reach it "
+			  "by a loopback name; list the names and addresses clients use");
 	return http;
 fail:
 	http_stop(http);
 	return NULL;
 }
 
-int http_reconfigure(struct http *http, const struct config *cfg)
+int http_reconfigure(struct http *http, const struct config *cfg, char *err, size_t err_len)
 {
 	struct config copy, old;
+	struct auth_db *db = NULL, *old_db;
 	int web_fd = -1, old_fd;
+	bool tls = false, authed = false;
 
-	if (cfg->web_root && (web_fd = open_web_root(cfg->web_root)) < 0)
+	for (size_t i = 0; i < http->n_ls; i++) {
+		tls |= http->ls[i].tls;
+		authed |= http->ls[i].authed;
+	}
+	if (cfg->web_root && (web_fd = open_web_root(cfg->web_root)) < 0) {
+		snprintf(err, err_len, "web-root %s: %s", cfg->web_root, strerror(errno));
 		return -errno;
+	}
+	if (authed && !http_auth_configured(cfg)) {
+		snprintf(err, err_len,
+			 "authenticated listeners need auth-users, auth-tokens or "
+			 "trusted-proxy");
+		goto fail;
+	}
+	if (tls && (!cfg->tls_cert || !cfg->tls_key)) {
+		snprintf(err, err_len, "TLS listeners need tls-cert and tls-key");
+		goto fail;
+	}
+	/* the files again, even when their names did not change (renewals) */
+	if (!http_auth_load(cfg, &db, err, err_len) ||
+	    (cfg->tls_cert && cfg->tls_key &&
+	     tls_load(cfg->tls_cert, cfg->tls_key, err, err_len) < 0))
+		goto fail;
 	if (config_copy(&copy, cfg) < 0) {
-		if (web_fd >= 0)
-			close(web_fd);
-		return -ENOMEM;
+		snprintf(err, err_len, "out of memory");
+		goto fail;
 	}
 	pthread_mutex_lock(&http->cfg_lock);
 	old = http->cfg;
 	http->cfg = copy;
 	old_fd = http->web_fd;
 	http->web_fd = web_fd;
+	old_db = http->auth;
+	http->auth = db;
 	pthread_mutex_unlock(&http->cfg_lock);
 	config_free(&old);
+	auth_unref(old_db);
 	if (old_fd >= 0)
 		close(old_fd);
 	return 0;
+fail:
+	auth_unref(db);
+	if (web_fd >= 0)
+		close(web_fd);
+	return -EINVAL;
 }
 
 void http_stop(struct http *http)
@@ -446,6 +589,9 @@ void http_stop(struct http *http)
 	if (http->web_fd >= 0)
 		close(http->web_fd);
 	logsum_flush(&http->log, clock_mono_ms(), true);
+	auth_unref(http->auth);
+	auth_limit_free(http->limit);
+	tls_unload();
 	conns_free(http->conns);
 	config_free(&http->cfg);
 	pthread_mutex_destroy(&http->cfg_lock);
@@ -456,6 +602,8 @@ void http_stop(struct http *http)
 void http_housekeep(struct http *http)
 {
 	conns_sweep(http->conns);
+	tls_housekeep();
+	http_auth_housekeep(http);
 	pthread_mutex_lock(&http->log.lock);
 	logsum_flush(&http->log, clock_mono_ms(), false);
 	pthread_mutex_unlock(&http->log.lock);

@@ -19,13 +19,20 @@ struct http_info {
 	size_t n_fds;                   /* when set, cfg->listen is not bound */
 };
 
-/* Binds every address in cfg->listen (a default address that fails is
+/* Binds every address in cfg->listen (https:// ones with TLS) (a default address that fails is
  * skipped with a warning; an explicit one fails the start), or takes the
  * sockets in info->fds, and starts serving. Returns NULL with a one-line reason in err. */
 struct http *http_start(const struct config *cfg, const struct http_info *info, char *err,
 			size_t err_len);
-/* Applies what can change without a restart (allowed hosts, web root). */
-int http_reconfigure(struct http *http, const struct config *cfg);
+/* --check-config: the listen rules (beyond loopback only with TLS and
+ * authentication) and the TLS, users and tokens files, without binding.
+ * Returns 0, or -EINVAL with a one-line reason in err. */
+int http_check(const struct config *cfg, char *err, size_t err_len);
+/* Applies what can change without a restart (allowed hosts, web root),
+ * and reads the TLS, users and tokens files again: new handshakes and
+ * requests use them, connections already up keep going. Returns 0, or
+ * -errno with a one-line reason in err (then nothing changed). */
+int http_reconfigure(struct http *http, const struct config *cfg, char *err, size_t err_len);
 /* The hub operations that suspend, resume and abort a stream's connection. */
 extern const struct hub_conn_ops http_conn_ops;
 /* Loop thread, about once a second: closes connections past their

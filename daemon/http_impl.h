@@ -14,6 +14,9 @@
 #include "http.h"
 #include "hub.h"
 
+struct auth_db;
+struct auth_limit;
+
 #define HTTP_BLOCK_BYTES   256   /* the reader's block when not chunked (HTTP/1.0) */
 #define HTTP_MAX_WAITING   128   /* connections without a full request: the oldest makes room */
 #define HTTP_MAX_ACTIVE    64    /* answers under way besides streams: the oldest is cut */
@@ -27,7 +30,21 @@
 
 struct listener {
 	struct MHD_Daemon *mhd;
+	struct http *http;
 	int fd;
+	bool tls;    /* https:// */
+	bool authed; /* every request needs credentials (beyond loopback, or auth-loopback) */
+};
+
+/* What authentication counts (atomics). */
+enum http_auth_count {
+	HTTP_AUTH_OK_BASIC,
+	HTTP_AUTH_OK_BEARER,
+	HTTP_AUTH_OK_PROXY,
+	HTTP_AUTH_MISSING,   /* no credentials: 401 with the challenge */
+	HTTP_AUTH_BAD,       /* wrong ones: 401 */
+	HTTP_AUTH_THROTTLED, /* 429 */
+	HTTP_AUTH_COUNTS,
 };
 
 /* libmicrohttpd's messages: a few a minute, then a count. */
@@ -50,6 +67,9 @@ struct http {
 	struct conns *conns;
 	struct logsum log;
 	uint64_t refused_busy, refused_args, refused_host, aborted; /* atomics */
+	struct auth_db *auth;                   /* under cfg_lock; take a reference to use it */
+	struct auth_limit *limit;               /* failure budgets, audit lines */
+	uint64_t auth_counts[HTTP_AUTH_COUNTS]; /* atomics */
 };
 
 /* An event stream: what the hub calls back with. */
@@ -64,12 +84,30 @@ struct stream {
 /* http_serve.c: the answers, each queued on conn (MHD_NO: drop it) */
 enum MHD_Result http_serve_events(struct http *http, struct MHD_Connection *conn, bool head);
 enum MHD_Result http_serve_snapshot(struct http *http, struct MHD_Connection *conn);
-enum MHD_Result http_serve_healthz(struct http *http, struct MHD_Connection *conn);
+/* minimal: {"status":...} only, for a client without credentials */
+enum MHD_Result http_serve_healthz(struct http *http, struct MHD_Connection *conn, bool minimal);
 enum MHD_Result http_serve_metrics(struct http *http, struct MHD_Connection *conn);
 enum MHD_Result http_serve_static(struct http *http, struct MHD_Connection *conn, const char *url);
 /* One line of text/plain: the reason a request was refused. */
 enum MHD_Result http_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with extra headers: NULL-terminated name, value pairs. */
+enum MHD_Result http_error_with(struct MHD_Connection *conn, unsigned status,
+				const char *const *headers, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* http_auth.c: the gate of authenticated listeners. Returns true when the
+ * request may go on; else an answer (401, 429, the minimal /healthz) was
+ * queued and *ret is the handler's result. */
+bool http_auth_check(struct http *http, struct MHD_Connection *conn, const char *url,
+		     enum MHD_Result *ret);
+/* Loads the users and tokens files of cfg (NULL when it names none);
+ * false with the reason in err. */
+bool http_auth_load(const struct config *cfg, struct auth_db **ret, char *err, size_t err_len);
+/* Whether cfg names a way to authenticate (users, tokens or a proxy). */
+bool http_auth_configured(const struct config *cfg);
+/* Loop thread: the summary of held-back audit lines, once a minute. */
+void http_auth_housekeep(struct http *http);
 /* The record conns_open made for this connection (NULL: none), its socket. */
 struct conn_rec *http_conn_rec(struct MHD_Connection *conn);
 int http_conn_fd(struct MHD_Connection *conn);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -33,19 +34,40 @@
 #include "self_metrics.h"
 #include "clock.h"
 #include "http_impl.h"
+#include "tls.h"
 
 static const char csp[] = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
 			  "base-uri 'none'; form-action 'none'";
 
-static void add_common_headers(struct MHD_Response *r)
+/* HSTS on TLS connections, unless reached by a loopback name (the pin
+ * would cover the plain loopback listeners too: it applies to every port). */
+static bool wants_hsts(struct MHD_Connection *conn)
+{
+	static const char *const loopback[] = {"localhost", "127.", "[::1]"};
+	const char *host;
+
+	if (!MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION))
+		return false;
+	host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	for (size_t i = 0; host && i < sizeof(loopback) / sizeof(loopback[0]); i++)
+		if (strncasecmp(host, loopback[i], strlen(loopback[i])) == 0)
+			return false;
+	return true;
+}
+
+static void add_common_headers(struct MHD_Connection *conn, struct MHD_Response *r)
 {
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "Content-Security-Policy", csp);
+	if (wants_hsts(conn))
+		MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
 }
 
+/* headers: NULL or NULL-terminated name, value pairs */
 static enum MHD_Result queue_buffer(struct MHD_Connection *conn, unsigned status, const char *type,
-				    void *data, size_t len, enum MHD_ResponseMemoryMode mode)
+				    void *data, size_t len, enum MHD_ResponseMemoryMode mode,
+				    const char *const *headers)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, mode);
 	enum MHD_Result ret;
@@ -55,7 +77,9 @@ static enum MHD_Result queue_buffer(struct MHD_Connection *conn, unsigned status
 			free(data);
 		return MHD_NO;
 	}
-	add_common_headers(r);
+	add_common_headers(conn, r);
+	for (size_t i = 0; headers && headers[i]; i += 2)
+		MHD_add_response_header(r, headers[i], headers[i + 1]);
 	MHD_add_response_header(r, "Content-Type", type);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, "Allow", "GET, HEAD");
@@ -73,7 +97,7 @@ static enum MHD_Result queue_ok(struct MHD_Connection *conn, struct MHD_Response
 {
 	enum MHD_Result ret;
 
-	add_common_headers(r);
+	add_common_headers(conn, r);
 	MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "Cache-Control", cache);
 	MHD_add_response_header(r, "Vary", vary);
@@ -84,20 +108,44 @@ static enum MHD_Result queue_ok(struct MHD_Connection *conn, struct MHD_Response
 	return ret;
 }
 
-/* One line of text/plain: the reason a request was refused. */
-enum MHD_Result http_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
+static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status,
+			      const char *const *headers, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status,
+			      const char *const *headers, const char *fmt, va_list ap)
 {
 	char *msg = NULL;
-	va_list ap;
-	int n;
+	int n = vasprintf(&msg, fmt, ap);
 
-	va_start(ap, fmt);
-	n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return MHD_NO;
 	return queue_buffer(conn, status, "text/plain; charset=utf-8", msg, (size_t)n,
-			    MHD_RESPMEM_MUST_FREE);
+			    MHD_RESPMEM_MUST_FREE, headers);
+}
+
+/* One line of text/plain: the reason a request was refused. */
+enum MHD_Result http_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
+{
+	enum MHD_Result ret;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ret = refuse(conn, status, NULL, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+enum MHD_Result http_error_with(struct MHD_Connection *conn, unsigned status,
+				const char *const *headers, const char *fmt, ...)
+{
+	enum MHD_Result ret;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ret = refuse(conn, status, headers, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 /* Splits a comma list into up to 16 words of `buf` (modified in place). */
@@ -298,7 +346,7 @@ enum MHD_Result http_serve_events(struct http *http, struct MHD_Connection *conn
 
 /* Whether the loop ticks: its last tick no older than three intervals
  * (at least 2 s); 503 when it is. */
-enum MHD_Result http_serve_healthz(struct http *http, struct MHD_Connection *conn)
+enum MHD_Result http_serve_healthz(struct http *http, struct MHD_Connection *conn, bool minimal)
 {
 	struct hub_stats st;
 	unsigned interval;
@@ -317,20 +365,24 @@ enum MHD_Result http_serve_healthz(struct http *http, struct MHD_Connection *con
 		snprintf(age, sizeof(age), "null");
 	else
 		snprintf(age, sizeof(age), "%" PRIu64, st.tick_age_ms);
-	n = asprintf(&body,
-		     "{\"status\":\"%s\",\"version\":\"%s\",\"instance\":\"%016" PRIx64
-		     "\",\"uptime\":%.3f,\"tick_age_ms\":%s,\"interval_ms\":%u,\"clients\":%u,"
-		     "\"gzip_clients\":%u,\"events\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
-		     ",\"resyncs\":%" PRIu64 ",\"stalled\":%" PRIu64 ",\"ring\":{\"first\":%" PRIu64
-		     ",\"last\":%" PRIu64 ",\"bytes\":%zu,\"capacity\":%zu}}\n",
-		     stuck ? "stalled" : "ok", SYSFEED_VERSION, st.instance,
-		     (double)(clock_real_ms() - http->info.start_ms) / 1000.0, age, interval,
-		     st.clients, st.gzip_clients, st.published, st.bytes_sent, st.resyncs,
-		     st.stalled, st.first_seq, st.last_seq, st.ring_used, st.ring_bytes);
+	if (minimal) /* without credentials on an authenticated listener */
+		n = asprintf(&body, "{\"status\":\"%s\"}\n", stuck ? "stalled" : "ok");
+	else
+		n = asprintf(
+		    &body,
+		    "{\"status\":\"%s\",\"version\":\"%s\",\"instance\":\"%016" PRIx64
+		    "\",\"uptime\":%.3f,\"tick_age_ms\":%s,\"interval_ms\":%u,\"clients\":%u,"
+		    "\"gzip_clients\":%u,\"events\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
+		    ",\"resyncs\":%" PRIu64 ",\"stalled\":%" PRIu64 ",\"ring\":{\"first\":%" PRIu64
+		    ",\"last\":%" PRIu64 ",\"bytes\":%zu,\"capacity\":%zu}}\n",
+		    stuck ? "stalled" : "ok", SYSFEED_VERSION, st.instance,
+		    (double)(clock_real_ms() - http->info.start_ms) / 1000.0, age, interval,
+		    st.clients, st.gzip_clients, st.published, st.bytes_sent, st.resyncs,
+		    st.stalled, st.first_seq, st.last_seq, st.ring_used, st.ring_bytes);
 	if (n < 0)
 		return MHD_NO;
 	return queue_buffer(conn, stuck ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
-			    "application/json", body, (size_t)n, MHD_RESPMEM_MUST_FREE);
+			    "application/json", body, (size_t)n, MHD_RESPMEM_MUST_FREE, NULL);
 }
 
 /* gzip of data, malloc'd; NULL when it fails (then send it plain). */
@@ -371,8 +423,18 @@ static int http_metrics(struct http *http, struct metrics *m)
 	    .refused_host = __atomic_load_n(&http->refused_host, __ATOMIC_RELAXED),
 	    .aborted = __atomic_load_n(&http->aborted, __ATOMIC_RELAXED),
 	    .messages = __atomic_load_n(&http->log.total, __ATOMIC_RELAXED),
+	    .tls_not_after = tls_not_after(),
 	};
 	struct hub_stats hs;
+
+	for (size_t i = 0; i < http->n_ls; i++)
+		sh.auth |= http->ls[i].authed;
+	for (size_t i = 0; i < 3; i++) {
+		sh.auth_ok[i] =
+		    __atomic_load_n(&http->auth_counts[HTTP_AUTH_OK_BASIC + i], __ATOMIC_RELAXED);
+		sh.auth_refused[i] =
+		    __atomic_load_n(&http->auth_counts[HTTP_AUTH_MISSING + i], __ATOMIC_RELAXED);
+	}
 
 	hub_get_stats(http->info.hub, &hs);
 	self_metrics_hub(m, &hs);
@@ -477,7 +539,7 @@ static enum MHD_Result queue_asset(struct MHD_Connection *conn, const char *path
 			free(data);
 		return MHD_NO;
 	}
-	add_common_headers(r);
+	add_common_headers(conn, r);
 	MHD_add_response_header(r, "ETag", etag);
 	MHD_add_response_header(r, "Cache-Control", "no-cache");
 	if (gz)

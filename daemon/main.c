@@ -23,6 +23,7 @@
 #include "log.h"
 #include "loop.h"
 #include "service.h"
+#include "token.h"
 #include "topics.h"
 
 #define TRIM_EVERY_S    30           /* heap given back at least this often */
@@ -81,8 +82,8 @@ static void reload(struct daemon *d)
 		log_warnx("%s; keeping the running configuration", err);
 		return;
 	}
-	if (http_reconfigure(d->http, &cfg) < 0) {
-		log_warn("web-root %s; keeping the running configuration", cfg.web_root);
+	if (http_reconfigure(d->http, &cfg, err, sizeof(err)) < 0) {
+		log_warnx("%s; keeping the running configuration", err);
 		config_free(&cfg);
 		return;
 	}
@@ -238,10 +239,17 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 
 	log_init();
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return token_main(argc - 1, argv + 1);
 	if (cli_parse(argc, argv, &d.src, &only) < 0)
 		return 2;
 	if (config_build(&d.cfg, &d.src, err, sizeof(err)) < 0) {
 		log_err("%s", err);
+		return 2;
+	}
+	if (only == CLI_CHECK && http_check(&d.cfg, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		config_free(&d.cfg);
 		return 2;
 	}
 	if (only != CLI_RUN) {

@@ -92,6 +92,23 @@ void self_metrics_http(struct metrics *m, const struct self_http *s)
 	    "Requests the client left before the answer ended.", (double)s->aborted);
 	one(m, "sysfeed_http_messages_total", "counter",
 	    "Messages from the HTTP library (most summarised).", (double)s->messages);
+	if (s->auth) {
+		by_label(m, "sysfeed_http_auth_logins_total", "counter",
+			 "Requests let through authenticated listeners, by method.", "method",
+			 (const char *const[]){"password", "token", "proxy", NULL},
+			 (const double[]){(double)s->auth_ok[0], (double)s->auth_ok[1],
+					  (double)s->auth_ok[2]});
+		by_label(
+		    m, "sysfeed_http_auth_refused_total", "counter",
+		    "Requests authenticated listeners refused, by reason.", "reason",
+		    (const char *const[]){"no_credentials", "wrong_credentials", "throttled", NULL},
+		    (const double[]){(double)s->auth_refused[0], (double)s->auth_refused[1],
+				     (double)s->auth_refused[2]});
+	}
+	if (s->tls_not_after)
+		one(m, "sysfeed_tls_certificate_expiry_seconds", "gauge",
+		    "When the TLS certificate (tls-cert) expires, in seconds since the epoch.",
+		    (double)s->tls_not_after);
 }
 
 void self_metrics_alerts(struct metrics *m, const struct self_alerts *s)

@@ -27,6 +27,10 @@ struct self_tick {
 struct self_http {
 	struct conns_stats conns;
 	uint64_t refused_busy, refused_args, refused_host, aborted, messages;
+	bool auth;                /* some listener asks for credentials */
+	uint64_t auth_ok[3];      /* by method: password, token, proxy */
+	uint64_t auth_refused[3]; /* no credentials, wrong ones, throttled (429) */
+	int64_t tls_not_after;    /* the certificate's end, 0: no TLS */
 };
 
 /* The alerts' figures (daemon/alerts.c). */

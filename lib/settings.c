@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define AT(base, s) ((char *)(base) + (s)->offset)
 
@@ -160,6 +161,17 @@ const struct setting *settings_find(const struct setting *table, const char *nam
 	return NULL;
 }
 
+/* yes/no, true/false, on/off, 1/0: 1, 0, or -1. */
+static int parse_bool(const char *v)
+{
+	static const char *const words[] = {"no", "yes", "false", "true", "off", "on", "0", "1"};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcasecmp(v, words[i]) == 0)
+			return (int)(i & 1);
+	return -1;
+}
+
 int settings_set(const struct setting *s, void *base, const char *value, char *err, size_t err_len)
 {
 	unsigned long long v;
@@ -189,6 +201,14 @@ int settings_set(const struct setting *s, void *base, const char *value, char *e
 			     "%s: bad value '%.100s' (expected 0 to 7 or emerg, alert, crit, err, "
 			     "warning, notice, info, debug)",
 			     s->name, value);
+			return -EINVAL;
+		}
+		*(unsigned *)AT(base, s) = (unsigned)prio;
+		return 0;
+	case SET_BOOL:
+		if ((prio = parse_bool(value)) < 0) {
+			errf(err, err_len, "%s: bad value '%.100s' (expected yes or no)", s->name,
+			     value);
 			return -EINVAL;
 		}
 		*(unsigned *)AT(base, s) = (unsigned)prio;
@@ -267,6 +287,7 @@ bool settings_equal(const struct setting *s, const void *a, const void *b)
 	switch (s->type) {
 	case SET_UINT:
 	case SET_PRIO:
+	case SET_BOOL:
 		return *(const unsigned *)pa == *(const unsigned *)pb;
 	case SET_SIZE:
 		return *(const size_t *)pa == *(const size_t *)pb;
@@ -327,6 +348,8 @@ int settings_format(const struct setting *s, const void *base, char *buf, size_t
 		return snprintf(buf, len, "%zu", *(const size_t *)p);
 	case SET_PRIO:
 		return snprintf(buf, len, "%s", prio[*(const unsigned *)p & 7]);
+	case SET_BOOL:
+		return snprintf(buf, len, "%s", *(const unsigned *)p ? "yes" : "no");
 	case SET_STR:
 		return snprintf(buf, len, "%s", *(char *const *)p ? *(char *const *)p : "");
 	case SET_LIST: {

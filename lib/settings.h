@@ -32,6 +32,7 @@ enum setting_type {
 	SET_STR,  /* char *, any text; NULL when unset */
 	SET_LIST, /* struct list: words separated by commas or blanks, added up */
 	SET_PRIO, /* unsigned, a syslog priority: 0..7 or emerg..debug */
+	SET_BOOL, /* unsigned 0 or 1: yes/no, true/false, on/off, 1/0 */
 };
 
 struct setting {

@@ -24,7 +24,7 @@ static void check_table(const struct setting *t, const void *base)
 			FUZZ_CHECK(l->n <= s->max && l->n <= LIST_MAX);
 			for (size_t i = 0; i < l->n; i++)
 				FUZZ_CHECK(*l->v[i] && !strpbrk(l->v[i], ", \t\n"));
-		} else if (s->type == SET_UINT || s->type == SET_PRIO) {
+		} else if (s->type == SET_UINT || s->type == SET_PRIO || s->type == SET_BOOL) {
 			unsigned v = *(const unsigned *)p;
 
 			FUZZ_CHECK(v >= s->min && v <= s->max);

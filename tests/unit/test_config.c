@@ -63,10 +63,17 @@ static void test_good_file(void **state)
 				     "web-root = /srv/web#not-a-comment\n"
 				     "proc-root = /tmp/proc\n"
 				     "keepalive = 1\n"
-				     "log-backlog-bytes = 64K\n"),
+				     "log-backlog-bytes = 64K\n"
+				     "listen = https://[::]:8443\n"
+				     "auth-loopback = Yes\n"
+				     "trusted-proxy = 10.0.0.1, fd00::1\n"),
 			 0);
 	assert_int_equal(cfg.interval_ms, 250);
-	assert_int_equal(cfg.listen.n, 2);
+	assert_int_equal(cfg.listen.n, 3);
+	assert_string_equal(cfg.listen.v[2], "https://[::]:8443");
+	assert_int_equal(cfg.auth_loopback, 1);
+	assert_int_equal(cfg.trusted_proxy.n, 2);
+	assert_string_equal(cfg.trusted_proxy_header, "X-Forwarded-User");
 	assert_false(cfg.listen.dflt);
 	assert_string_equal(cfg.listen.v[0], "127.0.0.1:0");
 	assert_string_equal(cfg.listen.v[1], "[::1]:9000");
@@ -95,6 +102,8 @@ static void expect_error(const char *text, const char *msg)
 	config_free(&cfg);
 }
 
+#define LISTEN_EXPECT "(expected IPV4:PORT or [IPV6]:PORT, https:// before it for TLS)"
+
 static void test_errors(void **state)
 {
 	expect_error("interval = 1000\nbogus = 1\n", "t.conf:2: unknown key 'bogus'");
@@ -119,18 +128,23 @@ static void test_errors(void **state)
 	expect_error("interval\n", "t.conf:1: expected 'key = value'");
 	expect_error(" = 3\n", "t.conf:1: missing key before '='");
 	expect_error("interval =\n", "t.conf:1: interval: empty value");
-	expect_error(
-	    "listen = localhost:80\n",
-	    "t.conf:1: listen: bad value 'localhost:80' (expected IPV4:PORT or [IPV6]:PORT)");
+	expect_error("listen = localhost:80\n",
+		     "t.conf:1: listen: bad value 'localhost:80' " LISTEN_EXPECT);
 	expect_error("listen = 127.0.0.1\n",
-		     "t.conf:1: listen: bad value '127.0.0.1' (expected IPV4:PORT or [IPV6]:PORT)");
+		     "t.conf:1: listen: bad value '127.0.0.1' " LISTEN_EXPECT);
 	expect_error("listen = 127.0.0.1:70000\n",
-		     "t.conf:1: listen: bad value '127.0.0.1:70000' (expected IPV4:PORT or "
-		     "[IPV6]:PORT)");
-	expect_error("listen = ::1:80\n",
-		     "t.conf:1: listen: bad value '::1:80' (expected IPV4:PORT or [IPV6]:PORT)");
-	expect_error("listen = []:80\n",
-		     "t.conf:1: listen: bad value '[]:80' (expected IPV4:PORT or [IPV6]:PORT)");
+		     "t.conf:1: listen: bad value '127.0.0.1:70000' " LISTEN_EXPECT);
+	expect_error("listen = ::1:80\n", "t.conf:1: listen: bad value '::1:80' " LISTEN_EXPECT);
+	expect_error("listen = []:80\n", "t.conf:1: listen: bad value '[]:80' " LISTEN_EXPECT);
+	expect_error("listen = https://\n",
+		     "t.conf:1: listen: bad value 'https://' " LISTEN_EXPECT);
+	expect_error("listen = http://127.0.0.1:80\n",
+		     "t.conf:1: listen: bad value 'http://127.0.0.1:80' " LISTEN_EXPECT);
+	expect_error("auth-loopback = maybe\n",
+		     "t.conf:1: auth-loopback: bad value 'maybe' (expected yes or no)");
+	expect_error("trusted-proxy = proxy.lan\n",
+		     "t.conf:1: trusted-proxy: bad value 'proxy.lan' (expected an IPv4 or IPv6 "
+		     "address)");
 	expect_error("max-clients = 0\n",
 		     "t.conf:1: max-clients: bad value '0' (expected 1 to 100000)");
 	expect_error("keepalive = 0\n", "t.conf:1: keepalive: bad value '0' (expected 1 to 3600)");
