@@ -145,12 +145,23 @@ $(BUILD)/tests/hangfs: tests/fuse/hangfs.c
 
 $(BUILD)/tests/test_fs_hang: $(BUILD)/tests/hangfs
 
+# A stand-in for NVIDIA's libnvidia-ml.so.1 that the gpu tests load through
+# the collector's real dlopen() path (tests/lib/fake_nvml.c).
+FAKE_NVML := $(BUILD)/tests/fake-nvml/libnvidia-ml.so.1
+$(FAKE_NVML): tests/lib/fake_nvml.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) -std=c11 $(WARN) $(CFLAGS) $(if $(filter 1,$(WERROR)),-Werror) -fPIC -shared \
+		-Wl,-soname,libnvidia-ml.so.1 -o $@ $<
+
+$(BUILD)/tests/test_gpu: $(FAKE_NVML)
+
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libsysfeed.a
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(BUILD)/libsysfeed.a $(LIBS)
 
-tests: $(BUILD)/sysfeed $(BUILD)/fields $(UNIT_BINS) $(BENCH_BINS)
+tests: $(BUILD)/sysfeed $(BUILD)/fields $(UNIT_BINS) $(BENCH_BINS) $(FAKE_NVML)
 
 run: deps
 	$(MAKE) all
