@@ -3,6 +3,7 @@
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/sysfeed
 SYSCONFDIR ?= /etc
@@ -325,6 +326,12 @@ install: $(BUILD)/sysfeed $(BUILD)/fields
 		packaging/systemd/sysfeed.service > $(DESTDIR)$(UNITDIR)/sysfeed.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/sysfeed.service
 	install -m 0644 packaging/systemd/sysfeed.socket $(DESTDIR)$(UNITDIR)/sysfeed.socket
+	install -d $(DESTDIR)$(LIBEXECDIR)/sysfeed
+	install -m 0755 packaging/smart/sysfeed-smart $(DESTDIR)$(LIBEXECDIR)/sysfeed/sysfeed-smart
+	sed -e 's|/usr/libexec/sysfeed/|$(LIBEXECDIR)/sysfeed/|' \
+		packaging/systemd/sysfeed-smart.service > $(DESTDIR)$(UNITDIR)/sysfeed-smart.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sysfeed-smart.service
+	install -m 0644 packaging/systemd/sysfeed-smart.timer $(DESTDIR)$(UNITDIR)/sysfeed-smart.timer
 	install -m 0644 packaging/systemd/sysfeed.sysusers $(DESTDIR)$(SYSUSERSDIR)/sysfeed.conf
 	install -d $(DESTDIR)$(DOCDIR)/docs
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
