@@ -3,6 +3,7 @@
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/sysfeed
 SYSCONFDIR ?= /etc
@@ -146,12 +147,23 @@ $(BUILD)/tests/hangfs: tests/fuse/hangfs.c
 
 $(BUILD)/tests/test_fs_hang: $(BUILD)/tests/hangfs
 
+# A stand-in for NVIDIA's libnvidia-ml.so.1 that the gpu tests load through
+# the collector's real dlopen() path (tests/lib/fake_nvml.c).
+FAKE_NVML := $(BUILD)/tests/fake-nvml/libnvidia-ml.so.1
+$(FAKE_NVML): tests/lib/fake_nvml.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) -std=c11 $(WARN) $(CFLAGS) $(if $(filter 1,$(WERROR)),-Werror) -fPIC -shared \
+		-Wl,-soname,libnvidia-ml.so.1 -o $@ $<
+
+$(BUILD)/tests/test_gpu: $(FAKE_NVML)
+
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libsysfeed.a
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(BUILD)/libsysfeed.a $(LIBS)
 
-tests: $(BUILD)/sysfeed $(BUILD)/fields $(UNIT_BINS) $(BENCH_BINS)
+tests: $(BUILD)/sysfeed $(BUILD)/fields $(UNIT_BINS) $(BENCH_BINS) $(FAKE_NVML)
 
 run: deps
 	$(MAKE) all
@@ -317,6 +329,12 @@ install: $(BUILD)/sysfeed $(BUILD)/fields
 		packaging/systemd/sysfeed.service > $(DESTDIR)$(UNITDIR)/sysfeed.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/sysfeed.service
 	install -m 0644 packaging/systemd/sysfeed.socket $(DESTDIR)$(UNITDIR)/sysfeed.socket
+	install -d $(DESTDIR)$(LIBEXECDIR)/sysfeed
+	install -m 0755 packaging/smart/sysfeed-smart $(DESTDIR)$(LIBEXECDIR)/sysfeed/sysfeed-smart
+	sed -e 's|/usr/libexec/sysfeed/|$(LIBEXECDIR)/sysfeed/|' \
+		packaging/systemd/sysfeed-smart.service > $(DESTDIR)$(UNITDIR)/sysfeed-smart.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sysfeed-smart.service
+	install -m 0644 packaging/systemd/sysfeed-smart.timer $(DESTDIR)$(UNITDIR)/sysfeed-smart.timer
 	install -m 0644 packaging/systemd/sysfeed.sysusers $(DESTDIR)$(SYSUSERSDIR)/sysfeed.conf
 	install -d $(DESTDIR)$(DOCDIR)/docs
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md

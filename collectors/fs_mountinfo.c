@@ -106,7 +106,7 @@ static int fs_parse_line(struct fs_mountinfo *mi, const char *line, size_t len, 
 	if ((r = procfs_parse_u32(f[2], (size_t)(colon - f[2]), &m.major)) < 0 ||
 	    (r = procfs_parse_u32(colon + 1, fl[2] - (size_t)(colon - f[2]) - 1, &m.minor)) < 0)
 		return r;
-	m.read_only = fs_opts_ro(f[5], fl[5]);
+	m.mount_ro = fs_opts_ro(f[5], fl[5]);
 	/* optional fields, up to the separator */
 	for (;;) {
 		const char *o;
@@ -123,7 +123,8 @@ static int fs_parse_line(struct fs_mountinfo *mi, const char *line, size_t len, 
 	}
 	if (p <= end || tl[0] == 0 || tl[2] == 0) /* a fourth field, or empty ones */
 		return -EINVAL;
-	m.read_only = m.read_only || fs_opts_ro(t[2], tl[2]);
+	m.super_ro = fs_opts_ro(t[2], tl[2]);
+	m.read_only = m.mount_ro || m.super_ro;
 	if (!(m.root = fs_unescape(f[3], fl[3], arena)) ||
 	    !(m.mount_point = fs_unescape(f[4], fl[4], arena)) ||
 	    !(m.fstype = fs_unescape(t[0], tl[0], arena)) ||

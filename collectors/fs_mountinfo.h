@@ -19,6 +19,8 @@ struct fs_mount {
 	const char *fstype;      /* after " - ": "type[.subtype]" */
 	const char *source;      /* after the type: device or "none"; may be "" */
 	bool read_only;          /* "ro" in the mount or the super block options */
+	bool mount_ro;           /* "ro" in the mount options (field 6) */
+	bool super_ro;           /* "ro" in the super block options (the last field) */
 };
 
 /* One parse of mountinfo. Zero-initialise, reuse across parses, release

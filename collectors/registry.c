@@ -6,6 +6,8 @@
 #include "disk.h"
 #include "file.h"
 #include "fs.h"
+#include "gpu.h"
+#include "health.h"
 #include "host.h"
 #include "journal.h"
 #include "load.h"
@@ -20,7 +22,7 @@
 const struct collector *const collector_registry[] = {
     &cpu_collector,  &mem_collector,     &load_collector, &psi_collector,   &net_collector,
     &disk_collector, &journal_collector, &file_collector, &units_collector, &proc_collector,
-    &svc_collector,  &fs_collector,      &temp_collector, &host_collector,  NULL,
+    &svc_collector,  &fs_collector,      &temp_collector, &host_collector,  &gpu_collector, &health_collector, NULL,
 };
 
 int collector_topic(const char *name)

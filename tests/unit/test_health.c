@@ -1,0 +1,295 @@
+/* Unit tests of collectors/health*.c: the /proc/mdstat parser (clean,
+ * degraded and recovering, resyncing, inactive, raid0, delayed arrays; cut
+ * and garbled input), btrfs error_stats, the sysfeed-smart file parser
+ * (SATA passing and failing, NVMe, a drive smartctl could not open), and
+ * the collector over the `nas` tree: two ticks against expected/health.1.json,
+ * health.json and health.prom, the SMART file missing, replaced and bad. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "health.h"
+#include "health_md.h"
+#include "health_smart.h"
+
+static void set_smart(const char *path)
+{
+	struct health_settings *set = fixture_settings(&health_collector);
+
+	free(set->smart_file);
+	set->smart_file = strdup(path);
+	assert_non_null(set->smart_file);
+}
+
+static const struct md_array *md_find(const struct md_stat *st, const char *name)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		if (strcmp(st->v[i].name, name) == 0)
+			return &st->v[i];
+	}
+	fail_msg("no array %s", name);
+	return NULL;
+}
+
+static void check_cut(const char *text, size_t len, size_t at, void *ctx)
+{
+	struct md_stat st = {0};
+	int r = md_stat_parse(text, len, &st);
+
+	(void)at;
+	(void)ctx;
+	assert_true(r == 0 || r == -EINVAL || r == -ERANGE);
+	if (r < 0)
+		assert_int_equal(st.n, 0);
+	md_stat_free(&st);
+}
+
+static void test_mdstat(void **state)
+{
+	static const char *const bad[] = {
+	    "md0 active raid1 sda1[0]\n",
+	    "md0 : running raid1 sda1[0]\n",
+	    "md0 : active raid1 sda1[x]\n",
+	    "md0 : active raid1 sda1[0](Q)\n",
+	    "md0 : active raid1 sda1[0] raid5\n",
+	    "md0 : active raid1 sda1[0]\n      100 blocks [2/x] [U_]\n",
+	    "md0 : active raid1 sda1[0]\n      [=>..]  resync = 1x.0% (1/2) finish=1.0min speed=1K/sec\n",
+	    "md0 : active raid1 sda1[0]\n      [=>..]  resync = 100.1% (1/2) finish=1.0min speed=1K/sec\n",
+	    "md0 : active raid1 sda1[0]\n      [=>..]  resync = 10.0% (1/2) finish=1.0min speed=1M/sec\n",
+	    "md0 : active raid1 sda1[0]\n      [=>..]  dance = 10.0% (1/2)\n",
+	    "md0 : active raid1 sda1[0]",
+	};
+	struct md_stat st = {0};
+	const struct md_array *a;
+	size_t len;
+	char *text = slurp("nas", "proc/mdstat", &len);
+
+	(void)state;
+	assert_int_equal(md_stat_parse(text, len, &st), 0);
+	assert_int_equal(st.n, 6);
+	a = md_find(&st, "md1"); /* degraded, recovering onto a spare */
+	assert_true(a->active);
+	assert_string_equal(a->level, "raid5");
+	assert_int_equal(a->members, 4);
+	assert_int_equal(a->failed, 1);
+	assert_true(a->has_disks);
+	assert_int_equal(a->disks, 4);
+	assert_int_equal(a->disks_up, 3);
+	assert_string_equal(a->sync_action, "recovery");
+	assert_true(a->sync_running);
+	assert_int_equal(a->sync_permille, 173);
+	assert_int_equal(a->sync_done_kb, 338213376);
+	assert_int_equal(a->sync_total_kb, 1953423360);
+	assert_int_equal(a->finish_ds, 1279);
+	assert_int_equal(a->speed_kbs, 210320);
+	a = md_find(&st, "md0"); /* clean */
+	assert_int_equal(a->disks_up, 2);
+	assert_string_equal(a->sync_action, "");
+	a = md_find(&st, "md2");
+	assert_string_equal(a->sync_action, "resync");
+	assert_int_equal(a->sync_permille, 126);
+	a = md_find(&st, "md3");
+	assert_false(a->active);
+	assert_string_equal(a->level, "");
+	assert_int_equal(a->spares, 1);
+	assert_false(md_find(&st, "md4")->has_disks); /* raid0 */
+	a = md_find(&st, "md5");
+	assert_string_equal(a->sync_action, "resync");
+	assert_false(a->sync_running);
+	/* 100.0% glued to '=', and read-only arrays */
+	assert_int_equal(md_stat_parse("md9 : active (auto-read-only) raid1 a[0] b[1](W)\n"
+				       "      10 blocks [2/2] [UU]\n"
+				       "      [====>]  check =100.0% (10/10) finish=0.0min "
+				       "speed=5K/sec\n",
+				       strlen("md9 : active (auto-read-only) raid1 a[0] b[1](W)\n"
+					      "      10 blocks [2/2] [UU]\n"
+					      "      [====>]  check =100.0% (10/10) finish=0.0min "
+					      "speed=5K/sec\n"),
+				       &st),
+			 0);
+	assert_true(st.v[0].read_only);
+	assert_int_equal(st.v[0].sync_permille, 1000);
+	assert_int_equal(md_stat_parse("", 0, &st), 0);
+	assert_int_equal(st.n, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = md_stat_parse(bad[i], strlen(bad[i]), &st);
+
+		if (r == 0)
+			print_error("case %zu parsed\n", i);
+		assert_true(r < 0);
+		assert_int_equal(st.n, 0);
+	}
+	each_prefix(text, len, check_cut, NULL);
+	each_garbled(text, len, '[', ' ', check_cut, NULL);
+	md_stat_free(&st);
+	free(text);
+}
+
+static void test_btrfs(void **state)
+{
+	const char *ok = "write_errs 1\nread_errs 5\nflush_errs 0\ncorruption_errs 1\n"
+			 "generation_errs 0\n";
+	uint64_t sum = 0;
+
+	(void)state;
+	assert_int_equal(health_btrfs_errors(ok, strlen(ok), &sum), 0);
+	assert_int_equal(sum, 7);
+	assert_int_equal(health_btrfs_errors("read_errs x\n", 12, &sum), -EINVAL);
+	assert_int_equal(health_btrfs_errors("reads 1\n", 8, &sum), -EINVAL);
+	assert_int_equal(health_btrfs_errors("read_errs 1 2\n", 14, &sum), -EINVAL);
+	assert_int_equal(health_btrfs_errors("read_errs 1", 11, &sum), -EINVAL);
+	assert_int_equal(health_btrfs_errors("a_errs 18446744073709551615\nb_errs 1\n", 37, &sum),
+			 -ERANGE);
+}
+
+static const struct smart_dev *smart_find(const struct smart_file *f, const char *dev)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		if (strcmp(f->v[i].device, dev) == 0)
+			return &f->v[i];
+	}
+	fail_msg("no drive %s", dev);
+	return NULL;
+}
+
+static void test_smart(void **state)
+{
+	static const char *const bad[] = {
+	    "", "[]", "{}", "{\"sysfeed-smart\":2,\"time\":1}", "{\"sysfeed-smart\":1}",
+	    "{\"sysfeed-smart\":1,\"time\":-1}", "{\"sysfeed-smart\":1,\"time\":1",
+	};
+	struct smart_file f = {0};
+	const struct smart_dev *d;
+	size_t len;
+	char *text = slurp("nas", "smart/smart.json", &len);
+
+	(void)state;
+	assert_int_equal(smart_parse(text, len, &f), 0);
+	assert_int_equal(f.time_s, 1700000000);
+	assert_int_equal(f.n, 4);
+	d = smart_find(&f, "sda");
+	assert_true(d->passed);
+	assert_int_equal(d->reallocated, 8);
+	assert_int_equal(d->pending, 2);
+	assert_true(d->temp_c == 38);
+	assert_false(d->has & SMART_HAS_WEAR);
+	d = smart_find(&f, "sdb");
+	assert_true(d->has & SMART_HAS_PASSED);
+	assert_false(d->passed);
+	assert_int_equal(d->reallocated, 1872);
+	assert_int_equal(d->media_errors, 412);
+	assert_string_equal(d->error, ""); /* exit status 8: the drive is failing, read fine */
+	d = smart_find(&f, "nvme0");
+	assert_string_equal(d->protocol, "NVMe");
+	assert_true(d->wear_pct == 3);
+	assert_int_equal(d->media_errors, 0);
+	assert_true(d->has & SMART_HAS_CRIT);
+	assert_false(d->has & SMART_HAS_REALLOC);
+	d = smart_find(&f, "sdc");
+	assert_string_equal(d->error, "Smartctl open device: /dev/sdc [SAT] failed: No such device");
+	assert_int_equal(d->has, 0);
+	assert_int_equal(smart_parse("{\"sysfeed-smart\":1,\"time\":5,\"error\":\"smartctl not found\","
+				     "\"devices\":[]}",
+				     strlen("{\"sysfeed-smart\":1,\"time\":5,\"error\":\"smartctl not "
+					    "found\",\"devices\":[]}"),
+				     &f),
+			 0);
+	assert_string_equal(f.error, "smartctl not found");
+	assert_int_equal(f.n, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(smart_parse(bad[i], strlen(bad[i]), &f), -EINVAL);
+		assert_int_equal(f.n, 0);
+	}
+	smart_file_free(&f);
+	free(text);
+}
+
+static void test_fixture(void **state)
+{
+	char path[PATH_MAX];
+	const cJSON *fs;
+	struct run r;
+	cJSON *p;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/nas/smart/smart.json", fixtures());
+	set_smart(path);
+	run_start(&r, &health_collector, "nas");
+	run_golden(&r, T1, SEC, "health.1.json");
+	run_trees(&r, 1);
+	r.env.sys_fd = r.fd[3];
+	p = run_tick(&r, T2, 2 * SEC);
+	assert_json_file(p, "nas", "health.json");
+	/* /srv: the superblock read-only under a read-write mount */
+	fs = cJSON_GetArrayItem(get(p, "filesystems"), 2);
+	assert_string_equal(get(fs, "mount")->valuestring, "/srv");
+	assert_true(cJSON_IsTrue(get(fs, "remounted_ro")));
+	assert_true(num(fs, "errors") == 4);
+	cJSON_Delete(p);
+	run_metrics(&r, "health.prom");
+	run_end(&r);
+}
+
+/* The SMART file: missing, then written (read), then replaced by garbage. */
+static void test_smart_file(void **state)
+{
+	struct collector_env env = {0};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
+	char path[PATH_MAX], *good;
+	struct scratch s;
+	const cJSON *sm;
+	cJSON *p = NULL;
+	void *st;
+
+	(void)state;
+	scratch_make(&s, "health");
+	snprintf(path, sizeof(path), "%s/smart.json", s.dir);
+	set_smart(path);
+	env.proc_fd = open_dir("nas", "proc");
+	env.sys_fd = open_dir("nas", "sys");
+	st = init_check(&health_collector, &env, 0, "");
+	assert_int_equal(health_collector.sample(st, &env, &tick, &p), 0);
+	sm = get(p, "smart");
+	assert_true(is_null(sm, "updated_ms"));
+	assert_non_null(strstr(get(sm, "error")->valuestring, "smart.json: No such file or directory"));
+	cJSON_Delete(p);
+	good = slurp("nas", "smart/smart.json", NULL);
+	scratch_write(&s, "smart.json", good);
+	assert_int_equal(health_collector.sample(st, &env, &tick, &p), 0);
+	sm = get(p, "smart");
+	assert_true(num(sm, "updated_ms") == 1700000000000.0);
+	assert_int_equal(cJSON_GetArraySize(get(sm, "devices")), 4);
+	cJSON_Delete(p);
+	scratch_write(&s, "smart.json", "{\"devices\":[]}\n");
+	assert_int_equal(health_collector.sample(st, &env, &tick, &p), 0);
+	sm = get(p, "smart");
+	assert_non_null(strstr(get(sm, "error")->valuestring, "not a sysfeed-smart file"));
+	assert_int_equal(cJSON_GetArraySize(get(sm, "devices")), 0);
+	cJSON_Delete(p);
+	health_collector.fini(st);
+	free(good);
+	close(env.proc_fd);
+	close(env.sys_fd);
+	scratch_remove(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_mdstat), cmocka_unit_test(test_btrfs),
+	    cmocka_unit_test(test_smart),  cmocka_unit_test(test_fixture),
+	    cmocka_unit_test(test_smart_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
