@@ -112,10 +112,12 @@ document.addEventListener('visibilitychange', () => {
   if (!document.hidden) redrawAll();
 });
 
+// Every chart's width is read before any is resized: a read after a
+// resize would lay the page out again.
 const ro = new ResizeObserver(() => {
-  for (const p of Object.values(panels)) {
-    for (const ch of p.charts?.() ?? []) ch.resize(ch.plot.clientWidth);
-  }
+  const charts = Object.values(panels).flatMap((p) => p.charts?.() ?? []);
+  const widths = charts.map((ch) => ch.plot.clientWidth);
+  charts.forEach((ch, i) => ch.resize(widths[i]));
   redrawAll();
 });
 for (const el of document.querySelectorAll('.chart')) ro.observe(el);

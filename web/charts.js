@@ -36,7 +36,9 @@ function hhmm(t, secs) {
 // update() appends the rows added since the last call and drops the points
 // left of the range, so that a tick costs the new rows, not the window; a
 // new history (a snapshot), a wider range, another gap or invalidate()
-// (e.g. another device selected) rebuilds them. Where samples are missing
+// (e.g. another device selected) rebuilds them; `version` counts the
+// changes, so that a chart whose columns and range did not change is not
+// drawn again. Where samples are missing
 // for more than gap seconds (a daemon restart, a drop), a point of nulls
 // goes in the middle, so that no line is drawn across the hole.
 class Columns {
@@ -44,6 +46,7 @@ class Columns {
     this.getters = getters;
     this.stacked = stacked;
     this.gaps = gaps;
+    this.version = 0;
     this.row = null;
     this.idx = new Map();
     this.v = (name) => {
@@ -54,6 +57,7 @@ class Columns {
   }
 
   invalidate() {
+    this.version++;
     this.hist = null;
     this.last = null; // the newest history row taken
     this.lo = Infinity;
@@ -96,6 +100,7 @@ class Columns {
       for (const y of this.raw) y.push(null);
       if (this.stacked) for (const y of this.sums) y.push(null);
     }
+    this.version++;
     this.xs.push(x);
     this.hole.push(false);
     this.row = r;
@@ -116,6 +121,7 @@ class Columns {
     while (k < xs.length && xs[k] < lo) k++;
     while (k < xs.length && this.hole[k]) k++;
     if (!k) return;
+    this.version++;
     xs.splice(0, k);
     this.hole.splice(0, k);
     for (const y of this.raw) y.splice(0, k);
@@ -183,6 +189,57 @@ function pixelsOf(u) {
   for (let i = 0; i < xs.length; i++) px[i] = Math.round(x0 + (xs[i] - sx.min) * kx);
   u.sfPx = { xs, n: xs.length, min: sx.min, max: sx.max, left: u.bbox.left, width: u.bbox.width, px };
   return px;
+}
+
+// Draws a canvas's text from a cache of small bitmaps, one per text and
+// style: the axes' labels, which repeat from tick to tick. fillText shapes
+// and rasterises its text every time, which in a software-rendered canvas
+// was most of a tick's script. The label's anchor stays on the same pixel
+// grid as the text's would (uPlot places labels at whole pixels), so the
+// pixels are those fillText draws.
+const LABELS_MAX = 400;
+
+function cacheText(ctx) {
+  const cache = new Map();
+  const own = ctx.fillText.bind(ctx);
+  ctx.fillText = (text, x, y, maxWidth) => {
+    const t = ctx.getTransform();
+    if (maxWidth !== undefined || !t.isIdentity) return own(text, x, y, maxWidth);
+    const key = `${ctx.font}\u0000${ctx.fillStyle}\u0000${ctx.textAlign}\u0000${ctx.textBaseline}\u0000${text}`;
+    let c = cache.get(key);
+    if (!c) {
+      c = labelBitmap(ctx, text);
+      if (cache.size >= LABELS_MAX) cache.delete(cache.keys().next().value);
+      cache.set(key, c);
+    }
+    if (c.canvas) ctx.drawImage(c.canvas, Math.round(x) - c.ax, Math.round(y) - c.ay);
+  };
+}
+
+// text in ctx's style on a canvas of its own, and the pixel of that canvas
+// where the text's anchor (textAlign, textBaseline) is.
+function labelBitmap(ctx, text) {
+  const m = ctx.measureText(text);
+  const asc = Math.ceil(m.fontBoundingBoxAscent ?? 12);
+  const desc = Math.ceil(m.fontBoundingBoxDescent ?? 4);
+  const pad = 2;
+  const w = Math.ceil(Math.max(m.width, (m.actualBoundingBoxLeft ?? 0) + (m.actualBoundingBoxRight ?? 0))) + 2 * pad;
+  const hgt = 2 * (asc + desc) + 2 * pad;
+  if (w <= 2 * pad) return { canvas: null };
+  const align = ctx.textAlign;
+  const base = ctx.textBaseline;
+  const ax = align === 'right' || align === 'end' ? w - pad : align === 'center' ? Math.floor(w / 2) : pad;
+  const ay = base === 'top' || base === 'hanging' ? pad : base === 'middle' ? Math.floor(hgt / 2) : base === 'alphabetic' ? pad + asc + desc : hgt - pad;
+  const canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = hgt;
+  const g = canvas.getContext('2d');
+  g.font = ctx.font;
+  g.fillStyle = ctx.fillStyle;
+  g.textAlign = align;
+  g.textBaseline = base;
+  g.fillText(text, ax, ay);
+  return { canvas, ax, ay };
 }
 
 // A time series chart. spec: {series: [{label, color, get, fmt?, width?,
@@ -278,13 +335,16 @@ export class TimeChart {
   // ([min, max] seconds) so that nothing rescales; gapS: the longest
   // interval between samples drawn as a line.
   update(hist, xr, gapS) {
-    this.xr = xr;
     const cols = this.cols;
     cols.update(hist, xr[0] - 2, gapS);
+    const drawn = `${cols.version} ${xr[0]} ${xr[1]}`;
+    if (this.u && this.drawn === drawn) return; // nothing to draw anew
+    this.drawn = drawn;
+    this.xr = xr;
     this.raw = [cols.xs, ...cols.raw];
     const data = [cols.xs, ...cols.sums];
     if (!this.width) this.width = this.plot.clientWidth;
-    if (!this.u && this.width > 0) this.u = new uPlot(this.options(this.width), data, this.plot);
+    if (!this.u && this.width > 0) this.make(data);
     else if (this.u) this.u.setData(data);
     if (this.u?.cursor.idx === null || this.u?.cursor.idx === undefined) this.showLegend(null);
   }
@@ -317,7 +377,12 @@ export class TimeChart {
     if (!this.u) return;
     const data = this.u.data;
     this.u.destroy();
+    this.make(data);
+  }
+
+  make(data) {
     this.u = new uPlot(this.options(this.width), data, this.plot);
+    cacheText(this.u.ctx);
   }
 }
 
@@ -366,6 +431,9 @@ export class HeatStrip {
   // width px wide.
   update(hist, xr, step, width) {
     this.cols.update(hist, xr[0] - 2, 0);
+    const drawn = `${this.cols.version} ${xr[0]} ${xr[1]} ${step} ${width}`;
+    if (this.drawn === drawn) return; // nothing to draw anew
+    this.drawn = drawn;
     this.draw(this.cols.xs, this.cols.raw[0], xr, step, width);
   }
 
@@ -411,5 +479,6 @@ export class HeatStrip {
 
   restyle() {
     heatLut = null;
+    this.drawn = null;
   }
 }

@@ -23,6 +23,11 @@ const KNOWN = ['cpu', 'mem', 'load', 'psi', 'net', 'disk', 'fs', 'proc', 'svc', 
   'log', 'file', 'units'];
 const STALE_INTERVALS = 10;
 const STALE_MIN_MS = 30e3;
+// Event-driven topics (the journal, file changes) may bring hundreds of
+// events a second: theirs wait for the next tick's events, or for one
+// interval when no tick comes, and go to the views with them, so that a
+// view draws at most once per tick whatever the journal's rate.
+const PACED = new Set(['log', 'file']);
 
 export class Feed {
   // emit(msg) delivers a message to every view; keepState keeps a Store
@@ -42,6 +47,8 @@ export class Feed {
     this.lastSeen = 0;
     this.watchdog = 0;
     this.batch = []; // topic events not yet emitted
+    this.soon = 0; // the timer that emits the batch after this task
+    this.later = 0; // the timer that emits paced events after an interval
   }
 
   start() {
@@ -163,13 +170,18 @@ export class Feed {
     if (!p) return;
     this.track(e);
     this.store?.applyEvent(topic, p, e.lastEventId);
-    if (!this.batch.length) setTimeout(() => this.send(), 0);
     this.batch.push({ topic, data: p, id: e.lastEventId });
+    if (!PACED.has(topic)) this.soon ||= setTimeout(() => this.send(), 0);
+    else this.later ||= setTimeout(() => this.send(), this.intervalMs);
   }
 
   // The events of one tick arrive together: they go to the views as one
   // message, so that a view draws them in one frame.
   send() {
+    clearTimeout(this.soon);
+    clearTimeout(this.later);
+    this.soon = 0;
+    this.later = 0;
     if (!this.batch.length) return;
     const events = this.batch;
     this.batch = [];

@@ -1,9 +1,11 @@
 // File changes (the file topic): the Store's bounded backlog, newest on
-// top, with what the watches cover. Paths are host text: textContent only.
+// top, with what the watches cover; a windowed list like the journal's
+// (vlist.js). Paths are host text: textContent only.
 
 import { $, h, setText } from '../dom.js';
 import { entryTime } from '../store.js';
 import { clock, dateTime, isNum } from '../format.js';
+import { VList } from '../vlist.js';
 
 // Colour class of each action; watch_limit and overflow are the
 // collector's own reports (a message, maybe no path).
@@ -12,7 +14,7 @@ const FILE_WHAT = { created: 'created', modified: 'modified', deleted: 'deleted'
 export class FilePanel {
   constructor() {
     this.list = $('#file-list');
-    this.last = null;
+    this.view = new VList(this.list, { make: (e) => this.row(e), newest: 'start', estimate: 21 });
   }
 
   row(e) {
@@ -36,14 +38,7 @@ export class FilePanel {
 
   render(c) {
     const all = c.store.backlog.file;
-    const from = this.last ? all.lastIndexOf(this.last) + 1 : 0;
-    if (from === 0) this.list.replaceChildren();
-    const rows = [];
-    for (let i = from; i < all.length; i++) rows.push(this.row(all[i]));
-    rows.reverse();
-    this.list.prepend(...rows);
-    while (this.list.childElementCount > all.length) this.list.lastElementChild.remove();
-    if (all.length) this.last = all[all.length - 1];
+    this.view.set(all.slice().reverse());
     const st = c.store.state.file || {};
     const bits = [all.length ? `${all.length} recent` : 'no changes yet'];
     if (isNum(st.watched)) bits.push(`${st.watched} ${st.watched === 1 ? 'directory' : 'directories'} watched`);

@@ -18,8 +18,9 @@ import { PsiPanel } from './psi.js';
 import { SvcPanel } from './svc.js';
 import { TempPanel } from './temp.js';
 
-// Drawing order within a frame: the journal last, as its scroll position
-// is the one layout read (see log.js).
+// Drawing order within a frame: the journal last, as setting its scroll
+// position, when it follows the newest entries, lays the page out (see
+// vlist.js).
 export function makePanels(redraw) {
   return {
     host: new HostPanel(),

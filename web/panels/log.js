@@ -1,11 +1,14 @@
 // The journal (the log topic): the Store's bounded backlog, filtered by
 // priority, unit and text, newest at the bottom or on top, with pause.
-// Rows are added incrementally and the DOM never holds more than the
-// backlog's cap. Messages and units are host text: textContent only.
+// A windowed list (vlist.js): whatever the backlog holds, only the rows in
+// and near the view are in the document, and a tick that brings hundreds
+// of entries changes a view's worth of rows at most. Messages and units
+// are host text: textContent only.
 
 import { $, h, setText } from '../dom.js';
-import { LOG_CAP, entryTime } from '../store.js';
+import { entryTime } from '../store.js';
 import { clock, dateTime } from '../format.js';
+import { VList } from '../vlist.js';
 
 const PRIO = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
 const UNITS_MAX = 300;
@@ -25,18 +28,12 @@ export class LogPanel {
     this.units = new Set();
     this.paused = false;
     this.newestTop = false;
-    this.last = null; // newest entry rendered
-    this.rebuild = true;
+    this.noted = null; // newest entry whose unit was noted
+    this.shown = null; // newest entry of the backlog when last drawn
     this.pending = 0;
-    // Whether the view is at the newest end, kept from scroll events so
-    // that drawing reads no layout before it writes.
-    this.atEnd = true;
-    this.list.addEventListener('scroll', () => {
-      const l = this.list;
-      this.atEnd = this.newestTop ? l.scrollTop < 8 : l.scrollHeight - l.scrollTop - l.clientHeight < 24;
-    }, { passive: true });
+    this.view = new VList(this.list, { make: (e) => this.row(e), estimate: 19 });
     const refilter = () => {
-      this.rebuild = true;
+      this.shown = null;
       this.redraw();
     };
     this.prio.addEventListener('change', refilter);
@@ -53,8 +50,9 @@ export class LogPanel {
       this.newestTop = !this.newestTop;
       this.orderBtn.setAttribute('aria-pressed', String(this.newestTop));
       setText(this.orderBtn, this.newestTop ? 'newest ↑' : 'newest ↓');
-      this.rebuild = true;
-      this.atEnd = true;
+      this.view.newest = this.newestTop ? 'start' : 'end';
+      this.view.following = true;
+      this.shown = null;
       this.redraw();
     });
   }
@@ -95,49 +93,33 @@ export class LogPanel {
     this.datalist.append(o);
   }
 
+  // The entries after `after` in the backlog (all of them when it is gone).
+  static since(all, after) {
+    return after ? all.length - all.lastIndexOf(after, all.length - 1) - 1 : all.length;
+  }
+
   render(c) {
     const all = c.store.backlog.log;
     const dropped = c.store.dropped.log;
-    let from = 0;
-    if (!this.rebuild && this.last) {
-      from = all.lastIndexOf(this.last, all.length - 1) + 1;
-      if (from === 0) this.rebuild = true;
-    }
-    if (this.paused && !this.rebuild) {
-      this.pending = all.length - from;
+    const fresh = LogPanel.since(all, this.noted);
+    for (let i = all.length - fresh; i < all.length; i++) this.noteUnit(all[i]);
+    if (all.length) this.noted = all[all.length - 1];
+    // Paused: the rows stay; a filter or order change still shows.
+    if (this.paused && this.shown) {
+      this.pending = LogPanel.since(all, this.shown);
       this.summary(all, dropped);
       return;
     }
-    const list = this.list;
-    if (this.rebuild) {
-      list.replaceChildren();
-      from = 0;
-      this.rebuild = false;
-    }
-    const keep = this.filter();
-    const rows = [];
-    for (let i = from; i < all.length; i++) {
-      this.noteUnit(all[i]);
-      if (keep(all[i])) rows.push(this.row(all[i]));
-    }
-    if (this.newestTop) {
-      rows.reverse();
-      list.prepend(...rows);
-      while (list.childElementCount > LOG_CAP) list.lastElementChild.remove();
-    } else {
-      list.append(...rows);
-      while (list.childElementCount > LOG_CAP) list.firstElementChild.remove();
-    }
-    if (all.length) this.last = all[all.length - 1];
+    const items = all.filter(this.filter());
+    if (this.newestTop) items.reverse();
+    this.view.set(items);
+    this.shown = all[all.length - 1] ?? null;
     this.pending = 0;
-    // The one layout read: last in a frame's drawing (see app.js), and only
-    // when rows came while the view was at the newest end.
-    if (rows.length && this.atEnd) list.scrollTop = this.newestTop ? 0 : list.scrollHeight;
     this.summary(all, dropped);
   }
 
   summary(all, dropped) {
-    const bits = [`${this.list.childElementCount} shown of ${all.length}`];
+    const bits = [`${this.view.length} shown of ${all.length}`];
     if (this.paused) bits.push(`paused${this.pending ? ` · ${this.pending} new` : ''}`);
     if (dropped) bits.push(`${dropped} dropped in floods`);
     setText($('#log-sum'), bits.join(' · '));
