@@ -208,6 +208,36 @@ def test_bad_rule_exits_2_with_file_and_line(sysfeed_bin, tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert "%s:3: alert x: unexpected 'fore'" % conf in r.stderr
+    # a field the topic's field tables do not know
+    conf.write_text("alert = x: mem.usd > 0\n")
+    r = subprocess.run([sysfeed_bin, "--config", str(conf), "--listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert "%s:1: alert x: 'mem.usd': mem payloads have no field 'usd'" % conf in r.stderr
+
+
+def test_hello_lists_alert_and_rules_that_never_fire(start_daemon):
+    """`alert` is in hello.topics; a field missing from its topic's payloads
+    (a topic without field tables: known at its first payload) is a warning
+    on stderr, in hello.alert_errors and in /metrics."""
+    d = start_daemon(config="alert-stock = 0\nalert = bad-cpu: cpu.totl.steal > 1\n"
+                     "alert = good: cpu.total.steal > 1000\n")
+    why = "alert bad-cpu: no field 'cpu.totl.steal' in the cpu payloads: it never fires"
+    d.wait_stderr(re.escape(why), 10)
+    seen = []
+
+    def hello_says():
+        c = d.sse("/events?topics=alert")
+        seen[:] = c.wait_hello_snapshot()
+        c.close()
+        return "alert_errors" in seen[0].json  # hello is set just after the log line
+
+    wait_for(hello_says, 10, "hello.alert_errors")
+    hello, snap = seen
+    assert "alert" in hello.json["topics"] and "alert" in snap.json["topics"]
+    assert hello.json["alert_errors"] == {"bad-cpu": why}
+    assert metric(d, "sysfeed_alert_rule_invalid", rule="bad-cpu") == 1
+    assert metric(d, "sysfeed_alert_rule_invalid", rule="good") == 0
 
 
 def test_reload_keeps_rules_on_error_and_resolves_removed(start_daemon, receivers):
