@@ -15,6 +15,7 @@
 #include "collector.h"
 #include "config.h"
 #include "hub.h"
+#include "journal.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -55,7 +56,10 @@ static struct alert_limits limits_of(const struct config *c)
 
 static struct alert_send_opts send_opts_of(const struct config *c)
 {
-	return (struct alert_send_opts){.webhooks = &c->alert_webhooks,
+	const struct journal_settings *js = c->col[collector_topic("log")];
+
+	return (struct alert_send_opts){.journal_dir = js ? js->dir : NULL,
+					.webhooks = &c->alert_webhooks,
 					.ntfy = &c->alert_ntfy,
 					.execs = &c->alert_execs,
 					.timeout_ms = c->alert_timeout_ms,

@@ -201,6 +201,35 @@ def test_a_dead_or_failing_webhook_delays_no_other(start_daemon, receivers):
     assert metric(d, "sysfeed_alert_notifications_total", sender="webhook") == 1
 
 
+def test_shutdown_gives_deliveries_a_grace_and_says_what_it_dropped(start_daemon, receivers):
+    """At SIGTERM a retry due within the grace (ALERT_SEND_GRACE_MS, 2 s) is
+    still made; a receiver that never answers is dropped after it, and one
+    journal entry names it."""
+    flaky, dead = receivers(["500", "ok"]), receivers("never")
+    name = "gr" + uuid.uuid4().hex[:6]
+    d = start_daemon(config="alert-stock = 0\nalert = %s: mem.used > 0\n"
+                     "alert-webhook = %s\nalert-webhook = %s\n"
+                     "alert-retries = 1\nalert-timeout-ms = 60000\n"
+                     % (name, flaky.url, dead.url))
+    flaky.json_where(name, "firing")
+    dead.json_where(name, "firing")
+    rc = d.stop(timeout=15)[0]
+    assert rc == 0
+    # the retry, a second after the 500, came during the grace
+    assert len(flaky.requests) == 2, flaky.requests
+    want = "webhook %s (%s firing)" % (dead.url, name)
+
+    def entries():
+        out = subprocess.run(["journalctl", "-o", "json", "--no-pager",
+                              "SYSLOG_IDENTIFIER=sysfeed-alert", "SYSFEED_ALERT_DROPPED=1"],
+                             capture_output=True, text=True, timeout=30)
+        return [json.loads(l) for l in out.stdout.splitlines() if want in l]
+
+    wait_for(entries, 15, "the journal entry about the dropped delivery")
+    e = entries()[-1]
+    assert e["PRIORITY"] == "4" and "1 alert delivery dropped after 2000 ms" in e["MESSAGE"]
+
+
 def test_bad_rule_exits_2_with_file_and_line(sysfeed_bin, tmp_path):
     conf = tmp_path / "bad.conf"
     conf.write_text("interval = 500\n\nalert = x: mem.used > 0 fore 5m\n")
