@@ -230,6 +230,73 @@ def test_shutdown_gives_deliveries_a_grace_and_says_what_it_dropped(start_daemon
     assert e["PRIORITY"] == "4" and "1 alert delivery dropped after 2000 ms" in e["MESSAGE"]
 
 
+# Runs in a private mount namespace, then becomes the daemon ("$@"): a tmpfs
+# filled to 94 %, one with 93 % of its inodes used, and a writable one.
+FS_SCRIPT = r"""
+set -e
+mount -t tmpfs -o size=1m sf-full "$SF_DIR/full"
+dd if=/dev/zero of="$SF_DIR/full/blob" bs=1k count=960 2>/dev/null
+mount -t tmpfs -o size=1m,nr_inodes=30 sf-inodes "$SF_DIR/inodes"
+i=0
+while [ $i -lt 27 ]; do : >"$SF_DIR/inodes/f$i"; i=$((i + 1)); done
+mount -t tmpfs -o size=1m sf-ro "$SF_DIR/ro"
+exec "$@"
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("nsenter"),
+                    reason="needs root, unshare and nsenter (a private mount namespace)")
+def test_stock_fs_rules_on_real_mounts(start_daemon, receivers, tmp_path):
+    """fs-full, fs-inodes-full and, after a remount, fs-read-only fire on
+    real tmpfs mounts that only the daemon's mount namespace sees; the
+    mounts that are fine do not."""
+    for sub in ("full", "inodes", "ro"):
+        (tmp_path / sub).mkdir()
+    hook = receivers()
+    wrapper = ["unshare", "-m", "--propagation", "private", "sh", "-c", FS_SCRIPT, "sh"]
+    d = start_daemon(config="alert-webhook = %s\n" % hook.url, wrapper=wrapper,
+                     env=dict(os.environ, SF_DIR=str(tmp_path)))
+    full = hook.json_where("fs-full", "firing")
+    assert [a["instance"] for a in full] == [str(tmp_path / "full")]
+    assert full[0]["value"] >= 90 and full[0]["severity"] == "critical"
+    inodes = hook.json_where("fs-inodes-full", "firing")
+    assert [a["instance"] for a in inodes] == [str(tmp_path / "inodes")]
+    # writable until now: a remount read-only fires (an edge rule)
+    subprocess.run(["nsenter", "-t", str(d.pid), "-m", "mount", "-o", "remount,ro",
+                    str(tmp_path / "ro")], check=True, timeout=30)
+    ro = hook.json_where("fs-read-only", "firing")
+    assert [a["instance"] for a in ro] == [str(tmp_path / "ro")]
+    assert not [r for r in hook.requests if str(tmp_path / "ro").encode() in r[2]
+                and b'"fs-full"' in r[2]]
+
+
+def test_stock_journal_rules_oom_kill_and_crit(start_daemon, receivers, journal_send, journald):
+    """oom-kill fires on the kernel's OOM-killer line (its text as
+    mm/oom_kill.c prints it, at err, SYSLOG_IDENTIFIER=kernel) and
+    journal-crit on an entry at crit; each notification names its source."""
+    hook = receivers()
+    d = start_daemon(config="alert-webhook = %s\n" % hook.url)
+    comm = "sf" + uuid.uuid4().hex[:10]
+    oom = ("Out of memory: Killed process 4242 (%s) total-vm:1048576kB, anon-rss:524288kB, "
+           "file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1100kB oom_score_adj:0" % comm)
+    journal_send("MESSAGE=" + oom, "PRIORITY=3", "SYSLOG_IDENTIFIER=kernel")
+    fired = [a for a in hook.json_where("oom-kill", "firing") if comm in a["message"]]
+    assert fired and fired[0]["instance"] == "kernel" and fired[0]["severity"] == "critical"
+    assert any(comm in l for l in fired[0]["context"]["journal"])
+    ident = "crit" + uuid.uuid4().hex[:8]
+    journal_send("MESSAGE=the array is degraded", "PRIORITY=2", "SYSLOG_IDENTIFIER=" + ident)
+
+    def crit():
+        got = [a for a in hook.json_where("journal-crit", "firing") if a["instance"] == ident]
+        return got or None
+
+    wait_for(crit, 15, "journal-crit for " + ident)
+    assert crit()[0]["severity"] == "critical"
+    # the OOM line is at err: not journal-crit
+    assert not [a for a in hook.json_where("journal-crit", "firing", timeout=0)
+                if comm in a["message"]]
+
+
 def test_bad_rule_exits_2_with_file_and_line(sysfeed_bin, tmp_path):
     conf = tmp_path / "bad.conf"
     conf.write_text("interval = 500\n\nalert = x: mem.used > 0 fore 5m\n")

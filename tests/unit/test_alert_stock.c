@@ -44,8 +44,8 @@ static struct alert_engine *stock_engine(struct fired *f)
 
 	assert_non_null(e);
 	for (; alert_stock_rules[n]; n++)
-		assert_int_equal(alert_rule_parse(alert_stock_rules[n], &rules[n], err, sizeof(err)),
-				 0);
+		assert_int_equal(
+		    alert_rule_parse(alert_stock_rules[n], &rules[n], err, sizeof(err)), 0);
 	assert_int_equal(alert_engine_set_rules(e, rules, n, &(struct alert_now){T1, 0}), 0);
 	return e;
 }
@@ -85,7 +85,8 @@ static void drive_init(struct drive *d)
  * each payload, then its tick. */
 static void drive_tick(struct drive *d, int64_t sec)
 {
-	struct collector_tick tick = {.t_ms = T1 + sec * 1000, .mono_ns = (uint64_t)(sec + 1) * SEC};
+	struct collector_tick tick = {.t_ms = T1 + sec * 1000,
+				      .mono_ns = (uint64_t)(sec + 1) * SEC};
 	struct alert_now now = {T1 + sec * 1000, sec * 1000};
 
 	for (size_t i = 0; i < d->n; i++) {
@@ -152,7 +153,8 @@ static void write_values(struct drive *d, const char *machine, const char *rel,
 				break;
 		if (keys[k])
 			sprintf(out + strlen(out), "%s%s %" PRIu64 "%s\n", keys[k],
-				line[klen] == ':' ? ":" : "", v[k], strstr(line, " kB") ? " kB" : "");
+				line[klen] == ':' ? ":" : "", v[k],
+				strstr(line, " kB") ? " kB" : "");
 		else
 			sprintf(out + strlen(out), "%s\n", line);
 	}
@@ -189,8 +191,9 @@ static void test_swap_storm(void **unused)
 	drive_start(&d, "stock-swap", (const char *[]){"mem", NULL});
 	copy_rel(&d, "host16", "proc/meminfo");
 	for (int64_t sec = 0; sec <= 61; sec++) {
-		write_values(&d, "host16", "proc/vmstat", (const char *[]){"pswpin", "pswpout", NULL},
-			     (uint64_t[]){45678 + (uint64_t)sec * 2000, 234567 + (uint64_t)sec * 1000});
+		write_values(
+		    &d, "host16", "proc/vmstat", (const char *[]){"pswpin", "pswpout", NULL},
+		    (uint64_t[]){45678 + (uint64_t)sec * 2000, 234567 + (uint64_t)sec * 1000});
 		if (sec == 0)
 			drive_init(&d);
 		drive_tick(&d, sec);
