@@ -12,6 +12,10 @@
 #include "collector.h"
 
 #define SELF_IDENTIFIER "sysfeed-alert" /* our own journal entries: never an alert */
+/* A sample this much before `for` is over counts as at its end: ticks come
+ * a few ms early or late, and `for 2s` at 1 s ticks should not wait a
+ * third tick because the second came 1 ms early. */
+#define FOR_SLACK_MS 50
 
 struct inst {
 	char *label;
@@ -508,7 +512,7 @@ static void step(struct alert_engine *e, struct rstate *rs, const char *label,
 			resolve(e, rs, in, now, r->edge);
 			return;
 		}
-		if (now->mono_ms - in->pending_mono >= r->for_ms) {
+		if (now->mono_ms - in->pending_mono + FOR_SLACK_MS >= r->for_ms) {
 			in->state = ALERT_FIRING;
 			emit(e, rs, in, prev, false, now);
 		}

@@ -114,6 +114,12 @@ static void test_for_and_clear(void **unused)
 	feed(e, "mem", MEM(50), 7000);
 	feed(e, "mem", MEM(150), 8000);
 	expect(&s, (const char *[]){"low - pending", "low - ok", NULL});
+	/* a tick a few ms early still ends `for` */
+	feed(e, "mem", MEM(90), 9000);
+	feed(e, "mem", MEM(90), 11960);
+	expect(&s, (const char *[]){"low - pending", "low - firing", NULL});
+	feed(e, "mem", MEM(150), 12000);
+	expect(&s, (const char *[]){"low - resolved", NULL});
 	alert_engine_free(e);
 }
 
