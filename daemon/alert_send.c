@@ -549,6 +549,7 @@ static void *sender_main(void *arg)
 		pthread_cond_broadcast(&s->drained);
 		pthread_mutex_unlock(&s->lock);
 	}
+	json_print_done();
 	return NULL;
 }
 
