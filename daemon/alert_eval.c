@@ -9,8 +9,13 @@
 #include <string.h>
 
 #include "array.h"
+#include "collector.h"
 
 #define SELF_IDENTIFIER "sysfeed-alert" /* our own journal entries: never an alert */
+/* A sample this much before `for` is over counts as at its end: ticks come
+ * a few ms early or late, and `for 2s` at 1 s ticks should not wait a
+ * third tick because the second came 1 ms early. */
+#define FOR_SLACK_MS 50
 
 struct inst {
 	char *label;
@@ -29,15 +34,72 @@ struct rstate {
 	struct inst *inst;
 	size_t n, cap;
 	uint64_t gen;
-	double cache[ALERT_MAX_REFS]; /* other topics' scalars, by ref */
-	bool have[ALERT_MAX_REFS];
-	unsigned sent, held; /* in the current window */
+	int64_t win_start;   /* this rule's rate window (INT64_MIN: none open) */
+	unsigned sent, held; /* in this rule's window; held since the last summary */
+};
+
+/* One field's value in a payload or in one element of its array. str: a
+ * text value, valid only while that payload is fed. */
+struct fval {
+	bool ok; /* a number or a boolean */
+	double v;
+	const char *str;
+};
+
+/* A field path the rules name, resolved once per payload of its topic
+ * whatever the number of rules reading it. */
+struct field {
+	const struct alert_ref *ref; /* the first ref with this path */
+	int group;                   /* its array, or -1 */
+	struct fval one;             /* a plain field: in the latest payload */
+	struct fval *el;             /* an array's field: per element */
+	size_t n, cap;
+	int seen; /* -1: not known yet; 0: missing from its topic's payloads; 1: there */
+};
+
+/* An array of instances (a topic and the path to the array) in the
+ * latest payload: its elements and their labels. */
+struct elem {
+	const cJSON *o;
+	const char *label; /* NULL: buf */
+	char buf[32];
+};
+
+struct group {
+	const struct alert_ref *ref;
+	bool present;
+	struct elem *el;
+	size_t n, cap;
+};
+
+/* What a topic's payload drives: its rules, and the fields and arrays to
+ * resolve first. */
+struct topic_ix {
+	size_t *rules, n_rules, cap_rules;
+	size_t *fields, n_fields, cap_fields;
+	size_t *groups, n_groups, cap_groups;
+};
+
+/* Built from the rules when they are set: rules find their fields and
+ * each payload visits only the rules of its topic. */
+struct index {
+	struct field *f;
+	size_t n_f, cap_f;
+	struct group *g;
+	size_t n_g, cap_g;
+	struct topic_ix *t;
+	size_t n_t;
+	int (*fid)[ALERT_MAX_REFS]; /* per rule, per ref */
+	int *grp;                   /* per rule: its array, or -1 */
+	char **error;               /* per rule: a field its topic lacks, or NULL */
 };
 
 struct alert_engine {
 	struct rstate *r;
 	size_t n;
 	const struct alert_rule **rules; /* for alert_engine_rules */
+	struct index ix;
+	unsigned errors_gen;
 	struct alert_limits lim;
 	void (*on_change)(void *ctx, const struct alert_change *c);
 	void (*on_summary)(void *ctx, unsigned held, const char *text, int64_t t_ms);
@@ -52,6 +114,161 @@ const char *alert_state_name(enum alert_state s)
 	static const char *const names[] = {"ok", "pending", "firing", "resolved"};
 
 	return names[s];
+}
+
+static void index_done(struct index *ix, size_t n_rules)
+{
+	for (size_t i = 0; i < ix->n_f; i++)
+		free(ix->f[i].el);
+	for (size_t i = 0; i < ix->n_g; i++)
+		free(ix->g[i].el);
+	for (size_t i = 0; i < ix->n_t; i++) {
+		free(ix->t[i].rules);
+		free(ix->t[i].fields);
+		free(ix->t[i].groups);
+	}
+	for (size_t i = 0; ix->error && i < n_rules; i++)
+		free(ix->error[i]);
+	free(ix->f);
+	free(ix->g);
+	free(ix->t);
+	free(ix->fid);
+	free(ix->grp);
+	free(ix->error);
+	*ix = (struct index){0};
+}
+
+/* Whether two refs name the same field (arr: or only the same array). */
+static bool ref_same(const struct alert_ref *a, const struct alert_ref *b, bool arr)
+{
+	size_t n = arr ? (size_t)a->arr + 1 : a->n_segs;
+
+	if (a->topic != b->topic || a->arr != b->arr || (!arr && a->n_segs != b->n_segs))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a->segs[i], b->segs[i]) != 0)
+			return false;
+	return true;
+}
+
+static int push_idx(size_t **v, size_t *cap, size_t *n, size_t x)
+{
+	if (array_reserve(v, cap, *n + 1, sizeof(**v), 4) < 0)
+		return -ENOMEM;
+	(*v)[(*n)++] = x;
+	return 0;
+}
+
+/* The topic's entry, the table grown to hold it. */
+static struct topic_ix *topic_of(struct index *ix, int topic)
+{
+	size_t cap = ix->n_t;
+
+	if (topic < 0)
+		return NULL;
+	if ((size_t)topic >= ix->n_t) {
+		if (array_reserve(&ix->t, &cap, (size_t)topic + 1, sizeof(*ix->t), 16) < 0)
+			return NULL;
+		memset(ix->t + ix->n_t, 0, (cap - ix->n_t) * sizeof(*ix->t));
+		ix->n_t = cap;
+	}
+	return &ix->t[topic];
+}
+
+/* The array ref leads to, added to the index when new: its number, or -1
+ * without memory. */
+static int group_of(struct index *ix, const struct alert_ref *ref)
+{
+	struct topic_ix *t;
+
+	for (size_t i = 0; i < ix->n_g; i++)
+		if (ref_same(ix->g[i].ref, ref, true))
+			return (int)i;
+	if (!(t = topic_of(ix, ref->topic)) || ARRAY_GROW(ix->g, ix->cap_g, ix->n_g, 4) < 0 ||
+	    push_idx(&t->groups, &t->cap_groups, &t->n_groups, ix->n_g) < 0)
+		return -1;
+	ix->g[ix->n_g] = (struct group){.ref = ref};
+	return (int)ix->n_g++;
+}
+
+/* The field ref names, added when new (with the latest value and check
+ * of the same field in old): its number, or -1 without memory. */
+static int field_of(struct index *ix, const struct alert_ref *ref, const struct index *old)
+{
+	struct topic_ix *t;
+	struct field *f;
+	int g = -1;
+
+	for (size_t i = 0; i < ix->n_f; i++)
+		if (ref_same(ix->f[i].ref, ref, false))
+			return (int)i;
+	if ((ref->arr >= 0 && (g = group_of(ix, ref)) < 0) || !(t = topic_of(ix, ref->topic)) ||
+	    ARRAY_GROW(ix->f, ix->cap_f, ix->n_f, 8) < 0 ||
+	    push_idx(&t->fields, &t->cap_fields, &t->n_fields, ix->n_f) < 0)
+		return -1;
+	f = &ix->f[ix->n_f];
+	*f = (struct field){.ref = ref, .group = g, .seen = -1};
+	for (size_t i = 0; old && i < old->n_f; i++)
+		if (ref_same(old->f[i].ref, ref, false)) {
+			f->one = (struct fval){.ok = old->f[i].one.ok, .v = old->f[i].one.v};
+			f->seen = old->f[i].seen;
+		}
+	return (int)ix->n_f++;
+}
+
+/* Each rule's fields and array, each topic's rules. Returns 0 or -ENOMEM. */
+static int index_build(struct index *ix, struct alert_rule *const *rules, size_t n,
+		       const struct index *old)
+{
+	*ix = (struct index){0};
+	if (!(ix->fid = calloc(n ? n : 1, sizeof(*ix->fid))) ||
+	    !(ix->grp = calloc(n ? n : 1, sizeof(*ix->grp))) ||
+	    !(ix->error = calloc(n ? n : 1, sizeof(*ix->error))))
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		const struct alert_rule *r = rules[i];
+		struct topic_ix *t = topic_of(ix, r->topic);
+
+		ix->grp[i] = -1;
+		if (r->kind == ALERT_OFF)
+			continue;
+		if (!t || push_idx(&t->rules, &t->cap_rules, &t->n_rules, i) < 0)
+			goto oom;
+		for (size_t k = 0; k < r->n_refs; k++) {
+			if ((ix->fid[i][k] = field_of(ix, &r->refs[k], old)) < 0)
+				goto oom;
+			if (r->refs[k].arr >= 0)
+				ix->grp[i] = ix->f[ix->fid[i][k]].group;
+		}
+	}
+	return 0;
+oom:
+	index_done(ix, n);
+	return -ENOMEM;
+}
+
+/* Rules naming a field their topic's payloads lack get a reason. */
+static void index_errors(struct alert_engine *e)
+{
+	struct index *ix = &e->ix;
+
+	for (size_t i = 0; i < e->n; i++) {
+		const struct alert_rule *r = e->r[i].rule;
+
+		for (size_t k = 0; !ix->error[i] && k < r->n_refs; k++) {
+			const struct field *f = &ix->f[ix->fid[i][k]];
+			char path[256], msg[400];
+
+			if (f->seen != 0)
+				continue;
+			alert_ref_path(f->ref, true, path, sizeof(path));
+			snprintf(msg, sizeof(msg),
+				 "alert %s: no field '%s' in the %s payloads: it never fires",
+				 r->name, path, collector_registry[f->ref->topic]->name);
+			if ((ix->error[i] = strdup(msg)))
+				e->errors_gen++;
+		}
+	}
 }
 
 struct alert_engine *alert_engine_new(
@@ -95,6 +312,7 @@ void alert_engine_free(struct alert_engine *e)
 {
 	if (!e)
 		return;
+	index_done(&e->ix, e->n);
 	for (size_t i = 0; i < e->n; i++)
 		rstate_done(&e->r[i]);
 	free(e->r);
@@ -102,29 +320,44 @@ void alert_engine_free(struct alert_engine *e)
 	free(e);
 }
 
-/* Ends the rate window once it is over, summarising what it held back. */
+/* Ends the rate windows that are over: the global one and each rule's,
+ * each opened by its first notification. When one ends and something was
+ * held back, one summary says what. */
 static void roll_window(struct alert_engine *e, const struct alert_now *now)
 {
 	char text[1024] = "";
 	size_t len = 0;
+	bool ended = false;
 
-	if (e->win_start == INT64_MIN || now->mono_ms - e->win_start < e->lim.window_ms)
-		return;
-	if (e->held) {
-		for (size_t i = 0; i < e->n && len < sizeof(text); i++) {
-			if (!e->r[i].held)
-				continue;
-			int w = snprintf(text + len, sizeof(text) - len, "%s%s %u", len ? ", " : "",
-					 e->r[i].rule->name, e->r[i].held);
-			len += w > 0 ? (size_t)w : 0;
+	for (size_t i = 0; i < e->n; i++) {
+		struct rstate *rs = &e->r[i];
+
+		if (rs->win_start != INT64_MIN &&
+		    now->mono_ms - rs->win_start >= e->lim.window_ms) {
+			rs->win_start = INT64_MIN;
+			rs->sent = 0;
+			ended = true;
 		}
-		if (e->on_summary)
-			e->on_summary(e->ctx, e->held, text, now->real_ms);
 	}
+	if (e->win_start != INT64_MIN && now->mono_ms - e->win_start >= e->lim.window_ms) {
+		e->win_start = INT64_MIN;
+		e->sent = 0;
+		ended = true;
+	}
+	if (!ended || !e->held)
+		return;
+	for (size_t i = 0; i < e->n && len < sizeof(text); i++) {
+		if (!e->r[i].held)
+			continue;
+		int w = snprintf(text + len, sizeof(text) - len, "%s%s %u", len ? ", " : "",
+				 e->r[i].rule->name, e->r[i].held);
+		len += w > 0 ? (size_t)w : 0;
+	}
+	if (e->on_summary)
+		e->on_summary(e->ctx, e->held, text, now->real_ms);
 	for (size_t i = 0; i < e->n; i++)
-		e->r[i].sent = e->r[i].held = 0;
-	e->sent = e->held = 0;
-	e->win_start = INT64_MIN; /* the next notification opens the next window */
+		e->r[i].held = 0;
+	e->held = 0;
 }
 
 /* Hands a change out: the rate limits decide whether it is a notification. */
@@ -152,6 +385,8 @@ static void emit(struct alert_engine *e, struct rstate *rs, struct inst *in,
 		roll_window(e, now);
 		if (e->win_start == INT64_MIN)
 			e->win_start = now->mono_ms;
+		if (rs->win_start == INT64_MIN)
+			rs->win_start = now->mono_ms;
 		c.notify = (!e->lim.per_rule || rs->sent < e->lim.per_rule) &&
 			   (!e->lim.total || e->sent < e->lim.total);
 		if (c.notify) {
@@ -277,7 +512,7 @@ static void step(struct alert_engine *e, struct rstate *rs, const char *label,
 			resolve(e, rs, in, now, r->edge);
 			return;
 		}
-		if (now->mono_ms - in->pending_mono >= r->for_ms) {
+		if (now->mono_ms - in->pending_mono + FOR_SLACK_MS >= r->for_ms) {
 			in->state = ALERT_FIRING;
 			emit(e, rs, in, prev, false, now);
 		}
@@ -291,30 +526,29 @@ static void step(struct alert_engine *e, struct rstate *rs, const char *label,
 	}
 }
 
-/* An expression's value for one element, false when a field is missing,
- * null, text, or a division by zero. */
-static bool eval(const struct rstate *rs, const struct alert_expr *x, const cJSON *payload,
-		 const cJSON *elem, double *ret)
+/* An expression's value for one instance (k: its element, -1 for a rule
+ * without instances), false when a field is missing, null, text, or a
+ * division by zero. */
+static bool eval(const struct alert_engine *e, size_t ri, const struct alert_expr *x, long k,
+		 double *ret)
 {
 	double st[ALERT_MAX_EXPR];
 	size_t n = 0;
 
 	for (size_t i = 0; i < x->n; i++) {
 		const struct alert_term *t = &x->t[i];
-		const char *str;
 
 		if (t->kind == TERM_NUM) {
 			st[n++] = t->num;
 		} else if (t->kind == TERM_REF) {
-			const struct alert_ref *ref = &rs->rule->refs[t->ref];
+			const struct field *f = &e->ix.f[e->ix.fid[ri][t->ref]];
+			const struct fval *v = f->group < 0                 ? &f->one
+					       : k >= 0 && (size_t)k < f->n ? &f->el[k]
+									    : NULL;
 
-			if (ref->topic != rs->rule->topic) {
-				if (!rs->have[t->ref])
-					return false;
-				st[n++] = rs->cache[t->ref];
-			} else if (!alert_ref_value(ref, payload, elem, &st[n++], &str)) {
+			if (!v || !v->ok)
 				return false;
-			}
+			st[n++] = v->v;
 		} else {
 			double b = st[--n], a = st[--n];
 
@@ -330,24 +564,24 @@ static bool eval(const struct rstate *rs, const struct alert_expr *x, const cJSO
 	return n == 1;
 }
 
-static void sample_of(const struct rstate *rs, const cJSON *payload, const cJSON *elem,
-		      struct sample *s)
+static void sample_of(const struct alert_engine *e, size_t ri, long k, struct sample *s)
 {
-	const struct alert_rule *r = rs->rule;
+	const struct alert_rule *r = e->r[ri].rule;
 
 	*s = (struct sample){0};
 	if (r->str) {
-		double unused;
+		const struct field *f = &e->ix.f[e->ix.fid[ri][r->lhs.t[0].ref]];
 
-		alert_ref_value(&r->refs[r->lhs.t[0].ref], payload, elem, &unused, &s->str);
+		s->str = f->group < 0                 ? f->one.str
+			 : k >= 0 && (size_t)k < f->n ? f->el[k].str
+						      : NULL;
 		if (!s->str)
 			return;
 		s->valid = true;
 		s->meets = s->holds = (strcmp(s->str, r->str) == 0) == (r->op == ALERT_EQ);
 		return;
 	}
-	if (!eval(rs, &r->lhs, payload, elem, &s->value) ||
-	    !eval(rs, &r->rhs, payload, elem, &s->threshold))
+	if (!eval(e, ri, &r->lhs, k, &s->value) || !eval(e, ri, &r->rhs, k, &s->threshold))
 		return;
 	s->valid = true;
 	s->meets = alert_compare(r->op, s->value, s->threshold);
@@ -367,7 +601,12 @@ static const char *label_of(const cJSON *elem, size_t idx, char *buf, size_t len
 		snprintf(buf, len, "cpu%g", v->valuedouble);
 	else
 		snprintf(buf, len, "#%zu", idx);
-	return buf;
+	return NULL;
+}
+
+static const char *elem_label(const struct elem *el)
+{
+	return el->label ? el->label : el->buf;
 }
 
 /* Instances not seen in this payload are gone: a firing one resolves. */
@@ -383,44 +622,86 @@ static void sweep(struct alert_engine *e, struct rstate *rs, const struct alert_
 	}
 }
 
-static void feed_threshold(struct alert_engine *e, struct rstate *rs, unsigned topic,
-			   const cJSON *payload, const struct alert_now *now)
+static void fval_of(const cJSON *v, struct fval *ret)
 {
-	const struct alert_rule *r = rs->rule;
-	const cJSON *arr = NULL, *elem;
-	struct sample s;
-	bool any_arr = false;
-	size_t idx = 0;
+	ret->ok = cJSON_IsNumber(v) || cJSON_IsBool(v);
+	ret->v = cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsTrue(v);
+	ret->str = cJSON_IsString(v) ? v->valuestring : NULL;
+}
 
-	for (size_t i = 0; i < r->n_refs; i++) {
-		const struct alert_ref *ref = &r->refs[i];
-		const char *str;
+/* Reads a payload's arrays and fields once for all the rules of its topic.
+ * Returns whether a field was found missing or there for the first time. */
+static bool resolve_fields(struct alert_engine *e, const struct topic_ix *t, const cJSON *payload)
+{
+	struct index *ix = &e->ix;
+	bool decided = false;
 
-		if (ref->topic != (int)topic)
-			continue;
-		if (ref->topic != r->topic)
-			rs->have[i] = alert_ref_value(ref, payload, NULL, &rs->cache[i], &str);
-		if (ref->arr >= 0) {
-			any_arr = true;
-			if (!arr)
-				arr = alert_ref_array(ref, payload);
+	for (size_t i = 0; i < t->n_groups; i++) {
+		struct group *g = &ix->g[t->groups[i]];
+		const cJSON *a = alert_ref_array(g->ref, payload), *o;
+
+		g->present = a != NULL;
+		g->n = 0;
+		cJSON_ArrayForEach(o, a)
+		{
+			struct elem *el;
+
+			if (ARRAY_GROW(g->el, g->cap, g->n, 8) < 0)
+				break;
+			el = &g->el[g->n];
+			el->o = o;
+			el->label = label_of(o, g->n, el->buf, sizeof(el->buf));
+			g->n++;
 		}
 	}
-	if (r->topic != (int)topic)
-		return;
+	for (size_t i = 0; i < t->n_fields; i++) {
+		struct field *f = &ix->f[t->fields[i]];
+		const struct group *g = f->group < 0 ? NULL : &ix->g[f->group];
+		bool found = false, known = true;
+
+		if (!g) {
+			const cJSON *v = alert_ref_node(f->ref, payload, NULL);
+
+			fval_of(v, &f->one);
+			found = v != NULL;
+		} else {
+			f->n = 0;
+			if (array_reserve(&f->el, &f->cap, g->n, sizeof(*f->el), 8) == 0)
+				for (; f->n < g->n; f->n++) {
+					const cJSON *v =
+					    alert_ref_node(f->ref, NULL, g->el[f->n].o);
+
+					fval_of(v, &f->el[f->n]);
+					found |= v != NULL;
+				}
+			known = !g->present || g->n > 0; /* an empty array tells nothing */
+		}
+		if (f->seen < 0 && known) {
+			f->seen = found;
+			decided = true;
+		}
+	}
+	return decided;
+}
+
+static void feed_threshold(struct alert_engine *e, size_t ri, const struct alert_now *now)
+{
+	struct rstate *rs = &e->r[ri];
+	const struct alert_rule *r = rs->rule;
+	const struct group *g = e->ix.grp[ri] < 0 ? NULL : &e->ix.g[e->ix.grp[ri]];
+	struct sample s;
+
 	rs->gen++;
-	if (!any_arr) {
-		sample_of(rs, payload, NULL, &s);
+	if (!g) {
+		sample_of(e, ri, -1, &s);
 		step(e, rs, "", &s, now);
 	}
-	cJSON_ArrayForEach(elem, arr)
-	{
-		char buf[32];
-		const char *label = label_of(elem, idx++, buf, sizeof(buf));
+	for (size_t k = 0; g && k < g->n; k++) {
+		const char *label = elem_label(&g->el[k]);
 
 		if (r->instance && fnmatch(r->instance, label, 0) != 0)
 			continue;
-		sample_of(rs, payload, elem, &s);
+		sample_of(e, ri, (long)k, &s);
 		step(e, rs, label, &s, now);
 	}
 	sweep(e, rs, now);
@@ -552,29 +833,32 @@ static void feed_units(struct alert_engine *e, struct rstate *rs, const cJSON *p
 void alert_engine_feed(struct alert_engine *e, unsigned topic, const cJSON *payload,
 		       const struct alert_now *now)
 {
+	const struct topic_ix *t;
 	cJSON *entries = NULL;
 
-	for (size_t i = 0; i < e->n; i++) {
-		struct rstate *rs = &e->r[i];
+	if (topic >= e->ix.n_t)
+		return;
+	t = &e->ix.t[topic];
+	if (resolve_fields(e, t, payload))
+		index_errors(e);
+	for (size_t i = 0; i < t->n_rules; i++) {
+		size_t ri = t->rules[i];
+		struct rstate *rs = &e->r[ri];
 
 		switch (rs->rule->kind) {
 		case ALERT_THRESHOLD:
-			feed_threshold(e, rs, topic, payload, now);
+			feed_threshold(e, ri, now);
 			break;
 		case ALERT_LOG:
-			if (rs->rule->topic != (int)topic)
-				break;
 			if (!entries)
 				entries = log_entries(payload);
 			feed_log(e, rs, entries, now);
 			break;
 		case ALERT_FILE:
-			if (rs->rule->topic == (int)topic)
-				feed_file(e, rs, payload, now);
+			feed_file(e, rs, payload, now);
 			break;
 		case ALERT_UNITS:
-			if (rs->rule->topic == (int)topic)
-				feed_units(e, rs, payload, now);
+			feed_units(e, rs, payload, now);
 			break;
 		case ALERT_OFF:
 			break;
@@ -612,8 +896,9 @@ int alert_engine_set_rules(struct alert_engine *e, struct alert_rule **rules, si
 {
 	struct rstate *fresh = calloc(n ? n : 1, sizeof(*fresh));
 	const struct alert_rule **list = calloc(n ? n : 1, sizeof(*list));
+	struct index ix;
 
-	if (!fresh || !list) {
+	if (!fresh || !list || index_build(&ix, rules, n, &e->ix) < 0) {
 		free(fresh);
 		free(list);
 		for (size_t i = 0; i < n; i++)
@@ -622,6 +907,7 @@ int alert_engine_set_rules(struct alert_engine *e, struct alert_rule **rules, si
 	}
 	for (size_t i = 0; i < n; i++) {
 		fresh[i].rule = rules[i];
+		fresh[i].win_start = INT64_MIN;
 		list[i] = rules[i];
 		for (size_t k = 0; k < e->n; k++) {
 			struct rstate *old = &e->r[k];
@@ -648,20 +934,31 @@ int alert_engine_set_rules(struct alert_engine *e, struct alert_rule **rules, si
 		}
 		rstate_done(old);
 	}
+	index_done(&e->ix, e->n);
 	free(e->r);
 	free(e->rules);
 	e->r = fresh;
 	e->rules = list;
 	e->n = n;
+	e->ix = ix;
+	e->errors_gen++;
+	index_errors(e);
 	return 0;
 }
 
 bool alert_engine_reads(const struct alert_engine *e, unsigned topic)
 {
-	for (size_t i = 0; i < e->n; i++)
-		if (e->r[i].rule->kind != ALERT_OFF && e->r[i].rule->topic == (int)topic)
-			return true;
-	return false;
+	return topic < e->ix.n_t && e->ix.t[topic].n_rules > 0;
+}
+
+const char *alert_engine_rule_error(const struct alert_engine *e, size_t i)
+{
+	return i < e->n ? e->ix.error[i] : NULL;
+}
+
+unsigned alert_engine_errors_gen(const struct alert_engine *e)
+{
+	return e->errors_gen;
 }
 
 void alert_engine_each(const struct alert_engine *e,

@@ -79,6 +79,11 @@ void alert_engine_each(const struct alert_engine *e,
 size_t alert_engine_rules(const struct alert_engine *e, const struct alert_rule *const **ret);
 bool alert_engine_rule_firing(const struct alert_engine *e, size_t i);
 uint64_t alert_engine_held_total(const struct alert_engine *e);
+/* Rule i's fault found in the payloads (a field its topic lacks: the rule
+ * never fires), or NULL; the generation changes when one is found or the
+ * rules change. */
+const char *alert_engine_rule_error(const struct alert_engine *e, size_t i);
+unsigned alert_engine_errors_gen(const struct alert_engine *e);
 
 const char *alert_state_name(enum alert_state s);
 

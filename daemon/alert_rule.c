@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "fields.h"
 #include "settings.h"
 
 #define MAX_TOKENS 64
@@ -266,6 +267,12 @@ static int parse_ref(struct parser *p, const char *s, int *ret_ref)
 		return fail(p, "'%s' names a topic, not a field", s);
 	if (ref->arr == (int)ref->n_segs - 1)
 		return fail(p, "'%s' is an array: name a field of its elements", s);
+	/* a topic with field tables says which fields its payload has */
+	alert_ref_path(ref, false, buf, sizeof(buf));
+	if (collector_registry[topic]->fields &&
+	    !fields_known(collector_registry[topic]->fields, buf))
+		return fail(p, "'%s': %s payloads have no field '%s' (see docs/events.md)", s,
+			    collector_registry[topic]->name, buf);
 	if (r->n_refs == 1)
 		r->topic = topic;
 	else if (ref->arr >= 0 && topic != r->topic)
@@ -608,6 +615,21 @@ void alert_rule_free(struct alert_rule *r)
 	free(r);
 }
 
+void alert_ref_path(const struct alert_ref *ref, bool with_topic, char *buf, size_t len)
+{
+	size_t n = 0;
+	int w;
+
+	buf[0] = '\0';
+	if (with_topic && (w = snprintf(buf, len, "%s", collector_registry[ref->topic]->name)) > 0)
+		n = (size_t)w;
+	for (size_t i = 0; i < ref->n_segs && n < len; i++) {
+		w = snprintf(buf + n, len - n, "%s%s%s", n ? "." : "", ref->segs[i],
+			     (int)i == ref->arr ? "[]" : "");
+		n += w > 0 ? (size_t)w : 0;
+	}
+}
+
 /* The object or array at segs[from..to) below item. */
 static const cJSON *walk(const cJSON *item, char *const *segs, size_t from, size_t to)
 {
@@ -626,22 +648,8 @@ const cJSON *alert_ref_array(const struct alert_ref *ref, const cJSON *payload)
 	return cJSON_IsArray(a) ? a : NULL;
 }
 
-bool alert_ref_value(const struct alert_ref *ref, const cJSON *payload, const cJSON *elem,
-		     double *ret, const char **ret_str)
+const cJSON *alert_ref_node(const struct alert_ref *ref, const cJSON *payload, const cJSON *elem)
 {
-	const cJSON *v = ref->arr < 0 ? walk(payload, ref->segs, 0, ref->n_segs)
-				      : walk(elem, ref->segs, (size_t)ref->arr + 1, ref->n_segs);
-
-	*ret_str = NULL;
-	if (cJSON_IsNumber(v)) {
-		*ret = v->valuedouble;
-		return true;
-	}
-	if (cJSON_IsBool(v)) {
-		*ret = cJSON_IsTrue(v);
-		return true;
-	}
-	if (cJSON_IsString(v))
-		*ret_str = v->valuestring;
-	return false;
+	return ref->arr < 0 ? walk(payload, ref->segs, 0, ref->n_segs)
+			    : walk(elem, ref->segs, (size_t)ref->arr + 1, ref->n_segs);
 }

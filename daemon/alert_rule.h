@@ -85,12 +85,12 @@ void alert_rule_free(struct alert_rule *r);
 /* The stock rules as `NAME: TEXT` lines, NULL-terminated. */
 extern const char *const alert_stock_rules[];
 
-/* A payload's value at ref: the whole payload's field, or, for refs into
- * an array, elem's field (elem: an element of that array). Numbers,
- * booleans (1, 0); false with *ret_str set for strings, false and NULL for
- * null or missing. */
-bool alert_ref_value(const struct alert_ref *ref, const cJSON *payload, const cJSON *elem,
-		     double *ret, const char **ret_str);
+/* The item at ref: in payload for a plain field, in elem (an element of
+ * the ref's array) for one inside an array; NULL when missing. */
+const cJSON *alert_ref_node(const struct alert_ref *ref, const cJSON *payload, const cJSON *elem);
+/* The ref as written ("fs.filesystems[].used_percent"), or without the
+ * topic ("filesystems[].used_percent"). */
+void alert_ref_path(const struct alert_ref *ref, bool with_topic, char *buf, size_t len);
 /* The array a ref leads to in payload, or NULL. */
 const cJSON *alert_ref_array(const struct alert_ref *ref, const cJSON *payload);
 

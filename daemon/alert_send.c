@@ -39,6 +39,7 @@ struct delivery {
 	struct delivery *next;
 	enum alert_sender_kind kind;
 	char *target, *body;
+	char what[96]; /* "NAME STATE": for the entry about what shutdown dropped */
 	struct curl_slist *headers;
 	char **env;
 	unsigned attempt;
@@ -53,6 +54,7 @@ struct delivery {
 
 struct targets {
 	struct list webhooks, ntfy, execs;
+	char *journal_dir;
 	unsigned timeout_ms, retries, exec_max;
 	size_t queue_max;
 };
@@ -106,6 +108,8 @@ static void targets_set(struct targets *t, const struct alert_send_opts *o)
 	list_copy(&t->webhooks, o->webhooks);
 	list_copy(&t->ntfy, o->ntfy);
 	list_copy(&t->execs, o->execs);
+	free(t->journal_dir);
+	t->journal_dir = o->journal_dir ? strdup(o->journal_dir) : NULL;
 	t->timeout_ms = o->timeout_ms;
 	t->retries = o->retries;
 	t->exec_max = o->exec_max ? o->exec_max : 1;
@@ -166,12 +170,13 @@ static size_t discard(char *ptr, size_t size, size_t n, void *ctx)
 }
 
 static struct delivery *delivery_new(enum alert_sender_kind kind, const char *target,
-				     const char *body)
+				     const char *body, const struct alert_fields *f)
 {
 	struct delivery *d = calloc(1, sizeof(*d));
 
 	if (!d)
 		return NULL;
+	snprintf(d->what, sizeof(d->what), "%s %s", f->name, f->state);
 	d->kind = kind;
 	d->pidfd = -1;
 	d->target = strdup(target);
@@ -203,14 +208,14 @@ static void plan(struct alert_sender *s, const cJSON *a, const char *json)
 	alert_text_title(a, title, sizeof(title));
 	snprintf(prio, sizeof(prio), "Priority: %s", f.ntfy_priority);
 	for (size_t i = 0; i < t.webhooks.n; i++)
-		if ((d = delivery_new(ALERT_SEND_WEBHOOK, t.webhooks.v[i], json))) {
+		if ((d = delivery_new(ALERT_SEND_WEBHOOK, t.webhooks.v[i], json, &f))) {
 			d->headers = curl_slist_append(NULL, "Content-Type: application/json");
 			d->next = s->waiting;
 			s->waiting = d;
 			n++;
 		}
 	for (size_t i = 0; text && i < t.ntfy.n; i++)
-		if ((d = delivery_new(ALERT_SEND_NTFY, t.ntfy.v[i], text))) {
+		if ((d = delivery_new(ALERT_SEND_NTFY, t.ntfy.v[i], text, &f))) {
 			struct curl_slist *h = curl_slist_append(NULL, title);
 
 			h = h ? curl_slist_append(h, prio) : NULL;
@@ -221,7 +226,7 @@ static void plan(struct alert_sender *s, const cJSON *a, const char *json)
 			n++;
 		}
 	for (size_t i = 0; i < t.execs.n; i++)
-		if ((d = delivery_new(ALERT_SEND_EXEC, t.execs.v[i], NULL))) {
+		if ((d = delivery_new(ALERT_SEND_EXEC, t.execs.v[i], NULL, &f))) {
 			d->env = alert_text_env(a, json);
 			d->next = s->waiting;
 			s->waiting = d;
@@ -398,6 +403,7 @@ static int64_t start_due(struct alert_sender *s, int64_t now, const struct targe
 static bool take_jobs(struct alert_sender *s)
 {
 	struct job *j;
+	char *dir;
 	bool stop;
 
 	pthread_mutex_lock(&s->lock);
@@ -406,16 +412,17 @@ static bool take_jobs(struct alert_sender *s)
 	s->tail = &s->head;
 	s->queued = 0;
 	stop = s->stop;
+	dir = j && s->t.journal_dir ? strdup(s->t.journal_dir) : NULL;
 	pthread_mutex_unlock(&s->lock);
 	while (j) {
 		struct job *next = j->next;
 		char *json;
 
-		alert_text_add_journal(j->alert);
+		alert_text_add_journal(j->alert, dir);
 		json = json_print(j->alert, NULL);
 		if (json) {
 			to_journal(s, j->alert, json);
-			if (j->notify && !stop)
+			if (j->notify)
 				plan(s, j->alert, json);
 		}
 		free(json);
@@ -427,12 +434,69 @@ static bool take_jobs(struct alert_sender *s)
 		pthread_mutex_unlock(&s->lock);
 		j = next;
 	}
+	free(dir);
 	return stop;
+}
+
+/* Whether a delivery runs, or waits to start before deadline. */
+static bool busy_until(const struct alert_sender *s, int64_t deadline)
+{
+	if (s->running)
+		return true;
+	for (const struct delivery *d = s->waiting; d; d = d->next)
+		if (d->due_ms < deadline)
+			return true;
+	return false;
+}
+
+/* At shutdown, after the grace: abandons what is left (commands killed),
+ * each counted as failed, and says what in one journal entry. */
+static void drop_left(struct alert_sender *s)
+{
+	char msg[1024];
+	size_t len = 0;
+	unsigned n = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		struct delivery *d = pass ? s->waiting : s->running;
+
+		if (pass)
+			s->waiting = NULL;
+		else
+			s->running = NULL;
+		for (struct delivery *next; d; d = next) {
+			next = d->next;
+			if (d->easy) {
+				curl_multi_remove_handle(s->multi, d->easy);
+				curl_easy_cleanup(d->easy);
+			}
+			if (d->kind == ALERT_SEND_EXEC && d->pid > 0) {
+				kill(-d->pid, SIGKILL);
+				kill(d->pid, SIGKILL);
+				waitpid(d->pid, NULL, 0);
+			}
+			if (len < sizeof(msg)) {
+				int w = snprintf(msg + len, sizeof(msg) - len, "%s%s %s (%s)",
+						 n ? ", " : "", alert_sender_name(d->kind),
+						 d->target, d->what);
+				len += w > 0 ? (size_t)w : 0;
+			}
+			n++;
+			outcome(s, d->kind, d->target, false, "dropped at shutdown");
+			delivery_free(d);
+		}
+	}
+	if (n)
+		sd_journal_send(
+		    "MESSAGE=sysfeed stopping: %u alert deliver%s dropped after %d ms: %s", n,
+		    n == 1 ? "y" : "ies", ALERT_SEND_GRACE_MS, msg, "PRIORITY=4",
+		    "SYSLOG_IDENTIFIER=sysfeed-alert", "SYSFEED_ALERT_DROPPED=%u", n, NULL);
 }
 
 static void *sender_main(void *arg)
 {
 	struct alert_sender *s = arg;
+	int64_t stop_at = INT64_MAX; /* the grace's end once stopping */
 
 	for (;;) {
 		struct curl_waitfd fds[MAX_RUNNING_EXEC];
@@ -443,13 +507,17 @@ static void *sender_main(void *arg)
 		CURLMsg *msg;
 		bool stop = take_jobs(s);
 
-		if (stop)
+		now = (int64_t)clock_mono_ms();
+		if (stop && stop_at == INT64_MAX)
+			stop_at = now + ALERT_SEND_GRACE_MS;
+		if (stop && (now >= stop_at || !busy_until(s, stop_at)))
 			break;
 		pthread_mutex_lock(&s->lock);
 		t = s->t; /* the numbers only: lists are not used from this copy */
 		pthread_mutex_unlock(&s->lock);
-		now = (int64_t)clock_mono_ms();
 		wait = start_due(s, now, &t);
+		if (stop)
+			wait = stop_at - now < wait ? stop_at - now : wait;
 		for (struct delivery *d = s->running; d; d = d->next)
 			if (d->kind == ALERT_SEND_EXEC) {
 				int64_t left = d->started_ms + t.timeout_ms - now;
@@ -481,6 +549,7 @@ static void *sender_main(void *arg)
 		pthread_cond_broadcast(&s->drained);
 		pthread_mutex_unlock(&s->lock);
 	}
+	json_print_done();
 	return NULL;
 }
 
@@ -525,22 +594,7 @@ void alert_sender_free(struct alert_sender *s)
 	curl_multi_wakeup(s->multi);
 	pthread_join(s->thread, NULL);
 	take_jobs(s); /* what came after the thread's last look */
-	for (struct delivery *d = s->running, *next; d; d = next) {
-		next = d->next;
-		if (d->easy) {
-			curl_multi_remove_handle(s->multi, d->easy);
-			curl_easy_cleanup(d->easy);
-		}
-		if (d->kind == ALERT_SEND_EXEC) {
-			kill(d->pid, SIGKILL);
-			waitpid(d->pid, NULL, 0);
-		}
-		delivery_free(d);
-	}
-	for (struct delivery *d = s->waiting, *next; d; d = next) {
-		next = d->next;
-		delivery_free(d);
-	}
+	drop_left(s);
 	curl_multi_cleanup(s->multi);
 	curl_global_cleanup();
 	targets_set(&s->t, &(struct alert_send_opts){0});

@@ -18,14 +18,16 @@
 #include "settings.h"
 
 enum alert_sender_kind { ALERT_SEND_JOURNAL, ALERT_SEND_WEBHOOK, ALERT_SEND_NTFY, ALERT_SEND_EXEC };
-#define ALERT_SEND_KINDS 4
+#define ALERT_SEND_KINDS    4
+#define ALERT_SEND_GRACE_MS 2000
 
 struct alert_send_opts {
 	const struct list *webhooks, *ntfy, *execs;
-	unsigned timeout_ms; /* each attempt, each command */
-	unsigned retries;    /* further attempts of a webhook, 1 s, 2 s, 4 s ... apart */
-	unsigned exec_max;   /* commands running at once */
-	size_t queue_max;    /* changes waiting; more are dropped and counted */
+	unsigned timeout_ms;     /* each attempt, each command */
+	unsigned retries;        /* further attempts of a webhook, 1 s, 2 s, 4 s ... apart */
+	unsigned exec_max;       /* commands running at once */
+	size_t queue_max;        /* changes waiting; more are dropped and counted */
+	const char *journal_dir; /* the units' journal lines from here (NULL: the system's) */
 };
 
 struct alert_send_stats {
@@ -43,7 +45,8 @@ struct alert_sender;
 struct alert_sender *alert_sender_new(const struct alert_send_opts *o, alert_send_report *report,
 				      void *ctx);
 /* Stops the thread: queued journal entries are written, deliveries in
- * flight are abandoned (commands killed). */
+ * flight or due get ALERT_SEND_GRACE_MS to end; what is left then is
+ * abandoned (commands killed) and one journal entry says what. */
 void alert_sender_free(struct alert_sender *s);
 /* New receivers and limits (a reload); deliveries in flight keep theirs. */
 int alert_sender_configure(struct alert_sender *s, const struct alert_send_opts *o);

@@ -206,7 +206,7 @@ out:
 	return env;
 }
 
-void alert_text_add_journal(cJSON *a)
+void alert_text_add_journal(cJSON *a, const char *dir)
 {
 	const cJSON *u = get(a, "unit");
 	cJSON *ctx = cJSON_GetObjectItemCaseSensitive(a, "context"), *lines;
@@ -218,7 +218,8 @@ void alert_text_add_journal(cJSON *a)
 	if (!cJSON_IsString(u) || !u->valuestring[0] || !ctx ||
 	    !(lines = cJSON_AddArrayToObject(ctx, "journal")))
 		return;
-	if (sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY) < 0)
+	if ((dir ? sd_journal_open_directory(&j, dir, 0)
+		 : sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY)) < 0)
 		return;
 	snprintf(match, sizeof(match), "_SYSTEMD_UNIT=%s", u->valuestring);
 	sd_journal_add_match(j, match, 0);

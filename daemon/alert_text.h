@@ -25,7 +25,7 @@ char *alert_text_body(const cJSON *alert);
 /* SYSFEED_ALERT_* variables and PATH, NULL-terminated, malloc'd. */
 char **alert_text_env(const cJSON *alert, const char *json);
 /* context.journal: the last lines of the alert's unit (when it has one),
- * read from the local journal. */
-void alert_text_add_journal(cJSON *alert);
+ * read from the files in dir (journal-dir), or the local journal (NULL). */
+void alert_text_add_journal(cJSON *alert, const char *dir);
 
 #endif

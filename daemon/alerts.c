@@ -15,6 +15,7 @@
 #include "collector.h"
 #include "config.h"
 #include "hub.h"
+#include "journal.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -40,6 +41,8 @@ struct alerts {
 	bool job_notify[BATCH_MAX];
 	size_t n_jobs;
 	bool state_dirty;
+	cJSON *errors; /* rule name -> why it never fires (hello.alert_errors) */
+	unsigned errors_gen;
 	struct metrics m;
 };
 
@@ -53,7 +56,10 @@ static struct alert_limits limits_of(const struct config *c)
 
 static struct alert_send_opts send_opts_of(const struct config *c)
 {
-	return (struct alert_send_opts){.webhooks = &c->alert_webhooks,
+	const struct journal_settings *js = c->col[collector_topic("log")];
+
+	return (struct alert_send_opts){.journal_dir = js ? js->dir : NULL,
+					.webhooks = &c->alert_webhooks,
 					.ntfy = &c->alert_ntfy,
 					.execs = &c->alert_execs,
 					.timeout_ms = c->alert_timeout_ms,
@@ -221,13 +227,15 @@ static cJSON *alert_json(struct alerts *a, const struct alert_change *c)
 	return o;
 }
 
+static void flush_batch(struct alerts *a, bool tick);
+
 static void batch_add(struct alerts *a, const cJSON *o)
 {
 	size_t len;
 	char *json;
 
 	if (a->n_batch == BATCH_MAX)
-		alerts_flush(a, false);
+		flush_batch(a, false);
 	if (!(json = json_print(o, &len)))
 		return;
 	a->batch[a->n_batch++] =
@@ -252,7 +260,7 @@ static void on_change(void *ctx, const struct alert_change *c)
 		return;
 	}
 	if (a->n_jobs == BATCH_MAX)
-		alerts_flush(a, false);
+		flush_batch(a, false);
 	a->job_notify[a->n_jobs] = c->notify;
 	a->jobs[a->n_jobs++] = o;
 }
@@ -323,10 +331,12 @@ static void publish_metrics(struct alerts *a)
 	const struct alert_rule *const *rules;
 	size_t n = alert_engine_rules(a->engine, &rules);
 	struct alert_send_stats st = {0};
-	bool firing[n ? n : 1];
+	bool firing[n ? n : 1], invalid[n ? n : 1];
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		firing[i] = alert_engine_rule_firing(a->engine, i);
+		invalid[i] = alert_engine_rule_error(a->engine, i) != NULL;
+	}
 	if (a->sender)
 		alert_sender_stats(a->sender, &st);
 	metrics_reset(&a->m);
@@ -334,6 +344,7 @@ static void publish_metrics(struct alerts *a)
 			    &(struct self_alerts){.n_rules = n,
 						  .rules = rules,
 						  .firing = firing,
+						  .invalid = invalid,
 						  .sent = st.sent,
 						  .failed = st.failed,
 						  .dropped = st.dropped,
@@ -352,9 +363,45 @@ void alerts_payload(void *ctx, unsigned topic, const cJSON *payload)
 	alert_engine_feed(a->engine, topic, payload, &now);
 }
 
-void alerts_flush(void *ctx, bool tick)
+/* The rules' faults found in the payloads: each new one logged once.
+ * Returns whether the list changed (hello says it). */
+static bool refresh_errors(struct alerts *a)
+{
+	const struct alert_rule *const *rules;
+	size_t n = alert_engine_rules(a->engine, &rules);
+	cJSON *errors;
+	bool changed;
+
+	if (alert_engine_errors_gen(a->engine) == a->errors_gen || !(errors = cJSON_CreateObject()))
+		return false;
+	a->errors_gen = alert_engine_errors_gen(a->engine);
+	for (size_t i = 0; i < n; i++) {
+		const char *why = alert_engine_rule_error(a->engine, i);
+		const cJSON *old = cJSON_GetObjectItemCaseSensitive(a->errors, rules[i]->name);
+
+		if (!why)
+			continue;
+		if (!cJSON_IsString(old) || strcmp(old->valuestring, why) != 0)
+			log_warnx("%s", why);
+		json_str(errors, rules[i]->name, why);
+	}
+	changed = !cJSON_Compare(errors, a->errors, true);
+	cJSON_Delete(a->errors);
+	a->errors = errors;
+	return changed;
+}
+
+void alerts_hello(void *ctx, cJSON *hello)
 {
 	struct alerts *a = ctx;
+
+	if (cJSON_GetArraySize(a->errors) > 0)
+		cJSON_AddItemToObject(hello, "alert_errors", cJSON_Duplicate(a->errors, true));
+}
+
+/* Publishes the batch of alert events, queues the notifications. */
+static void flush_batch(struct alerts *a, bool tick)
+{
 	size_t len = 0;
 
 	if (tick) {
@@ -375,8 +422,18 @@ void alerts_flush(void *ctx, bool tick)
 	a->n_batch = 0;
 	a->state_dirty = false;
 	push_jobs(a);
-	if (tick)
+}
+
+bool alerts_flush(void *ctx, bool tick)
+{
+	struct alerts *a = ctx;
+	bool changed;
+
+	flush_batch(a, tick);
+	changed = refresh_errors(a);
+	if (tick || changed)
 		publish_metrics(a);
+	return changed;
 }
 
 bool alerts_wants(void *ctx, unsigned topic)
@@ -453,6 +510,7 @@ void alerts_free(struct alerts *a)
 	cJSON_Delete(a->ctx_proc);
 	cJSON_Delete(a->ctx_svc);
 	cJSON_Delete(a->recent);
+	cJSON_Delete(a->errors);
 	metrics_free(&a->m);
 	free(a);
 }
@@ -468,7 +526,7 @@ int alerts_reconfigure(struct alerts *a)
 	alert_sender_configure(a->sender, &so);
 	if ((r = load_rules(a, err, sizeof(err))) < 0)
 		log_warnx("%s; keeping the running alert rules", err);
-	alerts_flush(a, false);
+	flush_batch(a, false);
 	publish_metrics(a);
 	return r;
 }

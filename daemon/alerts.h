@@ -39,7 +39,9 @@ int alerts_reconfigure(struct alerts *a);
 
 /* The topics runtime's hook (topics.h). */
 void alerts_payload(void *ctx, unsigned topic, const cJSON *payload);
-void alerts_flush(void *ctx, bool tick);
+bool alerts_flush(void *ctx, bool tick);
+/* `hello.alert_errors`: rule name -> why it never fires, when any. */
+void alerts_hello(void *ctx, cJSON *hello);
 bool alerts_wants(void *ctx, unsigned topic);
 
 /* --test-alert: a test notification through every receiver; prints what

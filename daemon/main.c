@@ -291,6 +291,7 @@ int main(int argc, char **argv)
 	}
 	topics_set_hook(d.topics, &(struct topics_hook){.payload = alerts_payload,
 							.flush = alerts_flush,
+							.hello = alerts_hello,
 							.wants = alerts_wants,
 							.ctx = d.alerts});
 	hub_set_limits(d.hub, d.cfg.keepalive_s, d.cfg.stall_s);

@@ -124,6 +124,13 @@ void self_metrics_alerts(struct metrics *m, const struct self_alerts *s)
 						     alert_severity_name(s->rules[i]->severity),
 						     NULL},
 			       s->firing[i]);
+	metrics_family(m, "sysfeed_alert_rule_invalid", "gauge",
+		       "Whether an alert rule names a field its topic's payloads lack (1): it "
+		       "never fires.");
+	for (size_t i = 0; i < s->n_rules; i++)
+		metrics_sample(m, "sysfeed_alert_rule_invalid",
+			       (const char *const[]){"rule", s->rules[i]->name, NULL},
+			       s->invalid[i]);
 	for (size_t i = 0; i < ALERT_SEND_KINDS; i++) {
 		sent[i] = (double)s->sent[i];
 		failed[i] = (double)s->failed[i];

@@ -39,6 +39,7 @@ struct self_alerts {
 	size_t n_rules;
 	const struct alert_rule *const *rules;
 	const bool *firing;            /* n_rules of them */
+	const bool *invalid;           /* n_rules: names a field its topic lacks */
 	const uint64_t *sent, *failed; /* by sender: journal, webhook, ntfy, exec */
 	uint64_t dropped, held;
 };

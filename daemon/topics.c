@@ -105,6 +105,9 @@ static int topics_hello(struct topics *t)
 		else
 			json_str(off, t->cols[i]->name, t->reason[i]);
 	}
+	cJSON_AddItemToArray(on, cJSON_CreateString("alert")); /* the daemon's own, always on */
+	if (t->hook.hello)
+		t->hook.hello(t->hook.ctx, o);
 	json = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!json)
@@ -302,8 +305,8 @@ void topics_tick(struct topics *t)
 		free((char *)msgs[i].json);
 		free((char *)msgs[i].row);
 	}
-	if (t->hook.flush)
-		t->hook.flush(t->hook.ctx, true);
+	if (t->hook.flush && t->hook.flush(t->hook.ctx, true))
+		topics_hello(t);
 	collector_metrics(t);
 	t->ticks++;
 	t->tick_last_wall_s = clock_s(CLOCK_MONOTONIC) - wall0;
@@ -418,8 +421,8 @@ void topics_dispatch(struct topics *t, unsigned topic)
 	if (topic < t->n && t->active[topic])
 		t->cols[topic]->dispatch(t->state[topic], &t->env[topic]);
 	flush_pending(t);
-	if (t->hook.flush)
-		t->hook.flush(t->hook.ctx, false);
+	if (t->hook.flush && t->hook.flush(t->hook.ctx, false))
+		topics_hello(t);
 }
 
 void topics_follow(struct topics *t)

@@ -18,11 +18,13 @@ struct topics;
 
 /* What sees every payload besides the hub (the alerts): each periodic
  * payload and each event as published, then flush once the tick's or the
- * dispatch's frames are out; wants: whether it needs a topic's events at
- * once, as a stream client does (see follow in collector.h). */
+ * dispatch's frames are out (true: what it adds to `hello` changed);
+ * hello: adds its part to `hello`; wants: whether it needs a topic's
+ * events at once, as a stream client does (see follow in collector.h). */
 struct topics_hook {
 	void (*payload)(void *ctx, unsigned topic, const struct cJSON *payload);
-	void (*flush)(void *ctx, bool tick);
+	bool (*flush)(void *ctx, bool tick);
+	void (*hello)(void *ctx, struct cJSON *hello);
 	bool (*wants)(void *ctx, unsigned topic);
 	void *ctx;
 };

@@ -1,6 +1,7 @@
 #include "fields.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +205,53 @@ void fields_prom(struct metrics *m, const struct field_table *t, const struct fi
 	struct fields_prom_ctx c = {m, v, n};
 
 	fields_each_family(t, fields_family, &c);
+}
+
+/* Whether s is pattern with each {a,b,...} group one of its words, then
+ * tail. */
+static bool fields_path_is(const char *pat, const char *s, const char *tail)
+{
+	const char *open = strchr(pat, '{'), *close, *alt;
+	size_t pre, n;
+
+	if (!open || !(close = strchr(open, '}'))) {
+		n = strlen(pat);
+		return strncmp(s, pat, n) == 0 && strcmp(s + n, tail) == 0;
+	}
+	pre = (size_t)(open - pat);
+	if (strncmp(s, pat, pre) != 0)
+		return false;
+	for (alt = open + 1; alt < close; alt += n + 1) {
+		n = strcspn(alt, ",}");
+		if (strncmp(s + pre, alt, n) == 0 && fields_path_is(close + 1, s + pre + n, tail))
+			return true;
+	}
+	return false;
+}
+
+bool fields_known(const struct field_table *const *tables, const char *path)
+{
+	char tail[128];
+
+	if (strcmp(path, "t") == 0)
+		return true;
+	for (size_t k = 0; tables && tables[k]; k++) {
+		const struct field_table *t = tables[k];
+
+		for (size_t i = 0; t->path && i < t->n; i++) {
+			const char *keys[] = {t->v[i].json, t->v[i].rate};
+
+			for (size_t j = 0; j < 2; j++) {
+				if (!keys[j])
+					continue;
+				snprintf(tail, sizeof(tail), "%s%s", t->path[0] ? "." : "",
+					 keys[j]);
+				if (fields_path_is(t->path, path, tail))
+					return true;
+			}
+		}
+	}
+	return false;
 }
 
 const struct field *fields_find(const struct field_table *t, const char *s, size_t len)

@@ -182,6 +182,11 @@ void fields_each_family(const struct field_table *t, void (*fn)(const struct fie
  * (scaled); false when it has none (null). */
 bool fields_value(const struct field *f, const struct field_inst *x, double *ret);
 
+/* Whether path (below the topic: "available", "interfaces[].rx_bytes",
+ * "memory.some.avg60") is a key one of the tables (NULL-terminated) writes
+ * into the payload, or "t". */
+bool fields_known(const struct field_table *const *tables, const char *path);
+
 /* The row whose source is the token [s, s + len), or NULL. */
 const struct field *fields_find(const struct field_table *t, const char *s, size_t len);
 

@@ -197,10 +197,17 @@ static void json_value(struct json_out *o, const cJSON *item)
 
 /* The text is built in a scratch buffer kept from one print to the next
  * (per thread), then copied out at its size: one allocation per print. */
+static _Thread_local struct json_out json_scratch;
+
+void json_print_done(void)
+{
+	free(json_scratch.buf);
+	json_scratch = (struct json_out){0};
+}
+
 char *json_print(const cJSON *item, size_t *ret_len)
 {
-	static _Thread_local struct json_out scratch;
-	struct json_out *o = &scratch;
+	struct json_out *o = &json_scratch;
 	char *text = NULL;
 
 	if (!item)

@@ -15,6 +15,9 @@
  * NULL), or NULL where cJSON_PrintUnformatted() returns NULL too (out of
  * memory, a raw item without text, an item of no known type). */
 char *json_print(const cJSON *item, size_t *ret_len);
+/* Frees the calling thread's scratch buffer of json_print: a thread that
+ * printed calls it before it ends. */
+void json_print_done(void);
 
 /* How many bytes the byte c takes in a JSON string as cJSON writes it: 6
  * for a control character written as \u00XX, 2 for '"', '\\' and the

@@ -201,6 +201,102 @@ def test_a_dead_or_failing_webhook_delays_no_other(start_daemon, receivers):
     assert metric(d, "sysfeed_alert_notifications_total", sender="webhook") == 1
 
 
+def test_shutdown_gives_deliveries_a_grace_and_says_what_it_dropped(start_daemon, receivers):
+    """At SIGTERM a retry due within the grace (ALERT_SEND_GRACE_MS, 2 s) is
+    still made; a receiver that never answers is dropped after it, and one
+    journal entry names it."""
+    flaky, dead = receivers(["500", "ok"]), receivers("never")
+    name = "gr" + uuid.uuid4().hex[:6]
+    d = start_daemon(config="alert-stock = 0\nalert = %s: mem.used > 0\n"
+                     "alert-webhook = %s\nalert-webhook = %s\n"
+                     "alert-retries = 1\nalert-timeout-ms = 60000\n"
+                     % (name, flaky.url, dead.url))
+    flaky.json_where(name, "firing")
+    dead.json_where(name, "firing")
+    rc = d.stop(timeout=15)[0]
+    assert rc == 0
+    # the retry, a second after the 500, came during the grace
+    assert len(flaky.requests) == 2, flaky.requests
+    want = "webhook %s (%s firing)" % (dead.url, name)
+
+    def entries():
+        out = subprocess.run(["journalctl", "-o", "json", "--no-pager",
+                              "SYSLOG_IDENTIFIER=sysfeed-alert", "SYSFEED_ALERT_DROPPED=1"],
+                             capture_output=True, text=True, timeout=30)
+        return [json.loads(l) for l in out.stdout.splitlines() if want in l]
+
+    wait_for(entries, 15, "the journal entry about the dropped delivery")
+    e = entries()[-1]
+    assert e["PRIORITY"] == "4" and "1 alert delivery dropped after 2000 ms" in e["MESSAGE"]
+
+
+# Runs in a private mount namespace, then becomes the daemon ("$@"): a tmpfs
+# filled to 94 %, one with 93 % of its inodes used, and a writable one.
+FS_SCRIPT = r"""
+set -e
+mount -t tmpfs -o size=1m sf-full "$SF_DIR/full"
+dd if=/dev/zero of="$SF_DIR/full/blob" bs=1k count=960 2>/dev/null
+mount -t tmpfs -o size=1m,nr_inodes=30 sf-inodes "$SF_DIR/inodes"
+i=0
+while [ $i -lt 27 ]; do : >"$SF_DIR/inodes/f$i"; i=$((i + 1)); done
+mount -t tmpfs -o size=1m sf-ro "$SF_DIR/ro"
+exec "$@"
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("nsenter"),
+                    reason="needs root, unshare and nsenter (a private mount namespace)")
+def test_stock_fs_rules_on_real_mounts(start_daemon, receivers, tmp_path):
+    """fs-full, fs-inodes-full and, after a remount, fs-read-only fire on
+    real tmpfs mounts that only the daemon's mount namespace sees; the
+    mounts that are fine do not."""
+    for sub in ("full", "inodes", "ro"):
+        (tmp_path / sub).mkdir()
+    hook = receivers()
+    wrapper = ["unshare", "-m", "--propagation", "private", "sh", "-c", FS_SCRIPT, "sh"]
+    d = start_daemon(config="alert-webhook = %s\n" % hook.url, wrapper=wrapper,
+                     env=dict(os.environ, SF_DIR=str(tmp_path)))
+    full = hook.json_where("fs-full", "firing")
+    assert [a["instance"] for a in full] == [str(tmp_path / "full")]
+    assert full[0]["value"] >= 90 and full[0]["severity"] == "critical"
+    inodes = hook.json_where("fs-inodes-full", "firing")
+    assert [a["instance"] for a in inodes] == [str(tmp_path / "inodes")]
+    # writable until now: a remount read-only fires (an edge rule)
+    subprocess.run(["nsenter", "-t", str(d.pid), "-m", "mount", "-o", "remount,ro",
+                    str(tmp_path / "ro")], check=True, timeout=30)
+    ro = hook.json_where("fs-read-only", "firing")
+    assert [a["instance"] for a in ro] == [str(tmp_path / "ro")]
+    assert not [r for r in hook.requests if str(tmp_path / "ro").encode() in r[2]
+                and b'"fs-full"' in r[2]]
+
+
+def test_stock_journal_rules_oom_kill_and_crit(start_daemon, receivers, journal_send, journald):
+    """oom-kill fires on the kernel's OOM-killer line (its text as
+    mm/oom_kill.c prints it, at err, SYSLOG_IDENTIFIER=kernel) and
+    journal-crit on an entry at crit; each notification names its source."""
+    hook = receivers()
+    d = start_daemon(config="alert-webhook = %s\n" % hook.url)
+    comm = "sf" + uuid.uuid4().hex[:10]
+    oom = ("Out of memory: Killed process 4242 (%s) total-vm:1048576kB, anon-rss:524288kB, "
+           "file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1100kB oom_score_adj:0" % comm)
+    journal_send("MESSAGE=" + oom, "PRIORITY=3", "SYSLOG_IDENTIFIER=kernel")
+    fired = [a for a in hook.json_where("oom-kill", "firing") if comm in a["message"]]
+    assert fired and fired[0]["instance"] == "kernel" and fired[0]["severity"] == "critical"
+    assert any(comm in l for l in fired[0]["context"]["journal"])
+    ident = "crit" + uuid.uuid4().hex[:8]
+    journal_send("MESSAGE=the array is degraded", "PRIORITY=2", "SYSLOG_IDENTIFIER=" + ident)
+
+    def crit():
+        got = [a for a in hook.json_where("journal-crit", "firing") if a["instance"] == ident]
+        return got or None
+
+    wait_for(crit, 15, "journal-crit for " + ident)
+    assert crit()[0]["severity"] == "critical"
+    # the OOM line is at err: not journal-crit
+    assert not [a for a in hook.json_where("journal-crit", "firing", timeout=0)
+                if comm in a["message"]]
+
+
 def test_bad_rule_exits_2_with_file_and_line(sysfeed_bin, tmp_path):
     conf = tmp_path / "bad.conf"
     conf.write_text("interval = 500\n\nalert = x: mem.used > 0 fore 5m\n")
@@ -208,6 +304,36 @@ def test_bad_rule_exits_2_with_file_and_line(sysfeed_bin, tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert "%s:3: alert x: unexpected 'fore'" % conf in r.stderr
+    # a field the topic's field tables do not know
+    conf.write_text("alert = x: mem.usd > 0\n")
+    r = subprocess.run([sysfeed_bin, "--config", str(conf), "--listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert "%s:1: alert x: 'mem.usd': mem payloads have no field 'usd'" % conf in r.stderr
+
+
+def test_hello_lists_alert_and_rules_that_never_fire(start_daemon):
+    """`alert` is in hello.topics; a field missing from its topic's payloads
+    (a topic without field tables: known at its first payload) is a warning
+    on stderr, in hello.alert_errors and in /metrics."""
+    d = start_daemon(config="alert-stock = 0\nalert = bad-cpu: cpu.totl.steal > 1\n"
+                     "alert = good: cpu.total.steal > 1000\n")
+    why = "alert bad-cpu: no field 'cpu.totl.steal' in the cpu payloads: it never fires"
+    d.wait_stderr(re.escape(why), 10)
+    seen = []
+
+    def hello_says():
+        c = d.sse("/events?topics=alert")
+        seen[:] = c.wait_hello_snapshot()
+        c.close()
+        return "alert_errors" in seen[0].json  # hello is set just after the log line
+
+    wait_for(hello_says, 10, "hello.alert_errors")
+    hello, snap = seen
+    assert "alert" in hello.json["topics"] and "alert" in snap.json["topics"]
+    assert hello.json["alert_errors"] == {"bad-cpu": why}
+    assert metric(d, "sysfeed_alert_rule_invalid", rule="bad-cpu") == 1
+    assert metric(d, "sysfeed_alert_rule_invalid", rule="good") == 0
 
 
 def test_reload_keeps_rules_on_error_and_resolves_removed(start_daemon, receivers):

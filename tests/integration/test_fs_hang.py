@@ -16,6 +16,7 @@ With a 200 ms tick and fs-timeout-ms = 300:
 - killing one hangfs aborts its connection: its stuck worker ends and is
   reaped, the mount is asked again and answers "Transport endpoint is not
   connected" ("responding": true with that error);
+- the stock alert rule fs-not-responding fires for each hung mount;
 - SIGTERM, with a worker still stuck, makes the daemon exit 0 within 1 s
   (plus sanitizer slack), leaving the stuck worker behind.
 
@@ -192,8 +193,8 @@ def run(start_daemon, hangfs, s):
     wrapper = ["unshare", "-m", "--propagation", "private", "sh", "-c", NS_SCRIPT, "sh"]
     d = start_daemon(interval=INTERVAL, config="fs-timeout-ms = %d\n" % TIMEOUT_MS,
                      wrapper=wrapper, env=env)
-    c = d.sse("/events?topics=cpu,mem,fs")
-    c.wait_hello_snapshot()
+    c = d.sse("/events?topics=cpu,mem,fs,alert")
+    snap = c.wait_hello_snapshot()[1]
     t_connected = time.monotonic()
 
     def of(type_):
@@ -214,6 +215,17 @@ def run(start_daemon, hangfs, s):
 
     hung = c.wait_until(both_hung, 2 * TIMEOUT_MS / 1000.0 + 1.5, "both hangfs mounts to stop responding")
     assert hung.received - t_connected <= (2 * TIMEOUT_MS + 3 * INTERVAL) / 1000.0 * SLOW + 0.5
+
+    # the stock rule fires for each (before the client came: in snapshot)
+    def not_responding():
+        got = {e.json["instance"] for e in of("alert")
+               if e.json["name"] == "fs-not-responding" and e.json["state"] == "firing"}
+        got |= {a["instance"] for a in snap.json["topics"]["alert"]["active"]
+                if a["name"] == "fs-not-responding" and a["state"] == "firing"}
+        return got if got >= set(s.hang) else None
+
+    fired = c.wait_until(not_responding, 2, "fs-not-responding to fire for both mounts")
+    assert "/" not in fired and s.fresh not in fired
 
     # The others keep fresh values: a file written into the tmpfs (reached
     # through the daemon's root, in its namespace) shows within 3 ticks.

@@ -12,6 +12,8 @@ import os
 import re
 import select
 import shutil
+import subprocess
+import sys
 import time
 import uuid
 
@@ -264,7 +266,9 @@ def test_a_journal_line_arrives_on_the_log_stream(box):
 
 def test_a_failed_unit_shows_in_the_units_topic(box):
     """A unit that fails shows in `units`: in the snapshot's failed list and
-    counts, as a change in the stream; reset-failed takes it out again."""
+    counts, as a change in the stream; reset-failed takes it out again. The
+    stock alert rule unit-failed fires for it (in the journal with
+    SYSFEED_ALERT=unit-failed) and resolves after reset-failed."""
     st = box
     unit = "sysfeed-systest-fail.service"
     last = {}
@@ -308,6 +312,13 @@ def test_a_failed_unit_shows_in_the_units_topic(box):
             s.wait(f"a units event listing {unit} failed with exit-code",
                    lambda n, d: n == "units" and [x["result"] for x in listed(d)] == [
                        "exit-code"], 15, start)
+            alert = wait_for(f"unit-failed firing for {unit}",
+                             lambda: unit_alert(st, unit), 15)
+            assert alert["state"] == "firing" and alert["unit"] == unit, alert
+            assert f"{unit} failed (exit-code)" in alert["message"], alert
+            entry = wait_for(f"the journal entry of unit-failed for {unit}",
+                             lambda: alert_entry(st, unit, "firing"), 15)
+            assert entry["PRIORITY"] == "4" and entry["SYSLOG_IDENTIFIER"] == "sysfeed-alert"
 
             # the first units event about the unit after reset-failed (events
             # about other units that were on their way meanwhile do not count)
@@ -320,9 +331,25 @@ def test_a_failed_unit_shows_in_the_units_topic(box):
             assert ev["counts"]["failed"] == failed["counts"]["failed"] - 1, (failed, ev)
         after = snap_units()
         assert not listed(after), after
+        wait_for(f"unit-failed resolved for {unit}",
+                 lambda: alert_entry(st, unit, "resolved"), 15)
+        assert not unit_alert(st, unit)
         assert after["counts"]["failed"] == failed["counts"]["failed"] - 1, (failed, after)
     finally:
         sh(st, f"systemctl reset-failed {unit} 2>/dev/null; true")
+
+
+def unit_alert(st, unit):
+    """The active unit-failed alert of unit in the snapshot, or None."""
+    active = json.loads(curl(st, "/api/snapshot"))["topics"]["alert"]["active"]
+    return next((a for a in active if a["name"] == "unit-failed" and a["instance"] == unit), None)
+
+
+def alert_entry(st, unit, state):
+    """The journal entry of unit-failed for unit in state, or None."""
+    out = sh(st, "journalctl -q --no-pager -o json SYSFEED_ALERT=unit-failed "
+                 f"SYSFEED_ALERT_INSTANCE={unit} SYSFEED_ALERT_STATE={state}", check=False)
+    return next((json.loads(l) for l in out.splitlines()[::-1] if l.strip()), None)
 
 
 def test_exposure_is_2_or_lower(box):
@@ -342,6 +369,84 @@ def test_ip_firewall_is_enforced(box):
     probe = ("systemd-run --wait --pipe -q -p IPAddressDeny=any curl -sS -m 2 -o /dev/null "
              f"{URL}/healthz")
     assert st.c.sh(probe, check=False).returncode != 0, "BPF firewalling is not in effect"
+
+
+WEBHOOK_ADDR = "192.0.2.10"  # TEST-NET-1, added to the container's own lo (not "localhost")
+WEBHOOK_PORT = 8399
+
+# An HTTP receiver run by the host's python in the container's network
+# namespace: prints "POST <alert name>" for each request, answers 200.
+RECEIVER = r"""
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        print("POST", json.loads(body).get("name"), flush=True)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), H)
+s.timeout = 1
+print("READY", flush=True)
+import time
+end = time.monotonic() + 300
+while time.monotonic() < end:
+    s.handle_request()
+"""
+
+
+def test_a_webhook_beyond_loopback_needs_the_drop_in(box):
+    """The unit lets only loopback traffic out: a webhook to another address
+    fails (the same address answers curl run outside the unit); with the
+    drop-in of docs/alerts.md (IPAddressAllow=) it is delivered."""
+    st = box
+    name = "systest-" + uuid.uuid4().hex[:8]
+    conf = "/etc/sysfeed/sysfeed.conf"
+    dropin = "/etc/systemd/system/sysfeed.service.d"
+    net = ["nsenter", "-t", str(st.c.leader), "-n"]
+    machine.run(net + ["ip", "addr", "add", WEBHOOK_ADDR + "/32", "dev", "lo"])
+    rec = subprocess.Popen(net + [sys.executable, "-c", RECEIVER, WEBHOOK_ADDR, str(WEBHOOK_PORT)],
+                           stdout=subprocess.PIPE, text=True)
+    assert select.select([rec.stdout], [], [], 30)[0] and rec.stdout.readline() == "READY\n"
+    got = []
+
+    def posts():
+        while select.select([rec.stdout], [], [], 0)[0]:
+            line = rec.stdout.readline()
+            if not line:
+                break
+            got.append(line.split())
+        return [g for g in got if g == ["POST", name]]
+
+    def failed():
+        m = re.search(r'^sysfeed_alert_notifications_failed_total\{sender="webhook"\} (\d+)',
+                      curl(st, "/metrics"), re.M)
+        return m and int(m.group(1)) >= 1
+
+    sh(st, f"cp -p {conf} /root/sysfeed.conf.orig && printf '%s\\n' "
+           f"'alert = {name}: mem.used > 0' 'alert-webhook = http://{WEBHOOK_ADDR}:{WEBHOOK_PORT}/' "
+           f"'alert-retries = 0' 'alert-timeout-ms = 2000' >> {conf}")
+    try:
+        # reachable from the container, outside the unit's sandbox
+        sh(st, f"curl -sS -m 5 -o /dev/null -d '{{\"name\": \"{name}\"}}' "
+               f"http://{WEBHOOK_ADDR}:{WEBHOOK_PORT}/")
+        wait_for("curl's request at the receiver", posts, 15)
+        got.clear()
+        sh(st, "systemctl restart sysfeed")
+        wait_for("the webhook counted as failed", failed, 30)
+        assert not posts(), got
+        sh(st, f"mkdir -p {dropin} && printf '[Service]\\nIPAddressAllow={WEBHOOK_ADDR}\\n' "
+               f"> {dropin}/webhook.conf && systemctl daemon-reload && systemctl restart sysfeed")
+        assert WEBHOOK_ADDR + "/32" in show(st, "IPAddressAllow").split()
+        wait_for("the alert at the receiver through the drop-in", posts, 30)
+    finally:
+        sh(st, f"rm -rf {dropin} && mv /root/sysfeed.conf.orig {conf} && "
+               "systemctl daemon-reload && systemctl restart sysfeed", check=False)
+        rec.kill()
+        rec.wait()
+        machine.run(net + ["ip", "addr", "del", WEBHOOK_ADDR + "/32", "dev", "lo"], check=False)
 
 
 def test_reload_rereads_the_config(box):

@@ -1,7 +1,8 @@
 /* Unit tests of daemon/alert_eval.c with an injected clock: for, clear
  * (hysteresis), instances of an array labelled by mount, an instance that
  * vanishes, edge rules, event rules and their hold, reminders, the rate
- * limits and their summary, and a reload that removes a rule. */
+ * limits and their summary (each rule's window apart from the global one),
+ * a reload that removes a rule, and fields the payloads lack. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -113,6 +114,12 @@ static void test_for_and_clear(void **unused)
 	feed(e, "mem", MEM(50), 7000);
 	feed(e, "mem", MEM(150), 8000);
 	expect(&s, (const char *[]){"low - pending", "low - ok", NULL});
+	/* a tick a few ms early still ends `for` */
+	feed(e, "mem", MEM(90), 9000);
+	feed(e, "mem", MEM(90), 11960);
+	expect(&s, (const char *[]){"low - pending", "low - firing", NULL});
+	feed(e, "mem", MEM(150), 12000);
+	expect(&s, (const char *[]){"low - resolved", NULL});
 	alert_engine_free(e);
 }
 
@@ -230,6 +237,68 @@ static void test_reminders_and_limits(void **unused)
 	alert_engine_free(e);
 }
 
+/* A rule's rate window opens with its own first notification, not with
+ * the global window that another rule opened. */
+static void test_rule_window_apart(void **unused)
+{
+	struct seen s = {0};
+	struct alert_limits lim = {.window_ms = 10000, .per_rule = 1};
+	struct alert_engine *e =
+	    engine(&s, &lim, (const char *[]){"a: mem.available < 100", "b: mem.free < 100", NULL});
+
+	feed(e, "mem", "{\"t\":1,\"available\":10,\"free\":200}", 0);
+	expect(&s, (const char *[]){"a - firing", NULL});
+	feed(e, "mem", "{\"t\":1,\"available\":10,\"free\":10}", 5000);
+	expect(&s, (const char *[]){"b - firing", NULL});
+	/* the global window is over, b's (opened at 5 s) is not */
+	feed(e, "mem", "{\"t\":1,\"available\":10,\"free\":200}", 11000);
+	expect(&s, (const char *[]){"b - resolved held", NULL});
+	assert_int_equal(s.summaries, 0);
+	feed(e, "mem", "{\"t\":1,\"available\":10,\"free\":200}", 15000);
+	assert_int_equal(s.summaries, 1);
+	assert_string_equal(s.summary, "b 1");
+	feed(e, "mem", "{\"t\":1,\"available\":10,\"free\":10}", 16000);
+	expect(&s, (const char *[]){"b - firing", NULL});
+	alert_engine_free(e);
+}
+
+/* A field missing from the first payload of its topic that tells (an
+ * array with elements) gives the rule a reason; a reload keeps it. */
+static void test_missing_fields(void **unused)
+{
+	struct seen s = {0};
+	struct alert_engine *e =
+	    engine(&s, NULL,
+		   (const char *[]){"x: cpu.totl > 1", "y: cpu.total.steal > 50",
+				    "z: fs.filesystems[].usd > 1",
+				    "w: fs.filesystems[].used_percent > 1", NULL});
+	unsigned gen = alert_engine_errors_gen(e);
+	struct alert_rule *r;
+	char err[128];
+
+	assert_null(alert_engine_rule_error(e, 0));
+	feed(e, "cpu", "{\"t\":1,\"total\":{\"steal\":1}}", 0);
+	assert_string_equal(alert_engine_rule_error(e, 0),
+			    "alert x: no field 'cpu.totl' in the cpu payloads: it never fires");
+	assert_null(alert_engine_rule_error(e, 1));
+	assert_int_not_equal(alert_engine_errors_gen(e), gen);
+	gen = alert_engine_errors_gen(e);
+	feed(e, "fs", "{\"t\":1,\"filesystems\":[]}", 1000);
+	assert_null(alert_engine_rule_error(e, 2));
+	assert_int_equal(alert_engine_errors_gen(e), gen);
+	feed(e, "fs", "{\"t\":1,\"filesystems\":[{\"mount\":\"/\",\"used_percent\":5}]}", 2000);
+	assert_string_equal(alert_engine_rule_error(e, 2),
+			    "alert z: no field 'fs.filesystems[].usd' in the fs payloads: it never "
+			    "fires");
+	assert_null(alert_engine_rule_error(e, 3));
+	expect(&s, (const char *[]){"w / firing", NULL});
+	assert_int_equal(alert_rule_parse("x: cpu.totl > 1", &r, err, sizeof(err)), 0);
+	assert_int_equal(alert_engine_set_rules(e, &r, 1, &(struct alert_now){0, 3000}), 0);
+	expect(&s, (const char *[]){"w / resolved", NULL});
+	assert_non_null(alert_engine_rule_error(e, 0));
+	alert_engine_free(e);
+}
+
 static void test_reload_resolves_removed(void **unused)
 {
 	struct seen s = {0};
@@ -259,6 +328,8 @@ int main(void)
 	    cmocka_unit_test(test_events_and_hold),
 	    cmocka_unit_test(test_reminders_and_limits),
 	    cmocka_unit_test(test_reload_resolves_removed),
+	    cmocka_unit_test(test_rule_window_apart),
+	    cmocka_unit_test(test_missing_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

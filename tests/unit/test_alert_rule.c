@@ -1,6 +1,7 @@
 /* Unit tests of daemon/alert_rule.c: the six lines of issue 14 as written,
  * every stock rule, and errors with their reasons; through config_parse,
- * a bad rule is FILE:LINE: reason. */
+ * a bad rule is FILE:LINE: reason; a field that a topic's field tables do
+ * not know is an error, every numeric field of the goldens is not. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include "alert_rule.h"
 #include "collector.h"
 #include "config.h"
+#include "fixture.h"
 
 static struct alert_rule *parse_ok(const char *line)
 {
@@ -136,6 +138,85 @@ static void test_errors(void **unused)
 	expect_error("x: mem.used > \"a\"", "text compares with == or != only");
 	expect_error("x: log match \"open", "unterminated quoted text");
 	expect_error("x: off now", "nothing may follow 'off'");
+	expect_error("x: mem.usd > 1", "'mem.usd': mem payloads have no field 'usd'");
+	expect_error("x: net.interfaces[].rx_bytez > 1", "net payloads have no field "
+							 "'interfaces[].rx_bytez'");
+	expect_error("x: psi.memory.some.avg61 > 1", "no field 'memory.some.avg61'");
+	expect_error("x: load.load1 / cpu.ncpu > load.tasks.x", "no field 'tasks.x'");
+}
+
+struct leaves {
+	char topic[32];
+	size_t n;
+};
+
+/* Parses "x: TOPIC.PATH > 0" for every numeric leaf below o. */
+static void parse_leaves(struct leaves *l, const cJSON *o, const char *path)
+{
+	const cJSON *c;
+
+	if (cJSON_IsNumber(o) || cJSON_IsBool(o)) {
+		char line[512];
+
+		snprintf(line, sizeof(line), "x: %s.%s > 0", l->topic, path);
+		alert_rule_free(parse_ok(line));
+		l->n++;
+		return;
+	}
+	cJSON_ArrayForEach(c, o)
+	{
+		char sub[400];
+
+		if (cJSON_IsArray(o))
+			snprintf(sub, sizeof(sub), "%s[]", path);
+		else
+			snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", c->string);
+		if (cJSON_IsArray(o) && (strchr(path, '[') || !cJSON_IsObject(c)))
+			continue; /* one [] at most, and of objects */
+		parse_leaves(l, c, sub);
+	}
+}
+
+/* The static check knows every field the goldens of the topics with field
+ * tables hold: it never refuses a rule the payloads could satisfy. */
+static void test_golden_fields_known(void **unused)
+{
+	static const char *const machines[] = {"vm2", "server", "desktop", "sbc", "container"};
+	size_t total = 0;
+
+	for (size_t m = 0; m < sizeof(machines) / sizeof(machines[0]); m++) {
+		char dir[PATH_MAX];
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(dir, sizeof(dir), "%s/%s/expected", fixtures(), machines[m]);
+		if (!(d = opendir(dir)))
+			continue;
+		while ((de = readdir(d))) {
+			struct leaves l = {0};
+			char rel[300], *text;
+			cJSON *o;
+			int t;
+
+			if (!strstr(de->d_name, ".json"))
+				continue;
+			snprintf(l.topic, sizeof(l.topic), "%.*s", (int)strcspn(de->d_name, "."),
+				 de->d_name);
+			if ((t = collector_topic(l.topic)) < 0 || !collector_registry[t]->fields)
+				continue;
+			snprintf(rel, sizeof(rel), "expected/%s", de->d_name);
+			text = slurp(machines[m], rel, NULL);
+			o = cJSON_Parse(text);
+			free(text);
+			if (!o)
+				continue;
+			parse_leaves(&l, o, "");
+			cJSON_Delete(o);
+			total += l.n;
+		}
+		closedir(d);
+	}
+	assert_true(total > 100);
 }
 
 /* Through the config file: FILE:LINE: reason, and names given twice. */
@@ -168,7 +249,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_issue_lines),   cmocka_unit_test(test_stock_rules_parse),
 	    cmocka_unit_test(test_expressions),   cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_config_errors),
+	    cmocka_unit_test(test_config_errors), cmocka_unit_test(test_golden_fields_known),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,368 @@
+/* The stock alert rules (daemon/alert_rule.c) driven by the real
+ * collectors: each test writes a proc and sys tree in the kernel's formats
+ * (a scratch copy of a fixture machine's files where one has them), lets
+ * the collectors sample it tick after tick on an injected clock, feeds
+ * their payloads to an engine holding every stock rule, and checks that the
+ * rule it drives fires (after its `for`) and no other does. net-down runs
+ * on host16's goldens (test_net checks them against that tree: eno2 going
+ * down). The fs rules, oom-kill, journal-crit and unit-failed need a real
+ * mount, journal or systemd: tests/integration/test_alerts.py and
+ * tests/system. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+
+#include "alert_eval.h"
+#include "fixture.h"
+
+struct fired {
+	char v[32][96]; /* "name instance", in order */
+	size_t n;
+};
+
+static void on_change(void *ctx, const struct alert_change *c)
+{
+	struct fired *f = ctx;
+
+	if (c->state == ALERT_FIRING && !c->reminder && f->n < 32)
+		snprintf(f->v[f->n++], sizeof(f->v[0]), "%s %s", c->rule->name,
+			 c->instance[0] ? c->instance : "-");
+}
+
+/* An engine with every stock rule. */
+static struct alert_engine *stock_engine(struct fired *f)
+{
+	struct alert_limits lim = {.window_ms = 3600000};
+	struct alert_engine *e = alert_engine_new(&lim, on_change, NULL, f);
+	struct alert_rule *rules[32];
+	size_t n = 0;
+	char err[256];
+
+	assert_non_null(e);
+	for (; alert_stock_rules[n]; n++)
+		assert_int_equal(
+		    alert_rule_parse(alert_stock_rules[n], &rules[n], err, sizeof(err)), 0);
+	assert_int_equal(alert_engine_set_rules(e, rules, n, &(struct alert_now){T1, 0}), 0);
+	return e;
+}
+
+/* Collectors over a scratch tree, fed to the engine. */
+struct drive {
+	struct scratch s;
+	const struct collector *c[4];
+	void *st[4];
+	size_t n;
+	struct collector_env env;
+	struct alert_engine *e;
+	struct fired f;
+};
+
+static void drive_start(struct drive *d, const char *tag, const char *const *topics)
+{
+	memset(d, 0, sizeof(*d));
+	scratch_make(&d->s, tag);
+	mkdirat(d->s.fd, "proc", 0700);
+	mkdirat(d->s.fd, "sys", 0700);
+	d->env.proc_fd = openat(d->s.fd, "proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d->env.sys_fd = openat(d->s.fd, "sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (; topics[d->n]; d->n++)
+		d->c[d->n] = collector_registry[collector_topic(topics[d->n])];
+	d->e = stock_engine(&d->f);
+}
+
+/* Starts the collectors, once the tree holds their files. */
+static void drive_init(struct drive *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		d->st[i] = init_check(d->c[i], &d->env, 0, "");
+}
+
+/* Tick number sec (1 s apart): every collector samples, the engine sees
+ * each payload, then its tick. */
+static void drive_tick(struct drive *d, int64_t sec)
+{
+	struct collector_tick tick = {.t_ms = T1 + sec * 1000,
+				      .mono_ns = (uint64_t)(sec + 1) * SEC};
+	struct alert_now now = {T1 + sec * 1000, sec * 1000};
+
+	for (size_t i = 0; i < d->n; i++) {
+		cJSON *p = NULL;
+
+		assert_int_equal(d->c[i]->sample(d->st[i], &d->env, &tick, &p), 0);
+		if (p)
+			alert_engine_feed(d->e, (unsigned)collector_topic(d->c[i]->name), p, &now);
+		cJSON_Delete(p);
+	}
+	alert_engine_tick(d->e, &now);
+}
+
+/* What fired so far is exactly want (NULL-terminated). */
+static void drive_expect(struct drive *d, const char *const *want)
+{
+	size_t n = 0;
+
+	for (; want[n]; n++) {
+		if (n >= d->f.n)
+			fail_msg("'%s' did not fire", want[n]);
+		assert_string_equal(d->f.v[n], want[n]);
+	}
+	if (d->f.n != n)
+		fail_msg("'%s' fired too", d->f.v[n]);
+}
+
+static void drive_end(struct drive *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		d->c[i]->fini(d->st[i]);
+	close(d->env.proc_fd);
+	close(d->env.sys_fd);
+	scratch_remove(&d->s);
+	alert_engine_free(d->e);
+}
+
+/* Writes rel as machine has it. */
+static void copy_rel(struct drive *d, const char *machine, const char *rel)
+{
+	char *text = slurp(machine, rel, NULL);
+
+	scratch_write(&d->s, rel, text);
+	free(text);
+}
+
+/* Writes rel as machine has it but for the numbers of the "KEY value"
+ * lines of keys (meminfo's "Key:   N kB", vmstat's "key N"), NULL-ended. */
+static void write_values(struct drive *d, const char *machine, const char *rel,
+			 const char *const *keys, const uint64_t *v)
+{
+	char *text = slurp(machine, rel, NULL), *line, *out;
+
+	out = calloc(1, strlen(text) + 256);
+	assert_non_null(out);
+	for (char *s = text; (line = strsep(&s, "\n"));) {
+		size_t k = 0, klen = 0;
+
+		if (!*line && !s)
+			break;
+		for (; keys[k]; k++)
+			if (strncmp(line, keys[k], klen = strlen(keys[k])) == 0 &&
+			    (line[klen] == ' ' || line[klen] == ':'))
+				break;
+		if (keys[k])
+			sprintf(out + strlen(out), "%s%s %" PRIu64 "%s\n", keys[k],
+				line[klen] == ':' ? ":" : "", v[k],
+				strstr(line, " kB") ? " kB" : "");
+		else
+			sprintf(out + strlen(out), "%s\n", line);
+	}
+	scratch_write(&d->s, rel, out);
+	free(out);
+	free(text);
+}
+
+/* MemAvailable at 4 % of MemTotal: below 5 %, at once. */
+static void test_mem_available_low(void **unused)
+{
+	struct drive d;
+	char *mi = slurp("vm2", "proc/meminfo", NULL);
+	unsigned long long total;
+
+	drive_start(&d, "stock-mem", (const char *[]){"mem", NULL});
+	assert_int_equal(sscanf(strstr(mi, "MemTotal:"), "MemTotal: %llu", &total), 1);
+	free(mi);
+	write_values(&d, "vm2", "proc/meminfo", (const char *[]){"MemAvailable", NULL},
+		     (uint64_t[]){total * 4 / 100});
+	copy_rel(&d, "host16", "proc/vmstat");
+	drive_init(&d);
+	drive_tick(&d, 0);
+	drive_expect(&d, (const char *[]){"mem-available-low -", NULL});
+	drive_end(&d);
+}
+
+/* 2,000 pages swapped in and 1,000 out every second: swap-storm after a
+ * minute of it (the first sample has no rate). */
+static void test_swap_storm(void **unused)
+{
+	struct drive d;
+
+	drive_start(&d, "stock-swap", (const char *[]){"mem", NULL});
+	copy_rel(&d, "host16", "proc/meminfo");
+	for (int64_t sec = 0; sec <= 61; sec++) {
+		write_values(
+		    &d, "host16", "proc/vmstat", (const char *[]){"pswpin", "pswpout", NULL},
+		    (uint64_t[]){45678 + (uint64_t)sec * 2000, 234567 + (uint64_t)sec * 1000});
+		if (sec == 0)
+			drive_init(&d);
+		drive_tick(&d, sec);
+		if (sec == 60)
+			drive_expect(&d, (const char *[]){NULL});
+	}
+	drive_expect(&d, (const char *[]){"swap-storm -", NULL});
+	drive_end(&d);
+}
+
+/* Memory PSI some avg60 at 25 %. */
+static void test_mem_pressure(void **unused)
+{
+	struct drive d;
+	static const char *const kinds[] = {"cpu", "io", "irq"};
+
+	drive_start(&d, "stock-psi", (const char *[]){"psi", NULL});
+	for (size_t i = 0; i < 3; i++) {
+		char rel[64];
+
+		snprintf(rel, sizeof(rel), "proc/pressure/%s", kinds[i]);
+		copy_rel(&d, "host16", rel);
+	}
+	scratch_write(&d.s, "proc/pressure/memory",
+		      "some avg10=31.20 avg60=25.00 avg300=9.10 total=12345678\n"
+		      "full avg10=8.00 avg60=6.50 avg300=2.00 total=5432109\n");
+	drive_init(&d);
+	drive_tick(&d, 0);
+	drive_expect(&d, (const char *[]){"mem-pressure -", NULL});
+	drive_end(&d);
+}
+
+/* /proc/stat of two CPUs, each second user += u, steal += st, idle the
+ * rest of 100 jiffies; the lines after the CPUs as vm2 has them. */
+static void write_stat(struct drive *d, int64_t sec, unsigned u, unsigned st)
+{
+	char *vm2 = slurp("vm2", "proc/stat", NULL), text[4096];
+	const char *rest = strstr(vm2, "intr ");
+	uint64_t user = 1000 + (uint64_t)sec * u, steal = 10 + (uint64_t)sec * st;
+	uint64_t idle = 40000 + (uint64_t)sec * (100 - u - st);
+
+	assert_non_null(rest);
+	snprintf(text, sizeof(text),
+		 "cpu  %" PRIu64 " 0 500 %" PRIu64 " 100 0 10 %" PRIu64 " 0 0\n"
+		 "cpu0 %" PRIu64 " 0 250 %" PRIu64 " 50 0 5 %" PRIu64 " 0 0\n"
+		 "cpu1 %" PRIu64 " 0 250 %" PRIu64 " 50 0 5 %" PRIu64 " 0 0\n%s",
+		 2 * user, 2 * idle, 2 * steal, user, idle, steal, user, idle, steal, rest);
+	scratch_write(&d->s, "proc/stat", text);
+	free(vm2);
+}
+
+/* 30 % steal for five minutes. */
+static void test_cpu_steal(void **unused)
+{
+	struct drive d;
+
+	drive_start(&d, "stock-steal", (const char *[]){"cpu", NULL});
+	for (int64_t sec = 0; sec <= 302; sec++) {
+		write_stat(&d, sec, 20, 30);
+		if (sec == 0)
+			drive_init(&d);
+		drive_tick(&d, sec);
+		if (sec == 290)
+			drive_expect(&d, (const char *[]){NULL});
+	}
+	drive_expect(&d, (const char *[]){"cpu-steal -", NULL});
+	drive_end(&d);
+}
+
+/* A load of 5 on two CPUs (2.5 a core) for ten minutes. */
+static void test_load_per_core(void **unused)
+{
+	struct drive d;
+
+	drive_start(&d, "stock-load", (const char *[]){"cpu", "load", NULL});
+	scratch_write(&d.s, "proc/loadavg", "5.00 4.10 3.20 6/180 4242\n");
+	for (int64_t sec = 0; sec <= 602; sec++) {
+		char up[64];
+
+		snprintf(up, sizeof(up), "%" PRId64 ".00 100.00\n", 1000 + sec);
+		scratch_write(&d.s, "proc/uptime", up);
+		write_stat(&d, sec, 90, 0);
+		if (sec == 0)
+			drive_init(&d);
+		drive_tick(&d, sec);
+		if (sec == 590)
+			drive_expect(&d, (const char *[]){NULL});
+	}
+	drive_expect(&d, (const char *[]){"load-per-core -", NULL});
+	drive_end(&d);
+}
+
+/* An hwmon sensor at 101 C with its crit at 100 C; the other below. */
+static void test_temp_critical(void **unused)
+{
+	struct drive d;
+
+	drive_start(&d, "stock-temp", (const char *[]){"temp", NULL});
+	scratch_write(&d.s, "sys/class/hwmon/hwmon0/name", "coretemp\n");
+	scratch_write(&d.s, "sys/class/hwmon/hwmon0/temp1_input", "101000\n");
+	scratch_write(&d.s, "sys/class/hwmon/hwmon0/temp1_crit", "100000\n");
+	scratch_write(&d.s, "sys/class/hwmon/hwmon0/temp2_input", "60000\n");
+	scratch_write(&d.s, "sys/class/hwmon/hwmon0/temp2_crit", "100000\n");
+	drive_init(&d);
+	drive_tick(&d, 0);
+	drive_expect(&d, (const char *[]){"temp-critical hwmon0/temp1", NULL});
+	drive_end(&d);
+}
+
+/* sda busy 990 ms of every second (99 %) for five minutes; sdb idle. */
+static void test_disk_busy(void **unused)
+{
+	struct drive d;
+
+	drive_start(&d, "stock-disk", (const char *[]){"disk", NULL});
+	scratch_write(&d.s, "sys/block/sda/stat", "0\n");
+	scratch_write(&d.s, "sys/block/sdb/stat", "0\n");
+	for (int64_t sec = 0; sec <= 302; sec++) {
+		char text[512];
+		uint64_t io = 5000 + (uint64_t)sec * 990, n = 1000 + (uint64_t)sec * 50;
+
+		snprintf(text, sizeof(text),
+			 "   8       0 sda %" PRIu64 " 0 %" PRIu64 " 300 %" PRIu64 " 0 %" PRIu64
+			 " 400 1 %" PRIu64 " 900 0 0 0 0 0 0\n"
+			 "   8      16 sdb 100 0 800 30 100 0 800 40 0 70 70 0 0 0 0 0 0\n",
+			 n, 8 * n, n, 8 * n, io);
+		scratch_write(&d.s, "proc/diskstats", text);
+		if (sec == 0)
+			drive_init(&d);
+		drive_tick(&d, sec);
+		if (sec == 290)
+			drive_expect(&d, (const char *[]){NULL});
+	}
+	drive_expect(&d, (const char *[]){"disk-busy sda", NULL});
+	drive_end(&d);
+}
+
+/* host16's interfaces: eno2 up in one sample, down in the next. virbr0,
+ * down from the start, was never up: no alert. */
+static void test_net_down(void **unused)
+{
+	struct fired f = {0};
+	struct alert_engine *e = stock_engine(&f);
+	static const char *const files[] = {"expected/net.json", "expected/net.1.json"};
+
+	for (int64_t i = 0; i < 2; i++) {
+		char *text = slurp("host16", files[i], NULL);
+		cJSON *p = cJSON_Parse(text);
+		struct alert_now now = {T1 + i * 1000, i * 1000};
+
+		assert_non_null(p);
+		alert_engine_feed(e, (unsigned)collector_topic("net"), p, &now);
+		alert_engine_tick(e, &now);
+		cJSON_Delete(p);
+		free(text);
+	}
+	assert_int_equal(f.n, 1);
+	assert_string_equal(f.v[0], "net-down eno2");
+	alert_engine_free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_mem_available_low), cmocka_unit_test(test_swap_storm),
+	    cmocka_unit_test(test_mem_pressure),      cmocka_unit_test(test_cpu_steal),
+	    cmocka_unit_test(test_load_per_core),     cmocka_unit_test(test_temp_critical),
+	    cmocka_unit_test(test_disk_busy),         cmocka_unit_test(test_net_down),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
