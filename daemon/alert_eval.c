@@ -948,7 +948,12 @@ int alert_engine_set_rules(struct alert_engine *e, struct alert_rule **rules, si
 
 bool alert_engine_reads(const struct alert_engine *e, unsigned topic)
 {
-	return topic < e->ix.n_t && e->ix.t[topic].n_rules > 0;
+	if (topic >= e->ix.n_t)
+		return false;
+	for (size_t i = 0; i < e->ix.t[topic].n_rules; i++)
+		if (!e->r[e->ix.t[topic].rules[i]].rule->stock)
+			return true;
+	return false;
 }
 
 const char *alert_engine_rule_error(const struct alert_engine *e, size_t i)

@@ -69,7 +69,9 @@ void alert_engine_feed(struct alert_engine *e, unsigned topic, const cJSON *payl
 /* Once per tick: reminders, event alerts' hold times, rate windows. */
 void alert_engine_tick(struct alert_engine *e, const struct alert_now *now);
 
-/* Whether some rule reads topic (to ask for its events at once). */
+/* Whether a rule of the config (not a stock one) reads topic: such rules
+ * ask for its events at once (the journal's 40 ms recheck); stock rules
+ * take them at the collector's own pace, so an idle daemon stays idle. */
 bool alert_engine_reads(const struct alert_engine *e, unsigned topic);
 
 /* For `snapshot` and /metrics: calls fn for every pending or firing alert. */

@@ -299,6 +299,32 @@ static void test_missing_fields(void **unused)
 	alert_engine_free(e);
 }
 
+/* Only rules of the config ask for a topic's events at once: stock rules
+ * leave the journal at its own pace. */
+static void test_reads_hurry_config_rules_only(void **unused)
+{
+	struct seen s = {0};
+	struct alert_engine *e = engine(
+	    &s, NULL,
+	    (const char *const[]){"crit: log priority <= crit", "low: mem.available < 1", NULL});
+	struct alert_rule *r;
+	char err[256];
+
+	assert_true(alert_engine_reads(e, (unsigned)collector_topic("log")));
+	assert_true(alert_engine_reads(e, (unsigned)collector_topic("mem")));
+	assert_false(alert_engine_reads(e, (unsigned)collector_topic("cpu")));
+	alert_engine_free(e);
+
+	e = alert_engine_new(&(struct alert_limits){.window_ms = 3600000}, on_change, on_summary,
+			     &s);
+	assert_int_equal(
+	    alert_rule_parse("journal-crit: log priority <= crit", &r, err, sizeof(err)), 0);
+	r->stock = true;
+	assert_int_equal(alert_engine_set_rules(e, &r, 1, &(struct alert_now){0, 0}), 0);
+	assert_false(alert_engine_reads(e, (unsigned)collector_topic("log")));
+	alert_engine_free(e);
+}
+
 static void test_reload_resolves_removed(void **unused)
 {
 	struct seen s = {0};
@@ -330,6 +356,7 @@ int main(void)
 	    cmocka_unit_test(test_reload_resolves_removed),
 	    cmocka_unit_test(test_rule_window_apart),
 	    cmocka_unit_test(test_missing_fields),
+	    cmocka_unit_test(test_reads_hurry_config_rules_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
