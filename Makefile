@@ -22,7 +22,10 @@ else
 BUILD ?= build
 endif
 
-PKGS := libmicrohttpd libsystemd libcjson zlib libcurl gnutls libcrypt
+PKGS := libmicrohttpd libsystemd libcjson zlib gnutls libcrypt
+# libcurl is loaded with dlopen() when a webhook is first sent
+# (daemon/curl_dl.c): its header at build time, its library at run time.
+DL_PKGS := libcurl
 
 # `make V=1` shows the commands.
 ifeq ($(V),1)
@@ -39,7 +42,7 @@ CFLAGS ?= -O2 -g
 FLOOR_INC = $(if $(filter lib/%,$<),-Ilib,$(if $(filter collectors/%,$<),-Ilib -Icollectors,-Ilib \
 	-Icollectors -Idaemon))
 FINAL_CPPFLAGS = $(CPPFLAGS) -D_GNU_SOURCE -DSYSFEED_VERSION='"$(VERSION)"' $(FLOOR_INC) \
-	$(shell $(PKG_CONFIG) --cflags $(PKGS))
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) $(DL_PKGS))
 FINAL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -MMD -MP
 FINAL_LDFLAGS = $(LDFLAGS)
 LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm

@@ -1,5 +1,6 @@
 /* Alert delivery on the senders thread: the journal, webhooks and ntfy
- * through one libcurl multi handle, commands through posix_spawn and
+ * through one libcurl multi handle (libcurl loaded at the first transfer,
+ * curl_dl.c), commands through posix_spawn and
  * pidfds, all in one poll (see alert_send.h). */
 #include "alert_send.h"
 
@@ -16,10 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <systemd/sd-journal.h>
 
 #include "alert_text.h"
+#include "curl_dl.h"
 #include "clock.h"
 #include "json.h"
 
@@ -73,7 +74,7 @@ struct alert_sender {
 	alert_send_report *report;
 	void *ctx;
 	/* the thread's own */
-	CURLM *multi;
+	struct cdl_multi *multi;
 	struct delivery *waiting, *running;
 	unsigned n_exec;
 };
@@ -124,7 +125,7 @@ static void delivery_free(struct delivery *d)
 		for (char **e = d->env; *e; e++)
 			free(*e);
 	free(d->env);
-	curl_slist_free_all(d->headers);
+	cdl_slist_free_all(d->headers);
 	free(d->target);
 	free(d->body);
 	if (d->pidfd >= 0)
@@ -209,17 +210,17 @@ static void plan(struct alert_sender *s, const cJSON *a, const char *json)
 	snprintf(prio, sizeof(prio), "Priority: %s", f.ntfy_priority);
 	for (size_t i = 0; i < t.webhooks.n; i++)
 		if ((d = delivery_new(ALERT_SEND_WEBHOOK, t.webhooks.v[i], json, &f))) {
-			d->headers = curl_slist_append(NULL, "Content-Type: application/json");
+			d->headers = cdl_slist_append(NULL, "Content-Type: application/json");
 			d->next = s->waiting;
 			s->waiting = d;
 			n++;
 		}
 	for (size_t i = 0; text && i < t.ntfy.n; i++)
 		if ((d = delivery_new(ALERT_SEND_NTFY, t.ntfy.v[i], text, &f))) {
-			struct curl_slist *h = curl_slist_append(NULL, title);
+			struct curl_slist *h = cdl_slist_append(NULL, title);
 
-			h = h ? curl_slist_append(h, prio) : NULL;
-			h = h ? curl_slist_append(h, f.ntfy_tags) : NULL;
+			h = h ? cdl_slist_append(h, prio) : NULL;
+			h = h ? cdl_slist_append(h, f.ntfy_tags) : NULL;
 			d->headers = h;
 			d->next = s->waiting;
 			s->waiting = d;
@@ -243,27 +244,27 @@ static void plan(struct alert_sender *s, const cJSON *a, const char *json)
 
 static int start_http(struct alert_sender *s, struct delivery *d, unsigned timeout_ms)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = cdl_easy_init();
 
 	if (!c)
 		return -ENOMEM;
 	d->errbuf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_URL, d->target);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, d->body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(d->body));
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, d->headers);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "sysfeed/" SYSFEED_VERSION);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->errbuf);
-	curl_easy_setopt(c, CURLOPT_PRIVATE, d);
-	if (curl_multi_add_handle(s->multi, c) != CURLM_OK) {
-		curl_easy_cleanup(c);
+	cdl_easy_setopt(c, CURLOPT_URL, d->target);
+	cdl_easy_setopt(c, CURLOPT_POSTFIELDS, d->body);
+	cdl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(d->body));
+	cdl_easy_setopt(c, CURLOPT_HTTPHEADER, d->headers);
+	cdl_easy_setopt(c, CURLOPT_USERAGENT, "sysfeed/" SYSFEED_VERSION);
+	cdl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	cdl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
+	cdl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cdl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	cdl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	cdl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	cdl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	cdl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->errbuf);
+	cdl_easy_setopt(c, CURLOPT_PRIVATE, d);
+	if (cdl_multi_add_handle(s->multi, c) != CURLM_OK) {
+		cdl_easy_cleanup(c);
 		return -ENOMEM;
 	}
 	d->easy = c;
@@ -315,9 +316,9 @@ static void http_done(struct alert_sender *s, struct delivery *d, CURLcode res, 
 	unsigned retries;
 	bool ok;
 
-	curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_multi_remove_handle(s->multi, d->easy);
-	curl_easy_cleanup(d->easy);
+	cdl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &code);
+	cdl_multi_remove_handle(s->multi, d->easy);
+	cdl_easy_cleanup(d->easy);
 	d->easy = NULL;
 	unlink_running(s, d);
 	ok = res == CURLE_OK && code >= 200 && code < 300;
@@ -325,7 +326,7 @@ static void http_done(struct alert_sender *s, struct delivery *d, CURLcode res, 
 		snprintf(answer, sizeof(answer), "HTTP %ld", code);
 	else
 		snprintf(answer, sizeof(answer), "%s",
-			 d->errbuf[0] ? d->errbuf : curl_easy_strerror(res));
+			 d->errbuf[0] ? d->errbuf : cdl_easy_strerror(res));
 	pthread_mutex_lock(&s->lock);
 	retries = s->t.retries;
 	pthread_mutex_unlock(&s->lock);
@@ -467,8 +468,8 @@ static void drop_left(struct alert_sender *s)
 		for (struct delivery *next; d; d = next) {
 			next = d->next;
 			if (d->easy) {
-				curl_multi_remove_handle(s->multi, d->easy);
-				curl_easy_cleanup(d->easy);
+				cdl_multi_remove_handle(s->multi, d->easy);
+				cdl_easy_cleanup(d->easy);
 			}
 			if (d->kind == ALERT_SEND_EXEC && d->pid > 0) {
 				kill(-d->pid, SIGKILL);
@@ -529,15 +530,15 @@ static void *sender_main(void *arg)
 					fds[n++] = (struct curl_waitfd){.fd = d->pidfd,
 									.events = CURL_WAIT_POLLIN};
 			}
-		curl_multi_poll(s->multi, fds, n, (int)(wait > 0 ? wait : 0), NULL);
-		curl_multi_perform(s->multi, &still);
+		cdl_multi_poll(s->multi, fds, n, (int)(wait > 0 ? wait : 0));
+		cdl_multi_perform(s->multi, &still);
 		now = (int64_t)clock_mono_ms();
-		while ((msg = curl_multi_info_read(s->multi, &still))) {
+		while ((msg = cdl_multi_info_read(s->multi, &still))) {
 			struct delivery *d;
 
 			if (msg->msg != CURLMSG_DONE)
 				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&d);
+			cdl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&d);
 			http_done(s, d, msg->data.result, now);
 		}
 		for (struct delivery *d = s->running, *next; d; d = next) {
@@ -567,7 +568,7 @@ struct alert_sender *alert_sender_new(const struct alert_send_opts *o, alert_sen
 	targets_set(&s->t, o);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->drained, NULL);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(s->multi = curl_multi_init())) {
+	if (!(s->multi = cdl_multi_init())) {
 		errno = ENOMEM;
 		goto fail;
 	}
@@ -578,7 +579,7 @@ struct alert_sender *alert_sender_new(const struct alert_send_opts *o, alert_sen
 	return s;
 fail:
 	if (s->multi)
-		curl_multi_cleanup(s->multi);
+		cdl_multi_cleanup(s->multi);
 	targets_set(&s->t, &(struct alert_send_opts){0});
 	free(s);
 	return NULL;
@@ -591,12 +592,12 @@ void alert_sender_free(struct alert_sender *s)
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
 	pthread_mutex_unlock(&s->lock);
-	curl_multi_wakeup(s->multi);
+	cdl_multi_wakeup(s->multi);
 	pthread_join(s->thread, NULL);
 	take_jobs(s); /* what came after the thread's last look */
 	drop_left(s);
-	curl_multi_cleanup(s->multi);
-	curl_global_cleanup();
+	cdl_multi_cleanup(s->multi);
+	cdl_global_cleanup();
 	targets_set(&s->t, &(struct alert_send_opts){0});
 	pthread_cond_destroy(&s->drained);
 	pthread_mutex_destroy(&s->lock);
@@ -608,7 +609,7 @@ int alert_sender_configure(struct alert_sender *s, const struct alert_send_opts 
 	pthread_mutex_lock(&s->lock);
 	targets_set(&s->t, o);
 	pthread_mutex_unlock(&s->lock);
-	curl_multi_wakeup(s->multi);
+	cdl_multi_wakeup(s->multi);
 	return 0;
 }
 
@@ -635,7 +636,7 @@ int alert_sender_push(struct alert_sender *s, cJSON *alert, bool notify)
 		cJSON_Delete(alert);
 		return r;
 	}
-	curl_multi_wakeup(s->multi);
+	cdl_multi_wakeup(s->multi);
 	return 0;
 }
 
