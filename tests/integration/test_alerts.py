@@ -124,6 +124,23 @@ def journal_entries(name, since_cursor_token):
             if since_cursor_token in l]
 
 
+def maps_libcurl(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return "libcurl" in f.read()
+
+
+def test_libcurl_not_mapped_without_a_delivery(start_daemon, receivers):
+    """A daemon with no webhook, or one that has sent nothing yet, does not
+    map libcurl and the libraries it pulls in (about 5 MB resident)."""
+    d = start_daemon()
+    wait_for(lambda: metric(d, "sysfeed_ticks_total") >= 2, 10, "two ticks")
+    assert not maps_libcurl(d.pid)
+    hook = receivers()
+    d2 = start_daemon(config="alert-stock = 0\nalert-webhook = %s\n" % hook.url)
+    wait_for(lambda: metric(d2, "sysfeed_ticks_total") >= 2, 10, "two ticks")
+    assert not maps_libcurl(d2.pid)
+
+
 def test_issue_rules_reach_every_receiver_with_context(start_daemon, receivers, journal_send,
                                                        journald, tmp_path):
     hook, ntfy = receivers(), receivers()
@@ -144,6 +161,8 @@ def test_issue_rules_reach_every_receiver_with_context(start_daemon, receivers, 
             % (tok, name, hook.url, ntfy.url, script))
     d = start_daemon(config=conf)
     fired = hook.json_where(name, "firing")[0]
+    # libcurl is loaded for the first delivery (daemon/curl_dl.c)
+    assert maps_libcurl(d.pid)
     for k in ("name", "state", "severity", "value", "t", "host", "context"):
         assert k in fired, k
     assert fired["severity"] == "warning" and fired["value"] > 0 and fired["threshold"] == 0
