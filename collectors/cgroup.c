@@ -340,3 +340,51 @@ int64_t cgroup_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_ns, 
 	}
 #endif
 }
+
+void cgroup_stats_update(struct cgroup_stats *st, const struct cgroup_values *v, uint64_t mono_ns)
+{
+	st->cpu_h = st->io_r = st->io_w = -1;
+	if (v->cpu_ns >= 0)
+		/* ns over ns, in hundredths of a percent */
+		st->cpu_h = cgroup_rate(&st->cpu, (uint64_t)v->cpu_ns, mono_ns, 10000u);
+	else
+		st->cpu.valid = false;
+	st->mem = v->mem;
+	st->pids = v->pids;
+	if (v->io_r >= 0) {
+		st->io_r = cgroup_rate(&st->rd, (uint64_t)v->io_r, mono_ns, 1000000000u);
+		st->io_w = cgroup_rate(&st->wr, (uint64_t)v->io_w, mono_ns, 1000000000u);
+	} else {
+		st->rd.valid = st->wr.valid = false;
+	}
+}
+
+bool cgroup_stats_cpu(const struct cgroup_stats *st, double *ret)
+{
+	*ret = (double)st->cpu.value / 1e9;
+	return st->cpu.valid;
+}
+
+bool cgroup_stats_mem(const struct cgroup_stats *st, double *ret)
+{
+	*ret = (double)st->mem;
+	return st->mem >= 0;
+}
+
+bool cgroup_stats_tasks(const struct cgroup_stats *st, double *ret)
+{
+	*ret = (double)st->pids;
+	return st->pids >= 0;
+}
+
+bool cgroup_stats_read(const struct cgroup_stats *st, double *ret)
+{
+	*ret = (double)st->rd.value;
+	return st->rd.valid;
+}
+
+bool cgroup_stats_written(const struct cgroup_stats *st, double *ret)
+{
+	*ret = (double)st->wr.value;
+	return st->wr.valid;
+}

@@ -108,6 +108,25 @@ void cgroup_files_close(struct cgroup_reader *rd, struct cgroup_files *f);
 int cgroup_read(struct cgroup_reader *rd, struct cgroup_files *f, const char *rel, unsigned mask,
 		struct cgroup_values *v);
 
+/* A cgroup's numbers of the last tick (-1: null) and the counters its
+ * rates come from: what services and containers share. */
+struct cgroup_stats {
+	struct procfs_counter cpu, rd, wr;
+	int64_t cpu_h; /* hundredths of a percent of one core */
+	int64_t mem, pids, io_r, io_w;
+};
+
+/* The stats of a new reading v at mono_ns: rates from the previous one. */
+void cgroup_stats_update(struct cgroup_stats *st, const struct cgroup_values *v, uint64_t mono_ns);
+
+/* The raw values of the families services and containers share (false:
+ * none): CPU seconds, memory, tasks, bytes read and written. */
+bool cgroup_stats_cpu(const struct cgroup_stats *st, double *ret);
+bool cgroup_stats_mem(const struct cgroup_stats *st, double *ret);
+bool cgroup_stats_tasks(const struct cgroup_stats *st, double *ret);
+bool cgroup_stats_read(const struct cgroup_stats *st, double *ret);
+bool cgroup_stats_written(const struct cgroup_stats *st, double *ret);
+
 /* value * scale / dt_ns from two readings of a counter, rounded half up;
  * -1 on the first reading, when the counter went backwards (one delta
  * skipped) or when no time passed. Keeps the reading. */

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +38,8 @@ struct svc_entry {
 	char *path; /* its cgroup under fs/cgroup, "system.slice/ssh.service" */
 	struct cgroup_files files;
 	uint32_t gen;
-	struct procfs_counter cpu, rd, wr;
-	/* this tick; -1 is null */
-	int64_t cpu_h; /* hundredths of a percent of one core */
-	int64_t mem, pids, io_r, io_w;
-	bool in_top; /* in this tick's top_cpu or top_mem rows: shown in metrics */
+	struct cgroup_stats st; /* this tick */
+	bool in_top;            /* in this tick's top_cpu or top_mem rows: shown in metrics */
 };
 
 struct svc_state {
@@ -83,23 +81,8 @@ static void svc_drop(struct svc_state *s, size_t i)
 /* Index of name, or where it would go (*found false). */
 static size_t svc_find(const struct svc_state *s, const char *name, bool *found)
 {
-	size_t lo = 0, hi = s->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(s->v[mid].name, name);
-
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	return array_find_str(s->v, s->n, sizeof(*s->v), offsetof(struct svc_entry, name), name,
+			      found);
 }
 
 static int svc_add(struct svc_state *s, size_t at, const char *name, const char *dir)
@@ -203,23 +186,10 @@ static int svc_sample_one(struct svc_state *s, struct svc_entry *e, uint64_t mon
 	struct cgroup_values v;
 	int r;
 
-	e->cpu_h = e->mem = e->pids = e->io_r = e->io_w = -1;
 	r = cgroup_read(&s->rd, &e->files, e->path, SVC_FILES, &v);
 	if (r < 0 && s->root.layout == CGROUP_V2)
 		return r;
-	if (v.cpu_ns >= 0)
-		/* ns over ns, in hundredths of a percent */
-		e->cpu_h = cgroup_rate(&e->cpu, (uint64_t)v.cpu_ns, mono_ns, 10000u);
-	else
-		e->cpu.valid = false;
-	e->mem = v.mem;
-	e->pids = v.pids;
-	if (v.io_r >= 0) {
-		e->io_r = cgroup_rate(&e->rd, (uint64_t)v.io_r, mono_ns, 1000000000u);
-		e->io_w = cgroup_rate(&e->wr, (uint64_t)v.io_w, mono_ns, 1000000000u);
-	} else {
-		e->rd.valid = e->wr.valid = false;
-	}
+	cgroup_stats_update(&e->st, &v, mono_ns);
 	return 0;
 }
 
@@ -229,8 +199,8 @@ static bool svc_cpu_better(const void *a, const void *b)
 {
 	const struct svc_entry *x = a, *y = b;
 
-	if (x->cpu_h != y->cpu_h)
-		return x->cpu_h > y->cpu_h;
+	if (x->st.cpu_h != y->st.cpu_h)
+		return x->st.cpu_h > y->st.cpu_h;
 	return strcmp(x->name, y->name) < 0;
 }
 
@@ -238,8 +208,8 @@ static bool svc_mem_better(const void *a, const void *b)
 {
 	const struct svc_entry *x = a, *y = b;
 
-	if (x->mem != y->mem)
-		return x->mem > y->mem;
+	if (x->st.mem != y->st.mem)
+		return x->st.mem > y->st.mem;
 	return strcmp(x->name, y->name) < 0;
 }
 
@@ -258,11 +228,12 @@ static int svc_row(const struct svc_entry *e, cJSON *arr)
 		cJSON_Delete(row);
 		return -ENOMEM;
 	}
-	if (json_str(row, "unit", e->name) < 0 || !svc_add_value(row, "cpu_pct", e->cpu_h, 100.0) ||
-	    !svc_add_value(row, "mem_bytes", e->mem, 1) ||
-	    !svc_add_value(row, "tasks", e->pids, 1) ||
-	    !svc_add_value(row, "io_read_bytes_per_s", e->io_r, 1) ||
-	    !svc_add_value(row, "io_write_bytes_per_s", e->io_w, 1))
+	if (json_str(row, "unit", e->name) < 0 ||
+	    !svc_add_value(row, "cpu_pct", e->st.cpu_h, 100.0) ||
+	    !svc_add_value(row, "mem_bytes", e->st.mem, 1) ||
+	    !svc_add_value(row, "tasks", e->st.pids, 1) ||
+	    !svc_add_value(row, "io_read_bytes_per_s", e->st.io_r, 1) ||
+	    !svc_add_value(row, "io_write_bytes_per_s", e->st.io_w, 1))
 		return -ENOMEM;
 	return 0;
 }
@@ -276,7 +247,7 @@ static int svc_top(struct svc_state *s, cJSON *payload, const char *key, size_t 
 	if (!arr || topn_start(&s->top, n, by_cpu ? svc_cpu_better : svc_mem_better) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++) {
-		if ((by_cpu ? s->v[i].cpu_h : s->v[i].mem) >= 0)
+		if ((by_cpu ? s->v[i].st.cpu_h : s->v[i].st.mem) >= 0)
 			topn_offer(&s->top, &s->v[i]);
 	}
 	len = topn_sort(&s->top);
@@ -319,45 +290,15 @@ out:
  * field returns false for a service without the value. */
 static void svc_family(const struct svc_state *s, struct metrics *m, const char *name,
 		       const char *type, const char *help,
-		       bool (*field)(const struct svc_entry *e, double *ret))
+		       bool (*field)(const struct cgroup_stats *st, double *ret))
 {
 	double v;
 
 	metrics_family(m, name, type, help);
 	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i].in_top && field(&s->v[i], &v))
+		if (s->v[i].in_top && field(&s->v[i].st, &v))
 			metrics_sample(m, name, (const char *const[]){"unit", s->v[i].name, NULL},
 				       v);
-}
-
-static bool svc_field_cpu(const struct svc_entry *e, double *ret)
-{
-	*ret = (double)e->cpu.value / 1e9;
-	return e->cpu.valid;
-}
-
-static bool svc_field_mem(const struct svc_entry *e, double *ret)
-{
-	*ret = (double)e->mem;
-	return e->mem >= 0;
-}
-
-static bool svc_field_tasks(const struct svc_entry *e, double *ret)
-{
-	*ret = (double)e->pids;
-	return e->pids >= 0;
-}
-
-static bool svc_field_rd(const struct svc_entry *e, double *ret)
-{
-	*ret = (double)e->rd.value;
-	return e->rd.valid;
-}
-
-static bool svc_field_wr(const struct svc_entry *e, double *ret)
-{
-	*ret = (double)e->wr.value;
-	return e->wr.valid;
 }
 
 /* The services of the last tick's top_cpu and top_mem rows (at most twice
@@ -372,17 +313,17 @@ static int svc_metrics(void *state, struct metrics *m)
 	metrics_family(m, "sysfeed_services", "gauge", "Systemd services seen in system.slice.");
 	metrics_sample(m, "sysfeed_services", NULL, (double)s->n);
 	svc_family(s, m, "sysfeed_service_cpu_seconds_total", "counter",
-		   "CPU time used by the service's cgroup (top services only).", svc_field_cpu);
+		   "CPU time used by the service's cgroup (top services only).", cgroup_stats_cpu);
 	svc_family(s, m, "sysfeed_service_memory_bytes", "gauge",
-		   "Memory charged to the service's cgroup (top services only).", svc_field_mem);
+		   "Memory charged to the service's cgroup (top services only).", cgroup_stats_mem);
 	svc_family(s, m, "sysfeed_service_tasks", "gauge",
-		   "Tasks in the service's cgroup (top services only).", svc_field_tasks);
+		   "Tasks in the service's cgroup (top services only).", cgroup_stats_tasks);
 	svc_family(s, m, "sysfeed_service_io_read_bytes_total", "counter",
 		   "Bytes the service's cgroup read from block devices (top services only).",
-		   svc_field_rd);
+		   cgroup_stats_read);
 	svc_family(s, m, "sysfeed_service_io_written_bytes_total", "counter",
 		   "Bytes the service's cgroup wrote to block devices (top services only).",
-		   svc_field_wr);
+		   cgroup_stats_written);
 	return metrics_error(m);
 }
 

@@ -312,6 +312,27 @@ static void test_collector_v1(void **state)
 	scratch_remove(&s);
 }
 
+/* cgroup v1 and hybrid machines (tests/fixtures/construct_containers.py)
+ * against the goldens of expected_containers.py, an independent reader:
+ * services in some hierarchies only, one in systemd's alone. */
+static void test_collector_v1_machine(void **state)
+{
+	const char *machine = *state;
+	struct run r;
+	cJSON *p;
+
+	run_start(&r, &svc_collector, machine);
+	run_golden(&r, T1, 5 * SEC, "svc.1.json");
+	r.env.sys_fd = r.fd[3];
+	p = run_tick(&r, T2, 6 * SEC);
+	assert_json_file(p, machine, "svc.json");
+	assert_true(num(row_of(p, "top_cpu", "nginx.service"), "cpu_pct") == 25.43);
+	assert_true(is_null(row_of(p, "top_mem", "nocpu.service"), "cpu_pct"));
+	assert_true(num(p, "services") == 5); /* bare.service: systemd's hierarchy alone */
+	cJSON_Delete(p);
+	run_end(&r);
+}
+
 /* This machine: on with a system.slice, else off with the reason. */
 
 /* Top rows only (top-n 1: a by CPU, b by memory; c in neither), in name
@@ -413,9 +434,14 @@ static void test_collector_live(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_collector_host16),  cmocka_unit_test(test_off),
-	    cmocka_unit_test(test_collector_changes), cmocka_unit_test(test_collector_live),
-	    cmocka_unit_test(test_metrics),           cmocka_unit_test(test_collector_v1),
+	    cmocka_unit_test(test_collector_host16),
+	    cmocka_unit_test(test_off),
+	    cmocka_unit_test(test_collector_changes),
+	    cmocka_unit_test(test_collector_live),
+	    cmocka_unit_test(test_metrics),
+	    cmocka_unit_test(test_collector_v1),
+	    MACHINE_TEST(test_collector_v1_machine, "ctr-v1"),
+	    MACHINE_TEST(test_collector_v1_machine, "ctr-hybrid"),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,686 @@
+/* The `containers` topic's collector: the container table kept by walks
+ * of the cgroup tree (at start, and whenever inotify says a directory was
+ * made or removed where containers appear), started and stopped changes
+ * published at once, each container's numbers read every tick through
+ * held fds, and its payload and Prometheus families. */
+#include "containers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "array.h"
+#include "clock.h"
+#include "cgroup.h"
+#include "ctr_find.h"
+#include "ctr_meta.h"
+#include "json.h"
+#include "metrics.h"
+#include "net.h"
+#include "procfs.h"
+#include "topn.h"
+
+#define CTR_DENTS_BUF (7u * 8192u)
+#define CTR_FD_MAX    (8u * CONTAINERS_MAX)
+#define CTR_NET_BUF   (16u << 10)
+/* Read every tick; the memory limit every CONTAINERS_SLOW_TICKS;
+ * cgroup.procs while the network namespace is not found yet. */
+#define CTR_FAST                                                                                   \
+	((1u << CGROUP_CPU) | (1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO) |       \
+	 (1u << CGROUP_OOM) | (1u << CGROUP_FREEZE))
+#define CTR_SLOW (1u << CGROUP_LIMIT)
+
+struct ctr_entry {
+	char *rel; /* its cgroup under the hierarchy's root: the key */
+	char id[CTR_ID_MAX + 1];
+	enum ctr_engine engine;
+	long uid;
+	struct ctr_meta meta; /* name and image, NULL where unknown */
+	char short_id[13];    /* the name when there is none */
+	uint64_t meta_next;   /* a name missing: tick to look again */
+	uint64_t slow_next;   /* tick to read the limit and the freezer again */
+	struct cgroup_files files;
+	int net_fd;    /* PID/net/dev of a member, held; -1 */
+	int64_t pid;   /* the member it was opened through */
+	bool net_host; /* that member shares the host's namespace */
+	uint32_t gen;
+	struct cgroup_stats st; /* this tick */
+	struct procfs_counter rx, tx;
+	/* this tick; -1 is null */
+	int64_t limit, rx_s, tx_s, oom, frozen;
+	bool in_top;
+	bool is_new; /* found by the walk under way */
+};
+
+struct ctr_state {
+	const struct containers_settings *set;
+	struct cgroup_root root;
+	struct cgroup_reader rd;
+	struct ctr_meta_ctx meta;
+	int inotify_fd; /* -1: walks every tick instead */
+	int proc_fd;
+	struct ctr_entry *v; /* sorted by rel */
+	size_t n, cap;
+	uint32_t gen;
+	char *dents;
+	char *net_buf;
+	struct net_dev dev;
+	struct topn top;
+	cJSON *changes; /* of the walk under way, or NULL when not publishing */
+	int64_t t_ms;   /* of the walk under way */
+	bool have;
+};
+
+static const char *ctr_name(const struct ctr_entry *e)
+{
+	return e->meta.name ? e->meta.name : e->short_id;
+}
+
+/* --- the table --- */
+
+static size_t ctr_find(const struct ctr_state *s, const char *rel, bool *found)
+{
+	return array_find_str(s->v, s->n, sizeof(*s->v), offsetof(struct ctr_entry, rel), rel,
+			      found);
+}
+
+static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
+{
+	cgroup_files_close(&s->rd, &e->files);
+	if (e->net_fd >= 0)
+		close(e->net_fd);
+	e->net_fd = -1;
+	e->pid = -1;
+	e->net_host = false;
+}
+
+static void ctr_drop(struct ctr_state *s, size_t i)
+{
+	ctr_close(s, &s->v[i]);
+	free(s->v[i].rel);
+	ctr_meta_done(&s->v[i].meta);
+	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
+	s->n--;
+}
+
+/* A change row: what started or stopped. */
+static int ctr_change(struct ctr_state *s, const struct ctr_entry *e, const char *what)
+{
+	cJSON *row;
+	char cg[PATH_MAX];
+
+	if (!s->changes)
+		return 0;
+	row = cJSON_CreateObject();
+	if (!row || !cJSON_AddItemToArray(s->changes, row)) {
+		cJSON_Delete(row);
+		return -ENOMEM;
+	}
+	snprintf(cg, sizeof(cg), "/%s", e->rel);
+	if (json_str(row, "change", what) < 0 || json_str(row, "id", e->id) < 0 ||
+	    json_str(row, "name", ctr_name(e)) < 0 || json_str(row, "image", e->meta.image) < 0 ||
+	    json_str(row, "engine", ctr_engine_name(e->engine)) < 0 ||
+	    json_str(row, "cgroup", cg) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Names a container from its engine's files (a member pid helps Podman). */
+static int ctr_name_it(struct ctr_state *s, struct ctr_entry *e)
+{
+	struct ctr_ref ref = {.engine = e->engine, .rel = e->rel, .uid = e->uid};
+	struct cgroup_values v;
+
+	memcpy(ref.id, e->id, sizeof(ref.id));
+	if (e->pid < 0 && cgroup_read(&s->rd, &e->files, e->rel, 1u << CGROUP_PROCS, &v) == 0)
+		e->pid = v.pid;
+	ctr_meta_done(&e->meta);
+	e->meta_next = s->rd.ticks + (e->meta_next ? CGROUP_RETRY_TICKS : 1);
+	return ctr_meta_read(&s->meta, &ref, e->pid, &e->meta);
+}
+
+/* The walk's callback: marks a known container, adds a new one. */
+static int ctr_found(void *ctx, const struct ctr_ref *ref)
+{
+	struct ctr_state *s = ctx;
+	struct ctr_entry e = {0};
+	bool found;
+	size_t i = ctr_find(s, ref->rel, &found);
+	int r;
+
+	if (found) {
+		s->v[i].gen = s->gen;
+		return 0;
+	}
+	if (s->n >= CONTAINERS_MAX)
+		return 0;
+	if (ARRAY_GROW(s->v, s->cap, s->n, 32) < 0)
+		return -ENOMEM;
+	e.rel = strdup(ref->rel);
+	if (!e.rel)
+		return -ENOMEM;
+	memcpy(e.id, ref->id, sizeof(e.id));
+	snprintf(e.short_id, sizeof(e.short_id), "%.12s", ref->id);
+	e.engine = ref->engine;
+	e.uid = ref->uid;
+	e.gen = s->gen;
+	e.net_fd = -1;
+	e.pid = -1;
+	e.st.cpu_h = e.st.mem = e.st.pids = e.st.io_r = e.st.io_w = -1;
+	e.limit = e.rx_s = e.tx_s = e.oom = e.frozen = -1;
+	cgroup_files_init(&e.files);
+	e.is_new = true;
+	r = ctr_name_it(s, &e);
+	if (r < 0) {
+		ctr_close(s, &e);
+		ctr_meta_done(&e.meta);
+		free(e.rel);
+		return r;
+	}
+	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
+	s->v[i] = e;
+	s->n++;
+	return 0;
+}
+
+/* Walks the tree for containers; with env->publish, what started and
+ * stopped since the last walk goes out now as one event, in cgroup order. */
+static int ctr_rescan(struct ctr_state *s, const struct collector_env *env, int64_t t_ms)
+{
+	cJSON *payload = NULL;
+	int r;
+
+	s->gen++;
+	if (env && env->publish) {
+		payload = json_payload(t_ms);
+		s->changes = payload ? cJSON_AddArrayToObject(payload, "changes") : NULL;
+		if (!s->changes) {
+			cJSON_Delete(payload);
+			return -ENOMEM;
+		}
+	}
+	r = ctr_walk(cgroup_find_fd(&s->root), s->inotify_fd, s->dents, CTR_DENTS_BUF, ctr_found,
+		     s);
+	/* in cgroup order, whatever order the directories were listed in */
+	for (size_t i = 0; i < s->n && r >= 0;) {
+		if (s->v[i].gen == s->gen) {
+			if (s->v[i].is_new)
+				r = ctr_change(s, &s->v[i], "started");
+			s->v[i++].is_new = false;
+			continue;
+		}
+		r = ctr_change(s, &s->v[i], "stopped");
+		ctr_drop(s, i);
+	}
+	if (r >= 0 && payload && cJSON_GetArraySize(s->changes) > 0) {
+		env->publish(env, payload, NULL);
+		payload = NULL;
+	}
+	cJSON_Delete(payload);
+	s->changes = NULL;
+	return r < 0 ? r : 0;
+}
+
+/* --- reading one container --- */
+
+static bool ctr_same_link(int proc_fd, const char *a, const char *b)
+{
+	char x[64], y[64];
+	ssize_t n = readlinkat(proc_fd, a, x, sizeof(x));
+	ssize_t m = readlinkat(proc_fd, b, y, sizeof(y));
+
+	return n > 0 && n == m && memcmp(x, y, (size_t)n) == 0;
+}
+
+/* Opens PID/net/dev of a member, unless it shares PID 1's namespace (then
+ * the bytes would be the host's: null). */
+static void ctr_net_open(struct ctr_state *s, struct ctr_entry *e)
+{
+	struct cgroup_values v;
+	char path[64], ns[64];
+
+	if (cgroup_read(&s->rd, &e->files, e->rel, 1u << CGROUP_PROCS, &v) < 0 || v.pid <= 0)
+		return;
+	e->pid = v.pid;
+	snprintf(ns, sizeof(ns), "%lld/ns/net", (long long)v.pid);
+	e->net_host = ctr_same_link(s->proc_fd, ns, "1/ns/net");
+	if (e->net_host)
+		return;
+	snprintf(path, sizeof(path), "%lld/net/dev", (long long)v.pid);
+	e->net_fd = openat(s->proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+}
+
+/* The bytes received and sent on every interface but loopback. */
+static void ctr_net(struct ctr_state *s, struct ctr_entry *e, uint64_t mono_ns)
+{
+	uint64_t rx = 0, tx = 0;
+	ssize_t n;
+
+	e->rx_s = e->tx_s = -1;
+	if (e->net_fd < 0 && !e->net_host)
+		ctr_net_open(s, e);
+	if (e->net_fd < 0)
+		return;
+	n = procfs_pread(e->net_fd, s->net_buf, CTR_NET_BUF);
+	if (n < 0 || net_dev_parse(s->net_buf, (size_t)n, &s->dev) < 0) {
+		close(e->net_fd); /* the namespace went away: another member next tick */
+		e->net_fd = -1;
+		e->rx.valid = e->tx.valid = false;
+		return;
+	}
+	for (size_t i = 0; i < s->dev.n; i++) {
+		if (strcmp(s->dev.v[i].name, "lo") == 0)
+			continue;
+		rx += s->dev.v[i].c[NET_RX_BYTES];
+		tx += s->dev.v[i].c[NET_TX_BYTES];
+	}
+	e->rx_s = cgroup_rate(&e->rx, rx, mono_ns, 1000000000u);
+	e->tx_s = cgroup_rate(&e->tx, tx, mono_ns, 1000000000u);
+}
+
+static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mono_ns)
+{
+	bool slow = s->rd.ticks >= e->slow_next;
+	struct cgroup_values v;
+
+	if (slow)
+		e->slow_next = s->rd.ticks + CONTAINERS_SLOW_TICKS;
+	if (!e->meta.name && s->rd.ticks >= e->meta_next)
+		(void)ctr_name_it(s, e);
+	(void)cgroup_read(&s->rd, &e->files, e->rel, CTR_FAST | (slow ? CTR_SLOW : 0), &v);
+	cgroup_stats_update(&e->st, &v, mono_ns);
+	e->oom = v.oom_kills;
+	e->frozen = v.frozen;
+	if (slow)
+		e->limit = v.limit;
+	ctr_net(s, e, mono_ns);
+}
+
+/* --- the payload --- */
+
+static int ctr_by_name(const void *a, const void *b)
+{
+	const struct ctr_entry *x = *(const struct ctr_entry *const *)a;
+	const struct ctr_entry *y = *(const struct ctr_entry *const *)b;
+	int c = strcmp(ctr_name(x), ctr_name(y));
+
+	return c ? c : strcmp(x->rel, y->rel);
+}
+
+static int ctr_value(cJSON *o, const char *key, int64_t v, double div)
+{
+	return json_num_or_null(o, key, v >= 0, (double)v / div);
+}
+
+static int ctr_row(const struct ctr_entry *e, cJSON *arr)
+{
+	cJSON *row = cJSON_CreateObject();
+	char cg[PATH_MAX];
+
+	if (!row || !cJSON_AddItemToArray(arr, row)) {
+		cJSON_Delete(row);
+		return -ENOMEM;
+	}
+	snprintf(cg, sizeof(cg), "/%s", e->rel);
+	if (json_str(row, "id", e->id) < 0 || json_str(row, "name", ctr_name(e)) < 0 ||
+	    json_str(row, "image", e->meta.image) < 0 ||
+	    json_str(row, "engine", ctr_engine_name(e->engine)) < 0 ||
+	    json_str(row, "state", e->frozen == 1 ? "paused" : "running") < 0 ||
+	    json_str(row, "cgroup", cg) < 0 || ctr_value(row, "cpu_pct", e->st.cpu_h, 100.0) < 0 ||
+	    ctr_value(row, "mem_bytes", e->st.mem, 1) < 0 ||
+	    ctr_value(row, "mem_limit_bytes", e->limit, 1) < 0 ||
+	    ctr_value(row, "tasks", e->st.pids, 1) < 0 ||
+	    ctr_value(row, "io_read_bytes_per_s", e->st.io_r, 1) < 0 ||
+	    ctr_value(row, "io_write_bytes_per_s", e->st.io_w, 1) < 0 ||
+	    ctr_value(row, "net_rx_bytes_per_s", e->rx_s, 1) < 0 ||
+	    ctr_value(row, "net_tx_bytes_per_s", e->tx_s, 1) < 0 ||
+	    ctr_value(row, "oom_kills", e->oom, 1) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static bool ctr_cpu_better(const void *a, const void *b)
+{
+	const struct ctr_entry *x = a, *y = b;
+
+	if (x->st.cpu_h != y->st.cpu_h)
+		return x->st.cpu_h > y->st.cpu_h;
+	return strcmp(x->rel, y->rel) < 0;
+}
+
+static bool ctr_mem_better(const void *a, const void *b)
+{
+	const struct ctr_entry *x = a, *y = b;
+
+	if (x->st.mem != y->st.mem)
+		return x->st.mem > y->st.mem;
+	return strcmp(x->rel, y->rel) < 0;
+}
+
+/* Marks the top-n by CPU and by memory: those get Prometheus families. */
+static int ctr_mark_top(struct ctr_state *s)
+{
+	size_t top_n = s->set && s->set->top_n ? s->set->top_n : 15;
+
+	for (size_t i = 0; i < s->n; i++)
+		s->v[i].in_top = false;
+	for (int by_cpu = 0; by_cpu < 2; by_cpu++) {
+		size_t len;
+
+		if (topn_start(&s->top, top_n, by_cpu ? ctr_cpu_better : ctr_mem_better) < 0)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->n; i++)
+			if ((by_cpu ? s->v[i].st.cpu_h : s->v[i].st.mem) >= 0)
+				topn_offer(&s->top, &s->v[i]);
+		len = topn_sort(&s->top);
+		for (size_t i = 0; i < len; i++)
+			((struct ctr_entry *)s->top.v[i])->in_top = true;
+	}
+	return 0;
+}
+
+static int ctr_payload(struct ctr_state *s, int64_t t_ms, cJSON **ret_payload)
+{
+	struct ctr_entry **order = NULL;
+	cJSON *payload = NULL, *list;
+	size_t paused = 0;
+	int r = -ENOMEM;
+
+	s->have = true;
+	if (ctr_mark_top(s) < 0)
+		goto out;
+	order = malloc((s->n ? s->n : 1) * sizeof(*order));
+	payload = json_payload(t_ms);
+	if (!order || !payload)
+		goto out;
+	for (size_t i = 0; i < s->n; i++) {
+		order[i] = &s->v[i];
+		paused += s->v[i].frozen == 1;
+	}
+	qsort(order, s->n, sizeof(*order), ctr_by_name);
+	if (json_num(payload, "containers", (double)s->n) < 0 ||
+	    json_num(payload, "running", (double)(s->n - paused)) < 0 ||
+	    json_num(payload, "paused", (double)paused) < 0 ||
+	    !(list = cJSON_AddArrayToObject(payload, "list")))
+		goto out;
+	for (size_t i = 0; i < s->n; i++)
+		if (ctr_row(order[i], list) < 0)
+			goto out;
+	r = 0;
+out:
+	free(order);
+	return json_hand_over(payload, r, ret_payload);
+}
+
+/* --- metrics --- */
+
+/* One family over the containers of the top rows, in cgroup order: field
+ * (or stat, of its cgroup's numbers) returns false for a container
+ * without the value. */
+static void ctr_family(const struct ctr_state *s, struct metrics *m, const char *name,
+		       const char *type, const char *help,
+		       bool (*field)(const struct ctr_entry *e, double *ret),
+		       bool (*stat)(const struct cgroup_stats *st, double *ret))
+{
+	double v;
+
+	metrics_family(m, name, type, help);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct ctr_entry *e = &s->v[i];
+
+		if (e->in_top && (field ? field(e, &v) : stat(&e->st, &v)))
+			metrics_sample(m, name,
+				       (const char *const[]){"name", ctr_name(e), "engine",
+							     ctr_engine_name(e->engine), "id",
+							     e->short_id, NULL},
+				       v);
+	}
+}
+
+static bool ctr_f_limit(const struct ctr_entry *e, double *ret)
+{
+	*ret = (double)e->limit;
+	return e->limit >= 0;
+}
+
+static bool ctr_f_rx(const struct ctr_entry *e, double *ret)
+{
+	*ret = (double)e->rx.value;
+	return e->rx.valid;
+}
+
+static bool ctr_f_tx(const struct ctr_entry *e, double *ret)
+{
+	*ret = (double)e->tx.value;
+	return e->tx.valid;
+}
+
+static bool ctr_f_oom(const struct ctr_entry *e, double *ret)
+{
+	*ret = (double)e->oom;
+	return e->oom >= 0;
+}
+
+/* Containers per engine (a fixed label set), and the raw counters of the
+ * containers in the last tick's top-n by CPU and by memory (at most twice
+ * top-n label sets per family). Nothing before the first tick. */
+static int ctr_metrics(void *state, struct metrics *m)
+{
+	const struct ctr_state *s = state;
+
+	if (!s->have)
+		return 0;
+	metrics_family(m, "sysfeed_containers", "gauge", "Containers found in the cgroup tree.");
+	for (unsigned k = 0; k < CTR_NENGINES; k++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < s->n; i++)
+			n += s->v[i].engine == k;
+		metrics_sample(m, "sysfeed_containers",
+			       (const char *const[]){"engine", ctr_engine_name(k), NULL},
+			       (double)n);
+	}
+	ctr_family(s, m, "sysfeed_container_cpu_seconds_total", "counter",
+		   "CPU time used by the container's cgroup (top containers only).", NULL,
+		   cgroup_stats_cpu);
+	ctr_family(s, m, "sysfeed_container_memory_bytes", "gauge",
+		   "Memory charged to the container's cgroup (top containers only).", NULL,
+		   cgroup_stats_mem);
+	ctr_family(s, m, "sysfeed_container_memory_limit_bytes", "gauge",
+		   "Memory limit of the container's cgroup (top containers with a limit only).",
+		   ctr_f_limit, NULL);
+	ctr_family(s, m, "sysfeed_container_tasks", "gauge",
+		   "Tasks in the container's cgroup (top containers only).", NULL,
+		   cgroup_stats_tasks);
+	ctr_family(s, m, "sysfeed_container_io_read_bytes_total", "counter",
+		   "Bytes the container's cgroup read from block devices (top containers only).",
+		   NULL, cgroup_stats_read);
+	ctr_family(s, m, "sysfeed_container_io_written_bytes_total", "counter",
+		   "Bytes the container's cgroup wrote to block devices (top containers only).",
+		   NULL, cgroup_stats_written);
+	ctr_family(s, m, "sysfeed_container_network_receive_bytes_total", "counter",
+		   "Bytes received in the container's network namespace, loopback aside (top "
+		   "containers only).",
+		   ctr_f_rx, NULL);
+	ctr_family(s, m, "sysfeed_container_network_transmit_bytes_total", "counter",
+		   "Bytes sent from the container's network namespace, loopback aside (top "
+		   "containers only).",
+		   ctr_f_tx, NULL);
+	ctr_family(s, m, "sysfeed_container_oom_kills_total", "counter",
+		   "Processes of the container killed by the OOM killer (top containers only).",
+		   ctr_f_oom, NULL);
+	return metrics_error(m);
+}
+
+/* --- the collector --- */
+
+static void ctr_fini(void *state)
+{
+	struct ctr_state *s = state;
+
+	if (!s)
+		return;
+	while (s->n > 0)
+		ctr_drop(s, s->n - 1);
+	cgroup_root_close(&s->root);
+	cgroup_reader_done(&s->rd);
+	ctr_meta_fini(&s->meta);
+	if (s->inotify_fd >= 0)
+		close(s->inotify_fd);
+	free(s->v);
+	free(s->dents);
+	free(s->net_buf);
+	net_dev_free(&s->dev);
+	topn_free(&s->top);
+	free(s);
+}
+
+/* Opens the hierarchies under the sys root; on a new root (a test switching
+ * snapshots) the held fds are closed, the containers and counters stay. */
+static int ctr_open_root(struct ctr_state *s, int sys_fd, char *reason, size_t reason_len)
+{
+	struct cgroup_root root;
+	int r;
+
+	r = cgroup_root_open(&root, sys_fd, reason, reason_len);
+	if (r < 0)
+		return r;
+	if (cgroup_find_fd(&root) < 0) {
+		snprintf(reason, reason_len,
+			 "/sys/fs/cgroup: no unified, memory or systemd hierarchy to find "
+			 "containers in");
+		cgroup_root_close(&root);
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		ctr_close(s, &s->v[i]);
+	cgroup_root_close(&s->root);
+	s->root = root;
+	return 0;
+}
+
+/* Finds the hierarchies and the containers there now (no events for
+ * those), and sets up inotify; without inotify the tree is walked every
+ * tick instead. */
+static int ctr_init(const struct collector_env *env, const void *settings, void **ret_state,
+		    char *reason, size_t reason_len)
+{
+	struct ctr_state *s;
+	char why[256] = "";
+	int r = -ENOMEM;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto out;
+	s->set = settings;
+	s->inotify_fd = -1;
+	s->proc_fd = env->proc_fd;
+	for (size_t i = 0; i < CGROUP_NHIER; i++)
+		s->root.fd[i] = -1;
+	(void)ctr_meta_init(&s->meta, env->proc_fd);
+	s->dents = malloc(CTR_DENTS_BUF);
+	s->net_buf = malloc(CTR_NET_BUF);
+	if (!s->dents || !s->net_buf || cgroup_reader_init(&s->rd, &s->root, CTR_FD_MAX) < 0)
+		goto out;
+	r = ctr_open_root(s, env->sys_fd, why, sizeof(why));
+	if (r < 0)
+		goto out;
+	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	r = ctr_rescan(s, NULL, 0);
+	if (r < 0)
+		goto out;
+	*ret_state = s;
+	s = NULL;
+out:
+	if (r < 0 && reason && reason_len > 0)
+		snprintf(reason, reason_len, "%s", why[0] ? why : strerror(-r));
+	ctr_fini(s);
+	return r;
+}
+
+static int ctr_get_fd(void *state)
+{
+	const struct ctr_state *s = state;
+
+	return s->inotify_fd;
+}
+
+/* Drains inotify; a directory made or removed (or a lost event) means a
+ * walk now, whose changes go out at once. */
+static int ctr_dispatch(void *state, const struct collector_env *env)
+{
+	struct ctr_state *s = state;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool walk = false;
+	ssize_t n;
+
+	while ((n = read(s->inotify_fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+
+			off += (ssize_t)(sizeof(*ev) + ev->len);
+			walk = walk || (ev->mask & (IN_ISDIR | IN_Q_OVERFLOW));
+		}
+	}
+	if (!walk)
+		return 0;
+	return ctr_rescan(s, env, clock_real_ms());
+}
+
+/* Each tick reads every container's files (the walk happens on inotify
+ * events, or here when inotify is not there or the root changed). The
+ * first tick of a container has no rates. */
+static int ctr_sample(void *state, const struct collector_env *env,
+		      const struct collector_tick *tick, cJSON **ret_payload)
+{
+	struct ctr_state *s = state;
+	char why[256];
+	int r;
+
+	*ret_payload = NULL;
+	s->rd.ticks++;
+	if (!cgroup_root_same(&s->root, env->sys_fd)) {
+		r = ctr_open_root(s, env->sys_fd, why, sizeof(why));
+		if (r < 0)
+			return r;
+		s->proc_fd = env->proc_fd;
+		r = ctr_rescan(s, env, tick->t_ms);
+		if (r < 0)
+			return r;
+	} else if (s->inotify_fd < 0) {
+		r = ctr_rescan(s, env, tick->t_ms);
+		if (r < 0)
+			return r;
+	}
+	s->proc_fd = env->proc_fd;
+	s->meta.proc_fd = env->proc_fd;
+	for (size_t i = 0; i < s->n; i++)
+		ctr_sample_one(s, &s->v[i], tick->mono_ns);
+	return ctr_payload(s, tick->t_ms, ret_payload);
+}
+
+static const char *const ctr_history[] = {"containers", "running", NULL};
+
+static const struct setting ctr_keys[] = {
+    SETTING("top-n", SET_UINT, offsetof(struct containers_settings, top_n), 1, 100, "15"),
+    {0},
+};
+
+const struct collector containers_collector = {
+    .name = "containers",
+    .settings = ctr_keys,
+    .settings_size = sizeof(struct containers_settings),
+    .history = ctr_history,
+    .init = ctr_init,
+    .sample = ctr_sample,
+    .get_fd = ctr_get_fd,
+    .dispatch = ctr_dispatch,
+    .metrics = ctr_metrics,
+    .fini = ctr_fini,
+};

@@ -1,0 +1,26 @@
+/* The `containers` topic: Docker, Podman (rootful and rootless),
+ * containerd and Kubernetes pods, CRI-O and systemd-nspawn machines found
+ * from the cgroup tree on v2, v1 and hybrid hosts, named from the
+ * engines' metadata files (never their sockets), with CPU, memory and its
+ * limit, tasks, I/O, network bytes of their network namespace and OOM
+ * kills each tick; containers that start or stop are pushed at once, from
+ * inotify on the cgroup directories they appear in. */
+#ifndef SYSFEED_CONTAINERS_H
+#define SYSFEED_CONTAINERS_H
+
+#include "collector.h"
+#include "settings.h"
+
+/* The keys of the `containers` topic. */
+struct containers_settings {
+	unsigned top_n; /* containers with Prometheus families: top by CPU and by memory */
+};
+
+/* The memory limit is read again every this many ticks. */
+#define CONTAINERS_SLOW_TICKS 8
+/* At most this many containers are followed. */
+#define CONTAINERS_MAX 4096
+
+extern const struct collector containers_collector;
+
+#endif
