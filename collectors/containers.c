@@ -23,18 +23,19 @@
 #include "json.h"
 #include "metrics.h"
 #include "net.h"
+#include "fmt.h"
 #include "procfs.h"
 #include "topn.h"
 
 #define CTR_DENTS_BUF (7u * 8192u)
 #define CTR_FD_MAX    (8u * CONTAINERS_MAX)
 #define CTR_NET_BUF   (16u << 10)
-/* Read every tick; the memory limit every CONTAINERS_SLOW_TICKS;
- * cgroup.procs while the network namespace is not found yet. */
-#define CTR_FAST                                                                                   \
-	((1u << CGROUP_CPU) | (1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO) |       \
-	 (1u << CGROUP_OOM) | (1u << CGROUP_FREEZE))
-#define CTR_SLOW (1u << CGROUP_LIMIT)
+/* Read every tick; OOM kills, the freezer and the memory limit every
+ * CONTAINERS_SLOW_TICKS (each container at its own phase, so that a tick
+ * reads a share of them); cgroup.procs while the network namespace is not
+ * found yet. */
+#define CTR_FAST ((1u << CGROUP_CPU) | (1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO))
+#define CTR_SLOW ((1u << CGROUP_OOM) | (1u << CGROUP_FREEZE) | (1u << CGROUP_LIMIT))
 
 struct ctr_entry {
 	char *rel; /* its cgroup under the hierarchy's root: the key */
@@ -42,9 +43,12 @@ struct ctr_entry {
 	enum ctr_engine engine;
 	long uid;
 	struct ctr_meta meta; /* name and image, NULL where unknown */
-	char short_id[13];    /* the name when there is none */
-	uint64_t meta_next;   /* a name missing: tick to look again */
-	uint64_t slow_next;   /* tick to read the limit and the freezer again */
+	char *head;           /* its row's JSON up to "state": what does not change */
+	size_t head_len;
+	char short_id[13];  /* the name when there is none */
+	uint64_t meta_next; /* a name missing: tick to look again */
+	uint64_t slow_next; /* tick to read the CTR_SLOW files again */
+	uint64_t idle_next; /* idle: tick to read it again at all */
 	struct cgroup_files files;
 	int net_fd;    /* PID/net/dev of a member, held; -1 */
 	int64_t pid;   /* the member it was opened through */
@@ -70,7 +74,10 @@ struct ctr_state {
 	uint32_t gen;
 	char *dents;
 	char *net_buf;
-	struct net_dev dev;
+	struct ctr_entry **order; /* the table by name, when !order_dirty */
+	bool order_dirty;
+	char *row; /* the row being written */
+	size_t row_len, row_cap;
 	struct topn top;
 	cJSON *changes; /* of the walk under way, or NULL when not publishing */
 	int64_t t_ms;   /* of the walk under way */
@@ -98,6 +105,7 @@ static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
 	e->net_fd = -1;
 	e->pid = -1;
 	e->net_host = false;
+	e->slow_next = e->idle_next = 0; /* all is read again */
 }
 
 static void ctr_drop(struct ctr_state *s, size_t i)
@@ -105,15 +113,30 @@ static void ctr_drop(struct ctr_state *s, size_t i)
 	ctr_close(s, &s->v[i]);
 	free(s->v[i].rel);
 	ctr_meta_done(&s->v[i].meta);
+	free(s->v[i].head);
+	s->order_dirty = true;
 	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
 	s->n--;
+}
+
+/* Adds the fields that do not change (id, name, image, engine, cgroup)
+ * to o. Returns 0 or -ENOMEM. */
+static int ctr_static(const struct ctr_entry *e, cJSON *o)
+{
+	char cg[PATH_MAX];
+
+	snprintf(cg, sizeof(cg), "/%s", e->rel);
+	if (json_str(o, "id", e->id) < 0 || json_str(o, "name", ctr_name(e)) < 0 ||
+	    json_str(o, "image", e->meta.image) < 0 ||
+	    json_str(o, "engine", ctr_engine_name(e->engine)) < 0 || json_str(o, "cgroup", cg) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 /* A change row: what started or stopped. */
 static int ctr_change(struct ctr_state *s, const struct ctr_entry *e, const char *what)
 {
 	cJSON *row;
-	char cg[PATH_MAX];
 
 	if (!s->changes)
 		return 0;
@@ -122,13 +145,32 @@ static int ctr_change(struct ctr_state *s, const struct ctr_entry *e, const char
 		cJSON_Delete(row);
 		return -ENOMEM;
 	}
-	snprintf(cg, sizeof(cg), "/%s", e->rel);
-	if (json_str(row, "change", what) < 0 || json_str(row, "id", e->id) < 0 ||
-	    json_str(row, "name", ctr_name(e)) < 0 || json_str(row, "image", e->meta.image) < 0 ||
-	    json_str(row, "engine", ctr_engine_name(e->engine)) < 0 ||
-	    json_str(row, "cgroup", cg) < 0)
+	if (json_str(row, "change", what) < 0 || ctr_static(e, row) < 0)
 		return -ENOMEM;
 	return 0;
+}
+
+/* The row's JSON text up to its first changing field, printed once per
+ * name: "{...static fields...,". */
+static int ctr_head(struct ctr_entry *e)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *text = NULL;
+	size_t len = 0;
+	int r = -ENOMEM;
+
+	if (!o || ctr_static(e, o) < 0 || !(text = json_print(o, &len)) || len < 2)
+		goto out;
+	text[len - 1] = ','; /* the closing brace */
+	free(e->head);
+	e->head = text;
+	e->head_len = len;
+	text = NULL;
+	r = 0;
+out:
+	free(text);
+	cJSON_Delete(o);
+	return r;
 }
 
 /* Names a container from its engine's files (a member pid helps Podman). */
@@ -142,7 +184,10 @@ static int ctr_name_it(struct ctr_state *s, struct ctr_entry *e)
 		e->pid = v.pid;
 	ctr_meta_done(&e->meta);
 	e->meta_next = s->rd.ticks + (e->meta_next ? CGROUP_RETRY_TICKS : 1);
-	return ctr_meta_read(&s->meta, &ref, e->pid, &e->meta);
+	if (ctr_meta_read(&s->meta, &ref, e->pid, &e->meta) < 0)
+		return -ENOMEM;
+	s->order_dirty = true;
+	return ctr_head(e);
 }
 
 /* The walk's callback: marks a known container, adds a new one. */
@@ -180,12 +225,14 @@ static int ctr_found(void *ctx, const struct ctr_ref *ref)
 	if (r < 0) {
 		ctr_close(s, &e);
 		ctr_meta_done(&e.meta);
+		free(e.head);
 		free(e.rel);
 		return r;
 	}
 	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
 	s->v[i] = e;
 	s->n++;
+	s->order_dirty = true;
 	return 0;
 }
 
@@ -259,7 +306,7 @@ static void ctr_net_open(struct ctr_state *s, struct ctr_entry *e)
 /* The bytes received and sent on every interface but loopback. */
 static void ctr_net(struct ctr_state *s, struct ctr_entry *e, uint64_t mono_ns)
 {
-	uint64_t rx = 0, tx = 0;
+	uint64_t rx, tx;
 	ssize_t n;
 
 	e->rx_s = e->tx_s = -1;
@@ -268,17 +315,11 @@ static void ctr_net(struct ctr_state *s, struct ctr_entry *e, uint64_t mono_ns)
 	if (e->net_fd < 0)
 		return;
 	n = procfs_pread(e->net_fd, s->net_buf, CTR_NET_BUF);
-	if (n < 0 || net_dev_parse(s->net_buf, (size_t)n, &s->dev) < 0) {
+	if (n < 0 || net_dev_totals(s->net_buf, (size_t)n, &rx, &tx) < 0) {
 		close(e->net_fd); /* the namespace went away: another member next tick */
 		e->net_fd = -1;
 		e->rx.valid = e->tx.valid = false;
 		return;
-	}
-	for (size_t i = 0; i < s->dev.n; i++) {
-		if (strcmp(s->dev.v[i].name, "lo") == 0)
-			continue;
-		rx += s->dev.v[i].c[NET_RX_BYTES];
-		tx += s->dev.v[i].c[NET_TX_BYTES];
 	}
 	e->rx_s = cgroup_rate(&e->rx, rx, mono_ns, 1000000000u);
 	e->tx_s = cgroup_rate(&e->tx, tx, mono_ns, 1000000000u);
@@ -289,17 +330,41 @@ static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mo
 	bool slow = s->rd.ticks >= e->slow_next;
 	struct cgroup_values v;
 
-	if (slow)
-		e->slow_next = s->rd.ticks + CONTAINERS_SLOW_TICKS;
+	if (s->rd.ticks < e->idle_next) {
+		/* idle at its last reading: only its CPU time is looked at, and
+		 * while that stands still so do its other numbers */
+		if (cgroup_read(&s->rd, &e->files, e->rel, 1u << CGROUP_CPU, &v) < 0)
+			return;
+		if (e->st.cpu.valid && v.cpu_ns == (int64_t)e->st.cpu.value) {
+			e->st.cpu.mono_ns = mono_ns; /* its CPU rate: 0 until now */
+			return;
+		}
+	}
+	if (slow) /* the first time at a phase of its own */
+		e->slow_next = s->rd.ticks +
+			       (e->slow_next ? CONTAINERS_SLOW_TICKS
+					     : 1 + (unsigned char)e->id[1] % CONTAINERS_SLOW_TICKS);
 	if (!e->meta.name && s->rd.ticks >= e->meta_next)
 		(void)ctr_name_it(s, e);
 	(void)cgroup_read(&s->rd, &e->files, e->rel, CTR_FAST | (slow ? CTR_SLOW : 0), &v);
 	cgroup_stats_update(&e->st, &v, mono_ns);
-	e->oom = v.oom_kills;
-	e->frozen = v.frozen;
-	if (slow)
+	if (slow) {
+		e->oom = v.oom_kills;
+		e->frozen = v.frozen;
 		e->limit = v.limit;
+	}
 	ctr_net(s, e, mono_ns);
+	/* no CPU time nor a byte since the last reading: idle, read whole
+	 * again within CONTAINERS_IDLE_TICKS (at a phase of its own, so that a
+	 * tick reads a share of the sleepers) or as soon as its CPU time moves */
+	e->idle_next = 0;
+	if (e->st.cpu_h == 0 && e->rx_s <= 0 && e->tx_s <= 0) {
+		unsigned phase = (unsigned char)e->id[2] % CONTAINERS_IDLE_TICKS;
+
+		e->idle_next = s->rd.ticks + 1;
+		while (e->idle_next % CONTAINERS_IDLE_TICKS != phase)
+			e->idle_next++;
+	}
 }
 
 /* --- the payload --- */
@@ -313,35 +378,95 @@ static int ctr_by_name(const void *a, const void *b)
 	return c ? c : strcmp(x->rel, y->rel);
 }
 
-static int ctr_value(cJSON *o, const char *key, int64_t v, double div)
+/* Appends len bytes to the row being written. */
+static int ctr_put(struct ctr_state *s, const char *text, size_t len)
 {
-	return json_num_or_null(o, key, v >= 0, (double)v / div);
+	if (s->row_len + len + 1 > s->row_cap) {
+		size_t cap = (s->row_len + len + 1) * 2;
+		char *row = realloc(s->row, cap);
+
+		if (!row)
+			return -ENOMEM;
+		s->row = row;
+		s->row_cap = cap;
+	}
+	memcpy(s->row + s->row_len, text, len);
+	s->row_len += len;
+	s->row[s->row_len] = '\0';
+	return 0;
 }
 
-static int ctr_row(const struct ctr_entry *e, cJSON *arr)
+/* "key":value, with value v / 100 when hundredths (as %.15g writes it:
+ * "25.43", "25.4", "25"), null when v < 0; last: '}' instead of ','. */
+static int ctr_field(struct ctr_state *s, const char *key, int64_t v, bool hundredths, bool last)
 {
-	cJSON *row = cJSON_CreateObject();
-	char cg[PATH_MAX];
+	char buf[64 + FMT_NUM_MAX], *p = buf;
+	size_t klen = strlen(key);
 
-	if (!row || !cJSON_AddItemToArray(arr, row)) {
-		cJSON_Delete(row);
+	*p++ = '"';
+	memcpy(p, key, klen);
+	p += klen;
+	*p++ = '"';
+	*p++ = ':';
+	if (v < 0) {
+		p = stpcpy(p, "null");
+	} else if (!hundredths) {
+		p += fmt_i64(p, v);
+	} else {
+		p += fmt_i64(p, v / 100);
+		if (v % 100) {
+			*p++ = '.';
+			*p++ = (char)('0' + v % 100 / 10);
+			if (v % 10)
+				*p++ = (char)('0' + v % 10);
+		}
+	}
+	*p++ = last ? '}' : ',';
+	return ctr_put(s, buf, (size_t)(p - buf));
+}
+
+/* Appends the row of e: its head printed once, then this tick's numbers. */
+static int ctr_row(struct ctr_state *s, const struct ctr_entry *e)
+{
+	static const char running[] = "\"state\":\"running\",", paused[] = "\"state\":\"paused\",";
+	int r;
+
+	r = ctr_put(s, e->head, e->head_len);
+	if (r == 0)
+		r = e->frozen == 1 ? ctr_put(s, paused, sizeof(paused) - 1)
+				   : ctr_put(s, running, sizeof(running) - 1);
+	if (r < 0 || ctr_field(s, "cpu_pct", e->st.cpu_h, true, false) < 0 ||
+	    ctr_field(s, "mem_bytes", e->st.mem, false, false) < 0 ||
+	    ctr_field(s, "mem_limit_bytes", e->limit, false, false) < 0 ||
+	    ctr_field(s, "tasks", e->st.pids, false, false) < 0 ||
+	    ctr_field(s, "io_read_bytes_per_s", e->st.io_r, false, false) < 0 ||
+	    ctr_field(s, "io_write_bytes_per_s", e->st.io_w, false, false) < 0 ||
+	    ctr_field(s, "net_rx_bytes_per_s", e->rx_s, false, false) < 0 ||
+	    ctr_field(s, "net_tx_bytes_per_s", e->tx_s, false, false) < 0 ||
+	    ctr_field(s, "oom_kills", e->oom, false, true) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The list, every row in name order, as one raw JSON array: no tree of 15
+ * items a row, a tick. */
+static int ctr_list(struct ctr_state *s, cJSON *payload)
+{
+	cJSON *raw;
+
+	s->row_len = 0;
+	if (ctr_put(s, "[", 1) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++)
+		if ((i && ctr_put(s, ",", 1) < 0) || ctr_row(s, s->order[i]) < 0)
+			return -ENOMEM;
+	if (ctr_put(s, "]", 1) < 0)
+		return -ENOMEM;
+	raw = cJSON_CreateRaw(s->row);
+	if (!raw || !cJSON_AddItemToObject(payload, "list", raw)) {
+		cJSON_Delete(raw);
 		return -ENOMEM;
 	}
-	snprintf(cg, sizeof(cg), "/%s", e->rel);
-	if (json_str(row, "id", e->id) < 0 || json_str(row, "name", ctr_name(e)) < 0 ||
-	    json_str(row, "image", e->meta.image) < 0 ||
-	    json_str(row, "engine", ctr_engine_name(e->engine)) < 0 ||
-	    json_str(row, "state", e->frozen == 1 ? "paused" : "running") < 0 ||
-	    json_str(row, "cgroup", cg) < 0 || ctr_value(row, "cpu_pct", e->st.cpu_h, 100.0) < 0 ||
-	    ctr_value(row, "mem_bytes", e->st.mem, 1) < 0 ||
-	    ctr_value(row, "mem_limit_bytes", e->limit, 1) < 0 ||
-	    ctr_value(row, "tasks", e->st.pids, 1) < 0 ||
-	    ctr_value(row, "io_read_bytes_per_s", e->st.io_r, 1) < 0 ||
-	    ctr_value(row, "io_write_bytes_per_s", e->st.io_w, 1) < 0 ||
-	    ctr_value(row, "net_rx_bytes_per_s", e->rx_s, 1) < 0 ||
-	    ctr_value(row, "net_tx_bytes_per_s", e->tx_s, 1) < 0 ||
-	    ctr_value(row, "oom_kills", e->oom, 1) < 0)
-		return -ENOMEM;
 	return 0;
 }
 
@@ -387,34 +512,36 @@ static int ctr_mark_top(struct ctr_state *s)
 
 static int ctr_payload(struct ctr_state *s, int64_t t_ms, cJSON **ret_payload)
 {
-	struct ctr_entry **order = NULL;
-	cJSON *payload = NULL, *list;
+	cJSON *payload = NULL;
 	size_t paused = 0;
 	int r = -ENOMEM;
 
 	s->have = true;
 	if (ctr_mark_top(s) < 0)
 		goto out;
-	order = malloc((s->n ? s->n : 1) * sizeof(*order));
-	payload = json_payload(t_ms);
-	if (!order || !payload)
-		goto out;
-	for (size_t i = 0; i < s->n; i++) {
-		order[i] = &s->v[i];
-		paused += s->v[i].frozen == 1;
+	if (s->order_dirty || !s->order) {
+		struct ctr_entry **order =
+		    reallocarray(s->order, s->cap ? s->cap : 1, sizeof(*order));
+
+		if (!order)
+			goto out;
+		s->order = order;
+		for (size_t i = 0; i < s->n; i++)
+			order[i] = &s->v[i];
+		qsort(order, s->n, sizeof(*order), ctr_by_name);
+		s->order_dirty = false;
 	}
-	qsort(order, s->n, sizeof(*order), ctr_by_name);
-	if (json_num(payload, "containers", (double)s->n) < 0 ||
-	    json_num(payload, "running", (double)(s->n - paused)) < 0 ||
-	    json_num(payload, "paused", (double)paused) < 0 ||
-	    !(list = cJSON_AddArrayToObject(payload, "list")))
+	payload = json_payload(t_ms);
+	if (!payload)
 		goto out;
 	for (size_t i = 0; i < s->n; i++)
-		if (ctr_row(order[i], list) < 0)
-			goto out;
+		paused += s->v[i].frozen == 1;
+	if (json_num(payload, "containers", (double)s->n) < 0 ||
+	    json_num(payload, "running", (double)(s->n - paused)) < 0 ||
+	    json_num(payload, "paused", (double)paused) < 0 || ctr_list(s, payload) < 0)
+		goto out;
 	r = 0;
 out:
-	free(order);
 	return json_hand_over(payload, r, ret_payload);
 }
 
@@ -536,7 +663,8 @@ static void ctr_fini(void *state)
 	free(s->v);
 	free(s->dents);
 	free(s->net_buf);
-	net_dev_free(&s->dev);
+	free(s->row);
+	free(s->order);
 	topn_free(&s->top);
 	free(s);
 }

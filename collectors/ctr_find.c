@@ -132,13 +132,33 @@ bool ctr_classify(const char *parent, const char *name, struct ctr_ref *ret)
 	return false;
 }
 
-/* Whether a directory that is not a container may hold some. */
-static bool ctr_descend(const char *name, size_t len)
+/* Whether a directory that is not a container may hold some (so that it
+ * is looked into and watched): slices, user@UID.service (rootless
+ * Podman), docker/ and libpod_parent/ (cgroupfs drivers), kubepods/ with
+ * its QoS classes and pods, machine/, and containerd's namespaces at the
+ * root. Not the rest: another program's cgroups coming and going there
+ * (a build farm's, a job runner's) would wake the walk for nothing. */
+static bool ctr_descend(const char *parent, const char *name, size_t len, unsigned depth)
 {
+	static const char *const roots[] = {"docker",  "libpod_parent", "kubepods", "machine",
+					    "default", "k8s.io",        "moby",     "containerd"};
+
+	if (ctr_suffix(name, len, ".slice"))
+		return true;
 	if (ctr_suffix(name, len, ".service"))
-		return ctr_prefix(name, "user@"); /* rootless Podman under it */
-	return !ctr_suffix(name, len, ".scope") && !ctr_suffix(name, len, ".mount") &&
-	       !ctr_suffix(name, len, ".socket") && !ctr_suffix(name, len, ".swap");
+		return ctr_prefix(name, "user@");
+	if (depth == 0) {
+		for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+			if (strcmp(name, roots[i]) == 0)
+				return true;
+		return false;
+	}
+	if (strcmp(parent, "kubepods") == 0)
+		return strcmp(name, "burstable") == 0 || strcmp(name, "besteffort") == 0 ||
+		       ctr_prefix(name, "pod");
+	if (strcmp(parent, "burstable") == 0 || strcmp(parent, "besteffort") == 0)
+		return ctr_prefix(name, "pod");
+	return false;
 }
 
 struct ctr_walk {
@@ -204,7 +224,8 @@ static int ctr_walk_dir(struct ctr_walk *w, int fd, size_t len, const char *name
 					return r;
 				continue;
 			}
-			if (depth + 1 >= CTR_MAX_DEPTH || !ctr_descend(d->d_name, nlen)) {
+			if (depth + 1 >= CTR_MAX_DEPTH ||
+			    !ctr_descend(name, d->d_name, nlen, depth)) {
 				w->path[len] = '\0';
 				continue;
 			}

@@ -54,8 +54,10 @@ bool ctr_classify(const char *parent, const char *name, struct ctr_ref *ret);
 typedef int (*ctr_found_fn)(void *ctx, const struct ctr_ref *ref);
 
 /* Walks the hierarchy at root_fd (an O_PATH or O_RDONLY directory fd) to
- * CTR_MAX_DEPTH, calling found for each container and not looking inside
- * containers, services (but user@UID.service) or other scopes. With
+ * CTR_MAX_DEPTH, calling found for each container, looking only into the
+ * directories containers are made in: slices, user@UID.service, docker/,
+ * libpod_parent/, kubepods/ (its QoS classes and pods), machine/, and
+ * containerd's namespaces at the root (default/, k8s.io/, moby/). With
  * inotify_fd >= 0 each directory looked into is watched for directories
  * made or removed in it (before it is listed, so that none is missed).
  * dents: a buffer of dents_size bytes for getdents64. Returns 0, what

@@ -10,32 +10,30 @@
 
 int svc_keyed_parse(const char *text, size_t len, const char *want, uint64_t *ret)
 {
-	const char *p = text, *end = text + len, *line;
-	size_t line_len;
+	const char *p = text, *end = text + len;
+	size_t want_len = strlen(want);
 	bool found = false;
-	int r;
 
-	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
-		const char *q = line, *e = line + line_len, *key, *val, *extra;
-		size_t key_len, val_len, extra_len;
+	/* the kernel writes "%s %llu\n" lines: one space, a number */
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *sp = memchr(p, ' ', (size_t)((eol ? eol : end) - p));
 		uint64_t v;
+		int r;
 
-		if (procfs_next_token(&q, e, &key, &key_len) <= 0 ||
-		    procfs_next_token(&q, e, &val, &val_len) <= 0 ||
-		    procfs_next_token(&q, e, &extra, &extra_len) > 0)
+		if (!eol || !sp || sp == p)
 			return -EINVAL;
-		r = procfs_parse_u64(val, val_len, &v);
+		r = procfs_parse_u64(sp + 1, (size_t)(eol - sp - 1), &v);
 		if (r < 0)
 			return r;
-		if (procfs_token_is(key, key_len, want)) {
+		if ((size_t)(sp - p) == want_len && memcmp(p, want, want_len) == 0) {
 			if (found)
 				return -EINVAL;
 			found = true;
 			*ret = v;
 		}
+		p = eol + 1;
 	}
-	if (r < 0)
-		return r;
 	return found ? 0 : -ENODATA;
 }
 

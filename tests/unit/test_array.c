@@ -85,8 +85,8 @@ static void test_find_str(void **unused)
 		const char *key;
 		size_t at;
 		bool found;
-	} cases[] = {{"a", 0, false}, {"b", 0, true}, {"c", 1, false}, {"d", 1, true},
-		     {"f", 2, true},  {"g", 3, false}};
+	} cases[] = {{"a", 0, false}, {"b", 0, true}, {"c", 1, false},
+		     {"d", 1, true},  {"f", 2, true}, {"g", 3, false}};
 	bool found;
 
 	(void)unused;
@@ -96,9 +96,8 @@ static void test_find_str(void **unused)
 				 cases[i].at);
 		assert_true(found == cases[i].found);
 	}
-	assert_int_equal(array_find_str(rows, 0, sizeof(rows[0]), offsetof(struct row, key), "b",
-					&found),
-			 0);
+	assert_int_equal(
+	    array_find_str(rows, 0, sizeof(rows[0]), offsetof(struct row, key), "b", &found), 0);
 	assert_false(found);
 }
 

@@ -58,6 +58,7 @@ static void test_machine(void **state)
 	assert_int_equal(cap->n, 1);
 	assert_json_file(cap->events[0], machine, "containers.changes.json");
 	run_metrics(&r, "containers.prom");
+	p = reparse(p); /* rows are raw JSON text: as a client reads them */
 
 	/* by hand, so that a wrong golden cannot hide a wrong reading */
 	if (strcmp(machine, "ctr-v2") == 0) {
@@ -178,6 +179,10 @@ static void test_inotify(void **state)
 	assert_true(containers_collector.get_fd(st) >= 0);
 	assert_int_equal(containers_collector.dispatch(st, &env), 0); /* nothing yet */
 	assert_int_equal(cap->n, 0);
+	/* another program's cgroups: neither looked into nor watched */
+	scratch_write(&s, "fs/cgroup/jobs/" DK "/cgroup.procs", "");
+	assert_int_equal(containers_collector.dispatch(st, &env), 0);
+	assert_int_equal(cap->n, 0);
 	scratch_write(&s, "fs/cgroup/system.slice/docker-" DK ".scope/memory.current", "4096\n");
 	assert_int_equal(containers_collector.dispatch(st, &env), 0);
 	assert_int_equal(cap->n, 1);
@@ -201,13 +206,76 @@ static void test_inotify(void **state)
 		struct collector_tick t = {.t_ms = T1, .mono_ns = SEC};
 
 		assert_int_equal(containers_collector.sample(st, &env, &t, &p), 0);
+		p = reparse(p);
 		assert_true(num(p, "containers") == 1);
+		assert_string_equal(
+		    cJSON_GetStringValue(get(cJSON_GetArrayItem(get(p, "list"), 0), "name")),
+		    "fedcba987654");
 		cJSON_Delete(p);
 	}
 	containers_collector.fini(st);
 	containers_collector.fini(NULL);
 	scratch_remove(&s);
 	cap_free(cap);
+}
+
+static const cJSON *only_row(cJSON **p)
+{
+	*p = reparse(*p);
+	return cJSON_GetArrayItem(get(*p, "list"), 0);
+}
+
+/* A container without CPU time between two readings is idle: its CPU time
+ * alone is read each tick, the rest stands until that moves (or
+ * CONTAINERS_IDLE_TICKS pass); the CPU rate then covers the last tick. */
+static void test_idle(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	const char *cg = "fs/cgroup/system.slice/docker-" DK ".scope/";
+	char path[256];
+	void *st;
+	cJSON *p;
+
+	(void)state;
+	scratch_make(&s, "ctr");
+	env.sys_fd = s.fd;
+	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu memory\n");
+#define W(file, text)                                                                              \
+	do {                                                                                       \
+		snprintf(path, sizeof(path), "%s%s", cg, file);                                    \
+		scratch_write(&s, path, text);                                                     \
+	} while (0)
+	W("cpu.stat", "usage_usec 1000\n");
+	W("memory.current", "4096\n");
+	st = init_check(&containers_collector, &env, 0, "");
+	for (unsigned t = 1; t <= 2; t++) { /* the second: no CPU time, idle */
+		struct collector_tick k = {.t_ms = T1, .mono_ns = t * SEC};
+
+		assert_int_equal(containers_collector.sample(st, &env, &k, &p), 0);
+		cJSON_Delete(p);
+	}
+	W("memory.current", "8192\n"); /* stands while idle */
+	{
+		struct collector_tick k = {.t_ms = T1, .mono_ns = 3 * SEC};
+
+		assert_int_equal(containers_collector.sample(st, &env, &k, &p), 0);
+		assert_true(num(only_row(&p), "mem_bytes") == 4096);
+		assert_true(num(only_row(&p), "cpu_pct") == 0);
+		cJSON_Delete(p);
+	}
+	W("cpu.stat", "usage_usec 501000\n"); /* wakes: read whole, rate over 1 s */
+	{
+		struct collector_tick k = {.t_ms = T1, .mono_ns = 4 * SEC};
+
+		assert_int_equal(containers_collector.sample(st, &env, &k, &p), 0);
+		assert_true(num(only_row(&p), "mem_bytes") == 8192);
+		assert_true(num(only_row(&p), "cpu_pct") == 50);
+		cJSON_Delete(p);
+	}
+#undef W
+	containers_collector.fini(st);
+	scratch_remove(&s);
 }
 
 static void test_off(void **state)
@@ -255,6 +323,7 @@ int main(void)
 	    MACHINE_TEST(test_machine, "ctr-hybrid"),
 	    cmocka_unit_test(test_classify),
 	    cmocka_unit_test(test_inotify),
+	    cmocka_unit_test(test_idle),
 	    cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_live),
 	};
