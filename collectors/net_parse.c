@@ -547,7 +547,8 @@ int net_dev_totals(const char *text, size_t len, uint64_t *ret_rx, uint64_t *ret
 	const char *p = memchr(text, '\n', len), *end = text + len;
 	uint64_t rx = 0, tx = 0;
 
-	if (!p || (size_t)(end - ++p) < sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1) != 0)
+	if (len < 7 || memcmp(text, "Inter-|", 7) != 0 || !p ||
+	    (size_t)(end - ++p) < sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1) != 0)
 		return -EINVAL;
 	for (p += sizeof(head) - 1; p < end;) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *name = p;
@@ -560,6 +561,13 @@ int net_dev_totals(const char *text, size_t len, uint64_t *ret_rx, uint64_t *ret
 			return -EINVAL;
 		while (name < colon && *name == ' ')
 			name++;
+		if (colon == name || colon - name >= NET_NAME_MAX ||
+		    memchr(name, ' ', (size_t)(colon - name)) ||
+		    memchr(name, '/', (size_t)(colon - name)) ||
+		    memchr(name, '\0', (size_t)(colon - name)) ||
+		    procfs_token_is(name, (size_t)(colon - name), ".") ||
+		    procfs_token_is(name, (size_t)(colon - name), ".."))
+			return -EINVAL; /* not a name the kernel gives */
 		p = colon + 1;
 		for (size_t i = 0; i < 16; i++)
 			if (!net_next_u64(&p, eol, &v[i]))
