@@ -191,7 +191,12 @@ UNIT_RUN = $(filter-out $(UNIT_EXCLUDE:%=$(BUILD)/tests/%),$(UNIT_BINS))
 check-unit: $(UNIT_RUN)
 	@set -e; for t in $(UNIT_RUN); do echo "== $$t"; SYSFEED_FIXTURES=tests/fixtures $$t; done
 
+# A real Podman container (tests/integration/test_containers.py): Debian's
+# podman with runc, and busybox-static for the image the test imports
+# (no registry). Installed when running as root; skipped otherwise.
+CONTAINER_DEPS := podman runc busybox-static
 check-integration: $(BUILD)/sysfeed $(BENCH_BINS) $(BUILD)/tests/hangfs
+	-@[ "$$(id -u)" != 0 ] || $(MAKE) --no-print-directory deps-containers
 	SYSFEED_SANITIZE=$(SANITIZE) SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench \
 	SYSFEED_HANGFS=$(BUILD)/tests/hangfs $(PYTHON) -m pytest -q -p no:cacheprovider \
 		tests/integration
@@ -213,6 +218,9 @@ bench: deps
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench tests/bench/tick
 	$(BUILD)/bench/alert_cost tests/fixtures 1000 2000
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/alerts
+	$(BUILD)/bench/workload_cost -l v2
+	$(BUILD)/bench/workload_cost -l v1
+	-[ "$$(id -u)" != 0 ] || SYSFEED_BIN=$(BUILD)/sysfeed $(PYTHON) tests/bench/containers_latency.py
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench PYTHON=$(PYTHON) tests/bench/run-events
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/abuse
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/wire
@@ -229,7 +237,7 @@ bench: deps
 E2E_DEPS := chromium nginx haproxy caddy python3 nodejs npm
 E2E_TESTS := tests/e2e/page.test.mjs tests/e2e/proxies.test.mjs tests/e2e/clients.test.mjs \
 	tests/e2e/remote.test.mjs
-.PHONY: check-e2e deps-e2e deps-node deps-fuzz
+.PHONY: check-e2e deps-e2e deps-node deps-fuzz deps-containers
 
 check-e2e: $(BUILD)/sysfeed tests/e2e/node_modules/.package-lock.json
 	@$(MAKE) --no-print-directory deps-e2e
@@ -246,7 +254,8 @@ deps-e2e: WANT = $(E2E_DEPS)
 deps-node: WANT = nodejs npm
 deps-fuzz: WANT = $(FUZZ_DEPS)
 deps-bench: WANT = $(BENCH_DEPS)
-deps-e2e deps-node deps-fuzz deps-bench:
+deps-containers: WANT = $(CONTAINER_DEPS)
+deps-e2e deps-node deps-fuzz deps-bench deps-containers:
 	@missing=$$(for p in $(WANT); do \
 		case $$p in nodejs) command -v node >/dev/null && continue;; \
 			npm) command -v npm >/dev/null && continue;; esac; \

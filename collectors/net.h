@@ -65,6 +65,12 @@ struct net_dev {
 int net_dev_parse(const char *text, size_t len, struct net_dev *ret);
 void net_dev_free(struct net_dev *d);
 
+/* The bytes received and sent over every interface but "lo" of a
+ * /proc/PID/net/dev with the header of kernels since 2.6.24 (16 columns
+ * after "name:"), without a table: what the containers topic reads for
+ * each container every tick. Returns 0, -EINVAL or -ERANGE. */
+int net_dev_totals(const char *text, size_t len, uint64_t *ret_rx, uint64_t *ret_tx);
+
 /* The "TCP:" line of /proc/net/sockstat. inuse counts IPv4 sockets only;
  * orphan and tw cover both families. */
 struct net_sockstat {

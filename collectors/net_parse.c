@@ -516,3 +516,73 @@ int64_t net_speed_parse(const char *text, size_t len)
 		return -1;
 	return (int64_t)v;
 }
+
+/* Skips blanks, then parses a decimal number ending at a blank or end. */
+static bool net_next_u64(const char **p, const char *end, uint64_t *ret)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	while (s < end && *s == ' ')
+		s++;
+	if (s == end || *s < '0' || *s > '9')
+		return false;
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (s < end && *s != ' ')
+		return false;
+	*p = s;
+	*ret = v;
+	return true;
+}
+
+int net_dev_totals(const char *text, size_t len, uint64_t *ret_rx, uint64_t *ret_tx)
+{
+	static const char head[] = " face |bytes    packets errs drop fifo frame compressed "
+				   "multicast|bytes    packets errs drop fifo colls carrier "
+				   "compressed\n";
+	const char *p = memchr(text, '\n', len), *end = text + len;
+	uint64_t rx = 0, tx = 0;
+
+	if (len < 7 || memcmp(text, "Inter-|", 7) != 0 || !p ||
+	    (size_t)(end - ++p) < sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1) != 0)
+		return -EINVAL;
+	for (p += sizeof(head) - 1; p < end;) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *name = p;
+		uint64_t v[16] = {0};
+
+		if (!eol)
+			return -EINVAL;
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (!colon)
+			return -EINVAL;
+		while (name < colon && *name == ' ')
+			name++;
+		if (colon == name || colon - name >= NET_NAME_MAX ||
+		    memchr(name, ' ', (size_t)(colon - name)) ||
+		    memchr(name, '/', (size_t)(colon - name)) ||
+		    memchr(name, '\0', (size_t)(colon - name)) ||
+		    procfs_token_is(name, (size_t)(colon - name), ".") ||
+		    procfs_token_is(name, (size_t)(colon - name), ".."))
+			return -EINVAL; /* not a name the kernel gives */
+		p = colon + 1;
+		for (size_t i = 0; i < 16; i++)
+			if (!net_next_u64(&p, eol, &v[i]))
+				return -EINVAL;
+		if (p != eol)
+			return -EINVAL;
+		if (!(colon - name == 2 && memcmp(name, "lo", 2) == 0)) {
+			if (rx > UINT64_MAX - v[0] || tx > UINT64_MAX - v[8])
+				return -ERANGE;
+			rx += v[0];
+			tx += v[8];
+		}
+		p = eol + 1;
+	}
+	*ret_rx = rx;
+	*ret_tx = tx;
+	return 0;
+}

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "containers.h"
 #include "cpu.h"
 #include "disk.h"
 #include "file.h"
@@ -20,9 +21,12 @@
 #include "units.h"
 
 const struct collector *const collector_registry[] = {
-    &cpu_collector,  &mem_collector,     &load_collector, &psi_collector,   &net_collector,
-    &disk_collector, &journal_collector, &file_collector, &units_collector, &proc_collector,
-    &svc_collector,  &fs_collector,      &temp_collector, &host_collector,  &gpu_collector, &health_collector, NULL,
+    &cpu_collector,     &mem_collector,    &load_collector,
+    &psi_collector,     &net_collector,    &disk_collector,
+    &journal_collector, &file_collector,   &units_collector,
+    &proc_collector,    &svc_collector,    &fs_collector,
+    &temp_collector,    &host_collector,   &containers_collector,
+    &gpu_collector,     &health_collector, NULL,
 };
 
 int collector_topic(const char *name)

@@ -1,6 +1,8 @@
 /* The `svc` topic's collector: the services under system.slice found each
- * tick, their cgroup files read through held fds, rates from counter
- * deltas, and the top services by CPU and by memory. */
+ * tick in every hierarchy that names cgroups (one on cgroup v2; systemd's
+ * and each controller's on v1 and hybrid hosts), their numbers read by
+ * collectors/cgroup.c, rates from counter deltas, and the top services by
+ * CPU and by memory. */
 #include "svc.h"
 
 #include <dirent.h>
@@ -8,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,110 +21,40 @@
 #include "metrics.h"
 #include "procfs.h"
 #include "json.h"
-#include "svc_parse.h"
+#include "cgroup.h"
 #include "topn.h"
 
-/* io.stat holds a line of ~100 bytes per device. */
-#define SVC_READ_BUF  (64u << 10)
 #define SVC_DENTS_BUF (16u << 10)
 #define SVC_NAME_MAX  256 /* systemd's unit names are at most 255 bytes */
 #define SVC_MAX_DEPTH 3   /* slices below system.slice that are looked into */
 #define SVC_MAX       4096
 /* Held fds, 4 a service; beyond, files are opened by path each tick. */
 #define SVC_FD_MAX 4096
-
-#define SVC_SWAP(a, b)                                                                             \
-	do {                                                                                       \
-		int tmp_ = (a);                                                                    \
-		(a) = (b);                                                                         \
-		(b) = tmp_;                                                                        \
-	} while (0)
-
-enum svc_file {
-	SVC_CPU,
-	SVC_MEM,
-	SVC_PIDS,
-	SVC_IO,
-	SVC_NFILES,
-};
-
-static const char *const svc_files[SVC_NFILES] = {"cpu.stat", "memory.current", "pids.current",
-						  "io.stat"};
+#define SVC_FILES                                                                                  \
+	((1u << CGROUP_CPU) | (1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO))
 
 struct svc_entry {
-	char *name;                 /* the unit, "ssh.service" */
-	char *path;                 /* its cgroup under fs/cgroup, "system.slice/ssh.service" */
-	int fd[SVC_NFILES];         /* -1: not held */
-	uint64_t retry[SVC_NFILES]; /* a missing file: tick to look again */
+	char *name; /* the unit, "ssh.service" */
+	char *path; /* its cgroup under fs/cgroup, "system.slice/ssh.service" */
+	struct cgroup_files files;
 	uint32_t gen;
-	struct procfs_counter cpu, rd, wr;
-	/* this tick; -1 is null */
-	int64_t cpu_h; /* hundredths of a percent of one core */
-	int64_t mem, pids, io_r, io_w;
-	bool in_top; /* in this tick's top_cpu or top_mem rows: shown in metrics */
+	struct cgroup_stats st; /* this tick */
+	bool in_top;            /* in this tick's top_cpu or top_mem rows: shown in metrics */
 };
 
 struct svc_state {
 	const struct svc_settings *set;
-	int cg_fd;    /* fs/cgroup (O_PATH) */
-	int slice_fd; /* fs/cgroup/system.slice, for getdents64 */
-	dev_t root_dev;
-	ino_t root_ino;
+	struct cgroup_root root;
+	struct cgroup_reader rd;
 	struct svc_entry *v; /* sorted by name */
 	size_t n, cap;
 	uint32_t gen;
-	uint64_t ticks;
-	size_t held;
-	char *buf;
 	char *dents;
 	struct topn top;
 	bool have; /* a tick's payload was built */
 };
 
-/* --- rates --- */
-
-/* value * scale / dt_ns, rounded half up, from two readings of a counter;
- * -1 on the first reading, when the counter went backwards (one delta
- * skipped) or when no time passed. Keeps the reading. */
-static int64_t svc_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_ns, uint64_t scale)
-{
-	struct procfs_counter prev = *c;
-	uint64_t dv, dt;
-
-	c->value = value;
-	c->mono_ns = mono_ns;
-	c->valid = true;
-	if (!prev.valid || procfs_delta(prev.value, value, &dv) < 0 ||
-	    procfs_delta(prev.mono_ns, mono_ns, &dt) < 0 || dt == 0)
-		return -1;
-#ifdef __SIZEOF_INT128__
-	{
-		unsigned __int128 q = ((unsigned __int128)dv * scale + dt / 2) / dt;
-
-		return q > INT64_MAX ? INT64_MAX : (int64_t)q;
-	}
-#else
-	{
-		long double q = (long double)dv * (long double)scale / (long double)dt + 0.5L;
-
-		return q >= 9223372036854775807.0L ? INT64_MAX : (int64_t)q;
-	}
-#endif
-}
-
 /* --- the service table --- */
-
-static void svc_close(struct svc_state *s, struct svc_entry *e)
-{
-	for (size_t k = 0; k < SVC_NFILES; k++) {
-		if (e->fd[k] >= 0) {
-			close(e->fd[k]);
-			s->held--;
-		}
-		e->fd[k] = -1;
-		e->retry[k] = 0;
-	}
-}
 
 /* Gives memory back once most services are gone. */
 static void svc_shrink(struct svc_state *s)
@@ -138,7 +71,7 @@ static void svc_shrink(struct svc_state *s)
 
 static void svc_drop(struct svc_state *s, size_t i)
 {
-	svc_close(s, &s->v[i]);
+	cgroup_files_close(&s->rd, &s->v[i].files);
 	free(s->v[i].name);
 	free(s->v[i].path);
 	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
@@ -148,23 +81,8 @@ static void svc_drop(struct svc_state *s, size_t i)
 /* Index of name, or where it would go (*found false). */
 static size_t svc_find(const struct svc_state *s, const char *name, bool *found)
 {
-	size_t lo = 0, hi = s->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(s->v[mid].name, name);
-
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	return array_find_str(s->v, s->n, sizeof(*s->v), offsetof(struct svc_entry, name), name,
+			      found);
 }
 
 static int svc_add(struct svc_state *s, size_t at, const char *name, const char *dir)
@@ -181,8 +99,7 @@ static int svc_add(struct svc_state *s, size_t at, const char *name, const char 
 		e.path = NULL;
 		goto out;
 	}
-	for (size_t k = 0; k < SVC_NFILES; k++)
-		e.fd[k] = -1;
+	cgroup_files_init(&e.files);
 	e.gen = s->gen;
 	memmove(&s->v[at + 1], &s->v[at], (s->n - at) * sizeof(*s->v));
 	s->v[at] = e;
@@ -260,74 +177,19 @@ static int svc_list(struct svc_state *s, int fd, const char *dir, unsigned depth
 
 /* --- reading one service --- */
 
-/* Reads file k of e into s->buf: through the held fd, or by path (kept
- * when the budget allows). A file found missing is looked for again only
- * after SVC_RETRY_TICKS. Returns its length or -errno. */
-static ssize_t svc_read(struct svc_state *s, struct svc_entry *e, enum svc_file k)
-{
-	char path[PATH_MAX];
-	int fd = e->fd[k];
-	ssize_t n;
-
-	if (fd < 0) {
-		if (e->retry[k] > s->ticks)
-			return -ENOENT;
-		if (snprintf(path, sizeof(path), "%s/%s", e->path, svc_files[k]) >=
-		    (int)sizeof(path))
-			return -ENAMETOOLONG;
-		fd = openat(s->cg_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0) {
-			n = -errno;
-			if (n == -ENOENT)
-				e->retry[k] = s->ticks + SVC_RETRY_TICKS;
-			return n;
-		}
-		if (s->held < SVC_FD_MAX) {
-			e->fd[k] = fd;
-			s->held++;
-		}
-	}
-	n = procfs_pread(fd, s->buf, SVC_READ_BUF);
-	if (fd != e->fd[k]) {
-		close(fd);
-	} else if (n == -ENODEV || n == -ENOENT) {
-		/* the cgroup or its controller went away: look again later */
-		close(fd);
-		e->fd[k] = -1;
-		s->held--;
-	}
-	return n;
-}
-
 /* One tick of one service. Returns 0, or -ENOENT when its cgroup is gone
- * (cpu.stat, which every cgroup v2 directory has, cannot be read). */
+ * (no file could be read, one was found missing; on v2 only, where every
+ * cgroup has cpu.stat: on v1 a service may be in systemd's hierarchy
+ * alone, without numbers). */
 static int svc_sample_one(struct svc_state *s, struct svc_entry *e, uint64_t mono_ns)
 {
-	uint64_t v, w;
-	ssize_t n;
+	struct cgroup_values v;
+	int r;
 
-	e->cpu_h = e->mem = e->pids = e->io_r = e->io_w = -1;
-	n = svc_read(s, e, SVC_CPU);
-	if (n == -ENOENT || n == -ENODEV)
-		return -ENOENT;
-	if (n >= 0 && svc_cpu_stat_parse(s->buf, (size_t)n, &v) == 0)
-		/* usec over ns, in hundredths of a percent */
-		e->cpu_h = svc_rate(&e->cpu, v, mono_ns, 10000000u);
-	else
-		e->cpu.valid = false;
-	n = svc_read(s, e, SVC_MEM);
-	if (n >= 0 && svc_single_parse(s->buf, (size_t)n, &v) == 0)
-		e->mem = v > INT64_MAX ? INT64_MAX : (int64_t)v;
-	n = svc_read(s, e, SVC_PIDS);
-	if (n >= 0 && svc_single_parse(s->buf, (size_t)n, &v) == 0)
-		e->pids = v > INT64_MAX ? INT64_MAX : (int64_t)v;
-	n = svc_read(s, e, SVC_IO);
-	if (n >= 0 && svc_io_stat_parse(s->buf, (size_t)n, &v, &w) == 0) {
-		e->io_r = svc_rate(&e->rd, v, mono_ns, 1000000000u);
-		e->io_w = svc_rate(&e->wr, w, mono_ns, 1000000000u);
-	} else {
-		e->rd.valid = e->wr.valid = false;
-	}
+	r = cgroup_read(&s->rd, &e->files, e->path, SVC_FILES, &v);
+	if (r < 0 && s->root.layout == CGROUP_V2)
+		return r;
+	cgroup_stats_update(&e->st, &v, mono_ns);
 	return 0;
 }
 
@@ -337,8 +199,8 @@ static bool svc_cpu_better(const void *a, const void *b)
 {
 	const struct svc_entry *x = a, *y = b;
 
-	if (x->cpu_h != y->cpu_h)
-		return x->cpu_h > y->cpu_h;
+	if (x->st.cpu_h != y->st.cpu_h)
+		return x->st.cpu_h > y->st.cpu_h;
 	return strcmp(x->name, y->name) < 0;
 }
 
@@ -346,8 +208,8 @@ static bool svc_mem_better(const void *a, const void *b)
 {
 	const struct svc_entry *x = a, *y = b;
 
-	if (x->mem != y->mem)
-		return x->mem > y->mem;
+	if (x->st.mem != y->st.mem)
+		return x->st.mem > y->st.mem;
 	return strcmp(x->name, y->name) < 0;
 }
 
@@ -366,11 +228,12 @@ static int svc_row(const struct svc_entry *e, cJSON *arr)
 		cJSON_Delete(row);
 		return -ENOMEM;
 	}
-	if (json_str(row, "unit", e->name) < 0 || !svc_add_value(row, "cpu_pct", e->cpu_h, 100.0) ||
-	    !svc_add_value(row, "mem_bytes", e->mem, 1) ||
-	    !svc_add_value(row, "tasks", e->pids, 1) ||
-	    !svc_add_value(row, "io_read_bytes_per_s", e->io_r, 1) ||
-	    !svc_add_value(row, "io_write_bytes_per_s", e->io_w, 1))
+	if (json_str(row, "unit", e->name) < 0 ||
+	    !svc_add_value(row, "cpu_pct", e->st.cpu_h, 100.0) ||
+	    !svc_add_value(row, "mem_bytes", e->st.mem, 1) ||
+	    !svc_add_value(row, "tasks", e->st.pids, 1) ||
+	    !svc_add_value(row, "io_read_bytes_per_s", e->st.io_r, 1) ||
+	    !svc_add_value(row, "io_write_bytes_per_s", e->st.io_w, 1))
 		return -ENOMEM;
 	return 0;
 }
@@ -384,7 +247,7 @@ static int svc_top(struct svc_state *s, cJSON *payload, const char *key, size_t 
 	if (!arr || topn_start(&s->top, n, by_cpu ? svc_cpu_better : svc_mem_better) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++) {
-		if ((by_cpu ? s->v[i].cpu_h : s->v[i].mem) >= 0)
+		if ((by_cpu ? s->v[i].st.cpu_h : s->v[i].st.mem) >= 0)
 			topn_offer(&s->top, &s->v[i]);
 	}
 	len = topn_sort(&s->top);
@@ -427,45 +290,15 @@ out:
  * field returns false for a service without the value. */
 static void svc_family(const struct svc_state *s, struct metrics *m, const char *name,
 		       const char *type, const char *help,
-		       bool (*field)(const struct svc_entry *e, double *ret))
+		       bool (*field)(const struct cgroup_stats *st, double *ret))
 {
 	double v;
 
 	metrics_family(m, name, type, help);
 	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i].in_top && field(&s->v[i], &v))
+		if (s->v[i].in_top && field(&s->v[i].st, &v))
 			metrics_sample(m, name, (const char *const[]){"unit", s->v[i].name, NULL},
 				       v);
-}
-
-static bool svc_field_cpu(const struct svc_entry *e, double *ret)
-{
-	*ret = (double)e->cpu.value / 1e6;
-	return e->cpu.valid;
-}
-
-static bool svc_field_mem(const struct svc_entry *e, double *ret)
-{
-	*ret = (double)e->mem;
-	return e->mem >= 0;
-}
-
-static bool svc_field_tasks(const struct svc_entry *e, double *ret)
-{
-	*ret = (double)e->pids;
-	return e->pids >= 0;
-}
-
-static bool svc_field_rd(const struct svc_entry *e, double *ret)
-{
-	*ret = (double)e->rd.value;
-	return e->rd.valid;
-}
-
-static bool svc_field_wr(const struct svc_entry *e, double *ret)
-{
-	*ret = (double)e->wr.value;
-	return e->wr.valid;
 }
 
 /* The services of the last tick's top_cpu and top_mem rows (at most twice
@@ -480,17 +313,17 @@ static int svc_metrics(void *state, struct metrics *m)
 	metrics_family(m, "sysfeed_services", "gauge", "Systemd services seen in system.slice.");
 	metrics_sample(m, "sysfeed_services", NULL, (double)s->n);
 	svc_family(s, m, "sysfeed_service_cpu_seconds_total", "counter",
-		   "CPU time used by the service's cgroup (top services only).", svc_field_cpu);
+		   "CPU time used by the service's cgroup (top services only).", cgroup_stats_cpu);
 	svc_family(s, m, "sysfeed_service_memory_bytes", "gauge",
-		   "Memory charged to the service's cgroup (top services only).", svc_field_mem);
+		   "Memory charged to the service's cgroup (top services only).", cgroup_stats_mem);
 	svc_family(s, m, "sysfeed_service_tasks", "gauge",
-		   "Tasks in the service's cgroup (top services only).", svc_field_tasks);
+		   "Tasks in the service's cgroup (top services only).", cgroup_stats_tasks);
 	svc_family(s, m, "sysfeed_service_io_read_bytes_total", "counter",
 		   "Bytes the service's cgroup read from block devices (top services only).",
-		   svc_field_rd);
+		   cgroup_stats_read);
 	svc_family(s, m, "sysfeed_service_io_written_bytes_total", "counter",
 		   "Bytes the service's cgroup wrote to block devices (top services only).",
-		   svc_field_wr);
+		   cgroup_stats_written);
 	return metrics_error(m);
 }
 
@@ -504,67 +337,69 @@ static void svc_fini(void *state)
 		return;
 	while (s->n > 0)
 		svc_drop(s, s->n - 1);
-	if (s->cg_fd >= 0)
-		close(s->cg_fd);
-	if (s->slice_fd >= 0)
-		close(s->slice_fd);
+	cgroup_root_close(&s->root);
+	cgroup_reader_done(&s->rd);
 	free(s->v);
-	free(s->buf);
 	free(s->dents);
 	topn_free(&s->top);
 	free(s);
 }
 
-/* Opens fs/cgroup and system.slice under the sys root, after checking
- * that fs/cgroup is the unified hierarchy. On a new root (a test switching
- * snapshots) the held fds are closed; the services and their counters
- * stay. Writes the reason when it fails. */
-static int svc_open_root(struct svc_state *s, int sys_fd, char *reason, size_t reason_len)
+/* Lists system.slice in every hierarchy that names cgroups: each service
+ * once, whichever hierarchies have it. Returns how many hierarchies had a
+ * system.slice, or -ENOMEM. */
+static int svc_list_all(struct svc_state *s)
 {
-	struct stat st;
-	int cg = -1, slice = -1, r = 0;
+	int fds[CGROUP_NHIER], found = 0, r;
+	size_t n = cgroup_name_hiers(&s->root, fds);
 
-	if (fstat(sys_fd, &st) < 0) {
-		r = -errno;
-		snprintf(reason, reason_len, "/sys: %s", strerror(-r));
-		goto out;
+	for (size_t i = 0; i < n; i++) {
+		int fd = openat(fds[i], "system.slice", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0)
+			continue;
+		found++;
+		r = svc_list(s, fd, "system.slice", 0);
+		close(fd);
+		if (r == -ENOMEM)
+			return r;
 	}
-	cg = openat(sys_fd, "fs/cgroup", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (cg < 0) {
-		r = -errno;
-		snprintf(reason, reason_len, "/sys/fs/cgroup: %s", strerror(-r));
-		goto out;
-	}
-	if (faccessat(cg, "cgroup.controllers", F_OK, 0) < 0) {
-		r = -EOPNOTSUPP;
-		snprintf(
-		    reason, reason_len,
-		    "cgroup v1/hybrid: no per-service accounting in cgroup v2 at /sys/fs/cgroup");
-		goto out;
-	}
-	slice = openat(cg, "system.slice", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (slice < 0) {
-		r = -errno;
-		snprintf(reason, reason_len,
-			 "/sys/fs/cgroup/system.slice: %s (not run by systemd?)", strerror(-r));
-		goto out;
-	}
-	for (size_t i = 0; i < s->n; i++)
-		svc_close(s, &s->v[i]);
-	SVC_SWAP(cg, s->cg_fd);
-	SVC_SWAP(slice, s->slice_fd);
-	s->root_dev = st.st_dev;
-	s->root_ino = st.st_ino;
-out:
-	if (cg >= 0)
-		close(cg);
-	if (slice >= 0)
-		close(slice);
-	return r;
+	return found;
 }
 
-/* Opens the unified hierarchy's system.slice under the sys root, so that a
- * host without it turns the topic off now with the reason. */
+/* Opens the hierarchies under the sys root (on a new root, a test
+ * switching snapshots, the held fds are closed; the services and their
+ * counters stay) and checks that one has a system.slice. Writes the
+ * reason when it fails. */
+static int svc_open_root(struct svc_state *s, int sys_fd, char *reason, size_t reason_len)
+{
+	struct cgroup_root root;
+	int fds[CGROUP_NHIER], r;
+	bool slice = false;
+	size_t n;
+
+	r = cgroup_root_open(&root, sys_fd, reason, reason_len);
+	if (r < 0)
+		return r;
+	n = cgroup_name_hiers(&root, fds);
+	for (size_t i = 0; i < n && !slice; i++)
+		slice = faccessat(fds[i], "system.slice", F_OK, 0) == 0;
+	if (!slice) {
+		snprintf(reason, reason_len,
+			 "/sys/fs/cgroup%s/system.slice: %s (not run by systemd?)",
+			 root.layout == CGROUP_V2 ? "" : "/*", strerror(ENOENT));
+		cgroup_root_close(&root);
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		cgroup_files_close(&s->rd, &s->v[i].files);
+	cgroup_root_close(&s->root);
+	s->root = root;
+	return 0;
+}
+
+/* Opens the cgroup hierarchies under the sys root, so that a host without
+ * a system.slice in any turns the topic off now with the reason. */
 static int svc_init(const struct collector_env *env, const void *settings, void **ret_state,
 		    char *reason, size_t reason_len)
 {
@@ -576,10 +411,10 @@ static int svc_init(const struct collector_env *env, const void *settings, void 
 	if (!s)
 		goto out;
 	s->set = settings;
-	s->cg_fd = s->slice_fd = -1;
-	s->buf = malloc(SVC_READ_BUF);
+	for (size_t i = 0; i < CGROUP_NHIER; i++)
+		s->root.fd[i] = -1;
 	s->dents = malloc(SVC_DENTS_BUF);
-	if (!s->buf || !s->dents)
+	if (!s->dents || cgroup_reader_init(&s->rd, &s->root, SVC_FD_MAX) < 0)
 		goto out;
 	r = svc_open_root(s, env->sys_fd, why, sizeof(why));
 	if (r < 0)
@@ -593,28 +428,26 @@ out:
 	return r;
 }
 
-/* Each tick lists system.slice (and the slices in it) for services, drops
+/* Each tick lists system.slice (and the slices in it) in each hierarchy
+ * for services, drops
  * the ones no longer there, and reads each one's files. The first tick of
  * a service has no rates. */
 static int svc_sample(void *state, const struct collector_env *env,
 		      const struct collector_tick *tick, cJSON **ret_payload)
 {
 	struct svc_state *s = state;
-	struct stat st;
 	char why[256];
 	int r;
 
 	*ret_payload = NULL;
-	s->ticks++;
-	if (fstat(env->sys_fd, &st) < 0)
-		return -errno;
-	if (st.st_dev != s->root_dev || st.st_ino != s->root_ino) {
+	s->rd.ticks++;
+	if (!cgroup_root_same(&s->root, env->sys_fd)) {
 		r = svc_open_root(s, env->sys_fd, why, sizeof(why));
 		if (r < 0)
 			return r;
 	}
 	s->gen++;
-	r = svc_list(s, s->slice_fd, "system.slice", 0);
+	r = svc_list_all(s);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < s->n;) {

@@ -31,3 +31,28 @@ int array_reserve(void *pv, size_t *cap, size_t want, size_t size, size_t first)
 	*cap = ncap;
 	return 0;
 }
+
+size_t array_find_str(const void *base, size_t n, size_t size, size_t key_off, const char *key,
+		      bool *found)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *k;
+		int c;
+
+		memcpy(&k, (const char *)base + mid * size + key_off, sizeof(k));
+		c = strcmp(k, key);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}

@@ -1,8 +1,10 @@
 /* The one growth helper for arrays: capacity doubling from a first size,
- * as every growable table of the tree needs it. */
+ * as every growable table of the tree needs it; and the search of a table
+ * kept sorted by a string key. */
 #ifndef SYSFEED_ARRAY_H
 #define SYSFEED_ARRAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Makes *pv (a pointer to the array's pointer, of elements of `size`
@@ -13,5 +15,11 @@ int array_reserve(void *pv, size_t *cap, size_t want, size_t size, size_t first)
 
 /* Room for one more element after n: ARRAY_GROW(s->v, s->cap, s->n, 32). */
 #define ARRAY_GROW(v, cap, n, first) array_reserve(&(v), &(cap), (n) + 1, sizeof(*(v)), (first))
+
+/* The index of key in the n elements of `size` bytes at base, sorted by
+ * the string at key_off in each (strcmp order), with *found true; or
+ * where it would go, with *found false. */
+size_t array_find_str(const void *base, size_t n, size_t size, size_t key_off, const char *key,
+		      bool *found);
 
 #endif

@@ -1,8 +1,9 @@
-/* The cgroup v2 files the svc topic reads, and /proc/1/cgroup: every
- * parser gets the input. Checks cpu.stat's usage_usec against the text,
- * that io.stat sums rbytes and wbytes over its lines, that a single value
- * reads back from "%llu\n", and that a container manager is named only
- * when its path is there. */
+/* The cgroup v2 and v1 files the svc and containers topics read, and
+ * /proc/1/cgroup: every parser gets the input. Checks cpu.stat's
+ * usage_usec against the text, that io.stat sums rbytes and wbytes over
+ * its lines, that a single value reads back from "%llu\n", that blkio's
+ * text has its Total line, and that a container manager is
+ * named only when its path is there. */
 #include "fuzz.h"
 
 #include <inttypes.h>
@@ -46,6 +47,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int n = snprintf(back, sizeof(back), "%" PRIu64 "\n", v);
 
 		FUZZ_CHECK(svc_single_parse(back, (size_t)n, &rb) == 0 && rb == v);
+	}
+	if (svc_blkio_parse(text, size, &rb, &wb) == 0)
+		FUZZ_CHECK(memmem(text, size, "Total ", 6));
+	if (svc_limit_parse(text, size, &v) == 0 && v != UINT64_MAX)
+		FUZZ_CHECK(svc_single_parse(text, size, &rb) == 0 && rb == v);
+	{
+		bool frozen;
+
+		if (svc_freezer_parse(text, size, &frozen) == 0)
+			FUZZ_CHECK(frozen == (text[0] == 'F'));
+		if (svc_keyed_parse(text, size, "oom_kill", &v) == 0)
+			FUZZ_CHECK(memmem(text, size, "oom_kill ", 9));
 	}
 	who = host_container_from_cgroup(text, size);
 	if (who) {

@@ -2,7 +2,8 @@
  * Checks that names are what the kernel allows (1-15 bytes, no space,
  * '/', ':' or NUL) and that a reused struct parses the same; and the
  * payload between the two (JSON as promised, names made valid UTF-8,
- * rates never negative). */
+ * rates never negative). net_dev_totals() (the containers topic's) gets
+ * both too: what it accepts, net_dev_parse() reads to the same sums. */
 #include "fuzz.h"
 
 #include "net.h"
@@ -36,6 +37,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int ra, rb;
 
 	fuzz_take_two(&in, &a, &a_len, &b, &b_len);
+	{
+		struct net_dev whole = {0};
+		uint64_t rx, tx, srx = 0, stx = 0;
+
+		if (net_dev_totals(a, a_len, &rx, &tx) == 0) {
+			FUZZ_CHECK(net_dev_parse(a, a_len, &whole) == 0);
+			for (size_t i = 0; i < whole.n; i++) {
+				if (strcmp(whole.v[i].name, "lo") == 0)
+					continue;
+				srx += whole.v[i].c[NET_RX_BYTES];
+				stx += whole.v[i].c[NET_TX_BYTES];
+			}
+			FUZZ_CHECK(srx == rx && stx == tx);
+		}
+		net_dev_free(&whole);
+	}
 	ra = net_dev_parse(a, a_len, &prev.dev);
 	rb = net_dev_parse(b, b_len, &cur.dev);
 	if (ra == 0)

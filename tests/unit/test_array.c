@@ -73,12 +73,41 @@ static void test_overflow(void **unused)
 	free(v);
 }
 
+/* The index of a key in a table sorted by a string member, or where it
+ * would go. */
+static void test_find_str(void **unused)
+{
+	struct row {
+		int x;
+		const char *key;
+	} rows[] = {{1, "b"}, {2, "d"}, {3, "f"}};
+	static const struct {
+		const char *key;
+		size_t at;
+		bool found;
+	} cases[] = {{"a", 0, false}, {"b", 0, true}, {"c", 1, false},
+		     {"d", 1, true},  {"f", 2, true}, {"g", 3, false}};
+	bool found;
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(array_find_str(rows, 3, sizeof(rows[0]), offsetof(struct row, key),
+						cases[i].key, &found),
+				 cases[i].at);
+		assert_true(found == cases[i].found);
+	}
+	assert_int_equal(
+	    array_find_str(rows, 0, sizeof(rows[0]), offsetof(struct row, key), "b", &found), 0);
+	assert_false(found);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_grow),
 	    cmocka_unit_test(test_first),
 	    cmocka_unit_test(test_overflow),
+	    cmocka_unit_test(test_find_str),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

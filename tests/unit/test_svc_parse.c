@@ -1,5 +1,5 @@
-/* Unit tests of collectors/svc_parse.c: the cgroup v2 file parsers against
- * the constructed host16 tree and inline malformed input. */
+/* Unit tests of collectors/svc_parse.c: the cgroup v2 and v1 file parsers
+ * against the constructed host16 tree and inline malformed input. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -150,6 +150,62 @@ struct cut {
 
 /* Only whole files parse; io.stat whole lines too, and cpu.stat from its
  * first line on (usage_usec comes first). */
+/* v1's blkio.throttle.io_service_bytes, memory limits, flat keyed files
+ * (memory.oom_control, memory.events), freezer.state. */
+static void test_v1_files(void **state)
+{
+	static const char *const bad_blkio[] = {
+	    "",
+	    "8:0 Read 1\n",                      /* no Total line */
+	    "8:0 Read 1\nTotal 1\n8:0 Read 1\n", /* after Total */
+	    "8:0 Read x\nTotal 1\n",
+	    "8:0 Read 1 2\nTotal 1\n",
+	    "sda Read 1\nTotal 1\n",
+	    "Total\n",
+	};
+	uint64_t r, w;
+	bool frozen;
+
+	(void)state;
+	assert_int_equal(svc_blkio_parse("Total 0\n", 8, &r, &w), 0);
+	assert_true(r == 0 && w == 0);
+	{
+		const char *t = "8:0 Read 10\n8:0 Write 20\n8:0 Sync 1\n8:0 Async 29\n8:0 "
+				"Discard 0\n8:0 Total 30\n259:0 Read 5\n259:0 Write 1\nTotal 36\n";
+
+		assert_int_equal(svc_blkio_parse(t, strlen(t), &r, &w), 0);
+		assert_true(r == 15 && w == 21);
+	}
+	for (size_t i = 0; i < sizeof(bad_blkio) / sizeof(bad_blkio[0]); i++)
+		assert_int_equal(svc_blkio_parse(bad_blkio[i], strlen(bad_blkio[i]), &r, &w),
+				 -EINVAL);
+	assert_int_equal(svc_limit_parse("max\n", 4, &r), 0);
+	assert_true(r == UINT64_MAX);
+	assert_int_equal(svc_limit_parse("9223372036854771712\n", 20, &r), 0);
+	assert_true(r == UINT64_C(9223372036854771712));
+	assert_int_equal(svc_limit_parse("max", 3, &r), -EINVAL);
+	{
+		const char *t = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+
+		assert_int_equal(svc_keyed_parse(t, strlen(t), "oom_kill", &r), 0);
+		assert_true(r == 3);
+		t = "oom_kill_disable 0\nunder_oom 0\n"; /* before 4.13 */
+		assert_int_equal(svc_keyed_parse(t, strlen(t), "oom_kill", &r), -ENODATA);
+		t = "low 0\nhigh 0\nmax 4\noom 2\noom_kill 1\noom_group_kill 0\n";
+		assert_int_equal(svc_keyed_parse(t, strlen(t), "oom_kill", &r), 0);
+		assert_true(r == 1);
+		t = "oom_kill 1\noom_kill 2\n";
+		assert_int_equal(svc_keyed_parse(t, strlen(t), "oom_kill", &r), -EINVAL);
+	}
+	assert_int_equal(svc_freezer_parse("THAWED\n", 7, &frozen), 0);
+	assert_false(frozen);
+	assert_int_equal(svc_freezer_parse("FROZEN\n", 7, &frozen), 0);
+	assert_true(frozen);
+	assert_int_equal(svc_freezer_parse("FREEZING\n", 9, &frozen), 0);
+	assert_true(frozen);
+	assert_int_equal(svc_freezer_parse("THAWED", 6, &frozen), -EINVAL);
+}
+
 static void check_prefix(const char *p, size_t n, size_t at, void *ctx)
 {
 	const struct cut *c = ctx;
@@ -203,10 +259,9 @@ static void test_truncated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cpu_stat),
-	    cmocka_unit_test(test_single),
-	    cmocka_unit_test(test_io_stat),
-	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_cpu_stat), cmocka_unit_test(test_single),
+	    cmocka_unit_test(test_io_stat),  cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_v1_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,482 @@
+/* The `containers` topic's collector: the container table kept by walks
+ * of the cgroup tree (at start, and whenever inotify says a directory was
+ * made or removed where containers appear), started and stopped changes
+ * published at once, each container's numbers read every tick through
+ * held fds (the payload and families: ctr_out.c). */
+#include "containers.h"
+#include "ctr_state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "array.h"
+#include "clock.h"
+#include "cgroup.h"
+#include "ctr_find.h"
+#include "ctr_meta.h"
+#include "json.h"
+#include "net.h"
+#include "procfs.h"
+
+#define CTR_DENTS_BUF (7u * 8192u)
+#define CTR_FD_MAX    (8u * CONTAINERS_MAX)
+#define CTR_NET_BUF   (16u << 10)
+/* Read every tick; OOM kills, the freezer and the memory limit every
+ * CONTAINERS_SLOW_TICKS (each container at its own phase, so that a tick
+ * reads a share of them); cgroup.procs while the network namespace is not
+ * found yet. */
+#define CTR_FAST ((1u << CGROUP_CPU) | (1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO))
+#define CTR_SLOW ((1u << CGROUP_OOM) | (1u << CGROUP_FREEZE) | (1u << CGROUP_LIMIT))
+
+/* --- the table --- */
+
+static size_t ctr_find(const struct ctr_state *s, const char *rel, bool *found)
+{
+	return array_find_str(s->v, s->n, sizeof(*s->v), offsetof(struct ctr_entry, rel), rel,
+			      found);
+}
+
+static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
+{
+	cgroup_files_close(&s->rd, &e->files);
+	if (e->net_fd >= 0)
+		close(e->net_fd);
+	e->net_fd = -1;
+	e->pid = -1;
+	e->net_host = false;
+	e->slow_next = e->idle_next = 0; /* all is read again */
+}
+
+static void ctr_drop(struct ctr_state *s, size_t i)
+{
+	ctr_close(s, &s->v[i]);
+	free(s->v[i].rel);
+	ctr_meta_done(&s->v[i].meta);
+	free(s->v[i].head);
+	s->order_dirty = true;
+	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
+	s->n--;
+}
+
+/* Adds the fields that do not change (id, name, image, engine, cgroup)
+ * to o. Returns 0 or -ENOMEM. */
+static int ctr_static(const struct ctr_entry *e, cJSON *o)
+{
+	char cg[PATH_MAX];
+
+	snprintf(cg, sizeof(cg), "/%s", e->rel);
+	if (json_str(o, "id", e->id) < 0 || json_str(o, "name", ctr_name(e)) < 0 ||
+	    json_str(o, "image", e->meta.image) < 0 ||
+	    json_str(o, "engine", ctr_engine_name(e->engine)) < 0 || json_str(o, "cgroup", cg) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* A change row: what started or stopped. */
+static int ctr_change(struct ctr_state *s, const struct ctr_entry *e, const char *what)
+{
+	cJSON *row;
+
+	if (!s->changes)
+		return 0;
+	row = cJSON_CreateObject();
+	if (!row || !cJSON_AddItemToArray(s->changes, row)) {
+		cJSON_Delete(row);
+		return -ENOMEM;
+	}
+	if (json_str(row, "change", what) < 0 || ctr_static(e, row) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The row's JSON text up to its first changing field, printed once per
+ * name: "{...static fields...,". */
+static int ctr_head(struct ctr_entry *e)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *text = NULL;
+	size_t len = 0;
+	int r = -ENOMEM;
+
+	if (!o || ctr_static(e, o) < 0 || !(text = json_print(o, &len)) || len < 2)
+		goto out;
+	text[len - 1] = ','; /* the closing brace */
+	free(e->head);
+	e->head = text;
+	e->head_len = len;
+	text = NULL;
+	r = 0;
+out:
+	free(text);
+	cJSON_Delete(o);
+	return r;
+}
+
+/* Names a container from its engine's files (a member pid helps Podman). */
+static int ctr_name_it(struct ctr_state *s, struct ctr_entry *e)
+{
+	struct ctr_ref ref = {.engine = e->engine, .rel = e->rel, .uid = e->uid};
+	struct cgroup_values v;
+
+	memcpy(ref.id, e->id, sizeof(ref.id));
+	if (e->pid < 0 && cgroup_read(&s->rd, &e->files, e->rel, 1u << CGROUP_PROCS, &v) == 0)
+		e->pid = v.pid;
+	ctr_meta_done(&e->meta);
+	e->meta_next = s->rd.ticks + (e->meta_next ? CGROUP_RETRY_TICKS : 1);
+	if (ctr_meta_read(&s->meta, &ref, e->pid, &e->meta) < 0)
+		return -ENOMEM;
+	s->order_dirty = true;
+	return ctr_head(e);
+}
+
+/* The walk's callback: marks a known container, adds a new one. */
+static int ctr_found(void *ctx, const struct ctr_ref *ref)
+{
+	struct ctr_state *s = ctx;
+	struct ctr_entry e = {0};
+	bool found;
+	size_t i = ctr_find(s, ref->rel, &found);
+	int r;
+
+	if (found) {
+		s->v[i].gen = s->gen;
+		return 0;
+	}
+	if (s->n >= CONTAINERS_MAX)
+		return 0;
+	if (ARRAY_GROW(s->v, s->cap, s->n, 32) < 0)
+		return -ENOMEM;
+	e.rel = strdup(ref->rel);
+	if (!e.rel)
+		return -ENOMEM;
+	memcpy(e.id, ref->id, sizeof(e.id));
+	snprintf(e.short_id, sizeof(e.short_id), "%.12s", ref->id);
+	e.engine = ref->engine;
+	e.uid = ref->uid;
+	e.gen = s->gen;
+	e.net_fd = -1;
+	e.pid = -1;
+	e.st.cpu_h = e.st.mem = e.st.pids = e.st.io_r = e.st.io_w = -1;
+	e.limit = e.rx_s = e.tx_s = e.oom = e.frozen = -1;
+	cgroup_files_init(&e.files);
+	e.is_new = true;
+	r = ctr_name_it(s, &e);
+	if (r < 0) {
+		ctr_close(s, &e);
+		ctr_meta_done(&e.meta);
+		free(e.head);
+		free(e.rel);
+		return r;
+	}
+	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
+	s->v[i] = e;
+	s->n++;
+	s->order_dirty = true;
+	return 0;
+}
+
+/* Walks the tree for containers; with env->publish, what started and
+ * stopped since the last walk goes out now as one event, in cgroup order. */
+static int ctr_rescan(struct ctr_state *s, const struct collector_env *env, int64_t t_ms)
+{
+	cJSON *payload = NULL;
+	int r;
+
+	s->gen++;
+	if (env && env->publish) {
+		payload = json_payload(t_ms);
+		s->changes = payload ? cJSON_AddArrayToObject(payload, "changes") : NULL;
+		if (!s->changes) {
+			cJSON_Delete(payload);
+			return -ENOMEM;
+		}
+	}
+	r = ctr_walk(cgroup_find_fd(&s->root), s->inotify_fd, s->dents, CTR_DENTS_BUF, ctr_found,
+		     s);
+	/* in cgroup order, whatever order the directories were listed in */
+	for (size_t i = 0; i < s->n && r >= 0;) {
+		if (s->v[i].gen == s->gen) {
+			if (s->v[i].is_new)
+				r = ctr_change(s, &s->v[i], "started");
+			s->v[i++].is_new = false;
+			continue;
+		}
+		r = ctr_change(s, &s->v[i], "stopped");
+		ctr_drop(s, i);
+	}
+	if (r >= 0 && payload && cJSON_GetArraySize(s->changes) > 0) {
+		env->publish(env, payload, NULL);
+		payload = NULL;
+	}
+	cJSON_Delete(payload);
+	s->changes = NULL;
+	return r < 0 ? r : 0;
+}
+
+/* --- reading one container --- */
+
+static bool ctr_same_link(int proc_fd, const char *a, const char *b)
+{
+	char x[64], y[64];
+	ssize_t n = readlinkat(proc_fd, a, x, sizeof(x));
+	ssize_t m = readlinkat(proc_fd, b, y, sizeof(y));
+
+	return n > 0 && n == m && memcmp(x, y, (size_t)n) == 0;
+}
+
+/* Opens PID/net/dev of a member, unless it shares PID 1's namespace (then
+ * the bytes would be the host's: null). */
+static void ctr_net_open(struct ctr_state *s, struct ctr_entry *e)
+{
+	struct cgroup_values v;
+	char path[64], ns[64];
+
+	if (cgroup_read(&s->rd, &e->files, e->rel, 1u << CGROUP_PROCS, &v) < 0 || v.pid <= 0)
+		return;
+	e->pid = v.pid;
+	snprintf(ns, sizeof(ns), "%lld/ns/net", (long long)v.pid);
+	e->net_host = ctr_same_link(s->proc_fd, ns, "1/ns/net");
+	if (e->net_host)
+		return;
+	snprintf(path, sizeof(path), "%lld/net/dev", (long long)v.pid);
+	e->net_fd = openat(s->proc_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+}
+
+/* The bytes received and sent on every interface but loopback. */
+static void ctr_net(struct ctr_state *s, struct ctr_entry *e, uint64_t mono_ns)
+{
+	uint64_t rx, tx;
+	ssize_t n;
+
+	e->rx_s = e->tx_s = -1;
+	if (e->net_fd < 0 && !e->net_host)
+		ctr_net_open(s, e);
+	if (e->net_fd < 0)
+		return;
+	n = procfs_pread(e->net_fd, s->net_buf, CTR_NET_BUF);
+	if (n < 0 || net_dev_totals(s->net_buf, (size_t)n, &rx, &tx) < 0) {
+		close(e->net_fd); /* the namespace went away: another member next tick */
+		e->net_fd = -1;
+		e->rx.valid = e->tx.valid = false;
+		return;
+	}
+	e->rx_s = cgroup_rate(&e->rx, rx, mono_ns, 1000000000u);
+	e->tx_s = cgroup_rate(&e->tx, tx, mono_ns, 1000000000u);
+}
+
+static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mono_ns)
+{
+	bool slow = s->rd.ticks >= e->slow_next;
+	struct cgroup_values v;
+
+	if (s->rd.ticks < e->idle_next) {
+		/* idle at its last reading: only its CPU time is looked at, and
+		 * while that stands still so do its other numbers */
+		if (cgroup_read(&s->rd, &e->files, e->rel, 1u << CGROUP_CPU, &v) < 0)
+			return;
+		if (e->st.cpu.valid && v.cpu_ns == (int64_t)e->st.cpu.value) {
+			e->st.cpu.mono_ns = mono_ns; /* its CPU rate: 0 until now */
+			return;
+		}
+	}
+	if (slow) /* the first time at a phase of its own */
+		e->slow_next = s->rd.ticks +
+			       (e->slow_next ? CONTAINERS_SLOW_TICKS
+					     : 1 + (unsigned char)e->id[1] % CONTAINERS_SLOW_TICKS);
+	if (!e->meta.name && s->rd.ticks >= e->meta_next)
+		(void)ctr_name_it(s, e);
+	(void)cgroup_read(&s->rd, &e->files, e->rel, CTR_FAST | (slow ? CTR_SLOW : 0), &v);
+	cgroup_stats_update(&e->st, &v, mono_ns);
+	if (slow) {
+		e->oom = v.oom_kills;
+		e->frozen = v.frozen;
+		e->limit = v.limit;
+	}
+	ctr_net(s, e, mono_ns);
+	/* no CPU time nor a byte since the last reading: idle, read whole
+	 * again within CONTAINERS_IDLE_TICKS (at a phase of its own, so that a
+	 * tick reads a share of the sleepers) or as soon as its CPU time moves */
+	e->idle_next = 0;
+	if (e->st.cpu_h == 0 && e->rx_s <= 0 && e->tx_s <= 0) {
+		unsigned phase = (unsigned char)e->id[2] % CONTAINERS_IDLE_TICKS;
+
+		e->idle_next = s->rd.ticks + 1;
+		while (e->idle_next % CONTAINERS_IDLE_TICKS != phase)
+			e->idle_next++;
+	}
+}
+
+/* --- the collector --- */
+
+static void ctr_fini(void *state)
+{
+	struct ctr_state *s = state;
+
+	if (!s)
+		return;
+	while (s->n > 0)
+		ctr_drop(s, s->n - 1);
+	cgroup_root_close(&s->root);
+	cgroup_reader_done(&s->rd);
+	ctr_meta_fini(&s->meta);
+	if (s->inotify_fd >= 0)
+		close(s->inotify_fd);
+	free(s->v);
+	free(s->dents);
+	free(s->net_buf);
+	free(s->row);
+	free(s->order);
+	topn_free(&s->top);
+	free(s);
+}
+
+/* Opens the hierarchies under the sys root; on a new root (a test switching
+ * snapshots) the held fds are closed, the containers and counters stay. */
+static int ctr_open_root(struct ctr_state *s, int sys_fd, char *reason, size_t reason_len)
+{
+	struct cgroup_root root;
+	int r;
+
+	r = cgroup_root_open(&root, sys_fd, reason, reason_len);
+	if (r < 0)
+		return r;
+	if (cgroup_find_fd(&root) < 0) {
+		snprintf(reason, reason_len,
+			 "/sys/fs/cgroup: no unified, memory or systemd hierarchy to find "
+			 "containers in");
+		cgroup_root_close(&root);
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		ctr_close(s, &s->v[i]);
+	cgroup_root_close(&s->root);
+	s->root = root;
+	return 0;
+}
+
+/* Finds the hierarchies and the containers there now (no events for
+ * those), and sets up inotify; without inotify the tree is walked every
+ * tick instead. */
+static int ctr_init(const struct collector_env *env, const void *settings, void **ret_state,
+		    char *reason, size_t reason_len)
+{
+	struct ctr_state *s;
+	char why[256] = "";
+	int r = -ENOMEM;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto out;
+	s->set = settings;
+	s->inotify_fd = -1;
+	s->proc_fd = env->proc_fd;
+	for (size_t i = 0; i < CGROUP_NHIER; i++)
+		s->root.fd[i] = -1;
+	(void)ctr_meta_init(&s->meta, env->proc_fd);
+	s->dents = malloc(CTR_DENTS_BUF);
+	s->net_buf = malloc(CTR_NET_BUF);
+	if (!s->dents || !s->net_buf || cgroup_reader_init(&s->rd, &s->root, CTR_FD_MAX) < 0)
+		goto out;
+	r = ctr_open_root(s, env->sys_fd, why, sizeof(why));
+	if (r < 0)
+		goto out;
+	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	r = ctr_rescan(s, NULL, 0);
+	if (r < 0)
+		goto out;
+	*ret_state = s;
+	s = NULL;
+out:
+	if (r < 0 && reason && reason_len > 0)
+		snprintf(reason, reason_len, "%s", why[0] ? why : strerror(-r));
+	ctr_fini(s);
+	return r;
+}
+
+static int ctr_get_fd(void *state)
+{
+	const struct ctr_state *s = state;
+
+	return s->inotify_fd;
+}
+
+/* Drains inotify; a directory made or removed (or a lost event) means a
+ * walk now, whose changes go out at once. */
+static int ctr_dispatch(void *state, const struct collector_env *env)
+{
+	struct ctr_state *s = state;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool walk = false;
+	ssize_t n;
+
+	while ((n = read(s->inotify_fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+
+			off += (ssize_t)(sizeof(*ev) + ev->len);
+			walk = walk || (ev->mask & (IN_ISDIR | IN_Q_OVERFLOW));
+		}
+	}
+	if (!walk)
+		return 0;
+	return ctr_rescan(s, env, clock_real_ms());
+}
+
+/* Each tick reads every container's files (the walk happens on inotify
+ * events, or here when inotify is not there or the root changed). The
+ * first tick of a container has no rates. */
+static int ctr_sample(void *state, const struct collector_env *env,
+		      const struct collector_tick *tick, cJSON **ret_payload)
+{
+	struct ctr_state *s = state;
+	char why[256];
+	int r;
+
+	*ret_payload = NULL;
+	s->rd.ticks++;
+	if (!cgroup_root_same(&s->root, env->sys_fd)) {
+		r = ctr_open_root(s, env->sys_fd, why, sizeof(why));
+		if (r < 0)
+			return r;
+		s->proc_fd = env->proc_fd;
+		r = ctr_rescan(s, env, tick->t_ms);
+		if (r < 0)
+			return r;
+	} else if (s->inotify_fd < 0) {
+		r = ctr_rescan(s, env, tick->t_ms);
+		if (r < 0)
+			return r;
+	}
+	s->proc_fd = env->proc_fd;
+	s->meta.proc_fd = env->proc_fd;
+	for (size_t i = 0; i < s->n; i++)
+		ctr_sample_one(s, &s->v[i], tick->mono_ns);
+	return ctr_payload(s, tick->t_ms, ret_payload);
+}
+
+static const char *const ctr_history[] = {"containers", "running", NULL};
+
+static const struct setting ctr_keys[] = {
+    SETTING("top-n", SET_UINT, offsetof(struct containers_settings, top_n), 1, 100, "15"),
+    {0},
+};
+
+const struct collector containers_collector = {
+    .name = "containers",
+    .settings = ctr_keys,
+    .settings_size = sizeof(struct containers_settings),
+    .history = ctr_history,
+    .init = ctr_init,
+    .sample = ctr_sample,
+    .get_fd = ctr_get_fd,
+    .dispatch = ctr_dispatch,
+    .metrics = ctr_metrics,
+    .fini = ctr_fini,
+};

@@ -1,0 +1,32 @@
+/* The `containers` topic: Docker, Podman (rootful and rootless),
+ * containerd and Kubernetes pods, CRI-O and systemd-nspawn machines found
+ * from the cgroup tree on v2, v1 and hybrid hosts, named from the
+ * engines' metadata files (never their sockets), with CPU, memory and its
+ * limit, tasks, I/O, network bytes of their network namespace and OOM
+ * kills each tick; containers that start or stop are pushed at once, from
+ * inotify on the cgroup directories they appear in. */
+#ifndef SYSFEED_CONTAINERS_H
+#define SYSFEED_CONTAINERS_H
+
+#include "collector.h"
+#include "settings.h"
+
+/* The keys of the `containers` topic. */
+struct containers_settings {
+	unsigned top_n; /* containers with Prometheus families: top by CPU and by memory */
+};
+
+/* OOM kills, the freezer state and the memory limit are read again every
+ * this many ticks. */
+#define CONTAINERS_SLOW_TICKS 4
+/* A container that used no CPU time and moved no byte between two
+ * readings is idle: then only its CPU time is read each tick (it is read
+ * whole again as soon as that moves), and the rest every this many ticks;
+ * most of a host's containers sleep. */
+#define CONTAINERS_IDLE_TICKS 8
+/* At most this many containers are followed. */
+#define CONTAINERS_MAX 4096
+
+extern const struct collector containers_collector;
+
+#endif

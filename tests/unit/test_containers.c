@@ -1,0 +1,332 @@
+/* Unit tests of collectors/containers.c, ctr_find.c and ctr_meta.c: the
+ * collector over the ctr-v2, ctr-v1 and ctr-hybrid fixture machines (two
+ * ticks, the changes pushed between them, the families) compared with the
+ * goldens of tests/fixtures/expected_containers.py; names classified;
+ * containers made and removed in a scratch tree pushed from inotify at
+ * once; and the reasons it is off. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "containers.h"
+#include "ctr_find.h"
+#include "fixture.h"
+
+static const cJSON *row_named(const cJSON *payload, const char *name)
+{
+	const cJSON *r;
+
+	cJSON_ArrayForEach(r, get(payload, "list"))
+	{
+		if (strcmp(cJSON_GetStringValue(get(r, "name")), name) == 0)
+			return r;
+	}
+	fail_msg("no container \"%s\"", name);
+	return NULL;
+}
+
+/* Two ticks over a machine: sys/ and proc/, then sys.2/ and proc.2/ a
+ * second later, whose walk pushes what started and stopped. */
+static void test_machine(void **state)
+{
+	const char *machine = *state;
+	struct capture *cap = calloc(1, sizeof(*cap));
+	struct run r;
+	cJSON *p;
+
+	assert_non_null(cap);
+	run_start(&r, &containers_collector, machine);
+	r.env.ctx = cap;
+	r.env.publish = cap_publish;
+	r.env.set_state = cap_set_state;
+	run_golden(&r, T1, 5 * SEC, "containers.1.json");
+	assert_int_equal(cap->n, 0); /* those there at start are no change */
+	r.env.sys_fd = r.fd[3];
+	run_trees(&r, 1);
+	p = run_tick(&r, T2, 6 * SEC);
+	assert_json_file(p, machine, "containers.json");
+	assert_int_equal(cap->n, 1);
+	assert_json_file(cap->events[0], machine, "containers.changes.json");
+	run_metrics(&r, "containers.prom");
+	p = reparse(p); /* rows are raw JSON text: as a client reads them */
+
+	/* by hand, so that a wrong golden cannot hide a wrong reading */
+	if (strcmp(machine, "ctr-v2") == 0) {
+		const cJSON *w = row_named(p, "web");
+
+		assert_string_equal(cJSON_GetStringValue(get(w, "image")), "nginx:1.25");
+		assert_true(num(w, "cpu_pct") == 25);
+		assert_true(num(w, "mem_limit_bytes") == 512 << 20);
+		assert_true(num(w, "net_rx_bytes_per_s") == 300000);
+		assert_true(num(w, "oom_kills") == 2);
+		assert_true(is_null(row_named(p, "hostnet"), "net_rx_bytes_per_s"));
+		assert_string_equal(cJSON_GetStringValue(get(row_named(p, "alice-dev"), "image")),
+				    "quay.io/fedora/fedora:40");
+		assert_string_equal(
+		    cJSON_GetStringValue(get(row_named(p, "shop/cart-7d9f/cart"), "engine")),
+		    "containerd");
+		assert_string_equal(cJSON_GetStringValue(get(row_named(p, "debian-12"), "image")),
+				    "/var/lib/machines/debian-12");
+		assert_true(is_null(row_named(p, "new"), "cpu_pct")); /* started: no rate */
+		assert_true(num(p, "containers") == 8);
+	} else {
+		const cJSON *b = row_named(p, "batch"); /* named by its conmon */
+
+		assert_string_equal(cJSON_GetStringValue(get(b, "state")), "paused");
+		assert_true(num(b, "cpu_pct") == 100 && num(b, "oom_kills") == 4);
+		assert_true(is_null(row_named(p, "cache"), "oom_kills")); /* before 4.13 */
+		assert_true(num(row_named(p, "cache"), "io_write_bytes_per_s") == 65536);
+	}
+	cJSON_Delete(p);
+	run_end(&r);
+	cap_free(cap);
+}
+
+static void test_classify(void **state)
+{
+	static const char id[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	static const struct {
+		const char *parent, *name;
+		int engine; /* -1: not a container */
+		const char *id;
+	} cases[] = {
+	    {"system.slice",
+	     "docker-"
+	     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	     ".scope",
+	     CTR_DOCKER, id},
+	    {"docker", id, CTR_DOCKER, id},
+	    {"default", id, CTR_CONTAINERD, id},
+	    {"machine.slice",
+	     "libpod-"
+	     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	     ".scope",
+	     CTR_PODMAN, id},
+	    {"libpod_parent",
+	     "libpod-"
+	     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	     CTR_PODMAN, id},
+	    {"machine.slice",
+	     "libpod-conmon-"
+	     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	     ".scope",
+	     -1, NULL},
+	    {"x.slice",
+	     "cri-containerd-"
+	     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	     ".scope",
+	     CTR_CONTAINERD, id},
+	    {"x.slice",
+	     "crio-"
+	     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	     ".scope",
+	     CTR_CRIO, id},
+	    {"machine.slice", "machine-debian\\x2d12.scope", CTR_NSPAWN, "debian-12"},
+	    {"system.slice", "machine-debian.scope", -1, NULL},
+	    {"machine.slice", "machine-bad\\x00.scope", -1, NULL},
+	    {"machine.slice", "machine-bad\\x2.scope", -1, NULL},
+	    {"docker", "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", -1,
+	     NULL},
+	    {"docker", "0123", -1, NULL},
+	    {"system.slice", "ssh.service", -1, NULL},
+	};
+	struct ctr_ref ref;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool is = ctr_classify(cases[i].parent, cases[i].name, &ref);
+
+		if (is != (cases[i].engine >= 0))
+			fail_msg("case %zu: %s", i, cases[i].name);
+		if (is) {
+			assert_int_equal(ref.engine, cases[i].engine);
+			assert_string_equal(ref.id, cases[i].id);
+		}
+	}
+	assert_string_equal(ctr_engine_name(CTR_CRIO), "cri-o");
+}
+
+#define DK  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define DK2 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+
+/* A cgroup made or removed where containers appear is pushed by dispatch
+ * (inotify), with no tick between; new parent directories are watched. */
+static void test_inotify(void **state)
+{
+	struct capture *cap = calloc(1, sizeof(*cap));
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1, .publish = cap_publish, .ctx = cap};
+	void *st;
+	cJSON *p;
+
+	(void)state;
+	assert_non_null(cap);
+	scratch_make(&s, "ctr");
+	env.sys_fd = s.fd;
+	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu memory\n");
+	scratch_write(&s, "fs/cgroup/system.slice/cgroup.procs", "");
+	st = init_check(&containers_collector, &env, 0, "");
+	assert_true(containers_collector.get_fd(st) >= 0);
+	assert_int_equal(containers_collector.dispatch(st, &env), 0); /* nothing yet */
+	assert_int_equal(cap->n, 0);
+	/* another program's cgroups: neither looked into nor watched */
+	scratch_write(&s, "fs/cgroup/jobs/" DK "/cgroup.procs", "");
+	assert_int_equal(containers_collector.dispatch(st, &env), 0);
+	assert_int_equal(cap->n, 0);
+	scratch_write(&s, "fs/cgroup/system.slice/docker-" DK ".scope/memory.current", "4096\n");
+	assert_int_equal(containers_collector.dispatch(st, &env), 0);
+	assert_int_equal(cap->n, 1);
+	p = cJSON_GetArrayItem(get(cap->events[0], "changes"), 0);
+	assert_string_equal(cJSON_GetStringValue(get(p, "change")), "started");
+	assert_string_equal(cJSON_GetStringValue(get(p, "name")), "0123456789ab");
+	assert_true(is_null(p, "image"));
+	/* a parent made after the start (the first cgroupfs container) */
+	scratch_write(&s, "fs/cgroup/docker/cgroup.procs", "");
+	assert_int_equal(containers_collector.dispatch(st, &env), 0);
+	assert_int_equal(cap->n, 1);
+	scratch_write(&s, "fs/cgroup/docker/" DK2 "/cgroup.procs", "");
+	assert_int_equal(containers_collector.dispatch(st, &env), 0);
+	assert_int_equal(cap->n, 2);
+	scratch_rm(&s, "fs/cgroup/system.slice/docker-" DK ".scope");
+	assert_int_equal(containers_collector.dispatch(st, &env), 0);
+	assert_int_equal(cap->n, 3);
+	p = cJSON_GetArrayItem(get(cap->events[2], "changes"), 0);
+	assert_string_equal(cJSON_GetStringValue(get(p, "change")), "stopped");
+	{
+		struct collector_tick t = {.t_ms = T1, .mono_ns = SEC};
+
+		assert_int_equal(containers_collector.sample(st, &env, &t, &p), 0);
+		p = reparse(p);
+		assert_true(num(p, "containers") == 1);
+		assert_string_equal(
+		    cJSON_GetStringValue(get(cJSON_GetArrayItem(get(p, "list"), 0), "name")),
+		    "fedcba987654");
+		cJSON_Delete(p);
+	}
+	containers_collector.fini(st);
+	containers_collector.fini(NULL);
+	scratch_remove(&s);
+	cap_free(cap);
+}
+
+static const cJSON *only_row(cJSON **p)
+{
+	*p = reparse(*p);
+	return cJSON_GetArrayItem(get(*p, "list"), 0);
+}
+
+/* A container without CPU time between two readings is idle: its CPU time
+ * alone is read each tick, the rest stands until that moves (or
+ * CONTAINERS_IDLE_TICKS pass); the CPU rate then covers the last tick. */
+static void test_idle(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	const char *cg = "fs/cgroup/system.slice/docker-" DK ".scope/";
+	char path[256];
+	void *st;
+	cJSON *p;
+
+	(void)state;
+	scratch_make(&s, "ctr");
+	env.sys_fd = s.fd;
+	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu memory\n");
+#define W(file, text)                                                                              \
+	do {                                                                                       \
+		snprintf(path, sizeof(path), "%s%s", cg, file);                                    \
+		scratch_write(&s, path, text);                                                     \
+	} while (0)
+	W("cpu.stat", "usage_usec 1000\n");
+	W("memory.current", "4096\n");
+	st = init_check(&containers_collector, &env, 0, "");
+	for (unsigned t = 1; t <= 2; t++) { /* the second: no CPU time, idle */
+		struct collector_tick k = {.t_ms = T1, .mono_ns = t * SEC};
+
+		assert_int_equal(containers_collector.sample(st, &env, &k, &p), 0);
+		cJSON_Delete(p);
+	}
+	W("memory.current", "8192\n"); /* stands while idle */
+	{
+		struct collector_tick k = {.t_ms = T1, .mono_ns = 3 * SEC};
+
+		assert_int_equal(containers_collector.sample(st, &env, &k, &p), 0);
+		assert_true(num(only_row(&p), "mem_bytes") == 4096);
+		assert_true(num(only_row(&p), "cpu_pct") == 0);
+		cJSON_Delete(p);
+	}
+	W("cpu.stat", "usage_usec 501000\n"); /* wakes: read whole, rate over 1 s */
+	{
+		struct collector_tick k = {.t_ms = T1, .mono_ns = 4 * SEC};
+
+		assert_int_equal(containers_collector.sample(st, &env, &k, &p), 0);
+		assert_true(num(only_row(&p), "mem_bytes") == 8192);
+		assert_true(num(only_row(&p), "cpu_pct") == 50);
+		cJSON_Delete(p);
+	}
+#undef W
+	containers_collector.fini(st);
+	scratch_remove(&s);
+}
+
+static void test_off(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+
+	(void)state;
+	scratch_make(&s, "ctr");
+	env.sys_fd = s.fd;
+	init_check(&containers_collector, &env, -ENOENT,
+		   "/sys/fs/cgroup: No such file or directory");
+	scratch_write(&s, "fs/cgroup/unified/cgroup.controllers", "");
+	scratch_write(&s, "fs/cgroup/pids/cgroup.procs", "");
+	init_check(&containers_collector, &env, -ENOENT,
+		   "/sys/fs/cgroup: no unified, memory or systemd hierarchy to find containers in");
+	scratch_remove(&s);
+}
+
+/* This machine: on wherever cgroups are mounted. */
+static void test_live(void **state)
+{
+	int fd = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int pfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct collector_env env = {.proc_fd = pfd, .sys_fd = fd};
+	struct collector_tick t = {.t_ms = T1, .mono_ns = SEC};
+	void *st;
+	cJSON *p;
+
+	(void)state;
+	st = init_check(&containers_collector, &env, 0, "");
+	assert_int_equal(containers_collector.sample(st, &env, &t, &p), 0);
+	assert_true(num(p, "containers") >= 0);
+	cJSON_Delete(p);
+	containers_collector.fini(st);
+	close(fd);
+	close(pfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    MACHINE_TEST(test_machine, "ctr-v2"),
+	    MACHINE_TEST(test_machine, "ctr-v1"),
+	    MACHINE_TEST(test_machine, "ctr-hybrid"),
+	    cmocka_unit_test(test_classify),
+	    cmocka_unit_test(test_inotify),
+	    cmocka_unit_test(test_idle),
+	    cmocka_unit_test(test_off),
+	    cmocka_unit_test(test_live),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
