@@ -220,7 +220,9 @@ def test_sseload_gzip_decode_sample(start_daemon, bench_dir):
     """--gzip gets the daemon's gzip stream and inflates it; --decode-sample 5
     decodes 2 clients of 10, the 8 others only count their bytes."""
     exe = os.path.join(bench_dir, "sseload")
-    d = start_daemon(interval=200)
+    # a journal flood from elsewhere on a shared machine would resync the
+    # clients (1 MiB ring): the log topic follows a unit that never logs
+    d = start_daemon(interval=200, config="log-units = sysfeed-test-quiet.service\n")
     p = subprocess.run([exe, "--port", str(d.port), "--clients", "10", "--seconds", "3",
                         "--gzip", "--decode-sample", "5"],
                        capture_output=True, text=True, timeout=60 * SLOW)

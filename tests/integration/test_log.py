@@ -363,9 +363,10 @@ def test_flood(journald, journal_send, start_daemon, bench_dir):
     for i, (t, _) in enumerate(logs):
         in_window = sum(n for (u, n) in logs[i:] if u < t + 990)
         assert in_window <= 500, "%d entries within a second from t=%d" % (in_window, t)
-    # Memory stays bounded: the ring plus 10 MB (sanitizers' shadow memory aside).
+    # Memory stays bounded: issue 10's flood figure, 16 MiB with every topic
+    # on (sanitizers' shadow memory aside; the figure itself is in make bench)
     if not SANITIZE:
-        assert rss_max * 1024 < ring + (10 << 20), "RSS %d KiB" % rss_max
+        assert rss_max * 1024 < ring + (15 << 20), "RSS %d KiB" % rss_max
     # The periodic topics kept ticking during the flood: no gap of three
     # intervals (the precise spread is a figure for `make bench`, not a test
     # on a shared machine).
