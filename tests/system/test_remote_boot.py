@@ -244,6 +244,18 @@ def test_without_credentials_401(box):
     assert code == 200 and body.replace(" ", "").strip() == '{"status":"ok"}', (code, body)
 
 
+def test_host_check_on_the_lan(box):
+    """By the address (in allowed-hosts and the certificate) it answers; a
+    name not in allowed-hosts (a rebinding page's) gets 403 even with the
+    right credentials."""
+    st = box
+    rc, code, body = curl(st, "/healthz", *user(st), url=f"https://{BOX_ADDR}:{PORT}")
+    assert (rc, code) == (0, 200) and '"version"' in body, (rc, code, body[:300])
+    rc, code, _ = curl(st, "/healthz", *user(st), "--resolve", f"rebind.example:{PORT}:{BOX_ADDR}",
+                       "--insecure", url=f"https://rebind.example:{PORT}")
+    assert (rc, code) == (0, 403), (rc, code)
+
+
 def test_plain_http_refused(box):
     """Plain HTTP to the TLS port gets no HTTP answer; the plain port is on
     loopback only."""
@@ -260,3 +272,31 @@ def test_exposure_with_the_drop_in_is_2_or_lower(box):
     print(f"\nsystemd-analyze security sysfeed.service with the LAN drop-in: exposure {score}")
     log(f"exposure level with the drop-in {score}")
     assert score <= 2.0, out
+
+
+def test_socket_activation_on_the_lan(box):
+    """With sysfeed.socket the socket unit needs the LAN address and the same
+    allow list in a drop-in of its own (the page's); the service takes the
+    sockets, and the one beyond loopback is TLS with the same users."""
+    st = box
+    sock_dropin = "/etc/systemd/system/sysfeed.socket.d/override.conf"
+    text = doc_block("### With socket activation", "ini")
+    assert text == f"[Socket]\nListenStream={BOX_ADDR}:{PORT}\nIPAddressAllow={NET}\n", text
+    sh(st, f"mkdir -p {os.path.dirname(sock_dropin)} && cat > {sock_dropin} <<'EOF'\n{text}EOF\n"
+           "systemctl daemon-reload && systemctl disable --now sysfeed.service && "
+           "systemctl enable --now sysfeed.socket")
+    try:
+        assert sh(st, "systemctl is-active sysfeed.service", check=False).strip() == "inactive"
+        rc, code, body = curl(st, "/metrics", *user(st), timeout=15)
+        assert (rc, code) == (0, 200) and "sysfeed_tls_certificate_expiry_seconds" in body, \
+            (rc, code, body[:300])
+        assert active(st)
+        rc, code, _ = curl(st, "/metrics")
+        assert (rc, code) == (0, 401), (rc, code)
+        pid = sh(st, "systemctl show sysfeed -p MainPID --value").strip()
+        text = sh(st, f"journalctl -q --no-pager -o cat _PID={pid}")
+        assert "using 3 socket(s) from the service manager" in text, text
+    finally:
+        sh(st, f"systemctl disable --now sysfeed.socket; systemctl stop sysfeed.service; "
+               f"rm -rf {os.path.dirname(sock_dropin)}; systemctl daemon-reload; "
+               "systemctl enable --now sysfeed.service", check=False)
