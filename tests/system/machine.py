@@ -32,6 +32,18 @@ def run(cmd, timeout=60, check=True, **kw):
     return r
 
 
+def wait_for(what, fn, timeout, step=0.5):
+    """Polls fn until it returns a true value; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
 def apt_mirror(suite=SUITE):
     """The first URI of this machine's apt sources that serves `suite`
     (deb822 *.sources and one-line *.list files)."""
@@ -93,8 +105,9 @@ def base_root(cache, extra):
     return base
 
 
-def work_root(cache, base):
-    work = os.path.join(cache, "work")
+def work_root(cache, base, name="work"):
+    """A copy of the pristine root to boot, CACHE/NAME (replaced if there)."""
+    work = os.path.join(cache, name)
     shutil.rmtree(work, ignore_errors=True)
     run(["cp", "-a", "--reflink=auto", base, work], timeout=300)
     return work
@@ -239,6 +252,15 @@ class Container:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=15)
+
+
+def exposure(container, unit="sysfeed.service"):
+    """The overall exposure level `systemd-analyze security` gives unit in
+    the booted container, and the analysis text."""
+    out = container.sh(f"systemd-analyze security --no-pager {unit}").stdout
+    m = re.search(rf"Overall exposure level for {re.escape(unit)}: ([\d.]+)", out)
+    assert m, out
+    return float(m.group(1)), out
 
 
 def chroot(root, script, timeout=300):

@@ -20,7 +20,7 @@ import uuid
 import pytest
 
 import machine
-from machine import Container, chroot, log
+from machine import Container, chroot, log, wait_for
 
 CACHE = os.environ.get("SYSTEM_CACHE", "/var/cache/sysfeed-test")
 DEB = os.environ.get("SYSFEED_DEB", "")
@@ -34,18 +34,6 @@ VOLATILE = re.compile(r"^/(run|tmp|var/tmp|var/log|var/cache/(apt|debconf|ldconf
                       r"|var/lib/systemd/(random-seed|timers|catalog)|var/lib/dbus)(/|-old$|$)")
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="debootstrap and nspawn need root")
-
-
-def wait_for(what, fn, timeout, step=0.5):
-    """Polls fn until it returns a true value; fails after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class State:
@@ -353,8 +341,7 @@ def alert_entry(st, unit, state):
 
 
 def test_exposure_is_2_or_lower(box):
-    out = sh(box, "systemd-analyze security --no-pager sysfeed.service")
-    score = float(re.search(r"Overall exposure level for sysfeed.service: ([\d.]+)", out).group(1))
+    score, out = machine.exposure(box.c)
     print(f"\nsystemd-analyze security sysfeed.service: exposure {score}")
     log(f"exposure level {score}")
     assert score <= 2.0, out
