@@ -11,8 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gpu.h"
 #include "json.h"
 #include "metrics.h"
+#include "proc_gpu.h"
 #include "proc_table.h"
 #include "proc_users.h"
 #include "procfs.h"
@@ -46,6 +48,9 @@ struct proc_state {
 	int64_t clock_offset_ms; /* realtime - monotonic when btime was read */
 	bool clock_ok;
 	struct procfs_buf buf;
+	/* the sys root has a DRM device: rows carry gpu_pct, gpu_mem_bytes */
+	bool drm;
+	struct proc_gpu_scan gs;
 	struct proc_passwd pw;
 	struct topn top;
 	/* what the last payload showed, for metrics: totals, then the top_cpu
@@ -173,6 +178,25 @@ static bool proc_mem_better(const void *x, const void *y)
 	return a->pid < b->pid;
 }
 
+/* A row's GPU fields: null for a process without a DRM client, and
+ * gpu_pct also before its second reading. */
+static int proc_row_gpu(const struct proc_entry *e, cJSON *row)
+{
+	int64_t pct = -1;
+	uint64_t mem = 0;
+	bool has_mem = false;
+
+	if (!proc_gpu_of(e, &pct, &mem, &has_mem))
+		pct = -1;
+	if (pct < 0 ? !cJSON_AddNullToObject(row, "gpu_pct")
+		    : json_num(row, "gpu_pct", (double)pct / 100.0) < 0)
+		return -ENOMEM;
+	if (!has_mem ? !cJSON_AddNullToObject(row, "gpu_mem_bytes")
+		     : json_num(row, "gpu_mem_bytes", (double)mem) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 /* One row into arr, and into mr for metrics: its CPU percent (by_cpu) or
  * its resident bytes. */
 static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJSON *arr,
@@ -220,7 +244,7 @@ static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJS
 	    json_num(row, "start_ms",
 		     (double)(s->btime_ms + e->starttime * 1000 / (s->t.hz ? s->t.hz : 100))) < 0)
 		return -ENOMEM;
-	return 0;
+	return s->drm ? proc_row_gpu(e, row) : 0;
 }
 
 static int proc_top(struct proc_state *s, int proc_fd, cJSON *payload, const char *key, size_t n,
@@ -380,6 +404,7 @@ static void proc_fini(void *state)
 	if (s->loadavg_fd >= 0)
 		close(s->loadavg_fd);
 	topn_free(&s->top);
+	proc_gpu_scan_done(&s->gs);
 	free(s->mrows);
 	procfs_buf_free(&s->buf);
 	proc_passwd_free(&s->pw);
@@ -418,6 +443,28 @@ out:
 		snprintf(reason, reason_len, "/proc: %s", strerror(-r));
 	proc_fini(s);
 	return r;
+}
+
+/* Whether the sys root has a DRM device is seen at the first tick, on a
+ * new proc root and every PROC_RESCAN_TICKS; only then are processes'
+ * fds looked into (proc_gpu.h). */
+static int proc_sample_gpu(struct proc_state *s, const struct collector_env *env, uint64_t mono_ns,
+			   bool force)
+{
+	struct proc_table *t = &s->t;
+
+	if (force || t->ticks == 1 || t->ticks % PROC_RESCAN_TICKS == 0) {
+		bool drm = env->sys_fd >= 0 && gpu_drm_present(env->sys_fd);
+
+		if (s->drm && !drm)
+			proc_gpu_forget(t);
+		s->drm = drm;
+	}
+	if (!s->drm)
+		return 0;
+	if (force)
+		proc_gpu_relist(t);
+	return proc_gpu_update(&s->gs, t, env->proc_fd, mono_ns);
 }
 
 /* Every tick each known process is checked (see proc_table_update), then the
@@ -472,6 +519,9 @@ static int proc_sample(void *state, const struct collector_env *env,
 		return r;
 	s->last_pid = last_pid;
 	s->last_pid_ok = have_last;
+	r = proc_sample_gpu(s, env, tick->mono_ns, force);
+	if (r < 0)
+		return r;
 	proc_table_shrink(t);
 	if (errors > 0 && t->n == 0)
 		return -EINVAL;

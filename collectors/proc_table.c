@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "array.h"
+#include "proc_gpu.h"
 
 /* A stat line is about 300 bytes; 52 fields of 20 digits and a 63-byte
  * comm stay under 1200. */
@@ -134,6 +135,7 @@ static void proc_drop(struct proc_table *t, size_t i)
 
 	proc_entry_close(t, e);
 	free(e->cmd);
+	proc_gpu_free(e->gpu);
 	proc_slot_remove(t, e->pid);
 	if (i != t->n - 1) {
 		*e = t->v[t->n - 1];
@@ -213,6 +215,8 @@ static void proc_fold(struct proc_table *t, struct proc_entry *e, const struct p
 	if (e->have_cpu && st->starttime != e->starttime) {
 		e->have_cpu = false;
 		e->comm[0] = '\0';
+		proc_gpu_free(e->gpu);
+		e->gpu = NULL;
 	}
 	e->starttime = st->starttime;
 	e->ppid = st->ppid;
@@ -231,6 +235,7 @@ static void proc_fold(struct proc_table *t, struct proc_entry *e, const struct p
 		e->cmd = NULL;
 		e->meta = false;
 		e->uid_known = false;
+		e->fd_state = PROC_GPU_FD_NEW; /* an exec closes what is close-on-exec */
 	}
 	e->state = st->state;
 	e->flags = st->flags;

@@ -28,9 +28,21 @@
 #define PROC_IDLE_STREAK 4
 #define PROC_IDLE_MAX    4
 
+struct proc_gpu;
+
+/* Whether a process's fds were listed for DRM devices (proc_gpu.h). */
+enum proc_gpu_fd_state {
+	PROC_GPU_FD_NEW,    /* never listed, or to be listed again (exec, new root) */
+	PROC_GPU_FD_LISTED, /* listed at fd_tick */
+	PROC_GPU_FD_DENIED, /* cannot be listed: not again until exec */
+};
+
 /* One process as last read. */
 struct proc_entry {
-	char *cmd; /* shortened command line once looked up; NULL: unknown */
+	char *cmd;            /* shortened command line once looked up; NULL: unknown */
+	struct proc_gpu *gpu; /* its DRM fds and clients (proc_gpu.h); NULL: none */
+	uint64_t fd_tick;     /* when its fds were last listed */
+	uint64_t fd_mark;     /* its CPU clock (or utime + stime) then */
 	uint64_t starttime;
 	uint64_t cpu_ticks;   /* utime + stime at cpu_mono_ns */
 	uint64_t cpu_mono_ns; /* when cpu_ticks held */
@@ -56,6 +68,7 @@ struct proc_entry {
 	bool have_clock; /* clock_ns holds a reading */
 	bool meta;       /* cmd and uid were looked up */
 	bool uid_known;
+	uint8_t fd_state; /* enum proc_gpu_fd_state */
 	char comm[PROC_COMM_MAX];
 };
 

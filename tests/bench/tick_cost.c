@@ -19,6 +19,11 @@
  * read is not counted).
  *
  *   tick_cost [-n processes=1000 | -p total] [-t ticks=60] [-i interval_ms=1000] [-w warmup=1]
+ *             [-P proc_root=/proc] [-S sys_root=/sys]
+ *
+ * -P and -S point the collectors at a fixture tree instead (such as the
+ * one `tests/fixtures/construct_proc_drm.py --bench DIR N K` writes, with
+ * processes holding DRM fds): "processes" then counts the pids there.
  *
  * Needs the project's objects: link with build/libsysfeed.a and the
  * daemon's libraries (see the report that came with it). */
@@ -108,10 +113,13 @@ static void raise_nofile(void)
 	}
 }
 
-static size_t count_pids(void)
+static size_t count_pids(const char *root)
 {
-	char cmd[] = "ls /proc | grep -c '^[0-9]'";
-	FILE *f = popen(cmd, "r");
+	char cmd[4200];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls '%s' | grep -c '^[0-9]'", root);
+	f = popen(cmd, "r");
 	size_t n = 0;
 
 	if (f) {
@@ -195,6 +203,7 @@ __attribute__((noinline)) void tick_cost_measured(struct bench *b, unsigned t)
 int main(int argc, char **argv)
 {
 	unsigned nproc = 1000, ticks = 60, interval_ms = 1000, warmup = 1, target = 0;
+	const char *proc_root = "/proc", *sys_root = "/sys";
 	uint64_t first[MAX_COLLECTORS + 1] = {0};
 	struct bench b = {.env = {.proc_fd = -1, .sys_fd = -1}};
 	struct config cfg;
@@ -202,7 +211,7 @@ int main(int argc, char **argv)
 	pid_t *kids;
 	int opt, status = 1;
 
-	while ((opt = getopt(argc, argv, "n:p:t:i:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:p:t:i:w:P:S:")) != -1) {
 		switch (opt) {
 		case 'n':
 			nproc = (unsigned)strtoul(optarg, NULL, 10);
@@ -219,10 +228,16 @@ int main(int argc, char **argv)
 		case 'w':
 			warmup = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'P':
+			proc_root = optarg;
+			break;
+		case 'S':
+			sys_root = optarg;
+			break;
 		default:
 			fprintf(stderr,
 				"usage: %s [-n processes | -p total] [-t ticks] [-i interval_ms] "
-				"[-w warmup]\n",
+				"[-w warmup] [-P proc_root] [-S sys_root]\n",
 				argv[0]);
 			return 2;
 		}
@@ -234,7 +249,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (target > 0) {
-		present = count_pids();
+		present = count_pids(proc_root);
 		nproc = present < target ? (unsigned)(target - present) : 0;
 	}
 	raise_nofile();
@@ -260,12 +275,12 @@ int main(int argc, char **argv)
 	}
 
 	config_defaults(&cfg);
-	b.env.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	b.env.sys_fd = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	b.env.proc_fd = open(proc_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	b.env.sys_fd = open(sys_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	b.env.publish = env_publish;
 	b.env.set_state = env_set_state;
 	if (b.env.proc_fd < 0 || b.env.sys_fd < 0) {
-		perror("tick_cost: /proc, /sys");
+		perror("tick_cost: proc or sys root");
 		goto out;
 	}
 	for (size_t i = 0; collector_registry[i] && b.n_cols < MAX_COLLECTORS; i++) {
@@ -285,7 +300,7 @@ int main(int argc, char **argv)
 		b.active[b.n_cols] = r >= 0 && c->sample;
 		b.n_cols++;
 	}
-	present = count_pids();
+	present = count_pids(proc_root);
 	fprintf(stderr, "%u extra processes, %zu in /proc; %u ticks every %u ms\n", nproc, present,
 		ticks, interval_ms);
 

@@ -315,6 +315,157 @@ static void test_collector_scratch(void **state)
 	scratch_remove(&s);
 }
 
+/* --- GPU use from DRM fdinfo --- */
+
+/* The workstation tree: goldens by expected_proc.py, and what they show. */
+static void test_collector_drm_workstation(void **state)
+{
+	struct run r;
+	cJSON *p;
+
+	(void)state;
+	run_start(&r, &proc_collector, "workstation");
+	run_trees(&r, 0);
+	p = run_tick(&r, T1, 5 * SEC);
+	assert_json_file(p, "workstation", "proc.1.json");
+	/* memory at once, no share before a second reading */
+	assert_true(is_null(row_of(p, "top_mem", 2100), "gpu_pct"));
+	assert_true(num(row_of(p, "top_mem", 2100), "gpu_mem_bytes") == 204800 * 1024.0);
+	assert_true(is_null(row_of(p, "top_mem", 1), "gpu_mem_bytes"));
+	cJSON_Delete(p);
+	run_trees(&r, 1);
+	p = run_tick(&r, T2, 6 * SEC);
+	assert_json_file(p, "workstation", "proc.json");
+	/* one client on two fds counted once (25, not 50), over two devices */
+	assert_true(num(row_of(p, "top_mem", 1500), "gpu_pct") == 25);
+	/* the busiest engine (render 70), not the sum (115) */
+	assert_true(num(row_of(p, "top_mem", 2100), "gpu_pct") == 70);
+	/* 150 % of one video engine over a group of two */
+	assert_true(num(row_of(p, "top_mem", 2200), "gpu_pct") == 75);
+	assert_true(num(row_of(p, "top_mem", 2500), "gpu_pct") == 0);
+	assert_true(is_null(row_of(p, "top_mem", 2400), "gpu_pct"));
+	assert_true(is_null(row_of(p, "top_mem", 2600), "gpu_pct"));
+	cJSON_Delete(p);
+	run_end(&r);
+}
+
+static void drm_fd(struct scratch *s, unsigned pid, int fd, const char *target, const char *info)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "%u/fd", pid);
+	mkdirat(s->fd, path, 0700);
+	snprintf(path, sizeof(path), "%u/fd/%d", pid, fd);
+	unlinkat(s->fd, path, 0);
+	assert_int_equal(symlinkat(target, s->fd, path), 0);
+	snprintf(path, sizeof(path), "%u/fdinfo/%d", pid, fd);
+	scratch_write(s, path, info);
+}
+
+static const cJSON *gpu_row(const cJSON *p, unsigned pid)
+{
+	const cJSON *r = row_of(p, "top_mem", pid);
+
+	assert_non_null(r);
+	return r;
+}
+
+static const char *drm_info(uint64_t render_ns)
+{
+	static char text[256];
+
+	snprintf(text, sizeof(text),
+		 "pos:\t0\nflags:\t02\ndrm-driver:\ti915\ndrm-client-id:\t5\n"
+		 "drm-pdev:\t0000:00:02.0\ndrm-resident-system0:\t1024 KiB\n"
+		 "drm-engine-render:\t%llu ns\n",
+		 (unsigned long long)render_ns);
+	return text;
+}
+
+/* When fds are listed and fdinfo read: a DRM fd opened by a process that
+ * did not run is not seen; once it ran, at the next listing (every
+ * PROC_GPU_RESCAN_TICKS); a process that neither ran nor had an engine
+ * busy is not read; a closed fd drops the client; without a DRM device
+ * the fields go. */
+static void test_collector_drm_scratch(void **state)
+{
+	struct scratch s;
+	struct collector_env env;
+	void *st;
+	cJSON *p;
+	int sys;
+
+	(void)state;
+	proc_scratch(&s);
+	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
+	scratch_write(&s, "../sys/class/drm/renderD128/dev", "226:128\n");
+	sys = openat(s.fd, "../sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(sys >= 0);
+	env = (struct collector_env){.proc_fd = s.fd, .sys_fd = sys};
+	scratch_proc(&s, 50, "app", 'S', 10, 1, 50, 100);
+	drm_fd(&s, 50, 0, "/dev/null", "pos:\t0\nflags:\t02\n");
+	st = init_check(&proc_collector, &env, 0, NULL);
+
+	p = tick(st, &env, 1);
+	assert_true(is_null(gpu_row(p, 50), "gpu_pct"));
+	assert_true(is_null(gpu_row(p, 50), "gpu_mem_bytes"));
+	cJSON_Delete(p);
+	/* opened while it did not run (which cannot be): not looked for */
+	drm_fd(&s, 50, 9, "/dev/dri/renderD128", drm_info(SEC));
+	p = tick(st, &env, 2);
+	assert_true(is_null(gpu_row(p, 50), "gpu_mem_bytes"));
+	cJSON_Delete(p);
+	/* it ran at tick 3: listed at tick 5, 4 ticks after the last listing */
+	scratch_proc(&s, 50, "app", 'S', 20, 1, 50, 100);
+	for (unsigned n = 3; n <= 4; n++) {
+		p = tick(st, &env, n);
+		assert_true(is_null(gpu_row(p, 50), "gpu_mem_bytes"));
+		cJSON_Delete(p);
+	}
+	p = tick(st, &env, 5);
+	assert_true(num(gpu_row(p, 50), "gpu_mem_bytes") == 1024 * 1024);
+	assert_true(is_null(gpu_row(p, 50), "gpu_pct"));
+	cJSON_Delete(p);
+	drm_fd(&s, 50, 9, "/dev/dri/renderD128", drm_info(SEC + SEC / 2));
+	p = tick(st, &env, 6);
+	assert_true(num(gpu_row(p, 50), "gpu_pct") == 50);
+	cJSON_Delete(p);
+	/* busy at the last reading: read again */
+	p = tick(st, &env, 7);
+	assert_true(num(gpu_row(p, 50), "gpu_pct") == 0);
+	cJSON_Delete(p);
+	/* idle and it did not run: not read, so 0 although the file moved */
+	drm_fd(&s, 50, 9, "/dev/dri/renderD128", drm_info(2 * SEC + SEC / 2));
+	p = tick(st, &env, 8);
+	assert_true(num(gpu_row(p, 50), "gpu_pct") == 0);
+	cJSON_Delete(p);
+	/* it ran: read, the share over the two ticks since tick 7 */
+	scratch_proc(&s, 50, "app", 'S', 30, 1, 50, 100);
+	p = tick(st, &env, 9);
+	assert_true(num(gpu_row(p, 50), "gpu_pct") == 50);
+	cJSON_Delete(p);
+	/* the fd closed: no client */
+	scratch_rm(&s, "proc/50/fd/9");
+	scratch_rm(&s, "proc/50/fdinfo/9");
+	scratch_proc(&s, 50, "app", 'S', 40, 1, 50, 100);
+	p = tick(st, &env, 10);
+	assert_true(is_null(gpu_row(p, 50), "gpu_pct"));
+	assert_true(is_null(gpu_row(p, 50), "gpu_mem_bytes"));
+	cJSON_Delete(p);
+	/* no DRM device any more: the fields go at the next look (every 64
+	 * ticks) */
+	scratch_rm(&s, "sys/class/drm/renderD128");
+	for (unsigned n = 11; n < 64; n++)
+		cJSON_Delete(tick(st, &env, n));
+	p = tick(st, &env, 64);
+	assert_null(cJSON_GetObjectItemCaseSensitive(gpu_row(p, 50), "gpu_pct"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(gpu_row(p, 50), "gpu_mem_bytes"));
+	cJSON_Delete(p);
+	proc_collector.fini(st);
+	close(sys);
+	scratch_remove(&s);
+}
+
 /* Totals per state, and the top rows of each list (top-n 2) with their
  * labels escaped; nothing before the first tick. */
 static void test_metrics(void **state)
@@ -802,6 +953,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_collector_vm2),
 	    cmocka_unit_test(test_collector_scratch),
+	    cmocka_unit_test(test_collector_drm_workstation),
+	    cmocka_unit_test(test_collector_drm_scratch),
 	    cmocka_unit_test(test_metrics),
 	    cmocka_unit_test(test_collector_clock),
 	    cmocka_unit_test(test_collector_hidden_refresh),
