@@ -1,5 +1,6 @@
 /* The `disk` topic's collector: /proc/diskstats parsed each tick into per-device
  * rates, whole disks told from partitions through sysfs, and the families. */
+#include "array.h"
 #include "disk.h"
 
 #include <errno.h>
@@ -25,18 +26,8 @@
 
 static struct disk_dev *disk_stats_add(struct disk_stats *st)
 {
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 16;
-		struct disk_dev *v;
-
-		if (cap > SIZE_MAX / sizeof(*v))
-			return NULL;
-		v = realloc(st->v, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		st->v = v;
-		st->cap = cap;
-	}
+	if (ARRAY_GROW(st->v, st->cap, st->n, 16) < 0)
+		return NULL;
 	return &st->v[st->n++];
 }
 

@@ -83,6 +83,8 @@ int gpu_parse_u64(const char *text, size_t len, uint64_t *ret);
  * *ret_nvidia counts cards of the nvidia driver (NVML's). Replaces what
  * list held. Returns 0 or -ENOMEM; no class/drm is no GPU. */
 int gpu_scan_drm(int sys_fd, struct gpu_list *list, unsigned *ret_nvidia);
+/* A new zeroed entry at the end of list (NULL: out of memory). */
+struct gpu_dev *gpu_list_add(struct gpu_list *list);
 void gpu_list_free(struct gpu_list *list);
 
 /* Reads one sysfs GPU's values of this tick into g (g->has says which). */

@@ -1,4 +1,5 @@
 /* The /proc/mdstat parser. */
+#include "array.h"
 #include "health_md.h"
 
 #include <errno.h>
@@ -9,15 +10,8 @@
 
 static struct md_array *md_add(struct md_stat *st)
 {
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 8;
-		struct md_array *v = reallocarray(st->v, cap, sizeof(*v));
-
-		if (!v)
-			return NULL;
-		st->v = v;
-		st->cap = cap;
-	}
+	if (ARRAY_GROW(st->v, st->cap, st->n, 8) < 0)
+		return NULL;
 	memset(&st->v[st->n], 0, sizeof(st->v[0]));
 	return &st->v[st->n++];
 }
@@ -67,7 +61,8 @@ static int md_header(struct md_array *a, const char *line, size_t len)
 	size_t tl;
 	int r;
 
-	if (procfs_next_token(&p, end, &tok, &tl) <= 0 || !md_copy(a->name, sizeof(a->name), tok, tl))
+	if (procfs_next_token(&p, end, &tok, &tl) <= 0 ||
+	    !md_copy(a->name, sizeof(a->name), tok, tl))
 		return -EINVAL;
 	if (procfs_next_token(&p, end, &tok, &tl) <= 0 || !procfs_token_is(tok, tl, ":"))
 		return -EINVAL;
@@ -82,7 +77,8 @@ static int md_header(struct md_array *a, const char *line, size_t len)
 		    procfs_token_is(tok, tl, "(auto-read-only)")) {
 			a->read_only = true;
 		} else if (!memchr(tok, '[', tl)) {
-			if (a->level[0] || a->members || !md_copy(a->level, sizeof(a->level), tok, tl))
+			if (a->level[0] || a->members ||
+			    !md_copy(a->level, sizeof(a->level), tok, tl))
 				return -EINVAL;
 		} else {
 			r = md_member(a, tok, tl);
@@ -172,8 +168,8 @@ static int md_progress(struct md_array *a, const char *p, const char *end)
 	while (procfs_next_token(&p, end, &tok, &tl) > 0) {
 		if (tl > 7 && memcmp(tok, "finish=", 7) == 0)
 			r = md_tenths(tok + 7, tl - 7, "min", &a->finish_ds);
-		else if (tl > 6 && memcmp(tok, "speed=", 6) == 0 &&
-			 tl > 6 + 5 && memcmp(tok + tl - 5, "K/sec", 5) == 0)
+		else if (tl > 6 && memcmp(tok, "speed=", 6) == 0 && tl > 6 + 5 &&
+			 memcmp(tok + tl - 5, "K/sec", 5) == 0)
 			r = procfs_parse_u64(tok + 6, tl - 6 - 5, &a->speed_kbs);
 		else
 			r = -EINVAL;

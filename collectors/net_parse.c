@@ -1,6 +1,7 @@
 /* The parsers of the `net` topic (/proc/net/dev, snmp and sockstat, the
  * sysfs link attributes) and its field tables, which name the columns the
  * parsers look for. */
+#include "array.h"
 #include "net.h"
 
 #include <errno.h>
@@ -222,18 +223,8 @@ static int net_dev_header(const char *line, size_t len, size_t *ret_ncols, size_
 
 static struct net_iface *net_dev_add(struct net_dev *d)
 {
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 16;
-		struct net_iface *v;
-
-		if (cap > SIZE_MAX / sizeof(*v))
-			return NULL;
-		v = realloc(d->v, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		d->v = v;
-		d->cap = cap;
-	}
+	if (ARRAY_GROW(d->v, d->cap, d->n, 16) < 0)
+		return NULL;
 	return &d->v[d->n++];
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "clock.h"
 #include "fields.h"
 #include "json.h"
@@ -109,15 +110,8 @@ static struct temp_sensor *temp_list_add(struct temp_list *list)
 {
 	struct temp_sensor *t;
 
-	if (list->n == list->cap) {
-		size_t cap = list->cap ? list->cap * 2 : 16;
-		struct temp_sensor *v = realloc(list->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		list->v = v;
-		list->cap = cap;
-	}
+	if (ARRAY_GROW(list->v, list->cap, list->n, 16) < 0)
+		return NULL;
 	t = &list->v[list->n++];
 	memset(t, 0, sizeof(*t));
 	t->fd = -1;

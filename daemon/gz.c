@@ -1,4 +1,5 @@
 /* gzip parts: see gz.h. */
+#include "array.h"
 #include "gz.h"
 
 #include <errno.h>
@@ -62,15 +63,8 @@ static int feed(struct gz *z, const char *data, size_t len, int flush, char **ou
 	do {
 		int r;
 
-		if (*cap - *out_len < 64) {
-			size_t ncap = *cap ? *cap * 2 : 1024;
-			char *p = realloc(*out, ncap);
-
-			if (!p)
-				return -ENOMEM;
-			*out = p;
-			*cap = ncap;
-		}
+		if (*cap - *out_len < 64 && array_reserve(out, cap, *out_len + 64, 1, 1024) < 0)
+			return -ENOMEM;
 		z->s.next_out = (Bytef *)*out + *out_len;
 		z->s.avail_out = (uInt)(*cap - *out_len);
 		r = deflate(&z->s, flush);

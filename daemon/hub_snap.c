@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "clock.h"
 #include "hub_impl.h"
 #include "sse.h"
@@ -76,16 +77,9 @@ static void plan_seg(struct plan *p, struct blob *b, size_t off, size_t len)
 		p->segs[p->n - 1].len += (uint32_t)len; /* adjacent glue */
 		return;
 	}
-	if (p->n == p->cap) {
-		size_t ncap = p->cap ? p->cap * 2 : 32;
-		struct seg *s = realloc(p->segs, ncap * sizeof(*s));
-
-		if (!s) {
-			p->failed = true;
-			return;
-		}
-		p->segs = s;
-		p->cap = ncap;
+	if (ARRAY_GROW(p->segs, p->cap, p->n, 32) < 0) {
+		p->failed = true;
+		return;
 	}
 	p->segs[p->n++] = (struct seg){b ? blob_ref(b) : NULL, (uint32_t)off, (uint32_t)len};
 }
