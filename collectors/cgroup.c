@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,6 +149,31 @@ int cgroup_find_fd(const struct cgroup_root *root)
 	if (root->fd[CGROUP_H_MEMORY] >= 0)
 		return root->fd[CGROUP_H_MEMORY];
 	return root->fd[CGROUP_H_SYSTEMD];
+}
+
+int cgroup_watch(int inotify_fd, int fd, uint32_t mask)
+{
+	char link[64];
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	return inotify_add_watch(inotify_fd, link, mask) < 0 ? -errno : 0;
+}
+
+bool cgroup_drain(int inotify_fd)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool dirs = false;
+	ssize_t n;
+
+	while ((n = read(inotify_fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+
+			off += (ssize_t)(sizeof(*ev) + ev->len);
+			dirs = dirs || (ev->mask & (IN_ISDIR | IN_Q_OVERFLOW));
+		}
+	}
+	return dirs;
 }
 
 int cgroup_reader_init(struct cgroup_reader *rd, const struct cgroup_root *root, size_t held_max)
@@ -341,22 +367,80 @@ int64_t cgroup_rate(struct procfs_counter *c, uint64_t value, uint64_t mono_ns, 
 #endif
 }
 
-void cgroup_stats_update(struct cgroup_stats *st, const struct cgroup_values *v, uint64_t mono_ns)
+void cgroup_stats_update(struct cgroup_stats *st, const struct cgroup_values *v, unsigned mask,
+			 uint64_t mono_ns)
 {
-	st->cpu_h = st->io_r = st->io_w = -1;
-	if (v->cpu_ns >= 0)
-		/* ns over ns, in hundredths of a percent */
-		st->cpu_h = cgroup_rate(&st->cpu, (uint64_t)v->cpu_ns, mono_ns, 10000u);
-	else
-		st->cpu.valid = false;
-	st->mem = v->mem;
-	st->pids = v->pids;
+	if (mask & (1u << CGROUP_CPU)) {
+		st->cpu_h = -1;
+		if (v->cpu_ns >= 0)
+			/* ns over ns, in hundredths of a percent */
+			st->cpu_h = cgroup_rate(&st->cpu, (uint64_t)v->cpu_ns, mono_ns, 10000u);
+		else
+			st->cpu.valid = false;
+	}
+	if (mask & (1u << CGROUP_MEM))
+		st->mem = v->mem;
+	if (mask & (1u << CGROUP_PIDS))
+		st->pids = v->pids;
+	if (!(mask & (1u << CGROUP_IO)))
+		return;
+	st->io_r = st->io_w = -1;
 	if (v->io_r >= 0) {
 		st->io_r = cgroup_rate(&st->rd, (uint64_t)v->io_r, mono_ns, 1000000000u);
 		st->io_w = cgroup_rate(&st->wr, (uint64_t)v->io_w, mono_ns, 1000000000u);
 	} else {
 		st->rd.valid = st->wr.valid = false;
 	}
+}
+
+int cgroup_sample(struct cgroup_reader *rd, struct cgroup_files *f, const char *rel,
+		  struct cgroup_pace *p, unsigned busy, unsigned sleeping, struct cgroup_stats *st,
+		  struct cgroup_values *v, uint64_t mono_ns)
+{
+	const unsigned cpu = 1u << CGROUP_CPU;
+	unsigned mask = busy;
+	bool still = false;
+	int64_t cpu_ns;
+	int r;
+
+	if (p->idle) {
+		r = cgroup_read(rd, f, rel, cpu, v);
+		if (r < 0)
+			goto out;
+		still = st->cpu.valid && v->cpu_ns == (int64_t)st->cpu.value;
+		if (still && rd->ticks < p->idle_next) {
+			st->cpu.mono_ns = mono_ns; /* its CPU rate: 0 until now */
+			st->cpu_h = 0;
+			return CGROUP_SKIPPED | CGROUP_STILL;
+		}
+		if (still)
+			mask = sleeping;
+		cpu_ns = v->cpu_ns;
+		r = cgroup_read(rd, f, rel, mask & ~cpu, v);
+		v->cpu_ns = cpu_ns;
+		mask |= cpu;
+	} else {
+		int64_t prev = st->cpu.valid ? (int64_t)st->cpu.value : -1;
+
+		r = cgroup_read(rd, f, rel, mask, v);
+		still = prev >= 0 && v->cpu_ns == prev;
+	}
+out:
+	/* gone: nulls (a v1 service may stay, in systemd's hierarchy alone) */
+	cgroup_stats_update(st, v, mask | cpu, mono_ns);
+	return r < 0 ? r : still ? CGROUP_STILL : 0;
+}
+
+void cgroup_pace_set(const struct cgroup_reader *rd, struct cgroup_pace *p, bool idle,
+		     unsigned phase)
+{
+	phase %= CGROUP_IDLE_TICKS;
+	if (idle && (!p->idle || rd->ticks >= p->idle_next)) {
+		p->idle_next = rd->ticks + 1;
+		while (p->idle_next % CGROUP_IDLE_TICKS != phase)
+			p->idle_next++;
+	}
+	p->idle = idle;
 }
 
 bool cgroup_stats_cpu(const struct cgroup_stats *st, double *ret)

@@ -48,6 +48,11 @@ enum cgroup_file {
 
 /* Files missing for a cgroup are looked for again every this many ticks. */
 #define CGROUP_RETRY_TICKS 16
+/* A cgroup whose CPU time stood still between two readings is idle: then
+ * only its CPU time is read each tick (read whole again as soon as that
+ * moves), the rest of it every this many ticks, each cgroup at a phase of
+ * its own; most of a host's services and containers sleep. */
+#define CGROUP_IDLE_TICKS 16
 
 struct cgroup_root {
 	enum cgroup_layout layout;
@@ -95,6 +100,15 @@ size_t cgroup_name_hiers(const struct cgroup_root *root, int *ret);
  * else memory's (every engine makes one there), else systemd's; -1. */
 int cgroup_find_fd(const struct cgroup_root *root);
 
+/* Watches the directory fd with inotify (mask) through its /proc/self/fd
+ * link, so that a directory under another sys root is watched too.
+ * Returns 0 or -errno (ENOSPC: fs.inotify.max_user_watches). */
+int cgroup_watch(int inotify_fd, int fd, uint32_t mask);
+
+/* Reads every event waiting on the (non-blocking) inotify fd. Returns
+ * whether one was about a directory, or events were lost. */
+bool cgroup_drain(int inotify_fd);
+
 int cgroup_reader_init(struct cgroup_reader *rd, const struct cgroup_root *root, size_t held_max);
 void cgroup_reader_done(struct cgroup_reader *rd);
 
@@ -116,8 +130,35 @@ struct cgroup_stats {
 	int64_t mem, pids, io_r, io_w;
 };
 
-/* The stats of a new reading v at mono_ns: rates from the previous one. */
-void cgroup_stats_update(struct cgroup_stats *st, const struct cgroup_values *v, uint64_t mono_ns);
+/* The stats of a new reading v of the files in mask at mono_ns: rates
+ * from the previous one; the fields of files not in mask stay. */
+void cgroup_stats_update(struct cgroup_stats *st, const struct cgroup_values *v, unsigned mask,
+			 uint64_t mono_ns);
+
+/* Where a cgroup is in its reading by activity (cgroup_sample). */
+struct cgroup_pace {
+	bool idle;          /* idle at its last reading */
+	uint64_t idle_next; /* idle: the tick it is looked at whole again */
+};
+
+/* What cgroup_sample did (flags), or -ENOENT: the cgroup is gone. */
+#define CGROUP_SKIPPED 1 /* idle, its CPU time still: nothing else read */
+#define CGROUP_STILL   2 /* its CPU time did not move since the last reading */
+
+/* One tick of a cgroup read by activity, into st (v: what was read, -1
+ * elsewhere). A busy one has the files in busy read (CPU among them). An
+ * idle one has its CPU time read alone: still, the rest is left until
+ * idle_next, then the files in sleeping (and its CPU rate of 0); moved, it
+ * woke and busy is read. Then the caller says with cgroup_pace_set whether
+ * it is idle now. */
+int cgroup_sample(struct cgroup_reader *rd, struct cgroup_files *f, const char *rel,
+		  struct cgroup_pace *p, unsigned busy, unsigned sleeping, struct cgroup_stats *st,
+		  struct cgroup_values *v, uint64_t mono_ns);
+/* Records whether the cgroup is idle after this tick's reading; a new
+ * sleeper (or one just looked at whole) gets its next whole look at the
+ * first tick past this one that is phase modulo CGROUP_IDLE_TICKS. */
+void cgroup_pace_set(const struct cgroup_reader *rd, struct cgroup_pace *p, bool idle,
+		     unsigned phase);
 
 /* The raw values of the families services and containers share (false:
  * none): CPU seconds, memory, tasks, bytes read and written. */

@@ -28,12 +28,17 @@
 #define CTR_DENTS_BUF (7u * 8192u)
 #define CTR_FD_MAX    (8u * CONTAINERS_MAX)
 #define CTR_NET_BUF   (16u << 10)
-/* Read every tick; OOM kills, the freezer and the memory limit every
- * CONTAINERS_SLOW_TICKS (each container at its own phase, so that a tick
- * reads a share of them); cgroup.procs while the network namespace is not
- * found yet. */
+/* A busy container's files read every tick; OOM kills, the freezer and
+ * the memory limit every CONTAINERS_SLOW_TICKS (each container at its own
+ * phase, so that a tick reads a share of them); cgroup.procs while the
+ * network namespace is not found yet. An idle one's CPU time alone, and
+ * every CGROUP_IDLE_TICKS CTR_SLEEPING and its net/dev (no OOM kill
+ * without the CPU time of an allocation). Its freezer state also when it
+ * goes idle or wakes (a pause stops its CPU). */
 #define CTR_FAST ((1u << CGROUP_CPU) | (1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO))
 #define CTR_SLOW ((1u << CGROUP_OOM) | (1u << CGROUP_FREEZE) | (1u << CGROUP_LIMIT))
+#define CTR_SLEEPING                                                                               \
+	((CTR_FAST & ~(1u << CGROUP_CPU)) | (1u << CGROUP_FREEZE) | (1u << CGROUP_LIMIT))
 
 /* --- the table --- */
 
@@ -51,7 +56,8 @@ static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
 	e->net_fd = -1;
 	e->pid = -1;
 	e->net_host = false;
-	e->slow_next = e->idle_next = 0; /* all is read again */
+	e->slow_next = 0; /* all is read again */
+	e->pace.idle = false;
 }
 
 static void ctr_drop(struct ctr_state *s, size_t i)
@@ -129,7 +135,11 @@ static int ctr_name_it(struct ctr_state *s, struct ctr_entry *e)
 	if (e->pid < 0 && cgroup_read(&s->rd, &e->files, e->rel, 1u << CGROUP_PROCS, &v) == 0)
 		e->pid = v.pid;
 	ctr_meta_done(&e->meta);
-	e->meta_next = s->rd.ticks + (e->meta_next ? CGROUP_RETRY_TICKS : 1);
+	/* looked for again after 1 tick, then 16, 32, ... 512 */
+	e->meta_next =
+	    s->rd.ticks + (e->meta_tries ? CGROUP_RETRY_TICKS << (e->meta_tries - 1) : 1);
+	if (e->meta_tries < 6)
+		e->meta_tries++;
 	if (ctr_meta_read(&s->meta, &ref, e->pid, &e->meta) < 0)
 		return -ENOMEM;
 	s->order_dirty = true;
@@ -273,44 +283,37 @@ static void ctr_net(struct ctr_state *s, struct ctr_entry *e, uint64_t mono_ns)
 
 static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mono_ns)
 {
-	bool slow = s->rd.ticks >= e->slow_next;
+	const unsigned freeze = 1u << CGROUP_FREEZE;
+	bool slow = s->rd.ticks >= e->slow_next, was_idle = e->pace.idle, idle;
+	unsigned busy = CTR_FAST | (slow ? CTR_SLOW : 0) | (was_idle ? freeze : 0), read;
 	struct cgroup_values v;
+	int r;
 
-	if (s->rd.ticks < e->idle_next) {
-		/* idle at its last reading: only its CPU time is looked at, and
-		 * while that stands still so do its other numbers */
-		if (cgroup_read(&s->rd, &e->files, e->rel, 1u << CGROUP_CPU, &v) < 0)
-			return;
-		if (e->st.cpu.valid && v.cpu_ns == (int64_t)e->st.cpu.value) {
-			e->st.cpu.mono_ns = mono_ns; /* its CPU rate: 0 until now */
-			return;
-		}
-	}
-	if (slow) /* the first time at a phase of its own */
+	if (!e->meta.name && s->rd.ticks >= e->meta_next)
+		(void)ctr_name_it(s, e);
+	r = cgroup_sample(&s->rd, &e->files, e->rel, &e->pace, busy, CTR_SLEEPING, &e->st, &v,
+			  mono_ns);
+	if (r < 0 || (r & CGROUP_SKIPPED))
+		return;
+	read = was_idle && (r & CGROUP_STILL) ? CTR_SLEEPING : busy;
+	if ((read & CTR_SLOW) == CTR_SLOW) /* the first time at a phase of its own */
 		e->slow_next = s->rd.ticks +
 			       (e->slow_next ? CONTAINERS_SLOW_TICKS
 					     : 1 + (unsigned char)e->id[1] % CONTAINERS_SLOW_TICKS);
-	if (!e->meta.name && s->rd.ticks >= e->meta_next)
-		(void)ctr_name_it(s, e);
-	(void)cgroup_read(&s->rd, &e->files, e->rel, CTR_FAST | (slow ? CTR_SLOW : 0), &v);
-	cgroup_stats_update(&e->st, &v, mono_ns);
-	if (slow) {
+	if (read & (1u << CGROUP_OOM))
 		e->oom = v.oom_kills;
+	if (read & freeze)
 		e->frozen = v.frozen;
+	if (read & (1u << CGROUP_LIMIT))
 		e->limit = v.limit;
-	}
 	ctr_net(s, e, mono_ns);
-	/* no CPU time nor a byte since the last reading: idle, read whole
-	 * again within CONTAINERS_IDLE_TICKS (at a phase of its own, so that a
-	 * tick reads a share of the sleepers) or as soon as its CPU time moves */
-	e->idle_next = 0;
-	if (e->st.cpu_h == 0 && e->rx_s <= 0 && e->tx_s <= 0) {
-		unsigned phase = (unsigned char)e->id[2] % CONTAINERS_IDLE_TICKS;
-
-		e->idle_next = s->rd.ticks + 1;
-		while (e->idle_next % CONTAINERS_IDLE_TICKS != phase)
-			e->idle_next++;
-	}
+	idle = (r & CGROUP_STILL) && e->rx_s <= 0 && e->tx_s <= 0;
+	/* a container that stops (docker pause freezes it): its freezer state
+	 * now, not at its next whole look (and when it wakes: busy has it) */
+	if (idle && !was_idle && !(read & freeze) &&
+	    cgroup_read(&s->rd, &e->files, e->rel, freeze, &v) == 0)
+		e->frozen = v.frozen;
+	cgroup_pace_set(&s->rd, &e->pace, idle, (unsigned char)e->id[2]);
 }
 
 /* --- the collector --- */
@@ -412,19 +415,8 @@ static int ctr_get_fd(void *state)
 static int ctr_dispatch(void *state, const struct collector_env *env)
 {
 	struct ctr_state *s = state;
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool walk = false;
-	ssize_t n;
 
-	while ((n = read(s->inotify_fd, buf, sizeof(buf))) > 0) {
-		for (ssize_t off = 0; off < n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
-
-			off += (ssize_t)(sizeof(*ev) + ev->len);
-			walk = walk || (ev->mask & (IN_ISDIR | IN_Q_OVERFLOW));
-		}
-	}
-	if (!walk)
+	if (!cgroup_drain(s->inotify_fd))
 		return 0;
 	return ctr_rescan(s, env, clock_real_ms());
 }

@@ -16,14 +16,10 @@ struct containers_settings {
 	unsigned top_n; /* containers with Prometheus families: top by CPU and by memory */
 };
 
-/* OOM kills, the freezer state and the memory limit are read again every
- * this many ticks. */
+/* A busy container's OOM kills, freezer state and memory limit are read
+ * again every this many ticks. One that used no CPU time and moved no byte
+ * between two readings is idle (CGROUP_IDLE_TICKS in cgroup.h). */
 #define CONTAINERS_SLOW_TICKS 4
-/* A container that used no CPU time and moved no byte between two
- * readings is idle: then only its CPU time is read each tick (it is read
- * whole again as soon as that moves), and the rest every this many ticks;
- * most of a host's containers sleep. */
-#define CONTAINERS_IDLE_TICKS 8
 /* At most this many containers are followed. */
 #define CONTAINERS_MAX 4096
 

@@ -12,6 +12,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "cgroup.h"
+
 /* What a watched directory reports: directories made or removed in it. */
 #define CTR_WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 
@@ -170,17 +172,6 @@ struct ctr_walk {
 	char path[PATH_MAX];
 };
 
-/* Watches the directory fd through its /proc/self/fd link (the path may be
- * under another sys root); a watch that cannot be made is no error: the
- * tick's walk finds what it misses. */
-static void ctr_watch(int inotify_fd, int fd)
-{
-	char link[64];
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	(void)inotify_add_watch(inotify_fd, link, CTR_WATCH_MASK);
-}
-
 /* Lists the directory fd (at w->path, len bytes of it, named name) at depth. */
 static int ctr_walk_dir(struct ctr_walk *w, int fd, size_t len, const char *name, long uid,
 			unsigned depth)
@@ -190,7 +181,7 @@ static int ctr_walk_dir(struct ctr_walk *w, int fd, size_t len, const char *name
 	int r;
 
 	if (w->inotify_fd >= 0)
-		ctr_watch(w->inotify_fd, fd);
+		(void)cgroup_watch(w->inotify_fd, fd, CTR_WATCH_MASK);
 	for (;;) {
 		ssize_t n = getdents64(fd, buf, size);
 

@@ -28,8 +28,9 @@ struct ctr_entry {
 	size_t head_len;
 	char short_id[13];  /* the name when there is none */
 	uint64_t meta_next; /* a name missing: tick to look again */
+	unsigned meta_tries;
 	uint64_t slow_next; /* tick to read the CTR_SLOW files again */
-	uint64_t idle_next; /* idle: tick to read it again at all */
+	struct cgroup_pace pace;
 	struct cgroup_files files;
 	int net_fd;    /* PID/net/dev of a member, held; -1 */
 	int64_t pid;   /* the member it was opened through */

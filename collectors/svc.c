@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,11 +33,16 @@
 #define SVC_FD_MAX 4096
 #define SVC_FILES                                                                                  \
 	((1u << CGROUP_CPU) | (1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO))
+/* An idle service's whole look (cgroup.h): CPU time read already. */
+#define SVC_SLEEPING ((1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO))
+/* What a watched slice reports: directories made or removed in it. */
+#define SVC_WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 
 struct svc_entry {
 	char *name; /* the unit, "ssh.service" */
 	char *path; /* its cgroup under fs/cgroup, "system.slice/ssh.service" */
 	struct cgroup_files files;
+	struct cgroup_pace pace;
 	uint32_t gen;
 	struct cgroup_stats st; /* this tick */
 	bool in_top;            /* in this tick's top_cpu or top_mem rows: shown in metrics */
@@ -51,7 +57,9 @@ struct svc_state {
 	uint32_t gen;
 	char *dents;
 	struct topn top;
-	bool have; /* a tick's payload was built */
+	int inotify_fd; /* -1: the slices are listed every tick */
+	bool relist;    /* a slice changed (or is not watched): list them at the next tick */
+	bool have;      /* a tick's payload was built */
 };
 
 /* --- the service table --- */
@@ -127,8 +135,8 @@ static int svc_list(struct svc_state *s, int fd, const char *dir, unsigned depth
 	size_t size = SVC_DENTS_BUF / (SVC_MAX_DEPTH + 1);
 	int r;
 
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return -errno;
+	if (s->inotify_fd >= 0 && cgroup_watch(s->inotify_fd, fd, SVC_WATCH_MASK) < 0)
+		s->relist = true; /* not watched: listed again each tick */
 	for (;;) {
 		ssize_t n = getdents64(fd, buf, size);
 
@@ -177,19 +185,32 @@ static int svc_list(struct svc_state *s, int fd, const char *dir, unsigned depth
 
 /* --- reading one service --- */
 
-/* One tick of one service. Returns 0, or -ENOENT when its cgroup is gone
- * (no file could be read, one was found missing; on v2 only, where every
- * cgroup has cpu.stat: on v1 a service may be in systemd's hierarchy
- * alone, without numbers). */
+/* A service's phase among the idle ticks, from its name. */
+static unsigned svc_phase(const char *name)
+{
+	unsigned h = 0;
+
+	for (; *name; name++)
+		h = h * 31u + (unsigned char)*name;
+	return h;
+}
+
+/* One tick of one service (an idle one: its CPU time alone, see
+ * cgroup.h). Returns 0, or -ENOENT when its cgroup is gone (no file could
+ * be read, one was found missing; on v2 only, where every cgroup has
+ * cpu.stat: on v1 a service may be in systemd's hierarchy alone, without
+ * numbers). */
 static int svc_sample_one(struct svc_state *s, struct svc_entry *e, uint64_t mono_ns)
 {
 	struct cgroup_values v;
 	int r;
 
-	r = cgroup_read(&s->rd, &e->files, e->path, SVC_FILES, &v);
+	r = cgroup_sample(&s->rd, &e->files, e->path, &e->pace, SVC_FILES, SVC_SLEEPING, &e->st, &v,
+			  mono_ns);
 	if (r < 0 && s->root.layout == CGROUP_V2)
 		return r;
-	cgroup_stats_update(&e->st, &v, mono_ns);
+	if (r >= 0 && !(r & CGROUP_SKIPPED))
+		cgroup_pace_set(&s->rd, &e->pace, r & CGROUP_STILL, svc_phase(e->name));
 	return 0;
 }
 
@@ -339,6 +360,8 @@ static void svc_fini(void *state)
 		svc_drop(s, s->n - 1);
 	cgroup_root_close(&s->root);
 	cgroup_reader_done(&s->rd);
+	if (s->inotify_fd >= 0)
+		close(s->inotify_fd);
 	free(s->v);
 	free(s->dents);
 	topn_free(&s->top);
@@ -395,6 +418,7 @@ static int svc_open_root(struct svc_state *s, int sys_fd, char *reason, size_t r
 		cgroup_files_close(&s->rd, &s->v[i].files);
 	cgroup_root_close(&s->root);
 	s->root = root;
+	s->relist = true;
 	return 0;
 }
 
@@ -411,6 +435,7 @@ static int svc_init(const struct collector_env *env, const void *settings, void 
 	if (!s)
 		goto out;
 	s->set = settings;
+	s->inotify_fd = -1;
 	for (size_t i = 0; i < CGROUP_NHIER; i++)
 		s->root.fd[i] = -1;
 	s->dents = malloc(SVC_DENTS_BUF);
@@ -419,6 +444,7 @@ static int svc_init(const struct collector_env *env, const void *settings, void 
 	r = svc_open_root(s, env->sys_fd, why, sizeof(why));
 	if (r < 0)
 		goto out;
+	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	*ret_state = s;
 	s = NULL;
 out:
@@ -428,14 +454,34 @@ out:
 	return r;
 }
 
+static int svc_get_fd(void *state)
+{
+	const struct svc_state *s = state;
+
+	return s->inotify_fd;
+}
+
+/* Drains inotify: a slice where a directory was made or removed (or a lost
+ * event) means the slices are listed again at the next tick. */
+static int svc_dispatch(void *state, const struct collector_env *env)
+{
+	struct svc_state *s = state;
+
+	(void)env;
+	if (cgroup_drain(s->inotify_fd))
+		s->relist = true;
+	return 0;
+}
+
 /* Each tick lists system.slice (and the slices in it) in each hierarchy
- * for services, drops
- * the ones no longer there, and reads each one's files. The first tick of
- * a service has no rates. */
+ * when one changed (every tick without inotify), drops the services no
+ * longer there, and reads each one's files. The first tick of a service
+ * has no rates. */
 static int svc_sample(void *state, const struct collector_env *env,
 		      const struct collector_tick *tick, cJSON **ret_payload)
 {
 	struct svc_state *s = state;
+	bool listed = false;
 	char why[256];
 	int r;
 
@@ -446,12 +492,19 @@ static int svc_sample(void *state, const struct collector_env *env,
 		if (r < 0)
 			return r;
 	}
-	s->gen++;
-	r = svc_list_all(s);
-	if (r < 0)
-		return r;
+	if (s->inotify_fd >= 0)
+		(void)svc_dispatch(s, env); /* what came since the loop last looked */
+	if (s->relist || s->inotify_fd < 0) {
+		s->relist = false;
+		s->gen++;
+		r = svc_list_all(s);
+		if (r < 0)
+			return r;
+		listed = true;
+	}
 	for (size_t i = 0; i < s->n;) {
-		if (s->v[i].gen != s->gen || svc_sample_one(s, &s->v[i], tick->mono_ns) < 0)
+		if ((listed && s->v[i].gen != s->gen) ||
+		    svc_sample_one(s, &s->v[i], tick->mono_ns) < 0)
 			svc_drop(s, i);
 		else
 			i++;
@@ -474,6 +527,8 @@ const struct collector svc_collector = {
     .history = svc_history,
     .init = svc_init,
     .sample = svc_sample,
+    .get_fd = svc_get_fd,
+    .dispatch = svc_dispatch,
     .metrics = svc_metrics,
     .fini = svc_fini,
 };

@@ -22,6 +22,11 @@
  * -k keeps the counters still (no rewriting between ticks): the run is then
  * the ticks alone, for perf.
  *
+ * -r reads the live /sys and /proc instead (nothing is generated; C, B and
+ * S are only printed): the real cgroupfs of this host, with the cgroups
+ * tests/bench/real_workload.py makes; -i MS sleeps between ticks there so
+ * that the counters move as they do between a daemon's ticks.
+ *
  * The sampled ticks run inside workload_cost_measured() alone, for
  * `valgrind --tool=callgrind --toggle-collect=workload_cost_measured`. */
 #include <errno.h>
@@ -45,7 +50,9 @@
 
 static char root[64];
 static bool v1;
+static bool live;          /* -r: the host's own /sys and /proc */
 static unsigned busy = 20; /* containers whose counters move */
+static double found[2];    /* services and containers of the last tick */
 
 static uint64_t cpu_ns(void)
 {
@@ -208,13 +215,24 @@ static uint64_t tick(const struct collector *const *cols, void **st,
 {
 	struct collector_tick tk = {.t_ms = 1700000000000 + (int64_t)t * 1000,
 				    .mono_ns = (uint64_t)(t + 1) * 1000000000u};
-	uint64_t c0 = cpu_ns();
+	uint64_t c0;
+
+	if (live) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		tk.mono_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
+	c0 = cpu_ns();
 
 	for (size_t i = 0; i < 2; i++) {
 		cJSON *p = NULL;
 
-		if (cols[i]->sample(st[i], env, &tk, &p) == 0 && p)
+		if (cols[i]->sample(st[i], env, &tk, &p) == 0 && p) {
 			free(json_print(p, NULL));
+			found[i] = cJSON_GetNumberValue(
+			    cJSON_GetObjectItem(p, i ? "containers" : "services"));
+		}
 		cJSON_Delete(p);
 	}
 	return cpu_ns() - c0;
@@ -242,10 +260,17 @@ int main(int argc, char **argv)
 	char path[128], reason[256];
 	double user_us = 0, sys_us = 0;
 	bool still = false;
+	unsigned interval_ms = 0;
 	int opt, rc = 0;
 
-	while ((opt = getopt(argc, argv, "l:c:s:t:w:kb:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:c:s:t:w:kb:ri:")) != -1) {
 		switch (opt) {
+		case 'r':
+			live = still = true;
+			break;
+		case 'i':
+			interval_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		case 'b':
 			busy = (unsigned)strtoul(optarg, NULL, 10);
 			break;
@@ -268,8 +293,8 @@ int main(int argc, char **argv)
 			warmup = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: workload_cost [-l v2|v1] [-c containers] [-s "
-					"services] [-t ticks] [-w warmup]\n");
+			fprintf(stderr, "usage: workload_cost [-l v2|v1] [-c containers] [-b busy] "
+					"[-s services] [-t ticks] [-w warmup] [-k] [-r [-i ms]]\n");
 			return 2;
 		}
 	}
@@ -277,10 +302,14 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	snprintf(root, sizeof(root), "/dev/shm/sysfeed-workload-XXXXXX");
-	if (!mkdtemp(root) || config_defaults(&cfg) < 0)
+	if (live)
+		snprintf(root, sizeof(root), "%s", "");
+	else
+		snprintf(root, sizeof(root), "/dev/shm/sysfeed-workload-XXXXXX");
+	if ((!live && !mkdtemp(root)) || config_defaults(&cfg) < 0)
 		return 2;
-	host(containers, services, 0);
+	if (!live)
+		host(containers, services, 0);
 	snprintf(path, sizeof(path), "%s/proc", root);
 	env.proc_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "%s/sys", root);
@@ -299,6 +328,10 @@ int main(int argc, char **argv)
 
 		if (!still)
 			host(containers, services, t + 1);
+		if (interval_ms)
+			nanosleep(&(struct timespec){interval_ms / 1000,
+						     (long)(interval_ms % 1000) * 1000000},
+				  NULL);
 		if (t < warmup) {
 			tick(cols, st, &env, t);
 			continue;
@@ -312,12 +345,16 @@ int main(int argc, char **argv)
 			  (double)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
 	}
 	qsort(cost, ticks, sizeof(*cost), cmp_u64);
+	printf("workload_cost: the last tick saw %.0f services and %.0f containers\n", found[0],
+	       found[1]);
 	printf("workload_cost: user %.1f us, system %.1f us a tick (mean, getrusage)\n",
 	       user_us / ticks, sys_us / ticks);
-	printf("workload_cost: layout %s containers %u busy %u services %u ticks %u median_us %.1f "
-	       "p90_us %.1f\n",
-	       v1 ? "v1" : "v2", containers, busy < containers ? busy : containers, services, ticks,
-	       (double)cost[ticks / 2] / 1e3, (double)cost[ticks * 9 / 10] / 1e3);
+	printf(
+	    "workload_cost: layout %s%s containers %u busy %u services %u ticks %u median_us %.1f "
+	    "p90_us %.1f\n",
+	    live ? "live-" : "", v1 ? "v1" : "v2", containers,
+	    busy < containers ? busy : containers, services, ticks, (double)cost[ticks / 2] / 1e3,
+	    (double)cost[ticks * 9 / 10] / 1e3);
 out:
 	for (size_t i = 0; i < 2; i++)
 		if (st[i])
@@ -326,6 +363,7 @@ out:
 	config_free(&cfg);
 	close(env.proc_fd);
 	close(env.sys_fd);
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (!live)
+		nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return rc;
 }

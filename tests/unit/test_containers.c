@@ -227,7 +227,7 @@ static const cJSON *only_row(cJSON **p)
 
 /* A container without CPU time between two readings is idle: its CPU time
  * alone is read each tick, the rest stands until that moves (or
- * CONTAINERS_IDLE_TICKS pass); the CPU rate then covers the last tick. */
+ * CGROUP_IDLE_TICKS pass); the CPU rate then covers the last tick. */
 static void test_idle(void **state)
 {
 	struct scratch s;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "fixture.h"
 #include "metrics.h"
@@ -173,6 +174,17 @@ static cJSON *tick(void *st, struct collector_env *env, unsigned n)
 
 #define SL "fs/cgroup/system.slice/"
 
+/* A v2 tree with a.service (CPU time and memory), and the collector on it. */
+static void *one_service(struct scratch *s, struct collector_env *env)
+{
+	scratch_make(s, "svc");
+	env->sys_fd = s->fd;
+	scratch_write(s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
+	scratch_write(s, SL "a.service/cpu.stat", "usage_usec 1000\n");
+	scratch_write(s, SL "a.service/memory.current", "4096\n");
+	return init_check(&svc_collector, env, 0, NULL);
+}
+
 /* Services and files coming and going between ticks, on files rewritten in
  * place (held fds see the new contents). */
 static void test_collector_changes(void **state)
@@ -185,12 +197,7 @@ static void test_collector_changes(void **state)
 	cJSON *p;
 
 	(void)state;
-	scratch_make(&s, "svc");
-	env.sys_fd = s.fd;
-	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
-	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 1000\n");
-	scratch_write(&s, SL "a.service/memory.current", "4096\n");
-	st = init_check(&svc_collector, &env, 0, NULL);
+	st = one_service(&s, &env);
 
 	p = tick(st, &env, 1);
 	assert_true(num(p, "services") == 1);
@@ -206,10 +213,15 @@ static void test_collector_changes(void **state)
 	assert_true(num(row_of(p, "top_cpu", "a.service"), "cpu_pct") == 50);
 	assert_null(row_of(p, "top_cpu", "b.service"));
 	cJSON_Delete(p);
-	/* a file that was missing shows up within SVC_RETRY_TICKS */
+	/* a file that was missing shows up within SVC_RETRY_TICKS (a busy
+	 * service: its CPU time moves) */
 	scratch_write(&s, SL "a.service/pids.current", "4\n");
 	scratch_write(&s, SL "a.service/io.stat", "8:0 rbytes=0 wbytes=0\n");
 	for (n = 3; n < 3 + SVC_RETRY_TICKS + 1; n++) {
+		char cpu[64];
+
+		snprintf(cpu, sizeof(cpu), "usage_usec %u\n", 501000 + n * 1000);
+		scratch_write(&s, SL "a.service/cpu.stat", cpu);
 		p = tick(st, &env, n);
 		r = row_of(p, "top_mem", "a.service");
 		if (!cJSON_IsNull(get(r, "tasks"))) {
@@ -223,6 +235,7 @@ static void test_collector_changes(void **state)
 	}
 	assert_true(n < 3 + SVC_RETRY_TICKS + 1);
 	scratch_write(&s, SL "a.service/io.stat", "8:0 rbytes=4096 wbytes=1000\n");
+	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 900000\n");
 	p = tick(st, &env, ++n);
 	r = row_of(p, "top_mem", "a.service");
 	assert_true(num(r, "io_read_bytes_per_s") == 4096 &&
@@ -231,6 +244,7 @@ static void test_collector_changes(void **state)
 	/* a malformed file is null for that field only */
 	scratch_write(&s, SL "a.service/io.stat", "8:0 rbytes=x\n");
 	scratch_write(&s, SL "a.service/memory.current", "lots\n");
+	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 950000\n");
 	p = tick(st, &env, ++n);
 	r = row_of(p, "top_cpu", "a.service");
 	assert_true(cJSON_IsNull(get(r, "io_read_bytes_per_s")) &&
@@ -250,6 +264,48 @@ static void test_collector_changes(void **state)
 	assert_true(num(p, "services") == 2);
 	assert_null(row_of(p, "top_cpu", "b.service"));
 	cJSON_Delete(p);
+	svc_collector.fini(st);
+	scratch_remove(&s);
+}
+
+/* A service whose CPU time stood still is idle: its CPU time alone is
+ * read each tick, its memory stands until that moves (read whole at once,
+ * its CPU rate over the last tick) or CGROUP_IDLE_TICKS pass. */
+static void test_collector_idle(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	void *st = NULL;
+	unsigned n;
+	cJSON *p;
+
+	(void)state;
+	st = one_service(&s, &env);
+	cJSON_Delete(tick(st, &env, 1));
+	cJSON_Delete(tick(st, &env, 2)); /* no CPU time: idle */
+	scratch_write(&s, SL "a.service/memory.current", "8192\n");
+	p = tick(st, &env, 3);
+	assert_true(num(row_of(p, "top_mem", "a.service"), "mem_bytes") == 4096);
+	assert_true(num(row_of(p, "top_cpu", "a.service"), "cpu_pct") == 0);
+	cJSON_Delete(p);
+	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 251000\n"); /* wakes */
+	p = tick(st, &env, 4);
+	assert_true(num(row_of(p, "top_mem", "a.service"), "mem_bytes") == 8192);
+	assert_true(num(row_of(p, "top_cpu", "a.service"), "cpu_pct") == 25);
+	cJSON_Delete(p);
+	/* still again: its memory is looked at within CGROUP_IDLE_TICKS */
+	cJSON_Delete(tick(st, &env, 5));
+	scratch_write(&s, SL "a.service/memory.current", "16384\n");
+	for (n = 6; n < 6 + CGROUP_IDLE_TICKS + 1; n++) {
+		p = tick(st, &env, n);
+		if (num(row_of(p, "top_mem", "a.service"), "mem_bytes") == 16384) {
+			assert_true(num(row_of(p, "top_cpu", "a.service"), "cpu_pct") == 0);
+			cJSON_Delete(p);
+			break;
+		}
+		cJSON_Delete(p);
+	}
+	assert_true(n > 6 && n < 6 + CGROUP_IDLE_TICKS + 1);
 	svc_collector.fini(st);
 	scratch_remove(&s);
 }
@@ -437,6 +493,7 @@ int main(void)
 	    cmocka_unit_test(test_collector_host16),
 	    cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_collector_changes),
+	    cmocka_unit_test(test_collector_idle),
 	    cmocka_unit_test(test_collector_live),
 	    cmocka_unit_test(test_metrics),
 	    cmocka_unit_test(test_collector_v1),
