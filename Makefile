@@ -20,7 +20,7 @@ else
 BUILD ?= build
 endif
 
-PKGS := libmicrohttpd libsystemd libcjson zlib
+PKGS := libmicrohttpd libsystemd libcjson zlib sqlite3
 
 # `make V=1` shows the commands.
 ifeq ($(V),1)
@@ -60,6 +60,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 # Debian packages that building and testing need (`make deps` installs them).
 DEB_DEPS := gcc make pkg-config libmicrohttpd-dev libsystemd-dev libcjson-dev libcmocka-dev zlib1g-dev \
+	libsqlite3-dev \
 	python3 python3-pytest curl procps valgrind iproute2 systemd util-linux man-db libfuse3-dev fuse3 prometheus
 # What `make deb`, `make rpm` and `make check-system` need besides (`make deps-system`).
 PKG_DEPS := debhelper dpkg-dev lintian rpm git debootstrap systemd-container man-db
@@ -243,7 +244,7 @@ FUZZ_JOBS    ?= $(shell nproc 2>/dev/null || echo 1)
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_DEPS    := clang libclang-rt-dev llvm make pkg-config libmicrohttpd-dev libsystemd-dev \
-	libcjson-dev zlib1g-dev
+	libcjson-dev zlib1g-dev libsqlite3-dev
 FUZZ_CFLAGS   = -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all $(if $(filter 1,$(WERROR)),-Werror)
 FUZZ_OBJS    := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)

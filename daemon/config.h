@@ -31,6 +31,10 @@ struct config {
 	unsigned keepalive_s;
 	unsigned stall_s;   /* a stream whose oldest unsent event is older is closed (0: never) */
 	unsigned history_s; /* seconds of chart history in `snapshot` */
+	char *state_dir;    /* where the history file lives; NULL: no history on disk */
+	size_t history_max_bytes;
+	unsigned history_flush_s; /* seconds between the history's transactions */
+	unsigned history_digits;  /* digits kept of each column's scale (0: exact) */
 	void *col[CONFIG_MAX_COLLECTORS]; /* each collector's settings, by registry index */
 };
 

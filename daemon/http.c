@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "clock.h"
+#include "store.h"
 
 #define HTTP_BLOCK_BYTES   256   /* the reader's block when not chunked (HTTP/1.0) */
 #define HTTP_MAX_WAITING   128   /* connections without a full request: the oldest makes room */
@@ -595,6 +596,36 @@ static enum MHD_Result serve_snapshot(struct http *http, struct MHD_Connection *
 	return queue_ok(conn, r, "application/json", "no-store", "Accept-Encoding", gzip);
 }
 
+/* GET /api/history: the store answers (see daemon/store.h); gzip'd when
+ * accepted. */
+static enum MHD_Result serve_history(struct http *http, struct MHD_Connection *conn)
+{
+#define ARG(name) MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name)
+	struct store_query q = {ARG("topics"), ARG("from"),   ARG("to"),    ARG("step"),
+				ARG("format"), ARG("tops"),   ARG("events")};
+#undef ARG
+	const char *type;
+	size_t len = 0, zlen = 0;
+	char *body = NULL, *z;
+	unsigned status = store_api(http->info.store, &q, clock_real_ms(), &body, &len, &type);
+	struct MHD_Response *r;
+
+	if (!body)
+		return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
+	if (status != MHD_HTTP_OK)
+		return queue_buffer(conn, status, type, body, len, MHD_RESPMEM_MUST_FREE);
+	if (header_has(conn, "Accept-Encoding", "gzip") && (z = gzip(body, len, &zlen))) {
+		free(body);
+		body = z;
+		len = zlen;
+	}
+	if (!(r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE))) {
+		free(body);
+		return MHD_NO;
+	}
+	return queue_ok(conn, r, type, "no-store", "Accept-Encoding", zlen > 0);
+}
+
 /* A page file; `gz`, when given, is its gzip, sent to clients that take it. */
 static enum MHD_Result queue_asset(struct MHD_Connection *conn, const char *path, void *data,
 				   size_t len, const void *gz, size_t gz_len, const char *etag,
@@ -775,6 +806,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return serve_events(http, conn, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 	if (strcmp(url, "/api/snapshot") == 0)
 		return serve_snapshot(http, conn);
+	if (strcmp(url, "/api/history") == 0)
+		return serve_history(http, conn);
 	if (strcmp(url, "/healthz") == 0)
 		return serve_healthz(http, conn);
 	if (strcmp(url, "/metrics") == 0)

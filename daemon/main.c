@@ -62,6 +62,8 @@ static void usage(FILE *f)
 		   "  --sys-root DIR      read /sys from DIR (default /sys)\n"
 		   "  --web-root DIR      serve the page from DIR instead of the embedded copy\n"
 		   "  --journal-dir DIR   follow the journal files in DIR, not the system journal\n"
+		   "  --state-dir DIR     keep history on disk in DIR/history.db (default: systemd's\n"
+		   "                      $STATE_DIRECTORY; none: history only in memory)\n"
 		   "  --check-config      check the configuration and exit (0 if good, 2 if not)\n"
 		   "  --print-config      print every key as the configuration sets it and exit\n"
 		   "  --verbose           log debug lines too\n"
@@ -75,8 +77,8 @@ static void usage(FILE *f)
 static int parse_args(struct daemon *d, int argc, char **argv, int *only)
 {
 	/* flags that set a configuration key (val: their index + 1) */
-	static const char *const keys[] = {"listen",   "interval", "proc-root",
-					   "sys-root", "web-root", "journal-dir"};
+	static const char *const keys[] = {"listen",   "interval", "proc-root",  "sys-root",
+					   "web-root", "journal-dir", "state-dir"};
 	static const struct option opts[] = {
 	    {"listen", required_argument, NULL, 1},
 	    {"interval", required_argument, NULL, 2},
@@ -84,6 +86,7 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *only)
 	    {"sys-root", required_argument, NULL, 4},
 	    {"web-root", required_argument, NULL, 5},
 	    {"journal-dir", required_argument, NULL, 6},
+	    {"state-dir", required_argument, NULL, 7},
 	    {"config", required_argument, NULL, 'c'},
 	    {"check-config", no_argument, NULL, 'C'},
 	    {"print-config", no_argument, NULL, 'P'},
@@ -95,7 +98,7 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *only)
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c >= 1 && c <= 6) {
+		if (c >= 1 && c <= 7) {
 			if (d->src.n_flags == CONFIG_MAX_FLAGS) {
 				log_err("too many options");
 				return -EINVAL;
@@ -356,7 +359,8 @@ int main(int argc, char **argv)
 		log_info("using %d socket(s) from the service manager", r);
 	d.http = http_start(
 	    &d.cfg,
-	    &(struct http_info){d.hub, topics_names(), d.start_ms, d.listen_fds, d.n_listen_fds},
+	    &(struct http_info){d.hub, topics_names(), d.start_ms, d.listen_fds, d.n_listen_fds,
+				topics_store(d.topics)},
 	    err, sizeof(err));
 	if (!d.http) {
 		log_err("%s", err);

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "store.h"
 
 #define MAX_TOPICS       HUB_MAX_TOPICS
 #define REASON_LEN       256
@@ -51,6 +52,10 @@ struct topics {
 	size_t pend_state_len[MAX_TOPICS];
 	uint64_t ticks;
 	double tick_cpu_s, tick_last_cpu_s, tick_last_wall_s;
+	struct store *store;    /* history on disk */
+	struct store_rec *rec;  /* what goes to it from this tick */
+	unsigned store_gen;     /* its status when `hello` was made */
+	bool keep;              /* whether it has a directory to write to */
 };
 
 const char *const *topics_names(void)
@@ -91,6 +96,14 @@ static int topics_hello(struct topics *t)
 			cJSON_AddItemToArray(on, cJSON_CreateString(t->cols[i]->name));
 		else
 			json_str(off, t->cols[i]->name, t->reason[i]);
+	}
+	if (t->store) {
+		char reason[STORE_REASON_LEN];
+		bool hist_on;
+
+		t->store_gen = store_status(t->store, &hist_on, reason, sizeof(reason));
+		if (!hist_on)
+			json_str(off, "history", reason);
 	}
 	json = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -147,6 +160,8 @@ static void env_publish(const struct collector_env *env, cJSON *payload,
 	char *json, *key = NULL;
 	size_t len;
 
+	if (t->keep && (t->rec || (t->rec = store_rec_new())))
+		store_rec_event(t->rec, t->cols[env->topic]->name, payload);
 	json = json_print(payload, &len);
 	cJSON_Delete(payload);
 	if (!json || (ev && ev->key && !(key = strdup(ev->key)))) {
@@ -206,6 +221,8 @@ static void daemon_metrics(struct topics *t)
 	metrics_sample(m, "sysfeed_tick_last_cpu_seconds", NULL, t->tick_last_cpu_s);
 	metrics_family(m, "sysfeed_interval_seconds", "gauge", "The sampling interval.");
 	metrics_sample(m, "sysfeed_interval_seconds", NULL, t->cfg->interval_ms / 1000.0);
+	if (t->store)
+		store_metrics(t->store, m);
 	if (!metrics_error(m))
 		hub_set_metrics(t->hub, -1, m->buf, m->len);
 }
@@ -252,6 +269,9 @@ static bool sample_one(struct topics *t, size_t i, const struct collector_tick *
 		t->hostinfo = cJSON_Duplicate(payload, true);
 		*ret_hostinfo = true;
 	}
+	if (t->keep && t->cols[i]->history && (t->rec || (t->rec = store_rec_new())))
+		store_rec_payload(t->rec, tick->t_ms, t->cols[i]->name, payload,
+				  t->cols[i]->history, t->cols[i]->tops);
 	if (t->cols[i]->history && t->history_rows &&
 	    (row = history_row(payload, t->cols[i]->history))) {
 		row_json = json_print(row, &row_len);
@@ -286,8 +306,10 @@ void topics_tick(struct topics *t)
 		    sample_one(t, i, &tick, &msgs[n], &hostinfo))
 			n++;
 	flush_pending(t); /* what event collectors gave from their sample */
-	if (hostinfo)
-		topics_hello(t); /* the host's description goes into `hello` too */
+	store_push(t->store, t->rec);
+	t->rec = NULL;
+	if (hostinfo || (t->store && store_status(t->store, &(bool){0}, NULL, 0) != t->store_gen))
+		topics_hello(t); /* the host's description, history's state */
 	if (hub_publish(t->hub, msgs, n, tick.t_ms) == -E2BIG)
 		log_warnx("a frame larger than half of ring-bytes was dropped");
 	for (size_t i = 0; i < n; i++) {
@@ -334,6 +356,20 @@ static int setup_history(struct topics *t)
 	return 0;
 }
 
+static unsigned long pow10_u(unsigned k)
+{
+	unsigned long v = 1;
+
+	while (k--)
+		v *= 10;
+	return v;
+}
+
+struct store *topics_store(struct topics *t)
+{
+	return t->store;
+}
+
 struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd, int sys_fd,
 			  uint64_t instance, int64_t start_ms)
 {
@@ -369,7 +405,16 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 		t->active[i] = true;
 	}
 	flush_pending(t); /* states set in init */
-	if (topics_hello(t) < 0 || setup_history(t) < 0) {
+	t->store = store_open(&(struct store_options){
+	    .dir = cfg->state_dir,
+	    .max_bytes = cfg->history_max_bytes,
+	    .flush_s = cfg->history_flush_s,
+	    .interval_ms = cfg->interval_ms,
+	    .rel = cfg->history_digits ? (unsigned)pow10_u(cfg->history_digits) : 0,
+	    .topics = topics_names(),
+	});
+	t->keep = t->store && store_enabled(t->store);
+	if (!t->store || topics_hello(t) < 0 || setup_history(t) < 0) {
 		topics_free(t);
 		return NULL;
 	}
@@ -384,6 +429,8 @@ void topics_free(struct topics *t)
 		if (t->active[i] && t->cols[i]->fini)
 			t->cols[i]->fini(t->state[i]);
 	flush_pending(t);
+	store_rec_free(t->rec);
+	store_close(t->store);
 	for (size_t i = 0; i <= MAX_TOPICS; i++)
 		metrics_free(&t->mbuf[i]);
 	cJSON_Delete(t->hostinfo);

@@ -13,6 +13,7 @@
 
 struct config;
 struct hub;
+struct store;
 struct topics;
 
 /* Every topic's name, registry order, NULL-terminated: the hub's topics. */
@@ -40,5 +41,7 @@ void topics_follow(struct topics *t);
  * interval. */
 void topics_reconfigure(struct topics *t, uint64_t changed);
 size_t topics_active(const struct topics *t);
+/* The history store the topics feed (for /api/history). */
+struct store *topics_store(struct topics *t);
 
 #endif
