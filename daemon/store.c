@@ -63,7 +63,7 @@ unsigned store_status(struct store *s, bool *ret_on, char *reason, size_t len)
 	unsigned gen;
 
 	pthread_mutex_lock(&s->lock);
-	*ret_on = s->state == STORE_ON;
+	*ret_on = s->state == STORE_ON || s->state == STORE_STARTING;
 	if (len)
 		snprintf(reason, len, "%s", s->reason);
 	gen = s->gen;
@@ -139,8 +139,7 @@ struct store *store_open(const struct store_options *opt)
 		store_close(s);
 		return NULL;
 	}
-	s->state = STORE_FAILED; /* until the writer opened the file */
-	snprintf(s->reason, sizeof(s->reason), "off: opening %s", s->path);
+	s->state = STORE_STARTING;
 	if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
 		s->state = STORE_OFF;
 		snprintf(s->reason, sizeof(s->reason), "off: cannot start the writer thread");

@@ -137,7 +137,12 @@ static int setup(sqlite3 *db, bool rw, char *why, size_t len)
 	if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW &&
 	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
-		snprintf(why, len, "damaged: %.180s", sqlite3_column_text(st, 0));
+		const char *what = (const char *)sqlite3_column_text(st, 0);
+
+		/* its first line: "*** in database main ***" when there are more */
+		if (strncmp(what, "*** ", 4) == 0 && strchr(what, '\n'))
+			what = strchr(what, '\n') + 1;
+		snprintf(why, len, "damaged: %.*s", (int)strcspn(what, "\n"), what);
 		sqlite3_finalize(st);
 		return -EUCLEAN;
 	}

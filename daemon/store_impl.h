@@ -41,6 +41,7 @@ typedef struct sqlite3 sqlite3;
 
 /* Why history is not working, for the log (once per change of kind). */
 enum store_state {
+	STORE_STARTING, /* the writer has not opened the file yet: counts as on */
 	STORE_ON,
 	STORE_OFF,    /* no directory, no access, not our file, another process */
 	STORE_FULL,   /* paused: the disk is full */

@@ -125,39 +125,48 @@ static int64_t round_up(int64_t v, int64_t m)
 	return (v + m - 1) / m * m;
 }
 
-/* The tier and step: the coarsest tier that covers the range (holds rows
- * back to where any tier does) and whose resolution is within the step
- * that keeps rows under MAX_ROWS; the step a multiple of its resolution. */
+static int64_t res_of(int tier, int64_t interval)
+{
+	return tier ? store_step_ms[tier] : interval;
+}
+
+/* The tier and step: the coarsest tier that covers the range and whose
+ * resolution is within the step that keeps rows under MAX_ROWS; the step
+ * a multiple of its resolution. A tier covers the range when it holds
+ * rows back to `from`, or when no coarser tier knows anything older. */
 static int choose(sqlite3 *db, struct query *q, int64_t interval)
 {
-	int64_t oldest[STORE_TIERS], newest[STORE_TIERS], first = INT64_MAX, start, step;
+	int64_t oldest[STORE_TIERS], newest[STORE_TIERS], step;
 	int r, pick = -1, finest = -1;
 
-	for (int t = 0; t < STORE_TIERS; t++) {
+	for (int t = 0; t < STORE_TIERS; t++)
 		if ((r = store_db_span(db, t, &oldest[t], &newest[t])) < 0)
 			return r;
-		if (newest[t] && oldest[t] < first)
-			first = oldest[t];
-	}
 	q->until = newest[0];
 	step = (q->to - q->from + MAX_ROWS - 2) / (MAX_ROWS - 1);
 	if (q->step > step)
 		step = q->step;
-	start = q->from > first ? q->from : first;
 	for (int t = 0; t < STORE_TIERS; t++) {
-		int64_t res = t ? store_step_ms[t] : interval;
+		bool covers = newest[t] && oldest[t] <= q->from + res_of(t, interval);
 
-		if (!newest[t] || oldest[t] > start + res)
+		for (int u = t + 1; newest[t] && !covers && u < STORE_TIERS; u++)
+			if (newest[u] && oldest[u] + res_of(u, interval) < oldest[t])
+				break;
+			else if (u == STORE_TIERS - 1)
+				covers = true;
+		if (t == STORE_TIERS - 1 && newest[t] && !covers)
+			covers = true; /* the coarsest: nothing older anywhere */
+		if (!covers)
 			continue;
 		if (finest < 0)
 			finest = t;
-		if (res <= step)
+		if (res_of(t, interval) <= step)
 			pick = t;
 	}
 	if (pick < 0)
 		pick = finest >= 0 ? finest : 0;
 	q->tier = pick;
-	q->step = round_up(step, pick ? store_step_ms[pick] : interval);
+	q->step = round_up(step, res_of(pick, interval));
 	q->consolidated = pick > 0 || q->step > interval;
 	return 0;
 }
@@ -296,8 +305,7 @@ static void json(const struct query *q, const struct store_chunk *c, struct out 
 			out_raw(o, ",");
 		out_str(o, col->name);
 		out_raw(o, ":");
-		out_topic(o, c, col->name, col->history, q->consolidated,
-			  q->consolidated ? q->step : 0);
+		out_topic(o, c, col->name, col->history, q->consolidated, q->step);
 	}
 	out_raw(o, "}");
 	if (q->tops)

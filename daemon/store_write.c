@@ -99,7 +99,7 @@ static void move_aside(struct store *s, const char *why)
 
 	snprintf(to, sizeof(to), "%s.corrupt", s->path);
 	if (rename(s->path, to) < 0) {
-		log_warn("history: %s is %s, and cannot be moved aside", s->path, why);
+		log_warn("history: %s: %s; cannot move it aside", s->path, why);
 		return;
 	}
 	snprintf(from, sizeof(from), "%s-wal", s->path);
@@ -108,7 +108,7 @@ static void move_aside(struct store *s, const char *why)
 		unlink(from);
 	snprintf(from, sizeof(from), "%s-shm", s->path);
 	unlink(from);
-	log_warnx("history: %s is %s: moved to %s.corrupt, starting a new file", s->path, why,
+	log_warnx("history: %s: %s; moved to %s.corrupt, starting a new file", s->path, why,
 		  s->path);
 	pthread_mutex_lock(&s->lock);
 	s->file_gen++;

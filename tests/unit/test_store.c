@@ -306,9 +306,12 @@ static void test_damaged_file(void **unused)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(truncate(path, st.st_size / 2), 0);
 	s = open_store(60, 256 << 20);
-	wait_status(s, true, NULL);
 	snprintf(aside, sizeof(aside), "%s.corrupt", path);
-	assert_int_equal(stat(aside, &st), 0);
+	for (uint64_t end = clock_mono_ms() + 10000; stat(aside, &st) < 0;) {
+		assert_true(clock_mono_ms() < end);
+		usleep(10000);
+	}
+	wait_status(s, true, NULL);
 	tick(s, T0 + 5000000, 3);
 	store_close(s);
 	s = open_store(60, 256 << 20);
