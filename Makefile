@@ -149,7 +149,7 @@ tests: $(BUILD)/sysfeed $(BUILD)/fields $(UNIT_BINS) $(BENCH_BINS)
 
 run: deps
 	$(MAKE) all
-	$(BUILD)/sysfeed --listen 127.0.0.1:8390
+	$(BUILD)/sysfeed --listen 127.0.0.1:8390 --state-dir $(BUILD)/state
 
 check: deps
 	$(MAKE) tests
@@ -179,7 +179,7 @@ check-valgrind: $(BUILD)/sysfeed $(BENCH_BINS)
 SOAK_SECONDS ?= 600
 # The peers tests/bench/wire measures beside sysfeed (skipped when missing;
 # on a systemd host Debian starts their services: the bench runs its own).
-BENCH_DEPS := prometheus-node-exporter glances python3-bottle
+BENCH_DEPS := prometheus-node-exporter glances python3-bottle strace
 .PHONY: deps-bench
 bench: deps
 	-@$(MAKE) --no-print-directory deps-bench
@@ -189,6 +189,7 @@ bench: deps
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench PYTHON=$(PYTHON) tests/bench/run-events
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/abuse
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/wire
+	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/history
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench SOAK_SECONDS=$(SOAK_SECONDS) \
 		$(PYTHON) tests/bench/soak
 

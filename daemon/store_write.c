@@ -4,6 +4,7 @@
  * into a state with its reason and a way back. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,6 +425,8 @@ void store_writer_flush(struct store *s, bool final)
 	w->n_ev = 0;
 	/* the WAL into the file: one fsync of each, once per flush */
 	sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	/* what merges and reads took goes back (every thread's arena) */
+	malloc_trim(0);
 	if (store_get_state(s) != STORE_CLOCK)
 		store_set_state(s, STORE_ON, NULL);
 }

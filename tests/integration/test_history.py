@@ -338,3 +338,17 @@ def test_full_disk_pauses_and_resumes(start_daemon, tmpfs):
     rows = rows_since(d, full_at - 1000)
     times = [r[0] for r in rows if r[1] is not None]
     assert times and max(b - a for a, b in zip(times, times[1:])) <= 1000, times
+
+
+def test_state_directory_from_systemd_and_flag(start_daemon, sysfeed_bin, tmp_path):
+    """systemd's $STATE_DIRECTORY (the first of a list) is the default;
+    --state-dir wins over it."""
+    env = dict(os.environ, STATE_DIRECTORY="%s:%s" % (tmp_path / "a", tmp_path / "b"))
+    out = subprocess.run([sysfeed_bin, "--print-config"], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert "state-dir = %s  # restart" % (tmp_path / "a") in out
+    d = start_daemon(env=env, config="history-flush-seconds = 1\n")
+    wait_for(lambda: (tmp_path / "a" / "history.db").exists(), 10, "the file in a")
+    assert not (tmp_path / "b").exists()
+    d = start_daemon(env=env, args=["--state-dir", str(tmp_path / "c")])
+    wait_for(lambda: (tmp_path / "c" / "history.db").exists(), 10, "the file in c")
