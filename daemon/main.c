@@ -334,6 +334,10 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
+	/* One malloc arena for every thread: the HTTP threads' and the history
+	 * writer's own arenas kept megabytes that malloc_trim could not give
+	 * back (measured: +5.8 MiB of RSS with two, +1.3 MiB with one). */
+	mallopt(M_ARENA_MAX, 1);
 
 	if (getrandom(&d.instance, sizeof(d.instance), 0) != sizeof(d.instance))
 		d.instance = (uint64_t)clock_real_ms() ^ ((uint64_t)getpid() << 40);

@@ -248,6 +248,8 @@ int store_reader_get(struct store *s, sqlite3 **ret, unsigned *ret_gen, char *wh
 
 void store_reader_put(struct store *s, sqlite3 *db, unsigned gen, bool ok)
 {
+	if (ok)
+		sqlite3_db_release_memory(db); /* its page cache, until the next query */
 	pthread_mutex_lock(&s->pool_lock);
 	if (ok && s->n_pool < STORE_READERS) {
 		s->pool_gen[s->n_pool] = gen;

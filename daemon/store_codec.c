@@ -340,25 +340,99 @@ static void get_numbers(struct rbuf *b, double *vals, size_t n)
 	}
 }
 
-/* Tops' memory to three significant digits: (mantissa << 5 | exponent) + 1. */
-static uint64_t mem_code(double mem)
+/* Tops' memory in pages of 4 KiB, to three significant digits. */
+static int64_t mem_pages(double mem)
 {
-	int e = 0;
-	double m = nearbyint(mem);
+	int64_t p = (int64_t)nearbyint(mem / 4096), unit = 1;
 
-	if (!(m >= 1))
-		return 1;
-	while (m >= 999.5 && e < 31) {
-		m /= 10;
-		e++;
-	}
-	return (((uint64_t)nearbyint(m) << 5) | (uint64_t)e) + 1;
+	while (p / unit >= 1000)
+		unit *= 10;
+	return (p + unit / 2) / unit * unit;
 }
 
-static double mem_of(uint64_t code)
+/* One top list's entity: a process or service as it recurs in the rows. */
+struct entity {
+	int64_t id;
+	uint32_t name;
+	int64_t cpu, mem; /* the last values written: the next is a delta */
+};
+
+/* The entity of (id, name) among n; n when new. */
+static size_t entity_of(const struct entity *e, size_t n, int64_t id, uint32_t name)
 {
-	code--;
-	return (double)(code >> 5) * pow10i((int)(code & 31) > K_MAX ? K_MAX : (int)(code & 31));
+	size_t i;
+
+	for (i = n; i-- > 0;)
+		if (e[i].id == id && e[i].name == name)
+			return i;
+	return n;
+}
+
+static void put_stream(struct wbuf *b, struct wbuf *s)
+{
+	put_uv(b, s->len);
+	put(b, s->p, s->len);
+	b->oom |= s->oom;
+	free(s->p);
+	*s = (struct wbuf){0};
+}
+
+/* One list's rows as streams (zlib finds more in each alone): the entities
+ * of each row, the new entities, nulls, CPU deltas, memory deltas; each a
+ * delta from the same entity's last value. */
+static void put_list(struct wbuf *b, const struct store_chunk *c, size_t l)
+{
+	struct wbuf sidx = {0}, snew = {0}, snull = {0}, scpu = {0}, smem = {0};
+	struct entity *ent = NULL;
+	size_t n_ent = 0, cap = 0;
+	int64_t last_id = 0;
+
+	for (size_t r = 0; r < c->n; r++) {
+		size_t n;
+		const struct store_top *e = store_chunk_tops(c, r, l, &n);
+
+		put_u8(&sidx, (unsigned)n);
+		for (size_t k = 0; k < n; k++) {
+			size_t i = entity_of(ent, n_ent, e[k].id, e[k].name);
+			unsigned nulls =
+			    (isnan(e[k].cpu) ? TOP_NO_CPU : 0) | (isnan(e[k].mem) ? TOP_NO_MEM : 0);
+
+			put_uv(&sidx, i);
+			if (i == n_ent) {
+				if (array_reserve(&ent, &cap, n_ent + 1, sizeof(*ent), 16) < 0) {
+					b->oom = true;
+					goto out;
+				}
+				ent[n_ent++] = (struct entity){.id = e[k].id, .name = e[k].name};
+				put_u8(&snew, e[k].id < 0 ? TOP_NO_ID : 0);
+				if (e[k].id >= 0) {
+					put_sv(&snew, e[k].id - last_id);
+					last_id = e[k].id;
+				}
+				put_uv(&snew, e[k].name);
+			}
+			put_u8(&snull, nulls);
+			if (!(nulls & TOP_NO_CPU)) {
+				int64_t v = (int64_t)nearbyint(e[k].cpu * 10);
+
+				put_sv(&scpu, v - ent[i].cpu);
+				ent[i].cpu = v;
+			}
+			if (!(nulls & TOP_NO_MEM)) {
+				int64_t v = mem_pages(e[k].mem);
+
+				put_sv(&smem, v - ent[i].mem);
+				ent[i].mem = v;
+			}
+		}
+	}
+out:
+	put_stream(b, &sidx);
+	put_stream(b, &snew);
+	put_stream(b, &snull);
+	put_stream(b, &scpu);
+	put_stream(b, &smem);
+	free(ent);
 }
 
 /* --- the blob --- */
@@ -408,36 +482,8 @@ static void encode_body(const struct store_chunk *c, unsigned rel, struct wbuf *
 	put_uv(b, c->n_lists ? c->n_strs : 0);
 	for (size_t i = 0; c->n_lists && i < c->n_strs; i++)
 		put_str(b, c->strs[i]);
-	for (size_t l = 0; l < c->n_lists; l++) {
-		int64_t pid[STORE_TOP_N] = {0}, pcpu[STORE_TOP_N] = {0};
-
-		for (size_t r = 0; r < c->n; r++) {
-			size_t n;
-			const struct store_top *e = store_chunk_tops(c, r, l, &n);
-
-			put_u8(b, (unsigned)n);
-			for (size_t k = 0; k < n; k++) {
-				unsigned flags = (e[k].id < 0 ? TOP_NO_ID : 0) |
-						 (isnan(e[k].cpu) ? TOP_NO_CPU : 0) |
-						 (isnan(e[k].mem) ? TOP_NO_MEM : 0);
-				int64_t cpu =
-				    isnan(e[k].cpu) ? 0 : (int64_t)nearbyint(e[k].cpu * 10);
-
-				put_u8(b, flags);
-				put_uv(b, e[k].name);
-				if (!(flags & TOP_NO_ID)) {
-					put_sv(b, e[k].id - pid[k]);
-					pid[k] = e[k].id;
-				}
-				if (!(flags & TOP_NO_CPU)) {
-					put_sv(b, cpu - pcpu[k]);
-					pcpu[k] = cpu;
-				}
-				if (!(flags & TOP_NO_MEM))
-					put_uv(b, mem_code(e[k].mem));
-			}
-		}
-	}
+	for (size_t l = 0; l < c->n_lists; l++)
+		put_list(b, c, l);
 }
 
 int store_chunk_encode(const struct store_chunk *c, unsigned rel, uint8_t **ret, size_t *ret_len)
@@ -520,6 +566,77 @@ static int decode_cols(struct store_chunk *c, struct rbuf *b, double *vals)
 	return b->bad ? -EBADMSG : 0;
 }
 
+/* A stream of a list (see put_list): a view of its bytes. */
+static struct rbuf get_stream(struct rbuf *b)
+{
+	uint64_t n = get_uv(b);
+	struct rbuf s = {0};
+
+	if (b->bad || n > b->len - b->pos) {
+		b->bad = true;
+		return (struct rbuf){.bad = true};
+	}
+	s = (struct rbuf){.p = b->p + b->pos, .len = n};
+	b->pos += n;
+	return s;
+}
+
+/* One list's rows back (see put_list). */
+static int get_list(struct store_chunk *c, struct rbuf *b, size_t l)
+{
+	struct rbuf sidx = get_stream(b), snew = get_stream(b), snull = get_stream(b),
+		    scpu = get_stream(b), smem = get_stream(b);
+	struct entity *ent = NULL;
+	size_t n_ent = 0, cap = 0;
+	int64_t last_id = 0;
+	int r = 0;
+
+	for (size_t row = 0; row < c->n && r == 0 && !b->bad; row++) {
+		size_t n = get_u8(&sidx);
+
+		if (n > STORE_TOP_N)
+			r = -EBADMSG;
+		for (size_t k = 0; k < n && r == 0; k++) {
+			uint64_t i = get_uv(&sidx);
+			unsigned nulls = get_u8(&snull);
+			double cpu = NAN, mem = NAN;
+
+			if (i == n_ent) {
+				unsigned flags = get_u8(&snew);
+				int64_t id = -1;
+				uint64_t name;
+
+				if (!(flags & TOP_NO_ID))
+					id = last_id += get_sv(&snew);
+				name = get_uv(&snew);
+				if (flags & ~TOP_NO_ID || name >= c->n_strs ||
+				    array_reserve(&ent, &cap, n_ent + 1, sizeof(*ent), 16) < 0) {
+					r = -EBADMSG;
+					break;
+				}
+				ent[n_ent++] = (struct entity){.id = id, .name = (uint32_t)name};
+			}
+			if (i >= n_ent || nulls & ~(unsigned)(TOP_NO_CPU | TOP_NO_MEM)) {
+				r = -EBADMSG;
+				break;
+			}
+			if (!(nulls & TOP_NO_CPU))
+				cpu = (double)(ent[i].cpu += get_sv(&scpu)) / 10;
+			if (!(nulls & TOP_NO_MEM))
+				mem = (double)(ent[i].mem += get_sv(&smem)) * 4096;
+			if (store_chunk_add_top(c, row, l, ent[i].id, c->strs[ent[i].name], cpu,
+						mem) < 0)
+				r = -ENOMEM;
+		}
+	}
+	if (r == 0 && (sidx.bad || snew.bad || snull.bad || scpu.bad || smem.bad ||
+		       sidx.pos != sidx.len || snew.pos != snew.len || snull.pos != snull.len ||
+		       scpu.pos != scpu.len || smem.pos != smem.len))
+		r = -EBADMSG;
+	free(ent);
+	return r;
+}
+
 /* The top lists part of a body. */
 static int decode_tops(struct store_chunk *c, struct rbuf *b)
 {
@@ -548,31 +665,10 @@ static int decode_tops(struct store_chunk *c, struct rbuf *b)
 			return -EBADMSG; /* or out of memory: a repeated name */
 	}
 	for (size_t l = 0; l < c->n_lists && !b->bad; l++) {
-		int64_t pid[STORE_TOP_N] = {0}, pcpu[STORE_TOP_N] = {0};
+		int r = get_list(c, b, l);
 
-		for (size_t r = 0; r < c->n && !b->bad; r++) {
-			size_t n = get_u8(b);
-
-			if (n > STORE_TOP_N)
-				return -EBADMSG;
-			for (size_t k = 0; k < n && !b->bad; k++) {
-				unsigned flags = get_u8(b);
-				uint64_t s = get_uv(b);
-				int64_t id = -1;
-				double cpu = NAN, mem = NAN;
-
-				if (flags > 7 || s >= c->n_strs)
-					return -EBADMSG;
-				if (!(flags & TOP_NO_ID))
-					id = pid[k] += get_sv(b);
-				if (!(flags & TOP_NO_CPU))
-					cpu = (double)(pcpu[k] += get_sv(b)) / 10;
-				if (!(flags & TOP_NO_MEM))
-					mem = mem_of(get_uv(b));
-				if (store_chunk_add_top(c, r, l, id, c->strs[s], cpu, mem) < 0)
-					return -ENOMEM;
-			}
-		}
+		if (r < 0)
+			return r;
 	}
 	return b->bad ? -EBADMSG : 0;
 }

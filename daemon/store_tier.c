@@ -130,7 +130,8 @@ static int tops_flush(struct tophash *h, const struct store_chunk *src, size_t l
 		r = store_chunk_add_top(dst, dst->n - 1, l, best[k].id, src->strs[best[k].name],
 					best[k].cpu < 0 ? NAN : best[k].cpu,
 					best[k].mem < 0 ? NAN : best[k].mem);
-	memset(h->v, 0, h->cap * sizeof(*h->v));
+	if (h->v)
+		memset(h->v, 0, h->cap * sizeof(*h->v));
 	h->n = 0;
 	return r;
 }

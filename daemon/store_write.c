@@ -425,7 +425,8 @@ void store_writer_flush(struct store *s, bool final)
 	w->n_ev = 0;
 	/* the WAL into the file: one fsync of each, once per flush */
 	sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	/* what merges and reads took goes back (every thread's arena) */
+	/* the page cache, and what merges took, go back until the next flush */
+	sqlite3_db_release_memory(w->db);
 	malloc_trim(0);
 	if (store_get_state(s) != STORE_CLOCK)
 		store_set_state(s, STORE_ON, NULL);
