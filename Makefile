@@ -61,7 +61,8 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 # Debian packages that building and testing need (`make deps` installs them).
 DEB_DEPS := gcc make pkg-config libmicrohttpd-dev libsystemd-dev libcjson-dev libcmocka-dev zlib1g-dev \
 	libsqlite3-dev \
-	python3 python3-pytest curl procps valgrind iproute2 systemd util-linux man-db libfuse3-dev fuse3 prometheus
+	python3 python3-pytest curl procps valgrind iproute2 systemd util-linux man-db libfuse3-dev fuse3 prometheus \
+	faketime
 # What `make deb`, `make rpm` and `make check-system` need besides (`make deps-system`).
 PKG_DEPS := debhelper dpkg-dev lintian rpm git debootstrap systemd-container man-db
 

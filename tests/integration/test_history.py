@@ -352,3 +352,41 @@ def test_state_directory_from_systemd_and_flag(start_daemon, sysfeed_bin, tmp_pa
     assert not (tmp_path / "b").exists()
     d = start_daemon(env=env, args=["--state-dir", str(tmp_path / "c")])
     wait_for(lambda: (tmp_path / "c" / "history.db").exists(), 10, "the file in c")
+
+
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+
+def test_clock_steps_back(start_daemon, tmp_path):
+    """The daemon's wall clock goes back 10 minutes (libfaketime, Debian's
+    faketime, reading its offset from a file at every call): history pauses
+    with the reason, the stream goes on, nothing is written out of order;
+    the clock comes forward and history resumes."""
+    if not os.path.exists(FAKETIME):
+        pytest.skip("libfaketime is not installed (apt-get install faketime)")
+    offset = tmp_path / "offset"
+
+    def set_offset(text):
+        (tmp_path / "offset.tmp").write_text(text + "\n")
+        os.rename(tmp_path / "offset.tmp", offset)
+
+    set_offset("+0")
+    env = dict(os.environ, LD_PRELOAD=FAKETIME, FAKETIME_TIMESTAMP_FILE=str(offset),
+               FAKETIME_NO_CACHE="1", FAKETIME_DONT_FAKE_MONOTONIC="1")
+    t0 = now_ms()
+    d = start_daemon(env=env, config=config(tmp_path / "state"))
+    wait_for(lambda: (metric(d, "sysfeed_history_commits_total") or 0) >= 2, 20, "commits")
+    set_offset("-10m")
+    off = wait_for(lambda: hello(d).get("off", {}).get("history"), 15, "off.history")
+    assert "clock is behind" in off, off
+    d.wait_stderr(r"history: paused: the clock is behind", 5)
+    stream_flows(d)
+    set_offset("+0")
+    wait_for(lambda: "history" not in hello(d).get("off", {}), 15, "history back on")
+    back = now_ms()
+    rows = wait_for(lambda: [r for r in rows_since(d, t0, to=now_ms())
+                             if r[0] > back] and rows_since(d, t0, to=now_ms()), 15,
+                    "rows after the clock came back")
+    times = [r[0] for r in rows]
+    assert times == sorted(set(times))  # in order, none twice
+    assert all(t >= t0 for t in times)  # none of the 10 minutes back
