@@ -1,11 +1,11 @@
-/* The history store's chunk blobs: see store_codec.h. The blob is "SFC1", the body's length (u32,
- * little endian), then the body compressed by zlib:
+/* The history store's chunk blobs: see store_codec.h. The blob is "SFC1",
+ * the body's length (u32, little endian), then the body compressed by zlib:
  *
  *   rows, times (zigzag deltas of deltas), columns (name, type, presence,
- *   then the values as integers of a decimal quantum, divided by their
- *   common divisor, as zigzag deltas or deltas of deltas, whichever is
- *   shorter; raw doubles XORed with the previous one when no quantum
- *   fits), top lists, their names, and each row's entries. */
+ *   then the values as integers of a decimal quantum over their common
+ *   divisor: deltas, deltas of deltas or distances from their median,
+ *   whichever costs fewest bits; raw doubles XORed with the previous one
+ *   when no quantum fits), top lists (store_tops.c), their names. */
 #include "store_codec.h"
 
 #include <errno.h>
@@ -16,144 +16,20 @@
 #include <zlib.h>
 
 #include "array.h"
+#include "store_bytes.h"
+#include "store_tops.h"
 
-#define MAGIC      "SFC1"
-#define LEVEL      6 /* zlib's: 9 costs twice the CPU for 1 % less */
-#define MAX_BODY   (64u << 20)
-#define MAX_ROWS   (1u << 22)
-#define K_MIN      (-9)
-#define K_MAX      18
-#define MODE_NONE  0
-#define MODE_DELTA 1
-#define MODE_DOD   2
-#define MODE_RAW   3
-#define TOP_NO_ID  1
-#define TOP_NO_CPU 2
-#define TOP_NO_MEM 4
-
-/* --- bytes --- */
-
-struct wbuf {
-	uint8_t *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void put(struct wbuf *b, const void *data, size_t n)
-{
-	if (b->oom)
-		return;
-	if (array_reserve(&b->p, &b->cap, b->len + n, 1, 4096) < 0) {
-		b->oom = true;
-		return;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-}
-
-static void put_u8(struct wbuf *b, unsigned v)
-{
-	uint8_t c = (uint8_t)v;
-
-	put(b, &c, 1);
-}
-
-static void put_uv(struct wbuf *b, uint64_t v)
-{
-	uint8_t tmp[10];
-	size_t n = 0;
-
-	do {
-		tmp[n] = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		if (v)
-			tmp[n] |= 0x80;
-		n++;
-	} while (v);
-	put(b, tmp, n);
-}
-
-static uint64_t zig(int64_t v)
-{
-	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static int64_t unzig(uint64_t v)
-{
-	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
-static void put_sv(struct wbuf *b, int64_t v)
-{
-	put_uv(b, zig(v));
-}
-
-static void put_str(struct wbuf *b, const char *s)
-{
-	size_t n = strlen(s);
-
-	put_uv(b, n);
-	put(b, s, n);
-}
-
-static size_t uv_len(uint64_t v)
-{
-	size_t n = 1;
-
-	while (v >>= 7)
-		n++;
-	return n;
-}
-
-struct rbuf {
-	const uint8_t *p;
-	size_t len, pos;
-	bool bad;
-};
-
-static unsigned get_u8(struct rbuf *b)
-{
-	if (b->pos >= b->len) {
-		b->bad = true;
-		return 0;
-	}
-	return b->p[b->pos++];
-}
-
-static uint64_t get_uv(struct rbuf *b)
-{
-	uint64_t v = 0;
-
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		unsigned c = get_u8(b);
-
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80))
-			return v;
-	}
-	b->bad = true;
-	return 0;
-}
-
-static int64_t get_sv(struct rbuf *b)
-{
-	return unzig(get_uv(b));
-}
-
-/* A string of at most max-1 bytes into out. */
-static void get_str(struct rbuf *b, char *out, size_t max)
-{
-	uint64_t n = get_uv(b);
-
-	if (b->bad || n >= max || n > b->len - b->pos) {
-		b->bad = true;
-		out[0] = '\0';
-		return;
-	}
-	memcpy(out, b->p + b->pos, n);
-	out[n] = '\0';
-	b->pos += n;
-}
+#define MAGIC       "SFC1"
+#define LEVEL       6 /* zlib's: 9 costs twice the CPU for 1 % less */
+#define MAX_BODY    (64u << 20)
+#define MAX_ROWS    (1u << 22)
+#define K_MIN       (-9)
+#define K_MAX       18
+#define MODE_NONE   0
+#define MODE_DELTA  1
+#define MODE_DOD    2
+#define MODE_RAW    3
+#define MODE_CENTER 4
 
 /* --- numbers --- */
 
@@ -248,10 +124,30 @@ static bool pick_k(const double *v, size_t n, unsigned rel, int *ret_k)
 }
 
 /* One number column's present values (vals, n of them). */
+static int by_value(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Bits of a zigzag value: what a varint of it costs once zlib has seen
+ * many (a cheaper guide than compressing each choice). */
+static size_t bits(int64_t v)
+{
+	uint64_t z = zig(v);
+
+	return z ? 64 - (size_t)__builtin_clzll(z) : 0;
+}
+
+/* One number column's present values (vals, n of them): integers of 10^k
+ * over their common divisor, as deltas, deltas of deltas, or distances
+ * from their median (noise about a level), whichever costs the fewest
+ * bits. */
 static void put_numbers(struct wbuf *b, const double *vals, size_t n, unsigned rel, int64_t *ints)
 {
-	int64_t g = 0, prev = 0, pd = 0;
-	size_t len_d = 0, len_dod = 0;
+	int64_t g = 0, prev = 0, pd = 0, med;
+	size_t cost[3] = {0, 0, 0}, mode = MODE_DELTA;
 	int k;
 
 	if (!n) {
@@ -263,11 +159,11 @@ static void put_numbers(struct wbuf *b, const double *vals, size_t n, unsigned r
 
 		put_u8(b, MODE_RAW);
 		for (size_t i = 0; i < n; i++) {
-			uint64_t bits;
+			uint64_t x;
 
-			memcpy(&bits, &vals[i], sizeof(bits));
-			put_uv(b, bits ^ pb);
-			pb = bits;
+			memcpy(&x, &vals[i], sizeof(x));
+			put_uv(b, x ^ pb);
+			pb = x;
 		}
 		return;
 	}
@@ -279,23 +175,35 @@ static void put_numbers(struct wbuf *b, const double *vals, size_t n, unsigned r
 	}
 	if (!g)
 		g = 1;
+	for (size_t i = 0; i < n; i++)
+		ints[i] /= g;
+	/* the median, from a sorted copy in the second half of ints */
+	memcpy(ints + n, ints, n * sizeof(*ints));
+	qsort(ints + n, n, sizeof(*ints), by_value);
+	med = ints[n + n / 2];
 	for (size_t i = 0; i < n; i++) {
-		int64_t x = ints[i] / g, d = x - prev;
+		int64_t d = ints[i] - prev;
 
-		ints[i] = x;
-		len_d += uv_len(zig(d));
-		len_dod += uv_len(zig(d - pd));
+		cost[0] += bits(d);
+		cost[1] += bits(d - pd);
+		cost[2] += bits(ints[i] - med);
 		pd = d;
-		prev = x;
+		prev = ints[i];
 	}
-	put_u8(b, len_dod < len_d ? MODE_DOD : MODE_DELTA);
+	if (cost[1] < cost[0])
+		mode = MODE_DOD;
+	if (cost[2] < cost[mode == MODE_DOD ? 1 : 0])
+		mode = MODE_CENTER;
+	put_u8(b, (unsigned)mode);
 	put_sv(b, k);
 	put_uv(b, (uint64_t)g);
+	if (mode == MODE_CENTER)
+		put_sv(b, med);
 	prev = pd = 0;
 	for (size_t i = 0; i < n; i++) {
 		int64_t d = ints[i] - prev;
 
-		put_sv(b, len_dod < len_d ? d - pd : d);
+		put_sv(b, mode == MODE_CENTER ? ints[i] - med : mode == MODE_DOD ? d - pd : d);
 		pd = d;
 		prev = ints[i];
 	}
@@ -325,8 +233,16 @@ static void get_numbers(struct rbuf *b, double *vals, size_t n)
 	}
 	k = get_sv(b);
 	g = (int64_t)get_uv(b);
-	if ((mode != MODE_DELTA && mode != MODE_DOD) || k < K_MIN || k > K_MAX || g <= 0) {
+	if ((mode != MODE_DELTA && mode != MODE_DOD && mode != MODE_CENTER) || k < K_MIN ||
+	    k > K_MAX || g <= 0) {
 		b->bad = true;
+		return;
+	}
+	if (mode == MODE_CENTER) {
+		int64_t med = get_sv(b);
+
+		for (size_t i = 0; i < n && !b->bad; i++)
+			vals[i] = of_int((med + get_sv(b)) * g, (int)k);
 		return;
 	}
 	for (size_t i = 0; i < n && !b->bad; i++) {
@@ -338,101 +254,6 @@ static void get_numbers(struct rbuf *b, double *vals, size_t n)
 		prev += d;
 		vals[i] = of_int(prev * g, (int)k);
 	}
-}
-
-/* Tops' memory in pages of 4 KiB, to three significant digits. */
-static int64_t mem_pages(double mem)
-{
-	int64_t p = (int64_t)nearbyint(mem / 4096), unit = 1;
-
-	while (p / unit >= 1000)
-		unit *= 10;
-	return (p + unit / 2) / unit * unit;
-}
-
-/* One top list's entity: a process or service as it recurs in the rows. */
-struct entity {
-	int64_t id;
-	uint32_t name;
-	int64_t cpu, mem; /* the last values written: the next is a delta */
-};
-
-/* The entity of (id, name) among n; n when new. */
-static size_t entity_of(const struct entity *e, size_t n, int64_t id, uint32_t name)
-{
-	size_t i;
-
-	for (i = n; i-- > 0;)
-		if (e[i].id == id && e[i].name == name)
-			return i;
-	return n;
-}
-
-static void put_stream(struct wbuf *b, struct wbuf *s)
-{
-	put_uv(b, s->len);
-	put(b, s->p, s->len);
-	b->oom |= s->oom;
-	free(s->p);
-	*s = (struct wbuf){0};
-}
-
-/* One list's rows as streams (zlib finds more in each alone): the entities
- * of each row, the new entities, nulls, CPU deltas, memory deltas; each a
- * delta from the same entity's last value. */
-static void put_list(struct wbuf *b, const struct store_chunk *c, size_t l)
-{
-	struct wbuf sidx = {0}, snew = {0}, snull = {0}, scpu = {0}, smem = {0};
-	struct entity *ent = NULL;
-	size_t n_ent = 0, cap = 0;
-	int64_t last_id = 0;
-
-	for (size_t r = 0; r < c->n; r++) {
-		size_t n;
-		const struct store_top *e = store_chunk_tops(c, r, l, &n);
-
-		put_u8(&sidx, (unsigned)n);
-		for (size_t k = 0; k < n; k++) {
-			size_t i = entity_of(ent, n_ent, e[k].id, e[k].name);
-			unsigned nulls =
-			    (isnan(e[k].cpu) ? TOP_NO_CPU : 0) | (isnan(e[k].mem) ? TOP_NO_MEM : 0);
-
-			put_uv(&sidx, i);
-			if (i == n_ent) {
-				if (array_reserve(&ent, &cap, n_ent + 1, sizeof(*ent), 16) < 0) {
-					b->oom = true;
-					goto out;
-				}
-				ent[n_ent++] = (struct entity){.id = e[k].id, .name = e[k].name};
-				put_u8(&snew, e[k].id < 0 ? TOP_NO_ID : 0);
-				if (e[k].id >= 0) {
-					put_sv(&snew, e[k].id - last_id);
-					last_id = e[k].id;
-				}
-				put_uv(&snew, e[k].name);
-			}
-			put_u8(&snull, nulls);
-			if (!(nulls & TOP_NO_CPU)) {
-				int64_t v = (int64_t)nearbyint(e[k].cpu * 10);
-
-				put_sv(&scpu, v - ent[i].cpu);
-				ent[i].cpu = v;
-			}
-			if (!(nulls & TOP_NO_MEM)) {
-				int64_t v = mem_pages(e[k].mem);
-
-				put_sv(&smem, v - ent[i].mem);
-				ent[i].mem = v;
-			}
-		}
-	}
-out:
-	put_stream(b, &sidx);
-	put_stream(b, &snew);
-	put_stream(b, &snull);
-	put_stream(b, &scpu);
-	put_stream(b, &smem);
-	free(ent);
 }
 
 /* --- the blob --- */
@@ -483,14 +304,14 @@ static void encode_body(const struct store_chunk *c, unsigned rel, struct wbuf *
 	for (size_t i = 0; c->n_lists && i < c->n_strs; i++)
 		put_str(b, c->strs[i]);
 	for (size_t l = 0; l < c->n_lists; l++)
-		put_list(b, c, l);
+		store_tops_put(b, c, l);
 }
 
 int store_chunk_encode(const struct store_chunk *c, unsigned rel, uint8_t **ret, size_t *ret_len)
 {
 	struct wbuf b = {0};
 	double *vals = malloc((c->n ? c->n : 1) * sizeof(*vals));
-	int64_t *ints = malloc((c->n ? c->n : 1) * sizeof(*ints));
+	int64_t *ints = malloc((c->n ? 2 * c->n : 1) * sizeof(*ints)); /* values, sorted */
 	uint8_t *out = NULL;
 	uLongf zlen;
 	int r = -ENOMEM;
@@ -566,77 +387,6 @@ static int decode_cols(struct store_chunk *c, struct rbuf *b, double *vals)
 	return b->bad ? -EBADMSG : 0;
 }
 
-/* A stream of a list (see put_list): a view of its bytes. */
-static struct rbuf get_stream(struct rbuf *b)
-{
-	uint64_t n = get_uv(b);
-	struct rbuf s = {0};
-
-	if (b->bad || n > b->len - b->pos) {
-		b->bad = true;
-		return (struct rbuf){.bad = true};
-	}
-	s = (struct rbuf){.p = b->p + b->pos, .len = n};
-	b->pos += n;
-	return s;
-}
-
-/* One list's rows back (see put_list). */
-static int get_list(struct store_chunk *c, struct rbuf *b, size_t l)
-{
-	struct rbuf sidx = get_stream(b), snew = get_stream(b), snull = get_stream(b),
-		    scpu = get_stream(b), smem = get_stream(b);
-	struct entity *ent = NULL;
-	size_t n_ent = 0, cap = 0;
-	int64_t last_id = 0;
-	int r = 0;
-
-	for (size_t row = 0; row < c->n && r == 0 && !b->bad; row++) {
-		size_t n = get_u8(&sidx);
-
-		if (n > STORE_TOP_N)
-			r = -EBADMSG;
-		for (size_t k = 0; k < n && r == 0; k++) {
-			uint64_t i = get_uv(&sidx);
-			unsigned nulls = get_u8(&snull);
-			double cpu = NAN, mem = NAN;
-
-			if (i == n_ent) {
-				unsigned flags = get_u8(&snew);
-				int64_t id = -1;
-				uint64_t name;
-
-				if (!(flags & TOP_NO_ID))
-					id = last_id += get_sv(&snew);
-				name = get_uv(&snew);
-				if (flags & ~TOP_NO_ID || name >= c->n_strs ||
-				    array_reserve(&ent, &cap, n_ent + 1, sizeof(*ent), 16) < 0) {
-					r = -EBADMSG;
-					break;
-				}
-				ent[n_ent++] = (struct entity){.id = id, .name = (uint32_t)name};
-			}
-			if (i >= n_ent || nulls & ~(unsigned)(TOP_NO_CPU | TOP_NO_MEM)) {
-				r = -EBADMSG;
-				break;
-			}
-			if (!(nulls & TOP_NO_CPU))
-				cpu = (double)(ent[i].cpu += get_sv(&scpu)) / 10;
-			if (!(nulls & TOP_NO_MEM))
-				mem = (double)(ent[i].mem += get_sv(&smem)) * 4096;
-			if (store_chunk_add_top(c, row, l, ent[i].id, c->strs[ent[i].name], cpu,
-						mem) < 0)
-				r = -ENOMEM;
-		}
-	}
-	if (r == 0 && (sidx.bad || snew.bad || snull.bad || scpu.bad || smem.bad ||
-		       sidx.pos != sidx.len || snew.pos != snew.len || snull.pos != snull.len ||
-		       scpu.pos != scpu.len || smem.pos != smem.len))
-		r = -EBADMSG;
-	free(ent);
-	return r;
-}
-
 /* The top lists part of a body. */
 static int decode_tops(struct store_chunk *c, struct rbuf *b)
 {
@@ -665,7 +415,7 @@ static int decode_tops(struct store_chunk *c, struct rbuf *b)
 			return -EBADMSG; /* or out of memory: a repeated name */
 	}
 	for (size_t l = 0; l < c->n_lists && !b->bad; l++) {
-		int r = get_list(c, b, l);
+		int r = store_tops_get(c, b, l);
 
 		if (r < 0)
 			return r;
