@@ -1,6 +1,7 @@
 /* The history store's bytes: see store_bytes.h. */
 #include "store_bytes.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "array.h"
@@ -103,4 +104,26 @@ void get_str(struct rbuf *b, char *out, size_t max)
 	memcpy(out, b->p + b->pos, n);
 	out[n] = '\0';
 	b->pos += n;
+}
+
+int64_t wadd(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+int64_t wsub(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+int64_t wmul(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a * (uint64_t)b);
+}
+
+int64_t to_i64(double v)
+{
+	if (!(v > -9.2e18)) /* NAN too */
+		return isnan(v) ? 0 : INT64_MIN;
+	return v < 9.2e18 ? (int64_t)nearbyint(v) : INT64_MAX;
 }

@@ -26,6 +26,13 @@ void put_uv(struct wbuf *b, uint64_t v);
 void put_sv(struct wbuf *b, int64_t v);
 void put_str(struct wbuf *b, const char *s);
 uint64_t zig(int64_t v);
+/* Arithmetic that wraps instead of overflowing: a damaged blob decodes to
+ * garbage, never to undefined behaviour. */
+int64_t wadd(int64_t a, int64_t b);
+int64_t wsub(int64_t a, int64_t b);
+int64_t wmul(int64_t a, int64_t b);
+/* v as an integer, clamped to the int64 range (NAN: 0). */
+int64_t to_i64(double v);
 
 unsigned get_u8(struct rbuf *b);
 uint64_t get_uv(struct rbuf *b);

@@ -182,11 +182,11 @@ static void put_numbers(struct wbuf *b, const double *vals, size_t n, unsigned r
 	qsort(ints + n, n, sizeof(*ints), by_value);
 	med = ints[n + n / 2];
 	for (size_t i = 0; i < n; i++) {
-		int64_t d = ints[i] - prev;
+		int64_t d = wsub(ints[i], prev);
 
 		cost[0] += bits(d);
-		cost[1] += bits(d - pd);
-		cost[2] += bits(ints[i] - med);
+		cost[1] += bits(wsub(d, pd));
+		cost[2] += bits(wsub(ints[i], med));
 		pd = d;
 		prev = ints[i];
 	}
@@ -201,9 +201,11 @@ static void put_numbers(struct wbuf *b, const double *vals, size_t n, unsigned r
 		put_sv(b, med);
 	prev = pd = 0;
 	for (size_t i = 0; i < n; i++) {
-		int64_t d = ints[i] - prev;
+		int64_t d = wsub(ints[i], prev);
 
-		put_sv(b, mode == MODE_CENTER ? ints[i] - med : mode == MODE_DOD ? d - pd : d);
+		put_sv(b, mode == MODE_CENTER ? wsub(ints[i], med)
+			  : mode == MODE_DOD  ? wsub(d, pd)
+					      : d);
 		pd = d;
 		prev = ints[i];
 	}
@@ -242,17 +244,17 @@ static void get_numbers(struct rbuf *b, double *vals, size_t n)
 		int64_t med = get_sv(b);
 
 		for (size_t i = 0; i < n && !b->bad; i++)
-			vals[i] = of_int((med + get_sv(b)) * g, (int)k);
+			vals[i] = of_int(wmul(wadd(med, get_sv(b)), g), (int)k);
 		return;
 	}
 	for (size_t i = 0; i < n && !b->bad; i++) {
 		int64_t d = get_sv(b);
 
 		if (mode == MODE_DOD)
-			d += pd;
+			d = wadd(d, pd);
 		pd = d;
-		prev += d;
-		vals[i] = of_int(prev * g, (int)k);
+		prev = wadd(prev, d);
+		vals[i] = of_int(wmul(prev, g), (int)k);
 	}
 }
 
@@ -265,9 +267,9 @@ static void encode_body(const struct store_chunk *c, unsigned rel, struct wbuf *
 
 	put_uv(b, c->n);
 	for (size_t r = 0; r < c->n; r++) {
-		int64_t d = c->t[r] - prev;
+		int64_t d = wsub(c->t[r], prev);
 
-		put_sv(b, d - pd);
+		put_sv(b, wsub(d, pd));
 		pd = d;
 		prev = c->t[r];
 	}
@@ -451,10 +453,10 @@ int store_chunk_decode(struct store_chunk *c, const uint8_t *blob, size_t len)
 	if (!(vals = malloc((n ? n : 1) * sizeof(*vals))))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		int64_t d = get_sv(&b) + pd;
+		int64_t d = wadd(get_sv(&b), pd);
 
 		pd = d;
-		prev += d;
+		prev = wadd(prev, d);
 		if (store_chunk_add_row(c, prev) < 0)
 			goto out;
 	}

@@ -11,6 +11,7 @@
 #include "array.h"
 #include "collector.h"
 #include "history.h"
+#include "store_bytes.h"
 #include "store_impl.h"
 
 #define MAX_GROUPS 8 /* arrays among one topic's history paths */
@@ -163,7 +164,7 @@ static int put_tops(struct store_chunk *c, const char *topic, const cJSON *paylo
 			if (k++ == STORE_TOP_N)
 				break;
 			if (store_chunk_add_top(c, c->n - 1, (size_t)l,
-						cJSON_IsNumber(id) ? (int64_t)id->valuedouble : -1,
+						cJSON_IsNumber(id) ? to_i64(id->valuedouble) : -1,
 						cJSON_IsString(nm) ? nm->valuestring : "",
 						cJSON_IsNumber(cpu) ? cpu->valuedouble : NAN,
 						cJSON_IsNumber(mem) ? mem->valuedouble : NAN) < 0)
@@ -256,7 +257,7 @@ static int64_t time_of(const cJSON *o, const char *key, int64_t dflt)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+	return cJSON_IsNumber(v) ? to_i64(v->valuedouble) : dflt;
 }
 
 int store_rec_event(struct store_rec *r, const char *topic, const cJSON *payload)

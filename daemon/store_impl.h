@@ -58,7 +58,7 @@ struct store_writer {
 	int64_t last_t;           /* the newest tier-0 row stored or taken */
 	int64_t flush_p;          /* the flush period of the rows in seg */
 	int64_t tried_p;          /* the flush period of the last failed open */
-	unsigned uncheckpointed; /* commits since the last checkpoint */
+	unsigned uncheckpointed;  /* commits since the last checkpoint */
 	struct store_chunk seg;   /* tier-0 rows not yet written */
 	struct store_chunk mins;  /* tier-0 rows of the minutes not yet closed */
 	struct store_chunk pend1; /* minute rows not yet written */

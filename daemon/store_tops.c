@@ -14,11 +14,11 @@
 /* Tops' memory in pages of 4 KiB, to three significant digits. */
 static int64_t mem_pages(double mem)
 {
-	int64_t p = (int64_t)nearbyint(mem / 4096), unit = 1;
+	int64_t p = to_i64(mem / 4096), unit = 1;
 
 	while (p / unit >= 1000)
 		unit *= 10;
-	return (p + unit / 2) / unit * unit;
+	return wmul(wadd(p, unit / 2) / unit, unit);
 }
 
 /* One top list's entity: a process or service as it recurs in the rows. */
@@ -74,22 +74,22 @@ void store_tops_put(struct wbuf *b, const struct store_chunk *c, size_t l)
 				ent[n_ent++] = (struct entity){.id = e[k].id, .name = e[k].name};
 				put_u8(&snew, e[k].id < 0 ? STORE_TOP_NO_ID : 0);
 				if (e[k].id >= 0) {
-					put_sv(&snew, e[k].id - last_id);
+					put_sv(&snew, wsub(e[k].id, last_id));
 					last_id = e[k].id;
 				}
 				put_uv(&snew, e[k].name);
 			}
 			put_u8(&snull, nulls);
 			if (!(nulls & STORE_TOP_NO_CPU)) {
-				int64_t v = (int64_t)nearbyint(e[k].cpu * 10);
+				int64_t v = to_i64(e[k].cpu * 10);
 
-				put_sv(&scpu, v - ent[i].cpu);
+				put_sv(&scpu, wsub(v, ent[i].cpu));
 				ent[i].cpu = v;
 			}
 			if (!(nulls & STORE_TOP_NO_MEM)) {
 				int64_t v = mem_pages(e[k].mem);
 
-				put_sv(&smem, v - ent[i].mem);
+				put_sv(&smem, wsub(v, ent[i].mem));
 				ent[i].mem = v;
 			}
 		}
@@ -144,7 +144,7 @@ int store_tops_get(struct store_chunk *c, struct rbuf *b, size_t l)
 				uint64_t name;
 
 				if (!(flags & STORE_TOP_NO_ID))
-					id = last_id += get_sv(&snew);
+					id = last_id = wadd(last_id, get_sv(&snew));
 				name = get_uv(&snew);
 				if (flags & ~STORE_TOP_NO_ID || name >= c->n_strs ||
 				    array_reserve(&ent, &cap, n_ent + 1, sizeof(*ent), 16) < 0) {
@@ -159,9 +159,9 @@ int store_tops_get(struct store_chunk *c, struct rbuf *b, size_t l)
 				break;
 			}
 			if (!(nulls & STORE_TOP_NO_CPU))
-				cpu = (double)(ent[i].cpu += get_sv(&scpu)) / 10;
+				cpu = (double)(ent[i].cpu = wadd(ent[i].cpu, get_sv(&scpu))) / 10;
 			if (!(nulls & STORE_TOP_NO_MEM))
-				mem = (double)(ent[i].mem += get_sv(&smem)) * 4096;
+				mem = (double)(ent[i].mem = wadd(ent[i].mem, get_sv(&smem))) * 4096;
 			if (store_chunk_add_top(c, row, l, ent[i].id, c->strs[ent[i].name], cpu,
 						mem) < 0)
 				r = -ENOMEM;
