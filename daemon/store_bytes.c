@@ -8,7 +8,7 @@
 
 void put(struct wbuf *b, const void *data, size_t n)
 {
-	if (b->oom)
+	if (b->oom || !n)
 		return;
 	if (array_reserve(&b->p, &b->cap, b->len + n, 1, 4096) < 0) {
 		b->oom = true;

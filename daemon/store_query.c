@@ -64,20 +64,33 @@ static int parse_bool(const char *s, bool dflt, bool *ret)
 	return 0;
 }
 
+/* Up to 40 bytes of what the client sent, for a reason: control bytes
+ * (a line break would start a second line) become '?'. */
+static const char *shown(const char *in, char *out)
+{
+	size_t n = 0;
+
+	for (; in[n] && n < 40; n++)
+		out[n] = (unsigned char)in[n] < 0x20 || in[n] == 0x7f ? '?' : in[n];
+	out[n] = '\0';
+	return out;
+}
+
 /* The query's arguments; a one-line reason in why when they are bad. */
 static int parse(const struct store_query *in, int64_t now, struct query *q, char *why, size_t len)
 {
-	char list[1024];
+	char list[1024], arg[48];
 
 	memset(q, 0, sizeof(*q));
 	q->to = now;
 	if (in->to && parse_ms(in->to, false, &q->to) < 0)
-		return snprintf(why, len, "to: expected ms since the epoch, not '%.40s'", in->to),
+		return snprintf(why, len, "to: expected ms since the epoch, not '%s'",
+				shown(in->to, arg)),
 		       -EINVAL;
 	q->from = q->to - STORE_HOUR_MS;
 	if (in->from && parse_ms(in->from, false, &q->from) < 0)
-		return snprintf(why, len, "from: expected ms since the epoch, not '%.40s'",
-				in->from),
+		return snprintf(why, len, "from: expected ms since the epoch, not '%s'",
+				shown(in->from, arg)),
 		       -EINVAL;
 	if (q->from >= q->to)
 		return snprintf(why, len, "from must be before to"), -EINVAL;
@@ -87,11 +100,12 @@ static int parse(const struct store_query *in, int64_t now, struct query *q, cha
 	    (parse_ms(in->step, true, &q->step) < 0 || q->step == 0 || q->step > q->to - q->from))
 		return snprintf(why, len,
 				"step: expected seconds, more than 0 and at most the range, not "
-				"'%.40s'",
-				in->step),
+				"'%s'",
+				shown(in->step, arg)),
 		       -EINVAL;
 	if (in->format && strcmp(in->format, "json") != 0 && strcmp(in->format, "csv") != 0)
-		return snprintf(why, len, "format: expected json or csv, not '%.20s'", in->format),
+		return snprintf(why, len, "format: expected json or csv, not '%s'",
+				shown(in->format, arg)),
 		       -EINVAL;
 	q->csv = in->format && strcmp(in->format, "csv") == 0;
 	if (parse_bool(in->tops, true, &q->tops) < 0 || parse_bool(in->events, true, &q->events))
@@ -110,9 +124,10 @@ static int parse(const struct store_query *in, int64_t now, struct query *q, cha
 		int i = collector_topic(tok);
 
 		if (i < 0)
-			return snprintf(why, len, "unknown topic '%.40s'", tok), -EINVAL;
+			return snprintf(why, len, "unknown topic '%s'", shown(tok, arg)), -EINVAL;
 		if (!collector_registry[i]->history)
-			return snprintf(why, len, "topic '%.40s' has no chart history", tok),
+			return snprintf(why, len, "topic '%s' has no chart history",
+					shown(tok, arg)),
 			       -EINVAL;
 		if (q->n_topics == MAX_TOPICS)
 			return snprintf(why, len, "topics: too many"), -EINVAL;

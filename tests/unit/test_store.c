@@ -366,6 +366,8 @@ static void test_bad_queries(void **unused)
 	    {{.topics = "cpu", .step = "0"}, "step:"},
 	    {{.topics = "cpu", .format = "xml"}, "format:"},
 	    {{.topics = "cpu", .from = "0"}, "20 years"},
+	    /* what the client sent comes back without its line breaks */
+	    {{.topics = "no\r\nX: y"}, "unknown topic 'no??X: y'"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
