@@ -22,7 +22,7 @@ else
 BUILD ?= build
 endif
 
-PKGS := libmicrohttpd libsystemd libcjson zlib gnutls libcrypt
+PKGS := libmicrohttpd libsystemd libcjson zlib gnutls libcrypt sqlite3
 # libcurl is loaded with dlopen() when a webhook is first sent
 # (daemon/curl_dl.c): its header at build time, its library at run time.
 DL_PKGS := libcurl
@@ -70,8 +70,9 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 # Debian packages that building and testing need (`make deps` installs them).
 DEB_DEPS := gcc make pkg-config libmicrohttpd-dev libsystemd-dev libcjson-dev libcmocka-dev zlib1g-dev libcurl4-gnutls-dev \
-	libgnutls28-dev libcrypt-dev openssl \
-	python3 python3-pytest curl procps valgrind iproute2 systemd util-linux man-db libfuse3-dev fuse3 prometheus
+	libgnutls28-dev libcrypt-dev openssl libsqlite3-dev \
+	python3 python3-pytest curl procps valgrind iproute2 systemd util-linux man-db libfuse3-dev fuse3 prometheus \
+	faketime
 # What `make deb`, `make rpm` and `make check-system` need besides (`make deps-system`).
 PKG_DEPS := debhelper dpkg-dev lintian rpm git debootstrap systemd-container man-db
 
@@ -170,7 +171,7 @@ tests: $(BUILD)/sysfeed $(BUILD)/fields $(UNIT_BINS) $(BENCH_BINS) $(FAKE_NVML)
 
 run: deps
 	$(MAKE) all
-	$(BUILD)/sysfeed --listen 127.0.0.1:8390
+	$(BUILD)/sysfeed --listen 127.0.0.1:8390 --state-dir $(BUILD)/state
 
 check: deps
 	$(MAKE) tests
@@ -209,7 +210,7 @@ check-valgrind: $(BUILD)/sysfeed $(BENCH_BINS)
 SOAK_SECONDS ?= 600
 # The peers tests/bench/wire measures beside sysfeed (skipped when missing;
 # on a systemd host Debian starts their services: the bench runs its own).
-BENCH_DEPS := prometheus-node-exporter glances python3-bottle
+BENCH_DEPS := prometheus-node-exporter glances python3-bottle strace
 .PHONY: deps-bench
 bench: deps
 	-@$(MAKE) --no-print-directory deps-bench
@@ -226,6 +227,7 @@ bench: deps
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/wire
 	@$(MAKE) --no-print-directory deps-e2e tests/e2e/node_modules/.package-lock.json
 	SYSFEED_BIN=$(BUILD)/sysfeed tests/bench/page
+	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/history
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench SOAK_SECONDS=$(SOAK_SECONDS) \
 		$(PYTHON) tests/bench/soak
 
@@ -284,7 +286,7 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_DEPS    := clang libclang-rt-dev llvm make pkg-config libmicrohttpd-dev libsystemd-dev \
 	libgnutls28-dev libcrypt-dev \
-	libcjson-dev zlib1g-dev
+	libcjson-dev zlib1g-dev libsqlite3-dev
 FUZZ_CFLAGS   = -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all $(if $(filter 1,$(WERROR)),-Werror)
 FUZZ_OBJS    := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)

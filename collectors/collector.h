@@ -50,6 +50,15 @@ struct collector_tick {
 	uint64_t mono_ns; /* CLOCK_MONOTONIC in ns: the base of every rate */
 };
 
+/* One of a payload's lists of who used the most, kept with the history
+ * rows ("who caused it"): the array's key, and in each element the keys of
+ * the id (NULL: none), the name, the CPU percent and the memory bytes. */
+struct collector_top {
+	const char *list;
+	bool by_mem; /* ranked by memory, else by CPU */
+	const char *id, *name, *cpu, *mem;
+};
+
 struct collector {
 	const char *name; /* topic and SSE event name */
 	unsigned flags;   /* enum collector_flag */
@@ -63,6 +72,8 @@ struct collector {
 	/* The payload fields charts need, kept per tick for `snapshot`'s
 	 * history (see daemon/history.h for the path syntax), or NULL. */
 	const char *const *history;
+	/* Its top lists kept with the history ({0}-terminated), or NULL. */
+	const struct collector_top *tops;
 	/* Its field tables (lib/fields.h), NULL-terminated, or NULL: what
 	 * tools/fields lists for the docs. */
 	const struct field_table *const *fields;

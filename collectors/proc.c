@@ -531,6 +531,12 @@ static int proc_sample(void *state, const struct collector_env *env,
 static const char *const proc_history[] = {"processes", "threads", "running",
 					   "blocked",   "zombies", NULL};
 
+static const struct collector_top proc_tops[] = {
+    {"top_cpu", false, "pid", "comm", "cpu_pct", "rss_bytes"},
+    {"top_mem", true, "pid", "comm", "cpu_pct", "rss_bytes"},
+    {0},
+};
+
 static const struct setting proc_keys[] = {
     SETTING("top-n", SET_UINT, offsetof(struct proc_settings, top_n), 1, 100, "15"),
     {0},
@@ -541,6 +547,7 @@ const struct collector proc_collector = {
     .settings = proc_keys,
     .settings_size = sizeof(struct proc_settings),
     .history = proc_history,
+    .tops = proc_tops,
     .init = proc_init,
     .sample = proc_sample,
     .metrics = proc_metrics,

@@ -515,6 +515,12 @@ static int svc_sample(void *state, const struct collector_env *env,
 
 static const char *const svc_history[] = {"services", NULL};
 
+static const struct collector_top svc_tops[] = {
+    {"top_cpu", false, NULL, "unit", "cpu_pct", "mem_bytes"},
+    {"top_mem", true, NULL, "unit", "cpu_pct", "mem_bytes"},
+    {0},
+};
+
 static const struct setting svc_keys[] = {
     SETTING("top-n", SET_UINT, offsetof(struct svc_settings, top_n), 1, 100, "15"),
     {0},
@@ -525,6 +531,7 @@ const struct collector svc_collector = {
     .settings = svc_keys,
     .settings_size = sizeof(struct svc_settings),
     .history = svc_history,
+    .tops = svc_tops,
     .init = svc_init,
     .sample = svc_sample,
     .get_fd = svc_get_fd,

@@ -28,6 +28,8 @@ static void usage(FILE *f)
 	    "  --sys-root DIR      read /sys from DIR (default /sys)\n"
 	    "  --web-root DIR      serve the page from DIR instead of the embedded copy\n"
 	    "  --journal-dir DIR   follow the journal files in DIR, not the system journal\n"
+	    "  --state-dir DIR     keep history on disk in DIR/history.db (default: systemd's\n"
+	    "                      $STATE_DIRECTORY; none: history only in memory)\n"
 	    "  --check-config      check the configuration and exit (0 if good, 2 if not)\n"
 	    "  --print-config      print every key as the configuration sets it and exit\n"
 	    "  --test-alert        send a test notification to the journal and every\n"
@@ -46,12 +48,13 @@ static void usage(FILE *f)
 int cli_parse(int argc, char **argv, struct config_source *src, int *ret_mode)
 {
 	/* flags that set a configuration key (val: their index + 1) */
-	static const char *const keys[] = {"listen",   "interval", "proc-root",
-					   "sys-root", "web-root", "journal-dir"};
+	static const char *const keys[] = {"listen",   "interval",    "proc-root", "sys-root",
+					   "web-root", "journal-dir", "state-dir"};
 	static const struct option opts[] = {
 	    {"listen", required_argument, NULL, 1},    {"interval", required_argument, NULL, 2},
 	    {"proc-root", required_argument, NULL, 3}, {"sys-root", required_argument, NULL, 4},
 	    {"web-root", required_argument, NULL, 5},  {"journal-dir", required_argument, NULL, 6},
+	    {"state-dir", required_argument, NULL, 7},
 	    {"config", required_argument, NULL, 'c'},  {"check-config", no_argument, NULL, 'C'},
 	    {"print-config", no_argument, NULL, 'P'},  {"test-alert", no_argument, NULL, 'T'},
 	    {"verbose", no_argument, NULL, 'v'},       {"version", no_argument, NULL, 'V'},
@@ -60,7 +63,7 @@ int cli_parse(int argc, char **argv, struct config_source *src, int *ret_mode)
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c >= 1 && c <= 6) {
+		if (c >= 1 && c <= 7) {
 			if (src->n_flags == CONFIG_MAX_FLAGS) {
 				log_err("too many options");
 				return -EINVAL;

@@ -135,6 +135,12 @@ static const struct setting daemon_keys[] = {
 	    .expect = "an IPv4 or IPv6 address"),
     SETTING("trusted-proxy-header", SET_STR, OFF(trusted_proxy_header), 0, 0, "X-Forwarded-User"),
     SETTING("auth-loopback", SET_BOOL, OFF(auth_loopback), 0, 1, "no"),
+    SETTING("state-dir", SET_STR, OFF(state_dir), 0, 0, NULL, .restart = true),
+    SETTING("history-max-bytes", SET_SIZE, OFF(history_max_bytes), 1ULL << 20, 1ULL << 40, "256M",
+	    .restart = true),
+    SETTING("history-flush-seconds", SET_UINT, OFF(history_flush_s), 1, 3600, "60",
+	    .restart = true),
+    SETTING("history-digits", SET_UINT, OFF(history_digits), 0, 6, "3", .restart = true),
     {0},
 };
 
@@ -365,11 +371,20 @@ void config_print(FILE *f, const struct config *cfg)
 
 int config_build(struct config *cfg, const struct config_source *src, char *err, size_t err_len)
 {
+	const char *state = getenv("STATE_DIRECTORY");
 	bool listen_flag = false;
 
 	if (config_defaults(cfg) < 0) {
 		errf(err, err_len, "out of memory");
 		return -ENOMEM;
+	}
+	/* systemd's StateDirectory= (the first, when several) is the default */
+	if (state && *state) {
+		char dir[4096];
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)strcspn(state, ":"), state);
+		if (config_set(cfg, "state-dir", dir, err, err_len) < 0)
+			goto fail;
 	}
 	if (src->path && config_load(cfg, src->path, err, err_len) < 0)
 		goto fail;

@@ -44,6 +44,10 @@ struct config {
 	struct list trusted_proxy;        /* addresses whose proxy header names the user */
 	char *trusted_proxy_header;       /* that header */
 	unsigned auth_loopback;           /* loopback listeners ask for credentials too */
+	char *state_dir;    /* where the history file lives; NULL: no history on disk */
+	size_t history_max_bytes;
+	unsigned history_flush_s; /* seconds between the history's transactions */
+	unsigned history_digits;  /* digits kept of each column's scale (0: exact) */
 	void *col[CONFIG_MAX_COLLECTORS]; /* each collector's settings, by registry index */
 };
 

@@ -2,24 +2,33 @@
 
 #include <string.h>
 
-/* Resolves `path` (no "[]" left in it) below item; NULL when absent. */
-static const cJSON *lookup(const cJSON *item, const char *path)
+const cJSON *history_lookup(const cJSON *item, const char *path, size_t len)
 {
 	char key[128];
 
-	while (item && *path) {
+	while (item && len) {
 		size_t n = strcspn(path, ".");
 
+		if (n > len)
+			n = len;
 		if (n >= sizeof(key))
 			return NULL;
 		memcpy(key, path, n);
 		key[n] = '\0';
 		item = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, key) : NULL;
 		path += n;
-		if (*path == '.')
+		len -= n;
+		if (len && *path == '.') {
 			path++;
+			len--;
+		}
 	}
 	return item;
+}
+
+static const cJSON *lookup(const cJSON *item, const char *path)
+{
+	return history_lookup(item, path, strlen(path));
 }
 
 static cJSON *copy_leaf(const cJSON *v)

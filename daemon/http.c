@@ -151,6 +151,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return http_serve_events(http, conn, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 	if (strcmp(url, "/api/snapshot") == 0)
 		return http_serve_snapshot(http, conn);
+	if (strcmp(url, "/api/history") == 0)
+		return http_serve_history(http, conn);
 	if (strcmp(url, "/healthz") == 0)
 		return http_serve_healthz(http, conn, false);
 	if (strcmp(url, "/metrics") == 0)

@@ -10,6 +10,7 @@ struct config;
 struct hub;
 struct hub_conn_ops;
 struct http;
+struct store;
 
 struct http_info {
 	struct hub *hub;
@@ -17,6 +18,7 @@ struct http_info {
 	int64_t start_ms;               /* CLOCK_REALTIME at start, for uptime */
 	const int *fds;                 /* listening sockets handed over (socket activation) */
 	size_t n_fds;                   /* when set, cfg->listen is not bound */
+	struct store *store;            /* /api/history reads it */
 };
 
 /* Binds every address in cfg->listen (https:// ones with TLS) (a default address that fails is

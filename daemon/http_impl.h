@@ -84,6 +84,7 @@ struct stream {
 /* http_serve.c: the answers, each queued on conn (MHD_NO: drop it) */
 enum MHD_Result http_serve_events(struct http *http, struct MHD_Connection *conn, bool head);
 enum MHD_Result http_serve_snapshot(struct http *http, struct MHD_Connection *conn);
+enum MHD_Result http_serve_history(struct http *http, struct MHD_Connection *conn);
 /* minimal: {"status":...} only, for a client without credentials */
 enum MHD_Result http_serve_healthz(struct http *http, struct MHD_Connection *conn, bool minimal);
 enum MHD_Result http_serve_metrics(struct http *http, struct MHD_Connection *conn);

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "self_metrics.h"
+#include "store.h"
 #include "clock.h"
 #include "http_impl.h"
 #include "tls.h"
@@ -509,6 +510,36 @@ enum MHD_Result http_serve_snapshot(struct http *http, struct MHD_Connection *co
 		return MHD_NO;
 	}
 	return queue_ok(conn, r, "application/json", "no-store", "Accept-Encoding", gzip);
+}
+
+/* GET /api/history: the store answers (see daemon/store.h); gzip'd when
+ * accepted. */
+enum MHD_Result http_serve_history(struct http *http, struct MHD_Connection *conn)
+{
+#define ARG(name) MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name)
+	struct store_query q = {ARG("topics"), ARG("from"),   ARG("to"),    ARG("step"),
+				ARG("format"), ARG("tops"),   ARG("events")};
+#undef ARG
+	const char *type;
+	size_t len = 0, zlen = 0;
+	char *body = NULL, *z;
+	unsigned status = store_api(http->info.store, &q, clock_real_ms(), &body, &len, &type);
+	struct MHD_Response *r;
+
+	if (!body)
+		return http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
+	if (status != MHD_HTTP_OK)
+		return queue_buffer(conn, status, type, body, len, MHD_RESPMEM_MUST_FREE, NULL);
+	if (header_has(conn, "Accept-Encoding", "gzip") && (z = gzip(body, len, &zlen))) {
+		free(body);
+		body = z;
+		len = zlen;
+	}
+	if (!(r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE))) {
+		free(body);
+		return MHD_NO;
+	}
+	return queue_ok(conn, r, type, "no-store", "Accept-Encoding", zlen > 0);
 }
 
 /* A page file; `gz`, when given, is its gzip, sent to clients that take it. */

@@ -239,6 +239,10 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 
 	log_init();
+	/* One malloc arena for every thread: the HTTP threads' and the history
+	 * writer's own arenas kept megabytes that malloc_trim could not give
+	 * back (measured: +5.8 MiB of RSS with two, +1.3 MiB with one). */
+	mallopt(M_ARENA_MAX, 1);
 	if (argc > 1 && strcmp(argv[1], "token") == 0)
 		return token_main(argc - 1, argv + 1);
 	if (cli_parse(argc, argv, &d.src, &only) < 0)
@@ -305,7 +309,8 @@ int main(int argc, char **argv)
 		log_info("using %d socket(s) from the service manager", r);
 	d.http = http_start(
 	    &d.cfg,
-	    &(struct http_info){d.hub, topics_names(), d.start_ms, d.listen_fds, d.n_listen_fds},
+	    &(struct http_info){d.hub, topics_names(), d.start_ms, d.listen_fds, d.n_listen_fds,
+				topics_store(d.topics)},
 	    err, sizeof(err));
 	if (!d.http) {
 		log_err("%s", err);

@@ -146,3 +146,31 @@ void self_metrics_alerts(struct metrics *m, const struct self_alerts *s)
 	one(m, "sysfeed_alert_dropped_total", "counter",
 	    "Alert changes dropped because the senders' queue was full.", (double)s->dropped);
 }
+
+void self_metrics_history(struct metrics *m, const struct store_stats *s)
+{
+	one(m, "sysfeed_history_up", "gauge",
+	    "Whether history is written to disk (0: off or paused, see hello).", s->up);
+	by_label(m, "sysfeed_history_rows_written_total", "counter",
+		 "Rows written to the history file, by tier (0: each tick, 1: minutes, 2: hours).",
+		 "tier", (const char *const[]){"0", "1", "2", NULL},
+		 (const double[]){(double)s->rows[0], (double)s->rows[1], (double)s->rows[2]});
+	one(m, "sysfeed_history_events_written_total", "counter",
+	    "Timeline events written to the history file.", (double)s->events);
+	one(m, "sysfeed_history_commits_total", "counter",
+	    "Transactions committed to the history file.", (double)s->commits);
+	one(m, "sysfeed_history_errors_total", "counter",
+	    "Failed opens and transactions of the history file.", (double)s->errors);
+	one(m, "sysfeed_history_dropped_total", "counter",
+	    "Tick records dropped: the writer was too far behind, or history was off for too long.",
+	    (double)s->dropped);
+	one(m, "sysfeed_history_evicted_chunks_total", "counter",
+	    "Chunks deleted, oldest first, to keep the file within history-max-bytes.",
+	    (double)s->evicted);
+	one(m, "sysfeed_history_bytes", "gauge",
+	    "Size of the history file after the last transaction.", (double)s->bytes);
+	one(m, "sysfeed_history_writer_cpu_seconds_total", "counter",
+	    "CPU time of the history writer thread.", (double)s->cpu_ns / 1e9);
+	one(m, "sysfeed_history_queries_total", "counter", "Answers of /api/history.",
+	    (double)s->queries);
+}

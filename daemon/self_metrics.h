@@ -11,6 +11,7 @@
 #include "conns.h"
 #include "hub.h"
 #include "metrics.h"
+#include "store.h"
 
 /* The loop thread's figures. */
 struct self_tick {
@@ -48,6 +49,7 @@ struct self_alerts {
 void self_metrics_tick(struct metrics *m, const struct self_tick *s);
 void self_metrics_hub(struct metrics *m, const struct hub_stats *s);
 void self_metrics_http(struct metrics *m, const struct self_http *s);
+void self_metrics_history(struct metrics *m, const struct store_stats *s);
 void self_metrics_alerts(struct metrics *m, const struct self_alerts *s);
 
 #endif

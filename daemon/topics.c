@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "self_metrics.h"
+#include "store.h"
 
 #define MAX_TOPICS       HUB_MAX_TOPICS
 #define REASON_LEN       256
@@ -53,6 +54,10 @@ struct topics {
 	struct topics_hook hook;
 	uint64_t ticks;
 	double tick_cpu_s, tick_last_cpu_s, tick_last_wall_s;
+	struct store *store;   /* history on disk */
+	struct store_rec *rec; /* what goes to it from this tick */
+	unsigned store_gen;    /* its status when `hello` was made */
+	bool keep;             /* whether it has a directory to write to */
 };
 
 const char *const *topics_names(void)
@@ -108,6 +113,14 @@ static int topics_hello(struct topics *t)
 	cJSON_AddItemToArray(on, cJSON_CreateString("alert")); /* the daemon's own, always on */
 	if (t->hook.hello)
 		t->hook.hello(t->hook.ctx, o);
+	if (t->store) {
+		char reason[STORE_REASON_LEN];
+		bool hist_on;
+
+		t->store_gen = store_status(t->store, &hist_on, reason, sizeof(reason));
+		if (!hist_on)
+			json_str(off, "history", reason);
+	}
 	json = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!json)
@@ -165,6 +178,8 @@ static void env_publish(const struct collector_env *env, cJSON *payload,
 
 	if (t->hook.payload)
 		t->hook.payload(t->hook.ctx, env->topic, payload);
+	if (t->keep && (t->rec || (t->rec = store_rec_new())))
+		store_rec_event(t->rec, t->cols[env->topic]->name, payload);
 	json = json_print(payload, &len);
 	cJSON_Delete(payload);
 	if (!json || (ev && ev->key && !(key = strdup(ev->key)))) {
@@ -215,6 +230,12 @@ static void daemon_metrics(struct topics *t)
 						 .n_topics = t->n,
 						 .topic_names = names,
 						 .topic_up = up});
+	if (t->store) {
+		struct store_stats st;
+
+		store_get_stats(t->store, &st);
+		self_metrics_history(m, &st);
+	}
 	if (!metrics_error(m))
 		hub_set_metrics(t->hub, -1, m->buf, m->len);
 }
@@ -263,6 +284,9 @@ static bool sample_one(struct topics *t, size_t i, const struct collector_tick *
 	}
 	if (t->hook.payload)
 		t->hook.payload(t->hook.ctx, (unsigned)i, payload);
+	if (t->keep && t->cols[i]->history && (t->rec || (t->rec = store_rec_new())))
+		store_rec_payload(t->rec, tick->t_ms, t->cols[i]->name, payload,
+				  t->cols[i]->history, t->cols[i]->tops);
 	if (t->cols[i]->history && t->history_rows &&
 	    (row = history_row(payload, t->cols[i]->history))) {
 		row_json = json_print(row, &row_len);
@@ -297,8 +321,10 @@ void topics_tick(struct topics *t)
 		    sample_one(t, i, &tick, &msgs[n], &hostinfo))
 			n++;
 	flush_pending(t); /* what event collectors gave from their sample */
-	if (hostinfo)
-		topics_hello(t); /* the host's description goes into `hello` too */
+	store_push(t->store, t->rec);
+	t->rec = NULL;
+	if (hostinfo || (t->store && store_status(t->store, &(bool){0}, NULL, 0) != t->store_gen))
+		topics_hello(t); /* the host's description, history's state */
 	if (hub_publish(t->hub, msgs, n, tick.t_ms) == -E2BIG)
 		log_warnx("a frame larger than half of ring-bytes was dropped");
 	for (size_t i = 0; i < n; i++) {
@@ -347,6 +373,20 @@ static int setup_history(struct topics *t)
 	return 0;
 }
 
+static unsigned long pow10_u(unsigned k)
+{
+	unsigned long v = 1;
+
+	while (k--)
+		v *= 10;
+	return v;
+}
+
+struct store *topics_store(struct topics *t)
+{
+	return t->store;
+}
+
 struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd, int sys_fd,
 			  uint64_t instance, int64_t start_ms)
 {
@@ -382,7 +422,16 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 		t->active[i] = true;
 	}
 	flush_pending(t); /* states set in init */
-	if (topics_hello(t) < 0 || setup_history(t) < 0) {
+	t->store = store_open(&(struct store_options){
+	    .dir = cfg->state_dir,
+	    .max_bytes = cfg->history_max_bytes,
+	    .flush_s = cfg->history_flush_s,
+	    .interval_ms = cfg->interval_ms,
+	    .rel = cfg->history_digits ? (unsigned)pow10_u(cfg->history_digits) : 0,
+	    .topics = topics_names(),
+	});
+	t->keep = t->store && store_enabled(t->store);
+	if (!t->store || topics_hello(t) < 0 || setup_history(t) < 0) {
 		topics_free(t);
 		return NULL;
 	}
@@ -397,6 +446,8 @@ void topics_free(struct topics *t)
 		if (t->active[i] && t->cols[i]->fini)
 			t->cols[i]->fini(t->state[i]);
 	flush_pending(t);
+	store_rec_free(t->rec);
+	store_close(t->store);
 	for (size_t i = 0; i <= MAX_TOPICS; i++)
 		metrics_free(&t->mbuf[i]);
 	cJSON_Delete(t->hostinfo);

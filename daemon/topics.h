@@ -14,6 +14,7 @@
 struct cJSON;
 struct config;
 struct hub;
+struct store;
 struct topics;
 
 /* What sees every payload besides the hub (the alerts): each periodic
@@ -58,5 +59,7 @@ void topics_follow(struct topics *t);
  * interval. */
 void topics_reconfigure(struct topics *t, uint64_t changed);
 size_t topics_active(const struct topics *t);
+/* The history store the topics feed (for /api/history). */
+struct store *topics_store(struct topics *t);
 
 #endif

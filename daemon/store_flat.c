@@ -1,0 +1,297 @@
+/* The loop thread's side of the history store: a tick's payloads made
+ * into one row of named columns ("cpu.cores[1].busy",
+ * "net.interfaces[eth0].rx_bytes_per_s") with their top lists, and event
+ * payloads into events of the timeline. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+#include "collector.h"
+#include "history.h"
+#include "store_bytes.h"
+#include "store_impl.h"
+
+#define MAX_GROUPS 8 /* arrays among one topic's history paths */
+#define MAX_PATHS  32
+#define PRIO_ERR   3
+
+struct store_rec *store_rec_new(void)
+{
+	struct store_rec *r = calloc(1, sizeof(*r));
+
+	if (r)
+		store_chunk_init(&r->row);
+	return r;
+}
+
+void store_ev_done(struct store_ev *e)
+{
+	free(e->key);
+	free(e->detail);
+}
+
+void store_rec_free(struct store_rec *r)
+{
+	if (!r)
+		return;
+	store_chunk_done(&r->row);
+	for (size_t i = 0; i < r->n_ev; i++)
+		store_ev_done(&r->ev[i]);
+	free(r->ev);
+	free(r);
+}
+
+static const cJSON *lookup(const cJSON *item, const char *path, size_t len)
+{
+	return history_lookup(item, path, len);
+}
+
+/* Sets a column of the row to a number or bool leaf; anything else is
+ * not kept. Returns 0, or -ENOMEM. */
+static int put_leaf(struct store_chunk *c, const char *name, const cJSON *v, size_t *hint)
+{
+	struct store_col *col;
+	enum store_col_type type;
+
+	if (cJSON_IsNumber(v) && isfinite(v->valuedouble))
+		type = STORE_NUM;
+	else if (cJSON_IsBool(v))
+		type = STORE_BOOL;
+	else
+		return 0;
+	if (strlen(name) >= STORE_BASE_MAX)
+		return 0; /* a name that long is not kept */
+	if (!(col = store_chunk_col(c, name, type, hint)))
+		return -ENOMEM;
+	col->v[c->n - 1] = type == STORE_BOOL ? cJSON_IsTrue(v) : v->valuedouble;
+	return 0;
+}
+
+/* An array path's parts: "disks[].read_bytes_per_s" is head "disks",
+ * rest "read_bytes_per_s"; paths with the same head form one group. */
+struct group {
+	const char *head;
+	size_t head_len;
+	const char *rest[MAX_PATHS];
+	size_t n_rest;
+	int key; /* index in rest of the string field naming elements, or -1 */
+};
+
+/* One group's columns: each element named by its key field's string, or
+ * by its index. */
+static int put_group(struct store_chunk *c, const char *topic, const cJSON *payload,
+		     struct group *g, size_t *hint)
+{
+	const cJSON *arr = lookup(payload, g->head, g->head_len), *el;
+	char name[STORE_NAME_MAX + 64];
+	size_t i = 0;
+
+	if (!cJSON_IsArray(arr))
+		return 0;
+	g->key = -1;
+	for (size_t j = 0; j < g->n_rest && g->key < 0; j++) {
+		const cJSON *first = arr->child;
+		const char *rest = g->rest[j];
+
+		if (first && cJSON_IsString(*rest ? lookup(first, rest, strlen(rest)) : first))
+			g->key = (int)j;
+	}
+	cJSON_ArrayForEach(el, arr)
+	{
+		char key[64];
+		const cJSON *kv =
+		    g->key >= 0
+			? (*g->rest[g->key] ? lookup(el, g->rest[g->key], strlen(g->rest[g->key]))
+					    : el)
+			: NULL;
+
+		if (g->key >= 0 && !cJSON_IsString(kv))
+			continue; /* an element without a name cannot be followed */
+		if (kv)
+			snprintf(key, sizeof(key), "%s", kv->valuestring);
+		else
+			snprintf(key, sizeof(key), "%zu", i);
+		i++;
+		for (size_t j = 0; j < g->n_rest; j++) {
+			const char *rest = g->rest[j];
+			int n = snprintf(name, sizeof(name), "%s.%.*s[%s]%s%s", topic,
+					 (int)g->head_len, g->head, key, *rest ? "." : "", rest);
+
+			if (n < 0 || (size_t)n >= STORE_BASE_MAX)
+				continue;
+			if ((int)j == g->key) {
+				struct store_col *col = store_chunk_col(c, name, STORE_KEY, hint);
+
+				if (!col)
+					return -ENOMEM;
+				col->v[c->n - 1] = 0;
+			} else if (put_leaf(c, name, *rest ? lookup(el, rest, strlen(rest)) : el,
+					    hint) < 0) {
+				return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The top lists of a payload (at most STORE_TOP_N entries each). */
+static int put_tops(struct store_chunk *c, const char *topic, const cJSON *payload,
+		    const struct collector_top *tops)
+{
+	char name[STORE_NAME_MAX];
+
+	for (const struct collector_top *t = tops; t && t->list; t++) {
+		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(payload, t->list), *el;
+		size_t k = 0;
+		int l;
+
+		if (!cJSON_IsArray(arr))
+			continue;
+		snprintf(name, sizeof(name), "%s.%s", topic, t->list);
+		if ((l = store_chunk_list(c, name, t->by_mem)) < 0)
+			return -ENOMEM;
+		cJSON_ArrayForEach(el, arr)
+		{
+			const cJSON *id =
+			    t->id ? cJSON_GetObjectItemCaseSensitive(el, t->id) : NULL;
+			const cJSON *nm = cJSON_GetObjectItemCaseSensitive(el, t->name);
+			const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(el, t->cpu);
+			const cJSON *mem = cJSON_GetObjectItemCaseSensitive(el, t->mem);
+
+			if (k++ == STORE_TOP_N)
+				break;
+			if (store_chunk_add_top(c, c->n - 1, (size_t)l,
+						cJSON_IsNumber(id) ? to_i64(id->valuedouble) : -1,
+						cJSON_IsString(nm) ? nm->valuestring : "",
+						cJSON_IsNumber(cpu) ? cpu->valuedouble : NAN,
+						cJSON_IsNumber(mem) ? mem->valuedouble : NAN) < 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int store_rec_payload(struct store_rec *r, int64_t t, const char *topic, const cJSON *payload,
+		      const char *const *paths, const struct collector_top *tops)
+{
+	struct group groups[MAX_GROUPS];
+	char name[STORE_NAME_MAX + 64];
+	size_t n_groups = 0, hint = 0;
+
+	if (!r->row.n && store_chunk_add_row(&r->row, t) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; paths && paths[i]; i++) {
+		const char *br = strstr(paths[i], "[]");
+		size_t g;
+
+		if (!br) {
+			snprintf(name, sizeof(name), "%s.%s", topic, paths[i]);
+			if (put_leaf(&r->row, name, lookup(payload, paths[i], strlen(paths[i])),
+				     &hint) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		for (g = 0; g < n_groups; g++)
+			if (groups[g].head_len == (size_t)(br - paths[i]) &&
+			    strncmp(groups[g].head, paths[i], groups[g].head_len) == 0)
+				break;
+		if (g == n_groups) {
+			if (n_groups == MAX_GROUPS)
+				continue;
+			groups[n_groups++] =
+			    (struct group){.head = paths[i], .head_len = (size_t)(br - paths[i])};
+		}
+		if (groups[g].n_rest < MAX_PATHS)
+			groups[g].rest[groups[g].n_rest++] = br[2] == '.' ? br + 3 : br + 2;
+	}
+	for (size_t g = 0; g < n_groups; g++)
+		if (put_group(&r->row, topic, payload, &groups[g], &hint) < 0)
+			return -ENOMEM;
+	return put_tops(&r->row, topic, payload, tops);
+}
+
+/* Adds an event (key and detail copied, detail cut to STORE_EV_TEXT). */
+static int add_ev(struct store_rec *r, int64_t t, const char *kind, const char *key,
+		  const char *detail, unsigned count)
+{
+	struct store_ev *e;
+
+	if (r->n_ev == STORE_EV_PER_REC) {
+		r->ev_dropped += count;
+		return 0;
+	}
+	if (ARRAY_GROW(r->ev, r->cap_ev, r->n_ev, 8) < 0)
+		return -ENOMEM;
+	e = &r->ev[r->n_ev];
+	*e = (struct store_ev){.t = t, .kind = kind, .count = count};
+	if (!(e->key = strdup(key ? key : "")) ||
+	    (detail && !(e->detail = strndup(detail, STORE_EV_TEXT)))) {
+		store_ev_done(e);
+		return -ENOMEM;
+	}
+	/* a cut inside a UTF-8 sequence: back to its start */
+	if (e->detail && strlen(detail) > STORE_EV_TEXT) {
+		size_t n = strlen(e->detail);
+
+		while (n && ((unsigned char)e->detail[n - 1] & 0xc0) == 0x80)
+			n--;
+		if (n && (unsigned char)e->detail[n - 1] >= 0xc0)
+			n--;
+		e->detail[n] = '\0';
+	}
+	r->n_ev++;
+	return 0;
+}
+
+static const char *str_of(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int64_t time_of(const cJSON *o, const char *key, int64_t dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? to_i64(v->valuedouble) : dflt;
+}
+
+int store_rec_event(struct store_rec *r, const char *topic, const cJSON *payload)
+{
+	int64_t t = time_of(payload, "t", 0);
+	const cJSON *arr, *el;
+	int rc = 0;
+
+	if (strcmp(topic, "units") == 0) {
+		arr = cJSON_GetObjectItemCaseSensitive(payload, "changes");
+		cJSON_ArrayForEach(el, arr)
+		{
+			const char *st = str_of(el, "active_state");
+
+			if (st && strcmp(st, "failed") == 0 && rc == 0)
+				rc = add_ev(r, t, "unit_failed", str_of(el, "unit"),
+					    str_of(el, "job_result"), 1);
+		}
+	} else if (strcmp(topic, "log") == 0) {
+		arr = cJSON_GetObjectItemCaseSensitive(payload, "entries");
+		cJSON_ArrayForEach(el, arr)
+		{
+			const cJSON *p = cJSON_GetObjectItemCaseSensitive(el, "priority");
+
+			if (cJSON_IsNumber(p) && p->valuedouble <= PRIO_ERR && rc == 0)
+				rc = add_ev(r, time_of(el, "ts", t), "log_err", str_of(el, "unit"),
+					    str_of(el, "message"), 1);
+		}
+	} else if (strcmp(topic, "file") == 0 && str_of(payload, "action")) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(payload, "count");
+
+		rc =
+		    add_ev(r, t, "file", str_of(payload, "path"), str_of(payload, "action"),
+			   cJSON_IsNumber(n) && n->valuedouble >= 1 ? (unsigned)n->valuedouble : 1);
+	}
+	return rc;
+}

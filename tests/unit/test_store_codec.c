@@ -1,0 +1,229 @@
+/* Unit tests of daemon/store_chunk.c and store_codec.c: rows in and out of
+ * a blob exactly (nulls, bools, keys, times, tops), the quantum kept to
+ * 1/rel of a column's scale, raw doubles where no decimal fits, and
+ * garbage, cut and altered blobs refused without a crash. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_codec.h"
+
+static void set(struct store_chunk *c, const char *name, enum store_col_type type, double v)
+{
+	struct store_col *col = store_chunk_col(c, name, type, NULL);
+
+	assert_non_null(col);
+	col->v[c->n - 1] = v;
+}
+
+/* A chunk like a minute of real rows: jittered times, a core that
+ * appears late, a null, a bool, an element key, two top lists. */
+static void fill(struct store_chunk *c, size_t n)
+{
+	int l = store_chunk_list(c, "proc.top_cpu", false);
+	int m = store_chunk_list(c, "svc.top_mem", true);
+
+	assert_int_equal(l, 0);
+	assert_int_equal(m, 1);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(
+		    store_chunk_add_row(c, 1796548000000 + (int64_t)i * 1000 + (i % 3)), 0);
+		set(c, "cpu.total.user", STORE_NUM, (double)(i * 37 % 1000) / 100);
+		if (i > n / 2)
+			set(c, "cpu.cores[1].busy", STORE_NUM, 12.5);
+		if (i != 3)
+			set(c, "mem.used", STORE_NUM, 770322432.0 + 4096.0 * (double)(i * i % 97));
+		set(c, "disk.disks[vda].name", STORE_KEY, 0);
+		set(c, "disk.disks[vda].partition", STORE_BOOL, i % 2);
+		set(c, "net.interfaces[lo].rx_bytes_per_s", STORE_NUM, 594367.08 + (double)i);
+		assert_int_equal(store_chunk_add_top(c, c->n - 1, 0, 1000 + (int64_t)i % 4,
+						     "stress", 99.5 - (double)i, 1048576),
+				 0);
+		assert_int_equal(store_chunk_add_top(c, c->n - 1, 0, 1, "init", 0.1, NAN), 0);
+		assert_int_equal(
+		    store_chunk_add_top(c, c->n - 1, 1, -1, "nginx.service", NAN, 5e8 + (double)i),
+		    0);
+	}
+}
+
+static void roundtrip(const struct store_chunk *c, unsigned rel, struct store_chunk *out)
+{
+	uint8_t *blob = NULL;
+	size_t len = 0;
+
+	assert_int_equal(store_chunk_encode(c, rel, &blob, &len), 0);
+	store_chunk_init(out);
+	assert_int_equal(store_chunk_decode(out, blob, len), 0);
+	free(blob);
+}
+
+static void test_exact_roundtrip(void **unused)
+{
+	struct store_chunk c, d;
+
+	store_chunk_init(&c);
+	fill(&c, 60);
+	roundtrip(&c, 0, &d);
+	assert_int_equal(d.n, 60);
+	assert_int_equal(d.n_cols, c.n_cols);
+	for (size_t r = 0; r < c.n; r++) {
+		assert_int_equal(d.t[r], c.t[r]);
+		for (size_t i = 0; i < c.n_cols; i++) {
+			int j = store_chunk_find(&d, c.cols[i].name);
+
+			assert_true(j >= 0);
+			assert_int_equal(d.cols[j].type, c.cols[i].type);
+			if (isnan(c.cols[i].v[r]))
+				assert_true(isnan(d.cols[j].v[r]));
+			else /* the same double: 13.54 stays the double nearest 13.54 */
+				assert_true(d.cols[j].v[r] == c.cols[i].v[r]);
+		}
+		for (size_t l = 0; l < 2; l++) {
+			size_t n1, n2;
+			const struct store_top *a = store_chunk_tops(&c, r, l, &n1);
+			const struct store_top *b = store_chunk_tops(&d, r, l, &n2);
+
+			assert_int_equal(n1, n2);
+			for (size_t k = 0; k < n1; k++) {
+				assert_int_equal(a[k].id, b[k].id);
+				assert_string_equal(c.strs[a[k].name], d.strs[b[k].name]);
+				if (isnan(a[k].cpu))
+					assert_true(isnan(b[k].cpu));
+				else /* tops keep CPU to 0.1 % */
+					assert_true(fabs(a[k].cpu - b[k].cpu) < 0.051);
+				if (isnan(a[k].mem))
+					assert_true(isnan(b[k].mem));
+				else /* and memory to three digits */
+					assert_true(fabs(a[k].mem - b[k].mem) <= a[k].mem * 5e-3);
+			}
+		}
+	}
+	assert_true(d.lists[1].by_mem);
+	assert_false(d.lists[0].by_mem);
+	store_chunk_done(&c);
+	store_chunk_done(&d);
+}
+
+static void test_quantum(void **unused)
+{
+	struct store_chunk c, d;
+	const char *names[] = {"a", "b", "c"};
+
+	store_chunk_init(&c);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(store_chunk_add_row(&c, i), 0);
+		set(&c, names[0], STORE_NUM, 1000.0 + i * 0.01);          /* scale 1100: 1 */
+		set(&c, names[1], STORE_NUM, 5e9 + 4096.0 * i * 1001);    /* scale 5.4e9: 1e6 */
+		set(&c, names[2], STORE_NUM, i % 2 ? 1.0 / 3 : -2.0 / 3); /* no decimal: raw */
+	}
+	roundtrip(&c, 1000, &d);
+	for (int i = 0; i < 100; i++) {
+		double a = d.cols[store_chunk_find(&d, "a")].v[i];
+		double b = d.cols[store_chunk_find(&d, "b")].v[i];
+		double x = d.cols[store_chunk_find(&d, "c")].v[i];
+
+		assert_true(fabs(a - c.cols[0].v[i]) <= 0.5);
+		assert_true(a == floor(a));
+		assert_true(fabs(b - c.cols[1].v[i]) <= 5e5);
+		/* 1/3 to 1e-4, the power of ten under 1/1000 of 2/3 */
+		assert_true(fabs(x - c.cols[2].v[i]) <= 5e-5 + 1e-12);
+	}
+	store_chunk_done(&d);
+	/* exactly: 1/3 goes raw, bit for bit */
+	roundtrip(&c, 0, &d);
+	for (int i = 0; i < 100; i++)
+		assert_true(d.cols[store_chunk_find(&d, "c")].v[i] == c.cols[2].v[i]);
+	store_chunk_done(&c);
+	store_chunk_done(&d);
+}
+
+/* A second of steady rows costs well under a byte a value: the point of
+ * the format (the figures are in `make bench`). */
+static void test_small(void **unused)
+{
+	struct store_chunk c;
+	uint8_t *blob;
+	size_t len;
+
+	store_chunk_init(&c);
+	for (int i = 0; i < 3600; i++) {
+		assert_int_equal(store_chunk_add_row(&c, 1796548000000 + i * 1000), 0);
+		set(&c, "load.load1", STORE_NUM, 0.5 + (i / 5 % 7) * 0.01);
+		set(&c, "cpu.total.steal", STORE_NUM, 0);
+		set(&c, "proc.processes", STORE_NUM, 120 + i / 600);
+	}
+	assert_int_equal(store_chunk_encode(&c, 1000, &blob, &len), 0);
+	assert_true(len < 3600 * 3 / 10);
+	free(blob);
+	store_chunk_done(&c);
+}
+
+static void test_bad_blobs(void **unused)
+{
+	struct store_chunk c, d;
+	uint8_t *blob, junk[64];
+	size_t len;
+
+	store_chunk_init(&c);
+	fill(&c, 20);
+	assert_int_equal(store_chunk_encode(&c, 1000, &blob, &len), 0);
+	/* every cut, and every byte altered, is refused or decodes to
+	 * something: never a crash (ASan runs this too) */
+	for (size_t cut = 0; cut < len; cut++) {
+		store_chunk_init(&d);
+		assert_int_equal(store_chunk_decode(&d, blob, cut), -EBADMSG);
+		store_chunk_done(&d);
+	}
+	for (size_t i = 0; i < len; i++) {
+		blob[i] ^= 0x5a;
+		store_chunk_init(&d);
+		store_chunk_decode(&d, blob, len);
+		store_chunk_done(&d);
+		blob[i] ^= 0x5a;
+	}
+	memset(junk, 0xff, sizeof(junk));
+	store_chunk_init(&d);
+	assert_int_equal(store_chunk_decode(&d, junk, sizeof(junk)), -EBADMSG);
+	memcpy(junk, "SFC1\xff\xff\xff\x7f", 8); /* a body of 2 GiB claimed */
+	assert_int_equal(store_chunk_decode(&d, junk, sizeof(junk)), -EBADMSG);
+	free(blob);
+	store_chunk_done(&c);
+	store_chunk_done(&d);
+}
+
+static void test_append_rows(void **unused)
+{
+	struct store_chunk c, d;
+	size_t n;
+
+	store_chunk_init(&c);
+	store_chunk_init(&d);
+	fill(&c, 10);
+	assert_int_equal(store_chunk_append_rows(&d, &c, 1, 4), 0);
+	assert_int_equal(d.n, 3);
+	assert_int_equal(d.t[0], c.t[1]);
+	/* a column null in every row taken is not made */
+	assert_int_equal(store_chunk_find(&d, "cpu.cores[1].busy"), -1);
+	store_chunk_tops(&d, 2, 0, &n);
+	assert_int_equal(n, 2);
+	store_chunk_done(&c);
+	store_chunk_done(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_exact_roundtrip), cmocka_unit_test(test_quantum),
+	    cmocka_unit_test(test_small),           cmocka_unit_test(test_bad_blobs),
+	    cmocka_unit_test(test_append_rows),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
