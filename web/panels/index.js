@@ -8,6 +8,7 @@ import { CpuPanel } from './cpu.js';
 import { diskPanel } from './disk.js';
 import { FilePanel } from './file.js';
 import { FsPanel } from './fs.js';
+import { HealthPanel } from './health.js';
 import { HostPanel } from './host.js';
 import { LoadPanel } from './load.js';
 import { LogPanel } from './log.js';
@@ -30,6 +31,7 @@ export function makePanels(redraw) {
     mem: new MemPanel(),
     net: netPanel(redraw),
     disk: diskPanel(redraw),
+    health: new HealthPanel(),
     fs: new FsPanel(),
     proc: new ProcPanel(redraw),
     svc: new SvcPanel(redraw),
