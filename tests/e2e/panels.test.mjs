@@ -7,23 +7,28 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { OUT, ROOT, getJson, launch, startDaemon, until, waitPanels, watchedPage } from './lib.mjs';
+import {
+  OUT, ROOT, ensureJournald, getJson, journalSend, launch, startDaemon, tmpdir, until, waitPanels, watchedPage,
+} from './lib.mjs';
 
 const FIX = path.join(ROOT, 'tests/fixtures');
 const DESKTOP = { width: 1440, height: 1000 };
 
 let browser;
+let journald;
 const daemons = [];
 const contexts = new Set();
 
 before(async () => {
   fs.mkdirSync(OUT, { recursive: true });
+  journald = await ensureJournald().catch((error) => ({ error, stop: async () => {} }));
   browser = await launch();
 });
 
 after(async () => {
   await browser?.close();
   for (const d of daemons) await d.stop();
+  await journald?.stop();
 });
 
 afterEach(async () => {
@@ -99,6 +104,92 @@ describe('disk health (nas fixture)', () => {
     assert.ok(badge(fss['/backup'], 'no error counter'), 'xfs has none');
     assert.match(await page.locator('#health-sum').textContent(), /4 drives, 2 FAILED .*6 arrays, 1 degraded, 3 syncing .*5 filesystems, 2 with errors/);
     await page.screenshot({ path: path.join(OUT, 'health.png'), fullPage: true });
+    assert.deepEqual(await page.problems(), []);
+  });
+});
+
+describe('containers (ctr-v2 fixture)', () => {
+  let tree;
+  after(() => tree && fs.rmSync(tree, { recursive: true, force: true }));
+
+  it('lists every container beside Services, sorts by a column, opens a detail with its journal lines, shows starts and stops, and bounds 100 containers', async () => {
+    assert.ok(!journald.error, `a journald to write to: ${journald.error?.message}`);
+    // A copy, so that a container can start and stop in it.
+    tree = tmpdir('ctr');
+    fs.cpSync(path.join(FIX, 'ctr-v2'), tree, { recursive: true });
+    const d = await startDaemon({ args: ['--proc-root', path.join(tree, 'proc'), '--sys-root', path.join(tree, 'sys')] });
+    daemons.push(d);
+    const page = await open(d.url);
+    const panel = await page.evaluate(() => {
+      const el = document.querySelector('[data-topic="containers"]');
+      return { id: el.id, prev: el.previousElementSibling.id, hidden: el.hidden };
+    });
+    assert.deepEqual(panel, { id: 'p-ctr', prev: 'p-svc', hidden: false }, 'the panel, after Services');
+    const snap = (await getJson(`${d.url}api/snapshot`)).topics.containers;
+    assert.equal(snap.list.length, 8);
+    const names = () => page.evaluate(() => [...document.querySelectorAll('#ctr-table tbody tr:not(.detail) > th button')].map((b) => b.textContent));
+    await until(async () => (await names()).length === 8, 5000, 'eight rows');
+
+    // Sorting: memory (largest first), again (smallest first), by name.
+    const byMem = snap.list.slice().sort((a, b) => b.mem_bytes - a.mem_bytes || a.name.localeCompare(b.name)).map((x) => x.name);
+    await page.click('#ctr-table button[data-key="mem"]');
+    await until(async () => (await names()).join() === byMem.join(), 3000, `rows by memory ${byMem}`);
+    assert.equal(await page.getAttribute('#ctr-table th:nth-child(3)', 'aria-sort'), 'descending');
+    await page.click('#ctr-table button[data-key="mem"]');
+    await until(async () => (await names()).join() === byMem.slice().reverse().join(), 3000, 'rows by memory, smallest first');
+    assert.equal(await page.getAttribute('#ctr-table th:nth-child(3)', 'aria-sort'), 'ascending');
+    await page.click('#ctr-table button[data-key="name"]');
+    const byName = snap.list.map((x) => x.name).sort((a, b) => a.localeCompare(b));
+    await until(async () => (await names()).join() === byName.join(), 3000, 'rows by name');
+
+    // The detail of `web`, with the journal lines tagged with its name,
+    // not those of another container (tagged with hostnet's short id).
+    const token = `ctr-${process.pid}-${Date.now()}`;
+    journalSend(`web says ${token}`, { tag: 'web' });
+    journalSend(`hostnet says ${token}`, { tag: snap.list.find((x) => x.name === 'hostnet').id.slice(0, 12) });
+    await page.locator('#ctr-table tbody th button', { hasText: /^web$/ }).click();
+    const detail = page.locator('#ctr-table tr.detail');
+    await until(async () => (await detail.count()) === 1, 3000, 'the detail row');
+    const web = snap.list.find((x) => x.name === 'web');
+    const text = await detail.textContent();
+    for (const s of [web.id, 'nginx:1.25', web.cgroup, '512 MiB limit']) assert.ok(text.includes(s), `detail shows ${s}: ${text}`);
+    await until(async () => (await detail.textContent()).includes(`web says ${token}`), 8000, 'web\'s journal line in its detail');
+    assert.ok(!(await detail.textContent()).includes(`hostnet says ${token}`), 'not another container\'s');
+    assert.equal(await page.getAttribute('#ctr-table tr.open th button', 'aria-expanded'), 'true');
+    await page.locator('#ctr-table tbody th button', { hasText: /^hostnet$/ }).click();
+    await until(async () => (await page.locator('#ctr-table tr.detail', { hasText: `hostnet says ${token}` }).count()) === 1, 5000, 'hostnet\'s line by its short id');
+
+    // A container starts (its cgroup appears) and stops.
+    const slice = path.join(tree, 'sys/fs/cgroup/system.slice');
+    const id = 'c0ffee'.padEnd(64, '0');
+    fs.cpSync(path.join(slice, `docker-${web.id}.scope`), path.join(slice, `docker-${id}.scope`), { recursive: true });
+    await until(async () => /started\s*c0ffee000000/.test(await page.locator('#ctr-changes').textContent()), 5000, 'the start under the table');
+    await until(async () => (await names()).includes('c0ffee000000'), 5000, 'its row');
+    fs.rmSync(path.join(slice, `docker-${id}.scope`), { recursive: true });
+    await until(async () => /stopped\s*c0ffee000000/.test(await page.locator('#ctr-changes').textContent()), 5000, 'the stop');
+    await until(async () => !(await names()).includes('c0ffee000000'), 5000, 'its row gone');
+
+    // 100 containers: 100 rows in a box of bounded height; drawn in the
+    // frame after the payload (measured before the next tick replaces it).
+    const big = await page.evaluate(() => new Promise((resolve) => {
+      const list = Array.from({ length: 100 }, (_, i) => ({ id: `${i}`.padStart(64, 'a'), name: `bulk-${String(i).padStart(3, '0')}`, image: 'busybox', engine: 'docker', state: 'running', cgroup: `/bulk/${i}`, cpu_pct: i % 7, mem_bytes: i * 1048576, mem_limit_bytes: null, tasks: 1, io_read_bytes_per_s: 0, io_write_bytes_per_s: 0, net_rx_bytes_per_s: 0, net_tx_bytes_per_s: 0, oom_kills: 0 }));
+      window.sysfeed.store.applyEvent('containers', { t: Date.now(), containers: 100, running: 100, paused: 0, list });
+      window.sysfeed.redraw('containers');
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        const box = document.querySelector('#p-ctr .scroll');
+        resolve({
+          rows: document.querySelectorAll('#ctr-table tbody tr:not(.detail)').length,
+          first: document.querySelector('#ctr-table tbody th button').textContent,
+          box: box.clientHeight,
+          scrolls: box.scrollHeight > box.clientHeight,
+          panel: document.querySelector('#p-ctr').getBoundingClientRect().height,
+        });
+      }));
+    }));
+    assert.equal(big.rows, 100);
+    assert.equal(big.first, 'bulk-000', 'still by name');
+    assert.ok(big.scrolls && big.box < 500 && big.panel < 700, `bounded: ${JSON.stringify(big)}`);
+    await page.screenshot({ path: path.join(OUT, 'containers.png'), fullPage: true });
     assert.deepEqual(await page.problems(), []);
   });
 });

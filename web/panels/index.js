@@ -4,6 +4,7 @@
 // charts() (resized and restyled by the page) and restyle(). The keys are
 // topic names; `units` is drawn by svc (see DRAWN_BY in app.js).
 
+import { ContainersPanel } from './containers.js';
 import { CpuPanel } from './cpu.js';
 import { diskPanel } from './disk.js';
 import { FilePanel } from './file.js';
@@ -35,6 +36,7 @@ export function makePanels(redraw) {
     fs: new FsPanel(),
     proc: new ProcPanel(redraw),
     svc: new SvcPanel(redraw),
+    containers: new ContainersPanel(redraw),
     temp: new TempPanel(),
     file: new FilePanel(),
     log: new LogPanel(redraw),
