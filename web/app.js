@@ -167,7 +167,9 @@ function topicsFromHello(h) {
     const t = el.dataset.topic;
     const reason = off[t];
     const known = on.has(t) || reason !== undefined;
-    el.hidden = !known;
+    // A panel marked data-off="hide" (GPU) shows only where its topic is
+    // on; the footer says why it is not there.
+    el.hidden = !known || (reason !== undefined && el.dataset.off === 'hide');
     if (!known) {
       el.dataset.state = 'absent';
       continue;
@@ -186,6 +188,10 @@ function topicsFromHello(h) {
     if (body) body.hidden = Boolean(reason);
     el.classList.toggle('is-off', Boolean(reason));
   }
+  const notShown = [...document.querySelectorAll('[data-off="hide"]')]
+    .filter((el) => off[el.dataset.topic] !== undefined)
+    .map((el) => `${el.querySelector('h2')?.textContent ?? el.dataset.topic} off: ${off[el.dataset.topic]}`);
+  setText($('#foot'), notShown.join(' · '));
   // A panel whose own topic is absent but holds a present one stays.
   for (const el of document.querySelectorAll('.panel')) {
     if (!el.hidden || !el.querySelector('[data-topic]:not([hidden])')) continue;

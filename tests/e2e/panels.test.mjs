@@ -193,3 +193,64 @@ describe('containers (ctr-v2 fixture)', () => {
     assert.deepEqual(await page.problems(), []);
   });
 });
+
+describe('GPUs (workstation and arc fixtures)', () => {
+  const cards = (page) => page.evaluate(() => [...document.querySelectorAll('#gpu-cards > .gpu')].map((el) => ({
+    name: el.querySelector('.gh b').textContent,
+    what: el.querySelector('.gh span:last-child').textContent,
+    bars: [...el.querySelectorAll('.barrow')].filter((r) => !r.hidden).map((r) => `${r.children[0].textContent}: ${r.children[2].textContent}`),
+    facts: Object.fromEntries([...el.querySelectorAll('dl.facts > div')].map((d) => [d.children[0].textContent, d.children[1].textContent])),
+  })));
+  // Per chart of the panel: its series' labels and whether each has a value.
+  const charts = (page) => page.evaluate(() => window.sysfeed.panels.gpu.charts().map((ch) => ({
+    box: ch.box.id,
+    series: ch.spec.series.map((s) => s.label),
+    values: ch.u ? ch.u.data.slice(1).map((ys) => ys.some((y) => typeof y === 'number')) : [],
+  })));
+
+  it('shows every card with busy, VRAM, temperature, power and clock, and charts busy and VRAM per card', async () => {
+    const d = await fixtureDaemon('workstation');
+    const page = await open(d.url);
+    assert.equal(await page.locator('#p-gpu').isVisible(), true, 'the panel is shown');
+    await until(async () => (await cards(page)).length === 2, 5000, 'two cards');
+    const [amd, intel] = await cards(page);
+    const now = (await getJson(`${d.url}api/snapshot`)).topics.gpu.gpus;
+    assert.equal(amd.name, 'AMD Radeon RX 7800 XT');
+    assert.equal(amd.what, 'card0 · amdgpu · 0000:03:00.0');
+    assert.ok(amd.bars.includes('VRAM: 2.00 GiB of 16.0 GiB'), JSON.stringify(amd));
+    assert.equal(amd.facts.temperature, '52.0 °C (slows at 100)');
+    assert.equal(amd.facts.power, '84 W');
+    assert.equal(amd.facts.clock, '1.25 GHz of 2.43 GHz');
+    assert.equal(intel.name, 'i915 0000:00:02.0', 'a card without a product name by driver and slot');
+    assert.deepEqual(intel.bars.filter((b) => b.startsWith('VRAM')), [], 'no VRAM bar without VRAM');
+    assert.equal(intel.facts.clock, `${now[1].freq_mhz} MHz of 1.55 GHz`);
+    await until(async () => {
+      const ch = await charts(page);
+      return ch.length === 2 && ch[0].values.every(Boolean) && ch[1].values.every(Boolean) && ch;
+    }, 8000, 'both charts with values');
+    assert.deepEqual((await charts(page)).map((c) => [c.box, c.series]), [['gpu-chart', ['card0', 'card1']], ['gpu-mem-chart', ['card0']]]);
+    await page.screenshot({ path: path.join(OUT, 'gpu.png'), fullPage: true });
+    assert.deepEqual(await page.problems(), []);
+  });
+
+  it('draws an Intel xe card (no VRAM: no VRAM chart)', async () => {
+    const d = await fixtureDaemon('arc');
+    const page = await open(d.url);
+    await until(async () => (await cards(page)).length === 1, 5000, 'one card');
+    const [arc] = await cards(page);
+    assert.equal(arc.name, 'xe 0000:03:00.0');
+    assert.equal(await page.locator('#gpu-mem-chart').isVisible(), false);
+    await until(async () => (await charts(page)).map((c) => c.box).join() === 'gpu-chart', 5000, 'the busy chart alone');
+    assert.deepEqual(await page.problems(), []);
+  });
+
+  it('shows no GPU panel where there is none, and says why in the footer', async () => {
+    const d = await fixtureDaemon('nas');
+    const page = await open(d.url);
+    const h = await page.evaluate(() => window.sysfeed.store.hello);
+    assert.ok(h.off.gpu, 'gpu is off on nas');
+    assert.equal(await page.locator('#p-gpu').isVisible(), false);
+    assert.ok((await page.locator('#foot').textContent()).includes(`GPU off: ${h.off.gpu}`));
+    assert.deepEqual(await page.problems(), []);
+  });
+});

@@ -9,6 +9,7 @@ import { CpuPanel } from './cpu.js';
 import { diskPanel } from './disk.js';
 import { FilePanel } from './file.js';
 import { FsPanel } from './fs.js';
+import { GpuPanel } from './gpu.js';
 import { HealthPanel } from './health.js';
 import { HostPanel } from './host.js';
 import { LoadPanel } from './load.js';
@@ -38,6 +39,7 @@ export function makePanels(redraw) {
     svc: new SvcPanel(redraw),
     containers: new ContainersPanel(redraw),
     temp: new TempPanel(),
+    gpu: new GpuPanel(),
     file: new FilePanel(),
     log: new LogPanel(redraw),
   };
