@@ -67,9 +67,10 @@ function flush() {
 
 // A metric panel out of sight (its topic hidden, or scrolled more than a
 // margin away) is not drawn: it stays dirty and is drawn when it comes
-// into view. The journal and file feeds are always drawn: they change only
+// into view. The journal and file feeds and the alerts (their bar is at
+// the top, their marks on the charts) are always drawn: they change only
 // when something happens, and incrementally.
-const ALWAYS = new Set(['host', 'log', 'file']);
+const ALWAYS = new Set(['host', 'log', 'file', 'alert']);
 const offScreen = new Set(); // panel elements the observer saw out of view
 const io = new IntersectionObserver((entries) => {
   for (const e of entries) {

@@ -254,3 +254,69 @@ describe('GPUs (workstation and arc fixtures)', () => {
     assert.deepEqual(await page.problems(), []);
   });
 });
+
+describe('alerts', () => {
+  it('shows a bar while a rule fires, the recent changes, marks on the charts, and notifies only after a click', async () => {
+    const watch = tmpdir('alert-watch');
+    try {
+      const d = await startDaemon({ config: `watch = ${watch}\nalert-stock = 0\nalert = always: mem.used > 0\nalert = touched: file path ${watch}/* severity critical\n` });
+      daemons.push(d);
+      const ctx = await browser.newContext({ viewport: DESKTOP });
+      contexts.add(ctx);
+      await ctx.grantPermissions(['notifications']);
+      const page = await watchedPage(ctx);
+      // Notifications and permission requests, as the page makes them.
+      await page.addInitScript(() => {
+        window.__notes = [];
+        window.__asked = 0;
+        window.Notification = class {
+          static permission = 'default';
+          static async requestPermission() {
+            window.__asked++;
+            this.permission = 'granted';
+            return 'granted';
+          }
+          constructor(title, opts) {
+            window.__notes.push({ title, body: opts?.body, tag: opts?.tag });
+          }
+        };
+      });
+      await page.goto(d.url);
+      await waitPanels(page, 10000);
+
+      const bar = page.locator('#alert-bar');
+      await until(() => bar.isVisible(), 5000, 'the alert bar');
+      const item = bar.locator('.ab', { hasText: 'always' });
+      assert.equal(await item.count(), 1);
+      assert.equal(await item.getAttribute('class'), 'ab warn', 'a warning in the warning colour');
+      const text = await item.textContent();
+      assert.match(text, /since \d\d:\d\d:\d\d/, `its time: ${text}`);
+      assert.match(text, /\d.*\(threshold 0\)/, `its value: ${text}`);
+      assert.ok(await page.locator('#alert-recent li', { hasText: 'always' }).count() >= 1, 'in the recent changes');
+      assert.match(await page.locator('#alert-sum').textContent(), /^1 firing/);
+      // The firing time is marked on the charts.
+      await until(() => page.evaluate(() => window.sysfeed.panels.cpu.chart.u?.sfMarks >= 1), 5000, 'a mark on the CPU chart');
+
+      // Nothing asked and nothing shown before the click.
+      const tagOf = () => page.evaluate(() => ({ asked: window.__asked, notes: window.__notes }));
+      assert.deepEqual(await tagOf(), { asked: 0, notes: [] });
+      await page.click('#alert-notify');
+      await until(async () => (await page.getAttribute('#alert-notify', 'aria-pressed')) === 'true', 3000, 'notifications on');
+      assert.equal((await tagOf()).asked, 1, 'the permission asked on the click');
+      assert.deepEqual((await tagOf()).notes, [], 'no notification for what already fired');
+
+      // A new alert (a critical one, from a file change) notifies, and
+      // turns the bar red.
+      fs.writeFileSync(path.join(watch, 'x'), 'x\n');
+      const notes = await until(async () => (await tagOf()).notes.length && (await tagOf()).notes, 8000, 'a notification');
+      assert.equal(notes.length, 1);
+      assert.match(notes[0].title, /^Critical: touched on /);
+      assert.ok(notes[0].body.includes('touched'), JSON.stringify(notes[0]));
+      await until(async () => (await bar.getAttribute('class')) === 'alert-bar crit', 3000, 'a red bar');
+      await page.screenshot({ path: path.join(OUT, 'alerts.png'), fullPage: false });
+      assert.deepEqual(await page.problems(), []);
+    } finally {
+      fs.rmSync(watch, { recursive: true, force: true });
+    }
+  });
+});

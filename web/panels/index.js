@@ -4,6 +4,7 @@
 // charts() (resized and restyled by the page) and restyle(). The keys are
 // topic names; `units` is drawn by svc (see DRAWN_BY in app.js).
 
+import { AlertPanel } from './alert.js';
 import { ContainersPanel } from './containers.js';
 import { CpuPanel } from './cpu.js';
 import { diskPanel } from './disk.js';
@@ -21,12 +22,13 @@ import { PsiPanel } from './psi.js';
 import { SvcPanel } from './svc.js';
 import { TempPanel } from './temp.js';
 
-// Drawing order within a frame: the journal last, as setting its scroll
-// position, when it follows the newest entries, lays the page out (see
-// vlist.js).
+// Drawing order within a frame: alerts before the charts, which mark when
+// they fired; the journal last, as setting its scroll position, when it
+// follows the newest entries, lays the page out (see vlist.js).
 export function makePanels(redraw) {
   return {
     host: new HostPanel(),
+    alert: new AlertPanel(),
     cpu: new CpuPanel(),
     load: new LoadPanel(),
     psi: new PsiPanel(),
