@@ -225,6 +225,7 @@ function onMessage(m) {
       for (const e of m.events) {
         debug.lastId = e.id;
         store.applyEvent(e.topic, e.data, e.id);
+        panels[e.topic]?.onEvent?.(e.data);
         redraw(e.topic);
       }
       conn.lastEvent = Date.now();

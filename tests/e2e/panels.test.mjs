@@ -259,7 +259,7 @@ describe('alerts', () => {
   it('shows a bar while a rule fires, the recent changes, marks on the charts, and notifies only after a click', async () => {
     const watch = tmpdir('alert-watch');
     try {
-      const d = await startDaemon({ config: `watch = ${watch}\nalert-stock = 0\nalert = always: mem.used > 0\nalert = touched: file path ${watch}/* severity critical\n` });
+      const d = await startDaemon({ config: `watch = ${watch}\nalert-stock = 0\nalert = always: mem.used > 0\nalert = touched: file path ${watch}/x* severity critical\nalert = touched-again: file path ${watch}/y*\n` });
       daemons.push(d);
       const ctx = await browser.newContext({ viewport: DESKTOP });
       contexts.add(ctx);
@@ -313,6 +313,21 @@ describe('alerts', () => {
       assert.match(notes[0].title, /^Critical: touched on /);
       assert.ok(notes[0].body.includes('touched'), JSON.stringify(notes[0]));
       await until(async () => (await bar.getAttribute('class')) === 'alert-bar crit', 3000, 'a red bar');
+      // A hidden tab draws nothing, but still notifies.
+      await page.evaluate(() => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
+      const draws = await page.evaluate(() => window.sysfeed.draws);
+      fs.writeFileSync(path.join(watch, 'y'), 'y\n');
+      await until(async () => (await tagOf()).notes.length >= 2, 8000, 'a notification while hidden');
+      assert.equal(await page.evaluate(() => window.sysfeed.draws), draws, 'nothing drawn while hidden');
+      assert.match((await tagOf()).notes[1].title, /^Warning: touched-again on /);
+      assert.ok((await tagOf()).notes.every((n) => !/always/.test(n.title)), 'none for the alert that fired before the click');
+      await page.evaluate(() => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
       await page.screenshot({ path: path.join(OUT, 'alerts.png'), fullPage: false });
       assert.deepEqual(await page.problems(), []);
     } finally {

@@ -15,6 +15,7 @@ const { isNum } = f;
 const sevClass = (a) => (a.severity === 'critical' ? 'crit' : 'warn');
 const what = (a) => `${a.name}${a.instance ? ` on ${a.instance}` : ''}`;
 const keyOf = (a) => `${a.name}\u0000${a.instance ?? ''}`;
+const changeKey = (a) => `${a.t}\u0000${keyOf(a)}\u0000${a.state}\u0000${a.reminder}`;
 
 function valueText(a) {
   if (a.value === null || a.value === undefined) return isNum(a.count) && a.count > 1 ? `${a.count} events` : '';
@@ -29,7 +30,6 @@ export class AlertPanel {
     this.recent = $('#alert-recent');
     this.btn = $('#alert-notify');
     this.notify = false;
-    this.noted = undefined; // the newest change looked at for notifications
     if (typeof Notification !== 'function') {
       this.btn.disabled = true;
       this.btn.title = 'this browser has no desktop notifications';
@@ -64,9 +64,8 @@ export class AlertPanel {
     setText($('#alert-sum'), `${firing.length} firing${pending ? ` · ${pending} pending` : ''}`);
     syncRows(this.active, active, keyOf, () => this.makeRow(), (li, a) => this.fillRow(li, a, a.since ?? a.t));
     const newest = recent.slice().reverse();
-    syncRows(this.recent, newest, (a) => `${a.t}\u0000${keyOf(a)}\u0000${a.state}\u0000${a.reminder}`, () => this.makeRow(), (li, a) => this.fillRow(li, a, a.t));
+    syncRows(this.recent, newest, changeKey, () => this.makeRow(), (li, a) => this.fillRow(li, a, a.t));
     setMarks(recent.filter((a) => a.state === 'firing' && !a.reminder && isNum(a.t)).map((a) => ({ t: a.t / 1000, sev: a.severity })));
-    this.notifyNew(recent);
   }
 
   renderBar(firing) {
@@ -96,20 +95,15 @@ export class AlertPanel {
     setAttr(li, 'title', a.message ?? a.rule ?? '');
   }
 
-  // A notification for each alert that fired since the last look (not
-  // for what the page found when it opened, nor for reminders).
-  notifyNew(recent) {
-    const last = recent[recent.length - 1];
-    const from = this.noted === undefined ? recent.length : recent.lastIndexOf(this.noted) + 1;
-    this.noted = last;
-    if (!this.notify) return;
-    for (const a of recent.slice(from)) {
-      if (a.state !== 'firing' || a.reminder) continue;
-      try {
-        new Notification(`${a.severity === 'critical' ? 'Critical' : 'Warning'}: ${what(a)}`, { body: a.message ?? '', tag: `sysfeed ${a.host ?? ''} ${keyOf(a)}` });
-      } catch (err) {
-        console.warn('sysfeed: notification:', err);
-      }
+  // Each alert event as it arrives (app.js), drawn or not (a hidden tab
+  // draws nothing): a notification when one fires, once asked for; none
+  // for reminders, nor for what a snapshot holds.
+  onEvent(a) {
+    if (!this.notify || a?.state !== 'firing' || a.reminder) return;
+    try {
+      new Notification(`${a.severity === 'critical' ? 'Critical' : 'Warning'}: ${what(a)}`, { body: a.message ?? '', tag: `sysfeed ${a.host ?? ''} ${keyOf(a)}` });
+    } catch (err) {
+      console.warn('sysfeed: notification:', err);
     }
   }
 }

@@ -1,8 +1,10 @@
 // The panels, one module each, as the collectors are: a panel draws its
 // topic from the Store with render(c), c = {store, hello, interval (s),
 // gapS, xr: the x range [min, max] in s, redraw(topic)}; it may have
-// charts() (resized and restyled by the page) and restyle(). The keys are
-// topic names; `units` is drawn by svc (see DRAWN_BY in app.js).
+// charts() (resized and restyled by the page), restyle(), and
+// onEvent(data), called with each live event of its topic as it arrives,
+// drawn or not. The keys are topic names; `units` is drawn by svc (see
+// DRAWN_BY in app.js).
 
 import { AlertPanel } from './alert.js';
 import { ContainersPanel } from './containers.js';
