@@ -113,9 +113,9 @@ export class HealthPanel {
     else if (isNum(sm.updated_ms)) bits.push(`SMART read ${f.dateTime(sm.updated_ms)}`);
     const degraded = md.filter((m) => m.degraded || m.failed).length;
     const syncing = md.filter((m) => m.sync_action).length;
-    if (md.length) bits.push(`${md.length} arrays${degraded ? `, ${degraded} degraded` : ''}${syncing ? `, ${syncing} syncing` : ''}`);
+    if (md.length) bits.push(`${md.length} array${md.length > 1 ? 's' : ''}${degraded ? `, ${degraded} degraded` : ''}${syncing ? `, ${syncing} syncing` : ''}`);
     const bad = fss.filter((x) => x.errors || x.remounted_ro).length;
-    bits.push(`${fss.length} filesystems${bad ? `, ${bad} with errors` : ''}`);
+    bits.push(`${fss.length} filesystem${fss.length === 1 ? '' : 's'}${bad ? `, ${bad} with errors` : ''}`);
     setText($('#health-sum'), `· ${bits.join(' · ')}`);
   }
 }
