@@ -67,9 +67,10 @@ function flush() {
 
 // A metric panel out of sight (its topic hidden, or scrolled more than a
 // margin away) is not drawn: it stays dirty and is drawn when it comes
-// into view. The journal and file feeds are always drawn: they change only
+// into view. The journal and file feeds and the alerts (their bar is at
+// the top, their marks on the charts) are always drawn: they change only
 // when something happens, and incrementally.
-const ALWAYS = new Set(['host', 'log', 'file']);
+const ALWAYS = new Set(['host', 'log', 'file', 'alert']);
 const offScreen = new Set(); // panel elements the observer saw out of view
 const io = new IntersectionObserver((entries) => {
   for (const e of entries) {
@@ -167,7 +168,9 @@ function topicsFromHello(h) {
     const t = el.dataset.topic;
     const reason = off[t];
     const known = on.has(t) || reason !== undefined;
-    el.hidden = !known;
+    // A panel marked data-off="hide" (GPU) shows only where its topic is
+    // on; the footer says why it is not there.
+    el.hidden = !known || (reason !== undefined && el.dataset.off === 'hide');
     if (!known) {
       el.dataset.state = 'absent';
       continue;
@@ -186,6 +189,10 @@ function topicsFromHello(h) {
     if (body) body.hidden = Boolean(reason);
     el.classList.toggle('is-off', Boolean(reason));
   }
+  const notShown = [...document.querySelectorAll('[data-off="hide"]')]
+    .filter((el) => off[el.dataset.topic] !== undefined)
+    .map((el) => `${el.querySelector('h2')?.textContent ?? el.dataset.topic} off: ${off[el.dataset.topic]}`);
+  setText($('#foot'), notShown.join(' · '));
   // A panel whose own topic is absent but holds a present one stays.
   for (const el of document.querySelectorAll('.panel')) {
     if (!el.hidden || !el.querySelector('[data-topic]:not([hidden])')) continue;
@@ -218,6 +225,7 @@ function onMessage(m) {
       for (const e of m.events) {
         debug.lastId = e.id;
         store.applyEvent(e.topic, e.data, e.id);
+        panels[e.topic]?.onEvent?.(e.data);
         redraw(e.topic);
       }
       conn.lastEvent = Date.now();

@@ -242,6 +242,37 @@ function labelBitmap(ctx, text) {
   return { canvas, ax, ay };
 }
 
+// Times (s) marked on every time chart with a thin line in their
+// severity's colour: when alerts fired (set by the alerts panel). A change
+// draws the charts again with their next update.
+const marks = { list: [], key: '' };
+
+export function setMarks(list) {
+  const key = list.map((m) => `${m.t}${m.sev}`).join();
+  if (key === marks.key) return;
+  marks.key = key;
+  marks.list = list;
+}
+
+// uPlot draw hook: the marks within the x range.
+function drawMarks(u) {
+  const sx = u.scales.x;
+  const ctx = u.ctx;
+  let n = 0;
+  for (const m of marks.list) {
+    if (m.t < sx.min || m.t > sx.max) continue;
+    const x = Math.round(u.valToPos(m.t, 'x', true)) + 0.5;
+    ctx.strokeStyle = alpha(themeVar(m.sev === 'critical' ? 'crit' : 'warn'), 0.8);
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(x, u.bbox.top);
+    ctx.lineTo(x, u.bbox.top + u.bbox.height);
+    ctx.stroke();
+    n++;
+  }
+  u.sfMarks = n;
+}
+
 // A time series chart. spec: {series: [{label, color, get, fmt?, width?,
 // dash?}], stacked, fmt(v) for the legend, axis(v) for ticks, max (fixed
 // top) or softMax, height}; get(v) is the series' value in a history row
@@ -327,7 +358,7 @@ export class TimeChart {
         },
       ],
       series,
-      hooks: { setCursor: [(u) => this.showLegend(u.cursor.idx)] },
+      hooks: { setCursor: [(u) => this.showLegend(u.cursor.idx)], draw: [drawMarks] },
     };
   }
 
@@ -337,7 +368,7 @@ export class TimeChart {
   update(hist, xr, gapS) {
     const cols = this.cols;
     cols.update(hist, xr[0] - 2, gapS);
-    const drawn = `${cols.version} ${xr[0]} ${xr[1]}`;
+    const drawn = `${cols.version} ${xr[0]} ${xr[1]} ${marks.key}`;
     if (this.u && this.drawn === drawn) return; // nothing to draw anew
     this.drawn = drawn;
     this.xr = xr;

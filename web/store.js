@@ -5,13 +5,17 @@
 
 export const LOG_CAP = 2000;
 const FILE_CAP = 500;
+const CTR_CAP = 100;
+const ALERT_RECENT = 50;
 const WINDOW_MIN_MS = 600e3;
 const WINDOW_MAX_MS = 3600e3;
 const ROWS_MAX = 7200;
 
 // Event-driven topics: their events add to a backlog instead of replacing
-// a value. Periodic topics are every other name.
-const BACKLOG_TOPICS = { log: LOG_CAP, file: FILE_CAP };
+// a value. Periodic topics are every other name. `ctr` holds the
+// containers that started and stopped (the containers topic's change
+// events, which share its name with its ticks).
+const BACKLOG_TOPICS = { log: LOG_CAP, file: FILE_CAP, ctr: CTR_CAP };
 
 // Chart fields kept for a topic whose collector declares no history of its
 // own (its charts then start with the first live event).
@@ -62,7 +66,7 @@ function backlogEntries(p) {
 export const entryTime = (e) => e.ts ?? e.t ?? 0;
 
 function entryKey(e) {
-  return e.cursor ?? `${entryTime(e)}\u0000${e.path ?? ''}\u0000${e.message ?? ''}\u0000${e.event ?? e.what ?? ''}`;
+  return e.cursor ?? `${entryTime(e)}\u0000${e.path ?? e.id ?? ''}\u0000${e.message ?? ''}\u0000${e.event ?? e.what ?? e.change ?? ''}`;
 }
 
 export class Store {
@@ -71,8 +75,8 @@ export class Store {
     this.instance = null;
     this.latest = {}; // topic -> newest payload
     this.hist = {}; // topic -> {fields, rows: [[t, v...], ...]}
-    this.backlog = { log: [], file: [] };
-    this.keys = { log: new Set(), file: new Set() };
+    this.backlog = { log: [], file: [], ctr: [] };
+    this.keys = { log: new Set(), file: new Set(), ctr: new Set() };
     this.dropped = { log: 0, file: 0 };
     this.state = {}; // the snapshot part of log and file, without entries
     this.windowMs = WINDOW_MIN_MS;
@@ -132,6 +136,14 @@ export class Store {
       if (typeof p?.dropped === 'number') this.dropped[topic] += p.dropped;
       return;
     }
+    if (topic === 'containers' && Array.isArray(p?.changes)) {
+      this.mergeBacklog('ctr', p.changes.map((x) => ({ ...x, t: p.t })), false);
+      return;
+    }
+    if (topic === 'alert') {
+      this.applyAlert(p);
+      return;
+    }
     this.latest[topic] = p;
     if (typeof p?.t !== 'number') return;
     this.lastT = Math.max(this.lastT, p.t);
@@ -142,6 +154,19 @@ export class Store {
     if (rows.length && rows[rows.length - 1][0] >= p.t) return; // replayed or duplicate
     rows.push(rowOf(p, h.fields));
     this.trim(h);
+  }
+
+  // An alert change: latest.alert stays shaped as the snapshot's
+  // {t, active, recent}: active the pending and firing ones (one per rule
+  // and instance), recent the last changes, oldest first.
+  applyAlert(a) {
+    if (!a || typeof a.name !== 'string') return;
+    const cur = this.latest.alert || {};
+    const same = (x) => x.name === a.name && (x.instance ?? '') === (a.instance ?? '');
+    const active = (cur.active || []).filter((x) => !same(x));
+    if (a.state === 'pending' || a.state === 'firing') active.push({ ...a, t: a.since ?? a.t });
+    const recent = (cur.recent || []).concat([a]).slice(-ALERT_RECENT);
+    this.latest.alert = { t: a.t, active, recent };
   }
 
   countSeq(id) {

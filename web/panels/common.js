@@ -66,3 +66,12 @@ export function fillFact(d, [k, v]) {
   setText(d.children[0], k);
   setText(d.children[1], v);
 }
+
+// A row of badges ([text, class ('ok', 'warn', 'crit' or ''), title?]),
+// rebuilt only when one of them changed.
+export function setBadges(box, list) {
+  const sig = list.map((b) => b.join('\u0001')).join('\u0000');
+  if (box.sfBadges === sig) return;
+  box.sfBadges = sig;
+  box.replaceChildren(...list.map(([text, cls, title]) => h('span', { class: `badge ${cls || ''}`.trim(), title }, text)));
+}

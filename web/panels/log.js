@@ -15,6 +15,22 @@ const UNITS_MAX = 300;
 
 const unitOf = (e) => e.unit || e.identifier || '';
 
+// An entry's row: time, priority, unit[pid], message (also the containers'
+// journal lines, containers.js).
+export function logRow(e) {
+  const p = typeof e.priority === 'number' ? e.priority : 6;
+  const tm = h('time', { datetime: new Date(entryTime(e)).toISOString() });
+  tm.textContent = clock(entryTime(e));
+  tm.title = dateTime(entryTime(e));
+  const pr = h('span', { class: 'pr' });
+  pr.textContent = e.priority_name || PRIO[p] || String(p);
+  const un = h('span', { class: 'un' });
+  un.textContent = unitOf(e) + (e.pid ? `[${e.pid}]` : '');
+  const msg = h('span', { class: 'msg' });
+  msg.textContent = e.binary ? `[binary message]` : `${e.message ?? ''}${e.truncated ? ' …' : ''}`;
+  return h('div', { class: `le p${Math.min(7, Math.max(0, p))}` }, tm, pr, un, msg);
+}
+
 export class LogPanel {
   constructor(redraw) {
     this.redraw = () => redraw('log');
@@ -31,7 +47,7 @@ export class LogPanel {
     this.noted = null; // newest entry whose unit was noted
     this.shown = null; // newest entry of the backlog when last drawn
     this.pending = 0;
-    this.view = new VList(this.list, { make: (e) => this.row(e), estimate: 19 });
+    this.view = new VList(this.list, { make: logRow, estimate: 19 });
     const refilter = () => {
       this.shown = null;
       this.redraw();
@@ -68,20 +84,6 @@ export class LogPanel {
       if (t && !String(e.message ?? '').toLowerCase().includes(t)) return false;
       return true;
     };
-  }
-
-  row(e) {
-    const p = typeof e.priority === 'number' ? e.priority : 6;
-    const tm = h('time', { datetime: new Date(entryTime(e)).toISOString() });
-    tm.textContent = clock(entryTime(e));
-    tm.title = dateTime(entryTime(e));
-    const pr = h('span', { class: 'pr' });
-    pr.textContent = e.priority_name || PRIO[p] || String(p);
-    const un = h('span', { class: 'un' });
-    un.textContent = unitOf(e) + (e.pid ? `[${e.pid}]` : '');
-    const msg = h('span', { class: 'msg' });
-    msg.textContent = e.binary ? `[binary message]` : `${e.message ?? ''}${e.truncated ? ' …' : ''}`;
-    return h('div', { class: `le p${Math.min(7, Math.max(0, p))}` }, tm, pr, un, msg);
   }
 
   noteUnit(e) {
