@@ -238,7 +238,7 @@ static int parse_ref(struct parser *p, const char *s, int *ret_ref)
 			return fail(p, "bad field path '%s' (write blanks around operators)", s);
 	if (r->n_refs == ALERT_MAX_REFS)
 		return fail(p, "more than %d fields", ALERT_MAX_REFS);
-	ref = &r->refs[r->n_refs];
+	ref = &r->refs[r->n_refs++]; /* counted now: freed with the rule on any failure */
 	ref->arr = -1;
 	snprintf(buf, sizeof(buf), "%s", s);
 	seg = strtok_r(buf, ".", &save);
@@ -262,7 +262,6 @@ static int parse_ref(struct parser *p, const char *s, int *ret_ref)
 		if (!(ref->segs[ref->n_segs++] = strdup(seg)))
 			return -ENOMEM;
 	}
-	r->n_refs++;
 	if (!ref->n_segs)
 		return fail(p, "'%s' names a topic, not a field", s);
 	if (ref->arr == (int)ref->n_segs - 1)
