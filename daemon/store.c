@@ -110,6 +110,30 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* The state directory with symlinks resolved (malloc'd; NULL: out of
+ * memory): SQLite opens the file with SQLITE_OPEN_NOFOLLOW, which refuses
+ * a symlink anywhere in the path, and systemd's StateDirectory= under
+ * DynamicUser= is one (/var/lib/sysfeed -> private/sysfeed). A directory
+ * not there yet (made by the writer) is resolved through its parent. */
+static char *real_dir(const char *dir)
+{
+	char *r = realpath(dir, NULL), *parent, *slash, *out = NULL;
+
+	if (r || errno != ENOENT)
+		return r ? r : strdup(dir);
+	if (!(parent = strdup(dir)))
+		return NULL;
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if ((r = realpath(parent, NULL)) && asprintf(&out, "%s/%s", r, slash + 1) < 0)
+			out = NULL;
+		free(r);
+	}
+	free(parent);
+	return out ? out : strdup(dir);
+}
+
 struct store *store_open(const struct store_options *opt)
 {
 	struct store *s = calloc(1, sizeof(*s));
@@ -133,8 +157,8 @@ struct store *store_open(const struct store_options *opt)
 		    "off: no state-dir (set state-dir or --state-dir to keep history on disk)");
 		return s;
 	}
-	if (!(s->opt.dir = strdup(opt->dir)) ||
-	    asprintf(&s->path, "%s/%s", opt->dir, STORE_FILE) < 0) {
+	if (!(s->opt.dir = real_dir(opt->dir)) ||
+	    asprintf(&s->path, "%s/%s", s->opt.dir, STORE_FILE) < 0) {
 		s->path = NULL;
 		store_close(s);
 		return NULL;

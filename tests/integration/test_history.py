@@ -224,6 +224,20 @@ def test_metrics(start_daemon, tmp_path):
     assert metric(d, "sysfeed_history_errors_total") == 0
 
 
+def test_state_dir_through_a_symlink(start_daemon, tmp_path):
+    """systemd's StateDirectory= under DynamicUser= is a symlink
+    (/var/lib/sysfeed -> private/sysfeed); the file itself is opened without
+    following symlinks, the directory is resolved first."""
+    real = tmp_path / "private" / "sysfeed"
+    real.mkdir(parents=True)
+    link = tmp_path / "sysfeed"
+    link.symlink_to(real)
+    d = start_daemon(config=config(link))
+    wait_for(lambda: (metric(d, "sysfeed_history_commits_total") or 0) >= 1, 20, "a commit")
+    assert metric(d, "sysfeed_history_up") == 1 and "history" not in hello(d)["off"]
+    assert (real / "history.db").exists()
+
+
 def test_no_state_dir(start_daemon):
     d = start_daemon(env={k: v for k, v in os.environ.items() if k != "STATE_DIRECTORY"})
     assert "no state-dir" in hello(d)["off"]["history"]

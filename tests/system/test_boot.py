@@ -57,7 +57,8 @@ def box():
     for deb in (DEB, DEB_NEW):
         shutil.copy(deb, os.path.join(root, "root"))
     log("apt-get install ./" + os.path.basename(DEB) + " in the chroot")
-    chroot(root, "apt-get install -y -q /root/" + os.path.basename(DEB))
+    # without Recommends (smartmontools): purge must leave what was there
+    chroot(root, "apt-get install -y -q --no-install-recommends /root/" + os.path.basename(DEB))
     st.c = Container(root)
     try:
         st.c.boot()
@@ -202,6 +203,10 @@ def test_every_topic_is_on_under_the_sandbox(box):
     if not (glob.glob("/sys/class/hwmon/*/temp*_input")
             or glob.glob("/sys/class/thermal/thermal_zone*")):
         assert off.pop("temp", "").startswith("no temperature sensors"), h["off"]
+    # nor a GPU (no amdgpu, i915 or xe card; no NVML)
+    if not any(os.path.basename(os.path.realpath(d + "/device/driver")) in ("amdgpu", "i915", "xe")
+               for d in glob.glob("/sys/class/drm/card[0-9]*")):
+        assert off.pop("gpu", "").startswith("no GPU"), h["off"]
     assert h["topics"] and off == {}
 
 
@@ -485,7 +490,7 @@ def test_upgrade_keeps_the_edited_config(box):
     before = sh(st, "cat /etc/sysfeed/sysfeed.conf")
     pid = main_pid(st)
     new = os.path.basename(DEB_NEW)
-    sh(st, f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q /root/{new}", timeout=120)
+    sh(st, f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends /root/{new}", timeout=120)
     new_version = machine.run(["dpkg-deb", "-f", DEB_NEW, "Version"]).stdout.strip()
     assert sh(st, "dpkg-query -W -f '${Version}' sysfeed") == new_version
     assert sh(st, "cat /etc/sysfeed/sysfeed.conf") == before
