@@ -252,6 +252,13 @@ class Container:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=15)
+        # a SIGKILLed nspawn leaves the container's init running: end it too,
+        # so that no container outlives its test and slows the next one
+        if self.leader:
+            try:
+                os.kill(self.leader, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def exposure(container, unit="sysfeed.service"):
