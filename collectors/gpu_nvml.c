@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef int nvml_ret;     /* nvmlReturn_t: 0 is NVML_SUCCESS */
-typedef void *nvml_dev;   /* nvmlDevice_t */
-struct nvml_util {        /* nvmlUtilization_t */
+typedef int nvml_ret;         /* nvmlReturn_t: 0 is NVML_SUCCESS */
+typedef void *nvml_dev;       /* nvmlDevice_t */
+struct nvml_util {            /* nvmlUtilization_t */
 	unsigned gpu, memory; /* percent over the driver's last sample period */
 };
 struct nvml_memory { /* nvmlMemory_t, bytes */
@@ -23,9 +23,9 @@ struct nvml_pci { /* nvmlPciInfo_t (v3), with room to spare */
 	char spare[64];
 };
 
-#define NVML_TEMPERATURE_GPU               0
+#define NVML_TEMPERATURE_GPU                0
 #define NVML_TEMPERATURE_THRESHOLD_SLOWDOWN 1
-#define NVML_CLOCK_GRAPHICS                0
+#define NVML_CLOCK_GRAPHICS                 0
 
 struct gpu_nvml {
 	void *dl;

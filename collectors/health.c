@@ -304,8 +304,8 @@ static const struct field smart_fields[] = {
 	  .prom = "sysfeed_smart_reallocated_sectors", .type = FIELD_GAUGE, .unit = "sectors",
 	  .help = "Sectors the drive reallocated (ATA attribute 5).",
 	  FIELD_AT(struct smart_dev, reallocated), .has = SMART_HAS_REALLOC),
-    FIELD(.source = "attribute 197 raw", .json = "pending",
-	  .prom = "sysfeed_smart_pending_sectors", .type = FIELD_GAUGE, .unit = "sectors",
+    FIELD(.source = "attribute 197 raw", .json = "pending", .prom = "sysfeed_smart_pending_sectors",
+	  .type = FIELD_GAUGE, .unit = "sectors",
 	  .help = "Sectors waiting to be reallocated (ATA attribute 197).",
 	  FIELD_AT(struct smart_dev, pending), .has = SMART_HAS_PENDING),
     FIELD(.source = "critical_warning", .json = "critical_warning",
@@ -355,8 +355,8 @@ static int health_json_md(cJSON *payload, const struct md_stat *md)
 		    json_str(o, "sync_action", a->sync_action[0] ? a->sync_action : NULL) < 0 ||
 		    json_num_or_null(o, "sync_pct", run, a->sync_permille / 10.0) < 0 ||
 		    json_num_or_null(o, "sync_finish_s", run, (double)a->finish_ds * 6) < 0 ||
-		    json_num_or_null(o, "sync_speed_bytes_per_s", run, (double)a->speed_kbs * 1024) <
-			0)
+		    json_num_or_null(o, "sync_speed_bytes_per_s", run,
+				     (double)a->speed_kbs * 1024) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -376,7 +376,8 @@ static int health_json_fs(cJSON *payload, const struct health_state *s)
 			cJSON_Delete(o);
 			return -ENOMEM;
 		}
-		if (json_str(o, "mount", f->m->mount_point) < 0 || json_str(o, "device", f->device) < 0 ||
+		if (json_str(o, "mount", f->m->mount_point) < 0 ||
+		    json_str(o, "device", f->device) < 0 ||
 		    json_str(o, "fstype", f->m->fstype) < 0 ||
 		    !cJSON_AddBoolToObject(o, "read_only", f->m->read_only) ||
 		    !cJSON_AddBoolToObject(o, "remounted_ro", f->m->super_ro && !f->m->mount_ro) ||
@@ -396,11 +397,13 @@ static int health_json_smart(cJSON *payload, const struct health_state *s)
 	if (!o)
 		return -ENOMEM;
 	if (s->smart_err < 0)
-		snprintf(why, sizeof(why), "%s: %s", s->set && s->set->smart_file ? s->set->smart_file : "",
+		snprintf(why, sizeof(why), "%s: %s",
+			 s->set && s->set->smart_file ? s->set->smart_file : "",
 			 s->smart_parsing ? "not a sysfeed-smart file" : strerror(-s->smart_err));
 	else
 		snprintf(why, sizeof(why), "%s", s->smart.error);
-	if (json_num_or_null(o, "updated_ms", s->smart_err == 0, (double)s->smart.time_s * 1000) < 0 ||
+	if (json_num_or_null(o, "updated_ms", s->smart_err == 0, (double)s->smart.time_s * 1000) <
+		0 ||
 	    json_str(o, "error", why[0] ? why : NULL) < 0)
 		return -ENOMEM;
 	arr = cJSON_AddArrayToObject(o, "devices");
@@ -408,8 +411,8 @@ static int health_json_smart(cJSON *payload, const struct health_state *s)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->smart.n; i++) {
 		int r = fields_json_append(
-		    arr, &smart_table, &(struct field_inst){&s->smart.v[i], s->smart.v[i].has, NULL},
-		    NULL, 0);
+		    arr, &smart_table,
+		    &(struct field_inst){&s->smart.v[i], s->smart.v[i].has, NULL}, NULL, 0);
 
 		if (r < 0)
 			return r;
@@ -449,7 +452,8 @@ static int health_init(const struct collector_env *env, const void *settings, vo
 	s->set = settings;
 	r = health_read_fs(s, env);
 	if (r < 0) {
-		procfs_reason(reason, reason_len, "self/mountinfo", r, r == -EINVAL || r == -ERANGE);
+		procfs_reason(reason, reason_len, "self/mountinfo", r,
+			      r == -EINVAL || r == -ERANGE);
 		goto out;
 	}
 	*ret_state = s;
@@ -496,15 +500,15 @@ static void health_metrics_md(struct metrics *m, const struct md_stat *md)
 {
 	static const char *const states[] = {"active", "inactive", "recovering", "resync", "check"};
 
-	metrics_family(m, "node_md_disks_required", "gauge",
-		       "Total number of disks of device.");
+	metrics_family(m, "node_md_disks_required", "gauge", "Total number of disks of device.");
 	for (size_t i = 0; i < md->n; i++) {
 		const char *l[] = {"device", md->v[i].name, NULL};
 
 		if (md->v[i].has_disks)
 			metrics_sample(m, "node_md_disks_required", l, md->v[i].disks);
 	}
-	metrics_family(m, "node_md_disks", "gauge", "Number of active/failed/spare disks of device.");
+	metrics_family(m, "node_md_disks", "gauge",
+		       "Number of active/failed/spare disks of device.");
 	for (size_t i = 0; i < md->n; i++) {
 		const struct md_array *a = &md->v[i];
 		const char *act[] = {"device", a->name, "state", "active", NULL};
@@ -519,8 +523,8 @@ static void health_metrics_md(struct metrics *m, const struct md_stat *md)
 	metrics_family(m, "node_md_state", "gauge", "Indicates the state of md-device.");
 	for (size_t i = 0; i < md->n; i++) {
 		const struct md_array *a = &md->v[i];
-		const char *now = !a->active                               ? "inactive"
-				  : !a->sync_running                       ? "active"
+		const char *now = !a->active                                ? "inactive"
+				  : !a->sync_running                        ? "active"
 				  : strcmp(a->sync_action, "recovery") == 0 ? "recovering"
 				  : strcmp(a->sync_action, "resync") == 0   ? "resync"
 				  : strcmp(a->sync_action, "check") == 0    ? "check"
@@ -549,7 +553,8 @@ static void health_metrics_md(struct metrics *m, const struct md_stat *md)
 		const char *l[] = {"device", md->v[i].name, "action", md->v[i].sync_action, NULL};
 
 		if (md->v[i].sync_running)
-			metrics_sample(m, "sysfeed_md_sync_ratio", l, md->v[i].sync_permille / 1000.0);
+			metrics_sample(m, "sysfeed_md_sync_ratio", l,
+				       md->v[i].sync_permille / 1000.0);
 	}
 }
 
@@ -559,17 +564,18 @@ static void health_metrics_fs(struct metrics *m, const struct health_state *s)
 		       "Errors the filesystem counted (ext4 errors_count, btrfs error_stats).");
 	for (size_t i = 0; i < s->n_fs; i++) {
 		const struct health_fs *f = &s->fs[i];
-		const char *l[] = {"device",     f->device, "fstype", f->m->fstype,
+		const char *l[] = {"device",     f->device,         "fstype", f->m->fstype,
 				   "mountpoint", f->m->mount_point, NULL};
 
 		if (f->has_errors)
 			metrics_sample(m, "sysfeed_filesystem_errors_total", l, (double)f->errors);
 	}
-	metrics_family(m, "sysfeed_filesystem_remounted_readonly", "gauge",
-		       "1 when the kernel made the filesystem read-only (superblock ro, mount rw).");
+	metrics_family(
+	    m, "sysfeed_filesystem_remounted_readonly", "gauge",
+	    "1 when the kernel made the filesystem read-only (superblock ro, mount rw).");
 	for (size_t i = 0; i < s->n_fs; i++) {
 		const struct health_fs *f = &s->fs[i];
-		const char *l[] = {"device",     f->device, "fstype", f->m->fstype,
+		const char *l[] = {"device",     f->device,         "fstype", f->m->fstype,
 				   "mountpoint", f->m->mount_point, NULL};
 
 		metrics_sample(m, "sysfeed_filesystem_remounted_readonly", l,

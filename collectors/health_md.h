@@ -26,8 +26,8 @@ struct md_array {
 	bool sync_running;      /* a progress line; false for =DELAYED, =PENDING */
 	unsigned sync_permille; /* done, in tenths of a percent */
 	uint64_t sync_done_kb, sync_total_kb; /* 1 KiB blocks */
-	uint64_t finish_ds;     /* estimated time left, tenths of a minute */
-	uint64_t speed_kbs;     /* KiB/s */
+	uint64_t finish_ds;                   /* estimated time left, tenths of a minute */
+	uint64_t speed_kbs;                   /* KiB/s */
 };
 
 /* Zero-initialise, reuse across parses, release with md_stat_free(). */

@@ -99,7 +99,8 @@ static void smart_device(const cJSON *d, struct smart_dev *s)
 	memset(s, 0, sizeof(*s));
 	if (cJSON_IsString(name))
 		smart_copy(s->device, sizeof(s->device),
-			   name->valuestring + (strncmp(name->valuestring, "/dev/", 5) == 0 ? 5 : 0));
+			   name->valuestring +
+			       (strncmp(name->valuestring, "/dev/", 5) == 0 ? 5 : 0));
 	smart_text(s->protocol, sizeof(s->protocol), smart_at(d, "device", "protocol"));
 	smart_text(s->model, sizeof(s->model), smart_at(d, "model_name", NULL));
 	smart_text(s->serial, sizeof(s->serial), smart_at(d, "serial_number", NULL));
@@ -141,7 +142,8 @@ static void smart_device(const cJSON *d, struct smart_dev *s)
 
 		smart_text(s->error, sizeof(s->error), smart_at(msg, "string", NULL));
 		if (!s->error[0])
-			snprintf(s->error, sizeof(s->error), "smartctl exit status %u", (unsigned)v);
+			snprintf(s->error, sizeof(s->error), "smartctl exit status %u",
+				 (unsigned)v);
 	}
 }
 

@@ -28,26 +28,26 @@ enum smart_has {
 };
 
 struct smart_dev {
-	char device[64];   /* "sda", "nvme0": device.name without /dev/ */
-	char protocol[8];  /* "ATA", "NVMe", "SCSI", or "" */
-	char model[64];    /* model_name, or "" */
-	char serial[48];   /* serial_number, or "" */
-	char error[128];   /* what smartctl said when it could not read the drive, or "" */
-	unsigned has;      /* enum smart_has */
-	bool passed;       /* smart_status.passed */
-	double temp_c;     /* temperature.current */
-	double wear_pct;   /* percentage of the rated endurance used */
-	uint64_t media_errors;    /* NVMe media_errors; ATA 187 Reported_Uncorrect */
-	uint64_t reallocated;     /* ATA 5 Reallocated_Sector_Ct raw */
-	uint64_t pending;         /* ATA 197 Current_Pending_Sector raw */
+	char device[64];           /* "sda", "nvme0": device.name without /dev/ */
+	char protocol[8];          /* "ATA", "NVMe", "SCSI", or "" */
+	char model[64];            /* model_name, or "" */
+	char serial[48];           /* serial_number, or "" */
+	char error[128];           /* what smartctl said when it could not read the drive, or "" */
+	unsigned has;              /* enum smart_has */
+	bool passed;               /* smart_status.passed */
+	double temp_c;             /* temperature.current */
+	double wear_pct;           /* percentage of the rated endurance used */
+	uint64_t media_errors;     /* NVMe media_errors; ATA 187 Reported_Uncorrect */
+	uint64_t reallocated;      /* ATA 5 Reallocated_Sector_Ct raw */
+	uint64_t pending;          /* ATA 197 Current_Pending_Sector raw */
 	uint64_t critical_warning; /* NVMe critical_warning bits */
 	uint64_t power_on_hours;
 	double spare_pct; /* NVMe available_spare */
 };
 
 struct smart_file {
-	int64_t time_s;    /* when the helper ran (its "time") */
-	char error[128];   /* the helper's "error", or "" */
+	int64_t time_s;  /* when the helper ran (its "time") */
+	char error[128]; /* the helper's "error", or "" */
 	struct smart_dev *v;
 	size_t n;
 };

@@ -51,14 +51,21 @@ int cli_parse(int argc, char **argv, struct config_source *src, int *ret_mode)
 	static const char *const keys[] = {"listen",   "interval",    "proc-root", "sys-root",
 					   "web-root", "journal-dir", "state-dir"};
 	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 1},    {"interval", required_argument, NULL, 2},
-	    {"proc-root", required_argument, NULL, 3}, {"sys-root", required_argument, NULL, 4},
-	    {"web-root", required_argument, NULL, 5},  {"journal-dir", required_argument, NULL, 6},
+	    {"listen", required_argument, NULL, 1},
+	    {"interval", required_argument, NULL, 2},
+	    {"proc-root", required_argument, NULL, 3},
+	    {"sys-root", required_argument, NULL, 4},
+	    {"web-root", required_argument, NULL, 5},
+	    {"journal-dir", required_argument, NULL, 6},
 	    {"state-dir", required_argument, NULL, 7},
-	    {"config", required_argument, NULL, 'c'},  {"check-config", no_argument, NULL, 'C'},
-	    {"print-config", no_argument, NULL, 'P'},  {"test-alert", no_argument, NULL, 'T'},
-	    {"verbose", no_argument, NULL, 'v'},       {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},          {0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'C'},
+	    {"print-config", no_argument, NULL, 'P'},
+	    {"test-alert", no_argument, NULL, 'T'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 

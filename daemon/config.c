@@ -450,6 +450,16 @@ int config_parse(struct config *cfg, const char *name, const char *text, size_t 
 			errf(err, err_len, "%s:%u: NUL byte in line", name, lineno);
 			return -EINVAL;
 		}
+		/* tabs, and a CR ending the line (CRLF files); no other control bytes */
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)line[i];
+
+			if ((c < 0x20 && c != '\t' && !(c == '\r' && i + 1 == n)) || c == 0x7f) {
+				errf(err, err_len, "%s:%u: control character 0x%02x in line", name,
+				     lineno, c);
+				return -EINVAL;
+			}
+		}
 		key = trim(line);
 		if (*key == '#' || *key == '\0')
 			continue;

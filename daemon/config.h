@@ -38,16 +38,16 @@ struct config {
 	unsigned alert_repeat_s, alert_window_s, alert_rule_limit, alert_limit, alert_stock;
 	char **alert_rules; /* the `alert = NAME: ...` lines, in order */
 	size_t n_alert_rules;
-	char *tls_cert, *tls_key;         /* PEM files for the https:// listeners */
-	char *auth_users;                 /* user:HASH lines (HTTP Basic) */
-	char *auth_tokens;                /* NAME:sha256:HEX lines (bearer tokens) */
-	struct list trusted_proxy;        /* addresses whose proxy header names the user */
-	char *trusted_proxy_header;       /* that header */
-	unsigned auth_loopback;           /* loopback listeners ask for credentials too */
-	char *state_dir;    /* where the history file lives; NULL: no history on disk */
+	char *tls_cert, *tls_key;   /* PEM files for the https:// listeners */
+	char *auth_users;           /* user:HASH lines (HTTP Basic) */
+	char *auth_tokens;          /* NAME:sha256:HEX lines (bearer tokens) */
+	struct list trusted_proxy;  /* addresses whose proxy header names the user */
+	char *trusted_proxy_header; /* that header */
+	unsigned auth_loopback;     /* loopback listeners ask for credentials too */
+	char *state_dir;            /* where the history file lives; NULL: no history on disk */
 	size_t history_max_bytes;
-	unsigned history_flush_s; /* seconds between the history's transactions */
-	unsigned history_digits;  /* digits kept of each column's scale (0: exact) */
+	unsigned history_flush_s;         /* seconds between the history's transactions */
+	unsigned history_digits;          /* digits kept of each column's scale (0: exact) */
 	void *col[CONFIG_MAX_COLLECTORS]; /* each collector's settings, by registry index */
 };
 

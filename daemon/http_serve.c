@@ -517,8 +517,8 @@ enum MHD_Result http_serve_snapshot(struct http *http, struct MHD_Connection *co
 enum MHD_Result http_serve_history(struct http *http, struct MHD_Connection *conn)
 {
 #define ARG(name) MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name)
-	struct store_query q = {ARG("topics"), ARG("from"),   ARG("to"),    ARG("step"),
-				ARG("format"), ARG("tops"),   ARG("events")};
+	struct store_query q = {ARG("topics"), ARG("from"), ARG("to"),    ARG("step"),
+				ARG("format"), ARG("tops"), ARG("events")};
 #undef ARG
 	const char *type;
 	size_t len = 0, zlen = 0;

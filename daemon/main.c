@@ -307,11 +307,10 @@ int main(int argc, char **argv)
 	d.n_listen_fds = (size_t)r;
 	if (r > 0)
 		log_info("using %d socket(s) from the service manager", r);
-	d.http = http_start(
-	    &d.cfg,
-	    &(struct http_info){d.hub, topics_names(), d.start_ms, d.listen_fds, d.n_listen_fds,
-				topics_store(d.topics)},
-	    err, sizeof(err));
+	d.http = http_start(&d.cfg,
+			    &(struct http_info){d.hub, topics_names(), d.start_ms, d.listen_fds,
+						d.n_listen_fds, topics_store(d.topics)},
+			    err, sizeof(err));
 	if (!d.http) {
 		log_err("%s", err);
 		goto out;

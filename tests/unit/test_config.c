@@ -158,6 +158,10 @@ static void test_errors(void **state)
 	for (int i = 0; i <= CONFIG_MAX_LISTEN; i++)
 		strcat(many, "listen = 127.0.0.1:1\n");
 	expect_error(many, "t.conf:17: listen: more than 16 entries");
+	/* a CR inside a value would not survive --print-config (fuzz_config) */
+	expect_error("interval = 500\nallowed-hosts = a b#7\r,\n",
+		     "t.conf:2: control character 0x0d in line");
+	expect_error("allowed-hosts = a\033b\n", "t.conf:1: control character 0x1b in line");
 
 	struct config cfg;
 	config_defaults(&cfg);

@@ -241,18 +241,20 @@ static void test_off(void **state)
 	set_nvml("/nonexistent/libnvidia-ml.so.1");
 	scratch_make(&s, "gpu");
 	env.sys_fd = s.fd;
-	assert_int_equal(gpu_collector.init(&env, fixture_settings(&gpu_collector), &st, reason,
-					    sizeof(reason)),
-			 -ENODEV);
+	assert_int_equal(
+	    gpu_collector.init(&env, fixture_settings(&gpu_collector), &st, reason, sizeof(reason)),
+	    -ENODEV);
 	assert_null(st);
 	assert_non_null(strstr(reason, "no GPU (/sys/class/drm has no amdgpu, i915 or xe card; "
-					"/nonexistent/libnvidia-ml.so.1: "));
-	scratch_write(&s, "class/drm/card0/device/uevent", "DRIVER=nvidia\nPCI_SLOT_NAME=0000:07:00.0\n");
+				       "/nonexistent/libnvidia-ml.so.1: "));
+	scratch_write(&s, "class/drm/card0/device/uevent",
+		      "DRIVER=nvidia\nPCI_SLOT_NAME=0000:07:00.0\n");
 	reason[0] = '\0';
-	assert_int_equal(gpu_collector.init(&env, fixture_settings(&gpu_collector), &st, reason,
-					    sizeof(reason)),
-			 -ENODEV);
-	assert_non_null(strstr(reason, "NVIDIA GPU without NVML (/nonexistent/libnvidia-ml.so.1: "));
+	assert_int_equal(
+	    gpu_collector.init(&env, fixture_settings(&gpu_collector), &st, reason, sizeof(reason)),
+	    -ENODEV);
+	assert_non_null(
+	    strstr(reason, "NVIDIA GPU without NVML (/nonexistent/libnvidia-ml.so.1: "));
 	/* a card that vanished: no GPU entry, no error */
 	scratch_write(&s, "class/drm/card0/device/uevent", "DRIVER=amdgpu\n");
 	st = init_check(&gpu_collector, &env, 0, "");
@@ -273,12 +275,9 @@ static void test_off(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_dpm),
-	    cmocka_unit_test(test_parse_u64),
-	    cmocka_unit_test(test_scan),
-	    MACHINE_TEST(test_fixtures, "workstation"),
-	    MACHINE_TEST(test_fixtures, "arc"),
-	    cmocka_unit_test(test_nvml),
+	    cmocka_unit_test(test_parse_dpm),   cmocka_unit_test(test_parse_u64),
+	    cmocka_unit_test(test_scan),        MACHINE_TEST(test_fixtures, "workstation"),
+	    MACHINE_TEST(test_fixtures, "arc"), cmocka_unit_test(test_nvml),
 	    cmocka_unit_test(test_off),
 	};
 

@@ -63,9 +63,12 @@ static void test_mdstat(void **state)
 	    "md0 : active raid1 sda1[0](Q)\n",
 	    "md0 : active raid1 sda1[0] raid5\n",
 	    "md0 : active raid1 sda1[0]\n      100 blocks [2/x] [U_]\n",
-	    "md0 : active raid1 sda1[0]\n      [=>..]  resync = 1x.0% (1/2) finish=1.0min speed=1K/sec\n",
-	    "md0 : active raid1 sda1[0]\n      [=>..]  resync = 100.1% (1/2) finish=1.0min speed=1K/sec\n",
-	    "md0 : active raid1 sda1[0]\n      [=>..]  resync = 10.0% (1/2) finish=1.0min speed=1M/sec\n",
+	    "md0 : active raid1 sda1[0]\n      [=>..]  resync = 1x.0% (1/2) finish=1.0min "
+	    "speed=1K/sec\n",
+	    "md0 : active raid1 sda1[0]\n      [=>..]  resync = 100.1% (1/2) finish=1.0min "
+	    "speed=1K/sec\n",
+	    "md0 : active raid1 sda1[0]\n      [=>..]  resync = 10.0% (1/2) finish=1.0min "
+	    "speed=1M/sec\n",
 	    "md0 : active raid1 sda1[0]\n      [=>..]  dance = 10.0% (1/2)\n",
 	    "md0 : active raid1 sda1[0]",
 	};
@@ -165,8 +168,13 @@ static const struct smart_dev *smart_find(const struct smart_file *f, const char
 static void test_smart(void **state)
 {
 	static const char *const bad[] = {
-	    "", "[]", "{}", "{\"sysfeed-smart\":2,\"time\":1}", "{\"sysfeed-smart\":1}",
-	    "{\"sysfeed-smart\":1,\"time\":-1}", "{\"sysfeed-smart\":1,\"time\":1",
+	    "",
+	    "[]",
+	    "{}",
+	    "{\"sysfeed-smart\":2,\"time\":1}",
+	    "{\"sysfeed-smart\":1}",
+	    "{\"sysfeed-smart\":1,\"time\":-1}",
+	    "{\"sysfeed-smart\":1,\"time\":1",
 	};
 	struct smart_file f = {0};
 	const struct smart_dev *d;
@@ -196,14 +204,16 @@ static void test_smart(void **state)
 	assert_true(d->has & SMART_HAS_CRIT);
 	assert_false(d->has & SMART_HAS_REALLOC);
 	d = smart_find(&f, "sdc");
-	assert_string_equal(d->error, "Smartctl open device: /dev/sdc [SAT] failed: No such device");
+	assert_string_equal(d->error,
+			    "Smartctl open device: /dev/sdc [SAT] failed: No such device");
 	assert_int_equal(d->has, 0);
-	assert_int_equal(smart_parse("{\"sysfeed-smart\":1,\"time\":5,\"error\":\"smartctl not found\","
-				     "\"devices\":[]}",
-				     strlen("{\"sysfeed-smart\":1,\"time\":5,\"error\":\"smartctl not "
-					    "found\",\"devices\":[]}"),
-				     &f),
-			 0);
+	assert_int_equal(
+	    smart_parse("{\"sysfeed-smart\":1,\"time\":5,\"error\":\"smartctl not found\","
+			"\"devices\":[]}",
+			strlen("{\"sysfeed-smart\":1,\"time\":5,\"error\":\"smartctl not "
+			       "found\",\"devices\":[]}"),
+			&f),
+	    0);
 	assert_string_equal(f.error, "smartctl not found");
 	assert_int_equal(f.n, 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -261,7 +271,8 @@ static void test_smart_file(void **state)
 	assert_int_equal(health_collector.sample(st, &env, &tick, &p), 0);
 	sm = get(p, "smart");
 	assert_true(is_null(sm, "updated_ms"));
-	assert_non_null(strstr(get(sm, "error")->valuestring, "smart.json: No such file or directory"));
+	assert_non_null(
+	    strstr(get(sm, "error")->valuestring, "smart.json: No such file or directory"));
 	cJSON_Delete(p);
 	good = slurp("nas", "smart/smart.json", NULL);
 	scratch_write(&s, "smart.json", good);
@@ -286,8 +297,8 @@ static void test_smart_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mdstat), cmocka_unit_test(test_btrfs),
-	    cmocka_unit_test(test_smart),  cmocka_unit_test(test_fixture),
+	    cmocka_unit_test(test_mdstat),     cmocka_unit_test(test_btrfs),
+	    cmocka_unit_test(test_smart),      cmocka_unit_test(test_fixture),
 	    cmocka_unit_test(test_smart_file),
 	};
 
