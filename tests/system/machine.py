@@ -127,6 +127,45 @@ def stale_nspawn(root):
     return pids
 
 
+# The hierarchies a container's cgroups go in: systemd's own (name=systemd
+# on a v1 or hybrid host), the unified one of a hybrid host, or the v2 root.
+CGROUP_MOUNTS = ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+CGROUP_PREFIX = "sysfeed-systest."
+
+
+def cgroup_roots():
+    """The mount points of CGROUP_MOUNTS that are cgroup file systems (the v2
+    root only when it is the whole tree)."""
+    with open("/proc/self/mountinfo") as f:
+        mounts = {line.split(" - ")[0].split()[4]: line.split(" - ")[1].split()[0]
+                  for line in f}
+    roots = [m for m in CGROUP_MOUNTS[:2] if mounts.get(m) in ("cgroup", "cgroup2")]
+    if not roots and mounts.get(CGROUP_MOUNTS[2]) == "cgroup2":
+        roots = [CGROUP_MOUNTS[2]]
+    return roots
+
+
+def cgroup_remove(path, timeout=15):
+    """Kills what is left in the cgroup tree at path and removes it, bottom up."""
+    deadline = time.monotonic() + timeout
+    while os.path.isdir(path) and time.monotonic() < deadline:
+        for d, _, _ in os.walk(path, topdown=False):
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    for pid in f.read().split():
+                        try:
+                            os.kill(int(pid), signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                os.rmdir(d)
+            except OSError:
+                pass
+        if os.path.isdir(path):
+            time.sleep(0.1)
+    if os.path.isdir(path):
+        log(f"cgroup {path} still there after {timeout}s")
+
+
 class Container:
     """systemd-nspawn -b on root: systemd is PID 1. The container has its own
     network namespace with only loopback (so its port 8390 never meets the
@@ -142,18 +181,40 @@ class Container:
         self.logpath = logpath or self.root.rstrip("/") + ".console.log"
         self.proc = None
         self.leader = None
+        self.cgroups = []
 
     def boot(self, timeout=90):
         for pid in stale_nspawn(self.root):
             log(f"stopping a systemd-nspawn (pid {pid}) left by an earlier run")
             os.kill(pid, signal.SIGKILL)
+        # A cgroup of its own in each hierarchy, made before nspawn starts and
+        # removed after: nspawn --keep-unit on a host without systemd puts the
+        # container's payload/ and supervisor/ below the caller's cgroup, so
+        # without this every container of a run (and of earlier runs) shared
+        # the hierarchy's root and a container's systemd met the cgroups the
+        # one before left (it spun and systemctl timed out).
+        for r in cgroup_roots():
+            for old in glob.glob(os.path.join(r, CGROUP_PREFIX + "*")):
+                if not os.path.exists(f"/proc/{old.rsplit('.', 2)[1]}"):
+                    cgroup_remove(old)
+        self.cgroups = [os.path.join(r, f"{CGROUP_PREFIX}{os.getpid()}.{id(self)}")
+                        for r in cgroup_roots()]
+        for cg in self.cgroups:
+            os.makedirs(cg, exist_ok=True)
+
+        def enter():
+            for cg in self.cgroups:
+                with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
+
         env = dict(os.environ, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1")
         cmd = ["systemd-nspawn", "--boot", "--directory", self.root, "--machine", MACHINE,
                "--register=no", "--keep-unit", "--private-network", "--console=read-only",
                "--system-call-filter=bpf"]
         self.console = open(self.logpath, "w")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.console,
-                                     stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                                     stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                     preexec_fn=enter)
         deadline = time.monotonic() + timeout
         state = ""
         while time.monotonic() < deadline:
@@ -259,6 +320,8 @@ class Container:
                 os.kill(self.leader, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        for cg in self.cgroups:
+            cgroup_remove(cg)
 
 
 def exposure(container, unit="sysfeed.service"):

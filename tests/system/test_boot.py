@@ -26,6 +26,7 @@ CACHE = os.environ.get("SYSTEM_CACHE", "/var/cache/sysfeed-test")
 DEB = os.environ.get("SYSFEED_DEB", "")
 DEB_NEW = os.environ.get("SYSFEED_DEB_NEW", "")
 URL = "http://127.0.0.1:8390"
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
 
 # Paths whose contents change by booting and by apt itself, whatever the
 # package does: the purge comparison leaves them out (and nothing else).
@@ -61,6 +62,7 @@ def box():
     chroot(root, "apt-get install -y -q --no-install-recommends /root/" + os.path.basename(DEB))
     st.c = Container(root)
     try:
+        st.booted_ms = int(time.time() * 1000)
         st.c.boot()
         log(f"installed and booted in {time.monotonic() - t0:.0f}s")
         yield st
@@ -451,6 +453,70 @@ def test_reload_rereads_the_config(box):
     wait_for("interval back to 1000", lambda: hello(st)["interval_ms"] == 1000, 10)
 
 
+def history_times(st, topic="mem"):
+    """The times (ms) of the rows of topic that /api/history reads from
+    history.db since the container booted (gaps' rows of nulls left out)."""
+    h = json.loads(curl(st, f"/api/history?topics={topic}&from={st.booted_ms}"
+                            "&tops=0&events=0"))
+    return [r[0] for r in h["history"][topic]["rows"] if any(v is not None for v in r[1:])]
+
+
+def test_history_survives_a_restart(box):
+    """The packaged unit keeps its history in StateDirectory= (the file
+    under /var/lib/private/sysfeed, DynamicUser=): the rows of the stopped
+    daemon (its last batch flushed at the stop) are read back by the next."""
+    st = box
+    assert os.path.islink(os.path.join(st.root, "var/lib/sysfeed"))
+    db = os.path.join(st.root, "var/lib/private/sysfeed/history.db")
+    wait_for("history.db made", lambda: os.path.exists(db), 30)
+    stop_ms = int(time.time() * 1000)
+    sh(st, "systemctl restart sysfeed")
+    rows = wait_for("rows from before the restart in /api/history",
+                    lambda: [t for t in history_times(st) if t < stop_ms], 30)
+    log(f"{len(rows)} mem rows from before the restart read back")
+    st.history_first = rows[0]
+
+
+def test_smart_helper_runs_under_its_unit(box):
+    """sysfeed-smart.service is skipped in a container (no drives:
+    ConditionVirtualization=!container); with that condition reset and the
+    fixtures' smartctl stand-in, it runs under its own sandbox as root,
+    writes /var/lib/sysfeed-smart/smart.json, and the unprivileged daemon
+    shows the drives in the health topic."""
+    st = box
+    assert sh(st, "systemctl is-enabled sysfeed-smart.timer").strip() == "enabled"
+    sh(st, "systemctl start sysfeed-smart.service")
+    assert show_unit(st, "sysfeed-smart.service", "ConditionResult") == "no"
+    fake = "/usr/local/lib/sysfeed-test-smart"
+    shutil.copytree(os.path.join(FIXTURES, "nas", "smart"), st.root + fake, dirs_exist_ok=True)
+    dropin = "/etc/systemd/system/sysfeed-smart.service.d"
+    sh(st, f"mkdir -p {dropin} && printf '[Unit]\\nConditionVirtualization=\\n"
+           f"[Service]\\nEnvironment=SYSFEED_SMARTCTL={fake}/fake-smartctl\\n' "
+           f"> {dropin}/test.conf && systemctl daemon-reload")
+    try:
+        sh(st, "systemctl start sysfeed-smart.service", timeout=60)
+        assert show_unit(st, "sysfeed-smart.service", "Result") == "success"
+        with open(os.path.join(st.root, "var/lib/sysfeed-smart/smart.json")) as f:
+            written = json.load(f)
+        assert [d["device"]["name"] for d in written["devices"]] == [
+            "/dev/sda", "/dev/sdb", "/dev/sdc", "/dev/nvme0"], written
+
+        def smart():
+            h = json.loads(curl(st, "/api/snapshot"))["topics"]["health"]["smart"]
+            return h if h["devices"] else None
+
+        h = wait_for("the drives in the health topic", smart, 30)
+        assert h["error"] is None and h["updated_ms"] == written["time"] * 1000, h
+        by = {d["device"]: d for d in h["devices"]}
+        assert by["sda"]["passed"] is True and by["sdb"]["passed"] is False, by
+    finally:
+        sh(st, f"rm -rf {dropin} {fake} && systemctl daemon-reload", check=False)
+
+
+def show_unit(st, unit, prop):
+    return sh(st, f"systemctl show {unit} -p {prop} --value").strip()
+
+
 def test_a_stopped_loop_is_restarted_by_the_watchdog(box):
     st = box
     pid = main_pid(st)
@@ -499,6 +565,8 @@ def test_upgrade_keeps_the_edited_config(box):
     assert main_pid(st) != pid
     assert json.loads(curl(st, "/healthz"))["version"] == new_version.rsplit("-", 1)[0]
     assert hello(st)["interval_ms"] == 2000
+    # the history of the daemons before the upgrade is read by the new one
+    assert st.history_first in history_times(st), "history lost in the upgrade"
 
 
 def test_purge_removes_everything_the_package_added(box):
@@ -507,6 +575,8 @@ def test_purge_removes_everything_the_package_added(box):
     assert sh(st, "systemctl is-active sysfeed", check=False).strip() == "inactive"
     assert "sysfeed" not in sh(st, "ps -e -o comm= 2>/dev/null || ls /proc", check=False)
     assert st.c.sh(f"curl -sS -m 2 {URL}/healthz", check=False).returncode != 0
+    for d in ("var/lib/sysfeed", "var/lib/private/sysfeed", "var/lib/sysfeed-smart"):
+        assert not os.path.lexists(os.path.join(st.root, d)), f"/{d} left after purge"
     st.c.poweroff()
     for deb in (DEB, DEB_NEW):
         os.unlink(os.path.join(st.root, "root", os.path.basename(deb)))

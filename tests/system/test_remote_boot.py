@@ -38,14 +38,8 @@ NAME, PORT = "monitor.lan", 8443
 URL = f"https://{NAME}:{PORT}"
 DROPIN = "/etc/systemd/system/sysfeed.service.d/override.conf"  # what `systemctl edit` writes
 
-# Not in `make check-system` yet (SYSFEED_SYSTEM_EXTRA=1 runs it): run after
-# test_boot.py on this 2-core machine, the second container's systemd spun
-# at 60-80 % of a core and its systemctl calls timed out; under
-# investigation (see the issue notes).
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="debootstrap and nspawn need root"),
-    pytest.mark.skipif(os.environ.get("SYSFEED_SYSTEM_EXTRA") != "1",
-                       reason="second booted container: SYSFEED_SYSTEM_EXTRA=1 runs it"),
 ]
 
 
