@@ -104,6 +104,8 @@ static int fields_json_value(cJSON *o, const struct field *f, const struct field
 	case FIELD_STR:
 		return json_str(o, f->json, *(const char *const *)at);
 	case FIELD_BOOL:
+		if (!fields_has(f, x, 0)) /* unknown: null, as for numbers */
+			return json_num_or_null(o, f->json, false, 0);
 		return cJSON_AddBoolToObject(o, f->json, *(const bool *)at) ? 0 : -ENOMEM;
 	case FIELD_TRI:
 		if (*(const int *)at >= 0)
