@@ -266,9 +266,9 @@ static int parse_ref(struct parser *p, const char *s, int *ret_ref)
 		return fail(p, "'%s' names a topic, not a field", s);
 	if (ref->arr == (int)ref->n_segs - 1)
 		return fail(p, "'%s' is an array: name a field of its elements", s);
-	/* a topic with field tables says which fields its payload has */
+	/* a topic's field tables say which fields the objects they describe have */
 	alert_ref_path(ref, false, buf, sizeof(buf));
-	if (collector_registry[topic]->fields &&
+	if (fields_covers(collector_registry[topic]->fields, buf) &&
 	    !fields_known(collector_registry[topic]->fields, buf))
 		return fail(p, "'%s': %s payloads have no field '%s' (see docs/events.md)", s,
 			    collector_registry[topic]->name, buf);

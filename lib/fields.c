@@ -256,6 +256,24 @@ bool fields_known(const struct field_table *const *tables, const char *path)
 	return false;
 }
 
+bool fields_covers(const struct field_table *const *tables, const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	char parent[128];
+
+	snprintf(parent, sizeof(parent), "%.*s", dot ? (int)(dot - path) : 0, path);
+	for (size_t k = 0; tables && tables[k]; k++)
+		if (tables[k]->path && fields_path_is(tables[k]->path, parent, ""))
+			return true;
+	/* below a value the tables know, nothing lies */
+	for (const char *d = strchr(path, '.'); d; d = strchr(d + 1, '.')) {
+		snprintf(parent, sizeof(parent), "%.*s", (int)(d - path), path);
+		if (fields_known(tables, parent))
+			return true;
+	}
+	return false;
+}
+
 const struct field *fields_find(const struct field_table *t, const char *s, size_t len)
 {
 	for (size_t i = 0; i < t->n; i++) {

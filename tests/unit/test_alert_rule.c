@@ -1,7 +1,8 @@
 /* Unit tests of daemon/alert_rule.c: the six lines of issue 14 as written,
  * every stock rule, and errors with their reasons; through config_parse,
  * a bad rule is FILE:LINE: reason; a field that a topic's field tables do
- * not know is an error, every numeric field of the goldens is not. */
+ * not know is an error, every numeric field of the goldens is not (health's
+ * md arrays too, which its tables do not describe). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -147,6 +148,20 @@ static void test_errors(void **unused)
 							 "'interfaces[].rx_bytez'");
 	expect_error("x: psi.memory.some.avg61 > 1", "no field 'memory.some.avg61'");
 	expect_error("x: load.load1 / cpu.ncpu > load.tasks.x", "no field 'tasks.x'");
+	/* health's tables describe its SMART devices only */
+	expect_error("x: health.smart.devices[].passd == false",
+		     "health payloads have no field 'smart.devices[].passd'");
+	expect_error("x: gpu.gpus[].temp > 1", "gpu payloads have no field 'gpus[].temp'");
+}
+
+/* A topic whose field tables describe part of its payload knows those
+ * objects only: health's md arrays and filesystems are found in the
+ * payloads. */
+static void test_partial_tables(void **unused)
+{
+	alert_rule_free(parse_ok("x: health.md[].degraded > 0"));
+	alert_rule_free(parse_ok("x: health.filesystems[].errors > 0"));
+	alert_rule_free(parse_ok("x: health.smart.devices[].reallocated > 0"));
 }
 
 struct leaves {
@@ -185,7 +200,8 @@ static void parse_leaves(struct leaves *l, const cJSON *o, const char *path)
  * tables hold: it never refuses a rule the payloads could satisfy. */
 static void test_golden_fields_known(void **unused)
 {
-	static const char *const machines[] = {"vm2", "server", "desktop", "sbc", "container"};
+	static const char *const machines[] = {"vm2",	    "server", "desktop", "sbc",
+					       "container", "nas",    "workstation", "arc"};
 	size_t total = 0;
 
 	for (size_t m = 0; m < sizeof(machines) / sizeof(machines[0]); m++) {
@@ -254,6 +270,7 @@ int main(void)
 	    cmocka_unit_test(test_issue_lines),   cmocka_unit_test(test_stock_rules_parse),
 	    cmocka_unit_test(test_expressions),   cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_config_errors), cmocka_unit_test(test_golden_fields_known),
+	    cmocka_unit_test(test_partial_tables),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
