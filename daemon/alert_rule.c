@@ -33,6 +33,13 @@ const char *const alert_stock_rules[] = {
     "disk-busy: disk.disks[].busy_pct >= 95 for 5m clear 80",
     "net-down: net.interfaces[].operstate != \"up\" edge",
     "journal-crit: log priority <= crit severity critical",
+    "md-degraded: health.md[].degraded > 0 severity critical",
+    "smart-failed: health.smart.devices[].passed == false severity critical",
+    "smart-reallocated: health.smart.devices[].reallocated rises hold 1d",
+    "smart-media-errors: health.smart.devices[].media_errors rises hold 1d severity critical",
+    "nvme-critical-warning: health.smart.devices[].critical_warning != 0 severity critical",
+    "gpu-slowdown: gpu.gpus[].temp_c >= gpu.gpus[].temp_slowdown_c clear "
+    "gpu.gpus[].temp_slowdown_c - 5",
     NULL,
 };
 
