@@ -625,44 +625,51 @@ int alert_engine_set_rules(struct alert_engine *e, struct alert_rule **rules, si
 {
 	struct rstate *fresh = calloc(n ? n : 1, sizeof(*fresh));
 	const struct alert_rule **list = calloc(n ? n : 1, sizeof(*list));
+	size_t *src = calloc(n ? n : 1, sizeof(*src));
+	bool *kept = calloc(e->n ? e->n : 1, sizeof(*kept));
 	struct index ix;
 
-	if (!fresh || !list || index_build(&ix, rules, n, &e->ix) < 0) {
+	if (!fresh || !list || !src || !kept || index_build(&ix, rules, n, &e->ix) < 0) {
 		free(fresh);
 		free(list);
+		free(src);
+		free(kept);
 		for (size_t i = 0; i < n; i++)
 			alert_rule_free(rules[i]);
 		return -ENOMEM;
 	}
+	/* the same rule (name and text) as before: its alerts and counts carry on */
 	for (size_t i = 0; i < n; i++) {
-		fresh[i].rule = rules[i];
-		fresh[i].win_start = INT64_MIN;
-		list[i] = rules[i];
-		for (size_t k = 0; k < e->n; k++) {
-			struct rstate *old = &e->r[k];
-
-			if (!old->rule || strcmp(old->rule->name, rules[i]->name) ||
-			    strcmp(old->rule->text, rules[i]->text))
-				continue;
-			/* the same rule: its alerts and counts carry on */
-			fresh[i] = *old;
+		src[i] = SIZE_MAX;
+		for (size_t k = 0; k < e->n && src[i] == SIZE_MAX; k++)
+			if (!kept[k] && strcmp(e->r[k].rule->name, rules[i]->name) == 0 &&
+			    strcmp(e->r[k].rule->text, rules[i]->text) == 0) {
+				src[i] = k;
+				kept[k] = true;
+			}
+	}
+	/* the others' alerts resolve while every old rule is whole: a rate
+	 * window that ends meanwhile names them in its summary */
+	for (size_t k = 0; k < e->n; k++)
+		for (size_t j = e->r[k].n; !kept[k] && j-- > 0;) {
+			set_text(&e->r[k].inst[j].text, "rule removed or changed");
+			resolve(e, &e->r[k], &e->r[k].inst[j], now, false);
+		}
+	for (size_t i = 0; i < n; i++) {
+		if (src[i] != SIZE_MAX) {
+			fresh[i] = e->r[src[i]];
 			alert_rule_free(fresh[i].rule);
-			fresh[i].rule = rules[i];
-			*old = (struct rstate){0};
-			break;
+		} else {
+			fresh[i].win_start = INT64_MIN;
 		}
+		fresh[i].rule = rules[i];
+		list[i] = rules[i];
 	}
-	for (size_t k = 0; k < e->n; k++) {
-		struct rstate *old = &e->r[k];
-
-		if (!old->rule)
-			continue;
-		for (size_t j = old->n; j-- > 0;) {
-			set_text(&old->inst[j].text, "rule removed or changed");
-			resolve(e, old, &old->inst[j], now, false);
-		}
-		rstate_done(old);
-	}
+	for (size_t k = 0; k < e->n; k++)
+		if (!kept[k])
+			rstate_done(&e->r[k]);
+	free(src);
+	free(kept);
 	index_done(&e->ix, e->n);
 	free(e->r);
 	free(e->rules);

@@ -394,6 +394,32 @@ static void test_rule_window_apart(void **unused)
 	alert_engine_free(e);
 }
 
+/* A reload that removes rules resolves their alerts before it frees any
+ * of them: a rate window that ends on one of those resolutions names a
+ * removed rule that held notifications back (fuzz_alert found its name
+ * read after it was freed). */
+static void test_reload_summary_names_removed(void **unused)
+{
+	struct seen s = {0};
+	struct alert_limits lim = {.window_ms = 10000, .per_rule = 1};
+	struct alert_engine *e = engine(
+	    &s, &lim, (const char *[]){"a: mem.available < 100 for 2s", "b: mem.free < 100", NULL});
+
+	feed(e, "mem", "{\"t\":1,\"available\":10,\"free\":200}", 0);
+	feed(e, "mem", "{\"t\":1,\"available\":10,\"free\":200}", 2000);
+	feed(e, "mem", "{\"t\":1,\"available\":200,\"free\":200}", 3000);
+	feed(e, "mem", "{\"t\":1,\"available\":10,\"free\":10}", 4000);
+	expect(&s, (const char *[]){"a - pending", "a - firing", "a - resolved held", "a - pending",
+				    "b - firing", NULL});
+	/* a (pending) goes first without a notification, then b's resolution
+	 * ends a's window: the summary names a */
+	assert_int_equal(alert_engine_set_rules(e, NULL, 0, &(struct alert_now){0, 12500}), 0);
+	expect(&s, (const char *[]){"a - ok", "b - resolved held", NULL});
+	assert_int_equal(s.summaries, 1);
+	assert_string_equal(s.summary, "a 1");
+	alert_engine_free(e);
+}
+
 /* A field missing from the first payload of its topic that tells (an
  * array with elements) gives the rule a reason; a reload keeps it. */
 static void test_missing_fields(void **unused)
@@ -489,6 +515,7 @@ int main(void)
 	    cmocka_unit_test(test_rule_window_apart),
 	    cmocka_unit_test(test_missing_fields),
 	    cmocka_unit_test(test_reads_hurry_config_rules_only),
+	    cmocka_unit_test(test_reload_summary_names_removed),
 	    cmocka_unit_test(test_rises),
 	    cmocka_unit_test(test_rises_plain_and_reload),
 	    cmocka_unit_test(test_clear_expression_and_gpu_ids),
