@@ -227,7 +227,7 @@ static void step(struct alert_engine *e, struct rstate *rs, const char *label, s
 		 const struct sample *s, const struct alert_now *now)
 {
 	const struct alert_rule *r = rs->rule;
-	struct inst *in = find(rs, label, hint);
+	struct inst *in = rs->n ? find(rs, label, hint) : NULL; /* mostly none: no call */
 	enum alert_state prev;
 
 	if (!s->valid) {
@@ -408,15 +408,16 @@ static void feed_threshold(struct alert_engine *e, size_t ri, const struct alert
 	struct rstate *rs = &e->r[ri];
 	const struct alert_rule *r = rs->rule;
 	const struct group *g = e->ix.grp[ri] < 0 ? NULL : &e->ix.g[e->ix.grp[ri]];
+	const bool rises = r->rises;
 	struct sample s;
-
-	void (*one)(struct alert_engine *, struct rstate *, const char *, size_t,
-		    const struct sample *, const struct alert_now *) = r->rises ? step_rise : step;
 
 	rs->gen++;
 	if (!g) {
 		sample_of(e, ri, -1, &s);
-		one(e, rs, "", 0, &s, now);
+		if (rises)
+			step_rise(e, rs, "", 0, &s, now);
+		else
+			step(e, rs, "", 0, &s, now);
 	}
 	for (size_t k = 0; g && k < g->n; k++) {
 		const char *label = elem_label(&g->el[k]);
@@ -424,7 +425,10 @@ static void feed_threshold(struct alert_engine *e, size_t ri, const struct alert
 		if (r->instance && fnmatch(r->instance, label, 0) != 0)
 			continue;
 		sample_of(e, ri, (long)k, &s);
-		one(e, rs, label, k, &s, now);
+		if (rises)
+			step_rise(e, rs, label, k, &s, now);
+		else
+			step(e, rs, label, k, &s, now);
 	}
 	sweep(e, rs, now);
 }
@@ -603,6 +607,8 @@ void alert_engine_tick(struct alert_engine *e, const struct alert_now *now)
 		int64_t repeat = r->repeat_ms ? r->repeat_ms : e->lim.repeat_ms;
 		bool event = r->kind == ALERT_LOG || r->kind == ALERT_FILE || r->rises;
 
+		if (!rs->n) /* most rules, most ticks */
+			continue;
 		for (size_t k = rs->n; k-- > 0;) {
 			struct inst *in = &rs->inst[k];
 
