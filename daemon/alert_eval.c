@@ -156,8 +156,12 @@ static void emit(struct alert_engine *e, struct rstate *rs, struct inst *in,
 	e->on_change(e->ctx, &c);
 }
 
-static struct inst *find(struct rstate *rs, const char *label)
+/* The instance labelled label; hint: where it likely is (an array's
+ * elements come in the same order payload after payload). */
+static struct inst *find(struct rstate *rs, const char *label, size_t hint)
 {
+	if (hint < rs->n && strcmp(rs->inst[hint].label, label) == 0)
+		return &rs->inst[hint];
 	for (size_t i = 0; i < rs->n; i++)
 		if (strcmp(rs->inst[i].label, label) == 0)
 			return &rs->inst[i];
@@ -218,12 +222,12 @@ struct sample {
 	const char *str;
 };
 
-/* One instance's sample of a threshold rule. */
-static void step(struct alert_engine *e, struct rstate *rs, const char *label,
+/* One instance's sample of a threshold rule (hint: see find). */
+static void step(struct alert_engine *e, struct rstate *rs, const char *label, size_t hint,
 		 const struct sample *s, const struct alert_now *now)
 {
 	const struct alert_rule *r = rs->rule;
-	struct inst *in = find(rs, label);
+	struct inst *in = rs->n ? find(rs, label, hint) : NULL; /* mostly none: no call */
 	enum alert_state prev;
 
 	if (!s->valid) {
@@ -320,6 +324,7 @@ static bool eval(const struct alert_engine *e, size_t ri, const struct alert_exp
 static void sample_of(const struct alert_engine *e, size_t ri, long k, struct sample *s)
 {
 	const struct alert_rule *r = e->r[ri].rule;
+	double clear;
 
 	*s = (struct sample){0};
 	if (r->str) {
@@ -334,11 +339,55 @@ static void sample_of(const struct alert_engine *e, size_t ri, long k, struct sa
 		s->meets = s->holds = (strcmp(s->str, r->str) == 0) == (r->op == ALERT_EQ);
 		return;
 	}
+	if (r->rises) {
+		s->valid = eval(e, ri, &r->lhs, k, &s->value);
+		return;
+	}
 	if (!eval(e, ri, &r->lhs, k, &s->value) || !eval(e, ri, &r->rhs, k, &s->threshold))
 		return;
 	s->valid = true;
 	s->meets = alert_compare(r->op, s->value, s->threshold);
-	s->holds = alert_compare(r->op, s->value, r->has_clear ? r->clear : s->threshold);
+	/* a clear expression without a value resolves at the threshold */
+	if (!r->has_clear || !eval(e, ri, &r->clr, k, &clear))
+		clear = s->threshold;
+	s->holds = alert_compare(r->op, s->value, clear);
+}
+
+static void fire_inst(struct alert_engine *e, struct rstate *rs, struct inst *in, const char *text,
+		      const char *unit, const struct alert_now *now);
+
+/* One instance's sample of a `rises` rule: its value above the one of its
+ * previous sample fires it (or counts one more rise). The instance is kept
+ * from its first sample on, for its value: a first sample, or one after
+ * the element was gone, never rises; a sample without a value leaves the
+ * previous one in place; a lower value (a counter reset) is the new
+ * reference. */
+static void step_rise(struct alert_engine *e, struct rstate *rs, const char *label, size_t hint,
+		      const struct sample *s, const struct alert_now *now)
+{
+	struct inst *in = find(rs, label, hint);
+	char text[64];
+	double from;
+
+	if (in)
+		in->gen = rs->gen;
+	if (!s->valid)
+		return;
+	if (!in) {
+		if ((in = add(rs, label))) {
+			in->gen = rs->gen;
+			in->has_value = true;
+			in->value = s->value;
+		}
+		return;
+	}
+	from = in->value;
+	in->value = s->value;
+	if (!(s->value > from))
+		return;
+	in->threshold = from;
+	snprintf(text, sizeof(text), "rose from %.15g", from);
+	fire_inst(e, rs, in, text, NULL, now);
 }
 
 /* Instances not seen in this payload are gone: a firing one resolves. */
@@ -359,12 +408,16 @@ static void feed_threshold(struct alert_engine *e, size_t ri, const struct alert
 	struct rstate *rs = &e->r[ri];
 	const struct alert_rule *r = rs->rule;
 	const struct group *g = e->ix.grp[ri] < 0 ? NULL : &e->ix.g[e->ix.grp[ri]];
+	const bool rises = r->rises;
 	struct sample s;
 
 	rs->gen++;
 	if (!g) {
 		sample_of(e, ri, -1, &s);
-		step(e, rs, "", &s, now);
+		if (rises)
+			step_rise(e, rs, "", 0, &s, now);
+		else
+			step(e, rs, "", 0, &s, now);
 	}
 	for (size_t k = 0; g && k < g->n; k++) {
 		const char *label = elem_label(&g->el[k]);
@@ -372,20 +425,20 @@ static void feed_threshold(struct alert_engine *e, size_t ri, const struct alert
 		if (r->instance && fnmatch(r->instance, label, 0) != 0)
 			continue;
 		sample_of(e, ri, (long)k, &s);
-		step(e, rs, label, &s, now);
+		if (rises)
+			step_rise(e, rs, label, k, &s, now);
+		else
+			step(e, rs, label, k, &s, now);
 	}
 	sweep(e, rs, now);
 }
 
-/* An event for an event rule: fires, or adds to what fires. */
-static void fire(struct alert_engine *e, struct rstate *rs, const char *label, const char *text,
-		 const char *unit, const struct alert_now *now)
+/* An event for an event rule (or a rise): fires in, or adds to what fires. */
+static void fire_inst(struct alert_engine *e, struct rstate *rs, struct inst *in, const char *text,
+		      const char *unit, const struct alert_now *now)
 {
-	struct inst *in = find(rs, label);
 	enum alert_state prev;
 
-	if (!in && !(in = add(rs, label)))
-		return;
 	in->gen = rs->gen;
 	in->event_mono = now->mono_ms;
 	set_text(&in->text, text);
@@ -399,6 +452,15 @@ static void fire(struct alert_engine *e, struct rstate *rs, const char *label, c
 	in->count = 1;
 	in->since_ms = now->real_ms;
 	emit(e, rs, in, prev, false, now);
+}
+
+static void fire(struct alert_engine *e, struct rstate *rs, const char *label, const char *text,
+		 const char *unit, const struct alert_now *now)
+{
+	struct inst *in = find(rs, label, 0);
+
+	if (in || (in = add(rs, label)))
+		fire_inst(e, rs, in, text, unit, now);
 }
 
 static const char *str_of(const cJSON *o, const char *key)
@@ -490,7 +552,7 @@ static void feed_units(struct alert_engine *e, struct rstate *rs, const cJSON *p
 
 		if (!name || (rs->rule->unit && fnmatch(rs->rule->unit, name, 0) != 0))
 			continue;
-		if ((in = find(rs, name)) && in->state == ALERT_FIRING) {
+		if ((in = find(rs, name, 0)) && in->state == ALERT_FIRING) {
 			in->gen = rs->gen;
 			continue;
 		}
@@ -543,15 +605,18 @@ void alert_engine_tick(struct alert_engine *e, const struct alert_now *now)
 		struct rstate *rs = &e->r[i];
 		const struct alert_rule *r = rs->rule;
 		int64_t repeat = r->repeat_ms ? r->repeat_ms : e->lim.repeat_ms;
-		bool event = r->kind == ALERT_LOG || r->kind == ALERT_FILE;
+		bool event = r->kind == ALERT_LOG || r->kind == ALERT_FILE || r->rises;
 
+		if (!rs->n) /* most rules, most ticks */
+			continue;
 		for (size_t k = rs->n; k-- > 0;) {
 			struct inst *in = &rs->inst[k];
 
 			if (in->state != ALERT_FIRING)
 				continue;
+			/* a rise's instance stays: its value is the next reference */
 			if (event && now->mono_ms - in->event_mono >= r->hold_ms) {
-				resolve(e, rs, in, now, false);
+				resolve(e, rs, in, now, r->rises);
 				continue;
 			}
 			if (repeat && now->mono_ms - in->notified_mono >= repeat)
@@ -566,44 +631,51 @@ int alert_engine_set_rules(struct alert_engine *e, struct alert_rule **rules, si
 {
 	struct rstate *fresh = calloc(n ? n : 1, sizeof(*fresh));
 	const struct alert_rule **list = calloc(n ? n : 1, sizeof(*list));
+	size_t *src = calloc(n ? n : 1, sizeof(*src));
+	bool *kept = calloc(e->n ? e->n : 1, sizeof(*kept));
 	struct index ix;
 
-	if (!fresh || !list || index_build(&ix, rules, n, &e->ix) < 0) {
+	if (!fresh || !list || !src || !kept || index_build(&ix, rules, n, &e->ix) < 0) {
 		free(fresh);
 		free(list);
+		free(src);
+		free(kept);
 		for (size_t i = 0; i < n; i++)
 			alert_rule_free(rules[i]);
 		return -ENOMEM;
 	}
+	/* the same rule (name and text) as before: its alerts and counts carry on */
 	for (size_t i = 0; i < n; i++) {
-		fresh[i].rule = rules[i];
-		fresh[i].win_start = INT64_MIN;
-		list[i] = rules[i];
-		for (size_t k = 0; k < e->n; k++) {
-			struct rstate *old = &e->r[k];
-
-			if (!old->rule || strcmp(old->rule->name, rules[i]->name) ||
-			    strcmp(old->rule->text, rules[i]->text))
-				continue;
-			/* the same rule: its alerts and counts carry on */
-			fresh[i] = *old;
+		src[i] = SIZE_MAX;
+		for (size_t k = 0; k < e->n && src[i] == SIZE_MAX; k++)
+			if (!kept[k] && strcmp(e->r[k].rule->name, rules[i]->name) == 0 &&
+			    strcmp(e->r[k].rule->text, rules[i]->text) == 0) {
+				src[i] = k;
+				kept[k] = true;
+			}
+	}
+	/* the others' alerts resolve while every old rule is whole: a rate
+	 * window that ends meanwhile names them in its summary */
+	for (size_t k = 0; k < e->n; k++)
+		for (size_t j = e->r[k].n; !kept[k] && j-- > 0;) {
+			set_text(&e->r[k].inst[j].text, "rule removed or changed");
+			resolve(e, &e->r[k], &e->r[k].inst[j], now, false);
+		}
+	for (size_t i = 0; i < n; i++) {
+		if (src[i] != SIZE_MAX) {
+			fresh[i] = e->r[src[i]];
 			alert_rule_free(fresh[i].rule);
-			fresh[i].rule = rules[i];
-			*old = (struct rstate){0};
-			break;
+		} else {
+			fresh[i].win_start = INT64_MIN;
 		}
+		fresh[i].rule = rules[i];
+		list[i] = rules[i];
 	}
-	for (size_t k = 0; k < e->n; k++) {
-		struct rstate *old = &e->r[k];
-
-		if (!old->rule)
-			continue;
-		for (size_t j = old->n; j-- > 0;) {
-			set_text(&old->inst[j].text, "rule removed or changed");
-			resolve(e, old, &old->inst[j], now, false);
-		}
-		rstate_done(old);
-	}
+	for (size_t k = 0; k < e->n; k++)
+		if (!kept[k])
+			rstate_done(&e->r[k]);
+	free(src);
+	free(kept);
 	index_done(&e->ix, e->n);
 	free(e->r);
 	free(e->rules);

@@ -63,6 +63,7 @@ struct elem {
 
 struct group {
 	const struct alert_ref *ref;
+	const char *key; /* the label's key when not the first of elem_label's */
 	bool present;
 	struct elem *el;
 	size_t n, cap;
@@ -116,8 +117,8 @@ void index_errors(struct alert_engine *e);
 /* Reads a payload's arrays and fields once for all the rules of its topic.
  * Returns whether a field was found missing or there for the first time. */
 bool resolve_fields(struct alert_engine *e, const struct topic_ix *t, const cJSON *payload);
-/* An array element's label: its mount, name, device, unit, id or label,
- * else "cpuN" or "#index". */
+/* An array element's label: its mount, name, device, unit, id or label
+ * (a GPU's id: models repeat), else "cpuN" or "#index". */
 const char *elem_label(const struct elem *el);
 
 #endif

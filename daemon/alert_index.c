@@ -71,11 +71,20 @@ static struct topic_ix *topic_of(struct index *ix, int topic)
 	return &ix->t[topic];
 }
 
+/* Arrays whose elements' first label would repeat: GPUs of one model
+ * share their name, not their id. */
+static const struct {
+	const char *topic, *array, *key;
+} label_keys[] = {
+    {"gpu", "gpus", "id"},
+};
+
 /* The array ref leads to, added to the index when new: its number, or -1
  * without memory. */
 static int group_of(struct index *ix, const struct alert_ref *ref)
 {
 	struct topic_ix *t;
+	const char *key = NULL;
 
 	for (size_t i = 0; i < ix->n_g; i++)
 		if (ref_same(ix->g[i].ref, ref, true))
@@ -83,7 +92,11 @@ static int group_of(struct index *ix, const struct alert_ref *ref)
 	if (!(t = topic_of(ix, ref->topic)) || ARRAY_GROW(ix->g, ix->cap_g, ix->n_g, 4) < 0 ||
 	    push_idx(&t->groups, &t->cap_groups, &t->n_groups, ix->n_g) < 0)
 		return -1;
-	ix->g[ix->n_g] = (struct group){.ref = ref};
+	for (size_t i = 0; i < sizeof(label_keys) / sizeof(label_keys[0]); i++)
+		if (ref->arr == 0 && strcmp(ref->segs[0], label_keys[i].array) == 0 &&
+		    strcmp(collector_registry[ref->topic]->name, label_keys[i].topic) == 0)
+			key = label_keys[i].key;
+	ix->g[ix->n_g] = (struct group){.ref = ref, .key = key};
 	return (int)ix->n_g++;
 }
 
@@ -167,12 +180,15 @@ void index_errors(struct alert_engine *e)
 	}
 }
 
-/* An element's name: its mount, name, device, unit, id or label. */
-static const char *label_of(const cJSON *elem, size_t idx, char *buf, size_t len)
+/* An element's name: its key (when the array has one), else its mount,
+ * name, device, unit, id or label. */
+static const char *label_of(const cJSON *elem, const char *key, size_t idx, char *buf, size_t len)
 {
 	static const char *const keys[] = {"mount", "name", "device", "unit", "id", "label"};
 	const cJSON *v;
 
+	if (key && cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(elem, key)))
+		return v->valuestring;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(elem, keys[i])))
 			return v->valuestring;
@@ -216,7 +232,7 @@ bool resolve_fields(struct alert_engine *e, const struct topic_ix *t, const cJSO
 				break;
 			el = &g->el[g->n];
 			el->o = o;
-			el->label = label_of(o, g->n, el->buf, sizeof(el->buf));
+			el->label = label_of(o, g->key, g->n, el->buf, sizeof(el->buf));
 			g->n++;
 		}
 	}

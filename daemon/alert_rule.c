@@ -33,6 +33,13 @@ const char *const alert_stock_rules[] = {
     "disk-busy: disk.disks[].busy_pct >= 95 for 5m clear 80",
     "net-down: net.interfaces[].operstate != \"up\" edge",
     "journal-crit: log priority <= crit severity critical",
+    "md-degraded: health.md[].degraded > 0 severity critical",
+    "smart-failed: health.smart.devices[].passed == false severity critical",
+    "smart-reallocated: health.smart.devices[].reallocated rises hold 1d",
+    "smart-media-errors: health.smart.devices[].media_errors rises hold 1d severity critical",
+    "nvme-critical-warning: health.smart.devices[].critical_warning != 0 severity critical",
+    "gpu-slowdown: gpu.gpus[].temp_c >= gpu.gpus[].temp_slowdown_c clear "
+    "gpu.gpus[].temp_slowdown_c - 5",
     NULL,
 };
 
@@ -266,9 +273,9 @@ static int parse_ref(struct parser *p, const char *s, int *ret_ref)
 		return fail(p, "'%s' names a topic, not a field", s);
 	if (ref->arr == (int)ref->n_segs - 1)
 		return fail(p, "'%s' is an array: name a field of its elements", s);
-	/* a topic with field tables says which fields its payload has */
+	/* a topic's field tables say which fields the objects they describe have */
 	alert_ref_path(ref, false, buf, sizeof(buf));
-	if (collector_registry[topic]->fields &&
+	if (fields_covers(collector_registry[topic]->fields, buf) &&
 	    !fields_known(collector_registry[topic]->fields, buf))
 		return fail(p, "'%s': %s payloads have no field '%s' (see docs/events.md)", s,
 			    collector_registry[topic]->name, buf);
@@ -355,17 +362,44 @@ static int glob_word(struct parser *p, const char *what, char **ret)
 	return (*ret = strdup(s)) ? 0 : -ENOMEM;
 }
 
+/* clear EXPR: the comparison that must fail before a firing alert
+ * resolves, with EXPR in place of the threshold. */
+static int clear_expr(struct parser *p)
+{
+	struct alert_rule *r = p->r;
+	int rc;
+
+	if (r->str)
+		return fail(p, "'clear' needs a numeric comparison");
+	if (r->has_clear)
+		return fail(p, "'clear' given twice");
+	if (!peek(p))
+		return fail(p, "a number or an expression expected after 'clear'");
+	if ((rc = expression(p, &r->clr)) < 0)
+		return rc;
+	r->has_clear = true;
+	if (r->clr.n == 1 && r->clr.t[0].kind == TERM_NUM)
+		r->clear = r->clr.t[0].num;
+	return 0;
+}
+
 /* The options any rule may end with: severity, repeat; and for its kind
- * for, clear, edge, instance, hold. */
+ * for, clear, edge, instance (threshold rules), hold (event rules and
+ * rises). */
 static int options(struct parser *p)
 {
 	struct alert_rule *r = p->r;
-	bool event = r->kind != ALERT_THRESHOLD;
+	bool event = r->kind != ALERT_THRESHOLD, level = !event && !r->rises;
 	const char *w;
 	int rc;
 
 	while ((w = peek(p))) {
 		p->i++;
+		if (r->rises && (!strcmp(w, "for") || !strcmp(w, "clear") || !strcmp(w, "edge")))
+			return fail(p,
+				    "'%s' does not go with 'rises' (a rise fires at once; "
+				    "'hold' says how long it stays firing)",
+				    w);
 		if (strcmp(w, "severity") == 0) {
 			const char *s = value(p);
 
@@ -379,23 +413,19 @@ static int options(struct parser *p)
 		} else if (strcmp(w, "repeat") == 0) {
 			if ((rc = duration(p, w, &r->repeat_ms)) < 0)
 				return rc;
-		} else if (!event && strcmp(w, "for") == 0) {
+		} else if (level && strcmp(w, "for") == 0) {
 			if ((rc = duration(p, w, &r->for_ms)) < 0)
 				return rc;
-		} else if (!event && strcmp(w, "clear") == 0) {
-			const char *s = value(p);
-
-			if (r->str)
-				return fail(p, "'clear' needs a numeric comparison");
-			if (!s || number(s, &r->clear) < 0)
-				return fail(p, "a number expected after 'clear'");
-			r->has_clear = true;
-		} else if (!event && strcmp(w, "edge") == 0) {
+		} else if (level && strcmp(w, "clear") == 0) {
+			if ((rc = clear_expr(p)) < 0)
+				return rc;
+		} else if (level && strcmp(w, "edge") == 0) {
 			r->edge = true;
 		} else if (!event && strcmp(w, "instance") == 0) {
 			if ((rc = glob_word(p, w, &r->instance)) < 0)
 				return rc;
-		} else if (event && r->kind != ALERT_UNITS && strcmp(w, "hold") == 0) {
+		} else if (((event && r->kind != ALERT_UNITS) || r->rises) &&
+			   strcmp(w, "hold") == 0) {
 			if ((rc = duration(p, w, &r->hold_ms)) < 0)
 				return rc;
 		} else {
@@ -405,20 +435,24 @@ static int options(struct parser *p)
 	return 0;
 }
 
-/* Clear must lie on the other side of a constant threshold. */
+/* Clear needs an order, and a constant one must lie on the other side of
+ * a constant threshold. */
 static int check_clear(struct parser *p)
 {
 	struct alert_rule *r = p->r;
 	double th;
 
-	if (!r->has_clear || r->rhs.n != 1 || r->rhs.t[0].kind != TERM_NUM)
+	if (!r->has_clear)
+		return 0;
+	if (r->op == ALERT_EQ || r->op == ALERT_NE)
+		return fail(p, "'clear' needs <, <=, > or >=");
+	if (r->rhs.n != 1 || r->rhs.t[0].kind != TERM_NUM || r->clr.n != 1 ||
+	    r->clr.t[0].kind != TERM_NUM)
 		return 0;
 	th = r->rhs.t[0].num;
 	if (((r->op == ALERT_GT || r->op == ALERT_GE) && r->clear > th) ||
 	    ((r->op == ALERT_LT || r->op == ALERT_LE) && r->clear < th))
 		return fail(p, "clear %g is not on the other side of %g", r->clear, th);
-	if (r->op == ALERT_EQ || r->op == ALERT_NE)
-		return fail(p, "'clear' needs <, <=, > or >=");
 	return 0;
 }
 
@@ -433,9 +467,13 @@ static int threshold(struct parser *p)
 		return rc;
 	if (r->n_refs == 0)
 		return fail(p, "the rule names no field");
+	if (accept(p, "rises")) {
+		r->rises = true;
+		return options(p);
+	}
 	op = value(p);
 	if (!op || parse_op(op, &r->op) < 0)
-		return fail(p, "a comparison (>, >=, <, <=, ==, !=) expected%s%s",
+		return fail(p, "a comparison (>, >=, <, <=, ==, !=) or 'rises' expected%s%s",
 			    op ? ", not " : " at the end", op ? op : "");
 	if (quoted(peek(p))) {
 		if (r->op != ALERT_EQ && r->op != ALERT_NE)

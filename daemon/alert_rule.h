@@ -16,7 +16,7 @@
 #define ALERT_MAX_SEGS 8
 
 enum alert_kind {
-	ALERT_THRESHOLD, /* a numeric (or string) field of a periodic topic */
+	ALERT_THRESHOLD, /* a numeric (or string) field of a periodic topic, or its rise */
 	ALERT_LOG,       /* a journal entry */
 	ALERT_UNITS,     /* a unit failed */
 	ALERT_FILE,      /* a path changed */
@@ -62,13 +62,15 @@ struct alert_rule {
 	size_t n_refs;
 	struct alert_expr lhs, rhs;
 	enum alert_op op;
-	char *str; /* compare with this text (== and != only), or NULL */
+	char *str;  /* compare with this text (== and != only), or NULL */
+	bool rises; /* `EXPR rises`: fires when lhs is above its previous sample */
 	bool has_clear;
-	double clear;
+	struct alert_expr clr; /* resolves only once the comparison with this fails */
+	double clear;          /* clr's value when it is one number */
 	int64_t for_ms;
 	bool edge;      /* fires only after the instance was seen not meeting it */
 	char *instance; /* glob on the instance label, or NULL */
-	/* events */
+	/* events, rises */
 	int64_t hold_ms; /* an event alert resolves this long after its last event */
 	enum alert_op prio_op;
 	int prio;    /* -1: any */

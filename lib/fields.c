@@ -104,6 +104,8 @@ static int fields_json_value(cJSON *o, const struct field *f, const struct field
 	case FIELD_STR:
 		return json_str(o, f->json, *(const char *const *)at);
 	case FIELD_BOOL:
+		if (!fields_has(f, x, 0)) /* unknown: null, as for numbers */
+			return json_num_or_null(o, f->json, false, 0);
 		return cJSON_AddBoolToObject(o, f->json, *(const bool *)at) ? 0 : -ENOMEM;
 	case FIELD_TRI:
 		if (*(const int *)at >= 0)
@@ -250,6 +252,24 @@ bool fields_known(const struct field_table *const *tables, const char *path)
 					return true;
 			}
 		}
+	}
+	return false;
+}
+
+bool fields_covers(const struct field_table *const *tables, const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	char parent[128];
+
+	snprintf(parent, sizeof(parent), "%.*s", dot ? (int)(dot - path) : 0, path);
+	for (size_t k = 0; tables && tables[k]; k++)
+		if (tables[k]->path && fields_path_is(tables[k]->path, parent, ""))
+			return true;
+	/* below a value the tables know, nothing lies */
+	for (const char *d = strchr(path, '.'); d; d = strchr(d + 1, '.')) {
+		snprintf(parent, sizeof(parent), "%.*s", (int)(d - path), path);
+		if (fields_known(tables, parent))
+			return true;
 	}
 	return false;
 }

@@ -186,6 +186,12 @@ bool fields_value(const struct field *f, const struct field_inst *x, double *ret
  * "memory.some.avg60") is a key one of the tables (NULL-terminated) writes
  * into the payload, or "t". */
 bool fields_known(const struct field_table *const *tables, const char *path);
+/* Whether the tables can tell if path is there: one of them describes
+ * the object its last key is in ("" the top, "smart.devices[]"), or a
+ * value they know lies on the way ("tasks" of "tasks.x"). A topic whose
+ * payload the tables describe in part (health: its SMART devices) knows
+ * nothing of its other objects. */
+bool fields_covers(const struct field_table *const *tables, const char *path);
 
 /* The row whose source is the token [s, s + len), or NULL. */
 const struct field *fields_find(const struct field_table *t, const char *s, size_t len);

@@ -316,6 +316,85 @@ def test_stock_journal_rules_oom_kill_and_crit(start_daemon, receivers, journal_
                 if comm in a["message"]]
 
 
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+
+
+def write_smart(path, when, sdb_realloc=1872, nvme_media=0, nvme_crit=0):
+    """nas's sysfeed-smart file with its time, sdb's reallocated sectors
+    (attribute 5 raw) and nvme0's media errors and critical warning set,
+    renamed into place as sysfeed-smart does."""
+    with open(os.path.join(FIXTURES, "nas", "smart", "smart.json")) as f:
+        smart = json.load(f)
+    smart["time"] = when
+    for dev in smart["devices"]:
+        if dev["device"]["name"] == "/dev/sdb":
+            for attr in dev["ata_smart_attributes"]["table"]:
+                if attr["id"] == 5:
+                    attr["raw"]["value"] = sdb_realloc
+        if dev["device"]["name"] == "/dev/nvme0":
+            dev["nvme_smart_health_information_log"]["media_errors"] = nvme_media
+            dev["nvme_smart_health_information_log"]["critical_warning"] = nvme_crit
+    with open(str(path) + ".tmp", "w") as f:
+        json.dump(smart, f)
+    os.rename(str(path) + ".tmp", str(path))
+
+
+def test_stock_health_and_gpu_rules_on_fixture_trees(start_daemon, receivers, tmp_path):
+    """The stock rules of disk health and GPUs on the nas and workstation
+    fixture trees (one sys tree holding both): md-degraded for md1 only,
+    smart-failed for sdb only (sdc, which smartctl could not open, has no
+    verdict), gpu-slowdown for the amdgpu card at its crit mark; then
+    sysfeed-smart's next runs: the same numbers fire nothing, sdb's
+    reallocated sectors growing fire smart-reallocated (sda's steady ones
+    do not), nvme0's media errors and critical warning fire theirs."""
+    proc, sysd = tmp_path / "proc", tmp_path / "sys"
+    shutil.copytree(os.path.join(FIXTURES, "nas", "proc"), proc)
+    shutil.copytree(os.path.join(FIXTURES, "nas", "sys"), sysd, symlinks=True)
+    shutil.copytree(os.path.join(FIXTURES, "workstation", "sys"), sysd, symlinks=True,
+                    dirs_exist_ok=True)
+    temp = sysd / "class" / "drm" / "card0" / "device" / "hwmon" / "hwmon4" / "temp1_input"
+    temp.write_text("100000\n")
+    smart = tmp_path / "smart.json"
+    write_smart(smart, 1700000000)
+    hook = receivers()
+    d = start_daemon(config="alert-webhook = %s\nsmart-file = %s\nnvml-library = %s\n"
+                     % (hook.url, smart, tmp_path / "no-nvml.so"),
+                     args=["--proc-root", str(proc), "--sys-root", str(sysd)])
+
+    def fired(name):
+        return sorted(a["instance"] for a in hook.json_where(name, "firing"))
+
+    def read_smart(when):
+        wait_for(lambda: get_json(d.port, "/api/snapshot")["topics"]["health"]["smart"]
+                 .get("updated_ms") == when * 1000, 15, "the SMART file of %d read" % when)
+
+    assert fired("md-degraded") == ["md1"]
+    assert fired("smart-failed") == ["sdb"]
+    slow = hook.json_where("gpu-slowdown", "firing")
+    assert [a["instance"] for a in slow] == ["card0"]
+    assert slow[0]["value"] == 100 and slow[0]["threshold"] == 100
+    # the helper's next run, the same numbers: no rise
+    write_smart(smart, 1700003600)
+    read_smart(1700003600)
+    # and the one after: sdb reallocated 8 more sectors; nvme0 media errors, a warning
+    write_smart(smart, 1700007200, sdb_realloc=1880, nvme_media=2, nvme_crit=4)
+    grew = hook.json_where("smart-reallocated", "firing")
+    assert [(a["instance"], a["value"], a["threshold"]) for a in grew] == [("sdb", 1880, 1872)]
+    assert "rose from 1872" in grew[0]["message"] and grew[0]["severity"] == "warning"
+    media = hook.json_where("smart-media-errors", "firing")
+    assert [(a["instance"], a["value"], a["threshold"]) for a in media] == [("nvme0", 2, 0)]
+    assert media[0]["severity"] == "critical"
+    crit = hook.json_where("nvme-critical-warning", "firing")
+    assert [(a["instance"], a["value"]) for a in crit] == [("nvme0", 4)]
+    # the card cools below its mark less 5: resolved
+    temp.write_text("94000\n")
+    hook.json_where("gpu-slowdown", "resolved")
+    read_smart(1700007200)
+    for name in ("md-degraded", "smart-failed", "smart-reallocated", "smart-media-errors",
+                 "nvme-critical-warning", "gpu-slowdown"):
+        assert len(hook.json_where(name, "firing", timeout=0)) == 1, name
+
+
 def test_bad_rule_exits_2_with_file_and_line(sysfeed_bin, tmp_path):
     conf = tmp_path / "bad.conf"
     conf.write_text("interval = 500\n\nalert = x: mem.used > 0 fore 5m\n")

@@ -2,7 +2,8 @@
  * (hysteresis), instances of an array labelled by mount, an instance that
  * vanishes, edge rules, event rules and their hold, reminders, the rate
  * limits and their summary (each rule's window apart from the global one),
- * a reload that removes a rule, and fields the payloads lack. */
+ * a reload that removes a rule, fields the payloads lack, rises of a
+ * counter, clear expressions, GPUs told apart by id, booleans. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,6 +23,9 @@
 struct seen {
 	char what[MAX_SEEN][160]; /* "name instance state[ r][ held]" */
 	size_t n;
+	double value, threshold; /* of the last change */
+	unsigned count;
+	char text[64];
 	unsigned summaries, summary_held;
 	char summary[256];
 };
@@ -30,6 +34,10 @@ static void on_change(void *ctx, const struct alert_change *c)
 {
 	struct seen *s = ctx;
 
+	s->value = c->has_value ? c->value : -1;
+	s->threshold = c->has_value ? c->threshold : -1;
+	s->count = c->count;
+	snprintf(s->text, sizeof(s->text), "%s", c->text ? c->text : "");
 	if (s->n < MAX_SEEN)
 		snprintf(s->what[s->n++], sizeof(s->what[0]), "%s %s %s%s%s", c->rule->name,
 			 c->instance[0] ? c->instance : "-", alert_state_name(c->state),
@@ -175,6 +183,130 @@ static void test_edge_and_ratio(void **unused)
 	alert_engine_free(e);
 }
 
+#define SMART(a, b)                                                                                \
+	"{\"t\":1,\"smart\":{\"devices\":[{\"device\":\"sda\",\"reallocated\":" #a                 \
+	"},{\"device\":\"sdb\",\"reallocated\":" #b "}]}}"
+
+/* EXPR rises, between consecutive samples of each instance: a first
+ * sample never rises, a steady value does not, a sample without one keeps
+ * the previous, a lower one (a reset) is the new reference, an element
+ * gone forgets its value; the alert stays firing until `hold` passes
+ * without a rise. */
+static void test_rises(void **unused)
+{
+	struct seen s = {0};
+	struct alert_engine *e = engine(
+	    &s, NULL,
+	    (const char *[]){"grow: health.smart.devices[].reallocated rises hold 10s", NULL});
+
+	feed(e, "health", SMART(8, 1872), 0); /* first samples */
+	feed(e, "health", SMART(8, 1872), 1000);
+	expect(&s, (const char *[]){NULL});
+	feed(e, "health", SMART(8, 1880), 2000);
+	expect(&s, (const char *[]){"grow sdb firing", NULL});
+	assert_true(s.value == 1880 && s.threshold == 1872 && s.count == 1);
+	assert_string_equal(s.text, "rose from 1872");
+	/* steady: still firing, nothing new; a further rise counts */
+	feed(e, "health", SMART(8, 1880), 3000);
+	feed(e, "health", SMART(8, 1890), 5000);
+	expect(&s, (const char *[]){NULL});
+	assert_true(alert_engine_rule_firing(e, 0));
+	/* hold: 10 s after the last rise */
+	feed(e, "health", SMART(8, 1890), 14000);
+	expect(&s, (const char *[]){NULL});
+	feed(e, "health", SMART(8, 1890), 15000);
+	expect(&s, (const char *[]){"grow sdb resolved", NULL});
+	assert_true(s.count == 2 && s.threshold == 1880);
+	/* unreadable for a sample: the rise is measured from before it */
+	feed(e, "health", SMART(8, null), 16000);
+	expect(&s, (const char *[]){NULL});
+	feed(e, "health", SMART(8, 1891), 17000);
+	expect(&s, (const char *[]){"grow sdb firing", NULL});
+	assert_true(s.threshold == 1890 && s.count == 1);
+	/* a reset is no rise, and the next rise is from the lower value */
+	feed(e, "health", SMART(0, 1891), 18000);
+	expect(&s, (const char *[]){NULL});
+	feed(e, "health", SMART(1, 1891), 19000);
+	expect(&s, (const char *[]){"grow sda firing", NULL});
+	assert_true(s.value == 1 && s.threshold == 0);
+	/* sdb gone: resolved and forgotten; back with more: a first sample */
+	feed(e, "health",
+	     "{\"t\":1,\"smart\":{\"devices\":[{\"device\":\"sda\",\"reallocated\":1}]}}", 20000);
+	expect(&s, (const char *[]){"grow sdb resolved", NULL});
+	feed(e, "health", SMART(1, 5000), 21000);
+	expect(&s, (const char *[]){NULL});
+	feed(e, "health", SMART(1, 5000), 30000);
+	expect(&s, (const char *[]){"grow sda resolved", NULL});
+	alert_engine_free(e);
+}
+
+/* A plain field rises too (instance ""); after a reload that keeps the
+ * rule its reference carries on. */
+static void test_rises_plain_and_reload(void **unused)
+{
+	struct seen s = {0};
+	struct alert_engine *e =
+	    engine(&s, NULL, (const char *[]){"sw: mem.swap_used rises", NULL});
+	struct alert_rule *r;
+	char err[128];
+
+	feed(e, "mem", "{\"t\":1,\"swap_used\":3}", 0);
+	assert_int_equal(alert_rule_parse("sw: mem.swap_used rises", &r, err, sizeof(err)), 0);
+	assert_int_equal(alert_engine_set_rules(e, &r, 1, &(struct alert_now){0, 500}), 0);
+	feed(e, "mem", "{\"t\":1,\"swap_used\":4}", 1000);
+	expect(&s, (const char *[]){"sw - firing", NULL});
+	alert_engine_free(e);
+}
+
+#define GPU2(a, b)                                                                                 \
+	"{\"t\":1,\"gpus\":[{\"id\":\"nvidia0\",\"name\":\"NVIDIA A100\",\"temp_c\":" #a           \
+	",\"temp_slowdown_c\":87},{\"id\":\"nvidia1\",\"name\":\"NVIDIA A100\",\"temp_c\":" #b     \
+	",\"temp_slowdown_c\":87}]}"
+
+/* clear EXPR, per instance: firing at the slowdown mark, resolved 5 below
+ * it. GPUs of one model are told apart by their id. */
+static void test_clear_expression_and_gpu_ids(void **unused)
+{
+	struct seen s = {0};
+	struct alert_engine *e =
+	    engine(&s, NULL,
+		   (const char *[]){"hot: gpu.gpus[].temp_c >= gpu.gpus[].temp_slowdown_c clear "
+				    "gpu.gpus[].temp_slowdown_c - 5",
+				    "low: mem.available < 100 clear mem.free", NULL});
+
+	feed(e, "gpu", GPU2(60, 87), 0);
+	expect(&s, (const char *[]){"hot nvidia1 firing", NULL});
+	assert_true(s.value == 87 && s.threshold == 87);
+	feed(e, "gpu", GPU2(60, 84), 1000);
+	feed(e, "gpu", GPU2(60, 82), 2000);
+	expect(&s, (const char *[]){NULL});
+	feed(e, "gpu", GPU2(88, 81), 3000);
+	expect(&s, (const char *[]){"hot nvidia0 firing", "hot nvidia1 resolved", NULL});
+	/* a clear expression without a value: the threshold */
+	feed(e, "mem", "{\"t\":1,\"available\":90,\"free\":120}", 4000);
+	feed(e, "mem", "{\"t\":1,\"available\":110,\"free\":120}", 5000);
+	expect(&s, (const char *[]){"low - firing", NULL});
+	feed(e, "mem", "{\"t\":1,\"available\":110}", 6000);
+	expect(&s, (const char *[]){"low - resolved", NULL});
+	alert_engine_free(e);
+}
+
+/* Booleans compare as 1 and 0; an unknown one (null) is no value. */
+static void test_boolean(void **unused)
+{
+	struct seen s = {0};
+	struct alert_engine *e =
+	    engine(&s, NULL, (const char *[]){"bad: health.smart.devices[].passed == false", NULL});
+
+	feed(e, "health",
+	     "{\"t\":1,\"smart\":{\"devices\":[{\"device\":\"sda\",\"passed\":true},"
+	     "{\"device\":\"sdb\",\"passed\":false},{\"device\":\"sdc\",\"passed\":null}]}}",
+	     0);
+	expect(&s, (const char *[]){"bad sdb firing", NULL});
+	assert_true(s.value == 0 && s.threshold == 0);
+	alert_engine_free(e);
+}
+
 static void test_events_and_hold(void **unused)
 {
 	struct seen s = {0};
@@ -259,6 +391,32 @@ static void test_rule_window_apart(void **unused)
 	assert_string_equal(s.summary, "b 1");
 	feed(e, "mem", "{\"t\":1,\"available\":10,\"free\":10}", 16000);
 	expect(&s, (const char *[]){"b - firing", NULL});
+	alert_engine_free(e);
+}
+
+/* A reload that removes rules resolves their alerts before it frees any
+ * of them: a rate window that ends on one of those resolutions names a
+ * removed rule that held notifications back (fuzz_alert found its name
+ * read after it was freed). */
+static void test_reload_summary_names_removed(void **unused)
+{
+	struct seen s = {0};
+	struct alert_limits lim = {.window_ms = 10000, .per_rule = 1};
+	struct alert_engine *e = engine(
+	    &s, &lim, (const char *[]){"a: mem.available < 100 for 2s", "b: mem.free < 100", NULL});
+
+	feed(e, "mem", "{\"t\":1,\"available\":10,\"free\":200}", 0);
+	feed(e, "mem", "{\"t\":1,\"available\":10,\"free\":200}", 2000);
+	feed(e, "mem", "{\"t\":1,\"available\":200,\"free\":200}", 3000);
+	feed(e, "mem", "{\"t\":1,\"available\":10,\"free\":10}", 4000);
+	expect(&s, (const char *[]){"a - pending", "a - firing", "a - resolved held", "a - pending",
+				    "b - firing", NULL});
+	/* a (pending) goes first without a notification, then b's resolution
+	 * ends a's window: the summary names a */
+	assert_int_equal(alert_engine_set_rules(e, NULL, 0, &(struct alert_now){0, 12500}), 0);
+	expect(&s, (const char *[]){"a - ok", "b - resolved held", NULL});
+	assert_int_equal(s.summaries, 1);
+	assert_string_equal(s.summary, "a 1");
 	alert_engine_free(e);
 }
 
@@ -357,6 +515,11 @@ int main(void)
 	    cmocka_unit_test(test_rule_window_apart),
 	    cmocka_unit_test(test_missing_fields),
 	    cmocka_unit_test(test_reads_hurry_config_rules_only),
+	    cmocka_unit_test(test_reload_summary_names_removed),
+	    cmocka_unit_test(test_rises),
+	    cmocka_unit_test(test_rises_plain_and_reload),
+	    cmocka_unit_test(test_clear_expression_and_gpu_ids),
+	    cmocka_unit_test(test_boolean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

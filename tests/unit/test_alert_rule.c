@@ -1,7 +1,8 @@
 /* Unit tests of daemon/alert_rule.c: the six lines of issue 14 as written,
  * every stock rule, and errors with their reasons; through config_parse,
  * a bad rule is FILE:LINE: reason; a field that a topic's field tables do
- * not know is an error, every numeric field of the goldens is not. */
+ * not know is an error, every numeric field of the goldens is not (health's
+ * md arrays too, which its tables do not describe). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -86,6 +87,17 @@ static void test_stock_rules_parse(void **unused)
 		alert_rule_free(parse_ok(alert_stock_rules[i]));
 }
 
+static void expect_error(const char *line, const char *reason)
+{
+	struct alert_rule *r = NULL;
+	char err[256] = "";
+
+	assert_int_equal(alert_rule_parse(line, &r, err, sizeof(err)), -EINVAL);
+	assert_null(r);
+	if (!strstr(err, reason))
+		fail_msg("'%s': got '%s', want '%s'", line, err, reason);
+}
+
 static void test_expressions(void **unused)
 {
 	struct alert_rule *r = parse_ok("x: load.load1 / cpu.ncpu >= 2 + 1 * 2");
@@ -105,17 +117,73 @@ static void test_expressions(void **unused)
 	r = parse_ok("z: mem.available < 1.5G");
 	assert_true(r->rhs.t[0].num == 1.5 * 1024 * 1024 * 1024);
 	alert_rule_free(r);
+	/* booleans are 1 and 0 */
+	r = parse_ok("b: health.smart.devices[].passed == false");
+	assert_int_equal(r->op, ALERT_EQ);
+	assert_true(r->rhs.n == 1 && r->rhs.t[0].kind == TERM_NUM && r->rhs.t[0].num == 0);
+	assert_null(r->str);
+	alert_rule_free(r);
+	r = parse_ok("b: fs.filesystems[].read_only != true");
+	assert_true(r->rhs.t[0].num == 1);
+	alert_rule_free(r);
 }
 
-static void expect_error(const char *line, const char *reason)
+/* EXPR rises: no comparison, no threshold; hold, instance, severity. */
+static void test_rises(void **unused)
 {
-	struct alert_rule *r = NULL;
-	char err[256] = "";
+	struct alert_rule *r =
+	    parse_ok("grow: health.smart.devices[].reallocated rises hold 1d instance sd*");
 
-	assert_int_equal(alert_rule_parse(line, &r, err, sizeof(err)), -EINVAL);
-	assert_null(r);
-	if (!strstr(err, reason))
-		fail_msg("'%s': got '%s', want '%s'", line, err, reason);
+	assert_int_equal(r->kind, ALERT_THRESHOLD);
+	assert_true(r->rises);
+	assert_int_equal(r->topic, collector_topic("health"));
+	assert_int_equal(r->lhs.n, 1);
+	assert_int_equal(r->rhs.n, 0);
+	assert_int_equal(r->hold_ms, 86400000);
+	assert_string_equal(r->instance, "sd*");
+	alert_rule_free(r);
+	r = parse_ok("sum: disk.disks[].read_bytes + disk.disks[].write_bytes rises severity "
+		     "critical");
+	assert_true(r->rises);
+	assert_int_equal(r->lhs.n, 3);
+	assert_int_equal(r->hold_ms, 300000); /* the default, as for event rules */
+	assert_int_equal(r->severity, ALERT_CRITICAL);
+	alert_rule_free(r);
+	expect_error("x: mem.used rises for 5m", "'for' does not go with 'rises'");
+	expect_error("x: mem.used rises clear 5", "'clear' does not go with 'rises'");
+	expect_error("x: mem.used rises edge", "'edge' does not go with 'rises'");
+	expect_error("x: mem.used rises 5", "unexpected '5'");
+	expect_error("x: mem.used > 1 hold 5m", "unexpected 'hold'");
+	expect_error("x: 5 rises", "the rule names no field");
+	expect_error("x: mem.used", "a comparison (>, >=, <, <=, ==, !=) or 'rises' expected at "
+				    "the end");
+}
+
+/* clear EXPR: the threshold's side of an expression of the same array. */
+static void test_clear_expression(void **unused)
+{
+	struct alert_rule *r =
+	    parse_ok("hot: gpu.gpus[].temp_c >= gpu.gpus[].temp_slowdown_c clear "
+		     "gpu.gpus[].temp_slowdown_c - 5 for 10s");
+
+	assert_true(r->has_clear);
+	assert_int_equal(r->clr.n, 3);
+	assert_int_equal(r->clr.t[0].kind, TERM_REF);
+	assert_int_equal(r->clr.t[2].op, '-');
+	assert_int_equal(r->n_refs, 3);
+	assert_int_equal(r->for_ms, 10000);
+	alert_rule_free(r);
+	r = parse_ok("low: mem.available < 100 clear 2 * 60");
+	assert_int_equal(r->clr.n, 3);
+	alert_rule_free(r);
+	expect_error("x: mem.used > 0 clear", "a number or an expression expected after 'clear'");
+	expect_error("x: mem.used > 5 clear 1 clear 2", "'clear' given twice");
+	expect_error("x: mem.used == mem.free clear 5", "'clear' needs <, <=, > or >=");
+	expect_error("x: mem.used > 0 clear \"a\"", "text \"a\" where a number is expected");
+	expect_error("x: mem.used > 0 clear severity",
+		     "'severity' is neither a number nor a field");
+	expect_error("x: fs.filesystems[].used_percent > 90 clear disk.disks[].busy_pct",
+		     "must be of the rule's first topic");
 }
 
 static void test_errors(void **unused)
@@ -147,6 +215,20 @@ static void test_errors(void **unused)
 							 "'interfaces[].rx_bytez'");
 	expect_error("x: psi.memory.some.avg61 > 1", "no field 'memory.some.avg61'");
 	expect_error("x: load.load1 / cpu.ncpu > load.tasks.x", "no field 'tasks.x'");
+	/* health's tables describe its SMART devices only */
+	expect_error("x: health.smart.devices[].passd == false",
+		     "health payloads have no field 'smart.devices[].passd'");
+	expect_error("x: gpu.gpus[].temp > 1", "gpu payloads have no field 'gpus[].temp'");
+}
+
+/* A topic whose field tables describe part of its payload knows those
+ * objects only: health's md arrays and filesystems are found in the
+ * payloads. */
+static void test_partial_tables(void **unused)
+{
+	alert_rule_free(parse_ok("x: health.md[].degraded > 0"));
+	alert_rule_free(parse_ok("x: health.filesystems[].errors > 0"));
+	alert_rule_free(parse_ok("x: health.smart.devices[].reallocated > 0"));
 }
 
 struct leaves {
@@ -185,7 +267,8 @@ static void parse_leaves(struct leaves *l, const cJSON *o, const char *path)
  * tables hold: it never refuses a rule the payloads could satisfy. */
 static void test_golden_fields_known(void **unused)
 {
-	static const char *const machines[] = {"vm2", "server", "desktop", "sbc", "container"};
+	static const char *const machines[] = {"vm2",       "server", "desktop",     "sbc",
+					       "container", "nas",    "workstation", "arc"};
 	size_t total = 0;
 
 	for (size_t m = 0; m < sizeof(machines) / sizeof(machines[0]); m++) {
@@ -251,9 +334,11 @@ static void test_config_errors(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_issue_lines),   cmocka_unit_test(test_stock_rules_parse),
-	    cmocka_unit_test(test_expressions),   cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_config_errors), cmocka_unit_test(test_golden_fields_known),
+	    cmocka_unit_test(test_issue_lines),      cmocka_unit_test(test_stock_rules_parse),
+	    cmocka_unit_test(test_expressions),      cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_config_errors),    cmocka_unit_test(test_golden_fields_known),
+	    cmocka_unit_test(test_partial_tables),   cmocka_unit_test(test_rises),
+	    cmocka_unit_test(test_clear_expression),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

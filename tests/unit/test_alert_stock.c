@@ -5,9 +5,11 @@
  * their payloads to an engine holding every stock rule, and checks that the
  * rule it drives fires (after its `for`) and no other does. net-down runs
  * on host16's goldens (test_net checks them against that tree: eno2 going
- * down). The fs rules, oom-kill, journal-crit and unit-failed need a real
- * mount, journal or systemd: tests/integration/test_alerts.py and
- * tests/system. */
+ * down). The health rules run on nas's md arrays and SMART file (a copy,
+ * rewritten between ticks as sysfeed-smart does), gpu-slowdown on
+ * workstation's amdgpu card and a second card of the same model. The fs
+ * rules, oom-kill, journal-crit and unit-failed need a real mount, journal
+ * or systemd: tests/integration/test_alerts.py and tests/system. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,6 +20,8 @@
 
 #include "alert_eval.h"
 #include "fixture.h"
+#include "gpu.h"
+#include "health.h"
 
 struct fired {
 	char v[32][96]; /* "name instance", in order */
@@ -355,6 +359,190 @@ static void test_net_down(void **unused)
 	alert_engine_free(e);
 }
 
+/* Copies the fixture directory machine/from (files and directories) to
+ * to in the scratch tree. */
+static void copy_tree(struct drive *d, const char *machine, const char *from, const char *to)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", fixtures(), machine, from);
+	assert_non_null(dir = opendir(path));
+	while ((de = readdir(dir))) {
+		char sub_from[PATH_MAX], sub_to[PATH_MAX];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub_from, sizeof(sub_from), "%s/%s", from, de->d_name);
+		snprintf(sub_to, sizeof(sub_to), "%s/%s", to, de->d_name);
+		if (de->d_type == DT_DIR) {
+			copy_tree(d, machine, sub_from, sub_to);
+		} else {
+			char *text = slurp(machine, sub_from, NULL);
+
+			scratch_write(&d->s, sub_to, text);
+			free(text);
+		}
+	}
+	closedir(dir);
+}
+
+/* The health topic over a scratch tree with nas's mounts and mdstat (or
+ * none), its SMART file smart.json there (written by write_smart). */
+static void health_start(struct drive *d, const char *tag, bool md)
+{
+	struct health_settings *set = fixture_settings(&health_collector);
+	char path[PATH_MAX];
+
+	drive_start(d, tag, (const char *[]){"health", NULL});
+	copy_rel(d, "nas", "proc/self/mountinfo");
+	if (md)
+		copy_rel(d, "nas", "proc/mdstat");
+	else
+		scratch_write(&d->s, "proc/mdstat", "Personalities : \nunused devices: <none>\n");
+	snprintf(path, sizeof(path), "%s/smart.json", d->s.dir);
+	free(set->smart_file);
+	assert_non_null(set->smart_file = strdup(path));
+}
+
+static void set_num(cJSON *o, const char *key, double v)
+{
+	cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	assert_true(cJSON_IsNumber(x));
+	cJSON_SetNumberValue(x, v);
+}
+
+/* nas's SMART file with sdb's reallocated sectors (attribute 5 raw) and
+ * nvme0's media errors and critical warning set, renamed into place as
+ * sysfeed-smart does. */
+static void write_smart(struct drive *d, double sdb_realloc, double nvme_media, double nvme_crit)
+{
+	char *text = slurp("nas", "smart/smart.json", NULL), *out;
+	cJSON *root = cJSON_Parse(text), *dev, *attr;
+
+	assert_non_null(root);
+	cJSON_ArrayForEach(dev, cJSON_GetObjectItemCaseSensitive(root, "devices"))
+	{
+		const char *name = cJSON_GetObjectItemCaseSensitive(
+				       cJSON_GetObjectItemCaseSensitive(dev, "device"), "name")
+				       ->valuestring;
+		cJSON *nv =
+		    cJSON_GetObjectItemCaseSensitive(dev, "nvme_smart_health_information_log");
+
+		if (strcmp(name, "/dev/nvme0") == 0) {
+			set_num(nv, "media_errors", nvme_media);
+			set_num(nv, "critical_warning", nvme_crit);
+		}
+		if (strcmp(name, "/dev/sdb") != 0)
+			continue;
+		cJSON_ArrayForEach(
+		    attr,
+		    cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(dev, "ata_smart_attributes"), "table"))
+		{
+			if (cJSON_GetObjectItemCaseSensitive(attr, "id")->valuedouble == 5)
+				set_num(cJSON_GetObjectItemCaseSensitive(attr, "raw"), "value",
+					sdb_realloc);
+		}
+	}
+	assert_non_null(out = cJSON_PrintUnformatted(root));
+	scratch_write(&d->s, "smart.json.tmp", out);
+	assert_int_equal(renameat(d->s.fd, "smart.json.tmp", d->s.fd, "smart.json"), 0);
+	free(out);
+	cJSON_Delete(root);
+	free(text);
+}
+
+/* nas's arrays: md1 lost a member (recovering); md0 clean, md2 and md5
+ * resyncing, md4 raid0 and md3 inactive (no redundancy to lose) do not
+ * fire. */
+static void test_md_degraded(void **unused)
+{
+	struct drive d;
+
+	health_start(&d, "stock-md", true);
+	drive_init(&d);
+	drive_tick(&d, 0);
+	drive_tick(&d, 1);
+	drive_expect(&d, (const char *[]){"md-degraded md1", NULL});
+	drive_end(&d);
+}
+
+/* nas's drives: sdb failing its self-assessment fires at once, sdc that
+ * smartctl could not open does not (its verdict is unknown). Then
+ * sysfeed-smart's next run finds sdb with 8 more reallocated sectors
+ * (sda's 8 steady), then nvme0 with media errors and a critical warning. */
+static void test_smart(void **unused)
+{
+	struct drive d;
+
+	health_start(&d, "stock-smart", false);
+	write_smart(&d, 1872, 0, 0); /* as the fixture has them */
+	drive_init(&d);
+	drive_tick(&d, 0);
+	drive_tick(&d, 1);
+	drive_expect(&d, (const char *[]){"smart-failed sdb", NULL});
+	write_smart(&d, 1880, 0, 0);
+	drive_tick(&d, 2);
+	drive_tick(&d, 3);
+	drive_expect(&d, (const char *[]){"smart-failed sdb", "smart-reallocated sdb", NULL});
+	write_smart(&d, 1880, 2, 4);
+	drive_tick(&d, 4);
+	drive_tick(&d, 5);
+	drive_expect(&d, (const char *[]){"smart-failed sdb", "smart-reallocated sdb",
+					  "smart-media-errors nvme0", "nvme-critical-warning nvme0",
+					  NULL});
+	drive_end(&d);
+}
+
+/* The same numbers run after run rise nothing: no alert for sda's 8 or
+ * sdb's 1872 reallocated sectors or sdb's 412 reported uncorrectable
+ * however often the file is written. */
+static void test_smart_steady(void **unused)
+{
+	struct drive d;
+
+	health_start(&d, "stock-steady", false);
+	for (int64_t sec = 0; sec < 4; sec++) {
+		write_smart(&d, 1872, 0, 0);
+		if (sec == 0)
+			drive_init(&d);
+		drive_tick(&d, sec);
+	}
+	drive_expect(&d, (const char *[]){"smart-failed sdb", NULL});
+	drive_end(&d);
+}
+
+/* workstation's amdgpu card (edge sensor, crit 100 C) twice, card0 and
+ * card2 of one model: card0 at 100 C fires, stays firing at 97 (clear is
+ * 95), resolves at 94 and fires again at 100; card2, cool, never. */
+static void test_gpu_slowdown(void **unused)
+{
+	static const char *const hwmon = "sys/class/drm/card0/device/hwmon/hwmon4/temp1_input";
+	static const int temp[] = {52, 100, 97, 94, 100};
+	struct gpu_settings *set = fixture_settings(&gpu_collector);
+	struct drive d;
+
+	free(set->nvml_library);
+	assert_non_null(set->nvml_library = strdup("/nonexistent/libnvidia-ml.so.1"));
+	drive_start(&d, "stock-gpu", (const char *[]){"gpu", NULL});
+	copy_tree(&d, "workstation", "sys/class/drm/card0", "sys/class/drm/card0");
+	copy_tree(&d, "workstation", "sys/class/drm/card0", "sys/class/drm/card2");
+	for (int64_t sec = 0; sec < 5; sec++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "%d000\n", temp[sec]);
+		scratch_write(&d.s, hwmon, text);
+		if (sec == 0)
+			drive_init(&d);
+		drive_tick(&d, sec);
+	}
+	drive_expect(&d, (const char *[]){"gpu-slowdown card0", "gpu-slowdown card0", NULL});
+	drive_end(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +550,8 @@ int main(void)
 	    cmocka_unit_test(test_mem_pressure),      cmocka_unit_test(test_cpu_steal),
 	    cmocka_unit_test(test_load_per_core),     cmocka_unit_test(test_temp_critical),
 	    cmocka_unit_test(test_disk_busy),         cmocka_unit_test(test_net_down),
+	    cmocka_unit_test(test_md_degraded),       cmocka_unit_test(test_smart),
+	    cmocka_unit_test(test_smart_steady),      cmocka_unit_test(test_gpu_slowdown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
