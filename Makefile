@@ -407,7 +407,7 @@ check-system: deps deps-system
 
 format:
 	clang-format -i lib/*.c lib/*.h daemon/*.c daemon/*.h collectors/*.c collectors/*.h tools/*.c tests/unit/*.c \
-		tests/bench/*.c tests/fuse/*.c tests/fuzz/*.c tests/fuzz/*.h
+		tests/unit/*.h tests/bench/*.c tests/bench/*.h tests/fuse/*.c tests/fuzz/*.c tests/fuzz/*.h
 
 clean:
 	rm -rf build
