@@ -626,13 +626,9 @@ static void test_collector_errors(void **state)
 	assert_int_equal(cpu_collector.sample(st, &env, &t1, &p), 0);
 	assert_null(p);
 	scratch_write(&s, "stat", "cpu  15 0 10 8");
-	p = (cJSON *)&env;
-	assert_int_equal(cpu_collector.sample(st, &env, &t2, &p), -EINVAL);
-	assert_null(p);
+	tick_fails(&cpu_collector, st, &env, &t2, -EINVAL);
 	unlinkat(s.fd, "stat", 0);
-	p = (cJSON *)&env;
-	assert_int_equal(cpu_collector.sample(st, &env, &t2, &p), -ENOENT);
-	assert_null(p);
+	tick_fails(&cpu_collector, st, &env, &t2, -ENOENT);
 	scratch_write(&s, "stat", "cpu  40 0 10 150\ncpu0 40 0 10 150\n");
 	assert_int_equal(cpu_collector.sample(st, &env, &t2, &p), 0);
 	assert_non_null(p);

@@ -501,9 +501,7 @@ static void test_collector_errors(void **state)
 			    "# TYPE sysfeed_memory_free_bytes gauge\n"
 			    "sysfeed_memory_free_bytes 40960\n");
 	scratch_rm(&s, "meminfo");
-	p = (cJSON *)&env;
-	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), -ENOENT);
-	assert_null(p);
+	tick_fails(&mem_collector, st, &env, &tick, -ENOENT);
 	/* the metrics keep the last good sample */
 	metrics_reset(&m);
 	assert_int_equal(mem_collector.metrics(st, &m), 0);
@@ -527,9 +525,7 @@ static void test_collector_errors(void **state)
 	cJSON_Delete(p);
 	scratch_write(&s, "vmstat", "pgfault 9\npgmaj");
 	tick.mono_ns += SEC;
-	p = (cJSON *)&env;
-	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), -EINVAL);
-	assert_null(p);
+	tick_fails(&mem_collector, st, &env, &tick, -EINVAL);
 	scratch_write(&s, "vmstat", "pgfault 25\npgmajfault 1\nnew_counter 3\n");
 	tick.mono_ns += SEC;
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
@@ -545,9 +541,7 @@ static void test_collector_errors(void **state)
 			       "sysfeed_vmstat_pgfault_total 25\n"));
 	assert_null(strstr(m.buf, "pswpin"));
 	scratch_rm(&s, "vmstat");
-	p = (cJSON *)&env;
-	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), -ENOENT);
-	assert_null(p);
+	tick_fails(&mem_collector, st, &env, &tick, -ENOENT);
 	mem_collector.fini(st);
 	metrics_free(&m);
 
