@@ -1,12 +1,14 @@
 /* Helpers shared by the unit tests that read fixture trees: the fixtures
  * root (SYSFEED_FIXTURES, default tests/fixtures), opening and reading files
  * under it, comparisons with golden files in <machine>/expected/, number
- * lookups in cJSON payloads, setting config keys, counting our children,
- * scratch trees under /tmp, running a collector over a fixture machine
- * with its golden payloads and metrics, and capturing what an
- * event-driven collector publishes. Include after
- * cmocka.h. Every function is marked
- * unused so that files using only some of them still build with -Werror. */
+ * and list lookups in cJSON payloads, setting config keys, counting our
+ * children, scratch trees under /tmp, parser checks (a fixture file that
+ * must parse, a table of bad inputs, every cut and garbled byte of a
+ * file), running a collector over a fixture machine with its golden
+ * payloads and metrics or over the live host, and capturing what an
+ * event-driven collector publishes. Include after cmocka.h. Every function
+ * is marked unused so that files using only some of them still build with
+ * -Werror. */
 #ifndef SYSFEED_TEST_FIXTURE_H
 #define SYSFEED_TEST_FIXTURE_H
 
@@ -194,6 +196,18 @@ __attribute__((unused)) static void promtool_goldens(const char *name)
 	}
 }
 
+/* The text cJSON prints of o, which must not be NULL; o is deleted. Free
+ * the text. */
+__attribute__((unused)) static char *json_text(cJSON *o)
+{
+	char *s;
+
+	assert_non_null(o);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
 /* A collector's settings inside a whole configuration (config_defaults,
  * then config_set as the file would): COLSET(&cfg, disk) is the struct
  * disk_settings of disk_collector. */
@@ -312,6 +326,18 @@ __attribute__((unused)) static void run_metrics(struct run *r, const char *name)
 	assert_int_equal(r->c->metrics(r->st, &r->m), 0);
 	snprintf(path, sizeof(path), "%s/%s/expected/%s", fixtures(), r->machine, name);
 	prom_check_file(r->m.buf, path);
+}
+
+/* The two ticks a /proc file topic's goldens come from: proc/ at T1 and
+ * mono_ns, proc.2/ a second later, each payload a golden (first, second);
+ * then the families, expected/<prom>. */
+__attribute__((unused)) static void run_goldens(struct run *r, uint64_t mono_ns, const char *first,
+						const char *second, const char *prom)
+{
+	run_golden(r, T1, mono_ns, first);
+	run_trees(r, 1);
+	run_golden(r, T2, mono_ns + SEC, second);
+	run_metrics(r, prom);
 }
 
 __attribute__((unused)) static void run_end(struct run *r)
@@ -567,6 +593,14 @@ __attribute__((unused)) static void check_cuts(const char *machine, const char *
 	if (garble)
 		each_garbled(text, c.len, garble, '\n', cuts_garbled, &c);
 	free(text);
+}
+
+/* check_cuts on the same file of each of proc_machines. */
+__attribute__((unused)) static void check_cuts_proc(const char *rel, fixture_parse_fn parse,
+						    void *ret, fixture_cut_fn cut, char garble)
+{
+	for (size_t i = 0; i < 3; i++)
+		check_cuts(proc_machines[i], rel, parse, ret, cut, garble);
 }
 
 /* Children of this process but those in skip (n_skip pids) as /proc lists

@@ -242,8 +242,7 @@ static void test_parse_truncated(void **state)
 	struct disk_stats st = {0};
 
 	(void)state;
-	for (size_t i = 0; i < 3; i++)
-		check_cuts(proc_machines[i], "proc/diskstats", parse, &st, cut_at_lines, 'x');
+	check_cuts_proc("proc/diskstats", parse, &st, cut_at_lines, 'x');
 	disk_stats_free(&st);
 }
 
@@ -460,10 +459,7 @@ static void test_collector(void **state)
 	cJSON *p;
 
 	run_start(&r, &disk_collector, machine);
-	run_golden(&r, T1, 5 * SEC, "disk.1.json");
-	run_trees(&r, 1);
-	run_golden(&r, T2, 6 * SEC, "disk.json");
-	run_metrics(&r, "disk.prom");
+	run_goldens(&r, 5 * SEC, "disk.1.json", "disk.json", "disk.prom");
 	/* back to the older file: counters went backwards, rates null */
 	run_trees(&r, 0);
 	p = run_tick(&r, T2, 7 * SEC);

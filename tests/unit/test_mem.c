@@ -232,8 +232,7 @@ static void test_parse_truncated(void **state)
 	struct mem_info mi;
 
 	(void)state;
-	for (size_t i = 0; i < 3; i++)
-		check_cuts(proc_machines[i], "proc/meminfo", parse_info, &mi, cut_meminfo, 'x');
+	check_cuts_proc("proc/meminfo", parse_info, &mi, cut_meminfo, 'x');
 }
 
 static void test_payload_clamps(void **state)
@@ -362,8 +361,7 @@ static void test_vmstat_truncated(void **state)
 	struct mem_vmstat vm;
 
 	(void)state;
-	for (size_t i = 0; i < 3; i++)
-		check_cuts(proc_machines[i], "proc/vmstat", parse_vmstat, &vm, cut_at_lines, 'x');
+	check_cuts_proc("proc/vmstat", parse_vmstat, &vm, cut_at_lines, 'x');
 }
 
 static void test_rates(void **state)
@@ -427,10 +425,7 @@ static void run_collector(const char *machine)
 	run_start(&r, &mem_collector, machine);
 	/* no previous sample: the first tick already has a payload, with
 	 * null rates */
-	run_golden(&r, T1, 3 * SEC, "mem.json");
-	run_trees(&r, 1);
-	run_golden(&r, T2, 4 * SEC, "mem.2.json");
-	run_metrics(&r, "mem.prom");
+	run_goldens(&r, 3 * SEC, "mem.json", "mem.2.json", "mem.prom");
 	/* back to the older files: the counters went backwards, no rates */
 	run_trees(&r, 0);
 	p = run_tick(&r, T2, 5 * SEC);

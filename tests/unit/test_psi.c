@@ -351,10 +351,7 @@ static void test_collector(void **state)
 	cJSON *p;
 
 	run_start(&r, &psi_collector, machine);
-	run_golden(&r, T1, 5 * SEC, "psi.1.json");
-	run_trees(&r, 1);
-	run_golden(&r, T2, 6 * SEC, "psi.json");
-	run_metrics(&r, "psi.prom");
+	run_goldens(&r, 5 * SEC, "psi.1.json", "psi.json", "psi.prom");
 	/* back to the older files: totals went backwards, no rate */
 	run_trees(&r, 0);
 	p = run_tick(&r, T2, 7 * SEC);
