@@ -390,6 +390,34 @@ __attribute__((unused)) static void run_cost(struct run *r, int n)
 			  1e3);
 }
 
+/* A collector's CPU time per tick on the live host, printed for the
+ * report: LIVE_COST(&disk_collector, sys, may_be_off) in a test table runs
+ * live_cost over it (run_live, then run_cost of 2,000 ticks); skipped
+ * when the topic is off here and may be. */
+struct live_cost {
+	const struct collector *c;
+	bool sys, may_be_off;
+};
+
+__attribute__((unused)) static void live_cost(void **state)
+{
+	const struct live_cost *lc = *state;
+	struct run r;
+
+	if (!run_live(&r, lc->c, lc->sys, lc->may_be_off))
+		skip();
+	run_cost(&r, 2000);
+	run_end(&r);
+}
+
+#define LIVE_COST(c, sys, may_be_off)                                                              \
+	{                                                                                          \
+		"test_cost", live_cost, NULL, NULL, (void *)&(const struct live_cost)              \
+		{                                                                                  \
+			(c), (sys), (may_be_off)                                                   \
+		}                                                                                  \
+	}
+
 /* A tick of c that must fail with want and leave no payload. */
 __attribute__((unused)) static void tick_fails(const struct collector *c, void *st,
 					       const struct collector_env *env,

@@ -665,16 +665,6 @@ static void test_collector_live(void **state)
 	run_end(&r);
 }
 
-static void test_cost(void **state)
-{
-	struct run r;
-
-	(void)state;
-	run_live(&r, &disk_collector, true, false);
-	run_cost(&r, 2000);
-	run_end(&r);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -695,7 +685,7 @@ int main(void)
 	    cmocka_unit_test(test_metrics_old_partition),
 	    cmocka_unit_test(test_collector_errors),
 	    cmocka_unit_test(test_collector_live),
-	    cmocka_unit_test(test_cost),
+	    LIVE_COST(&disk_collector, true, false),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

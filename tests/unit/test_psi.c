@@ -470,34 +470,16 @@ static void test_collector_live(void **state)
 	run_end(&r);
 }
 
-/* CPU time of a tick on the live host, printed for the report. */
-static void test_cost(void **state)
-{
-	struct run r;
-
-	(void)state;
-	if (!run_live(&r, &psi_collector, false, true))
-		skip();
-	run_cost(&r, 2000);
-	run_end(&r);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),
-	    cmocka_unit_test(test_parse_host16),
-	    cmocka_unit_test(test_parse_layouts),
-	    cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_truncated),
-	    cmocka_unit_test(test_payload),
-	    cmocka_unit_test(test_reason),
-	    MACHINE_TEST(test_collector, "vm2"),
-	    MACHINE_TEST(test_collector, "host16"),
-	    cmocka_unit_test(test_collector_old_kernel),
-	    cmocka_unit_test(test_collector_errors),
-	    cmocka_unit_test(test_collector_live),
-	    cmocka_unit_test(test_cost),
+	    cmocka_unit_test(test_parse_vm2),        cmocka_unit_test(test_parse_host16),
+	    cmocka_unit_test(test_parse_layouts),    cmocka_unit_test(test_parse_malformed),
+	    cmocka_unit_test(test_parse_truncated),  cmocka_unit_test(test_payload),
+	    cmocka_unit_test(test_reason),           MACHINE_TEST(test_collector, "vm2"),
+	    MACHINE_TEST(test_collector, "host16"),  cmocka_unit_test(test_collector_old_kernel),
+	    cmocka_unit_test(test_collector_errors), cmocka_unit_test(test_collector_live),
+	    LIVE_COST(&psi_collector, false, true),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
