@@ -250,14 +250,19 @@ tests/e2e/node_modules/.package-lock.json: tests/e2e/package.json tests/e2e/pack
 	cd tests/e2e && $(NPM) ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# nodejs and npm count as present when `node` and `npm` run: NodeSource's
-# nodejs package provides npm and conflicts with Debian's.
+# Installs the Debian packages a target needs (WANT), or says how to: deps
+# for building and testing, deps-system for packaging and the system test,
+# the others for what their names say. nodejs and npm count as present when
+# `node` and `npm` run: NodeSource's nodejs package provides npm and
+# conflicts with Debian's.
+deps: WANT = $(DEB_DEPS)
+deps-system: WANT = $(PKG_DEPS)
 deps-e2e: WANT = $(E2E_DEPS)
 deps-node: WANT = nodejs npm
 deps-fuzz: WANT = $(FUZZ_DEPS)
 deps-bench: WANT = $(BENCH_DEPS)
 deps-containers: WANT = $(CONTAINER_DEPS)
-deps-e2e deps-node deps-fuzz deps-bench deps-containers:
+deps deps-system deps-e2e deps-node deps-fuzz deps-bench deps-containers:
 	@missing=$$(for p in $(WANT); do \
 		case $$p in nodejs) command -v node >/dev/null && continue;; \
 			npm) command -v npm >/dev/null && continue;; esac; \
@@ -314,21 +319,6 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libsys
 	@echo "  LD      $@"
 	$(Q)$(FUZZ_CC) $(FINAL_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 		$(FUZZ_BUILD)/libsysfeed.a $(LIBS)
-
-# Installs what building and testing need, or says how to.
-deps:
-	@missing=$$(for p in $(DEB_DEPS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
-	done); \
-	[ -z "$$missing" ] && exit 0; \
-	if [ "$$(id -u)" = 0 ]; then \
-		echo "installing:" $$missing; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			--no-install-recommends $$missing; \
-	else \
-		echo "sysfeed: missing Debian packages; run: sudo apt-get install" $$missing >&2; \
-		exit 1; \
-	fi
 
 # Installs what the packages hold. An existing config file is the admin's:
 # it is kept, never overwritten (the packages treat it as a conffile). The
@@ -415,24 +405,9 @@ check-system: deps deps-system
 	SYSFEED_DEB_NEW=$(PKGDIR)/sysfeed_$(VERSION)+systest1-1_$(DEB_ARCH).deb \
 	SYSTEM_CACHE=$(SYSTEM_CACHE) $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/system
 
-# Installs what packaging and the system test need, or says how to.
-deps-system:
-	@missing=$$(for p in $(PKG_DEPS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
-	done); \
-	[ -z "$$missing" ] && exit 0; \
-	if [ "$$(id -u)" = 0 ]; then \
-		echo "installing:" $$missing; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			--no-install-recommends $$missing; \
-	else \
-		echo "sysfeed: missing Debian packages; run: sudo apt-get install" $$missing >&2; \
-		exit 1; \
-	fi
-
 format:
 	clang-format -i lib/*.c lib/*.h daemon/*.c daemon/*.h collectors/*.c collectors/*.h tools/*.c tests/unit/*.c \
-		tests/bench/*.c tests/fuse/*.c tests/fuzz/*.c tests/fuzz/*.h
+		tests/unit/*.h tests/bench/*.c tests/bench/*.h tests/fuse/*.c tests/fuzz/*.c tests/fuzz/*.h
 
 clean:
 	rm -rf build

@@ -106,16 +106,29 @@ void temp_list_free(struct temp_list *list)
 	memset(list, 0, sizeof(*list));
 }
 
-static struct temp_sensor *temp_list_add(struct temp_list *list)
+/* A sensor read through dir/name, added to list with its fd and device
+ * as *ret_t; *ret_t is NULL when the file cannot be opened, which leaves
+ * the sensor out. Returns 0 or -ENOMEM. */
+static int temp_list_open(struct temp_list *list, int dir, const char *name, unsigned dev,
+			  struct temp_sensor **ret_t)
 {
 	struct temp_sensor *t;
+	int fd;
 
-	if (ARRAY_GROW(list->v, list->cap, list->n, 16) < 0)
-		return NULL;
+	*ret_t = NULL;
+	fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	if (ARRAY_GROW(list->v, list->cap, list->n, 16) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
 	t = &list->v[list->n++];
 	memset(t, 0, sizeof(*t));
-	t->fd = -1;
-	return t;
+	t->fd = fd;
+	t->dev = dev;
+	*ret_t = t;
+	return 0;
 }
 
 /* Adds one tempN of a hwmon device; attrs is the directory holding the
@@ -126,19 +139,12 @@ static int temp_add_hwmon_input(struct temp_list *list, int attrs, unsigned dev,
 	char name[64], id[64];
 	struct temp_sensor *t;
 	bool nomem = false;
-	int fd;
+	int r;
 
 	snprintf(name, sizeof(name), "temp%u_input", index);
-	fd = openat(attrs, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return 0;
-	t = temp_list_add(list);
-	if (!t) {
-		close(fd);
-		return -ENOMEM;
-	}
-	t->fd = fd;
-	t->dev = dev;
+	r = temp_list_open(list, attrs, name, dev, &t);
+	if (r < 0 || !t)
+		return r;
 	t->index = index;
 	snprintf(id, sizeof(id), "hwmon%u/temp%u", dev, index);
 	t->id = strdup(id);
@@ -219,18 +225,11 @@ static int temp_add_zone(struct temp_list *list, int zone, unsigned dev, struct 
 	struct temp_sensor *t;
 	bool nomem = false;
 	char id[32];
-	int fd;
+	int r;
 
-	fd = openat(zone, "temp", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return 0;
-	t = temp_list_add(list);
-	if (!t) {
-		close(fd);
-		return -ENOMEM;
-	}
-	t->fd = fd;
-	t->dev = dev;
+	r = temp_list_open(list, zone, "temp", dev, &t);
+	if (r < 0 || !t)
+		return r;
 	snprintf(id, sizeof(id), "thermal_zone%u", dev);
 	t->id = strdup(id);
 	t->chip = temp_read_text(zone, "type", buf, &nomem);

@@ -19,6 +19,8 @@
 
 #include <systemd/sd-journal.h>
 
+#include "bench.h"
+
 #define MAX_FIELDS 64
 
 struct field {
@@ -26,21 +28,12 @@ struct field {
 	size_t len;
 };
 
-static int hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes the escapes of -e in place; returns the new length or -1. */
 static long unescape(char *s)
 {
+	static const char from[] = "nrt0\\", to[] = "\n\r\t\0\\";
 	size_t i = 0, o = 0, n = strlen(s);
+	const char *e;
 
 	while (i < n) {
 		if (s[i] != '\\') {
@@ -49,42 +42,19 @@ static long unescape(char *s)
 		}
 		if (++i >= n)
 			return -1;
-		switch (s[i]) {
-		case 'n':
-			s[o++] = '\n';
-			break;
-		case 'r':
-			s[o++] = '\r';
-			break;
-		case 't':
-			s[o++] = '\t';
-			break;
-		case '0':
-			s[o++] = '\0';
-			break;
-		case '\\':
-			s[o++] = '\\';
-			break;
-		case 'x':
-			if (i + 2 >= n || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0)
+		if (s[i] == 'x') {
+			if (i + 2 >= n || bench_hex(s[i + 1]) < 0 || bench_hex(s[i + 2]) < 0)
 				return -1;
-			s[o++] = (char)(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+			s[o++] = (char)(bench_hex(s[i + 1]) * 16 + bench_hex(s[i + 2]));
 			i += 2;
-			break;
-		default:
+		} else if ((e = strchr(from, s[i]))) {
+			s[o++] = to[e - from];
+		} else {
 			return -1;
 		}
 		i++;
 	}
 	return (long)o;
-}
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* Copies f into out with the placeholders replaced. */
@@ -97,7 +67,7 @@ static size_t expand(const struct field *f, char *out, unsigned long idx)
 			o += (size_t)sprintf(out + o, "%lu", idx);
 			i += 3;
 		} else if (f->len - i >= 4 && memcmp(f->data + i, "{us}", 4) == 0) {
-			o += (size_t)sprintf(out + o, "%" PRIu64, now_us());
+			o += (size_t)sprintf(out + o, "%" PRIu64, bench_ns(CLOCK_REALTIME) / 1000u);
 			i += 4;
 		} else {
 			out[o++] = f->data[i++];

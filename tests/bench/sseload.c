@@ -44,6 +44,8 @@
 #define ZLIB_CONST
 #include <zlib.h>
 
+#include "bench.h"
+
 #define HEAD_MAX     16384
 #define LINE_MAX_LEN (16u << 20) /* one SSE line; frames are one-line JSON */
 #define MAX_INFLIGHT 128         /* connections opened but without a response head */
@@ -413,17 +415,6 @@ static int payload_feed(struct client *c, const char *p, size_t n)
 	return c->zs ? gz_feed(c, p, n) : sse_feed(c, p, n);
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Decodes chunked framing and feeds the payload to the SSE parser. */
 static int body_feed(struct client *c, const char *p, size_t n)
 {
@@ -432,7 +423,7 @@ static int body_feed(struct client *c, const char *p, size_t n)
 	while (n) {
 		switch (c->ch) {
 		case CH_SIZE: {
-			int h = hexval(*p);
+			int h = bench_hex(*p);
 
 			if (h >= 0) {
 				if (++c->ch_digits > 15)

@@ -38,80 +38,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "collector.h"
 #include "config.h"
 #include "json.h"
 
 #define MAX_COLLECTORS 64
-
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (0..1) of n values, nearest rank; sorts v. */
-static double quantile(uint64_t *v, size_t n, double q)
-{
-	size_t k;
-
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_u64);
-	k = (size_t)(q * (double)n + 0.999999);
-	if (k > 0)
-		k--;
-	if (k >= n)
-		k = n - 1;
-	return (double)v[k];
-}
-
-static void env_publish(const struct collector_env *env, cJSON *payload,
-			const struct collector_event *ev)
-{
-	(void)env;
-	(void)ev;
-	cJSON_Delete(payload);
-}
-
-static void env_set_state(const struct collector_env *env, cJSON *state)
-{
-	(void)env;
-	cJSON_Delete(state);
-}
-
-/* As the daemon does before its collectors start. */
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
 
 static size_t count_pids(const char *root)
 {
@@ -163,8 +99,8 @@ static void tick_run(struct bench *b, unsigned t)
 	struct collector_tick tk;
 	uint64_t total = 0;
 
-	tk.mono_ns = clock_ns(CLOCK_MONOTONIC);
-	tk.t_ms = (int64_t)(clock_ns(CLOCK_REALTIME) / 1000000);
+	tk.mono_ns = bench_ns(CLOCK_MONOTONIC);
+	tk.t_ms = (int64_t)(bench_ns(CLOCK_REALTIME) / 1000000);
 	for (size_t i = 0; i < b->n_cols; i++) {
 		cJSON *payload = NULL;
 		uint64_t c0;
@@ -172,13 +108,13 @@ static void tick_run(struct bench *b, unsigned t)
 
 		if (!b->active[i])
 			continue;
-		c0 = cpu_ns();
+		c0 = bench_ns(CLOCK_PROCESS_CPUTIME_ID);
 		if (b->cols[i]->sample(b->states[i], &b->env, &tk, &payload) == 0 && payload) {
 			json = json_print(payload, NULL);
 			free(json);
 		}
 		cJSON_Delete(payload);
-		b->cost[i][t] = cpu_ns() - c0;
+		b->cost[i][t] = bench_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
 		total += b->cost[i][t];
 	}
 	b->cost[MAX_COLLECTORS][t] = total;
@@ -211,23 +147,14 @@ int main(int argc, char **argv)
 	pid_t *kids;
 	int opt, status = 1;
 
+	const struct bench_uint uints[] = {
+	    {'n', &nproc}, {'p', &target}, {'t', &ticks}, {'i', &interval_ms}, {'w', &warmup}, {0},
+	};
+
 	while ((opt = getopt(argc, argv, "n:p:t:i:w:P:S:")) != -1) {
+		if (bench_uint_opt(uints, opt, optarg))
+			continue;
 		switch (opt) {
-		case 'n':
-			nproc = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 'p':
-			target = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 't':
-			ticks = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 'i':
-			interval_ms = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 'w':
-			warmup = (unsigned)strtoul(optarg, NULL, 10);
-			break;
 		case 'P':
 			proc_root = optarg;
 			break;
@@ -252,7 +179,7 @@ int main(int argc, char **argv)
 		present = count_pids(proc_root);
 		nproc = present < target ? (unsigned)(target - present) : 0;
 	}
-	raise_nofile();
+	bench_raise_nofile();
 	kids = calloc(nproc ? nproc : 1, sizeof(*kids));
 	for (size_t i = 0; i <= MAX_COLLECTORS; i++)
 		b.cost[i] = calloc(ticks, sizeof(uint64_t));
@@ -277,8 +204,8 @@ int main(int argc, char **argv)
 	config_defaults(&cfg);
 	b.env.proc_fd = open(proc_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	b.env.sys_fd = open(sys_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	b.env.publish = env_publish;
-	b.env.set_state = env_set_state;
+	b.env.publish = bench_drop;
+	b.env.set_state = bench_drop_state;
 	if (b.env.proc_fd < 0 || b.env.sys_fd < 0) {
 		perror("tick_cost: proc or sys root");
 		goto out;
@@ -305,14 +232,14 @@ int main(int argc, char **argv)
 		ticks, interval_ms);
 
 	for (unsigned t = 0; t < ticks; t++) {
-		uint64_t next = clock_ns(CLOCK_MONOTONIC) + (uint64_t)interval_ms * 1000000;
+		uint64_t next = bench_ns(CLOCK_MONOTONIC) + (uint64_t)interval_ms * 1000000;
 
 		if (t < warmup)
 			tick_cost_warm(&b, t);
 		else
 			tick_cost_measured(&b, t);
 		if (t + 1 < ticks) {
-			uint64_t now = clock_ns(CLOCK_MONOTONIC);
+			uint64_t now = bench_ns(CLOCK_MONOTONIC);
 
 			if (next > now) {
 				struct timespec ts = {(time_t)((next - now) / 1000000000u),
@@ -338,14 +265,14 @@ int main(int argc, char **argv)
 		first[k] = b.cost[k][0];
 		printf("%-10s %10.0f %10.0f %10.0f\n", i == b.n_cols ? "total" : b.cols[i]->name,
 		       (double)first[k] / 1000,
-		       quantile(b.cost[k] + warmup, ticks - warmup, 0.5) / 1000,
-		       quantile(b.cost[k] + warmup, ticks - warmup, 0.9) / 1000);
+		       bench_quantile(b.cost[k] + warmup, ticks - warmup, 0.5) / 1000,
+		       bench_quantile(b.cost[k] + warmup, ticks - warmup, 0.9) / 1000);
 	}
-	/* quantile() sorted the totals; the medians are order-free */
+	/* bench_quantile() sorted the totals; the medians are order-free */
 	printf("tick_cost: processes %zu ticks %u median_us %.0f p90_us %.0f\n", present,
 	       ticks - warmup,
-	       quantile(b.cost[MAX_COLLECTORS] + warmup, ticks - warmup, 0.5) / 1000,
-	       quantile(b.cost[MAX_COLLECTORS] + warmup, ticks - warmup, 0.9) / 1000);
+	       bench_quantile(b.cost[MAX_COLLECTORS] + warmup, ticks - warmup, 0.5) / 1000,
+	       bench_quantile(b.cost[MAX_COLLECTORS] + warmup, ticks - warmup, 0.9) / 1000);
 	status = 0;
 out:
 	for (size_t i = 0; i < b.n_cols; i++) {

@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "collector.h"
 #include "config.h"
 #include "containers.h"
@@ -53,21 +54,6 @@ static bool v1;
 static bool live;          /* -r: the host's own /sys and /proc */
 static unsigned busy = 20; /* containers whose counters move */
 static double found[2];    /* services and containers of the last tick */
-
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Writes root/rel (making its directories), truncating in place. */
 static void put(const char *rel, const char *text)
@@ -201,14 +187,6 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
-static void no_publish(const struct collector_env *env, cJSON *payload,
-		       const struct collector_event *ev)
-{
-	(void)env;
-	(void)ev;
-	cJSON_Delete(payload);
-}
-
 /* One tick of both collectors: sample and encode. Returns its CPU ns. */
 static uint64_t tick(const struct collector *const *cols, void **st,
 		     const struct collector_env *env, unsigned t)
@@ -217,13 +195,9 @@ static uint64_t tick(const struct collector *const *cols, void **st,
 				    .mono_ns = (uint64_t)(t + 1) * 1000000000u};
 	uint64_t c0;
 
-	if (live) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		tk.mono_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	}
-	c0 = cpu_ns();
+	if (live)
+		tk.mono_ns = bench_ns(CLOCK_MONOTONIC);
+	c0 = bench_ns(CLOCK_PROCESS_CPUTIME_ID);
 
 	for (size_t i = 0; i < 2; i++) {
 		cJSON *p = NULL;
@@ -235,7 +209,7 @@ static uint64_t tick(const struct collector *const *cols, void **st,
 		}
 		cJSON_Delete(p);
 	}
-	return cpu_ns() - c0;
+	return bench_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
 }
 
 void workload_cost_measured(const struct collector *const *cols, void **st,
@@ -252,9 +226,8 @@ int main(int argc, char **argv)
 {
 	const struct collector *const cols[2] = {&svc_collector, &containers_collector};
 	unsigned containers = 200, services = 50, ticks = 200, warmup = 20;
-	struct collector_env env = {.publish = no_publish};
+	struct collector_env env = {.publish = bench_drop};
 	struct config cfg;
-	struct rlimit rl;
 	void *st[2] = {NULL, NULL};
 	uint64_t *cost;
 	char path[128], reason[256];
@@ -263,16 +236,17 @@ int main(int argc, char **argv)
 	unsigned interval_ms = 0;
 	int opt, rc = 0;
 
+	const struct bench_uint uints[] = {
+	    {'i', &interval_ms}, {'b', &busy}, {'c', &containers}, {'s', &services}, {'t', &ticks},
+	    {'w', &warmup},      {0},
+	};
+
 	while ((opt = getopt(argc, argv, "l:c:s:t:w:kb:ri:")) != -1) {
+		if (bench_uint_opt(uints, opt, optarg))
+			continue;
 		switch (opt) {
 		case 'r':
 			live = still = true;
-			break;
-		case 'i':
-			interval_ms = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 'b':
-			busy = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		case 'k':
 			still = true; /* counters kept still: the ticks alone, for profiles */
@@ -280,28 +254,13 @@ int main(int argc, char **argv)
 		case 'l':
 			v1 = strcmp(optarg, "v1") == 0;
 			break;
-		case 'c':
-			containers = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 's':
-			services = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 't':
-			ticks = (unsigned)strtoul(optarg, NULL, 10);
-			break;
-		case 'w':
-			warmup = (unsigned)strtoul(optarg, NULL, 10);
-			break;
 		default:
 			fprintf(stderr, "usage: workload_cost [-l v2|v1] [-c containers] [-b busy] "
 					"[-s services] [-t ticks] [-w warmup] [-k] [-r [-i ms]]\n");
 			return 2;
 		}
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	bench_raise_nofile();
 	if (live)
 		snprintf(root, sizeof(root), "%s", "");
 	else
@@ -344,7 +303,7 @@ int main(int argc, char **argv)
 		sys_us += (double)(r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1e6 +
 			  (double)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
 	}
-	qsort(cost, ticks, sizeof(*cost), cmp_u64);
+	qsort(cost, ticks, sizeof(*cost), bench_cmp_u64);
 	printf("workload_cost: the last tick saw %.0f services and %.0f containers\n", found[0],
 	       found[1]);
 	printf("workload_cost: user %.1f us, system %.1f us a tick (mean, getrusage)\n",

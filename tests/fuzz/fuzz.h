@@ -143,6 +143,42 @@ __attribute__((unused)) static void fuzz_take_two(struct fuzz_in *in, char **a, 
 	}
 }
 
+/* A file at two ticks, "prev\0cur", as fuzz_parse_two() reads it: each
+ * text (an exact-size copy) and what the parser returned for it. */
+struct fuzz_two {
+	char *text[2];
+	size_t len[2];
+	int r[2];
+};
+
+/* A parser of a whole file into ret, and a check of a parse that
+ * succeeded against the text it came from. */
+typedef int (*fuzz_parse_fn)(const char *text, size_t len, void *ret);
+typedef void (*fuzz_check_fn)(const void *parsed, const char *text, size_t len);
+
+/* Parses the two files of data into prev and cur; check sees each one
+ * that parsed. Release with fuzz_two_free(). */
+__attribute__((unused)) static void fuzz_parse_two(const uint8_t *data, size_t size,
+						   fuzz_parse_fn parse, fuzz_check_fn check,
+						   void *prev, void *cur, struct fuzz_two *t)
+{
+	struct fuzz_in in = {data, size};
+	void *ret[2] = {prev, cur};
+
+	fuzz_take_two(&in, &t->text[0], &t->len[0], &t->text[1], &t->len[1]);
+	for (int i = 0; i < 2; i++) {
+		t->r[i] = parse(t->text[i], t->len[i], ret[i]);
+		if (t->r[i] == 0)
+			check(ret[i], t->text[i], t->len[i]);
+	}
+}
+
+__attribute__((unused)) static void fuzz_two_free(struct fuzz_two *t)
+{
+	free(t->text[0]);
+	free(t->text[1]);
+}
+
 /* Whether s is valid UTF-8 (RFC 3629: no overlong forms, no surrogates,
  * nothing past U+10FFFF). Written apart from the daemon's sanitisers, so
  * that it checks them rather than agrees with them. */

@@ -11,8 +11,14 @@
 #include "cpu.h"
 #include "host_parse.h"
 
-static void check_stat(const struct cpu_stat *st, const char *text, size_t len)
+static int parse(const char *text, size_t len, void *ret)
 {
+	return cpu_stat_parse(text, len, ret);
+}
+
+static void check_stat(const void *parsed, const char *text, size_t len)
+{
+	const struct cpu_stat *st = parsed;
 	struct cpu_stat again = {0};
 	uint64_t btime;
 
@@ -49,21 +55,12 @@ static void check_percent(const cJSON *o)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_in in = {data, size};
 	struct cpu_stat prev = {0}, cur = {0}, shown = {0};
-	char *a = NULL, *b = NULL;
-	size_t a_len = 0, b_len = 0;
+	struct fuzz_two t;
 	cJSON *payload = NULL, *cores;
-	int ra, rb;
 
-	fuzz_take_two(&in, &a, &a_len, &b, &b_len);
-	ra = cpu_stat_parse(a, a_len, &prev);
-	rb = cpu_stat_parse(b, b_len, &cur);
-	if (ra == 0)
-		check_stat(&prev, a, a_len);
-	if (rb == 0)
-		check_stat(&cur, b, b_len);
-	if (ra < 0 || rb < 0)
+	fuzz_parse_two(data, size, parse, check_stat, &prev, &cur, &t);
+	if (t.r[0] < 0 || t.r[1] < 0)
 		goto out;
 
 	FUZZ_CHECK(cpu_build_payload(&prev, &cur, 1000000000, 1700000000000, &payload) == 0);
@@ -98,7 +95,6 @@ out:
 	cpu_stat_free(&prev);
 	cpu_stat_free(&cur);
 	cpu_stat_free(&shown);
-	free(a);
-	free(b);
+	fuzz_two_free(&t);
 	return 0;
 }

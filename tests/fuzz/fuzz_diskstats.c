@@ -7,8 +7,14 @@
 
 #include "disk.h"
 
-static void check_stats(const struct disk_stats *st, const char *text, size_t len)
+static int parse(const char *text, size_t len, void *ret)
 {
+	return disk_stats_parse(text, len, ret);
+}
+
+static void check_stats(const void *parsed, const char *text, size_t len)
+{
+	const struct disk_stats *st = parsed;
 	struct disk_stats again = {0};
 
 	for (size_t i = 0; i < st->n; i++) {
@@ -26,21 +32,12 @@ static void check_stats(const struct disk_stats *st, const char *text, size_t le
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_in in = {data, size};
 	struct disk_stats prev = {0}, cur = {0};
-	char *a = NULL, *b = NULL;
-	size_t a_len = 0, b_len = 0;
+	struct fuzz_two t;
 	cJSON *payload = NULL;
-	int ra, rb;
 
-	fuzz_take_two(&in, &a, &a_len, &b, &b_len);
-	ra = disk_stats_parse(a, a_len, &prev);
-	rb = disk_stats_parse(b, b_len, &cur);
-	if (ra == 0)
-		check_stats(&prev, a, a_len);
-	if (rb == 0)
-		check_stats(&cur, b, b_len);
-	if (rb < 0)
+	fuzz_parse_two(data, size, parse, check_stats, &prev, &cur, &t);
+	if (t.r[1] < 0)
 		goto out;
 	for (size_t i = 0; i < cur.n; i++) {
 		cur.v[i].included = true;
@@ -48,14 +45,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	prev.mono_ns = 1000000000;
 	cur.mono_ns = 2000000000;
-	FUZZ_CHECK(disk_build_payload(ra == 0 ? &prev : NULL, &cur, 1700000000000, &payload) == 0);
+	FUZZ_CHECK(disk_build_payload(t.r[0] == 0 ? &prev : NULL, &cur, 1700000000000, &payload) ==
+		   0);
 	fuzz_check_json(payload);
 	fuzz_check_nonneg(payload);
 	cJSON_Delete(payload);
 out:
 	disk_stats_free(&prev);
 	disk_stats_free(&cur);
-	free(a);
-	free(b);
+	fuzz_two_free(&t);
 	return 0;
 }

@@ -8,8 +8,14 @@
 
 #include "net.h"
 
-static void check_dev(const struct net_dev *d, const char *text, size_t len)
+static int parse(const char *text, size_t len, void *ret)
 {
+	return net_dev_parse(text, len, ret);
+}
+
+static void check_dev(const void *parsed, const char *text, size_t len)
+{
+	const struct net_dev *d = parsed;
 	struct net_dev again = {0};
 
 	for (size_t i = 0; i < d->n; i++) {
@@ -29,20 +35,17 @@ static void check_dev(const struct net_dev *d, const char *text, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_in in = {data, size};
 	struct net_reading prev = {0}, cur = {0};
-	char *a = NULL, *b = NULL;
-	size_t a_len = 0, b_len = 0;
+	struct fuzz_two t;
 	cJSON *payload = NULL;
-	int ra, rb;
 
-	fuzz_take_two(&in, &a, &a_len, &b, &b_len);
+	fuzz_parse_two(data, size, parse, check_dev, &prev.dev, &cur.dev, &t);
 	{
 		struct net_dev whole = {0};
 		uint64_t rx, tx, srx = 0, stx = 0;
 
-		if (net_dev_totals(a, a_len, &rx, &tx) == 0) {
-			FUZZ_CHECK(net_dev_parse(a, a_len, &whole) == 0);
+		if (net_dev_totals(t.text[0], t.len[0], &rx, &tx) == 0) {
+			FUZZ_CHECK(net_dev_parse(t.text[0], t.len[0], &whole) == 0);
 			for (size_t i = 0; i < whole.n; i++) {
 				if (strcmp(whole.v[i].name, "lo") == 0)
 					continue;
@@ -53,13 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		net_dev_free(&whole);
 	}
-	ra = net_dev_parse(a, a_len, &prev.dev);
-	rb = net_dev_parse(b, b_len, &cur.dev);
-	if (ra == 0)
-		check_dev(&prev.dev, a, a_len);
-	if (rb == 0)
-		check_dev(&cur.dev, b, b_len);
-	if (rb < 0)
+	if (t.r[1] < 0)
 		goto out;
 	for (size_t i = 0; i < cur.dev.n; i++) {
 		cur.dev.v[i].included = true;
@@ -70,7 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cur.mono_ns = 2000000000;
 	cur.tcp.c[NET_TCP_RETRANS_SEGS] = 5;
 	cur.tcp.c[NET_TCP_OUT_SEGS] = 2;
-	FUZZ_CHECK(net_build_payload(ra == 0 ? &prev : NULL, &cur, 1700000000000, &payload) == 0);
+	FUZZ_CHECK(net_build_payload(t.r[0] == 0 ? &prev : NULL, &cur, 1700000000000, &payload) ==
+		   0);
 	fuzz_check_json(payload);
 	fuzz_check_nonneg(payload);
 	FUZZ_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(payload, "interfaces")) ==
@@ -79,7 +77,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 out:
 	net_reading_free(&prev);
 	net_reading_free(&cur);
-	free(a);
-	free(b);
+	fuzz_two_free(&t);
 	return 0;
 }

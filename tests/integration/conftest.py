@@ -1,7 +1,9 @@
-"""Fixtures: the daemon binary, a daemon factory that always stops what it
-started, and a daemon on an ephemeral port with a 200 ms tick."""
+"""Fixtures: the daemon binary, build/fields run once, a daemon factory
+that always stops what it started, and a daemon on an ephemeral port with
+a 200 ms tick."""
 
 import os
+import subprocess
 
 import pytest
 
@@ -14,6 +16,18 @@ def sysfeed_bin():
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail("daemon binary %s not found: run `make` or set SYSFEED_BIN" % path)
     return path
+
+
+@pytest.fixture(scope="session")
+def fields_run(sysfeed_bin):
+    """build/fields (tools/fields.c, beside the daemon binary) run without
+    arguments: its subprocess.CompletedProcess, which exited 0."""
+    tool = os.path.join(os.path.dirname(sysfeed_bin), "fields")
+    if not os.access(tool, os.X_OK):
+        pytest.fail("%s not found: run `make`" % tool)
+    out = subprocess.run([tool], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ socket-activated) and stopped at the end of the session."""
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -16,7 +15,7 @@ import uuid
 
 import pytest
 
-from sysfeed_harness import SLOW, Timeout, deadline_after, remaining
+from sysfeed_harness import SLOW, Timeout, deadline_after, remaining, stop_process
 
 JOURNALD = "/lib/systemd/systemd-journald"
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
@@ -54,13 +53,8 @@ class Journald:
             time.sleep(0.02)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc, 10)
         self.proc = None
 
     def restart(self):

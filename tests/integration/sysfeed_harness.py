@@ -48,6 +48,32 @@ def remaining(deadline):
     return deadline - time.monotonic()
 
 
+def wait_for(cond, timeout, what, every=0.02):
+    """For when no stream is open: cond() every `every` seconds until it
+    returns something true, which is returned; Timeout after timeout s."""
+    deadline = deadline_after(timeout)
+    while True:
+        v = cond()
+        if v:
+            return v
+        if remaining(deadline) <= 0:
+            raise Timeout("timed out after %.1fs waiting for %s" % (timeout * SLOW, what))
+        time.sleep(every)
+
+
+def stop_process(proc, timeout):
+    """SIGTERM to proc if it still runs, SIGKILL when it has not exited
+    timeout seconds later."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def parse_id(event_id):
     """'<16 hex>-<seq>' -> (instance, seq), or None for anything else."""
     if event_id is None:
@@ -80,6 +106,19 @@ class ChunkedDecoder:
     def rest(self):
         return bytes(self._buf) if self.done else b""
 
+    def _line(self, what):
+        """The next line off the buffer without its CRLF, or None while it is
+        incomplete."""
+        buf = self._buf
+        i = buf.find(b"\r\n")
+        if i < 0:
+            if len(buf) > self.MAX_LINE:
+                raise ProtocolError("%s line too long" % what)
+            return None
+        line = bytes(buf[:i])
+        del buf[: i + 2]
+        return line
+
     def feed(self, data):
         if self.done:
             self._buf += data
@@ -89,13 +128,9 @@ class ChunkedDecoder:
         buf = self._buf
         while not self.done:
             if self._state == "size":
-                i = buf.find(b"\r\n")
-                if i < 0:
-                    if len(buf) > self.MAX_LINE:
-                        raise ProtocolError("chunk-size line too long")
+                line = self._line("chunk-size")
+                if line is None:
                     break
-                line = bytes(buf[:i])
-                del buf[: i + 2]
                 size = line.split(b";", 1)[0].strip(b" \t")
                 if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size):
                     raise ProtocolError("bad chunk-size line %r" % line[:80])
@@ -119,13 +154,9 @@ class ChunkedDecoder:
                 del buf[:2]
                 self._state = "size"
             elif self._state == "trailer":
-                i = buf.find(b"\r\n")
-                if i < 0:
-                    if len(buf) > self.MAX_LINE:
-                        raise ProtocolError("trailer line too long")
+                line = self._line("trailer")
+                if line is None:
                     break
-                line = bytes(buf[:i])
-                del buf[: i + 2]
                 if not line:
                     self.done = True
         return bytes(out)

@@ -30,7 +30,6 @@ import glob
 import json
 import os
 import re
-import subprocess
 
 import pytest
 
@@ -193,15 +192,10 @@ def source_literals(pattern):
 
 
 @pytest.fixture(scope="module")
-def listing(sysfeed_bin):
+def listing(fields_run):
     """{("json"|"prom", topic): {name: type}} from build/fields."""
-    tool = os.path.join(os.path.dirname(sysfeed_bin), "fields")
-    if not os.access(tool, os.X_OK):
-        pytest.fail("%s not found: run `make`" % tool)
-    out = subprocess.run([tool], capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
     rows = {}
-    for line in out.stdout.splitlines():
+    for line in fields_run.stdout.splitlines():
         if not line.startswith("#"):
             kind, topic, name, type_ = line.split("\t")[:4]
             rows.setdefault((kind, topic), {})[name] = type_

@@ -7,7 +7,6 @@ type and # HELP text."""
 import glob
 import json
 import os
-import subprocess
 
 import pytest
 
@@ -16,15 +15,10 @@ FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 
 
 @pytest.fixture(scope="module")
-def listing(sysfeed_bin):
-    tool = os.path.join(os.path.dirname(sysfeed_bin), "fields")
-    if not os.access(tool, os.X_OK):
-        pytest.fail("%s not found: run `make`" % tool)
-    out = subprocess.run([tool], capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    assert out.stderr == ""
+def listing(fields_run):
+    assert fields_run.stderr == ""
     rows = {}
-    for line in out.stdout.splitlines():
+    for line in fields_run.stdout.splitlines():
         if line.startswith("#"):
             continue
         kind, topic, name, type_, unit, labels, source, help_ = line.split("\t")

@@ -34,7 +34,7 @@ import time
 
 import pytest
 
-from sysfeed_harness import SANITIZE, SLOW, deadline_after, pump_for, remaining
+from sysfeed_harness import SANITIZE, SLOW, pump_for, wait_for
 
 INTERVAL = 200
 TIMEOUT_MS = 300
@@ -146,18 +146,6 @@ def children(pid):
             if st and st[1] == pid:
                 out[int(name)] = st[0]
     return out
-
-
-def wait_for(cond, timeout, what):
-    """For when no stream is open: one look every 20 ms."""
-    deadline = deadline_after(timeout)
-    while True:
-        v = cond()
-        if v:
-            return v
-        if remaining(deadline) <= 0:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout * SLOW, what))
-        time.sleep(0.02)
 
 
 def mount_entry(ev, mount):

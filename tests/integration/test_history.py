@@ -16,9 +16,14 @@ import time
 
 import pytest
 
-from sysfeed_harness import deadline_after, remaining, Timeout
+import sysfeed_harness
 
 FLUSH = 1  # history-flush-seconds in these tests
+
+
+def wait_for(cond, timeout, what):
+    """sysfeed_harness.wait_for, a look every 100 ms: each is a history query."""
+    return sysfeed_harness.wait_for(cond, timeout, what, every=0.1)
 
 
 def config(state_dir, extra=""):
@@ -28,17 +33,6 @@ def config(state_dir, extra=""):
 def api(d, **params):
     q = "&".join("%s=%s" % kv for kv in params.items())
     return d.request(path="/api/history?" + q, timeout=10)
-
-
-def wait_for(fn, timeout, what):
-    deadline = deadline_after(timeout)
-    while True:
-        v = fn()
-        if v:
-            return v
-        if remaining(deadline) <= 0:
-            raise Timeout("timed out waiting for " + what)
-        time.sleep(0.1)
 
 
 def rows_since(d, t0, topic="cpu", **kw):

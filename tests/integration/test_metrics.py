@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,8 @@ import urllib.request
 
 import pytest
 
-from sysfeed_harness import Daemon, Timeout, deadline_after, http_request, remaining
+from sysfeed_harness import (Daemon, Timeout, deadline_after, http_request, remaining,
+                             stop_process)
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -297,13 +297,7 @@ class Prometheus:
     def stop(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 15)
         self.logf.close()
 
     def query(self, expr):

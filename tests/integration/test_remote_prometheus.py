@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from remote_pki import make_ca, make_cert, write_secret
+from sysfeed_harness import stop_process
 from test_remote import HTTPS_RE
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -84,12 +85,7 @@ def test_prometheus_scrapes_over_tls_with_a_token(start_daemon, tmp_path, sysfee
             time.sleep(0.5)
         assert not query(web, 'sysfeed_build_info{job="wrong"}')
     finally:
-        prom.terminate()
-        try:
-            prom.wait(20)
-        except subprocess.TimeoutExpired:
-            prom.kill()
-            prom.wait()
+        stop_process(prom, 20)
     text = daemon.stderr_text()
     assert "logged in as prometheus (token)" in text
     assert token not in text

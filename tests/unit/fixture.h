@@ -1,12 +1,14 @@
 /* Helpers shared by the unit tests that read fixture trees: the fixtures
  * root (SYSFEED_FIXTURES, default tests/fixtures), opening and reading files
  * under it, comparisons with golden files in <machine>/expected/, number
- * lookups in cJSON payloads, setting config keys, counting our children,
- * scratch trees under /tmp, running a collector over a fixture machine
- * with its golden payloads and metrics, and capturing what an
- * event-driven collector publishes. Include after
- * cmocka.h. Every function is marked
- * unused so that files using only some of them still build with -Werror. */
+ * and list lookups in cJSON payloads, setting config keys, counting our
+ * children, scratch trees under /tmp, parser checks (a fixture file that
+ * must parse, a table of bad inputs, every cut and garbled byte of a
+ * file), running a collector over a fixture machine with its golden
+ * payloads and metrics or over the live host, and capturing what an
+ * event-driven collector publishes. Include after cmocka.h. Every function
+ * is marked unused so that files using only some of them still build with
+ * -Werror. */
 #ifndef SYSFEED_TEST_FIXTURE_H
 #define SYSFEED_TEST_FIXTURE_H
 
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -138,6 +141,71 @@ __attribute__((unused)) static double num(const cJSON *o, const char *key)
 __attribute__((unused)) static bool is_null(const cJSON *o, const char *key)
 {
 	return cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+/* The item of the array key of o whose "name" is name, or NULL. */
+__attribute__((unused)) static const cJSON *list_item(const cJSON *o, const char *key,
+						      const char *name)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, get(o, key))
+	{
+		if (strcmp(get(e, "name")->valuestring, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* The "name"s of the items of the array key of o, in order, are want
+ * ("a,b,c"). */
+__attribute__((unused)) static void assert_list_names(const cJSON *o, const char *key,
+						      const char *want)
+{
+	char got[1024] = "";
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, get(o, key))
+	{
+		if (got[0])
+			strcat(got, ",");
+		strcat(got, get(e, "name")->valuestring);
+	}
+	assert_string_equal(got, want);
+}
+
+/* The machines with a proc tree for every /proc file topic: vm2 (captured),
+ * host16 and linux-2.6.18 (constructed). */
+__attribute__((unused)) static const char *const proc_machines[] = {"vm2", "host16",
+								    "linux-2.6.18"};
+
+/* promtool has nothing to say about expected/<name> of proc_machines; the
+ * test is skipped where promtool is not installed. */
+__attribute__((unused)) static void promtool_goldens(const char *name)
+{
+	char rel[128];
+
+	snprintf(rel, sizeof(rel), "expected/%s", name);
+	for (size_t i = 0; i < 3; i++) {
+		char *text = slurp(proc_machines[i], rel, NULL);
+		bool ran = prom_check_promtool(text);
+
+		free(text);
+		if (!ran)
+			skip();
+	}
+}
+
+/* The text cJSON prints of o, which must not be NULL; o is deleted. Free
+ * the text. */
+__attribute__((unused)) static char *json_text(cJSON *o)
+{
+	char *s;
+
+	assert_non_null(o);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
 }
 
 /* A collector's settings inside a whole configuration (config_defaults,
@@ -260,6 +328,18 @@ __attribute__((unused)) static void run_metrics(struct run *r, const char *name)
 	prom_check_file(r->m.buf, path);
 }
 
+/* The two ticks a /proc file topic's goldens come from: proc/ at T1 and
+ * mono_ns, proc.2/ a second later, each payload a golden (first, second);
+ * then the families, expected/<prom>. */
+__attribute__((unused)) static void run_goldens(struct run *r, uint64_t mono_ns, const char *first,
+						const char *second, const char *prom)
+{
+	run_golden(r, T1, mono_ns, first);
+	run_trees(r, 1);
+	run_golden(r, T2, mono_ns + SEC, second);
+	run_metrics(r, prom);
+}
+
 __attribute__((unused)) static void run_end(struct run *r)
 {
 	metrics_free(&r->m);
@@ -268,6 +348,85 @@ __attribute__((unused)) static void run_end(struct run *r)
 		if (r->fd[i] >= 0)
 			close(r->fd[i]);
 	}
+}
+
+/* c over this machine's /proc and, with sys, /sys (-1 without), started
+ * as init_check(c, env, 0, NULL) starts it; or, with may_be_off, false
+ * when init turns the topic off (its reason printed, nothing left open). */
+__attribute__((unused)) static bool run_live(struct run *r, const struct collector *c, bool sys,
+					     bool may_be_off)
+{
+	char reason[256] = "";
+
+	*r = (struct run){.c = c, .fd = {-1, -1, -1, -1}};
+	r->fd[0] = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sys)
+		r->fd[2] = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r->env = (struct collector_env){.proc_fd = r->fd[0], .sys_fd = r->fd[2]};
+	if (!may_be_off) {
+		r->st = init_check(c, &r->env, 0, NULL);
+		return true;
+	}
+	if (c->init(&r->env, fixture_settings(c), &r->st, reason, sizeof(reason)) == 0)
+		return true;
+	print_message("live host: %s is off: %s\n", c->name, reason);
+	run_end(r);
+	return false;
+}
+
+/* n ticks a second apart on what r reads, each payload dropped; prints
+ * the CPU time of one (sample and payload). Durations are not asserted:
+ * the figure is for the report. */
+__attribute__((unused)) static void run_cost(struct run *r, int n)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+	for (int i = 0; i < n; i++)
+		cJSON_Delete(run_tick(r, T1, (uint64_t)(i + 1) * SEC));
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+	print_message("%s: %.1f us of CPU per tick (sample + payload)\n", r->c->name,
+		      ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n /
+			  1e3);
+}
+
+/* A collector's CPU time per tick on the live host, printed for the
+ * report: LIVE_COST(&disk_collector, sys, may_be_off) in a test table runs
+ * live_cost over it (run_live, then run_cost of 2,000 ticks); skipped
+ * when the topic is off here and may be. */
+struct live_cost {
+	const struct collector *c;
+	bool sys, may_be_off;
+};
+
+__attribute__((unused)) static void live_cost(void **state)
+{
+	const struct live_cost *lc = *state;
+	struct run r;
+
+	if (!run_live(&r, lc->c, lc->sys, lc->may_be_off))
+		skip();
+	run_cost(&r, 2000);
+	run_end(&r);
+}
+
+#define LIVE_COST(c, sys, may_be_off)                                                              \
+	{                                                                                          \
+		"test_cost", live_cost, NULL, NULL, (void *)&(const struct live_cost)              \
+		{                                                                                  \
+			(c), (sys), (may_be_off)                                                   \
+		}                                                                                  \
+	}
+
+/* A tick of c that must fail with want and leave no payload. */
+__attribute__((unused)) static void tick_fails(const struct collector *c, void *st,
+					       const struct collector_env *env,
+					       const struct collector_tick *tick, int want)
+{
+	cJSON *p = (cJSON *)env; /* sample must clear it */
+
+	assert_int_equal(c->sample(st, env, tick, &p), want);
+	assert_null(p);
 }
 
 /* A test run once per fixture machine: the table entry names both, and the
@@ -371,6 +530,105 @@ __attribute__((unused)) static void each_garbled(const char *text, size_t len, c
 		check(copy, len, i, ctx);
 		free(copy);
 	}
+}
+
+/* A parser of a whole file into ret: a test's adapter around the typed
+ * parser of its module. Returns 0 or -errno. */
+typedef int (*fixture_parse_fn)(const char *text, size_t len, void *ret);
+
+/* Parses <fixtures>/<machine>/<rel> with parse into ret; it must succeed. */
+__attribute__((unused)) static void parse_file(const char *machine, const char *rel,
+					       fixture_parse_fn parse, void *ret)
+{
+	size_t len;
+	char *text = slurp(machine, rel, &len);
+
+	assert_int_equal(parse(text, len, ret), 0);
+	free(text);
+}
+
+/* A bad input and the error its parser must give. */
+struct parse_case {
+	const char *text;
+	int err;
+};
+
+/* Each case's text (to its strlen) parsed into ret must give the case's
+ * error; then after (when not NULL) checks what ret holds. */
+__attribute__((unused)) static void parse_cases(const struct parse_case *cases, size_t n,
+						fixture_parse_fn parse, void *ret,
+						void (*after)(const void *ret))
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = parse(cases[i].text, strlen(cases[i].text), ret);
+
+		if (r != cases[i].err)
+			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
+		assert_int_equal(r, cases[i].err);
+		if (after)
+			after(ret);
+	}
+}
+
+/* The check of what parse gave (r) for the first n of the len bytes of a
+ * file's text. */
+typedef void (*fixture_cut_fn)(int r, const char *text, size_t n, size_t len);
+
+/* The usual check: a prefix of whole lines parses, a cut line is -EINVAL. */
+__attribute__((unused)) static void cut_at_lines(int r, const char *text, size_t n, size_t len)
+{
+	if (n == 0 || text[n - 1] == '\n')
+		assert_int_equal(r, 0);
+	else
+		assert_int_equal(r, -EINVAL);
+}
+
+struct cuts {
+	const char *text;
+	size_t len;
+	fixture_parse_fn parse;
+	void *ret;
+	fixture_cut_fn cut;
+};
+
+__attribute__((unused)) static void cuts_prefix(const char *p, size_t n, size_t at, void *ctx)
+{
+	struct cuts *c = ctx;
+
+	c->cut(c->parse(p, n, c->ret), c->text, n, c->len);
+}
+
+__attribute__((unused)) static void cuts_garbled(const char *p, size_t n, size_t at, void *ctx)
+{
+	struct cuts *c = ctx;
+
+	assert_true(c->parse(p, n, c->ret) <= 0);
+}
+
+/* <fixtures>/<machine>/<rel> cut and garbled: every prefix parsed into
+ * ret (each_prefix) and checked by cut; then, unless garble is '\0',
+ * every byte made garble ('\n' where it was garble already, each_garbled):
+ * an error or a parse, never a crash. */
+__attribute__((unused)) static void check_cuts(const char *machine, const char *rel,
+					       fixture_parse_fn parse, void *ret,
+					       fixture_cut_fn cut, char garble)
+{
+	struct cuts c = {.parse = parse, .ret = ret, .cut = cut};
+	char *text = slurp(machine, rel, &c.len);
+
+	c.text = text;
+	each_prefix(text, c.len, cuts_prefix, &c);
+	if (garble)
+		each_garbled(text, c.len, garble, '\n', cuts_garbled, &c);
+	free(text);
+}
+
+/* check_cuts on the same file of each of proc_machines. */
+__attribute__((unused)) static void check_cuts_proc(const char *rel, fixture_parse_fn parse,
+						    void *ret, fixture_cut_fn cut, char garble)
+{
+	for (size_t i = 0; i < 3; i++)
+		check_cuts(proc_machines[i], rel, parse, ret, cut, garble);
 }
 
 /* Children of this process but those in skip (n_skip pids) as /proc lists

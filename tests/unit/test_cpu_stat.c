@@ -22,6 +22,11 @@ static int parse_str(const char *text, struct cpu_stat *st)
 	return cpu_stat_parse(text, strlen(text), st);
 }
 
+static int parse(const char *text, size_t len, void *ret)
+{
+	return cpu_stat_parse(text, len, ret);
+}
+
 /* --- the parser --- */
 
 /* The parse as JSON, in the shape of expected/stat.json. */
@@ -69,26 +74,21 @@ static cJSON *stat_json(const struct cpu_stat *st)
 static void check_stat_fixture(const char *machine)
 {
 	struct cpu_stat st = {0};
-	size_t len;
-	char *text = slurp(machine, "proc/stat", &len);
 	cJSON *j;
 
-	assert_int_equal(cpu_stat_parse(text, len, &st), 0);
+	parse_file(machine, "proc/stat", parse, &st);
 	j = stat_json(&st);
 	assert_json_file(j, machine, "stat.json");
 	cJSON_Delete(j);
 	cpu_stat_free(&st);
-	free(text);
 }
 
 static void test_parse_vm2(void **state)
 {
 	struct cpu_stat st = {0};
-	size_t len;
-	char *text = slurp("vm2", "proc/stat", &len);
 
 	(void)state;
-	assert_int_equal(cpu_stat_parse(text, len, &st), 0);
+	parse_file("vm2", "proc/stat", parse, &st);
 	/* cpu  1219 0 1131 47279 231 0 18 6 0 0 */
 	assert_int_equal(st.total.jiffies[CPU_USER], 1219);
 	assert_int_equal(st.total.jiffies[CPU_SYSTEM], 1131);
@@ -113,18 +113,15 @@ static void test_parse_vm2(void **state)
 	assert_int_equal(st.procs_running, 1);
 	assert_int_equal(st.procs_blocked, 0);
 	cpu_stat_free(&st);
-	free(text);
 	check_stat_fixture("vm2");
 }
 
 static void test_parse_host16(void **state)
 {
 	struct cpu_stat st = {0};
-	size_t len;
-	char *text = slurp("host16", "proc/stat", &len);
 
 	(void)state;
-	assert_int_equal(cpu_stat_parse(text, len, &st), 0);
+	parse_file("host16", "proc/stat", parse, &st);
 	assert_int_equal(st.n_cores, 16);
 	for (size_t i = 0; i < 16; i++)
 		assert_int_equal(st.cores[i].id, i);
@@ -146,19 +143,16 @@ static void test_parse_host16(void **state)
 	assert_int_equal(st.procs_running, 18);
 	assert_int_equal(st.procs_blocked, 2);
 	cpu_stat_free(&st);
-	free(text);
 	check_stat_fixture("host16");
 }
 
 static void test_parse_linux_2_6_18(void **state)
 {
 	struct cpu_stat st = {0};
-	size_t len;
-	char *text = slurp("linux-2.6.18", "proc/stat", &len);
 
 	(void)state;
 	/* 8 columns: no guest, no guest_nice; no softirq line */
-	assert_int_equal(cpu_stat_parse(text, len, &st), 0);
+	parse_file("linux-2.6.18", "proc/stat", parse, &st);
 	assert_int_equal(st.n_cores, 4);
 	/* cpu0 1234567 2345 456789 98765432 123456 7890 12345 0 */
 	assert_int_equal(st.cores[0].jiffies[CPU_USER], 1234567);
@@ -173,7 +167,6 @@ static void test_parse_linux_2_6_18(void **state)
 	/* 2.6.18 prints "intr %llu" then " %u" for each of 224 IRQs */
 	assert_int_equal(st.intr, 401234567 + 3456 + 1 + 45678 + 234567 + 12345678 + 2345678);
 	cpu_stat_free(&st);
-	free(text);
 	check_stat_fixture("linux-2.6.18");
 }
 
@@ -275,12 +268,15 @@ static void test_parse_big_machine(void **state)
 	free(text);
 }
 
+/* Whatever failed, the struct holds no core. */
+static void no_cores(const void *ret)
+{
+	assert_int_equal(((const struct cpu_stat *)ret)->n_cores, 0);
+}
+
 static void test_parse_malformed(void **state)
 {
-	static const struct {
-		const char *text;
-		int err;
-	} cases[] = {
+	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
 	    {"ctxt 5\nbtime 7\n", -ENODATA},
 	    {"cpu0 1 2 3 4\n", -ENODATA},
@@ -320,14 +316,7 @@ static void test_parse_malformed(void **state)
 	struct cpu_stat st = {0};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = parse_str(cases[i].text, &st);
-
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
-		assert_int_equal(st.n_cores, 0);
-	}
+	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &st, no_cores);
 	/* an embedded NUL is garbage, not an end */
 	assert_int_equal(cpu_stat_parse("cpu  1 2\0 3 4\n", 14, &st), -EINVAL);
 	/* the struct is reusable after errors */
@@ -339,61 +328,40 @@ static void test_parse_malformed(void **state)
 	cpu_stat_free(NULL);
 }
 
-/* What a cut or garbled /proc/stat is checked against. */
-struct cut {
-	const char *text;  /* the whole file */
-	size_t first_line; /* the length of its first line */
-	struct cpu_stat st;
-};
-
-/* Whole lines parse, cut lines fail. */
-static void check_prefix(const char *p, size_t n, size_t at, void *ctx)
+/* Whole lines from the first on parse, cut lines fail. */
+static void cut_stat(int r, const char *text, size_t n, size_t len)
 {
-	struct cut *c = ctx;
-	int r = cpu_stat_parse(p, n, &c->st);
+	size_t first_line = (size_t)(strchr(text, '\n') - text) + 1;
 
-	if (n >= c->first_line && c->text[n - 1] == '\n')
+	if (n >= first_line && text[n - 1] == '\n')
 		assert_int_equal(r, 0);
 	else
 		assert_true(r == -EINVAL || r == -ENODATA);
 }
 
-/* Garbage: an error or a parse, never a crash. */
-static void check_garbled(const char *p, size_t n, size_t at, void *ctx)
-{
-	struct cut *c = ctx;
-
-	assert_true(cpu_stat_parse(p, n, &c->st) <= 0);
-}
-
-/* Every prefix of a real file, in a buffer of exactly that size (so that
- * ASan catches any read past it), and every byte replaced by garbage. */
-static void check_prefixes(const char *machine)
-{
-	size_t len;
-	char *text = slurp(machine, "proc/stat", &len);
-	struct cut c = {.text = text, .first_line = (size_t)(strchr(text, '\n') - text) + 1};
-
-	each_prefix(text, len, check_prefix, &c);
-	each_garbled(text, len, 'x', '\n', check_garbled, &c);
-	cpu_stat_free(&c.st);
-	free(text);
-}
-
 static void test_parse_truncated(void **state)
 {
+	struct cpu_stat st = {0};
+
 	(void)state;
-	check_prefixes("vm2");
-	check_prefixes("host16");
-	check_prefixes("linux-2.6.18");
+	check_cuts_proc("proc/stat", parse, &st, cut_stat, 'x');
+	cpu_stat_free(&st);
+}
+
+static int parse_freq(const char *text, size_t len, void *ret)
+{
+	return cpu_freq_parse(text, len, ret);
+}
+
+/* A failed parse leaves the value alone. */
+static void khz_untouched(const void *ret)
+{
+	assert_int_equal(*(const uint64_t *)ret, 7);
 }
 
 static void test_freq_parse(void **state)
 {
-	static const struct {
-		const char *text;
-		int err;
-	} bad[] = {
+	static const struct parse_case bad[] = {
 	    {"", -EINVAL},
 	    {"\n", -EINVAL},
 	    {"2400000", -EINVAL},
@@ -414,14 +382,7 @@ static void test_freq_parse(void **state)
 	assert_int_equal(cpu_freq_parse("0\n", 2, &khz), 0);
 	assert_int_equal(khz, 0);
 	khz = 7;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int r = cpu_freq_parse(bad[i].text, strlen(bad[i].text), &khz);
-
-		if (r != bad[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, bad[i].text, r);
-		assert_int_equal(r, bad[i].err);
-		assert_int_equal(khz, 7);
-	}
+	parse_cases(bad, sizeof(bad) / sizeof(bad[0]), parse_freq, &khz, khz_untouched);
 }
 
 static struct cpu_times core_times(unsigned id, uint64_t user, uint64_t idle, uint64_t iowait)

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "disk.h"
 #include "fixture.h"
@@ -31,28 +32,17 @@
 
 static const cJSON *dev(const cJSON *p, const char *name)
 {
-	const cJSON *e;
-
-	cJSON_ArrayForEach(e, get(p, "disks"))
-	{
-		if (strcmp(get(e, "name")->valuestring, name) == 0)
-			return e;
-	}
-	return NULL;
+	return list_item(p, "disks", name);
 }
 
 static void assert_names(const cJSON *p, const char *want)
 {
-	char got[1024] = "";
-	const cJSON *e;
+	assert_list_names(p, "disks", want);
+}
 
-	cJSON_ArrayForEach(e, get(p, "disks"))
-	{
-		if (got[0])
-			strcat(got, ",");
-		strcat(got, get(e, "name")->valuestring);
-	}
-	assert_string_equal(got, want);
+static int parse(const char *text, size_t len, void *ret)
+{
+	return disk_stats_parse(text, len, ret);
 }
 
 static int parse_str(const char *text, struct disk_stats *st)
@@ -65,12 +55,10 @@ static int parse_str(const char *text, struct disk_stats *st)
 static void test_parse_vm2(void **state)
 {
 	struct disk_stats st = {0};
-	size_t len;
-	char *text = slurp("vm2", "proc/diskstats", &len);
 	const struct disk_dev *d;
 
 	(void)state;
-	assert_int_equal(disk_stats_parse(text, len, &st), 0);
+	parse_file("vm2", "proc/diskstats", parse, &st);
 	assert_int_equal(st.n, 10);
 	assert_string_equal(st.v[0].name, "loop0");
 	/* 254 0 vda 102016 13723 5181978 47608 74426 12166 2317288 15673 1 12716
@@ -97,17 +85,14 @@ static void test_parse_vm2(void **state)
 	assert_string_equal(st.v[9].name, "zram0");
 	assert_int_equal(st.v[9].major, 253);
 	disk_stats_free(&st);
-	free(text);
 }
 
 static void test_parse_host16(void **state)
 {
 	struct disk_stats st = {0};
-	size_t len;
-	char *text = slurp("host16", "proc/diskstats", &len);
 
 	(void)state;
-	assert_int_equal(disk_stats_parse(text, len, &st), 0);
+	parse_file("host16", "proc/diskstats", parse, &st);
 	assert_int_equal(st.n, 15);
 	assert_string_equal(st.v[2].name, "nvme0n1");
 	assert_int_equal(st.v[2].major, 259);
@@ -118,19 +103,16 @@ static void test_parse_host16(void **state)
 	assert_string_equal(st.v[12].name, "dm-0");
 	assert_int_equal(st.v[12].s[DISK_IN_FLIGHT], 2);
 	disk_stats_free(&st);
-	free(text);
 }
 
 /* 2.6.18: 11 statistics for disks, 4 for partitions. */
 static void test_parse_linux_2_6_18(void **state)
 {
 	struct disk_stats st = {0};
-	size_t len;
-	char *text = slurp("linux-2.6.18", "proc/diskstats", &len);
 	const struct disk_dev *d;
 
 	(void)state;
-	assert_int_equal(disk_stats_parse(text, len, &st), 0);
+	parse_file("linux-2.6.18", "proc/diskstats", parse, &st);
 	assert_int_equal(st.n, 25);
 	d = &st.v[17];
 	assert_string_equal(d->name, "sda");
@@ -147,7 +129,6 @@ static void test_parse_linux_2_6_18(void **state)
 	assert_int_equal(d->s[DISK_READS_MERGED], 0);
 	assert_int_equal(d->s[DISK_READ_MS], 0);
 	disk_stats_free(&st);
-	free(text);
 }
 
 /* 14 fields (< 4.18), 18 (4.18+), 20 (5.5+) and 7 (partitions < 2.6.25). */
@@ -207,54 +188,48 @@ static void test_parse_layouts(void **state)
 	disk_stats_free(NULL);
 }
 
+/* Whatever failed, the struct holds no device. */
+static void no_devices(const void *ret)
+{
+	assert_int_equal(((const struct disk_stats *)ret)->n, 0);
+}
+
 static void test_parse_malformed(void **state)
 {
-	static const char *const cases[] = {
-	    "8 0 sda 1 2 3 4 5 6 7 8 9 10 11",      /* no '\n' */
-	    "8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n8 1", /* truncated line */
-	    "8 0 sda 1 2 3\n",                      /* 3 statistics */
-	    "8 0 sda 1 2 3 4 5\n",
-	    "8 0 sda 1 2 3 4 5 6 7 8 9 10\n",
-	    "8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12\n",
-	    "8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
-	    "8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18\n",
-	    "8 0 sda\n",
-	    "8 0\n",
-	    "8\n",
-	    "\n",
-	    "   \n",
-	    "x 0 sda 1 2 3 4\n",
-	    "8 -1 sda 1 2 3 4\n",
-	    "8 0 sda 1 2 -3 4\n",
-	    "8 0 sda 1 2 3.0 4\n",
-	    "8 0 sda 1 2 3 4x\n",
-	    "8\t0 sda 1 2 3 4\n",
-	    "8 0 sda\t1 2 3 4\n",
-	    "8 0 . 1 2 3 4\n",
-	    "8 0 .. 1 2 3 4\n",
-	    "1 1 abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl 0 0 0 0\n",
-	    "8 0 sda 1 2 3 4\n\n",
-	};
-	static const char *const ranges[] = {
-	    "4294967296 0 sda 1 2 3 4\n",
-	    "8 4294967296 sda 1 2 3 4\n",
-	    "8 0 sda 18446744073709551616 2 3 4\n",
+	static const struct parse_case cases[] = {
+	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11", -EINVAL},      /* no '\n' */
+	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n8 1", -EINVAL}, /* truncated line */
+	    {"8 0 sda 1 2 3\n", -EINVAL},                      /* 3 statistics */
+	    {"8 0 sda 1 2 3 4 5\n", -EINVAL},
+	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10\n", -EINVAL},
+	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12\n", -EINVAL},
+	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", -EINVAL},
+	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18\n", -EINVAL},
+	    {"8 0 sda\n", -EINVAL},
+	    {"8 0\n", -EINVAL},
+	    {"8\n", -EINVAL},
+	    {"\n", -EINVAL},
+	    {"   \n", -EINVAL},
+	    {"x 0 sda 1 2 3 4\n", -EINVAL},
+	    {"8 -1 sda 1 2 3 4\n", -EINVAL},
+	    {"8 0 sda 1 2 -3 4\n", -EINVAL},
+	    {"8 0 sda 1 2 3.0 4\n", -EINVAL},
+	    {"8 0 sda 1 2 3 4x\n", -EINVAL},
+	    {"8\t0 sda 1 2 3 4\n", -EINVAL},
+	    {"8 0 sda\t1 2 3 4\n", -EINVAL},
+	    {"8 0 . 1 2 3 4\n", -EINVAL},
+	    {"8 0 .. 1 2 3 4\n", -EINVAL},
+	    {"1 1 abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl 0 0 0 0\n",
+	     -EINVAL},
+	    {"8 0 sda 1 2 3 4\n\n", -EINVAL},
+	    {"4294967296 0 sda 1 2 3 4\n", -ERANGE},
+	    {"8 4294967296 sda 1 2 3 4\n", -ERANGE},
+	    {"8 0 sda 18446744073709551616 2 3 4\n", -ERANGE},
 	};
 	struct disk_stats st = {0};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = parse_str(cases[i], &st);
-
-		if (r != -EINVAL)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i], r);
-		assert_int_equal(r, -EINVAL);
-		assert_int_equal(st.n, 0);
-	}
-	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		assert_int_equal(parse_str(ranges[i], &st), -ERANGE);
-		assert_int_equal(st.n, 0);
-	}
+	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &st, no_devices);
 	assert_int_equal(disk_stats_parse("8 0 s\0a 1 2 3 4\n", 16, &st), -EINVAL);
 	/* reusable after errors */
 	assert_int_equal(parse_str("8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n", &st), 0);
@@ -262,44 +237,13 @@ static void test_parse_malformed(void **state)
 	disk_stats_free(&st);
 }
 
-static void check_prefixes(const char *machine)
-{
-	struct disk_stats st = {0};
-	size_t len;
-	char *text = slurp(machine, "proc/diskstats", &len);
-
-	for (size_t n = 0; n <= len; n++) {
-		char *copy = malloc(n ? n : 1);
-		int r;
-
-		assert_non_null(copy);
-		memcpy(copy, text, n);
-		r = disk_stats_parse(copy, n, &st);
-		if (n == 0 || text[n - 1] == '\n')
-			assert_int_equal(r, 0);
-		else
-			assert_int_equal(r, -EINVAL);
-		free(copy);
-	}
-	for (size_t i = 0; i < len; i++) {
-		char *copy = malloc(len);
-
-		assert_non_null(copy);
-		memcpy(copy, text, len);
-		copy[i] = copy[i] == 'x' ? '\n' : 'x';
-		assert_true(disk_stats_parse(copy, len, &st) <= 0);
-		free(copy);
-	}
-	disk_stats_free(&st);
-	free(text);
-}
-
 static void test_parse_truncated(void **state)
 {
+	struct disk_stats st = {0};
+
 	(void)state;
-	check_prefixes("vm2");
-	check_prefixes("host16");
-	check_prefixes("linux-2.6.18");
+	check_cuts_proc("proc/diskstats", parse, &st, cut_at_lines, 'x');
+	disk_stats_free(&st);
 }
 
 /* --- which devices --- */
@@ -515,10 +459,7 @@ static void test_collector(void **state)
 	cJSON *p;
 
 	run_start(&r, &disk_collector, machine);
-	run_golden(&r, T1, 5 * SEC, "disk.1.json");
-	run_trees(&r, 1);
-	run_golden(&r, T2, 6 * SEC, "disk.json");
-	run_metrics(&r, "disk.prom");
+	run_goldens(&r, 5 * SEC, "disk.1.json", "disk.json", "disk.prom");
 	/* back to the older file: counters went backwards, rates null */
 	run_trees(&r, 0);
 	p = run_tick(&r, T2, 7 * SEC);
@@ -637,9 +578,7 @@ static void test_collector_partitions(void **state)
 
 	/* a bad tick keeps the last good reading */
 	scratch_write(&proc, "diskstats", "8 0 sda 1 0 1");
-	p = (cJSON *)&env;
-	assert_int_equal(disk_collector.sample(st, &env, &t, &p), -EINVAL);
-	assert_null(p);
+	tick_fails(&disk_collector, st, &env, &t, -EINVAL);
 	scratch_write(&proc, "diskstats", "8 0 sda 5 0 1 1 0 0 0 0 0 1 1\n");
 	t.mono_ns += 2 * SEC;
 	assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
@@ -704,21 +643,14 @@ static void test_collector_errors(void **state)
 
 static void test_collector_live(void **state)
 {
-	int pfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int sfd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct collector_env env = {.proc_fd = pfd, .sys_fd = sfd};
-	struct collector_tick t = {.t_ms = T1};
-	struct timespec now;
-	void *st = NULL;
-	cJSON *p = NULL;
+	struct run r;
 	const cJSON *e;
+	cJSON *p;
 
 	(void)state;
-	st = init_check(&disk_collector, &env, 0, NULL);
+	run_live(&r, &disk_collector, true, false);
 	for (int i = 0; i < 2; i++) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		t.mono_ns = (uint64_t)now.tv_sec * SEC + (uint64_t)now.tv_nsec;
-		assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
+		p = run_tick(&r, T1, clock_mono_ns());
 		cJSON_ArrayForEach(e, get(p, "disks"))
 		{
 			assert_false(disk_is_virtual(get(e, "name")->valuestring));
@@ -730,37 +662,7 @@ static void test_collector_live(void **state)
 		}
 		cJSON_Delete(p);
 	}
-	disk_collector.fini(st);
-	close(pfd);
-	close(sfd);
-}
-
-static void test_cost(void **state)
-{
-	int pfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int sfd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct collector_env env = {.proc_fd = pfd, .sys_fd = sfd};
-	struct collector_tick t = {.t_ms = T1};
-	struct timespec a, b;
-	void *st = NULL;
-	cJSON *p = NULL;
-	const int n = 2000;
-
-	(void)state;
-	st = init_check(&disk_collector, &env, 0, NULL);
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
-	for (int i = 0; i < n; i++) {
-		t.mono_ns = (uint64_t)(i + 1) * SEC;
-		assert_int_equal(disk_collector.sample(st, &env, &t, &p), 0);
-		cJSON_Delete(p);
-	}
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
-	print_message("disk: %.1f us of CPU per tick (sample + payload)\n",
-		      ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n /
-			  1e3);
-	disk_collector.fini(st);
-	close(pfd);
-	close(sfd);
+	run_end(&r);
 }
 
 int main(void)
@@ -783,7 +685,7 @@ int main(void)
 	    cmocka_unit_test(test_metrics_old_partition),
 	    cmocka_unit_test(test_collector_errors),
 	    cmocka_unit_test(test_collector_live),
-	    cmocka_unit_test(test_cost),
+	    LIVE_COST(&disk_collector, true, false),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

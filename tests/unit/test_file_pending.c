@@ -15,8 +15,7 @@
 #include <sys/inotify.h>
 
 #include "file_pending.h"
-
-#define T1 INT64_C(1700000000000)
+#include "fixture.h"
 
 /* What the list evicted, in order. */
 struct evicted {
@@ -38,13 +37,7 @@ static void on_evict(void *ctx, struct file_pending *p)
 
 static char *json_of(const struct file_pending *p)
 {
-	cJSON *o = file_pending_json(p);
-	char *s;
-
-	assert_non_null(o);
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
+	return json_text(file_pending_json(p));
 }
 
 static void test_actions(void **unused)

@@ -19,16 +19,19 @@ static int parse_str(const char *text, struct fs_mountinfo *mi)
 	return fs_mountinfo_parse(text, strlen(text), mi);
 }
 
+static int parse(const char *text, size_t len, void *ret)
+{
+	return fs_mountinfo_parse(text, len, ret);
+}
+
 /* --- the parser --- */
 
 static void test_parse_vm2(void **state)
 {
 	struct fs_mountinfo mi = {0};
-	size_t len;
-	char *text = slurp("vm2", "proc/self/mountinfo", &len);
 
 	(void)state;
-	assert_int_equal(fs_mountinfo_parse(text, len, &mi), 0);
+	parse_file("vm2", "proc/self/mountinfo", parse, &mi);
 	assert_int_equal(mi.n, 19);
 	/* 27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,... */
 	assert_int_equal(mi.v[5].mount_id, 27);
@@ -44,18 +47,15 @@ static void test_parse_vm2(void **state)
 	assert_string_equal(mi.v[18].fstype, "cgroup2");
 	assert_string_equal(mi.v[18].mount_point, "/sys/fs/cgroup/unified");
 	fs_mountinfo_free(&mi);
-	free(text);
 }
 
 static void test_parse_server(void **state)
 {
 	struct fs_mountinfo mi = {0};
-	size_t len;
-	char *text = slurp("server", "proc/self/mountinfo", &len);
 	const struct fs_mount *m;
 
 	(void)state;
-	assert_int_equal(fs_mountinfo_parse(text, len, &mi), 0);
+	parse_file("server", "proc/self/mountinfo", parse, &mi);
 	assert_int_equal(mi.n, 39);
 	/* two optional fields: shared:40 master:12 */
 	m = &mi.v[27];
@@ -85,7 +85,6 @@ static void test_parse_server(void **state)
 	assert_string_equal(m->fstype, "cifs");
 	assert_string_equal(m->source, "//nas.example.com/team share");
 	fs_mountinfo_free(&mi);
-	free(text);
 }
 
 static void test_parse_shapes(void **state)
@@ -122,12 +121,15 @@ static void test_parse_shapes(void **state)
 	fs_mountinfo_free(&mi);
 }
 
+/* Whatever failed, the struct holds no mount. */
+static void no_mounts(const void *ret)
+{
+	assert_int_equal(((const struct fs_mountinfo *)ret)->n, 0);
+}
+
 static void test_parse_malformed(void **state)
 {
-	static const struct {
-		const char *text;
-		int err;
-	} cases[] = {
+	static const struct parse_case cases[] = {
 	    {"1 0 8:1 / / rw - ext4 /dev/sda1 rw", -EINVAL}, /* no '\n' */
 	    {"\n", -EINVAL},
 	    {"1 0 8:1 / / rw ext4 /dev/sda1 rw\n", -EINVAL},         /* no separator */
@@ -148,7 +150,6 @@ static void test_parse_malformed(void **state)
 	    {"1 0 -8:1 / / rw - ext4 /dev/sda1 rw\n", -EINVAL},
 	    {"4294967296 0 8:1 / / rw - ext4 /dev/sda1 rw\n", -ERANGE},
 	    {"1 0 8:99999999999 / / rw - ext4 /dev/sda1 rw\n", -ERANGE},
-	    {"1 0 8:1 / /a\\040 rw - ext4 /dev/sda1 rw\n", 0}, /* control */
 	    {"1 0 8:1 / /a\\04 rw - ext4 /dev/sda1 rw\n", -EINVAL},
 	    {"1 0 8:1 / /a\\ rw - ext4 /dev/sda1 rw\n", -EINVAL},
 	    {"1 0 8:1 / /a\\x20 rw - ext4 /dev/sda1 rw\n", -EINVAL},
@@ -163,15 +164,9 @@ static void test_parse_malformed(void **state)
 	struct fs_mountinfo mi = {0};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = parse_str(cases[i].text, &mi);
-
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
-		if (r < 0)
-			assert_int_equal(mi.n, 0);
-	}
+	/* the escape the cases below break */
+	assert_int_equal(parse_str("1 0 8:1 / /a\\040 rw - ext4 /dev/sda1 rw\n", &mi), 0);
+	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &mi, no_mounts);
 	/* an embedded NUL */
 	assert_int_equal(fs_mountinfo_parse("1 0 8:1 / /\0 rw - ext4 /dev/sda1 rw\n", 36, &mi),
 			 -EINVAL);

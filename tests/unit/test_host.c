@@ -42,49 +42,27 @@ static void test_collector_fixtures(void **state)
 	run_machine("container");
 }
 
-static void put(int dirfd, const char *name, const char *text)
-{
-	int f = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(f >= 0);
-	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
-	close(f);
-}
-
 /* A new host name is published at the next tick; the topic is off
  * without the two files every Linux has. */
 static void test_collector_change(void **state)
 {
-	char dir[] = "/tmp/sysfeed-host-XXXXXX";
+	struct scratch proc;
 	struct collector_env env = {.sys_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	void *st = NULL;
 	cJSON *p = NULL;
 	char *text;
-	int proc;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	{
-		char path[64];
-
-		snprintf(path, sizeof(path), "%s/proc", dir);
-		assert_int_equal(mkdir(path, 0700), 0);
-		snprintf(path, sizeof(path), "%s/proc/sys", dir);
-		assert_int_equal(mkdir(path, 0700), 0);
-		snprintf(path, sizeof(path), "%s/proc/sys/kernel", dir);
-		assert_int_equal(mkdir(path, 0700), 0);
-		snprintf(path, sizeof(path), "%s/proc", dir);
-		proc = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-	env.proc_fd = proc;
+	scratch_make(&proc, "host");
+	env.proc_fd = proc.fd;
 	init_check(&host_collector, &env, -ENOENT,
 		   "/proc/sys/kernel/hostname: No such file or directory");
-	put(proc, "sys/kernel/hostname", "alpha\n");
+	scratch_write(&proc, "sys/kernel/hostname", "alpha\n");
 	init_check(&host_collector, &env, -ENOENT,
 		   "/proc/sys/kernel/osrelease: No such file or directory");
-	put(proc, "sys/kernel/osrelease", "6.1.0\n");
-	put(proc, "sys/kernel/arch", "riscv64\n");
+	scratch_write(&proc, "sys/kernel/osrelease", "6.1.0\n");
+	scratch_write(&proc, "sys/kernel/arch", "riscv64\n");
 	st = init_check(&host_collector, &env, 0, NULL);
 	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
 	text = cJSON_PrintUnformatted(p);
@@ -99,7 +77,7 @@ static void test_collector_change(void **state)
 	cJSON_Delete(p);
 	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
 	assert_null(p);
-	put(proc, "sys/kernel/hostname", "beta\n");
+	scratch_write(&proc, "sys/kernel/hostname", "beta\n");
 	tick.t_ms = T2;
 	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
 	assert_non_null(p);
@@ -110,19 +88,7 @@ static void test_collector_change(void **state)
 	assert_null(p);
 	host_collector.fini(st);
 	host_collector.fini(NULL);
-	unlinkat(proc, "sys/kernel/hostname", 0);
-	unlinkat(proc, "sys/kernel/osrelease", 0);
-	unlinkat(proc, "sys/kernel/arch", 0);
-	unlinkat(proc, "sys/kernel", AT_REMOVEDIR);
-	unlinkat(proc, "sys", AT_REMOVEDIR);
-	close(proc);
-	{
-		char path[64];
-
-		snprintf(path, sizeof(path), "%s/proc", dir);
-		rmdir(path);
-	}
-	rmdir(dir);
+	scratch_remove(&proc);
 }
 
 static void test_collector_live(void **state)

@@ -71,13 +71,7 @@ static void fill_raw(struct journal_raw *raw, const char *msg, size_t msg_len)
 
 static char *entry_text(const struct journal_raw *raw, unsigned max)
 {
-	cJSON *e = journal_entry_json(raw, max);
-	char *s;
-
-	assert_non_null(e);
-	s = cJSON_PrintUnformatted(e);
-	cJSON_Delete(e);
-	return s;
+	return json_text(journal_entry_json(raw, max));
 }
 
 static void test_entry_json(void **unused)

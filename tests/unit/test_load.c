@@ -21,16 +21,20 @@
 #include "procfs.h"
 #include "prom_check.h"
 
+static int parse_avg(const char *text, size_t len, void *ret)
+{
+	return load_avg_parse(text, len, ret);
+}
+
+static int parse_uptime(const char *text, size_t len, void *ret)
+{
+	return load_uptime_parse(text, len, ret);
+}
+
 static void parse_fixture(const char *machine, struct load_avg *la, struct load_uptime *up)
 {
-	size_t len;
-	char *text = slurp(machine, "proc/loadavg", &len);
-
-	assert_int_equal(load_avg_parse(text, len, la), 0);
-	free(text);
-	text = slurp(machine, "proc/uptime", &len);
-	assert_int_equal(load_uptime_parse(text, len, up), 0);
-	free(text);
+	parse_file(machine, "proc/loadavg", parse_avg, la);
+	parse_file(machine, "proc/uptime", parse_uptime, up);
 }
 
 static void test_parse_fixtures(void **state)
@@ -154,41 +158,20 @@ static void test_parse_malformed(void **state)
 	}
 }
 
-static void check_prefixes(const char *machine, const char *file)
+/* One line: only the whole file parses. */
+static void cut_whole(int r, const char *text, size_t n, size_t len)
 {
-	struct load_avg la;
-	struct load_uptime up;
-	char rel[64];
-	size_t len;
-	char *text;
-
-	snprintf(rel, sizeof(rel), "proc/%s", file);
-	text = slurp(machine, rel, &len);
-	for (size_t n = 0; n <= len; n++) {
-		char *copy = malloc(n ? n : 1);
-		int r;
-
-		assert_non_null(copy);
-		memcpy(copy, text, n);
-		if (strcmp(file, "loadavg") == 0)
-			r = load_avg_parse(copy, n, &la);
-		else
-			r = load_uptime_parse(copy, n, &up);
-		assert_int_equal(r, n == len ? 0 : -EINVAL);
-		free(copy);
-	}
-	free(text);
+	assert_int_equal(r, n == len ? 0 : -EINVAL);
 }
 
 static void test_parse_truncated(void **state)
 {
-	static const char *const machines[] = {"vm2", "host16", "linux-2.6.18"};
+	struct load_avg la;
+	struct load_uptime up;
 
 	(void)state;
-	for (size_t i = 0; i < 3; i++) {
-		check_prefixes(machines[i], "loadavg");
-		check_prefixes(machines[i], "uptime");
-	}
+	check_cuts_proc("proc/loadavg", parse_avg, &la, cut_whole, '\0');
+	check_cuts_proc("proc/uptime", parse_uptime, &up, cut_whole, '\0');
 }
 
 static void run_collector(const char *machine)
@@ -203,17 +186,8 @@ static void run_collector(const char *machine)
 
 static void test_metrics_promtool(void **state)
 {
-	static const char *const machines[] = {"vm2", "host16", "linux-2.6.18"};
-
 	(void)state;
-	for (size_t i = 0; i < 3; i++) {
-		char *text = slurp(machines[i], "expected/load.prom", NULL);
-		bool ran = prom_check_promtool(text);
-
-		free(text);
-		if (!ran)
-			skip();
-	}
+	promtool_goldens("load.prom");
 }
 
 static void test_collector_fixtures(void **state)
@@ -224,9 +198,8 @@ static void test_collector_fixtures(void **state)
 	struct load_uptime up;
 
 	(void)state;
-	run_collector("vm2");
-	run_collector("host16");
-	run_collector("linux-2.6.18");
+	for (size_t i = 0; i < 3; i++)
+		run_collector(proc_machines[i]);
 
 	/* the wire form, spelled out once */
 	parse_fixture("vm2", &la, &up);
@@ -262,9 +235,7 @@ static void test_collector_errors(void **state)
 	scratch_write(&s, "uptime", "12.50 1.00\n");
 	st = init_check(&load_collector, &env, 0, NULL);
 	scratch_write(&s, "loadavg", "0.52 0.58\n");
-	p = (cJSON *)&env;
-	assert_int_equal(load_collector.sample(st, &env, &tick, &p), -EINVAL);
-	assert_null(p);
+	tick_fails(&load_collector, st, &env, &tick, -EINVAL);
 	assert_int_equal(load_collector.metrics(st, &m), 0);
 	assert_int_equal(m.len, 0);
 	scratch_write(&s, "loadavg", "0.52 0.58 0.59 2/345 12345\n");
@@ -275,9 +246,7 @@ static void test_collector_errors(void **state)
 	cJSON_Delete(p);
 	/* a failed tick leaves the metrics of the last good one */
 	scratch_write(&s, "loadavg", "1.00 1.00 1.00 2/345 12345 x\n");
-	p = (cJSON *)&env;
-	assert_int_equal(load_collector.sample(st, &env, &tick, &p), -EINVAL);
-	assert_null(p);
+	tick_fails(&load_collector, st, &env, &tick, -EINVAL);
 	assert_int_equal(load_collector.metrics(st, &m), 0);
 	assert_string_equal(m.buf, "# HELP node_load1 1m load average.\n"
 				   "# TYPE node_load1 gauge\n"
@@ -298,22 +267,18 @@ static void test_collector_errors(void **state)
 
 static void test_collector_live(void **state)
 {
-	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
-	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
-	void *st = NULL;
-	cJSON *p = NULL;
+	struct run r;
+	cJSON *p;
 
 	(void)state;
-	assert_true(fd >= 0);
-	st = init_check(&load_collector, &env, 0, NULL);
-	assert_int_equal(load_collector.sample(st, &env, &tick, &p), 0);
+	run_live(&r, &load_collector, false, false);
+	assert_true(r.fd[0] >= 0);
+	p = run_tick(&r, T1, 1);
 	assert_non_null(p);
 	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble > 0);
 	assert_true(cJSON_GetObjectItem(p, "tasks")->valuedouble >= 1);
 	cJSON_Delete(p);
-	load_collector.fini(st);
-	close(fd);
+	run_end(&r);
 }
 
 int main(void)

@@ -30,14 +30,21 @@ static int parse_str(const char *text, struct mem_info *mi)
 	return mem_info_parse(text, strlen(text), mi);
 }
 
+static int parse_info(const char *text, size_t len, void *ret)
+{
+	return mem_info_parse(text, len, ret);
+}
+
+static int parse_vmstat(const char *text, size_t len, void *ret)
+{
+	return mem_vmstat_parse(text, len, ret);
+}
+
 static struct mem_info parse_fixture(const char *machine)
 {
 	struct mem_info mi;
-	size_t len;
-	char *text = slurp(machine, "proc/meminfo", &len);
 
-	assert_int_equal(mem_info_parse(text, len, &mi), 0);
-	free(text);
+	parse_file(machine, "proc/meminfo", parse_info, &mi);
 	return mi;
 }
 
@@ -150,12 +157,15 @@ static void test_parse_minimal(void **state)
 	assert_int_equal(mi.total, UINT64_C(34359738367) * KIB);
 }
 
+/* A failed parse leaves the struct alone. */
+static void info_untouched(const void *ret)
+{
+	assert_int_equal(((const struct mem_info *)ret)->total, 7);
+}
+
 static void test_parse_malformed(void **state)
 {
-	static const struct {
-		const char *text;
-		int err;
-	} cases[] = {
+	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
 	    {"MemTotal: 100 kB\n", -ENODATA},
 	    {"MemFree: 100 kB\n", -ENODATA},
@@ -194,14 +204,7 @@ static void test_parse_malformed(void **state)
 	struct mem_info mi = {.total = 7};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = parse_str(cases[i].text, &mi);
-
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
-		assert_int_equal(mi.total, 7); /* untouched on error */
-	}
+	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_info, &mi, info_untouched);
 	{
 		static const char nul[] = "MemTotal: 1\0 kB\nMemFree: 4 kB\n";
 
@@ -209,46 +212,27 @@ static void test_parse_malformed(void **state)
 	}
 }
 
-static void check_prefixes(const char *machine)
+/* MemTotal and MemFree are the first two lines everywhere: from the
+ * second whole line on, whole lines parse; before, or cut, they lack data
+ * or are an error. */
+static void cut_meminfo(int r, const char *text, size_t n, size_t len)
 {
-	struct mem_info mi;
-	size_t len, lines = 0;
-	char *text = slurp(machine, "proc/meminfo", &len);
+	size_t lines = 0;
 
-	for (size_t n = 0; n <= len; n++) {
-		char *copy = malloc(n ? n : 1);
-		int r;
-
-		assert_non_null(copy);
-		memcpy(copy, text, n);
-		r = mem_info_parse(copy, n, &mi);
-		if (n > 0 && text[n - 1] == '\n')
-			lines++;
-		/* MemTotal and MemFree are the first two lines everywhere */
-		if (lines >= 2 && text[n - 1] == '\n')
-			assert_int_equal(r, 0);
-		else
-			assert_true(r == -EINVAL || r == -ENODATA);
-		free(copy);
-	}
-	for (size_t i = 0; i < len; i++) {
-		char *copy = malloc(len);
-
-		assert_non_null(copy);
-		memcpy(copy, text, len);
-		copy[i] = copy[i] == 'x' ? '\n' : 'x';
-		assert_true(mem_info_parse(copy, len, &mi) <= 0);
-		free(copy);
-	}
-	free(text);
+	for (size_t i = 0; i < n; i++)
+		lines += text[i] == '\n';
+	if (lines >= 2 && text[n - 1] == '\n')
+		assert_int_equal(r, 0);
+	else
+		assert_true(r == -EINVAL || r == -ENODATA);
 }
 
 static void test_parse_truncated(void **state)
 {
+	struct mem_info mi;
+
 	(void)state;
-	check_prefixes("vm2");
-	check_prefixes("host16");
-	check_prefixes("linux-2.6.18");
+	check_cuts_proc("proc/meminfo", parse_info, &mi, cut_meminfo, 'x');
 }
 
 static void test_payload_clamps(void **state)
@@ -290,13 +274,9 @@ static struct mem_vmstat parse_vmstat_fixture(const char *machine, const char *s
 {
 	struct mem_vmstat vm;
 	char rel[64];
-	size_t len;
-	char *text;
 
 	snprintf(rel, sizeof(rel), "%s/vmstat", sub);
-	text = slurp(machine, rel, &len);
-	assert_int_equal(mem_vmstat_parse(text, len, &vm), 0);
-	free(text);
+	parse_file(machine, rel, parse_vmstat, &vm);
 	return vm;
 }
 
@@ -325,12 +305,18 @@ static void test_vmstat_fixtures(void **state)
 	assert_int_equal(vm.v[MEM_VM_PSWPOUT], 7890 + 256);
 }
 
+/* A failed parse leaves the struct alone. */
+static void vmstat_untouched(const void *ret)
+{
+	const struct mem_vmstat *vm = ret;
+
+	assert_int_equal(vm->v[0], 7);
+	assert_int_equal(vm->has, 9);
+}
+
 static void test_vmstat_malformed(void **state)
 {
-	static const struct {
-		const char *text;
-		int err;
-	} cases[] = {
+	static const struct parse_case cases[] = {
 	    {"pgfault 1", -EINVAL}, /* truncated */
 	    {"pgfault\n", -EINVAL},
 	    {"pgfault \n", -EINVAL},
@@ -353,15 +339,7 @@ static void test_vmstat_malformed(void **state)
 	struct mem_vmstat vm = {.v = {7}, .has = 9};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = mem_vmstat_parse(cases[i].text, strlen(cases[i].text), &vm);
-
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
-		assert_int_equal(vm.v[0], 7); /* untouched on error */
-		assert_int_equal(vm.has, 9);
-	}
+	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_vmstat, &vm, vmstat_untouched);
 	{
 		static const char nul[] = "pgfault 1\0\npgmajfault 2\n";
 		static const char ctl[] = "pg\001fault 1\n";
@@ -378,43 +356,12 @@ static void test_vmstat_malformed(void **state)
 	assert_int_equal(vm.v[MEM_VM_PGFAULT], 0);
 }
 
-static void check_vmstat_prefixes(const char *machine)
-{
-	struct mem_vmstat vm;
-	size_t len;
-	char *text = slurp(machine, "proc/vmstat", &len);
-
-	for (size_t n = 0; n <= len; n++) {
-		char *copy = malloc(n ? n : 1);
-		int r;
-
-		assert_non_null(copy);
-		memcpy(copy, text, n);
-		r = mem_vmstat_parse(copy, n, &vm);
-		if (n == 0 || text[n - 1] == '\n')
-			assert_int_equal(r, 0);
-		else
-			assert_int_equal(r, -EINVAL);
-		free(copy);
-	}
-	for (size_t i = 0; i < len; i++) {
-		char *copy = malloc(len);
-
-		assert_non_null(copy);
-		memcpy(copy, text, len);
-		copy[i] = copy[i] == 'x' ? '\n' : 'x';
-		assert_true(mem_vmstat_parse(copy, len, &vm) <= 0);
-		free(copy);
-	}
-	free(text);
-}
-
 static void test_vmstat_truncated(void **state)
 {
+	struct mem_vmstat vm;
+
 	(void)state;
-	check_vmstat_prefixes("vm2");
-	check_vmstat_prefixes("host16");
-	check_vmstat_prefixes("linux-2.6.18");
+	check_cuts_proc("proc/vmstat", parse_vmstat, &vm, cut_at_lines, 'x');
 }
 
 static void test_rates(void **state)
@@ -478,10 +425,7 @@ static void run_collector(const char *machine)
 	run_start(&r, &mem_collector, machine);
 	/* no previous sample: the first tick already has a payload, with
 	 * null rates */
-	run_golden(&r, T1, 3 * SEC, "mem.json");
-	run_trees(&r, 1);
-	run_golden(&r, T2, 4 * SEC, "mem.2.json");
-	run_metrics(&r, "mem.prom");
+	run_goldens(&r, 3 * SEC, "mem.json", "mem.2.json", "mem.prom");
 	/* back to the older files: the counters went backwards, no rates */
 	run_trees(&r, 0);
 	p = run_tick(&r, T2, 5 * SEC);
@@ -498,24 +442,14 @@ static void run_collector(const char *machine)
 static void test_collector_fixtures(void **state)
 {
 	(void)state;
-	run_collector("vm2");
-	run_collector("host16");
-	run_collector("linux-2.6.18");
+	for (size_t i = 0; i < 3; i++)
+		run_collector(proc_machines[i]);
 }
 
 static void test_metrics_promtool(void **state)
 {
-	static const char *const machines[] = {"vm2", "host16", "linux-2.6.18"};
-
 	(void)state;
-	for (size_t i = 0; i < 3; i++) {
-		char *text = slurp(machines[i], "expected/mem.prom", NULL);
-		bool ran = prom_check_promtool(text);
-
-		free(text);
-		if (!ran)
-			skip();
-	}
+	promtool_goldens("mem.prom");
 }
 
 static void test_collector_errors(void **state)
@@ -562,9 +496,7 @@ static void test_collector_errors(void **state)
 			    "# TYPE sysfeed_memory_free_bytes gauge\n"
 			    "sysfeed_memory_free_bytes 40960\n");
 	scratch_rm(&s, "meminfo");
-	p = (cJSON *)&env;
-	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), -ENOENT);
-	assert_null(p);
+	tick_fails(&mem_collector, st, &env, &tick, -ENOENT);
 	/* the metrics keep the last good sample */
 	metrics_reset(&m);
 	assert_int_equal(mem_collector.metrics(st, &m), 0);
@@ -588,9 +520,7 @@ static void test_collector_errors(void **state)
 	cJSON_Delete(p);
 	scratch_write(&s, "vmstat", "pgfault 9\npgmaj");
 	tick.mono_ns += SEC;
-	p = (cJSON *)&env;
-	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), -EINVAL);
-	assert_null(p);
+	tick_fails(&mem_collector, st, &env, &tick, -EINVAL);
 	scratch_write(&s, "vmstat", "pgfault 25\npgmajfault 1\nnew_counter 3\n");
 	tick.mono_ns += SEC;
 	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
@@ -606,9 +536,7 @@ static void test_collector_errors(void **state)
 			       "sysfeed_vmstat_pgfault_total 25\n"));
 	assert_null(strstr(m.buf, "pswpin"));
 	scratch_rm(&s, "vmstat");
-	p = (cJSON *)&env;
-	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), -ENOENT);
-	assert_null(p);
+	tick_fails(&mem_collector, st, &env, &tick, -ENOENT);
 	mem_collector.fini(st);
 	metrics_free(&m);
 
@@ -618,23 +546,19 @@ static void test_collector_errors(void **state)
 
 static void test_collector_live(void **state)
 {
-	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
-	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
-	void *st = NULL;
-	cJSON *p = NULL;
+	struct run r;
+	cJSON *p;
 
 	(void)state;
-	assert_true(fd >= 0);
-	st = init_check(&mem_collector, &env, 0, NULL);
-	assert_int_equal(mem_collector.sample(st, &env, &tick, &p), 0);
+	run_live(&r, &mem_collector, false, false);
+	assert_true(r.fd[0] >= 0);
+	p = run_tick(&r, T1, 1);
 	assert_non_null(p);
 	assert_true(num(p, "total") > 0);
 	assert_true(num(p, "used") <= num(p, "total"));
 	assert_true(num(p, "available") <= num(p, "total"));
 	cJSON_Delete(p);
-	mem_collector.fini(st);
-	close(fd);
+	run_end(&r);
 }
 
 int main(void)

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "fixture.h"
 #include "metrics.h"
@@ -32,29 +33,13 @@
 /* The interface object of that name in a payload, or NULL. */
 static const cJSON *iface(const cJSON *p, const char *name)
 {
-	const cJSON *e;
-
-	cJSON_ArrayForEach(e, get(p, "interfaces"))
-	{
-		if (strcmp(get(e, "name")->valuestring, name) == 0)
-			return e;
-	}
-	return NULL;
+	return list_item(p, "interfaces", name);
 }
 
 /* "a,b,c": the interface names of a payload in order. */
 static void assert_names(const cJSON *p, const char *want)
 {
-	char got[512] = "";
-	const cJSON *e;
-
-	cJSON_ArrayForEach(e, get(p, "interfaces"))
-	{
-		if (got[0])
-			strcat(got, ",");
-		strcat(got, get(e, "name")->valuestring);
-	}
-	assert_string_equal(got, want);
+	assert_list_names(p, "interfaces", want);
 }
 
 static int open_fds(void)
@@ -81,14 +66,27 @@ static int dev_str(const char *text, struct net_dev *d)
 	return net_dev_parse(text, strlen(text), d);
 }
 
+static int parse_dev(const char *text, size_t len, void *ret)
+{
+	return net_dev_parse(text, len, ret);
+}
+
+static int parse_snmp(const char *text, size_t len, void *ret)
+{
+	return net_snmp_parse(text, len, ret);
+}
+
+static int parse_sockstat(const char *text, size_t len, void *ret)
+{
+	return net_sockstat_parse(text, len, ret);
+}
+
 static void test_dev_vm2(void **state)
 {
 	struct net_dev d = {0};
-	size_t len;
-	char *text = slurp("vm2", "proc/net/dev", &len);
 
 	(void)state;
-	assert_int_equal(net_dev_parse(text, len, &d), 0);
+	parse_file("vm2", "proc/net/dev", parse_dev, &d);
 	assert_int_equal(d.n, 4);
 	assert_string_equal(d.v[0].name, "lo");
 	assert_string_equal(d.v[3].name, "eth0");
@@ -104,17 +102,14 @@ static void test_dev_vm2(void **state)
 	assert_int_equal(d.v[0].speed_mbps, -1);
 	assert_int_equal(d.v[0].state_fd, -1);
 	net_dev_free(&d);
-	free(text);
 }
 
 static void test_dev_host16(void **state)
 {
 	struct net_dev d = {0};
-	size_t len;
-	char *text = slurp("host16", "proc/net/dev", &len);
 
 	(void)state;
-	assert_int_equal(net_dev_parse(text, len, &d), 0);
+	parse_file("host16", "proc/net/dev", parse_dev, &d);
 	assert_int_equal(d.n, 7);
 	/* eno1: 876543210987 654321098 3 1234 ... multicast 456789 | 765432109876 */
 	assert_string_equal(d.v[1].name, "eno1");
@@ -126,18 +121,15 @@ static void test_dev_host16(void **state)
 	assert_string_equal(d.v[5].name, "veth1a2b3c");
 	assert_int_equal(d.v[5].c[NET_TX_PACKETS], 1234567);
 	net_dev_free(&d);
-	free(text);
 }
 
 /* 2.6.18 prints "%6s:%8lu": the byte count is glued to the colon. */
 static void test_dev_linux_2_6_18(void **state)
 {
 	struct net_dev d = {0};
-	size_t len;
-	char *text = slurp("linux-2.6.18", "proc/net/dev", &len);
 
 	(void)state;
-	assert_int_equal(net_dev_parse(text, len, &d), 0);
+	parse_file("linux-2.6.18", "proc/net/dev", parse_dev, &d);
 	assert_int_equal(d.n, 4);
 	assert_string_equal(d.v[1].name, "eth0");
 	assert_int_equal(d.v[1].c[NET_RX_BYTES], UINT64_C(3123456789));
@@ -146,7 +138,6 @@ static void test_dev_linux_2_6_18(void **state)
 	assert_int_equal(d.v[1].c[NET_TX_BYTES], UINT64_C(2987654321));
 	assert_string_equal(d.v[3].name, "sit0");
 	net_dev_free(&d);
-	free(text);
 }
 
 static void test_dev_shapes(void **state)
@@ -200,12 +191,15 @@ static void test_dev_shapes(void **state)
 	net_dev_free(NULL);
 }
 
+/* Whatever failed, the struct holds no interface. */
+static void no_interfaces(const void *ret)
+{
+	assert_int_equal(((const struct net_dev *)ret)->n, 0);
+}
+
 static void test_dev_malformed(void **state)
 {
-	static const struct {
-		const char *text;
-		int err;
-	} cases[] = {
+	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
 	    {"Inter-|   Receive |  Transmit\n", -ENODATA},
 	    {"Inter-|   Receive |  Transmit", -EINVAL},
@@ -235,14 +229,7 @@ static void test_dev_malformed(void **state)
 	struct net_dev d = {0};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = dev_str(cases[i].text, &d);
-
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
-		assert_int_equal(d.n, 0);
-	}
+	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_dev, &d, no_interfaces);
 	{
 		static const char nul[] = HDR "  et\0h0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n";
 
@@ -256,13 +243,10 @@ static void test_dev_malformed(void **state)
 static void test_snmp_fixtures(void **state)
 {
 	struct net_tcp t;
-	size_t len;
-	char *text;
 
 	(void)state;
 	/* Tcp: 1 200 120000 -1 1896 1753 0 301 22 57080 56521 11 0 297 0 */
-	text = slurp("vm2", "proc/net/snmp", &len);
-	assert_int_equal(net_snmp_parse(text, len, &t), 0);
+	parse_file("vm2", "proc/net/snmp", parse_snmp, &t);
 	assert_int_equal(t.curr_estab, 22);
 	assert_int_equal(t.c[NET_TCP_ACTIVE_OPENS], 1896);
 	assert_int_equal(t.c[NET_TCP_PASSIVE_OPENS], 1753);
@@ -271,18 +255,13 @@ static void test_snmp_fixtures(void **state)
 	assert_int_equal(t.c[NET_TCP_RETRANS_SEGS], 11);
 	assert_int_equal(t.c[NET_TCP_IN_ERRS], 0);
 	assert_int_equal(t.c[NET_TCP_OUT_RSTS], 297);
-	free(text);
 	/* 2.6.18: no InCsumErrors column */
-	text = slurp("linux-2.6.18", "proc/net/snmp", &len);
-	assert_int_equal(net_snmp_parse(text, len, &t), 0);
+	parse_file("linux-2.6.18", "proc/net/snmp", parse_snmp, &t);
 	assert_int_equal(t.curr_estab, 17);
 	assert_int_equal(t.c[NET_TCP_RETRANS_SEGS], 45678);
 	assert_int_equal(t.c[NET_TCP_OUT_RSTS], 5678);
-	free(text);
-	text = slurp("host16", "proc/net/snmp", &len);
-	assert_int_equal(net_snmp_parse(text, len, &t), 0);
+	parse_file("host16", "proc/net/snmp", parse_snmp, &t);
 	assert_true(t.c[NET_TCP_IN_SEGS] == UINT64_C(9876543210));
-	free(text);
 }
 
 static void test_snmp_shapes(void **state)
@@ -327,10 +306,7 @@ static void test_snmp_malformed(void **state)
 	    {"Tcp: 1 2 3 4 5 6 7 8", -EINVAL},
 	    {"Tcp: 1 2 3 4 5 6 7 8\nTcp: 1 2 3 4 5 6 7 8\n", -EINVAL},
 	};
-	static const struct {
-		const char *text;
-		int err;
-	} cases[] = {
+	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
 	    {"Ip: Forwarding\nIp: 1\n", -ENODATA},
 	    {"Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs InErrs\n"
@@ -359,21 +335,12 @@ static void test_snmp_malformed(void **state)
 			print_error("case %zu: \"%s\" gave %d\n", i, text, r);
 		assert_int_equal(r, vals[i].err);
 	}
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = net_snmp_parse(cases[i].text, strlen(cases[i].text), &t);
-
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
-	}
+	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_snmp, &t, NULL);
 }
 
 static void test_sockstat(void **state)
 {
-	static const struct {
-		const char *text;
-		int err;
-	} cases[] = {
+	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
 	    {"sockets: used 1\nUDP: inuse 0 mem 0\n", -ENODATA},
 	    {"TCP: inuse 1 orphan 2\n", -EINVAL},                    /* no tw */
@@ -386,101 +353,70 @@ static void test_sockstat(void **state)
 	    {"TCP: inuse 1 orphan 2 tw 99999999999999999999\n", -ERANGE},
 	};
 	struct net_sockstat ss;
-	size_t len;
-	char *text;
 
 	(void)state;
 	/* TCP: inuse 26 orphan 0 tw 1426 alloc 27 mem 9991 */
-	text = slurp("vm2", "proc/net/sockstat", &len);
-	assert_int_equal(net_sockstat_parse(text, len, &ss), 0);
+	parse_file("vm2", "proc/net/sockstat", parse_sockstat, &ss);
 	assert_int_equal(ss.inuse, 26);
 	assert_int_equal(ss.orphan, 0);
 	assert_int_equal(ss.tw, 1426);
 	assert_int_equal(ss.alloc, 27);
 	assert_int_equal(ss.mem, 9991);
-	free(text);
-	text = slurp("linux-2.6.18", "proc/net/sockstat", &len);
-	assert_int_equal(net_sockstat_parse(text, len, &ss), 0);
+	parse_file("linux-2.6.18", "proc/net/sockstat", parse_sockstat, &ss);
 	assert_int_equal(ss.inuse, 21);
 	assert_int_equal(ss.tw, 3);
-	free(text);
 	/* unknown keys are skipped, alloc and mem are optional */
 	assert_int_equal(net_sockstat_parse("TCP: inuse 1 future 9 orphan 2 tw 3\n", 36, &ss), 0);
 	assert_int_equal(ss.tw, 3);
 	assert_int_equal(ss.alloc, 0);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = net_sockstat_parse(cases[i].text, strlen(cases[i].text), &ss);
-
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
-	}
+	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_sockstat, &ss, NULL);
 }
 
-/* Every prefix of each real file, in a buffer of exactly that size: a cut
- * line is an error, a prefix of whole lines parses or lacks data; then
- * every byte replaced by garbage: an error or a parse, never a crash. */
-static int parse_any(int which, const char *text, size_t len)
+/* /proc/net/dev into a struct of its own, freed. */
+static int parse_dev_fresh(const char *text, size_t len, void *unused)
 {
 	struct net_dev d = {0};
-	struct net_tcp t;
-	struct net_sockstat ss;
-	int r;
+	int r = net_dev_parse(text, len, &d);
 
-	switch (which) {
-	case 0:
-		r = net_dev_parse(text, len, &d);
-		net_dev_free(&d);
-		return r;
-	case 1:
-		return net_snmp_parse(text, len, &t);
-	default:
-		return net_sockstat_parse(text, len, &ss);
-	}
+	net_dev_free(&d);
+	return r;
 }
 
-static void check_prefixes(const char *machine)
+/* A cut of a real file: the whole file parses, a cut line is an error, a
+ * prefix of whole lines parses, lacks data or is an error. */
+static void cut_net(int r, const char *text, size_t n, size_t len)
 {
-	static const char *const files[] = {"proc/net/dev", "proc/net/snmp", "proc/net/sockstat"};
-
-	for (int w = 0; w < 3; w++) {
-		size_t len;
-		char *text = slurp(machine, files[w], &len);
-
-		for (size_t n = 0; n <= len; n++) {
-			char *copy = malloc(n ? n : 1);
-			int r;
-
-			assert_non_null(copy);
-			memcpy(copy, text, n);
-			r = parse_any(w, copy, n);
-			if (n == len)
-				assert_int_equal(r, 0);
-			else if (n > 0 && text[n - 1] != '\n')
-				assert_true(r == -EINVAL || (w == 2 && r == 0));
-			else
-				assert_true(r == 0 || r == -ENODATA || r == -EINVAL);
-			free(copy);
-		}
-		for (size_t i = 0; i < len; i++) {
-			char *copy = malloc(len);
-
-			assert_non_null(copy);
-			memcpy(copy, text, len);
-			copy[i] = copy[i] == 'x' ? '\n' : 'x';
-			assert_true(parse_any(w, copy, len) <= 0);
-			free(copy);
-		}
-		free(text);
-	}
+	if (n == len)
+		assert_int_equal(r, 0);
+	else if (n > 0 && text[n - 1] != '\n')
+		assert_true(r == -EINVAL);
+	else
+		assert_true(r == 0 || r == -ENODATA || r == -EINVAL);
 }
 
+/* The same, but a cut line of sockstat may parse: its keys are optional
+ * past tw. */
+static void cut_sockstat(int r, const char *text, size_t n, size_t len)
+{
+	if (n == len)
+		assert_int_equal(r, 0);
+	else if (n > 0 && text[n - 1] != '\n')
+		assert_true(r == -EINVAL || r == 0);
+	else
+		assert_true(r == 0 || r == -ENODATA || r == -EINVAL);
+}
+
+/* Every prefix of each real file, in a buffer of exactly that size; then
+ * every byte replaced by garbage: an error or a parse, never a crash. */
 static void test_truncated(void **state)
 {
+	struct net_tcp t;
+	struct net_sockstat ss;
+
 	(void)state;
-	check_prefixes("vm2");
-	check_prefixes("host16");
-	check_prefixes("linux-2.6.18");
+	check_cuts_proc("proc/net/dev", parse_dev_fresh, NULL, cut_net, 'x');
+	check_cuts_proc("proc/net/snmp", parse_snmp, &t, cut_net, 'x');
+	check_cuts_proc("proc/net/sockstat", parse_sockstat, &ss, cut_sockstat, 'x');
 }
 
 /* --- sysfs attributes --- */
@@ -778,9 +714,7 @@ static void test_collector_links(void **state)
 	/* a failing proc file fails the tick; the next good one has rates
 	 * against the last good reading */
 	scratch_write(&proc, "net/snmp", "Tcp: ActiveOpens\nTcp: 1\n");
-	p = (cJSON *)&env;
-	assert_int_equal(net_collector.sample(st, &env, &t, &p), -EINVAL);
-	assert_null(p);
+	tick_fails(&net_collector, st, &env, &t, -EINVAL);
 	scratch_write(&proc, "net/snmp",
 		      "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
 		      "InErrs OutRsts\nTcp: 3 2 3 4 5 6 7 8\n");
@@ -829,22 +763,15 @@ static void test_collector_errors(void **state)
 /* The live host: lo is there, marked, with some state. */
 static void test_collector_live(void **state)
 {
-	int pfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int sfd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct collector_env env = {.proc_fd = pfd, .sys_fd = sfd};
-	struct collector_tick t = {.t_ms = T1};
-	struct timespec now;
-	void *st = NULL;
-	cJSON *p = NULL;
+	struct run r;
+	cJSON *p;
 
 	(void)state;
-	st = init_check(&net_collector, &env, 0, NULL);
+	run_live(&r, &net_collector, true, false);
 	for (int i = 0; i < 2; i++) {
 		const cJSON *lo;
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		t.mono_ns = (uint64_t)now.tv_sec * SEC + (uint64_t)now.tv_nsec;
-		assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
+		p = run_tick(&r, T1, clock_mono_ns());
 		lo = iface(p, "lo");
 		assert_non_null(lo);
 		assert_true(cJSON_IsTrue(get(lo, "loopback")));
@@ -855,37 +782,7 @@ static void test_collector_live(void **state)
 		assert_true(num(get(p, "tcp"), "established") >= 0);
 		cJSON_Delete(p);
 	}
-	net_collector.fini(st);
-	close(pfd);
-	close(sfd);
-}
-
-static void test_cost(void **state)
-{
-	int pfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int sfd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct collector_env env = {.proc_fd = pfd, .sys_fd = sfd};
-	struct collector_tick t = {.t_ms = T1};
-	struct timespec a, b;
-	void *st = NULL;
-	cJSON *p = NULL;
-	const int n = 2000;
-
-	(void)state;
-	st = init_check(&net_collector, &env, 0, NULL);
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
-	for (int i = 0; i < n; i++) {
-		t.mono_ns = (uint64_t)(i + 1) * SEC;
-		assert_int_equal(net_collector.sample(st, &env, &t, &p), 0);
-		cJSON_Delete(p);
-	}
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
-	print_message("net: %.1f us of CPU per tick (sample + payload)\n",
-		      ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n /
-			  1e3);
-	net_collector.fini(st);
-	close(pfd);
-	close(sfd);
+	run_end(&r);
 }
 
 int main(void)
@@ -910,7 +807,7 @@ int main(void)
 	    cmocka_unit_test(test_collector_links),
 	    cmocka_unit_test(test_collector_errors),
 	    cmocka_unit_test(test_collector_live),
-	    cmocka_unit_test(test_cost),
+	    LIVE_COST(&net_collector, true, false),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,11 +30,25 @@ static const char xe_text[] = "pos:\t0\nflags:\t0100002\nmnt_id:\t26\nino:\t685\
 			      "drm-cycles-ccs:\t0\ndrm-total-cycles-ccs:\t7655183225\n"
 			      "drm-engine-capacity-ccs:\t4\n";
 
+static int parse(const char *text, size_t len, void *ret)
+{
+	return proc_drm_parse(text, len, ret);
+}
+
 static struct proc_drm_client parse_ok(const char *text, size_t len)
 {
 	struct proc_drm_client c;
 
 	assert_int_equal(proc_drm_parse(text, len, &c), 0);
+	return c;
+}
+
+/* workstation/<rel>, which must parse. */
+static struct proc_drm_client parse_fixture(const char *rel)
+{
+	struct proc_drm_client c;
+
+	parse_file("workstation", rel, parse, &c);
 	return c;
 }
 
@@ -56,8 +70,7 @@ static void test_fixtures(void **state)
 
 	(void)state;
 	/* amdgpu, the old keys: drm-memory-<region> only */
-	text = slurp("workstation", "proc/812/fdinfo/9", &len);
-	c = parse_ok(text, len);
+	c = parse_fixture("proc/812/fdinfo/9");
 	assert_string_equal(c.driver, "amdgpu");
 	assert_string_equal(c.pdev, "0000:03:00.0");
 	assert_true(c.has_id && c.id == 3);
@@ -67,29 +80,22 @@ static void test_fixtures(void **state)
 	assert_true(engine(&c, "gfx")->busy_ns == UINT64_C(40000000000));
 	assert_int_equal(engine(&c, "gfx")->has, PROC_DRM_NS);
 	assert_true(engine(&c, "gfx")->capacity == 1);
-	free(text);
 	/* amdgpu, total, resident and the alias: resident counts, once */
-	text = slurp("workstation", "proc/1500/fdinfo/12", &len);
-	c = parse_ok(text, len);
+	c = parse_fixture("proc/1500/fdinfo/12");
 	assert_true(c.id == 7);
 	assert_true(c.mem_bytes == (262144 + 16384) * UINT64_C(1024));
 	assert_true(engine(&c, "dec")->busy_ns == UINT64_C(2000000000));
-	free(text);
 	/* i915: the video engine is a group of two; stolen-system0 is a region */
-	text = slurp("workstation", "proc/2100/fdinfo/30", &len);
-	c = parse_ok(text, len);
+	c = parse_fixture("proc/2100/fdinfo/30");
 	assert_string_equal(c.driver, "i915");
 	assert_true(c.mem_bytes == 204800 * UINT64_C(1024));
 	assert_int_equal(c.n_engines, 4);
 	assert_true(engine(&c, "video")->capacity == 2);
 	assert_true(engine(&c, "video-enhance")->busy_ns == 0);
-	free(text);
 	/* a DRM file without client id parses; the join leaves it out */
-	text = slurp("workstation", "proc/2600/fdinfo/8", &len);
-	c = parse_ok(text, len);
+	c = parse_fixture("proc/2600/fdinfo/8");
 	assert_false(c.has_id);
 	assert_false(c.has_mem);
-	free(text);
 	/* not a DRM file */
 	text = slurp("workstation", "proc/1500/fdinfo/3", &len);
 	assert_int_equal(proc_drm_parse(text, len, &c), -ENODATA);
@@ -152,19 +158,9 @@ static void test_busy_ns(void **state)
 	assert_true(prev.busy_ns == 1500);
 }
 
-static int parse_str(const char *text)
-{
-	struct proc_drm_client c;
-
-	return proc_drm_parse(text, strlen(text), &c);
-}
-
 static void test_malformed(void **state)
 {
-	static const struct {
-		const char *text;
-		int want;
-	} cases[] = {
+	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
 	    {"pos:\t0\nflags:\t02\n", -ENODATA},
 	    {"drm-driver:\ti915\n", 0},
@@ -196,13 +192,10 @@ static void test_malformed(void **state)
 	    {"drm-driver:\ti915\namd-evicted-vram:\tmany\n", 0},              /* not drm- */
 	};
 
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = parse_str(cases[i].text);
+	struct proc_drm_client c;
 
-		if (r != cases[i].want)
-			fail_msg("case %zu: %d, want %d", i, r, cases[i].want);
-	}
+	(void)state;
+	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &c, NULL);
 }
 
 /* More engines and regions than kept: the rest are skipped, the file

@@ -21,6 +21,16 @@ static int parse_stat_str(const char *text, struct proc_stat *st)
 	return proc_stat_parse(text, strlen(text), st);
 }
 
+static int parse_stat(const char *text, size_t len, void *ret)
+{
+	return proc_stat_parse(text, len, ret);
+}
+
+static int parse_uid(const char *text, size_t len, void *ret)
+{
+	return proc_status_uid(text, len, ret);
+}
+
 /* --- stat --- */
 
 static void test_stat_fixtures(void **state)
@@ -50,10 +60,8 @@ static void test_stat_fixtures(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct proc_stat st;
-		size_t len;
-		char *text = slurp("vm2", cases[i].rel, &len);
 
-		assert_int_equal(proc_stat_parse(text, len, &st), 0);
+		parse_file("vm2", cases[i].rel, parse_stat, &st);
 		assert_int_equal(st.pid, cases[i].pid);
 		assert_string_equal(st.comm, cases[i].comm);
 		assert_int_equal(st.state, cases[i].state);
@@ -62,7 +70,6 @@ static void test_stat_fixtures(void **state)
 		assert_int_equal(st.starttime, cases[i].starttime);
 		assert_int_equal(st.rss_pages, cases[i].rss);
 		assert_int_equal(!!(st.flags & PROC_PF_KTHREAD), cases[i].kthread);
-		free(text);
 	}
 }
 
@@ -127,10 +134,7 @@ static void test_stat_shapes(void **state)
 
 static void test_stat_malformed(void **state)
 {
-	static const struct {
-		const char *text;
-		int err;
-	} cases[] = {
+	static const struct parse_case cases[] = {
 	    {"", -EINVAL},
 	    {"\n", -EINVAL},
 	    {"42 (x) S" STAT_TAIL "x", -EINVAL},                               /* after the '\n' */
@@ -165,13 +169,7 @@ static void test_stat_malformed(void **state)
 	struct proc_stat st;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = parse_stat_str(cases[i].text, &st);
-
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
-	}
+	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_stat, &st, NULL);
 	/* a NUL inside comm, or in place of a separator */
 	assert_int_equal(proc_stat_parse("42 (a\0b) S" STAT_TAIL, 10 + sizeof(STAT_TAIL) - 1, &st),
 			 -EINVAL);
@@ -236,12 +234,8 @@ static void test_status_uid(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		size_t len;
-		char *text = slurp("vm2", cases[i].rel, &len);
-
-		assert_int_equal(proc_status_uid(text, len, &uid), 0);
+		parse_file("vm2", cases[i].rel, parse_uid, &uid);
 		assert_int_equal(uid, cases[i].uid);
-		free(text);
 	}
 	assert_int_equal(proc_status_uid("Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t0\n", 30, &uid), 0);
 	assert_int_equal(uid, 2);

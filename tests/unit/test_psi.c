@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fixture.h"
 #include "metrics.h"
 #include "procfs.h"
@@ -30,6 +31,30 @@ static const char *const res_names[PSI_NRES] = {"cpu", "memory", "io", "irq"};
 static int parse_str(enum psi_resource res, const char *text, struct psi_file *f)
 {
 	return psi_file_parse(res, text, strlen(text), f);
+}
+
+/* A file of one resource, as the fixture and cut checks parse it. */
+struct psi_parse {
+	enum psi_resource res;
+	struct psi_file f;
+};
+
+static int parse(const char *text, size_t len, void *ret)
+{
+	struct psi_parse *p = ret;
+
+	return psi_file_parse(p->res, text, len, &p->f);
+}
+
+/* <machine>/proc/pressure/<res>, which must parse. */
+static struct psi_file parse_fixture(const char *machine, enum psi_resource res)
+{
+	struct psi_parse p = {.res = res};
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "proc/pressure/%s", res_names[res]);
+	parse_file(machine, rel, parse, &p);
+	return p.f;
 }
 
 static const cJSON *path_get(const cJSON *o, const char *a, const char *b, const char *c)
@@ -61,55 +86,41 @@ static bool is_null3(const cJSON *o, const char *a, const char *b, const char *c
 static void test_parse_vm2(void **state)
 {
 	struct psi_file f;
-	size_t len;
-	char *text;
 
 	(void)state;
 	/* some avg10=19.71 avg60=4.65 avg300=2.02 total=14857065
 	 * full avg10=0.00 avg60=0.00 avg300=0.00 total=0 */
-	text = slurp("vm2", "proc/pressure/cpu", &len);
-	assert_int_equal(psi_file_parse(PSI_CPU, text, len, &f), 0);
+	f = parse_fixture("vm2", PSI_CPU);
 	assert_true(f.has_some && f.has_full);
 	assert_int_equal(f.some.avg10, 1971);
 	assert_int_equal(f.some.avg60, 465);
 	assert_int_equal(f.some.avg300, 202);
 	assert_int_equal(f.some.total_us, 14857065);
 	assert_int_equal(f.full.total_us, 0);
-	free(text);
 	/* full avg10=0.29 avg60=0.15 avg300=0.31 total=6382036 */
-	text = slurp("vm2", "proc/pressure/io", &len);
-	assert_int_equal(psi_file_parse(PSI_IO, text, len, &f), 0);
+	f = parse_fixture("vm2", PSI_IO);
 	assert_int_equal(f.some.avg10, 276);
 	assert_int_equal(f.full.avg10, 29);
 	assert_int_equal(f.full.avg300, 31);
 	assert_int_equal(f.full.total_us, 6382036);
-	free(text);
-	text = slurp("vm2", "proc/pressure/memory", &len);
-	assert_int_equal(psi_file_parse(PSI_MEMORY, text, len, &f), 0);
+	f = parse_fixture("vm2", PSI_MEMORY);
 	assert_int_equal(f.some.total_us, 0);
-	free(text);
 }
 
 static void test_parse_host16(void **state)
 {
 	struct psi_file f;
-	size_t len;
-	char *text;
 
 	(void)state;
-	text = slurp("host16", "proc/pressure/irq", &len);
-	assert_int_equal(psi_file_parse(PSI_IRQ, text, len, &f), 0);
+	f = parse_fixture("host16", PSI_IRQ);
 	assert_false(f.has_some);
 	assert_true(f.has_full);
 	assert_int_equal(f.full.avg10, 15);
 	assert_int_equal(f.full.total_us, 3456789);
-	free(text);
-	text = slurp("host16", "proc/pressure/io", &len);
-	assert_int_equal(psi_file_parse(PSI_IO, text, len, &f), 0);
+	f = parse_fixture("host16", PSI_IO);
 	assert_int_equal(f.some.avg10, 1234);
 	assert_int_equal(f.some.total_us, 456789012);
 	assert_int_equal(f.full.avg300, 210);
-	free(text);
 }
 
 static void test_parse_layouts(void **state)
@@ -206,43 +217,26 @@ static void test_parse_malformed(void **state)
 	    -EINVAL);
 }
 
-/* Every prefix of a real file, in a buffer of exactly that size (so that
- * ASan catches any read past it): only whole files with their required
- * lines parse. Then every byte replaced by garbage: an error or a parse,
- * never a crash. */
+/* Only whole files with their required lines parse: a cut line is an
+ * error, a prefix of whole lines parses or lacks a line. */
+static void cut_psi(int r, const char *text, size_t n, size_t len)
+{
+	if (n == len)
+		assert_int_equal(r, 0);
+	else if (n > 0 && text[n - 1] != '\n')
+		assert_int_equal(r, -EINVAL);
+	else
+		assert_true(r == 0 || r == -ENODATA);
+}
+
+/* Every prefix of a real file and every byte garbled (check_cuts). */
 static void check_prefixes(const char *machine, enum psi_resource res)
 {
-	char rel[64], *text;
-	struct psi_file f;
-	size_t len;
+	struct psi_parse p = {.res = res};
+	char rel[64];
 
 	snprintf(rel, sizeof(rel), "proc/pressure/%s", res_names[res]);
-	text = slurp(machine, rel, &len);
-	for (size_t n = 0; n <= len; n++) {
-		char *copy = malloc(n ? n : 1);
-		int r;
-
-		assert_non_null(copy);
-		memcpy(copy, text, n);
-		r = psi_file_parse(res, copy, n, &f);
-		if (n == len)
-			assert_int_equal(r, 0);
-		else if (n > 0 && text[n - 1] != '\n')
-			assert_int_equal(r, -EINVAL);
-		else
-			assert_true(r == 0 || r == -ENODATA);
-		free(copy);
-	}
-	for (size_t i = 0; i < len; i++) {
-		char *copy = malloc(len);
-
-		assert_non_null(copy);
-		memcpy(copy, text, len);
-		copy[i] = copy[i] == 'x' ? '\n' : 'x';
-		assert_true(psi_file_parse(res, copy, len, &f) <= 0);
-		free(copy);
-	}
-	free(text);
+	check_cuts(machine, rel, parse, &p, cut_psi, 'x');
 }
 
 static void test_parse_truncated(void **state)
@@ -357,10 +351,7 @@ static void test_collector(void **state)
 	cJSON *p;
 
 	run_start(&r, &psi_collector, machine);
-	run_golden(&r, T1, 5 * SEC, "psi.1.json");
-	run_trees(&r, 1);
-	run_golden(&r, T2, 6 * SEC, "psi.json");
-	run_metrics(&r, "psi.prom");
+	run_goldens(&r, 5 * SEC, "psi.1.json", "psi.json", "psi.prom");
 	/* back to the older files: totals went backwards, no rate */
 	run_trees(&r, 0);
 	p = run_tick(&r, T2, 7 * SEC);
@@ -420,13 +411,9 @@ static void test_collector_errors(void **state)
 
 	/* a bad tick in the middle keeps the last good reading */
 	scratch_write(&s, "pressure/cpu", "some avg10=0.00 avg60=0.00 avg300=0.00 tot");
-	p = (cJSON *)&env;
-	assert_int_equal(psi_collector.sample(st, &env, &t2, &p), -EINVAL);
-	assert_null(p);
+	tick_fails(&psi_collector, st, &env, &t2, -EINVAL);
 	unlinkat(s.fd, "pressure/cpu", 0);
-	p = (cJSON *)&env;
-	assert_int_equal(psi_collector.sample(st, &env, &t2, &p), -ENOENT);
-	assert_null(p);
+	tick_fails(&psi_collector, st, &env, &t2, -ENOENT);
 	scratch_write(&s, "pressure/cpu", "some avg10=0.00 avg60=0.00 avg300=0.00 total=500100\n");
 	assert_int_equal(psi_collector.sample(st, &env, &t3, &p), 0);
 	/* against the first reading: 500000 us over 2 s */
@@ -457,27 +444,16 @@ static void test_collector_errors(void **state)
 /* The live /proc of this machine, when it has PSI. */
 static void test_collector_live(void **state)
 {
-	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
-	struct collector_tick t1 = {.t_ms = T1};
-	struct timespec now, nap = {.tv_nsec = 50 * 1000 * 1000};
-	char reason[256];
-	void *st = NULL;
-	cJSON *p = NULL;
-	int r;
+	struct timespec nap = {.tv_nsec = 50 * 1000 * 1000};
+	struct run r;
+	cJSON *p;
 
 	(void)state;
-	assert_true(fd >= 0);
-	r = psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason, sizeof(reason));
-	if (r < 0) {
-		print_message("live /proc has no PSI: %s\n", reason);
-		close(fd);
+	if (!run_live(&r, &psi_collector, false, true))
 		skip();
-	}
+	assert_true(r.fd[0] >= 0);
 	for (int i = 0; i < 2; i++) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		t1.mono_ns = (uint64_t)now.tv_sec * SEC + (uint64_t)now.tv_nsec;
-		assert_int_equal(psi_collector.sample(st, &env, &t1, &p), 0);
+		p = run_tick(&r, T1, clock_mono_ns());
 		assert_non_null(p);
 		for (int res = PSI_CPU; res <= PSI_IO; res++) {
 			const cJSON *some = path_get(p, res_names[res], "some", NULL);
@@ -491,58 +467,19 @@ static void test_collector_live(void **state)
 		cJSON_Delete(p);
 		nanosleep(&nap, NULL);
 	}
-	psi_collector.fini(st);
-	close(fd);
-}
-
-/* CPU time of a tick on the live host, printed for the report. */
-static void test_cost(void **state)
-{
-	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
-	struct collector_tick t = {.t_ms = T1};
-	struct timespec a, b;
-	char reason[256];
-	void *st = NULL;
-	cJSON *p = NULL;
-	const int n = 2000;
-
-	(void)state;
-	if (psi_collector.init(&env, fixture_settings(&psi_collector), &st, reason,
-			       sizeof(reason)) < 0) {
-		close(fd);
-		skip();
-	}
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
-	for (int i = 0; i < n; i++) {
-		t.mono_ns = (uint64_t)(i + 1) * SEC;
-		assert_int_equal(psi_collector.sample(st, &env, &t, &p), 0);
-		cJSON_Delete(p);
-	}
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
-	print_message("psi: %.1f us of CPU per tick (sample + payload)\n",
-		      ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n /
-			  1e3);
-	psi_collector.fini(st);
-	close(fd);
+	run_end(&r);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),
-	    cmocka_unit_test(test_parse_host16),
-	    cmocka_unit_test(test_parse_layouts),
-	    cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_truncated),
-	    cmocka_unit_test(test_payload),
-	    cmocka_unit_test(test_reason),
-	    MACHINE_TEST(test_collector, "vm2"),
-	    MACHINE_TEST(test_collector, "host16"),
-	    cmocka_unit_test(test_collector_old_kernel),
-	    cmocka_unit_test(test_collector_errors),
-	    cmocka_unit_test(test_collector_live),
-	    cmocka_unit_test(test_cost),
+	    cmocka_unit_test(test_parse_vm2),        cmocka_unit_test(test_parse_host16),
+	    cmocka_unit_test(test_parse_layouts),    cmocka_unit_test(test_parse_malformed),
+	    cmocka_unit_test(test_parse_truncated),  cmocka_unit_test(test_payload),
+	    cmocka_unit_test(test_reason),           MACHINE_TEST(test_collector, "vm2"),
+	    MACHINE_TEST(test_collector, "host16"),  cmocka_unit_test(test_collector_old_kernel),
+	    cmocka_unit_test(test_collector_errors), cmocka_unit_test(test_collector_live),
+	    LIVE_COST(&psi_collector, false, true),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

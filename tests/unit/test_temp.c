@@ -191,41 +191,28 @@ static void test_collector_fixtures(void **state)
 	close(env.sys_fd);
 }
 
-static void put(int dirfd, const char *name, const char *text)
-{
-	int f = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(f >= 0);
-	assert_int_equal(write(f, text, strlen(text)), (ssize_t)strlen(text));
-	close(f);
-}
-
 /* A sensor whose value is garbage is left out of the tick, and back when
  * it reads again; a label that is empty falls back to tempN. */
 static void test_collector_unreadable(void **state)
 {
-	char dir[] = "/tmp/sysfeed-temp-XXXXXX";
+	struct scratch sys;
 	struct collector_env env = {.proc_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	void *st = NULL;
 	cJSON *p = NULL;
-	int hw;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	env.sys_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_int_equal(mkdirat(env.sys_fd, "class", 0700), 0);
-	assert_int_equal(mkdirat(env.sys_fd, "class/hwmon", 0700), 0);
-	assert_int_equal(mkdirat(env.sys_fd, "class/hwmon/hwmon0", 0700), 0);
-	assert_int_equal(mkdirat(env.sys_fd, "class/hwmon/hwmonX", 0700), 0);
-	hw = openat(env.sys_fd, "class/hwmon/hwmon0", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	put(hw, "name", "k10temp\n");
-	put(hw, "temp1_input", "41250\n");
-	put(hw, "temp1_label", "\n");
-	put(hw, "temp2_input", "N/A\n");
-	put(hw, "temp2_max", "garbage\n");
-	put(hw, "tempx_input", "1\n");
-	put(hw, "temp3_inputs", "1\n");
+	scratch_make(&sys, "temp");
+	env.sys_fd = sys.fd;
+	scratch_write(&sys, "class/hwmon/hwmon0/name", "k10temp\n");
+	scratch_write(&sys, "class/hwmon/hwmon0/temp1_input", "41250\n");
+	scratch_write(&sys, "class/hwmon/hwmon0/temp1_label", "\n");
+	scratch_write(&sys, "class/hwmon/hwmon0/temp2_input", "N/A\n");
+	scratch_write(&sys, "class/hwmon/hwmon0/temp2_max", "garbage\n");
+	scratch_write(&sys, "class/hwmon/hwmon0/tempx_input", "1\n");
+	scratch_write(&sys, "class/hwmon/hwmon0/temp3_inputs", "1\n");
+	/* a chip directory without a name */
+	assert_int_equal(mkdirat(sys.fd, "class/hwmon/hwmonX", 0700), 0);
 	st = init_check(&temp_collector, &env, 0, NULL);
 	assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(p, "sensors")), 1);
@@ -239,24 +226,13 @@ static void test_collector_unreadable(void **state)
 		free(text);
 	}
 	cJSON_Delete(p);
-	put(hw, "temp2_input", "38000\n");
+	scratch_write(&sys, "class/hwmon/hwmon0/temp2_input", "38000\n");
 	assert_int_equal(temp_collector.sample(st, &env, &tick, &p), 0);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(p, "sensors")), 2);
 	cJSON_Delete(p);
 	temp_collector.fini(st);
 	temp_collector.fini(NULL);
-	for (const char *const *f =
-		 (const char *const[]){"name", "temp1_input", "temp1_label", "temp2_input",
-				       "temp2_max", "tempx_input", "temp3_inputs", NULL};
-	     *f; f++)
-		unlinkat(hw, *f, 0);
-	close(hw);
-	unlinkat(env.sys_fd, "class/hwmon/hwmon0", AT_REMOVEDIR);
-	unlinkat(env.sys_fd, "class/hwmon/hwmonX", AT_REMOVEDIR);
-	unlinkat(env.sys_fd, "class/hwmon", AT_REMOVEDIR);
-	unlinkat(env.sys_fd, "class", AT_REMOVEDIR);
-	close(env.sys_fd);
-	rmdir(dir);
+	scratch_remove(&sys);
 }
 
 /* This VM has no sensor: the topic is off with the reason. A machine with
