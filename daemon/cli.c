@@ -6,8 +6,12 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "alerts.h"
+#include "http.h"
 #include "log.h"
+#include "token.h"
 
 static void usage(FILE *f)
 {
@@ -100,4 +104,33 @@ int cli_parse(int argc, char **argv, struct config_source *src, int *ret_mode)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int cli_start(int argc, char **argv, struct config_source *src, struct config *cfg)
+{
+	char err[CONFIG_ERR_LEN];
+	int mode = CLI_RUN, status = 0;
+
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return token_main(argc - 1, argv + 1);
+	if (cli_parse(argc, argv, src, &mode) < 0)
+		return 2;
+	if (config_build(cfg, src, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return 2;
+	}
+	if (mode == CLI_RUN)
+		return -1;
+	if (mode == CLI_CHECK && http_check(cfg, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		status = 2;
+	} else if (mode == CLI_TEST_ALERT) {
+		status = alerts_test(cfg, stdout);
+	} else if (mode == CLI_PRINT) {
+		config_print(stdout, cfg);
+	} else {
+		printf("%s: ok\n", src->path ? src->path : "(defaults)");
+	}
+	config_free(cfg);
+	return status;
 }

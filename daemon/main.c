@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -23,7 +22,6 @@
 #include "log.h"
 #include "loop.h"
 #include "service.h"
-#include "token.h"
 #include "topics.h"
 
 #define TRIM_EVERY_S    30           /* heap given back at least this often */
@@ -98,16 +96,6 @@ static void reload(struct daemon *d)
 	alerts_reconfigure(d->alerts);
 	log_info("reloaded %s (interval %u ms)", d->src.path ? d->src.path : "defaults",
 		 d->cfg.interval_ms);
-}
-
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
 }
 
 /* Once a second: keepalives, stalled streams, connection deadlines, and
@@ -235,7 +223,7 @@ int main(int argc, char **argv)
 {
 	struct daemon d = {.tick_fd = -1, .sig_fd = -1, .dog_fd = -1, .proc_fd = -1, .sys_fd = -1};
 	char err[CONFIG_ERR_LEN];
-	int only = CLI_RUN, status = 2, r;
+	int status = 2, r;
 	sigset_t sigs;
 
 	log_init();
@@ -243,38 +231,11 @@ int main(int argc, char **argv)
 	 * writer's own arenas kept megabytes that malloc_trim could not give
 	 * back (measured: +5.8 MiB of RSS with two, +1.3 MiB with one). */
 	mallopt(M_ARENA_MAX, 1);
-	if (argc > 1 && strcmp(argv[1], "token") == 0)
-		return token_main(argc - 1, argv + 1);
-	if (cli_parse(argc, argv, &d.src, &only) < 0)
-		return 2;
-	if (config_build(&d.cfg, &d.src, err, sizeof(err)) < 0) {
-		log_err("%s", err);
-		return 2;
-	}
-	if (only == CLI_CHECK && http_check(&d.cfg, err, sizeof(err)) < 0) {
-		log_err("%s", err);
-		config_free(&d.cfg);
-		return 2;
-	}
-	if (only != CLI_RUN) {
-		if (only == CLI_TEST_ALERT)
-			status = alerts_test(&d.cfg, stdout);
-		else if (only == CLI_PRINT)
-			config_print(stdout, &d.cfg);
-		else
-			printf("%s: ok\n", d.src.path ? d.src.path : "(defaults)");
-		config_free(&d.cfg);
-		return only == CLI_TEST_ALERT ? status : 0;
-	}
+	if ((r = cli_start(argc, argv, &d.src, &d.cfg)) >= 0)
+		return r;
 
 	/* Signals go to the signalfd: block them before any thread starts. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
+	service_process_setup(&sigs);
 
 	if (getrandom(&d.instance, sizeof(d.instance), 0) != sizeof(d.instance))
 		d.instance = (uint64_t)clock_real_ms() ^ ((uint64_t)getpid() << 40);

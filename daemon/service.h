@@ -3,7 +3,13 @@
 #ifndef SYSFEED_SERVICE_H
 #define SYSFEED_SERVICE_H
 
+#include <signal.h>
 #include <stddef.h>
+
+/* The process's own settings, before any thread starts: SIGTERM, SIGINT
+ * and SIGHUP blocked (they go to a signalfd; *sigs is set to them),
+ * SIGPIPE ignored, the open-files limit raised to its hard limit. */
+void service_process_setup(sigset_t *sigs);
 
 /* The listening sockets systemd passed, made non-blocking and close-on-exec,
  * into fds (at most max). Returns how many (0: none), or -errno with a
