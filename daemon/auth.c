@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "fmt.h"
 #include "secret.h"
 
 #define AUTH_MAX_ENTRIES 4096
@@ -131,7 +132,7 @@ static int each_line(char *text, const char *name, char *err, size_t err_len,
 		if (!*line || *line == '#')
 			continue;
 		if (fn(db, line, reason, sizeof(reason)) < 0) {
-			secret_errf(err, err_len, "%s:%u: %s", name, lineno, reason);
+			fmt_err(err, err_len, "%s:%u: %s", name, lineno, reason);
 			return -EINVAL;
 		}
 	}
@@ -176,43 +177,43 @@ static int user_line(struct auth_db *db, char *line, char *why, size_t why_len)
 	int ok;
 
 	if (!colon) {
-		secret_errf(why, why_len, "expected USER:HASH");
+		fmt_err(why, why_len, "expected USER:HASH");
 		return -EINVAL;
 	}
 	*colon = '\0';
 	hash = colon + 1;
 	if (!auth_name_ok(line, strlen(line))) {
-		secret_errf(why, why_len, "bad user name: 1 to %d of A-Z a-z 0-9 . _ - @ +",
-			    AUTH_NAME_MAX);
+		fmt_err(why, why_len, "bad user name: 1 to %d of A-Z a-z 0-9 . _ - @ +",
+			AUTH_NAME_MAX);
 		return -EINVAL;
 	}
 	if (hash[0] != '$') {
-		secret_errf(why, why_len,
-			    "user %s: not a crypt(3) hash (a plain password?); make one with "
-			    "`mkpasswd -m yescrypt` or `openssl passwd -6`",
-			    line);
+		fmt_err(why, why_len,
+			"user %s: not a crypt(3) hash (a plain password?); make one with "
+			"`mkpasswd -m yescrypt` or `openssl passwd -6`",
+			line);
 		return -EINVAL;
 	}
 	ok = crypt_checksalt(hash);
 	if (ok == CRYPT_SALT_METHOD_LEGACY || ok == CRYPT_SALT_METHOD_DISABLED ||
 	    strncmp(hash, "$1$", 3) == 0) {
-		secret_errf(why, why_len,
-			    "user %s: hash method too weak; use yescrypt ($y$), bcrypt ($2b$) or "
-			    "sha512crypt ($6$)",
-			    line);
+		fmt_err(why, why_len,
+			"user %s: hash method too weak; use yescrypt ($y$), bcrypt ($2b$) or "
+			"sha512crypt ($6$)",
+			line);
 		return -EINVAL;
 	}
 	if (ok != CRYPT_SALT_OK || strlen(hash) >= CRYPT_OUTPUT_SIZE || !hash_whole(hash)) {
-		secret_errf(why, why_len, "user %s: not a hash crypt(3) knows", line);
+		fmt_err(why, why_len, "user %s: not a hash crypt(3) knows", line);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < db->n_users; i++)
 		if (strcmp(db->users[i].name, line) == 0) {
-			secret_errf(why, why_len, "user %s: listed twice", line);
+			fmt_err(why, why_len, "user %s: listed twice", line);
 			return -EINVAL;
 		}
 	if (db->n_users >= AUTH_MAX_ENTRIES) {
-		secret_errf(why, why_len, "more than %d users", AUTH_MAX_ENTRIES);
+		fmt_err(why, why_len, "more than %d users", AUTH_MAX_ENTRIES);
 		return -EINVAL;
 	}
 	if (ARRAY_GROW(db->users, db->cap_users, db->n_users, 8) < 0)
@@ -226,7 +227,7 @@ static int user_line(struct auth_db *db, char *line, char *why, size_t why_len)
 	db->n_users++;
 	return 0;
 nomem:
-	secret_errf(why, why_len, "out of memory");
+	fmt_err(why, why_len, "out of memory");
 	return -ENOMEM;
 }
 
@@ -243,44 +244,43 @@ static int token_line(struct auth_db *db, char *line, char *why, size_t why_len)
 	uint8_t digest[SECRET_SHA256];
 
 	if (!colon || strncmp(colon + 1, "sha256:", 7) != 0) {
-		secret_errf(why, why_len,
-			    "expected NAME:sha256:HEX (made by `sysfeed token add NAME`)");
+		fmt_err(why, why_len,
+			"expected NAME:sha256:HEX (made by `sysfeed token add NAME`)");
 		return -EINVAL;
 	}
 	*colon = '\0';
 	hex = colon + 8;
 	if (!auth_name_ok(line, strlen(line))) {
-		secret_errf(why, why_len, "bad token name: 1 to %d of A-Z a-z 0-9 . _ - @ +",
-			    AUTH_NAME_MAX);
+		fmt_err(why, why_len, "bad token name: 1 to %d of A-Z a-z 0-9 . _ - @ +",
+			AUTH_NAME_MAX);
 		return -EINVAL;
 	}
 	if (strlen(hex) != 2 * SECRET_SHA256) {
-		secret_errf(why, why_len,
-			    "token %s: the digest is not 64 hex digits (a plain token?)", line);
+		fmt_err(why, why_len, "token %s: the digest is not 64 hex digits (a plain token?)",
+			line);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < SECRET_SHA256; i++) {
 		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
-			secret_errf(why, why_len, "token %s: the digest is not lowercase hex",
-				    line);
+			fmt_err(why, why_len, "token %s: the digest is not lowercase hex", line);
 			return -EINVAL;
 		}
 		digest[i] = (uint8_t)(hi << 4 | lo);
 	}
 	for (size_t i = 0; i < db->n_tokens; i++)
 		if (strcmp(db->tokens[i].name, line) == 0) {
-			secret_errf(why, why_len, "token %s: listed twice", line);
+			fmt_err(why, why_len, "token %s: listed twice", line);
 			return -EINVAL;
 		}
 	if (db->n_tokens >= AUTH_MAX_ENTRIES) {
-		secret_errf(why, why_len, "more than %d tokens", AUTH_MAX_ENTRIES);
+		fmt_err(why, why_len, "more than %d tokens", AUTH_MAX_ENTRIES);
 		return -EINVAL;
 	}
 	if (ARRAY_GROW(db->tokens, db->cap_tokens, db->n_tokens, 8) < 0 ||
 	    !(db->tokens[db->n_tokens].name = strdup(line))) {
-		secret_errf(why, why_len, "out of memory");
+		fmt_err(why, why_len, "out of memory");
 		return -ENOMEM;
 	}
 	t = &db->tokens[db->n_tokens++];
@@ -297,7 +297,7 @@ static int parse_text(struct auth_db *db, const char *name, const char *text, ch
 	int r;
 
 	if (!copy) {
-		secret_errf(err, err_len, "%s: out of memory", name);
+		fmt_err(err, err_len, "%s: out of memory", name);
 		return -ENOMEM;
 	}
 	memcpy(copy, text, len);
@@ -312,7 +312,7 @@ int auth_parse_users(struct auth_db *db, const char *name, const char *text, cha
 	int r = parse_text(db, name, text, err, err_len, user_line);
 
 	if (r == 0 && db->n_users == 0) {
-		secret_errf(err, err_len, "%s: no user in the file", name);
+		fmt_err(err, err_len, "%s: no user in the file", name);
 		r = -EINVAL;
 	}
 	return r;
@@ -334,7 +334,7 @@ static int load_one(struct auth_db *db, const char *path, bool users, char *err,
 	if ((r = secret_read_file(path, true, &text, &len, err, err_len)) < 0)
 		return r;
 	if (strlen(text) != len) {
-		secret_errf(err, err_len, "%s: NUL byte in the file", path);
+		fmt_err(err, err_len, "%s: NUL byte in the file", path);
 		r = -EINVAL;
 	} else {
 		r = users ? auth_parse_users(db, path, text, err, err_len)
@@ -350,7 +350,7 @@ struct auth_db *auth_load(const char *users_path, const char *tokens_path, char 
 	struct auth_db *db = auth_new();
 
 	if (!db) {
-		secret_errf(err, err_len, "out of memory");
+		fmt_err(err, err_len, "out of memory");
 		return NULL;
 	}
 	if ((users_path && load_one(db, users_path, true, err, err_len) < 0) ||

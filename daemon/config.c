@@ -17,22 +17,10 @@
 
 #include "alert_rule.h"
 #include "collector.h"
+#include "fmt.h"
 
 #define CONFIG_MAX_FILE (1 << 20)
 #define OFF(f)          offsetof(struct config, f)
-
-static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 const char *config_listen_addr(const char *word, bool *ret_tls)
 {
@@ -173,7 +161,7 @@ static int rule_add(struct config *cfg, const char *value, char *err, size_t err
 
 		if (strncmp(cfg->alert_rules[i], r->name, n) == 0 &&
 		    cfg->alert_rules[i][n] == ':') {
-			errf(err, err_len, "alert %s: defined twice", r->name);
+			fmt_err(err, err_len, "alert %s: defined twice", r->name);
 			alert_rule_free(r);
 			return -EINVAL;
 		}
@@ -273,7 +261,7 @@ int config_set(struct config *cfg, const char *key, const char *value, char *err
 		found = true;
 	}
 	if (!found) {
-		errf(err, err_len, "unknown key '%s'", key);
+		fmt_err(err, err_len, "unknown key '%s'", key);
 		return -ENOENT;
 	}
 	return 0;
@@ -375,7 +363,7 @@ int config_build(struct config *cfg, const struct config_source *src, char *err,
 	bool listen_flag = false;
 
 	if (config_defaults(cfg) < 0) {
-		errf(err, err_len, "out of memory");
+		fmt_err(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	/* systemd's StateDirectory= (the first, when several) is the default */
@@ -402,7 +390,7 @@ int config_build(struct config *cfg, const struct config_source *src, char *err,
 			/* "--interval: bad value", not "--interval: interval: ..." */
 			if (strncmp(why, key, n) == 0 && why[n] == ':' && why[n + 1] == ' ')
 				why += n + 2;
-			errf(err, err_len, "--%.40s: %s", key, why);
+			fmt_err(err, err_len, "--%.40s: %s", key, why);
 			goto fail;
 		}
 	}
@@ -439,15 +427,15 @@ int config_parse(struct config *cfg, const char *name, const char *text, size_t 
 
 		lineno++;
 		if (n >= sizeof(line)) {
-			errf(err, err_len, "%s:%u: line longer than %zu bytes", name, lineno,
-			     sizeof(line) - 1);
+			fmt_err(err, err_len, "%s:%u: line longer than %zu bytes", name, lineno,
+				sizeof(line) - 1);
 			return -EINVAL;
 		}
 		memcpy(line, text + pos, n);
 		line[n] = '\0';
 		pos += n + 1;
 		if (memchr(line, '\0', n)) {
-			errf(err, err_len, "%s:%u: NUL byte in line", name, lineno);
+			fmt_err(err, err_len, "%s:%u: NUL byte in line", name, lineno);
 			return -EINVAL;
 		}
 		/* tabs, and a CR ending the line (CRLF files); no other control bytes */
@@ -455,8 +443,8 @@ int config_parse(struct config *cfg, const char *name, const char *text, size_t 
 			unsigned char c = (unsigned char)line[i];
 
 			if ((c < 0x20 && c != '\t' && !(c == '\r' && i + 1 == n)) || c == 0x7f) {
-				errf(err, err_len, "%s:%u: control character 0x%02x in line", name,
-				     lineno, c);
+				fmt_err(err, err_len, "%s:%u: control character 0x%02x in line",
+					name, lineno, c);
 				return -EINVAL;
 			}
 		}
@@ -464,7 +452,7 @@ int config_parse(struct config *cfg, const char *name, const char *text, size_t 
 		if (*key == '#' || *key == '\0')
 			continue;
 		if (!(eq = strchr(key, '='))) {
-			errf(err, err_len, "%s:%u: expected 'key = value'", name, lineno);
+			fmt_err(err, err_len, "%s:%u: expected 'key = value'", name, lineno);
 			return -EINVAL;
 		}
 		*eq = '\0';
@@ -478,16 +466,16 @@ int config_parse(struct config *cfg, const char *name, const char *text, size_t 
 		key = trim(key);
 		value = trim(value);
 		if (!*key) {
-			errf(err, err_len, "%s:%u: missing key before '='", name, lineno);
+			fmt_err(err, err_len, "%s:%u: missing key before '='", name, lineno);
 			return -EINVAL;
 		}
 		r = config_set(cfg, key, value, reason, sizeof(reason));
 		if (r == -ENOMEM) {
-			errf(err, err_len, "%s:%u: out of memory", name, lineno);
+			fmt_err(err, err_len, "%s:%u: out of memory", name, lineno);
 			return r;
 		}
 		if (r < 0) {
-			errf(err, err_len, "%s:%u: %s", name, lineno, reason);
+			fmt_err(err, err_len, "%s:%u: %s", name, lineno, reason);
 			return -EINVAL;
 		}
 	}
@@ -505,17 +493,17 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		errf(err, err_len, "%s:0: cannot open: %s", path, strerror(-r));
+		fmt_err(err, err_len, "%s:0: cannot open: %s", path, strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		errf(err, err_len, "%s:0: cannot stat: %s", path, strerror(-r));
+		fmt_err(err, err_len, "%s:0: cannot stat: %s", path, strerror(-r));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		r = -EINVAL;
-		errf(err, err_len, "%s:0: not a regular file", path);
+		fmt_err(err, err_len, "%s:0: not a regular file", path);
 		goto out;
 	}
 	for (;;) {
@@ -525,15 +513,15 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 			char *p;
 
 			if (cap >= CONFIG_MAX_FILE) {
-				errf(err, err_len, "%s:0: larger than %d bytes", path,
-				     CONFIG_MAX_FILE);
+				fmt_err(err, err_len, "%s:0: larger than %d bytes", path,
+					CONFIG_MAX_FILE);
 				r = -EFBIG;
 				goto out;
 			}
 			cap = cap ? cap * 2 : 4096;
 			if (!(p = realloc(text, cap))) {
 				r = -ENOMEM;
-				errf(err, err_len, "%s:0: out of memory", path);
+				fmt_err(err, err_len, "%s:0: out of memory", path);
 				goto out;
 			}
 			text = p;
@@ -543,7 +531,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 			if (errno == EINTR)
 				continue;
 			r = -errno;
-			errf(err, err_len, "%s:0: cannot read: %s", path, strerror(errno));
+			fmt_err(err, err_len, "%s:0: cannot read: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)

@@ -1,6 +1,8 @@
 /* Secrets' small helpers: see secret.h. */
 #include "secret.h"
 
+#include "fmt.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -13,17 +15,6 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
-
-void secret_errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 int secret_read_file(const char *path, bool secret, char **ret, size_t *ret_len, char *err,
 		     size_t err_len)
@@ -38,35 +29,34 @@ int secret_read_file(const char *path, bool secret, char **ret, size_t *ret_len,
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		secret_errf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		fmt_err(err, err_len, "%s: cannot open: %s", path, strerror(errno));
 		return r;
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		secret_errf(err, err_len, "%s: cannot stat: %s", path, strerror(errno));
+		fmt_err(err, err_len, "%s: cannot stat: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		r = -EINVAL;
-		secret_errf(err, err_len, "%s: not a regular file", path);
+		fmt_err(err, err_len, "%s: not a regular file", path);
 		goto out;
 	}
 	if (secret && (st.st_mode & (S_IROTH | S_IWOTH))) {
 		r = -EPERM;
-		secret_errf(err, err_len,
-			    "%s: others may read or write it (mode %04o); chmod o-rwx %s", path,
-			    (unsigned)(st.st_mode & 07777), path);
+		fmt_err(err, err_len, "%s: others may read or write it (mode %04o); chmod o-rwx %s",
+			path, (unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
 	if ((size_t)st.st_size > SECRET_MAX_FILE) {
 		r = -EFBIG;
-		secret_errf(err, err_len, "%s: larger than %u bytes", path, SECRET_MAX_FILE);
+		fmt_err(err, err_len, "%s: larger than %u bytes", path, SECRET_MAX_FILE);
 		goto out;
 	}
 	cap = (size_t)st.st_size + 1;
 	if (!(buf = malloc(cap))) {
 		r = -ENOMEM;
-		secret_errf(err, err_len, "%s: out of memory", path);
+		fmt_err(err, err_len, "%s: out of memory", path);
 		goto out;
 	}
 	while (got < (size_t)st.st_size) {
@@ -76,7 +66,7 @@ int secret_read_file(const char *path, bool secret, char **ret, size_t *ret_len,
 			continue;
 		if (n < 0) {
 			r = -errno;
-			secret_errf(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+			fmt_err(err, err_len, "%s: cannot read: %s", path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)

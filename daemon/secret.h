@@ -11,10 +11,6 @@
 #define SECRET_MAX_FILE (1u << 20)
 #define SECRET_SHA256   32
 
-/* snprintf into err (when err and err_len are set): the one-line reasons
- * of the files' parsers. */
-void secret_errf(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* Reads the regular file `path` whole (NUL-terminated, at most
  * SECRET_MAX_FILE bytes) into *ret (free it with secret_free). With
  * `secret`, a file that others may read (mode o+r, o+w) is refused.

@@ -11,6 +11,7 @@
 #include <gnutls/x509.h>
 
 #include "clock.h"
+#include "fmt.h"
 #include "secret.h"
 
 /* A retired set lives this long: a handshake cannot last longer, as a
@@ -94,23 +95,23 @@ static int set_load(struct tls_set *s, const char *cert_path, const char *key_pa
 						   GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED)) < 0) {
 		s->n = 0;
 		r = -EINVAL;
-		secret_errf(err, err_len,
-			    "%s: not a PEM certificate chain (leaf first, at most %d): %s",
-			    cert_path, TLS_MAX_CHAIN, gnutls_strerror(g));
+		fmt_err(err, err_len,
+			"%s: not a PEM certificate chain (leaf first, at most %d): %s", cert_path,
+			TLS_MAX_CHAIN, gnutls_strerror(g));
 		goto out;
 	}
 	d = (gnutls_datum_t){(unsigned char *)key, (unsigned)key_len};
 	if ((g = gnutls_privkey_init(&s->key)) < 0 ||
 	    (g = gnutls_privkey_import_x509_raw(s->key, &d, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
 		r = -EINVAL;
-		secret_errf(err, err_len, "%s: not an unencrypted PEM private key: %s", key_path,
-			    gnutls_strerror(g));
+		fmt_err(err, err_len, "%s: not an unencrypted PEM private key: %s", key_path,
+			gnutls_strerror(g));
 		goto out;
 	}
 	if (!key_matches(s->key, &s->pcert[0])) {
 		r = -EINVAL;
-		secret_errf(err, err_len, "%s: not the key of the first certificate in %s",
-			    key_path, cert_path);
+		fmt_err(err, err_len, "%s: not the key of the first certificate in %s", key_path,
+			cert_path);
 		goto out;
 	}
 	s->not_after = leaf_not_after(&s->pcert[0]);
@@ -126,7 +127,7 @@ int tls_load(const char *cert_path, const char *key_path, char *err, size_t err_
 	int r;
 
 	if (!s) {
-		secret_errf(err, err_len, "out of memory");
+		fmt_err(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	if ((r = set_load(s, cert_path, key_path, err, err_len)) < 0) {

@@ -1,7 +1,8 @@
-/* Number formatting for JSON and Prometheus: see fmt.h. */
+/* Number formatting for JSON and Prometheus, and parsers' reasons: see fmt.h. */
 #include "fmt.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -91,4 +92,15 @@ size_t fmt_g15(char *out, double v, bool *ret_exact)
 	}
 	n = snprintf(out, FMT_NUM_MAX, "%.15g", v);
 	return n > 0 ? (size_t)n : 0;
+}
+
+void fmt_err(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !err_len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
 }

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* snprintf into err when err and err_len are set: the one-line reasons
+ * parsers give. */
+void fmt_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Room for any of the texts below, with its NUL. */
 #define FMT_NUM_MAX 32
 

@@ -11,20 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fmt.h"
+
 #define AT(base, s) ((char *)(base) + (s)->offset)
-
-static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 bool list_match(const struct list *list, const char *name, bool dflt)
 {
@@ -125,20 +114,21 @@ static int list_add(const struct setting *s, struct list *l, const char *value, 
 	}
 	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
 		if (tok[0] == '#') { /* it would read as a comment once printed */
-			errf(err, err_len, "%s: bad value '%.100s' (a word may not start with #)",
-			     s->name, tok);
+			fmt_err(err, err_len,
+				"%s: bad value '%.100s' (a word may not start with #)", s->name,
+				tok);
 			r = -EINVAL;
 			goto out;
 		}
 		if (s->check && s->check(tok) < 0) {
-			errf(err, err_len, "%s: bad value '%.100s' (expected %s)", s->name, tok,
-			     s->expect ? s->expect : "a valid word");
+			fmt_err(err, err_len, "%s: bad value '%.100s' (expected %s)", s->name, tok,
+				s->expect ? s->expect : "a valid word");
 			r = -EINVAL;
 			goto out;
 		}
 		if (l->n >= s->max || l->n >= LIST_MAX) {
-			errf(err, err_len, "%s: more than %llu entries", s->name,
-			     s->max < LIST_MAX ? s->max : (unsigned long long)LIST_MAX);
+			fmt_err(err, err_len, "%s: more than %llu entries", s->name,
+				s->max < LIST_MAX ? s->max : (unsigned long long)LIST_MAX);
 			r = -EINVAL;
 			goto out;
 		}
@@ -179,15 +169,15 @@ int settings_set(const struct setting *s, void *base, const char *value, char *e
 	char *str;
 
 	if (!*value) {
-		errf(err, err_len, "%s: empty value", s->name);
+		fmt_err(err, err_len, "%s: empty value", s->name);
 		return -EINVAL;
 	}
 	switch (s->type) {
 	case SET_UINT:
 	case SET_SIZE:
 		if (parse_number(value, s->type == SET_SIZE, &v) < 0 || v < s->min || v > s->max) {
-			errf(err, err_len, "%s: bad value '%.100s' (expected %llu to %llu)",
-			     s->name, value, s->min, s->max);
+			fmt_err(err, err_len, "%s: bad value '%.100s' (expected %llu to %llu)",
+				s->name, value, s->min, s->max);
 			return -EINVAL;
 		}
 		if (s->type == SET_UINT)
@@ -197,18 +187,19 @@ int settings_set(const struct setting *s, void *base, const char *value, char *e
 		return 0;
 	case SET_PRIO:
 		if ((prio = settings_priority(value)) < 0) {
-			errf(err, err_len,
-			     "%s: bad value '%.100s' (expected 0 to 7 or emerg, alert, crit, err, "
-			     "warning, notice, info, debug)",
-			     s->name, value);
+			fmt_err(
+			    err, err_len,
+			    "%s: bad value '%.100s' (expected 0 to 7 or emerg, alert, crit, err, "
+			    "warning, notice, info, debug)",
+			    s->name, value);
 			return -EINVAL;
 		}
 		*(unsigned *)AT(base, s) = (unsigned)prio;
 		return 0;
 	case SET_BOOL:
 		if ((prio = parse_bool(value)) < 0) {
-			errf(err, err_len, "%s: bad value '%.100s' (expected yes or no)", s->name,
-			     value);
+			fmt_err(err, err_len, "%s: bad value '%.100s' (expected yes or no)",
+				s->name, value);
 			return -EINVAL;
 		}
 		*(unsigned *)AT(base, s) = (unsigned)prio;

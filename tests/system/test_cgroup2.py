@@ -20,7 +20,7 @@ import time
 import pytest
 
 import machine
-from machine import Container, chroot, log
+from machine import Container, chroot, log, wait_for
 
 CACHE = os.environ.get("SYSTEM_CACHE", "/var/cache/sysfeed-test")
 DEB = os.environ.get("SYSFEED_DEB", "")
@@ -31,17 +31,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="debootstrap and nspawn need root"),
 ]
 
-
-def wait_for(what, fn, timeout, step=0.5):
-    """Polls fn until it returns a true value; fails after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture(scope="module")
