@@ -45,8 +45,9 @@ void self_metrics_tick(struct metrics *m, const struct self_tick *s)
 	one(m, "sysfeed_interval_seconds", "gauge", "The sampling interval.",
 	    s->interval_ms / 1000.0);
 	by_label(m, "sysfeed_heap_bytes", "gauge",
-		 "malloc's heap: bytes allocated, and free bytes it keeps mapped.", "state",
-		 (const char *const[]){"in_use", "free", NULL},
+		 "malloc's heap: bytes allocated, and free bytes in its free lists (resident or "
+		 "given back by malloc_trim).",
+		 "state", (const char *const[]){"in_use", "free", NULL},
 		 (const double[]){(double)s->heap_in_use, (double)s->heap_free});
 }
 
