@@ -28,9 +28,10 @@
  * sd_journal_next() (a look at each file's mmap'ed header) when idle.
  * Nobody following, no timer: the journal is read at journald's pace. */
 #define JOURNAL_RECHECK_MS 40
-/* sd-journal keeps the file windows it read mapped, and their pages count
- * in the daemon's RSS: after this many entries the journal is reopened at
- * the same cursor, which unmaps them (a flood would add ~20 MB otherwise). */
+/* sd-journal keeps the file windows it read mapped (their pages are given
+ * back at each tick: journal_reader_release) and its buffers grown: after
+ * this many entries the journal is reopened at the same cursor, which
+ * unmaps and frees them (a flood would add ~20 MB otherwise). */
 #define JOURNAL_REOPEN_ENTRIES 1024
 
 enum { TAG_JOURNAL, TAG_BATCH, TAG_KICK, TAG_TIMEOUT, TAG_RECHECK, TAG_DIRS };
@@ -398,6 +399,7 @@ static int journal_sample(void *state, const struct collector_env *env,
 
 	*ret_payload = NULL;
 	journal_flush_state(s, env);
+	journal_reader_release(&s->rd);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -235,6 +236,7 @@ int journal_reader_reopen(struct journal_reader *rd, bool all)
 	rd->jfd = fd;
 	rd->read_since_open = 0;
 	rd->following = !all;
+	rd->touched = true;
 	return 0;
 fail:
 	sd_journal_close(rd->j);
@@ -352,6 +354,7 @@ int journal_reader_next(struct journal_reader *rd, bool *ret_pass)
 	if (r <= 0)
 		return r;
 	rd->moved = true;
+	rd->touched = true;
 	rd->read_since_open++;
 	if (rd->skip_cursor) {
 		char *c = NULL;
@@ -378,6 +381,42 @@ void journal_reader_keep_cursor(struct journal_reader *rd)
 		rd->cursor = c;
 	}
 	rd->moved = false;
+}
+
+/* Whether a line of /proc/self/maps is a journal file mapped shared and
+ * read-only, as sd-journal maps them; its range in *ret_a, *ret_b. */
+static bool journal_mapping(const char *line, uintptr_t *ret_a, uintptr_t *ret_b)
+{
+	unsigned long a, b;
+	char perms[5];
+	int path = 0;
+	size_t n;
+
+	if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", &a, &b, perms, &path) != 3 || !path ||
+	    strcmp(perms, "r--s") != 0)
+		return false;
+	n = strcspn(line + path, "\n");
+	if (!((n > 8 && memcmp(line + path + n - 8, ".journal", 8) == 0) ||
+	      (n > 9 && memcmp(line + path + n - 9, ".journal~", 9) == 0)))
+		return false;
+	*ret_a = a;
+	*ret_b = b;
+	return true;
+}
+
+void journal_reader_release(struct journal_reader *rd)
+{
+	char line[PATH_MAX + 128];
+	uintptr_t a, b;
+	FILE *f;
+
+	if (!rd->touched || !(f = fopen("/proc/self/maps", "re")))
+		return;
+	rd->touched = false;
+	while (fgets(line, sizeof(line), f))
+		if (journal_mapping(line, &a, &b))
+			madvise((void *)a, b - a, MADV_DONTNEED);
+	fclose(f);
 }
 
 void journal_reader_process(struct journal_reader *rd)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "dl.h"
 #include "fmt.h"
 #include "secret.h"
 
@@ -40,6 +41,26 @@ struct auth_db {
 /* crypt(3) runs one at a time: yescrypt's default takes 16 MiB and tens
  * of milliseconds each. */
 static pthread_mutex_t crypt_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* libcrypt, loaded with dlopen() by the first users file: a daemon
+ * without auth-users never maps it. Debian's libcrypt1, or libxcrypt's
+ * newer ABI (Fedora); both have the two calls. */
+static struct {
+	__typeof__(crypt_checksalt) *checksalt;
+	__typeof__(crypt_rn) *rn;
+} lc;
+static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
+static bool lc_loaded;
+static char lc_err[160]; /* why it is not loaded */
+
+static void lc_load(void)
+{
+	static const char *const names[] = {"libcrypt.so.1", "libcrypt.so.2"};
+	const struct dl_sym syms[] = {{(void **)&lc.checksalt, "crypt_checksalt"},
+				      {(void **)&lc.rn, "crypt_rn"}};
+
+	lc_loaded = dl_load(names, 2, syms, 2, lc_err, sizeof(lc_err)) != NULL;
+}
 
 bool auth_name_ok(const char *s, size_t len)
 {
@@ -194,7 +215,12 @@ static int user_line(struct auth_db *db, char *line, char *why, size_t why_len)
 			line);
 		return -EINVAL;
 	}
-	ok = crypt_checksalt(hash);
+	pthread_once(&lc_once, lc_load);
+	if (!lc_loaded) {
+		fmt_err(why, why_len, "user %s: cannot check hashes: %s", line, lc_err);
+		return -EINVAL;
+	}
+	ok = lc.checksalt(hash);
 	if (ok == CRYPT_SALT_METHOD_LEGACY || ok == CRYPT_SALT_METHOD_DISABLED ||
 	    strncmp(hash, "$1$", 3) == 0) {
 		fmt_err(why, why_len,
@@ -389,7 +415,7 @@ static bool crypt_check(const char *pass, const char *hash)
 	if (!cd)
 		return false;
 	pthread_mutex_lock(&crypt_lock);
-	out = crypt_rn(pass, hash, cd, sizeof(*cd));
+	out = lc.rn(pass, hash, cd, sizeof(*cd)); /* loaded: a user was parsed */
 	pthread_mutex_unlock(&crypt_lock);
 	if (out && out[0] != '*') {
 		size_t n = strlen(hash);

@@ -13,6 +13,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "dl.h"
+
 #define MAX_FDS 64
 
 /* The library's entry points. */
@@ -48,10 +50,7 @@ struct cdl_multi {
 static void load_once(void)
 {
 	static const char *const names[] = {"libcurl-gnutls.so.4", "libcurl.so.4"};
-	struct {
-		void **slot;
-		const char *name;
-	} syms[] = {
+	const struct dl_sym syms[] = {
 #define SYM(f) {(void **)&lib.f, "curl_" #f}
 	    SYM(global_init),      SYM(global_cleanup),      SYM(multi_init),   SYM(multi_cleanup),
 	    SYM(multi_add_handle), SYM(multi_remove_handle), SYM(multi_poll),   SYM(multi_perform),
@@ -59,20 +58,13 @@ static void load_once(void)
 	    SYM(easy_getinfo),     SYM(easy_strerror),       SYM(slist_append), SYM(slist_free_all),
 #undef SYM
 	};
-	void *h = NULL;
+	char why[160];
+	void *h = dl_load(names, sizeof(names) / sizeof(names[0]), syms,
+			  sizeof(syms) / sizeof(syms[0]), why, sizeof(why));
 
-	for (size_t i = 0; !h && i < sizeof(names) / sizeof(names[0]); i++)
-		h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
-		snprintf(load_err, sizeof(load_err), "libcurl not loaded: %s", dlerror());
+		snprintf(load_err, sizeof(load_err), "libcurl not loaded: %s", why);
 		return;
-	}
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		if (!(*syms[i].slot = dlsym(h, syms[i].name))) {
-			snprintf(load_err, sizeof(load_err), "libcurl without %s", syms[i].name);
-			dlclose(h);
-			return;
-		}
 	}
 	if (lib.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(load_err, sizeof(load_err), "libcurl would not start");

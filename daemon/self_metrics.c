@@ -44,6 +44,11 @@ void self_metrics_tick(struct metrics *m, const struct self_tick *s)
 	    s->tick_last_cpu_s);
 	one(m, "sysfeed_interval_seconds", "gauge", "The sampling interval.",
 	    s->interval_ms / 1000.0);
+	by_label(m, "sysfeed_heap_bytes", "gauge",
+		 "malloc's heap: bytes allocated, and free bytes in its free lists (resident or "
+		 "given back by malloc_trim).",
+		 "state", (const char *const[]){"in_use", "free", NULL},
+		 (const double[]){(double)s->heap_in_use, (double)s->heap_free});
 }
 
 void self_metrics_hub(struct metrics *m, const struct hub_stats *s)

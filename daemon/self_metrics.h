@@ -22,6 +22,7 @@ struct self_tick {
 	size_t n_topics;
 	const char *const *topic_names; /* n_topics of them */
 	const bool *topic_up;
+	size_t heap_in_use, heap_free; /* malloc's (mallinfo2) */
 };
 
 /* What the HTTP side counts besides its connections. */

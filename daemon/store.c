@@ -10,8 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "log.h"
 #include "metrics.h"
 #include "store_impl.h"
@@ -192,7 +190,7 @@ void store_close(struct store *s)
 		store_rec_free(r);
 	}
 	for (size_t i = 0; i < s->n_pool; i++)
-		sqlite3_close(s->pool[i]);
+		store_db_close(s->pool[i]);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->pool_lock);
 	pthread_cond_destroy(&s->wake);
@@ -263,7 +261,7 @@ int store_reader_get(struct store *s, sqlite3 **ret, unsigned *ret_gen, char *wh
 			*ret_gen = gen;
 			return 0;
 		}
-		sqlite3_close(db); /* a file since replaced */
+		store_db_close(db); /* a file since replaced */
 	}
 	pthread_mutex_unlock(&s->pool_lock);
 	*ret_gen = gen;
@@ -273,7 +271,7 @@ int store_reader_get(struct store *s, sqlite3 **ret, unsigned *ret_gen, char *wh
 void store_reader_put(struct store *s, sqlite3 *db, unsigned gen, bool ok)
 {
 	if (ok)
-		sqlite3_db_release_memory(db); /* its page cache, until the next query */
+		store_sql.db_release_memory(db); /* its page cache, until the next query */
 	pthread_mutex_lock(&s->pool_lock);
 	if (ok && s->n_pool < STORE_READERS) {
 		s->pool_gen[s->n_pool] = gen;
@@ -281,7 +279,7 @@ void store_reader_put(struct store *s, sqlite3 *db, unsigned gen, bool ok)
 		db = NULL;
 	}
 	pthread_mutex_unlock(&s->pool_lock);
-	sqlite3_close(db);
+	store_db_close(db);
 }
 
 void store_get_stats(struct store *s, struct store_stats *ret)

@@ -3,13 +3,13 @@
  * few counters. Every function runs on the connection's own thread. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
+#include "dl.h"
 #include "store_codec.h"
 #include "store_impl.h"
 
@@ -37,9 +37,29 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS event_t ON event (t);"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;";
 
+struct store_sql store_sql;
+static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
+static bool sql_loaded;
+static char sql_err[160]; /* why it is not loaded */
+
+/* Fills store_sql from the library (once: a failure is not retried, the
+ * library will not appear while we run). */
+static void sql_load(void)
+{
+	static const char *const names[] = {"libsqlite3.so.0"};
+	const struct dl_sym syms[] = {
+#define SYM(name) {(void **)&store_sql.name, "sqlite3_" #name},
+	    STORE_SQL_FNS(SYM)
+#undef SYM
+	};
+
+	sql_loaded = dl_load(names, 1, syms, sizeof(syms) / sizeof(syms[0]), sql_err,
+			     sizeof(sql_err)) != NULL;
+}
+
 int store_db_errno(sqlite3 *db, int rc)
 {
-	int sys = db ? sqlite3_system_errno(db) : 0;
+	int sys = db ? store_sql.system_errno(db) : 0;
 
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -73,23 +93,23 @@ int store_db_errno(sqlite3 *db, int rc)
 
 int store_db_exec(sqlite3 *db, const char *sql)
 {
-	return store_db_errno(db, sqlite3_exec(db, sql, NULL, NULL, NULL));
+	return store_db_errno(db, store_sql.exec(db, sql, NULL, NULL, NULL));
 }
 
 /* One integer from a statement's first row (pragmas, counts). */
 static int query_int(sqlite3 *db, const char *sql, int64_t *ret)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	int rc = store_sql.prepare_v2(db, sql, -1, &st, NULL);
 
-	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*ret = sqlite3_column_int64(st, 0);
+	if (rc == SQLITE_OK && (rc = store_sql.step(st)) == SQLITE_ROW) {
+		*ret = store_sql.column_int64(st, 0);
 		rc = SQLITE_OK;
 	} else if (rc == SQLITE_DONE) {
 		*ret = 0;
 		rc = SQLITE_OK;
 	}
-	sqlite3_finalize(st);
+	store_sql.finalize(st);
 	return store_db_errno(db, rc);
 }
 
@@ -109,7 +129,7 @@ static int setup(sqlite3 *db, bool rw, char *why, size_t len)
 	    (r = query_int(db, "PRAGMA application_id", &app)) < 0 ||
 	    (r = query_int(db, "PRAGMA user_version", &ver)) < 0 ||
 	    (r = query_int(db, "SELECT count(*) FROM sqlite_schema", &tables)) < 0) {
-		snprintf(why, len, "%s", sqlite3_errmsg(db));
+		snprintf(why, len, "%s", store_sql.errmsg(db));
 		return r;
 	}
 	if (app != APP_ID && (app != 0 || tables != 0)) {
@@ -129,37 +149,37 @@ static int setup(sqlite3 *db, bool rw, char *why, size_t len)
 			 " PRAGMA user_version=%d;",
 			 APP_ID, FORMAT);
 		if ((r = store_db_exec(db, pragmas)) < 0 || (r = store_db_exec(db, schema)) < 0) {
-			snprintf(why, len, "cannot make the schema: %s", sqlite3_errmsg(db));
+			snprintf(why, len, "cannot make the schema: %s", store_sql.errmsg(db));
 			return r;
 		}
 	}
 	/* a damaged file of ours: the caller moves it aside */
-	if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW &&
-	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
-		const char *what = (const char *)sqlite3_column_text(st, 0);
+	if (store_sql.prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) == SQLITE_OK &&
+	    store_sql.step(st) == SQLITE_ROW &&
+	    strcmp((const char *)store_sql.column_text(st, 0), "ok") != 0) {
+		const char *what = (const char *)store_sql.column_text(st, 0);
 
 		/* its first line: "*** in database main ***" when there are more */
 		if (strncmp(what, "*** ", 4) == 0 && strchr(what, '\n'))
 			what = strchr(what, '\n') + 1;
 		snprintf(why, len, "damaged: %.*s", (int)strcspn(what, "\n"), what);
-		sqlite3_finalize(st);
+		store_sql.finalize(st);
 		return -EUCLEAN;
 	}
-	r = store_db_errno(db, sqlite3_finalize(st));
+	r = store_db_errno(db, store_sql.finalize(st));
 	if (r == 0) {
-		sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-		r = sqlite3_step(st) == SQLITE_ROW &&
-			    strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0
+		store_sql.prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+		r = store_sql.step(st) == SQLITE_ROW &&
+			    strcmp((const char *)store_sql.column_text(st, 0), "wal") == 0
 			? 0
 			: -EIO;
-		sqlite3_finalize(st);
+		store_sql.finalize(st);
 	}
 	if (r == 0)
 		r = store_db_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
 				      " PRAGMA journal_size_limit=4194304;");
 	if (r < 0)
-		snprintf(why, len, "%s", r == -EIO ? "cannot use WAL mode" : sqlite3_errmsg(db));
+		snprintf(why, len, "%s", r == -EIO ? "cannot use WAL mode" : store_sql.errmsg(db));
 	return r;
 }
 
@@ -190,22 +210,27 @@ int store_db_open(const char *path, bool rw, sqlite3 **ret, char *why, size_t le
 	int rc, r;
 
 	*ret = NULL;
+	pthread_once(&sql_once, sql_load);
+	if (!sql_loaded) {
+		snprintf(why, len, "%s", sql_err);
+		return -ELIBACC;
+	}
 	if ((r = sniff(path, why, len)) < 0) {
 		if (r != -EMEDIUMTYPE)
 			snprintf(why, len, "%s", strerror(-r));
 		return r;
 	}
-	rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
+	rc = store_sql.open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
 		r = store_db_errno(db, rc);
-		snprintf(why, len, "%s", db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
+		snprintf(why, len, "%s", db ? store_sql.errmsg(db) : "out of memory");
+		store_sql.close(db);
 		return r;
 	}
-	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, rw ? 1000 : 200);
+	store_sql.extended_result_codes(db, 1);
+	store_sql.busy_timeout(db, rw ? 1000 : 200);
 	if ((r = setup(db, rw, why, len)) < 0) {
-		sqlite3_close(db);
+		store_sql.close(db);
 		return r;
 	}
 	*ret = db;
@@ -214,7 +239,8 @@ int store_db_open(const char *path, bool rw, sqlite3 **ret, char *why, size_t le
 
 void store_db_close(sqlite3 *db)
 {
-	sqlite3_close(db);
+	if (db)
+		store_sql.close(db);
 }
 
 static int64_t period_of(int tier, int64_t t)
@@ -241,22 +267,22 @@ static int put_rows(sqlite3 *db, int tier, const struct store_chunk *c, size_t f
 		r = store_chunk_encode(&part, rel, &blob, &len);
 	if (r < 0)
 		goto out;
-	r = store_db_errno(db,
-			   sqlite3_prepare_v2(db,
-					      "INSERT INTO chunk (tier, t0, t1, rows, merged, data)"
-					      " VALUES (?, ?, ?, ?, ?, ?)",
-					      -1, &st, NULL));
+	r = store_db_errno(
+	    db, store_sql.prepare_v2(db,
+				     "INSERT INTO chunk (tier, t0, t1, rows, merged, data)"
+				     " VALUES (?, ?, ?, ?, ?, ?)",
+				     -1, &st, NULL));
 	if (r < 0)
 		goto out;
-	sqlite3_bind_int(st, 1, tier);
-	sqlite3_bind_int64(st, 2, c->t[from]);
-	sqlite3_bind_int64(st, 3, c->t[to - 1]);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)(to - from));
-	sqlite3_bind_int(st, 5, merged);
-	sqlite3_bind_blob(st, 6, blob, (int)len, SQLITE_STATIC);
-	r = store_db_errno(db, sqlite3_step(st));
+	store_sql.bind_int(st, 1, tier);
+	store_sql.bind_int64(st, 2, c->t[from]);
+	store_sql.bind_int64(st, 3, c->t[to - 1]);
+	store_sql.bind_int64(st, 4, (sqlite3_int64)(to - from));
+	store_sql.bind_int(st, 5, merged);
+	store_sql.bind_blob(st, 6, blob, (int)len, SQLITE_STATIC);
+	r = store_db_errno(db, store_sql.step(st));
 out:
-	sqlite3_finalize(st);
+	store_sql.finalize(st);
 	free(blob);
 	store_chunk_done(&part);
 	return r;
@@ -282,12 +308,12 @@ int store_db_put(sqlite3 *db, int tier, const struct store_chunk *c, unsigned re
 static int prepare_range(sqlite3 *db, const char *sql, int tier, int64_t a, int64_t b,
 			 sqlite3_stmt **ret)
 {
-	int r = store_db_errno(db, sqlite3_prepare_v2(db, sql, -1, ret, NULL));
+	int r = store_db_errno(db, store_sql.prepare_v2(db, sql, -1, ret, NULL));
 
 	if (r == 0) {
-		sqlite3_bind_int(*ret, 1, tier);
-		sqlite3_bind_int64(*ret, 2, a);
-		sqlite3_bind_int64(*ret, 3, b);
+		store_sql.bind_int(*ret, 1, tier);
+		store_sql.bind_int64(*ret, 2, a);
+		store_sql.bind_int64(*ret, 3, b);
 	}
 	return r;
 }
@@ -297,12 +323,12 @@ static int read_chunks(sqlite3 *db, sqlite3_stmt *st, struct store_chunk *out)
 {
 	int rc, r = 0;
 
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (r == 0 && (rc = store_sql.step(st)) == SQLITE_ROW) {
 		struct store_chunk c;
 
 		store_chunk_init(&c);
-		r = store_chunk_decode(&c, sqlite3_column_blob(st, 0),
-				       (size_t)sqlite3_column_bytes(st, 0));
+		r = store_chunk_decode(&c, store_sql.column_blob(st, 0),
+				       (size_t)store_sql.column_bytes(st, 0));
 		if (r == -EBADMSG)
 			r = -EUCLEAN;
 		if (r == 0)
@@ -323,10 +349,10 @@ int store_db_read(sqlite3 *db, int tier, int64_t from, int64_t to, struct store_
 			      tier, period_of(tier, from), to, &st);
 
 	if (r == 0) {
-		sqlite3_bind_int64(st, 4, from);
+		store_sql.bind_int64(st, 4, from);
 		r = read_chunks(db, st, out);
 	}
-	sqlite3_finalize(st);
+	store_sql.finalize(st);
 	return r;
 }
 
@@ -349,15 +375,15 @@ static int merge_period(sqlite3 *db, int tier, int64_t p0, bool closed, unsigned
 	/* rows of one minute or hour written twice (a restart) become one */
 	if (tier > 0 && (r = store_consolidate(&all, store_step_ms[tier], &one)) < 0)
 		goto out;
-	sqlite3_finalize(st);
+	store_sql.finalize(st);
 	st = NULL;
 	if ((r = prepare_range(db, "DELETE FROM chunk WHERE tier = ? AND t0 >= ? AND t0 < ?", tier,
 			       p0, p1, &st)) < 0 ||
-	    (r = store_db_errno(db, sqlite3_step(st))) < 0)
+	    (r = store_db_errno(db, store_sql.step(st))) < 0)
 		goto out;
 	r = put_rows(db, tier, tier > 0 ? &one : &all, 0, tier > 0 ? one.n : all.n, rel, closed);
 out:
-	sqlite3_finalize(st);
+	store_sql.finalize(st);
 	store_chunk_done(&all);
 	store_chunk_done(&one);
 	return r;
@@ -374,22 +400,23 @@ int store_db_compact(sqlite3 *db, int tier, int64_t now, unsigned rel)
 	/* periods with unmerged chunks: closed ones, and the open one if it
 	 * has many */
 	r = store_db_errno(
-	    db, sqlite3_prepare_v2(db,
-				   "SELECT t0 - (t0 % ?1) AS p, count(*) FROM chunk"
-				   " WHERE tier = ?2 AND merged = 0 GROUP BY p ORDER BY p",
-				   -1, &st, NULL));
+	    db, store_sql.prepare_v2(db,
+				     "SELECT t0 - (t0 % ?1) AS p, count(*) FROM chunk"
+				     " WHERE tier = ?2 AND merged = 0 GROUP BY p ORDER BY p",
+				     -1, &st, NULL));
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, store_period_ms[tier]);
-	sqlite3_bind_int(st, 2, tier);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < sizeof(periods) / sizeof(periods[0])) {
-		int64_t p = sqlite3_column_int64(st, 0), count = sqlite3_column_int64(st, 1);
+	store_sql.bind_int64(st, 1, store_period_ms[tier]);
+	store_sql.bind_int(st, 2, tier);
+	while ((rc = store_sql.step(st)) == SQLITE_ROW &&
+	       n < sizeof(periods) / sizeof(periods[0])) {
+		int64_t p = store_sql.column_int64(st, 0), count = store_sql.column_int64(st, 1);
 
 		if (p < open_p || count > OPEN_MERGE)
 			periods[n++] = p;
 	}
 	r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_errno(db, rc);
-	sqlite3_finalize(st);
+	store_sql.finalize(st);
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = merge_period(db, tier, periods[i], periods[i] < open_p, rel);
 	return r;
@@ -410,54 +437,54 @@ int store_db_span(sqlite3 *db, int tier, int64_t *ret_oldest, int64_t *ret_newes
 int store_db_meta(sqlite3 *db, const char *key, int64_t *ret)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL);
+	int rc = store_sql.prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL);
 
 	*ret = 0;
 	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			*ret = sqlite3_column_int64(st, 0);
+		store_sql.bind_text(st, 1, key, -1, SQLITE_STATIC);
+		if ((rc = store_sql.step(st)) == SQLITE_ROW)
+			*ret = store_sql.column_int64(st, 0);
 	}
-	sqlite3_finalize(st);
+	store_sql.finalize(st);
 	return store_db_errno(db, rc);
 }
 
 int store_db_set_meta(sqlite3 *db, const char *key, int64_t v)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-				    -1, &st, NULL);
+	int rc = store_sql.prepare_v2(db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+				      -1, &st, NULL);
 
 	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, v);
-		rc = sqlite3_step(st);
+		store_sql.bind_text(st, 1, key, -1, SQLITE_STATIC);
+		store_sql.bind_int64(st, 2, v);
+		rc = store_sql.step(st);
 	}
-	sqlite3_finalize(st);
+	store_sql.finalize(st);
 	return store_db_errno(db, rc);
 }
 
 int store_db_events_put(sqlite3 *db, const struct store_ev *ev, size_t n)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db,
-				    "INSERT INTO event (t, kind, key, count, detail)"
-				    " VALUES (?, ?, ?, ?, ?)",
-				    -1, &st, NULL);
+	int rc = store_sql.prepare_v2(db,
+				      "INSERT INTO event (t, kind, key, count, detail)"
+				      " VALUES (?, ?, ?, ?, ?)",
+				      -1, &st, NULL);
 
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
-		sqlite3_bind_int64(st, 1, ev[i].t);
-		sqlite3_bind_text(st, 2, ev[i].kind, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, ev[i].key, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, ev[i].count);
+		store_sql.bind_int64(st, 1, ev[i].t);
+		store_sql.bind_text(st, 2, ev[i].kind, -1, SQLITE_STATIC);
+		store_sql.bind_text(st, 3, ev[i].key, -1, SQLITE_STATIC);
+		store_sql.bind_int64(st, 4, ev[i].count);
 		if (ev[i].detail)
-			sqlite3_bind_text(st, 5, ev[i].detail, -1, SQLITE_STATIC);
+			store_sql.bind_text(st, 5, ev[i].detail, -1, SQLITE_STATIC);
 		else
-			sqlite3_bind_null(st, 5);
-		if ((rc = sqlite3_step(st)) == SQLITE_DONE)
-			rc = sqlite3_reset(st);
+			store_sql.bind_null(st, 5);
+		if ((rc = store_sql.step(st)) == SQLITE_DONE)
+			rc = store_sql.reset(st);
 	}
-	sqlite3_finalize(st);
+	store_sql.finalize(st);
 	return store_db_errno(db, rc);
 }
 

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sqlite3.h>
+
 #include "store.h"
 #include "store_chunk.h"
 
@@ -36,8 +38,6 @@ struct store_rec {
 };
 
 void store_ev_done(struct store_ev *e);
-
-typedef struct sqlite3 sqlite3;
 
 /* Why history is not working, for the log (once per change of kind). */
 enum store_state {
@@ -130,9 +130,27 @@ int store_chunk_sort(struct store_chunk *c);
 
 /* --- the file (store_db.c); functions return 0 or -errno: -ENOSPC a
  * full disk, -EROFS/-EACCES no write access, -EUCLEAN a damaged file of
- * ours, -EMEDIUMTYPE a file that is not ours, -EBUSY another process's --- */
+ * ours, -EMEDIUMTYPE a file that is not ours, -EBUSY another process's,
+ * -ELIBACC no libsqlite3 --- */
 
-typedef struct sqlite3 sqlite3;
+/* libsqlite3 is loaded with dlopen() by the first store_db_open(): a
+ * daemon without a state-dir never maps it. Its entry points the store
+ * uses, called as store_sql.NAME for sqlite3_NAME; valid once a
+ * connection is open. */
+/* clang-format off */
+#define STORE_SQL_FNS(X)                                                        \
+	X(open_v2) X(close) X(errmsg) X(system_errno) X(extended_result_codes)  \
+	X(busy_timeout) X(exec) X(prepare_v2) X(step) X(reset) X(finalize)      \
+	X(bind_blob) X(bind_int) X(bind_int64) X(bind_null) X(bind_text)        \
+	X(column_blob) X(column_bytes) X(column_int64) X(column_text)           \
+	X(db_release_memory) X(wal_checkpoint_v2)
+/* clang-format on */
+
+extern struct store_sql {
+#define STORE_SQL_FN(name) __typeof__(sqlite3_##name) *name;
+	STORE_SQL_FNS(STORE_SQL_FN)
+#undef STORE_SQL_FN
+} store_sql;
 
 /* The time span one chunk of a tier may cover, and a tier's resolution
  * (0: the sampling interval). */

@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "collector.h"
 #include "store_impl.h"
 #include "store_out.h"
@@ -220,34 +218,34 @@ static int events(sqlite3 *db, const struct query *q, struct out *o)
 	sqlite3_stmt *st = NULL;
 	int rc, n = 0;
 
-	rc = sqlite3_prepare_v2(db,
-				"SELECT min(t), kind, key, sum(count), detail FROM event"
-				" WHERE t >= ?1 AND t <= ?2 GROUP BY t / ?3, kind, key"
-				" ORDER BY 1 LIMIT ?4",
-				-1, &st, NULL);
+	rc = store_sql.prepare_v2(db,
+				  "SELECT min(t), kind, key, sum(count), detail FROM event"
+				  " WHERE t >= ?1 AND t <= ?2 GROUP BY t / ?3, kind, key"
+				  " ORDER BY 1 LIMIT ?4",
+				  -1, &st, NULL);
 	if (rc == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, q->from);
-		sqlite3_bind_int64(st, 2, q->to);
-		sqlite3_bind_int64(st, 3, q->step > STORE_MINUTE_MS ? q->step : STORE_MINUTE_MS);
-		sqlite3_bind_int(st, 4, MAX_ROWS);
+		store_sql.bind_int64(st, 1, q->from);
+		store_sql.bind_int64(st, 2, q->to);
+		store_sql.bind_int64(st, 3, q->step > STORE_MINUTE_MS ? q->step : STORE_MINUTE_MS);
+		store_sql.bind_int(st, 4, MAX_ROWS);
 	}
 	out_raw(o, ",\"events\":{\"fields\":[\"t\",\"kind\",\"key\",\"count\",\"detail\"],"
 		   "\"rows\":[");
-	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (st && (rc = store_sql.step(st)) == SQLITE_ROW) {
 		out_raw(o, n++ ? ",[" : "[");
-		out_i64(o, sqlite3_column_int64(st, 0));
+		out_i64(o, store_sql.column_int64(st, 0));
 		out_raw(o, ",");
-		out_str(o, (const char *)sqlite3_column_text(st, 1));
+		out_str(o, (const char *)store_sql.column_text(st, 1));
 		out_raw(o, ",");
-		out_str(o, (const char *)sqlite3_column_text(st, 2));
+		out_str(o, (const char *)store_sql.column_text(st, 2));
 		out_raw(o, ",");
-		out_i64(o, sqlite3_column_int64(st, 3));
+		out_i64(o, store_sql.column_int64(st, 3));
 		out_raw(o, ",");
-		out_str(o, (const char *)sqlite3_column_text(st, 4));
+		out_str(o, (const char *)store_sql.column_text(st, 4));
 		out_raw(o, "]");
 	}
 	out_raw(o, "]}");
-	sqlite3_finalize(st);
+	store_sql.finalize(st);
 	return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : store_db_errno(db, rc);
 }
 

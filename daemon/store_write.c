@@ -14,8 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "array.h"
 #include "log.h"
 #include "store_impl.h"
@@ -130,6 +128,8 @@ static void fault(struct store *s, int r, const char *what, const char *why)
 				s->path, why);
 	else if (r == -EBUSY)
 		store_set_state(s, STORE_OFF, "off: %s is used by another process", s->path);
+	else if (r == -ELIBACC)
+		store_set_state(s, STORE_OFF, "off: %s", why);
 	else
 		store_set_state(s, STORE_FAILED, "off: %s: %s: %s; trying again", what, s->path,
 				why);
@@ -401,7 +401,7 @@ void store_writer_flush(struct store *s, bool final)
 	}
 	r = write_all(s, &bytes, &evicted);
 	if (r < 0) {
-		fault(s, r, "write", r == -ENOSPC ? "disk full" : sqlite3_errmsg(w->db));
+		fault(s, r, "write", r == -ENOSPC ? "disk full" : store_sql.errmsg(w->db));
 		if (r == -EUCLEAN) {
 			close_db(w);
 			move_aside(s, "damaged");
@@ -428,11 +428,11 @@ void store_writer_flush(struct store *s, bool final)
 	 * syncs the WAL and the file: 1, then 2 fsyncs a flush. A kill loses
 	 * nothing committed; a power cut, the commits since the checkpoint. */
 	if (++w->uncheckpointed >= 2 || final) {
-		sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		store_sql.wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		w->uncheckpointed = 0;
 	}
 	/* the page cache, and what merges took, go back until the next flush */
-	sqlite3_db_release_memory(w->db);
+	store_sql.db_release_memory(w->db);
 	malloc_trim(0);
 	if (store_get_state(s) != STORE_CLOCK)
 		store_set_state(s, STORE_ON, NULL);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,7 @@ static void daemon_metrics(struct topics *t)
 	struct metrics *m = &t->mbuf[t->n];
 	bool up[MAX_TOPICS];
 	const char *names[MAX_TOPICS];
+	struct mallinfo2 mi = mallinfo2();
 
 	for (size_t i = 0; i < t->n; i++) {
 		names[i] = t->cols[i]->name;
@@ -229,7 +231,9 @@ static void daemon_metrics(struct topics *t)
 						 .interval_ms = t->cfg->interval_ms,
 						 .n_topics = t->n,
 						 .topic_names = names,
-						 .topic_up = up});
+						 .topic_up = up,
+						 .heap_in_use = mi.uordblks + mi.hblkhd,
+						 .heap_free = mi.fordblks});
 	if (t->store) {
 		struct store_stats st;
 

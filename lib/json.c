@@ -12,8 +12,10 @@
 #include "fmt.h"
 #include "utf8.h"
 
-/* Above this the scratch buffer is given back after each print. */
-#define JSON_SCRATCH_KEEP (256u << 10)
+/* Above this the scratch buffer becomes the printed text (no copy) and the
+ * next print starts a new one: the loop thread printing the log backlog
+ * (up to log-backlog-bytes, 256 KiB) kept that much resident for good. */
+#define JSON_SCRATCH_KEEP (64u << 10)
 
 struct json_out {
 	char *buf;
@@ -215,12 +217,17 @@ char *json_print(const cJSON *item, size_t *ret_len)
 	o->len = 0;
 	o->failed = false;
 	json_value(o, item);
-	if (!o->failed && (text = malloc(o->len + 1))) {
+	if (!o->failed && o->cap > JSON_SCRATCH_KEEP) {
+		o->buf[o->len] = '\0'; /* len < cap: json_reserve */
+		text = realloc(o->buf, o->len + 1);
+		text = text ? text : o->buf;
+		o->buf = NULL;
+	} else if (!o->failed && (text = malloc(o->len + 1))) {
 		memcpy(text, o->buf, o->len);
 		text[o->len] = '\0';
-		if (ret_len)
-			*ret_len = o->len;
 	}
+	if (text && ret_len)
+		*ret_len = o->len;
 	if (o->failed || o->cap > JSON_SCRATCH_KEEP) {
 		free(o->buf);
 		*o = (struct json_out){0};

@@ -947,6 +947,13 @@ class Daemon:
     def rss_kb(self):
         return rss_kb(self.pid)
 
+    def maps(self, library):
+        """Whether a library whose file name starts with `library` (say
+        "libsqlite3.so") is mapped into the daemon."""
+        with open("/proc/%d/maps" % self.pid) as f:
+            return any(os.path.basename(line.split()[-1]).startswith(library)
+                       for line in f if "/" in line)
+
     # -- lifecycle -----------------------------------------------------------
 
     def alive(self):

@@ -221,6 +221,8 @@ def test_metrics(start_daemon, tmp_path):
     assert metric(d, "sysfeed_history_rows_written_total") > 0
     assert metric(d, "sysfeed_history_bytes") > 0
     assert metric(d, "sysfeed_history_errors_total") == 0
+    # SQLite is loaded when history opens its file (daemon/store_db.c)
+    assert d.maps("libsqlite3.so")
 
 
 def test_state_dir_through_a_symlink(start_daemon, tmp_path):
@@ -243,6 +245,8 @@ def test_no_state_dir(start_daemon):
     r = api(d, topics="cpu")
     assert r.status == 503 and "no state-dir" in r.text
     assert metric(d, "sysfeed_history_up") == 0
+    # no history, no SQLite in memory (about 0.3 MB resident)
+    assert not d.maps("libsqlite3.so")
 
 
 def test_garbage_file_is_left_alone(start_daemon, tmp_path):

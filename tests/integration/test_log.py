@@ -378,6 +378,58 @@ def test_flood(journald, journal_send, start_daemon, bench_dir):
     assert not bad, "cpu events stopped for 3 intervals: %r of %d" % (bad, len(diffs))
 
 
+def journal_mapped_kb(pid):
+    """Resident KiB of the journal files the daemon has mapped (sd-journal's
+    windows; /proc/PID/smaps)."""
+    kb, journal = 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            fields = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                journal = fields[-1].endswith((".journal", ".journal~"))
+            elif journal and fields[0] == "Rss:":
+                kb += int(fields[1])
+    return kb
+
+
+def log_seen(daemon):
+    """Entries the daemon read that passed the filters (/metrics)."""
+    text = daemon.request("GET", "/metrics").text
+    return sum(float(v) for v in re.findall(r"^sysfeed_log_entries_total\{[^}]*\} (\S+)$", text,
+                                             re.M))
+
+
+def test_journal_pages_given_back(journald, journal_send, start_daemon):
+    """The pages of the journal files that sd-journal touched while reading
+    a burst (shared file pages, counted in the daemon's RSS) leave the
+    daemon's page tables at the next tick; reading goes on where it was."""
+    d = start_daemon()
+    tok = token()
+    n = 900
+    seen0 = log_seen(d)
+    journal_send("MESSAGE=burst {i} %s %s" % (tok, "q" * 400), "PRIORITY=6",
+                 "SYSLOG_IDENTIFIER=burst-" + tok, n=n, interval_us=3000)
+    deadline = deadline_after(30)
+    while log_seen(d) < seen0 + n:
+        if remaining(deadline) <= 0:
+            raise Timeout("the daemon read %d of %d entries" % (log_seen(d) - seen0, n))
+        time.sleep(0.1)
+    deadline = deadline_after(30)
+    while journal_mapped_kb(d.pid) > 256:
+        if remaining(deadline) <= 0:
+            raise Timeout("journal files still %d KiB resident" % journal_mapped_kb(d.pid))
+        time.sleep(0.2)
+    print("journal files resident after a burst of %d entries: %d KiB"
+          % (n, journal_mapped_kb(d.pid)))
+    # reading goes on: the next entry arrives once, nothing of the burst again
+    c = log_client(d)
+    journal_send("MESSAGE=after %s" % tok, "PRIORITY=6", "SYSLOG_IDENTIFIER=burst-" + tok)
+    c.wait_until(lambda: any(e["message"] == "after " + tok for e in log_entries(c, tok)), 10,
+                 "the entry after the burst")
+    pump_for([c], 0.5)
+    assert [e["message"] for e in log_entries(c, tok)] == ["after " + tok]
+
+
 def test_rotation_vacuum_restart_lose_nothing(journald, journal_send, start_daemon):
     if not have("journalctl"):
         pytest.skip("journalctl not installed")

@@ -174,6 +174,18 @@ def test_every_family_has_help_and_type(start_daemon):
     assert len(keys) == len(set(keys)), "duplicate series"
 
 
+def test_heap_bytes(start_daemon):
+    """malloc's heap, for memory work (tests/bench/soak prints it): what is
+    allocated is some of the resident set, the free part is not negative."""
+    d = start_daemon(interval=200)
+    d.wait_healthz(lambda h: h.get("events", 0) > 0, 10, "a tick published")
+    _, samples = parse_exposition(get_metrics(d.port).text)
+    heap = {l["state"]: float(v) for n, l, v in samples if n == "sysfeed_heap_bytes"}
+    assert set(heap) == {"in_use", "free"}
+    assert 100 * 1024 < heap["in_use"] < d.rss_kb() * 1024, (heap, d.rss_kb())
+    assert heap["free"] >= 0
+
+
 def test_openmetrics_form(start_daemon):
     d = start_daemon(interval=200)
     r = get_metrics(d.port, headers=[("Accept", "application/openmetrics-text; version=1.0.0")])

@@ -274,6 +274,23 @@ def test_auth_loopback_asks_on_loopback_too(start_daemon, files):
         == 200
 
 
+def test_libcrypt_is_loaded_for_a_users_file_only(start_daemon, files):
+    """crypt(3) is loaded with dlopen() when a users file is read
+    (daemon/auth.c): a daemon with tokens only, or no authentication,
+    does not map libcrypt."""
+    d = start_daemon(config="listen = 127.0.0.1:0\n", listen=False)
+    t = start_daemon(config="listen = 127.0.0.1:0\nauth-loopback = yes\nauth-tokens = %s\n"
+                     % files["tokens"], listen=False)
+    assert t.request("GET", "/api/snapshot",
+                     headers=list(bearer(files["token"]).items())).status == 200
+    assert not d.maps("libcrypt.so") and not t.maps("libcrypt.so")
+    u = start_daemon(config="listen = 127.0.0.1:0\nauth-loopback = yes\nauth-users = %s\n"
+                     % files["users"], listen=False)
+    assert u.request("GET", "/api/snapshot",
+                     headers=list(basic("carol", "carol-pw").items())).status == 200
+    assert u.maps("libcrypt.so")
+
+
 def test_wrong_passwords_until_429_without_locking_out_logged_in_users(start_daemon, files):
     d = start(start_daemon, files, listen="https://0.0.0.0:0")
     port, ca = d.tls_port, files["ca"]

@@ -138,10 +138,14 @@ def test_uncommented_defaults_are_accepted(deb_tree):
 
 
 def test_build_dependencies_cover_every_library():
-    """Each pkg-config module the Makefile links is in debian/control's
+    """Each pkg-config module the Makefile links (PKGS) or loads with
+    dlopen() (DL_PKGS: its header at build time) is in debian/control's
     Build-Depends (as the -dev package shipping its .pc) and in the spec."""
     with open(os.path.join(TOP, "Makefile")) as f:
-        mods = re.search(r"^PKGS\s*:?=\s*(.*)$", f.read(), re.M).group(1).split()
+        make = f.read()
+    mods = [m for var in ("PKGS", "DL_PKGS")
+            for m in re.search(r"^%s\s*:?=\s*(.*)$" % var, make, re.M).group(1).split()]
+    assert "sqlite3" in mods and "libcrypt" in mods
     with open(os.path.join(TOP, "packaging", "debian", "control")) as f:
         control = f.read()
     build_deps = re.search(r"^Build-Depends:(.*?)^\S", control, re.M | re.S).group(1)
@@ -153,6 +157,22 @@ def test_build_dependencies_cover_every_library():
         pkg = run(["dpkg", "-S", pc]).stdout.split(":")[0]
         assert re.search(rf"\b{re.escape(pkg)}\b", build_deps), f"{pkg} ({mod}) not in Build-Depends"
         assert f"BuildRequires:  pkgconfig({mod})" in spec, f"pkgconfig({mod}) not in the spec"
+
+
+def test_libraries_loaded_at_run_time_are_in_depends():
+    """The libraries the daemon loads with dlopen() on first need (libcurl,
+    SQLite, libcrypt) are not in its DT_NEEDED, so shlibs cannot name them:
+    debian/control's Depends and the spec's Requires do."""
+    with open(os.path.join(TOP, "packaging", "debian", "control")) as f:
+        depends = re.search(r"^Depends:(.*)$", f.read(), re.M).group(1)
+    with open(os.path.join(TOP, "packaging", "rpm", "sysfeed.spec")) as f:
+        spec = f.read()
+    for soname, rpm_name in (("libcurl-gnutls.so.4", "libcurl"),
+                             ("libsqlite3.so.0", "sqlite-libs"),
+                             ("libcrypt.so.1", "libxcrypt")):
+        pkg = run(["dpkg", "-S", "*/" + soname]).stdout.split(":")[0]
+        assert re.search(rf"\b{re.escape(pkg)}\b", depends), f"{pkg} ({soname}) not in Depends"
+        assert re.search(rf"^Requires:\s+{re.escape(rpm_name)}$", spec, re.M), rpm_name
 
 
 def test_deb_and_rpm_hold_the_same_files(deb, rpm):

@@ -309,12 +309,35 @@ static void test_structure(void **state)
 	cJSON_Delete(o);
 }
 
+/* Texts above the scratch buffer's kept size are handed over whole and the
+ * next print starts a new buffer: sizes up and down, each text whole. */
+static void test_sizes(void **state)
+{
+	static const size_t sizes[] = {10, 300000, 50, 70000, 65000, 200000, 0, 1 << 20, 30};
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char *s = malloc(sizes[i] + 1);
+		cJSON *o = cJSON_CreateObject();
+
+		assert_non_null(s);
+		for (size_t k = 0; k < sizes[i]; k++)
+			s[k] = (char)('a' + (k + i) % 26);
+		s[sizes[i]] = '\0';
+		cJSON_AddStringToObject(o, "s", s);
+		cJSON_AddNumberToObject(o, "i", (double)i);
+		same_text(o);
+		cJSON_Delete(o);
+		free(s);
+	}
+	json_print_done();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_numbers),   cmocka_unit_test(test_valueint),
 	    cmocka_unit_test(test_i64),       cmocka_unit_test(test_strings),
-	    cmocka_unit_test(test_structure),
+	    cmocka_unit_test(test_structure), cmocka_unit_test(test_sizes),
 	};
 
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
