@@ -14,7 +14,7 @@
  * service's); the others sleep, as most of a host's containers do. The counters move between ticks
  * (each tick rewrites a few files in place, outside the measured time) so that rates are computed
  * as on a live host. The last line is for scripts: workload_cost: layout L containers C busy B
- * services S ticks T median_us X p90_us Y
+ * services S ticks T median_us X p90_us Y mean_us Z
  *
  *   workload_cost [-l v2|v1] [-c containers=200] [-b busy=20] [-s services=50] [-t ticks=200]
  *                 [-w warmup=20] [-k]
@@ -53,6 +53,8 @@ static bool v1;
 static bool live;          /* -r: the host's own /sys and /proc */
 static unsigned busy = 20; /* containers whose counters move */
 static double found[2];    /* services and containers of the last tick */
+static double frame_bytes; /* the containers frames' bytes, summed over the measured ticks */
+static bool measuring;
 
 static uint64_t cpu_ns(void)
 {
@@ -209,6 +211,31 @@ static void no_publish(const struct collector_env *env, cJSON *payload,
 	cJSON_Delete(payload);
 }
 
+/* A state is encoded (or copied) as the daemon does it, then dropped,
+ * inside the measured tick that set it. */
+static size_t state_bytes; /* the last state's */
+
+static void print_state(const struct collector_env *env, cJSON *state)
+{
+	char *text;
+
+	(void)env;
+	text = json_print(state, &state_bytes);
+	free(text);
+	cJSON_Delete(state);
+}
+
+static void copy_state(const struct collector_env *env, const char *json, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	(void)env;
+	if (copy)
+		memcpy(copy, json, len);
+	free(copy);
+	state_bytes = len;
+}
+
 /* One tick of both collectors: sample and encode. Returns its CPU ns. */
 static uint64_t tick(const struct collector *const *cols, void **st,
 		     const struct collector_env *env, unsigned t)
@@ -229,7 +256,11 @@ static uint64_t tick(const struct collector *const *cols, void **st,
 		cJSON *p = NULL;
 
 		if (cols[i]->sample(st[i], env, &tk, &p) == 0 && p) {
-			free(json_print(p, NULL));
+			size_t len = 0;
+
+			free(json_print(p, &len));
+			if (i && measuring)
+				frame_bytes += (double)len;
 			found[i] = cJSON_GetNumberValue(
 			    cJSON_GetObjectItem(p, i ? "containers" : "services"));
 		}
@@ -252,13 +283,14 @@ int main(int argc, char **argv)
 {
 	const struct collector *const cols[2] = {&svc_collector, &containers_collector};
 	unsigned containers = 200, services = 50, ticks = 200, warmup = 20;
-	struct collector_env env = {.publish = no_publish};
+	struct collector_env env = {
+	    .publish = no_publish, .set_state = print_state, .set_state_json = copy_state};
 	struct config cfg;
 	struct rlimit rl;
 	void *st[2] = {NULL, NULL};
 	uint64_t *cost;
 	char path[128], reason[256];
-	double user_us = 0, sys_us = 0;
+	double user_us = 0, sys_us = 0, mean_ns = 0;
 	bool still = false;
 	unsigned interval_ms = 0;
 	int opt, rc = 0;
@@ -337,24 +369,30 @@ int main(int argc, char **argv)
 			continue;
 		}
 		getrusage(RUSAGE_SELF, &r0);
+		measuring = true;
 		workload_cost_measured(cols, st, &env, t, &cost[t - warmup]);
+		measuring = false;
 		getrusage(RUSAGE_SELF, &r1);
 		user_us += (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1e6 +
 			   (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec);
 		sys_us += (double)(r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1e6 +
 			  (double)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
 	}
+	for (unsigned t = 0; t < ticks; t++)
+		mean_ns += (double)cost[t];
 	qsort(cost, ticks, sizeof(*cost), cmp_u64);
 	printf("workload_cost: the last tick saw %.0f services and %.0f containers\n", found[0],
 	       found[1]);
 	printf("workload_cost: user %.1f us, system %.1f us a tick (mean, getrusage)\n",
 	       user_us / ticks, sys_us / ticks);
+	printf("workload_cost: containers frame %.0f bytes a tick (mean), state %zu bytes\n",
+	       frame_bytes / ticks, state_bytes);
 	printf(
 	    "workload_cost: layout %s%s containers %u busy %u services %u ticks %u median_us %.1f "
-	    "p90_us %.1f\n",
+	    "p90_us %.1f mean_us %.1f\n",
 	    live ? "live-" : "", v1 ? "v1" : "v2", containers,
 	    busy < containers ? busy : containers, services, ticks, (double)cost[ticks / 2] / 1e3,
-	    (double)cost[ticks * 9 / 10] / 1e3);
+	    (double)cost[ticks * 9 / 10] / 1e3, mean_ns / ticks / 1e3);
 out:
 	for (size_t i = 0; i < 2; i++)
 		if (st[i])
