@@ -424,9 +424,23 @@ void cgroup_stats_update(struct cgroup_stats *st, const struct cgroup_values *v,
 
 /* --- units and their groups --- */
 
-void cgroup_unit_init(struct cgroup_unit *u, unsigned phase)
+/* FNV-1a and a final mix: names that differ in one digit get unrelated
+ * phases. */
+static unsigned cgroup_hash(const char *s)
 {
-	*u = (struct cgroup_unit){.cpu_now = -1, .pace.phase = phase};
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	h ^= h >> 16;
+	h *= 0x7feb352du;
+	h ^= h >> 15;
+	return h;
+}
+
+void cgroup_unit_init(struct cgroup_unit *u, const char *key)
+{
+	*u = (struct cgroup_unit){.cpu_now = -1, .pace.phase = cgroup_hash(key)};
 	cgroup_files_init(&u->files);
 	u->st.cpu_h = u->st.mem = u->st.pids = u->st.io_r = u->st.io_w = -1;
 }
@@ -695,13 +709,24 @@ static void cgroup_steady(const struct cgroup_reader *rd, struct cgroup_pace *p,
 	/* a file missing is looked for at its own pace (CGROUP_RETRY_TICKS) */
 	bool same = v->mem == st->mem && v->pids == st->pids && v->mem >= 0 && v->pids >= 0;
 
-	p->steady_step = !same || !p->steady_step                   ? 1
-			 : p->steady_step * 2 > CGROUP_STEADY_TICKS ? CGROUP_STEADY_TICKS
-								    : p->steady_step * 2;
-	/* the first tick past this one that is its phase modulo the step */
-	p->steady_next = rd->ticks + 1;
-	while (p->steady_next % p->steady_step != p->phase % p->steady_step)
-		p->steady_next++;
+	p->steady_step = cgroup_pace_step(p->steady_step, !same);
+	p->steady_next = cgroup_pace_next(rd, p->phase, p->steady_step);
+}
+
+uint64_t cgroup_pace_next(const struct cgroup_reader *rd, unsigned phase, unsigned step)
+{
+	uint64_t next = rd->ticks + 1;
+
+	while (next % step != phase % step)
+		next++;
+	return next;
+}
+
+unsigned cgroup_pace_step(unsigned step, bool moved)
+{
+	if (moved || !step)
+		return 1;
+	return step * 2 > CGROUP_STEADY_TICKS ? CGROUP_STEADY_TICKS : step * 2;
 }
 
 /* After an idle unit's whole look (mask read into v): its next one

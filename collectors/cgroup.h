@@ -146,9 +146,10 @@ int cgroup_read(struct cgroup_reader *rd, struct cgroup_files *f, const char *re
 /* A cgroup's numbers of the last tick (-1: null) and the counters its
  * rates come from: what services and containers share. */
 struct cgroup_stats {
-	struct procfs_counter cpu, rd, wr;
+	struct procfs_counter cpu;
 	int64_t cpu_h; /* hundredths of a percent of one core */
 	int64_t mem, pids, io_r, io_w;
+	struct procfs_counter rd, wr;
 };
 
 /* The stats of a new reading v of the files in mask at mono_ns: rates
@@ -158,12 +159,12 @@ void cgroup_stats_update(struct cgroup_stats *st, const struct cgroup_values *v,
 
 /* Where a cgroup is in its reading by activity (cgroup_sample). */
 struct cgroup_pace {
-	bool idle;            /* idle at its last reading */
 	uint64_t idle_next;   /* idle: the tick it is looked at whole again */
+	uint64_t steady_next; /* busy: the tick its paced files are read again */
 	unsigned idle_step;   /* ticks between whole looks: 16, 32 or 64 */
-	uint64_t steady_next; /* busy: the tick CGROUP_STEADY is read again */
 	unsigned steady_step; /* ticks between those readings: 1, 2, 4, ... */
 	unsigned phase;       /* its own, so that the readings spread over the ticks */
+	bool idle;            /* idle at its last reading */
 };
 
 struct cgroup_group;
@@ -171,17 +172,19 @@ struct cgroup_group;
 /* One followed cgroup (a service, a container): its held fds, its pace,
  * its numbers, and what this tick learnt of it before its reading. */
 struct cgroup_unit {
-	struct cgroup_files files;
-	struct cgroup_pace pace;
-	struct cgroup_stats st;
+	/* first what every tick looks at, idle or not, in two cache lines:
+	 * a tick goes over every unit, whose lines are cold by then */
 	struct cgroup_group *group; /* of its parent directory; NULL at the root */
-	uint32_t io_epoch;          /* the group's I/O epoch its I/O bytes were read in */
-	bool io_known;              /* io_epoch is set */
 	/* this tick: a busy one's CPU time, read before the rest (-1: none) */
 	int64_t cpu_now;
+	unsigned read;     /* the files its last cgroup_sample read (or knew) */
+	uint32_t io_epoch; /* the group's I/O epoch its I/O bytes were read in */
 	bool ahead, ahead_gone, ahead_read;
 	bool in_test;  /* counted in its group's test this tick */
-	unsigned read; /* the files its last cgroup_sample read (or knew) */
+	bool io_known; /* io_epoch is set */
+	struct cgroup_pace pace;
+	struct cgroup_stats st;
+	struct cgroup_files files;
 };
 
 /* The parent directory of units (machine.slice, system.slice, docker):
@@ -235,9 +238,9 @@ struct cgroup_groups {
 #define CGROUP_SKIPPED 1 /* idle, its CPU time still: nothing else read */
 #define CGROUP_STILL   2 /* its CPU time did not move since the last reading */
 
-/* phase: a number of its own (from its name) that spreads its paced
- * readings over the ticks. */
-void cgroup_unit_init(struct cgroup_unit *u, unsigned phase);
+/* Its paced readings spread over the ticks by a phase of its own, a hash
+ * of key (its name). */
+void cgroup_unit_init(struct cgroup_unit *u, const char *key);
 /* Puts u into the group of rel's parent directory (made when new; none at
  * the root). Returns 0 or -ENOMEM. */
 int cgroup_unit_join(struct cgroup_groups *gs, struct cgroup_unit *u, const char *rel);
@@ -272,6 +275,12 @@ void cgroup_tick_end(struct cgroup_reader *rd, struct cgroup_groups *gs);
  * cgroup_pace_set whether it is idle now. */
 int cgroup_sample(struct cgroup_reader *rd, struct cgroup_unit *u, const char *rel, unsigned busy,
 		  unsigned sleeping, struct cgroup_values *v, uint64_t mono_ns);
+/* The first tick past this one that is phase modulo step: paced
+ * readings of units spread over the ticks. */
+uint64_t cgroup_pace_next(const struct cgroup_reader *rd, unsigned phase, unsigned step);
+/* The next step of a paced reading: 1 when it found its numbers moved,
+ * else twice the last (1 at first), at most CGROUP_STEADY_TICKS. */
+unsigned cgroup_pace_step(unsigned step, bool moved);
 /* This tick's reading found one of the caller's own numbers moved: the
  * next whole look of an idle unit comes after CGROUP_IDLE_TICKS again,
  * and a busy one's files are read again next tick (call before

@@ -174,7 +174,7 @@ static int ctr_found(void *ctx, const struct ctr_ref *ref)
 	e.net_fd = -1;
 	e.pid = -1;
 	e.limit = e.rx_s = e.tx_s = e.oom = e.frozen = -1;
-	cgroup_unit_init(&e.u, (unsigned char)ref->id[2]);
+	cgroup_unit_init(&e.u, ref->rel);
 	e.is_new = true;
 	r = ctr_name_it(s, &e);
 	if (r == 0)

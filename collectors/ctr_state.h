@@ -23,31 +23,34 @@ struct metrics;
 #define CTR_SHOWN 10
 
 struct ctr_entry {
+	/* first what every tick looks at, idle or not (see cgroup_unit) */
+	struct cgroup_unit u; /* its numbers this tick: u.st */
+	struct ctr_meta meta; /* name and image, NULL where unknown */
+	uint64_t meta_next;   /* a name missing: tick to look again */
+	int64_t frozen;       /* this tick; -1 is null */
+	bool in_top;
+	bool row_dirty;      /* its head changed: written again */
+	bool read_now;       /* read since its row was last written */
+	bool sent;           /* in a tick's rows since it started */
+	bool is_new;         /* found by the walk under way */
+	bool net_host;       /* its member shares the host's namespace */
+	struct json_buf row; /* its row's JSON as last written */
+	/* then what its readings and its row take */
 	char *rel; /* its cgroup under the hierarchy's root: the key */
 	char id[CTR_ID_MAX + 1];
 	enum ctr_engine engine;
 	long uid;
-	struct ctr_meta meta; /* name and image, NULL where unknown */
-	char *head;           /* its row's JSON up to "state": what does not change */
+	char *head; /* its row's JSON up to "state": what does not change */
 	size_t head_len;
-	char short_id[13];  /* the name when there is none */
-	uint64_t meta_next; /* a name missing: tick to look again */
+	char short_id[13]; /* the name when there is none */
 	unsigned meta_tries;
-	struct cgroup_unit u; /* its numbers this tick: u.st */
-	int net_fd;           /* PID/net/dev of a member, held; -1 */
-	int64_t pid;          /* the member it was opened through */
-	bool net_host;        /* that member shares the host's namespace */
+	int net_fd;        /* PID/net/dev of a member, held; -1 */
+	int64_t pid;       /* the member it was opened through */
 	uint32_t gen;
 	struct procfs_counter rx, tx;
 	/* this tick; -1 is null */
-	int64_t limit, rx_s, tx_s, oom, frozen;
-	bool in_top;
-	bool is_new;              /* found by the walk under way */
-	struct json_buf row;      /* its row's JSON as last written */
-	int64_t shown[CTR_SHOWN]; /* the numbers in it */
-	bool row_dirty;           /* its head changed: written again */
-	bool read_now;            /* read since its row was last written */
-	bool sent;                /* in a tick's rows since it started */
+	int64_t limit, rx_s, tx_s, oom;
+	int64_t shown[CTR_SHOWN]; /* the numbers in its row */
 };
 
 struct ctr_state {

@@ -92,16 +92,6 @@ static size_t svc_find(const struct svc_state *s, const char *name, bool *found)
 			      found);
 }
 
-/* A service's phase among the ticks of paced readings, from its name. */
-static unsigned svc_phase(const char *name)
-{
-	unsigned h = 0;
-
-	for (; *name; name++)
-		h = h * 31u + (unsigned char)*name;
-	return h;
-}
-
 static int svc_add(struct svc_state *s, size_t at, const char *name, const char *dir)
 {
 	struct svc_entry e = {0};
@@ -116,7 +106,7 @@ static int svc_add(struct svc_state *s, size_t at, const char *name, const char 
 		e.path = NULL;
 		goto out;
 	}
-	cgroup_unit_init(&e.u, svc_phase(name));
+	cgroup_unit_init(&e.u, name);
 	if (cgroup_unit_join(&s->groups, &e.u, e.path) < 0)
 		goto out;
 	e.gen = s->gen;
