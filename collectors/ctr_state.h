@@ -45,6 +45,8 @@ struct ctr_entry {
 	char short_id[13]; /* the name when there is none */
 	unsigned meta_tries;
 	int net_fd;        /* PID/net/dev of a member, held; -1 */
+	uint64_t net_next; /* busy: the tick its net/dev is read again */
+	unsigned net_step; /* ticks between those readings: 1, 2, 4, ... */
 	int64_t pid;       /* the member it was opened through */
 	uint32_t gen;
 	struct procfs_counter rx, tx;

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "containers.h"
 #include "ctr_find.h"
 #include "fixture.h"
@@ -173,24 +174,32 @@ static void test_classify(void **state)
 #define DK  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define DK2 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 
+/* A scratch sys root of cgroup v2 for env, and a capture for its events
+ * and state. */
+static struct capture *ctr_scratch(struct scratch *s, struct collector_env *env)
+{
+	struct capture *cap = calloc(1, sizeof(*cap));
+
+	assert_non_null(cap);
+	scratch_make(s, "ctr");
+	env->sys_fd = s->fd;
+	env->ctx = cap;
+	env->set_state_json = cap_set_state_json;
+	scratch_write(s, "fs/cgroup/cgroup.controllers", "cpu memory\n");
+	return cap;
+}
+
 /* A cgroup made or removed where containers appear is pushed by dispatch
  * (inotify), with no tick between; new parent directories are watched. */
 static void test_inotify(void **state)
 {
-	struct capture *cap = calloc(1, sizeof(*cap));
 	struct scratch s;
-	struct collector_env env = {.proc_fd = -1,
-				    .publish = cap_publish,
-				    .set_state_json = cap_set_state_json,
-				    .ctx = cap};
+	struct collector_env env = {.proc_fd = -1, .publish = cap_publish};
+	struct capture *cap = ctr_scratch(&s, &env);
 	void *st;
 	cJSON *p;
 
 	(void)state;
-	assert_non_null(cap);
-	scratch_make(&s, "ctr");
-	env.sys_fd = s.fd;
-	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu memory\n");
 	scratch_write(&s, "fs/cgroup/system.slice/cgroup.procs", "");
 	st = init_check(&containers_collector, &env, 0, "");
 	assert_true(containers_collector.get_fd(st) >= 0);
@@ -265,20 +274,15 @@ static int rows_of(const cJSON *p)
  * is in a tick's rows only when it changed; the state has it always. */
 static void test_idle(void **state)
 {
-	struct capture *cap = calloc(1, sizeof(*cap));
 	struct scratch s;
-	struct collector_env env = {
-	    .proc_fd = -1, .set_state_json = cap_set_state_json, .ctx = cap};
+	struct collector_env env = {.proc_fd = -1};
+	struct capture *cap = ctr_scratch(&s, &env);
 	const char *cg = "fs/cgroup/system.slice/docker-" DK ".scope/";
 	char path[256];
 	void *st;
 	cJSON *p;
 
 	(void)state;
-	assert_non_null(cap);
-	scratch_make(&s, "ctr");
-	env.sys_fd = s.fd;
-	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu memory\n");
 #define W(file, text)                                                                              \
 	do {                                                                                       \
 		snprintf(path, sizeof(path), "%s%s", cg, file);                                    \
@@ -427,6 +431,75 @@ static void test_group(void **state)
 	cap_free(cap);
 }
 
+/* A busy container's net/dev each tick while its bytes move, then after
+ * 2, 4, up to CGROUP_STEADY_TICKS ticks while they stand (the rate then
+ * over the whole time since the reading before). */
+static void test_net_paced(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {0};
+	struct capture *cap = ctr_scratch(&s, &env);
+	const char *cg = "fs/cgroup/system.slice/docker-" DK ".scope/";
+	char path[256], text[512];
+	unsigned n = 1, usec = 1000, k;
+	uint64_t rx = 1000;
+	void *st;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%scgroup.procs", cg);
+	scratch_write(&s, path, "100\n");
+	/* PID 100 in a namespace of its own: PID 1's is another */
+	scratch_write(&s, "proc/1/ns/.keep", "");
+	scratch_write(&s, "proc/100/ns/.keep", "");
+	assert_int_equal(symlinkat("net:[1]", s.fd, "proc/1/ns/net"), 0);
+	assert_int_equal(symlinkat("net:[2]", s.fd, "proc/100/ns/net"), 0);
+	env.proc_fd = openat(s.fd, "proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(env.proc_fd >= 0);
+#define STEP()                                                                                     \
+	do {                                                                                       \
+		snprintf(path, sizeof(path), "%scpu.stat", cg);                                    \
+		snprintf(text, sizeof(text), "usage_usec %u\n", usec += 100000);                   \
+		scratch_write(&s, path, text);                                                     \
+		snprintf(text, sizeof(text),                                                       \
+			 "Inter-|   Receive\n face |bytes    packets errs drop fifo frame "        \
+			 "compressed multicast|bytes    packets errs drop fifo colls carrier "     \
+			 "compressed\n"                                                            \
+			 "    lo: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n"                               \
+			 "  eth0: %llu 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",                           \
+			 (unsigned long long)rx);                                                  \
+		scratch_write(&s, "proc/100/net/dev", text);                                       \
+		cJSON_Delete(ctr_tick(st, &env, n++));                                             \
+	} while (0)
+#define RX() num(row_named(cap->state, "0123456789ab"), "net_rx_bytes_per_s")
+	scratch_write(&s, "proc/100/net/dev", "");
+	st = init_check(&containers_collector, &env, 0, "");
+	STEP();
+	STEP();
+	assert_true(RX() == 0);
+	/* its bytes stand: after a while, read every CGROUP_STEADY_TICKS */
+	for (k = 0; k < 3 * CGROUP_STEADY_TICKS; k++)
+		STEP();
+	rx += 8000;
+	for (k = 1; k <= CGROUP_STEADY_TICKS; k++) {
+		STEP();
+		if (RX() != 0)
+			break;
+	}
+	assert_true(k <= CGROUP_STEADY_TICKS);
+	/* over the CGROUP_STEADY_TICKS seconds since the reading before */
+	assert_true(RX() == 8000 / CGROUP_STEADY_TICKS);
+	/* they moved: each tick again */
+	rx += 5000;
+	STEP();
+	assert_true(RX() == 5000);
+#undef RX
+#undef STEP
+	containers_collector.fini(st);
+	close(env.proc_fd);
+	scratch_remove(&s);
+	cap_free(cap);
+}
+
 static void test_off(void **state)
 {
 	struct scratch s;
@@ -474,6 +547,7 @@ int main(void)
 	    cmocka_unit_test(test_inotify),
 	    cmocka_unit_test(test_idle),
 	    cmocka_unit_test(test_group),
+	    cmocka_unit_test(test_net_paced),
 	    cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_live),
 	};
