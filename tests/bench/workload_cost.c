@@ -7,9 +7,11 @@
  * blkio, freezer and systemd hierarchies, containers under docker/), the
  * containers' first processes in proc/PID (net/dev, ns/net) and their
  * config.v2.json under var/lib/docker. Then runs both collectors over it
- * as the daemon does (sample, then json_print of the payload) for T ticks
- * after W warm-up ticks, with CLOCK_PROCESS_CPUTIME_ID, and prints the
- * median and p90 in microseconds, and the mean user and system time. B of
+ * as the daemon does (sample, then json_print of the payload, and the
+ * state a collector sets encoded or copied) for T ticks after W warm-up
+ * ticks, with CLOCK_PROCESS_CPUTIME_ID, and prints the median, p90 and
+ * mean in microseconds, the mean user and system time, and the mean bytes
+ * of a containers frame and those of its last state. B of
  * the containers are busy (their counters move every tick, as do every
  * service's); the others sleep, as most of a host's containers do. The counters move between ticks
  * (each tick rewrites a few files in place, outside the measured time) so that rates are computed
