@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array.h"
+#include "metrics.h"
 #include "svc_parse.h"
 
 /* io.stat holds a line of ~100 bytes per device, cgroup.procs a line per
@@ -48,6 +50,7 @@ static const struct {
     [CGROUP_OOM] = {"memory.events", "memory.oom_control", CGROUP_H_MEMORY},
     [CGROUP_FREEZE] = {"cgroup.events", "freezer.state", CGROUP_H_FREEZER},
     [CGROUP_PROCS] = {"cgroup.procs", "cgroup.procs", CGROUP_H_MEMORY},
+    [CGROUP_IO_TREE] = {"io.stat", "blkio.throttle.io_service_bytes_recursive", CGROUP_H_BLKIO},
 };
 
 const char *cgroup_layout_name(enum cgroup_layout layout)
@@ -183,6 +186,20 @@ int cgroup_reader_init(struct cgroup_reader *rd, const struct cgroup_root *root,
 	return rd->buf ? 0 : -ENOMEM;
 }
 
+void cgroup_reader_metrics(const struct cgroup_reader *rd, struct metrics *m,
+			   const char *const names[3], size_t more_fds)
+{
+	metrics_family(m, names[0], "gauge",
+		       "Files of the topic's cgroups (and network namespaces) held open.");
+	metrics_sample(m, names[0], NULL, (double)(rd->held + more_fds));
+	metrics_family(m, names[1], "counter", "Files of the topic read (pread calls).");
+	metrics_sample(m, names[1], NULL, (double)rd->reads);
+	metrics_family(
+	    m, names[2], "counter",
+	    "Idle cgroups' CPU times not read: their parent's CPU time showed them still.");
+	metrics_sample(m, names[2], NULL, (double)rd->proven);
+}
+
 void cgroup_reader_done(struct cgroup_reader *rd)
 {
 	free(rd->buf);
@@ -244,6 +261,7 @@ static ssize_t cgroup_read_file(struct cgroup_reader *rd, struct cgroup_files *f
 		}
 	}
 	n = procfs_pread(fd, rd->buf, CGROUP_READ_BUF);
+	rd->reads++;
 	if (fd != f->fd[k]) {
 		close(fd);
 	} else if (n == -ENODEV || n == -ENOENT) {
@@ -292,6 +310,7 @@ static void cgroup_parse(enum cgroup_layout layout, enum cgroup_file k, const ch
 			v->pids = cgroup_clamp(a);
 		break;
 	case CGROUP_IO:
+	case CGROUP_IO_TREE:
 		if ((v2 ? svc_io_stat_parse : svc_blkio_parse)(buf, len, &a, &b) == 0) {
 			v->io_r = cgroup_clamp(a);
 			v->io_w = cgroup_clamp(b);
@@ -319,12 +338,11 @@ static void cgroup_parse(enum cgroup_layout layout, enum cgroup_file k, const ch
 	}
 }
 
-int cgroup_read(struct cgroup_reader *rd, struct cgroup_files *f, const char *rel, unsigned mask,
-		struct cgroup_values *v)
+/* Reads the files in mask into v (the others stay), noting whether one
+ * was read and one found gone. */
+static void cgroup_read_into(struct cgroup_reader *rd, struct cgroup_files *f, const char *rel,
+			     unsigned mask, struct cgroup_values *v, bool *gone, bool *read)
 {
-	bool gone = false, read = false;
-
-	*v = (struct cgroup_values){-1, -1, -1, -1, -1, -1, -1, -1, -1};
 	for (unsigned k = 0; k < CGROUP_NFILES; k++) {
 		ssize_t n;
 
@@ -332,12 +350,23 @@ int cgroup_read(struct cgroup_reader *rd, struct cgroup_files *f, const char *re
 			continue;
 		n = cgroup_read_file(rd, f, rel, (enum cgroup_file)k);
 		if (n == -ENOENT || n == -ENODEV)
-			gone = true;
+			*gone = true;
 		if (n < 0)
 			continue;
-		read = true;
+		*read = true;
 		cgroup_parse(rd->root->layout, (enum cgroup_file)k, rd->buf, (size_t)n, v);
 	}
+}
+
+static const struct cgroup_values cgroup_none = {-1, -1, -1, -1, -1, -1, -1, -1, -1};
+
+int cgroup_read(struct cgroup_reader *rd, struct cgroup_files *f, const char *rel, unsigned mask,
+		struct cgroup_values *v)
+{
+	bool gone = false, read = false;
+
+	*v = cgroup_none;
+	cgroup_read_into(rd, f, rel, mask, v, &gone, &read);
 	return gone && !read ? -ENOENT : 0;
 }
 
@@ -393,52 +422,419 @@ void cgroup_stats_update(struct cgroup_stats *st, const struct cgroup_values *v,
 	}
 }
 
-int cgroup_sample(struct cgroup_reader *rd, struct cgroup_files *f, const char *rel,
-		  struct cgroup_pace *p, unsigned busy, unsigned sleeping, struct cgroup_stats *st,
-		  struct cgroup_values *v, uint64_t mono_ns)
+/* --- units and their groups --- */
+
+/* FNV-1a and a final mix: names that differ in one digit get unrelated
+ * phases. */
+static unsigned cgroup_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	h ^= h >> 16;
+	h *= 0x7feb352du;
+	h ^= h >> 15;
+	return h;
+}
+
+void cgroup_unit_init(struct cgroup_unit *u, const char *key)
+{
+	*u = (struct cgroup_unit){.cpu_now = -1, .pace.phase = cgroup_hash(key)};
+	cgroup_files_init(&u->files);
+	u->st.cpu_h = u->st.mem = u->st.pids = u->st.io_r = u->st.io_w = -1;
+}
+
+static void cgroup_group_forget(struct cgroup_group *g)
+{
+	g->io_r = g->io_w = -1;
+	g->io_epoch++;
+	g->q_valid = false;
+	g->failed = false;
+	g->misses = 0;
+	g->pause_until = 0;
+}
+
+int cgroup_unit_join(struct cgroup_groups *gs, struct cgroup_unit *u, const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	struct cgroup_group *g = NULL;
+	size_t len, at = 0;
+	bool found;
+
+	u->group = NULL;
+	if (!slash)
+		return 0; /* at the root: its P would be the whole host's */
+	len = (size_t)(slash - rel);
+	for (size_t lo = 0, hi = gs->n; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strncmp(gs->v[mid]->rel, rel, len);
+
+		if (c == 0 && gs->v[mid]->rel[len])
+			c = 1;
+		if (c == 0) {
+			g = gs->v[mid];
+			break;
+		}
+		if (c < 0)
+			lo = at = mid + 1;
+		else
+			hi = at = mid;
+	}
+	found = g != NULL;
+	if (!found) {
+		if (ARRAY_GROW(gs->v, gs->cap, gs->n, 8) < 0)
+			return -ENOMEM;
+		g = calloc(1, sizeof(*g));
+		if (!g || !(g->rel = strndup(rel, len))) {
+			free(g);
+			return -ENOMEM;
+		}
+		cgroup_files_init(&g->files);
+		cgroup_group_forget(g);
+		g->p0 = -1;
+		memmove(&gs->v[at + 1], &gs->v[at], (gs->n - at) * sizeof(*gs->v));
+		gs->v[at] = g;
+		gs->n++;
+	}
+	g->members++;
+	g->q_valid = false; /* Q went down by the newcomer's CPU time */
+	g->spoiled = true;
+	u->group = g;
+	u->io_known = false;
+	return 0;
+}
+
+static void cgroup_group_free(struct cgroup_reader *rd, struct cgroup_group *g)
+{
+	cgroup_files_close(rd, &g->files);
+	free(g->rel);
+	free(g);
+}
+
+void cgroup_unit_done(struct cgroup_reader *rd, struct cgroup_groups *gs, struct cgroup_unit *u)
+{
+	struct cgroup_group *g = u->group;
+
+	cgroup_files_close(rd, &u->files);
+	u->group = NULL;
+	if (!g)
+		return;
+	g->spoiled = true;
+	g->q_valid = false;
+	if (--g->members > 0)
+		return;
+	for (size_t i = 0; i < gs->n; i++) {
+		if (gs->v[i] == g) {
+			memmove(&gs->v[i], &gs->v[i + 1], (gs->n - i - 1) * sizeof(*gs->v));
+			gs->n--;
+			break;
+		}
+	}
+	cgroup_group_free(rd, g);
+}
+
+void cgroup_groups_close(struct cgroup_reader *rd, struct cgroup_groups *gs)
+{
+	for (size_t i = 0; i < gs->n; i++) {
+		cgroup_files_close(rd, &gs->v[i]->files);
+		cgroup_group_forget(gs->v[i]);
+	}
+}
+
+void cgroup_groups_free(struct cgroup_reader *rd, struct cgroup_groups *gs)
+{
+	for (size_t i = 0; i < gs->n; i++)
+		cgroup_group_free(rd, gs->v[i]);
+	free(gs->v);
+	*gs = (struct cgroup_groups){0};
+}
+
+/* Whether P and the members' CPU times count ns (see struct cgroup_group). */
+static bool cgroup_cpu_ns(const struct cgroup_reader *rd)
+{
+	return rd->root->layout != CGROUP_V2;
+}
+
+/* Tests failed in a row without a member found moving before the test is
+ * left for CGROUP_IDLE_TICKS (Q moves: another child, or P's own tasks). */
+#define CGROUP_GROUP_MISSES 4
+/* A group's P is read for the idle members' CPU times, or for the busy
+ * members' I/O bytes, when it had at least this many at the last tick:
+ * reading it must save reads. */
+#define CGROUP_GROUP_MIN 2
+
+void cgroup_tick_begin(struct cgroup_reader *rd, struct cgroup_groups *gs)
+{
+	rd->ticks++;
+	for (size_t i = 0; i < gs->n; i++) {
+		struct cgroup_group *g = gs->v[i];
+		struct cgroup_values v = cgroup_none;
+		bool had_idle = g->idle_n >= CGROUP_GROUP_MIN,
+		     had_busy = g->busy_n >= CGROUP_GROUP_MIN;
+
+		g->p0 = -1;
+		g->busy_sum = g->idle_sum = g->read_sum = 0;
+		g->busy_n = g->idle_n = g->read_n = 0;
+		g->still = g->spoiled = g->woke = g->tested = false;
+		if (!had_busy || cgroup_read(rd, &g->files, g->rel, 1u << CGROUP_IO_TREE, &v) < 0 ||
+		    v.io_r < 0 || v.io_r != g->io_r || v.io_w != g->io_w)
+			g->io_epoch++;
+		g->io_r = v.io_r;
+		g->io_w = v.io_w;
+		if (had_idle && cgroup_cpu_ns(rd) && (!g->q_valid || g->failed) &&
+		    rd->ticks >= g->pause_until &&
+		    cgroup_read(rd, &g->files, g->rel, 1u << CGROUP_CPU, &v) == 0)
+			g->p0 = v.cpu_ns;
+	}
+}
+
+void cgroup_unit_ahead(struct cgroup_reader *rd, struct cgroup_unit *u, const char *rel)
+{
+	struct cgroup_group *g = u->group;
+	struct cgroup_values v = cgroup_none;
+
+	u->ahead = true;
+	u->in_test = g && !g->tested;
+	u->cpu_now = -1;
+	if (u->pace.idle) {
+		if (g && u->st.cpu.valid) {
+			g->idle_sum += u->st.cpu.value;
+			g->idle_n++;
+		} else if (g) {
+			g->spoiled = true;
+		}
+		return;
+	}
+	u->ahead_gone = u->ahead_read = false;
+	cgroup_read_into(rd, &u->files, rel, 1u << CGROUP_CPU, &v, &u->ahead_gone, &u->ahead_read);
+	u->cpu_now = v.cpu_ns;
+	if (!g)
+		return;
+	g->busy_n++;
+	if (u->cpu_now < 0) {
+		g->spoiled = true;
+		return;
+	}
+	g->busy_sum += (uint64_t)u->cpu_now;
+	g->read_sum += (uint64_t)u->cpu_now;
+	g->read_n++;
+}
+
+void cgroup_tick_test(struct cgroup_reader *rd, struct cgroup_groups *gs)
+{
+	for (size_t i = 0; i < gs->n; i++) {
+		struct cgroup_group *g = gs->v[i];
+		struct cgroup_values v;
+		uint64_t expect;
+
+		if (g->idle_n < CGROUP_GROUP_MIN || g->spoiled || !g->q_valid ||
+		    !cgroup_cpu_ns(rd) || rd->ticks < g->pause_until ||
+		    cgroup_read(rd, &g->files, g->rel, 1u << CGROUP_CPU, &v) < 0 || v.cpu_ns < 0)
+			continue;
+		g->tested = true;
+		gs->tests++;
+		expect = g->q_low + g->busy_sum + g->idle_sum;
+		if ((uint64_t)v.cpu_ns == expect) {
+			g->still = true;
+			gs->passed++;
+		} else if ((uint64_t)v.cpu_ns < expect) {
+			g->q_valid = false; /* below the bound: P was reset */
+		}
+	}
+}
+
+void cgroup_tick_end(struct cgroup_reader *rd, struct cgroup_groups *gs)
+{
+	for (size_t i = 0; i < gs->n; i++) {
+		struct cgroup_group *g = gs->v[i];
+
+		g->failed = g->tested && !g->still;
+		if (g->failed && !g->woke && ++g->misses >= CGROUP_GROUP_MISSES) {
+			g->pause_until = rd->ticks + CGROUP_IDLE_TICKS;
+			g->misses = 0;
+		} else if (!g->failed && g->tested) {
+			g->misses = 0;
+		}
+		/* P read before every member: P - their CPU times <= Q */
+		if (g->p0 >= 0 && !g->spoiled && g->read_n == g->members) {
+			uint64_t q =
+			    (uint64_t)g->p0 > g->read_sum ? (uint64_t)g->p0 - g->read_sum : 0;
+
+			g->q_low = g->q_valid && g->q_low > q ? g->q_low : q;
+			g->q_valid = true;
+		}
+	}
+}
+
+/* Leaves the I/O bytes out of mask when u's group says they did not move
+ * since they were read (they are then put into v as they were). */
+static unsigned cgroup_io_known(const struct cgroup_unit *u, unsigned mask, struct cgroup_values *v)
+{
+	const unsigned io = 1u << CGROUP_IO;
+
+	if (!(mask & io) || !u->group || !u->io_known || u->io_epoch != u->group->io_epoch ||
+	    !u->st.rd.valid || !u->st.wr.valid)
+		return mask;
+	v->io_r = (int64_t)u->st.rd.value;
+	v->io_w = (int64_t)u->st.wr.value;
+	return mask & ~io;
+}
+
+/* Reads mask (less what is known) into v, after what was read ahead. */
+static int cgroup_unit_read(struct cgroup_reader *rd, struct cgroup_unit *u, const char *rel,
+			    unsigned mask, struct cgroup_values *v, bool ahead)
+{
+	bool gone = ahead && u->ahead_gone, read = ahead && u->ahead_read;
+	unsigned todo;
+
+	*v = cgroup_none;
+	if (ahead)
+		v->cpu_ns = u->cpu_now;
+	todo = cgroup_io_known(u, mask, v) & ~(ahead ? 1u << CGROUP_CPU : 0);
+	cgroup_read_into(rd, &u->files, rel, todo, v, &gone, &read);
+	if ((todo & (1u << CGROUP_IO)) && u->group) {
+		u->io_known = v->io_r >= 0;
+		u->io_epoch = u->group->io_epoch;
+	}
+	return gone && !read ? -ENOENT : 0;
+}
+
+/* The next reading of a busy unit's paced files (read now into v):
+ * farther while its memory and tasks hold still, next tick when they
+ * moved (the caller's own numbers: cgroup_pace_moved). */
+static void cgroup_steady(const struct cgroup_reader *rd, struct cgroup_pace *p,
+			  const struct cgroup_stats *st, const struct cgroup_values *v)
+{
+	/* a file missing is looked for at its own pace (CGROUP_RETRY_TICKS) */
+	bool same = v->mem == st->mem && v->pids == st->pids && v->mem >= 0 && v->pids >= 0;
+
+	p->steady_step = cgroup_pace_step(p->steady_step, !same);
+	p->steady_next = cgroup_pace_next(rd, p->phase, p->steady_step);
+}
+
+uint64_t cgroup_pace_next(const struct cgroup_reader *rd, unsigned phase, unsigned step)
+{
+	uint64_t next = rd->ticks + 1;
+
+	while (next % step != phase % step)
+		next++;
+	return next;
+}
+
+unsigned cgroup_pace_step(unsigned step, bool moved)
+{
+	if (moved || !step)
+		return 1;
+	return step * 2 > CGROUP_STEADY_TICKS ? CGROUP_STEADY_TICKS : step * 2;
+}
+
+/* After an idle unit's whole look (mask read into v): its next one
+ * farther away when nothing moved. */
+static void cgroup_idle_step(struct cgroup_pace *p, const struct cgroup_stats *st,
+			     const struct cgroup_values *v, unsigned mask)
+{
+	bool same = true;
+
+	if (mask & (1u << CGROUP_MEM))
+		same = same && v->mem == st->mem;
+	if (mask & (1u << CGROUP_PIDS))
+		same = same && v->pids == st->pids;
+	if (mask & (1u << CGROUP_IO))
+		same = same && (st->rd.valid ? v->io_r == (int64_t)st->rd.value &&
+						   v->io_w == (int64_t)st->wr.value
+					     : v->io_r < 0);
+	if (!same || !p->idle_step)
+		p->idle_step = CGROUP_IDLE_TICKS;
+	else if (p->idle_step < CGROUP_IDLE_MAX)
+		p->idle_step *= 2;
+}
+
+void cgroup_pace_moved(const struct cgroup_reader *rd, struct cgroup_pace *p)
+{
+	p->idle_step = CGROUP_IDLE_TICKS;
+	p->steady_step = 1;
+	p->steady_next = rd->ticks + 1;
+}
+
+int cgroup_sample(struct cgroup_reader *rd, struct cgroup_unit *u, const char *rel, unsigned busy,
+		  unsigned sleeping, struct cgroup_values *v, uint64_t mono_ns)
 {
 	const unsigned cpu = 1u << CGROUP_CPU;
+	struct cgroup_stats *st = &u->st;
+	struct cgroup_group *g = u->group;
 	unsigned mask = busy;
 	bool still = false;
 	int64_t cpu_ns;
 	int r;
 
-	if (p->idle) {
-		r = cgroup_read(rd, f, rel, cpu, v);
-		if (r < 0)
-			goto out;
-		still = st->cpu.valid && v->cpu_ns == (int64_t)st->cpu.value;
-		if (still && rd->ticks < p->idle_next) {
+	if (!u->ahead)
+		cgroup_unit_ahead(rd, u, rel); /* after the test: it cannot count */
+	u->ahead = false;
+	if (u->pace.idle) {
+		if (g && g->still && u->in_test) {
+			*v = cgroup_none;
+			v->cpu_ns = (int64_t)st->cpu.value;
+			still = true;
+			rd->proven++;
+		} else {
+			r = cgroup_unit_read(rd, u, rel, cpu, v, false);
+			if (r < 0)
+				goto out;
+			still = st->cpu.valid && v->cpu_ns == (int64_t)st->cpu.value;
+			if (g && v->cpu_ns >= 0) {
+				g->read_sum += (uint64_t)v->cpu_ns;
+				g->read_n++;
+				g->woke = g->woke || !still;
+			}
+		}
+		if (still && rd->ticks < u->pace.idle_next) {
 			st->cpu.mono_ns = mono_ns; /* its CPU rate: 0 until now */
 			st->cpu_h = 0;
+			u->read = cpu;
 			return CGROUP_SKIPPED | CGROUP_STILL;
 		}
 		if (still)
 			mask = sleeping;
 		cpu_ns = v->cpu_ns;
-		r = cgroup_read(rd, f, rel, mask & ~cpu, v);
+		r = cgroup_unit_read(rd, u, rel, mask & ~cpu, v, false);
 		v->cpu_ns = cpu_ns;
+		if (still)
+			cgroup_idle_step(&u->pace, st, v, mask);
 		mask |= cpu;
 	} else {
+		const unsigned paced = busy & ~(cpu | (1u << CGROUP_IO));
 		int64_t prev = st->cpu.valid ? (int64_t)st->cpu.value : -1;
 
-		r = cgroup_read(rd, f, rel, mask, v);
+		if (rd->ticks < u->pace.steady_next)
+			mask &= ~paced;
+		r = cgroup_unit_read(rd, u, rel, mask, v, true);
 		still = prev >= 0 && v->cpu_ns == prev;
+		if (paced && (mask & paced) == paced)
+			cgroup_steady(rd, &u->pace, st, v);
 	}
 out:
 	/* gone: nulls (a v1 service may stay, in systemd's hierarchy alone) */
+	u->read = mask | cpu;
 	cgroup_stats_update(st, v, mask | cpu, mono_ns);
 	return r < 0 ? r : still ? CGROUP_STILL : 0;
 }
 
-void cgroup_pace_set(const struct cgroup_reader *rd, struct cgroup_pace *p, bool idle,
-		     unsigned phase)
+void cgroup_pace_set(const struct cgroup_reader *rd, struct cgroup_pace *p, bool idle)
 {
-	phase %= CGROUP_IDLE_TICKS;
+	unsigned phase = p->phase % CGROUP_IDLE_TICKS;
+
+	if (!idle && p->idle) { /* woke: read whole now, then each tick */
+		p->steady_step = 1;
+		p->steady_next = rd->ticks + 1;
+	}
+	if (idle && !p->idle)
+		p->idle_step = CGROUP_IDLE_TICKS;
 	if (idle && (!p->idle || rd->ticks >= p->idle_next)) {
 		p->idle_next = rd->ticks + 1;
 		while (p->idle_next % CGROUP_IDLE_TICKS != phase)
 			p->idle_next++;
+		p->idle_next += p->idle_step - CGROUP_IDLE_TICKS;
 	}
 	p->idle = idle;
 }

@@ -41,10 +41,11 @@ enum cgroup_file {
 	CGROUP_OOM,    /* memory.events oom_kill | memory.oom_control oom_kill */
 	CGROUP_FREEZE, /* cgroup.events frozen | freezer.state */
 	CGROUP_PROCS,  /* cgroup.procs: the first pid */
+	/* io.stat | blkio.throttle.io_service_bytes_recursive: a parent's,
+	 * the bytes of its whole subtree (struct cgroup_group) */
+	CGROUP_IO_TREE,
 	CGROUP_NFILES,
 };
-
-#define CGROUP_ALL ((1u << CGROUP_NFILES) - 1)
 
 /* Files missing for a cgroup are looked for again every this many ticks. */
 #define CGROUP_RETRY_TICKS 16
@@ -53,6 +54,18 @@ enum cgroup_file {
  * moves), the rest of it every this many ticks, each cgroup at a phase of
  * its own; most of a host's services and containers sleep. */
 #define CGROUP_IDLE_TICKS 16
+/* An idle cgroup whose whole look found nothing moved (memory, tasks, I/O;
+ * a collector adds its own numbers) is looked at again after twice as
+ * long, up to this many ticks; one that found a change, after
+ * CGROUP_IDLE_TICKS again. */
+#define CGROUP_IDLE_MAX 64
+/* A busy cgroup's files other than its CPU time and I/O bytes (memory,
+ * tasks; a container's OOM kills, limit and freezer) are read each tick
+ * while they move; a reading that finds them as they were puts the next
+ * one 2, then 4, then up to this many ticks later, and one that finds them
+ * moved brings them back to every tick. A running process's memory mostly
+ * holds still: it is not read each tick for nothing. */
+#define CGROUP_STEADY_TICKS 8
 
 struct cgroup_root {
 	enum cgroup_layout layout;
@@ -75,12 +88,15 @@ struct cgroup_values {
 	int64_t oom_kills, frozen, pid;
 };
 
-/* What reads share: the root, a buffer, the fd budget and the tick. */
+/* What reads share: the root, a buffer, the fd budget and the tick, and
+ * counts for the self metrics. */
 struct cgroup_reader {
 	const struct cgroup_root *root;
 	char *buf;
-	size_t held, held_max;
+	size_t held, held_max; /* fds held open, and at most */
 	uint64_t ticks;
+	uint64_t reads;  /* files read */
+	uint64_t proven; /* idle units' readings left out: their group proved them still */
 };
 
 /* Opens fs/cgroup under sys_fd and finds the layout and hierarchies.
@@ -110,6 +126,11 @@ int cgroup_watch(int inotify_fd, int fd, uint32_t mask);
 bool cgroup_drain(int inotify_fd);
 
 int cgroup_reader_init(struct cgroup_reader *rd, const struct cgroup_root *root, size_t held_max);
+struct metrics;
+/* The reader's own families, named names[0..2]: fds held open (plus
+ * more_fds of the caller's), files read, idle readings left out. */
+void cgroup_reader_metrics(const struct cgroup_reader *rd, struct metrics *m,
+			   const char *const names[3], size_t more_fds);
 void cgroup_reader_done(struct cgroup_reader *rd);
 
 void cgroup_files_init(struct cgroup_files *f);
@@ -125,9 +146,10 @@ int cgroup_read(struct cgroup_reader *rd, struct cgroup_files *f, const char *re
 /* A cgroup's numbers of the last tick (-1: null) and the counters its
  * rates come from: what services and containers share. */
 struct cgroup_stats {
-	struct procfs_counter cpu, rd, wr;
+	struct procfs_counter cpu;
 	int64_t cpu_h; /* hundredths of a percent of one core */
 	int64_t mem, pids, io_r, io_w;
+	struct procfs_counter rd, wr;
 };
 
 /* The stats of a new reading v of the files in mask at mono_ns: rates
@@ -137,28 +159,138 @@ void cgroup_stats_update(struct cgroup_stats *st, const struct cgroup_values *v,
 
 /* Where a cgroup is in its reading by activity (cgroup_sample). */
 struct cgroup_pace {
-	bool idle;          /* idle at its last reading */
-	uint64_t idle_next; /* idle: the tick it is looked at whole again */
+	uint64_t idle_next;   /* idle: the tick it is looked at whole again */
+	uint64_t steady_next; /* busy: the tick its paced files are read again */
+	unsigned idle_step;   /* ticks between whole looks: 16, 32 or 64 */
+	unsigned steady_step; /* ticks between those readings: 1, 2, 4, ... */
+	unsigned phase;       /* its own, so that the readings spread over the ticks */
+	bool idle;            /* idle at its last reading */
+};
+
+struct cgroup_group;
+
+/* One followed cgroup (a service, a container): its held fds, its pace,
+ * its numbers, and what this tick learnt of it before its reading. */
+struct cgroup_unit {
+	/* first what every tick looks at, idle or not, in two cache lines:
+	 * a tick goes over every unit, whose lines are cold by then */
+	struct cgroup_group *group; /* of its parent directory; NULL at the root */
+	/* this tick: a busy one's CPU time, read before the rest (-1: none) */
+	int64_t cpu_now;
+	unsigned read;     /* the files its last cgroup_sample read (or knew) */
+	uint32_t io_epoch; /* the group's I/O epoch its I/O bytes were read in */
+	bool ahead, ahead_gone, ahead_read;
+	bool in_test;  /* counted in its group's test this tick */
+	bool io_known; /* io_epoch is set */
+	struct cgroup_pace pace;
+	struct cgroup_stats st;
+	struct cgroup_files files;
+};
+
+/* The parent directory of units (machine.slice, system.slice, docker):
+ * its counters hold its whole subtree's, so that reading them tells what
+ * its members did without reading each.
+ *
+ * I/O: the subtree's bytes (CGROUP_IO_TREE) are read as a tick begins; a
+ * member's bytes read since they last moved are right and not read again.
+ *
+ * CPU, where CPU times count ns (cpuacct.usage: v1 and hybrid hosts; v2's
+ * usage_usec is rounded down per cgroup, so that the sums do not add up):
+ * its CPU time P is its members' plus Q, what is not theirs (its own
+ * tasks, other children, removed children); Q does not go down while the
+ * members stay. q_low is a lower bound of Q from a tick that read P before
+ * every member. Once the busy members' CPU times are read (sum B), P read
+ * after them is at least q_low + B + the idle members' CPU times, and
+ * equal to q_low + B + K (K: the idle members' last readings) only if no
+ * idle member moved: then none is read. A test that fails (a member woke,
+ * Q moved, or a busy member ran in between) has them read as without a
+ * group, and that tick makes a new bound. */
+struct cgroup_group {
+	char *rel; /* "machine.slice" */
+	struct cgroup_files files;
+	size_t members;
+	int64_t io_r, io_w;   /* the subtree's bytes as the last tick began; -1 */
+	uint32_t io_epoch;    /* moves whenever they did or could not be read */
+	uint64_t q_low;       /* see above */
+	bool q_valid;         /* q_low holds since the members last changed */
+	bool failed;          /* the last test failed: P is read before the members */
+	unsigned misses;      /* failed tests in a row that found no member moving */
+	uint64_t pause_until; /* tested again from this tick (Q keeps moving) */
+	/* this tick */
+	int64_t p0; /* P before any member was read; -1 */
+	uint64_t busy_sum, idle_sum, read_sum;
+	size_t busy_n, idle_n; /* busy and idle members */
+	size_t read_n;         /* members whose CPU time was read */
+	bool still;            /* the idle members are proven still: not read */
+	bool spoiled;          /* a member without CPU time, or one joined or left */
+	bool woke;             /* an idle member read this tick had moved */
+	bool tested;           /* P was read for the test */
+};
+
+/* A collector's groups, by rel. */
+struct cgroup_groups {
+	struct cgroup_group **v;
+	size_t n, cap;
+	uint64_t tests, passed; /* CPU tests made and passed, since the start */
 };
 
 /* What cgroup_sample did (flags), or -ENOENT: the cgroup is gone. */
 #define CGROUP_SKIPPED 1 /* idle, its CPU time still: nothing else read */
 #define CGROUP_STILL   2 /* its CPU time did not move since the last reading */
 
-/* One tick of a cgroup read by activity, into st (v: what was read, -1
- * elsewhere). A busy one has the files in busy read (CPU among them). An
- * idle one has its CPU time read alone: still, the rest is left until
- * idle_next, then the files in sleeping (and its CPU rate of 0); moved, it
- * woke and busy is read. Then the caller says with cgroup_pace_set whether
- * it is idle now. */
-int cgroup_sample(struct cgroup_reader *rd, struct cgroup_files *f, const char *rel,
-		  struct cgroup_pace *p, unsigned busy, unsigned sleeping, struct cgroup_stats *st,
-		  struct cgroup_values *v, uint64_t mono_ns);
+/* Its paced readings spread over the ticks by a phase of its own, a hash
+ * of key (its name). */
+void cgroup_unit_init(struct cgroup_unit *u, const char *key);
+/* Puts u into the group of rel's parent directory (made when new; none at
+ * the root). Returns 0 or -ENOMEM. */
+int cgroup_unit_join(struct cgroup_groups *gs, struct cgroup_unit *u, const char *rel);
+/* Closes u's fds and takes it out of its group (freed when empty). */
+void cgroup_unit_done(struct cgroup_reader *rd, struct cgroup_groups *gs, struct cgroup_unit *u);
+/* Closes the groups' fds and forgets what they knew (a new root); the
+ * units' are the caller's. */
+void cgroup_groups_close(struct cgroup_reader *rd, struct cgroup_groups *gs);
+/* Frees the groups (their units are done). */
+void cgroup_groups_free(struct cgroup_reader *rd, struct cgroup_groups *gs);
+
+/* A tick of a collector's units, in this order:
+ *   cgroup_tick_begin(rd, gs)            the tick; the groups' I/O bytes,
+ *                                        and P where a new bound is due;
+ *   cgroup_unit_ahead(rd, u, rel) each   a busy unit's CPU time;
+ *   cgroup_tick_test(rd, gs)             P: are the idle members still?
+ *   cgroup_sample(...) each, then cgroup_pace_set;
+ *   cgroup_tick_end(rd, gs)              a new bound where one was made. */
+void cgroup_tick_begin(struct cgroup_reader *rd, struct cgroup_groups *gs);
+void cgroup_unit_ahead(struct cgroup_reader *rd, struct cgroup_unit *u, const char *rel);
+void cgroup_tick_test(struct cgroup_reader *rd, struct cgroup_groups *gs);
+void cgroup_tick_end(struct cgroup_reader *rd, struct cgroup_groups *gs);
+
+/* One tick of a unit read by activity, into u->st (v: what was read, -1
+ * elsewhere; u->read: which). A busy one has the files in busy read (CPU
+ * among them; its CPU time was read ahead; the others but I/O at their
+ * own pace, CGROUP_STEADY_TICKS). An idle one has its CPU time read alone, or
+ * not at all when its group proved it still: still, the rest is left
+ * until idle_next, then the files in sleeping (and its CPU rate of 0);
+ * moved, it woke and busy is read. I/O bytes are not read while its
+ * group's stood still (their rate is 0). Then the caller says with
+ * cgroup_pace_set whether it is idle now. */
+int cgroup_sample(struct cgroup_reader *rd, struct cgroup_unit *u, const char *rel, unsigned busy,
+		  unsigned sleeping, struct cgroup_values *v, uint64_t mono_ns);
+/* The first tick past this one that is phase modulo step: paced
+ * readings of units spread over the ticks. */
+uint64_t cgroup_pace_next(const struct cgroup_reader *rd, unsigned phase, unsigned step);
+/* The next step of a paced reading: 1 when it found its numbers moved,
+ * else twice the last (1 at first), at most CGROUP_STEADY_TICKS. */
+unsigned cgroup_pace_step(unsigned step, bool moved);
+/* This tick's reading found one of the caller's own numbers moved: the
+ * next whole look of an idle unit comes after CGROUP_IDLE_TICKS again,
+ * and a busy one's files are read again next tick (call before
+ * cgroup_pace_set). */
+void cgroup_pace_moved(const struct cgroup_reader *rd, struct cgroup_pace *p);
 /* Records whether the cgroup is idle after this tick's reading; a new
  * sleeper (or one just looked at whole) gets its next whole look at the
- * first tick past this one that is phase modulo CGROUP_IDLE_TICKS. */
-void cgroup_pace_set(const struct cgroup_reader *rd, struct cgroup_pace *p, bool idle,
-		     unsigned phase);
+ * first tick past this one that is its phase modulo CGROUP_IDLE_TICKS, and
+ * idle_step - CGROUP_IDLE_TICKS ticks later. */
+void cgroup_pace_set(const struct cgroup_reader *rd, struct cgroup_pace *p, bool idle);
 
 /* The raw values of the families services and containers share (false:
  * none): CPU seconds, memory, tasks, bytes read and written. */

@@ -36,12 +36,19 @@ struct collector_env {
 			const struct collector_event *ev);
 	/* Replaces what the topic contributes to `snapshot`; takes the state. */
 	void (*set_state)(const struct collector_env *env, cJSON *state);
+	/* The same from a JSON object's text (copied): a large state written
+	 * as text, without a tree. */
+	void (*set_state_json)(const struct collector_env *env, const char *json, size_t len);
 	void *ctx;      /* the daemon's */
 	unsigned topic; /* the daemon's number for this collector's topic */
 };
 
 enum collector_flag {
 	COLLECTOR_HOSTINFO = 1 << 0, /* its latest payload also goes into `hello` */
+	/* Its periodic payloads say what changed since the last one: they are
+	 * not its state in `snapshot`, which it gives set_state itself
+	 * whenever it changes (published before that tick's frames). */
+	COLLECTOR_DELTA = 1 << 1,
 };
 
 /* One tick's clock readings, shared by every collector of that tick. */

@@ -28,17 +28,19 @@
 #define CTR_DENTS_BUF (7u * 8192u)
 #define CTR_FD_MAX    (8u * CONTAINERS_MAX)
 #define CTR_NET_BUF   (16u << 10)
-/* A busy container's files read every tick; OOM kills, the freezer and
- * the memory limit every CONTAINERS_SLOW_TICKS (each container at its own
- * phase, so that a tick reads a share of them); cgroup.procs while the
- * network namespace is not found yet. An idle one's CPU time alone, and
- * every CGROUP_IDLE_TICKS CTR_SLEEPING and its net/dev (no OOM kill
- * without the CPU time of an allocation). Its freezer state also when it
- * goes idle or wakes (a pause stops its CPU). */
-#define CTR_FAST ((1u << CGROUP_CPU) | (1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO))
-#define CTR_SLOW ((1u << CGROUP_OOM) | (1u << CGROUP_FREEZE) | (1u << CGROUP_LIMIT))
+/* A busy container's files: its CPU time and I/O bytes every tick, the
+ * others at the pace of its memory (CGROUP_STEADY_TICKS), its net/dev at
+ * its own likewise; cgroup.procs while the network namespace is not found
+ * yet. An idle one's CPU time
+ * alone (or none, cgroup.h), and at each whole look CTR_SLEEPING and its
+ * net/dev (no OOM kill without the CPU time of an allocation). Its freezer
+ * state also when it goes idle or wakes (a pause stops its CPU). */
+#define CTR_BUSY                                                                                   \
+	((1u << CGROUP_CPU) | (1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO) |       \
+	 (1u << CGROUP_OOM) | (1u << CGROUP_FREEZE) | (1u << CGROUP_LIMIT))
 #define CTR_SLEEPING                                                                               \
-	((CTR_FAST & ~(1u << CGROUP_CPU)) | (1u << CGROUP_FREEZE) | (1u << CGROUP_LIMIT))
+	((1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO) | (1u << CGROUP_FREEZE) |    \
+	 (1u << CGROUP_LIMIT))
 
 /* --- the table --- */
 
@@ -50,23 +52,26 @@ static size_t ctr_find(const struct ctr_state *s, const char *rel, bool *found)
 
 static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
 {
-	cgroup_files_close(&s->rd, &e->files);
+	cgroup_files_close(&s->rd, &e->u.files);
 	if (e->net_fd >= 0)
 		close(e->net_fd);
 	e->net_fd = -1;
 	e->pid = -1;
 	e->net_host = false;
-	e->slow_next = 0; /* all is read again */
-	e->pace.idle = false;
+	e->net_next = e->net_step = 0; /* read again at once */
+	e->u.pace.idle = false;
+	e->u.io_known = false;
 }
 
 static void ctr_drop(struct ctr_state *s, size_t i)
 {
 	ctr_close(s, &s->v[i]);
+	cgroup_unit_done(&s->rd, &s->groups, &s->v[i].u);
 	free(s->v[i].rel);
 	ctr_meta_done(&s->v[i].meta);
 	free(s->v[i].head);
-	s->order_dirty = true;
+	json_buf_free(&s->v[i].row);
+	s->order_dirty = s->list_dirty = true;
 	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
 	s->n--;
 }
@@ -109,20 +114,17 @@ static int ctr_head(struct ctr_entry *e)
 	cJSON *o = cJSON_CreateObject();
 	char *text = NULL;
 	size_t len = 0;
-	int r = -ENOMEM;
 
-	if (!o || ctr_static(e, o) < 0 || !(text = json_print(o, &len)) || len < 2)
-		goto out;
-	text[len - 1] = ','; /* the closing brace */
+	if (o && ctr_static(e, o) == 0)
+		text = json_head(o, &len);
+	cJSON_Delete(o);
+	if (!text)
+		return -ENOMEM;
 	free(e->head);
 	e->head = text;
 	e->head_len = len;
-	text = NULL;
-	r = 0;
-out:
-	free(text);
-	cJSON_Delete(o);
-	return r;
+	e->row_dirty = true;
+	return 0;
 }
 
 /* Names a container from its engine's files (a member pid helps Podman). */
@@ -132,7 +134,7 @@ static int ctr_name_it(struct ctr_state *s, struct ctr_entry *e)
 	struct cgroup_values v;
 
 	memcpy(ref.id, e->id, sizeof(ref.id));
-	if (e->pid < 0 && cgroup_read(&s->rd, &e->files, e->rel, 1u << CGROUP_PROCS, &v) == 0)
+	if (e->pid < 0 && cgroup_read(&s->rd, &e->u.files, e->rel, 1u << CGROUP_PROCS, &v) == 0)
 		e->pid = v.pid;
 	ctr_meta_done(&e->meta);
 	/* looked for again after 1 tick, then 16, 32, ... 512 */
@@ -173,13 +175,15 @@ static int ctr_found(void *ctx, const struct ctr_ref *ref)
 	e.gen = s->gen;
 	e.net_fd = -1;
 	e.pid = -1;
-	e.st.cpu_h = e.st.mem = e.st.pids = e.st.io_r = e.st.io_w = -1;
 	e.limit = e.rx_s = e.tx_s = e.oom = e.frozen = -1;
-	cgroup_files_init(&e.files);
+	cgroup_unit_init(&e.u, ref->rel);
 	e.is_new = true;
 	r = ctr_name_it(s, &e);
+	if (r == 0)
+		r = cgroup_unit_join(&s->groups, &e.u, e.rel);
 	if (r < 0) {
 		ctr_close(s, &e);
+		cgroup_unit_done(&s->rd, &s->groups, &e.u);
 		ctr_meta_done(&e.meta);
 		free(e.head);
 		free(e.rel);
@@ -188,7 +192,7 @@ static int ctr_found(void *ctx, const struct ctr_ref *ref)
 	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
 	s->v[i] = e;
 	s->n++;
-	s->order_dirty = true;
+	s->order_dirty = s->list_dirty = true;
 	return 0;
 }
 
@@ -224,6 +228,9 @@ static int ctr_rescan(struct ctr_state *s, const struct collector_env *env, int6
 	if (r >= 0 && payload && cJSON_GetArraySize(s->changes) > 0) {
 		env->publish(env, payload, NULL);
 		payload = NULL;
+		/* the state with them, so that a snapshot never lists a
+		 * container whose stop the client will not see */
+		r = ctr_state_set(s, env, t_ms);
 	}
 	cJSON_Delete(payload);
 	s->changes = NULL;
@@ -248,7 +255,7 @@ static void ctr_net_open(struct ctr_state *s, struct ctr_entry *e)
 	struct cgroup_values v;
 	char path[64], ns[64];
 
-	if (cgroup_read(&s->rd, &e->files, e->rel, 1u << CGROUP_PROCS, &v) < 0 || v.pid <= 0)
+	if (cgroup_read(&s->rd, &e->u.files, e->rel, 1u << CGROUP_PROCS, &v) < 0 || v.pid <= 0)
 		return;
 	e->pid = v.pid;
 	snprintf(ns, sizeof(ns), "%lld/ns/net", (long long)v.pid);
@@ -271,6 +278,7 @@ static void ctr_net(struct ctr_state *s, struct ctr_entry *e, uint64_t mono_ns)
 	if (e->net_fd < 0)
 		return;
 	n = procfs_pread(e->net_fd, s->net_buf, CTR_NET_BUF);
+	s->rd.reads++;
 	if (n < 0 || net_dev_totals(s->net_buf, (size_t)n, &rx, &tx) < 0) {
 		close(e->net_fd); /* the namespace went away: another member next tick */
 		e->net_fd = -1;
@@ -284,36 +292,44 @@ static void ctr_net(struct ctr_state *s, struct ctr_entry *e, uint64_t mono_ns)
 static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mono_ns)
 {
 	const unsigned freeze = 1u << CGROUP_FREEZE;
-	bool slow = s->rd.ticks >= e->slow_next, was_idle = e->pace.idle, idle;
-	unsigned busy = CTR_FAST | (slow ? CTR_SLOW : 0) | (was_idle ? freeze : 0), read;
+	bool was_idle = e->u.pace.idle, idle;
 	struct cgroup_values v;
+	unsigned read;
 	int r;
 
 	if (!e->meta.name && s->rd.ticks >= e->meta_next)
 		(void)ctr_name_it(s, e);
-	r = cgroup_sample(&s->rd, &e->files, e->rel, &e->pace, busy, CTR_SLEEPING, &e->st, &v,
-			  mono_ns);
+	r = cgroup_sample(&s->rd, &e->u, e->rel, CTR_BUSY, CTR_SLEEPING, &v, mono_ns);
+	e->read_now = e->read_now || !(r & CGROUP_SKIPPED) || r < 0;
 	if (r < 0 || (r & CGROUP_SKIPPED))
 		return;
-	read = was_idle && (r & CGROUP_STILL) ? CTR_SLEEPING : busy;
-	if ((read & CTR_SLOW) == CTR_SLOW) /* the first time at a phase of its own */
-		e->slow_next = s->rd.ticks +
-			       (e->slow_next ? CONTAINERS_SLOW_TICKS
-					     : 1 + (unsigned char)e->id[1] % CONTAINERS_SLOW_TICKS);
+	read = e->u.read;
+	if (((read & freeze) && v.frozen != e->frozen) ||
+	    ((read & (1u << CGROUP_LIMIT)) && v.limit != e->limit) ||
+	    ((read & (1u << CGROUP_OOM)) && v.oom_kills != e->oom))
+		cgroup_pace_moved(&s->rd, &e->u.pace);
 	if (read & (1u << CGROUP_OOM))
 		e->oom = v.oom_kills;
 	if (read & freeze)
 		e->frozen = v.frozen;
 	if (read & (1u << CGROUP_LIMIT))
 		e->limit = v.limit;
-	ctr_net(s, e, mono_ns);
+	/* a busy one's bytes each tick while they move (or have no rate), then
+	 * after 2, 4, up to CGROUP_STEADY_TICKS ticks while they stand; an
+	 * idle one's at its whole look, and when it wakes */
+	if (was_idle || s->rd.ticks >= e->net_next) {
+		ctr_net(s, e, mono_ns);
+		e->net_step = cgroup_pace_step(e->net_step, e->rx_s != 0 || e->tx_s != 0);
+		e->net_next = cgroup_pace_next(&s->rd, e->u.pace.phase, e->net_step);
+	}
 	idle = (r & CGROUP_STILL) && e->rx_s <= 0 && e->tx_s <= 0;
 	/* a container that stops (docker pause freezes it): its freezer state
-	 * now, not at its next whole look (and when it wakes: busy has it) */
+	 * now, not at its next whole look (and when it wakes: the whole
+	 * reading has it) */
 	if (idle && !was_idle && !(read & freeze) &&
-	    cgroup_read(&s->rd, &e->files, e->rel, freeze, &v) == 0)
+	    cgroup_read(&s->rd, &e->u.files, e->rel, freeze, &v) == 0)
 		e->frozen = v.frozen;
-	cgroup_pace_set(&s->rd, &e->pace, idle, (unsigned char)e->id[2]);
+	cgroup_pace_set(&s->rd, &e->u.pace, idle);
 }
 
 /* --- the collector --- */
@@ -326,6 +342,7 @@ static void ctr_fini(void *state)
 		return;
 	while (s->n > 0)
 		ctr_drop(s, s->n - 1);
+	cgroup_groups_free(&s->rd, &s->groups);
 	cgroup_root_close(&s->root);
 	cgroup_reader_done(&s->rd);
 	ctr_meta_fini(&s->meta);
@@ -334,7 +351,8 @@ static void ctr_fini(void *state)
 	free(s->v);
 	free(s->dents);
 	free(s->net_buf);
-	free(s->row);
+	json_buf_free(&s->rows);
+	json_buf_free(&s->list);
 	free(s->order);
 	topn_free(&s->top);
 	free(s);
@@ -359,6 +377,7 @@ static int ctr_open_root(struct ctr_state *s, int sys_fd, char *reason, size_t r
 	}
 	for (size_t i = 0; i < s->n; i++)
 		ctr_close(s, &s->v[i]);
+	cgroup_groups_close(&s->rd, &s->groups);
 	cgroup_root_close(&s->root);
 	s->root = root;
 	return 0;
@@ -432,7 +451,6 @@ static int ctr_sample(void *state, const struct collector_env *env,
 	int r;
 
 	*ret_payload = NULL;
-	s->rd.ticks++;
 	if (!cgroup_root_same(&s->root, env->sys_fd)) {
 		r = ctr_open_root(s, env->sys_fd, why, sizeof(why));
 		if (r < 0)
@@ -448,9 +466,14 @@ static int ctr_sample(void *state, const struct collector_env *env,
 	}
 	s->proc_fd = env->proc_fd;
 	s->meta.proc_fd = env->proc_fd;
+	cgroup_tick_begin(&s->rd, &s->groups);
+	for (size_t i = 0; i < s->n; i++)
+		cgroup_unit_ahead(&s->rd, &s->v[i].u, s->v[i].rel);
+	cgroup_tick_test(&s->rd, &s->groups);
 	for (size_t i = 0; i < s->n; i++)
 		ctr_sample_one(s, &s->v[i], tick->mono_ns);
-	return ctr_payload(s, tick->t_ms, ret_payload);
+	cgroup_tick_end(&s->rd, &s->groups);
+	return ctr_payload(s, env, tick->t_ms, ret_payload);
 }
 
 static const char *const ctr_history[] = {"containers", "running", NULL};
@@ -462,6 +485,7 @@ static const struct setting ctr_keys[] = {
 
 const struct collector containers_collector = {
     .name = "containers",
+    .flags = COLLECTOR_DELTA,
     .settings = ctr_keys,
     .settings_size = sizeof(struct containers_settings),
     .history = ctr_history,

@@ -16,10 +16,9 @@ struct containers_settings {
 	unsigned top_n; /* containers with Prometheus families: top by CPU and by memory */
 };
 
-/* A busy container's OOM kills, freezer state and memory limit are read
- * again every this many ticks. One that used no CPU time and moved no byte
- * between two readings is idle (CGROUP_IDLE_TICKS in cgroup.h). */
-#define CONTAINERS_SLOW_TICKS 4
+/* A busy container's files are read as in cgroup.h (CGROUP_STEADY_TICKS);
+ * one that used no CPU time and moved no byte between two readings is
+ * idle (CGROUP_IDLE_TICKS). */
 /* At most this many containers are followed. */
 #define CONTAINERS_MAX 4096
 

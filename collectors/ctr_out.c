@@ -1,13 +1,13 @@
-/* The `containers` topic's writers: the tick's payload (each row's
- * unchanging head printed once, its numbers written as text, the list one
- * raw JSON array) and the Prometheus families of the top containers. */
+/* The `containers` topic's writers: the tick's payload (the rows that
+ * changed: each row's unchanging head printed once, its numbers written as
+ * text, kept until they change), the state (every row, one raw JSON array)
+ * and the Prometheus families of the top containers. */
 #include "ctr_state.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fmt.h"
 #include "json.h"
 #include "metrics.h"
 
@@ -22,114 +22,83 @@ static int ctr_by_name(const void *a, const void *b)
 	return c ? c : strcmp(x->rel, y->rel);
 }
 
-/* Appends len bytes to the row being written. */
-static int ctr_put(struct ctr_state *s, const char *text, size_t len)
+/* The numbers e's row shows, in its order (paused first). */
+static void ctr_shown(const struct ctr_entry *e, int64_t *ret)
 {
-	if (s->row_len + len + 1 > s->row_cap) {
-		size_t cap = (s->row_len + len + 1) * 2;
-		char *row = realloc(s->row, cap);
-
-		if (!row)
-			return -ENOMEM;
-		s->row = row;
-		s->row_cap = cap;
-	}
-	memcpy(s->row + s->row_len, text, len);
-	s->row_len += len;
-	s->row[s->row_len] = '\0';
-	return 0;
+	ret[0] = e->frozen == 1;
+	ret[1] = e->u.st.cpu_h;
+	ret[2] = e->u.st.mem;
+	ret[3] = e->limit;
+	ret[4] = e->u.st.pids;
+	ret[5] = e->u.st.io_r;
+	ret[6] = e->u.st.io_w;
+	ret[7] = e->rx_s;
+	ret[8] = e->tx_s;
+	ret[9] = e->oom;
 }
 
-/* "key":value, with value v / 100 when hundredths (as %.15g writes it:
- * "25.43", "25.4", "25"), null when v < 0; last: '}' instead of ','. */
-static int ctr_field(struct ctr_state *s, const char *key, int64_t v, bool hundredths, bool last)
-{
-	char buf[64 + FMT_NUM_MAX], *p = buf;
-	size_t klen = strlen(key);
-
-	*p++ = '"';
-	memcpy(p, key, klen);
-	p += klen;
-	*p++ = '"';
-	*p++ = ':';
-	if (v < 0) {
-		p = stpcpy(p, "null");
-	} else if (!hundredths) {
-		p += fmt_i64(p, v);
-	} else {
-		p += fmt_i64(p, v / 100);
-		if (v % 100) {
-			*p++ = '.';
-			*p++ = (char)('0' + v % 100 / 10);
-			if (v % 10)
-				*p++ = (char)('0' + v % 10);
-		}
-	}
-	*p++ = last ? '}' : ',';
-	return ctr_put(s, buf, (size_t)(p - buf));
-}
-
-/* Appends the row of e: its head printed once, then this tick's numbers. */
-static int ctr_row(struct ctr_state *s, const struct ctr_entry *e)
+/* Writes e's row (its head printed once, then the numbers in now) into
+ * e->row. */
+static int ctr_row(struct ctr_entry *e, const int64_t *now)
 {
 	static const char running[] = "\"state\":\"running\",", paused[] = "\"state\":\"paused\",";
-	int r;
+	static const char *const keys[CTR_SHOWN] = {NULL,
+						    "cpu_pct",
+						    "mem_bytes",
+						    "mem_limit_bytes",
+						    "tasks",
+						    "io_read_bytes_per_s",
+						    "io_write_bytes_per_s",
+						    "net_rx_bytes_per_s",
+						    "net_tx_bytes_per_s",
+						    "oom_kills"};
+	struct json_buf *b = &e->row;
 
-	r = ctr_put(s, e->head, e->head_len);
-	if (r == 0)
-		r = e->frozen == 1 ? ctr_put(s, paused, sizeof(paused) - 1)
-				   : ctr_put(s, running, sizeof(running) - 1);
-	if (r < 0 || ctr_field(s, "cpu_pct", e->st.cpu_h, true, false) < 0 ||
-	    ctr_field(s, "mem_bytes", e->st.mem, false, false) < 0 ||
-	    ctr_field(s, "mem_limit_bytes", e->limit, false, false) < 0 ||
-	    ctr_field(s, "tasks", e->st.pids, false, false) < 0 ||
-	    ctr_field(s, "io_read_bytes_per_s", e->st.io_r, false, false) < 0 ||
-	    ctr_field(s, "io_write_bytes_per_s", e->st.io_w, false, false) < 0 ||
-	    ctr_field(s, "net_rx_bytes_per_s", e->rx_s, false, false) < 0 ||
-	    ctr_field(s, "net_tx_bytes_per_s", e->tx_s, false, false) < 0 ||
-	    ctr_field(s, "oom_kills", e->oom, false, true) < 0)
+	b->len = 0;
+	if (json_buf_put(b, e->head, e->head_len) < 0 ||
+	    (now[0] ? json_buf_put(b, paused, sizeof(paused) - 1)
+		    : json_buf_put(b, running, sizeof(running) - 1)) < 0)
 		return -ENOMEM;
-	return 0;
-}
-
-/* The list, every row in name order, as one raw JSON array: no tree of 15
- * items a row, a tick. */
-static int ctr_list(struct ctr_state *s, cJSON *payload)
-{
-	cJSON *raw;
-
-	s->row_len = 0;
-	if (ctr_put(s, "[", 1) < 0)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n; i++)
-		if ((i && ctr_put(s, ",", 1) < 0) || ctr_row(s, s->order[i]) < 0)
+	for (size_t k = 1; k < CTR_SHOWN; k++)
+		if (json_buf_num(b, keys[k], now[k], k == 1, k == CTR_SHOWN - 1 ? '}' : ',') < 0)
 			return -ENOMEM;
-	if (ctr_put(s, "]", 1) < 0)
-		return -ENOMEM;
-	raw = cJSON_CreateRaw(s->row);
-	if (!raw || !cJSON_AddItemToObject(payload, "list", raw)) {
-		cJSON_Delete(raw);
-		return -ENOMEM;
-	}
+	memcpy(e->shown, now, sizeof(e->shown));
+	e->row_dirty = false;
 	return 0;
 }
 
+/* e's row, written again when a number or its head changed. Returns
+ * whether it changed, or -ENOMEM. */
+static int ctr_row_update(struct ctr_entry *e)
+{
+	int64_t now[CTR_SHOWN];
+
+	if (!e->read_now && !e->row_dirty && e->row.len)
+		return 0; /* nothing was read: nothing moved */
+	e->read_now = false;
+	ctr_shown(e, now);
+	if (e->row.len && !e->row_dirty && memcmp(now, e->shown, sizeof(now)) == 0)
+		return 0;
+	return ctr_row(e, now) < 0 ? -ENOMEM : 1;
+}
+
+/* Ties go by cgroup: the table is in cgroup order, so by place in it. */
 static bool ctr_cpu_better(const void *a, const void *b)
 {
 	const struct ctr_entry *x = a, *y = b;
 
-	if (x->st.cpu_h != y->st.cpu_h)
-		return x->st.cpu_h > y->st.cpu_h;
-	return strcmp(x->rel, y->rel) < 0;
+	if (x->u.st.cpu_h != y->u.st.cpu_h)
+		return x->u.st.cpu_h > y->u.st.cpu_h;
+	return x < y;
 }
 
 static bool ctr_mem_better(const void *a, const void *b)
 {
 	const struct ctr_entry *x = a, *y = b;
 
-	if (x->st.mem != y->st.mem)
-		return x->st.mem > y->st.mem;
-	return strcmp(x->rel, y->rel) < 0;
+	if (x->u.st.mem != y->u.st.mem)
+		return x->u.st.mem > y->u.st.mem;
+	return x < y;
 }
 
 /* Marks the top-n by CPU and by memory: those get Prometheus families. */
@@ -145,7 +114,7 @@ static int ctr_mark_top(struct ctr_state *s)
 		if (topn_start(&s->top, top_n, by_cpu ? ctr_cpu_better : ctr_mem_better) < 0)
 			return -ENOMEM;
 		for (size_t i = 0; i < s->n; i++)
-			if ((by_cpu ? s->v[i].st.cpu_h : s->v[i].st.mem) >= 0)
+			if ((by_cpu ? s->v[i].u.st.cpu_h : s->v[i].u.st.mem) >= 0)
 				topn_offer(&s->top, &s->v[i]);
 		len = topn_sort(&s->top);
 		for (size_t i = 0; i < len; i++)
@@ -154,35 +123,115 @@ static int ctr_mark_top(struct ctr_state *s)
 	return 0;
 }
 
-int ctr_payload(struct ctr_state *s, int64_t t_ms, cJSON **ret_payload)
+/* The table by name, sorted again when a container came, went or was named. */
+static int ctr_order(struct ctr_state *s)
+{
+	struct ctr_entry **order;
+
+	if (!s->order_dirty && s->order)
+		return 0;
+	order = reallocarray(s->order, s->cap ? s->cap : 1, sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	s->order = order;
+	for (size_t i = 0; i < s->n; i++)
+		order[i] = &s->v[i];
+	qsort(order, s->n, sizeof(*order), ctr_by_name);
+	s->order_dirty = false;
+	return 0;
+}
+
+/* A payload of t_ms with the counts, and the text of b (a JSON array) as
+ * key; NULL without memory. */
+static cJSON *ctr_counts(const struct ctr_state *s, int64_t t_ms, const char *key,
+			 const struct json_buf *b)
+{
+	cJSON *payload = json_payload(t_ms), *raw;
+	size_t paused = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		paused += s->v[i].frozen == 1;
+	if (!payload || json_num(payload, "containers", (double)s->n) < 0 ||
+	    json_num(payload, "running", (double)(s->n - paused)) < 0 ||
+	    json_num(payload, "paused", (double)paused) < 0)
+		goto fail;
+	raw = cJSON_CreateRaw(b->p);
+	if (!raw || !cJSON_AddItemToObject(payload, key, raw)) {
+		cJSON_Delete(raw);
+		goto fail;
+	}
+	return payload;
+fail:
+	cJSON_Delete(payload);
+	return NULL;
+}
+
+int ctr_state_set(struct ctr_state *s, const struct collector_env *env, int64_t t_ms)
+{
+	size_t paused = 0;
+
+	if (!env || !env->set_state_json)
+		return 0;
+	if (ctr_order(s) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++)
+		paused += s->v[i].frozen == 1;
+	/* as ctr_counts writes them, the list as text: no tree, no copy */
+	s->list.len = 0;
+	if (json_buf_put(&s->list, "{", 1) < 0 ||
+	    json_buf_num(&s->list, "t", t_ms, false, ',') < 0 ||
+	    json_buf_num(&s->list, "containers", (int64_t)s->n, false, ',') < 0 ||
+	    json_buf_num(&s->list, "running", (int64_t)(s->n - paused), false, ',') < 0 ||
+	    json_buf_num(&s->list, "paused", (int64_t)paused, false, ',') < 0 ||
+	    json_buf_put(&s->list, "\"list\":[", 8) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		struct ctr_entry *e = s->order[i];
+		int c = ctr_row_update(e);
+
+		if (c < 0 || (i && json_buf_put(&s->list, ",", 1) < 0) ||
+		    json_buf_put(&s->list, e->row.p, e->row.len) < 0)
+			return -ENOMEM;
+		if (c)
+			e->sent = false; /* new (or not in a tick yet): in the next one */
+	}
+	if (json_buf_put(&s->list, "]}", 2) < 0)
+		return -ENOMEM;
+	env->set_state_json(env, s->list.p, s->list.len);
+	s->list_dirty = false;
+	return 0;
+}
+
+int ctr_payload(struct ctr_state *s, const struct collector_env *env, int64_t t_ms,
+		cJSON **ret_payload)
 {
 	cJSON *payload = NULL;
-	size_t paused = 0;
+	bool changed = false;
 	int r = -ENOMEM;
 
 	s->have = true;
-	if (ctr_mark_top(s) < 0)
+	if (ctr_mark_top(s) < 0 || ctr_order(s) < 0)
 		goto out;
-	if (s->order_dirty || !s->order) {
-		struct ctr_entry **order =
-		    reallocarray(s->order, s->cap ? s->cap : 1, sizeof(*order));
+	s->rows.len = 0;
+	if (json_buf_put(&s->rows, "[", 1) < 0)
+		goto out;
+	for (size_t i = 0; i < s->n; i++) {
+		struct ctr_entry *e = s->order[i];
+		int c = ctr_row_update(e);
 
-		if (!order)
+		if (c < 0)
 			goto out;
-		s->order = order;
-		for (size_t i = 0; i < s->n; i++)
-			order[i] = &s->v[i];
-		qsort(order, s->n, sizeof(*order), ctr_by_name);
-		s->order_dirty = false;
+		if (!c && e->sent)
+			continue;
+		if ((changed && json_buf_put(&s->rows, ",", 1) < 0) ||
+		    json_buf_put(&s->rows, e->row.p, e->row.len) < 0)
+			goto out;
+		e->sent = changed = true;
 	}
-	payload = json_payload(t_ms);
-	if (!payload)
+	if (json_buf_put(&s->rows, "]", 1) < 0 ||
+	    !(payload = ctr_counts(s, t_ms, "rows", &s->rows)))
 		goto out;
-	for (size_t i = 0; i < s->n; i++)
-		paused += s->v[i].frozen == 1;
-	if (json_num(payload, "containers", (double)s->n) < 0 ||
-	    json_num(payload, "running", (double)(s->n - paused)) < 0 ||
-	    json_num(payload, "paused", (double)paused) < 0 || ctr_list(s, payload) < 0)
+	if ((changed || s->list_dirty) && ctr_state_set(s, env, t_ms) < 0)
 		goto out;
 	r = 0;
 out:
@@ -205,7 +254,7 @@ static void ctr_family(const struct ctr_state *s, struct metrics *m, const char 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct ctr_entry *e = &s->v[i];
 
-		if (e->in_top && (field ? field(e, &v) : stat(&e->st, &v)))
+		if (e->in_top && (field ? field(e, &v) : stat(&e->u.st, &v)))
 			metrics_sample(m, name,
 				       (const char *const[]){"name", ctr_name(e), "engine",
 							     ctr_engine_name(e->engine), "id",
@@ -244,6 +293,7 @@ static bool ctr_f_oom(const struct ctr_entry *e, double *ret)
 int ctr_metrics(void *state, struct metrics *m)
 {
 	const struct ctr_state *s = state;
+	size_t net_fds = 0;
 
 	if (!s->have)
 		return 0;
@@ -257,6 +307,13 @@ int ctr_metrics(void *state, struct metrics *m)
 			       (const char *const[]){"engine", ctr_engine_name(k), NULL},
 			       (double)n);
 	}
+	for (size_t i = 0; i < s->n; i++)
+		net_fds += s->v[i].net_fd >= 0;
+	cgroup_reader_metrics(&s->rd, m,
+			      (const char *const[]){"sysfeed_containers_fds",
+						    "sysfeed_containers_reads_total",
+						    "sysfeed_containers_idle_proven_total"},
+			      net_fds);
 	ctr_family(s, m, "sysfeed_container_cpu_seconds_total", "counter",
 		   "CPU time used by the container's cgroup (top containers only).", NULL,
 		   cgroup_stats_cpu);

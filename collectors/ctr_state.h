@@ -14,40 +14,52 @@
 #include "containers.h"
 #include "ctr_find.h"
 #include "ctr_meta.h"
+#include "json.h"
 #include "topn.h"
 
 struct metrics;
 
+/* The numbers a row shows (ctr_out.c): a row is sent again when one moved. */
+#define CTR_SHOWN 10
+
 struct ctr_entry {
+	/* first what every tick looks at, idle or not (see cgroup_unit) */
+	struct cgroup_unit u; /* its numbers this tick: u.st */
+	struct ctr_meta meta; /* name and image, NULL where unknown */
+	uint64_t meta_next;   /* a name missing: tick to look again */
+	int64_t frozen;       /* this tick; -1 is null */
+	bool in_top;
+	bool row_dirty;      /* its head changed: written again */
+	bool read_now;       /* read since its row was last written */
+	bool sent;           /* in a tick's rows since it started */
+	bool is_new;         /* found by the walk under way */
+	bool net_host;       /* its member shares the host's namespace */
+	struct json_buf row; /* its row's JSON as last written */
+	/* then what its readings and its row take */
 	char *rel; /* its cgroup under the hierarchy's root: the key */
 	char id[CTR_ID_MAX + 1];
 	enum ctr_engine engine;
 	long uid;
-	struct ctr_meta meta; /* name and image, NULL where unknown */
-	char *head;           /* its row's JSON up to "state": what does not change */
+	char *head; /* its row's JSON up to "state": what does not change */
 	size_t head_len;
-	char short_id[13];  /* the name when there is none */
-	uint64_t meta_next; /* a name missing: tick to look again */
+	char short_id[13]; /* the name when there is none */
 	unsigned meta_tries;
-	uint64_t slow_next; /* tick to read the CTR_SLOW files again */
-	struct cgroup_pace pace;
-	struct cgroup_files files;
-	int net_fd;    /* PID/net/dev of a member, held; -1 */
-	int64_t pid;   /* the member it was opened through */
-	bool net_host; /* that member shares the host's namespace */
+	int net_fd;        /* PID/net/dev of a member, held; -1 */
+	uint64_t net_next; /* busy: the tick its net/dev is read again */
+	unsigned net_step; /* ticks between those readings: 1, 2, 4, ... */
+	int64_t pid;       /* the member it was opened through */
 	uint32_t gen;
-	struct cgroup_stats st; /* this tick */
 	struct procfs_counter rx, tx;
 	/* this tick; -1 is null */
-	int64_t limit, rx_s, tx_s, oom, frozen;
-	bool in_top;
-	bool is_new; /* found by the walk under way */
+	int64_t limit, rx_s, tx_s, oom;
+	int64_t shown[CTR_SHOWN]; /* the numbers in its row */
 };
 
 struct ctr_state {
 	const struct containers_settings *set;
 	struct cgroup_root root;
 	struct cgroup_reader rd;
+	struct cgroup_groups groups; /* the directories containers are in */
 	struct ctr_meta_ctx meta;
 	int inotify_fd; /* -1: walks every tick instead */
 	int proc_fd;
@@ -58,8 +70,9 @@ struct ctr_state {
 	char *net_buf;
 	struct ctr_entry **order; /* the table by name, when !order_dirty */
 	bool order_dirty;
-	char *row; /* the row being written */
-	size_t row_len, row_cap;
+	struct json_buf rows; /* the tick's rows that changed */
+	struct json_buf list; /* every row: the state */
+	bool list_dirty;      /* a container came or went: the state is set again */
 	struct topn top;
 	cJSON *changes; /* of the walk under way, or NULL when not publishing */
 	int64_t t_ms;   /* of the walk under way */
@@ -71,9 +84,15 @@ static inline const char *ctr_name(const struct ctr_entry *e)
 	return e->meta.name ? e->meta.name : e->short_id;
 }
 
-/* This tick's payload: counts and the list in name order (rows written as
- * one raw JSON array); marks the top containers for the families. */
-int ctr_payload(struct ctr_state *s, int64_t t_ms, cJSON **ret_payload);
+/* This tick's payload: the counts and the rows that changed since the
+ * last tick (or were never sent), in name order, written as one raw JSON
+ * array; the topic's state (every row) to env->set_state when it changed.
+ * Marks the top containers for the families. */
+int ctr_payload(struct ctr_state *s, const struct collector_env *env, int64_t t_ms,
+		cJSON **ret_payload);
+/* The state (counts and every row, in name order) to env->set_state, when
+ * env has one: after a walk that found containers start or stop. */
+int ctr_state_set(struct ctr_state *s, const struct collector_env *env, int64_t t_ms);
 /* The families of the last tick (collector.metrics). */
 int ctr_metrics(void *state, struct metrics *m);
 

@@ -39,20 +39,19 @@
 #define SVC_WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 
 struct svc_entry {
-	char *name; /* the unit, "ssh.service" */
-	char *path; /* its cgroup under fs/cgroup, "system.slice/ssh.service" */
-	struct cgroup_files files;
-	struct cgroup_pace pace;
+	char *name;           /* the unit, "ssh.service" */
+	char *path;           /* its cgroup under fs/cgroup, "system.slice/ssh.service" */
+	struct cgroup_unit u; /* its numbers this tick: u.st */
 	uint32_t gen;
-	struct cgroup_stats st; /* this tick */
-	bool in_top;            /* in this tick's top_cpu or top_mem rows: shown in metrics */
+	bool in_top; /* in this tick's top_cpu or top_mem rows: shown in metrics */
 };
 
 struct svc_state {
 	const struct svc_settings *set;
 	struct cgroup_root root;
 	struct cgroup_reader rd;
-	struct svc_entry *v; /* sorted by name */
+	struct cgroup_groups groups; /* the slices the services are in */
+	struct svc_entry *v;         /* sorted by name */
 	size_t n, cap;
 	uint32_t gen;
 	char *dents;
@@ -79,7 +78,7 @@ static void svc_shrink(struct svc_state *s)
 
 static void svc_drop(struct svc_state *s, size_t i)
 {
-	cgroup_files_close(&s->rd, &s->v[i].files);
+	cgroup_unit_done(&s->rd, &s->groups, &s->v[i].u);
 	free(s->v[i].name);
 	free(s->v[i].path);
 	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
@@ -107,7 +106,9 @@ static int svc_add(struct svc_state *s, size_t at, const char *name, const char 
 		e.path = NULL;
 		goto out;
 	}
-	cgroup_files_init(&e.files);
+	cgroup_unit_init(&e.u, name);
+	if (cgroup_unit_join(&s->groups, &e.u, e.path) < 0)
+		goto out;
 	e.gen = s->gen;
 	memmove(&s->v[at + 1], &s->v[at], (s->n - at) * sizeof(*s->v));
 	s->v[at] = e;
@@ -185,16 +186,6 @@ static int svc_list(struct svc_state *s, int fd, const char *dir, unsigned depth
 
 /* --- reading one service --- */
 
-/* A service's phase among the idle ticks, from its name. */
-static unsigned svc_phase(const char *name)
-{
-	unsigned h = 0;
-
-	for (; *name; name++)
-		h = h * 31u + (unsigned char)*name;
-	return h;
-}
-
 /* One tick of one service (an idle one: its CPU time alone, see
  * cgroup.h). Returns 0, or -ENOENT when its cgroup is gone (no file could
  * be read, one was found missing; on v2 only, where every cgroup has
@@ -205,42 +196,37 @@ static int svc_sample_one(struct svc_state *s, struct svc_entry *e, uint64_t mon
 	struct cgroup_values v;
 	int r;
 
-	r = cgroup_sample(&s->rd, &e->files, e->path, &e->pace, SVC_FILES, SVC_SLEEPING, &e->st, &v,
-			  mono_ns);
+	r = cgroup_sample(&s->rd, &e->u, e->path, SVC_FILES, SVC_SLEEPING, &v, mono_ns);
 	if (r < 0 && s->root.layout == CGROUP_V2)
 		return r;
 	if (r >= 0 && !(r & CGROUP_SKIPPED))
-		cgroup_pace_set(&s->rd, &e->pace, r & CGROUP_STILL, svc_phase(e->name));
+		cgroup_pace_set(&s->rd, &e->u.pace, r & CGROUP_STILL);
 	return 0;
 }
 
 /* --- the payload --- */
 
+/* Ties go by name: the table is in name order, so by place in it. */
 static bool svc_cpu_better(const void *a, const void *b)
 {
 	const struct svc_entry *x = a, *y = b;
 
-	if (x->st.cpu_h != y->st.cpu_h)
-		return x->st.cpu_h > y->st.cpu_h;
-	return strcmp(x->name, y->name) < 0;
+	if (x->u.st.cpu_h != y->u.st.cpu_h)
+		return x->u.st.cpu_h > y->u.st.cpu_h;
+	return x < y;
 }
 
 static bool svc_mem_better(const void *a, const void *b)
 {
 	const struct svc_entry *x = a, *y = b;
 
-	if (x->st.mem != y->st.mem)
-		return x->st.mem > y->st.mem;
-	return strcmp(x->name, y->name) < 0;
+	if (x->u.st.mem != y->u.st.mem)
+		return x->u.st.mem > y->u.st.mem;
+	return x < y;
 }
 
-static bool svc_add_value(cJSON *o, const char *key, int64_t v, double div)
-{
-	if (v < 0)
-		return cJSON_AddNullToObject(o, key) != NULL;
-	return cJSON_AddNumberToObject(o, key, (double)v / div) != NULL;
-}
-
+/* A row: its unit by reference and constant keys (the payload is gone
+ * before the service can be). */
 static int svc_row(const struct svc_entry *e, cJSON *arr)
 {
 	cJSON *row = cJSON_CreateObject();
@@ -249,12 +235,13 @@ static int svc_row(const struct svc_entry *e, cJSON *arr)
 		cJSON_Delete(row);
 		return -ENOMEM;
 	}
-	if (json_str(row, "unit", e->name) < 0 ||
-	    !svc_add_value(row, "cpu_pct", e->st.cpu_h, 100.0) ||
-	    !svc_add_value(row, "mem_bytes", e->st.mem, 1) ||
-	    !svc_add_value(row, "tasks", e->st.pids, 1) ||
-	    !svc_add_value(row, "io_read_bytes_per_s", e->st.io_r, 1) ||
-	    !svc_add_value(row, "io_write_bytes_per_s", e->st.io_w, 1))
+	if (json_str_ref(row, "unit", e->name) < 0 ||
+	    json_num_ref(row, "cpu_pct", e->u.st.cpu_h < 0 ? -1 : (double)e->u.st.cpu_h / 100) <
+		0 ||
+	    json_num_ref(row, "mem_bytes", (double)e->u.st.mem) < 0 ||
+	    json_num_ref(row, "tasks", (double)e->u.st.pids) < 0 ||
+	    json_num_ref(row, "io_read_bytes_per_s", (double)e->u.st.io_r) < 0 ||
+	    json_num_ref(row, "io_write_bytes_per_s", (double)e->u.st.io_w) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -268,7 +255,7 @@ static int svc_top(struct svc_state *s, cJSON *payload, const char *key, size_t 
 	if (!arr || topn_start(&s->top, n, by_cpu ? svc_cpu_better : svc_mem_better) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++) {
-		if ((by_cpu ? s->v[i].st.cpu_h : s->v[i].st.mem) >= 0)
+		if ((by_cpu ? s->v[i].u.st.cpu_h : s->v[i].u.st.mem) >= 0)
 			topn_offer(&s->top, &s->v[i]);
 	}
 	len = topn_sort(&s->top);
@@ -317,7 +304,7 @@ static void svc_family(const struct svc_state *s, struct metrics *m, const char 
 
 	metrics_family(m, name, type, help);
 	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i].in_top && field(&s->v[i].st, &v))
+		if (s->v[i].in_top && field(&s->v[i].u.st, &v))
 			metrics_sample(m, name, (const char *const[]){"unit", s->v[i].name, NULL},
 				       v);
 }
@@ -333,6 +320,11 @@ static int svc_metrics(void *state, struct metrics *m)
 		return 0;
 	metrics_family(m, "sysfeed_services", "gauge", "Systemd services seen in system.slice.");
 	metrics_sample(m, "sysfeed_services", NULL, (double)s->n);
+	cgroup_reader_metrics(&s->rd, m,
+			      (const char *const[]){"sysfeed_services_fds",
+						    "sysfeed_services_reads_total",
+						    "sysfeed_services_idle_proven_total"},
+			      0);
 	svc_family(s, m, "sysfeed_service_cpu_seconds_total", "counter",
 		   "CPU time used by the service's cgroup (top services only).", cgroup_stats_cpu);
 	svc_family(s, m, "sysfeed_service_memory_bytes", "gauge",
@@ -358,6 +350,7 @@ static void svc_fini(void *state)
 		return;
 	while (s->n > 0)
 		svc_drop(s, s->n - 1);
+	cgroup_groups_free(&s->rd, &s->groups);
 	cgroup_root_close(&s->root);
 	cgroup_reader_done(&s->rd);
 	if (s->inotify_fd >= 0)
@@ -415,7 +408,8 @@ static int svc_open_root(struct svc_state *s, int sys_fd, char *reason, size_t r
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < s->n; i++)
-		cgroup_files_close(&s->rd, &s->v[i].files);
+		cgroup_files_close(&s->rd, &s->v[i].u.files);
+	cgroup_groups_close(&s->rd, &s->groups);
 	cgroup_root_close(&s->root);
 	s->root = root;
 	s->relist = true;
@@ -486,7 +480,6 @@ static int svc_sample(void *state, const struct collector_env *env,
 	int r;
 
 	*ret_payload = NULL;
-	s->rd.ticks++;
 	if (!cgroup_root_same(&s->root, env->sys_fd)) {
 		r = svc_open_root(s, env->sys_fd, why, sizeof(why));
 		if (r < 0)
@@ -503,12 +496,22 @@ static int svc_sample(void *state, const struct collector_env *env,
 		listed = true;
 	}
 	for (size_t i = 0; i < s->n;) {
-		if ((listed && s->v[i].gen != s->gen) ||
-		    svc_sample_one(s, &s->v[i], tick->mono_ns) < 0)
+		if (listed && s->v[i].gen != s->gen)
 			svc_drop(s, i);
 		else
 			i++;
 	}
+	cgroup_tick_begin(&s->rd, &s->groups);
+	for (size_t i = 0; i < s->n; i++)
+		cgroup_unit_ahead(&s->rd, &s->v[i].u, s->v[i].path);
+	cgroup_tick_test(&s->rd, &s->groups);
+	for (size_t i = 0; i < s->n;) {
+		if (svc_sample_one(s, &s->v[i], tick->mono_ns) < 0)
+			svc_drop(s, i);
+		else
+			i++;
+	}
+	cgroup_tick_end(&s->rd, &s->groups);
 	svc_shrink(s);
 	return svc_payload(s, env, tick->t_ms, ret_payload);
 }

@@ -196,18 +196,34 @@ static void env_publish(const struct collector_env *env, cJSON *payload,
 						.key = key};
 }
 
+/* Keeps json (malloc'd, len bytes) as the topic's state to publish. */
+static void pend_state(struct topics *t, unsigned topic, char *json, size_t len)
+{
+	if (!json)
+		return;
+	free(t->pend_state[topic]);
+	t->pend_state[topic] = json;
+	t->pend_state_len[topic] = len;
+}
+
 static void env_set_state(const struct collector_env *env, cJSON *state)
 {
-	struct topics *t = env->ctx;
-	size_t len;
+	size_t len = 0;
 	char *json = json_print(state, &len);
 
 	cJSON_Delete(state);
-	if (!json)
-		return;
-	free(t->pend_state[env->topic]);
-	t->pend_state[env->topic] = json;
-	t->pend_state_len[env->topic] = len;
+	pend_state(env->ctx, env->topic, json, len);
+}
+
+static void env_set_state_json(const struct collector_env *env, const char *json, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (copy) {
+		memcpy(copy, json, len);
+		copy[len] = '\0';
+	}
+	pend_state(env->ctx, env->topic, copy, len);
 }
 
 /* The daemon's own families of the loop thread (self_metrics.c). */
@@ -305,7 +321,7 @@ static bool sample_one(struct topics *t, size_t i, const struct collector_tick *
 	*ret = (struct hub_msg){.topic = (unsigned)i,
 				.json = json,
 				.len = len,
-				.state = true,
+				.state = !(t->cols[i]->flags & COLLECTOR_DELTA),
 				.level = -1,
 				.row = row_json,
 				.row_len = row_json ? row_len : 0};
@@ -412,6 +428,7 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 						   .sys_fd = sys_fd,
 						   .publish = env_publish,
 						   .set_state = env_set_state,
+						   .set_state_json = env_set_state_json,
 						   .ctx = t,
 						   .topic = (unsigned)i};
 		if (c->init)

@@ -323,6 +323,29 @@ int json_array_str(cJSON *arr, const char *v)
 	return 0;
 }
 
+/* Adds item under the constant key; takes item. */
+static int json_add_cs(cJSON *o, const char *key, cJSON *item)
+{
+	if (!item || !cJSON_AddItemToObjectCS(o, key, item)) {
+		cJSON_Delete(item);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int json_str_ref(cJSON *o, const char *key, const char *v)
+{
+	if (!v)
+		return json_add_cs(o, key, cJSON_CreateNull());
+	return json_add_cs(
+	    o, key, utf8_valid(v, strlen(v)) ? cJSON_CreateStringReference(v) : json_text(v));
+}
+
+int json_num_ref(cJSON *o, const char *key, double v)
+{
+	return json_add_cs(o, key, v < 0 ? cJSON_CreateNull() : cJSON_CreateNumber(v));
+}
+
 cJSON *json_payload(int64_t t_ms)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -342,4 +365,73 @@ int json_hand_over(cJSON *payload, int r, cJSON **ret_payload)
 	}
 	*ret_payload = payload;
 	return r;
+}
+
+int json_buf_put(struct json_buf *b, const char *text, size_t len)
+{
+	if (b->len + len + 1 > b->cap) {
+		size_t cap = (b->len + len + 1) * 2;
+		char *p = realloc(b->p, cap);
+
+		if (!p)
+			return -ENOMEM;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, text, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+int json_buf_num(struct json_buf *b, const char *key, int64_t v, bool hundredths, char end)
+{
+	char buf[64 + FMT_NUM_MAX], *p = buf;
+	size_t klen = strlen(key);
+
+	if (klen > 60)
+		return -EINVAL;
+	*p++ = '"';
+	memcpy(p, key, klen);
+	p += klen;
+	*p++ = '"';
+	*p++ = ':';
+	if (v < 0) {
+		memcpy(p, "null", 4);
+		p += 4;
+	} else if (!hundredths) {
+		p += fmt_i64(p, v);
+	} else {
+		p += fmt_i64(p, v / 100);
+		if (v % 100) {
+			*p++ = '.';
+			*p++ = (char)('0' + v % 100 / 10);
+			if (v % 10)
+				*p++ = (char)('0' + v % 10);
+		}
+	}
+	*p++ = end;
+	return json_buf_put(b, buf, (size_t)(p - buf));
+}
+
+void json_buf_free(struct json_buf *b)
+{
+	free(b->p);
+	*b = (struct json_buf){0};
+}
+
+char *json_head(const cJSON *o, size_t *ret_len)
+{
+	size_t len = 0;
+	char *text = json_print(o, &len);
+
+	if (text && len < 2) {
+		free(text);
+		return NULL;
+	}
+	if (text) {
+		text[len - 1] = ','; /* the closing brace */
+		*ret_len = len;
+	}
+	return text;
 }

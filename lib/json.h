@@ -31,11 +31,37 @@ size_t json_width(unsigned char c);
 int json_str(cJSON *o, const char *key, const char *v);
 /* The same, appended to a JSON array. */
 int json_array_str(cJSON *arr, const char *v);
+/* As json_str and json_num (and null for v < 0), for payloads of many
+ * rows built each tick from data that outlives them: key is a constant
+ * and v is not copied when it is valid UTF-8 (it must outlive o). */
+int json_str_ref(cJSON *o, const char *key, const char *v);
+int json_num_ref(cJSON *o, const char *key, double v);
 
 /* Adds a number to a JSON object; 0 or -ENOMEM. */
 int json_num(cJSON *o, const char *key, double v);
 /* The same, or null when !have. */
 int json_num_or_null(cJSON *o, const char *key, bool have, double v);
+
+/* JSON written as text: rows that a collector writes each tick (services,
+ * containers) without a tree per row. Their heads (the fields that do not
+ * change) are printed once with json_head; the numbers follow as text. */
+struct json_buf {
+	char *p; /* NUL-terminated */
+	size_t len, cap;
+};
+
+/* Appends len bytes. Returns 0 or -ENOMEM. */
+int json_buf_put(struct json_buf *b, const char *text, size_t len);
+/* Appends "key":v and end (',' or '}'): v / 100 when hundredths (as
+ * "%.15g" writes it: "25.43", "25.4", "25"), null when v < 0. Always the
+ * exact decimal (json_print writes 1e15 and above with an exponent, and
+ * hundredths of 1e9 and above with 17 digits). Returns 0 or -ENOMEM. */
+int json_buf_num(struct json_buf *b, const char *key, int64_t v, bool hundredths, char end);
+void json_buf_free(struct json_buf *b);
+/* The text of object o but its closing brace, with a ',' in its place:
+ * the head of a row whose other fields are appended with json_buf_num.
+ * malloc'd; NULL without memory. */
+char *json_head(const cJSON *o, size_t *ret_len);
 
 /* A new payload: an object holding "t", the tick's wall time in ms since
  * the epoch. NULL when out of memory. */

@@ -69,6 +69,28 @@ function entryKey(e) {
   return e.cursor ?? `${entryTime(e)}\u0000${e.path ?? e.id ?? ''}\u0000${e.message ?? ''}\u0000${e.event ?? e.what ?? e.change ?? ''}`;
 }
 
+// The containers topic sends its whole list in `snapshot` and, each tick,
+// the rows that changed (`rows`, keyed by `cgroup`): latest.containers
+// keeps the whole list, as the snapshot has it.
+function mergeRows(cur, p) {
+  const { rows, ...counts } = p;
+  const list = Array.isArray(cur?.list) ? cur.list.slice() : [];
+  const at = new Map(list.map((x, i) => [x.cgroup, i]));
+  for (const r of rows) {
+    if (at.has(r.cgroup)) list[at.get(r.cgroup)] = r;
+    else at.set(r.cgroup, list.push(r) - 1);
+  }
+  return { ...counts, list };
+}
+
+// A container that stopped leaves the list at once (the next tick's counts
+// say so too).
+function dropStopped(cur, changes) {
+  const gone = new Set(changes.filter((x) => x.change === 'stopped').map((x) => x.cgroup));
+  if (!gone.size || !Array.isArray(cur?.list)) return cur;
+  return { ...cur, list: cur.list.filter((x) => !gone.has(x.cgroup)) };
+}
+
 export class Store {
   constructor() {
     this.hello = null;
@@ -138,8 +160,10 @@ export class Store {
     }
     if (topic === 'containers' && Array.isArray(p?.changes)) {
       this.mergeBacklog('ctr', p.changes.map((x) => ({ ...x, t: p.t })), false);
+      this.latest.containers = dropStopped(this.latest.containers, p.changes);
       return;
     }
+    if (topic === 'containers' && Array.isArray(p?.rows)) p = mergeRows(this.latest.containers, p);
     if (topic === 'alert') {
       this.applyAlert(p);
       return;

@@ -16,7 +16,7 @@ removes it all again:
   ticks, at little CPU), the other containers sleep.
 
 Prints workload_cost's lines; BENCH_REAL_TICKS (100) ticks
-BENCH_REAL_INTERVAL_MS (200) apart. BENCH_REAL_WRAP prefixes workload_cost's command line
+BENCH_REAL_INTERVAL_MS (200) apart after BENCH_REAL_WARMUP (5). BENCH_REAL_WRAP prefixes workload_cost's command line
 ("strace -c -o FILE"). Needs root and Perl. Python 3
 standard library only."""
 
@@ -30,6 +30,7 @@ N_CTR = int(os.environ.get("BENCH_REAL_CONTAINERS", "200"))
 N_BUSY = int(os.environ.get("BENCH_REAL_BUSY", "20"))
 N_SVC = int(os.environ.get("BENCH_REAL_SERVICES", "50"))
 TICKS = int(os.environ.get("BENCH_REAL_TICKS", "100"))
+WARMUP = int(os.environ.get("BENCH_REAL_WARMUP", "5"))
 INTERVAL = int(os.environ.get("BENCH_REAL_INTERVAL_MS", "200"))
 BENCH = os.environ.get("SYSFEED_BENCH", "build/bench")
 WRAP = os.environ.get("BENCH_REAL_WRAP", "").split()  # "strace -c -o FILE"
@@ -85,7 +86,7 @@ def main():
         layout = "v2" if V2 else "v1"
         r = subprocess.run(WRAP + [os.path.join(BENCH, "workload_cost"), "-r", "-l", layout,
                             "-c", str(N_CTR), "-b", str(N_BUSY), "-s", str(N_SVC),
-                            "-t", str(TICKS), "-w", "5", "-i", str(INTERVAL)], timeout=600)
+                            "-t", str(TICKS), "-w", str(WARMUP), "-i", str(INTERVAL)], timeout=600)
         return r.returncode
     finally:
         for p in procs:

@@ -206,6 +206,7 @@ int main(int argc, char **argv)
 	b.env.sys_fd = open(sys_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	b.env.publish = bench_drop;
 	b.env.set_state = bench_drop_state;
+	b.env.set_state_json = bench_drop_state_json;
 	if (b.env.proc_fd < 0 || b.env.sys_fd < 0) {
 		perror("tick_cost: proc or sys root");
 		goto out;

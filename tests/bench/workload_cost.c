@@ -7,14 +7,16 @@
  * blkio, freezer and systemd hierarchies, containers under docker/), the
  * containers' first processes in proc/PID (net/dev, ns/net) and their
  * config.v2.json under var/lib/docker. Then runs both collectors over it
- * as the daemon does (sample, then json_print of the payload) for T ticks
- * after W warm-up ticks, with CLOCK_PROCESS_CPUTIME_ID, and prints the
- * median and p90 in microseconds, and the mean user and system time. B of
+ * as the daemon does (sample, then json_print of the payload, and the
+ * state a collector sets encoded or copied) for T ticks after W warm-up
+ * ticks, with CLOCK_PROCESS_CPUTIME_ID, and prints the median, p90 and
+ * mean in microseconds, the mean user and system time, and the mean bytes
+ * of a containers frame and those of its last state. B of
  * the containers are busy (their counters move every tick, as do every
  * service's); the others sleep, as most of a host's containers do. The counters move between ticks
  * (each tick rewrites a few files in place, outside the measured time) so that rates are computed
  * as on a live host. The last line is for scripts: workload_cost: layout L containers C busy B
- * services S ticks T median_us X p90_us Y
+ * services S ticks T median_us X p90_us Y mean_us Z
  *
  *   workload_cost [-l v2|v1] [-c containers=200] [-b busy=20] [-s services=50] [-t ticks=200]
  *                 [-w warmup=20] [-k]
@@ -42,7 +44,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
 #include "collector.h"
 #include "config.h"
 #include "containers.h"
@@ -54,6 +55,23 @@ static bool v1;
 static bool live;          /* -r: the host's own /sys and /proc */
 static unsigned busy = 20; /* containers whose counters move */
 static double found[2];    /* services and containers of the last tick */
+static double frame_bytes; /* the containers frames' bytes, summed over the measured ticks */
+static bool measuring;
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 /* Writes root/rel (making its directories), truncating in place. */
 static void put(const char *rel, const char *text)
@@ -187,6 +205,39 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
+static void no_publish(const struct collector_env *env, cJSON *payload,
+		       const struct collector_event *ev)
+{
+	(void)env;
+	(void)ev;
+	cJSON_Delete(payload);
+}
+
+/* A state is encoded (or copied) as the daemon does it, then dropped,
+ * inside the measured tick that set it. */
+static size_t state_bytes; /* the last state's */
+
+static void print_state(const struct collector_env *env, cJSON *state)
+{
+	char *text;
+
+	(void)env;
+	text = json_print(state, &state_bytes);
+	free(text);
+	cJSON_Delete(state);
+}
+
+static void copy_state(const struct collector_env *env, const char *json, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	(void)env;
+	if (copy)
+		memcpy(copy, json, len);
+	free(copy);
+	state_bytes = len;
+}
+
 /* One tick of both collectors: sample and encode. Returns its CPU ns. */
 static uint64_t tick(const struct collector *const *cols, void **st,
 		     const struct collector_env *env, unsigned t)
@@ -195,21 +246,29 @@ static uint64_t tick(const struct collector *const *cols, void **st,
 				    .mono_ns = (uint64_t)(t + 1) * 1000000000u};
 	uint64_t c0;
 
-	if (live)
-		tk.mono_ns = bench_ns(CLOCK_MONOTONIC);
-	c0 = bench_ns(CLOCK_PROCESS_CPUTIME_ID);
+	if (live) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		tk.mono_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
+	c0 = cpu_ns();
 
 	for (size_t i = 0; i < 2; i++) {
 		cJSON *p = NULL;
 
 		if (cols[i]->sample(st[i], env, &tk, &p) == 0 && p) {
-			free(json_print(p, NULL));
+			size_t len = 0;
+
+			free(json_print(p, &len));
+			if (i && measuring)
+				frame_bytes += (double)len;
 			found[i] = cJSON_GetNumberValue(
 			    cJSON_GetObjectItem(p, i ? "containers" : "services"));
 		}
 		cJSON_Delete(p);
 	}
-	return bench_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	return cpu_ns() - c0;
 }
 
 void workload_cost_measured(const struct collector *const *cols, void **st,
@@ -226,27 +285,28 @@ int main(int argc, char **argv)
 {
 	const struct collector *const cols[2] = {&svc_collector, &containers_collector};
 	unsigned containers = 200, services = 50, ticks = 200, warmup = 20;
-	struct collector_env env = {.publish = bench_drop};
+	struct collector_env env = {
+	    .publish = no_publish, .set_state = print_state, .set_state_json = copy_state};
 	struct config cfg;
+	struct rlimit rl;
 	void *st[2] = {NULL, NULL};
 	uint64_t *cost;
 	char path[128], reason[256];
-	double user_us = 0, sys_us = 0;
+	double user_us = 0, sys_us = 0, mean_ns = 0;
 	bool still = false;
 	unsigned interval_ms = 0;
 	int opt, rc = 0;
 
-	const struct bench_uint uints[] = {
-	    {'i', &interval_ms}, {'b', &busy}, {'c', &containers}, {'s', &services}, {'t', &ticks},
-	    {'w', &warmup},      {0},
-	};
-
 	while ((opt = getopt(argc, argv, "l:c:s:t:w:kb:ri:")) != -1) {
-		if (bench_uint_opt(uints, opt, optarg))
-			continue;
 		switch (opt) {
 		case 'r':
 			live = still = true;
+			break;
+		case 'i':
+			interval_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'b':
+			busy = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		case 'k':
 			still = true; /* counters kept still: the ticks alone, for profiles */
@@ -254,13 +314,28 @@ int main(int argc, char **argv)
 		case 'l':
 			v1 = strcmp(optarg, "v1") == 0;
 			break;
+		case 'c':
+			containers = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			services = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			ticks = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			warmup = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		default:
 			fprintf(stderr, "usage: workload_cost [-l v2|v1] [-c containers] [-b busy] "
 					"[-s services] [-t ticks] [-w warmup] [-k] [-r [-i ms]]\n");
 			return 2;
 		}
 	}
-	bench_raise_nofile();
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (live)
 		snprintf(root, sizeof(root), "%s", "");
 	else
@@ -296,24 +371,30 @@ int main(int argc, char **argv)
 			continue;
 		}
 		getrusage(RUSAGE_SELF, &r0);
+		measuring = true;
 		workload_cost_measured(cols, st, &env, t, &cost[t - warmup]);
+		measuring = false;
 		getrusage(RUSAGE_SELF, &r1);
 		user_us += (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) * 1e6 +
 			   (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec);
 		sys_us += (double)(r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) * 1e6 +
 			  (double)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec);
 	}
-	qsort(cost, ticks, sizeof(*cost), bench_cmp_u64);
+	for (unsigned t = 0; t < ticks; t++)
+		mean_ns += (double)cost[t];
+	qsort(cost, ticks, sizeof(*cost), cmp_u64);
 	printf("workload_cost: the last tick saw %.0f services and %.0f containers\n", found[0],
 	       found[1]);
 	printf("workload_cost: user %.1f us, system %.1f us a tick (mean, getrusage)\n",
 	       user_us / ticks, sys_us / ticks);
+	printf("workload_cost: containers frame %.0f bytes a tick (mean), state %zu bytes\n",
+	       frame_bytes / ticks, state_bytes);
 	printf(
 	    "workload_cost: layout %s%s containers %u busy %u services %u ticks %u median_us %.1f "
-	    "p90_us %.1f\n",
+	    "p90_us %.1f mean_us %.1f\n",
 	    live ? "live-" : "", v1 ? "v1" : "v2", containers,
 	    busy < containers ? busy : containers, services, ticks, (double)cost[ticks / 2] / 1e3,
-	    (double)cost[ticks * 9 / 10] / 1e3);
+	    (double)cost[ticks * 9 / 10] / 1e3, mean_ns / ticks / 1e3);
 out:
 	for (size_t i = 0; i < 2; i++)
 		if (st[i])

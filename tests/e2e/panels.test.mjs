@@ -131,6 +131,24 @@ describe('containers (ctr-v2 fixture)', () => {
     assert.equal(snap.list.length, 8);
     const names = () => page.evaluate(() => [...document.querySelectorAll('#ctr-table tbody tr:not(.detail) > th button')].map((b) => b.textContent));
     await until(async () => (await names()).length === 8, 5000, 'eight rows');
+    // Ticks carry the rows that changed (none, on this still tree, after
+    // the second): the page keeps the snapshot's list, and their numbers.
+    const ticks = await page.evaluate(() => new Promise((resolve) => {
+      const seen = [];
+      const es = new EventSource('/events?topics=containers');
+      es.addEventListener('containers', (e) => {
+        const p = JSON.parse(e.data);
+        if (Array.isArray(p.rows)) seen.push(p.rows.length);
+        if (seen.length === 3) {
+          es.close();
+          resolve(seen);
+        }
+      });
+    }));
+    assert.equal(ticks[2], 0, `rows of the ticks: ${ticks}`);
+    assert.equal((await names()).length, 8, 'still eight rows');
+    const web0 = snap.list.find((x) => x.name === 'web');
+    assert.equal(await page.evaluate(() => window.sysfeed.store.latest.containers.list.find((x) => x.name === 'web').mem_bytes), web0.mem_bytes);
 
     // Sorting: memory (largest first), again (smallest first), by name.
     const byMem = snap.list.slice().sort((a, b) => b.mem_bytes - a.mem_bytes || a.name.localeCompare(b.name)).map((x) => x.name);
@@ -175,7 +193,7 @@ describe('containers (ctr-v2 fixture)', () => {
     // frame after the payload (measured before the next tick replaces it).
     const big = await page.evaluate(() => new Promise((resolve) => {
       const list = Array.from({ length: 100 }, (_, i) => ({ id: `${i}`.padStart(64, 'a'), name: `bulk-${String(i).padStart(3, '0')}`, image: 'busybox', engine: 'docker', state: 'running', cgroup: `/bulk/${i}`, cpu_pct: i % 7, mem_bytes: i * 1048576, mem_limit_bytes: null, tasks: 1, io_read_bytes_per_s: 0, io_write_bytes_per_s: 0, net_rx_bytes_per_s: 0, net_tx_bytes_per_s: 0, oom_kills: 0 }));
-      window.sysfeed.store.applyEvent('containers', { t: Date.now(), containers: 100, running: 100, paused: 0, list });
+      window.sysfeed.store.applySnapshot({ topics: { containers: { t: Date.now(), containers: 100, running: 100, paused: 0, list } } });
       window.sysfeed.redraw('containers');
       requestAnimationFrame(() => requestAnimationFrame(() => {
         const box = document.querySelector('#p-ctr .scroll');

@@ -1,6 +1,8 @@
 """The `containers` and `svc` topics of the real daemon against an
 independent reader (tests/fixtures/expected_containers.py, Python) on the
-ctr-v2, ctr-v1 and ctr-hybrid fixture trees and on this host; a real Podman
+ctr-v2, ctr-v1 and ctr-hybrid fixture trees and on this host (the
+containers as a client keeps them: the snapshot's list, then each tick's
+changed rows); a real Podman
 container (Debian's podman and runc, an image made here from busybox-static)
 that appears by name with its CPU while it spins and leaves when stopped,
 both pushed at once; and real cgroup v1 services: cgroups named like
@@ -14,7 +16,7 @@ import time
 
 import pytest
 
-from sysfeed_harness import SSEClient
+from sysfeed_harness import SSEClient, get_json
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
@@ -28,7 +30,7 @@ LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 
 def stream(daemon, topics):
     c = SSEClient(daemon.port, "/events?topics=" + topics)
-    c.wait_hello_snapshot(10 * SLACK)
+    _, c.snap = c.wait_hello_snapshot(10 * SLACK)
     return c
 
 
@@ -36,6 +38,46 @@ def tick(c, topic, pred=lambda p: True, timeout=10):
     """The next tick payload of topic (not a change event) that pred accepts."""
     return c.wait_event(lambda e: e.type == topic and "changes" not in e.json and pred(e.json),
                         timeout * SLACK, "a %s tick" % topic).json
+
+
+class Containers:
+    """The containers as a client keeps them (docs/events.md): the
+    snapshot's `list`, then each tick's `rows` (whole rows, by cgroup) and
+    counts, and each change event's stops."""
+
+    def __init__(self, c):
+        state = c.snap.json["topics"].get("containers") or {"list": []}
+        self.c, self.pos, self.ticks = c, c.cursor, []
+        self.counts = {k: v for k, v in state.items() if k != "list"}
+        self.rows = {r["cgroup"]: r for r in state["list"]}
+
+    def apply(self, p):
+        if "changes" in p:
+            for x in p["changes"]:
+                if x["change"] == "stopped":
+                    self.rows.pop(x["cgroup"], None)
+            return False
+        self.ticks.append(p)
+        for r in p["rows"]:
+            self.rows[r["cgroup"]] = r
+        self.counts = {k: v for k, v in p.items() if k != "rows"}
+        return True
+
+    def state(self):
+        """As the daemon's state: counts and the list by name."""
+        return dict(self.counts, list=sorted(self.rows.values(), key=lambda r: (
+            r["name"].encode(), r["cgroup"].encode())))
+
+    def tick(self, pred=lambda p: True, timeout=10):
+        """The state after the next tick after which pred accepts it."""
+        def step():
+            while self.pos < len(self.c.events):
+                e = self.c.events[self.pos]
+                self.pos += 1
+                if e.type == "containers" and self.apply(e.json) and pred(self.state()):
+                    return self.state()
+            return None
+        return self.c.wait_until(step, timeout * SLACK, "a containers tick")
 
 
 @pytest.mark.parametrize("machine", ["ctr-v2", "ctr-v1", "ctr-hybrid"])
@@ -46,12 +88,18 @@ def test_fixture_machines_against_reader(start_daemon, machine):
     d = start_daemon(interval=200, args=("--proc-root", os.path.join(m, "proc"),
                                          "--sys-root", os.path.join(m, "sys")))
     c = stream(d, "containers,svc")
+    view = Containers(c)
     # from the second tick on (rates then: 0 on a static tree)
-    ours = tick(c, "containers", lambda p: all(r["cpu_pct"] is not None for r in p["list"]))
+    ours = view.tick(lambda p: all(r["cpu_pct"] is not None for r in p["list"]))
     a = reader.sample(os.path.join(m, "sys"), os.path.join(m, "proc"), m)
     want = reader.payload(a, a, ours["t"])
     assert ours == want
     assert ours["containers"] >= 3
+    # then nothing changes: ticks carry no row, and the snapshot has them all
+    view.tick(lambda p: view.ticks[-1]["rows"] == [])
+    snap = get_json(d.port, "/api/snapshot")["topics"]["containers"]
+    assert {k: v for k, v in snap.items() if k != "t"} == \
+        {k: v for k, v in want.items() if k != "t"}
     if machine != "ctr-v2":
         svc = tick(c, "svc", lambda p: p["top_cpu"])
         s = reader.services(os.path.join(m, "sys"))
@@ -63,7 +111,7 @@ def test_live_host_against_reader(start_daemon):
     """This host's containers (none, or whatever runs) found alike."""
     d = start_daemon(interval=500)
     c = stream(d, "containers")
-    ours = tick(c, "containers")
+    ours = Containers(c).tick()
     theirs = reader.sample("/sys", "/proc", "/")
     assert {r["cgroup"][1:] for r in ours["list"]} == set(theirs), (ours, theirs)
     for r in ours["list"]:
@@ -102,7 +150,8 @@ def busybox_image(tmp_path):
 def test_podman_container(start_daemon, busybox_image):
     d = start_daemon(interval=500)
     c = stream(d, "containers")
-    tick(c, "containers")
+    view = Containers(c)
+    view.tick()
     name = "sysfeed-test-%d" % os.getpid()
     subprocess.run(PODMAN + ["rm", "-f", "-t", "0", name], capture_output=True, timeout=120)
     try:
@@ -112,6 +161,9 @@ def test_podman_container(start_daemon, busybox_image):
         ev = c.wait_event(lambda e: e.type == "containers" and any(
             x["change"] == "started" and x["name"] == name for x in e.json.get("changes", [])),
             30 * SLACK, "the started change").json
+        # (a new client's snapshot has it, with the row the ticks update)
+        assert any(r["id"] == cid for r in
+                   get_json(d.port, "/api/snapshot")["topics"]["containers"]["list"])
         started = [x for x in ev["changes"] if x["name"] == name][0]
         assert started["id"] == cid and started["engine"] == "podman"
         assert started["image"] == busybox_image
@@ -122,7 +174,7 @@ def test_podman_container(start_daemon, busybox_image):
             nonlocal row
             row = next((r for r in p["list"] if r["name"] == name), None)
             return row is not None and row["cpu_pct"] is not None and row["cpu_pct"] > 10
-        tick(c, "containers", spinning, 30)
+        view.tick(spinning, 30)
         assert row["cpu_pct"] < 100 * os.cpu_count() + 5, row
         assert row["state"] == "running" and row["tasks"] >= 1 and row["mem_bytes"] > 0, row
         assert row["id"] == cid and row["cgroup"].endswith(cid) and row["image"] == busybox_image
@@ -133,8 +185,11 @@ def test_podman_container(start_daemon, busybox_image):
         c.wait_event(lambda e: e.type == "containers" and any(
             x["change"] == "stopped" and x["id"] == cid for x in e.json.get("changes", [])),
             30 * SLACK, "the stopped change")
-        after = tick(c, "containers")
+        after = view.tick()
         assert all(r["id"] != cid for r in after["list"])
+        assert after["containers"] == len(after["list"])
+        assert all(r["id"] != cid for r in
+                   get_json(d.port, "/api/snapshot")["topics"]["containers"]["list"])
     finally:
         subprocess.run(PODMAN + ["rm", "-f", "-t", "0", name], capture_output=True, timeout=120)
     c.close()

@@ -683,7 +683,8 @@ __attribute__((unused)) static unsigned children_of_us(const pid_t *skip, size_t
 }
 
 /* What a collector published through a test's env (ctx = the capture,
- * publish = cap_publish, set_state = cap_set_state): each payload as the
+ * publish = cap_publish, set_state = cap_set_state, set_state_json =
+ * cap_set_state_json): each payload as the
  * hub sees it (printed, raw items included, then parsed back), the filter
  * level (-1: none) and key it came with, and the last state. Large:
  * calloc it; release with cap_free(). */
@@ -731,6 +732,16 @@ __attribute__((unused)) static void cap_set_state(const struct collector_env *en
 
 	cJSON_Delete(cap->state);
 	cap->state = reparse(state);
+}
+
+__attribute__((unused)) static void cap_set_state_json(const struct collector_env *env,
+						       const char *json, size_t len)
+{
+	struct capture *cap = env->ctx;
+
+	cJSON_Delete(cap->state);
+	cap->state = cJSON_ParseWithLength(json, len);
+	assert_non_null(cap->state);
 }
 
 __attribute__((unused)) static void cap_free(struct capture *cap)

@@ -1,9 +1,12 @@
-/* Unit tests of collectors/containers.c, ctr_find.c and ctr_meta.c: the
- * collector over the ctr-v2, ctr-v1 and ctr-hybrid fixture machines (two
- * ticks, the changes pushed between them, the families) compared with the
- * goldens of tests/fixtures/expected_containers.py; names classified;
- * containers made and removed in a scratch tree pushed from inotify at
- * once; and the reasons it is off. */
+/* Unit tests of collectors/containers.c, ctr_out.c, ctr_find.c and
+ * ctr_meta.c: the collector over the ctr-v2, ctr-v1 and ctr-hybrid fixture
+ * machines (two ticks, the changes pushed between them, the state, the
+ * families) compared with the goldens of
+ * tests/fixtures/expected_containers.py; names classified; containers made
+ * and removed in a scratch tree pushed from inotify at once, with the
+ * state; a tick's rows (those that changed) and the state (all); idle
+ * containers not read while their parent's CPU time says so; and the
+ * reasons it is off. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,21 +21,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "containers.h"
 #include "ctr_find.h"
 #include "fixture.h"
+#include "metrics.h"
 
-static const cJSON *row_named(const cJSON *payload, const char *name)
+/* The row of name in payload's key ("rows" of a tick, "list" of the state). */
+static const cJSON *row_in(const cJSON *payload, const char *key, const char *name)
 {
 	const cJSON *r;
 
-	cJSON_ArrayForEach(r, get(payload, "list"))
+	cJSON_ArrayForEach(r, get(payload, key))
 	{
 		if (strcmp(cJSON_GetStringValue(get(r, "name")), name) == 0)
 			return r;
 	}
 	fail_msg("no container \"%s\"", name);
 	return NULL;
+}
+
+static const cJSON *row_named(const cJSON *state, const char *name)
+{
+	return row_in(state, "list", name);
 }
 
 /* Two ticks over a machine: sys/ and proc/, then sys.2/ and proc.2/ a
@@ -49,6 +60,7 @@ static void test_machine(void **state)
 	r.env.ctx = cap;
 	r.env.publish = cap_publish;
 	r.env.set_state = cap_set_state;
+	r.env.set_state_json = cap_set_state_json;
 	run_golden(&r, T1, 5 * SEC, "containers.1.json");
 	assert_int_equal(cap->n, 0); /* those there at start are no change */
 	r.env.sys_fd = r.fd[3];
@@ -57,8 +69,11 @@ static void test_machine(void **state)
 	assert_json_file(p, machine, "containers.json");
 	assert_int_equal(cap->n, 1);
 	assert_json_file(cap->events[0], machine, "containers.changes.json");
+	assert_json_file(cap->state, machine, "containers.state.json");
 	run_metrics(&r, "containers.prom");
-	p = reparse(p); /* rows are raw JSON text: as a client reads them */
+	cJSON_Delete(p);
+	p = cap->state; /* rows are raw JSON text: as a client reads them */
+	cap->state = NULL;
 
 	/* by hand, so that a wrong golden cannot hide a wrong reading */
 	if (strcmp(machine, "ctr-v2") == 0) {
@@ -159,21 +174,32 @@ static void test_classify(void **state)
 #define DK  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define DK2 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 
+/* A scratch sys root of cgroup v2 for env, and a capture for its events
+ * and state. */
+static struct capture *ctr_scratch(struct scratch *s, struct collector_env *env)
+{
+	struct capture *cap = calloc(1, sizeof(*cap));
+
+	assert_non_null(cap);
+	scratch_make(s, "ctr");
+	env->sys_fd = s->fd;
+	env->ctx = cap;
+	env->set_state_json = cap_set_state_json;
+	scratch_write(s, "fs/cgroup/cgroup.controllers", "cpu memory\n");
+	return cap;
+}
+
 /* A cgroup made or removed where containers appear is pushed by dispatch
  * (inotify), with no tick between; new parent directories are watched. */
 static void test_inotify(void **state)
 {
-	struct capture *cap = calloc(1, sizeof(*cap));
 	struct scratch s;
-	struct collector_env env = {.proc_fd = -1, .publish = cap_publish, .ctx = cap};
+	struct collector_env env = {.proc_fd = -1, .publish = cap_publish};
+	struct capture *cap = ctr_scratch(&s, &env);
 	void *st;
 	cJSON *p;
 
 	(void)state;
-	assert_non_null(cap);
-	scratch_make(&s, "ctr");
-	env.sys_fd = s.fd;
-	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu memory\n");
 	scratch_write(&s, "fs/cgroup/system.slice/cgroup.procs", "");
 	st = init_check(&containers_collector, &env, 0, "");
 	assert_true(containers_collector.get_fd(st) >= 0);
@@ -190,6 +216,9 @@ static void test_inotify(void **state)
 	assert_string_equal(cJSON_GetStringValue(get(p, "change")), "started");
 	assert_string_equal(cJSON_GetStringValue(get(p, "name")), "0123456789ab");
 	assert_true(is_null(p, "image"));
+	/* the state with it, not read yet: a snapshot has what the changes said */
+	assert_true(num(cap->state, "containers") == 1);
+	assert_true(is_null(row_named(cap->state, "0123456789ab"), "mem_bytes"));
 	/* a parent made after the start (the first cgroupfs container) */
 	scratch_write(&s, "fs/cgroup/docker/cgroup.procs", "");
 	assert_int_equal(containers_collector.dispatch(st, &env), 0);
@@ -202,6 +231,9 @@ static void test_inotify(void **state)
 	assert_int_equal(cap->n, 3);
 	p = cJSON_GetArrayItem(get(cap->events[2], "changes"), 0);
 	assert_string_equal(cJSON_GetStringValue(get(p, "change")), "stopped");
+	assert_true(num(cap->state, "containers") == 1);
+	assert_int_equal(cJSON_GetArraySize(get(cap->state, "list")), 1);
+	row_named(cap->state, "fedcba987654");
 	{
 		struct collector_tick t = {.t_ms = T1, .mono_ns = SEC};
 
@@ -209,7 +241,7 @@ static void test_inotify(void **state)
 		p = reparse(p);
 		assert_true(num(p, "containers") == 1);
 		assert_string_equal(
-		    cJSON_GetStringValue(get(cJSON_GetArrayItem(get(p, "list"), 0), "name")),
+		    cJSON_GetStringValue(get(cJSON_GetArrayItem(get(p, "rows"), 0), "name")),
 		    "fedcba987654");
 		cJSON_Delete(p);
 	}
@@ -219,28 +251,38 @@ static void test_inotify(void **state)
 	cap_free(cap);
 }
 
-static const cJSON *only_row(cJSON **p)
+/* One tick at second n; returns its payload as a client reads it. */
+static cJSON *ctr_tick(void *st, const struct collector_env *env, unsigned n)
 {
-	*p = reparse(*p);
-	return cJSON_GetArrayItem(get(*p, "list"), 0);
+	struct collector_tick k = {.t_ms = T1 + (int64_t)n * 1000, .mono_ns = n * SEC};
+	cJSON *p = NULL;
+
+	assert_int_equal(containers_collector.sample(st, env, &k, &p), 0);
+	assert_non_null(p);
+	return reparse(p);
+}
+
+/* How many rows a tick carries. */
+static int rows_of(const cJSON *p)
+{
+	return cJSON_GetArraySize(get(p, "rows"));
 }
 
 /* A container without CPU time between two readings is idle: its CPU time
  * alone is read each tick, the rest stands until that moves (or
- * CGROUP_IDLE_TICKS pass); the CPU rate then covers the last tick. */
+ * CGROUP_IDLE_TICKS pass); the CPU rate then covers the last tick. Its row
+ * is in a tick's rows only when it changed; the state has it always. */
 static void test_idle(void **state)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
+	struct capture *cap = ctr_scratch(&s, &env);
 	const char *cg = "fs/cgroup/system.slice/docker-" DK ".scope/";
 	char path[256];
 	void *st;
 	cJSON *p;
 
 	(void)state;
-	scratch_make(&s, "ctr");
-	env.sys_fd = s.fd;
-	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu memory\n");
 #define W(file, text)                                                                              \
 	do {                                                                                       \
 		snprintf(path, sizeof(path), "%s%s", cg, file);                                    \
@@ -249,33 +291,213 @@ static void test_idle(void **state)
 	W("cpu.stat", "usage_usec 1000\n");
 	W("memory.current", "4096\n");
 	st = init_check(&containers_collector, &env, 0, "");
-	for (unsigned t = 1; t <= 2; t++) { /* the second: no CPU time, idle */
-		struct collector_tick k = {.t_ms = T1, .mono_ns = t * SEC};
-
-		assert_int_equal(containers_collector.sample(st, &env, &k, &p), 0);
-		cJSON_Delete(p);
-	}
+	p = ctr_tick(st, &env, 1);
+	assert_int_equal(rows_of(p), 1); /* new */
+	cJSON_Delete(p);
+	p = ctr_tick(st, &env, 2); /* no CPU time: idle; its rate 0 is news */
+	assert_int_equal(rows_of(p), 1);
+	cJSON_Delete(p);
 	W("memory.current", "8192\n"); /* stands while idle */
-	{
-		struct collector_tick k = {.t_ms = T1, .mono_ns = 3 * SEC};
-
-		assert_int_equal(containers_collector.sample(st, &env, &k, &p), 0);
-		assert_true(num(only_row(&p), "mem_bytes") == 4096);
-		assert_true(num(only_row(&p), "cpu_pct") == 0);
-		cJSON_Delete(p);
-	}
+	p = ctr_tick(st, &env, 3);
+	assert_int_equal(rows_of(p), 0); /* nothing changed: no row */
+	assert_true(num(p, "containers") == 1);
+	assert_true(num(row_named(cap->state, "0123456789ab"), "mem_bytes") == 4096);
+	assert_true(num(row_named(cap->state, "0123456789ab"), "cpu_pct") == 0);
+	cJSON_Delete(p);
 	W("cpu.stat", "usage_usec 501000\n"); /* wakes: read whole, rate over 1 s */
-	{
-		struct collector_tick k = {.t_ms = T1, .mono_ns = 4 * SEC};
-
-		assert_int_equal(containers_collector.sample(st, &env, &k, &p), 0);
-		assert_true(num(only_row(&p), "mem_bytes") == 8192);
-		assert_true(num(only_row(&p), "cpu_pct") == 50);
-		cJSON_Delete(p);
-	}
+	p = ctr_tick(st, &env, 4);
+	assert_int_equal(rows_of(p), 1);
+	assert_true(num(row_in(p, "rows", "0123456789ab"), "mem_bytes") == 8192);
+	assert_true(num(row_in(p, "rows", "0123456789ab"), "cpu_pct") == 50);
+	assert_true(num(cap->state, "t") == T1 + 4000);
+	assert_true(num(row_named(cap->state, "0123456789ab"), "cpu_pct") == 50);
+	cJSON_Delete(p);
 #undef W
 	containers_collector.fini(st);
 	scratch_remove(&s);
+	cap_free(cap);
+}
+
+#define V1       "fs/cgroup/"
+#define ID(c)    c "123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define SCOPE(c) "machine.slice/libpod-" ID(c) ".scope/"
+
+/* Writes the counters of a v1 host with four containers in machine.slice:
+ * their CPU times (ns) and bytes written, and machine.slice's, which hold
+ * theirs as the kernel's do (plus q of its own), but for hid_cpu and
+ * hid_wr (a lie no kernel tells, to see what is read). */
+static void v1_host(struct scratch *s, const uint64_t *cpu, const uint64_t *wr, uint64_t q,
+		    uint64_t hid_cpu, uint64_t hid_wr)
+{
+	static const char *const scopes[] = {SCOPE("a"), SCOPE("b"), SCOPE("c"), SCOPE("d")};
+	uint64_t cpu_sum = q, wr_sum = 0;
+	char path[256], text[128];
+
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), V1 "cpuacct/%scpuacct.usage", scopes[i]);
+		snprintf(text, sizeof(text), "%llu\n", (unsigned long long)cpu[i]);
+		scratch_write(s, path, text);
+		snprintf(path, sizeof(path), V1 "blkio/%sblkio.throttle.io_service_bytes",
+			 scopes[i]);
+		snprintf(text, sizeof(text), "8:0 Read 0\n8:0 Write %llu\nTotal %llu\n",
+			 (unsigned long long)wr[i], (unsigned long long)wr[i]);
+		scratch_write(s, path, text);
+		snprintf(path, sizeof(path), V1 "memory/%smemory.usage_in_bytes", scopes[i]);
+		scratch_write(s, path, "4096\n");
+		cpu_sum += cpu[i];
+		wr_sum += wr[i];
+	}
+	snprintf(text, sizeof(text), "%llu\n", (unsigned long long)(cpu_sum - hid_cpu));
+	scratch_write(s, V1 "cpuacct/machine.slice/cpuacct.usage", text);
+	wr_sum -= hid_wr;
+	snprintf(text, sizeof(text), "8:0 Read 0\n8:0 Write %llu\nTotal %llu\n",
+		 (unsigned long long)wr_sum, (unsigned long long)wr_sum);
+	scratch_write(s, V1 "blkio/machine.slice/blkio.throttle.io_service_bytes_recursive", text);
+}
+
+/* cgroup v1: while machine.slice's CPU time is what its busy containers
+ * and its own time account for, its idle containers are not read (a CPU
+ * time written into one of them alone, which a kernel never shows, is not
+ * seen) until it says one moved; likewise the bytes written, by its
+ * subtree's. Containers a and b are busy, c and d sleep. */
+static void test_group(void **state)
+{
+	struct capture *cap = calloc(1, sizeof(*cap));
+	struct scratch s;
+	struct collector_env env = {
+	    .proc_fd = -1, .set_state_json = cap_set_state_json, .ctx = cap};
+	uint64_t cpu[4] = {1000000, 2000000, 3000000, 4000000}, wr[4] = {0, 0, 0, 0};
+	const uint64_t q = 777000;
+	unsigned n;
+	void *st;
+
+	(void)state;
+	assert_non_null(cap);
+	scratch_make(&s, "ctr");
+	env.sys_fd = s.fd;
+	scratch_write(&s, V1 "cpuacct/cpuacct.usage", "1\n");
+	scratch_write(&s, V1 "memory/memory.usage_in_bytes", "1\n");
+	scratch_write(&s, V1 "blkio/cgroup.procs", "1\n");
+	v1_host(&s, cpu, wr, q, 0, 0);
+	st = init_check(&containers_collector, &env, 0, "");
+	/* each tick a runs 10 % of a core, b 20 % */
+#define TICK(q_, hid_cpu, hid_wr)                                                                  \
+	do {                                                                                       \
+		cpu[0] += 100000000;                                                               \
+		cpu[1] += 200000000;                                                               \
+		v1_host(&s, cpu, wr, q_, hid_cpu, hid_wr);                                         \
+		cJSON_Delete(ctr_tick(st, &env, n++));                                             \
+	} while (0)
+	for (n = 1; n <= 5;) /* found; c and d go idle; a bound is made */
+		TICK(q, 0, 0);
+	/* c's CPU time moves, machine.slice's does not: c is not read */
+	cpu[2] += 500000000;
+	TICK(q, 500000000, 0);
+	assert_true(num(row_named(cap->state, "c123456789ab"), "cpu_pct") == 0);
+	assert_true(num(row_named(cap->state, "a123456789ab"), "cpu_pct") == 10);
+	/* machine.slice's too: c is read at once (its rate over the last tick) */
+	TICK(q, 0, 0);
+	assert_true(num(row_named(cap->state, "c123456789ab"), "cpu_pct") == 50);
+	assert_true(num(row_named(cap->state, "d123456789ab"), "cpu_pct") == 0);
+	/* a's bytes move, its subtree's do not: a's are not read again */
+	wr[0] += 4096;
+	TICK(q, 0, 4096);
+	assert_true(num(row_named(cap->state, "a123456789ab"), "io_write_bytes_per_s") == 0);
+	/* they do: read */
+	TICK(q, 0, 0);
+	assert_true(num(row_named(cap->state, "a123456789ab"), "io_write_bytes_per_s") == 4096);
+	/* the slice's own CPU time moves (Q), not the containers': d stays
+	 * idle and right (read each tick again, until a new bound holds) */
+	for (unsigned k = 1; k <= 3; k++) {
+		TICK(q + 1000 * k, 0, 0);
+		assert_true(num(row_named(cap->state, "d123456789ab"), "cpu_pct") == 0);
+	}
+	cpu[3] += 250000000;
+	TICK(q + 3000, 0, 0);
+	assert_true(num(row_named(cap->state, "d123456789ab"), "cpu_pct") == 25);
+#undef TICK
+	{ /* the readings left out are counted */
+		struct metrics m = {0};
+		const char *at;
+
+		assert_int_equal(containers_collector.metrics(st, &m), 0);
+		at = strstr(m.buf, "\nsysfeed_containers_idle_proven_total ");
+		assert_non_null(at);
+		assert_true(strtoull(at + 38, NULL, 10) >= 2);
+		metrics_free(&m);
+	}
+	containers_collector.fini(st);
+	scratch_remove(&s);
+	cap_free(cap);
+}
+
+/* A busy container's net/dev each tick while its bytes move, then after
+ * 2, 4, up to CGROUP_STEADY_TICKS ticks while they stand (the rate then
+ * over the whole time since the reading before). */
+static void test_net_paced(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {0};
+	struct capture *cap = ctr_scratch(&s, &env);
+	const char *cg = "fs/cgroup/system.slice/docker-" DK ".scope/";
+	char path[256], text[512];
+	unsigned n = 1, usec = 1000, k;
+	uint64_t rx = 1000;
+	void *st;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%scgroup.procs", cg);
+	scratch_write(&s, path, "100\n");
+	/* PID 100 in a namespace of its own: PID 1's is another */
+	scratch_write(&s, "proc/1/ns/.keep", "");
+	scratch_write(&s, "proc/100/ns/.keep", "");
+	assert_int_equal(symlinkat("net:[1]", s.fd, "proc/1/ns/net"), 0);
+	assert_int_equal(symlinkat("net:[2]", s.fd, "proc/100/ns/net"), 0);
+	env.proc_fd = openat(s.fd, "proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(env.proc_fd >= 0);
+#define STEP()                                                                                     \
+	do {                                                                                       \
+		snprintf(path, sizeof(path), "%scpu.stat", cg);                                    \
+		snprintf(text, sizeof(text), "usage_usec %u\n", usec += 100000);                   \
+		scratch_write(&s, path, text);                                                     \
+		snprintf(text, sizeof(text),                                                       \
+			 "Inter-|   Receive\n face |bytes    packets errs drop fifo frame "        \
+			 "compressed multicast|bytes    packets errs drop fifo colls carrier "     \
+			 "compressed\n"                                                            \
+			 "    lo: 5 1 0 0 0 0 0 0 5 1 0 0 0 0 0 0\n"                               \
+			 "  eth0: %llu 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",                           \
+			 (unsigned long long)rx);                                                  \
+		scratch_write(&s, "proc/100/net/dev", text);                                       \
+		cJSON_Delete(ctr_tick(st, &env, n++));                                             \
+	} while (0)
+#define RX() num(row_named(cap->state, "0123456789ab"), "net_rx_bytes_per_s")
+	scratch_write(&s, "proc/100/net/dev", "");
+	st = init_check(&containers_collector, &env, 0, "");
+	STEP();
+	STEP();
+	assert_true(RX() == 0);
+	/* its bytes stand: after a while, read every CGROUP_STEADY_TICKS */
+	for (k = 0; k < 3 * CGROUP_STEADY_TICKS; k++)
+		STEP();
+	rx += 8000;
+	for (k = 1; k <= CGROUP_STEADY_TICKS; k++) {
+		STEP();
+		if (RX() != 0)
+			break;
+	}
+	assert_true(k <= CGROUP_STEADY_TICKS);
+	/* over the CGROUP_STEADY_TICKS seconds since the reading before */
+	assert_true(RX() == 8000 / CGROUP_STEADY_TICKS);
+	/* they moved: each tick again */
+	rx += 5000;
+	STEP();
+	assert_true(RX() == 5000);
+#undef RX
+#undef STEP
+	containers_collector.fini(st);
+	close(env.proc_fd);
+	scratch_remove(&s);
+	cap_free(cap);
 }
 
 static void test_off(void **state)
@@ -324,6 +546,8 @@ int main(void)
 	    cmocka_unit_test(test_classify),
 	    cmocka_unit_test(test_inotify),
 	    cmocka_unit_test(test_idle),
+	    cmocka_unit_test(test_group),
+	    cmocka_unit_test(test_net_paced),
 	    cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_live),
 	};

@@ -1,7 +1,8 @@
 /* json_print against cJSON_PrintUnformatted, byte for byte, and fmt_g15 /
  * fmt_i64 against printf: numbers of every shape (random bit patterns,
  * short decimals, the edges of each fast path), every byte in strings and
- * keys, nesting, and what cJSON refuses to print. */
+ * keys, nesting, and what cJSON refuses to print; rows written as text
+ * (json_buf, json_head) and by reference against json_print. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -332,12 +333,80 @@ static void test_sizes(void **state)
 	json_print_done();
 }
 
+/* Rows as text: json_buf_num writes what json_print writes for v (or
+ * v / 100) as a number, and null below 0; json_head is the object's text
+ * with ',' for its brace; json_str_ref and json_num_ref print as
+ * json_str and json_num do, and keep a valid name by reference. */
+static void test_rows(void **state)
+{
+	struct json_buf b = {0};
+	cJSON *o = cJSON_CreateObject(), *row;
+	char name[] = "nginx.service", bad[] = "caf\xe9", *head, *text;
+	size_t len = 0;
+
+	(void)state;
+	for (int i = 0; i < 100000; i++) {
+		int64_t v = (int64_t)(rng() >> (1 + rng() % 63)); /* 0 .. INT64_MAX */
+		bool h = i % 2;
+		cJSON *n = cJSON_CreateObject();
+
+		if (i % 7 == 0)
+			v = -v - 1; /* null */
+		if (v < 0)
+			cJSON_AddNullToObject(n, "k");
+		else
+			cJSON_AddNumberToObject(n, "k", h ? (double)v / 100 : (double)v);
+		text = json_print(n, NULL);
+		b.len = 0;
+		assert_int_equal(json_buf_put(&b, "{", 1), 0);
+		assert_int_equal(json_buf_num(&b, "k", v, h, '}'), 0);
+		if (h ? v < 100000000000 : v < 1000000000000000) /* where %.15g is exact */
+			assert_string_equal(b.p, text);
+		else if (!h) /* the integer itself, where cJSON would round it */
+			assert_true(strtoll(b.p + 5, NULL, 10) == v);
+		free(text);
+		cJSON_Delete(n);
+	}
+	json_str(o, "unit", "a\"b\n");
+	json_num(o, "n", 3);
+	head = json_head(o, &len);
+	assert_string_equal(head, "{\"unit\":\"a\\\"b\\n\",\"n\":3,");
+	assert_int_equal(len, strlen(head));
+	free(head);
+	cJSON_Delete(o);
+
+	o = cJSON_CreateObject();
+	row = cJSON_CreateObject();
+	assert_int_equal(json_str_ref(o, "unit", name), 0);
+	assert_int_equal(json_str_ref(o, "bad", bad), 0);
+	assert_int_equal(json_str_ref(o, "none", NULL), 0);
+	assert_int_equal(json_num_ref(o, "cpu_pct", 25.43), 0);
+	assert_int_equal(json_num_ref(o, "tasks", -1), 0);
+	json_str(row, "unit", name);
+	json_str(row, "bad", bad);
+	json_str(row, "none", NULL);
+	json_num(row, "cpu_pct", 25.43);
+	cJSON_AddNullToObject(row, "tasks");
+	text = json_print(o, NULL);
+	head = json_print(row, NULL);
+	assert_string_equal(text, head);
+	assert_ptr_equal(cJSON_GetObjectItem(o, "unit")->valuestring, name); /* not copied */
+	assert_ptr_not_equal(cJSON_GetObjectItem(o, "bad")->valuestring, bad);
+	free(text);
+	free(head);
+	cJSON_Delete(o); /* frees neither name nor the constant keys */
+	cJSON_Delete(row);
+	json_buf_free(&b);
+	assert_null(b.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_numbers),   cmocka_unit_test(test_valueint),
 	    cmocka_unit_test(test_i64),       cmocka_unit_test(test_strings),
 	    cmocka_unit_test(test_structure), cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_rows),
 	};
 
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);

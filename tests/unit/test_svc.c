@@ -241,15 +241,24 @@ static void test_collector_changes(void **state)
 	assert_true(num(r, "io_read_bytes_per_s") == 4096 &&
 		    num(r, "io_write_bytes_per_s") == 1000);
 	cJSON_Delete(p);
-	/* a malformed file is null for that field only */
+	/* a malformed file is null for that field only: I/O at once, memory
+	 * (which held still: read at its own pace) within CGROUP_STEADY_TICKS */
 	scratch_write(&s, SL "a.service/io.stat", "8:0 rbytes=x\n");
 	scratch_write(&s, SL "a.service/memory.current", "lots\n");
-	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 950000\n");
-	p = tick(st, &env, ++n);
-	r = row_of(p, "top_cpu", "a.service");
-	assert_true(cJSON_IsNull(get(r, "io_read_bytes_per_s")) &&
-		    cJSON_IsNull(get(r, "mem_bytes")));
-	assert_true(num(r, "tasks") == 4);
+	for (unsigned k = 0;; k++) {
+		char cpu[64];
+
+		assert_true(k < CGROUP_STEADY_TICKS);
+		snprintf(cpu, sizeof(cpu), "usage_usec %u\n", 950000 + k * 1000);
+		scratch_write(&s, SL "a.service/cpu.stat", cpu);
+		p = tick(st, &env, ++n);
+		r = row_of(p, "top_cpu", "a.service");
+		assert_true(cJSON_IsNull(get(r, "io_read_bytes_per_s")));
+		assert_true(num(r, "tasks") == 4);
+		if (cJSON_IsNull(get(r, "mem_bytes")))
+			break;
+		cJSON_Delete(p);
+	}
 	assert_null(row_of(p, "top_mem", "a.service"));
 	cJSON_Delete(p);
 	/* a service that stops: gone at the next tick */
@@ -270,42 +279,116 @@ static void test_collector_changes(void **state)
 
 /* A service whose CPU time stood still is idle: its CPU time alone is
  * read each tick, its memory stands until that moves (read whole at once,
- * its CPU rate over the last tick) or CGROUP_IDLE_TICKS pass. */
+ * its CPU rate over the last tick) or its whole look (within
+ * CGROUP_IDLE_TICKS, at its phase; then at least CGROUP_IDLE_TICKS apart). */
 static void test_collector_idle(void **state)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
 	void *st = NULL;
-	unsigned n;
+	unsigned n, seen = 0;
 	cJSON *p;
 
 	(void)state;
 	st = one_service(&s, &env);
 	cJSON_Delete(tick(st, &env, 1));
 	cJSON_Delete(tick(st, &env, 2)); /* no CPU time: idle */
+	/* its memory is looked at within CGROUP_IDLE_TICKS (at its phase) */
 	scratch_write(&s, SL "a.service/memory.current", "8192\n");
-	p = tick(st, &env, 3);
-	assert_true(num(row_of(p, "top_mem", "a.service"), "mem_bytes") == 4096);
-	assert_true(num(row_of(p, "top_cpu", "a.service"), "cpu_pct") == 0);
-	cJSON_Delete(p);
-	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 251000\n"); /* wakes */
-	p = tick(st, &env, 4);
-	assert_true(num(row_of(p, "top_mem", "a.service"), "mem_bytes") == 8192);
-	assert_true(num(row_of(p, "top_cpu", "a.service"), "cpu_pct") == 25);
-	cJSON_Delete(p);
-	/* still again: its memory is looked at within CGROUP_IDLE_TICKS */
-	cJSON_Delete(tick(st, &env, 5));
-	scratch_write(&s, SL "a.service/memory.current", "16384\n");
-	for (n = 6; n < 6 + CGROUP_IDLE_TICKS + 1; n++) {
+	for (n = 3; n < 3 + CGROUP_IDLE_TICKS && !seen; n++) {
 		p = tick(st, &env, n);
-		if (num(row_of(p, "top_mem", "a.service"), "mem_bytes") == 16384) {
-			assert_true(num(row_of(p, "top_cpu", "a.service"), "cpu_pct") == 0);
-			cJSON_Delete(p);
-			break;
-		}
+		if (num(row_of(p, "top_mem", "a.service"), "mem_bytes") == 8192)
+			seen = n;
+		assert_true(num(row_of(p, "top_cpu", "a.service"), "cpu_pct") == 0);
 		cJSON_Delete(p);
 	}
-	assert_true(n > 6 && n < 6 + CGROUP_IDLE_TICKS + 1);
+	assert_true(seen > 0);
+	/* and then not before the next whole look: it stands */
+	scratch_write(&s, SL "a.service/memory.current", "16384\n");
+	for (; n < seen + CGROUP_IDLE_TICKS; n++) {
+		p = tick(st, &env, n);
+		assert_true(num(row_of(p, "top_mem", "a.service"), "mem_bytes") == 8192);
+		cJSON_Delete(p);
+	}
+	/* until its CPU time moves: read whole at once, the rate over 1 s */
+	scratch_write(&s, SL "a.service/cpu.stat", "usage_usec 251000\n");
+	p = tick(st, &env, n);
+	assert_true(num(row_of(p, "top_mem", "a.service"), "mem_bytes") == 16384);
+	assert_true(num(row_of(p, "top_cpu", "a.service"), "cpu_pct") == 25);
+	cJSON_Delete(p);
+	svc_collector.fini(st);
+	scratch_remove(&s);
+}
+
+/* Ticks until a.service's memory shows want (from tick *n on, its CPU time
+ * moving by busy_us a tick), at most limit; *n is the next tick after. */
+static unsigned until_mem(struct scratch *s, void *st, struct collector_env *env, unsigned *n,
+			  unsigned busy_us, double want, unsigned limit)
+{
+	static unsigned usec = 1000;
+
+	for (unsigned k = 1; k <= limit; k++) {
+		char cpu[64];
+		cJSON *p;
+		bool seen;
+
+		usec += busy_us;
+		snprintf(cpu, sizeof(cpu), "usage_usec %u\n", usec);
+		scratch_write(s, SL "a.service/cpu.stat", cpu);
+		p = tick(st, env, (*n)++);
+		seen = num(row_of(p, "top_mem", "a.service"), "mem_bytes") == want;
+		cJSON_Delete(p);
+		if (seen)
+			return k;
+	}
+	return 0;
+}
+
+/* The paced readings (cgroup.h): a busy service's memory each tick while it
+ * moves, then after 2, 4, up to CGROUP_STEADY_TICKS ticks while it holds;
+ * an idle one's whole look after CGROUP_IDLE_TICKS, then twice as long
+ * (up to CGROUP_IDLE_MAX) while nothing moved, and CGROUP_IDLE_TICKS again
+ * once something did. */
+static void test_collector_paced(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	unsigned n = 1, k;
+	void *st;
+
+	(void)state;
+	st = one_service(&s, &env);
+	assert_int_equal(until_mem(&s, st, &env, &n, 1000, 4096, 1), 1);
+	/* busy, memory moving: seen the next tick */
+	for (unsigned m = 1; m <= 3; m++) {
+		scratch_write(&s, SL "a.service/memory.current", m % 2 ? "8192\n" : "4096\n");
+		assert_int_equal(until_mem(&s, st, &env, &n, 1000, m % 2 ? 8192 : 4096, 1), 1);
+	}
+	/* holding still long enough: read every CGROUP_STEADY_TICKS at most */
+	for (k = 0; k < 3 * CGROUP_STEADY_TICKS; k++)
+		cJSON_Delete(tick(st, &env, n++));
+	scratch_write(&s, SL "a.service/memory.current", "12288\n");
+	k = until_mem(&s, st, &env, &n, 1000, 12288, CGROUP_STEADY_TICKS);
+	assert_true(k >= 1 && k <= CGROUP_STEADY_TICKS);
+	/* it moved: the next change is seen the next tick again */
+	scratch_write(&s, SL "a.service/memory.current", "16384\n");
+	assert_int_equal(until_mem(&s, st, &env, &n, 1000, 16384, 1), 1);
+	/* idle (no CPU time): a whole look within CGROUP_IDLE_TICKS */
+	cJSON_Delete(tick(st, &env, n++));
+	scratch_write(&s, SL "a.service/memory.current", "20480\n");
+	k = until_mem(&s, st, &env, &n, 0, 20480, CGROUP_IDLE_TICKS);
+	assert_true(k >= 1 && k <= CGROUP_IDLE_TICKS);
+	/* that look found it moved: the next comes CGROUP_IDLE_TICKS later and
+	 * finds nothing; that one puts the next twice as far */
+	for (k = 0; k < CGROUP_IDLE_TICKS; k++)
+		cJSON_Delete(tick(st, &env, n++));
+	scratch_write(&s, SL "a.service/memory.current", "24576\n");
+	k = until_mem(&s, st, &env, &n, 0, 24576, 2 * CGROUP_IDLE_TICKS);
+	assert_int_equal(k, 2 * CGROUP_IDLE_TICKS);
+	/* and one that found a change brings it back */
+	scratch_write(&s, SL "a.service/memory.current", "28672\n");
+	assert_int_equal(until_mem(&s, st, &env, &n, 0, 28672, CGROUP_IDLE_TICKS),
+			 CGROUP_IDLE_TICKS);
 	svc_collector.fini(st);
 	scratch_remove(&s);
 }
@@ -434,6 +517,17 @@ static void test_metrics(void **state)
 	    "# HELP sysfeed_services Systemd services seen in system.slice.\n"
 	    "# TYPE sysfeed_services gauge\n"
 	    "sysfeed_services 3\n"
+	    "# HELP sysfeed_services_fds Files of the topic's cgroups (and network namespaces) "
+	    "held open.\n"
+	    "# TYPE sysfeed_services_fds gauge\n"
+	    "sysfeed_services_fds 9\n" /* a: 4, b: 3, c: 2 */
+	    "# HELP sysfeed_services_reads_total Files of the topic read (pread calls).\n"
+	    "# TYPE sysfeed_services_reads_total counter\n"
+	    "sysfeed_services_reads_total 18\n" /* the same, twice */
+	    "# HELP sysfeed_services_idle_proven_total Idle cgroups' CPU times not read: their "
+	    "parent's CPU time showed them still.\n"
+	    "# TYPE sysfeed_services_idle_proven_total counter\n"
+	    "sysfeed_services_idle_proven_total 0\n"
 	    "# HELP sysfeed_service_cpu_seconds_total CPU time used by the service's cgroup "
 	    "(top services only).\n"
 	    "# TYPE sysfeed_service_cpu_seconds_total counter\n"
@@ -494,6 +588,7 @@ int main(void)
 	    cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_collector_changes),
 	    cmocka_unit_test(test_collector_idle),
+	    cmocka_unit_test(test_collector_paced),
 	    cmocka_unit_test(test_collector_live),
 	    cmocka_unit_test(test_metrics),
 	    cmocka_unit_test(test_collector_v1),
