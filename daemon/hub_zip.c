@@ -151,17 +151,21 @@ void group_break(struct group *g)
 }
 
 /* Loop thread, lock not held: compresses a group's part of a batch (n
- * frames, some of other topics; or `extra` bytes) into a chunk. */
+ * frames, some of other topics; or `extra` bytes) into a chunk. Every
+ * frame of the batch: an event batch holds up to hundreds (a journal
+ * burst), and the chunk covers the batch's seqs whatever it holds. */
 struct blob *group_chunk(struct hub *hub, struct group *g, bool join, struct blob *const *frames,
 			 size_t n, const char *extra, uint64_t after, uint64_t last)
 {
-	const char *bufs[HUB_MAX_TOPICS + 1];
-	size_t lens[HUB_MAX_TOPICS + 1], k = 0, in = 0;
-	struct blob *chunk;
-	char *z;
+	const char **bufs = malloc((n + 1) * sizeof(*bufs));
+	size_t *lens = malloc((n + 1) * sizeof(*lens)), k = 0, in = 0;
+	struct blob *chunk = NULL;
+	char *z = NULL;
 	size_t zlen;
 
-	for (size_t i = 0; i < n && k < HUB_MAX_TOPICS; i++) {
+	if (!bufs || !lens)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
 		if (!frames[i] || !(g->mask & (1ULL << frames[i]->topic)))
 			continue;
 		bufs[k] = frames[i]->data;
@@ -173,21 +177,19 @@ struct blob *group_chunk(struct hub *hub, struct group *g, bool join, struct blo
 		lens[k] = strlen(extra);
 		in += lens[k++];
 	}
-	if (!k && !join)
-		return NULL;
-	if (gz_chunk(g->z, join, bufs, lens, k, &z, &zlen) < 0)
-		return NULL;
-	if (!(chunk = blob_copy(z, zlen))) {
-		free(z);
-		return NULL;
-	}
-	free(z);
+	if ((!k && !join) || gz_chunk(g->z, join, bufs, lens, k, &z, &zlen) < 0 ||
+	    !(chunk = blob_copy(z, zlen)))
+		goto out;
 	chunk->join = join;
 	chunk->after = after;
 	chunk->seq = last;
 	chunk->mono_ms = clock_mono_ms();
 	__atomic_add_fetch(&hub->gz_in, in, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&hub->gz_out, zlen, __ATOMIC_RELAXED);
+out:
+	free(z);
+	free(bufs);
+	free(lens);
 	return chunk;
 }
 

@@ -974,6 +974,37 @@ static void test_compact_ring(void **state)
 	hub_free(ref);
 }
 
+/* A batch of more frames than there are topics (a journal burst) reaches
+ * gzip clients whole: the shared compressor once took 64 frames of a
+ * batch and dropped the rest. */
+static void test_gzip_big_batch(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub_client *z = cnew_opt(hub, 7, NULL, NULL, true);
+	static struct unzip u;
+	static char json[200][48];
+	struct hub_msg msgs[200];
+
+	hub_set_hello(hub, "{}", 2000);
+	pub(hub, 0, 0);
+	unzip_init(&u);
+	zdrain(z, &u, 4096);
+	hub_housekeep(hub); /* the join point it waits for */
+	zdrain(z, &u, 4096);
+	for (int i = 0; i < 200; i++) {
+		snprintf(json[i], sizeof(json[i]), "{\"t\":1,\"line\":%d}", i);
+		msgs[i] = (struct hub_msg){
+		    .topic = 2, .json = json[i], .len = strlen(json[i]), .level = 6};
+	}
+	assert_int_equal(hub_publish(hub, msgs, 200, 0), 0);
+	zdrain(z, &u, 4096);
+	assert_int_equal(count(u.out, "event: load\n"), 200);
+	assert_non_null(strstr(u.out, "{\"t\":1,\"line\":199}\nid: 00000000deadbeef-201\n\n"));
+	inflateEnd(&u.z);
+	hub_client_free(z);
+	hub_free(hub);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -998,6 +1029,7 @@ int main(void)
 	    cmocka_unit_test(test_gzip_resume_threads),
 	    cmocka_unit_test(test_gzip_no_gap_without_users),
 	    cmocka_unit_test(test_compact_ring),
+	    cmocka_unit_test(test_gzip_big_batch),
 	};
 
 	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
