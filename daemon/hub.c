@@ -372,6 +372,8 @@ void hub_set_limits(struct hub *hub, unsigned keepalive_s, unsigned stall_s)
  * was made (0: nothing or unknown). */
 static uint64_t oldest_pending(const struct hub *hub, const struct hub_client *c)
 {
+	if (c->n_tail)
+		return c->tail_ms;
 	if (c->out.busy && c->out.b && c->out.b->mono_ms)
 		return c->out.b->mono_ms;
 	if (c->phase == PHASE_SNAPSHOT && c->snap)

@@ -118,6 +118,11 @@ struct hub_client {
 	bool member;         /* gzip: reading the group's chunks (chunk g next) */
 	uint64_t g;
 	uint64_t last_write_ms;
+	/* gathered (hub_client_gather) but not taken by the socket: sent
+	 * first next time; tail_ms: when the oldest of it was made */
+	struct hub_piece *tail;
+	size_t n_tail;
+	uint64_t tail_ms;
 	struct hub_client *prev, *next;
 };
 
