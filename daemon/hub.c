@@ -66,6 +66,8 @@ void hub_free(struct hub *hub)
 		blob_unref(hub->metrics[i]);
 	for (size_t i = 0; i < hub->n_groups; i++)
 		group_free(hub->groups[i]);
+	blob_text_drop(hub);
+	free(hub->inflated);
 	blob_unref(hub->hello);
 	gz_free(hub->scratch);
 	gz_free(hub->loopz);
@@ -401,6 +403,7 @@ void hub_housekeep(struct hub *hub)
 	void **wake;
 
 	pthread_mutex_lock(&hub->lock);
+	blob_text_drop(hub);
 	/* groups nobody uses go; only this thread frees them */
 	for (size_t i = 0; i < hub->n_groups; i++) {
 		struct group *g = hub->groups[i];
@@ -492,6 +495,7 @@ void hub_get_stats(struct hub *hub, struct hub_stats *ret)
 	ret->tick_age_ms = hub->tick_mono_ms ? now - hub->tick_mono_ms : UINT64_MAX;
 	ret->gzip_in_bytes = __atomic_load_n(&hub->gz_in, __ATOMIC_RELAXED);
 	ret->gzip_out_bytes = __atomic_load_n(&hub->gz_out, __ATOMIC_RELAXED);
+	ret->inflated = (unsigned)hub->n_inflated;
 	pthread_mutex_unlock(&hub->lock);
 }
 

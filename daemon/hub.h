@@ -67,6 +67,7 @@ struct hub_stats {
 	uint64_t tick_age_ms;    /* since the last tick was published (UINT64_MAX: none) */
 	uint64_t gzip_in_bytes;  /* fed to the shared compressors */
 	uint64_t gzip_out_bytes; /* they produced */
+	unsigned inflated;       /* compact frames whose text readers share now */
 };
 
 /* How the hub reaches a client's connection. */

@@ -81,10 +81,8 @@ static void out_piece(struct hub *hub, struct out *o, struct blob *b, bool gzip)
 	if (b->compact && gzip) {
 		out_set(o, b, b->data, b->len, false);
 	} else if (b->compact) {
-		if ((p = blob_unzip(b))) {
+		if ((p = blob_text(hub, b)))
 			out_set(o, p, p->data, p->len, false);
-			blob_unref(p);
-		}
 	} else if (gzip && blob_zip(hub, b) == 0) {
 		out_set(o, b, b->z, b->zlen, false);
 	} else {
@@ -236,23 +234,23 @@ static bool key_in(const char *key, const char *const *set, size_t n)
 	return false;
 }
 
-/* Whether a frame passes the client's filter (see struct hub_filter). */
-static bool filter_pass(const struct filter *flt, const struct blob *b)
+/* With the lock held: whether a frame passes the client's filter (see
+ * struct hub_filter). */
+static bool filter_pass(struct hub *hub, const struct filter *flt, struct blob *b)
 {
 	const struct hub_filter *f = &flt->f;
 
 	if (b->level < 0 && !b->key)
 		return true;
 	if (b->compact && f->match && *f->match) {
-		struct blob *p = blob_unzip(b);
+		struct blob *p = blob_text(hub, b);
 		bool pass;
 
 		if (!p)
 			return true; /* cannot tell: rather sent than lost */
 		p->key = b->key;     /* borrowed for the check */
-		pass = filter_pass(flt, p);
+		pass = filter_pass(hub, flt, p);
 		p->key = NULL;
-		blob_unref(p);
 		return pass;
 	}
 	if (b->level > f->max_level)
@@ -383,7 +381,8 @@ static bool next_part(struct hub *hub, struct hub_client *c, size_t room, bool a
 			return false;
 		}
 		f = hub->frames[c->next_seq & (hub->cap - 1)];
-		if (!(c->mask & (1ULL << f->topic)) || (c->filter && !filter_pass(c->filter, f))) {
+		if (!(c->mask & (1ULL << f->topic)) ||
+		    (c->filter && !filter_pass(hub, c->filter, f))) {
 			c->next_seq++;
 			continue;
 		}

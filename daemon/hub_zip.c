@@ -9,6 +9,7 @@
 
 #include <zlib.h>
 
+#include "array.h"
 #include "clock.h"
 #include "gz.h"
 #include "hub_impl.h"
@@ -46,6 +47,7 @@ struct blob *blob_ref(struct blob *b)
 void blob_unref(struct blob *b)
 {
 	if (b && --b->refs == 0) {
+		blob_unref(b->text);
 		free(b->key);
 		free(b->z);
 		free(b);
@@ -99,6 +101,35 @@ struct blob *blob_unzip(const struct blob *b)
 	p->level = b->level;
 	p->mono_ms = b->mono_ms;
 	return p;
+}
+
+struct blob *blob_text(struct hub *hub, struct blob *b)
+{
+	struct blob *t;
+
+	if (b->text)
+		return b->text;
+	if (!(t = blob_unzip(b)))
+		return NULL;
+	if (ARRAY_GROW(hub->inflated, hub->cap_inflated, hub->n_inflated, 64) < 0) {
+		blob_unref(t);
+		return NULL;
+	}
+	hub->inflated[hub->n_inflated++] = blob_ref(b);
+	b->text = t;
+	return t;
+}
+
+void blob_text_drop(struct hub *hub)
+{
+	for (size_t i = 0; i < hub->n_inflated; i++) {
+		struct blob *b = hub->inflated[i];
+
+		blob_unref(b->text);
+		b->text = NULL;
+		blob_unref(b);
+	}
+	hub->n_inflated = 0;
 }
 
 void group_free(struct group *g)
@@ -202,7 +233,7 @@ size_t compact_prepare(struct hub *hub, uint64_t now, struct blob **out)
 	uint64_t s = hub->compact_seq > hub->first_seq ? hub->compact_seq : hub->first_seq;
 	size_t n = 0;
 
-	if (!hub->loopz && !(hub->loopz = gz_new(GZ_LEVEL)))
+	if (!hub->loopz && !(hub->loopz = gz_new(COMPACT_LEVEL)))
 		return 0;
 	for (; s <= hub->head_seq && n < COMPACT_BATCH; s++) {
 		struct blob *f = hub->frames[s & (hub->cap - 1)], *c;

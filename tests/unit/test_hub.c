@@ -1005,6 +1005,45 @@ static void test_gzip_big_batch(void **state)
 	hub_free(hub);
 }
 
+/* Plain clients that fell behind to compact frames share one inflated
+ * copy of each (a storm of late clients once inflated every frame for
+ * each, and held the copies): the same text, one copy, gone at the next
+ * housekeeping. */
+static void test_compact_text_shared(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub_client *a, *b;
+	struct hub_stats st;
+	static char sa[1 << 16];
+
+	hub_set_compact_age(hub, 0);
+	hub_set_hello(hub, "{}", 2000);
+	for (int i = 1; i <= 40; i++) {
+		char json[400];
+
+		snprintf(json, sizeof(json), "{\"t\":1,\"n\":%d,\"pad\":\"%0300d\"}", i, i);
+		assert_int_equal(
+		    hub_publish(hub,
+				&(struct hub_msg){
+				    .topic = 1, .json = json, .len = strlen(json), .level = -1},
+				1, 1),
+		    0);
+	}
+	a = cnew(hub, 7, "00000000deadbeef-0");
+	b = cnew(hub, 7, "00000000deadbeef-0");
+	strcpy(sa, drain(a, 4096));
+	assert_string_equal(drain(b, 4096), sa);
+	assert_int_equal(count(sa, "event: mem\n"), 40);
+	hub_get_stats(hub, &st);
+	assert_true(st.inflated >= 30 && st.inflated <= 40); /* all but the last batch */
+	hub_housekeep(hub);
+	hub_get_stats(hub, &st);
+	assert_int_equal(st.inflated, 0);
+	hub_client_free(a);
+	hub_client_free(b);
+	hub_free(hub);
+}
+
 /* Appends to out[len..] what a socket taking a random share of each batch
  * gets of c through hub_client_gather and hub_client_sent (batches of
  * about `max` bytes); returns the new length. */
@@ -1178,6 +1217,7 @@ int main(void)
 	    cmocka_unit_test(test_compact_ring),
 	    cmocka_unit_test(test_gzip_big_batch),
 	    cmocka_unit_test(test_gather_same_stream),
+	    cmocka_unit_test(test_compact_text_shared),
 	};
 
 	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
