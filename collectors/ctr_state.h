@@ -50,6 +50,8 @@ struct ctr_state {
 	struct cgroup_reader rd;
 	struct ctr_meta_ctx meta;
 	int inotify_fd; /* -1: walks every tick instead */
+	int epfd;       /* the loop's view: inotify_fd in it only while followed */
+	bool followed;  /* someone waits for changes: walk as they happen */
 	int proc_fd;
 	struct ctr_entry *v; /* sorted by rel */
 	size_t n, cap;
