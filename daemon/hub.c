@@ -89,17 +89,29 @@ static void ring_evict(struct hub *hub)
 	hub->first_seq++;
 }
 
+/* One pass over the JSON when it holds no line end nor ill-formed byte
+ * (what the daemon's JSON writer makes): the frame's size is then the
+ * fields' plus the JSON's; a second pass only when it is not. */
 static struct blob *encode_frame(struct hub *hub, uint64_t seq, const struct hub_msg *m)
 {
+	const char *name = hub->names[m->topic];
 	char id[SSE_ID_MAX];
 	struct blob *b;
-	long len;
+	long fields, len;
 
 	sse_format_id(id, sizeof(id), hub->instance, seq);
-	len = sse_encode(NULL, 0, id, hub->names[m->topic], m->json, m->len);
-	if (len < 0 || !(b = blob_new((size_t)len)))
+	fields = sse_encode(NULL, 0, id, name, "", 0);
+	if (fields < 0 || !(b = blob_new((size_t)fields + m->len)))
 		return NULL;
-	sse_encode(b->data, (size_t)len + 1, id, hub->names[m->topic], m->json, m->len);
+	len = sse_encode(b->data, b->len + 1, id, name, m->json, m->len);
+	if (len > (long)b->len) {
+		blob_unref(b);
+		if (!(b = blob_new((size_t)len)))
+			return NULL;
+		sse_encode(b->data, (size_t)len + 1, id, name, m->json, m->len);
+	}
+	b->len = (size_t)len;
+	b->data[len] = '\0';
 	b->topic = m->topic;
 	b->seq = seq;
 	b->level = m->level;

@@ -65,7 +65,7 @@ int blob_zip(struct hub *hub, struct blob *b)
 
 	if (b->z || b->compact)
 		return 0;
-	if (!hub->scratch && !(hub->scratch = gz_new(GZ_LEVEL)))
+	if (!hub->scratch && !(hub->scratch = gz_new(GZ_LEVEL, GZ_PIECE_MEM)))
 		return -ENOMEM;
 	if ((r = gz_piece(hub->scratch, b->data, b->len, &b->z, &b->zlen)) == 0 && b->in_ring)
 		hub->used += b->zlen; /* the ring's next publish makes room */
@@ -233,7 +233,7 @@ size_t compact_prepare(struct hub *hub, uint64_t now, struct blob **out)
 	uint64_t s = hub->compact_seq > hub->first_seq ? hub->compact_seq : hub->first_seq;
 	size_t n = 0;
 
-	if (!hub->loopz && !(hub->loopz = gz_new(COMPACT_LEVEL)))
+	if (!hub->loopz && !(hub->loopz = gz_new(COMPACT_LEVEL, GZ_PIECE_MEM)))
 		return 0;
 	for (; s <= hub->head_seq && n < COMPACT_BATCH; s++) {
 		struct blob *f = hub->frames[s & (hub->cap - 1)], *c;
@@ -297,7 +297,7 @@ struct group *group_get(struct hub *hub, uint64_t mask)
 	if (hub->n_groups == HUB_MAX_GROUPS || !(g = calloc(1, sizeof(*g))))
 		return NULL;
 	g->chunks = calloc(CHUNK_CAP, sizeof(*g->chunks));
-	g->z = gz_new(GZ_LEVEL);
+	g->z = gz_new(GZ_LEVEL, GZ_STREAM_MEM);
 	if (!g->chunks || !g->z) {
 		group_free(g);
 		return NULL;
