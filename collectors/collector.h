@@ -101,10 +101,12 @@ struct collector {
 	 * its latest sample: raw counters where the source counts, never a
 	 * new read. Called on the loop thread after each tick. May be NULL. */
 	int (*metrics)(void *state, struct metrics *m);
-	/* Whether some stream client subscribes to the topic now: the daemon
-	 * calls it when that changes (checked about once a second; at start
-	 * nobody does), so that a collector runs timers faster than the tick
-	 * only while someone waits for its events. May be NULL. */
+	/* Whether some stream client subscribes to the topic now (or a
+	 * config alert rule reads it): the daemon calls it when that changes
+	 * (checked about once a second; at start nobody does), so that a
+	 * collector runs timers faster than the tick, or lets its sources wake
+	 * the loop, only while someone waits for its events; else its sample
+	 * looks at them. May be NULL. */
 	void (*follow)(void *state, bool followed);
 	/* Some of its keys changed in place (a reload): whatever was derived
 	 * from them is to be made again. May be NULL. */

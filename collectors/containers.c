@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -348,6 +349,8 @@ static void ctr_fini(void *state)
 	ctr_meta_fini(&s->meta);
 	if (s->inotify_fd >= 0)
 		close(s->inotify_fd);
+	if (s->epfd >= 0)
+		close(s->epfd);
 	free(s->v);
 	free(s->dents);
 	free(s->net_buf);
@@ -397,7 +400,7 @@ static int ctr_init(const struct collector_env *env, const void *settings, void 
 	if (!s)
 		goto out;
 	s->set = settings;
-	s->inotify_fd = -1;
+	s->inotify_fd = s->epfd = -1;
 	s->proc_fd = env->proc_fd;
 	for (size_t i = 0; i < CGROUP_NHIER; i++)
 		s->root.fd[i] = -1;
@@ -410,6 +413,10 @@ static int ctr_init(const struct collector_env *env, const void *settings, void 
 	if (r < 0)
 		goto out;
 	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		r = -errno;
+		goto out;
+	}
 	r = ctr_rescan(s, NULL, 0);
 	if (r < 0)
 		goto out;
@@ -426,7 +433,7 @@ static int ctr_get_fd(void *state)
 {
 	const struct ctr_state *s = state;
 
-	return s->inotify_fd;
+	return s->epfd;
 }
 
 /* Drains inotify; a directory made or removed (or a lost event) means a
@@ -438,6 +445,21 @@ static int ctr_dispatch(void *state, const struct collector_env *env)
 	if (!cgroup_drain(s->inotify_fd))
 		return 0;
 	return ctr_rescan(s, env, clock_real_ms());
+}
+
+/* Starts and stops are walked as they happen only while a stream client
+ * or an alert rule waits for them: cgroups come and go all the time on a
+ * busy host (every unit, scope and session), and with nobody waiting the
+ * tick's look at inotify is soon enough. */
+static void ctr_follow(void *state, bool followed)
+{
+	struct ctr_state *s = state;
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	if (s->inotify_fd < 0 || followed == s->followed)
+		return;
+	if (epoll_ctl(s->epfd, followed ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->inotify_fd, &ev) == 0)
+		s->followed = followed;
 }
 
 /* Each tick reads every container's files (the walk happens on inotify
@@ -459,7 +481,7 @@ static int ctr_sample(void *state, const struct collector_env *env,
 		r = ctr_rescan(s, env, tick->t_ms);
 		if (r < 0)
 			return r;
-	} else if (s->inotify_fd < 0) {
+	} else if (s->inotify_fd < 0 || (!s->followed && cgroup_drain(s->inotify_fd))) {
 		r = ctr_rescan(s, env, tick->t_ms);
 		if (r < 0)
 			return r;
@@ -493,6 +515,7 @@ const struct collector containers_collector = {
     .sample = ctr_sample,
     .get_fd = ctr_get_fd,
     .dispatch = ctr_dispatch,
+    .follow = ctr_follow,
     .metrics = ctr_metrics,
     .fini = ctr_fini,
 };

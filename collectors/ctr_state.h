@@ -62,6 +62,8 @@ struct ctr_state {
 	struct cgroup_groups groups; /* the directories containers are in */
 	struct ctr_meta_ctx meta;
 	int inotify_fd; /* -1: walks every tick instead */
+	int epfd;       /* the loop's view: inotify_fd in it only while followed */
+	bool followed;  /* someone waits for changes: walk as they happen */
 	int proc_fd;
 	struct ctr_entry *v; /* sorted by rel */
 	size_t n, cap;

@@ -26,7 +26,9 @@
  * stream client subscribes to `log` (the follow hook), the journal is also
  * looked at every RECHECK_MS between its wake-ups, which costs one
  * sd_journal_next() (a look at each file's mmap'ed header) when idle.
- * Nobody following, no timer: the journal is read at journald's pace. */
+ * Nobody following, the journal's own wake-ups do not reach the loop
+ * either: it is read at each tick (the backlog `snapshot` carries is then
+ * at most one interval old). */
 #define JOURNAL_RECHECK_MS 40
 /* sd-journal keeps the file windows it read mapped (their pages are given
  * back at each tick: journal_reader_release) and its buffers grown: after
@@ -34,7 +36,7 @@
  * unmaps and frees them (a flood would add ~20 MB otherwise). */
 #define JOURNAL_REOPEN_ENTRIES 1024
 
-enum { TAG_JOURNAL, TAG_BATCH, TAG_KICK, TAG_TIMEOUT, TAG_RECHECK, TAG_DIRS };
+enum { TAG_JOURNAL, TAG_BATCH, TAG_KICK, TAG_TIMEOUT, TAG_RECHECK, TAG_DIRS, TAG_SOURCES };
 
 /* An event waiting for the end of the dispatch, after the state update. */
 struct journal_out {
@@ -45,7 +47,9 @@ struct journal_out {
 
 struct journal_state {
 	struct journal_reader rd;
-	int epfd, batch_fd, kick_fd, timeout_fd, recheck_fd;
+	/* epfd: what the loop watches; src_epfd: the journal's fd and the
+	 * directories' inotify, in epfd only while followed */
+	int epfd, src_epfd, batch_fd, kick_fd, timeout_fd, recheck_fd;
 	bool want_reopen;
 	const struct journal_settings *set;
 	struct journal_rate rate;
@@ -319,6 +323,60 @@ static void journal_arm_timeout(struct journal_state *s)
 	journal_arm(s->timeout_fd, usec * 1000u, 0, usec ? TFD_TIMER_ABSTIME : 0);
 }
 
+/* Looks at the journal's sources without waiting: the journal's fd (new
+ * entries, rotation) and the directories (a new active file). Returns
+ * whether there may be entries to read. */
+static bool journal_sources(struct journal_state *s)
+{
+	struct epoll_event evs[2];
+	bool more = false;
+	int n = epoll_wait(s->src_epfd, evs, 2, 0);
+
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.u32 == TAG_DIRS) {
+			if (journal_reader_dirs_changed(&s->rd))
+				s->want_reopen = true;
+		} else {
+			journal_reader_process(&s->rd);
+		}
+		more = true;
+	}
+	return more;
+}
+
+/* Reads what is new, up to the budget (the kick eventfd brings the loop
+ * back for the rest), and reopens the journal when it is due. */
+static int journal_read(struct journal_state *s)
+{
+	int more = journal_read_new(s), r = 0;
+	uint64_t v = 1;
+
+	if (more > 0) {
+		if (write(s->kick_fd, &v, sizeof(v)) < 0)
+			r = -errno;
+	} else if (more < 0) {
+		r = more;
+	}
+	/* A new active file (rotation, a restarted journald): the entries
+	 * written just before the old one was archived may not show in the
+	 * old handle, so every file is read once from the cursor, then the
+	 * follower takes over again. And now and then the follower is
+	 * reopened to unmap what it read. */
+	if (more == 0 && s->want_reopen) {
+		if (journal_reader_reopen(&s->rd, true) == 0) {
+			s->want_reopen = false;
+			if (write(s->kick_fd, &v, sizeof(v)) < 0)
+				r = -errno;
+		}
+	} else if (more == 0 && !s->rd.following) {
+		journal_reader_reopen(&s->rd, false);
+	} else if (s->rd.read_since_open >= JOURNAL_REOPEN_ENTRIES) {
+		journal_reader_reopen(&s->rd, !s->rd.following);
+	}
+	journal_arm_timeout(s);
+	return r;
+}
+
 static int journal_dispatch(void *state, const struct collector_env *env)
 {
 	struct journal_state *s = state;
@@ -346,45 +404,16 @@ static int journal_dispatch(void *state, const struct collector_env *env)
 			if (read(s->recheck_fd, &v, sizeof(v)) > 0)
 				read_more = true;
 			break;
-		case TAG_DIRS:
-			if (journal_reader_dirs_changed(&s->rd))
-				s->want_reopen = true;
-			read_more = true;
-			break;
-		case TAG_JOURNAL:
-			journal_reader_process(&s->rd);
+		case TAG_SOURCES:
+			journal_sources(s);
 			read_more = true;
 			break;
 		}
 	}
 	if (read_more) {
-		int more = journal_read_new(s);
+		int rr = journal_read(s);
 
-		if (more > 0) {
-			v = 1;
-			if (write(s->kick_fd, &v, sizeof(v)) < 0)
-				r = -errno;
-		} else if (more < 0) {
-			r = more;
-		}
-		/* A new active file (rotation, a restarted journald): the entries
-		 * written just before the old one was archived may not show in
-		 * the old handle, so every file is read once from the cursor,
-		 * then the follower takes over again. And now and then the
-		 * follower is reopened to unmap what it read. */
-		if (more == 0 && s->want_reopen) {
-			if (journal_reader_reopen(&s->rd, true) == 0) {
-				s->want_reopen = false;
-				v = 1;
-				if (write(s->kick_fd, &v, sizeof(v)) < 0)
-					r = -errno;
-			}
-		} else if (more == 0 && !s->rd.following) {
-			journal_reader_reopen(&s->rd, false);
-		} else if (s->rd.read_since_open >= JOURNAL_REOPEN_ENTRIES) {
-			journal_reader_reopen(&s->rd, !s->rd.following);
-		}
-		journal_arm_timeout(s);
+		r = r < 0 ? r : rr;
 	}
 	journal_send(s, env);
 	return r;
@@ -396,11 +425,14 @@ static int journal_sample(void *state, const struct collector_env *env,
 			  const struct collector_tick *tick, cJSON **ret_payload)
 {
 	struct journal_state *s = state;
+	int r = 0;
 
 	*ret_payload = NULL;
-	journal_flush_state(s, env);
+	if (!s->followed && journal_sources(s)) /* read at the tick's pace */
+		r = journal_read(s);
+	journal_send(s, env);
 	journal_reader_release(&s->rd);
-	return 0;
+	return r;
 }
 
 static int journal_get_fd(void *state)
@@ -420,8 +452,9 @@ int journal_metrics_write(const uint64_t *seen, uint64_t dropped, bool followed,
 		       "Journal entries that matched but were dropped by the rate limit.");
 	metrics_sample(m, "sysfeed_log_dropped_total", NULL, (double)dropped);
 	metrics_family(m, "sysfeed_log_followed", "gauge",
-		       "1 while a stream client subscribes to log: the journal is then also "
-		       "rechecked every 40 ms.");
+		       "1 while a stream client subscribes to log or a config alert rule reads it: "
+		       "the journal then wakes the daemon and is also rechecked every 40 ms; else "
+		       "it is read at each tick.");
 	metrics_sample(m, "sysfeed_log_followed", NULL, followed);
 	return metrics_error(m);
 }
@@ -433,12 +466,18 @@ static int journal_metrics(void *state, struct metrics *m)
 	return journal_metrics_write(s->seen, s->dropped_total, s->followed, m);
 }
 
-/* The fast recheck runs only while a stream client follows `log`. */
+/* While a stream client follows `log` (or an alert rule reads it), the
+ * journal wakes the loop and is rechecked every RECHECK_MS; else it is
+ * read at the tick. */
 static void journal_follow(void *state, bool followed)
 {
 	struct journal_state *s = state;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = TAG_SOURCES};
 	uint64_t ns = followed ? JOURNAL_RECHECK_MS * 1000000u : 0;
 
+	if (followed == s->followed ||
+	    epoll_ctl(s->epfd, followed ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->src_epfd, &ev) < 0)
+		return;
 	s->followed = followed;
 	journal_arm(s->recheck_fd, ns, ns, 0);
 }
@@ -457,6 +496,7 @@ static void journal_fini(void *state)
 		return;
 	journal_reader_close(&s->rd);
 	journal_close(s->epfd);
+	journal_close(s->src_epfd);
 	journal_close(s->batch_fd);
 	journal_close(s->kick_fd);
 	journal_close(s->timeout_fd);
@@ -494,7 +534,7 @@ static int journal_init(const struct collector_env *env, const void *settings, v
 		r = -ENOMEM;
 		goto out;
 	}
-	s->epfd = s->batch_fd = s->kick_fd = s->timeout_fd = s->recheck_fd = -1;
+	s->epfd = s->src_epfd = s->batch_fd = s->kick_fd = s->timeout_fd = s->recheck_fd = -1;
 	s->rd = (struct journal_reader){.jfd = -1, .epfd = -1, .dirs_fd = -1};
 	s->set = set;
 	batch_cap = set->rate / (1000 / JOURNAL_BATCH_MS);
@@ -510,13 +550,14 @@ static int journal_init(const struct collector_env *env, const void *settings, v
 	if (r < 0)
 		goto out;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->src_epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->batch_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	s->timeout_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	s->recheck_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	s->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (s->epfd < 0 || s->batch_fd < 0 || s->timeout_fd < 0 || s->kick_fd < 0 ||
-	    s->recheck_fd < 0 ||
-	    (r = journal_reader_watch(&s->rd, s->epfd, TAG_JOURNAL, TAG_DIRS)) < 0 ||
+	if (s->epfd < 0 || s->src_epfd < 0 || s->batch_fd < 0 || s->timeout_fd < 0 ||
+	    s->kick_fd < 0 || s->recheck_fd < 0 ||
+	    (r = journal_reader_watch(&s->rd, s->src_epfd, TAG_JOURNAL, TAG_DIRS)) < 0 ||
 	    (r = journal_epoll_add(s->epfd, s->batch_fd, EPOLLIN, TAG_BATCH)) < 0 ||
 	    (r = journal_epoll_add(s->epfd, s->kick_fd, EPOLLIN, TAG_KICK)) < 0 ||
 	    (r = journal_epoll_add(s->epfd, s->timeout_fd, EPOLLIN, TAG_TIMEOUT)) < 0 ||

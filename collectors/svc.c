@@ -448,23 +448,15 @@ out:
 	return r;
 }
 
-static int svc_get_fd(void *state)
-{
-	const struct svc_state *s = state;
-
-	return s->inotify_fd;
-}
-
 /* Drains inotify: a slice where a directory was made or removed (or a lost
- * event) means the slices are listed again at the next tick. */
-static int svc_dispatch(void *state, const struct collector_env *env)
+ * event) means the slices are listed again. At the tick only: the loop
+ * never watches this fd, since nothing but the tick reads the slices (a
+ * host that starts and stops units and scopes all the time would wake the
+ * daemon for nothing). */
+static void svc_drain(struct svc_state *s)
 {
-	struct svc_state *s = state;
-
-	(void)env;
-	if (cgroup_drain(s->inotify_fd))
+	if (s->inotify_fd >= 0 && cgroup_drain(s->inotify_fd))
 		s->relist = true;
-	return 0;
 }
 
 /* Each tick lists system.slice (and the slices in it) in each hierarchy
@@ -485,8 +477,7 @@ static int svc_sample(void *state, const struct collector_env *env,
 		if (r < 0)
 			return r;
 	}
-	if (s->inotify_fd >= 0)
-		(void)svc_dispatch(s, env); /* what came since the loop last looked */
+	svc_drain(s);
 	if (s->relist || s->inotify_fd < 0) {
 		s->relist = false;
 		s->gen++;
@@ -537,8 +528,6 @@ const struct collector svc_collector = {
     .tops = svc_tops,
     .init = svc_init,
     .sample = svc_sample,
-    .get_fd = svc_get_fd,
-    .dispatch = svc_dispatch,
     .metrics = svc_metrics,
     .fini = svc_fini,
 };

@@ -5,6 +5,7 @@
 #include "alert_send.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -370,7 +371,8 @@ static void exec_check(struct alert_sender *s, struct delivery *d, int64_t now, 
 /* Starts what is due; returns how long until the next is (ms). */
 static int64_t start_due(struct alert_sender *s, int64_t now, const struct targets *t)
 {
-	int64_t next = 1000;
+	/* nothing waits: until a job or the stop comes (the wake fd) */
+	int64_t next = s->waiting || s->running ? 1000 : INT_MAX;
 
 	for (struct delivery **p = &s->waiting; *p;) {
 		struct delivery *d = *p;

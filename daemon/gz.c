@@ -32,14 +32,14 @@ size_t gz_stored_size(size_t len)
 	return len + (blocks ? blocks : 1) * GZ_STORED_HDR_LEN;
 }
 
-struct gz *gz_new(int level)
+struct gz *gz_new(int level, int mem_level)
 {
 	struct gz *z = calloc(1, sizeof(*z));
 
 	if (!z)
 		return NULL;
 	/* raw deflate (negative window bits): the gzip header is sent apart */
-	if (deflateInit2(&z->s, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+	if (deflateInit2(&z->s, level, Z_DEFLATED, -15, mem_level, Z_DEFAULT_STRATEGY) != Z_OK) {
 		free(z);
 		return NULL;
 	}

@@ -23,8 +23,10 @@ size_t gz_stored_size(size_t len);
 
 struct gz;
 
-/* A deflate compressor (raw, 32 KiB window) at `level` 1..9. */
-struct gz *gz_new(int level);
+/* A deflate compressor (raw, 32 KiB window) at `level` 1..9, with zlib's
+ * mem_level 1..9 (the size of its hash table, which gz_piece clears each
+ * time: small for pieces). */
+struct gz *gz_new(int level, int mem_level);
 void gz_free(struct gz *z);
 
 /* Compresses `len` bytes as a piece that refers to nothing before it and

@@ -40,14 +40,24 @@
  * (seen by the handler once), too many arguments. */
 static int req_new, req_seen, req_too_many_args;
 
+/* A stream a writer sends stays suspended in libmicrohttpd all along: the
+ * hub parks and wakes it with its writer. */
 static void conn_suspend(void *conn)
 {
-	MHD_suspend_connection(((struct stream *)conn)->mc);
+	struct stream *st = conn;
+
+	if (!st->writer)
+		MHD_suspend_connection(st->mc);
 }
 
 static void conn_resume(void *conn)
 {
-	MHD_resume_connection(((struct stream *)conn)->mc);
+	struct stream *st = conn;
+
+	if (st->writer)
+		writers_wake(st);
+	else
+		MHD_resume_connection(st->mc);
 }
 
 /* With the hub locked, so the stream (and its fd) still exists. */
@@ -148,7 +158,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (l->authed && !http_auth_check(http, conn, url, &ret))
 		return ret;
 	if (strcmp(url, "/events") == 0)
-		return http_serve_events(http, conn, strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
+		return http_serve_events(http, conn, version,
+					 strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 	if (strcmp(url, "/api/snapshot") == 0)
 		return http_serve_snapshot(http, conn);
 	if (strcmp(url, "/api/history") == 0)
@@ -319,6 +330,16 @@ static int listener_rules(const struct config *cfg, const char *name, bool loopb
 	return 0;
 }
 
+/* One polling thread per core (at most 4), and as many stream writers: a
+ * tick's wake-up of many streams is spread over them. Still no thread per
+ * connection. */
+static unsigned http_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
+}
+
 /* Starts one libmicrohttpd daemon on a listening socket it then owns. */
 static int start_listener(struct http *http, const struct config *cfg, int fd, bool tls,
 			  bool authed, char *err, size_t err_len)
@@ -340,10 +361,7 @@ static int start_listener(struct http *http, const struct config *cfg, int fd, b
 	l->http = http;
 	l->tls = tls;
 	l->authed = authed;
-	/* One polling thread per core (at most 4): a tick's wake-up of many
-	 * streams is spread over them. Still no thread per connection. */
-	threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-	threads = threads < 1 ? 1 : threads > 4 ? 4 : threads;
+	threads = http_threads();
 	l->mhd = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 		MHD_USE_TURBO | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
@@ -460,6 +478,8 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 	}
 	if (load_credentials(http, cfg, err, err_len) < 0)
 		goto fail;
+	if (!(http->writers = writers_start(http_threads())))
+		log_warnx("no stream writer thread: streams go through libmicrohttpd's buffers");
 	for (size_t i = 0; i < info->n_fds; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -586,6 +606,7 @@ void http_stop(struct http *http)
 	 * listening socket from their epoll sets (a fatal "Failed to remove
 	 * listen FD from epoll set"). MHD_stop_daemon closes the socket. */
 	hub_close(http->info.hub);
+	writers_stop(http->writers); /* resumes the streams it sends */
 	for (size_t i = 0; i < http->n_ls; i++)
 		MHD_stop_daemon(http->ls[i].mhd);
 	if (http->web_fd >= 0)

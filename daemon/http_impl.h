@@ -70,7 +70,11 @@ struct http {
 	struct auth_db *auth;                   /* under cfg_lock; take a reference to use it */
 	struct auth_limit *limit;               /* failure budgets, audit lines */
 	uint64_t auth_counts[HTTP_AUTH_COUNTS]; /* atomics */
+	struct writers *writers;                /* NULL: every stream goes through libmicrohttpd */
 };
+
+struct writer;
+struct writers;
 
 /* An event stream: what the hub calls back with. */
 struct stream {
@@ -79,10 +83,21 @@ struct stream {
 	struct conn_rec *rec;
 	struct hub_client *client;
 	int fd;
+	bool writable; /* plain TCP: the writers may send it (not TLS) */
+	bool chunked;  /* HTTP/1.1: the body goes in chunks */
+	bool tried;    /* offered to the writers at its first read */
+	/* The writer that sends it, from its first read to its end (NULL:
+	 * libmicrohttpd's reader does, through its buffer). */
+	struct writer *writer;
+	/* the writer's: queued to it (under its lock), in its epoll set, in
+	 * its list of streams */
+	bool queued, in_ep, listed;
+	struct stream *qnext, *prev, *next;
 };
 
 /* http_serve.c: the answers, each queued on conn (MHD_NO: drop it) */
-enum MHD_Result http_serve_events(struct http *http, struct MHD_Connection *conn, bool head);
+enum MHD_Result http_serve_events(struct http *http, struct MHD_Connection *conn,
+				  const char *version, bool head);
 enum MHD_Result http_serve_snapshot(struct http *http, struct MHD_Connection *conn);
 enum MHD_Result http_serve_history(struct http *http, struct MHD_Connection *conn);
 /* minimal: {"status":...} only, for a client without credentials */
@@ -109,6 +124,24 @@ bool http_auth_load(const struct config *cfg, struct auth_db **ret, char *err, s
 bool http_auth_configured(const struct config *cfg);
 /* Loop thread: the summary of held-back audit lines, once a minute. */
 void http_auth_housekeep(struct http *http);
+/* http_writer.c: stream writers, threads that send plain-TCP event streams
+ * straight to their sockets, one writev per stream and wake-up, from the
+ * pieces the hub holds (no copy into a connection buffer). libmicrohttpd
+ * sends the response head; at the stream's first read its connection is
+ * suspended and a writer sends the body until the stream ends, then
+ * resumes it (the reader then ends the body). Starts n threads; NULL when
+ * none could start (streams then stay with libmicrohttpd). */
+struct writers *writers_start(unsigned n);
+/* After hub_close: ends the streams the writers still have (each resumed
+ * into libmicrohttpd, whose reader ends it) and joins the threads. */
+void writers_stop(struct writers *ws);
+/* libmicrohttpd's thread, inside the stream's reader: suspends the
+ * connection and hands the stream to a writer. False when the writers are
+ * stopping (the reader goes on). */
+bool writers_adopt(struct writers *ws, struct stream *st);
+/* The hub's resume of a stream a writer sends: something is due. */
+void writers_wake(struct stream *st);
+
 /* The record conns_open made for this connection (NULL: none), its socket. */
 struct conn_rec *http_conn_rec(struct MHD_Connection *conn);
 int http_conn_fd(struct MHD_Connection *conn);

@@ -215,11 +215,20 @@ static bool header_has(struct MHD_Connection *conn, const char *header, const ch
 	return false;
 }
 
+/* The first read of a plain-TCP stream (the head is out, nothing else is
+ * buffered) hands it to a writer, which sends the rest of it; the reader
+ * is then called again only to end the body. */
 static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *st = cls;
-	long n = hub_client_read(st->client, buf, max);
+	long n;
 
+	if (st->writable && !st->tried) {
+		st->tried = true;
+		if (writers_adopt(st->http->writers, st))
+			return 0;
+	}
+	n = hub_client_read(st->client, buf, max);
 	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
 }
 
@@ -255,9 +264,12 @@ int http_conn_fd(struct MHD_Connection *conn)
 	return ci ? ci->connect_fd : -1;
 }
 
-/* A stream's client, registered with the hub and the hangup watch. */
+/* A stream's client, registered with the hub and the hangup watch. Its
+ * body is chunked for HTTP/1.1 (as libmicrohttpd does for a response of
+ * unknown size), and goes to the writers when the connection is plain TCP. */
 static struct stream *stream_new(struct http *http, struct MHD_Connection *conn,
-				 const struct hub_client_opts *opts, bool *ret_gzip, int *ret_err)
+				 const char *version, const struct hub_client_opts *opts,
+				 bool *ret_gzip, int *ret_err)
 {
 	struct stream *st = calloc(1, sizeof(*st));
 	int buf = HTTP_STREAM_SNDBUF;
@@ -269,6 +281,9 @@ static struct stream *stream_new(struct http *http, struct MHD_Connection *conn,
 	st->mc = conn;
 	st->fd = http_conn_fd(conn);
 	st->rec = http_conn_rec(conn);
+	st->chunked = strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
+	st->writable =
+	    st->fd >= 0 && !MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if ((*ret_err = hub_client_new(http->info.hub, opts, st, &st->client, ret_gzip)) < 0) {
 		free(st);
 		return NULL;
@@ -279,7 +294,8 @@ static struct stream *stream_new(struct http *http, struct MHD_Connection *conn,
 	return st;
 }
 
-enum MHD_Result http_serve_events(struct http *http, struct MHD_Connection *conn, bool head)
+enum MHD_Result http_serve_events(struct http *http, struct MHD_Connection *conn,
+				  const char *version, bool head)
 {
 	const char *topics = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "topics");
 	struct hub_client_opts opts = {.mask = http->all_topics};
@@ -323,7 +339,7 @@ enum MHD_Result http_serve_events(struct http *http, struct MHD_Connection *conn
 							   NULL)))
 			MHD_set_response_options(r, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
 	} else {
-		if (!(st = stream_new(http, conn, &opts, &gzip, &err))) {
+		if (!(st = stream_new(http, conn, version, &opts, &gzip, &err))) {
 			if (err != -EBUSY)
 				return http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 						  "out of memory\n");

@@ -66,6 +66,8 @@ void hub_free(struct hub *hub)
 		blob_unref(hub->metrics[i]);
 	for (size_t i = 0; i < hub->n_groups; i++)
 		group_free(hub->groups[i]);
+	blob_text_drop(hub);
+	free(hub->inflated);
 	blob_unref(hub->hello);
 	gz_free(hub->scratch);
 	gz_free(hub->loopz);
@@ -87,17 +89,29 @@ static void ring_evict(struct hub *hub)
 	hub->first_seq++;
 }
 
+/* One pass over the JSON when it holds no line end nor ill-formed byte
+ * (what the daemon's JSON writer makes): the frame's size is then the
+ * fields' plus the JSON's; a second pass only when it is not. */
 static struct blob *encode_frame(struct hub *hub, uint64_t seq, const struct hub_msg *m)
 {
+	const char *name = hub->names[m->topic];
 	char id[SSE_ID_MAX];
 	struct blob *b;
-	long len;
+	long fields, len;
 
 	sse_format_id(id, sizeof(id), hub->instance, seq);
-	len = sse_encode(NULL, 0, id, hub->names[m->topic], m->json, m->len);
-	if (len < 0 || !(b = blob_new((size_t)len)))
+	fields = sse_encode(NULL, 0, id, name, "", 0);
+	if (fields < 0 || !(b = blob_new((size_t)fields + m->len)))
 		return NULL;
-	sse_encode(b->data, (size_t)len + 1, id, hub->names[m->topic], m->json, m->len);
+	len = sse_encode(b->data, b->len + 1, id, name, m->json, m->len);
+	if (len > (long)b->len) {
+		blob_unref(b);
+		if (!(b = blob_new((size_t)len)))
+			return NULL;
+		sse_encode(b->data, (size_t)len + 1, id, name, m->json, m->len);
+	}
+	b->len = (size_t)len;
+	b->data[len] = '\0';
 	b->topic = m->topic;
 	b->seq = seq;
 	b->level = m->level;
@@ -372,6 +386,8 @@ void hub_set_limits(struct hub *hub, unsigned keepalive_s, unsigned stall_s)
  * was made (0: nothing or unknown). */
 static uint64_t oldest_pending(const struct hub *hub, const struct hub_client *c)
 {
+	if (c->n_tail)
+		return c->tail_ms;
 	if (c->out.busy && c->out.b && c->out.b->mono_ms)
 		return c->out.b->mono_ms;
 	if (c->phase == PHASE_SNAPSHOT && c->snap)
@@ -399,6 +415,7 @@ void hub_housekeep(struct hub *hub)
 	void **wake;
 
 	pthread_mutex_lock(&hub->lock);
+	blob_text_drop(hub);
 	/* groups nobody uses go; only this thread frees them */
 	for (size_t i = 0; i < hub->n_groups; i++) {
 		struct group *g = hub->groups[i];
@@ -490,6 +507,7 @@ void hub_get_stats(struct hub *hub, struct hub_stats *ret)
 	ret->tick_age_ms = hub->tick_mono_ms ? now - hub->tick_mono_ms : UINT64_MAX;
 	ret->gzip_in_bytes = __atomic_load_n(&hub->gz_in, __ATOMIC_RELAXED);
 	ret->gzip_out_bytes = __atomic_load_n(&hub->gz_out, __ATOMIC_RELAXED);
+	ret->inflated = (unsigned)hub->n_inflated;
 	pthread_mutex_unlock(&hub->lock);
 }
 

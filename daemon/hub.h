@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define HUB_MAX_TOPICS 64
 
@@ -66,6 +67,7 @@ struct hub_stats {
 	uint64_t tick_age_ms;    /* since the last tick was published (UINT64_MAX: none) */
 	uint64_t gzip_in_bytes;  /* fed to the shared compressors */
 	uint64_t gzip_out_bytes; /* they produced */
+	unsigned inflated;       /* compact frames whose text readers share now */
 };
 
 /* How the hub reaches a client's connection. */
@@ -140,6 +142,33 @@ void hub_client_hangup(struct hub_client *client);
  * after suspending the client (ops->suspend) when nothing is due; -1 once
  * the stream is over (hub closed, peer gone or stalled). */
 long hub_client_read(struct hub_client *client, char *buf, size_t max);
+
+/* A stream's next bytes for one writev: iovecs over the shared pieces
+ * themselves (no copy), each piece held until hub_client_sent. */
+#define HUB_BATCH_IOV 64
+struct hub_piece {     /* private to the hub */
+	void *ref;     /* the shared piece held, or NULL (static or inline bytes) */
+	const char *p; /* the bytes, unless inline */
+	size_t len;
+	unsigned char inl[14]; /* small bytes of its own (framing) */
+	unsigned char inl_len;
+};
+struct hub_batch {
+	struct iovec iov[HUB_BATCH_IOV];
+	struct hub_piece piece[HUB_BATCH_IOV]; /* piece[i] backs iov[i] */
+	size_t n;                              /* iovecs */
+	size_t bytes;                          /* their total */
+};
+/* Gathers what is due to the client into b: about `max` bytes of the
+ * stream at most, wrapped as one HTTP/1.1 chunk when `chunked`. Returns the
+ * byte count of b; 0 after parking the client (ops->suspend) when nothing
+ * is due; -1 once the stream is over. What was gathered counts as taken:
+ * pass b to hub_client_sent with the count the socket took, and the client
+ * keeps the rest to hand out first next time. */
+long hub_client_gather(struct hub_client *client, struct hub_batch *b, size_t max, bool chunked);
+/* Releases b's pieces after `written` of its bytes went out; b is empty
+ * after it. */
+void hub_client_sent(struct hub_client *client, struct hub_batch *b, size_t written);
 
 /* The current state of the topics in mask as one JSON object (the
  * `snapshot` event's data), read in pieces; gzip when asked. The reader

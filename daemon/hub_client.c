@@ -4,6 +4,7 @@
 #include "hub.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,10 +81,8 @@ static void out_piece(struct hub *hub, struct out *o, struct blob *b, bool gzip)
 	if (b->compact && gzip) {
 		out_set(o, b, b->data, b->len, false);
 	} else if (b->compact) {
-		if ((p = blob_unzip(b))) {
+		if ((p = blob_text(hub, b)))
 			out_set(o, p, p->data, p->len, false);
-			blob_unref(p);
-		}
 	} else if (gzip && blob_zip(hub, b) == 0) {
 		out_set(o, b, b->z, b->zlen, false);
 	} else {
@@ -95,8 +94,8 @@ static void out_piece(struct hub *hub, struct out *o, struct blob *b, bool gzip)
 static void out_seg(struct hub *hub, struct out *o, const struct snap *s, const struct seg *seg,
 		    bool gzip)
 {
-	if (!seg->b)
-		out_set(o, NULL, s->glue->data + seg->off, seg->len, gzip);
+	if (!seg->b) /* held: a gathered part may outlive the snapshot */
+		out_set(o, s->glue, s->glue->data + seg->off, seg->len, gzip);
 	else if (seg->off == 0 && seg->len == seg->b->len)
 		out_piece(hub, o, seg->b, gzip);
 	else
@@ -205,7 +204,10 @@ void hub_client_free(struct hub_client *c)
 	}
 	out_clear(&c->out);
 	snap_free(c->snap);
+	for (size_t i = 0; i < c->n_tail; i++)
+		blob_unref(c->tail[i].ref);
 	pthread_mutex_unlock(&hub->lock);
+	free(c->tail);
 	free(c->filter);
 	free(c);
 }
@@ -232,23 +234,23 @@ static bool key_in(const char *key, const char *const *set, size_t n)
 	return false;
 }
 
-/* Whether a frame passes the client's filter (see struct hub_filter). */
-static bool filter_pass(const struct filter *flt, const struct blob *b)
+/* With the lock held: whether a frame passes the client's filter (see
+ * struct hub_filter). */
+static bool filter_pass(struct hub *hub, const struct filter *flt, struct blob *b)
 {
 	const struct hub_filter *f = &flt->f;
 
 	if (b->level < 0 && !b->key)
 		return true;
 	if (b->compact && f->match && *f->match) {
-		struct blob *p = blob_unzip(b);
+		struct blob *p = blob_text(hub, b);
 		bool pass;
 
 		if (!p)
 			return true; /* cannot tell: rather sent than lost */
 		p->key = b->key;     /* borrowed for the check */
-		pass = filter_pass(flt, p);
+		pass = filter_pass(hub, flt, p);
 		p->key = NULL;
-		blob_unref(p);
 		return pass;
 	}
 	if (b->level > f->max_level)
@@ -379,7 +381,8 @@ static bool next_part(struct hub *hub, struct hub_client *c, size_t room, bool a
 			return false;
 		}
 		f = hub->frames[c->next_seq & (hub->cap - 1)];
-		if (!(c->mask & (1ULL << f->topic)) || (c->filter && !filter_pass(c->filter, f))) {
+		if (!(c->mask & (1ULL << f->topic)) ||
+		    (c->filter && !filter_pass(hub, c->filter, f))) {
 			c->next_seq++;
 			continue;
 		}
@@ -393,41 +396,197 @@ static bool next_part(struct hub *hub, struct hub_client *c, size_t room, bool a
 	}
 }
 
+/* Appends a piece to b, taking over the reference `ref` (NULL: none). */
+static void batch_add(struct hub_batch *b, struct blob *ref, const char *p, size_t len)
+{
+	b->piece[b->n] = (struct hub_piece){.ref = ref, .p = p, .len = len};
+	b->iov[b->n] = (struct iovec){.iov_base = (void *)p, .iov_len = len};
+	b->n++;
+	b->bytes += len;
+}
+
+/* Appends a piece of a few bytes that b keeps itself. */
+static void batch_inline(struct hub_batch *b, size_t at, const void *p, size_t len)
+{
+	struct hub_piece *pc = &b->piece[at];
+
+	*pc = (struct hub_piece){.len = len, .inl_len = (unsigned char)len};
+	memcpy(pc->inl, p, len);
+	b->iov[at] = (struct iovec){.iov_base = pc->inl, .iov_len = len};
+	b->bytes += len;
+	if (at == b->n)
+		b->n++;
+}
+
+/* Moves the part being sent into b: whole when plain; when stored, as
+ * many whole blocks as `room` pieces hold, the rest staying in o (which
+ * only this path fills, so it is always at a block's start). Returns the
+ * bytes moved. */
+static size_t out_take(struct out *o, struct hub_batch *b, size_t room)
+{
+	unsigned char hdr[GZ_STORED_HDR_LEN];
+	size_t n = 0;
+
+	if (!o->stored) {
+		n = o->len - o->off;
+		if (n)
+			batch_add(b, o->b, o->p + o->off, n);
+		else
+			blob_unref(o->b);
+		memset(o, 0, sizeof(*o)); /* its reference went to b */
+		return n;
+	}
+	while (o->off < o->len && room >= 2) {
+		size_t blk = o->len - o->off < GZ_STORED_MAX ? o->len - o->off : GZ_STORED_MAX;
+
+		gz_stored_header(hdr, blk);
+		batch_inline(b, b->n, hdr, sizeof(hdr));
+		batch_add(b, o->b ? blob_ref(o->b) : NULL, o->p + o->off, blk);
+		o->off += blk;
+		n += sizeof(hdr) + blk;
+		room -= 2;
+	}
+	if (o->off == o->len)
+		out_clear(o);
+	return n;
+}
+
+/* Where a client's bytes go: copied into buf (its reader), or gathered
+ * into b up to piece `end`; at most about `max` bytes. */
+struct sink {
+	char *buf;
+	struct hub_batch *b;
+	size_t end, max, n;
+};
+
+static void sink_take(struct sink *s, struct out *o)
+{
+	if (s->b)
+		s->n += out_take(o, s->b, s->end - s->b->n);
+	else
+		s->n += out_copy(o, s->buf + s->n, s->max - s->n);
+}
+
+/* With the lock held: moves what is due to c into s, or a keepalive when
+ * nothing is and one is due; parks c when there is nothing at all.
+ * Returns the byte count. */
+static size_t fill(struct hub *hub, struct hub_client *c, struct sink *s)
+{
+	uint64_t now;
+
+	while (s->n < s->max && (!s->b || s->b->n < s->end)) {
+		if (c->out.busy) {
+			sink_take(s, &c->out);
+			if (c->out.busy)
+				break;
+			continue;
+		}
+		if (!next_part(hub, c, s->max - s->n, s->n > 0))
+			break;
+	}
+	now = clock_mono_ms();
+	if (s->n == 0 && !c->member && now - c->last_write_ms >= hub->keepalive_ms) {
+		out_set(&c->out, NULL, KEEPALIVE, sizeof(KEEPALIVE) - 1, c->gzip);
+		sink_take(s, &c->out);
+	}
+	if (s->n == 0) {
+		c->suspended = true;
+		hub->ops.suspend(c->conn);
+	} else {
+		c->last_write_ms = now;
+		hub->bytes_sent += s->n;
+	}
+	return s->n;
+}
+
 long hub_client_read(struct hub_client *c, char *buf, size_t max)
 {
 	struct hub *hub = c->hub;
-	uint64_t now;
-	size_t n = 0;
+	struct sink s = {.buf = buf, .max = max};
+	long n = -1;
 
+	pthread_mutex_lock(&hub->lock);
+	if (!hub->closing && !c->over)
+		n = (long)fill(hub, c, &s);
+	pthread_mutex_unlock(&hub->lock);
+	return n;
+}
+
+long hub_client_gather(struct hub_client *c, struct hub_batch *b, size_t max, bool chunked)
+{
+	struct hub *hub = c->hub;
+	struct sink s = {.b = b, .end = HUB_BATCH_IOV - chunked, .max = max};
+	char size[16];
+	int len;
+
+	b->n = b->bytes = 0;
 	pthread_mutex_lock(&hub->lock);
 	if (hub->closing || c->over) {
 		pthread_mutex_unlock(&hub->lock);
 		return -1;
 	}
-	while (n < max) {
-		if (c->out.busy) {
-			n += out_copy(&c->out, buf + n, max - n);
-			if (c->out.busy)
-				break;
-			continue;
+	if (c->n_tail) { /* what the socket did not take last time comes first */
+		for (size_t i = 0; i < c->n_tail; i++) {
+			const struct hub_piece *t = &c->tail[i];
+
+			if (t->inl_len)
+				batch_inline(b, b->n, t->inl, t->inl_len);
+			else
+				batch_add(b, t->ref, t->p, t->len);
 		}
-		if (!next_part(hub, c, max - n, n > 0))
-			break;
+		free(c->tail);
+		c->tail = NULL;
+		c->n_tail = 0;
+		pthread_mutex_unlock(&hub->lock);
+		return (long)b->bytes;
 	}
-	now = clock_mono_ms();
-	if (n == 0 && !c->member && now - c->last_write_ms >= hub->keepalive_ms) {
-		out_set(&c->out, NULL, KEEPALIVE, sizeof(KEEPALIVE) - 1, c->gzip);
-		n = out_copy(&c->out, buf, max);
-	}
-	if (n == 0) {
-		c->suspended = true;
-		hub->ops.suspend(c->conn);
-	} else {
-		c->last_write_ms = now;
-		hub->bytes_sent += n;
+	b->n = chunked; /* the chunk's size line goes first, once known */
+	if (fill(hub, c, &s) == 0) {
+		b->n = 0;
+	} else if (chunked) {
+		len = snprintf(size, sizeof(size), "%zx\r\n", s.n);
+		batch_inline(b, 0, size, (size_t)len);
+		batch_add(b, NULL, "\r\n", 2);
 	}
 	pthread_mutex_unlock(&hub->lock);
-	return (long)n;
+	return (long)b->bytes;
+}
+
+void hub_client_sent(struct hub_client *c, struct hub_batch *b, size_t written)
+{
+	struct hub *hub = c->hub;
+	size_t i = 0;
+
+	pthread_mutex_lock(&hub->lock);
+	for (; i < b->n && written >= b->iov[i].iov_len; i++) {
+		written -= b->iov[i].iov_len;
+		blob_unref(b->piece[i].ref);
+	}
+	if (i < b->n && !(c->tail = malloc((b->n - i) * sizeof(*c->tail)))) {
+		c->over = true; /* out of memory: the stream cannot go on whole */
+		for (; i < b->n; i++)
+			blob_unref(b->piece[i].ref);
+	}
+	c->tail_ms = clock_mono_ms();
+	for (; i < b->n; i++) {
+		struct hub_piece *t = &c->tail[c->n_tail++];
+		const struct blob *held = b->piece[i].ref;
+
+		*t = b->piece[i];
+		if (t->inl_len) {
+			memmove(t->inl, t->inl + written, t->inl_len - written);
+			t->inl_len = (unsigned char)(t->inl_len - written);
+			t->len = t->inl_len;
+		} else {
+			t->p += written;
+			t->len -= written;
+		}
+		written = 0;
+		if (held && held->mono_ms && held->mono_ms < c->tail_ms)
+			c->tail_ms = held->mono_ms;
+	}
+	b->n = b->bytes = 0;
+	pthread_mutex_unlock(&hub->lock);
 }
 
 struct hub_reader *hub_reader_new(struct hub *hub, uint64_t mask, bool gzip, size_t *ret_size)

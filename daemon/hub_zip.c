@@ -9,6 +9,7 @@
 
 #include <zlib.h>
 
+#include "array.h"
 #include "clock.h"
 #include "gz.h"
 #include "hub_impl.h"
@@ -46,6 +47,7 @@ struct blob *blob_ref(struct blob *b)
 void blob_unref(struct blob *b)
 {
 	if (b && --b->refs == 0) {
+		blob_unref(b->text);
 		free(b->key);
 		free(b->z);
 		free(b);
@@ -63,7 +65,7 @@ int blob_zip(struct hub *hub, struct blob *b)
 
 	if (b->z || b->compact)
 		return 0;
-	if (!hub->scratch && !(hub->scratch = gz_new(GZ_LEVEL)))
+	if (!hub->scratch && !(hub->scratch = gz_new(GZ_LEVEL, GZ_PIECE_MEM)))
 		return -ENOMEM;
 	if ((r = gz_piece(hub->scratch, b->data, b->len, &b->z, &b->zlen)) == 0 && b->in_ring)
 		hub->used += b->zlen; /* the ring's next publish makes room */
@@ -99,6 +101,35 @@ struct blob *blob_unzip(const struct blob *b)
 	p->level = b->level;
 	p->mono_ms = b->mono_ms;
 	return p;
+}
+
+struct blob *blob_text(struct hub *hub, struct blob *b)
+{
+	struct blob *t;
+
+	if (b->text)
+		return b->text;
+	if (!(t = blob_unzip(b)))
+		return NULL;
+	if (ARRAY_GROW(hub->inflated, hub->cap_inflated, hub->n_inflated, 64) < 0) {
+		blob_unref(t);
+		return NULL;
+	}
+	hub->inflated[hub->n_inflated++] = blob_ref(b);
+	b->text = t;
+	return t;
+}
+
+void blob_text_drop(struct hub *hub)
+{
+	for (size_t i = 0; i < hub->n_inflated; i++) {
+		struct blob *b = hub->inflated[i];
+
+		blob_unref(b->text);
+		b->text = NULL;
+		blob_unref(b);
+	}
+	hub->n_inflated = 0;
 }
 
 void group_free(struct group *g)
@@ -151,17 +182,21 @@ void group_break(struct group *g)
 }
 
 /* Loop thread, lock not held: compresses a group's part of a batch (n
- * frames, some of other topics; or `extra` bytes) into a chunk. */
+ * frames, some of other topics; or `extra` bytes) into a chunk. Every
+ * frame of the batch: an event batch holds up to hundreds (a journal
+ * burst), and the chunk covers the batch's seqs whatever it holds. */
 struct blob *group_chunk(struct hub *hub, struct group *g, bool join, struct blob *const *frames,
 			 size_t n, const char *extra, uint64_t after, uint64_t last)
 {
-	const char *bufs[HUB_MAX_TOPICS + 1];
-	size_t lens[HUB_MAX_TOPICS + 1], k = 0, in = 0;
-	struct blob *chunk;
-	char *z;
+	const char **bufs = malloc((n + 1) * sizeof(*bufs));
+	size_t *lens = malloc((n + 1) * sizeof(*lens)), k = 0, in = 0;
+	struct blob *chunk = NULL;
+	char *z = NULL;
 	size_t zlen;
 
-	for (size_t i = 0; i < n && k < HUB_MAX_TOPICS; i++) {
+	if (!bufs || !lens)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
 		if (!frames[i] || !(g->mask & (1ULL << frames[i]->topic)))
 			continue;
 		bufs[k] = frames[i]->data;
@@ -173,21 +208,19 @@ struct blob *group_chunk(struct hub *hub, struct group *g, bool join, struct blo
 		lens[k] = strlen(extra);
 		in += lens[k++];
 	}
-	if (!k && !join)
-		return NULL;
-	if (gz_chunk(g->z, join, bufs, lens, k, &z, &zlen) < 0)
-		return NULL;
-	if (!(chunk = blob_copy(z, zlen))) {
-		free(z);
-		return NULL;
-	}
-	free(z);
+	if ((!k && !join) || gz_chunk(g->z, join, bufs, lens, k, &z, &zlen) < 0 ||
+	    !(chunk = blob_copy(z, zlen)))
+		goto out;
 	chunk->join = join;
 	chunk->after = after;
 	chunk->seq = last;
 	chunk->mono_ms = clock_mono_ms();
 	__atomic_add_fetch(&hub->gz_in, in, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&hub->gz_out, zlen, __ATOMIC_RELAXED);
+out:
+	free(z);
+	free(bufs);
+	free(lens);
 	return chunk;
 }
 
@@ -200,7 +233,7 @@ size_t compact_prepare(struct hub *hub, uint64_t now, struct blob **out)
 	uint64_t s = hub->compact_seq > hub->first_seq ? hub->compact_seq : hub->first_seq;
 	size_t n = 0;
 
-	if (!hub->loopz && !(hub->loopz = gz_new(GZ_LEVEL)))
+	if (!hub->loopz && !(hub->loopz = gz_new(COMPACT_LEVEL, GZ_PIECE_MEM)))
 		return 0;
 	for (; s <= hub->head_seq && n < COMPACT_BATCH; s++) {
 		struct blob *f = hub->frames[s & (hub->cap - 1)], *c;
@@ -264,7 +297,7 @@ struct group *group_get(struct hub *hub, uint64_t mask)
 	if (hub->n_groups == HUB_MAX_GROUPS || !(g = calloc(1, sizeof(*g))))
 		return NULL;
 	g->chunks = calloc(CHUNK_CAP, sizeof(*g->chunks));
-	g->z = gz_new(GZ_LEVEL);
+	g->z = gz_new(GZ_LEVEL, GZ_STREAM_MEM);
 	if (!g->chunks || !g->z) {
 		group_free(g);
 		return NULL;

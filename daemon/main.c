@@ -50,6 +50,8 @@ struct daemon {
 	struct alerts *alerts;
 	struct http *http;
 	int tick_fd, sig_fd, dog_fd, proc_fd, sys_fd;
+	int house_fd;      /* the housekeeping's own timer: armed when ticks are slower */
+	uint64_t house_ms; /* the last housekeeping (CLOCK_MONOTONIC) */
 	int listen_fds[CONFIG_MAX_LISTEN];
 	size_t n_listen_fds;
 	struct topic_watch watch[HUB_MAX_TOPICS]; /* the context of each topic's fd */
@@ -68,6 +70,17 @@ static int arm_tick(struct daemon *d)
 	    0)
 		return -errno;
 	return 0;
+}
+
+/* Housekeeping runs about once a second: from the tick when it comes at
+ * least that often (one wake-up a second, not two), else on a timer of
+ * its own. */
+static int arm_house(struct daemon *d)
+{
+	time_t s = d->cfg.interval_ms > 1000 ? 1 : 0;
+	struct itimerspec its = {.it_interval = {s, 0}, .it_value = {s, 0}};
+
+	return timerfd_settime(d->house_fd, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
 /* SIGHUP: the file again; what may change at once does, the rest is
@@ -94,6 +107,7 @@ static void reload(struct daemon *d)
 			  strchr(restart, ',') ? "" : "s");
 	hub_set_limits(d->hub, d->cfg.keepalive_s, d->cfg.stall_s);
 	arm_tick(d);
+	arm_house(d);
 	topics_reconfigure(d->topics, changed);
 	alerts_reconfigure(d->alerts);
 	log_info("reloaded %s (interval %u ms)", d->src.path ? d->src.path : "defaults",
@@ -107,6 +121,7 @@ static void on_house(void *ctx, int fd)
 {
 	struct daemon *d = ctx;
 
+	d->house_ms = clock_mono_ms();
 	hub_housekeep(d->hub);
 	http_housekeep(d->http);
 	if (mallinfo2().fordblks > TRIM_FREE_BYTES)
@@ -126,6 +141,9 @@ static void on_tick(void *ctx, int fd)
 		return;
 	}
 	topics_tick(d->topics);
+	if (d->cfg.interval_ms <= 1000 &&
+	    clock_mono_ms() - d->house_ms >= 1000 - d->cfg.interval_ms / 2)
+		on_house(d, fd);
 }
 
 /* From the loop thread, so that a stuck loop gets restarted. */
@@ -200,8 +218,8 @@ static int watch_all(struct daemon *d, const sigset_t *sigs)
 	    loop_add(d->loop, d->tick_fd, on_tick, d) < 0 ||
 	    loop_add(d->loop, d->sig_fd, on_signal, d) < 0 ||
 	    loop_add(d->loop, http_watch_fd(d->http), on_hangup, d) < 0 ||
-	    loop_timer(d->loop, CLOCK_MONOTONIC, 1000, 1000, on_house, d) < 0 ||
-	    (dog >= 0 && loop_add(d->loop, dog, on_watchdog, d) < 0) ||
+	    (d->house_fd = loop_timer(d->loop, CLOCK_MONOTONIC, 1000, 1000, on_house, d)) < 0 ||
+	    arm_house(d) < 0 || (dog >= 0 && loop_add(d->loop, dog, on_watchdog, d) < 0) ||
 	    topics_watch(d->topics, watch_topic, d) < 0) {
 		if (dog >= 0)
 			close(dog);
@@ -213,7 +231,8 @@ static int watch_all(struct daemon *d, const sigset_t *sigs)
 
 int main(int argc, char **argv)
 {
-	struct daemon d = {.tick_fd = -1, .sig_fd = -1, .dog_fd = -1, .proc_fd = -1, .sys_fd = -1};
+	struct daemon d = {
+	    .tick_fd = -1, .sig_fd = -1, .dog_fd = -1, .proc_fd = -1, .sys_fd = -1, .house_fd = -1};
 	char err[CONFIG_ERR_LEN];
 	int status = 2, r;
 	sigset_t sigs;

@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
 	int level = 1 + fuzz_byte(&in) % 9;
-	struct gz *pieces = gz_new(level), *group = gz_new(level);
+	struct gz *pieces = gz_new(level, 5), *group = gz_new(level, 8);
 	struct buf stream = {0}, want = {0};
 	bool member = false, first_chunk = true;
 

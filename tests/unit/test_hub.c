@@ -974,6 +974,223 @@ static void test_compact_ring(void **state)
 	hub_free(ref);
 }
 
+/* A batch of more frames than there are topics (a journal burst) reaches
+ * gzip clients whole: the shared compressor once took 64 frames of a
+ * batch and dropped the rest. */
+static void test_gzip_big_batch(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub_client *z = cnew_opt(hub, 7, NULL, NULL, true);
+	static struct unzip u;
+	static char json[200][48];
+	struct hub_msg msgs[200];
+
+	hub_set_hello(hub, "{}", 2000);
+	pub(hub, 0, 0);
+	unzip_init(&u);
+	zdrain(z, &u, 4096);
+	hub_housekeep(hub); /* the join point it waits for */
+	zdrain(z, &u, 4096);
+	for (int i = 0; i < 200; i++) {
+		snprintf(json[i], sizeof(json[i]), "{\"t\":1,\"line\":%d}", i);
+		msgs[i] = (struct hub_msg){
+		    .topic = 2, .json = json[i], .len = strlen(json[i]), .level = 6};
+	}
+	assert_int_equal(hub_publish(hub, msgs, 200, 0), 0);
+	zdrain(z, &u, 4096);
+	assert_int_equal(count(u.out, "event: load\n"), 200);
+	assert_non_null(strstr(u.out, "{\"t\":1,\"line\":199}\nid: 00000000deadbeef-201\n\n"));
+	inflateEnd(&u.z);
+	hub_client_free(z);
+	hub_free(hub);
+}
+
+/* Plain clients that fell behind to compact frames share one inflated
+ * copy of each (a storm of late clients once inflated every frame for
+ * each, and held the copies): the same text, one copy, gone at the next
+ * housekeeping. */
+static void test_compact_text_shared(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub_client *a, *b;
+	struct hub_stats st;
+	static char sa[1 << 16];
+
+	hub_set_compact_age(hub, 0);
+	hub_set_hello(hub, "{}", 2000);
+	for (int i = 1; i <= 40; i++) {
+		char json[400];
+
+		snprintf(json, sizeof(json), "{\"t\":1,\"n\":%d,\"pad\":\"%0300d\"}", i, i);
+		assert_int_equal(
+		    hub_publish(hub,
+				&(struct hub_msg){
+				    .topic = 1, .json = json, .len = strlen(json), .level = -1},
+				1, 1),
+		    0);
+	}
+	a = cnew(hub, 7, "00000000deadbeef-0");
+	b = cnew(hub, 7, "00000000deadbeef-0");
+	strcpy(sa, drain(a, 4096));
+	assert_string_equal(drain(b, 4096), sa);
+	assert_int_equal(count(sa, "event: mem\n"), 40);
+	hub_get_stats(hub, &st);
+	assert_true(st.inflated >= 30 && st.inflated <= 40); /* all but the last batch */
+	hub_housekeep(hub);
+	hub_get_stats(hub, &st);
+	assert_int_equal(st.inflated, 0);
+	hub_client_free(a);
+	hub_client_free(b);
+	hub_free(hub);
+}
+
+/* Appends to out[len..] what a socket taking a random share of each batch
+ * gets of c through hub_client_gather and hub_client_sent (batches of
+ * about `max` bytes); returns the new length. */
+static size_t gdrain(struct hub_client *c, char *out, size_t len, size_t max, bool chunked,
+		     unsigned *seed)
+{
+	static struct hub_batch b;
+	long n;
+
+	while ((n = hub_client_gather(c, &b, max, chunked)) > 0) {
+		size_t put = rand_r(seed) % 2 ? (size_t)n : (size_t)rand_r(seed) % ((size_t)n + 1);
+		size_t left = put;
+
+		assert_int_equal(b.bytes, (size_t)n);
+		for (size_t i = 0; i < b.n && left; i++) {
+			size_t k = left < b.iov[i].iov_len ? left : b.iov[i].iov_len;
+
+			memcpy(out + len, b.iov[i].iov_base, k);
+			len += k;
+			left -= k;
+		}
+		hub_client_sent(c, &b, put);
+		assert_int_equal(b.n, 0);
+	}
+	out[len] = '\0';
+	return len;
+}
+
+/* Undoes HTTP/1.1 chunking in place: every chunk whole and never empty
+ * (an empty one would end the body). Returns the payload's length. */
+static size_t dechunk(char *s, size_t len)
+{
+	size_t in = 0, out = 0;
+
+	while (in < len) {
+		char *end;
+		unsigned long size = strtoul(s + in, &end, 16);
+
+		assert_true(size > 0);
+		assert_memory_equal(end, "\r\n", 2);
+		in = (size_t)(end + 2 - s);
+		assert_true(in + size + 2 <= len);
+		memmove(s + out, s + in, size);
+		out += size;
+		in += size;
+		assert_memory_equal(s + in, "\r\n", 2);
+		in += 2;
+	}
+	s[out] = '\0';
+	return out;
+}
+
+/* Appends to out[len..] what c's reader gives, in reads of 4096 bytes;
+ * returns the new length. */
+static size_t rdrain(struct hub_client *c, char *out, size_t len)
+{
+	long n;
+
+	while ((n = hub_client_read(c, out + len, 4096)) > 0)
+		len += (size_t)n;
+	return len;
+}
+
+/* The text of a whole stream of bytes: itself, or inflated when gzip. */
+static const char *text(struct unzip *u, const char *s, size_t len, bool gzip)
+{
+	if (!gzip)
+		return s;
+	unzip_init(u);
+	unzip_feed(u, s, len);
+	inflateEnd(&u->z);
+	return u->out;
+}
+
+/* A stream gathered for writev (a socket that takes any part of each
+ * batch, the rest kept for the next) is what the reader gives: hello,
+ * snapshot, replay, compact frames, batches of more pieces than one
+ * writev takes and a frame larger than a batch, plain and gzip, chunked
+ * or not. */
+static void test_gather_same_stream(void **state)
+{
+	static char rbuf[2][1 << 20], gbuf[2][1 << 20], big[40000];
+	static struct unzip ur, ug;
+	unsigned seed = 7;
+
+	memset(big, 'x', sizeof(big) - 1);
+	memcpy(big, "{\"t\":1,\"x\":\"", 12);
+	memcpy(big + sizeof(big) - 3, "\"}", 2);
+	for (int mode = 0; mode < 8; mode++) {
+		bool gzip = mode & 1, chunked = mode & 2;
+		size_t max = mode & 4 ? 100 : 1 << 16;
+		struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+		struct hub_client *rd[2], *gt[2];
+		size_t rlen[2] = {0}, glen[2] = {0};
+
+		hub_set_hello(hub, "{\"host\":\"h\"}", 2000);
+		hub_set_compact_age(hub, 0); /* old frames are kept compressed */
+		for (int i = 1; i <= 6; i++)
+			pub(hub, (unsigned)(i % 3), i);
+		for (int k = 0; k < 2; k++) { /* fresh, and replaying 3..6 */
+			rd[k] = cnew_opt(hub, 7, k ? "00000000deadbeef-2" : NULL, NULL, gzip);
+			gt[k] = cnew_opt(hub, 7, k ? "00000000deadbeef-2" : NULL, NULL, gzip);
+		}
+		for (int round = 0; round < 6; round++) {
+			static char json[100][64];
+			struct hub_msg msgs[100];
+
+			for (int i = 0; i < 100; i++) {
+				snprintf(json[i], sizeof(json[i]), "{\"t\":1,\"n\":%d}",
+					 round * 100 + i);
+				msgs[i] = (struct hub_msg){.topic = (unsigned)(i % 3),
+							   .json = json[i],
+							   .len = strlen(json[i]),
+							   .level = -1};
+			}
+			if (round == 3) {
+				msgs[1].json = big;
+				msgs[1].len = strlen(big);
+			}
+			assert_int_equal(hub_publish(hub, msgs, round % 2 ? 100 : 3, 1), 0);
+			for (int k = 0; k < 2; k++) {
+				rlen[k] = rdrain(rd[k], rbuf[k], rlen[k]);
+				glen[k] = gdrain(gt[k], gbuf[k], glen[k], max, chunked, &seed);
+			}
+		}
+		for (int k = 0; k < 2; k++) {
+			char *r = rbuf[k], *g = gbuf[k];
+
+			if (chunked)
+				glen[k] = dechunk(g, glen[k]);
+			assert_true(rlen[k] > 0);
+			if (!gzip) {
+				assert_int_equal(glen[k], rlen[k]);
+				assert_memory_equal(g, r, rlen[k]);
+			} else {
+				assert_string_equal(text(&ug, g, glen[k], true),
+						    text(&ur, r, rlen[k], true));
+			}
+			assert_non_null(strstr(text(&ug, g, glen[k], gzip), "\"n\":599}"));
+			assert_int_equal(count(text(&ug, g, glen[k], gzip), "event: hello"), 1);
+			hub_client_free(rd[k]);
+			hub_client_free(gt[k]);
+		}
+		hub_free(hub);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -998,6 +1215,9 @@ int main(void)
 	    cmocka_unit_test(test_gzip_resume_threads),
 	    cmocka_unit_test(test_gzip_no_gap_without_users),
 	    cmocka_unit_test(test_compact_ring),
+	    cmocka_unit_test(test_gzip_big_batch),
+	    cmocka_unit_test(test_gather_same_stream),
+	    cmocka_unit_test(test_compact_text_shared),
 	};
 
 	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sse.h"
@@ -55,6 +56,42 @@ static void test_nul_and_utf8(void **state)
 	assert_string_equal(enc(NULL, NULL, "x\xE2\x82", 3), "data: x\xEF\xBF\xBD\n\n");
 	/* tabs and other controls are passed on: only CR and LF end a line */
 	assert_string_equal(enc(NULL, NULL, "a\tb\x01", 4), "data: a\tb\x01\n\n");
+}
+
+/* The runs of plain bytes are looked at eight at a time: a tab, a line
+ * end, a NUL, a DEL, a high byte or a valid sequence at every offset of a
+ * long line comes out as the byte-wise rules say. */
+static void test_special_byte_at_every_offset(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"\t", "\t"},
+	    {"\n", "\ndata: "},
+	    {"\r", "\ndata: "},
+	    {"\x7f", "\x7f"},
+	    {"\x1f", "\x1f"},
+	    {"\x80", "\xEF\xBF\xBD"},
+	    {"\xC3\xA9", "\xC3\xA9"},
+	    {"\xff", "\xEF\xBF\xBD"},
+	};
+	char data[64], want[128];
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		for (size_t k = 0; k + strlen(cases[c].in) <= 40; k++) {
+			size_t in = strlen(cases[c].in), rest = 40 - k - in;
+
+			memset(data, 'a', 40);
+			memcpy(data + k, cases[c].in, in);
+			snprintf(want, sizeof(want), "data: %.*s%s%.*s\n\n", (int)k, data,
+				 cases[c].out, (int)rest, data + k + in);
+			assert_string_equal(enc(NULL, NULL, data, 40), want);
+		}
+	/* and a NUL: one U+FFFD */
+	memset(data, ' ', 40);
+	data[17] = '\0';
+	snprintf(want, sizeof(want), "data: %.17s\xEF\xBF\xBD%.22s\n\n", data + 18, data + 18);
+	assert_string_equal(enc(NULL, NULL, data, 40), want);
 }
 
 static void test_bad_fields(void **state)
@@ -120,9 +157,13 @@ static void test_ids(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fields),       cmocka_unit_test(test_multiline),
-	    cmocka_unit_test(test_nul_and_utf8), cmocka_unit_test(test_bad_fields),
-	    cmocka_unit_test(test_truncation),   cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_fields),
+	    cmocka_unit_test(test_multiline),
+	    cmocka_unit_test(test_nul_and_utf8),
+	    cmocka_unit_test(test_bad_fields),
+	    cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_special_byte_at_every_offset),
 	};
 
 	return cmocka_run_group_tests_name("sse", tests, NULL, NULL);
