@@ -250,7 +250,7 @@ bench: deps
 # Caddy; third-party SSE clients (npm, Chromium, Python) resuming through
 # cut connections; the page over TLS with HTTP Basic. Tested with node 20.
 E2E_DEPS := chromium nginx haproxy caddy python3 nodejs npm
-E2E_TESTS := tests/e2e/page.test.mjs tests/e2e/panels.test.mjs tests/e2e/proxies.test.mjs tests/e2e/clients.test.mjs \
+E2E_TESTS := tests/e2e/page.test.mjs tests/e2e/panels.test.mjs tests/e2e/history.test.mjs tests/e2e/proxies.test.mjs tests/e2e/clients.test.mjs \
 	tests/e2e/remote.test.mjs
 .PHONY: check-e2e deps-e2e deps-node deps-fuzz deps-containers
 

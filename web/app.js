@@ -5,8 +5,12 @@
 
 import { Feed } from './feed.js';
 import { Store } from './store.js';
-import { $, setClass, setText } from './dom.js';
+import { $, setAttr, setClass, setText } from './dom.js';
 import { makePanels } from './panels/index.js';
+import { setChartHandlers, setEventMarks } from './charts.js';
+import { Timeline } from './timeline.js';
+import { Tip } from './tip.js';
+import { View } from './view.js';
 import * as f from './format.js';
 
 const store = new Store();
@@ -19,10 +23,13 @@ const conn = { state: 'connecting', retries: 0, lastEvent: 0 };
 debug.conn = conn;
 let hello = null;
 let raf = 0;
-let rangeS = Number($('#range').value);
 
 const panels = makePanels(redraw);
 debug.panels = panels;
+const view = new View(viewChanged);
+const timeline = new Timeline();
+debug.view = view;
+debug.timeline = timeline;
 debug.redraw = (t) => redraw(t);
 // Topics drawn by another topic's panel.
 const DRAWN_BY = { units: 'svc' };
@@ -43,14 +50,14 @@ function redrawAll() {
 
 function ctx() {
   const interval = (hello?.interval_ms ?? 1000) / 1000;
-  const now = store.lastT ? store.lastT / 1000 : Date.now() / 1000;
-  return { store, hello, interval, gapS: interval * 3.5, xr: [now - rangeS, now], redraw };
+  return { store, hello, interval, redraw, ...view.frame(store) };
 }
 
 function flush() {
   raf = 0;
   if (document.hidden) return; // drawn on return, see visibilitychange
   const c = ctx();
+  setEventMarks(...timeline.marks());
   for (const [t, p] of Object.entries(panels)) {
     if (!dirty.has(t) || away(t)) continue;
     dirty.delete(t);
@@ -116,9 +123,10 @@ document.addEventListener('visibilitychange', () => {
 // Every chart's width is read before any is resized: a read after a
 // resize would lay the page out again.
 const ro = new ResizeObserver(() => {
-  const charts = Object.values(panels).flatMap((p) => p.charts?.() ?? []);
+  const charts = allCharts();
   const widths = charts.map((ch) => ch.plot.clientWidth);
   charts.forEach((ch, i) => ch.resize(widths[i]));
+  view.width = Math.max(100, ...widths);
   redrawAll();
 });
 for (const el of document.querySelectorAll('.chart')) ro.observe(el);
@@ -131,10 +139,72 @@ matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
   redrawAll();
 });
 
+// ---------------------------------------------------------------- range, zoom, crosshair
+
+const allCharts = () => Object.values(panels).flatMap((p) => p.charts?.() ?? []);
+
 $('#range').addEventListener('change', (e) => {
-  rangeS = Number(e.target.value);
-  redrawAll();
+  const s = Number(e.target.value);
+  if (!(s > 0)) return;
+  view.zoom = null;
+  view.preset = s;
+  view.decide(store);
 });
+
+$('#live').addEventListener('click', () => {
+  view.live();
+  view.decide(store);
+});
+
+const tip = new Tip($('#tip'), {
+  charts: allCharts,
+  tops: (t) => view.topsAt(t, store),
+  events: (t, dt) => timeline.near(t, dt),
+});
+
+setChartHandlers({
+  // a drag over a chart: that window on every chart
+  zoom(a, b) {
+    if (b - a < 2 * view.interval) return;
+    tip.show(null, null);
+    view.zoom = [a * 1000, b * 1000];
+    view.decide(store);
+  },
+  // a double click: back to the range
+  reset() {
+    if (!view.zoom) return;
+    view.zoom = null;
+    view.decide(store);
+  },
+  cursor: (chart, t) => tip.show(chart, t),
+});
+
+// The view changed (a range, a zoom, a read done): every chart is drawn
+// again, and the controls say what is shown.
+function viewChanged() {
+  const d = view.data;
+  timeline.setStored(d && !d.memory ? d.events : null, d?.until);
+  const sel = $('#range');
+  const want = view.zoom ? 'zoom' : String(view.preset);
+  if (sel.value !== want) sel.value = want;
+  setAttr($('#live'), 'aria-pressed', String(view.isLive()));
+  const [from, to] = view.window(store);
+  const today = new Date().toDateString() === new Date(from).toDateString();
+  const when = view.zoom ? `${today ? f.clock(from) : f.dateTime(from)} – ${f.clock(to)}` : '';
+  setText($('#range-note'), [when, view.describe()].filter(Boolean).join(' · '));
+  document.documentElement.dataset.view = view.pending ? 'reading' : view.zoom ? 'past' : view.data ? 'history' : 'stream';
+  redrawAll();
+}
+
+// Presets longer than the stream's rows in memory need history on disk.
+function presetsFromHello() {
+  for (const o of $('#range').options) {
+    const s = Number(o.value);
+    if (!(s > 0)) continue;
+    o.disabled = !view.stored && s * 1000 > store.windowMs;
+    o.title = o.disabled ? 'history on disk is off' : '';
+  }
+}
 
 // ---------------------------------------------------------------- connection state
 
@@ -169,7 +239,7 @@ function topicsFromHello(h) {
     const reason = off[t];
     const known = on.has(t) || reason !== undefined;
     // A panel marked data-off="hide" (GPU) shows only where its topic is
-    // on; the footer says why it is not there.
+    // on, even when a part of it is on (below).
     el.hidden = !known || (reason !== undefined && el.dataset.off === 'hide');
     if (!known) {
       el.dataset.state = 'absent';
@@ -189,16 +259,23 @@ function topicsFromHello(h) {
     if (body) body.hidden = Boolean(reason);
     el.classList.toggle('is-off', Boolean(reason));
   }
-  const notShown = [...document.querySelectorAll('[data-off="hide"]')]
-    .filter((el) => off[el.dataset.topic] !== undefined)
-    .map((el) => `${el.querySelector('h2')?.textContent ?? el.dataset.topic} off: ${off[el.dataset.topic]}`);
-  setText($('#foot'), notShown.join(' · '));
   // A panel whose own topic is absent but holds a present one stays.
   for (const el of document.querySelectorAll('.panel')) {
     if (!el.hidden || !el.querySelector('[data-topic]:not([hidden])')) continue;
     el.hidden = false;
     for (const part of el.querySelectorAll(':scope > .off, :scope > .body, :scope > header > .seg')) part.hidden = true;
   }
+  // A panel whose topic is off here, with no part on, takes no room in
+  // the grid: it collapses into the line at the end of the page, which
+  // says why (the panels marked data-off="hide" too).
+  const collapsed = [];
+  for (const el of document.querySelectorAll('.panel[data-topic]')) {
+    const t = el.dataset.topic;
+    if (off[t] === undefined || [...el.querySelectorAll('[data-topic]')].some((p) => on.has(p.dataset.topic))) continue;
+    el.hidden = true;
+    collapsed.push(`${el.querySelector('h2')?.textContent ?? t} off: ${off[t].replace(/^off: /, '')}`);
+  }
+  setText($('#foot'), collapsed.join(' · '));
 }
 
 // ---------------------------------------------------------------- messages
@@ -207,7 +284,7 @@ function onMessage(m) {
   switch (m.type) {
     case 'init':
       if (m.hello) onHello(m.hello);
-      store.applySnapshot(m.snapshot);
+      onSnapshot(m.snapshot);
       if (m.conn) setConn(m.conn);
       if (m.snapshot.t) conn.lastEvent = Date.now();
       redrawAll();
@@ -217,7 +294,7 @@ function onMessage(m) {
       break;
     case 'snapshot':
       debug.snapshots++;
-      store.applySnapshot(m.snapshot);
+      onSnapshot(m.snapshot);
       conn.lastEvent = Date.now();
       redrawAll();
       break;
@@ -226,8 +303,10 @@ function onMessage(m) {
         debug.lastId = e.id;
         store.applyEvent(e.topic, e.data, e.id);
         panels[e.topic]?.onEvent?.(e.data);
+        onTimeline(e.topic, e.data);
         redraw(e.topic);
       }
+      view.feed(store);
       conn.lastEvent = Date.now();
       redraw('host'); // the uptime, and the status line
       break;
@@ -241,8 +320,34 @@ function onMessage(m) {
 function onHello(h) {
   hello = h;
   store.applyHello(h);
+  view.setup(h);
   topicsFromHello(h);
+  presetsFromHello();
   redrawAll();
+}
+
+// The first snapshot decides where the charts' rows come from (a read of
+// the history when the daemon's rows in memory are shorter than the
+// range, as after a restart); later ones (a reconnect) only add rows.
+function onSnapshot(s) {
+  store.applySnapshot(s);
+  timeline.resetLive();
+  timeline.addLog(store.backlog.log);
+  timeline.addFiles(store.backlog.file);
+  presetsFromHello();
+  if (!view.decided && hello) {
+    view.decided = true;
+    view.decide(store);
+  } else {
+    view.feed(store);
+  }
+}
+
+// Events that mark the charts' timeline.
+function onTimeline(topic, p) {
+  if (topic === 'log') timeline.addLog(store.fresh);
+  else if (topic === 'file') timeline.addFiles(store.fresh);
+  else if (topic === 'units') timeline.addUnits(p);
 }
 
 function setConn(m) {

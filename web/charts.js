@@ -1,15 +1,27 @@
 // Charts: uPlot time series with a legend of current values, and a canvas
 // heat strip (rows × time). Colours come from the stylesheet's --c-NAME
 // variables, so one metric has one colour everywhere and the theme follows
-// prefers-color-scheme.
+// prefers-color-scheme. Every time chart shares one x range (the page's),
+// one crosshair (uPlot's cursor sync) and a drag to zoom; what a zoom, a
+// double click and the crosshair do is the page's (setChartHandlers).
 
 import uPlot from './vendor/uPlot.js';
 import { h, setText, swatch } from './dom.js';
 import { clock, isNum } from './format.js';
+import { Columns, drawBands, linePaths, nearest } from './series.js';
 
 const css = () => getComputedStyle(document.documentElement);
 const color = (name) => css().getPropertyValue(`--c-${name}`).trim() || '#888';
 const themeVar = (name) => css().getPropertyValue(`--${name}`).trim();
+// The same, read once per theme for what is drawn every tick: reading a
+// computed style in a draw hook would lay out the frame's style changes
+// there and then (restyle() forgets them).
+const themeCache = new Map();
+function themed(name) {
+  let c = themeCache.get(name);
+  if (c === undefined) themeCache.set(name, (c = themeVar(name)));
+  return c;
+}
 
 function alpha(c, a) {
   const m = /^#([0-9a-f]{6})$/i.exec(c);
@@ -22,173 +34,22 @@ function alpha(c, a) {
 const BINARY_INCRS = [];
 for (let k = 0; k <= 5; k++) for (const m of [1, 2, 5, 10, 20, 50, 100, 200, 500]) BINARY_INCRS.push(m * 1024 ** k);
 
+// The y axis's width, the same on every chart so that their x axes line
+// up under the shared crosshair: room for "500 KiB/s".
+export const Y_AXIS_PX = 58;
+
 const pad2 = (n) => String(n).padStart(2, '0');
-function hhmm(t, secs) {
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+// A time tick: the date where ticks are days apart or fall on midnight of
+// a range longer than a day, else the time (with seconds under a minute).
+function timeTick(t, incr, span) {
   const d = new Date(t * 1000);
-  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}${secs ? `:${pad2(d.getSeconds())}` : ''}`;
-}
-
-// A chart's columns, kept in step with a topic's history (Store.hist[topic]:
-// {fields, rows: [[t ms, value...]]}): xs in seconds and, per getter, the
-// raw values and, for a stacked chart, their running sums. A getter
-// receives v(field) -> the row's value of a history field.
-//
-// update() appends the rows added since the last call and drops the points
-// left of the range, so that a tick costs the new rows, not the window; a
-// new history (a snapshot), a wider range, another gap or invalidate()
-// (e.g. another device selected) rebuilds them; `version` counts the
-// changes, so that a chart whose columns and range did not change is not
-// drawn again. Where samples are missing
-// for more than gap seconds (a daemon restart, a drop), a point of nulls
-// goes in the middle, so that no line is drawn across the hole.
-class Columns {
-  constructor(getters, { stacked = false, gaps = true } = {}) {
-    this.getters = getters;
-    this.stacked = stacked;
-    this.gaps = gaps;
-    this.version = 0;
-    this.row = null;
-    this.idx = new Map();
-    this.v = (name) => {
-      const i = this.idx.get(name);
-      return i === undefined ? null : this.row[i];
-    };
-    this.invalidate();
-  }
-
-  invalidate() {
-    this.version++;
-    this.hist = null;
-    this.last = null; // the newest history row taken
-    this.lo = Infinity;
-    this.gap = 0;
-    this.xs = [];
-    this.hole = []; // xs[i] is a gap point
-    this.raw = this.getters.map(() => []);
-    this.sums = this.stacked ? this.getters.map(() => []) : this.raw;
-  }
-
-  // lo: the left end of the range (s); gap: seconds (0: no gap points).
-  update(hist, lo, gap) {
-    if (hist !== this.hist || lo < this.lo || gap !== this.gap) {
-      this.invalidate();
-      this.hist = hist;
-      this.gap = gap;
-      this.idx = new Map((hist?.fields ?? []).map((name, i) => [name, i]));
-    }
-    this.lo = lo;
-    const rows = hist?.rows ?? [];
-    let from = this.last ? rows.lastIndexOf(this.last) + 1 : 0;
-    if (this.last && !from) {
-      this.invalidate(); // trimmed past what was taken: start over
-      this.hist = hist;
-      this.gap = gap;
-      this.lo = lo;
-    }
-    for (let i = from; i < rows.length; i++) this.push(rows[i]);
-    if (rows.length) this.last = rows[rows.length - 1];
-    this.dropBefore(lo);
-  }
-
-  push(r) {
-    const x = r[0] / 1000;
-    if (x < this.lo) return;
-    const n = this.xs.length;
-    if (this.gaps && n && x - this.xs[n - 1] > this.gap) {
-      this.xs.push((x + this.xs[n - 1]) / 2);
-      this.hole.push(true);
-      for (const y of this.raw) y.push(null);
-      if (this.stacked) for (const y of this.sums) y.push(null);
-    }
-    this.version++;
-    this.xs.push(x);
-    this.hole.push(false);
-    this.row = r;
-    let acc = 0;
-    for (let j = 0; j < this.getters.length; j++) {
-      const got = this.getters[j](this.v);
-      const v = isNum(got) || Array.isArray(got) ? got : null;
-      this.raw[j].push(v);
-      if (this.stacked) this.sums[j].push(v === null ? null : (acc += v));
-    }
-    this.row = null;
-  }
-
-  // Drops the points left of lo, and a gap point left first.
-  dropBefore(lo) {
-    const xs = this.xs;
-    let k = 0;
-    while (k < xs.length && xs[k] < lo) k++;
-    while (k < xs.length && this.hole[k]) k++;
-    if (!k) return;
-    this.version++;
-    xs.splice(0, k);
-    this.hole.splice(0, k);
-    for (const y of this.raw) y.splice(0, k);
-    if (this.stacked) for (const y of this.sums) y.splice(0, k);
-  }
-}
-
-// uPlot path builder: the series' line, broken where values are missing,
-// and on a stacked chart the band between it and the series below, one
-// polygon per run of values. uPlot's own builder draws lines across holes
-// and hides them with a clip path, and draws stacked bands through clip
-// paths too; Skia rasterises clip paths slowly in software, plain paths
-// need none.
-function linePaths(stacked) {
-  return (u, si, i0, i1) => {
-    const ys = u.data[si];
-    const stroke = new Path2D();
-    const fill = stacked ? new Path2D() : null;
-    const px = pixelsOf(u);
-    // Canvas y of a value: linear, from the scale's ends.
-    const sy = u.scales.y;
-    const y0 = u.valToPos(sy.min, 'y', true);
-    const ky = (u.valToPos(sy.max, 'y', true) - y0) / (sy.max - sy.min || 1);
-    const py = (v) => Math.round(y0 + (v - sy.min) * ky);
-    // The band's lower edge: the nearest series below with a value, or 0.
-    const base = (i) => {
-      for (let k = si - 1; k >= 1; k--) {
-        const b = u.data[k][i];
-        if (b !== null && b !== undefined) return b;
-      }
-      return 0;
-    };
-    const run = (a, b) => {
-      stroke.moveTo(px[a], py(ys[a]));
-      for (let i = a + 1; i <= b; i++) stroke.lineTo(px[i], py(ys[i]));
-      if (!fill) return;
-      fill.moveTo(px[a], py(ys[a]));
-      for (let i = a + 1; i <= b; i++) fill.lineTo(px[i], py(ys[i]));
-      for (let i = b; i >= a; i--) fill.lineTo(px[i], py(base(i)));
-      fill.closePath();
-    };
-    let start = -1;
-    for (let i = i0; i <= i1; i++) {
-      if (ys[i] === null || ys[i] === undefined) {
-        if (start >= 0) run(start, i - 1);
-        start = -1;
-      } else if (start < 0) {
-        start = i;
-      }
-    }
-    if (start >= 0) run(start, i1);
-    return { stroke, fill, clip: null, band: null, gaps: null, flags: 0 };
-  };
-}
-
-// The canvas x of every point, once per drawing for all the series.
-function pixelsOf(u) {
-  const xs = u.data[0];
-  const sx = u.scales.x;
-  const c = u.sfPx;
-  if (c && c.xs === xs && c.n === xs.length && c.min === sx.min && c.max === sx.max && c.left === u.bbox.left && c.width === u.bbox.width) return c.px;
-  const x0 = u.valToPos(sx.min, 'x', true);
-  const kx = (u.valToPos(sx.max, 'x', true) - x0) / (sx.max - sx.min || 1);
-  const px = new Array(xs.length);
-  for (let i = 0; i < xs.length; i++) px[i] = Math.round(x0 + (xs[i] - sx.min) * kx);
-  u.sfPx = { xs, n: xs.length, min: sx.min, max: sx.max, left: u.bbox.left, width: u.bbox.width, px };
-  return px;
+  const date = `${MONTHS[d.getMonth()]} ${d.getDate()}`;
+  if (incr >= 86400) return incr >= 86400 * 28 && d.getDate() === 1 ? `${MONTHS[d.getMonth()]} ${d.getFullYear()}` : date;
+  const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  if (span > 86400 && !d.getHours() && !d.getMinutes()) return date;
+  return incr < 60 ? `${hm}:${pad2(d.getSeconds())}` : hm;
 }
 
 // Draws a canvas's text from a cache of small bitmaps, one per text and
@@ -254,30 +115,70 @@ export function setMarks(list) {
   marks.list = list;
 }
 
-// uPlot draw hook: the marks within the x range.
+// Events of the timeline (timeline.js): {t (s), kind}, a short tick at the
+// top of every chart in its kind's colour; key changes when the list does.
+const events = { list: [], key: '' };
+
+export function setEventMarks(list, key) {
+  if (key === events.key) return;
+  events.key = key;
+  events.list = list;
+}
+
+const EVENT_COLOURS = { unit_failed: 'crit', log_err: 'warn', file: 'accent' };
+
+// uPlot draw hook: the marks and events within the x range.
 function drawMarks(u) {
   const sx = u.scales.x;
   const ctx = u.ctx;
+  const { top, height } = u.bbox;
   let n = 0;
+  ctx.lineWidth = 1;
   for (const m of marks.list) {
     if (m.t < sx.min || m.t > sx.max) continue;
     const x = Math.round(u.valToPos(m.t, 'x', true)) + 0.5;
-    ctx.strokeStyle = alpha(themeVar(m.sev === 'critical' ? 'crit' : 'warn'), 0.8);
-    ctx.lineWidth = 1;
+    ctx.strokeStyle = alpha(themed(m.sev === 'critical' ? 'crit' : 'warn'), 0.8);
     ctx.beginPath();
-    ctx.moveTo(x, u.bbox.top);
-    ctx.lineTo(x, u.bbox.top + u.bbox.height);
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, top + height);
     ctx.stroke();
     n++;
   }
   u.sfMarks = n;
+  const px = uPlot.pxRatio;
+  let e = 0;
+  for (const m of events.list) {
+    if (m.t < sx.min || m.t > sx.max) continue;
+    const x = Math.round(u.valToPos(m.t, 'x', true));
+    ctx.fillStyle = themed(EVENT_COLOURS[m.kind] ?? 'muted');
+    ctx.fillRect(x - Math.round(1.5 * px), top, Math.round(3 * px), Math.round(7 * px));
+    e++;
+  }
+  u.sfEvents = e;
 }
 
-// A time series chart. spec: {series: [{label, color, get, fmt?, width?,
-// dash?}], stacked, fmt(v) for the legend, axis(v) for ticks, max (fixed
-// top) or softMax, height}; get(v) is the series' value in a history row
-// (see Columns). The legend shows the newest values, or those under the
-// cursor.
+// What the page does with the charts' pointer (setChartHandlers): zoom(a,
+// b) after a drag over a chart (seconds), reset() on a double click,
+// cursor(chart, t) as the crosshair moves over a chart (t in seconds, null
+// when it left it).
+const handlers = { zoom: null, reset: null, cursor: null };
+
+export function setChartHandlers(hs) {
+  Object.assign(handlers, hs);
+}
+
+let hovered = null; // the chart under the pointer
+let origin = null; // the chart a drag started on
+
+// A reference line of a chart is drawn, and held in its y range, once the
+// data reaches this share of it (memory: RAM total).
+const REF_NEAR = 0.6;
+
+// A time series chart. spec: {title, series: [{label, color, get, fmt?,
+// width?, dash?}], stacked, fmt(v) for the legend, axis(v) for ticks, max
+// (fixed top) or softMax, ref ({value, label}: a dashed line), height};
+// get(v) is the series' value in a history row (see Columns). The legend
+// shows the newest values, or those under the cursor.
 export class TimeChart {
   constructor(box, spec) {
     this.spec = spec;
@@ -292,8 +193,9 @@ export class TimeChart {
       this.legend.append(el);
       return val;
     });
+    this.refItem = h('span', { class: 'lg ref', hidden: true });
     this.when = h('span', { class: 'lg when' });
-    this.legend.append(this.when);
+    this.legend.append(this.refItem, this.when);
     this.raw = [[]];
     this.xr = [0, 1];
     this.width = 0;
@@ -307,8 +209,10 @@ export class TimeChart {
     const font = '11px system-ui, sans-serif';
     const series = [{}];
     const paths = linePaths(spec.stacked);
+    this.bandFills = [];
     for (const s of spec.series) {
       const c = color(s.color);
+      this.bandFills.push(alpha(c, spec.stacked ? 0.3 : 0.22));
       series.push({
         label: s.label,
         stroke: c,
@@ -323,15 +227,20 @@ export class TimeChart {
     }
     const range = (u, min, max) => {
       if (isNum(spec.max)) return [0, spec.max];
-      const top = Math.max(max || 0, spec.softMax ?? 0);
+      let top = Math.max(max || 0, this.cols.bands ? this.cols.bandMax() : 0, spec.softMax ?? 0);
+      const ref = spec.ref?.value;
+      if (isNum(ref) && top >= ref * REF_NEAR) top = Math.max(top, ref);
       return top > 0 ? [spec.min ?? 0, top * 1.08] : [0, 1];
     };
+    // Bands under the lines; on a stacked chart over the areas, which
+    // would hide them.
+    const bands = (u) => drawBands(u, this.cols.bands, this.bandFills);
     return {
       width,
       height: spec.height ?? 110,
       legend: { show: false },
-      cursor: { drag: { x: false, y: false }, points: { show: false } },
-      select: { show: false },
+      cursor: { drag: { x: true, y: false, setScale: false, dist: 6 }, points: { show: false }, sync: { key: 'sysfeed' } },
+      select: { show: true },
       padding: [6, 12, 0, 0],
       scales: { x: { time: true, range: () => this.xr }, y: { range } },
       axes: [
@@ -342,14 +251,14 @@ export class TimeChart {
           space: 64,
           grid: { stroke: grid, width: 1 },
           ticks: { show: false },
-          values: (u, splits, ai, space, incr) => splits.map((t) => (t === null ? null : hhmm(t, incr < 60))),
+          values: (u, splits, ai, space, incr) => splits.map((t) => (t === null ? null : timeTick(t, incr, this.xr[1] - this.xr[0]))),
           // no label cut in half at the right edge
           filter: (u, splits) => splits.map((t) => (u.valToPos(t, 'x') > u.bbox.width / uPlot.pxRatio - 16 ? null : t)),
         },
         {
           stroke: muted,
           font,
-          size: 42,
+          size: Y_AXIS_PX,
           space: 28,
           grid: { stroke: grid, width: 1 },
           ticks: { show: false },
@@ -358,17 +267,24 @@ export class TimeChart {
         },
       ],
       series,
-      hooks: { setCursor: [(u) => this.showLegend(u.cursor.idx)], draw: [drawMarks] },
+      hooks: {
+        setCursor: [(u) => this.onCursor(u)],
+        setSelect: [(u) => this.onSelect(u)],
+        drawClear: spec.stacked ? [] : [bands],
+        draw: [...(spec.stacked ? [bands] : []), drawMarks, (u) => this.drawRef(u)],
+      },
     };
   }
 
-  // Draws the rows of hist (Store.hist[topic]) over the fixed x range xr
-  // ([min, max] seconds) so that nothing rescales; gapS: the longest
-  // interval between samples drawn as a line.
+  // Draws the rows of hist (Store.hist[topic], or rows read from
+  // /api/history) over the fixed x range xr ([min, max] seconds) so that
+  // nothing rescales; gapS: the longest interval between samples drawn as
+  // a line.
   update(hist, xr, gapS) {
     const cols = this.cols;
     cols.update(hist, xr[0] - 2, gapS);
-    const drawn = `${cols.version} ${xr[0]} ${xr[1]} ${marks.key}`;
+    const ref = this.spec.ref;
+    const drawn = `${cols.version} ${xr[0]} ${xr[1]} ${marks.key} ${events.key} ${ref?.value}`;
     if (this.u && this.drawn === drawn) return; // nothing to draw anew
     this.drawn = drawn;
     this.xr = xr;
@@ -378,6 +294,8 @@ export class TimeChart {
     if (!this.u && this.width > 0) this.make(data);
     else if (this.u) this.u.setData(data);
     if (this.u?.cursor.idx === null || this.u?.cursor.idx === undefined) this.showLegend(null);
+    if (this.refItem.hidden !== !ref) this.refItem.hidden = !ref;
+    if (ref) setText(this.refItem, ref.label);
   }
 
   // The series' values changed meaning (another device selected).
@@ -385,7 +303,9 @@ export class TimeChart {
     this.cols.invalidate();
   }
 
-  showLegend(idx) {
+  // The legend: the values at point idx, or the newest ones (idx null);
+  // away: the cursor is on no point (a gap), so none.
+  showLegend(idx, away = false) {
     const [xs, ...ys] = this.raw;
     let i = idx;
     if (i === null || i === undefined) {
@@ -393,8 +313,64 @@ export class TimeChart {
       while (i > 0 && ys.every((y) => y[i] === null)) i--;
     }
     const fmt = this.spec.fmt;
-    ys.forEach((y, j) => setText(this.items[j], isNum(y[i]) ? (this.spec.series[j].fmt || fmt)(y[i]) : '–'));
-    setText(this.when, idx === null || idx === undefined || !isNum(xs[i]) ? '' : clock(xs[i] * 1000));
+    ys.forEach((y, j) => setText(this.items[j], !away && isNum(y[i]) ? (this.spec.series[j].fmt || fmt)(y[i]) : '–'));
+    setText(this.when, idx === null || idx === undefined || away || !isNum(xs[i]) ? '' : clock(xs[i] * 1000));
+  }
+
+  // The crosshair moved: the legend follows it, and on the chart under
+  // the pointer the page's tooltip.
+  onCursor(u) {
+    const left = u.cursor.left;
+    const t = left >= 0 ? u.posToVal(left, 'x') : null;
+    const idx = u.cursor.idx;
+    const xs = this.cols.xs;
+    this.showLegend(idx, t !== null && isNum(xs[idx]) && Math.abs(xs[idx] - t) > this.cols.gap);
+    if (hovered === this) handlers.cursor?.(this, t);
+  }
+
+  // A drag ended: the selection becomes the page's range (on the chart
+  // it started on; the others showed it through the cursor sync).
+  onSelect(u) {
+    const { left, width } = u.select;
+    if (width <= 0) return;
+    u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+    if (origin !== this) return;
+    origin = null;
+    handlers.zoom?.(u.posToVal(left, 'x'), u.posToVal(left + width, 'x'));
+  }
+
+  // uPlot draw hook: the reference line, when in the y range.
+  drawRef(u) {
+    const v = this.spec.ref?.value;
+    if (!isNum(v) || v > u.scales.y.max) return;
+    const y = Math.round(u.valToPos(v, 'y', true)) + 0.5;
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = themed('muted');
+    ctx.lineWidth = 1;
+    ctx.setLineDash([4 * uPlot.pxRatio, 3 * uPlot.pxRatio]);
+    ctx.beginPath();
+    ctx.moveTo(u.bbox.left, y);
+    ctx.lineTo(u.bbox.left + u.bbox.width, y);
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  // The values at time t (s) for the tooltip: [[label, text]], or null
+  // where the chart has no point near t.
+  valuesAt(t) {
+    const cols = this.cols;
+    const i = nearest(cols.xs, t);
+    if (i < 0 || cols.hole[i] || Math.abs(cols.xs[i] - t) > cols.gap) return null;
+    return this.spec.series.map((s, j) => {
+      const v = cols.raw[j][i];
+      return [s.label, isNum(v) ? (s.fmt || this.spec.fmt)(v) : '–'];
+    });
+  }
+
+  // The x range drawn, in seconds.
+  xRange() {
+    return this.u ? [this.u.scales.x.min, this.u.scales.x.max] : null;
   }
 
   resize(width) {
@@ -405,6 +381,7 @@ export class TimeChart {
 
   // After a theme change: rebuild with the new colours.
   restyle() {
+    themeCache.clear();
     if (!this.u) return;
     const data = this.u.data;
     this.u.destroy();
@@ -414,6 +391,18 @@ export class TimeChart {
   make(data) {
     this.u = new uPlot(this.options(this.width), data, this.plot);
     cacheText(this.u.ctx);
+    const over = this.u.over;
+    over.addEventListener('mouseenter', () => {
+      hovered = this;
+    });
+    over.addEventListener('mouseleave', () => {
+      if (hovered === this) hovered = null;
+      handlers.cursor?.(this, null);
+    });
+    over.addEventListener('mousedown', () => {
+      origin = this;
+    });
+    over.addEventListener('dblclick', () => handlers.reset?.());
   }
 }
 
@@ -455,7 +444,7 @@ export class HeatStrip {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d');
     this.off = document.createElement('canvas');
-    this.cols = new Columns([get], { gaps: false });
+    this.cols = new Columns([get], { gaps: false, bands: false });
   }
 
   // Draws hist over the x range xr like the charts, step s per column,

@@ -72,7 +72,7 @@ export function dateTime(tms) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(tms)}`;
 }
 
-// Axis ticks: shorter than the legend's values.
+// Axis ticks: shorter than the legend's values, with their unit.
 export function axisBytes(n) {
   if (!n) return '0';
   let i = 0;
@@ -80,5 +80,5 @@ export function axisBytes(n) {
     n /= 1024;
     i++;
   }
-  return `${+n.toFixed(n >= 10 ? 0 : 1)}${i ? IEC[i].slice(0, 1) : ''}`;
+  return `${+n.toFixed(n >= 10 ? 0 : 1)} ${IEC[i]}`;
 }

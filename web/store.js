@@ -63,6 +63,16 @@ function backlogEntries(p) {
   return p.message !== undefined || p.path !== undefined ? [p] : [];
 }
 
+// A proc payload's top 5 by CPU and by memory, shaped as the tops of
+// /api/history: [pid, name, cpu %, rss bytes].
+const TOPS = 5;
+const topEntry = (x) => [x.pid, x.comm ?? '', x.cpu_pct ?? null, x.rss_bytes ?? null];
+
+function topsOf(p) {
+  if (typeof p?.t !== 'number' || !Array.isArray(p.top_cpu)) return null;
+  return { t: p.t, cpu: p.top_cpu.slice(0, TOPS).map(topEntry), mem: (p.top_mem || []).slice(0, TOPS).map(topEntry) };
+}
+
 export const entryTime = (e) => e.ts ?? e.t ?? 0;
 
 function entryKey(e) {
@@ -104,6 +114,10 @@ export class Store {
     this.windowMs = WINDOW_MIN_MS;
     this.lastT = 0;
     this.seen = new Set(); // topics that sent something
+    // The top processes of each proc event, for the charts' tooltip over
+    // the live window: {t, cpu: [[pid, name, cpu %, rss]...], mem: [...]}.
+    this.tops = [];
+    this.fresh = []; // the entries the last log or file event added
     // Event ids are <instance>-<seq>, consecutive on the page's unfiltered
     // stream: a jump is a missed event. A snapshot starts the count afresh.
     this.seq = { instance: '', last: 0, gaps: 0 };
@@ -145,6 +159,8 @@ export class Store {
       this.trim(this.hist[topic]);
     }
     for (const [topic, entries] of Object.entries(s.backlog || {})) this.mergeBacklog(topic, entries, true);
+    for (const x of s.tops || []) this.addTops(x);
+    if (s.topics?.proc) this.addTops(topsOf(s.topics.proc));
     Object.assign(this.state, s.state || {});
     if (s.dropped) Object.assign(this.dropped, s.dropped);
     if (s.t) this.lastT = Math.max(this.lastT, s.t);
@@ -154,7 +170,7 @@ export class Store {
     this.seen.add(topic);
     this.countSeq(id);
     if (topic in BACKLOG_TOPICS) {
-      this.mergeBacklog(topic, backlogEntries(p), false);
+      this.fresh = this.mergeBacklog(topic, backlogEntries(p), false);
       if (typeof p?.dropped === 'number') this.dropped[topic] += p.dropped;
       return;
     }
@@ -171,6 +187,7 @@ export class Store {
     this.latest[topic] = p;
     if (typeof p?.t !== 'number') return;
     this.lastT = Math.max(this.lastT, p.t);
+    if (topic === 'proc') this.addTops(topsOf(p));
     let h = this.hist[topic];
     if (!h && FALLBACK_FIELDS[topic]) h = this.hist[topic] = { fields: FALLBACK_FIELDS[topic], rows: [] };
     if (!h) return;
@@ -206,23 +223,35 @@ export class Store {
   // Adds entries to a backlog, dropping repeats (by cursor for the
   // journal: the first live events after a snapshot may repeat its newest
   // entries). A snapshot's entries may be older than some kept ones: the
-  // list is then put back in time order.
+  // list is then put back in time order. Returns the entries added.
   mergeBacklog(topic, entries, resort) {
     const list = this.backlog[topic];
     const keys = this.keys[topic];
-    if (!list || !entries.length) return;
-    let added = 0;
+    const added = [];
+    if (!list || !entries.length) return added;
     for (const e of entries) {
       const k = entryKey(e);
       if (keys.has(k)) continue;
       keys.add(k);
       list.push(e);
-      added++;
+      added.push(e);
     }
-    if (!added) return;
+    if (!added.length) return added;
     if (resort) list.sort((a, b) => entryTime(a) - entryTime(b));
     const cap = BACKLOG_TOPICS[topic];
     if (list.length > cap) for (const e of list.splice(0, list.length - cap)) keys.delete(entryKey(e));
+    return added;
+  }
+
+  // Keeps x ({t, cpu, mem}) in time order, for the history window.
+  addTops(x) {
+    const list = this.tops;
+    if (!x || (list.length && list[list.length - 1].t >= x.t)) return;
+    list.push(x);
+    const oldest = x.t - this.windowMs;
+    let n = 0;
+    while (n < list.length && list[n].t < oldest) n++;
+    if (n) list.splice(0, n);
   }
 
   trim(h) {
@@ -247,6 +276,7 @@ export class Store {
       state: this.state,
       dropped: this.dropped,
       seen: [...this.seen],
+      tops: this.tops,
     };
   }
 }

@@ -275,6 +275,33 @@ describe('GPUs (workstation and arc fixtures)', () => {
   });
 });
 
+describe('panels whose topic is off (vm2 fixture)', () => {
+  it('collapse into the one line at the end of the page, which says why, and leave the grid to the others', async () => {
+    const d = await fixtureDaemon('vm2');
+    // Not open(): the fixture's static /proc/stat gives no CPU rates.
+    const ctx = await browser.newContext({ viewport: DESKTOP });
+    contexts.add(ctx);
+    const page = await watchedPage(ctx);
+    await page.goto(d.url);
+    const h = await until(() => page.evaluate(() => window.sysfeed.store.hello), 5000, 'hello');
+    await until(() => page.evaluate(() => document.querySelector('[data-topic="mem"]').dataset.state === 'data'), 5000, 'the memory panel drawn');
+    for (const t of ['svc', 'temp', 'containers']) assert.ok(h.off[t], `${t} is off on vm2`);
+    const panels = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll('main > .panel')]
+      .map((el) => [el.dataset.topic, { shown: el.offsetParent !== null, title: el.querySelector('h2').textContent }])));
+    for (const t of ['svc', 'temp', 'containers', 'gpu']) assert.equal(panels[t].shown, false, `the ${panels[t].title} panel takes no room`);
+    for (const t of ['cpu', 'mem', 'load', 'proc']) assert.equal(panels[t].shown, true, `the ${panels[t].title} panel is shown`);
+    const line = await page.locator('#foot').textContent();
+    for (const t of ['svc', 'temp', 'containers', 'gpu']) assert.ok(line.includes(`${panels[t].title} off: ${h.off[t]}`), `the line says why ${t} is off: ${line}`);
+    // The line is the last thing on the page, after every panel.
+    const below = await page.evaluate(() => {
+      const foot = document.querySelector('#foot').getBoundingClientRect().top;
+      return [...document.querySelectorAll('main > .panel')].filter((el) => el.offsetParent !== null && el.getBoundingClientRect().bottom > foot).map((el) => el.id);
+    });
+    assert.deepEqual(below, [], 'no panel below the line');
+    assert.deepEqual(await page.problems(), []);
+  });
+});
+
 describe('alerts', () => {
   it('shows a bar while a rule fires, the recent changes, marks on the charts, and notifies only after a click', async () => {
     const watch = tmpdir('alert-watch');

@@ -1,23 +1,25 @@
 // CPU: time stacked by kind, a heat strip of every core over time, and a
 // tile per core with its load and frequency (the cpu topic).
 
-import { HeatStrip, TimeChart, heat } from '../charts.js';
+import { HeatStrip, TimeChart, Y_AXIS_PX, heat } from '../charts.js';
 import { $, h, setClass, setText } from '../dom.js';
 import * as f from '../format.js';
 import { field, sum } from './common.js';
 
 const { isNum } = f;
 
-// The heat strip starts under the chart's plot, after its y axis.
-const AXIS_PX = 54;
+// The heat strip starts under the chart's plot, after its y axis, and
+// ends before its right padding.
+const AXIS_PX = Y_AXIS_PX + 12;
 
 export class CpuPanel {
   constructor() {
     this.chart = new TimeChart($('#cpu-chart'), {
+      title: 'CPU',
       stacked: true,
       max: 100,
       fmt: (v) => f.pct(v),
-      axis: (v) => `${v}%`,
+      axis: (v) => `${v} %`,
       height: 150,
       series: [
         { label: 'user', color: 'user', get: sum('total.user', 'total.nice') },
@@ -37,10 +39,10 @@ export class CpuPanel {
 
   render(c) {
     const p = c.store.latest.cpu;
-    const hist = c.store.hist.cpu;
+    const hist = c.hist('cpu');
     this.chart.update(hist, c.xr, c.gapS);
     // The chart's width as last measured: no layout read here.
-    this.strip.update(hist, c.xr, c.interval, this.chart.width - AXIS_PX);
+    this.strip.update(hist, c.xr, c.step, this.chart.width - AXIS_PX);
     if (!p) return;
     const tot = p.total || {};
     const rates = [

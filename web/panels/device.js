@@ -20,7 +20,7 @@ function perDevice(v, names, values, name, keep) {
   return s;
 }
 
-// cfg: {list: payload key of the devices, names: history field of their
+// cfg: {title, list: payload key of the devices, names: history field of their
 // names, keep(i, v): counted in "all", series: [[label, colour, history
 // field]], dim(d), summary(p, devs, sel), cells: [(d) -> text or [text,
 // class]]}.
@@ -32,8 +32,9 @@ export class DevicePanel {
     this.sel = '';
     this.table = $(`#${topic}-table tbody`);
     this.chart = new TimeChart($(`#${topic}-chart`), {
+      title: cfg.title,
       fmt: f.rate,
-      axis: f.axisBytes,
+      axis: (v) => (v ? `${f.axisBytes(v)}/s` : '0'),
       binary: true,
       softMax: 1024,
       height: 96,
@@ -56,7 +57,7 @@ export class DevicePanel {
 
   render(c) {
     const p = c.store.latest[this.topic];
-    this.chart.update(c.store.hist[this.topic], c.xr, c.gapS);
+    this.chart.update(c.hist(this.topic), c.xr, c.gapS);
     if (!p) return;
     const devs = p[this.cfg.list] || [];
     setText($(`#${this.topic}-sum`), this.cfg.summary(p, devs, this.sel));

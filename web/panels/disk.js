@@ -8,6 +8,7 @@ import { DevicePanel } from './device.js';
 
 export const diskPanel = (redraw) =>
   new DevicePanel('disk', redraw, {
+    title: 'Disks',
     list: 'disks',
     names: 'disks[].name',
     keep: (i, v) => !(v('disks[].partition') || [])[i],

@@ -49,10 +49,10 @@ export class GpuPanel {
     for (const ch of this.charts()) ch.u?.destroy();
     const series = (list, field) => list.map((id) => ({ label: id, color: `gpu${ids.indexOf(id)}`, get: ofCard(id, field) }));
     this.busy = has('gpus[].busy_pct') && ids.length
-      ? new TimeChart(this.busyBox, { max: 100, fmt: (v) => f.pct(v, 0), axis: (v) => `${v}%`, height: 90, series: series(ids, 'gpus[].busy_pct') })
+      ? new TimeChart(this.busyBox, { title: 'GPU busy', max: 100, fmt: (v) => f.pct(v, 0), axis: (v) => `${v} %`, height: 90, series: series(ids, 'gpus[].busy_pct') })
       : null;
     this.mem = has('gpus[].mem_used_bytes') && withMem.length
-      ? new TimeChart(this.memBox, { fmt: f.bytes, axis: f.axisBytes, binary: true, softMax: 1024 ** 3, height: 80, series: series(withMem, 'gpus[].mem_used_bytes') })
+      ? new TimeChart(this.memBox, { title: 'GPU memory', fmt: f.bytes, axis: f.axisBytes, binary: true, softMax: 1024 ** 3, height: 80, series: series(withMem, 'gpus[].mem_used_bytes') })
       : null;
     this.busyBox.hidden = !this.busy;
     this.memBox.hidden = !this.mem;
@@ -61,7 +61,7 @@ export class GpuPanel {
   render(c) {
     const p = c.store.latest.gpu;
     const gpus = Array.isArray(p?.gpus) ? p.gpus : [];
-    const hist = c.store.hist.gpu;
+    const hist = c.hist('gpu');
     if (p) this.makeCharts(gpus, hist?.fields ?? []);
     this.busy?.update(hist, c.xr, c.gapS);
     this.mem?.update(hist, c.xr, c.gapS);

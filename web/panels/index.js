@@ -1,7 +1,9 @@
 // The panels, one module each, as the collectors are: a panel draws its
 // topic from the Store with render(c), c = {store, hello, interval (s),
-// gapS, xr: the x range [min, max] in s, redraw(topic)}; it may have
-// charts() (resized and restyled by the page), restyle(), and
+// xr: the charts' x range [min, max] in s, hist(topic): the rows to chart
+// (the stream's, or those read from the history, see view.js), step: their
+// spacing (s), gapS: the longest one drawn as a line, redraw(topic)}; it
+// may have charts() (resized and restyled by the page), restyle(), and
 // onEvent(data), called with each live event of its topic as it arrives,
 // drawn or not. The keys are topic names; `units` is drawn by svc (see
 // DRAWN_BY in app.js).

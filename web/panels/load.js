@@ -8,6 +8,7 @@ import { field } from './common.js';
 export class LoadPanel {
   constructor() {
     this.chart = new TimeChart($('#load-chart'), {
+      title: 'Load',
       fmt: (v) => v.toFixed(2),
       axis: (v) => String(+v.toFixed(1)),
       height: 96,
@@ -27,7 +28,7 @@ export class LoadPanel {
     const p = c.store.latest.load;
     const n = c.store.latest.cpu?.ncpu;
     this.chart.spec.softMax = n ?? 1;
-    this.chart.update(c.store.hist.load, c.xr, c.gapS);
+    this.chart.update(c.hist('load'), c.xr, c.gapS);
     if (!p) return;
     const per = isNum(n) && n > 0 ? ` (${((p.load1 / n) * 100).toFixed(0)}% of ${n} CPUs)` : '';
     setText($('#load-sum'), `${p.running} running of ${p.tasks} tasks${per}`);

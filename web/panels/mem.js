@@ -11,6 +11,7 @@ const { isNum } = f;
 export class MemPanel {
   constructor() {
     this.chart = new TimeChart($('#mem-chart'), {
+      title: 'Memory',
       stacked: true,
       fmt: f.bytes,
       axis: f.axisBytes,
@@ -32,8 +33,9 @@ export class MemPanel {
 
   render(c) {
     const p = c.store.latest.mem;
-    if (p) this.chart.spec.max = p.total;
-    this.chart.update(c.store.hist.mem, c.xr, c.gapS);
+    // Scaled to what is in use; RAM total a dashed line once in reach.
+    if (p && this.chart.spec.ref?.value !== p.total) this.chart.spec.ref = { value: p.total, label: `RAM ${f.bytes(p.total)}` };
+    this.chart.update(c.hist('mem'), c.xr, c.gapS);
     if (!p) return;
     const usedPct = p.total ? ((p.total - p.available) / p.total) * 100 : 0;
     setText($('#mem-sum'), `${f.bytes(p.total - p.available)} of ${f.bytes(p.total)} in use · ${f.bytes(p.available)} available`);

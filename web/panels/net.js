@@ -12,6 +12,7 @@ function speed(mbps) {
 
 export const netPanel = (redraw) =>
   new DevicePanel('net', redraw, {
+    title: 'Network',
     list: 'interfaces',
     names: 'interfaces[].name',
     keep: (i, v) => (v('interfaces[].name') || [])[i] !== 'lo',
