@@ -240,6 +240,20 @@ out:
 
 /* --- metrics --- */
 
+/* The id label of e: its short id, or its whole id when another container
+ * of the top rows shares the short one (ids made alike, as a bench's may
+ * be: two series with the same labels would break the scrape). */
+static const char *ctr_label_id(const struct ctr_state *s, const struct ctr_entry *e)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct ctr_entry *o = &s->v[i];
+
+		if (o != e && o->in_top && strcmp(o->short_id, e->short_id) == 0)
+			return e->id;
+	}
+	return e->short_id;
+}
+
 /* One family over the containers of the top rows, in cgroup order: field
  * (or stat, of its cgroup's numbers) returns false for a container
  * without the value. */
@@ -258,7 +272,7 @@ static void ctr_family(const struct ctr_state *s, struct metrics *m, const char 
 			metrics_sample(m, name,
 				       (const char *const[]){"name", ctr_name(e), "engine",
 							     ctr_engine_name(e->engine), "id",
-							     e->short_id, NULL},
+							     ctr_label_id(s, e), NULL},
 				       v);
 	}
 }

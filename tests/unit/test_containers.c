@@ -318,6 +318,45 @@ static void test_idle(void **state)
 	cap_free(cap);
 }
 
+/* Two containers whose ids share their first 12 digits get their whole
+ * ids as the id label: every series of a family is its own. */
+static void test_same_short_id(void **state)
+{
+	static const char *const ids[] = {"0123456789ab"
+					  "cccccccccccccccccccccccccccccccccccccccccccccccccccc",
+					  "0123456789ab"
+					  "dddddddddddddddddddddddddddddddddddddddddddddddddddd"};
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	struct capture *cap = ctr_scratch(&s, &env);
+	struct metrics m = {0};
+	char path[256];
+	void *st;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-%s.scope/cpu.stat",
+			 ids[i]);
+		scratch_write(&s, path, "usage_usec 1000\n");
+	}
+	st = init_check(&containers_collector, &env, 0, "");
+	cJSON_Delete(ctr_tick(st, &env, 1));
+	cJSON_Delete(ctr_tick(st, &env, 2));
+	assert_int_equal(containers_collector.metrics(st, &m), 0);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path),
+			 "sysfeed_container_cpu_seconds_total{name=\"0123456789ab\","
+			 "engine=\"docker\",id=\"%s\"}",
+			 ids[i]);
+		assert_non_null(strstr(m.buf, path));
+	}
+	assert_null(strstr(m.buf, "id=\"0123456789ab\""));
+	metrics_free(&m);
+	containers_collector.fini(st);
+	scratch_remove(&s);
+	cap_free(cap);
+}
+
 #define V1       "fs/cgroup/"
 #define ID(c)    c "123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define SCOPE(c) "machine.slice/libpod-" ID(c) ".scope/"
@@ -546,6 +585,7 @@ int main(void)
 	    cmocka_unit_test(test_classify),
 	    cmocka_unit_test(test_inotify),
 	    cmocka_unit_test(test_idle),
+	    cmocka_unit_test(test_same_short_id),
 	    cmocka_unit_test(test_group),
 	    cmocka_unit_test(test_net_paced),
 	    cmocka_unit_test(test_off),
