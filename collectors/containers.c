@@ -402,6 +402,7 @@ static int ctr_init(const struct collector_env *env, const void *settings, void 
 	s->set = settings;
 	s->inotify_fd = s->epfd = -1;
 	s->proc_fd = env->proc_fd;
+	s->list_dirty = true; /* the first tick sets the state, with no container too */
 	for (size_t i = 0; i < CGROUP_NHIER; i++)
 		s->root.fd[i] = -1;
 	(void)ctr_meta_init(&s->meta, env->proc_fd);

@@ -318,6 +318,29 @@ static void test_idle(void **state)
 	cap_free(cap);
 }
 
+/* A host with no container has a state from its first tick on (the
+ * snapshot carries the topic: none running). */
+static void test_none(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	struct capture *cap = ctr_scratch(&s, &env);
+	void *st;
+	cJSON *p;
+
+	(void)state;
+	scratch_write(&s, "fs/cgroup/system.slice/cron.service/cpu.stat", "usage_usec 1000\n");
+	st = init_check(&containers_collector, &env, 0, "");
+	p = ctr_tick(st, &env, 1);
+	assert_int_equal(rows_of(p), 0);
+	cJSON_Delete(p);
+	assert_non_null(cap->state);
+	assert_true(num(cap->state, "containers") == 0 && num(cap->state, "running") == 0);
+	containers_collector.fini(st);
+	scratch_remove(&s);
+	cap_free(cap);
+}
+
 /* Two containers whose ids share their first 12 digits get their whole
  * ids as the id label: every series of a family is its own. */
 static void test_same_short_id(void **state)
@@ -586,6 +609,7 @@ int main(void)
 	    cmocka_unit_test(test_inotify),
 	    cmocka_unit_test(test_idle),
 	    cmocka_unit_test(test_same_short_id),
+	    cmocka_unit_test(test_none),
 	    cmocka_unit_test(test_group),
 	    cmocka_unit_test(test_net_paced),
 	    cmocka_unit_test(test_off),
