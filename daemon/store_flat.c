@@ -260,6 +260,24 @@ static int64_t time_of(const cJSON *o, const char *key, int64_t dflt)
 	return cJSON_IsNumber(v) ? to_i64(v->valuedouble) : dflt;
 }
 
+/* A `log` entry as an object. The journal collector hands its entries over
+ * encoded (raw JSON, its own encoding: "priority":N comes whole): those at
+ * err or worse are parsed into *ret_parsed (the caller frees it), the
+ * others are skipped unparsed (NULL). */
+static const cJSON *log_entry(const cJSON *el, cJSON **ret_parsed)
+{
+	static const char key[] = "\"priority\":";
+	const char *q;
+
+	if (!cJSON_IsRaw(el))
+		return el;
+	q = el->valuestring ? strstr(el->valuestring, key) : NULL;
+	if (!q || q[sizeof(key) - 1] < '0' || q[sizeof(key) - 1] > '0' + PRIO_ERR)
+		return NULL;
+	*ret_parsed = cJSON_Parse(el->valuestring);
+	return *ret_parsed;
+}
+
 int store_rec_event(struct store_rec *r, const char *topic, const cJSON *payload)
 {
 	int64_t t = time_of(payload, "t", 0);
@@ -280,11 +298,14 @@ int store_rec_event(struct store_rec *r, const char *topic, const cJSON *payload
 		arr = cJSON_GetObjectItemCaseSensitive(payload, "entries");
 		cJSON_ArrayForEach(el, arr)
 		{
-			const cJSON *p = cJSON_GetObjectItemCaseSensitive(el, "priority");
+			cJSON *parsed = NULL;
+			const cJSON *e = log_entry(el, &parsed);
+			const cJSON *p = e ? cJSON_GetObjectItemCaseSensitive(e, "priority") : NULL;
 
 			if (cJSON_IsNumber(p) && p->valuedouble <= PRIO_ERR && rc == 0)
-				rc = add_ev(r, time_of(el, "ts", t), "log_err", str_of(el, "unit"),
-					    str_of(el, "message"), 1);
+				rc = add_ev(r, time_of(e, "ts", t), "log_err", str_of(e, "unit"),
+					    str_of(e, "message"), 1);
+			cJSON_Delete(parsed);
 		}
 	} else if (strcmp(topic, "file") == 0 && str_of(payload, "action")) {
 		const cJSON *n = cJSON_GetObjectItemCaseSensitive(payload, "count");

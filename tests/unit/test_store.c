@@ -394,8 +394,14 @@ static void test_events(void **unused)
 	p = cJSON_Parse(
 	    "{\"t\":1795996801000,\"entries\":["
 	    "{\"ts\":1795996801000,\"priority\":3,\"unit\":\"a.service\",\"message\":\"x\"},"
-	    "{\"ts\":1795996802000,\"priority\":6,\"unit\":\"a.service\",\"message\":\"y\"},"
-	    "{\"ts\":1795996803000,\"priority\":2,\"unit\":\"a.service\",\"message\":\"z\"}]}");
+	    "{\"ts\":1795996802000,\"priority\":6,\"unit\":\"a.service\",\"message\":\"y\"}]}");
+	/* as the journal collector hands them over: encoded */
+	cJSON_AddItemToArray(cJSON_GetObjectItem(p, "entries"),
+			     cJSON_CreateRaw("{\"ts\":1795996803000,\"priority\":2,"
+					     "\"unit\":\"a.service\",\"message\":\"z\"}"));
+	cJSON_AddItemToArray(cJSON_GetObjectItem(p, "entries"),
+			     cJSON_CreateRaw("{\"ts\":1795996803500,\"priority\":4,"
+					     "\"unit\":\"a.service\",\"message\":\"w\"}"));
 	assert_int_equal(store_rec_event(r, "log", p), 0);
 	cJSON_Delete(p);
 	p = cJSON_Parse("{\"t\":1795996804000,\"changes\":[{\"unit\":\"b.service\","
