@@ -43,7 +43,7 @@ struct topics {
 	bool followed[MAX_TOPICS];
 	char reason[MAX_TOPICS][REASON_LEN];
 	size_t history_rows;
-	struct metrics mbuf[MAX_TOPICS + 1]; /* [n]: the daemon's own */
+	struct metrics mbuf; /* each topic's families in turn, handed to the hub */
 	cJSON *hostinfo;                     /* the last payload of a COLLECTOR_HOSTINFO topic */
 	/* What event collectors published during one dispatch: their frames
 	 * and their new state go to the hub in one step, so that a snapshot
@@ -229,7 +229,7 @@ static void env_set_state_json(const struct collector_env *env, const char *json
 /* The daemon's own families of the loop thread (self_metrics.c). */
 static void daemon_metrics(struct topics *t)
 {
-	struct metrics *m = &t->mbuf[t->n];
+	struct metrics *m = &t->mbuf;
 	bool up[MAX_TOPICS];
 	const char *names[MAX_TOPICS];
 	struct mallinfo2 mi = mallinfo2();
@@ -264,7 +264,7 @@ static void daemon_metrics(struct topics *t)
 static void collector_metrics(struct topics *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
-		struct metrics *m = &t->mbuf[i];
+		struct metrics *m = &t->mbuf;
 
 		if (!t->active[i] || !t->cols[i]->metrics)
 			continue;
@@ -469,8 +469,7 @@ void topics_free(struct topics *t)
 	flush_pending(t);
 	store_rec_free(t->rec);
 	store_close(t->store);
-	for (size_t i = 0; i <= MAX_TOPICS; i++)
-		metrics_free(&t->mbuf[i]);
+	metrics_free(&t->mbuf);
 	cJSON_Delete(t->hostinfo);
 	free(t);
 }
