@@ -146,7 +146,7 @@ static void **collect_wake(struct hub *hub, uint64_t mask, bool idle, size_t *re
 		if (!c->suspended)
 			continue;
 		if (!(c->mask & mask) && !(c->group && c->group->fresh) &&
-		    !(idle && !c->member && now - c->last_write_ms >= hub->keepalive_ms))
+		    !(idle && !c->member && keepalive_due(hub, c->last_write_ms, now)))
 			continue;
 		c->suspended = false;
 		wake[n++] = c->conn;
@@ -425,9 +425,9 @@ void hub_housekeep(struct hub *hub)
 			continue;
 		}
 		hub->groups[n++] = g;
-		if (g->want_join || now - g->last_ms >= hub->keepalive_ms) {
+		if (g->want_join || keepalive_due(hub, g->last_ms, now)) {
 			join[n_todo] = g->want_join;
-			extra[n_todo] = now - g->last_ms >= hub->keepalive_ms ? KEEPALIVE : NULL;
+			extra[n_todo] = keepalive_due(hub, g->last_ms, now) ? KEEPALIVE : NULL;
 			g->want_join = false;
 			todo[n_todo++] = g;
 		}

@@ -485,7 +485,7 @@ static size_t fill(struct hub *hub, struct hub_client *c, struct sink *s)
 			break;
 	}
 	now = clock_mono_ms();
-	if (s->n == 0 && !c->member && now - c->last_write_ms >= hub->keepalive_ms) {
+	if (s->n == 0 && !c->member && keepalive_due(hub, c->last_write_ms, now)) {
 		out_set(&c->out, NULL, KEEPALIVE, sizeof(KEEPALIVE) - 1, c->gzip);
 		sink_take(s, &c->out);
 	}

@@ -187,6 +187,17 @@ struct hub {
 	uint64_t published, bytes_sent, resyncs, stalled, gz_in, gz_out;
 };
 
+/* Housekeeping runs about once a second: a keepalive is due at the one
+ * nearest to `keepalive` seconds of silence, so a quiet stream waits at most
+ * half a second past it (a check a few ms short of the period used to wait
+ * a whole second more: gaps of keepalive + 1 s cut proxies' idle timeouts). */
+#define KEEPALIVE_EARLY_MS 500
+
+static inline bool keepalive_due(const struct hub *hub, uint64_t last_ms, uint64_t now)
+{
+	return now + KEEPALIVE_EARLY_MS - last_ms >= hub->keepalive_ms;
+}
+
 struct blob *blob_new(size_t len);
 struct blob *blob_copy(const char *data, size_t len);
 struct blob *blob_ref(struct blob *b);

@@ -44,7 +44,7 @@ struct topics {
 	char reason[MAX_TOPICS][REASON_LEN];
 	size_t history_rows;
 	struct metrics mbuf; /* each topic's families in turn, handed to the hub */
-	cJSON *hostinfo;                     /* the last payload of a COLLECTOR_HOSTINFO topic */
+	cJSON *hostinfo;     /* the last payload of a COLLECTOR_HOSTINFO topic */
 	/* What event collectors published during one dispatch: their frames
 	 * and their new state go to the hub in one step, so that a snapshot
 	 * never holds a state without its frames or the other way round. */

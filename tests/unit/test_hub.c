@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "hub.h"
+#include "hub_impl.h"
 #include "sse.h"
 
 #define INST 0x00000000deadbeefULL
@@ -316,6 +317,28 @@ static void test_keepalive(void **state)
 	c = cnew(hub, 7, NULL);
 	drain(c, 4096);
 	hub_set_limits(hub, 0, 0); /* due at once */
+	assert_int_equal(hub_client_read(c, buf, sizeof(buf)), 13);
+	assert_memory_equal(buf, ": keepalive\n\n", 13);
+	hub_client_free(c);
+	hub_free(hub);
+}
+
+/* Housekeeping comes about once a second: a keepalive is sent at the one
+ * nearest to the period, not a whole second after it (keepalive 1 s gave
+ * 2 s gaps, which a proxy's 2 s idle timeout cut). */
+static void test_keepalive_on_time(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub_client *c;
+	char buf[64];
+
+	hub_set_hello(hub, "{}", 2000);
+	hub_set_limits(hub, 1, 0);
+	c = cnew(hub, 7, NULL);
+	drain(c, 4096);
+	c->last_write_ms = clock_mono_ms() - 300; /* the next check comes first */
+	assert_int_equal(hub_client_read(c, buf, sizeof(buf)), 0);
+	c->last_write_ms = clock_mono_ms() - 700; /* the next one would be late */
 	assert_int_equal(hub_client_read(c, buf, sizeof(buf)), 13);
 	assert_memory_equal(buf, ": keepalive\n\n", 13);
 	hub_client_free(c);
@@ -1202,6 +1225,7 @@ int main(void)
 	    cmocka_unit_test(test_filter_and_small_reads),
 	    cmocka_unit_test(test_suspend_wake_close),
 	    cmocka_unit_test(test_keepalive),
+	    cmocka_unit_test(test_keepalive_on_time),
 	    cmocka_unit_test(test_topic_mask),
 	    cmocka_unit_test(test_history),
 	    cmocka_unit_test(test_client_filter),
