@@ -163,7 +163,9 @@ def test_resume_over_tls_after_cuts_below_tls(start_daemon, tmp_path):
             if attempts <= 2:
                 proxy.budget = rng.randrange(1, 1500)
             elif attempts == 3:
-                proxy.budget = rng.randrange(3000, snap_bytes)
+                # a quarter: the host's snapshot may shrink meanwhile (its
+                # processes, containers and journal come and go)
+                proxy.budget = rng.randrange(3000, 3000 + snap_bytes // 4)
             elif last_id is None:
                 proxy.budget = 2 * snap_bytes + 20000
             elif attempts % 4 == 0:
