@@ -410,10 +410,10 @@ rpm: deps deps-system
 # with a higher version is the upgrade. The first run fills SYSTEM_CACHE.
 # Package builds run the unit tests unless DEB_BUILD_OPTIONS has nocheck (for
 # the .rpm too); here they do not, as `make check` runs them.
-check-system: deps deps-system
+check-system: deps deps-system $(BUILD)/sysfeed
 	DEB_BUILD_OPTIONS=nocheck $(MAKE) deb rpm
 	DEB_BUILD_OPTIONS=nocheck $(MAKE) deb DEB_VERSION=$(VERSION)+systest1-1
-	SYSFEED_VERSION=$(VERSION) SYSFEED_PKGDIR=$(PKGDIR) \
+	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_VERSION=$(VERSION) SYSFEED_PKGDIR=$(PKGDIR) \
 	SYSFEED_DEB=$(PKGDIR)/sysfeed_$(DEB_VERSION)_$(DEB_ARCH).deb \
 	SYSFEED_DEB_NEW=$(PKGDIR)/sysfeed_$(VERSION)+systest1-1_$(DEB_ARCH).deb \
 	SYSTEM_CACHE=$(SYSTEM_CACHE) $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/system
