@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "store_codec.h"
 
 static void set(struct store_chunk *c, const char *name, enum store_col_type type, double v)
@@ -53,6 +54,49 @@ static void fill(struct store_chunk *c, size_t n)
 	}
 }
 
+/* The chunk of tests/fixtures/history/chunk-sfc1.bin, a blob written by
+ * the first format's encoder ("SFC1") at 3 digits: values that 3 digits
+ * keep exactly, in every mode it had (deltas, deltas of deltas, distances
+ * from the median, raw doubles, no value), nulls, a bool, a key, top
+ * lists with pids and without, nulls in them. */
+static void fill_old(struct store_chunk *c)
+{
+	uint32_t x = 13;
+	double user = 40;
+
+	assert_int_equal(store_chunk_list(c, "proc.top_cpu", false), 0);
+	assert_int_equal(store_chunk_list(c, "svc.top_mem", true), 1);
+	store_chunk_col(c, "gone.value", STORE_NUM, NULL); /* null in every row */
+	for (int i = 0; i < 120; i++) {
+		/* a gap of 30 s after row 59, a tick 1 ms late now and then */
+		int64_t t = 1796548000000 + (int64_t)i * 1000 + (i >= 60) * 30000 + (i % 7 == 3);
+
+		x = x * 1103515245 + 12345;
+		assert_int_equal(store_chunk_add_row(c, t), 0);
+		user += (double)((int)(x >> 16) % 31 - 15) / 10;
+		user = user < 0 ? -user : user > 100 ? 200 - user : user;
+		set(c, "cpu.total.user", STORE_NUM, round(user * 10) / 10);
+		set(c, "mem.used", STORE_NUM, 1e9 + 2e6 * i);
+		set(c, "load.load1", STORE_NUM, (double)(400 + (int)(x >> 20) % 7) / 1000);
+		set(c, "x.huge", STORE_NUM, 1e300 * (1 + i / 7.0));
+		if (i % 5 != 2)
+			set(c, "net.interfaces[lo].rx_bytes_per_s", STORE_NUM, (double)(x >> 22));
+		if (i >= 40)
+			set(c, "cpu.cores[1].busy", STORE_NUM, 12.5);
+		set(c, "disk.disks[vda].name", STORE_KEY, 0);
+		set(c, "disk.disks[vda].partition", STORE_BOOL, i / 10 % 2);
+		for (int k = 0; k < 1 + i % 5; k++)
+			assert_int_equal(store_chunk_add_top(c, c->n - 1, 0, 4000 + (i + k) % 9,
+							     k % 2 ? "stress" : "cc1",
+							     (double)(995 - 10 * k - i % 13) / 10,
+							     k == 3 ? NAN : 4096.0 * (123 + i % 4) * 100),
+					 0);
+		assert_int_equal(store_chunk_add_top(c, c->n - 1, 1, -1, "nginx.service", NAN,
+						     4096.0 * (500 + i % 3) * 1000),
+				 0);
+	}
+}
+
 static void roundtrip(const struct store_chunk *c, unsigned rel, struct store_chunk *out)
 {
 	uint8_t *blob = NULL;
@@ -64,36 +108,39 @@ static void roundtrip(const struct store_chunk *c, unsigned rel, struct store_ch
 	free(blob);
 }
 
-static void test_exact_roundtrip(void **unused)
+/* d holds c's rows: the same times, columns and values (the same
+ * doubles), top lists and names; tops' numbers to their precision (0.1 %,
+ * three digits of memory), or exactly when c's are exact there. */
+static void assert_same(const struct store_chunk *c, const struct store_chunk *d)
 {
-	struct store_chunk c, d;
-
-	store_chunk_init(&c);
-	fill(&c, 60);
-	roundtrip(&c, 0, &d);
-	assert_int_equal(d.n, 60);
-	assert_int_equal(d.n_cols, c.n_cols);
-	for (size_t r = 0; r < c.n; r++) {
-		assert_int_equal(d.t[r], c.t[r]);
-		for (size_t i = 0; i < c.n_cols; i++) {
-			int j = store_chunk_find(&d, c.cols[i].name);
+	assert_int_equal(d->n, c->n);
+	assert_int_equal(d->n_cols, c->n_cols);
+	assert_int_equal(d->n_lists, c->n_lists);
+	for (size_t l = 0; l < c->n_lists; l++) {
+		assert_string_equal(d->lists[l].name, c->lists[l].name);
+		assert_int_equal(d->lists[l].by_mem, c->lists[l].by_mem);
+	}
+	for (size_t r = 0; r < c->n; r++) {
+		assert_int_equal(d->t[r], c->t[r]);
+		for (size_t i = 0; i < c->n_cols; i++) {
+			int j = store_chunk_find(d, c->cols[i].name);
 
 			assert_true(j >= 0);
-			assert_int_equal(d.cols[j].type, c.cols[i].type);
-			if (isnan(c.cols[i].v[r]))
-				assert_true(isnan(d.cols[j].v[r]));
+			assert_int_equal(d->cols[j].type, c->cols[i].type);
+			if (isnan(c->cols[i].v[r]))
+				assert_true(isnan(d->cols[j].v[r]));
 			else /* the same double: 13.54 stays the double nearest 13.54 */
-				assert_true(d.cols[j].v[r] == c.cols[i].v[r]);
+				assert_true(d->cols[j].v[r] == c->cols[i].v[r]);
 		}
-		for (size_t l = 0; l < 2; l++) {
+		for (size_t l = 0; l < c->n_lists; l++) {
 			size_t n1, n2;
-			const struct store_top *a = store_chunk_tops(&c, r, l, &n1);
-			const struct store_top *b = store_chunk_tops(&d, r, l, &n2);
+			const struct store_top *a = store_chunk_tops(c, r, l, &n1);
+			const struct store_top *b = store_chunk_tops(d, r, l, &n2);
 
 			assert_int_equal(n1, n2);
 			for (size_t k = 0; k < n1; k++) {
 				assert_int_equal(a[k].id, b[k].id);
-				assert_string_equal(c.strs[a[k].name], d.strs[b[k].name]);
+				assert_string_equal(c->strs[a[k].name], d->strs[b[k].name]);
 				if (isnan(a[k].cpu))
 					assert_true(isnan(b[k].cpu));
 				else /* tops keep CPU to 0.1 % */
@@ -105,10 +152,54 @@ static void test_exact_roundtrip(void **unused)
 			}
 		}
 	}
+}
+
+static void test_exact_roundtrip(void **unused)
+{
+	struct store_chunk c, d;
+
+	store_chunk_init(&c);
+	fill(&c, 60);
+	roundtrip(&c, 0, &d);
+	assert_same(&c, &d);
 	assert_true(d.lists[1].by_mem);
 	assert_false(d.lists[0].by_mem);
 	store_chunk_done(&c);
 	store_chunk_done(&d);
+}
+
+/* A blob of the first format, as files written before the second hold
+ * them, still reads back: its rows, and its rows written again now. */
+static void test_sfc1(void **unused)
+{
+	struct store_chunk c, d, e;
+	size_t len;
+	char *blob = slurp("history", "chunk-sfc1.bin", &len);
+
+	assert_memory_equal(blob, "SFC1", 4);
+	store_chunk_init(&c);
+	fill_old(&c);
+	store_chunk_init(&d);
+	assert_int_equal(store_chunk_decode(&d, (const uint8_t *)blob, len), 0);
+	assert_same(&c, &d);
+	/* exact tops too: fill_old's are at their precision */
+	for (size_t r = 0; r < c.n; r++)
+		for (size_t l = 0; l < c.n_lists; l++) {
+			size_t n;
+			const struct store_top *a = store_chunk_tops(&c, r, l, &n);
+			const struct store_top *b = store_chunk_tops(&d, r, l, &n);
+
+			for (size_t k = 0; k < n; k++) {
+				assert_true(isnan(a[k].cpu) ? isnan(b[k].cpu) : a[k].cpu == b[k].cpu);
+				assert_true(isnan(a[k].mem) ? isnan(b[k].mem) : a[k].mem == b[k].mem);
+			}
+		}
+	roundtrip(&d, 1000, &e);
+	assert_same(&c, &e);
+	free(blob);
+	store_chunk_done(&c);
+	store_chunk_done(&d);
+	store_chunk_done(&e);
 }
 
 static void test_quantum(void **unused)
@@ -220,7 +311,8 @@ static void test_append_rows(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_exact_roundtrip), cmocka_unit_test(test_quantum),
+	    cmocka_unit_test(test_exact_roundtrip), cmocka_unit_test(test_sfc1),
+	    cmocka_unit_test(test_quantum),
 	    cmocka_unit_test(test_small),           cmocka_unit_test(test_bad_blobs),
 	    cmocka_unit_test(test_append_rows),
 	};
