@@ -86,11 +86,12 @@ static void fill_old(struct store_chunk *c)
 		set(c, "disk.disks[vda].name", STORE_KEY, 0);
 		set(c, "disk.disks[vda].partition", STORE_BOOL, i / 10 % 2);
 		for (int k = 0; k < 1 + i % 5; k++)
-			assert_int_equal(store_chunk_add_top(c, c->n - 1, 0, 4000 + (i + k) % 9,
-							     k % 2 ? "stress" : "cc1",
-							     (double)(995 - 10 * k - i % 13) / 10,
-							     k == 3 ? NAN : 4096.0 * (123 + i % 4) * 100),
-					 0);
+			assert_int_equal(
+			    store_chunk_add_top(c, c->n - 1, 0, 4000 + (i + k) % 9,
+						k % 2 ? "stress" : "cc1",
+						(double)(995 - 10 * k - i % 13) / 10,
+						k == 3 ? NAN : 4096.0 * (123 + i % 4) * 100),
+			    0);
 		assert_int_equal(store_chunk_add_top(c, c->n - 1, 1, -1, "nginx.service", NAN,
 						     4096.0 * (500 + i % 3) * 1000),
 				 0);
@@ -190,8 +191,10 @@ static void test_sfc1(void **unused)
 			const struct store_top *b = store_chunk_tops(&d, r, l, &n);
 
 			for (size_t k = 0; k < n; k++) {
-				assert_true(isnan(a[k].cpu) ? isnan(b[k].cpu) : a[k].cpu == b[k].cpu);
-				assert_true(isnan(a[k].mem) ? isnan(b[k].mem) : a[k].mem == b[k].mem);
+				assert_true(isnan(a[k].cpu) ? isnan(b[k].cpu)
+							    : a[k].cpu == b[k].cpu);
+				assert_true(isnan(a[k].mem) ? isnan(b[k].mem)
+							    : a[k].mem == b[k].mem);
 			}
 		}
 	roundtrip(&d, 1000, &e);
@@ -292,6 +295,8 @@ static void test_bad_blobs(void **unused)
 static void test_append_rows(void **unused)
 {
 	struct store_chunk c, d;
+	const struct store_top *e;
+	uint32_t s;
 	size_t n;
 
 	store_chunk_init(&c);
@@ -304,6 +309,30 @@ static void test_append_rows(void **unused)
 	assert_int_equal(store_chunk_find(&d, "cpu.cores[1].busy"), -1);
 	store_chunk_tops(&d, 2, 0, &n);
 	assert_int_equal(n, 2);
+	store_chunk_done(&d);
+	/* into a chunk whose columns, lists and names come in another
+	 * order: each value, entry and name where its name says */
+	store_chunk_init(&d);
+	assert_int_equal(store_chunk_list(&d, "svc.top_mem", true), 0);
+	assert_int_equal(store_chunk_add_row(&d, 1), 0);
+	set(&d, "mem.used", STORE_NUM, 1);
+	assert_int_equal(store_chunk_intern(&d, "nginx.service", &s), 0);
+	assert_int_equal(store_chunk_intern(&d, "x", &s), 0);
+	assert_int_equal(store_chunk_append_rows(&d, &c, 5, 10), 0);
+	assert_int_equal(d.n, 6);
+	assert_true(d.cols[store_chunk_find(&d, "mem.used")].v[1] ==
+		    c.cols[store_chunk_find(&c, "mem.used")].v[5]);
+	assert_true(d.cols[store_chunk_find(&d, "cpu.total.user")].v[5] == c.cols[0].v[9]);
+	assert_true(isnan(d.cols[store_chunk_find(&d, "cpu.total.user")].v[0]));
+	e = store_chunk_tops(&d, 5, (size_t)store_chunk_list(&d, "proc.top_cpu", false), &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(d.strs[e[0].name], "stress");
+	assert_string_equal(d.strs[e[1].name], "init");
+	e = store_chunk_tops(&d, 5, 0, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(d.strs[e[0].name], "nginx.service");
+	assert_true(e[0].mem == 5e8 + 9);
+	assert_int_equal(d.n_strs, 4); /* nginx.service, x, stress, init */
 	store_chunk_done(&c);
 	store_chunk_done(&d);
 }
@@ -312,9 +341,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_exact_roundtrip), cmocka_unit_test(test_sfc1),
-	    cmocka_unit_test(test_quantum),
-	    cmocka_unit_test(test_small),           cmocka_unit_test(test_bad_blobs),
-	    cmocka_unit_test(test_append_rows),
+	    cmocka_unit_test(test_quantum),         cmocka_unit_test(test_small),
+	    cmocka_unit_test(test_bad_blobs),       cmocka_unit_test(test_append_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
