@@ -1,11 +1,20 @@
-/* The history store's chunk blobs: see store_codec.h. The blob is "SFC1",
- * the body's length (u32, little endian), then the body compressed by zlib:
+/* The history store's chunk blobs: see store_codec.h. A blob is "SFC2",
+ * the head's length and the length of its zlib form (u32, little
+ * endian), the head compressed by zlib, then the column values as one
+ * range-coded stream (store_rc.c):
  *
- *   rows, times (zigzag deltas of deltas), columns (name, type, presence,
- *   then the values as integers of a decimal quantum over their common
- *   divisor: deltas, deltas of deltas or distances from their median,
- *   whichever costs fewest bits; raw doubles XORed with the previous one
- *   when no quantum fits), top lists (store_tops.c), their names. */
+ *   head: rows, times (zigzag deltas of deltas), columns (name, type,
+ *   presence, then how the values are kept: integers of a decimal quantum
+ *   over their common divisor as deltas, deltas of deltas or distances
+ *   from their median, with the bit length they have most, or one value
+ *   for all; raw doubles XORed with the previous one when no quantum
+ *   fits), top lists (store_tops.c), their names.
+ *   values: each column's integers in turn, each column with a model of
+ *   its own.
+ *
+ * Files written before hold "SFC1" blobs: the same, with the values in
+ * the head as zigzag varints and "SFC1", the body's length, the body
+ * compressed by zlib. They are read, never written. */
 #include "store_codec.h"
 
 #include <errno.h>
@@ -17,9 +26,11 @@
 
 #include "array.h"
 #include "store_bytes.h"
+#include "store_rc.h"
 #include "store_tops.h"
 
-#define MAGIC       "SFC1"
+#define MAGIC       "SFC2"
+#define MAGIC1      "SFC1"
 #define LEVEL       6 /* zlib's: 9 costs twice the CPU for 1 % less */
 #define MAX_BODY    (64u << 20)
 #define MAX_ROWS    (1u << 22)
@@ -30,6 +41,9 @@
 #define MODE_DOD    2
 #define MODE_RAW    3
 #define MODE_CENTER 4
+#define MODE_CONST  5 /* SFC2: one value in every row */
+#define N_CODED     3 /* delta, dod, center: the modes whose values are coded */
+#define CLOSE       5 /* estimates within 1/CLOSE of the best are tried */
 
 /* --- numbers --- */
 
@@ -123,7 +137,6 @@ static bool pick_k(const double *v, size_t n, unsigned rel, int *ret_k)
 	return true;
 }
 
-/* One number column's present values (vals, n of them). */
 static int by_value(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -131,23 +144,127 @@ static int by_value(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Bits of a zigzag value: what a varint of it costs once zlib has seen
- * many (a cheaper guide than compressing each choice). */
-static size_t bits(int64_t v)
+static uint32_t get_le32(const uint8_t *p)
 {
-	uint64_t z = zig(v);
-
-	return z ? 64 - (size_t)__builtin_clzll(z) : 0;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* One number column's present values (vals, n of them): integers of 10^k
- * over their common divisor, as deltas, deltas of deltas, or distances
- * from their median (noise about a level), whichever costs the fewest
- * bits. */
-static void put_numbers(struct wbuf *b, const double *vals, size_t n, unsigned rel, int64_t *ints)
+static void put_le32(uint8_t *p, size_t v)
 {
-	int64_t g = 0, prev = 0, pd = 0, med;
-	size_t cost[3] = {0, 0, 0}, mode = MODE_DELTA;
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* What the encoder of a chunk works in: room for a column's values, its
+ * integers and their sorted copy, the residuals of each coded mode, and
+ * a model. */
+struct scratch {
+	double *vals;
+	int64_t *ints; /* 2n */
+	int64_t *res;  /* N_CODED * n */
+	struct rc_model *model;
+};
+
+static const unsigned coded_modes[N_CODED] = {MODE_DELTA, MODE_DOD, MODE_CENTER};
+
+/* The integers a coded mode sends for x (see get_numbers). */
+static void residuals(const int64_t *x, size_t n, unsigned mode, int64_t med, int64_t *out)
+{
+	int64_t prev = 0, pd = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int64_t d = wsub(x[i], prev);
+
+		out[i] = mode == MODE_CENTER ? wsub(x[i], med) : mode == MODE_DOD ? wsub(d, pd) : d;
+		pd = d;
+		prev = x[i];
+	}
+}
+
+/* Bits that r costs by the frequencies of its bit lengths, plus a sign
+ * and the bits under the leading one each: about what store_rc spends
+ * on a steady column, for a fraction of its work. *ret_base: the most
+ * frequent bit length. */
+static double estimate(const int64_t *r, size_t n, unsigned *ret_base)
+{
+	size_t count[65] = {0};
+	unsigned base = 0;
+	double bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned len = rc_len(r[i]);
+
+		count[len]++;
+		bits += len;
+	}
+	for (unsigned len = 0; len < 65; len++) {
+		if (count[len])
+			bits -= (double)count[len] * log2((double)count[len] / (double)n);
+		if (count[len] > count[base])
+			base = len;
+	}
+	*ret_base = base;
+	return bits;
+}
+
+/* What store_rc spends on r, counted, with a model of r's own. */
+static uint64_t trial(const int64_t *r, size_t n, unsigned base, struct rc_model *m)
+{
+	struct rc_enc e;
+
+	rc_model_init(m, base);
+	rc_enc_init(&e, NULL);
+	for (size_t i = 0; i < n; i++)
+		rc_put(&e, m, r[i]);
+	return e.cost;
+}
+
+/* The coded mode (an index into coded_modes) that costs x the least:
+ * by estimate, and by counting store_rc's bits when other modes' estimates
+ * come within 1/CLOSE of the best (noise that changes over the chunk
+ * favours one mode more than the frequencies show). */
+static size_t pick_mode(const int64_t *ints, size_t n, int64_t med, struct scratch *s,
+			unsigned *base)
+{
+	double est[N_CODED], low = INFINITY;
+	size_t best = 0, close = 0;
+	uint64_t least = UINT64_MAX;
+
+	for (size_t m = 0; m < N_CODED; m++) {
+		residuals(ints, n, coded_modes[m], med, s->res + m * n);
+		est[m] = estimate(s->res + m * n, n, &base[m]);
+		if (est[m] < low) {
+			low = est[m];
+			best = m;
+		}
+	}
+	for (size_t m = 0; m < N_CODED; m++)
+		close += est[m] * CLOSE <= low * (CLOSE + 1);
+	for (size_t m = 0; close > 1 && m < N_CODED; m++) {
+		uint64_t bits;
+
+		if (est[m] * CLOSE > low * (CLOSE + 1))
+			continue;
+		if ((bits = trial(s->res + m * n, n, base[m], s->model)) < least) {
+			least = bits;
+			best = m;
+		}
+	}
+	return best;
+}
+
+/* One number column's present values (s->vals, n of them): integers of
+ * 10^k over their common divisor, as one value for all, or as deltas,
+ * deltas of deltas, or distances from their median (noise about a level)
+ * into rc, whichever costs the least; raw doubles into the head when no
+ * quantum fits. */
+static void put_numbers(struct wbuf *b, struct rc_enc *rc, size_t n, unsigned rel,
+			struct scratch *s)
+{
+	const double *vals = s->vals;
+	int64_t *ints = s->ints, g = 0, med;
+	unsigned base[N_CODED];
+	size_t m;
 	int k;
 
 	if (!n) {
@@ -181,41 +298,32 @@ static void put_numbers(struct wbuf *b, const double *vals, size_t n, unsigned r
 	memcpy(ints + n, ints, n * sizeof(*ints));
 	qsort(ints + n, n, sizeof(*ints), by_value);
 	med = ints[n + n / 2];
-	for (size_t i = 0; i < n; i++) {
-		int64_t d = wsub(ints[i], prev);
-
-		cost[0] += bits(d);
-		cost[1] += bits(wsub(d, pd));
-		cost[2] += bits(wsub(ints[i], med));
-		pd = d;
-		prev = ints[i];
+	if (ints[n] == ints[2 * n - 1]) {
+		put_u8(b, MODE_CONST);
+		put_sv(b, k);
+		put_uv(b, (uint64_t)g);
+		put_sv(b, ints[0]);
+		return;
 	}
-	if (cost[1] < cost[0])
-		mode = MODE_DOD;
-	if (cost[2] < cost[mode == MODE_DOD ? 1 : 0])
-		mode = MODE_CENTER;
-	put_u8(b, (unsigned)mode);
+	m = pick_mode(ints, n, med, s, base);
+	put_u8(b, coded_modes[m]);
 	put_sv(b, k);
 	put_uv(b, (uint64_t)g);
-	if (mode == MODE_CENTER)
+	if (coded_modes[m] == MODE_CENTER)
 		put_sv(b, med);
-	prev = pd = 0;
-	for (size_t i = 0; i < n; i++) {
-		int64_t d = wsub(ints[i], prev);
-
-		put_sv(b, mode == MODE_CENTER ? wsub(ints[i], med)
-			  : mode == MODE_DOD  ? wsub(d, pd)
-					      : d);
-		pd = d;
-		prev = ints[i];
-	}
+	put_u8(b, base[m]);
+	rc_model_init(s->model, base[m]);
+	for (size_t i = 0; i < n; i++)
+		rc_put(rc, s->model, s->res[m * n + i]);
 }
 
-/* Reads back n present values into vals. */
-static void get_numbers(struct rbuf *b, double *vals, size_t n)
+/* Reads back n present values into vals: from rc with model m (SFC2), or
+ * from the head itself (rc NULL: SFC1). */
+static void get_numbers(struct rbuf *b, struct rc_dec *rc, struct rc_model *m, double *vals,
+			size_t n)
 {
 	unsigned mode = get_u8(b);
-	int64_t k, g, prev = 0, pd = 0;
+	int64_t k, g, med = 0, prev = 0, pd = 0;
 
 	if (mode == MODE_NONE) {
 		if (n)
@@ -235,21 +343,35 @@ static void get_numbers(struct rbuf *b, double *vals, size_t n)
 	}
 	k = get_sv(b);
 	g = (int64_t)get_uv(b);
-	if ((mode != MODE_DELTA && mode != MODE_DOD && mode != MODE_CENTER) || k < K_MIN ||
-	    k > K_MAX || g <= 0) {
+	if ((mode != MODE_DELTA && mode != MODE_DOD && mode != MODE_CENTER &&
+	     (mode != MODE_CONST || !rc)) ||
+	    k < K_MIN || k > K_MAX || g <= 0) {
 		b->bad = true;
 		return;
 	}
-	if (mode == MODE_CENTER) {
-		int64_t med = get_sv(b);
-
-		for (size_t i = 0; i < n && !b->bad; i++)
-			vals[i] = of_int(wmul(wadd(med, get_sv(b)), g), (int)k);
+	if (mode == MODE_CENTER || mode == MODE_CONST)
+		med = get_sv(b);
+	if (mode == MODE_CONST) {
+		for (size_t i = 0; i < n; i++)
+			vals[i] = of_int(wmul(med, g), (int)k);
 		return;
 	}
-	for (size_t i = 0; i < n && !b->bad; i++) {
-		int64_t d = get_sv(b);
+	if (rc) {
+		unsigned base = get_u8(b);
 
+		if (base > 64) {
+			b->bad = true;
+			return;
+		}
+		rc_model_init(m, base);
+	}
+	for (size_t i = 0; i < n && !b->bad && !(rc && rc->bad); i++) {
+		int64_t d = rc ? rc_get(rc, m) : get_sv(b);
+
+		if (mode == MODE_CENTER) {
+			vals[i] = of_int(wmul(wadd(med, d), g), (int)k);
+			continue;
+		}
 		if (mode == MODE_DOD)
 			d = wadd(d, pd);
 		pd = d;
@@ -260,8 +382,8 @@ static void get_numbers(struct rbuf *b, double *vals, size_t n)
 
 /* --- the blob --- */
 
-static void encode_body(const struct store_chunk *c, unsigned rel, struct wbuf *b, double *vals,
-			int64_t *ints)
+static void encode_body(const struct store_chunk *c, unsigned rel, struct wbuf *b,
+			struct rc_enc *rc, struct scratch *s)
 {
 	int64_t prev = 0, pd = 0;
 
@@ -293,9 +415,9 @@ static void encode_body(const struct store_chunk *c, unsigned rel, struct wbuf *
 		}
 		for (size_t r = 0; r < c->n; r++)
 			if (!isnan(col->v[r]))
-				vals[n++] = col->v[r];
+				s->vals[n++] = col->v[r];
 		if (col->type != STORE_KEY)
-			put_numbers(b, vals, n, col->type == STORE_BOOL ? 0 : rel, ints);
+			put_numbers(b, rc, n, col->type == STORE_BOOL ? 0 : rel, s);
 	}
 	put_uv(b, c->n_lists);
 	for (size_t l = 0; l < c->n_lists; l++) {
@@ -311,40 +433,53 @@ static void encode_body(const struct store_chunk *c, unsigned rel, struct wbuf *
 
 int store_chunk_encode(const struct store_chunk *c, unsigned rel, uint8_t **ret, size_t *ret_len)
 {
-	struct wbuf b = {0};
-	double *vals = malloc((c->n ? c->n : 1) * sizeof(*vals));
-	int64_t *ints = malloc((c->n ? 2 * c->n : 1) * sizeof(*ints)); /* values, sorted */
+	struct wbuf b = {0}, values = {0};
+	size_t rows = c->n ? c->n : 1;
+	struct scratch s = {
+	    .vals = malloc(rows * sizeof(*s.vals)),
+	    .ints = malloc(2 * rows * sizeof(*s.ints)),
+	    .res = malloc(N_CODED * rows * sizeof(*s.res)),
+	    .model = malloc(sizeof(*s.model)),
+	};
+	struct rc_enc rc;
 	uint8_t *out = NULL;
 	uLongf zlen;
 	int r = -ENOMEM;
 
-	if (!vals || !ints)
+	if (!s.vals || !s.ints || !s.res || !s.model)
 		goto out;
-	encode_body(c, rel, &b, vals, ints);
-	if (b.oom || b.len > MAX_BODY)
+	rc_enc_init(&rc, &values);
+	encode_body(c, rel, &b, &rc, &s);
+	rc_enc_end(&rc);
+	if (b.oom || values.oom || b.len > MAX_BODY)
 		goto out;
 	zlen = compressBound((uLong)b.len);
-	if (!(out = malloc(8 + zlen)))
+	if (!(out = malloc(12 + zlen + values.len)))
 		goto out;
 	memcpy(out, MAGIC, 4);
-	for (int i = 0; i < 4; i++)
-		out[4 + i] = (uint8_t)(b.len >> (8 * i));
-	if (compress2(out + 8, &zlen, b.p, (uLong)b.len, LEVEL) != Z_OK)
+	put_le32(out + 4, b.len);
+	if (compress2(out + 12, &zlen, b.p, (uLong)b.len, LEVEL) != Z_OK)
 		goto out;
+	put_le32(out + 8, zlen);
+	memcpy(out + 12 + zlen, values.p, values.len);
 	*ret = out;
-	*ret_len = 8 + zlen;
+	*ret_len = 12 + zlen + values.len;
 	out = NULL;
 	r = 0;
 out:
 	free(out);
 	free(b.p);
-	free(vals);
-	free(ints);
+	free(values.p);
+	free(s.vals);
+	free(s.ints);
+	free(s.res);
+	free(s.model);
 	return r;
 }
 
-/* The columns part of a body. */
-static int decode_cols(struct store_chunk *c, struct rbuf *b, double *vals)
+/* The columns part of a body; rc and m as for get_numbers. */
+static int decode_cols(struct store_chunk *c, struct rbuf *b, struct rc_dec *rc, struct rc_model *m,
+		       double *vals)
 {
 	size_t n_cols = get_uv(b);
 
@@ -361,7 +496,7 @@ static int decode_cols(struct store_chunk *c, struct rbuf *b, double *vals)
 		bitmap = get_u8(b);
 		if (b->bad || type > STORE_KEY || bitmap > 1 || store_chunk_find(c, name) >= 0)
 			return -EBADMSG;
-		if (!(col = store_chunk_col(c, name, (enum store_col_type)type, NULL)))
+		if (!(col = store_chunk_add_col(c, name, (enum store_col_type)type)))
 			return -ENOMEM;
 		at = b->pos;
 		if (bitmap) {
@@ -381,14 +516,15 @@ static int decode_cols(struct store_chunk *c, struct rbuf *b, double *vals)
 			return -EBADMSG;
 		if (type == STORE_KEY)
 			continue;
-		get_numbers(b, vals, n);
+		get_numbers(b, rc, m, vals, n);
+		if (rc && rc->bad)
+			return -EBADMSG;
 		for (size_t r = 0, j = 0; r < c->n && !b->bad; r++)
 			if (!isnan(col->v[r]))
 				col->v[r] = vals[j++];
 	}
 	return b->bad ? -EBADMSG : 0;
 }
-
 /* The top lists part of a body. */
 static int decode_tops(struct store_chunk *c, struct rbuf *b)
 {
@@ -428,22 +564,37 @@ static int decode_tops(struct store_chunk *c, struct rbuf *b)
 int store_chunk_decode(struct store_chunk *c, const uint8_t *blob, size_t len)
 {
 	struct rbuf b = {0};
+	struct rc_dec rc;
+	struct rc_model *m = NULL;
 	uint8_t *body = NULL;
 	double *vals = NULL;
 	uLongf blen;
+	size_t zlen, at;
 	int64_t prev = 0, pd = 0;
 	size_t n;
+	bool v1;
 	int r = -EBADMSG;
 
-	if (len < 8 || memcmp(blob, MAGIC, 4) != 0)
+	if (len < 8)
 		return -EBADMSG;
-	blen =
-	    (uLongf)blob[4] | (uLongf)blob[5] << 8 | (uLongf)blob[6] << 16 | (uLongf)blob[7] << 24;
-	if (blen > MAX_BODY)
+	v1 = memcmp(blob, MAGIC1, 4) == 0;
+	if (!v1 && (memcmp(blob, MAGIC, 4) != 0 || len < 12))
 		return -EBADMSG;
+	blen = get_le32(blob + 4);
+	at = v1 ? 8 : 12;
+	zlen = v1 ? len - 8 : get_le32(blob + 8);
+	if (blen > MAX_BODY || zlen > len - at)
+		return -EBADMSG;
+	if (!v1) {
+		rc_dec_init(&rc, blob + at + zlen, len - at - zlen);
+		if (!(m = malloc(sizeof(*m))))
+			return -ENOMEM;
+	}
+	r = -ENOMEM;
 	if (!(body = malloc(blen ? blen : 1)))
-		return -ENOMEM;
-	if (uncompress(body, &blen, blob + 8, (uLong)(len - 8)) != Z_OK)
+		goto out;
+	r = -EBADMSG;
+	if (uncompress(body, &blen, blob + at, (uLong)zlen) != Z_OK)
 		goto out;
 	b = (struct rbuf){.p = body, .len = blen};
 	n = get_uv(&b);
@@ -461,12 +612,14 @@ int store_chunk_decode(struct store_chunk *c, const uint8_t *blob, size_t len)
 			goto out;
 	}
 	r = -EBADMSG;
-	if (b.bad || (r = decode_cols(c, &b, vals)) < 0 || (r = decode_tops(c, &b)) < 0)
+	if (b.bad || (r = decode_cols(c, &b, v1 ? NULL : &rc, m, vals)) < 0 ||
+	    (r = decode_tops(c, &b)) < 0)
 		goto out;
-	r = b.pos == b.len ? 0 : -EBADMSG;
+	r = b.pos == b.len && (v1 || rc_dec_done(&rc)) ? 0 : -EBADMSG;
 out:
 	free(body);
 	free(vals);
+	free(m);
 	if (r < 0)
 		store_chunk_done(c);
 	return r;

@@ -259,17 +259,54 @@ static void test_small(void **unused)
 	store_chunk_done(&c);
 }
 
-static void test_bad_blobs(void **unused)
+/* A noisy column (a walk of CPU percents to 0.01 whose steps spread
+ * over a few hundred hundredths) costs what its steps need: about 7.8
+ * bits a value (the first format: 9.6), and a column with one value
+ * costs nothing per row. */
+static void test_noisy(void **unused)
 {
 	struct store_chunk c, d;
-	uint8_t *blob, junk[64];
+	uint64_t x = 88172645463325252ull;
+	double v = 50;
+	uint8_t *blob;
 	size_t len;
 
 	store_chunk_init(&c);
-	fill(&c, 20);
+	for (int i = 0; i < 3600; i++) {
+		uint64_t y;
+		int step, ones = 0;
+
+		x ^= x << 13; /* xorshift64 */
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* 64 values at each of a geometric law's levels, either sign */
+		for (y = x >> 8; (y & 1) && ones < 20; y >>= 1)
+			ones++;
+		step = (int)((x >> 4) % 64) + 64 * ones;
+		v += (x >> 63 ? -step : step) / 100.0;
+		v = v < 0 ? -v : v > 99.99 ? 199.98 - v : v;
+		assert_int_equal(store_chunk_add_row(&c, 1796548000000 + i * 1000), 0);
+		set(&c, "cpu.total.user", STORE_NUM, round(v * 100) / 100);
+		set(&c, "cpu.total.steal", STORE_NUM, 0);
+		set(&c, "mem.total", STORE_NUM, 25160000000.0);
+	}
 	assert_int_equal(store_chunk_encode(&c, 1000, &blob, &len), 0);
-	/* every cut, and every byte altered, is refused or decodes to
-	 * something: never a crash (ASan runs this too) */
+	assert_memory_equal(blob, "SFC2", 4);
+	assert_true(len * 8 < 3600 * 8.1);
+	store_chunk_init(&d);
+	assert_int_equal(store_chunk_decode(&d, blob, len), 0);
+	assert_same(&c, &d);
+	free(blob);
+	store_chunk_done(&c);
+	store_chunk_done(&d);
+}
+
+/* Every cut of a blob is refused, every byte altered is refused or
+ * decodes to something: never a crash (ASan runs this too). */
+static void mangle(uint8_t *blob, size_t len)
+{
+	struct store_chunk d;
+
 	for (size_t cut = 0; cut < len; cut++) {
 		store_chunk_init(&d);
 		assert_int_equal(store_chunk_decode(&d, blob, cut), -EBADMSG);
@@ -282,12 +319,38 @@ static void test_bad_blobs(void **unused)
 		store_chunk_done(&d);
 		blob[i] ^= 0x5a;
 	}
-	memset(junk, 0xff, sizeof(junk));
+}
+
+static void test_bad_blobs(void **unused)
+{
+	struct store_chunk c, d;
+	uint8_t *blob, *more, junk[64];
+	char *old;
+	size_t len, n;
+
+	store_chunk_init(&c);
+	fill(&c, 20);
+	assert_int_equal(store_chunk_encode(&c, 1000, &blob, &len), 0);
+	mangle(blob, len); /* which leaves it as it was */
+	old = slurp("history", "chunk-sfc1.bin", &n);
+	mangle((uint8_t *)old, n);
+	free(old);
+	/* a byte after the values, and a head longer than the blob */
+	assert_non_null(more = malloc(len + 1));
+	memcpy(more, blob, len);
+	more[len] = 0;
 	store_chunk_init(&d);
+	assert_int_equal(store_chunk_decode(&d, more, len + 1), -EBADMSG);
+	more[8] = 0xff;
+	assert_int_equal(store_chunk_decode(&d, more, len), -EBADMSG);
+	memset(junk, 0xff, sizeof(junk));
 	assert_int_equal(store_chunk_decode(&d, junk, sizeof(junk)), -EBADMSG);
 	memcpy(junk, "SFC1\xff\xff\xff\x7f", 8); /* a body of 2 GiB claimed */
 	assert_int_equal(store_chunk_decode(&d, junk, sizeof(junk)), -EBADMSG);
+	memcpy(junk, "SFC2\xff\xff\xff\x7f\x04\0\0\0", 12); /* and a head so */
+	assert_int_equal(store_chunk_decode(&d, junk, sizeof(junk)), -EBADMSG);
 	free(blob);
+	free(more);
 	store_chunk_done(&c);
 	store_chunk_done(&d);
 }
@@ -342,7 +405,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_exact_roundtrip), cmocka_unit_test(test_sfc1),
 	    cmocka_unit_test(test_quantum),         cmocka_unit_test(test_small),
-	    cmocka_unit_test(test_bad_blobs),       cmocka_unit_test(test_append_rows),
+	    cmocka_unit_test(test_noisy),           cmocka_unit_test(test_bad_blobs),
+	    cmocka_unit_test(test_append_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
