@@ -69,7 +69,7 @@ static void fill_old(struct store_chunk *c)
 	store_chunk_col(c, "gone.value", STORE_NUM, NULL); /* null in every row */
 	for (int i = 0; i < 120; i++) {
 		/* a gap of 30 s after row 59, a tick 1 ms late now and then */
-		int64_t t = 1796548000000 + (int64_t)i * 1000 + (i >= 60) * 30000 + (i % 7 == 3);
+		int64_t t = 1700000000000 + (int64_t)i * 1000 + (i >= 60) * 30000 + (i % 7 == 3);
 
 		x = x * 1103515245 + 12345;
 		assert_int_equal(store_chunk_add_row(c, t), 0);
