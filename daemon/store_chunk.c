@@ -228,7 +228,7 @@ int store_chunk_append_rows(struct store_chunk *dst, const struct store_chunk *s
 		if ((lmap[l] = store_chunk_list(dst, src->lists[l].name, src->lists[l].by_mem)) < 0)
 			goto out;
 	for (size_t row = from; row < to; row++) {
-		size_t d = dst->n;
+		size_t d = dst->n, hint = 0;
 
 		if (store_chunk_add_row(dst, src->t[row]) < 0)
 			goto out;
@@ -239,13 +239,14 @@ int store_chunk_append_rows(struct store_chunk *dst, const struct store_chunk *s
 				continue;
 			if (cmap[i] < 0) {
 				struct store_col *dc =
-				    store_chunk_col(dst, sc->name, sc->type, NULL);
+				    store_chunk_col(dst, sc->name, sc->type, &hint);
 
 				if (!dc)
 					goto out;
 				cmap[i] = (int)(dc - dst->cols);
 			}
 			dst->cols[cmap[i]].v[d] = sc->v[row];
+			hint = (size_t)cmap[i] + 1;
 		}
 		for (size_t l = 0; l < src->n_lists; l++) {
 			size_t n;

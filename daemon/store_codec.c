@@ -137,11 +137,35 @@ static bool pick_k(const double *v, size_t n, unsigned rel, int *ret_k)
 	return true;
 }
 
-static int by_value(const void *a, const void *b)
+/* The k-th smallest of x[0, n) (x reordered): quickselect, the median
+ * of the ends and the middle as pivot. */
+static int64_t kth(int64_t *x, size_t n, size_t k)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	size_t lo = 0, hi = n - 1;
 
-	return (x > y) - (x < y);
+	while (lo < hi) {
+		int64_t a = x[lo], b = x[lo + (hi - lo) / 2], c = x[hi], t;
+		int64_t pivot = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+		size_t i = lo, j = hi;
+
+		/* Hoare: x[lo, i) <= pivot, x(j, hi] >= pivot */
+		for (;;) {
+			while (x[i] < pivot)
+				i++;
+			while (x[j] > pivot)
+				j--;
+			if (i >= j)
+				break;
+			t = x[i];
+			x[i++] = x[j];
+			x[j--] = t;
+		}
+		if (k <= j)
+			hi = j;
+		else
+			lo = j + 1;
+	}
+	return x[lo];
 }
 
 static uint32_t get_le32(const uint8_t *p)
@@ -156,7 +180,7 @@ static void put_le32(uint8_t *p, size_t v)
 }
 
 /* What the encoder of a chunk works in: room for a column's values, its
- * integers and their sorted copy, the residuals of each coded mode, and
+ * integers and a copy, the residuals of each coded mode, and
  * a model. */
 struct scratch {
 	double *vals;
@@ -264,7 +288,7 @@ static void put_numbers(struct wbuf *b, struct rc_enc *rc, size_t n, unsigned re
 	const double *vals = s->vals;
 	int64_t *ints = s->ints, g = 0, med;
 	unsigned base[N_CODED];
-	size_t m;
+	size_t m, same;
 	int k;
 
 	if (!n) {
@@ -294,11 +318,12 @@ static void put_numbers(struct wbuf *b, struct rc_enc *rc, size_t n, unsigned re
 		g = 1;
 	for (size_t i = 0; i < n; i++)
 		ints[i] /= g;
-	/* the median, from a sorted copy in the second half of ints */
+	/* the median, from a copy in the second half of ints */
 	memcpy(ints + n, ints, n * sizeof(*ints));
-	qsort(ints + n, n, sizeof(*ints), by_value);
-	med = ints[n + n / 2];
-	if (ints[n] == ints[2 * n - 1]) {
+	med = kth(ints + n, n, n / 2);
+	for (same = 1; same < n && ints[same] == ints[0]; same++)
+		;
+	if (same == n) {
 		put_u8(b, MODE_CONST);
 		put_sv(b, k);
 		put_uv(b, (uint64_t)g);

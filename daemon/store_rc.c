@@ -4,6 +4,8 @@
  * The first byte of such a stream is always 0 and is not written. */
 #include "store_rc.h"
 
+#include <string.h>
+
 #define TOP   (1u << 24)
 #define HALF  32768u
 #define SLOW  255 /* bits averaged before the slow estimate moves by 1/257 */
@@ -26,36 +28,23 @@ unsigned rc_len(int64_t v)
 	return a ? 64 - (unsigned)__builtin_clzll(a) : 0;
 }
 
-static void init_bits(struct rc_bit *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		b[i] = (struct rc_bit){.slow = HALF, .fast = HALF};
-}
-
-#define INIT(a) init_bits(a, sizeof(a) / sizeof(*(a)))
-
 void rc_model_init(struct rc_model *m, unsigned base)
 {
+	memset(m, 0, sizeof(*m)); /* every estimate 1/2 (see struct rc_bit) */
 	m->base = base;
-	init_bits(&m->eq, 1);
-	init_bits(&m->up_or_down, 1);
-	INIT(m->up);
-	INIT(m->down);
-	INIT(m->sign);
-	INIT(m->mant);
 }
 
 /* The probability of a 0, in 1/65536: never 0, never 65536 (see learn). */
 static inline uint32_t prob(const struct rc_bit *b)
 {
-	return ((uint32_t)b->slow + b->fast) >> 1;
+	return ((uint32_t)(b->slow ^ HALF) + (b->fast ^ HALF)) >> 1;
 }
 
 /* After a bit: each estimate moves towards it by its step (rate[], 1/16)
  * of the distance left, rounded down: neither reaches 0 or 65536. */
 static inline void learn(struct rc_bit *b, unsigned bit)
 {
-	uint32_t slow = b->slow, fast = b->fast, n = b->n, r = rate[n];
+	uint32_t slow = b->slow ^ HALF, fast = b->fast ^ HALF, n = b->n, r = rate[n];
 
 	if (bit) {
 		slow -= (slow * r) >> 16;
@@ -64,8 +53,8 @@ static inline void learn(struct rc_bit *b, unsigned bit)
 		slow += ((65536u - slow) * r) >> 16;
 		fast += (65536u - fast) >> FAST;
 	}
-	b->slow = (uint16_t)slow;
-	b->fast = (uint16_t)fast;
+	b->slow = (uint16_t)(slow ^ HALF);
+	b->fast = (uint16_t)(fast ^ HALF);
 	b->n = (uint16_t)(n + (n < SLOW));
 }
 

@@ -18,7 +18,8 @@
 /* The probability that a bit is 0, in 1/65536: the mean of one estimate
  * that averages every bit so far (then the last 256 or so) and one that
  * follows the last 16: steady columns and columns whose noise changes
- * both cost little. */
+ * both cost little. Both are kept XORed with 1/2, so that zeros are a
+ * bit that has learnt nothing. */
 struct rc_bit {
 	uint16_t slow, fast, n;
 };
