@@ -5,10 +5,11 @@
  *
  *   head: rows, times (zigzag deltas of deltas), columns (name, type,
  *   presence, then how the values are kept: integers of a decimal quantum
- *   over their common divisor as deltas, deltas of deltas or distances
- *   from their median, with the bit length they have most, or one value
- *   for all; raw doubles XORed with the previous one when no quantum
- *   fits), top lists (store_tops.c), their names.
+ *   over their common divisor, or their difference from the previous
+ *   number column's (same quantum, divisor and rows), as deltas, deltas
+ *   of deltas or distances from their median, with the bit length they
+ *   have most, or one value for all; raw doubles XORed with the previous
+ *   one when no quantum fits), top lists (store_tops.c), their names.
  *   values: each column's integers in turn, each column with a model of
  *   its own.
  *
@@ -41,9 +42,10 @@
 #define MODE_DOD    2
 #define MODE_RAW    3
 #define MODE_CENTER 4
-#define MODE_CONST  5 /* SFC2: one value in every row */
-#define N_CODED     3 /* delta, dod, center: the modes whose values are coded */
-#define CLOSE       5 /* estimates within 1/CLOSE of the best are tried */
+#define MODE_CONST  5    /* SFC2: one value in every row */
+#define MODE_MINUS  0x10 /* SFC2, with a mode: the integers less the previous column's */
+#define N_CODED     3    /* delta, dod, center: the modes whose values are coded */
+#define CLOSE       5    /* estimates within 1/CLOSE of the best are tried */
 
 /* --- numbers --- */
 
@@ -179,13 +181,25 @@ static void put_le32(uint8_t *p, size_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* The previous number column's integers, its quantum and divisor: a
+ * column whose integers move with them (a loopback's bytes received and
+ * sent, threads and processes) is sent as its difference from them. */
+struct last {
+	int64_t *ints;
+	size_t n;
+	int64_t k, g;
+	bool ok;
+	const struct store_col *col; /* encoding: the column */
+};
+
 /* What the encoder of a chunk works in: room for a column's values, its
- * integers and a copy, the residuals of each coded mode, and
- * a model. */
+ * integers, a copy, their difference from the previous column's, the
+ * residuals of each coded mode of both, the previous column, a model. */
 struct scratch {
 	double *vals;
-	int64_t *ints; /* 2n */
-	int64_t *res;  /* N_CODED * n */
+	int64_t *ints, *copy, *minus; /* n each */
+	int64_t *res;                 /* 2 * N_CODED * n */
+	struct last last;
 	struct rc_model *model;
 };
 
@@ -243,62 +257,108 @@ static uint64_t trial(const int64_t *r, size_t n, unsigned base, struct rc_model
 	return e.cost;
 }
 
-/* The coded mode (an index into coded_modes) that costs x the least:
- * by estimate, and by counting store_rc's bits when other modes' estimates
- * come within 1/CLOSE of the best (noise that changes over the chunk
- * favours one mode more than the frequencies show). */
-static size_t pick_mode(const int64_t *ints, size_t n, int64_t med, struct scratch *s,
-			unsigned *base)
+/* How a column's integers go: one value for all, or a coded mode and
+ * its residuals; of the integers themselves or of their difference from
+ * the previous column's. */
+struct way {
+	bool minus, constant;
+	unsigned mode, base;
+	int64_t med;
+	const int64_t *res;
+};
+
+/* The ways of one series x (the integers, or their difference): one
+ * value, or each coded mode's residuals into res; the number added to
+ * w. */
+static size_t ways_of(int64_t *x, size_t n, bool minus, int64_t *copy, int64_t *res, struct way *w,
+		      double *est)
 {
-	double est[N_CODED], low = INFINITY;
+	size_t same;
+	int64_t med;
+
+	for (same = 1; same < n && x[same] == x[0]; same++)
+		;
+	if (same == n) {
+		*w = (struct way){.minus = minus, .constant = true, .med = x[0]};
+		*est = 0;
+		return 1;
+	}
+	memcpy(copy, x, n * sizeof(*x));
+	med = kth(copy, n, n / 2);
+	for (size_t m = 0; m < N_CODED; m++) {
+		residuals(x, n, coded_modes[m], med, res + m * n);
+		w[m] = (struct way){
+		    .minus = minus, .mode = coded_modes[m], .med = med, .res = res + m * n};
+		est[m] = estimate(w[m].res, n, &w[m].base);
+	}
+	return N_CODED;
+}
+
+/* The way that costs the least: by estimate, and by counting store_rc's
+ * bits when others' estimates come within 1/CLOSE of the best (noise
+ * that changes over the chunk favours one more than the frequencies
+ * show). */
+static const struct way *pick(const struct way *w, const double *est, size_t nw, size_t n,
+			      struct rc_model *model)
+{
+	double low = INFINITY;
 	size_t best = 0, close = 0;
 	uint64_t least = UINT64_MAX;
 
-	for (size_t m = 0; m < N_CODED; m++) {
-		residuals(ints, n, coded_modes[m], med, s->res + m * n);
-		est[m] = estimate(s->res + m * n, n, &base[m]);
-		if (est[m] < low) {
-			low = est[m];
-			best = m;
+	for (size_t i = 0; i < nw; i++)
+		if (est[i] < low) {
+			low = est[i];
+			best = i;
 		}
-	}
-	for (size_t m = 0; m < N_CODED; m++)
-		close += est[m] * CLOSE <= low * (CLOSE + 1);
-	for (size_t m = 0; close > 1 && m < N_CODED; m++) {
+	if (w[best].constant)
+		return &w[best];
+	for (size_t i = 0; i < nw; i++)
+		close += est[i] * CLOSE <= low * (CLOSE + 1);
+	for (size_t i = 0; close > 1 && i < nw; i++) {
 		uint64_t bits;
 
-		if (est[m] * CLOSE > low * (CLOSE + 1))
+		if (est[i] * CLOSE > low * (CLOSE + 1))
 			continue;
-		if ((bits = trial(s->res + m * n, n, base[m], s->model)) < least) {
+		if ((bits = trial(w[i].res, n, w[i].base, model)) < least) {
 			least = bits;
-			best = m;
+			best = i;
 		}
 	}
-	return best;
+	return &w[best];
 }
 
-/* One number column's present values (s->vals, n of them): integers of
- * 10^k over their common divisor, as one value for all, or as deltas,
- * deltas of deltas, or distances from their median (noise about a level)
- * into rc, whichever costs the least; raw doubles into the head when no
- * quantum fits. */
-static void put_numbers(struct wbuf *b, struct rc_enc *rc, size_t n, unsigned rel,
-			struct scratch *s)
+/* Whether two columns have values in the same rows. */
+static bool same_rows(const struct store_col *a, const struct store_col *b, size_t rows)
+{
+	for (size_t r = 0; r < rows; r++)
+		if (isnan(a->v[r]) != isnan(b->v[r]))
+			return false;
+	return true;
+}
+
+/* One number column's present values (s->vals, n of them, of col):
+ * integers of 10^k over their common divisor, or their difference from
+ * the previous column's when both have the same quantum, divisor and
+ * rows; as one value for all, or as deltas, deltas of deltas, or
+ * distances from their median (noise about a level) into rc, whichever
+ * costs the least; raw doubles into the head when no quantum fits. */
+static void put_numbers(struct wbuf *b, struct rc_enc *rc, const struct store_col *col, size_t rows,
+			size_t n, unsigned rel, struct scratch *s)
 {
 	const double *vals = s->vals;
-	int64_t *ints = s->ints, g = 0, med;
-	unsigned base[N_CODED];
-	size_t m, same;
+	int64_t *ints = s->ints, g = 0;
+	struct last *last = &s->last;
+	struct way w[2 * N_CODED];
+	double est[2 * N_CODED];
+	const struct way *way;
+	size_t nw;
 	int k;
 
-	if (!n) {
-		put_u8(b, MODE_NONE);
-		return;
-	}
-	if (!pick_k(vals, n, rel, &k)) {
+	if (!n || !pick_k(vals, n, rel, &k)) {
 		uint64_t pb = 0;
 
-		put_u8(b, MODE_RAW);
+		last->ok = false;
+		put_u8(b, n ? MODE_RAW : MODE_NONE);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t x;
 
@@ -318,38 +378,45 @@ static void put_numbers(struct wbuf *b, struct rc_enc *rc, size_t n, unsigned re
 		g = 1;
 	for (size_t i = 0; i < n; i++)
 		ints[i] /= g;
-	/* the median, from a copy in the second half of ints */
-	memcpy(ints + n, ints, n * sizeof(*ints));
-	med = kth(ints + n, n, n / 2);
-	for (same = 1; same < n && ints[same] == ints[0]; same++)
-		;
-	if (same == n) {
-		put_u8(b, MODE_CONST);
+	nw = ways_of(ints, n, false, s->copy, s->res, w, est);
+	if (!w[0].constant && last->ok && last->n == n && last->k == k && last->g == g &&
+	    same_rows(col, last->col, rows)) {
+		for (size_t i = 0; i < n; i++)
+			s->minus[i] = wsub(ints[i], last->ints[i]);
+		nw += ways_of(s->minus, n, true, s->copy, s->res + N_CODED * n, w + nw, est + nw);
+	}
+	way = pick(w, est, nw, n, s->model);
+	put_u8(b, (way->constant ? MODE_CONST : way->mode) | (way->minus ? MODE_MINUS : 0));
+	if (!way->minus) {
 		put_sv(b, k);
 		put_uv(b, (uint64_t)g);
-		put_sv(b, ints[0]);
-		return;
 	}
-	m = pick_mode(ints, n, med, s, base);
-	put_u8(b, coded_modes[m]);
-	put_sv(b, k);
-	put_uv(b, (uint64_t)g);
-	if (coded_modes[m] == MODE_CENTER)
-		put_sv(b, med);
-	put_u8(b, base[m]);
-	rc_model_init(s->model, base[m]);
-	for (size_t i = 0; i < n; i++)
-		rc_put(rc, s->model, s->res[m * n + i]);
+	if (way->constant || way->mode == MODE_CENTER)
+		put_sv(b, way->med);
+	if (!way->constant) {
+		put_u8(b, way->base);
+		rc_model_init(s->model, way->base);
+		for (size_t i = 0; i < n; i++)
+			rc_put(rc, s->model, way->res[i]);
+	}
+	/* this column's integers for the next */
+	memcpy(last->ints, ints, n * sizeof(*ints));
+	*last = (struct last){.ints = last->ints, .n = n, .k = k, .g = g, .ok = true, .col = col};
 }
 
-/* Reads back n present values into vals: from rc with model m (SFC2), or
- * from the head itself (rc NULL: SFC1). */
+/* Reads back n present values into vals, their integers into ints: from
+ * rc with model m (SFC2), or from the head itself (rc NULL: SFC1); last:
+ * the previous column's integers, then this one's when it has any (the
+ * caller swaps ints and last->ints). */
 static void get_numbers(struct rbuf *b, struct rc_dec *rc, struct rc_model *m, double *vals,
-			size_t n)
+			int64_t *ints, size_t n, struct last *last)
 {
-	unsigned mode = get_u8(b);
+	unsigned mode = get_u8(b), minus = rc ? mode & MODE_MINUS : 0;
 	int64_t k, g, med = 0, prev = 0, pd = 0;
+	bool had = last->ok;
 
+	last->ok = false;
+	mode &= minus ? ~(unsigned)MODE_MINUS : ~0u;
 	if (mode == MODE_NONE) {
 		if (n)
 			b->bad = true;
@@ -366,8 +433,12 @@ static void get_numbers(struct rbuf *b, struct rc_dec *rc, struct rc_model *m, d
 		}
 		return;
 	}
-	k = get_sv(b);
-	g = (int64_t)get_uv(b);
+	if (minus && (!had || last->n != n)) {
+		b->bad = true;
+		return;
+	}
+	k = minus ? last->k : get_sv(b);
+	g = minus ? last->g : (int64_t)get_uv(b);
 	if ((mode != MODE_DELTA && mode != MODE_DOD && mode != MODE_CENTER &&
 	     (mode != MODE_CONST || !rc)) ||
 	    k < K_MIN || k > K_MAX || g <= 0) {
@@ -376,12 +447,7 @@ static void get_numbers(struct rbuf *b, struct rc_dec *rc, struct rc_model *m, d
 	}
 	if (mode == MODE_CENTER || mode == MODE_CONST)
 		med = get_sv(b);
-	if (mode == MODE_CONST) {
-		for (size_t i = 0; i < n; i++)
-			vals[i] = of_int(wmul(med, g), (int)k);
-		return;
-	}
-	if (rc) {
+	if (rc && mode != MODE_CONST) {
 		unsigned base = get_u8(b);
 
 		if (base > 64) {
@@ -391,18 +457,20 @@ static void get_numbers(struct rbuf *b, struct rc_dec *rc, struct rc_model *m, d
 		rc_model_init(m, base);
 	}
 	for (size_t i = 0; i < n && !b->bad && !(rc && rc->bad); i++) {
-		int64_t d = rc ? rc_get(rc, m) : get_sv(b);
+		int64_t d = mode == MODE_CONST ? 0 : rc ? rc_get(rc, m) : get_sv(b), x;
 
-		if (mode == MODE_CENTER) {
-			vals[i] = of_int(wmul(wadd(med, d), g), (int)k);
-			continue;
+		if (mode == MODE_CENTER || mode == MODE_CONST) {
+			x = wadd(med, d);
+		} else {
+			if (mode == MODE_DOD)
+				d = wadd(d, pd);
+			pd = d;
+			x = prev = wadd(prev, d);
 		}
-		if (mode == MODE_DOD)
-			d = wadd(d, pd);
-		pd = d;
-		prev = wadd(prev, d);
-		vals[i] = of_int(wmul(prev, g), (int)k);
+		ints[i] = minus ? wadd(x, last->ints[i]) : x;
+		vals[i] = of_int(wmul(ints[i], g), (int)k);
 	}
+	*last = (struct last){.ints = last->ints, .n = n, .k = k, .g = g, .ok = true};
 }
 
 /* --- the blob --- */
@@ -442,7 +510,7 @@ static void encode_body(const struct store_chunk *c, unsigned rel, struct wbuf *
 			if (!isnan(col->v[r]))
 				s->vals[n++] = col->v[r];
 		if (col->type != STORE_KEY)
-			put_numbers(b, rc, n, col->type == STORE_BOOL ? 0 : rel, s);
+			put_numbers(b, rc, col, c->n, n, col->type == STORE_BOOL ? 0 : rel, s);
 	}
 	put_uv(b, c->n_lists);
 	for (size_t l = 0; l < c->n_lists; l++) {
@@ -462,8 +530,11 @@ int store_chunk_encode(const struct store_chunk *c, unsigned rel, uint8_t **ret,
 	size_t rows = c->n ? c->n : 1;
 	struct scratch s = {
 	    .vals = malloc(rows * sizeof(*s.vals)),
-	    .ints = malloc(2 * rows * sizeof(*s.ints)),
-	    .res = malloc(N_CODED * rows * sizeof(*s.res)),
+	    .ints = malloc(rows * sizeof(*s.ints)),
+	    .copy = malloc(rows * sizeof(*s.copy)),
+	    .minus = malloc(rows * sizeof(*s.minus)),
+	    .res = malloc(2 * N_CODED * rows * sizeof(*s.res)),
+	    .last = {.ints = malloc(rows * sizeof(*s.last.ints))},
 	    .model = malloc(sizeof(*s.model)),
 	};
 	struct rc_enc rc;
@@ -471,7 +542,7 @@ int store_chunk_encode(const struct store_chunk *c, unsigned rel, uint8_t **ret,
 	uLongf zlen;
 	int r = -ENOMEM;
 
-	if (!s.vals || !s.ints || !s.res || !s.model)
+	if (!s.vals || !s.ints || !s.copy || !s.minus || !s.res || !s.last.ints || !s.model)
 		goto out;
 	rc_enc_init(&rc, &values);
 	encode_body(c, rel, &b, &rc, &s);
@@ -497,16 +568,22 @@ out:
 	free(values.p);
 	free(s.vals);
 	free(s.ints);
+	free(s.copy);
+	free(s.minus);
 	free(s.res);
+	free(s.last.ints);
 	free(s.model);
 	return r;
 }
 
-/* The columns part of a body; rc and m as for get_numbers. */
+/* The columns part of a body; rc and m as for get_numbers; vals and
+ * ints (twice): room for c->n of each. */
 static int decode_cols(struct store_chunk *c, struct rbuf *b, struct rc_dec *rc, struct rc_model *m,
-		       double *vals)
+		       double *vals, int64_t *ints)
 {
 	size_t n_cols = get_uv(b);
+	struct last last = {.ints = ints + c->n};
+	int64_t *cur = ints;
 
 	if (n_cols > STORE_MAX_COLS)
 		return -EBADMSG;
@@ -541,9 +618,15 @@ static int decode_cols(struct store_chunk *c, struct rbuf *b, struct rc_dec *rc,
 			return -EBADMSG;
 		if (type == STORE_KEY)
 			continue;
-		get_numbers(b, rc, m, vals, n);
+		get_numbers(b, rc, m, vals, cur, n, &last);
 		if (rc && rc->bad)
 			return -EBADMSG;
+		if (last.ok) { /* this column's integers are the last now */
+			int64_t *t = last.ints;
+
+			last.ints = cur;
+			cur = t;
+		}
 		for (size_t r = 0, j = 0; r < c->n && !b->bad; r++)
 			if (!isnan(col->v[r]))
 				col->v[r] = vals[j++];
@@ -593,6 +676,7 @@ int store_chunk_decode(struct store_chunk *c, const uint8_t *blob, size_t len)
 	struct rc_model *m = NULL;
 	uint8_t *body = NULL;
 	double *vals = NULL;
+	int64_t *ints = NULL;
 	uLongf blen;
 	size_t zlen, at;
 	int64_t prev = 0, pd = 0;
@@ -626,7 +710,8 @@ int store_chunk_decode(struct store_chunk *c, const uint8_t *blob, size_t len)
 	if (b.bad || n > MAX_ROWS || n > blen)
 		goto out;
 	r = -ENOMEM;
-	if (!(vals = malloc((n ? n : 1) * sizeof(*vals))))
+	if (!(vals = malloc((n ? n : 1) * sizeof(*vals))) ||
+	    !(ints = malloc((n ? 2 * n : 1) * sizeof(*ints))))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		int64_t d = wadd(get_sv(&b), pd);
@@ -637,13 +722,14 @@ int store_chunk_decode(struct store_chunk *c, const uint8_t *blob, size_t len)
 			goto out;
 	}
 	r = -EBADMSG;
-	if (b.bad || (r = decode_cols(c, &b, v1 ? NULL : &rc, m, vals)) < 0 ||
+	if (b.bad || (r = decode_cols(c, &b, v1 ? NULL : &rc, m, vals, ints)) < 0 ||
 	    (r = decode_tops(c, &b)) < 0)
 		goto out;
 	r = b.pos == b.len && (v1 || rc_dec_done(&rc)) ? 0 : -EBADMSG;
 out:
 	free(body);
 	free(vals);
+	free(ints);
 	free(m);
 	if (r < 0)
 		store_chunk_done(c);

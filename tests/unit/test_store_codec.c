@@ -259,28 +259,49 @@ static void test_small(void **unused)
 	store_chunk_done(&c);
 }
 
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* The bytes of c's blob (the second format), checked to read back as c. */
+static size_t through(struct store_chunk *c, unsigned rel)
+{
+	struct store_chunk d;
+	uint8_t *blob;
+	size_t len;
+
+	assert_int_equal(store_chunk_encode(c, rel, &blob, &len), 0);
+	assert_memory_equal(blob, "SFC2", 4);
+	store_chunk_init(&d);
+	assert_int_equal(store_chunk_decode(&d, blob, len), 0);
+	assert_same(c, &d);
+	free(blob);
+	store_chunk_done(c);
+	store_chunk_done(&d);
+	return len;
+}
+
 /* A noisy column (a walk of CPU percents to 0.01 whose steps spread
  * over a few hundred hundredths) costs what its steps need: about 7.8
  * bits a value (the first format: 9.6), and a column with one value
  * costs nothing per row. */
 static void test_noisy(void **unused)
 {
-	struct store_chunk c, d;
+	struct store_chunk c;
 	uint64_t x = 88172645463325252ull;
 	double v = 50;
-	uint8_t *blob;
-	size_t len;
 
 	store_chunk_init(&c);
 	for (int i = 0; i < 3600; i++) {
-		uint64_t y;
+		uint64_t y = xorshift(&x) >> 8;
 		int step, ones = 0;
 
-		x ^= x << 13; /* xorshift64 */
-		x ^= x >> 7;
-		x ^= x << 17;
 		/* 64 values at each of a geometric law's levels, either sign */
-		for (y = x >> 8; (y & 1) && ones < 20; y >>= 1)
+		for (; (y & 1) && ones < 20; y >>= 1)
 			ones++;
 		step = (int)((x >> 4) % 64) + 64 * ones;
 		v += (x >> 63 ? -step : step) / 100.0;
@@ -290,15 +311,47 @@ static void test_noisy(void **unused)
 		set(&c, "cpu.total.steal", STORE_NUM, 0);
 		set(&c, "mem.total", STORE_NUM, 25160000000.0);
 	}
-	assert_int_equal(store_chunk_encode(&c, 1000, &blob, &len), 0);
-	assert_memory_equal(blob, "SFC2", 4);
-	assert_true(len * 8 < 3600 * 8.1);
-	store_chunk_init(&d);
-	assert_int_equal(store_chunk_decode(&d, blob, len), 0);
-	assert_same(&c, &d);
-	free(blob);
-	store_chunk_done(&c);
-	store_chunk_done(&d);
+	assert_true(through(&c, 1000) * 8 < 3600 * 8.1);
+}
+
+/* The bytes of a chunk of n rows of noisy walks: columns names[i] hold
+ * the walk times mul[i] plus noise of spread jit[i] (a key column after
+ * the first); 0 is the walk alone. */
+static size_t walks(const char *const *names, const double *mul, const int *jit, size_t cols, int n)
+{
+	struct store_chunk c;
+	uint64_t x = 88172645463325252ull;
+	double v = 1e6;
+
+	store_chunk_init(&c);
+	for (int i = 0; i < n; i++) {
+		v += (double)(xorshift(&x) % 20001) - 10000;
+		assert_int_equal(store_chunk_add_row(&c, 1796548000000 + i * 1000), 0);
+		for (size_t k = 0; k < cols; k++) {
+			set(&c, names[k], STORE_NUM,
+			    round(v * mul[k]) + (double)((x >> 40) % (2 * jit[k] + 1)) - jit[k]);
+			set(&c, "disk.disks[vda].name", STORE_KEY, 0);
+		}
+	}
+	return through(&c, 0);
+}
+
+/* Columns that move together (a loopback's bytes received and sent, a
+ * count and another that follows it) cost about one column: each is sent
+ * as its difference from the one before; one that moves otherwise costs
+ * its own. */
+static void test_pairs(void **unused)
+{
+	static const char *const names[] = {"net.interfaces[lo].rx_bytes_per_s",
+					    "net.interfaces[lo].tx_bytes_per_s", "proc.threads"};
+	static const double one[] = {1}, same[] = {1, 1, 1}, other[] = {1, 1, 0.5};
+	static const int none[] = {0, 0, 0}, noise[] = {0, 0, 8};
+	size_t alone = walks(names, one, none, 1, 3600);
+
+	assert_true(walks(names, same, none, 3, 3600) < alone + 100);
+	assert_true(walks(names, same, noise, 3, 3600) < alone * 1.3 + 100);
+	/* half of the walk moves otherwise: it costs what a walk costs */
+	assert_true(walks(names, other, none, 3, 3600) > alone * 1.8);
 }
 
 /* Every cut of a blob is refused, every byte altered is refused or
@@ -405,8 +458,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_exact_roundtrip), cmocka_unit_test(test_sfc1),
 	    cmocka_unit_test(test_quantum),         cmocka_unit_test(test_small),
-	    cmocka_unit_test(test_noisy),           cmocka_unit_test(test_bad_blobs),
-	    cmocka_unit_test(test_append_rows),
+	    cmocka_unit_test(test_noisy),           cmocka_unit_test(test_pairs),
+	    cmocka_unit_test(test_bad_blobs),       cmocka_unit_test(test_append_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
