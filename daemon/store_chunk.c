@@ -81,6 +81,26 @@ int store_chunk_find(const struct store_chunk *c, const char *name)
 	return -1;
 }
 
+struct store_col *store_chunk_add_col(struct store_chunk *c, const char *name,
+				      enum store_col_type type)
+{
+	struct store_col *col;
+
+	if (strlen(name) >= STORE_NAME_MAX || c->n_cols >= STORE_MAX_COLS ||
+	    ARRAY_GROW(c->cols, c->cap_cols, c->n_cols, 16) < 0)
+		return NULL;
+	col = &c->cols[c->n_cols];
+	memset(col, 0, sizeof(*col));
+	if (c->cap && !(col->v = malloc(c->cap * sizeof(*col->v))))
+		return NULL;
+	for (size_t r = 0; r < c->n; r++)
+		col->v[r] = NAN;
+	snprintf(col->name, sizeof(col->name), "%s", name);
+	col->type = type;
+	c->n_cols++;
+	return col;
+}
+
 struct store_col *store_chunk_col(struct store_chunk *c, const char *name, enum store_col_type type,
 				  size_t *hint)
 {
@@ -88,21 +108,12 @@ struct store_col *store_chunk_col(struct store_chunk *c, const char *name, enum 
 	size_t h = hint ? *hint : 0;
 	int i;
 
-	if (h < c->n_cols && strcmp(c->cols[h].name, name) == 0) {
+	if (h < c->n_cols && strcmp(c->cols[h].name, name) == 0)
 		i = (int)h;
-	} else if ((i = store_chunk_find(c, name)) < 0) {
-		if (strlen(name) >= STORE_NAME_MAX || c->n_cols >= STORE_MAX_COLS ||
-		    ARRAY_GROW(c->cols, c->cap_cols, c->n_cols, 16) < 0)
+	else if ((i = store_chunk_find(c, name)) < 0) {
+		if (!(col = store_chunk_add_col(c, name, type)))
 			return NULL;
-		col = &c->cols[c->n_cols];
-		memset(col, 0, sizeof(*col));
-		if (c->cap && !(col->v = malloc(c->cap * sizeof(*col->v))))
-			return NULL;
-		for (size_t r = 0; r < c->n; r++)
-			col->v[r] = NAN;
-		snprintf(col->name, sizeof(col->name), "%s", name);
-		col->type = type;
-		i = (int)c->n_cols++;
+		i = (int)(col - c->cols);
 	}
 	if (hint)
 		*hint = (size_t)i + 1;
@@ -164,18 +175,26 @@ int store_chunk_intern(struct store_chunk *c, const char *s, uint32_t *ret)
 int store_chunk_add_top(struct store_chunk *c, size_t row, size_t list, int64_t id,
 			const char *name, double cpu, double mem)
 {
-	uint8_t *n = &c->n_tops[row * c->n_lists + list];
-	struct store_top *e;
 	uint32_t s;
 
-	if (*n >= STORE_TOP_N)
+	if (c->n_tops[row * c->n_lists + list] >= STORE_TOP_N)
 		return 0;
 	if (store_chunk_intern(c, name ? name : "", &s) < 0)
 		return -ENOMEM;
-	e = &c->tops[(row * c->n_lists + list) * STORE_TOP_N + *n];
-	*e = (struct store_top){.id = id, .name = s, .cpu = cpu, .mem = mem};
-	(*n)++;
+	store_chunk_add_top_at(c, row, list, id, s, cpu, mem);
 	return 0;
+}
+
+void store_chunk_add_top_at(struct store_chunk *c, size_t row, size_t list, int64_t id,
+			    uint32_t name, double cpu, double mem)
+{
+	uint8_t *n = &c->n_tops[row * c->n_lists + list];
+
+	if (*n >= STORE_TOP_N)
+		return;
+	c->tops[(row * c->n_lists + list) * STORE_TOP_N + *n] =
+	    (struct store_top){.id = id, .name = name, .cpu = cpu, .mem = mem};
+	(*n)++;
 }
 
 const struct store_top *store_chunk_tops(const struct store_chunk *c, size_t row, size_t list,
@@ -193,36 +212,66 @@ int store_chunk_append(struct store_chunk *dst, const struct store_chunk *src)
 int store_chunk_append_rows(struct store_chunk *dst, const struct store_chunk *src, size_t from,
 			    size_t to)
 {
-	int lmap[STORE_MAX_LISTS];
+	int lmap[STORE_MAX_LISTS], r = -ENOMEM;
+	/* src's columns and strings in dst, found or made at their first
+	 * use (so in the order a row by row walk meets them): -1 before */
+	int *cmap = malloc((src->n_cols ? src->n_cols : 1) * sizeof(*cmap));
+	int64_t *smap = malloc((src->n_strs ? src->n_strs : 1) * sizeof(*smap));
 
+	if (!cmap || !smap)
+		goto out;
+	for (size_t i = 0; i < src->n_cols; i++)
+		cmap[i] = -1;
+	for (size_t i = 0; i < src->n_strs; i++)
+		smap[i] = -1;
 	for (size_t l = 0; l < src->n_lists; l++)
 		if ((lmap[l] = store_chunk_list(dst, src->lists[l].name, src->lists[l].by_mem)) < 0)
-			return -ENOMEM;
-	for (size_t r = from; r < to; r++) {
-		size_t row = dst->n, hint = 0;
+			goto out;
+	for (size_t row = from; row < to; row++) {
+		size_t d = dst->n, hint = 0;
 
-		if (store_chunk_add_row(dst, src->t[r]) < 0)
-			return -ENOMEM;
+		if (store_chunk_add_row(dst, src->t[row]) < 0)
+			goto out;
 		for (size_t i = 0; i < src->n_cols; i++) {
 			const struct store_col *sc = &src->cols[i];
-			struct store_col *dc;
 
-			if (isnan(sc->v[r]))
+			if (isnan(sc->v[row]))
 				continue;
-			if (!(dc = store_chunk_col(dst, sc->name, sc->type, &hint)))
-				return -ENOMEM;
-			dc->v[row] = sc->v[r];
+			if (cmap[i] < 0) {
+				struct store_col *dc =
+				    store_chunk_col(dst, sc->name, sc->type, &hint);
+
+				if (!dc)
+					goto out;
+				cmap[i] = (int)(dc - dst->cols);
+			}
+			dst->cols[cmap[i]].v[d] = sc->v[row];
+			hint = (size_t)cmap[i] + 1;
 		}
 		for (size_t l = 0; l < src->n_lists; l++) {
 			size_t n;
-			const struct store_top *e = store_chunk_tops(src, r, l, &n);
+			const struct store_top *e = store_chunk_tops(src, row, l, &n);
 
-			for (size_t k = 0; k < n; k++)
-				if (store_chunk_add_top(dst, row, (size_t)lmap[l], e[k].id,
-							src->strs[e[k].name], e[k].cpu,
-							e[k].mem) < 0)
-					return -ENOMEM;
+			for (size_t k = 0; k < n; k++) {
+				size_t at = d * dst->n_lists + (size_t)lmap[l];
+				uint32_t s;
+
+				if (dst->n_tops[at] >= STORE_TOP_N)
+					break;
+				if (smap[e[k].name] < 0) {
+					if (store_chunk_intern(dst, src->strs[e[k].name], &s) < 0)
+						goto out;
+					smap[e[k].name] = s;
+				}
+				store_chunk_add_top_at(dst, d, (size_t)lmap[l], e[k].id,
+						       (uint32_t)smap[e[k].name], e[k].cpu,
+						       e[k].mem);
+			}
 		}
 	}
-	return 0;
+	r = 0;
+out:
+	free(cmap);
+	free(smap);
+	return r;
 }

@@ -68,6 +68,10 @@ int store_chunk_add_row(struct store_chunk *c, int64_t t);
  * when out of memory or the name is too long. */
 struct store_col *store_chunk_col(struct store_chunk *c, const char *name, enum store_col_type type,
 				  size_t *hint);
+/* A new column of that name (not in c: the caller knows), null in every
+ * row; NULL when out of memory or the name is too long. */
+struct store_col *store_chunk_add_col(struct store_chunk *c, const char *name,
+				      enum store_col_type type);
 /* Index of a column, or -1. */
 int store_chunk_find(const struct store_chunk *c, const char *name);
 /* Index of a top list, made when missing; -1 when full. */
@@ -75,6 +79,9 @@ int store_chunk_list(struct store_chunk *c, const char *name, bool by_mem);
 /* Adds an entry to a row's list (ignored past STORE_TOP_N); 0 or -ENOMEM. */
 int store_chunk_add_top(struct store_chunk *c, size_t row, size_t list, int64_t id,
 			const char *name, double cpu, double mem);
+/* The same with the name given as its index in the chunk's strings. */
+void store_chunk_add_top_at(struct store_chunk *c, size_t row, size_t list, int64_t id,
+			    uint32_t name, double cpu, double mem);
 /* The entries of a row's list. */
 const struct store_top *store_chunk_tops(const struct store_chunk *c, size_t row, size_t list,
 					 size_t *ret_n);

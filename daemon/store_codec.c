@@ -1,11 +1,21 @@
-/* The history store's chunk blobs: see store_codec.h. The blob is "SFC1",
- * the body's length (u32, little endian), then the body compressed by zlib:
+/* The history store's chunk blobs: see store_codec.h. A blob is "SFC2",
+ * the head's length and the length of its zlib form (u32, little
+ * endian), the head compressed by zlib, then the column values as one
+ * range-coded stream (store_rc.c):
  *
- *   rows, times (zigzag deltas of deltas), columns (name, type, presence,
- *   then the values as integers of a decimal quantum over their common
- *   divisor: deltas, deltas of deltas or distances from their median,
- *   whichever costs fewest bits; raw doubles XORed with the previous one
- *   when no quantum fits), top lists (store_tops.c), their names. */
+ *   head: rows, times (zigzag deltas of deltas), columns (name, type,
+ *   presence, then how the values are kept: integers of a decimal quantum
+ *   over their common divisor, or their difference from the previous
+ *   number column's (same quantum, divisor and rows), as deltas, deltas
+ *   of deltas or distances from their median, with the bit length they
+ *   have most, or one value for all; raw doubles XORed with the previous
+ *   one when no quantum fits), top lists (store_tops.c), their names.
+ *   values: each column's integers in turn, each column with a model of
+ *   its own.
+ *
+ * Files written before hold "SFC1" blobs: the same, with the values in
+ * the head as zigzag varints and "SFC1", the body's length, the body
+ * compressed by zlib. They are read, never written. */
 #include "store_codec.h"
 
 #include <errno.h>
@@ -17,9 +27,11 @@
 
 #include "array.h"
 #include "store_bytes.h"
+#include "store_rc.h"
 #include "store_tops.h"
 
-#define MAGIC       "SFC1"
+#define MAGIC       "SFC2"
+#define MAGIC1      "SFC1"
 #define LEVEL       6 /* zlib's: 9 costs twice the CPU for 1 % less */
 #define MAX_BODY    (64u << 20)
 #define MAX_ROWS    (1u << 22)
@@ -30,6 +42,10 @@
 #define MODE_DOD    2
 #define MODE_RAW    3
 #define MODE_CENTER 4
+#define MODE_CONST  5    /* SFC2: one value in every row */
+#define MODE_MINUS  0x10 /* SFC2, with a mode: the integers less the previous column's */
+#define N_CODED     3    /* delta, dod, center: the modes whose values are coded */
+#define CLOSE       5    /* estimates within 1/CLOSE of the best are tried */
 
 /* --- numbers --- */
 
@@ -123,41 +139,226 @@ static bool pick_k(const double *v, size_t n, unsigned rel, int *ret_k)
 	return true;
 }
 
-/* One number column's present values (vals, n of them). */
-static int by_value(const void *a, const void *b)
+/* The k-th smallest of x[0, n) (x reordered): quickselect, the median
+ * of the ends and the middle as pivot. */
+static int64_t kth(int64_t *x, size_t n, size_t k)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	size_t lo = 0, hi = n - 1;
 
-	return (x > y) - (x < y);
+	while (lo < hi) {
+		int64_t a = x[lo], b = x[lo + (hi - lo) / 2], c = x[hi], t;
+		int64_t pivot = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+		size_t i = lo, j = hi;
+
+		/* Hoare: x[lo, i) <= pivot, x(j, hi] >= pivot */
+		for (;;) {
+			while (x[i] < pivot)
+				i++;
+			while (x[j] > pivot)
+				j--;
+			if (i >= j)
+				break;
+			t = x[i];
+			x[i++] = x[j];
+			x[j--] = t;
+		}
+		if (k <= j)
+			hi = j;
+		else
+			lo = j + 1;
+	}
+	return x[lo];
 }
 
-/* Bits of a zigzag value: what a varint of it costs once zlib has seen
- * many (a cheaper guide than compressing each choice). */
-static size_t bits(int64_t v)
+static uint32_t get_le32(const uint8_t *p)
 {
-	uint64_t z = zig(v);
-
-	return z ? 64 - (size_t)__builtin_clzll(z) : 0;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* One number column's present values (vals, n of them): integers of 10^k
- * over their common divisor, as deltas, deltas of deltas, or distances
- * from their median (noise about a level), whichever costs the fewest
- * bits. */
-static void put_numbers(struct wbuf *b, const double *vals, size_t n, unsigned rel, int64_t *ints)
+static void put_le32(uint8_t *p, size_t v)
 {
-	int64_t g = 0, prev = 0, pd = 0, med;
-	size_t cost[3] = {0, 0, 0}, mode = MODE_DELTA;
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The previous number column's integers, its quantum and divisor: a
+ * column whose integers move with them (a loopback's bytes received and
+ * sent, threads and processes) is sent as its difference from them. */
+struct last {
+	int64_t *ints;
+	size_t n;
+	int64_t k, g;
+	bool ok;
+	const struct store_col *col; /* encoding: the column */
+};
+
+/* What the encoder of a chunk works in: room for a column's values, its
+ * integers, a copy, their difference from the previous column's, the
+ * residuals of each coded mode of both, the previous column, a model. */
+struct scratch {
+	double *vals;
+	int64_t *ints, *copy, *minus; /* n each */
+	int64_t *res;                 /* 2 * N_CODED * n */
+	struct last last;
+	struct rc_model *model;
+};
+
+static const unsigned coded_modes[N_CODED] = {MODE_DELTA, MODE_DOD, MODE_CENTER};
+
+/* The integers a coded mode sends for x (see get_numbers). */
+static void residuals(const int64_t *x, size_t n, unsigned mode, int64_t med, int64_t *out)
+{
+	int64_t prev = 0, pd = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int64_t d = wsub(x[i], prev);
+
+		out[i] = mode == MODE_CENTER ? wsub(x[i], med) : mode == MODE_DOD ? wsub(d, pd) : d;
+		pd = d;
+		prev = x[i];
+	}
+}
+
+/* Bits that r costs by the frequencies of its bit lengths, plus a sign
+ * and the bits under the leading one each: about what store_rc spends
+ * on a steady column, for a fraction of its work. *ret_base: the most
+ * frequent bit length. */
+static double estimate(const int64_t *r, size_t n, unsigned *ret_base)
+{
+	size_t count[65] = {0};
+	unsigned base = 0;
+	double bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned len = rc_len(r[i]);
+
+		count[len]++;
+		bits += len;
+	}
+	for (unsigned len = 0; len < 65; len++) {
+		if (count[len])
+			bits -= (double)count[len] * log2((double)count[len] / (double)n);
+		if (count[len] > count[base])
+			base = len;
+	}
+	*ret_base = base;
+	return bits;
+}
+
+/* What store_rc spends on r, counted, with a model of r's own. */
+static uint64_t trial(const int64_t *r, size_t n, unsigned base, struct rc_model *m)
+{
+	struct rc_enc e;
+
+	rc_model_init(m, base);
+	rc_enc_init(&e, NULL);
+	for (size_t i = 0; i < n; i++)
+		rc_put(&e, m, r[i]);
+	return e.cost;
+}
+
+/* How a column's integers go: one value for all, or a coded mode and
+ * its residuals; of the integers themselves or of their difference from
+ * the previous column's. */
+struct way {
+	bool minus, constant;
+	unsigned mode, base;
+	int64_t med;
+	const int64_t *res;
+};
+
+/* The ways of one series x (the integers, or their difference): one
+ * value, or each coded mode's residuals into res; the number added to
+ * w. */
+static size_t ways_of(int64_t *x, size_t n, bool minus, int64_t *copy, int64_t *res, struct way *w,
+		      double *est)
+{
+	size_t same;
+	int64_t med;
+
+	for (same = 1; same < n && x[same] == x[0]; same++)
+		;
+	if (same == n) {
+		*w = (struct way){.minus = minus, .constant = true, .med = x[0]};
+		*est = 0;
+		return 1;
+	}
+	memcpy(copy, x, n * sizeof(*x));
+	med = kth(copy, n, n / 2);
+	for (size_t m = 0; m < N_CODED; m++) {
+		residuals(x, n, coded_modes[m], med, res + m * n);
+		w[m] = (struct way){
+		    .minus = minus, .mode = coded_modes[m], .med = med, .res = res + m * n};
+		est[m] = estimate(w[m].res, n, &w[m].base);
+	}
+	return N_CODED;
+}
+
+/* The way that costs the least: by estimate, and by counting store_rc's
+ * bits when others' estimates come within 1/CLOSE of the best (noise
+ * that changes over the chunk favours one more than the frequencies
+ * show). */
+static const struct way *pick(const struct way *w, const double *est, size_t nw, size_t n,
+			      struct rc_model *model)
+{
+	double low = INFINITY;
+	size_t best = 0, close = 0;
+	uint64_t least = UINT64_MAX;
+
+	for (size_t i = 0; i < nw; i++)
+		if (est[i] < low) {
+			low = est[i];
+			best = i;
+		}
+	if (w[best].constant)
+		return &w[best];
+	for (size_t i = 0; i < nw; i++)
+		close += est[i] * CLOSE <= low * (CLOSE + 1);
+	for (size_t i = 0; close > 1 && i < nw; i++) {
+		uint64_t bits;
+
+		if (est[i] * CLOSE > low * (CLOSE + 1))
+			continue;
+		if ((bits = trial(w[i].res, n, w[i].base, model)) < least) {
+			least = bits;
+			best = i;
+		}
+	}
+	return &w[best];
+}
+
+/* Whether two columns have values in the same rows. */
+static bool same_rows(const struct store_col *a, const struct store_col *b, size_t rows)
+{
+	for (size_t r = 0; r < rows; r++)
+		if (isnan(a->v[r]) != isnan(b->v[r]))
+			return false;
+	return true;
+}
+
+/* One number column's present values (s->vals, n of them, of col):
+ * integers of 10^k over their common divisor, or their difference from
+ * the previous column's when both have the same quantum, divisor and
+ * rows; as one value for all, or as deltas, deltas of deltas, or
+ * distances from their median (noise about a level) into rc, whichever
+ * costs the least; raw doubles into the head when no quantum fits. */
+static void put_numbers(struct wbuf *b, struct rc_enc *rc, const struct store_col *col, size_t rows,
+			size_t n, unsigned rel, struct scratch *s)
+{
+	const double *vals = s->vals;
+	int64_t *ints = s->ints, g = 0;
+	struct last *last = &s->last;
+	struct way w[2 * N_CODED];
+	double est[2 * N_CODED];
+	const struct way *way;
+	size_t nw;
 	int k;
 
-	if (!n) {
-		put_u8(b, MODE_NONE);
-		return;
-	}
-	if (!pick_k(vals, n, rel, &k)) {
+	if (!n || !pick_k(vals, n, rel, &k)) {
 		uint64_t pb = 0;
 
-		put_u8(b, MODE_RAW);
+		last->ok = false;
+		put_u8(b, n ? MODE_RAW : MODE_NONE);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t x;
 
@@ -177,46 +378,45 @@ static void put_numbers(struct wbuf *b, const double *vals, size_t n, unsigned r
 		g = 1;
 	for (size_t i = 0; i < n; i++)
 		ints[i] /= g;
-	/* the median, from a sorted copy in the second half of ints */
-	memcpy(ints + n, ints, n * sizeof(*ints));
-	qsort(ints + n, n, sizeof(*ints), by_value);
-	med = ints[n + n / 2];
-	for (size_t i = 0; i < n; i++) {
-		int64_t d = wsub(ints[i], prev);
-
-		cost[0] += bits(d);
-		cost[1] += bits(wsub(d, pd));
-		cost[2] += bits(wsub(ints[i], med));
-		pd = d;
-		prev = ints[i];
+	nw = ways_of(ints, n, false, s->copy, s->res, w, est);
+	if (!w[0].constant && last->ok && last->n == n && last->k == k && last->g == g &&
+	    same_rows(col, last->col, rows)) {
+		for (size_t i = 0; i < n; i++)
+			s->minus[i] = wsub(ints[i], last->ints[i]);
+		nw += ways_of(s->minus, n, true, s->copy, s->res + N_CODED * n, w + nw, est + nw);
 	}
-	if (cost[1] < cost[0])
-		mode = MODE_DOD;
-	if (cost[2] < cost[mode == MODE_DOD ? 1 : 0])
-		mode = MODE_CENTER;
-	put_u8(b, (unsigned)mode);
-	put_sv(b, k);
-	put_uv(b, (uint64_t)g);
-	if (mode == MODE_CENTER)
-		put_sv(b, med);
-	prev = pd = 0;
-	for (size_t i = 0; i < n; i++) {
-		int64_t d = wsub(ints[i], prev);
-
-		put_sv(b, mode == MODE_CENTER ? wsub(ints[i], med)
-			  : mode == MODE_DOD  ? wsub(d, pd)
-					      : d);
-		pd = d;
-		prev = ints[i];
+	way = pick(w, est, nw, n, s->model);
+	put_u8(b, (way->constant ? MODE_CONST : way->mode) | (way->minus ? MODE_MINUS : 0));
+	if (!way->minus) {
+		put_sv(b, k);
+		put_uv(b, (uint64_t)g);
 	}
+	if (way->constant || way->mode == MODE_CENTER)
+		put_sv(b, way->med);
+	if (!way->constant) {
+		put_u8(b, way->base);
+		rc_model_init(s->model, way->base);
+		for (size_t i = 0; i < n; i++)
+			rc_put(rc, s->model, way->res[i]);
+	}
+	/* this column's integers for the next */
+	memcpy(last->ints, ints, n * sizeof(*ints));
+	*last = (struct last){.ints = last->ints, .n = n, .k = k, .g = g, .ok = true, .col = col};
 }
 
-/* Reads back n present values into vals. */
-static void get_numbers(struct rbuf *b, double *vals, size_t n)
+/* Reads back n present values into vals, their integers into ints: from
+ * rc with model m (SFC2), or from the head itself (rc NULL: SFC1); last:
+ * the previous column's integers, then this one's when it has any (the
+ * caller swaps ints and last->ints). */
+static void get_numbers(struct rbuf *b, struct rc_dec *rc, struct rc_model *m, double *vals,
+			int64_t *ints, size_t n, struct last *last)
 {
-	unsigned mode = get_u8(b);
-	int64_t k, g, prev = 0, pd = 0;
+	unsigned mode = get_u8(b), minus = rc ? mode & MODE_MINUS : 0;
+	int64_t k, g, med = 0, prev = 0, pd = 0;
+	bool had = last->ok;
 
+	last->ok = false;
+	mode &= minus ? ~(unsigned)MODE_MINUS : ~0u;
 	if (mode == MODE_NONE) {
 		if (n)
 			b->bad = true;
@@ -233,35 +433,50 @@ static void get_numbers(struct rbuf *b, double *vals, size_t n)
 		}
 		return;
 	}
-	k = get_sv(b);
-	g = (int64_t)get_uv(b);
-	if ((mode != MODE_DELTA && mode != MODE_DOD && mode != MODE_CENTER) || k < K_MIN ||
-	    k > K_MAX || g <= 0) {
+	if (minus && (!had || last->n != n)) {
 		b->bad = true;
 		return;
 	}
-	if (mode == MODE_CENTER) {
-		int64_t med = get_sv(b);
-
-		for (size_t i = 0; i < n && !b->bad; i++)
-			vals[i] = of_int(wmul(wadd(med, get_sv(b)), g), (int)k);
+	k = minus ? last->k : get_sv(b);
+	g = minus ? last->g : (int64_t)get_uv(b);
+	if ((mode != MODE_DELTA && mode != MODE_DOD && mode != MODE_CENTER &&
+	     (mode != MODE_CONST || !rc)) ||
+	    k < K_MIN || k > K_MAX || g <= 0) {
+		b->bad = true;
 		return;
 	}
-	for (size_t i = 0; i < n && !b->bad; i++) {
-		int64_t d = get_sv(b);
+	if (mode == MODE_CENTER || mode == MODE_CONST)
+		med = get_sv(b);
+	if (rc && mode != MODE_CONST) {
+		unsigned base = get_u8(b);
 
-		if (mode == MODE_DOD)
-			d = wadd(d, pd);
-		pd = d;
-		prev = wadd(prev, d);
-		vals[i] = of_int(wmul(prev, g), (int)k);
+		if (base > 64) {
+			b->bad = true;
+			return;
+		}
+		rc_model_init(m, base);
 	}
+	for (size_t i = 0; i < n && !b->bad && !(rc && rc->bad); i++) {
+		int64_t d = mode == MODE_CONST ? 0 : rc ? rc_get(rc, m) : get_sv(b), x;
+
+		if (mode == MODE_CENTER || mode == MODE_CONST) {
+			x = wadd(med, d);
+		} else {
+			if (mode == MODE_DOD)
+				d = wadd(d, pd);
+			pd = d;
+			x = prev = wadd(prev, d);
+		}
+		ints[i] = minus ? wadd(x, last->ints[i]) : x;
+		vals[i] = of_int(wmul(ints[i], g), (int)k);
+	}
+	*last = (struct last){.ints = last->ints, .n = n, .k = k, .g = g, .ok = true};
 }
 
 /* --- the blob --- */
 
-static void encode_body(const struct store_chunk *c, unsigned rel, struct wbuf *b, double *vals,
-			int64_t *ints)
+static void encode_body(const struct store_chunk *c, unsigned rel, struct wbuf *b,
+			struct rc_enc *rc, struct scratch *s)
 {
 	int64_t prev = 0, pd = 0;
 
@@ -293,9 +508,9 @@ static void encode_body(const struct store_chunk *c, unsigned rel, struct wbuf *
 		}
 		for (size_t r = 0; r < c->n; r++)
 			if (!isnan(col->v[r]))
-				vals[n++] = col->v[r];
+				s->vals[n++] = col->v[r];
 		if (col->type != STORE_KEY)
-			put_numbers(b, vals, n, col->type == STORE_BOOL ? 0 : rel, ints);
+			put_numbers(b, rc, col, c->n, n, col->type == STORE_BOOL ? 0 : rel, s);
 	}
 	put_uv(b, c->n_lists);
 	for (size_t l = 0; l < c->n_lists; l++) {
@@ -311,42 +526,64 @@ static void encode_body(const struct store_chunk *c, unsigned rel, struct wbuf *
 
 int store_chunk_encode(const struct store_chunk *c, unsigned rel, uint8_t **ret, size_t *ret_len)
 {
-	struct wbuf b = {0};
-	double *vals = malloc((c->n ? c->n : 1) * sizeof(*vals));
-	int64_t *ints = malloc((c->n ? 2 * c->n : 1) * sizeof(*ints)); /* values, sorted */
+	struct wbuf b = {0}, values = {0};
+	size_t rows = c->n ? c->n : 1;
+	struct scratch s = {
+	    .vals = malloc(rows * sizeof(*s.vals)),
+	    .ints = malloc(rows * sizeof(*s.ints)),
+	    .copy = malloc(rows * sizeof(*s.copy)),
+	    .minus = malloc(rows * sizeof(*s.minus)),
+	    .res = malloc(2 * N_CODED * rows * sizeof(*s.res)),
+	    .last = {.ints = malloc(rows * sizeof(*s.last.ints))},
+	    .model = malloc(sizeof(*s.model)),
+	};
+	struct rc_enc rc;
 	uint8_t *out = NULL;
 	uLongf zlen;
 	int r = -ENOMEM;
 
-	if (!vals || !ints)
+	if (!s.vals || !s.ints || !s.copy || !s.minus || !s.res || !s.last.ints || !s.model)
 		goto out;
-	encode_body(c, rel, &b, vals, ints);
-	if (b.oom || b.len > MAX_BODY)
+	rc_enc_init(&rc, &values);
+	encode_body(c, rel, &b, &rc, &s);
+	rc_enc_end(&rc);
+	if (b.oom || values.oom || b.len > MAX_BODY)
 		goto out;
 	zlen = compressBound((uLong)b.len);
-	if (!(out = malloc(8 + zlen)))
+	if (!(out = malloc(12 + zlen + values.len)))
 		goto out;
 	memcpy(out, MAGIC, 4);
-	for (int i = 0; i < 4; i++)
-		out[4 + i] = (uint8_t)(b.len >> (8 * i));
-	if (compress2(out + 8, &zlen, b.p, (uLong)b.len, LEVEL) != Z_OK)
+	put_le32(out + 4, b.len);
+	if (compress2(out + 12, &zlen, b.p, (uLong)b.len, LEVEL) != Z_OK)
 		goto out;
+	put_le32(out + 8, zlen);
+	memcpy(out + 12 + zlen, values.p, values.len);
 	*ret = out;
-	*ret_len = 8 + zlen;
+	*ret_len = 12 + zlen + values.len;
 	out = NULL;
 	r = 0;
 out:
 	free(out);
 	free(b.p);
-	free(vals);
-	free(ints);
+	free(values.p);
+	free(s.vals);
+	free(s.ints);
+	free(s.copy);
+	free(s.minus);
+	free(s.res);
+	free(s.last.ints);
+	free(s.model);
 	return r;
 }
 
-/* The columns part of a body. */
-static int decode_cols(struct store_chunk *c, struct rbuf *b, double *vals)
+/* The columns part of a body; rc and m as for get_numbers; vals and
+ * ints (twice): room for c->n of each. */
+static int decode_cols(struct store_chunk *c, struct rbuf *b, struct rc_dec *rc, struct rc_model *m,
+		       double *vals, int64_t *ints)
 {
 	size_t n_cols = get_uv(b);
+	struct last last = {.ints = ints + c->n};
+	int64_t *cur = ints;
 
 	if (n_cols > STORE_MAX_COLS)
 		return -EBADMSG;
@@ -361,7 +598,7 @@ static int decode_cols(struct store_chunk *c, struct rbuf *b, double *vals)
 		bitmap = get_u8(b);
 		if (b->bad || type > STORE_KEY || bitmap > 1 || store_chunk_find(c, name) >= 0)
 			return -EBADMSG;
-		if (!(col = store_chunk_col(c, name, (enum store_col_type)type, NULL)))
+		if (!(col = store_chunk_add_col(c, name, (enum store_col_type)type)))
 			return -ENOMEM;
 		at = b->pos;
 		if (bitmap) {
@@ -381,14 +618,21 @@ static int decode_cols(struct store_chunk *c, struct rbuf *b, double *vals)
 			return -EBADMSG;
 		if (type == STORE_KEY)
 			continue;
-		get_numbers(b, vals, n);
+		get_numbers(b, rc, m, vals, cur, n, &last);
+		if (rc && rc->bad)
+			return -EBADMSG;
+		if (last.ok) { /* this column's integers are the last now */
+			int64_t *t = last.ints;
+
+			last.ints = cur;
+			cur = t;
+		}
 		for (size_t r = 0, j = 0; r < c->n && !b->bad; r++)
 			if (!isnan(col->v[r]))
 				col->v[r] = vals[j++];
 	}
 	return b->bad ? -EBADMSG : 0;
 }
-
 /* The top lists part of a body. */
 static int decode_tops(struct store_chunk *c, struct rbuf *b)
 {
@@ -428,29 +672,46 @@ static int decode_tops(struct store_chunk *c, struct rbuf *b)
 int store_chunk_decode(struct store_chunk *c, const uint8_t *blob, size_t len)
 {
 	struct rbuf b = {0};
+	struct rc_dec rc;
+	struct rc_model *m = NULL;
 	uint8_t *body = NULL;
 	double *vals = NULL;
+	int64_t *ints = NULL;
 	uLongf blen;
+	size_t zlen, at;
 	int64_t prev = 0, pd = 0;
 	size_t n;
+	bool v1;
 	int r = -EBADMSG;
 
-	if (len < 8 || memcmp(blob, MAGIC, 4) != 0)
+	if (len < 8)
 		return -EBADMSG;
-	blen =
-	    (uLongf)blob[4] | (uLongf)blob[5] << 8 | (uLongf)blob[6] << 16 | (uLongf)blob[7] << 24;
-	if (blen > MAX_BODY)
+	v1 = memcmp(blob, MAGIC1, 4) == 0;
+	if (!v1 && (memcmp(blob, MAGIC, 4) != 0 || len < 12))
 		return -EBADMSG;
+	blen = get_le32(blob + 4);
+	at = v1 ? 8 : 12;
+	zlen = v1 ? len - 8 : get_le32(blob + 8);
+	if (blen > MAX_BODY || zlen > len - at)
+		return -EBADMSG;
+	if (!v1) {
+		rc_dec_init(&rc, blob + at + zlen, len - at - zlen);
+		if (!(m = malloc(sizeof(*m))))
+			return -ENOMEM;
+	}
+	r = -ENOMEM;
 	if (!(body = malloc(blen ? blen : 1)))
-		return -ENOMEM;
-	if (uncompress(body, &blen, blob + 8, (uLong)(len - 8)) != Z_OK)
+		goto out;
+	r = -EBADMSG;
+	if (uncompress(body, &blen, blob + at, (uLong)zlen) != Z_OK)
 		goto out;
 	b = (struct rbuf){.p = body, .len = blen};
 	n = get_uv(&b);
 	if (b.bad || n > MAX_ROWS || n > blen)
 		goto out;
 	r = -ENOMEM;
-	if (!(vals = malloc((n ? n : 1) * sizeof(*vals))))
+	if (!(vals = malloc((n ? n : 1) * sizeof(*vals))) ||
+	    !(ints = malloc((n ? 2 * n : 1) * sizeof(*ints))))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		int64_t d = wadd(get_sv(&b), pd);
@@ -461,12 +722,15 @@ int store_chunk_decode(struct store_chunk *c, const uint8_t *blob, size_t len)
 			goto out;
 	}
 	r = -EBADMSG;
-	if (b.bad || (r = decode_cols(c, &b, vals)) < 0 || (r = decode_tops(c, &b)) < 0)
+	if (b.bad || (r = decode_cols(c, &b, v1 ? NULL : &rc, m, vals, ints)) < 0 ||
+	    (r = decode_tops(c, &b)) < 0)
 		goto out;
-	r = b.pos == b.len ? 0 : -EBADMSG;
+	r = b.pos == b.len && (v1 || rc_dec_done(&rc)) ? 0 : -EBADMSG;
 out:
 	free(body);
 	free(vals);
+	free(ints);
+	free(m);
 	if (r < 0)
 		store_chunk_done(c);
 	return r;

@@ -1,6 +1,9 @@
 /* The history store's chunk blobs: a chunk (store_chunk.h) as one
- * compressed blob (per column: a decimal quantum, deltas or deltas of
- * deltas as zigzag varints; then zlib), and back. Pure: no I/O, no log. */
+ * compressed blob (per column: integers of a decimal quantum, as deltas,
+ * deltas of deltas or distances from the median, range-coded with a
+ * model of the column's own; names, times and tops zlib'd), and back;
+ * blobs of the first format (varints, all zlib'd) are read too. Pure:
+ * no I/O, no log. */
 #ifndef SYSFEED_STORE_CODEC_H
 #define SYSFEED_STORE_CODEC_H
 

@@ -162,9 +162,7 @@ int store_tops_get(struct store_chunk *c, struct rbuf *b, size_t l)
 				cpu = (double)(ent[i].cpu = wadd(ent[i].cpu, get_sv(&scpu))) / 10;
 			if (!(nulls & STORE_TOP_NO_MEM))
 				mem = (double)(ent[i].mem = wadd(ent[i].mem, get_sv(&smem))) * 4096;
-			if (store_chunk_add_top(c, row, l, ent[i].id, c->strs[ent[i].name], cpu,
-						mem) < 0)
-				r = -ENOMEM;
+			store_chunk_add_top_at(c, row, l, ent[i].id, ent[i].name, cpu, mem);
 		}
 	}
 	if (r == 0 && (sidx.bad || snew.bad || snull.bad || scpu.bad || smem.bad ||

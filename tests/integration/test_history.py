@@ -117,6 +117,62 @@ def test_kill9_loses_at_most_the_last_batch(start_daemon, tmp_path):
     assert rows and rows[-1][0] >= killed - (FLUSH + 1) * 1000 - 1000, (rows[-1][0], killed)
 
 
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
+
+
+def test_first_format_chunks_read_and_written_again(start_daemon, tmp_path):
+    """A file from before the second chunk format (an upgrade in place):
+    the rows of a first-format ("SFC1") chunk are served as they were, and
+    still after the writer merged their hour into a chunk of the second
+    format. The chunk is tests/fixtures/history/chunk-sfc1.bin, the rows of
+    fill_old() in tests/unit/test_store_codec.c."""
+    state = tmp_path / "state"
+    t_first = 1700000000000
+    times = [t_first + i * 1000 + (30000 if i >= 60 else 0) + (i % 7 == 3) for i in range(120)]
+    x, load = 13, []
+    for i in range(120):
+        x = (x * 1103515245 + 12345) & 0xffffffff
+        load.append((400 + (x >> 20) % 7) / 1000)
+    d = start_daemon(config=config(state))
+    wait_for(lambda: (metric(d, "sysfeed_history_commits_total") or 0) >= 1, 20, "a commit")
+    assert d.stop()[0] == 0
+    with open(os.path.join(FIXTURES, "history", "chunk-sfc1.bin"), "rb") as f:
+        blob = f.read()
+    db = sqlite3.connect(str(state / "history.db"))
+    db.execute("INSERT INTO chunk (tier, t0, t1, rows, merged, data) VALUES (0, ?, ?, 120, 0, ?)",
+               (times[0], times[-1], blob))
+    db.commit()
+    db.close()
+
+    def rows():
+        r = api(d, topics="mem,load", **{"from": t_first, "to": times[-1]}, events="0")
+        assert r.status == 200, r.text
+        assert r.json["tier"] == 0 and not r.json["consolidated"]
+        mem, ld = r.json["history"]["mem"], r.json["history"]["load"]
+        used, load1 = mem["fields"].index("used"), ld["fields"].index("load1")
+        tops = {row[0]: row for row in r.json["tops"]["rows"]}
+        return ([(row[0], row[used]) for row in mem["rows"] if row[used] is not None],
+                [(row[0], row[load1]) for row in ld["rows"] if row[load1] is not None],
+                [[e[1] for e in tops[t][1]] for t in times[:3]])
+
+    def fmt():
+        db = sqlite3.connect("file:%s?mode=ro" % (state / "history.db"), uri=True)
+        magic = db.execute("SELECT substr(data, 1, 4) FROM chunk WHERE tier = 0 AND t0 = ?",
+                           (t_first,)).fetchone()[0]
+        db.close()
+        return magic
+
+    expected = ([(t, 1e9 + 2e6 * i) for i, t in enumerate(times)],
+                [(t, load[i]) for i, t in enumerate(times)],
+                [["cc1"], ["cc1", "stress"], ["cc1", "stress", "cc1"]])
+    d = start_daemon(config=config(state))
+    assert "history" not in hello(d).get("off", {})
+    assert rows() == expected
+    # its closed hour is merged at the next transaction: the same rows
+    wait_for(lambda: fmt() == b"SFC2", 20, "the hour written in the second format")
+    assert rows() == expected
+
+
 def stats(xs):
     """Average, minimum and maximum of the numbers of xs; a null (a tick
     with no value, e.g. CPU shares over two ticks within one jiffy) counts
