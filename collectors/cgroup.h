@@ -202,9 +202,12 @@ struct cgroup_unit {
  * every member. Once the busy members' CPU times are read (sum B), P read
  * after them is at least q_low + B + the idle members' CPU times, and
  * equal to q_low + B + K (K: the idle members' last readings) only if no
- * idle member moved: then none is read. A test that fails (a member woke,
- * Q moved, or a busy member ran in between) has them read as without a
- * group, and that tick makes a new bound. */
+ * idle member moved: then none is read. P found more (a busy member ran
+ * between its reading and P's, a member woke, or Q moved) has the busy
+ * members and P read once more, the same test again (a busy member
+ * running in between is the likeliest, and reading them costs less than
+ * reading every idle one); a test that fails has the idle members read as
+ * without a group, and that tick makes a new bound. */
 struct cgroup_group {
 	char *rel; /* "machine.slice" */
 	struct cgroup_files files;
@@ -225,6 +228,7 @@ struct cgroup_group {
 	bool spoiled;          /* a member without CPU time, or one joined or left */
 	bool woke;             /* an idle member read this tick had moved */
 	bool tested;           /* P was read for the test */
+	bool retry;            /* P was more: its busy members and P are read again */
 };
 
 /* A collector's groups, by rel. */
@@ -257,12 +261,22 @@ void cgroup_groups_free(struct cgroup_reader *rd, struct cgroup_groups *gs);
  *                                        and P where a new bound is due;
  *   cgroup_unit_ahead(rd, u, rel) each   a busy unit's CPU time;
  *   cgroup_tick_test(rd, gs)             P: are the idle members still?
+ *   when it returns true (P was more than the bound, with busy members):
+ *     cgroup_unit_again(rd, u, rel) each those busy members' CPU times anew,
+ *     cgroup_tick_test(rd, gs)           and P again, for those groups;
  *   cgroup_sample(...) each, then cgroup_pace_set;
- *   cgroup_tick_end(rd, gs)              a new bound where one was made. */
+ *   cgroup_tick_end(rd, gs)              a new bound where one was made.
+ * cgroup_tick_ahead does all but the last two. */
 void cgroup_tick_begin(struct cgroup_reader *rd, struct cgroup_groups *gs);
 void cgroup_unit_ahead(struct cgroup_reader *rd, struct cgroup_unit *u, const char *rel);
-void cgroup_tick_test(struct cgroup_reader *rd, struct cgroup_groups *gs);
+bool cgroup_tick_test(struct cgroup_reader *rd, struct cgroup_groups *gs);
+void cgroup_unit_again(struct cgroup_reader *rd, struct cgroup_unit *u, const char *rel);
 void cgroup_tick_end(struct cgroup_reader *rd, struct cgroup_groups *gs);
+/* cgroup_tick_begin, cgroup_unit_ahead over the n units unit(ctx, i,
+ * &rel) returns, and the test (with its second try). */
+void cgroup_tick_ahead(struct cgroup_reader *rd, struct cgroup_groups *gs, size_t n,
+		       struct cgroup_unit *(*unit)(void *ctx, size_t i, const char **ret_rel),
+		       void *ctx);
 
 /* One tick of a unit read by activity, into u->st (v: what was read, -1
  * elsewhere; u->read: which). A busy one has the files in busy read (CPU

@@ -35,10 +35,12 @@
  * yet. An idle one's CPU time
  * alone (or none, cgroup.h), and at each whole look CTR_SLEEPING and its
  * net/dev (no OOM kill without the CPU time of an allocation). Its freezer
- * state also when it goes idle or wakes (a pause stops its CPU). */
+ * state when it is found, goes idle or wakes, and while it was last seen
+ * paused or unread, not while busy and running: a frozen cgroup's tasks do
+ * not run, so a pause stops its CPU time and the tick after finds it idle. */
 #define CTR_BUSY                                                                                   \
 	((1u << CGROUP_CPU) | (1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO) |       \
-	 (1u << CGROUP_OOM) | (1u << CGROUP_FREEZE) | (1u << CGROUP_LIMIT))
+	 (1u << CGROUP_OOM) | (1u << CGROUP_LIMIT))
 #define CTR_SLEEPING                                                                               \
 	((1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO) | (1u << CGROUP_FREEZE) |    \
 	 (1u << CGROUP_LIMIT))
@@ -60,6 +62,7 @@ static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
 	e->pid = -1;
 	e->net_host = false;
 	e->net_next = e->net_step = 0; /* read again at once */
+	e->frozen = -1;                /* likewise */
 	e->u.pace.idle = false;
 	e->u.io_known = false;
 }
@@ -300,7 +303,9 @@ static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mo
 
 	if (!e->meta.name && s->rd.ticks >= e->meta_next)
 		(void)ctr_name_it(s, e);
-	r = cgroup_sample(&s->rd, &e->u, e->rel, CTR_BUSY, CTR_SLEEPING, &v, mono_ns);
+	r = cgroup_sample(&s->rd, &e->u, e->rel,
+			  CTR_BUSY | (was_idle || e->frozen != 0 ? freeze : 0), CTR_SLEEPING, &v,
+			  mono_ns);
 	e->read_now = e->read_now || !(r & CGROUP_SKIPPED) || r < 0;
 	if (r < 0 || (r & CGROUP_SKIPPED))
 		return;
@@ -463,6 +468,15 @@ static void ctr_follow(void *state, bool followed)
 		s->followed = followed;
 }
 
+/* The i-th container's cgroup unit (cgroup_tick_ahead). */
+static struct cgroup_unit *ctr_unit(void *ctx, size_t i, const char **ret_rel)
+{
+	struct ctr_state *s = ctx;
+
+	*ret_rel = s->v[i].rel;
+	return &s->v[i].u;
+}
+
 /* Each tick reads every container's files (the walk happens on inotify
  * events, or here when inotify is not there or the root changed). The
  * first tick of a container has no rates. */
@@ -489,10 +503,7 @@ static int ctr_sample(void *state, const struct collector_env *env,
 	}
 	s->proc_fd = env->proc_fd;
 	s->meta.proc_fd = env->proc_fd;
-	cgroup_tick_begin(&s->rd, &s->groups);
-	for (size_t i = 0; i < s->n; i++)
-		cgroup_unit_ahead(&s->rd, &s->v[i].u, s->v[i].rel);
-	cgroup_tick_test(&s->rd, &s->groups);
+	cgroup_tick_ahead(&s->rd, &s->groups, s->n, ctr_unit, s);
 	for (size_t i = 0; i < s->n; i++)
 		ctr_sample_one(s, &s->v[i], tick->mono_ns);
 	cgroup_tick_end(&s->rd, &s->groups);

@@ -459,6 +459,15 @@ static void svc_drain(struct svc_state *s)
 		s->relist = true;
 }
 
+/* The i-th service's cgroup unit (cgroup_tick_ahead). */
+static struct cgroup_unit *svc_unit(void *ctx, size_t i, const char **ret_rel)
+{
+	struct svc_state *s = ctx;
+
+	*ret_rel = s->v[i].path;
+	return &s->v[i].u;
+}
+
 /* Each tick lists system.slice (and the slices in it) in each hierarchy
  * when one changed (every tick without inotify), drops the services no
  * longer there, and reads each one's files. The first tick of a service
@@ -492,10 +501,7 @@ static int svc_sample(void *state, const struct collector_env *env,
 		else
 			i++;
 	}
-	cgroup_tick_begin(&s->rd, &s->groups);
-	for (size_t i = 0; i < s->n; i++)
-		cgroup_unit_ahead(&s->rd, &s->v[i].u, s->v[i].path);
-	cgroup_tick_test(&s->rd, &s->groups);
+	cgroup_tick_ahead(&s->rd, &s->groups, s->n, svc_unit, s);
 	for (size_t i = 0; i < s->n;) {
 		if (svc_sample_one(s, &s->v[i], tick->mono_ns) < 0)
 			svc_drop(s, i);

@@ -318,6 +318,52 @@ static void test_idle(void **state)
 	cap_free(cap);
 }
 
+/* A busy container's freezer state is read when it is found, when it goes
+ * idle and when it wakes, not while its CPU time moves (a frozen cgroup's
+ * tasks do not run): "frozen 1" written while it keeps running (which no
+ * kernel shows) is not seen; once its CPU time stops it is, the next tick. */
+static void test_freezer_busy(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	struct capture *cap = ctr_scratch(&s, &env);
+	const char *cg = "fs/cgroup/system.slice/docker-" DK ".scope/";
+	char path[256], text[64];
+	unsigned n = 1, usec = 1000;
+	void *st;
+
+	(void)state;
+#define W(file, text_)                                                                             \
+	do {                                                                                       \
+		snprintf(path, sizeof(path), "%s%s", cg, file);                                    \
+		scratch_write(&s, path, text_);                                                    \
+	} while (0)
+#define STATE() cJSON_GetStringValue(get(row_named(cap->state, "0123456789ab"), "state"))
+	W("cpu.stat", "usage_usec 1000\n");
+	W("memory.current", "4096\n");
+	W("cgroup.events", "populated 1\nfrozen 1\n");
+	st = init_check(&containers_collector, &env, 0, "");
+	cJSON_Delete(ctr_tick(st, &env, n++));
+	assert_string_equal(STATE(), "paused"); /* found: read */
+	W("cgroup.events", "populated 1\nfrozen 0\n");
+	for (unsigned k = 0; k < 3 * CGROUP_STEADY_TICKS; k++) {
+		snprintf(text, sizeof(text), "usage_usec %u\n", usec += 100000);
+		W("cpu.stat", text);
+		if (k == 1)
+			W("cgroup.events", "populated 1\nfrozen 1\n");
+		cJSON_Delete(ctr_tick(st, &env, n++));
+		/* last seen paused, its CPU time moved: read; then not while busy */
+		assert_string_equal(STATE(), "running");
+	}
+	cJSON_Delete(ctr_tick(st, &env, n++)); /* its CPU time stands: idle */
+	assert_string_equal(STATE(), "paused");
+#undef STATE
+#undef W
+	containers_collector.fini(st);
+	scratch_remove(&s);
+	cap_free(cap);
+}
+
 /* A host with no container has a state from its first tick on (the
  * snapshot carries the topic: none running). */
 static void test_none(void **state)
@@ -610,6 +656,7 @@ int main(void)
 	    cmocka_unit_test(test_idle),
 	    cmocka_unit_test(test_same_short_id),
 	    cmocka_unit_test(test_none),
+	    cmocka_unit_test(test_freezer_busy),
 	    cmocka_unit_test(test_group),
 	    cmocka_unit_test(test_net_paced),
 	    cmocka_unit_test(test_off),
