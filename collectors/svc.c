@@ -42,6 +42,7 @@ struct svc_entry {
 	char *name;           /* the unit, "ssh.service" */
 	char *path;           /* its cgroup under fs/cgroup, "system.slice/ssh.service" */
 	struct cgroup_unit u; /* its numbers this tick: u.st */
+	cJSON *row;           /* its row, made once it is in a top list: svc_row */
 	uint32_t gen;
 	bool in_top; /* in this tick's top_cpu or top_mem rows: shown in metrics */
 };
@@ -79,6 +80,7 @@ static void svc_shrink(struct svc_state *s)
 static void svc_drop(struct svc_state *s, size_t i)
 {
 	cgroup_unit_done(&s->rd, &s->groups, &s->v[i].u);
+	cJSON_Delete(s->v[i].row);
 	free(s->v[i].name);
 	free(s->v[i].path);
 	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
@@ -225,25 +227,52 @@ static bool svc_mem_better(const void *a, const void *b)
 	return x < y;
 }
 
-/* A row: its unit by reference and constant keys (the payload is gone
- * before the service can be). */
-static int svc_row(const struct svc_entry *e, cJSON *arr)
+/* The numbers of a row, in its order after "unit"; -1 is null. */
+static void svc_row_numbers(const struct svc_entry *e, double *ret)
 {
-	cJSON *row = cJSON_CreateObject();
+	const struct cgroup_stats *st = &e->u.st;
 
-	if (!row || !cJSON_AddItemToArray(arr, row)) {
-		cJSON_Delete(row);
+	ret[0] = st->cpu_h < 0 ? -1 : (double)st->cpu_h / 100;
+	ret[1] = (double)st->mem;
+	ret[2] = (double)st->pids;
+	ret[3] = (double)st->io_r;
+	ret[4] = (double)st->io_w;
+}
+
+/* Puts e's row into arr: the row object is made the first time and kept
+ * (its unit by reference, constant keys), its numbers set in place, and
+ * arr holds a reference to it, so that a tick makes one item per row, not
+ * seven. The payload is gone before the next tick (and so before the
+ * service can be). */
+static int svc_row(struct svc_entry *e, cJSON *arr)
+{
+	static const char *const keys[] = {"cpu_pct", "mem_bytes", "tasks", "io_read_bytes_per_s",
+					   "io_write_bytes_per_s"};
+	double num[5];
+	cJSON *ref, *item;
+
+	svc_row_numbers(e, num);
+	if (!e->row) {
+		if (!(e->row = cJSON_CreateObject()) || json_str_ref(e->row, "unit", e->name) < 0)
+			goto fail;
+		for (size_t k = 0; k < 5; k++)
+			if (json_num_ref(e->row, keys[k], num[k]) < 0)
+				goto fail;
+	} else {
+		item = e->row->child->next; /* after "unit" */
+		for (size_t k = 0; k < 5; k++, item = item->next)
+			json_num_set(item, num[k]);
+	}
+	ref = cJSON_CreateObjectReference(e->row->child);
+	if (!ref || !cJSON_AddItemToArray(arr, ref)) {
+		cJSON_Delete(ref);
 		return -ENOMEM;
 	}
-	if (json_str_ref(row, "unit", e->name) < 0 ||
-	    json_num_ref(row, "cpu_pct", e->u.st.cpu_h < 0 ? -1 : (double)e->u.st.cpu_h / 100) <
-		0 ||
-	    json_num_ref(row, "mem_bytes", (double)e->u.st.mem) < 0 ||
-	    json_num_ref(row, "tasks", (double)e->u.st.pids) < 0 ||
-	    json_num_ref(row, "io_read_bytes_per_s", (double)e->u.st.io_r) < 0 ||
-	    json_num_ref(row, "io_write_bytes_per_s", (double)e->u.st.io_w) < 0)
-		return -ENOMEM;
 	return 0;
+fail:
+	cJSON_Delete(e->row);
+	e->row = NULL;
+	return -ENOMEM;
 }
 
 /* The first n of the services that have the field, best first. */
