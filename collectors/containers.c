@@ -53,6 +53,13 @@ static size_t ctr_find(const struct ctr_state *s, const char *rel, bool *found)
 			      found);
 }
 
+/* Sets e's freezer state, keeping the count of paused containers. */
+static void ctr_set_frozen(struct ctr_state *s, struct ctr_entry *e, int64_t frozen)
+{
+	s->paused += (size_t)(frozen == 1) - (size_t)(e->frozen == 1);
+	e->frozen = frozen;
+}
+
 static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
 {
 	cgroup_files_close(&s->rd, &e->u.files);
@@ -62,7 +69,7 @@ static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
 	e->pid = -1;
 	e->net_host = false;
 	e->net_next = e->net_step = 0; /* read again at once */
-	e->frozen = -1;                /* likewise */
+	ctr_set_frozen(s, e, -1);      /* likewise */
 	e->u.pace.idle = false;
 	e->u.io_known = false;
 }
@@ -317,7 +324,7 @@ static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mo
 	if (read & (1u << CGROUP_OOM))
 		e->oom = v.oom_kills;
 	if (read & freeze)
-		e->frozen = v.frozen;
+		ctr_set_frozen(s, e, v.frozen);
 	if (read & (1u << CGROUP_LIMIT))
 		e->limit = v.limit;
 	/* a busy one's bytes each tick while they move (or have no rate), then
@@ -334,7 +341,7 @@ static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mo
 	 * reading has it) */
 	if (idle && !was_idle && !(read & freeze) &&
 	    cgroup_read(&s->rd, &e->u.files, e->rel, freeze, &v) == 0)
-		e->frozen = v.frozen;
+		ctr_set_frozen(s, e, v.frozen);
 	cgroup_pace_set(&s->rd, &e->u.pace, idle);
 }
 
@@ -359,8 +366,12 @@ static void ctr_fini(void *state)
 	free(s->v);
 	free(s->dents);
 	free(s->net_buf);
+	free(s->touched);
+	free(s->changed);
+	free(s->at);
 	json_buf_free(&s->rows);
 	json_buf_free(&s->list);
+	json_buf_free(&s->list_old);
 	free(s->order);
 	topn_free(&s->top);
 	free(s);
@@ -503,9 +514,24 @@ static int ctr_sample(void *state, const struct collector_env *env,
 	}
 	s->proc_fd = env->proc_fd;
 	s->meta.proc_fd = env->proc_fd;
+	if (s->touched_cap < s->n) {
+		struct ctr_entry **t = reallocarray(s->touched, s->cap, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		s->touched = t;
+		s->touched_cap = s->cap;
+	}
+	s->n_touched = 0;
 	cgroup_tick_ahead(&s->rd, &s->groups, s->n, ctr_unit, s);
-	for (size_t i = 0; i < s->n; i++)
-		ctr_sample_one(s, &s->v[i], tick->mono_ns);
+	for (size_t i = 0; i < s->n; i++) {
+		struct ctr_entry *e = &s->v[i];
+
+		ctr_sample_one(s, e, tick->mono_ns);
+		/* those whose row may change or be due: ctr_payload looks at them alone */
+		if (e->read_now || e->row_dirty || !e->sent || !e->row.len)
+			s->touched[s->n_touched++] = e;
+	}
 	cgroup_tick_end(&s->rd, &s->groups);
 	return ctr_payload(s, env, tick->t_ms, ret_payload);
 }

@@ -364,6 +364,89 @@ static void test_freezer_busy(void **state)
 	cap_free(cap);
 }
 
+/* The state is made from the last one with the rows that changed put in:
+ * over ticks where a few of 12 containers change (CPU time, memory,
+ * pause, a name found late), it is always what a client holds that took
+ * the first state and then each tick's rows by cgroup; and a container
+ * that starts or stops makes it whole again. */
+static void test_state_patched(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	struct capture *cap = ctr_scratch(&s, &env);
+	uint64_t usec[13] = {0}, seed = 42;
+	char path[256], text[64];
+	cJSON *held = NULL;
+	void *st;
+
+	(void)state;
+	for (unsigned i = 0; i < 12; i++) {
+		snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-%02u%s.scope/cpu.stat",
+			 i, DK + 2);
+		scratch_write(&s, path, "usage_usec 1000\n");
+	}
+	st = init_check(&containers_collector, &env, 0, "");
+	for (unsigned n = 1; n <= 60; n++) {
+		const cJSON *r, *h;
+		cJSON *p;
+
+		for (unsigned i = 0; i < 12; i++) {
+			seed = seed * 6364136223846793005u + 1442695040888963407u;
+			if ((seed >> 62 != 0 && i % 3 != 0) || (i == 3 && n >= 30))
+				continue; /* a quarter of them, and every third, move */
+			snprintf(path, sizeof(path),
+				 "fs/cgroup/system.slice/docker-%02u%s.scope/%s", i, DK + 2,
+				 (seed >> 40) % 2 ? "cpu.stat" : "memory.current");
+			snprintf(text, sizeof(text),
+				 (seed >> 40) % 2 ? "usage_usec %llu\n" : "%llu\n",
+				 (unsigned long long)(usec[i] += 1000 + (seed >> 50)));
+			scratch_write(&s, path, text);
+			if (i == 4 && n % 7 == 0) {
+				snprintf(path, sizeof(path),
+					 "fs/cgroup/system.slice/docker-%02u%s.scope/cgroup.events",
+					 i, DK + 2);
+				scratch_write(&s, path, n % 14 ? "frozen 1\n" : "frozen 0\n");
+			}
+		}
+		if (n == 30) { /* one starts, one stops */
+			scratch_write(&s, "fs/cgroup/system.slice/docker-" DK2 ".scope/cpu.stat",
+				      "usage_usec 5\n");
+			snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-03%s.scope",
+				 DK + 2);
+			scratch_rm(&s, path);
+		}
+		p = ctr_tick(st, &env, n);
+		if (!held || n == 30) { /* a client that takes the state now */
+			cJSON_Delete(held);
+			held = cJSON_Duplicate(get(cap->state, "list"), true);
+			cJSON_Delete(p);
+			continue;
+		}
+		cJSON_ArrayForEach(r, get(p, "rows"))
+		{
+			const char *cg = cJSON_GetStringValue(get(r, "cgroup"));
+			int at = 0;
+
+			cJSON_ArrayForEach(h, held)
+			{
+				if (strcmp(cJSON_GetStringValue(get(h, "cgroup")), cg) == 0)
+					break;
+				at++;
+			}
+			assert_non_null(h);
+			assert_true(cJSON_ReplaceItemInArray(held, at, cJSON_Duplicate(r, true)));
+		}
+		assert_true(cJSON_Compare(held, get(cap->state, "list"), true));
+		assert_true(num(cap->state, "paused") == num(p, "paused"));
+		assert_true(num(cap->state, "containers") == 12);
+		cJSON_Delete(p);
+	}
+	cJSON_Delete(held);
+	containers_collector.fini(st);
+	scratch_remove(&s);
+	cap_free(cap);
+}
+
 /* A host with no container has a state from its first tick on (the
  * snapshot carries the topic: none running). */
 static void test_none(void **state)
@@ -657,6 +740,7 @@ int main(void)
 	    cmocka_unit_test(test_same_short_id),
 	    cmocka_unit_test(test_none),
 	    cmocka_unit_test(test_freezer_busy),
+	    cmocka_unit_test(test_state_patched),
 	    cmocka_unit_test(test_group),
 	    cmocka_unit_test(test_net_paced),
 	    cmocka_unit_test(test_off),
