@@ -172,8 +172,9 @@ struct cgroup_group;
 /* One followed cgroup (a service, a container): its held fds, its pace,
  * its numbers, and what this tick learnt of it before its reading. */
 struct cgroup_unit {
-	/* first what every tick looks at, idle or not, in two cache lines:
-	 * a tick goes over every unit, whose lines are cold by then */
+	/* first what every tick looks at, idle or not, with st's first part
+	 * (CPU time, memory): 104 bytes; a tick goes over every unit, whose
+	 * lines are cold by then */
 	struct cgroup_group *group; /* of its parent directory; NULL at the root */
 	/* this tick: a busy one's CPU time, read before the rest (-1: none) */
 	int64_t cpu_now;

@@ -45,6 +45,15 @@
 	((1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO) | (1u << CGROUP_FREEZE) |    \
 	 (1u << CGROUP_LIMIT))
 
+/* What every tick reads of a sleeping container (struct ctr_entry) is in
+ * its first 128 bytes: its own fields, then u's up to st.mem. */
+_Static_assert(offsetof(struct ctr_entry, u) + offsetof(struct cgroup_unit, st.mem) +
+			   sizeof(int64_t) <=
+		       128 &&
+		   offsetof(struct ctr_entry, sent) < offsetof(struct ctr_entry, u) &&
+		   offsetof(struct ctr_entry, rel) < offsetof(struct ctr_entry, u),
+	       "the fields every tick reads are in the first 128 bytes");
+
 /* --- the table --- */
 
 static size_t ctr_find(const struct ctr_state *s, const char *rel, bool *found)
@@ -155,6 +164,7 @@ static int ctr_name_it(struct ctr_state *s, struct ctr_entry *e)
 		e->meta_tries++;
 	if (ctr_meta_read(&s->meta, &ref, e->pid, &e->meta) < 0)
 		return -ENOMEM;
+	e->named = e->meta.name != NULL;
 	s->order_dirty = true;
 	return ctr_head(e);
 }
@@ -308,11 +318,14 @@ static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mo
 	unsigned read;
 	int r;
 
-	if (!e->meta.name && s->rd.ticks >= e->meta_next)
+	if (!e->named && s->rd.ticks >= e->meta_next)
 		(void)ctr_name_it(s, e);
+	/* (a sleeping one's frozen is not looked at: it would cost a line) */
 	r = cgroup_sample(&s->rd, &e->u, e->rel,
-			  CTR_BUSY | (was_idle || e->frozen != 0 ? freeze : 0), CTR_SLEEPING, &v,
-			  mono_ns);
+			  CTR_BUSY | (was_idle         ? freeze
+				      : e->frozen != 0 ? freeze
+						       : 0),
+			  CTR_SLEEPING, &v, mono_ns);
 	e->read_now = e->read_now || !(r & CGROUP_SKIPPED) || r < 0;
 	if (r < 0 || (r & CGROUP_SKIPPED))
 		return;

@@ -39,13 +39,22 @@
 #define SVC_WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 
 struct svc_entry {
-	char *name;           /* the unit, "ssh.service" */
+	/* what every tick looks at first, with the first part of u */
 	char *path;           /* its cgroup under fs/cgroup, "system.slice/ssh.service" */
+	bool in_top;          /* in this tick's top_cpu or top_mem rows: shown in metrics */
 	struct cgroup_unit u; /* its numbers this tick: u.st */
+	char *name;           /* the unit, "ssh.service" */
 	cJSON *row;           /* its row, made once it is in a top list: svc_row */
 	uint32_t gen;
-	bool in_top; /* in this tick's top_cpu or top_mem rows: shown in metrics */
 };
+
+/* What every tick reads of a service (struct svc_entry) is in its first
+ * 128 bytes: its own fields, then u's up to st.mem. */
+_Static_assert(offsetof(struct svc_entry, u) + offsetof(struct cgroup_unit, st.mem) +
+			   sizeof(int64_t) <=
+		       128 &&
+		   offsetof(struct svc_entry, in_top) < offsetof(struct svc_entry, u),
+	       "the fields every tick reads are in the first 128 bytes");
 
 struct svc_state {
 	const struct svc_settings *set;
