@@ -536,7 +536,7 @@ static int ctr_sample(void *state, const struct collector_env *env,
 		s->touched_cap = s->cap;
 	}
 	s->n_touched = 0;
-	cgroup_tick_ahead(&s->rd, &s->groups, s->n, ctr_unit, s);
+	cgroup_tick_ahead(&s->rd, &s->groups, tick->mono_ns, s->n, ctr_unit, s);
 	for (size_t i = 0; i < s->n; i++) {
 		struct ctr_entry *e = &s->v[i];
 

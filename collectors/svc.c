@@ -539,7 +539,7 @@ static int svc_sample(void *state, const struct collector_env *env,
 		else
 			i++;
 	}
-	cgroup_tick_ahead(&s->rd, &s->groups, s->n, svc_unit, s);
+	cgroup_tick_ahead(&s->rd, &s->groups, tick->mono_ns, s->n, svc_unit, s);
 	for (size_t i = 0; i < s->n;) {
 		if (svc_sample_one(s, &s->v[i], tick->mono_ns) < 0)
 			svc_drop(s, i);
