@@ -777,7 +777,7 @@ static void cgroup_steady(const struct cgroup_reader *rd, struct cgroup_pace *p,
 	/* a file missing is looked for at its own pace (CGROUP_RETRY_TICKS) */
 	bool same = v->mem == st->mem && v->pids == st->pids && v->mem >= 0 && v->pids >= 0;
 
-	p->steady_step = cgroup_pace_step(p->steady_step, !same);
+	p->steady_step = cgroup_pace_step(p->steady_step, !same, CGROUP_STEADY_TICKS);
 	p->steady_next = cgroup_pace_next(rd, p->phase, p->steady_step);
 }
 
@@ -790,11 +790,11 @@ uint64_t cgroup_pace_next(const struct cgroup_reader *rd, unsigned phase, unsign
 	return next;
 }
 
-unsigned cgroup_pace_step(unsigned step, bool moved)
+unsigned cgroup_pace_step(unsigned step, bool moved, unsigned max)
 {
 	if (moved || !step)
 		return 1;
-	return step * 2 > CGROUP_STEADY_TICKS ? CGROUP_STEADY_TICKS : step * 2;
+	return step * 2 > max ? max : step * 2;
 }
 
 /* After an idle unit's whole look (mask read into v): its next one

@@ -60,12 +60,13 @@ enum cgroup_file {
  * CGROUP_IDLE_TICKS again. */
 #define CGROUP_IDLE_MAX 64
 /* A busy cgroup's files other than its CPU time and I/O bytes (memory,
- * tasks; a container's OOM kills, limit and freezer) are read each tick
- * while they move; a reading that finds them as they were puts the next
- * one 2, then 4, then up to this many ticks later, and one that finds them
- * moved brings them back to every tick. A running process's memory mostly
- * holds still: it is not read each tick for nothing. */
-#define CGROUP_STEADY_TICKS 8
+ * tasks; a container's OOM kills and limit) are read each tick while they
+ * move; a reading that finds them as they were puts the next one 2, then
+ * 4, 8, then up to this many ticks later, and one that finds them moved
+ * brings them back to every tick. A running process's memory mostly holds
+ * still: it is not read each tick for nothing (on a host of many busy
+ * cgroups these readings cost more than the CPU times once held at 8). */
+#define CGROUP_STEADY_TICKS 16
 
 struct cgroup_root {
 	enum cgroup_layout layout;
@@ -308,8 +309,8 @@ int cgroup_sample(struct cgroup_reader *rd, struct cgroup_unit *u, const char *r
  * readings of units spread over the ticks. */
 uint64_t cgroup_pace_next(const struct cgroup_reader *rd, unsigned phase, unsigned step);
 /* The next step of a paced reading: 1 when it found its numbers moved,
- * else twice the last (1 at first), at most CGROUP_STEADY_TICKS. */
-unsigned cgroup_pace_step(unsigned step, bool moved);
+ * else twice the last (1 at first), at most max. */
+unsigned cgroup_pace_step(unsigned step, bool moved, unsigned max);
 /* This tick's reading found one of the caller's own numbers moved: the
  * next whole look of an idle unit comes after CGROUP_IDLE_TICKS again,
  * and a busy one's files are read again next tick (call before

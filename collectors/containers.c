@@ -31,7 +31,7 @@
 #define CTR_NET_BUF   (16u << 10)
 /* A busy container's files: its CPU time and I/O bytes every tick, the
  * others at the pace of its memory (CGROUP_STEADY_TICKS), its net/dev at
- * its own likewise; cgroup.procs while the network namespace is not found
+ * its own likewise (CTR_NET_STEADY_TICKS); cgroup.procs while the network namespace is not found
  * yet. An idle one's CPU time
  * alone (or none, cgroup.h), and at each whole look CTR_SLEEPING and its
  * net/dev (no OOM kill without the CPU time of an allocation). Its freezer
@@ -341,11 +341,12 @@ static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mo
 	if (read & (1u << CGROUP_LIMIT))
 		e->limit = v.limit;
 	/* a busy one's bytes each tick while they move (or have no rate), then
-	 * after 2, 4, up to CGROUP_STEADY_TICKS ticks while they stand; an
+	 * after 2, 4, up to CTR_NET_STEADY_TICKS ticks while they stand; an
 	 * idle one's at its whole look, and when it wakes */
 	if (was_idle || s->rd.ticks >= e->net_next) {
 		ctr_net(s, e, mono_ns);
-		e->net_step = cgroup_pace_step(e->net_step, e->rx_s != 0 || e->tx_s != 0);
+		e->net_step = cgroup_pace_step(e->net_step, e->rx_s != 0 || e->tx_s != 0,
+					       CTR_NET_STEADY_TICKS);
 		e->net_next = cgroup_pace_next(&s->rd, e->u.pace.phase, e->net_step);
 	}
 	idle = (r & CGROUP_STILL) && e->rx_s <= 0 && e->tx_s <= 0;

@@ -623,7 +623,7 @@ static void test_group(void **state)
 }
 
 /* A busy container's net/dev each tick while its bytes move, then after
- * 2, 4, up to CGROUP_STEADY_TICKS ticks while they stand (the rate then
+ * 2, 4, up to CTR_NET_STEADY_TICKS ticks while they stand (the rate then
  * over the whole time since the reading before). */
 static void test_net_paced(void **state)
 {
@@ -667,18 +667,18 @@ static void test_net_paced(void **state)
 	STEP();
 	STEP();
 	assert_true(RX() == 0);
-	/* its bytes stand: after a while, read every CGROUP_STEADY_TICKS */
-	for (k = 0; k < 3 * CGROUP_STEADY_TICKS; k++)
+	/* its bytes stand: after a while, read every CTR_NET_STEADY_TICKS */
+	for (k = 0; k < 3 * CTR_NET_STEADY_TICKS; k++)
 		STEP();
 	rx += 8000;
-	for (k = 1; k <= CGROUP_STEADY_TICKS; k++) {
+	for (k = 1; k <= CTR_NET_STEADY_TICKS; k++) {
 		STEP();
 		if (RX() != 0)
 			break;
 	}
-	assert_true(k <= CGROUP_STEADY_TICKS);
-	/* over the CGROUP_STEADY_TICKS seconds since the reading before */
-	assert_true(RX() == 8000 / CGROUP_STEADY_TICKS);
+	assert_true(k <= CTR_NET_STEADY_TICKS);
+	/* over the CTR_NET_STEADY_TICKS seconds since the reading before */
+	assert_true(RX() == 8000 / CTR_NET_STEADY_TICKS);
 	/* they moved: each tick again */
 	rx += 5000;
 	STEP();
