@@ -550,10 +550,11 @@ void cgroup_groups_free(struct cgroup_reader *rd, struct cgroup_groups *gs)
 	*gs = (struct cgroup_groups){0};
 }
 
-/* Whether P and the members' CPU times count ns (see struct cgroup_group). */
-static bool cgroup_cpu_ns(const struct cgroup_reader *rd)
+/* What a CPU time reading leaves unknown, in ns: v2's usage_usec is
+ * rounded down to µs (see struct cgroup_group). */
+static int64_t cgroup_cpu_slack(const struct cgroup_reader *rd)
 {
-	return rd->root->layout != CGROUP_V2;
+	return rd->root->layout == CGROUP_V2 ? 999 : 0;
 }
 
 /* Tests failed in a row without a member found moving before the test is
@@ -564,9 +565,11 @@ static bool cgroup_cpu_ns(const struct cgroup_reader *rd)
  * reading it must save reads. */
 #define CGROUP_GROUP_MIN 2
 
-void cgroup_tick_begin(struct cgroup_reader *rd, struct cgroup_groups *gs)
+void cgroup_tick_begin(struct cgroup_reader *rd, struct cgroup_groups *gs, uint64_t mono_ns)
 {
 	rd->ticks++;
+	rd->dt_ns = rd->mono_ns && mono_ns > rd->mono_ns ? mono_ns - rd->mono_ns : 0;
+	rd->mono_ns = mono_ns;
 	for (size_t i = 0; i < gs->n; i++) {
 		struct cgroup_group *g = gs->v[i];
 		struct cgroup_values v = cgroup_none;
@@ -575,15 +578,14 @@ void cgroup_tick_begin(struct cgroup_reader *rd, struct cgroup_groups *gs)
 
 		g->p0 = -1;
 		g->busy_sum = g->idle_sum = g->read_sum = 0;
-		g->busy_n = g->idle_n = g->read_n = 0;
-		g->still = g->spoiled = g->woke = g->tested = false;
+		g->busy_n = g->idle_n = g->read_n = g->idle_moved = 0;
+		g->still = g->spoiled = g->woke = g->tested = g->retry = false;
 		if (!had_busy || cgroup_read(rd, &g->files, g->rel, 1u << CGROUP_IO_TREE, &v) < 0 ||
 		    v.io_r < 0 || v.io_r != g->io_r || v.io_w != g->io_w)
 			g->io_epoch++;
 		g->io_r = v.io_r;
 		g->io_w = v.io_w;
-		if (had_idle && cgroup_cpu_ns(rd) && (!g->q_valid || g->failed) &&
-		    rd->ticks >= g->pause_until &&
+		if (had_idle && (!g->q_valid || g->failed) && rd->ticks >= g->pause_until &&
 		    cgroup_read(rd, &g->files, g->rel, 1u << CGROUP_CPU, &v) == 0)
 			g->p0 = v.cpu_ns;
 	}
@@ -601,6 +603,7 @@ void cgroup_unit_ahead(struct cgroup_reader *rd, struct cgroup_unit *u, const ch
 		if (g && u->st.cpu.valid) {
 			g->idle_sum += u->st.cpu.value;
 			g->idle_n++;
+			g->idle_moved += u->moved_gen == g->bound_gen;
 		} else if (g) {
 			g->spoiled = true;
 		}
@@ -621,27 +624,89 @@ void cgroup_unit_ahead(struct cgroup_reader *rd, struct cgroup_unit *u, const ch
 	g->read_n++;
 }
 
-void cgroup_tick_test(struct cgroup_reader *rd, struct cgroup_groups *gs)
+bool cgroup_tick_test(struct cgroup_reader *rd, struct cgroup_groups *gs)
 {
+	bool again = false, retrying = false;
+
+	for (size_t i = 0; i < gs->n; i++)
+		retrying = retrying || gs->v[i]->retry;
+	/* v1: exact (no slack, what the idle members ran must be 0); v2: less
+	 * than 1/20000 of the tick, in all (struct cgroup_group) */
+	int64_t unit = cgroup_cpu_slack(rd), below = unit ? (int64_t)(rd->dt_ns / 20000) : 1;
+
 	for (size_t i = 0; i < gs->n; i++) {
 		struct cgroup_group *g = gs->v[i];
 		struct cgroup_values v;
-		uint64_t expect;
+		int64_t excess, slack;
 
-		if (g->idle_n < CGROUP_GROUP_MIN || g->spoiled || !g->q_valid ||
-		    !cgroup_cpu_ns(rd) || rd->ticks < g->pause_until ||
-		    cgroup_read(rd, &g->files, g->rel, 1u << CGROUP_CPU, &v) < 0 || v.cpu_ns < 0)
+		if (retrying ? !g->retry || g->spoiled
+			     : g->idle_n < CGROUP_GROUP_MIN || g->spoiled || !g->q_valid ||
+				   rd->ticks < g->pause_until)
 			continue;
-		g->tested = true;
-		gs->tests++;
-		expect = g->q_low + g->busy_sum + g->idle_sum;
-		if ((uint64_t)v.cpu_ns == expect) {
+		g->retry = false;
+		if (cgroup_read(rd, &g->files, g->rel, 1u << CGROUP_CPU, &v) < 0 || v.cpu_ns < 0)
+			continue;
+		if (!retrying) {
+			g->tested = true;
+			gs->tests++;
+		}
+		/* at most what the idle members ran since their last readings */
+		excess = v.cpu_ns - (g->q_low + (int64_t)g->busy_sum + (int64_t)g->idle_sum);
+		slack = unit * (int64_t)(1 + g->busy_n + g->idle_moved);
+		if (excess < -slack) {
+			g->q_valid = false; /* below the bound: P was reset */
+		} else if (excess + slack < below) {
 			g->still = true;
 			gs->passed++;
-		} else if ((uint64_t)v.cpu_ns < expect) {
-			g->q_valid = false; /* below the bound: P was reset */
+		} else if (!retrying && g->busy_n > 0) {
+			/* more: a busy member may have run between its reading
+			 * and P's (the likeliest on a busy host), or an idle one
+			 * woke, or Q moved; reading the busy ones and P again
+			 * costs less than reading every idle one */
+			g->retry = again = true;
 		}
 	}
+	return again;
+}
+
+void cgroup_unit_again(struct cgroup_reader *rd, struct cgroup_unit *u, const char *rel)
+{
+	struct cgroup_group *g = u->group;
+	struct cgroup_values v = cgroup_none;
+	bool gone = false, read = false;
+
+	if (!g || !g->retry || !u->in_test || u->pace.idle || u->cpu_now < 0)
+		return;
+	cgroup_read_into(rd, &u->files, rel, 1u << CGROUP_CPU, &v, &gone, &read);
+	if (v.cpu_ns < u->cpu_now) {
+		g->spoiled = true; /* gone, or it went backwards: no test */
+		return;
+	}
+	g->busy_sum += (uint64_t)(v.cpu_ns - u->cpu_now);
+	g->read_sum += (uint64_t)(v.cpu_ns - u->cpu_now);
+	u->cpu_now = v.cpu_ns;
+}
+
+void cgroup_tick_ahead(struct cgroup_reader *rd, struct cgroup_groups *gs, uint64_t mono_ns,
+		       size_t n,
+		       struct cgroup_unit *(*unit)(void *ctx, size_t i, const char **ret_rel),
+		       void *ctx)
+{
+	struct cgroup_unit *u;
+	const char *rel;
+
+	cgroup_tick_begin(rd, gs, mono_ns);
+	for (size_t i = 0; i < n; i++) {
+		u = unit(ctx, i, &rel);
+		cgroup_unit_ahead(rd, u, rel);
+	}
+	if (!cgroup_tick_test(rd, gs))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		u = unit(ctx, i, &rel);
+		cgroup_unit_again(rd, u, rel);
+	}
+	cgroup_tick_test(rd, gs);
 }
 
 void cgroup_tick_end(struct cgroup_reader *rd, struct cgroup_groups *gs)
@@ -656,13 +721,16 @@ void cgroup_tick_end(struct cgroup_reader *rd, struct cgroup_groups *gs)
 		} else if (!g->failed && g->tested) {
 			g->misses = 0;
 		}
-		/* P read before every member: P - their CPU times <= Q */
+		/* P read before every member: P - their CPU times <= Q; where
+		 * readings are rounded (v2) the last bound alone, its readings
+		 * the ones that cancel in the test */
 		if (g->p0 >= 0 && !g->spoiled && g->read_n == g->members) {
-			uint64_t q =
-			    (uint64_t)g->p0 > g->read_sum ? (uint64_t)g->p0 - g->read_sum : 0;
+			int64_t q = g->p0 - (int64_t)g->read_sum;
 
-			g->q_low = g->q_valid && g->q_low > q ? g->q_low : q;
+			if (cgroup_cpu_slack(rd) || !g->q_valid || q > g->q_low)
+				g->q_low = q;
 			g->q_valid = true;
+			g->bound_gen++;
 		}
 	}
 }
@@ -709,7 +777,7 @@ static void cgroup_steady(const struct cgroup_reader *rd, struct cgroup_pace *p,
 	/* a file missing is looked for at its own pace (CGROUP_RETRY_TICKS) */
 	bool same = v->mem == st->mem && v->pids == st->pids && v->mem >= 0 && v->pids >= 0;
 
-	p->steady_step = cgroup_pace_step(p->steady_step, !same);
+	p->steady_step = cgroup_pace_step(p->steady_step, !same, CGROUP_STEADY_TICKS);
 	p->steady_next = cgroup_pace_next(rd, p->phase, p->steady_step);
 }
 
@@ -722,11 +790,11 @@ uint64_t cgroup_pace_next(const struct cgroup_reader *rd, unsigned phase, unsign
 	return next;
 }
 
-unsigned cgroup_pace_step(unsigned step, bool moved)
+unsigned cgroup_pace_step(unsigned step, bool moved, unsigned max)
 {
 	if (moved || !step)
 		return 1;
-	return step * 2 > CGROUP_STEADY_TICKS ? CGROUP_STEADY_TICKS : step * 2;
+	return step * 2 > max ? max : step * 2;
 }
 
 /* After an idle unit's whole look (mask read into v): its next one
@@ -815,6 +883,8 @@ int cgroup_sample(struct cgroup_reader *rd, struct cgroup_unit *u, const char *r
 	}
 out:
 	/* gone: nulls (a v1 service may stay, in systemd's hierarchy alone) */
+	if (g && v->cpu_ns >= 0 && (!st->cpu.valid || v->cpu_ns != (int64_t)st->cpu.value))
+		u->moved_gen = g->bound_gen; /* a reading the bound did not take */
 	u->read = mask | cpu;
 	cgroup_stats_update(st, v, mask | cpu, mono_ns);
 	return r < 0 ? r : still ? CGROUP_STILL : 0;

@@ -60,12 +60,13 @@ enum cgroup_file {
  * CGROUP_IDLE_TICKS again. */
 #define CGROUP_IDLE_MAX 64
 /* A busy cgroup's files other than its CPU time and I/O bytes (memory,
- * tasks; a container's OOM kills, limit and freezer) are read each tick
- * while they move; a reading that finds them as they were puts the next
- * one 2, then 4, then up to this many ticks later, and one that finds them
- * moved brings them back to every tick. A running process's memory mostly
- * holds still: it is not read each tick for nothing. */
-#define CGROUP_STEADY_TICKS 8
+ * tasks; a container's OOM kills and limit) are read each tick while they
+ * move; a reading that finds them as they were puts the next one 2, then
+ * 4, 8, then up to this many ticks later, and one that finds them moved
+ * brings them back to every tick. A running process's memory mostly holds
+ * still: it is not read each tick for nothing (on a host of many busy
+ * cgroups these readings cost more than the CPU times once held at 8). */
+#define CGROUP_STEADY_TICKS 16
 
 struct cgroup_root {
 	enum cgroup_layout layout;
@@ -95,8 +96,9 @@ struct cgroup_reader {
 	char *buf;
 	size_t held, held_max; /* fds held open, and at most */
 	uint64_t ticks;
-	uint64_t reads;  /* files read */
-	uint64_t proven; /* idle units' readings left out: their group proved them still */
+	uint64_t mono_ns, dt_ns; /* this tick's clock, and the time since the last */
+	uint64_t reads;          /* files read */
+	uint64_t proven;         /* idle units' readings left out: their group proved them still */
 };
 
 /* Opens fs/cgroup under sys_fd and finds the layout and hierarchies.
@@ -172,13 +174,15 @@ struct cgroup_group;
 /* One followed cgroup (a service, a container): its held fds, its pace,
  * its numbers, and what this tick learnt of it before its reading. */
 struct cgroup_unit {
-	/* first what every tick looks at, idle or not, in two cache lines:
-	 * a tick goes over every unit, whose lines are cold by then */
+	/* first what every tick looks at, idle or not, with st's first part
+	 * (CPU time, memory): 104 bytes (the collectors assert it); a tick
+	 * goes over every unit, whose lines are cold by then */
 	struct cgroup_group *group; /* of its parent directory; NULL at the root */
 	/* this tick: a busy one's CPU time, read before the rest (-1: none) */
 	int64_t cpu_now;
-	unsigned read;     /* the files its last cgroup_sample read (or knew) */
-	uint32_t io_epoch; /* the group's I/O epoch its I/O bytes were read in */
+	uint32_t io_epoch;  /* the group's I/O epoch its I/O bytes were read in */
+	uint32_t moved_gen; /* the group's bound_gen when its CPU time last moved */
+	uint16_t read;      /* the files its last cgroup_sample read (or knew) */
 	bool ahead, ahead_gone, ahead_read;
 	bool in_test;  /* counted in its group's test this tick */
 	bool io_known; /* io_epoch is set */
@@ -194,24 +198,37 @@ struct cgroup_unit {
  * I/O: the subtree's bytes (CGROUP_IO_TREE) are read as a tick begins; a
  * member's bytes read since they last moved are right and not read again.
  *
- * CPU, where CPU times count ns (cpuacct.usage: v1 and hybrid hosts; v2's
- * usage_usec is rounded down per cgroup, so that the sums do not add up):
- * its CPU time P is its members' plus Q, what is not theirs (its own
+ * CPU: its CPU time P is its members' plus Q, what is not theirs (its own
  * tasks, other children, removed children); Q does not go down while the
  * members stay. q_low is a lower bound of Q from a tick that read P before
  * every member. Once the busy members' CPU times are read (sum B), P read
  * after them is at least q_low + B + the idle members' CPU times, and
  * equal to q_low + B + K (K: the idle members' last readings) only if no
- * idle member moved: then none is read. A test that fails (a member woke,
- * Q moved, or a busy member ran in between) has them read as without a
- * group, and that tick makes a new bound. */
+ * idle member moved: then none is read. That is exact where CPU times
+ * count ns (cpuacct.usage: v1 and hybrid hosts). v2's usage_usec is the
+ * cgroup's ns rounded down to µs, each cgroup's apart (the kernel's rstat
+ * keeps ns, cgroup_base_stat_cputime_show divides), so that a parent's is
+ * not its children's sum and a child that ran less than a µs can read the
+ * same: there each reading not taken at the bound's tick (a busy member's,
+ * an idle member's read since) and P's own leave up to 999 ns unknown, and
+ * P - (q_low + B + K) plus those bounds what the idle members ran in all
+ * since their last readings: less than 1/20000 of the tick (half the last
+ * digit of a cpu_pct, 50 µs at 1 s) proves them still to within that, and
+ * they are not read; q_low there is the last bound's alone (its
+ * readings are the ones that cancel, bound_gen). P found more (a busy member ran
+ * between its reading and P's, a member woke, or Q moved) has the busy
+ * members and P read once more, the same test again (a busy member
+ * running in between is the likeliest, and reading them costs less than
+ * reading every idle one); a test that fails has the idle members read as
+ * without a group, and that tick makes a new bound. */
 struct cgroup_group {
 	char *rel; /* "machine.slice" */
 	struct cgroup_files files;
 	size_t members;
 	int64_t io_r, io_w;   /* the subtree's bytes as the last tick began; -1 */
 	uint32_t io_epoch;    /* moves whenever they did or could not be read */
-	uint64_t q_low;       /* see above */
+	int64_t q_low;        /* see above (ns; on v2 it may be below 0) */
+	uint32_t bound_gen;   /* moves with each new bound (v2: cgroup_unit moved_gen) */
 	bool q_valid;         /* q_low holds since the members last changed */
 	bool failed;          /* the last test failed: P is read before the members */
 	unsigned misses;      /* failed tests in a row that found no member moving */
@@ -220,11 +237,13 @@ struct cgroup_group {
 	int64_t p0; /* P before any member was read; -1 */
 	uint64_t busy_sum, idle_sum, read_sum;
 	size_t busy_n, idle_n; /* busy and idle members */
+	size_t idle_moved;     /* idle members read since the bound (v2) */
 	size_t read_n;         /* members whose CPU time was read */
 	bool still;            /* the idle members are proven still: not read */
 	bool spoiled;          /* a member without CPU time, or one joined or left */
 	bool woke;             /* an idle member read this tick had moved */
 	bool tested;           /* P was read for the test */
+	bool retry;            /* P was more: its busy members and P are read again */
 };
 
 /* A collector's groups, by rel. */
@@ -257,12 +276,23 @@ void cgroup_groups_free(struct cgroup_reader *rd, struct cgroup_groups *gs);
  *                                        and P where a new bound is due;
  *   cgroup_unit_ahead(rd, u, rel) each   a busy unit's CPU time;
  *   cgroup_tick_test(rd, gs)             P: are the idle members still?
+ *   when it returns true (P was more than the bound, with busy members):
+ *     cgroup_unit_again(rd, u, rel) each those busy members' CPU times anew,
+ *     cgroup_tick_test(rd, gs)           and P again, for those groups;
  *   cgroup_sample(...) each, then cgroup_pace_set;
- *   cgroup_tick_end(rd, gs)              a new bound where one was made. */
-void cgroup_tick_begin(struct cgroup_reader *rd, struct cgroup_groups *gs);
+ *   cgroup_tick_end(rd, gs)              a new bound where one was made.
+ * cgroup_tick_ahead does all but the last two. */
+void cgroup_tick_begin(struct cgroup_reader *rd, struct cgroup_groups *gs, uint64_t mono_ns);
 void cgroup_unit_ahead(struct cgroup_reader *rd, struct cgroup_unit *u, const char *rel);
-void cgroup_tick_test(struct cgroup_reader *rd, struct cgroup_groups *gs);
+bool cgroup_tick_test(struct cgroup_reader *rd, struct cgroup_groups *gs);
+void cgroup_unit_again(struct cgroup_reader *rd, struct cgroup_unit *u, const char *rel);
 void cgroup_tick_end(struct cgroup_reader *rd, struct cgroup_groups *gs);
+/* cgroup_tick_begin, cgroup_unit_ahead over the n units unit(ctx, i,
+ * &rel) returns, and the test (with its second try). */
+void cgroup_tick_ahead(struct cgroup_reader *rd, struct cgroup_groups *gs, uint64_t mono_ns,
+		       size_t n,
+		       struct cgroup_unit *(*unit)(void *ctx, size_t i, const char **ret_rel),
+		       void *ctx);
 
 /* One tick of a unit read by activity, into u->st (v: what was read, -1
  * elsewhere; u->read: which). A busy one has the files in busy read (CPU
@@ -279,8 +309,8 @@ int cgroup_sample(struct cgroup_reader *rd, struct cgroup_unit *u, const char *r
  * readings of units spread over the ticks. */
 uint64_t cgroup_pace_next(const struct cgroup_reader *rd, unsigned phase, unsigned step);
 /* The next step of a paced reading: 1 when it found its numbers moved,
- * else twice the last (1 at first), at most CGROUP_STEADY_TICKS. */
-unsigned cgroup_pace_step(unsigned step, bool moved);
+ * else twice the last (1 at first), at most max. */
+unsigned cgroup_pace_step(unsigned step, bool moved, unsigned max);
 /* This tick's reading found one of the caller's own numbers moved: the
  * next whole look of an idle unit comes after CGROUP_IDLE_TICKS again,
  * and a busy one's files are read again next tick (call before

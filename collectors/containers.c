@@ -31,17 +31,28 @@
 #define CTR_NET_BUF   (16u << 10)
 /* A busy container's files: its CPU time and I/O bytes every tick, the
  * others at the pace of its memory (CGROUP_STEADY_TICKS), its net/dev at
- * its own likewise; cgroup.procs while the network namespace is not found
+ * its own likewise (CTR_NET_STEADY_TICKS); cgroup.procs while the network namespace is not found
  * yet. An idle one's CPU time
  * alone (or none, cgroup.h), and at each whole look CTR_SLEEPING and its
  * net/dev (no OOM kill without the CPU time of an allocation). Its freezer
- * state also when it goes idle or wakes (a pause stops its CPU). */
+ * state when it is found, goes idle or wakes, and while it was last seen
+ * paused or unread, not while busy and running: a frozen cgroup's tasks do
+ * not run, so a pause stops its CPU time and the tick after finds it idle. */
 #define CTR_BUSY                                                                                   \
 	((1u << CGROUP_CPU) | (1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO) |       \
-	 (1u << CGROUP_OOM) | (1u << CGROUP_FREEZE) | (1u << CGROUP_LIMIT))
+	 (1u << CGROUP_OOM) | (1u << CGROUP_LIMIT))
 #define CTR_SLEEPING                                                                               \
 	((1u << CGROUP_MEM) | (1u << CGROUP_PIDS) | (1u << CGROUP_IO) | (1u << CGROUP_FREEZE) |    \
 	 (1u << CGROUP_LIMIT))
+
+/* What every tick reads of a sleeping container (struct ctr_entry) is in
+ * its first 128 bytes: its own fields, then u's up to st.mem. */
+_Static_assert(offsetof(struct ctr_entry, u) + offsetof(struct cgroup_unit, st.mem) +
+			   sizeof(int64_t) <=
+		       128 &&
+		   offsetof(struct ctr_entry, sent) < offsetof(struct ctr_entry, u) &&
+		   offsetof(struct ctr_entry, rel) < offsetof(struct ctr_entry, u),
+	       "the fields every tick reads are in the first 128 bytes");
 
 /* --- the table --- */
 
@@ -49,6 +60,13 @@ static size_t ctr_find(const struct ctr_state *s, const char *rel, bool *found)
 {
 	return array_find_str(s->v, s->n, sizeof(*s->v), offsetof(struct ctr_entry, rel), rel,
 			      found);
+}
+
+/* Sets e's freezer state, keeping the count of paused containers. */
+static void ctr_set_frozen(struct ctr_state *s, struct ctr_entry *e, int64_t frozen)
+{
+	s->paused += (size_t)(frozen == 1) - (size_t)(e->frozen == 1);
+	e->frozen = frozen;
 }
 
 static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
@@ -60,6 +78,7 @@ static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
 	e->pid = -1;
 	e->net_host = false;
 	e->net_next = e->net_step = 0; /* read again at once */
+	ctr_set_frozen(s, e, -1);      /* likewise */
 	e->u.pace.idle = false;
 	e->u.io_known = false;
 }
@@ -145,6 +164,7 @@ static int ctr_name_it(struct ctr_state *s, struct ctr_entry *e)
 		e->meta_tries++;
 	if (ctr_meta_read(&s->meta, &ref, e->pid, &e->meta) < 0)
 		return -ENOMEM;
+	e->named = e->meta.name != NULL;
 	s->order_dirty = true;
 	return ctr_head(e);
 }
@@ -298,9 +318,14 @@ static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mo
 	unsigned read;
 	int r;
 
-	if (!e->meta.name && s->rd.ticks >= e->meta_next)
+	if (!e->named && s->rd.ticks >= e->meta_next)
 		(void)ctr_name_it(s, e);
-	r = cgroup_sample(&s->rd, &e->u, e->rel, CTR_BUSY, CTR_SLEEPING, &v, mono_ns);
+	/* (a sleeping one's frozen is not looked at: it would cost a line) */
+	r = cgroup_sample(&s->rd, &e->u, e->rel,
+			  CTR_BUSY | (was_idle         ? freeze
+				      : e->frozen != 0 ? freeze
+						       : 0),
+			  CTR_SLEEPING, &v, mono_ns);
 	e->read_now = e->read_now || !(r & CGROUP_SKIPPED) || r < 0;
 	if (r < 0 || (r & CGROUP_SKIPPED))
 		return;
@@ -312,15 +337,16 @@ static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mo
 	if (read & (1u << CGROUP_OOM))
 		e->oom = v.oom_kills;
 	if (read & freeze)
-		e->frozen = v.frozen;
+		ctr_set_frozen(s, e, v.frozen);
 	if (read & (1u << CGROUP_LIMIT))
 		e->limit = v.limit;
 	/* a busy one's bytes each tick while they move (or have no rate), then
-	 * after 2, 4, up to CGROUP_STEADY_TICKS ticks while they stand; an
+	 * after 2, 4, up to CTR_NET_STEADY_TICKS ticks while they stand; an
 	 * idle one's at its whole look, and when it wakes */
 	if (was_idle || s->rd.ticks >= e->net_next) {
 		ctr_net(s, e, mono_ns);
-		e->net_step = cgroup_pace_step(e->net_step, e->rx_s != 0 || e->tx_s != 0);
+		e->net_step = cgroup_pace_step(e->net_step, e->rx_s != 0 || e->tx_s != 0,
+					       CTR_NET_STEADY_TICKS);
 		e->net_next = cgroup_pace_next(&s->rd, e->u.pace.phase, e->net_step);
 	}
 	idle = (r & CGROUP_STILL) && e->rx_s <= 0 && e->tx_s <= 0;
@@ -329,7 +355,7 @@ static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mo
 	 * reading has it) */
 	if (idle && !was_idle && !(read & freeze) &&
 	    cgroup_read(&s->rd, &e->u.files, e->rel, freeze, &v) == 0)
-		e->frozen = v.frozen;
+		ctr_set_frozen(s, e, v.frozen);
 	cgroup_pace_set(&s->rd, &e->u.pace, idle);
 }
 
@@ -354,8 +380,12 @@ static void ctr_fini(void *state)
 	free(s->v);
 	free(s->dents);
 	free(s->net_buf);
+	free(s->touched);
+	free(s->changed);
+	free(s->at);
 	json_buf_free(&s->rows);
 	json_buf_free(&s->list);
+	json_buf_free(&s->list_old);
 	free(s->order);
 	topn_free(&s->top);
 	free(s);
@@ -463,6 +493,15 @@ static void ctr_follow(void *state, bool followed)
 		s->followed = followed;
 }
 
+/* The i-th container's cgroup unit (cgroup_tick_ahead). */
+static struct cgroup_unit *ctr_unit(void *ctx, size_t i, const char **ret_rel)
+{
+	struct ctr_state *s = ctx;
+
+	*ret_rel = s->v[i].rel;
+	return &s->v[i].u;
+}
+
 /* Each tick reads every container's files (the walk happens on inotify
  * events, or here when inotify is not there or the root changed). The
  * first tick of a container has no rates. */
@@ -489,12 +528,24 @@ static int ctr_sample(void *state, const struct collector_env *env,
 	}
 	s->proc_fd = env->proc_fd;
 	s->meta.proc_fd = env->proc_fd;
-	cgroup_tick_begin(&s->rd, &s->groups);
-	for (size_t i = 0; i < s->n; i++)
-		cgroup_unit_ahead(&s->rd, &s->v[i].u, s->v[i].rel);
-	cgroup_tick_test(&s->rd, &s->groups);
-	for (size_t i = 0; i < s->n; i++)
-		ctr_sample_one(s, &s->v[i], tick->mono_ns);
+	if (s->touched_cap < s->n) {
+		struct ctr_entry **t = reallocarray(s->touched, s->cap, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		s->touched = t;
+		s->touched_cap = s->cap;
+	}
+	s->n_touched = 0;
+	cgroup_tick_ahead(&s->rd, &s->groups, tick->mono_ns, s->n, ctr_unit, s);
+	for (size_t i = 0; i < s->n; i++) {
+		struct ctr_entry *e = &s->v[i];
+
+		ctr_sample_one(s, e, tick->mono_ns);
+		/* those whose row may change or be due: ctr_payload looks at them alone */
+		if (e->read_now || e->row_dirty || !e->sent || !e->row.len)
+			s->touched[s->n_touched++] = e;
+	}
 	cgroup_tick_end(&s->rd, &s->groups);
 	return ctr_payload(s, env, tick->t_ms, ret_payload);
 }

@@ -19,6 +19,10 @@ struct containers_settings {
 /* A busy container's files are read as in cgroup.h (CGROUP_STEADY_TICKS);
  * one that used no CPU time and moved no byte between two readings is
  * idle (CGROUP_IDLE_TICKS). */
+/* A busy container's net/dev is read each tick while its bytes move, then
+ * after 2, 4, up to this many ticks while they stand: traffic that starts
+ * after a quiet while shows within this many seconds. */
+#define CTR_NET_STEADY_TICKS 8
 /* At most this many containers are followed. */
 #define CONTAINERS_MAX 4096
 

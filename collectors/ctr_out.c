@@ -137,8 +137,19 @@ static int ctr_order(struct ctr_state *s)
 	for (size_t i = 0; i < s->n; i++)
 		order[i] = &s->v[i];
 	qsort(order, s->n, sizeof(*order), ctr_by_name);
+	for (size_t i = 0; i < s->n; i++)
+		order[i]->rank = i;
 	s->order_dirty = false;
+	s->layout_ok = false; /* the state is made whole again */
 	return 0;
+}
+
+static int ctr_by_rank(const void *a, const void *b)
+{
+	const struct ctr_entry *x = *(const struct ctr_entry *const *)a;
+	const struct ctr_entry *y = *(const struct ctr_entry *const *)b;
+
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
 /* A payload of t_ms with the counts, and the text of b (a JSON array) as
@@ -147,13 +158,10 @@ static cJSON *ctr_counts(const struct ctr_state *s, int64_t t_ms, const char *ke
 			 const struct json_buf *b)
 {
 	cJSON *payload = json_payload(t_ms), *raw;
-	size_t paused = 0;
 
-	for (size_t i = 0; i < s->n; i++)
-		paused += s->v[i].frozen == 1;
 	if (!payload || json_num(payload, "containers", (double)s->n) < 0 ||
-	    json_num(payload, "running", (double)(s->n - paused)) < 0 ||
-	    json_num(payload, "paused", (double)paused) < 0)
+	    json_num(payload, "running", (double)(s->n - s->paused)) < 0 ||
+	    json_num(payload, "paused", (double)s->paused) < 0)
 		goto fail;
 	raw = cJSON_CreateRaw(b->p);
 	if (!raw || !cJSON_AddItemToObject(payload, key, raw)) {
@@ -166,37 +174,102 @@ fail:
 	return NULL;
 }
 
-int ctr_state_set(struct ctr_state *s, const struct collector_env *env, int64_t t_ms)
+/* The state's text up to its list's first row, into b (emptied). */
+static int ctr_state_head(const struct ctr_state *s, struct json_buf *b, int64_t t_ms)
 {
-	size_t paused = 0;
-
-	if (!env || !env->set_state_json)
-		return 0;
-	if (ctr_order(s) < 0)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n; i++)
-		paused += s->v[i].frozen == 1;
 	/* as ctr_counts writes them, the list as text: no tree, no copy */
-	s->list.len = 0;
-	if (json_buf_put(&s->list, "{", 1) < 0 ||
-	    json_buf_num(&s->list, "t", t_ms, false, ',') < 0 ||
-	    json_buf_num(&s->list, "containers", (int64_t)s->n, false, ',') < 0 ||
-	    json_buf_num(&s->list, "running", (int64_t)(s->n - paused), false, ',') < 0 ||
-	    json_buf_num(&s->list, "paused", (int64_t)paused, false, ',') < 0 ||
-	    json_buf_put(&s->list, "\"list\":[", 8) < 0)
+	b->len = 0;
+	if (json_buf_put(b, "{", 1) < 0 || json_buf_num(b, "t", t_ms, false, ',') < 0 ||
+	    json_buf_num(b, "containers", (int64_t)s->n, false, ',') < 0 ||
+	    json_buf_num(b, "running", (int64_t)(s->n - s->paused), false, ',') < 0 ||
+	    json_buf_num(b, "paused", (int64_t)s->paused, false, ',') < 0 ||
+	    json_buf_put(b, "\"list\":[", 8) < 0)
 		return -ENOMEM;
+	return 0;
+}
+
+/* Writes the whole list: every row (written again where it changed), in
+ * name order, and where each one is. */
+static int ctr_list_whole(struct ctr_state *s, int64_t t_ms)
+{
+	struct ctr_span *at = reallocarray(s->at, s->cap ? s->cap : 1, sizeof(*at));
+
+	if (!at)
+		return -ENOMEM;
+	s->at = at;
+	if (ctr_state_head(s, &s->list, t_ms) < 0)
+		return -ENOMEM;
+	s->body = s->list.len;
 	for (size_t i = 0; i < s->n; i++) {
 		struct ctr_entry *e = s->order[i];
 		int c = ctr_row_update(e);
 
-		if (c < 0 || (i && json_buf_put(&s->list, ",", 1) < 0) ||
-		    json_buf_put(&s->list, e->row.p, e->row.len) < 0)
+		if (c < 0 || (i && json_buf_put(&s->list, ",", 1) < 0))
+			return -ENOMEM;
+		at[i] = (struct ctr_span){s->list.len - s->body, e->row.len};
+		if (json_buf_put(&s->list, e->row.p, e->row.len) < 0)
 			return -ENOMEM;
 		if (c)
 			e->sent = false; /* new (or not in a tick yet): in the next one */
 	}
-	if (json_buf_put(&s->list, "]}", 2) < 0)
+	s->layout_ok = true;
+	return 0;
+}
+
+/* Writes the list from the last one, the rows of s->changed put in and the
+ * runs between them copied: a tick that changed a few rows of many copies
+ * the rest in a few runs, reading no container. */
+static int ctr_list_patch(struct ctr_state *s, int64_t t_ms)
+{
+	struct json_buf old = s->list;
+	const char *body;
+	size_t next = 0; /* the first rank not written yet */
+
+	s->list = s->list_old;
+	s->list_old = old;
+	body = old.p + s->body;
+	if (ctr_state_head(s, &s->list, t_ms) < 0)
 		return -ENOMEM;
+	s->body = s->list.len;
+	for (size_t k = 0; k <= s->n_changed; k++) {
+		size_t c = k < s->n_changed ? s->changed[k] : s->n;
+		const struct ctr_entry *e;
+
+		if (next < c) { /* the unchanged rows before c, and their commas */
+			size_t from = s->at[next].off;
+			size_t to = c < s->n ? s->at[c].off : s->at[c - 1].off + s->at[c - 1].len;
+			size_t shift = s->list.len - s->body - from; /* modulo: may wrap */
+
+			if (json_buf_put(&s->list, body + from, to - from) < 0)
+				return -ENOMEM;
+			for (size_t i = next; i < c; i++)
+				s->at[i].off += shift;
+		}
+		if (c == s->n)
+			break;
+		e = s->order[c];
+		s->at[c] = (struct ctr_span){s->list.len - s->body, e->row.len};
+		if (json_buf_put(&s->list, e->row.p, e->row.len) < 0 ||
+		    (c + 1 < s->n && json_buf_put(&s->list, ",", 1) < 0))
+			return -ENOMEM;
+		next = c + 1;
+	}
+	return 0;
+}
+
+int ctr_state_set(struct ctr_state *s, const struct collector_env *env, int64_t t_ms)
+{
+	if (!env || !env->set_state_json)
+		return 0;
+	if (ctr_order(s) < 0)
+		return -ENOMEM;
+	if ((s->layout_ok && !s->list_dirty && s->n ? ctr_list_patch(s, t_ms)
+						    : ctr_list_whole(s, t_ms)) < 0 ||
+	    json_buf_put(&s->list, "]}", 2) < 0) {
+		s->layout_ok = false;
+		return -ENOMEM;
+	}
+	s->n_changed = 0;
 	env->set_state_json(env, s->list.p, s->list.len);
 	s->list_dirty = false;
 	return 0;
@@ -210,17 +283,31 @@ int ctr_payload(struct ctr_state *s, const struct collector_env *env, int64_t t_
 	int r = -ENOMEM;
 
 	s->have = true;
+	s->n_changed = 0;
 	if (ctr_mark_top(s) < 0 || ctr_order(s) < 0)
 		goto out;
+	if (!s->changed || s->n_changed_cap < s->cap) {
+		size_t *c = reallocarray(s->changed, s->cap ? s->cap : 1, sizeof(*c));
+
+		if (!c)
+			goto out;
+		s->changed = c;
+		s->n_changed_cap = s->cap ? s->cap : 1;
+	}
+	/* only the containers the tick read (or due): the others did not change */
+	if (s->n_touched > 1)
+		qsort(s->touched, s->n_touched, sizeof(*s->touched), ctr_by_rank);
 	s->rows.len = 0;
 	if (json_buf_put(&s->rows, "[", 1) < 0)
 		goto out;
-	for (size_t i = 0; i < s->n; i++) {
-		struct ctr_entry *e = s->order[i];
+	for (size_t i = 0; i < s->n_touched; i++) {
+		struct ctr_entry *e = s->touched[i];
 		int c = ctr_row_update(e);
 
 		if (c < 0)
 			goto out;
+		if (c)
+			s->changed[s->n_changed++] = e->rank;
 		if (!c && e->sent)
 			continue;
 		if ((changed && json_buf_put(&s->rows, ",", 1) < 0) ||
@@ -228,6 +315,7 @@ int ctr_payload(struct ctr_state *s, const struct collector_env *env, int64_t t_
 			goto out;
 		e->sent = changed = true;
 	}
+	s->n_touched = 0;
 	if (json_buf_put(&s->rows, "]", 1) < 0 ||
 	    !(payload = ctr_counts(s, t_ms, "rows", &s->rows)))
 		goto out;

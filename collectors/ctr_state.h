@@ -23,20 +23,24 @@ struct metrics;
 #define CTR_SHOWN 10
 
 struct ctr_entry {
-	/* first what every tick looks at, idle or not (see cgroup_unit) */
-	struct cgroup_unit u; /* its numbers this tick: u.st */
-	struct ctr_meta meta; /* name and image, NULL where unknown */
-	uint64_t meta_next;   /* a name missing: tick to look again */
-	int64_t frozen;       /* this tick; -1 is null */
+	/* first what every tick looks at, idle or not, with the first part of
+	 * u (see cgroup_unit): 128 bytes, two cache lines a sleeping container
+	 * costs a tick (a tick goes over every one, whose lines are cold) */
+	char *rel;          /* its cgroup under the hierarchy's root: the key */
+	uint64_t meta_next; /* a name missing: tick to look again */
+	bool named;         /* meta.name is set */
 	bool in_top;
-	bool row_dirty;      /* its head changed: written again */
-	bool read_now;       /* read since its row was last written */
-	bool sent;           /* in a tick's rows since it started */
-	bool is_new;         /* found by the walk under way */
-	bool net_host;       /* its member shares the host's namespace */
-	struct json_buf row; /* its row's JSON as last written */
+	bool row_dirty;       /* its head changed: written again */
+	bool read_now;        /* read since its row was last written */
+	bool sent;            /* in a tick's rows since it started */
+	struct cgroup_unit u; /* its numbers this tick: u.st */
 	/* then what its readings and its row take */
-	char *rel; /* its cgroup under the hierarchy's root: the key */
+	struct ctr_meta meta; /* name and image, NULL where unknown */
+	int64_t frozen;       /* this tick; -1 is null */
+	bool is_new;          /* found by the walk under way */
+	bool net_host;        /* its member shares the host's namespace */
+	struct json_buf row;  /* its row's JSON as last written */
+	size_t rank;          /* its place in the order by name */
 	char id[CTR_ID_MAX + 1];
 	enum ctr_engine engine;
 	long uid;
@@ -72,9 +76,25 @@ struct ctr_state {
 	char *net_buf;
 	struct ctr_entry **order; /* the table by name, when !order_dirty */
 	bool order_dirty;
+	/* this tick: the containers whose row may have changed or is due
+	 * (read, renamed, new, not sent yet), from the sampling loop */
+	struct ctr_entry **touched;
+	size_t n_touched, touched_cap;
+	size_t *changed; /* this tick: the ranks of the rows that changed, ascending */
+	size_t n_changed, n_changed_cap;
+	size_t paused;        /* containers whose freezer state is 1 */
 	struct json_buf rows; /* the tick's rows that changed */
 	struct json_buf list; /* every row: the state */
-	bool list_dirty;      /* a container came or went: the state is set again */
+	/* where each row is in list's array (by rank, from body), while
+	 * layout_ok: a state with a few rows changed is made by copying the
+	 * runs between them from the last one (list_old) */
+	struct ctr_span {
+		size_t off, len;
+	} * at;
+	size_t body;
+	struct json_buf list_old;
+	bool layout_ok;
+	bool list_dirty; /* a container came or went: the state is set again */
 	struct topn top;
 	cJSON *changes; /* of the walk under way, or NULL when not publishing */
 	int64_t t_ms;   /* of the walk under way */

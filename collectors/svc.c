@@ -39,12 +39,22 @@
 #define SVC_WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 
 struct svc_entry {
-	char *name;           /* the unit, "ssh.service" */
+	/* what every tick looks at first, with the first part of u */
 	char *path;           /* its cgroup under fs/cgroup, "system.slice/ssh.service" */
+	bool in_top;          /* in this tick's top_cpu or top_mem rows: shown in metrics */
 	struct cgroup_unit u; /* its numbers this tick: u.st */
+	char *name;           /* the unit, "ssh.service" */
+	cJSON *row;           /* its row, made once it is in a top list: svc_row */
 	uint32_t gen;
-	bool in_top; /* in this tick's top_cpu or top_mem rows: shown in metrics */
 };
+
+/* What every tick reads of a service (struct svc_entry) is in its first
+ * 128 bytes: its own fields, then u's up to st.mem. */
+_Static_assert(offsetof(struct svc_entry, u) + offsetof(struct cgroup_unit, st.mem) +
+			   sizeof(int64_t) <=
+		       128 &&
+		   offsetof(struct svc_entry, in_top) < offsetof(struct svc_entry, u),
+	       "the fields every tick reads are in the first 128 bytes");
 
 struct svc_state {
 	const struct svc_settings *set;
@@ -79,6 +89,7 @@ static void svc_shrink(struct svc_state *s)
 static void svc_drop(struct svc_state *s, size_t i)
 {
 	cgroup_unit_done(&s->rd, &s->groups, &s->v[i].u);
+	cJSON_Delete(s->v[i].row);
 	free(s->v[i].name);
 	free(s->v[i].path);
 	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
@@ -225,25 +236,52 @@ static bool svc_mem_better(const void *a, const void *b)
 	return x < y;
 }
 
-/* A row: its unit by reference and constant keys (the payload is gone
- * before the service can be). */
-static int svc_row(const struct svc_entry *e, cJSON *arr)
+/* The numbers of a row, in its order after "unit"; -1 is null. */
+static void svc_row_numbers(const struct svc_entry *e, double *ret)
 {
-	cJSON *row = cJSON_CreateObject();
+	const struct cgroup_stats *st = &e->u.st;
 
-	if (!row || !cJSON_AddItemToArray(arr, row)) {
-		cJSON_Delete(row);
+	ret[0] = st->cpu_h < 0 ? -1 : (double)st->cpu_h / 100;
+	ret[1] = (double)st->mem;
+	ret[2] = (double)st->pids;
+	ret[3] = (double)st->io_r;
+	ret[4] = (double)st->io_w;
+}
+
+/* Puts e's row into arr: the row object is made the first time and kept
+ * (its unit by reference, constant keys), its numbers set in place, and
+ * arr holds a reference to it, so that a tick makes one item per row, not
+ * seven. The payload is gone before the next tick (and so before the
+ * service can be). */
+static int svc_row(struct svc_entry *e, cJSON *arr)
+{
+	static const char *const keys[] = {"cpu_pct", "mem_bytes", "tasks", "io_read_bytes_per_s",
+					   "io_write_bytes_per_s"};
+	double num[5];
+	cJSON *ref, *item;
+
+	svc_row_numbers(e, num);
+	if (!e->row) {
+		if (!(e->row = cJSON_CreateObject()) || json_str_ref(e->row, "unit", e->name) < 0)
+			goto fail;
+		for (size_t k = 0; k < 5; k++)
+			if (json_num_ref(e->row, keys[k], num[k]) < 0)
+				goto fail;
+	} else {
+		item = e->row->child->next; /* after "unit" */
+		for (size_t k = 0; k < 5; k++, item = item->next)
+			json_num_set(item, num[k]);
+	}
+	ref = cJSON_CreateObjectReference(e->row->child);
+	if (!ref || !cJSON_AddItemToArray(arr, ref)) {
+		cJSON_Delete(ref);
 		return -ENOMEM;
 	}
-	if (json_str_ref(row, "unit", e->name) < 0 ||
-	    json_num_ref(row, "cpu_pct", e->u.st.cpu_h < 0 ? -1 : (double)e->u.st.cpu_h / 100) <
-		0 ||
-	    json_num_ref(row, "mem_bytes", (double)e->u.st.mem) < 0 ||
-	    json_num_ref(row, "tasks", (double)e->u.st.pids) < 0 ||
-	    json_num_ref(row, "io_read_bytes_per_s", (double)e->u.st.io_r) < 0 ||
-	    json_num_ref(row, "io_write_bytes_per_s", (double)e->u.st.io_w) < 0)
-		return -ENOMEM;
 	return 0;
+fail:
+	cJSON_Delete(e->row);
+	e->row = NULL;
+	return -ENOMEM;
 }
 
 /* The first n of the services that have the field, best first. */
@@ -459,6 +497,15 @@ static void svc_drain(struct svc_state *s)
 		s->relist = true;
 }
 
+/* The i-th service's cgroup unit (cgroup_tick_ahead). */
+static struct cgroup_unit *svc_unit(void *ctx, size_t i, const char **ret_rel)
+{
+	struct svc_state *s = ctx;
+
+	*ret_rel = s->v[i].path;
+	return &s->v[i].u;
+}
+
 /* Each tick lists system.slice (and the slices in it) in each hierarchy
  * when one changed (every tick without inotify), drops the services no
  * longer there, and reads each one's files. The first tick of a service
@@ -492,10 +539,7 @@ static int svc_sample(void *state, const struct collector_env *env,
 		else
 			i++;
 	}
-	cgroup_tick_begin(&s->rd, &s->groups);
-	for (size_t i = 0; i < s->n; i++)
-		cgroup_unit_ahead(&s->rd, &s->v[i].u, s->v[i].path);
-	cgroup_tick_test(&s->rd, &s->groups);
+	cgroup_tick_ahead(&s->rd, &s->groups, tick->mono_ns, s->n, svc_unit, s);
 	for (size_t i = 0; i < s->n;) {
 		if (svc_sample_one(s, &s->v[i], tick->mono_ns) < 0)
 			svc_drop(s, i);

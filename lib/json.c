@@ -346,6 +346,13 @@ int json_num_ref(cJSON *o, const char *key, double v)
 	return json_add_cs(o, key, v < 0 ? cJSON_CreateNull() : cJSON_CreateNumber(v));
 }
 
+void json_num_set(cJSON *item, double v)
+{
+	item->type = (item->type & ~0xFF) | (v < 0 ? cJSON_NULL : cJSON_Number);
+	if (v >= 0)
+		cJSON_SetNumberHelper(item, v);
+}
+
 cJSON *json_payload(int64_t t_ms)
 {
 	cJSON *o = cJSON_CreateObject();

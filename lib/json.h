@@ -36,6 +36,9 @@ int json_array_str(cJSON *arr, const char *v);
  * and v is not copied when it is valid UTF-8 (it must outlive o). */
 int json_str_ref(cJSON *o, const char *key, const char *v);
 int json_num_ref(cJSON *o, const char *key, double v);
+/* Sets a number item made by json_num_ref to v (null for v < 0), in place:
+ * a row kept from tick to tick, put into each payload by reference. */
+void json_num_set(cJSON *item, double v);
 
 /* Adds a number to a JSON object; 0 or -ENOMEM. */
 int json_num(cJSON *o, const char *key, double v);

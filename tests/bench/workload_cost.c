@@ -6,7 +6,8 @@
  * systemd-driver scope in system.slice; v1: cpu,cpuacct, memory, pids,
  * blkio, freezer and systemd hierarchies, containers under docker/), the
  * containers' first processes in proc/PID (net/dev, ns/net) and their
- * config.v2.json under var/lib/docker. Then runs both collectors over it
+ * config.v2.json under var/lib/docker, and the parents' counters (the
+ * sums of their members'). Then runs both collectors over it
  * as the daemon does (sample, then json_print of the payload, and the
  * state a collector sets encoded or copied) for T ticks after W warm-up
  * ticks, with CLOCK_PROCESS_CPUTIME_ID, and prints the median, p90 and
@@ -148,6 +149,49 @@ static void id_of(unsigned i, char *id)
 	snprintf(id + 56, 9, "%08x", i);
 }
 
+/* The counters of the parents (system.slice, and docker/ on v1) at step
+ * k: their members' summed, as the kernel's hold them (a sleeping
+ * container's stay at step 0's). */
+static void parents(unsigned containers, unsigned services, unsigned k)
+{
+	uint64_t cpu[2] = {0, 0}, rd[2] = {0, 0}, wr[2] = {0, 0}; /* services, containers */
+	char text[256];
+
+	for (unsigned i = 0; i < services + containers; i++) {
+		bool svc = i < services;
+		unsigned c = svc ? 0 : i - services;
+		uint64_t ki = svc ? k + i : (c < busy ? k : 0) + c;
+
+		cpu[!svc] += v1 ? 1000000ull + ki * 12345000ull : 1000 + ki * 12345;
+		rd[!svc] += ki * 4096;
+		wr[!svc] += ki * 8192;
+	}
+	if (!v1) {
+		snprintf(text, sizeof(text), "usage_usec %llu\nuser_usec %llu\nsystem_usec 0\n",
+			 (unsigned long long)(cpu[0] + cpu[1]),
+			 (unsigned long long)(cpu[0] + cpu[1]));
+		put("sys/fs/cgroup/system.slice/cpu.stat", text);
+		snprintf(text, sizeof(text), "8:0 rbytes=%llu wbytes=%llu rios=1 wios=1\n",
+			 (unsigned long long)(rd[0] + rd[1]), (unsigned long long)(wr[0] + wr[1]));
+		put("sys/fs/cgroup/system.slice/io.stat", text);
+		return;
+	}
+	for (int j = 0; j < 2; j++) {
+		char path[128];
+		const char *dir = j ? "docker" : "system.slice";
+
+		snprintf(path, sizeof(path), "sys/fs/cgroup/cpu,cpuacct/%s/cpuacct.usage", dir);
+		snprintf(text, sizeof(text), "%llu\n", (unsigned long long)cpu[j]);
+		put(path, text);
+		snprintf(path, sizeof(path),
+			 "sys/fs/cgroup/blkio/%s/blkio.throttle.io_service_bytes_recursive", dir);
+		snprintf(text, sizeof(text), "8:0 Read %llu\n8:0 Write %llu\nTotal %llu\n",
+			 (unsigned long long)rd[j], (unsigned long long)wr[j],
+			 (unsigned long long)(rd[j] + wr[j]));
+		put(path, text);
+	}
+}
+
 /* Step k of the host: every cgroup's counters, and the members' net/dev. */
 static void host(unsigned containers, unsigned services, unsigned k)
 {
@@ -182,6 +226,7 @@ static void host(unsigned containers, unsigned services, unsigned k)
 			 id, i, i % 7);
 		put(rel, text);
 	}
+	parents(containers, services, k);
 	if (k == 0)
 		put(v1 ? "sys/fs/cgroup/memory/memory.usage_in_bytes"
 		       : "sys/fs/cgroup/cgroup.controllers",

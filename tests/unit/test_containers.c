@@ -318,6 +318,135 @@ static void test_idle(void **state)
 	cap_free(cap);
 }
 
+/* A busy container's freezer state is read when it is found, when it goes
+ * idle and when it wakes, not while its CPU time moves (a frozen cgroup's
+ * tasks do not run): "frozen 1" written while it keeps running (which no
+ * kernel shows) is not seen; once its CPU time stops it is, the next tick. */
+static void test_freezer_busy(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	struct capture *cap = ctr_scratch(&s, &env);
+	const char *cg = "fs/cgroup/system.slice/docker-" DK ".scope/";
+	char path[256], text[64];
+	unsigned n = 1, usec = 1000;
+	void *st;
+
+	(void)state;
+#define W(file, text_)                                                                             \
+	do {                                                                                       \
+		snprintf(path, sizeof(path), "%s%s", cg, file);                                    \
+		scratch_write(&s, path, text_);                                                    \
+	} while (0)
+#define STATE() cJSON_GetStringValue(get(row_named(cap->state, "0123456789ab"), "state"))
+	W("cpu.stat", "usage_usec 1000\n");
+	W("memory.current", "4096\n");
+	W("cgroup.events", "populated 1\nfrozen 1\n");
+	st = init_check(&containers_collector, &env, 0, "");
+	cJSON_Delete(ctr_tick(st, &env, n++));
+	assert_string_equal(STATE(), "paused"); /* found: read */
+	W("cgroup.events", "populated 1\nfrozen 0\n");
+	for (unsigned k = 0; k < 3 * CGROUP_STEADY_TICKS; k++) {
+		snprintf(text, sizeof(text), "usage_usec %u\n", usec += 100000);
+		W("cpu.stat", text);
+		if (k == 1)
+			W("cgroup.events", "populated 1\nfrozen 1\n");
+		cJSON_Delete(ctr_tick(st, &env, n++));
+		/* last seen paused, its CPU time moved: read; then not while busy */
+		assert_string_equal(STATE(), "running");
+	}
+	cJSON_Delete(ctr_tick(st, &env, n++)); /* its CPU time stands: idle */
+	assert_string_equal(STATE(), "paused");
+#undef STATE
+#undef W
+	containers_collector.fini(st);
+	scratch_remove(&s);
+	cap_free(cap);
+}
+
+/* The state is made from the last one with the rows that changed put in:
+ * over ticks where a few of 12 containers change (CPU time, memory,
+ * pause, a name found late), it is always what a client holds that took
+ * the first state and then each tick's rows by cgroup; and a container
+ * that starts or stops makes it whole again. */
+static void test_state_patched(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	struct capture *cap = ctr_scratch(&s, &env);
+	uint64_t usec[13] = {0}, seed = 42;
+	char path[256], text[64];
+	cJSON *held = NULL;
+	void *st;
+
+	(void)state;
+	for (unsigned i = 0; i < 12; i++) {
+		snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-%02u%s.scope/cpu.stat",
+			 i, DK + 2);
+		scratch_write(&s, path, "usage_usec 1000\n");
+	}
+	st = init_check(&containers_collector, &env, 0, "");
+	for (unsigned n = 1; n <= 60; n++) {
+		const cJSON *r, *h;
+		cJSON *p;
+
+		for (unsigned i = 0; i < 12; i++) {
+			seed = seed * 6364136223846793005u + 1442695040888963407u;
+			if ((seed >> 62 != 0 && i % 3 != 0) || (i == 3 && n >= 30))
+				continue; /* a quarter of them, and every third, move */
+			snprintf(path, sizeof(path),
+				 "fs/cgroup/system.slice/docker-%02u%s.scope/%s", i, DK + 2,
+				 (seed >> 40) % 2 ? "cpu.stat" : "memory.current");
+			snprintf(text, sizeof(text),
+				 (seed >> 40) % 2 ? "usage_usec %llu\n" : "%llu\n",
+				 (unsigned long long)(usec[i] += 1000 + (seed >> 50)));
+			scratch_write(&s, path, text);
+			if (i == 4 && n % 7 == 0) {
+				snprintf(path, sizeof(path),
+					 "fs/cgroup/system.slice/docker-%02u%s.scope/cgroup.events",
+					 i, DK + 2);
+				scratch_write(&s, path, n % 14 ? "frozen 1\n" : "frozen 0\n");
+			}
+		}
+		if (n == 30) { /* one starts, one stops */
+			scratch_write(&s, "fs/cgroup/system.slice/docker-" DK2 ".scope/cpu.stat",
+				      "usage_usec 5\n");
+			snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-03%s.scope",
+				 DK + 2);
+			scratch_rm(&s, path);
+		}
+		p = ctr_tick(st, &env, n);
+		if (!held || n == 30) { /* a client that takes the state now */
+			cJSON_Delete(held);
+			held = cJSON_Duplicate(get(cap->state, "list"), true);
+			cJSON_Delete(p);
+			continue;
+		}
+		cJSON_ArrayForEach(r, get(p, "rows"))
+		{
+			const char *cg = cJSON_GetStringValue(get(r, "cgroup"));
+			int at = 0;
+
+			cJSON_ArrayForEach(h, held)
+			{
+				if (strcmp(cJSON_GetStringValue(get(h, "cgroup")), cg) == 0)
+					break;
+				at++;
+			}
+			assert_non_null(h);
+			assert_true(cJSON_ReplaceItemInArray(held, at, cJSON_Duplicate(r, true)));
+		}
+		assert_true(cJSON_Compare(held, get(cap->state, "list"), true));
+		assert_true(num(cap->state, "paused") == num(p, "paused"));
+		assert_true(num(cap->state, "containers") == 12);
+		cJSON_Delete(p);
+	}
+	cJSON_Delete(held);
+	containers_collector.fini(st);
+	scratch_remove(&s);
+	cap_free(cap);
+}
+
 /* A host with no container has a state from its first tick on (the
  * snapshot carries the topic: none running). */
 static void test_none(void **state)
@@ -494,7 +623,7 @@ static void test_group(void **state)
 }
 
 /* A busy container's net/dev each tick while its bytes move, then after
- * 2, 4, up to CGROUP_STEADY_TICKS ticks while they stand (the rate then
+ * 2, 4, up to CTR_NET_STEADY_TICKS ticks while they stand (the rate then
  * over the whole time since the reading before). */
 static void test_net_paced(void **state)
 {
@@ -538,18 +667,18 @@ static void test_net_paced(void **state)
 	STEP();
 	STEP();
 	assert_true(RX() == 0);
-	/* its bytes stand: after a while, read every CGROUP_STEADY_TICKS */
-	for (k = 0; k < 3 * CGROUP_STEADY_TICKS; k++)
+	/* its bytes stand: after a while, read every CTR_NET_STEADY_TICKS */
+	for (k = 0; k < 3 * CTR_NET_STEADY_TICKS; k++)
 		STEP();
 	rx += 8000;
-	for (k = 1; k <= CGROUP_STEADY_TICKS; k++) {
+	for (k = 1; k <= CTR_NET_STEADY_TICKS; k++) {
 		STEP();
 		if (RX() != 0)
 			break;
 	}
-	assert_true(k <= CGROUP_STEADY_TICKS);
-	/* over the CGROUP_STEADY_TICKS seconds since the reading before */
-	assert_true(RX() == 8000 / CGROUP_STEADY_TICKS);
+	assert_true(k <= CTR_NET_STEADY_TICKS);
+	/* over the CTR_NET_STEADY_TICKS seconds since the reading before */
+	assert_true(RX() == 8000 / CTR_NET_STEADY_TICKS);
 	/* they moved: each tick again */
 	rx += 5000;
 	STEP();
@@ -610,6 +739,8 @@ int main(void)
 	    cmocka_unit_test(test_idle),
 	    cmocka_unit_test(test_same_short_id),
 	    cmocka_unit_test(test_none),
+	    cmocka_unit_test(test_freezer_busy),
+	    cmocka_unit_test(test_state_patched),
 	    cmocka_unit_test(test_group),
 	    cmocka_unit_test(test_net_paced),
 	    cmocka_unit_test(test_off),

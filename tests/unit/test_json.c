@@ -336,7 +336,8 @@ static void test_sizes(void **state)
 /* Rows as text: json_buf_num writes what json_print writes for v (or
  * v / 100) as a number, and null below 0; json_head is the object's text
  * with ',' for its brace; json_str_ref and json_num_ref print as
- * json_str and json_num do, and keep a valid name by reference. */
+ * json_str and json_num do, and keep a valid name by reference;
+ * json_num_set sets such a number in place. */
 static void test_rows(void **state)
 {
 	struct json_buf b = {0};
@@ -394,6 +395,27 @@ static void test_rows(void **state)
 	assert_ptr_not_equal(cJSON_GetObjectItem(o, "bad")->valuestring, bad);
 	free(text);
 	free(head);
+	/* json_num_set: the same item a number, null, a number again, printed
+	 * and found as such; a reference to the object prints it, and deleting
+	 * the reference leaves it */
+	json_num_set(cJSON_GetObjectItem(o, "tasks"), 7);
+	json_num_set(cJSON_GetObjectItem(o, "cpu_pct"), -1);
+	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "tasks")) == 7);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "cpu_pct")));
+	json_num_set(cJSON_GetObjectItem(o, "cpu_pct"), 1.5);
+	{
+		cJSON *arr = cJSON_CreateArray();
+
+		assert_true(cJSON_AddItemToArray(arr, cJSON_CreateObjectReference(o->child)));
+		text = json_print(arr, NULL);
+		head = json_print(o, NULL);
+		assert_true(text[0] == '[' && strncmp(text + 1, head, strlen(head)) == 0);
+		assert_non_null(strstr(head, "\"none\":null,\"cpu_pct\":1.5,\"tasks\":7}"));
+		free(text);
+		free(head);
+		cJSON_Delete(arr);
+	}
+	assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "cpu_pct")) == 1.5);
 	cJSON_Delete(o); /* frees neither name nor the constant keys */
 	cJSON_Delete(row);
 	json_buf_free(&b);
