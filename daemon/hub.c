@@ -68,6 +68,7 @@ void hub_free(struct hub *hub)
 		group_free(hub->groups[i]);
 	blob_text_drop(hub);
 	free(hub->inflated);
+	blob_unref(hub->run_last);
 	blob_unref(hub->hello);
 	gz_free(hub->scratch);
 	gz_free(hub->loopz);
