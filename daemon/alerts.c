@@ -431,9 +431,12 @@ bool alerts_flush(void *ctx, bool tick)
 
 	flush_batch(a, tick);
 	changed = refresh_errors(a);
-	if (tick || changed)
-		publish_metrics(a);
 	return changed;
+}
+
+void alerts_metrics(void *ctx)
+{
+	publish_metrics(ctx);
 }
 
 bool alerts_wants(void *ctx, unsigned topic)

@@ -350,6 +350,23 @@ int hub_metrics_append(struct hub *hub, struct metrics *m)
 	return metrics_error(m);
 }
 
+bool hub_metrics_scrape(struct hub *hub)
+{
+	bool fresh;
+
+	pthread_mutex_lock(&hub->lock);
+	fresh = hub->metrics_tick_ms == hub->tick_mono_ms;
+	pthread_mutex_unlock(&hub->lock);
+	return fresh;
+}
+
+void hub_metrics_written(struct hub *hub)
+{
+	pthread_mutex_lock(&hub->lock);
+	hub->metrics_tick_ms = hub->tick_mono_ms;
+	pthread_mutex_unlock(&hub->lock);
+}
+
 int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms)
 {
 	char retry[32];

@@ -182,6 +182,7 @@ struct hub {
 	struct blob *metrics[HUB_MAX_TOPICS + 1]; /* [0]: the daemon's, [1 + topic] */
 	int64_t state_t_ms;
 	uint64_t tick_mono_ms;
+	uint64_t metrics_tick_ms; /* the tick (its tick_mono_ms) the metrics texts show */
 	struct blob *hello;
 	struct gz *scratch;    /* compresses pieces, with the lock held */
 	struct gz *loopz;      /* compresses old frames, on the loop thread */
