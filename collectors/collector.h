@@ -99,7 +99,8 @@ struct collector {
 	int (*dispatch)(void *state, const struct collector_env *env);
 	/* Writes the topic's Prometheus families (lib/metrics.h) from
 	 * its latest sample: raw counters where the source counts, never a
-	 * new read. Called on the loop thread after each tick. May be NULL. */
+	 * new read. Called on the loop thread between ticks, whenever the
+	 * text is wanted (a scrape). May be NULL. */
 	int (*metrics)(void *state, struct metrics *m);
 	/* Whether some stream client subscribes to the topic now (or a
 	 * config alert rule reads it): the daemon calls it when that changes

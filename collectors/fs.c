@@ -4,15 +4,10 @@
 #include "fs.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statfs.h>
 #include <unistd.h>
-
-#include <linux/magic.h>
 
 #include "fs_select.h"
 #include "json.h"
@@ -169,17 +164,6 @@ static int fs_load(struct fs_state *s, const struct fs_settings *set)
 	return r;
 }
 
-/* Whether the mount table changed since the last look: proc reports it to
- * poll() as POLLPRI. Other files (fixture trees) are read every tick. */
-static bool fs_mounts_changed(struct fs_state *s)
-{
-	struct pollfd pfd = {.fd = s->poll_fd, .events = POLLPRI};
-
-	if (s->poll_fd < 0)
-		return true;
-	return poll(&pfd, 1, 0) != 0;
-}
-
 static uint64_t fs_timeout_ns(const struct fs_settings *set)
 {
 	unsigned ms = set && set->timeout_ms ? set->timeout_ms : FS_TIMEOUT_DEFAULT_MS;
@@ -252,7 +236,6 @@ static int fs_init(const struct collector_env *env, const void *settings, void *
 {
 	const struct fs_settings *set = settings;
 	struct fs_state *s;
-	struct statfs sfs;
 	int r = -ENOMEM;
 
 	s = calloc(1, sizeof(*s));
@@ -265,11 +248,7 @@ static int fs_init(const struct collector_env *env, const void *settings, void *
 		procfs_reason(reason, reason_len, "self/mountinfo", r, false);
 		goto out;
 	}
-	s->poll_fd = openat(env->proc_fd, "self/mountinfo", O_RDONLY | O_CLOEXEC);
-	if (s->poll_fd >= 0 && (fstatfs(s->poll_fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)) {
-		close(s->poll_fd);
-		s->poll_fd = -1;
-	}
+	s->poll_fd = procfs_watch_open(env->proc_fd, "self/mountinfo");
 	r = procfs_read(env->proc_fd, "self/mountinfo", &s->buf, FS_MOUNTINFO_MAX);
 	if (r < 0) {
 		procfs_reason(reason, reason_len, "self/mountinfo", r, false);
@@ -304,7 +283,7 @@ static int fs_sample(void *state, const struct collector_env *env,
 	int r = 0;
 
 	*ret_payload = NULL;
-	if (s->reload || fs_mounts_changed(s)) {
+	if (s->reload || procfs_watch_changed(s->poll_fd)) {
 		r = procfs_read(env->proc_fd, "self/mountinfo", &s->buf, FS_MOUNTINFO_MAX);
 		if (r == 0)
 			r = fs_load(s, s->set);

@@ -23,8 +23,9 @@
 #include "settings.h"
 
 /* mdstat is ~200 bytes an array; mountinfo ~150 a mount. */
-#define HEALTH_MDSTAT_MAX (1u << 20)
-#define HEALTH_MOUNTS_MAX (16u << 20)
+#define HEALTH_MDSTAT_MAX   (1u << 20)
+#define HEALTH_MOUNTS_MAX   (16u << 20)
+#define HEALTH_MOUNTS_TICKS 16
 
 /* A filesystem on a block device, once per device (bind mounts and btrfs
  * subvolumes share it): its first mount. */
@@ -42,6 +43,10 @@ struct health_state {
 	struct md_stat md;
 	bool md_ok; /* md was read this tick (no mdstat: no arrays) */
 	struct fs_mountinfo mi;
+	int mounts_fd;        /* mountinfo polled for changes; -1: read at each tick */
+	bool mounts_ok;       /* mi and fs hold the mount table as it is */
+	unsigned mounts_age;  /* ticks since mountinfo was read */
+	uint64_t errors_sign; /* the error counters at the last tick, summed up */
 	struct health_fs *fs;
 	size_t n_fs, cap_fs;
 	struct smart_file smart;
@@ -182,10 +187,20 @@ static void health_btrfs(int sys_fd, struct health_fs *f, struct procfs_buf *buf
 	closedir(d);
 }
 
-static int health_read_fs(struct health_state *s, const struct collector_env *env)
+/* The filesystems on block devices, from mountinfo (rendering, parsing
+ * it and the /sys lookups were a tenth of an idle tick): read again when
+ * the kernel says the mount table changed, when `force`, and at least
+ * every HEALTH_MOUNTS_TICKS ticks, for what it does not signal: a
+ * superblock an error made read-only. */
+static int health_read_mounts(struct health_state *s, const struct collector_env *env, bool force)
 {
 	int r;
 
+	if (s->mounts_ok && !force && ++s->mounts_age < HEALTH_MOUNTS_TICKS &&
+	    !procfs_watch_changed(s->mounts_fd))
+		return 0;
+	s->mounts_ok = false;
+	s->mounts_age = 0;
 	s->n_fs = 0;
 	r = procfs_read(env->proc_fd, "self/mountinfo", &s->buf, HEALTH_MOUNTS_MAX);
 	if (r < 0)
@@ -218,14 +233,39 @@ static int health_read_fs(struct health_state *s, const struct collector_env *en
 		f->m = m;
 		health_devname(env->sys_fd, m, f->device, sizeof(f->device));
 	}
-	for (size_t i = 0; i < s->n_fs; i++) {
-		struct health_fs *f = &s->fs[i];
+	s->mounts_ok = true;
+	return 0;
+}
 
-		if (strncmp(f->m->fstype, "ext", 3) == 0)
-			health_ext4(env->sys_fd, f, &s->buf);
-		else if (strcmp(f->m->fstype, "btrfs") == 0)
-			health_btrfs(env->sys_fd, f, &s->buf);
-	}
+/* Each filesystem's error counters, at each tick; when they moved (an
+ * error may have made a superblock read-only) the mounts are read again
+ * at once. */
+static int health_read_fs(struct health_state *s, const struct collector_env *env)
+{
+	bool again = false;
+	int r;
+
+	do {
+		uint64_t sign = 0;
+
+		r = health_read_mounts(s, env, again);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < s->n_fs; i++) {
+			struct health_fs *f = &s->fs[i];
+
+			f->has_errors = false;
+			f->errors = 0;
+			f->last_error_s = 0;
+			if (strncmp(f->m->fstype, "ext", 3) == 0)
+				health_ext4(env->sys_fd, f, &s->buf);
+			else if (strcmp(f->m->fstype, "btrfs") == 0)
+				health_btrfs(env->sys_fd, f, &s->buf);
+			sign = sign * 31 + f->errors * 7 + (uint64_t)f->last_error_s;
+		}
+		again = !again && s->mounts_age > 0 && sign != s->errors_sign;
+		s->errors_sign = sign;
+	} while (again);
 	return 0;
 }
 
@@ -428,6 +468,8 @@ static void health_fini(void *state)
 
 	if (!s)
 		return;
+	if (s->mounts_fd >= 0)
+		close(s->mounts_fd);
 	procfs_buf_free(&s->buf);
 	md_stat_free(&s->md);
 	fs_mountinfo_free(&s->mi);
@@ -450,6 +492,7 @@ static int health_init(const struct collector_env *env, const void *settings, vo
 		goto out;
 	}
 	s->set = settings;
+	s->mounts_fd = procfs_watch_open(env->proc_fd, "self/mountinfo");
 	r = health_read_fs(s, env);
 	if (r < 0) {
 		procfs_reason(reason, reason_len, "self/mountinfo", r,

@@ -15,6 +15,7 @@
 #include <systemd/sd-journal.h>
 
 #include "journal_entry.h"
+#include "procfs.h"
 
 struct journal_settings;
 
@@ -28,8 +29,11 @@ struct journal_reader {
 	bool following;   /* j holds the active files only */
 	bool skip_cursor; /* the next entry may be the one at `cursor`, read already */
 	bool moved;       /* next() moved since the cursor was last kept */
-	bool touched;     /* pages of the files mapped since the last release */
-	char *cursor;     /* of the newest entry read, for reopening */
+	/* entries read since the pages were last given back (a reopen counts
+	 * as JOURNAL_RELEASE_ENTRIES), and ticks since then */
+	unsigned touched, release_ticks;
+	struct procfs_buf maps; /* /proc/self/maps, read to find the windows */
+	char *cursor;           /* of the newest entry read, for reopening */
 	unsigned read_since_open;
 	const struct journal_settings *set;
 	struct journal_raw raw; /* the entry next() stopped on */
@@ -64,12 +68,18 @@ int journal_reader_reopen(struct journal_reader *rd, bool all);
 int journal_reader_next(struct journal_reader *rd, bool *ret_pass);
 /* After a run of next(): keeps the position for the next reopen. */
 void journal_reader_keep_cursor(struct journal_reader *rd);
-/* Gives back the pages of the journal files that reading or a reopen put
- * into the process's page tables, when there are any: sd-journal keeps the
- * windows it read mapped, and every page it touched counts in the RSS
- * until the window goes (about 1 MB on a busy host; a reopen alone walks
- * the file's entry-array chain, 0.8 MB of a 16 MB file). They stay in the
- * page cache: sd-journal faults in again only what it reads next. */
+/* Called at each tick: gives back the pages of the journal files that
+ * reading or a reopen put into the process's page tables: sd-journal
+ * keeps the windows it read mapped, and every page it touched counts in
+ * the RSS until the window goes (about 1 MB on a busy host; a reopen alone
+ * walks the file's entry-array chain, 0.8 MB of a 16 MB file). They stay
+ * in the page cache: sd-journal faults in again only what it reads next.
+ * At once after JOURNAL_RELEASE_ENTRIES entries or a reopen; a trickle's
+ * few pages wait JOURNAL_RELEASE_TICKS ticks (finding the windows in
+ * /proc/self/maps, and the faults after, cost more than a tick of a
+ * quiet daemon when done at each). */
+#define JOURNAL_RELEASE_ENTRIES 64
+#define JOURNAL_RELEASE_TICKS   8
 void journal_reader_release(struct journal_reader *rd);
 /* The current entry (read and filtered) as encoded JSON, its cursor
  * included; NULL when out of memory. */

@@ -383,7 +383,7 @@ static bool refresh_errors(struct alerts *a)
 			continue;
 		if (!cJSON_IsString(old) || strcmp(old->valuestring, why) != 0)
 			log_warnx("%s", why);
-		json_str(errors, rules[i]->name, why);
+		json_str_dup(errors, rules[i]->name, why); /* a reload frees the rule */
 	}
 	changed = !cJSON_Compare(errors, a->errors, true);
 	cJSON_Delete(a->errors);
@@ -431,9 +431,12 @@ bool alerts_flush(void *ctx, bool tick)
 
 	flush_batch(a, tick);
 	changed = refresh_errors(a);
-	if (tick || changed)
-		publish_metrics(a);
 	return changed;
+}
+
+void alerts_metrics(void *ctx)
+{
+	publish_metrics(ctx);
 }
 
 bool alerts_wants(void *ctx, unsigned topic)

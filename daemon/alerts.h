@@ -43,6 +43,8 @@ bool alerts_flush(void *ctx, bool tick);
 /* `hello.alert_errors`: rule name -> why it never fires, when any. */
 void alerts_hello(void *ctx, cJSON *hello);
 bool alerts_wants(void *ctx, unsigned topic);
+/* Its Prometheus families into the hub (a topics_hook's metrics). */
+void alerts_metrics(void *ctx);
 
 /* --test-alert: a test notification through every receiver; prints what
  * each answered. Returns 0 when all took it, 1 otherwise. */

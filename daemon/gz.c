@@ -54,6 +54,11 @@ void gz_free(struct gz *z)
 	free(z);
 }
 
+void gz_reset(struct gz *z)
+{
+	deflateReset(&z->s);
+}
+
 /* Feeds one buffer (or none, to flush) into z, growing *out as needed. */
 static int feed(struct gz *z, const char *data, size_t len, int flush, char **out, size_t *out_len,
 		size_t *cap)
@@ -104,7 +109,7 @@ int gz_piece(struct gz *z, const char *data, size_t len, char **ret, size_t *ret
 	size_t out_len = 0, cap = 0;
 	int r;
 
-	deflateReset(&z->s);
+	gz_reset(z);
 	r = feed(z, data, len, Z_NO_FLUSH, &out, &out_len, &cap);
 	if (r == 0)
 		r = feed(z, NULL, 0, Z_FULL_FLUSH, &out, &out_len, &cap);

@@ -29,6 +29,10 @@ struct gz;
 struct gz *gz_new(int level, int mem_level);
 void gz_free(struct gz *z);
 
+/* Starts z's stream afresh: what it compresses next refers to nothing
+ * before it, and nothing pending from before is written. */
+void gz_reset(struct gz *z);
+
 /* Compresses `len` bytes as a piece that refers to nothing before it and
  * ends with a full flush: it can be spliced anywhere. Resets z first.
  * Returns 0 with a malloc'd *ret, or -ENOMEM. */

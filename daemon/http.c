@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include <microhttpd.h>
 #include <zlib.h>
 
+#include "array.h"
 #include "assets.h"
 #include "auth.h"
 #include "auth_limit.h"
@@ -37,8 +39,9 @@
 #include "tls.h"
 
 /* Markers in a request's context (*con_cls): request line in, headers in
- * (seen by the handler once), too many arguments. */
-static int req_new, req_seen, req_too_many_args;
+ * (seen by the handler once), too many arguments, a scrape that waited
+ * for the metrics texts. */
+static int req_new, req_seen, req_too_many_args, req_metrics;
 
 /* A stream a writer sends stays suspended in libmicrohttpd all along: the
  * hub parks and wakes it with its writer. */
@@ -113,6 +116,47 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	pthread_mutex_unlock(&l->lock);
 }
 
+/* /metrics: answered at once when the texts show the latest tick; else
+ * suspended until the loop wrote them (http_metrics_written resumes it,
+ * and the handler answers: req_metrics). */
+static enum MHD_Result metrics_request(struct http *http, struct MHD_Connection *conn,
+				       void **con_cls)
+{
+	uint64_t one = 1;
+	bool queued = false;
+
+	if (hub_metrics_scrape(http->info.hub))
+		return http_serve_metrics(http, conn);
+	pthread_mutex_lock(&http->metrics_lock);
+	if (http->metrics_fd >= 0 &&
+	    ARRAY_GROW(http->mwait, http->cap_mwait, http->n_mwait, 8) == 0) {
+		MHD_suspend_connection(conn);
+		http->mwait[http->n_mwait++] = conn;
+		queued = true;
+	}
+	pthread_mutex_unlock(&http->metrics_lock);
+	if (!queued)
+		return http_serve_metrics(http, conn); /* the texts there are */
+	*con_cls = &req_metrics;
+	/* fails only when the counter is full, which still wakes the loop */
+	(void)!write(http->metrics_fd, &one, sizeof(one));
+	return MHD_YES;
+}
+
+void http_metrics_written(struct http *http)
+{
+	pthread_mutex_lock(&http->metrics_lock);
+	for (size_t i = 0; i < http->n_mwait; i++)
+		MHD_resume_connection(http->mwait[i]);
+	http->n_mwait = 0;
+	pthread_mutex_unlock(&http->metrics_lock);
+}
+
+int http_metrics_fd(struct http *http)
+{
+	return http->metrics_fd;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
@@ -123,6 +167,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	const char *host;
 	bool allowed;
 
+	if (*con_cls == &req_metrics) /* resumed: the texts are written */
+		return http_serve_metrics(http, conn);
 	if (*con_cls == &req_too_many_args) {
 		__atomic_add_fetch(&http->refused_args, 1, __ATOMIC_RELAXED);
 		return http_error(conn, MHD_HTTP_URI_TOO_LONG,
@@ -167,7 +213,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(url, "/healthz") == 0)
 		return http_serve_healthz(http, conn, false);
 	if (strcmp(url, "/metrics") == 0)
-		return http_serve_metrics(http, conn);
+		return metrics_request(http, conn, con_cls);
 	return http_serve_static(http, conn, url);
 }
 
@@ -460,6 +506,8 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 	}
 	http->info = *info;
 	http->web_fd = -1;
+	http->metrics_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	pthread_mutex_init(&http->metrics_lock, NULL);
 	pthread_mutex_init(&http->cfg_lock, NULL);
 	pthread_mutex_init(&http->log.lock, NULL);
 	http->log.window_ms = clock_mono_ms();
@@ -468,7 +516,8 @@ struct http *http_start(const struct config *cfg, const struct http_info *info, 
 	http->conns = conns_new(&(struct conns_limits){HTTP_MAX_WAITING, HTTP_MAX_ACTIVE,
 						       HTTP_HEADER_MS, HTTP_ANSWER_MS});
 	http->limit = auth_limit_new();
-	if (!http->conns || !http->limit || config_copy(&http->cfg, cfg) < 0) {
+	if (http->metrics_fd < 0 || !http->conns || !http->limit ||
+	    config_copy(&http->cfg, cfg) < 0) {
 		snprintf(err, err_len, "out of memory");
 		goto fail;
 	}
@@ -607,8 +656,13 @@ void http_stop(struct http *http)
 	 * listen FD from epoll set"). MHD_stop_daemon closes the socket. */
 	hub_close(http->info.hub);
 	writers_stop(http->writers); /* resumes the streams it sends */
+	http_metrics_written(http);  /* waiting scrapes get the texts there are */
 	for (size_t i = 0; i < http->n_ls; i++)
 		MHD_stop_daemon(http->ls[i].mhd);
+	if (http->metrics_fd >= 0)
+		close(http->metrics_fd);
+	free(http->mwait);
+	pthread_mutex_destroy(&http->metrics_lock);
 	if (http->web_fd >= 0)
 		close(http->web_fd);
 	logsum_flush(&http->log, clock_mono_ms(), true);

@@ -44,6 +44,12 @@ void http_housekeep(struct http *http);
  * away; then call http_reap, which ends those streams. */
 int http_watch_fd(struct http *http);
 void http_reap(struct http *http);
+/* An fd for the loop's epoll set, readable when a scrape of /metrics
+ * waits for the texts of the latest tick (hub_metrics_scrape): read it,
+ * write them (topics_metrics), then call http_metrics_written, which
+ * answers the waiting scrapes. */
+int http_metrics_fd(struct http *http);
+void http_metrics_written(struct http *http);
 /* Stops accepting, ends every stream, and stops the daemons. */
 void http_stop(struct http *http);
 

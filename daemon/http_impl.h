@@ -71,6 +71,12 @@ struct http {
 	struct auth_limit *limit;               /* failure budgets, audit lines */
 	uint64_t auth_counts[HTTP_AUTH_COUNTS]; /* atomics */
 	struct writers *writers;                /* NULL: every stream goes through libmicrohttpd */
+	/* scrapes suspended until the loop writes the metrics texts
+	 * (http_metrics_fd), under metrics_lock */
+	int metrics_fd;
+	pthread_mutex_t metrics_lock;
+	struct MHD_Connection **mwait;
+	size_t n_mwait, cap_mwait;
 };
 
 struct writer;

@@ -68,6 +68,7 @@ void hub_free(struct hub *hub)
 		group_free(hub->groups[i]);
 	blob_text_drop(hub);
 	free(hub->inflated);
+	blob_unref(hub->run_last);
 	blob_unref(hub->hello);
 	gz_free(hub->scratch);
 	gz_free(hub->loopz);
@@ -347,6 +348,23 @@ int hub_metrics_append(struct hub *hub, struct metrics *m)
 			metrics_raw(m, hub->metrics[i]->data, hub->metrics[i]->len);
 	pthread_mutex_unlock(&hub->lock);
 	return metrics_error(m);
+}
+
+bool hub_metrics_scrape(struct hub *hub)
+{
+	bool fresh;
+
+	pthread_mutex_lock(&hub->lock);
+	fresh = hub->metrics_tick_ms == hub->tick_mono_ms;
+	pthread_mutex_unlock(&hub->lock);
+	return fresh;
+}
+
+void hub_metrics_written(struct hub *hub)
+{
+	pthread_mutex_lock(&hub->lock);
+	hub->metrics_tick_ms = hub->tick_mono_ms;
+	pthread_mutex_unlock(&hub->lock);
 }
 
 int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms)

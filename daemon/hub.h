@@ -106,6 +106,12 @@ int hub_set_metrics(struct hub *hub, int topic, const char *text, size_t len);
  * m; 0 or m's error. */
 struct metrics;
 int hub_metrics_append(struct hub *hub, struct metrics *m);
+/* The texts are written on demand, by the loop thread between ticks: a
+ * scrape (HTTP thread) returns true when they show the latest tick, false
+ * when the loop must write them first (hub_metrics_written then). */
+bool hub_metrics_scrape(struct hub *hub);
+/* Loop thread: the texts now show the latest tick. */
+void hub_metrics_written(struct hub *hub);
 /* Sets the `hello` event's JSON and the retry delay sent inside it. */
 int hub_set_hello(struct hub *hub, const char *json, unsigned retry_ms);
 /* Frames older than `ms` (3 s by default) are kept compressed in the ring:

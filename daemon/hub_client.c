@@ -73,20 +73,22 @@ static size_t out_copy(struct out *o, char *buf, size_t max)
 }
 
 /* With the lock held: sends a shared piece, compressed for gzip clients
- * (falling back to stored blocks when compression fails). */
+ * (falling back to stored blocks when compression fails). A compact frame
+ * that starts its run is a gzip piece as it is; the others' parts
+ * continue the run, so gzip clients get a piece of their own made from
+ * the text. */
 static void out_piece(struct hub *hub, struct out *o, struct blob *b, bool gzip)
 {
 	struct blob *p;
 
-	if (b->compact && gzip) {
+	if (b->compact && gzip && !b->prev) {
 		out_set(o, b, b->data, b->len, false);
-	} else if (b->compact) {
-		if ((p = blob_text(hub, b)))
-			out_set(o, p, p->data, p->len, false);
 	} else if (gzip && blob_zip(hub, b) == 0) {
 		out_set(o, b, b->z, b->zlen, false);
-	} else {
+	} else if (!b->compact) {
 		out_set(o, b, b->data, b->len, gzip);
+	} else if ((p = blob_text(hub, b))) {
+		out_set(o, p, p->data, p->len, gzip);
 	}
 }
 

@@ -21,10 +21,17 @@ struct blob {
 	unsigned refs;
 	unsigned topic;
 	int level;
-	bool join;    /* chunk: starts with a full flush */
-	bool in_ring; /* frame: still in the ring, which counts its bytes */
-	bool compact; /* frame: data is its gzip piece (of plain_len bytes) */
+	bool join;      /* chunk: starts with a full flush */
+	bool in_ring;   /* frame: still in the ring, which counts its bytes */
+	bool run_start; /* compact frame: its part starts a run (see prev) */
+	/* frame: data is its part of a run of old frames deflated as one
+	 * stream (of plain_len bytes; see compact_prepare) */
+	bool compact;
 	size_t plain_len;
+	/* compact frame: the one before it in its run, whose part its own
+	 * continues (held); NULL: it starts the run, and its part refers to
+	 * nothing before it (a gzip piece as it is) */
+	struct blob *prev;
 	uint64_t seq;     /* frame: its seq; chunk: the last seq it covers */
 	uint64_t after;   /* chunk: the head before it (it covers after+1..seq) */
 	uint64_t mono_ms; /* frame, chunk: when published */
@@ -72,6 +79,14 @@ struct history {
  * bytes (measured on this host's frames: 2.3 against 4.4 us/KB, ratio 14.3
  * against 15.9), and this runs at every tick, clients or none. */
 #define COMPACT_LEVEL 3
+/* Old frames are deflated as runs of one stream, each frame's part ending
+ * with a sync flush, a new run once this many plain bytes went into one:
+ * a frame finds much of itself in the tick before (the same topic), which
+ * a piece per frame cannot use. Measured on 577 frames of this host's
+ * stream: 36.1 M instructions and ratio 9.5 (32 KiB runs: 7.8, 128 KiB:
+ * 9.5) against 66.2 M and 4.6 for a piece each. Reading a frame of a run
+ * inflates the run up to it, at most this much. */
+#define COMPACT_RUN (64u << 10)
 /* zlib's memLevel: 8 (its default) for a group's continuous stream; 5 for
  * pieces, a few KiB each, as every reset clears the hash table it sizes
  * (an eighth as large: same ratio here, a sixth less CPU on small frames) */
@@ -167,17 +182,25 @@ struct hub {
 	struct blob *metrics[HUB_MAX_TOPICS + 1]; /* [0]: the daemon's, [1 + topic] */
 	int64_t state_t_ms;
 	uint64_t tick_mono_ms;
+	uint64_t metrics_tick_ms; /* the tick (its tick_mono_ms) the metrics texts show */
 	struct blob *hello;
-	struct gz *scratch;   /* compresses pieces, with the lock held */
-	struct gz *loopz;     /* compresses old frames, on the loop thread */
-	uint64_t compact_seq; /* frames before it are compact or gone */
-	unsigned compact_ms;  /* age at which frames are compressed */
+	struct gz *scratch;    /* compresses pieces, with the lock held */
+	struct gz *loopz;      /* compresses old frames, on the loop thread */
+	uint64_t compact_seq;  /* frames before it are compact or gone */
+	size_t run_bytes;      /* plain bytes in loopz's run (0: the next starts one) */
+	struct blob *run_last; /* the last compact frame made (held), its run's tail */
+	unsigned compact_ms;   /* age at which frames are compressed */
 
 	struct group *groups[HUB_MAX_GROUPS];
 	size_t n_groups;
 
 	struct blob **inflated; /* compact frames holding their text (held) */
 	size_t n_inflated, cap_inflated;
+	/* the inflater of compact runs, and the frame it stopped after
+	 * (held): a reader going forward through a run inflates each part
+	 * once; until the next housekeeping */
+	struct z_stream_s *unz;
+	struct blob *unz_last;
 
 	struct hub_client *clients;
 	unsigned n_clients, n_gzip;
@@ -206,8 +229,6 @@ void blob_unref(struct blob *b);
 int blob_zip(struct hub *hub, struct blob *b);
 /* What a blob costs in memory, for the ring's and groups' budgets. */
 size_t blob_cost(const struct blob *b);
-/* A compact frame's text, inflated into a new blob (NULL: out of memory). */
-struct blob *blob_unzip(const struct blob *b);
 /* With the lock held: a compact frame's text, shared by every reader until
  * the next housekeeping (blob_text_drop): clients that fell more than
  * compact-age behind, a storm of them, inflate each frame once, not once

@@ -46,11 +46,15 @@ struct blob *blob_ref(struct blob *b)
 
 void blob_unref(struct blob *b)
 {
-	if (b && --b->refs == 0) {
+	/* a loop, not recursion, down a run of compact frames */
+	while (b && --b->refs == 0) {
+		struct blob *prev = b->prev;
+
 		blob_unref(b->text);
 		free(b->key);
 		free(b->z);
 		free(b);
+		b = prev;
 	}
 }
 
@@ -61,63 +65,107 @@ size_t blob_cost(const struct blob *b)
 
 int blob_zip(struct hub *hub, struct blob *b)
 {
+	const struct blob *t = b;
 	int r;
 
-	if (b->z || b->compact)
+	if (b->z || (b->compact && !b->prev))
 		return 0;
+	if (b->compact && !(t = blob_text(hub, b)))
+		return -ENOMEM;
 	if (!hub->scratch && !(hub->scratch = gz_new(GZ_LEVEL, GZ_PIECE_MEM)))
 		return -ENOMEM;
-	if ((r = gz_piece(hub->scratch, b->data, b->len, &b->z, &b->zlen)) == 0 && b->in_ring)
+	if ((r = gz_piece(hub->scratch, t->data, t->len, &b->z, &b->zlen)) == 0 && b->in_ring)
 		hub->used += b->zlen; /* the ring's next publish makes room */
 	return r;
 }
 
-/* A compact frame's text, inflated into a new blob (NULL: out of memory
- * or corrupt, which cannot happen to what gz_piece wrote). */
-struct blob *blob_unzip(const struct blob *b)
+/* Inflates b's part with hub->unz into its text (a new blob, made when
+ * it has none) or into `scratch` (when it has; only the inflater's window
+ * needs it). Returns 0 or -ENOMEM (also for a corrupt part, which cannot
+ * happen to what compact_prepare wrote). */
+static int text_inflate(struct hub *hub, struct blob *b, char *scratch)
 {
-	struct blob *p = blob_new(b->plain_len);
-	z_stream z = {0};
+	struct blob *t = b->text ? NULL : blob_new(b->plain_len);
+	z_stream *z = hub->unz;
 	int r;
 
-	if (!p)
-		return NULL;
-	if (inflateInit2(&z, -15) != Z_OK) {
-		blob_unref(p);
-		return NULL;
+	if (!b->text &&
+	    (!t || ARRAY_GROW(hub->inflated, hub->cap_inflated, hub->n_inflated, 64) < 0)) {
+		blob_unref(t);
+		return -ENOMEM;
 	}
-	z.next_in = (Bytef *)b->data;
-	z.avail_in = (uInt)b->len;
-	z.next_out = (Bytef *)p->data;
-	z.avail_out = (uInt)p->len;
-	r = inflate(&z, Z_SYNC_FLUSH);
-	inflateEnd(&z);
-	if ((r != Z_OK && r != Z_STREAM_END) || z.avail_out != 0) {
-		blob_unref(p);
-		return NULL;
+	z->next_in = (Bytef *)b->data;
+	z->avail_in = (uInt)b->len;
+	z->next_out = (Bytef *)(t ? t->data : scratch);
+	z->avail_out = (uInt)b->plain_len;
+	r = inflate(z, Z_SYNC_FLUSH);
+	if ((r != Z_OK && r != Z_STREAM_END) || z->avail_out != 0 || z->avail_in != 0) {
+		blob_unref(t);
+		return -ENOMEM;
 	}
-	p->topic = b->topic;
-	p->seq = b->seq;
-	p->level = b->level;
-	p->mono_ms = b->mono_ms;
-	return p;
+	if (t) {
+		t->topic = b->topic;
+		t->seq = b->seq;
+		t->level = b->level;
+		t->mono_ms = b->mono_ms;
+		hub->inflated[hub->n_inflated++] = blob_ref(b);
+		b->text = t;
+	}
+	return 0;
+}
+
+/* Sets hub->unz to start the run that ends with b, and inflates that run
+ * up to b's part, excluded. */
+static int text_rewind(struct hub *hub, struct blob *b)
+{
+	struct blob **run = NULL;
+	size_t n = 0, max = 0;
+	char *scratch = NULL;
+	int r = -ENOMEM;
+
+	for (struct blob *p = b->prev; p; p = p->prev) {
+		n++;
+		if (p->plain_len > max)
+			max = p->plain_len;
+	}
+	if (!hub->unz &&
+	    (!(hub->unz = calloc(1, sizeof(*hub->unz))) || inflateInit2(hub->unz, -15) != Z_OK)) {
+		free(hub->unz);
+		hub->unz = NULL;
+		return -ENOMEM;
+	}
+	if (inflateReset(hub->unz) != Z_OK || (n && !(run = malloc(n * sizeof(*run)))) ||
+	    (max && !(scratch = malloc(max))))
+		goto out;
+	n = 0;
+	for (struct blob *p = b->prev; p; p = p->prev)
+		run[n++] = p;
+	while (n > 0)
+		if ((r = text_inflate(hub, run[--n], scratch)) < 0)
+			goto out;
+	r = 0;
+out:
+	free(scratch);
+	free(run);
+	return r;
 }
 
 struct blob *blob_text(struct hub *hub, struct blob *b)
 {
-	struct blob *t;
-
 	if (b->text)
 		return b->text;
-	if (!(t = blob_unzip(b)))
-		return NULL;
-	if (ARRAY_GROW(hub->inflated, hub->cap_inflated, hub->n_inflated, 64) < 0) {
-		blob_unref(t);
-		return NULL;
-	}
-	hub->inflated[hub->n_inflated++] = blob_ref(b);
-	b->text = t;
-	return t;
+	/* where the inflater stopped, or from the run's start */
+	if ((!hub->unz_last || hub->unz_last != b->prev) && text_rewind(hub, b) < 0)
+		goto fail;
+	if (text_inflate(hub, b, NULL) < 0)
+		goto fail;
+	blob_unref(hub->unz_last);
+	hub->unz_last = blob_ref(b);
+	return b->text;
+fail:
+	blob_unref(hub->unz_last);
+	hub->unz_last = NULL;
+	return NULL;
 }
 
 void blob_text_drop(struct hub *hub)
@@ -130,6 +178,13 @@ void blob_text_drop(struct hub *hub)
 		blob_unref(b);
 	}
 	hub->n_inflated = 0;
+	blob_unref(hub->unz_last);
+	hub->unz_last = NULL;
+	if (hub->unz) {
+		inflateEnd(hub->unz);
+		free(hub->unz);
+		hub->unz = NULL;
+	}
 }
 
 void group_free(struct group *g)
@@ -226,8 +281,12 @@ out:
 
 /* Loop thread, lock not held (only this thread changes the ring): the
  * compact forms of frames old enough that live readers are past them, at
- * most COMPACT_BATCH. They replace the plain frames under the lock
- * (compact_swap); a ring of compressed frames holds a few times more. */
+ * most COMPACT_BATCH. Each continues the deflate stream of the one made
+ * before (a run), ending with a sync flush; a run ends after COMPACT_RUN
+ * plain bytes, or at a failure (the stream then holds a part that nothing
+ * keeps). They replace the plain frames under the lock (compact_swap),
+ * which links each to the one before; a ring of compressed frames holds
+ * several times more. */
 size_t compact_prepare(struct hub *hub, uint64_t now, struct blob **out)
 {
 	uint64_t s = hub->compact_seq > hub->first_seq ? hub->compact_seq : hub->first_seq;
@@ -236,24 +295,30 @@ size_t compact_prepare(struct hub *hub, uint64_t now, struct blob **out)
 	if (!hub->loopz && !(hub->loopz = gz_new(COMPACT_LEVEL, GZ_PIECE_MEM)))
 		return 0;
 	for (; s <= hub->head_seq && n < COMPACT_BATCH; s++) {
-		struct blob *f = hub->frames[s & (hub->cap - 1)], *c;
+		struct blob *f = hub->frames[s & (hub->cap - 1)], *c = NULL;
+		const char *data = f->data;
+		bool start = hub->run_bytes == 0 || hub->run_bytes >= COMPACT_RUN;
 		char *z;
 		size_t zlen;
 
 		if (now - f->mono_ms < hub->compact_ms)
 			break;
-		if (gz_piece(hub->loopz, f->data, f->len, &z, &zlen) < 0)
+		if (start)
+			gz_reset(hub->loopz); /* the part refers to nothing before it */
+		if (gz_chunk(hub->loopz, false, &data, &f->len, 1, &z, &zlen) < 0) {
+			hub->run_bytes = 0;
 			break;
-		/* kept only when smaller: tiny frames do not shrink */
-		if (zlen >= f->len || !(c = blob_copy(z, zlen)) ||
-		    (f->key && !(c->key = strdup(f->key)))) {
+		}
+		if (!(c = blob_copy(z, zlen)) || (f->key && !(c->key = strdup(f->key)))) {
 			free(z);
-			if (zlen < f->len)
-				break; /* out of memory: try again later */
-			continue;
+			blob_unref(c);
+			hub->run_bytes = 0;
+			break; /* out of memory: try again later, in a new run */
 		}
 		free(z);
+		hub->run_bytes = (start ? 0 : hub->run_bytes) + f->len;
 		c->compact = true;
+		c->run_start = start; /* else linked to the one before in compact_swap */
 		c->plain_len = f->len;
 		c->topic = f->topic;
 		c->seq = f->seq;
@@ -265,10 +330,20 @@ size_t compact_prepare(struct hub *hub, uint64_t now, struct blob **out)
 	return n;
 }
 
-/* With the lock held: puts the compact frames in place of the plain ones
- * (readers holding those keep them). */
+/* With the lock held: links each compact frame to the one before it in
+ * its run, and puts them in place of the plain ones (readers holding
+ * those keep them). One whose frame left the ring meanwhile is dropped,
+ * but the next of its run still holds it. */
 void compact_swap(struct hub *hub, struct blob **c, size_t n)
 {
+	for (size_t i = 0; i < n; i++) {
+		if (!c[i]->run_start)
+			c[i]->prev = blob_ref(i ? c[i - 1] : hub->run_last);
+	}
+	if (n) {
+		blob_unref(hub->run_last);
+		hub->run_last = blob_ref(c[n - 1]);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct blob **slot = &hub->frames[c[i]->seq & (hub->cap - 1)];
 

@@ -146,6 +146,18 @@ static void on_tick(void *ctx, int fd)
 		on_house(d, fd);
 }
 
+/* A scrape waits for the metrics texts of the latest tick. */
+static void on_metrics(void *ctx, int fd)
+{
+	struct daemon *d = ctx;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;
+	topics_metrics(d->topics);
+	http_metrics_written(d->http);
+}
+
 /* From the loop thread, so that a stuck loop gets restarted. */
 static void on_watchdog(void *ctx, int fd)
 {
@@ -207,7 +219,7 @@ static int open_root(const char *path, const char *what)
 }
 
 /* Registers the loop's fds: the tick, housekeeping, signals, the hangup
- * watch, the topics' fds, the watchdog. */
+ * watch, the waiting scrapes, the topics' fds, the watchdog. */
 static int watch_all(struct daemon *d, const sigset_t *sigs)
 {
 	int dog = service_watchdog_fd();
@@ -218,6 +230,7 @@ static int watch_all(struct daemon *d, const sigset_t *sigs)
 	    loop_add(d->loop, d->tick_fd, on_tick, d) < 0 ||
 	    loop_add(d->loop, d->sig_fd, on_signal, d) < 0 ||
 	    loop_add(d->loop, http_watch_fd(d->http), on_hangup, d) < 0 ||
+	    loop_add(d->loop, http_metrics_fd(d->http), on_metrics, d) < 0 ||
 	    (d->house_fd = loop_timer(d->loop, CLOCK_MONOTONIC, 1000, 1000, on_house, d)) < 0 ||
 	    arm_house(d) < 0 || (dog >= 0 && loop_add(d->loop, dog, on_watchdog, d) < 0) ||
 	    topics_watch(d->topics, watch_topic, d) < 0) {
@@ -269,6 +282,7 @@ int main(int argc, char **argv)
 							.flush = alerts_flush,
 							.hello = alerts_hello,
 							.wants = alerts_wants,
+							.metrics = alerts_metrics,
 							.ctx = d.alerts});
 	hub_set_limits(d.hub, d.cfg.keepalive_s, d.cfg.stall_s);
 	topics_tick(d.topics); /* a first tick before serving: the first snapshot has data */

@@ -44,6 +44,9 @@ void self_metrics_tick(struct metrics *m, const struct self_tick *s)
 	    s->tick_last_cpu_s);
 	one(m, "sysfeed_interval_seconds", "gauge", "The sampling interval.",
 	    s->interval_ms / 1000.0);
+	one(m, "sysfeed_metrics_writes_total", "counter",
+	    "Times the loop wrote this text, for the scrapes that asked.",
+	    (double)s->metrics_writes);
 	by_label(m, "sysfeed_heap_bytes", "gauge",
 		 "malloc's heap: bytes allocated, and free bytes in its free lists (resident or "
 		 "given back by malloc_trim).",

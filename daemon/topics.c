@@ -55,10 +55,11 @@ struct topics {
 	struct topics_hook hook;
 	uint64_t ticks;
 	double tick_cpu_s, tick_last_cpu_s, tick_last_wall_s;
-	struct store *store;   /* history on disk */
-	struct store_rec *rec; /* what goes to it from this tick */
-	unsigned store_gen;    /* its status when `hello` was made */
-	bool keep;             /* whether it has a directory to write to */
+	uint64_t metrics_writes; /* topics_metrics calls */
+	struct store *store;     /* history on disk */
+	struct store_rec *rec;   /* what goes to it from this tick */
+	unsigned store_gen;      /* its status when `hello` was made */
+	bool keep;               /* whether it has a directory to write to */
 };
 
 const char *const *topics_names(void)
@@ -249,7 +250,8 @@ static void daemon_metrics(struct topics *t)
 						 .topic_names = names,
 						 .topic_up = up,
 						 .heap_in_use = mi.uordblks + mi.hblkhd,
-						 .heap_free = mi.fordblks});
+						 .heap_free = mi.fordblks,
+						 .metrics_writes = t->metrics_writes});
 	if (t->store) {
 		struct store_stats st;
 
@@ -353,12 +355,20 @@ void topics_tick(struct topics *t)
 	}
 	if (t->hook.flush && t->hook.flush(t->hook.ctx, true))
 		topics_hello(t);
-	collector_metrics(t);
 	t->ticks++;
 	t->tick_last_wall_s = clock_s(CLOCK_MONOTONIC) - wall0;
 	t->tick_last_cpu_s = clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
 	t->tick_cpu_s += t->tick_last_cpu_s;
+}
+
+void topics_metrics(struct topics *t)
+{
+	t->metrics_writes++;
+	collector_metrics(t);
+	if (t->hook.metrics)
+		t->hook.metrics(t->hook.ctx);
 	daemon_metrics(t);
+	hub_metrics_written(t->hub);
 }
 
 /* Chart history: history-seconds worth of rows at the start's interval

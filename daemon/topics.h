@@ -27,6 +27,7 @@ struct topics_hook {
 	bool (*flush)(void *ctx, bool tick);
 	void (*hello)(void *ctx, struct cJSON *hello);
 	bool (*wants)(void *ctx, unsigned topic);
+	void (*metrics)(void *ctx); /* its Prometheus text into the hub, from topics_metrics */
 	void *ctx;
 };
 
@@ -51,6 +52,11 @@ int topics_watch(struct topics *t, int (*add)(void *ctx, int fd, unsigned topic)
 void topics_dispatch(struct topics *t, unsigned topic);
 /* Samples every periodic topic once and publishes the tick as one batch. */
 void topics_tick(struct topics *t);
+/* Writes every topic's Prometheus text from its latest sample, the
+ * daemon's own and the hook's into the hub (hub_metrics_written), when a
+ * scrape asks: not at each tick, as a scrape every 15 s or so would use
+ * one text in 15 (writing them was a sixth of an idle tick). */
+void topics_metrics(struct topics *t);
 /* Tells event collectors whether someone subscribes to them (about once a
  * second, and when a stream went). */
 void topics_follow(struct topics *t);

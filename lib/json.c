@@ -251,16 +251,24 @@ size_t json_width(unsigned char c)
 	}
 }
 
+/* Adds item under the constant key; takes item. */
+static int json_add_cs(cJSON *o, const char *key, cJSON *item)
+{
+	if (!item || !cJSON_AddItemToObjectCS(o, key, item)) {
+		cJSON_Delete(item);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int json_num(cJSON *o, const char *key, double v)
 {
-	return cJSON_AddNumberToObject(o, key, v) ? 0 : -ENOMEM;
+	return json_add_cs(o, key, cJSON_CreateNumber(v));
 }
 
 int json_num_or_null(cJSON *o, const char *key, bool have, double v)
 {
-	if (have)
-		return json_num(o, key, v);
-	return cJSON_AddNullToObject(o, key) ? 0 : -ENOMEM;
+	return json_add_cs(o, key, have ? cJSON_CreateNumber(v) : cJSON_CreateNull());
 }
 
 /* Whether s is valid UTF-8 (it holds no NUL: it is a C string). */
@@ -303,6 +311,11 @@ static cJSON *json_text(const char *v)
 
 int json_str(cJSON *o, const char *key, const char *v)
 {
+	return json_add_cs(o, key, v ? json_text(v) : cJSON_CreateNull());
+}
+
+int json_str_dup(cJSON *o, const char *key, const char *v)
+{
 	cJSON *item = v ? json_text(v) : cJSON_CreateNull();
 
 	if (!item || !cJSON_AddItemToObject(o, key, item)) {
@@ -317,16 +330,6 @@ int json_array_str(cJSON *arr, const char *v)
 	cJSON *item = v ? json_text(v) : cJSON_CreateNull();
 
 	if (!item || !cJSON_AddItemToArray(arr, item)) {
-		cJSON_Delete(item);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Adds item under the constant key; takes item. */
-static int json_add_cs(cJSON *o, const char *key, cJSON *item)
-{
-	if (!item || !cJSON_AddItemToObjectCS(o, key, item)) {
 		cJSON_Delete(item);
 		return -ENOMEM;
 	}

@@ -24,11 +24,17 @@ void json_print_done(void);
  * short escapes (\b \f \n \r \t), else 1. */
 size_t json_width(unsigned char c);
 
+/* Keys of json_str, json_num and json_num_or_null are constants (a
+ * literal, a static table), not copied: a payload of hundreds of fields
+ * made each tick saves a copy each (a malloc and a free). */
+
 /* Adds host text (file names, paths, process and user names, unit names,
  * ...) to a JSON object as a string of valid UTF-8 (see
  * utf8_sanitize: cJSON copies bytes as they are), or null when v is
  * NULL. Returns 0 or -ENOMEM. */
 int json_str(cJSON *o, const char *key, const char *v);
+/* The same under a key that is copied (one that may not outlive o). */
+int json_str_dup(cJSON *o, const char *key, const char *v);
 /* The same, appended to a JSON array. */
 int json_array_str(cJSON *arr, const char *v);
 /* As json_str and json_num (and null for v < 0), for payloads of many

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,24 @@ ssize_t procfs_pread(int fd, char *buf, size_t size)
 	return n;
 }
 
+int procfs_watch_open(int dirfd, const char *path)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	struct statfs sfs;
+
+	if (fd >= 0 && (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd < 0 ? -1 : fd;
+}
+
+bool procfs_watch_changed(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLPRI};
+
+	return fd < 0 || poll(&pfd, 1, 0) != 0;
+}
 void procfs_reason(char *reason, size_t reason_len, const char *path, int err, bool parsing)
 {
 	char msg[128];

@@ -73,6 +73,14 @@ void procfs_set_reason(const struct procfs_set *set, const char *first_path, int
 		       size_t reason_len);
 void procfs_set_done(struct procfs_set *set);
 
+/* A file of the real proc (mountinfo, mounts, swaps) kept open so that
+ * poll() says when its contents change (POLLPRI): an fd, or -1 when
+ * dirfd/path is not on proc (a fixture tree) or cannot be opened. */
+int procfs_watch_open(int dirfd, const char *path);
+/* Whether the file watched through fd changed since the last call (true
+ * for fd -1: unknown, read it again). */
+bool procfs_watch_changed(int fd);
+
 /* Writes a collector's one-line reason for being off, naming the file as
  * under /proc whatever the proc root: "/proc/stat: No such file or
  * directory", or "/proc/stat: unexpected contents (...)" when parsing

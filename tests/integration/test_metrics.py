@@ -188,6 +188,26 @@ def test_heap_bytes(start_daemon):
     assert 100 * 1024 < heap["in_use"] < d.rss_kb() * 1024, (heap, d.rss_kb())
 
 
+def test_written_on_demand(start_daemon):
+    """The ticks write no metrics text (a sixth of an idle tick's
+    instructions went into it): each scrape has it written from the latest
+    tick."""
+    def scrape():
+        _, samples = parse_exposition(get_metrics(d.port).text)
+        return {n: float(v) for n, l, v in samples if not l}
+
+    d = start_daemon(interval=100)
+    d.wait_healthz(lambda h: h["uptime"] >= 1.0, 10, "ten intervals")
+    first = scrape()
+    assert first["sysfeed_ticks_total"] >= 5, first["sysfeed_ticks_total"]
+    assert first["sysfeed_metrics_writes_total"] == 1, first["sysfeed_metrics_writes_total"]
+    up = d.healthz()["uptime"]
+    d.wait_healthz(lambda h: h["uptime"] >= up + 1.0, 10, "ten more intervals")
+    second = scrape()
+    assert second["sysfeed_ticks_total"] - first["sysfeed_ticks_total"] >= 3, (first, second)
+    assert second["sysfeed_metrics_writes_total"] == 2, second["sysfeed_metrics_writes_total"]
+
+
 def test_openmetrics_form(start_daemon):
     d = start_daemon(interval=200)
     r = get_metrics(d.port, headers=[("Accept", "application/openmetrics-text; version=1.0.0")])

@@ -3,7 +3,8 @@
  * and garbled input), btrfs error_stats, the sysfeed-smart file parser
  * (SATA passing and failing, NVMe, a drive smartctl could not open), and
  * the collector over the `nas` tree: two ticks against expected/health.1.json,
- * health.json and health.prom, the SMART file missing, replaced and bad. */
+ * health.json and health.prom, the SMART file missing, replaced and bad;
+ * on the live /proc, mountinfo read again when the mounts change. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,9 +13,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -294,12 +297,99 @@ static void test_smart_file(void **state)
 	scratch_remove(&s);
 }
 
+/* rchar of /proc/self/io: bytes this process read so far. */
+static uint64_t read_bytes(void)
+{
+	char buf[512], *p;
+	FILE *f = fopen("/proc/self/io", "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strstr(buf, "rchar: ");
+	assert_non_null(p);
+	return strtoull(p + 7, NULL, 10);
+}
+
+/* On the live /proc, mountinfo is read again when the kernel says the
+ * mount table changed and every 16th tick (it was parsed, and /sys looked
+ * up, at every tick): 300 mounts, ten ticks read none of it, a mount gone
+ * reads it, and the 16th tick after. */
+static void test_live_mounts(void **state)
+{
+	struct collector_env env = {0};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
+	char dir[] = "/tmp/sysfeed-health-XXXXXX", path[PATH_MAX];
+	struct procfs_buf mi = {0};
+	cJSON *p = NULL, *first;
+	uint64_t before;
+	void *st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(unshare(CLONE_NEWNS), 0);
+	assert_int_equal(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	assert_non_null(mkdtemp(dir));
+	for (int i = 0; i < 300; i++) {
+		snprintf(path, sizeof(path), "%s/m%d", dir, i);
+		assert_int_equal(mkdir(path, 0700), 0);
+		assert_int_equal(mount("sysfeed-health", path, "tmpfs", 0, "size=4k"), 0);
+	}
+	assert_int_equal(procfs_read(AT_FDCWD, "/proc/self/mountinfo", &mi, 16u << 20), 0);
+	assert_true(mi.len > 20000);
+	env.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	env.sys_fd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	st = init_check(&health_collector, &env, 0, "");
+	assert_int_equal(health_collector.sample(st, &env, &tick, &p), 0);
+	first = cJSON_Duplicate(get(p, "filesystems"), true);
+	cJSON_Delete(p);
+	before = read_bytes();
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(health_collector.sample(st, &env, &tick, &p), 0);
+		assert_true(cJSON_Compare(get(p, "filesystems"), first, true));
+		cJSON_Delete(p);
+	}
+	assert_true(read_bytes() - before < mi.len / 2);
+	snprintf(path, sizeof(path), "%s/m0", dir);
+	assert_int_equal(umount(path), 0);
+	before = read_bytes();
+	assert_int_equal(health_collector.sample(st, &env, &tick, &p), 0);
+	assert_true(read_bytes() - before > mi.len / 2);
+	assert_true(cJSON_Compare(get(p, "filesystems"), first, true));
+	cJSON_Delete(p);
+	/* and every 16th tick whatever, for a superblock made read-only */
+	before = read_bytes();
+	for (int i = 0; i < 15; i++) {
+		assert_int_equal(health_collector.sample(st, &env, &tick, &p), 0);
+		cJSON_Delete(p);
+	}
+	assert_true(read_bytes() - before < mi.len / 2);
+	assert_int_equal(health_collector.sample(st, &env, &tick, &p), 0);
+	cJSON_Delete(p);
+	assert_true(read_bytes() - before > mi.len / 2);
+	health_collector.fini(st);
+	for (int i = 0; i < 300; i++) {
+		snprintf(path, sizeof(path), "%s/m%d", dir, i);
+		if (i)
+			assert_int_equal(umount(path), 0);
+		assert_int_equal(rmdir(path), 0);
+	}
+	assert_int_equal(rmdir(dir), 0);
+	cJSON_Delete(first);
+	procfs_buf_free(&mi);
+	close(env.proc_fd);
+	close(env.sys_fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mdstat),     cmocka_unit_test(test_btrfs),
 	    cmocka_unit_test(test_smart),      cmocka_unit_test(test_fixture),
-	    cmocka_unit_test(test_smart_file),
+	    cmocka_unit_test(test_smart_file), cmocka_unit_test(test_live_mounts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1067,6 +1067,106 @@ static void test_compact_text_shared(void **state)
 	hub_free(hub);
 }
 
+/* Publishes frame i of a stream whose frames repeat one block of random
+ * text: each alone hardly compresses, a run of them does. */
+static void pub_repeat(struct hub *h, int i)
+{
+	static char pad[1001];
+	char json[1100];
+	unsigned seed = 7;
+
+	if (!pad[0]) {
+		for (int j = 0; j < 1000; j++)
+			pad[j] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
+			    [rand_r(&seed) % 64];
+	}
+	snprintf(json, sizeof(json), "{\"t\":1,\"n\":%d,\"pad\":\"%s\"}", i, pad);
+	assert_int_equal(hub_publish(h,
+				     &(struct hub_msg){.topic = (unsigned)(i % 3),
+						       .json = json,
+						       .len = strlen(json),
+						       .level = -1},
+				     1, 1),
+			 0);
+}
+
+/* Old frames are deflated as runs of one stream: a frame that repeats the
+ * ones before costs a few bytes (a piece per frame kept these as they
+ * were), and any frame of a run reads back exactly, whether the reader
+ * starts inside a run, goes on after a housekeeping (which drops the
+ * inflater), reads gzip, or the run's first frames already left the
+ * ring. */
+static void test_compact_runs(void **state)
+{
+	struct hub *hub = hub_new(1 << 20, INST, names, &ops),
+		   *plain = hub_new(1 << 20, INST, names, &ops),
+		   *small = hub_new(16 << 10, INST, names, &ops),
+		   *ref = hub_new(4 << 20, INST, names, &ops);
+	struct hub_stats st, st_plain, st_small;
+	struct hub_client *a, *b, *z;
+	static struct unzip u;
+	static char expect[1 << 20];
+	const char *from[] = {"00000000deadbeef-37", "00000000deadbeef-2", "00000000deadbeef-150",
+			      "00000000deadbeef-299"};
+	char id[SSE_ID_MAX];
+
+	hub_set_compact_age(hub, 0);
+	hub_set_compact_age(small, 0);
+	for (struct hub *h = hub; h; h = h == hub     ? plain
+					 : h == plain ? small
+					 : h == small ? ref
+						      : NULL)
+		hub_set_hello(h, "{}", 2000);
+	for (int i = 1; i <= 300; i++) {
+		pub_repeat(hub, i);
+		pub_repeat(plain, i);
+		pub_repeat(small, i);
+		pub_repeat(ref, i);
+	}
+	hub_get_stats(hub, &st);
+	hub_get_stats(plain, &st_plain);
+	assert_int_equal(st.first_seq, 1);
+	assert_int_equal(st.last_seq, 300);
+	assert_true(st.ring_used * 4 < st_plain.ring_used);
+	/* inside runs, from their start, at the end; twice, with a
+	 * housekeeping between */
+	for (int k = 0; k < 8; k++) {
+		a = cnew(ref, 7, from[k % 4]);
+		strcpy(expect, drain(a, 4096));
+		hub_client_free(a);
+		b = cnew(hub, 7, from[k % 4]);
+		assert_string_equal(drain(b, 4096), expect);
+		hub_client_free(b);
+		z = cnew_opt(hub, 7, from[k % 4], NULL, true);
+		unzip_init(&u);
+		zdrain(z, &u, 1000);
+		assert_string_equal(u.out, expect);
+		inflateEnd(&u.z);
+		hub_client_free(z);
+		if (k == 3)
+			hub_housekeep(hub);
+	}
+	/* a small ring: the run of its oldest frames began before them */
+	hub_get_stats(small, &st_small);
+	assert_true(st_small.first_seq > 150);
+	for (uint64_t s = st_small.first_seq - 1; s < st_small.last_seq; s += 5) {
+		sse_format_id(id, sizeof(id), INST, s);
+		a = cnew(ref, 7, id);
+		strcpy(expect, drain(a, 4096));
+		b = cnew(small, 7, id);
+		assert_string_equal(drain(b, 4096), expect);
+		assert_int_equal(count(expect, "\n\n"), (int)(st_small.last_seq - s + 1));
+		hub_client_free(a);
+		hub_client_free(b);
+		if (s % 3 == 0)
+			hub_housekeep(small);
+	}
+	hub_free(hub);
+	hub_free(plain);
+	hub_free(small);
+	hub_free(ref);
+}
+
 /* Appends to out[len..] what a socket taking a random share of each batch
  * gets of c through hub_client_gather and hub_client_sent (batches of
  * about `max` bytes); returns the new length. */
@@ -1242,6 +1342,7 @@ int main(void)
 	    cmocka_unit_test(test_gzip_big_batch),
 	    cmocka_unit_test(test_gather_same_stream),
 	    cmocka_unit_test(test_compact_text_shared),
+	    cmocka_unit_test(test_compact_runs),
 	};
 
 	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
