@@ -261,10 +261,52 @@ class Container:
             return ""
 
     def sh(self, script, timeout=60, check=True):
-        """Runs a shell script inside the container as root."""
+        """Runs a shell script inside the container as root; one that runs
+        out of time fails with what the container's processes were doing."""
         assert self.leader, "container not booted"
-        return run(["nsenter", "-t", str(self.leader), "-a", "--", "/bin/sh", "-c", script],
-                   timeout=timeout, check=check)
+        try:
+            return run(["nsenter", "-t", str(self.leader), "-a", "--", "/bin/sh", "-c", script],
+                       timeout=timeout, check=check)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{script!r} in the container ran over {timeout}s\n"
+                                 + self.diagnosis()) from None
+
+    def diagnosis(self):
+        """What each process of the container is doing (host pid, state,
+        CPU ticks over half a second, kernel wait channel, command line),
+        the host's load, and the console's tail: for a command that hung."""
+        def procs():
+            out = {}
+            for d in glob.glob("/proc/[0-9]*"):
+                try:
+                    with open(d + "/stat") as f:
+                        stat = f.read()
+                    if os.readlink(d + "/ns/pid") != pidns:
+                        continue
+                    with open(d + "/wchan") as f:
+                        wchan = f.read()
+                    with open(d + "/cmdline", "rb") as f:
+                        cmd = f.read(200).replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                f = stat[stat.rindex(")") + 2:].split()
+                out[int(d[6:])] = (f[0], int(f[11]) + int(f[12]), wchan, cmd.strip())
+            return out
+
+        try:
+            pidns = os.readlink(f"/proc/{self.leader}/ns/pid")
+        except OSError as e:
+            return f"the container's PID 1 is gone ({e})\n" + self.console_text()
+        before = procs()
+        time.sleep(0.5)
+        after = procs()
+        lines = [f"{pid} {st} +{t - before.get(pid, (0, t))[1]} ticks {wchan or '-'}: {cmd}"
+                 for pid, (st, t, wchan, cmd) in sorted(after.items())]
+        with open("/proc/loadavg") as f:
+            load = f.read().strip()
+        return ("--- the container's processes (host pid, state, CPU ticks in 0.5 s, wait "
+                "channel, command)\n" + "\n".join(lines) + f"\n--- host load {load}\n"
+                "--- console\n" + self.console_text())
 
     def popen(self, script):
         """Starts a shell script inside the container as root without waiting
