@@ -191,7 +191,9 @@ def check_alive(d, during):
     rc = d.proc.poll()
     if rc is not None:
         d.expected_exit = True
-        raise BenchError("the daemon died during %s (%s)" % (during, exit_text(rc)))
+        last = [line for line in d.stderr_lines if line.strip()][-3:]
+        raise BenchError("the daemon died during %s (%s)%s" % (
+            during, exit_text(rc), "; its last lines: " + " | ".join(last) if last else ""))
 
 
 def proc_status(pid):
