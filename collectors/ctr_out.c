@@ -206,7 +206,7 @@ static int ctr_list_whole(struct ctr_state *s, int64_t t_ms)
 
 		if (c < 0 || (i && json_buf_put(&s->list, ",", 1) < 0))
 			return -ENOMEM;
-		at[i] = (struct ctr_span){s->list.len - s->body, e->row.len};
+		at[i] = (struct ctr_span){s->list.len - s->body, e->row.len, e->row.len};
 		if (json_buf_put(&s->list, e->row.p, e->row.len) < 0)
 			return -ENOMEM;
 		if (c)
@@ -216,11 +216,43 @@ static int ctr_list_whole(struct ctr_state *s, int64_t t_ms)
 	return 0;
 }
 
-/* Writes the list from the last one, the rows of s->changed put in and the
- * runs between them copied: a tick that changed a few rows of many copies
- * the rest in a few runs, reading no container. */
+/* Writes the changed rows over the last list, each in its place padded
+ * with spaces, when every one fits there and the counts before the list
+ * kept their length: the state then costs the changed rows, not a copy
+ * of every row. Returns whether it did (false: ctr_list_patch). */
+static bool ctr_list_in_place(struct ctr_state *s, int64_t t_ms)
+{
+	char *body = s->list.p + s->body;
+
+	/* list_old is free until the next ctr_list_patch: the head there */
+	if (ctr_state_head(s, &s->list_old, t_ms) < 0 || s->list_old.len != s->body)
+		return false;
+	for (size_t k = 0; k < s->n_changed; k++) {
+		size_t c = s->changed[k];
+
+		if (s->order[c]->row.len > s->at[c].cap)
+			return false;
+	}
+	memcpy(s->list.p, s->list_old.p, s->body);
+	for (size_t k = 0; k < s->n_changed; k++) {
+		size_t c = s->changed[k];
+		const struct json_buf *row = &s->order[c]->row;
+		struct ctr_span *at = &s->at[c];
+
+		memcpy(body + at->off, row->p, row->len);
+		memset(body + at->off + row->len, ' ', at->cap - row->len);
+		at->len = row->len;
+	}
+	return true;
+}
+
+/* Writes the list from the last one, the rows of s->changed put in (with
+ * CTR_ROW_SLACK spaces after each) and the runs between them copied: a
+ * tick that changed a few rows of many copies the rest in a few runs,
+ * reading no container. */
 static int ctr_list_patch(struct ctr_state *s, int64_t t_ms)
 {
+	static const char spaces[CTR_ROW_SLACK] = "                ";
 	struct json_buf old = s->list;
 	const char *body;
 	size_t next = 0; /* the first rank not written yet */
@@ -237,7 +269,7 @@ static int ctr_list_patch(struct ctr_state *s, int64_t t_ms)
 
 		if (next < c) { /* the unchanged rows before c, and their commas */
 			size_t from = s->at[next].off;
-			size_t to = c < s->n ? s->at[c].off : s->at[c - 1].off + s->at[c - 1].len;
+			size_t to = c < s->n ? s->at[c].off : s->at[c - 1].off + s->at[c - 1].cap;
 			size_t shift = s->list.len - s->body - from; /* modulo: may wrap */
 
 			if (json_buf_put(&s->list, body + from, to - from) < 0)
@@ -248,8 +280,10 @@ static int ctr_list_patch(struct ctr_state *s, int64_t t_ms)
 		if (c == s->n)
 			break;
 		e = s->order[c];
-		s->at[c] = (struct ctr_span){s->list.len - s->body, e->row.len};
+		s->at[c] = (struct ctr_span){s->list.len - s->body, e->row.len,
+					     e->row.len + CTR_ROW_SLACK};
 		if (json_buf_put(&s->list, e->row.p, e->row.len) < 0 ||
+		    json_buf_put(&s->list, spaces, CTR_ROW_SLACK) < 0 ||
 		    (c + 1 < s->n && json_buf_put(&s->list, ",", 1) < 0))
 			return -ENOMEM;
 		next = c + 1;
@@ -263,9 +297,11 @@ int ctr_state_set(struct ctr_state *s, const struct collector_env *env, int64_t 
 		return 0;
 	if (ctr_order(s) < 0)
 		return -ENOMEM;
-	if ((s->layout_ok && !s->list_dirty && s->n ? ctr_list_patch(s, t_ms)
-						    : ctr_list_whole(s, t_ms)) < 0 ||
-	    json_buf_put(&s->list, "]}", 2) < 0) {
+	if (s->layout_ok && !s->list_dirty && s->n && ctr_list_in_place(s, t_ms)) {
+		/* the list's end, "]}", is where it was */
+	} else if ((s->layout_ok && !s->list_dirty && s->n ? ctr_list_patch(s, t_ms)
+							   : ctr_list_whole(s, t_ms)) < 0 ||
+		   json_buf_put(&s->list, "]}", 2) < 0) {
 		s->layout_ok = false;
 		return -ENOMEM;
 	}

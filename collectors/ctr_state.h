@@ -21,6 +21,9 @@ struct metrics;
 
 /* The numbers a row shows (ctr_out.c): a row is sent again when one moved. */
 #define CTR_SHOWN 10
+/* Room after a row that changed, in the state (spaces): its numbers may
+ * grow by this much and it is still written in its place. */
+#define CTR_ROW_SLACK 16
 
 struct ctr_entry {
 	/* first what every tick looks at, idle or not, with the first part of
@@ -86,10 +89,12 @@ struct ctr_state {
 	struct json_buf rows; /* the tick's rows that changed */
 	struct json_buf list; /* every row: the state */
 	/* where each row is in list's array (by rank, from body), while
-	 * layout_ok: a state with a few rows changed is made by copying the
-	 * runs between them from the last one (list_old) */
+	 * layout_ok: a state with a few rows changed is written over the last
+	 * one where each changed row fits its place (cap: a row that changed
+	 * is given CTR_ROW_SLACK bytes more, spaces after it), else made by
+	 * copying the runs between them from the last one (list_old) */
 	struct ctr_span {
-		size_t off, len;
+		size_t off, len, cap;
 	} * at;
 	size_t body;
 	struct json_buf list_old;

@@ -17,8 +17,11 @@ removes it all again:
 
 Prints workload_cost's lines; BENCH_REAL_TICKS (100) ticks
 BENCH_REAL_INTERVAL_MS (200) apart after BENCH_REAL_WARMUP (5). BENCH_REAL_WRAP prefixes workload_cost's command line
-("strace -c -o FILE"). Needs root and Perl. Python 3
-standard library only."""
+("strace -c -o FILE"). BENCH_REAL_AGAINST names another build's bench
+directory: its workload_cost runs at the same time over the same tree,
+half an interval apart, and its lines are printed after ours prefixed
+"against:" (an A/B pair that shares the host's noise). Needs root and
+Perl. Python 3 standard library only."""
 
 import os
 import signal
@@ -34,6 +37,7 @@ WARMUP = int(os.environ.get("BENCH_REAL_WARMUP", "5"))
 INTERVAL = int(os.environ.get("BENCH_REAL_INTERVAL_MS", "200"))
 BENCH = os.environ.get("SYSFEED_BENCH", "build/bench")
 WRAP = os.environ.get("BENCH_REAL_WRAP", "").split()  # "strace -c -o FILE"
+AGAINST = os.environ.get("BENCH_REAL_AGAINST", "")
 CG = "/sys/fs/cgroup"
 V2 = os.path.exists(CG + "/cgroup.controllers")
 HIERS = [""] if V2 else [h for h in ("cpu", "cpuacct", "memory", "pids", "blkio", "freezer",
@@ -84,9 +88,20 @@ def main():
                 made.append(os.path.join(CG, h, rel))
             procs.append(spawn(["perl", "-e", BUSY], rel))
         layout = "v2" if V2 else "v1"
-        r = subprocess.run(WRAP + [os.path.join(BENCH, "workload_cost"), "-r", "-l", layout,
-                            "-c", str(N_CTR), "-b", str(N_BUSY), "-s", str(N_SVC),
-                            "-t", str(TICKS), "-w", str(WARMUP), "-i", str(INTERVAL)], timeout=600)
+        args = ["-r", "-l", layout, "-c", str(N_CTR), "-b", str(N_BUSY), "-s", str(N_SVC),
+                "-t", str(TICKS), "-w", str(WARMUP), "-i", str(INTERVAL)]
+        other = None
+        if AGAINST:
+            other = subprocess.Popen([os.path.join(AGAINST, "workload_cost")] + args,
+                                     stdout=subprocess.PIPE, text=True)
+            procs.append(other)
+            time.sleep(INTERVAL / 2000)
+        r = subprocess.run(WRAP + [os.path.join(BENCH, "workload_cost")] + args, timeout=600)
+        if other:
+            out, _ = other.communicate(timeout=600)
+            for line in out.splitlines():
+                print("against: " + line)
+            return r.returncode or other.returncode
         return r.returncode
     finally:
         for p in procs:

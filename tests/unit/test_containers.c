@@ -447,6 +447,84 @@ static void test_state_patched(void **state)
 	cap_free(cap);
 }
 
+/* The last state's text, as the hub got it (test_state_in_place). */
+static char raw_state[1 << 14];
+static size_t raw_len;
+
+static void raw_set_state_json(const struct collector_env *env, const char *json, size_t len)
+{
+	assert_true(len < sizeof(raw_state));
+	memcpy(raw_state, json, len);
+	raw_len = len;
+	cap_set_state_json(env, json, len);
+}
+
+/* A row that changed is given room after it in the state: while its
+ * numbers grow within that room, a tick writes it in its place, and the
+ * state keeps its length and every other byte but the time (a copy of
+ * the whole list each tick otherwise); a row that outgrows its room makes
+ * the state from the runs again, and the state stays the rows a client
+ * holds. */
+static void test_state_in_place(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {.proc_fd = -1};
+	struct capture *cap = ctr_scratch(&s, &env);
+	char path[256], text[64], before[sizeof(raw_state)];
+	size_t len0 = 0, at = 0;
+	uint64_t mem = 1;
+	void *st;
+
+	(void)state;
+	env.set_state_json = raw_set_state_json;
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-%02u%s.scope/cpu.stat",
+			 i, DK + 2);
+		scratch_write(&s, path, "usage_usec 1000\n");
+	}
+	st = init_check(&containers_collector, &env, 0, "");
+	for (unsigned n = 1; n <= 16; n++) {
+		cJSON *p;
+		const char *row;
+
+		/* container 01 busy, its memory a digit longer each tick; at 12 its
+		 * memory and CPU time leap by more than its room */
+		snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-01%s.scope/cpu.stat",
+			 DK + 2);
+		snprintf(text, sizeof(text), "usage_usec %llu\n",
+			 (unsigned long long)(1000 + n * 1000 + (n >= 12 ? UINT64_C(1) << 30 : 0)));
+		scratch_write(&s, path, text);
+		mem = n >= 12 ? UINT64_C(1234567890123456789) : n < 3 ? 1 : mem * 10;
+		snprintf(path, sizeof(path),
+			 "fs/cgroup/system.slice/docker-01%s.scope/memory.current", DK + 2);
+		snprintf(text, sizeof(text), "%llu\n", (unsigned long long)mem);
+		scratch_write(&s, path, text);
+		memcpy(before, raw_state, raw_len);
+		p = ctr_tick(st, &env, n);
+		assert_true(num(row_named(cap->state, "0123456789ab"), "mem_bytes") == (double)mem);
+		if (n > 5 && n < 12) {
+			/* in its place: same length, the other rows as they were */
+			assert_int_equal(raw_len, len0);
+			row = strstr(raw_state, "/docker-01");
+			assert_non_null(row);
+			while (row > raw_state && !(row[0] == '{' && row[-1] == ','))
+				row--; /* its row's start: the one after 00's */
+			assert_memory_equal(raw_state + at, before + at,
+					    (size_t)(row - raw_state) - at);
+		}
+		if (n == 5) { /* tick 4 gave it room (its memory grew beyond its length) */
+			len0 = raw_len;
+			at = (size_t)(strstr(raw_state, "\"list\"") - raw_state);
+		}
+		if (n == 12)
+			assert_true(raw_len > len0); /* outgrew it: from the runs */
+		cJSON_Delete(p);
+	}
+	containers_collector.fini(st);
+	scratch_remove(&s);
+	cap_free(cap);
+}
+
 /* A host with no container has a state from its first tick on (the
  * snapshot carries the topic: none running). */
 static void test_none(void **state)
@@ -741,6 +819,7 @@ int main(void)
 	    cmocka_unit_test(test_none),
 	    cmocka_unit_test(test_freezer_busy),
 	    cmocka_unit_test(test_state_patched),
+	    cmocka_unit_test(test_state_in_place),
 	    cmocka_unit_test(test_group),
 	    cmocka_unit_test(test_net_paced),
 	    cmocka_unit_test(test_off),
