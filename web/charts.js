@@ -103,32 +103,22 @@ function labelBitmap(ctx, text) {
   return { canvas, ax, ay };
 }
 
-// Makes ctx's drawing calls draw within clip() when it returns a Path2D
-// (each call clipped on its own, between save and restore, so that uPlot's
-// record of ctx's state stays true); returns the calls as they were.
-const DRAWING = ['clearRect', 'fillRect', 'strokeRect', 'fill', 'stroke', 'drawImage', 'fillText', 'strokeText'];
+// The state of a canvas context that save() and restore() keep, but for
+// the clip and the transform.
+const CTX_STATE = ['strokeStyle', 'fillStyle', 'globalAlpha', 'lineWidth', 'lineCap', 'lineJoin', 'miterLimit',
+  'lineDashOffset', 'shadowOffsetX', 'shadowOffsetY', 'shadowBlur', 'shadowColor', 'globalCompositeOperation',
+  'font', 'textAlign', 'textBaseline', 'direction', 'imageSmoothingEnabled', 'imageSmoothingQuality', 'filter',
+  'letterSpacing', 'wordSpacing', 'fontKerning', 'fontStretch', 'fontVariantCaps', 'textRendering'];
 
-function clipDrawing(ctx, clip) {
-  const own = {};
-  for (const name of DRAWING) {
-    const f = ctx[name].bind(ctx);
-    own[name] = f;
-    ctx[name] = (...args) => {
-      const c = clip();
-      if (!c) return f(...args);
-      // the clip in canvas pixels, whatever the transform (uPlot moves
-      // hairlines by half a pixel)
-      const t = ctx.getTransform();
-      ctx.save();
-      ctx.resetTransform();
-      ctx.clip(c);
-      ctx.setTransform(t);
-      f(...args);
-      ctx.restore();
-      return undefined;
-    };
-  }
-  return own;
+// Ends a clip that ctx.save() started: restore() lifts it, and the rest
+// of the state is set back as the drawing left it (uPlot keeps a record
+// of the styles it set and does not set them again).
+function unclip(ctx) {
+  const state = CTX_STATE.filter((k) => k in ctx).map((k) => [k, ctx[k]]);
+  const dash = ctx.getLineDash();
+  ctx.restore();
+  for (const [k, v] of state) if (ctx[k] !== v) ctx[k] = v;
+  ctx.setLineDash(dash);
 }
 
 // A chart moved by whole pixels draws only this much of its plot anew at
@@ -449,7 +439,7 @@ export class TimeChart {
   // drawn: uPlot draws as always, within that clip. The pixels are those
   // of a full drawing, at a small part of its cost in a software-rendered
   // canvas.
-  beginDraw(own) {
+  beginDraw(clear) {
     const u = this.u;
     const ctx = u.ctx;
     const { width: cw, height: ch } = ctx.canvas;
@@ -458,14 +448,15 @@ export class TimeChart {
     const sy = u.scales.y;
     const p = this.prev;
     const span = sx.max - sx.min;
-    this.clip = null;
+    if (this.clip) unclip(ctx); // a drawing that did not end
+    this.clip = false;
     u.sfKeep = null;
     const same = p && p.still === this.still && p.box === `${b.left} ${b.top} ${b.width} ${b.height} ${cw} ${ch}` &&
       p.span === span && p.ymin === sy.min && p.ymax === sy.max && p.strips < STRIPS_MAX;
     const shift = same ? ((sx.min - p.xmin) * b.width) / span : 0;
     const k = Math.round(shift);
     if (k < 1 || k >= b.width / 2 || Math.abs(shift - k) > 1e-3) {
-      own.clearRect(0, 0, cw, ch);
+      clear(0, 0, cw, ch);
       return;
     }
     // The rows just under the plot hold the half of a line at its bottom.
@@ -475,7 +466,7 @@ export class TimeChart {
     ctx.save();
     ctx.clip(moved);
     ctx.globalCompositeOperation = 'copy';
-    own.drawImage(ctx.canvas, b.left + k, 0, b.width - k, bottom, b.left, 0, b.width - k, bottom);
+    ctx.drawImage(ctx.canvas, b.left + k, 0, b.width - k, bottom, b.left, 0, b.width - k, bottom);
     ctx.restore();
     // Drawn anew: the plot's left edge (where lines and the grid start),
     // the strip from where the previous newest row now is (or the k new
@@ -487,12 +478,12 @@ export class TimeChart {
     clip.rect(b.left, 0, pad, bottom);
     clip.rect(from, 0, cw - from, bottom);
     clip.rect(0, bottom, cw, ch - bottom);
-    this.clip = clip;
     u.sfKeep = [b.left + pad, from];
+    // the clip stays until the drawing ends (endDraw)
     ctx.save();
     ctx.clip(clip);
-    own.clearRect(0, 0, cw, ch);
-    ctx.restore();
+    this.clip = true;
+    clear(0, 0, cw, ch);
   }
 
   // uPlot's last draw hook: what the next drawing compares with.
@@ -512,11 +503,12 @@ export class TimeChart {
       strips: this.clip ? (this.prev?.strips ?? 0) + 1 : 0,
     };
     if (this.clip) {
+      unclip(u.ctx);
       u.sfStrips = (u.sfStrips ?? 0) + 1; // drawings that moved the chart (the tests count them)
       // the series' paths were built for the strip only: rebuilt for any other drawing
       for (const s of u.series) s._paths = null;
     }
-    this.clip = null;
+    this.clip = false;
     u.sfKeep = null;
   }
 
@@ -543,11 +535,12 @@ export class TimeChart {
 
   make(data) {
     this.prev = null;
-    this.clip = null;
+    this.clip = false;
     this.u = new uPlot(this.options(this.width), data, this.plot);
-    const own = clipDrawing(this.u.ctx, () => this.clip);
     // uPlot starts each drawing by clearing its whole canvas
-    this.u.ctx.clearRect = (x, y, w, hh) => (x || y || w !== this.u.ctx.canvas.width || hh !== this.u.ctx.canvas.height ? own.clearRect(x, y, w, hh) : this.beginDraw(own));
+    const ctx = this.u.ctx;
+    const clear = ctx.clearRect.bind(ctx);
+    ctx.clearRect = (x, y, w, hh) => (x || y || w !== ctx.canvas.width || hh !== ctx.canvas.height ? clear(x, y, w, hh) : this.beginDraw(clear));
     cacheText(this.u.ctx);
     const over = this.u.over;
     over.addEventListener('mouseenter', () => {
