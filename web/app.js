@@ -7,7 +7,7 @@ import { Feed } from './feed.js';
 import { Store } from './store.js';
 import { $, setAttr, setClass, setText } from './dom.js';
 import { makePanels } from './panels/index.js';
-import { setChartHandlers, setEventMarks } from './charts.js';
+import { setChartHandlers, setEventMarks, setFollowing } from './charts.js';
 import { Timeline } from './timeline.js';
 import { Tip } from './tip.js';
 import { View } from './view.js';
@@ -58,6 +58,7 @@ function flush() {
   if (document.hidden) return; // drawn on return, see visibilitychange
   const c = ctx();
   setEventMarks(...timeline.marks());
+  setFollowing(view.isLive());
   for (const [t, p] of Object.entries(panels)) {
     if (!dirty.has(t) || away(t)) continue;
     dirty.delete(t);

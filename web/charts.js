@@ -8,7 +8,7 @@
 import uPlot from './vendor/uPlot.js';
 import { h, setText, swatch } from './dom.js';
 import { clock, isNum } from './format.js';
-import { Columns, drawBands, linePaths, nearest } from './series.js';
+import { Columns, drawBands, linePaths, nearest, timeOrigin } from './series.js';
 
 const css = () => getComputedStyle(document.documentElement);
 const color = (name) => css().getPropertyValue(`--c-${name}`).trim() || '#888';
@@ -103,6 +103,30 @@ function labelBitmap(ctx, text) {
   return { canvas, ax, ay };
 }
 
+// The state of a canvas context that save() and restore() keep, but for
+// the clip and the transform.
+const CTX_STATE = ['strokeStyle', 'fillStyle', 'globalAlpha', 'lineWidth', 'lineCap', 'lineJoin', 'miterLimit',
+  'lineDashOffset', 'shadowOffsetX', 'shadowOffsetY', 'shadowBlur', 'shadowColor', 'globalCompositeOperation',
+  'font', 'textAlign', 'textBaseline', 'direction', 'imageSmoothingEnabled', 'imageSmoothingQuality', 'filter',
+  'letterSpacing', 'wordSpacing', 'fontKerning', 'fontStretch', 'fontVariantCaps', 'textRendering'];
+
+// Ends a clip that ctx.save() started: restore() lifts it, and the rest
+// of the state is set back as the drawing left it (uPlot keeps a record
+// of the styles it set and does not set them again).
+function unclip(ctx) {
+  const state = CTX_STATE.filter((k) => k in ctx).map((k) => [k, ctx[k]]);
+  const dash = ctx.getLineDash();
+  ctx.restore();
+  for (const [k, v] of state) if (ctx[k] !== v) ctx[k] = v;
+  ctx.setLineDash(dash);
+}
+
+// A chart moved by whole pixels draws only this much of its plot anew at
+// the right end, besides the new rows (CSS px, times the pixel ratio); and
+// it is drawn in full after this many such moves all the same.
+const STRIP_PAD = 3;
+const STRIPS_MAX = 60;
+
 // Times (s) marked on every time chart with a thin line in their
 // severity's colour: when alerts fired (set by the alerts panel). A change
 // draws the charts again with their next update.
@@ -125,10 +149,20 @@ export function setEventMarks(list, key) {
   events.list = list;
 }
 
+// Whether the charts follow the present (the page's range, not a zoomed
+// window): only then is a chart's range put on its pixel grid (see
+// TimeChart.update); a fixed window is the same on every chart.
+let following = true;
+
+export function setFollowing(on) {
+  following = Boolean(on);
+}
+
 const EVENT_COLOURS = { unit_failed: 'crit', log_err: 'warn', file: 'accent' };
 
 // uPlot draw hook: the marks and events within the x range.
 function drawMarks(u) {
+  u.sfDraws = (u.sfDraws ?? 0) + 1; // drawings of the chart (the tests count them)
   const sx = u.scales.x;
   const ctx = u.ctx;
   const { top, height } = u.bbox;
@@ -170,6 +204,15 @@ export function setChartHandlers(hs) {
 let hovered = null; // the chart under the pointer
 let origin = null; // the chart a drag started on
 
+// v rounded up to two significant digits: the top of a chart's y range (8 %
+// above its highest value) changes only when the values cross such a
+// step, so that the chart can mostly be moved rather than drawn anew (see
+// TimeChart.beginDraw).
+function roundUp2(v) {
+  const q = 10 ** (Math.floor(Math.log10(v)) - 1);
+  return Math.ceil(v / q - 1e-9) * q;
+}
+
 // A reference line of a chart is drawn, and held in its y range, once the
 // data reaches this share of it (memory: RAM total).
 const REF_NEAR = 0.6;
@@ -208,7 +251,7 @@ export class TimeChart {
     const muted = themeVar('muted');
     const font = '11px system-ui, sans-serif';
     const series = [{}];
-    const paths = linePaths(spec.stacked);
+    const paths = linePaths(spec.stacked, spec.series.map((s) => s.dash?.map((d) => d * uPlot.pxRatio)));
     this.bandFills = [];
     for (const s of spec.series) {
       const c = color(s.color);
@@ -220,7 +263,6 @@ export class TimeChart {
         // rasterise in software than a wider stroke
         width: s.width ?? 1,
         fill: spec.stacked ? alpha(c, 0.55) : undefined,
-        dash: s.dash,
         points: { show: false },
         paths,
       });
@@ -230,7 +272,7 @@ export class TimeChart {
       let top = Math.max(max || 0, this.cols.bands ? this.cols.bandMax() : 0, spec.softMax ?? 0);
       const ref = spec.ref?.value;
       if (isNum(ref) && top >= ref * REF_NEAR) top = Math.max(top, ref);
-      return top > 0 ? [spec.min ?? 0, top * 1.08] : [0, 1];
+      return top > 0 ? [spec.min ?? 0, roundUp2(top * 1.08)] : [0, 1];
     };
     // Bands under the lines; on a stacked chart over the areas, which
     // would hide them.
@@ -251,9 +293,9 @@ export class TimeChart {
           space: 64,
           grid: { stroke: grid, width: 1 },
           ticks: { show: false },
-          values: (u, splits, ai, space, incr) => splits.map((t) => (t === null ? null : timeTick(t, incr, this.xr[1] - this.xr[0]))),
-          // no label cut in half at the right edge
-          filter: (u, splits) => splits.map((t) => (u.valToPos(t, 'x') > u.bbox.width / uPlot.pxRatio - 16 ? null : t)),
+          // no label cut in half at the right edge (its grid line stays:
+          // a moved chart keeps the lines it drew, see beginDraw)
+          values: (u, splits, ai, space, incr) => splits.map((t) => (t === null || u.valToPos(t, 'x') > u.bbox.width / uPlot.pxRatio - 16 ? '' : timeTick(t, incr, this.xr[1] - this.xr[0]))),
         },
         {
           stroke: muted,
@@ -271,7 +313,7 @@ export class TimeChart {
         setCursor: [(u) => this.onCursor(u)],
         setSelect: [(u) => this.onSelect(u)],
         drawClear: spec.stacked ? [] : [bands],
-        draw: [...(spec.stacked ? [bands] : []), drawMarks, (u) => this.drawRef(u)],
+        draw: [...(spec.stacked ? [bands] : []), drawMarks, (u) => this.drawRef(u), (u) => this.endDraw(u)],
       },
     };
   }
@@ -280,19 +322,35 @@ export class TimeChart {
   // /api/history) over the fixed x range xr ([min, max] seconds) so that
   // nothing rescales; gapS: the longest interval between samples drawn as
   // a line.
+  //
+  // A range that follows the present is put on the plot's pixel grid (its
+  // end moved forward by less than a pixel's time), so that the chart
+  // moves by whole pixels, and it is drawn again only when it moved by one (or its rows were
+  // rebuilt or dropped, or a mark or the reference line changed): a row
+  // that falls in the pixel column of the last one drawn waits for the
+  // next column, while the legend shows it at once. Ten minutes on a
+  // 375 px plot move a pixel every 1.6 s, an hour every 9.6 s.
   update(hist, xr, gapS) {
     const cols = this.cols;
-    cols.update(hist, xr[0] - 2, gapS);
-    const ref = this.spec.ref;
-    const drawn = `${cols.version} ${xr[0]} ${xr[1]} ${marks.key} ${events.key} ${ref?.value}`;
-    if (this.u && this.drawn === drawn) return; // nothing to draw anew
-    this.drawn = drawn;
-    this.xr = xr;
+    const span = xr[1] - xr[0];
+    const px = this.u?.bbox.width ?? 0;
+    const col = following && px > 0 && span > 0 ? Math.ceil((xr[1] * px) / span - 1e-6) : null;
+    const range = col === null ? xr : [(col * span) / px - span, (col * span) / px];
+    cols.update(hist, range[0] - 2, gapS);
     this.raw = [cols.xs, ...cols.raw];
-    const data = [cols.xs, ...cols.sums];
-    if (!this.width) this.width = this.plot.clientWidth;
-    if (!this.u && this.width > 0) this.make(data);
-    else if (this.u) this.u.setData(data);
+    const ref = this.spec.ref;
+    // what else a drawing shows: a chart is moved only if these are the same
+    this.still = `${cols.epoch} ${span} ${px} ${marks.key} ${events.key} ${ref?.value}`;
+    const drawn = `${col ?? `${xr[0]} ${xr[1]}`} ${this.still}`;
+    if (this.u && this.drawn !== drawn) {
+      this.drawn = drawn;
+      this.xr = range;
+      this.u.setData([cols.xs, ...cols.sums]);
+    } else if (!this.u) {
+      this.xr = range;
+      if (!this.width) this.width = this.plot.clientWidth;
+      if (this.width > 0) this.make([cols.xs, ...cols.sums]);
+    }
     if (this.u?.cursor.idx === null || this.u?.cursor.idx === undefined) this.showLegend(null);
     if (this.refItem.hidden !== !ref) this.refItem.hidden = !ref;
     if (ref) setText(this.refItem, ref.label);
@@ -348,7 +406,11 @@ export class TimeChart {
     ctx.save();
     ctx.strokeStyle = themed('muted');
     ctx.lineWidth = 1;
+    // dashes at the same times whatever the range (a moved chart keeps them)
+    const period = 7 * uPlot.pxRatio;
+    const at = u.bbox.left + timeOrigin(u);
     ctx.setLineDash([4 * uPlot.pxRatio, 3 * uPlot.pxRatio]);
+    ctx.lineDashOffset = ((at % period) + period) % period;
     ctx.beginPath();
     ctx.moveTo(u.bbox.left, y);
     ctx.lineTo(u.bbox.left + u.bbox.width, y);
@@ -368,6 +430,88 @@ export class TimeChart {
     });
   }
 
+  // A drawing starts (uPlot clears its canvas): when the chart only moved
+  // left by k whole pixels since the last one (the same y range, size,
+  // marks, reference line, and columns that only gained rows on the right
+  // and lost some on the left), its plot's pixels are moved left by k
+  // and only a strip at the right end (from where the previous newest row
+  // is now, or the k new columns) and the time axis under the plot are
+  // drawn: uPlot draws as always, within that clip. The pixels are those
+  // of a full drawing, at a small part of its cost in a software-rendered
+  // canvas.
+  beginDraw(clear) {
+    const u = this.u;
+    const ctx = u.ctx;
+    const { width: cw, height: ch } = ctx.canvas;
+    const b = u.bbox;
+    const sx = u.scales.x;
+    const sy = u.scales.y;
+    const p = this.prev;
+    const span = sx.max - sx.min;
+    if (this.clip) unclip(ctx); // a drawing that did not end
+    this.clip = false;
+    u.sfKeep = null;
+    const same = p && p.still === this.still && p.box === `${b.left} ${b.top} ${b.width} ${b.height} ${cw} ${ch}` &&
+      p.span === span && p.ymin === sy.min && p.ymax === sy.max && p.strips < STRIPS_MAX;
+    const shift = same ? ((sx.min - p.xmin) * b.width) / span : 0;
+    const k = Math.round(shift);
+    if (k < 1 || k >= b.width / 2 || Math.abs(shift - k) > 1e-3) {
+      clear(0, 0, cw, ch);
+      return;
+    }
+    // The rows just under the plot hold the half of a line at its bottom.
+    const bottom = Math.min(ch, b.top + b.height + Math.ceil(2 * uPlot.pxRatio));
+    const moved = new Path2D();
+    moved.rect(b.left, 0, b.width - k, bottom);
+    ctx.save();
+    ctx.clip(moved);
+    ctx.globalCompositeOperation = 'copy';
+    ctx.drawImage(ctx.canvas, b.left + k, 0, b.width - k, bottom, b.left, 0, b.width - k, bottom);
+    ctx.restore();
+    // Drawn anew: the plot's left edge (where lines and the grid start),
+    // the strip from where the previous newest row now is (or the k new
+    // columns) to the right end, and the time axis.
+    const pad = Math.ceil(STRIP_PAD * uPlot.pxRatio);
+    const newest = p.lastX === null ? b.left : Math.round(u.valToPos(p.lastX, 'x', true));
+    const from = Math.max(b.left + pad, Math.min(b.left + b.width - k, newest) - pad);
+    const clip = new Path2D();
+    clip.rect(b.left, 0, pad, bottom);
+    clip.rect(from, 0, cw - from, bottom);
+    clip.rect(0, bottom, cw, ch - bottom);
+    u.sfKeep = [b.left + pad, from];
+    // the clip stays until the drawing ends (endDraw)
+    ctx.save();
+    ctx.clip(clip);
+    this.clip = true;
+    clear(0, 0, cw, ch);
+  }
+
+  // uPlot's last draw hook: what the next drawing compares with.
+  endDraw(u) {
+    const b = u.bbox;
+    const xs = u.data[0];
+    let i = xs.length - 1;
+    while (i >= 0 && this.cols.hole[i]) i--;
+    this.prev = {
+      still: this.still,
+      box: `${b.left} ${b.top} ${b.width} ${b.height} ${u.ctx.canvas.width} ${u.ctx.canvas.height}`,
+      span: u.scales.x.max - u.scales.x.min,
+      xmin: u.scales.x.min,
+      ymin: u.scales.y.min,
+      ymax: u.scales.y.max,
+      lastX: i >= 0 ? xs[i] : null,
+      strips: this.clip ? (this.prev?.strips ?? 0) + 1 : 0,
+    };
+    if (this.clip) {
+      unclip(u.ctx);
+      u.sfStrips = (u.sfStrips ?? 0) + 1; // drawings that moved the chart (the tests count them)
+      // the series' paths were built for the strip only: rebuilt for any other drawing
+      for (const s of u.series) s._paths = null;
+    }
+    this.clip = false;
+    u.sfKeep = null;
+  }
+
   // The x range drawn, in seconds.
   xRange() {
     return this.u ? [this.u.scales.x.min, this.u.scales.x.max] : null;
@@ -376,6 +520,7 @@ export class TimeChart {
   resize(width) {
     if (width <= 0 || width === this.width) return;
     this.width = width;
+    this.prev = null;
     this.u?.setSize({ width, height: this.spec.height ?? 110 });
   }
 
@@ -389,7 +534,13 @@ export class TimeChart {
   }
 
   make(data) {
+    this.prev = null;
+    this.clip = false;
     this.u = new uPlot(this.options(this.width), data, this.plot);
+    // uPlot starts each drawing by clearing its whole canvas
+    const ctx = this.u.ctx;
+    const clear = ctx.clearRect.bind(ctx);
+    ctx.clearRect = (x, y, w, hh) => (x || y || w !== ctx.canvas.width || hh !== ctx.canvas.height ? clear(x, y, w, hh) : this.beginDraw(clear));
     cacheText(this.u.ctx);
     const over = this.u.over;
     over.addEventListener('mouseenter', () => {

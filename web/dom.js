@@ -49,6 +49,13 @@ export function setClass(el, cls, on) {
   if (el.classList.contains(cls) !== Boolean(on)) el.classList.toggle(cls, Boolean(on));
 }
 
+// Shows or hides an element (its hidden attribute) only when that changes:
+// writing an attribute, even its own value, queues a mutation and
+// invalidates the element's style.
+export function setHidden(el, hidden) {
+  if (el.hidden !== Boolean(hidden)) el.hidden = Boolean(hidden);
+}
+
 export function setAttr(el, name, value) {
   if (el.getAttribute(name) !== value) el.setAttribute(name, value);
 }

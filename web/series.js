@@ -15,7 +15,9 @@ import { isNum } from './format.js';
 // new history (a snapshot, a fetch), a wider range, another gap or
 // invalidate() (e.g. another device selected) rebuilds them; `version`
 // counts the changes, so that a chart whose columns and range did not
-// change is not drawn again. Where samples are missing for more than gap
+// change is not drawn again, and `epoch` the rebuilds (a chart whose
+// columns only gained rows on the right and lost some on the left can be
+// moved rather than drawn anew). Where samples are missing for more than gap
 // seconds (a daemon restart, a drop), a point of nulls goes in the middle,
 // so that no line is drawn across the hole.
 //
@@ -30,6 +32,7 @@ export class Columns {
     this.gaps = gaps;
     this.withBands = bands;
     this.version = 0;
+    this.epoch = 0;
     this.row = null;
     this.idx = new Map();
     this.idxLo = new Map();
@@ -54,6 +57,7 @@ export class Columns {
 
   invalidate() {
     this.version++;
+    this.epoch++;
     this.hist = null;
     this.last = null; // the newest history row taken
     this.from = Infinity;
@@ -175,13 +179,64 @@ function runs(i0, i1, has, run) {
   if (start >= 0) run(start, i1);
 }
 
+// The runs of points to draw, [[a, b]...] within i0..i1: all of them, or
+// when only the canvas left of x = u.sfKeep[0] and right of u.sfKeep[1]
+// (canvas pixels) is drawn (charts.js: a chart moved by whole pixels draws
+// its left edge and a strip at its right end) the points whose segments
+// reach into those (a line is about a pixel wide).
+function drawnRuns(u, px, i0, i1) {
+  const keep = u.sfKeep;
+  if (!keep) return [[i0, i1]];
+  let a = i0;
+  while (a < i1 && px[a] < keep[0] + 2) a++;
+  let b = i1;
+  while (b > i0 && px[b] > keep[1] - 2) b--;
+  return a >= b ? [[i0, i1]] : [[i0, a], [b, i1]];
+}
+
+// The x of time min (s) on a plot of the scale's pixels per second,
+// rounded: a fixed point of the time axis, so that dashes drawn from it stay
+// at the same times as the chart moves (and a moved chart keeps its pixels,
+// see charts.js).
+export function timeOrigin(u) {
+  const sx = u.scales.x;
+  return Math.round((sx.min * u.bbox.width) / (sx.max - sx.min || 1));
+}
+
+// Adds the dashes of the segment x0,y0 to x1,y1 (x0 <= x1) to path: dash
+// [on, off] canvas pixels, on where (x + at) mod (on + off) < on, so that
+// a dash depends on where it is, not on where the line starts.
+function dashTo(path, x0, y0, x1, y1, at, [on, off]) {
+  const period = on + off;
+  const phase = (x) => (((x + at) % period) + period) % period;
+  if (x1 === x0) {
+    if (phase(x0) < on) {
+      path.moveTo(x0, y0);
+      path.lineTo(x1, y1);
+    }
+    return;
+  }
+  const y = (x) => y0 + ((y1 - y0) * (x - x0)) / (x1 - x0);
+  for (let s = x0; s < x1;) {
+    const ph = phase(s);
+    const e = Math.min(x1, s + (ph < on ? on - ph : period - ph));
+    if (ph < on) {
+      path.moveTo(s, y(s));
+      path.lineTo(e, y(e));
+    }
+    s = e;
+  }
+}
+
 // uPlot path builder: the series' line, broken where values are missing,
 // and on a stacked chart the band between it and the series below, one
 // polygon per run of values. uPlot's own builder draws lines across holes
 // and hides them with a clip path, and draws stacked bands through clip
 // paths too; Skia rasterises clip paths slowly in software, plain paths
-// need none.
-export function linePaths(stacked) {
+// need none. dashes[si - 1]: the series' [on, off] in canvas pixels, or none
+// (canvas dashes follow a line's length from its start, which moves with
+// the range).
+export function linePaths(stacked, dashes = []) {
   return (u, si, i0, i1) => {
     const ys = u.data[si];
     const stroke = new Path2D();
@@ -196,16 +251,22 @@ export function linePaths(stacked) {
       }
       return 0;
     };
+    const dash = dashes[si - 1];
+    const at = dash ? timeOrigin(u) : 0;
     const run = (a, b) => {
-      stroke.moveTo(px[a], py(ys[a]));
-      for (let i = a + 1; i <= b; i++) stroke.lineTo(px[i], py(ys[i]));
+      if (dash) {
+        for (let i = a; i < b; i++) dashTo(stroke, px[i], py(ys[i]), px[i + 1], py(ys[i + 1]), at, dash);
+      } else {
+        stroke.moveTo(px[a], py(ys[a]));
+        for (let i = a + 1; i <= b; i++) stroke.lineTo(px[i], py(ys[i]));
+      }
       if (!fill) return;
       fill.moveTo(px[a], py(ys[a]));
       for (let i = a + 1; i <= b; i++) fill.lineTo(px[i], py(ys[i]));
       for (let i = b; i >= a; i--) fill.lineTo(px[i], py(base(i)));
       fill.closePath();
     };
-    runs(i0, i1, (i) => ys[i] !== null && ys[i] !== undefined, run);
+    for (const [a, b] of drawnRuns(u, px, i0, i1)) runs(a, b, (i) => ys[i] !== null && ys[i] !== undefined, run);
     return { stroke, fill, clip: null, band: null, gaps: null, flags: 0 };
   };
 }
@@ -218,15 +279,18 @@ export function drawBands(u, bands, fills) {
   const py = yPixel(u);
   const ctx = u.ctx;
   const n = u.data[0].length - 1;
+  const drawn = drawnRuns(u, px, 0, n);
   bands.lo.forEach((lo, j) => {
     const hi = bands.hi[j];
     const p = new Path2D();
-    runs(0, n, (i) => lo[i] !== null && hi[i] !== null, (a, b) => {
-      p.moveTo(px[a], py(hi[a]));
-      for (let i = a + 1; i <= b; i++) p.lineTo(px[i], py(hi[i]));
-      for (let i = b; i >= a; i--) p.lineTo(px[i], py(lo[i]));
-      p.closePath();
-    });
+    for (const [i0, i1] of drawn) {
+      runs(i0, i1, (i) => lo[i] !== null && hi[i] !== null, (a, b) => {
+        p.moveTo(px[a], py(hi[a]));
+        for (let i = a + 1; i <= b; i++) p.lineTo(px[i], py(hi[i]));
+        for (let i = b; i >= a; i--) p.lineTo(px[i], py(lo[i]));
+        p.closePath();
+      });
+    }
     ctx.fillStyle = fills[j];
     ctx.fill(p);
   });

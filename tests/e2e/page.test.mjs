@@ -201,6 +201,91 @@ describe('the page', () => {
     await ctx.close();
   });
 
+  it('writes nothing to the DOM when a panel is drawn again with the same data', async () => {
+    const ctx = await newContext({ viewport: DESKTOP });
+    const page = await watchedPage(ctx);
+    await page.goto(daemon.url);
+    await waitPanels(page, 5000);
+    // Each panel drawn twice in one task, from the same store: the second
+    // drawing must find everything already as it should be.
+    const writes = await page.evaluate(() => {
+      const { panels, store, view } = window.sysfeed;
+      const c = { store, hello: store.hello, interval: 1, redraw: () => {}, ...view.frame(store) };
+      const mo = new MutationObserver(() => {});
+      mo.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+      const out = {};
+      for (const [topic, p] of Object.entries(panels)) {
+        p.render(c);
+        mo.takeRecords();
+        p.render(c);
+        const rs = mo.takeRecords();
+        if (rs.length) out[topic] = rs.map((r) => `${r.type} ${r.target.nodeName}#${r.target.id || ''} ${r.attributeName ?? ''}`);
+      }
+      mo.disconnect();
+      return out;
+    });
+    assert.deepEqual(writes, {}, 'no mutation from a drawing that changes nothing');
+    assert.deepEqual(await page.problems(), []);
+    await ctx.close();
+  });
+
+  it('moves a chart by whole pixels, only when it moved by one, keeping the pixels a full drawing would give', async () => {
+    const ctx = await newContext({ viewport: DESKTOP });
+    const page = await watchedPage(ctx);
+    await page.goto(daemon.url);
+    await waitPanels(page, 5000);
+    await until(() => page.evaluate(() => window.sysfeed.panels.mem.chart.u?.sfDraws >= 2), 5000, 'the memory chart drawn');
+    // The memory chart is a third of the page wide: ten minutes on about
+    // 375 pixels, 0.6 pixel per tick, so it is drawn on about 2 ticks of 3.
+    const count = () => page.evaluate(() => {
+      const u = window.sysfeed.panels.mem.chart.u;
+      return { rows: window.sysfeed.store.hist.mem.rows.length, draws: u.sfDraws, pxPerS: u.bbox.width / (u.scales.x.max - u.scales.x.min) };
+    });
+    const a = await count();
+    const b = await until(async () => { const n = await count(); return n.rows >= a.rows + 8 && n; }, 15000, 'eight ticks');
+    const ticks = b.rows - a.rows;
+    const draws = b.draws - a.draws;
+    assert.ok(a.pxPerS < 0.9, `under a pixel per second (${a.pxPerS})`);
+    assert.ok(draws < ticks && draws <= Math.ceil(ticks * a.pxPerS) + 1, `${draws} drawings in ${ticks} ticks at ${a.pxPerS.toFixed(2)} px/s`);
+    // The CPU chart (its y range fixed) moved: compared, in the same task,
+    // with a full drawing of the same rows, pixel by pixel (colours times
+    // alpha). A grid line may fall on the other side of half a pixel (its
+    // faint colour is 18 at most).
+    const cmp = await page.evaluate(() => new Promise((resolve, reject) => {
+      const ch = window.sysfeed.panels.cpu.chart;
+      const u = ch.u;
+      const c = u.ctx.canvas;
+      const strips = u.sfStrips ?? 0;
+      setTimeout(() => reject(new Error(`no move of the CPU chart (${u.sfStrips} moves, ${u.sfDraws} drawings)`)), 8000);
+      u.hooks.draw.push(function moved() {
+        if ((u.sfStrips ?? 0) === strips) return;
+        u.hooks.draw.splice(u.hooks.draw.indexOf(moved), 1);
+        const m = u.ctx.getImageData(0, 0, c.width, c.height).data;
+        queueMicrotask(() => {
+          ch.prev = null;
+          u.hooks.draw.push(function full() {
+            u.hooks.draw.splice(u.hooks.draw.indexOf(full), 1);
+            const f = u.ctx.getImageData(0, 0, c.width, c.height).data;
+            let differ = 0;
+            let far = 0;
+            for (let i = 0; i < m.length; i += 4) {
+              let d = Math.abs(m[i + 3] - f[i + 3]);
+              for (let j = 0; j < 3; j++) d = Math.max(d, Math.abs(m[i + j] * m[i + 3] - f[i + j] * f[i + 3]) / 255);
+              if (d) differ++;
+              if (d > 48) far++;
+            }
+            resolve({ differ, far, pixels: m.length / 4, strips: u.sfStrips });
+          });
+          u.setData(u.data);
+        });
+      });
+    }));
+    assert.equal(cmp.far, 0, `moved pixels as drawn in full: ${JSON.stringify(cmp)}`);
+    assert.ok(cmp.differ < cmp.pixels / 100, `at most a grid line apart: ${JSON.stringify(cmp)}`);
+    assert.deepEqual(await page.problems(), []);
+    await ctx.close();
+  });
+
   it('has labelled controls that the keyboard reaches', async () => {
     const ctx = await newContext({ viewport: DESKTOP });
     const page = await watchedPage(ctx);

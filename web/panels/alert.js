@@ -7,7 +7,7 @@
 // messages are host text: textContent only.
 
 import { setMarks } from '../charts.js';
-import { $, h, setAttr, setClass, setText, syncRows } from '../dom.js';
+import { $, h, setAttr, setClass, setHidden, setText, syncRows } from '../dom.js';
 import * as f from '../format.js';
 
 const { isNum } = f;
@@ -69,7 +69,7 @@ export class AlertPanel {
   }
 
   renderBar(firing) {
-    this.bar.hidden = !firing.length;
+    setHidden(this.bar, !firing.length);
     setClass(this.bar, 'crit', firing.some((a) => a.severity === 'critical'));
     syncRows(this.bar, firing, keyOf, () => h('span', { class: 'ab' }, h('b'), h('span', { class: 'av' }), h('time')), (el, a) => {
       setAttr(el, 'class', `ab ${sevClass(a)}`);

@@ -10,7 +10,7 @@
 // that changed; what belongs to a container (its details open, the
 // keyboard focus) follows its id.
 
-import { $, fillRows, h, placeAfter, setAttr, setClass, setText, syncRows } from '../dom.js';
+import { $, fillRows, h, placeAfter, setAttr, setClass, setHidden, setText, syncRows } from '../dom.js';
 import * as f from '../format.js';
 import { cell, factRow, fillCells, fillFact, setNum, sev, sumN } from './common.js';
 import { logRow } from './log.js';
@@ -95,7 +95,7 @@ export class ContainersPanel {
     const [rows, total] = this.list(p);
     const shown = rows.slice(0, ROWS_MAX);
     const more = $('#ctr-more');
-    more.hidden = rows.length === total && shown.length === rows.length;
+    setHidden(more, rows.length === total && shown.length === rows.length);
     setText(more, `${shown.length} shown of ${total}${shown.length < rows.length ? ' · filter to find the others' : ''}`);
     const mem = c.store.latest.mem?.total;
     const log = c.store.backlog.log;

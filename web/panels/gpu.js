@@ -5,7 +5,7 @@
 // power and graphics clock.
 
 import { TimeChart } from '../charts.js';
-import { $, h, setClass, setText, swatch, syncRows } from '../dom.js';
+import { $, h, setClass, setHidden, setText, swatch, syncRows } from '../dom.js';
 import * as f from '../format.js';
 import { bar, factRow, fillFact, setBar, sev } from './common.js';
 
@@ -85,7 +85,7 @@ export class GpuPanel {
     setBar(busy.children[1], g.busy_pct ?? 0, sev(g.busy_pct ?? 0, 80, 95));
     setText(busy.children[2], f.pct(g.busy_pct, 0));
     const hasMem = isNum(g.mem_total_bytes) && g.mem_total_bytes > 0;
-    vram.hidden = !hasMem;
+    setHidden(vram, !hasMem);
     if (hasMem) {
       const pc = (g.mem_used_bytes / g.mem_total_bytes) * 100;
       setBar(vram.children[1], pc, sev(pc, 85, 95));

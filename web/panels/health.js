@@ -4,7 +4,7 @@
 // resync or recovery; each ext4, btrfs or xfs filesystem's error count and
 // a read-only remount. A row is one line of badges, red for what fails.
 
-import { $, h, setAttr, setClass, setText, syncRows } from '../dom.js';
+import { $, h, setAttr, setClass, setHidden, setText, syncRows } from '../dom.js';
 import * as f from '../format.js';
 import { bar, setBadges, setBar } from './common.js';
 
@@ -96,7 +96,7 @@ export class HealthPanel {
     }, (li, m) => {
       fillRow(li, m.name, m.level ?? '', `/dev/${m.name}`, mdBadges(m));
       const syncing = isNum(m.sync_pct);
-      li.children[3].hidden = !syncing;
+      setHidden(li.children[3], !syncing);
       if (syncing) setBar(li.children[3], m.sync_pct, m.sync_action === 'recovery' ? 'warn' : '');
     });
     syncRows(this.fs, fss, (x) => x.device, row, (li, x) => {

@@ -2,7 +2,7 @@
 // by CPU or memory, systemd's unit counts, and failed units in red. The
 // service rows are positional, like the processes' (see proc.js).
 
-import { $, fillRows, h, setAttr, setClass, setText, syncRows } from '../dom.js';
+import { $, fillRows, h, setAttr, setClass, setHidden, setText, syncRows } from '../dom.js';
 import * as f from '../format.js';
 import { cell, fillCells, setNum, sev, sumN, toggle } from './common.js';
 
@@ -53,7 +53,7 @@ export class SvcPanel {
       if (u.error) bits.push(`systemd: ${u.error}`);
       setText($('#units-sum'), bits.join(' · '));
     }
-    this.failed.hidden = !list.length;
+    setHidden(this.failed, !list.length);
     syncRows(
       this.failed,
       list,
