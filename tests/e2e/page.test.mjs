@@ -120,7 +120,10 @@ describe('the page', () => {
     assert.ok(h.topics.includes('log'), `the log topic is active (off: ${h.off?.log ?? 'not in this daemon'})`);
     assert.ok(h.topics.includes('file'), `the file topic is active (off: ${h.off?.file ?? 'not in this daemon'})`);
 
+    // Found through the panel's text filter, as on a busy host: other
+    // writers' lines move a followed list's window past it within seconds.
     const token = `e2e-${process.pid}-${Date.now()}`;
+    await page.fill('#log-text', token);
     journalSend(`sysfeed e2e journal line ${token}`);
     await until(async () => (await page.locator('#log-list').textContent()).includes(token), 5000, 'the journal line in the log panel');
 
