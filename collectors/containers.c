@@ -29,6 +29,8 @@
 #define CTR_DENTS_BUF (7u * 8192u)
 #define CTR_FD_MAX    (8u * CONTAINERS_MAX)
 #define CTR_NET_BUF   (16u << 10)
+/* Looks at a member's parent for Podman's conmon (ctr_name_it). */
+#define CTR_CONMON_TRIES 3u
 /* A busy container's files: its CPU time and I/O bytes every tick, the
  * others at the pace of its memory (CGROUP_STEADY_TICKS), its net/dev at
  * its own likewise (CTR_NET_STEADY_TICKS); cgroup.procs while the network namespace is not found
@@ -147,23 +149,46 @@ static int ctr_head(struct ctr_entry *e)
 	return 0;
 }
 
-/* Names a container from its engine's files (a member pid helps Podman). */
+/* Whether two strings, either NULL, are the same. */
+static bool ctr_same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Names a container from its engine's files (a member pid helps Podman);
+ * its row's head is written again only when its name or image changed. */
 static int ctr_name_it(struct ctr_state *s, struct ctr_entry *e)
 {
 	struct ctr_ref ref = {.engine = e->engine, .rel = e->rel, .uid = e->uid};
 	struct cgroup_values v;
+	struct ctr_meta m;
 
 	memcpy(ref.id, e->id, sizeof(ref.id));
 	if (e->pid < 0 && cgroup_read(&s->rd, &e->u.files, e->rel, 1u << CGROUP_PROCS, &v) == 0)
 		e->pid = v.pid;
-	ctr_meta_done(&e->meta);
-	/* looked for again after 1 tick, then 16, 32, ... 512 */
-	e->meta_next =
-	    s->rd.ticks + (e->meta_tries ? CGROUP_RETRY_TICKS << (e->meta_tries - 1) : 1);
-	if (e->meta_tries < 6)
+	/* looked for again within 2 ticks, then 8, 32, ... CTR_NAME_TICKS, each
+	 * container at its own phase: names that appear late are found in
+	 * a few times the time they took, and a host's unnamed containers
+	 * (found together at start) do not all look in the same tick */
+	e->meta_next = cgroup_pace_next(&s->rd, e->u.pace.phase, 2u << 2 * e->meta_tries);
+	if ((2u << 2 * e->meta_tries) < CTR_NAME_TICKS)
 		e->meta_tries++;
-	if (ctr_meta_read(&s->meta, &ref, e->pid, &e->meta) < 0)
+	/* conmon's -n NAME: its container's first process is its child from
+	 * moments after the start (once the OCI runtime that made it exits),
+	 * so a member looked at CTR_CONMON_TRIES times is not asked again */
+	if (e->pid != e->conmon_pid) {
+		e->conmon_pid = e->pid;
+		e->conmon_tries = 0;
+	}
+	if (ctr_meta_read(&s->meta, &ref, e->conmon_tries++ < CTR_CONMON_TRIES ? e->pid : -1, &m) <
+	    0)
 		return -ENOMEM;
+	if (e->head && ctr_same_str(m.name, e->meta.name) && ctr_same_str(m.image, e->meta.image)) {
+		ctr_meta_done(&m);
+		return 0;
+	}
+	ctr_meta_done(&e->meta);
+	e->meta = m;
 	e->named = e->meta.name != NULL;
 	s->order_dirty = true;
 	return ctr_head(e);
@@ -195,7 +220,7 @@ static int ctr_found(void *ctx, const struct ctr_ref *ref)
 	e.uid = ref->uid;
 	e.gen = s->gen;
 	e.net_fd = -1;
-	e.pid = -1;
+	e.pid = e.conmon_pid = -1;
 	e.limit = e.rx_s = e.tx_s = e.oom = e.frozen = -1;
 	cgroup_unit_init(&e.u, ref->rel);
 	e.is_new = true;

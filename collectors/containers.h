@@ -23,6 +23,11 @@ struct containers_settings {
  * after 2, 4, up to this many ticks while they stand: traffic that starts
  * after a quiet while shows within this many seconds. */
 #define CTR_NET_STEADY_TICKS 8
+/* A container whose name is not in its engine's files is looked for
+ * again after 2 ticks, then 8, 32, 128, up to this many, each container at
+ * a phase of its own (a name that shows late is found within about 4
+ * times the time it took to show). */
+#define CTR_NAME_TICKS 512
 /* At most this many containers are followed. */
 #define CONTAINERS_MAX 4096
 

@@ -172,6 +172,11 @@ static int ctr_podman(struct ctr_meta_ctx *m, const struct ctr_ref *ref, struct 
 
 	if (ref->uid >= 0 && ctr_home(m, ref->uid, home, sizeof(home)) < 0)
 		return 0;
+	/* the storage root first: one look where Podman is not (not one a driver) */
+	snprintf(path, sizeof(path), "%s%s", home,
+		 ref->uid >= 0 ? "/.local/share/containers/storage" : "var/lib/containers/storage");
+	if (faccessat(m->root_fd, path, F_OK, 0) < 0)
+		return 0;
 	for (size_t i = 0; i < sizeof(ctr_drivers) / sizeof(ctr_drivers[0]) && !list; i++) {
 		snprintf(path, sizeof(path), "%s%s/%s-containers/containers.json", home,
 			 ref->uid >= 0 ? "/.local/share/containers/storage"

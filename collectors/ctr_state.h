@@ -51,6 +51,8 @@ struct ctr_entry {
 	size_t head_len;
 	char short_id[13]; /* the name when there is none */
 	unsigned meta_tries;
+	unsigned conmon_tries; /* looks at conmon_pid's parent for conmon */
+	int64_t conmon_pid;
 	int net_fd;        /* PID/net/dev of a member, held; -1 */
 	uint64_t net_next; /* busy: the tick its net/dev is read again */
 	unsigned net_step; /* ticks between those readings: 1, 2, 4, ... */

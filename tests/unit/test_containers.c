@@ -769,6 +769,88 @@ static void test_net_paced(void **state)
 	cap_free(cap);
 }
 
+/* A name that is not in the engine's files yet is looked for again
+ * within 2 ticks, then 8, 32, ... (CTR_NAME_TICKS), each container at a
+ * phase of its own: one that shows 3 ticks after its container is found
+ * within a few ticks more, and 32 unnamed containers whose names all
+ * show at once are named over many ticks, not all in one (each look is
+ * files opened and read). A look that finds nothing new writes no row. */
+static void test_name_late(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {0};
+	struct capture *cap = ctr_scratch(&s, &env);
+	char path[256], id[65];
+	unsigned n, named = 0, most = 0;
+	void *st;
+	cJSON *p;
+
+	(void)state;
+	scratch_write(&s, "proc/.keep", "");
+	env.proc_fd = openat(s.fd, "proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(env.proc_fd >= 0);
+	scratch_write(&s, "fs/cgroup/system.slice/docker-" DK ".scope/memory.current", "4096\n");
+	st = init_check(&containers_collector, &env, 0, "");
+	for (n = 1; n <= 3; n++)
+		cJSON_Delete(ctr_tick(st, &env, n));
+	row_named(cap->state, "0123456789ab");
+	p = ctr_tick(st, &env, n++);
+	assert_int_equal(rows_of(p), 0); /* nothing moved, nor its name */
+	cJSON_Delete(p);
+	scratch_write(&s, "var/lib/docker/containers/" DK "/config.v2.json",
+		      "{\"Name\":\"/late\",\"Config\":{\"Image\":\"busybox\"}}");
+	for (; n <= 4 + 8; n++) {
+		p = ctr_tick(st, &env, n);
+		cJSON_Delete(p);
+		if (cJSON_GetArraySize(get(cap->state, "list")) == 1 &&
+		    strcmp(cJSON_GetStringValue(
+			       get(cJSON_GetArrayItem(get(cap->state, "list"), 0), "name")),
+			   "late") == 0)
+			break;
+	}
+	assert_true(n <= 4 + 8);
+	containers_collector.fini(st);
+
+	/* 32 found together, their names shown at tick 40 */
+	for (unsigned i = 0; i < 32; i++) {
+		snprintf(id, sizeof(id), "ff%02u%s", i, DK + 4);
+		snprintf(path, sizeof(path),
+			 "fs/cgroup/system.slice/docker-%s.scope/memory.current", id);
+		scratch_write(&s, path, "4096\n");
+	}
+	st = init_check(&containers_collector, &env, 0, "");
+	for (n = 1; n <= 40 + CTR_NAME_TICKS; n++) {
+		unsigned now = 0;
+		const cJSON *r;
+
+		if (n == 40) {
+			for (unsigned i = 0; i < 32; i++) {
+				snprintf(id, sizeof(id), "ff%02u%s", i, DK + 4);
+				snprintf(path, sizeof(path),
+					 "var/lib/docker/containers/%s/config.v2.json", id);
+				scratch_write(&s, path, "{\"Name\":\"/n\"}");
+			}
+		}
+		cJSON_Delete(ctr_tick(st, &env, n));
+		cJSON_ArrayForEach(r, get(cap->state, "list"))
+		{
+			now += strcmp(cJSON_GetStringValue(get(r, "name")), "n") == 0;
+		}
+		if (now > named && now - named > most)
+			most = now - named;
+		named = now;
+		if (named == 32)
+			break;
+	}
+	assert_int_equal(named, 32);
+	assert_true(n <= 40 + 128); /* within the step they were at */
+	assert_true(most <= 8);     /* spread over the ticks */
+	containers_collector.fini(st);
+	close(env.proc_fd);
+	scratch_remove(&s);
+	cap_free(cap);
+}
+
 static void test_off(void **state)
 {
 	struct scratch s;
@@ -822,6 +904,7 @@ int main(void)
 	    cmocka_unit_test(test_state_in_place),
 	    cmocka_unit_test(test_group),
 	    cmocka_unit_test(test_net_paced),
+	    cmocka_unit_test(test_name_late),
 	    cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_live),
 	};
