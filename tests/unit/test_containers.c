@@ -251,6 +251,16 @@ static void test_inotify(void **state)
 	cap_free(cap);
 }
 
+/* Ends a test of a scratch tree with a proc root: the collector, the
+ * proc fd, the tree and the capture. */
+static void ctr_end(void *st, struct scratch *s, struct capture *cap, int proc_fd)
+{
+	containers_collector.fini(st);
+	close(proc_fd);
+	scratch_remove(s);
+	cap_free(cap);
+}
+
 /* One tick at second n; returns its payload as a client reads it. */
 static cJSON *ctr_tick(void *st, const struct collector_env *env, unsigned n)
 {
@@ -763,10 +773,7 @@ static void test_net_paced(void **state)
 	assert_true(RX() == 5000);
 #undef RX
 #undef STEP
-	containers_collector.fini(st);
-	close(env.proc_fd);
-	scratch_remove(&s);
-	cap_free(cap);
+	ctr_end(st, &s, cap, env.proc_fd);
 }
 
 /* A name that is not in the engine's files yet is looked for again
@@ -845,8 +852,49 @@ static void test_name_late(void **state)
 	assert_int_equal(named, 32);
 	assert_true(n <= 40 + 128); /* within the step they were at */
 	assert_true(most <= 8);     /* spread over the ticks */
-	containers_collector.fini(st);
-	close(env.proc_fd);
+	ctr_end(st, &s, cap, env.proc_fd);
+}
+
+/* Podman's conmon (-n NAME) is asked for the first 3 looks with a
+ * member: the container's first process is its child from moments after
+ * the start (once the OCI runtime exits); a parent that is not conmon by
+ * then is not asked again at each later look. */
+static void test_conmon_tries(void **state)
+{
+	struct scratch s;
+	struct collector_env env = {0};
+	struct capture *cap = ctr_scratch(&s, &env);
+	static const char conmon[] = "/usr/bin/conmon\0-c\0x\0-n\0web\0";
+	unsigned n;
+	void *st;
+
+	(void)state;
+	scratch_write(&s, "fs/cgroup/machine.slice/libpod-" DK ".scope/cgroup.procs", "100\n");
+	scratch_write(&s, "proc/100/stat", "100 (sh) S 50 100 100 0 -1 0\n");
+	for (int pass = 0; pass < 2; pass++) {
+		scratch_write(&s, "proc/50/cmdline", "runc\0init\0");
+		env.proc_fd = openat(s.fd, "proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		assert_true(env.proc_fd >= 0);
+		st = init_check(&containers_collector, &env, 0, "");
+		/* runc exits within the first looks: named; or only after them */
+		for (n = 1; n <= 60; n++) {
+			if (n == (pass ? 12u : 1u)) {
+				int fd =
+				    openat(s.fd, "proc/50/cmdline", O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+				assert_true(fd >= 0);
+				assert_int_equal(write(fd, conmon, sizeof(conmon) - 1),
+						 (ssize_t)sizeof(conmon) - 1);
+				close(fd);
+			}
+			cJSON_Delete(ctr_tick(st, &env, n));
+		}
+		assert_string_equal(cJSON_GetStringValue(get(
+					cJSON_GetArrayItem(get(cap->state, "list"), 0), "name")),
+				    pass ? "0123456789ab" : "web");
+		containers_collector.fini(st);
+		close(env.proc_fd);
+	}
 	scratch_remove(&s);
 	cap_free(cap);
 }
@@ -905,6 +953,7 @@ int main(void)
 	    cmocka_unit_test(test_group),
 	    cmocka_unit_test(test_net_paced),
 	    cmocka_unit_test(test_name_late),
+	    cmocka_unit_test(test_conmon_tries),
 	    cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_live),
 	};
