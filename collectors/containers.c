@@ -563,6 +563,7 @@ static int ctr_sample(void *state, const struct collector_env *env,
 	}
 	s->n_touched = 0;
 	cgroup_tick_ahead(&s->rd, &s->groups, tick->mono_ns, s->n, ctr_unit, s);
+	s->meta.tick = s->rd.ticks; /* (a walk between ticks looks afresh) */
 	for (size_t i = 0; i < s->n; i++) {
 		struct ctr_entry *e = &s->v[i];
 
@@ -572,6 +573,7 @@ static int ctr_sample(void *state, const struct collector_env *env,
 			s->touched[s->n_touched++] = e;
 	}
 	cgroup_tick_end(&s->rd, &s->groups);
+	s->meta.tick = 0;
 	return ctr_payload(s, env, tick->t_ms, ret_payload);
 }
 

@@ -139,8 +139,10 @@ static const cJSON *ctr_podman_list(struct ctr_meta_ctx *m, const char *path)
 		if (m->files[i].path && strcmp(m->files[i].path, path) == 0)
 			slot = &m->files[i];
 	if (slot && slot->size == st.st_size && slot->mtime.tv_sec == st.st_mtim.tv_sec &&
-	    slot->mtime.tv_nsec == st.st_mtim.tv_nsec)
+	    slot->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+		slot->seen = m->tick;
 		return slot->doc;
+	}
 	if (!slot) {
 		size_t i = 0;
 
@@ -156,7 +158,46 @@ static const cJSON *ctr_podman_list(struct ctr_meta_ctx *m, const char *path)
 	slot->doc = ctr_json(m->root_fd, path, CTR_META_LIST_MAX);
 	slot->size = st.st_size;
 	slot->mtime = st.st_mtim;
+	slot->seen = m->tick;
 	return slot->doc;
+}
+
+/* The containers.json at path that a look of this tick found, without a
+ * stat again (NULL: none, or not looked at this tick). */
+static const cJSON *ctr_podman_seen(const struct ctr_meta_ctx *m, const char *path)
+{
+	for (size_t i = 0; m->tick && i < CTR_META_FILES; i++)
+		if (m->files[i].path && m->files[i].seen == m->tick &&
+		    strcmp(m->files[i].path, path) == 0)
+			return m->files[i].doc;
+	return NULL;
+}
+
+/* The containers.json of the storage root (rootless: under home), from
+ * the first driver that has one. */
+static const cJSON *ctr_podman_find(struct ctr_meta_ctx *m, const char *home, bool rootless)
+{
+	const char *root =
+	    rootless ? "/.local/share/containers/storage" : "var/lib/containers/storage";
+	const size_t n = sizeof(ctr_drivers) / sizeof(ctr_drivers[0]);
+	const cJSON *list = NULL;
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < n && !list; i++) {
+		snprintf(path, sizeof(path), "%s%s/%s-containers/containers.json", home, root,
+			 ctr_drivers[i]);
+		list = ctr_podman_seen(m, path);
+	}
+	/* the storage root first: one look where Podman is not (not one a driver) */
+	snprintf(path, sizeof(path), "%s%s", home, root);
+	if (list || faccessat(m->root_fd, path, F_OK, 0) < 0)
+		return list;
+	for (size_t i = 0; i < n && !list; i++) {
+		snprintf(path, sizeof(path), "%s%s/%s-containers/containers.json", home, root,
+			 ctr_drivers[i]);
+		list = ctr_podman_list(m, path);
+	}
+	return list;
 }
 
 /* Podman: "names"[0] and the "image-name" inside the JSON text of
@@ -164,26 +205,15 @@ static const cJSON *ctr_podman_list(struct ctr_meta_ctx *m, const char *path)
  * under the user's home). */
 static int ctr_podman(struct ctr_meta_ctx *m, const struct ctr_ref *ref, struct ctr_meta *ret)
 {
-	char home[PATH_MAX] = "", path[PATH_MAX];
-	const cJSON *list = NULL, *c = NULL;
+	char home[PATH_MAX] = "";
+	const cJSON *list, *c = NULL;
 	const char *name, *text;
 	cJSON *meta;
 	int r;
 
 	if (ref->uid >= 0 && ctr_home(m, ref->uid, home, sizeof(home)) < 0)
 		return 0;
-	/* the storage root first: one look where Podman is not (not one a driver) */
-	snprintf(path, sizeof(path), "%s%s", home,
-		 ref->uid >= 0 ? "/.local/share/containers/storage" : "var/lib/containers/storage");
-	if (faccessat(m->root_fd, path, F_OK, 0) < 0)
-		return 0;
-	for (size_t i = 0; i < sizeof(ctr_drivers) / sizeof(ctr_drivers[0]) && !list; i++) {
-		snprintf(path, sizeof(path), "%s%s/%s-containers/containers.json", home,
-			 ref->uid >= 0 ? "/.local/share/containers/storage"
-				       : "var/lib/containers/storage",
-			 ctr_drivers[i]);
-		list = ctr_podman_list(m, path);
-	}
+	list = ctr_podman_find(m, home, ref->uid >= 0);
 	cJSON_ArrayForEach(c, list)
 	{
 		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "id"));

@@ -24,11 +24,16 @@ struct ctr_meta_file {
 	struct timespec mtime;
 	int64_t size;
 	cJSON *doc;
+	uint64_t seen; /* the tick it was last found as it is (ctr_meta_ctx.tick) */
 };
 
 struct ctr_meta_ctx {
 	int root_fd; /* the proc root's parent (O_PATH), -1: none */
 	int proc_fd;
+	/* the caller's tick, 0 outside ticks: within a tick, a containers.json
+	 * found once is not looked at again (the looks of many unnamed
+	 * containers in one tick cost one stat) */
+	uint64_t tick;
 	struct ctr_meta_file files[CTR_META_FILES];
 };
 

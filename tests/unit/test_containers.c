@@ -24,6 +24,7 @@
 #include "cgroup.h"
 #include "containers.h"
 #include "ctr_find.h"
+#include "ctr_meta.h"
 #include "fixture.h"
 #include "metrics.h"
 
@@ -899,6 +900,50 @@ static void test_conmon_tries(void **state)
 	cap_free(cap);
 }
 
+/* Within a tick (ctr_meta_ctx.tick), Podman's containers.json is looked
+ * at once for all the containers named in it: changed in the middle of a
+ * tick, it is read again at the next one. */
+static void test_podman_list_tick(void **state)
+{
+	static const char one[] = "[{\"id\":\"" DK "\",\"names\":[\"web\"]}]";
+	static const char two[] = "[{\"id\":\"" DK "\",\"names\":[\"web\"]},"
+				  "{\"id\":\"" DK2 "\",\"names\":[\"db\"]}]";
+	const char *list = "var/lib/containers/storage/overlay-containers/containers.json";
+	struct ctr_ref a = {.engine = CTR_PODMAN, .rel = "machine.slice/a", .uid = -1};
+	struct ctr_ref b = a;
+	struct ctr_meta_ctx m;
+	struct ctr_meta meta;
+	struct scratch s;
+	int proc_fd;
+
+	(void)state;
+	memcpy(a.id, DK, sizeof(DK));
+	memcpy(b.id, DK2, sizeof(DK2));
+	scratch_make(&s, "ctrmeta");
+	scratch_write(&s, "proc/.keep", "");
+	scratch_write(&s, list, one);
+	proc_fd = openat(s.fd, "proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(ctr_meta_init(&m, proc_fd), 0);
+	m.tick = 7;
+	assert_int_equal(ctr_meta_read(&m, &a, -1, &meta), 0);
+	assert_string_equal(meta.name, "web");
+	ctr_meta_done(&meta);
+	scratch_write(&s, list, two);
+	assert_int_equal(ctr_meta_read(&m, &b, -1, &meta), 0);
+	assert_null(meta.name); /* as it was at this tick's first look */
+	m.tick = 8;
+	assert_int_equal(ctr_meta_read(&m, &b, -1, &meta), 0);
+	assert_string_equal(meta.name, "db");
+	ctr_meta_done(&meta);
+	m.tick = 0; /* outside ticks: looked at each time */
+	scratch_write(&s, list, one);
+	assert_int_equal(ctr_meta_read(&m, &b, -1, &meta), 0);
+	assert_null(meta.name);
+	ctr_meta_fini(&m);
+	close(proc_fd);
+	scratch_remove(&s);
+}
+
 static void test_off(void **state)
 {
 	struct scratch s;
@@ -954,6 +999,7 @@ int main(void)
 	    cmocka_unit_test(test_net_paced),
 	    cmocka_unit_test(test_name_late),
 	    cmocka_unit_test(test_conmon_tries),
+	    cmocka_unit_test(test_podman_list_tick),
 	    cmocka_unit_test(test_off),
 	    cmocka_unit_test(test_live),
 	};
