@@ -30,7 +30,7 @@
 #define CTR_FD_MAX    (8u * CONTAINERS_MAX)
 #define CTR_NET_BUF   (16u << 10)
 /* Looks at a member's parent for Podman's conmon (ctr_name_it). */
-#define CTR_CONMON_TRIES 3u
+#define CTR_CONMON_TRIES 2u
 /* A busy container's files: its CPU time and I/O bytes every tick, the
  * others at the pace of its memory (CGROUP_STEADY_TICKS), its net/dev at
  * its own likewise (CTR_NET_STEADY_TICKS); cgroup.procs while the network namespace is not found
@@ -64,6 +64,15 @@ static size_t ctr_find(const struct ctr_state *s, const char *rel, bool *found)
 			      found);
 }
 
+/* Sets the member e's numbers are found through; conmon is asked again
+ * for a new one (ctr_name_it). */
+static void ctr_set_pid(struct ctr_entry *e, int64_t pid)
+{
+	if (pid != e->pid)
+		e->conmon_tries = 0;
+	e->pid = pid;
+}
+
 /* Sets e's freezer state, keeping the count of paused containers. */
 static void ctr_set_frozen(struct ctr_state *s, struct ctr_entry *e, int64_t frozen)
 {
@@ -77,7 +86,7 @@ static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
 	if (e->net_fd >= 0)
 		close(e->net_fd);
 	e->net_fd = -1;
-	e->pid = -1;
+	ctr_set_pid(e, -1);
 	e->net_host = false;
 	e->net_next = e->net_step = 0; /* read again at once */
 	ctr_set_frozen(s, e, -1);      /* likewise */
@@ -162,27 +171,31 @@ static int ctr_name_it(struct ctr_state *s, struct ctr_entry *e)
 	struct ctr_ref ref = {.engine = e->engine, .rel = e->rel, .uid = e->uid};
 	struct cgroup_values v;
 	struct ctr_meta m;
+	unsigned step, grid;
 
 	memcpy(ref.id, e->id, sizeof(ref.id));
 	if (e->pid < 0 && cgroup_read(&s->rd, &e->u.files, e->rel, 1u << CGROUP_PROCS, &v) == 0)
-		e->pid = v.pid;
-	/* looked for again within 2 ticks, then 8, 32, ... CTR_NAME_TICKS, each
-	 * container at its own phase: names that appear late are found in
-	 * a few times the time they took, and a host's unnamed containers
-	 * (found together at start) do not all look in the same tick */
-	e->meta_next = cgroup_pace_next(&s->rd, e->u.pace.phase, 2u << 2 * e->meta_tries);
-	if ((2u << 2 * e->meta_tries) < CTR_NAME_TICKS)
+		ctr_set_pid(e, v.pid);
+	/* looked for again within 2 ticks, then 8, 32, ... CTR_NAME_TICKS
+	 * (names that appear late are found in a few times the time they
+	 * took), on ticks that are multiples of CTR_NAME_GRID alone, each
+	 * container at a phase of its own among those: a host's unnamed
+	 * containers (found together at start) do not all look in the same
+	 * tick, and the ticks between carry no look (each costs a few µs
+	 * with its cold code and data: spread over every tick, they made
+	 * the median tick 8 % dearer) */
+	step = 2u << 2 * e->meta_tries;
+	grid = step < CTR_NAME_GRID ? step : CTR_NAME_GRID;
+	e->meta_next = cgroup_pace_next(&s->rd, e->u.pace.phase % step / grid * grid, step);
+	if (step < CTR_NAME_TICKS)
 		e->meta_tries++;
 	/* conmon's -n NAME: its container's first process is its child from
 	 * moments after the start (once the OCI runtime that made it exits),
 	 * so a member looked at CTR_CONMON_TRIES times is not asked again */
-	if (e->pid != e->conmon_pid) {
-		e->conmon_pid = e->pid;
-		e->conmon_tries = 0;
-	}
-	if (ctr_meta_read(&s->meta, &ref, e->conmon_tries++ < CTR_CONMON_TRIES ? e->pid : -1, &m) <
-	    0)
+	if (ctr_meta_read(&s->meta, &ref, e->conmon_tries < CTR_CONMON_TRIES ? e->pid : -1, &m) < 0)
 		return -ENOMEM;
+	if (e->conmon_tries < CTR_CONMON_TRIES)
+		e->conmon_tries++;
 	if (e->head && ctr_same_str(m.name, e->meta.name) && ctr_same_str(m.image, e->meta.image)) {
 		ctr_meta_done(&m);
 		return 0;
@@ -220,7 +233,7 @@ static int ctr_found(void *ctx, const struct ctr_ref *ref)
 	e.uid = ref->uid;
 	e.gen = s->gen;
 	e.net_fd = -1;
-	e.pid = e.conmon_pid = -1;
+	e.pid = -1;
 	e.limit = e.rx_s = e.tx_s = e.oom = e.frozen = -1;
 	cgroup_unit_init(&e.u, ref->rel);
 	e.is_new = true;
@@ -303,7 +316,7 @@ static void ctr_net_open(struct ctr_state *s, struct ctr_entry *e)
 
 	if (cgroup_read(&s->rd, &e->u.files, e->rel, 1u << CGROUP_PROCS, &v) < 0 || v.pid <= 0)
 		return;
-	e->pid = v.pid;
+	ctr_set_pid(e, v.pid);
 	snprintf(ns, sizeof(ns), "%lld/ns/net", (long long)v.pid);
 	e->net_host = ctr_same_link(s->proc_fd, ns, "1/ns/net");
 	if (e->net_host)

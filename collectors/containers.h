@@ -28,6 +28,9 @@ struct containers_settings {
  * a phase of its own (a name that shows late is found within about 4
  * times the time it took to show). */
 #define CTR_NAME_TICKS 512
+/* Those looks happen on ticks that are multiples of this alone (of the
+ * step while it is shorter). */
+#define CTR_NAME_GRID 16
 /* At most this many containers are followed. */
 #define CONTAINERS_MAX 4096
 

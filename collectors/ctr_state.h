@@ -42,6 +42,7 @@ struct ctr_entry {
 	int64_t frozen;       /* this tick; -1 is null */
 	bool is_new;          /* found by the walk under way */
 	bool net_host;        /* its member shares the host's namespace */
+	uint8_t conmon_tries; /* looks at pid's parent for Podman's conmon */
 	struct json_buf row;  /* its row's JSON as last written */
 	size_t rank;          /* its place in the order by name */
 	char id[CTR_ID_MAX + 1];
@@ -51,8 +52,6 @@ struct ctr_entry {
 	size_t head_len;
 	char short_id[13]; /* the name when there is none */
 	unsigned meta_tries;
-	unsigned conmon_tries; /* looks at conmon_pid's parent for conmon */
-	int64_t conmon_pid;
 	int net_fd;        /* PID/net/dev of a member, held; -1 */
 	uint64_t net_next; /* busy: the tick its net/dev is read again */
 	unsigned net_step; /* ticks between those readings: 1, 2, 4, ... */
