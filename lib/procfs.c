@@ -14,6 +14,8 @@
 
 #include <linux/magic.h>
 
+#include "array.h"
+
 #define PROCFS_BUF_MIN 4096
 
 /* Makes room for at least two more bytes (one of content, one for the
@@ -148,12 +150,8 @@ out:
 
 void procfs_buf_free(struct procfs_buf *buf)
 {
-	if (!buf)
-		return;
-	free(buf->data);
-	buf->data = NULL;
-	buf->len = 0;
-	buf->cap = 0;
+	if (buf)
+		ARRAY_FREE(buf->data, buf->cap, buf->len);
 }
 
 /* One pread() of size - 1 bytes: a seq_file renders the whole file for a
