@@ -143,56 +143,45 @@ static bool svc_has_suffix(const char *name, const char *suffix)
  * fs/cgroup): marks or adds its services, and descends into its slices. */
 static int svc_list(struct svc_state *s, int fd, const char *dir, unsigned depth)
 {
-	char *buf = s->dents + (size_t)depth * (SVC_DENTS_BUF / (SVC_MAX_DEPTH + 1));
 	size_t size = SVC_DENTS_BUF / (SVC_MAX_DEPTH + 1);
+	struct procfs_dents it = PROCFS_DENTS(fd, s->dents + (size_t)depth * size, size);
+	const struct dirent64 *d;
 	int r;
 
 	if (s->inotify_fd >= 0 && cgroup_watch(s->inotify_fd, fd, SVC_WATCH_MASK) < 0)
 		s->relist = true; /* not watched: listed again each tick */
-	for (;;) {
-		ssize_t n = getdents64(fd, buf, size);
+	while ((r = procfs_dents_next(&it, &d)) > 0) {
+		bool found;
+		size_t i;
 
-		if (n < 0 && errno == EINTR)
+		if ((d->d_type != DT_DIR && d->d_type != DT_UNKNOWN) ||
+		    strlen(d->d_name) >= SVC_NAME_MAX)
 			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		for (ssize_t off = 0; off < n;) {
-			const struct dirent64 *d = (const struct dirent64 *)(buf + off);
-			bool found;
-			size_t i;
-
-			off += d->d_reclen;
-			if ((d->d_type != DT_DIR && d->d_type != DT_UNKNOWN) ||
-			    strlen(d->d_name) >= SVC_NAME_MAX)
+		if (svc_has_suffix(d->d_name, ".service")) {
+			i = svc_find(s, d->d_name, &found);
+			if (found) {
+				s->v[i].gen = s->gen;
 				continue;
-			if (svc_has_suffix(d->d_name, ".service")) {
-				i = svc_find(s, d->d_name, &found);
-				if (found) {
-					s->v[i].gen = s->gen;
-					continue;
-				}
-				r = svc_add(s, i, d->d_name, dir);
-				if (r == -ENOMEM)
-					return r;
-			} else if (svc_has_suffix(d->d_name, ".slice") && depth < SVC_MAX_DEPTH) {
-				char sub[PATH_MAX];
-				int sfd;
-
-				if (snprintf(sub, sizeof(sub), "%s/%s", dir, d->d_name) >=
-				    (int)sizeof(sub))
-					continue;
-				sfd = openat(fd, d->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				if (sfd < 0)
-					continue; /* gone meanwhile */
-				r = svc_list(s, sfd, sub, depth + 1);
-				close(sfd);
-				if (r == -ENOMEM)
-					return r;
 			}
+			r = svc_add(s, i, d->d_name, dir);
+			if (r == -ENOMEM)
+				return r;
+		} else if (svc_has_suffix(d->d_name, ".slice") && depth < SVC_MAX_DEPTH) {
+			char sub[PATH_MAX];
+			int sfd;
+
+			if (snprintf(sub, sizeof(sub), "%s/%s", dir, d->d_name) >= (int)sizeof(sub))
+				continue;
+			sfd = openat(fd, d->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (sfd < 0)
+				continue; /* gone meanwhile */
+			r = svc_list(s, sfd, sub, depth + 1);
+			close(sfd);
+			if (r == -ENOMEM)
+				return r;
 		}
 	}
+	return r;
 }
 
 /* --- reading one service --- */

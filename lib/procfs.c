@@ -154,6 +154,28 @@ void procfs_buf_free(struct procfs_buf *buf)
 		ARRAY_FREE(buf->data, buf->cap, buf->len);
 }
 
+int procfs_dents_next(struct procfs_dents *it, const struct dirent64 **ret)
+{
+	const struct dirent64 *d;
+
+	while (it->off >= it->len) {
+		ssize_t n = getdents64(it->fd, it->buf, it->size);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		it->len = (size_t)n;
+		it->off = 0;
+	}
+	d = (const struct dirent64 *)(it->buf + it->off);
+	it->off += d->d_reclen;
+	*ret = d;
+	return 1;
+}
+
 /* One pread() of size - 1 bytes: a seq_file renders the whole file for a
  * read from offset 0, so a full buffer means there may be more. */
 ssize_t procfs_pread(int fd, char *buf, size_t size)
