@@ -66,17 +66,6 @@ static bool ctr_wrapped(const char *name, const char *prefix, const char *suffix
 
 /* systemd's unit name escaping undone: "\xNN" is the byte NN. Returns
  * false for a name that does not fit or a bad escape. */
-static int ctr_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool ctr_unescape(const char *s, size_t len, char *out, size_t out_size)
 {
 	size_t o = 0;
@@ -90,8 +79,8 @@ static bool ctr_unescape(const char *s, size_t len, char *out, size_t out_size)
 			out[o++] = s[i];
 			continue;
 		}
-		if (i + 3 >= len || s[i + 1] != 'x' || (hi = ctr_hex(s[i + 2])) < 0 ||
-		    (lo = ctr_hex(s[i + 3])) < 0 || (hi == 0 && lo == 0))
+		if (i + 3 >= len || s[i + 1] != 'x' || (hi = procfs_hex_digit(s[i + 2])) < 0 ||
+		    (lo = procfs_hex_digit(s[i + 3])) < 0 || (hi == 0 && lo == 0))
 			return false;
 		out[o++] = (char)(hi * 16 + lo);
 		i += 3;

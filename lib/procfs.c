@@ -313,6 +313,17 @@ int procfs_parse_u64(const char *s, size_t len, uint64_t *ret)
 	return 0;
 }
 
+int procfs_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int procfs_parse_u32(const char *s, size_t len, uint32_t *ret)
 {
 	uint64_t v;

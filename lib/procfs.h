@@ -128,6 +128,9 @@ int procfs_parse_u64(const char *s, size_t len, uint64_t *ret);
 /* The same, -ERANGE past UINT32_MAX. */
 int procfs_parse_u32(const char *s, size_t len, uint32_t *ret);
 
+/* The value of a hex digit (0-9, a-f, A-F), or -1. */
+int procfs_hex_digit(int c);
+
 /* Parses a whole token "DIGITS[.DIGITS]" with at most `decimals` (<= 9)
  * fraction digits, as an integer scaled by 10^decimals ("0.52", 2 -> 52).
  * Returns 0, -EINVAL on any other shape, or -ERANGE on overflow. */

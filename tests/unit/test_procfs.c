@@ -563,6 +563,25 @@ static void test_registry(void **state)
 	}
 }
 
+/* procfs_hex_digit: each of the 22 digits, and nothing else of 0..255. */
+static void test_hex_digit(void **state)
+{
+	static const char digits[] = "0123456789abcdefABCDEF";
+	int n = 0;
+
+	(void)state;
+	for (int c = 0; c < 256; c++) {
+		const char *at = c ? strchr(digits, c) : NULL;
+		int want = !at                ? -1
+			   : at - digits < 16 ? (int)(at - digits)
+					      : (int)(at - digits) - 6;
+
+		assert_int_equal(procfs_hex_digit(c), want);
+		n += want >= 0;
+	}
+	assert_int_equal(n, 22);
+}
+
 /* procfs_dents_next lists every entry once, "." and ".." too, through
  * a buffer that holds a few at a time (so that it reads again), then 0;
  * a file's fd is an error, not an end. */
@@ -621,6 +640,7 @@ int main(void)
 	    cmocka_unit_test(test_utf8_sanitize), cmocka_unit_test(test_json_width),
 	    cmocka_unit_test(test_utf8_dup),      cmocka_unit_test(test_json_str),
 	    cmocka_unit_test(test_registry),      cmocka_unit_test(test_dents),
+	    cmocka_unit_test(test_hex_digit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
