@@ -550,6 +550,34 @@ void cgroup_groups_free(struct cgroup_reader *rd, struct cgroup_groups *gs)
 	*gs = (struct cgroup_groups){0};
 }
 
+int cgroup_set_init(struct cgroup_set *cs, size_t held_max)
+{
+	*cs = (struct cgroup_set){.inotify_fd = -1};
+	for (size_t i = 0; i < CGROUP_NHIER; i++)
+		cs->root.fd[i] = -1;
+	if (cgroup_reader_init(&cs->rd, &cs->root, held_max) < 0)
+		return -ENOMEM;
+	cs->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	return 0;
+}
+
+void cgroup_set_root(struct cgroup_set *cs, const struct cgroup_root *root)
+{
+	cgroup_groups_close(&cs->rd, &cs->groups);
+	cgroup_root_close(&cs->root);
+	cs->root = *root;
+}
+
+void cgroup_set_done(struct cgroup_set *cs)
+{
+	cgroup_groups_free(&cs->rd, &cs->groups);
+	cgroup_root_close(&cs->root);
+	cgroup_reader_done(&cs->rd);
+	if (cs->inotify_fd >= 0)
+		close(cs->inotify_fd);
+	cs->inotify_fd = -1;
+}
+
 /* What a CPU time reading leaves unknown, in ns: v2's usage_usec is
  * rounded down to µs (see struct cgroup_group). */
 static int64_t cgroup_cpu_slack(const struct cgroup_reader *rd)

@@ -253,6 +253,28 @@ struct cgroup_groups {
 	uint64_t tests, passed; /* CPU tests made and passed, since the start */
 };
 
+/* What a collector of cgroups holds: the hierarchies, the reader of
+ * their files, the groups its units are in, and an inotify fd on the
+ * directories it lists (-1: none, they are listed every tick). */
+struct cgroup_set {
+	struct cgroup_root root;
+	struct cgroup_reader rd;
+	struct cgroup_groups groups;
+	int inotify_fd;
+};
+
+/* No root yet (cgroup_set_root gives one), a reader holding at most
+ * held_max fds, and inotify when the kernel has it. Returns 0 or
+ * -ENOMEM; cgroup_set_done in both cases. */
+int cgroup_set_init(struct cgroup_set *cs, size_t held_max);
+/* Holds root (from cgroup_root_open) in place of the one held, whose fds
+ * and the groups' are closed (the units' are the caller's, closed
+ * first): a test switching snapshots. */
+void cgroup_set_root(struct cgroup_set *cs, const struct cgroup_root *root);
+/* Frees the groups (their units are done), closes the root and inotify,
+ * frees the reader. */
+void cgroup_set_done(struct cgroup_set *cs);
+
 /* What cgroup_sample did (flags), or -ENOENT: the cgroup is gone. */
 #define CGROUP_SKIPPED 1 /* idle, its CPU time still: nothing else read */
 #define CGROUP_STILL   2 /* its CPU time did not move since the last reading */

@@ -447,7 +447,7 @@ int ctr_metrics(void *state, struct metrics *m)
 	}
 	for (size_t i = 0; i < s->n; i++)
 		net_fds += s->v[i].net_fd >= 0;
-	cgroup_reader_metrics(&s->rd, m,
+	cgroup_reader_metrics(&s->cg.rd, m,
 			      (const char *const[]){"sysfeed_containers_fds",
 						    "sysfeed_containers_reads_total",
 						    "sysfeed_containers_idle_proven_total"},
