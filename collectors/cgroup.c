@@ -937,32 +937,49 @@ void cgroup_pace_set(const struct cgroup_reader *rd, struct cgroup_pace *p, bool
 	p->idle = idle;
 }
 
-bool cgroup_stats_cpu(const struct cgroup_stats *st, double *ret)
+static bool cgroup_stats_cpu(const struct cgroup_stats *st, double *ret)
 {
 	*ret = (double)st->cpu.value / 1e9;
 	return st->cpu.valid;
 }
 
-bool cgroup_stats_mem(const struct cgroup_stats *st, double *ret)
+static bool cgroup_stats_mem(const struct cgroup_stats *st, double *ret)
 {
 	*ret = (double)st->mem;
 	return st->mem >= 0;
 }
 
-bool cgroup_stats_tasks(const struct cgroup_stats *st, double *ret)
+static bool cgroup_stats_tasks(const struct cgroup_stats *st, double *ret)
 {
 	*ret = (double)st->pids;
 	return st->pids >= 0;
 }
 
-bool cgroup_stats_read(const struct cgroup_stats *st, double *ret)
+static bool cgroup_stats_read(const struct cgroup_stats *st, double *ret)
 {
 	*ret = (double)st->rd.value;
 	return st->rd.valid;
 }
 
-bool cgroup_stats_written(const struct cgroup_stats *st, double *ret)
+static bool cgroup_stats_written(const struct cgroup_stats *st, double *ret)
 {
 	*ret = (double)st->wr.value;
 	return st->wr.valid;
+}
+
+const struct cgroup_family cgroup_families[] = {
+    {"cpu_seconds_total", "counter", "CPU time used by", "", cgroup_stats_cpu},
+    {"memory_bytes", "gauge", "Memory charged to", "", cgroup_stats_mem},
+    {"tasks", "gauge", "Tasks in", "", cgroup_stats_tasks},
+    {"io_read_bytes_total", "counter", "Bytes", " read from block devices", cgroup_stats_read},
+    {"io_written_bytes_total", "counter", "Bytes", " wrote to block devices", cgroup_stats_written},
+    {NULL},
+};
+
+void cgroup_family_text(const struct cgroup_family *f, const char *noun, char *name,
+			size_t name_len, char *help, size_t help_len)
+{
+	snprintf(name, name_len, "sysfeed_%s_%s", noun, f->suffix);
+	snprintf(help, help_len, "%s the %s's cgroup%s (top %ss only).", f->head, noun, f->tail,
+		 noun);
 }

@@ -350,18 +350,12 @@ static int svc_metrics(void *state, struct metrics *m)
 						    "sysfeed_services_reads_total",
 						    "sysfeed_services_idle_proven_total"},
 			      0);
-	svc_family(s, m, "sysfeed_service_cpu_seconds_total", "counter",
-		   "CPU time used by the service's cgroup (top services only).", cgroup_stats_cpu);
-	svc_family(s, m, "sysfeed_service_memory_bytes", "gauge",
-		   "Memory charged to the service's cgroup (top services only).", cgroup_stats_mem);
-	svc_family(s, m, "sysfeed_service_tasks", "gauge",
-		   "Tasks in the service's cgroup (top services only).", cgroup_stats_tasks);
-	svc_family(s, m, "sysfeed_service_io_read_bytes_total", "counter",
-		   "Bytes the service's cgroup read from block devices (top services only).",
-		   cgroup_stats_read);
-	svc_family(s, m, "sysfeed_service_io_written_bytes_total", "counter",
-		   "Bytes the service's cgroup wrote to block devices (top services only).",
-		   cgroup_stats_written);
+	for (const struct cgroup_family *f = cgroup_families; f->suffix; f++) {
+		char name[96], help[160];
+
+		cgroup_family_text(f, "service", name, sizeof(name), help, sizeof(help));
+		svc_family(s, m, name, f->type, help, f->get);
+	}
 	return metrics_error(m);
 }
 
