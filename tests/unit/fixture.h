@@ -606,6 +606,14 @@ struct parse_case {
 	int err;
 };
 
+/* Case i of a table, text, gave r, which must be the case's err. */
+__attribute__((unused)) static void assert_case(size_t i, const char *text, int r, int err)
+{
+	if (r != err)
+		print_error("case %zu: \"%s\" gave %d\n", i, text, r);
+	assert_int_equal(r, err);
+}
+
 /* Each case's text (to its strlen) parsed into ret must give the case's
  * error; then after (when not NULL) checks what ret holds. */
 __attribute__((unused)) static void parse_cases(const struct parse_case *cases, size_t n,
@@ -613,11 +621,8 @@ __attribute__((unused)) static void parse_cases(const struct parse_case *cases, 
 						void (*after)(const void *ret))
 {
 	for (size_t i = 0; i < n; i++) {
-		int r = parse(cases[i].text, strlen(cases[i].text), ret);
-
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
+		assert_case(i, cases[i].text, parse(cases[i].text, strlen(cases[i].text), ret),
+			    cases[i].err);
 		if (after)
 			after(ret);
 	}
