@@ -276,7 +276,12 @@ describe('the page', () => {
     assert.deepEqual(unlabelled, [], 'every control has a label');
     const want = ['range', 'log-prio', 'log-unit', 'log-text', 'log-pause', 'log-order'];
     const reached = new Set();
-    for (let i = 0; i < 80 && want.some((w) => !reached.has(w)); i++) {
+    // as many presses as the page has focusable elements (rows of the
+    // host's containers and services among them: 200 containers on a
+    // busy host needed more than 80), and a few more
+    const focusable = await page.evaluate(() => document.querySelectorAll(
+      'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])').length);
+    for (let i = 0; i < focusable + 20 && want.some((w) => !reached.has(w)); i++) {
       await page.keyboard.press('Tab');
       reached.add(await page.evaluate(() => document.activeElement?.id));
     }
