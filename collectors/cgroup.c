@@ -550,6 +550,34 @@ void cgroup_groups_free(struct cgroup_reader *rd, struct cgroup_groups *gs)
 	*gs = (struct cgroup_groups){0};
 }
 
+int cgroup_set_init(struct cgroup_set *cs, size_t held_max)
+{
+	*cs = (struct cgroup_set){.inotify_fd = -1};
+	for (size_t i = 0; i < CGROUP_NHIER; i++)
+		cs->root.fd[i] = -1;
+	if (cgroup_reader_init(&cs->rd, &cs->root, held_max) < 0)
+		return -ENOMEM;
+	cs->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	return 0;
+}
+
+void cgroup_set_root(struct cgroup_set *cs, const struct cgroup_root *root)
+{
+	cgroup_groups_close(&cs->rd, &cs->groups);
+	cgroup_root_close(&cs->root);
+	cs->root = *root;
+}
+
+void cgroup_set_done(struct cgroup_set *cs)
+{
+	cgroup_groups_free(&cs->rd, &cs->groups);
+	cgroup_root_close(&cs->root);
+	cgroup_reader_done(&cs->rd);
+	if (cs->inotify_fd >= 0)
+		close(cs->inotify_fd);
+	cs->inotify_fd = -1;
+}
+
 /* What a CPU time reading leaves unknown, in ns: v2's usage_usec is
  * rounded down to µs (see struct cgroup_group). */
 static int64_t cgroup_cpu_slack(const struct cgroup_reader *rd)
@@ -909,32 +937,49 @@ void cgroup_pace_set(const struct cgroup_reader *rd, struct cgroup_pace *p, bool
 	p->idle = idle;
 }
 
-bool cgroup_stats_cpu(const struct cgroup_stats *st, double *ret)
+static bool cgroup_stats_cpu(const struct cgroup_stats *st, double *ret)
 {
 	*ret = (double)st->cpu.value / 1e9;
 	return st->cpu.valid;
 }
 
-bool cgroup_stats_mem(const struct cgroup_stats *st, double *ret)
+static bool cgroup_stats_mem(const struct cgroup_stats *st, double *ret)
 {
 	*ret = (double)st->mem;
 	return st->mem >= 0;
 }
 
-bool cgroup_stats_tasks(const struct cgroup_stats *st, double *ret)
+static bool cgroup_stats_tasks(const struct cgroup_stats *st, double *ret)
 {
 	*ret = (double)st->pids;
 	return st->pids >= 0;
 }
 
-bool cgroup_stats_read(const struct cgroup_stats *st, double *ret)
+static bool cgroup_stats_read(const struct cgroup_stats *st, double *ret)
 {
 	*ret = (double)st->rd.value;
 	return st->rd.valid;
 }
 
-bool cgroup_stats_written(const struct cgroup_stats *st, double *ret)
+static bool cgroup_stats_written(const struct cgroup_stats *st, double *ret)
 {
 	*ret = (double)st->wr.value;
 	return st->wr.valid;
+}
+
+const struct cgroup_family cgroup_families[] = {
+    {"cpu_seconds_total", "counter", "CPU time used by", "", cgroup_stats_cpu},
+    {"memory_bytes", "gauge", "Memory charged to", "", cgroup_stats_mem},
+    {"tasks", "gauge", "Tasks in", "", cgroup_stats_tasks},
+    {"io_read_bytes_total", "counter", "Bytes", " read from block devices", cgroup_stats_read},
+    {"io_written_bytes_total", "counter", "Bytes", " wrote to block devices", cgroup_stats_written},
+    {NULL},
+};
+
+void cgroup_family_text(const struct cgroup_family *f, const char *noun, char *name,
+			size_t name_len, char *help, size_t help_len)
+{
+	snprintf(name, name_len, "sysfeed_%s_%s", noun, f->suffix);
+	snprintf(help, help_len, "%s the %s's cgroup%s (top %ss only).", f->head, noun, f->tail,
+		 noun);
 }

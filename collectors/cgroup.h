@@ -253,6 +253,28 @@ struct cgroup_groups {
 	uint64_t tests, passed; /* CPU tests made and passed, since the start */
 };
 
+/* What a collector of cgroups holds: the hierarchies, the reader of
+ * their files, the groups its units are in, and an inotify fd on the
+ * directories it lists (-1: none, they are listed every tick). */
+struct cgroup_set {
+	struct cgroup_root root;
+	struct cgroup_reader rd;
+	struct cgroup_groups groups;
+	int inotify_fd;
+};
+
+/* No root yet (cgroup_set_root gives one), a reader holding at most
+ * held_max fds, and inotify when the kernel has it. Returns 0 or
+ * -ENOMEM; cgroup_set_done in both cases. */
+int cgroup_set_init(struct cgroup_set *cs, size_t held_max);
+/* Holds root (from cgroup_root_open) in place of the one held, whose fds
+ * and the groups' are closed (the units' are the caller's, closed
+ * first): a test switching snapshots. */
+void cgroup_set_root(struct cgroup_set *cs, const struct cgroup_root *root);
+/* Frees the groups (their units are done), closes the root and inotify,
+ * frees the reader. */
+void cgroup_set_done(struct cgroup_set *cs);
+
 /* What cgroup_sample did (flags), or -ENOENT: the cgroup is gone. */
 #define CGROUP_SKIPPED 1 /* idle, its CPU time still: nothing else read */
 #define CGROUP_STILL   2 /* its CPU time did not move since the last reading */
@@ -322,13 +344,23 @@ void cgroup_pace_moved(const struct cgroup_reader *rd, struct cgroup_pace *p);
  * idle_step - CGROUP_IDLE_TICKS ticks later. */
 void cgroup_pace_set(const struct cgroup_reader *rd, struct cgroup_pace *p, bool idle);
 
-/* The raw values of the families services and containers share (false:
- * none): CPU seconds, memory, tasks, bytes read and written. */
-bool cgroup_stats_cpu(const struct cgroup_stats *st, double *ret);
-bool cgroup_stats_mem(const struct cgroup_stats *st, double *ret);
-bool cgroup_stats_tasks(const struct cgroup_stats *st, double *ret);
-bool cgroup_stats_read(const struct cgroup_stats *st, double *ret);
-bool cgroup_stats_written(const struct cgroup_stats *st, double *ret);
+/* The families of their units' numbers that services and containers
+ * both write, in this order, raw as read: sysfeed_<noun>_<suffix>, whose
+ * help is "<head> the <noun>'s cgroup<tail> (top <noun>s only)." (see
+ * cgroup_family_text); get gives a unit's value, false: none. */
+struct cgroup_family {
+	const char *suffix, *type, *head, *tail;
+	bool (*get)(const struct cgroup_stats *st, double *ret);
+};
+
+enum { CGROUP_FAMILY_MEM = 1 }; /* memory's place among them */
+
+/* Those families, ending in {NULL}. */
+extern const struct cgroup_family cgroup_families[];
+
+/* f's name and help text for the units named noun ("service"). */
+void cgroup_family_text(const struct cgroup_family *f, const char *noun, char *name,
+			size_t name_len, char *help, size_t help_len);
 
 /* value * scale / dt_ns from two readings of a counter, rounded half up;
  * -1 on the first reading, when the counter went backwards (one delta

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "array.h"
@@ -82,7 +81,7 @@ static void ctr_set_frozen(struct ctr_state *s, struct ctr_entry *e, int64_t fro
 
 static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
 {
-	cgroup_files_close(&s->rd, &e->u.files);
+	cgroup_files_close(&s->cg.rd, &e->u.files);
 	if (e->net_fd >= 0)
 		close(e->net_fd);
 	e->net_fd = -1;
@@ -97,7 +96,7 @@ static void ctr_close(struct ctr_state *s, struct ctr_entry *e)
 static void ctr_drop(struct ctr_state *s, size_t i)
 {
 	ctr_close(s, &s->v[i]);
-	cgroup_unit_done(&s->rd, &s->groups, &s->v[i].u);
+	cgroup_unit_done(&s->cg.rd, &s->cg.groups, &s->v[i].u);
 	free(s->v[i].rel);
 	ctr_meta_done(&s->v[i].meta);
 	free(s->v[i].head);
@@ -174,7 +173,7 @@ static int ctr_name_it(struct ctr_state *s, struct ctr_entry *e)
 	unsigned step, grid;
 
 	memcpy(ref.id, e->id, sizeof(ref.id));
-	if (e->pid < 0 && cgroup_read(&s->rd, &e->u.files, e->rel, 1u << CGROUP_PROCS, &v) == 0)
+	if (e->pid < 0 && cgroup_read(&s->cg.rd, &e->u.files, e->rel, 1u << CGROUP_PROCS, &v) == 0)
 		ctr_set_pid(e, v.pid);
 	/* looked for again within 2 ticks, then 8, 32, ... CTR_NAME_TICKS
 	 * (names that appear late are found in a few times the time they
@@ -183,10 +182,10 @@ static int ctr_name_it(struct ctr_state *s, struct ctr_entry *e)
 	 * containers (found together at start) do not all look in the same
 	 * tick, and the ticks between carry no look (each costs a few µs
 	 * with its cold code and data: spread over every tick, they made
-	 * the median tick 8 % dearer) */
+	 * the median tick about 10 % dearer) */
 	step = 2u << 2 * e->meta_tries;
 	grid = step < CTR_NAME_GRID ? step : CTR_NAME_GRID;
-	e->meta_next = cgroup_pace_next(&s->rd, e->u.pace.phase % step / grid * grid, step);
+	e->meta_next = cgroup_pace_next(&s->cg.rd, e->u.pace.phase % step / grid * grid, step);
 	if (step < CTR_NAME_TICKS)
 		e->meta_tries++;
 	/* conmon's -n NAME: its container's first process is its child from
@@ -239,10 +238,10 @@ static int ctr_found(void *ctx, const struct ctr_ref *ref)
 	e.is_new = true;
 	r = ctr_name_it(s, &e);
 	if (r == 0)
-		r = cgroup_unit_join(&s->groups, &e.u, e.rel);
+		r = cgroup_unit_join(&s->cg.groups, &e.u, e.rel);
 	if (r < 0) {
 		ctr_close(s, &e);
-		cgroup_unit_done(&s->rd, &s->groups, &e.u);
+		cgroup_unit_done(&s->cg.rd, &s->cg.groups, &e.u);
 		ctr_meta_done(&e.meta);
 		free(e.head);
 		free(e.rel);
@@ -271,8 +270,8 @@ static int ctr_rescan(struct ctr_state *s, const struct collector_env *env, int6
 			return -ENOMEM;
 		}
 	}
-	r = ctr_walk(cgroup_find_fd(&s->root), s->inotify_fd, s->dents, CTR_DENTS_BUF, ctr_found,
-		     s);
+	r = ctr_walk(cgroup_find_fd(&s->cg.root), s->cg.inotify_fd, s->dents, CTR_DENTS_BUF,
+		     ctr_found, s);
 	/* in cgroup order, whatever order the directories were listed in */
 	for (size_t i = 0; i < s->n && r >= 0;) {
 		if (s->v[i].gen == s->gen) {
@@ -314,7 +313,7 @@ static void ctr_net_open(struct ctr_state *s, struct ctr_entry *e)
 	struct cgroup_values v;
 	char path[64], ns[64];
 
-	if (cgroup_read(&s->rd, &e->u.files, e->rel, 1u << CGROUP_PROCS, &v) < 0 || v.pid <= 0)
+	if (cgroup_read(&s->cg.rd, &e->u.files, e->rel, 1u << CGROUP_PROCS, &v) < 0 || v.pid <= 0)
 		return;
 	ctr_set_pid(e, v.pid);
 	snprintf(ns, sizeof(ns), "%lld/ns/net", (long long)v.pid);
@@ -337,7 +336,7 @@ static void ctr_net(struct ctr_state *s, struct ctr_entry *e, uint64_t mono_ns)
 	if (e->net_fd < 0)
 		return;
 	n = procfs_pread(e->net_fd, s->net_buf, CTR_NET_BUF);
-	s->rd.reads++;
+	s->cg.rd.reads++;
 	if (n < 0 || net_dev_totals(s->net_buf, (size_t)n, &rx, &tx) < 0) {
 		close(e->net_fd); /* the namespace went away: another member next tick */
 		e->net_fd = -1;
@@ -356,10 +355,10 @@ static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mo
 	unsigned read;
 	int r;
 
-	if (!e->named && s->rd.ticks >= e->meta_next)
+	if (!e->named && s->cg.rd.ticks >= e->meta_next)
 		(void)ctr_name_it(s, e);
 	/* (a sleeping one's frozen is not looked at: it would cost a line) */
-	r = cgroup_sample(&s->rd, &e->u, e->rel,
+	r = cgroup_sample(&s->cg.rd, &e->u, e->rel,
 			  CTR_BUSY | (was_idle         ? freeze
 				      : e->frozen != 0 ? freeze
 						       : 0),
@@ -371,7 +370,7 @@ static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mo
 	if (((read & freeze) && v.frozen != e->frozen) ||
 	    ((read & (1u << CGROUP_LIMIT)) && v.limit != e->limit) ||
 	    ((read & (1u << CGROUP_OOM)) && v.oom_kills != e->oom))
-		cgroup_pace_moved(&s->rd, &e->u.pace);
+		cgroup_pace_moved(&s->cg.rd, &e->u.pace);
 	if (read & (1u << CGROUP_OOM))
 		e->oom = v.oom_kills;
 	if (read & freeze)
@@ -381,20 +380,20 @@ static void ctr_sample_one(struct ctr_state *s, struct ctr_entry *e, uint64_t mo
 	/* a busy one's bytes each tick while they move (or have no rate), then
 	 * after 2, 4, up to CTR_NET_STEADY_TICKS ticks while they stand; an
 	 * idle one's at its whole look, and when it wakes */
-	if (was_idle || s->rd.ticks >= e->net_next) {
+	if (was_idle || s->cg.rd.ticks >= e->net_next) {
 		ctr_net(s, e, mono_ns);
 		e->net_step = cgroup_pace_step(e->net_step, e->rx_s != 0 || e->tx_s != 0,
 					       CTR_NET_STEADY_TICKS);
-		e->net_next = cgroup_pace_next(&s->rd, e->u.pace.phase, e->net_step);
+		e->net_next = cgroup_pace_next(&s->cg.rd, e->u.pace.phase, e->net_step);
 	}
 	idle = (r & CGROUP_STILL) && e->rx_s <= 0 && e->tx_s <= 0;
 	/* a container that stops (docker pause freezes it): its freezer state
 	 * now, not at its next whole look (and when it wakes: the whole
 	 * reading has it) */
 	if (idle && !was_idle && !(read & freeze) &&
-	    cgroup_read(&s->rd, &e->u.files, e->rel, freeze, &v) == 0)
+	    cgroup_read(&s->cg.rd, &e->u.files, e->rel, freeze, &v) == 0)
 		ctr_set_frozen(s, e, v.frozen);
-	cgroup_pace_set(&s->rd, &e->u.pace, idle);
+	cgroup_pace_set(&s->cg.rd, &e->u.pace, idle);
 }
 
 /* --- the collector --- */
@@ -407,12 +406,8 @@ static void ctr_fini(void *state)
 		return;
 	while (s->n > 0)
 		ctr_drop(s, s->n - 1);
-	cgroup_groups_free(&s->rd, &s->groups);
-	cgroup_root_close(&s->root);
-	cgroup_reader_done(&s->rd);
+	cgroup_set_done(&s->cg);
 	ctr_meta_fini(&s->meta);
-	if (s->inotify_fd >= 0)
-		close(s->inotify_fd);
 	if (s->epfd >= 0)
 		close(s->epfd);
 	free(s->v);
@@ -448,9 +443,7 @@ static int ctr_open_root(struct ctr_state *s, int sys_fd, char *reason, size_t r
 	}
 	for (size_t i = 0; i < s->n; i++)
 		ctr_close(s, &s->v[i]);
-	cgroup_groups_close(&s->rd, &s->groups);
-	cgroup_root_close(&s->root);
-	s->root = root;
+	cgroup_set_root(&s->cg, &root);
 	return 0;
 }
 
@@ -468,20 +461,17 @@ static int ctr_init(const struct collector_env *env, const void *settings, void 
 	if (!s)
 		goto out;
 	s->set = settings;
-	s->inotify_fd = s->epfd = -1;
+	s->epfd = -1;
 	s->proc_fd = env->proc_fd;
 	s->list_dirty = true; /* the first tick sets the state, with no container too */
-	for (size_t i = 0; i < CGROUP_NHIER; i++)
-		s->root.fd[i] = -1;
 	(void)ctr_meta_init(&s->meta, env->proc_fd);
 	s->dents = malloc(CTR_DENTS_BUF);
 	s->net_buf = malloc(CTR_NET_BUF);
-	if (!s->dents || !s->net_buf || cgroup_reader_init(&s->rd, &s->root, CTR_FD_MAX) < 0)
+	if (cgroup_set_init(&s->cg, CTR_FD_MAX) < 0 || !s->dents || !s->net_buf)
 		goto out;
 	r = ctr_open_root(s, env->sys_fd, why, sizeof(why));
 	if (r < 0)
 		goto out;
-	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
 		r = -errno;
 		goto out;
@@ -511,7 +501,7 @@ static int ctr_dispatch(void *state, const struct collector_env *env)
 {
 	struct ctr_state *s = state;
 
-	if (!cgroup_drain(s->inotify_fd))
+	if (!cgroup_drain(s->cg.inotify_fd))
 		return 0;
 	return ctr_rescan(s, env, clock_real_ms());
 }
@@ -525,9 +515,10 @@ static void ctr_follow(void *state, bool followed)
 	struct ctr_state *s = state;
 	struct epoll_event ev = {.events = EPOLLIN};
 
-	if (s->inotify_fd < 0 || followed == s->followed)
+	if (s->cg.inotify_fd < 0 || followed == s->followed)
 		return;
-	if (epoll_ctl(s->epfd, followed ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->inotify_fd, &ev) == 0)
+	if (epoll_ctl(s->epfd, followed ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->cg.inotify_fd, &ev) ==
+	    0)
 		s->followed = followed;
 }
 
@@ -551,7 +542,7 @@ static int ctr_sample(void *state, const struct collector_env *env,
 	int r;
 
 	*ret_payload = NULL;
-	if (!cgroup_root_same(&s->root, env->sys_fd)) {
+	if (!cgroup_root_same(&s->cg.root, env->sys_fd)) {
 		r = ctr_open_root(s, env->sys_fd, why, sizeof(why));
 		if (r < 0)
 			return r;
@@ -559,7 +550,7 @@ static int ctr_sample(void *state, const struct collector_env *env,
 		r = ctr_rescan(s, env, tick->t_ms);
 		if (r < 0)
 			return r;
-	} else if (s->inotify_fd < 0 || (!s->followed && cgroup_drain(s->inotify_fd))) {
+	} else if (s->cg.inotify_fd < 0 || (!s->followed && cgroup_drain(s->cg.inotify_fd))) {
 		r = ctr_rescan(s, env, tick->t_ms);
 		if (r < 0)
 			return r;
@@ -575,8 +566,8 @@ static int ctr_sample(void *state, const struct collector_env *env,
 		s->touched_cap = s->cap;
 	}
 	s->n_touched = 0;
-	cgroup_tick_ahead(&s->rd, &s->groups, tick->mono_ns, s->n, ctr_unit, s);
-	s->meta.tick = s->rd.ticks; /* (a walk between ticks looks afresh) */
+	cgroup_tick_ahead(&s->cg.rd, &s->cg.groups, tick->mono_ns, s->n, ctr_unit, s);
+	s->meta.tick = s->cg.rd.ticks; /* (a walk between ticks looks afresh) */
 	for (size_t i = 0; i < s->n; i++) {
 		struct ctr_entry *e = &s->v[i];
 
@@ -585,7 +576,7 @@ static int ctr_sample(void *state, const struct collector_env *env,
 		if (e->read_now || e->row_dirty || !e->sent || !e->row.len)
 			s->touched[s->n_touched++] = e;
 	}
-	cgroup_tick_end(&s->rd, &s->groups);
+	cgroup_tick_end(&s->cg.rd, &s->cg.groups);
 	s->meta.tick = 0;
 	return ctr_payload(s, env, tick->t_ms, ret_payload);
 }

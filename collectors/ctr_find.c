@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "procfs.h"
 
 /* What a watched directory reports: directories made or removed in it. */
 #define CTR_WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
@@ -65,17 +66,6 @@ static bool ctr_wrapped(const char *name, const char *prefix, const char *suffix
 
 /* systemd's unit name escaping undone: "\xNN" is the byte NN. Returns
  * false for a name that does not fit or a bad escape. */
-static int ctr_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool ctr_unescape(const char *s, size_t len, char *out, size_t out_size)
 {
 	size_t o = 0;
@@ -89,8 +79,8 @@ static bool ctr_unescape(const char *s, size_t len, char *out, size_t out_size)
 			out[o++] = s[i];
 			continue;
 		}
-		if (i + 3 >= len || s[i + 1] != 'x' || (hi = ctr_hex(s[i + 2])) < 0 ||
-		    (lo = ctr_hex(s[i + 3])) < 0 || (hi == 0 && lo == 0))
+		if (i + 3 >= len || s[i + 1] != 'x' || (hi = procfs_hex_digit(s[i + 2])) < 0 ||
+		    (lo = procfs_hex_digit(s[i + 3])) < 0 || (hi == 0 && lo == 0))
 			return false;
 		out[o++] = (char)(hi * 16 + lo);
 		i += 3;
@@ -176,67 +166,55 @@ struct ctr_walk {
 static int ctr_walk_dir(struct ctr_walk *w, int fd, size_t len, const char *name, long uid,
 			unsigned depth)
 {
-	char *buf = w->dents + (size_t)depth * (w->dents_size / (CTR_MAX_DEPTH + 1));
 	size_t size = w->dents_size / (CTR_MAX_DEPTH + 1);
+	struct procfs_dents it = PROCFS_DENTS(fd, w->dents + (size_t)depth * size, size);
+	const struct dirent64 *d;
 	int r;
 
 	if (w->inotify_fd >= 0)
 		(void)cgroup_watch(w->inotify_fd, fd, CTR_WATCH_MASK);
-	for (;;) {
-		ssize_t n = getdents64(fd, buf, size);
+	while ((r = procfs_dents_next(&it, &d)) > 0) {
+		size_t nlen = strlen(d->d_name);
+		struct ctr_ref ref;
+		long sub_uid = uid;
+		int sfd;
 
-		if (n < 0 && errno == EINTR)
+		if ((d->d_type != DT_DIR && d->d_type != DT_UNKNOWN) || d->d_name[0] == '.' ||
+		    nlen >= CTR_NAME_MAX || len + 1 + nlen >= sizeof(w->path))
 			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		for (ssize_t off = 0; off < n;) {
-			const struct dirent64 *d = (const struct dirent64 *)(buf + off);
-			size_t nlen = strlen(d->d_name);
-			struct ctr_ref ref;
-			long sub_uid = uid;
-			int sfd;
-
-			off += d->d_reclen;
-			if ((d->d_type != DT_DIR && d->d_type != DT_UNKNOWN) ||
-			    d->d_name[0] == '.' || nlen >= CTR_NAME_MAX ||
-			    len + 1 + nlen >= sizeof(w->path))
-				continue;
-			w->path[len] = len ? '/' : '\0';
-			memcpy(w->path + len + (len ? 1 : 0), d->d_name, nlen + 1);
-			if (ctr_classify(name, d->d_name, &ref)) {
-				ref.rel = w->path;
-				ref.parent = name;
-				ref.uid = uid;
-				r = w->found(w->ctx, &ref);
-				w->path[len] = '\0';
-				if (r < 0)
-					return r;
-				continue;
-			}
-			if (depth + 1 >= CTR_MAX_DEPTH ||
-			    !ctr_descend(name, d->d_name, nlen, depth)) {
-				w->path[len] = '\0';
-				continue;
-			}
-			if (ctr_prefix(d->d_name, "user@"))
-				sub_uid = strtol(d->d_name + 5, NULL, 10);
-			sfd = openat(fd, d->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (sfd >= 0) {
-				char sub[CTR_NAME_MAX];
-
-				memcpy(sub, d->d_name, nlen + 1);
-				r = ctr_walk_dir(w, sfd, len + (len ? 1 : 0) + nlen, sub, sub_uid,
-						 depth + 1);
-				close(sfd);
-				if (r == -ENOMEM)
-					return r; /* from found; a directory that cannot be
-						     read is skipped */
-			}
+		w->path[len] = len ? '/' : '\0';
+		memcpy(w->path + len + (len ? 1 : 0), d->d_name, nlen + 1);
+		if (ctr_classify(name, d->d_name, &ref)) {
+			ref.rel = w->path;
+			ref.parent = name;
+			ref.uid = uid;
+			r = w->found(w->ctx, &ref);
 			w->path[len] = '\0';
+			if (r < 0)
+				return r;
+			continue;
 		}
+		if (depth + 1 >= CTR_MAX_DEPTH || !ctr_descend(name, d->d_name, nlen, depth)) {
+			w->path[len] = '\0';
+			continue;
+		}
+		if (ctr_prefix(d->d_name, "user@"))
+			sub_uid = strtol(d->d_name + 5, NULL, 10);
+		sfd = openat(fd, d->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd >= 0) {
+			char sub[CTR_NAME_MAX];
+
+			memcpy(sub, d->d_name, nlen + 1);
+			r = ctr_walk_dir(w, sfd, len + (len ? 1 : 0) + nlen, sub, sub_uid,
+					 depth + 1);
+			close(sfd);
+			if (r == -ENOMEM)
+				return r; /* from found; a directory that cannot be
+					     read is skipped */
+		}
+		w->path[len] = '\0';
 	}
+	return r;
 }
 
 int ctr_walk(int root_fd, int inotify_fd, char *dents, size_t dents_size, ctr_found_fn found,

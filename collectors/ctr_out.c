@@ -447,29 +447,22 @@ int ctr_metrics(void *state, struct metrics *m)
 	}
 	for (size_t i = 0; i < s->n; i++)
 		net_fds += s->v[i].net_fd >= 0;
-	cgroup_reader_metrics(&s->rd, m,
+	cgroup_reader_metrics(&s->cg.rd, m,
 			      (const char *const[]){"sysfeed_containers_fds",
 						    "sysfeed_containers_reads_total",
 						    "sysfeed_containers_idle_proven_total"},
 			      net_fds);
-	ctr_family(s, m, "sysfeed_container_cpu_seconds_total", "counter",
-		   "CPU time used by the container's cgroup (top containers only).", NULL,
-		   cgroup_stats_cpu);
-	ctr_family(s, m, "sysfeed_container_memory_bytes", "gauge",
-		   "Memory charged to the container's cgroup (top containers only).", NULL,
-		   cgroup_stats_mem);
-	ctr_family(s, m, "sysfeed_container_memory_limit_bytes", "gauge",
-		   "Memory limit of the container's cgroup (top containers with a limit only).",
-		   ctr_f_limit, NULL);
-	ctr_family(s, m, "sysfeed_container_tasks", "gauge",
-		   "Tasks in the container's cgroup (top containers only).", NULL,
-		   cgroup_stats_tasks);
-	ctr_family(s, m, "sysfeed_container_io_read_bytes_total", "counter",
-		   "Bytes the container's cgroup read from block devices (top containers only).",
-		   NULL, cgroup_stats_read);
-	ctr_family(s, m, "sysfeed_container_io_written_bytes_total", "counter",
-		   "Bytes the container's cgroup wrote to block devices (top containers only).",
-		   NULL, cgroup_stats_written);
+	for (const struct cgroup_family *f = cgroup_families; f->suffix; f++) {
+		char name[96], help[160];
+
+		cgroup_family_text(f, "container", name, sizeof(name), help, sizeof(help));
+		ctr_family(s, m, name, f->type, help, NULL, f->get);
+		if (f == &cgroup_families[CGROUP_FAMILY_MEM]) /* the limit beside memory */
+			ctr_family(s, m, "sysfeed_container_memory_limit_bytes", "gauge",
+				   "Memory limit of the container's cgroup (top containers with a "
+				   "limit only).",
+				   ctr_f_limit, NULL);
+	}
 	ctr_family(s, m, "sysfeed_container_network_receive_bytes_total", "counter",
 		   "Bytes received in the container's network namespace, loopback aside (top "
 		   "containers only).",

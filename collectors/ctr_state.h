@@ -65,13 +65,11 @@ struct ctr_entry {
 
 struct ctr_state {
 	const struct containers_settings *set;
-	struct cgroup_root root;
-	struct cgroup_reader rd;
-	struct cgroup_groups groups; /* the directories containers are in */
+	struct cgroup_set cg; /* groups: the directories containers are in;
+				 inotify_fd -1: walks every tick instead */
 	struct ctr_meta_ctx meta;
-	int inotify_fd; /* -1: walks every tick instead */
-	int epfd;       /* the loop's view: inotify_fd in it only while followed */
-	bool followed;  /* someone waits for changes: walk as they happen */
+	int epfd;      /* the loop's view: cg.inotify_fd in it only while followed */
+	bool followed; /* someone waits for changes: walk as they happen */
 	int proc_fd;
 	struct ctr_entry *v; /* sorted by rel */
 	size_t n, cap;

@@ -132,12 +132,8 @@ out:
 
 void disk_stats_free(struct disk_stats *st)
 {
-	if (!st)
-		return;
-	free(st->v);
-	st->v = NULL;
-	st->n = 0;
-	st->cap = 0;
+	if (st)
+		ARRAY_FREE(st->v, st->cap, st->n);
 }
 
 /* --- which devices --- */
@@ -349,11 +345,8 @@ int disk_build_payload(const struct disk_stats *prev, const struct disk_stats *c
 
 	*ret_payload = NULL;
 	dt_ns = procfs_elapsed(prev, prev ? prev->mono_ns : 0, cur->mono_ns);
-	payload = json_payload(t_ms);
+	payload = json_payload_array(t_ms, "disks", &arr);
 	if (!payload)
-		goto out;
-	arr = cJSON_AddArrayToObject(payload, "disks");
-	if (!arr)
 		goto out;
 	for (size_t i = 0; i < cur->n; i++) {
 		const struct disk_dev *d = &cur->v[i], *p = NULL;

@@ -176,11 +176,8 @@ static int fs_build_payload(struct fs_state *s, int64_t t_ms, cJSON **ret_payloa
 	cJSON *payload, *arr;
 	int r = -ENOMEM;
 
-	payload = json_payload(t_ms);
+	payload = json_payload_array(t_ms, "filesystems", &arr);
 	if (!payload)
-		goto out;
-	arr = cJSON_AddArrayToObject(payload, "filesystems");
-	if (!arr)
 		goto out;
 	for (size_t i = 0; i < s->n_views; i++) {
 		const struct fs_slot *slot = s->views[i].slot;

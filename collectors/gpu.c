@@ -171,11 +171,8 @@ int gpu_build_payload(const struct gpu_list *list, int64_t t_ms, cJSON **ret_pay
 	cJSON *payload, *arr;
 	int r = -ENOMEM;
 
-	payload = json_payload(t_ms);
+	payload = json_payload_array(t_ms, "gpus", &arr);
 	if (!payload)
-		goto out;
-	arr = cJSON_AddArrayToObject(payload, "gpus");
-	if (!arr)
 		goto out;
 	r = gpu_append(arr, list);
 out:
@@ -311,11 +308,8 @@ static int gpu_sample(void *state, const struct collector_env *env,
 	for (size_t i = 0; i < s->nv.n; i++)
 		gpu_nvml_read(s->nvml, &s->nv.v[i]);
 	s->have = true;
-	payload = json_payload(tick->t_ms);
+	payload = json_payload_array(tick->t_ms, "gpus", &arr);
 	if (!payload)
-		goto out;
-	arr = cJSON_AddArrayToObject(payload, "gpus");
-	if (!arr)
 		goto out;
 	r = gpu_append(arr, &s->drm);
 	if (r == 0)

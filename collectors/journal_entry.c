@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "array.h"
 #include "journal.h"
 #include "settings.h"
 #include "utf8.h"
@@ -21,10 +22,7 @@ const char *journal_priority_name(int prio)
 
 void journal_raw_free(struct journal_raw *raw)
 {
-	free(raw->message);
-	raw->message = NULL;
-	raw->message_cap = 0;
-	raw->message_len = 0;
+	ARRAY_FREE(raw->message, raw->message_cap, raw->message_len);
 }
 
 void journal_raw_reset(struct journal_raw *raw)

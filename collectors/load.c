@@ -12,27 +12,21 @@
 #include "metrics.h"
 #include "procfs.h"
 
-/* Returns the only line of text, which must end in '\n' and be followed by
- * nothing. */
-static int load_one_line(const char *text, size_t len, const char **ret_line, size_t *ret_len)
+/* Splits the only line of text, which must end in '\n' and be followed by
+ * nothing, into exactly n tokens; fewer or more is an error. */
+static int load_tokens(const char *text, size_t len, const char **tok, size_t *tok_len, size_t n)
 {
-	const char *p = text, *end = text + len;
+	const char *p = text, *end = text + len, *line, *extra;
+	size_t line_len, extra_len;
 	int r;
 
-	r = procfs_next_line(&p, end, ret_line, ret_len);
+	r = procfs_next_line(&p, end, &line, &line_len);
 	if (r < 0)
 		return r;
 	if (r == 0 || p != end)
 		return -EINVAL;
-	return 0;
-}
-
-/* Splits exactly n tokens off the line; fewer or more is an error. */
-static int load_tokens(const char *line, size_t len, const char **tok, size_t *tok_len, size_t n)
-{
-	const char *p = line, *end = line + len, *extra;
-	size_t extra_len;
-
+	p = line;
+	end = line + line_len;
 	for (size_t i = 0; i < n; i++) {
 		if (procfs_next_token(&p, end, &tok[i], &tok_len[i]) <= 0)
 			return -EINVAL;
@@ -59,15 +53,12 @@ static int load_parse_centi(const char *s, size_t len, double *ret)
  * 4 the last pid. */
 int load_avg_parse(const char *text, size_t len, struct load_avg *ret)
 {
-	const char *line, *tok[5], *slash;
-	size_t line_len, tok_len[5];
+	const char *tok[5], *slash;
+	size_t tok_len[5];
 	struct load_avg la;
 	int r;
 
-	r = load_one_line(text, len, &line, &line_len);
-	if (r < 0)
-		goto out;
-	r = load_tokens(line, line_len, tok, tok_len, 5);
+	r = load_tokens(text, len, tok, tok_len, 5);
 	if (r < 0)
 		goto out;
 	if ((r = load_parse_centi(tok[0], tok_len[0], &la.load1)) < 0 ||
@@ -92,15 +83,12 @@ out:
 /* Fields: 0 seconds since boot, 1 idle seconds summed over CPUs. */
 int load_uptime_parse(const char *text, size_t len, struct load_uptime *ret)
 {
-	const char *line, *tok[2];
-	size_t line_len, tok_len[2];
+	const char *tok[2];
+	size_t tok_len[2];
 	struct load_uptime up;
 	int r;
 
-	r = load_one_line(text, len, &line, &line_len);
-	if (r < 0)
-		goto out;
-	r = load_tokens(line, line_len, tok, tok_len, 2);
+	r = load_tokens(text, len, tok, tok_len, 2);
 	if (r < 0)
 		goto out;
 	if ((r = load_parse_centi(tok[0], tok_len[0], &up.uptime)) < 0 ||

@@ -56,11 +56,8 @@ int net_build_payload(const struct net_reading *prev, const struct net_reading *
 
 	*ret_payload = NULL;
 	dt_ns = procfs_elapsed(prev, prev ? prev->mono_ns : 0, cur->mono_ns);
-	payload = json_payload(t_ms);
+	payload = json_payload_array(t_ms, "interfaces", &arr);
 	if (!payload)
-		goto out;
-	arr = cJSON_AddArrayToObject(payload, "interfaces");
-	if (!arr)
 		goto out;
 	for (size_t i = 0; i < cur->dev.n; i++) {
 		const struct net_iface *e = &cur->dev.v[i], *p = NULL;

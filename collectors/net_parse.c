@@ -315,12 +315,8 @@ out:
 
 void net_dev_free(struct net_dev *d)
 {
-	if (!d)
-		return;
-	free(d->v);
-	d->v = NULL;
-	d->n = 0;
-	d->cap = 0;
+	if (d)
+		ARRAY_FREE(d->v, d->cap, d->n);
 }
 
 /* --- /proc/net/sockstat --- */

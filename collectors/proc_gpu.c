@@ -77,6 +77,8 @@ static int proc_gpu_list(struct proc_gpu_scan *g, int proc_fd, struct proc_entry
 {
 	char path[32], target[32];
 	struct proc_gpu *p = e->gpu;
+	struct procfs_dents it;
+	const struct dirent64 *d;
 	int dfd, r = 0;
 
 	snprintf(path, sizeof(path), "%u/fd", e->pid);
@@ -85,45 +87,31 @@ static int proc_gpu_list(struct proc_gpu_scan *g, int proc_fd, struct proc_entry
 		return -errno;
 	if (p)
 		p->n_fds = 0;
-	for (;;) {
-		ssize_t n = getdents64(dfd, g->dents, PROC_GPU_DENTS);
+	it = (struct procfs_dents)PROCFS_DENTS(dfd, g->dents, PROC_GPU_DENTS);
+	while ((r = procfs_dents_next(&it, &d)) > 0) {
+		ssize_t len;
+		int fd;
 
-		if (n < 0 && errno == EINTR)
+		if (!proc_gpu_numeric(d->d_name, &fd))
 			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		for (ssize_t off = 0; off < n;) {
-			const struct dirent64 *d = (const struct dirent64 *)(g->dents + off);
-			ssize_t len;
-			int fd;
-
-			off += d->d_reclen;
-			if (!proc_gpu_numeric(d->d_name, &fd))
-				continue;
-			(*links)++;
-			len = readlinkat(dfd, d->d_name, target, sizeof(target));
-			if (len < 9 || (size_t)len >= sizeof(target) ||
-			    memcmp(target, "/dev/dri/", 9) != 0)
-				continue;
+		(*links)++;
+		len = readlinkat(dfd, d->d_name, target, sizeof(target));
+		if (len < 9 || (size_t)len >= sizeof(target) || memcmp(target, "/dev/dri/", 9) != 0)
+			continue;
+		if (!p) {
+			p = calloc(1, sizeof(*p));
 			if (!p) {
-				p = calloc(1, sizeof(*p));
-				if (!p) {
-					r = -ENOMEM;
-					goto out;
-				}
-				p->pct = -1;
-				e->gpu = p;
-			}
-			if (ARRAY_GROW(p->fds, p->cap_fds, p->n_fds, 4) < 0) {
 				r = -ENOMEM;
 				goto out;
 			}
-			p->fds[p->n_fds++] = fd;
+			p->pct = -1;
+			e->gpu = p;
 		}
+		if (ARRAY_GROW(p->fds, p->cap_fds, p->n_fds, 4) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		p->fds[p->n_fds++] = fd;
 	}
 out:
 	close(dfd);

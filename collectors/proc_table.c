@@ -456,6 +456,8 @@ static bool proc_pid_name(const char *name, uint32_t *ret)
  * longer lists. Counts processes whose stat did not parse in *errors. */
 int proc_table_list(struct proc_table *t, int proc_fd, uint64_t mono_ns, off_t from, size_t *errors)
 {
+	struct procfs_dents it = PROCFS_DENTS(t->dir_fd, t->dents, PROC_DENTS_BUF);
+	const struct dirent64 *d;
 	bool full = from == 0;
 	int64_t base = 0, prev_off = -1;
 	int r;
@@ -464,44 +466,34 @@ int proc_table_list(struct proc_table *t, int proc_fd, uint64_t mono_ns, off_t f
 		return -errno;
 	if (full)
 		t->gen++;
-	for (;;) {
-		ssize_t n = getdents64(t->dir_fd, t->dents, PROC_DENTS_BUF);
+	while ((r = procfs_dents_next(&it, &d)) > 0) {
+		uint32_t pid;
+		size_t i;
 
-		if (n < 0 && errno == EINTR)
+		if ((d->d_type != DT_DIR && d->d_type != DT_UNKNOWN) ||
+		    !proc_pid_name(d->d_name, &pid))
 			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		for (ssize_t off = 0; off < n;) {
-			const struct dirent64 *d = (const struct dirent64 *)(t->dents + off);
-			uint32_t pid;
-			size_t i;
+		if (full && base != -1 && prev_off >= 0) {
+			int64_t b = prev_off - (int64_t)pid;
 
-			off += d->d_reclen;
-			if ((d->d_type != DT_DIR && d->d_type != DT_UNKNOWN) ||
-			    !proc_pid_name(d->d_name, &pid))
-				continue;
-			if (full && base != -1 && prev_off >= 0) {
-				int64_t b = prev_off - (int64_t)pid;
-
-				base = base == 0 || base == b ? b : -1;
-			}
-			prev_off = (int64_t)d->d_off;
-			i = proc_find(t, pid);
-			if (i != SIZE_MAX) {
-				t->v[i].gen = t->gen;
-				continue;
-			}
-			r = proc_add(t, proc_fd, pid, mono_ns);
-			if (r == -ENOMEM)
-				return r;
-			if (proc_no_fds(r))
-				t->relist = true; /* below last_pid: the next tick must list all */
-			else if (r < 0 && !proc_gone(r))
-				(*errors)++;
+			base = base == 0 || base == b ? b : -1;
 		}
+		prev_off = (int64_t)d->d_off;
+		i = proc_find(t, pid);
+		if (i != SIZE_MAX) {
+			t->v[i].gen = t->gen;
+			continue;
+		}
+		r = proc_add(t, proc_fd, pid, mono_ns);
+		if (r == -ENOMEM)
+			return r;
+		if (proc_no_fds(r))
+			t->relist = true; /* below last_pid: the next tick must list all */
+		else if (r < 0 && !proc_gone(r))
+			(*errors)++;
 	}
+	if (r < 0)
+		return r;
 	if (!full)
 		return 0;
 	for (size_t i = 0; i < t->n;) {

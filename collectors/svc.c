@@ -58,17 +58,15 @@ _Static_assert(offsetof(struct svc_entry, u) + offsetof(struct cgroup_unit, st.m
 
 struct svc_state {
 	const struct svc_settings *set;
-	struct cgroup_root root;
-	struct cgroup_reader rd;
-	struct cgroup_groups groups; /* the slices the services are in */
-	struct svc_entry *v;         /* sorted by name */
+	struct cgroup_set cg; /* groups: the slices the services are in;
+				 inotify_fd -1: listed every tick */
+	struct svc_entry *v;  /* sorted by name */
 	size_t n, cap;
 	uint32_t gen;
 	char *dents;
 	struct topn top;
-	int inotify_fd; /* -1: the slices are listed every tick */
-	bool relist;    /* a slice changed (or is not watched): list them at the next tick */
-	bool have;      /* a tick's payload was built */
+	bool relist; /* a slice changed (or is not watched): list them at the next tick */
+	bool have;   /* a tick's payload was built */
 };
 
 /* --- the service table --- */
@@ -88,7 +86,7 @@ static void svc_shrink(struct svc_state *s)
 
 static void svc_drop(struct svc_state *s, size_t i)
 {
-	cgroup_unit_done(&s->rd, &s->groups, &s->v[i].u);
+	cgroup_unit_done(&s->cg.rd, &s->cg.groups, &s->v[i].u);
 	cJSON_Delete(s->v[i].row);
 	free(s->v[i].name);
 	free(s->v[i].path);
@@ -118,7 +116,7 @@ static int svc_add(struct svc_state *s, size_t at, const char *name, const char 
 		goto out;
 	}
 	cgroup_unit_init(&e.u, name);
-	if (cgroup_unit_join(&s->groups, &e.u, e.path) < 0)
+	if (cgroup_unit_join(&s->cg.groups, &e.u, e.path) < 0)
 		goto out;
 	e.gen = s->gen;
 	memmove(&s->v[at + 1], &s->v[at], (s->n - at) * sizeof(*s->v));
@@ -143,56 +141,45 @@ static bool svc_has_suffix(const char *name, const char *suffix)
  * fs/cgroup): marks or adds its services, and descends into its slices. */
 static int svc_list(struct svc_state *s, int fd, const char *dir, unsigned depth)
 {
-	char *buf = s->dents + (size_t)depth * (SVC_DENTS_BUF / (SVC_MAX_DEPTH + 1));
 	size_t size = SVC_DENTS_BUF / (SVC_MAX_DEPTH + 1);
+	struct procfs_dents it = PROCFS_DENTS(fd, s->dents + (size_t)depth * size, size);
+	const struct dirent64 *d;
 	int r;
 
-	if (s->inotify_fd >= 0 && cgroup_watch(s->inotify_fd, fd, SVC_WATCH_MASK) < 0)
+	if (s->cg.inotify_fd >= 0 && cgroup_watch(s->cg.inotify_fd, fd, SVC_WATCH_MASK) < 0)
 		s->relist = true; /* not watched: listed again each tick */
-	for (;;) {
-		ssize_t n = getdents64(fd, buf, size);
+	while ((r = procfs_dents_next(&it, &d)) > 0) {
+		bool found;
+		size_t i;
 
-		if (n < 0 && errno == EINTR)
+		if ((d->d_type != DT_DIR && d->d_type != DT_UNKNOWN) ||
+		    strlen(d->d_name) >= SVC_NAME_MAX)
 			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		for (ssize_t off = 0; off < n;) {
-			const struct dirent64 *d = (const struct dirent64 *)(buf + off);
-			bool found;
-			size_t i;
-
-			off += d->d_reclen;
-			if ((d->d_type != DT_DIR && d->d_type != DT_UNKNOWN) ||
-			    strlen(d->d_name) >= SVC_NAME_MAX)
+		if (svc_has_suffix(d->d_name, ".service")) {
+			i = svc_find(s, d->d_name, &found);
+			if (found) {
+				s->v[i].gen = s->gen;
 				continue;
-			if (svc_has_suffix(d->d_name, ".service")) {
-				i = svc_find(s, d->d_name, &found);
-				if (found) {
-					s->v[i].gen = s->gen;
-					continue;
-				}
-				r = svc_add(s, i, d->d_name, dir);
-				if (r == -ENOMEM)
-					return r;
-			} else if (svc_has_suffix(d->d_name, ".slice") && depth < SVC_MAX_DEPTH) {
-				char sub[PATH_MAX];
-				int sfd;
-
-				if (snprintf(sub, sizeof(sub), "%s/%s", dir, d->d_name) >=
-				    (int)sizeof(sub))
-					continue;
-				sfd = openat(fd, d->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				if (sfd < 0)
-					continue; /* gone meanwhile */
-				r = svc_list(s, sfd, sub, depth + 1);
-				close(sfd);
-				if (r == -ENOMEM)
-					return r;
 			}
+			r = svc_add(s, i, d->d_name, dir);
+			if (r == -ENOMEM)
+				return r;
+		} else if (svc_has_suffix(d->d_name, ".slice") && depth < SVC_MAX_DEPTH) {
+			char sub[PATH_MAX];
+			int sfd;
+
+			if (snprintf(sub, sizeof(sub), "%s/%s", dir, d->d_name) >= (int)sizeof(sub))
+				continue;
+			sfd = openat(fd, d->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (sfd < 0)
+				continue; /* gone meanwhile */
+			r = svc_list(s, sfd, sub, depth + 1);
+			close(sfd);
+			if (r == -ENOMEM)
+				return r;
 		}
 	}
+	return r;
 }
 
 /* --- reading one service --- */
@@ -207,11 +194,11 @@ static int svc_sample_one(struct svc_state *s, struct svc_entry *e, uint64_t mon
 	struct cgroup_values v;
 	int r;
 
-	r = cgroup_sample(&s->rd, &e->u, e->path, SVC_FILES, SVC_SLEEPING, &v, mono_ns);
-	if (r < 0 && s->root.layout == CGROUP_V2)
+	r = cgroup_sample(&s->cg.rd, &e->u, e->path, SVC_FILES, SVC_SLEEPING, &v, mono_ns);
+	if (r < 0 && s->cg.root.layout == CGROUP_V2)
 		return r;
 	if (r >= 0 && !(r & CGROUP_SKIPPED))
-		cgroup_pace_set(&s->rd, &e->u.pace, r & CGROUP_STILL);
+		cgroup_pace_set(&s->cg.rd, &e->u.pace, r & CGROUP_STILL);
 	return 0;
 }
 
@@ -358,23 +345,17 @@ static int svc_metrics(void *state, struct metrics *m)
 		return 0;
 	metrics_family(m, "sysfeed_services", "gauge", "Systemd services seen in system.slice.");
 	metrics_sample(m, "sysfeed_services", NULL, (double)s->n);
-	cgroup_reader_metrics(&s->rd, m,
+	cgroup_reader_metrics(&s->cg.rd, m,
 			      (const char *const[]){"sysfeed_services_fds",
 						    "sysfeed_services_reads_total",
 						    "sysfeed_services_idle_proven_total"},
 			      0);
-	svc_family(s, m, "sysfeed_service_cpu_seconds_total", "counter",
-		   "CPU time used by the service's cgroup (top services only).", cgroup_stats_cpu);
-	svc_family(s, m, "sysfeed_service_memory_bytes", "gauge",
-		   "Memory charged to the service's cgroup (top services only).", cgroup_stats_mem);
-	svc_family(s, m, "sysfeed_service_tasks", "gauge",
-		   "Tasks in the service's cgroup (top services only).", cgroup_stats_tasks);
-	svc_family(s, m, "sysfeed_service_io_read_bytes_total", "counter",
-		   "Bytes the service's cgroup read from block devices (top services only).",
-		   cgroup_stats_read);
-	svc_family(s, m, "sysfeed_service_io_written_bytes_total", "counter",
-		   "Bytes the service's cgroup wrote to block devices (top services only).",
-		   cgroup_stats_written);
+	for (const struct cgroup_family *f = cgroup_families; f->suffix; f++) {
+		char name[96], help[160];
+
+		cgroup_family_text(f, "service", name, sizeof(name), help, sizeof(help));
+		svc_family(s, m, name, f->type, help, f->get);
+	}
 	return metrics_error(m);
 }
 
@@ -388,11 +369,7 @@ static void svc_fini(void *state)
 		return;
 	while (s->n > 0)
 		svc_drop(s, s->n - 1);
-	cgroup_groups_free(&s->rd, &s->groups);
-	cgroup_root_close(&s->root);
-	cgroup_reader_done(&s->rd);
-	if (s->inotify_fd >= 0)
-		close(s->inotify_fd);
+	cgroup_set_done(&s->cg);
 	free(s->v);
 	free(s->dents);
 	topn_free(&s->top);
@@ -405,7 +382,7 @@ static void svc_fini(void *state)
 static int svc_list_all(struct svc_state *s)
 {
 	int fds[CGROUP_NHIER], found = 0, r;
-	size_t n = cgroup_name_hiers(&s->root, fds);
+	size_t n = cgroup_name_hiers(&s->cg.root, fds);
 
 	for (size_t i = 0; i < n; i++) {
 		int fd = openat(fds[i], "system.slice", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -446,10 +423,8 @@ static int svc_open_root(struct svc_state *s, int sys_fd, char *reason, size_t r
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < s->n; i++)
-		cgroup_files_close(&s->rd, &s->v[i].u.files);
-	cgroup_groups_close(&s->rd, &s->groups);
-	cgroup_root_close(&s->root);
-	s->root = root;
+		cgroup_files_close(&s->cg.rd, &s->v[i].u.files);
+	cgroup_set_root(&s->cg, &root);
 	s->relist = true;
 	return 0;
 }
@@ -467,16 +442,12 @@ static int svc_init(const struct collector_env *env, const void *settings, void 
 	if (!s)
 		goto out;
 	s->set = settings;
-	s->inotify_fd = -1;
-	for (size_t i = 0; i < CGROUP_NHIER; i++)
-		s->root.fd[i] = -1;
 	s->dents = malloc(SVC_DENTS_BUF);
-	if (!s->dents || cgroup_reader_init(&s->rd, &s->root, SVC_FD_MAX) < 0)
+	if (cgroup_set_init(&s->cg, SVC_FD_MAX) < 0 || !s->dents)
 		goto out;
 	r = svc_open_root(s, env->sys_fd, why, sizeof(why));
 	if (r < 0)
 		goto out;
-	s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	*ret_state = s;
 	s = NULL;
 out:
@@ -493,7 +464,7 @@ out:
  * daemon for nothing). */
 static void svc_drain(struct svc_state *s)
 {
-	if (s->inotify_fd >= 0 && cgroup_drain(s->inotify_fd))
+	if (s->cg.inotify_fd >= 0 && cgroup_drain(s->cg.inotify_fd))
 		s->relist = true;
 }
 
@@ -519,13 +490,13 @@ static int svc_sample(void *state, const struct collector_env *env,
 	int r;
 
 	*ret_payload = NULL;
-	if (!cgroup_root_same(&s->root, env->sys_fd)) {
+	if (!cgroup_root_same(&s->cg.root, env->sys_fd)) {
 		r = svc_open_root(s, env->sys_fd, why, sizeof(why));
 		if (r < 0)
 			return r;
 	}
 	svc_drain(s);
-	if (s->relist || s->inotify_fd < 0) {
+	if (s->relist || s->cg.inotify_fd < 0) {
 		s->relist = false;
 		s->gen++;
 		r = svc_list_all(s);
@@ -539,14 +510,14 @@ static int svc_sample(void *state, const struct collector_env *env,
 		else
 			i++;
 	}
-	cgroup_tick_ahead(&s->rd, &s->groups, tick->mono_ns, s->n, svc_unit, s);
+	cgroup_tick_ahead(&s->cg.rd, &s->cg.groups, tick->mono_ns, s->n, svc_unit, s);
 	for (size_t i = 0; i < s->n;) {
 		if (svc_sample_one(s, &s->v[i], tick->mono_ns) < 0)
 			svc_drop(s, i);
 		else
 			i++;
 	}
-	cgroup_tick_end(&s->rd, &s->groups);
+	cgroup_tick_end(&s->cg.rd, &s->cg.groups);
 	svc_shrink(s);
 	return svc_payload(s, env, tick->t_ms, ret_payload);
 }

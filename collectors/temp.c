@@ -389,11 +389,8 @@ static int temp_build_payload(struct temp_state *s, int64_t t_ms, cJSON **ret_pa
 	cJSON *payload, *arr;
 	int r = -ENOMEM;
 
-	payload = json_payload(t_ms);
+	payload = json_payload_array(t_ms, "sensors", &arr);
 	if (!payload)
-		goto out;
-	arr = cJSON_AddArrayToObject(payload, "sensors");
-	if (!arr)
 		goto out;
 	for (size_t i = 0; i < s->list.n; i++) {
 		struct temp_sensor *t = &s->list.v[i];

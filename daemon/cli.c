@@ -51,9 +51,8 @@ static void usage(FILE *f)
 
 int cli_parse(int argc, char **argv, struct config_source *src, int *ret_mode)
 {
-	/* flags that set a configuration key (val: their index + 1) */
-	static const char *const keys[] = {"listen",   "interval",    "proc-root", "sys-root",
-					   "web-root", "journal-dir", "state-dir"};
+	/* the first seven set the configuration key of their name (val: their
+	 * index + 1) */
 	static const struct option opts[] = {
 	    {"listen", required_argument, NULL, 1},
 	    {"interval", required_argument, NULL, 2},
@@ -79,7 +78,7 @@ int cli_parse(int argc, char **argv, struct config_source *src, int *ret_mode)
 				log_err("too many options");
 				return -EINVAL;
 			}
-			src->flags[src->n_flags][0] = keys[c - 1];
+			src->flags[src->n_flags][0] = opts[c - 1].name; /* the config key */
 			src->flags[src->n_flags++][1] = optarg;
 		} else if (c == 'c') {
 			src->path = optarg;

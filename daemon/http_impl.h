@@ -110,13 +110,13 @@ enum MHD_Result http_serve_history(struct http *http, struct MHD_Connection *con
 enum MHD_Result http_serve_healthz(struct http *http, struct MHD_Connection *conn, bool minimal);
 enum MHD_Result http_serve_metrics(struct http *http, struct MHD_Connection *conn);
 enum MHD_Result http_serve_static(struct http *http, struct MHD_Connection *conn, const char *url);
-/* One line of text/plain: the reason a request was refused. */
-enum MHD_Result http_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* The same with extra headers: NULL-terminated name, value pairs. */
+/* One line of text/plain: the reason a request was refused, with extra
+ * headers (NULL-terminated name, value pairs; NULL for none). */
 enum MHD_Result http_error_with(struct MHD_Connection *conn, unsigned status,
 				const char *const *headers, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The same without extra headers. */
+#define http_error(conn, status, ...) http_error_with((conn), (status), NULL, __VA_ARGS__)
 
 /* http_auth.c: the gate of authenticated listeners. Returns true when the
  * request may go on; else an answer (401, 429, the minimal /healthz) was

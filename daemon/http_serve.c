@@ -109,44 +109,22 @@ static enum MHD_Result queue_ok(struct MHD_Connection *conn, struct MHD_Response
 	return ret;
 }
 
-static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status,
-			      const char *const *headers, const char *fmt, va_list ap)
-    __attribute__((format(printf, 4, 0)));
-
-static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status,
-			      const char *const *headers, const char *fmt, va_list ap)
+/* One line of text/plain: the reason a request was refused (http_error
+ * is this without headers). */
+enum MHD_Result http_error_with(struct MHD_Connection *conn, unsigned status,
+				const char *const *headers, const char *fmt, ...)
 {
 	char *msg = NULL;
-	int n = vasprintf(&msg, fmt, ap);
+	va_list ap;
+	int n;
 
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
 	if (n < 0)
 		return MHD_NO;
 	return queue_buffer(conn, status, "text/plain; charset=utf-8", msg, (size_t)n,
 			    MHD_RESPMEM_MUST_FREE, headers);
-}
-
-/* One line of text/plain: the reason a request was refused. */
-enum MHD_Result http_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
-{
-	enum MHD_Result ret;
-	va_list ap;
-
-	va_start(ap, fmt);
-	ret = refuse(conn, status, NULL, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
-enum MHD_Result http_error_with(struct MHD_Connection *conn, unsigned status,
-				const char *const *headers, const char *fmt, ...)
-{
-	enum MHD_Result ret;
-	va_list ap;
-
-	va_start(ap, fmt);
-	ret = refuse(conn, status, headers, fmt, ap);
-	va_end(ap);
-	return ret;
 }
 
 /* Splits a comma list into up to 16 words of `buf` (modified in place). */

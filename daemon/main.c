@@ -50,7 +50,7 @@ struct daemon {
 	struct topics *topics;
 	struct alerts *alerts;
 	struct http *http;
-	int tick_fd, sig_fd, dog_fd, proc_fd, sys_fd;
+	int tick_fd, sig_fd, proc_fd, sys_fd;
 	int house_fd;      /* the housekeeping's own timer: armed when ticks are slower */
 	uint64_t house_ms; /* the last housekeeping (CLOCK_MONOTONIC) */
 	int listen_fds[CONFIG_MAX_LISTEN];
@@ -159,7 +159,8 @@ static void on_metrics(void *ctx, int fd)
 	http_metrics_written(d->http);
 }
 
-/* From the loop thread, so that a stuck loop gets restarted. */
+/* From the loop thread, so that a stuck loop gets restarted; a loop timer
+ * (read before this runs), so that it fires once a period. */
 static void on_watchdog(void *ctx, int fd)
 {
 	sd_notify(0, "WATCHDOG=1");
@@ -223,30 +224,27 @@ static int open_root(const char *path, const char *what)
  * watch, the waiting scrapes, the topics' fds, the watchdog. */
 static int watch_all(struct daemon *d, const sigset_t *sigs)
 {
-	int dog = service_watchdog_fd();
+	unsigned dog_ms = service_watchdog_ms();
 
 	d->tick_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	d->sig_fd = signalfd(-1, sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d->tick_fd < 0 || d->sig_fd < 0 || dog < -1 || arm_tick(d) < 0 ||
+	if (d->tick_fd < 0 || d->sig_fd < 0 || arm_tick(d) < 0 ||
 	    loop_add(d->loop, d->tick_fd, on_tick, d) < 0 ||
 	    loop_add(d->loop, d->sig_fd, on_signal, d) < 0 ||
 	    loop_add(d->loop, http_watch_fd(d->http), on_hangup, d) < 0 ||
 	    loop_add(d->loop, http_metrics_fd(d->http), on_metrics, d) < 0 ||
 	    (d->house_fd = loop_timer(d->loop, CLOCK_MONOTONIC, 1000, 1000, on_house, d)) < 0 ||
-	    arm_house(d) < 0 || (dog >= 0 && loop_add(d->loop, dog, on_watchdog, d) < 0) ||
-	    topics_watch(d->topics, watch_topic, d) < 0) {
-		if (dog >= 0)
-			close(dog);
+	    arm_house(d) < 0 ||
+	    (dog_ms && loop_timer(d->loop, CLOCK_MONOTONIC, dog_ms, dog_ms, on_watchdog, d) < 0) ||
+	    topics_watch(d->topics, watch_topic, d) < 0)
 		return -1;
-	}
-	d->dog_fd = dog;
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct daemon d = {
-	    .tick_fd = -1, .sig_fd = -1, .dog_fd = -1, .proc_fd = -1, .sys_fd = -1, .house_fd = -1};
+	    .tick_fd = -1, .sig_fd = -1, .proc_fd = -1, .sys_fd = -1, .house_fd = -1};
 	char err[CONFIG_ERR_LEN];
 	int status = 2, r;
 	sigset_t sigs;
@@ -328,7 +326,6 @@ out:
 	loop_free(d.loop);
 	close_fd(d.tick_fd);
 	close_fd(d.sig_fd);
-	close_fd(d.dog_fd);
 	close_fd(d.proc_fd);
 	close_fd(d.sys_fd);
 	config_free(&d.cfg);

@@ -3,13 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -58,25 +58,14 @@ int service_listen_fds(int *fds, size_t max, char *err, size_t err_len)
 	return n;
 }
 
-int service_watchdog_fd(void)
+unsigned service_watchdog_ms(void)
 {
 	uint64_t usec = 0;
-	struct itimerspec its = {{0, 0}, {0, 0}};
-	int fd;
 
 	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
-		return -1;
+		return 0;
 	usec /= 2; /* pinged from the loop at half the period */
-	its.it_interval.tv_sec = (time_t)(usec / 1000000);
-	its.it_interval.tv_nsec = (long)(usec % 1000000) * 1000;
-	its.it_value = its.it_interval;
-	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		return -e;
-	}
-	return fd;
+	if (usec < 1000)
+		return 1;
+	return usec / 1000 > UINT_MAX ? UINT_MAX : (unsigned)(usec / 1000);
 }

@@ -15,8 +15,8 @@ void service_process_setup(sigset_t *sigs);
  * into fds (at most max). Returns how many (0: none), or -errno with a
  * one-line reason in err. */
 int service_listen_fds(int *fds, size_t max, char *err, size_t err_len);
-/* A timerfd that fires at half the watchdog period (WatchdogSec=), -1 when
- * there is no watchdog, or -errno. */
-int service_watchdog_fd(void);
+/* Half the watchdog period (WatchdogSec=) in ms, the loop's ping period; 0
+ * when there is no watchdog. */
+unsigned service_watchdog_ms(void);
 
 #endif

@@ -96,6 +96,12 @@ int store_db_exec(sqlite3 *db, const char *sql)
 	return store_db_errno(db, store_sql.exec(db, sql, NULL, NULL, NULL));
 }
 
+/* Prepares sql into *ret; 0 or -errno (store_db_errno). */
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret)
+{
+	return store_db_errno(db, store_sql.prepare_v2(db, sql, -1, ret, NULL));
+}
+
 /* One integer from a statement's first row (pragmas, counts). */
 static int query_int(sqlite3 *db, const char *sql, int64_t *ret)
 {
@@ -267,11 +273,9 @@ static int put_rows(sqlite3 *db, int tier, const struct store_chunk *c, size_t f
 		r = store_chunk_encode(&part, rel, &blob, &len);
 	if (r < 0)
 		goto out;
-	r = store_db_errno(
-	    db, store_sql.prepare_v2(db,
-				     "INSERT INTO chunk (tier, t0, t1, rows, merged, data)"
-				     " VALUES (?, ?, ?, ?, ?, ?)",
-				     -1, &st, NULL));
+	r = prepare(
+	    db, "INSERT INTO chunk (tier, t0, t1, rows, merged, data) VALUES (?, ?, ?, ?, ?, ?)",
+	    &st);
 	if (r < 0)
 		goto out;
 	store_sql.bind_int(st, 1, tier);
@@ -308,7 +312,7 @@ int store_db_put(sqlite3 *db, int tier, const struct store_chunk *c, unsigned re
 static int prepare_range(sqlite3 *db, const char *sql, int tier, int64_t a, int64_t b,
 			 sqlite3_stmt **ret)
 {
-	int r = store_db_errno(db, store_sql.prepare_v2(db, sql, -1, ret, NULL));
+	int r = prepare(db, sql, ret);
 
 	if (r == 0) {
 		store_sql.bind_int(*ret, 1, tier);
@@ -399,11 +403,10 @@ int store_db_compact(sqlite3 *db, int tier, int64_t now, unsigned rel)
 
 	/* periods with unmerged chunks: closed ones, and the open one if it
 	 * has many */
-	r = store_db_errno(
-	    db, store_sql.prepare_v2(db,
-				     "SELECT t0 - (t0 % ?1) AS p, count(*) FROM chunk"
-				     " WHERE tier = ?2 AND merged = 0 GROUP BY p ORDER BY p",
-				     -1, &st, NULL));
+	r = prepare(db,
+		    "SELECT t0 - (t0 % ?1) AS p, count(*) FROM chunk"
+		    " WHERE tier = ?2 AND merged = 0 GROUP BY p ORDER BY p",
+		    &st);
 	if (r < 0)
 		return r;
 	store_sql.bind_int64(st, 1, store_period_ms[tier]);

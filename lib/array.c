@@ -32,6 +32,18 @@ int array_reserve(void *pv, size_t *cap, size_t want, size_t size, size_t first)
 	return 0;
 }
 
+void array_free(void *pv, size_t *n, size_t *cap)
+{
+	void *v;
+
+	memcpy(&v, pv, sizeof(v));
+	free(v);
+	v = NULL;
+	memcpy(pv, &v, sizeof(v));
+	*n = 0;
+	*cap = 0;
+}
+
 size_t array_find_str(const void *base, size_t n, size_t size, size_t key_off, const char *key,
 		      bool *found)
 {

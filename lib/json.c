@@ -367,6 +367,18 @@ cJSON *json_payload(int64_t t_ms)
 	return o;
 }
 
+cJSON *json_payload_array(int64_t t_ms, const char *key, cJSON **ret_arr)
+{
+	cJSON *o = json_payload(t_ms);
+
+	*ret_arr = o ? cJSON_AddArrayToObject(o, key) : NULL;
+	if (!*ret_arr) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return o;
+}
+
 int json_hand_over(cJSON *payload, int r, cJSON **ret_payload)
 {
 	if (r < 0) {

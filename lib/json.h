@@ -76,6 +76,10 @@ char *json_head(const cJSON *o, size_t *ret_len);
  * the epoch. NULL when out of memory. */
 cJSON *json_payload(int64_t t_ms);
 
+/* A new payload as json_payload's with an empty array under key, the
+ * topic's rows, in *ret_arr. NULL (nothing made) when out of memory. */
+cJSON *json_payload_array(int64_t t_ms, const char *key, cJSON **ret_arr);
+
 /* The end of a payload builder: hands payload to *ret_payload when r is 0
  * (NULL when there is none), else deletes it and sets *ret_payload to
  * NULL. Returns r. */

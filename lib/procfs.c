@@ -14,6 +14,8 @@
 
 #include <linux/magic.h>
 
+#include "array.h"
+
 #define PROCFS_BUF_MIN 4096
 
 /* Makes room for at least two more bytes (one of content, one for the
@@ -148,12 +150,30 @@ out:
 
 void procfs_buf_free(struct procfs_buf *buf)
 {
-	if (!buf)
-		return;
-	free(buf->data);
-	buf->data = NULL;
-	buf->len = 0;
-	buf->cap = 0;
+	if (buf)
+		ARRAY_FREE(buf->data, buf->cap, buf->len);
+}
+
+int procfs_dents_next(struct procfs_dents *it, const struct dirent64 **ret)
+{
+	const struct dirent64 *d;
+
+	while (it->off >= it->len) {
+		ssize_t n = getdents64(it->fd, it->buf, it->size);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		it->len = (size_t)n;
+		it->off = 0;
+	}
+	d = (const struct dirent64 *)(it->buf + it->off);
+	it->off += d->d_reclen;
+	*ret = d;
+	return 1;
 }
 
 /* One pread() of size - 1 bytes: a seq_file renders the whole file for a
@@ -291,6 +311,17 @@ int procfs_parse_u64(const char *s, size_t len, uint64_t *ret)
 	}
 	*ret = v;
 	return 0;
+}
+
+int procfs_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 int procfs_parse_u32(const char *s, size_t len, uint32_t *ret)

@@ -1,4 +1,5 @@
 /* Shared collector helpers: whole-file reads relative to a directory fd,
+ * directory listings in batches,
  * strict tokenising and number parsing, counter deltas, and host text made
  * valid UTF-8 for JSON. Nothing here logs. */
 #ifndef SYSFEED_PROCFS_H
@@ -6,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <dirent.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -29,6 +31,27 @@ void procfs_buf_free(struct procfs_buf *buf);
  * seq_file renders it anew) into buf, NUL-terminated. Returns its length,
  * -EFBIG when it may be longer than size - 1 bytes, or -errno. */
 ssize_t procfs_pread(int fd, char *buf, size_t size);
+
+/* A directory's entries, read in batches into the caller's buffer (one
+ * per directory being listed when listings nest): set it up with
+ * PROCFS_DENTS(fd, buf, size), then call procfs_dents_next until it
+ * returns 0. */
+struct procfs_dents {
+	int fd;
+	char *buf;
+	size_t size;
+	size_t len, off; /* bytes the last batch read, and those used */
+};
+
+#define PROCFS_DENTS(fd_, buf_, size_)                                                             \
+	{                                                                                          \
+		.fd = (fd_), .buf = (buf_), .size = (size_)                                        \
+	}
+
+/* The next entry, "." and ".." included, in *ret (valid until the next
+ * call); getdents64 fills the buffer again when it is used up (EINTR
+ * retried). Returns 1, 0 at the end of the directory, or -errno. */
+int procfs_dents_next(struct procfs_dents *it, const struct dirent64 **ret);
 
 /* A file of procfs or sysfs read at every tick through an fd kept open:
  * pread from offset 0 makes the kernel render it anew, and the open and
@@ -104,6 +127,9 @@ bool procfs_token_is(const char *s, size_t len, const char *word);
 int procfs_parse_u64(const char *s, size_t len, uint64_t *ret);
 /* The same, -ERANGE past UINT32_MAX. */
 int procfs_parse_u32(const char *s, size_t len, uint32_t *ret);
+
+/* The value of a hex digit (0-9, a-f, A-F), or -1. */
+int procfs_hex_digit(int c);
 
 /* Parses a whole token "DIGITS[.DIGITS]" with at most `decimals` (<= 9)
  * fraction digits, as an integer scaled by 10^decimals ("0.52", 2 -> 52).

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "collector.h"
+#include "procfs.h"
 
 /* Any clock (CLOCK_PROCESS_CPUTIME_ID for CPU time) in nanoseconds. */
 static inline uint64_t bench_ns(clockid_t id)
@@ -75,18 +76,6 @@ static inline void bench_raise_nofile(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-}
-
-/* The value of a hex digit, or -1. */
-static inline int bench_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* env.publish and env.set_state of a benchmark: what is sent is dropped. */

@@ -43,9 +43,11 @@ static long unescape(char *s)
 		if (++i >= n)
 			return -1;
 		if (s[i] == 'x') {
-			if (i + 2 >= n || bench_hex(s[i + 1]) < 0 || bench_hex(s[i + 2]) < 0)
+			if (i + 2 >= n || procfs_hex_digit(s[i + 1]) < 0 ||
+			    procfs_hex_digit(s[i + 2]) < 0)
 				return -1;
-			s[o++] = (char)(bench_hex(s[i + 1]) * 16 + bench_hex(s[i + 2]));
+			s[o++] =
+			    (char)(procfs_hex_digit(s[i + 1]) * 16 + procfs_hex_digit(s[i + 2]));
 			i += 2;
 		} else if ((e = strchr(from, s[i]))) {
 			s[o++] = to[e - from];

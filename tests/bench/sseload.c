@@ -441,7 +441,7 @@ static int body_feed(struct client *c, const char *p, size_t n)
 	while (n) {
 		switch (c->ch) {
 		case CH_SIZE: {
-			int h = bench_hex(*p);
+			int h = procfs_hex_digit(*p);
 
 			if (h >= 0) {
 				if (++c->ch_digits > 15)

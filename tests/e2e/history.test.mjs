@@ -11,10 +11,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  OUT, getJson, journalSend, launch, startDaemon, stopProc, tmpdir, until, waitPanels, watchedPage,
+  OUT, contextPool, getJson, journalSend, launch, startDaemon, stopProc, tmpdir, until,
 } from './lib.mjs';
 
-const DESKTOP = { width: 1440, height: 1000 };
 // The busy process: a copy of dash under a name of its own (its comm).
 const BURNER = `sfburn${process.pid % 100000}`;
 const CHARTS = ['cpu', 'load', 'mem', 'net', 'disk'];
@@ -38,7 +37,7 @@ let config;
 // What happened before the page opened (ms): the burner's stored tops
 // rows, the file changed, the first daemon's stop and the second's start.
 const past = { tops: [], file: '', errTag: '', errStored: false, stopped: 0, restarted: 0 };
-const contexts = new Set();
+const pool = contextPool(() => browser);
 
 const history = (url, from, to, extra = '') => getJson(`${url}api/history?from=${Math.floor(from)}&to=${Math.ceil(to)}${extra}`);
 
@@ -95,23 +94,20 @@ after(async () => {
   for (const d of [stateDir, watchDir, burnDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
 });
 
-afterEach(async () => {
-  for (const ctx of [...contexts]) await ctx.close().catch(() => {});
-  contexts.clear();
-});
+afterEach(pool.closeAll);
 
 // A page on the restarted daemon, with every /api/history request it
 // makes in page.reads, once its first choice of rows is done.
 async function open() {
-  const ctx = await browser.newContext({ viewport: DESKTOP });
-  contexts.add(ctx);
-  const page = await watchedPage(ctx);
-  page.reads = [];
-  page.on('request', (r) => {
-    if (r.url().includes('/api/history')) page.reads.push(r.url());
+  const { page } = await pool.open(daemon.url, {
+    ms: 10000,
+    setup: (p) => {
+      p.reads = [];
+      p.on('request', (r) => {
+        if (r.url().includes('/api/history')) p.reads.push(r.url());
+      });
+    },
   });
-  await page.goto(daemon.url);
-  await waitPanels(page, 10000);
   await settled(page);
   return page;
 }

@@ -189,6 +189,41 @@ export async function watchedPage(context) {
   return page;
 }
 
+// The desktop viewport of the page tests.
+export const DESKTOP = { width: 1440, height: 1000 };
+
+// The browser contexts of a test file, each closed after its test however
+// it ended (one left open would hold a connection and upset the next
+// test's client count); browser() is the launched browser.
+//   newContext(opts)  a context;
+//   closeAll()        for afterEach;
+//   open(url, { opts, ms, setup })  a watched page in a new context
+//     (setup(page) before it loads) at url, every active panel showing
+//     data within ms: { ctx, page, h }, h the hello.
+export function contextPool(browser) {
+  const contexts = new Set();
+  async function newContext(opts) {
+    const ctx = await browser().newContext(opts);
+    contexts.add(ctx);
+    ctx.on('close', () => contexts.delete(ctx));
+    return ctx;
+  }
+  return {
+    newContext,
+    async closeAll() {
+      for (const ctx of [...contexts]) await ctx.close().catch(() => {});
+    },
+    async open(url, { opts = { viewport: DESKTOP }, ms = 5000, setup } = {}) {
+      const ctx = await newContext(opts);
+      const page = await watchedPage(ctx);
+      if (setup) await setup(page);
+      await page.goto(url);
+      const h = await waitPanels(page, ms);
+      return { ctx, page, h };
+    },
+  };
+}
+
 export async function hello(page) {
   return until(() => page.evaluate(() => window.sysfeed?.store?.hello), 5000, 'hello');
 }

@@ -6,13 +6,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  OUT, ensureJournald, get, getJson, hello, journalSend, launch, readStream, sleep, startDaemon,
+  DESKTOP, OUT, contextPool, ensureJournald, get, getJson, hello, journalSend, launch, readStream, sleep, startDaemon,
   startNginx, tmpdir, until, waitLive, waitPanels, watchedPage,
 } from './lib.mjs';
 import { startCutProxy } from './cutproxy.mjs';
 
 const MINUTE_MS = Number(process.env.E2E_MINUTE_MS || 60000);
-const DESKTOP = { width: 1440, height: 1000 };
 const PHONE = { width: 390, height: 844 };
 
 let daemon;
@@ -43,18 +42,12 @@ after(async () => {
   if (watchDir) fs.rmSync(watchDir, { recursive: true, force: true });
 });
 
-// Contexts of a test, closed after it however it ended (a context left
-// open would hold a connection and upset the next test's client count).
-const contexts = new Set();
-async function newContext(opts) {
-  const ctx = await browser.newContext(opts);
-  contexts.add(ctx);
-  ctx.on('close', () => contexts.delete(ctx));
-  return ctx;
-}
+const pool = contextPool(() => browser);
+const { newContext } = pool;
 
-async function closeContexts() {
-  for (const ctx of [...contexts]) await ctx.close().catch(() => {});
+// The topic is on in this daemon (h: its hello), or why not.
+function assertActive(h, topic) {
+  assert.ok(h.topics.includes(topic), `the ${topic} topic is active (off: ${h.off?.[topic] ?? 'not in this daemon'})`);
 }
 
 async function healthClients(url) {
@@ -62,7 +55,7 @@ async function healthClients(url) {
 }
 
 describe('the page', () => {
-  afterEach(closeContexts);
+  afterEach(pool.closeAll);
 
   it('loads without console errors or CSP violations, and every active panel shows data within 2 s, charts with history from before it opened', async () => {
     const ctx = await newContext({ viewport: DESKTOP });
@@ -113,12 +106,9 @@ describe('the page', () => {
 
   it('shows a journal line written during the test, and a file touched in a watched directory', async () => {
     assert.ok(!journald.error, `a journald to write to: ${journald.error?.message}`);
-    const ctx = await newContext({ viewport: DESKTOP });
-    const page = await watchedPage(ctx);
-    await page.goto(daemon.url);
-    const h = await waitPanels(page, 5000);
-    assert.ok(h.topics.includes('log'), `the log topic is active (off: ${h.off?.log ?? 'not in this daemon'})`);
-    assert.ok(h.topics.includes('file'), `the file topic is active (off: ${h.off?.file ?? 'not in this daemon'})`);
+    const { ctx, page, h } = await pool.open(daemon.url);
+    assertActive(h, 'log');
+    assertActive(h, 'file');
 
     // Found through the panel's text filter, as on a busy host: other
     // writers' lines move a followed list's window past it within seconds.
@@ -136,11 +126,8 @@ describe('the page', () => {
 
   it('renders a journal message with markup as text', async () => {
     assert.ok(!journald.error, `a journald to write to: ${journald.error?.message}`);
-    const ctx = await newContext({ viewport: DESKTOP });
-    const page = await watchedPage(ctx);
-    await page.goto(daemon.url);
-    const h = await waitPanels(page, 5000);
-    assert.ok(h.topics.includes('log'), `the log topic is active (off: ${h.off?.log ?? 'not in this daemon'})`);
+    const { ctx, page, h } = await pool.open(daemon.url);
+    assertActive(h, 'log');
     const token = `xss-${process.pid}-${Date.now()}`;
     const evil = `<img src=x onerror="window.__pwned=1"> ${token}`;
     journalSend(evil, { priority: 'warning' });
@@ -171,10 +158,7 @@ describe('the page', () => {
   });
 
   it('stops drawing while hidden but keeps the data, and keeps the log panel at 2,000 rows', async () => {
-    const ctx = await newContext({ viewport: DESKTOP });
-    const page = await watchedPage(ctx);
-    await page.goto(daemon.url);
-    await waitPanels(page, 5000);
+    const { ctx, page } = await pool.open(daemon.url);
     const hide = (hidden) => page.evaluate((v) => {
       Object.defineProperty(document, 'hidden', { configurable: true, get: () => v });
       document.dispatchEvent(new Event('visibilitychange'));
@@ -205,10 +189,7 @@ describe('the page', () => {
   });
 
   it('writes nothing to the DOM when a panel is drawn again with the same data', async () => {
-    const ctx = await newContext({ viewport: DESKTOP });
-    const page = await watchedPage(ctx);
-    await page.goto(daemon.url);
-    await waitPanels(page, 5000);
+    const { ctx, page } = await pool.open(daemon.url);
     // Each panel drawn twice in one task, from the same store: the second
     // drawing must find everything already as it should be.
     const writes = await page.evaluate(() => {
@@ -233,10 +214,7 @@ describe('the page', () => {
   });
 
   it('moves a chart by whole pixels, only when it moved by one, keeping the pixels a full drawing would give', async () => {
-    const ctx = await newContext({ viewport: DESKTOP });
-    const page = await watchedPage(ctx);
-    await page.goto(daemon.url);
-    await waitPanels(page, 5000);
+    const { ctx, page } = await pool.open(daemon.url);
     await until(() => page.evaluate(() => window.sysfeed.panels.mem.chart.u?.sfDraws >= 2), 5000, 'the memory chart drawn');
     // The memory chart is a third of the page wide: ten minutes on about
     // 375 pixels, 0.6 pixel per tick, so it is drawn on about 2 ticks of 3.
@@ -290,10 +268,7 @@ describe('the page', () => {
   });
 
   it('has labelled controls that the keyboard reaches', async () => {
-    const ctx = await newContext({ viewport: DESKTOP });
-    const page = await watchedPage(ctx);
-    await page.goto(daemon.url);
-    await waitPanels(page, 5000);
+    const { ctx, page } = await pool.open(daemon.url);
     const unlabelled = await page.evaluate(() => [...document.querySelectorAll('button, input, select')]
       .filter((el) => el.offsetParent !== null)
       .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent.trim()))
@@ -301,7 +276,12 @@ describe('the page', () => {
     assert.deepEqual(unlabelled, [], 'every control has a label');
     const want = ['range', 'log-prio', 'log-unit', 'log-text', 'log-pause', 'log-order'];
     const reached = new Set();
-    for (let i = 0; i < 80 && want.some((w) => !reached.has(w)); i++) {
+    // as many presses as the page has focusable elements (rows of the
+    // host's containers and services among them: 200 containers on a
+    // busy host needed more than 80), and a few more
+    const focusable = await page.evaluate(() => document.querySelectorAll(
+      'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])').length);
+    for (let i = 0; i < focusable + 20 && want.some((w) => !reached.has(w)); i++) {
       await page.keyboard.press('Tab');
       reached.add(await page.evaluate(() => document.activeElement?.id));
     }
@@ -314,10 +294,7 @@ describe('the page', () => {
     // without closing it, as a NAT that forgot the flow does.
     const proxy = await startCutProxy(daemon.port);
     try {
-      const ctx = await newContext({ viewport: DESKTOP });
-      const page = await watchedPage(ctx);
-      await page.goto(proxy.url);
-      await waitPanels(page, 5000);
+      const { ctx, page } = await pool.open(proxy.url);
       await waitLive(page);
       // 30 s by default; 5 s here: the page shows "stale" after three
       // intervals (3 s), then reopens.
@@ -351,10 +328,7 @@ describe('the page', () => {
   it(`open for ${MINUTE_MS / 1000} s behind nginx, makes one request to events and nothing else; page transfer under 150 KB`, async () => {
     const nginx = await startNginx(daemon.port);
     try {
-      const ctx = await newContext({ viewport: DESKTOP });
-      const page = await watchedPage(ctx);
-      await page.goto(nginx.url);
-      await waitPanels(page, 5000);
+      const { ctx, page } = await pool.open(nginx.url);
       await sleep(1000);
       const loaded = Date.now() / 1000;
       // The page's own cost while open: main-thread task time and JS heap.
@@ -390,10 +364,7 @@ describe('the page', () => {
       ['phone.png', { viewport: PHONE, colorScheme: 'light', isMobile: true, hasTouch: true, deviceScaleFactor: 2 }],
     ];
     for (const [file, opts] of shots) {
-      const ctx = await newContext(opts);
-      const page = await watchedPage(ctx);
-      await page.goto(daemon.url);
-      await waitPanels(page, 5000);
+      const { ctx, page } = await pool.open(daemon.url, { opts });
       // The longest range the daemon has history for, as after a while.
       const span = await page.evaluate(() => { const r = window.sysfeed.store.hist.cpu.rows; return (r[r.length - 1][0] - r[0][0]) / 1000; });
       await page.selectOption('#range', span >= 600 ? '600' : span >= 300 ? '300' : '60');
@@ -409,10 +380,7 @@ describe('the page', () => {
   });
 
   it('shows "stale" when events stop, "reconnecting" when the daemon stops, and comes back live by itself when it restarts', async () => {
-    const ctx = await newContext({ viewport: DESKTOP });
-    const page = await watchedPage(ctx);
-    await page.goto(daemon.url);
-    await waitPanels(page, 5000);
+    const { ctx, page } = await pool.open(daemon.url);
     await waitLive(page);
     // A daemon that stops sending (here: stopped by SIGSTOP) makes the page
     // stale after three intervals, and live again when events resume.

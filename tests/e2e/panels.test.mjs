@@ -8,16 +8,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  OUT, ROOT, ensureJournald, getJson, journalSend, launch, startDaemon, tmpdir, until, waitPanels, watchedPage,
+  DESKTOP, OUT, ROOT, contextPool, ensureJournald, getJson, journalSend, launch, startDaemon, tmpdir, until, waitPanels, watchedPage,
 } from './lib.mjs';
 
 const FIX = path.join(ROOT, 'tests/fixtures');
-const DESKTOP = { width: 1440, height: 1000 };
 
 let browser;
 let journald;
 const daemons = [];
-const contexts = new Set();
+const pool = contextPool(() => browser);
 
 before(async () => {
   fs.mkdirSync(OUT, { recursive: true });
@@ -31,10 +30,7 @@ after(async () => {
   await journald?.stop();
 });
 
-afterEach(async () => {
-  for (const ctx of [...contexts]) await ctx.close().catch(() => {});
-  contexts.clear();
-});
+afterEach(pool.closeAll);
 
 // A daemon on fixture tree `machine` (its proc/ and sys/ where they exist).
 // withProc false: the live /proc (a fixture's proc tree may be a few
@@ -50,12 +46,7 @@ async function fixtureDaemon(machine, config = '', { withProc = true } = {}) {
 }
 
 async function open(url, opts = { viewport: DESKTOP }) {
-  const ctx = await browser.newContext(opts);
-  contexts.add(ctx);
-  const page = await watchedPage(ctx);
-  await page.goto(url);
-  await waitPanels(page, 10000);
-  return page;
+  return (await pool.open(url, { opts, ms: 10000 })).page;
 }
 
 // Each row of a list as {name, badges: [[text, class]]}.
@@ -279,8 +270,7 @@ describe('panels whose topic is off (vm2 fixture)', () => {
   it('collapse into the one line at the end of the page, which says why, and leave the grid to the others', async () => {
     const d = await fixtureDaemon('vm2');
     // Not open(): the fixture's static /proc/stat gives no CPU rates.
-    const ctx = await browser.newContext({ viewport: DESKTOP });
-    contexts.add(ctx);
+    const ctx = await pool.newContext({ viewport: DESKTOP });
     const page = await watchedPage(ctx);
     await page.goto(d.url);
     const h = await until(() => page.evaluate(() => window.sysfeed.store.hello), 5000, 'hello');
@@ -308,8 +298,7 @@ describe('alerts', () => {
     try {
       const d = await startDaemon({ config: `watch = ${watch}\nalert-stock = 0\nalert = always: mem.used > 0\nalert = touched: file path ${watch}/x* severity critical\nalert = touched-again: file path ${watch}/y*\n` });
       daemons.push(d);
-      const ctx = await browser.newContext({ viewport: DESKTOP });
-      contexts.add(ctx);
+      const ctx = await pool.newContext({ viewport: DESKTOP });
       await ctx.grantPermissions(['notifications']);
       const page = await watchedPage(ctx);
       // Notifications and permission requests, as the page makes them.

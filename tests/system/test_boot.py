@@ -164,6 +164,35 @@ def test_service_is_active_after_the_notify_handshake(box):
     assert "FAILED" not in out and out.strip() == "", out
 
 
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_the_watchdog_pings_leave_pid1_idle(box):
+    """WatchdogSec=10s: the daemon pings every 5 s, and systemd notes each
+    ping. Two pings seen, PID 1 of the container then uses a small part
+    of a core (a loop that left its ping timer unread sent 200,000 a second
+    and kept PID 1 at a whole core: `systemctl` in the container stopped
+    answering)."""
+    st = box
+    stamps = set()
+
+    def two_pings():
+        stamps.add(show(st, "WatchdogTimestampMonotonic"))
+        return len(stamps - {"0", ""}) >= 2
+
+    wait_for("two watchdog pings", two_pings, 30, step=1)
+    hz = os.sysconf("SC_CLK_TCK")
+    a, t0 = cpu_ticks(st.c.leader), time.monotonic()
+    time.sleep(2)
+    used = (cpu_ticks(st.c.leader) - a) / hz
+    took = time.monotonic() - t0
+    log(f"PID 1 of the container: {used:.2f} s of CPU in {took:.2f} s")
+    assert used < 0.25 * took, (used, took)
+
+
 def test_healthz_answers(box):
     h = json.loads(curl(box, "/healthz"))
     assert h["status"] == "ok"

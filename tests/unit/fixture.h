@@ -3,7 +3,8 @@
  * under it, comparisons with golden files in <machine>/expected/, number
  * and list lookups in cJSON payloads, setting config keys, counting our
  * children, scratch trees under /tmp, parser checks (a fixture file that
- * must parse, a table of bad inputs, every cut and garbled byte of a
+ * must parse, what a parse holds against a wanted struct, a table of bad
+ * inputs, every cut and garbled byte of a
  * file), running a collector over a fixture machine with its golden
  * payloads and metrics or over the live host, and capturing what an
  * event-driven collector publishes. Include after cmocka.h. Every function
@@ -15,8 +16,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -547,11 +550,69 @@ __attribute__((unused)) static void parse_file(const char *machine, const char *
 	free(text);
 }
 
+/* A field of a parsed struct for assert_fields: its name (for the
+ * message), where it is, how wide, and whether it is a double (else an
+ * unsigned integer). A table of them ends in {NULL}. */
+struct want_field {
+	const char *name;
+	size_t off, size;
+	bool is_double;
+};
+
+#define WANT_FIELD(type, field)                                                                    \
+	{                                                                                          \
+#field, offsetof(type, field), sizeof(((type *)0)->field),                         \
+		    _Generic(((type *)0)->field, double                                            \
+			     : true, default                                                       \
+			     : false)                                                              \
+	}
+
+/* Every field the table names is the same in got as in want (doubles
+ * compared exactly: they come from the same decimal text), so that a
+ * case states a whole parse at once; what names the case. */
+__attribute__((unused)) static void assert_fields(const char *what, const void *got,
+						  const void *want, const struct want_field *f)
+{
+	for (; f->name; f++) {
+		const char *g = (const char *)got + f->off, *w = (const char *)want + f->off;
+		uint64_t gu = 0, wu = 0;
+		uint32_t g32, w32;
+		double gd = 0, wd = 0;
+
+		assert_true(f->is_double ? f->size == sizeof(double)
+					 : f->size == 4 || f->size == 8);
+		if (f->is_double) {
+			memcpy(&gd, g, sizeof(gd));
+			memcpy(&wd, w, sizeof(wd));
+		} else if (f->size == 8) {
+			memcpy(&gu, g, sizeof(gu));
+			memcpy(&wu, w, sizeof(wu));
+		} else {
+			memcpy(&g32, g, sizeof(g32));
+			memcpy(&w32, w, sizeof(w32));
+			gu = g32;
+			wu = w32;
+		}
+		if (gu != wu || gd != wd)
+			print_error("%s: %s is %" PRIu64 " / %.17g, want %" PRIu64 " / %.17g\n",
+				    what, f->name, gu, gd, wu, wd);
+		assert_true(gu == wu && gd == wd);
+	}
+}
+
 /* A bad input and the error its parser must give. */
 struct parse_case {
 	const char *text;
 	int err;
 };
+
+/* Case i of a table, text, gave r, which must be the case's err. */
+__attribute__((unused)) static void assert_case(size_t i, const char *text, int r, int err)
+{
+	if (r != err)
+		print_error("case %zu: \"%s\" gave %d\n", i, text, r);
+	assert_int_equal(r, err);
+}
 
 /* Each case's text (to its strlen) parsed into ret must give the case's
  * error; then after (when not NULL) checks what ret holds. */
@@ -560,11 +621,8 @@ __attribute__((unused)) static void parse_cases(const struct parse_case *cases, 
 						void (*after)(const void *ret))
 {
 	for (size_t i = 0; i < n; i++) {
-		int r = parse(cases[i].text, strlen(cases[i].text), ret);
-
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
+		assert_case(i, cases[i].text, parse(cases[i].text, strlen(cases[i].text), ret),
+			    cases[i].err);
 		if (after)
 			after(ret);
 	}

@@ -1,6 +1,6 @@
 /* Unit tests of lib/array.c: growth from the first size by doubling, the
  * contents kept, a want below the capacity a no-op, and overflow refused
- * with the array unchanged. */
+ * with the array unchanged; freeing leaves an empty table. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -44,6 +44,29 @@ static void test_grow(void **unused)
 	assert_int_equal(cap, 8192);
 	assert_int_equal(v[999].a, 999);
 	free(v);
+}
+
+/* array_free frees what the growth made and leaves an empty table that
+ * grows again; a table never grown is freed too. */
+static void test_release(void **unused)
+{
+	struct item *v = NULL;
+	size_t n = 0, cap = 0;
+
+	ARRAY_FREE(v, cap, n);
+	assert_null(v);
+	for (size_t i = 0; i < 40; i++) {
+		assert_int_equal(ARRAY_GROW(v, cap, n, 16), 0);
+		v[n++] = (struct item){i, i};
+	}
+	assert_int_equal(cap, 64);
+	ARRAY_FREE(v, cap, n);
+	assert_null(v);
+	assert_int_equal(n, 0);
+	assert_int_equal(cap, 0);
+	assert_int_equal(ARRAY_GROW(v, cap, n, 8), 0);
+	assert_int_equal(cap, 8);
+	ARRAY_FREE(v, cap, n);
 }
 
 static void test_first(void **unused)
@@ -104,9 +127,8 @@ static void test_find_str(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_grow),
-	    cmocka_unit_test(test_first),
-	    cmocka_unit_test(test_overflow),
+	    cmocka_unit_test(test_grow),     cmocka_unit_test(test_release),
+	    cmocka_unit_test(test_first),    cmocka_unit_test(test_overflow),
 	    cmocka_unit_test(test_find_str),
 	};
 

@@ -23,9 +23,7 @@
 struct host {
 	struct scratch s;
 	bool v2;
-	struct cgroup_root root;
-	struct cgroup_reader rd;
-	struct cgroup_groups gs;
+	struct cgroup_set cg;
 	struct cgroup_unit u[NUNITS];
 	uint64_t cpu[NUNITS], q;
 	unsigned tick;
@@ -62,6 +60,7 @@ static void host_write(struct host *h)
 
 static void host_make(struct host *h, bool v2)
 {
+	struct cgroup_root root;
 	char reason[256];
 
 	memset(h, 0, sizeof(*h));
@@ -75,21 +74,22 @@ static void host_make(struct host *h, bool v2)
 	for (size_t i = 0; i < NUNITS; i++)
 		h->cpu[i] = 1000000 * (i + 1) + 700 * i; /* not whole µs */
 	host_write(h);
-	assert_int_equal(cgroup_root_open(&h->root, h->s.fd, reason, sizeof(reason)), 0);
-	assert_int_equal(cgroup_reader_init(&h->rd, &h->root, 64), 0);
+	assert_int_equal(cgroup_set_init(&h->cg, 64), 0);
+	assert_int_equal(cgroup_root_open(&root, h->s.fd, reason, sizeof(reason)), 0);
+	cgroup_set_root(&h->cg, &root);
+	assert_int_equal(h->cg.root.fd[CGROUP_H_UNIFIED] >= 0, v2);
 	for (size_t i = 0; i < NUNITS; i++) {
 		cgroup_unit_init(&h->u[i], rels[i]);
-		assert_int_equal(cgroup_unit_join(&h->gs, &h->u[i], rels[i]), 0);
+		assert_int_equal(cgroup_unit_join(&h->cg.groups, &h->u[i], rels[i]), 0);
 	}
 }
 
 static void host_free(struct host *h)
 {
 	for (size_t i = 0; i < NUNITS; i++)
-		cgroup_unit_done(&h->rd, &h->gs, &h->u[i]);
-	cgroup_groups_free(&h->rd, &h->gs);
-	cgroup_reader_done(&h->rd);
-	cgroup_root_close(&h->root);
+		cgroup_unit_done(&h->cg.rd, &h->cg.groups, &h->u[i]);
+	cgroup_set_done(&h->cg);
+	assert_int_equal(h->cg.inotify_fd, -1);
 	scratch_remove(&h->s);
 }
 
@@ -98,34 +98,34 @@ static void host_free(struct host *h)
  * kernel's would). Returns the files read. */
 static uint64_t host_tick(struct host *h, uint64_t ran_ns)
 {
-	uint64_t reads = h->rd.reads;
+	uint64_t reads = h->cg.rd.reads;
 
 	h->tick++;
 	h->cpu[0] += 10000000 + h->tick * 337 % 1000;
 	host_write(h);
-	cgroup_tick_begin(&h->rd, &h->gs, (uint64_t)h->tick * SEC);
+	cgroup_tick_begin(&h->cg.rd, &h->cg.groups, (uint64_t)h->tick * SEC);
 	for (size_t i = 0; i < NUNITS; i++)
-		cgroup_unit_ahead(&h->rd, &h->u[i], rels[i]);
+		cgroup_unit_ahead(&h->cg.rd, &h->u[i], rels[i]);
 	if (ran_ns) {
 		h->cpu[0] += ran_ns;
 		host_write(h);
 	}
-	if (cgroup_tick_test(&h->rd, &h->gs)) {
+	if (cgroup_tick_test(&h->cg.rd, &h->cg.groups)) {
 		for (size_t i = 0; i < NUNITS; i++)
-			cgroup_unit_again(&h->rd, &h->u[i], rels[i]);
-		assert_false(cgroup_tick_test(&h->rd, &h->gs)); /* once */
+			cgroup_unit_again(&h->cg.rd, &h->u[i], rels[i]);
+		assert_false(cgroup_tick_test(&h->cg.rd, &h->cg.groups)); /* once */
 	}
 	for (size_t i = 0; i < NUNITS; i++) {
 		struct cgroup_values v;
-		int r = cgroup_sample(&h->rd, &h->u[i], rels[i], 1u << CGROUP_CPU, 0, &v,
+		int r = cgroup_sample(&h->cg.rd, &h->u[i], rels[i], 1u << CGROUP_CPU, 0, &v,
 				      (uint64_t)h->tick * SEC);
 
 		assert_true(r >= 0);
 		if (!(r & CGROUP_SKIPPED))
-			cgroup_pace_set(&h->rd, &h->u[i].pace, r & CGROUP_STILL);
+			cgroup_pace_set(&h->cg.rd, &h->u[i].pace, r & CGROUP_STILL);
 	}
-	cgroup_tick_end(&h->rd, &h->gs);
-	return h->rd.reads - reads;
+	cgroup_tick_end(&h->cg.rd, &h->cg.groups);
+	return h->cg.rd.reads - reads;
 }
 
 /* The busy member ran between its reading and P's: P is more than the
@@ -140,13 +140,13 @@ static void test_ran_between(void **state)
 	host_make(&h, false);
 	for (unsigned k = 0; k < 4; k++) /* b, c go idle; a bound is made */
 		host_tick(&h, 0);
-	proven = h.rd.proven;
+	proven = h.cg.rd.proven;
 	assert_int_equal(host_tick(&h, 0), 2); /* a and P: b and c proven */
-	assert_int_equal(h.rd.proven, proven + 2);
+	assert_int_equal(h.cg.rd.proven, proven + 2);
 	assert_int_equal(host_tick(&h, 1234), 4);
-	assert_int_equal(h.rd.proven, proven + 4);
+	assert_int_equal(h.cg.rd.proven, proven + 4);
 	assert_true(h.u[0].st.cpu.value == h.cpu[0]); /* the later reading */
-	assert_int_equal(h.gs.tests, h.gs.passed);
+	assert_int_equal(h.cg.groups.tests, h.cg.groups.passed);
 	host_free(&h);
 }
 
@@ -181,10 +181,10 @@ static void test_v2(void **state)
 	host_make(&h, true);
 	for (unsigned k = 0; k < 4; k++)
 		host_tick(&h, 0);
-	proven = h.rd.proven;
+	proven = h.cg.rd.proven;
 	for (unsigned k = 0; k < 5; k++) /* the busy one's ns moving as they do */
 		assert_int_equal(host_tick(&h, 0), 2);
-	assert_int_equal(h.rd.proven, proven + 10);
+	assert_int_equal(h.cg.rd.proven, proven + 10);
 	h.cpu[1] += 10000;
 	assert_int_equal(host_tick(&h, 0), 2); /* within the bound: not read */
 	assert_int_equal(h.u[1].st.cpu_h, 0);
@@ -216,7 +216,7 @@ static void test_v2_bound(void **state)
 	host_make(&h, true);
 	for (size_t i = 0; i < NUNITS; i++)
 		last[i] = h.cpu[i];
-	proven = h.rd.proven;
+	proven = h.cg.rd.proven;
 	for (unsigned k = 0; k < 3000; k++) {
 		bool idle[NUNITS];
 		uint64_t ran = 0;
@@ -232,14 +232,14 @@ static void test_v2_bound(void **state)
 			h.q += 3000;
 		host_tick(&h, 0);
 		for (size_t i = 0; i < NUNITS; i++) {
-			if (idle[i] && h.gs.v[0]->still)
+			if (idle[i] && h.cg.groups.v[0]->still)
 				ran += h.cpu[i] - last[i]; /* not read */
 			else
 				last[i] = h.cpu[i];
 		}
 		assert_true(ran < SEC / 20000);
 	}
-	assert_true(h.rd.proven - proven > 3000);
+	assert_true(h.cg.rd.proven - proven > 3000);
 	host_free(&h);
 }
 

@@ -53,64 +53,78 @@ static struct cpu_times times(uint64_t user, uint64_t nice, uint64_t system, uin
 	return t;
 }
 
+static const struct want_field pct_fields[] = {
+    WANT_FIELD(struct cpu_percent, user),   WANT_FIELD(struct cpu_percent, nice),
+    WANT_FIELD(struct cpu_percent, system), WANT_FIELD(struct cpu_percent, iowait),
+    WANT_FIELD(struct cpu_percent, irq),    WANT_FIELD(struct cpu_percent, softirq),
+    WANT_FIELD(struct cpu_percent, steal),  WANT_FIELD(struct cpu_percent, idle),
+    WANT_FIELD(struct cpu_percent, busy),   {NULL},
+};
+
+/* One reading of cpu_times_percent: prev and cur as times() takes them
+ * (user, nice, system, idle, iowait, guest), what it returns, and on 0
+ * every percentage in hundredths. */
+struct pct_case {
+	const char *what;
+	uint64_t prev[6], cur[6];
+	int r;
+	struct cpu_percent want;
+};
+
 static void test_percent(void **state)
 {
-	struct cpu_times zero = {0}, a, b;
-	struct cpu_percent pc;
+	static const struct pct_case cases[] = {
+	    {"shares",
+	     {0},
+	     {50, 0, 25, 20, 5, 0},
+	     0,
+	     {.user = 5000, .system = 2500, .idle = 2000, .iowait = 500, .busy = 7500}},
+	    /* guest (40) is inside user (60): 60% user, not 100/140 */
+	    {"guest", {0}, {60, 0, 0, 40, 0, 40}, 0, {.user = 6000, .idle = 4000, .busy = 6000}},
+	    /* rounding half up to hundredths: 1/3, 2/3, 1/202, 1/8 */
+	    {"thirds", {0}, {1, 2, 0, 0, 0, 0}, 0, {.user = 3333, .nice = 6667, .busy = 10000}},
+	    {"1/202",
+	     {0},
+	     {1, 0, 1, 200, 0, 0},
+	     0,
+	     {.user = 50, .system = 50, .idle = 9901, .busy = 99}},
+	    {"1/8", {0}, {1, 0, 0, 7, 0, 0}, 0, {.user = 1250, .idle = 8750, .busy = 1250}},
+	    /* huge deltas are scaled, not overflowed */
+	    {"huge",
+	     {0},
+	     {UINT64_MAX / 2, 0, 0, UINT64_MAX / 2, 0, 0},
+	     0,
+	     {.user = 5000, .idle = 5000, .busy = 5000}},
+	    {"too huge", {0}, {UINT64_MAX, 0, 0, 1, 0, 0}, -ERANGE, {0}},
+	    /* iowait may decrease (proc(5)): it counts as no iowait time */
+	    {"iowait down",
+	     {100, 0, 100, 100, 10, 0},
+	     {150, 0, 150, 150, 9, 0},
+	     0,
+	     {.user = 3333, .system = 3333, .idle = 3333, .busy = 6667}},
+	    /* other counters going backwards (a reset): no rate */
+	    {"reset", {150, 0, 150, 150, 9, 0}, {100, 0, 100, 100, 10, 0}, -ERANGE, {0}},
+	    {"user down", {100, 0, 100, 100, 10, 0}, {90, 0, 150, 150, 10, 0}, -ERANGE, {0}},
+	    /* no time accounted: no rate */
+	    {"still", {100, 0, 100, 100, 10, 0}, {100, 0, 100, 100, 10, 0}, -ENODATA, {0}},
+	};
 
 	(void)state;
-	a = times(50, 0, 25, 20, 5, 0);
-	assert_int_equal(cpu_times_percent(&zero, &a, &pc), 0);
-	assert_int_equal(pc.user, 5000);
-	assert_int_equal(pc.system, 2500);
-	assert_int_equal(pc.idle, 2000);
-	assert_int_equal(pc.iowait, 500);
-	assert_int_equal(pc.busy, 7500);
-	assert_int_equal(pc.nice, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct pct_case *c = &cases[i];
+		struct cpu_times a = times(c->prev[0], c->prev[1], c->prev[2], c->prev[3],
+					   c->prev[4], c->prev[5]),
+				 b = times(c->cur[0], c->cur[1], c->cur[2], c->cur[3], c->cur[4],
+					   c->cur[5]);
+		struct cpu_percent pc;
+		int r = cpu_times_percent(&a, &b, &pc);
 
-	/* guest (40) is inside user (60): 60% user, not 100/140 */
-	a = times(60, 0, 0, 40, 0, 40);
-	assert_int_equal(cpu_times_percent(&zero, &a, &pc), 0);
-	assert_int_equal(pc.user, 6000);
-	assert_int_equal(pc.idle, 4000);
-	assert_int_equal(pc.busy, 6000);
-
-	/* rounding half up to hundredths: 1/3, 2/3, 1/202, 1/8 */
-	a = times(1, 2, 0, 0, 0, 0);
-	assert_int_equal(cpu_times_percent(&zero, &a, &pc), 0);
-	assert_int_equal(pc.user, 3333);
-	assert_int_equal(pc.nice, 6667);
-	assert_int_equal(pc.busy, 10000);
-	a = times(1, 0, 1, 200, 0, 0);
-	assert_int_equal(cpu_times_percent(&zero, &a, &pc), 0);
-	assert_int_equal(pc.user, 50);
-	assert_int_equal(pc.idle, 9901);
-	assert_int_equal(pc.busy, 99);
-	a = times(1, 0, 0, 7, 0, 0);
-	assert_int_equal(cpu_times_percent(&zero, &a, &pc), 0);
-	assert_int_equal(pc.user, 1250);
-
-	/* huge deltas are scaled, not overflowed */
-	a = times(UINT64_MAX / 2, 0, 0, UINT64_MAX / 2, 0, 0);
-	assert_int_equal(cpu_times_percent(&zero, &a, &pc), 0);
-	assert_int_equal(pc.user, 5000);
-	assert_int_equal(pc.idle, 5000);
-	a = times(UINT64_MAX, 0, 0, 1, 0, 0);
-	assert_int_equal(cpu_times_percent(&zero, &a, &pc), -ERANGE);
-
-	/* iowait may decrease (proc(5)): it counts as no iowait time */
-	a = times(100, 0, 100, 100, 10, 0);
-	b = times(150, 0, 150, 150, 9, 0);
-	assert_int_equal(cpu_times_percent(&a, &b, &pc), 0);
-	assert_int_equal(pc.iowait, 0);
-	assert_int_equal(pc.user, 3333);
-	assert_int_equal(pc.idle, 3333);
-	/* other counters going backwards (a reset): no rate */
-	assert_int_equal(cpu_times_percent(&b, &a, &pc), -ERANGE);
-	b = times(90, 0, 150, 150, 10, 0);
-	assert_int_equal(cpu_times_percent(&a, &b, &pc), -ERANGE);
-	/* no time accounted: no rate */
-	assert_int_equal(cpu_times_percent(&a, &a, &pc), -ENODATA);
+		if (r != c->r)
+			print_error("%s\n", c->what);
+		assert_int_equal(r, c->r);
+		if (c->r == 0)
+			assert_fields(c->what, &pc, &c->want, pct_fields);
+	}
 }
 
 /* --- payloads --- */

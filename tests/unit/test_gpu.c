@@ -73,9 +73,7 @@ static void test_parse_dpm(void **state)
 		bool have = false;
 		int r = gpu_parse_dpm(cases[i].text, strlen(cases[i].text), &cur, &have, &max);
 
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
+		assert_case(i, cases[i].text, r, cases[i].err);
 		if (r == 0) {
 			assert_int_equal(cur, cases[i].cur);
 			assert_int_equal(max, cases[i].max);

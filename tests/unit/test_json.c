@@ -333,6 +333,21 @@ static void test_sizes(void **state)
 	json_print_done();
 }
 
+/* json_payload_array: a payload's "t" then its rows' array, empty. */
+static void test_payload_array(void **state)
+{
+	cJSON *arr = NULL, *o = json_payload_array(INT64_C(1700000000123), "disks", &arr);
+	char *text;
+
+	assert_non_null(o);
+	assert_ptr_equal(cJSON_GetObjectItem(o, "disks"), arr);
+	assert_true(cJSON_IsArray(arr));
+	text = cJSON_PrintUnformatted(o);
+	assert_string_equal(text, "{\"t\":1700000000123,\"disks\":[]}");
+	free(text);
+	cJSON_Delete(o);
+}
+
 /* Rows as text: json_buf_num writes what json_print writes for v (or
  * v / 100) as a number, and null below 0; json_head is the object's text
  * with ',' for its brace; json_str_ref and json_num_ref print as
@@ -425,10 +440,10 @@ static void test_rows(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_numbers),   cmocka_unit_test(test_valueint),
-	    cmocka_unit_test(test_i64),       cmocka_unit_test(test_strings),
-	    cmocka_unit_test(test_structure), cmocka_unit_test(test_sizes),
-	    cmocka_unit_test(test_rows),
+	    cmocka_unit_test(test_numbers),       cmocka_unit_test(test_valueint),
+	    cmocka_unit_test(test_i64),           cmocka_unit_test(test_strings),
+	    cmocka_unit_test(test_structure),     cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_payload_array), cmocka_unit_test(test_rows),
 	};
 
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);

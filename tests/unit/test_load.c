@@ -37,39 +37,46 @@ static void parse_fixture(const char *machine, struct load_avg *la, struct load_
 	parse_file(machine, "proc/uptime", parse_uptime, up);
 }
 
+static const struct want_field avg_fields[] = {
+    WANT_FIELD(struct load_avg, load1),
+    WANT_FIELD(struct load_avg, load5),
+    WANT_FIELD(struct load_avg, load15),
+    WANT_FIELD(struct load_avg, running),
+    WANT_FIELD(struct load_avg, tasks),
+    WANT_FIELD(struct load_avg, last_pid),
+    {NULL},
+};
+
+static const struct want_field uptime_fields[] = {
+    WANT_FIELD(struct load_uptime, uptime),
+    WANT_FIELD(struct load_uptime, idle),
+    {NULL},
+};
+
+/* Each machine's loadavg and uptime parsed whole. */
 static void test_parse_fixtures(void **state)
 {
+	static const struct {
+		const char *machine;
+		struct load_avg la;
+		struct load_uptime up;
+	} cases[] = {
+	    /* "0.01 0.03 0.01 1/82 2851", "250.56 472.79" */
+	    {"vm2", {0.01, 0.03, 0.01, 1, 82, 2851}, {250.56, 472.79}},
+	    /* "12.47 10.83 9.91 18/1734 987654", "3456789.12 51234567.89" */
+	    {"host16", {12.47, 10.83, 9.91, 18, 1734, 987654}, {3456789.12, 51234567.89}},
+	    /* "0.08 0.03 0.01 1/143 4321", "8723456.78 34123456.12" */
+	    {"linux-2.6.18", {0.08, 0.03, 0.01, 1, 143, 4321}, {8723456.78, 34123456.12}},
+	};
 	struct load_avg la;
 	struct load_uptime up;
 
 	(void)state;
-	/* vm2: "0.01 0.03 0.01 1/82 2851", "250.56 472.79" */
-	parse_fixture("vm2", &la, &up);
-	assert_true(la.load1 == 0.01);
-	assert_true(la.load5 == 0.03);
-	assert_true(la.load15 == 0.01);
-	assert_int_equal(la.running, 1);
-	assert_int_equal(la.tasks, 82);
-	assert_int_equal(la.last_pid, 2851);
-	assert_true(up.uptime == 250.56);
-	assert_true(up.idle == 472.79);
-
-	/* host16: "12.47 10.83 9.91 18/1734 987654", "3456789.12 51234567.89" */
-	parse_fixture("host16", &la, &up);
-	assert_true(la.load1 == 12.47);
-	assert_true(la.load5 == 10.83);
-	assert_true(la.load15 == 9.91);
-	assert_int_equal(la.running, 18);
-	assert_int_equal(la.tasks, 1734);
-	assert_int_equal(la.last_pid, 987654);
-	assert_true(up.uptime == 3456789.12);
-	assert_true(up.idle == 51234567.89);
-
-	/* linux-2.6.18: "0.08 0.03 0.01 1/143 4321", "8723456.78 34123456.12" */
-	parse_fixture("linux-2.6.18", &la, &up);
-	assert_true(la.load1 == 0.08);
-	assert_int_equal(la.tasks, 143);
-	assert_true(up.uptime == 8723456.78);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		parse_fixture(cases[i].machine, &la, &up);
+		assert_fields(cases[i].machine, &la, &cases[i].la, avg_fields);
+		assert_fields(cases[i].machine, &up, &cases[i].up, uptime_fields);
+	}
 }
 
 static void test_parse_shapes(void **state)

@@ -48,77 +48,103 @@ static struct mem_info parse_fixture(const char *machine)
 	return mi;
 }
 
-static void test_parse_vm2(void **state)
+/* Every line meminfo has on a recent kernel. */
+enum {
+	HAS_ALL = MEM_HAS_AVAILABLE | MEM_HAS_BUFFERS | MEM_HAS_CACHED | MEM_HAS_SRECLAIMABLE |
+		  MEM_HAS_SWAP_TOTAL | MEM_HAS_SWAP_FREE | MEM_HAS_DIRTY | MEM_HAS_SLAB |
+		  MEM_HAS_SUNRECLAIM | MEM_HAS_SHMEM | MEM_HAS_HUGEPAGES_TOTAL |
+		  MEM_HAS_HUGEPAGES_FREE | MEM_HAS_HUGEPAGESIZE,
+};
+
+static const struct want_field info_fields[] = {
+    WANT_FIELD(struct mem_info, total),
+    WANT_FIELD(struct mem_info, free),
+    WANT_FIELD(struct mem_info, available),
+    WANT_FIELD(struct mem_info, buffers),
+    WANT_FIELD(struct mem_info, cached),
+    WANT_FIELD(struct mem_info, sreclaimable),
+    WANT_FIELD(struct mem_info, swap_total),
+    WANT_FIELD(struct mem_info, swap_free),
+    WANT_FIELD(struct mem_info, dirty),
+    WANT_FIELD(struct mem_info, slab),
+    WANT_FIELD(struct mem_info, sunreclaim),
+    WANT_FIELD(struct mem_info, shmem),
+    WANT_FIELD(struct mem_info, hugepages_total),
+    WANT_FIELD(struct mem_info, hugepages_free),
+    WANT_FIELD(struct mem_info, hugepage_size),
+    WANT_FIELD(struct mem_info, has),
+    {NULL},
+};
+
+/* Each machine's meminfo parsed whole: every field, and which lines it
+ * had (linux-2.6.18: no MemAvailable, SReclaimable, SUnreclaim, Shmem). */
+static void test_parse_fixtures(void **state)
 {
-	struct mem_info mi = parse_fixture("vm2");
+	static const struct {
+		const char *machine;
+		struct mem_info want;
+	} cases[] = {
+	    {"vm2",
+	     {.total = 24684084 * KIB,
+	      .free = 24533836 * KIB,
+	      .available = 24445728 * KIB,
+	      .buffers = 868 * KIB,
+	      .cached = 22864 * KIB,
+	      .sreclaimable = 52944 * KIB,
+	      .dirty = 124 * KIB,
+	      .slab = 74488 * KIB,
+	      .sunreclaim = 21544 * KIB,
+	      .shmem = 8872 * KIB,
+	      .hugepage_size = 2048 * KIB,
+	      .has = HAS_ALL}},
+	    {"host16",
+	     {.total = 131916472 * KIB,
+	      .free = 8123456 * KIB,
+	      .available = 97654321 * KIB,
+	      .buffers = 2345678 * KIB,
+	      .cached = 78901234 * KIB,
+	      .sreclaimable = 6543210 * KIB,
+	      .swap_total = 8388604 * KIB,
+	      .swap_free = 8123004 * KIB,
+	      .dirty = 23456 * KIB,
+	      .slab = 7654321 * KIB,
+	      .sunreclaim = 1111111 * KIB,
+	      .shmem = 123456 * KIB,
+	      .hugepages_total = 1024,
+	      .hugepages_free = 512,
+	      .hugepage_size = 2048 * KIB,
+	      .has = HAS_ALL}},
+	    /* the old block: "HugePages_Total: %5lu", "Hugepagesize:    %5lu kB" */
+	    {"linux-2.6.18",
+	     {.total = 4148032 * KIB,
+	      .free = 123456 * KIB,
+	      .buffers = 234567 * KIB,
+	      .cached = 2345678 * KIB,
+	      .swap_total = 2096472 * KIB,
+	      .swap_free = 2090000 * KIB,
+	      .dirty = 456 * KIB,
+	      .slab = 98765 * KIB,
+	      .hugepage_size = 4096 * KIB,
+	      .has = MEM_HAS_BUFFERS | MEM_HAS_CACHED | MEM_HAS_SWAP_TOTAL | MEM_HAS_SWAP_FREE |
+		     MEM_HAS_DIRTY | MEM_HAS_SLAB | MEM_HAS_HUGEPAGES_TOTAL |
+		     MEM_HAS_HUGEPAGES_FREE | MEM_HAS_HUGEPAGESIZE}},
+	};
 
 	(void)state;
-	assert_int_equal(mi.total, 24684084 * KIB);
-	assert_int_equal(mi.free, 24533836 * KIB);
-	assert_true(mi.has & MEM_HAS_AVAILABLE);
-	assert_int_equal(mi.available, 24445728 * KIB);
-	assert_int_equal(mi.buffers, 868 * KIB);
-	assert_int_equal(mi.cached, 22864 * KIB);
-	assert_int_equal(mi.sreclaimable, 52944 * KIB);
-	assert_int_equal(mi.swap_total, 0);
-	assert_int_equal(mi.swap_free, 0);
-	assert_int_equal(mi.dirty, 124 * KIB);
-	assert_int_equal(mi.shmem, 8872 * KIB);
-	assert_int_equal(mi.slab, 74488 * KIB);
-	assert_int_equal(mi.sunreclaim, 21544 * KIB);
-	assert_int_equal(mi.hugepages_total, 0);
-	assert_int_equal(mi.hugepages_free, 0);
-	assert_int_equal(mi.hugepage_size, 2048 * KIB);
-	assert_int_equal(mi.has, MEM_HAS_AVAILABLE | MEM_HAS_BUFFERS | MEM_HAS_CACHED |
-				     MEM_HAS_SRECLAIMABLE | MEM_HAS_SWAP_TOTAL | MEM_HAS_SWAP_FREE |
-				     MEM_HAS_DIRTY | MEM_HAS_SLAB | MEM_HAS_SUNRECLAIM |
-				     MEM_HAS_SHMEM | MEM_HAS_HUGEPAGES_TOTAL |
-				     MEM_HAS_HUGEPAGES_FREE | MEM_HAS_HUGEPAGESIZE);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mem_info mi = parse_fixture(cases[i].machine);
+
+		assert_fields(cases[i].machine, &mi, &cases[i].want, info_fields);
+	}
 }
 
-static void test_parse_host16(void **state)
-{
-	struct mem_info mi = parse_fixture("host16");
-
-	(void)state;
-	assert_int_equal(mi.total, 131916472 * KIB);
-	assert_int_equal(mi.available, 97654321 * KIB);
-	assert_int_equal(mi.cached, 78901234 * KIB);
-	assert_int_equal(mi.sreclaimable, 6543210 * KIB);
-	assert_int_equal(mi.swap_total, 8388604 * KIB);
-	assert_int_equal(mi.swap_free, 8123004 * KIB);
-	assert_int_equal(mi.dirty, 23456 * KIB);
-	/* Shmem 123456, Slab 7654321, SUnreclaim 1111111 kB; 1024 huge
-	 * pages of 2 MiB, 512 free */
-	assert_int_equal(mi.shmem, 123456 * KIB);
-	assert_int_equal(mi.slab, 7654321 * KIB);
-	assert_int_equal(mi.sunreclaim, 1111111 * KIB);
-	assert_int_equal(mi.hugepages_total, 1024);
-	assert_int_equal(mi.hugepages_free, 512);
-	assert_int_equal(mi.hugepage_size, 2048 * KIB);
-}
-
-static void test_parse_linux_2_6_18(void **state)
+/* The payload of a kernel before MemAvailable (its parse: above). */
+static void test_payload_2_6_18(void **state)
 {
 	struct mem_info mi = parse_fixture("linux-2.6.18");
 	cJSON *p;
 
 	(void)state;
-	assert_int_equal(mi.total, 4148032 * KIB);
-	assert_int_equal(mi.free, 123456 * KIB);
-	assert_false(mi.has & MEM_HAS_AVAILABLE);
-	assert_int_equal(mi.available, 0);
-	assert_int_equal(mi.sreclaimable, 0); /* 2.6.19 and later */
-	assert_false(mi.has & (MEM_HAS_SRECLAIMABLE | MEM_HAS_SUNRECLAIM | MEM_HAS_SHMEM));
-	assert_true(mi.has & MEM_HAS_SLAB);
-	assert_int_equal(mi.slab, 98765 * KIB);
-	/* the old block: "HugePages_Total: %5lu", "Hugepagesize:    %5lu kB" */
-	assert_true(mi.has & MEM_HAS_HUGEPAGES_TOTAL);
-	assert_int_equal(mi.hugepages_total, 0);
-	assert_int_equal(mi.hugepage_size, 4096 * KIB);
-	assert_int_equal(mi.buffers, 234567 * KIB);
-	assert_int_equal(mi.cached, 2345678 * KIB);
-
 	/* no MemAvailable: free + buffers + cached */
 	assert_int_equal(mem_build_payload(&mi, NULL, NULL, 0, T1, &p), 0);
 	assert_true(num(p, "available") == (double)((123456 + 234567 + 2345678) * KIB));
@@ -564,21 +590,13 @@ static void test_collector_live(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),
-	    cmocka_unit_test(test_parse_host16),
-	    cmocka_unit_test(test_parse_linux_2_6_18),
-	    cmocka_unit_test(test_parse_minimal),
-	    cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_truncated),
-	    cmocka_unit_test(test_payload_clamps),
-	    cmocka_unit_test(test_vmstat_fixtures),
-	    cmocka_unit_test(test_vmstat_malformed),
-	    cmocka_unit_test(test_vmstat_truncated),
-	    cmocka_unit_test(test_rates),
-	    cmocka_unit_test(test_collector_fixtures),
-	    cmocka_unit_test(test_metrics_promtool),
-	    cmocka_unit_test(test_collector_errors),
-	    cmocka_unit_test(test_collector_live),
+	    cmocka_unit_test(test_parse_fixtures),     cmocka_unit_test(test_payload_2_6_18),
+	    cmocka_unit_test(test_parse_minimal),      cmocka_unit_test(test_parse_malformed),
+	    cmocka_unit_test(test_parse_truncated),    cmocka_unit_test(test_payload_clamps),
+	    cmocka_unit_test(test_vmstat_fixtures),    cmocka_unit_test(test_vmstat_malformed),
+	    cmocka_unit_test(test_vmstat_truncated),   cmocka_unit_test(test_rates),
+	    cmocka_unit_test(test_collector_fixtures), cmocka_unit_test(test_metrics_promtool),
+	    cmocka_unit_test(test_collector_errors),   cmocka_unit_test(test_collector_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

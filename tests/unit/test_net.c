@@ -331,9 +331,7 @@ static void test_snmp_malformed(void **state)
 
 		snprintf(text, sizeof(text), "%s%s", cols, vals[i].val);
 		r = net_snmp_parse(text, strlen(text), &t);
-		if (r != vals[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, text, r);
-		assert_int_equal(r, vals[i].err);
+		assert_case(i, text, r, vals[i].err);
 	}
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_snmp, &t, NULL);
 }

@@ -563,6 +563,71 @@ static void test_registry(void **state)
 	}
 }
 
+/* procfs_hex_digit: each of the 22 digits, and nothing else of 0..255. */
+static void test_hex_digit(void **state)
+{
+	static const char digits[] = "0123456789abcdefABCDEF";
+	int n = 0;
+
+	(void)state;
+	for (int c = 0; c < 256; c++) {
+		const char *at = c ? strchr(digits, c) : NULL;
+		int want = !at                ? -1
+			   : at - digits < 16 ? (int)(at - digits)
+					      : (int)(at - digits) - 6;
+
+		assert_int_equal(procfs_hex_digit(c), want);
+		n += want >= 0;
+	}
+	assert_int_equal(n, 22);
+}
+
+/* procfs_dents_next lists every entry once, "." and ".." too, through
+ * a buffer that holds a few at a time (so that it reads again), then 0;
+ * a file's fd is an error, not an end. */
+static void test_dents(void **state)
+{
+	struct scratch s;
+	char buf[256], name[32];
+	bool seen[100] = {false};
+	const struct dirent64 *d;
+	struct procfs_dents it;
+	int fd, r, n = 0, dots = 0;
+
+	(void)state;
+	scratch_make(&s, "dents");
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "entry-%03d", i);
+		scratch_write(&s, name, "");
+	}
+	fd = openat(s.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	it = (struct procfs_dents)PROCFS_DENTS(fd, buf, sizeof(buf));
+	while ((r = procfs_dents_next(&it, &d)) > 0) {
+		int i;
+
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0) {
+			dots++;
+			continue;
+		}
+		assert_int_equal(sscanf(d->d_name, "entry-%d", &i), 1);
+		assert_false(seen[i]);
+		seen[i] = true;
+		n++;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(n, 100);
+	assert_int_equal(dots, 2);
+	assert_int_equal(procfs_dents_next(&it, &d), 0);
+	close(fd);
+	fd = openat(s.fd, "entry-000", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	it = (struct procfs_dents)PROCFS_DENTS(fd, buf, sizeof(buf));
+	assert_int_equal(procfs_dents_next(&it, &d), -ENOTDIR);
+	close(fd);
+	scratch_remove(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -574,7 +639,8 @@ int main(void)
 	    cmocka_unit_test(test_counter_rate),  cmocka_unit_test(test_rate_hundredths),
 	    cmocka_unit_test(test_utf8_sanitize), cmocka_unit_test(test_json_width),
 	    cmocka_unit_test(test_utf8_dup),      cmocka_unit_test(test_json_str),
-	    cmocka_unit_test(test_registry),
+	    cmocka_unit_test(test_registry),      cmocka_unit_test(test_dents),
+	    cmocka_unit_test(test_hex_digit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

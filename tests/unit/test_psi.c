@@ -207,9 +207,7 @@ static void test_parse_malformed(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int r = parse_str(cases[i].res, cases[i].text, &f);
 
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
+		assert_case(i, cases[i].text, r, cases[i].err);
 	}
 	/* an embedded NUL is garbage, not an end */
 	assert_int_equal(

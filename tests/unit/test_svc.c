@@ -453,7 +453,8 @@ static void test_collector_v1(void **state)
 
 /* cgroup v1 and hybrid machines (tests/fixtures/construct_containers.py)
  * against the goldens of expected_containers.py, an independent reader:
- * services in some hierarchies only, one in systemd's alone. */
+ * services in some hierarchies only, one in systemd's alone; then the
+ * families, expected/svc.prom. */
 static void test_collector_v1_machine(void **state)
 {
 	const char *machine = *state;
@@ -469,6 +470,7 @@ static void test_collector_v1_machine(void **state)
 	assert_true(is_null(row_of(p, "top_mem", "nocpu.service"), "cpu_pct"));
 	assert_true(num(p, "services") == 5); /* bare.service: systemd's hierarchy alone */
 	cJSON_Delete(p);
+	run_metrics(&r, "svc.prom");
 	run_end(&r);
 }
 

@@ -17,12 +17,40 @@
 
 /* --- parsers --- */
 
+/* The parsers as fixture_parse_fn (parse_file, parse_cases). */
+static int cpu_stat(const char *text, size_t len, void *ret)
+{
+	return svc_cpu_stat_parse(text, len, ret);
+}
+
+static int single(const char *text, size_t len, void *ret)
+{
+	return svc_single_parse(text, len, ret);
+}
+
+/* io.stat's bytes read and written. */
+struct io {
+	uint64_t r, w;
+};
+
+static int io_stat(const char *text, size_t len, void *ret)
+{
+	struct io *io = ret;
+
+	return svc_io_stat_parse(text, len, &io->r, &io->w);
+}
+
+/* v1's blkio.throttle.io_service_bytes: bytes read and written. */
+static int blkio(const char *text, size_t len, void *ret)
+{
+	struct io *io = ret;
+
+	return svc_blkio_parse(text, len, &io->r, &io->w);
+}
+
 static void test_cpu_stat(void **state)
 {
-	static const struct {
-		const char *text;
-		int err;
-	} bad[] = {
+	static const struct parse_case bad[] = {
 	    {"", -ENODATA},
 	    {"user_usec 1\nsystem_usec 2\n", -ENODATA},
 	    {"usage_usec 1", -EINVAL},
@@ -37,18 +65,13 @@ static void test_cpu_stat(void **state)
 	    {"usage_usec 1\n\n", -EINVAL},
 	};
 	uint64_t v;
-	size_t len;
-	char *text;
 
 	(void)state;
-	text = slurp("host16", SVC_DIR "ssh.service/cpu.stat", &len);
-	assert_int_equal(svc_cpu_stat_parse(text, len, &v), 0);
+	parse_file("host16", SVC_DIR "ssh.service/cpu.stat", cpu_stat, &v);
 	assert_int_equal(v, 1234567);
-	free(text);
-	text = slurp("host16", SVC_DIR "cron.service/cpu.stat", &len); /* no controller keys */
-	assert_int_equal(svc_cpu_stat_parse(text, len, &v), 0);
+	parse_file("host16", SVC_DIR "cron.service/cpu.stat", cpu_stat,
+		   &v); /* no controller keys */
 	assert_int_equal(v, 456789);
-	free(text);
 	/* 6.x adds keys; they are read past */
 	{
 		static const char more[] = "usage_usec 5\ncore_sched.force_idle_usec 0\n";
@@ -56,41 +79,29 @@ static void test_cpu_stat(void **state)
 		assert_int_equal(svc_cpu_stat_parse(more, sizeof(more) - 1, &v), 0);
 	}
 	assert_int_equal(v, 5);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int r = svc_cpu_stat_parse(bad[i].text, strlen(bad[i].text), &v);
-
-		if (r != bad[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, bad[i].text, r);
-		assert_int_equal(r, bad[i].err);
-	}
+	parse_cases(bad, sizeof(bad) / sizeof(bad[0]), cpu_stat, &v, NULL);
 }
 
 static void test_single(void **state)
 {
-	static const char *const bad[] = {"",      "\n",    "12",   "12 \n",
-					  " 12\n", "max\n", "-1\n", "1\n2\n"};
+	static const struct parse_case bad[] = {
+	    {"", -EINVAL},      {"\n", -EINVAL},     {"12", -EINVAL},
+	    {"12 \n", -EINVAL}, {" 12\n", -EINVAL},  {"max\n", -EINVAL},
+	    {"-1\n", -EINVAL},  {"1\n2\n", -EINVAL}, {"99999999999999999999\n", -ERANGE},
+	};
 	uint64_t v;
-	size_t len;
-	char *text;
 
 	(void)state;
-	text = slurp("host16", SVC_DIR "ssh.service/memory.current", &len);
-	assert_int_equal(svc_single_parse(text, len, &v), 0);
+	parse_file("host16", SVC_DIR "ssh.service/memory.current", single, &v);
 	assert_int_equal(v, 5242880);
-	free(text);
 	assert_int_equal(svc_single_parse("0\n", 2, &v), 0);
 	assert_int_equal(v, 0);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(svc_single_parse(bad[i], strlen(bad[i]), &v), -EINVAL);
-	assert_int_equal(svc_single_parse("99999999999999999999\n", 21, &v), -ERANGE);
+	parse_cases(bad, sizeof(bad) / sizeof(bad[0]), single, &v, NULL);
 }
 
 static void test_io_stat(void **state)
 {
-	static const struct {
-		const char *text;
-		int err;
-	} bad[] = {
+	static const struct parse_case bad[] = {
 	    {"8:0 rbytes=1 wbytes=2", -EINVAL}, /* no '\n' */
 	    {"8:0 rbytes=1\n", -EINVAL},        /* no wbytes */
 	    {"8:0 wbytes=1 rios=2\n", -EINVAL}, /* no rbytes */
@@ -107,17 +118,14 @@ static void test_io_stat(void **state)
 	    {"8:0 rbytes=18446744073709551616 wbytes=2\n", -ERANGE},
 	    {"8:0 rbytes=18446744073709551615 wbytes=2\n8:16 rbytes=1 wbytes=2\n", -ERANGE},
 	};
+	struct io io;
 	uint64_t r, w;
-	size_t len;
-	char *text;
 
 	(void)state;
 	/* two disks, with io.cost's decimal keys */
-	text = slurp("host16", SVC_DIR "nginx.service/io.stat", &len);
-	assert_int_equal(svc_io_stat_parse(text, len, &r, &w), 0);
-	assert_int_equal(r, 734003200 + 1048576);
-	assert_int_equal(w, 52428800 + 4096);
-	free(text);
+	parse_file("host16", SVC_DIR "nginx.service/io.stat", io_stat, &io);
+	assert_int_equal(io.r, 734003200 + 1048576);
+	assert_int_equal(io.w, 52428800 + 4096);
 	assert_int_equal(svc_io_stat_parse("", 0, &r, &w), 0);
 	assert_int_equal(r, 0);
 	assert_int_equal(w, 0);
@@ -132,13 +140,7 @@ static void test_io_stat(void **state)
 	}
 	assert_int_equal(r, 1459200 + 90430464);
 	assert_int_equal(w, 314773504 + 299008000);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int e = svc_io_stat_parse(bad[i].text, strlen(bad[i].text), &r, &w);
-
-		if (e != bad[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, bad[i].text, e);
-		assert_int_equal(e, bad[i].err);
-	}
+	parse_cases(bad, sizeof(bad) / sizeof(bad[0]), io_stat, &io, NULL);
 }
 
 /* A fixture file of each parser, cut or garbled. */
@@ -154,15 +156,16 @@ struct cut {
  * (memory.oom_control, memory.events), freezer.state. */
 static void test_v1_files(void **state)
 {
-	static const char *const bad_blkio[] = {
-	    "",
-	    "8:0 Read 1\n",                      /* no Total line */
-	    "8:0 Read 1\nTotal 1\n8:0 Read 1\n", /* after Total */
-	    "8:0 Read x\nTotal 1\n",
-	    "8:0 Read 1 2\nTotal 1\n",
-	    "sda Read 1\nTotal 1\n",
-	    "Total\n",
+	static const struct parse_case bad_blkio[] = {
+	    {"", -EINVAL},
+	    {"8:0 Read 1\n", -EINVAL},                      /* no Total line */
+	    {"8:0 Read 1\nTotal 1\n8:0 Read 1\n", -EINVAL}, /* after Total */
+	    {"8:0 Read x\nTotal 1\n", -EINVAL},
+	    {"8:0 Read 1 2\nTotal 1\n", -EINVAL},
+	    {"sda Read 1\nTotal 1\n", -EINVAL},
+	    {"Total\n", -EINVAL},
 	};
+	struct io io;
 	uint64_t r, w;
 	bool frozen;
 
@@ -176,9 +179,7 @@ static void test_v1_files(void **state)
 		assert_int_equal(svc_blkio_parse(t, strlen(t), &r, &w), 0);
 		assert_true(r == 15 && w == 21);
 	}
-	for (size_t i = 0; i < sizeof(bad_blkio) / sizeof(bad_blkio[0]); i++)
-		assert_int_equal(svc_blkio_parse(bad_blkio[i], strlen(bad_blkio[i]), &r, &w),
-				 -EINVAL);
+	parse_cases(bad_blkio, sizeof(bad_blkio) / sizeof(bad_blkio[0]), blkio, &io, NULL);
 	assert_int_equal(svc_limit_parse("max\n", 4, &r), 0);
 	assert_true(r == UINT64_MAX);
 	assert_int_equal(svc_limit_parse("9223372036854771712\n", 20, &r), 0);

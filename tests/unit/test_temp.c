@@ -55,9 +55,7 @@ static void test_parse(void **state)
 		int64_t v = 7;
 		int r = temp_parse_millideg(cases[i].text, strlen(cases[i].text), &v);
 
-		if (r != cases[i].err)
-			print_error("case %zu: \"%s\" gave %d\n", i, cases[i].text, r);
-		assert_int_equal(r, cases[i].err);
+		assert_case(i, cases[i].text, r, cases[i].err);
 		assert_int_equal(v, r == 0 ? cases[i].v : 7);
 	}
 	assert_int_equal(temp_parse_millideg("4\0005\n", 4, &(int64_t){0}), -EINVAL);
