@@ -73,11 +73,12 @@ function flush() {
   debug.draws++;
 }
 
-// A metric panel out of sight (its topic hidden, or scrolled more than a
-// margin away) is not drawn: it stays dirty and is drawn when it comes
-// into view. The journal and file feeds and the alerts (their bar is at
-// the top, their marks on the charts) are always drawn: they change only
-// when something happens, and incrementally.
+// A metric panel out of sight (its topic hidden, or scrolled out of the
+// viewport, with no margin: panels just below the fold cost as much as
+// those in view) is not drawn: it stays dirty and is drawn in the frame
+// after the one it comes into view in. The journal and file feeds and the
+// alerts (their bar is at the top, their marks on the charts) are always
+// drawn: they change only when something happens, and incrementally.
 const ALWAYS = new Set(['host', 'log', 'file', 'alert']);
 const offScreen = new Set(); // panel elements the observer saw out of view
 const io = new IntersectionObserver((entries) => {
@@ -89,7 +90,7 @@ const io = new IntersectionObserver((entries) => {
       offScreen.add(e.target);
     }
   }
-}, { rootMargin: '200px 0px' });
+});
 const where = {}; // topic -> {el: its [data-topic], panel: its .panel}
 for (const t of Object.keys(panels)) {
   const el = document.querySelector(`[data-topic="${t}"]`);

@@ -588,52 +588,92 @@ function heatOf(p) {
   return a.map((v, i) => Math.round(v + (b[i] - v) * f));
 }
 
-// Rows (one per core) × time: each pixel column one sample, newest right.
-// get(v) is a sample's array of percentages (see Columns).
+// Rows (one per core) × time: each canvas pixel one sample of one core,
+// newest right; the stylesheet scales the canvas to the strip's size
+// without smoothing (image-rendering: pixelated), so the browser, not a
+// drawing, stretches it. get(v) is a sample's array of percentages (see
+// Columns).
+//
+// A tick that moved the range by whole steps, when every sample drawn
+// before sits the same number k of columns further left, moves the pixels
+// left by k and draws only the new samples' columns: the pixels are those
+// of a full drawing (a later sample in a column covers an earlier one in
+// both). Anything else (another width of the range or step, other rows,
+// columns rebuilt, a theme) draws it all.
 export class HeatStrip {
   constructor(canvas, get) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d');
-    this.off = document.createElement('canvas');
     this.cols = new Columns([get], { gaps: false, bands: false });
+    this.at = new Map(); // sample time (s) -> its column, as last drawn
+    this.shape = '';
   }
 
-  // Draws hist over the x range xr like the charts, step s per column,
-  // width px wide.
+  // Draws hist over the x range xr like the charts, step s per column
+  // (width: the strip's CSS width, which the stylesheet gives it).
   update(hist, xr, step, width) {
     this.cols.update(hist, xr[0] - 2, 0);
     const drawn = `${this.cols.version} ${xr[0]} ${xr[1]} ${step} ${width}`;
     if (this.drawn === drawn) return; // nothing to draw anew
     this.drawn = drawn;
-    this.draw(this.cols.xs, this.cols.raw[0], xr, step, width);
+    this.draw(this.cols.xs, this.cols.raw[0], xr, step);
   }
 
-  draw(ts, cols, xr, step, width) {
+  draw(ts, cols, xr, step) {
     const rows = cols.reduce((m, c) => Math.max(m, c ? c.length : 0), 0);
     const rowH = rows > 16 ? Math.max(2, Math.floor(96 / rows)) : 10;
     const height = Math.max(rowH, rows * rowH);
-    const dpr = window.devicePixelRatio || 1;
-    if (this.canvas.width !== Math.round(width * dpr) || this.canvas.height !== Math.round(height * dpr)) {
-      this.canvas.width = Math.round(width * dpr);
-      this.canvas.height = Math.round(height * dpr);
+    const n = Math.max(1, Math.min(4000, Math.round((xr[1] - xr[0]) / step)));
+    if (this.canvas.sfHeight !== height) {
+      this.canvas.sfHeight = height;
       this.canvas.style.setProperty('height', `${height}px`);
     }
-    if (!rows || !cols.length) return;
-    const n = Math.max(1, Math.min(4000, Math.round((xr[1] - xr[0]) / step)));
-    if (this.off.width !== n || this.off.height !== rows) {
-      this.off.width = n;
-      this.off.height = rows;
+    if (!rows || !cols.length) {
+      this.at = new Map();
+      this.shape = '';
+      this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+      return;
     }
-    const g = this.off.getContext('2d');
-    const img = g.createImageData(n, rows);
+    if (this.canvas.width !== n || this.canvas.height !== rows) {
+      this.canvas.width = n;
+      this.canvas.height = rows;
+      this.shape = '';
+    }
+    const shape = `${this.cols.epoch} ${n} ${rows} ${step}`;
+    const xs = ts.map((t) => Math.round((t - xr[0]) / step) - 1);
+    let k = this.shape === shape ? this.shift(ts, xs) : -1;
+    const ctx = this.ctx;
+    if (k < 0 || k >= n) {
+      ctx.clearRect(0, 0, n, rows);
+      k = n;
+    } else if (k > 0) {
+      ctx.globalCompositeOperation = 'copy';
+      ctx.drawImage(this.canvas, k, 0, n - k, rows, 0, 0, n - k, rows);
+      ctx.globalCompositeOperation = 'source-over';
+      ctx.clearRect(n - k, 0, k, rows);
+    }
+    this.canvas.sfShifts = (this.canvas.sfShifts ?? 0) + (k < n ? 1 : 0); // drawings that moved the strip (the tests count them)
+    // the columns drawn: those the shift left empty, and the new samples'
+    const at = new Map();
+    let lo = n - k;
+    for (let i = 0; i < ts.length; i++) {
+      if (xs[i] < 0 || xs[i] >= n) continue;
+      at.set(ts[i], xs[i]);
+      if (!this.at.has(ts[i])) lo = Math.min(lo, xs[i]);
+    }
+    this.at = at;
+    this.shape = shape;
+    if (lo >= n) return;
+    const img = ctx.createImageData(n - lo, rows);
+    const w = n - lo;
     for (let i = 0; i < cols.length; i++) {
-      const x = Math.round((ts[i] - xr[0]) / step) - 1;
-      if (x < 0 || x >= n) continue;
+      const x = xs[i] - lo;
+      if (x < 0 || xs[i] >= n) continue;
       const c = cols[i];
       for (let y = 0; y < rows; y++) {
         const v = c && isNum(c[y]) ? c[y] : null;
-        const o = (y * n + x) * 4;
         if (v === null) continue;
+        const o = (y * w + x) * 4;
         const [r, gg, b] = heat(v);
         img.data[o] = r;
         img.data[o + 1] = gg;
@@ -641,15 +681,28 @@ export class HeatStrip {
         img.data[o + 3] = 255;
       }
     }
-    g.putImageData(img, 0, 0);
-    const ctx = this.ctx;
-    ctx.imageSmoothingEnabled = false;
-    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    ctx.drawImage(this.off, 0, 0, n, rows, 0, 0, this.canvas.width, this.canvas.height);
+    // the columns from lo on, old ones among them included, drawn anew
+    // from the samples in them: putImageData replaces what was there
+    ctx.putImageData(img, lo, 0);
+  }
+
+  // How many columns left every sample drawn last time moved (one that
+  // left the strip aside), or -1 when they did not all move alike.
+  shift(ts, xs) {
+    let k = null;
+    for (let i = 0; i < ts.length; i++) {
+      const was = this.at.get(ts[i]);
+      if (was === undefined || xs[i] < 0) continue;
+      const d = was - xs[i];
+      if (k === null) k = d;
+      else if (d !== k) return -1;
+    }
+    return k === null || k < 0 ? -1 : k;
   }
 
   restyle() {
     heatLut = null;
     this.drawn = null;
+    this.shape = '';
   }
 }

@@ -267,6 +267,64 @@ describe('the page', () => {
     await ctx.close();
   });
 
+  it('moves the CPU heat strip by whole samples, keeping the pixels a full drawing would give', async () => {
+    const { ctx, page } = await pool.open(daemon.url);
+    // A drawing that moved the strip, compared in the same task with a
+    // full drawing of the same samples, pixel by pixel.
+    const cmp = await page.evaluate(() => new Promise((resolve, reject) => {
+      const strip = window.sysfeed.panels.cpu.strip;
+      const c = strip.canvas;
+      const shifts = c.sfShifts ?? 0;
+      const draw = strip.draw;
+      setTimeout(() => reject(new Error(`no move of the heat strip (${c.sfShifts} moves)`)), 8000);
+      strip.draw = function (...args) {
+        draw.apply(this, args);
+        if ((c.sfShifts ?? 0) === shifts) return;
+        strip.draw = draw;
+        const m = strip.ctx.getImageData(0, 0, c.width, c.height).data;
+        strip.shape = '';
+        draw.apply(this, args);
+        const f = strip.ctx.getImageData(0, 0, c.width, c.height).data;
+        let differ = 0;
+        let painted = 0;
+        for (let i = 0; i < m.length; i++) if (m[i] !== f[i]) differ++;
+        for (let i = 3; i < f.length; i += 4) if (f[i]) painted++;
+        resolve({ differ, painted, width: c.width, height: c.height, shifts: c.sfShifts - shifts });
+      };
+    }));
+    assert.equal(cmp.differ, 0, `moved pixels as drawn in full: ${JSON.stringify(cmp)}`);
+    assert.ok(cmp.painted > 0 && cmp.shifts === 1, `a strip with samples, moved once: ${JSON.stringify(cmp)}`);
+    assert.deepEqual(await page.problems(), []);
+    await ctx.close();
+  });
+
+  it('does not draw a panel scrolled out of view, and draws it current when it comes back', async () => {
+    const { ctx, page } = await pool.open(daemon.url);
+    await until(() => page.evaluate(() => window.sysfeed.panels.cpu.chart.u?.sfDraws >= 2), 5000, 'the CPU chart drawn');
+    // The CPU panel over 100 px above the viewport (the page is long enough).
+    const state = () => page.evaluate(() => ({ draws: window.sysfeed.panels.cpu.chart.u.sfDraws, t: window.sysfeed.store.lastT, sum: document.querySelector('#cpu-sum').textContent }));
+    await page.evaluate(() => {
+      const r = document.querySelector('#p-cpu').getBoundingClientRect();
+      window.scrollTo(0, window.scrollY + r.bottom + 120);
+    });
+    await until(() => page.evaluate(() => {
+      const b = document.querySelector('#p-cpu').getBoundingClientRect().bottom;
+      return b <= -100 || `bottom ${b}, scrollY ${window.scrollY}, page ${document.documentElement.scrollHeight}`;
+    }).then((r) => r === true || Promise.reject(new Error(r))), 2000, 'the CPU panel scrolled away');
+    await sleep(300);
+    const a = await state();
+    await sleep(3000);
+    const b = await state();
+    assert.ok(b.t >= a.t + 2000, 'data kept arriving');
+    assert.equal(b.draws, a.draws, 'the chart not drawn while out of view');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await until(() => page.evaluate((d) => window.sysfeed.panels.cpu.chart.u.sfDraws > d, b.draws), 2000, 'a drawing on return');
+    const back = await page.evaluate(() => { const d = window.sysfeed.panels.cpu.chart.u.data[0]; return d[d.length - 1] * 1000; });
+    assert.ok(back >= b.t, 'the chart is current on return');
+    assert.deepEqual(await page.problems(), []);
+    await ctx.close();
+  });
+
   it('has labelled controls that the keyboard reaches', async () => {
     const { ctx, page } = await pool.open(daemon.url);
     const unlabelled = await page.evaluate(() => [...document.querySelectorAll('button, input, select')]
