@@ -90,8 +90,10 @@ export class Columns {
     if (hist !== this.hist || from < this.from || gap !== this.gap) this.rebuild(hist, from, gap);
     this.from = from;
     const rows = hist?.rows ?? [];
-    const start = this.last ? rows.lastIndexOf(this.last) + 1 : 0;
+    let start = this.last ? rows.lastIndexOf(this.last) + 1 : 0;
     if (this.last && !start) this.rebuild(hist, from, gap); // trimmed past what was taken
+    // rows before from are not taken, but the last of them (see dropBefore)
+    while (start + 1 < rows.length && rows[start + 1][0] / 1000 < from) start++;
     for (let i = start; i < rows.length; i++) this.push(rows[i]);
     if (rows.length) this.last = rows[rows.length - 1];
     this.dropBefore(from);
@@ -105,7 +107,6 @@ export class Columns {
 
   push(r) {
     const x = r[0] / 1000;
-    if (x < this.from) return;
     const n = this.xs.length;
     if (this.gaps && n && x - this.xs[n - 1] > this.gap) {
       this.xs.push((x + this.xs[n - 1]) / 2);
@@ -135,11 +136,16 @@ export class Columns {
     this.row = null;
   }
 
-  // Drops the points left of from, and a gap point left first.
+  // Drops the points left of from but the last one, when a line runs
+  // from it to the first point at or after from (the line enters the plot
+  // at its left edge as it did before the drop: a chart moved by whole
+  // pixels keeps the pixels of a full drawing there, however far apart
+  // the two points are), and a gap point left first.
   dropBefore(from) {
     const xs = this.xs;
     let k = 0;
     while (k < xs.length && xs[k] < from) k++;
+    if (k > 0 && k < xs.length && !this.hole[k - 1] && !this.hole[k]) k--;
     while (k < xs.length && this.hole[k]) k++;
     if (!k) return;
     this.version++;

@@ -215,6 +215,25 @@ describe('the page', () => {
     await ctx.close();
   });
 
+  it('keeps the last point before a chart\'s range while a line runs from it into the range', async () => {
+    // A line entering the plot at its left edge from a point dropped
+    // before the range was drawn in a moved chart and not in a full
+    // drawing (CI: 89 pixels apart once, the two points over 4 s apart).
+    const { ctx, page } = await pool.open(daemon.url);
+    const [first, later] = await page.evaluate(async () => {
+      const { Columns } = await import('/series.js');
+      const c = new Columns([(v) => v('a')]);
+      const hist = { fields: ['t', 'a'], rows: [[0, 1], [6000, 2], [7000, 3], [8000, 4], [20000, 5], [21000, 6]] };
+      c.update(hist, 5, 10); // from 5 s, gap points beyond 10 s
+      const a = [...c.xs];
+      c.update(hist, 15, 10); // a gap point (14 s) now lies before the range
+      return [a, [...c.xs]];
+    });
+    assert.deepEqual(first, [0, 6, 7, 8, 14, 20, 21], 'the point at 0 s, whose line enters the range, stays');
+    assert.deepEqual(later, [20, 21], 'no line enters across a gap: the points before it go');
+    await ctx.close();
+  });
+
   it('moves a chart by whole pixels, only when it moved by one, keeping the pixels a full drawing would give', async () => {
     const { ctx, page } = await pool.open(daemon.url);
     await until(() => page.evaluate(() => window.sysfeed.panels.mem.chart.u?.sfDraws >= 2), 5000, 'the memory chart drawn');
