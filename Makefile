@@ -235,6 +235,8 @@ bench: deps
 	$(BUILD)/bench/workload_cost -l v2
 	$(BUILD)/bench/workload_cost -l v1
 	-[ "$$(id -u)" != 0 ] || SYSFEED_BIN=$(BUILD)/sysfeed $(PYTHON) tests/bench/containers_latency.py
+	-[ "$$(id -u)" != 0 ] || BENCH_REAL_SERVICES=0 SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/real_workload.py
+	-[ "$$(id -u)" != 0 ] || SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/real_workload.py
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench PYTHON=$(PYTHON) tests/bench/run-events
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/abuse
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/wire

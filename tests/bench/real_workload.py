@@ -11,9 +11,12 @@ removes it all again:
   has of the unified one (v2), or cpu, cpuacct, memory, pids, blkio,
   freezer and name=systemd (v1, hybrid);
 - one process in each, in a network namespace of its own for containers
-  (`unshare -n`): BENCH_REAL_BUSY (20) containers and every service run a
-  Perl loop that wakes 20 times a second (their counters move between
-  ticks, at little CPU), the other containers sleep.
+  (`unshare -n`): BENCH_REAL_BUSY (20) containers and
+  BENCH_REAL_BUSY_SERVICES (every) services run a Perl loop that wakes 20
+  times a second (their counters move between ticks, at little CPU), the
+  others sleep. `make bench` runs it twice as root: the host with 200
+  containers and its own services (BENCH_REAL_SERVICES=0), and the stress
+  case of the defaults (70 units whose counters move every tick).
 
 Prints workload_cost's lines; BENCH_REAL_TICKS (100) ticks
 BENCH_REAL_INTERVAL_MS (200) apart after BENCH_REAL_WARMUP (5). BENCH_REAL_WRAP prefixes workload_cost's command line
@@ -32,6 +35,7 @@ import time
 N_CTR = int(os.environ.get("BENCH_REAL_CONTAINERS", "200"))
 N_BUSY = int(os.environ.get("BENCH_REAL_BUSY", "20"))
 N_SVC = int(os.environ.get("BENCH_REAL_SERVICES", "50"))
+N_SVC_BUSY = int(os.environ.get("BENCH_REAL_BUSY_SERVICES", str(N_SVC)))
 TICKS = int(os.environ.get("BENCH_REAL_TICKS", "100"))
 WARMUP = int(os.environ.get("BENCH_REAL_WARMUP", "5"))
 INTERVAL = int(os.environ.get("BENCH_REAL_INTERVAL_MS", "200"))
@@ -86,8 +90,11 @@ def main():
             for h in HIERS:
                 os.mkdir(os.path.join(CG, h, rel))
                 made.append(os.path.join(CG, h, rel))
-            procs.append(spawn(["perl", "-e", BUSY], rel))
+            argv = ["perl", "-e", BUSY] if i < N_SVC_BUSY else ["sleep", "3600"]
+            procs.append(spawn(argv, rel))
         layout = "v2" if V2 else "v1"
+        print(f"real_workload: {N_CTR} containers ({min(N_BUSY, N_CTR)} busy), {N_SVC} services "
+              f"({min(N_SVC_BUSY, N_SVC)} busy) made beside the host's own", flush=True)
         args = ["-r", "-l", layout, "-c", str(N_CTR), "-b", str(N_BUSY), "-s", str(N_SVC),
                 "-t", str(TICKS), "-w", str(WARMUP), "-i", str(INTERVAL)]
         other = None
