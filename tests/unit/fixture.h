@@ -37,6 +37,7 @@
 #include "metrics.h"
 #include "procfs.h"
 #include "prom_check.h"
+#include "unit.h"
 
 /* The clocks of a test's ticks: two wall times a second apart (a payload's
  * "t"), and a second of the monotonic clock. */
@@ -394,7 +395,7 @@ __attribute__((unused)) static void run_cost(struct run *r, int n)
 }
 
 /* A collector's CPU time per tick on the live host, printed for the
- * report: LIVE_COST(&disk_collector, sys, may_be_off) in a test table runs
+ * report: LIVE_COST(&disk_collector, sys, may_be_off); at file scope runs
  * live_cost over it (run_live, then run_cost of 2,000 ticks); skipped
  * when the topic is off here and may be. */
 struct live_cost {
@@ -414,12 +415,8 @@ __attribute__((unused)) static void live_cost(void **state)
 }
 
 #define LIVE_COST(c, sys, may_be_off)                                                              \
-	{                                                                                          \
-		"test_cost", live_cost, NULL, NULL, (void *)&(const struct live_cost)              \
-		{                                                                                  \
-			(c), (sys), (may_be_off)                                                   \
-		}                                                                                  \
-	}
+	static const struct live_cost UNIT_CAT(live_cost_, __LINE__) = {(c), (sys), (may_be_off)}; \
+	UNIT_ENTRY("test_cost", live_cost, NULL, NULL, &UNIT_CAT(live_cost_, __LINE__))
 
 /* A tick of c that must fail with want and leave no payload. */
 __attribute__((unused)) static void tick_fails(const struct collector *c, void *st,
@@ -432,12 +429,10 @@ __attribute__((unused)) static void tick_fails(const struct collector *c, void *
 	assert_null(p);
 }
 
-/* A test run once per fixture machine: the table entry names both, and the
- * test gets the machine as its state (`*state`). */
-#define MACHINE_TEST(f, machine)                                                                   \
-	{                                                                                          \
-#f "(" machine ")", f, NULL, NULL, (void *)(machine)                               \
-	}
+/* A test run once per fixture machine: MACHINE_TEST(f, "vm2"); at file
+ * scope after f registers it as "f(vm2)", with the machine as its state
+ * (`*state`). */
+#define MACHINE_TEST(f, machine) UNIT_ENTRY(#f "(" machine ")", f, NULL, NULL, machine)
 
 /* A scratch tree under /tmp that a test writes and rewrites: dir is its
  * path, fd a directory fd on it (a test may point fd at a subdirectory;

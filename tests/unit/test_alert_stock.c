@@ -168,7 +168,7 @@ static void write_values(struct drive *d, const char *machine, const char *rel,
 }
 
 /* MemAvailable at 4 % of MemTotal: below 5 %, at once. */
-static void test_mem_available_low(void **unused)
+TEST(test_mem_available_low)
 {
 	struct drive d;
 	char *mi = slurp("vm2", "proc/meminfo", NULL);
@@ -188,7 +188,7 @@ static void test_mem_available_low(void **unused)
 
 /* 2,000 pages swapped in and 1,000 out every second: swap-storm after a
  * minute of it (the first sample has no rate). */
-static void test_swap_storm(void **unused)
+TEST(test_swap_storm)
 {
 	struct drive d;
 
@@ -209,7 +209,7 @@ static void test_swap_storm(void **unused)
 }
 
 /* Memory PSI some avg60 at 25 %. */
-static void test_mem_pressure(void **unused)
+TEST(test_mem_pressure)
 {
 	struct drive d;
 	static const char *const kinds[] = {"cpu", "io", "irq"};
@@ -250,7 +250,7 @@ static void write_stat(struct drive *d, int64_t sec, unsigned u, unsigned st)
 }
 
 /* 30 % steal for five minutes. */
-static void test_cpu_steal(void **unused)
+TEST(test_cpu_steal)
 {
 	struct drive d;
 
@@ -268,7 +268,7 @@ static void test_cpu_steal(void **unused)
 }
 
 /* A load of 5 on two CPUs (2.5 a core) for ten minutes. */
-static void test_load_per_core(void **unused)
+TEST(test_load_per_core)
 {
 	struct drive d;
 
@@ -291,7 +291,7 @@ static void test_load_per_core(void **unused)
 }
 
 /* An hwmon sensor at 101 C with its crit at 100 C; the other below. */
-static void test_temp_critical(void **unused)
+TEST(test_temp_critical)
 {
 	struct drive d;
 
@@ -308,7 +308,7 @@ static void test_temp_critical(void **unused)
 }
 
 /* sda busy 990 ms of every second (99 %) for five minutes; sdb idle. */
-static void test_disk_busy(void **unused)
+TEST(test_disk_busy)
 {
 	struct drive d;
 
@@ -337,7 +337,7 @@ static void test_disk_busy(void **unused)
 
 /* host16's interfaces: eno2 up in one sample, down in the next. virbr0,
  * down from the start, was never up: no alert. */
-static void test_net_down(void **unused)
+TEST(test_net_down)
 {
 	struct fired f = {0};
 	struct alert_engine *e = stock_engine(&f);
@@ -458,7 +458,7 @@ static void write_smart(struct drive *d, double sdb_realloc, double nvme_media, 
 /* nas's arrays: md1 lost a member (recovering); md0 clean, md2 and md5
  * resyncing, md4 raid0 and md3 inactive (no redundancy to lose) do not
  * fire. */
-static void test_md_degraded(void **unused)
+TEST(test_md_degraded)
 {
 	struct drive d;
 
@@ -474,7 +474,7 @@ static void test_md_degraded(void **unused)
  * smartctl could not open does not (its verdict is unknown). Then
  * sysfeed-smart's next run finds sdb with 8 more reallocated sectors
  * (sda's 8 steady), then nvme0 with media errors and a critical warning. */
-static void test_smart(void **unused)
+TEST(test_smart)
 {
 	struct drive d;
 
@@ -500,7 +500,7 @@ static void test_smart(void **unused)
 /* The same numbers run after run rise nothing: no alert for sda's 8 or
  * sdb's 1872 reallocated sectors or sdb's 412 reported uncorrectable
  * however often the file is written. */
-static void test_smart_steady(void **unused)
+TEST(test_smart_steady)
 {
 	struct drive d;
 
@@ -518,7 +518,7 @@ static void test_smart_steady(void **unused)
 /* workstation's amdgpu card (edge sensor, crit 100 C) twice, card0 and
  * card2 of one model: card0 at 100 C fires, stays firing at 97 (clear is
  * 95), resolves at 94 and fires again at 100; card2, cool, never. */
-static void test_gpu_slowdown(void **unused)
+TEST(test_gpu_slowdown)
 {
 	static const char *const hwmon = "sys/class/drm/card0/device/hwmon/hwmon4/temp1_input";
 	static const int temp[] = {52, 100, 97, 94, 100};
@@ -541,18 +541,4 @@ static void test_gpu_slowdown(void **unused)
 	}
 	drive_expect(&d, (const char *[]){"gpu-slowdown card0", "gpu-slowdown card0", NULL});
 	drive_end(&d);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mem_available_low), cmocka_unit_test(test_swap_storm),
-	    cmocka_unit_test(test_mem_pressure),      cmocka_unit_test(test_cpu_steal),
-	    cmocka_unit_test(test_load_per_core),     cmocka_unit_test(test_temp_critical),
-	    cmocka_unit_test(test_disk_busy),         cmocka_unit_test(test_net_down),
-	    cmocka_unit_test(test_md_degraded),       cmocka_unit_test(test_smart),
-	    cmocka_unit_test(test_smart_steady),      cmocka_unit_test(test_gpu_slowdown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

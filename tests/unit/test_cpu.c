@@ -71,7 +71,7 @@ struct pct_case {
 	struct cpu_percent want;
 };
 
-static void test_percent(void **state)
+TEST(test_percent)
 {
 	static const struct pct_case cases[] = {
 	    {"shares",
@@ -152,7 +152,7 @@ static void assert_core_ids(const cJSON *p, const unsigned *ids, size_t n)
 		assert_true(num(cJSON_GetArrayItem(cores, (int)i), "cpu") == ids[i]);
 }
 
-static void test_payload_hotplug(void **state)
+TEST(test_payload_hotplug)
 {
 	const char *two = "cpu  20 0 20 160\ncpu0 10 0 10 80\ncpu1 10 0 10 80\n";
 	const char *three = "cpu  50 0 40 310\ncpu0 20 0 20 160\ncpu1 30 0 20 150\n"
@@ -187,7 +187,7 @@ static void test_payload_hotplug(void **state)
 	cJSON_Delete(p);
 }
 
-static void test_payload_backwards(void **state)
+TEST(test_payload_backwards)
 {
 	const char *a = "cpu  20 0 20 160 4\ncpu0 10 0 10 80 2\ncpu1 10 0 10 80 2\n";
 	const char *b = "cpu  40 0 40 330 5\ncpu0 20 0 20 160 3\ncpu1 20 0 20 170 1\n";
@@ -244,7 +244,10 @@ static void test_collector(void **state)
 	run_two_ticks(*state);
 }
 
-static void test_collector_host16(void **state)
+MACHINE_TEST(test_collector, "vm2");
+MACHINE_TEST(test_collector, "linux-2.6.18");
+
+TEST(test_collector_host16)
 {
 	cJSON *p = NULL, *core3 = NULL, *c;
 	struct cpu_stat a = {0}, b = {0};
@@ -316,7 +319,7 @@ static void test_collector_host16(void **state)
 
 /* --- rates, frequencies and what /metrics shows --- */
 
-static void test_payload_rates(void **state)
+TEST(test_payload_rates)
 {
 	const char *a = "cpu  10 0 10 80\ncpu0 10 0 10 80\nintr 100 60 40\nctxt 1000\n"
 			"processes 50\nprocs_running 3\nprocs_blocked 1\n";
@@ -451,7 +454,7 @@ static double core_mhz(const cJSON *p, int i, bool *ret_null)
 	return *ret_null ? 0 : num(core, "mhz");
 }
 
-static void test_collector_cpufreq(void **state)
+TEST(test_collector_cpufreq)
 {
 	char dir[] = "/tmp/sysfeed-cpufreq-XXXXXX";
 	struct collector_env env = {0};
@@ -574,14 +577,14 @@ static void test_collector_cpufreq(void **state)
 }
 
 /* promtool accepts the families of every fixture tree without a warning. */
-static void test_metrics_promtool(void **state)
+TEST(test_metrics_promtool)
 {
 	(void)state;
 	promtool_goldens("cpu.prom");
 }
 
 /* CPU time of one tick on this machine's /proc and /sys. */
-static void test_collector_cost(void **state)
+TEST(test_collector_cost)
 {
 	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int sys = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -613,7 +616,7 @@ static void test_collector_cost(void **state)
 	close(sys);
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
@@ -656,7 +659,7 @@ static void test_collector_errors(void **state)
 }
 
 /* The live /proc of this machine: two ticks a little apart. */
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
@@ -683,18 +686,4 @@ static void test_collector_live(void **state)
 	}
 	cpu_collector.fini(st);
 	close(fd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_percent),           cmocka_unit_test(test_payload_hotplug),
-	    cmocka_unit_test(test_payload_backwards), MACHINE_TEST(test_collector, "vm2"),
-	    cmocka_unit_test(test_collector_host16),  MACHINE_TEST(test_collector, "linux-2.6.18"),
-	    cmocka_unit_test(test_payload_rates),     cmocka_unit_test(test_collector_cpufreq),
-	    cmocka_unit_test(test_metrics_promtool),  cmocka_unit_test(test_collector_errors),
-	    cmocka_unit_test(test_collector_live),    cmocka_unit_test(test_collector_cost),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,7 +83,7 @@ static void check_stat_fixture(const char *machine)
 	cpu_stat_free(&st);
 }
 
-static void test_parse_vm2(void **state)
+TEST(test_parse_vm2)
 {
 	struct cpu_stat st = {0};
 
@@ -116,7 +116,7 @@ static void test_parse_vm2(void **state)
 	check_stat_fixture("vm2");
 }
 
-static void test_parse_host16(void **state)
+TEST(test_parse_host16)
 {
 	struct cpu_stat st = {0};
 
@@ -146,7 +146,7 @@ static void test_parse_host16(void **state)
 	check_stat_fixture("host16");
 }
 
-static void test_parse_linux_2_6_18(void **state)
+TEST(test_parse_linux_2_6_18)
 {
 	struct cpu_stat st = {0};
 
@@ -171,7 +171,7 @@ static void test_parse_linux_2_6_18(void **state)
 }
 
 /* 2.4 had 4 columns, 2.6.0 7, 2.6.11 8, 2.6.24 9, 2.6.33 10. */
-static void test_parse_layouts(void **state)
+TEST(test_parse_layouts)
 {
 	struct cpu_stat st = {0};
 
@@ -246,7 +246,7 @@ static char *big_stat(size_t ncpu, size_t nirq, size_t *ret_len)
 	return text;
 }
 
-static void test_parse_big_machine(void **state)
+TEST(test_parse_big_machine)
 {
 	struct cpu_stat st = {0};
 	struct timespec a, b;
@@ -274,7 +274,7 @@ static void no_cores(const void *ret)
 	assert_int_equal(((const struct cpu_stat *)ret)->n_cores, 0);
 }
 
-static void test_parse_malformed(void **state)
+TEST(test_parse_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
@@ -339,7 +339,7 @@ static void cut_stat(int r, const char *text, size_t n, size_t len)
 		assert_true(r == -EINVAL || r == -ENODATA);
 }
 
-static void test_parse_truncated(void **state)
+TEST(test_parse_truncated)
 {
 	struct cpu_stat st = {0};
 
@@ -359,7 +359,7 @@ static void khz_untouched(const void *ret)
 	assert_int_equal(*(const uint64_t *)ret, 7);
 }
 
-static void test_freq_parse(void **state)
+TEST(test_freq_parse)
 {
 	static const struct parse_case bad[] = {
 	    {"", -EINVAL},
@@ -404,7 +404,7 @@ static void set_cores(struct cpu_stat *st, const struct cpu_times *cores, size_t
 	st->n_cores = st->cap_cores = n;
 }
 
-static void test_monotonic(void **state)
+TEST(test_monotonic)
 {
 	struct cpu_stat none = {0}, a = {0}, b = {0}, out = {0}, out2 = {0};
 
@@ -455,17 +455,4 @@ static void test_monotonic(void **state)
 	cpu_stat_free(&b);
 	cpu_stat_free(&out);
 	cpu_stat_free(&out2);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),          cmocka_unit_test(test_parse_host16),
-	    cmocka_unit_test(test_parse_linux_2_6_18), cmocka_unit_test(test_parse_layouts),
-	    cmocka_unit_test(test_parse_malformed),    cmocka_unit_test(test_parse_truncated),
-	    cmocka_unit_test(test_parse_big_machine),  cmocka_unit_test(test_freq_parse),
-	    cmocka_unit_test(test_monotonic),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

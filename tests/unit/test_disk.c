@@ -52,7 +52,7 @@ static int parse_str(const char *text, struct disk_stats *st)
 
 /* --- the parser --- */
 
-static void test_parse_vm2(void **state)
+TEST(test_parse_vm2)
 {
 	struct disk_stats st = {0};
 	const struct disk_dev *d;
@@ -87,7 +87,7 @@ static void test_parse_vm2(void **state)
 	disk_stats_free(&st);
 }
 
-static void test_parse_host16(void **state)
+TEST(test_parse_host16)
 {
 	struct disk_stats st = {0};
 
@@ -106,7 +106,7 @@ static void test_parse_host16(void **state)
 }
 
 /* 2.6.18: 11 statistics for disks, 4 for partitions. */
-static void test_parse_linux_2_6_18(void **state)
+TEST(test_parse_linux_2_6_18)
 {
 	struct disk_stats st = {0};
 	const struct disk_dev *d;
@@ -132,7 +132,7 @@ static void test_parse_linux_2_6_18(void **state)
 }
 
 /* 14 fields (< 4.18), 18 (4.18+), 20 (5.5+) and 7 (partitions < 2.6.25). */
-static void test_parse_layouts(void **state)
+TEST(test_parse_layouts)
 {
 	struct disk_stats st = {0};
 
@@ -194,7 +194,7 @@ static void no_devices(const void *ret)
 	assert_int_equal(((const struct disk_stats *)ret)->n, 0);
 }
 
-static void test_parse_malformed(void **state)
+TEST(test_parse_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11", -EINVAL},      /* no '\n' */
@@ -237,7 +237,7 @@ static void test_parse_malformed(void **state)
 	disk_stats_free(&st);
 }
 
-static void test_parse_truncated(void **state)
+TEST(test_parse_truncated)
 {
 	struct disk_stats st = {0};
 
@@ -248,7 +248,7 @@ static void test_parse_truncated(void **state)
 
 /* --- which devices --- */
 
-static void test_virtual(void **state)
+TEST(test_virtual)
 {
 	(void)state;
 	assert_true(disk_is_virtual("ram0"));
@@ -274,7 +274,7 @@ static struct disk_dev mkdev(const char *name, uint64_t reads)
 	return d;
 }
 
-static void test_wanted(void **state)
+TEST(test_wanted)
 {
 	struct disk_dev sda = mkdev("sda", 1), loop0 = mkdev("loop0", 5), zram0 = mkdev("zram0", 0),
 			idle = mkdev("sr0", 0), loop1 = mkdev("loop1", 1),
@@ -324,7 +324,7 @@ static void test_wanted(void **state)
 
 /* --- payloads --- */
 
-static void test_payload(void **state)
+TEST(test_payload)
 {
 	struct disk_stats a = {0}, b = {0}, c = {0};
 	const cJSON *e;
@@ -468,8 +468,12 @@ static void test_collector(void **state)
 	run_end(&r);
 }
 
+MACHINE_TEST(test_collector, "vm2");
+MACHINE_TEST(test_collector, "host16");
+MACHINE_TEST(test_collector, "linux-2.6.18");
+
 /* The `disks` list at every tick: virtual and idle devices when named. */
-static void test_collector_config(void **state)
+TEST(test_collector_config)
 {
 	int p1 = open_dir("host16", "proc"), sys = open_dir("host16", "sys");
 	struct config cfg;
@@ -511,7 +515,7 @@ static void test_collector_config(void **state)
 }
 
 /* Partition or whole disk, from the sysfs layouts of several eras. */
-static void test_collector_partitions(void **state)
+TEST(test_collector_partitions)
 {
 	static const char *const stats = "8 0 sda 1 0 1 1 0 0 0 0 0 1 1\n"
 					 "8 1 sda1 1 0 1 1 0 0 0 0 0 1 1\n"
@@ -593,7 +597,7 @@ static void test_collector_partitions(void **state)
  * sectors read, writes, sectors written. /metrics shows those four for it
  * and none of the times or the I/Os in flight it lacks (it used to leave
  * out the writes and report a read time of 0). */
-static void test_metrics_old_partition(void **state)
+TEST(test_metrics_old_partition)
 {
 	struct scratch proc;
 	struct collector_env env = {.sys_fd = -1};
@@ -625,7 +629,7 @@ static void test_metrics_old_partition(void **state)
 	scratch_remove(&proc);
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
@@ -641,7 +645,7 @@ static void test_collector_errors(void **state)
 	scratch_remove(&s);
 }
 
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct run r;
 	const cJSON *e;
@@ -665,28 +669,4 @@ static void test_collector_live(void **state)
 	run_end(&r);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),
-	    cmocka_unit_test(test_parse_host16),
-	    cmocka_unit_test(test_parse_linux_2_6_18),
-	    cmocka_unit_test(test_parse_layouts),
-	    cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_truncated),
-	    cmocka_unit_test(test_virtual),
-	    cmocka_unit_test(test_wanted),
-	    cmocka_unit_test(test_payload),
-	    MACHINE_TEST(test_collector, "vm2"),
-	    MACHINE_TEST(test_collector, "host16"),
-	    MACHINE_TEST(test_collector, "linux-2.6.18"),
-	    cmocka_unit_test(test_collector_config),
-	    cmocka_unit_test(test_collector_partitions),
-	    cmocka_unit_test(test_metrics_old_partition),
-	    cmocka_unit_test(test_collector_errors),
-	    cmocka_unit_test(test_collector_live),
-	    LIVE_COST(&disk_collector, true, false),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+LIVE_COST(&disk_collector, true, false);

@@ -40,7 +40,7 @@ static char *json_of(const struct file_pending *p)
 	return json_text(file_pending_json(p));
 }
 
-static void test_actions(void **unused)
+TEST(test_actions)
 {
 	assert_int_equal(file_mask_action(IN_CREATE | IN_ISDIR), FILE_CREATED);
 	assert_int_equal(file_mask_action(IN_MODIFY), FILE_MODIFIED);
@@ -55,7 +55,7 @@ static void test_actions(void **unused)
 
 /* Changes of one path merge; each action once in "actions", the last one
  * in "action"; entries come out oldest first, once due. */
-static void test_merge(void **unused)
+TEST(test_merge)
 {
 	struct file_pending_list l = {0};
 	struct file_pending *p;
@@ -86,7 +86,7 @@ static void test_merge(void **unused)
 
 /* A MOVED_TO closes the open move of its cookie; one without its other
  * half, or with cookie 0, opens a move of its own. */
-static void test_moves(void **unused)
+TEST(test_moves)
 {
 	struct file_pending_list l = {0};
 	struct file_pending *p;
@@ -125,7 +125,7 @@ static void test_moves(void **unused)
 }
 
 /* Past FILE_PENDING_MAX the oldest goes out first, through evict. */
-static void test_evict(void **unused)
+TEST(test_evict)
 {
 	struct evicted ev = {0};
 	struct file_pending_list l = {.evict = on_evict, .ctx = &ev};
@@ -145,16 +145,4 @@ static void test_evict(void **unused)
 	assert_null(l.head);
 	assert_null(l.tail);
 	file_pending_free(NULL);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_actions),
-	    cmocka_unit_test(test_merge),
-	    cmocka_unit_test(test_moves),
-	    cmocka_unit_test(test_evict),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

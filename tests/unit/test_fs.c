@@ -130,7 +130,7 @@ static cJSON *mount_json(const struct fs_usage *u, bool responding, int err)
 	return o;
 }
 
-static void test_mount_json(void **state)
+TEST(test_mount_json)
 {
 	struct fs_usage u = {
 	    .blocks = 1000, .bfree = 300, .bavail = 250, .frsize = 4096, .files = 100, .ffree = 40};
@@ -231,7 +231,7 @@ static void run_machine(const char *machine)
 	fs_set_statfs(NULL);
 }
 
-static void test_collector_fixtures(void **state)
+TEST(test_collector_fixtures)
 {
 	(void)state;
 	run_machine("vm2");
@@ -300,7 +300,7 @@ static void check_metrics(void *st, const cJSON *p)
 	metrics_free(&m);
 }
 
-static void test_collector_server(void **state)
+TEST(test_collector_server)
 {
 	struct collector_env env = {.sys_fd = -1};
 	int proc = open_dir("server", "proc"), proc2 = open_dir("server", "proc.2");
@@ -335,7 +335,7 @@ static void test_collector_server(void **state)
 }
 
 /* Config lists reach the collector through its settings. */
-static void test_collector_config(void **state)
+TEST(test_collector_config)
 {
 	struct collector_env env = {.sys_fd = -1};
 	struct config cfg;
@@ -371,7 +371,7 @@ static void test_collector_config(void **state)
 	config_free(&cfg);
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
@@ -447,7 +447,7 @@ static const cJSON *slow_entry(const cJSON *p)
 	return cJSON_GetArrayItem(cJSON_GetObjectItem(p, "filesystems"), 1);
 }
 
-static void test_collector_stuck(void **state)
+TEST(test_collector_stuck)
 {
 	struct scratch s;
 	char reason[256];
@@ -576,7 +576,7 @@ static void test_collector_stuck(void **state)
 
 /* The live host, and the cost of a tick: mountinfo is polled, not re-read,
  * while the mount table stays the same. */
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct collector_env env = {.sys_fd = -1};
 	void *st = NULL;
@@ -622,19 +622,16 @@ static void test_collector_live(void **state)
 	close(env.proc_fd);
 }
 
-int main(void)
+/* The counters the worker processes share with the test, mapped before
+ * any test runs. */
+static int map_shared(void **state)
 {
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mount_json),       cmocka_unit_test(test_collector_fixtures),
-	    cmocka_unit_test(test_collector_server), cmocka_unit_test(test_collector_config),
-	    cmocka_unit_test(test_collector_errors), cmocka_unit_test(test_collector_stuck),
-	    cmocka_unit_test(test_collector_live),
-	};
-
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {
 		perror("mmap");
-		return 1;
+		return -1;
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return 0;
 }
+
+TEST_GROUP(map_shared, NULL);

@@ -26,7 +26,7 @@ static int parse(const char *text, size_t len, void *ret)
 
 /* --- the parser --- */
 
-static void test_parse_vm2(void **state)
+TEST(test_parse_vm2)
 {
 	struct fs_mountinfo mi = {0};
 
@@ -49,7 +49,7 @@ static void test_parse_vm2(void **state)
 	fs_mountinfo_free(&mi);
 }
 
-static void test_parse_server(void **state)
+TEST(test_parse_server)
 {
 	struct fs_mountinfo mi = {0};
 	const struct fs_mount *m;
@@ -87,7 +87,7 @@ static void test_parse_server(void **state)
 	fs_mountinfo_free(&mi);
 }
 
-static void test_parse_shapes(void **state)
+TEST(test_parse_shapes)
 {
 	struct fs_mountinfo mi = {0};
 
@@ -127,7 +127,7 @@ static void no_mounts(const void *ret)
 	assert_int_equal(((const struct fs_mountinfo *)ret)->n, 0);
 }
 
-static void test_parse_malformed(void **state)
+TEST(test_parse_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"1 0 8:1 / / rw - ext4 /dev/sda1 rw", -EINVAL}, /* no '\n' */
@@ -219,22 +219,11 @@ static void check_prefixes(const char *machine, const char *rel)
 	free(text);
 }
 
-static void test_parse_truncated(void **state)
+TEST(test_parse_truncated)
 {
 	(void)state;
 	check_prefixes("vm2", "proc/self/mountinfo");
 	check_prefixes("server", "proc/self/mountinfo");
 	check_prefixes("container", "proc/self/mountinfo");
 	check_prefixes("desktop", "proc/self/mountinfo");
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),       cmocka_unit_test(test_parse_server),
-	    cmocka_unit_test(test_parse_shapes),    cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_truncated),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

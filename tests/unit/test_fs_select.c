@@ -34,7 +34,7 @@ static bool wanted(const struct config *cfg, const char *mp, const char *type)
 	return fs_mount_wanted(cfg ? COLSET(cfg, fs) : NULL, &m);
 }
 
-static void test_wanted(void **state)
+TEST(test_wanted)
 {
 	static const char *const pseudo[] = {
 	    "proc",        "sysfs",    "cgroup",    "cgroup2",    "devtmpfs",    "devpts",
@@ -112,7 +112,7 @@ static void test_wanted(void **state)
 	config_free(&cfg);
 }
 
-static void test_select(void **state)
+TEST(test_select)
 {
 	struct fs_mountinfo mi = {0};
 	size_t idx[16], n;
@@ -157,14 +157,4 @@ static void test_select(void **state)
 	assert_string_equal(mi.v[idx[0]].mount_point, "/home");
 	assert_string_equal(mi.v[idx[1]].mount_point, "/s");
 	fs_mountinfo_free(&mi);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_wanted),
-	    cmocka_unit_test(test_select),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,7 +44,7 @@ static void fake_nvml_path(char *buf, size_t size)
 	assert_int_equal(access(buf, R_OK), 0);
 }
 
-static void test_parse_dpm(void **state)
+TEST(test_parse_dpm)
 {
 	static const struct {
 		const char *text;
@@ -82,7 +82,7 @@ static void test_parse_dpm(void **state)
 	}
 }
 
-static void test_parse_u64(void **state)
+TEST(test_parse_u64)
 {
 	uint64_t v = 0;
 
@@ -96,7 +96,7 @@ static void test_parse_u64(void **state)
 	assert_int_equal(gpu_parse_u64("18446744073709551616\n", 21, &v), -ERANGE);
 }
 
-static void test_scan(void **state)
+TEST(test_scan)
 {
 	struct gpu_list list = {0};
 	unsigned nvidia = 9;
@@ -174,7 +174,10 @@ static void test_fixtures(void **state)
 	run_end(&r);
 }
 
-static void test_nvml(void **state)
+MACHINE_TEST(test_fixtures, "workstation");
+MACHINE_TEST(test_fixtures, "arc");
+
+TEST(test_nvml)
 {
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
 	struct collector_env env = {.proc_fd = -1};
@@ -228,7 +231,7 @@ static void test_nvml(void **state)
 	scratch_remove(&s);
 }
 
-static void test_off(void **state)
+TEST(test_off)
 {
 	struct collector_env env = {.proc_fd = -1};
 	char reason[512] = "";
@@ -268,16 +271,4 @@ static void test_off(void **state)
 	}
 	gpu_collector.fini(st);
 	scratch_remove(&s);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_dpm),   cmocka_unit_test(test_parse_u64),
-	    cmocka_unit_test(test_scan),        MACHINE_TEST(test_fixtures, "workstation"),
-	    MACHINE_TEST(test_fixtures, "arc"), cmocka_unit_test(test_nvml),
-	    cmocka_unit_test(test_off),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,7 +57,7 @@ static void check_cut(const char *text, size_t len, size_t at, void *ctx)
 	md_stat_free(&st);
 }
 
-static void test_mdstat(void **state)
+TEST(test_mdstat)
 {
 	static const char *const bad[] = {
 	    "md0 active raid1 sda1[0]\n",
@@ -141,7 +141,7 @@ static void test_mdstat(void **state)
 	free(text);
 }
 
-static void test_btrfs(void **state)
+TEST(test_btrfs)
 {
 	const char *ok = "write_errs 1\nread_errs 5\nflush_errs 0\ncorruption_errs 1\n"
 			 "generation_errs 0\n";
@@ -168,7 +168,7 @@ static const struct smart_dev *smart_find(const struct smart_file *f, const char
 	return NULL;
 }
 
-static void test_smart(void **state)
+TEST(test_smart)
 {
 	static const char *const bad[] = {
 	    "",
@@ -227,7 +227,7 @@ static void test_smart(void **state)
 	free(text);
 }
 
-static void test_fixture(void **state)
+TEST(test_fixture)
 {
 	char path[PATH_MAX];
 	const cJSON *fs;
@@ -254,7 +254,7 @@ static void test_fixture(void **state)
 }
 
 /* The SMART file: missing, then written (read), then replaced by garbage. */
-static void test_smart_file(void **state)
+TEST(test_smart_file)
 {
 	struct collector_env env = {0};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
@@ -317,7 +317,7 @@ static uint64_t read_bytes(void)
  * mount table changed and every 16th tick (it was parsed, and /sys looked
  * up, at every tick): 300 mounts, ten ticks read none of it, a mount gone
  * reads it, and the 16th tick after. */
-static void test_live_mounts(void **state)
+TEST(test_live_mounts)
 {
 	struct collector_env env = {0};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
@@ -382,15 +382,4 @@ static void test_live_mounts(void **state)
 	procfs_buf_free(&mi);
 	close(env.proc_fd);
 	close(env.sys_fd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mdstat),     cmocka_unit_test(test_btrfs),
-	    cmocka_unit_test(test_smart),      cmocka_unit_test(test_fixture),
-	    cmocka_unit_test(test_smart_file), cmocka_unit_test(test_live_mounts),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,7 @@ static void run_machine(const char *machine)
 	run_end(&r);
 }
 
-static void test_collector_fixtures(void **state)
+TEST(test_collector_fixtures)
 {
 	(void)state;
 	run_machine("vm2");
@@ -44,7 +44,7 @@ static void test_collector_fixtures(void **state)
 
 /* A new host name is published at the next tick; the topic is off
  * without the two files every Linux has. */
-static void test_collector_change(void **state)
+TEST(test_collector_change)
 {
 	struct scratch proc;
 	struct collector_env env = {.sys_fd = -1};
@@ -91,7 +91,7 @@ static void test_collector_change(void **state)
 	scratch_remove(&proc);
 }
 
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct collector_env env;
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
@@ -125,15 +125,4 @@ static void test_collector_live(void **state)
 	host_collector.fini(st);
 	close(env.proc_fd);
 	close(env.sys_fd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_collector_fixtures),
-	    cmocka_unit_test(test_collector_change),
-	    cmocka_unit_test(test_collector_live),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@ static void cpuinfo_fixture(const char *machine, struct host_cpu *c)
 	free(text);
 }
 
-static void test_cpuinfo(void **state)
+TEST(test_cpuinfo)
 {
 	struct host_cpu c;
 
@@ -60,7 +60,7 @@ static int cpuinfo_str(const char *text, struct host_cpu *c)
 	return host_cpuinfo_parse(text, strlen(text), c);
 }
 
-static void test_cpuinfo_shapes(void **state)
+TEST(test_cpuinfo_shapes)
 {
 	struct host_cpu c;
 
@@ -139,7 +139,7 @@ static void check_cpuinfo_prefix(const char *p, size_t n, size_t at, void *ctx)
 		assert_int_equal(r, -EINVAL);
 }
 
-static void test_cpuinfo_truncated(void **state)
+TEST(test_cpuinfo_truncated)
 {
 	size_t len;
 	char *text = slurp("vm2", "proc/cpuinfo", &len);
@@ -165,7 +165,7 @@ static void check_os(const char *text, const char *key, int err, const char *wan
 	}
 }
 
-static void test_os_release(void **state)
+TEST(test_os_release)
 {
 	size_t len;
 	char *text = slurp("vm2", "etc/os-release", &len), *v;
@@ -199,7 +199,7 @@ static void test_os_release(void **state)
 	check_os("A-B=1\n", "A", -EINVAL, NULL);
 }
 
-static void test_btime(void **state)
+TEST(test_btime)
 {
 	uint64_t v = 0;
 
@@ -214,7 +214,7 @@ static void test_btime(void **state)
 
 /* --- virtualization --- */
 
-static void test_dmi(void **state)
+TEST(test_dmi)
 {
 	(void)state;
 	assert_string_equal(host_vm_from_dmi("QEMU", "Standard PC (Q35 + ICH9, 2009)", "SeaBIOS"),
@@ -234,7 +234,7 @@ static void test_dmi(void **state)
 	assert_null(host_vm_from_dmi(NULL, NULL, NULL));
 }
 
-static void test_cgroup_hints(void **state)
+TEST(test_cgroup_hints)
 {
 	static const struct {
 		const char *text;
@@ -259,19 +259,4 @@ static void test_cgroup_hints(void **state)
 		else
 			assert_null(got);
 	}
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cpuinfo),
-	    cmocka_unit_test(test_cpuinfo_shapes),
-	    cmocka_unit_test(test_cpuinfo_truncated),
-	    cmocka_unit_test(test_os_release),
-	    cmocka_unit_test(test_btime),
-	    cmocka_unit_test(test_dmi),
-	    cmocka_unit_test(test_cgroup_hints),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include "hub.h"
 #include "hub_impl.h"
 #include "sse.h"
+#include "unit.h"
 
 #define INST 0x00000000deadbeefULL
 
@@ -102,7 +103,7 @@ static int count(const char *s, const char *needle)
 	return n;
 }
 
-static void test_new_client_gets_hello_snapshot_live(void **state)
+TEST(test_new_client_gets_hello_snapshot_live)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *c;
@@ -125,7 +126,7 @@ static void test_new_client_gets_hello_snapshot_live(void **state)
 	hub_free(hub);
 }
 
-static void test_replay_exact(void **state)
+TEST(test_replay_exact)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *c;
@@ -153,7 +154,7 @@ static void test_replay_exact(void **state)
 	hub_free(hub);
 }
 
-static void test_bad_ids_get_snapshot(void **state)
+TEST(test_bad_ids_get_snapshot)
 {
 	const char *ids[] = {"feedfacefeedface-3", "garbage", "00000000deadbeef-999",
 			     "00000000deadbeef-01", ""};
@@ -174,7 +175,7 @@ static void test_bad_ids_get_snapshot(void **state)
 	hub_free(hub);
 }
 
-static void test_ring_bounds_and_expired_id(void **state)
+TEST(test_ring_bounds_and_expired_id)
 {
 	struct hub *hub = hub_new(65536, INST, names, &ops);
 	struct hub_stats st;
@@ -224,7 +225,7 @@ static void test_ring_bounds_and_expired_id(void **state)
 	hub_free(hub);
 }
 
-static void test_behind_tail_resyncs(void **state)
+TEST(test_behind_tail_resyncs)
 {
 	struct hub *hub = hub_new(65536, INST, names, &ops);
 	struct hub_client *c;
@@ -251,7 +252,7 @@ static void test_behind_tail_resyncs(void **state)
 	hub_free(hub);
 }
 
-static void test_filter_and_small_reads(void **state)
+TEST(test_filter_and_small_reads)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *c;
@@ -280,7 +281,7 @@ static void test_filter_and_small_reads(void **state)
 	hub_free(hub);
 }
 
-static void test_suspend_wake_close(void **state)
+TEST(test_suspend_wake_close)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *c;
@@ -307,7 +308,7 @@ static void test_suspend_wake_close(void **state)
 	hub_free(hub);
 }
 
-static void test_keepalive(void **state)
+TEST(test_keepalive)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *c;
@@ -326,7 +327,7 @@ static void test_keepalive(void **state)
 /* Housekeeping comes about once a second: a keepalive is sent at the one
  * nearest to the period, not a whole second after it (keepalive 1 s gave
  * 2 s gaps, which a proxy's 2 s idle timeout cut). */
-static void test_keepalive_on_time(void **state)
+TEST(test_keepalive_on_time)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *c;
@@ -359,7 +360,7 @@ static void pub_ev(struct hub *hub, int level, const char *key, const char *msg)
 	    0);
 }
 
-static void test_client_filter(void **state)
+TEST(test_client_filter)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_filter f = {.max_level = 4,
@@ -400,7 +401,7 @@ static void test_client_filter(void **state)
 	hub_free(hub);
 }
 
-static void test_history(void **state)
+TEST(test_history)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	size_t len;
@@ -435,7 +436,7 @@ static void test_history(void **state)
 	hub_free(hub);
 }
 
-static void test_topic_mask(void **state)
+TEST(test_topic_mask)
 {
 	uint64_t mask = 0;
 	char bad[80];
@@ -502,7 +503,7 @@ static void zdrain(struct hub_client *c, struct unzip *u, size_t chunk)
 
 /* gzip clients decode to exactly what a plain client of the same mask
  * reads: hello, snapshot, live frames, whatever the read sizes. */
-static void test_gzip_same_stream(void **state)
+TEST(test_gzip_same_stream)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *plain, *z1, *z2, *z3;
@@ -568,7 +569,7 @@ static void test_gzip_same_stream(void **state)
 
 /* A gzip client that waits with nothing new gets a join point from the
  * housekeeping, and a filtered client is plain. */
-static void test_gzip_join_when_quiet(void **state)
+TEST(test_gzip_join_when_quiet)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_filter f = {.max_level = 3};
@@ -596,7 +597,7 @@ static void test_gzip_join_when_quiet(void **state)
 
 /* A client of a quiet topic keeps its place however fast other topics
  * fill the ring: no snapshot, no resync. */
-static void test_quiet_topic_not_resynced(void **state)
+TEST(test_quiet_topic_not_resynced)
 {
 	struct hub *hub = hub_new(65536, INST, names, &ops);
 	struct hub_client *c;
@@ -621,7 +622,7 @@ static void test_quiet_topic_not_resynced(void **state)
 	hub_free(hub);
 }
 
-static void test_max_clients_and_hangup(void **state)
+TEST(test_max_clients_and_hangup)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client_opts o = {.mask = 7, .max_clients = 2};
@@ -650,7 +651,7 @@ static void test_max_clients_and_hangup(void **state)
 
 /* Chart rows are kept in blocks; whole blocks are dropped, so between
  * `rows` and `rows` + a block are kept, oldest first. */
-static void test_history_blocks(void **state)
+TEST(test_history_blocks)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	size_t len;
@@ -686,7 +687,7 @@ static void test_history_blocks(void **state)
 }
 
 /* /api/snapshot gzip'd: one complete gzip member of the announced size. */
-static void test_reader_gzip(void **state)
+TEST(test_reader_gzip)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	static char zbuf[1 << 16], plain[1 << 16];
@@ -768,7 +769,7 @@ static void cutter_resume(struct hub *hub, struct cutter *k)
 	k->c = cnew_opt(hub, 7, k->last ? id : NULL, NULL, true);
 }
 
-static void test_gzip_resume_stress(void **state)
+TEST(test_gzip_resume_stress)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	static struct cutter k[3];
@@ -864,7 +865,7 @@ static uint64_t fewest_resumes(struct reader_arg *a, size_t n)
 	return min;
 }
 
-static void test_gzip_resume_threads(void **state)
+TEST(test_gzip_resume_threads)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct reader_arg args[3];
@@ -913,7 +914,7 @@ static void test_gzip_resume_threads(void **state)
 
 /* A group's stream has no gap while it has no users: a client that later
  * joins at an old join point reads every batch after it. */
-static void test_gzip_no_gap_without_users(void **state)
+TEST(test_gzip_no_gap_without_users)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *a, *b;
@@ -944,7 +945,7 @@ static void test_gzip_no_gap_without_users(void **state)
 
 /* Old frames are kept compressed: the same bytes ring-bytes hold more of
  * them, and plain, gzip and filtered replays read them as before. */
-static void test_compact_ring(void **state)
+TEST(test_compact_ring)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops),
 		   *ref = hub_new(1 << 20, INST, names, &ops);
@@ -1000,7 +1001,7 @@ static void test_compact_ring(void **state)
 /* A batch of more frames than there are topics (a journal burst) reaches
  * gzip clients whole: the shared compressor once took 64 frames of a
  * batch and dropped the rest. */
-static void test_gzip_big_batch(void **state)
+TEST(test_gzip_big_batch)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *z = cnew_opt(hub, 7, NULL, NULL, true);
@@ -1032,7 +1033,7 @@ static void test_gzip_big_batch(void **state)
  * copy of each (a storm of late clients once inflated every frame for
  * each, and held the copies): the same text, one copy, gone at the next
  * housekeeping. */
-static void test_compact_text_shared(void **state)
+TEST(test_compact_text_shared)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *a, *b;
@@ -1096,7 +1097,7 @@ static void pub_repeat(struct hub *h, int i)
  * starts inside a run, goes on after a housekeeping (which drops the
  * inflater), reads gzip, or the run's first frames already left the
  * ring. */
-static void test_compact_runs(void **state)
+TEST(test_compact_runs)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops),
 		   *plain = hub_new(1 << 20, INST, names, &ops),
@@ -1246,7 +1247,7 @@ static const char *text(struct unzip *u, const char *s, size_t len, bool gzip)
  * snapshot, replay, compact frames, batches of more pieces than one
  * writev takes and a frame larger than a batch, plain and gzip, chunked
  * or not. */
-static void test_gather_same_stream(void **state)
+TEST(test_gather_same_stream)
 {
 	static char rbuf[2][1 << 20], gbuf[2][1 << 20], big[40000];
 	static struct unzip ur, ug;
@@ -1312,38 +1313,4 @@ static void test_gather_same_stream(void **state)
 		}
 		hub_free(hub);
 	}
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_new_client_gets_hello_snapshot_live),
-	    cmocka_unit_test(test_replay_exact),
-	    cmocka_unit_test(test_bad_ids_get_snapshot),
-	    cmocka_unit_test(test_ring_bounds_and_expired_id),
-	    cmocka_unit_test(test_behind_tail_resyncs),
-	    cmocka_unit_test(test_filter_and_small_reads),
-	    cmocka_unit_test(test_suspend_wake_close),
-	    cmocka_unit_test(test_keepalive),
-	    cmocka_unit_test(test_keepalive_on_time),
-	    cmocka_unit_test(test_topic_mask),
-	    cmocka_unit_test(test_history),
-	    cmocka_unit_test(test_client_filter),
-	    cmocka_unit_test(test_gzip_same_stream),
-	    cmocka_unit_test(test_gzip_join_when_quiet),
-	    cmocka_unit_test(test_quiet_topic_not_resynced),
-	    cmocka_unit_test(test_max_clients_and_hangup),
-	    cmocka_unit_test(test_history_blocks),
-	    cmocka_unit_test(test_reader_gzip),
-	    cmocka_unit_test(test_gzip_resume_stress),
-	    cmocka_unit_test(test_gzip_resume_threads),
-	    cmocka_unit_test(test_gzip_no_gap_without_users),
-	    cmocka_unit_test(test_compact_ring),
-	    cmocka_unit_test(test_gzip_big_batch),
-	    cmocka_unit_test(test_gather_same_stream),
-	    cmocka_unit_test(test_compact_text_shared),
-	    cmocka_unit_test(test_compact_runs),
-	};
-
-	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
 }

@@ -54,7 +54,7 @@ static const struct want_field uptime_fields[] = {
 };
 
 /* Each machine's loadavg and uptime parsed whole. */
-static void test_parse_fixtures(void **state)
+TEST(test_parse_fixtures)
 {
 	static const struct {
 		const char *machine;
@@ -79,7 +79,7 @@ static void test_parse_fixtures(void **state)
 	}
 }
 
-static void test_parse_shapes(void **state)
+TEST(test_parse_shapes)
 {
 	struct load_avg la;
 	struct load_uptime up;
@@ -95,7 +95,7 @@ static void test_parse_shapes(void **state)
 	assert_true(up.uptime == 0);
 }
 
-static void test_parse_malformed(void **state)
+TEST(test_parse_malformed)
 {
 	static const char *const bad_loadavg[] = {
 	    "",
@@ -171,7 +171,7 @@ static void cut_whole(int r, const char *text, size_t n, size_t len)
 	assert_int_equal(r, n == len ? 0 : -EINVAL);
 }
 
-static void test_parse_truncated(void **state)
+TEST(test_parse_truncated)
 {
 	struct load_avg la;
 	struct load_uptime up;
@@ -191,13 +191,13 @@ static void run_collector(const char *machine)
 	run_end(&r);
 }
 
-static void test_metrics_promtool(void **state)
+TEST(test_metrics_promtool)
 {
 	(void)state;
 	promtool_goldens("load.prom");
 }
 
-static void test_collector_fixtures(void **state)
+TEST(test_collector_fixtures)
 {
 	char *text;
 	cJSON *p = NULL;
@@ -218,7 +218,7 @@ static void test_collector_fixtures(void **state)
 	cJSON_Delete(p);
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
@@ -272,7 +272,7 @@ static void test_collector_errors(void **state)
 	scratch_remove(&s);
 }
 
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct run r;
 	cJSON *p;
@@ -286,16 +286,4 @@ static void test_collector_live(void **state)
 	assert_true(cJSON_GetObjectItem(p, "tasks")->valuedouble >= 1);
 	cJSON_Delete(p);
 	run_end(&r);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_fixtures),     cmocka_unit_test(test_parse_shapes),
-	    cmocka_unit_test(test_parse_malformed),    cmocka_unit_test(test_parse_truncated),
-	    cmocka_unit_test(test_collector_fixtures), cmocka_unit_test(test_metrics_promtool),
-	    cmocka_unit_test(test_collector_errors),   cmocka_unit_test(test_collector_live),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,7 +78,7 @@ static const struct want_field info_fields[] = {
 
 /* Each machine's meminfo parsed whole: every field, and which lines it
  * had (linux-2.6.18: no MemAvailable, SReclaimable, SUnreclaim, Shmem). */
-static void test_parse_fixtures(void **state)
+TEST(test_parse_fixtures)
 {
 	static const struct {
 		const char *machine;
@@ -139,7 +139,7 @@ static void test_parse_fixtures(void **state)
 }
 
 /* The payload of a kernel before MemAvailable (its parse: above). */
-static void test_payload_2_6_18(void **state)
+TEST(test_payload_2_6_18)
 {
 	struct mem_info mi = parse_fixture("linux-2.6.18");
 	cJSON *p;
@@ -160,7 +160,7 @@ static void test_payload_2_6_18(void **state)
 	cJSON_Delete(p);
 }
 
-static void test_parse_minimal(void **state)
+TEST(test_parse_minimal)
 {
 	struct mem_info mi;
 
@@ -189,7 +189,7 @@ static void info_untouched(const void *ret)
 	assert_int_equal(((const struct mem_info *)ret)->total, 7);
 }
 
-static void test_parse_malformed(void **state)
+TEST(test_parse_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
@@ -253,7 +253,7 @@ static void cut_meminfo(int r, const char *text, size_t n, size_t len)
 		assert_true(r == -EINVAL || r == -ENODATA);
 }
 
-static void test_parse_truncated(void **state)
+TEST(test_parse_truncated)
 {
 	struct mem_info mi;
 
@@ -261,7 +261,7 @@ static void test_parse_truncated(void **state)
 	check_cuts_proc("proc/meminfo", parse_info, &mi, cut_meminfo, 'x');
 }
 
-static void test_payload_clamps(void **state)
+TEST(test_payload_clamps)
 {
 	struct mem_info mi = {
 	    .total = 1000,
@@ -306,7 +306,7 @@ static struct mem_vmstat parse_vmstat_fixture(const char *machine, const char *s
 	return vm;
 }
 
-static void test_vmstat_fixtures(void **state)
+TEST(test_vmstat_fixtures)
 {
 	const unsigned all = (1u << MEM_VM_N) - 1;
 	struct mem_vmstat vm;
@@ -340,7 +340,7 @@ static void vmstat_untouched(const void *ret)
 	assert_int_equal(vm->has, 9);
 }
 
-static void test_vmstat_malformed(void **state)
+TEST(test_vmstat_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"pgfault 1", -EINVAL}, /* truncated */
@@ -382,7 +382,7 @@ static void test_vmstat_malformed(void **state)
 	assert_int_equal(vm.v[MEM_VM_PGFAULT], 0);
 }
 
-static void test_vmstat_truncated(void **state)
+TEST(test_vmstat_truncated)
 {
 	struct mem_vmstat vm;
 
@@ -390,7 +390,7 @@ static void test_vmstat_truncated(void **state)
 	check_cuts_proc("proc/vmstat", parse_vmstat, &vm, cut_at_lines, 'x');
 }
 
-static void test_rates(void **state)
+TEST(test_rates)
 {
 	struct mem_vmstat a = {.v = {1000, 10, 0, 7}, .has = 0xf};
 	struct mem_vmstat b = {.v = {1500, 11, 3, 5}, .has = 0xf};
@@ -465,20 +465,20 @@ static void run_collector(const char *machine)
 	run_end(&r);
 }
 
-static void test_collector_fixtures(void **state)
+TEST(test_collector_fixtures)
 {
 	(void)state;
 	for (size_t i = 0; i < 3; i++)
 		run_collector(proc_machines[i]);
 }
 
-static void test_metrics_promtool(void **state)
+TEST(test_metrics_promtool)
 {
 	(void)state;
 	promtool_goldens("mem.prom");
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
@@ -570,7 +570,7 @@ static void test_collector_errors(void **state)
 	scratch_remove(&s);
 }
 
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct run r;
 	cJSON *p;
@@ -585,19 +585,4 @@ static void test_collector_live(void **state)
 	assert_true(num(p, "available") <= num(p, "total"));
 	cJSON_Delete(p);
 	run_end(&r);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_fixtures),     cmocka_unit_test(test_payload_2_6_18),
-	    cmocka_unit_test(test_parse_minimal),      cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_truncated),    cmocka_unit_test(test_payload_clamps),
-	    cmocka_unit_test(test_vmstat_fixtures),    cmocka_unit_test(test_vmstat_malformed),
-	    cmocka_unit_test(test_vmstat_truncated),   cmocka_unit_test(test_rates),
-	    cmocka_unit_test(test_collector_fixtures), cmocka_unit_test(test_metrics_promtool),
-	    cmocka_unit_test(test_collector_errors),   cmocka_unit_test(test_collector_live),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

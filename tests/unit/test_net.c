@@ -81,7 +81,7 @@ static int parse_sockstat(const char *text, size_t len, void *ret)
 	return net_sockstat_parse(text, len, ret);
 }
 
-static void test_dev_vm2(void **state)
+TEST(test_dev_vm2)
 {
 	struct net_dev d = {0};
 
@@ -104,7 +104,7 @@ static void test_dev_vm2(void **state)
 	net_dev_free(&d);
 }
 
-static void test_dev_host16(void **state)
+TEST(test_dev_host16)
 {
 	struct net_dev d = {0};
 
@@ -124,7 +124,7 @@ static void test_dev_host16(void **state)
 }
 
 /* 2.6.18 prints "%6s:%8lu": the byte count is glued to the colon. */
-static void test_dev_linux_2_6_18(void **state)
+TEST(test_dev_linux_2_6_18)
 {
 	struct net_dev d = {0};
 
@@ -140,7 +140,7 @@ static void test_dev_linux_2_6_18(void **state)
 	net_dev_free(&d);
 }
 
-static void test_dev_shapes(void **state)
+TEST(test_dev_shapes)
 {
 	struct net_dev d = {0};
 
@@ -197,7 +197,7 @@ static void no_interfaces(const void *ret)
 	assert_int_equal(((const struct net_dev *)ret)->n, 0);
 }
 
-static void test_dev_malformed(void **state)
+TEST(test_dev_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
@@ -240,7 +240,7 @@ static void test_dev_malformed(void **state)
 
 /* --- /proc/net/snmp and sockstat --- */
 
-static void test_snmp_fixtures(void **state)
+TEST(test_snmp_fixtures)
 {
 	struct net_tcp t;
 
@@ -264,7 +264,7 @@ static void test_snmp_fixtures(void **state)
 	assert_true(t.c[NET_TCP_IN_SEGS] == UINT64_C(9876543210));
 }
 
-static void test_snmp_shapes(void **state)
+TEST(test_snmp_shapes)
 {
 	struct net_tcp t;
 	const char *text;
@@ -287,7 +287,7 @@ static void test_snmp_shapes(void **state)
 	assert_int_equal(t.c[NET_TCP_ACTIVE_OPENS], 8);
 }
 
-static void test_snmp_malformed(void **state)
+TEST(test_snmp_malformed)
 {
 	static const char *const cols = "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs "
 					"RetransSegs InErrs OutRsts\n";
@@ -336,7 +336,7 @@ static void test_snmp_malformed(void **state)
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_snmp, &t, NULL);
 }
 
-static void test_sockstat(void **state)
+TEST(test_sockstat)
 {
 	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
@@ -406,7 +406,7 @@ static void cut_sockstat(int r, const char *text, size_t n, size_t len)
 
 /* Every prefix of each real file, in a buffer of exactly that size; then
  * every byte replaced by garbage: an error or a parse, never a crash. */
-static void test_truncated(void **state)
+TEST(test_truncated)
 {
 	struct net_tcp t;
 	struct net_sockstat ss;
@@ -419,7 +419,7 @@ static void test_truncated(void **state)
 
 /* --- sysfs attributes --- */
 
-static void test_sysfs_values(void **state)
+TEST(test_sysfs_values)
 {
 	(void)state;
 	assert_string_equal(net_operstate_parse("up\n", 3), "up");
@@ -459,7 +459,7 @@ static void reading_of(struct net_reading *r, const char *dev, uint64_t mono_ns,
 	r->mono_ns = mono_ns;
 }
 
-static void test_payload(void **state)
+TEST(test_payload)
 {
 	struct net_reading a = {0}, b = {0}, c = {0};
 	const cJSON *e;
@@ -591,8 +591,12 @@ static void test_collector(void **state)
 	assert_int_equal(open_fds(), fds);
 }
 
+MACHINE_TEST(test_collector, "vm2");
+MACHINE_TEST(test_collector, "host16");
+MACHINE_TEST(test_collector, "linux-2.6.18");
+
 /* The `interfaces` list, read at every tick. */
-static void test_collector_filter(void **state)
+TEST(test_collector_filter)
 {
 	int p1 = open_dir("host16", "proc"), s1 = open_dir("host16", "sys");
 	struct config cfg;
@@ -637,7 +641,7 @@ static void test_collector_filter(void **state)
 
 /* Link state is read at every tick through a kept fd; speed when the
  * state changes (and every 30 s), not at every tick. */
-static void test_collector_links(void **state)
+TEST(test_collector_links)
 {
 	struct scratch proc, sys;
 	struct collector_env env;
@@ -729,7 +733,7 @@ static void test_collector_links(void **state)
 	assert_int_equal(open_fds(), fds);
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
@@ -759,7 +763,7 @@ static void test_collector_errors(void **state)
 }
 
 /* The live host: lo is there, marked, with some state. */
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct run r;
 	cJSON *p;
@@ -783,30 +787,4 @@ static void test_collector_live(void **state)
 	run_end(&r);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dev_vm2),
-	    cmocka_unit_test(test_dev_host16),
-	    cmocka_unit_test(test_dev_linux_2_6_18),
-	    cmocka_unit_test(test_dev_shapes),
-	    cmocka_unit_test(test_dev_malformed),
-	    cmocka_unit_test(test_snmp_fixtures),
-	    cmocka_unit_test(test_snmp_shapes),
-	    cmocka_unit_test(test_snmp_malformed),
-	    cmocka_unit_test(test_sockstat),
-	    cmocka_unit_test(test_truncated),
-	    cmocka_unit_test(test_sysfs_values),
-	    cmocka_unit_test(test_payload),
-	    MACHINE_TEST(test_collector, "vm2"),
-	    MACHINE_TEST(test_collector, "host16"),
-	    MACHINE_TEST(test_collector, "linux-2.6.18"),
-	    cmocka_unit_test(test_collector_filter),
-	    cmocka_unit_test(test_collector_links),
-	    cmocka_unit_test(test_collector_errors),
-	    cmocka_unit_test(test_collector_live),
-	    LIVE_COST(&net_collector, true, false),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+LIVE_COST(&net_collector, true, false);

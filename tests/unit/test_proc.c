@@ -57,7 +57,7 @@ static const cJSON *row_of(const cJSON *payload, const char *key, unsigned pid)
 
 /* --- the collector over the captured tree --- */
 
-static void test_collector_vm2(void **state)
+TEST(test_collector_vm2)
 {
 	int fd1 = open_dir("vm2", "proc"), fd2 = open_dir("vm2", "proc.2");
 	struct collector_env env = {.proc_fd = fd1, .sys_fd = -1};
@@ -227,7 +227,7 @@ static double cpu_of(const cJSON *p, unsigned pid)
 
 /* A proc root that is not ours: every process read every tick, the whole
  * directory listed every tick. */
-static void test_collector_scratch(void **state)
+TEST(test_collector_scratch)
 {
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
@@ -316,7 +316,7 @@ static void test_collector_scratch(void **state)
 /* --- GPU use from DRM fdinfo --- */
 
 /* The workstation tree: goldens by expected_proc.py, and what they show. */
-static void test_collector_drm_workstation(void **state)
+TEST(test_collector_drm_workstation)
 {
 	struct run r;
 	cJSON *p;
@@ -385,7 +385,7 @@ static const char *drm_info(uint64_t render_ns)
  * PROC_GPU_RESCAN_TICKS); a process that neither ran nor had an engine
  * busy is not read; a closed fd drops the client; without a DRM device
  * the fields go. */
-static void test_collector_drm_scratch(void **state)
+TEST(test_collector_drm_scratch)
 {
 	struct scratch s;
 	struct collector_env env;
@@ -466,7 +466,7 @@ static void test_collector_drm_scratch(void **state)
 
 /* Totals per state, and the top rows of each list (top-n 2) with their
  * labels escaped; nothing before the first tick. */
-static void test_metrics(void **state)
+TEST(test_metrics)
 {
 	struct scratch s;
 	struct config cfg;
@@ -566,7 +566,7 @@ static pid_t spawn_sleeper_not_due(void)
 	return pid;
 }
 
-static void test_collector_clock(void **state)
+TEST(test_collector_clock)
 {
 	pid_t idle = spawn_sleeper_not_due(), busy = spawn_busy();
 	struct scratch s;
@@ -647,7 +647,7 @@ static void test_collector_clock(void **state)
  * every PROC_REFRESH_TICKS: its memory only shrinks meanwhile, so it
  * cannot enter top_mem. Here its stat file grows it into top_mem's one
  * row: that shows when it was read. */
-static void test_collector_hidden_refresh(void **state)
+TEST(test_collector_hidden_refresh)
 {
 	pid_t big = spawn_sleeper(), small = spawn_sleeper(), busy = spawn_busy();
 	struct config cfg;
@@ -792,7 +792,7 @@ static cJSON *live_tick(void *st, struct collector_env *env)
  * statfs workers are forks): each is taken out of the epoll set, and the
  * tick does not spin on the ones still readable. An alarm fails the test
  * instead of a hang. */
-static void test_collector_exits_with_forks(void **state)
+TEST(test_collector_exits_with_forks)
 {
 	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
@@ -827,7 +827,7 @@ static void test_collector_exits_with_forks(void **state)
 	close(fd);
 }
 
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
@@ -913,7 +913,7 @@ static void test_collector_live(void **state)
 
 /* Few fds: the collector holds a quarter of RLIMIT_NOFILE and reads the
  * other processes by path; out of fds altogether, it keeps what it had. */
-static void test_collector_few_fds(void **state)
+TEST(test_collector_few_fds)
 {
 	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), extra[256];
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
@@ -952,22 +952,4 @@ static void test_collector_few_fds(void **state)
 	proc_collector.fini(st);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 	close(fd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_collector_vm2),
-	    cmocka_unit_test(test_collector_scratch),
-	    cmocka_unit_test(test_collector_drm_workstation),
-	    cmocka_unit_test(test_collector_drm_scratch),
-	    cmocka_unit_test(test_metrics),
-	    cmocka_unit_test(test_collector_clock),
-	    cmocka_unit_test(test_collector_hidden_refresh),
-	    cmocka_unit_test(test_collector_live),
-	    cmocka_unit_test(test_collector_exits_with_forks),
-	    cmocka_unit_test(test_collector_few_fds),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

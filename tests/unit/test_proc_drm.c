@@ -62,7 +62,7 @@ static const struct proc_drm_engine *engine(const struct proc_drm_client *c, con
 	return NULL;
 }
 
-static void test_fixtures(void **state)
+TEST(test_fixtures)
 {
 	struct proc_drm_client c;
 	size_t len;
@@ -102,7 +102,7 @@ static void test_fixtures(void **state)
 	free(text);
 }
 
-static void test_xe_cycles(void **state)
+TEST(test_xe_cycles)
 {
 	struct proc_drm_client a, b;
 	struct proc_drm_engine rcs;
@@ -128,7 +128,7 @@ static void test_xe_cycles(void **state)
 	assert_false(proc_drm_busy(&rcs, engine(&a, "rcs"), SEC, &share));
 }
 
-static void test_busy_ns(void **state)
+TEST(test_busy_ns)
 {
 	struct proc_drm_engine prev = {.busy_ns = 1000, .capacity = 1, .has = PROC_DRM_NS};
 	struct proc_drm_engine cur = prev;
@@ -158,7 +158,7 @@ static void test_busy_ns(void **state)
 	assert_true(prev.busy_ns == 1500);
 }
 
-static void test_malformed(void **state)
+TEST(test_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
@@ -200,7 +200,7 @@ static void test_malformed(void **state)
 
 /* More engines and regions than kept: the rest are skipped, the file
  * still parses. */
-static void test_many(void **state)
+TEST(test_many)
 {
 	char text[8192];
 	size_t len = (size_t)snprintf(text, sizeof(text), "drm-driver:\tx\ndrm-client-id:\t1\n");
@@ -244,7 +244,7 @@ static void check_garbled(const char *text, size_t len, size_t at, void *ctx)
 		assert_true(c.n_engines <= PROC_DRM_ENGINES);
 }
 
-static void test_cut_and_garbled(void **state)
+TEST(test_cut_and_garbled)
 {
 	static const char *const files[] = {"proc/812/fdinfo/9", "proc/1500/fdinfo/12",
 					    "proc/2100/fdinfo/30"};
@@ -260,15 +260,4 @@ static void test_cut_and_garbled(void **state)
 		free(text);
 	}
 	each_prefix(xe_text, strlen(xe_text), check_prefix, NULL);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fixtures), cmocka_unit_test(test_xe_cycles),
-	    cmocka_unit_test(test_busy_ns),  cmocka_unit_test(test_malformed),
-	    cmocka_unit_test(test_many),     cmocka_unit_test(test_cut_and_garbled),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

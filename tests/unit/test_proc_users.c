@@ -15,7 +15,7 @@
 
 /* --- passwd --- */
 
-static void test_passwd(void **state)
+TEST(test_passwd)
 {
 	static const char text[] = "root:x:0:0:root:/root:/bin/bash\n"
 				   "+nisuser::::::\n"
@@ -61,13 +61,4 @@ static void test_passwd(void **state)
 	proc_users_free(&u);
 	proc_users_free(&u);
 	proc_users_free(NULL);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_passwd),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,7 +38,7 @@ static void scratch_file(struct scratch *s, size_t n)
 	free(data);
 }
 
-static void test_read_fixture(void **state)
+TEST(test_read_fixture)
 {
 	struct procfs_buf buf = {0};
 	int fd = open_dir("vm2", "proc");
@@ -66,7 +66,7 @@ static void test_read_fixture(void **state)
 }
 
 /* Live /proc files report st_size 0: only reading to EOF gets them. */
-static void test_read_live_proc(void **state)
+TEST(test_read_live_proc)
 {
 	struct procfs_buf buf = {0};
 	struct stat st;
@@ -85,7 +85,7 @@ static void test_read_live_proc(void **state)
 	close(fd);
 }
 
-static void test_read_limits(void **state)
+TEST(test_read_limits)
 {
 	struct procfs_buf buf = {0};
 	struct scratch s;
@@ -119,7 +119,7 @@ static void test_read_limits(void **state)
 	procfs_buf_free(&buf);
 }
 
-static void test_reason(void **state)
+TEST(test_reason)
 {
 	char reason[128];
 
@@ -133,7 +133,7 @@ static void test_reason(void **state)
 	procfs_reason(NULL, 0, "stat", -EACCES, false);
 }
 
-static void test_lines_and_tokens(void **state)
+TEST(test_lines_and_tokens)
 {
 	const char text[] = "cpu  1 2\n\nlast";
 	const char *p = text, *end = text + strlen(text), *line, *tok, *q;
@@ -170,7 +170,7 @@ static int u64(const char *s, uint64_t *v)
 	return procfs_parse_u64(s, strlen(s), v);
 }
 
-static void test_parse_u64(void **state)
+TEST(test_parse_u64)
 {
 	static const char *const bad[] = {"",   "-1",   "+1",  " 1",      "1 ",
 					  "1a", "0x10", "1.0", "\xd9\xa1"};
@@ -199,7 +199,7 @@ static int fixed(const char *s, unsigned decimals, uint64_t *v)
 	return procfs_parse_fixed(s, strlen(s), decimals, v);
 }
 
-static void test_parse_fixed(void **state)
+TEST(test_parse_fixed)
 {
 	static const char *const bad[] = {"",     ".5",    "5.",   "1..2", "1.2.3", "a.b",
 					  "-1.0", "1.234", "1,50", " 1.5", "1.5 ",  "1e3"};
@@ -228,7 +228,7 @@ static void test_parse_fixed(void **state)
 		assert_int_equal(fixed(bad[i], 2, &v), -EINVAL);
 }
 
-static void test_kb_to_bytes(void **state)
+TEST(test_kb_to_bytes)
 {
 	uint64_t v;
 
@@ -239,7 +239,7 @@ static void test_kb_to_bytes(void **state)
 	assert_int_equal(procfs_kb_to_bytes(UINT64_MAX / 1024 + 1, &v), -ERANGE);
 }
 
-static void test_delta(void **state)
+TEST(test_delta)
 {
 	uint64_t d = 99;
 
@@ -255,7 +255,7 @@ static void test_delta(void **state)
 	assert_int_equal(d, 99);
 }
 
-static void test_counter_rate(void **state)
+TEST(test_counter_rate)
 {
 	struct procfs_counter c = {0};
 	const uint64_t s = 1000000000;
@@ -284,7 +284,7 @@ static void test_counter_rate(void **state)
 	assert_true(c.valid);
 }
 
-static void test_rate_hundredths(void **state)
+TEST(test_rate_hundredths)
 {
 	double r = -1;
 
@@ -330,7 +330,7 @@ static void check_utf8(const char *in, size_t len, const char *want)
 
 /* Every ill-formed maximal subpart is one U+FFFD, as browsers and Python
  * decode (checked against bytes.decode("utf-8", "replace")). */
-static void test_utf8_sanitize(void **state)
+TEST(test_utf8_sanitize)
 {
 	(void)state;
 	check_utf8("abc", 3, "abc");
@@ -355,7 +355,7 @@ static void test_utf8_sanitize(void **state)
 	check_utf8("\x01\n", 2, "\x01\n");
 }
 
-static void test_json_width(void **state)
+TEST(test_json_width)
 {
 	(void)state;
 	assert_int_equal(json_width('a'), 1);
@@ -399,7 +399,7 @@ static void check_dup(const char *in, size_t len, size_t max, const char *want, 
 }
 
 /* The cut counts JSON-escaped bytes and falls on a character boundary. */
-static void test_utf8_dup(void **state)
+TEST(test_utf8_dup)
 {
 	bool cut = true;
 	char *out;
@@ -435,7 +435,7 @@ static void test_utf8_dup(void **state)
 }
 
 /* Host text reaches JSON as valid UTF-8; NULL is null. */
-static void test_json_str(void **state)
+TEST(test_json_str)
 {
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
 	char *s;
@@ -459,7 +459,7 @@ static void test_json_str(void **state)
 /* procfs_read_file keeps the fd of a procfs file (each read renders it
  * anew), not that of any other file (a fixture replaced by rename is read
  * anew), and not across directories. */
-static void test_read_file(void **state)
+TEST(test_read_file)
 {
 	struct procfs_buf buf = {0};
 	struct procfs_file f = {0};
@@ -538,7 +538,7 @@ static void test_read_file(void **state)
 	close(proc);
 }
 
-static void test_registry(void **state)
+TEST(test_registry)
 {
 	size_t n = collector_count();
 
@@ -564,7 +564,7 @@ static void test_registry(void **state)
 }
 
 /* procfs_hex_digit: each of the 22 digits, and nothing else of 0..255. */
-static void test_hex_digit(void **state)
+TEST(test_hex_digit)
 {
 	static const char digits[] = "0123456789abcdefABCDEF";
 	int n = 0;
@@ -585,7 +585,7 @@ static void test_hex_digit(void **state)
 /* procfs_dents_next lists every entry once, "." and ".." too, through
  * a buffer that holds a few at a time (so that it reads again), then 0;
  * a file's fd is an error, not an end. */
-static void test_dents(void **state)
+TEST(test_dents)
 {
 	struct scratch s;
 	char buf[256], name[32];
@@ -626,22 +626,4 @@ static void test_dents(void **state)
 	assert_int_equal(procfs_dents_next(&it, &d), -ENOTDIR);
 	close(fd);
 	scratch_remove(&s);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_read_fixture),  cmocka_unit_test(test_read_live_proc),
-	    cmocka_unit_test(test_read_limits),   cmocka_unit_test(test_read_file),
-	    cmocka_unit_test(test_reason),        cmocka_unit_test(test_lines_and_tokens),
-	    cmocka_unit_test(test_parse_u64),     cmocka_unit_test(test_parse_fixed),
-	    cmocka_unit_test(test_kb_to_bytes),   cmocka_unit_test(test_delta),
-	    cmocka_unit_test(test_counter_rate),  cmocka_unit_test(test_rate_hundredths),
-	    cmocka_unit_test(test_utf8_sanitize), cmocka_unit_test(test_json_width),
-	    cmocka_unit_test(test_utf8_dup),      cmocka_unit_test(test_json_str),
-	    cmocka_unit_test(test_registry),      cmocka_unit_test(test_dents),
-	    cmocka_unit_test(test_hex_digit),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,7 +83,7 @@ static bool is_null3(const cJSON *o, const char *a, const char *b, const char *c
 
 /* --- the parser --- */
 
-static void test_parse_vm2(void **state)
+TEST(test_parse_vm2)
 {
 	struct psi_file f;
 
@@ -107,7 +107,7 @@ static void test_parse_vm2(void **state)
 	assert_int_equal(f.some.total_us, 0);
 }
 
-static void test_parse_host16(void **state)
+TEST(test_parse_host16)
 {
 	struct psi_file f;
 
@@ -123,7 +123,7 @@ static void test_parse_host16(void **state)
 	assert_int_equal(f.full.avg300, 210);
 }
 
-static void test_parse_layouts(void **state)
+TEST(test_parse_layouts)
 {
 	struct psi_file f;
 
@@ -162,7 +162,7 @@ static void test_parse_layouts(void **state)
 	assert_int_equal(f.some.total_us, 7);
 }
 
-static void test_parse_malformed(void **state)
+TEST(test_parse_malformed)
 {
 	static const struct {
 		enum psi_resource res;
@@ -237,7 +237,7 @@ static void check_prefixes(const char *machine, enum psi_resource res)
 	check_cuts(machine, rel, parse, &p, cut_psi, 'x');
 }
 
-static void test_parse_truncated(void **state)
+TEST(test_parse_truncated)
 {
 	(void)state;
 	for (int i = PSI_CPU; i <= PSI_IO; i++) {
@@ -266,7 +266,7 @@ static struct psi_reading reading(uint64_t mono_ns, uint64_t cpu_some, uint64_t 
 	return r;
 }
 
-static void test_payload(void **state)
+TEST(test_payload)
 {
 	struct psi_reading a = reading(5 * SEC, 1000000, 0, true, false);
 	struct psi_reading b = reading(6 * SEC, 1123456, 2000000, false, true);
@@ -323,7 +323,7 @@ static void test_payload(void **state)
 	cJSON_Delete(p);
 }
 
-static void test_reason(void **state)
+TEST(test_reason)
 {
 	char reason[256];
 
@@ -361,8 +361,11 @@ static void test_collector(void **state)
 	run_end(&r);
 }
 
+MACHINE_TEST(test_collector, "vm2");
+MACHINE_TEST(test_collector, "host16");
+
 /* 2.6.18 has no PSI: the topic is off, with the reason hello shows. */
-static void test_collector_old_kernel(void **state)
+TEST(test_collector_old_kernel)
 {
 	int fd = open_dir("linux-2.6.18", "proc");
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
@@ -372,7 +375,7 @@ static void test_collector_old_kernel(void **state)
 	close(fd);
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	static const char *const good = "some avg10=0.00 avg60=0.00 avg300=0.00 total=100\n"
 					"full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
@@ -440,7 +443,7 @@ static void test_collector_errors(void **state)
 }
 
 /* The live /proc of this machine, when it has PSI. */
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct timespec nap = {.tv_nsec = 50 * 1000 * 1000};
 	struct run r;
@@ -468,17 +471,4 @@ static void test_collector_live(void **state)
 	run_end(&r);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),        cmocka_unit_test(test_parse_host16),
-	    cmocka_unit_test(test_parse_layouts),    cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_truncated),  cmocka_unit_test(test_payload),
-	    cmocka_unit_test(test_reason),           MACHINE_TEST(test_collector, "vm2"),
-	    MACHINE_TEST(test_collector, "host16"),  cmocka_unit_test(test_collector_old_kernel),
-	    cmocka_unit_test(test_collector_errors), cmocka_unit_test(test_collector_live),
-	    LIVE_COST(&psi_collector, false, true),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+LIVE_COST(&psi_collector, false, true);

@@ -42,7 +42,7 @@ static const cJSON *row_of(const cJSON *payload, const char *key, const char *na
 
 /* --- the collector over host16 --- */
 
-static void test_collector_host16(void **state)
+TEST(test_collector_host16)
 {
 	int fd1 = open_dir("host16", "sys"), fd2 = open_dir("host16", "sys.2");
 	struct collector_env env = {.proc_fd = -1, .sys_fd = fd1};
@@ -119,7 +119,7 @@ static void test_collector_host16(void **state)
 	config_free(&cfg);
 }
 
-static void test_off(void **state)
+TEST(test_off)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -187,7 +187,7 @@ static void *one_service(struct scratch *s, struct collector_env *env)
 
 /* Services and files coming and going between ticks, on files rewritten in
  * place (held fds see the new contents). */
-static void test_collector_changes(void **state)
+TEST(test_collector_changes)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -281,7 +281,7 @@ static void test_collector_changes(void **state)
  * read each tick, its memory stands until that moves (read whole at once,
  * its CPU rate over the last tick) or its whole look (within
  * CGROUP_IDLE_TICKS, at its phase; then at least CGROUP_IDLE_TICKS apart). */
-static void test_collector_idle(void **state)
+TEST(test_collector_idle)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -349,7 +349,7 @@ static unsigned until_mem(struct scratch *s, void *st, struct collector_env *env
  * an idle one's whole look after CGROUP_IDLE_TICKS, then twice as long
  * (up to CGROUP_IDLE_MAX) while nothing moved, and CGROUP_IDLE_TICKS again
  * once something did. */
-static void test_collector_paced(void **state)
+TEST(test_collector_paced)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -398,7 +398,7 @@ static void test_collector_paced(void **state)
 /* cgroup v1: a service's numbers from each controller's hierarchy (cpuacct
  * in ns, blkio's Read and Write lines, a service only some hierarchies
  * have); null where a hierarchy lacks it, never a guess. */
-static void test_collector_v1(void **state)
+TEST(test_collector_v1)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -474,12 +474,15 @@ static void test_collector_v1_machine(void **state)
 	run_end(&r);
 }
 
+MACHINE_TEST(test_collector_v1_machine, "ctr-v1");
+MACHINE_TEST(test_collector_v1_machine, "ctr-hybrid");
+
 /* This machine: on with a system.slice, else off with the reason. */
 
 /* Top rows only (top-n 1: a by CPU, b by memory; c in neither), in name
  * order, raw counters, no sample where the file is missing; nothing before
  * the first tick. */
-static void test_metrics(void **state)
+TEST(test_metrics)
 {
 	struct scratch s;
 	struct config cfg;
@@ -558,7 +561,7 @@ static void test_metrics(void **state)
 	config_free(&cfg);
 }
 
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	int fd = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct collector_env env = {.proc_fd = -1, .sys_fd = fd};
@@ -581,22 +584,4 @@ static void test_collector_live(void **state)
 		svc_collector.fini(st);
 	}
 	close(fd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_collector_host16),
-	    cmocka_unit_test(test_off),
-	    cmocka_unit_test(test_collector_changes),
-	    cmocka_unit_test(test_collector_idle),
-	    cmocka_unit_test(test_collector_paced),
-	    cmocka_unit_test(test_collector_live),
-	    cmocka_unit_test(test_metrics),
-	    cmocka_unit_test(test_collector_v1),
-	    MACHINE_TEST(test_collector_v1_machine, "ctr-v1"),
-	    MACHINE_TEST(test_collector_v1_machine, "ctr-hybrid"),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,7 @@ static int blkio(const char *text, size_t len, void *ret)
 	return svc_blkio_parse(text, len, &io->r, &io->w);
 }
 
-static void test_cpu_stat(void **state)
+TEST(test_cpu_stat)
 {
 	static const struct parse_case bad[] = {
 	    {"", -ENODATA},
@@ -82,7 +82,7 @@ static void test_cpu_stat(void **state)
 	parse_cases(bad, sizeof(bad) / sizeof(bad[0]), cpu_stat, &v, NULL);
 }
 
-static void test_single(void **state)
+TEST(test_single)
 {
 	static const struct parse_case bad[] = {
 	    {"", -EINVAL},      {"\n", -EINVAL},     {"12", -EINVAL},
@@ -99,7 +99,7 @@ static void test_single(void **state)
 	parse_cases(bad, sizeof(bad) / sizeof(bad[0]), single, &v, NULL);
 }
 
-static void test_io_stat(void **state)
+TEST(test_io_stat)
 {
 	static const struct parse_case bad[] = {
 	    {"8:0 rbytes=1 wbytes=2", -EINVAL}, /* no '\n' */
@@ -154,7 +154,7 @@ struct cut {
  * first line on (usage_usec comes first). */
 /* v1's blkio.throttle.io_service_bytes, memory limits, flat keyed files
  * (memory.oom_control, memory.events), freezer.state. */
-static void test_v1_files(void **state)
+TEST(test_v1_files)
 {
 	static const struct parse_case bad_blkio[] = {
 	    {"", -EINVAL},
@@ -239,7 +239,7 @@ static void check_garbled(const char *p, size_t n, size_t at, void *ctx)
 
 /* Every prefix of the fixture files in exactly-sized buffers (for ASan);
  * every byte replaced. */
-static void test_truncated(void **state)
+TEST(test_truncated)
 {
 	static const char *const rels[] = {SVC_DIR "nginx.service/io.stat",
 					   SVC_DIR "ssh.service/cpu.stat",
@@ -255,15 +255,4 @@ static void test_truncated(void **state)
 		each_garbled(text, c.len, 'x', '\n', check_garbled, &c);
 		free(text);
 	}
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cpu_stat), cmocka_unit_test(test_single),
-	    cmocka_unit_test(test_io_stat),  cmocka_unit_test(test_truncated),
-	    cmocka_unit_test(test_v1_files),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@
 #include "prom_check.h"
 #include "temp.h"
 
-static void test_parse(void **state)
+TEST(test_parse)
 {
 	static const struct {
 		const char *text;
@@ -61,7 +61,7 @@ static void test_parse(void **state)
 	assert_int_equal(temp_parse_millideg("4\0005\n", 4, &(int64_t){0}), -EINVAL);
 }
 
-static void test_scan_desktop(void **state)
+TEST(test_scan_desktop)
 {
 	struct temp_list list = {0};
 	int sys = open_dir("desktop", "sys");
@@ -106,7 +106,7 @@ static void test_scan_desktop(void **state)
 	close(sys);
 }
 
-static void test_scan_sbc(void **state)
+TEST(test_scan_sbc)
 {
 	struct temp_list list = {0};
 	int sys = open_dir("sbc", "sys");
@@ -148,7 +148,7 @@ static void run_machine(const char *machine)
 	close(env.sys_fd);
 }
 
-static void test_collector_fixtures(void **state)
+TEST(test_collector_fixtures)
 {
 	struct collector_env env = {.proc_fd = -1};
 	void *st = NULL;
@@ -191,7 +191,7 @@ static void test_collector_fixtures(void **state)
 
 /* A sensor whose value is garbage is left out of the tick, and back when
  * it reads again; a label that is empty falls back to tempN. */
-static void test_collector_unreadable(void **state)
+TEST(test_collector_unreadable)
 {
 	struct scratch sys;
 	struct collector_env env = {.proc_fd = -1};
@@ -235,7 +235,7 @@ static void test_collector_unreadable(void **state)
 
 /* This VM has no sensor: the topic is off with the reason. A machine with
  * sensors gives a payload with at least one. */
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct collector_env env = {.proc_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
@@ -259,18 +259,4 @@ static void test_collector_live(void **state)
 		temp_collector.fini(st);
 	}
 	close(env.sys_fd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse),
-	    cmocka_unit_test(test_scan_desktop),
-	    cmocka_unit_test(test_scan_sbc),
-	    cmocka_unit_test(test_collector_fixtures),
-	    cmocka_unit_test(test_collector_unreadable),
-	    cmocka_unit_test(test_collector_live),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }
