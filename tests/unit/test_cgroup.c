@@ -136,7 +136,6 @@ TEST(test_ran_between)
 	struct host h;
 	uint64_t proven;
 
-	(void)state;
 	host_make(&h, false);
 	for (unsigned k = 0; k < 4; k++) /* b, c go idle; a bound is made */
 		host_tick(&h, 0);
@@ -156,7 +155,6 @@ TEST(test_woke)
 {
 	struct host h;
 
-	(void)state;
 	host_make(&h, false);
 	for (unsigned k = 0; k < 4; k++)
 		host_tick(&h, 0);
@@ -177,7 +175,6 @@ TEST(test_v2)
 	struct host h;
 	uint64_t proven;
 
-	(void)state;
 	host_make(&h, true);
 	for (unsigned k = 0; k < 4; k++)
 		host_tick(&h, 0);
@@ -212,7 +209,6 @@ TEST(test_v2_bound)
 	uint64_t seed = 7, last[NUNITS], proven;
 	struct host h;
 
-	(void)state;
 	host_make(&h, true);
 	for (size_t i = 0; i < NUNITS; i++)
 		last[i] = h.cpu[i];

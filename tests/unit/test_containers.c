@@ -162,7 +162,6 @@ TEST(test_classify)
 	};
 	struct ctr_ref ref;
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		bool is = ctr_classify(cases[i].parent, cases[i].name, &ref);
 
@@ -204,7 +203,6 @@ TEST(test_inotify)
 	void *st;
 	cJSON *p;
 
-	(void)state;
 	scratch_write(&s, "fs/cgroup/system.slice/cgroup.procs", "");
 	st = init_check(&containers_collector, &env, 0, "");
 	assert_true(containers_collector.get_fd(st) >= 0);
@@ -297,7 +295,6 @@ TEST(test_idle)
 	void *st;
 	cJSON *p;
 
-	(void)state;
 #define W(file, text)                                                                              \
 	do {                                                                                       \
 		snprintf(path, sizeof(path), "%s%s", cg, file);                                    \
@@ -347,7 +344,6 @@ TEST(test_freezer_busy)
 	unsigned n = 1, usec = 1000;
 	void *st;
 
-	(void)state;
 #define W(file, text_)                                                                             \
 	do {                                                                                       \
 		snprintf(path, sizeof(path), "%s%s", cg, file);                                    \
@@ -394,7 +390,6 @@ TEST(test_state_patched)
 	cJSON *held = NULL;
 	void *st;
 
-	(void)state;
 	for (unsigned i = 0; i < 12; i++) {
 		snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-%02u%s.scope/cpu.stat",
 			 i, DK + 2);
@@ -490,7 +485,6 @@ TEST(test_state_in_place)
 	uint64_t mem = 1;
 	void *st;
 
-	(void)state;
 	env.set_state_json = raw_set_state_json;
 	for (unsigned i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-%02u%s.scope/cpu.stat",
@@ -550,7 +544,6 @@ TEST(test_none)
 	void *st;
 	cJSON *p;
 
-	(void)state;
 	scratch_write(&s, "fs/cgroup/system.slice/cron.service/cpu.stat", "usage_usec 1000\n");
 	st = init_check(&containers_collector, &env, 0, "");
 	p = ctr_tick(st, &env, 1);
@@ -578,7 +571,6 @@ TEST(test_same_short_id)
 	char path[256];
 	void *st;
 
-	(void)state;
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-%s.scope/cpu.stat",
 			 ids[i]);
@@ -655,7 +647,6 @@ TEST(test_group)
 	unsigned n;
 	void *st;
 
-	(void)state;
 	assert_non_null(cap);
 	scratch_make(&s, "ctr");
 	env.sys_fd = s.fd;
@@ -729,7 +720,6 @@ TEST(test_net_paced)
 	uint64_t rx = 1000;
 	void *st;
 
-	(void)state;
 	snprintf(path, sizeof(path), "%scgroup.procs", cg);
 	scratch_write(&s, path, "100\n");
 	/* PID 100 in a namespace of its own: PID 1's is another */
@@ -798,7 +788,6 @@ TEST(test_name_late)
 	void *st;
 	cJSON *p;
 
-	(void)state;
 	scratch_write(&s, "proc/.keep", "");
 	env.proc_fd = openat(s.fd, "proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	assert_true(env.proc_fd >= 0);
@@ -876,7 +865,6 @@ TEST(test_conmon_tries)
 	unsigned n;
 	void *st;
 
-	(void)state;
 	scratch_write(&s, "fs/cgroup/machine.slice/libpod-" DK ".scope/cgroup.procs", "100\n");
 	scratch_write(&s, "proc/100/stat", "100 (sh) S 50 100 100 0 -1 0\n");
 	for (int pass = 0; pass < 2; pass++) {
@@ -923,7 +911,6 @@ TEST(test_podman_list_tick)
 	struct scratch s;
 	int proc_fd;
 
-	(void)state;
 	memcpy(a.id, DK, sizeof(DK));
 	memcpy(b.id, DK2, sizeof(DK2));
 	scratch_make(&s, "ctrmeta");
@@ -956,7 +943,6 @@ TEST(test_off)
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
 
-	(void)state;
 	scratch_make(&s, "ctr");
 	env.sys_fd = s.fd;
 	init_check(&containers_collector, &env, -ENOENT,
@@ -978,7 +964,6 @@ TEST(test_live)
 	void *st;
 	cJSON *p;
 
-	(void)state;
 	st = init_check(&containers_collector, &env, 0, "");
 	assert_int_equal(containers_collector.sample(st, &env, &t, &p), 0);
 	assert_true(num(p, "containers") >= 0);

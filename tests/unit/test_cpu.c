@@ -109,7 +109,6 @@ TEST(test_percent)
 	    {"still", {100, 0, 100, 100, 10, 0}, {100, 0, 100, 100, 10, 0}, -ENODATA, {0}},
 	};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct pct_case *c = &cases[i];
 		struct cpu_times a = times(c->prev[0], c->prev[1], c->prev[2], c->prev[3],
@@ -160,7 +159,6 @@ TEST(test_payload_hotplug)
 	const char *gap = "cpu  80 0 70 450\ncpu0 30 0 30 240\ncpu2 0 0 0 0\n";
 	cJSON *p;
 
-	(void)state;
 	/* cpu2 appeared: no rate for it on this tick */
 	p = payload_of(two, three);
 	assert_non_null(p);
@@ -194,7 +192,6 @@ TEST(test_payload_backwards)
 	const char *c = "cpu  30 0 40 330 3\ncpu0 20 0 20 170 3\ncpu1 10 0 20 180 1\n";
 	cJSON *p;
 
-	(void)state;
 	/* cpu1's iowait went backwards: no iowait time for it, still a rate */
 	p = payload_of(a, b);
 	assert_non_null(p);
@@ -254,7 +251,6 @@ TEST(test_collector_host16)
 	size_t la, lb;
 	char *ta = slurp("host16", "proc/stat", &la), *tb = slurp("host16", "proc.2/stat", &lb);
 
-	(void)state;
 	run_two_ticks("host16");
 
 	/* the same through the pure functions, with values checked by hand */
@@ -328,7 +324,6 @@ TEST(test_payload_rates)
 	struct cpu_stat prev = {0}, cur = {0};
 	cJSON *p, *core;
 
-	(void)state;
 	assert_int_equal(parse_str(a, &prev), 0);
 	assert_int_equal(parse_str(b, &cur), 0);
 
@@ -468,7 +463,6 @@ TEST(test_collector_cpufreq)
 	bool null;
 	int root;
 
-	(void)state;
 	assert_non_null(mkdtemp(dir));
 	root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(root >= 0);
@@ -579,7 +573,6 @@ TEST(test_collector_cpufreq)
 /* promtool accepts the families of every fixture tree without a warning. */
 TEST(test_metrics_promtool)
 {
-	(void)state;
 	promtool_goldens("cpu.prom");
 }
 
@@ -596,7 +589,6 @@ TEST(test_collector_cost)
 	cJSON *p = NULL;
 	double us;
 
-	(void)state;
 	st = init_check(&cpu_collector, &env, 0, NULL);
 	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
@@ -625,7 +617,6 @@ TEST(test_collector_errors)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	scratch_make(&s, "cpu");
 	env.proc_fd = s.fd;
 
@@ -669,7 +660,6 @@ TEST(test_collector_live)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	assert_true(fd >= 0);
 	st = init_check(&cpu_collector, &env, 0, NULL);
 	assert_int_equal(cpu_collector.sample(st, &env, &t1, &p), 0);

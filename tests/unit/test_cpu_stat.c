@@ -87,7 +87,6 @@ TEST(test_parse_vm2)
 {
 	struct cpu_stat st = {0};
 
-	(void)state;
 	parse_file("vm2", "proc/stat", parse, &st);
 	/* cpu  1219 0 1131 47279 231 0 18 6 0 0 */
 	assert_int_equal(st.total.jiffies[CPU_USER], 1219);
@@ -120,7 +119,6 @@ TEST(test_parse_host16)
 {
 	struct cpu_stat st = {0};
 
-	(void)state;
 	parse_file("host16", "proc/stat", parse, &st);
 	assert_int_equal(st.n_cores, 16);
 	for (size_t i = 0; i < 16; i++)
@@ -150,7 +148,6 @@ TEST(test_parse_linux_2_6_18)
 {
 	struct cpu_stat st = {0};
 
-	(void)state;
 	/* 8 columns: no guest, no guest_nice; no softirq line */
 	parse_file("linux-2.6.18", "proc/stat", parse, &st);
 	assert_int_equal(st.n_cores, 4);
@@ -175,7 +172,6 @@ TEST(test_parse_layouts)
 {
 	struct cpu_stat st = {0};
 
-	(void)state;
 	assert_int_equal(parse_str("cpu  10 20 30 40\ncpu0 1 2 3 4\npage 5741 1808\n"
 				   "swap 1 0\ndisk_io: (2,0):(31,30,5764,1,2)\n",
 				   &st),
@@ -254,7 +250,6 @@ TEST(test_parse_big_machine)
 	char *text = big_stat(1024, 100000, &len);
 	double us;
 
-	(void)state;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
 	for (int i = 0; i < 100; i++)
 		assert_int_equal(cpu_stat_parse(text, len, &st), 0);
@@ -315,7 +310,6 @@ TEST(test_parse_malformed)
 	};
 	struct cpu_stat st = {0};
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &st, no_cores);
 	/* an embedded NUL is garbage, not an end */
 	assert_int_equal(cpu_stat_parse("cpu  1 2\0 3 4\n", 14, &st), -EINVAL);
@@ -343,7 +337,6 @@ TEST(test_parse_truncated)
 {
 	struct cpu_stat st = {0};
 
-	(void)state;
 	check_cuts_proc("proc/stat", parse, &st, cut_stat, 'x');
 	cpu_stat_free(&st);
 }
@@ -376,7 +369,6 @@ TEST(test_freq_parse)
 	};
 	uint64_t khz = 7;
 
-	(void)state;
 	assert_int_equal(cpu_freq_parse("2400000\n", 8, &khz), 0);
 	assert_int_equal(khz, 2400000);
 	assert_int_equal(cpu_freq_parse("0\n", 2, &khz), 0);
@@ -408,7 +400,6 @@ TEST(test_monotonic)
 {
 	struct cpu_stat none = {0}, a = {0}, b = {0}, out = {0}, out2 = {0};
 
-	(void)state;
 	set_cores(&a,
 		  (const struct cpu_times[]){core_times(0, 100, 1000, 50),
 					     core_times(1, 100, 1000, 50),

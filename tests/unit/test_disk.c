@@ -57,7 +57,6 @@ TEST(test_parse_vm2)
 	struct disk_stats st = {0};
 	const struct disk_dev *d;
 
-	(void)state;
 	parse_file("vm2", "proc/diskstats", parse, &st);
 	assert_int_equal(st.n, 10);
 	assert_string_equal(st.v[0].name, "loop0");
@@ -91,7 +90,6 @@ TEST(test_parse_host16)
 {
 	struct disk_stats st = {0};
 
-	(void)state;
 	parse_file("host16", "proc/diskstats", parse, &st);
 	assert_int_equal(st.n, 15);
 	assert_string_equal(st.v[2].name, "nvme0n1");
@@ -111,7 +109,6 @@ TEST(test_parse_linux_2_6_18)
 	struct disk_stats st = {0};
 	const struct disk_dev *d;
 
-	(void)state;
 	parse_file("linux-2.6.18", "proc/diskstats", parse, &st);
 	assert_int_equal(st.n, 25);
 	d = &st.v[17];
@@ -136,7 +133,6 @@ TEST(test_parse_layouts)
 {
 	struct disk_stats st = {0};
 
-	(void)state;
 	assert_int_equal(parse_str("   8       0 sda 1 2 3 4 5 6 7 8 9 10 11\n"
 				   "   8       1 sda1 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n"
 				   "   8       2 sda2 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n"
@@ -228,7 +224,6 @@ TEST(test_parse_malformed)
 	};
 	struct disk_stats st = {0};
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &st, no_devices);
 	assert_int_equal(disk_stats_parse("8 0 s\0a 1 2 3 4\n", 16, &st), -EINVAL);
 	/* reusable after errors */
@@ -241,7 +236,6 @@ TEST(test_parse_truncated)
 {
 	struct disk_stats st = {0};
 
-	(void)state;
 	check_cuts_proc("proc/diskstats", parse, &st, cut_at_lines, 'x');
 	disk_stats_free(&st);
 }
@@ -250,7 +244,6 @@ TEST(test_parse_truncated)
 
 TEST(test_virtual)
 {
-	(void)state;
 	assert_true(disk_is_virtual("ram0"));
 	assert_true(disk_is_virtual("ram15"));
 	assert_true(disk_is_virtual("loop0"));
@@ -282,7 +275,6 @@ TEST(test_wanted)
 	char err[CONFIG_ERR_LEN];
 	struct config cfg;
 
-	(void)state;
 	/* no config, or the default empty list: real devices that did I/O */
 	assert_true(disk_wanted(NULL, &sda));
 	assert_false(disk_wanted(NULL, &loop0));
@@ -330,7 +322,6 @@ TEST(test_payload)
 	const cJSON *e;
 	cJSON *p;
 
-	(void)state;
 	/* sda: 100 reads of 800 sectors taking 300 ms, 50 writes of 400
 	 * sectors taking 200 ms, busy 400 ms, 1000 ms weighted, in 2 s */
 	assert_int_equal(parse_str("8 0 sda 1000 0 8000 3000 500 0 4000 2000 0 4000 10000\n"
@@ -483,7 +474,6 @@ TEST(test_collector_config)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	config_defaults(&cfg);
 	assert_int_equal(disk_collector.init(&env, cfg.col[collector_topic(disk_collector.name)],
 					     &st, reason, sizeof(reason)),
@@ -527,7 +517,6 @@ TEST(test_collector_partitions)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	scratch_make(&proc, "disk");
 	scratch_make(&sys, "disk");
 	env = (struct collector_env){.proc_fd = proc.fd, .sys_fd = sys.fd};
@@ -606,7 +595,6 @@ TEST(test_metrics_old_partition)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	scratch_make(&proc, "disk");
 	env.proc_fd = proc.fd;
 	scratch_write(&proc, "diskstats",
@@ -634,7 +622,6 @@ TEST(test_collector_errors)
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
 
-	(void)state;
 	scratch_make(&s, "disk");
 	env.proc_fd = s.fd;
 	init_check(&disk_collector, &env, -ENOENT, "/proc/diskstats: No such file or directory");
@@ -651,7 +638,6 @@ TEST(test_collector_live)
 	const cJSON *e;
 	cJSON *p;
 
-	(void)state;
 	run_live(&r, &disk_collector, true, false);
 	for (int i = 0; i < 2; i++) {
 		p = run_tick(&r, T1, clock_mono_ns());

@@ -108,7 +108,6 @@ TEST(test_json)
 	struct rec b = {"eth\xff", NULL, -1, -1, 0, 0, 0, 0, 0};
 	char *text;
 
-	(void)state;
 	text = json_of(&a, ~0u, NULL, 0, 0);
 	assert_string_equal(text,
 			    "{\"name\":\"eth0\",\"state\":\"up\",\"flag\":true,\"speed\":1000,"
@@ -150,7 +149,6 @@ TEST(test_rates)
 	struct rec p = {.bytes = 1000, .sectors = 100}, c = {.bytes = 1500, .sectors = 103};
 	bool null;
 
-	(void)state;
 	assert_true(rate_of("bytes_per_s", &c, ~0u, &p, ~0u, 3 * SEC, &null) == 166.67 && !null);
 	assert_true(rate_of("bytes_per_s", &c, ~0u, &p, ~0u, 2 * SEC, &null) == 250 && !null);
 	/* 3 sectors in 1 s: 3e8 / 1e9 = 0.3 % busy; in 1 ms: capped at 100 */
@@ -180,7 +178,6 @@ TEST(test_prom)
 				 {&b, HAS_BYTES | HAS_HWMON, lb}};
 	struct metrics m = {0};
 
-	(void)state;
 	fields_prom(&m, &table, v, 2);
 	assert_int_equal(metrics_error(&m), 0);
 	assert_string_equal(m.buf, "# HELP x_bytes_total Bytes.\n"
@@ -216,7 +213,6 @@ TEST(test_parse)
 {
 	struct rec r = {.flag = 0};
 
-	(void)state;
 	assert_ptr_equal(fields_find(&table, "Kb", 2), &rows[7]);
 	assert_null(fields_find(&table, "K", 1));
 	assert_int_equal(fields_parse(&rows[7], &r, "3", 1), 0);

@@ -137,7 +137,6 @@ TEST(test_mount_json)
 	cJSON *o;
 	char *text;
 
-	(void)state;
 	/* used 700, avail 250: 70000 / 950 = 73.68 -> 74 (rounded up) */
 	o = mount_json(&u, true, 0);
 	text = cJSON_PrintUnformatted(o);
@@ -233,7 +232,6 @@ static void run_machine(const char *machine)
 
 TEST(test_collector_fixtures)
 {
-	(void)state;
 	run_machine("vm2");
 	run_machine("container");
 	run_machine("desktop");
@@ -307,7 +305,6 @@ TEST(test_collector_server)
 	void *st = NULL;
 	cJSON *p;
 
-	(void)state;
 	fake_load("server", "statvfs");
 	fs_set_statfs(fake_statfs);
 	env.proc_fd = proc;
@@ -345,7 +342,6 @@ TEST(test_collector_config)
 	cJSON *p;
 	char names[512] = "";
 
-	(void)state;
 	config_defaults(&cfg);
 	set_key(&cfg, "fs-types", "!nfs*,!cifs");
 	set_key(&cfg, "mounts", "!/boot*");
@@ -380,7 +376,6 @@ TEST(test_collector_errors)
 	cJSON *p = NULL;
 	const cJSON *fs;
 
-	(void)state;
 	fake_load("server", "statvfs");
 	fs_set_statfs(fake_statfs);
 	scratch_make(&s, "fs");
@@ -460,7 +455,6 @@ TEST(test_collector_stuck)
 	const cJSON *slow;
 	int i;
 
-	(void)state;
 	config_defaults(&cfg);
 	COLSET(&cfg, fs)->timeout_ms = 50;
 	scratch_make(&s, "fs");
@@ -587,7 +581,6 @@ TEST(test_collector_live)
 	double us, worker_us;
 	const int n = 2000;
 
-	(void)state;
 	env.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	st = init_check(&fs_collector, &env, 0, NULL);
 	p = sample(st, &env, T1);

@@ -136,7 +136,6 @@ static void cleanup(void)
 
 static int teardown(void **state)
 {
-	(void)state;
 	cleanup();
 	return 0;
 }
@@ -353,7 +352,6 @@ TEST_WITH(test_hung_mount, NULL, teardown)
 	bool fresh_seen = false;
 	cJSON *p;
 
-	(void)state;
 	if (access("/dev/fuse", F_OK) != 0)
 		skip();
 	hangfs_path(hangfs, sizeof(hangfs));

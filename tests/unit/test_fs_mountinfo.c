@@ -30,7 +30,6 @@ TEST(test_parse_vm2)
 {
 	struct fs_mountinfo mi = {0};
 
-	(void)state;
 	parse_file("vm2", "proc/self/mountinfo", parse, &mi);
 	assert_int_equal(mi.n, 19);
 	/* 27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,... */
@@ -54,7 +53,6 @@ TEST(test_parse_server)
 	struct fs_mountinfo mi = {0};
 	const struct fs_mount *m;
 
-	(void)state;
 	parse_file("server", "proc/self/mountinfo", parse, &mi);
 	assert_int_equal(mi.n, 39);
 	/* two optional fields: shared:40 master:12 */
@@ -91,7 +89,6 @@ TEST(test_parse_shapes)
 {
 	struct fs_mountinfo mi = {0};
 
-	(void)state;
 	/* an empty source (mount -t tmpfs "" /x) and a subtype */
 	assert_int_equal(parse_str("1 0 0:1 / /x rw - tmpfs  rw\n"
 				   "2 1 0:2 / /y ro shared:1 master:2 propagate_from:3 unbindable "
@@ -163,7 +160,6 @@ TEST(test_parse_malformed)
 	};
 	struct fs_mountinfo mi = {0};
 
-	(void)state;
 	/* the escape the cases below break */
 	assert_int_equal(parse_str("1 0 8:1 / /a\\040 rw - ext4 /dev/sda1 rw\n", &mi), 0);
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &mi, no_mounts);
@@ -221,7 +217,6 @@ static void check_prefixes(const char *machine, const char *rel)
 
 TEST(test_parse_truncated)
 {
-	(void)state;
 	check_prefixes("vm2", "proc/self/mountinfo");
 	check_prefixes("server", "proc/self/mountinfo");
 	check_prefixes("container", "proc/self/mountinfo");

@@ -45,7 +45,6 @@ TEST(test_wanted)
 	};
 	struct config cfg;
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(pseudo) / sizeof(pseudo[0]); i++) {
 		assert_true(fs_type_is_pseudo(pseudo[i]));
 		assert_false(wanted(NULL, "/x", pseudo[i]));
@@ -117,7 +116,6 @@ TEST(test_select)
 	struct fs_mountinfo mi = {0};
 	size_t idx[16], n;
 
-	(void)state;
 	/* bind mounts (same device and root) once, under the shortest path;
 	 * a bind of a subdirectory is another root; a later mount on the
 	 * same mount point hides the earlier one */

@@ -67,7 +67,6 @@ TEST(test_parse_dpm)
 	    {"0: 99999999999999999999Mhz\n", -ERANGE, 0, 0, false},
 	};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t cur = 7, max = 7;
 		bool have = false;
@@ -86,7 +85,6 @@ TEST(test_parse_u64)
 {
 	uint64_t v = 0;
 
-	(void)state;
 	assert_int_equal(gpu_parse_u64("37\n", 3, &v), 0);
 	assert_int_equal(v, 37);
 	assert_int_equal(gpu_parse_u64("37", 2, &v), -EINVAL);
@@ -102,7 +100,6 @@ TEST(test_scan)
 	unsigned nvidia = 9;
 	int sys = open_dir("workstation", "sys");
 
-	(void)state;
 	assert_int_equal(gpu_scan_drm(sys, &list, &nvidia), 0);
 	assert_int_equal(nvidia, 0);
 	assert_int_equal(list.n, 2); /* card0-DP-1 and renderD128 are no cards */
@@ -188,7 +185,6 @@ TEST(test_nvml)
 	cJSON *p = NULL;
 	void *st;
 
-	(void)state;
 	fake_nvml_path(lib, sizeof(lib));
 	set_nvml(lib);
 	scratch_make(&s, "gpu");
@@ -238,7 +234,6 @@ TEST(test_off)
 	struct scratch s;
 	void *st = NULL;
 
-	(void)state;
 	set_nvml("/nonexistent/libnvidia-ml.so.1");
 	scratch_make(&s, "gpu");
 	env.sys_fd = s.fd;

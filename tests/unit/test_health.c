@@ -80,7 +80,6 @@ TEST(test_mdstat)
 	size_t len;
 	char *text = slurp("nas", "proc/mdstat", &len);
 
-	(void)state;
 	assert_int_equal(md_stat_parse(text, len, &st), 0);
 	assert_int_equal(st.n, 6);
 	a = md_find(&st, "md1"); /* degraded, recovering onto a spare */
@@ -147,7 +146,6 @@ TEST(test_btrfs)
 			 "generation_errs 0\n";
 	uint64_t sum = 0;
 
-	(void)state;
 	assert_int_equal(health_btrfs_errors(ok, strlen(ok), &sum), 0);
 	assert_int_equal(sum, 7);
 	assert_int_equal(health_btrfs_errors("read_errs x\n", 12, &sum), -EINVAL);
@@ -184,7 +182,6 @@ TEST(test_smart)
 	size_t len;
 	char *text = slurp("nas", "smart/smart.json", &len);
 
-	(void)state;
 	assert_int_equal(smart_parse(text, len, &f), 0);
 	assert_int_equal(f.time_s, 1700000000);
 	assert_int_equal(f.n, 4);
@@ -234,7 +231,6 @@ TEST(test_fixture)
 	struct run r;
 	cJSON *p;
 
-	(void)state;
 	snprintf(path, sizeof(path), "%s/nas/smart/smart.json", fixtures());
 	set_smart(path);
 	run_start(&r, &health_collector, "nas");
@@ -264,7 +260,6 @@ TEST(test_smart_file)
 	cJSON *p = NULL;
 	void *st;
 
-	(void)state;
 	scratch_make(&s, "health");
 	snprintf(path, sizeof(path), "%s/smart.json", s.dir);
 	set_smart(path);
@@ -327,7 +322,6 @@ TEST(test_live_mounts)
 	uint64_t before;
 	void *st;
 
-	(void)state;
 	if (geteuid() != 0)
 		skip();
 	assert_int_equal(unshare(CLONE_NEWNS), 0);

@@ -36,7 +36,6 @@ static void run_machine(const char *machine)
 
 TEST(test_collector_fixtures)
 {
-	(void)state;
 	run_machine("vm2");
 	run_machine("desktop");
 	run_machine("container");
@@ -53,7 +52,6 @@ TEST(test_collector_change)
 	cJSON *p = NULL;
 	char *text;
 
-	(void)state;
 	scratch_make(&proc, "host");
 	env.proc_fd = proc.fd;
 	init_check(&host_collector, &env, -ENOENT,
@@ -101,7 +99,6 @@ TEST(test_collector_live)
 	struct timespec a, b;
 	const int n = 10000;
 
-	(void)state;
 	env = (struct collector_env){.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC),
 				     .sys_fd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
 	st = init_check(&host_collector, &env, 0, NULL);

@@ -30,7 +30,6 @@ TEST(test_cpuinfo)
 {
 	struct host_cpu c;
 
-	(void)state;
 	/* this VM: 2 vCPUs, one package, two cores, the hypervisor flag */
 	cpuinfo_fixture("vm2", &c);
 	assert_string_equal(c.model, "AMD EPYC");
@@ -64,7 +63,6 @@ TEST(test_cpuinfo_shapes)
 {
 	struct host_cpu c;
 
-	(void)state;
 	/* arm64: no model name, no topology, no flags */
 	assert_int_equal(cpuinfo_str("processor\t: 0\nBogoMIPS\t: 108.00\n"
 				     "Features\t: fp asimd evtstrm crc32 cpuid\n"
@@ -144,7 +142,6 @@ TEST(test_cpuinfo_truncated)
 	size_t len;
 	char *text = slurp("vm2", "proc/cpuinfo", &len);
 
-	(void)state;
 	each_prefix(text, len, check_cpuinfo_prefix, text);
 	free(text);
 }
@@ -170,7 +167,6 @@ TEST(test_os_release)
 	size_t len;
 	char *text = slurp("vm2", "etc/os-release", &len), *v;
 
-	(void)state;
 	assert_int_equal(host_os_release_value(text, len, "PRETTY_NAME", &v), 0);
 	assert_string_equal(v, "Debian GNU/Linux 12 (bookworm)");
 	free(v);
@@ -203,7 +199,6 @@ TEST(test_btime)
 {
 	uint64_t v = 0;
 
-	(void)state;
 	assert_int_equal(host_btime_parse("cpu  1 2 3 4\nbtime 1795480737\n", 31, &v), 0);
 	assert_int_equal(v, 1795480737);
 	assert_int_equal(host_btime_parse("cpu  1 2 3 4\n", 13, &v), -ENODATA);
@@ -216,7 +211,6 @@ TEST(test_btime)
 
 TEST(test_dmi)
 {
-	(void)state;
 	assert_string_equal(host_vm_from_dmi("QEMU", "Standard PC (Q35 + ICH9, 2009)", "SeaBIOS"),
 			    "qemu");
 	assert_string_equal(host_vm_from_dmi("Red Hat", "KVM", "SeaBIOS"), "kvm");
@@ -250,7 +244,6 @@ TEST(test_cgroup_hints)
 	    {"9:name=systemd:/\n1:cpu:/\n0::/\n", NULL},
 	};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *got = host_container_from_cgroup(cases[i].text, strlen(cases[i].text));
 

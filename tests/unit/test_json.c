@@ -361,7 +361,6 @@ TEST(test_rows)
 	char name[] = "nginx.service", bad[] = "caf\xe9", *head, *text;
 	size_t len = 0;
 
-	(void)state;
 	for (int i = 0; i < 100000; i++) {
 		int64_t v = (int64_t)(rng() >> (1 + rng() % 63)); /* 0 .. INT64_MAX */
 		bool h = i % 2;

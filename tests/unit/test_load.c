@@ -71,7 +71,6 @@ TEST(test_parse_fixtures)
 	struct load_avg la;
 	struct load_uptime up;
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		parse_fixture(cases[i].machine, &la, &up);
 		assert_fields(cases[i].machine, &la, &cases[i].la, avg_fields);
@@ -84,7 +83,6 @@ TEST(test_parse_shapes)
 	struct load_avg la;
 	struct load_uptime up;
 
-	(void)state;
 	/* fewer decimals and wide values are still exact */
 	assert_int_equal(load_avg_parse("1.5 10 0.05 0/1 1\n", 18, &la), 0);
 	assert_true(la.load1 == 1.5);
@@ -133,7 +131,6 @@ TEST(test_parse_malformed)
 	struct load_avg la = {.tasks = 7};
 	struct load_uptime up = {.uptime = 7};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(bad_loadavg) / sizeof(bad_loadavg[0]); i++) {
 		int r = load_avg_parse(bad_loadavg[i], strlen(bad_loadavg[i]), &la);
 
@@ -176,7 +173,6 @@ TEST(test_parse_truncated)
 	struct load_avg la;
 	struct load_uptime up;
 
-	(void)state;
 	check_cuts_proc("proc/loadavg", parse_avg, &la, cut_whole, '\0');
 	check_cuts_proc("proc/uptime", parse_uptime, &up, cut_whole, '\0');
 }
@@ -193,7 +189,6 @@ static void run_collector(const char *machine)
 
 TEST(test_metrics_promtool)
 {
-	(void)state;
 	promtool_goldens("load.prom");
 }
 
@@ -204,7 +199,6 @@ TEST(test_collector_fixtures)
 	struct load_avg la;
 	struct load_uptime up;
 
-	(void)state;
 	for (size_t i = 0; i < 3; i++)
 		run_collector(proc_machines[i]);
 
@@ -227,7 +221,6 @@ TEST(test_collector_errors)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	scratch_make(&s, "load");
 	env.proc_fd = s.fd;
 	init_check(&load_collector, &env, -ENOENT, "/proc/loadavg: No such file or directory");
@@ -277,7 +270,6 @@ TEST(test_collector_live)
 	struct run r;
 	cJSON *p;
 
-	(void)state;
 	run_live(&r, &load_collector, false, false);
 	assert_true(r.fd[0] >= 0);
 	p = run_tick(&r, T1, 1);

@@ -130,7 +130,6 @@ TEST(test_parse_fixtures)
 		     MEM_HAS_HUGEPAGES_FREE | MEM_HAS_HUGEPAGESIZE}},
 	};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct mem_info mi = parse_fixture(cases[i].machine);
 
@@ -144,7 +143,6 @@ TEST(test_payload_2_6_18)
 	struct mem_info mi = parse_fixture("linux-2.6.18");
 	cJSON *p;
 
-	(void)state;
 	/* no MemAvailable: free + buffers + cached */
 	assert_int_equal(mem_build_payload(&mi, NULL, NULL, 0, T1, &p), 0);
 	assert_true(num(p, "available") == (double)((123456 + 234567 + 2345678) * KIB));
@@ -164,7 +162,6 @@ TEST(test_parse_minimal)
 {
 	struct mem_info mi;
 
-	(void)state;
 	/* only the required keys; unknown keys of either shape are ignored */
 	assert_int_equal(parse_str("MemTotal: 100 kB\nFoo(bar):  7 kB\nMemFree: 40 kB\n"
 				   "HugePages_Total:   0\nNew_Counter:   12\n",
@@ -229,7 +226,6 @@ TEST(test_parse_malformed)
 	};
 	struct mem_info mi = {.total = 7};
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_info, &mi, info_untouched);
 	{
 		static const char nul[] = "MemTotal: 1\0 kB\nMemFree: 4 kB\n";
@@ -257,7 +253,6 @@ TEST(test_parse_truncated)
 {
 	struct mem_info mi;
 
-	(void)state;
 	check_cuts_proc("proc/meminfo", parse_info, &mi, cut_meminfo, 'x');
 }
 
@@ -274,7 +269,6 @@ TEST(test_payload_clamps)
 	};
 	cJSON *p;
 
-	(void)state;
 	/* free + buffers + cached > total: used is 0, available is total */
 	assert_int_equal(mem_build_payload(&mi, NULL, NULL, 0, T1, &p), 0);
 	assert_true(num(p, "used") == 0);
@@ -311,7 +305,6 @@ TEST(test_vmstat_fixtures)
 	const unsigned all = (1u << MEM_VM_N) - 1;
 	struct mem_vmstat vm;
 
-	(void)state;
 	/* vm2 (captured): pgfault 14239562, pgmajfault 5275, no swap */
 	vm = parse_vmstat_fixture("vm2", "proc");
 	assert_int_equal(vm.has, all);
@@ -364,7 +357,6 @@ TEST(test_vmstat_malformed)
 	};
 	struct mem_vmstat vm = {.v = {7}, .has = 9};
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_vmstat, &vm, vmstat_untouched);
 	{
 		static const char nul[] = "pgfault 1\0\npgmajfault 2\n";
@@ -386,7 +378,6 @@ TEST(test_vmstat_truncated)
 {
 	struct mem_vmstat vm;
 
-	(void)state;
 	check_cuts_proc("proc/vmstat", parse_vmstat, &vm, cut_at_lines, 'x');
 }
 
@@ -397,7 +388,6 @@ TEST(test_rates)
 	struct mem_info mi = {.total = 100, .free = 50};
 	cJSON *p;
 
-	(void)state;
 	/* two seconds; pswpout went backwards: skipped */
 	assert_int_equal(mem_build_payload(&mi, &a, &b, 2 * SEC, T2, &p), 0);
 	assert_true(num(p, "page_faults_per_s") == 250);
@@ -467,14 +457,12 @@ static void run_collector(const char *machine)
 
 TEST(test_collector_fixtures)
 {
-	(void)state;
 	for (size_t i = 0; i < 3; i++)
 		run_collector(proc_machines[i]);
 }
 
 TEST(test_metrics_promtool)
 {
-	(void)state;
 	promtool_goldens("mem.prom");
 }
 
@@ -488,7 +476,6 @@ TEST(test_collector_errors)
 	cJSON *p = NULL;
 	int f;
 
-	(void)state;
 	scratch_make(&s, "mem");
 	env.proc_fd = s.fd;
 	init_check(&mem_collector, &env, -ENOENT, "/proc/meminfo: No such file or directory");
@@ -575,7 +562,6 @@ TEST(test_collector_live)
 	struct run r;
 	cJSON *p;
 
-	(void)state;
 	run_live(&r, &mem_collector, false, false);
 	assert_true(r.fd[0] >= 0);
 	p = run_tick(&r, T1, 1);

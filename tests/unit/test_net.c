@@ -85,7 +85,6 @@ TEST(test_dev_vm2)
 {
 	struct net_dev d = {0};
 
-	(void)state;
 	parse_file("vm2", "proc/net/dev", parse_dev, &d);
 	assert_int_equal(d.n, 4);
 	assert_string_equal(d.v[0].name, "lo");
@@ -108,7 +107,6 @@ TEST(test_dev_host16)
 {
 	struct net_dev d = {0};
 
-	(void)state;
 	parse_file("host16", "proc/net/dev", parse_dev, &d);
 	assert_int_equal(d.n, 7);
 	/* eno1: 876543210987 654321098 3 1234 ... multicast 456789 | 765432109876 */
@@ -128,7 +126,6 @@ TEST(test_dev_linux_2_6_18)
 {
 	struct net_dev d = {0};
 
-	(void)state;
 	parse_file("linux-2.6.18", "proc/net/dev", parse_dev, &d);
 	assert_int_equal(d.n, 4);
 	assert_string_equal(d.v[1].name, "eth0");
@@ -144,7 +141,6 @@ TEST(test_dev_shapes)
 {
 	struct net_dev d = {0};
 
-	(void)state;
 	/* no devices at all (a fresh network namespace has lo, but still) */
 	assert_int_equal(dev_str(HDR, &d), 0);
 	assert_int_equal(d.n, 0);
@@ -228,7 +224,6 @@ TEST(test_dev_malformed)
 	};
 	struct net_dev d = {0};
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_dev, &d, no_interfaces);
 	{
 		static const char nul[] = HDR "  et\0h0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n";
@@ -244,7 +239,6 @@ TEST(test_snmp_fixtures)
 {
 	struct net_tcp t;
 
-	(void)state;
 	/* Tcp: 1 200 120000 -1 1896 1753 0 301 22 57080 56521 11 0 297 0 */
 	parse_file("vm2", "proc/net/snmp", parse_snmp, &t);
 	assert_int_equal(t.curr_estab, 22);
@@ -269,7 +263,6 @@ TEST(test_snmp_shapes)
 	struct net_tcp t;
 	const char *text;
 
-	(void)state;
 	/* columns by name, in any order, unknown ones skipped */
 	text = "Ip: Forwarding\nIp: 1\n"
 	       "Tcp: OutRsts Future InErrs RetransSegs OutSegs InSegs CurrEstab PassiveOpens "
@@ -325,7 +318,6 @@ TEST(test_snmp_malformed)
 	struct net_tcp t;
 	char text[512];
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
 		int r;
 
@@ -352,7 +344,6 @@ TEST(test_sockstat)
 	};
 	struct net_sockstat ss;
 
-	(void)state;
 	/* TCP: inuse 26 orphan 0 tw 1426 alloc 27 mem 9991 */
 	parse_file("vm2", "proc/net/sockstat", parse_sockstat, &ss);
 	assert_int_equal(ss.inuse, 26);
@@ -411,7 +402,6 @@ TEST(test_truncated)
 	struct net_tcp t;
 	struct net_sockstat ss;
 
-	(void)state;
 	check_cuts_proc("proc/net/dev", parse_dev_fresh, NULL, cut_net, 'x');
 	check_cuts_proc("proc/net/snmp", parse_snmp, &t, cut_net, 'x');
 	check_cuts_proc("proc/net/sockstat", parse_sockstat, &ss, cut_sockstat, 'x');
@@ -421,7 +411,6 @@ TEST(test_truncated)
 
 TEST(test_sysfs_values)
 {
-	(void)state;
 	assert_string_equal(net_operstate_parse("up\n", 3), "up");
 	assert_string_equal(net_operstate_parse("lowerlayerdown\n", 15), "lowerlayerdown");
 	assert_string_equal(net_operstate_parse("unknown\n", 8), "unknown");
@@ -465,7 +454,6 @@ TEST(test_payload)
 	const cJSON *e;
 	cJSON *p;
 
-	(void)state;
 	reading_of(&a,
 		   HDR "    lo: 100 10 0 0 0 0 0 0 100 10 0 0 0 0 0 0\n"
 		       "  eth0: 1000 10 5 5 0 0 0 0 2000 20 0 0 0 0 0 0\n"
@@ -606,7 +594,6 @@ TEST(test_collector_filter)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	config_defaults(&cfg);
 	assert_int_equal(net_collector.init(&env, cfg.col[collector_topic(net_collector.name)], &st,
 					    reason, sizeof(reason)),
@@ -650,7 +637,6 @@ TEST(test_collector_links)
 	cJSON *p = NULL;
 	int fds = open_fds();
 
-	(void)state;
 	scratch_make(&proc, "net");
 	scratch_make(&sys, "net");
 	env = (struct collector_env){.proc_fd = proc.fd, .sys_fd = sys.fd};
@@ -739,7 +725,6 @@ TEST(test_collector_errors)
 	struct collector_env env = {.sys_fd = -1};
 	void *st = NULL;
 
-	(void)state;
 	scratch_make(&s, "net");
 	env.proc_fd = s.fd;
 	init_check(&net_collector, &env, -ENOENT, "/proc/net/dev: No such file or directory");
@@ -768,7 +753,6 @@ TEST(test_collector_live)
 	struct run r;
 	cJSON *p;
 
-	(void)state;
 	run_live(&r, &net_collector, true, false);
 	for (int i = 0; i < 2; i++) {
 		const cJSON *lo;

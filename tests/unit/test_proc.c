@@ -72,7 +72,6 @@ TEST(test_collector_vm2)
 	char *text;
 	int i;
 
-	(void)state;
 	assert_int_equal(proc_collector.init(&env, cfg.col[collector_topic(proc_collector.name)],
 					     &st, reason, sizeof(reason)),
 			 0);
@@ -235,7 +234,6 @@ TEST(test_collector_scratch)
 	void *st = NULL;
 	cJSON *p;
 
-	(void)state;
 	proc_scratch(&s);
 	env.proc_fd = s.fd;
 	init_check(&proc_collector, &env, -ENOENT, "/proc/stat: No such file or directory");
@@ -321,7 +319,6 @@ TEST(test_collector_drm_workstation)
 	struct run r;
 	cJSON *p;
 
-	(void)state;
 	run_start(&r, &proc_collector, "workstation");
 	run_trees(&r, 0);
 	p = run_tick(&r, T1, 5 * SEC);
@@ -393,7 +390,6 @@ TEST(test_collector_drm_scratch)
 	cJSON *p;
 	int sys;
 
-	(void)state;
 	proc_scratch(&s);
 	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
 	scratch_write(&s, "../sys/class/drm/renderD128/dev", "226:128\n");
@@ -477,7 +473,6 @@ TEST(test_metrics)
 	char reason[256];
 	void *st = NULL;
 
-	(void)state;
 	proc_scratch(&s);
 	env.proc_fd = s.fd;
 	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
@@ -576,7 +571,6 @@ TEST(test_collector_clock)
 	unsigned n;
 	cJSON *p;
 
-	(void)state;
 	scratch_make_live(&s, &env);
 	scratch_proc(&s, (unsigned)idle, "idle", 'S', 10, 1, 50, 100);
 	scratch_proc(&s, (unsigned)busy, "busy", 'R', 10, 1, 60, 200);
@@ -660,7 +654,6 @@ TEST(test_collector_hidden_refresh)
 	void *st = NULL;
 	cJSON *p;
 
-	(void)state;
 	scratch_make_live(&s, &env);
 	scratch_proc(&s, (unsigned)big, "big", 'S', 10, 1, 50, 500);
 	scratch_proc(&s, (unsigned)small, "small", 'S', 10, 1, 50, 100);
@@ -801,7 +794,6 @@ TEST(test_collector_exits_with_forks)
 	void *st = NULL;
 	cJSON *p;
 
-	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
 					     sizeof(reason)),
@@ -842,7 +834,6 @@ TEST(test_collector_live)
 	cJSON *p;
 	double procs;
 
-	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(proc_collector.init(&env, cfg.col[collector_topic(proc_collector.name)],
 					     &st, reason, sizeof(reason)),
@@ -923,7 +914,6 @@ TEST(test_collector_few_fds)
 	void *st = NULL;
 	cJSON *p;
 
-	(void)state;
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
 	low = old;
 	low.rlim_cur = 64;

@@ -68,7 +68,6 @@ TEST(test_fixtures)
 	size_t len;
 	char *text;
 
-	(void)state;
 	/* amdgpu, the old keys: drm-memory-<region> only */
 	c = parse_fixture("proc/812/fdinfo/9");
 	assert_string_equal(c.driver, "amdgpu");
@@ -109,7 +108,6 @@ TEST(test_xe_cycles)
 	char later[sizeof(xe_text) + 64], *p;
 	double share;
 
-	(void)state;
 	a = parse_ok(xe_text, strlen(xe_text));
 	assert_true(a.id == 44);
 	assert_true(a.mem_bytes == 23992 * UINT64_C(1024)); /* system 0 + vram0 */
@@ -134,7 +132,6 @@ TEST(test_busy_ns)
 	struct proc_drm_engine cur = prev;
 	double share;
 
-	(void)state;
 	cur.busy_ns = 1000 + SEC / 4;
 	assert_true(proc_drm_busy(&prev, &cur, SEC, &share));
 	assert_true(share == 0.25);
@@ -194,7 +191,6 @@ TEST(test_malformed)
 
 	struct proc_drm_client c;
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &c, NULL);
 }
 
@@ -206,7 +202,6 @@ TEST(test_many)
 	size_t len = (size_t)snprintf(text, sizeof(text), "drm-driver:\tx\ndrm-client-id:\t1\n");
 	struct proc_drm_client c;
 
-	(void)state;
 	for (unsigned i = 0; i < PROC_DRM_ENGINES + 5; i++)
 		len += (size_t)snprintf(text + len, sizeof(text) - len, "drm-engine-e%u:\t%u ns\n",
 					i, i);
@@ -249,7 +244,6 @@ TEST(test_cut_and_garbled)
 	static const char *const files[] = {"proc/812/fdinfo/9", "proc/1500/fdinfo/12",
 					    "proc/2100/fdinfo/30"};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		size_t len;
 		char *text = slurp("workstation", files[i], &len);

@@ -57,7 +57,6 @@ TEST(test_stat_fixtures)
 	    {"proc.2/30882/stat", 30882, "sleep", 'S', 0, 1, 123194, 399, false},
 	};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct proc_stat st;
 
@@ -85,7 +84,6 @@ TEST(test_stat_shapes)
 	struct proc_stat st;
 	char line[512];
 
-	(void)state;
 	assert_int_equal(parse_stat_str("42 (a b) S" STAT_TAIL, &st), 0);
 	assert_int_equal(st.pid, 42);
 	assert_int_equal(st.ppid, 1);
@@ -168,7 +166,6 @@ TEST(test_stat_malformed)
 	};
 	struct proc_stat st;
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_stat, &st, NULL);
 	/* a NUL inside comm, or in place of a separator */
 	assert_int_equal(proc_stat_parse("42 (a\0b) S" STAT_TAIL, 10 + sizeof(STAT_TAIL) - 1, &st),
@@ -205,7 +202,6 @@ TEST(test_stat_truncated)
 	static const char *const rels[] = {"proc/30871/stat", "proc/30874/stat", "proc/10/stat",
 					   "proc/30879/stat"};
 
-	(void)state;
 	for (size_t k = 0; k < sizeof(rels) / sizeof(rels[0]); k++) {
 		size_t len;
 		char *text = slurp("vm2", rels[k], &len);
@@ -232,7 +228,6 @@ TEST(test_status_uid)
 	};
 	uint32_t uid;
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		parse_file("vm2", cases[i].rel, parse_uid, &uid);
 		assert_int_equal(uid, cases[i].uid);
@@ -266,7 +261,6 @@ TEST(test_cmdline)
 	size_t len;
 	char *text;
 
-	(void)state;
 	check_cmd("", 0, false, "kthreadd", "[kthreadd]");
 	check_cmd("\0\0", 2, false, "x", "[x]");
 	check_cmd("", 0, false, "a\xff", "[a\xef\xbf\xbd]");
@@ -332,7 +326,6 @@ TEST(test_cmdline)
 
 TEST(test_cpu_hundredths)
 {
-	(void)state;
 	assert_int_equal(proc_cpu_hundredths(100, 100, SEC), 10000);
 	assert_int_equal(proc_cpu_hundredths(0, 100, SEC), 0);
 	assert_int_equal(proc_cpu_hundredths(1, 100, SEC), 100);

@@ -34,7 +34,6 @@ TEST(test_passwd)
 	size_t len;
 	char *pw;
 
-	(void)state;
 	assert_int_equal(proc_passwd_parse(text, sizeof(text) - 1, &u), 0);
 	assert_int_equal(u.n, 4);
 	assert_string_equal(proc_users_name(&u, 0), "root"); /* the first line wins */

@@ -43,7 +43,6 @@ TEST(test_read_fixture)
 	struct procfs_buf buf = {0};
 	int fd = open_dir("vm2", "proc");
 
-	(void)state;
 	assert_int_equal(procfs_read(fd, "loadavg", &buf, 4096), 0);
 	assert_string_equal(buf.data, "0.01 0.03 0.01 1/82 2851\n");
 	assert_int_equal(buf.len, 25);
@@ -72,7 +71,6 @@ TEST(test_read_live_proc)
 	struct stat st;
 	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(fstatat(fd, "stat", &st, 0), 0);
 	assert_int_equal(st.st_size, 0);
@@ -90,7 +88,6 @@ TEST(test_read_limits)
 	struct procfs_buf buf = {0};
 	struct scratch s;
 
-	(void)state;
 	scratch_file(&s, 10000);
 	/* exactly max bytes fit; one more does not */
 	assert_int_equal(procfs_read(s.fd, "file", &buf, 10000), 0);
@@ -123,7 +120,6 @@ TEST(test_reason)
 {
 	char reason[128];
 
-	(void)state;
 	procfs_reason(reason, sizeof(reason), "stat", -ENOENT, false);
 	assert_string_equal(reason, "/proc/stat: No such file or directory");
 	procfs_reason(reason, sizeof(reason), "meminfo", -EINVAL, true);
@@ -139,7 +135,6 @@ TEST(test_lines_and_tokens)
 	const char *p = text, *end = text + strlen(text), *line, *tok, *q;
 	size_t len, tok_len;
 
-	(void)state;
 	assert_int_equal(procfs_next_line(&p, end, &line, &len), 1);
 	assert_int_equal(len, 8);
 	assert_memory_equal(line, "cpu  1 2", 8);
@@ -176,7 +171,6 @@ TEST(test_parse_u64)
 					  "1a", "0x10", "1.0", "\xd9\xa1"};
 	uint64_t v = 7;
 
-	(void)state;
 	assert_int_equal(u64("0", &v), 0);
 	assert_int_equal(v, 0);
 	assert_int_equal(u64("000123", &v), 0);
@@ -205,7 +199,6 @@ TEST(test_parse_fixed)
 					  "-1.0", "1.234", "1,50", " 1.5", "1.5 ",  "1e3"};
 	uint64_t v = 0;
 
-	(void)state;
 	assert_int_equal(fixed("0.52", 2, &v), 0);
 	assert_int_equal(v, 52);
 	assert_int_equal(fixed("1234.56", 2, &v), 0);
@@ -232,7 +225,6 @@ TEST(test_kb_to_bytes)
 {
 	uint64_t v;
 
-	(void)state;
 	assert_int_equal(procfs_kb_to_bytes(24684084, &v), 0);
 	assert_int_equal(v, UINT64_C(25276502016));
 	assert_int_equal(procfs_kb_to_bytes(UINT64_MAX / 1024, &v), 0);
@@ -243,7 +235,6 @@ TEST(test_delta)
 {
 	uint64_t d = 99;
 
-	(void)state;
 	assert_int_equal(procfs_delta(10, 15, &d), 0);
 	assert_int_equal(d, 5);
 	assert_int_equal(procfs_delta(10, 10, &d), 0);
@@ -261,7 +252,6 @@ TEST(test_counter_rate)
 	const uint64_t s = 1000000000;
 	double rate = -1;
 
-	(void)state;
 	/* the first reading has no rate */
 	assert_int_equal(procfs_counter_rate(&c, 1000, 5 * s, &rate), 0);
 	assert_true(rate == -1);
@@ -288,7 +278,6 @@ TEST(test_rate_hundredths)
 {
 	double r = -1;
 
-	(void)state;
 	assert_int_equal(procfs_rate_hundredths(100, 400, UINT64_C(1000000000), &r), 1);
 	assert_true(r == 300);
 	/* half a second: per second doubles */
@@ -332,7 +321,6 @@ static void check_utf8(const char *in, size_t len, const char *want)
  * decode (checked against bytes.decode("utf-8", "replace")). */
 TEST(test_utf8_sanitize)
 {
-	(void)state;
 	check_utf8("abc", 3, "abc");
 	check_utf8("", 0, "");
 	check_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14,
@@ -357,7 +345,6 @@ TEST(test_utf8_sanitize)
 
 TEST(test_json_width)
 {
-	(void)state;
 	assert_int_equal(json_width('a'), 1);
 	assert_int_equal(json_width(0x7f), 1);
 	assert_int_equal(json_width(0xc3), 1);
@@ -405,7 +392,6 @@ TEST(test_utf8_dup)
 	char *out;
 	cJSON *str;
 
-	(void)state;
 	check_dup("a\xff\0b", 4, 100, "a" FFFD FFFD "b", false);
 	check_dup("a\xc3\xa9z", 4, 2, "a", true);
 	check_dup("a\xc3\xa9z", 4, 3, "a\xc3\xa9", true);
@@ -440,7 +426,6 @@ TEST(test_json_str)
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
 	char *s;
 
-	(void)state;
 	assert_int_equal(json_str(o, "bad", "f\xff\xfe.conf"), 0);
 	assert_int_equal(json_str(o, "good", "caf\xc3\xa9"), 0);
 	assert_int_equal(json_str(o, "none", NULL), 0);
@@ -470,7 +455,6 @@ TEST(test_read_file)
 	int held, r, f2;
 	pid_t kid;
 
-	(void)state;
 	assert_true(proc >= 0);
 	/* live: kept, and read again through the same fd until uptime moves */
 	assert_int_equal(procfs_read_file(&f, proc, "uptime", &buf, 4096), 0);
@@ -542,7 +526,6 @@ TEST(test_registry)
 {
 	size_t n = collector_count();
 
-	(void)state;
 	/* the first three topics; others are appended after them */
 	assert_true(n >= 3);
 	assert_int_equal(collector_topic("cpu"), 0);
@@ -569,7 +552,6 @@ TEST(test_hex_digit)
 	static const char digits[] = "0123456789abcdefABCDEF";
 	int n = 0;
 
-	(void)state;
 	for (int c = 0; c < 256; c++) {
 		const char *at = c ? strchr(digits, c) : NULL;
 		int want = !at                ? -1
@@ -594,7 +576,6 @@ TEST(test_dents)
 	struct procfs_dents it;
 	int fd, r, n = 0, dots = 0;
 
-	(void)state;
 	scratch_make(&s, "dents");
 	for (int i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "entry-%03d", i);

@@ -87,7 +87,6 @@ TEST(test_parse_vm2)
 {
 	struct psi_file f;
 
-	(void)state;
 	/* some avg10=19.71 avg60=4.65 avg300=2.02 total=14857065
 	 * full avg10=0.00 avg60=0.00 avg300=0.00 total=0 */
 	f = parse_fixture("vm2", PSI_CPU);
@@ -111,7 +110,6 @@ TEST(test_parse_host16)
 {
 	struct psi_file f;
 
-	(void)state;
 	f = parse_fixture("host16", PSI_IRQ);
 	assert_false(f.has_some);
 	assert_true(f.has_full);
@@ -127,7 +125,6 @@ TEST(test_parse_layouts)
 {
 	struct psi_file f;
 
-	(void)state;
 	/* 4.20 - 5.12: cpu has no "full" line */
 	assert_int_equal(parse_str(PSI_CPU, "some avg10=1.00 avg60=2.00 avg300=3.00 total=4\n", &f),
 			 0);
@@ -203,7 +200,6 @@ TEST(test_parse_malformed)
 	};
 	struct psi_file f = {0};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int r = parse_str(cases[i].res, cases[i].text, &f);
 
@@ -239,7 +235,6 @@ static void check_prefixes(const char *machine, enum psi_resource res)
 
 TEST(test_parse_truncated)
 {
-	(void)state;
 	for (int i = PSI_CPU; i <= PSI_IO; i++) {
 		check_prefixes("vm2", (enum psi_resource)i);
 		check_prefixes("host16", (enum psi_resource)i);
@@ -272,7 +267,6 @@ TEST(test_payload)
 	struct psi_reading b = reading(6 * SEC, 1123456, 2000000, false, true);
 	cJSON *p;
 
-	(void)state;
 	/* the first tick: averages and totals, no stall rate */
 	assert_int_equal(psi_build_payload(NULL, &a, T1, &p), 0);
 	assert_true(num3(p, "t", NULL, NULL) == (double)T1);
@@ -327,7 +321,6 @@ TEST(test_reason)
 {
 	char reason[256];
 
-	(void)state;
 	psi_reason(reason, sizeof(reason), "pressure/cpu", -ENOENT, false, false);
 	assert_string_equal(reason, "kernel without PSI (no /proc/pressure)");
 	psi_reason(reason, sizeof(reason), "pressure/cpu", -EOPNOTSUPP, false, true);
@@ -370,7 +363,6 @@ TEST(test_collector_old_kernel)
 	int fd = open_dir("linux-2.6.18", "proc");
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
 
-	(void)state;
 	init_check(&psi_collector, &env, -ENOENT, "kernel without PSI (no /proc/pressure)");
 	close(fd);
 }
@@ -387,7 +379,6 @@ TEST(test_collector_errors)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	scratch_make(&s, "psi");
 	env.proc_fd = s.fd;
 
@@ -449,7 +440,6 @@ TEST(test_collector_live)
 	struct run r;
 	cJSON *p;
 
-	(void)state;
 	if (!run_live(&r, &psi_collector, false, true))
 		skip();
 	assert_true(r.fd[0] >= 0);

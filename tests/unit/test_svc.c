@@ -56,7 +56,6 @@ TEST(test_collector_host16)
 	const cJSON *r;
 	cJSON *p;
 
-	(void)state;
 	st = init_check(&svc_collector, &env, 0, "");
 	assert_int_equal(svc_collector.sample(st, &env, &t1, &p), 0);
 	assert_json_file(p, "host16", "svc.1.json");
@@ -125,7 +124,6 @@ TEST(test_off)
 	struct collector_env env = {.proc_fd = -1};
 	void *st = NULL;
 
-	(void)state;
 	scratch_make(&s, "svc");
 	env.sys_fd = s.fd;
 	/* no fs/cgroup at all */
@@ -196,7 +194,6 @@ TEST(test_collector_changes)
 	unsigned n;
 	cJSON *p;
 
-	(void)state;
 	st = one_service(&s, &env);
 
 	p = tick(st, &env, 1);
@@ -289,7 +286,6 @@ TEST(test_collector_idle)
 	unsigned n, seen = 0;
 	cJSON *p;
 
-	(void)state;
 	st = one_service(&s, &env);
 	cJSON_Delete(tick(st, &env, 1));
 	cJSON_Delete(tick(st, &env, 2)); /* no CPU time: idle */
@@ -356,7 +352,6 @@ TEST(test_collector_paced)
 	unsigned n = 1, k;
 	void *st;
 
-	(void)state;
 	st = one_service(&s, &env);
 	assert_int_equal(until_mem(&s, st, &env, &n, 1000, 4096, 1), 1);
 	/* busy, memory moving: seen the next tick */
@@ -406,7 +401,6 @@ TEST(test_collector_v1)
 	const cJSON *r;
 	cJSON *p;
 
-	(void)state;
 	scratch_make(&s, "svc");
 	env.sys_fd = s.fd;
 	scratch_write(&s, V1 "cpuacct/cpuacct.usage", "5\n");
@@ -493,7 +487,6 @@ TEST(test_metrics)
 	char reason[256];
 	void *st = NULL;
 
-	(void)state;
 	scratch_make(&s, "svc");
 	env.sys_fd = s.fd;
 	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
@@ -571,7 +564,6 @@ TEST(test_collector_live)
 	cJSON *p = NULL;
 	int r;
 
-	(void)state;
 	assert_true(fd >= 0);
 	r = svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason));
 	if (r < 0) {

@@ -66,7 +66,6 @@ TEST(test_cpu_stat)
 	};
 	uint64_t v;
 
-	(void)state;
 	parse_file("host16", SVC_DIR "ssh.service/cpu.stat", cpu_stat, &v);
 	assert_int_equal(v, 1234567);
 	parse_file("host16", SVC_DIR "cron.service/cpu.stat", cpu_stat,
@@ -91,7 +90,6 @@ TEST(test_single)
 	};
 	uint64_t v;
 
-	(void)state;
 	parse_file("host16", SVC_DIR "ssh.service/memory.current", single, &v);
 	assert_int_equal(v, 5242880);
 	assert_int_equal(svc_single_parse("0\n", 2, &v), 0);
@@ -121,7 +119,6 @@ TEST(test_io_stat)
 	struct io io;
 	uint64_t r, w;
 
-	(void)state;
 	/* two disks, with io.cost's decimal keys */
 	parse_file("host16", SVC_DIR "nginx.service/io.stat", io_stat, &io);
 	assert_int_equal(io.r, 734003200 + 1048576);
@@ -169,7 +166,6 @@ TEST(test_v1_files)
 	uint64_t r, w;
 	bool frozen;
 
-	(void)state;
 	assert_int_equal(svc_blkio_parse("Total 0\n", 8, &r, &w), 0);
 	assert_true(r == 0 && w == 0);
 	{
@@ -245,7 +241,6 @@ TEST(test_truncated)
 					   SVC_DIR "ssh.service/cpu.stat",
 					   SVC_DIR "ssh.service/pids.current"};
 
-	(void)state;
 	for (unsigned k = 0; k < sizeof(rels) / sizeof(rels[0]); k++) {
 		struct cut c = {.k = k};
 		char *text = slurp("host16", rels[k], &c.len);

@@ -50,7 +50,6 @@ TEST(test_parse)
 	    {"N/A\n", -EINVAL, 0},
 	};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t v = 7;
 		int r = temp_parse_millideg(cases[i].text, strlen(cases[i].text), &v);
@@ -67,7 +66,6 @@ TEST(test_scan_desktop)
 	int sys = open_dir("desktop", "sys");
 	const struct temp_sensor *t;
 
-	(void)state;
 	assert_int_equal(temp_scan(sys, &list), 0);
 	/* acpitz 1, nvme 3, coretemp 5, iwlwifi 1 (unreadable), nct6798 2;
 	 * the acpitz thermal zone is not used: hwmon has sensors */
@@ -111,7 +109,6 @@ TEST(test_scan_sbc)
 	struct temp_list list = {0};
 	int sys = open_dir("sbc", "sys");
 
-	(void)state;
 	assert_int_equal(temp_scan(sys, &list), 0);
 	assert_int_equal(list.n, 2);
 	assert_string_equal(list.v[0].id, "thermal_zone0");
@@ -153,7 +150,6 @@ TEST(test_collector_fixtures)
 	struct collector_env env = {.proc_fd = -1};
 	void *st = NULL;
 
-	(void)state;
 	run_machine("desktop");
 	run_machine("sbc");
 
@@ -199,7 +195,6 @@ TEST(test_collector_unreadable)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	scratch_make(&sys, "temp");
 	env.sys_fd = sys.fd;
 	scratch_write(&sys, "class/hwmon/hwmon0/name", "k10temp\n");
@@ -244,7 +239,6 @@ TEST(test_collector_live)
 	cJSON *p = NULL;
 	int r;
 
-	(void)state;
 	env.sys_fd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(env.sys_fd >= 0);
 	r = temp_collector.init(&env, fixture_settings(&temp_collector), &st, reason,

@@ -82,7 +82,6 @@ TEST(test_against_sort)
 	struct item items[N_ITEMS];
 	struct topn t = {0};
 
-	(void)state;
 	srand(42);
 	for (size_t i = 0; i < N_ITEMS; i++)
 		items[i] = (struct item){.value = rand() % 17, .key = (int)i};
@@ -111,7 +110,6 @@ TEST(test_orders)
 	struct item up[50], down[50], same[50];
 	struct topn t = {0};
 
-	(void)state;
 	for (int i = 0; i < 50; i++) {
 		up[i] = (struct item){.value = i, .key = i};
 		down[i] = (struct item){.value = 50 - i, .key = i};
