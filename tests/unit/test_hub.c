@@ -45,6 +45,16 @@ static void fake_abort(void *conn)
 
 static const struct hub_conn_ops ops = {fake_suspend, fake_resume, fake_abort};
 
+/* A hub of ring_bytes whose hello is hello (JSON). */
+static struct hub *hub_ready(size_t ring_bytes, const char *hello)
+{
+	struct hub *hub = hub_new(ring_bytes, INST, names, &ops);
+
+	assert_non_null(hub);
+	hub_set_hello(hub, hello, 2000);
+	return hub;
+}
+
 /* A stream client of mask (plain unless gzip), resuming after last_id. */
 static struct hub_client *cnew_opt(struct hub *hub, uint64_t mask, const char *last_id,
 				   const struct hub_filter *f, bool gzip)
@@ -105,11 +115,10 @@ static int count(const char *s, const char *needle)
 
 TEST(test_new_client_gets_hello_snapshot_live)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{\"host\":\"h\"}");
 	struct hub_client *c;
 	char *s;
 
-	hub_set_hello(hub, "{\"host\":\"h\"}", 2000);
 	pub(hub, 0, 1);
 	pub(hub, 1, 2);
 	c = cnew(hub, 7, NULL);
@@ -128,11 +137,10 @@ TEST(test_new_client_gets_hello_snapshot_live)
 
 TEST(test_replay_exact)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *c;
 	char *s, expect[4096] = "";
 
-	hub_set_hello(hub, "{}", 2000);
 	for (int i = 1; i <= 10; i++)
 		pub(hub, (unsigned)(i % 3), i);
 	c = cnew(hub, 7, "00000000deadbeef-6");
@@ -158,9 +166,8 @@ TEST(test_bad_ids_get_snapshot)
 {
 	const char *ids[] = {"feedfacefeedface-3", "garbage", "00000000deadbeef-999",
 			     "00000000deadbeef-01", ""};
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 
-	hub_set_hello(hub, "{}", 2000);
 	for (int i = 1; i <= 5; i++)
 		pub(hub, 0, i);
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
@@ -177,12 +184,11 @@ TEST(test_bad_ids_get_snapshot)
 
 TEST(test_ring_bounds_and_expired_id)
 {
-	struct hub *hub = hub_new(65536, INST, names, &ops);
+	struct hub *hub = hub_ready(65536, "{}");
 	struct hub_stats st;
 	struct hub_client *c;
 	char json[600], *s;
 
-	hub_set_hello(hub, "{}", 2000);
 	memset(json, 'x', sizeof(json));
 	for (int i = 0; i < 1000; i++) {
 		memcpy(json, "{\"a\":\"", 6);
@@ -227,12 +233,11 @@ TEST(test_ring_bounds_and_expired_id)
 
 TEST(test_behind_tail_resyncs)
 {
-	struct hub *hub = hub_new(65536, INST, names, &ops);
+	struct hub *hub = hub_ready(65536, "{}");
 	struct hub_client *c;
 	struct hub_stats st;
 	char *s;
 
-	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 0, 1);
 	c = cnew(hub, 7, NULL);
 	drain(c, 4096);
@@ -254,11 +259,10 @@ TEST(test_behind_tail_resyncs)
 
 TEST(test_filter_and_small_reads)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *c;
 	char *s;
 
-	hub_set_hello(hub, "{}", 2000);
 	c = cnew(hub, 1u << 1, NULL); /* mem only */
 	drain(c, 4096);
 	for (int i = 0; i < 30; i++)
@@ -283,11 +287,10 @@ TEST(test_filter_and_small_reads)
 
 TEST(test_suspend_wake_close)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *c;
 	char buf[4096];
 
-	hub_set_hello(hub, "{}", 2000);
 	c = cnew(hub, 1u << 1, NULL);
 	drain(c, 4096);
 	suspends = resumes = 0;
@@ -310,11 +313,10 @@ TEST(test_suspend_wake_close)
 
 TEST(test_keepalive)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *c;
 	char buf[64];
 
-	hub_set_hello(hub, "{}", 2000);
 	c = cnew(hub, 7, NULL);
 	drain(c, 4096);
 	hub_set_limits(hub, 0, 0); /* due at once */
@@ -329,11 +331,10 @@ TEST(test_keepalive)
  * 2 s gaps, which a proxy's 2 s idle timeout cut). */
 TEST(test_keepalive_on_time)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *c;
 	char buf[64];
 
-	hub_set_hello(hub, "{}", 2000);
 	hub_set_limits(hub, 1, 0);
 	c = cnew(hub, 7, NULL);
 	drain(c, 4096);
@@ -362,7 +363,7 @@ static void pub_ev(struct hub *hub, int level, const char *key, const char *msg)
 
 TEST(test_client_filter)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_filter f = {.max_level = 4,
 			       .units = {"ssh.service", "cron.service"},
 			       .n_units = 2,
@@ -370,7 +371,6 @@ TEST(test_client_filter)
 	struct hub_client *c, *all;
 	char *s;
 
-	hub_set_hello(hub, "{}", 2000);
 	c = cnew_opt(hub, 7, NULL, &f, false);
 	all = cnew(hub, 7, NULL);
 	drain(c, 4096);
@@ -505,12 +505,11 @@ static void zdrain(struct hub_client *c, struct unzip *u, size_t chunk)
  * reads: hello, snapshot, live frames, whatever the read sizes. */
 TEST(test_gzip_same_stream)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{\"host\":\"h\"}");
 	struct hub_client *plain, *z1, *z2, *z3;
 	static struct unzip u1, u2, u3;
 	char *s;
 
-	hub_set_hello(hub, "{\"host\":\"h\"}", 2000);
 	for (int i = 1; i <= 6; i++)
 		pub(hub, (unsigned)(i % 3), i);
 	plain = cnew(hub, 7, NULL);
@@ -571,13 +570,12 @@ TEST(test_gzip_same_stream)
  * housekeeping, and a filtered client is plain. */
 TEST(test_gzip_join_when_quiet)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_filter f = {.max_level = 3};
 	struct hub_client *z, *filtered;
 	static struct unzip u;
 	char buf[64];
 
-	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 2, 1);
 	z = cnew_opt(hub, 1u << 2, NULL, NULL, true);
 	filtered = cnew_opt(hub, 1u << 2, NULL, &f, true);
@@ -599,12 +597,11 @@ TEST(test_gzip_join_when_quiet)
  * fill the ring: no snapshot, no resync. */
 TEST(test_quiet_topic_not_resynced)
 {
-	struct hub *hub = hub_new(65536, INST, names, &ops);
+	struct hub *hub = hub_ready(65536, "{}");
 	struct hub_client *c;
 	struct hub_stats st;
 	char *s;
 
-	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 2, 1);
 	c = cnew(hub, 1u << 2, NULL);
 	drain(c, 4096);
@@ -867,13 +864,12 @@ static uint64_t fewest_resumes(struct reader_arg *a, size_t n)
 
 TEST(test_gzip_resume_threads)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct reader_arg args[3];
 	pthread_t th[3];
 	volatile int stop = 0;
 	uint64_t deadline = clock_mono_ms() + 60000;
 
-	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 0, 0);
 	for (int i = 0; i < 3; i++) {
 		args[i] = (struct reader_arg){.hub = hub, .seed = 11u + (unsigned)i, .stop = &stop};
@@ -916,12 +912,11 @@ TEST(test_gzip_resume_threads)
  * joins at an old join point reads every batch after it. */
 TEST(test_gzip_no_gap_without_users)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *a, *b;
 	static struct unzip u;
 	char id[64];
 
-	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 0, 0); /* seq 1 */
 	a = cnew_opt(hub, 7, "00000000deadbeef-1", NULL, true);
 	unzip_init(&u);
@@ -1003,13 +998,12 @@ TEST(test_compact_ring)
  * batch and dropped the rest. */
 TEST(test_gzip_big_batch)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *z = cnew_opt(hub, 7, NULL, NULL, true);
 	static struct unzip u;
 	static char json[200][48];
 	struct hub_msg msgs[200];
 
-	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 0, 0);
 	unzip_init(&u);
 	zdrain(z, &u, 4096);
