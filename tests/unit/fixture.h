@@ -595,6 +595,37 @@ __attribute__((unused)) static void assert_fields(const char *what, const void *
 	}
 }
 
+/* A collector's env on a fresh scratch tree s (scratch_make with tag)
+ * as its sys root when sys, else as its proc root; the other root is -1. */
+__attribute__((unused)) static void scratch_env(struct scratch *s, const char *tag, bool sys,
+						struct collector_env *env)
+{
+	scratch_make(s, tag);
+	*env = (struct collector_env){.proc_fd = sys ? -1 : s->fd, .sys_fd = sys ? s->fd : -1};
+}
+
+/* A step of a collector's init over a scratch tree: rel written with text
+ * first (nothing written when rel is NULL), then init must fail with err
+ * and, unless NULL, reason. A table of them ends in {NULL}. */
+struct init_fail {
+	const char *rel, *text;
+	int err;
+	const char *reason;
+};
+
+/* c's init over env, on the scratch tree s, fails at each step as the
+ * step says (init_check). */
+__attribute__((unused)) static void init_fails(const struct collector *c, struct scratch *s,
+					       const struct collector_env *env,
+					       const struct init_fail *f)
+{
+	for (; f->err; f++) {
+		if (f->rel)
+			scratch_write(s, f->rel, f->text);
+		init_check(c, env, f->err, f->reason);
+	}
+}
+
 /* A bad input and the error its parser must give. */
 struct parse_case {
 	const char *text;

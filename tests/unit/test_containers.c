@@ -941,10 +941,9 @@ TEST(test_podman_list_tick)
 TEST(test_off)
 {
 	struct scratch s;
-	struct collector_env env = {.proc_fd = -1};
+	struct collector_env env;
 
-	scratch_make(&s, "ctr");
-	env.sys_fd = s.fd;
+	scratch_env(&s, "ctr", true, &env);
 	init_check(&containers_collector, &env, -ENOENT,
 		   "/sys/fs/cgroup: No such file or directory");
 	scratch_write(&s, "fs/cgroup/unified/cgroup.controllers", "");

@@ -611,22 +611,21 @@ TEST(test_collector_cost)
 TEST(test_collector_errors)
 {
 	struct scratch s;
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 	struct collector_tick t1 = {.t_ms = T1, .mono_ns = SEC};
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 2 * SEC};
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	scratch_make(&s, "cpu");
-	env.proc_fd = s.fd;
-
-	/* missing file: the topic is off, with a reason */
-	init_check(&cpu_collector, &env, -ENOENT, "/proc/stat: No such file or directory");
-
-	/* a file of another shape: off too */
-	scratch_write(&s, "stat", "cpu  1 2\n");
-	init_check(&cpu_collector, &env, -EINVAL,
-		   "/proc/stat: unexpected contents (Invalid argument)");
+	scratch_env(&s, "cpu", false, &env);
+	init_fails(&cpu_collector, &s, &env,
+		   (const struct init_fail[]){
+		       /* missing file: the topic is off, with a reason */
+		       {NULL, NULL, -ENOENT, "/proc/stat: No such file or directory"},
+		       /* a file of another shape: off too */
+		       {"stat", "cpu  1 2\n", -EINVAL,
+			"/proc/stat: unexpected contents (Invalid argument)"},
+		       {NULL}});
 
 	/* a bad tick in the middle keeps the last good reading */
 	scratch_write(&s, "stat", "cpu  10 0 10 80\ncpu0 10 0 10 80\n");

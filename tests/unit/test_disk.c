@@ -620,14 +620,15 @@ TEST(test_metrics_old_partition)
 TEST(test_collector_errors)
 {
 	struct scratch s;
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 
-	scratch_make(&s, "disk");
-	env.proc_fd = s.fd;
-	init_check(&disk_collector, &env, -ENOENT, "/proc/diskstats: No such file or directory");
-	scratch_write(&s, "diskstats", "8 0 sda 1 2 3 4 5\n");
-	init_check(&disk_collector, &env, -EINVAL,
-		   "/proc/diskstats: unexpected contents (Invalid argument)");
+	scratch_env(&s, "disk", false, &env);
+	init_fails(&disk_collector, &s, &env,
+		   (const struct init_fail[]){
+		       {NULL, NULL, -ENOENT, "/proc/diskstats: No such file or directory"},
+		       {"diskstats", "8 0 sda 1 2 3 4 5\n", -EINVAL,
+			"/proc/diskstats: unexpected contents (Invalid argument)"},
+		       {NULL}});
 	disk_collector.fini(NULL);
 	scratch_remove(&s);
 }

@@ -370,7 +370,7 @@ TEST(test_collector_config)
 TEST(test_collector_errors)
 {
 	struct scratch s;
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	void *st = NULL;
 	cJSON *p = NULL;
@@ -378,13 +378,13 @@ TEST(test_collector_errors)
 
 	fake_load("server", "statvfs");
 	fs_set_statfs(fake_statfs);
-	scratch_make(&s, "fs");
-	env.proc_fd = s.fd;
-	init_check(&fs_collector, &env, -ENOENT, "/proc/self/mountinfo: No such file or directory");
-
-	scratch_write(&s, "self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:2 / /x");
-	init_check(&fs_collector, &env, -EINVAL,
-		   "/proc/self/mountinfo: unexpected contents (Invalid argument)");
+	scratch_env(&s, "fs", false, &env);
+	init_fails(&fs_collector, &s, &env,
+		   (const struct init_fail[]){
+		       {NULL, NULL, -ENOENT, "/proc/self/mountinfo: No such file or directory"},
+		       {"self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:2 / /x",
+			-EINVAL, "/proc/self/mountinfo: unexpected contents (Invalid argument)"},
+		       {NULL}});
 
 	scratch_write(&s, "self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
 	st = init_check(&fs_collector, &env, 0, NULL);

@@ -46,19 +46,20 @@ TEST(test_collector_fixtures)
 TEST(test_collector_change)
 {
 	struct scratch proc;
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	void *st = NULL;
 	cJSON *p = NULL;
 	char *text;
 
-	scratch_make(&proc, "host");
-	env.proc_fd = proc.fd;
-	init_check(&host_collector, &env, -ENOENT,
-		   "/proc/sys/kernel/hostname: No such file or directory");
-	scratch_write(&proc, "sys/kernel/hostname", "alpha\n");
-	init_check(&host_collector, &env, -ENOENT,
-		   "/proc/sys/kernel/osrelease: No such file or directory");
+	scratch_env(&proc, "host", false, &env);
+	init_fails(
+	    &host_collector, &proc, &env,
+	    (const struct init_fail[]){
+		{NULL, NULL, -ENOENT, "/proc/sys/kernel/hostname: No such file or directory"},
+		{"sys/kernel/hostname", "alpha\n", -ENOENT,
+		 "/proc/sys/kernel/osrelease: No such file or directory"},
+		{NULL}});
 	scratch_write(&proc, "sys/kernel/osrelease", "6.1.0\n");
 	scratch_write(&proc, "sys/kernel/arch", "riscv64\n");
 	st = init_check(&host_collector, &env, 0, NULL);

@@ -215,22 +215,21 @@ TEST(test_collector_fixtures)
 TEST(test_collector_errors)
 {
 	struct scratch s;
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	struct metrics m = {0};
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	scratch_make(&s, "load");
-	env.proc_fd = s.fd;
-	init_check(&load_collector, &env, -ENOENT, "/proc/loadavg: No such file or directory");
-
-	scratch_write(&s, "loadavg", "0.52 0.58 0.59 2/345 12345\n");
-	init_check(&load_collector, &env, -ENOENT, "/proc/uptime: No such file or directory");
-
-	scratch_write(&s, "uptime", "12.5.0 1.00\n");
-	init_check(&load_collector, &env, -EINVAL,
-		   "/proc/uptime: unexpected contents (Invalid argument)");
+	scratch_env(&s, "load", false, &env);
+	init_fails(&load_collector, &s, &env,
+		   (const struct init_fail[]){
+		       {NULL, NULL, -ENOENT, "/proc/loadavg: No such file or directory"},
+		       {"loadavg", "0.52 0.58 0.59 2/345 12345\n", -ENOENT,
+			"/proc/uptime: No such file or directory"},
+		       {"uptime", "12.5.0 1.00\n", -EINVAL,
+			"/proc/uptime: unexpected contents (Invalid argument)"},
+		       {NULL}});
 
 	scratch_write(&s, "uptime", "12.50 1.00\n");
 	st = init_check(&load_collector, &env, 0, NULL);

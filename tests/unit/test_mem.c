@@ -469,15 +469,14 @@ TEST(test_metrics_promtool)
 TEST(test_collector_errors)
 {
 	struct scratch s;
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	struct metrics m = {0};
 	void *st = NULL;
 	cJSON *p = NULL;
 	int f;
 
-	scratch_make(&s, "mem");
-	env.proc_fd = s.fd;
+	scratch_env(&s, "mem", false, &env);
 	init_check(&mem_collector, &env, -ENOENT, "/proc/meminfo: No such file or directory");
 
 	f = openat(env.proc_fd, "meminfo", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -722,27 +722,24 @@ TEST(test_collector_links)
 TEST(test_collector_errors)
 {
 	struct scratch s;
-	struct collector_env env = {.sys_fd = -1};
-	void *st = NULL;
+	struct collector_env env;
 
-	scratch_make(&s, "net");
-	env.proc_fd = s.fd;
-	init_check(&net_collector, &env, -ENOENT, "/proc/net/dev: No such file or directory");
-	scratch_write(&s, "net/dev", HDR);
-	init_check(&net_collector, &env, -ENOENT, "/proc/net/snmp: No such file or directory");
-	scratch_write(&s, "net/snmp", "Ip: Forwarding\nIp: 1\n");
-	init_check(&net_collector, &env, -ENODATA,
-		   "/proc/net/snmp: unexpected contents (No data available)");
-	scratch_write(&s, "net/snmp",
-		      "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
-		      "InErrs OutRsts\nTcp: 1 2 3 4 5 6 7 8\n");
+	scratch_env(&s, "net", false, &env);
+	/* a bad sockstat from the start: it is read after dev and snmp */
 	scratch_write(&s, "net/sockstat", "TCP: inuse 1\n");
-	init_check(&net_collector, &env, -EINVAL,
-		   "/proc/net/sockstat: unexpected contents (Invalid argument)");
-	scratch_write(&s, "net/dev", "garbage\n");
-	init_check(&net_collector, &env, -EINVAL,
-		   "/proc/net/dev: unexpected contents (Invalid argument)");
-	assert_null(st);
+	init_fails(&net_collector, &s, &env,
+		   (const struct init_fail[]){
+		       {NULL, NULL, -ENOENT, "/proc/net/dev: No such file or directory"},
+		       {"net/dev", HDR, -ENOENT, "/proc/net/snmp: No such file or directory"},
+		       {"net/snmp", "Ip: Forwarding\nIp: 1\n", -ENODATA,
+			"/proc/net/snmp: unexpected contents (No data available)"},
+		       {"net/snmp",
+			"Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
+			"InErrs OutRsts\nTcp: 1 2 3 4 5 6 7 8\n",
+			-EINVAL, "/proc/net/sockstat: unexpected contents (Invalid argument)"},
+		       {"net/dev", "garbage\n", -EINVAL,
+			"/proc/net/dev: unexpected contents (Invalid argument)"},
+		       {NULL}});
 	net_collector.fini(NULL);
 	scratch_remove(&s);
 }

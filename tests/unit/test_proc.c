@@ -236,12 +236,13 @@ TEST(test_collector_scratch)
 
 	proc_scratch(&s);
 	env.proc_fd = s.fd;
-	init_check(&proc_collector, &env, -ENOENT, "/proc/stat: No such file or directory");
-	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime x\n");
-	init_check(&proc_collector, &env, -EINVAL,
-		   "/proc/stat: unexpected contents (Invalid argument)");
-	scratch_write(&s, "stat", "cpu  1 2 3 4\n");
-	init_check(&proc_collector, &env, -ENODATA, NULL);
+	init_fails(&proc_collector, &s, &env,
+		   (const struct init_fail[]){
+		       {NULL, NULL, -ENOENT, "/proc/stat: No such file or directory"},
+		       {"stat", "cpu  1 2 3 4\nbtime x\n", -EINVAL,
+			"/proc/stat: unexpected contents (Invalid argument)"},
+		       {"stat", "cpu  1 2 3 4\n", -ENODATA, NULL},
+		       {NULL}});
 	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
 	scratch_proc(&s, 33, "idle", 'S', 10, 1, 50, 100);
 	scratch_proc(&s, 40, "busy", 'R', 10, 1, 60, 200);

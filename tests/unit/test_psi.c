@@ -371,7 +371,7 @@ TEST(test_collector_errors)
 {
 	static const char *const good = "some avg10=0.00 avg60=0.00 avg300=0.00 total=100\n"
 					"full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 	struct collector_tick t1 = {.t_ms = T1, .mono_ns = SEC};
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 2 * SEC};
 	struct collector_tick t3 = {.t_ms = T2, .mono_ns = 3 * SEC};
@@ -379,8 +379,7 @@ TEST(test_collector_errors)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	scratch_make(&s, "psi");
-	env.proc_fd = s.fd;
+	scratch_env(&s, "psi", false, &env);
 
 	/* /proc/pressure but no memory file: named */
 	scratch_write(&s, "pressure/cpu", good);

@@ -121,21 +121,20 @@ TEST(test_collector_host16)
 TEST(test_off)
 {
 	struct scratch s;
-	struct collector_env env = {.proc_fd = -1};
+	struct collector_env env;
 	void *st = NULL;
 
-	scratch_make(&s, "svc");
-	env.sys_fd = s.fd;
-	/* no fs/cgroup at all */
-	init_check(&svc_collector, &env, -ENOENT, "/sys/fs/cgroup: No such file or directory");
-	assert_null(st);
-	/* nothing mounted under it */
-	scratch_write(&s, "fs/cgroup/cpu/cpu.shares", "1024\n");
-	init_check(&svc_collector, &env, -ENOENT,
-		   "/sys/fs/cgroup: neither the unified hierarchy nor cgroup v1 controllers");
-	/* cgroup v1: controllers mounted one by one, no system.slice yet */
-	scratch_write(&s, "fs/cgroup/memory/memory.usage_in_bytes", "1\n");
-	init_check(&svc_collector, &env, -ENOENT, V1_NO_SLICE);
+	scratch_env(&s, "svc", true, &env);
+	init_fails(&svc_collector, &s, &env,
+		   (const struct init_fail[]){
+		       /* no fs/cgroup at all */
+		       {NULL, NULL, -ENOENT, "/sys/fs/cgroup: No such file or directory"},
+		       /* nothing mounted under it */
+		       {"fs/cgroup/cpu/cpu.shares", "1024\n", -ENOENT,
+			"/sys/fs/cgroup: neither the unified hierarchy nor cgroup v1 controllers"},
+		       /* cgroup v1: controllers mounted one by one, no system.slice yet */
+		       {"fs/cgroup/memory/memory.usage_in_bytes", "1\n", -ENOENT, V1_NO_SLICE},
+		       {NULL}});
 	/* with one in a controller's hierarchy: on */
 	scratch_write(&s, "fs/cgroup/memory/system.slice/cgroup.procs", "");
 	st = init_check(&svc_collector, &env, 0, "");
@@ -350,7 +349,7 @@ TEST(test_collector_paced)
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
 	unsigned n = 1, k;
-	void *st;
+	void *st = NULL;
 
 	st = one_service(&s, &env);
 	assert_int_equal(until_mem(&s, st, &env, &n, 1000, 4096, 1), 1);
