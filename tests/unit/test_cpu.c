@@ -449,6 +449,24 @@ static double core_mhz(const cJSON *p, int i, bool *ret_null)
 	return *ret_null ? 0 : num(core, "mhz");
 }
 
+/* Two more ticks a second apart, over stat[0] then stat[1]: the payload
+ * of the second, whose rates span the two. */
+static cJSON *freq_ticks(void *st, const struct collector_env *env, struct collector_tick *tick,
+			 const char *const *stat)
+{
+	cJSON *p = NULL;
+
+	for (int i = 0; i < 2; i++) {
+		cJSON_Delete(p);
+		p = NULL;
+		put_at(env->proc_fd, "stat", stat[i]);
+		tick->mono_ns += SEC;
+		assert_int_equal(cpu_collector.sample(st, env, tick, &p), 0);
+	}
+	assert_non_null(p);
+	return p;
+}
+
 TEST(test_collector_cpufreq)
 {
 	char dir[] = "/tmp/sysfeed-cpufreq-XXXXXX";
@@ -497,13 +515,7 @@ TEST(test_collector_cpufreq)
 
 	/* the value changes in place: the open fd reads it anew */
 	put_freq(env.sys_fd, 0, "1200500\n");
-	put_at(env.proc_fd, "stat", stat[0]);
-	tick.mono_ns += SEC;
-	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
-	put_at(env.proc_fd, "stat", stat[1]);
-	tick.mono_ns += SEC;
-	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
-	assert_non_null(p);
+	p = freq_ticks(st, &env, &tick, stat);
 	assert_true(core_mhz(p, 0, &null) == 1200.5);
 	cJSON_Delete(p);
 	assert_int_equal(open_fds(), fds_before + 1);
@@ -511,13 +523,7 @@ TEST(test_collector_cpufreq)
 	/* an unreadable value is null for that tick, not an error */
 	put_freq(env.sys_fd, 0, "<unknown>\n");
 	put_freq(env.sys_fd, 1, "3000000\n");
-	put_at(env.proc_fd, "stat", stat[0]);
-	tick.mono_ns += SEC;
-	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
-	put_at(env.proc_fd, "stat", stat[1]);
-	tick.mono_ns += SEC;
-	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
-	assert_non_null(p);
+	p = freq_ticks(st, &env, &tick, stat);
 	core_mhz(p, 0, &null);
 	assert_true(null);
 	/* cpu1's new attribute is not looked for while the cores stay */

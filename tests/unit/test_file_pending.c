@@ -40,6 +40,20 @@ static char *json_of(const struct file_pending *p)
 	return json_text(file_pending_json(p));
 }
 
+/* The next entry of l due at now (all: whatever the deadline) prints as
+ * want; it is taken off l and freed. */
+static void assert_next_due(struct file_pending_list *l, uint64_t now, bool all, const char *want)
+{
+	struct file_pending *p = file_pending_next_due(l, now, all);
+	char *s;
+
+	assert_non_null(p);
+	s = json_of(p);
+	assert_string_equal(s, want);
+	free(s);
+	file_pending_free(p);
+}
+
 TEST(test_actions)
 {
 	assert_int_equal(file_mask_action(IN_CREATE | IN_ISDIR), FILE_CREATED);
@@ -59,7 +73,6 @@ TEST(test_merge)
 {
 	struct file_pending_list l = {0};
 	struct file_pending *p;
-	char *s;
 
 	assert_int_equal(file_pending_add(&l, "/w/a", FILE_CREATED, false, T1, 0), 0);
 	assert_int_equal(file_pending_add(&l, "/w/b", FILE_MODIFIED, false, T1 + 1, 0), 0);
@@ -68,13 +81,9 @@ TEST(test_merge)
 	assert_int_equal(l.n, 2);
 	assert_null(file_pending_next_due(&l, 0, false)); /* not due at time 0 */
 	assert_true(file_pending_deadline(&l) > 0);
-	p = file_pending_next_due(&l, UINT64_MAX, false);
-	assert_non_null(p);
-	s = json_of(p);
-	assert_string_equal(s, "{\"t\":1700000000000,\"path\":\"/w/a\",\"action\":\"created\","
-			       "\"actions\":[\"created\",\"modified\"],\"dir\":true,\"count\":3}");
-	free(s);
-	file_pending_free(p);
+	assert_next_due(&l, UINT64_MAX, false,
+			"{\"t\":1700000000000,\"path\":\"/w/a\",\"action\":\"created\","
+			"\"actions\":[\"created\",\"modified\"],\"dir\":true,\"count\":3}");
 	p = file_pending_next_due(&l, 0, true); /* `all`: whatever the deadline */
 	assert_non_null(p);
 	assert_string_equal(p->path, "/w/b");
@@ -91,7 +100,6 @@ TEST(test_moves)
 	struct file_pending_list l = {0};
 	struct file_pending *p;
 	const char *from = NULL;
-	char *s;
 
 	assert_int_equal(
 	    file_pending_move(&l, "/w/old", IN_MOVED_FROM | IN_ISDIR, 7, T1, 100, &from), 0);
@@ -103,20 +111,14 @@ TEST(test_moves)
 	assert_int_equal(file_pending_add(&l, "/w/new", FILE_MODIFIED, false, T1, 100), 0);
 	assert_int_equal(l.n, 3);
 
-	p = file_pending_next_due(&l, 0, true);
-	s = json_of(p);
-	assert_string_equal(s, "{\"t\":1700000000000,\"path\":\"/w/new\",\"action\":\"moved\","
-			       "\"actions\":[\"moved\"],\"dir\":true,\"count\":1,"
-			       "\"from\":\"/w/old\",\"to\":\"/w/new\"}");
-	free(s);
-	file_pending_free(p);
-	p = file_pending_next_due(&l, 0, true);
-	s = json_of(p);
-	assert_string_equal(s, "{\"t\":1700000000000,\"path\":\"/w/x\",\"action\":\"moved\","
-			       "\"actions\":[\"moved\"],\"dir\":false,\"count\":1,"
-			       "\"from\":null,\"to\":\"/w/x\"}");
-	free(s);
-	file_pending_free(p);
+	assert_next_due(&l, 0, true,
+			"{\"t\":1700000000000,\"path\":\"/w/new\",\"action\":\"moved\","
+			"\"actions\":[\"moved\"],\"dir\":true,\"count\":1,"
+			"\"from\":\"/w/old\",\"to\":\"/w/new\"}");
+	assert_next_due(&l, 0, true,
+			"{\"t\":1700000000000,\"path\":\"/w/x\",\"action\":\"moved\","
+			"\"actions\":[\"moved\"],\"dir\":false,\"count\":1,"
+			"\"from\":null,\"to\":\"/w/x\"}");
 	p = file_pending_next_due(&l, 0, true);
 	assert_false(p->move);
 	assert_string_equal(p->path, "/w/new");
