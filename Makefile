@@ -145,11 +145,19 @@ $(BUILD)/assets_data.o: $(BUILD)/assets_data.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsysfeed.a
+# Every unit test binary links the one main that runs the tests its file
+# registered (tests/unit/unit.h).
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/tests/unit.o $(BUILD)/libsysfeed.a
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(BUILD)/libsysfeed.a \
+	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(BUILD)/tests/unit.o \
+		$(BUILD)/libsysfeed.a \
 		$(LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+$(BUILD)/tests/unit.o: tests/unit/unit.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(FINAL_CPPFLAGS) $(FINAL_CFLAGS) -c -o $@ $<
 
 # A FUSE filesystem whose statfs never answers, for the hung-mount tests.
 $(BUILD)/tests/hangfs: tests/fuse/hangfs.c

@@ -37,6 +37,7 @@
 #include "metrics.h"
 #include "procfs.h"
 #include "prom_check.h"
+#include "unit.h"
 
 /* The clocks of a test's ticks: two wall times a second apart (a payload's
  * "t"), and a second of the monotonic clock. */
@@ -394,7 +395,7 @@ __attribute__((unused)) static void run_cost(struct run *r, int n)
 }
 
 /* A collector's CPU time per tick on the live host, printed for the
- * report: LIVE_COST(&disk_collector, sys, may_be_off) in a test table runs
+ * report: LIVE_COST(&disk_collector, sys, may_be_off); at file scope runs
  * live_cost over it (run_live, then run_cost of 2,000 ticks); skipped
  * when the topic is off here and may be. */
 struct live_cost {
@@ -414,12 +415,8 @@ __attribute__((unused)) static void live_cost(void **state)
 }
 
 #define LIVE_COST(c, sys, may_be_off)                                                              \
-	{                                                                                          \
-		"test_cost", live_cost, NULL, NULL, (void *)&(const struct live_cost)              \
-		{                                                                                  \
-			(c), (sys), (may_be_off)                                                   \
-		}                                                                                  \
-	}
+	static const struct live_cost UNIT_CAT(live_cost_, __LINE__) = {(c), (sys), (may_be_off)}; \
+	UNIT_ENTRY("test_cost", live_cost, NULL, NULL, &UNIT_CAT(live_cost_, __LINE__))
 
 /* A tick of c that must fail with want and leave no payload. */
 __attribute__((unused)) static void tick_fails(const struct collector *c, void *st,
@@ -432,12 +429,10 @@ __attribute__((unused)) static void tick_fails(const struct collector *c, void *
 	assert_null(p);
 }
 
-/* A test run once per fixture machine: the table entry names both, and the
- * test gets the machine as its state (`*state`). */
-#define MACHINE_TEST(f, machine)                                                                   \
-	{                                                                                          \
-#f "(" machine ")", f, NULL, NULL, (void *)(machine)                               \
-	}
+/* A test run once per fixture machine: MACHINE_TEST(f, "vm2"); at file
+ * scope after f registers it as "f(vm2)", with the machine as its state
+ * (`*state`). */
+#define MACHINE_TEST(f, machine) UNIT_ENTRY(#f "(" machine ")", f, NULL, NULL, machine)
 
 /* A scratch tree under /tmp that a test writes and rewrites: dir is its
  * path, fd a directory fd on it (a test may point fd at a subdirectory;
@@ -597,6 +592,37 @@ __attribute__((unused)) static void assert_fields(const char *what, const void *
 			print_error("%s: %s is %" PRIu64 " / %.17g, want %" PRIu64 " / %.17g\n",
 				    what, f->name, gu, gd, wu, wd);
 		assert_true(gu == wu && gd == wd);
+	}
+}
+
+/* A collector's env on a fresh scratch tree s (scratch_make with tag)
+ * as its sys root when sys, else as its proc root; the other root is -1. */
+__attribute__((unused)) static void scratch_env(struct scratch *s, const char *tag, bool sys,
+						struct collector_env *env)
+{
+	scratch_make(s, tag);
+	*env = (struct collector_env){.proc_fd = sys ? -1 : s->fd, .sys_fd = sys ? s->fd : -1};
+}
+
+/* A step of a collector's init over a scratch tree: rel written with text
+ * first (nothing written when rel is NULL), then init must fail with err
+ * and, unless NULL, reason. A table of them ends in {NULL}. */
+struct init_fail {
+	const char *rel, *text;
+	int err;
+	const char *reason;
+};
+
+/* c's init over env, on the scratch tree s, fails at each step as the
+ * step says (init_check). */
+__attribute__((unused)) static void init_fails(const struct collector *c, struct scratch *s,
+					       const struct collector_env *env,
+					       const struct init_fail *f)
+{
+	for (; f->err; f++) {
+		if (f->rel)
+			scratch_write(s, f->rel, f->text);
+		init_check(c, env, f->err, f->reason);
 	}
 }
 

@@ -17,6 +17,7 @@
 
 #include "alert_eval.h"
 #include "collector.h"
+#include "unit.h"
 
 #define MAX_SEEN 64
 
@@ -100,7 +101,7 @@ static void expect(struct seen *s, const char *const *want)
 
 #define MEM(v) "{\"t\":1,\"available\":" #v "}"
 
-static void test_for_and_clear(void **unused)
+TEST(test_for_and_clear)
 {
 	struct seen s = {0};
 	struct alert_engine *e =
@@ -135,7 +136,7 @@ static void test_for_and_clear(void **unused)
 	"{\"t\":1,\"filesystems\":[{\"mount\":\"/\",\"used_percent\":" #a                          \
 	"},{\"mount\":\"/srv\",\"used_percent\":" #b "}]}"
 
-static void test_instances(void **unused)
+TEST(test_instances)
 {
 	struct seen s = {0};
 	struct alert_engine *e = engine(
@@ -155,7 +156,7 @@ static void test_instances(void **unused)
 	alert_engine_free(e);
 }
 
-static void test_edge_and_ratio(void **unused)
+TEST(test_edge_and_ratio)
 {
 	struct seen s = {0};
 	struct alert_engine *e =
@@ -192,7 +193,7 @@ static void test_edge_and_ratio(void **unused)
  * the previous, a lower one (a reset) is the new reference, an element
  * gone forgets its value; the alert stays firing until `hold` passes
  * without a rise. */
-static void test_rises(void **unused)
+TEST(test_rises)
 {
 	struct seen s = {0};
 	struct alert_engine *e = engine(
@@ -242,7 +243,7 @@ static void test_rises(void **unused)
 
 /* A plain field rises too (instance ""); after a reload that keeps the
  * rule its reference carries on. */
-static void test_rises_plain_and_reload(void **unused)
+TEST(test_rises_plain_and_reload)
 {
 	struct seen s = {0};
 	struct alert_engine *e =
@@ -265,7 +266,7 @@ static void test_rises_plain_and_reload(void **unused)
 
 /* clear EXPR, per instance: firing at the slowdown mark, resolved 5 below
  * it. GPUs of one model are told apart by their id. */
-static void test_clear_expression_and_gpu_ids(void **unused)
+TEST(test_clear_expression_and_gpu_ids)
 {
 	struct seen s = {0};
 	struct alert_engine *e =
@@ -292,7 +293,7 @@ static void test_clear_expression_and_gpu_ids(void **unused)
 }
 
 /* Booleans compare as 1 and 0; an unknown one (null) is no value. */
-static void test_boolean(void **unused)
+TEST(test_boolean)
 {
 	struct seen s = {0};
 	struct alert_engine *e =
@@ -307,7 +308,7 @@ static void test_boolean(void **unused)
 	alert_engine_free(e);
 }
 
-static void test_events_and_hold(void **unused)
+TEST(test_events_and_hold)
 {
 	struct seen s = {0};
 	struct alert_engine *e = engine(
@@ -338,7 +339,7 @@ static void test_events_and_hold(void **unused)
 	alert_engine_free(e);
 }
 
-static void test_reminders_and_limits(void **unused)
+TEST(test_reminders_and_limits)
 {
 	struct seen s = {0};
 	struct alert_limits lim = {
@@ -371,7 +372,7 @@ static void test_reminders_and_limits(void **unused)
 
 /* A rule's rate window opens with its own first notification, not with
  * the global window that another rule opened. */
-static void test_rule_window_apart(void **unused)
+TEST(test_rule_window_apart)
 {
 	struct seen s = {0};
 	struct alert_limits lim = {.window_ms = 10000, .per_rule = 1};
@@ -398,7 +399,7 @@ static void test_rule_window_apart(void **unused)
  * of them: a rate window that ends on one of those resolutions names a
  * removed rule that held notifications back (fuzz_alert found its name
  * read after it was freed). */
-static void test_reload_summary_names_removed(void **unused)
+TEST(test_reload_summary_names_removed)
 {
 	struct seen s = {0};
 	struct alert_limits lim = {.window_ms = 10000, .per_rule = 1};
@@ -422,7 +423,7 @@ static void test_reload_summary_names_removed(void **unused)
 
 /* A field missing from the first payload of its topic that tells (an
  * array with elements) gives the rule a reason; a reload keeps it. */
-static void test_missing_fields(void **unused)
+TEST(test_missing_fields)
 {
 	struct seen s = {0};
 	struct alert_engine *e =
@@ -459,7 +460,7 @@ static void test_missing_fields(void **unused)
 
 /* Only rules of the config ask for a topic's events at once: stock rules
  * leave the journal at its own pace. */
-static void test_reads_hurry_config_rules_only(void **unused)
+TEST(test_reads_hurry_config_rules_only)
 {
 	struct seen s = {0};
 	struct alert_engine *e = engine(
@@ -483,7 +484,7 @@ static void test_reads_hurry_config_rules_only(void **unused)
 	alert_engine_free(e);
 }
 
-static void test_reload_resolves_removed(void **unused)
+TEST(test_reload_resolves_removed)
 {
 	struct seen s = {0};
 	struct alert_engine *e = engine(
@@ -501,26 +502,4 @@ static void test_reload_resolves_removed(void **unused)
 	expect(&s, (const char *[]){NULL});
 	assert_true(alert_engine_rule_firing(e, 0));
 	alert_engine_free(e);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_for_and_clear),
-	    cmocka_unit_test(test_instances),
-	    cmocka_unit_test(test_edge_and_ratio),
-	    cmocka_unit_test(test_events_and_hold),
-	    cmocka_unit_test(test_reminders_and_limits),
-	    cmocka_unit_test(test_reload_resolves_removed),
-	    cmocka_unit_test(test_rule_window_apart),
-	    cmocka_unit_test(test_missing_fields),
-	    cmocka_unit_test(test_reads_hurry_config_rules_only),
-	    cmocka_unit_test(test_reload_summary_names_removed),
-	    cmocka_unit_test(test_rises),
-	    cmocka_unit_test(test_rises_plain_and_reload),
-	    cmocka_unit_test(test_clear_expression_and_gpu_ids),
-	    cmocka_unit_test(test_boolean),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,7 +30,7 @@ static struct alert_rule *parse_ok(const char *line)
 	return r;
 }
 
-static void test_issue_lines(void **unused)
+TEST(test_issue_lines)
 {
 	struct alert_rule *r;
 
@@ -81,7 +81,7 @@ static void test_issue_lines(void **unused)
 	alert_rule_free(r);
 }
 
-static void test_stock_rules_parse(void **unused)
+TEST(test_stock_rules_parse)
 {
 	for (size_t i = 0; alert_stock_rules[i]; i++)
 		alert_rule_free(parse_ok(alert_stock_rules[i]));
@@ -98,7 +98,7 @@ static void expect_error(const char *line, const char *reason)
 		fail_msg("'%s': got '%s', want '%s'", line, err, reason);
 }
 
-static void test_expressions(void **unused)
+TEST(test_expressions)
 {
 	struct alert_rule *r = parse_ok("x: load.load1 / cpu.ncpu >= 2 + 1 * 2");
 
@@ -129,7 +129,7 @@ static void test_expressions(void **unused)
 }
 
 /* EXPR rises: no comparison, no threshold; hold, instance, severity. */
-static void test_rises(void **unused)
+TEST(test_rises)
 {
 	struct alert_rule *r =
 	    parse_ok("grow: health.smart.devices[].reallocated rises hold 1d instance sd*");
@@ -160,7 +160,7 @@ static void test_rises(void **unused)
 }
 
 /* clear EXPR: the threshold's side of an expression of the same array. */
-static void test_clear_expression(void **unused)
+TEST(test_clear_expression)
 {
 	struct alert_rule *r =
 	    parse_ok("hot: gpu.gpus[].temp_c >= gpu.gpus[].temp_slowdown_c clear "
@@ -186,7 +186,7 @@ static void test_clear_expression(void **unused)
 		     "must be of the rule's first topic");
 }
 
-static void test_errors(void **unused)
+TEST(test_errors)
 {
 	expect_error("no colon here", "expected 'NAME: rule'");
 	expect_error("a b: mem.used > 0", "a name is letters");
@@ -224,7 +224,7 @@ static void test_errors(void **unused)
 /* A topic whose field tables describe part of its payload knows those
  * objects only: health's md arrays and filesystems are found in the
  * payloads. */
-static void test_partial_tables(void **unused)
+TEST(test_partial_tables)
 {
 	alert_rule_free(parse_ok("x: health.md[].degraded > 0"));
 	alert_rule_free(parse_ok("x: health.filesystems[].errors > 0"));
@@ -265,7 +265,7 @@ static void parse_leaves(struct leaves *l, const cJSON *o, const char *path)
 
 /* The static check knows every field the goldens of the topics with field
  * tables hold: it never refuses a rule the payloads could satisfy. */
-static void test_golden_fields_known(void **unused)
+TEST(test_golden_fields_known)
 {
 	static const char *const machines[] = {"vm2",       "server", "desktop",     "sbc",
 					       "container", "nas",    "workstation", "arc"};
@@ -307,7 +307,7 @@ static void test_golden_fields_known(void **unused)
 }
 
 /* Through the config file: FILE:LINE: reason, and names given twice. */
-static void test_config_errors(void **unused)
+TEST(test_config_errors)
 {
 	struct config cfg;
 	char err[CONFIG_ERR_LEN];
@@ -329,17 +329,4 @@ static void test_config_errors(void **unused)
 	assert_int_equal(cfg.n_alert_rules, 2);
 	assert_string_equal(cfg.alert_rules[1], "fs-full: off");
 	config_free(&cfg);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_issue_lines),      cmocka_unit_test(test_stock_rules_parse),
-	    cmocka_unit_test(test_expressions),      cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_config_errors),    cmocka_unit_test(test_golden_fields_known),
-	    cmocka_unit_test(test_partial_tables),   cmocka_unit_test(test_rises),
-	    cmocka_unit_test(test_clear_expression),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

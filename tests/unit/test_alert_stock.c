@@ -118,6 +118,28 @@ static void drive_expect(struct drive *d, const char *const *want)
 		fail_msg("'%s' fired too", d->f.v[n]);
 }
 
+/* What a test writes into the tree before the tick of second sec. */
+typedef void (*drive_write_fn)(struct drive *d, int64_t sec);
+
+/* Ticks every second from first to last, each after write (when not
+ * NULL) has written its files; the collectors start at second 0, once
+ * the tree holds them. Nothing has fired by second quiet (-1: not
+ * looked at), and at the end exactly want has. */
+static void drive_run(struct drive *d, int64_t first, int64_t last, drive_write_fn write,
+		      int64_t quiet, const char *const *want)
+{
+	for (int64_t sec = first; sec <= last; sec++) {
+		if (write)
+			write(d, sec);
+		if (sec == 0)
+			drive_init(d);
+		drive_tick(d, sec);
+		if (sec == quiet)
+			drive_expect(d, (const char *[]){NULL});
+	}
+	drive_expect(d, want);
+}
+
 static void drive_end(struct drive *d)
 {
 	for (size_t i = 0; i < d->n; i++)
@@ -168,7 +190,7 @@ static void write_values(struct drive *d, const char *machine, const char *rel,
 }
 
 /* MemAvailable at 4 % of MemTotal: below 5 %, at once. */
-static void test_mem_available_low(void **unused)
+TEST(test_mem_available_low)
 {
 	struct drive d;
 	char *mi = slurp("vm2", "proc/meminfo", NULL);
@@ -180,36 +202,30 @@ static void test_mem_available_low(void **unused)
 	write_values(&d, "vm2", "proc/meminfo", (const char *[]){"MemAvailable", NULL},
 		     (uint64_t[]){total * 4 / 100});
 	copy_rel(&d, "host16", "proc/vmstat");
-	drive_init(&d);
-	drive_tick(&d, 0);
-	drive_expect(&d, (const char *[]){"mem-available-low -", NULL});
+	drive_run(&d, 0, 0, NULL, -1, (const char *[]){"mem-available-low -", NULL});
 	drive_end(&d);
 }
 
 /* 2,000 pages swapped in and 1,000 out every second: swap-storm after a
  * minute of it (the first sample has no rate). */
-static void test_swap_storm(void **unused)
+static void write_swapping(struct drive *d, int64_t sec)
+{
+	write_values(d, "host16", "proc/vmstat", (const char *[]){"pswpin", "pswpout", NULL},
+		     (uint64_t[]){45678 + (uint64_t)sec * 2000, 234567 + (uint64_t)sec * 1000});
+}
+
+TEST(test_swap_storm)
 {
 	struct drive d;
 
 	drive_start(&d, "stock-swap", (const char *[]){"mem", NULL});
 	copy_rel(&d, "host16", "proc/meminfo");
-	for (int64_t sec = 0; sec <= 61; sec++) {
-		write_values(
-		    &d, "host16", "proc/vmstat", (const char *[]){"pswpin", "pswpout", NULL},
-		    (uint64_t[]){45678 + (uint64_t)sec * 2000, 234567 + (uint64_t)sec * 1000});
-		if (sec == 0)
-			drive_init(&d);
-		drive_tick(&d, sec);
-		if (sec == 60)
-			drive_expect(&d, (const char *[]){NULL});
-	}
-	drive_expect(&d, (const char *[]){"swap-storm -", NULL});
+	drive_run(&d, 0, 61, write_swapping, 60, (const char *[]){"swap-storm -", NULL});
 	drive_end(&d);
 }
 
 /* Memory PSI some avg60 at 25 %. */
-static void test_mem_pressure(void **unused)
+TEST(test_mem_pressure)
 {
 	struct drive d;
 	static const char *const kinds[] = {"cpu", "io", "irq"};
@@ -224,9 +240,7 @@ static void test_mem_pressure(void **unused)
 	scratch_write(&d.s, "proc/pressure/memory",
 		      "some avg10=31.20 avg60=25.00 avg300=9.10 total=12345678\n"
 		      "full avg10=8.00 avg60=6.50 avg300=2.00 total=5432109\n");
-	drive_init(&d);
-	drive_tick(&d, 0);
-	drive_expect(&d, (const char *[]){"mem-pressure -", NULL});
+	drive_run(&d, 0, 0, NULL, -1, (const char *[]){"mem-pressure -", NULL});
 	drive_end(&d);
 }
 
@@ -249,49 +263,43 @@ static void write_stat(struct drive *d, int64_t sec, unsigned u, unsigned st)
 	free(vm2);
 }
 
+static void write_steal(struct drive *d, int64_t sec)
+{
+	write_stat(d, sec, 20, 30);
+}
+
 /* 30 % steal for five minutes. */
-static void test_cpu_steal(void **unused)
+TEST(test_cpu_steal)
 {
 	struct drive d;
 
 	drive_start(&d, "stock-steal", (const char *[]){"cpu", NULL});
-	for (int64_t sec = 0; sec <= 302; sec++) {
-		write_stat(&d, sec, 20, 30);
-		if (sec == 0)
-			drive_init(&d);
-		drive_tick(&d, sec);
-		if (sec == 290)
-			drive_expect(&d, (const char *[]){NULL});
-	}
-	drive_expect(&d, (const char *[]){"cpu-steal -", NULL});
+	drive_run(&d, 0, 302, write_steal, 290, (const char *[]){"cpu-steal -", NULL});
 	drive_end(&d);
 }
 
+static void write_busy(struct drive *d, int64_t sec)
+{
+	char up[64];
+
+	snprintf(up, sizeof(up), "%" PRId64 ".00 100.00\n", 1000 + sec);
+	scratch_write(&d->s, "proc/uptime", up);
+	write_stat(d, sec, 90, 0);
+}
+
 /* A load of 5 on two CPUs (2.5 a core) for ten minutes. */
-static void test_load_per_core(void **unused)
+TEST(test_load_per_core)
 {
 	struct drive d;
 
 	drive_start(&d, "stock-load", (const char *[]){"cpu", "load", NULL});
 	scratch_write(&d.s, "proc/loadavg", "5.00 4.10 3.20 6/180 4242\n");
-	for (int64_t sec = 0; sec <= 602; sec++) {
-		char up[64];
-
-		snprintf(up, sizeof(up), "%" PRId64 ".00 100.00\n", 1000 + sec);
-		scratch_write(&d.s, "proc/uptime", up);
-		write_stat(&d, sec, 90, 0);
-		if (sec == 0)
-			drive_init(&d);
-		drive_tick(&d, sec);
-		if (sec == 590)
-			drive_expect(&d, (const char *[]){NULL});
-	}
-	drive_expect(&d, (const char *[]){"load-per-core -", NULL});
+	drive_run(&d, 0, 602, write_busy, 590, (const char *[]){"load-per-core -", NULL});
 	drive_end(&d);
 }
 
 /* An hwmon sensor at 101 C with its crit at 100 C; the other below. */
-static void test_temp_critical(void **unused)
+TEST(test_temp_critical)
 {
 	struct drive d;
 
@@ -301,43 +309,38 @@ static void test_temp_critical(void **unused)
 	scratch_write(&d.s, "sys/class/hwmon/hwmon0/temp1_crit", "100000\n");
 	scratch_write(&d.s, "sys/class/hwmon/hwmon0/temp2_input", "60000\n");
 	scratch_write(&d.s, "sys/class/hwmon/hwmon0/temp2_crit", "100000\n");
-	drive_init(&d);
-	drive_tick(&d, 0);
-	drive_expect(&d, (const char *[]){"temp-critical hwmon0/temp1", NULL});
+	drive_run(&d, 0, 0, NULL, -1, (const char *[]){"temp-critical hwmon0/temp1", NULL});
 	drive_end(&d);
 }
 
+static void write_diskstats(struct drive *d, int64_t sec)
+{
+	char text[512];
+	uint64_t io = 5000 + (uint64_t)sec * 990, n = 1000 + (uint64_t)sec * 50;
+
+	snprintf(text, sizeof(text),
+		 "   8       0 sda %" PRIu64 " 0 %" PRIu64 " 300 %" PRIu64 " 0 %" PRIu64
+		 " 400 1 %" PRIu64 " 900 0 0 0 0 0 0\n"
+		 "   8      16 sdb 100 0 800 30 100 0 800 40 0 70 70 0 0 0 0 0 0\n",
+		 n, 8 * n, n, 8 * n, io);
+	scratch_write(&d->s, "proc/diskstats", text);
+}
+
 /* sda busy 990 ms of every second (99 %) for five minutes; sdb idle. */
-static void test_disk_busy(void **unused)
+TEST(test_disk_busy)
 {
 	struct drive d;
 
 	drive_start(&d, "stock-disk", (const char *[]){"disk", NULL});
 	scratch_write(&d.s, "sys/block/sda/stat", "0\n");
 	scratch_write(&d.s, "sys/block/sdb/stat", "0\n");
-	for (int64_t sec = 0; sec <= 302; sec++) {
-		char text[512];
-		uint64_t io = 5000 + (uint64_t)sec * 990, n = 1000 + (uint64_t)sec * 50;
-
-		snprintf(text, sizeof(text),
-			 "   8       0 sda %" PRIu64 " 0 %" PRIu64 " 300 %" PRIu64 " 0 %" PRIu64
-			 " 400 1 %" PRIu64 " 900 0 0 0 0 0 0\n"
-			 "   8      16 sdb 100 0 800 30 100 0 800 40 0 70 70 0 0 0 0 0 0\n",
-			 n, 8 * n, n, 8 * n, io);
-		scratch_write(&d.s, "proc/diskstats", text);
-		if (sec == 0)
-			drive_init(&d);
-		drive_tick(&d, sec);
-		if (sec == 290)
-			drive_expect(&d, (const char *[]){NULL});
-	}
-	drive_expect(&d, (const char *[]){"disk-busy sda", NULL});
+	drive_run(&d, 0, 302, write_diskstats, 290, (const char *[]){"disk-busy sda", NULL});
 	drive_end(&d);
 }
 
 /* host16's interfaces: eno2 up in one sample, down in the next. virbr0,
  * down from the start, was never up: no alert. */
-static void test_net_down(void **unused)
+TEST(test_net_down)
 {
 	struct fired f = {0};
 	struct alert_engine *e = stock_engine(&f);
@@ -458,15 +461,12 @@ static void write_smart(struct drive *d, double sdb_realloc, double nvme_media, 
 /* nas's arrays: md1 lost a member (recovering); md0 clean, md2 and md5
  * resyncing, md4 raid0 and md3 inactive (no redundancy to lose) do not
  * fire. */
-static void test_md_degraded(void **unused)
+TEST(test_md_degraded)
 {
 	struct drive d;
 
 	health_start(&d, "stock-md", true);
-	drive_init(&d);
-	drive_tick(&d, 0);
-	drive_tick(&d, 1);
-	drive_expect(&d, (const char *[]){"md-degraded md1", NULL});
+	drive_run(&d, 0, 1, NULL, -1, (const char *[]){"md-degraded md1", NULL});
 	drive_end(&d);
 }
 
@@ -474,54 +474,56 @@ static void test_md_degraded(void **unused)
  * smartctl could not open does not (its verdict is unknown). Then
  * sysfeed-smart's next run finds sdb with 8 more reallocated sectors
  * (sda's 8 steady), then nvme0 with media errors and a critical warning. */
-static void test_smart(void **unused)
+TEST(test_smart)
 {
 	struct drive d;
 
 	health_start(&d, "stock-smart", false);
 	write_smart(&d, 1872, 0, 0); /* as the fixture has them */
-	drive_init(&d);
-	drive_tick(&d, 0);
-	drive_tick(&d, 1);
-	drive_expect(&d, (const char *[]){"smart-failed sdb", NULL});
+	drive_run(&d, 0, 1, NULL, -1, (const char *[]){"smart-failed sdb", NULL});
 	write_smart(&d, 1880, 0, 0);
-	drive_tick(&d, 2);
-	drive_tick(&d, 3);
-	drive_expect(&d, (const char *[]){"smart-failed sdb", "smart-reallocated sdb", NULL});
+	drive_run(&d, 2, 3, NULL, -1,
+		  (const char *[]){"smart-failed sdb", "smart-reallocated sdb", NULL});
 	write_smart(&d, 1880, 2, 4);
-	drive_tick(&d, 4);
-	drive_tick(&d, 5);
-	drive_expect(&d, (const char *[]){"smart-failed sdb", "smart-reallocated sdb",
-					  "smart-media-errors nvme0", "nvme-critical-warning nvme0",
-					  NULL});
+	drive_run(&d, 4, 5, NULL, -1,
+		  (const char *[]){"smart-failed sdb", "smart-reallocated sdb",
+				   "smart-media-errors nvme0", "nvme-critical-warning nvme0",
+				   NULL});
 	drive_end(&d);
+}
+
+static void write_smart_steady(struct drive *d, int64_t sec)
+{
+	write_smart(d, 1872, 0, 0);
 }
 
 /* The same numbers run after run rise nothing: no alert for sda's 8 or
  * sdb's 1872 reallocated sectors or sdb's 412 reported uncorrectable
  * however often the file is written. */
-static void test_smart_steady(void **unused)
+TEST(test_smart_steady)
 {
 	struct drive d;
 
 	health_start(&d, "stock-steady", false);
-	for (int64_t sec = 0; sec < 4; sec++) {
-		write_smart(&d, 1872, 0, 0);
-		if (sec == 0)
-			drive_init(&d);
-		drive_tick(&d, sec);
-	}
-	drive_expect(&d, (const char *[]){"smart-failed sdb", NULL});
+	drive_run(&d, 0, 3, write_smart_steady, -1, (const char *[]){"smart-failed sdb", NULL});
 	drive_end(&d);
+}
+
+/* card0's edge temperature at second sec, in C: 52, 100, 97, 94, 100. */
+static void write_gpu_temp(struct drive *d, int64_t sec)
+{
+	static const int temp[] = {52, 100, 97, 94, 100};
+	char text[32];
+
+	snprintf(text, sizeof(text), "%d000\n", temp[sec]);
+	scratch_write(&d->s, "sys/class/drm/card0/device/hwmon/hwmon4/temp1_input", text);
 }
 
 /* workstation's amdgpu card (edge sensor, crit 100 C) twice, card0 and
  * card2 of one model: card0 at 100 C fires, stays firing at 97 (clear is
  * 95), resolves at 94 and fires again at 100; card2, cool, never. */
-static void test_gpu_slowdown(void **unused)
+TEST(test_gpu_slowdown)
 {
-	static const char *const hwmon = "sys/class/drm/card0/device/hwmon/hwmon4/temp1_input";
-	static const int temp[] = {52, 100, 97, 94, 100};
 	struct gpu_settings *set = fixture_settings(&gpu_collector);
 	struct drive d;
 
@@ -530,29 +532,7 @@ static void test_gpu_slowdown(void **unused)
 	drive_start(&d, "stock-gpu", (const char *[]){"gpu", NULL});
 	copy_tree(&d, "workstation", "sys/class/drm/card0", "sys/class/drm/card0");
 	copy_tree(&d, "workstation", "sys/class/drm/card0", "sys/class/drm/card2");
-	for (int64_t sec = 0; sec < 5; sec++) {
-		char text[32];
-
-		snprintf(text, sizeof(text), "%d000\n", temp[sec]);
-		scratch_write(&d.s, hwmon, text);
-		if (sec == 0)
-			drive_init(&d);
-		drive_tick(&d, sec);
-	}
-	drive_expect(&d, (const char *[]){"gpu-slowdown card0", "gpu-slowdown card0", NULL});
+	drive_run(&d, 0, 4, write_gpu_temp, -1,
+		  (const char *[]){"gpu-slowdown card0", "gpu-slowdown card0", NULL});
 	drive_end(&d);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mem_available_low), cmocka_unit_test(test_swap_storm),
-	    cmocka_unit_test(test_mem_pressure),      cmocka_unit_test(test_cpu_steal),
-	    cmocka_unit_test(test_load_per_core),     cmocka_unit_test(test_temp_critical),
-	    cmocka_unit_test(test_disk_busy),         cmocka_unit_test(test_net_down),
-	    cmocka_unit_test(test_md_degraded),       cmocka_unit_test(test_smart),
-	    cmocka_unit_test(test_smart_steady),      cmocka_unit_test(test_gpu_slowdown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

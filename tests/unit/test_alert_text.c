@@ -23,6 +23,7 @@
 
 #include "alert_text.h"
 #include "clock.h"
+#include "unit.h"
 
 /* Whether an entry of identifier id with message msg can be read from the
  * system journal, waiting up to 10 s for journald to write it. */
@@ -134,7 +135,7 @@ static bool has_line(const cJSON *lines, const char *text)
 	return false;
 }
 
-static void test_journal_dir_honoured(void **unused)
+TEST(test_journal_dir_honoured)
 {
 	char dir[] = "/tmp/sysfeed-alert-text-XXXXXX", id[64], first[96], second[96];
 	cJSON *lines;
@@ -176,13 +177,4 @@ static void test_journal_dir_honoured(void **unused)
 			closedir(d);
 		rmdir(dir);
 	}
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_journal_dir_honoured),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,12 +11,13 @@
 #include <stdlib.h>
 
 #include "array.h"
+#include "unit.h"
 
 struct item {
 	uint64_t a, b;
 };
 
-static void test_grow(void **unused)
+TEST(test_grow)
 {
 	struct item *v = NULL;
 	size_t n = 0, cap = 0;
@@ -48,7 +49,7 @@ static void test_grow(void **unused)
 
 /* array_free frees what the growth made and leaves an empty table that
  * grows again; a table never grown is freed too. */
-static void test_release(void **unused)
+TEST(test_release)
 {
 	struct item *v = NULL;
 	size_t n = 0, cap = 0;
@@ -69,7 +70,7 @@ static void test_release(void **unused)
 	ARRAY_FREE(v, cap, n);
 }
 
-static void test_first(void **unused)
+TEST(test_first)
 {
 	char *v = NULL;
 	size_t cap = 0;
@@ -81,7 +82,7 @@ static void test_first(void **unused)
 	free(v);
 }
 
-static void test_overflow(void **unused)
+TEST(test_overflow)
 {
 	struct item *v = NULL;
 	size_t cap = 0;
@@ -98,7 +99,7 @@ static void test_overflow(void **unused)
 
 /* The index of a key in a table sorted by a string member, or where it
  * would go. */
-static void test_find_str(void **unused)
+TEST(test_find_str)
 {
 	struct row {
 		int x;
@@ -112,7 +113,6 @@ static void test_find_str(void **unused)
 		     {"d", 1, true},  {"f", 2, true}, {"g", 3, false}};
 	bool found;
 
-	(void)unused;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(array_find_str(rows, 3, sizeof(rows[0]), offsetof(struct row, key),
 						cases[i].key, &found),
@@ -122,15 +122,4 @@ static void test_find_str(void **unused)
 	assert_int_equal(
 	    array_find_str(rows, 0, sizeof(rows[0]), offsetof(struct row, key), "b", &found), 0);
 	assert_false(found);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_grow),     cmocka_unit_test(test_release),
-	    cmocka_unit_test(test_first),    cmocka_unit_test(test_overflow),
-	    cmocka_unit_test(test_find_str),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "secret.h"
+#include "unit.h"
 
 /* A hash of pw by crypt(3) with a fresh salt of the method `prefix`. */
 static char *hash_of(const char *pw, const char *prefix)
@@ -42,7 +43,7 @@ static void users_error(const char *text, const char *want)
 	auth_free(db);
 }
 
-static void test_users_refused(void **state)
+TEST(test_users_refused)
 {
 	users_error("alice:hunter2\n", "u:1: user alice: not a crypt(3) hash (a plain password?)");
 	users_error("# c\n\nalice:$1$abc$defghijklmnopqrstuv\n",
@@ -61,7 +62,7 @@ static void test_users_refused(void **state)
 	users_error("alice:" SHA512 "\nalice:" SHA512 "\n", "u:2: user alice: listed twice");
 }
 
-static void test_basic(void **state)
+TEST(test_basic)
 {
 	char *y = hash_of("pw-a", "$y$"), *b = hash_of("pw-b", "$2b$"), *s = hash_of("pw-c", "$6$");
 	char text[1024], err[256];
@@ -98,7 +99,7 @@ static void test_basic(void **state)
 	free(s);
 }
 
-static void test_tokens(void **state)
+TEST(test_tokens)
 {
 	const char *tok = "sysfeed_0123", *who = NULL;
 	uint8_t d[SECRET_SHA256];
@@ -142,7 +143,7 @@ static void test_tokens(void **state)
 	auth_free(db);
 }
 
-static void test_names_and_compare(void **state)
+TEST(test_names_and_compare)
 {
 	assert_true(auth_name_ok("a", 1));
 	assert_true(auth_name_ok("erin@example.org", 16));
@@ -161,7 +162,7 @@ static void test_names_and_compare(void **state)
 	assert_true(secret_equal("", "", 0));
 }
 
-static void test_files(void **state)
+TEST(test_files)
 {
 	char dir[] = "/tmp/sysfeed-auth-XXXXXX", users[64], tokens[64], err[512], *text;
 	char *h = hash_of("pw", "$6$");
@@ -203,15 +204,4 @@ static void test_files(void **state)
 	unlink(users);
 	rmdir(dir);
 	free(h);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_users_refused), cmocka_unit_test(test_basic),
-	    cmocka_unit_test(test_tokens),        cmocka_unit_test(test_names_and_compare),
-	    cmocka_unit_test(test_files),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

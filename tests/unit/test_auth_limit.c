@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "auth_limit.h"
+#include "unit.h"
 
 static struct sockaddr_storage addr(const char *text)
 {
@@ -33,7 +34,7 @@ static struct sockaddr_storage addr(const char *text)
 
 #define SA(s) ((const struct sockaddr *)&(s))
 
-static void test_budget_per_address(void **state)
+TEST(test_budget_per_address)
 {
 	struct auth_limit *l = auth_limit_new();
 	struct sockaddr_storage a = addr("192.0.2.7"), b = addr("192.0.2.8");
@@ -63,7 +64,7 @@ static void test_budget_per_address(void **state)
 	auth_limit_free(l);
 }
 
-static void test_global_crypt_bound(void **state)
+TEST(test_global_crypt_bound)
 {
 	struct auth_limit *l = auth_limit_new();
 	struct auth_limit_stats st;
@@ -88,7 +89,7 @@ static void test_global_crypt_bound(void **state)
 	auth_limit_free(l);
 }
 
-static void test_many_addresses_stay_bounded(void **state)
+TEST(test_many_addresses_stay_bounded)
 {
 	struct auth_limit *l = auth_limit_new();
 	struct sockaddr_storage a;
@@ -108,7 +109,7 @@ static void test_many_addresses_stay_bounded(void **state)
 	auth_limit_free(l);
 }
 
-static void test_first_login_and_audit(void **state)
+TEST(test_first_login_and_audit)
 {
 	struct auth_limit *l = auth_limit_new();
 	struct sockaddr_storage a = addr("192.0.2.7"), b = addr("192.0.2.8");
@@ -124,16 +125,4 @@ static void test_first_login_and_audit(void **state)
 	/* held back within the window: counted, reported once it ends */
 	assert_int_equal(auth_limit_held(l), 0);
 	auth_limit_free(l);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_budget_per_address),
-	    cmocka_unit_test(test_global_crypt_bound),
-	    cmocka_unit_test(test_many_addresses_stay_bounded),
-	    cmocka_unit_test(test_first_login_and_audit),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -131,12 +131,11 @@ static uint64_t host_tick(struct host *h, uint64_t ran_ns)
 /* The busy member ran between its reading and P's: P is more than the
  * bound, but the busy member and P read again agree, and the sleeping
  * members are still not read (one P, a, then a and P again). */
-static void test_ran_between(void **state)
+TEST(test_ran_between)
 {
 	struct host h;
 	uint64_t proven;
 
-	(void)state;
 	host_make(&h, false);
 	for (unsigned k = 0; k < 4; k++) /* b, c go idle; a bound is made */
 		host_tick(&h, 0);
@@ -152,11 +151,10 @@ static void test_ran_between(void **state)
 
 /* A sleeping member that woke fails the test twice: then every member is
  * read, the one that woke with its rate over the tick. */
-static void test_woke(void **state)
+TEST(test_woke)
 {
 	struct host h;
 
-	(void)state;
 	host_make(&h, false);
 	for (unsigned k = 0; k < 4; k++)
 		host_tick(&h, 0);
@@ -172,12 +170,11 @@ static void test_woke(void **state)
  * within 1/20000 of the tick in all (50 µs at 1 s): b running 10 µs is
  * not seen (its CPU time then lags by that), c running 200 µs is (both
  * read then, c's rate over the tick, b's 10 µs with it). */
-static void test_v2(void **state)
+TEST(test_v2)
 {
 	struct host h;
 	uint64_t proven;
 
-	(void)state;
 	host_make(&h, true);
 	for (unsigned k = 0; k < 4; k++)
 		host_tick(&h, 0);
@@ -207,12 +204,11 @@ static void test_v2(void **state)
  * all since their last readings is below 1/20000 of the tick; and most
  * ticks leave them. (Without the slack of the rounded readings this fails
  * within these 3,000 ticks.) */
-static void test_v2_bound(void **state)
+TEST(test_v2_bound)
 {
 	uint64_t seed = 7, last[NUNITS], proven;
 	struct host h;
 
-	(void)state;
 	host_make(&h, true);
 	for (size_t i = 0; i < NUNITS; i++)
 		last[i] = h.cpu[i];
@@ -241,16 +237,4 @@ static void test_v2_bound(void **state)
 	}
 	assert_true(h.cg.rd.proven - proven > 3000);
 	host_free(&h);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ran_between),
-	    cmocka_unit_test(test_woke),
-	    cmocka_unit_test(test_v2),
-	    cmocka_unit_test(test_v2_bound),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,7 +29,7 @@ static int parse(struct config *cfg, const char *text)
 	return config_parse(cfg, "t.conf", text, strlen(text), err, sizeof(err));
 }
 
-static void test_defaults(void **state)
+TEST(test_defaults)
 {
 	struct config cfg;
 
@@ -48,7 +48,7 @@ static void test_defaults(void **state)
 	config_free(&cfg);
 }
 
-static void test_good_file(void **state)
+TEST(test_good_file)
 {
 	struct config cfg, copy;
 
@@ -104,7 +104,7 @@ static void expect_error(const char *text, const char *msg)
 
 #define LISTEN_EXPECT "(expected IPV4:PORT or [IPV6]:PORT, https:// before it for TLS)"
 
-static void test_errors(void **state)
+TEST(test_errors)
 {
 	expect_error("interval = 1000\nbogus = 1\n", "t.conf:2: unknown key 'bogus'");
 	expect_error("interval = 5\n", "t.conf:1: interval: bad value '5' (expected 100 to 60000)");
@@ -171,7 +171,7 @@ static void test_errors(void **state)
 	config_free(&cfg);
 }
 
-static void test_load_file(void **state)
+TEST(test_load_file)
 {
 	char path[] = "/tmp/sysfeed-test-XXXXXX";
 	struct config cfg;
@@ -201,7 +201,7 @@ static void test_load_file(void **state)
 	config_free(&cfg);
 }
 
-static void test_set_overrides(void **state)
+TEST(test_set_overrides)
 {
 	struct config cfg;
 
@@ -218,7 +218,7 @@ static void test_set_overrides(void **state)
 	config_free(&cfg);
 }
 
-static void test_hosts(void **state)
+TEST(test_hosts)
 {
 	struct config cfg;
 
@@ -246,7 +246,7 @@ static void test_hosts(void **state)
 	config_free(&cfg);
 }
 
-static void test_lists(void **state)
+TEST(test_lists)
 {
 	struct config cfg;
 
@@ -288,16 +288,4 @@ static void test_lists(void **state)
 		strcat(many, "/m,");
 	strcat(many, "\n");
 	expect_error(many, "t.conf:1: mounts: more than 64 entries");
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),      cmocka_unit_test(test_good_file),
-	    cmocka_unit_test(test_errors),        cmocka_unit_test(test_load_file),
-	    cmocka_unit_test(test_set_overrides), cmocka_unit_test(test_hosts),
-	    cmocka_unit_test(test_lists),
-	};
-
-	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -108,7 +108,11 @@ static void test_machine(void **state)
 	cap_free(cap);
 }
 
-static void test_classify(void **state)
+MACHINE_TEST(test_machine, "ctr-v2");
+MACHINE_TEST(test_machine, "ctr-v1");
+MACHINE_TEST(test_machine, "ctr-hybrid");
+
+TEST(test_classify)
 {
 	static const char id[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 	static const struct {
@@ -158,7 +162,6 @@ static void test_classify(void **state)
 	};
 	struct ctr_ref ref;
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		bool is = ctr_classify(cases[i].parent, cases[i].name, &ref);
 
@@ -192,7 +195,7 @@ static struct capture *ctr_scratch(struct scratch *s, struct collector_env *env)
 
 /* A cgroup made or removed where containers appear is pushed by dispatch
  * (inotify), with no tick between; new parent directories are watched. */
-static void test_inotify(void **state)
+TEST(test_inotify)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1, .publish = cap_publish};
@@ -200,7 +203,6 @@ static void test_inotify(void **state)
 	void *st;
 	cJSON *p;
 
-	(void)state;
 	scratch_write(&s, "fs/cgroup/system.slice/cgroup.procs", "");
 	st = init_check(&containers_collector, &env, 0, "");
 	assert_true(containers_collector.get_fd(st) >= 0);
@@ -283,7 +285,7 @@ static int rows_of(const cJSON *p)
  * alone is read each tick, the rest stands until that moves (or
  * CGROUP_IDLE_TICKS pass); the CPU rate then covers the last tick. Its row
  * is in a tick's rows only when it changed; the state has it always. */
-static void test_idle(void **state)
+TEST(test_idle)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -293,7 +295,6 @@ static void test_idle(void **state)
 	void *st;
 	cJSON *p;
 
-	(void)state;
 #define W(file, text)                                                                              \
 	do {                                                                                       \
 		snprintf(path, sizeof(path), "%s%s", cg, file);                                    \
@@ -333,7 +334,7 @@ static void test_idle(void **state)
  * idle and when it wakes, not while its CPU time moves (a frozen cgroup's
  * tasks do not run): "frozen 1" written while it keeps running (which no
  * kernel shows) is not seen; once its CPU time stops it is, the next tick. */
-static void test_freezer_busy(void **state)
+TEST(test_freezer_busy)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -343,7 +344,6 @@ static void test_freezer_busy(void **state)
 	unsigned n = 1, usec = 1000;
 	void *st;
 
-	(void)state;
 #define W(file, text_)                                                                             \
 	do {                                                                                       \
 		snprintf(path, sizeof(path), "%s%s", cg, file);                                    \
@@ -380,7 +380,7 @@ static void test_freezer_busy(void **state)
  * pause, a name found late), it is always what a client holds that took
  * the first state and then each tick's rows by cgroup; and a container
  * that starts or stops makes it whole again. */
-static void test_state_patched(void **state)
+TEST(test_state_patched)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -390,7 +390,6 @@ static void test_state_patched(void **state)
 	cJSON *held = NULL;
 	void *st;
 
-	(void)state;
 	for (unsigned i = 0; i < 12; i++) {
 		snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-%02u%s.scope/cpu.stat",
 			 i, DK + 2);
@@ -476,7 +475,7 @@ static void raw_set_state_json(const struct collector_env *env, const char *json
  * the whole list each tick otherwise); a row that outgrows its room makes
  * the state from the runs again, and the state stays the rows a client
  * holds. */
-static void test_state_in_place(void **state)
+TEST(test_state_in_place)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -486,7 +485,6 @@ static void test_state_in_place(void **state)
 	uint64_t mem = 1;
 	void *st;
 
-	(void)state;
 	env.set_state_json = raw_set_state_json;
 	for (unsigned i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-%02u%s.scope/cpu.stat",
@@ -538,7 +536,7 @@ static void test_state_in_place(void **state)
 
 /* A host with no container has a state from its first tick on (the
  * snapshot carries the topic: none running). */
-static void test_none(void **state)
+TEST(test_none)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -546,7 +544,6 @@ static void test_none(void **state)
 	void *st;
 	cJSON *p;
 
-	(void)state;
 	scratch_write(&s, "fs/cgroup/system.slice/cron.service/cpu.stat", "usage_usec 1000\n");
 	st = init_check(&containers_collector, &env, 0, "");
 	p = ctr_tick(st, &env, 1);
@@ -561,7 +558,7 @@ static void test_none(void **state)
 
 /* Two containers whose ids share their first 12 digits get their whole
  * ids as the id label: every series of a family is its own. */
-static void test_same_short_id(void **state)
+TEST(test_same_short_id)
 {
 	static const char *const ids[] = {"0123456789ab"
 					  "cccccccccccccccccccccccccccccccccccccccccccccccccccc",
@@ -574,7 +571,6 @@ static void test_same_short_id(void **state)
 	char path[256];
 	void *st;
 
-	(void)state;
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "fs/cgroup/system.slice/docker-%s.scope/cpu.stat",
 			 ids[i]);
@@ -640,7 +636,7 @@ static void v1_host(struct scratch *s, const uint64_t *cpu, const uint64_t *wr, 
  * time written into one of them alone, which a kernel never shows, is not
  * seen) until it says one moved; likewise the bytes written, by its
  * subtree's. Containers a and b are busy, c and d sleep. */
-static void test_group(void **state)
+TEST(test_group)
 {
 	struct capture *cap = calloc(1, sizeof(*cap));
 	struct scratch s;
@@ -651,7 +647,6 @@ static void test_group(void **state)
 	unsigned n;
 	void *st;
 
-	(void)state;
 	assert_non_null(cap);
 	scratch_make(&s, "ctr");
 	env.sys_fd = s.fd;
@@ -714,7 +709,7 @@ static void test_group(void **state)
 /* A busy container's net/dev each tick while its bytes move, then after
  * 2, 4, up to CTR_NET_STEADY_TICKS ticks while they stand (the rate then
  * over the whole time since the reading before). */
-static void test_net_paced(void **state)
+TEST(test_net_paced)
 {
 	struct scratch s;
 	struct collector_env env = {0};
@@ -725,7 +720,6 @@ static void test_net_paced(void **state)
 	uint64_t rx = 1000;
 	void *st;
 
-	(void)state;
 	snprintf(path, sizeof(path), "%scgroup.procs", cg);
 	scratch_write(&s, path, "100\n");
 	/* PID 100 in a namespace of its own: PID 1's is another */
@@ -784,7 +778,7 @@ static void test_net_paced(void **state)
  * show at once are named over several ticks, not all in one, and only on
  * ticks that are multiples of CTR_NAME_GRID (the others carry no look). A
  * look that finds nothing new writes no row. */
-static void test_name_late(void **state)
+TEST(test_name_late)
 {
 	struct scratch s;
 	struct collector_env env = {0};
@@ -794,7 +788,6 @@ static void test_name_late(void **state)
 	void *st;
 	cJSON *p;
 
-	(void)state;
 	scratch_write(&s, "proc/.keep", "");
 	env.proc_fd = openat(s.fd, "proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	assert_true(env.proc_fd >= 0);
@@ -863,7 +856,7 @@ static void test_name_late(void **state)
  * member: the container's first process is its child from moments after
  * the start (once the OCI runtime exits); a parent that is not conmon by
  * then is not asked again at each later look. */
-static void test_conmon_tries(void **state)
+TEST(test_conmon_tries)
 {
 	struct scratch s;
 	struct collector_env env = {0};
@@ -872,7 +865,6 @@ static void test_conmon_tries(void **state)
 	unsigned n;
 	void *st;
 
-	(void)state;
 	scratch_write(&s, "fs/cgroup/machine.slice/libpod-" DK ".scope/cgroup.procs", "100\n");
 	scratch_write(&s, "proc/100/stat", "100 (sh) S 50 100 100 0 -1 0\n");
 	for (int pass = 0; pass < 2; pass++) {
@@ -906,7 +898,7 @@ static void test_conmon_tries(void **state)
 /* Within a tick (ctr_meta_ctx.tick), Podman's containers.json is looked
  * at once for all the containers named in it: changed in the middle of a
  * tick, it is read again at the next one. */
-static void test_podman_list_tick(void **state)
+TEST(test_podman_list_tick)
 {
 	static const char one[] = "[{\"id\":\"" DK "\",\"names\":[\"web\"]}]";
 	static const char two[] = "[{\"id\":\"" DK "\",\"names\":[\"web\"]},"
@@ -919,7 +911,6 @@ static void test_podman_list_tick(void **state)
 	struct scratch s;
 	int proc_fd;
 
-	(void)state;
 	memcpy(a.id, DK, sizeof(DK));
 	memcpy(b.id, DK2, sizeof(DK2));
 	scratch_make(&s, "ctrmeta");
@@ -947,14 +938,12 @@ static void test_podman_list_tick(void **state)
 	scratch_remove(&s);
 }
 
-static void test_off(void **state)
+TEST(test_off)
 {
 	struct scratch s;
-	struct collector_env env = {.proc_fd = -1};
+	struct collector_env env;
 
-	(void)state;
-	scratch_make(&s, "ctr");
-	env.sys_fd = s.fd;
+	scratch_env(&s, "ctr", true, &env);
 	init_check(&containers_collector, &env, -ENOENT,
 		   "/sys/fs/cgroup: No such file or directory");
 	scratch_write(&s, "fs/cgroup/unified/cgroup.controllers", "");
@@ -965,7 +954,7 @@ static void test_off(void **state)
 }
 
 /* This machine: on wherever cgroups are mounted. */
-static void test_live(void **state)
+TEST(test_live)
 {
 	int fd = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int pfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -974,7 +963,6 @@ static void test_live(void **state)
 	void *st;
 	cJSON *p;
 
-	(void)state;
 	st = init_check(&containers_collector, &env, 0, "");
 	assert_int_equal(containers_collector.sample(st, &env, &t, &p), 0);
 	assert_true(num(p, "containers") >= 0);
@@ -982,30 +970,4 @@ static void test_live(void **state)
 	containers_collector.fini(st);
 	close(fd);
 	close(pfd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    MACHINE_TEST(test_machine, "ctr-v2"),
-	    MACHINE_TEST(test_machine, "ctr-v1"),
-	    MACHINE_TEST(test_machine, "ctr-hybrid"),
-	    cmocka_unit_test(test_classify),
-	    cmocka_unit_test(test_inotify),
-	    cmocka_unit_test(test_idle),
-	    cmocka_unit_test(test_same_short_id),
-	    cmocka_unit_test(test_none),
-	    cmocka_unit_test(test_freezer_busy),
-	    cmocka_unit_test(test_state_patched),
-	    cmocka_unit_test(test_state_in_place),
-	    cmocka_unit_test(test_group),
-	    cmocka_unit_test(test_net_paced),
-	    cmocka_unit_test(test_name_late),
-	    cmocka_unit_test(test_conmon_tries),
-	    cmocka_unit_test(test_podman_list_tick),
-	    cmocka_unit_test(test_off),
-	    cmocka_unit_test(test_live),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

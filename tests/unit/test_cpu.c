@@ -71,7 +71,7 @@ struct pct_case {
 	struct cpu_percent want;
 };
 
-static void test_percent(void **state)
+TEST(test_percent)
 {
 	static const struct pct_case cases[] = {
 	    {"shares",
@@ -109,7 +109,6 @@ static void test_percent(void **state)
 	    {"still", {100, 0, 100, 100, 10, 0}, {100, 0, 100, 100, 10, 0}, -ENODATA, {0}},
 	};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct pct_case *c = &cases[i];
 		struct cpu_times a = times(c->prev[0], c->prev[1], c->prev[2], c->prev[3],
@@ -152,7 +151,7 @@ static void assert_core_ids(const cJSON *p, const unsigned *ids, size_t n)
 		assert_true(num(cJSON_GetArrayItem(cores, (int)i), "cpu") == ids[i]);
 }
 
-static void test_payload_hotplug(void **state)
+TEST(test_payload_hotplug)
 {
 	const char *two = "cpu  20 0 20 160\ncpu0 10 0 10 80\ncpu1 10 0 10 80\n";
 	const char *three = "cpu  50 0 40 310\ncpu0 20 0 20 160\ncpu1 30 0 20 150\n"
@@ -160,7 +159,6 @@ static void test_payload_hotplug(void **state)
 	const char *gap = "cpu  80 0 70 450\ncpu0 30 0 30 240\ncpu2 0 0 0 0\n";
 	cJSON *p;
 
-	(void)state;
 	/* cpu2 appeared: no rate for it on this tick */
 	p = payload_of(two, three);
 	assert_non_null(p);
@@ -187,14 +185,13 @@ static void test_payload_hotplug(void **state)
 	cJSON_Delete(p);
 }
 
-static void test_payload_backwards(void **state)
+TEST(test_payload_backwards)
 {
 	const char *a = "cpu  20 0 20 160 4\ncpu0 10 0 10 80 2\ncpu1 10 0 10 80 2\n";
 	const char *b = "cpu  40 0 40 330 5\ncpu0 20 0 20 160 3\ncpu1 20 0 20 170 1\n";
 	const char *c = "cpu  30 0 40 330 3\ncpu0 20 0 20 170 3\ncpu1 10 0 20 180 1\n";
 	cJSON *p;
 
-	(void)state;
 	/* cpu1's iowait went backwards: no iowait time for it, still a rate */
 	p = payload_of(a, b);
 	assert_non_null(p);
@@ -244,14 +241,16 @@ static void test_collector(void **state)
 	run_two_ticks(*state);
 }
 
-static void test_collector_host16(void **state)
+MACHINE_TEST(test_collector, "vm2");
+MACHINE_TEST(test_collector, "linux-2.6.18");
+
+TEST(test_collector_host16)
 {
 	cJSON *p = NULL, *core3 = NULL, *c;
 	struct cpu_stat a = {0}, b = {0};
 	size_t la, lb;
 	char *ta = slurp("host16", "proc/stat", &la), *tb = slurp("host16", "proc.2/stat", &lb);
 
-	(void)state;
 	run_two_ticks("host16");
 
 	/* the same through the pure functions, with values checked by hand */
@@ -316,7 +315,7 @@ static void test_collector_host16(void **state)
 
 /* --- rates, frequencies and what /metrics shows --- */
 
-static void test_payload_rates(void **state)
+TEST(test_payload_rates)
 {
 	const char *a = "cpu  10 0 10 80\ncpu0 10 0 10 80\nintr 100 60 40\nctxt 1000\n"
 			"processes 50\nprocs_running 3\nprocs_blocked 1\n";
@@ -325,7 +324,6 @@ static void test_payload_rates(void **state)
 	struct cpu_stat prev = {0}, cur = {0};
 	cJSON *p, *core;
 
-	(void)state;
 	assert_int_equal(parse_str(a, &prev), 0);
 	assert_int_equal(parse_str(b, &cur), 0);
 
@@ -451,7 +449,25 @@ static double core_mhz(const cJSON *p, int i, bool *ret_null)
 	return *ret_null ? 0 : num(core, "mhz");
 }
 
-static void test_collector_cpufreq(void **state)
+/* Two more ticks a second apart, over stat[0] then stat[1]: the payload
+ * of the second, whose rates span the two. */
+static cJSON *freq_ticks(void *st, const struct collector_env *env, struct collector_tick *tick,
+			 const char *const *stat)
+{
+	cJSON *p = NULL;
+
+	for (int i = 0; i < 2; i++) {
+		cJSON_Delete(p);
+		p = NULL;
+		put_at(env->proc_fd, "stat", stat[i]);
+		tick->mono_ns += SEC;
+		assert_int_equal(cpu_collector.sample(st, env, tick, &p), 0);
+	}
+	assert_non_null(p);
+	return p;
+}
+
+TEST(test_collector_cpufreq)
 {
 	char dir[] = "/tmp/sysfeed-cpufreq-XXXXXX";
 	struct collector_env env = {0};
@@ -465,7 +481,6 @@ static void test_collector_cpufreq(void **state)
 	bool null;
 	int root;
 
-	(void)state;
 	assert_non_null(mkdtemp(dir));
 	root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(root >= 0);
@@ -500,13 +515,7 @@ static void test_collector_cpufreq(void **state)
 
 	/* the value changes in place: the open fd reads it anew */
 	put_freq(env.sys_fd, 0, "1200500\n");
-	put_at(env.proc_fd, "stat", stat[0]);
-	tick.mono_ns += SEC;
-	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
-	put_at(env.proc_fd, "stat", stat[1]);
-	tick.mono_ns += SEC;
-	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
-	assert_non_null(p);
+	p = freq_ticks(st, &env, &tick, stat);
 	assert_true(core_mhz(p, 0, &null) == 1200.5);
 	cJSON_Delete(p);
 	assert_int_equal(open_fds(), fds_before + 1);
@@ -514,13 +523,7 @@ static void test_collector_cpufreq(void **state)
 	/* an unreadable value is null for that tick, not an error */
 	put_freq(env.sys_fd, 0, "<unknown>\n");
 	put_freq(env.sys_fd, 1, "3000000\n");
-	put_at(env.proc_fd, "stat", stat[0]);
-	tick.mono_ns += SEC;
-	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
-	put_at(env.proc_fd, "stat", stat[1]);
-	tick.mono_ns += SEC;
-	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
-	assert_non_null(p);
+	p = freq_ticks(st, &env, &tick, stat);
 	core_mhz(p, 0, &null);
 	assert_true(null);
 	/* cpu1's new attribute is not looked for while the cores stay */
@@ -574,14 +577,13 @@ static void test_collector_cpufreq(void **state)
 }
 
 /* promtool accepts the families of every fixture tree without a warning. */
-static void test_metrics_promtool(void **state)
+TEST(test_metrics_promtool)
 {
-	(void)state;
 	promtool_goldens("cpu.prom");
 }
 
 /* CPU time of one tick on this machine's /proc and /sys. */
-static void test_collector_cost(void **state)
+TEST(test_collector_cost)
 {
 	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int sys = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -593,7 +595,6 @@ static void test_collector_cost(void **state)
 	cJSON *p = NULL;
 	double us;
 
-	(void)state;
 	st = init_check(&cpu_collector, &env, 0, NULL);
 	assert_int_equal(cpu_collector.sample(st, &env, &tick, &p), 0);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
@@ -613,26 +614,24 @@ static void test_collector_cost(void **state)
 	close(sys);
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	struct scratch s;
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 	struct collector_tick t1 = {.t_ms = T1, .mono_ns = SEC};
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 2 * SEC};
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
-	scratch_make(&s, "cpu");
-	env.proc_fd = s.fd;
-
-	/* missing file: the topic is off, with a reason */
-	init_check(&cpu_collector, &env, -ENOENT, "/proc/stat: No such file or directory");
-
-	/* a file of another shape: off too */
-	scratch_write(&s, "stat", "cpu  1 2\n");
-	init_check(&cpu_collector, &env, -EINVAL,
-		   "/proc/stat: unexpected contents (Invalid argument)");
+	scratch_env(&s, "cpu", false, &env);
+	init_fails(&cpu_collector, &s, &env,
+		   (const struct init_fail[]){
+		       /* missing file: the topic is off, with a reason */
+		       {NULL, NULL, -ENOENT, "/proc/stat: No such file or directory"},
+		       /* a file of another shape: off too */
+		       {"stat", "cpu  1 2\n", -EINVAL,
+			"/proc/stat: unexpected contents (Invalid argument)"},
+		       {NULL}});
 
 	/* a bad tick in the middle keeps the last good reading */
 	scratch_write(&s, "stat", "cpu  10 0 10 80\ncpu0 10 0 10 80\n");
@@ -656,7 +655,7 @@ static void test_collector_errors(void **state)
 }
 
 /* The live /proc of this machine: two ticks a little apart. */
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
@@ -666,7 +665,6 @@ static void test_collector_live(void **state)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	assert_true(fd >= 0);
 	st = init_check(&cpu_collector, &env, 0, NULL);
 	assert_int_equal(cpu_collector.sample(st, &env, &t1, &p), 0);
@@ -683,18 +681,4 @@ static void test_collector_live(void **state)
 	}
 	cpu_collector.fini(st);
 	close(fd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_percent),           cmocka_unit_test(test_payload_hotplug),
-	    cmocka_unit_test(test_payload_backwards), MACHINE_TEST(test_collector, "vm2"),
-	    cmocka_unit_test(test_collector_host16),  MACHINE_TEST(test_collector, "linux-2.6.18"),
-	    cmocka_unit_test(test_payload_rates),     cmocka_unit_test(test_collector_cpufreq),
-	    cmocka_unit_test(test_metrics_promtool),  cmocka_unit_test(test_collector_errors),
-	    cmocka_unit_test(test_collector_live),    cmocka_unit_test(test_collector_cost),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

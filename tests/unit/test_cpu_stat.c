@@ -83,11 +83,10 @@ static void check_stat_fixture(const char *machine)
 	cpu_stat_free(&st);
 }
 
-static void test_parse_vm2(void **state)
+TEST(test_parse_vm2)
 {
 	struct cpu_stat st = {0};
 
-	(void)state;
 	parse_file("vm2", "proc/stat", parse, &st);
 	/* cpu  1219 0 1131 47279 231 0 18 6 0 0 */
 	assert_int_equal(st.total.jiffies[CPU_USER], 1219);
@@ -116,11 +115,10 @@ static void test_parse_vm2(void **state)
 	check_stat_fixture("vm2");
 }
 
-static void test_parse_host16(void **state)
+TEST(test_parse_host16)
 {
 	struct cpu_stat st = {0};
 
-	(void)state;
 	parse_file("host16", "proc/stat", parse, &st);
 	assert_int_equal(st.n_cores, 16);
 	for (size_t i = 0; i < 16; i++)
@@ -146,11 +144,10 @@ static void test_parse_host16(void **state)
 	check_stat_fixture("host16");
 }
 
-static void test_parse_linux_2_6_18(void **state)
+TEST(test_parse_linux_2_6_18)
 {
 	struct cpu_stat st = {0};
 
-	(void)state;
 	/* 8 columns: no guest, no guest_nice; no softirq line */
 	parse_file("linux-2.6.18", "proc/stat", parse, &st);
 	assert_int_equal(st.n_cores, 4);
@@ -171,11 +168,10 @@ static void test_parse_linux_2_6_18(void **state)
 }
 
 /* 2.4 had 4 columns, 2.6.0 7, 2.6.11 8, 2.6.24 9, 2.6.33 10. */
-static void test_parse_layouts(void **state)
+TEST(test_parse_layouts)
 {
 	struct cpu_stat st = {0};
 
-	(void)state;
 	assert_int_equal(parse_str("cpu  10 20 30 40\ncpu0 1 2 3 4\npage 5741 1808\n"
 				   "swap 1 0\ndisk_io: (2,0):(31,30,5764,1,2)\n",
 				   &st),
@@ -246,7 +242,7 @@ static char *big_stat(size_t ncpu, size_t nirq, size_t *ret_len)
 	return text;
 }
 
-static void test_parse_big_machine(void **state)
+TEST(test_parse_big_machine)
 {
 	struct cpu_stat st = {0};
 	struct timespec a, b;
@@ -254,7 +250,6 @@ static void test_parse_big_machine(void **state)
 	char *text = big_stat(1024, 100000, &len);
 	double us;
 
-	(void)state;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
 	for (int i = 0; i < 100; i++)
 		assert_int_equal(cpu_stat_parse(text, len, &st), 0);
@@ -274,7 +269,7 @@ static void no_cores(const void *ret)
 	assert_int_equal(((const struct cpu_stat *)ret)->n_cores, 0);
 }
 
-static void test_parse_malformed(void **state)
+TEST(test_parse_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
@@ -315,7 +310,6 @@ static void test_parse_malformed(void **state)
 	};
 	struct cpu_stat st = {0};
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &st, no_cores);
 	/* an embedded NUL is garbage, not an end */
 	assert_int_equal(cpu_stat_parse("cpu  1 2\0 3 4\n", 14, &st), -EINVAL);
@@ -339,11 +333,10 @@ static void cut_stat(int r, const char *text, size_t n, size_t len)
 		assert_true(r == -EINVAL || r == -ENODATA);
 }
 
-static void test_parse_truncated(void **state)
+TEST(test_parse_truncated)
 {
 	struct cpu_stat st = {0};
 
-	(void)state;
 	check_cuts_proc("proc/stat", parse, &st, cut_stat, 'x');
 	cpu_stat_free(&st);
 }
@@ -359,7 +352,7 @@ static void khz_untouched(const void *ret)
 	assert_int_equal(*(const uint64_t *)ret, 7);
 }
 
-static void test_freq_parse(void **state)
+TEST(test_freq_parse)
 {
 	static const struct parse_case bad[] = {
 	    {"", -EINVAL},
@@ -376,7 +369,6 @@ static void test_freq_parse(void **state)
 	};
 	uint64_t khz = 7;
 
-	(void)state;
 	assert_int_equal(cpu_freq_parse("2400000\n", 8, &khz), 0);
 	assert_int_equal(khz, 2400000);
 	assert_int_equal(cpu_freq_parse("0\n", 2, &khz), 0);
@@ -404,11 +396,10 @@ static void set_cores(struct cpu_stat *st, const struct cpu_times *cores, size_t
 	st->n_cores = st->cap_cores = n;
 }
 
-static void test_monotonic(void **state)
+TEST(test_monotonic)
 {
 	struct cpu_stat none = {0}, a = {0}, b = {0}, out = {0}, out2 = {0};
 
-	(void)state;
 	set_cores(&a,
 		  (const struct cpu_times[]){core_times(0, 100, 1000, 50),
 					     core_times(1, 100, 1000, 50),
@@ -455,17 +446,4 @@ static void test_monotonic(void **state)
 	cpu_stat_free(&b);
 	cpu_stat_free(&out);
 	cpu_stat_free(&out2);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),          cmocka_unit_test(test_parse_host16),
-	    cmocka_unit_test(test_parse_linux_2_6_18), cmocka_unit_test(test_parse_layouts),
-	    cmocka_unit_test(test_parse_malformed),    cmocka_unit_test(test_parse_truncated),
-	    cmocka_unit_test(test_parse_big_machine),  cmocka_unit_test(test_freq_parse),
-	    cmocka_unit_test(test_monotonic),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

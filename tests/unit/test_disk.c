@@ -52,12 +52,11 @@ static int parse_str(const char *text, struct disk_stats *st)
 
 /* --- the parser --- */
 
-static void test_parse_vm2(void **state)
+TEST(test_parse_vm2)
 {
 	struct disk_stats st = {0};
 	const struct disk_dev *d;
 
-	(void)state;
 	parse_file("vm2", "proc/diskstats", parse, &st);
 	assert_int_equal(st.n, 10);
 	assert_string_equal(st.v[0].name, "loop0");
@@ -87,11 +86,10 @@ static void test_parse_vm2(void **state)
 	disk_stats_free(&st);
 }
 
-static void test_parse_host16(void **state)
+TEST(test_parse_host16)
 {
 	struct disk_stats st = {0};
 
-	(void)state;
 	parse_file("host16", "proc/diskstats", parse, &st);
 	assert_int_equal(st.n, 15);
 	assert_string_equal(st.v[2].name, "nvme0n1");
@@ -106,12 +104,11 @@ static void test_parse_host16(void **state)
 }
 
 /* 2.6.18: 11 statistics for disks, 4 for partitions. */
-static void test_parse_linux_2_6_18(void **state)
+TEST(test_parse_linux_2_6_18)
 {
 	struct disk_stats st = {0};
 	const struct disk_dev *d;
 
-	(void)state;
 	parse_file("linux-2.6.18", "proc/diskstats", parse, &st);
 	assert_int_equal(st.n, 25);
 	d = &st.v[17];
@@ -132,11 +129,10 @@ static void test_parse_linux_2_6_18(void **state)
 }
 
 /* 14 fields (< 4.18), 18 (4.18+), 20 (5.5+) and 7 (partitions < 2.6.25). */
-static void test_parse_layouts(void **state)
+TEST(test_parse_layouts)
 {
 	struct disk_stats st = {0};
 
-	(void)state;
 	assert_int_equal(parse_str("   8       0 sda 1 2 3 4 5 6 7 8 9 10 11\n"
 				   "   8       1 sda1 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n"
 				   "   8       2 sda2 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n"
@@ -194,7 +190,7 @@ static void no_devices(const void *ret)
 	assert_int_equal(((const struct disk_stats *)ret)->n, 0);
 }
 
-static void test_parse_malformed(void **state)
+TEST(test_parse_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11", -EINVAL},      /* no '\n' */
@@ -228,7 +224,6 @@ static void test_parse_malformed(void **state)
 	};
 	struct disk_stats st = {0};
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &st, no_devices);
 	assert_int_equal(disk_stats_parse("8 0 s\0a 1 2 3 4\n", 16, &st), -EINVAL);
 	/* reusable after errors */
@@ -237,20 +232,18 @@ static void test_parse_malformed(void **state)
 	disk_stats_free(&st);
 }
 
-static void test_parse_truncated(void **state)
+TEST(test_parse_truncated)
 {
 	struct disk_stats st = {0};
 
-	(void)state;
 	check_cuts_proc("proc/diskstats", parse, &st, cut_at_lines, 'x');
 	disk_stats_free(&st);
 }
 
 /* --- which devices --- */
 
-static void test_virtual(void **state)
+TEST(test_virtual)
 {
-	(void)state;
 	assert_true(disk_is_virtual("ram0"));
 	assert_true(disk_is_virtual("ram15"));
 	assert_true(disk_is_virtual("loop0"));
@@ -274,7 +267,7 @@ static struct disk_dev mkdev(const char *name, uint64_t reads)
 	return d;
 }
 
-static void test_wanted(void **state)
+TEST(test_wanted)
 {
 	struct disk_dev sda = mkdev("sda", 1), loop0 = mkdev("loop0", 5), zram0 = mkdev("zram0", 0),
 			idle = mkdev("sr0", 0), loop1 = mkdev("loop1", 1),
@@ -282,7 +275,6 @@ static void test_wanted(void **state)
 	char err[CONFIG_ERR_LEN];
 	struct config cfg;
 
-	(void)state;
 	/* no config, or the default empty list: real devices that did I/O */
 	assert_true(disk_wanted(NULL, &sda));
 	assert_false(disk_wanted(NULL, &loop0));
@@ -324,13 +316,12 @@ static void test_wanted(void **state)
 
 /* --- payloads --- */
 
-static void test_payload(void **state)
+TEST(test_payload)
 {
 	struct disk_stats a = {0}, b = {0}, c = {0};
 	const cJSON *e;
 	cJSON *p;
 
-	(void)state;
 	/* sda: 100 reads of 800 sectors taking 300 ms, 50 writes of 400
 	 * sectors taking 200 ms, busy 400 ms, 1000 ms weighted, in 2 s */
 	assert_int_equal(parse_str("8 0 sda 1000 0 8000 3000 500 0 4000 2000 0 4000 10000\n"
@@ -468,8 +459,12 @@ static void test_collector(void **state)
 	run_end(&r);
 }
 
+MACHINE_TEST(test_collector, "vm2");
+MACHINE_TEST(test_collector, "host16");
+MACHINE_TEST(test_collector, "linux-2.6.18");
+
 /* The `disks` list at every tick: virtual and idle devices when named. */
-static void test_collector_config(void **state)
+TEST(test_collector_config)
 {
 	int p1 = open_dir("host16", "proc"), sys = open_dir("host16", "sys");
 	struct config cfg;
@@ -479,7 +474,6 @@ static void test_collector_config(void **state)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	config_defaults(&cfg);
 	assert_int_equal(disk_collector.init(&env, cfg.col[collector_topic(disk_collector.name)],
 					     &st, reason, sizeof(reason)),
@@ -511,7 +505,7 @@ static void test_collector_config(void **state)
 }
 
 /* Partition or whole disk, from the sysfs layouts of several eras. */
-static void test_collector_partitions(void **state)
+TEST(test_collector_partitions)
 {
 	static const char *const stats = "8 0 sda 1 0 1 1 0 0 0 0 0 1 1\n"
 					 "8 1 sda1 1 0 1 1 0 0 0 0 0 1 1\n"
@@ -523,7 +517,6 @@ static void test_collector_partitions(void **state)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	scratch_make(&proc, "disk");
 	scratch_make(&sys, "disk");
 	env = (struct collector_env){.proc_fd = proc.fd, .sys_fd = sys.fd};
@@ -593,7 +586,7 @@ static void test_collector_partitions(void **state)
  * sectors read, writes, sectors written. /metrics shows those four for it
  * and none of the times or the I/Os in flight it lacks (it used to leave
  * out the writes and report a read time of 0). */
-static void test_metrics_old_partition(void **state)
+TEST(test_metrics_old_partition)
 {
 	struct scratch proc;
 	struct collector_env env = {.sys_fd = -1};
@@ -602,7 +595,6 @@ static void test_metrics_old_partition(void **state)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	scratch_make(&proc, "disk");
 	env.proc_fd = proc.fd;
 	scratch_write(&proc, "diskstats",
@@ -625,29 +617,28 @@ static void test_metrics_old_partition(void **state)
 	scratch_remove(&proc);
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	struct scratch s;
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 
-	(void)state;
-	scratch_make(&s, "disk");
-	env.proc_fd = s.fd;
-	init_check(&disk_collector, &env, -ENOENT, "/proc/diskstats: No such file or directory");
-	scratch_write(&s, "diskstats", "8 0 sda 1 2 3 4 5\n");
-	init_check(&disk_collector, &env, -EINVAL,
-		   "/proc/diskstats: unexpected contents (Invalid argument)");
+	scratch_env(&s, "disk", false, &env);
+	init_fails(&disk_collector, &s, &env,
+		   (const struct init_fail[]){
+		       {NULL, NULL, -ENOENT, "/proc/diskstats: No such file or directory"},
+		       {"diskstats", "8 0 sda 1 2 3 4 5\n", -EINVAL,
+			"/proc/diskstats: unexpected contents (Invalid argument)"},
+		       {NULL}});
 	disk_collector.fini(NULL);
 	scratch_remove(&s);
 }
 
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct run r;
 	const cJSON *e;
 	cJSON *p;
 
-	(void)state;
 	run_live(&r, &disk_collector, true, false);
 	for (int i = 0; i < 2; i++) {
 		p = run_tick(&r, T1, clock_mono_ns());
@@ -665,28 +656,4 @@ static void test_collector_live(void **state)
 	run_end(&r);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),
-	    cmocka_unit_test(test_parse_host16),
-	    cmocka_unit_test(test_parse_linux_2_6_18),
-	    cmocka_unit_test(test_parse_layouts),
-	    cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_truncated),
-	    cmocka_unit_test(test_virtual),
-	    cmocka_unit_test(test_wanted),
-	    cmocka_unit_test(test_payload),
-	    MACHINE_TEST(test_collector, "vm2"),
-	    MACHINE_TEST(test_collector, "host16"),
-	    MACHINE_TEST(test_collector, "linux-2.6.18"),
-	    cmocka_unit_test(test_collector_config),
-	    cmocka_unit_test(test_collector_partitions),
-	    cmocka_unit_test(test_metrics_old_partition),
-	    cmocka_unit_test(test_collector_errors),
-	    cmocka_unit_test(test_collector_live),
-	    LIVE_COST(&disk_collector, true, false),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+LIVE_COST(&disk_collector, true, false);

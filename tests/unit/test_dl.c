@@ -11,11 +11,12 @@
 #include <string.h>
 
 #include "dl.h"
+#include "unit.h"
 
 static const char *(*z_version)(void);
 static unsigned long (*z_crc32)(unsigned long crc, const unsigned char *buf, unsigned len);
 
-static void test_load(void **unused)
+TEST(test_load)
 {
 	/* the first name does not exist: the second one loads */
 	static const char *const names[] = {"libsysfeed-none.so.9", "libz.so.1"};
@@ -31,7 +32,7 @@ static void test_load(void **unused)
 	dlclose(h);
 }
 
-static void test_missing_library(void **unused)
+TEST(test_missing_library)
 {
 	static const char *const names[] = {"libsysfeed-none.so.9", "libsysfeed-none.so.8"};
 	const struct dl_sym syms[] = {{(void **)&z_version, "zlibVersion"}};
@@ -42,7 +43,7 @@ static void test_missing_library(void **unused)
 	assert_non_null(strstr(err, "libsysfeed-none.so.9"));
 }
 
-static void test_missing_symbol(void **unused)
+TEST(test_missing_symbol)
 {
 	static const char *const names[] = {"libz.so.1"};
 	void *fn = NULL;
@@ -52,15 +53,4 @@ static void test_missing_symbol(void **unused)
 
 	assert_null(dl_load(names, 1, syms, 2, err, sizeof(err)));
 	assert_string_equal(err, "libz.so.1 without sysfeed_no_such_function");
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_load),
-	    cmocka_unit_test(test_missing_library),
-	    cmocka_unit_test(test_missing_symbol),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

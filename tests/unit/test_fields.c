@@ -14,6 +14,7 @@
 #include "fields.h"
 #include "json.h"
 #include "metrics.h"
+#include "unit.h"
 
 #define SEC UINT64_C(1000000000)
 
@@ -101,13 +102,12 @@ static char *json_of(const struct rec *cur, unsigned has, const struct rec *prev
 
 /* The passes in order (info, rates, gauges, counters), each in table
  * order; nulls for what an instance lacks or does not know. */
-static void test_json(void **state)
+TEST(test_json)
 {
 	struct rec a = {"eth0", "up", 1, 1000, 100, 10, 2048, 1971, 0.5};
 	struct rec b = {"eth\xff", NULL, -1, -1, 0, 0, 0, 0, 0};
 	char *text;
 
-	(void)state;
 	text = json_of(&a, ~0u, NULL, 0, 0);
 	assert_string_equal(text,
 			    "{\"name\":\"eth0\",\"state\":\"up\",\"flag\":true,\"speed\":1000,"
@@ -144,12 +144,11 @@ static double rate_of(const char *key, const struct rec *cur, unsigned has, cons
 
 /* delta * rate_mul / dt_ns in hundredths rounded half up, capped; null
  * without time, for a counter gone backwards or missing from either. */
-static void test_rates(void **state)
+TEST(test_rates)
 {
 	struct rec p = {.bytes = 1000, .sectors = 100}, c = {.bytes = 1500, .sectors = 103};
 	bool null;
 
-	(void)state;
 	assert_true(rate_of("bytes_per_s", &c, ~0u, &p, ~0u, 3 * SEC, &null) == 166.67 && !null);
 	assert_true(rate_of("bytes_per_s", &c, ~0u, &p, ~0u, 2 * SEC, &null) == 250 && !null);
 	/* 3 sectors in 1 s: 3e8 / 1e9 = 0.3 % busy; in 1 ms: capped at 100 */
@@ -170,7 +169,7 @@ static void test_rates(void **state)
 
 /* Families in table order but for prom_before; each once, its samples in
  * instance order with their labels; none without a sample; prom_has. */
-static void test_prom(void **state)
+TEST(test_prom)
 {
 	struct rec a = {"a", "up", 0, 100, 7, 2, 4096, 150, 0};
 	struct rec b = {"b", "down", 0, -1, 9, 0, 0, 250, 0};
@@ -179,7 +178,6 @@ static void test_prom(void **state)
 				 {&b, HAS_BYTES | HAS_HWMON, lb}};
 	struct metrics m = {0};
 
-	(void)state;
 	fields_prom(&m, &table, v, 2);
 	assert_int_equal(metrics_error(&m), 0);
 	assert_string_equal(m.buf, "# HELP x_bytes_total Bytes.\n"
@@ -211,11 +209,10 @@ static void test_prom(void **state)
 
 /* Stores as the rows say: kB made bytes, narrower kinds range-checked;
  * "N.NN" for FIELD_CENTI rows, digits for the others. */
-static void test_parse(void **state)
+TEST(test_parse)
 {
 	struct rec r = {.flag = 0};
 
-	(void)state;
 	assert_ptr_equal(fields_find(&table, "Kb", 2), &rows[7]);
 	assert_null(fields_find(&table, "K", 1));
 	assert_int_equal(fields_parse(&rows[7], &r, "3", 1), 0);
@@ -231,16 +228,4 @@ static void test_parse(void **state)
 	assert_int_equal(fields_parse(&rows[4], &r, "-1", 2), -EINVAL);
 	assert_int_equal(fields_store(&rows[0], &r, 1), -EINVAL);
 	assert_int_equal(fields_store(&rows[3], &r, (uint64_t)INT64_MAX + 1), -ERANGE);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_json),
-	    cmocka_unit_test(test_rates),
-	    cmocka_unit_test(test_prom),
-	    cmocka_unit_test(test_parse),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

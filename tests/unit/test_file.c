@@ -184,7 +184,7 @@ static void stop(struct fixture *f)
 	free(f);
 }
 
-static void test_helpers(void **unused)
+TEST(test_helpers)
 {
 	char out[16];
 
@@ -199,7 +199,7 @@ static void test_helpers(void **unused)
 	assert_true(file_under("/x", "/"));
 }
 
-static void test_changes(void **unused)
+TEST(test_changes)
 {
 	struct fixture *f = start(NULL, 50);
 	char p[PATH_MAX];
@@ -268,7 +268,7 @@ static void test_changes(void **unused)
 	stop(f);
 }
 
-static void test_exclude_and_files(void **unused)
+TEST(test_exclude_and_files)
 {
 	const char *const watch[] = {"@tree", "!@tree/skip*", "@single.conf", NULL};
 	struct fixture *f = start(watch, 20);
@@ -299,7 +299,7 @@ static void test_exclude_and_files(void **unused)
 	stop(f);
 }
 
-static void test_coalescing_window(void **unused)
+TEST(test_coalescing_window)
 {
 	struct fixture *f = start(NULL, 300);
 	uint64_t t0;
@@ -321,7 +321,7 @@ static void test_coalescing_window(void **unused)
 	stop(f);
 }
 
-static void test_overflow(void **unused)
+TEST(test_overflow)
 {
 	const char *knob = "/proc/sys/fs/inotify/max_queued_events";
 	struct fixture *f = start(NULL, 20);
@@ -388,7 +388,7 @@ static unsigned count_under(struct fixture *f, const char *rel)
 
 /* Events counted per `watch` root (the exclusion and the duplicate left
  * out, a quote in a root escaped), the unwatched path, the watches. */
-static void test_metrics(void **unused)
+TEST(test_metrics)
 {
 	const char *const watch[] = {"@a", "@b\"q", "!@a/x*", "@missing", "@a", NULL};
 	struct fixture *f = start(watch, 20);
@@ -434,7 +434,7 @@ static void test_metrics(void **unused)
 	stop(f);
 }
 
-static void test_nothing_to_watch(void **unused)
+TEST(test_nothing_to_watch)
 {
 	const char *const watch[] = {"/nonexistent/sysfeed-x", NULL};
 	struct fixture *f = start(watch, 100);
@@ -445,16 +445,4 @@ static void test_nothing_to_watch(void **unused)
 	assert_non_null(strstr(reason, "/nonexistent/sysfeed-x"));
 	f->state = NULL;
 	stop(f);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_helpers),           cmocka_unit_test(test_changes),
-	    cmocka_unit_test(test_exclude_and_files), cmocka_unit_test(test_coalescing_window),
-	    cmocka_unit_test(test_overflow),          cmocka_unit_test(test_nothing_to_watch),
-	    cmocka_unit_test(test_metrics),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

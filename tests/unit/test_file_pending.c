@@ -40,7 +40,21 @@ static char *json_of(const struct file_pending *p)
 	return json_text(file_pending_json(p));
 }
 
-static void test_actions(void **unused)
+/* The next entry of l due at now (all: whatever the deadline) prints as
+ * want; it is taken off l and freed. */
+static void assert_next_due(struct file_pending_list *l, uint64_t now, bool all, const char *want)
+{
+	struct file_pending *p = file_pending_next_due(l, now, all);
+	char *s;
+
+	assert_non_null(p);
+	s = json_of(p);
+	assert_string_equal(s, want);
+	free(s);
+	file_pending_free(p);
+}
+
+TEST(test_actions)
 {
 	assert_int_equal(file_mask_action(IN_CREATE | IN_ISDIR), FILE_CREATED);
 	assert_int_equal(file_mask_action(IN_MODIFY), FILE_MODIFIED);
@@ -55,11 +69,10 @@ static void test_actions(void **unused)
 
 /* Changes of one path merge; each action once in "actions", the last one
  * in "action"; entries come out oldest first, once due. */
-static void test_merge(void **unused)
+TEST(test_merge)
 {
 	struct file_pending_list l = {0};
 	struct file_pending *p;
-	char *s;
 
 	assert_int_equal(file_pending_add(&l, "/w/a", FILE_CREATED, false, T1, 0), 0);
 	assert_int_equal(file_pending_add(&l, "/w/b", FILE_MODIFIED, false, T1 + 1, 0), 0);
@@ -68,13 +81,9 @@ static void test_merge(void **unused)
 	assert_int_equal(l.n, 2);
 	assert_null(file_pending_next_due(&l, 0, false)); /* not due at time 0 */
 	assert_true(file_pending_deadline(&l) > 0);
-	p = file_pending_next_due(&l, UINT64_MAX, false);
-	assert_non_null(p);
-	s = json_of(p);
-	assert_string_equal(s, "{\"t\":1700000000000,\"path\":\"/w/a\",\"action\":\"created\","
-			       "\"actions\":[\"created\",\"modified\"],\"dir\":true,\"count\":3}");
-	free(s);
-	file_pending_free(p);
+	assert_next_due(&l, UINT64_MAX, false,
+			"{\"t\":1700000000000,\"path\":\"/w/a\",\"action\":\"created\","
+			"\"actions\":[\"created\",\"modified\"],\"dir\":true,\"count\":3}");
 	p = file_pending_next_due(&l, 0, true); /* `all`: whatever the deadline */
 	assert_non_null(p);
 	assert_string_equal(p->path, "/w/b");
@@ -86,12 +95,11 @@ static void test_merge(void **unused)
 
 /* A MOVED_TO closes the open move of its cookie; one without its other
  * half, or with cookie 0, opens a move of its own. */
-static void test_moves(void **unused)
+TEST(test_moves)
 {
 	struct file_pending_list l = {0};
 	struct file_pending *p;
 	const char *from = NULL;
-	char *s;
 
 	assert_int_equal(
 	    file_pending_move(&l, "/w/old", IN_MOVED_FROM | IN_ISDIR, 7, T1, 100, &from), 0);
@@ -103,20 +111,14 @@ static void test_moves(void **unused)
 	assert_int_equal(file_pending_add(&l, "/w/new", FILE_MODIFIED, false, T1, 100), 0);
 	assert_int_equal(l.n, 3);
 
-	p = file_pending_next_due(&l, 0, true);
-	s = json_of(p);
-	assert_string_equal(s, "{\"t\":1700000000000,\"path\":\"/w/new\",\"action\":\"moved\","
-			       "\"actions\":[\"moved\"],\"dir\":true,\"count\":1,"
-			       "\"from\":\"/w/old\",\"to\":\"/w/new\"}");
-	free(s);
-	file_pending_free(p);
-	p = file_pending_next_due(&l, 0, true);
-	s = json_of(p);
-	assert_string_equal(s, "{\"t\":1700000000000,\"path\":\"/w/x\",\"action\":\"moved\","
-			       "\"actions\":[\"moved\"],\"dir\":false,\"count\":1,"
-			       "\"from\":null,\"to\":\"/w/x\"}");
-	free(s);
-	file_pending_free(p);
+	assert_next_due(&l, 0, true,
+			"{\"t\":1700000000000,\"path\":\"/w/new\",\"action\":\"moved\","
+			"\"actions\":[\"moved\"],\"dir\":true,\"count\":1,"
+			"\"from\":\"/w/old\",\"to\":\"/w/new\"}");
+	assert_next_due(&l, 0, true,
+			"{\"t\":1700000000000,\"path\":\"/w/x\",\"action\":\"moved\","
+			"\"actions\":[\"moved\"],\"dir\":false,\"count\":1,"
+			"\"from\":null,\"to\":\"/w/x\"}");
 	p = file_pending_next_due(&l, 0, true);
 	assert_false(p->move);
 	assert_string_equal(p->path, "/w/new");
@@ -125,7 +127,7 @@ static void test_moves(void **unused)
 }
 
 /* Past FILE_PENDING_MAX the oldest goes out first, through evict. */
-static void test_evict(void **unused)
+TEST(test_evict)
 {
 	struct evicted ev = {0};
 	struct file_pending_list l = {.evict = on_evict, .ctx = &ev};
@@ -145,16 +147,4 @@ static void test_evict(void **unused)
 	assert_null(l.head);
 	assert_null(l.tail);
 	file_pending_free(NULL);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_actions),
-	    cmocka_unit_test(test_merge),
-	    cmocka_unit_test(test_moves),
-	    cmocka_unit_test(test_evict),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

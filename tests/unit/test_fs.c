@@ -130,14 +130,13 @@ static cJSON *mount_json(const struct fs_usage *u, bool responding, int err)
 	return o;
 }
 
-static void test_mount_json(void **state)
+TEST(test_mount_json)
 {
 	struct fs_usage u = {
 	    .blocks = 1000, .bfree = 300, .bavail = 250, .frsize = 4096, .files = 100, .ffree = 40};
 	cJSON *o;
 	char *text;
 
-	(void)state;
 	/* used 700, avail 250: 70000 / 950 = 73.68 -> 74 (rounded up) */
 	o = mount_json(&u, true, 0);
 	text = cJSON_PrintUnformatted(o);
@@ -231,9 +230,8 @@ static void run_machine(const char *machine)
 	fs_set_statfs(NULL);
 }
 
-static void test_collector_fixtures(void **state)
+TEST(test_collector_fixtures)
 {
-	(void)state;
 	run_machine("vm2");
 	run_machine("container");
 	run_machine("desktop");
@@ -300,14 +298,13 @@ static void check_metrics(void *st, const cJSON *p)
 	metrics_free(&m);
 }
 
-static void test_collector_server(void **state)
+TEST(test_collector_server)
 {
 	struct collector_env env = {.sys_fd = -1};
 	int proc = open_dir("server", "proc"), proc2 = open_dir("server", "proc.2");
 	void *st = NULL;
 	cJSON *p;
 
-	(void)state;
 	fake_load("server", "statvfs");
 	fs_set_statfs(fake_statfs);
 	env.proc_fd = proc;
@@ -335,7 +332,7 @@ static void test_collector_server(void **state)
 }
 
 /* Config lists reach the collector through its settings. */
-static void test_collector_config(void **state)
+TEST(test_collector_config)
 {
 	struct collector_env env = {.sys_fd = -1};
 	struct config cfg;
@@ -345,7 +342,6 @@ static void test_collector_config(void **state)
 	cJSON *p;
 	char names[512] = "";
 
-	(void)state;
 	config_defaults(&cfg);
 	set_key(&cfg, "fs-types", "!nfs*,!cifs");
 	set_key(&cfg, "mounts", "!/boot*");
@@ -371,25 +367,24 @@ static void test_collector_config(void **state)
 	config_free(&cfg);
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	struct scratch s;
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	void *st = NULL;
 	cJSON *p = NULL;
 	const cJSON *fs;
 
-	(void)state;
 	fake_load("server", "statvfs");
 	fs_set_statfs(fake_statfs);
-	scratch_make(&s, "fs");
-	env.proc_fd = s.fd;
-	init_check(&fs_collector, &env, -ENOENT, "/proc/self/mountinfo: No such file or directory");
-
-	scratch_write(&s, "self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:2 / /x");
-	init_check(&fs_collector, &env, -EINVAL,
-		   "/proc/self/mountinfo: unexpected contents (Invalid argument)");
+	scratch_env(&s, "fs", false, &env);
+	init_fails(&fs_collector, &s, &env,
+		   (const struct init_fail[]){
+		       {NULL, NULL, -ENOENT, "/proc/self/mountinfo: No such file or directory"},
+		       {"self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 8:2 / /x",
+			-EINVAL, "/proc/self/mountinfo: unexpected contents (Invalid argument)"},
+		       {NULL}});
 
 	scratch_write(&s, "self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
 	st = init_check(&fs_collector, &env, 0, NULL);
@@ -447,7 +442,7 @@ static const cJSON *slow_entry(const cJSON *p)
 	return cJSON_GetArrayItem(cJSON_GetObjectItem(p, "filesystems"), 1);
 }
 
-static void test_collector_stuck(void **state)
+TEST(test_collector_stuck)
 {
 	struct scratch s;
 	char reason[256];
@@ -460,7 +455,6 @@ static void test_collector_stuck(void **state)
 	const cJSON *slow;
 	int i;
 
-	(void)state;
 	config_defaults(&cfg);
 	COLSET(&cfg, fs)->timeout_ms = 50;
 	scratch_make(&s, "fs");
@@ -576,7 +570,7 @@ static void test_collector_stuck(void **state)
 
 /* The live host, and the cost of a tick: mountinfo is polled, not re-read,
  * while the mount table stays the same. */
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct collector_env env = {.sys_fd = -1};
 	void *st = NULL;
@@ -587,7 +581,6 @@ static void test_collector_live(void **state)
 	double us, worker_us;
 	const int n = 2000;
 
-	(void)state;
 	env.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	st = init_check(&fs_collector, &env, 0, NULL);
 	p = sample(st, &env, T1);
@@ -622,19 +615,16 @@ static void test_collector_live(void **state)
 	close(env.proc_fd);
 }
 
-int main(void)
+/* The counters the worker processes share with the test, mapped before
+ * any test runs. */
+static int map_shared(void **state)
 {
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mount_json),       cmocka_unit_test(test_collector_fixtures),
-	    cmocka_unit_test(test_collector_server), cmocka_unit_test(test_collector_config),
-	    cmocka_unit_test(test_collector_errors), cmocka_unit_test(test_collector_stuck),
-	    cmocka_unit_test(test_collector_live),
-	};
-
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {
 		perror("mmap");
-		return 1;
+		return -1;
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return 0;
 }
+
+TEST_GROUP(map_shared, NULL);

@@ -26,11 +26,10 @@ static int parse(const char *text, size_t len, void *ret)
 
 /* --- the parser --- */
 
-static void test_parse_vm2(void **state)
+TEST(test_parse_vm2)
 {
 	struct fs_mountinfo mi = {0};
 
-	(void)state;
 	parse_file("vm2", "proc/self/mountinfo", parse, &mi);
 	assert_int_equal(mi.n, 19);
 	/* 27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,... */
@@ -49,12 +48,11 @@ static void test_parse_vm2(void **state)
 	fs_mountinfo_free(&mi);
 }
 
-static void test_parse_server(void **state)
+TEST(test_parse_server)
 {
 	struct fs_mountinfo mi = {0};
 	const struct fs_mount *m;
 
-	(void)state;
 	parse_file("server", "proc/self/mountinfo", parse, &mi);
 	assert_int_equal(mi.n, 39);
 	/* two optional fields: shared:40 master:12 */
@@ -87,11 +85,10 @@ static void test_parse_server(void **state)
 	fs_mountinfo_free(&mi);
 }
 
-static void test_parse_shapes(void **state)
+TEST(test_parse_shapes)
 {
 	struct fs_mountinfo mi = {0};
 
-	(void)state;
 	/* an empty source (mount -t tmpfs "" /x) and a subtype */
 	assert_int_equal(parse_str("1 0 0:1 / /x rw - tmpfs  rw\n"
 				   "2 1 0:2 / /y ro shared:1 master:2 propagate_from:3 unbindable "
@@ -127,7 +124,7 @@ static void no_mounts(const void *ret)
 	assert_int_equal(((const struct fs_mountinfo *)ret)->n, 0);
 }
 
-static void test_parse_malformed(void **state)
+TEST(test_parse_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"1 0 8:1 / / rw - ext4 /dev/sda1 rw", -EINVAL}, /* no '\n' */
@@ -163,7 +160,6 @@ static void test_parse_malformed(void **state)
 	};
 	struct fs_mountinfo mi = {0};
 
-	(void)state;
 	/* the escape the cases below break */
 	assert_int_equal(parse_str("1 0 8:1 / /a\\040 rw - ext4 /dev/sda1 rw\n", &mi), 0);
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &mi, no_mounts);
@@ -219,22 +215,10 @@ static void check_prefixes(const char *machine, const char *rel)
 	free(text);
 }
 
-static void test_parse_truncated(void **state)
+TEST(test_parse_truncated)
 {
-	(void)state;
 	check_prefixes("vm2", "proc/self/mountinfo");
 	check_prefixes("server", "proc/self/mountinfo");
 	check_prefixes("container", "proc/self/mountinfo");
 	check_prefixes("desktop", "proc/self/mountinfo");
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),       cmocka_unit_test(test_parse_server),
-	    cmocka_unit_test(test_parse_shapes),    cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_truncated),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

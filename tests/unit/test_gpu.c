@@ -44,7 +44,7 @@ static void fake_nvml_path(char *buf, size_t size)
 	assert_int_equal(access(buf, R_OK), 0);
 }
 
-static void test_parse_dpm(void **state)
+TEST(test_parse_dpm)
 {
 	static const struct {
 		const char *text;
@@ -67,7 +67,6 @@ static void test_parse_dpm(void **state)
 	    {"0: 99999999999999999999Mhz\n", -ERANGE, 0, 0, false},
 	};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t cur = 7, max = 7;
 		bool have = false;
@@ -82,11 +81,10 @@ static void test_parse_dpm(void **state)
 	}
 }
 
-static void test_parse_u64(void **state)
+TEST(test_parse_u64)
 {
 	uint64_t v = 0;
 
-	(void)state;
 	assert_int_equal(gpu_parse_u64("37\n", 3, &v), 0);
 	assert_int_equal(v, 37);
 	assert_int_equal(gpu_parse_u64("37", 2, &v), -EINVAL);
@@ -96,13 +94,12 @@ static void test_parse_u64(void **state)
 	assert_int_equal(gpu_parse_u64("18446744073709551616\n", 21, &v), -ERANGE);
 }
 
-static void test_scan(void **state)
+TEST(test_scan)
 {
 	struct gpu_list list = {0};
 	unsigned nvidia = 9;
 	int sys = open_dir("workstation", "sys");
 
-	(void)state;
 	assert_int_equal(gpu_scan_drm(sys, &list, &nvidia), 0);
 	assert_int_equal(nvidia, 0);
 	assert_int_equal(list.n, 2); /* card0-DP-1 and renderD128 are no cards */
@@ -174,7 +171,10 @@ static void test_fixtures(void **state)
 	run_end(&r);
 }
 
-static void test_nvml(void **state)
+MACHINE_TEST(test_fixtures, "workstation");
+MACHINE_TEST(test_fixtures, "arc");
+
+TEST(test_nvml)
 {
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
 	struct collector_env env = {.proc_fd = -1};
@@ -185,7 +185,6 @@ static void test_nvml(void **state)
 	cJSON *p = NULL;
 	void *st;
 
-	(void)state;
 	fake_nvml_path(lib, sizeof(lib));
 	set_nvml(lib);
 	scratch_make(&s, "gpu");
@@ -228,14 +227,13 @@ static void test_nvml(void **state)
 	scratch_remove(&s);
 }
 
-static void test_off(void **state)
+TEST(test_off)
 {
 	struct collector_env env = {.proc_fd = -1};
 	char reason[512] = "";
 	struct scratch s;
 	void *st = NULL;
 
-	(void)state;
 	set_nvml("/nonexistent/libnvidia-ml.so.1");
 	scratch_make(&s, "gpu");
 	env.sys_fd = s.fd;
@@ -268,16 +266,4 @@ static void test_off(void **state)
 	}
 	gpu_collector.fini(st);
 	scratch_remove(&s);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_dpm),   cmocka_unit_test(test_parse_u64),
-	    cmocka_unit_test(test_scan),        MACHINE_TEST(test_fixtures, "workstation"),
-	    MACHINE_TEST(test_fixtures, "arc"), cmocka_unit_test(test_nvml),
-	    cmocka_unit_test(test_off),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,7 +57,7 @@ static void check_cut(const char *text, size_t len, size_t at, void *ctx)
 	md_stat_free(&st);
 }
 
-static void test_mdstat(void **state)
+TEST(test_mdstat)
 {
 	static const char *const bad[] = {
 	    "md0 active raid1 sda1[0]\n",
@@ -80,7 +80,6 @@ static void test_mdstat(void **state)
 	size_t len;
 	char *text = slurp("nas", "proc/mdstat", &len);
 
-	(void)state;
 	assert_int_equal(md_stat_parse(text, len, &st), 0);
 	assert_int_equal(st.n, 6);
 	a = md_find(&st, "md1"); /* degraded, recovering onto a spare */
@@ -141,13 +140,12 @@ static void test_mdstat(void **state)
 	free(text);
 }
 
-static void test_btrfs(void **state)
+TEST(test_btrfs)
 {
 	const char *ok = "write_errs 1\nread_errs 5\nflush_errs 0\ncorruption_errs 1\n"
 			 "generation_errs 0\n";
 	uint64_t sum = 0;
 
-	(void)state;
 	assert_int_equal(health_btrfs_errors(ok, strlen(ok), &sum), 0);
 	assert_int_equal(sum, 7);
 	assert_int_equal(health_btrfs_errors("read_errs x\n", 12, &sum), -EINVAL);
@@ -168,7 +166,7 @@ static const struct smart_dev *smart_find(const struct smart_file *f, const char
 	return NULL;
 }
 
-static void test_smart(void **state)
+TEST(test_smart)
 {
 	static const char *const bad[] = {
 	    "",
@@ -184,7 +182,6 @@ static void test_smart(void **state)
 	size_t len;
 	char *text = slurp("nas", "smart/smart.json", &len);
 
-	(void)state;
 	assert_int_equal(smart_parse(text, len, &f), 0);
 	assert_int_equal(f.time_s, 1700000000);
 	assert_int_equal(f.n, 4);
@@ -227,14 +224,13 @@ static void test_smart(void **state)
 	free(text);
 }
 
-static void test_fixture(void **state)
+TEST(test_fixture)
 {
 	char path[PATH_MAX];
 	const cJSON *fs;
 	struct run r;
 	cJSON *p;
 
-	(void)state;
 	snprintf(path, sizeof(path), "%s/nas/smart/smart.json", fixtures());
 	set_smart(path);
 	run_start(&r, &health_collector, "nas");
@@ -254,7 +250,7 @@ static void test_fixture(void **state)
 }
 
 /* The SMART file: missing, then written (read), then replaced by garbage. */
-static void test_smart_file(void **state)
+TEST(test_smart_file)
 {
 	struct collector_env env = {0};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
@@ -264,7 +260,6 @@ static void test_smart_file(void **state)
 	cJSON *p = NULL;
 	void *st;
 
-	(void)state;
 	scratch_make(&s, "health");
 	snprintf(path, sizeof(path), "%s/smart.json", s.dir);
 	set_smart(path);
@@ -317,7 +312,7 @@ static uint64_t read_bytes(void)
  * mount table changed and every 16th tick (it was parsed, and /sys looked
  * up, at every tick): 300 mounts, ten ticks read none of it, a mount gone
  * reads it, and the 16th tick after. */
-static void test_live_mounts(void **state)
+TEST(test_live_mounts)
 {
 	struct collector_env env = {0};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
@@ -327,7 +322,6 @@ static void test_live_mounts(void **state)
 	uint64_t before;
 	void *st;
 
-	(void)state;
 	if (geteuid() != 0)
 		skip();
 	assert_int_equal(unshare(CLONE_NEWNS), 0);
@@ -382,15 +376,4 @@ static void test_live_mounts(void **state)
 	procfs_buf_free(&mi);
 	close(env.proc_fd);
 	close(env.sys_fd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mdstat),     cmocka_unit_test(test_btrfs),
-	    cmocka_unit_test(test_smart),      cmocka_unit_test(test_fixture),
-	    cmocka_unit_test(test_smart_file), cmocka_unit_test(test_live_mounts),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "history.h"
+#include "unit.h"
 
 static char *row_of(const char *payload, const char *const *paths)
 {
@@ -24,7 +25,7 @@ static char *row_of(const char *payload, const char *const *paths)
 	return s;
 }
 
-static void test_paths(void **state)
+TEST(test_paths)
 {
 	const char *payload = "{\"t\":1000,\"total\":{\"user\":1.5,\"system\":2},"
 			      "\"cores\":[{\"cpu\":0,\"busy\":3},{\"cpu\":1,\"busy\":4.25}],"
@@ -46,7 +47,7 @@ static void test_paths(void **state)
 	free(s);
 }
 
-static void test_missing_and_odd(void **state)
+TEST(test_missing_and_odd)
 {
 	const char *const paths[] = {"a[].b", "a.b.c", "x[]", NULL};
 	char *s = row_of("{\"a\":5,\"x\":[1,\"two\",null]}", paths);
@@ -58,14 +59,4 @@ static void test_missing_and_odd(void **state)
 	s = row_of("{\"t\":7}", none);
 	assert_string_equal(s, "[7]");
 	free(s);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_paths),
-	    cmocka_unit_test(test_missing_and_odd),
-	};
-
-	return cmocka_run_group_tests_name("history", tests, NULL, NULL);
 }

@@ -34,9 +34,8 @@ static void run_machine(const char *machine)
 	run_end(&r);
 }
 
-static void test_collector_fixtures(void **state)
+TEST(test_collector_fixtures)
 {
-	(void)state;
 	run_machine("vm2");
 	run_machine("desktop");
 	run_machine("container");
@@ -44,23 +43,23 @@ static void test_collector_fixtures(void **state)
 
 /* A new host name is published at the next tick; the topic is off
  * without the two files every Linux has. */
-static void test_collector_change(void **state)
+TEST(test_collector_change)
 {
 	struct scratch proc;
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	void *st = NULL;
 	cJSON *p = NULL;
 	char *text;
 
-	(void)state;
-	scratch_make(&proc, "host");
-	env.proc_fd = proc.fd;
-	init_check(&host_collector, &env, -ENOENT,
-		   "/proc/sys/kernel/hostname: No such file or directory");
-	scratch_write(&proc, "sys/kernel/hostname", "alpha\n");
-	init_check(&host_collector, &env, -ENOENT,
-		   "/proc/sys/kernel/osrelease: No such file or directory");
+	scratch_env(&proc, "host", false, &env);
+	init_fails(
+	    &host_collector, &proc, &env,
+	    (const struct init_fail[]){
+		{NULL, NULL, -ENOENT, "/proc/sys/kernel/hostname: No such file or directory"},
+		{"sys/kernel/hostname", "alpha\n", -ENOENT,
+		 "/proc/sys/kernel/osrelease: No such file or directory"},
+		{NULL}});
 	scratch_write(&proc, "sys/kernel/osrelease", "6.1.0\n");
 	scratch_write(&proc, "sys/kernel/arch", "riscv64\n");
 	st = init_check(&host_collector, &env, 0, NULL);
@@ -91,7 +90,7 @@ static void test_collector_change(void **state)
 	scratch_remove(&proc);
 }
 
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct collector_env env;
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
@@ -101,7 +100,6 @@ static void test_collector_live(void **state)
 	struct timespec a, b;
 	const int n = 10000;
 
-	(void)state;
 	env = (struct collector_env){.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC),
 				     .sys_fd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
 	st = init_check(&host_collector, &env, 0, NULL);
@@ -125,15 +123,4 @@ static void test_collector_live(void **state)
 	host_collector.fini(st);
 	close(env.proc_fd);
 	close(env.sys_fd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_collector_fixtures),
-	    cmocka_unit_test(test_collector_change),
-	    cmocka_unit_test(test_collector_live),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

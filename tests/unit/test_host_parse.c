@@ -26,11 +26,10 @@ static void cpuinfo_fixture(const char *machine, struct host_cpu *c)
 	free(text);
 }
 
-static void test_cpuinfo(void **state)
+TEST(test_cpuinfo)
 {
 	struct host_cpu c;
 
-	(void)state;
 	/* this VM: 2 vCPUs, one package, two cores, the hypervisor flag */
 	cpuinfo_fixture("vm2", &c);
 	assert_string_equal(c.model, "AMD EPYC");
@@ -60,11 +59,10 @@ static int cpuinfo_str(const char *text, struct host_cpu *c)
 	return host_cpuinfo_parse(text, strlen(text), c);
 }
 
-static void test_cpuinfo_shapes(void **state)
+TEST(test_cpuinfo_shapes)
 {
 	struct host_cpu c;
 
-	(void)state;
 	/* arm64: no model name, no topology, no flags */
 	assert_int_equal(cpuinfo_str("processor\t: 0\nBogoMIPS\t: 108.00\n"
 				     "Features\t: fp asimd evtstrm crc32 cpuid\n"
@@ -139,12 +137,11 @@ static void check_cpuinfo_prefix(const char *p, size_t n, size_t at, void *ctx)
 		assert_int_equal(r, -EINVAL);
 }
 
-static void test_cpuinfo_truncated(void **state)
+TEST(test_cpuinfo_truncated)
 {
 	size_t len;
 	char *text = slurp("vm2", "proc/cpuinfo", &len);
 
-	(void)state;
 	each_prefix(text, len, check_cpuinfo_prefix, text);
 	free(text);
 }
@@ -165,12 +162,11 @@ static void check_os(const char *text, const char *key, int err, const char *wan
 	}
 }
 
-static void test_os_release(void **state)
+TEST(test_os_release)
 {
 	size_t len;
 	char *text = slurp("vm2", "etc/os-release", &len), *v;
 
-	(void)state;
 	assert_int_equal(host_os_release_value(text, len, "PRETTY_NAME", &v), 0);
 	assert_string_equal(v, "Debian GNU/Linux 12 (bookworm)");
 	free(v);
@@ -199,11 +195,10 @@ static void test_os_release(void **state)
 	check_os("A-B=1\n", "A", -EINVAL, NULL);
 }
 
-static void test_btime(void **state)
+TEST(test_btime)
 {
 	uint64_t v = 0;
 
-	(void)state;
 	assert_int_equal(host_btime_parse("cpu  1 2 3 4\nbtime 1795480737\n", 31, &v), 0);
 	assert_int_equal(v, 1795480737);
 	assert_int_equal(host_btime_parse("cpu  1 2 3 4\n", 13, &v), -ENODATA);
@@ -214,9 +209,8 @@ static void test_btime(void **state)
 
 /* --- virtualization --- */
 
-static void test_dmi(void **state)
+TEST(test_dmi)
 {
-	(void)state;
 	assert_string_equal(host_vm_from_dmi("QEMU", "Standard PC (Q35 + ICH9, 2009)", "SeaBIOS"),
 			    "qemu");
 	assert_string_equal(host_vm_from_dmi("Red Hat", "KVM", "SeaBIOS"), "kvm");
@@ -234,7 +228,7 @@ static void test_dmi(void **state)
 	assert_null(host_vm_from_dmi(NULL, NULL, NULL));
 }
 
-static void test_cgroup_hints(void **state)
+TEST(test_cgroup_hints)
 {
 	static const struct {
 		const char *text;
@@ -250,7 +244,6 @@ static void test_cgroup_hints(void **state)
 	    {"9:name=systemd:/\n1:cpu:/\n0::/\n", NULL},
 	};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *got = host_container_from_cgroup(cases[i].text, strlen(cases[i].text));
 
@@ -259,19 +252,4 @@ static void test_cgroup_hints(void **state)
 		else
 			assert_null(got);
 	}
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cpuinfo),
-	    cmocka_unit_test(test_cpuinfo_shapes),
-	    cmocka_unit_test(test_cpuinfo_truncated),
-	    cmocka_unit_test(test_os_release),
-	    cmocka_unit_test(test_btime),
-	    cmocka_unit_test(test_dmi),
-	    cmocka_unit_test(test_cgroup_hints),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include "hub.h"
 #include "hub_impl.h"
 #include "sse.h"
+#include "unit.h"
 
 #define INST 0x00000000deadbeefULL
 
@@ -43,6 +44,16 @@ static void fake_abort(void *conn)
 }
 
 static const struct hub_conn_ops ops = {fake_suspend, fake_resume, fake_abort};
+
+/* A hub of ring_bytes whose hello is hello (JSON). */
+static struct hub *hub_ready(size_t ring_bytes, const char *hello)
+{
+	struct hub *hub = hub_new(ring_bytes, INST, names, &ops);
+
+	assert_non_null(hub);
+	hub_set_hello(hub, hello, 2000);
+	return hub;
+}
 
 /* A stream client of mask (plain unless gzip), resuming after last_id. */
 static struct hub_client *cnew_opt(struct hub *hub, uint64_t mask, const char *last_id,
@@ -102,13 +113,12 @@ static int count(const char *s, const char *needle)
 	return n;
 }
 
-static void test_new_client_gets_hello_snapshot_live(void **state)
+TEST(test_new_client_gets_hello_snapshot_live)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{\"host\":\"h\"}");
 	struct hub_client *c;
 	char *s;
 
-	hub_set_hello(hub, "{\"host\":\"h\"}", 2000);
 	pub(hub, 0, 1);
 	pub(hub, 1, 2);
 	c = cnew(hub, 7, NULL);
@@ -125,13 +135,12 @@ static void test_new_client_gets_hello_snapshot_live(void **state)
 	hub_free(hub);
 }
 
-static void test_replay_exact(void **state)
+TEST(test_replay_exact)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *c;
 	char *s, expect[4096] = "";
 
-	hub_set_hello(hub, "{}", 2000);
 	for (int i = 1; i <= 10; i++)
 		pub(hub, (unsigned)(i % 3), i);
 	c = cnew(hub, 7, "00000000deadbeef-6");
@@ -153,13 +162,12 @@ static void test_replay_exact(void **state)
 	hub_free(hub);
 }
 
-static void test_bad_ids_get_snapshot(void **state)
+TEST(test_bad_ids_get_snapshot)
 {
 	const char *ids[] = {"feedfacefeedface-3", "garbage", "00000000deadbeef-999",
 			     "00000000deadbeef-01", ""};
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 
-	hub_set_hello(hub, "{}", 2000);
 	for (int i = 1; i <= 5; i++)
 		pub(hub, 0, i);
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
@@ -174,14 +182,13 @@ static void test_bad_ids_get_snapshot(void **state)
 	hub_free(hub);
 }
 
-static void test_ring_bounds_and_expired_id(void **state)
+TEST(test_ring_bounds_and_expired_id)
 {
-	struct hub *hub = hub_new(65536, INST, names, &ops);
+	struct hub *hub = hub_ready(65536, "{}");
 	struct hub_stats st;
 	struct hub_client *c;
 	char json[600], *s;
 
-	hub_set_hello(hub, "{}", 2000);
 	memset(json, 'x', sizeof(json));
 	for (int i = 0; i < 1000; i++) {
 		memcpy(json, "{\"a\":\"", 6);
@@ -224,14 +231,13 @@ static void test_ring_bounds_and_expired_id(void **state)
 	hub_free(hub);
 }
 
-static void test_behind_tail_resyncs(void **state)
+TEST(test_behind_tail_resyncs)
 {
-	struct hub *hub = hub_new(65536, INST, names, &ops);
+	struct hub *hub = hub_ready(65536, "{}");
 	struct hub_client *c;
 	struct hub_stats st;
 	char *s;
 
-	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 0, 1);
 	c = cnew(hub, 7, NULL);
 	drain(c, 4096);
@@ -251,13 +257,12 @@ static void test_behind_tail_resyncs(void **state)
 	hub_free(hub);
 }
 
-static void test_filter_and_small_reads(void **state)
+TEST(test_filter_and_small_reads)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *c;
 	char *s;
 
-	hub_set_hello(hub, "{}", 2000);
 	c = cnew(hub, 1u << 1, NULL); /* mem only */
 	drain(c, 4096);
 	for (int i = 0; i < 30; i++)
@@ -280,13 +285,12 @@ static void test_filter_and_small_reads(void **state)
 	hub_free(hub);
 }
 
-static void test_suspend_wake_close(void **state)
+TEST(test_suspend_wake_close)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *c;
 	char buf[4096];
 
-	hub_set_hello(hub, "{}", 2000);
 	c = cnew(hub, 1u << 1, NULL);
 	drain(c, 4096);
 	suspends = resumes = 0;
@@ -307,13 +311,12 @@ static void test_suspend_wake_close(void **state)
 	hub_free(hub);
 }
 
-static void test_keepalive(void **state)
+TEST(test_keepalive)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *c;
 	char buf[64];
 
-	hub_set_hello(hub, "{}", 2000);
 	c = cnew(hub, 7, NULL);
 	drain(c, 4096);
 	hub_set_limits(hub, 0, 0); /* due at once */
@@ -326,13 +329,12 @@ static void test_keepalive(void **state)
 /* Housekeeping comes about once a second: a keepalive is sent at the one
  * nearest to the period, not a whole second after it (keepalive 1 s gave
  * 2 s gaps, which a proxy's 2 s idle timeout cut). */
-static void test_keepalive_on_time(void **state)
+TEST(test_keepalive_on_time)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *c;
 	char buf[64];
 
-	hub_set_hello(hub, "{}", 2000);
 	hub_set_limits(hub, 1, 0);
 	c = cnew(hub, 7, NULL);
 	drain(c, 4096);
@@ -359,9 +361,9 @@ static void pub_ev(struct hub *hub, int level, const char *key, const char *msg)
 	    0);
 }
 
-static void test_client_filter(void **state)
+TEST(test_client_filter)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_filter f = {.max_level = 4,
 			       .units = {"ssh.service", "cron.service"},
 			       .n_units = 2,
@@ -369,7 +371,6 @@ static void test_client_filter(void **state)
 	struct hub_client *c, *all;
 	char *s;
 
-	hub_set_hello(hub, "{}", 2000);
 	c = cnew_opt(hub, 7, NULL, &f, false);
 	all = cnew(hub, 7, NULL);
 	drain(c, 4096);
@@ -400,7 +401,7 @@ static void test_client_filter(void **state)
 	hub_free(hub);
 }
 
-static void test_history(void **state)
+TEST(test_history)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	size_t len;
@@ -435,7 +436,7 @@ static void test_history(void **state)
 	hub_free(hub);
 }
 
-static void test_topic_mask(void **state)
+TEST(test_topic_mask)
 {
 	uint64_t mask = 0;
 	char bad[80];
@@ -502,14 +503,13 @@ static void zdrain(struct hub_client *c, struct unzip *u, size_t chunk)
 
 /* gzip clients decode to exactly what a plain client of the same mask
  * reads: hello, snapshot, live frames, whatever the read sizes. */
-static void test_gzip_same_stream(void **state)
+TEST(test_gzip_same_stream)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{\"host\":\"h\"}");
 	struct hub_client *plain, *z1, *z2, *z3;
 	static struct unzip u1, u2, u3;
 	char *s;
 
-	hub_set_hello(hub, "{\"host\":\"h\"}", 2000);
 	for (int i = 1; i <= 6; i++)
 		pub(hub, (unsigned)(i % 3), i);
 	plain = cnew(hub, 7, NULL);
@@ -568,15 +568,14 @@ static void test_gzip_same_stream(void **state)
 
 /* A gzip client that waits with nothing new gets a join point from the
  * housekeeping, and a filtered client is plain. */
-static void test_gzip_join_when_quiet(void **state)
+TEST(test_gzip_join_when_quiet)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_filter f = {.max_level = 3};
 	struct hub_client *z, *filtered;
 	static struct unzip u;
 	char buf[64];
 
-	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 2, 1);
 	z = cnew_opt(hub, 1u << 2, NULL, NULL, true);
 	filtered = cnew_opt(hub, 1u << 2, NULL, &f, true);
@@ -596,14 +595,13 @@ static void test_gzip_join_when_quiet(void **state)
 
 /* A client of a quiet topic keeps its place however fast other topics
  * fill the ring: no snapshot, no resync. */
-static void test_quiet_topic_not_resynced(void **state)
+TEST(test_quiet_topic_not_resynced)
 {
-	struct hub *hub = hub_new(65536, INST, names, &ops);
+	struct hub *hub = hub_ready(65536, "{}");
 	struct hub_client *c;
 	struct hub_stats st;
 	char *s;
 
-	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 2, 1);
 	c = cnew(hub, 1u << 2, NULL);
 	drain(c, 4096);
@@ -621,7 +619,7 @@ static void test_quiet_topic_not_resynced(void **state)
 	hub_free(hub);
 }
 
-static void test_max_clients_and_hangup(void **state)
+TEST(test_max_clients_and_hangup)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client_opts o = {.mask = 7, .max_clients = 2};
@@ -650,7 +648,7 @@ static void test_max_clients_and_hangup(void **state)
 
 /* Chart rows are kept in blocks; whole blocks are dropped, so between
  * `rows` and `rows` + a block are kept, oldest first. */
-static void test_history_blocks(void **state)
+TEST(test_history_blocks)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	size_t len;
@@ -686,7 +684,7 @@ static void test_history_blocks(void **state)
 }
 
 /* /api/snapshot gzip'd: one complete gzip member of the announced size. */
-static void test_reader_gzip(void **state)
+TEST(test_reader_gzip)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	static char zbuf[1 << 16], plain[1 << 16];
@@ -768,7 +766,7 @@ static void cutter_resume(struct hub *hub, struct cutter *k)
 	k->c = cnew_opt(hub, 7, k->last ? id : NULL, NULL, true);
 }
 
-static void test_gzip_resume_stress(void **state)
+TEST(test_gzip_resume_stress)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	static struct cutter k[3];
@@ -864,15 +862,14 @@ static uint64_t fewest_resumes(struct reader_arg *a, size_t n)
 	return min;
 }
 
-static void test_gzip_resume_threads(void **state)
+TEST(test_gzip_resume_threads)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct reader_arg args[3];
 	pthread_t th[3];
 	volatile int stop = 0;
 	uint64_t deadline = clock_mono_ms() + 60000;
 
-	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 0, 0);
 	for (int i = 0; i < 3; i++) {
 		args[i] = (struct reader_arg){.hub = hub, .seed = 11u + (unsigned)i, .stop = &stop};
@@ -913,14 +910,13 @@ static void test_gzip_resume_threads(void **state)
 
 /* A group's stream has no gap while it has no users: a client that later
  * joins at an old join point reads every batch after it. */
-static void test_gzip_no_gap_without_users(void **state)
+TEST(test_gzip_no_gap_without_users)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *a, *b;
 	static struct unzip u;
 	char id[64];
 
-	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 0, 0); /* seq 1 */
 	a = cnew_opt(hub, 7, "00000000deadbeef-1", NULL, true);
 	unzip_init(&u);
@@ -944,7 +940,7 @@ static void test_gzip_no_gap_without_users(void **state)
 
 /* Old frames are kept compressed: the same bytes ring-bytes hold more of
  * them, and plain, gzip and filtered replays read them as before. */
-static void test_compact_ring(void **state)
+TEST(test_compact_ring)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops),
 		   *ref = hub_new(1 << 20, INST, names, &ops);
@@ -1000,15 +996,14 @@ static void test_compact_ring(void **state)
 /* A batch of more frames than there are topics (a journal burst) reaches
  * gzip clients whole: the shared compressor once took 64 frames of a
  * batch and dropped the rest. */
-static void test_gzip_big_batch(void **state)
+TEST(test_gzip_big_batch)
 {
-	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
+	struct hub *hub = hub_ready(1 << 20, "{}");
 	struct hub_client *z = cnew_opt(hub, 7, NULL, NULL, true);
 	static struct unzip u;
 	static char json[200][48];
 	struct hub_msg msgs[200];
 
-	hub_set_hello(hub, "{}", 2000);
 	pub(hub, 0, 0);
 	unzip_init(&u);
 	zdrain(z, &u, 4096);
@@ -1032,7 +1027,7 @@ static void test_gzip_big_batch(void **state)
  * copy of each (a storm of late clients once inflated every frame for
  * each, and held the copies): the same text, one copy, gone at the next
  * housekeeping. */
-static void test_compact_text_shared(void **state)
+TEST(test_compact_text_shared)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *a, *b;
@@ -1096,7 +1091,7 @@ static void pub_repeat(struct hub *h, int i)
  * starts inside a run, goes on after a housekeeping (which drops the
  * inflater), reads gzip, or the run's first frames already left the
  * ring. */
-static void test_compact_runs(void **state)
+TEST(test_compact_runs)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops),
 		   *plain = hub_new(1 << 20, INST, names, &ops),
@@ -1246,7 +1241,7 @@ static const char *text(struct unzip *u, const char *s, size_t len, bool gzip)
  * snapshot, replay, compact frames, batches of more pieces than one
  * writev takes and a frame larger than a batch, plain and gzip, chunked
  * or not. */
-static void test_gather_same_stream(void **state)
+TEST(test_gather_same_stream)
 {
 	static char rbuf[2][1 << 20], gbuf[2][1 << 20], big[40000];
 	static struct unzip ur, ug;
@@ -1312,38 +1307,4 @@ static void test_gather_same_stream(void **state)
 		}
 		hub_free(hub);
 	}
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_new_client_gets_hello_snapshot_live),
-	    cmocka_unit_test(test_replay_exact),
-	    cmocka_unit_test(test_bad_ids_get_snapshot),
-	    cmocka_unit_test(test_ring_bounds_and_expired_id),
-	    cmocka_unit_test(test_behind_tail_resyncs),
-	    cmocka_unit_test(test_filter_and_small_reads),
-	    cmocka_unit_test(test_suspend_wake_close),
-	    cmocka_unit_test(test_keepalive),
-	    cmocka_unit_test(test_keepalive_on_time),
-	    cmocka_unit_test(test_topic_mask),
-	    cmocka_unit_test(test_history),
-	    cmocka_unit_test(test_client_filter),
-	    cmocka_unit_test(test_gzip_same_stream),
-	    cmocka_unit_test(test_gzip_join_when_quiet),
-	    cmocka_unit_test(test_quiet_topic_not_resynced),
-	    cmocka_unit_test(test_max_clients_and_hangup),
-	    cmocka_unit_test(test_history_blocks),
-	    cmocka_unit_test(test_reader_gzip),
-	    cmocka_unit_test(test_gzip_resume_stress),
-	    cmocka_unit_test(test_gzip_resume_threads),
-	    cmocka_unit_test(test_gzip_no_gap_without_users),
-	    cmocka_unit_test(test_compact_ring),
-	    cmocka_unit_test(test_gzip_big_batch),
-	    cmocka_unit_test(test_gather_same_stream),
-	    cmocka_unit_test(test_compact_text_shared),
-	    cmocka_unit_test(test_compact_runs),
-	};
-
-	return cmocka_run_group_tests_name("hub", tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@
 #define REP9(x)  REP3(x) REP3(x) REP3(x)
 #define REP10(x) REP9(x) x
 
-static void test_cursor_order(void **unused)
+TEST(test_cursor_order)
 {
 	const char *a = "s=95d3e0;i=e8552;b=14d2;m=93;t=660f;x=5b";
 	const char *b = "s=95d3e0;i=e8553;b=14d2;m=94;t=6610;x=5c";
@@ -36,7 +36,7 @@ static void test_cursor_order(void **unused)
 	assert_false(journal_cursor_not_after("s=95d3e0", b));
 }
 
-static void test_priority_names(void **unused)
+TEST(test_priority_names)
 {
 	assert_string_equal(journal_priority_name(0), "emerg");
 	assert_string_equal(journal_priority_name(3), "err");
@@ -74,7 +74,7 @@ static char *entry_text(const struct journal_raw *raw, unsigned max)
 	return json_text(journal_entry_json(raw, max));
 }
 
-static void test_entry_json(void **unused)
+TEST(test_entry_json)
 {
 	struct journal_raw raw = {0};
 	const char evil[] = "line1\nline2\r<script>alert(1)</script>\x01\xff";
@@ -167,7 +167,7 @@ static bool pass_units(const struct journal_raw *raw, const char *units)
 	return pass;
 }
 
-static void test_filters(void **unused)
+TEST(test_filters)
 {
 	struct journal_raw raw = {0};
 	struct config cfg;
@@ -193,16 +193,4 @@ static void test_filters(void **unused)
 	assert_false(journal_raw_pass(&raw, COLSET(&cfg, journal)));
 	journal_raw_free(&raw);
 	config_free(&cfg);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_priority_names),
-	    cmocka_unit_test(test_cursor_order),
-	    cmocka_unit_test(test_entry_json),
-	    cmocka_unit_test(test_filters),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

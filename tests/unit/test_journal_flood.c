@@ -12,8 +12,9 @@
 
 #include "journal_entry.h"
 #include "journal_flood.h"
+#include "unit.h"
 
-static void test_rate(void **unused)
+TEST(test_rate)
 {
 	struct journal_rate r;
 
@@ -34,7 +35,7 @@ static void add(struct journal_batch *b, const char *json, int level, const char
 	assert_int_equal(journal_batch_add(b, strdup(json), level, unit), 0);
 }
 
-static void test_batch(void **unused)
+TEST(test_batch)
 {
 	struct journal_batch b;
 	cJSON *p;
@@ -74,14 +75,4 @@ static void test_batch(void **unused)
 	assert_int_equal(b.n, 0);
 	assert_int_equal(b.dropped, 0);
 	journal_batch_free(&b);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rate),
-	    cmocka_unit_test(test_batch),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

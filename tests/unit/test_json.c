@@ -18,6 +18,7 @@
 
 #include "fmt.h"
 #include "json.h"
+#include "unit.h"
 
 /* A fixed generator, so that a failure repeats. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
@@ -93,7 +94,7 @@ static double random_decimal(void)
 	return rng() & 1 ? -v : v;
 }
 
-static void test_numbers(void **state)
+TEST(test_numbers)
 {
 	static const double edges[] = {
 	    0.0,
@@ -185,7 +186,7 @@ static void test_numbers(void **state)
 /* A number item whose valueint does not follow its double (direct writers
  * of valuedouble leave it so): cJSON 1.7.15 prints the double, later
  * versions "%d" of valueint only when the two agree. */
-static void test_valueint(void **state)
+TEST(test_valueint)
 {
 	cJSON *n = cJSON_CreateNumber(2.5);
 
@@ -199,7 +200,7 @@ static void test_valueint(void **state)
 	cJSON_Delete(n);
 }
 
-static void test_i64(void **state)
+TEST(test_i64)
 {
 	static const int64_t v[] = {0,
 				    1,
@@ -232,7 +233,7 @@ static void test_i64(void **state)
 	}
 }
 
-static void test_strings(void **state)
+TEST(test_strings)
 {
 	char s[512];
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
@@ -265,7 +266,7 @@ static void test_strings(void **state)
 	cJSON_Delete(o);
 }
 
-static void test_structure(void **state)
+TEST(test_structure)
 {
 	cJSON *o = cJSON_CreateObject(), *deep = o, *raw;
 
@@ -312,7 +313,7 @@ static void test_structure(void **state)
 
 /* Texts above the scratch buffer's kept size are handed over whole and the
  * next print starts a new buffer: sizes up and down, each text whole. */
-static void test_sizes(void **state)
+TEST(test_sizes)
 {
 	static const size_t sizes[] = {10, 300000, 50, 70000, 65000, 200000, 0, 1 << 20, 30};
 
@@ -334,7 +335,7 @@ static void test_sizes(void **state)
 }
 
 /* json_payload_array: a payload's "t" then its rows' array, empty. */
-static void test_payload_array(void **state)
+TEST(test_payload_array)
 {
 	cJSON *arr = NULL, *o = json_payload_array(INT64_C(1700000000123), "disks", &arr);
 	char *text;
@@ -353,14 +354,13 @@ static void test_payload_array(void **state)
  * with ',' for its brace; json_str_ref and json_num_ref print as
  * json_str and json_num do, and keep a valid name by reference;
  * json_num_set sets such a number in place. */
-static void test_rows(void **state)
+TEST(test_rows)
 {
 	struct json_buf b = {0};
 	cJSON *o = cJSON_CreateObject(), *row;
 	char name[] = "nginx.service", bad[] = "caf\xe9", *head, *text;
 	size_t len = 0;
 
-	(void)state;
 	for (int i = 0; i < 100000; i++) {
 		int64_t v = (int64_t)(rng() >> (1 + rng() % 63)); /* 0 .. INT64_MAX */
 		bool h = i % 2;
@@ -435,16 +435,4 @@ static void test_rows(void **state)
 	cJSON_Delete(row);
 	json_buf_free(&b);
 	assert_null(b.p);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_numbers),       cmocka_unit_test(test_valueint),
-	    cmocka_unit_test(test_i64),           cmocka_unit_test(test_strings),
-	    cmocka_unit_test(test_structure),     cmocka_unit_test(test_sizes),
-	    cmocka_unit_test(test_payload_array), cmocka_unit_test(test_rows),
-	};
-
-	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }

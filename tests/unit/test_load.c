@@ -54,7 +54,7 @@ static const struct want_field uptime_fields[] = {
 };
 
 /* Each machine's loadavg and uptime parsed whole. */
-static void test_parse_fixtures(void **state)
+TEST(test_parse_fixtures)
 {
 	static const struct {
 		const char *machine;
@@ -71,7 +71,6 @@ static void test_parse_fixtures(void **state)
 	struct load_avg la;
 	struct load_uptime up;
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		parse_fixture(cases[i].machine, &la, &up);
 		assert_fields(cases[i].machine, &la, &cases[i].la, avg_fields);
@@ -79,12 +78,11 @@ static void test_parse_fixtures(void **state)
 	}
 }
 
-static void test_parse_shapes(void **state)
+TEST(test_parse_shapes)
 {
 	struct load_avg la;
 	struct load_uptime up;
 
-	(void)state;
 	/* fewer decimals and wide values are still exact */
 	assert_int_equal(load_avg_parse("1.5 10 0.05 0/1 1\n", 18, &la), 0);
 	assert_true(la.load1 == 1.5);
@@ -95,7 +93,7 @@ static void test_parse_shapes(void **state)
 	assert_true(up.uptime == 0);
 }
 
-static void test_parse_malformed(void **state)
+TEST(test_parse_malformed)
 {
 	static const char *const bad_loadavg[] = {
 	    "",
@@ -133,7 +131,6 @@ static void test_parse_malformed(void **state)
 	struct load_avg la = {.tasks = 7};
 	struct load_uptime up = {.uptime = 7};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(bad_loadavg) / sizeof(bad_loadavg[0]); i++) {
 		int r = load_avg_parse(bad_loadavg[i], strlen(bad_loadavg[i]), &la);
 
@@ -171,12 +168,11 @@ static void cut_whole(int r, const char *text, size_t n, size_t len)
 	assert_int_equal(r, n == len ? 0 : -EINVAL);
 }
 
-static void test_parse_truncated(void **state)
+TEST(test_parse_truncated)
 {
 	struct load_avg la;
 	struct load_uptime up;
 
-	(void)state;
 	check_cuts_proc("proc/loadavg", parse_avg, &la, cut_whole, '\0');
 	check_cuts_proc("proc/uptime", parse_uptime, &up, cut_whole, '\0');
 }
@@ -191,20 +187,18 @@ static void run_collector(const char *machine)
 	run_end(&r);
 }
 
-static void test_metrics_promtool(void **state)
+TEST(test_metrics_promtool)
 {
-	(void)state;
 	promtool_goldens("load.prom");
 }
 
-static void test_collector_fixtures(void **state)
+TEST(test_collector_fixtures)
 {
 	char *text;
 	cJSON *p = NULL;
 	struct load_avg la;
 	struct load_uptime up;
 
-	(void)state;
 	for (size_t i = 0; i < 3; i++)
 		run_collector(proc_machines[i]);
 
@@ -218,26 +212,24 @@ static void test_collector_fixtures(void **state)
 	cJSON_Delete(p);
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	struct scratch s;
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	struct metrics m = {0};
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
-	scratch_make(&s, "load");
-	env.proc_fd = s.fd;
-	init_check(&load_collector, &env, -ENOENT, "/proc/loadavg: No such file or directory");
-
-	scratch_write(&s, "loadavg", "0.52 0.58 0.59 2/345 12345\n");
-	init_check(&load_collector, &env, -ENOENT, "/proc/uptime: No such file or directory");
-
-	scratch_write(&s, "uptime", "12.5.0 1.00\n");
-	init_check(&load_collector, &env, -EINVAL,
-		   "/proc/uptime: unexpected contents (Invalid argument)");
+	scratch_env(&s, "load", false, &env);
+	init_fails(&load_collector, &s, &env,
+		   (const struct init_fail[]){
+		       {NULL, NULL, -ENOENT, "/proc/loadavg: No such file or directory"},
+		       {"loadavg", "0.52 0.58 0.59 2/345 12345\n", -ENOENT,
+			"/proc/uptime: No such file or directory"},
+		       {"uptime", "12.5.0 1.00\n", -EINVAL,
+			"/proc/uptime: unexpected contents (Invalid argument)"},
+		       {NULL}});
 
 	scratch_write(&s, "uptime", "12.50 1.00\n");
 	st = init_check(&load_collector, &env, 0, NULL);
@@ -272,12 +264,11 @@ static void test_collector_errors(void **state)
 	scratch_remove(&s);
 }
 
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct run r;
 	cJSON *p;
 
-	(void)state;
 	run_live(&r, &load_collector, false, false);
 	assert_true(r.fd[0] >= 0);
 	p = run_tick(&r, T1, 1);
@@ -286,16 +277,4 @@ static void test_collector_live(void **state)
 	assert_true(cJSON_GetObjectItem(p, "tasks")->valuedouble >= 1);
 	cJSON_Delete(p);
 	run_end(&r);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_fixtures),     cmocka_unit_test(test_parse_shapes),
-	    cmocka_unit_test(test_parse_malformed),    cmocka_unit_test(test_parse_truncated),
-	    cmocka_unit_test(test_collector_fixtures), cmocka_unit_test(test_metrics_promtool),
-	    cmocka_unit_test(test_collector_errors),   cmocka_unit_test(test_collector_live),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

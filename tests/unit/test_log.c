@@ -134,7 +134,7 @@ static void pump(void *state, const struct collector_env *env, struct capture *c
 	}
 }
 
-static void test_collector_live(void **unused)
+TEST(test_collector_live)
 {
 	struct capture *cap = calloc(1, sizeof(*cap));
 	struct collector_env env = {.proc_fd = -1,
@@ -147,7 +147,7 @@ static void test_collector_live(void **unused)
 	struct config cfg;
 	cJSON *payload = NULL, *e;
 	uint64_t dropped;
-	void *state = NULL;
+	void *st = NULL;
 	size_t n, i;
 
 	if (!journald_running()) {
@@ -163,10 +163,10 @@ static void test_collector_live(void **unused)
 	assert_int_equal(config_set(&cfg, "log-match", token, reason, sizeof(reason)), 0);
 	assert_int_equal(journal_collector.init(&env,
 						cfg.col[collector_topic(journal_collector.name)],
-						&state, reason, sizeof(reason)),
+						&st, reason, sizeof(reason)),
 			 0);
-	journal_collector.follow(state, true); /* as with a stream client on `log` */
-	assert_int_equal(journal_collector.sample(state, &env, &tick, &payload), 0);
+	journal_collector.follow(st, true); /* as with a stream client on `log` */
+	assert_int_equal(journal_collector.sample(st, &env, &tick, &payload), 0);
 	assert_null(payload);
 	assert_non_null(cap->state); /* the backlog, set at the first tick */
 
@@ -174,7 +174,7 @@ static void test_collector_live(void **unused)
 	snprintf(msg, sizeof(msg), "MESSAGE=one %s", token);
 	assert_int_equal(sd_journal_send(msg, "PRIORITY=3", "SYSLOG_IDENTIFIER=sysfeed-unit", NULL),
 			 0);
-	pump(state, &env, cap, token, 1, 3000);
+	pump(st, &env, cap, token, 1, 3000);
 	assert_int_equal(count_token(cap, token, &dropped), 1);
 	i = find_token(cap, token);
 	assert_int_equal(cap->levels[i], 3);
@@ -199,7 +199,7 @@ static void test_collector_live(void **unused)
 		snprintf(msg, sizeof(msg), "MESSAGE=flood %d %s", k, token);
 		assert_int_equal(sd_journal_send(msg, "PRIORITY=6", NULL), 0);
 	}
-	pump(state, &env, cap, token, 101, 5000);
+	pump(st, &env, cap, token, 101, 5000);
 	n = count_token(cap, token, &dropped);
 	assert_true(n + dropped >= 101);
 	assert_true(dropped > 0);
@@ -213,7 +213,7 @@ static void test_collector_live(void **unused)
 		unsigned long long err = 0, info = 0, drops = 0;
 		const char *p;
 
-		assert_int_equal(journal_collector.metrics(state, &m), 0);
+		assert_int_equal(journal_collector.metrics(st, &m), 0);
 		prom_check_promtool(m.buf);
 		assert_non_null(p = strstr(m.buf, "{priority=\"err\"} "));
 		assert_int_equal(sscanf(p, "{priority=\"err\"} %llu", &err), 1);
@@ -227,13 +227,13 @@ static void test_collector_live(void **unused)
 		metrics_free(&m);
 	}
 
-	journal_collector.fini(state);
+	journal_collector.fini(st);
 	cap_free(cap);
 	config_free(&cfg);
 }
 
 /* One sample per priority, emerg..debug, and the drops. */
-static void test_metrics(void **unused)
+TEST(test_metrics)
 {
 	const uint64_t seen[8] = {0, 1, 2, 30, 4, 5, 600, 7000000000};
 	struct metrics m = {0};
@@ -263,29 +263,20 @@ static void test_metrics(void **unused)
 	metrics_free(&m);
 }
 
-static void test_no_journal_dir(void **unused)
+TEST(test_no_journal_dir)
 {
 	struct collector_env env = {.proc_fd = -1, .sys_fd = -1};
 	char reason[256] = "";
 	struct config cfg;
-	void *state = NULL;
+	void *st = NULL;
 
 	config_defaults(&cfg);
 	COLSET(&cfg, journal)->dir = strdup("/nonexistent/sysfeed-journal");
 	assert_true(journal_collector.init(&env, cfg.col[collector_topic(journal_collector.name)],
-					   &state, reason, sizeof(reason)) < 0);
-	assert_null(state);
+					   &st, reason, sizeof(reason)) < 0);
+	assert_null(st);
 	assert_non_null(strstr(reason, "journal-dir /nonexistent/sysfeed-journal"));
 	config_free(&cfg);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_no_journal_dir),
-	    cmocka_unit_test(test_metrics),
-	    cmocka_unit_test(test_collector_live),
-	};
-
-	return cmocka_run_group_tests(tests, setup_journald, teardown_journald);
-}
+TEST_GROUP(setup_journald, teardown_journald);

@@ -78,7 +78,7 @@ static const struct want_field info_fields[] = {
 
 /* Each machine's meminfo parsed whole: every field, and which lines it
  * had (linux-2.6.18: no MemAvailable, SReclaimable, SUnreclaim, Shmem). */
-static void test_parse_fixtures(void **state)
+TEST(test_parse_fixtures)
 {
 	static const struct {
 		const char *machine;
@@ -130,7 +130,6 @@ static void test_parse_fixtures(void **state)
 		     MEM_HAS_HUGEPAGES_FREE | MEM_HAS_HUGEPAGESIZE}},
 	};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct mem_info mi = parse_fixture(cases[i].machine);
 
@@ -139,12 +138,11 @@ static void test_parse_fixtures(void **state)
 }
 
 /* The payload of a kernel before MemAvailable (its parse: above). */
-static void test_payload_2_6_18(void **state)
+TEST(test_payload_2_6_18)
 {
 	struct mem_info mi = parse_fixture("linux-2.6.18");
 	cJSON *p;
 
-	(void)state;
 	/* no MemAvailable: free + buffers + cached */
 	assert_int_equal(mem_build_payload(&mi, NULL, NULL, 0, T1, &p), 0);
 	assert_true(num(p, "available") == (double)((123456 + 234567 + 2345678) * KIB));
@@ -160,11 +158,10 @@ static void test_payload_2_6_18(void **state)
 	cJSON_Delete(p);
 }
 
-static void test_parse_minimal(void **state)
+TEST(test_parse_minimal)
 {
 	struct mem_info mi;
 
-	(void)state;
 	/* only the required keys; unknown keys of either shape are ignored */
 	assert_int_equal(parse_str("MemTotal: 100 kB\nFoo(bar):  7 kB\nMemFree: 40 kB\n"
 				   "HugePages_Total:   0\nNew_Counter:   12\n",
@@ -189,7 +186,7 @@ static void info_untouched(const void *ret)
 	assert_int_equal(((const struct mem_info *)ret)->total, 7);
 }
 
-static void test_parse_malformed(void **state)
+TEST(test_parse_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
@@ -229,7 +226,6 @@ static void test_parse_malformed(void **state)
 	};
 	struct mem_info mi = {.total = 7};
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_info, &mi, info_untouched);
 	{
 		static const char nul[] = "MemTotal: 1\0 kB\nMemFree: 4 kB\n";
@@ -253,15 +249,14 @@ static void cut_meminfo(int r, const char *text, size_t n, size_t len)
 		assert_true(r == -EINVAL || r == -ENODATA);
 }
 
-static void test_parse_truncated(void **state)
+TEST(test_parse_truncated)
 {
 	struct mem_info mi;
 
-	(void)state;
 	check_cuts_proc("proc/meminfo", parse_info, &mi, cut_meminfo, 'x');
 }
 
-static void test_payload_clamps(void **state)
+TEST(test_payload_clamps)
 {
 	struct mem_info mi = {
 	    .total = 1000,
@@ -274,7 +269,6 @@ static void test_payload_clamps(void **state)
 	};
 	cJSON *p;
 
-	(void)state;
 	/* free + buffers + cached > total: used is 0, available is total */
 	assert_int_equal(mem_build_payload(&mi, NULL, NULL, 0, T1, &p), 0);
 	assert_true(num(p, "used") == 0);
@@ -306,12 +300,11 @@ static struct mem_vmstat parse_vmstat_fixture(const char *machine, const char *s
 	return vm;
 }
 
-static void test_vmstat_fixtures(void **state)
+TEST(test_vmstat_fixtures)
 {
 	const unsigned all = (1u << MEM_VM_N) - 1;
 	struct mem_vmstat vm;
 
-	(void)state;
 	/* vm2 (captured): pgfault 14239562, pgmajfault 5275, no swap */
 	vm = parse_vmstat_fixture("vm2", "proc");
 	assert_int_equal(vm.has, all);
@@ -340,7 +333,7 @@ static void vmstat_untouched(const void *ret)
 	assert_int_equal(vm->has, 9);
 }
 
-static void test_vmstat_malformed(void **state)
+TEST(test_vmstat_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"pgfault 1", -EINVAL}, /* truncated */
@@ -364,7 +357,6 @@ static void test_vmstat_malformed(void **state)
 	};
 	struct mem_vmstat vm = {.v = {7}, .has = 9};
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_vmstat, &vm, vmstat_untouched);
 	{
 		static const char nul[] = "pgfault 1\0\npgmajfault 2\n";
@@ -382,22 +374,20 @@ static void test_vmstat_malformed(void **state)
 	assert_int_equal(vm.v[MEM_VM_PGFAULT], 0);
 }
 
-static void test_vmstat_truncated(void **state)
+TEST(test_vmstat_truncated)
 {
 	struct mem_vmstat vm;
 
-	(void)state;
 	check_cuts_proc("proc/vmstat", parse_vmstat, &vm, cut_at_lines, 'x');
 }
 
-static void test_rates(void **state)
+TEST(test_rates)
 {
 	struct mem_vmstat a = {.v = {1000, 10, 0, 7}, .has = 0xf};
 	struct mem_vmstat b = {.v = {1500, 11, 3, 5}, .has = 0xf};
 	struct mem_info mi = {.total = 100, .free = 50};
 	cJSON *p;
 
-	(void)state;
 	/* two seconds; pswpout went backwards: skipped */
 	assert_int_equal(mem_build_payload(&mi, &a, &b, 2 * SEC, T2, &p), 0);
 	assert_true(num(p, "page_faults_per_s") == 250);
@@ -465,32 +455,28 @@ static void run_collector(const char *machine)
 	run_end(&r);
 }
 
-static void test_collector_fixtures(void **state)
+TEST(test_collector_fixtures)
 {
-	(void)state;
 	for (size_t i = 0; i < 3; i++)
 		run_collector(proc_machines[i]);
 }
 
-static void test_metrics_promtool(void **state)
+TEST(test_metrics_promtool)
 {
-	(void)state;
 	promtool_goldens("mem.prom");
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	struct scratch s;
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
 	struct metrics m = {0};
 	void *st = NULL;
 	cJSON *p = NULL;
 	int f;
 
-	(void)state;
-	scratch_make(&s, "mem");
-	env.proc_fd = s.fd;
+	scratch_env(&s, "mem", false, &env);
 	init_check(&mem_collector, &env, -ENOENT, "/proc/meminfo: No such file or directory");
 
 	f = openat(env.proc_fd, "meminfo", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -570,12 +556,11 @@ static void test_collector_errors(void **state)
 	scratch_remove(&s);
 }
 
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct run r;
 	cJSON *p;
 
-	(void)state;
 	run_live(&r, &mem_collector, false, false);
 	assert_true(r.fd[0] >= 0);
 	p = run_tick(&r, T1, 1);
@@ -585,19 +570,4 @@ static void test_collector_live(void **state)
 	assert_true(num(p, "available") <= num(p, "total"));
 	cJSON_Delete(p);
 	run_end(&r);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_fixtures),     cmocka_unit_test(test_payload_2_6_18),
-	    cmocka_unit_test(test_parse_minimal),      cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_truncated),    cmocka_unit_test(test_payload_clamps),
-	    cmocka_unit_test(test_vmstat_fixtures),    cmocka_unit_test(test_vmstat_malformed),
-	    cmocka_unit_test(test_vmstat_truncated),   cmocka_unit_test(test_rates),
-	    cmocka_unit_test(test_collector_fixtures), cmocka_unit_test(test_metrics_promtool),
-	    cmocka_unit_test(test_collector_errors),   cmocka_unit_test(test_collector_live),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,8 +10,9 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "unit.h"
 
-static void test_families_and_escaping(void **state)
+TEST(test_families_and_escaping)
 {
 	struct metrics m = {0};
 
@@ -43,7 +44,7 @@ static void test_families_and_escaping(void **state)
  * unit names): bytes that are not UTF-8 become U+FFFD, as a scraper
  * refuses a whole page holding one invalid label value. Found by
  * tests/fuzz/fuzz_metrics.c. */
-static void test_label_values_utf8(void **state)
+TEST(test_label_values_utf8)
 {
 	struct metrics m = {0};
 
@@ -73,7 +74,7 @@ static void test_label_values_utf8(void **state)
 	"c 2\n"                                                                                    \
 	"# HELP d Untyped.\n"
 
-static void test_openmetrics(void **state)
+TEST(test_openmetrics)
 {
 	const char *text = "# HELP a_total Things.\n"
 			   "# TYPE a_total counter\n" OM_KEPT "# TYPE d untyped\n"
@@ -88,15 +89,4 @@ static void test_openmetrics(void **state)
 				"# EOF\n");
 	assert_int_equal(len, strlen(om));
 	free(om);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_families_and_escaping),
-	    cmocka_unit_test(test_label_values_utf8),
-	    cmocka_unit_test(test_openmetrics),
-	};
-
-	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }

@@ -81,11 +81,10 @@ static int parse_sockstat(const char *text, size_t len, void *ret)
 	return net_sockstat_parse(text, len, ret);
 }
 
-static void test_dev_vm2(void **state)
+TEST(test_dev_vm2)
 {
 	struct net_dev d = {0};
 
-	(void)state;
 	parse_file("vm2", "proc/net/dev", parse_dev, &d);
 	assert_int_equal(d.n, 4);
 	assert_string_equal(d.v[0].name, "lo");
@@ -104,11 +103,10 @@ static void test_dev_vm2(void **state)
 	net_dev_free(&d);
 }
 
-static void test_dev_host16(void **state)
+TEST(test_dev_host16)
 {
 	struct net_dev d = {0};
 
-	(void)state;
 	parse_file("host16", "proc/net/dev", parse_dev, &d);
 	assert_int_equal(d.n, 7);
 	/* eno1: 876543210987 654321098 3 1234 ... multicast 456789 | 765432109876 */
@@ -124,11 +122,10 @@ static void test_dev_host16(void **state)
 }
 
 /* 2.6.18 prints "%6s:%8lu": the byte count is glued to the colon. */
-static void test_dev_linux_2_6_18(void **state)
+TEST(test_dev_linux_2_6_18)
 {
 	struct net_dev d = {0};
 
-	(void)state;
 	parse_file("linux-2.6.18", "proc/net/dev", parse_dev, &d);
 	assert_int_equal(d.n, 4);
 	assert_string_equal(d.v[1].name, "eth0");
@@ -140,11 +137,10 @@ static void test_dev_linux_2_6_18(void **state)
 	net_dev_free(&d);
 }
 
-static void test_dev_shapes(void **state)
+TEST(test_dev_shapes)
 {
 	struct net_dev d = {0};
 
-	(void)state;
 	/* no devices at all (a fresh network namespace has lo, but still) */
 	assert_int_equal(dev_str(HDR, &d), 0);
 	assert_int_equal(d.n, 0);
@@ -197,7 +193,7 @@ static void no_interfaces(const void *ret)
 	assert_int_equal(((const struct net_dev *)ret)->n, 0);
 }
 
-static void test_dev_malformed(void **state)
+TEST(test_dev_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
@@ -228,7 +224,6 @@ static void test_dev_malformed(void **state)
 	};
 	struct net_dev d = {0};
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_dev, &d, no_interfaces);
 	{
 		static const char nul[] = HDR "  et\0h0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n";
@@ -240,11 +235,10 @@ static void test_dev_malformed(void **state)
 
 /* --- /proc/net/snmp and sockstat --- */
 
-static void test_snmp_fixtures(void **state)
+TEST(test_snmp_fixtures)
 {
 	struct net_tcp t;
 
-	(void)state;
 	/* Tcp: 1 200 120000 -1 1896 1753 0 301 22 57080 56521 11 0 297 0 */
 	parse_file("vm2", "proc/net/snmp", parse_snmp, &t);
 	assert_int_equal(t.curr_estab, 22);
@@ -264,12 +258,11 @@ static void test_snmp_fixtures(void **state)
 	assert_true(t.c[NET_TCP_IN_SEGS] == UINT64_C(9876543210));
 }
 
-static void test_snmp_shapes(void **state)
+TEST(test_snmp_shapes)
 {
 	struct net_tcp t;
 	const char *text;
 
-	(void)state;
 	/* columns by name, in any order, unknown ones skipped */
 	text = "Ip: Forwarding\nIp: 1\n"
 	       "Tcp: OutRsts Future InErrs RetransSegs OutSegs InSegs CurrEstab PassiveOpens "
@@ -287,7 +280,7 @@ static void test_snmp_shapes(void **state)
 	assert_int_equal(t.c[NET_TCP_ACTIVE_OPENS], 8);
 }
 
-static void test_snmp_malformed(void **state)
+TEST(test_snmp_malformed)
 {
 	static const char *const cols = "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs "
 					"RetransSegs InErrs OutRsts\n";
@@ -325,7 +318,6 @@ static void test_snmp_malformed(void **state)
 	struct net_tcp t;
 	char text[512];
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
 		int r;
 
@@ -336,7 +328,7 @@ static void test_snmp_malformed(void **state)
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_snmp, &t, NULL);
 }
 
-static void test_sockstat(void **state)
+TEST(test_sockstat)
 {
 	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
@@ -352,7 +344,6 @@ static void test_sockstat(void **state)
 	};
 	struct net_sockstat ss;
 
-	(void)state;
 	/* TCP: inuse 26 orphan 0 tw 1426 alloc 27 mem 9991 */
 	parse_file("vm2", "proc/net/sockstat", parse_sockstat, &ss);
 	assert_int_equal(ss.inuse, 26);
@@ -406,12 +397,11 @@ static void cut_sockstat(int r, const char *text, size_t n, size_t len)
 
 /* Every prefix of each real file, in a buffer of exactly that size; then
  * every byte replaced by garbage: an error or a parse, never a crash. */
-static void test_truncated(void **state)
+TEST(test_truncated)
 {
 	struct net_tcp t;
 	struct net_sockstat ss;
 
-	(void)state;
 	check_cuts_proc("proc/net/dev", parse_dev_fresh, NULL, cut_net, 'x');
 	check_cuts_proc("proc/net/snmp", parse_snmp, &t, cut_net, 'x');
 	check_cuts_proc("proc/net/sockstat", parse_sockstat, &ss, cut_sockstat, 'x');
@@ -419,9 +409,8 @@ static void test_truncated(void **state)
 
 /* --- sysfs attributes --- */
 
-static void test_sysfs_values(void **state)
+TEST(test_sysfs_values)
 {
-	(void)state;
 	assert_string_equal(net_operstate_parse("up\n", 3), "up");
 	assert_string_equal(net_operstate_parse("lowerlayerdown\n", 15), "lowerlayerdown");
 	assert_string_equal(net_operstate_parse("unknown\n", 8), "unknown");
@@ -459,13 +448,12 @@ static void reading_of(struct net_reading *r, const char *dev, uint64_t mono_ns,
 	r->mono_ns = mono_ns;
 }
 
-static void test_payload(void **state)
+TEST(test_payload)
 {
 	struct net_reading a = {0}, b = {0}, c = {0};
 	const cJSON *e;
 	cJSON *p;
 
-	(void)state;
 	reading_of(&a,
 		   HDR "    lo: 100 10 0 0 0 0 0 0 100 10 0 0 0 0 0 0\n"
 		       "  eth0: 1000 10 5 5 0 0 0 0 2000 20 0 0 0 0 0 0\n"
@@ -591,8 +579,12 @@ static void test_collector(void **state)
 	assert_int_equal(open_fds(), fds);
 }
 
+MACHINE_TEST(test_collector, "vm2");
+MACHINE_TEST(test_collector, "host16");
+MACHINE_TEST(test_collector, "linux-2.6.18");
+
 /* The `interfaces` list, read at every tick. */
-static void test_collector_filter(void **state)
+TEST(test_collector_filter)
 {
 	int p1 = open_dir("host16", "proc"), s1 = open_dir("host16", "sys");
 	struct config cfg;
@@ -602,7 +594,6 @@ static void test_collector_filter(void **state)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	config_defaults(&cfg);
 	assert_int_equal(net_collector.init(&env, cfg.col[collector_topic(net_collector.name)], &st,
 					    reason, sizeof(reason)),
@@ -637,7 +628,7 @@ static void test_collector_filter(void **state)
 
 /* Link state is read at every tick through a kept fd; speed when the
  * state changes (and every 30 s), not at every tick. */
-static void test_collector_links(void **state)
+TEST(test_collector_links)
 {
 	struct scratch proc, sys;
 	struct collector_env env;
@@ -646,7 +637,6 @@ static void test_collector_links(void **state)
 	cJSON *p = NULL;
 	int fds = open_fds();
 
-	(void)state;
 	scratch_make(&proc, "net");
 	scratch_make(&sys, "net");
 	env = (struct collector_env){.proc_fd = proc.fd, .sys_fd = sys.fd};
@@ -729,42 +719,37 @@ static void test_collector_links(void **state)
 	assert_int_equal(open_fds(), fds);
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	struct scratch s;
-	struct collector_env env = {.sys_fd = -1};
-	void *st = NULL;
+	struct collector_env env;
 
-	(void)state;
-	scratch_make(&s, "net");
-	env.proc_fd = s.fd;
-	init_check(&net_collector, &env, -ENOENT, "/proc/net/dev: No such file or directory");
-	scratch_write(&s, "net/dev", HDR);
-	init_check(&net_collector, &env, -ENOENT, "/proc/net/snmp: No such file or directory");
-	scratch_write(&s, "net/snmp", "Ip: Forwarding\nIp: 1\n");
-	init_check(&net_collector, &env, -ENODATA,
-		   "/proc/net/snmp: unexpected contents (No data available)");
-	scratch_write(&s, "net/snmp",
-		      "Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
-		      "InErrs OutRsts\nTcp: 1 2 3 4 5 6 7 8\n");
+	scratch_env(&s, "net", false, &env);
+	/* a bad sockstat from the start: it is read after dev and snmp */
 	scratch_write(&s, "net/sockstat", "TCP: inuse 1\n");
-	init_check(&net_collector, &env, -EINVAL,
-		   "/proc/net/sockstat: unexpected contents (Invalid argument)");
-	scratch_write(&s, "net/dev", "garbage\n");
-	init_check(&net_collector, &env, -EINVAL,
-		   "/proc/net/dev: unexpected contents (Invalid argument)");
-	assert_null(st);
+	init_fails(&net_collector, &s, &env,
+		   (const struct init_fail[]){
+		       {NULL, NULL, -ENOENT, "/proc/net/dev: No such file or directory"},
+		       {"net/dev", HDR, -ENOENT, "/proc/net/snmp: No such file or directory"},
+		       {"net/snmp", "Ip: Forwarding\nIp: 1\n", -ENODATA,
+			"/proc/net/snmp: unexpected contents (No data available)"},
+		       {"net/snmp",
+			"Tcp: ActiveOpens PassiveOpens CurrEstab InSegs OutSegs RetransSegs "
+			"InErrs OutRsts\nTcp: 1 2 3 4 5 6 7 8\n",
+			-EINVAL, "/proc/net/sockstat: unexpected contents (Invalid argument)"},
+		       {"net/dev", "garbage\n", -EINVAL,
+			"/proc/net/dev: unexpected contents (Invalid argument)"},
+		       {NULL}});
 	net_collector.fini(NULL);
 	scratch_remove(&s);
 }
 
 /* The live host: lo is there, marked, with some state. */
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct run r;
 	cJSON *p;
 
-	(void)state;
 	run_live(&r, &net_collector, true, false);
 	for (int i = 0; i < 2; i++) {
 		const cJSON *lo;
@@ -783,30 +768,4 @@ static void test_collector_live(void **state)
 	run_end(&r);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dev_vm2),
-	    cmocka_unit_test(test_dev_host16),
-	    cmocka_unit_test(test_dev_linux_2_6_18),
-	    cmocka_unit_test(test_dev_shapes),
-	    cmocka_unit_test(test_dev_malformed),
-	    cmocka_unit_test(test_snmp_fixtures),
-	    cmocka_unit_test(test_snmp_shapes),
-	    cmocka_unit_test(test_snmp_malformed),
-	    cmocka_unit_test(test_sockstat),
-	    cmocka_unit_test(test_truncated),
-	    cmocka_unit_test(test_sysfs_values),
-	    cmocka_unit_test(test_payload),
-	    MACHINE_TEST(test_collector, "vm2"),
-	    MACHINE_TEST(test_collector, "host16"),
-	    MACHINE_TEST(test_collector, "linux-2.6.18"),
-	    cmocka_unit_test(test_collector_filter),
-	    cmocka_unit_test(test_collector_links),
-	    cmocka_unit_test(test_collector_errors),
-	    cmocka_unit_test(test_collector_live),
-	    LIVE_COST(&net_collector, true, false),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+LIVE_COST(&net_collector, true, false);

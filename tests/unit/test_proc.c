@@ -57,7 +57,7 @@ static const cJSON *row_of(const cJSON *payload, const char *key, unsigned pid)
 
 /* --- the collector over the captured tree --- */
 
-static void test_collector_vm2(void **state)
+TEST(test_collector_vm2)
 {
 	int fd1 = open_dir("vm2", "proc"), fd2 = open_dir("vm2", "proc.2");
 	struct collector_env env = {.proc_fd = fd1, .sys_fd = -1};
@@ -72,7 +72,6 @@ static void test_collector_vm2(void **state)
 	char *text;
 	int i;
 
-	(void)state;
 	assert_int_equal(proc_collector.init(&env, cfg.col[collector_topic(proc_collector.name)],
 					     &st, reason, sizeof(reason)),
 			 0);
@@ -227,7 +226,7 @@ static double cpu_of(const cJSON *p, unsigned pid)
 
 /* A proc root that is not ours: every process read every tick, the whole
  * directory listed every tick. */
-static void test_collector_scratch(void **state)
+TEST(test_collector_scratch)
 {
 	struct scratch s;
 	struct collector_env env = {.sys_fd = -1};
@@ -235,15 +234,15 @@ static void test_collector_scratch(void **state)
 	void *st = NULL;
 	cJSON *p;
 
-	(void)state;
 	proc_scratch(&s);
 	env.proc_fd = s.fd;
-	init_check(&proc_collector, &env, -ENOENT, "/proc/stat: No such file or directory");
-	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime x\n");
-	init_check(&proc_collector, &env, -EINVAL,
-		   "/proc/stat: unexpected contents (Invalid argument)");
-	scratch_write(&s, "stat", "cpu  1 2 3 4\n");
-	init_check(&proc_collector, &env, -ENODATA, NULL);
+	init_fails(&proc_collector, &s, &env,
+		   (const struct init_fail[]){
+		       {NULL, NULL, -ENOENT, "/proc/stat: No such file or directory"},
+		       {"stat", "cpu  1 2 3 4\nbtime x\n", -EINVAL,
+			"/proc/stat: unexpected contents (Invalid argument)"},
+		       {"stat", "cpu  1 2 3 4\n", -ENODATA, NULL},
+		       {NULL}});
 	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
 	scratch_proc(&s, 33, "idle", 'S', 10, 1, 50, 100);
 	scratch_proc(&s, 40, "busy", 'R', 10, 1, 60, 200);
@@ -316,12 +315,11 @@ static void test_collector_scratch(void **state)
 /* --- GPU use from DRM fdinfo --- */
 
 /* The workstation tree: goldens by expected_proc.py, and what they show. */
-static void test_collector_drm_workstation(void **state)
+TEST(test_collector_drm_workstation)
 {
 	struct run r;
 	cJSON *p;
 
-	(void)state;
 	run_start(&r, &proc_collector, "workstation");
 	run_trees(&r, 0);
 	p = run_tick(&r, T1, 5 * SEC);
@@ -385,7 +383,7 @@ static const char *drm_info(uint64_t render_ns)
  * PROC_GPU_RESCAN_TICKS); a process that neither ran nor had an engine
  * busy is not read; a closed fd drops the client; without a DRM device
  * the fields go. */
-static void test_collector_drm_scratch(void **state)
+TEST(test_collector_drm_scratch)
 {
 	struct scratch s;
 	struct collector_env env;
@@ -393,7 +391,6 @@ static void test_collector_drm_scratch(void **state)
 	cJSON *p;
 	int sys;
 
-	(void)state;
 	proc_scratch(&s);
 	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
 	scratch_write(&s, "../sys/class/drm/renderD128/dev", "226:128\n");
@@ -466,7 +463,7 @@ static void test_collector_drm_scratch(void **state)
 
 /* Totals per state, and the top rows of each list (top-n 2) with their
  * labels escaped; nothing before the first tick. */
-static void test_metrics(void **state)
+TEST(test_metrics)
 {
 	struct scratch s;
 	struct config cfg;
@@ -477,7 +474,6 @@ static void test_metrics(void **state)
 	char reason[256];
 	void *st = NULL;
 
-	(void)state;
 	proc_scratch(&s);
 	env.proc_fd = s.fd;
 	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
@@ -566,7 +562,7 @@ static pid_t spawn_sleeper_not_due(void)
 	return pid;
 }
 
-static void test_collector_clock(void **state)
+TEST(test_collector_clock)
 {
 	pid_t idle = spawn_sleeper_not_due(), busy = spawn_busy();
 	struct scratch s;
@@ -576,7 +572,6 @@ static void test_collector_clock(void **state)
 	unsigned n;
 	cJSON *p;
 
-	(void)state;
 	scratch_make_live(&s, &env);
 	scratch_proc(&s, (unsigned)idle, "idle", 'S', 10, 1, 50, 100);
 	scratch_proc(&s, (unsigned)busy, "busy", 'R', 10, 1, 60, 200);
@@ -647,7 +642,7 @@ static void test_collector_clock(void **state)
  * every PROC_REFRESH_TICKS: its memory only shrinks meanwhile, so it
  * cannot enter top_mem. Here its stat file grows it into top_mem's one
  * row: that shows when it was read. */
-static void test_collector_hidden_refresh(void **state)
+TEST(test_collector_hidden_refresh)
 {
 	pid_t big = spawn_sleeper(), small = spawn_sleeper(), busy = spawn_busy();
 	struct config cfg;
@@ -660,7 +655,6 @@ static void test_collector_hidden_refresh(void **state)
 	void *st = NULL;
 	cJSON *p;
 
-	(void)state;
 	scratch_make_live(&s, &env);
 	scratch_proc(&s, (unsigned)big, "big", 'S', 10, 1, 50, 500);
 	scratch_proc(&s, (unsigned)small, "small", 'S', 10, 1, 50, 100);
@@ -792,7 +786,7 @@ static cJSON *live_tick(void *st, struct collector_env *env)
  * statfs workers are forks): each is taken out of the epoll set, and the
  * tick does not spin on the ones still readable. An alarm fails the test
  * instead of a hang. */
-static void test_collector_exits_with_forks(void **state)
+TEST(test_collector_exits_with_forks)
 {
 	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
@@ -801,7 +795,6 @@ static void test_collector_exits_with_forks(void **state)
 	void *st = NULL;
 	cJSON *p;
 
-	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(proc_collector.init(&env, fixture_settings(&proc_collector), &st, reason,
 					     sizeof(reason)),
@@ -827,7 +820,7 @@ static void test_collector_exits_with_forks(void **state)
 	close(fd);
 }
 
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
@@ -842,7 +835,6 @@ static void test_collector_live(void **state)
 	cJSON *p;
 	double procs;
 
-	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(proc_collector.init(&env, cfg.col[collector_topic(proc_collector.name)],
 					     &st, reason, sizeof(reason)),
@@ -913,7 +905,7 @@ static void test_collector_live(void **state)
 
 /* Few fds: the collector holds a quarter of RLIMIT_NOFILE and reads the
  * other processes by path; out of fds altogether, it keeps what it had. */
-static void test_collector_few_fds(void **state)
+TEST(test_collector_few_fds)
 {
 	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), extra[256];
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
@@ -923,7 +915,6 @@ static void test_collector_few_fds(void **state)
 	void *st = NULL;
 	cJSON *p;
 
-	(void)state;
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
 	low = old;
 	low.rlim_cur = 64;
@@ -952,22 +943,4 @@ static void test_collector_few_fds(void **state)
 	proc_collector.fini(st);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 	close(fd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_collector_vm2),
-	    cmocka_unit_test(test_collector_scratch),
-	    cmocka_unit_test(test_collector_drm_workstation),
-	    cmocka_unit_test(test_collector_drm_scratch),
-	    cmocka_unit_test(test_metrics),
-	    cmocka_unit_test(test_collector_clock),
-	    cmocka_unit_test(test_collector_hidden_refresh),
-	    cmocka_unit_test(test_collector_live),
-	    cmocka_unit_test(test_collector_exits_with_forks),
-	    cmocka_unit_test(test_collector_few_fds),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

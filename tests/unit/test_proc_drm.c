@@ -62,13 +62,12 @@ static const struct proc_drm_engine *engine(const struct proc_drm_client *c, con
 	return NULL;
 }
 
-static void test_fixtures(void **state)
+TEST(test_fixtures)
 {
 	struct proc_drm_client c;
 	size_t len;
 	char *text;
 
-	(void)state;
 	/* amdgpu, the old keys: drm-memory-<region> only */
 	c = parse_fixture("proc/812/fdinfo/9");
 	assert_string_equal(c.driver, "amdgpu");
@@ -102,14 +101,13 @@ static void test_fixtures(void **state)
 	free(text);
 }
 
-static void test_xe_cycles(void **state)
+TEST(test_xe_cycles)
 {
 	struct proc_drm_client a, b;
 	struct proc_drm_engine rcs;
 	char later[sizeof(xe_text) + 64], *p;
 	double share;
 
-	(void)state;
 	a = parse_ok(xe_text, strlen(xe_text));
 	assert_true(a.id == 44);
 	assert_true(a.mem_bytes == 23992 * UINT64_C(1024)); /* system 0 + vram0 */
@@ -128,13 +126,12 @@ static void test_xe_cycles(void **state)
 	assert_false(proc_drm_busy(&rcs, engine(&a, "rcs"), SEC, &share));
 }
 
-static void test_busy_ns(void **state)
+TEST(test_busy_ns)
 {
 	struct proc_drm_engine prev = {.busy_ns = 1000, .capacity = 1, .has = PROC_DRM_NS};
 	struct proc_drm_engine cur = prev;
 	double share;
 
-	(void)state;
 	cur.busy_ns = 1000 + SEC / 4;
 	assert_true(proc_drm_busy(&prev, &cur, SEC, &share));
 	assert_true(share == 0.25);
@@ -158,7 +155,7 @@ static void test_busy_ns(void **state)
 	assert_true(prev.busy_ns == 1500);
 }
 
-static void test_malformed(void **state)
+TEST(test_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"", -ENODATA},
@@ -194,19 +191,17 @@ static void test_malformed(void **state)
 
 	struct proc_drm_client c;
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &c, NULL);
 }
 
 /* More engines and regions than kept: the rest are skipped, the file
  * still parses. */
-static void test_many(void **state)
+TEST(test_many)
 {
 	char text[8192];
 	size_t len = (size_t)snprintf(text, sizeof(text), "drm-driver:\tx\ndrm-client-id:\t1\n");
 	struct proc_drm_client c;
 
-	(void)state;
 	for (unsigned i = 0; i < PROC_DRM_ENGINES + 5; i++)
 		len += (size_t)snprintf(text + len, sizeof(text) - len, "drm-engine-e%u:\t%u ns\n",
 					i, i);
@@ -244,12 +239,11 @@ static void check_garbled(const char *text, size_t len, size_t at, void *ctx)
 		assert_true(c.n_engines <= PROC_DRM_ENGINES);
 }
 
-static void test_cut_and_garbled(void **state)
+TEST(test_cut_and_garbled)
 {
 	static const char *const files[] = {"proc/812/fdinfo/9", "proc/1500/fdinfo/12",
 					    "proc/2100/fdinfo/30"};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		size_t len;
 		char *text = slurp("workstation", files[i], &len);
@@ -260,15 +254,4 @@ static void test_cut_and_garbled(void **state)
 		free(text);
 	}
 	each_prefix(xe_text, strlen(xe_text), check_prefix, NULL);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fixtures), cmocka_unit_test(test_xe_cycles),
-	    cmocka_unit_test(test_busy_ns),  cmocka_unit_test(test_malformed),
-	    cmocka_unit_test(test_many),     cmocka_unit_test(test_cut_and_garbled),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,7 @@ static int parse_uid(const char *text, size_t len, void *ret)
 
 /* --- stat --- */
 
-static void test_stat_fixtures(void **state)
+TEST(test_stat_fixtures)
 {
 	static const struct {
 		const char *rel;
@@ -57,7 +57,6 @@ static void test_stat_fixtures(void **state)
 	    {"proc.2/30882/stat", 30882, "sleep", 'S', 0, 1, 123194, 399, false},
 	};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct proc_stat st;
 
@@ -78,14 +77,13 @@ static void test_stat_fixtures(void **state)
 	" 1 2 3 0 -1 4194304 100 0 0 0 7 3 0 0 20 0 1 0 5000 1000000 250 18446744073709551615 "    \
 	"1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
 
-static void test_stat_shapes(void **state)
+TEST(test_stat_shapes)
 {
 	/* 50 bytes, after the 13 of "kworker/u8:1-" */
 	static const char long_name[] = "events_unbound_and_then_some_more_to_fill_63_bytes";
 	struct proc_stat st;
 	char line[512];
 
-	(void)state;
 	assert_int_equal(parse_stat_str("42 (a b) S" STAT_TAIL, &st), 0);
 	assert_int_equal(st.pid, 42);
 	assert_int_equal(st.ppid, 1);
@@ -132,7 +130,7 @@ static void test_stat_shapes(void **state)
 	assert_int_equal(st.rss_pages, 8);
 }
 
-static void test_stat_malformed(void **state)
+TEST(test_stat_malformed)
 {
 	static const struct parse_case cases[] = {
 	    {"", -EINVAL},
@@ -168,7 +166,6 @@ static void test_stat_malformed(void **state)
 	};
 	struct proc_stat st;
 
-	(void)state;
 	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse_stat, &st, NULL);
 	/* a NUL inside comm, or in place of a separator */
 	assert_int_equal(proc_stat_parse("42 (a\0b) S" STAT_TAIL, 10 + sizeof(STAT_TAIL) - 1, &st),
@@ -200,12 +197,11 @@ static void check_stat_garbled(const char *p, size_t n, size_t at, void *ctx)
 /* Every prefix of every stat of the tree, in a buffer of exactly that size
  * (for ASan): only the whole line parses. Every byte replaced (by 'x' or
  * ')', and by a newline): an error or a parse, never a crash. */
-static void test_stat_truncated(void **state)
+TEST(test_stat_truncated)
 {
 	static const char *const rels[] = {"proc/30871/stat", "proc/30874/stat", "proc/10/stat",
 					   "proc/30879/stat"};
 
-	(void)state;
 	for (size_t k = 0; k < sizeof(rels) / sizeof(rels[0]); k++) {
 		size_t len;
 		char *text = slurp("vm2", rels[k], &len);
@@ -219,7 +215,7 @@ static void test_stat_truncated(void **state)
 
 /* --- status --- */
 
-static void test_status_uid(void **state)
+TEST(test_status_uid)
 {
 	static const struct {
 		const char *rel;
@@ -232,7 +228,6 @@ static void test_status_uid(void **state)
 	};
 	uint32_t uid;
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		parse_file("vm2", cases[i].rel, parse_uid, &uid);
 		assert_int_equal(uid, cases[i].uid);
@@ -260,13 +255,12 @@ static void check_cmd(const char *raw, size_t len, bool more, const char *comm, 
 	assert_int_equal(n, strlen(want));
 }
 
-static void test_cmdline(void **state)
+TEST(test_cmdline)
 {
 	char raw[600], want[PROC_CMD_BUF], out[PROC_CMD_BUF];
 	size_t len;
 	char *text;
 
-	(void)state;
 	check_cmd("", 0, false, "kthreadd", "[kthreadd]");
 	check_cmd("\0\0", 2, false, "x", "[x]");
 	check_cmd("", 0, false, "a\xff", "[a\xef\xbf\xbd]");
@@ -330,9 +324,8 @@ static void test_cmdline(void **state)
 	free(text);
 }
 
-static void test_cpu_hundredths(void **state)
+TEST(test_cpu_hundredths)
 {
-	(void)state;
 	assert_int_equal(proc_cpu_hundredths(100, 100, SEC), 10000);
 	assert_int_equal(proc_cpu_hundredths(0, 100, SEC), 0);
 	assert_int_equal(proc_cpu_hundredths(1, 100, SEC), 100);
@@ -343,16 +336,4 @@ static void test_cpu_hundredths(void **state)
 	assert_int_equal(proc_cpu_hundredths(1, 1024, SEC), 10);    /* alpha's USER_HZ */
 	assert_int_equal(proc_cpu_hundredths(UINT64_MAX, 100, 1), UINT64_MAX);
 	assert_int_equal(proc_cpu_hundredths(1, 0, SEC), 0);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_stat_fixtures),  cmocka_unit_test(test_stat_shapes),
-	    cmocka_unit_test(test_stat_malformed), cmocka_unit_test(test_stat_truncated),
-	    cmocka_unit_test(test_status_uid),     cmocka_unit_test(test_cmdline),
-	    cmocka_unit_test(test_cpu_hundredths),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

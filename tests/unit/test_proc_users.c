@@ -15,7 +15,7 @@
 
 /* --- passwd --- */
 
-static void test_passwd(void **state)
+TEST(test_passwd)
 {
 	static const char text[] = "root:x:0:0:root:/root:/bin/bash\n"
 				   "+nisuser::::::\n"
@@ -34,7 +34,6 @@ static void test_passwd(void **state)
 	size_t len;
 	char *pw;
 
-	(void)state;
 	assert_int_equal(proc_passwd_parse(text, sizeof(text) - 1, &u), 0);
 	assert_int_equal(u.n, 4);
 	assert_string_equal(proc_users_name(&u, 0), "root"); /* the first line wins */
@@ -61,13 +60,4 @@ static void test_passwd(void **state)
 	proc_users_free(&u);
 	proc_users_free(&u);
 	proc_users_free(NULL);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_passwd),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

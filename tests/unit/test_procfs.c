@@ -38,12 +38,11 @@ static void scratch_file(struct scratch *s, size_t n)
 	free(data);
 }
 
-static void test_read_fixture(void **state)
+TEST(test_read_fixture)
 {
 	struct procfs_buf buf = {0};
 	int fd = open_dir("vm2", "proc");
 
-	(void)state;
 	assert_int_equal(procfs_read(fd, "loadavg", &buf, 4096), 0);
 	assert_string_equal(buf.data, "0.01 0.03 0.01 1/82 2851\n");
 	assert_int_equal(buf.len, 25);
@@ -66,13 +65,12 @@ static void test_read_fixture(void **state)
 }
 
 /* Live /proc files report st_size 0: only reading to EOF gets them. */
-static void test_read_live_proc(void **state)
+TEST(test_read_live_proc)
 {
 	struct procfs_buf buf = {0};
 	struct stat st;
 	int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	(void)state;
 	assert_true(fd >= 0);
 	assert_int_equal(fstatat(fd, "stat", &st, 0), 0);
 	assert_int_equal(st.st_size, 0);
@@ -85,12 +83,11 @@ static void test_read_live_proc(void **state)
 	close(fd);
 }
 
-static void test_read_limits(void **state)
+TEST(test_read_limits)
 {
 	struct procfs_buf buf = {0};
 	struct scratch s;
 
-	(void)state;
 	scratch_file(&s, 10000);
 	/* exactly max bytes fit; one more does not */
 	assert_int_equal(procfs_read(s.fd, "file", &buf, 10000), 0);
@@ -119,11 +116,10 @@ static void test_read_limits(void **state)
 	procfs_buf_free(&buf);
 }
 
-static void test_reason(void **state)
+TEST(test_reason)
 {
 	char reason[128];
 
-	(void)state;
 	procfs_reason(reason, sizeof(reason), "stat", -ENOENT, false);
 	assert_string_equal(reason, "/proc/stat: No such file or directory");
 	procfs_reason(reason, sizeof(reason), "meminfo", -EINVAL, true);
@@ -133,13 +129,12 @@ static void test_reason(void **state)
 	procfs_reason(NULL, 0, "stat", -EACCES, false);
 }
 
-static void test_lines_and_tokens(void **state)
+TEST(test_lines_and_tokens)
 {
 	const char text[] = "cpu  1 2\n\nlast";
 	const char *p = text, *end = text + strlen(text), *line, *tok, *q;
 	size_t len, tok_len;
 
-	(void)state;
 	assert_int_equal(procfs_next_line(&p, end, &line, &len), 1);
 	assert_int_equal(len, 8);
 	assert_memory_equal(line, "cpu  1 2", 8);
@@ -170,13 +165,12 @@ static int u64(const char *s, uint64_t *v)
 	return procfs_parse_u64(s, strlen(s), v);
 }
 
-static void test_parse_u64(void **state)
+TEST(test_parse_u64)
 {
 	static const char *const bad[] = {"",   "-1",   "+1",  " 1",      "1 ",
 					  "1a", "0x10", "1.0", "\xd9\xa1"};
 	uint64_t v = 7;
 
-	(void)state;
 	assert_int_equal(u64("0", &v), 0);
 	assert_int_equal(v, 0);
 	assert_int_equal(u64("000123", &v), 0);
@@ -199,13 +193,12 @@ static int fixed(const char *s, unsigned decimals, uint64_t *v)
 	return procfs_parse_fixed(s, strlen(s), decimals, v);
 }
 
-static void test_parse_fixed(void **state)
+TEST(test_parse_fixed)
 {
 	static const char *const bad[] = {"",     ".5",    "5.",   "1..2", "1.2.3", "a.b",
 					  "-1.0", "1.234", "1,50", " 1.5", "1.5 ",  "1e3"};
 	uint64_t v = 0;
 
-	(void)state;
 	assert_int_equal(fixed("0.52", 2, &v), 0);
 	assert_int_equal(v, 52);
 	assert_int_equal(fixed("1234.56", 2, &v), 0);
@@ -228,22 +221,20 @@ static void test_parse_fixed(void **state)
 		assert_int_equal(fixed(bad[i], 2, &v), -EINVAL);
 }
 
-static void test_kb_to_bytes(void **state)
+TEST(test_kb_to_bytes)
 {
 	uint64_t v;
 
-	(void)state;
 	assert_int_equal(procfs_kb_to_bytes(24684084, &v), 0);
 	assert_int_equal(v, UINT64_C(25276502016));
 	assert_int_equal(procfs_kb_to_bytes(UINT64_MAX / 1024, &v), 0);
 	assert_int_equal(procfs_kb_to_bytes(UINT64_MAX / 1024 + 1, &v), -ERANGE);
 }
 
-static void test_delta(void **state)
+TEST(test_delta)
 {
 	uint64_t d = 99;
 
-	(void)state;
 	assert_int_equal(procfs_delta(10, 15, &d), 0);
 	assert_int_equal(d, 5);
 	assert_int_equal(procfs_delta(10, 10, &d), 0);
@@ -255,13 +246,12 @@ static void test_delta(void **state)
 	assert_int_equal(d, 99);
 }
 
-static void test_counter_rate(void **state)
+TEST(test_counter_rate)
 {
 	struct procfs_counter c = {0};
 	const uint64_t s = 1000000000;
 	double rate = -1;
 
-	(void)state;
 	/* the first reading has no rate */
 	assert_int_equal(procfs_counter_rate(&c, 1000, 5 * s, &rate), 0);
 	assert_true(rate == -1);
@@ -284,11 +274,10 @@ static void test_counter_rate(void **state)
 	assert_true(c.valid);
 }
 
-static void test_rate_hundredths(void **state)
+TEST(test_rate_hundredths)
 {
 	double r = -1;
 
-	(void)state;
 	assert_int_equal(procfs_rate_hundredths(100, 400, UINT64_C(1000000000), &r), 1);
 	assert_true(r == 300);
 	/* half a second: per second doubles */
@@ -330,9 +319,8 @@ static void check_utf8(const char *in, size_t len, const char *want)
 
 /* Every ill-formed maximal subpart is one U+FFFD, as browsers and Python
  * decode (checked against bytes.decode("utf-8", "replace")). */
-static void test_utf8_sanitize(void **state)
+TEST(test_utf8_sanitize)
 {
-	(void)state;
 	check_utf8("abc", 3, "abc");
 	check_utf8("", 0, "");
 	check_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14,
@@ -355,9 +343,8 @@ static void test_utf8_sanitize(void **state)
 	check_utf8("\x01\n", 2, "\x01\n");
 }
 
-static void test_json_width(void **state)
+TEST(test_json_width)
 {
-	(void)state;
 	assert_int_equal(json_width('a'), 1);
 	assert_int_equal(json_width(0x7f), 1);
 	assert_int_equal(json_width(0xc3), 1);
@@ -399,13 +386,12 @@ static void check_dup(const char *in, size_t len, size_t max, const char *want, 
 }
 
 /* The cut counts JSON-escaped bytes and falls on a character boundary. */
-static void test_utf8_dup(void **state)
+TEST(test_utf8_dup)
 {
 	bool cut = true;
 	char *out;
 	cJSON *str;
 
-	(void)state;
 	check_dup("a\xff\0b", 4, 100, "a" FFFD FFFD "b", false);
 	check_dup("a\xc3\xa9z", 4, 2, "a", true);
 	check_dup("a\xc3\xa9z", 4, 3, "a\xc3\xa9", true);
@@ -435,12 +421,11 @@ static void test_utf8_dup(void **state)
 }
 
 /* Host text reaches JSON as valid UTF-8; NULL is null. */
-static void test_json_str(void **state)
+TEST(test_json_str)
 {
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_CreateArray();
 	char *s;
 
-	(void)state;
 	assert_int_equal(json_str(o, "bad", "f\xff\xfe.conf"), 0);
 	assert_int_equal(json_str(o, "good", "caf\xc3\xa9"), 0);
 	assert_int_equal(json_str(o, "none", NULL), 0);
@@ -459,7 +444,7 @@ static void test_json_str(void **state)
 /* procfs_read_file keeps the fd of a procfs file (each read renders it
  * anew), not that of any other file (a fixture replaced by rename is read
  * anew), and not across directories. */
-static void test_read_file(void **state)
+TEST(test_read_file)
 {
 	struct procfs_buf buf = {0};
 	struct procfs_file f = {0};
@@ -470,7 +455,6 @@ static void test_read_file(void **state)
 	int held, r, f2;
 	pid_t kid;
 
-	(void)state;
 	assert_true(proc >= 0);
 	/* live: kept, and read again through the same fd until uptime moves */
 	assert_int_equal(procfs_read_file(&f, proc, "uptime", &buf, 4096), 0);
@@ -538,11 +522,10 @@ static void test_read_file(void **state)
 	close(proc);
 }
 
-static void test_registry(void **state)
+TEST(test_registry)
 {
 	size_t n = collector_count();
 
-	(void)state;
 	/* the first three topics; others are appended after them */
 	assert_true(n >= 3);
 	assert_int_equal(collector_topic("cpu"), 0);
@@ -564,12 +547,11 @@ static void test_registry(void **state)
 }
 
 /* procfs_hex_digit: each of the 22 digits, and nothing else of 0..255. */
-static void test_hex_digit(void **state)
+TEST(test_hex_digit)
 {
 	static const char digits[] = "0123456789abcdefABCDEF";
 	int n = 0;
 
-	(void)state;
 	for (int c = 0; c < 256; c++) {
 		const char *at = c ? strchr(digits, c) : NULL;
 		int want = !at                ? -1
@@ -585,7 +567,7 @@ static void test_hex_digit(void **state)
 /* procfs_dents_next lists every entry once, "." and ".." too, through
  * a buffer that holds a few at a time (so that it reads again), then 0;
  * a file's fd is an error, not an end. */
-static void test_dents(void **state)
+TEST(test_dents)
 {
 	struct scratch s;
 	char buf[256], name[32];
@@ -594,7 +576,6 @@ static void test_dents(void **state)
 	struct procfs_dents it;
 	int fd, r, n = 0, dots = 0;
 
-	(void)state;
 	scratch_make(&s, "dents");
 	for (int i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "entry-%03d", i);
@@ -626,22 +607,4 @@ static void test_dents(void **state)
 	assert_int_equal(procfs_dents_next(&it, &d), -ENOTDIR);
 	close(fd);
 	scratch_remove(&s);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_read_fixture),  cmocka_unit_test(test_read_live_proc),
-	    cmocka_unit_test(test_read_limits),   cmocka_unit_test(test_read_file),
-	    cmocka_unit_test(test_reason),        cmocka_unit_test(test_lines_and_tokens),
-	    cmocka_unit_test(test_parse_u64),     cmocka_unit_test(test_parse_fixed),
-	    cmocka_unit_test(test_kb_to_bytes),   cmocka_unit_test(test_delta),
-	    cmocka_unit_test(test_counter_rate),  cmocka_unit_test(test_rate_hundredths),
-	    cmocka_unit_test(test_utf8_sanitize), cmocka_unit_test(test_json_width),
-	    cmocka_unit_test(test_utf8_dup),      cmocka_unit_test(test_json_str),
-	    cmocka_unit_test(test_registry),      cmocka_unit_test(test_dents),
-	    cmocka_unit_test(test_hex_digit),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,11 +83,10 @@ static bool is_null3(const cJSON *o, const char *a, const char *b, const char *c
 
 /* --- the parser --- */
 
-static void test_parse_vm2(void **state)
+TEST(test_parse_vm2)
 {
 	struct psi_file f;
 
-	(void)state;
 	/* some avg10=19.71 avg60=4.65 avg300=2.02 total=14857065
 	 * full avg10=0.00 avg60=0.00 avg300=0.00 total=0 */
 	f = parse_fixture("vm2", PSI_CPU);
@@ -107,11 +106,10 @@ static void test_parse_vm2(void **state)
 	assert_int_equal(f.some.total_us, 0);
 }
 
-static void test_parse_host16(void **state)
+TEST(test_parse_host16)
 {
 	struct psi_file f;
 
-	(void)state;
 	f = parse_fixture("host16", PSI_IRQ);
 	assert_false(f.has_some);
 	assert_true(f.has_full);
@@ -123,11 +121,10 @@ static void test_parse_host16(void **state)
 	assert_int_equal(f.full.avg300, 210);
 }
 
-static void test_parse_layouts(void **state)
+TEST(test_parse_layouts)
 {
 	struct psi_file f;
 
-	(void)state;
 	/* 4.20 - 5.12: cpu has no "full" line */
 	assert_int_equal(parse_str(PSI_CPU, "some avg10=1.00 avg60=2.00 avg300=3.00 total=4\n", &f),
 			 0);
@@ -162,7 +159,7 @@ static void test_parse_layouts(void **state)
 	assert_int_equal(f.some.total_us, 7);
 }
 
-static void test_parse_malformed(void **state)
+TEST(test_parse_malformed)
 {
 	static const struct {
 		enum psi_resource res;
@@ -203,7 +200,6 @@ static void test_parse_malformed(void **state)
 	};
 	struct psi_file f = {0};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int r = parse_str(cases[i].res, cases[i].text, &f);
 
@@ -237,9 +233,8 @@ static void check_prefixes(const char *machine, enum psi_resource res)
 	check_cuts(machine, rel, parse, &p, cut_psi, 'x');
 }
 
-static void test_parse_truncated(void **state)
+TEST(test_parse_truncated)
 {
-	(void)state;
 	for (int i = PSI_CPU; i <= PSI_IO; i++) {
 		check_prefixes("vm2", (enum psi_resource)i);
 		check_prefixes("host16", (enum psi_resource)i);
@@ -266,13 +261,12 @@ static struct psi_reading reading(uint64_t mono_ns, uint64_t cpu_some, uint64_t 
 	return r;
 }
 
-static void test_payload(void **state)
+TEST(test_payload)
 {
 	struct psi_reading a = reading(5 * SEC, 1000000, 0, true, false);
 	struct psi_reading b = reading(6 * SEC, 1123456, 2000000, false, true);
 	cJSON *p;
 
-	(void)state;
 	/* the first tick: averages and totals, no stall rate */
 	assert_int_equal(psi_build_payload(NULL, &a, T1, &p), 0);
 	assert_true(num3(p, "t", NULL, NULL) == (double)T1);
@@ -323,11 +317,10 @@ static void test_payload(void **state)
 	cJSON_Delete(p);
 }
 
-static void test_reason(void **state)
+TEST(test_reason)
 {
 	char reason[256];
 
-	(void)state;
 	psi_reason(reason, sizeof(reason), "pressure/cpu", -ENOENT, false, false);
 	assert_string_equal(reason, "kernel without PSI (no /proc/pressure)");
 	psi_reason(reason, sizeof(reason), "pressure/cpu", -EOPNOTSUPP, false, true);
@@ -361,22 +354,24 @@ static void test_collector(void **state)
 	run_end(&r);
 }
 
+MACHINE_TEST(test_collector, "vm2");
+MACHINE_TEST(test_collector, "host16");
+
 /* 2.6.18 has no PSI: the topic is off, with the reason hello shows. */
-static void test_collector_old_kernel(void **state)
+TEST(test_collector_old_kernel)
 {
 	int fd = open_dir("linux-2.6.18", "proc");
 	struct collector_env env = {.proc_fd = fd, .sys_fd = -1};
 
-	(void)state;
 	init_check(&psi_collector, &env, -ENOENT, "kernel without PSI (no /proc/pressure)");
 	close(fd);
 }
 
-static void test_collector_errors(void **state)
+TEST(test_collector_errors)
 {
 	static const char *const good = "some avg10=0.00 avg60=0.00 avg300=0.00 total=100\n"
 					"full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
-	struct collector_env env = {.sys_fd = -1};
+	struct collector_env env;
 	struct collector_tick t1 = {.t_ms = T1, .mono_ns = SEC};
 	struct collector_tick t2 = {.t_ms = T2, .mono_ns = 2 * SEC};
 	struct collector_tick t3 = {.t_ms = T2, .mono_ns = 3 * SEC};
@@ -384,9 +379,7 @@ static void test_collector_errors(void **state)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
-	scratch_make(&s, "psi");
-	env.proc_fd = s.fd;
+	scratch_env(&s, "psi", false, &env);
 
 	/* /proc/pressure but no memory file: named */
 	scratch_write(&s, "pressure/cpu", good);
@@ -440,13 +433,12 @@ static void test_collector_errors(void **state)
 }
 
 /* The live /proc of this machine, when it has PSI. */
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct timespec nap = {.tv_nsec = 50 * 1000 * 1000};
 	struct run r;
 	cJSON *p;
 
-	(void)state;
 	if (!run_live(&r, &psi_collector, false, true))
 		skip();
 	assert_true(r.fd[0] >= 0);
@@ -468,17 +460,4 @@ static void test_collector_live(void **state)
 	run_end(&r);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_vm2),        cmocka_unit_test(test_parse_host16),
-	    cmocka_unit_test(test_parse_layouts),    cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_parse_truncated),  cmocka_unit_test(test_payload),
-	    cmocka_unit_test(test_reason),           MACHINE_TEST(test_collector, "vm2"),
-	    MACHINE_TEST(test_collector, "host16"),  cmocka_unit_test(test_collector_old_kernel),
-	    cmocka_unit_test(test_collector_errors), cmocka_unit_test(test_collector_live),
-	    LIVE_COST(&psi_collector, false, true),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+LIVE_COST(&psi_collector, false, true);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sse.h"
+#include "unit.h"
 
 static char out[4096];
 
@@ -22,7 +23,7 @@ static const char *enc(const char *id, const char *event, const char *data, size
 	return out;
 }
 
-static void test_fields(void **state)
+TEST(test_fields)
 {
 	assert_string_equal(enc("00000000000000ab-7", "cpu", "{\"a\":1}", 7),
 			    "event: cpu\ndata: {\"a\":1}\nid: 00000000000000ab-7\n\n");
@@ -30,7 +31,7 @@ static void test_fields(void **state)
 	assert_string_equal(enc(NULL, "hello", "", 0), "event: hello\ndata: \n\n");
 }
 
-static void test_multiline(void **state)
+TEST(test_multiline)
 {
 	assert_string_equal(enc(NULL, NULL, "a\nb", 3), "data: a\ndata: b\n\n");
 	assert_string_equal(enc(NULL, NULL, "a\r\nb", 4), "data: a\ndata: b\n\n");
@@ -40,7 +41,7 @@ static void test_multiline(void **state)
 	assert_string_equal(enc(NULL, NULL, "\r\n", 2), "data: \ndata: \n\n");
 }
 
-static void test_nul_and_utf8(void **state)
+TEST(test_nul_and_utf8)
 {
 	assert_string_equal(enc(NULL, NULL, "a\0b", 3), "data: a\xEF\xBF\xBD"
 							"b\n\n");
@@ -61,7 +62,7 @@ static void test_nul_and_utf8(void **state)
 /* The runs of plain bytes are looked at eight at a time: a tab, a line
  * end, a NUL, a DEL, a high byte or a valid sequence at every offset of a
  * long line comes out as the byte-wise rules say. */
-static void test_special_byte_at_every_offset(void **state)
+TEST(test_special_byte_at_every_offset)
 {
 	static const struct {
 		const char *in, *out;
@@ -94,13 +95,13 @@ static void test_special_byte_at_every_offset(void **state)
 	assert_string_equal(enc(NULL, NULL, data, 40), want);
 }
 
-static void test_bad_fields(void **state)
+TEST(test_bad_fields)
 {
 	assert_int_equal(sse_encode(out, sizeof(out), "1\n2", "cpu", "x", 1), -EINVAL);
 	assert_int_equal(sse_encode(out, sizeof(out), "1", "cp\ru", "x", 1), -EINVAL);
 }
 
-static void test_truncation(void **state)
+TEST(test_truncation)
 {
 	char small[8];
 	long need = sse_encode(NULL, 0, "id", "ev", "data", 4);
@@ -112,7 +113,7 @@ static void test_truncation(void **state)
 	assert_int_equal(small[5], 'Z'); /* nothing past size */
 }
 
-static void test_ids(void **state)
+TEST(test_ids)
 {
 	const uint64_t inst = 0x0123456789abcdefULL;
 	char id[SSE_ID_MAX];
@@ -152,19 +153,4 @@ static void test_ids(void **state)
 	huge[sizeof(huge) - 1] = '\0';
 	memcpy(huge, "0123456789abcdef-", 17);
 	assert_int_equal(sse_parse_id(huge, inst, &seq), SSE_ID_INVALID);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fields),
-	    cmocka_unit_test(test_multiline),
-	    cmocka_unit_test(test_nul_and_utf8),
-	    cmocka_unit_test(test_bad_fields),
-	    cmocka_unit_test(test_truncation),
-	    cmocka_unit_test(test_ids),
-	    cmocka_unit_test(test_special_byte_at_every_offset),
-	};
-
-	return cmocka_run_group_tests_name("sse", tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "collector.h"
 #include "store.h"
+#include "unit.h"
 
 #define T0 1795996800000LL /* a day boundary (UTC) */
 
@@ -157,7 +158,7 @@ static const cJSON *rows_of(const cJSON *j, const char *topic)
 				   "rows");
 }
 
-static void test_restart_keeps_rows(void **unused)
+TEST_WITH(test_restart_keeps_rows, setup, teardown)
 {
 	struct store *s = open_store(60, 256 << 20);
 	unsigned st;
@@ -197,7 +198,7 @@ static void test_restart_keeps_rows(void **unused)
 	store_close(s);
 }
 
-static void test_hours(void **unused)
+TEST_WITH(test_hours, setup, teardown)
 {
 	struct store *s = open_store(600, 256 << 20);
 	unsigned st;
@@ -221,7 +222,7 @@ static void test_hours(void **unused)
 	store_close(s);
 }
 
-static void test_clock_back(void **unused)
+TEST_WITH(test_clock_back, setup, teardown)
 {
 	struct store *s = open_store(1, 256 << 20);
 	unsigned st;
@@ -263,7 +264,7 @@ static void write_file(const char *p, const char *data, size_t len)
 	close(fd);
 }
 
-static void test_garbage_file(void **unused)
+TEST_WITH(test_garbage_file, setup, teardown)
 {
 	char junk[4096];
 	struct store *s;
@@ -292,7 +293,7 @@ static void test_garbage_file(void **unused)
 	store_close(s);
 }
 
-static void test_damaged_file(void **unused)
+TEST_WITH(test_damaged_file, setup, teardown)
 {
 	struct store *s = open_store(60, 256 << 20);
 	char aside[160];
@@ -322,7 +323,7 @@ static void test_damaged_file(void **unused)
 	store_close(s);
 }
 
-static void test_bound(void **unused)
+TEST_WITH(test_bound, setup, teardown)
 {
 	struct store *s = open_store(600, 1 << 20);
 	struct stat st;
@@ -351,7 +352,7 @@ static void test_bound(void **unused)
 	store_close(s);
 }
 
-static void test_bad_queries(void **unused)
+TEST_WITH(test_bad_queries, setup, teardown)
 {
 	struct store *s = open_store(60, 256 << 20);
 	static const struct {
@@ -384,7 +385,7 @@ static void test_bad_queries(void **unused)
 	store_close(s);
 }
 
-static void test_events(void **unused)
+TEST_WITH(test_events, setup, teardown)
 {
 	struct store *s = open_store(60, 256 << 20);
 	struct store_rec *r = store_rec_new();
@@ -423,20 +424,4 @@ static void test_events(void **unused)
 			    "b.service");
 	cJSON_Delete(j);
 	store_close(s);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_restart_keeps_rows, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_hours, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_clock_back, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_garbage_file, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_damaged_file, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bad_queries, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_events, setup, teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

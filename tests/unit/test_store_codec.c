@@ -155,7 +155,7 @@ static void assert_same(const struct store_chunk *c, const struct store_chunk *d
 	}
 }
 
-static void test_exact_roundtrip(void **unused)
+TEST(test_exact_roundtrip)
 {
 	struct store_chunk c, d;
 
@@ -171,7 +171,7 @@ static void test_exact_roundtrip(void **unused)
 
 /* A blob of the first format, as files written before the second hold
  * them, still reads back: its rows, and its rows written again now. */
-static void test_sfc1(void **unused)
+TEST(test_sfc1)
 {
 	struct store_chunk c, d, e;
 	size_t len;
@@ -205,7 +205,7 @@ static void test_sfc1(void **unused)
 	store_chunk_done(&e);
 }
 
-static void test_quantum(void **unused)
+TEST(test_quantum)
 {
 	struct store_chunk c, d;
 	const char *names[] = {"a", "b", "c"};
@@ -240,7 +240,7 @@ static void test_quantum(void **unused)
 
 /* A second of steady rows costs well under a byte a value: the point of
  * the format (the figures are in `make bench`). */
-static void test_small(void **unused)
+TEST(test_small)
 {
 	struct store_chunk c;
 	uint8_t *blob;
@@ -289,7 +289,7 @@ static size_t through(struct store_chunk *c, unsigned rel)
  * over a few hundred hundredths) costs what its steps need: about 7.8
  * bits a value (the first format: 9.6), and a column with one value
  * costs nothing per row. */
-static void test_noisy(void **unused)
+TEST(test_noisy)
 {
 	struct store_chunk c;
 	uint64_t x = 88172645463325252ull;
@@ -340,7 +340,7 @@ static size_t walks(const char *const *names, const double *mul, const int *jit,
  * count and another that follows it) cost about one column: each is sent
  * as its difference from the one before; one that moves otherwise costs
  * its own. */
-static void test_pairs(void **unused)
+TEST(test_pairs)
 {
 	static const char *const names[] = {"net.interfaces[lo].rx_bytes_per_s",
 					    "net.interfaces[lo].tx_bytes_per_s", "proc.threads"};
@@ -374,7 +374,7 @@ static void mangle(uint8_t *blob, size_t len)
 	}
 }
 
-static void test_bad_blobs(void **unused)
+TEST(test_bad_blobs)
 {
 	struct store_chunk c, d;
 	uint8_t *blob, *more, junk[64];
@@ -408,7 +408,7 @@ static void test_bad_blobs(void **unused)
 	store_chunk_done(&d);
 }
 
-static void test_append_rows(void **unused)
+TEST(test_append_rows)
 {
 	struct store_chunk c, d;
 	const struct store_top *e;
@@ -451,16 +451,4 @@ static void test_append_rows(void **unused)
 	assert_int_equal(d.n_strs, 4); /* nginx.service, x, stress, init */
 	store_chunk_done(&c);
 	store_chunk_done(&d);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_exact_roundtrip), cmocka_unit_test(test_sfc1),
-	    cmocka_unit_test(test_quantum),         cmocka_unit_test(test_small),
-	    cmocka_unit_test(test_noisy),           cmocka_unit_test(test_pairs),
-	    cmocka_unit_test(test_bad_blobs),       cmocka_unit_test(test_append_rows),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "store_rc.h"
+#include "unit.h"
 
 static uint64_t rng = 88172645463325252ull;
 
@@ -67,7 +68,7 @@ static void roundtrip(const int64_t *v, size_t n, unsigned base, struct wbuf *ou
 	free(m);
 }
 
-static void test_exact(void **unused)
+TEST(test_exact)
 {
 	static const unsigned bases[] = {0, 1, 2, 7, 10, 11, 12, 40, 63, 64};
 	int64_t v[600];
@@ -90,7 +91,7 @@ static void test_exact(void **unused)
 
 /* The counting encoder tells what the writing one writes, within a few
  * per cent (its logarithm is approximate), and learns the same way. */
-static void test_count(void **unused)
+TEST(test_count)
 {
 	struct rc_model *m = malloc(sizeof(*m));
 	struct wbuf out = {0};
@@ -114,7 +115,7 @@ static void test_count(void **unused)
 
 /* A column's law is learnt: noise of a two-sided geometric law costs
  * within 2 % of its entropy; a steady column next to nothing. */
-static void test_learns(void **unused)
+TEST(test_learns)
 {
 	struct wbuf out = {0}, steady = {0};
 	static int64_t v[50000];
@@ -145,7 +146,7 @@ static void test_learns(void **unused)
 	free(steady.p);
 }
 
-static void test_bad_streams(void **unused)
+TEST(test_bad_streams)
 {
 	struct rc_model *m = malloc(sizeof(*m));
 	struct wbuf out = {0};
@@ -186,16 +187,4 @@ static void test_bad_streams(void **unused)
 	free(junk);
 	free(out.p);
 	free(m);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_exact),
-	    cmocka_unit_test(test_count),
-	    cmocka_unit_test(test_learns),
-	    cmocka_unit_test(test_bad_streams),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

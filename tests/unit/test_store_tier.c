@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "store_impl.h"
+#include "unit.h"
 
 static void set(struct store_chunk *c, const char *name, enum store_col_type type, double v)
 {
@@ -31,7 +32,7 @@ static double get(const struct store_chunk *c, const char *name, size_t row)
 	return c->cols[i].v[row];
 }
 
-static void test_raw_buckets(void **unused)
+TEST(test_raw_buckets)
 {
 	struct store_chunk c, d;
 	/* t: 59 s, 60 s, 61 s, 119 s, 120 s; value x */
@@ -69,7 +70,7 @@ static void test_raw_buckets(void **unused)
 }
 
 /* Minute rows into an hour: averages weighted by "#n", min of mins. */
-static void test_weighted(void **unused)
+TEST(test_weighted)
 {
 	struct store_chunk c, d;
 
@@ -95,7 +96,7 @@ static void test_weighted(void **unused)
 	store_chunk_done(&d);
 }
 
-static void test_tops(void **unused)
+TEST(test_tops)
 {
 	struct store_chunk c, d;
 	const struct store_top *e;
@@ -133,7 +134,7 @@ static void test_tops(void **unused)
 	store_chunk_done(&d);
 }
 
-static void test_top_n(void **unused)
+TEST(test_top_n)
 {
 	struct store_chunk c, d;
 	const struct store_top *e;
@@ -162,7 +163,7 @@ static void test_top_n(void **unused)
 	store_chunk_done(&d);
 }
 
-static void test_sort(void **unused)
+TEST(test_sort)
 {
 	struct store_chunk c;
 	const int64_t t[] = {30, 10, 20, 10};
@@ -186,15 +187,4 @@ static void test_sort(void **unused)
 	assert_int_equal(store_chunk_add_row(&c, 40), 0);
 	assert_int_equal(c.n, 5);
 	store_chunk_done(&c);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_raw_buckets), cmocka_unit_test(test_weighted),
-	    cmocka_unit_test(test_tops),        cmocka_unit_test(test_top_n),
-	    cmocka_unit_test(test_sort),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

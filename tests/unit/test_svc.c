@@ -42,7 +42,7 @@ static const cJSON *row_of(const cJSON *payload, const char *key, const char *na
 
 /* --- the collector over host16 --- */
 
-static void test_collector_host16(void **state)
+TEST(test_collector_host16)
 {
 	int fd1 = open_dir("host16", "sys"), fd2 = open_dir("host16", "sys.2");
 	struct collector_env env = {.proc_fd = -1, .sys_fd = fd1};
@@ -56,7 +56,6 @@ static void test_collector_host16(void **state)
 	const cJSON *r;
 	cJSON *p;
 
-	(void)state;
 	st = init_check(&svc_collector, &env, 0, "");
 	assert_int_equal(svc_collector.sample(st, &env, &t1, &p), 0);
 	assert_json_file(p, "host16", "svc.1.json");
@@ -119,25 +118,23 @@ static void test_collector_host16(void **state)
 	config_free(&cfg);
 }
 
-static void test_off(void **state)
+TEST(test_off)
 {
 	struct scratch s;
-	struct collector_env env = {.proc_fd = -1};
+	struct collector_env env;
 	void *st = NULL;
 
-	(void)state;
-	scratch_make(&s, "svc");
-	env.sys_fd = s.fd;
-	/* no fs/cgroup at all */
-	init_check(&svc_collector, &env, -ENOENT, "/sys/fs/cgroup: No such file or directory");
-	assert_null(st);
-	/* nothing mounted under it */
-	scratch_write(&s, "fs/cgroup/cpu/cpu.shares", "1024\n");
-	init_check(&svc_collector, &env, -ENOENT,
-		   "/sys/fs/cgroup: neither the unified hierarchy nor cgroup v1 controllers");
-	/* cgroup v1: controllers mounted one by one, no system.slice yet */
-	scratch_write(&s, "fs/cgroup/memory/memory.usage_in_bytes", "1\n");
-	init_check(&svc_collector, &env, -ENOENT, V1_NO_SLICE);
+	scratch_env(&s, "svc", true, &env);
+	init_fails(&svc_collector, &s, &env,
+		   (const struct init_fail[]){
+		       /* no fs/cgroup at all */
+		       {NULL, NULL, -ENOENT, "/sys/fs/cgroup: No such file or directory"},
+		       /* nothing mounted under it */
+		       {"fs/cgroup/cpu/cpu.shares", "1024\n", -ENOENT,
+			"/sys/fs/cgroup: neither the unified hierarchy nor cgroup v1 controllers"},
+		       /* cgroup v1: controllers mounted one by one, no system.slice yet */
+		       {"fs/cgroup/memory/memory.usage_in_bytes", "1\n", -ENOENT, V1_NO_SLICE},
+		       {NULL}});
 	/* with one in a controller's hierarchy: on */
 	scratch_write(&s, "fs/cgroup/memory/system.slice/cgroup.procs", "");
 	st = init_check(&svc_collector, &env, 0, "");
@@ -187,7 +184,7 @@ static void *one_service(struct scratch *s, struct collector_env *env)
 
 /* Services and files coming and going between ticks, on files rewritten in
  * place (held fds see the new contents). */
-static void test_collector_changes(void **state)
+TEST(test_collector_changes)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -196,7 +193,6 @@ static void test_collector_changes(void **state)
 	unsigned n;
 	cJSON *p;
 
-	(void)state;
 	st = one_service(&s, &env);
 
 	p = tick(st, &env, 1);
@@ -281,7 +277,7 @@ static void test_collector_changes(void **state)
  * read each tick, its memory stands until that moves (read whole at once,
  * its CPU rate over the last tick) or its whole look (within
  * CGROUP_IDLE_TICKS, at its phase; then at least CGROUP_IDLE_TICKS apart). */
-static void test_collector_idle(void **state)
+TEST(test_collector_idle)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -289,7 +285,6 @@ static void test_collector_idle(void **state)
 	unsigned n, seen = 0;
 	cJSON *p;
 
-	(void)state;
 	st = one_service(&s, &env);
 	cJSON_Delete(tick(st, &env, 1));
 	cJSON_Delete(tick(st, &env, 2)); /* no CPU time: idle */
@@ -349,14 +344,13 @@ static unsigned until_mem(struct scratch *s, void *st, struct collector_env *env
  * an idle one's whole look after CGROUP_IDLE_TICKS, then twice as long
  * (up to CGROUP_IDLE_MAX) while nothing moved, and CGROUP_IDLE_TICKS again
  * once something did. */
-static void test_collector_paced(void **state)
+TEST(test_collector_paced)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
 	unsigned n = 1, k;
-	void *st;
+	void *st = NULL;
 
-	(void)state;
 	st = one_service(&s, &env);
 	assert_int_equal(until_mem(&s, st, &env, &n, 1000, 4096, 1), 1);
 	/* busy, memory moving: seen the next tick */
@@ -398,7 +392,7 @@ static void test_collector_paced(void **state)
 /* cgroup v1: a service's numbers from each controller's hierarchy (cpuacct
  * in ns, blkio's Read and Write lines, a service only some hierarchies
  * have); null where a hierarchy lacks it, never a guess. */
-static void test_collector_v1(void **state)
+TEST(test_collector_v1)
 {
 	struct scratch s;
 	struct collector_env env = {.proc_fd = -1};
@@ -406,7 +400,6 @@ static void test_collector_v1(void **state)
 	const cJSON *r;
 	cJSON *p;
 
-	(void)state;
 	scratch_make(&s, "svc");
 	env.sys_fd = s.fd;
 	scratch_write(&s, V1 "cpuacct/cpuacct.usage", "5\n");
@@ -474,12 +467,15 @@ static void test_collector_v1_machine(void **state)
 	run_end(&r);
 }
 
+MACHINE_TEST(test_collector_v1_machine, "ctr-v1");
+MACHINE_TEST(test_collector_v1_machine, "ctr-hybrid");
+
 /* This machine: on with a system.slice, else off with the reason. */
 
 /* Top rows only (top-n 1: a by CPU, b by memory; c in neither), in name
  * order, raw counters, no sample where the file is missing; nothing before
  * the first tick. */
-static void test_metrics(void **state)
+TEST(test_metrics)
 {
 	struct scratch s;
 	struct config cfg;
@@ -490,7 +486,6 @@ static void test_metrics(void **state)
 	char reason[256];
 	void *st = NULL;
 
-	(void)state;
 	scratch_make(&s, "svc");
 	env.sys_fd = s.fd;
 	scratch_write(&s, "fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
@@ -558,7 +553,7 @@ static void test_metrics(void **state)
 	config_free(&cfg);
 }
 
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	int fd = open("/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct collector_env env = {.proc_fd = -1, .sys_fd = fd};
@@ -568,7 +563,6 @@ static void test_collector_live(void **state)
 	cJSON *p = NULL;
 	int r;
 
-	(void)state;
 	assert_true(fd >= 0);
 	r = svc_collector.init(&env, fixture_settings(&svc_collector), &st, reason, sizeof(reason));
 	if (r < 0) {
@@ -581,22 +575,4 @@ static void test_collector_live(void **state)
 		svc_collector.fini(st);
 	}
 	close(fd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_collector_host16),
-	    cmocka_unit_test(test_off),
-	    cmocka_unit_test(test_collector_changes),
-	    cmocka_unit_test(test_collector_idle),
-	    cmocka_unit_test(test_collector_paced),
-	    cmocka_unit_test(test_collector_live),
-	    cmocka_unit_test(test_metrics),
-	    cmocka_unit_test(test_collector_v1),
-	    MACHINE_TEST(test_collector_v1_machine, "ctr-v1"),
-	    MACHINE_TEST(test_collector_v1_machine, "ctr-hybrid"),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

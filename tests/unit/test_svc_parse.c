@@ -48,7 +48,7 @@ static int blkio(const char *text, size_t len, void *ret)
 	return svc_blkio_parse(text, len, &io->r, &io->w);
 }
 
-static void test_cpu_stat(void **state)
+TEST(test_cpu_stat)
 {
 	static const struct parse_case bad[] = {
 	    {"", -ENODATA},
@@ -66,7 +66,6 @@ static void test_cpu_stat(void **state)
 	};
 	uint64_t v;
 
-	(void)state;
 	parse_file("host16", SVC_DIR "ssh.service/cpu.stat", cpu_stat, &v);
 	assert_int_equal(v, 1234567);
 	parse_file("host16", SVC_DIR "cron.service/cpu.stat", cpu_stat,
@@ -82,7 +81,7 @@ static void test_cpu_stat(void **state)
 	parse_cases(bad, sizeof(bad) / sizeof(bad[0]), cpu_stat, &v, NULL);
 }
 
-static void test_single(void **state)
+TEST(test_single)
 {
 	static const struct parse_case bad[] = {
 	    {"", -EINVAL},      {"\n", -EINVAL},     {"12", -EINVAL},
@@ -91,7 +90,6 @@ static void test_single(void **state)
 	};
 	uint64_t v;
 
-	(void)state;
 	parse_file("host16", SVC_DIR "ssh.service/memory.current", single, &v);
 	assert_int_equal(v, 5242880);
 	assert_int_equal(svc_single_parse("0\n", 2, &v), 0);
@@ -99,7 +97,7 @@ static void test_single(void **state)
 	parse_cases(bad, sizeof(bad) / sizeof(bad[0]), single, &v, NULL);
 }
 
-static void test_io_stat(void **state)
+TEST(test_io_stat)
 {
 	static const struct parse_case bad[] = {
 	    {"8:0 rbytes=1 wbytes=2", -EINVAL}, /* no '\n' */
@@ -121,7 +119,6 @@ static void test_io_stat(void **state)
 	struct io io;
 	uint64_t r, w;
 
-	(void)state;
 	/* two disks, with io.cost's decimal keys */
 	parse_file("host16", SVC_DIR "nginx.service/io.stat", io_stat, &io);
 	assert_int_equal(io.r, 734003200 + 1048576);
@@ -154,7 +151,7 @@ struct cut {
  * first line on (usage_usec comes first). */
 /* v1's blkio.throttle.io_service_bytes, memory limits, flat keyed files
  * (memory.oom_control, memory.events), freezer.state. */
-static void test_v1_files(void **state)
+TEST(test_v1_files)
 {
 	static const struct parse_case bad_blkio[] = {
 	    {"", -EINVAL},
@@ -169,7 +166,6 @@ static void test_v1_files(void **state)
 	uint64_t r, w;
 	bool frozen;
 
-	(void)state;
 	assert_int_equal(svc_blkio_parse("Total 0\n", 8, &r, &w), 0);
 	assert_true(r == 0 && w == 0);
 	{
@@ -239,13 +235,12 @@ static void check_garbled(const char *p, size_t n, size_t at, void *ctx)
 
 /* Every prefix of the fixture files in exactly-sized buffers (for ASan);
  * every byte replaced. */
-static void test_truncated(void **state)
+TEST(test_truncated)
 {
 	static const char *const rels[] = {SVC_DIR "nginx.service/io.stat",
 					   SVC_DIR "ssh.service/cpu.stat",
 					   SVC_DIR "ssh.service/pids.current"};
 
-	(void)state;
 	for (unsigned k = 0; k < sizeof(rels) / sizeof(rels[0]); k++) {
 		struct cut c = {.k = k};
 		char *text = slurp("host16", rels[k], &c.len);
@@ -255,15 +250,4 @@ static void test_truncated(void **state)
 		each_garbled(text, c.len, 'x', '\n', check_garbled, &c);
 		free(text);
 	}
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cpu_stat), cmocka_unit_test(test_single),
-	    cmocka_unit_test(test_io_stat),  cmocka_unit_test(test_truncated),
-	    cmocka_unit_test(test_v1_files),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@
 #include "prom_check.h"
 #include "temp.h"
 
-static void test_parse(void **state)
+TEST(test_parse)
 {
 	static const struct {
 		const char *text;
@@ -50,7 +50,6 @@ static void test_parse(void **state)
 	    {"N/A\n", -EINVAL, 0},
 	};
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t v = 7;
 		int r = temp_parse_millideg(cases[i].text, strlen(cases[i].text), &v);
@@ -61,13 +60,12 @@ static void test_parse(void **state)
 	assert_int_equal(temp_parse_millideg("4\0005\n", 4, &(int64_t){0}), -EINVAL);
 }
 
-static void test_scan_desktop(void **state)
+TEST(test_scan_desktop)
 {
 	struct temp_list list = {0};
 	int sys = open_dir("desktop", "sys");
 	const struct temp_sensor *t;
 
-	(void)state;
 	assert_int_equal(temp_scan(sys, &list), 0);
 	/* acpitz 1, nvme 3, coretemp 5, iwlwifi 1 (unreadable), nct6798 2;
 	 * the acpitz thermal zone is not used: hwmon has sensors */
@@ -106,12 +104,11 @@ static void test_scan_desktop(void **state)
 	close(sys);
 }
 
-static void test_scan_sbc(void **state)
+TEST(test_scan_sbc)
 {
 	struct temp_list list = {0};
 	int sys = open_dir("sbc", "sys");
 
-	(void)state;
 	assert_int_equal(temp_scan(sys, &list), 0);
 	assert_int_equal(list.n, 2);
 	assert_string_equal(list.v[0].id, "thermal_zone0");
@@ -148,12 +145,11 @@ static void run_machine(const char *machine)
 	close(env.sys_fd);
 }
 
-static void test_collector_fixtures(void **state)
+TEST(test_collector_fixtures)
 {
 	struct collector_env env = {.proc_fd = -1};
 	void *st = NULL;
 
-	(void)state;
 	run_machine("desktop");
 	run_machine("sbc");
 
@@ -191,7 +187,7 @@ static void test_collector_fixtures(void **state)
 
 /* A sensor whose value is garbage is left out of the tick, and back when
  * it reads again; a label that is empty falls back to tempN. */
-static void test_collector_unreadable(void **state)
+TEST(test_collector_unreadable)
 {
 	struct scratch sys;
 	struct collector_env env = {.proc_fd = -1};
@@ -199,7 +195,6 @@ static void test_collector_unreadable(void **state)
 	void *st = NULL;
 	cJSON *p = NULL;
 
-	(void)state;
 	scratch_make(&sys, "temp");
 	env.sys_fd = sys.fd;
 	scratch_write(&sys, "class/hwmon/hwmon0/name", "k10temp\n");
@@ -235,7 +230,7 @@ static void test_collector_unreadable(void **state)
 
 /* This VM has no sensor: the topic is off with the reason. A machine with
  * sensors gives a payload with at least one. */
-static void test_collector_live(void **state)
+TEST(test_collector_live)
 {
 	struct collector_env env = {.proc_fd = -1};
 	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
@@ -244,7 +239,6 @@ static void test_collector_live(void **state)
 	cJSON *p = NULL;
 	int r;
 
-	(void)state;
 	env.sys_fd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(env.sys_fd >= 0);
 	r = temp_collector.init(&env, fixture_settings(&temp_collector), &st, reason,
@@ -259,18 +253,4 @@ static void test_collector_live(void **state)
 		temp_collector.fini(st);
 	}
 	close(env.sys_fd);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse),
-	    cmocka_unit_test(test_scan_desktop),
-	    cmocka_unit_test(test_scan_sbc),
-	    cmocka_unit_test(test_collector_fixtures),
-	    cmocka_unit_test(test_collector_unreadable),
-	    cmocka_unit_test(test_collector_live),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tls.h"
+#include "unit.h"
 
 static char dir[] = "/tmp/sysfeed-tls-XXXXXX";
 
@@ -53,7 +54,7 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static void test_load_and_swap(void **state)
+TEST(test_load_and_swap)
 {
 	char crt[128], key[128], crt2[128], key2[128], err[512];
 	gnutls_pcert_st *pcert = NULL, *pcert2 = NULL;
@@ -89,7 +90,7 @@ static void test_load_and_swap(void **state)
 	assert_int_equal(tls_not_after(), 0);
 }
 
-static void test_refusals(void **state)
+TEST(test_refusals)
 {
 	char crt[128], key[128], err[512];
 
@@ -112,7 +113,7 @@ static void test_refusals(void **state)
 	assert_false(tls_loaded());
 }
 
-static void test_priorities(void **state)
+TEST(test_priorities)
 {
 	gnutls_priority_t p;
 	const char *where = NULL;
@@ -124,13 +125,4 @@ static void test_priorities(void **state)
 	assert_null(strstr(tls_priorities, "TLS1.1"));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_load_and_swap),
-	    cmocka_unit_test(test_refusals),
-	    cmocka_unit_test(test_priorities),
-	};
-
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+TEST_GROUP(setup, teardown);

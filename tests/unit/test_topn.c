@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "topn.h"
+#include "unit.h"
 
 #define N_ITEMS 200
 
@@ -76,12 +77,11 @@ static void check(struct topn *t, struct item *items, size_t count, size_t n, to
 	free(sorted);
 }
 
-static void test_against_sort(void **state)
+TEST(test_against_sort)
 {
 	struct item items[N_ITEMS];
 	struct topn t = {0};
 
-	(void)state;
 	srand(42);
 	for (size_t i = 0; i < N_ITEMS; i++)
 		items[i] = (struct item){.value = rand() % 17, .key = (int)i};
@@ -105,12 +105,11 @@ static void test_against_sort(void **state)
 }
 
 /* Offers in ascending, descending and equal order: every heap path. */
-static void test_orders(void **state)
+TEST(test_orders)
 {
 	struct item up[50], down[50], same[50];
 	struct topn t = {0};
 
-	(void)state;
 	for (int i = 0; i < 50; i++) {
 		up[i] = (struct item){.value = i, .key = i};
 		down[i] = (struct item){.value = 50 - i, .key = i};
@@ -122,14 +121,4 @@ static void test_orders(void **state)
 		check(&t, same, 50, n, item_higher, item_cmp_higher);
 	}
 	topn_free(&t);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_against_sort),
-	    cmocka_unit_test(test_orders),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "prom_check.h"
 #include "units_report.h"
+#include "unit.h"
 
 static char *print_free(cJSON *o)
 {
@@ -26,7 +27,7 @@ static char *print_free(cJSON *o)
 	return s;
 }
 
-static void test_type_interface(void **unused)
+TEST(test_type_interface)
 {
 	char out[64];
 
@@ -46,7 +47,7 @@ static void test_type_interface(void **unused)
 
 /* Unknown states count as "other"; a failed unit without details has
  * null result and since. */
-static void test_list_json(void **unused)
+TEST(test_list_json)
 {
 	struct units_list l = {0};
 	cJSON *o = cJSON_CreateObject();
@@ -86,7 +87,7 @@ static void test_list_json(void **unused)
 
 /* One record per unit, the last value seen of each field kept; past
  * UNITS_CHANGES_MAX units only counted. */
-static void test_changes(void **unused)
+TEST(test_changes)
 {
 	struct units_changes c = {0};
 	struct units_change *ch;
@@ -124,7 +125,7 @@ static void test_changes(void **unused)
 
 /* The families from counts in struct units_list's order (active, reloading,
  * inactive, failed, activating, deactivating, maintenance, other). */
-static void test_metrics(void **unused)
+TEST(test_metrics)
 {
 	const unsigned counts[8] = {120, 1, 45, 2, 3, 4, 0, 5};
 	struct metrics m = {0};
@@ -154,16 +155,4 @@ static void test_metrics(void **unused)
 			"# TYPE sysfeed_units_connected gauge\n"
 			"sysfeed_units_connected 0\n");
 	metrics_free(&m);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_type_interface),
-	    cmocka_unit_test(test_list_json),
-	    cmocka_unit_test(test_changes),
-	    cmocka_unit_test(test_metrics),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
 }
