@@ -669,6 +669,22 @@ __attribute__((unused)) static void parse_cases(const struct parse_case *cases, 
 	}
 }
 
+/* parse_cases for the parser of a table: after each case the table is
+ * empty, its count (the size_t at count_off in ret) 0. */
+__attribute__((unused)) static void parse_cases_empty(const struct parse_case *cases, size_t n,
+						      fixture_parse_fn parse, void *ret,
+						      size_t count_off)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t count;
+
+		assert_case(i, cases[i].text, parse(cases[i].text, strlen(cases[i].text), ret),
+			    cases[i].err);
+		memcpy(&count, (const char *)ret + count_off, sizeof(count));
+		assert_int_equal(count, 0);
+	}
+}
+
 /* The check of what parse gave (r) for the first n of the len bytes of a
  * file's text. */
 typedef void (*fixture_cut_fn)(int r, const char *text, size_t n, size_t len);
