@@ -610,6 +610,26 @@ __attribute__((unused)) static void assert_fields(const char *what, const void *
 	}
 }
 
+/* A counter of an array for assert_counts: its index and the value it
+ * must have. A table of them ends in {-1, 0}. */
+struct want_count {
+	int i;
+	uint64_t v;
+};
+
+/* got[i] is v for each {i, v} of the table, so that the counters a case
+ * checks in one array are one table; what names the array. */
+__attribute__((unused)) static void assert_counts(const char *what, const uint64_t *got,
+						  const struct want_count *w)
+{
+	for (; w->i >= 0; w++) {
+		if (got[w->i] != w->v)
+			print_error("%s[%d] is %" PRIu64 ", want %" PRIu64 "\n", what, w->i,
+				    got[w->i], w->v);
+		assert_true(got[w->i] == w->v);
+	}
+}
+
 /* A collector's env on a fresh scratch tree s (scratch_make with tag)
  * as its sys root when sys, else as its proc root; the other root is -1. */
 __attribute__((unused)) static void scratch_env(struct scratch *s, const char *tag, bool sys,

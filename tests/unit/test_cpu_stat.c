@@ -89,18 +89,20 @@ TEST(test_parse_vm2)
 
 	parse_file("vm2", "proc/stat", parse, &st);
 	/* cpu  1219 0 1131 47279 231 0 18 6 0 0 */
-	assert_int_equal(st.total.jiffies[CPU_USER], 1219);
-	assert_int_equal(st.total.jiffies[CPU_SYSTEM], 1131);
-	assert_int_equal(st.total.jiffies[CPU_IDLE], 47279);
-	assert_int_equal(st.total.jiffies[CPU_IOWAIT], 231);
-	assert_int_equal(st.total.jiffies[CPU_SOFTIRQ], 18);
-	assert_int_equal(st.total.jiffies[CPU_STEAL], 6);
+	assert_counts("st.total.jiffies", st.total.jiffies,
+		      (const struct want_count[]){{CPU_USER, 1219},
+						  {CPU_SYSTEM, 1131},
+						  {CPU_IDLE, 47279},
+						  {CPU_IOWAIT, 231},
+						  {CPU_SOFTIRQ, 18},
+						  {CPU_STEAL, 6},
+						  {-1, 0}});
 	assert_int_equal(st.n_cores, 2);
 	/* cpu1 904 0 715 23067 228 0 14 5 0 0 */
 	assert_int_equal(st.cores[1].id, 1);
-	assert_int_equal(st.cores[1].jiffies[CPU_USER], 904);
-	assert_int_equal(st.cores[1].jiffies[CPU_IDLE], 23067);
-	assert_int_equal(st.cores[1].jiffies[CPU_IOWAIT], 228);
+	assert_counts("st.cores[1].jiffies", st.cores[1].jiffies,
+		      (const struct want_count[]){
+			  {CPU_USER, 904}, {CPU_IDLE, 23067}, {CPU_IOWAIT, 228}, {-1, 0}});
 	assert_int_equal(st.has, CPU_HAS_CTXT | CPU_HAS_BTIME | CPU_HAS_PROCESSES |
 				     CPU_HAS_PROCS_RUNNING | CPU_HAS_PROCS_BLOCKED | CPU_HAS_INTR);
 	/* intr 101545 0 0 0 ... (the sum, then 1,000-odd per-IRQ counts) */
@@ -124,11 +126,13 @@ TEST(test_parse_host16)
 	for (size_t i = 0; i < 16; i++)
 		assert_int_equal(st.cores[i].id, i);
 	/* cpu3 41234567 12345 9876543 282345678 456789 0 234567 0 23456789 1234 */
-	assert_int_equal(st.cores[3].jiffies[CPU_USER], 41234567);
-	assert_int_equal(st.cores[3].jiffies[CPU_NICE], 12345);
-	assert_int_equal(st.cores[3].jiffies[CPU_IDLE], 282345678);
-	assert_int_equal(st.cores[3].jiffies[CPU_GUEST], 23456789);
-	assert_int_equal(st.cores[3].jiffies[CPU_GUEST_NICE], 1234);
+	assert_counts("st.cores[3].jiffies", st.cores[3].jiffies,
+		      (const struct want_count[]){{CPU_USER, 41234567},
+						  {CPU_NICE, 12345},
+						  {CPU_IDLE, 282345678},
+						  {CPU_GUEST, 23456789},
+						  {CPU_GUEST_NICE, 1234},
+						  {-1, 0}});
 	/* cpu15 63500060 12720 10851855 270439235 475045 164955 235135 0 35000045 1255 */
 	assert_int_equal(st.cores[15].jiffies[CPU_USER], 63500060);
 	assert_int_equal(st.cores[15].jiffies[CPU_GUEST_NICE], 1255);
@@ -152,11 +156,13 @@ TEST(test_parse_linux_2_6_18)
 	parse_file("linux-2.6.18", "proc/stat", parse, &st);
 	assert_int_equal(st.n_cores, 4);
 	/* cpu0 1234567 2345 456789 98765432 123456 7890 12345 0 */
-	assert_int_equal(st.cores[0].jiffies[CPU_USER], 1234567);
-	assert_int_equal(st.cores[0].jiffies[CPU_IRQ], 7890);
-	assert_int_equal(st.cores[0].jiffies[CPU_SOFTIRQ], 12345);
-	assert_int_equal(st.cores[0].jiffies[CPU_STEAL], 0);
-	assert_int_equal(st.cores[0].jiffies[CPU_GUEST], 0);
+	assert_counts("st.cores[0].jiffies", st.cores[0].jiffies,
+		      (const struct want_count[]){{CPU_USER, 1234567},
+						  {CPU_IRQ, 7890},
+						  {CPU_SOFTIRQ, 12345},
+						  {CPU_STEAL, 0},
+						  {CPU_GUEST, 0},
+						  {-1, 0}});
 	assert_int_equal(st.cores[3].jiffies[CPU_IDLE], 99365432);
 	assert_int_equal(st.total.jiffies[CPU_USER], 4338268);
 	assert_int_equal(st.btime, 1199145600);
@@ -421,9 +427,9 @@ TEST(test_monotonic)
 	assert_int_equal(out2.n_cores, 3);
 	assert_int_equal(out2.has, 0);
 	assert_int_equal(out2.cores[0].id, 0);
-	assert_int_equal(out2.cores[0].jiffies[CPU_USER], 110);
-	assert_int_equal(out2.cores[0].jiffies[CPU_IDLE], 1100);
-	assert_int_equal(out2.cores[0].jiffies[CPU_IOWAIT], 50);
+	assert_counts("out2.cores[0].jiffies", out2.cores[0].jiffies,
+		      (const struct want_count[]){
+			  {CPU_USER, 110}, {CPU_IDLE, 1100}, {CPU_IOWAIT, 50}, {-1, 0}});
 	assert_int_equal(out2.cores[1].id, 2);
 	assert_int_equal(out2.cores[1].jiffies[CPU_IDLE], 1000);
 	assert_int_equal(out2.cores[1].jiffies[CPU_USER], 120);

@@ -67,18 +67,20 @@ TEST(test_parse_vm2)
 	assert_int_equal(d->major, 254);
 	assert_int_equal(d->minor, 0);
 	assert_int_equal(d->nstats, 17);
-	assert_int_equal(d->s[DISK_READS], 102016);
-	assert_int_equal(d->s[DISK_SECTORS_READ], 5181978);
-	assert_int_equal(d->s[DISK_READ_MS], 47608);
-	assert_int_equal(d->s[DISK_WRITES], 74426);
-	assert_int_equal(d->s[DISK_SECTORS_WRITTEN], 2317288);
-	assert_int_equal(d->s[DISK_IN_FLIGHT], 1);
-	assert_int_equal(d->s[DISK_IO_MS], 12716);
-	assert_int_equal(d->s[DISK_WEIGHTED_MS], 64859);
-	assert_int_equal(d->s[DISK_DISCARDS], 13800);
-	assert_int_equal(d->s[DISK_SECTORS_DISCARDED], 1015240);
-	assert_int_equal(d->s[DISK_FLUSHES], 13862);
-	assert_int_equal(d->s[DISK_FLUSH_MS], 458);
+	assert_counts("d->s", d->s,
+		      (const struct want_count[]){{DISK_READS, 102016},
+						  {DISK_SECTORS_READ, 5181978},
+						  {DISK_READ_MS, 47608},
+						  {DISK_WRITES, 74426},
+						  {DISK_SECTORS_WRITTEN, 2317288},
+						  {DISK_IN_FLIGHT, 1},
+						  {DISK_IO_MS, 12716},
+						  {DISK_WEIGHTED_MS, 64859},
+						  {DISK_DISCARDS, 13800},
+						  {DISK_SECTORS_DISCARDED, 1015240},
+						  {DISK_FLUSHES, 13862},
+						  {DISK_FLUSH_MS, 458},
+						  {-1, 0}});
 	assert_false(d->included);
 	assert_int_equal(d->partition, DISK_PART_UNSEEN);
 	assert_string_equal(st.v[9].name, "zram0");
@@ -119,12 +121,14 @@ TEST(test_parse_linux_2_6_18)
 	d = &st.v[19];
 	assert_string_equal(d->name, "sda2");
 	assert_int_equal(d->nstats, 4);
-	assert_int_equal(d->s[DISK_READS], 1345678);
-	assert_int_equal(d->s[DISK_SECTORS_READ], 34543200);
-	assert_int_equal(d->s[DISK_WRITES], 5801234);
-	assert_int_equal(d->s[DISK_SECTORS_WRITTEN], 45678433);
-	assert_int_equal(d->s[DISK_READS_MERGED], 0);
-	assert_int_equal(d->s[DISK_READ_MS], 0);
+	assert_counts("d->s", d->s,
+		      (const struct want_count[]){{DISK_READS, 1345678},
+						  {DISK_SECTORS_READ, 34543200},
+						  {DISK_WRITES, 5801234},
+						  {DISK_SECTORS_WRITTEN, 45678433},
+						  {DISK_READS_MERGED, 0},
+						  {DISK_READ_MS, 0},
+						  {-1, 0}});
 	disk_stats_free(&st);
 }
 
