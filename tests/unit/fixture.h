@@ -675,6 +675,28 @@ __attribute__((unused)) static void assert_case(size_t i, const char *text, int 
 	assert_int_equal(r, err);
 }
 
+/* An input of a parser of one number, the error it must give and, when
+ * that is 0, the number. */
+struct u64_case {
+	const char *text;
+	int err;
+	uint64_t v;
+};
+
+/* Each case's text (to its strlen) through parse, as the case says. */
+__attribute__((unused)) static void u64_cases(int (*parse)(const char *, size_t, uint64_t *),
+					      const struct u64_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = 0;
+
+		assert_case(i, cases[i].text, parse(cases[i].text, strlen(cases[i].text), &v),
+			    cases[i].err);
+		if (cases[i].err == 0)
+			assert_int_equal(v, cases[i].v);
+	}
+}
+
 /* Each case's text (to its strlen) parsed into ret must give the case's
  * error; then after (when not NULL) checks what ret holds. */
 __attribute__((unused)) static void parse_cases(const struct parse_case *cases, size_t n,

@@ -197,14 +197,15 @@ TEST(test_os_release)
 
 TEST(test_btime)
 {
-	uint64_t v = 0;
+	static const struct u64_case cases[] = {
+	    {"cpu  1 2 3 4\nbtime 1795480737\n", 0, 1795480737},
+	    {"cpu  1 2 3 4\n", -ENODATA, 0},
+	    {"btime x\n", -EINVAL, 0},
+	    {"btime 1", -EINVAL, 0},
+	    {"btime 99999999999999999999\n", -ERANGE, 0},
+	};
 
-	assert_int_equal(host_btime_parse("cpu  1 2 3 4\nbtime 1795480737\n", 31, &v), 0);
-	assert_int_equal(v, 1795480737);
-	assert_int_equal(host_btime_parse("cpu  1 2 3 4\n", 13, &v), -ENODATA);
-	assert_int_equal(host_btime_parse("btime x\n", 8, &v), -EINVAL);
-	assert_int_equal(host_btime_parse("btime 1", 7, &v), -EINVAL);
-	assert_int_equal(host_btime_parse("btime 99999999999999999999\n", 27, &v), -ERANGE);
+	u64_cases(host_btime_parse, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* --- virtualization --- */
