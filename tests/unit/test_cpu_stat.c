@@ -83,6 +83,25 @@ static void check_stat_fixture(const char *machine)
 	cpu_stat_free(&st);
 }
 
+/* The lines of /proc/stat besides cpu and cpuN that the fixtures have. */
+enum {
+	HAS_ALL = CPU_HAS_CTXT | CPU_HAS_BTIME | CPU_HAS_PROCESSES | CPU_HAS_PROCS_RUNNING |
+		  CPU_HAS_PROCS_BLOCKED | CPU_HAS_INTR,
+};
+
+/* What a parse holds but the jiffies. */
+static const struct want_field stat_fields[] = {
+    WANT_FIELD(struct cpu_stat, n_cores),
+    WANT_FIELD(struct cpu_stat, has),
+    WANT_FIELD(struct cpu_stat, ctxt),
+    WANT_FIELD(struct cpu_stat, intr),
+    WANT_FIELD(struct cpu_stat, btime),
+    WANT_FIELD(struct cpu_stat, processes),
+    WANT_FIELD(struct cpu_stat, procs_running),
+    WANT_FIELD(struct cpu_stat, procs_blocked),
+    {NULL},
+};
+
 TEST(test_parse_vm2)
 {
 	struct cpu_stat st = {0};
@@ -97,22 +116,23 @@ TEST(test_parse_vm2)
 						  {CPU_SOFTIRQ, 18},
 						  {CPU_STEAL, 6},
 						  {-1, 0}});
-	assert_int_equal(st.n_cores, 2);
+	/* intr 101545 0 0 0 ... (the sum, then 1,000-odd per-IRQ counts) */
+	assert_fields("vm2", &st,
+		      &(struct cpu_stat){.n_cores = 2,
+					 .has = HAS_ALL,
+					 .ctxt = 229861,
+					 .intr = 101545,
+					 .btime = 1795480737,
+					 .processes = 2850,
+					 .procs_running = 1,
+					 .procs_blocked = 0},
+		      stat_fields);
 	/* cpu1 904 0 715 23067 228 0 14 5 0 0 */
 	assert_int_equal(st.cores[1].id, 1);
 	assert_counts("st.cores[1].jiffies", st.cores[1].jiffies,
 		      (const struct want_count[]){
 			  {CPU_USER, 904}, {CPU_IDLE, 23067}, {CPU_IOWAIT, 228}, {-1, 0}});
-	assert_int_equal(st.has, CPU_HAS_CTXT | CPU_HAS_BTIME | CPU_HAS_PROCESSES |
-				     CPU_HAS_PROCS_RUNNING | CPU_HAS_PROCS_BLOCKED | CPU_HAS_INTR);
-	/* intr 101545 0 0 0 ... (the sum, then 1,000-odd per-IRQ counts) */
-	assert_int_equal(st.intr, 101545);
 	assert_false(st.cores[0].has_freq);
-	assert_int_equal(st.ctxt, 229861);
-	assert_int_equal(st.btime, 1795480737);
-	assert_int_equal(st.processes, 2850);
-	assert_int_equal(st.procs_running, 1);
-	assert_int_equal(st.procs_blocked, 0);
 	cpu_stat_free(&st);
 	check_stat_fixture("vm2");
 }
@@ -122,7 +142,17 @@ TEST(test_parse_host16)
 	struct cpu_stat st = {0};
 
 	parse_file("host16", "proc/stat", parse, &st);
-	assert_int_equal(st.n_cores, 16);
+	/* intr: the sum of 120 per-IRQ counts */
+	assert_fields("host16", &st,
+		      &(struct cpu_stat){.n_cores = 16,
+					 .has = HAS_ALL,
+					 .ctxt = UINT64_C(98765432109),
+					 .intr = 44 + 9 + 1 + 1234567 + 2345678 + 987654,
+					 .btime = 1692345678,
+					 .processes = 54321098,
+					 .procs_running = 18,
+					 .procs_blocked = 2},
+		      stat_fields);
 	for (size_t i = 0; i < 16; i++)
 		assert_int_equal(st.cores[i].id, i);
 	/* cpu3 41234567 12345 9876543 282345678 456789 0 234567 0 23456789 1234 */
@@ -138,12 +168,6 @@ TEST(test_parse_host16)
 	assert_int_equal(st.cores[15].jiffies[CPU_GUEST_NICE], 1255);
 	assert_int_equal(st.total.jiffies[CPU_USER], 810135035);
 	assert_int_equal(st.total.jiffies[CPU_GUEST], 440457140);
-	assert_int_equal(st.ctxt, UINT64_C(98765432109));
-	/* intr: the sum of 120 per-IRQ counts */
-	assert_int_equal(st.intr, 44 + 9 + 1 + 1234567 + 2345678 + 987654);
-	assert_int_equal(st.processes, 54321098);
-	assert_int_equal(st.procs_running, 18);
-	assert_int_equal(st.procs_blocked, 2);
 	cpu_stat_free(&st);
 	check_stat_fixture("host16");
 }
@@ -154,7 +178,18 @@ TEST(test_parse_linux_2_6_18)
 
 	/* 8 columns: no guest, no guest_nice; no softirq line */
 	parse_file("linux-2.6.18", "proc/stat", parse, &st);
-	assert_int_equal(st.n_cores, 4);
+	/* 2.6.18 prints "intr %llu" then " %u" for each of 224 IRQs */
+	assert_fields(
+	    "linux-2.6.18", &st,
+	    &(struct cpu_stat){.n_cores = 4,
+			       .has = HAS_ALL,
+			       .ctxt = 876543210,
+			       .intr = 401234567 + 3456 + 1 + 45678 + 234567 + 12345678 + 2345678,
+			       .btime = 1199145600,
+			       .processes = 1234567,
+			       .procs_running = 2,
+			       .procs_blocked = 0},
+	    stat_fields);
 	/* cpu0 1234567 2345 456789 98765432 123456 7890 12345 0 */
 	assert_counts("st.cores[0].jiffies", st.cores[0].jiffies,
 		      (const struct want_count[]){{CPU_USER, 1234567},
@@ -165,10 +200,6 @@ TEST(test_parse_linux_2_6_18)
 						  {-1, 0}});
 	assert_int_equal(st.cores[3].jiffies[CPU_IDLE], 99365432);
 	assert_int_equal(st.total.jiffies[CPU_USER], 4338268);
-	assert_int_equal(st.btime, 1199145600);
-	assert_int_equal(st.ctxt, 876543210);
-	/* 2.6.18 prints "intr %llu" then " %u" for each of 224 IRQs */
-	assert_int_equal(st.intr, 401234567 + 3456 + 1 + 45678 + 234567 + 12345678 + 2345678);
 	cpu_stat_free(&st);
 	check_stat_fixture("linux-2.6.18");
 }
