@@ -3,10 +3,11 @@
  * under it, comparisons with golden files in <machine>/expected/, number
  * and list lookups in cJSON payloads, setting config keys, counting our
  * children, scratch trees under /tmp, parser checks (a fixture file that
- * must parse, what a parse holds against a wanted struct, a table of bad
- * inputs, every cut and garbled byte of a
- * file), running a collector over a fixture machine with its golden
- * payloads and metrics or over the live host, and capturing what an
+ * must parse, what a parse holds against a wanted struct or counters of an
+ * array against a table, a table of bad inputs, of a table parser's bad
+ * inputs that leave it empty, of a number parser's inputs, every cut and
+ * garbled byte of a file), running a collector over a fixture machine with
+ * its golden payloads and metrics or over the live host, and capturing what an
  * event-driven collector publishes. Include after cmocka.h. Every function
  * is marked unused so that files using only some of them still build with
  * -Werror. */

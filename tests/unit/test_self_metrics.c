@@ -28,7 +28,7 @@ static void check_golden(struct metrics *m, const char *name)
 	metrics_free(m);
 }
 
-TEST(test_hub)
+TEST(test_hub_families)
 {
 	const struct hub_stats s = {
 	    .ring_used = 4096,
@@ -48,7 +48,7 @@ TEST(test_hub)
 	check_golden(&m, "hub.prom");
 }
 
-TEST(test_history)
+TEST(test_history_families)
 {
 	/* up, rows, then events, commits, errors, dropped, evicted, bytes,
 	 * cpu_ns, queries as store.h declares them */
