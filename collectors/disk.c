@@ -106,25 +106,20 @@ static int disk_parse_line(struct disk_dev *d, const char *line, size_t len)
 	return 0;
 }
 
+/* A line of ret's file: a device added to ret (procfs_each_line). */
+static int disk_stats_line(void *ret, const char *line, size_t len)
+{
+	struct disk_dev *d = disk_stats_add(ret);
+
+	return d ? disk_parse_line(d, line, len) : -ENOMEM;
+}
+
 int disk_stats_parse(const char *text, size_t len, struct disk_stats *ret)
 {
-	const char *p = text, *end = text + len, *line;
-	size_t line_len;
 	int r;
 
 	ret->n = 0;
-	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
-		struct disk_dev *d = disk_stats_add(ret);
-
-		if (!d) {
-			r = -ENOMEM;
-			goto out;
-		}
-		r = disk_parse_line(d, line, line_len);
-		if (r < 0)
-			goto out;
-	}
-out:
+	r = procfs_each_line(text, text + len, disk_stats_line, ret);
 	if (r < 0)
 		ret->n = 0;
 	return r;

@@ -228,14 +228,22 @@ static struct net_iface *net_dev_add(struct net_dev *d)
 	return &d->v[d->n++];
 }
 
-/* A device line: the name right-aligned before the first ':' (names cannot
- * hold ':', '/' or spaces), then ncols numbers, stored by the rows whose
- * column they are. */
-static int net_dev_line(struct net_dev *d, const char *line, size_t len, size_t ncols,
-			const size_t col[NET_DEV_ROWS])
+/* What the header says of the device lines: ncols numbers each, the
+ * column of each row (SIZE_MAX: none); d is the table they go into. */
+struct net_dev_cols {
+	struct net_dev *d;
+	size_t ncols, col[NET_DEV_ROWS];
+};
+
+/* A device line (procfs_each_line, ctx a struct net_dev_cols): the name
+ * right-aligned before the first ':' (names cannot hold ':', '/' or
+ * spaces), then ncols numbers, stored by the rows whose column they are. */
+static int net_dev_line(void *ctx, const char *line, size_t len)
 {
+	const struct net_dev_cols *h = ctx;
 	const char *colon, *name = line, *p, *end = line + len, *tok;
 	size_t name_len, tok_len, c = 0;
+	struct net_dev *d = h->d;
 	struct net_iface *e;
 	int r;
 
@@ -261,52 +269,55 @@ static int net_dev_line(struct net_dev *d, const char *line, size_t len, size_t 
 		uint64_t v;
 
 		r = -EINVAL;
-		if (c == ncols)
+		if (c == h->ncols)
 			goto out;
 		r = procfs_parse_u64(tok, tok_len, &v);
 		if (r < 0)
 			goto out;
 		for (size_t i = 0; i < NET_DEV_ROWS; i++) {
-			if (col[i] == c)
+			if (h->col[i] == c)
 				fields_store(&net_dev_fields[i], e, v);
 		}
 		c++;
 	}
-	r = c == ncols ? 0 : -EINVAL;
+	r = c == h->ncols ? 0 : -EINVAL;
 out:
 	if (r < 0)
 		d->n--;
 	return r;
 }
 
+/* The next line of [*p, end), which the file must have: 0, -ENODATA at
+ * its end, or -EINVAL for a cut line. */
+static int net_dev_head_line(const char **p, const char *end, const char **ret_line,
+			     size_t *ret_len)
+{
+	int r = procfs_next_line(p, end, ret_line, ret_len);
+
+	return r < 0 ? r : r > 0 ? 0 : -ENODATA;
+}
+
 int net_dev_parse(const char *text, size_t len, struct net_dev *ret)
 {
 	const char *p = text, *end = text + len, *line;
-	size_t line_len, ncols = 0, col[NET_DEV_ROWS];
+	struct net_dev_cols h = {.d = ret};
+	size_t line_len;
 	int r;
 
 	ret->n = 0;
-	r = procfs_next_line(&p, end, &line, &line_len);
-	if (r <= 0) {
-		r = r < 0 ? r : -ENODATA;
+	r = net_dev_head_line(&p, end, &line, &line_len);
+	if (r < 0)
 		goto out;
-	}
 	r = -EINVAL;
 	if (line_len < 7 || memcmp(line, "Inter-|", 7) != 0)
 		goto out;
-	r = procfs_next_line(&p, end, &line, &line_len);
-	if (r <= 0) {
-		r = r < 0 ? r : -ENODATA;
-		goto out;
-	}
-	r = net_dev_header(line, line_len, &ncols, col);
+	r = net_dev_head_line(&p, end, &line, &line_len);
 	if (r < 0)
 		goto out;
-	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
-		r = net_dev_line(ret, line, line_len, ncols, col);
-		if (r < 0)
-			goto out;
-	}
+	r = net_dev_header(line, line_len, &h.ncols, h.col);
+	if (r < 0)
+		goto out;
+	r = procfs_each_line(p, end, net_dev_line, &h);
 out:
 	if (r < 0)
 		ret->n = 0;

@@ -3,6 +3,7 @@
 
 #include "alert_rule.h"
 #include "alert_send.h"
+#include "fields.h"
 
 /* A family of one unlabelled sample. */
 static void one(struct metrics *m, const char *name, const char *type, const char *help,
@@ -54,26 +55,40 @@ void self_metrics_tick(struct metrics *m, const struct self_tick *s)
 		 (const double[]){(double)s->heap_in_use, (double)s->heap_free});
 }
 
+/* The hub's families, one unlabelled sample each. */
+static const struct field hub_fields[] = {
+    FIELD(.prom = "sysfeed_clients", .type = FIELD_GAUGE, .help = "Event-stream clients connected.",
+	  FIELD_AT(struct hub_stats, clients)),
+    FIELD(.prom = "sysfeed_gzip_clients", .type = FIELD_GAUGE,
+	  .help = "Event-stream clients sent gzip.", FIELD_AT(struct hub_stats, gzip_clients)),
+    FIELD(.prom = "sysfeed_events_published_total", .type = FIELD_COUNTER,
+	  .help = "Events published into the ring.", FIELD_AT(struct hub_stats, published)),
+    FIELD(.prom = "sysfeed_sent_bytes_total", .type = FIELD_COUNTER,
+	  .help = "Bytes of event streams handed to clients.",
+	  FIELD_AT(struct hub_stats, bytes_sent)),
+    FIELD(.prom = "sysfeed_resyncs_total", .type = FIELD_COUNTER,
+	  .help = "Clients sent a snapshot after falling behind the ring.",
+	  FIELD_AT(struct hub_stats, resyncs)),
+    FIELD(.prom = "sysfeed_stalled_streams_total", .type = FIELD_COUNTER,
+	  .help = "Streams closed for taking no data (stall-seconds).",
+	  FIELD_AT(struct hub_stats, stalled)),
+    FIELD(.prom = "sysfeed_gzip_in_bytes_total", .type = FIELD_COUNTER,
+	  .help = "Event bytes fed to the shared gzip compressors.",
+	  FIELD_AT(struct hub_stats, gzip_in_bytes)),
+    FIELD(.prom = "sysfeed_gzip_out_bytes_total", .type = FIELD_COUNTER,
+	  .help = "Bytes the shared gzip compressors produced.",
+	  FIELD_AT(struct hub_stats, gzip_out_bytes)),
+    FIELD(.prom = "sysfeed_ring_used_bytes", .type = FIELD_GAUGE,
+	  .help = "Bytes of frames in the ring.", FIELD_AT(struct hub_stats, ring_used)),
+    FIELD(.prom = "sysfeed_ring_capacity_bytes", .type = FIELD_GAUGE,
+	  .help = "Bound of the ring (ring-bytes).", FIELD_AT(struct hub_stats, ring_bytes)),
+};
+
+static const struct field_table hub_table = {FIELD_ROWS(hub_fields)};
+
 void self_metrics_hub(struct metrics *m, const struct hub_stats *s)
 {
-	one(m, "sysfeed_clients", "gauge", "Event-stream clients connected.", s->clients);
-	one(m, "sysfeed_gzip_clients", "gauge", "Event-stream clients sent gzip.", s->gzip_clients);
-	one(m, "sysfeed_events_published_total", "counter", "Events published into the ring.",
-	    (double)s->published);
-	one(m, "sysfeed_sent_bytes_total", "counter", "Bytes of event streams handed to clients.",
-	    (double)s->bytes_sent);
-	one(m, "sysfeed_resyncs_total", "counter",
-	    "Clients sent a snapshot after falling behind the ring.", (double)s->resyncs);
-	one(m, "sysfeed_stalled_streams_total", "counter",
-	    "Streams closed for taking no data (stall-seconds).", (double)s->stalled);
-	one(m, "sysfeed_gzip_in_bytes_total", "counter",
-	    "Event bytes fed to the shared gzip compressors.", (double)s->gzip_in_bytes);
-	one(m, "sysfeed_gzip_out_bytes_total", "counter",
-	    "Bytes the shared gzip compressors produced.", (double)s->gzip_out_bytes);
-	one(m, "sysfeed_ring_used_bytes", "gauge", "Bytes of frames in the ring.",
-	    (double)s->ring_used);
-	one(m, "sysfeed_ring_capacity_bytes", "gauge", "Bound of the ring (ring-bytes).",
-	    (double)s->ring_bytes);
+	fields_prom(m, &hub_table, &(struct field_inst){s, 0, NULL}, 1);
 }
 
 void self_metrics_http(struct metrics *m, const struct self_http *s)
@@ -155,6 +170,37 @@ void self_metrics_alerts(struct metrics *m, const struct self_alerts *s)
 	    "Alert changes dropped because the senders' queue was full.", (double)s->dropped);
 }
 
+/* The history writer's families after its rows by tier, one unlabelled
+ * sample each. */
+static const struct field history_fields[] = {
+    FIELD(.prom = "sysfeed_history_events_written_total", .type = FIELD_COUNTER,
+	  .help = "Timeline events written to the history file.",
+	  FIELD_AT(struct store_stats, events)),
+    FIELD(.prom = "sysfeed_history_commits_total", .type = FIELD_COUNTER,
+	  .help = "Transactions committed to the history file.",
+	  FIELD_AT(struct store_stats, commits)),
+    FIELD(.prom = "sysfeed_history_errors_total", .type = FIELD_COUNTER,
+	  .help = "Failed opens and transactions of the history file.",
+	  FIELD_AT(struct store_stats, errors)),
+    FIELD(.prom = "sysfeed_history_dropped_total", .type = FIELD_COUNTER,
+	  .help = "Tick records dropped: the writer was too far behind, or history was off for "
+		  "too long.",
+	  FIELD_AT(struct store_stats, dropped)),
+    FIELD(.prom = "sysfeed_history_evicted_chunks_total", .type = FIELD_COUNTER,
+	  .help = "Chunks deleted, oldest first, to keep the file within history-max-bytes.",
+	  FIELD_AT(struct store_stats, evicted)),
+    FIELD(.prom = "sysfeed_history_bytes", .type = FIELD_GAUGE,
+	  .help = "Size of the history file after the last transaction.",
+	  FIELD_AT(struct store_stats, bytes)),
+    FIELD(.prom = "sysfeed_history_writer_cpu_seconds_total", .type = FIELD_COUNTER,
+	  .unit = "seconds", .help = "CPU time of the history writer thread.",
+	  FIELD_AT(struct store_stats, cpu_ns), .div = 1e9),
+    FIELD(.prom = "sysfeed_history_queries_total", .type = FIELD_COUNTER,
+	  .help = "Answers of /api/history.", FIELD_AT(struct store_stats, queries)),
+};
+
+static const struct field_table history_table = {FIELD_ROWS(history_fields)};
+
 void self_metrics_history(struct metrics *m, const struct store_stats *s)
 {
 	one(m, "sysfeed_history_up", "gauge",
@@ -163,22 +209,5 @@ void self_metrics_history(struct metrics *m, const struct store_stats *s)
 		 "Rows written to the history file, by tier (0: each tick, 1: minutes, 2: hours).",
 		 "tier", (const char *const[]){"0", "1", "2", NULL},
 		 (const double[]){(double)s->rows[0], (double)s->rows[1], (double)s->rows[2]});
-	one(m, "sysfeed_history_events_written_total", "counter",
-	    "Timeline events written to the history file.", (double)s->events);
-	one(m, "sysfeed_history_commits_total", "counter",
-	    "Transactions committed to the history file.", (double)s->commits);
-	one(m, "sysfeed_history_errors_total", "counter",
-	    "Failed opens and transactions of the history file.", (double)s->errors);
-	one(m, "sysfeed_history_dropped_total", "counter",
-	    "Tick records dropped: the writer was too far behind, or history was off for too long.",
-	    (double)s->dropped);
-	one(m, "sysfeed_history_evicted_chunks_total", "counter",
-	    "Chunks deleted, oldest first, to keep the file within history-max-bytes.",
-	    (double)s->evicted);
-	one(m, "sysfeed_history_bytes", "gauge",
-	    "Size of the history file after the last transaction.", (double)s->bytes);
-	one(m, "sysfeed_history_writer_cpu_seconds_total", "counter",
-	    "CPU time of the history writer thread.", (double)s->cpu_ns / 1e9);
-	one(m, "sysfeed_history_queries_total", "counter", "Answers of /api/history.",
-	    (double)s->queries);
+	fields_prom(m, &history_table, &(struct field_inst){s, 0, NULL}, 1);
 }

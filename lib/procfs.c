@@ -269,6 +269,21 @@ int procfs_next_line(const char **pos, const char *end, const char **ret_line, s
 	return 1;
 }
 
+int procfs_each_line(const char *p, const char *end,
+		     int (*line)(void *ctx, const char *line, size_t len), void *ctx)
+{
+	const char *l;
+	size_t len;
+	int r;
+
+	while ((r = procfs_next_line(&p, end, &l, &len)) > 0) {
+		r = line(ctx, l, len);
+		if (r < 0)
+			return r;
+	}
+	return r;
+}
+
 int procfs_next_token(const char **pos, const char *end, const char **ret_tok, size_t *ret_len)
 {
 	const char *p = *pos, *start;

@@ -115,6 +115,12 @@ void procfs_reason(char *reason, size_t reason_len, const char *path, int err, b
  * last line lacks its '\n' (a truncated file). */
 int procfs_next_line(const char **pos, const char *end, const char **ret_line, size_t *ret_len);
 
+/* Parses every line of [p, end) with line(ctx, line, len) (without its
+ * '\n'), in order, until one fails. Returns 0, that line's error, or
+ * -EINVAL when the last line lacks its '\n'. */
+int procfs_each_line(const char *p, const char *end,
+		     int (*line)(void *ctx, const char *line, size_t len), void *ctx);
+
 /* Splits the next space-separated token off [*pos, end). Returns 1 for a
  * token, 0 when only spaces are left. */
 int procfs_next_token(const char **pos, const char *end, const char **ret_tok, size_t *ret_len);

@@ -7,15 +7,12 @@ import subprocess
 
 import pytest
 
-from sysfeed_harness import Daemon, raise_nofile
+from sysfeed_harness import Daemon, raise_nofile, sysfeed_binary
 
 
 @pytest.fixture(scope="session")
 def sysfeed_bin():
-    path = os.path.abspath(os.environ.get("SYSFEED_BIN", "build/sysfeed"))
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.fail("daemon binary %s not found: run `make` or set SYSFEED_BIN" % path)
-    return path
+    return sysfeed_binary()
 
 
 @pytest.fixture(scope="session")

@@ -1048,3 +1048,15 @@ def raise_nofile(n):
             n = hard
     resource.setrlimit(resource.RLIMIT_NOFILE, (n, hard))
 
+
+
+def sysfeed_binary():
+    """The daemon under test: $SYSFEED_BIN (default build/sysfeed) made
+    absolute; the test fails where it is no executable file. For the suites'
+    sysfeed_bin fixtures."""
+    import pytest
+
+    path = os.path.abspath(os.environ.get("SYSFEED_BIN", "build/sysfeed"))
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail("daemon binary %s not found: run `make` or set SYSFEED_BIN" % path)
+    return path

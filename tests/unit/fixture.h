@@ -3,10 +3,11 @@
  * under it, comparisons with golden files in <machine>/expected/, number
  * and list lookups in cJSON payloads, setting config keys, counting our
  * children, scratch trees under /tmp, parser checks (a fixture file that
- * must parse, what a parse holds against a wanted struct, a table of bad
- * inputs, every cut and garbled byte of a
- * file), running a collector over a fixture machine with its golden
- * payloads and metrics or over the live host, and capturing what an
+ * must parse, what a parse holds against a wanted struct or counters of an
+ * array against a table, a table of bad inputs, of a table parser's bad
+ * inputs that leave it empty, of a number parser's inputs, every cut and
+ * garbled byte of a file), running a collector over a fixture machine with
+ * its golden payloads and metrics or over the live host, and capturing what an
  * event-driven collector publishes. Include after cmocka.h. Every function
  * is marked unused so that files using only some of them still build with
  * -Werror. */
@@ -364,6 +365,7 @@ __attribute__((unused)) static bool run_live(struct run *r, const struct collect
 
 	*r = (struct run){.c = c, .fd = {-1, -1, -1, -1}};
 	r->fd[0] = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(r->fd[0] >= 0);
 	if (sys)
 		r->fd[2] = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	r->env = (struct collector_env){.proc_fd = r->fd[0], .sys_fd = r->fd[2]};
@@ -376,6 +378,20 @@ __attribute__((unused)) static bool run_live(struct run *r, const struct collect
 	print_message("live host: %s is off: %s\n", c->name, reason);
 	run_end(r);
 	return false;
+}
+
+/* The payload of c's first tick on this machine's /proc (and, with sys,
+ * /sys), started as run_live starts it: not NULL. Delete it. */
+__attribute__((unused)) static cJSON *live_payload(const struct collector *c, bool sys)
+{
+	struct run r;
+	cJSON *p;
+
+	run_live(&r, c, sys, false);
+	p = run_tick(&r, T1, 1);
+	assert_non_null(p);
+	run_end(&r);
+	return p;
 }
 
 /* n ticks a second apart on what r reads, each payload dropped; prints
@@ -595,6 +611,26 @@ __attribute__((unused)) static void assert_fields(const char *what, const void *
 	}
 }
 
+/* A counter of an array for assert_counts: its index and the value it
+ * must have. A table of them ends in {-1, 0}. */
+struct want_count {
+	int i;
+	uint64_t v;
+};
+
+/* got[i] is v for each {i, v} of the table, so that the counters a case
+ * checks in one array are one table; what names the array. */
+__attribute__((unused)) static void assert_counts(const char *what, const uint64_t *got,
+						  const struct want_count *w)
+{
+	for (; w->i >= 0; w++) {
+		if (got[w->i] != w->v)
+			print_error("%s[%d] is %" PRIu64 ", want %" PRIu64 "\n", what, w->i,
+				    got[w->i], w->v);
+		assert_true(got[w->i] == w->v);
+	}
+}
+
 /* A collector's env on a fresh scratch tree s (scratch_make with tag)
  * as its sys root when sys, else as its proc root; the other root is -1. */
 __attribute__((unused)) static void scratch_env(struct scratch *s, const char *tag, bool sys,
@@ -640,6 +676,28 @@ __attribute__((unused)) static void assert_case(size_t i, const char *text, int 
 	assert_int_equal(r, err);
 }
 
+/* An input of a parser of one number, the error it must give and, when
+ * that is 0, the number. */
+struct u64_case {
+	const char *text;
+	int err;
+	uint64_t v;
+};
+
+/* Each case's text (to its strlen) through parse, as the case says. */
+__attribute__((unused)) static void u64_cases(int (*parse)(const char *, size_t, uint64_t *),
+					      const struct u64_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = 0;
+
+		assert_case(i, cases[i].text, parse(cases[i].text, strlen(cases[i].text), &v),
+			    cases[i].err);
+		if (cases[i].err == 0)
+			assert_int_equal(v, cases[i].v);
+	}
+}
+
 /* Each case's text (to its strlen) parsed into ret must give the case's
  * error; then after (when not NULL) checks what ret holds. */
 __attribute__((unused)) static void parse_cases(const struct parse_case *cases, size_t n,
@@ -651,6 +709,22 @@ __attribute__((unused)) static void parse_cases(const struct parse_case *cases, 
 			    cases[i].err);
 		if (after)
 			after(ret);
+	}
+}
+
+/* parse_cases for the parser of a table: after each case the table is
+ * empty, its count (the size_t at count_off in ret) 0. */
+__attribute__((unused)) static void parse_cases_empty(const struct parse_case *cases, size_t n,
+						      fixture_parse_fn parse, void *ret,
+						      size_t count_off)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t count;
+
+		assert_case(i, cases[i].text, parse(cases[i].text, strlen(cases[i].text), ret),
+			    cases[i].err);
+		memcpy(&count, (const char *)ret + count_off, sizeof(count));
+		assert_int_equal(count, 0);
 	}
 }
 

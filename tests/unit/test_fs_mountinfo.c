@@ -26,63 +26,72 @@ static int parse(const char *text, size_t len, void *ret)
 
 /* --- the parser --- */
 
-TEST(test_parse_vm2)
+/* A mount of a parse at index i: every field. */
+struct want_mount {
+	size_t i;
+	unsigned mount_id, major, minor;
+	const char *root, *mount_point, *fstype, *source;
+	bool read_only;
+};
+
+/* machine's mountinfo parses into n mounts, those of the table (which
+ * ends in {.i = SIZE_MAX}) as it says. */
+static void check_mounts(const char *machine, size_t n, const struct want_mount *w)
 {
 	struct fs_mountinfo mi = {0};
 
-	parse_file("vm2", "proc/self/mountinfo", parse, &mi);
-	assert_int_equal(mi.n, 19);
-	/* 27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,... */
-	assert_int_equal(mi.v[5].mount_id, 27);
-	assert_int_equal(mi.v[5].major, 254);
-	assert_int_equal(mi.v[5].minor, 0);
-	assert_string_equal(mi.v[5].root, "/");
-	assert_string_equal(mi.v[5].mount_point, "/");
-	assert_string_equal(mi.v[5].fstype, "ext4");
-	assert_string_equal(mi.v[5].source, "/dev/vda");
-	assert_false(mi.v[5].read_only);
-	/* 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw */
-	assert_int_equal(mi.v[18].mount_id, 41);
-	assert_string_equal(mi.v[18].fstype, "cgroup2");
-	assert_string_equal(mi.v[18].mount_point, "/sys/fs/cgroup/unified");
+	parse_file(machine, "proc/self/mountinfo", parse, &mi);
+	assert_int_equal(mi.n, n);
+	for (; w->i != SIZE_MAX; w++) {
+		const struct fs_mount *m = &mi.v[w->i];
+
+		if (m->mount_id != w->mount_id || strcmp(m->mount_point, w->mount_point) != 0)
+			print_error("%s: mount %zu is %u at %s\n", machine, w->i, m->mount_id,
+				    m->mount_point);
+		assert_int_equal(m->mount_id, w->mount_id);
+		assert_int_equal(m->major, w->major);
+		assert_int_equal(m->minor, w->minor);
+		assert_string_equal(m->root, w->root);
+		assert_string_equal(m->mount_point, w->mount_point);
+		assert_string_equal(m->fstype, w->fstype);
+		assert_string_equal(m->source, w->source);
+		assert_int_equal(m->read_only, w->read_only);
+	}
 	fs_mountinfo_free(&mi);
+}
+
+TEST(test_parse_vm2)
+{
+	check_mounts(
+	    "vm2", 19,
+	    (const struct want_mount[]){
+		/* 27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,... */
+		{5, 27, 254, 0, "/", "/", "ext4", "/dev/vda", false},
+		/* 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw */
+		{18, 41, 0, 38, "/", "/sys/fs/cgroup/unified", "cgroup2", "cgroup2", false},
+		{.i = SIZE_MAX}});
 }
 
 TEST(test_parse_server)
 {
-	struct fs_mountinfo mi = {0};
-	const struct fs_mount *m;
-
-	parse_file("server", "proc/self/mountinfo", parse, &mi);
-	assert_int_equal(mi.n, 39);
-	/* two optional fields: shared:40 master:12 */
-	m = &mi.v[27];
-	assert_string_equal(m->mount_point, "/home");
-	assert_string_equal(m->fstype, "nfs4");
-	assert_string_equal(m->source, "files.example.com:/export/home");
-	/* \040 in the mount point and the source; ro per mount */
-	m = &mi.v[28];
-	assert_string_equal(m->mount_point, "/mnt/old archive");
-	assert_string_equal(m->source, "nas.example.com:/volume1/old archive");
-	assert_true(m->read_only);
-	/* \011 in the root and the mount point */
-	m = &mi.v[30];
-	assert_string_equal(m->root, "/exports/tab\tdir");
-	assert_string_equal(m->mount_point, "/srv/data/tab\tdir");
-	/* ro per mount only, rw super block */
-	m = &mi.v[32];
-	assert_string_equal(m->mount_point, "/mnt/rootbind");
-	assert_true(m->read_only);
-	/* \134 and \012; "unbindable" as the only optional field */
-	m = &mi.v[33];
-	assert_string_equal(m->mount_point, "/media/back\\slash\nnewline");
-	assert_int_equal(m->major, 8);
-	assert_int_equal(m->minor, 17);
-	/* no optional field at all */
-	m = &mi.v[34];
-	assert_string_equal(m->fstype, "cifs");
-	assert_string_equal(m->source, "//nas.example.com/team share");
-	fs_mountinfo_free(&mi);
+	check_mounts(
+	    "server", 39,
+	    (const struct want_mount[]){
+		/* two optional fields: shared:40 master:12 */
+		{27, 80, 0, 40, "/", "/home", "nfs4", "files.example.com:/export/home", false},
+		/* \040 in the mount point and the source; ro per mount */
+		{28, 82, 0, 41, "/", "/mnt/old archive", "nfs",
+		 "nas.example.com:/volume1/old archive", true},
+		/* \011 in the root and the mount point */
+		{30, 86, 253, 1, "/exports/tab\tdir", "/srv/data/tab\tdir", "xfs",
+		 "/dev/mapper/vg0-data", false},
+		/* ro per mount only, rw super block */
+		{32, 90, 253, 0, "/", "/mnt/rootbind", "ext4", "/dev/mapper/vg0-root", true},
+		/* \134 and \012; "unbindable" as the only optional field */
+		{33, 92, 8, 17, "/", "/media/back\\slash\nnewline", "ext4", "/dev/sdb1", false},
+		/* no optional field at all */
+		{34, 94, 0, 45, "/", "/mnt/team", "cifs", "//nas.example.com/team share", false},
+		{.i = SIZE_MAX}});
 }
 
 TEST(test_parse_shapes)
@@ -116,12 +125,6 @@ TEST(test_parse_shapes)
 	assert_int_equal(mi.v[0].mount_id, 4294967295u);
 	assert_int_equal(mi.v[0].minor, 1048575);
 	fs_mountinfo_free(&mi);
-}
-
-/* Whatever failed, the struct holds no mount. */
-static void no_mounts(const void *ret)
-{
-	assert_int_equal(((const struct fs_mountinfo *)ret)->n, 0);
 }
 
 TEST(test_parse_malformed)
@@ -162,7 +165,8 @@ TEST(test_parse_malformed)
 
 	/* the escape the cases below break */
 	assert_int_equal(parse_str("1 0 8:1 / /a\\040 rw - ext4 /dev/sda1 rw\n", &mi), 0);
-	parse_cases(cases, sizeof(cases) / sizeof(cases[0]), parse, &mi, no_mounts);
+	parse_cases_empty(cases, sizeof(cases) / sizeof(cases[0]), parse, &mi,
+			  offsetof(struct fs_mountinfo, n));
 	/* an embedded NUL */
 	assert_int_equal(fs_mountinfo_parse("1 0 8:1 / /\0 rw - ext4 /dev/sda1 rw\n", 36, &mi),
 			 -EINVAL);

@@ -83,15 +83,12 @@ TEST(test_parse_dpm)
 
 TEST(test_parse_u64)
 {
-	uint64_t v = 0;
+	static const struct u64_case cases[] = {
+	    {"37\n", 0, 37},      {"37", -EINVAL, 0},    {"\n", -EINVAL, 0},
+	    {"-1\n", -EINVAL, 0}, {"3 7\n", -EINVAL, 0}, {"18446744073709551616\n", -ERANGE, 0},
+	};
 
-	assert_int_equal(gpu_parse_u64("37\n", 3, &v), 0);
-	assert_int_equal(v, 37);
-	assert_int_equal(gpu_parse_u64("37", 2, &v), -EINVAL);
-	assert_int_equal(gpu_parse_u64("\n", 1, &v), -EINVAL);
-	assert_int_equal(gpu_parse_u64("-1\n", 3, &v), -EINVAL);
-	assert_int_equal(gpu_parse_u64("3 7\n", 4, &v), -EINVAL);
-	assert_int_equal(gpu_parse_u64("18446744073709551616\n", 21, &v), -ERANGE);
+	u64_cases(gpu_parse_u64, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 TEST(test_scan)

@@ -26,32 +26,49 @@ static void cpuinfo_fixture(const char *machine, struct host_cpu *c)
 	free(text);
 }
 
+/* What a parse of cpuinfo must give, all of it: src is a fixture
+ * machine's proc/cpuinfo or the text itself. */
+struct cpu_case {
+	const char *src, *model;
+	unsigned logical;
+	int cores, sockets;
+	bool has_flags, hypervisor;
+};
+
+/* c is what case k wants (i its index); c is freed. */
+static void assert_cpu(size_t i, const struct cpu_case *k, struct host_cpu *c)
+{
+	if (k->model)
+		assert_string_equal(c->model, k->model);
+	else
+		assert_null(c->model);
+	if (c->logical != k->logical || c->cores != k->cores || c->sockets != k->sockets ||
+	    c->has_flags != k->has_flags || c->hypervisor != k->hypervisor)
+		print_error("case %zu: %u logical, %d cores, %d sockets, flags %d, hypervisor %d\n",
+			    i, c->logical, c->cores, c->sockets, c->has_flags, c->hypervisor);
+	assert_int_equal(c->logical, k->logical);
+	assert_int_equal(c->cores, k->cores);
+	assert_int_equal(c->sockets, k->sockets);
+	assert_int_equal(c->has_flags, k->has_flags);
+	assert_int_equal(c->hypervisor, k->hypervisor);
+	host_cpu_free(c);
+}
+
 TEST(test_cpuinfo)
 {
+	static const struct cpu_case cases[] = {
+	    /* this VM: 2 vCPUs, one package, two cores, the hypervisor flag */
+	    {"vm2", "AMD EPYC", 2, 2, 1, true, true},
+	    /* a laptop: 8 threads on 4 cores */
+	    {"desktop", "Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz", 8, 4, 1, true, false},
+	    {"container", "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", 4, 2, 1, true, true},
+	};
 	struct host_cpu c;
 
-	/* this VM: 2 vCPUs, one package, two cores, the hypervisor flag */
-	cpuinfo_fixture("vm2", &c);
-	assert_string_equal(c.model, "AMD EPYC");
-	assert_int_equal(c.logical, 2);
-	assert_int_equal(c.cores, 2);
-	assert_int_equal(c.sockets, 1);
-	assert_true(c.has_flags);
-	assert_true(c.hypervisor);
-	host_cpu_free(&c);
-	/* a laptop: 8 threads on 4 cores */
-	cpuinfo_fixture("desktop", &c);
-	assert_string_equal(c.model, "Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz");
-	assert_int_equal(c.logical, 8);
-	assert_int_equal(c.cores, 4);
-	assert_int_equal(c.sockets, 1);
-	assert_false(c.hypervisor);
-	host_cpu_free(&c);
-	cpuinfo_fixture("container", &c);
-	assert_int_equal(c.logical, 4);
-	assert_int_equal(c.cores, 2);
-	assert_true(c.hypervisor);
-	host_cpu_free(&c);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cpuinfo_fixture(cases[i].src, &c);
+		assert_cpu(i, &cases[i], &c);
+	}
 }
 
 static int cpuinfo_str(const char *text, struct host_cpu *c)
@@ -61,55 +78,38 @@ static int cpuinfo_str(const char *text, struct host_cpu *c)
 
 TEST(test_cpuinfo_shapes)
 {
+	static const struct cpu_case cases[] = {
+	    /* arm64: no model name, no topology, no flags */
+	    {"processor\t: 0\nBogoMIPS\t: 108.00\n"
+	     "Features\t: fp asimd evtstrm crc32 cpuid\n"
+	     "CPU implementer\t: 0x41\nCPU architecture: 8\n"
+	     "CPU part\t: 0xd08\n\n"
+	     "processor\t: 1\nBogoMIPS\t: 108.00\n\n"
+	     "Hardware\t: BCM2835\nModel\t\t: Raspberry Pi 4 Model B\n",
+	     NULL, 2, 2, -1, false, false},
+	    /* two sockets of 2 cores, SMT, blocks without blank lines between */
+	    {"processor : 0\nphysical id : 0\ncore id : 0\n"
+	     "processor : 1\nphysical id : 0\ncore id : 1\n"
+	     "processor : 2\nphysical id : 1\ncore id : 0\n"
+	     "processor : 3\nphysical id : 1\ncore id : 1\n"
+	     "processor : 4\nphysical id : 0\ncore id : 0\n"
+	     "processor : 5\nphysical id : 1\ncore id : 1\n",
+	     NULL, 6, 4, 2, false, false},
+	    /* core ids but no physical id: one package assumed, sockets unknown */
+	    {"processor : 0\ncore id : 0\n\nprocessor : 1\ncore id : 0\n\n"
+	     "processor : 2\ncore id : 1\n",
+	     NULL, 3, 2, -1, false, false},
+	    /* POWER names the CPU "cpu"; "model name" wins over it when both */
+	    {"processor\t: 0\ncpu\t\t: POWER9 (raw), altivec supported\nmodel name\t: \n",
+	     "POWER9 (raw), altivec supported", 1, 1, -1, false, false},
+	    {"processor : 0\ncpu : X\nmodel name : Y\n", "Y", 1, 1, -1, false, false},
+	};
 	struct host_cpu c;
 
-	/* arm64: no model name, no topology, no flags */
-	assert_int_equal(cpuinfo_str("processor\t: 0\nBogoMIPS\t: 108.00\n"
-				     "Features\t: fp asimd evtstrm crc32 cpuid\n"
-				     "CPU implementer\t: 0x41\nCPU architecture: 8\n"
-				     "CPU part\t: 0xd08\n\n"
-				     "processor\t: 1\nBogoMIPS\t: 108.00\n\n"
-				     "Hardware\t: BCM2835\nModel\t\t: Raspberry Pi 4 Model B\n",
-				     &c),
-			 0);
-	assert_null(c.model);
-	assert_int_equal(c.logical, 2);
-	assert_int_equal(c.cores, 2);
-	assert_int_equal(c.sockets, -1);
-	assert_false(c.has_flags);
-	host_cpu_free(&c);
-	/* two sockets of 2 cores, SMT, blocks without blank lines between */
-	assert_int_equal(cpuinfo_str("processor : 0\nphysical id : 0\ncore id : 0\n"
-				     "processor : 1\nphysical id : 0\ncore id : 1\n"
-				     "processor : 2\nphysical id : 1\ncore id : 0\n"
-				     "processor : 3\nphysical id : 1\ncore id : 1\n"
-				     "processor : 4\nphysical id : 0\ncore id : 0\n"
-				     "processor : 5\nphysical id : 1\ncore id : 1\n",
-				     &c),
-			 0);
-	assert_int_equal(c.logical, 6);
-	assert_int_equal(c.cores, 4);
-	assert_int_equal(c.sockets, 2);
-	host_cpu_free(&c);
-	/* core ids but no physical id: one package assumed, sockets unknown */
-	assert_int_equal(cpuinfo_str("processor : 0\ncore id : 0\n\nprocessor : 1\ncore id : 0\n\n"
-				     "processor : 2\ncore id : 1\n",
-				     &c),
-			 0);
-	assert_int_equal(c.cores, 2);
-	assert_int_equal(c.sockets, -1);
-	host_cpu_free(&c);
-	/* POWER names the CPU "cpu"; "model name" wins over it when both */
-	assert_int_equal(cpuinfo_str("processor\t: 0\ncpu\t\t: POWER9 (raw), altivec supported\n"
-				     "model name\t: \n",
-				     &c),
-			 0);
-	assert_string_equal(c.model, "POWER9 (raw), altivec supported");
-	host_cpu_free(&c);
-	assert_int_equal(cpuinfo_str("processor : 0\ncpu : X\nmodel name : Y\n", &c), 0);
-	assert_string_equal(c.model, "Y");
-	host_cpu_free(&c);
-
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(cpuinfo_str(cases[i].src, &c), 0);
+		assert_cpu(i, &cases[i], &c);
+	}
 	assert_int_equal(cpuinfo_str("", &c), -ENODATA);
 	assert_int_equal(cpuinfo_str("model name : x\n", &c), -ENODATA);
 	assert_int_equal(cpuinfo_str("processor : 0\ngarbage\n", &c), -EINVAL);
@@ -197,14 +197,15 @@ TEST(test_os_release)
 
 TEST(test_btime)
 {
-	uint64_t v = 0;
+	static const struct u64_case cases[] = {
+	    {"cpu  1 2 3 4\nbtime 1795480737\n", 0, 1795480737},
+	    {"cpu  1 2 3 4\n", -ENODATA, 0},
+	    {"btime x\n", -EINVAL, 0},
+	    {"btime 1", -EINVAL, 0},
+	    {"btime 99999999999999999999\n", -ERANGE, 0},
+	};
 
-	assert_int_equal(host_btime_parse("cpu  1 2 3 4\nbtime 1795480737\n", 31, &v), 0);
-	assert_int_equal(v, 1795480737);
-	assert_int_equal(host_btime_parse("cpu  1 2 3 4\n", 13, &v), -ENODATA);
-	assert_int_equal(host_btime_parse("btime x\n", 8, &v), -EINVAL);
-	assert_int_equal(host_btime_parse("btime 1", 7, &v), -EINVAL);
-	assert_int_equal(host_btime_parse("btime 99999999999999999999\n", 27, &v), -ERANGE);
+	u64_cases(host_btime_parse, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* --- virtualization --- */

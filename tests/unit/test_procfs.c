@@ -160,6 +160,40 @@ TEST(test_lines_and_tokens)
 	assert_int_equal(procfs_next_token(&q, q + 3, &tok, &tok_len), 0);
 }
 
+/* Lines seen by procfs_each_line, joined by '|'; the line "bad" fails
+ * with -ERANGE. */
+static int join_line(void *ctx, const char *line, size_t len)
+{
+	char *seen = ctx;
+
+	if (len == 3 && memcmp(line, "bad", 3) == 0)
+		return -ERANGE;
+	snprintf(seen + strlen(seen), 64 - strlen(seen), "%s%.*s", seen[0] ? "|" : "", (int)len,
+		 line);
+	return 0;
+}
+
+TEST(test_each_line)
+{
+	static const struct {
+		const char *text, *seen;
+		int r;
+	} cases[] = {
+	    {"", "", 0},
+	    {"a b\n\nc\n", "a b||c", 0},
+	    {"a\nlast", "a", -EINVAL},     /* "last" has no '\n': the file was cut */
+	    {"a\nbad\nc\n", "a", -ERANGE}, /* the first error stops */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *t = cases[i].text;
+		char seen[64] = "";
+
+		assert_case(i, t, procfs_each_line(t, t + strlen(t), join_line, seen), cases[i].r);
+		assert_string_equal(seen, cases[i].seen);
+	}
+}
+
 static int u64(const char *s, uint64_t *v)
 {
 	return procfs_parse_u64(s, strlen(s), v);

@@ -2,7 +2,6 @@
 reset, resume, filter and never read, a ring that wraps, two reloads, then
 SIGTERM. It must exit 0 with no memcheck error and no definite leak."""
 
-import os
 import re
 import shutil
 import signal
@@ -15,6 +14,7 @@ from sysfeed_harness import (
     ProtocolError,
     check_consecutive,
     raise_nofile,
+    sysfeed_binary,
 )
 
 T = 60  # seconds: valgrind runs the daemon some 20-50 times slower
@@ -22,10 +22,7 @@ T = 60  # seconds: valgrind runs the daemon some 20-50 times slower
 
 @pytest.fixture(scope="module")
 def sysfeed_bin():
-    path = os.path.abspath(os.environ.get("SYSFEED_BIN", "build/sysfeed"))
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.fail("daemon binary %s not found: run `make` or set SYSFEED_BIN" % path)
-    return path
+    return sysfeed_binary()
 
 
 @pytest.fixture(scope="module")
