@@ -973,7 +973,7 @@ const struct cgroup_family cgroup_families[] = {
     {"tasks", "gauge", "Tasks in", "", cgroup_stats_tasks},
     {"io_read_bytes_total", "counter", "Bytes", " read from block devices", cgroup_stats_read},
     {"io_written_bytes_total", "counter", "Bytes", " wrote to block devices", cgroup_stats_written},
-    {NULL},
+    {0},
 };
 
 void cgroup_family_text(const struct cgroup_family *f, const char *noun, char *name,
