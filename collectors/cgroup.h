@@ -3,7 +3,8 @@
  * block I/O, OOM kills, frozen, and its first process. The same names on
  * every layout; a number whose controller is not mounted, not enabled for
  * the cgroup or unreadable is -1 (null), never a guess. Shared by the
- * `svc` and `containers` topics; files are read through held fds. */
+ * `svc` and `containers` topics; files are read through held fds
+ * (cgroup.c), units are paced and proved idle by cgroup_unit.c. */
 #ifndef SYSFEED_CGROUP_H
 #define SYSFEED_CGROUP_H
 
@@ -144,6 +145,14 @@ void cgroup_files_close(struct cgroup_reader *rd, struct cgroup_files *f);
  * found gone (the cgroup was removed). */
 int cgroup_read(struct cgroup_reader *rd, struct cgroup_files *f, const char *rel, unsigned mask,
 		struct cgroup_values *v);
+
+/* Reads the files in mask into v (the others stay), noting whether one
+ * was read and one found gone: cgroup_read's step, for cgroup_unit.c. */
+void cgroup_read_into(struct cgroup_reader *rd, struct cgroup_files *f, const char *rel,
+		      unsigned mask, struct cgroup_values *v, bool *gone, bool *read);
+
+/* Every value null (-1). */
+extern const struct cgroup_values cgroup_none;
 
 /* A cgroup's numbers of the last tick (-1: null) and the counters its
  * rates come from: what services and containers share. */
