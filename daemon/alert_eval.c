@@ -11,7 +11,6 @@
 #include "array.h"
 #include "alert_eval_impl.h"
 #include "collector.h"
-#define SELF_IDENTIFIER "sysfeed-alert" /* our own journal entries: never an alert */
 /* A sample this much before `for` is over counts as at its end: ticks come
  * a few ms early or late, and `for 2s` at 1 s ticks should not wait a
  * third tick because the second came 1 ms early. */
@@ -158,7 +157,7 @@ static void emit(struct alert_engine *e, struct rstate *rs, struct inst *in,
 
 /* The instance labelled label; hint: where it likely is (an array's
  * elements come in the same order payload after payload). */
-static struct inst *find(struct rstate *rs, const char *label, size_t hint)
+struct inst *inst_find(struct rstate *rs, const char *label, size_t hint)
 {
 	if (hint < rs->n && strcmp(rs->inst[hint].label, label) == 0)
 		return &rs->inst[hint];
@@ -168,7 +167,7 @@ static struct inst *find(struct rstate *rs, const char *label, size_t hint)
 	return NULL;
 }
 
-static struct inst *add(struct rstate *rs, const char *label)
+struct inst *inst_add(struct rstate *rs, const char *label)
 {
 	struct inst *in;
 
@@ -227,7 +226,7 @@ static void step(struct alert_engine *e, struct rstate *rs, const char *label, s
 		 const struct sample *s, const struct alert_now *now)
 {
 	const struct alert_rule *r = rs->rule;
-	struct inst *in = rs->n ? find(rs, label, hint) : NULL; /* mostly none: no call */
+	struct inst *in = rs->n ? inst_find(rs, label, hint) : NULL; /* mostly none: no call */
 	enum alert_state prev;
 
 	if (!s->valid) {
@@ -238,7 +237,7 @@ static void step(struct alert_engine *e, struct rstate *rs, const char *label, s
 	if (!in) {
 		if (!s->meets && !r->edge)
 			return;
-		if (!(in = add(rs, label)))
+		if (!(in = inst_add(rs, label)))
 			return;
 		in->armed = !s->meets;
 	}
@@ -353,9 +352,6 @@ static void sample_of(const struct alert_engine *e, size_t ri, long k, struct sa
 	s->holds = alert_compare(r->op, s->value, clear);
 }
 
-static void fire_inst(struct alert_engine *e, struct rstate *rs, struct inst *in, const char *text,
-		      const char *unit, const struct alert_now *now);
-
 /* One instance's sample of a `rises` rule: its value above the one of its
  * previous sample fires it (or counts one more rise). The instance is kept
  * from its first sample on, for its value: a first sample, or one after
@@ -365,7 +361,7 @@ static void fire_inst(struct alert_engine *e, struct rstate *rs, struct inst *in
 static void step_rise(struct alert_engine *e, struct rstate *rs, const char *label, size_t hint,
 		      const struct sample *s, const struct alert_now *now)
 {
-	struct inst *in = find(rs, label, hint);
+	struct inst *in = inst_find(rs, label, hint);
 	char text[64];
 	double from;
 
@@ -374,7 +370,7 @@ static void step_rise(struct alert_engine *e, struct rstate *rs, const char *lab
 	if (!s->valid)
 		return;
 	if (!in) {
-		if ((in = add(rs, label))) {
+		if ((in = inst_add(rs, label))) {
 			in->gen = rs->gen;
 			in->has_value = true;
 			in->value = s->value;
@@ -387,11 +383,11 @@ static void step_rise(struct alert_engine *e, struct rstate *rs, const char *lab
 		return;
 	in->threshold = from;
 	snprintf(text, sizeof(text), "rose from %.15g", from);
-	fire_inst(e, rs, in, text, NULL, now);
+	inst_fire(e, rs, in, text, NULL, now);
 }
 
 /* Instances not seen in this payload are gone: a firing one resolves. */
-static void sweep(struct alert_engine *e, struct rstate *rs, const struct alert_now *now)
+void inst_sweep(struct alert_engine *e, struct rstate *rs, const struct alert_now *now)
 {
 	for (size_t i = rs->n; i-- > 0;) {
 		struct inst *in = &rs->inst[i];
@@ -430,12 +426,12 @@ static void feed_threshold(struct alert_engine *e, size_t ri, const struct alert
 		else
 			step(e, rs, label, k, &s, now);
 	}
-	sweep(e, rs, now);
+	inst_sweep(e, rs, now);
 }
 
 /* An event for an event rule (or a rise): fires in, or adds to what fires. */
-static void fire_inst(struct alert_engine *e, struct rstate *rs, struct inst *in, const char *text,
-		      const char *unit, const struct alert_now *now)
+void inst_fire(struct alert_engine *e, struct rstate *rs, struct inst *in, const char *text,
+	       const char *unit, const struct alert_now *now)
 {
 	enum alert_state prev;
 
@@ -452,114 +448,6 @@ static void fire_inst(struct alert_engine *e, struct rstate *rs, struct inst *in
 	in->count = 1;
 	in->since_ms = now->real_ms;
 	emit(e, rs, in, prev, false, now);
-}
-
-static void fire(struct alert_engine *e, struct rstate *rs, const char *label, const char *text,
-		 const char *unit, const struct alert_now *now)
-{
-	struct inst *in = find(rs, label, 0);
-
-	if (in || (in = add(rs, label)))
-		fire_inst(e, rs, in, text, unit, now);
-}
-
-static const char *str_of(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static bool ascii_contains(const char *hay, const char *needle)
-{
-	return hay && strcasestr(hay, needle);
-}
-
-/* The entries of a `log` event as objects: the collector hands them over
- * already encoded (raw JSON), so they are parsed once for every log rule. */
-static cJSON *log_entries(const cJSON *payload)
-{
-	cJSON *out = cJSON_CreateArray();
-	const cJSON *entry;
-
-	cJSON_ArrayForEach(entry, cJSON_GetObjectItemCaseSensitive(payload, "entries"))
-	{
-		cJSON *o = cJSON_IsRaw(entry) ? cJSON_Parse(entry->valuestring)
-					      : cJSON_Duplicate(entry, true);
-
-		if (o && out)
-			cJSON_AddItemToArray(out, o);
-		else
-			cJSON_Delete(o);
-	}
-	return out;
-}
-
-static void feed_log(struct alert_engine *e, struct rstate *rs, const cJSON *entries,
-		     const struct alert_now *now)
-{
-	const struct alert_rule *r = rs->rule;
-	const cJSON *entry;
-
-	cJSON_ArrayForEach(entry, entries)
-	{
-		const cJSON *pr = cJSON_GetObjectItemCaseSensitive(entry, "priority");
-		const char *unit = str_of(entry, "unit"), *id = str_of(entry, "identifier");
-		const char *msg = str_of(entry, "message");
-
-		if (id && strcmp(id, SELF_IDENTIFIER) == 0)
-			continue;
-		if (r->prio >= 0 &&
-		    (!cJSON_IsNumber(pr) || !alert_compare(r->prio_op, pr->valuedouble, r->prio)))
-			continue;
-		if (r->unit && (!unit || fnmatch(r->unit, unit, 0) != 0))
-			continue;
-		if (r->match && !ascii_contains(msg, r->match))
-			continue;
-		fire(e, rs, unit ? unit : "", msg, unit, now);
-	}
-}
-
-static void feed_file(struct alert_engine *e, struct rstate *rs, const cJSON *payload,
-		      const struct alert_now *now)
-{
-	static const char *const keys[] = {"path", "from", "to"};
-
-	for (size_t i = 0; i < 3; i++) {
-		const char *p = str_of(payload, keys[i]);
-
-		if (p && fnmatch(rs->rule->path, p, 0) == 0) {
-			fire(e, rs, p, str_of(payload, "action"), NULL, now);
-			return;
-		}
-	}
-}
-
-/* Failed units fire while they are in the `failed` list. */
-static void feed_units(struct alert_engine *e, struct rstate *rs, const cJSON *payload,
-		       const struct alert_now *now)
-{
-	const cJSON *u, *failed = cJSON_GetObjectItemCaseSensitive(payload, "failed");
-
-	if (!cJSON_IsArray(failed))
-		return;
-	rs->gen++;
-	cJSON_ArrayForEach(u, failed)
-	{
-		const char *name = str_of(u, "unit"), *result = str_of(u, "result");
-		char text[96];
-		struct inst *in;
-
-		if (!name || (rs->rule->unit && fnmatch(rs->rule->unit, name, 0) != 0))
-			continue;
-		if ((in = find(rs, name, 0)) && in->state == ALERT_FIRING) {
-			in->gen = rs->gen;
-			continue;
-		}
-		snprintf(text, sizeof(text), "%s failed (%s)", name, result ? result : "failed");
-		fire(e, rs, name, text, name, now);
-	}
-	sweep(e, rs, now);
 }
 
 void alert_engine_feed(struct alert_engine *e, unsigned topic, const cJSON *payload,

@@ -1,6 +1,6 @@
 /* The alert engine's insides, shared by alert_eval.c (instances, states,
- * limits) and alert_index.c (rules by topic, field paths read once per
- * payload). Not a public API. */
+ * limits), alert_events.c (the event rules' feeds) and alert_index.c (rules by topic, field paths
+ * read once per payload). Not a public API. */
 #ifndef SYSFEED_ALERT_EVAL_IMPL_H
 #define SYSFEED_ALERT_EVAL_IMPL_H
 
@@ -120,5 +120,31 @@ bool resolve_fields(struct alert_engine *e, const struct topic_ix *t, const cJSO
 /* An array element's label: its mount, name, device, unit, id or label
  * (a GPU's id: models repeat), else "cpuN" or "#index". */
 const char *elem_label(const struct elem *el);
+
+/* alert_eval.c: the instances of a rule's state */
+/* The instance labelled label; hint: where it likely is (an array's
+ * elements come in the same order payload after payload). */
+struct inst *inst_find(struct rstate *rs, const char *label, size_t hint);
+/* A new instance labelled label (NULL when memory runs out). */
+struct inst *inst_add(struct rstate *rs, const char *label);
+/* Instances not seen in this payload are gone: a firing one resolves. */
+void inst_sweep(struct alert_engine *e, struct rstate *rs, const struct alert_now *now);
+/* An event for an event rule (or a rise): fires in, or adds to what fires. */
+void inst_fire(struct alert_engine *e, struct rstate *rs, struct inst *in, const char *text,
+	       const char *unit, const struct alert_now *now);
+
+/* alert_events.c: the event rules' feeds */
+/* The entries of a `log` event as objects: the collector hands them over
+ * already encoded (raw JSON), so they are parsed once for every log rule. */
+cJSON *log_entries(const cJSON *payload);
+/* Each entry that matches the rule fires the instance of its unit. */
+void feed_log(struct alert_engine *e, struct rstate *rs, const cJSON *entries,
+	      const struct alert_now *now);
+/* A change whose path (or rename's side) matches fires that path. */
+void feed_file(struct alert_engine *e, struct rstate *rs, const cJSON *payload,
+	       const struct alert_now *now);
+/* Failed units fire while they are in the `failed` list. */
+void feed_units(struct alert_engine *e, struct rstate *rs, const cJSON *payload,
+		const struct alert_now *now);
 
 #endif
