@@ -68,6 +68,17 @@ class Containers:
         return dict(self.counts, list=sorted(self.rows.values(), key=lambda r: (
             r["name"].encode(), r["cgroup"].encode())))
 
+    def upto(self, event):
+        """Applies the events up to and including event."""
+        while self.pos < len(self.c.events):
+            e = self.c.events[self.pos]
+            self.pos += 1
+            if e.type == "containers":
+                self.apply(e.json)
+            if e is event:
+                return
+        raise AssertionError("the event is not in the stream")
+
     def tick(self, pred=lambda p: True, timeout=10):
         """The state after the next tick after which pred accepts it."""
         def step():
@@ -182,9 +193,12 @@ def test_podman_container(start_daemon, busybox_image):
         assert (theirs["name"], theirs["engine"]) == (name, "podman")
         # stopped: pushed at once, then gone from the list
         run(*PODMAN, "rm", "-f", "-t", "0", name)
-        c.wait_event(lambda e: e.type == "containers" and any(
+        stop = c.wait_event(lambda e: e.type == "containers" and any(
             x["change"] == "stopped" and x["id"] == cid for x in e.json.get("changes", [])),
             30 * SLACK, "the stopped change")
+        # the view up to the stop (ticks while `podman rm` ran still had
+        # it), then the first tick after it
+        view.upto(stop)
         after = view.tick()
         assert all(r["id"] != cid for r in after["list"])
         assert after["containers"] == len(after["list"])
