@@ -210,6 +210,8 @@ function presetsFromHello() {
 
 // ---------------------------------------------------------------- connection state
 
+let statusTimer = 0;
+
 function status() {
   const interval = hello?.interval_ms ?? 1000;
   let state = conn.state;
@@ -228,8 +230,14 @@ function status() {
   for (const s of ['live', 'stale', 'reconnecting', 'connecting']) setClass(st, s, s === state);
   for (const s of ['live', 'stale', 'reconnecting', 'connecting']) setClass($('#dot'), s, s === state);
   if (document.documentElement.dataset.conn !== state) document.documentElement.dataset.conn = state;
+  // The next look without an event: when the stream would turn stale,
+  // then every second while it is (the text counts the silence). Each
+  // tick's drawing calls this first, so no timer fires beside the tick
+  // while events come.
+  clearTimeout(statusTimer);
+  const wait = state === 'stale' ? 1000 : state === 'live' && conn.lastEvent ? conn.lastEvent + 3 * interval - Date.now() + 50 : 0;
+  statusTimer = wait > 0 ? setTimeout(() => document.hidden || status(), wait) : 0;
 }
-setInterval(() => document.hidden || status(), 1000);
 
 // Which panels this daemon has, which are off and why.
 function topicsFromHello(h) {

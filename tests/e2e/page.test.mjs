@@ -215,6 +215,40 @@ describe('the page', () => {
     await ctx.close();
   });
 
+  it('runs no timer beside the tick while events come (no interval at all), and clips no bar\'s fill', async () => {
+    // The connection's state is looked at again only when the stream
+    // would turn stale (three intervals without an event): a timer that
+    // every tick's drawing sets anew, which never fires while events come.
+    const { ctx, page } = await pool.open(daemon.url, {
+      setup: (p) => p.addInitScript(() => {
+        const t = (window.sfTimers = { intervals: 0, fired: 0 });
+        const si = window.setInterval;
+        window.setInterval = function (...a) {
+          t.intervals++;
+          return si.apply(this, a);
+        };
+        const st = window.setTimeout;
+        window.setTimeout = function (fn, ...a) {
+          return st.call(this, (...b) => {
+            t.fired++;
+            if (typeof fn === 'function') fn(...b);
+          }, ...a);
+        };
+      }),
+    });
+    const draws = await page.evaluate(() => window.sysfeed.draws);
+    const before = await page.evaluate(() => ({ ...window.sfTimers }));
+    await until(() => page.evaluate((d) => window.sysfeed.draws >= d + 3, draws), 10000, 'three more ticks drawn');
+    const timers = await page.evaluate(() => window.sfTimers);
+    assert.equal(timers.intervals, 0, 'no setInterval');
+    assert.equal(timers.fired - before.fired, 0, 'no timer fired over three ticks');
+    // A rounded clip around a fill whose width changes made Chromium lay
+    // out its compositing layers afresh at every tick.
+    const overflow = await page.evaluate(() => [...document.querySelectorAll('.bar')].map((b) => getComputedStyle(b).overflow));
+    assert.ok(overflow.length > 0 && overflow.every((o) => o === 'visible'), `bars unclipped: ${overflow}`);
+    await ctx.close();
+  });
+
   it('keeps the last point before a chart\'s range while a line runs from it into the range', async () => {
     // A line entering the plot at its left edge from a point dropped
     // before the range was drawn in a moved chart and not in a full
