@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "config.h"
+#include "heap.h"
 #include "http.h"
 #include "hub.h"
 #include "log.h"
@@ -24,13 +25,7 @@
 #include "service.h"
 #include "topics.h"
 
-/* The heap is given back every second when malloc's free lists hold more
- * than this (malloc_trim: ~80 us on a 4 MB heap, every second in a busy
- * soak). Every 30 s with 512 KiB, the free pages in the middle of the heap
- * that a journal flood, a burst of clients or a snapshot leave averaged
- * 0.5-1 MB of RSS. */
-#define TRIM_FREE_BYTES (256u << 10)
-#define MMAP_THRESHOLD  (128 << 10) /* malloc's default, kept fixed */
+#define MMAP_THRESHOLD (128 << 10) /* malloc's default, kept fixed */
 
 struct daemon;
 
@@ -125,8 +120,7 @@ static void on_house(void *ctx, int fd)
 	d->house_ms = clock_mono_ms();
 	hub_housekeep(d->hub);
 	http_housekeep(d->http);
-	if (mallinfo2().fordblks > TRIM_FREE_BYTES)
-		malloc_trim(0);
+	heap_housekeep();
 	topics_follow(d->topics);
 }
 
