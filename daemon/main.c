@@ -20,6 +20,7 @@
 #include "heap.h"
 #include "http.h"
 #include "hub.h"
+#include "json.h"
 #include "log.h"
 #include "loop.h"
 #include "service.h"
@@ -255,6 +256,7 @@ int main(int argc, char **argv)
 	 * streams held 20 s while the heap in use stayed at 3.2 MB
 	 * (tests/bench/abuse stalled: +3.2-4.7 MiB of RSS; 1.1-2.0 with this). */
 	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+	json_pool_start(); /* this thread, the loop's, builds every payload */
 	if ((r = cli_start(argc, argv, &d.src, &d.cfg)) >= 0)
 		return r;
 
@@ -323,5 +325,6 @@ out:
 	close_fd(d.proc_fd);
 	close_fd(d.sys_fd);
 	config_free(&d.cfg);
+	json_pool_done();
 	return status;
 }
