@@ -471,7 +471,8 @@ static int proc_sample_gpu(struct proc_state *s, const struct collector_env *env
  * directory is listed for new ones. On a live root a process can only
  * appear under a pid above the last one allocated at the previous listing
  * (/proc/loadavg's last field), unless pids wrapped: so only that part of
- * the directory is listed, and all of it when pids wrapped, every
+ * the directory is listed, up to the last pid allocated now (above it,
+ * after a wrap, are old processes), and all of it when pids wrapped, every
  * PROC_RESCAN_TICKS, and on other roots every tick. The first tick of a
  * process has no CPU rate. */
 static int proc_sample(void *state, const struct collector_env *env,
@@ -509,10 +510,11 @@ static int proc_sample(void *state, const struct collector_env *env,
 	if (full)
 		t->relist = false; /* set again by the listing when out of fds */
 	if (full)
-		r = proc_table_list(t, env->proc_fd, tick->mono_ns, 0, &errors);
+		r = proc_table_list(t, env->proc_fd, tick->mono_ns, 0, 0, &errors);
 	else if (last_pid != s->last_pid)
 		r = proc_table_list(t, env->proc_fd, tick->mono_ns,
-				    (off_t)((int64_t)s->last_pid + 1 + t->dent_base), &errors);
+				    (off_t)((int64_t)s->last_pid + 1 + t->dent_base),
+				    (uint32_t)last_pid, &errors);
 	else
 		r = 0;
 	if (r < 0)

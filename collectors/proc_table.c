@@ -26,7 +26,11 @@
 #define PROC_CMDLINE_READ 4096
 #define PROC_STATUS_MAX   (64u << 10)
 #define PROC_DENTS_BUF    (32u << 10)
-#define PROC_MIN_CAP      64
+/* A pid's entry from getdents64: 19 bytes of header, up to 10 digits and
+ * a NUL, 8-aligned; a bounded listing reads at least PROC_DENTS_MIN */
+#define PROC_DENT_BYTES 32u
+#define PROC_DENTS_MIN  256u
+#define PROC_MIN_CAP    64
 /* Held fds: each costs a struct file and a seq_file page in the kernel
  * (about 4.5 KiB, charged to the daemon's memory cgroup), so their number
  * is capped; processes beyond it are read by path, at about 3x the CPU. */
@@ -450,13 +454,37 @@ static bool proc_pid_name(const char *name, uint32_t *ret)
 	return true;
 }
 
+/* The getdents64 batch for a listing from position `from` up to pid
+ * `to`: room for the pids between them (the bound stops it there), the
+ * whole buffer for a full or unbounded one. */
+static size_t proc_list_size(const struct proc_table *t, off_t from, uint32_t to)
+{
+	uint64_t first, span;
+
+	if (from <= t->dent_base || to == 0)
+		return PROC_DENTS_BUF;
+	first = (uint64_t)(from - t->dent_base);
+	if (first > to)
+		return PROC_DENTS_MIN;
+	span = to - first + 2;
+	if (span >= PROC_DENTS_BUF / PROC_DENT_BYTES)
+		return PROC_DENTS_BUF;
+	return span * PROC_DENT_BYTES < PROC_DENTS_MIN ? PROC_DENTS_MIN : span * PROC_DENT_BYTES;
+}
+
 /* Lists the proc root from position `from` and adds the pids not yet
  * known. A full listing (from 0) also learns dent_base, checking that it
  * holds for every pair of pid entries, and drops the known pids it no
- * longer lists. Counts processes whose stat did not parse in *errors. */
-int proc_table_list(struct proc_table *t, int proc_fd, uint64_t mono_ns, off_t from, size_t *errors)
+ * longer lists. A partial one stops after pid `to` (0: no bound): once
+ * pids wrapped, the processes above the last pid allocated are old ones,
+ * and the kernel filled a whole buffer with them at each listing (~90
+ * entries a tick here, 4 % of an idle daemon's CPU); its batches are
+ * sized for the pids up to `to`. Counts processes whose stat did not
+ * parse in *errors. */
+int proc_table_list(struct proc_table *t, int proc_fd, uint64_t mono_ns, off_t from, uint32_t to,
+		    size_t *errors)
 {
-	struct procfs_dents it = PROCFS_DENTS(t->dir_fd, t->dents, PROC_DENTS_BUF);
+	struct procfs_dents it = PROCFS_DENTS(t->dir_fd, t->dents, proc_list_size(t, from, to));
 	const struct dirent64 *d;
 	bool full = from == 0;
 	int64_t base = 0, prev_off = -1;
@@ -466,6 +494,7 @@ int proc_table_list(struct proc_table *t, int proc_fd, uint64_t mono_ns, off_t f
 		return -errno;
 	if (full)
 		t->gen++;
+	t->listed = 0;
 	while ((r = procfs_dents_next(&it, &d)) > 0) {
 		uint32_t pid;
 		size_t i;
@@ -473,6 +502,9 @@ int proc_table_list(struct proc_table *t, int proc_fd, uint64_t mono_ns, off_t f
 		if ((d->d_type != DT_DIR && d->d_type != DT_UNKNOWN) ||
 		    !proc_pid_name(d->d_name, &pid))
 			continue;
+		t->listed++;
+		if (!full && to > 0 && pid > to)
+			break;
 		if (full && base != -1 && prev_off >= 0) {
 			int64_t b = prev_off - (int64_t)pid;
 

@@ -91,7 +91,8 @@ struct proc_table {
 	 * pids above L; 0: unknown */
 	int64_t dent_base;
 	size_t held, fd_budget;
-	uint64_t hz; /* USER_HZ */
+	size_t listed; /* pid entries the last listing looked at */
+	uint64_t hz;   /* USER_HZ */
 	char *dents;
 };
 
@@ -117,9 +118,11 @@ int proc_table_update(struct proc_table *t, int proc_fd, uint64_t mono_ns, bool 
 /* Lists the proc root from position `from` and adds the pids not yet
  * known. A full listing (from 0) also learns dent_base, checking that it
  * holds for every pair of pid entries, and drops the known pids it no
- * longer lists. Counts processes whose stat did not parse in *errors.
- * Returns 0 or -errno. */
-int proc_table_list(struct proc_table *t, int proc_fd, uint64_t mono_ns, off_t from,
+ * longer lists. A partial one (from above 0) stops after pid `to` (0: at
+ * the end), reading the directory in batches sized for the pids up to
+ * it. Counts processes whose stat did not parse in *errors. Returns 0 or
+ * -errno. */
+int proc_table_list(struct proc_table *t, int proc_fd, uint64_t mono_ns, off_t from, uint32_t to,
 		    size_t *errors);
 
 /* Gives memory back once most processes are gone. */

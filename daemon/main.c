@@ -17,20 +17,16 @@
 #include "cli.h"
 #include "clock.h"
 #include "config.h"
+#include "heap.h"
 #include "http.h"
 #include "hub.h"
+#include "json.h"
 #include "log.h"
 #include "loop.h"
 #include "service.h"
 #include "topics.h"
 
-/* The heap is given back every second when malloc's free lists hold more
- * than this (malloc_trim: ~80 us on a 4 MB heap, every second in a busy
- * soak). Every 30 s with 512 KiB, the free pages in the middle of the heap
- * that a journal flood, a burst of clients or a snapshot leave averaged
- * 0.5-1 MB of RSS. */
-#define TRIM_FREE_BYTES (256u << 10)
-#define MMAP_THRESHOLD  (128 << 10) /* malloc's default, kept fixed */
+#define MMAP_THRESHOLD (128 << 10) /* malloc's default, kept fixed */
 
 struct daemon;
 
@@ -125,8 +121,7 @@ static void on_house(void *ctx, int fd)
 	d->house_ms = clock_mono_ms();
 	hub_housekeep(d->hub);
 	http_housekeep(d->http);
-	if (mallinfo2().fordblks > TRIM_FREE_BYTES)
-		malloc_trim(0);
+	heap_housekeep();
 	topics_follow(d->topics);
 }
 
@@ -261,6 +256,7 @@ int main(int argc, char **argv)
 	 * streams held 20 s while the heap in use stayed at 3.2 MB
 	 * (tests/bench/abuse stalled: +3.2-4.7 MiB of RSS; 1.1-2.0 with this). */
 	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+	json_pool_start(); /* this thread, the loop's, builds every payload */
 	if ((r = cli_start(argc, argv, &d.src, &d.cfg)) >= 0)
 		return r;
 
@@ -329,5 +325,6 @@ out:
 	close_fd(d.proc_fd);
 	close_fd(d.sys_fd);
 	config_free(&d.cfg);
+	json_pool_done();
 	return status;
 }

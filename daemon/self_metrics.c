@@ -53,6 +53,10 @@ void self_metrics_tick(struct metrics *m, const struct self_tick *s)
 		 "given back by malloc_trim).",
 		 "state", (const char *const[]){"in_use", "free", NULL},
 		 (const double[]){(double)s->heap_in_use, (double)s->heap_free});
+	one(m, "sysfeed_heap_trims_total", "counter",
+	    "Times the free heap was given back to the system (malloc_trim), when the "
+	    "daemon's memory grew since the last time.",
+	    (double)s->heap_trims);
 }
 
 /* The hub's families, one unlabelled sample each. */

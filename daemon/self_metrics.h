@@ -23,6 +23,7 @@ struct self_tick {
 	const char *const *topic_names; /* n_topics of them */
 	const bool *topic_up;
 	size_t heap_in_use, heap_free; /* malloc's (mallinfo2) */
+	uint64_t heap_trims;           /* malloc_trim calls (heap.h) */
 	uint64_t metrics_writes;       /* times these texts were written (topics_metrics) */
 };
 

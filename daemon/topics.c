@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "collector.h"
 #include "config.h"
+#include "heap.h"
 #include "history.h"
 #include "hub.h"
 #include "json.h"
@@ -251,6 +252,7 @@ static void daemon_metrics(struct topics *t)
 						 .topic_up = up,
 						 .heap_in_use = mi.uordblks + mi.hblkhd,
 						 .heap_free = mi.fordblks,
+						 .heap_trims = heap_trims(),
 						 .metrics_writes = t->metrics_writes});
 	if (t->store) {
 		struct store_stats st;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <float.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -233,6 +234,82 @@ char *json_print(const cJSON *item, size_t *ret_len)
 		*o = (struct json_out){0};
 	}
 	return text;
+}
+
+/* The pool: a list through the free blocks themselves, per thread. */
+struct json_pool_block {
+	struct json_pool_block *next;
+};
+
+struct json_pool {
+	struct json_pool_block *head;
+	size_t n;
+	bool on;
+};
+
+static _Thread_local struct json_pool json_pool;
+/* malloc_usable_size of a JSON_POOL_BYTES block: only blocks of exactly
+ * this size go into the pool, so any of them fits any pooled request */
+static size_t json_pool_usable;
+
+static void *json_pool_alloc(size_t size)
+{
+	struct json_pool *p = &json_pool;
+	struct json_pool_block *b;
+
+	if (size > JSON_POOL_BYTES || !p->on)
+		return malloc(size);
+	if (!p->head)
+		return malloc(JSON_POOL_BYTES);
+	b = p->head;
+	p->head = b->next;
+	p->n--;
+	return b;
+}
+
+static void json_pool_free(void *ptr)
+{
+	struct json_pool *p = &json_pool;
+	struct json_pool_block *b = ptr;
+
+	if (!ptr || !p->on || p->n >= JSON_POOL_MAX ||
+	    malloc_usable_size(ptr) != json_pool_usable) {
+		free(ptr);
+		return;
+	}
+	b->next = p->head;
+	p->head = b;
+	p->n++;
+}
+
+void json_pool_start(void)
+{
+	void *probe = malloc(JSON_POOL_BYTES);
+
+	if (!probe)
+		return;
+	json_pool_usable = malloc_usable_size(probe);
+	free(probe);
+	json_pool.on = true;
+	cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = json_pool_alloc, .free_fn = json_pool_free});
+}
+
+void json_pool_done(void)
+{
+	struct json_pool *p = &json_pool;
+
+	while (p->head) {
+		struct json_pool_block *b = p->head;
+
+		p->head = b->next;
+		free(b);
+	}
+	*p = (struct json_pool){0};
+}
+
+size_t json_pool_count(void)
+{
+	return json_pool.n;
 }
 
 size_t json_width(unsigned char c)

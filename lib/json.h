@@ -19,6 +19,25 @@ char *json_print(const cJSON *item, size_t *ret_len);
  * printed calls it before it ends. */
 void json_print_done(void);
 
+/* Blocks of up to this many bytes are pooled by json_pool_start. */
+#define JSON_POOL_BYTES 64
+/* A pooling thread keeps at most this many free blocks (~160 KiB). */
+#define JSON_POOL_MAX 2048
+
+/* Makes cJSON allocate through a pool of the calling thread's freed
+ * small blocks (nodes, keys, short strings: JSON_POOL_BYTES at most),
+ * up to JSON_POOL_MAX of them: a tick builds and frees about a thousand,
+ * which overflowed malloc's small per-thread cache into its fastbins,
+ * consolidated again at each larger request (malloc took a seventh of an
+ * idle daemon's CPU). Sets cJSON's hooks, process-wide; other threads go
+ * straight to malloc and free. Every pooled block is a malloc'd one, so
+ * free() and the hooks may each release what the other allocated. */
+void json_pool_start(void);
+/* Frees the calling thread's pooled blocks and stops pooling there. */
+void json_pool_done(void);
+/* How many free blocks the calling thread's pool holds (for tests). */
+size_t json_pool_count(void);
+
 /* How many bytes the byte c takes in a JSON string as cJSON writes it: 6
  * for a control character written as \u00XX, 2 for '"', '\\' and the
  * short escapes (\b \f \n \r \t), else 1. */

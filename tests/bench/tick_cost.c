@@ -151,6 +151,8 @@ int main(int argc, char **argv)
 	    {'n', &nproc}, {'p', &target}, {'t', &ticks}, {'i', &interval_ms}, {'w', &warmup}, {0},
 	};
 
+	json_pool_start(); /* as the daemon's loop thread does (daemon/main.c) */
+
 	while ((opt = getopt(argc, argv, "n:p:t:i:w:P:S:")) != -1) {
 		if (bench_uint_opt(uints, opt, optarg))
 			continue;

@@ -21,8 +21,8 @@ import urllib.request
 
 import pytest
 
-from sysfeed_harness import (SANITIZE, Daemon, Timeout, deadline_after, http_request, remaining,
-                             stop_process)
+from sysfeed_harness import (SANITIZE, Daemon, SSEClient, Timeout, deadline_after, http_request,
+                             pump_many, remaining, stop_process, wait_for)
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -502,3 +502,38 @@ def test_hostile_label_values(start_daemon):
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def test_heap_trimmed_after_growth_only(start_daemon):
+    """The free heap goes back to the system when the daemon's memory grew
+    (here: snapshots for many topic masks), not every second: trimming at
+    each housekeeping gave back the pages every tick uses again, which the
+    next tick faulted in (~50 page faults and 6 madvise calls a second)."""
+    def scrape():
+        _, samples = parse_exposition(get_metrics(d.port).text)
+        return {n: float(v) for n, l, v in samples if not l}
+
+    if SANITIZE:
+        pytest.skip("ASan's allocator replaces malloc: no malloc_trim")
+    # a small ring, full at once: the daemon's memory stops growing early
+    d = start_daemon(interval=100, config="ring-bytes = 64K\n")
+    d.wait_healthz(lambda h: h["uptime"] >= 4.0, 15, "four housekeepings")
+    m0 = scrape()
+    assert "sysfeed_heap_trims_total" in m0
+    up0 = d.healthz()["uptime"]
+    # ten housekeepings of an idle daemon: its ticks' churn is not trimmed
+    d.wait_healthz(lambda h: h["uptime"] >= up0 + 10.0, 30, "ten more housekeepings")
+    m1 = scrape()
+    assert m1["sysfeed_heap_trims_total"] - m0["sysfeed_heap_trims_total"] <= 1, (m0, m1)
+    # a burst: a snapshot for each of 60 topic masks, then the clients go
+    names = ["cpu", "mem", "load", "net", "disk", "proc", "psi", "fs", "host", "svc"]
+    masks = [",".join(names[i:i + 3] + names[:j]) for i in range(len(names)) for j in range(6)][:60]
+    clients = [SSEClient(d.port, "/events?topics=" + m, keep_body=1 << 20) for m in masks]
+    try:
+        pump_many(clients, lambda: all(any(e.type == "snapshot" for e in c.events) for c in clients),
+                  30, "every client's snapshot")
+    finally:
+        for c in clients:
+            c.close()
+    wait_for(lambda: scrape()["sysfeed_heap_trims_total"] > m1["sysfeed_heap_trims_total"], 15,
+             "a trim after the burst")

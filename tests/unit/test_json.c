@@ -436,3 +436,61 @@ TEST(test_rows)
 	json_buf_free(&b);
 	assert_null(b.p);
 }
+
+/* The loop thread's pool of small cJSON blocks: what a payload frees
+ * comes back for the next one, at most JSON_POOL_MAX blocks are kept,
+ * larger blocks and other threads' go to malloc and free. */
+TEST(test_pool)
+{
+	cJSON *o;
+	void *big, *b;
+	size_t n;
+	char *text;
+
+	json_pool_start();
+	assert_int_equal(json_pool_count(), 0);
+	o = json_payload(1);
+	assert_non_null(o);
+	assert_int_equal(json_num(o, "a", 1.5), 0);
+	assert_int_equal(json_str(o, "key", "short text"), 0);
+	cJSON_Delete(o);
+	n = json_pool_count();
+	assert_true(n >= 5); /* the object, three items, their keys, the string */
+	o = cJSON_CreateObject();
+	assert_int_equal(json_pool_count(), n - 1); /* taken from the pool */
+	assert_int_equal(json_num(o, "b", 2), 0);
+	text = json_print(o, NULL);
+	assert_string_equal(text, "{\"b\":2}");
+	free(text);
+	cJSON_Delete(o); /* the object, the item, its key: all back */
+	assert_int_equal(json_pool_count(), n);
+	/* a block larger than JSON_POOL_BYTES is not kept */
+	big = cJSON_malloc(JSON_POOL_BYTES * 4);
+	assert_non_null(big);
+	cJSON_free(big);
+	assert_int_equal(json_pool_count(), n);
+	/* a pooled block is a malloc'd one: free() takes it too */
+	b = cJSON_malloc(8);
+	assert_int_equal(json_pool_count(), n - 1);
+	free(b);
+	/* bounded */
+	{
+		void **v = calloc(JSON_POOL_MAX + 16, sizeof(*v));
+
+		assert_non_null(v);
+		for (size_t i = 0; i < JSON_POOL_MAX + 16; i++)
+			assert_non_null(v[i] = cJSON_malloc(16));
+		assert_int_equal(json_pool_count(), 0);
+		for (size_t i = 0; i < JSON_POOL_MAX + 16; i++)
+			cJSON_free(v[i]);
+		assert_int_equal(json_pool_count(), JSON_POOL_MAX);
+		free(v);
+	}
+	json_pool_done();
+	assert_int_equal(json_pool_count(), 0);
+	/* after it, what the hooks free goes to free() */
+	o = cJSON_CreateObject();
+	cJSON_Delete(o);
+	assert_int_equal(json_pool_count(), 0);
+	cJSON_InitHooks(NULL);
+}

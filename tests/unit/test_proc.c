@@ -944,3 +944,55 @@ TEST(test_collector_few_fds)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 	close(fd);
 }
+
+/* A partial listing stops after the bound: the pids above the last one
+ * allocated are, once pids wrapped, old processes it has no need to look
+ * at (here: a child, then 24 newer ones, the bound at the first). */
+TEST(test_table_list_bounded)
+{
+	struct proc_table t, u;
+	pid_t first, later[24];
+	size_t errors = 0;
+	int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool ordered = true;
+
+	assert_true(proc_fd >= 0);
+	first = spawn_sleeper();
+	for (size_t i = 0; i < 24; i++) {
+		later[i] = spawn_sleeper();
+		ordered = ordered && later[i] > first;
+	}
+	if (!ordered) /* pids wrapped meanwhile: nothing to say */
+		goto out;
+	/* a full listing learns where a pid's entry is */
+	assert_int_equal(proc_table_init(&t), 0);
+	proc_table_set_root(&t, proc_fd, open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	assert_int_equal(proc_table_list(&t, proc_fd, clock_mono_ns(), 0, 0, &errors), 0);
+	assert_true(t.dent_base > 0);
+	/* a fresh table lists from the first child up to it */
+	assert_int_equal(proc_table_init(&u), 0);
+	proc_table_set_root(&u, proc_fd, open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	u.dent_base = t.dent_base;
+	assert_int_equal(proc_table_list(&u, proc_fd, clock_mono_ns(), (off_t)(first + t.dent_base),
+					 (uint32_t)first, &errors),
+			 0);
+	/* the child, and the next entry, above the bound, that stopped it */
+	assert_true(u.listed <= 2);
+	assert_int_equal(u.n, 1);
+	assert_int_equal(u.v[0].pid, (uint32_t)first);
+	/* unbounded, the same listing looks at every later child too */
+	assert_int_equal(
+	    proc_table_list(&u, proc_fd, clock_mono_ns(), (off_t)(first + t.dent_base), 0, &errors),
+	    0);
+	assert_true(u.listed >= 25);
+	assert_true(u.n >= 25);
+	proc_table_done(&u);
+	proc_table_done(&t);
+out:
+	close(proc_fd);
+	for (size_t i = 0; i < 24; i++)
+		kill(later[i], SIGKILL);
+	kill(first, SIGKILL);
+	for (size_t i = 0; i < 25; i++)
+		wait(NULL);
+}

@@ -1,0 +1,20 @@
+/* Giving malloc's free memory back to the system, once a second from the
+ * housekeeping, and only when the daemon's memory grew since the last
+ * time (a burst freed), not at every tick's ordinary churn. */
+#ifndef SYSFEED_HEAP_H
+#define SYSFEED_HEAP_H
+
+#include <stdint.h>
+
+/* Heap trims when the free lists hold more than this. */
+#define HEAP_TRIM_FREE_BYTES (256u << 10)
+
+/* Calls malloc_trim when the free lists hold more than
+ * HEAP_TRIM_FREE_BYTES and the anonymous RSS grew by more than that since
+ * the last trim (or is unknown). */
+void heap_housekeep(void);
+
+/* The trims heap_housekeep made so far. */
+uint64_t heap_trims(void);
+
+#endif
