@@ -1,7 +1,5 @@
 /* sysfeed: the daemon's entry point and its one event loop. */
 #include <errno.h>
-#include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,13 +18,10 @@
 #include "heap.h"
 #include "http.h"
 #include "hub.h"
-#include "json.h"
 #include "log.h"
 #include "loop.h"
 #include "service.h"
 #include "topics.h"
-
-#define MMAP_THRESHOLD (128 << 10) /* malloc's default, kept fixed */
 
 struct daemon;
 
@@ -206,15 +201,6 @@ static void close_fd(int fd)
 		close(fd);
 }
 
-static int open_root(const char *path, const char *what)
-{
-	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		log_warn("%s %s", what, path);
-	return fd;
-}
-
 /* Registers the loop's fds: the tick, housekeeping, signals, the hangup
  * watch, the waiting scrapes, the topics' fds, the watchdog. */
 static int watch_all(struct daemon *d, const sigset_t *sigs)
@@ -245,18 +231,7 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 
 	log_init();
-	/* One malloc arena for every thread: the HTTP threads' and the history
-	 * writer's own arenas kept megabytes that malloc_trim could not give
-	 * back (measured: +5.8 MiB of RSS with two, +1.3 MiB with one). */
-	mallopt(M_ARENA_MAX, 1);
-	/* Blocks of 128 KiB and more (the log backlog's piece, large texts)
-	 * from mmap, given back when freed. By default malloc raises this
-	 * threshold to the largest block freed, and they then came from the
-	 * heap, whose free part grew to 4 MB, resident, with 100 stalled
-	 * streams held 20 s while the heap in use stayed at 3.2 MB
-	 * (tests/bench/abuse stalled: +3.2-4.7 MiB of RSS; 1.1-2.0 with this). */
-	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-	json_pool_start(); /* this thread, the loop's, builds every payload */
+	heap_setup(); /* from this thread, the loop's, which builds every payload */
 	if ((r = cli_start(argc, argv, &d.src, &d.cfg)) >= 0)
 		return r;
 
@@ -266,8 +241,8 @@ int main(int argc, char **argv)
 	if (getrandom(&d.instance, sizeof(d.instance), 0) != sizeof(d.instance))
 		d.instance = (uint64_t)clock_real_ms() ^ ((uint64_t)getpid() << 40);
 	d.start_ms = clock_real_ms();
-	if ((d.proc_fd = open_root(d.cfg.proc_root, "proc-root")) < 0 ||
-	    (d.sys_fd = open_root(d.cfg.sys_root, "sys-root")) < 0)
+	if ((d.proc_fd = service_open_root(d.cfg.proc_root, "proc-root")) < 0 ||
+	    (d.sys_fd = service_open_root(d.cfg.sys_root, "sys-root")) < 0)
 		goto out;
 	/* The hub first, so that collectors may set their state from init. */
 	if (!(d.loop = loop_new()) ||
@@ -325,6 +300,6 @@ out:
 	close_fd(d.proc_fd);
 	close_fd(d.sys_fd);
 	config_free(&d.cfg);
-	json_pool_done();
+	heap_done();
 	return status;
 }

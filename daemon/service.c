@@ -14,6 +14,8 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "log.h"
+
 void service_process_setup(sigset_t *sigs)
 {
 	struct rlimit rl;
@@ -68,4 +70,13 @@ unsigned service_watchdog_ms(void)
 	if (usec < 1000)
 		return 1;
 	return usec / 1000 > UINT_MAX ? UINT_MAX : (unsigned)(usec / 1000);
+}
+
+int service_open_root(const char *path, const char *what)
+{
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		log_warn("%s %s", what, path);
+	return fd;
 }

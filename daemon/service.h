@@ -19,4 +19,8 @@ int service_listen_fds(int *fds, size_t max, char *err, size_t err_len);
  * when there is no watchdog. */
 unsigned service_watchdog_ms(void);
 
+/* Opens the directory path (O_PATH) as a root to read below; logs why not
+ * with what (the option's name). Returns the fd or -1. */
+int service_open_root(const char *path, const char *what);
+
 #endif
