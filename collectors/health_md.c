@@ -33,10 +33,14 @@ static bool md_copy(char *dst, size_t size, const char *s, size_t len)
 	return true;
 }
 
-/* "name[N]" then any of "(F)", "(S)", "(W)", "(J)", "(R)". */
+/* "name[N]" then any of "(W)", "(J)", "(F)", "(S)", "(R)", each at most
+ * once, and never both (F) and (S): the kernel writes (F) for a faulty
+ * member and goes on to the next, (S) only for a member without a slot. */
 static int md_member(struct md_array *a, const char *tok, size_t len)
 {
+	static const char flags[] = "FSWJR"; /* bit 0 (F), bit 1 (S), ... */
 	const char *open = memchr(tok, '[', len), *close, *end = tok + len;
+	unsigned seen = 0;
 	uint64_t slot;
 
 	if (!open || open == tok)
@@ -45,11 +49,18 @@ static int md_member(struct md_array *a, const char *tok, size_t len)
 	if (!close || procfs_parse_u64(open + 1, (size_t)(close - open - 1), &slot) < 0)
 		return -EINVAL;
 	for (const char *p = close + 1; p < end; p += 3) {
-		if (end - p < 3 || p[0] != '(' || p[2] != ')' || !strchr("FSWJR", p[1]) || !p[1])
+		const char *flag =
+		    end - p < 3 || p[0] != '(' || p[2] != ')' || !p[1] ? NULL : strchr(flags, p[1]);
+		unsigned bit = flag ? 1u << (flag - flags) : 0;
+
+		if (!flag || (seen & bit))
 			return -EINVAL;
-		a->failed += p[1] == 'F';
-		a->spares += p[1] == 'S';
+		seen |= bit;
 	}
+	if ((seen & 3u) == 3u) /* (F) and (S) */
+		return -EINVAL;
+	a->failed += seen & 1u;
+	a->spares += (seen >> 1) & 1u;
 	a->members++;
 	return 0;
 }

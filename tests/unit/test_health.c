@@ -64,6 +64,9 @@ TEST(test_mdstat)
 	    "md0 : running raid1 sda1[0]\n",
 	    "md0 : active raid1 sda1[x]\n",
 	    "md0 : active raid1 sda1[0](Q)\n",
+	    "md0 : inactive sdg1[0](S)(S)\n", /* fuzz_mdstat: a spare counted twice */
+	    "md0 : active raid1 sda1[0](F)(F)\n",
+	    "md0 : active raid1 sda1[0](F)(S)\n",
 	    "md0 : active raid1 sda1[0] raid5\n",
 	    "md0 : active raid1 sda1[0]\n      100 blocks [2/x] [U_]\n",
 	    "md0 : active raid1 sda1[0]\n      [=>..]  resync = 1x.0% (1/2) finish=1.0min "
