@@ -108,6 +108,11 @@ static int list_add(const struct setting *s, struct list *l, const char *value, 
 
 	if (!copy)
 		return -ENOMEM;
+	if (!value[strspn(value, ", \t")]) { /* separators alone: no word at all */
+		fmt_err(err, err_len, "%s: empty value", s->name);
+		r = -EINVAL;
+		goto out;
+	}
 	if (l->dflt) {
 		list_clear(l);
 		l->dflt = false;

@@ -128,6 +128,9 @@ TEST(test_errors)
 	expect_error("interval\n", "t.conf:1: expected 'key = value'");
 	expect_error(" = 3\n", "t.conf:1: missing key before '='");
 	expect_error("interval =\n", "t.conf:1: interval: empty value");
+	/* separators alone are no word: the default's list would go empty */
+	expect_error("listen = ,\n", "t.conf:1: listen: empty value");
+	expect_error("allowed-hosts = , \t,\n", "t.conf:1: allowed-hosts: empty value");
 	expect_error("listen = localhost:80\n",
 		     "t.conf:1: listen: bad value 'localhost:80' " LISTEN_EXPECT);
 	expect_error("listen = 127.0.0.1\n",
