@@ -21,7 +21,8 @@ void heap_done(void);
 
 /* Calls malloc_trim when the free lists hold more than
  * HEAP_TRIM_FREE_BYTES and the anonymous RSS grew by more than that since
- * the last trim (or is unknown). */
+ * the last trim (or is unknown); while the RSS stays grown by memory in
+ * use, the free lists are looked at every 8th call only. */
 void heap_housekeep(void);
 
 /* The trims heap_housekeep made so far. */

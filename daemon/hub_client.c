@@ -74,15 +74,15 @@ static size_t out_copy(struct out *o, char *buf, size_t max)
 
 /* With the lock held: sends a shared piece, compressed for gzip clients
  * (falling back to stored blocks when compression fails). A compact frame
- * that starts its run is a gzip piece as it is; the others' parts
- * continue the run, so gzip clients get a piece of their own made from
- * the text. */
+ * alone in a part that starts its run is a gzip piece as it is; the
+ * others share their part or continue the run, so gzip clients get a
+ * piece of their own made from the text. */
 static void out_piece(struct hub *hub, struct out *o, struct blob *b, bool gzip)
 {
 	struct blob *p;
 
-	if (b->compact && gzip && !b->prev) {
-		out_set(o, b, b->data, b->len, false);
+	if (b->compact && gzip && blob_as_is(b)) {
+		out_set(o, b->part, b->part->data, b->part->len, false);
 	} else if (gzip && blob_zip(hub, b) == 0) {
 		out_set(o, b, b->z, b->zlen, false);
 	} else if (!b->compact) {

@@ -23,23 +23,27 @@ struct blob {
 	int level;
 	bool join;      /* chunk: starts with a full flush */
 	bool in_ring;   /* frame: still in the ring, which counts its bytes */
-	bool run_start; /* compact frame: its part starts a run (see prev) */
-	/* frame: data is its part of a run of old frames deflated as one
-	 * stream (of plain_len bytes; see compact_prepare) */
+	bool run_start; /* part: it starts a run (see prev) */
+	bool part_tail; /* compact frame: the last of its part, which counts its bytes */
+	/* part: data is the deflated text of a batch of old frames, one part
+	 * of a run deflated as one stream (see compact_prepare), of plain_len
+	 * bytes; compact frame: its text is plain_len bytes of its part's at
+	 * part_off (it holds no data of its own) */
 	bool compact;
-	size_t plain_len;
-	/* compact frame: the one before it in its run, whose part its own
-	 * continues (held); NULL: it starts the run, and its part refers to
-	 * nothing before it (a gzip piece as it is) */
+	uint32_t plain_len, part_off; /* below ring-bytes (1G at most) */
+	/* part: the one before it in its run, whose data its own continues
+	 * (held); NULL: it starts the run, and its data refers to nothing
+	 * before it (a gzip piece as it is) */
 	struct blob *prev;
-	uint64_t seq;     /* frame: its seq; chunk: the last seq it covers */
-	uint64_t after;   /* chunk: the head before it (it covers after+1..seq) */
-	uint64_t mono_ms; /* frame, chunk: when published */
+	struct blob *part; /* compact frame: its part (held) */
+	uint64_t seq;      /* frame: its seq; chunk: the last seq it covers */
+	uint64_t after;    /* chunk: the head before it (it covers after+1..seq) */
+	uint64_t mono_ms;  /* frame, chunk: when published */
 	char *key;
 	char *z; /* piece: its gzip form (gz_piece), made on first need */
 	size_t zlen;
-	/* compact frame: its text, inflated once for every reader behind
-	 * until the next housekeeping (see blob_text) */
+	/* compact frame, part: its text, inflated once for every reader
+	 * behind until the next housekeeping (see blob_text) */
 	struct blob *text;
 	size_t len;
 	char data[];
@@ -79,13 +83,16 @@ struct history {
  * bytes (measured on this host's frames: 2.3 against 4.4 us/KB, ratio 14.3
  * against 15.9), and this runs at every tick, clients or none. */
 #define COMPACT_LEVEL 3
-/* Old frames are deflated as runs of one stream, each frame's part ending
- * with a sync flush, a new run once this many plain bytes went into one:
- * a frame finds much of itself in the tick before (the same topic), which
- * a piece per frame cannot use. Measured on 577 frames of this host's
- * stream: 36.1 M instructions and ratio 9.5 (32 KiB runs: 7.8, 128 KiB:
- * 9.5) against 66.2 M and 4.6 for a piece each. Reading a frame of a run
- * inflates the run up to it, at most this much. */
+/* Old frames are deflated as runs of one stream, in parts: the frames that
+ * grew old together (a tick's batch) are one part, ending with a sync
+ * flush; a new run once this many plain bytes went into one: a frame
+ * finds much of itself in the tick before (the same topic), which a piece
+ * per frame cannot use. Measured on 577 frames of this host's stream:
+ * 36.1 M instructions and ratio 9.5 (32 KiB runs: 7.8, 128 KiB: 9.5)
+ * against 66.2 M and 4.6 for a piece each, with a part per frame; a part
+ * per batch ends one deflate block a tick instead of one a frame (each
+ * builds its Huffman trees). Reading a frame of a run inflates the run up
+ * to its part's end, at most about this much. */
 #define COMPACT_RUN (64u << 10)
 /* zlib's memLevel: 8 (its default) for a group's continuous stream; 5 for
  * pieces, a few KiB each, as every reset clears the hash table it sizes
@@ -227,8 +234,12 @@ struct blob *blob_ref(struct blob *b);
 void blob_unref(struct blob *b);
 /* With the lock held: b's gzip piece, made now if needed; -ENOMEM. */
 int blob_zip(struct hub *hub, struct blob *b);
-/* What a blob costs in memory, for the ring's and groups' budgets. */
+/* What a blob costs in memory, for the ring's and groups' budgets (a
+ * compact frame: with its part's when it is the part's last). */
 size_t blob_cost(const struct blob *b);
+/* Whether compact frame b is the whole of a part that starts its run:
+ * that part's data is b's gzip piece. */
+bool blob_as_is(const struct blob *b);
 /* With the lock held: a compact frame's text, shared by every reader until
  * the next housekeeping (blob_text_drop): clients that fell more than
  * compact-age behind, a storm of them, inflate each frame once, not once

@@ -51,6 +51,7 @@ void blob_unref(struct blob *b)
 		struct blob *prev = b->prev;
 
 		blob_unref(b->text);
+		blob_unref(b->part); /* a part has none: one level deep */
 		free(b->key);
 		free(b->z);
 		free(b);
@@ -60,7 +61,13 @@ void blob_unref(struct blob *b)
 
 size_t blob_cost(const struct blob *b)
 {
-	return sizeof(*b) + b->len + b->zlen + (b->key ? strlen(b->key) + 1 : 0);
+	return sizeof(*b) + b->len + b->zlen + (b->key ? strlen(b->key) + 1 : 0) +
+	       (b->part_tail ? blob_cost(b->part) : 0);
+}
+
+bool blob_as_is(const struct blob *b)
+{
+	return b->part && !b->part->prev && b->part_off == 0 && b->plain_len == b->part->plain_len;
 }
 
 int blob_zip(struct hub *hub, struct blob *b)
@@ -68,7 +75,7 @@ int blob_zip(struct hub *hub, struct blob *b)
 	const struct blob *t = b;
 	int r;
 
-	if (b->z || (b->compact && !b->prev))
+	if (b->z)
 		return 0;
 	if (b->compact && !(t = blob_text(hub, b)))
 		return -ENOMEM;
@@ -79,8 +86,20 @@ int blob_zip(struct hub *hub, struct blob *b)
 	return r;
 }
 
-/* Inflates b's part with hub->unz into its text (a new blob, made when
- * it has none) or into `scratch` (when it has; only the inflater's window
+/* Makes t b's text, with b's fields, until the next housekeeping; the
+ * caller grew hub->inflated. */
+static void text_keep(struct hub *hub, struct blob *b, struct blob *t)
+{
+	t->topic = b->topic;
+	t->seq = b->seq;
+	t->level = b->level;
+	t->mono_ms = b->mono_ms;
+	hub->inflated[hub->n_inflated++] = blob_ref(b);
+	b->text = t;
+}
+
+/* Inflates part b with hub->unz into its text (a new blob, made when it
+ * has none) or into `scratch` (when it has; only the inflater's window
  * needs it). Returns 0 or -ENOMEM (also for a corrupt part, which cannot
  * happen to what compact_prepare wrote). */
 static int text_inflate(struct hub *hub, struct blob *b, char *scratch)
@@ -103,19 +122,13 @@ static int text_inflate(struct hub *hub, struct blob *b, char *scratch)
 		blob_unref(t);
 		return -ENOMEM;
 	}
-	if (t) {
-		t->topic = b->topic;
-		t->seq = b->seq;
-		t->level = b->level;
-		t->mono_ms = b->mono_ms;
-		hub->inflated[hub->n_inflated++] = blob_ref(b);
-		b->text = t;
-	}
+	if (t)
+		text_keep(hub, b, t);
 	return 0;
 }
 
-/* Sets hub->unz to start the run that ends with b, and inflates that run
- * up to b's part, excluded. */
+/* Sets hub->unz to start the run that ends with part b, and inflates
+ * that run up to b, excluded. */
 static int text_rewind(struct hub *hub, struct blob *b)
 {
 	struct blob **run = NULL;
@@ -150,7 +163,8 @@ out:
 	return r;
 }
 
-struct blob *blob_text(struct hub *hub, struct blob *b)
+/* With the lock held: a part's text (see blob_text). */
+static struct blob *part_text(struct hub *hub, struct blob *b)
 {
 	if (b->text)
 		return b->text;
@@ -166,6 +180,20 @@ fail:
 	blob_unref(hub->unz_last);
 	hub->unz_last = NULL;
 	return NULL;
+}
+
+struct blob *blob_text(struct hub *hub, struct blob *b)
+{
+	struct blob *p, *t;
+
+	if (b->text)
+		return b->text;
+	if (!(p = part_text(hub, b->part)) ||
+	    ARRAY_GROW(hub->inflated, hub->cap_inflated, hub->n_inflated, 64) < 0 ||
+	    !(t = blob_copy(p->data + b->part_off, b->plain_len)))
+		return NULL;
+	text_keep(hub, b, t);
+	return t;
 }
 
 void blob_text_drop(struct hub *hub)
@@ -279,14 +307,75 @@ out:
 	return chunk;
 }
 
+/* Loop thread, lock not held: the compact forms of frames first..first+n-1
+ * of the ring, which share one new part (their texts deflated in a row,
+ * ending with a sync flush: one deflate block), continuing the run unless
+ * `start`. NULL when out of memory. */
+static struct blob *compact_part(struct hub *hub, uint64_t first, size_t n, bool start,
+				 struct blob **out)
+{
+	const char *bufs[COMPACT_BATCH];
+	size_t lens[COMPACT_BATCH], plain = 0, i, zlen;
+	struct blob *part = NULL;
+	char *z = NULL;
+
+	for (i = 0; i < n; i++) {
+		struct blob *f = hub->frames[(first + i) & (hub->cap - 1)];
+
+		bufs[i] = f->data;
+		lens[i] = f->len;
+		plain += f->len;
+	}
+	if (start)
+		gz_reset(hub->loopz); /* the part refers to nothing before it */
+	if (gz_chunk(hub->loopz, false, bufs, lens, n, &z, &zlen) < 0 ||
+	    !(part = blob_copy(z, zlen)))
+		goto out;
+	part->compact = true;
+	part->run_start = start; /* else linked to the one before in compact_swap */
+	part->plain_len = (uint32_t)plain;
+	part->seq = first + n - 1;
+	plain = 0;
+	for (i = 0; i < n; i++) {
+		struct blob *f = hub->frames[(first + i) & (hub->cap - 1)], *c = blob_new(0);
+
+		if (!c || (f->key && !(c->key = strdup(f->key)))) {
+			blob_unref(c);
+			break;
+		}
+		c->compact = true;
+		c->part = blob_ref(part); /* not shared yet: no lock needed */
+		c->part_off = (uint32_t)plain;
+		c->plain_len = (uint32_t)f->len;
+		c->part_tail = i == n - 1;
+		c->topic = f->topic;
+		c->seq = f->seq;
+		c->level = f->level;
+		c->mono_ms = f->mono_ms;
+		out[i] = c;
+		plain += f->len;
+	}
+	if (i < n) {
+		while (i > 0)
+			blob_unref(out[--i]);
+		blob_unref(part);
+		part = NULL;
+		goto out;
+	}
+	blob_unref(part); /* its frames hold it */
+out:
+	free(z);
+	return part;
+}
+
 /* Loop thread, lock not held (only this thread changes the ring): the
  * compact forms of frames old enough that live readers are past them, at
- * most COMPACT_BATCH. Each continues the deflate stream of the one made
- * before (a run), ending with a sync flush; a run ends after COMPACT_RUN
- * plain bytes, or at a failure (the stream then holds a part that nothing
- * keeps). They replace the plain frames under the lock (compact_swap),
- * which links each to the one before; a ring of compressed frames holds
- * several times more. */
+ * most COMPACT_BATCH, all of them one part (at a tick, those published at
+ * the tick compact-age ago), or two when a run fills: a new run once one
+ * holds COMPACT_RUN plain bytes, or after a failure (the stream then holds
+ * a part that nothing keeps). They replace the plain frames under the lock
+ * (compact_swap), which links each part to the one before; a ring of
+ * compressed frames holds several times more. */
 size_t compact_prepare(struct hub *hub, uint64_t now, struct blob **out)
 {
 	uint64_t s = hub->compact_seq > hub->first_seq ? hub->compact_seq : hub->first_seq;
@@ -294,55 +383,48 @@ size_t compact_prepare(struct hub *hub, uint64_t now, struct blob **out)
 
 	if (!hub->loopz && !(hub->loopz = gz_new(COMPACT_LEVEL, GZ_PIECE_MEM)))
 		return 0;
-	for (; s <= hub->head_seq && n < COMPACT_BATCH; s++) {
-		struct blob *f = hub->frames[s & (hub->cap - 1)], *c = NULL;
-		const char *data = f->data;
+	while (s <= hub->head_seq && n < COMPACT_BATCH) {
 		bool start = hub->run_bytes == 0 || hub->run_bytes >= COMPACT_RUN;
-		char *z;
-		size_t zlen;
+		size_t k = 0, bytes = start ? 0 : hub->run_bytes;
 
-		if (now - f->mono_ms < hub->compact_ms)
-			break;
-		if (start)
-			gz_reset(hub->loopz); /* the part refers to nothing before it */
-		if (gz_chunk(hub->loopz, false, &data, &f->len, 1, &z, &zlen) < 0) {
-			hub->run_bytes = 0;
-			break;
+		/* up to the run's end, the frame that fills it included */
+		while (s + k <= hub->head_seq && n + k < COMPACT_BATCH && bytes < COMPACT_RUN) {
+			struct blob *f = hub->frames[(s + k) & (hub->cap - 1)];
+
+			if (now - f->mono_ms < hub->compact_ms)
+				break;
+			bytes += f->len;
+			k++;
 		}
-		if (!(c = blob_copy(z, zlen)) || (f->key && !(c->key = strdup(f->key)))) {
-			free(z);
-			blob_unref(c);
+		if (!k)
+			break;
+		if (!compact_part(hub, s, k, start, out + n)) {
 			hub->run_bytes = 0;
 			break; /* out of memory: try again later, in a new run */
 		}
-		free(z);
-		hub->run_bytes = (start ? 0 : hub->run_bytes) + f->len;
-		c->compact = true;
-		c->run_start = start; /* else linked to the one before in compact_swap */
-		c->plain_len = f->len;
-		c->topic = f->topic;
-		c->seq = f->seq;
-		c->level = f->level;
-		c->mono_ms = f->mono_ms;
-		out[n++] = c;
+		hub->run_bytes = bytes;
+		s += k;
+		n += k;
 	}
 	hub->compact_seq = s;
 	return n;
 }
 
-/* With the lock held: links each compact frame to the one before it in
- * its run, and puts them in place of the plain ones (readers holding
- * those keep them). One whose frame left the ring meanwhile is dropped,
- * but the next of its run still holds it. */
+/* With the lock held: links each new part to the one before it in its
+ * run, and puts the compact frames in place of the plain ones (readers
+ * holding those keep them). One whose frame left the ring meanwhile is
+ * dropped, but the next of its run still holds its part. */
 void compact_swap(struct hub *hub, struct blob **c, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (!c[i]->run_start)
-			c[i]->prev = blob_ref(i ? c[i - 1] : hub->run_last);
-	}
-	if (n) {
+		struct blob *p = c[i]->part;
+
+		if (i && c[i - 1]->part == p)
+			continue;
+		if (!p->run_start)
+			p->prev = blob_ref(hub->run_last);
 		blob_unref(hub->run_last);
-		hub->run_last = blob_ref(c[n - 1]);
+		hub->run_last = blob_ref(p);
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct blob **slot = &hub->frames[c[i]->seq & (hub->cap - 1)];

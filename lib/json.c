@@ -236,13 +236,15 @@ char *json_print(const cJSON *item, size_t *ret_len)
 	return text;
 }
 
-/* The pool: a list through the free blocks themselves, per thread. */
-struct json_pool_block {
-	struct json_pool_block *next;
-};
-
+/* The pool, per thread: the free blocks' addresses in an array, not a
+ * list through the blocks themselves. A list made each allocation load
+ * the next address from the block it takes, a block a second cold (other
+ * work and other processes went through the cache meanwhile): a chain of
+ * cache misses, each waiting for the one before (perf: 5.8 % of an idle
+ * daemon's CPU on the one load). From the array the next address is at
+ * hand, and the misses of a node's first writes overlap. */
 struct json_pool {
-	struct json_pool_block *head;
+	void **v; /* JSON_POOL_MAX of them */
 	size_t n;
 	bool on;
 };
@@ -255,31 +257,24 @@ static size_t json_pool_usable;
 static void *json_pool_alloc(size_t size)
 {
 	struct json_pool *p = &json_pool;
-	struct json_pool_block *b;
 
 	if (size > JSON_POOL_BYTES || !p->on)
 		return malloc(size);
-	if (!p->head)
+	if (!p->n)
 		return malloc(JSON_POOL_BYTES);
-	b = p->head;
-	p->head = b->next;
-	p->n--;
-	return b;
+	return p->v[--p->n];
 }
 
 static void json_pool_free(void *ptr)
 {
 	struct json_pool *p = &json_pool;
-	struct json_pool_block *b = ptr;
 
 	if (!ptr || !p->on || p->n >= JSON_POOL_MAX ||
 	    malloc_usable_size(ptr) != json_pool_usable) {
 		free(ptr);
 		return;
 	}
-	b->next = p->head;
-	p->head = b;
-	p->n++;
+	p->v[p->n++] = ptr;
 }
 
 void json_pool_start(void)
@@ -290,6 +285,8 @@ void json_pool_start(void)
 		return;
 	json_pool_usable = malloc_usable_size(probe);
 	free(probe);
+	if (!json_pool.v && !(json_pool.v = malloc(JSON_POOL_MAX * sizeof(*json_pool.v))))
+		return;
 	json_pool.on = true;
 	cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = json_pool_alloc, .free_fn = json_pool_free});
 }
@@ -298,12 +295,9 @@ void json_pool_done(void)
 {
 	struct json_pool *p = &json_pool;
 
-	while (p->head) {
-		struct json_pool_block *b = p->head;
-
-		p->head = b->next;
-		free(b);
-	}
+	while (p->n)
+		free(p->v[--p->n]);
+	free(p->v);
 	*p = (struct json_pool){0};
 }
 

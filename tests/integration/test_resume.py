@@ -1,6 +1,7 @@
 """Resuming with Last-Event-ID (header or ?lastEventId=): exact replay from the
 ring, or a snapshot for an id that cannot be replayed."""
 
+import time
 import urllib.parse
 
 import pytest
@@ -156,3 +157,32 @@ def test_id_still_in_a_small_ring_is_replayed(start_daemon):
     c.wait_until(lambda: len(c.live_events()) >= 9, 5, "the replay")
     assert "snapshot" not in [e.type for e in c.events]
     check_consecutive(c.live_events(), start_seq=old.seq + 1)
+
+
+@pytest.mark.parametrize("gzip", [False, True], ids=["plain", "gzip"])
+def test_resume_from_each_id_of_compacted_batches(start_daemon, gzip):
+    """Frames older than 3 s are kept compressed, those of one tick as one
+    part: a resume from each id of several ticks' batches (inside a part,
+    at its start, at its end) replays exactly what a client connected
+    throughout read, plain or gzip."""
+    d = start_daemon(interval=250)
+    b = d.sse()
+    b.wait_hello_snapshot()
+    b.wait_until(lambda: len(b.live_events()) >= 40, 20, "40 live events")
+    ids = b.live_events()[:40]
+    seen = time.monotonic()
+    # older than the compaction age (3 s) by a tick or more: compact now
+    b.wait_until(lambda: time.monotonic() - seen > 4, 10, "4 s more of the stream")
+    assert d.healthz()["ring"]["first"] <= ids[0].seq
+    for last in ids:
+        c = d.sse(last_event_id=last.id, gzip=gzip)
+        hello = c.wait_type("hello")
+        target = b.last_seq()
+        c.wait_until(lambda: (c.last_seq() or 0) >= target, 10, "replay up to seq %d" % target)
+        got = c.events[c.events.index(hello) + 1:]
+        c.close()
+        assert got and got[0].type != "snapshot", "resume from %s sent a snapshot" % last.id
+        b.wait_seq(got[-1].seq)
+        expected = [e for e in b.live_events() if last.seq < e.seq <= got[-1].seq]
+        assert frames(got) == frames(expected), last.id
+        check_consecutive(got, start_seq=last.seq + 1)

@@ -1031,7 +1031,7 @@ TEST(test_compact_text_shared)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *a, *b;
-	struct hub_stats st;
+	struct hub_stats st, st_a;
 	static char sa[1 << 16];
 
 	hub_set_compact_age(hub, 0);
@@ -1050,10 +1050,13 @@ TEST(test_compact_text_shared)
 	a = cnew(hub, 7, "00000000deadbeef-0");
 	b = cnew(hub, 7, "00000000deadbeef-0");
 	strcpy(sa, drain(a, 4096));
+	hub_get_stats(hub, &st_a);
 	assert_string_equal(drain(b, 4096), sa);
 	assert_int_equal(count(sa, "event: mem\n"), 40);
 	hub_get_stats(hub, &st);
-	assert_true(st.inflated >= 30 && st.inflated <= 40); /* all but the last batch */
+	/* all but the last batch, a text for each frame and its part */
+	assert_true(st.inflated >= 2 * 30 && st.inflated <= 2 * 40);
+	assert_int_equal(st.inflated, st_a.inflated); /* b inflated nothing */
 	hub_housekeep(hub);
 	hub_get_stats(hub, &st);
 	assert_int_equal(st.inflated, 0);
@@ -1159,6 +1162,142 @@ TEST(test_compact_runs)
 	hub_free(hub);
 	hub_free(plain);
 	hub_free(small);
+	hub_free(ref);
+}
+
+/* Publishes batch i of test_compact_batches to h: 1 to 9 frames of mixed
+ * topics, keys and levels (a tick's), one of 150 (a journal burst, more
+ * than one compaction takes), and frames of 6 KB in some (a run fills
+ * inside a batch). Returns the frames published. */
+static int pub_batch(struct hub *h, int i)
+{
+	static char json[150][7000];
+	static char key[150][8];
+	struct hub_msg msgs[150];
+	int n = i == 40 ? 150 : 1 + i % 9;
+
+	for (int j = 0; j < n; j++) {
+		int pad = i % 7 == 3 && j % 2 ? 6000 : 20 + (i * 31 + j * 17) % 200;
+
+		snprintf(json[j], sizeof(json[j]), "{\"t\":1,\"b\":%d,\"f\":%d,\"s\":\"%0*d%s\"}",
+			 i, j, pad, i * 1000 + j, (i + j) % 11 ? "" : "needle");
+		snprintf(key[j], sizeof(key[j]), "u%d", j % 4);
+		msgs[j] = (struct hub_msg){.topic = (unsigned)(j % 3),
+					   .json = json[j],
+					   .len = strlen(json[j]),
+					   .level = j % 8,
+					   .key = key[j]};
+	}
+	assert_int_equal(hub_publish(h, msgs, (size_t)n, 1), 0);
+	return n;
+}
+
+/* The frames that grow old together are compressed as one part (one
+ * deflate block, not one a frame), and every frame inside a part is found
+ * and resumed from exactly: plain, gzip and filtered readers from each
+ * id, after housekeepings (which drop the inflater), and in a ring whose
+ * oldest part lost its first frames. */
+TEST(test_compact_batches)
+{
+	struct hub *hub = hub_ready(1 << 20, "{}"), *ref = hub_ready(4 << 20, "{}");
+	struct hub_filter f = {.max_level = 5, .units = {"u1", "u2"}, .n_units = 2};
+	struct hub_filter fm = {.max_level = 7, .match = "needle"};
+	struct hub_stats st, st_ref;
+	struct hub_client *a, *b;
+	static struct unzip u;
+	static char expect[1 << 20];
+	uint64_t first[81];
+	char id[SSE_ID_MAX];
+	size_t shared = 0, cut = 0;
+
+	hub_set_compact_age(hub, 0);
+	first[0] = 1;
+	for (int i = 0; i < 80; i++) {
+		int n = pub_batch(hub, i);
+
+		assert_int_equal(pub_batch(ref, i), n);
+		first[i + 1] = first[i] + (uint64_t)n;
+	}
+	hub_get_stats(hub, &st);
+	hub_get_stats(ref, &st_ref);
+	assert_int_equal(st.first_seq, 1);
+	assert_int_equal(st.last_seq, first[80] - 1);
+	assert_true(st.ring_used * 3 < st_ref.ring_used);
+	/* a batch of small frames (none of 6 KB) compacted in one call is one
+	 * part: those after the burst of 150, whose rest went with them */
+	for (int i = 44; i < 79; i++) {
+		if (i % 7 == 3)
+			continue;
+		for (uint64_t s = first[i]; s + 1 < first[i + 1]; s++) {
+			struct blob *x = hub->frames[s & (hub->cap - 1)],
+				    *y = hub->frames[(s + 1) & (hub->cap - 1)];
+
+			assert_true(x->compact && x->part && x->part == y->part);
+			assert_false(x->part_tail);
+			shared++;
+		}
+	}
+	assert_true(shared > 100);
+	for (uint64_t s = 0; s < st.last_seq; s++) {
+		sse_format_id(id, sizeof(id), INST, s);
+		a = cnew(ref, 7, id);
+		strcpy(expect, drain(a, 4096));
+		hub_client_free(a);
+		assert_int_equal(count(expect, "\n\n"), (int)(st.last_seq - s + 1));
+		b = cnew(hub, 7, id);
+		assert_string_equal(drain(b, 4096), expect);
+		hub_client_free(b);
+		if (s % 5 == 0) {
+			b = cnew_opt(hub, 7, id, NULL, true);
+			unzip_init(&u);
+			zdrain(b, &u, 1000);
+			assert_string_equal(u.out, expect);
+			inflateEnd(&u.z);
+			hub_client_free(b);
+		}
+		if (s % 9 == 0) {
+			for (int k = 0; k < 2; k++) {
+				a = cnew_opt(ref, 7, id, k ? &fm : &f, false);
+				strcpy(expect, drain(a, 4096));
+				hub_client_free(a);
+				b = cnew_opt(hub, 7, id, k ? &fm : &f, false);
+				assert_string_equal(drain(b, 4096), expect);
+				hub_client_free(b);
+			}
+		}
+		if (s % 31 == 0)
+			hub_housekeep(hub);
+	}
+	/* small rings, whose oldest part began before their first frame in
+	 * some (the part's first frames left) */
+	for (size_t kb = 16; kb <= 32; kb += 2) {
+		struct hub *small = hub_ready(kb << 10, "{}");
+		struct hub_stats st_small;
+		struct blob *oldest;
+
+		hub_set_compact_age(small, 0);
+		for (int i = 0; i < 80; i++)
+			pub_batch(small, i);
+		hub_get_stats(small, &st_small);
+		assert_true(st_small.first_seq > first[40]);
+		oldest = small->frames[st_small.first_seq & (small->cap - 1)];
+		assert_true(oldest->compact);
+		cut += oldest->part_off > 0;
+		for (uint64_t s = st_small.first_seq - 1; s < st_small.last_seq; s += 3) {
+			sse_format_id(id, sizeof(id), INST, s);
+			a = cnew(ref, 7, id);
+			strcpy(expect, drain(a, 4096));
+			hub_client_free(a);
+			b = cnew(small, 7, id);
+			assert_string_equal(drain(b, 4096), expect);
+			hub_client_free(b);
+			if (s % 4 == 0)
+				hub_housekeep(small);
+		}
+		hub_free(small);
+	}
+	assert_true(cut > 0);
+	hub_free(hub);
 	hub_free(ref);
 }
 
