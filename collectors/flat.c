@@ -19,8 +19,9 @@ static size_t flat_align(size_t n)
 static int flat_read(struct flat *f, int proc_fd, bool first)
 {
 	struct procfs_set *set = &f->files;
-	int r;
+	int r = 0;
 
+	procfs_set_begin(set, proc_fd);
 	for (size_t i = 0; i < f->d->n_files; i++) {
 		const struct flat_file *ff = &f->d->files[i];
 
@@ -31,15 +32,17 @@ static int flat_read(struct flat *f, int proc_fd, bool first)
 		    (ff->need == FLAT_IF_READABLE ||
 		     (ff->need == FLAT_IF_PRESENT && r == -ENOENT))) {
 			f->watched[i] = false;
+			r = 0;
 			continue;
 		}
 		if (r < 0)
-			return r;
+			break;
 		r = procfs_set_parsed(set, ff->parse(set->buf.data, set->buf.len, f->cur, i));
 		if (r < 0)
-			return r;
+			break;
 	}
-	return 0;
+	procfs_set_end(set);
+	return r;
 }
 
 void flat_fini(void *state)

@@ -210,23 +210,73 @@ static void fs_worker_abandon(struct fs_pool *p, struct fs_worker *w, uint64_t n
 	fs_worker_let_go(p, w, key);
 }
 
-/* Sends one request. Returns 0, -EAGAIN when the pipe or the queue is full
- * (ask again at the next round), -ENAMETOOLONG, -ENOMEM, or another -errno
- * when the worker is gone. */
-static int fs_worker_ask(struct fs_worker *w, const struct fs_slot *slot, uint64_t now)
+/* Requests to one worker gathered into one write of at most PIPE_BUF
+ * bytes (atomic on a pipe: all of it or nothing): the worker wakes once a
+ * round, not once a mount (each wake-up preempted the loop thread). */
+struct fs_batch {
+	size_t len, n;
+	uint64_t keys[PIPE_BUF / sizeof(struct fs_request)];
+	unsigned char buf[PIPE_BUF];
+};
+
+/* Forgets b's requests: their slots are asked at the next round. */
+static void fs_batch_drop(struct fs_pool *p, struct fs_batch *b)
 {
-	struct {
-		struct fs_request req;
-		char path[FS_PATH_MAX];
-	} msg;
-	size_t len = strlen(slot->path), size;
-	ssize_t n;
+	for (size_t i = 0; i < b->n; i++) {
+		struct fs_slot *slot = fs_find_slot(p, b->keys[i]);
+
+		if (slot)
+			slot->queued = false;
+	}
+	b->len = b->n = 0;
+}
+
+/* Writes b's requests to w in one write and queues them, or, when that
+ * fails, frees their slots to be asked at the next round. Returns 0,
+ * -EAGAIN when the pipe is full, or another -errno when the worker is
+ * gone. */
+static int fs_batch_send(struct fs_pool *p, struct fs_worker *w, struct fs_batch *b, uint64_t now)
+{
+	ssize_t n = 0;
+	int r = 0;
+
+	if (b->n > 0)
+		n = write(w->req_fd, b->buf, b->len);
+	if (n < 0)
+		r = errno == EAGAIN ? -EAGAIN : -errno;
+	else if ((size_t)n != b->len)
+		r = -EIO; /* cannot happen up to PIPE_BUF */
+	if (r < 0) {
+		fs_batch_drop(p, b);
+		return r;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (w->q_n == 0)
+			w->head_since_ns = now;
+		w->q[(w->q_head + w->q_n) % w->q_cap] = (struct fs_pending){b->keys[i], now};
+		w->q_n++;
+	}
+	b->len = b->n = 0;
+	return r;
+}
+
+/* Adds a request for slot to b (sending what b holds first when it is
+ * full) and marks the slot queued; fs_batch_send sends it. Returns 0,
+ * -EAGAIN when the pipe or the queue is full (ask again at the next
+ * round), -ENAMETOOLONG, -ENOMEM, or another -errno when the worker is
+ * gone. */
+static int fs_worker_ask(struct fs_pool *p, struct fs_worker *w, struct fs_batch *b,
+			 struct fs_slot *slot, uint64_t now)
+{
+	struct fs_request req;
+	size_t len = strlen(slot->path), size = sizeof(req) + len;
+	int r;
 
 	if (len > FS_PATH_MAX)
 		return -ENAMETOOLONG;
-	if (w->q_n >= w->q_max)
+	if (w->q_n + b->n >= w->q_max)
 		return -EAGAIN;
-	if (w->q_n == w->q_cap) {
+	if (w->q_n + b->n == w->q_cap) {
 		/* a full ring: unwrapped into a larger one */
 		size_t cap = w->q_cap ? w->q_cap * 2 : 16;
 		struct fs_pending *q = malloc(cap * sizeof(*q));
@@ -240,20 +290,16 @@ static int fs_worker_ask(struct fs_worker *w, const struct fs_slot *slot, uint64
 		w->q_cap = cap;
 		w->q_head = 0;
 	}
-	memset(&msg.req, 0, sizeof(msg.req));
-	msg.req.key = slot->key;
-	msg.req.len = (uint32_t)len;
-	memcpy(msg.path, slot->path, len);
-	size = sizeof(msg.req) + len;
-	n = write(w->req_fd, &msg, size);
-	if (n < 0)
-		return errno == EAGAIN ? -EAGAIN : -errno;
-	if ((size_t)n != size)
-		return -EIO; /* cannot happen below PIPE_BUF */
-	if (w->q_n == 0)
-		w->head_since_ns = now;
-	w->q[(w->q_head + w->q_n) % w->q_cap] = (struct fs_pending){slot->key, now};
-	w->q_n++;
+	if (b->len + size > sizeof(b->buf) && (r = fs_batch_send(p, w, b, now)) < 0)
+		return r;
+	memset(&req, 0, sizeof(req));
+	req.key = slot->key;
+	req.len = (uint32_t)len;
+	memcpy(b->buf + b->len, &req, sizeof(req));
+	memcpy(b->buf + b->len + sizeof(req), slot->path, len);
+	b->len += size;
+	b->keys[b->n++] = slot->key;
+	slot->queued = true;
 	return 0;
 }
 
@@ -383,6 +429,15 @@ static unsigned fs_count_stuck(const struct fs_pool *p)
 	return n;
 }
 
+/* The main worker broke (a write failed): what b holds is not sent, and
+ * the worker is let go; a new one starts at the next round. */
+static void fs_main_died(struct fs_pool *p, struct fs_batch *b)
+{
+	fs_batch_drop(p, b);
+	kill(p->main->pid, SIGKILL);
+	fs_worker_let_go(p, p->main, 0);
+}
+
 /* Asks the main worker for every mount that is neither hung nor already
  * asked, starting a worker when there is none; asks a probe of its own for
  * each hung mount whose stuck call has ended, once its retry time came.
@@ -390,13 +445,13 @@ static unsigned fs_count_stuck(const struct fs_pool *p)
  * -errno of a main worker that could not be started. */
 static int fs_request_round(struct fs_pool *p, uint64_t now)
 {
+	struct fs_batch batch = {0}, one;
 	bool main_full = false;
-	int ret = 0;
+	int ret = 0, r;
 
 	for (size_t i = 0; i < p->n_slots; i++) {
 		struct fs_slot *slot = p->slots[i];
 		struct fs_worker *w;
-		int r;
 
 		if (slot->queued || slot->stuck)
 			continue;
@@ -404,10 +459,11 @@ static int fs_request_round(struct fs_pool *p, uint64_t now)
 			if (now < slot->retry_ns || fs_count_stuck(p) >= FS_MAX_STUCK ||
 			    !(w = fs_worker_start(p, true)))
 				continue;
-			r = fs_worker_ask(w, slot, now);
-			if (r == 0) {
-				slot->queued = true;
-			} else {
+			one.len = one.n = 0;
+			r = fs_worker_ask(p, w, &one, slot, now);
+			if (r == 0)
+				r = fs_batch_send(p, w, &one, now);
+			if (r < 0) {
 				kill(w->pid, SIGKILL);
 				fs_worker_let_go(p, w, 0);
 			}
@@ -424,19 +480,17 @@ static int fs_request_round(struct fs_pool *p, uint64_t now)
 			main_full = true;
 			continue;
 		}
-		r = fs_worker_ask(p->main, slot, now);
-		if (r == 0) {
-			slot->queued = true;
-		} else if (r == -ENAMETOOLONG) {
+		r = fs_worker_ask(p, p->main, &batch, slot, now);
+		if (r == -ENAMETOOLONG) {
 			slot->err = ENAMETOOLONG;
-		} else {
+		} else if (r < 0) {
 			main_full = true;
-			if (r != -EAGAIN && r != -ENOMEM) { /* it died: a new one next round */
-				kill(p->main->pid, SIGKILL);
-				fs_worker_let_go(p, p->main, 0);
-			}
+			if (r != -EAGAIN && r != -ENOMEM) /* it died: a new one next round */
+				fs_main_died(p, &batch);
 		}
 	}
+	if (p->main && (r = fs_batch_send(p, p->main, &batch, now)) < 0 && r != -EAGAIN)
+		fs_main_died(p, &batch);
 	return ret;
 }
 

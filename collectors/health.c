@@ -35,6 +35,9 @@ struct health_fs {
 	bool has_errors;
 	uint64_t errors;
 	int64_t last_error_s; /* ext4: 0 for none */
+	/* ext4: errors_count and last_error_time, kept open (read at each
+	 * tick) until the mounts are read again */
+	struct procfs_file files[2];
 };
 
 struct health_state {
@@ -117,9 +120,10 @@ static void health_devname(int sys_fd, const struct fs_mount *m, char *dst, size
 		dst[0] = '\0';
 }
 
-static bool health_read_u64(int dirfd, const char *path, struct procfs_buf *buf, uint64_t *ret)
+static bool health_read_u64(struct procfs_file *f, int dirfd, const char *path,
+			    struct procfs_buf *buf, uint64_t *ret)
 {
-	return procfs_read(dirfd, path, buf, 64) == 0 && buf->len > 1 &&
+	return procfs_read_file(f, dirfd, path, buf, 64) == 0 && buf->len > 1 &&
 	       buf->data[buf->len - 1] == '\n' &&
 	       procfs_parse_u64(buf->data, buf->len - 1, ret) == 0;
 }
@@ -130,11 +134,11 @@ static void health_ext4(int sys_fd, struct health_fs *f, struct procfs_buf *buf)
 	uint64_t v;
 
 	snprintf(path, sizeof(path), "fs/ext4/%s/errors_count", f->device);
-	if (!health_read_u64(sys_fd, path, buf, &f->errors))
+	if (!health_read_u64(&f->files[0], sys_fd, path, buf, &f->errors))
 		return;
 	f->has_errors = true;
 	snprintf(path, sizeof(path), "fs/ext4/%s/last_error_time", f->device);
-	if (health_read_u64(sys_fd, path, buf, &v) && v <= INT64_MAX / 1000)
+	if (health_read_u64(&f->files[1], sys_fd, path, buf, &v) && v <= INT64_MAX / 1000)
 		f->last_error_s = (int64_t)v;
 }
 
@@ -187,6 +191,16 @@ static void health_btrfs(int sys_fd, struct health_fs *f, struct procfs_buf *buf
 	closedir(d);
 }
 
+/* Closes the files kept for the filesystems and forgets them. */
+static void health_fs_close(struct health_state *s)
+{
+	for (size_t i = 0; i < s->n_fs; i++) {
+		procfs_file_close(&s->fs[i].files[0]);
+		procfs_file_close(&s->fs[i].files[1]);
+	}
+	s->n_fs = 0;
+}
+
 /* The filesystems on block devices, from mountinfo (rendering, parsing
  * it and the /sys lookups were a tenth of an idle tick): read again when
  * the kernel says the mount table changed, when `force`, and at least
@@ -201,7 +215,7 @@ static int health_read_mounts(struct health_state *s, const struct collector_env
 		return 0;
 	s->mounts_ok = false;
 	s->mounts_age = 0;
-	s->n_fs = 0;
+	health_fs_close(s);
 	r = procfs_read(env->proc_fd, "self/mountinfo", &s->buf, HEALTH_MOUNTS_MAX);
 	if (r < 0)
 		return r;
@@ -230,6 +244,7 @@ static int health_read_mounts(struct health_state *s, const struct collector_env
 		}
 		f = &s->fs[s->n_fs++];
 		memset(f, 0, sizeof(*f));
+		f->files[0].fd = f->files[1].fd = -1;
 		f->m = m;
 		health_devname(env->sys_fd, m, f->device, sizeof(f->device));
 	}
@@ -473,6 +488,7 @@ static void health_fini(void *state)
 	procfs_buf_free(&s->buf);
 	md_stat_free(&s->md);
 	fs_mountinfo_free(&s->mi);
+	health_fs_close(s);
 	free(s->fs);
 	smart_file_free(&s->smart);
 	free(s);

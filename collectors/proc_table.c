@@ -205,6 +205,37 @@ static bool proc_no_fds(int r)
 	return r == -EMFILE || r == -ENFILE;
 }
 
+/* After an exec (a new comm): the command line and owner are looked up
+ * again. */
+static void proc_forget_meta(struct proc_entry *e)
+{
+	free(e->cmd);
+	e->cmd = NULL;
+	e->meta = false;
+	e->uid_known = false;
+	e->fd_state = PROC_GPU_FD_NEW; /* an exec closes what is close-on-exec */
+}
+
+/* A kernel thread that was one at its last reading too and got a new
+ * comm (a kworker's names its current workqueue, and changes every few
+ * ticks): it did not exec, its command line is still empty and its owner
+ * the same, so its cmd is "[comm]" again without reading cmdline and
+ * status (three opens, ~11 syscalls). */
+static void proc_kthread_renamed(struct proc_entry *e)
+{
+	char out[PROC_CMD_BUF];
+	char *cmd;
+
+	proc_cmdline_format("", 0, false, e->comm, out);
+	cmd = strdup(out);
+	if (!cmd) {
+		proc_forget_meta(e);
+		return;
+	}
+	free(e->cmd);
+	e->cmd = cmd;
+}
+
 /* A new reading of stat into e. A different starttime under the same pid
  * (only possible when read by path) is a new process: no rate, and its
  * command line and owner are looked up again, as after an exec (which
@@ -213,10 +244,11 @@ static void proc_fold(struct proc_table *t, struct proc_entry *e, const struct p
 		      uint64_t mono_ns)
 {
 	uint64_t ticks = st->utime + st->stime, d;
+	bool reborn = e->have_cpu && st->starttime != e->starttime;
 
 	if (st->utime > UINT64_MAX - st->stime)
 		ticks = UINT64_MAX;
-	if (e->have_cpu && st->starttime != e->starttime) {
+	if (reborn) {
 		e->have_cpu = false;
 		e->comm[0] = '\0';
 		proc_gpu_free(e->gpu);
@@ -235,11 +267,11 @@ static void proc_fold(struct proc_table *t, struct proc_entry *e, const struct p
 	e->have_cpu = true;
 	if (strcmp(e->comm, st->comm) != 0) {
 		memcpy(e->comm, st->comm, sizeof(e->comm));
-		free(e->cmd);
-		e->cmd = NULL;
-		e->meta = false;
-		e->uid_known = false;
-		e->fd_state = PROC_GPU_FD_NEW; /* an exec closes what is close-on-exec */
+		if (!reborn && e->meta && e->cmd && e->cmd[0] == '[' &&
+		    (e->flags & st->flags & PROC_PF_KTHREAD))
+			proc_kthread_renamed(e);
+		else
+			proc_forget_meta(e);
 	}
 	e->state = st->state;
 	e->flags = st->flags;

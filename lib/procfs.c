@@ -42,6 +42,16 @@ static int procfs_buf_grow(struct procfs_buf *buf, size_t len, size_t limit)
 	return 0;
 }
 
+/* A first pread of a kept fd that returns less than this (and less than
+ * asked) read the whole file: a seq_file renders records into a buffer of
+ * at least a page and stops short of the end only when the next record
+ * does not fit there, which takes a record of over a page minus this (the
+ * files read at each tick have lines of at most a few hundred bytes), and
+ * a single-record one (single_open: /proc/stat, meminfo, pressure/...),
+ * kernfs and sysctl files return all they have. So the read that would
+ * return 0 is saved (a syscall per file per tick). */
+#define PROCFS_WHOLE 2048
+
 /* Reads fd to its end into buf (see procfs_read): with pread from offset
  * 0 for a kept fd, with read for one just opened (as procfs_read does, so
  * that a file that cannot pread still reads). */
@@ -52,6 +62,7 @@ static int procfs_read_fd(int fd, bool positional, struct procfs_buf *buf, size_
 
 	for (;;) {
 		ssize_t n;
+		bool whole;
 
 		r = procfs_buf_grow(buf, len, limit);
 		if (r < 0)
@@ -67,9 +78,13 @@ static int procfs_read_fd(int fd, bool positional, struct procfs_buf *buf, size_
 		}
 		if (n == 0)
 			break;
+		whole =
+		    positional && len == 0 && (size_t)n < PROCFS_WHOLE && (size_t)n < buf->cap - 1;
 		len += (size_t)n;
 		if (len > max)
 			return -EFBIG;
+		if (whole)
+			break;
 	}
 	buf->data[len] = '\0';
 	buf->len = len;
@@ -106,11 +121,12 @@ void procfs_file_close(struct procfs_file *f)
 	f->fd = -1;
 }
 
-int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct procfs_buf *buf,
-		     size_t max)
+/* procfs_read_file() with dir, the fstat() of dirfd. */
+static int procfs_read_file_in(struct procfs_file *f, int dirfd, const struct stat *d,
+			       const char *path, struct procfs_buf *buf, size_t max)
 {
 	struct statfs sfs;
-	struct stat dir;
+	struct stat dir = *d;
 	int r;
 
 	if (max > SIZE_MAX - 2)
@@ -118,8 +134,6 @@ int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct 
 	buf->len = 0;
 	if (buf->data)
 		buf->data[0] = '\0';
-	if (fstat(dirfd, &dir) < 0)
-		return -errno;
 	if (f->held && (dir.st_dev != f->dir_dev || dir.st_ino != f->dir_ino))
 		procfs_file_close(f);
 	if (f->held) {
@@ -146,6 +160,20 @@ out:
 	if (r < 0)
 		buf->len = 0;
 	return r;
+}
+
+int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct procfs_buf *buf,
+		     size_t max)
+{
+	struct stat dir;
+
+	if (fstat(dirfd, &dir) < 0) {
+		buf->len = 0;
+		if (buf->data)
+			buf->data[0] = '\0';
+		return -errno;
+	}
+	return procfs_read_file_in(f, dirfd, &dir, path, buf, max);
 }
 
 void procfs_buf_free(struct procfs_buf *buf)
@@ -225,10 +253,23 @@ void procfs_reason(char *reason, size_t reason_len, const char *path, int err, b
 		snprintf(reason, reason_len, "/proc/%s: %s", path, s);
 }
 
+void procfs_set_begin(struct procfs_set *set, int dirfd)
+{
+	set->begun = fstat(dirfd, &set->dir) == 0;
+	set->dir_fd = dirfd;
+}
+
+void procfs_set_end(struct procfs_set *set)
+{
+	set->begun = false;
+}
+
 int procfs_set_read(struct procfs_set *set, size_t i, int dirfd, const char *path, size_t max)
 {
 	set->path = path;
 	set->parsing = false;
+	if (set->begun && set->dir_fd == dirfd)
+		return procfs_read_file_in(&set->files[i], dirfd, &set->dir, path, &set->buf, max);
 	return procfs_read_file(&set->files[i], dirfd, path, &set->buf, max);
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <dirent.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
@@ -84,10 +85,21 @@ struct procfs_set {
 	struct procfs_file files[PROCFS_SET_MAX];
 	const char *path;
 	bool parsing;
+	/* between procfs_set_begin and procfs_set_end: dirfd and its fstat(),
+	 * which each read needs (is it the directory the fd was kept for?),
+	 * taken once for all the files of one reading */
+	bool begun;
+	int dir_fd;
+	struct stat dir;
 };
 
 /* procfs_read_file() of dirfd/path into set->buf, through files[i]. */
 int procfs_set_read(struct procfs_set *set, size_t i, int dirfd, const char *path, size_t max);
+/* Brackets the reads of one reading of the set's files from dirfd, so that
+ * dirfd is looked at once (fstat) for all of them; dirfd must stay the same
+ * directory in between. */
+void procfs_set_begin(struct procfs_set *set, int dirfd);
+void procfs_set_end(struct procfs_set *set);
 /* Records r, the result of parsing what was read last, and returns it. */
 int procfs_set_parsed(struct procfs_set *set, int r);
 /* procfs_reason() for the file that failed; set may be NULL (it could not

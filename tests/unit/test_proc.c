@@ -171,9 +171,10 @@ TEST(test_collector_vm2)
 
 /* --- a scratch tree rewritten between ticks --- */
 
-/* A process dir; rewriting a file keeps its inode, so held fds see it. */
-static void scratch_proc(struct scratch *s, unsigned pid, const char *comm, char state,
-			 unsigned utime, unsigned threads, unsigned start, unsigned rss)
+/* A process dir's stat with these flags. */
+static void scratch_stat(struct scratch *s, unsigned pid, const char *comm, char state,
+			 unsigned flags, unsigned utime, unsigned threads, unsigned start,
+			 unsigned rss)
 {
 	char path[64], text[512];
 
@@ -181,10 +182,19 @@ static void scratch_proc(struct scratch *s, unsigned pid, const char *comm, char
 	mkdirat(s->fd, path, 0700);
 	snprintf(path, sizeof(path), "%u/stat", pid);
 	snprintf(text, sizeof(text),
-		 "%u (%s) %c 1 1 1 0 -1 4194304 0 0 0 0 %u 0 0 0 20 0 %u 0 %u 1000 %u 0 0 0 0 0 0 "
+		 "%u (%s) %c 1 1 1 0 -1 %u 0 0 0 0 %u 0 0 0 20 0 %u 0 %u 1000 %u 0 0 0 0 0 0 "
 		 "0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-		 pid, comm, state, utime, threads, start, rss);
+		 pid, comm, state, flags, utime, threads, start, rss);
 	scratch_write(s, path, text);
+}
+
+/* A process dir; rewriting a file keeps its inode, so held fds see it. */
+static void scratch_proc(struct scratch *s, unsigned pid, const char *comm, char state,
+			 unsigned utime, unsigned threads, unsigned start, unsigned rss)
+{
+	char path[64], text[512];
+
+	scratch_stat(s, pid, comm, state, 4194304, utime, threads, start, rss);
 	snprintf(path, sizeof(path), "%u/status", pid);
 	scratch_write(s, path, "Name:\tx\nUid:\t1000\t1000\t1000\t1000\n");
 	snprintf(path, sizeof(path), "%u/cmdline", pid);
@@ -308,6 +318,65 @@ TEST(test_collector_scratch)
 	cJSON_Delete(p);
 	scratch_write(&s, "41/stat", "garbage\n");
 	tick_fails(&proc_collector, st, &env, &t9, -EINVAL);
+	proc_collector.fini(st);
+	scratch_remove(&s);
+}
+
+/* A kernel thread (PF_KTHREAD in flags) of the scratch tree: empty
+ * command line, owner 0. */
+static void scratch_kthread(struct scratch *s, unsigned pid, const char *comm, unsigned utime)
+{
+	char path[64];
+
+	scratch_stat(s, pid, comm, 'I', PROC_PF_KTHREAD, utime, 1, 5, 0);
+	snprintf(path, sizeof(path), "%u/status", pid);
+	scratch_write(s, path, "Name:\tx\nUid:\t0\t0\t0\t0\n");
+	snprintf(path, sizeof(path), "%u/cmdline", pid);
+	scratch_write(s, path, "");
+}
+
+/* A kernel thread whose comm changes (a kworker names its workqueue) did
+ * not exec: its cmd follows the comm and its owner stays, without reading
+ * cmdline and status again (here gone, so that a lookup would show null);
+ * a process whose comm changes is looked up again (an exec). */
+TEST(test_collector_kthread_renamed)
+{
+	struct scratch s;
+	struct collector_env env = {.sys_fd = -1};
+	void *st = NULL;
+	const cJSON *r;
+	cJSON *p;
+
+	proc_scratch(&s);
+	env.proc_fd = s.fd;
+	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
+	scratch_kthread(&s, 50, "kworker/0:1-events", 1);
+	scratch_proc(&s, 33, "prog", 'S', 10, 1, 50, 100);
+	st = init_check(&proc_collector, &env, 0, NULL);
+	p = tick(st, &env, 1);
+	r = row_of(p, "top_mem", 50);
+	assert_non_null(r);
+	assert_string_equal(str(r, "cmd"), "[kworker/0:1-events]");
+	assert_string_equal(str(r, "user"), "0");
+	assert_string_equal(str(row_of(p, "top_mem", 33), "cmd"), "prog");
+	cJSON_Delete(p);
+
+	scratch_kthread(&s, 50, "kworker/0:1-mm_percpu_wq", 2);
+	scratch_rm(&s, "proc/50/cmdline");
+	scratch_rm(&s, "proc/50/status");
+	scratch_proc(&s, 33, "prog2", 'S', 10, 1, 50, 100);
+	scratch_rm(&s, "proc/33/cmdline");
+	scratch_rm(&s, "proc/33/status");
+	p = tick(st, &env, 2);
+	r = row_of(p, "top_mem", 50);
+	assert_string_equal(str(r, "comm"), "kworker/0:1-mm_percpu_wq");
+	assert_string_equal(str(r, "cmd"), "[kworker/0:1-mm_percpu_wq]");
+	assert_string_equal(str(r, "user"), "0");
+	r = row_of(p, "top_mem", 33);
+	assert_string_equal(str(r, "comm"), "prog2");
+	assert_true(cJSON_IsNull(get(r, "cmd")));
+	assert_true(cJSON_IsNull(get(r, "user")));
+	cJSON_Delete(p);
 	proc_collector.fini(st);
 	scratch_remove(&s);
 }

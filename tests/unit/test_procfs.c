@@ -506,6 +506,28 @@ TEST(test_read_file)
 		usleep(1000);
 	}
 	assert_string_not_equal(buf.data, first);
+	/* a kept read stops after a short first read only below 2 KiB: a
+	 * file of many records, longer than a seq_file's first page, is read
+	 * whole (the same as a plain read; retried while the map changes) */
+	{
+		struct procfs_buf plain = {0};
+		struct procfs_file mf = {0};
+		bool same = false;
+
+		for (int i = 0; i < 20 && !same; i++) {
+			assert_int_equal(procfs_read_file(&mf, proc, "self/maps", &buf, 1 << 24),
+					 0);
+			assert_int_equal(procfs_read_file(&mf, proc, "self/maps", &buf, 1 << 24),
+					 0);
+			assert_true(mf.held);
+			assert_int_equal(procfs_read(proc, "self/maps", &plain, 1 << 24), 0);
+			same = buf.len == plain.len && memcmp(buf.data, plain.data, buf.len) == 0;
+		}
+		assert_true(same);
+		assert_true(buf.len > 4096);
+		procfs_file_close(&mf);
+		procfs_buf_free(&plain);
+	}
 	/* another directory: that directory's file, by path */
 	assert_int_equal(procfs_read_file(&f, fixture, "loadavg", &buf, 4096), 0);
 	assert_string_equal(buf.data, "0.01 0.03 0.01 1/82 2851\n");
