@@ -543,7 +543,11 @@ static int fs_rule(struct parser *p)
 	r->edge = what[0] == 'r'; /* remounted read-only: it was writable before */
 	if (accept(p, "mount") && (rc = glob_word(p, "mount", &r->instance)) < 0)
 		return rc;
-	return options(p);
+	if ((rc = options(p)) < 0)
+		return rc;
+	if (r->has_clear) /* (the `== true` in it cannot take one) */
+		return fail(p, "'clear' does not go with fs rules (a state, not a number)");
+	return 0;
 }
 
 static int body(struct parser *p)

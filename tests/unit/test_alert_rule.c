@@ -75,6 +75,14 @@ TEST(test_issue_lines)
 	assert_string_equal(r->path, "/etc/passwd");
 	alert_rule_free(r);
 
+	r = parse_ok("srv-stuck: fs not-responding mount /srv* for 30s severity critical");
+	assert_int_equal(r->kind, ALERT_THRESHOLD);
+	assert_int_equal(r->op, ALERT_EQ);
+	assert_string_equal(r->instance, "/srv*");
+	assert_int_equal(r->for_ms, 30000);
+	assert_false(r->has_clear);
+	alert_rule_free(r);
+
 	r = parse_ok("always: mem.used > 0");
 	assert_int_equal(r->for_ms, 0);
 	assert_false(r->has_clear);
@@ -179,6 +187,8 @@ TEST(test_clear_expression)
 	expect_error("x: mem.used > 0 clear", "a number or an expression expected after 'clear'");
 	expect_error("x: mem.used > 5 clear 1 clear 2", "'clear' given twice");
 	expect_error("x: mem.used == mem.free clear 5", "'clear' needs <, <=, > or >=");
+	expect_error("x: fs not-responding clear 85", "'clear' does not go with fs rules");
+	expect_error("x: fs read-only mount /srv clear 1", "'clear' does not go with fs rules");
 	expect_error("x: mem.used > 0 clear \"a\"", "text \"a\" where a number is expected");
 	expect_error("x: mem.used > 0 clear severity",
 		     "'severity' is neither a number nor a field");
