@@ -309,3 +309,62 @@ def median(values):
     if not n:
         return None
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+# --------------------------------------------------------------------------
+# CPU of a process: every thread, and its child processes'.
+# --------------------------------------------------------------------------
+
+def _child_pids(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(rest[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def task_ns(pid):
+    """{(pid, tid): ns on a CPU} for every thread of pid and of its children."""
+    out = {}
+    for p in [pid] + _child_pids(pid):
+        try:
+            tids = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (p, t)) as f:
+                    out[(p, t)] = int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+class CpuWindow:
+    """CPU % of one core used by a process tree from now until percent()."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.a = task_ns(pid)
+        self.t = time.monotonic_ns()
+
+    def percent(self):
+        b = task_ns(self.pid)
+        dt = time.monotonic_ns() - self.t
+        ran = sum(v - self.a.get(k, 0) for k, v in b.items())
+        return ran / dt * 100.0 if dt > 0 else 0.0
+
+    def cpu_ns(self):
+        b = task_ns(self.pid)
+        return sum(v - self.a.get(k, 0) for k, v in b.items())
+
+
+def count_pids():
+    return sum(1 for d in os.listdir("/proc") if d.isdigit())
