@@ -3,6 +3,7 @@
 #include "fs_child.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -56,20 +57,38 @@ static void fs_close_fds(unsigned first, unsigned last)
 		close((int)fd);
 }
 
-/* Reads exactly len bytes; 0, or -1 on EOF or error. */
-static int fs_read_full(int fd, void *p, size_t len)
+/* The requests as they come: one read takes all the pipe holds (a
+ * tick's round is one write), where reading each request's header and
+ * path on its own took two reads a mount. */
+struct fs_inbuf {
+	char data[PIPE_BUF];
+	size_t off, len;
+};
+
+/* Takes exactly len bytes from the pipe through b; 0, or -1 on EOF or
+ * error. */
+static int fs_take(int fd, struct fs_inbuf *b, void *p, size_t len)
 {
 	char *c = p;
 
 	while (len > 0) {
-		ssize_t n = read(fd, c, len);
+		size_t k;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		c += n;
-		len -= (size_t)n;
+		if (b->off == b->len) {
+			ssize_t n = read(fd, b->data, sizeof(b->data));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return -1;
+			b->off = 0;
+			b->len = (size_t)n;
+		}
+		k = b->len - b->off < len ? b->len - b->off : len;
+		memcpy(c, b->data + b->off, k);
+		b->off += k;
+		c += k;
+		len -= k;
 	}
 	return 0;
 }
@@ -82,6 +101,7 @@ static int fs_read_full(int fd, void *p, size_t len)
 _Noreturn void fs_child_run(int req_fd, int res_fd, fs_statfs_fn fn)
 {
 	char path[FS_PATH_MAX + 1];
+	struct fs_inbuf in = {.off = 0, .len = 0};
 	unsigned lo = (unsigned)(req_fd < res_fd ? req_fd : res_fd);
 	unsigned hi = (unsigned)(req_fd < res_fd ? res_fd : req_fd);
 
@@ -95,8 +115,8 @@ _Noreturn void fs_child_run(int req_fd, int res_fd, fs_statfs_fn fn)
 		struct fs_answer ans;
 		int r;
 
-		if (fs_read_full(req_fd, &req, sizeof(req)) < 0 || req.len > FS_PATH_MAX ||
-		    fs_read_full(req_fd, path, req.len) < 0)
+		if (fs_take(req_fd, &in, &req, sizeof(req)) < 0 || req.len > FS_PATH_MAX ||
+		    fs_take(req_fd, &in, path, req.len) < 0)
 			_exit(0);
 		path[req.len] = '\0';
 		memset(&ans, 0, sizeof(ans));

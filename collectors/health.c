@@ -1,5 +1,6 @@
 /* The `health` topic's collector: each tick /proc/mdstat, the mounts with
- * their error counters, and the SMART file when it changed. */
+ * their error counters, and the SMART file when it changed; a missing
+ * mdstat or SMART file is looked for every HEALTH_LOOK_TICKS ticks. */
 #include "health.h"
 
 #include <dirent.h>
@@ -26,6 +27,11 @@
 #define HEALTH_MDSTAT_MAX   (1u << 20)
 #define HEALTH_MOUNTS_MAX   (16u << 20)
 #define HEALTH_MOUNTS_TICKS 16
+/* A missing /proc/mdstat (no md driver loaded) or SMART file (no helper
+ * installed, or it has not run yet) is looked for again this many ticks
+ * after: on most hosts one of them is missing for good, and each look
+ * was a failed path walk a tick (openat, stat). */
+#define HEALTH_LOOK_TICKS 16
 
 /* A filesystem on a block device, once per device (bind mounts and btrfs
  * subvolumes share it): its first mount. */
@@ -36,15 +42,17 @@ struct health_fs {
 	uint64_t errors;
 	int64_t last_error_s; /* ext4: 0 for none */
 	/* ext4: errors_count and last_error_time, kept open (read at each
-	 * tick) until the mounts are read again */
+	 * tick) until the mounts are read again, and their paths under /sys */
 	struct procfs_file files[2];
+	char paths[2][96];
 };
 
 struct health_state {
 	const struct health_settings *set;
 	struct procfs_buf buf;
 	struct md_stat md;
-	bool md_ok; /* md was read this tick (no mdstat: no arrays) */
+	struct procfs_file md_file; /* /proc/mdstat, kept open */
+	unsigned md_wait;           /* ticks until a missing mdstat is looked for */
 	struct fs_mountinfo mi;
 	int mounts_fd;        /* mountinfo polled for changes; -1: read at each tick */
 	bool mounts_ok;       /* mi and fs hold the mount table as it is */
@@ -56,6 +64,8 @@ struct health_state {
 	int smart_err; /* 0, or why the file could not be read or parsed */
 	bool smart_parsing;
 	struct stat smart_st; /* the file read last */
+	unsigned smart_wait;  /* ticks until a missing file is looked for */
+	char smart_why[256];  /* smart.error: why there is no data, or "" */
 	bool have;
 };
 
@@ -130,15 +140,16 @@ static bool health_read_u64(struct procfs_file *f, int dirfd, const char *path,
 
 static void health_ext4(int sys_fd, struct health_fs *f, struct procfs_buf *buf)
 {
-	char path[128];
 	uint64_t v;
 
-	snprintf(path, sizeof(path), "fs/ext4/%s/errors_count", f->device);
-	if (!health_read_u64(&f->files[0], sys_fd, path, buf, &f->errors))
+	if (!f->paths[0][0])
+		snprintf(f->paths[0], sizeof(f->paths[0]), "fs/ext4/%s/errors_count", f->device);
+	if (!health_read_u64(&f->files[0], sys_fd, f->paths[0], buf, &f->errors))
 		return;
 	f->has_errors = true;
-	snprintf(path, sizeof(path), "fs/ext4/%s/last_error_time", f->device);
-	if (health_read_u64(&f->files[1], sys_fd, path, buf, &v) && v <= INT64_MAX / 1000)
+	if (!f->paths[1][0])
+		snprintf(f->paths[1], sizeof(f->paths[1]), "fs/ext4/%s/last_error_time", f->device);
+	if (health_read_u64(&f->files[1], sys_fd, f->paths[1], buf, &v) && v <= INT64_MAX / 1000)
 		f->last_error_s = (int64_t)v;
 }
 
@@ -286,18 +297,37 @@ static int health_read_fs(struct health_state *s, const struct collector_env *en
 
 /* --- SMART --- */
 
-/* Reads the file again when it changed (inode, size, mtime). */
+/* smart.error from the state: made when the state changes, not at each
+ * tick (strerror looks up a translation). */
+static void health_smart_why(struct health_state *s)
+{
+	if (s->smart_err < 0)
+		snprintf(s->smart_why, sizeof(s->smart_why), "%s: %s",
+			 s->set && s->set->smart_file ? s->set->smart_file : "",
+			 s->smart_parsing ? "not a sysfeed-smart file" : strerror(-s->smart_err));
+	else
+		snprintf(s->smart_why, sizeof(s->smart_why), "%s", s->smart.error);
+}
+
+/* Reads the file again when it changed (inode, size, mtime); one that
+ * cannot be stat'ed is looked for again HEALTH_LOOK_TICKS ticks later. */
 static void health_read_smart(struct health_state *s)
 {
 	const char *path = s->set && s->set->smart_file ? s->set->smart_file : "";
 	struct stat st;
 	int r;
 
+	if (s->smart_wait > 0) {
+		s->smart_wait--;
+		return;
+	}
 	if (stat(path, &st) < 0) {
 		s->smart_err = -errno;
 		s->smart_parsing = false;
+		s->smart_wait = HEALTH_LOOK_TICKS - 1;
 		memset(&s->smart_st, 0, sizeof(s->smart_st));
 		smart_file_free(&s->smart);
+		health_smart_why(s);
 		return;
 	}
 	if (s->smart_err == 0 && s->smart.time_s != 0 && st.st_ino == s->smart_st.st_ino &&
@@ -315,6 +345,28 @@ static void health_read_smart(struct health_state *s)
 	s->smart_err = r;
 	if (r < 0)
 		smart_file_free(&s->smart);
+	health_smart_why(s);
+}
+
+/* --- md --- */
+
+/* /proc/mdstat through a kept fd; without it (no md driver loaded: no
+ * arrays) it is looked for again HEALTH_LOOK_TICKS ticks later. */
+static void health_read_md(struct health_state *s, const struct collector_env *env)
+{
+	int r;
+
+	if (s->md_wait > 0) {
+		s->md_wait--;
+		return;
+	}
+	r = procfs_read_file(&s->md_file, env->proc_fd, "mdstat", &s->buf, HEALTH_MDSTAT_MAX);
+	if (r == 0)
+		r = md_stat_parse(s->buf.data, s->buf.len, &s->md);
+	else if (r == -ENOENT)
+		s->md_wait = HEALTH_LOOK_TICKS - 1;
+	if (r < 0)
+		s->md.n = 0;
 }
 
 /* --- the payload --- */
@@ -447,19 +499,12 @@ static int health_json_fs(cJSON *payload, const struct health_state *s)
 static int health_json_smart(cJSON *payload, const struct health_state *s)
 {
 	cJSON *o = cJSON_AddObjectToObject(payload, "smart"), *arr;
-	char why[256];
 
 	if (!o)
 		return -ENOMEM;
-	if (s->smart_err < 0)
-		snprintf(why, sizeof(why), "%s: %s",
-			 s->set && s->set->smart_file ? s->set->smart_file : "",
-			 s->smart_parsing ? "not a sysfeed-smart file" : strerror(-s->smart_err));
-	else
-		snprintf(why, sizeof(why), "%s", s->smart.error);
 	if (json_num_or_null(o, "updated_ms", s->smart_err == 0, (double)s->smart.time_s * 1000) <
 		0 ||
-	    json_str(o, "error", why[0] ? why : NULL) < 0)
+	    json_str(o, "error", s->smart_why[0] ? s->smart_why : NULL) < 0)
 		return -ENOMEM;
 	arr = cJSON_AddArrayToObject(o, "devices");
 	if (!arr)
@@ -485,6 +530,7 @@ static void health_fini(void *state)
 		return;
 	if (s->mounts_fd >= 0)
 		close(s->mounts_fd);
+	procfs_file_close(&s->md_file);
 	procfs_buf_free(&s->buf);
 	md_stat_free(&s->md);
 	fs_mountinfo_free(&s->mi);
@@ -492,6 +538,15 @@ static void health_fini(void *state)
 	free(s->fs);
 	smart_file_free(&s->smart);
 	free(s);
+}
+
+/* A reload changed smart-file: the new path is looked at on the next
+ * tick, not HEALTH_LOOK_TICKS after the old one was missing. */
+static void health_reconfigure(void *state)
+{
+	struct health_state *s = state;
+
+	s->smart_wait = 0;
 }
 
 /* Off only when the mounts cannot be read; md arrays and the SMART file
@@ -508,6 +563,7 @@ static int health_init(const struct collector_env *env, const void *settings, vo
 		goto out;
 	}
 	s->set = settings;
+	s->md_file.fd = -1;
 	s->mounts_fd = procfs_watch_open(env->proc_fd, "self/mountinfo");
 	r = health_read_fs(s, env);
 	if (r < 0) {
@@ -530,14 +586,7 @@ static int health_sample(void *state, const struct collector_env *env,
 	int r;
 
 	*ret_payload = NULL;
-	r = procfs_read(env->proc_fd, "mdstat", &s->buf, HEALTH_MDSTAT_MAX);
-	if (r == 0)
-		r = md_stat_parse(s->buf.data, s->buf.len, &s->md);
-	else if (r == -ENOENT)
-		r = 0, s->md.n = 0; /* no md driver loaded */
-	s->md_ok = r == 0;
-	if (r < 0)
-		s->md.n = 0;
+	health_read_md(s, env);
 	r = health_read_fs(s, env);
 	if (r < 0)
 		return r;
@@ -687,5 +736,6 @@ const struct collector health_collector = {
     .init = health_init,
     .sample = health_sample,
     .metrics = health_metrics,
+    .reconfigure = health_reconfigure,
     .fini = health_fini,
 };

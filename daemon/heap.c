@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "procfs.h"
 
 #define MMAP_THRESHOLD (128 << 10) /* malloc's default, kept fixed */
 
@@ -28,24 +29,32 @@ static uint64_t trims;
 
 /* The daemon's anonymous resident bytes (resident - shared of
  * /proc/self/statm: the daemon's own /proc whatever --proc-root says),
- * or 0 when unknown. */
+ * or 0 when unknown. Parsed by hand: sscanf was most of the housekeeping's
+ * instructions (callgrind: 2.7 k a second, 1.1 % of the idle daemon's
+ * samples in perf with its read_int). */
 static uint64_t heap_anon_rss(void)
 {
-	unsigned long long size, resident, shared;
+	const char *p, *end, *tok;
+	uint64_t v[3]; /* size resident shared (text lib data dt), in pages */
 	char buf[160];
+	size_t len;
 	ssize_t n;
 
 	if (!statm_tried) {
 		statm_tried = true;
 		statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	}
-	if (statm_fd < 0 || (n = pread(statm_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+	if (statm_fd < 0 || (n = procfs_pread(statm_fd, buf, sizeof(buf))) <= 0)
 		return 0;
-	buf[n] = '\0';
-	/* size resident shared text lib data dt, in pages */
-	if (sscanf(buf, "%llu %llu %llu", &size, &resident, &shared) != 3 || shared > resident)
+	p = buf;
+	end = buf + n;
+	for (size_t i = 0; i < 3; i++)
+		if (procfs_next_token(&p, end, &tok, &len) <= 0 ||
+		    procfs_parse_u64(tok, len, &v[i]) < 0)
+			return 0;
+	if (v[2] > v[1])
 		return 0;
-	return (uint64_t)(resident - shared) * (uint64_t)sysconf(_SC_PAGESIZE);
+	return (v[1] - v[2]) * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 /* mallinfo2 walks every free chunk, cold ones, a cache miss each (perf:

@@ -1,9 +1,7 @@
 #include "sse.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -100,9 +98,31 @@ long sse_encode(char *buf, size_t size, const char *id, const char *event, const
 	return (long)o.len;
 }
 
+/* By hand, as snprintf("%016" PRIx64 "-%" PRIu64) would: every frame
+ * the hub encodes takes one (snprintf: ~1,300 instructions each, 0.8 %
+ * of an idle tick's). */
 int sse_format_id(char *buf, size_t size, uint64_t instance, uint64_t seq)
 {
-	return snprintf(buf, size, "%016" PRIx64 "-%" PRIu64, instance, seq);
+	static const char hex[] = "0123456789abcdef";
+	char id[16 + 1 + 20], digits[20];
+	size_t n = 0, k = 0;
+
+	for (int shift = 60; shift >= 0; shift -= 4)
+		id[n++] = hex[(instance >> shift) & 15];
+	id[n++] = '-';
+	do {
+		digits[k++] = (char)('0' + seq % 10);
+		seq /= 10;
+	} while (seq);
+	while (k > 0)
+		id[n++] = digits[--k];
+	if (size > 0) {
+		size_t c = n < size - 1 ? n : size - 1;
+
+		memcpy(buf, id, c);
+		buf[c] = '\0';
+	}
+	return (int)n;
 }
 
 enum sse_id_kind sse_parse_id(const char *s, uint64_t instance, uint64_t *ret_seq)

@@ -57,6 +57,18 @@ size_t fmt_g15(char *out, double v, bool *ret_exact)
 		*ret_exact = true;
 		return 1;
 	}
+	/* a whole number (most of what the collectors count): its digits,
+	 * without floor() and the divisions by 10^j below */
+	if (a >= 1 && a < 1e15 && a == (double)(uint64_t)a) {
+		size_t len = 0;
+
+		if (v < 0)
+			out[len++] = '-';
+		len += fmt_digits(out + len, (uint64_t)a);
+		out[len] = '\0';
+		*ret_exact = true;
+		return len;
+	}
 	if (a >= 1e-4 && a < 1e15) {
 		for (size_t j = 0; j < sizeof(pow10) / sizeof(pow10[0]); j++) {
 			double kd = floor(a * pow10[j] + 0.5);

@@ -450,6 +450,27 @@ __attribute__((unused)) static void tick_fails(const struct collector *c, void *
  * (`*state`). */
 #define MACHINE_TEST(f, machine) UNIT_ENTRY(#f "(" machine ")", f, NULL, NULL, machine)
 
+/* A count of /proc/<what>/io ("self" or a pid): field is "rchar",
+ * "syscr", ... */
+__attribute__((unused)) static uint64_t proc_io(const char *what, const char *field)
+{
+	char path[64], buf[512], *p;
+	size_t n, fl = strlen(field);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/io", what);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (p = buf; (p = strstr(p, field)) && (p != buf && p[-1] != '\n');)
+		p += fl;
+	assert_non_null(p);
+	assert_true(p[fl] == ':');
+	return strtoull(p + fl + 1, NULL, 10);
+}
+
 /* A scratch tree under /tmp that a test writes and rewrites: dir is its
  * path, fd a directory fd on it (a test may point fd at a subdirectory;
  * scratch_remove closes whichever it holds). */

@@ -237,6 +237,49 @@ TEST(test_collector_fixtures)
 	run_machine("desktop");
 }
 
+/* syscr of /proc/<pid>/io: the read calls the process made so far. */
+static uint64_t read_calls(pid_t pid)
+{
+	char what[16];
+
+	snprintf(what, sizeof(what), "%d", (int)pid);
+	return proc_io(what, "syscr");
+}
+
+/* The worker takes a round (one write of every shown mount's request)
+ * with one read, not a header and a path a mount: desktop shows several
+ * mounts, and 20 rounds cost the worker at most a read each. */
+TEST(test_worker_reads_round)
+{
+	struct collector_env env = {.sys_fd = -1};
+	const int rounds = 20;
+	uint64_t before;
+	void *st = NULL;
+	cJSON *p;
+	pid_t w;
+
+	fake_load("desktop", "statvfs");
+	fs_set_statfs(fake_statfs);
+	env.proc_fd = open_dir("desktop", "proc");
+	st = init_check(&fs_collector, &env, 0, NULL);
+	p = sample(st, &env, T1);
+	assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(p, "filesystems")) >= 3);
+	cJSON_Delete(p);
+	assert_int_equal(fs_settle(st, 5000), 0);
+	w = fs_worker_pid(st);
+	before = read_calls(w);
+	for (int i = 0; i < rounds; i++) {
+		p = sample(st, &env, T1 + 1000 * (i + 1));
+		cJSON_Delete(p);
+		assert_int_equal(fs_settle(st, 5000), 0);
+	}
+	assert_int_equal(fs_worker_pid(st), w);
+	assert_true(read_calls(w) - before <= (uint64_t)rounds + 1);
+	fs_collector.fini(st);
+	fs_set_statfs(NULL);
+	close(env.proc_fd);
+}
+
 /* server: tick 1 over proc, then the mount table and the answers change
  * (/home unmounted, /media/usb plugged in): tick 2 shows the new table
  * with the last round's values (none yet for /media/usb), tick 3 the new

@@ -3,7 +3,9 @@
  * and garbled input), btrfs error_stats, the sysfeed-smart file parser
  * (SATA passing and failing, NVMe, a drive smartctl could not open), and
  * the collector over the `nas` tree: two ticks against expected/health.1.json,
- * health.json and health.prom, the SMART file missing, replaced and bad;
+ * health.json and health.prom, the SMART file missing (looked for every
+ * 16th tick), replaced and bad, a new smart-file on reload, mdstat missing
+ * (looked for every 16th tick), appearing, changing and gone;
  * on the live /proc, mountinfo read again when the mounts change. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -252,24 +254,47 @@ TEST(test_fixture)
 	run_end(&r);
 }
 
-/* The SMART file: missing, then written (read), then replaced by garbage. */
+/* n samples of st; the last payload is returned. */
+static cJSON *sample_n(void *st, struct collector_env *env, int n)
+{
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
+	cJSON *p = NULL;
+
+	for (int i = 0; i < n; i++) {
+		cJSON_Delete(p);
+		p = NULL;
+		assert_int_equal(health_collector.sample(st, env, &tick, &p), 0);
+	}
+	return p;
+}
+
+/* The collector over nas, its SMART file `name` in a new scratch tree s. */
+static void *smart_start(struct scratch *s, const char *name, struct collector_env *env)
+{
+	char path[PATH_MAX];
+
+	scratch_make(s, "health");
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+	set_smart(path);
+	*env = (struct collector_env){.proc_fd = open_dir("nas", "proc"),
+				      .sys_fd = open_dir("nas", "sys")};
+	return init_check(&health_collector, env, 0, "");
+}
+
+/* The SMART file: missing (looked for again at the 16th tick after, not
+ * sooner), then written (read at that look), replaced by garbage (read at
+ * the next tick), gone and back (the 16th tick again). */
 TEST(test_smart_file)
 {
 	struct collector_env env = {0};
-	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
-	char path[PATH_MAX], *good;
+	char *good;
 	struct scratch s;
 	const cJSON *sm;
-	cJSON *p = NULL;
+	cJSON *p;
 	void *st;
 
-	scratch_make(&s, "health");
-	snprintf(path, sizeof(path), "%s/smart.json", s.dir);
-	set_smart(path);
-	env.proc_fd = open_dir("nas", "proc");
-	env.sys_fd = open_dir("nas", "sys");
-	st = init_check(&health_collector, &env, 0, "");
-	assert_int_equal(health_collector.sample(st, &env, &tick, &p), 0);
+	st = smart_start(&s, "smart.json", &env);
+	p = sample_n(st, &env, 1);
 	sm = get(p, "smart");
 	assert_true(is_null(sm, "updated_ms"));
 	assert_non_null(
@@ -277,16 +302,33 @@ TEST(test_smart_file)
 	cJSON_Delete(p);
 	good = slurp("nas", "smart/smart.json", NULL);
 	scratch_write(&s, "smart.json", good);
-	assert_int_equal(health_collector.sample(st, &env, &tick, &p), 0);
+	p = sample_n(st, &env, 15); /* not looked for yet */
+	sm = get(p, "smart");
+	assert_true(is_null(sm, "updated_ms"));
+	assert_non_null(strstr(get(sm, "error")->valuestring, "No such file or directory"));
+	cJSON_Delete(p);
+	p = sample_n(st, &env, 1);
 	sm = get(p, "smart");
 	assert_true(num(sm, "updated_ms") == 1700000000000.0);
+	assert_true(is_null(sm, "error"));
 	assert_int_equal(cJSON_GetArraySize(get(sm, "devices")), 4);
 	cJSON_Delete(p);
 	scratch_write(&s, "smart.json", "{\"devices\":[]}\n");
-	assert_int_equal(health_collector.sample(st, &env, &tick, &p), 0);
+	p = sample_n(st, &env, 1);
 	sm = get(p, "smart");
 	assert_non_null(strstr(get(sm, "error")->valuestring, "not a sysfeed-smart file"));
 	assert_int_equal(cJSON_GetArraySize(get(sm, "devices")), 0);
+	cJSON_Delete(p);
+	scratch_rm(&s, "smart.json");
+	p = sample_n(st, &env, 1);
+	assert_non_null(strstr(get(get(p, "smart"), "error")->valuestring, "No such file"));
+	cJSON_Delete(p);
+	scratch_write(&s, "smart.json", good);
+	p = sample_n(st, &env, 15);
+	assert_true(is_null(get(p, "smart"), "updated_ms"));
+	cJSON_Delete(p);
+	p = sample_n(st, &env, 1);
+	assert_true(num(get(p, "smart"), "updated_ms") == 1700000000000.0);
 	cJSON_Delete(p);
 	health_collector.fini(st);
 	free(good);
@@ -295,20 +337,83 @@ TEST(test_smart_file)
 	scratch_remove(&s);
 }
 
+/* A reload that changes smart-file: the new path is read at the next
+ * tick, not when the old one's missing file is looked for again. */
+TEST(test_smart_file_reload)
+{
+	struct collector_env env = {0};
+	char path[PATH_MAX];
+	struct scratch s;
+	cJSON *p;
+	void *st;
+
+	st = smart_start(&s, "none.json", &env);
+	p = sample_n(st, &env, 1);
+	assert_non_null(strstr(get(get(p, "smart"), "error")->valuestring, "none.json"));
+	cJSON_Delete(p);
+	snprintf(path, sizeof(path), "%s/nas/smart/smart.json", fixtures());
+	set_smart(path);
+	assert_non_null(health_collector.reconfigure);
+	health_collector.reconfigure(st);
+	p = sample_n(st, &env, 1);
+	assert_true(num(get(p, "smart"), "updated_ms") == 1700000000000.0);
+	cJSON_Delete(p);
+	health_collector.fini(st);
+	close(env.proc_fd);
+	close(env.sys_fd);
+	scratch_remove(&s);
+}
+
+/* No /proc/mdstat (no md driver loaded): no arrays, and it is looked for
+ * again at the 16th tick after, not sooner; once there it is read at each
+ * tick (an array changing shows at the next one), and gone again, none. */
+TEST(test_mdstat_appears)
+{
+	struct collector_env env = {0};
+	char *mountinfo, *mdstat;
+	struct scratch s;
+	cJSON *p;
+	void *st;
+
+	mountinfo = slurp("nas", "proc/self/mountinfo", NULL);
+	mdstat = slurp("nas", "proc/mdstat", NULL);
+	scratch_env(&s, "health-md", false, &env);
+	scratch_write(&s, "self/mountinfo", mountinfo);
+	env.sys_fd = open_dir("nas", "sys");
+	st = init_check(&health_collector, &env, 0, "");
+	p = sample_n(st, &env, 1);
+	assert_int_equal(cJSON_GetArraySize(get(p, "md")), 0);
+	cJSON_Delete(p);
+	scratch_write(&s, "mdstat", mdstat);
+	p = sample_n(st, &env, 15);
+	assert_int_equal(cJSON_GetArraySize(get(p, "md")), 0);
+	cJSON_Delete(p);
+	p = sample_n(st, &env, 1);
+	assert_true(cJSON_GetArraySize(get(p, "md")) > 1);
+	cJSON_Delete(p);
+	scratch_write(&s, "mdstat", "Personalities : [raid1]\nunused devices: <none>\n");
+	p = sample_n(st, &env, 1);
+	assert_int_equal(cJSON_GetArraySize(get(p, "md")), 0);
+	cJSON_Delete(p);
+	scratch_write(&s, "mdstat", mdstat);
+	p = sample_n(st, &env, 1);
+	assert_true(cJSON_GetArraySize(get(p, "md")) > 1);
+	cJSON_Delete(p);
+	scratch_rm(&s, "mdstat");
+	p = sample_n(st, &env, 1);
+	assert_int_equal(cJSON_GetArraySize(get(p, "md")), 0);
+	cJSON_Delete(p);
+	health_collector.fini(st);
+	free(mountinfo);
+	free(mdstat);
+	close(env.sys_fd);
+	scratch_remove(&s);
+}
+
 /* rchar of /proc/self/io: bytes this process read so far. */
 static uint64_t read_bytes(void)
 {
-	char buf[512], *p;
-	FILE *f = fopen("/proc/self/io", "r");
-	size_t n;
-
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strstr(buf, "rchar: ");
-	assert_non_null(p);
-	return strtoull(p + 7, NULL, 10);
+	return proc_io("self", "rchar");
 }
 
 /* On the live /proc, mountinfo is read again when the kernel says the

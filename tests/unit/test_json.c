@@ -1,8 +1,10 @@
 /* json_print against cJSON_PrintUnformatted, byte for byte, and fmt_g15 /
  * fmt_i64 against printf: numbers of every shape (random bit patterns,
  * short decimals, the edges of each fast path), every byte in strings and
- * keys, nesting, and what cJSON refuses to print; rows written as text
- * (json_buf, json_head) and by reference against json_print. */
+ * keys (at every offset of runs longer than a word), nesting, and what
+ * cJSON refuses to print; host text checked a word at a time; rows
+ * written as text (json_buf, json_head) and by reference against
+ * json_print. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -264,6 +266,51 @@ TEST(test_strings)
 	o->child->next->string = NULL;
 	same_text(o);
 	cJSON_Delete(o);
+}
+
+/* Every byte (but NUL) at every offset of plain runs longer than a
+ * word, in strings and keys, printed as cJSON prints them; and host text
+ * (checked for UTF-8 eight bytes at a time) with a byte that is not ASCII
+ * at every offset: valid UTF-8 kept as it is, an ill-formed byte
+ * replaced. */
+TEST(test_strings_by_words)
+{
+	char s[41], want[64];
+	cJSON *o;
+
+	for (int c = 1; c < 256; c++) {
+		o = cJSON_CreateObject();
+		for (size_t at = 0; at < sizeof(s) - 1; at++) {
+			memset(s, 'a' + (int)(at % 26), sizeof(s) - 1);
+			s[sizeof(s) - 1] = '\0';
+			s[at] = (char)c;
+			cJSON_AddItemToArray(o, cJSON_CreateString(s));
+			s[at + 1] = '\0'; /* the byte last, at every length */
+			cJSON_AddStringToObject(o, s, "v");
+		}
+		same_text(o);
+		cJSON_Delete(o);
+	}
+	for (size_t at = 0; at < 30; at++) {
+		cJSON *item;
+		char *json;
+
+		memset(s, 'x', 32);
+		s[32] = '\0';
+		memcpy(s + at, "\xc3\xa9", 2); /* valid: kept */
+		o = cJSON_CreateObject();
+		assert_int_equal(json_str(o, "k", s), 0);
+		assert_string_equal(cJSON_GetObjectItem(o, "k")->valuestring, s);
+		s[at] = (char)0xff; /* ill-formed: U+FFFD */
+		assert_int_equal(json_str(o, "bad", s), 0);
+		item = cJSON_GetObjectItem(o, "bad");
+		snprintf(want, sizeof(want), "%.*s\xef\xbf\xbd%s", (int)at, s, s + at + 1);
+		assert_true(strncmp(item->valuestring, want, at + 3) == 0);
+		json = json_print(o, NULL);
+		assert_non_null(json);
+		free(json);
+		cJSON_Delete(o);
+	}
 }
 
 TEST(test_structure)

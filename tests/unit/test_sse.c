@@ -119,8 +119,16 @@ TEST(test_ids)
 	char id[SSE_ID_MAX];
 	uint64_t seq = 0;
 
-	sse_format_id(id, sizeof(id), inst, 42);
+	assert_int_equal(sse_format_id(id, sizeof(id), inst, 42), 19);
 	assert_string_equal(id, "0123456789abcdef-42");
+	/* as snprintf("%016" PRIx64 "-%" PRIu64) writes them, cut short too */
+	assert_int_equal(sse_format_id(id, sizeof(id), 0xa, 0), 18);
+	assert_string_equal(id, "000000000000000a-0");
+	assert_int_equal(sse_format_id(id, sizeof(id), UINT64_MAX, UINT64_MAX), 37);
+	assert_string_equal(id, "ffffffffffffffff-18446744073709551615");
+	assert_int_equal(sse_format_id(id, 5, inst, 42), 19);
+	assert_string_equal(id, "0123");
+	sse_format_id(id, sizeof(id), inst, 42);
 	assert_int_equal(sse_parse_id(id, inst, &seq), SSE_ID_OURS);
 	assert_int_equal(seq, 42);
 	assert_int_equal(sse_parse_id("0123456789abcdef-0", inst, &seq), SSE_ID_OURS);
