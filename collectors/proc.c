@@ -19,7 +19,6 @@
 #include "proc_users.h"
 #include "procfs.h"
 #include "topn.h"
-#include "utf8.h"
 
 /* The whole directory is listed at least every this many ticks; in
  * between, only pids above the last one listed (see proc_sample). */
@@ -178,73 +177,150 @@ static bool proc_mem_better(const void *x, const void *y)
 	return a->pid < b->pid;
 }
 
-/* A row's GPU fields: null for a process without a DRM client, and
- * gpu_pct also before its second reading. */
-static int proc_row_gpu(const struct proc_entry *e, cJSON *row)
+static uint64_t proc_rss_bytes(const struct proc_state *s, const struct proc_entry *e)
+{
+	return e->rss_pages > UINT64_MAX / s->page_size ? UINT64_MAX : e->rss_pages * s->page_size;
+}
+
+/* The numbers of e's row after "state", in its order (-1: null):
+ * cpu_pct, rss_bytes, threads, start_ms, and with a DRM device gpu_pct
+ * (null for a process without a DRM client, and also before its second
+ * reading) and gpu_mem_bytes. Returns how many. */
+static size_t proc_row_numbers(const struct proc_state *s, const struct proc_entry *e, double *ret)
 {
 	int64_t pct = -1;
 	uint64_t mem = 0;
 	bool has_mem = false;
 
+	ret[0] = e->cpu < 0 ? -1 : (double)e->cpu / 100.0;
+	ret[1] = (double)proc_rss_bytes(s, e);
+	ret[2] = e->threads;
+	ret[3] = (double)(s->btime_ms + e->starttime * 1000 / (s->t.hz ? s->t.hz : 100));
+	if (!s->drm)
+		return 4;
 	if (!proc_gpu_of(e, &pct, &mem, &has_mem))
 		pct = -1;
-	if (pct < 0 ? !cJSON_AddNullToObject(row, "gpu_pct")
-		    : json_num(row, "gpu_pct", (double)pct / 100.0) < 0)
-		return -ENOMEM;
-	if (!has_mem ? !cJSON_AddNullToObject(row, "gpu_mem_bytes")
-		     : json_num(row, "gpu_mem_bytes", (double)mem) < 0)
-		return -ENOMEM;
-	return 0;
+	ret[4] = pct < 0 ? -1 : (double)pct / 100.0;
+	ret[5] = has_mem ? (double)mem : -1;
+	return 6;
 }
 
-/* One row into arr, and into mr for metrics: its CPU percent (by_cpu) or
- * its resident bytes. */
-static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJSON *arr,
-		    struct proc_mrow *mr, bool by_cpu)
+/* Makes e's row anew: pid, ppid, user, comm, cmd, state, then the
+ * numbers of proc_row_numbers (set by proc_row_update). */
+static int proc_row_make(struct proc_state *s, int proc_fd, struct proc_entry *e)
 {
-	char comm[PROC_COMM_MAX * 3 + 1], user[256 * 3 + 1], state[2] = {e->state, '\0'};
+	static const char *const keys[] = {"cpu_pct",  "rss_bytes", "threads",
+					   "start_ms", "gpu_pct",   "gpu_mem_bytes"};
+	char user[256 * 3 + 1], state[2] = {e->state, '\0'};
 	const char *name = NULL;
+	size_t n = s->drm ? 6 : 4;
 	cJSON *row;
-	uint64_t rss =
-	    e->rss_pages > UINT64_MAX / s->page_size ? UINT64_MAX : e->rss_pages * s->page_size;
 
-	e->shown_tick = s->t.ticks;
+	cJSON_Delete(e->row);
+	e->row = NULL;
 	if (!e->meta)
 		proc_table_meta(proc_fd, e, &s->buf);
 	if (e->uid_known) {
-		const char *pw = proc_passwd_name(&s->pw, e->uid);
-
-		if (pw && strlen(pw) < 256)
-			utf8_sanitize(pw, strlen(pw), user);
-		else
+		name = proc_passwd_name(&s->pw, e->uid);
+		if (!name || strlen(name) >= 256) {
 			snprintf(user, sizeof(user), "%u", e->uid);
-		name = user;
+			name = user;
+		}
 	}
-	utf8_sanitize(e->comm, strlen(e->comm), comm);
-	mr->pid = e->pid;
-	mr->user_known = name != NULL;
-	mr->value = by_cpu ? (double)e->cpu / 100.0 : (double)rss;
-	memcpy(mr->comm, comm, sizeof(comm));
-	if (name)
-		memcpy(mr->user, user, sizeof(user));
 	row = cJSON_CreateObject();
-	if (!row || !cJSON_AddItemToArray(arr, row)) {
-		cJSON_Delete(row);
+	if (!row || json_num(row, "pid", e->pid) < 0 || json_num(row, "ppid", e->ppid) < 0 ||
+	    json_str(row, "user", name) < 0 || json_str(row, "comm", e->comm) < 0 ||
+	    json_str(row, "cmd", e->cmd) < 0 || json_str(row, "state", state) < 0)
+		goto fail;
+	for (size_t k = 0; k < n; k++)
+		if (json_num_ref(row, keys[k], -1) < 0)
+			goto fail;
+	e->row = row;
+	e->row_meta_gen = e->meta_gen;
+	e->row_pw_gen = s->pw.gen;
+	e->row_drm = s->drm;
+	return 0;
+fail:
+	cJSON_Delete(row);
+	return -ENOMEM;
+}
+
+/* Brings e's row up to date for this tick: made again when what its
+ * strings come from changed (an exec, the passwd file, a DRM device seen
+ * or gone), else its numbers set in place. */
+static int proc_row_update(struct proc_state *s, int proc_fd, struct proc_entry *e)
+{
+	double num[6];
+	size_t n;
+	cJSON *item;
+	int r;
+
+	if (!e->row || !e->meta || e->row_meta_gen != e->meta_gen || e->row_pw_gen != s->pw.gen ||
+	    e->row_drm != s->drm) {
+		r = proc_row_make(s, proc_fd, e);
+		if (r < 0)
+			return r;
+	}
+	item = e->row->child->next; /* ppid */
+	json_num_set(item, e->ppid);
+	item = item->next->next->next->next; /* state, after user, comm, cmd */
+	item->valuestring[0] = e->state;
+	n = proc_row_numbers(s, e, num);
+	for (size_t k = 0; k < n; k++) {
+		item = item->next;
+		json_num_set(item, num[k]);
+	}
+	return 0;
+}
+
+/* Copies text into dst of size n, cut short if need be (snprintf's
+ * "%s" cost more than the rest of a row). */
+static void proc_copy(char *dst, size_t n, const char *text)
+{
+	size_t len = strnlen(text, n - 1);
+
+	memcpy(dst, text, len);
+	dst[len] = '\0';
+}
+
+/* A string item's text, or NULL for null. */
+static const char *proc_row_text(const cJSON *item)
+{
+	return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+/* One row into arr, and into mr for metrics: its CPU percent (by_cpu) or
+ * its resident bytes. The row is kept with e from tick to tick (made once
+ * while its strings stay, its numbers set in place) and arr holds a
+ * reference to it: the payload is gone before the next tick, and before
+ * e can be. A process in both lists has its row updated once. */
+static int proc_row(struct proc_state *s, int proc_fd, struct proc_entry *e, cJSON *arr,
+		    struct proc_mrow *mr, bool by_cpu)
+{
+	const cJSON *user, *comm;
+	cJSON *ref;
+	int r;
+
+	if (e->shown_tick != s->t.ticks || !e->row) {
+		e->shown_tick = s->t.ticks;
+		r = proc_row_update(s, proc_fd, e);
+		if (r < 0)
+			return r;
+	}
+	user = e->row->child->next->next;
+	comm = user->next;
+	mr->pid = e->pid;
+	mr->value = by_cpu ? (double)e->cpu / 100.0 : (double)proc_rss_bytes(s, e);
+	mr->user_known = proc_row_text(user) != NULL;
+	proc_copy(mr->comm, sizeof(mr->comm), comm->valuestring);
+	if (mr->user_known)
+		proc_copy(mr->user, sizeof(mr->user), user->valuestring);
+	ref = cJSON_CreateObjectReference(e->row->child);
+	if (!ref || !cJSON_AddItemToArray(arr, ref)) {
+		cJSON_Delete(ref);
 		return -ENOMEM;
 	}
-	if (json_num(row, "pid", e->pid) < 0 || json_num(row, "ppid", e->ppid) < 0 ||
-	    json_str(row, "user", name) < 0 || json_str(row, "comm", comm) < 0 ||
-	    json_str(row, "cmd", e->cmd) < 0 || json_str(row, "state", state) < 0)
-		return -ENOMEM;
-	if (e->cpu < 0 ? !cJSON_AddNullToObject(row, "cpu_pct")
-		       : json_num(row, "cpu_pct", (double)e->cpu / 100.0) < 0)
-		return -ENOMEM;
-	if (json_num(row, "rss_bytes", (double)rss) < 0 ||
-	    json_num(row, "threads", e->threads) < 0 ||
-	    json_num(row, "start_ms",
-		     (double)(s->btime_ms + e->starttime * 1000 / (s->t.hz ? s->t.hz : 100))) < 0)
-		return -ENOMEM;
-	return s->drm ? proc_row_gpu(e, row) : 0;
+	return 0;
 }
 
 static int proc_top(struct proc_state *s, int proc_fd, cJSON *payload, const char *key, size_t n,
@@ -344,6 +420,15 @@ static int proc_payload(struct proc_state *s, const struct collector_env *env, i
 	r = proc_top(s, env->proc_fd, payload, "top_mem", top_n, false);
 	if (r < 0)
 		goto out;
+	/* rows are kept for the processes shown now only: at most 2 * top_n */
+	for (size_t i = 0; i < s->t.n; i++) {
+		struct proc_entry *e = &s->t.v[i];
+
+		if (e->row && e->shown_tick != s->t.ticks) {
+			cJSON_Delete(e->row);
+			e->row = NULL;
+		}
+	}
 out:
 	return json_hand_over(payload, r, ret_payload);
 }

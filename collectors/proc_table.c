@@ -139,6 +139,7 @@ static void proc_drop(struct proc_table *t, size_t i)
 
 	proc_entry_close(t, e);
 	free(e->cmd);
+	cJSON_Delete(e->row);
 	proc_gpu_free(e->gpu);
 	proc_slot_remove(t, e->pid);
 	if (i != t->n - 1) {
@@ -266,6 +267,7 @@ static void proc_fold(struct proc_table *t, struct proc_entry *e, const struct p
 	e->cpu_mono_ns = mono_ns;
 	e->have_cpu = true;
 	if (strcmp(e->comm, st->comm) != 0) {
+		e->meta_gen++;
 		memcpy(e->comm, st->comm, sizeof(e->comm));
 		if (!reborn && e->meta && e->cmd && e->cmd[0] == '[' &&
 		    (e->flags & st->flags & PROC_PF_KTHREAD))
@@ -674,6 +676,7 @@ void proc_table_meta(int proc_fd, struct proc_entry *e, struct procfs_buf *statu
 	proc_cmdline_format(buf, len, len == sizeof(buf), e->comm, out);
 	e->cmd = strdup(out);
 out:
+	e->meta_gen++;
 	if (fd >= 0)
 		close(fd);
 	if (dfd >= 0)

@@ -41,8 +41,12 @@ enum proc_gpu_fd_state {
 struct proc_entry {
 	char *cmd;            /* shortened command line once looked up; NULL: unknown */
 	struct proc_gpu *gpu; /* its DRM fds and clients (proc_gpu.h); NULL: none */
-	uint64_t fd_tick;     /* when its fds were last listed */
-	uint64_t fd_mark;     /* its CPU clock (or utime + stime) then */
+	/* its row of the payload while it is shown (proc.c), kept from tick
+	 * to tick; made from meta_gen's comm, cmd and owner, the user names
+	 * of row_pw_gen (proc_passwd's gen), with GPU fields when row_drm */
+	struct cJSON *row;
+	uint64_t fd_tick; /* when its fds were last listed */
+	uint64_t fd_mark; /* its CPU clock (or utime + stime) then */
 	uint64_t starttime;
 	uint64_t cpu_ticks;   /* utime + stime at cpu_mono_ns */
 	uint64_t cpu_mono_ns; /* when cpu_ticks held */
@@ -60,14 +64,17 @@ struct proc_entry {
 	uint32_t threads;
 	uint32_t flags;
 	uint32_t uid;
-	uint32_t idle; /* checks in a row at which the clock stood still */
-	int stat_fd;   /* -1: opened by path at each reading */
-	int pidfd;     /* in ep, readable once the process exited; -1: none */
+	uint32_t idle;     /* checks in a row at which the clock stood still */
+	uint32_t meta_gen; /* moves when comm, cmd or the owner may have changed */
+	uint32_t row_meta_gen, row_pw_gen;
+	int stat_fd; /* -1: opened by path at each reading */
+	int pidfd;   /* in ep, readable once the process exited; -1: none */
 	char state;
 	bool have_cpu;   /* cpu_ticks holds a reading */
 	bool have_clock; /* clock_ns holds a reading */
 	bool meta;       /* cmd and uid were looked up */
 	bool uid_known;
+	bool row_drm;
 	uint8_t fd_state; /* enum proc_gpu_fd_state */
 	char comm[PROC_COMM_MAX];
 };

@@ -130,8 +130,11 @@ void proc_passwd_refresh(struct proc_passwd *pw, int proc_fd, struct procfs_buf 
 		goto fail;
 	pw->st = st;
 	pw->loaded = true;
+	pw->gen++;
 	return;
 fail:
+	if (pw->loaded || pw->users.n > 0)
+		pw->gen++;
 	proc_users_free(&pw->users);
 	pw->loaded = false;
 }

@@ -37,6 +37,7 @@ void proc_users_free(struct proc_users *users);
 struct proc_passwd {
 	struct proc_users users;
 	struct stat st; /* of the file the table came from */
+	uint32_t gen;   /* moves each time the table changes */
 	bool loaded;
 };
 

@@ -265,10 +265,14 @@ TEST(test_collector_scratch)
 	assert_string_equal(str(row_of(p, "top_mem", 33), "user"), "1000");
 	assert_true(num(row_of(p, "top_mem", 33), "start_ms") == 1000000 + 500);
 	cJSON_Delete(p);
-	/* read every tick */
-	scratch_proc(&s, 33, "idle", 'S', 60, 1, 50, 999);
+	/* read every tick; a row kept from the last tick shows the new
+	 * reading, in both lists */
+	scratch_proc(&s, 33, "idle", 'D', 60, 3, 50, 999);
 	scratch_proc(&s, 40, "busy", 'R', 35, 1, 60, 200);
 	p = tick(st, &env, 2);
+	assert_string_equal(str(row_of(p, "top_mem", 33), "state"), "D");
+	assert_string_equal(str(row_of(p, "top_cpu", 33), "state"), "D");
+	assert_true(num(row_of(p, "top_cpu", 33), "threads") == 3);
 	assert_true(cpu_of(p, 33) == 50);
 	assert_true(cpu_of(p, 40) == 25);
 	assert_true(num(row_of(p, "top_mem", 33), "rss_bytes") == 999 * 4096.0);

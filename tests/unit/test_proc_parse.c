@@ -128,6 +128,12 @@ TEST(test_stat_shapes)
 			   &st),
 	    0);
 	assert_int_equal(st.rss_pages, 8);
+	/* fields past rss may be negative, and spaced twice */
+	assert_int_equal(
+	    parse_stat_str("42 (x) S 1 2 3 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8 -7  0 -100\n",
+			   &st),
+	    0);
+	assert_int_equal(st.rss_pages, 8);
 }
 
 TEST(test_stat_malformed)
@@ -160,6 +166,12 @@ TEST(test_stat_malformed)
 	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 5\t6 0 0 20 0 1 0 9 0 8\n", -EINVAL},
 	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 18446744073709551616 6 0 0 20 0 1 0 9 0 8\n", -ERANGE},
 	    {"42 (x) S 1 2 3 0 -1 4294967296 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8\n", -ERANGE},
+	    /* fields past rss, only checked: integers still */
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8 7 x 1\n", -EINVAL},
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8 7 - 1\n", -EINVAL},
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8 7 1.5\n", -EINVAL},
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8 7\t1\n", -EINVAL},
+	    {"42 (x) S 1 2 3 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8 7 -\n", -EINVAL},
 	    {"42 (0123456789012345678901234567890123456789012345678901234567890123) S 1 2 3 0 -1 "
 	     "0 0 0 0 0 5 6 0 0 20 0 1 0 9 0 8\n",
 	     -EINVAL}, /* a 64-byte comm */
