@@ -268,11 +268,12 @@ describe('the page', () => {
     await ctx.close();
   });
 
-  it('moves a chart by whole pixels, only when it moved by one, keeping the pixels a full drawing would give', async () => {
+  it('moves a chart by two whole pixels, only when it moved by two, keeping the pixels a full drawing would give', async () => {
     const { ctx, page } = await pool.open(daemon.url);
     await until(() => page.evaluate(() => window.sysfeed.panels.mem.chart.u?.sfDraws >= 2), 5000, 'the memory chart drawn');
     // The memory chart is a third of the page wide: ten minutes on about
-    // 375 pixels, 0.6 pixel per tick, so it is drawn on about 2 ticks of 3.
+    // 375 pixels, 0.6 pixel per tick, so it moves by 2 pixels on about 1
+    // tick of 3.
     const count = () => page.evaluate(() => {
       const u = window.sysfeed.panels.mem.chart.u;
       return { rows: window.sysfeed.store.hist.mem.rows.length, draws: u.sfDraws, pxPerS: u.bbox.width / (u.scales.x.max - u.scales.x.min) };
@@ -283,6 +284,20 @@ describe('the page', () => {
     const draws = b.draws - a.draws;
     assert.ok(a.pxPerS < 0.9, `under a pixel per second (${a.pxPerS})`);
     assert.ok(draws < ticks && draws <= Math.ceil(ticks * a.pxPerS) + 1, `${draws} drawings in ${ticks} ticks at ${a.pxPerS.toFixed(2)} px/s`);
+    // The CPU chart (two thirds of the page: 1.4 pixels per tick) ends on
+    // an even pixel column at each of its drawings: it moves by 2 pixels.
+    const ends = await page.evaluate(() => new Promise((resolve, reject) => {
+      const u = window.sysfeed.panels.cpu.chart.u;
+      const cols = [];
+      setTimeout(() => reject(new Error(`${cols.length} drawings of the CPU chart`)), 10000);
+      u.hooks.draw.push(function end() {
+        cols.push((u.scales.x.max * u.bbox.width) / (u.scales.x.max - u.scales.x.min));
+        if (cols.length < 3) return;
+        u.hooks.draw.splice(u.hooks.draw.indexOf(end), 1);
+        resolve(cols);
+      });
+    }));
+    for (const col of ends) assert.ok(Math.abs(col / 2 - Math.round(col / 2)) < 1e-3, `the CPU chart ends on an even column: ${ends}`);
     // The CPU chart (its y range fixed) moved: compared, in the same task,
     // with a full drawing of the same rows, pixel by pixel (colours times
     // alpha). A grid line may fall on the other side of half a pixel (its
