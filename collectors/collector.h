@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -30,6 +31,12 @@ struct collector_event {
 struct collector_env {
 	int proc_fd; /* directory fd of the proc root (--proc-root, default /proc) */
 	int sys_fd;  /* directory fd of the sys root (--sys-root, default /sys) */
+	/* Their fstat(), taken once by whoever opened them and keeps them the
+	 * same directories for the collectors' life (the daemon), so that a
+	 * collector asking whether a root is the one it kept things from
+	 * makes no syscall; NULL: unknown, fstat() the fd (tests that point
+	 * env at another tree between ticks). */
+	const struct stat *proc_st, *sys_st;
 	/* Event-driven collectors publish through this; it takes the payload.
 	 * ev may be NULL: nothing to filter on. */
 	void (*publish)(const struct collector_env *env, cJSON *payload,

@@ -391,8 +391,8 @@ static int host_sample(void *state, const struct collector_env *env,
 	} else {
 		char *name = NULL;
 
-		if (procfs_read_file(&s->hostname_file, env->proc_fd, "sys/kernel/hostname",
-				     &s->buf, HOST_SMALL_MAX) == 0)
+		if (procfs_read_file_at(&s->hostname_file, env->proc_fd, env->proc_st,
+					"sys/kernel/hostname", &s->buf, HOST_SMALL_MAX) == 0)
 			name = host_first_line(&s->buf);
 		if (name && !host_str_eq(name, s->cur.hostname)) {
 			free(s->cur.hostname);

@@ -38,6 +38,7 @@ struct topics {
 	size_t n;
 	const struct collector *cols[MAX_TOPICS];
 	struct collector_env env[MAX_TOPICS]; /* each collector's handle */
+	struct stat proc_st, sys_st;          /* what env's roots are, for life */
 	void *state[MAX_TOPICS];
 	bool active[MAX_TOPICS];
 	bool failing[MAX_TOPICS]; /* warned once until the next success */
@@ -423,6 +424,7 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 			  uint64_t instance, int64_t start_ms)
 {
 	struct topics *t = calloc(1, sizeof(*t));
+	bool proc_known, sys_known;
 
 	if (!t)
 		return NULL;
@@ -430,6 +432,9 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 	t->cfg = cfg;
 	t->instance = instance;
 	t->start_ms = start_ms;
+	/* the roots stay open, and the same directories, until topics_free */
+	proc_known = fstat(proc_fd, &t->proc_st) == 0;
+	sys_known = fstat(sys_fd, &t->sys_st) == 0;
 	for (size_t i = 0; collector_registry[i] && i < MAX_TOPICS; i++) {
 		const struct collector *c = collector_registry[i];
 		int r = 0;
@@ -438,6 +443,8 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 		t->n = i + 1;
 		t->env[i] = (struct collector_env){.proc_fd = proc_fd,
 						   .sys_fd = sys_fd,
+						   .proc_st = proc_known ? &t->proc_st : NULL,
+						   .sys_st = sys_known ? &t->sys_st : NULL,
 						   .publish = env_publish,
 						   .set_state = env_set_state,
 						   .set_state_json = env_set_state_json,

@@ -162,11 +162,13 @@ out:
 	return r;
 }
 
-int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct procfs_buf *buf,
-		     size_t max)
+int procfs_read_file_at(struct procfs_file *f, int dirfd, const struct stat *known,
+			const char *path, struct procfs_buf *buf, size_t max)
 {
 	struct stat dir;
 
+	if (known)
+		return procfs_read_file_in(f, dirfd, known, path, buf, max);
 	if (fstat(dirfd, &dir) < 0) {
 		buf->len = 0;
 		if (buf->data)
@@ -174,6 +176,12 @@ int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct 
 		return -errno;
 	}
 	return procfs_read_file_in(f, dirfd, &dir, path, buf, max);
+}
+
+int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct procfs_buf *buf,
+		     size_t max)
+{
+	return procfs_read_file_at(f, dirfd, NULL, path, buf, max);
 }
 
 void procfs_buf_free(struct procfs_buf *buf)
@@ -253,9 +261,11 @@ void procfs_reason(char *reason, size_t reason_len, const char *path, int err, b
 		snprintf(reason, reason_len, "/proc/%s: %s", path, s);
 }
 
-void procfs_set_begin(struct procfs_set *set, int dirfd)
+void procfs_set_begin(struct procfs_set *set, int dirfd, const struct stat *known)
 {
-	set->begun = fstat(dirfd, &set->dir) == 0;
+	if (known)
+		set->dir = *known;
+	set->begun = known || fstat(dirfd, &set->dir) == 0;
 	set->dir_fd = dirfd;
 }
 

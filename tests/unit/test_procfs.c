@@ -664,3 +664,86 @@ TEST(test_dents)
 	close(fd);
 	scratch_remove(&s);
 }
+
+/* With its directory's fstat() known, a kept file is read without
+ * looking at the directory fd (one closed since reads the same); without
+ * it, the fd is looked at (EBADF). A set begun with it reads so too. */
+TEST(test_read_file_known_dir)
+{
+	struct procfs_buf buf = {0};
+	struct procfs_file f = {0};
+	struct procfs_set set = {0};
+	struct stat st;
+	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), gone;
+
+	assert_true(proc >= 0);
+	assert_int_equal(fstat(proc, &st), 0);
+	assert_int_equal(procfs_read_file_at(&f, proc, &st, "uptime", &buf, 4096), 0);
+	assert_true(f.held);
+	procfs_set_begin(&set, proc, &st);
+	assert_int_equal(procfs_set_read(&set, 0, proc, "loadavg", 4096), 0);
+	procfs_set_end(&set);
+	gone = dup(proc);
+	assert_true(gone >= 0);
+	close(gone);
+	assert_int_equal(procfs_read_file_at(&f, gone, &st, "uptime", &buf, 4096), 0);
+	assert_true(f.held);
+	assert_int_equal(buf.data[buf.len - 1], '\n');
+	procfs_set_begin(&set, gone, &st);
+	assert_int_equal(procfs_set_read(&set, 0, gone, "loadavg", 4096), 0);
+	procfs_set_end(&set);
+	assert_int_equal(procfs_read_file_at(&f, gone, NULL, "uptime", &buf, 4096), -EBADF);
+	procfs_file_close(&f);
+	procfs_set_done(&set);
+	procfs_buf_free(&buf);
+	close(proc);
+}
+
+/* Over the live roots with their fstat() in env (as the daemon gives
+ * them), the collectors that read kept files make no use of the roots'
+ * fds at a tick that finds nothing new: a tick after both were closed
+ * succeeds. */
+TEST(test_known_roots)
+{
+	static const char *const names[] = {"cpu",  "mem",  "load",   "psi",        "net",
+					    "disk", "host", "health", "containers", NULL};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
+	struct stat proc_st, sys_st;
+	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+	    sys = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(proc >= 0 && sys >= 0);
+	assert_int_equal(fstat(proc, &proc_st), 0);
+	assert_int_equal(fstat(sys, &sys_st), 0);
+	for (size_t i = 0; names[i]; i++) {
+		const struct collector *c = collector_registry[collector_topic(names[i])];
+		struct collector_env env = {.proc_fd = dup(proc),
+					    .sys_fd = dup(sys),
+					    .proc_st = &proc_st,
+					    .sys_st = &sys_st};
+		char reason[256] = "";
+		void *st = NULL;
+		cJSON *p = NULL;
+
+		assert_true(env.proc_fd >= 0 && env.sys_fd >= 0);
+		if (c->init(&env, fixture_settings(c), &st, reason, sizeof(reason)) < 0) {
+			print_message("%s: off here: %s\n", names[i], reason);
+			close(env.proc_fd);
+			close(env.sys_fd);
+			continue;
+		}
+		assert_int_equal(c->sample(st, &env, &tick, &p), 0);
+		cJSON_Delete(p);
+		p = NULL;
+		close(env.proc_fd);
+		close(env.sys_fd);
+		tick.t_ms += 1000;
+		tick.mono_ns += SEC;
+		if (c->sample(st, &env, &tick, &p) != 0)
+			fail_msg("%s: a tick looked at a root", names[i]);
+		cJSON_Delete(p);
+		c->fini(st);
+	}
+	close(proc);
+	close(sys);
+}
