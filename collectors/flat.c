@@ -80,8 +80,10 @@ int flat_init(const struct flat_desc *d, const struct collector_env *env, const 
 	f->cur = (char *)f + head;
 	f->prev = (char *)f + head + rd;
 	f->own = d->own_size ? (char *)f + head + 2 * rd : NULL;
-	for (size_t i = 0; i < d->n_files; i++)
+	for (size_t i = 0; i < d->n_files; i++) {
 		f->watched[i] = true;
+		f->files.files[i].record_max = d->files[i].record_max;
+	}
 	r = flat_read(f, env, true);
 	if (r < 0) {
 		if (d->reason)

@@ -63,6 +63,11 @@ struct procfs_file {
 	bool held;     /* fd is open */
 	dev_t dir_dev; /* the directory it was opened from */
 	ino_t dir_ino;
+	/* Set by the caller when the file is a seq_file of records of at most
+	 * this many bytes (/proc/vmstat's lines): a first read of a few KiB
+	 * that says it read it all is believed, which saves the read that
+	 * returns 0. 0: only below 2 KiB. */
+	unsigned record_max;
 };
 
 /* procfs_read() of dirfd/path through f: the same contents and errors.

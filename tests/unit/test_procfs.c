@@ -665,6 +665,29 @@ TEST(test_dents)
 	scratch_remove(&s);
 }
 
+/* The read syscalls this process made (/proc/self/io's syscr), or -1
+ * where the kernel does not count them. */
+static long read_syscalls(void)
+{
+	char buf[512];
+	const char *at;
+	long n = -1;
+	int fd = open("/proc/self/io", O_RDONLY | O_CLOEXEC);
+	ssize_t len;
+
+	if (fd < 0)
+		return -1;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = '\0';
+	at = strstr(buf, "syscr: ");
+	if (at)
+		n = strtol(at + 7, NULL, 10);
+	return n;
+}
+
 /* With its directory's fstat() known, a kept file is read without
  * looking at the directory fd (one closed since reads the same); without
  * it, the fd is looked at (EBADF). A set begun with it reads so too. */
@@ -696,6 +719,48 @@ TEST(test_read_file_known_dir)
 	procfs_file_close(&f);
 	procfs_set_done(&set);
 	procfs_buf_free(&buf);
+	close(proc);
+}
+
+/* A kept /proc/vmstat (records of a line each) whose first read leaves
+ * more than record_max of a page unfilled is read in one pread, the same
+ * text a plain read gives; without record_max, in two (the second
+ * returning 0), as any file past 2 KiB. */
+TEST(test_read_file_record_max)
+{
+	struct procfs_buf buf = {0}, plain = {0};
+	struct procfs_file f = {.record_max = 64};
+	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long before, after;
+	bool same = false;
+
+	assert_true(proc >= 0);
+	assert_int_equal(procfs_read_file(&f, proc, "vmstat", &buf, 1 << 20), 0);
+	if (read_syscalls() < 0 || !f.held || buf.len < 2048 || buf.len + 64 + 32 >= 4096) {
+		procfs_file_close(&f);
+		procfs_buf_free(&buf);
+		close(proc);
+		skip(); /* no I/O accounting, or a vmstat of another size */
+	}
+	for (int i = 0; i < 20 && !same; i++) {
+		before = read_syscalls();
+		assert_int_equal(procfs_read_file(&f, proc, "vmstat", &buf, 1 << 20), 0);
+		after = read_syscalls();
+		assert_true(f.held);
+		/* one pread, and read_syscalls' own read */
+		assert_int_equal(after - before, 2);
+		assert_int_equal(procfs_read(proc, "vmstat", &plain, 1 << 20), 0);
+		same = buf.len == plain.len && memcmp(buf.data, plain.data, buf.len) == 0;
+	}
+	assert_true(same);
+	f.record_max = 0;
+	before = read_syscalls();
+	assert_int_equal(procfs_read_file(&f, proc, "vmstat", &buf, 1 << 20), 0);
+	after = read_syscalls();
+	assert_int_equal(after - before, 3);
+	procfs_file_close(&f);
+	procfs_buf_free(&buf);
+	procfs_buf_free(&plain);
 	close(proc);
 }
 
