@@ -54,10 +54,10 @@ struct health_state {
 	struct procfs_file md_file; /* /proc/mdstat, kept open */
 	unsigned md_wait;           /* ticks until a missing mdstat is looked for */
 	struct fs_mountinfo mi;
-	int mounts_fd;        /* mountinfo polled for changes; -1: read at each tick */
-	bool mounts_ok;       /* mi and fs hold the mount table as it is */
-	unsigned mounts_age;  /* ticks since mountinfo was read */
-	uint64_t errors_sign; /* the error counters at the last tick, summed up */
+	struct collector_watch mounts; /* mountinfo: polled for changes */
+	bool mounts_ok;                /* mi and fs hold the mount table as it is */
+	unsigned mounts_age;           /* ticks since mountinfo was read */
+	uint64_t errors_sign;          /* the error counters at the last tick, summed up */
 	struct health_fs *fs;
 	size_t n_fs, cap_fs;
 	struct smart_file smart;
@@ -224,7 +224,7 @@ static int health_read_mounts(struct health_state *s, const struct collector_env
 	int r;
 
 	if (s->mounts_ok && !force && ++s->mounts_age < HEALTH_MOUNTS_TICKS &&
-	    !procfs_watch_changed(s->mounts_fd))
+	    !collector_watch_changed(&s->mounts, env))
 		return 0;
 	s->mounts_ok = false;
 	s->mounts_age = 0;
@@ -531,8 +531,7 @@ static void health_fini(void *state)
 
 	if (!s)
 		return;
-	if (s->mounts_fd >= 0)
-		close(s->mounts_fd);
+	collector_watch_close(&s->mounts);
 	procfs_file_close(&s->md_file);
 	procfs_buf_free(&s->buf);
 	md_stat_free(&s->md);
@@ -567,7 +566,7 @@ static int health_init(const struct collector_env *env, const void *settings, vo
 	}
 	s->set = settings;
 	s->md_file.fd = -1;
-	s->mounts_fd = procfs_watch_open(env->proc_fd, "self/mountinfo");
+	collector_watch_open(&s->mounts, env, "self/mountinfo");
 	r = health_read_fs(s, env);
 	if (r < 0) {
 		procfs_reason(reason, reason_len, "self/mountinfo", r,
