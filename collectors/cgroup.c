@@ -116,11 +116,15 @@ int cgroup_root_open(struct cgroup_root *root, int sys_fd, char *reason, size_t 
 	return 0;
 }
 
-bool cgroup_root_same(const struct cgroup_root *root, int sys_fd)
+bool cgroup_root_same(const struct cgroup_root *root, int sys_fd, const struct stat *known)
 {
 	struct stat st;
 
-	return fstat(sys_fd, &st) == 0 && st.st_dev == root->dev && st.st_ino == root->ino;
+	if (!known && fstat(sys_fd, &st) < 0)
+		return false;
+	if (!known)
+		known = &st;
+	return known->st_dev == root->dev && known->st_ino == root->ino;
 }
 
 size_t cgroup_name_hiers(const struct cgroup_root *root, int *ret)

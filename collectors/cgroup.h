@@ -107,8 +107,9 @@ struct cgroup_reader {
  * mounted there). root->fd are -1 on failure. */
 int cgroup_root_open(struct cgroup_root *root, int sys_fd, char *reason, size_t reason_len);
 void cgroup_root_close(struct cgroup_root *root);
-/* Whether sys_fd is still the sys root root was opened under. */
-bool cgroup_root_same(const struct cgroup_root *root, int sys_fd);
+/* Whether sys_fd is still the sys root root was opened under; known: its
+ * fstat() (struct collector_env's sys_st), or NULL to take it. */
+bool cgroup_root_same(const struct cgroup_root *root, int sys_fd, const struct stat *known);
 /* "v2", "v1" or "hybrid". */
 const char *cgroup_layout_name(enum cgroup_layout layout);
 /* The distinct hierarchies where cgroups are named (v2: the unified one;

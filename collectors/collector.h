@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -30,6 +31,21 @@ struct collector_event {
 struct collector_env {
 	int proc_fd; /* directory fd of the proc root (--proc-root, default /proc) */
 	int sys_fd;  /* directory fd of the sys root (--sys-root, default /sys) */
+	/* Their fstat(), taken once by whoever opened them and keeps them the
+	 * same directories for the collectors' life (the daemon), so that a
+	 * collector asking whether a root is the one it kept things from
+	 * makes no syscall; NULL: unknown, fstat() the fd (tests that point
+	 * env at another tree between ticks). */
+	const struct stat *proc_st, *sys_st;
+	/* Has the daemon watch a file of the proc root whose poll() says when
+	 * it changed (procfs_watch_open: self/mountinfo, sys/kernel/hostname),
+	 * in one poll() a tick for all such files, each once whoever watches
+	 * it: returns its number, whose count in watch_gen grows at each tick
+	 * that saw it change (before that tick's samples), or -1 (not on proc,
+	 * no room): look at the file every tick. NULL (tests): poll it
+	 * yourself. See struct collector_watch. */
+	int (*watch)(const struct collector_env *env, const char *path);
+	const uint32_t *watch_gen;
 	/* Event-driven collectors publish through this; it takes the payload.
 	 * ev may be NULL: nothing to filter on. */
 	void (*publish)(const struct collector_env *env, cJSON *payload,
@@ -114,6 +130,23 @@ struct collector {
 	void (*reconfigure)(void *state);
 	void (*fini)(void *state);
 };
+
+/* A file of the proc root watched for changes (see env->watch): through
+ * the daemon's poll, or an fd of its own when env has no watch. */
+struct collector_watch {
+	int id;        /* env's watch number, or -1 */
+	int fd;        /* its own fd when id is -1; -1: changed at every ask */
+	uint32_t seen; /* env->watch_gen[id] at the last ask */
+};
+
+/* Starts watching path under env's proc root (before reading it, so that
+ * a change after the read is seen). */
+void collector_watch_open(struct collector_watch *w, const struct collector_env *env,
+			  const char *path);
+/* Whether the file changed since the last ask (or the open). */
+bool collector_watch_changed(struct collector_watch *w, const struct collector_env *env);
+/* Accepts a watch zeroed, or never opened with fd -1. */
+void collector_watch_close(struct collector_watch *w);
 
 /* NULL-terminated; the index of a collector in it is its topic number. */
 extern const struct collector *const collector_registry[];

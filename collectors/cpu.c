@@ -287,12 +287,14 @@ static void cpu_freq_read(const struct cpu_state *s, struct cpu_stat *st)
 }
 
 /* Reads and parses /proc/stat into s->cur. */
-static int cpu_read(struct cpu_state *s, int proc_fd)
+static int cpu_read(struct cpu_state *s, const struct collector_env *env)
 {
 	struct procfs_set *f = &s->files;
 	int r;
 
-	r = procfs_set_read(f, 0, proc_fd, "stat", CPU_STAT_MAX);
+	procfs_set_begin(f, env->proc_fd, env->proc_st);
+	r = procfs_set_read(f, 0, env->proc_fd, "stat", CPU_STAT_MAX);
+	procfs_set_end(f);
 	if (r < 0)
 		return r;
 	return procfs_set_parsed(f, cpu_stat_parse(f->buf.data, f->buf.len, &s->cur));
@@ -326,7 +328,7 @@ static int cpu_init(const struct collector_env *env, const void *settings, void 
 	int r;
 
 	s = calloc(1, sizeof(*s));
-	r = s ? cpu_read(s, env->proc_fd) : -ENOMEM;
+	r = s ? cpu_read(s, env) : -ENOMEM;
 	if (r < 0) {
 		procfs_set_reason(s ? &s->files : NULL, "stat", r, reason, reason_len);
 		goto out;
@@ -354,7 +356,7 @@ static int cpu_sample(void *state, const struct collector_env *env,
 	int r;
 
 	*ret_payload = NULL;
-	r = cpu_read(s, env->proc_fd);
+	r = cpu_read(s, env);
 	if (r < 0)
 		goto out;
 	if (!cpu_freq_matches(s, &s->cur)) {

@@ -16,12 +16,13 @@ static size_t flat_align(size_t n)
 /* Reads and parses the watched files into f->cur; f->files says which one
  * failed. At init (first), a file that may be left out and cannot be read
  * is no longer watched. */
-static int flat_read(struct flat *f, int proc_fd, bool first)
+static int flat_read(struct flat *f, const struct collector_env *env, bool first)
 {
 	struct procfs_set *set = &f->files;
+	const int proc_fd = env->proc_fd;
 	int r = 0;
 
-	procfs_set_begin(set, proc_fd);
+	procfs_set_begin(set, proc_fd, env->proc_st);
 	for (size_t i = 0; i < f->d->n_files; i++) {
 		const struct flat_file *ff = &f->d->files[i];
 
@@ -79,9 +80,11 @@ int flat_init(const struct flat_desc *d, const struct collector_env *env, const 
 	f->cur = (char *)f + head;
 	f->prev = (char *)f + head + rd;
 	f->own = d->own_size ? (char *)f + head + 2 * rd : NULL;
-	for (size_t i = 0; i < d->n_files; i++)
+	for (size_t i = 0; i < d->n_files; i++) {
 		f->watched[i] = true;
-	r = flat_read(f, env->proc_fd, true);
+		f->files.files[i].record_max = d->files[i].record_max;
+	}
+	r = flat_read(f, env, true);
 	if (r < 0) {
 		if (d->reason)
 			d->reason(f, env, r, reason, reason_len);
@@ -109,7 +112,7 @@ int flat_sample(void *state, const struct collector_env *env, const struct colle
 	int r;
 
 	*ret_payload = NULL;
-	r = flat_read(f, env->proc_fd, false);
+	r = flat_read(f, env, false);
 	if (r < 0)
 		return r;
 	if (f->d->prepare)

@@ -33,6 +33,9 @@ struct flat_file {
 	 * read again and its part of the readings stays zero. Otherwise a
 	 * failure turns the topic off at init and skips the tick later. */
 	enum flat_need need;
+	/* Its records' most bytes, when it is a seq_file of short lines
+	 * (struct procfs_file's record_max), or 0. */
+	unsigned record_max;
 };
 
 struct flat_desc {

@@ -103,7 +103,7 @@ struct fs_view {
 
 struct fs_state {
 	const struct fs_settings *set;
-	int poll_fd; /* mountinfo kept open to poll for changes; -1 on non-proc roots */
+	struct collector_watch mounts; /* mountinfo, read again when it changed */
 	struct procfs_buf buf;
 	struct fs_mountinfo mi;
 	size_t *idx;
@@ -216,8 +216,7 @@ static void fs_fini(void *state)
 	if (!s)
 		return;
 	fs_pool_free(s->pool);
-	if (s->poll_fd >= 0)
-		close(s->poll_fd);
+	collector_watch_close(&s->mounts);
 	procfs_buf_free(&s->buf);
 	fs_mountinfo_free(&s->mi);
 	free(s->idx);
@@ -237,7 +236,7 @@ static int fs_init(const struct collector_env *env, const void *settings, void *
 
 	s = calloc(1, sizeof(*s));
 	if (s) {
-		s->poll_fd = -1;
+		s->mounts.id = s->mounts.fd = -1;
 		s->set = set;
 		s->pool = fs_pool_new(fs_timeout_ns(set));
 	}
@@ -245,7 +244,7 @@ static int fs_init(const struct collector_env *env, const void *settings, void *
 		procfs_reason(reason, reason_len, "self/mountinfo", r, false);
 		goto out;
 	}
-	s->poll_fd = procfs_watch_open(env->proc_fd, "self/mountinfo");
+	collector_watch_open(&s->mounts, env, "self/mountinfo");
 	r = procfs_read(env->proc_fd, "self/mountinfo", &s->buf, FS_MOUNTINFO_MAX);
 	if (r < 0) {
 		procfs_reason(reason, reason_len, "self/mountinfo", r, false);
@@ -280,7 +279,7 @@ static int fs_sample(void *state, const struct collector_env *env,
 	int r = 0;
 
 	*ret_payload = NULL;
-	if (s->reload || procfs_watch_changed(s->poll_fd)) {
+	if (s->reload || collector_watch_changed(&s->mounts, env)) {
 		r = procfs_read(env->proc_fd, "self/mountinfo", &s->buf, FS_MOUNTINFO_MAX);
 		if (r == 0)
 			r = fs_load(s, s->set);

@@ -54,10 +54,10 @@ struct health_state {
 	struct procfs_file md_file; /* /proc/mdstat, kept open */
 	unsigned md_wait;           /* ticks until a missing mdstat is looked for */
 	struct fs_mountinfo mi;
-	int mounts_fd;        /* mountinfo polled for changes; -1: read at each tick */
-	bool mounts_ok;       /* mi and fs hold the mount table as it is */
-	unsigned mounts_age;  /* ticks since mountinfo was read */
-	uint64_t errors_sign; /* the error counters at the last tick, summed up */
+	struct collector_watch mounts; /* mountinfo: polled for changes */
+	bool mounts_ok;                /* mi and fs hold the mount table as it is */
+	unsigned mounts_age;           /* ticks since mountinfo was read */
+	uint64_t errors_sign;          /* the error counters at the last tick, summed up */
 	struct health_fs *fs;
 	size_t n_fs, cap_fs;
 	struct smart_file smart;
@@ -130,26 +130,28 @@ static void health_devname(int sys_fd, const struct fs_mount *m, char *dst, size
 		dst[0] = '\0';
 }
 
-static bool health_read_u64(struct procfs_file *f, int dirfd, const char *path,
-			    struct procfs_buf *buf, uint64_t *ret)
+static bool health_read_u64(struct procfs_file *f, int dirfd, const struct stat *dir,
+			    const char *path, struct procfs_buf *buf, uint64_t *ret)
 {
-	return procfs_read_file(f, dirfd, path, buf, 64) == 0 && buf->len > 1 &&
+	return procfs_read_file_at(f, dirfd, dir, path, buf, 64) == 0 && buf->len > 1 &&
 	       buf->data[buf->len - 1] == '\n' &&
 	       procfs_parse_u64(buf->data, buf->len - 1, ret) == 0;
 }
 
-static void health_ext4(int sys_fd, struct health_fs *f, struct procfs_buf *buf)
+static void health_ext4(const struct collector_env *env, struct health_fs *f,
+			struct procfs_buf *buf)
 {
 	uint64_t v;
 
 	if (!f->paths[0][0])
 		snprintf(f->paths[0], sizeof(f->paths[0]), "fs/ext4/%s/errors_count", f->device);
-	if (!health_read_u64(&f->files[0], sys_fd, f->paths[0], buf, &f->errors))
+	if (!health_read_u64(&f->files[0], env->sys_fd, env->sys_st, f->paths[0], buf, &f->errors))
 		return;
 	f->has_errors = true;
 	if (!f->paths[1][0])
 		snprintf(f->paths[1], sizeof(f->paths[1]), "fs/ext4/%s/last_error_time", f->device);
-	if (health_read_u64(&f->files[1], sys_fd, f->paths[1], buf, &v) && v <= INT64_MAX / 1000)
+	if (health_read_u64(&f->files[1], env->sys_fd, env->sys_st, f->paths[1], buf, &v) &&
+	    v <= INT64_MAX / 1000)
 		f->last_error_s = (int64_t)v;
 }
 
@@ -222,7 +224,7 @@ static int health_read_mounts(struct health_state *s, const struct collector_env
 	int r;
 
 	if (s->mounts_ok && !force && ++s->mounts_age < HEALTH_MOUNTS_TICKS &&
-	    !procfs_watch_changed(s->mounts_fd))
+	    !collector_watch_changed(&s->mounts, env))
 		return 0;
 	s->mounts_ok = false;
 	s->mounts_age = 0;
@@ -284,7 +286,7 @@ static int health_read_fs(struct health_state *s, const struct collector_env *en
 			f->errors = 0;
 			f->last_error_s = 0;
 			if (strncmp(f->m->fstype, "ext", 3) == 0)
-				health_ext4(env->sys_fd, f, &s->buf);
+				health_ext4(env, f, &s->buf);
 			else if (strcmp(f->m->fstype, "btrfs") == 0)
 				health_btrfs(env->sys_fd, f, &s->buf);
 			sign = sign * 31 + f->errors * 7 + (uint64_t)f->last_error_s;
@@ -360,7 +362,8 @@ static void health_read_md(struct health_state *s, const struct collector_env *e
 		s->md_wait--;
 		return;
 	}
-	r = procfs_read_file(&s->md_file, env->proc_fd, "mdstat", &s->buf, HEALTH_MDSTAT_MAX);
+	r = procfs_read_file_at(&s->md_file, env->proc_fd, env->proc_st, "mdstat", &s->buf,
+				HEALTH_MDSTAT_MAX);
 	if (r == 0)
 		r = md_stat_parse(s->buf.data, s->buf.len, &s->md);
 	else if (r == -ENOENT)
@@ -528,8 +531,7 @@ static void health_fini(void *state)
 
 	if (!s)
 		return;
-	if (s->mounts_fd >= 0)
-		close(s->mounts_fd);
+	collector_watch_close(&s->mounts);
 	procfs_file_close(&s->md_file);
 	procfs_buf_free(&s->buf);
 	md_stat_free(&s->md);
@@ -564,7 +566,7 @@ static int health_init(const struct collector_env *env, const void *settings, vo
 	}
 	s->set = settings;
 	s->md_file.fd = -1;
-	s->mounts_fd = procfs_watch_open(env->proc_fd, "self/mountinfo");
+	collector_watch_open(&s->mounts, env, "self/mountinfo");
 	r = health_read_fs(s, env);
 	if (r < 0) {
 		procfs_reason(reason, reason_len, "self/mountinfo", r,

@@ -45,6 +45,7 @@ struct host_info {
 struct host_state {
 	struct procfs_buf buf;
 	struct procfs_file hostname_file; /* kept open for the ticks */
+	struct collector_watch hostname;  /* read when it changed */
 	struct host_info cur;
 	bool published;
 	uint64_t refreshed_ns;
@@ -331,6 +332,7 @@ static void host_fini(void *state)
 	host_info_free(&s->cur);
 	procfs_buf_free(&s->buf);
 	procfs_file_close(&s->hostname_file);
+	collector_watch_close(&s->hostname);
 	free(s);
 }
 
@@ -347,6 +349,7 @@ static int host_init(const struct collector_env *env, const void *settings, void
 		procfs_reason(reason, reason_len, path, r, false);
 		goto out;
 	}
+	collector_watch_open(&s->hostname, env, path);
 	r = host_read_all(s, env, &s->cur, &path);
 	if (r < 0) {
 		procfs_reason(reason, reason_len, path, r, false);
@@ -361,7 +364,9 @@ out:
 }
 
 /* Publishes on the first tick and when anything changed: the host name is
- * read every tick, the rest every minute. */
+ * read when its file says it changed (poll: on proc, one poll a tick for
+ * it and the mount table; on other roots every tick), the rest every
+ * minute. */
 static int host_sample(void *state, const struct collector_env *env,
 		       const struct collector_tick *tick, cJSON **ret_payload)
 {
@@ -388,11 +393,11 @@ static int host_sample(void *state, const struct collector_env *env,
 		} else {
 			host_info_free(&hi);
 		}
-	} else {
+	} else if (collector_watch_changed(&s->hostname, env)) {
 		char *name = NULL;
 
-		if (procfs_read_file(&s->hostname_file, env->proc_fd, "sys/kernel/hostname",
-				     &s->buf, HOST_SMALL_MAX) == 0)
+		if (procfs_read_file_at(&s->hostname_file, env->proc_fd, env->proc_st,
+					"sys/kernel/hostname", &s->buf, HOST_SMALL_MAX) == 0)
 			name = host_first_line(&s->buf);
 		if (name && !host_str_eq(name, s->cur.hostname)) {
 			free(s->cur.hostname);

@@ -370,7 +370,8 @@ static const struct flat_file mem_files[] = {
     [MEM_FILE_VMSTAT] = {.path = "vmstat",
 			 .max = MEM_VMSTAT_MAX,
 			 .parse = mem_parse_vmstat,
-			 .need = FLAT_IF_PRESENT},
+			 .need = FLAT_IF_PRESENT,
+			 .record_max = 64}, /* "name value\n": a name and a u64 */
 };
 
 static const struct flat_desc mem_flat = {

@@ -565,7 +565,8 @@ static int proc_sample(void *state, const struct collector_env *env,
 {
 	struct proc_state *s = state;
 	struct proc_table *t = &s->t;
-	struct stat st;
+	struct stat own;
+	const struct stat *st = env->proc_st;
 	size_t errors = 0;
 	uint64_t last_pid = 0;
 	bool in_stat, parsing, force = false, full, have_last;
@@ -573,9 +574,11 @@ static int proc_sample(void *state, const struct collector_env *env,
 
 	*ret_payload = NULL;
 	s->t.ticks++;
-	if (fstat(env->proc_fd, &st) < 0)
+	if (!st && fstat(env->proc_fd, &own) < 0)
 		return -errno;
-	if (st.st_dev != s->root_dev || st.st_ino != s->root_ino) {
+	if (!st)
+		st = &own;
+	if (st->st_dev != s->root_dev || st->st_ino != s->root_ino) {
 		r = proc_open_root(s, env->proc_fd, &in_stat, &parsing);
 		if (r < 0)
 			return r;

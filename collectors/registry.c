@@ -1,5 +1,6 @@
 /* The one table of collectors: adding a topic is one file and one line. */
 #include <string.h>
+#include <unistd.h>
 
 #include "collector.h"
 #include "containers.h"
@@ -15,6 +16,7 @@
 #include "mem.h"
 #include "net.h"
 #include "proc.h"
+#include "procfs.h"
 #include "psi.h"
 #include "svc.h"
 #include "temp.h"
@@ -38,6 +40,34 @@ int collector_topic(const char *name)
 			return (int)i;
 	}
 	return -1;
+}
+
+void collector_watch_open(struct collector_watch *w, const struct collector_env *env,
+			  const char *path)
+{
+	w->id = env->watch && env->watch_gen ? env->watch(env, path) : -1;
+	w->fd = w->id < 0 ? procfs_watch_open(env->proc_fd, path) : -1;
+	w->seen = w->id < 0 ? 0 : env->watch_gen[w->id];
+}
+
+bool collector_watch_changed(struct collector_watch *w, const struct collector_env *env)
+{
+	uint32_t gen;
+
+	if (w->id < 0)
+		return procfs_watch_changed(w->fd);
+	gen = env->watch_gen[w->id];
+	if (gen == w->seen)
+		return false;
+	w->seen = gen;
+	return true;
+}
+
+void collector_watch_close(struct collector_watch *w)
+{
+	if (w->id < 0 && w->fd > 0)
+		close(w->fd);
+	w->id = w->fd = -1;
 }
 
 size_t collector_count(void)

@@ -490,7 +490,7 @@ static int svc_sample(void *state, const struct collector_env *env,
 	int r;
 
 	*ret_payload = NULL;
-	if (!cgroup_root_same(&s->cg.root, env->sys_fd)) {
+	if (!cgroup_root_same(&s->cg.root, env->sys_fd, env->sys_st)) {
 		r = svc_open_root(s, env->sys_fd, why, sizeof(why));
 		if (r < 0)
 			return r;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "procfs.h"
 #include "self_metrics.h"
 #include "store.h"
 
@@ -29,6 +31,7 @@
 #define REASON_LEN       256
 #define HISTORY_MAX_ROWS 3600
 #define PENDING_MAX      256 /* an event collector's frames before they go out */
+#define WATCH_MAX        4   /* proc files collectors watch (env->watch) */
 
 struct topics {
 	struct hub *hub;
@@ -38,6 +41,13 @@ struct topics {
 	size_t n;
 	const struct collector *cols[MAX_TOPICS];
 	struct collector_env env[MAX_TOPICS]; /* each collector's handle */
+	struct stat proc_st, sys_st;          /* what env's roots are, for life */
+	/* The files collectors watch (env->watch), polled at each tick's
+	 * start in one call, and how many ticks saw each change. */
+	const char *watch_path[WATCH_MAX];
+	struct pollfd watch_pfd[WATCH_MAX];
+	uint32_t watch_gen[WATCH_MAX];
+	size_t n_watch;
 	void *state[MAX_TOPICS];
 	bool active[MAX_TOPICS];
 	bool failing[MAX_TOPICS]; /* warned once until the next success */
@@ -208,6 +218,35 @@ static void pend_state(struct topics *t, unsigned topic, char *json, size_t len)
 	t->pend_state_len[topic] = len;
 }
 
+/* Paths are string literals of the collectors (compared by text). */
+static int env_watch(const struct collector_env *env, const char *path)
+{
+	struct topics *t = env->ctx;
+	int fd;
+
+	for (size_t i = 0; i < t->n_watch; i++)
+		if (strcmp(t->watch_path[i], path) == 0)
+			return (int)i;
+	if (t->n_watch == WATCH_MAX)
+		return -1;
+	fd = procfs_watch_open(env->proc_fd, path);
+	if (fd < 0)
+		return -1;
+	t->watch_path[t->n_watch] = path;
+	t->watch_pfd[t->n_watch] = (struct pollfd){.fd = fd, .events = POLLPRI};
+	return (int)t->n_watch++;
+}
+
+/* One poll() for every watched file: a change counts for each. */
+static void poll_watches(struct topics *t)
+{
+	if (t->n_watch == 0 || poll(t->watch_pfd, t->n_watch, 0) <= 0)
+		return;
+	for (size_t i = 0; i < t->n_watch; i++)
+		if (t->watch_pfd[i].revents)
+			t->watch_gen[i]++;
+}
+
 static void env_set_state(const struct collector_env *env, cJSON *state)
 {
 	size_t len = 0;
@@ -340,6 +379,7 @@ void topics_tick(struct topics *t)
 	bool hostinfo = false;
 	size_t n = 0;
 
+	poll_watches(t);
 	for (size_t i = 0; i < t->n; i++)
 		if (t->active[i] && t->cols[i]->sample &&
 		    sample_one(t, i, &tick, &msgs[n], &hostinfo))
@@ -423,6 +463,7 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 			  uint64_t instance, int64_t start_ms)
 {
 	struct topics *t = calloc(1, sizeof(*t));
+	bool proc_known, sys_known;
 
 	if (!t)
 		return NULL;
@@ -430,6 +471,9 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 	t->cfg = cfg;
 	t->instance = instance;
 	t->start_ms = start_ms;
+	/* the roots stay open, and the same directories, until topics_free */
+	proc_known = fstat(proc_fd, &t->proc_st) == 0;
+	sys_known = fstat(sys_fd, &t->sys_st) == 0;
 	for (size_t i = 0; collector_registry[i] && i < MAX_TOPICS; i++) {
 		const struct collector *c = collector_registry[i];
 		int r = 0;
@@ -438,9 +482,13 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 		t->n = i + 1;
 		t->env[i] = (struct collector_env){.proc_fd = proc_fd,
 						   .sys_fd = sys_fd,
+						   .proc_st = proc_known ? &t->proc_st : NULL,
+						   .sys_st = sys_known ? &t->sys_st : NULL,
 						   .publish = env_publish,
 						   .set_state = env_set_state,
 						   .set_state_json = env_set_state_json,
+						   .watch = env_watch,
+						   .watch_gen = t->watch_gen,
 						   .ctx = t,
 						   .topic = (unsigned)i};
 		if (c->init)
@@ -483,6 +531,8 @@ void topics_free(struct topics *t)
 	store_close(t->store);
 	metrics_free(&t->mbuf);
 	cJSON_Delete(t->hostinfo);
+	for (size_t i = 0; i < t->n_watch; i++)
+		close(t->watch_pfd[i].fd);
 	free(t);
 }
 

@@ -51,11 +51,17 @@ static int procfs_buf_grow(struct procfs_buf *buf, size_t len, size_t limit)
  * kernfs and sysctl files return all they have. So the read that would
  * return 0 is saved (a syscall per file per tick). */
 #define PROCFS_WHOLE 2048
+/* The smallest page, a seq_file's least buffer: a file whose records are
+ * at most record_max bytes (struct procfs_file) was read whole by a first
+ * read shorter than asked that left more than record_max of it unfilled. */
+#define PROCFS_PAGE 4096
 
 /* Reads fd to its end into buf (see procfs_read): with pread from offset
- * 0 for a kept fd, with read for one just opened (as procfs_read does, so
- * that a file that cannot pread still reads). */
-static int procfs_read_fd(int fd, bool positional, struct procfs_buf *buf, size_t max)
+ * 0 for a kept fd (whose records are at most record_max bytes, when not
+ * 0), with read for one just opened (as procfs_read does, so that a file
+ * that cannot pread still reads). */
+static int procfs_read_fd(int fd, bool positional, size_t record_max, struct procfs_buf *buf,
+			  size_t max)
 {
 	size_t len = 0, limit = max + 2;
 	int r;
@@ -78,8 +84,9 @@ static int procfs_read_fd(int fd, bool positional, struct procfs_buf *buf, size_
 		}
 		if (n == 0)
 			break;
-		whole =
-		    positional && len == 0 && (size_t)n < PROCFS_WHOLE && (size_t)n < buf->cap - 1;
+		whole = positional && len == 0 && (size_t)n < buf->cap - 1 &&
+			((size_t)n < PROCFS_WHOLE ||
+			 (record_max && (size_t)n + record_max < PROCFS_PAGE));
 		len += (size_t)n;
 		if (len > max)
 			return -EFBIG;
@@ -106,7 +113,7 @@ int procfs_read(int dirfd, const char *path, struct procfs_buf *buf, size_t max)
 	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	r = procfs_read_fd(fd, false, buf, max);
+	r = procfs_read_fd(fd, false, 0, buf, max);
 	if (r < 0 && buf->data)
 		buf->data[0] = '\0';
 	close(fd);
@@ -137,7 +144,7 @@ static int procfs_read_file_in(struct procfs_file *f, int dirfd, const struct st
 	if (f->held && (dir.st_dev != f->dir_dev || dir.st_ino != f->dir_ino))
 		procfs_file_close(f);
 	if (f->held) {
-		r = procfs_read_fd(f->fd, true, buf, max);
+		r = procfs_read_fd(f->fd, true, f->record_max, buf, max);
 		if (r == 0 || r == -EFBIG || r == -ENOMEM)
 			goto out;
 		procfs_file_close(f); /* the file may have gone: open it again */
@@ -149,7 +156,7 @@ static int procfs_read_file_in(struct procfs_file *f, int dirfd, const struct st
 		  (sfs.f_type == PROC_SUPER_MAGIC || sfs.f_type == SYSFS_MAGIC);
 	f->dir_dev = dir.st_dev;
 	f->dir_ino = dir.st_ino;
-	r = procfs_read_fd(f->fd, false, buf, max);
+	r = procfs_read_fd(f->fd, false, 0, buf, max);
 	if (!f->held) {
 		close(f->fd);
 		f->fd = -1;
@@ -162,11 +169,13 @@ out:
 	return r;
 }
 
-int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct procfs_buf *buf,
-		     size_t max)
+int procfs_read_file_at(struct procfs_file *f, int dirfd, const struct stat *known,
+			const char *path, struct procfs_buf *buf, size_t max)
 {
 	struct stat dir;
 
+	if (known)
+		return procfs_read_file_in(f, dirfd, known, path, buf, max);
 	if (fstat(dirfd, &dir) < 0) {
 		buf->len = 0;
 		if (buf->data)
@@ -174,6 +183,12 @@ int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct 
 		return -errno;
 	}
 	return procfs_read_file_in(f, dirfd, &dir, path, buf, max);
+}
+
+int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct procfs_buf *buf,
+		     size_t max)
+{
+	return procfs_read_file_at(f, dirfd, NULL, path, buf, max);
 }
 
 void procfs_buf_free(struct procfs_buf *buf)
@@ -253,9 +268,11 @@ void procfs_reason(char *reason, size_t reason_len, const char *path, int err, b
 		snprintf(reason, reason_len, "/proc/%s: %s", path, s);
 }
 
-void procfs_set_begin(struct procfs_set *set, int dirfd)
+void procfs_set_begin(struct procfs_set *set, int dirfd, const struct stat *known)
 {
-	set->begun = fstat(dirfd, &set->dir) == 0;
+	if (known)
+		set->dir = *known;
+	set->begun = known || fstat(dirfd, &set->dir) == 0;
 	set->dir_fd = dirfd;
 }
 

@@ -63,6 +63,11 @@ struct procfs_file {
 	bool held;     /* fd is open */
 	dev_t dir_dev; /* the directory it was opened from */
 	ino_t dir_ino;
+	/* Set by the caller when the file is a seq_file of records of at most
+	 * this many bytes (/proc/vmstat's lines): a first read of a few KiB
+	 * that says it read it all is believed, which saves the read that
+	 * returns 0. 0: only below 2 KiB. */
+	unsigned record_max;
 };
 
 /* procfs_read() of dirfd/path through f: the same contents and errors.
@@ -72,6 +77,11 @@ struct procfs_file {
  * opens the file again once. */
 int procfs_read_file(struct procfs_file *f, int dirfd, const char *path, struct procfs_buf *buf,
 		     size_t max);
+/* The same with known, dirfd's fstat() taken by a caller that keeps dirfd
+ * the same directory (the daemon's roots: see struct collector_env), so
+ * that no read looks at dirfd again; NULL: fstat() it, as above. */
+int procfs_read_file_at(struct procfs_file *f, int dirfd, const struct stat *known,
+			const char *path, struct procfs_buf *buf, size_t max);
 void procfs_file_close(struct procfs_file *f);
 
 /* The files a flat collector reads at every tick (at most PROCFS_SET_MAX,
@@ -96,9 +106,10 @@ struct procfs_set {
 /* procfs_read_file() of dirfd/path into set->buf, through files[i]. */
 int procfs_set_read(struct procfs_set *set, size_t i, int dirfd, const char *path, size_t max);
 /* Brackets the reads of one reading of the set's files from dirfd, so that
- * dirfd is looked at once (fstat) for all of them; dirfd must stay the same
- * directory in between. */
-void procfs_set_begin(struct procfs_set *set, int dirfd);
+ * dirfd is looked at once (fstat) for all of them, or not at all with its
+ * fstat() known (procfs_read_file_at; NULL: take it); dirfd must stay the
+ * same directory in between. */
+void procfs_set_begin(struct procfs_set *set, int dirfd, const struct stat *known);
 void procfs_set_end(struct procfs_set *set);
 /* Records r, the result of parsing what was read last, and returns it. */
 int procfs_set_parsed(struct procfs_set *set, int r);

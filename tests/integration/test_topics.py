@@ -1,4 +1,11 @@
-"""?topics= filters the stream and the snapshot; an unknown topic is a 400."""
+"""?topics= filters the stream and the snapshot; an unknown topic is a 400.
+The files collectors watch through the daemon's one poll a tick (the host
+name, the mount table) still show their changes."""
+
+import os
+import shutil
+import subprocess
+import tempfile
 
 import pytest
 
@@ -47,3 +54,29 @@ def test_all_base_topics_are_known(daemon):
         c = daemon.sse("/events?topics=" + t)
         assert c.wait_response().status == 200
         c.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nsenter"),
+                    reason="needs root (its own UTS and mount namespaces) and nsenter")
+def test_watched_files_changes_show(start_daemon):
+    """The daemon in namespaces of its own: a new host name shows in a
+    `host` event, a new tmpfs in an `fs` event, each within a few ticks
+    (the one poll() a tick over both files, whose readers read them only
+    when it says they changed)."""
+    d = start_daemon(interval=200, config="fs-types = tmpfs\n",
+                     wrapper=["unshare", "-u", "-m", "--propagation", "private"])
+    c = d.sse("/events?topics=host,fs")
+    c.wait_hello_snapshot()
+    c.wait_type("fs", 10)
+    with tempfile.TemporaryDirectory(prefix="sysfeed-watch-") as mnt:
+        def ns(*cmd):
+            subprocess.run(["nsenter", "-t", str(d.proc.pid), "-u", "-m"] + list(cmd),
+                           check=True, timeout=10)
+
+        ns("hostname", "sysfeed-watched")
+        c.wait_until(lambda: any(e.type == "host" and e.json.get("hostname") == "sysfeed-watched"
+                                 for e in c.live_events()), 5, "a host event with the new name")
+        ns("mount", "-t", "tmpfs", "-o", "size=1m", "sysfeed-watch", mnt)
+        c.wait_until(lambda: any(e.type == "fs" and any(f["mount"] == mnt
+                                                        for f in e.json["filesystems"])
+                                 for e in c.live_events()), 5, "an fs event with the new mount")

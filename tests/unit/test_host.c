@@ -1,6 +1,7 @@
 /* Unit tests of collectors/host.c: the collector over fixture trees (vm2
  * captured; desktop and container constructed) compared with
- * <machine>/expected/host.json, published once and again only on a change. */
+ * <machine>/expected/host.json, published once and again only on a change;
+ * on the live /proc, the host name read when its watch says it changed. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +122,75 @@ TEST(test_collector_live)
 	print_message(
 	    "host: %.2f us of CPU per tick\n",
 	    ((double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3) / n);
+	host_collector.fini(st);
+	close(env.proc_fd);
+	close(env.sys_fd);
+}
+
+/* env->watch as the daemon's: one file, whose count the test moves. */
+static uint32_t watch_gen[1];
+static const char *watch_path;
+
+static int test_watch(const struct collector_env *env, const char *path)
+{
+	(void)env;
+	watch_path = path;
+	return 0;
+}
+
+/* The host's name in p. */
+static const char *hostname_of(const cJSON *p)
+{
+	assert_non_null(p);
+	return cJSON_GetObjectItem(p, "hostname")->valuestring;
+}
+
+/* In a UTS namespace of its own (root): through env->watch, a new host
+ * name is read when the watch's count moves, not before (the old
+ * collector read the file at every tick); without env->watch, the
+ * collector's own poll of the file sees it at the next tick. */
+TEST(test_hostname_watched)
+{
+	struct collector_env env = {0};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = 1};
+	void *st;
+	cJSON *p = NULL;
+
+	if (geteuid() != 0 || unshare(CLONE_NEWUTS) != 0)
+		skip();
+	assert_int_equal(sethostname("sysfeed-a", 9), 0);
+	env = (struct collector_env){.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+				     .sys_fd = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+				     .watch = test_watch,
+				     .watch_gen = watch_gen};
+	st = init_check(&host_collector, &env, 0, NULL);
+	assert_string_equal(watch_path, "sys/kernel/hostname");
+	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
+	assert_string_equal(hostname_of(p), "sysfeed-a");
+	cJSON_Delete(p);
+	assert_int_equal(sethostname("sysfeed-b", 9), 0);
+	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
+	assert_null(p);
+	watch_gen[0]++;
+	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
+	assert_string_equal(hostname_of(p), "sysfeed-b");
+	cJSON_Delete(p);
+	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
+	assert_null(p);
+	host_collector.fini(st);
+
+	env.watch = NULL;
+	env.watch_gen = NULL;
+	st = init_check(&host_collector, &env, 0, NULL);
+	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
+	assert_string_equal(hostname_of(p), "sysfeed-b");
+	cJSON_Delete(p);
+	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
+	assert_null(p);
+	assert_int_equal(sethostname("sysfeed-c", 9), 0);
+	assert_int_equal(host_collector.sample(st, &env, &tick, &p), 0);
+	assert_string_equal(hostname_of(p), "sysfeed-c");
+	cJSON_Delete(p);
 	host_collector.fini(st);
 	close(env.proc_fd);
 	close(env.sys_fd);

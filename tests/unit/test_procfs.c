@@ -664,3 +664,151 @@ TEST(test_dents)
 	close(fd);
 	scratch_remove(&s);
 }
+
+/* The read syscalls this process made (/proc/self/io's syscr), or -1
+ * where the kernel does not count them. */
+static long read_syscalls(void)
+{
+	char buf[512];
+	const char *at;
+	long n = -1;
+	int fd = open("/proc/self/io", O_RDONLY | O_CLOEXEC);
+	ssize_t len;
+
+	if (fd < 0)
+		return -1;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = '\0';
+	at = strstr(buf, "syscr: ");
+	if (at)
+		n = strtol(at + 7, NULL, 10);
+	return n;
+}
+
+/* With its directory's fstat() known, a kept file is read without
+ * looking at the directory fd (one closed since reads the same); without
+ * it, the fd is looked at (EBADF). A set begun with it reads so too. */
+TEST(test_read_file_known_dir)
+{
+	struct procfs_buf buf = {0};
+	struct procfs_file f = {0};
+	struct procfs_set set = {0};
+	struct stat st;
+	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), gone;
+
+	assert_true(proc >= 0);
+	assert_int_equal(fstat(proc, &st), 0);
+	assert_int_equal(procfs_read_file_at(&f, proc, &st, "uptime", &buf, 4096), 0);
+	assert_true(f.held);
+	procfs_set_begin(&set, proc, &st);
+	assert_int_equal(procfs_set_read(&set, 0, proc, "loadavg", 4096), 0);
+	procfs_set_end(&set);
+	gone = dup(proc);
+	assert_true(gone >= 0);
+	close(gone);
+	assert_int_equal(procfs_read_file_at(&f, gone, &st, "uptime", &buf, 4096), 0);
+	assert_true(f.held);
+	assert_int_equal(buf.data[buf.len - 1], '\n');
+	procfs_set_begin(&set, gone, &st);
+	assert_int_equal(procfs_set_read(&set, 0, gone, "loadavg", 4096), 0);
+	procfs_set_end(&set);
+	assert_int_equal(procfs_read_file_at(&f, gone, NULL, "uptime", &buf, 4096), -EBADF);
+	procfs_file_close(&f);
+	procfs_set_done(&set);
+	procfs_buf_free(&buf);
+	close(proc);
+}
+
+/* A kept /proc/vmstat (records of a line each) whose first read leaves
+ * more than record_max of a page unfilled is read in one pread, the same
+ * text a plain read gives; without record_max, in two (the second
+ * returning 0), as any file past 2 KiB. */
+TEST(test_read_file_record_max)
+{
+	struct procfs_buf buf = {0}, plain = {0};
+	struct procfs_file f = {.record_max = 64};
+	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long before, after;
+	bool same = false;
+
+	assert_true(proc >= 0);
+	assert_int_equal(procfs_read_file(&f, proc, "vmstat", &buf, 1 << 20), 0);
+	if (read_syscalls() < 0 || !f.held || buf.len < 2048 || buf.len + 64 + 32 >= 4096) {
+		procfs_file_close(&f);
+		procfs_buf_free(&buf);
+		close(proc);
+		skip(); /* no I/O accounting, or a vmstat of another size */
+	}
+	for (int i = 0; i < 20 && !same; i++) {
+		before = read_syscalls();
+		assert_int_equal(procfs_read_file(&f, proc, "vmstat", &buf, 1 << 20), 0);
+		after = read_syscalls();
+		assert_true(f.held);
+		/* one pread, and read_syscalls' own read */
+		assert_int_equal(after - before, 2);
+		assert_int_equal(procfs_read(proc, "vmstat", &plain, 1 << 20), 0);
+		same = buf.len == plain.len && memcmp(buf.data, plain.data, buf.len) == 0;
+	}
+	assert_true(same);
+	f.record_max = 0;
+	before = read_syscalls();
+	assert_int_equal(procfs_read_file(&f, proc, "vmstat", &buf, 1 << 20), 0);
+	after = read_syscalls();
+	assert_int_equal(after - before, 3);
+	procfs_file_close(&f);
+	procfs_buf_free(&buf);
+	procfs_buf_free(&plain);
+	close(proc);
+}
+
+/* Over the live roots with their fstat() in env (as the daemon gives
+ * them), the collectors that read kept files make no use of the roots'
+ * fds at a tick that finds nothing new: a tick after both were closed
+ * succeeds. */
+TEST(test_known_roots)
+{
+	static const char *const names[] = {"cpu",  "mem",  "load",   "psi",        "net",
+					    "disk", "host", "health", "containers", NULL};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
+	struct stat proc_st, sys_st;
+	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+	    sys = open("/sys", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(proc >= 0 && sys >= 0);
+	assert_int_equal(fstat(proc, &proc_st), 0);
+	assert_int_equal(fstat(sys, &sys_st), 0);
+	for (size_t i = 0; names[i]; i++) {
+		const struct collector *c = collector_registry[collector_topic(names[i])];
+		struct collector_env env = {.proc_fd = dup(proc),
+					    .sys_fd = dup(sys),
+					    .proc_st = &proc_st,
+					    .sys_st = &sys_st};
+		char reason[256] = "";
+		void *st = NULL;
+		cJSON *p = NULL;
+
+		assert_true(env.proc_fd >= 0 && env.sys_fd >= 0);
+		if (c->init(&env, fixture_settings(c), &st, reason, sizeof(reason)) < 0) {
+			print_message("%s: off here: %s\n", names[i], reason);
+			close(env.proc_fd);
+			close(env.sys_fd);
+			continue;
+		}
+		assert_int_equal(c->sample(st, &env, &tick, &p), 0);
+		cJSON_Delete(p);
+		p = NULL;
+		close(env.proc_fd);
+		close(env.sys_fd);
+		tick.t_ms += 1000;
+		tick.mono_ns += SEC;
+		if (c->sample(st, &env, &tick, &p) != 0)
+			fail_msg("%s: a tick looked at a root", names[i]);
+		cJSON_Delete(p);
+		c->fini(st);
+	}
+	close(proc);
+	close(sys);
+}
