@@ -235,6 +235,41 @@ TEST(test_i64)
 	}
 }
 
+/* fmt_i64 and fmt_g15 at each count of digits: 10^k - 1, 10^k and
+ * 10^k + 1, either sign, against printf; the integer path of fmt_g15 up
+ * to 1e15, then its exponent. */
+TEST(test_digit_counts)
+{
+	char want[64], got[FMT_NUM_MAX];
+	int64_t p = 1; /* 10^k */
+
+	for (int k = 0; k <= 18; k++, p *= k <= 18 ? 10 : 1) {
+		const int64_t v[] = {p - 1, p, p + 1, -(p - 1), -p, -(p + 1)};
+
+		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+			snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+			assert_int_equal(fmt_i64(got, v[i]), strlen(want));
+			assert_string_equal(got, want);
+			same_g15((double)v[i]);
+		}
+	}
+	fmt_i64(got, INT64_MIN);
+	assert_string_equal(got, "-9223372036854775808");
+	fmt_i64(got, INT64_MAX);
+	assert_string_equal(got, "9223372036854775807");
+	{
+		bool exact;
+
+		assert_int_equal(fmt_g15(got, 123456789012345.0, &exact), 15);
+		assert_string_equal(got, "123456789012345");
+		assert_true(exact);
+		fmt_g15(got, 1e15, &exact);
+		assert_string_equal(got, "1e+15");
+		fmt_g15(got, -0.0, &exact);
+		assert_string_equal(got, "-0");
+	}
+}
+
 TEST(test_strings)
 {
 	char s[512];
