@@ -49,9 +49,15 @@ static bool json_grow(struct json_out *o, size_t n)
 	return true;
 }
 
+/* Whether o holds n more bytes and a NUL as it is. */
+static inline bool json_room(const struct json_out *o, size_t n)
+{
+	return o->len + n < o->cap && !o->failed;
+}
+
 static inline bool json_reserve(struct json_out *o, size_t n)
 {
-	return (o->len + n < o->cap && !o->failed) || json_grow(o, n);
+	return json_room(o, n) || json_grow(o, n);
 }
 
 static inline void json_put(struct json_out *o, const char *s, size_t n)
@@ -71,43 +77,142 @@ static inline void json_putc(struct json_out *o, char c)
 
 /* cJSON's escaping: the two-character escapes for '"', '\\', and \b \f \n
  * \r \t, "\u00xx" (lower-case hex) for other bytes below 32; every other
- * byte as it is. NULL prints as "". esc[c] is the letter after the
- * backslash, 'u' for \u00xx, 0 for a byte that goes as it is. */
-static void json_string(struct json_out *o, const char *s)
+ * byte as it is. json_esc[c] is the letter after the backslash, 'u' for
+ * \u00xx, 0 for a byte that goes as it is (NUL: 'u', to stop a run). */
+static const char json_esc[256] = {
+    ['\0'] = 'u', [1] = 'u',    [2] = 'u',    [3] = 'u',     [4] = 'u',    [5] = 'u',
+    [6] = 'u',    [7] = 'u',    ['\b'] = 'b', ['\t'] = 't',  ['\n'] = 'n', [11] = 'u',
+    ['\f'] = 'f', ['\r'] = 'r', [14] = 'u',   [15] = 'u',    [16] = 'u',   [17] = 'u',
+    [18] = 'u',   [19] = 'u',   [20] = 'u',   [21] = 'u',    [22] = 'u',   [23] = 'u',
+    [24] = 'u',   [25] = 'u',   [26] = 'u',   [27] = 'u',    [28] = 'u',   [29] = 'u',
+    [30] = 'u',   [31] = 'u',   ['"'] = '"',  ['\\'] = '\\',
+};
+
+/* The first byte of p that json_esc stops at (NUL at the latest), four
+ * tests to a step; a byte is read only once those before it are known
+ * not to end the string. */
+static inline const unsigned char *json_scan(const unsigned char *p)
+{
+	for (;; p += 4) {
+		if (json_esc[p[0]])
+			return p;
+		if (json_esc[p[1]])
+			return p + 1;
+		if (json_esc[p[2]])
+			return p + 2;
+		if (json_esc[p[3]])
+			return p + 3;
+	}
+}
+
+/* n bytes from s to q, w <= n <= 2 w (w at most 8): the first w and the
+ * last w, two moves that overlap. */
+static inline void json_copy_ends(char *q, const unsigned char *s, size_t n, size_t w)
+{
+	char a[8], b[8];
+
+	memcpy(a, s, w);
+	memcpy(b, s + n - w, w);
+	memcpy(q, a, w);
+	memcpy(q + n - w, b, w);
+}
+
+/* n bytes from s to q, reading none past s + n: a run of up to 16 bytes
+ * (most keys and values) in two overlapping moves, without a call. */
+static inline void json_copy(char *q, const unsigned char *s, size_t n)
+{
+	if (n > 16) {
+		memcpy(q, s, n);
+	} else if (n >= 8) {
+		json_copy_ends(q, s, n, 8);
+	} else if (n >= 4) {
+		json_copy_ends(q, s, n, 4);
+	} else if (n) {
+		q[0] = (char)s[0];
+		q[n / 2] = (char)s[n / 2];
+		q[n - 1] = (char)s[n - 1];
+	}
+}
+
+/* json_string of a string that needs escapes: a reserve per run of plain
+ * bytes, which holds the run, its opening quote and what follows it (an
+ * escape, or the closing quote and after). */
+static __attribute__((noinline)) void json_string_escaped(struct json_out *o,
+							  const unsigned char *p, char after)
 {
 	static const char hex[] = "0123456789abcdef";
-	static const char esc[256] = {
-	    ['\0'] = 'u', [1] = 'u',    [2] = 'u',    [3] = 'u',     [4] = 'u',    [5] = 'u',
-	    [6] = 'u',    [7] = 'u',    ['\b'] = 'b', ['\t'] = 't',  ['\n'] = 'n', [11] = 'u',
-	    ['\f'] = 'f', ['\r'] = 'r', [14] = 'u',   [15] = 'u',    [16] = 'u',   [17] = 'u',
-	    [18] = 'u',   [19] = 'u',   [20] = 'u',   [21] = 'u',    [22] = 'u',   [23] = 'u',
-	    [24] = 'u',   [25] = 'u',   [26] = 'u',   [27] = 'u',    [28] = 'u',   [29] = 'u',
-	    [30] = 'u',   [31] = 'u',   ['"'] = '"',  ['\\'] = '\\',
-	};
-	const unsigned char *p = (const unsigned char *)s;
+	size_t open = 1;
 
-	json_putc(o, '"');
-	while (p && *p) {
+	for (;;) {
 		const unsigned char *run = p;
+		size_t n;
+		char *q;
 
-		while (!esc[*p])
-			p++;
-		if (p > run)
-			json_put(o, (const char *)run, (size_t)(p - run));
-		if (!*p)
-			break;
-		if (esc[*p] == 'u') {
-			char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
-
-			json_put(o, u, 6);
-		} else {
-			char e[2] = {'\\', esc[*p]};
-
-			json_put(o, e, 2);
+		p = json_scan(p);
+		n = (size_t)(p - run);
+		if (!json_reserve(o, open + n + 6))
+			return;
+		q = o->buf + o->len;
+		*q = '"';
+		q += open;
+		open = 0;
+		json_copy(q, run, n);
+		q += n;
+		if (!*p) {
+			*q++ = '"';
+			if (after)
+				*q++ = after;
+			o->len = (size_t)(q - o->buf);
+			return;
 		}
+		*q++ = '\\';
+		*q++ = json_esc[*p];
+		if (json_esc[*p] == 'u') {
+			*q++ = '0';
+			*q++ = '0';
+			*q++ = hex[*p >> 4];
+			*q++ = hex[*p & 15];
+		}
+		o->len = (size_t)(q - o->buf);
 		p++;
 	}
-	json_putc(o, '"');
+}
+
+/* Writes n plain bytes at p as a JSON string and after (when not '\0')
+ * to q, which has room for n + 3 bytes; returns how many it wrote. */
+static inline size_t json_quote(char *q, const unsigned char *p, size_t n, char after)
+{
+	q[0] = '"';
+	json_copy(q + 1, p, n);
+	q[n + 1] = '"';
+	q[n + 2] = after;
+	return n + 2 + (after != '\0');
+}
+
+/* json_string of n plain bytes at p, with a call to grow o or to
+ * memcpy. */
+static __attribute__((noinline)) void json_string_plain(struct json_out *o, const unsigned char *p,
+							size_t n, char after)
+{
+	if (json_reserve(o, n + 3))
+		o->len += json_quote(o->buf + o->len, p, n, after);
+}
+
+/* s as a JSON string (NULL prints as ""), then after unless it is '\0'
+ * (':' after a key). Most strings, keys above all, need no escape and are
+ * short: one scan, one test for room, two or four moves, and no call
+ * (nor registers to save for one). */
+static void json_string(struct json_out *o, const char *s, char after)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : ""), *end = json_scan(p);
+	size_t n = (size_t)(end - p);
+
+	if (*end)
+		json_string_escaped(o, p, after);
+	else if (n <= 16 && json_room(o, n + 3))
+		o->len += json_quote(o->buf + o->len, p, n, after);
+	else
+		json_string_plain(o, p, n, after);
 }
 
 /* cJSON's rule (1.7.15): "%1.15g" when that reads back within
@@ -121,6 +226,18 @@ static void json_number(struct json_out *o, const cJSON *item)
 	bool exact;
 	size_t n;
 
+	/* a whole number of at most 15 digits, 0 but not -0 (most of what the
+	 * collectors count, zeros above all): its digits are the text, written
+	 * in place (NaN fails the first test) */
+	if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d && (d != 0 || !signbit(d))) {
+		int64_t i = (int64_t)d;
+
+		if (i >= 0 && i < 10) /* most of them: 0 above all */
+			json_putc(o, (char)('0' + i));
+		else if (json_reserve(o, FMT_NUM_MAX))
+			o->len += fmt_i64(o->buf + o->len, i);
+		return;
+	}
 	if (isnan(d) || isinf(d)) {
 		json_put(o, "null", 4);
 		return;
@@ -147,10 +264,30 @@ static void json_number(struct json_out *o, const cJSON *item)
 	json_put(o, num, n);
 }
 
+static void json_value(struct json_out *o, const cJSON *item);
+
+/* The items of an array or object (with their keys) between its brackets,
+ * each followed by a ',', the last one's overwritten by the closing
+ * bracket: one write less per item. */
+static void json_items(struct json_out *o, const cJSON *c, bool keys, char open, char close)
+{
+	json_putc(o, open);
+	for (; c && !o->failed; c = c->next) {
+		if (keys)
+			json_string(o, c->string, ':');
+		json_value(o, c);
+		json_putc(o, ',');
+	}
+	if (o->failed)
+		return;
+	if (o->buf[o->len - 1] == ',')
+		o->buf[o->len - 1] = close;
+	else
+		json_putc(o, close);
+}
+
 static void json_value(struct json_out *o, const cJSON *item)
 {
-	const cJSON *c;
-
 	switch (item->type & 0xFF) {
 	case cJSON_NULL:
 		json_put(o, "null", 4);
@@ -171,27 +308,13 @@ static void json_value(struct json_out *o, const cJSON *item)
 			json_put(o, item->valuestring, strlen(item->valuestring));
 		break;
 	case cJSON_String:
-		json_string(o, item->valuestring);
+		json_string(o, item->valuestring, '\0');
 		break;
 	case cJSON_Array:
-		json_putc(o, '[');
-		for (c = item->child; c && !o->failed; c = c->next) {
-			json_value(o, c);
-			if (c->next)
-				json_putc(o, ',');
-		}
-		json_putc(o, ']');
+		json_items(o, item->child, false, '[', ']');
 		break;
 	case cJSON_Object:
-		json_putc(o, '{');
-		for (c = item->child; c && !o->failed; c = c->next) {
-			json_string(o, c->string);
-			json_putc(o, ':');
-			json_value(o, c);
-			if (c->next)
-				json_putc(o, ',');
-		}
-		json_putc(o, '}');
+		json_items(o, item->child, true, '{', '}');
 		break;
 	default:
 		o->failed = true;

@@ -1,7 +1,7 @@
 /* JSON text of a cJSON tree: the bytes cJSON_PrintUnformatted() writes,
  * at a fraction of its cost (it prints every number with sprintf and reads
  * it back with sscanf; most of ours are integers or short decimals, which
- * fmt_g15 writes directly). */
+ * fmt_i64 and fmt_g15 write directly). */
 #ifndef SYSFEED_JSON_H
 #define SYSFEED_JSON_H
 

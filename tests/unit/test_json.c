@@ -2,9 +2,9 @@
  * fmt_i64 against printf: numbers of every shape (random bit patterns,
  * short decimals, the edges of each fast path), every byte in strings and
  * keys (at every offset of runs longer than a word), nesting, and what
- * cJSON refuses to print; host text checked a word at a time; rows
- * written as text (json_buf, json_head) and by reference against
- * json_print. */
+ * cJSON refuses to print; the exact text of the fast paths' cases; host
+ * text checked a word at a time; rows written as text (json_buf,
+ * json_head) and by reference against json_print. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -232,6 +232,190 @@ TEST(test_i64)
 		snprintf(want, sizeof(want), "%lld", (long long)x);
 		fmt_i64(got, x);
 		assert_string_equal(got, want);
+	}
+}
+
+/* json_print's text of item is want, and cJSON's too; takes item. */
+static void prints_as(cJSON *item, const char *want)
+{
+	size_t len = 0;
+	char *got = json_print(item, &len), *cjson = cJSON_PrintUnformatted(item);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	assert_int_equal(len, strlen(want));
+	assert_string_equal(cjson, want);
+	free(got);
+	free(cjson);
+	cJSON_Delete(item);
+}
+
+/* The exact text of what the fast paths take and of their edges: whole
+ * numbers (written in place below 1e15, 0 but not -0), fractions, numbers
+ * past 2^53, NaN and infinities; strings in one run or broken by escapes
+ * of each kind, UTF-8 and bytes that are not UTF-8 as they are; the
+ * closing bracket in place of the last ','. */
+TEST(test_exact_text)
+{
+	static const struct {
+		double v;
+		const char *text;
+	} nums[] = {
+	    {0.0, "0"},
+	    {-0.0, "-0"},
+	    {1, "1"},
+	    {-1, "-1"},
+	    {9, "9"},
+	    {10, "10"},
+	    {-10, "-10"},
+	    {99, "99"},
+	    {100, "100"},
+	    {101, "101"},
+	    {4294967296.0, "4294967296"},
+	    {1700000000123.0, "1700000000123"},
+	    {-1700000000123.0, "-1700000000123"},
+	    {99999999999999.0, "99999999999999"},
+	    {100000000000000.0, "100000000000000"},
+	    {999999999999999.0, "999999999999999"},
+	    {-999999999999999.0, "-999999999999999"},
+	    {999999999999999.5, "999999999999999.5"},
+	    {1e15, "1e+15"},
+	    {-1e15, "-1e+15"},
+	    {1e15 + 1, "1000000000000001"},
+	    {1e16, "1e+16"},
+	    {9007199254740992.0, "9.00719925474099e+15"},
+	    {-9007199254740992.0, "-9.00719925474099e+15"},
+	    {9007199254740994.0, "9007199254740994"},
+	    {9223372036854775808.0, "9.2233720368547758e+18"},
+	    {1e300, "1e+300"},
+	    {0.5, "0.5"},
+	    {-0.5, "-0.5"},
+	    {2.5, "2.5"},
+	    {25.43, "25.43"},
+	    {0.1, "0.1"},
+	    {0.1 + 0.2, "0.3"},
+	    {1.0 / 3.0, "0.33333333333333331"},
+	    {1e-4, "0.0001"},
+	    {1e-5, "1e-05"},
+	    {0.000123, "0.000123"},
+	    {NAN, "null"},
+	    {INFINITY, "null"},
+	    {-INFINITY, "null"},
+	};
+	static const struct {
+		const char *s, *text;
+	} strs[] = {
+	    {"", "\"\""},
+	    {"plain", "\"plain\""},
+	    {"a\"b\\c/d", "\"a\\\"b\\\\c/d\""},
+	    {"\"", "\"\\\"\""},
+	    {"\\\\", "\"\\\\\\\\\""},
+	    {"\b\f\n\r\t", "\"\\b\\f\\n\\r\\t\""},
+	    {"x\x01y\x1fz\x7f", "\"x\\u0001y\\u001fz\x7f\""},
+	    {"\x0b\x0e\x10\x1a", "\"\\u000b\\u000e\\u0010\\u001a\""},
+	    {"caf\xc3\xa9 \xe2\x80\xa6 \xf0\x9f\x98\x80",
+	     "\"caf\xc3\xa9 \xe2\x80\xa6 \xf0\x9f\x98\x80\""},
+	    {"bad \xff\xfe\xc3(\x80", "\"bad \xff\xfe\xc3(\x80\""},
+	    {"end\n", "\"end\\n\""},
+	    {"\nstart", "\"\\nstart\""},
+	};
+	cJSON *o, *arr;
+
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+		prints_as(cJSON_CreateNumber(nums[i].v), nums[i].text);
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		prints_as(cJSON_CreateString(strs[i].s), strs[i].text);
+	/* the same as keys, each followed by its ':' */
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		char want[128];
+
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, strs[i].s, 7);
+		snprintf(want, sizeof(want), "{%s:7}", strs[i].text);
+		prints_as(o, want);
+	}
+	/* brackets: empty, one item, several, nested, as the last member */
+	prints_as(cJSON_CreateObject(), "{}");
+	prints_as(cJSON_CreateArray(), "[]");
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "a", 1);
+	prints_as(o, "{\"a\":1}");
+	arr = cJSON_CreateArray();
+	cJSON_AddItemToArray(arr, cJSON_CreateNumber(1));
+	prints_as(arr, "[1]");
+	o = cJSON_CreateObject();
+	cJSON_AddItemToObject(o, "e", cJSON_CreateArray());
+	cJSON_AddItemToObject(o, "o", cJSON_CreateObject());
+	arr = cJSON_AddArrayToObject(o, "n");
+	cJSON_AddItemToArray(arr, cJSON_CreateNumber(-2.5));
+	cJSON_AddItemToArray(arr, cJSON_CreateString("s"));
+	cJSON_AddItemToArray(arr, cJSON_CreateNull());
+	cJSON_AddItemToArray(arr, cJSON_CreateTrue());
+	cJSON_AddItemToArray(arr, cJSON_CreateFalse());
+	cJSON_AddItemToArray(arr, cJSON_CreateArray());
+	cJSON_AddItemToObject(o, "last", cJSON_CreateObject());
+	cJSON_AddNumberToObject(cJSON_GetObjectItem(o, "last"), "z", 0);
+	prints_as(o,
+		  "{\"e\":[],\"o\":{},\"n\":[-2.5,\"s\",null,true,false,[]],\"last\":{\"z\":0}}");
+}
+
+/* Short strings and keys of each length (those copied without a call)
+ * across the scratch buffer's first growths, from an empty buffer. */
+TEST(test_string_growth)
+{
+	for (size_t len = 0; len <= 17; len++) {
+		cJSON *arr = cJSON_CreateArray(), *o = cJSON_CreateObject();
+		char s[18];
+
+		for (int i = 0; i < 3000; i++) {
+			for (size_t k = 0; k < len; k++)
+				s[k] = (char)('a' + (i + k) % 26);
+			s[len] = '\0';
+			cJSON_AddItemToArray(arr, cJSON_CreateString(s));
+			cJSON_AddItemToObject(o, s, cJSON_CreateNumber(i));
+		}
+		json_print_done();
+		same_text(arr);
+		json_print_done();
+		same_text(o);
+		cJSON_Delete(arr);
+		cJSON_Delete(o);
+	}
+	json_print_done();
+}
+
+/* fmt_i64 and fmt_g15 at each count of digits: 10^k - 1, 10^k and
+ * 10^k + 1, either sign, against printf; the integer path of fmt_g15 up
+ * to 1e15, then its exponent. */
+TEST(test_digit_counts)
+{
+	char want[64], got[FMT_NUM_MAX];
+	int64_t p = 1; /* 10^k */
+
+	for (int k = 0; k <= 18; k++, p *= k <= 18 ? 10 : 1) {
+		const int64_t v[] = {p - 1, p, p + 1, -(p - 1), -p, -(p + 1)};
+
+		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+			snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+			assert_int_equal(fmt_i64(got, v[i]), strlen(want));
+			assert_string_equal(got, want);
+			same_g15((double)v[i]);
+		}
+	}
+	fmt_i64(got, INT64_MIN);
+	assert_string_equal(got, "-9223372036854775808");
+	fmt_i64(got, INT64_MAX);
+	assert_string_equal(got, "9223372036854775807");
+	{
+		bool exact;
+
+		assert_int_equal(fmt_g15(got, 123456789012345.0, &exact), 15);
+		assert_string_equal(got, "123456789012345");
+		assert_true(exact);
+		fmt_g15(got, 1e15, &exact);
+		assert_string_equal(got, "1e+15");
+		fmt_g15(got, -0.0, &exact);
+		assert_string_equal(got, "-0");
 	}
 }
 
