@@ -10,6 +10,7 @@
 
 #include "array.h"
 #include "collector.h"
+#include "fmt.h"
 #include "history.h"
 #include "store_bytes.h"
 #include "store_impl.h"
@@ -44,14 +45,37 @@ void store_rec_free(struct store_rec *r)
 	free(r);
 }
 
-static const cJSON *lookup(const cJSON *item, const char *path, size_t len)
+static const cJSON *lookup(const cJSON *item, const char *path)
 {
-	return history_lookup(item, path, len);
+	return *path ? history_lookup(item, path, strlen(path)) : item;
+}
+
+/* A piece of a name: n bytes at s. */
+struct part {
+	const char *s;
+	size_t n;
+};
+
+/* The parts one after the other in name (size bytes with the NUL, cut
+ * there as snprintf would); returns the length uncut. */
+static size_t join(char *name, size_t size, const struct part *p, size_t n_parts)
+{
+	size_t at = 0;
+
+	for (size_t i = 0; i < n_parts; i++) {
+		if (at < size - 1)
+			memcpy(name + at, p[i].s, p[i].n < size - 1 - at ? p[i].n : size - 1 - at);
+		at += p[i].n;
+	}
+	name[at < size - 1 ? at : size - 1] = '\0';
+	return at;
 }
 
 /* Sets a column of the row to a number or bool leaf; anything else is
- * not kept. Returns 0, or -ENOMEM. */
-static int put_leaf(struct store_chunk *c, const char *name, const cJSON *v, size_t *hint)
+ * not kept, nor a name of len STORE_BASE_MAX or more. Returns 0, or
+ * -ENOMEM. */
+static int put_leaf(struct store_chunk *c, const char *name, size_t len, const cJSON *v,
+		    size_t *hint)
 {
 	struct store_col *col;
 	enum store_col_type type;
@@ -62,7 +86,7 @@ static int put_leaf(struct store_chunk *c, const char *name, const cJSON *v, siz
 		type = STORE_BOOL;
 	else
 		return 0;
-	if (strlen(name) >= STORE_BASE_MAX)
+	if (len >= STORE_BASE_MAX)
 		return 0; /* a name that long is not kept */
 	if (!(col = store_chunk_col(c, name, type, hint)))
 		return -ENOMEM;
@@ -80,12 +104,12 @@ struct group {
 	int key; /* index in rest of the string field naming elements, or -1 */
 };
 
-/* One group's columns: each element named by its key field's string, or
- * by its index. */
+/* One group's columns: each element named by its key field's string (its
+ * first 63 bytes), or by its index. */
 static int put_group(struct store_chunk *c, const char *topic, const cJSON *payload,
 		     struct group *g, size_t *hint)
 {
-	const cJSON *arr = lookup(payload, g->head, g->head_len), *el;
+	const cJSON *arr = history_lookup(payload, g->head, g->head_len), *el;
 	char name[STORE_NAME_MAX + 64];
 	size_t i = 0;
 
@@ -94,33 +118,37 @@ static int put_group(struct store_chunk *c, const char *topic, const cJSON *payl
 	g->key = -1;
 	for (size_t j = 0; j < g->n_rest && g->key < 0; j++) {
 		const cJSON *first = arr->child;
-		const char *rest = g->rest[j];
 
-		if (first && cJSON_IsString(*rest ? lookup(first, rest, strlen(rest)) : first))
+		if (first && cJSON_IsString(lookup(first, g->rest[j])))
 			g->key = (int)j;
 	}
 	cJSON_ArrayForEach(el, arr)
 	{
-		char key[64];
-		const cJSON *kv =
-		    g->key >= 0
-			? (*g->rest[g->key] ? lookup(el, g->rest[g->key], strlen(g->rest[g->key]))
-					    : el)
-			: NULL;
+		char num[FMT_NUM_MAX];
+		const cJSON *kv = g->key >= 0 ? lookup(el, g->rest[g->key]) : NULL;
+		struct part p[] = {{topic, strlen(topic)},
+				   {".", 1},
+				   {g->head, g->head_len},
+				   {"[", 1},
+				   {NULL, 0},
+				   {"]", 1},
+				   {".", 1},
+				   {NULL, 0}};
 
 		if (g->key >= 0 && !cJSON_IsString(kv))
 			continue; /* an element without a name cannot be followed */
 		if (kv)
-			snprintf(key, sizeof(key), "%s", kv->valuestring);
+			p[4] = (struct part){kv->valuestring, strnlen(kv->valuestring, 63)};
 		else
-			snprintf(key, sizeof(key), "%zu", i);
+			p[4] = (struct part){num, fmt_i64(num, (int64_t)i)};
 		i++;
 		for (size_t j = 0; j < g->n_rest; j++) {
 			const char *rest = g->rest[j];
-			int n = snprintf(name, sizeof(name), "%s.%.*s[%s]%s%s", topic,
-					 (int)g->head_len, g->head, key, *rest ? "." : "", rest);
+			size_t n;
 
-			if (n < 0 || (size_t)n >= STORE_BASE_MAX)
+			p[7] = (struct part){rest, strlen(rest)};
+			n = join(name, sizeof(name), p, *rest ? 8 : 6);
+			if (n >= STORE_BASE_MAX)
 				continue;
 			if ((int)j == g->key) {
 				struct store_col *col = store_chunk_col(c, name, STORE_KEY, hint);
@@ -128,15 +156,13 @@ static int put_group(struct store_chunk *c, const char *topic, const cJSON *payl
 				if (!col)
 					return -ENOMEM;
 				col->v[c->n - 1] = 0;
-			} else if (put_leaf(c, name, *rest ? lookup(el, rest, strlen(rest)) : el,
-					    hint) < 0) {
+			} else if (put_leaf(c, name, n, lookup(el, rest), hint) < 0) {
 				return -ENOMEM;
 			}
 		}
 	}
 	return 0;
 }
-
 /* The top lists of a payload (at most STORE_TOP_N entries each). */
 static int put_tops(struct store_chunk *c, const char *topic, const cJSON *payload,
 		    const struct collector_top *tops)
@@ -150,7 +176,10 @@ static int put_tops(struct store_chunk *c, const char *topic, const cJSON *paylo
 
 		if (!cJSON_IsArray(arr))
 			continue;
-		snprintf(name, sizeof(name), "%s.%s", topic, t->list);
+		join(name, sizeof(name),
+		     (const struct part[]){
+			 {topic, strlen(topic)}, {".", 1}, {t->list, strlen(t->list)}},
+		     3);
 		if ((l = store_chunk_list(c, name, t->by_mem)) < 0)
 			return -ENOMEM;
 		cJSON_ArrayForEach(el, arr)
@@ -181,16 +210,21 @@ int store_rec_payload(struct store_rec *r, int64_t t, const char *topic, const c
 	char name[STORE_NAME_MAX + 64];
 	size_t n_groups = 0, hint = 0;
 
-	if (!r->row.n && store_chunk_add_row(&r->row, t) < 0)
+	if (!r->row.n &&
+	    (store_chunk_reserve(&r->row, 1) < 0 || store_chunk_add_row(&r->row, t) < 0))
 		return -ENOMEM;
 	for (size_t i = 0; paths && paths[i]; i++) {
 		const char *br = strstr(paths[i], "[]");
 		size_t g;
 
 		if (!br) {
-			snprintf(name, sizeof(name), "%s.%s", topic, paths[i]);
-			if (put_leaf(&r->row, name, lookup(payload, paths[i], strlen(paths[i])),
-				     &hint) < 0)
+			size_t n = join(name, sizeof(name),
+					(const struct part[]){{topic, strlen(topic)},
+							      {".", 1},
+							      {paths[i], strlen(paths[i])}},
+					3);
+
+			if (put_leaf(&r->row, name, n, lookup(payload, paths[i]), &hint) < 0)
 				return -ENOMEM;
 			continue;
 		}

@@ -1,0 +1,187 @@
+/* Unit tests of daemon/store_flat.c: a tick's payloads made into one row
+ * of named columns and top lists, written out as text and compared whole:
+ * leaves, bools, array elements named by a string field (cut to 63 bytes)
+ * or by their index, elements without a name left out, two elements of
+ * one name in one column, names at the length bound, top lists cut to
+ * STORE_TOP_N with their names cut to STORE_NAME_MAX. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "collector.h"
+#include "store_impl.h"
+#include "unit.h"
+
+#define T0 1795996800000LL
+
+/* The row of r as text: "name type value" a column, in the row's order
+ * (type N, B or K; "-" for null), then "list by: id name cpu mem" an
+ * entry. */
+static char *dump(const struct store_rec *r)
+{
+	static char out[16384];
+	const struct store_chunk *c = &r->row;
+	size_t at = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < c->n_cols; i++) {
+		const struct store_col *col = &c->cols[i];
+		double v = col->v[c->n - 1];
+
+		at += (size_t)snprintf(out + at, sizeof(out) - at, "%s %c ", col->name,
+				       "NBK"[col->type]);
+		if (isnan(v))
+			at += (size_t)snprintf(out + at, sizeof(out) - at, "-\n");
+		else
+			at += (size_t)snprintf(out + at, sizeof(out) - at, "%g\n", v);
+	}
+	for (size_t l = 0; l < c->n_lists; l++) {
+		size_t n;
+		const struct store_top *e = store_chunk_tops(c, c->n - 1, l, &n);
+
+		for (size_t k = 0; k < n; k++)
+			at += (size_t)snprintf(out + at, sizeof(out) - at, "%s %s: %lld %s %g %g\n",
+					       c->lists[l].name, c->lists[l].by_mem ? "mem" : "cpu",
+					       (long long)e[k].id, c->strs[e[k].name], e[k].cpu,
+					       e[k].mem);
+	}
+	assert_true(at < sizeof(out));
+	return out;
+}
+
+/* The row one payload (JSON text) makes, as dump() writes it. */
+static const char *row_of(const char *topic, const char *json, const char *const *paths,
+			  const struct collector_top *tops)
+{
+	struct store_rec *r = store_rec_new();
+	cJSON *p = cJSON_Parse(json);
+	const char *out;
+
+	assert_non_null(r);
+	assert_non_null(p);
+	assert_int_equal(store_rec_payload(r, T0, topic, p, paths, tops), 0);
+	out = dump(r);
+	cJSON_Delete(p);
+	store_rec_free(r);
+	return out;
+}
+
+/* n copies of ch. */
+static const char *repeat(char ch, size_t n)
+{
+	static char s[4][256];
+	static unsigned k;
+	char *out = s[k++ % 4];
+
+	assert_true(n < sizeof(s[0]));
+	memset(out, ch, n);
+	out[n] = '\0';
+	return out;
+}
+
+TEST(test_leaves_and_elements)
+{
+	static const char *const paths[] = {"a",          "b.c",     "s",     "flag", "missing",
+					    "arr[].name", "arr[].v", "idx[]", NULL};
+	char json[1024], want[2048];
+	const char *x70 = repeat('x', 70), *x63 = repeat('x', 63);
+
+	snprintf(json, sizeof(json),
+		 "{\"t\":1,\"a\":1,\"b\":{\"c\":2.5},\"s\":\"text\",\"flag\":true,"
+		 "\"arr\":[{\"name\":\"eth0\",\"v\":1},{\"v\":2},{\"name\":\"eth0\",\"v\":3},"
+		 "{\"name\":\"%s\",\"v\":4},{\"name\":\"lo\",\"v\":\"up\"}],"
+		 "\"idx\":[5,\"x\",false]}",
+		 x70);
+	snprintf(want, sizeof(want),
+		 "t.a N 1\n"
+		 "t.b.c N 2.5\n"
+		 "t.flag B 1\n"
+		 "t.arr[eth0].name K 0\n"
+		 "t.arr[eth0].v N 3\n"
+		 "t.arr[%s].name K 0\n"
+		 "t.arr[%s].v N 4\n"
+		 "t.arr[lo].name K 0\n"
+		 "t.idx[0] N 5\n"
+		 "t.idx[2] B 0\n",
+		 x63, x63);
+	assert_string_equal(row_of("t", json, paths, NULL), want);
+}
+
+/* A name of STORE_BASE_MAX - 1 bytes is kept, one byte more is not; a
+ * key is cut to 63 bytes before it goes into the name. */
+TEST(test_name_bound)
+{
+	char p91[128], p92[128], key[128], json[1024], want[1024], topic[32];
+	/* "t." + path: 91 and 92 bytes */
+	const char *const paths[] = {p91, p92, NULL};
+	/* topic of 21 bytes: "T.e[" + 63 + "]" + ".k": 90, ".vv": 91, ".vvv": 92 */
+	const char *const paths2[] = {"e[].k", "e[].vv", "e[].vvv", NULL};
+
+	snprintf(p91, sizeof(p91), "%s", repeat('a', STORE_BASE_MAX - 3));
+	snprintf(p92, sizeof(p92), "%s", repeat('b', STORE_BASE_MAX - 2));
+	snprintf(json, sizeof(json), "{\"%s\":1,\"%s\":2}", p91, p92);
+	snprintf(want, sizeof(want), "t.%s N 1\n", p91);
+	assert_string_equal(row_of("t", json, paths, NULL), want);
+
+	snprintf(topic, sizeof(topic), "%s", repeat('T', 21));
+	snprintf(key, sizeof(key), "%s", repeat('d', 63));
+	/* the second key, 64 bytes, is cut to the first: same columns */
+	snprintf(json, sizeof(json),
+		 "{\"e\":[{\"k\":\"%s\",\"vv\":5,\"vvv\":7},"
+		 "{\"k\":\"%sz\",\"vv\":6,\"vvv\":8}]}",
+		 key, key);
+	snprintf(want, sizeof(want),
+		 "%s.e[%s].k K 0\n"
+		 "%s.e[%s].vv N 6\n",
+		 topic, key, topic, key);
+	assert_string_equal(row_of(topic, json, paths2, NULL), want);
+}
+
+TEST(test_top_lists)
+{
+	static const struct collector_top tops[] = {
+	    {"top_cpu", false, "pid", "comm", "cpu", "mem"},
+	    {"top_mem", true, NULL, "comm", "cpu", "mem"},
+	    {0},
+	};
+	static const char *const paths[] = {"n", NULL};
+	const char *want = "p.n N 2\n"
+			   "p.top_cpu cpu: 1 a 9 100\n"
+			   "p.top_cpu cpu: 2 b 8 200\n"
+			   "p.top_cpu cpu: -1  7 300\n"
+			   "p.top_cpu cpu: 4 d nan nan\n"
+			   "p.top_cpu cpu: 5 e 5 500\n"
+			   "p.top_mem mem: -1 a 1 2\n";
+
+	assert_string_equal(
+	    row_of("p",
+		   "{\"n\":2,\"top_cpu\":[{\"pid\":1,\"comm\":\"a\",\"cpu\":9,\"mem\":100},"
+		   "{\"pid\":2,\"comm\":\"b\",\"cpu\":8,\"mem\":200},{\"cpu\":7,\"mem\":300},"
+		   "{\"pid\":4,\"comm\":\"d\"},{\"pid\":5,\"comm\":\"e\",\"cpu\":5,\"mem\":500},"
+		   "{\"pid\":6,\"comm\":\"f\",\"cpu\":4,\"mem\":600}],"
+		   "\"top_mem\":[{\"pid\":1,\"comm\":\"a\",\"cpu\":1,\"mem\":2}]}",
+		   paths, tops),
+	    want);
+}
+
+/* A list's name is cut to STORE_NAME_MAX - 1 bytes. */
+TEST(test_list_name_cut)
+{
+	char list[128], want[256];
+	const struct collector_top tops[] = {{list, false, NULL, "n", "c", "m"}, {0}};
+	char json[256];
+
+	snprintf(list, sizeof(list), "%s", repeat('l', 100));
+	snprintf(json, sizeof(json), "{\"%s\":[{\"n\":\"x\",\"c\":1,\"m\":2}]}", list);
+	snprintf(want, sizeof(want), "p.%.*s cpu: -1 x 1 2\n", STORE_NAME_MAX - 3, list);
+	assert_string_equal(row_of("p", json, NULL, tops), want);
+}
