@@ -79,9 +79,9 @@ int store_chunk_add_row(struct store_chunk *c, int64_t t)
 	return 0;
 }
 
-/* A column name's hash (FNV-1a) and length: a search compares hashes
- * and calls strcmp only when they are equal. */
-static uint32_t name_hash(const char *name, size_t *ret_len)
+/* FNV-1a: a search compares hashes and calls strcmp only when they are
+ * equal. */
+uint32_t store_chunk_hash(const char *name, size_t *ret_len)
 {
 	uint32_t h = 2166136261u;
 	const char *p = name;
@@ -104,12 +104,11 @@ int store_chunk_find(const struct store_chunk *c, const char *name)
 {
 	size_t len;
 
-	return find(c, name, name_hash(name, &len));
+	return find(c, name, store_chunk_hash(name, &len));
 }
 
-/* add_col with the name's hash and length known. */
-static struct store_col *add_col(struct store_chunk *c, const char *name, size_t len, uint32_t h,
-				 enum store_col_type type)
+struct store_col *store_chunk_add_col_hashed(struct store_chunk *c, const char *name, size_t len,
+					     uint32_t h, enum store_col_type type)
 {
 	struct store_col *col;
 
@@ -133,9 +132,9 @@ struct store_col *store_chunk_add_col(struct store_chunk *c, const char *name,
 				      enum store_col_type type)
 {
 	size_t len;
-	uint32_t h = name_hash(name, &len);
+	uint32_t h = store_chunk_hash(name, &len);
 
-	return add_col(c, name, len, h, type);
+	return store_chunk_add_col_hashed(c, name, len, h, type);
 }
 
 struct store_col *store_chunk_col(struct store_chunk *c, const char *name, enum store_col_type type,
@@ -148,8 +147,8 @@ struct store_col *store_chunk_col(struct store_chunk *c, const char *name, enum 
 
 	if (h < c->n_cols && strcmp(c->cols[h].name, name) == 0)
 		i = (int)h;
-	else if ((i = find(c, name, hash = name_hash(name, &len))) < 0) {
-		if (!(col = add_col(c, name, len, hash, type)))
+	else if ((i = find(c, name, hash = store_chunk_hash(name, &len))) < 0) {
+		if (!(col = store_chunk_add_col_hashed(c, name, len, hash, type)))
 			return NULL;
 		i = (int)(col - c->cols);
 	}

@@ -76,6 +76,11 @@ struct store_col *store_chunk_col(struct store_chunk *c, const char *name, enum 
  * row; NULL when out of memory or the name is too long. */
 struct store_col *store_chunk_add_col(struct store_chunk *c, const char *name,
 				      enum store_col_type type);
+/* The same for a name whose length and store_chunk_hash are known. */
+struct store_col *store_chunk_add_col_hashed(struct store_chunk *c, const char *name, size_t len,
+					     uint32_t hash, enum store_col_type type);
+/* The hash of a column's name (kept with the column), and its length. */
+uint32_t store_chunk_hash(const char *name, size_t *ret_len);
 /* Index of a column, or -1. */
 int store_chunk_find(const struct store_chunk *c, const char *name);
 /* Index of a top list, made when missing; -1 when full. */

@@ -28,6 +28,17 @@ struct store_rec *store_rec_new(void)
 	return r;
 }
 
+struct store_rec *store_rec_for(struct store *s)
+{
+	struct store_rec *r = store_rec_new();
+
+	if (r && s) {
+		r->shape = &s->shape;
+		s->shape.owner = r;
+	}
+	return r;
+}
+
 void store_ev_done(struct store_ev *e)
 {
 	free(e->key);
@@ -71,12 +82,54 @@ static size_t join(char *name, size_t size, const struct part *p, size_t n_parts
 	return at;
 }
 
+/* The row's column of that name (len < STORE_BASE_MAX), made when new.
+ * While every put of the record so far had the same name as the shape's
+ * at that place, the row has the columns the shape's record had there
+ * (which columns a row has depends on the names alone), so this put's
+ * column is the one that record found or made: no search. From the first
+ * put that differs, columns are searched and the puts written down in
+ * place of the shape's (which end there) for the next record. NULL when out of memory. */
+static struct store_col *col_of(struct store_rec *r, const char *name, size_t len,
+				enum store_col_type type, size_t *hint)
+{
+	struct store_shape *s = r->shape && r->shape->owner == r ? r->shape : NULL;
+	struct store_chunk *c = &r->row;
+	struct store_put *p = s && r->at < s->n ? &s->put[r->at] : NULL;
+	struct store_col *col;
+
+	if (!s)
+		return store_chunk_col(c, name, type, hint);
+	if (p && p->len == len && p->col <= c->n_cols && memcmp(p->name, name, len) == 0) {
+		col = p->col < c->n_cols ? &c->cols[p->col]
+					 : store_chunk_add_col_hashed(c, name, len, p->hash, type);
+		if (col) {
+			r->at++;
+			*hint = (size_t)p->col + 1;
+		}
+		return col;
+	}
+	if (!(col = store_chunk_col(c, name, type, hint)))
+		return NULL;
+	if (ARRAY_GROW(s->put, s->cap, r->at, 64) < 0) {
+		s->n = r->at < s->n ? r->at : s->n; /* what was written still holds */
+		r->shape = NULL;
+		return col;
+	}
+	p = &s->put[r->at];
+	memcpy(p->name, name, len);
+	p->len = (uint8_t)len;
+	p->col = (uint16_t)(col - c->cols);
+	p->hash = col->hash;
+	s->n = ++r->at;
+	return col;
+}
+
 /* Sets a column of the row to a number or bool leaf; anything else is
  * not kept, nor a name of len STORE_BASE_MAX or more. Returns 0, or
  * -ENOMEM. */
-static int put_leaf(struct store_chunk *c, const char *name, size_t len, const cJSON *v,
-		    size_t *hint)
+static int put_leaf(struct store_rec *r, const char *name, size_t len, const cJSON *v, size_t *hint)
 {
+	struct store_chunk *c = &r->row;
 	struct store_col *col;
 	enum store_col_type type;
 
@@ -88,7 +141,7 @@ static int put_leaf(struct store_chunk *c, const char *name, size_t len, const c
 		return 0;
 	if (len >= STORE_BASE_MAX)
 		return 0; /* a name that long is not kept */
-	if (!(col = store_chunk_col(c, name, type, hint)))
+	if (!(col = col_of(r, name, len, type, hint)))
 		return -ENOMEM;
 	col->v[c->n - 1] = type == STORE_BOOL ? cJSON_IsTrue(v) : v->valuedouble;
 	return 0;
@@ -106,9 +159,10 @@ struct group {
 
 /* One group's columns: each element named by its key field's string (its
  * first 63 bytes), or by its index. */
-static int put_group(struct store_chunk *c, const char *topic, const cJSON *payload,
-		     struct group *g, size_t *hint)
+static int put_group(struct store_rec *r, const char *topic, const cJSON *payload, struct group *g,
+		     size_t *hint)
 {
+	struct store_chunk *c = &r->row;
 	const cJSON *arr = history_lookup(payload, g->head, g->head_len), *el;
 	char name[STORE_NAME_MAX + 64];
 	size_t i = 0;
@@ -151,12 +205,12 @@ static int put_group(struct store_chunk *c, const char *topic, const cJSON *payl
 			if (n >= STORE_BASE_MAX)
 				continue;
 			if ((int)j == g->key) {
-				struct store_col *col = store_chunk_col(c, name, STORE_KEY, hint);
+				struct store_col *col = col_of(r, name, n, STORE_KEY, hint);
 
 				if (!col)
 					return -ENOMEM;
 				col->v[c->n - 1] = 0;
-			} else if (put_leaf(c, name, n, lookup(el, rest), hint) < 0) {
+			} else if (put_leaf(r, name, n, lookup(el, rest), hint) < 0) {
 				return -ENOMEM;
 			}
 		}
@@ -224,7 +278,7 @@ int store_rec_payload(struct store_rec *r, int64_t t, const char *topic, const c
 							      {paths[i], strlen(paths[i])}},
 					3);
 
-			if (put_leaf(&r->row, name, n, lookup(payload, paths[i]), &hint) < 0)
+			if (put_leaf(r, name, n, lookup(payload, paths[i]), &hint) < 0)
 				return -ENOMEM;
 			continue;
 		}
@@ -242,7 +296,7 @@ int store_rec_payload(struct store_rec *r, int64_t t, const char *topic, const c
 			groups[g].rest[groups[g].n_rest++] = br[2] == '.' ? br + 3 : br + 2;
 	}
 	for (size_t g = 0; g < n_groups; g++)
-		if (put_group(&r->row, topic, payload, &groups[g], &hint) < 0)
+		if (put_group(r, topic, payload, &groups[g], &hint) < 0)
 			return -ENOMEM;
 	return put_tops(&r->row, topic, payload, tops);
 }

@@ -185,3 +185,148 @@ TEST(test_list_name_cut)
 	snprintf(want, sizeof(want), "p.%.*s cpu: -1 x 1 2\n", STORE_NAME_MAX - 3, list);
 	assert_string_equal(row_of("p", json, NULL, tops), want);
 }
+
+/* A tick's record: topic t's payload (JSON text) on paths, then topic u's
+ * {"a":N} (a second topic after the first, in one row); r as dump() writes
+ * it, copied. */
+static char *put_tick(struct store_rec *r, const char *json, const char *const *paths)
+{
+	static const char *const u_paths[] = {"a", NULL};
+	cJSON *p = cJSON_Parse(json), *u = cJSON_Parse("{\"a\":7}");
+	char *out;
+
+	assert_non_null(r);
+	assert_non_null(p);
+	assert_non_null(u);
+	assert_int_equal(store_rec_payload(r, T0, "t", p, paths, NULL), 0);
+	assert_int_equal(store_rec_payload(r, T0, "u", u, u_paths, NULL), 0);
+	assert_non_null(out = strdup(dump(r)));
+	cJSON_Delete(p);
+	cJSON_Delete(u);
+	store_rec_free(r);
+	return out;
+}
+
+/* Payloads whose shape changes from tick to tick, through one store's
+ * records (each following the last one's columns) and through records of
+ * their own (every column searched): the same rows. */
+TEST(test_shape_changes)
+{
+	static const char *const paths[] = {"a", "b.c", "arr[].name", "arr[].v", "idx[]", NULL};
+	static const char *const ticks[] = {
+	    "{\"a\":1,\"b\":{\"c\":2},\"arr\":[{\"name\":\"eth0\",\"v\":1},{\"name\":\"eth1\","
+	    "\"v\":2}],"
+	    "\"idx\":[1,2]}",
+	    /* the same shape, other values */
+	    "{\"a\":2,\"b\":{\"c\":3},\"arr\":[{\"name\":\"eth0\",\"v\":3},{\"name\":\"eth1\","
+	    "\"v\":4}],"
+	    "\"idx\":[3,4]}",
+	    /* a field gone, another moved in its object */
+	    "{\"b\":{\"x\":0,\"c\":3},\"arr\":[{\"v\":3,\"name\":\"eth0\"},{\"name\":\"eth1\","
+	    "\"v\":4}],"
+	    "\"idx\":[3,4]}",
+	    /* back, and an array grown at its end */
+	    "{\"a\":2,\"b\":{\"c\":3},\"arr\":[{\"name\":\"eth0\",\"v\":3},{\"name\":\"eth1\","
+	    "\"v\":4},"
+	    "{\"name\":\"eth2\",\"v\":5}],\"idx\":[3,4,5]}",
+	    /* elements of names as long in another order */
+	    "{\"a\":2,\"b\":{\"c\":3},\"arr\":[{\"name\":\"eth1\",\"v\":4},{\"name\":\"eth0\","
+	    "\"v\":3},"
+	    "{\"name\":\"eth2\",\"v\":5}],\"idx\":[3,4,5]}",
+	    /* shrunk, one element renamed */
+	    "{\"a\":2,\"b\":{\"c\":3},\"arr\":[{\"name\":\"eth9\",\"v\":4}],\"idx\":[3]}",
+	    /* a number turned bool, a value turned string */
+	    "{\"a\":true,\"b\":{\"c\":3},\"arr\":[{\"name\":\"eth9\",\"v\":\"x\"}],\"idx\":[3]}",
+	    /* two elements of one name, then one */
+	    "{\"a\":1,\"arr\":[{\"name\":\"eth0\",\"v\":1},{\"name\":\"eth0\",\"v\":2}]}",
+	    "{\"a\":1,\"arr\":[{\"name\":\"eth0\",\"v\":1},{\"name\":\"eth0\",\"v\":2}]}",
+	    "{\"a\":1,\"arr\":[{\"name\":\"eth0\",\"v\":1}]}",
+	    /* the same after two of one name: the second now another column */
+	    "{\"a\":1,\"arr\":[{\"name\":\"eth0\",\"v\":1},{\"name\":\"eth0\",\"v\":2}]}",
+	    "{\"a\":1,\"arr\":[{\"name\":\"eth0\",\"v\":1},{\"name\":\"eth1\",\"v\":2}]}",
+	    /* a name twice, moved: the shape written anew must end there */
+	    "{\"arr\":[{\"name\":\"eth0\",\"v\":1},{\"name\":\"eth1\",\"v\":2},"
+	    "{\"name\":\"eth0\",\"v\":3}]}",
+	    "{\"arr\":[{\"name\":\"eth1\",\"v\":1},{\"name\":\"eth0\",\"v\":2},"
+	    "{\"name\":\"eth0\",\"v\":3}]}",
+	    "{\"arr\":[{\"name\":\"eth1\",\"v\":1},{\"name\":\"eth0\",\"v\":2},"
+	    "{\"name\":\"eth0\",\"v\":3}]}",
+	    /* no array, then the first tick again */
+	    "{\"a\":1}",
+	    "{\"a\":1,\"b\":{\"c\":2},\"arr\":[{\"name\":\"eth0\",\"v\":1},{\"name\":\"eth1\","
+	    "\"v\":2}],"
+	    "\"idx\":[1,2]}",
+	};
+	struct store *s = store_open(&(struct store_options){0});
+
+	assert_non_null(s);
+	for (size_t k = 0; k < sizeof(ticks) / sizeof(ticks[0]); k++) {
+		char *want = put_tick(store_rec_new(), ticks[k], paths);
+		char *got = put_tick(store_rec_for(s), ticks[k], paths);
+
+		if (strcmp(got, want) != 0)
+			fail_msg("tick %zu:\n%s\nnot\n%s", k, got, want);
+		free(got);
+		free(want);
+	}
+	store_close(s);
+}
+
+/* A record built while a newer one for the same store rewrites the shape
+ * searches its columns: here the newer one's second put (a name made
+ * twice, in its first column) would otherwise put the older one's key in
+ * its first column. */
+TEST(test_shape_one_owner)
+{
+	static const char *const m_paths[] = {"m", NULL};
+	static const char *const k_paths[] = {"arr[].k", NULL};
+	cJSON *m = cJSON_Parse("{\"m\":5}");
+	cJSON *one = cJSON_Parse("{\"arr\":[{\"k\":\"n\"}]}");
+	cJSON *two = cJSON_Parse("{\"arr\":[{\"k\":\"n\"},{\"k\":\"n\"}]}");
+	struct store *s = store_open(&(struct store_options){0});
+	struct store_rec *r, *older, *newer;
+
+	assert_non_null(s);
+	/* the shape: t.m, then t.arr[n].k */
+	r = store_rec_for(s);
+	assert_int_equal(store_rec_payload(r, T0, "t", m, m_paths, NULL), 0);
+	assert_int_equal(store_rec_payload(r, T0, "t", one, k_paths, NULL), 0);
+	store_rec_free(r);
+	older = store_rec_for(s);
+	assert_int_equal(store_rec_payload(older, T0, "t", m, m_paths, NULL), 0);
+	newer = store_rec_for(s);
+	assert_int_equal(store_rec_payload(newer, T0, "t", two, k_paths, NULL), 0);
+	assert_int_equal(store_rec_payload(older, T0, "t", one, k_paths, NULL), 0);
+	assert_string_equal(dump(older), "t.m N 5\nt.arr[n].k K 0\n");
+	assert_string_equal(dump(newer), "t.arr[n].k K 0\n");
+	store_rec_free(older);
+	store_rec_free(newer);
+	cJSON_Delete(m);
+	cJSON_Delete(one);
+	cJSON_Delete(two);
+	store_close(s);
+}
+
+/* A name that begins the shape's at its place ("t.a" where "t.a.b" was
+ * made a second time) is another column. */
+TEST(test_shape_prefix)
+{
+	static const char *const twice[] = {"a.b", "a.b", NULL};
+	static const char *const ab[] = {"a.b", NULL};
+	static const char *const a[] = {"a", NULL};
+	cJSON *p = cJSON_Parse("{\"a\":{\"b\":1}}"), *q = cJSON_Parse("{\"a\":2}");
+	struct store *s = store_open(&(struct store_options){0});
+	struct store_rec *r = store_rec_for(s);
+
+	assert_non_null(s);
+	assert_int_equal(store_rec_payload(r, T0, "t", p, twice, NULL), 0);
+	store_rec_free(r);
+	r = store_rec_for(s);
+	assert_int_equal(store_rec_payload(r, T0, "t", p, ab, NULL), 0);
+	assert_int_equal(store_rec_payload(r, T0, "t", q, a, NULL), 0);
+	assert_string_equal(dump(r), "t.a.b N 1\nt.a N 2\n");
+	store_rec_free(r);
+	cJSON_Delete(p);
+	cJSON_Delete(q);
+	store_close(s);
+}
