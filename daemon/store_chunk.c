@@ -61,8 +61,12 @@ static int reserve_rows(struct store_chunk *c, size_t want, size_t first)
 	return 0;
 }
 
-int store_chunk_reserve(struct store_chunk *c, size_t rows)
+int store_chunk_reserve(struct store_chunk *c, size_t rows, size_t cols)
 {
+	if (cols > STORE_MAX_COLS)
+		cols = STORE_MAX_COLS;
+	if (array_reserve(&c->cols, &c->cap_cols, cols, sizeof(*c->cols), cols) < 0)
+		return -ENOMEM;
 	return reserve_rows(c, rows, rows);
 }
 
@@ -113,7 +117,7 @@ struct store_col *store_chunk_add_col_hashed(struct store_chunk *c, const char *
 	struct store_col *col;
 
 	if (len >= STORE_NAME_MAX || c->n_cols >= STORE_MAX_COLS ||
-	    ARRAY_GROW(c->cols, c->cap_cols, c->n_cols, 16) < 0)
+	    (c->n_cols == c->cap_cols && ARRAY_GROW(c->cols, c->cap_cols, c->n_cols, 16) < 0))
 		return NULL;
 	col = &c->cols[c->n_cols];
 	memset(col, 0, sizeof(*col));

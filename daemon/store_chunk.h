@@ -62,9 +62,10 @@ struct store_chunk {
 void store_chunk_init(struct store_chunk *c);
 /* Frees the contents; the chunk is empty again. */
 void store_chunk_done(struct store_chunk *c);
-/* Room for that many rows, exactly when the chunk has none yet (a tick's
- * row: one, not the 64 rows added rows start with); 0 or -ENOMEM. */
-int store_chunk_reserve(struct store_chunk *c, size_t rows);
+/* Room for that many rows and columns, exactly when the chunk has none
+ * yet (a tick's row: one, not the 64 rows added rows start with); 0 or
+ * -ENOMEM. */
+int store_chunk_reserve(struct store_chunk *c, size_t rows, size_t cols);
 /* Appends a row at t (columns null, no tops); 0 or -ENOMEM. */
 int store_chunk_add_row(struct store_chunk *c, int64_t t);
 /* The column of that name, made (null in every row) with that type when

@@ -18,6 +18,8 @@
 #define MAX_GROUPS 8 /* arrays among one topic's history paths */
 #define MAX_PATHS  32
 #define PRIO_ERR   3
+#define TOP_FIELDS 4                    /* a top entry's id, name, cpu, mem */
+#define MAX_PUTS   (2 * STORE_MAX_COLS) /* a shape's */
 
 struct store_rec *store_rec_new(void)
 {
@@ -82,17 +84,24 @@ static size_t join(char *name, size_t size, const struct part *p, size_t n_parts
 	return at;
 }
 
+/* The shape r follows, or NULL (none, or a newer record follows it). */
+static struct store_shape *shape_of(const struct store_rec *r)
+{
+	return r->shape && r->shape->owner == r ? r->shape : NULL;
+}
+
 /* The row's column of that name (len < STORE_BASE_MAX), made when new.
  * While every put of the record so far had the same name as the shape's
  * at that place, the row has the columns the shape's record had there
  * (which columns a row has depends on the names alone), so this put's
  * column is the one that record found or made: no search. From the first
  * put that differs, columns are searched and the puts written down in
- * place of the shape's (which end there) for the next record. NULL when out of memory. */
+ * place of the shape's (which end there) for the next record, up to
+ * MAX_PUTS. NULL when out of memory. */
 static struct store_col *col_of(struct store_rec *r, const char *name, size_t len,
 				enum store_col_type type, size_t *hint)
 {
-	struct store_shape *s = r->shape && r->shape->owner == r ? r->shape : NULL;
+	struct store_shape *s = shape_of(r);
 	struct store_chunk *c = &r->row;
 	struct store_put *p = s && r->at < s->n ? &s->put[r->at] : NULL;
 	struct store_col *col;
@@ -110,7 +119,7 @@ static struct store_col *col_of(struct store_rec *r, const char *name, size_t le
 	}
 	if (!(col = store_chunk_col(c, name, type, hint)))
 		return NULL;
-	if (ARRAY_GROW(s->put, s->cap, r->at, 64) < 0) {
+	if (r->at == MAX_PUTS || ARRAY_GROW(s->put, s->cap, r->at, 64) < 0) {
 		s->n = r->at < s->n ? r->at : s->n; /* what was written still holds */
 		r->shape = NULL;
 		return col;
@@ -217,6 +226,28 @@ static int put_group(struct store_rec *r, const char *topic, const cJSON *payloa
 	}
 	return 0;
 }
+
+/* The children of o named want[k] (NULL: none), each the one
+ * cJSON_GetObjectItemCaseSensitive(o, want[k]) gives (the first of its
+ * name; none past a child without a name), in one walk. */
+static void fields_of(const cJSON *o, const char *const want[TOP_FIELDS],
+		      const cJSON *ret[TOP_FIELDS])
+{
+	size_t left = 0;
+
+	for (size_t k = 0; k < TOP_FIELDS; k++) {
+		ret[k] = NULL;
+		left += want[k] != NULL;
+	}
+	for (const cJSON *c = o ? o->child : NULL; c && c->string && left; c = c->next)
+		for (size_t k = 0; k < TOP_FIELDS; k++)
+			if (want[k] && !ret[k] && c->string[0] == want[k][0] &&
+			    strcmp(c->string, want[k]) == 0) {
+				ret[k] = c;
+				left--;
+			}
+}
+
 /* The top lists of a payload (at most STORE_TOP_N entries each). */
 static int put_tops(struct store_chunk *c, const char *topic, const cJSON *payload,
 		    const struct collector_top *tops)
@@ -238,14 +269,16 @@ static int put_tops(struct store_chunk *c, const char *topic, const cJSON *paylo
 			return -ENOMEM;
 		cJSON_ArrayForEach(el, arr)
 		{
-			const cJSON *id =
-			    t->id ? cJSON_GetObjectItemCaseSensitive(el, t->id) : NULL;
-			const cJSON *nm = cJSON_GetObjectItemCaseSensitive(el, t->name);
-			const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(el, t->cpu);
-			const cJSON *mem = cJSON_GetObjectItemCaseSensitive(el, t->mem);
+			const char *want[TOP_FIELDS] = {t->id, t->name, t->cpu, t->mem};
+			const cJSON *f[TOP_FIELDS], *id, *nm, *cpu, *mem;
 
 			if (k++ == STORE_TOP_N)
 				break;
+			fields_of(el, want, f);
+			id = f[0];
+			nm = f[1];
+			cpu = f[2];
+			mem = f[3];
 			if (store_chunk_add_top(c, c->n - 1, (size_t)l,
 						cJSON_IsNumber(id) ? to_i64(id->valuedouble) : -1,
 						cJSON_IsString(nm) ? nm->valuestring : "",
@@ -264,8 +297,9 @@ int store_rec_payload(struct store_rec *r, int64_t t, const char *topic, const c
 	char name[STORE_NAME_MAX + 64];
 	size_t n_groups = 0, hint = 0;
 
-	if (!r->row.n &&
-	    (store_chunk_reserve(&r->row, 1) < 0 || store_chunk_add_row(&r->row, t) < 0))
+	/* room for the columns the last record made (puts: as many or more) */
+	if (!r->row.n && (store_chunk_reserve(&r->row, 1, shape_of(r) ? shape_of(r)->n : 0) < 0 ||
+			  store_chunk_add_row(&r->row, t) < 0))
 		return -ENOMEM;
 	for (size_t i = 0; paths && paths[i]; i++) {
 		const char *br = strstr(paths[i], "[]");

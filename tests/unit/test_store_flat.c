@@ -330,3 +330,21 @@ TEST(test_shape_prefix)
 	cJSON_Delete(q);
 	store_close(s);
 }
+
+/* A top entry's fields as cJSON_GetObjectItemCaseSensitive finds them:
+ * the first of a name twice, one field for two roles, an entry that is
+ * not an object. */
+TEST(test_top_fields)
+{
+	static const struct collector_top tops[] = {{"l", false, "id", "n", "v", "v"}, {0}};
+
+	assert_string_equal(
+	    row_of("p",
+		   "{\"l\":[{\"n\":\"a\",\"id\":1,\"n\":\"b\",\"v\":2,\"id\":3,\"v\":4},"
+		   "[1,2],7,{\"v\":5}]}",
+		   NULL, tops),
+	    "p.l cpu: 1 a 2 2\n"
+	    "p.l cpu: -1  nan nan\n"
+	    "p.l cpu: -1  nan nan\n"
+	    "p.l cpu: -1  5 5\n");
+}
