@@ -2,20 +2,31 @@
 
 #include <string.h>
 
+/* The child of object named by the n bytes at key, as
+ * cJSON_GetObjectItemCaseSensitive finds it (the first, and none past a
+ * child without a name), without copying the key: names that differ in
+ * their first byte cost no strncmp. */
+static const cJSON *child(const cJSON *object, const char *key, size_t n)
+{
+	char first = n ? key[0] : '\0';
+
+	for (const cJSON *c = object->child; c && c->string; c = c->next)
+		if (c->string[0] == first && strncmp(c->string, key, n) == 0 &&
+		    c->string[n] == '\0')
+			return c;
+	return NULL;
+}
+
 const cJSON *history_lookup(const cJSON *item, const char *path, size_t len)
 {
-	char key[128];
-
 	while (item && len) {
 		size_t n = strcspn(path, ".");
 
 		if (n > len)
 			n = len;
-		if (n >= sizeof(key))
-			return NULL;
-		memcpy(key, path, n);
-		key[n] = '\0';
-		item = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, key) : NULL;
+		if (n >= 128)
+			return NULL; /* a name that long is not looked for */
+		item = cJSON_IsObject(item) ? child(item, path, n) : NULL;
 		path += n;
 		len -= n;
 		if (len && *path == '.') {

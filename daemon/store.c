@@ -195,6 +195,7 @@ void store_close(struct store *s)
 	pthread_mutex_destroy(&s->pool_lock);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->room);
+	free(s->shape.put);
 	free((char *)s->opt.dir);
 	free(s->path);
 	free(s);

@@ -48,6 +48,10 @@ bool store_enabled(const struct store *s);
 /* A tick's record, built on the loop thread. The store reads no clock:
  * every time comes from its callers (the tick's, the payloads'). */
 struct store_rec *store_rec_new(void);
+/* The same for s (NULL is fine): while the payloads keep their shape, it
+ * makes the row's columns in the order the last record for s made them,
+ * without searching them. One record for s is built at a time. */
+struct store_rec *store_rec_for(struct store *s);
 void store_rec_free(struct store_rec *r);
 /* A periodic topic's payload of the tick at t: its fields on the
  * `history` paths (see daemon/history.h; a string field of an array's

@@ -28,14 +28,15 @@ void store_chunk_done(struct store_chunk *c)
 	store_chunk_init(c);
 }
 
-/* Room for `want` rows in every per-row array. */
-static int reserve_rows(struct store_chunk *c, size_t want)
+/* Room for `want` rows in every per-row array, `first` at least when
+ * there is none. */
+static int reserve_rows(struct store_chunk *c, size_t want, size_t first)
 {
 	size_t cap = c->cap;
 
 	if (want <= c->cap)
 		return 0;
-	if (array_reserve(&c->t, &cap, want, sizeof(*c->t), 64) < 0)
+	if (array_reserve(&c->t, &cap, want, sizeof(*c->t), first) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_cols; i++) {
 		double *v = reallocarray(c->cols[i].v, cap, sizeof(*v));
@@ -60,9 +61,18 @@ static int reserve_rows(struct store_chunk *c, size_t want)
 	return 0;
 }
 
+int store_chunk_reserve(struct store_chunk *c, size_t rows, size_t cols)
+{
+	if (cols > STORE_MAX_COLS)
+		cols = STORE_MAX_COLS;
+	if (array_reserve(&c->cols, &c->cap_cols, cols, sizeof(*c->cols), cols) < 0)
+		return -ENOMEM;
+	return reserve_rows(c, rows, rows);
+}
+
 int store_chunk_add_row(struct store_chunk *c, int64_t t)
 {
-	if (reserve_rows(c, c->n + 1) < 0)
+	if (reserve_rows(c, c->n + 1, 64) < 0)
 		return -ENOMEM;
 	c->t[c->n] = t;
 	for (size_t i = 0; i < c->n_cols; i++)
@@ -73,21 +83,41 @@ int store_chunk_add_row(struct store_chunk *c, int64_t t)
 	return 0;
 }
 
-int store_chunk_find(const struct store_chunk *c, const char *name)
+/* FNV-1a: a search compares hashes and calls strcmp only when they are
+ * equal. */
+uint32_t store_chunk_hash(const char *name, size_t *ret_len)
+{
+	uint32_t h = 2166136261u;
+	const char *p = name;
+
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	*ret_len = (size_t)(p - name);
+	return h;
+}
+
+static int find(const struct store_chunk *c, const char *name, uint32_t h)
 {
 	for (size_t i = 0; i < c->n_cols; i++)
-		if (strcmp(c->cols[i].name, name) == 0)
+		if (c->cols[i].hash == h && strcmp(c->cols[i].name, name) == 0)
 			return (int)i;
 	return -1;
 }
 
-struct store_col *store_chunk_add_col(struct store_chunk *c, const char *name,
-				      enum store_col_type type)
+int store_chunk_find(const struct store_chunk *c, const char *name)
+{
+	size_t len;
+
+	return find(c, name, store_chunk_hash(name, &len));
+}
+
+struct store_col *store_chunk_add_col_hashed(struct store_chunk *c, const char *name, size_t len,
+					     uint32_t h, enum store_col_type type)
 {
 	struct store_col *col;
 
-	if (strlen(name) >= STORE_NAME_MAX || c->n_cols >= STORE_MAX_COLS ||
-	    ARRAY_GROW(c->cols, c->cap_cols, c->n_cols, 16) < 0)
+	if (len >= STORE_NAME_MAX || c->n_cols >= STORE_MAX_COLS ||
+	    (c->n_cols == c->cap_cols && ARRAY_GROW(c->cols, c->cap_cols, c->n_cols, 16) < 0))
 		return NULL;
 	col = &c->cols[c->n_cols];
 	memset(col, 0, sizeof(*col));
@@ -95,23 +125,34 @@ struct store_col *store_chunk_add_col(struct store_chunk *c, const char *name,
 		return NULL;
 	for (size_t r = 0; r < c->n; r++)
 		col->v[r] = NAN;
-	snprintf(col->name, sizeof(col->name), "%s", name);
+	memcpy(col->name, name, len + 1);
+	col->hash = h;
 	col->type = type;
 	c->n_cols++;
 	return col;
+}
+
+struct store_col *store_chunk_add_col(struct store_chunk *c, const char *name,
+				      enum store_col_type type)
+{
+	size_t len;
+	uint32_t h = store_chunk_hash(name, &len);
+
+	return store_chunk_add_col_hashed(c, name, len, h, type);
 }
 
 struct store_col *store_chunk_col(struct store_chunk *c, const char *name, enum store_col_type type,
 				  size_t *hint)
 {
 	struct store_col *col;
-	size_t h = hint ? *hint : 0;
+	size_t h = hint ? *hint : 0, len;
+	uint32_t hash;
 	int i;
 
 	if (h < c->n_cols && strcmp(c->cols[h].name, name) == 0)
 		i = (int)h;
-	else if ((i = store_chunk_find(c, name)) < 0) {
-		if (!(col = store_chunk_add_col(c, name, type)))
+	else if ((i = find(c, name, hash = store_chunk_hash(name, &len))) < 0) {
+		if (!(col = store_chunk_add_col_hashed(c, name, len, hash, type)))
 			return NULL;
 		i = (int)(col - c->cols);
 	}

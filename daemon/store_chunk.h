@@ -27,6 +27,7 @@ enum store_col_type {
  * tiers add "NAME:min" and "NAME:max"; "#n" counts the rows behind a row. */
 struct store_col {
 	char name[STORE_NAME_MAX];
+	uint32_t hash; /* of the name, set by store_chunk_add_col */
 	enum store_col_type type;
 	double *v; /* one per row; NAN: null */
 };
@@ -61,6 +62,10 @@ struct store_chunk {
 void store_chunk_init(struct store_chunk *c);
 /* Frees the contents; the chunk is empty again. */
 void store_chunk_done(struct store_chunk *c);
+/* Room for that many rows and columns, exactly when the chunk has none
+ * yet (a tick's row: one, not the 64 rows added rows start with); 0 or
+ * -ENOMEM. */
+int store_chunk_reserve(struct store_chunk *c, size_t rows, size_t cols);
 /* Appends a row at t (columns null, no tops); 0 or -ENOMEM. */
 int store_chunk_add_row(struct store_chunk *c, int64_t t);
 /* The column of that name, made (null in every row) with that type when
@@ -72,6 +77,11 @@ struct store_col *store_chunk_col(struct store_chunk *c, const char *name, enum 
  * row; NULL when out of memory or the name is too long. */
 struct store_col *store_chunk_add_col(struct store_chunk *c, const char *name,
 				      enum store_col_type type);
+/* The same for a name whose length and store_chunk_hash are known. */
+struct store_col *store_chunk_add_col_hashed(struct store_chunk *c, const char *name, size_t len,
+					     uint32_t hash, enum store_col_type type);
+/* The hash of a column's name (kept with the column), and its length. */
+uint32_t store_chunk_hash(const char *name, size_t *ret_len);
 /* Index of a column, or -1. */
 int store_chunk_find(const struct store_chunk *c, const char *name);
 /* Index of a top list, made when missing; -1 when full. */

@@ -10,6 +10,7 @@
 
 #include "array.h"
 #include "collector.h"
+#include "fmt.h"
 #include "history.h"
 #include "store_bytes.h"
 #include "store_impl.h"
@@ -17,6 +18,8 @@
 #define MAX_GROUPS 8 /* arrays among one topic's history paths */
 #define MAX_PATHS  32
 #define PRIO_ERR   3
+#define TOP_FIELDS 4                    /* a top entry's id, name, cpu, mem */
+#define MAX_PUTS   (2 * STORE_MAX_COLS) /* a shape's */
 
 struct store_rec *store_rec_new(void)
 {
@@ -24,6 +27,17 @@ struct store_rec *store_rec_new(void)
 
 	if (r)
 		store_chunk_init(&r->row);
+	return r;
+}
+
+struct store_rec *store_rec_for(struct store *s)
+{
+	struct store_rec *r = store_rec_new();
+
+	if (r && s) {
+		r->shape = &s->shape;
+		s->shape.owner = r;
+	}
 	return r;
 }
 
@@ -44,15 +58,87 @@ void store_rec_free(struct store_rec *r)
 	free(r);
 }
 
-static const cJSON *lookup(const cJSON *item, const char *path, size_t len)
+static const cJSON *lookup(const cJSON *item, const char *path)
 {
-	return history_lookup(item, path, len);
+	return *path ? history_lookup(item, path, strlen(path)) : item;
+}
+
+/* A piece of a name: n bytes at s. */
+struct part {
+	const char *s;
+	size_t n;
+};
+
+/* The parts one after the other in name (size bytes with the NUL, cut
+ * there as snprintf would); returns the length uncut. */
+static size_t join(char *name, size_t size, const struct part *p, size_t n_parts)
+{
+	size_t at = 0;
+
+	for (size_t i = 0; i < n_parts; i++) {
+		if (at < size - 1)
+			memcpy(name + at, p[i].s, p[i].n < size - 1 - at ? p[i].n : size - 1 - at);
+		at += p[i].n;
+	}
+	name[at < size - 1 ? at : size - 1] = '\0';
+	return at;
+}
+
+/* The shape r follows, or NULL (none, or a newer record follows it). */
+static struct store_shape *shape_of(const struct store_rec *r)
+{
+	return r->shape && r->shape->owner == r ? r->shape : NULL;
+}
+
+/* The row's column of that name (len < STORE_BASE_MAX), made when new.
+ * While every put of the record so far had the same name as the shape's
+ * at that place, the row has the columns the shape's record had there
+ * (which columns a row has depends on the names alone), so this put's
+ * column is the one that record found or made: no search. From the first
+ * put that differs, columns are searched and the puts written down in
+ * place of the shape's (which end there) for the next record, up to
+ * MAX_PUTS. NULL when out of memory. */
+static struct store_col *col_of(struct store_rec *r, const char *name, size_t len,
+				enum store_col_type type, size_t *hint)
+{
+	struct store_shape *s = shape_of(r);
+	struct store_chunk *c = &r->row;
+	struct store_put *p = s && r->at < s->n ? &s->put[r->at] : NULL;
+	struct store_col *col;
+
+	if (!s)
+		return store_chunk_col(c, name, type, hint);
+	if (p && p->len == len && p->col <= c->n_cols && memcmp(p->name, name, len) == 0) {
+		col = p->col < c->n_cols ? &c->cols[p->col]
+					 : store_chunk_add_col_hashed(c, name, len, p->hash, type);
+		if (col) {
+			r->at++;
+			*hint = (size_t)p->col + 1;
+		}
+		return col;
+	}
+	if (!(col = store_chunk_col(c, name, type, hint)))
+		return NULL;
+	if (r->at == MAX_PUTS || ARRAY_GROW(s->put, s->cap, r->at, 64) < 0) {
+		s->n = r->at < s->n ? r->at : s->n; /* what was written still holds */
+		r->shape = NULL;
+		return col;
+	}
+	p = &s->put[r->at];
+	memcpy(p->name, name, len);
+	p->len = (uint8_t)len;
+	p->col = (uint16_t)(col - c->cols);
+	p->hash = col->hash;
+	s->n = ++r->at;
+	return col;
 }
 
 /* Sets a column of the row to a number or bool leaf; anything else is
- * not kept. Returns 0, or -ENOMEM. */
-static int put_leaf(struct store_chunk *c, const char *name, const cJSON *v, size_t *hint)
+ * not kept, nor a name of len STORE_BASE_MAX or more. Returns 0, or
+ * -ENOMEM. */
+static int put_leaf(struct store_rec *r, const char *name, size_t len, const cJSON *v, size_t *hint)
 {
+	struct store_chunk *c = &r->row;
 	struct store_col *col;
 	enum store_col_type type;
 
@@ -62,9 +148,9 @@ static int put_leaf(struct store_chunk *c, const char *name, const cJSON *v, siz
 		type = STORE_BOOL;
 	else
 		return 0;
-	if (strlen(name) >= STORE_BASE_MAX)
+	if (len >= STORE_BASE_MAX)
 		return 0; /* a name that long is not kept */
-	if (!(col = store_chunk_col(c, name, type, hint)))
+	if (!(col = col_of(r, name, len, type, hint)))
 		return -ENOMEM;
 	col->v[c->n - 1] = type == STORE_BOOL ? cJSON_IsTrue(v) : v->valuedouble;
 	return 0;
@@ -80,12 +166,13 @@ struct group {
 	int key; /* index in rest of the string field naming elements, or -1 */
 };
 
-/* One group's columns: each element named by its key field's string, or
- * by its index. */
-static int put_group(struct store_chunk *c, const char *topic, const cJSON *payload,
-		     struct group *g, size_t *hint)
+/* One group's columns: each element named by its key field's string (its
+ * first 63 bytes), or by its index. */
+static int put_group(struct store_rec *r, const char *topic, const cJSON *payload, struct group *g,
+		     size_t *hint)
 {
-	const cJSON *arr = lookup(payload, g->head, g->head_len), *el;
+	struct store_chunk *c = &r->row;
+	const cJSON *arr = history_lookup(payload, g->head, g->head_len), *el;
 	char name[STORE_NAME_MAX + 64];
 	size_t i = 0;
 
@@ -94,47 +181,71 @@ static int put_group(struct store_chunk *c, const char *topic, const cJSON *payl
 	g->key = -1;
 	for (size_t j = 0; j < g->n_rest && g->key < 0; j++) {
 		const cJSON *first = arr->child;
-		const char *rest = g->rest[j];
 
-		if (first && cJSON_IsString(*rest ? lookup(first, rest, strlen(rest)) : first))
+		if (first && cJSON_IsString(lookup(first, g->rest[j])))
 			g->key = (int)j;
 	}
 	cJSON_ArrayForEach(el, arr)
 	{
-		char key[64];
-		const cJSON *kv =
-		    g->key >= 0
-			? (*g->rest[g->key] ? lookup(el, g->rest[g->key], strlen(g->rest[g->key]))
-					    : el)
-			: NULL;
+		char num[FMT_NUM_MAX];
+		const cJSON *kv = g->key >= 0 ? lookup(el, g->rest[g->key]) : NULL;
+		struct part p[] = {{topic, strlen(topic)},
+				   {".", 1},
+				   {g->head, g->head_len},
+				   {"[", 1},
+				   {NULL, 0},
+				   {"]", 1},
+				   {".", 1},
+				   {NULL, 0}};
 
 		if (g->key >= 0 && !cJSON_IsString(kv))
 			continue; /* an element without a name cannot be followed */
 		if (kv)
-			snprintf(key, sizeof(key), "%s", kv->valuestring);
+			p[4] = (struct part){kv->valuestring, strnlen(kv->valuestring, 63)};
 		else
-			snprintf(key, sizeof(key), "%zu", i);
+			p[4] = (struct part){num, fmt_i64(num, (int64_t)i)};
 		i++;
 		for (size_t j = 0; j < g->n_rest; j++) {
 			const char *rest = g->rest[j];
-			int n = snprintf(name, sizeof(name), "%s.%.*s[%s]%s%s", topic,
-					 (int)g->head_len, g->head, key, *rest ? "." : "", rest);
+			size_t n;
 
-			if (n < 0 || (size_t)n >= STORE_BASE_MAX)
+			p[7] = (struct part){rest, strlen(rest)};
+			n = join(name, sizeof(name), p, *rest ? 8 : 6);
+			if (n >= STORE_BASE_MAX)
 				continue;
 			if ((int)j == g->key) {
-				struct store_col *col = store_chunk_col(c, name, STORE_KEY, hint);
+				struct store_col *col = col_of(r, name, n, STORE_KEY, hint);
 
 				if (!col)
 					return -ENOMEM;
 				col->v[c->n - 1] = 0;
-			} else if (put_leaf(c, name, *rest ? lookup(el, rest, strlen(rest)) : el,
-					    hint) < 0) {
+			} else if (put_leaf(r, name, n, lookup(el, rest), hint) < 0) {
 				return -ENOMEM;
 			}
 		}
 	}
 	return 0;
+}
+
+/* The children of o named want[k] (NULL: none), each the one
+ * cJSON_GetObjectItemCaseSensitive(o, want[k]) gives (the first of its
+ * name; none past a child without a name), in one walk. */
+static void fields_of(const cJSON *o, const char *const want[TOP_FIELDS],
+		      const cJSON *ret[TOP_FIELDS])
+{
+	size_t left = 0;
+
+	for (size_t k = 0; k < TOP_FIELDS; k++) {
+		ret[k] = NULL;
+		left += want[k] != NULL;
+	}
+	for (const cJSON *c = o ? o->child : NULL; c && c->string && left; c = c->next)
+		for (size_t k = 0; k < TOP_FIELDS; k++)
+			if (want[k] && !ret[k] && c->string[0] == want[k][0] &&
+			    strcmp(c->string, want[k]) == 0) {
+				ret[k] = c;
+				left--;
+			}
 }
 
 /* The top lists of a payload (at most STORE_TOP_N entries each). */
@@ -150,19 +261,24 @@ static int put_tops(struct store_chunk *c, const char *topic, const cJSON *paylo
 
 		if (!cJSON_IsArray(arr))
 			continue;
-		snprintf(name, sizeof(name), "%s.%s", topic, t->list);
+		join(name, sizeof(name),
+		     (const struct part[]){
+			 {topic, strlen(topic)}, {".", 1}, {t->list, strlen(t->list)}},
+		     3);
 		if ((l = store_chunk_list(c, name, t->by_mem)) < 0)
 			return -ENOMEM;
 		cJSON_ArrayForEach(el, arr)
 		{
-			const cJSON *id =
-			    t->id ? cJSON_GetObjectItemCaseSensitive(el, t->id) : NULL;
-			const cJSON *nm = cJSON_GetObjectItemCaseSensitive(el, t->name);
-			const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(el, t->cpu);
-			const cJSON *mem = cJSON_GetObjectItemCaseSensitive(el, t->mem);
+			const char *want[TOP_FIELDS] = {t->id, t->name, t->cpu, t->mem};
+			const cJSON *f[TOP_FIELDS], *id, *nm, *cpu, *mem;
 
 			if (k++ == STORE_TOP_N)
 				break;
+			fields_of(el, want, f);
+			id = f[0];
+			nm = f[1];
+			cpu = f[2];
+			mem = f[3];
 			if (store_chunk_add_top(c, c->n - 1, (size_t)l,
 						cJSON_IsNumber(id) ? to_i64(id->valuedouble) : -1,
 						cJSON_IsString(nm) ? nm->valuestring : "",
@@ -181,16 +297,22 @@ int store_rec_payload(struct store_rec *r, int64_t t, const char *topic, const c
 	char name[STORE_NAME_MAX + 64];
 	size_t n_groups = 0, hint = 0;
 
-	if (!r->row.n && store_chunk_add_row(&r->row, t) < 0)
+	/* room for the columns the last record made (puts: as many or more) */
+	if (!r->row.n && (store_chunk_reserve(&r->row, 1, shape_of(r) ? shape_of(r)->n : 0) < 0 ||
+			  store_chunk_add_row(&r->row, t) < 0))
 		return -ENOMEM;
 	for (size_t i = 0; paths && paths[i]; i++) {
 		const char *br = strstr(paths[i], "[]");
 		size_t g;
 
 		if (!br) {
-			snprintf(name, sizeof(name), "%s.%s", topic, paths[i]);
-			if (put_leaf(&r->row, name, lookup(payload, paths[i], strlen(paths[i])),
-				     &hint) < 0)
+			size_t n = join(name, sizeof(name),
+					(const struct part[]){{topic, strlen(topic)},
+							      {".", 1},
+							      {paths[i], strlen(paths[i])}},
+					3);
+
+			if (put_leaf(r, name, n, lookup(payload, paths[i]), &hint) < 0)
 				return -ENOMEM;
 			continue;
 		}
@@ -208,7 +330,7 @@ int store_rec_payload(struct store_rec *r, int64_t t, const char *topic, const c
 			groups[g].rest[groups[g].n_rest++] = br[2] == '.' ? br + 3 : br + 2;
 	}
 	for (size_t g = 0; g < n_groups; g++)
-		if (put_group(&r->row, topic, payload, &groups[g], &hint) < 0)
+		if (put_group(r, topic, payload, &groups[g], &hint) < 0)
 			return -ENOMEM;
 	return put_tops(&r->row, topic, payload, tops);
 }

@@ -29,12 +29,31 @@ struct store_ev {
 	unsigned count;
 };
 
+/* A column a record's payloads gave a value, in the order they came. */
+struct store_put {
+	char name[STORE_BASE_MAX];
+	uint8_t len;
+	uint16_t col; /* its index in the row */
+	uint32_t hash;
+};
+
+/* The puts of the last record built for a store, which the next one
+ * follows as long as its own are the same (see store_flat.c); for the
+ * loop thread, which builds the records. */
+struct store_shape {
+	struct store_put *put;
+	size_t n, cap;
+	const struct store_rec *owner; /* the one record that follows it */
+};
+
 struct store_rec {
 	struct store_rec *next;
 	struct store_chunk row; /* the tick's row (none before a payload) */
 	struct store_ev *ev;
 	size_t n_ev, cap_ev;
 	unsigned ev_dropped;
+	struct store_shape *shape; /* or NULL: every column searched */
+	size_t at;                 /* puts so far */
 };
 
 void store_ev_done(struct store_ev *e);
@@ -89,6 +108,7 @@ struct store {
 	size_t n_pool;
 
 	struct store_writer w;
+	struct store_shape shape; /* the loop thread's */
 
 	/* counters (atomics) */
 	uint64_t rows[STORE_TIERS], events, commits, errors, dropped, evicted, bytes, cpu_ns,

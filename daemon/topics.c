@@ -191,7 +191,7 @@ static void env_publish(const struct collector_env *env, cJSON *payload,
 
 	if (t->hook.payload)
 		t->hook.payload(t->hook.ctx, env->topic, payload);
-	if (t->keep && (t->rec || (t->rec = store_rec_new())))
+	if (t->keep && (t->rec || (t->rec = store_rec_for(t->store))))
 		store_rec_event(t->rec, t->cols[env->topic]->name, payload);
 	json = json_print(payload, &len);
 	cJSON_Delete(payload);
@@ -347,7 +347,7 @@ static bool sample_one(struct topics *t, size_t i, const struct collector_tick *
 	}
 	if (t->hook.payload)
 		t->hook.payload(t->hook.ctx, (unsigned)i, payload);
-	if (t->keep && t->cols[i]->history && (t->rec || (t->rec = store_rec_new())))
+	if (t->keep && t->cols[i]->history && (t->rec || (t->rec = store_rec_for(t->store))))
 		store_rec_payload(t->rec, tick->t_ms, t->cols[i]->name, payload,
 				  t->cols[i]->history, t->cols[i]->tops);
 	if (t->cols[i]->history && t->history_rows &&

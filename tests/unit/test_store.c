@@ -60,12 +60,13 @@ static struct store *open_store(unsigned flush_s, uint64_t max_bytes)
 	return s;
 }
 
-/* A tick of the cpu topic (its real history paths) and of proc's tops. */
+/* A tick of the cpu topic (its real history paths) and of proc's tops,
+ * its record following the last one's columns as the daemon's do. */
 static void tick(struct store *s, int64_t t, double user)
 {
 	const struct collector *cpu = collector_registry[collector_topic("cpu")];
 	const struct collector *proc = collector_registry[collector_topic("proc")];
-	struct store_rec *r = store_rec_new();
+	struct store_rec *r = store_rec_for(s);
 	char json[512];
 	cJSON *p;
 
@@ -91,7 +92,7 @@ static void tick(struct store *s, int64_t t, double user)
 static void tick_noise(struct store *s, int64_t t)
 {
 	const struct collector *net = collector_registry[collector_topic("net")];
-	struct store_rec *r = store_rec_new();
+	struct store_rec *r = store_rec_for(s);
 	cJSON *p = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(p, "interfaces");
 
 	assert_non_null(r);
