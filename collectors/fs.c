@@ -122,7 +122,8 @@ static int fs_sync_slots(struct fs_state *s)
 	for (size_t v = 0; v < s->n_views; v++) {
 		const struct fs_mount *m = &s->mi.v[s->views[v].mount];
 
-		s->views[v].slot = fs_pool_claim(s->pool, m->mount_id, m->mount_point);
+		s->views[v].slot = fs_pool_claim(s->pool, m->mount_id, m->mount_point,
+						 fs_type_is_local(m->fstype));
 		if (!s->views[v].slot)
 			return -ENOMEM;
 	}

@@ -438,8 +438,22 @@ static void fs_main_died(struct fs_pool *p, struct fs_batch *b)
 	fs_worker_let_go(p, p->main, 0);
 }
 
-/* Asks the main worker for every mount that is neither hung nor already
- * asked, starting a worker when there is none; asks a probe of its own for
+/* A local mount's statfs() on this thread: it answers from memory. */
+static void fs_ask_local(struct fs_pool *p, struct fs_slot *slot)
+{
+	struct fs_usage u;
+	int r = p->statfs(slot->path, &u);
+
+	slot->err = -r;
+	if (r == 0) {
+		slot->usage = u;
+		slot->have = true;
+	}
+}
+
+/* Asks a local mount itself (see fs_ask_local), and the main worker for
+ * every other mount that is neither hung nor already asked, starting a
+ * worker when there is none; asks a probe of its own for
  * each hung mount whose stuck call has ended, once its retry time came.
  * What cannot be asked now is asked at the next round. Returns 0, or the
  * -errno of a main worker that could not be started. */
@@ -455,6 +469,10 @@ static int fs_request_round(struct fs_pool *p, uint64_t now)
 
 		if (slot->queued || slot->stuck)
 			continue;
+		if (slot->local) {
+			fs_ask_local(p, slot);
+			continue;
+		}
 		if (slot->hung) {
 			if (now < slot->retry_ns || fs_count_stuck(p) >= FS_MAX_STUCK ||
 			    !(w = fs_worker_start(p, true)))
@@ -598,7 +616,7 @@ void fs_pool_mark(struct fs_pool *p)
 		p->slots[i]->seen = false;
 }
 
-struct fs_slot *fs_pool_claim(struct fs_pool *p, unsigned mount_id, const char *path)
+struct fs_slot *fs_pool_claim(struct fs_pool *p, unsigned mount_id, const char *path, bool local)
 {
 	struct fs_slot *slot = NULL;
 
@@ -621,6 +639,7 @@ struct fs_slot *fs_pool_claim(struct fs_pool *p, unsigned mount_id, const char *
 		}
 		slot->key = ++p->next_key;
 		slot->mount_id = mount_id;
+		slot->local = local;
 		p->slots[p->n_slots++] = slot;
 	}
 	slot->seen = true;
@@ -645,8 +664,9 @@ int fs_pool_start(struct fs_pool *p)
 {
 	int r = fs_request_round(p, clock_mono_ns());
 
-	if (!p->main && p->n_slots > 0)
-		return r < 0 ? r : -EAGAIN;
+	for (size_t i = 0; i < p->n_slots && !p->main; i++)
+		if (!p->slots[i]->local)
+			return r < 0 ? r : -EAGAIN;
 	return 0;
 }
 

@@ -19,6 +19,7 @@ struct fs_slot {
 	uint64_t key; /* unique, never reused: an answer finds its slot by it */
 	unsigned mount_id;
 	char *path;
+	bool local;        /* asked on the caller's thread (see fs_pool_claim) */
 	bool seen;         /* still mounted at the last parse */
 	bool queued;       /* a live worker has a request for it */
 	bool stuck;        /* a killed worker is still in a call on it */
@@ -43,13 +44,17 @@ void fs_pool_set_timeout(struct fs_pool *p, uint64_t timeout_ns);
 
 /* Matching the mounts of a new mountinfo read with slots: mark, then claim
  * each mount shown (the unclaimed slot of the same mount id and path, or a
- * new one; NULL when out of memory), then sweep the slots not claimed. */
+ * new one; NULL when out of memory), then sweep the slots not claimed. A
+ * local mount (a filesystem whose statfs() answers from memory, see
+ * fs_type_is_local) is asked on the caller's thread at each round, without
+ * a worker: no process wakes up for it. */
 void fs_pool_mark(struct fs_pool *p);
-struct fs_slot *fs_pool_claim(struct fs_pool *p, unsigned mount_id, const char *path);
+struct fs_slot *fs_pool_claim(struct fs_pool *p, unsigned mount_id, const char *path, bool local);
 void fs_pool_sweep(struct fs_pool *p);
 
-/* The first round: asks for every slot, starting the main worker. Returns
- * 0, or -errno when there are slots and the worker cannot start. */
+/* The first round: asks for every slot, starting the main worker when a
+ * slot is not local. Returns 0, or -errno when such a slot needs the worker
+ * and it cannot start. */
 int fs_pool_start(struct fs_pool *p);
 /* Never blocks: files the answers that arrived, gives up on calls older
  * than the timeout, reaps workers that ended and asks for the next round. */
@@ -61,7 +66,8 @@ void fs_pool_update(struct fs_pool *p);
 int fs_pool_settle(struct fs_pool *p, unsigned timeout_ms);
 /* For tests: killed workers still stuck in a call (not yet reaped). */
 unsigned fs_pool_stuck(const struct fs_pool *p);
-/* For tests: the pid of the worker that reads the rounds, or 0. */
+/* For tests: the pid of the worker that reads the rounds, or 0 (also when
+ * every mount is local). */
 pid_t fs_pool_worker_pid(const struct fs_pool *p);
 
 #endif

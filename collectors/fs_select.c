@@ -32,6 +32,21 @@ bool fs_type_is_pseudo(const char *fstype)
 		       sizeof(fs_pseudo_types[0]), fs_cmp_str) != NULL;
 }
 
+/* Disk and memory filesystems whose statfs() answers from counters kept in
+ * memory, without I/O or a lock held across I/O: the loop thread asks them
+ * itself (a worker process woken once a tick for them cost this host about
+ * as much CPU as the rest of the topic). Network and FUSE filesystems, and
+ * any type not named here, go through the workers. Sorted for bsearch. */
+static const char *const fs_local_types[] = {
+    "btrfs", "exfat", "ext2", "ext3", "ext4", "f2fs", "tmpfs", "vfat", "xfs",
+};
+
+bool fs_type_is_local(const char *fstype)
+{
+	return bsearch(&fstype, fs_local_types, sizeof(fs_local_types) / sizeof(fs_local_types[0]),
+		       sizeof(fs_local_types[0]), fs_cmp_str) != NULL;
+}
+
 /* Whether path is dir or below it. */
 static bool fs_path_under(const char *path, const char *dir)
 {

@@ -15,6 +15,9 @@ struct fs_settings;
 /* Whether the type is one of the built-in pseudo filesystems (proc, sysfs,
  * cgroup, ...), which have no space to report. */
 bool fs_type_is_pseudo(const char *fstype);
+/* Whether fstype's statfs() answers from memory (ext4, xfs, btrfs, tmpfs,
+ * ...): safe to call on the loop thread. */
+bool fs_type_is_local(const char *fstype);
 
 /* Whether a mount is shown under the built-in rules and the `fs-types` and
  * `mounts` lists of cfg (NULL: no lists). See readme-fs.md. */

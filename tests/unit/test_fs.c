@@ -26,6 +26,7 @@
 #include "config.h"
 #include "fixture.h"
 #include "fs.h"
+#include "fs_select.h"
 #include "metrics.h"
 #include "procfs.h"
 
@@ -247,8 +248,9 @@ static uint64_t read_calls(pid_t pid)
 }
 
 /* The worker takes a round (one write of every shown mount's request)
- * with one read, not a header and a path a mount: desktop shows several
- * mounts, and 20 rounds cost the worker at most a read each. */
+ * with one read, not a header and a path a mount: server shows several
+ * mounts the worker asks (NFS, CIFS, overlay), and 20 rounds cost the
+ * worker at most a read each. */
 TEST(test_worker_reads_round)
 {
 	struct collector_env env = {.sys_fd = -1};
@@ -258,9 +260,9 @@ TEST(test_worker_reads_round)
 	cJSON *p;
 	pid_t w;
 
-	fake_load("desktop", "statvfs");
+	fake_load("server", "statvfs");
 	fs_set_statfs(fake_statfs);
-	env.proc_fd = open_dir("desktop", "proc");
+	env.proc_fd = open_dir("server", "proc");
 	st = init_check(&fs_collector, &env, 0, NULL);
 	p = sample(st, &env, T1);
 	assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(p, "filesystems")) >= 3);
@@ -281,9 +283,10 @@ TEST(test_worker_reads_round)
 }
 
 /* server: tick 1 over proc, then the mount table and the answers change
- * (/home unmounted, /media/usb plugged in): tick 2 shows the new table
- * with the last round's values (none yet for /media/usb), tick 3 the new
- * values. */
+ * (/home unmounted, /media/usb plugged in): tick 2 shows the new table,
+ * the local filesystems (ext4, xfs, vfat) with the new answers, asked on
+ * this thread, the NFS and CIFS mounts with the last round's values of
+ * the worker; tick 3 has the new values everywhere. */
 /* A label value as the exposition format escapes it. */
 static const char *esc(const char *v)
 {
@@ -458,10 +461,9 @@ TEST(test_collector_errors)
 
 /* A call on /slow that blocks while slow_hold is set (a killable wait,
  * like an NFS "hard" mount's) marks its mount not responding after the
- * timeout, keeps its last good values, and the others are still read every
- * round; the killed worker is reaped at once (no zombie), the mount is
- * asked again, by a probe of its own, no sooner than 10 timeouts later,
- * and responds again once a call returns. */
+ * timeout, keeps its last good values, and the others (NFS too: through a worker) are still read
+ * every round; the killed worker is reaped at once (no zombie), the mount is asked again, by a
+ * probe of its own, no sooner than 10 timeouts later, and responds again once a call returns. */
 static int slow_statfs(const char *path, struct fs_usage *ret)
 {
 	*ret = (struct fs_usage){.blocks = 100, .bfree = 50, .bavail = 50, .frsize = 1024};
@@ -485,6 +487,48 @@ static const cJSON *slow_entry(const cJSON *p)
 	return cJSON_GetArrayItem(cJSON_GetObjectItem(p, "filesystems"), 1);
 }
 
+/* Local filesystems (ext4, tmpfs, ...) are asked on the caller's thread:
+ * with only those shown no worker process exists, and each tick carries
+ * the answer of its own statfs, not the last round's; an NFS mount that
+ * appears gets a worker. */
+TEST(test_local_mounts_no_worker)
+{
+	struct scratch s;
+	struct collector_env env;
+	void *st = NULL;
+	unsigned calls;
+	cJSON *p;
+
+	fs_set_statfs(slow_statfs);
+	sh->slow_hold = 0;
+	sh->slow_calls = sh->fast_calls = 0;
+	scratch_env(&s, "fs", false, &env);
+	scratch_write(&s, "self/mountinfo",
+		      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:30 / /tmp rw - tmpfs tmpfs rw\n");
+	st = init_check(&fs_collector, &env, 0, NULL);
+	assert_int_equal(fs_worker_pid(st), 0);
+	assert_int_equal(children(NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		calls = load_u(&sh->fast_calls);
+		p = sample(st, &env, T1 + i);
+		/* this tick's two calls, made before it returned */
+		assert_int_equal(load_u(&sh->fast_calls), calls + 2);
+		assert_true(num(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "filesystems"), 0),
+				"size") == 102400);
+		cJSON_Delete(p);
+	}
+	assert_int_equal(children(NULL), 0);
+	scratch_write(&s, "self/mountinfo",
+		      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n3 1 0:40 / /slow rw - nfs h:/ rw\n");
+	cJSON_Delete(sample(st, &env, T2));
+	assert_true(fs_worker_pid(st) != 0);
+	assert_int_equal(children(NULL), 1);
+	fs_collector.fini(st);
+	assert_int_equal(children(NULL), 0);
+	scratch_remove(&s);
+	fs_set_statfs(NULL);
+}
+
 TEST(test_collector_stuck)
 {
 	struct scratch s;
@@ -503,7 +547,7 @@ TEST(test_collector_stuck)
 	scratch_make(&s, "fs");
 	env.proc_fd = s.fd;
 	scratch_write(&s, "self/mountinfo",
-		      "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:40 / /slow rw - nfs h:/ rw\n");
+		      "1 0 0:39 / / rw - nfs4 h:/root rw\n2 1 0:40 / /slow rw - nfs h:/ rw\n");
 	fs_set_statfs(slow_statfs);
 	sh->slow_hold = 0;
 	sh->slow_calls = sh->fast_calls = 0;
@@ -622,6 +666,7 @@ TEST(test_collector_live)
 	clockid_t worker_clock;
 	cJSON *p;
 	double us, worker_us;
+	bool remote;
 	const int n = 2000;
 
 	env.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -635,9 +680,20 @@ TEST(test_collector_live)
 	assert_non_null(root);
 	assert_true(num(root, "size") > 0);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(root, "responding")));
+	/* a worker only for mounts whose statfs is not local */
+	remote = false;
+	cJSON_ArrayForEach(fs, cJSON_GetObjectItem(p, "filesystems"))
+	{
+		remote =
+		    remote || !fs_type_is_local(cJSON_GetObjectItem(fs, "fstype")->valuestring);
+	}
+	assert_int_equal(fs_worker_pid(st) != 0, remote);
+	assert_int_equal(children(NULL), remote);
 	cJSON_Delete(p);
 
-	assert_int_equal(clock_getcpuclockid(fs_worker_pid(st), &worker_clock), 0);
+	worker_clock = CLOCK_PROCESS_CPUTIME_ID; /* no worker: nothing there */
+	if (remote)
+		assert_int_equal(clock_getcpuclockid(fs_worker_pid(st), &worker_clock), 0);
 	clock_gettime(worker_clock, &wa);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
 	for (int i = 0; i < n; i++) {
@@ -648,8 +704,10 @@ TEST(test_collector_live)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
 	assert_int_equal(clock_gettime(worker_clock, &wb), 0); /* the same worker all along */
 	us = ((double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3) / n;
-	worker_us =
-	    ((double)(wb.tv_sec - wa.tv_sec) * 1e6 + (double)(wb.tv_nsec - wa.tv_nsec) / 1e3) / n;
+	worker_us = remote ? ((double)(wb.tv_sec - wa.tv_sec) * 1e6 +
+			      (double)(wb.tv_nsec - wa.tv_nsec) / 1e3) /
+				 n
+			   : 0;
 	print_message("fs: %.1f us of CPU per tick in the daemon (sample and settle), "
 		      "%.1f us in the worker process\n",
 		      us, worker_us);
