@@ -361,9 +361,35 @@ int procfs_next_token(const char **pos, const char *end, const char **ret_tok, s
 	return 1;
 }
 
+#define PROCFS_CLASS(c)                                                                            \
+	((((c) >= '0' && (c) <= '9') ? PROCFS_DIGIT | PROCFS_IDENT : 0) |                          \
+	 (((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z') || (c) == '_' ? PROCFS_IDENT    \
+										 : 0) |            \
+	 ((c) != ' ' && (c) != ':' && (c) != '\n' && (c) != 0 ? PROCFS_KEY : 0))
+#define PROCFS_CLASS4(c)                                                                           \
+	PROCFS_CLASS(c), PROCFS_CLASS((c) + 1), PROCFS_CLASS((c) + 2), PROCFS_CLASS((c) + 3)
+#define PROCFS_CLASS16(c)                                                                          \
+	PROCFS_CLASS4(c), PROCFS_CLASS4((c) + 4), PROCFS_CLASS4((c) + 8), PROCFS_CLASS4((c) + 12)
+#define PROCFS_CLASS64(c)                                                                          \
+	PROCFS_CLASS16(c), PROCFS_CLASS16((c) + 16), PROCFS_CLASS16((c) + 32),                     \
+	    PROCFS_CLASS16((c) + 48)
+
+const unsigned char procfs_class[256] = {
+    PROCFS_CLASS64(0),
+    PROCFS_CLASS64(64),
+    PROCFS_CLASS64(128),
+    PROCFS_CLASS64(192),
+};
+
+/* No strlen(word): the words looked up differ from most tokens in their
+ * first bytes. word is read no further than its NUL. */
 bool procfs_token_is(const char *s, size_t len, const char *word)
 {
-	return strlen(word) == len && memcmp(s, word, len) == 0;
+	for (size_t i = 0; i < len; i++) {
+		if (word[i] != s[i] || word[i] == '\0')
+			return false;
+	}
+	return word[len] == '\0';
 }
 
 int procfs_parse_u64(const char *s, size_t len, uint64_t *ret)
@@ -372,6 +398,18 @@ int procfs_parse_u64(const char *s, size_t len, uint64_t *ret)
 
 	if (len == 0)
 		return -EINVAL;
+	/* 19 digits stay below 10^19 < 2^64: no overflow to check */
+	if (len < 20) {
+		for (size_t i = 0; i < len; i++) {
+			unsigned d = (unsigned char)s[i] - (unsigned)'0';
+
+			if (d > 9)
+				return -EINVAL;
+			v = v * 10 + d;
+		}
+		*ret = v;
+		return 0;
+	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned d;
 
