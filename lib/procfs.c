@@ -381,6 +381,34 @@ const unsigned char procfs_class[256] = {
     PROCFS_CLASS64(192),
 };
 
+int procfs_next_u64(const char **pos, const char *end, uint64_t *ret)
+{
+	const char *p = *pos, *tok;
+	uint64_t v = 0;
+	int r;
+
+	while (p < end && *p == ' ')
+		p++;
+	*pos = p;
+	if (p >= end)
+		return 0;
+	tok = p;
+	/* 19 digits stay below 10^19 < 2^64 */
+	while (p < end && p - tok < 19 && (procfs_class[(unsigned char)*p] & PROCFS_DIGIT))
+		v = v * 10 + (unsigned)(*p++ - '0');
+	if (p < end && *p != ' ') {
+		/* more digits, or not a number: the whole token judged */
+		while (p < end && *p != ' ')
+			p++;
+		*pos = p;
+		r = procfs_parse_u64(tok, (size_t)(p - tok), ret);
+		return r < 0 ? r : 1;
+	}
+	*pos = p;
+	*ret = v;
+	return 1;
+}
+
 /* No strlen(word): the words looked up differ from most tokens in their
  * first bytes. word is read no further than its NUL. */
 bool procfs_token_is(const char *s, size_t len, const char *word)

@@ -157,6 +157,11 @@ enum {
 };
 extern const unsigned char procfs_class[256];
 
+/* procfs_next_token() and procfs_parse_u64() of the token at once: a
+ * number of up to 19 digits is read in the same pass. Returns 1 with
+ * *ret set, 0 when only spaces are left, or procfs_parse_u64()'s error. */
+int procfs_next_u64(const char **pos, const char *end, uint64_t *ret);
+
 /* True when the token [s, s + len) is exactly the NUL-terminated word. */
 bool procfs_token_is(const char *s, size_t len, const char *word);
 
