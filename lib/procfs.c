@@ -383,7 +383,7 @@ const unsigned char procfs_class[256] = {
 
 int procfs_next_u64(const char **pos, const char *end, uint64_t *ret)
 {
-	const char *p = *pos, *tok;
+	const char *p = *pos, *tok, *lim;
 	uint64_t v = 0;
 	int r;
 
@@ -394,8 +394,14 @@ int procfs_next_u64(const char **pos, const char *end, uint64_t *ret)
 		return 0;
 	tok = p;
 	/* 19 digits stay below 10^19 < 2^64 */
-	while (p < end && p - tok < 19 && (procfs_class[(unsigned char)*p] & PROCFS_DIGIT))
-		v = v * 10 + (unsigned)(*p++ - '0');
+	lim = end - p > 19 ? p + 19 : end;
+	for (; p < lim; p++) {
+		unsigned d = (unsigned char)*p - (unsigned)'0';
+
+		if (d > 9)
+			break;
+		v = v * 10 + d;
+	}
 	if (p < end && *p != ' ') {
 		/* more digits, or not a number: the whole token judged */
 		while (p < end && *p != ' ')
