@@ -482,6 +482,34 @@ int procfs_parse_u32(const char *s, size_t len, uint32_t *ret)
 	return 0;
 }
 
+/* procfs_parse_fixed() of a token too short to overflow (its digits and
+ * the decimals added are at most 19) in one pass: 1, or 0 for a token of
+ * another shape, which the strict parse then judges. */
+static int procfs_parse_fixed_short(const char *s, size_t len, unsigned decimals, uint64_t *ret)
+{
+	size_t i = 0, n = 0;
+	uint64_t v = 0;
+
+	if (len + decimals > 19)
+		return 0;
+	for (; i < len && (procfs_class[(unsigned char)s[i]] & PROCFS_DIGIT); i++)
+		v = v * 10 + (unsigned)(s[i] - '0');
+	if (i == 0)
+		return 0;
+	if (i < len) {
+		if (s[i] != '.')
+			return 0;
+		for (i++; i < len && (procfs_class[(unsigned char)s[i]] & PROCFS_DIGIT); i++, n++)
+			v = v * 10 + (unsigned)(s[i] - '0');
+		if (i < len || n == 0 || n > decimals)
+			return 0;
+	}
+	for (; n < decimals; n++)
+		v *= 10;
+	*ret = v;
+	return 1;
+}
+
 int procfs_parse_fixed(const char *s, size_t len, unsigned decimals, uint64_t *ret)
 {
 	const char *dot;
@@ -491,6 +519,8 @@ int procfs_parse_fixed(const char *s, size_t len, unsigned decimals, uint64_t *r
 
 	if (decimals > 9)
 		return -EINVAL;
+	if (procfs_parse_fixed_short(s, len, decimals, ret))
+		return 0;
 	dot = memchr(s, '.', len);
 	int_len = dot ? (size_t)(dot - s) : len;
 	r = procfs_parse_u64(s, int_len, &v);

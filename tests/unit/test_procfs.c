@@ -286,6 +286,14 @@ TEST(test_parse_fixed)
 	assert_int_equal(fixed("184467440737095516.16", 2, &v), -ERANGE);
 	assert_int_equal(fixed("184467440737095517", 2, &v), -ERANGE);
 	assert_int_equal(fixed("1", 10, &v), -EINVAL);
+	/* 19 digits with the decimals added, read in one pass, and 20 */
+	assert_int_equal(fixed("99999999999999999", 2, &v), 0);
+	assert_true(v == UINT64_C(9999999999999999900));
+	assert_int_equal(fixed("9999999999999999999", 0, &v), 0);
+	assert_true(v == UINT64_C(9999999999999999999));
+	assert_int_equal(fixed("9999999999999999999", 1, &v), -ERANGE);
+	assert_int_equal(fixed("99999999999999999.9", 2, &v), 0);
+	assert_true(v == UINT64_C(9999999999999999990));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(fixed(bad[i], 2, &v), -EINVAL);
 }
