@@ -17,18 +17,14 @@ static int cpu_parse_times(const char *p, const char *end, struct cpu_times *t)
 {
 	const char *tok;
 	size_t tok_len, n = 0;
-	int r;
+	int r = 0;
 
 	memset(t->jiffies, 0, sizeof(t->jiffies));
-	while (procfs_next_token(&p, end, &tok, &tok_len) > 0) {
-		if (n == CPU_NMODES)
-			return -EINVAL;
-		r = procfs_parse_u64(tok, tok_len, &t->jiffies[n]);
-		if (r < 0)
-			return r;
+	while (n < CPU_NMODES && (r = procfs_next_u64(&p, end, &t->jiffies[n])) > 0)
 		n++;
-	}
-	if (n < 4)
+	if (r < 0)
+		return r;
+	if (n < 4 || procfs_next_token(&p, end, &tok, &tok_len) > 0)
 		return -EINVAL;
 	return 0;
 }

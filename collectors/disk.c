@@ -81,14 +81,12 @@ static int disk_parse_line(struct disk_dev *d, const char *line, size_t len)
 		return -EINVAL;
 	memcpy(d->name, tok, tok_len);
 	d->name[tok_len] = '\0';
-	while (procfs_next_token(&p, end, &tok, &tok_len) > 0) {
-		if (n == DISK_NSTATS)
-			return -EINVAL;
-		r = procfs_parse_u64(tok, tok_len, &v[n]);
-		if (r < 0)
-			return r;
+	while (n < DISK_NSTATS && (r = procfs_next_u64(&p, end, &v[n])) > 0)
 		n++;
-	}
+	if (r < 0)
+		return r;
+	if (procfs_next_token(&p, end, &tok, &tok_len) > 0)
+		return -EINVAL;
 	switch (n) {
 	case 4:
 		for (unsigned i = 0; i < 4; i++)

@@ -191,27 +191,94 @@ static const struct field_table mem_vm_table = {
     FIELD_ROWS(mem_vm_fields),
 };
 
+/* The bytes of [text, text + len) up to its last '\n', for parsers whose
+ * scans stop at a '\n' without looking at the end: a cut last line is an
+ * error after the whole lines before it, as procfs_next_line() makes it. */
+static const char *mem_whole_lines(const char *text, size_t len)
+{
+	const char *nl = len ? memrchr(text, '\n', len) : NULL;
+
+	return nl ? nl + 1 : text;
+}
+
+static bool mem_is_digit(char c)
+{
+	return procfs_class[(unsigned char)c] & PROCFS_DIGIT;
+}
+
+/* The line at line (which a '\n' ends) when it has the shape the kernel
+ * prints, "Key:   digits[ kB]" with at most 19 digits (no overflow): its
+ * key, its number and its '\n'. NULL for anything else, which
+ * mem_split_line() then judges. */
+static const char *mem_info_plain(const char *line, size_t *ret_key_len, const char **ret_num,
+				  size_t *ret_num_len, bool *ret_kb)
+{
+	const char *p = line, *num;
+
+	while (procfs_class[(unsigned char)*p] & PROCFS_KEY)
+		p++;
+	if (p == line || *p != ':')
+		return NULL;
+	*ret_key_len = (size_t)(p - line);
+	p++;
+	while (*p == ' ')
+		p++;
+	num = p;
+	while (mem_is_digit(*p))
+		p++;
+	if (p == num || p - num > 19)
+		return NULL;
+	*ret_num = num;
+	*ret_num_len = (size_t)(p - num);
+	*ret_kb = false;
+	if (*p == ' ') {
+		while (*p == ' ')
+			p++;
+		if (p[0] == 'k' && p[1] == 'B') {
+			*ret_kb = true;
+			p += 2;
+			while (*p == ' ')
+				p++;
+		}
+	}
+	return *p == '\n' ? p : NULL;
+}
+
+/* Lines of the plain shape have their number parsed only when a row
+ * stores it; the kernel prints the rows' lines in the table's order, so
+ * a line's row is found first (fields_find_next). */
 int mem_info_parse(const char *text, size_t len, struct mem_info *ret)
 {
 	const size_t n = sizeof(mem_info_fields) / sizeof(mem_info_fields[0]);
 	struct mem_info mi = {0};
-	const char *p = text, *end = text + len, *line, *key;
-	size_t line_len, key_len;
+	const char *p = text, *last = mem_whole_lines(text, len), *key, *num, *nl;
+	struct fields_cursor rows;
+	size_t key_len, num_len = 0;
 	uint32_t seen = 0;
 	uint64_t value;
 	bool kb;
-	int r;
+	int r = 0;
 
 	_Static_assert(sizeof(mem_info_fields) / sizeof(mem_info_fields[0]) <= 32, "seen");
-	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
+	fields_cursor_init(&rows, &mem_info_table);
+	while (p < last) {
 		const struct field *f;
 
-		r = mem_split_line(line, line_len, &key, &key_len, &value, &kb);
-		if (r < 0)
-			goto out;
-		f = fields_find(&mem_info_table, key, key_len);
+		key = p;
+		num = NULL;
+		nl = mem_info_plain(p, &key_len, &num, &num_len, &kb);
+		if (!nl) {
+			nl = memchr(p, '\n', (size_t)(last - p));
+			r = mem_split_line(p, (size_t)(nl - p), &key, &key_len, &value, &kb);
+			if (r < 0)
+				goto out;
+		}
+		p = nl + 1;
+		f = fields_find_next(&rows, key, key_len);
 		if (!f)
 			continue;
+		if (num)
+			(void)procfs_parse_u64(num, num_len, &value); /* digits: it parses */
 		r = -EINVAL;
 		if (kb != !!(f->flags & FIELD_KB) || (seen & (1u << (f - mem_info_fields))))
 			goto out;
@@ -221,7 +288,8 @@ int mem_info_parse(const char *text, size_t len, struct mem_info *ret)
 		seen |= 1u << (f - mem_info_fields);
 		mi.has |= f->has;
 	}
-	if (r < 0)
+	r = -EINVAL;
+	if (last != text + len)
 		goto out;
 	/* the lines every kernel prints */
 	for (size_t i = 0; i < n; i++) {
@@ -231,61 +299,97 @@ int mem_info_parse(const char *text, size_t len, struct mem_info *ret)
 		}
 	}
 	*ret = mi;
+	r = 0;
 out:
 	return r;
 }
 
-/* A vmstat name: an identifier, as in the kernel's vmstat_text[]. */
+/* A byte of a vmstat name: an identifier, as in the kernel's
+ * vmstat_text[]. */
+static bool mem_vmstat_char(char c)
+{
+	return procfs_class[(unsigned char)c] & PROCFS_IDENT;
+}
+
 static bool mem_vmstat_name_ok(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
-		if (!(s[i] >= 'a' && s[i] <= 'z') && !(s[i] >= 'A' && s[i] <= 'Z') &&
-		    !(s[i] >= '0' && s[i] <= '9') && s[i] != '_')
+		if (!mem_vmstat_char(s[i]))
 			return false;
 	}
 	return len > 0;
 }
 
+/* Exactly "name value": the kernel prints "%s %lu\n". */
+static int mem_vmstat_line(const char *line, size_t len, size_t *ret_name_len, uint64_t *ret_value)
+{
+	const char *sp = memchr(line, ' ', len);
+
+	if (!sp || !mem_vmstat_name_ok(line, (size_t)(sp - line)))
+		return -EINVAL;
+	*ret_name_len = (size_t)(sp - line);
+	return procfs_parse_u64(sp + 1, len - *ret_name_len - 1, ret_value);
+}
+
+/* The line at line (which a '\n' ends) when it is a name, one space and
+ * 1 to 19 digits: its name and its '\n'. NULL for anything else, which
+ * mem_vmstat_line() then judges. */
+static const char *mem_vmstat_plain(const char *line, size_t *ret_name_len)
+{
+	const char *p = line, *num;
+
+	while (mem_vmstat_char(*p))
+		p++;
+	if (p == line || *p != ' ')
+		return NULL;
+	*ret_name_len = (size_t)(p - line);
+	num = ++p;
+	while (mem_is_digit(*p))
+		p++;
+	return *p == '\n' && p != num && p - num <= 19 ? p : NULL;
+}
+
+/* Every line is checked, but only the rows' numbers are parsed: of about
+ * 180 lines, four. */
 int mem_vmstat_parse(const char *text, size_t len, struct mem_vmstat *ret)
 {
 	struct mem_vmstat vm = {{0}, 0};
-	const char *p = text, *end = text + len, *line, *sp;
-	size_t line_len, name_len;
+	const char *p = text, *last = mem_whole_lines(text, len), *line, *nl;
+	struct fields_cursor rows;
+	size_t name_len;
 	uint64_t value;
-	int r;
+	int r = 0;
 
-	while ((r = procfs_next_line(&p, end, &line, &line_len)) > 0) {
-		/* exactly "name value": the kernel prints "%s %lu\n" */
-		sp = memchr(line, ' ', line_len);
-		if (!sp) {
-			r = -EINVAL;
-			goto out;
-		}
-		name_len = (size_t)(sp - line);
-		if (!mem_vmstat_name_ok(line, name_len)) {
-			r = -EINVAL;
-			goto out;
-		}
-		r = procfs_parse_u64(sp + 1, line_len - name_len - 1, &value);
-		if (r < 0)
-			goto out;
-		for (size_t i = 0; i < mem_vm_table.n; i++) {
-			const struct field *f = &mem_vm_fields[i];
+	fields_cursor_init(&rows, &mem_vm_table);
+	while (p < last) {
+		const struct field *f;
+		bool parsed = false;
 
-			/* the first byte rules out most of the 180 lines cheaply */
-			if (line[0] != f->source[0] || !procfs_token_is(line, name_len, f->source))
-				continue;
-			if (vm.has & f->has) {
-				r = -EINVAL;
-				goto out;
-			}
-			r = fields_store(f, &vm, value);
+		line = p;
+		nl = mem_vmstat_plain(p, &name_len);
+		if (!nl) {
+			nl = memchr(p, '\n', (size_t)(last - p));
+			r = mem_vmstat_line(p, (size_t)(nl - p), &name_len, &value);
 			if (r < 0)
 				goto out;
-			vm.has |= f->has;
-			break;
+			parsed = true;
 		}
+		p = nl + 1;
+		f = fields_find_next(&rows, line, name_len);
+		if (!f)
+			continue;
+		if (!parsed) /* 1 to 19 digits: it parses */
+			(void)procfs_parse_u64(line + name_len + 1,
+					       (size_t)(nl - line) - name_len - 1, &value);
+		r = -EINVAL;
+		if (vm.has & f->has)
+			goto out;
+		r = fields_store(f, &vm, value);
+		if (r < 0)
+			goto out;
+		vm.has |= f->has;
 	}
+	r = last != text + len ? -EINVAL : 0;
 	if (r < 0)
 		goto out;
 	*ret = vm;

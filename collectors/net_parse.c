@@ -163,28 +163,32 @@ const struct field_table net_tcp_table = {
 static int net_dev_section(const char *p, const char *end, const char *dir, size_t base,
 			   size_t *ret_n, size_t col[NET_DEV_ROWS])
 {
-	size_t dir_len = strlen(dir), tok_len, n = 0;
-	const char *tok;
+	size_t dir_len = strlen(dir), tok_len, n = 0, nrows = 0, rows[NET_DEV_ROWS];
+	const char *tok, *names[NET_DEV_ROWS];
 
-	while (procfs_next_token(&p, end, &tok, &tok_len) > 0) {
-		for (size_t i = 0; i < NET_DEV_ROWS; i++) {
-			const char *src = net_dev_fields[i].source;
-
-			if (net_dev_fields[i].kind != FIELD_U64 ||
-			    strncmp(src, dir, dir_len) != 0 || src[dir_len] != ' ' ||
-			    !procfs_token_is(tok, tok_len, src + dir_len + 1))
-				continue;
-			if (col[i] != SIZE_MAX)
-				return -EINVAL;
-			col[i] = base + n;
-		}
-		n++;
-	}
+	/* the rows of this direction, and the name of the column of each */
 	for (size_t i = 0; i < NET_DEV_ROWS; i++) {
 		const char *src = net_dev_fields[i].source;
 
-		if (net_dev_fields[i].kind == FIELD_U64 && strncmp(src, dir, dir_len) == 0 &&
-		    col[i] == SIZE_MAX)
+		if (net_dev_fields[i].kind != FIELD_U64 || strncmp(src, dir, dir_len) != 0)
+			continue;
+		if (src[dir_len] != ' ')
+			return -EINVAL; /* (not a row of the table) */
+		rows[nrows] = i;
+		names[nrows++] = src + dir_len + 1;
+	}
+	while (procfs_next_token(&p, end, &tok, &tok_len) > 0) {
+		for (size_t k = 0; k < nrows; k++) {
+			if (names[k][0] != tok[0] || !procfs_token_is(tok, tok_len, names[k]))
+				continue;
+			if (col[rows[k]] != SIZE_MAX)
+				return -EINVAL;
+			col[rows[k]] = base + n;
+		}
+		n++;
+	}
+	for (size_t k = 0; k < nrows; k++) {
+		if (col[rows[k]] == SIZE_MAX)
 			return -EINVAL;
 	}
 	*ret_n = n;
@@ -229,11 +233,30 @@ static struct net_iface *net_dev_add(struct net_dev *d)
 }
 
 /* What the header says of the device lines: ncols numbers each, the
- * column of each row (SIZE_MAX: none); d is the table they go into. */
+ * column of each row (SIZE_MAX: none), and the rows that have one in the
+ * order of their columns; d is the table they go into. */
 struct net_dev_cols {
 	struct net_dev *d;
 	size_t ncols, col[NET_DEV_ROWS];
+	size_t order[NET_DEV_ROWS], n_order;
 };
+
+/* Fills h->order from h->col. */
+static void net_dev_order(struct net_dev_cols *h)
+{
+	h->n_order = 0;
+	for (size_t i = 0; i < NET_DEV_ROWS; i++) {
+		size_t k = h->n_order++;
+
+		if (h->col[i] == SIZE_MAX) {
+			h->n_order--;
+			continue;
+		}
+		for (; k > 0 && h->col[h->order[k - 1]] > h->col[i]; k--)
+			h->order[k] = h->order[k - 1];
+		h->order[k] = i;
+	}
+}
 
 /* A device line (procfs_each_line, ctx a struct net_dev_cols): the name
  * right-aligned before the first ':' (names cannot hold ':', '/' or
@@ -242,8 +265,9 @@ static int net_dev_line(void *ctx, const char *line, size_t len)
 {
 	const struct net_dev_cols *h = ctx;
 	const char *colon, *name = line, *p, *end = line + len, *tok;
-	size_t name_len, tok_len, c = 0;
+	size_t name_len, tok_len, c = 0, k = 0;
 	struct net_dev *d = h->d;
+	uint64_t v;
 	struct net_iface *e;
 	int r;
 
@@ -265,22 +289,15 @@ static int net_dev_line(void *ctx, const char *line, size_t len)
 	e->speed_mbps = -1;
 	e->state_fd = NET_FD_NONE;
 	p = colon + 1;
-	while (procfs_next_token(&p, end, &tok, &tok_len) > 0) {
-		uint64_t v;
-
-		r = -EINVAL;
-		if (c == h->ncols)
-			goto out;
-		r = procfs_parse_u64(tok, tok_len, &v);
-		if (r < 0)
-			goto out;
-		for (size_t i = 0; i < NET_DEV_ROWS; i++) {
-			if (h->col[i] == c)
-				fields_store(&net_dev_fields[i], e, v);
-		}
+	r = 0;
+	while (c < h->ncols && (r = procfs_next_u64(&p, end, &v)) > 0) {
+		for (; k < h->n_order && h->col[h->order[k]] == c; k++)
+			fields_store(&net_dev_fields[h->order[k]], e, v);
 		c++;
 	}
-	r = c == h->ncols ? 0 : -EINVAL;
+	if (r < 0)
+		goto out;
+	r = c == h->ncols && procfs_next_token(&p, end, &tok, &tok_len) == 0 ? 0 : -EINVAL;
 out:
 	if (r < 0)
 		d->n--;
@@ -317,6 +334,7 @@ int net_dev_parse(const char *text, size_t len, struct net_dev *ret)
 	r = net_dev_header(line, line_len, &h.ncols, h.col);
 	if (r < 0)
 		goto out;
+	net_dev_order(&h);
 	r = procfs_each_line(p, end, net_dev_line, &h);
 out:
 	if (r < 0)
@@ -412,14 +430,16 @@ static int net_snmp_tcp(const char *names, const char *names_end, const char *va
 	const char *name, *val;
 	size_t name_len, val_len;
 	uint32_t seen = 0, want = 0;
+	struct fields_cursor rows;
 	int r;
 
+	fields_cursor_init(&rows, &net_tcp_table);
 	while (procfs_next_token(&names, names_end, &name, &name_len) > 0) {
 		const struct field *f;
 
 		if (procfs_next_token(&vals, vals_end, &val, &val_len) <= 0)
 			return -EINVAL;
-		f = fields_find(&net_tcp_table, name, name_len);
+		f = fields_find_next(&rows, name, name_len);
 		if (f && !f->file) {
 			if (seen & (1u << (f - net_tcp_fields)))
 				return -EINVAL;

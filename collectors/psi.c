@@ -86,10 +86,15 @@ static int psi_parse_fields(const char *p, const char *end, struct psi_line *ret
 
 	for (size_t i = 0; i < psi_line_table.n; i++) {
 		const struct field *f = &psi_line_fields[i];
-		size_t key_len = strlen(f->source);
+		size_t key_len = 0;
 
-		if (procfs_next_token(&p, end, &tok, &tok_len) <= 0 || tok_len <= key_len + 1 ||
-		    memcmp(tok, f->source, key_len) != 0 || tok[key_len] != '=')
+		if (procfs_next_token(&p, end, &tok, &tok_len) <= 0)
+			return -EINVAL;
+		/* "key=" and at least one byte */
+		while (f->source[key_len] && key_len < tok_len &&
+		       tok[key_len] == f->source[key_len])
+			key_len++;
+		if (f->source[key_len] || tok_len <= key_len + 1 || tok[key_len] != '=')
 			return -EINVAL;
 		r = fields_parse(f, &l, tok + key_len + 1, tok_len - key_len - 1);
 		if (r < 0)

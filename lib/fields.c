@@ -274,13 +274,65 @@ bool fields_covers(const struct field_table *const *tables, const char *path)
 	return false;
 }
 
-const struct field *fields_find(const struct field_table *t, const char *s, size_t len)
+/* The bit of struct fields_cursor's sigs for a token of len > 0 bytes:
+ * tokens that differ in length or end bytes seldom share one. */
+static unsigned fields_sig(const char *s, size_t len)
 {
+	return ((unsigned char)s[0] * 7u + (unsigned char)s[len - 1] * 3u + (unsigned)len * 31u) &
+	       255u;
+}
+
+void fields_cursor_init(struct fields_cursor *c, const struct field_table *t)
+{
+	*c = (struct fields_cursor){.t = t};
 	for (size_t i = 0; i < t->n; i++) {
-		if (t->v[i].source && procfs_token_is(s, len, t->v[i].source))
-			return &t->v[i];
+		const char *src = t->v[i].source;
+		unsigned b;
+
+		if (!src || !src[0])
+			continue;
+		b = fields_sig(src, strlen(src));
+		c->sigs[b >> 6] |= UINT64_C(1) << (b & 63);
+	}
+}
+
+/* The rows of c's table from c->next on, for a token that may be one;
+ * kept out of fields_find_next() so that ruling a token out costs no
+ * saved registers. */
+__attribute__((noinline)) static const struct field *fields_search(struct fields_cursor *c,
+								   const char *s, size_t len)
+{
+	const struct field_table *t = c->t;
+
+	for (size_t k = 0; k < t->n; k++) {
+		size_t i = c->next + k < t->n ? c->next + k : c->next + k - t->n;
+		const char *src = t->v[i].source;
+
+		if (!src || src[0] != s[0] || !procfs_token_is(s, len, src))
+			continue;
+		c->next = i + 1 < t->n ? i + 1 : 0;
+		return &t->v[i];
 	}
 	return NULL;
+}
+
+const struct field *fields_find(const struct field_table *t, const char *s, size_t len)
+{
+	struct fields_cursor c = {.t = t};
+
+	return len ? fields_search(&c, s, len) : NULL;
+}
+
+const struct field *fields_find_next(struct fields_cursor *c, const char *s, size_t len)
+{
+	unsigned b;
+
+	if (!len)
+		return NULL;
+	b = fields_sig(s, len);
+	if (!(c->sigs[b >> 6] & (UINT64_C(1) << (b & 63))))
+		return NULL;
+	return fields_search(c, s, len);
 }
 
 int fields_store(const struct field *f, void *base, uint64_t v)

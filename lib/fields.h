@@ -195,6 +195,22 @@ bool fields_covers(const struct field_table *const *tables, const char *path);
 
 /* The row whose source is the token [s, s + len), or NULL. */
 const struct field *fields_find(const struct field_table *t, const char *s, size_t len);
+/* A lookup of a table's rows by source, token after token of one file:
+ * fields_cursor_init() it for each reading of the file. */
+struct fields_cursor {
+	const struct field_table *t;
+	size_t next;      /* the row looked at first */
+	uint64_t sigs[4]; /* a bit for each source's length and end bytes */
+};
+
+void fields_cursor_init(struct fields_cursor *c, const struct field_table *t);
+
+/* fields_find() through c: a token whose length, first and last bytes
+ * hash to no source's is ruled out at once (most are), and the rows are
+ * looked at from the one after the last found, wrapping around, so that
+ * for a file whose lines come in the table's order, a line's row is the
+ * first one compared. */
+const struct field *fields_find_next(struct fields_cursor *c, const char *s, size_t len);
 
 /* Stores a parsed number into row f's place in base: kB made bytes for
  * FIELD_KB rows, range-checked for narrower kinds. Returns 0, -ERANGE, or

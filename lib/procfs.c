@@ -361,9 +361,69 @@ int procfs_next_token(const char **pos, const char *end, const char **ret_tok, s
 	return 1;
 }
 
+#define PROCFS_CLASS(c)                                                                            \
+	((((c) >= '0' && (c) <= '9') ? PROCFS_DIGIT | PROCFS_IDENT : 0) |                          \
+	 (((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z') || (c) == '_' ? PROCFS_IDENT    \
+										 : 0) |            \
+	 ((c) != ' ' && (c) != ':' && (c) != '\n' && (c) != 0 ? PROCFS_KEY : 0))
+#define PROCFS_CLASS4(c)                                                                           \
+	PROCFS_CLASS(c), PROCFS_CLASS((c) + 1), PROCFS_CLASS((c) + 2), PROCFS_CLASS((c) + 3)
+#define PROCFS_CLASS16(c)                                                                          \
+	PROCFS_CLASS4(c), PROCFS_CLASS4((c) + 4), PROCFS_CLASS4((c) + 8), PROCFS_CLASS4((c) + 12)
+#define PROCFS_CLASS64(c)                                                                          \
+	PROCFS_CLASS16(c), PROCFS_CLASS16((c) + 16), PROCFS_CLASS16((c) + 32),                     \
+	    PROCFS_CLASS16((c) + 48)
+
+const unsigned char procfs_class[256] = {
+    PROCFS_CLASS64(0),
+    PROCFS_CLASS64(64),
+    PROCFS_CLASS64(128),
+    PROCFS_CLASS64(192),
+};
+
+int procfs_next_u64(const char **pos, const char *end, uint64_t *ret)
+{
+	const char *p = *pos, *tok, *lim;
+	uint64_t v = 0;
+	int r;
+
+	while (p < end && *p == ' ')
+		p++;
+	*pos = p;
+	if (p >= end)
+		return 0;
+	tok = p;
+	/* 19 digits stay below 10^19 < 2^64 */
+	lim = end - p > 19 ? p + 19 : end;
+	for (; p < lim; p++) {
+		unsigned d = (unsigned char)*p - (unsigned)'0';
+
+		if (d > 9)
+			break;
+		v = v * 10 + d;
+	}
+	if (p < end && *p != ' ') {
+		/* more digits, or not a number: the whole token judged */
+		while (p < end && *p != ' ')
+			p++;
+		*pos = p;
+		r = procfs_parse_u64(tok, (size_t)(p - tok), ret);
+		return r < 0 ? r : 1;
+	}
+	*pos = p;
+	*ret = v;
+	return 1;
+}
+
+/* No strlen(word): the words looked up differ from most tokens in their
+ * first bytes. word is read no further than its NUL. */
 bool procfs_token_is(const char *s, size_t len, const char *word)
 {
-	return strlen(word) == len && memcmp(s, word, len) == 0;
+	for (size_t i = 0; i < len; i++) {
+		if (word[i] != s[i] || word[i] == '\0')
+			return false;
+	}
+	return word[len] == '\0';
 }
 
 int procfs_parse_u64(const char *s, size_t len, uint64_t *ret)
@@ -372,6 +432,18 @@ int procfs_parse_u64(const char *s, size_t len, uint64_t *ret)
 
 	if (len == 0)
 		return -EINVAL;
+	/* 19 digits stay below 10^19 < 2^64: no overflow to check */
+	if (len < 20) {
+		for (size_t i = 0; i < len; i++) {
+			unsigned d = (unsigned char)s[i] - (unsigned)'0';
+
+			if (d > 9)
+				return -EINVAL;
+			v = v * 10 + d;
+		}
+		*ret = v;
+		return 0;
+	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned d;
 
@@ -410,6 +482,34 @@ int procfs_parse_u32(const char *s, size_t len, uint32_t *ret)
 	return 0;
 }
 
+/* procfs_parse_fixed() of a token too short to overflow (its digits and
+ * the decimals added are at most 19) in one pass: 1, or 0 for a token of
+ * another shape, which the strict parse then judges. */
+static int procfs_parse_fixed_short(const char *s, size_t len, unsigned decimals, uint64_t *ret)
+{
+	size_t i = 0, n = 0;
+	uint64_t v = 0;
+
+	if (len + decimals > 19)
+		return 0;
+	for (; i < len && (procfs_class[(unsigned char)s[i]] & PROCFS_DIGIT); i++)
+		v = v * 10 + (unsigned)(s[i] - '0');
+	if (i == 0)
+		return 0;
+	if (i < len) {
+		if (s[i] != '.')
+			return 0;
+		for (i++; i < len && (procfs_class[(unsigned char)s[i]] & PROCFS_DIGIT); i++, n++)
+			v = v * 10 + (unsigned)(s[i] - '0');
+		if (i < len || n == 0 || n > decimals)
+			return 0;
+	}
+	for (; n < decimals; n++)
+		v *= 10;
+	*ret = v;
+	return 1;
+}
+
 int procfs_parse_fixed(const char *s, size_t len, unsigned decimals, uint64_t *ret)
 {
 	const char *dot;
@@ -419,6 +519,8 @@ int procfs_parse_fixed(const char *s, size_t len, unsigned decimals, uint64_t *r
 
 	if (decimals > 9)
 		return -EINVAL;
+	if (procfs_parse_fixed_short(s, len, decimals, ret))
+		return 0;
 	dot = memchr(s, '.', len);
 	int_len = dot ? (size_t)(dot - s) : len;
 	r = procfs_parse_u64(s, int_len, &v);

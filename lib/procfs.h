@@ -148,6 +148,20 @@ int procfs_each_line(const char *p, const char *end,
  * token, 0 when only spaces are left. */
 int procfs_next_token(const char **pos, const char *end, const char **ret_tok, size_t *ret_len);
 
+/* Classes of bytes, for parsers' scanning loops:
+ * procfs_class[(unsigned char)c] & PROCFS_DIGIT. */
+enum {
+	PROCFS_DIGIT = 1u << 0, /* 0-9 */
+	PROCFS_IDENT = 1u << 1, /* A-Z, a-z, 0-9 and '_' */
+	PROCFS_KEY = 1u << 2,   /* any byte but ' ', ':', '\n' and NUL */
+};
+extern const unsigned char procfs_class[256];
+
+/* procfs_next_token() and procfs_parse_u64() of the token at once: a
+ * number of up to 19 digits is read in the same pass. Returns 1 with
+ * *ret set, 0 when only spaces are left, or procfs_parse_u64()'s error. */
+int procfs_next_u64(const char **pos, const char *end, uint64_t *ret);
+
 /* True when the token [s, s + len) is exactly the NUL-terminated word. */
 bool procfs_token_is(const char *s, size_t len, const char *word);
 

@@ -311,6 +311,8 @@ TEST(test_parse_malformed)
 	    {"cpu  1 2 3\n", -EINVAL},           /* too few columns */
 	    {"cpu\n", -EINVAL},
 	    {"cpu  1 2 3 4 5 6 7 8 9 10 11\n", -EINVAL}, /* unknown column */
+	    {"cpu  1 2 3 4 5 6 7 8 9 10 99999999999999999999\n", -EINVAL},
+	    {"cpu  1 2 3 4 5 6 7 8 9 99999999999999999999\n", -ERANGE},
 	    {"cpu  1 2 x 4\n", -EINVAL},
 	    {"cpu  1 2 -3 4\n", -EINVAL},
 	    {"cpu  1 2 3.0 4\n", -EINVAL},

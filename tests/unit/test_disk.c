@@ -199,6 +199,10 @@ TEST(test_parse_malformed)
 	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12\n", -EINVAL},
 	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", -EINVAL},
 	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18\n", -EINVAL},
+	    /* a column past the last is an error whatever it holds */
+	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 99999999999999999999\n", -EINVAL},
+	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 99999999999999999999\n", -ERANGE},
+	    {"8 0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 1234567890123456789x\n", -EINVAL},
 	    {"8 0 sda\n", -EINVAL},
 	    {"8 0\n", -EINVAL},
 	    {"8\n", -EINVAL},

@@ -40,6 +40,11 @@ static int parse_vmstat(const char *text, size_t len, void *ret)
 	return mem_vmstat_parse(text, len, ret);
 }
 
+static int parse_vmstat_str(const char *text, struct mem_vmstat *vm)
+{
+	return mem_vmstat_parse(text, strlen(text), vm);
+}
+
 static struct mem_info parse_fixture(const char *machine)
 {
 	struct mem_info mi;
@@ -234,6 +239,50 @@ TEST(test_parse_malformed)
 	}
 }
 
+/* Lines in another order than the kernel's (the rows are looked up from
+ * the one after the last found), keys that share a row's length and end
+ * bytes or begin like one, and the shapes the strict parse accepts beyond
+ * the kernel's plain "Key:   N kB" (no space after ':', trailing spaces). */
+TEST(test_parse_order)
+{
+	struct mem_info mi = {0};
+
+	assert_int_equal(
+	    parse_str("Hugepagesize: 2048 kB\nShmem: 6 kB\nMzmTotal: 9 kB\n"
+		      "MemFree:40 kB\nSlab: 5 kB  \nMemTotalx: 8 kB\nMemTotal: 100 kB\n"
+		      "HugePages_Total:  3   \nMem: 7 kB\nMemAvailable: 1234567890123456789\n"
+		      "Buffers: 1 kB\n",
+		      &mi),
+	    -EINVAL); /* MemAvailable is in kB */
+	assert_int_equal(
+	    parse_str("Hugepagesize: 2048 kB\nShmem: 6 kB\nMzmTotal: 9 kB\n"
+		      "MemFree:40 kB\nSlab: 5 kB  \nMemTotalx: 8 kB\nMemTotal: 100 kB\n"
+		      "HugePages_Total:  3   \nMem: 7 kB\nBuffers: 1 kB\n"
+		      "MemAvailable: 18014398509481983 kB\nFoo: 18446744073709551615\n",
+		      &mi),
+	    0);
+	assert_int_equal(mi.total, 100 * KIB);
+	assert_int_equal(mi.free, 40 * KIB);
+	assert_int_equal(mi.slab, 5 * KIB);
+	assert_int_equal(mi.shmem, 6 * KIB);
+	assert_int_equal(mi.buffers, 1 * KIB);
+	assert_int_equal(mi.available, UINT64_C(18014398509481983) * KIB);
+	assert_int_equal(mi.hugepages_total, 3);
+	assert_int_equal(mi.hugepage_size, 2048 * KIB);
+	assert_int_equal(mi.has, MEM_HAS_HUGEPAGESIZE | MEM_HAS_SHMEM | MEM_HAS_SLAB |
+				     MEM_HAS_HUGEPAGES_TOTAL | MEM_HAS_BUFFERS | MEM_HAS_AVAILABLE);
+	/* a row found out of order is still found once */
+	assert_int_equal(parse_str("MemFree: 4 kB\nMemTotal: 1 kB\nMemFree: 4 kB\n", &mi), -EINVAL);
+	assert_int_equal(parse_str("MemTotal: 100kB\nMemFree: 40 kB\n", &mi), -EINVAL);
+	assert_int_equal(parse_str("MemTotal: 100 kBB\nMemFree: 40 kB\n", &mi), -EINVAL);
+	assert_int_equal(parse_str("MemTotal: 100 k\nMemFree: 40 kB\n", &mi), -EINVAL);
+	assert_int_equal(
+	    parse_str("MemTotal: 100 kB\nMemFree: 40 kB\nFoo: 12345678901234567890\n", &mi), 0);
+	assert_int_equal(
+	    parse_str("MemTotal: 100 kB\nMemFree: 40 kB\nFoo: 99999999999999999999\n", &mi),
+	    -ERANGE);
+}
+
 /* MemTotal and MemFree are the first two lines everywhere: from the
  * second whole line on, whole lines parse; before, or cut, they lack data
  * or are an error. */
@@ -372,6 +421,29 @@ TEST(test_vmstat_malformed)
 	assert_int_equal(vm.has, 1u << MEM_VM_PGMAJFAULT);
 	assert_int_equal(vm.v[MEM_VM_PGMAJFAULT], 3);
 	assert_int_equal(vm.v[MEM_VM_PGFAULT], 0);
+}
+
+/* Lines in another order than the kernel's, numbers of 19 and 20 digits,
+ * names that begin like a row's: every row's value, found once. */
+TEST(test_vmstat_order)
+{
+	static const char text[] = "pswpout 4\nnr_free_pages 18446744073709551615\npgmajfault "
+				   "1234567890123456789\npgfaults 9\npgfaul 9\npswpin 3\n"
+				   "pgfault 18446744073709551615\nPgfault 9\n";
+	struct mem_vmstat vm = {{0}, 0};
+
+	assert_int_equal(mem_vmstat_parse(text, sizeof(text) - 1, &vm), 0);
+	assert_int_equal(vm.has, (1u << MEM_VM_N) - 1);
+	assert_int_equal(vm.v[MEM_VM_PGFAULT], UINT64_MAX);
+	assert_int_equal(vm.v[MEM_VM_PGMAJFAULT], UINT64_C(1234567890123456789));
+	assert_int_equal(vm.v[MEM_VM_PSWPIN], 3);
+	assert_int_equal(vm.v[MEM_VM_PSWPOUT], 4);
+	/* a row found out of order is still found once */
+	assert_int_equal(parse_vmstat_str("pswpin 1\npgfault 2\npswpin 3\n", &vm), -EINVAL);
+	assert_int_equal(parse_vmstat_str("pgfault 2\nnr_x 12345678901234567890\n", &vm), 0);
+	assert_int_equal(vm.v[MEM_VM_PGFAULT], 2);
+	assert_int_equal(parse_vmstat_str("pgfault 2\nnr_x 99999999999999999999\n", &vm), -ERANGE);
+	assert_int_equal(parse_vmstat_str("pgfault 2\nnr_x 1\nnr-y 1\n", &vm), -EINVAL);
 }
 
 TEST(test_vmstat_truncated)

@@ -174,6 +174,21 @@ TEST(test_dev_shapes)
 			 0);
 	assert_string_equal(d.v[0].name, "abcdefghijklmno");
 	assert_true(d.v[0].c[NET_RX_BYTES] == UINT64_MAX);
+	/* 19 and 20 digits in columns stored and not, spaces at the end */
+	assert_int_equal(dev_str(HDR "e0: 1 2 3 1234567890123456789 18446744073709551615 0 0 0 "
+				     "9 10 11 12 0 0 0 18446744073709551615   \n",
+				 &d),
+			 0);
+	assert_counts("d.v[0].c", d.v[0].c,
+		      (const struct want_count[]){{NET_RX_BYTES, 1},
+						  {NET_RX_PACKETS, 2},
+						  {NET_RX_ERRORS, 3},
+						  {NET_RX_DROPS, UINT64_C(1234567890123456789)},
+						  {NET_TX_BYTES, 9},
+						  {NET_TX_PACKETS, 10},
+						  {NET_TX_ERRORS, 11},
+						  {NET_TX_DROPS, 12},
+						  {-1, 0}});
 	/* many devices: the array grows */
 	{
 		char *big = malloc(200 * 100 + sizeof(HDR));
@@ -211,6 +226,8 @@ TEST(test_dev_malformed)
 	    {HDR "  eth0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", -EINVAL},     /* no colon */
 	    {HDR "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n", -EINVAL},       /* 15 columns */
 	    {HDR "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n", -EINVAL}, /* 17 */
+	    {HDR "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 99999999999999999999\n", -EINVAL},
+	    {HDR "  eth0: 1 2 3 4 99999999999999999999 6 7 8 9 10 11 12 13 14 15 16\n", -ERANGE},
 	    {HDR "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 -16\n", -EINVAL},
 	    {HDR "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 1x\n", -EINVAL},
 	    {HDR "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 1.0\n", -EINVAL},

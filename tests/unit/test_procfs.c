@@ -222,6 +222,41 @@ TEST(test_parse_u64)
 	assert_int_equal(procfs_parse_u64("1\0002", 3, &v), -EINVAL);
 }
 
+/* Numbers of a line one after the other, each judged as a token. */
+TEST(test_next_u64)
+{
+	static const char line[] = "  0 12   1234567890123456789 18446744073709551615 7   ";
+	const char *p = line, *end = line + sizeof(line) - 1;
+	const uint64_t want[] = {0, 12, UINT64_C(1234567890123456789), UINT64_MAX, 7};
+	static const struct {
+		const char *text;
+		int r;
+	} bad[] = {
+	    {"18446744073709551616", -ERANGE},
+	    {"99999999999999999999x", -ERANGE},
+	    {"1234567890123456789x", -EINVAL},
+	    {"1x", -EINVAL},
+	    {"-1", -EINVAL},
+	    {"1\t2", -EINVAL},
+	};
+	uint64_t v = 9;
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(procfs_next_u64(&p, end, &v), 1);
+		assert_true(v == want[i]);
+	}
+	assert_int_equal(procfs_next_u64(&p, end, &v), 0);
+	assert_ptr_equal(p, end);
+	/* only up to end: "12" of "123" */
+	p = line + 4;
+	assert_int_equal(procfs_next_u64(&p, line + 6, &v), 1);
+	assert_int_equal(v, 12);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p = bad[i].text;
+		assert_int_equal(procfs_next_u64(&p, p + strlen(p), &v), bad[i].r);
+	}
+}
+
 static int fixed(const char *s, unsigned decimals, uint64_t *v)
 {
 	return procfs_parse_fixed(s, strlen(s), decimals, v);
@@ -251,6 +286,14 @@ TEST(test_parse_fixed)
 	assert_int_equal(fixed("184467440737095516.16", 2, &v), -ERANGE);
 	assert_int_equal(fixed("184467440737095517", 2, &v), -ERANGE);
 	assert_int_equal(fixed("1", 10, &v), -EINVAL);
+	/* 19 digits with the decimals added, read in one pass, and 20 */
+	assert_int_equal(fixed("99999999999999999", 2, &v), 0);
+	assert_true(v == UINT64_C(9999999999999999900));
+	assert_int_equal(fixed("9999999999999999999", 0, &v), 0);
+	assert_true(v == UINT64_C(9999999999999999999));
+	assert_int_equal(fixed("9999999999999999999", 1, &v), -ERANGE);
+	assert_int_equal(fixed("99999999999999999.9", 2, &v), 0);
+	assert_true(v == UINT64_C(9999999999999999990));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(fixed(bad[i], 2, &v), -EINVAL);
 }
