@@ -41,8 +41,9 @@ struct health_fs {
 	bool has_errors;
 	uint64_t errors;
 	int64_t last_error_s; /* ext4: 0 for none */
-	/* ext4: errors_count and last_error_time, kept open (read at each
-	 * tick) until the mounts are read again, and their paths under /sys */
+	/* ext4: errors_count and last_error_time, kept open (the count read
+	 * at each tick, the time when the count moved) until the mounts are
+	 * read again, and their paths under /sys */
 	struct procfs_file files[2];
 	char paths[2][96];
 };
@@ -138,8 +139,11 @@ static bool health_read_u64(struct procfs_file *f, int dirfd, const struct stat 
 	       procfs_parse_u64(buf->data, buf->len - 1, ret) == 0;
 }
 
+/* errors_count, and last_error_time when the count is new (the kernel
+ * sets both at each error): at an idle tick one read, not two. had, was
+ * and last are what the last tick read. */
 static void health_ext4(const struct collector_env *env, struct health_fs *f,
-			struct procfs_buf *buf)
+			struct procfs_buf *buf, bool had, uint64_t was, int64_t last)
 {
 	uint64_t v;
 
@@ -148,6 +152,10 @@ static void health_ext4(const struct collector_env *env, struct health_fs *f,
 	if (!health_read_u64(&f->files[0], env->sys_fd, env->sys_st, f->paths[0], buf, &f->errors))
 		return;
 	f->has_errors = true;
+	if (had && f->errors == was) {
+		f->last_error_s = last;
+		return;
+	}
 	if (!f->paths[1][0])
 		snprintf(f->paths[1], sizeof(f->paths[1]), "fs/ext4/%s/last_error_time", f->device);
 	if (health_read_u64(&f->files[1], env->sys_fd, env->sys_st, f->paths[1], buf, &v) &&
@@ -214,6 +222,21 @@ static void health_fs_close(struct health_state *s)
 	s->n_fs = 0;
 }
 
+/* What the last tick read of f's device, when it was mounted then: a
+ * mount table read again (a container started) does not make ext4's
+ * last_error_time read again (see health_ext4). */
+static void health_carry(struct health_fs *f, const struct health_fs *old, size_t n_old)
+{
+	for (size_t k = 0; k < n_old; k++) {
+		if (old[k].has_errors && strcmp(old[k].device, f->device) == 0) {
+			f->has_errors = true;
+			f->errors = old[k].errors;
+			f->last_error_s = old[k].last_error_s;
+			return;
+		}
+	}
+}
+
 /* The filesystems on block devices, from mountinfo (rendering, parsing
  * it and the /sys lookups were a tenth of an idle tick): read again when
  * the kernel says the mount table changed, when `force`, and at least
@@ -221,6 +244,8 @@ static void health_fs_close(struct health_state *s)
  * superblock an error made read-only. */
 static int health_read_mounts(struct health_state *s, const struct collector_env *env, bool force)
 {
+	struct health_fs *old = NULL;
+	size_t n_old = 0;
 	int r;
 
 	if (s->mounts_ok && !force && ++s->mounts_age < HEALTH_MOUNTS_TICKS &&
@@ -228,13 +253,19 @@ static int health_read_mounts(struct health_state *s, const struct collector_env
 		return 0;
 	s->mounts_ok = false;
 	s->mounts_age = 0;
+	/* the last readings, for the devices still mounted (see
+	 * health_carry); without memory they are read afresh */
+	if (s->n_fs && (old = malloc(s->n_fs * sizeof(*old)))) {
+		memcpy(old, s->fs, s->n_fs * sizeof(*old));
+		n_old = s->n_fs;
+	}
 	health_fs_close(s);
 	r = procfs_read(env->proc_fd, "self/mountinfo", &s->buf, HEALTH_MOUNTS_MAX);
 	if (r < 0)
-		return r;
+		goto out;
 	r = fs_mountinfo_parse(s->buf.data, s->buf.len, &s->mi);
 	if (r < 0)
-		return r;
+		goto out;
 	for (size_t i = 0; i < s->mi.n; i++) {
 		const struct fs_mount *m = &s->mi.v[i];
 		struct health_fs *f;
@@ -250,8 +281,10 @@ static int health_read_mounts(struct health_state *s, const struct collector_env
 			size_t cap = s->cap_fs ? 2 * s->cap_fs : 16;
 			struct health_fs *v = reallocarray(s->fs, cap, sizeof(*v));
 
-			if (!v)
-				return -ENOMEM;
+			if (!v) {
+				r = -ENOMEM;
+				goto out;
+			}
 			s->fs = v;
 			s->cap_fs = cap;
 		}
@@ -260,9 +293,13 @@ static int health_read_mounts(struct health_state *s, const struct collector_env
 		f->files[0].fd = f->files[1].fd = -1;
 		f->m = m;
 		health_devname(env->sys_fd, m, f->device, sizeof(f->device));
+		health_carry(f, old, n_old);
 	}
 	s->mounts_ok = true;
-	return 0;
+	r = 0;
+out:
+	free(old);
+	return r;
 }
 
 /* Each filesystem's error counters, at each tick; when they moved (an
@@ -281,12 +318,15 @@ static int health_read_fs(struct health_state *s, const struct collector_env *en
 			return r;
 		for (size_t i = 0; i < s->n_fs; i++) {
 			struct health_fs *f = &s->fs[i];
+			const bool had = f->has_errors;
+			const uint64_t was = f->errors;
+			const int64_t last = f->last_error_s;
 
 			f->has_errors = false;
 			f->errors = 0;
 			f->last_error_s = 0;
 			if (strncmp(f->m->fstype, "ext", 3) == 0)
-				health_ext4(env, f, &s->buf);
+				health_ext4(env, f, &s->buf, had, was, last);
 			else if (strcmp(f->m->fstype, "btrfs") == 0)
 				health_btrfs(env->sys_fd, f, &s->buf);
 			sign = sign * 31 + f->errors * 7 + (uint64_t)f->last_error_s;

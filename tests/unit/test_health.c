@@ -5,7 +5,8 @@
  * the collector over the `nas` tree: two ticks against expected/health.1.json,
  * health.json and health.prom, the SMART file missing (looked for every
  * 16th tick), replaced and bad, a new smart-file on reload, mdstat missing
- * (looked for every 16th tick), appearing, changing and gone;
+ * (looked for every 16th tick), appearing, changing and gone; ext4's
+ * last_error_time read when errors_count moves;
  * on the live /proc, mountinfo read again when the mounts change. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -408,6 +409,46 @@ TEST(test_mdstat_appears)
 	free(mdstat);
 	close(env.sys_fd);
 	scratch_remove(&s);
+}
+
+/* ext4's last_error_time is read when errors_count moves, not at every
+ * tick (the kernel sets both at each error): a time that changes alone is
+ * not seen until the count moves, and then it is. */
+TEST(test_ext4_error_time)
+{
+	struct collector_env env = {0};
+	struct scratch proc, sys;
+	const cJSON *f;
+	cJSON *p;
+	void *st;
+
+	scratch_env(&proc, "health-ext4-proc", false, &env);
+	scratch_make(&sys, "health-ext4-sys");
+	env.sys_fd = sys.fd;
+	scratch_write(&proc, "self/mountinfo",
+		      "31 22 9:0 / /srv rw,relatime shared:29 - ext4 /dev/md0 rw\n");
+	scratch_write(&sys, "fs/ext4/md0/errors_count", "3\n");
+	scratch_write(&sys, "fs/ext4/md0/last_error_time", "1699999000\n");
+	st = init_check(&health_collector, &env, 0, "");
+	p = sample_n(st, &env, 1);
+	f = cJSON_GetArrayItem(get(p, "filesystems"), 0);
+	assert_true(get(f, "errors")->valuedouble == 3);
+	assert_true(get(f, "last_error_ms")->valuedouble == 1699999000000.0);
+	cJSON_Delete(p);
+	scratch_write(&sys, "fs/ext4/md0/last_error_time", "1700000500\n");
+	p = sample_n(st, &env, 2);
+	f = cJSON_GetArrayItem(get(p, "filesystems"), 0);
+	assert_true(get(f, "last_error_ms")->valuedouble == 1699999000000.0); /* not read */
+	cJSON_Delete(p);
+	scratch_write(&sys, "fs/ext4/md0/errors_count", "4\n");
+	p = sample_n(st, &env, 1);
+	f = cJSON_GetArrayItem(get(p, "filesystems"), 0);
+	assert_true(get(f, "errors")->valuedouble == 4);
+	assert_true(get(f, "last_error_ms")->valuedouble == 1700000500000.0);
+	cJSON_Delete(p);
+	health_collector.fini(st);
+	scratch_remove(&proc);
+	scratch_remove(&sys);
 }
 
 /* rchar of /proc/self/io: bytes this process read so far. */
