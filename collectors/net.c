@@ -5,9 +5,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "flat.h"
@@ -27,6 +31,11 @@
 struct net_own {
 	struct procfs_buf small; /* sysfs speed */
 	int sys_fd;              /* the sys root the operstate fds were opened under */
+	/* On the live /sys: the kernel's link messages (RTMGRP_LINK), which
+	 * say when an interface's state may have changed; without them every
+	 * operstate is read at every tick. */
+	bool nl_on;
+	int nl;
 };
 
 /* --- the payload --- */
@@ -133,9 +142,69 @@ static void net_close_fds(struct net_dev *d)
 	}
 }
 
-/* Decides which interfaces the payload carries and reads their link state.
- * fds and the speed move over from the previous reading of the same name;
- * those of vanished interfaces are closed. */
+/* Whether sys_fd is this process's own /sys (its class/net the same
+ * directory), whose interfaces the kernel's link messages are about. */
+static bool net_sys_live(int sys_fd)
+{
+	struct stat a, b;
+
+	return fstatat(sys_fd, "class/net", &a, 0) == 0 && stat("/sys/class/net", &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static void net_nl_close(struct net_own *own)
+{
+	if (own->nl_on)
+		close(own->nl);
+	own->nl_on = false;
+}
+
+/* Joins the kernel's link messages; without them (a unit that does not
+ * allow AF_NETLINK, an old kernel) every tick reads each operstate. */
+static void net_nl_open(struct net_own *own)
+{
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+
+	if (fd < 0)
+		return;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return;
+	}
+	own->nl = fd;
+	own->nl_on = true;
+}
+
+/* Whether an interface may have changed since the last tick: a link
+ * message came (any: they are rare), or some were lost (ENOBUFS), or the
+ * socket broke, which ends its use. Reads them all, never waiting. */
+static bool net_nl_changed(struct net_own *own)
+{
+	char buf[8192];
+	bool changed = false;
+
+	if (!own->nl_on)
+		return true;
+	for (;;) {
+		ssize_t n = recv(own->nl, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n > 0 || (n < 0 && errno == ENOBUFS)) {
+			changed = true;
+		} else if (n < 0 && errno == EAGAIN) {
+			return changed;
+		} else if (n == 0 || errno != EINTR) {
+			net_nl_close(own);
+			return true;
+		}
+	}
+}
+
+/* Decides which interfaces the payload carries and reads their link state:
+ * an interface's operstate is read when it is new, when a link message
+ * came since the last tick, or at every tick without them. fds and the
+ * speed move over from the previous reading of the same name; those of
+ * vanished interfaces are closed. */
 static void net_links(struct flat *f, const struct collector_env *env,
 		      const struct collector_tick *tick)
 {
@@ -144,14 +213,19 @@ static void net_links(struct flat *f, const struct collector_env *env,
 	const struct net_settings *set = f->settings;
 	const uint64_t mono_ns = tick->mono_ns;
 	size_t hint = 0;
+	bool changed, fresh_root = env->sys_fd != own->sys_fd;
 
 	cur->mono_ns = mono_ns;
-	if (env->sys_fd != own->sys_fd) {
+	if (fresh_root) {
 		net_close_fds(&prev->dev);
 		for (size_t i = 0; i < prev->dev.n; i++)
 			prev->dev.v[i].speed_next_ns = 0;
 		own->sys_fd = env->sys_fd;
+		net_nl_close(own);
+		if (env->sys_fd >= 0 && net_sys_live(env->sys_fd))
+			net_nl_open(own); /* before the reads: a change after them is told */
 	}
+	changed = net_nl_changed(own) || fresh_root;
 	for (size_t i = 0; i < cur->dev.n; i++) {
 		struct net_iface *e = &cur->dev.v[i], *p = NULL;
 		const char *was = NULL;
@@ -173,7 +247,11 @@ static void net_links(struct flat *f, const struct collector_env *env,
 			e->state_fd = NET_FD_NONE;
 			continue;
 		}
-		e->operstate = net_read_operstate(env->sys_fd, e);
+		/* an fd moved over: the last tick read this state */
+		if (!p || changed || e->state_fd < 0)
+			e->operstate = net_read_operstate(env->sys_fd, e);
+		else
+			e->operstate = was;
 		if (!p || e->speed_next_ns == 0 || e->operstate != was ||
 		    mono_ns >= e->speed_next_ns) {
 			e->speed_mbps = net_read_speed(env->sys_fd, e->name, &own->small);
@@ -221,6 +299,7 @@ static void net_free(void *reading)
 
 static void net_own_free(void *own)
 {
+	net_nl_close(own);
 	procfs_buf_free(&((struct net_own *)own)->small);
 }
 
