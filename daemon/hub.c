@@ -237,6 +237,8 @@ int hub_publish(struct hub *hub, const struct hub_msg *msgs, size_t n, int64_t t
 		hub->state_t_ms = t_ms;
 		hub->tick_mono_ms = now;
 	}
+	hub->compacting =
+	    hub->n_clients > 0 || (hub->resume_need && hub->resume_need >= hub->first_seq);
 	/* Every group gets every batch of its topics, users or not (the
 	 * housekeeping frees unused ones): a stream with a batch missing would
 	 * skip it for a client that joins before the gap. */

@@ -197,6 +197,9 @@ void hub_client_free(struct hub_client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	hub->n_clients--;
+	/* it resumes from next_seq; 0: it holds no id (mid-snapshot) */
+	if (c->next_seq > hub->resume_need)
+		hub->resume_need = c->next_seq;
 	for (unsigned i = 0; i < HUB_MAX_TOPICS; i++)
 		if (c->mask & (1ULL << i))
 			hub->topic_clients[i]--;

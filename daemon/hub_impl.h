@@ -197,6 +197,14 @@ struct hub {
 	size_t run_bytes;      /* plain bytes in loopz's run (0: the next starts one) */
 	struct blob *run_last; /* the last compact frame made (held), its run's tail */
 	unsigned compact_ms;   /* age at which frames are compressed */
+	/* Compaction keeps frames for resumes: while a client is connected (it
+	 * may drop and come back), or while the frame the last client to leave
+	 * would resume from (resume_need; 0: none left) is still in the ring.
+	 * Otherwise no client can ask for the frames being published and they
+	 * stay plain until evicted (an idle daemon deflates nothing). Set under
+	 * the lock by hub_publish for the next tick's compact_prepare. */
+	uint64_t resume_need;
+	bool compacting;
 
 	struct group *groups[HUB_MAX_GROUPS];
 	size_t n_groups;

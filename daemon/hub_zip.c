@@ -375,12 +375,20 @@ out:
  * holds COMPACT_RUN plain bytes, or after a failure (the stream then holds
  * a part that nothing keeps). They replace the plain frames under the lock
  * (compact_swap), which links each part to the one before; a ring of
- * compressed frames holds several times more. */
+ * compressed frames holds several times more. Nothing while no resume
+ * can ask for them (hub->compacting). */
 size_t compact_prepare(struct hub *hub, uint64_t now, struct blob **out)
 {
 	uint64_t s = hub->compact_seq > hub->first_seq ? hub->compact_seq : hub->first_seq;
 	size_t n = 0;
 
+	if (!hub->compacting) {
+		/* none of these can be asked for: left plain, and the next
+		 * compaction starts a run of its own */
+		hub->compact_seq = hub->head_seq + 1;
+		hub->run_bytes = 0;
+		return 0;
+	}
 	if (!hub->loopz && !(hub->loopz = gz_new(COMPACT_LEVEL, GZ_PIECE_MEM)))
 		return 0;
 	while (s <= hub->head_seq && n < COMPACT_BATCH) {

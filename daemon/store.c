@@ -15,6 +15,10 @@
 #include "store_impl.h"
 
 #define QUEUE_MAX 600 /* tick records waiting for the writer */
+/* The writer is woken by the first record of a new flush period (which
+ * makes it commit the last) or when this many wait: not at every tick, as
+ * what it takes between two commits shows nowhere before the commit. */
+#define WAKE_BATCH 30
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
@@ -208,11 +212,14 @@ bool store_enabled(const struct store *s)
 
 static void push(struct store *s, struct store_rec *r, bool wait)
 {
-	bool taken = false;
+	bool taken = false, wake = false;
 
 	if (!r)
 		return;
 	if (s && s->started) {
+		int64_t flush_ms = (int64_t)s->opt.flush_s * 1000;
+		int64_t p = r->row.n && flush_ms > 0 ? r->row.t[0] / flush_ms : s->push_period;
+
 		pthread_mutex_lock(&s->lock);
 		while (wait && s->queued >= QUEUE_MAX && !s->stop)
 			pthread_cond_wait(&s->room, &s->lock);
@@ -225,9 +232,13 @@ static void push(struct store *s, struct store_rec *r, bool wait)
 			s->tail = r;
 			s->queued++;
 			taken = true;
-			pthread_cond_signal(&s->wake);
+			wake = wait || p != s->push_period || s->queued == WAKE_BATCH;
+			s->push_period = p;
+			s->wakes += wake;
 		}
 		pthread_mutex_unlock(&s->lock);
+		if (wake)
+			pthread_cond_signal(&s->wake);
 		if (!taken)
 			__atomic_add_fetch(&s->dropped, 1, __ATOMIC_RELAXED);
 	}

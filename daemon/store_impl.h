@@ -96,6 +96,8 @@ struct store {
 	pthread_cond_t room;  /* store_push_wait: the queue was emptied */
 	struct store_rec *head, *tail;
 	size_t queued;
+	int64_t push_period; /* the flush period of the last record queued */
+	unsigned wakes;      /* signals to the writer for queued records */
 	bool stop;
 	enum store_state state;
 	char reason[STORE_REASON_LEN];

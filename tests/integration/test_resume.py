@@ -186,3 +186,28 @@ def test_resume_from_each_id_of_compacted_batches(start_daemon, gzip):
         expected = [e for e in b.live_events() if last.seq < e.seq <= got[-1].seq]
         assert frames(got) == frames(expected), last.id
         check_consecutive(got, start_seq=last.seq + 1)
+
+
+def test_frames_compressed_only_for_resumes(start_daemon):
+    """Frames older than 3 s are compressed while a client is connected (it
+    may drop and resume), and stay plain while nobody could ask for them:
+    the ring's bytes per frame then, over a window past the compaction age,
+    are several times those with a client connected."""
+    d = start_daemon(interval=250, config="ring-bytes = 64M\n")
+
+    def bytes_per_frame(what):
+        a = d.wait_healthz(lambda h: h["ring"]["last"] > 0, 10, "a frame")
+        b = d.wait_healthz(lambda h: h["ring"]["last"] >= a["ring"]["last"] + 200, 30,
+                           "200 frames more (%s)" % what)
+        return (b["ring"]["bytes"] - a["ring"]["bytes"]) / (b["ring"]["last"] - a["ring"]["last"])
+
+    start = d.wait_healthz(lambda h: h["ring"]["last"] > 0, 10, "a frame")["ring"]["last"]
+    d.wait_healthz(lambda h: h["ring"]["last"] >= start + 300, 30, "300 frames: past 3 s")
+    alone = bytes_per_frame("no client")
+    c = d.sse()
+    c.wait_hello_snapshot()
+    seen = d.healthz()["ring"]["last"]
+    d.wait_healthz(lambda h: h["ring"]["last"] >= seen + 300, 30, "300 frames with a client")
+    read = bytes_per_frame("a client")
+    c.close()
+    assert alone > 2.5 * read, (alone, read)

@@ -102,6 +102,16 @@ static char *drain(struct hub_client *c, size_t chunk)
 	return buf;
 }
 
+/* Compaction at age 0 (every frame but the batch just published), with a
+ * client connected throughout, as compaction needs one that may resume
+ * (or one gone whose resume point is still in the ring). Returns that
+ * client, which reads nothing. */
+static struct hub_client *compact_now(struct hub *hub)
+{
+	hub_set_compact_age(hub, 0);
+	return cnew(hub, 7, NULL);
+}
+
 static int count(const char *s, const char *needle)
 {
 	int n = 0;
@@ -944,13 +954,14 @@ TEST(test_compact_ring)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops),
 		   *ref = hub_new(1 << 20, INST, names, &ops);
+	struct hub_client *hold;
 	struct hub_filter f = {.max_level = 7, .match = "needle"};
 	struct hub_stats st, st_ref;
 	struct hub_client *plain, *z, *filtered, *rp;
 	static struct unzip u;
 	static char expect[1 << 20];
 
-	hub_set_compact_age(hub, 0); /* every frame but the batch just published */
+	hold = compact_now(hub); /* every frame but the batch just published */
 	hub_set_hello(hub, "{}", 2000);
 	hub_set_hello(ref, "{}", 2000);
 	for (int i = 1; i <= 200; i++) {
@@ -989,6 +1000,7 @@ TEST(test_compact_ring)
 	hub_client_free(rp);
 	hub_client_free(z);
 	hub_client_free(filtered);
+	hub_client_free(hold);
 	hub_free(hub);
 	hub_free(ref);
 }
@@ -1031,10 +1043,11 @@ TEST(test_compact_text_shared)
 {
 	struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 	struct hub_client *a, *b;
+	struct hub_client *hold;
 	struct hub_stats st, st_a;
 	static char sa[1 << 16];
 
-	hub_set_compact_age(hub, 0);
+	hold = compact_now(hub);
 	hub_set_hello(hub, "{}", 2000);
 	for (int i = 1; i <= 40; i++) {
 		char json[400];
@@ -1062,6 +1075,7 @@ TEST(test_compact_text_shared)
 	assert_int_equal(st.inflated, 0);
 	hub_client_free(a);
 	hub_client_free(b);
+	hub_client_free(hold);
 	hub_free(hub);
 }
 
@@ -1102,14 +1116,15 @@ TEST(test_compact_runs)
 		   *ref = hub_new(4 << 20, INST, names, &ops);
 	struct hub_stats st, st_plain, st_small;
 	struct hub_client *a, *b, *z;
+	struct hub_client *hold, *hold_small;
 	static struct unzip u;
 	static char expect[1 << 20];
 	const char *from[] = {"00000000deadbeef-37", "00000000deadbeef-2", "00000000deadbeef-150",
 			      "00000000deadbeef-299"};
 	char id[SSE_ID_MAX];
 
-	hub_set_compact_age(hub, 0);
-	hub_set_compact_age(small, 0);
+	hold = compact_now(hub);
+	hold_small = compact_now(small);
 	for (struct hub *h = hub; h; h = h == hub     ? plain
 					 : h == plain ? small
 					 : h == small ? ref
@@ -1159,8 +1174,10 @@ TEST(test_compact_runs)
 		if (s % 3 == 0)
 			hub_housekeep(small);
 	}
+	hub_client_free(hold);
 	hub_free(hub);
 	hub_free(plain);
+	hub_client_free(hold_small);
 	hub_free(small);
 	hub_free(ref);
 }
@@ -1204,13 +1221,14 @@ TEST(test_compact_batches)
 	struct hub_filter fm = {.max_level = 7, .match = "needle"};
 	struct hub_stats st, st_ref;
 	struct hub_client *a, *b;
+	struct hub_client *hold, *hold_small;
 	static struct unzip u;
 	static char expect[1 << 20];
 	uint64_t first[81];
 	char id[SSE_ID_MAX];
 	size_t shared = 0, cut = 0;
 
-	hub_set_compact_age(hub, 0);
+	hold = compact_now(hub);
 	first[0] = 1;
 	for (int i = 0; i < 80; i++) {
 		int n = pub_batch(hub, i);
@@ -1275,7 +1293,7 @@ TEST(test_compact_batches)
 		struct hub_stats st_small;
 		struct blob *oldest;
 
-		hub_set_compact_age(small, 0);
+		hold_small = compact_now(small);
 		for (int i = 0; i < 80; i++)
 			pub_batch(small, i);
 		hub_get_stats(small, &st_small);
@@ -1294,9 +1312,11 @@ TEST(test_compact_batches)
 			if (s % 4 == 0)
 				hub_housekeep(small);
 		}
+		hub_client_free(hold_small);
 		hub_free(small);
 	}
 	assert_true(cut > 0);
+	hub_client_free(hold);
 	hub_free(hub);
 	hub_free(ref);
 }
@@ -1394,10 +1414,11 @@ TEST(test_gather_same_stream)
 		size_t max = mode & 4 ? 100 : 1 << 16;
 		struct hub *hub = hub_new(1 << 20, INST, names, &ops);
 		struct hub_client *rd[2], *gt[2];
+		struct hub_client *hold;
 		size_t rlen[2] = {0}, glen[2] = {0};
 
 		hub_set_hello(hub, "{\"host\":\"h\"}", 2000);
-		hub_set_compact_age(hub, 0); /* old frames are kept compressed */
+		hold = compact_now(hub); /* old frames are kept compressed */
 		for (int i = 1; i <= 6; i++)
 			pub(hub, (unsigned)(i % 3), i);
 		for (int k = 0; k < 2; k++) { /* fresh, and replaying 3..6 */
@@ -1444,6 +1465,85 @@ TEST(test_gather_same_stream)
 			hub_client_free(rd[k]);
 			hub_client_free(gt[k]);
 		}
+		hub_client_free(hold);
 		hub_free(hub);
 	}
+}
+
+/* Whether every frame of hub from seq a to b is compact (want) or plain. */
+static void assert_frames_compact(const struct hub *hub, uint64_t a, uint64_t b, bool want)
+{
+	for (uint64_t s = a; s <= b; s++)
+		assert_int_equal(hub->frames[s & (hub->cap - 1)]->compact, want);
+}
+
+/* Old frames are compressed only while someone may resume into them: a
+ * client connected, or the last to leave while its resume point is still
+ * in the ring. A daemon nobody reads deflates nothing. */
+TEST(test_compact_needs_resume)
+{
+	struct hub *hub = hub_ready(1 << 20, "{}"), *small = hub_ready(16 << 10, "{}");
+	struct hub_client *c;
+	struct hub_stats st;
+	char id[SSE_ID_MAX], *s;
+	uint64_t need;
+
+	hub_set_compact_age(hub, 0);
+	for (int i = 1; i <= 50; i++)
+		pub(hub, (unsigned)(i % 3), i);
+	assert_frames_compact(hub, 1, 50, false);
+
+	/* a client: what is published from its next tick on is compressed */
+	c = cnew(hub, 7, NULL);
+	drain(c, 4096);
+	for (int i = 51; i <= 70; i++) {
+		pub(hub, (unsigned)(i % 3), i);
+		drain(c, 4096);
+	}
+	assert_frames_compact(hub, 1, 50, false);
+	assert_frames_compact(hub, 51, 69, true);
+
+	/* it leaves; what it would resume into is compressed still, and
+	 * replays exactly */
+	hub_client_free(c);
+	for (int i = 71; i <= 90; i++)
+		pub(hub, (unsigned)(i % 3), i);
+	assert_frames_compact(hub, 51, 89, true);
+	c = cnew(hub, 7, "00000000deadbeef-70");
+	s = drain(c, 4096);
+	assert_null(strstr(s, "event: snapshot"));
+	assert_int_equal(count(s, "\nid: "), 20);
+	assert_non_null(strstr(s, "data: {\"t\":1,\"n\":71}\nid: 00000000deadbeef-71\n\n"));
+	assert_non_null(strstr(s, "data: {\"t\":1,\"n\":90}\nid: 00000000deadbeef-90\n\n"));
+	hub_client_free(c);
+
+	/* in a small ring: once the frame it would resume from is gone, no
+	 * resume can use what comes next, and it stays plain */
+	hub_set_compact_age(small, 0);
+	c = cnew(small, 7, NULL);
+	pub(small, 0, 0);
+	drain(c, 4096);
+	hub_client_free(c);
+	hub_get_stats(small, &st);
+	need = st.last_seq + 1;
+	for (int i = 1; st.first_seq <= need + 1; i++) {
+		pub(small, (unsigned)(i % 3), i);
+		hub_get_stats(small, &st);
+	}
+	pub(small, 0, 0); /* the tick that sees the need gone */
+	hub_get_stats(small, &st);
+	assert_frames_compact(small, st.first_seq, st.first_seq, true);
+	for (int i = 0; i < 40; i++)
+		pub(small, (unsigned)(i % 3), i);
+	hub_get_stats(small, &st);
+	assert_frames_compact(small, st.last_seq - 39, st.last_seq, false);
+	/* a client that resumes from a frame still here is served, plain */
+	sse_format_id(id, sizeof(id), INST, st.last_seq - 10);
+	c = cnew(small, 7, id);
+	s = drain(c, 4096);
+	assert_null(strstr(s, "event: snapshot"));
+	assert_int_equal(count(s, "\nid: "), 10);
+	hub_client_free(c);
+	hub_free(small);
+	hub_free(hub);
 }

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "collector.h"
 #include "store.h"
+#include "store_impl.h"
 #include "unit.h"
 
 #define T0 1795996800000LL /* a day boundary (UTC) */
@@ -62,7 +63,7 @@ static struct store *open_store(unsigned flush_s, uint64_t max_bytes)
 
 /* A tick of the cpu topic (its real history paths) and of proc's tops,
  * its record following the last one's columns as the daemon's do. */
-static void tick(struct store *s, int64_t t, double user)
+static struct store_rec *tick_rec(struct store *s, int64_t t, double user)
 {
 	const struct collector *cpu = collector_registry[collector_topic("cpu")];
 	const struct collector *proc = collector_registry[collector_topic("proc")];
@@ -85,7 +86,13 @@ static void tick(struct store *s, int64_t t, double user)
 	assert_non_null(p = cJSON_Parse(json));
 	assert_int_equal(store_rec_payload(r, t, "proc", p, proc->history, proc->tops), 0);
 	cJSON_Delete(p);
-	store_push_wait(s, r);
+	return r;
+}
+
+/* The same, handed to the writer as fast as it takes them. */
+static void tick(struct store *s, int64_t t, double user)
+{
+	store_push_wait(s, tick_rec(s, t, user));
 }
 
 /* A tick of eight network interfaces of noise: rows that do not shrink. */
@@ -195,6 +202,36 @@ TEST_WITH(test_restart_keeps_rows, setup, teardown)
 	assert_int_equal(cJSON_GetArraySize(rows_of(j, "cpu")), 3);
 	row = cJSON_GetArrayItem(rows_of(j, "cpu"), 0);
 	assert_true(fabs(cJSON_GetArrayItem(row, 1)->valuedouble - 4.5) < 1e-9);
+	cJSON_Delete(j);
+	store_close(s);
+}
+
+/* The loop thread's records wake the writer when one starts a flush
+ * period (the writer then commits the last) or WAKE_BATCH (30) wait, not
+ * at every tick; none is lost. */
+TEST_WITH(test_writer_woken_by_period, setup, teardown)
+{
+	struct store *s = open_store(60, 256 << 20);
+	unsigned st;
+	cJSON *j;
+
+	wait_status(s, true, NULL);
+	for (int i = 0; i < 29; i++)
+		store_push(s, tick_rec(s, T0 + i * 1000, i % 10));
+	assert_int_equal(s->wakes, 1); /* the first: a new period */
+	store_push(s, tick_rec(s, T0 + 29000, 1));
+	assert_int_equal(s->wakes, 2); /* 30 waiting, or fewer if it took some */
+	for (int i = 30; i < 59; i++)
+		store_push(s, tick_rec(s, T0 + i * 1000, i % 10));
+	assert_true(s->wakes <= 3);
+	store_push(s, tick_rec(s, T0 + 60000, 1)); /* the next minute */
+	assert_true(s->wakes >= 3 && s->wakes <= 4);
+	store_close(s);
+	s = open_store(60, 256 << 20);
+	wait_status(s, true, NULL);
+	j = query(s, "cpu", T0, T0 + 61000, NULL, &st);
+	assert_int_equal(st, 200);
+	assert_int_equal(cJSON_GetArraySize(rows_of(j, "cpu")), 60);
 	cJSON_Delete(j);
 	store_close(s);
 }
