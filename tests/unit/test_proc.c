@@ -656,7 +656,8 @@ TEST(test_collector_clock)
 	cJSON_Delete(p);
 	/* the sleeper did not run: its stat is not read again (the kernel
 	 * would not have changed it; here it shows which reading was used);
-	 * the busy one ran: read */
+	 * the busy one ran: read, but its rate is its CPU clock's (what it
+	 * really ran since, over the tick's second), not stat's utime */
 	scratch_proc(&s, (unsigned)idle, "idle", 'S', 60, 1, 50, 999);
 	scratch_proc(&s, (unsigned)busy, "busy", 'R', 30, 1, 60, 200);
 	nanosleep(&nap, NULL);
@@ -664,7 +665,7 @@ TEST(test_collector_clock)
 	p = tick(st, &env, 2);
 	assert_true(cpu_of(p, (unsigned)idle) == 0);
 	assert_true(num(row_of(p, "top_mem", (unsigned)idle), "rss_bytes") == 100 * 4096.0);
-	assert_true(cpu_of(p, (unsigned)busy) == 20);
+	assert_true(cpu_of(p, (unsigned)busy) > 0 && cpu_of(p, (unsigned)busy) != 20);
 	cJSON_Delete(p);
 	/* until its refresh, at most PROC_REFRESH_TICKS later (and a back-off
 	 * step), its reading stands */
@@ -674,8 +675,9 @@ TEST(test_collector_clock)
 		p = tick(st, &env, n);
 		rss = num(row_of(p, "top_mem", (unsigned)idle), "rss_bytes");
 		if (rss != 100 * 4096.0) {
+			/* stat's utime moved, the clock did not: 0 */
 			assert_true(rss == 999 * 4096.0);
-			assert_true(cpu_of(p, (unsigned)idle) > 0);
+			assert_true(cpu_of(p, (unsigned)idle) == 0);
 			cJSON_Delete(p);
 			break;
 		}
@@ -1068,4 +1070,43 @@ out:
 	kill(first, SIGKILL);
 	for (size_t i = 0; i < 25; i++)
 		wait(NULL);
+}
+
+/* On the live /proc the CPU rate is the process CPU clock's, exact to the
+ * ns, where stat's utime + stime count in USER_HZ ticks: over ticks given
+ * as exactly 1 s apart those would make whole percents only. A busy child
+ * that runs some tens of ms between them shows fractions of a percent. */
+TEST(test_table_cpu_from_clock)
+{
+	pid_t busy = spawn_busy();
+	struct proc_table t;
+	size_t errors = 0;
+	int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool fraction = false;
+
+	assert_true(proc_fd >= 0);
+	assert_int_equal(proc_table_init(&t), 0);
+	proc_table_set_root(&t, proc_fd, open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	assert_true(t.live);
+	t.ticks = 1;
+	assert_int_equal(proc_table_list(&t, proc_fd, SEC, 0, 0, &errors), 0);
+	for (uint64_t n = 2; n < 8 && !fraction; n++) {
+		const struct proc_entry *e = NULL;
+
+		nanosleep(&(struct timespec){.tv_nsec = 30 * 1000 * 1000}, NULL);
+		wait_ran(busy);
+		t.ticks = n;
+		assert_int_equal(proc_table_update(&t, proc_fd, n * SEC, false, &errors), 0);
+		for (size_t i = 0; i < t.n; i++)
+			if (t.v[i].pid == (uint32_t)busy)
+				e = &t.v[i];
+		assert_non_null(e);
+		assert_true(e->cpu >= 0);
+		fraction = e->cpu % 100 != 0;
+	}
+	assert_true(fraction);
+	proc_table_done(&t);
+	close(proc_fd);
+	kill(busy, SIGKILL);
+	waitpid(busy, NULL, 0);
 }
