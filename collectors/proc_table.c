@@ -385,14 +385,30 @@ static void proc_exits(struct proc_table *t)
 	}
 }
 
+/* Whether e, whose clock moved, may skip its stat read: a kernel thread
+ * asleep at its last reading, read less than PROC_KTHREAD_STAT_TICKS ago,
+ * whose exit (or the reuse of its pid) a pidfd reports. It has no memory,
+ * one thread, no command line and does not exec; its CPU rate comes
+ * from the clock, and a new comm (a kworker's names its workqueue) or
+ * state (R, D) shows at the next reading. Nothing of the like holds for
+ * other processes: their memory, threads and state may change whenever
+ * they run. */
+static bool proc_kthread_skip(const struct proc_table *t, const struct proc_entry *e)
+{
+	return e->pidfd >= 0 && (e->flags & PROC_PF_KTHREAD) &&
+	       (e->state == 'I' || e->state == 'S') && e->have_clock && e->have_cpu && e->cpu_ns &&
+	       t->ticks - e->stat_tick < PROC_KTHREAD_STAT_TICKS;
+}
+
 /* One check of one process. On a live root the process CPU clock comes
  * first: when it did not move since the last check, the process did not
  * run, and nothing we show can have changed (leaving any state takes
  * running; creating or ending a thread too) but for memory the kernel
  * reclaims, which a re-read every PROC_REFRESH_TICKS (when the last
- * payload showed it; else PROC_REFRESH_HIDDEN_TICKS) picks up. Its CPU
- * rate comes from the clock, exact to the ns (stat's utime + stime move
- * in steps of 1/USER_HZ s).
+ * payload showed it; else PROC_REFRESH_HIDDEN_TICKS) picks up; a kernel
+ * thread that ran is read only every PROC_KTHREAD_STAT_TICKS (see
+ * proc_kthread_skip). Its CPU rate then comes from the clock, exact to
+ * the ns (stat's utime + stime move in steps of 1/USER_HZ s).
  * Otherwise, or when forced, stat is read: through the held fd, or by
  * path, kept when the fd budget allows. Returns 0, -ENOENT/-ESRCH when
  * the process is gone, or -errno. */
@@ -422,6 +438,13 @@ static int proc_read_entry(struct proc_table *t, int proc_fd, struct proc_entry 
 			e->cpu = e->have_cpu && mono_ns > e->cpu_mono_ns ? 0 : -1;
 			e->cpu_mono_ns = mono_ns;
 			e->idle++;
+			proc_schedule(t, e);
+			return 0;
+		}
+		if (!force && moved && proc_kthread_skip(t, e)) {
+			proc_rate(t, e, clock_ns, mono_ns);
+			e->clock_ns = clock_ns;
+			e->idle = 0;
 			proc_schedule(t, e);
 			return 0;
 		}

@@ -27,6 +27,11 @@
  * PROC_IDLE_MAX-th tick; its exit still shows at once (a pidfd). */
 #define PROC_IDLE_STREAK 4
 #define PROC_IDLE_MAX    4
+/* On the live /proc a kernel thread asleep (I, S) at its last reading,
+ * whose clock moved, is not read again before this many ticks passed:
+ * all it can change is its comm and state, which show at that reading
+ * (its CPU rate comes from the clock). */
+#define PROC_KTHREAD_STAT_TICKS 4
 
 struct proc_gpu;
 

@@ -775,6 +775,61 @@ TEST(test_collector_hidden_refresh)
 	config_free(&cfg);
 }
 
+/* On a live root a kernel thread asleep (I) at its last reading, whose
+ * clock moved, has its stat read only every PROC_KTHREAD_STAT_TICKS
+ * ticks: its comm, rewritten before each tick to name that tick, shows at
+ * most 3 ticks late, and not always at once. The subject is a busy child
+ * of ours that its scratch stat calls a kernel thread: its clock moves at
+ * every tick, as a kworker's that runs every second. Another busy child,
+ * an ordinary process asleep at each reading, is read at every tick. Both
+ * rates come from the clocks (their utime stands still in the files). */
+TEST(test_collector_kthread_ran)
+{
+	pid_t kw = spawn_busy(), prog = spawn_busy();
+	struct scratch s;
+	struct collector_env env = {.sys_fd = -1};
+	unsigned n, late = 0, kw_ran = 0, prog_ran = 0;
+	void *st = NULL;
+
+	scratch_make_live(&s, &env);
+	scratch_kthread(&s, (unsigned)kw, "kw-0", 7);
+	scratch_proc(&s, (unsigned)prog, "prog-0", 'S', 7, 1, 50, 100);
+	st = init_check(&proc_collector, &env, 0, NULL);
+	for (n = 1; n <= 4 * PROC_KTHREAD_STAT_TICKS; n++) {
+		char comm[16];
+		unsigned shown;
+		const cJSON *r;
+		cJSON *p;
+
+		snprintf(comm, sizeof(comm), "kw-%u", n);
+		scratch_kthread(&s, (unsigned)kw, comm, 7);
+		snprintf(comm, sizeof(comm), "prog-%u", n);
+		scratch_proc(&s, (unsigned)prog, comm, 'S', 7, 1, 50, 100);
+		wait_ran(kw);
+		wait_ran(prog);
+		p = tick(st, &env, n);
+		r = row_of(p, "top_mem", (unsigned)kw);
+		assert_non_null(r);
+		assert_int_equal(sscanf(str(r, "comm"), "kw-%u", &shown), 1);
+		assert_true(shown <= n && n - shown < PROC_KTHREAD_STAT_TICKS);
+		late += shown < n;
+		assert_string_equal(str(r, "state"), "I");
+		assert_string_equal(str(row_of(p, "top_mem", (unsigned)prog), "comm"), comm);
+		/* a rate of at least 0.005 % of the tick's second */
+		kw_ran += cpu_of(p, (unsigned)kw) > 0;
+		prog_ran += cpu_of(p, (unsigned)prog) > 0;
+		cJSON_Delete(p);
+	}
+	assert_true(late > 0);
+	assert_true(kw_ran > 0 && prog_ran > 0);
+	proc_collector.fini(st);
+	kill(kw, SIGKILL);
+	kill(prog, SIGKILL);
+	waitpid(kw, NULL, 0);
+	waitpid(prog, NULL, 0);
+	scratch_remove(&s);
+}
+
 /* --- the live /proc --- */
 
 /* Children die with the test process, also when an assertion ends a test
