@@ -1165,3 +1165,65 @@ TEST(test_table_cpu_from_clock)
 	kill(busy, SIGKILL);
 	waitpid(busy, NULL, 0);
 }
+
+/* The kernel threads of the live /proc that run (kworkers, rcu_preempt,
+ * ksoftirqd: most hosts have some every few ms): at a check where the
+ * clock of one asleep (I, S) at its last reading moved, its stat is
+ * skipped while the reading is younger than PROC_KTHREAD_STAT_TICKS
+ * ticks, and read when older. Ticks every 20 ms for up to 5 s, until 8
+ * such checks were seen; skipped with a reason where none runs. */
+TEST(test_table_kthreads_live)
+{
+	struct {
+		uint32_t pid;
+		uint64_t clock_ns, stat_tick;
+	} seen[4096];
+	size_t n_seen = 0, errors = 0, checks = 0, skipped = 0;
+	struct proc_table t;
+	int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	uint64_t end = clock_mono_ms() + 5000;
+
+	assert_true(proc_fd >= 0);
+	assert_int_equal(proc_table_init(&t), 0);
+	proc_table_set_root(&t, proc_fd, open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	assert_true(t.live);
+	t.ticks = 1;
+	assert_int_equal(proc_table_list(&t, proc_fd, clock_mono_ns(), 0, 0, &errors), 0);
+	for (uint64_t n = 2; checks < 8 && clock_mono_ms() < end; n++) {
+		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+		/* what each kernel thread asleep at its last reading was */
+		n_seen = 0;
+		for (size_t i = 0; i < t.n && n_seen < sizeof(seen) / sizeof(seen[0]); i++) {
+			const struct proc_entry *e = &t.v[i];
+
+			if ((e->flags & PROC_PF_KTHREAD) && e->pidfd >= 0 && e->have_clock &&
+			    (e->state == 'I' || e->state == 'S') && e->next_tick <= n) {
+				seen[n_seen].pid = e->pid;
+				seen[n_seen].stat_tick = e->stat_tick;
+				seen[n_seen++].clock_ns = e->clock_ns;
+			}
+		}
+		t.ticks = n;
+		assert_int_equal(proc_table_update(&t, proc_fd, clock_mono_ns(), false, &errors),
+				 0);
+		for (size_t k = 0; k < n_seen; k++) {
+			const struct proc_entry *e = NULL;
+			bool read;
+
+			for (size_t i = 0; i < t.n && !e; i++)
+				if (t.v[i].pid == seen[k].pid)
+					e = &t.v[i];
+			if (!e || e->clock_ns == seen[k].clock_ns)
+				continue; /* gone, or did not run */
+			read = e->stat_tick == n;
+			assert_int_equal(read, n - seen[k].stat_tick >= PROC_KTHREAD_STAT_TICKS);
+			skipped += !read;
+			checks++;
+		}
+	}
+	proc_table_done(&t);
+	close(proc_fd);
+	if (checks < 8)
+		skip(); /* no kernel thread ran often enough here to say */
+	assert_true(skipped > 0);
+}
