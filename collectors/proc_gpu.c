@@ -52,7 +52,7 @@ void proc_gpu_scan_done(struct proc_gpu_scan *g)
  * its utime + stime. */
 static uint64_t proc_gpu_mark(const struct proc_entry *e)
 {
-	return e->have_clock ? e->clock_ns : e->cpu_ticks;
+	return e->have_clock ? e->clock_ns : e->cpu_time;
 }
 
 static bool proc_gpu_numeric(const char *name, int *ret)

@@ -39,6 +39,8 @@
  * MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)), what clock_getcpuclockid()
  * returns: the runtime of every thread of the process, in ns. */
 #define PROC_CPUCLOCK(pid) ((clockid_t)((~(unsigned)(pid) << 3) | 2u))
+/* Its ticks a second, for proc_cpu_hundredths. */
+#define PROC_NS_HZ UINT64_C(1000000000)
 
 /* --- the pid table: a dense array and an open-addressing index --- */
 
@@ -237,14 +239,38 @@ static void proc_kthread_renamed(struct proc_entry *e)
 	e->cmd = cmd;
 }
 
-/* A new reading of stat into e. A different starttime under the same pid
- * (only possible when read by path) is a new process: no rate, and its
- * command line and owner are looked up again, as after an exec (which
- * changes comm). */
-static void proc_fold(struct proc_table *t, struct proc_entry *e, const struct proc_stat *st,
+/* e's CPU rate from its CPU time now, `time` (on a live root its process
+ * CPU clock in ns: exact; elsewhere utime + stime, in USER_HZ ticks),
+ * since cpu_mono_ns: none at the first reading, after a change of unit
+ * (a new root), when the time went backwards or no time passed. */
+static void proc_rate(const struct proc_table *t, struct proc_entry *e, uint64_t time,
 		      uint64_t mono_ns)
 {
-	uint64_t ticks = st->utime + st->stime, d;
+	uint64_t d;
+
+	e->cpu = -1;
+	if (e->have_cpu && e->cpu_ns == t->live && mono_ns > e->cpu_mono_ns &&
+	    procfs_delta(e->cpu_time, time, &d) == 0) {
+		uint64_t h =
+		    proc_cpu_hundredths(d, t->live ? PROC_NS_HZ : t->hz, mono_ns - e->cpu_mono_ns);
+
+		e->cpu = h > INT64_MAX ? INT64_MAX : (int64_t)h;
+	}
+	e->cpu_time = time;
+	e->cpu_ns = t->live;
+	e->cpu_mono_ns = mono_ns;
+	e->have_cpu = true;
+}
+
+/* A new reading of stat into e, with clock_ns, its CPU clock read just
+ * before on a live root. A different starttime under the same pid (only
+ * possible when read by path) is a new process: no rate, and its command
+ * line and owner are looked up again, as after an exec (which changes
+ * comm). */
+static void proc_fold(struct proc_table *t, struct proc_entry *e, const struct proc_stat *st,
+		      uint64_t clock_ns, uint64_t mono_ns)
+{
+	uint64_t ticks = st->utime + st->stime;
 	bool reborn = e->have_cpu && st->starttime != e->starttime;
 
 	if (st->utime > UINT64_MAX - st->stime)
@@ -257,15 +283,7 @@ static void proc_fold(struct proc_table *t, struct proc_entry *e, const struct p
 	}
 	e->starttime = st->starttime;
 	e->ppid = st->ppid;
-	e->cpu = -1;
-	if (e->have_cpu && mono_ns > e->cpu_mono_ns && procfs_delta(e->cpu_ticks, ticks, &d) == 0) {
-		uint64_t h = proc_cpu_hundredths(d, t->hz, mono_ns - e->cpu_mono_ns);
-
-		e->cpu = h > INT64_MAX ? INT64_MAX : (int64_t)h;
-	}
-	e->cpu_ticks = ticks;
-	e->cpu_mono_ns = mono_ns;
-	e->have_cpu = true;
+	proc_rate(t, e, t->live ? clock_ns : ticks, mono_ns);
 	if (strcmp(e->comm, st->comm) != 0) {
 		e->meta_gen++;
 		memcpy(e->comm, st->comm, sizeof(e->comm));
@@ -367,12 +385,30 @@ static void proc_exits(struct proc_table *t)
 	}
 }
 
+/* Whether e, whose clock moved, may skip its stat read: a kernel thread
+ * asleep at its last reading, read less than PROC_KTHREAD_STAT_TICKS ago,
+ * whose exit (or the reuse of its pid) a pidfd reports. It has no memory,
+ * one thread, no command line and does not exec; its CPU rate comes
+ * from the clock, and a new comm (a kworker's names its workqueue) or
+ * state (R, D) shows at the next reading. Nothing of the like holds for
+ * other processes: their memory, threads and state may change whenever
+ * they run. */
+static bool proc_kthread_skip(const struct proc_table *t, const struct proc_entry *e)
+{
+	return e->pidfd >= 0 && (e->flags & PROC_PF_KTHREAD) &&
+	       (e->state == 'I' || e->state == 'S') && e->have_clock && e->have_cpu && e->cpu_ns &&
+	       t->ticks - e->stat_tick < PROC_KTHREAD_STAT_TICKS;
+}
+
 /* One check of one process. On a live root the process CPU clock comes
- * first: when it did not move since the last stat reading, the process
- * did not run, and nothing we show can have changed (leaving any state
- * takes running; creating or ending a thread too) but for memory the
- * kernel reclaims, which a re-read every PROC_REFRESH_TICKS (when the last
- * payload showed it; else PROC_REFRESH_HIDDEN_TICKS) picks up.
+ * first: when it did not move since the last check, the process did not
+ * run, and nothing we show can have changed (leaving any state takes
+ * running; creating or ending a thread too) but for memory the kernel
+ * reclaims, which a re-read every PROC_REFRESH_TICKS (when the last
+ * payload showed it; else PROC_REFRESH_HIDDEN_TICKS) picks up; a kernel
+ * thread that ran is read only every PROC_KTHREAD_STAT_TICKS (see
+ * proc_kthread_skip). Its CPU rate then comes from the clock, exact to
+ * the ns (stat's utime + stime move in steps of 1/USER_HZ s).
  * Otherwise, or when forced, stat is read: through the held fd, or by
  * path, kept when the fd budget allows. Returns 0, -ENOENT/-ESRCH when
  * the process is gone, or -errno. */
@@ -405,6 +441,13 @@ static int proc_read_entry(struct proc_table *t, int proc_fd, struct proc_entry 
 			proc_schedule(t, e);
 			return 0;
 		}
+		if (!force && moved && proc_kthread_skip(t, e)) {
+			proc_rate(t, e, clock_ns, mono_ns);
+			e->clock_ns = clock_ns;
+			e->idle = 0;
+			proc_schedule(t, e);
+			return 0;
+		}
 	}
 	if (fd < 0) {
 		fd = proc_open_pid_file(proc_fd, e->pid, "stat");
@@ -429,7 +472,7 @@ static int proc_read_entry(struct proc_table *t, int proc_fd, struct proc_entry 
 		r = -EINVAL;
 		goto out;
 	}
-	proc_fold(t, e, &st, mono_ns);
+	proc_fold(t, e, &st, clock_ns, mono_ns);
 	e->stat_tick = t->ticks;
 	e->idle = moved ? 0 : e->idle + 1;
 	e->clock_ns = clock_ns;

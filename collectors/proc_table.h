@@ -2,8 +2,8 @@
  * through an open-addressing index, with the fds held on it (its stat file,
  * and a pidfd in an epoll set that reports its exit) within a budget of
  * RLIMIT_NOFILE. On the live /proc a process whose CPU clock did not move
- * keeps its last reading; new pids come from listing the proc root, whole
- * or only above a given position. */
+ * keeps its last reading, and the CPU rate comes from that clock; new pids
+ * come from listing the proc root, whole or only above a given position. */
 #ifndef SYSFEED_PROC_TABLE_H
 #define SYSFEED_PROC_TABLE_H
 
@@ -27,6 +27,11 @@
  * PROC_IDLE_MAX-th tick; its exit still shows at once (a pidfd). */
 #define PROC_IDLE_STREAK 4
 #define PROC_IDLE_MAX    4
+/* On the live /proc a kernel thread asleep (I, S) at its last reading,
+ * whose clock moved, is not read again before this many ticks passed:
+ * all it can change is its comm and state, which show at that reading
+ * (its CPU rate comes from the clock). */
+#define PROC_KTHREAD_STAT_TICKS 4
 
 struct proc_gpu;
 
@@ -48,11 +53,13 @@ struct proc_entry {
 	uint64_t fd_tick; /* when its fds were last listed */
 	uint64_t fd_mark; /* its CPU clock (or utime + stime) then */
 	uint64_t starttime;
-	uint64_t cpu_ticks;   /* utime + stime at cpu_mono_ns */
-	uint64_t cpu_mono_ns; /* when cpu_ticks held */
+	/* at cpu_mono_ns: the process CPU clock (ns) when cpu_ns, that is
+	 * on a live root; else utime + stime (USER_HZ ticks) */
+	uint64_t cpu_time;
+	uint64_t cpu_mono_ns; /* when cpu_time held */
 	uint64_t rss_pages;
-	/* the process CPU clock read just before the last stat read; while it
-	 * stays, that reading holds */
+	/* the process CPU clock at the last check (read just before stat when
+	 * that was read); while it stays, the last stat reading holds */
 	uint64_t clock_ns;
 	uint64_t stat_tick;  /* when stat was last read */
 	uint64_t shown_tick; /* when a payload last had it in a row */
@@ -70,7 +77,8 @@ struct proc_entry {
 	int stat_fd; /* -1: opened by path at each reading */
 	int pidfd;   /* in ep, readable once the process exited; -1: none */
 	char state;
-	bool have_cpu;   /* cpu_ticks holds a reading */
+	bool have_cpu;   /* cpu_time holds a reading */
+	bool cpu_ns;     /* cpu_time is the CPU clock */
 	bool have_clock; /* clock_ns holds a reading */
 	bool meta;       /* cmd and uid were looked up */
 	bool uid_known;

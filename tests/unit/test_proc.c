@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -656,7 +657,8 @@ TEST(test_collector_clock)
 	cJSON_Delete(p);
 	/* the sleeper did not run: its stat is not read again (the kernel
 	 * would not have changed it; here it shows which reading was used);
-	 * the busy one ran: read */
+	 * the busy one ran: read, but its rate is its CPU clock's (what it
+	 * really ran since, over the tick's second), not stat's utime */
 	scratch_proc(&s, (unsigned)idle, "idle", 'S', 60, 1, 50, 999);
 	scratch_proc(&s, (unsigned)busy, "busy", 'R', 30, 1, 60, 200);
 	nanosleep(&nap, NULL);
@@ -664,7 +666,7 @@ TEST(test_collector_clock)
 	p = tick(st, &env, 2);
 	assert_true(cpu_of(p, (unsigned)idle) == 0);
 	assert_true(num(row_of(p, "top_mem", (unsigned)idle), "rss_bytes") == 100 * 4096.0);
-	assert_true(cpu_of(p, (unsigned)busy) == 20);
+	assert_true(cpu_of(p, (unsigned)busy) > 0 && cpu_of(p, (unsigned)busy) != 20);
 	cJSON_Delete(p);
 	/* until its refresh, at most PROC_REFRESH_TICKS later (and a back-off
 	 * step), its reading stands */
@@ -674,8 +676,9 @@ TEST(test_collector_clock)
 		p = tick(st, &env, n);
 		rss = num(row_of(p, "top_mem", (unsigned)idle), "rss_bytes");
 		if (rss != 100 * 4096.0) {
+			/* stat's utime moved, the clock did not: 0 */
 			assert_true(rss == 999 * 4096.0);
-			assert_true(cpu_of(p, (unsigned)idle) > 0);
+			assert_true(cpu_of(p, (unsigned)idle) == 0);
 			cJSON_Delete(p);
 			break;
 		}
@@ -771,6 +774,78 @@ TEST(test_collector_hidden_refresh)
 	waitpid(busy, NULL, 0);
 	scratch_remove(&s);
 	config_free(&cfg);
+}
+
+/* Whether pidfd_open works here (not before Linux 5.3, nor under
+ * valgrind). */
+static bool pidfd_works(void)
+{
+#ifdef SYS_pidfd_open
+	int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+#endif
+	return false;
+}
+
+/* On a live root a kernel thread asleep (I) at its last reading, whose
+ * clock moved, has its stat read only every PROC_KTHREAD_STAT_TICKS
+ * ticks: its comm, rewritten before each tick to name that tick, shows at
+ * most 3 ticks late, and not always at once. The subject is a busy child
+ * of ours that its scratch stat calls a kernel thread: its clock moves at
+ * every tick, as a kworker's that runs every second. Another busy child,
+ * an ordinary process asleep at each reading, is read at every tick. Both
+ * rates come from the clocks (their utime stands still in the files).
+ * Without pidfds the reuse of its pid could pass unseen: read at every
+ * tick then. */
+TEST(test_collector_kthread_ran)
+{
+	pid_t kw = spawn_busy(), prog = spawn_busy();
+	struct scratch s;
+	struct collector_env env = {.sys_fd = -1};
+	unsigned n, late = 0, kw_ran = 0, prog_ran = 0;
+	void *st = NULL;
+
+	scratch_make_live(&s, &env);
+	scratch_kthread(&s, (unsigned)kw, "kw-0", 7);
+	scratch_proc(&s, (unsigned)prog, "prog-0", 'S', 7, 1, 50, 100);
+	st = init_check(&proc_collector, &env, 0, NULL);
+	for (n = 1; n <= 4 * PROC_KTHREAD_STAT_TICKS; n++) {
+		char comm[16];
+		unsigned shown;
+		const cJSON *r;
+		cJSON *p;
+
+		snprintf(comm, sizeof(comm), "kw-%u", n);
+		scratch_kthread(&s, (unsigned)kw, comm, 7);
+		snprintf(comm, sizeof(comm), "prog-%u", n);
+		scratch_proc(&s, (unsigned)prog, comm, 'S', 7, 1, 50, 100);
+		wait_ran(kw);
+		wait_ran(prog);
+		p = tick(st, &env, n);
+		r = row_of(p, "top_mem", (unsigned)kw);
+		assert_non_null(r);
+		assert_int_equal(sscanf(str(r, "comm"), "kw-%u", &shown), 1);
+		assert_true(shown <= n && n - shown < PROC_KTHREAD_STAT_TICKS);
+		late += shown < n;
+		assert_string_equal(str(r, "state"), "I");
+		assert_string_equal(str(row_of(p, "top_mem", (unsigned)prog), "comm"), comm);
+		/* a rate of at least 0.005 % of the tick's second */
+		kw_ran += cpu_of(p, (unsigned)kw) > 0;
+		prog_ran += cpu_of(p, (unsigned)prog) > 0;
+		cJSON_Delete(p);
+	}
+	assert_true(pidfd_works() ? late > 0 : late == 0);
+	assert_true(kw_ran > 0 && prog_ran > 0);
+	proc_collector.fini(st);
+	kill(kw, SIGKILL);
+	kill(prog, SIGKILL);
+	waitpid(kw, NULL, 0);
+	waitpid(prog, NULL, 0);
+	scratch_remove(&s);
 }
 
 /* --- the live /proc --- */
@@ -1068,4 +1143,109 @@ out:
 	kill(first, SIGKILL);
 	for (size_t i = 0; i < 25; i++)
 		wait(NULL);
+}
+
+/* On the live /proc the CPU rate is the process CPU clock's, exact to the
+ * ns, where stat's utime + stime count in USER_HZ ticks: over ticks given
+ * as exactly 1 s apart those would make whole percents only. A busy child
+ * that runs some tens of ms between them shows fractions of a percent. */
+TEST(test_table_cpu_from_clock)
+{
+	pid_t busy = spawn_busy();
+	struct proc_table t;
+	size_t errors = 0;
+	int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool fraction = false;
+
+	assert_true(proc_fd >= 0);
+	assert_int_equal(proc_table_init(&t), 0);
+	proc_table_set_root(&t, proc_fd, open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	assert_true(t.live);
+	t.ticks = 1;
+	assert_int_equal(proc_table_list(&t, proc_fd, SEC, 0, 0, &errors), 0);
+	for (uint64_t n = 2; n < 8 && !fraction; n++) {
+		const struct proc_entry *e = NULL;
+
+		nanosleep(&(struct timespec){.tv_nsec = 30 * 1000 * 1000}, NULL);
+		wait_ran(busy);
+		t.ticks = n;
+		assert_int_equal(proc_table_update(&t, proc_fd, n * SEC, false, &errors), 0);
+		for (size_t i = 0; i < t.n; i++)
+			if (t.v[i].pid == (uint32_t)busy)
+				e = &t.v[i];
+		assert_non_null(e);
+		assert_true(e->cpu >= 0);
+		fraction = e->cpu % 100 != 0;
+	}
+	assert_true(fraction);
+	proc_table_done(&t);
+	close(proc_fd);
+	kill(busy, SIGKILL);
+	waitpid(busy, NULL, 0);
+}
+
+/* The kernel threads of the live /proc that run (kworkers, rcu_preempt,
+ * ksoftirqd: most hosts have some every few ms): at a check where the
+ * clock of one asleep (I, S) at its last reading moved, its stat is
+ * skipped while the reading is younger than PROC_KTHREAD_STAT_TICKS
+ * ticks, and read when older. Ticks every 20 ms for up to 5 s, until 8
+ * such checks were seen; skipped with a reason where none runs (or
+ * without pidfds, when none qualifies). */
+TEST(test_table_kthreads_live)
+{
+	struct {
+		uint32_t pid;
+		uint64_t clock_ns, stat_tick;
+	} seen[4096];
+	size_t n_seen = 0, errors = 0, checks = 0, skipped = 0;
+	struct proc_table t;
+	int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	uint64_t end = clock_mono_ms() + 5000;
+
+	assert_true(proc_fd >= 0);
+	assert_int_equal(proc_table_init(&t), 0);
+	proc_table_set_root(&t, proc_fd, open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	assert_true(t.live);
+	t.ticks = 1;
+	assert_int_equal(proc_table_list(&t, proc_fd, clock_mono_ns(), 0, 0, &errors), 0);
+	for (uint64_t n = 2; checks < 8 && clock_mono_ms() < end; n++) {
+		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+		/* what each kernel thread asleep at its last reading was */
+		n_seen = 0;
+		for (size_t i = 0; i < t.n && n_seen < sizeof(seen) / sizeof(seen[0]); i++) {
+			const struct proc_entry *e = &t.v[i];
+
+			if ((e->flags & PROC_PF_KTHREAD) && e->pidfd >= 0 && e->have_clock &&
+			    (e->state == 'I' || e->state == 'S') && e->next_tick <= n) {
+				seen[n_seen].pid = e->pid;
+				seen[n_seen].stat_tick = e->stat_tick;
+				seen[n_seen++].clock_ns = e->clock_ns;
+			}
+		}
+		t.ticks = n;
+		assert_int_equal(proc_table_update(&t, proc_fd, clock_mono_ns(), false, &errors),
+				 0);
+		for (size_t k = 0; k < n_seen; k++) {
+			const struct proc_entry *e = NULL;
+			bool read;
+
+			for (size_t i = 0; i < t.n && !e; i++)
+				if (t.v[i].pid == seen[k].pid)
+					e = &t.v[i];
+			if (!e || e->clock_ns == seen[k].clock_ns)
+				continue; /* gone, or did not run */
+			read = e->stat_tick == n;
+			assert_int_equal(read, n - seen[k].stat_tick >= PROC_KTHREAD_STAT_TICKS);
+			skipped += !read;
+			checks++;
+		}
+	}
+	proc_table_done(&t);
+	close(proc_fd);
+	if (checks < 8) {
+		print_message("%zu checks of a kernel thread that ran in 5 s%s: nothing to say\n",
+			      checks, pidfd_works() ? "" : " (no pidfds)");
+		skip();
+	}
+	assert_true(skipped > 0);
 }
