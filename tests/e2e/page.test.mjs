@@ -268,6 +268,34 @@ describe('the page', () => {
     await ctx.close();
   });
 
+  it('orders the process table by what it shows: rows that show the same CPU keep their places', async () => {
+    const { ctx, page } = await pool.open(daemon.url);
+    const got = await page.evaluate(async () => {
+      const { orderProcs } = await import('/panels/proc.js');
+      const p = (pid, cpu, rss) => ({ pid, cpu_pct: cpu, rss_bytes: rss });
+      const pids = (l) => l.map((x) => x.pid);
+      const first = orderProcs([p(1, 0.12, 10), p(2, 0.14, 5), p(3, 2.0, 1), p(4, 0, 7)], 'cpu');
+      const prev = new Map(first.map((x, i) => [x.pid, i]));
+      // 1 and 2 trade their exact values; both still show 0.1 %
+      const same = orderProcs([p(1, 0.16, 10), p(2, 0.11, 5), p(3, 1.96, 1), p(4, 0, 7), p(5, 0.13, 99)], 'cpu', prev);
+      // 2 now shows 0.3 %: it goes up
+      const moved = orderProcs([p(1, 0.12, 10), p(2, 0.26, 5), p(3, 2.0, 1), p(4, 0, 7)], 'cpu', prev);
+      const mem = orderProcs([p(1, 0, 10), p(2, 0, 5), p(1, 0, 10), p(3, 0, 50)], 'mem');
+      return { first: pids(first), same: pids(same), moved: pids(moved), mem: pids(mem) };
+    });
+    assert.deepEqual(got.first, [3, 1, 2, 4], 'first: by CPU shown (0.1 % twice: by memory), then 0.0 %');
+    assert.deepEqual(got.same, [3, 1, 2, 5, 4], 'the same shown values keep last tick\'s order; a new row after them');
+    assert.deepEqual(got.moved, [3, 2, 1, 4], 'a value shown higher moves the row up');
+    assert.deepEqual(got.mem, [3, 1, 2], 'by memory, one row per pid');
+    // the live table: CPU as shown never rises down the rows
+    const cpus = await until(async () => {
+      const v = await page.evaluate(() => [...document.querySelectorAll('#proc-table tbody tr:not(.detail)')].map((tr) => parseFloat(tr.cells[3].textContent)));
+      return v.length >= 2 && v;
+    }, 5000, 'process rows');
+    for (let i = 1; i < cpus.length; i++) assert.ok(cpus[i] <= cpus[i - 1], `row ${i}: ${cpus.join(' ')}`);
+    await ctx.close();
+  });
+
   it('moves a chart by two whole pixels, only when it moved by two, keeping the pixels a full drawing would give', async () => {
     const { ctx, page } = await pool.open(daemon.url);
     await until(() => page.evaluate(() => window.sysfeed.panels.mem.chart.u?.sfDraws >= 2), 5000, 'the memory chart drawn');

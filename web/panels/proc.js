@@ -2,11 +2,15 @@
 // on a row (or its command's button) shows its command line, user, start
 // time and parent below it.
 //
-// The rows are positional (dom.js fillRows): the order changes every tick
-// and the top list's members come and go, and moving or rebuilding rows
-// costs the browser far more than rewriting the cells that changed. What
-// belongs to a process follows its pid: whether its details are open, and
-// the keyboard focus on its button.
+// The order is the shown one: by CPU as shown (to 0.1 %) or by resident
+// memory, and between rows that show the same value, the order of the
+// last tick (orderProcs), so that rows do not trade places every tick for
+// differences nobody can see (35 -> 14 cell texts rewritten a tick on a
+// quiet host). The rows are positional (dom.js fillRows): the top list's
+// members come and go, and moving or rebuilding rows costs the browser
+// far more than rewriting the cells that changed. What belongs to a
+// process follows its pid: whether its details are open, and the keyboard
+// focus on its button.
 
 import { $, fillRows, h, placeAfter, setAttr, setClass, setText, syncRows } from '../dom.js';
 import * as f from '../format.js';
@@ -20,25 +24,37 @@ const procRss = (x) => x.rss_bytes;
 const procCmd = (x) => x.cmd ?? '';
 const procName = (x) => x.comm ?? '';
 
+// The rows of src (one per pid) in the order shown: by the value shown,
+// CPU to 0.1 % (by 'cpu') or resident bytes, descending; rows that show
+// the same keep their places of before (prev: pid -> row index), the new
+// ones after them by resident memory.
+export function orderProcs(src, by, prev = new Map()) {
+  const seen = new Set();
+  const key = by === 'cpu' ? (x) => Math.round((procCpu(x) ?? 0) * 10) : (x) => procRss(x) ?? 0;
+  const at = (x) => prev.get(x.pid) ?? Infinity;
+  return src
+    .filter((x) => !seen.has(x.pid) && seen.add(x.pid))
+    .sort((a, b) => key(b) - key(a) || at(a) - at(b) || (procRss(b) ?? 0) - (procRss(a) ?? 0) || a.pid - b.pid);
+}
+
 export class ProcPanel {
   constructor(redraw) {
     this.redraw = () => redraw('proc');
     this.table = $('#proc-table tbody');
     this.by = 'cpu';
     this.open = new Set(); // pids with details shown
+    this.order = new Map(); // pid -> row, as last shown
     toggle(['proc-by-cpu', 'proc-by-mem'], (i) => {
       this.by = i ? 'mem' : 'cpu';
+      this.order = new Map();
       this.redraw();
     });
   }
 
   list(p) {
-    const src = (this.by === 'cpu' ? p.top_cpu : p.top_mem) || [];
-    const seen = new Set();
-    const key = this.by === 'cpu' ? procCpu : procRss;
-    return src
-      .filter((x) => !seen.has(x.pid) && seen.add(x.pid))
-      .sort((a, b) => (key(b) ?? 0) - (key(a) ?? 0) || (procRss(b) ?? 0) - (procRss(a) ?? 0));
+    const list = orderProcs((this.by === 'cpu' ? p.top_cpu : p.top_mem) || [], this.by, this.order);
+    this.order = new Map(list.map((x, i) => [x.pid, i]));
+    return list;
   }
 
   render(c) {
