@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@ struct conns {
 	pthread_mutex_t lock;
 	struct conns_limits lim;
 	int epfd;
+	int joined_fd; /* eventfd in epfd: a stream joined (its data.ptr is NULL) */
 	struct list waiting, active;
 	unsigned open, streams;
 	uint64_t accepted, evicted_waiting, evicted_active, header_timeouts, answer_timeouts,
@@ -107,7 +109,15 @@ struct conns *conns_new(const struct conns_limits *limits)
 	if (!c)
 		return NULL;
 	c->lim = *limits;
-	if ((c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->joined_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->epfd < 0 || c->joined_fd < 0 ||
+	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->joined_fd,
+		      &(struct epoll_event){.events = EPOLLIN, .data.ptr = NULL}) < 0) {
+		if (c->epfd >= 0)
+			close(c->epfd);
+		if (c->joined_fd >= 0)
+			close(c->joined_fd);
 		free(c);
 		return NULL;
 	}
@@ -120,6 +130,7 @@ void conns_free(struct conns *c)
 	if (!c)
 		return;
 	close(c->epfd);
+	close(c->joined_fd);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -185,6 +196,8 @@ int conns_stream(struct conns *c, struct conn_rec *r, void *arg)
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, r->fd, &ev) < 0)
 		ret = -errno;
 	pthread_mutex_unlock(&c->lock);
+	/* fails only when the counter is full, which still wakes the loop */
+	eventfd_write(c->joined_fd, 1);
 	return ret;
 }
 
@@ -269,7 +282,12 @@ void conns_reap(struct conns *c, void (*hangup)(void *arg))
 	while ((n = epoll_wait(c->epfd, evs, 64, 0)) > 0) {
 		for (int i = 0; i < n; i++) {
 			struct conn_rec *r = evs[i].data.ptr;
+			eventfd_t joined;
 
+			if (!r) {
+				eventfd_read(c->joined_fd, &joined);
+				continue;
+			}
 			/* one-shot: it stays in the set, disarmed, until unstream */
 			if (r->stream) {
 				c->hangups++;

@@ -48,10 +48,14 @@ void conns_close(struct conns *c, struct conn_rec *r);
 /* Loop thread, about once a second: shuts down the connections past their
  * deadline. */
 void conns_sweep(struct conns *c);
-/* The fd that becomes readable when a watched stream's peer went away. */
+/* The fd that becomes readable when a watched stream's peer went away, or
+ * when a stream joined (conns_stream): the loop then looks at once at what
+ * the streams follow (the journal is followed closely only while a stream
+ * reads `log`), not at the next housekeeping. */
 int conns_watch_fd(struct conns *c);
-/* Loop thread: reports the streams whose peer went away; hangup is called
- * with the lock held, while `arg` is sure to live. */
+/* Loop thread: reports the streams whose peer went away (and takes the
+ * news of streams that joined); hangup is called with the lock held, while
+ * `arg` is sure to live. */
 void conns_reap(struct conns *c, void (*hangup)(void *arg));
 void conns_get_stats(struct conns *c, struct conns_stats *ret);
 

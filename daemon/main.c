@@ -156,6 +156,7 @@ static void on_watchdog(void *ctx, int fd)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+/* A stream's peer went away, or a stream joined: who follows what. */
 static void on_hangup(void *ctx, int fd)
 {
 	struct daemon *d = ctx;
