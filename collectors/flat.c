@@ -26,7 +26,7 @@ static int flat_read(struct flat *f, const struct collector_env *env, bool first
 	for (size_t i = 0; i < f->d->n_files; i++) {
 		const struct flat_file *ff = &f->d->files[i];
 
-		if (!f->watched[i])
+		if (!f->watched[i] || (ff->instead && ff->instead(f, env, f->cur)))
 			continue;
 		r = procfs_set_read(set, i, proc_fd, ff->path, ff->max);
 		if (r < 0 && first &&

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,4 +270,70 @@ TEST(test_collector_live)
 	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble > 0);
 	assert_true(cJSON_GetObjectItem(p, "tasks")->valuedouble >= 1);
 	cJSON_Delete(p);
+}
+
+/* This process's fds open on path. */
+static int fds_on(const char *path)
+{
+	struct procfs_dents it;
+	const struct dirent64 *d;
+	char dents[4096], target[PATH_MAX];
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+
+	assert_true(dir >= 0);
+	it = (struct procfs_dents)PROCFS_DENTS(dir, dents, sizeof(dents));
+	while (procfs_dents_next(&it, &d) > 0) {
+		ssize_t len;
+
+		len = readlinkat(dir, d->d_name, target, sizeof(target) - 1);
+		if (len > 0) {
+			target[len] = '\0';
+			n += strcmp(target, path) == 0;
+		}
+	}
+	close(dir);
+	return n;
+}
+
+static double live_uptime(void)
+{
+	struct procfs_buf buf = {0};
+	struct load_uptime up;
+
+	assert_int_equal(procfs_read(AT_FDCWD, "/proc/uptime", &buf, 4096), 0);
+	assert_int_equal(load_uptime_parse(buf.data, buf.len, &up), 0);
+	procfs_buf_free(&buf);
+	return up.uptime;
+}
+
+/* On the live proc, uptime is CLOCK_BOOTTIME: what /proc/uptime says
+ * around the tick, and the file is never opened; a fixture root put in
+ * its place between ticks has its file read. */
+TEST(test_collector_live_uptime_clock)
+{
+	struct run r;
+	double before, after, up;
+	int fixture = open_dir("vm2", "proc");
+	cJSON *p;
+
+	run_live(&r, &load_collector, false, false);
+	before = live_uptime();
+	p = run_tick(&r, T1, 1);
+	after = live_uptime();
+	assert_non_null(p);
+	up = cJSON_GetObjectItem(p, "uptime")->valuedouble;
+	assert_true(before <= up && up <= after);
+	/* hundredths, as the file has them */
+	assert_true(fabs(up * 100 - round(up * 100)) < 1e-6);
+	assert_int_equal(fds_on("/proc/uptime"), 0);
+	cJSON_Delete(p);
+
+	r.env.proc_fd = fixture;
+	p = run_tick(&r, T1, 2 * SEC);
+	assert_non_null(p);
+	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble == 250.56);
+	cJSON_Delete(p);
+	r.env.proc_fd = r.fd[0];
+	run_end(&r);
+	close(fixture);
 }
