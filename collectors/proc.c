@@ -37,7 +37,8 @@ struct proc_mrow {
 struct proc_state {
 	const struct proc_settings *set;
 	struct proc_table t;
-	int loadavg_fd; /* -1 when missing: the directory is listed every tick */
+	struct collector_watch ep_watch; /* t.ep (the pidfds) in the daemon's poll */
+	int loadavg_fd;                  /* -1 when missing: the directory is listed every tick */
 	dev_t root_dev;
 	ino_t root_ino;
 	uint64_t last_pid; /* the last pid allocated when the directory was listed */
@@ -519,6 +520,7 @@ static int proc_init(const struct collector_env *env, const void *settings, void
 	r = proc_open_root(s, env->proc_fd, &in_stat, &parsing);
 	if (r < 0)
 		goto out;
+	collector_watch_fd(&s->ep_watch, env, s->t.ep);
 	*ret_state = s;
 	s = NULL;
 out:
@@ -579,9 +581,11 @@ static int proc_sample(void *state, const struct collector_env *env,
 	if (!st)
 		st = &own;
 	if (st->st_dev != s->root_dev || st->st_ino != s->root_ino) {
+		collector_watch_fd_close(&s->ep_watch, env); /* t.ep is made anew */
 		r = proc_open_root(s, env->proc_fd, &in_stat, &parsing);
 		if (r < 0)
 			return r;
+		collector_watch_fd(&s->ep_watch, env, s->t.ep);
 		force = true;
 	}
 	proc_check_clock(s, env->proc_fd, tick);
@@ -590,7 +594,8 @@ static int proc_sample(void *state, const struct collector_env *env,
 	       !s->last_pid_ok || last_pid < s->last_pid ||
 	       t->ticks - t->last_full_tick >= PROC_RESCAN_TICKS;
 
-	r = proc_table_update(t, env->proc_fd, tick->mono_ns, force, &errors);
+	r = proc_table_update(t, env->proc_fd, tick->mono_ns, force,
+			      collector_watch_changed(&s->ep_watch, env), &errors);
 	if (r < 0)
 		return r;
 	/* last_pid was read before the listing: a pid allocated since is

@@ -31,7 +31,7 @@
 #define REASON_LEN       256
 #define HISTORY_MAX_ROWS 3600
 #define PENDING_MAX      256 /* an event collector's frames before they go out */
-#define WATCH_MAX        4   /* proc files collectors watch (env->watch) */
+#define WATCH_MAX        8   /* proc files and fds collectors watch (env->watch) */
 
 struct topics {
 	struct hub *hub;
@@ -42,8 +42,9 @@ struct topics {
 	const struct collector *cols[MAX_TOPICS];
 	struct collector_env env[MAX_TOPICS]; /* each collector's handle */
 	struct stat proc_st, sys_st;          /* what env's roots are, for life */
-	/* The files collectors watch (env->watch), polled at each tick's
-	 * start in one call, and how many ticks saw each change. */
+	/* The files collectors watch (env->watch) and their own fds
+	 * (env->watch_fd: path NULL; fd -1 when given back), polled at each
+	 * tick's start in one call, and how many ticks saw each change. */
 	const char *watch_path[WATCH_MAX];
 	struct pollfd watch_pfd[WATCH_MAX];
 	uint32_t watch_gen[WATCH_MAX];
@@ -225,7 +226,7 @@ static int env_watch(const struct collector_env *env, const char *path)
 	int fd;
 
 	for (size_t i = 0; i < t->n_watch; i++)
-		if (strcmp(t->watch_path[i], path) == 0)
+		if (t->watch_path[i] && strcmp(t->watch_path[i], path) == 0)
 			return (int)i;
 	if (t->n_watch == WATCH_MAX)
 		return -1;
@@ -237,7 +238,34 @@ static int env_watch(const struct collector_env *env, const char *path)
 	return (int)t->n_watch++;
 }
 
-/* One poll() for every watched file: a change counts for each. */
+/* A collector's fd, in a slot given back or a new one. */
+static int env_watch_fd(const struct collector_env *env, int fd)
+{
+	struct topics *t = env->ctx;
+	size_t i = 0;
+
+	while (i < t->n_watch && (t->watch_path[i] || t->watch_pfd[i].fd >= 0))
+		i++;
+	if (i == WATCH_MAX)
+		return -1;
+	if (i == t->n_watch)
+		t->n_watch++;
+	t->watch_pfd[i] = (struct pollfd){.fd = fd, .events = POLLIN};
+	return (int)i;
+}
+
+static void env_unwatch_fd(const struct collector_env *env, int id)
+{
+	struct topics *t = env->ctx;
+
+	if (id >= 0 && (size_t)id < t->n_watch && !t->watch_path[id])
+		t->watch_pfd[id] = (struct pollfd){.fd = -1};
+}
+
+/* One poll() for every watched file and fd: a change, or an fd found
+ * readable, counts for each (a negative fd is left out by poll). Each fd
+ * looked at this way is a syscall less in its collector's sample (a
+ * recv, read or epoll_wait that mostly finds nothing). */
 static void poll_watches(struct topics *t)
 {
 	if (t->n_watch == 0 || poll(t->watch_pfd, t->n_watch, 0) <= 0)
@@ -488,6 +516,8 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 						   .set_state = env_set_state,
 						   .set_state_json = env_set_state_json,
 						   .watch = env_watch,
+						   .watch_fd = env_watch_fd,
+						   .unwatch_fd = env_unwatch_fd,
 						   .watch_gen = t->watch_gen,
 						   .ctx = t,
 						   .topic = (unsigned)i};
@@ -532,7 +562,8 @@ void topics_free(struct topics *t)
 	metrics_free(&t->mbuf);
 	cJSON_Delete(t->hostinfo);
 	for (size_t i = 0; i < t->n_watch; i++)
-		close(t->watch_pfd[i].fd);
+		if (t->watch_path[i]) /* the others are the collectors' */
+			close(t->watch_pfd[i].fd);
 	free(t);
 }
 

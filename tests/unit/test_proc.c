@@ -1169,7 +1169,7 @@ TEST(test_table_cpu_from_clock)
 		nanosleep(&(struct timespec){.tv_nsec = 30 * 1000 * 1000}, NULL);
 		wait_ran(busy);
 		t.ticks = n;
-		assert_int_equal(proc_table_update(&t, proc_fd, n * SEC, false, &errors), 0);
+		assert_int_equal(proc_table_update(&t, proc_fd, n * SEC, false, true, &errors), 0);
 		for (size_t i = 0; i < t.n; i++)
 			if (t.v[i].pid == (uint32_t)busy)
 				e = &t.v[i];
@@ -1223,8 +1223,8 @@ TEST(test_table_kthreads_live)
 			}
 		}
 		t.ticks = n;
-		assert_int_equal(proc_table_update(&t, proc_fd, clock_mono_ns(), false, &errors),
-				 0);
+		assert_int_equal(
+		    proc_table_update(&t, proc_fd, clock_mono_ns(), false, true, &errors), 0);
 		for (size_t k = 0; k < n_seen; k++) {
 			const struct proc_entry *e = NULL;
 			bool read;
