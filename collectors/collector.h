@@ -55,6 +55,14 @@ struct collector_env {
 	int (*watch_fd)(const struct collector_env *env, int fd);
 	void (*unwatch_fd)(const struct collector_env *env, int id);
 	const uint32_t *watch_gen;
+	/* A small file of the proc root that more than one collector reads
+	 * at every tick (loadavg: load's payload, proc's last pid), read
+	 * once a tick, by the first to ask, through an fd the daemon keeps:
+	 * sets its text (NUL-terminated, valid until the next call) and
+	 * length and returns 0, or -errno (-EFBIG above 4 KiB). NULL (tests):
+	 * read it yourself. */
+	int (*read_shared)(const struct collector_env *env, const char *path, const char **ret_text,
+			   size_t *ret_len);
 	/* Event-driven collectors publish through this; it takes the payload.
 	 * ev may be NULL: nothing to filter on. */
 	void (*publish)(const struct collector_env *env, cJSON *payload,

@@ -40,6 +40,9 @@ struct flat_file {
 	 * same (a clock the file shows, on the live proc): returns true, and
 	 * the file is not read; false: it is read. May be NULL. */
 	bool (*instead)(struct flat *f, const struct collector_env *env, void *reading);
+	/* Read through env->read_shared when the daemon offers it (another
+	 * collector reads it at every tick too), at most 4 KiB. */
+	bool shared;
 };
 
 struct flat_desc {

@@ -234,7 +234,7 @@ static int load_metrics(const struct flat *f, struct metrics *m)
 
 /* Both files are one short line; uptime is the clock on a procfs. */
 static const struct flat_file load_files[] = {
-    {.path = "loadavg", .max = 4096, .parse = load_parse_avg},
+    {.path = "loadavg", .max = 4096, .parse = load_parse_avg, .shared = true},
     {.path = "uptime", .max = 4096, .parse = load_parse_uptime, .instead = load_uptime_clock},
 };
 

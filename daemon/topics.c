@@ -32,6 +32,17 @@
 #define HISTORY_MAX_ROWS 3600
 #define PENDING_MAX      256 /* an event collector's frames before they go out */
 #define WATCH_MAX        8   /* proc files and fds collectors watch (env->watch) */
+#define SHARED_MAX       2   /* proc files several collectors read (env->read_shared) */
+#define SHARED_BYTES     4096
+
+/* A proc file read once a tick for every collector that reads it. */
+struct shared_file {
+	const char *path; /* a collector's string literal (compared by text) */
+	struct procfs_file f;
+	struct procfs_buf buf;
+	uint64_t gen; /* read_gen when it was read */
+	int r;        /* what that read gave */
+};
 
 struct topics {
 	struct hub *hub;
@@ -49,6 +60,9 @@ struct topics {
 	struct pollfd watch_pfd[WATCH_MAX];
 	uint32_t watch_gen[WATCH_MAX];
 	size_t n_watch;
+	struct shared_file shared[SHARED_MAX];
+	size_t n_shared;
+	uint64_t read_gen; /* moves at each tick: the shared files are read again */
 	void *state[MAX_TOPICS];
 	bool active[MAX_TOPICS];
 	bool failing[MAX_TOPICS]; /* warned once until the next success */
@@ -275,6 +289,36 @@ static void poll_watches(struct topics *t)
 			t->watch_gen[i]++;
 }
 
+/* The first collector to ask at a tick reads the file (through an fd
+ * kept open), the others have its text. */
+static int env_read_shared(const struct collector_env *env, const char *path, const char **ret_text,
+			   size_t *ret_len)
+{
+	struct topics *t = env->ctx;
+	struct shared_file *sf = NULL;
+
+	for (size_t i = 0; i < t->n_shared && !sf; i++)
+		if (strcmp(t->shared[i].path, path) == 0)
+			sf = &t->shared[i];
+	if (!sf) {
+		if (t->n_shared == SHARED_MAX)
+			return -ENOSPC; /* a collector's file beyond SHARED_MAX */
+		sf = &t->shared[t->n_shared++];
+		sf->path = path;
+		sf->gen = t->read_gen + 1;
+	}
+	if (sf->gen != t->read_gen) {
+		sf->r = procfs_read_file_at(&sf->f, env->proc_fd, env->proc_st, path, &sf->buf,
+					    SHARED_BYTES);
+		sf->gen = t->read_gen;
+	}
+	if (sf->r < 0)
+		return sf->r;
+	*ret_text = sf->buf.data;
+	*ret_len = sf->buf.len;
+	return 0;
+}
+
 static void env_set_state(const struct collector_env *env, cJSON *state)
 {
 	size_t len = 0;
@@ -408,6 +452,7 @@ void topics_tick(struct topics *t)
 	size_t n = 0;
 
 	poll_watches(t);
+	t->read_gen++;
 	for (size_t i = 0; i < t->n; i++)
 		if (t->active[i] && t->cols[i]->sample &&
 		    sample_one(t, i, &tick, &msgs[n], &hostinfo))
@@ -519,6 +564,7 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 						   .watch_fd = env_watch_fd,
 						   .unwatch_fd = env_unwatch_fd,
 						   .watch_gen = t->watch_gen,
+						   .read_shared = env_read_shared,
 						   .ctx = t,
 						   .topic = (unsigned)i};
 		if (c->init)
@@ -564,6 +610,10 @@ void topics_free(struct topics *t)
 	for (size_t i = 0; i < t->n_watch; i++)
 		if (t->watch_path[i]) /* the others are the collectors' */
 			close(t->watch_pfd[i].fd);
+	for (size_t i = 0; i < t->n_shared; i++) {
+		procfs_file_close(&t->shared[i].f);
+		procfs_buf_free(&t->shared[i].buf);
+	}
 	free(t);
 }
 

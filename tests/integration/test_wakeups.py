@@ -239,8 +239,9 @@ def test_idle_tick_looks_only_at_what_is_ready(start_daemon, tmp_path):
     sources, the pidfds' epoll set, the cgroups' inotify) join the tick's one
     poll(), and each is looked at only when that found it readable (each
     look cost a recv, read or epoll_wait a tick, mostly answering EAGAIN or
-    0); uptime comes from the clock, not from /proc/uptime. Counted from
-    the loop thread's own calls under strace."""
+    0); uptime comes from the clock, not from /proc/uptime, and the
+    collectors that read /proc/loadavg (load, proc) share one read a tick.
+    Counted from the loop thread's own calls under strace."""
     if not shutil.which("strace"):
         pytest.skip("no strace")
     d = start_daemon(interval=200)
@@ -257,3 +258,10 @@ def test_idle_tick_looks_only_at_what_is_ready(start_daemon, tmp_path):
     # come now and then, not at every tick
     assert len(empty) < ticks, "\n".join(empty[:20])
     assert not [line for line in out if "</proc/uptime>" in line]
+    # load's payload and proc's last pid, from one read a tick (the trace
+    # starts at a tick's poll: its last tick may be cut short)
+    loadavg = [line for line in out if re.match(r"p?read(64)?\(\d+</proc/loadavg>", line)]
+    assert ticks - 1 <= len(loadavg) <= ticks, "%d ticks:\n%s" % (ticks, "\n".join(loadavg))
+    held = [fd for fd in os.listdir("/proc/%d/fd" % d.pid)
+            if fd_kind(d.pid, fd) == "/proc/loadavg"]
+    assert len(held) == 1, held

@@ -337,3 +337,46 @@ TEST(test_collector_live_uptime_clock)
 	run_end(&r);
 	close(fixture);
 }
+
+/* env->read_shared as the daemon's: the text it hands out, and how often
+ * it was asked. */
+static const char *shared_text;
+static int shared_calls;
+
+static int fake_read_shared(const struct collector_env *env, const char *path,
+			    const char **ret_text, size_t *ret_len)
+{
+	shared_calls++;
+	assert_string_equal(path, "loadavg");
+	*ret_text = shared_text;
+	*ret_len = strlen(shared_text);
+	return 0;
+}
+
+/* With the daemon's env->read_shared, loadavg is what it hands out (not
+ * the tree's file), at init and at each tick; a bad text is named as the
+ * file's in init's reason. */
+TEST(test_collector_read_shared)
+{
+	struct collector_env env = {
+	    .proc_fd = open_dir("vm2", "proc"), .sys_fd = -1, .read_shared = fake_read_shared};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
+	cJSON *p = NULL;
+	void *st;
+
+	shared_text = "1.50 0.58 0.59 2/345 12345\n";
+	st = init_check(&load_collector, &env, 0, NULL);
+	assert_int_equal(shared_calls, 1);
+	assert_int_equal(load_collector.sample(st, &env, &tick, &p), 0);
+	assert_int_equal(shared_calls, 2);
+	assert_non_null(p);
+	assert_true(cJSON_GetObjectItem(p, "load1")->valuedouble == 1.5);
+	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble == 250.56);
+	cJSON_Delete(p);
+	load_collector.fini(st);
+
+	shared_text = "1.50 0.58\n";
+	init_check(&load_collector, &env, -EINVAL,
+		   "/proc/loadavg: unexpected contents (Invalid argument)");
+	close(env.proc_fd);
+}
