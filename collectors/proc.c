@@ -38,6 +38,7 @@ struct proc_state {
 	const struct proc_settings *set;
 	struct proc_table t;
 	struct collector_watch ep_watch; /* t.ep (the pidfds) in the daemon's poll */
+	struct collector_watch pw_watch; /* pw's inotify fd in it (or -1) */
 	/* -1 when missing (the directory is then listed every tick), or
 	 * when the daemon reads loadavg for all (env->read_shared) */
 	int loadavg_fd;
@@ -157,6 +158,23 @@ static int proc_open_root(struct proc_state *s, const struct collector_env *env,
 	s->root_dev = st.st_dev;
 	s->root_ino = st.st_ino;
 	return 0;
+}
+
+/* Puts the pidfds' epoll set and, for a daemon that polls it, an inotify
+ * fd on passwd's directory in the daemon's poll: each is looked at only
+ * when that found it readable. */
+static void proc_watch_fds(struct proc_state *s, const struct collector_env *env)
+{
+	collector_watch_fd(&s->ep_watch, env, s->t.ep);
+	collector_watch_fd(&s->pw_watch, env,
+			   env->watch_fd ? proc_passwd_watch(&s->pw, env->proc_fd) : -1);
+}
+
+static void proc_unwatch_fds(struct proc_state *s, const struct collector_env *env)
+{
+	collector_watch_fd_close(&s->ep_watch, env);
+	collector_watch_fd_close(&s->pw_watch, env);
+	proc_passwd_unwatch(&s->pw);
 }
 
 /* btime moves when the wall clock is set; so does realtime - monotonic. */
@@ -418,7 +436,12 @@ static int proc_payload(struct proc_state *s, const struct collector_env *env, i
 	s->m_states[2] = blocked;
 	s->m_states[3] = stopped;
 	s->m_states[4] = zombies;
-	proc_passwd_refresh(&s->pw, env->proc_fd, &s->buf);
+	proc_passwd_refresh(&s->pw, env->proc_fd, &s->buf,
+			    collector_watch_changed(&s->pw_watch, env));
+	if (s->pw.has_watch && !s->pw.watching) { /* the watch ended: look every tick */
+		collector_watch_fd_close(&s->pw_watch, env);
+		proc_passwd_unwatch(&s->pw);
+	}
 	payload = json_payload(t_ms);
 	if (!payload)
 		goto out;
@@ -535,7 +558,7 @@ static int proc_init(const struct collector_env *env, const void *settings, void
 	r = proc_open_root(s, env, &in_stat, &parsing);
 	if (r < 0)
 		goto out;
-	collector_watch_fd(&s->ep_watch, env, s->t.ep);
+	proc_watch_fds(s, env);
 	*ret_state = s;
 	s = NULL;
 out:
@@ -596,11 +619,11 @@ static int proc_sample(void *state, const struct collector_env *env,
 	if (!st)
 		st = &own;
 	if (st->st_dev != s->root_dev || st->st_ino != s->root_ino) {
-		collector_watch_fd_close(&s->ep_watch, env); /* t.ep is made anew */
+		proc_unwatch_fds(s, env); /* t.ep is made anew, passwd is elsewhere */
 		r = proc_open_root(s, env, &in_stat, &parsing);
 		if (r < 0)
 			return r;
-		collector_watch_fd(&s->ep_watch, env, s->t.ep);
+		proc_watch_fds(s, env);
 		force = true;
 	}
 	proc_check_clock(s, env->proc_fd, tick);

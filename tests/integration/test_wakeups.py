@@ -240,7 +240,8 @@ def test_idle_tick_looks_only_at_what_is_ready(start_daemon, tmp_path):
     poll(), and each is looked at only when that found it readable (each
     look cost a recv, read or epoll_wait a tick, mostly answering EAGAIN or
     0); uptime comes from the clock, not from /proc/uptime, and the
-    collectors that read /proc/loadavg (load, proc) share one read a tick.
+    collectors that read /proc/loadavg (load, proc) share one read a tick;
+    /etc/passwd is looked at when inotify says its directory changed.
     Counted from the loop thread's own calls under strace."""
     if not shutil.which("strace"):
         pytest.skip("no strace")
@@ -265,3 +266,7 @@ def test_idle_tick_looks_only_at_what_is_ready(start_daemon, tmp_path):
     held = [fd for fd in os.listdir("/proc/%d/fd" % d.pid)
             if fd_kind(d.pid, fd) == "/proc/loadavg"]
     assert len(held) == 1, held
+    # passwd (the rows' user names) is looked at when its directory's
+    # inotify says something changed there, not stat'ed every tick
+    passwd = [line for line in out if re.match(r'(newfstatat|statx|stat)\(.*"\.\./etc/passwd"', line)]
+    assert len(passwd) < ticks // 2, "%d ticks:\n%s" % (ticks, "\n".join(passwd))
