@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "collector.h"
 #include "procfs.h"
 
 enum cgroup_layout {
@@ -271,6 +272,7 @@ struct cgroup_set {
 	struct cgroup_reader rd;
 	struct cgroup_groups groups;
 	int inotify_fd;
+	struct collector_watch watch; /* inotify_fd in the daemon's poll */
 };
 
 /* No root yet (cgroup_set_root gives one), a reader holding at most
@@ -284,6 +286,11 @@ void cgroup_set_root(struct cgroup_set *cs, const struct cgroup_root *root);
 /* Frees the groups (their units are done), closes the root and inotify,
  * frees the reader. */
 void cgroup_set_done(struct cgroup_set *cs);
+/* Has the daemon's poll look at the inotify fd (see env->watch_fd). */
+void cgroup_set_watch(struct cgroup_set *cs, const struct collector_env *env);
+/* cgroup_drain of the inotify fd when the daemon's poll found it readable
+ * (every call without that poll); false without inotify. */
+bool cgroup_set_drain(struct cgroup_set *cs, const struct collector_env *env);
 
 /* What cgroup_sample did (flags), or -ENOENT: the cgroup is gone. */
 #define CGROUP_SKIPPED 1 /* idle, its CPU time still: nothing else read */

@@ -157,6 +157,17 @@ void cgroup_set_root(struct cgroup_set *cs, const struct cgroup_root *root)
 	cs->root = *root;
 }
 
+void cgroup_set_watch(struct cgroup_set *cs, const struct collector_env *env)
+{
+	collector_watch_fd(&cs->watch, env, cs->inotify_fd);
+}
+
+bool cgroup_set_drain(struct cgroup_set *cs, const struct collector_env *env)
+{
+	return cs->inotify_fd >= 0 && collector_watch_changed(&cs->watch, env) &&
+	       cgroup_drain(cs->inotify_fd);
+}
+
 void cgroup_set_done(struct cgroup_set *cs)
 {
 	cgroup_groups_free(&cs->rd, &cs->groups);

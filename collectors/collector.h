@@ -45,7 +45,24 @@ struct collector_env {
 	 * no room): look at the file every tick. NULL (tests): poll it
 	 * yourself. See struct collector_watch. */
 	int (*watch)(const struct collector_env *env, const char *path);
+	/* The same poll() also asks whether an fd of the collector's own,
+	 * which it drains itself at its sample (a netlink socket, an inotify
+	 * or epoll fd), is readable: returns its number, whose count in
+	 * watch_gen grows at each tick that found it so (or in error), or -1
+	 * (no room): look at it every tick. unwatch_fd gives the number back,
+	 * before the fd is closed or replaced (the daemon polls no more after
+	 * the collectors' fini). NULL (tests): look at it every tick. */
+	int (*watch_fd)(const struct collector_env *env, int fd);
+	void (*unwatch_fd)(const struct collector_env *env, int id);
 	const uint32_t *watch_gen;
+	/* A small file of the proc root that more than one collector reads
+	 * at every tick (loadavg: load's payload, proc's last pid), read
+	 * once a tick, by the first to ask, through an fd the daemon keeps:
+	 * sets its text (NUL-terminated, valid until the next call) and
+	 * length and returns 0, or -errno (-EFBIG above 4 KiB). NULL (tests):
+	 * read it yourself. */
+	int (*read_shared)(const struct collector_env *env, const char *path, const char **ret_text,
+			   size_t *ret_len);
 	/* Event-driven collectors publish through this; it takes the payload.
 	 * ev may be NULL: nothing to filter on. */
 	void (*publish)(const struct collector_env *env, cJSON *payload,
@@ -132,7 +149,9 @@ struct collector {
 };
 
 /* A file of the proc root watched for changes (see env->watch): through
- * the daemon's poll, or an fd of its own when env has no watch. */
+ * the daemon's poll, or an fd of its own when env has no watch. Or one of
+ * the collector's fds (env->watch_fd): through the daemon's poll, or
+ * looked at every tick. */
 struct collector_watch {
 	int id;        /* env's watch number, or -1 */
 	int fd;        /* its own fd when id is -1; -1: changed at every ask */
@@ -147,6 +166,16 @@ void collector_watch_open(struct collector_watch *w, const struct collector_env 
 bool collector_watch_changed(struct collector_watch *w, const struct collector_env *env);
 /* Accepts a watch zeroed, or never opened with fd -1. */
 void collector_watch_close(struct collector_watch *w);
+
+/* Has the daemon's poll look at fd, which stays the collector's (see
+ * env->watch_fd): collector_watch_changed then says whether the last
+ * tick's poll found it readable since the last ask, or true without the
+ * daemon's poll. fd -1: nothing to look at (changed at every ask). */
+void collector_watch_fd(struct collector_watch *w, const struct collector_env *env, int fd);
+/* Gives the number back before the fd is closed or replaced; the watch
+ * is then changed at every ask. Accepts a watch opened by
+ * collector_watch_fd, or set up with id and fd -1. */
+void collector_watch_fd_close(struct collector_watch *w, const struct collector_env *env);
 
 /* NULL-terminated; the index of a collector in it is its topic number. */
 extern const struct collector *const collector_registry[];

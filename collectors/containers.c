@@ -479,6 +479,7 @@ static int ctr_init(const struct collector_env *env, const void *settings, void 
 	r = ctr_rescan(s, NULL, 0);
 	if (r < 0)
 		goto out;
+	cgroup_set_watch(&s->cg, env);
 	*ret_state = s;
 	s = NULL;
 out:
@@ -550,7 +551,7 @@ static int ctr_sample(void *state, const struct collector_env *env,
 		r = ctr_rescan(s, env, tick->t_ms);
 		if (r < 0)
 			return r;
-	} else if (s->cg.inotify_fd < 0 || (!s->followed && cgroup_drain(s->cg.inotify_fd))) {
+	} else if (s->cg.inotify_fd < 0 || (!s->followed && cgroup_set_drain(&s->cg, env))) {
 		r = ctr_rescan(s, env, tick->t_ms);
 		if (r < 0)
 			return r;

@@ -13,6 +13,26 @@ static size_t flat_align(size_t n)
 	return (n + a - 1) / a * a;
 }
 
+/* Reads the i-th file into f->files.buf, or through env->read_shared
+ * (one read a tick for every collector that reads it), and sets its text. */
+static int flat_read_one(struct flat *f, const struct collector_env *env, size_t i,
+			 const char **ret_text, size_t *ret_len)
+{
+	const struct flat_file *ff = &f->d->files[i];
+	struct procfs_set *set = &f->files;
+	int r;
+
+	if (ff->shared && env->read_shared) {
+		set->path = ff->path; /* for the reason, as procfs_set_read has it */
+		set->parsing = false;
+		return env->read_shared(env, ff->path, ret_text, ret_len);
+	}
+	r = procfs_set_read(set, i, env->proc_fd, ff->path, ff->max);
+	*ret_text = set->buf.data;
+	*ret_len = set->buf.len;
+	return r;
+}
+
 /* Reads and parses the watched files into f->cur; f->files says which one
  * failed. At init (first), a file that may be left out and cannot be read
  * is no longer watched. */
@@ -25,10 +45,12 @@ static int flat_read(struct flat *f, const struct collector_env *env, bool first
 	procfs_set_begin(set, proc_fd, env->proc_st);
 	for (size_t i = 0; i < f->d->n_files; i++) {
 		const struct flat_file *ff = &f->d->files[i];
+		const char *text;
+		size_t len;
 
-		if (!f->watched[i])
+		if (!f->watched[i] || (ff->instead && ff->instead(f, env, f->cur)))
 			continue;
-		r = procfs_set_read(set, i, proc_fd, ff->path, ff->max);
+		r = flat_read_one(f, env, i, &text, &len);
 		if (r < 0 && first &&
 		    (ff->need == FLAT_IF_READABLE ||
 		     (ff->need == FLAT_IF_PRESENT && r == -ENOENT))) {
@@ -38,7 +60,7 @@ static int flat_read(struct flat *f, const struct collector_env *env, bool first
 		}
 		if (r < 0)
 			break;
-		r = procfs_set_parsed(set, ff->parse(set->buf.data, set->buf.len, f->cur, i));
+		r = procfs_set_parsed(set, ff->parse(text, len, f->cur, i));
 		if (r < 0)
 			break;
 	}

@@ -36,6 +36,13 @@ struct flat_file {
 	/* Its records' most bytes, when it is a seq_file of short lines
 	 * (struct procfs_file's record_max), or 0. */
 	unsigned record_max;
+	/* Fills the file's part of reading from elsewhere when that says the
+	 * same (a clock the file shows, on the live proc): returns true, and
+	 * the file is not read; false: it is read. May be NULL. */
+	bool (*instead)(struct flat *f, const struct collector_env *env, void *reading);
+	/* Read through env->read_shared when the daemon offers it (another
+	 * collector reads it at every tick too), at most 4 KiB. */
+	bool shared;
 };
 
 struct flat_desc {

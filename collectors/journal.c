@@ -50,6 +50,7 @@ struct journal_state {
 	/* epfd: what the loop watches; src_epfd: the journal's fd and the
 	 * directories' inotify, in epfd only while followed */
 	int epfd, src_epfd, batch_fd, kick_fd, timeout_fd, recheck_fd;
+	struct collector_watch src_watch; /* src_epfd in the daemon's poll */
 	bool want_reopen;
 	const struct journal_settings *set;
 	struct journal_rate rate;
@@ -428,7 +429,9 @@ static int journal_sample(void *state, const struct collector_env *env,
 	int r = 0;
 
 	*ret_payload = NULL;
-	if (!s->followed && journal_sources(s)) /* read at the tick's pace */
+	/* read at the tick's pace, when the daemon's poll found a source
+	 * readable (without it, looked at every tick) */
+	if (!s->followed && collector_watch_changed(&s->src_watch, env) && journal_sources(s))
 		r = journal_read(s);
 	journal_send(s, env);
 	journal_reader_release(&s->rd);
@@ -580,6 +583,7 @@ static int journal_init(const struct collector_env *env, const void *settings, v
 		goto out;
 	}
 	journal_arm_timeout(s);
+	collector_watch_fd(&s->src_watch, env, s->src_epfd);
 	s->state_t_ms = clock_real_ms();
 	s->dirty = true;
 	*ret_state = s;

@@ -1,4 +1,5 @@
-/* The `load` topic: /proc/loadavg and /proc/uptime. */
+/* The `load` topic: /proc/loadavg and /proc/uptime (CLOCK_BOOTTIME on a
+ * procfs root). */
 #ifndef SYSFEED_LOAD_H
 #define SYSFEED_LOAD_H
 
@@ -18,7 +19,7 @@ struct load_avg {
 /* "1234.56 2345.67" */
 struct load_uptime {
 	double uptime; /* seconds since boot */
-	double idle;   /* idle seconds, summed over CPUs */
+	double idle;   /* idle seconds, summed over CPUs (0 from the clock) */
 };
 
 /* Parse exactly one line of the documented shape; load averages and

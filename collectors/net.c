@@ -36,6 +36,7 @@ struct net_own {
 	 * operstate is read at every tick. */
 	bool nl_on;
 	int nl;
+	struct collector_watch nl_watch; /* nl in the daemon's poll (while nl_on) */
 };
 
 /* --- the payload --- */
@@ -152,8 +153,11 @@ static bool net_sys_live(int sys_fd)
 	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-static void net_nl_close(struct net_own *own)
+/* env NULL: at fini, when the daemon polls no more. */
+static void net_nl_close(struct net_own *own, const struct collector_env *env)
 {
+	if (own->nl_on && env)
+		collector_watch_fd_close(&own->nl_watch, env);
 	if (own->nl_on)
 		close(own->nl);
 	own->nl_on = false;
@@ -161,7 +165,7 @@ static void net_nl_close(struct net_own *own)
 
 /* Joins the kernel's link messages; without them (a unit that does not
  * allow AF_NETLINK, an old kernel) every tick reads each operstate. */
-static void net_nl_open(struct net_own *own)
+static void net_nl_open(struct net_own *own, const struct collector_env *env)
 {
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
@@ -174,18 +178,22 @@ static void net_nl_open(struct net_own *own)
 	}
 	own->nl = fd;
 	own->nl_on = true;
+	collector_watch_fd(&own->nl_watch, env, fd);
 }
 
 /* Whether an interface may have changed since the last tick: a link
  * message came (any: they are rare), or some were lost (ENOBUFS), or the
- * socket broke, which ends its use. Reads them all, never waiting. */
-static bool net_nl_changed(struct net_own *own)
+ * socket broke, which ends its use. Reads them all, never waiting, when
+ * the daemon's poll found the socket readable (without it, every tick). */
+static bool net_nl_changed(struct net_own *own, const struct collector_env *env)
 {
 	char buf[8192];
 	bool changed = false;
 
 	if (!own->nl_on)
 		return true;
+	if (!collector_watch_changed(&own->nl_watch, env))
+		return false;
 	for (;;) {
 		ssize_t n = recv(own->nl, buf, sizeof(buf), MSG_DONTWAIT);
 
@@ -194,7 +202,7 @@ static bool net_nl_changed(struct net_own *own)
 		} else if (n < 0 && errno == EAGAIN) {
 			return changed;
 		} else if (n == 0 || errno != EINTR) {
-			net_nl_close(own);
+			net_nl_close(own, env);
 			return true;
 		}
 	}
@@ -221,11 +229,11 @@ static void net_links(struct flat *f, const struct collector_env *env,
 		for (size_t i = 0; i < prev->dev.n; i++)
 			prev->dev.v[i].speed_next_ns = 0;
 		own->sys_fd = env->sys_fd;
-		net_nl_close(own);
+		net_nl_close(own, env);
 		if (env->sys_fd >= 0 && net_sys_live(env->sys_fd))
-			net_nl_open(own); /* before the reads: a change after them is told */
+			net_nl_open(own, env); /* before the reads: a change after them is told */
 	}
-	changed = net_nl_changed(own) || fresh_root;
+	changed = net_nl_changed(own, env) || fresh_root;
 	for (size_t i = 0; i < cur->dev.n; i++) {
 		struct net_iface *e = &cur->dev.v[i], *p = NULL;
 		const char *was = NULL;
@@ -299,7 +307,7 @@ static void net_free(void *reading)
 
 static void net_own_free(void *own)
 {
-	net_nl_close(own);
+	net_nl_close(own, NULL);
 	procfs_buf_free(&((struct net_own *)own)->small);
 }
 

@@ -37,7 +37,11 @@ struct proc_mrow {
 struct proc_state {
 	const struct proc_settings *set;
 	struct proc_table t;
-	int loadavg_fd; /* -1 when missing: the directory is listed every tick */
+	struct collector_watch ep_watch; /* t.ep (the pidfds) in the daemon's poll */
+	struct collector_watch pw_watch; /* pw's inotify fd in it (or -1) */
+	/* -1 when missing (the directory is then listed every tick), or
+	 * when the daemon reads loadavg for all (env->read_shared) */
+	int loadavg_fd;
 	dev_t root_dev;
 	ino_t root_ino;
 	uint64_t last_pid; /* the last pid allocated when the directory was listed */
@@ -93,30 +97,42 @@ static int proc_read_btime(struct proc_state *s, int proc_fd, bool *ret_parsing)
 }
 
 /* The last pid allocated, from the end of /proc/loadavg: when it did not
- * move, no process was created since the last listing. */
-static int proc_read_last_pid(struct proc_state *s, uint64_t *ret)
+ * move, no process was created since the last listing. The daemon reads
+ * the file once a tick for this and the load topic (env->read_shared). */
+static int proc_read_last_pid(struct proc_state *s, const struct collector_env *env, uint64_t *ret)
 {
 	char buf[128];
-	const char *sp;
+	const char *text = buf, *sp;
+	size_t len;
 	ssize_t n;
+	int r;
 
-	if (s->loadavg_fd < 0)
-		return -ENOENT;
-	n = procfs_pread(s->loadavg_fd, buf, sizeof(buf));
-	if (n < 0)
-		return (int)n;
-	if (n < 2 || buf[n - 1] != '\n')
+	if (env->read_shared) {
+		r = env->read_shared(env, "loadavg", &text, &len);
+		if (r < 0)
+			return r;
+	} else {
+		if (s->loadavg_fd < 0)
+			return -ENOENT;
+		n = procfs_pread(s->loadavg_fd, buf, sizeof(buf));
+		if (n < 0)
+			return (int)n;
+		len = (size_t)n;
+	}
+	if (len < 2 || text[len - 1] != '\n')
 		return -EINVAL;
-	sp = memrchr(buf, ' ', (size_t)n);
+	sp = memrchr(text, ' ', len);
 	if (!sp)
 		return -EINVAL;
-	return procfs_parse_u64(sp + 1, (size_t)(buf + n - 1 - (sp + 1)), ret);
+	return procfs_parse_u64(sp + 1, (size_t)(text + len - 1 - (sp + 1)), ret);
 }
 
 /* Opens what the collector keeps of the proc root, and hands the table
  * its directory (see proc_table_set_root). */
-static int proc_open_root(struct proc_state *s, int proc_fd, bool *ret_stat, bool *ret_parsing)
+static int proc_open_root(struct proc_state *s, const struct collector_env *env, bool *ret_stat,
+			  bool *ret_parsing)
 {
+	const int proc_fd = env->proc_fd;
 	struct stat st;
 	int fd, r;
 
@@ -135,12 +151,30 @@ static int proc_open_root(struct proc_state *s, int proc_fd, bool *ret_stat, boo
 	proc_table_set_root(&s->t, proc_fd, fd);
 	if (s->loadavg_fd >= 0)
 		close(s->loadavg_fd);
-	s->loadavg_fd = openat(proc_fd, "loadavg", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	s->loadavg_fd =
+	    env->read_shared ? -1 : openat(proc_fd, "loadavg", O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	s->last_pid_ok = false;
 	s->pw.loaded = false;
 	s->root_dev = st.st_dev;
 	s->root_ino = st.st_ino;
 	return 0;
+}
+
+/* Puts the pidfds' epoll set and, for a daemon that polls it, an inotify
+ * fd on passwd's directory in the daemon's poll: each is looked at only
+ * when that found it readable. */
+static void proc_watch_fds(struct proc_state *s, const struct collector_env *env)
+{
+	collector_watch_fd(&s->ep_watch, env, s->t.ep);
+	collector_watch_fd(&s->pw_watch, env,
+			   env->watch_fd ? proc_passwd_watch(&s->pw, env->proc_fd) : -1);
+}
+
+static void proc_unwatch_fds(struct proc_state *s, const struct collector_env *env)
+{
+	collector_watch_fd_close(&s->ep_watch, env);
+	collector_watch_fd_close(&s->pw_watch, env);
+	proc_passwd_unwatch(&s->pw);
 }
 
 /* btime moves when the wall clock is set; so does realtime - monotonic. */
@@ -402,7 +436,12 @@ static int proc_payload(struct proc_state *s, const struct collector_env *env, i
 	s->m_states[2] = blocked;
 	s->m_states[3] = stopped;
 	s->m_states[4] = zombies;
-	proc_passwd_refresh(&s->pw, env->proc_fd, &s->buf);
+	proc_passwd_refresh(&s->pw, env->proc_fd, &s->buf,
+			    collector_watch_changed(&s->pw_watch, env));
+	if (s->pw.has_watch && !s->pw.watching) { /* the watch ended: look every tick */
+		collector_watch_fd_close(&s->pw_watch, env);
+		proc_passwd_unwatch(&s->pw);
+	}
 	payload = json_payload(t_ms);
 	if (!payload)
 		goto out;
@@ -516,9 +555,10 @@ static int proc_init(const struct collector_env *env, const void *settings, void
 	r = proc_table_init(&s->t);
 	if (r < 0)
 		goto out;
-	r = proc_open_root(s, env->proc_fd, &in_stat, &parsing);
+	r = proc_open_root(s, env, &in_stat, &parsing);
 	if (r < 0)
 		goto out;
+	proc_watch_fds(s, env);
 	*ret_state = s;
 	s = NULL;
 out:
@@ -579,18 +619,21 @@ static int proc_sample(void *state, const struct collector_env *env,
 	if (!st)
 		st = &own;
 	if (st->st_dev != s->root_dev || st->st_ino != s->root_ino) {
-		r = proc_open_root(s, env->proc_fd, &in_stat, &parsing);
+		proc_unwatch_fds(s, env); /* t.ep is made anew, passwd is elsewhere */
+		r = proc_open_root(s, env, &in_stat, &parsing);
 		if (r < 0)
 			return r;
+		proc_watch_fds(s, env);
 		force = true;
 	}
 	proc_check_clock(s, env->proc_fd, tick);
-	have_last = proc_read_last_pid(s, &last_pid) == 0;
+	have_last = proc_read_last_pid(s, env, &last_pid) == 0;
 	full = force || t->relist || !t->live || t->n == 0 || t->dent_base == 0 || !have_last ||
 	       !s->last_pid_ok || last_pid < s->last_pid ||
 	       t->ticks - t->last_full_tick >= PROC_RESCAN_TICKS;
 
-	r = proc_table_update(t, env->proc_fd, tick->mono_ns, force, &errors);
+	r = proc_table_update(t, env->proc_fd, tick->mono_ns, force,
+			      collector_watch_changed(&s->ep_watch, env), &errors);
 	if (r < 0)
 		return r;
 	/* last_pid was read before the listing: a pid allocated since is

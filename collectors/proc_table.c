@@ -770,10 +770,11 @@ void proc_table_set_root(struct proc_table *t, int proc_fd, int dir_fd)
 }
 
 /* A process not due was idle at its last check and is shown so. */
-int proc_table_update(struct proc_table *t, int proc_fd, uint64_t mono_ns, bool force,
+int proc_table_update(struct proc_table *t, int proc_fd, uint64_t mono_ns, bool force, bool exits,
 		      size_t *errors)
 {
-	proc_exits(t);
+	if (exits)
+		proc_exits(t);
 	for (size_t i = 0; i < t->n;) {
 		struct proc_entry *e = &t->v[i];
 		int r;

@@ -125,9 +125,11 @@ void proc_table_set_root(struct proc_table *t, int proc_fd, int dir_fd);
 /* One check of every known process at this tick: those due (all when
  * forced) are read (see proc_table.c), a process that exited is dropped,
  * and one that could not be looked at for lack of fds keeps its last
- * reading. Counts the processes whose stat did not parse in *errors.
+ * reading. exits: whether the pidfds may have reported an exit since the
+ * last check (t->ep is readable, or not known not to be); false saves the
+ * look. Counts the processes whose stat did not parse in *errors.
  * Returns 0 or -ENOMEM. */
-int proc_table_update(struct proc_table *t, int proc_fd, uint64_t mono_ns, bool force,
+int proc_table_update(struct proc_table *t, int proc_fd, uint64_t mono_ns, bool force, bool exits,
 		      size_t *errors);
 
 /* Lists the proc root from position `from` and adds the pids not yet

@@ -3,13 +3,22 @@
 #include "proc_users.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include "array.h"
 
 /* A passwd file larger than this is not read: no names then. */
 #define PROC_PASSWD_MAX (16u << 20)
+/* What may replace or change passwd in its directory (useradd writes a
+ * new file and renames it over), and the ends of the watch. */
+#define PROC_PASSWD_EVENTS                                                                         \
+	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY |        \
+	 IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
 static int proc_user_cmp(const void *a, const void *b)
 {
@@ -113,12 +122,85 @@ void proc_users_free(struct proc_users *users)
 	*users = (struct proc_users){0};
 }
 
+/* Whether a change of the file shows as an event of its directory: not
+ * when it is a symlink (its target may be elsewhere) or a mount of its own
+ * (a file bind-mounted over it, written through another path), nor when
+ * the kernel cannot say the latter (before 5.8). A missing file: one made
+ * there shows. */
+static bool proc_passwd_in_dir(int proc_fd)
+{
+	struct statx stx;
+
+	if (statx(proc_fd, "../etc/passwd", AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0)
+		return errno == ENOENT;
+	return !S_ISLNK(stx.stx_mode) && (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	       !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+int proc_passwd_watch(struct proc_passwd *pw, int proc_fd)
+{
+	char link[64];
+	int dir;
+
+	proc_passwd_unwatch(pw);
+	pw->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (pw->inotify_fd < 0)
+		return -1;
+	/* inotify takes a path: the directory's through its fd */
+	dir = openat(proc_fd, "../etc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dir);
+	/* looked at once watched: a change after this shows */
+	if (dir < 0 || inotify_add_watch(pw->inotify_fd, link, PROC_PASSWD_EVENTS) < 0 ||
+	    !proc_passwd_in_dir(proc_fd)) {
+		if (dir >= 0)
+			close(dir);
+		close(pw->inotify_fd);
+		return -1;
+	}
+	close(dir);
+	pw->has_watch = pw->watching = true;
+	return pw->inotify_fd;
+}
+
+void proc_passwd_unwatch(struct proc_passwd *pw)
+{
+	if (pw->has_watch)
+		close(pw->inotify_fd);
+	pw->has_watch = pw->watching = false;
+}
+
+/* Reads every event of the watch: whether there was one (a lost one
+ * counts); one that ends the watch clears pw->watching. */
+static bool proc_passwd_drain(struct proc_passwd *pw)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+	ssize_t n;
+
+	while ((n = read(pw->inotify_fd, buf, sizeof(buf))) > 0) {
+		any = true;
+		for (ssize_t off = 0; off < n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+
+			off += (ssize_t)(sizeof(*ev) + ev->len);
+			if (ev->mask & (IN_IGNORED | IN_UNMOUNT | IN_DELETE_SELF | IN_MOVE_SELF))
+				pw->watching = false;
+		}
+	}
+	return any;
+}
+
 /* The file is relative to the proc root: the same code reads the host's
  * and a fixture tree's. */
-void proc_passwd_refresh(struct proc_passwd *pw, int proc_fd, struct procfs_buf *buf)
+void proc_passwd_refresh(struct proc_passwd *pw, int proc_fd, struct procfs_buf *buf, bool ready)
 {
+	bool events = pw->watching && ready && proc_passwd_drain(pw);
 	struct stat st;
 
+	if (pw->watching && !events && pw->loaded)
+		return; /* nothing changed in its directory */
+	if (events && pw->watching && !proc_passwd_in_dir(proc_fd))
+		pw->watching = false; /* it became a symlink or a mount */
 	if (fstatat(proc_fd, "../etc/passwd", &st, 0) < 0)
 		goto fail;
 	if (pw->loaded && st.st_dev == pw->st.st_dev && st.st_ino == pw->st.st_ino &&
@@ -148,6 +230,7 @@ void proc_passwd_free(struct proc_passwd *pw)
 {
 	if (!pw)
 		return;
+	proc_passwd_unwatch(pw);
 	proc_users_free(&pw->users);
 	pw->loaded = false;
 }

@@ -39,12 +39,30 @@ struct proc_passwd {
 	struct stat st; /* of the file the table came from */
 	uint32_t gen;   /* moves each time the table changes */
 	bool loaded;
+	/* an inotify fd on the file's directory (proc_passwd_watch), and
+	 * whether it still says every change there */
+	bool has_watch, watching;
+	int inotify_fd;
 };
 
+/* Watches the directory of the file, so that proc_passwd_refresh need not
+ * look at the file while nothing changed there (a stat a tick, a path
+ * walk). Returns the inotify fd, readable when something changed, for the
+ * caller's poll; -1 without one (then every refresh looks), also when the
+ * file is a symlink or a mount of its own. */
+int proc_passwd_watch(struct proc_passwd *pw, int proc_fd);
+/* Closes the inotify fd (accepts none). */
+void proc_passwd_unwatch(struct proc_passwd *pw);
 /* Reads the file again when it changed since the last read (device, inode,
  * size or mtime), through buf. Without a readable file, or when it does
- * not parse, the table is empty. */
-void proc_passwd_refresh(struct proc_passwd *pw, int proc_fd, struct procfs_buf *buf);
+ * not parse, the table is empty. With a watch, ready says whether the
+ * caller's poll found its fd readable: the file is looked at only then
+ * (its events drained first), or while there is no table; an event that
+ * ends the watch (the directory removed, moved or unmounted), or a file
+ * whose changes need not show there (a symlink, a mount of its own),
+ * clears pw->watching: the caller then unwatches, and every refresh
+ * looks. */
+void proc_passwd_refresh(struct proc_passwd *pw, int proc_fd, struct procfs_buf *buf, bool ready);
 /* The name of uid, or NULL when not known. */
 const char *proc_passwd_name(const struct proc_passwd *pw, uint32_t uid);
 void proc_passwd_free(struct proc_passwd *pw);

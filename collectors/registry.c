@@ -70,6 +70,20 @@ void collector_watch_close(struct collector_watch *w)
 	w->id = w->fd = -1;
 }
 
+void collector_watch_fd(struct collector_watch *w, const struct collector_env *env, int fd)
+{
+	w->id = fd >= 0 && env->watch_fd && env->watch_gen ? env->watch_fd(env, fd) : -1;
+	w->fd = -1;
+	w->seen = w->id < 0 ? 0 : env->watch_gen[w->id];
+}
+
+void collector_watch_fd_close(struct collector_watch *w, const struct collector_env *env)
+{
+	if (w->id >= 0 && env->unwatch_fd)
+		env->unwatch_fd(env, w->id);
+	w->id = w->fd = -1;
+}
+
 size_t collector_count(void)
 {
 	size_t n = 0;

@@ -448,6 +448,7 @@ static int svc_init(const struct collector_env *env, const void *settings, void 
 	r = svc_open_root(s, env->sys_fd, why, sizeof(why));
 	if (r < 0)
 		goto out;
+	cgroup_set_watch(&s->cg, env);
 	*ret_state = s;
 	s = NULL;
 out:
@@ -458,13 +459,13 @@ out:
 }
 
 /* Drains inotify: a slice where a directory was made or removed (or a lost
- * event) means the slices are listed again. At the tick only: the loop
- * never watches this fd, since nothing but the tick reads the slices (a
- * host that starts and stops units and scopes all the time would wake the
- * daemon for nothing). */
-static void svc_drain(struct svc_state *s)
+ * event) means the slices are listed again. At the tick only, when its
+ * poll found the fd readable: the loop never watches this fd, since
+ * nothing but the tick reads the slices (a host that starts and stops
+ * units and scopes all the time would wake the daemon for nothing). */
+static void svc_drain(struct svc_state *s, const struct collector_env *env)
 {
-	if (s->cg.inotify_fd >= 0 && cgroup_drain(s->cg.inotify_fd))
+	if (cgroup_set_drain(&s->cg, env))
 		s->relist = true;
 }
 
@@ -495,7 +496,7 @@ static int svc_sample(void *state, const struct collector_env *env,
 		if (r < 0)
 			return r;
 	}
-	svc_drain(s);
+	svc_drain(s, env);
 	if (s->relist || s->cg.inotify_fd < 0) {
 		s->relist = false;
 		s->gen++;

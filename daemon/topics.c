@@ -31,7 +31,18 @@
 #define REASON_LEN       256
 #define HISTORY_MAX_ROWS 3600
 #define PENDING_MAX      256 /* an event collector's frames before they go out */
-#define WATCH_MAX        4   /* proc files collectors watch (env->watch) */
+#define WATCH_MAX        8   /* proc files and fds collectors watch (env->watch) */
+#define SHARED_MAX       2   /* proc files several collectors read (env->read_shared) */
+#define SHARED_BYTES     4096
+
+/* A proc file read once a tick for every collector that reads it. */
+struct shared_file {
+	const char *path; /* a collector's string literal (compared by text) */
+	struct procfs_file f;
+	struct procfs_buf buf;
+	uint64_t gen; /* read_gen when it was read */
+	int r;        /* what that read gave */
+};
 
 struct topics {
 	struct hub *hub;
@@ -42,12 +53,16 @@ struct topics {
 	const struct collector *cols[MAX_TOPICS];
 	struct collector_env env[MAX_TOPICS]; /* each collector's handle */
 	struct stat proc_st, sys_st;          /* what env's roots are, for life */
-	/* The files collectors watch (env->watch), polled at each tick's
-	 * start in one call, and how many ticks saw each change. */
+	/* The files collectors watch (env->watch) and their own fds
+	 * (env->watch_fd: path NULL; fd -1 when given back), polled at each
+	 * tick's start in one call, and how many ticks saw each change. */
 	const char *watch_path[WATCH_MAX];
 	struct pollfd watch_pfd[WATCH_MAX];
 	uint32_t watch_gen[WATCH_MAX];
 	size_t n_watch;
+	struct shared_file shared[SHARED_MAX];
+	size_t n_shared;
+	uint64_t read_gen; /* moves at each tick: the shared files are read again */
 	void *state[MAX_TOPICS];
 	bool active[MAX_TOPICS];
 	bool failing[MAX_TOPICS]; /* warned once until the next success */
@@ -225,7 +240,7 @@ static int env_watch(const struct collector_env *env, const char *path)
 	int fd;
 
 	for (size_t i = 0; i < t->n_watch; i++)
-		if (strcmp(t->watch_path[i], path) == 0)
+		if (t->watch_path[i] && strcmp(t->watch_path[i], path) == 0)
 			return (int)i;
 	if (t->n_watch == WATCH_MAX)
 		return -1;
@@ -237,7 +252,34 @@ static int env_watch(const struct collector_env *env, const char *path)
 	return (int)t->n_watch++;
 }
 
-/* One poll() for every watched file: a change counts for each. */
+/* A collector's fd, in a slot given back or a new one. */
+static int env_watch_fd(const struct collector_env *env, int fd)
+{
+	struct topics *t = env->ctx;
+	size_t i = 0;
+
+	while (i < t->n_watch && (t->watch_path[i] || t->watch_pfd[i].fd >= 0))
+		i++;
+	if (i == WATCH_MAX)
+		return -1;
+	if (i == t->n_watch)
+		t->n_watch++;
+	t->watch_pfd[i] = (struct pollfd){.fd = fd, .events = POLLIN};
+	return (int)i;
+}
+
+static void env_unwatch_fd(const struct collector_env *env, int id)
+{
+	struct topics *t = env->ctx;
+
+	if (id >= 0 && (size_t)id < t->n_watch && !t->watch_path[id])
+		t->watch_pfd[id] = (struct pollfd){.fd = -1};
+}
+
+/* One poll() for every watched file and fd: a change, or an fd found
+ * readable, counts for each (a negative fd is left out by poll). Each fd
+ * looked at this way is a syscall less in its collector's sample (a
+ * recv, read or epoll_wait that mostly finds nothing). */
 static void poll_watches(struct topics *t)
 {
 	if (t->n_watch == 0 || poll(t->watch_pfd, t->n_watch, 0) <= 0)
@@ -245,6 +287,36 @@ static void poll_watches(struct topics *t)
 	for (size_t i = 0; i < t->n_watch; i++)
 		if (t->watch_pfd[i].revents)
 			t->watch_gen[i]++;
+}
+
+/* The first collector to ask at a tick reads the file (through an fd
+ * kept open), the others have its text. */
+static int env_read_shared(const struct collector_env *env, const char *path, const char **ret_text,
+			   size_t *ret_len)
+{
+	struct topics *t = env->ctx;
+	struct shared_file *sf = NULL;
+
+	for (size_t i = 0; i < t->n_shared && !sf; i++)
+		if (strcmp(t->shared[i].path, path) == 0)
+			sf = &t->shared[i];
+	if (!sf) {
+		if (t->n_shared == SHARED_MAX)
+			return -ENOSPC; /* a collector's file beyond SHARED_MAX */
+		sf = &t->shared[t->n_shared++];
+		sf->path = path;
+		sf->gen = t->read_gen + 1;
+	}
+	if (sf->gen != t->read_gen) {
+		sf->r = procfs_read_file_at(&sf->f, env->proc_fd, env->proc_st, path, &sf->buf,
+					    SHARED_BYTES);
+		sf->gen = t->read_gen;
+	}
+	if (sf->r < 0)
+		return sf->r;
+	*ret_text = sf->buf.data;
+	*ret_len = sf->buf.len;
+	return 0;
 }
 
 static void env_set_state(const struct collector_env *env, cJSON *state)
@@ -380,6 +452,7 @@ void topics_tick(struct topics *t)
 	size_t n = 0;
 
 	poll_watches(t);
+	t->read_gen++;
 	for (size_t i = 0; i < t->n; i++)
 		if (t->active[i] && t->cols[i]->sample &&
 		    sample_one(t, i, &tick, &msgs[n], &hostinfo))
@@ -488,7 +561,10 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 						   .set_state = env_set_state,
 						   .set_state_json = env_set_state_json,
 						   .watch = env_watch,
+						   .watch_fd = env_watch_fd,
+						   .unwatch_fd = env_unwatch_fd,
 						   .watch_gen = t->watch_gen,
+						   .read_shared = env_read_shared,
 						   .ctx = t,
 						   .topic = (unsigned)i};
 		if (c->init)
@@ -532,7 +608,12 @@ void topics_free(struct topics *t)
 	metrics_free(&t->mbuf);
 	cJSON_Delete(t->hostinfo);
 	for (size_t i = 0; i < t->n_watch; i++)
-		close(t->watch_pfd[i].fd);
+		if (t->watch_path[i]) /* the others are the collectors' */
+			close(t->watch_pfd[i].fd);
+	for (size_t i = 0; i < t->n_shared; i++) {
+		procfs_file_close(&t->shared[i].f);
+		procfs_buf_free(&t->shared[i].buf);
+	}
 	free(t);
 }
 

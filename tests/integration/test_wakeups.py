@@ -8,6 +8,8 @@ epoll sets and timers (/proc/PID/fdinfo), not from timings."""
 import os
 import re
 import shutil
+import signal
+import subprocess
 import time
 
 import pytest
@@ -191,3 +193,80 @@ def test_idle_senders_thread_sleeps_until_woken(start_daemon):
             waits.append(int(words[3], 16))
     assert len(waits) == 1, waits
     assert waits[0] > 24 * 3600 * 1000, "poll timeout %d ms" % waits[0]
+
+
+TICK_POLL = re.compile(r"poll\(\[.*\], \d+, 0\) = ")
+
+
+def loop_trace(pid, path, ticks):
+    """The loop thread's system calls (strace -y: fds with their paths)
+    over at least `ticks` ticks, as lines; None when strace cannot attach
+    here. A tick is told by its one poll() of the watched files and fds,
+    with a timeout of 0."""
+    p = subprocess.Popen(["strace", "-qq", "-y", "-o", path, "-p", str(pid)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+
+    def lines():
+        try:
+            with open(path) as f:
+                return f.read().splitlines()
+        except OSError:
+            return []
+
+    def polls():
+        if p.poll() is not None:
+            return True
+        return sum(1 for line in lines() if TICK_POLL.match(line)) >= ticks + 1
+
+    try:
+        wait_for(polls, 30, "%d ticks under strace" % ticks)
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+        err = p.communicate(timeout=30)[1].decode(errors="replace")
+    if p.returncode not in (0, -signal.SIGINT) and not lines():
+        return None  # no ptrace here (a container without CAP_SYS_PTRACE)
+    assert lines(), err
+    out = lines()
+    first = next(i for i, line in enumerate(out) if TICK_POLL.match(line))
+    return out[first:]
+
+
+def test_idle_tick_looks_only_at_what_is_ready(start_daemon, tmp_path):
+    """An idle tick makes no system call that finds nothing: the fds the
+    collectors drain themselves (the link messages' socket, the journal's
+    sources, the pidfds' epoll set, the cgroups' inotify) join the tick's one
+    poll(), and each is looked at only when that found it readable (each
+    look cost a recv, read or epoll_wait a tick, mostly answering EAGAIN or
+    0); uptime comes from the clock, not from /proc/uptime, and the
+    collectors that read /proc/loadavg (load, proc) share one read a tick;
+    /etc/passwd is looked at when inotify says its directory changed.
+    Counted from the loop thread's own calls under strace."""
+    if not shutil.which("strace"):
+        pytest.skip("no strace")
+    d = start_daemon(interval=200)
+    d.wait_healthz(lambda h: h["tick_age_ms"] is not None, 10, "a tick")
+    out = loop_trace(d.pid, str(tmp_path / "strace.txt"), 10)
+    if out is None:
+        pytest.skip("strace cannot attach here")
+    ticks = sum(1 for line in out if TICK_POLL.match(line))
+    empty = [line for line in out
+             if re.match(r"(read|recvfrom|recvmsg|recv)\(.* = -1 EAGAIN", line)
+             or re.match(r"epoll_wait\(.*, 0\) = 0$", line)]
+    # a look that found something ends with one that finds nothing (a
+    # drain reads to EAGAIN): cgroups made by other work on this host may
+    # come now and then, not at every tick
+    assert len(empty) < ticks, "\n".join(empty[:20])
+    assert not [line for line in out if "</proc/uptime>" in line]
+    # load's payload and proc's last pid, from one read a tick (the trace
+    # starts at a tick's poll: its last tick may be cut short)
+    loadavg = [line for line in out if re.match(r"p?read(64)?\(\d+</proc/loadavg>", line)]
+    assert ticks - 1 <= len(loadavg) <= ticks, "%d ticks:\n%s" % (ticks, "\n".join(loadavg))
+    held = [fd for fd in os.listdir("/proc/%d/fd" % d.pid)
+            if fd_kind(d.pid, fd) == "/proc/loadavg"]
+    assert len(held) == 1, held
+    # passwd (the rows' user names) is looked at when its directory's
+    # inotify says something changed there, not stat'ed every tick
+    passwd = [line for line in out if re.match(r'(newfstatat|statx|stat)\(.*"\.\./etc/passwd"', line)]
+    assert len(passwd) < ticks // 2, "%d ticks:\n%s" % (ticks, "\n".join(passwd))

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,4 +270,113 @@ TEST(test_collector_live)
 	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble > 0);
 	assert_true(cJSON_GetObjectItem(p, "tasks")->valuedouble >= 1);
 	cJSON_Delete(p);
+}
+
+/* This process's fds open on path. */
+static int fds_on(const char *path)
+{
+	struct procfs_dents it;
+	const struct dirent64 *d;
+	char dents[4096], target[PATH_MAX];
+	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+
+	assert_true(dir >= 0);
+	it = (struct procfs_dents)PROCFS_DENTS(dir, dents, sizeof(dents));
+	while (procfs_dents_next(&it, &d) > 0) {
+		ssize_t len;
+
+		len = readlinkat(dir, d->d_name, target, sizeof(target) - 1);
+		if (len > 0) {
+			target[len] = '\0';
+			n += strcmp(target, path) == 0;
+		}
+	}
+	close(dir);
+	return n;
+}
+
+static double live_uptime(void)
+{
+	struct procfs_buf buf = {0};
+	struct load_uptime up;
+
+	assert_int_equal(procfs_read(AT_FDCWD, "/proc/uptime", &buf, 4096), 0);
+	assert_int_equal(load_uptime_parse(buf.data, buf.len, &up), 0);
+	procfs_buf_free(&buf);
+	return up.uptime;
+}
+
+/* On the live proc, uptime is CLOCK_BOOTTIME: what /proc/uptime says
+ * around the tick, and the file is never opened; a fixture root put in
+ * its place between ticks has its file read. */
+TEST(test_collector_live_uptime_clock)
+{
+	struct run r;
+	double before, after, up;
+	int fixture = open_dir("vm2", "proc");
+	cJSON *p;
+
+	run_live(&r, &load_collector, false, false);
+	before = live_uptime();
+	p = run_tick(&r, T1, 1);
+	after = live_uptime();
+	assert_non_null(p);
+	up = cJSON_GetObjectItem(p, "uptime")->valuedouble;
+	assert_true(before <= up && up <= after);
+	/* hundredths, as the file has them */
+	assert_true(fabs(up * 100 - round(up * 100)) < 1e-6);
+	assert_int_equal(fds_on("/proc/uptime"), 0);
+	cJSON_Delete(p);
+
+	r.env.proc_fd = fixture;
+	p = run_tick(&r, T1, 2 * SEC);
+	assert_non_null(p);
+	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble == 250.56);
+	cJSON_Delete(p);
+	r.env.proc_fd = r.fd[0];
+	run_end(&r);
+	close(fixture);
+}
+
+/* env->read_shared as the daemon's: the text it hands out, and how often
+ * it was asked. */
+static const char *shared_text;
+static int shared_calls;
+
+static int fake_read_shared(const struct collector_env *env, const char *path,
+			    const char **ret_text, size_t *ret_len)
+{
+	shared_calls++;
+	assert_string_equal(path, "loadavg");
+	*ret_text = shared_text;
+	*ret_len = strlen(shared_text);
+	return 0;
+}
+
+/* With the daemon's env->read_shared, loadavg is what it hands out (not
+ * the tree's file), at init and at each tick; a bad text is named as the
+ * file's in init's reason. */
+TEST(test_collector_read_shared)
+{
+	struct collector_env env = {
+	    .proc_fd = open_dir("vm2", "proc"), .sys_fd = -1, .read_shared = fake_read_shared};
+	struct collector_tick tick = {.t_ms = T1, .mono_ns = SEC};
+	cJSON *p = NULL;
+	void *st;
+
+	shared_text = "1.50 0.58 0.59 2/345 12345\n";
+	st = init_check(&load_collector, &env, 0, NULL);
+	assert_int_equal(shared_calls, 1);
+	assert_int_equal(load_collector.sample(st, &env, &tick, &p), 0);
+	assert_int_equal(shared_calls, 2);
+	assert_non_null(p);
+	assert_true(cJSON_GetObjectItem(p, "load1")->valuedouble == 1.5);
+	assert_true(cJSON_GetObjectItem(p, "uptime")->valuedouble == 250.56);
+	cJSON_Delete(p);
+	load_collector.fini(st);
+
+	shared_text = "1.50 0.58\n";
+	init_check(&load_collector, &env, -EINVAL,
+		   "/proc/loadavg: unexpected contents (Invalid argument)");
+	close(env.proc_fd);
 }

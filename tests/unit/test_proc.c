@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -323,6 +324,94 @@ TEST(test_collector_scratch)
 	cJSON_Delete(p);
 	scratch_write(&s, "41/stat", "garbage\n");
 	tick_fails(&proc_collector, st, &env, &t9, -EINVAL);
+	proc_collector.fini(st);
+	scratch_remove(&s);
+}
+
+/* env->watch_fd as the daemon's: the fds handed to it, each one's count
+ * in fake_gen moved by fake_poll when it is readable, as the daemon's
+ * poll at a tick's start. */
+static int fake_fds[4];
+static size_t n_fake;
+static uint32_t fake_gen[4];
+
+static int fake_watch_fd(const struct collector_env *env, int fd)
+{
+	assert_true(n_fake < 4);
+	fake_fds[n_fake] = fd;
+	return (int)n_fake++;
+}
+
+static void fake_unwatch_fd(const struct collector_env *env, int id)
+{
+	fake_fds[id] = -1;
+}
+
+static void fake_poll(void)
+{
+	for (size_t i = 0; i < n_fake; i++) {
+		struct pollfd p = {.fd = fake_fds[i], .events = POLLIN};
+
+		if (fake_fds[i] >= 0 && poll(&p, 1, 0) > 0)
+			fake_gen[i]++;
+	}
+}
+
+static const char *user_of(void *st, struct collector_env *env, unsigned n)
+{
+	static char user[64];
+	cJSON *p = tick(st, env, n);
+
+	snprintf(user, sizeof(user), "%s", str(row_of(p, "top_mem", 33), "user"));
+	cJSON_Delete(p);
+	return user;
+}
+
+/* Under a daemon that polls for it, passwd is looked at when inotify says
+ * its directory changed (a stat a tick saved), not before; when the
+ * directory goes away the watch ends and the file is looked at every
+ * tick again; a symlink is not watched. */
+TEST(test_collector_passwd_watched)
+{
+	struct scratch s;
+	struct collector_env env = {.sys_fd = -1,
+				    .watch_fd = fake_watch_fd,
+				    .unwatch_fd = fake_unwatch_fd,
+				    .watch_gen = fake_gen};
+	void *st;
+
+	proc_scratch(&s);
+	env.proc_fd = s.fd;
+	scratch_write(&s, "stat", "cpu  1 2 3 4\nbtime 1000\n");
+	scratch_proc(&s, 33, "idle", 'S', 10, 1, 50, 100);
+	scratch_write(&s, "../etc/passwd", "me:x:1000:1000::/:/bin/sh\n");
+	st = init_check(&proc_collector, &env, 0, NULL);
+	fake_poll();
+	assert_string_equal(user_of(st, &env, 1), "me");
+	/* a change no poll has seen yet is not looked for */
+	scratch_write(&s, "../etc/passwd", "renamed:x:1000:1000::/:/bin/sh\n");
+	assert_string_equal(user_of(st, &env, 2), "me");
+	fake_poll();
+	assert_string_equal(user_of(st, &env, 3), "renamed");
+	fake_poll();
+	assert_string_equal(user_of(st, &env, 4), "renamed");
+	/* the directory moved away: the watch ends, every tick looks */
+	assert_int_equal(renameat(s.fd, "../etc", s.fd, "../etc.old"), 0);
+	assert_int_equal(mkdirat(s.fd, "../etc", 0700), 0);
+	scratch_write(&s, "../etc/passwd", "other:x:1000:1000::/:/bin/sh\n");
+	fake_poll();
+	assert_string_equal(user_of(st, &env, 5), "other");
+	scratch_write(&s, "../etc/passwd", "third:x:1000:1000::/:/bin/sh\n");
+	assert_string_equal(user_of(st, &env, 6), "third");
+	proc_collector.fini(st);
+	/* a symlink (its target may change elsewhere) is not watched */
+	assert_int_equal(unlinkat(s.fd, "../etc/passwd", 0), 0);
+	assert_int_equal(symlinkat("../etc.old/passwd", s.fd, "../etc/passwd"), 0);
+	st = init_check(&proc_collector, &env, 0, NULL);
+	fake_poll();
+	assert_string_equal(user_of(st, &env, 7), "renamed");
+	scratch_write(&s, "../etc.old/passwd", "linked:x:1000:1000::/:/bin/sh\n");
+	assert_string_equal(user_of(st, &env, 8), "linked");
 	proc_collector.fini(st);
 	scratch_remove(&s);
 }
@@ -1169,7 +1258,7 @@ TEST(test_table_cpu_from_clock)
 		nanosleep(&(struct timespec){.tv_nsec = 30 * 1000 * 1000}, NULL);
 		wait_ran(busy);
 		t.ticks = n;
-		assert_int_equal(proc_table_update(&t, proc_fd, n * SEC, false, &errors), 0);
+		assert_int_equal(proc_table_update(&t, proc_fd, n * SEC, false, true, &errors), 0);
 		for (size_t i = 0; i < t.n; i++)
 			if (t.v[i].pid == (uint32_t)busy)
 				e = &t.v[i];
@@ -1223,8 +1312,8 @@ TEST(test_table_kthreads_live)
 			}
 		}
 		t.ticks = n;
-		assert_int_equal(proc_table_update(&t, proc_fd, clock_mono_ns(), false, &errors),
-				 0);
+		assert_int_equal(
+		    proc_table_update(&t, proc_fd, clock_mono_ns(), false, true, &errors), 0);
 		for (size_t k = 0; k < n_seen; k++) {
 			const struct proc_entry *e = NULL;
 			bool read;
