@@ -254,12 +254,15 @@ export class Store {
     if (n) list.splice(0, n);
   }
 
+  // Drops the rows older than the window but the newest of them: the line
+  // into a chart's left edge starts there, so that a chart drawn in full
+  // draws it as one moved by whole pixels kept it.
   trim(h) {
     const rows = h.rows;
     if (!rows.length) return;
     const oldest = rows[rows.length - 1][0] - this.windowMs;
     let n = 0;
-    while (n < rows.length && rows[n][0] < oldest) n++;
+    while (n + 1 < rows.length && rows[n + 1][0] <= oldest) n++;
     if (rows.length - n > ROWS_MAX) n = rows.length - ROWS_MAX;
     if (n) rows.splice(0, n);
   }

@@ -268,6 +268,25 @@ describe('the page', () => {
     await ctx.close();
   });
 
+  it('keeps the newest row older than the store\'s window, where the line into a full chart starts', async () => {
+    // Without it, a chart whose range reaches back as far as the store
+    // (the default 10 minutes, once the page has been open that long)
+    // lost the line into its left edge when drawn in full, and a moved one
+    // kept it: 4 pixels apart in "moves a chart by two whole pixels".
+    const { ctx, page } = await pool.open(daemon.url);
+    const kept = await page.evaluate(async () => {
+      const { Store } = await import('/store.js');
+      const s = new Store();
+      const h = { fields: ['t', 'a'], rows: [] };
+      for (let t = 0; t <= 700000; t += 1000) h.rows.push([t, t]);
+      h.rows.push([700400, 0]);
+      s.trim(h); // the window: 600 s before the newest row, from 100.4 s
+      return h.rows.slice(0, 2).map((r) => r[0]);
+    });
+    assert.deepEqual(kept, [100000, 101000], 'the row at 100 s stays, the ones before it go');
+    await ctx.close();
+  });
+
   it('orders the process table by what it shows: rows that show the same CPU keep their places', async () => {
     const { ctx, page } = await pool.open(daemon.url);
     const got = await page.evaluate(async () => {
