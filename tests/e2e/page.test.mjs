@@ -366,13 +366,14 @@ describe('the page', () => {
             const f = u.ctx.getImageData(0, 0, c.width, c.height).data;
             let differ = 0;
             let far = 0;
+            const at = []; // the first far pixels [x, y], to tell where they lie
             for (let i = 0; i < m.length; i += 4) {
               let d = Math.abs(m[i + 3] - f[i + 3]);
               for (let j = 0; j < 3; j++) d = Math.max(d, Math.abs(m[i + j] * m[i + 3] - f[i + j] * f[i + 3]) / 255);
               if (d) differ++;
-              if (d > 48) far++;
+              if (d > 48 && far++ < 8) at.push([(i / 4) % c.width, Math.floor(i / 4 / c.width)]);
             }
-            resolve({ differ, far, pixels: m.length / 4, strips: u.sfStrips });
+            resolve({ differ, far, at, width: c.width, pixels: m.length / 4, strips: u.sfStrips });
           });
           u.setData(u.data);
         });
