@@ -25,6 +25,10 @@ import zlib
 # Sanitized builds are slower: deadlines (not measured timings) are scaled by this.
 SANITIZE = bool(os.environ.get("SYSFEED_SANITIZE"))
 SLOW = 4 if SANITIZE else 1
+# A config line for tests that count every frame, fill a small ring or watch
+# the heap: the daemon follows a unit that never logs, so another program's
+# journal flood (a CI host's journal is shared) is not copied into the stream.
+QUIET_JOURNAL = "log-units = sysfeed-test-quiet.service\n"
 
 LISTEN_RE = re.compile(r"listening on http://(127\.0\.0\.1|\[::1\]):(\d+)/")
 ID_RE = re.compile(r"^([0-9a-f]{16})-(0|[1-9][0-9]*)$")

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest_events import journal_send, journald  # noqa: F401 (fixtures)
-from sysfeed_harness import SANITIZE, SLOW, Timeout, deadline_after, pump_for, pump_many, remaining
+from sysfeed_harness import QUIET_JOURNAL, SANITIZE, SLOW, Timeout, deadline_after, pump_for, pump_many, remaining
 
 FIXTURES = os.path.abspath(os.environ.get("SYSFEED_FIXTURES", "tests/fixtures"))
 
@@ -263,7 +263,7 @@ def test_healthz_says_when_the_loop_is_stuck(start_daemon, tmp_path):
 def test_gzip_stream_decodes_at_each_tick(start_daemon):
     """A client that accepts gzip gets the same events compressed, each tick
     decodable as it arrives; /api/snapshot gzip'd is one whole gzip file."""
-    d = start_daemon(interval=200)
+    d = start_daemon(interval=200, config=QUIET_JOURNAL)
     plain = d.sse()
     z = d.sse(gzip=True)
     z.wait_hello_snapshot()

@@ -11,6 +11,7 @@ import pytest
 
 from fakeproc import FakeProc
 from sysfeed_harness import (
+    QUIET_JOURNAL,
     SANITIZE,
     SLOW,
     Timeout,
@@ -35,7 +36,7 @@ def open_clients(d, n, **kw):
 
 
 def test_200_clients_receive_every_event(start_daemon):
-    d = start_daemon(interval=200)
+    d = start_daemon(interval=200, config=QUIET_JOURNAL)
     cs = open_clients(d, N_CLIENTS)
     assert d.healthz()["clients"] == N_CLIENTS
     # 15 ticks (3 s) of every event on every client.
@@ -56,7 +57,7 @@ def test_200_clients_receive_every_event(start_daemon):
 
 
 def test_sigterm_with_200_clients_exits_0_within_1s(start_daemon):
-    d = start_daemon(interval=200)
+    d = start_daemon(interval=200, config=QUIET_JOURNAL)
     cs = open_clients(d, N_CLIENTS)
     t0 = time.monotonic()
     d.signal(signal.SIGTERM)
@@ -92,7 +93,7 @@ def test_clients_that_never_read_cost_no_memory(start_daemon, fake_proc):
         # would grow with churn, not with buffering. Keep it small here.
         env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") +
                                ":quarantine_size_mb=4:thread_local_quarantine_size_kb=64").lstrip(":")
-    d = start_daemon(interval=100, config="ring-bytes = %d\n" % ring,
+    d = start_daemon(interval=100, config=QUIET_JOURNAL + "ring-bytes = %d\n" % ring,
                      args=["--proc-root", fake_proc.root], env=env)
     reader = d.sse()
     _, snap = reader.wait_hello_snapshot(10)
@@ -201,7 +202,7 @@ def test_sseload_smoke(start_daemon, bench_dir):
     # every topic, the journal's a unit that never logs: a flood from
     # elsewhere on a shared machine overran the clients' 1 MiB ring (95 MB
     # in 3 s, 43 of 50 complete, once)
-    d = start_daemon(interval=200, config="log-units = sysfeed-test-quiet.service\n")
+    d = start_daemon(interval=200, config=QUIET_JOURNAL)
     p = subprocess.run([exe, "--port", str(d.port), "--clients", "50", "--seconds", "3"],
                        capture_output=True, text=True, timeout=60 * SLOW)
     assert p.returncode == 0, p.stderr
@@ -225,7 +226,7 @@ def test_sseload_gzip_decode_sample(start_daemon, bench_dir):
     exe = os.path.join(bench_dir, "sseload")
     # a journal flood from elsewhere on a shared machine would resync the
     # clients (1 MiB ring): the log topic follows a unit that never logs
-    d = start_daemon(interval=200, config="log-units = sysfeed-test-quiet.service\n")
+    d = start_daemon(interval=200, config=QUIET_JOURNAL)
     p = subprocess.run([exe, "--port", str(d.port), "--clients", "10", "--seconds", "3",
                         "--gzip", "--decode-sample", "5"],
                        capture_output=True, text=True, timeout=60 * SLOW)

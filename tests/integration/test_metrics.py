@@ -21,8 +21,8 @@ import urllib.request
 
 import pytest
 
-from sysfeed_harness import (SANITIZE, Daemon, SSEClient, Timeout, deadline_after, http_request,
-                             pump_many, remaining, stop_process, wait_for)
+from sysfeed_harness import (QUIET_JOURNAL, SANITIZE, Daemon, SSEClient, Timeout, deadline_after,
+                             http_request, pump_many, remaining, stop_process, wait_for)
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -516,7 +516,7 @@ def test_heap_trimmed_after_growth_only(start_daemon):
     if SANITIZE:
         pytest.skip("ASan's allocator replaces malloc: no malloc_trim")
     # a small ring, full at once: the daemon's memory stops growing early
-    d = start_daemon(interval=100, config="ring-bytes = 64K\n")
+    d = start_daemon(interval=100, config=QUIET_JOURNAL + "ring-bytes = 64K\n")
     d.wait_healthz(lambda h: h["uptime"] >= 4.0, 15, "four housekeepings")
     m0 = scrape()
     assert "sysfeed_heap_trims_total" in m0

@@ -7,7 +7,13 @@ import urllib.parse
 import pytest
 
 from sysfeed_checks import check_snapshot_event
-from sysfeed_harness import SSERetry, check_consecutive
+from sysfeed_harness import QUIET_JOURNAL, SSERetry, check_consecutive
+
+
+@pytest.fixture
+def daemon(start_daemon):
+    """Resumes are counted frame by frame: the daemon follows a quiet journal."""
+    return start_daemon(config=QUIET_JOURNAL)
 
 
 def with_query(path, key, value):
@@ -112,12 +118,12 @@ def test_unusable_id_gets_a_snapshot(daemon, kind, form):
 def test_id_of_a_previous_daemon_gets_a_snapshot(start_daemon):
     """The daemon restarted: the old id's seq exists in the new ring, but it
     names another instance."""
-    d1 = start_daemon(interval=100)
+    d1 = start_daemon(interval=100, config=QUIET_JOURNAL)
     a = d1.sse()
     a.wait_hello_snapshot()
     old = live_id(a)
     d1.stop()
-    d2 = start_daemon(interval=100)
+    d2 = start_daemon(interval=100, config=QUIET_JOURNAL)
     new_inst = d2.healthz()["instance"]
     assert new_inst != old.instance
     d2.wait_healthz(lambda h: h["ring"]["last"] > old.seq, 20, "the new ring to pass seq %d" % old.seq)
@@ -126,7 +132,7 @@ def test_id_of_a_previous_daemon_gets_a_snapshot(start_daemon):
 
 
 def test_expired_id_gets_a_snapshot(start_daemon):
-    d = start_daemon(interval=100, config="ring-bytes = 65536\n")
+    d = start_daemon(interval=100, config=QUIET_JOURNAL + "ring-bytes = 65536\n")
     h = d.healthz()
     assert h["ring"]["capacity"] == 65536
     a = d.sse()
@@ -146,7 +152,7 @@ def test_expired_id_gets_a_snapshot(start_daemon):
 
 def test_id_still_in_a_small_ring_is_replayed(start_daemon):
     """The edge before expiry: with a 64 KiB ring, an id a few ticks old is replayed."""
-    d = start_daemon(interval=100, config="ring-bytes = 65536\n")
+    d = start_daemon(interval=100, config=QUIET_JOURNAL + "ring-bytes = 65536\n")
     a = d.sse()
     a.wait_hello_snapshot()
     old = live_id(a)
@@ -165,7 +171,7 @@ def test_resume_from_each_id_of_compacted_batches(start_daemon, gzip):
     part: a resume from each id of several ticks' batches (inside a part,
     at its start, at its end) replays exactly what a client connected
     throughout read, plain or gzip."""
-    d = start_daemon(interval=250)
+    d = start_daemon(interval=250, config=QUIET_JOURNAL)
     b = d.sse()
     b.wait_hello_snapshot()
     b.wait_until(lambda: len(b.live_events()) >= 40, 20, "40 live events")
@@ -193,7 +199,7 @@ def test_frames_compressed_only_for_resumes(start_daemon):
     may drop and resume), and stay plain while nobody could ask for them:
     the ring's bytes per frame then, over a window past the compaction age,
     are several times those with a client connected."""
-    d = start_daemon(interval=250, config="ring-bytes = 64M\n")
+    d = start_daemon(interval=250, config=QUIET_JOURNAL + "ring-bytes = 64M\n")
 
     def bytes_per_frame(what):
         a = d.wait_healthz(lambda h: h["ring"]["last"] > 0, 10, "a frame")
