@@ -240,6 +240,7 @@ bench: deps
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench tests/bench/tick
 	$(BUILD)/bench/alert_cost tests/fixtures 1000 2000
 	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/alerts
+	SYSFEED_BIN=$(BUILD)/sysfeed SYSFEED_BENCH=$(BUILD)/bench $(PYTHON) tests/bench/journal-flood
 	$(BUILD)/bench/workload_cost -l v2
 	$(BUILD)/bench/workload_cost -l v1
 	-[ "$$(id -u)" != 0 ] || SYSFEED_BIN=$(BUILD)/sysfeed $(PYTHON) tests/bench/containers_latency.py

@@ -72,6 +72,13 @@ struct collector_env {
 	/* The same from a JSON object's text (copied): a large state written
 	 * as text, without a tree. */
 	void (*set_state_json)(const struct collector_env *env, const char *json, size_t len);
+	/* What an event collector read but leaves out of the stream (the log
+	 * topic's rate limit) still reaches the alert rules: wants_dropped
+	 * says whether a rule looks at an event of this level (so it is worth
+	 * encoding), hand_dropped gives them one (not taken). NULL (tests):
+	 * nothing looks. */
+	bool (*wants_dropped)(const struct collector_env *env, int level);
+	void (*hand_dropped)(const struct collector_env *env, const cJSON *payload);
 	void *ctx;      /* the daemon's */
 	unsigned topic; /* the daemon's number for this collector's topic */
 };

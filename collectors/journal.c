@@ -46,6 +46,7 @@ struct journal_out {
 };
 
 struct journal_state {
+	const struct collector_env *env;
 	struct journal_reader rd;
 	/* epfd: what the loop watches; src_epfd: the journal's fd and the
 	 * directories' inotify, in epfd only while followed */
@@ -197,6 +198,36 @@ static int journal_arm(int fd, uint64_t first_ns, uint64_t every_ns, int flags)
 	return timerfd_settime(fd, flags, &its, NULL) < 0 ? -errno : 0;
 }
 
+/* An entry the rate limit leaves out of the stream still goes to the alert
+ * rules that look at its level (an OOM kill amid a flood). */
+static void journal_hand_dropped(struct journal_state *s, cJSON *entry)
+{
+	cJSON *p = cJSON_CreateObject(), *arr = p ? cJSON_AddArrayToObject(p, "entries") : NULL;
+
+	if (arr && entry) {
+		cJSON_AddItemToArray(arr, entry);
+		s->env->hand_dropped(s->env, p);
+	} else {
+		cJSON_Delete(entry);
+	}
+	cJSON_Delete(p);
+}
+
+static bool journal_wants_dropped(const struct journal_state *s, int level)
+{
+	return s->env->wants_dropped && s->env->hand_dropped &&
+	       s->env->wants_dropped(s->env, level);
+}
+
+/* The batch's callback for an entry it had taken. */
+static void journal_batch_dropped(void *ctx, char *json, int level)
+{
+	struct journal_state *s = ctx;
+
+	if (journal_wants_dropped(s, level))
+		journal_hand_dropped(s, cJSON_CreateRaw(json));
+}
+
 /* One entry that passed the filters: published now while under the rate,
  * else into the batch. */
 static int journal_take(struct journal_state *s, uint64_t now_ms)
@@ -228,6 +259,12 @@ static int journal_take(struct journal_state *s, uint64_t now_ms)
 	}
 	if (!journal_batch_wants(&s->batch, level)) {
 		journal_batch_drop(&s->batch, level);
+		/* the common case of a flood: the entry as an object, without
+		 * its cursor (the rules do not read it), never printed */
+		if (journal_wants_dropped(s, level)) {
+			s->rd.raw.cursor[0] = '\0';
+			journal_hand_dropped(s, journal_entry_json(&s->rd.raw, s->set->max_bytes));
+		}
 		return 0;
 	}
 	if (!(json = journal_reader_encode(&s->rd)))
@@ -345,6 +382,22 @@ static bool journal_sources(struct journal_state *s)
 	return more;
 }
 
+/* The follower on the active files only, at the cursor. Not while a
+ * rotation is pending or when one comes meanwhile: the file just archived
+ * may hold entries after the cursor, which a handle on the new active file
+ * alone would skip (a flood lost thousands so, reopened every
+ * JOURNAL_REOPEN_ENTRIES); every file is read from the cursor instead. */
+static void journal_follow_active(struct journal_state *s)
+{
+	if (journal_reader_dirs_changed(&s->rd))
+		s->want_reopen = true;
+	if (!s->want_reopen && journal_reader_reopen(&s->rd, false) == 0 &&
+	    !journal_reader_dirs_changed(&s->rd))
+		return;
+	if (journal_reader_reopen(&s->rd, true) == 0)
+		s->want_reopen = false;
+}
+
 /* Reads what is new, up to the budget (the kick eventfd brings the loop
  * back for the rest), and reopens the journal when it is due. */
 static int journal_read(struct journal_state *s)
@@ -370,9 +423,12 @@ static int journal_read(struct journal_state *s)
 				r = -errno;
 		}
 	} else if (more == 0 && !s->rd.following) {
-		journal_reader_reopen(&s->rd, false);
+		journal_follow_active(s);
 	} else if (s->rd.read_since_open >= JOURNAL_REOPEN_ENTRIES) {
-		journal_reader_reopen(&s->rd, !s->rd.following);
+		if (s->rd.following)
+			journal_follow_active(s);
+		else
+			journal_reader_reopen(&s->rd, true);
 	}
 	journal_arm_timeout(s);
 	return r;
@@ -539,11 +595,14 @@ static int journal_init(const struct collector_env *env, const void *settings, v
 	}
 	s->epfd = s->src_epfd = s->batch_fd = s->kick_fd = s->timeout_fd = s->recheck_fd = -1;
 	s->rd = (struct journal_reader){.jfd = -1, .epfd = -1, .dirs_fd = -1};
+	s->env = env;
 	s->set = set;
 	batch_cap = set->rate / (1000 / JOURNAL_BATCH_MS);
 	if ((r = journal_rate_init(&s->rate, set->rate)) < 0 ||
 	    (r = journal_batch_init(&s->batch, batch_cap ? batch_cap : 1)) < 0)
 		goto out;
+	s->batch.on_drop = journal_batch_dropped;
+	s->batch.ctx = s;
 	s->backlog_cap = set->backlog;
 	if (s->backlog_cap && !(s->backlog = calloc(s->backlog_cap, sizeof(*s->backlog)))) {
 		r = -ENOMEM;

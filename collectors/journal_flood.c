@@ -101,6 +101,8 @@ void journal_batch_drop(struct journal_batch *b, int level)
 static void journal_batch_remove(struct journal_batch *b, unsigned i)
 {
 	journal_batch_drop(b, b->items[i].level);
+	if (b->on_drop)
+		b->on_drop(b->ctx, b->items[i].json, b->items[i].level);
 	free(b->items[i].json);
 	free(b->items[i].unit);
 	memmove(&b->items[i], &b->items[i + 1], (b->n - i - 1) * sizeof(*b->items));

@@ -35,6 +35,10 @@ struct journal_batch {
 	unsigned n, cap;
 	uint64_t dropped;
 	int dropped_level; /* most severe level among the dropped, or 8 */
+	/* called with each entry the batch had taken and then drops (json is
+	 * still the batch's, freed after the call); NULL: none */
+	void (*on_drop)(void *ctx, char *json, int level);
+	void *ctx;
 };
 
 int journal_batch_init(struct journal_batch *b, unsigned cap);

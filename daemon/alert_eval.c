@@ -454,7 +454,9 @@ void alert_engine_feed(struct alert_engine *e, unsigned topic, const cJSON *payl
 		       const struct alert_now *now)
 {
 	const struct topic_ix *t;
-	cJSON *entries = NULL;
+	const cJSON *entries = NULL;
+	cJSON *owned = NULL;
+	bool parsed = false;
 
 	if (topic >= e->ix.n_t)
 		return;
@@ -470,8 +472,10 @@ void alert_engine_feed(struct alert_engine *e, unsigned topic, const cJSON *payl
 			feed_threshold(e, ri, now);
 			break;
 		case ALERT_LOG:
-			if (!entries)
-				entries = log_entries(payload);
+			if (!parsed) {
+				entries = log_entries(payload, &owned);
+				parsed = true;
+			}
 			feed_log(e, rs, entries, now);
 			break;
 		case ALERT_FILE:
@@ -484,7 +488,7 @@ void alert_engine_feed(struct alert_engine *e, unsigned topic, const cJSON *payl
 			break;
 		}
 	}
-	cJSON_Delete(entries);
+	cJSON_Delete(owned);
 }
 
 void alert_engine_tick(struct alert_engine *e, const struct alert_now *now)
@@ -583,6 +587,20 @@ bool alert_engine_reads(const struct alert_engine *e, unsigned topic)
 	for (size_t i = 0; i < e->ix.t[topic].n_rules; i++)
 		if (!e->r[e->ix.t[topic].rules[i]].rule->stock)
 			return true;
+	return false;
+}
+
+bool alert_engine_reads_level(const struct alert_engine *e, unsigned topic, int level)
+{
+	if (topic >= e->ix.n_t)
+		return false;
+	for (size_t i = 0; i < e->ix.t[topic].n_rules; i++) {
+		const struct alert_rule *r = e->r[e->ix.t[topic].rules[i]].rule;
+
+		if (r->kind == ALERT_LOG &&
+		    (r->prio < 0 || alert_compare(r->prio_op, level, r->prio)))
+			return true;
+	}
 	return false;
 }
 

@@ -73,6 +73,10 @@ void alert_engine_tick(struct alert_engine *e, const struct alert_now *now);
  * ask for its events at once (the journal's 40 ms recheck); stock rules
  * take them at the collector's own pace, so an idle daemon stays idle. */
 bool alert_engine_reads(const struct alert_engine *e, unsigned topic);
+/* Whether a log rule of topic, stock or not, takes an entry of this level
+ * (0..7): what the rate limit leaves out of the stream is handed to the
+ * rules only then. */
+bool alert_engine_reads_level(const struct alert_engine *e, unsigned topic, int level);
 
 /* For `snapshot` and /metrics: calls fn for every pending or firing alert. */
 void alert_engine_each(const struct alert_engine *e,

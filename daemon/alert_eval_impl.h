@@ -136,7 +136,7 @@ void inst_fire(struct alert_engine *e, struct rstate *rs, struct inst *in, const
 /* alert_events.c: the event rules' feeds */
 /* The entries of a `log` event as objects: the collector hands them over
  * already encoded (raw JSON), so they are parsed once for every log rule. */
-cJSON *log_entries(const cJSON *payload);
+const cJSON *log_entries(const cJSON *payload, cJSON **owned);
 /* Each entry that matches the rule fires the instance of its unit. */
 void feed_log(struct alert_engine *e, struct rstate *rs, const cJSON *entries,
 	      const struct alert_now *now);

@@ -32,23 +32,33 @@ static bool ascii_contains(const char *hay, const char *needle)
 	return hay && strcasestr(hay, needle);
 }
 
-/* The entries of a `log` event as objects: the collector hands them over
- * already encoded (raw JSON), so they are parsed once for every log rule. */
-cJSON *log_entries(const cJSON *payload)
+/* The entries of a `log` event as objects: a published event's come
+ * encoded (raw JSON) and are parsed once for every log rule, into *owned;
+ * those the rate limit left out come as objects, read where they are. */
+const cJSON *log_entries(const cJSON *payload, cJSON **owned)
 {
-	cJSON *out = cJSON_CreateArray();
-	const cJSON *entry;
+	const cJSON *entries = cJSON_GetObjectItemCaseSensitive(payload, "entries"), *entry;
+	bool raw = false;
+	cJSON *out;
 
-	cJSON_ArrayForEach(entry, cJSON_GetObjectItemCaseSensitive(payload, "entries"))
+	*owned = NULL;
+	cJSON_ArrayForEach(entry, entries)
+	{
+		raw = raw || cJSON_IsRaw(entry);
+	}
+	if (!raw)
+		return entries;
+	if (!(out = cJSON_CreateArray()))
+		return NULL;
+	cJSON_ArrayForEach(entry, entries)
 	{
 		cJSON *o = cJSON_IsRaw(entry) ? cJSON_Parse(entry->valuestring)
 					      : cJSON_Duplicate(entry, true);
 
-		if (o && out)
+		if (o)
 			cJSON_AddItemToArray(out, o);
-		else
-			cJSON_Delete(o);
 	}
+	*owned = out;
 	return out;
 }
 

@@ -446,6 +446,13 @@ bool alerts_wants(void *ctx, unsigned topic)
 	return alert_engine_reads(a->engine, topic);
 }
 
+bool alerts_wants_dropped(void *ctx, unsigned topic, int level)
+{
+	struct alerts *a = ctx;
+
+	return alert_engine_reads_level(a->engine, topic, level);
+}
+
 static int load_rules(struct alerts *a, char *err, size_t err_len)
 {
 	struct alert_rule **rules;

@@ -43,6 +43,9 @@ bool alerts_flush(void *ctx, bool tick);
 /* `hello.alert_errors`: rule name -> why it never fires, when any. */
 void alerts_hello(void *ctx, cJSON *hello);
 bool alerts_wants(void *ctx, unsigned topic);
+/* Whether a log rule looks at an entry of this level that the topic's rate
+ * limit leaves out of the stream. */
+bool alerts_wants_dropped(void *ctx, unsigned topic, int level);
 /* Its Prometheus families into the hub (a topics_hook's metrics). */
 void alerts_metrics(void *ctx);
 

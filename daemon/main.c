@@ -260,6 +260,7 @@ int main(int argc, char **argv)
 							.flush = alerts_flush,
 							.hello = alerts_hello,
 							.wants = alerts_wants,
+							.wants_dropped = alerts_wants_dropped,
 							.metrics = alerts_metrics,
 							.ctx = d.alerts});
 	hub_set_limits(d.hub, d.cfg.keepalive_s, d.cfg.stall_s);

@@ -196,6 +196,22 @@ static void flush_pending(struct topics *t)
 	t->n_pend = 0;
 }
 
+static bool env_wants_dropped(const struct collector_env *env, int level)
+{
+	struct topics *t = env->ctx;
+
+	return t->hook.wants_dropped && t->hook.wants_dropped(t->hook.ctx, env->topic, level);
+}
+
+/* Read but not published: the hook's rules see it, nobody else does. */
+static void env_hand_dropped(const struct collector_env *env, const cJSON *payload)
+{
+	struct topics *t = env->ctx;
+
+	if (t->hook.payload)
+		t->hook.payload(t->hook.ctx, env->topic, payload);
+}
+
 /* An event collector's event: it goes out with the rest of its dispatch. */
 static void env_publish(const struct collector_env *env, cJSON *payload,
 			const struct collector_event *ev)
@@ -565,6 +581,8 @@ struct topics *topics_new(struct hub *hub, const struct config *cfg, int proc_fd
 						   .unwatch_fd = env_unwatch_fd,
 						   .watch_gen = t->watch_gen,
 						   .read_shared = env_read_shared,
+						   .wants_dropped = env_wants_dropped,
+						   .hand_dropped = env_hand_dropped,
 						   .ctx = t,
 						   .topic = (unsigned)i};
 		if (c->init)

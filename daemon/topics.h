@@ -27,6 +27,9 @@ struct topics_hook {
 	bool (*flush)(void *ctx, bool tick);
 	void (*hello)(void *ctx, struct cJSON *hello);
 	bool (*wants)(void *ctx, unsigned topic);
+	/* whether it looks at what a topic read at this level but left out of
+	 * the stream; such payloads come through `payload` too */
+	bool (*wants_dropped)(void *ctx, unsigned topic, int level);
 	void (*metrics)(void *ctx); /* its Prometheus text into the hub, from topics_metrics */
 	void *ctx;
 };

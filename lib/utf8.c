@@ -45,20 +45,37 @@ size_t utf8_seq(const unsigned char *s, size_t len, size_t *ret_bad)
 	return n;
 }
 
+/* ASCII that JSON writes as itself: one byte in, one on the wire. */
+static bool utf8_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 /* The one sanitiser: writes [s, s + len) into out as valid UTF-8, stopping
  * before the character that would take the JSON-escaped size past max.
  * out holds at least min(3 * len, max) + 1 bytes: every character takes at
- * least as many bytes escaped as it writes. */
+ * least as many bytes escaped as it writes. Runs of plain ASCII (most
+ * host text) are copied whole. */
 static size_t utf8_put(const unsigned char *s, size_t len, size_t max, char *out, bool *ret_cut)
 {
 	size_t i = 0, o = 0, w = 0;
 
 	*ret_cut = false;
 	while (i < len) {
-		size_t bad, n = utf8_seq(s + i, len - i, &bad);
-		size_t cost = n == 1 ? json_width(s[i]) : n ? n : 3;
+		size_t run = 0, room = max - w, bad, n, cost;
 
-		if (cost > max - w) {
+		while (i + run < len && run < room && utf8_plain(s[i + run]))
+			run++;
+		if (run) {
+			memcpy(out + o, s + i, run);
+			o += run;
+			i += run;
+			w += run;
+			continue;
+		}
+		n = utf8_seq(s + i, len - i, &bad);
+		cost = n == 1 ? json_width(s[i]) : n ? n : 3;
+		if (cost > room) {
 			*ret_cut = true;
 			break;
 		}

@@ -316,6 +316,42 @@ def test_stock_journal_rules_oom_kill_and_crit(start_daemon, receivers, journal_
                 if comm in a["message"]]
 
 
+def test_log_rules_see_what_the_rate_limit_drops(start_daemon, receivers, journal_send, journald):
+    """log-rate = 1: an info entry takes the second's one place, so the err
+    entries right behind it are left out of the stream, yet every one
+    reaches the rules that look at err (an OOM kill amid a flood), stock
+    journal-crit too; the stream counts them as dropped."""
+    hook = receivers()
+    ident = "rl" + uuid.uuid4().hex[:10]
+    d = start_daemon(config="log-rate = 1\nlog-units = %s\nalert-webhook = %s\n"
+                            "alert = rl-err: log priority <= err\n" % (ident, hook.url))
+    c = d.sse("/events?topics=log")
+    c.wait_hello_snapshot()
+    journal_send("MESSAGE=first", "PRIORITY=6", "SYSLOG_IDENTIFIER=" + ident)
+    journal_send("MESSAGE=bad {i}", "PRIORITY=3", "SYSLOG_IDENTIFIER=" + ident, n=5)
+    journal_send("MESSAGE=worse", "PRIORITY=2", "SYSLOG_IDENTIFIER=" + ident)
+
+    def counted():
+        snap = get_json(d.port, "/api/snapshot")["topics"]["alert"]["active"]
+        return [a for a in snap if a["name"] == "rl-err" and a["instance"] == ident]
+
+    wait_for(lambda: counted() and counted()[0]["count"] >= 6, 15, "6 entries counted by rl-err")
+    assert counted()[0]["count"] == 6
+    fired = hook.json_where("rl-err", "firing")
+    assert fired[0]["instance"] == ident
+    crit = [a for a in hook.json_where("journal-crit", "firing") if a["instance"] == ident]
+    assert crit and "worse" in crit[0]["message"], crit
+
+    def stream():
+        got = [e for e in c.events if e.type == "log"]
+        return (sum(len(e.json["entries"]) for e in got), sum(e.json["dropped"] for e in got))
+
+    c.wait_until(lambda: sum(stream()) == 7, 15, "7 entries published or counted as dropped")
+    published, dropped = stream()
+    assert dropped >= 1, "nothing was dropped: the test did not reach the rate limit"
+    print("log-rate 1: %d published, %d dropped; rl-err counted 6" % (published, dropped))
+
+
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 
 

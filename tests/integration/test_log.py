@@ -69,11 +69,12 @@ def wire_bytes(text):
 
 
 def test_entries_arrive_with_fields_and_fast(journald, journal_send, start_daemon):
-    d = start_daemon()
-    c = log_client(d)
-    wait_followed(d, 1)  # the 40 ms recheck runs from now on
     tok = token()
     ident = "sysfeed-it-" + tok
+    # only this test's entries: another program's flood would fill log-rate
+    d = start_daemon(config="log-units = %s*\n" % ident)
+    c = log_client(d)
+    wait_followed(d, 1)  # the 40 ms recheck runs from now on
     for i in range(5):
         journal_send("MESSAGE=native %d {us} %s" % (i, tok), "PRIORITY=3",
                      "SYSLOG_IDENTIFIER=" + ident)
@@ -113,13 +114,14 @@ def test_entries_arrive_with_fields_and_fast(journald, journal_send, start_daemo
 
 
 def test_hostile_text_arrives_as_escaped_json(journald, journal_send, start_daemon):
-    d = start_daemon(config="log-max-bytes = 128\n")
-    c = log_client(d)
     tok = token()
+    ident = "SYSLOG_IDENTIFIER=hostile-" + tok
+    d = start_daemon(config="log-max-bytes = 128\nlog-units = hostile-%s\n" % tok)
+    c = log_client(d)
     journal_send(r"MESSAGE=bad\xff\xfe utf8\nsecond line\r\n<script>alert(1)</script> " + tok,
-                 "PRIORITY=4", escapes=True)
-    journal_send(r"MESSAGE=bin\0ary " + tok, escapes=True)
-    journal_send("MESSAGE=" + tok + " " + "\u00e9" * 100)
+                 "PRIORITY=4", ident, escapes=True)
+    journal_send(r"MESSAGE=bin\0ary " + tok, ident, escapes=True)
+    journal_send("MESSAGE=" + tok + " " + "\u00e9" * 100, ident)
     e = wait_log(c, "second line")[0]
     assert e["message"] == ("bad\ufffd\ufffd utf8\nsecond line\r\n<script>alert(1)</script> "
                             + tok)
@@ -210,12 +212,20 @@ def voluntary_switches(pid):
     return n
 
 
+def journal_lines_between(t0, t1):
+    """How many entries the host's journal took between two wall times."""
+    out = subprocess.run(["journalctl", "-q", "-o", "cat", "--since", "@%.3f" % t0,
+                          "--until", "@%.3f" % t1], capture_output=True, timeout=60)
+    return out.stdout.count(b"\n")
+
+
 def test_no_fast_recheck_while_nobody_follows(journald, journal_send, start_daemon):
     """With no stream client on `log`, the journal is read at journald's own
     pace (its fd in the loop): no 40 ms timer, so the daemon wakes a few
     times a second, not 25+. A `?topics=log` client turns the recheck on."""
     # keepalive 1: a closed quiet stream is noticed at its next write
-    d = start_daemon(interval=1000, config="keepalive = 1\n")
+    base = token()  # in both entries' text: another program's flood is not read
+    d = start_daemon(interval=1000, config="keepalive = 1\nlog-match = %s\n" % base)
     wait_followed(d, 0)
     window = 4.0
 
@@ -227,10 +237,14 @@ def test_no_fast_recheck_while_nobody_follows(journald, journal_send, start_daem
             time.sleep(window)  # an observation window, not a synchronisation
         return (voluntary_switches(d.pid) - a) / window
 
+    t0 = time.time()
     idle = rate([])
+    # the journal is read as journald writes it: another program's flood
+    # in the window (a shared CI host) wakes the daemon whatever it does
+    busy = journal_lines_between(t0, time.time())
     # unfollowed, the journal is still read (at journald's pace): the
     # backlog in the snapshot takes a new entry
-    tok = token()
+    tok = base + "u"
     journal_send("MESSAGE=unfollowed " + tok)
     deadline = deadline_after(10)
     while not any(tok in e["message"]
@@ -244,9 +258,12 @@ def test_no_fast_recheck_while_nobody_follows(journald, journal_send, start_daem
     print("voluntary context switches per second: %.1f with nobody on log, %.1f with a "
           "log client" % (idle, followed))
     # a 40 ms recheck alone is 25 a second
-    assert idle < 12.5, "%.1f wake-ups a second with nobody following the log" % idle
+    if busy > 10 * window:
+        print("%d journal entries from others in the window: wake-ups not judged" % busy)
+    else:
+        assert idle < 12.5, "%.1f wake-ups a second with nobody following the log" % idle
     # followed: a journal line still arrives
-    tok = token()
+    tok = base + "f"
     journal_send("MESSAGE=followed " + tok)
     wait_log(c, tok, timeout=10)
     # and the recheck stops again once the client has left
@@ -331,9 +348,10 @@ def test_snapshot_backlog(journald, journal_send, start_daemon):
 
 def test_flood(journald, journal_send, start_daemon, bench_dir):
     interval = 200
-    d = start_daemon(interval=interval)
-    ring = 1 << 20  # the default ring-bytes
     tok = token()
+    # the flood is this test's own: another program's would share log-rate
+    d = start_daemon(interval=interval, config="log-units = flood-%s\n" % tok)
+    ring = 1 << 20  # the default ring-bytes
     c = log_client(d, "topics=log,cpu")
     c.wait_until(lambda: sum(e.type == "cpu" for e in c.events) >= 2, 10, "cpu events")
     rss_max = d.rss_kb()
@@ -404,8 +422,8 @@ def test_journal_pages_given_back(journald, journal_send, start_daemon):
     """The pages of the journal files that sd-journal touched while reading
     a burst (shared file pages, counted in the daemon's RSS) leave the
     daemon's page tables at the next tick; reading goes on where it was."""
-    d = start_daemon()
     tok = token()
+    d = start_daemon(config="log-units = burst-%s\n" % tok)
     n = 900
     seen0 = log_seen(d)
     journal_send("MESSAGE=burst {i} %s %s" % (tok, "q" * 400), "PRIORITY=6",
@@ -454,9 +472,9 @@ def test_rotation_vacuum_restart_lose_nothing(journald, journal_send, start_daem
     that rotate, rotate, vacuum took."""
     if not have("journalctl"):
         pytest.skip("journalctl not installed")
-    d = start_daemon()
-    c = log_client(d)
     tok = token()
+    d = start_daemon(config="log-match = %s\n" % tok)
+    c = log_client(d)
 
     def batch(first, n):
         for i in range(first, first + n):
@@ -485,6 +503,36 @@ def test_rotation_vacuum_restart_lose_nothing(journald, journal_send, start_daem
     pump_for([c], 0.5)
     got = [int(e["message"].split()[1]) for e in log_entries(c, tok)]
     assert got == list(range(n)), got
+
+
+def test_flood_across_rotations_loses_nothing(journald, bench_dir, start_daemon):
+    """A flood read while journald rotates its files: the follower is
+    reopened every 1,024 entries, and one reopened on the new active file
+    alone skipped what the archived file still held after the cursor
+    (thousands of entries a rotation)."""
+    if not have("journalctl"):
+        pytest.skip("journalctl not installed")
+    tok = token()
+    d = start_daemon(config="log-units = rot-%s\n" % tok)
+    seen0 = log_seen(d)
+    total = 40000
+    p = subprocess.Popen([os.path.join(bench_dir, "journal_send"), "-n", str(total),
+                          "MESSAGE=rot {i} %s %s" % (tok, "r" * 200), "PRIORITY=6",
+                          "SYSLOG_IDENTIFIER=rot-" + tok])
+    rotations = 0
+    while p.poll() is None:
+        subprocess.run(["journalctl", "--rotate"], check=True, capture_output=True)
+        rotations += 1
+        time.sleep(0.05)  # a pace for the rotations, not a synchronisation
+    assert p.wait() == 0
+    deadline = deadline_after(60)
+    while log_seen(d) < seen0 + total:
+        if remaining(deadline) <= 0:
+            raise AssertionError("the daemon read %d of %d entries across %d rotations"
+                                 % (log_seen(d) - seen0, total, rotations))
+        time.sleep(0.2)
+    print("%d entries read across %d rotations" % (total, rotations))
+    assert log_seen(d) == seen0 + total
 
 
 def test_no_journal_turns_the_topic_off(start_daemon, tmp_path):

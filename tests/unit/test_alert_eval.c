@@ -484,6 +484,30 @@ TEST(test_reads_hurry_config_rules_only)
 	alert_engine_free(e);
 }
 
+/* What the log topic's rate limit leaves out is handed over only at a
+ * level some log rule (stock ones too) takes. */
+TEST(test_reads_level)
+{
+	struct seen s = {0};
+	unsigned log = (unsigned)collector_topic("log");
+	struct alert_engine *e = engine(
+	    &s, NULL,
+	    (const char *const[]){"crit: log priority <= crit", "low: mem.available < 1", NULL});
+
+	assert_true(alert_engine_reads_level(e, log, 0));
+	assert_true(alert_engine_reads_level(e, log, 2));
+	assert_false(alert_engine_reads_level(e, log, 3));
+	assert_false(alert_engine_reads_level(e, log, 6));
+	assert_false(alert_engine_reads_level(e, (unsigned)collector_topic("mem"), 2));
+	alert_engine_free(e);
+
+	e = engine(
+	    &s, NULL,
+	    (const char *const[]){"crit: log priority <= crit", "tok: log match boom", NULL});
+	assert_true(alert_engine_reads_level(e, log, 7)); /* no priority: every entry */
+	alert_engine_free(e);
+}
+
 TEST(test_reload_resolves_removed)
 {
 	struct seen s = {0};

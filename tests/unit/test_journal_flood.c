@@ -76,3 +76,46 @@ TEST(test_batch)
 	assert_int_equal(b.dropped, 0);
 	journal_batch_free(&b);
 }
+
+struct dropped_seen {
+	char text[128];
+	int levels[4];
+	unsigned n;
+};
+
+static void note_drop(void *ctx, char *json, int level)
+{
+	struct dropped_seen *d = ctx;
+
+	strncat(d->text, json, sizeof(d->text) - strlen(d->text) - 1);
+	if (d->n < 4)
+		d->levels[d->n] = level;
+	d->n++;
+}
+
+/* Each entry the batch took and then lets go (replaced by a more severe
+ * one, trimmed) reaches on_drop once, before it is freed; an entry never
+ * taken (journal_batch_drop) is the caller's to hand over. */
+TEST(test_batch_on_drop)
+{
+	struct dropped_seen d = {0};
+	struct journal_batch b;
+
+	assert_int_equal(journal_batch_init(&b, 2), 0);
+	b.on_drop = note_drop;
+	b.ctx = &d;
+	add(&b, "{\"a\":1}", 6, "x");
+	add(&b, "{\"a\":2}", 2, "x");
+	add(&b, "{\"a\":3}", 3, "y"); /* replaces a:1 */
+	journal_batch_drop(&b, 7);
+	assert_int_equal(d.n, 1);
+	journal_batch_trim(&b, 0); /* a:3, then a:2 */
+	assert_int_equal(d.n, 3);
+	assert_string_equal(d.text, "{\"a\":1}{\"a\":3}{\"a\":2}");
+	assert_int_equal(d.levels[0], 6);
+	assert_int_equal(d.levels[1], 3);
+	assert_int_equal(d.levels[2], 2);
+	assert_int_equal(b.dropped, 4);
+	assert_int_equal(b.dropped_level, 2);
+	journal_batch_free(&b);
+}
